@@ -1,0 +1,53 @@
+"""The ``diffgen`` command line: a thin face on the back end.
+
+Each module in this package that defines ``register(subparsers)`` adds its subcommands,
+so stages add their commands without touching a central list. Bare ``diffgen`` opens
+the desktop app on the demo workspace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from backend import __version__
+from backend.errors import DiffGenError
+
+COMMAND_MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="diffgen",
+        description="DiffGen Studio: synthetic labelled polyp images with diffusion models. "
+                    "Run without a command to open the desktop app on the demo workspace.")
+    parser.add_argument("--version", action="version", version=f"diffgen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        if hasattr(module, "register"):
+            module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        from backend.cli.common import launch_gui
+
+        return launch_gui(None)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except DiffGenError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,115 @@
+"""Dataset commands: demo-data, import, info, dilate, gui, settings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from backend.cli.common import add_workspace, launch_gui, open_workspace, tqdm_progress
+from backend.data.demo import write_demo_dataset
+from backend.data.importer import import_dataset
+from backend.masks import apply_operation
+
+
+def register(sub) -> None:
+    p = sub.add_parser("demo-data", help="write the procedural demo dataset (Kvasir layout)")
+    p.add_argument("out", help="output folder (gets images/ and masks/)")
+    p.add_argument("--count", type=int, default=40)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("import", help="import a dataset folder into a workspace (created if new)")
+    p.add_argument("dataset", help="folder with images/ + masks/, or NAME.jpg + NAME_mask.png pairs")
+    add_workspace(p)
+    p.add_argument("--copy", action="store_true", help="copy the images into the workspace")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("info", help="counts of images, masks, versions, samples and import problems")
+    add_workspace(p)
+    p.add_argument("--problems", action="store_true", help="list every import problem")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("dilate", help="dilate (or erode) every current mask into a new mask version")
+    add_workspace(p)
+    p.add_argument("--pixels", type=int, required=True, help="radius in pixels (negative erodes)")
+    p.add_argument("--images", type=lambda s: [int(x) for x in s.split(",")], help="comma-separated ids")
+    p.set_defaults(func=cmd_dilate)
+
+    p = sub.add_parser("gui", help="open the desktop app (default: the demo workspace)")
+    add_workspace(p, required=False)
+    p.set_defaults(func=lambda a: launch_gui(a.workspace))
+
+    p = sub.add_parser("settings", help="show or set local pretrained-weight files")
+    p.add_argument("action", choices=["show", "set", "unset"])
+    p.add_argument("name", nargs="?", help="inception | fid_inception | vgg19 | dino | seg_encoder")
+    p.add_argument("path", nargs="?")
+    p.set_defaults(func=cmd_settings)
+
+
+def cmd_demo_data(a: argparse.Namespace) -> int:
+    with tqdm_progress("demo data", "img") as prog:
+        out = write_demo_dataset(a.out, count=a.count, size=a.size, seed=a.seed, progress=prog)
+    print(f"Wrote {a.count} demo image/mask pairs ({a.size}x{a.size}, seed {a.seed}) to {out}")
+    return 0
+
+
+def cmd_import(a: argparse.Namespace) -> int:
+    ws = open_workspace(a, create=True)
+    with tqdm_progress("import", "pair") as prog:
+        report = import_dataset(ws, a.dataset, copy=a.copy, progress=prog)
+    for p in report.problems:
+        print(p)
+    print(report.summary())
+    return 0 if report.imported or report.already_present else 1
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    info = ws.info()
+    if a.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"Workspace {info['path']} (schema {info['schema_version']})")
+    print(f"  images:        {info['images']}  (flagged {info['flagged']})")
+    print(f"  masks:         {info['masks']}  ({info['mask_versions']} versions, "
+          f"{info['edited_images']} images edited)")
+    print(f"  samples:       " + (", ".join(f"{k} {v}" for k, v in info["samples"].items()) or "none"))
+    print(f"  models:        {info['models']}")
+    probs = info["problems"]
+    print(f"  import problems: " + (", ".join(f"{v} {k}s" for k, v in sorted(probs.items())) or "none"))
+    if a.problems:
+        for r in ws.problems():
+            print(f"    {r['severity'].upper():7s} {r['file']}: {r['message']}")
+    return 0
+
+
+def cmd_dilate(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    ids = a.images or ws.image_ids()
+    op, radius = ("dilate", a.pixels) if a.pixels >= 0 else ("erode", -a.pixels)
+    with tqdm_progress(op, "mask") as prog:
+        for i, image_id in enumerate(ids):
+            cur = ws.current_mask(image_id)
+            new = apply_operation(ws.read_mask(cur), op, {"pixels": radius})
+            ws.add_mask_version(image_id, new, op, {"pixels": radius}, parent_id=cur.id)
+            prog(i + 1, len(ids), str(image_id))
+    print(f"Created {len(ids)} new mask versions ({op} {radius} px); originals untouched.")
+    return 0
+
+
+def cmd_settings(a: argparse.Namespace) -> int:
+    from backend.settings import WEIGHTS, configured_weights, save_setting, settings_path
+
+    if a.action == "show":
+        print(f"settings file: {settings_path()}")
+        for name, spec in WEIGHTS.items():
+            print(f"  {name:14s} {configured_weights(name) or '(not set)'}   [{spec.env_var}]")
+        return 0
+    if a.name not in WEIGHTS:
+        print(f"unknown weights name {a.name!r}; known: {', '.join(WEIGHTS)}")
+        return 2
+    save_setting(a.name, None if a.action == "unset" else a.path)
+    print(f"{a.action} {a.name}" + (f" = {a.path}" if a.action == "set" else ""))
+    return 0

@@ -1,0 +1,5 @@
+"""Workspace store: SQLite database + the files it owns."""
+
+from backend.workspace.store import ImageRecord, MaskVersion, SampleRecord, Workspace, now
+
+__all__ = ["Workspace", "ImageRecord", "MaskVersion", "SampleRecord", "now"]

@@ -1,0 +1,193 @@
+"""The workspace database schema and its migrations.
+
+``MIGRATIONS[i]`` brings a database from version i to i+1. Never edit a released
+migration: append a new one, so that every existing workspace upgrades in order.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 0 -> 1: every table the pipeline needs, filled by later stages.
+    """
+    CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        source_dir TEXT NOT NULL,
+        copy_files INTEGER NOT NULL DEFAULT 0,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        summary_json TEXT
+    );
+    CREATE TABLE import_problems (
+        id INTEGER PRIMARY KEY,
+        import_id INTEGER NOT NULL REFERENCES imports(id) ON DELETE CASCADE,
+        file TEXT NOT NULL,
+        severity TEXT NOT NULL CHECK (severity IN ('error', 'warning', 'note')),
+        message TEXT NOT NULL
+    );
+    CREATE TABLE images (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        stored_path TEXT,                -- relative to the workspace when copied or converted
+        sha256 TEXT NOT NULL UNIQUE,      -- of the source file's bytes
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        notes TEXT NOT NULL DEFAULT '',   -- conversions applied on import
+        flagged INTEGER NOT NULL DEFAULT 0,
+        flag_note TEXT NOT NULL DEFAULT '',
+        current_mask_id INTEGER REFERENCES mask_versions(id),
+        import_id INTEGER REFERENCES imports(id),
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX images_name ON images(name);
+    CREATE TABLE mask_versions (
+        id INTEGER PRIMARY KEY,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,         -- 0 = the original, never modified
+        parent_id INTEGER REFERENCES mask_versions(id),
+        operation TEXT NOT NULL,          -- original, dilate, erode, edit, revert, ...
+        params_json TEXT NOT NULL DEFAULT '{}',
+        path TEXT NOT NULL,               -- relative to the workspace
+        sha256 TEXT NOT NULL,
+        area INTEGER NOT NULL,            -- foreground pixels
+        source_mask_path TEXT,            -- for version 0: the imported mask file
+        created_at TEXT NOT NULL,
+        UNIQUE (image_id, version)
+    );
+    CREATE TABLE clusterings (
+        id INTEGER PRIMARY KEY,
+        k INTEGER NOT NULL,
+        seed INTEGER NOT NULL,
+        extractor TEXT NOT NULL,
+        params_json TEXT NOT NULL DEFAULT '{}',
+        is_current INTEGER NOT NULL DEFAULT 0,
+        sheet_path TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE cluster_assignments (
+        clustering_id INTEGER NOT NULL REFERENCES clusterings(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        cluster INTEGER NOT NULL,
+        PRIMARY KEY (clustering_id, image_id)
+    );
+    CREATE TABLE features (
+        key TEXT PRIMARY KEY,             -- extractor + image sha256 + mask version
+        extractor TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        data BLOB NOT NULL                -- float32 little-endian
+    );
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        target TEXT NOT NULL,             -- full | cluster | imported
+        clustering_id INTEGER REFERENCES clusterings(id),
+        cluster INTEGER,
+        preset TEXT NOT NULL,
+        config_json TEXT NOT NULL,
+        path TEXT NOT NULL,               -- run folder, relative to the workspace
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE checkpoints (
+        id INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,
+        loss REAL,
+        path TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,               -- train | inpaint | style | ...
+        status TEXT NOT NULL CHECK (status IN
+            ('queued', 'running', 'done', 'failed', 'cancelled', 'interrupted')),
+        params_json TEXT NOT NULL DEFAULT '{}',
+        position REAL NOT NULL,           -- queue order
+        progress_done INTEGER NOT NULL DEFAULT 0,
+        progress_total INTEGER NOT NULL DEFAULT 0,
+        message TEXT NOT NULL DEFAULT '',
+        result_json TEXT,
+        pid INTEGER,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT
+    );
+    CREATE TABLE samples (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,               -- inpainted | styled | external (e.g. a GAN set) | ...
+        set_name TEXT NOT NULL,           -- e.g. Diff, Styled-Diff, Full-Diff, GAN
+        source_image_id INTEGER REFERENCES images(id),
+        mask_version_id INTEGER REFERENCES mask_versions(id),
+        parent_sample_id INTEGER REFERENCES samples(id),
+        model_id INTEGER REFERENCES models(id),
+        checkpoint_id INTEGER REFERENCES checkpoints(id),
+        job_id INTEGER REFERENCES jobs(id),
+        seed INTEGER,
+        params_json TEXT NOT NULL DEFAULT '{}',
+        image_path TEXT NOT NULL,
+        mask_path TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX samples_source ON samples(source_image_id);
+    CREATE TABLE reviews (
+        sample_id INTEGER PRIMARY KEY REFERENCES samples(id) ON DELETE CASCADE,
+        decision TEXT NOT NULL CHECK (decision IN ('keep', 'reject', 'undecided')),
+        note TEXT NOT NULL DEFAULT '',
+        decided_at TEXT NOT NULL
+    );
+    CREATE TABLE surveys (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        seed INTEGER NOT NULL,
+        params_json TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE survey_items (
+        id INTEGER PRIMARY KEY,
+        survey_id INTEGER NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+        truth TEXT NOT NULL,              -- real | inpainted | styled | ... (hidden from raters)
+        image_id INTEGER REFERENCES images(id),
+        sample_id INTEGER REFERENCES samples(id),
+        image_path TEXT NOT NULL,         -- normalised copy shown to raters
+        mask_path TEXT NOT NULL
+    );
+    CREATE TABLE raters (
+        id INTEGER PRIMARY KEY,
+        survey_id INTEGER NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        submitted_at TEXT,
+        UNIQUE (survey_id, name)
+    );
+    CREATE TABLE survey_answers (
+        id INTEGER PRIMARY KEY,
+        rater_id INTEGER NOT NULL REFERENCES raters(id) ON DELETE CASCADE,
+        item_id INTEGER NOT NULL REFERENCES survey_items(id) ON DELETE CASCADE,
+        image_quality TEXT CHECK (image_quality IN ('good', 'moderate', 'poor')),
+        mask_quality TEXT CHECK (mask_quality IN ('good', 'moderate', 'poor')),
+        real_fake TEXT CHECK (real_fake IN ('real', 'fake')),
+        comment TEXT NOT NULL DEFAULT '',
+        answered_at TEXT NOT NULL,
+        UNIQUE (rater_id, item_id)
+    );
+    CREATE TABLE seg_runs (
+        id INTEGER PRIMARY KEY,
+        experiment TEXT NOT NULL,
+        run_key TEXT NOT NULL UNIQUE,     -- identifies a configuration: resumable sets skip done keys
+        params_json TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'done',
+        metrics_json TEXT,
+        path TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE results (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,               -- fid | msssim | evaluate | report | ...
+        key TEXT NOT NULL,
+        value_json TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX results_kind_key ON results(kind, key);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,373 @@
+"""The workspace: a folder with ``workspace.sqlite`` and the files it owns.
+
+The database is SQLite in WAL mode with foreign keys on, so the GUI and a CLI process may
+use one workspace at once. Each thread gets its own connection. Files are written
+atomically *before* the row that makes them visible, so a crash leaves at worst an
+unreferenced file, never a row pointing at half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from backend.data.imageio import read_png_fast
+from backend.errors import WorkspaceError
+from backend.workspace.files import encode_png, sha256_bytes, atomic_write_bytes
+from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
+
+DB_NAME = "workspace.sqlite"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: int
+    name: str
+    source_path: str
+    stored_path: str | None
+    sha256: str
+    width: int
+    height: int
+    notes: str
+    flagged: bool
+    flag_note: str
+    current_mask_id: int | None
+
+
+@dataclass(frozen=True)
+class MaskVersion:
+    id: int
+    image_id: int
+    version: int
+    parent_id: int | None
+    operation: str
+    params: dict
+    path: str
+    sha256: str
+    area: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    id: int
+    kind: str
+    set_name: str
+    source_image_id: int | None
+    mask_version_id: int | None
+    parent_sample_id: int | None
+    model_id: int | None
+    seed: int | None
+    params: dict
+    image_path: str
+    mask_path: str
+    created_at: str
+
+
+def _image(row: sqlite3.Row) -> ImageRecord:
+    return ImageRecord(row["id"], row["name"], row["source_path"], row["stored_path"], row["sha256"],
+                       row["width"], row["height"], row["notes"], bool(row["flagged"]),
+                       row["flag_note"], row["current_mask_id"])
+
+
+def _mask(row: sqlite3.Row) -> MaskVersion:
+    return MaskVersion(row["id"], row["image_id"], row["version"], row["parent_id"], row["operation"],
+                       json.loads(row["params_json"]), row["path"], row["sha256"], row["area"],
+                       row["created_at"])
+
+
+def _sample(row: sqlite3.Row) -> SampleRecord:
+    return SampleRecord(row["id"], row["kind"], row["set_name"], row["source_image_id"],
+                        row["mask_version_id"], row["parent_sample_id"], row["model_id"], row["seed"],
+                        json.loads(row["params_json"]), row["image_path"], row["mask_path"],
+                        row["created_at"])
+
+
+class Workspace:
+    """Handle on one workspace folder. Cheap to create; safe to share between threads."""
+
+    def __init__(self, root: str | Path, create: bool = False):
+        self.root = Path(root).expanduser().resolve()
+        db = self.root / DB_NAME
+        if not db.exists():
+            if not create:
+                raise WorkspaceError(f"{self.root} is not a DiffGen workspace (no {DB_NAME}); "
+                                     f"create one with 'diffgen import DATASET --workspace {root}'")
+            self.root.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._migrate()
+
+    @classmethod
+    def open(cls, root: str | Path) -> "Workspace":
+        return cls(root, create=False)
+
+    @classmethod
+    def create(cls, root: str | Path) -> "Workspace":
+        return cls(root, create=True)
+
+    # -- connection and transactions -------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.root / DB_NAME, timeout=30.0, isolation_level=None)
+            c.row_factory = sqlite3.Row
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA foreign_keys=ON")
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = c
+        return c
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the write lock at once (no upgrade deadlocks)."""
+        c = self.conn
+        if c.in_transaction:  # nested: join the outer one
+            yield c
+            return
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield c
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+
+    def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        c = getattr(self._local, "conn", None)
+        if c is not None:
+            c.close()
+            self._local.conn = None
+
+    def _migrate(self) -> None:
+        with self.transaction() as c:
+            version = c.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise WorkspaceError(
+                    f"{self.root} was written by a newer DiffGen Studio (schema {version}, "
+                    f"this version knows {SCHEMA_VERSION}); update the program")
+            for i in range(version, SCHEMA_VERSION):
+                for stmt in MIGRATIONS[i].split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                c.execute(f"PRAGMA user_version = {i + 1}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- paths -----------------------------------------------------------------------
+    def path(self, rel: str | Path) -> Path:
+        """Absolute path of a workspace-relative path (absolute paths pass through)."""
+        p = Path(rel)
+        return p if p.is_absolute() else self.root / p
+
+    def rel(self, p: str | Path) -> str:
+        p = Path(p)
+        try:
+            return str(p.resolve().relative_to(self.root))
+        except ValueError:
+            return str(p)
+
+    def write_png(self, rel: str, array: np.ndarray) -> str:
+        """Atomically write a PNG owned by the workspace; returns its relative path."""
+        atomic_write_bytes(self.path(rel), encode_png(array))
+        return rel
+
+    # -- images ----------------------------------------------------------------------
+    def images(self, where: str = "", params: tuple = ()) -> list[ImageRecord]:
+        sql = "SELECT * FROM images" + (f" WHERE {where}" if where else "") + " ORDER BY id"
+        return [_image(r) for r in self.query(sql, params)]
+
+    def image(self, image_id: int) -> ImageRecord:
+        rows = self.query("SELECT * FROM images WHERE id = ?", (image_id,))
+        if not rows:
+            raise WorkspaceError(f"no image with id {image_id}")
+        return _image(rows[0])
+
+    def image_ids(self) -> list[int]:
+        return [r[0] for r in self.query("SELECT id FROM images ORDER BY id")]
+
+    def read_image(self, image_id: int | ImageRecord) -> np.ndarray:
+        """The image as 8-bit RGB (the converted copy when the source needed conversion)."""
+        rec = image_id if isinstance(image_id, ImageRecord) else self.image(image_id)
+        if rec.stored_path:
+            return read_png_fast(self.path(rec.stored_path))
+        from backend.data.imageio import load_rgb
+
+        return load_rgb(rec.source_path)[0]
+
+    def set_flag(self, image_id: int, flagged: bool, note: str = "") -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE images SET flagged = ?, flag_note = ? WHERE id = ?",
+                      (int(flagged), note, image_id))
+
+    # -- masks -----------------------------------------------------------------------
+    def mask_versions(self, image_id: int) -> list[MaskVersion]:
+        return [_mask(r) for r in self.query(
+            "SELECT * FROM mask_versions WHERE image_id = ? ORDER BY version", (image_id,))]
+
+    def mask_version(self, mask_id: int) -> MaskVersion:
+        rows = self.query("SELECT * FROM mask_versions WHERE id = ?", (mask_id,))
+        if not rows:
+            raise WorkspaceError(f"no mask version with id {mask_id}")
+        return _mask(rows[0])
+
+    def current_mask(self, image_id: int) -> MaskVersion:
+        rec = self.image(image_id)
+        if rec.current_mask_id is None:
+            raise WorkspaceError(f"image {rec.name} has no mask")
+        return self.mask_version(rec.current_mask_id)
+
+    def read_mask(self, mask: int | MaskVersion) -> np.ndarray:
+        mv = mask if isinstance(mask, MaskVersion) else self.mask_version(mask)
+        return read_png_fast(self.path(mv.path), grey=True)
+
+    def add_mask_version(self, image_id: int, mask: np.ndarray, operation: str,
+                         params: dict | None = None, parent_id: int | None = None,
+                         make_current: bool = True, source_mask_path: str | None = None) -> MaskVersion:
+        """Store a new mask version (a new file; no existing file is touched) and select it."""
+        mask = np.where(mask > 0, 255, 0).astype(np.uint8)
+        data = encode_png(mask)
+        digest = sha256_bytes(data)
+        with self.transaction() as c:
+            version = c.execute("SELECT COALESCE(MAX(version) + 1, 0) FROM mask_versions WHERE image_id = ?",
+                                (image_id,)).fetchone()[0]
+            if parent_id is None and version > 0:
+                parent_id = c.execute("SELECT current_mask_id FROM images WHERE id = ?",
+                                      (image_id,)).fetchone()[0]
+            rel = f"masks/{image_id}/v{version:04d}-{digest[:8]}.png"
+            atomic_write_bytes(self.path(rel), data)
+            cur = c.execute(
+                "INSERT INTO mask_versions (image_id, version, parent_id, operation, params_json, path,"
+                " sha256, area, source_mask_path, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (image_id, version, parent_id, operation, json.dumps(params or {}), rel, digest,
+                 int((mask > 0).sum()), source_mask_path, now()))
+            mask_id = cur.lastrowid
+            if make_current:
+                c.execute("UPDATE images SET current_mask_id = ? WHERE id = ?", (mask_id, image_id))
+        return self.mask_version(mask_id)
+
+    def set_current_mask(self, image_id: int, mask_id: int) -> None:
+        """Select an existing version (revert). History is kept; nothing is deleted."""
+        with self.transaction() as c:
+            owner = c.execute("SELECT image_id FROM mask_versions WHERE id = ?", (mask_id,)).fetchone()
+            if owner is None or owner[0] != image_id:
+                raise WorkspaceError(f"mask version {mask_id} does not belong to image {image_id}")
+            c.execute("UPDATE images SET current_mask_id = ? WHERE id = ?", (mask_id, image_id))
+
+    # -- samples and reviews -----------------------------------------------------------
+    def add_sample(self, kind: str, set_name: str, image: np.ndarray, mask: np.ndarray, *,
+                   source_image_id: int | None = None, mask_version_id: int | None = None,
+                   parent_sample_id: int | None = None, model_id: int | None = None,
+                   checkpoint_id: int | None = None, job_id: int | None = None,
+                   seed: int | None = None, params: dict | None = None) -> SampleRecord:
+        """Write a generated image + mask and record it with its provenance."""
+        img_bytes = encode_png(image)
+        mask_bytes = encode_png(np.where(mask > 0, 255, 0).astype(np.uint8))
+        tag = sha256_bytes(img_bytes + mask_bytes)[:12]
+        img_rel = f"samples/{kind}/{tag}.png"
+        mask_rel = f"samples/{kind}/{tag}_mask.png"
+        atomic_write_bytes(self.path(img_rel), img_bytes)
+        atomic_write_bytes(self.path(mask_rel), mask_bytes)
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO samples (kind, set_name, source_image_id, mask_version_id, parent_sample_id,"
+                " model_id, checkpoint_id, job_id, seed, params_json, image_path, mask_path, created_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (kind, set_name, source_image_id, mask_version_id, parent_sample_id, model_id,
+                 checkpoint_id, job_id, seed, json.dumps(params or {}, default=str), img_rel, mask_rel,
+                 now()))
+        return self.sample(cur.lastrowid)
+
+    def sample(self, sample_id: int) -> SampleRecord:
+        rows = self.query("SELECT * FROM samples WHERE id = ?", (sample_id,))
+        if not rows:
+            raise WorkspaceError(f"no sample with id {sample_id}")
+        return _sample(rows[0])
+
+    def samples(self, kind: str | None = None, source_image_id: int | None = None,
+                set_name: str | None = None) -> list[SampleRecord]:
+        clauses, params = [], []
+        for col, val in (("kind", kind), ("source_image_id", source_image_id), ("set_name", set_name)):
+            if val is not None:
+                clauses.append(f"{col} = ?")
+                params.append(val)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        return [_sample(r) for r in self.query(f"SELECT * FROM samples{where} ORDER BY id", tuple(params))]
+
+    def read_sample(self, sample: int | SampleRecord) -> tuple[np.ndarray, np.ndarray]:
+        s = sample if isinstance(sample, SampleRecord) else self.sample(sample)
+        return read_png_fast(self.path(s.image_path)), read_png_fast(self.path(s.mask_path), grey=True)
+
+    def set_review(self, sample_id: int, decision: str, note: str = "") -> None:
+        """Store a keep/reject/undecided decision at once (committed before returning)."""
+        with self.transaction() as c:
+            c.execute("INSERT INTO reviews (sample_id, decision, note, decided_at) VALUES (?,?,?,?)"
+                      " ON CONFLICT(sample_id) DO UPDATE SET decision = excluded.decision,"
+                      " note = excluded.note, decided_at = excluded.decided_at",
+                      (sample_id, decision, note, now()))
+
+    def review(self, sample_id: int) -> tuple[str, str]:
+        rows = self.query("SELECT decision, note FROM reviews WHERE sample_id = ?", (sample_id,))
+        return (rows[0]["decision"], rows[0]["note"]) if rows else ("undecided", "")
+
+    # -- clusters ----------------------------------------------------------------------
+    def current_clustering_id(self) -> int | None:
+        rows = self.query("SELECT id FROM clusterings WHERE is_current = 1 ORDER BY id DESC LIMIT 1")
+        return rows[0][0] if rows else None
+
+    def cluster_of(self, image_id: int) -> int | None:
+        cid = self.current_clustering_id()
+        if cid is None:
+            return None
+        rows = self.query("SELECT cluster FROM cluster_assignments WHERE clustering_id = ? AND image_id = ?",
+                          (cid, image_id))
+        return rows[0][0] if rows else None
+
+    # -- generic results ---------------------------------------------------------------
+    def add_result(self, kind: str, key: str, value: Any) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT INTO results (kind, key, value_json, created_at) VALUES (?,?,?,?)",
+                      (kind, key, json.dumps(value, default=str), now()))
+
+    # -- summary -----------------------------------------------------------------------
+    def info(self) -> dict:
+        q = lambda sql: self.query(sql)[0][0]  # noqa: E731
+        return {
+            "path": str(self.root),
+            "schema_version": self.schema_version,
+            "images": q("SELECT COUNT(*) FROM images"),
+            "masks": q("SELECT COUNT(*) FROM images WHERE current_mask_id IS NOT NULL"),
+            "mask_versions": q("SELECT COUNT(*) FROM mask_versions"),
+            "edited_images": q("SELECT COUNT(DISTINCT image_id) FROM mask_versions WHERE version > 0"),
+            "flagged": q("SELECT COUNT(*) FROM images WHERE flagged = 1"),
+            "samples": {r[0]: r[1] for r in self.query("SELECT kind, COUNT(*) FROM samples GROUP BY kind")},
+            "models": q("SELECT COUNT(*) FROM models"),
+            "problems": {r[0]: r[1] for r in self.query(
+                "SELECT severity, COUNT(*) FROM import_problems GROUP BY severity")},
+        }
+
+    def problems(self, import_id: int | None = None) -> list[sqlite3.Row]:
+        if import_id is None:
+            return self.query("SELECT * FROM import_problems ORDER BY id")
+        return self.query("SELECT * FROM import_problems WHERE import_id = ? ORDER BY id", (import_id,))

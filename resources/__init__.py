@@ -1,0 +1,1 @@
+"""Package data: icons, style sheet, presets, demo-data recipe. Located with :func:`backend.paths.resource`."""

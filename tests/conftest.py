@@ -1,0 +1,41 @@
+"""Shared fixtures. Tests never download, never touch the user's folders, run Qt offscreen."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+from backend.data.demo import write_demo_dataset  # noqa: E402
+from backend.data.importer import import_dataset  # noqa: E402
+from backend.workspace import Workspace  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Settings and the demo workspace go to a temp folder, never the user's home."""
+    home = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("DIFFGEN_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("DIFFGEN_CONFIG_DIR", str(home / "config"))
+    for var in ("DIFFGEN_INCEPTION_WEIGHTS", "DIFFGEN_FID_INCEPTION", "DIFFGEN_VGG_WEIGHTS",
+                "DIFFGEN_DINO_WEIGHTS", "DIFFGEN_SEG_ENCODER_WEIGHTS"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def demo_dataset(tmp_path_factory):
+    """A small procedural dataset in the Kvasir layout (12 pairs, 64 px). Read-only by convention."""
+    return write_demo_dataset(tmp_path_factory.mktemp("demo") / "data", count=12, size=64, seed=0)
+
+
+@pytest.fixture
+def demo_ws(tmp_path, demo_dataset) -> Workspace:
+    """A fresh workspace with the small demo dataset imported."""
+    ws = Workspace.create(tmp_path / "ws")
+    import_dataset(ws, demo_dataset)
+    return ws
