@@ -1,0 +1,8 @@
+"""Entry script of the desktop bundle: the same ``diffgen`` command line (bare = the app)."""
+
+import sys
+
+from backend.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
