@@ -1,0 +1,5 @@
+"""Reports: Markdown + self-contained HTML documents built from tables and figures."""
+
+from backend.reports.document import Figure, Report, Section, Table
+
+__all__ = ["Report", "Section", "Table", "Figure"]

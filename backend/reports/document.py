@@ -1,0 +1,126 @@
+"""A small report model rendered twice: Markdown (for diffs and GitHub) and one
+self-contained HTML file (figures embedded as base64, so it can be mailed or archived).
+
+Tables are rows of cells, not pre-rendered text, so both renderings show the same numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backend.workspace.files import atomic_write_text
+
+
+@dataclass
+class Table:
+    caption: str
+    header: list[str]
+    rows: list[list[object]]
+
+    def cells(self) -> list[list[str]]:
+        return [[_fmt(c) for c in row] for row in self.rows]
+
+
+@dataclass
+class Figure:
+    path: Path
+    caption: str
+
+
+@dataclass
+class Section:
+    title: str
+    text: str = ""                    # plain paragraphs (blank-line separated)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "–"
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.3e}"
+    return "–" if value is None else str(value)
+
+
+@dataclass
+class Report:
+    title: str
+    subtitle: str = ""
+    sections: list[Section] = field(default_factory=list)
+
+    def add(self, section: Section) -> Section:
+        self.sections.append(section)
+        return section
+
+    # -- Markdown ----------------------------------------------------------------------
+    def to_markdown(self, relative_to: Path | None = None) -> str:
+        out = [f"# {self.title}", ""]
+        if self.subtitle:
+            out += [self.subtitle, ""]
+        for s in self.sections:
+            out += [f"## {s.title}", ""]
+            if s.text:
+                out += [s.text.strip(), ""]
+            for t in s.tables:
+                out += [f"**{t.caption}**", "", "| " + " | ".join(t.header) + " |",
+                        "|" + "|".join("---" for _ in t.header) + "|"]
+                out += ["| " + " | ".join(r) + " |" for r in t.cells()]
+                out.append("")
+            for f in s.figures:
+                p = Path(f.path)
+                rel = p.relative_to(relative_to) if relative_to and p.is_relative_to(relative_to) else p
+                out += [f"![{f.caption}]({rel.as_posix()})", "", f"*{f.caption}*", ""]
+        return "\n".join(out)
+
+    # -- HTML --------------------------------------------------------------------------
+    def to_html(self) -> str:
+        e = html.escape
+        parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(self.title)}</title>",
+                 f"<style>{_CSS}</style></head><body><h1>{e(self.title)}</h1>"]
+        if self.subtitle:
+            parts.append(f"<p class='sub'>{e(self.subtitle)}</p>")
+        parts.append("<nav><ol>" + "".join(f"<li><a href='#s{i}'>{e(s.title)}</a></li>"
+                                            for i, s in enumerate(self.sections)) + "</ol></nav>")
+        for i, s in enumerate(self.sections):
+            parts.append(f"<section id='s{i}'><h2>{e(s.title)}</h2>")
+            for para in filter(None, (p.strip() for p in s.text.split("\n\n"))):
+                parts.append(f"<p>{e(para)}</p>")
+            for t in s.tables:
+                parts.append(f"<table><caption>{e(t.caption)}</caption><tr>"
+                             + "".join(f"<th>{e(h)}</th>" for h in t.header) + "</tr>")
+                parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in t.cells()]
+                parts.append("</table>")
+            for f in s.figures:
+                p = Path(f.path)
+                if p.exists():
+                    data = base64.b64encode(p.read_bytes()).decode("ascii")
+                    parts.append(f"<figure><img src='data:image/png;base64,{data}' alt='{e(f.caption)}'>"
+                                 f"<figcaption>{e(f.caption)}</figcaption></figure>")
+                else:
+                    parts.append(f"<p class='missing'>Figure missing: {e(str(p))}</p>")
+            parts.append("</section>")
+        parts.append("</body></html>")
+        return "\n".join(parts)
+
+    def write(self, folder: str | Path, stem: str = "report") -> tuple[Path, Path]:
+        folder = Path(folder)
+        md = atomic_write_text(folder / f"{stem}.md", self.to_markdown(relative_to=folder))
+        page = atomic_write_text(folder / f"{stem}.html", self.to_html())
+        return md, page
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
+color:#222;line-height:1.45;padding:0 1em}
+h1{margin-bottom:.2em}.sub{color:#666;margin-top:0}nav{background:#f5f5f7;padding:.5em 1em;border-radius:6px}
+h2{border-bottom:2px solid #e0e0e0;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:1em 0;font-size:.92em}caption{font-weight:600;text-align:left;padding:.3em 0}
+th,td{border:1px solid #ddd;padding:.3em .7em;text-align:right}th{background:#f0f2f5}
+td:first-child,th:first-child{text-align:left}
+figure{margin:1em 0}img{max-width:100%;border:1px solid #ddd}figcaption{color:#555;font-size:.9em}
+.missing{color:#a00}
+"""
