@@ -1,0 +1,76 @@
+"""``diffgen demo``: the whole paper pipeline, headless, on the procedural demo data.
+
+Stages run in order; each records its outcome in the workspace (``results`` kind
+``demo_stage``) so a second run skips what is finished. The first real failure stops the
+run with a message naming the stage. Everything uses the ``tiny`` preset unless told
+otherwise, so it runs on a laptop CPU in minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from backend.errors import Cancelled, DiffGenError
+from backend.workspace import Workspace
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class DemoContext:
+    ws: Workspace
+    preset: str = "tiny"
+    seed: int = 0
+    count: int = 40
+    size: int = 128
+    device: str = "auto"
+    weights: dict[str, str] = field(default_factory=dict)   # name -> file used
+    random_weights: list[str] = field(default_factory=list)  # names replaced by random nets
+    progress: Progress | None = None
+    cancel: Callable[[], bool] | None = None
+    log: Callable[[str], None] = print
+
+    @property
+    def reports(self) -> Path:
+        return self.ws.path("reports")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    title: str
+    run: Callable[[DemoContext], dict]
+
+
+def stage_state(ws: Workspace, name: str) -> dict | None:
+    rows = ws.query("SELECT value_json FROM results WHERE kind = 'demo_stage' AND key = ? "
+                    "ORDER BY id DESC LIMIT 1", (name,))
+    return json.loads(rows[0][0]) if rows else None
+
+
+def run_stages(ctx: DemoContext, stages: list[Stage], force: bool = False) -> dict[str, dict]:
+    """Run each unfinished stage; returns every stage's summary (finished earlier or now)."""
+    summaries: dict[str, dict] = {}
+    for i, stage in enumerate(stages, 1):
+        done = stage_state(ctx.ws, stage.name)
+        if done and not force:
+            ctx.log(f"[{i}/{len(stages)}] {stage.title}: done earlier, skipped")
+            summaries[stage.name] = done
+            continue
+        ctx.log(f"[{i}/{len(stages)}] {stage.title} ...")
+        t0 = time.perf_counter()
+        try:
+            summary = stage.run(ctx)
+        except Cancelled:
+            raise
+        except DiffGenError as e:
+            raise DiffGenError(f"demo stopped at stage '{stage.title}': {e}") from e
+        summary = {**summary, "seconds": round(time.perf_counter() - t0, 1)}
+        ctx.ws.add_result("demo_stage", stage.name, summary)
+        summaries[stage.name] = summary
+        ctx.log(f"    done in {summary['seconds']} s")
+    return summaries
