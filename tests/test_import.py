@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.data.importer import discover_pairs, import_dataset
+from backend.data.demo import write_demo_dataset
+from backend.data.importer import discover_pairs, ensure_demo_workspace, import_dataset
 from backend.workspace import Workspace
 
 H, W = 48, 64  # not square, so a transposed array cannot pass for the right one
@@ -270,3 +271,21 @@ def test_cancel_keeps_complete_pairs(tmp_path, demo_dataset):
     assert report.imported == 5 and ws.info()["images"] == 5 and ws.info()["mask_versions"] == 5
     assert any("cancelled after 5 of 12" in p.message for p in report.problems)
     assert import_dataset(ws, demo_dataset).imported == 7  # a later import finishes the job
+
+
+def test_demo_workspace_is_made_once_and_finished_after_an_interruption(tmp_path):
+    root = tmp_path / "demo"
+    calls = []
+    ws = Workspace.create(root)
+    write_demo_dataset(root / "demo-data", count=3, size=32, seed=0)  # an interrupted first run
+    import_dataset(ws, root / "demo-data", cancel=lambda: len(calls) >= 1, progress=lambda *a: calls.append(a))
+    assert ws.info()["images"] == 1
+    ws = ensure_demo_workspace(root, count=5, size=32, seed=0)
+    assert ws.info()["images"] == 5
+    n_imports = ws.query("SELECT COUNT(*) FROM imports")[0][0]
+    ensure_demo_workspace(root, count=5, size=32, seed=0)
+    assert ws.query("SELECT COUNT(*) FROM imports")[0][0] == n_imports  # nothing to do the second time
+    check = tmp_path / "fresh"
+    write_demo_dataset(check, count=5, size=32, seed=0)
+    for name in ("images/demo_0004.jpg", "masks/demo_0000.png"):
+        assert (root / "demo-data" / name).read_bytes() == (check / name).read_bytes()

@@ -78,7 +78,8 @@ def cmd_info(a: argparse.Namespace) -> int:
     print("  samples:       " + (", ".join(f"{k} {v}" for k, v in info["samples"].items()) or "none"))
     print(f"  models:        {info['models']}")
     probs = info["problems"]
-    print("  import problems: " + (", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in sorted(probs.items())) or "none")
+    counts = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in sorted(probs.items()))
+    print("  import problems: " + (counts or "none")
           + ("" if a.problems or not probs else "  (list them with --problems)"))
     for r in ws.query("SELECT * FROM imports ORDER BY id"):
         s = json.loads(r["summary_json"]) if r["summary_json"] else None

@@ -115,11 +115,9 @@ def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_
     image, img_notes = _load(load_rgb, img_path)
     mask, mask_notes = _load(load_mask, mask_path)
     if image.shape[:2] != mask.shape:
-        rotated = any("EXIF" in n for n in img_notes)
-        raise PairRejected(img_path,
-            f"image is {image.shape[1]}x{image.shape[0]} but its mask {mask_path.name} is "
-            f"{mask.shape[1]}x{mask.shape[0]}" + (" (after applying the image's EXIF rotation)" if rotated else "")
-            + ": skipped")
+        rotated = " (after applying the image's EXIF rotation)" if any("EXIF" in n for n in img_notes) else ""
+        raise PairRejected(img_path, f"image is {image.shape[1]}x{image.shape[0]} but its mask {mask_path.name}"
+                                     f" is {mask.shape[1]}x{mask.shape[0]}{rotated}: skipped")
     for n in img_notes:
         report.problems.append(Problem(str(img_path), "note", n))
     for n in mask_notes:
@@ -212,8 +210,10 @@ def ensure_demo_workspace(root: str | Path | None = None, count: int = 40, size:
     root = Path(root) if root else demo_workspace_dir()
     data = root / "demo-data"
     ws = Workspace.create(root)
-    if not ws.image_ids():
-        if not (data / "images").is_dir():
+    if len(ws.image_ids()) < count:
+        # A first run that was interrupted is finished here: the data are deterministic (same
+        # bytes when rewritten) and a re-import adds only the pairs still missing.
+        if len(list((data / "images").glob("*.jpg"))) < count:
             write_demo_dataset(data, count=count, size=size, seed=seed, progress=progress)
         import_dataset(ws, data, copy=False, progress=progress)
     return ws
