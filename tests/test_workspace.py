@@ -173,7 +173,7 @@ WRITER = textwrap.dedent("""
     ids = ws.image_ids()
     while not Path(root, "go").exists():
         time.sleep(0.005)
-    rng = np.random.default_rng(abs(hash(tag)) % 2**32)
+    rng = np.random.default_rng(sum(map(ord, tag)))
     for i in range(n):
         image_id = ids[i % len(ids)]
         cur = ws.current_mask(image_id)
