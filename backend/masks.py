@@ -19,14 +19,22 @@ def binarize(mask: np.ndarray, threshold: int = 128) -> np.ndarray:
 
 
 def disk(radius: int) -> np.ndarray:
-    """Elliptical structuring element of diameter 2*radius+1 (OpenCV's MORPH_ELLIPSE)."""
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    """Round structuring element of diameter 2*radius+1: offsets (dx, dy) with dx²+dy² <= r².
+
+    A true Euclidean disk, so that "dilate by N pixels" grows the mask by N in every
+    direction. (OpenCV's MORPH_ELLIPSE is not symmetric under transposition: it reaches
+    further sideways than up and down.)
+    """
+    r = int(radius)
+    y, x = np.mgrid[-r:r + 1, -r:r + 1]
+    return (x * x + y * y <= r * r).astype(np.uint8)
 
 
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Grow the foreground by ``radius`` pixels with an elliptical element (diameter 2r+1).
+    """Grow the foreground by ``radius`` pixels with a round element (diameter 2r+1).
 
-    The paper says the polyp mask was "dilated by 20 pixels"; we read that as this radius.
+    Every pixel within Euclidean distance ``radius`` of the mask becomes foreground. The
+    paper says the polyp mask was "dilated by 20 pixels"; we read that as this radius.
     Outside the image counts as background.
     """
     if radius <= 0:
@@ -35,7 +43,7 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
 
 
 def erode(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Shrink the foreground by ``radius`` pixels (elliptical element).
+    """Shrink the foreground by ``radius`` pixels (round element, diameter 2r+1).
 
     Outside the image counts as foreground, so a polyp cut by the frame edge is not eaten
     away from the edge (it continues beyond the picture).
@@ -67,14 +75,14 @@ def remove_small_islands(mask: np.ndarray, min_size: int, connectivity: int = 8)
 
 
 def smooth(mask: np.ndarray, radius: int = 2) -> np.ndarray:
-    """Opening then closing with an elliptical element: removes spurs and notches."""
+    """Opening then closing with a round element: removes spurs and notches.
+
+    Uses :func:`erode` and :func:`dilate`, so the image frame is treated as they treat it.
+    """
     if radius <= 0:
         return binarize(mask)
-    k = disk(radius)
-    opened = cv2.dilate(cv2.erode(binarize(mask), k, borderType=cv2.BORDER_CONSTANT, borderValue=255),
-                        k, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    return cv2.erode(cv2.dilate(opened, k, borderType=cv2.BORDER_CONSTANT, borderValue=0),
-                     k, borderType=cv2.BORDER_CONSTANT, borderValue=255)
+    opened = dilate(erode(mask, radius), radius)
+    return erode(dilate(opened, radius), radius)
 
 
 def stroke_region(shape: tuple[int, int], points: Sequence[Point], radius: float

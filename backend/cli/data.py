@@ -75,13 +75,20 @@ def cmd_info(a: argparse.Namespace) -> int:
     print(f"  images:        {info['images']}  (flagged {info['flagged']})")
     print(f"  masks:         {info['masks']}  ({info['mask_versions']} versions, "
           f"{info['edited_images']} images edited)")
-    print(f"  samples:       " + (", ".join(f"{k} {v}" for k, v in info["samples"].items()) or "none"))
+    print("  samples:       " + (", ".join(f"{k} {v}" for k, v in info["samples"].items()) or "none"))
     print(f"  models:        {info['models']}")
     probs = info["problems"]
-    print(f"  import problems: " + (", ".join(f"{v} {k}s" for k, v in sorted(probs.items())) or "none"))
-    if a.problems:
-        for r in ws.problems():
-            print(f"    {r['severity'].upper():7s} {r['file']}: {r['message']}")
+    counts = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in sorted(probs.items()))
+    print("  import problems: " + (counts or "none")
+          + ("" if a.problems or not probs else "  (list them with --problems)"))
+    for r in ws.query("SELECT * FROM imports ORDER BY id"):
+        s = json.loads(r["summary_json"]) if r["summary_json"] else None
+        what = (f"{s['imported']} imported, {s['already_present']} already present, {s['rejected']} rejected"
+                if s else "interrupted (pairs imported before the interruption are complete)")
+        print(f"  import #{r['id']} {r['started_at'][:19]} from {r['source_dir']}: {what}")
+        if a.problems:
+            for p in ws.problems(r["id"]):
+                print(f"    {p['severity'].upper():7s} {p['file']}: {p['message']}")
     return 0
 
 

@@ -17,6 +17,7 @@ from backend.errors import BadInputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 MASK_THRESHOLD = 128  # JPEG masks are noisy: binarise at mid-grey
+SOURCE_RAWMODE = "diffgen_rawmode"  # key in Image.info: how the file stored its pixels
 
 
 def _open(path: Path) -> Image.Image:
@@ -28,14 +29,18 @@ def _open(path: Path) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             im = Image.open(path)
+            # Pillow decodes 16-bit RGB(A) straight to 8 bit; remember it so it can be noted.
+            rawmode = str(im.tile[0].args[0] if isinstance(im.tile[0].args, tuple) else im.tile[0].args) \
+                if im.tile else ""
             im.load()  # forces decoding now, so truncated files fail here
+        im.info[SOURCE_RAWMODE] = rawmode
         return im
     except UnidentifiedImageError:
         raise BadInputError(f"{path.name}: not an image file (unrecognised format)") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise BadInputError(f"{path.name}: corrupt or truncated image ({e})") from None
     except Image.DecompressionBombError as e:
         raise BadInputError(f"{path.name}: image too large ({e})") from None
+    except Exception as e:  # noqa: BLE001 - any decoder failure means this one file is unusable
+        raise BadInputError(f"{path.name}: corrupt or truncated image ({e})") from None
 
 
 def _to_8bit(im: Image.Image, notes: list[str]) -> Image.Image:
@@ -45,6 +50,8 @@ def _to_8bit(im: Image.Image, notes: list[str]) -> Image.Image:
         hi = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
         notes.append(f"{im.mode} (high bit depth) scaled to 8 bit")
         return Image.fromarray(np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if ";16" in im.info.get(SOURCE_RAWMODE, ""):
+        notes.append(f"16 bits per channel ({im.mode}) reduced to 8 bit")
     return im
 
 

@@ -8,14 +8,13 @@ message naming the file; the import always goes on. Source files are only ever r
 from __future__ import annotations
 
 import json
-import shutil
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-
 from backend.data.imageio import IMAGE_SUFFIXES, load_mask, load_rgb
-from backend.errors import BadInputError
+from backend.errors import BadInputError, WorkspaceError
 from backend.workspace import Workspace, now
 from backend.workspace.files import atomic_write_bytes, encode_png, sha256_file
 
@@ -50,16 +49,28 @@ def _is_image(p: Path) -> bool:
     return p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
 
 
+def _by_stem(files: list[Path], problems: list[Problem], strip: str = "") -> dict[str, Path]:
+    """Files keyed by stem (minus ``strip``); a second file with the same stem is rejected."""
+    out: dict[str, Path] = {}
+    for p in files:
+        stem = p.stem[: len(p.stem) - len(strip)] if strip else p.stem
+        if stem in out:
+            problems.append(Problem(str(p), "error", f"same name as {out[stem].name}: skipped"))
+        else:
+            out[stem] = p
+    return out
+
+
 def discover_pairs(folder: Path) -> tuple[list[tuple[str, Path, Path]], list[Problem]]:
     """(stem, image, mask) triples found in ``folder`` and problems with unpaired files."""
     problems: list[Problem] = []
     if (folder / "images").is_dir() and (folder / "masks").is_dir():
-        images = {p.stem: p for p in sorted((folder / "images").iterdir()) if _is_image(p)}
-        masks = {p.stem: p for p in sorted((folder / "masks").iterdir()) if _is_image(p)}
+        images = _by_stem([p for p in sorted((folder / "images").iterdir()) if _is_image(p)], problems)
+        masks = _by_stem([p for p in sorted((folder / "masks").iterdir()) if _is_image(p)], problems)
     else:
         files = [p for p in sorted(folder.iterdir()) if _is_image(p)]
-        masks = {p.stem[: -len("_mask")]: p for p in files if p.stem.endswith("_mask")}
-        images = {p.stem: p for p in files if not p.stem.endswith("_mask")}
+        masks = _by_stem([p for p in files if p.stem.endswith("_mask")], problems, strip="_mask")
+        images = _by_stem([p for p in files if not p.stem.endswith("_mask")], problems)
         if not images and not masks:
             problems.append(Problem(str(folder), "error",
                                     "no images found: expected images/ + masks/ folders, "
@@ -72,6 +83,25 @@ def discover_pairs(folder: Path) -> tuple[list[tuple[str, Path, Path]], list[Pro
     return pairs, problems
 
 
+class PairRejected(BadInputError):
+    """One pair cannot be imported; ``file`` is the file to blame (image or mask)."""
+
+    def __init__(self, file: Path, message: str):
+        super().__init__(message)
+        self.file = file
+
+
+def _load(loader: Callable, path: Path):
+    """Run an imageio loader, blaming ``path`` (not a same-named partner) when it fails."""
+    try:
+        return loader(path)
+    except BadInputError as e:
+        msg = str(e)
+        if msg.startswith(path.name + ": "):
+            msg = msg[len(path.name) + 2:]
+        raise PairRejected(path, f"{msg}: pair skipped") from None
+
+
 def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_path: Path,
                  copy: bool, report: ImportReport) -> None:
     digest = sha256_file(img_path)
@@ -80,16 +110,14 @@ def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_
         if Path(existing[0]["source_path"]) == img_path.resolve():
             report.already_present += 1
             return
-        raise BadInputError(f"duplicate of image '{existing[0]['name']}' (same content, "
-                            f"{existing[0]['source_path']}): skipped")
-    image, img_notes = load_rgb(img_path)
-    mask, mask_notes = load_mask(mask_path)
+        raise PairRejected(img_path, f"duplicate of image '{existing[0]['name']}' (same content, "
+                                     f"{existing[0]['source_path']}): skipped")
+    image, img_notes = _load(load_rgb, img_path)
+    mask, mask_notes = _load(load_mask, mask_path)
     if image.shape[:2] != mask.shape:
-        rotated = any("EXIF" in n for n in img_notes)
-        raise BadInputError(
-            f"image is {image.shape[1]}x{image.shape[0]} but its mask {mask_path.name} is "
-            f"{mask.shape[1]}x{mask.shape[0]}" + (" (after applying the image's EXIF rotation)" if rotated else "")
-            + ": skipped")
+        rotated = " (after applying the image's EXIF rotation)" if any("EXIF" in n for n in img_notes) else ""
+        raise PairRejected(img_path, f"image is {image.shape[1]}x{image.shape[0]} but its mask {mask_path.name}"
+                                     f" is {mask.shape[1]}x{mask.shape[0]}{rotated}: skipped")
     for n in img_notes:
         report.problems.append(Problem(str(img_path), "note", n))
     for n in mask_notes:
@@ -103,6 +131,8 @@ def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_
     if flag_note:
         report.problems.append(Problem(str(mask_path), "warning", f"{flag_note}: imported and flagged"))
 
+    # One transaction per pair: a crash leaves either the whole pair or nothing (at worst an
+    # unreferenced file), never a row without its file.
     with ws.transaction() as c:
         cur = c.execute(
             "INSERT INTO images (name, source_path, sha256, width, height, notes, flagged, flag_note,"
@@ -116,10 +146,7 @@ def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_
             atomic_write_bytes(ws.path(stored), encode_png(image))
         elif copy:
             stored = f"images/{image_id:06d}_{stem}{img_path.suffix.lower()}"
-            tmp = ws.path(stored).with_suffix(".part")
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(img_path, tmp)
-            tmp.replace(ws.path(stored))
+            atomic_write_bytes(ws.path(stored), img_path.read_bytes())
         if stored:
             c.execute("UPDATE images SET stored_path = ? WHERE id = ?", (stored, image_id))
         ws.add_mask_version(image_id, mask, "original",
@@ -131,7 +158,10 @@ def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_
 def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
                    progress: Progress | None = None, cancel: Callable[[], bool] | None = None
                    ) -> ImportReport:
-    """Import every usable pair; return (and store) a per-file report of what happened."""
+    """Import every usable pair; return (and store) a per-file report of what happened.
+
+    Cancelling stops between pairs: the pairs already imported stay (each is complete).
+    """
     folder = Path(folder).expanduser().resolve()
     with ws.transaction() as c:
         import_id = c.execute("INSERT INTO imports (source_dir, copy_files, started_at) VALUES (?,?,?)",
@@ -151,15 +181,15 @@ def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
             break
         try:
             _import_pair(ws, import_id, stem, img_path, mask_path, copy, report)
-        except BadInputError as e:
+        except PairRejected as e:
             report.rejected += 1
-            msg = str(e)
-            file = str(img_path)
-            if msg.startswith(mask_path.name + ":"):
-                file, msg = str(mask_path), msg[len(mask_path.name) + 2:]
-            elif msg.startswith(img_path.name + ":"):
-                msg = msg[len(img_path.name) + 2:]
-            report.problems.append(Problem(file, "error", msg))
+            report.problems.append(Problem(str(e.file), "error", str(e)))
+        except (sqlite3.Error, WorkspaceError):
+            raise  # the workspace itself is in trouble: stop, do not blame the file
+        except Exception as e:  # noqa: BLE001 - one odd file must not stop the import
+            report.rejected += 1
+            report.problems.append(Problem(str(img_path), "error",
+                                           f"could not be imported ({type(e).__name__}: {e}): pair skipped"))
         if progress:
             progress(i + 1, len(pairs), stem)
     with ws.transaction() as c:
@@ -180,12 +210,14 @@ def ensure_demo_workspace(root: str | Path | None = None, count: int = 40, size:
     root = Path(root) if root else demo_workspace_dir()
     data = root / "demo-data"
     ws = Workspace.create(root)
-    if not ws.image_ids():
-        if not (data / "images").is_dir():
+    if len(ws.image_ids()) < count:
+        # A first run that was interrupted is finished here: the data are deterministic (same
+        # bytes when rewritten) and a re-import adds only the pairs still missing.
+        if len(list((data / "images").glob("*.jpg"))) < count:
             write_demo_dataset(data, count=count, size=size, seed=seed, progress=progress)
         import_dataset(ws, data, copy=False, progress=progress)
     return ws
 
 
-__all__ = ["import_dataset", "discover_pairs", "ImportReport", "Problem", "ensure_demo_workspace",
-           "Cancelled", "np"]
+__all__ = ["import_dataset", "discover_pairs", "ImportReport", "Problem", "PairRejected",
+           "ensure_demo_workspace"]

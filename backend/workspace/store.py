@@ -159,6 +159,9 @@ class Workspace:
             self._local.conn = None
 
     def _migrate(self) -> None:
+        """Bring the schema up to date; opening an up-to-date workspace takes no write lock."""
+        if self.schema_version == SCHEMA_VERSION:
+            return
         with self.transaction() as c:
             version = c.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:

@@ -1,0 +1,127 @@
+"""The dataset commands end to end: demo-data, import, info, dilate, --help."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from backend.cli import build_parser, main
+from backend.masks import dilate, erode
+from backend.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _subcommands() -> list[str]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return sorted(sub.choices)
+
+
+def test_every_subcommand_has_help(capsys):
+    names = _subcommands()
+    assert {"demo-data", "import", "info", "dilate", "settings", "gui"} <= set(names)
+    for name in names:
+        with pytest.raises(SystemExit) as e:
+            main([name, "--help"])
+        assert e.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: diffgen {name}"), name
+
+
+def test_help_and_demo_data_as_a_real_process(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "backend.cli", "--help"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "demo-data" in r.stdout and "import" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "backend.cli", "demo-data", str(tmp_path / "d"), "--count", "3",
+                        "--size", "32", "--seed", "5"], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "Wrote 3 demo image/mask pairs (32x32, seed 5)" in r.stdout
+    assert sorted(p.name for p in (tmp_path / "d" / "images").iterdir()) == [f"demo_000{i}.jpg" for i in range(3)]
+    assert Image.open(tmp_path / "d" / "masks" / "demo_0002.png").size == (32, 32)
+
+
+@pytest.fixture
+def imported(tmp_path, capsys):
+    data = tmp_path / "data"
+    assert main(["demo-data", str(data), "--count", "6", "--size", "48", "--seed", "2"]) == 0
+    (data / "masks" / "demo_0005.png").unlink()  # one orphan image, to see it reported
+    ws = tmp_path / "ws"
+    capsys.readouterr()
+    rc = main(["import", str(data), "--workspace", str(ws)])
+    return {"data": data, "ws": ws, "rc": rc, "out": capsys.readouterr().out}
+
+
+def test_import_prints_the_report_and_creates_the_workspace(imported):
+    assert imported["rc"] == 0
+    out = imported["out"]
+    assert f"ERROR   {imported['data'] / 'images' / 'demo_0005.jpg'}: image without mask" in out
+    assert "Imported 5 image/mask pairs" in out and "1 rejected" in out
+    assert Workspace.open(imported["ws"]).info()["images"] == 5
+
+
+def test_import_of_nothing_fails_with_a_message(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["import", str(tmp_path / "empty"), "-w", str(tmp_path / "ws")]) == 1
+    assert "no images found" in capsys.readouterr().out
+
+
+def test_info_counts_and_problems(imported, capsys):
+    ws = str(imported["ws"])
+    assert main(["info", "--workspace", ws, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info == Workspace.open(ws).info()
+    assert (info["images"], info["masks"], info["mask_versions"]) == (5, 5, 5)
+    assert info["problems"]["error"] == 1
+    assert main(["info", "--workspace", ws, "--problems"]) == 0
+    out = capsys.readouterr().out
+    assert "images:        5" in out and "5 versions" in out and "1 error" in out
+    assert "5 imported, 0 already present, 1 rejected" in out
+    assert "demo_0005.jpg: image without mask" in out
+
+
+def test_info_on_a_missing_workspace_is_a_clear_error(tmp_path, capsys):
+    assert main(["info", "--workspace", str(tmp_path / "nope")]) == 1
+    assert "is not a DiffGen workspace" in capsys.readouterr().err
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_dilate_and_erode_make_new_versions_and_leave_originals(imported, capsys):
+    ws_path = imported["ws"]
+    ws = Workspace.open(ws_path)
+    ids = ws.image_ids()
+    originals = {i: ws.current_mask(i) for i in ids}
+    orig_files = {i: _digest(ws.path(m.path)) for i, m in originals.items()}
+    source_masks = {p.name: _digest(p) for p in (imported["data"] / "masks").iterdir()}
+
+    assert main(["dilate", "--workspace", str(ws_path), "--pixels", "4"]) == 0
+    assert "Created 5 new mask versions (dilate 4 px)" in capsys.readouterr().out
+    for i in ids:
+        cur = ws.current_mask(i)
+        assert (cur.version, cur.operation, cur.params, cur.parent_id) == (1, "dilate", {"pixels": 4},
+                                                                          originals[i].id)
+        np.testing.assert_array_equal(ws.read_mask(cur), dilate(ws.read_mask(originals[i]), 4))
+    assert main(["dilate", "-w", str(ws_path), "--pixels", "-2", "--images", f"{ids[0]},{ids[2]}"]) == 0
+    for i in ids:
+        cur = ws.current_mask(i)
+        if i in (ids[0], ids[2]):
+            assert (cur.version, cur.operation) == (2, "erode")
+            np.testing.assert_array_equal(ws.read_mask(cur), erode(dilate(ws.read_mask(originals[i]), 4), 2))
+        else:
+            assert cur.version == 1
+    assert {i: _digest(ws.path(m.path)) for i, m in originals.items()} == orig_files
+    assert {p.name: _digest(p) for p in (imported["data"] / "masks").iterdir()} == source_masks
+    assert ws.info()["mask_versions"] == 5 + 5 + 2
