@@ -152,8 +152,11 @@ def _md_table(header: list[str], rows: list[list]) -> list[str]:
     return out + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
 
 
-def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None) -> str:
-    """The whole report as Markdown (figures: name -> relative file to embed)."""
+def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, tables: bool = True) -> str:
+    """The whole report as Markdown (figures: name -> relative file to embed).
+
+    ``tables=False`` leaves out the Table 7 section for views that draw it themselves.
+    """
     s = res.survey
     lines = [f"# Expert survey: {s.name}", ""]
     if res.any_simulated:
@@ -163,8 +166,8 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None) 
     lines += [f"{sum(res.items_per_kind.values())} image+mask pairs ({kinds}), shown blinded in a "
               f"per-rater shuffled order; every copy normalised to {s.params.get('size')} px PNG.",
               f"Raters with answers: {', '.join(r.display_name for r in res.raters) or 'none'}.", ""]
-    lines += ["## Table 7: expert review results", ""]
-    for name, rows in res.tables.items():
+    lines += ["## Table 7: expert review results", ""] if tables else []
+    for name, rows in (res.tables.items() if tables else ()):
         lines += [f"**{name}**", ""]
         lines += _md_table(TABLE7_HEADER, [[r.label] + r.cells() for r in rows]) + [""]
     if res.detection:
@@ -188,9 +191,10 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None) 
     else:
         lines += ["Fewer than two raters have answered: no between-rater agreement yet.", ""]
     if res.fleiss:
-        hdr = ["Question", "Raters", "Items", "Fleiss' kappa", "95% CI (SE under H0)", "Bootstrap 95% CI",
-               "Reading"]
-        rows = [[QUESTION_TITLES[q], m, k.n, _f(k.kappa), _ci(k.ci_analytic), _ci(k.ci_bootstrap), k.reading]
+        hdr = ["Question", "Raters", "Items", "Fleiss' kappa", "SE under H0", "p (kappa = 0)",
+               "Bootstrap 95% CI", "Reading"]
+        rows = [[QUESTION_TITLES[q], m, k.n, _f(k.kappa), _f(k.se), _f(k.p_value, 4), _ci(k.ci_bootstrap),
+                 k.reading]
                 for q, m, k in res.fleiss]
         lines += ["Fleiss' kappa over the items every rater answered.", ""] + _md_table(hdr, rows) + [""]
     for name, rel in (figures or {}).items():
@@ -200,8 +204,8 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None) 
               "poor) also linear and quadratic weights, as scikit-learn's `cohen_kappa_score`.",
               "- Analytic CI: kappa ± 1.96 SE with the large-sample SE of Fleiss, Cohen & Everitt (1969). "
               "Bootstrap CI: 2.5/97.5 percentiles over items resampled with replacement (seeded).",
-              "- Fleiss' kappa (1971); its analytic interval uses the SE under no agreement "
-              "(Fleiss, Nee & Landis 1979), so prefer the bootstrap interval.",
+              "- Fleiss' kappa (1971) as statsmodels' `fleiss_kappa`; the SE under chance agreement "
+              "(Fleiss, Nee & Landis 1979) gives the test of kappa = 0, the bootstrap gives the interval.",
               "- Proportions: Wilson score intervals.",
               "- Readings on the Landis & Koch (1977) scale: <0 poor, 0-0.20 slight, 0.21-0.40 fair, "
               "0.41-0.60 moderate, 0.61-0.80 substantial, 0.81-1 almost perfect.", ""]

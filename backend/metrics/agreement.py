@@ -140,7 +140,11 @@ def bootstrap_ci(statistic: Callable[[np.ndarray], float], n_items: int, n_boot:
 
 @dataclass(frozen=True)
 class KappaResult:
-    """A kappa with both its analytic and its bootstrap 95% interval and a plain reading."""
+    """A kappa with its analytic and bootstrap 95% intervals and a plain reading.
+
+    For Fleiss' kappa ``se`` is the SE under the null of chance agreement, which gives the
+    two-sided ``p_value`` but no interval, so ``ci_analytic`` is NaN there.
+    """
     kappa: float
     se: float
     ci_analytic: tuple[float, float]
@@ -148,6 +152,7 @@ class KappaResult:
     n: int
     weights: str | None
     reading: str
+    p_value: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -199,8 +204,8 @@ def fleiss_kappa_result(ratings: np.ndarray, categories: Sequence, n_boot: int =
                         seed: int = 0) -> KappaResult:
     """Fleiss' kappa of an items x raters label matrix with a bootstrap CI over items.
 
-    The analytic SE given is Fleiss, Nee & Landis (1979)'s, valid under the null of no
-    agreement; the CI reported as analytic uses it, the bootstrap one does not assume it.
+    The SE is Fleiss, Nee & Landis (1979)'s under the null of chance agreement: it tests
+    kappa = 0 (``p_value``) but is not an interval's width, so the interval is the bootstrap.
     """
     counts = category_counts(ratings, categories)
     k = fleiss_kappa(counts)
@@ -210,9 +215,9 @@ def fleiss_kappa_result(ratings: np.ndarray, categories: Sequence, n_boot: int =
     s = (p * q).sum()
     se = (float(np.sqrt(2 / (n * m * (m - 1))) * np.sqrt(s ** 2 - (p * q * (q - p)).sum()) / s)
           if s > 0 else float("nan"))
-    z = stats.norm.ppf(0.975)
+    p_value = float(2 * stats.norm.sf(abs(k / se))) if se > 0 and np.isfinite(k) else float("nan")
     boot = bootstrap_ci(lambda idx: fleiss_kappa(counts[idx]), n, n_boot, seed)
-    return KappaResult(k, se, (k - z * se, k + z * se), boot, n, None, landis_koch(k))
+    return KappaResult(k, se, (float("nan"), float("nan")), boot, n, None, landis_koch(k), p_value)
 
 
 def wilson_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
