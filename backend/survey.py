@@ -188,22 +188,22 @@ def create_survey(ws: Workspace, config: SurveyConfig,
     folder = f"surveys/{re.sub(r'[^A-Za-z0-9_-]+', '_', name)}-{codes[0].lower()}"
     params = {"counts": counts, "only_kept": config.only_kept, "size": size, "labels": labels,
               "folder": folder}
-    try:
+    rows = []
+    try:  # files first, then the rows that make them visible, in one transaction
+        for done, (idx, code) in enumerate(zip(order, codes)):
+            if cancel and cancel():
+                raise Cancelled("survey creation cancelled; nothing was stored")
+            kind, cand = drawn[idx]
+            img, mask = normalise_pair(*pairs[idx], size)
+            rows.append((kind, cand["image_id"], cand["sample_id"], ws.write_png(f"{folder}/{code}.png", img),
+                         ws.write_png(f"{folder}/{code}_mask.png", mask), code))
+            if progress:
+                progress(done + 1, len(drawn), "writing normalised copies")
         with ws.transaction() as c:
             sid = c.execute("INSERT INTO surveys (name, seed, params_json, created_at) VALUES (?,?,?,?)",
                             (name, config.seed, json.dumps(params), now())).lastrowid
-            for done, (idx, code) in enumerate(zip(order, codes)):
-                if cancel and cancel():
-                    raise Cancelled("survey creation cancelled; nothing was stored")
-                kind, cand = drawn[idx]
-                img, mask = normalise_pair(*pairs[idx], size)
-                img_rel = ws.write_png(f"{folder}/{code}.png", img)
-                mask_rel = ws.write_png(f"{folder}/{code}_mask.png", mask)
-                c.execute("INSERT INTO survey_items (survey_id, truth, image_id, sample_id, image_path,"
-                          " mask_path, code) VALUES (?,?,?,?,?,?,?)",
-                          (sid, kind, cand["image_id"], cand["sample_id"], img_rel, mask_rel, code))
-                if progress:
-                    progress(done + 1, len(drawn), "writing normalised copies")
+            c.executemany("INSERT INTO survey_items (survey_id, truth, image_id, sample_id, image_path,"
+                          " mask_path, code) VALUES (?,?,?,?,?,?,?)", [(sid, *r) for r in rows])
     except BaseException:
         shutil.rmtree(ws.path(folder), ignore_errors=True)
         raise

@@ -165,7 +165,8 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
     kinds = ", ".join(f"{res.items_per_kind.get(k, 0)} {lab}" for k, lab in res.labels.items())
     lines += [f"{sum(res.items_per_kind.values())} image+mask pairs ({kinds}), shown blinded in a "
               f"per-rater shuffled order; every copy normalised to {s.params.get('size')} px PNG.",
-              f"Raters with answers: {', '.join(r.display_name for r in res.raters) or 'none'}.", ""]
+              "Raters with answers: " + (", ".join(r.display_name + ("" if r.submitted_at else " (not yet submitted)")
+                                                   for r in res.raters) or "none") + ".", ""]
     lines += ["## Table 7: expert review results", ""] if tables else []
     for name, rows in (res.tables.items() if tables else ()):
         lines += [f"**{name}**", ""]
@@ -254,7 +255,7 @@ def ratings_figure(res: SurveyResults) -> bytes | None:
         return None
     rows = res.tables.get(ALL_RATERS) or next(iter(res.tables.values()))
     colours = {"good": "#3a9a5b", "moderate": "#e0a526", "poor": "#c8423b", "real": "#3b6fb6", "fake": "#8c8c8c"}
-    fig = Figure(figsize=(11, 3.4))
+    fig = Figure(figsize=(11, 3.8))
     x = np.arange(len(rows))
     for n, (q, cats) in enumerate(QUESTIONS.items()):
         ax = fig.add_subplot(1, 3, n + 1)
@@ -267,7 +268,8 @@ def ratings_figure(res: SurveyResults) -> bytes | None:
         ax.set_xticks(x, [r.label for r in rows])
         ax.set_title(QUESTION_TITLES[q], fontsize=10)
         ax.set_ylabel("answers")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.set_ylim(0, max(1.0, bottom.max()) * 1.05)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(cats), frameon=False)
     pooled = " (all raters pooled)" if ALL_RATERS in res.tables else ""
     fig.suptitle(f"Answers per data type{pooled}", fontsize=10)
     fig.tight_layout()

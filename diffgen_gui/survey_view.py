@@ -28,7 +28,7 @@ def _spin(maximum: int, value: int = 0) -> QSpinBox:
     return box
 
 
-def _pixmap(png: bytes | None, max_width: int = 520) -> QPixmap:
+def _pixmap(png: bytes | None, max_width: int = 900) -> QPixmap:
     pix = QPixmap()
     if png:
         pix.loadFromData(png, "PNG")
@@ -154,11 +154,8 @@ class SurveyView(QWidget):
         bl = QVBoxLayout(body)
         bl.addLayout(bar)
         bl.addWidget(self.table7)
-        figs = QHBoxLayout()
-        figs.addWidget(self.confusion)
-        figs.addWidget(self.ratings)
-        figs.addStretch(1)
-        bl.addLayout(figs)
+        bl.addWidget(self.confusion)
+        bl.addWidget(self.ratings)
         bl.addWidget(self.details, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)

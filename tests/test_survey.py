@@ -13,7 +13,7 @@ import pytest
 
 from backend import survey as sv
 from backend.cli import main as cli_main
-from backend.errors import BadInputError, WorkspaceError
+from backend.errors import BadInputError, Cancelled, WorkspaceError
 from backend.survey_report import TABLE7_HEADER, compute_results, results_markdown, write_report
 from backend.workspace import Workspace
 
@@ -269,3 +269,12 @@ def test_kill_9_while_answering_loses_no_given_answer(ws, survey, tmp_path):
     s = sv.RaterSession.open(ws, "pilot", "dr-k")
     first_incomplete = next(i for i, it in enumerate(s.items) if not stored.get(it.item_id, sv.Answer()).complete)
     assert s.index == first_incomplete >= 6
+
+
+def test_cancelled_creation_leaves_nothing(ws):
+    calls = []
+    with pytest.raises(Cancelled):
+        sv.run_survey_create(ws, {"name": "c", "counts": {"real": 5, "styled": 5}},
+                             progress=lambda d, t, m: calls.append(d), cancel=lambda: len(calls) >= 3)
+    assert calls == [1, 2, 3] and sv.surveys(ws) == []
+    assert not any((ws.root / "surveys").glob("*/*.png"))
