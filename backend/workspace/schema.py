@@ -188,6 +188,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX results_kind_key ON results(kind, key);
     """,
+    # 1 -> 2: survey items get a blinded code (used in CSVs collected elsewhere) and raters
+    # a flag that marks simulated raters, so reports can never pass them off as experts.
+    """
+    ALTER TABLE survey_items ADD COLUMN code TEXT;
+    ALTER TABLE raters ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0;
+    CREATE UNIQUE INDEX survey_items_code ON survey_items(survey_id, code)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,146 @@
+"""Survey commands: diffgen survey create | add-rater | list | rate | simulate | report |
+import-answers | export-answers."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.survey import (SurveyConfig, add_rater, create_survey, export_answers_csv, get_survey,
+                            import_answers_csv, parse_set, simulate_raters, summary, surveys)
+
+
+def register(sub) -> None:
+    top = sub.add_parser("survey", help="blinded expert survey: create, raters, answers, Table 7 report")
+    ss = top.add_subparsers(dest="survey_command", metavar="ACTION", required=True)
+
+    p = ss.add_parser("create", help="draw real and synthetic items into a new blinded survey")
+    add_workspace(p)
+    p.add_argument("--name", required=True)
+    p.add_argument("--real", type=int, default=10, help="number of real images (default 10)")
+    p.add_argument("--set", action="append", default=[], metavar="KIND:COUNT", dest="sets",
+                   help="sample kind and count, e.g. inpainted:10 (repeatable)")
+    p.add_argument("--only-kept", action="store_true", help="only samples marked keep in review")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, help="side of the normalised copies (default: smallest item)")
+    p.set_defaults(func=cmd_create)
+
+    p = ss.add_parser("add-rater", help="register a rater (their item order is seeded per rater)")
+    add_workspace(p)
+    p.add_argument("--survey", required=True)
+    p.add_argument("--rater", required=True)
+    p.add_argument("--seed", type=int, help="order seed (default: derived from the rater name)")
+    p.set_defaults(func=cmd_add_rater)
+
+    p = ss.add_parser("list", help="surveys with their items and each rater's progress")
+    add_workspace(p)
+    p.set_defaults(func=cmd_list)
+
+    p = ss.add_parser("rate", help="open the full-screen blinded rater window")
+    add_workspace(p)
+    p.add_argument("--survey", required=True)
+    p.add_argument("--rater", required=True)
+    p.set_defaults(func=cmd_rate)
+
+    p = ss.add_parser("simulate", help="fill answers of simulated raters (demo only; labelled simulated)")
+    add_workspace(p)
+    p.add_argument("--survey", required=True)
+    p.add_argument("--raters", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--accuracy", type=float, default=0.7, help="chance a real/fake call is right")
+    p.set_defaults(func=cmd_simulate)
+
+    p = ss.add_parser("report", help="Table 7, real-vs-synthetic and agreement: Markdown + CSV + PNG")
+    add_workspace(p)
+    p.add_argument("--survey", required=True)
+    p.add_argument("--out", help="output folder (default WS/reports/survey-NAME)")
+    p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the CIs")
+    p.set_defaults(func=cmd_report)
+
+    p = ss.add_parser("import-answers", help="import answers collected elsewhere (CSV; all or nothing)")
+    add_workspace(p)
+    p.add_argument("--survey", required=True)
+    p.add_argument("csv", help="columns: rater,item,image_quality,mask_quality,real_fake[,comment]")
+    p.set_defaults(func=cmd_import)
+
+    p = ss.add_parser("export-answers", help="write every answer as CSV")
+    add_workspace(p)
+    p.add_argument("--survey", required=True)
+    p.add_argument("csv")
+    p.add_argument("--with-truth", action="store_true", help="add each item's true kind (unblinds!)")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_create(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    counts = {"real": a.real}
+    for spec in a.sets:
+        kind, n = parse_set(spec)
+        counts[kind] = counts.get(kind, 0) + n
+    with tqdm_progress("survey items", "item") as prog:
+        s = create_survey(ws, SurveyConfig(a.name, counts, a.only_kept, a.seed, a.size), progress=prog)
+    parts = ", ".join(f"{n} {s.labels.get(k, k)}" for k, n in s.params["counts"].items())
+    print(f"Created survey {s.name!r}: {parts}; normalised to {s.params['size']} px under {s.params['folder']}")
+    print(f"Next: diffgen survey add-rater -w {a.workspace} --survey {s.name} --rater NAME")
+    return 0
+
+
+def cmd_add_rater(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    r = add_rater(ws, get_survey(ws, a.survey), a.rater, a.seed)
+    print(f"Added rater {r.name!r} (order seed {r.seed}). "
+          f"Rate with: diffgen survey rate -w {a.workspace} --survey {a.survey} --rater {r.name}")
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    all_surveys = surveys(ws)
+    if not all_surveys:
+        print("No surveys yet; create one with 'diffgen survey create'.")
+    for s in all_surveys:
+        info = summary(ws, s)
+        kinds = ", ".join(f"{n} {s.labels.get(k, k)}" for k, n in info["per_kind"].items())
+        print(f"{s.name}: {info['items']} items ({kinds}), created {s.created_at}")
+        for r in info["raters"]:
+            state = f"submitted {r['submitted']}" if r["submitted"] else "in progress"
+            print(f"    {r['rater']}: {r['complete']} / {r['items']} answered, {state}")
+    return 0
+
+
+def cmd_rate(a: argparse.Namespace) -> int:
+    gui = importlib.import_module("diffgen_gui.survey_rater")  # lazy: the back end never imports Qt
+    return gui.run_standalone(a.workspace, a.survey, a.rater)
+
+
+def cmd_simulate(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    made = simulate_raters(ws, get_survey(ws, a.survey), a.raters, a.seed, a.accuracy)
+    print(f"Added {len(made)} SIMULATED raters: {', '.join(r.name for r in made)} (labelled simulated in reports)")
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from backend.survey_report import write_report
+
+    ws = open_workspace(a)
+    files = write_report(ws, get_survey(ws, a.survey), a.out, n_boot=a.bootstrap)
+    folder = next(iter(files.values())).parent
+    print(f"Wrote {len(files)} files to {folder}: {', '.join(files)}")
+    return 0
+
+
+def cmd_import(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    r = import_answers_csv(ws, get_survey(ws, a.survey), a.csv)
+    new = f" (new raters: {', '.join(r['new_raters'])})" if r["new_raters"] else ""
+    print(f"Imported {r['answers']} answers from {len(r['raters'])} rater(s){new}")
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    path = export_answers_csv(ws, get_survey(ws, a.survey), a.csv, a.with_truth)
+    print(f"Wrote {path}" + (" (with the truth column: do not hand it to raters)" if a.with_truth else ""))
+    return 0

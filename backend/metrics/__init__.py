@@ -1,0 +1,1 @@
+"""Metrics: image-set quality scores and agreement statistics."""

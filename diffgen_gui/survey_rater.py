@@ -1,0 +1,260 @@
+"""The blinded rater window: one item at a time, answered from the keyboard.
+
+It shows only the image and its mask: no file name, id, path, size or kind anywhere
+(window title, labels, tooltips). Every key press is stored by the back end before the
+window shows it as given, so closing or a crash loses nothing and reopening resumes at the
+first unanswered item.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent, QPixmap
+from PySide6.QtWidgets import (QApplication, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QSizePolicy, QVBoxLayout, QWidget)
+
+from backend.errors import DiffGenError
+from backend.survey import RaterSession
+
+# question -> [(key, value, button text)]; the keys are printed on the buttons.
+KEYS = {
+    "image_quality": [(Qt.Key.Key_1, "good", "1  Good"), (Qt.Key.Key_2, "moderate", "2  Moderate"),
+                      (Qt.Key.Key_3, "poor", "3  Poor")],
+    "mask_quality": [(Qt.Key.Key_Q, "good", "Q  Good"), (Qt.Key.Key_W, "moderate", "W  Moderate"),
+                     (Qt.Key.Key_E, "poor", "E  Poor")],
+    "real_fake": [(Qt.Key.Key_R, "real", "R  Real"), (Qt.Key.Key_F, "fake", "F  Synthetic")],
+}
+TITLES = {"image_quality": "Image quality", "mask_quality": "Segmentation quality",
+          "real_fake": "Real or synthetic?"}
+BACK_KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Backspace)
+NEXT_KEYS = (Qt.Key.Key_Right, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space)
+
+
+class _Picture(QLabel):
+    """A label that keeps its pixmap scaled to fit (aspect kept) as the window resizes."""
+
+    def __init__(self):
+        super().__init__()
+        self._pix = QPixmap()
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(200, 200)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setStyleSheet("background: #111;")
+
+    def show_pixmap(self, pix: QPixmap) -> None:
+        self._pix = pix
+        self._rescale()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if self._pix.isNull():
+            self.clear()
+            return
+        self.setPixmap(self._pix.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                        Qt.TransformationMode.SmoothTransformation))
+
+
+class RaterWindow(QWidget):
+    """Full-screen blinded rating of one rater's items (a face on ``RaterSession``)."""
+
+    closed = Signal()
+
+    def __init__(self, session: RaterSession, parent: QWidget | None = None):
+        super().__init__(parent, Qt.WindowType.Window)
+        self.session = session
+        self.setWindowTitle("Blinded review")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setStyleSheet("QWidget { background: #1b1d1f; color: #e6e6e6; font-size: 13pt; }"
+                           "QPushButton { padding: 6px 14px; border: 1px solid #555; border-radius: 4px; }"
+                           "QPushButton:checked { background: #2f6f4f; border-color: #6fcf97; }"
+                           "QPushButton:disabled { color: #666; }"
+                           "QLineEdit { border: 1px solid #555; padding: 4px; }")
+        self.progress = QLabel()
+        self.progress.setStyleSheet("font-size: 16pt; font-weight: bold;")
+        self.answered = QLabel()
+        self.message = QLabel()
+        self.message.setStyleSheet("color: #f2c94c;")
+        top = QHBoxLayout()
+        top.addWidget(QLabel(f"Rater: {session.rater.name}"))
+        top.addStretch(1)
+        top.addWidget(self.message)
+        top.addStretch(1)
+        top.addWidget(self.answered)
+        top.addSpacing(20)
+        top.addWidget(self.progress)
+
+        self.image, self.mask = _Picture(), _Picture()
+        pics = QGridLayout()
+        pics.addWidget(QLabel("Image"), 0, 0, Qt.AlignmentFlag.AlignHCenter)
+        pics.addWidget(QLabel("Segmentation mask"), 0, 1, Qt.AlignmentFlag.AlignHCenter)
+        pics.addWidget(self.image, 1, 0)
+        pics.addWidget(self.mask, 1, 1)
+        self.done_label = QLabel()
+        self.done_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.done_label.setWordWrap(True)
+        self.done_label.hide()
+
+        self.buttons: dict[str, dict[str, QPushButton]] = {}
+        questions = QGridLayout()
+        for row, (q, keys) in enumerate(KEYS.items()):
+            questions.addWidget(QLabel(TITLES[q]), row, 0)
+            self.buttons[q] = {}
+            for col, (_, value, text) in enumerate(keys):
+                b = QPushButton(text)
+                b.setCheckable(True)
+                b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+                b.clicked.connect(lambda _=False, q=q, v=value: self.give(q, v))
+                questions.addWidget(b, row, col + 1)
+                self.buttons[q][value] = b
+        self.comment = QLineEdit()
+        self.comment.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keys belong to the answers until C
+        self.comment.setPlaceholderText("Optional comment: press C to type, Enter to save")
+        self.comment.returnPressed.connect(self._save_comment)
+        self.comment.editingFinished.connect(self._save_comment)
+
+        self.back_button = QPushButton("← Back")
+        self.next_button = QPushButton("Next →  (Enter)")
+        self.submit_button = QPushButton("Submit all answers (S)")
+        for b, slot in ((self.back_button, self.back), (self.next_button, self.next),
+                        (self.submit_button, self.submit)):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.clicked.connect(slot)
+        nav = QHBoxLayout()
+        nav.addWidget(self.back_button)
+        nav.addWidget(self.comment, 1)
+        nav.addWidget(self.next_button)
+        nav.addWidget(self.submit_button)
+        hint = QLabel("Keys: 1/2/3 image quality · Q/W/E segmentation quality · R/F real or synthetic · "
+                      "← back · Enter next · C comment · Esc close (answers are saved as you go)")
+        hint.setStyleSheet("color: #999; font-size: 10pt;")
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addLayout(pics, 1)
+        lay.addWidget(self.done_label, 1)
+        lay.addLayout(questions)
+        lay.addLayout(nav)
+        lay.addWidget(hint)
+        self.refresh()
+
+    # -- actions ---------------------------------------------------------------------
+    def give(self, question: str, value: str) -> None:
+        if self.session.finished() or self.session.submitted:
+            return
+        try:
+            self.session.give(question, value)
+        except DiffGenError as e:
+            self.message.setText(str(e))
+            return
+        self.message.clear()
+        self.refresh()
+
+    def next(self) -> None:
+        if self.session.finished():
+            return
+        self._save_comment()
+        if not self.session.next():
+            self.message.setText("Answer all three questions first")
+        self.refresh()
+
+    def back(self) -> None:
+        if self.session.submitted:
+            return
+        self._save_comment()
+        self.session.back()
+        self.message.clear()
+        self.refresh()
+
+    def submit(self) -> None:
+        if self.session.submitted:
+            return
+        try:
+            self.session.submit()
+        except DiffGenError as e:
+            self.message.setText(str(e))
+            return
+        self.refresh()
+
+    def _save_comment(self) -> None:
+        if self.session.finished() or self.session.submitted:
+            return
+        text = self.comment.text().strip()
+        if text != self.session.answer().comment:
+            try:
+                self.session.comment(text)
+            except DiffGenError as e:
+                self.message.setText(str(e))
+        if self.comment.hasFocus():
+            self.setFocus()
+
+    # -- display ---------------------------------------------------------------------
+    def refresh(self) -> None:
+        s = self.session
+        finished = s.finished() or s.submitted
+        self.progress.setText(f"{s.total} / {s.total}" if finished else s.progress_text())
+        self.answered.setText(f"{s.complete_count} answered")
+        for w in (self.image, self.mask):
+            w.setVisible(not finished)
+        self.done_label.setVisible(finished)
+        if s.submitted:
+            self.done_label.setText("Thank you: your answers are submitted. Press Esc to close.")
+        elif finished:
+            self.done_label.setText(f"All {s.total} items are answered.\nPress S to submit (answers are then "
+                                    "final) or ← to go back and change an answer.")
+        else:
+            self.image.show_pixmap(QPixmap(str(s.current.image_path)))
+            self.mask.show_pixmap(QPixmap(str(s.current.mask_path)))
+        ans = s.answer() if not finished else None
+        for q, buttons in self.buttons.items():
+            for value, b in buttons.items():
+                b.setChecked(ans is not None and getattr(ans, q) == value)
+                b.setEnabled(not finished)
+        self.comment.setEnabled(not finished)
+        self.comment.setText(ans.comment if ans else "")
+        self.back_button.setEnabled(not s.submitted and s.index > 0)
+        self.next_button.setEnabled(not finished)
+        self.submit_button.setEnabled(not s.submitted and s.complete_count == s.total)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        self.activateWindow()
+        self.setFocus()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        key = event.key()
+        for q, keys in KEYS.items():
+            for k, value, _ in keys:
+                if key == k:
+                    self.give(q, value)
+                    return
+        if key in BACK_KEYS:
+            self.back()
+        elif key in NEXT_KEYS:
+            self.next()
+        elif key == Qt.Key.Key_S:
+            self.submit()
+        elif key == Qt.Key.Key_C and self.comment.isEnabled():
+            self.comment.setFocus()
+        elif key == Qt.Key.Key_Escape:
+            self.close()
+        else:
+            super().keyPressEvent(event)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self._save_comment()
+        self.closed.emit()
+        super().closeEvent(event)
+
+
+def run_standalone(workspace: str, survey: str, rater: str) -> int:
+    """``diffgen survey rate``: the rater window alone, full screen."""
+    from diffgen_gui.app import make_app
+    from backend.workspace import Workspace
+
+    app = make_app()
+    win = RaterWindow(RaterSession.open(Workspace.open(workspace), survey, rater))
+    win.showFullScreen()
+    return app.exec() if QApplication.instance() else 0

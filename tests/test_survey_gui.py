@@ -1,0 +1,172 @@
+"""Rater window and survey tab, offscreen: keys, back, resume, submit, and blinding."""
+
+import re
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+
+from backend import survey as sv
+from backend.survey_report import compute_results
+from tests.test_survey import add_flipped_samples, make_survey
+
+pytest.importorskip("pytestqt")
+
+from diffgen_gui.survey_rater import RaterWindow  # noqa: E402
+from diffgen_gui.survey_view import SurveyView  # noqa: E402
+
+TEXT_GETTERS = ("text", "toolTip", "windowTitle", "statusTip", "accessibleName", "accessibleDescription",
+                "placeholderText", "whatsThis", "objectName", "windowFilePath")
+KIND_WORDS = re.compile(r"\b(inpaint\w*|styl\w*|diff|sample\w*|gan|generated|pilot)\b", re.I)
+
+
+@pytest.fixture
+def ws(demo_ws):
+    add_flipped_samples(demo_ws)
+    return demo_ws
+
+
+@pytest.fixture
+def survey(ws):
+    return make_survey(ws)
+
+
+def _window(qtbot, ws, rater="dr-a"):
+    win = RaterWindow(sv.RaterSession.open(ws, "pilot", rater))
+    qtbot.addWidget(win)
+    win.resize(1000, 700)
+    win.show()
+    return win
+
+
+def _texts(win: QWidget) -> list[str]:
+    out = []
+    for w in [win] + win.findChildren(QWidget):
+        for name in TEXT_GETTERS:
+            getter = getattr(w, name, None)
+            if callable(getter):
+                try:
+                    value = getter()
+                except TypeError:
+                    continue
+                if isinstance(value, str) and value:
+                    out.append(value)
+    return out
+
+
+def _assert_blinded(win, ws, survey):
+    texts = _texts(win)
+    joined = "\n".join(texts)
+    assert any(t == win.session.progress_text() or re.fullmatch(r"\d+ / \d+", t) for t in texts)
+    for it in sv.items(ws, survey):
+        for rel in (it["image_path"], it["mask_path"]):
+            for secret in (rel, str(ws.path(rel)), rel.rsplit("/", 1)[-1], it["code"]):
+                assert secret.lower() not in joined.lower()
+    assert str(ws.root) not in joined and survey.params["folder"] not in joined
+    assert not KIND_WORDS.search(joined), KIND_WORDS.search(joined)
+    assert not re.search(r"\d+\s*[x×]\s*\d+", joined)  # no dimensions
+    # the only numbers: the progress counter, the answered count and the key hints 1/2/3
+    rest = [t for t in texts if not re.fullmatch(r"\d+ / \d+|\d+ answered", t) and not t.startswith("All ")]
+    assert set(re.findall(r"\d+", "\n".join(rest))) <= {"1", "2", "3"}
+
+
+def _stored(ws, win):
+    return sv.answers_of(ws, win.session.rater)
+
+
+def test_keys_back_and_resume(qtbot, ws, survey):
+    sv.add_rater(ws, survey, "dr-a")
+    win = _window(qtbot, ws)
+    first, second, third = (it.item_id for it in win.session.items[:3])
+    assert win.progress.text() == "1 / 30"
+    for key in (Qt.Key.Key_1, Qt.Key.Key_W, Qt.Key.Key_F):
+        qtbot.keyClick(win, key)
+    assert _stored(ws, win)[first] == sv.Answer("good", "moderate", "fake", "")
+    assert win.buttons["mask_quality"]["moderate"].isChecked()
+    qtbot.keyClick(win, Qt.Key.Key_Return)
+    assert win.progress.text() == "2 / 30"
+    for key in (Qt.Key.Key_3, Qt.Key.Key_E, Qt.Key.Key_R):
+        qtbot.keyClick(win, key)
+    qtbot.keyClick(win, Qt.Key.Key_Right)
+    qtbot.keyClick(win, Qt.Key.Key_Left)  # back to the second item and change an answer
+    assert win.progress.text() == "2 / 30" and win.buttons["image_quality"]["poor"].isChecked()
+    qtbot.keyClick(win, Qt.Key.Key_2)
+    assert _stored(ws, win)[second] == sv.Answer("moderate", "poor", "real", "")
+    qtbot.keyClick(win, Qt.Key.Key_Return)
+    qtbot.keyClick(win, Qt.Key.Key_1)
+    qtbot.keyClick(win, Qt.Key.Key_Return)  # incomplete: stays and says so
+    assert win.progress.text() == "3 / 30" and "all three" in win.message.text()
+    win.comment.setText("blurry rim")
+    win.comment.returnPressed.emit()
+    assert _stored(ws, win)[third].comment == "blurry rim"
+    _assert_blinded(win, ws, survey)
+    win.close()
+
+    again = _window(qtbot, ws)  # reopening resumes at the first unanswered item
+    assert again.progress.text() == "3 / 30" and again.session.current.item_id == third
+    assert again.buttons["image_quality"]["good"].isChecked() and again.comment.text() == "blurry rim"
+    assert again.answered.text() == "2 answered"
+
+
+def test_finish_and_submit_lock_the_answers(qtbot, ws, survey):
+    rater = sv.add_rater(ws, survey, "dr-a")
+    order = sv.rater_order(ws, survey, rater)
+    for item in order[:-1]:
+        for q, v in (("image_quality", "good"), ("mask_quality", "good"), ("real_fake", "real")):
+            sv.record_answer(ws, rater, item, q, v)
+    win = _window(qtbot, ws)
+    assert win.progress.text() == "30 / 30" and not win.submit_button.isEnabled()
+    for key in (Qt.Key.Key_2, Qt.Key.Key_Q, Qt.Key.Key_F, Qt.Key.Key_Return):
+        qtbot.keyClick(win, key)
+    assert win.session.finished() and win.done_label.isVisible() and win.submit_button.isEnabled()
+    _assert_blinded(win, ws, survey)
+    qtbot.keyClick(win, Qt.Key.Key_S)
+    assert sv.get_rater(ws, survey, "dr-a").submitted_at is not None
+    qtbot.keyClick(win, Qt.Key.Key_Left)
+    qtbot.keyClick(win, Qt.Key.Key_1)
+    assert _stored(ws, win)[order[-1]] == sv.Answer("moderate", "good", "fake", "")
+    assert "submitted" in win.done_label.text()
+
+
+def test_blinding_holds_on_every_item(qtbot, ws, survey):
+    sv.add_rater(ws, survey, "dr-a")
+    win = _window(qtbot, ws)
+    for _ in range(30):
+        _assert_blinded(win, ws, survey)
+        for key in (Qt.Key.Key_1, Qt.Key.Key_Q, Qt.Key.Key_R, Qt.Key.Key_Return):
+            qtbot.keyClick(win, key)
+    assert win.session.finished()
+
+
+def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
+    view = SurveyView(ws)
+    qtbot.addWidget(view)
+    view.name_edit.setText("pilot")
+    view.real_spin.setValue(4)
+    view.kind_spins["inpainted"].setValue(3)
+    view.kind_spins["styled"].setValue(3)
+    view.create_survey()
+    survey = sv.get_survey(ws, "pilot")
+    assert sum(survey.params["counts"].values()) == 10 and view.survey_combo.currentText() == "pilot"
+    view.kind_spins["styled"].setValue(99)
+    view.name_edit.setText("too-big")
+    view.create_survey()
+    assert "has 12" in view.status.text() and len(sv.surveys(ws)) == 1
+    view.rater_edit.setText("dr-a")
+    view.add_rater()
+    sv.simulate_raters(ws, survey, 3, seed=1)
+    view.reload()
+    assert view.rater_list.count() == 4 and "simulated-1 (simulated): 10 / 10" in view.rater_list.item(1).text()
+    view.rater_list.setCurrentRow(0)
+    view.start_rating()
+    assert view.rater_window is not None and view.rater_window.isVisible()
+    view.rater_window.close()
+    view.show_results()
+    res = compute_results(ws, survey)
+    view.table_rater.setCurrentText("simulated-2 (simulated)")
+    for r, row in enumerate(res.tables["simulated-2 (simulated)"], start=2):
+        assert view.table7.item(r, 0).text() == row.label
+        assert [int(view.table7.item(r, c).text()) for c in range(1, 9)] == row.cells()
+    assert view.table7.item(0, 1).text() == "Image Quality" and view.table7.columnSpan(0, 1) == 3
+    md = view.details.toMarkdown()
+    assert "Fleiss" in md and "Simulated raters" in md and not view.confusion.pixmap().isNull()
