@@ -239,6 +239,8 @@ def run_job(ws: Workspace, job_id: int, progress: Progress | None = None, cancel
         result = func(ws, {**job.params, "job_id": job_id}, progress=report, cancel=cancel) or {}
     except Cancelled as e:
         return store.finish(job_id, "cancelled", f"cancelled by the user: {e}" if str(e) else "cancelled by the user")
+    except DiffGenError as e:  # a problem the user can act on: the message says it all
+        return store.finish(job_id, "failed", _failure_message(e))
     except Exception as e:  # noqa: BLE001 - any stage error fails this job only
         return store.finish(job_id, "failed", _failure_message(e), {"traceback": traceback.format_exc()})
     result = {**result, "seconds": round(time.monotonic() - started, 3)}

@@ -60,7 +60,7 @@ class DatasetView(QWidget):
         split.addWidget(left)
         split.addWidget(self.editor)
         split.setStretchFactor(1, 1)
-        split.setSizes([360, 900])
+        split.setSizes([400, 1000])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(split)

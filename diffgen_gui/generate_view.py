@@ -140,7 +140,8 @@ class GenerateView(QWidget):
 
     def _kind_changed(self) -> None:
         masks = self.kind.currentData() == "masks"
-        self.mask_row.setVisible(masks)
+        form = self.mask_row.parentWidget().layout()
+        form.setRowVisible(self.mask_row, masks)
         self.preset.setEnabled(not masks)
         self.overrides.setEnabled(not masks)
 

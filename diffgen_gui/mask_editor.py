@@ -152,6 +152,7 @@ class MaskEditor(QWidget):
         hist = QGroupBox("Mask versions")
         hl = QVBoxLayout(hist)
         self.versions = QListWidget()
+        self.versions.setWordWrap(True)
         self.revert_btn = QPushButton("Revert to selected")
         self.revert_btn.clicked.connect(self.revert_selected)
         hl.addWidget(self.versions, 1)
@@ -226,7 +227,7 @@ class MaskEditor(QWidget):
         for mv in reversed(self.ws.mask_versions(self.session.image_id)):
             params = {k: v for k, v in mv.params.items() if k not in ("source", "notes", "edits")}
             text = (f"v{mv.version}  {mv.operation}" + (f" {params}" if params else "")
-                    + f"\n{mv.created_at[:19].replace('T', ' ')} · {mv.area} px" + ("   ● current" if mv.id == current else ""))
+                    + f"\n{mv.created_at[11:19]} UTC · {mv.area} px" + ("  ● current" if mv.id == current else ""))
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, mv.id)
             if mv.id == current:

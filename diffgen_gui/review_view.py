@@ -35,6 +35,7 @@ class Tile(QFrame):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.canvas)
         lay.addWidget(self.label)
+        self.setFixedWidth(TILE + 14)
 
     def show_state(self, decision: str, focused: bool) -> None:
         border = "#f0c040" if focused else BADGE[decision]

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from backend.workspace import Workspace
 from diffgen_gui.render import thumbnail
 
-THUMB = 144
+THUMB = 112
 CACHE_SIZE = 3000
 IdRole = Qt.ItemDataRole.UserRole + 1
 
