@@ -36,7 +36,7 @@ class GenerateView(QWidget):
         queue.worker.finished.connect(self._on_finished)
         queue.worker.devices.connect(self._on_devices)
         state.clustersChanged.connect(self._fill_targets)
-        state.selectionChanged.connect(lambda _ids: self._fill_targets())
+        state.selectionChanged.connect(lambda _ids: self._fill_targets(prefer_selection=True))
         self.refresh()
 
     # -- layout ------------------------------------------------------------------------
@@ -123,7 +123,8 @@ class GenerateView(QWidget):
         self._fill_targets()
         self._kind_changed()
 
-    def _fill_targets(self) -> None:
+    def _fill_targets(self, prefer_selection: bool = False) -> None:
+        """Target choices; a new selection in the Dataset tab becomes the target."""
         current = self.target.currentData()
         self.target.clear()
         sel = self.state.selected_ids
@@ -135,8 +136,8 @@ class GenerateView(QWidget):
                                       " GROUP BY cluster ORDER BY cluster", (cid,)):
                 self.target.addItem(f"Cluster {c} ({n} images)", ("cluster", c))
         self.target.addItem(f"All images ({len(self.ws.image_ids())})", ("all", None))
-        idx = self.target.findData(current) if current else -1
-        self.target.setCurrentIndex(max(idx, 0))
+        idx = self.target.findData(current) if current and current[0] != "images" else -1
+        self.target.setCurrentIndex(0 if prefer_selection or (current and current[0] == "images") else max(idx, 0))
 
     def _kind_changed(self) -> None:
         masks = self.kind.currentData() == "masks"
