@@ -7,6 +7,7 @@ per thread), so the interface never waits for a job.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 
@@ -19,14 +20,15 @@ SIGNAL_INTERVAL_S = 0.05  # progress signals at most 20 per second (the last one
 
 
 def detect_devices() -> tuple[list[str], str]:
-    """Available devices and a warning when only the CPU is there (imports torch: call off the GUI thread)."""
+    """CUDA devices (asked of the driver through ctypes: importing torch here would stall the
+    interpreter for seconds) and a warning when only the CPU is there."""
     try:
-        import torch
-    except ImportError:
-        return ["cpu"], "PyTorch is not installed: training and generation jobs cannot run."
-    if torch.cuda.is_available():
-        names = [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-        return names + ["cpu"], ""
+        cuda = ctypes.CDLL("libcuda.so.1")
+        count = ctypes.c_int(0)
+        if cuda.cuInit(0) == 0 and cuda.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0:
+            return [f"cuda:{i}" for i in range(count.value)] + ["cpu"], ""
+    except OSError:
+        pass
     return ["cpu"], "No CUDA GPU found: jobs run on the CPU (diffusion training and sampling will be slow)."
 
 
@@ -113,8 +115,8 @@ class JobQueue(QObject):
         self.worker.finished.connect(lambda _j, _s, _m: self.changed.emit())
         self.worker.log.connect(self._log)
         self.thread.start()
-        self._probe.emit()
         self.wake()
+        self._probe.emit()
 
     def _log(self, job_id: int, line: str) -> None:
         self.logs.setdefault(job_id, []).append(f"{time.strftime('%H:%M:%S')}  {line}")
