@@ -18,16 +18,17 @@ class ClustersView(QWidget):
     def __init__(self, state: WorkspaceState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state, self.ws = state, state.workspace
-        self.header = QLabel(wordWrap=True)
+        self.header = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignTop)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.body = QWidget()
         self.body_layout = QVBoxLayout(self.body)
         self.body_layout.setAlignment(Qt.AlignmentFlag.AlignTop)
-        scroll = QScrollArea(widgetResizable=True)
-        scroll.setWidget(self.body)
+        self.scroll = QScrollArea(widgetResizable=True)
+        self.scroll.setWidget(self.body)
         lay = QVBoxLayout(self)
         lay.addWidget(self.header)
-        lay.addWidget(scroll, 1)
+        lay.addWidget(self.scroll, 1)
+        lay.addStretch(0)
         self.models: list[ThumbnailModel] = []
         state.clustersChanged.connect(self.refresh)
         self.refresh()
@@ -39,6 +40,7 @@ class ClustersView(QWidget):
                 w.deleteLater()
         self.models = []
         cid = self.ws.current_clustering_id()
+        self.scroll.setVisible(cid is not None)
         if cid is None:
             self.header.setText(
                 "<h3>No clustering yet</h3><p>Group the images by appearance so that one diffusion model "

@@ -56,6 +56,7 @@ class DatasetView(QWidget):
         ll.addLayout(filters)
         ll.addWidget(self.grid, 1)
         ll.addWidget(self.count)
+        left.setMinimumWidth(300)
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(self.editor)

@@ -35,6 +35,8 @@ class GenerateView(QWidget):
         queue.worker.progress.connect(self._on_progress)
         queue.worker.finished.connect(self._on_finished)
         queue.worker.devices.connect(self._on_devices)
+        if queue.devices is not None:
+            self._on_devices(*queue.devices)
         state.clustersChanged.connect(self._fill_targets)
         state.selectionChanged.connect(lambda _ids: self._fill_targets(prefer_selection=True))
         self.refresh()
@@ -237,6 +239,7 @@ class GenerateView(QWidget):
     def _on_finished(self, _job_id: int, _status: str, _message: str) -> None:
         self.state.samplesChanged.emit()
         self.state.maskChanged.emit(-1)
+        self.state.clustersChanged.emit()
 
     def _show_details(self) -> None:
         job_id = self.selected_job()

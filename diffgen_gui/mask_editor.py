@@ -72,23 +72,25 @@ class MaskEditor(QWidget):
                                   toolTip="Brush radius ([ smaller, ] larger)")
         self.size_spin.valueChanged.connect(self._set_size)
         bar.addWidget(self.size_spin)
-        bar.addSpacing(12)
+        bar.addStretch(1)
+        view_bar = QHBoxLayout()
         self.display_combo = QComboBox(toolTip="How the mask is shown")
         for label, mode in DISPLAY:
             self.display_combo.addItem(label, mode)
         self.display_combo.currentIndexChanged.connect(lambda _i: self.canvas.set_mode(self.display_combo.currentData()))
-        bar.addWidget(self.display_combo)
+        view_bar.addWidget(self.display_combo)
         self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=40,
                                toolTip="Mask fill opacity")
         self.opacity.setFixedWidth(90)
         self.opacity.valueChanged.connect(lambda v: self.canvas.set_opacity(v / 100))
-        bar.addWidget(self.opacity)
+        view_bar.addWidget(QLabel("Opacity"))
+        view_bar.addWidget(self.opacity)
         for text, tip, slot in (("Fit", "Fit to window (0)", self.canvas.fit),
                                 ("1:1", "Actual pixels (1)", self.canvas.one_to_one)):
             b = QToolButton(text=text, toolTip=tip)
             b.clicked.connect(slot)
-            bar.addWidget(b)
-        bar.addStretch(1)
+            view_bar.addWidget(b)
+        view_bar.addStretch(1)
         self.undo_btn = QToolButton(text="Undo", toolTip="Undo (Ctrl+Z)")
         self.undo_btn.clicked.connect(self.undo)
         self.redo_btn = QToolButton(text="Redo", toolTip="Redo (Ctrl+Shift+Z / Ctrl+Y)")
@@ -112,6 +114,7 @@ class MaskEditor(QWidget):
 
         left = QVBoxLayout()
         left.addLayout(bar)
+        left.addLayout(view_bar)
         left.addWidget(self.banner)
         left.addWidget(self.canvas, 1)
         self.status = QLabel(objectName="hint")

@@ -49,6 +49,22 @@ def populate(ws: Workspace) -> None:
         "Reports written by `diffgen evaluate` appear in this folder.\n")
 
 
+def add_standin_clustering(ws: Workspace, k: int = 4) -> None:
+    """A stand-in clustering (k-means on mean colour) so the Clusters view has something to show;
+    the real one comes from 'diffgen cluster'. Labelled as such in the database."""
+    from sklearn.cluster import KMeans
+
+    ids = ws.image_ids()
+    feats = np.array([ws.read_image(i).reshape(-1, 3).mean(0) for i in ids])
+    labels = KMeans(k, n_init=4, random_state=0).fit_predict(feats)
+    with ws.transaction() as c:
+        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, params_json, is_current, created_at)"
+                        " VALUES (?, 0, 'mean colour (screenshot stand-in)', '{}', 1, ?)",
+                        (k, time.strftime("%Y-%m-%dT%H:%M:%S"))).lastrowid
+        c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)",
+                      [(cid, i, int(lab)) for i, lab in zip(ids, labels)])
+
+
 def main(out: str = "docs/screenshots") -> list[Path]:
     from PySide6.QtCore import QCoreApplication
 
@@ -96,6 +112,10 @@ def main(out: str = "docs/screenshots") -> list[Path]:
     ed.canvas.zoom_by(2.5)
     shot("mask_editor_contour_zoom")
     ed.display_combo.setCurrentIndex(0)
+    win.tabs.setCurrentIndex(1)
+    shot("clusters_empty")
+    add_standin_clustering(ws)
+    win.state.clustersChanged.emit()
     for i, name in ((1, "clusters"), (2, "generate"), (3, "review"), (4, "survey"), (5, "reports")):
         win.tabs.setCurrentIndex(i)
         if name == "generate":

@@ -114,6 +114,8 @@ class JobQueue(QObject):
         self.worker.started.connect(lambda _j: self.changed.emit())
         self.worker.finished.connect(lambda _j, _s, _m: self.changed.emit())
         self.worker.log.connect(self._log)
+        self.devices: tuple[list, str] | None = None  # (names, warning) once probed
+        self.worker.devices.connect(lambda names, warning: setattr(self, "devices", (names, warning)))
         self.thread.start()
         self.wake()
         self._probe.emit()
