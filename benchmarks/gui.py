@@ -115,7 +115,7 @@ def many_images_workspace(root: Path, n: int) -> Workspace:
 
 def bench_first_paint(ws: Workspace) -> None:
     from diffgen_gui.dataset_view import DatasetView
-    from diffgen_gui.render import thumbnail, to_qimage  # noqa: F401
+    from diffgen_gui.render import thumbnail
     from diffgen_gui.state import WorkspaceState
 
     t0 = time.perf_counter()

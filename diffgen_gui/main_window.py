@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QMainWindow, QMessageBox,
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QMainWindow, QMessageBox,
                                QPlainTextEdit, QTabWidget, QVBoxLayout)
 
 from backend.data.importer import ImportReport, import_dataset
