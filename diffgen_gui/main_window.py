@@ -66,7 +66,10 @@ class MainWindow(QMainWindow):
         self.workspace = workspace
         self.state = WorkspaceState(workspace, self)
         self.queue = JobQueue(workspace, self)
+        old = [self.tabs.widget(i) for i in range(self.tabs.count())]
         self.tabs.clear()
+        for w in old:  # their timers and models go with them
+            w.deleteLater()
         self.dataset_view = DatasetView(self.state)
         self.clusters_view = ClustersView(self.state)
         self.generate_view = GenerateView(self.state, self.queue)
