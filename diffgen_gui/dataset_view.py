@@ -1,52 +1,134 @@
-"""Dataset view: a grid of thumbnails with the mask outlined (the full browser comes with the app issue)."""
+"""Dataset view: filterable lazy thumbnail grid on the left, the mask editor on the right."""
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QSplitter,
+                               QVBoxLayout, QWidget)
 
-from backend.workspace import Workspace
-
-THUMB = 160
-
-
-def to_qimage(rgb: np.ndarray) -> QImage:
-    rgb = np.ascontiguousarray(rgb)
-    h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-
-
-def overlay_contour(rgb: np.ndarray, mask: np.ndarray, colour=(0, 255, 120)) -> np.ndarray:
-    out = rgb.copy()
-    contours, _ = cv2.findContours((mask > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    cv2.drawContours(out, contours, -1, colour, max(1, rgb.shape[0] // 128))
-    return out
+from diffgen_gui.mask_editor import MaskEditor
+from diffgen_gui.state import WorkspaceState
+from diffgen_gui.thumbnails import IdRole, ThumbnailModel
 
 
 class DatasetView(QWidget):
-    def __init__(self, workspace: Workspace):
-        super().__init__()
-        self.workspace = workspace
-        self.grid = QListWidget()
-        self.grid.setViewMode(QListWidget.ViewMode.IconMode)
-        self.grid.setIconSize(QSize(THUMB, THUMB))
-        self.grid.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.grid.setUniformItemSizes(True)
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.grid)
-        self.reload()
+    def __init__(self, state: WorkspaceState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state, self.ws = state, state.workspace
+        self.model = ThumbnailModel(self.ws, parent=self)
 
-    def reload(self) -> None:
-        self.grid.clear()
-        for rec in self.workspace.images():
-            rgb = self.workspace.read_image(rec)
-            mask = self.workspace.read_mask(rec.current_mask_id) if rec.current_mask_id else None
-            if mask is not None:
-                rgb = overlay_contour(rgb, mask)
-            thumb = cv2.resize(rgb, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(to_qimage(thumb))), rec.name)
-            item.setData(Qt.ItemDataRole.UserRole, rec.id)
-            self.grid.addItem(item)
+        self.search = QLineEdit(placeholderText="Search by name…", clearButtonEnabled=True)
+        self.search.textChanged.connect(lambda t: self._filter(search=t))
+        self.cluster = QComboBox(toolTip="Show one cluster of the current clustering")
+        self.cluster.currentIndexChanged.connect(lambda _i: self._filter(cluster=self.cluster.currentData()))
+        self.edited = QCheckBox("Edited")
+        self.edited.toggled.connect(lambda c: self._filter(edited=c))
+        self.flagged = QCheckBox("Flagged")
+        self.flagged.toggled.connect(lambda c: self._filter(flagged=c))
+        self.count = QLabel(objectName="hint")
+
+        self.grid = QListView()
+        self.grid.setViewMode(QListView.ViewMode.IconMode)
+        self.grid.setIconSize(QSize(self.model.size, self.model.size))
+        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
+        self.grid.setUniformItemSizes(True)
+        self.grid.setMovement(QListView.Movement.Static)
+        self.grid.setSpacing(4)
+        self.grid.setModel(self.model)
+        self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
+        self.grid.selectionModel().currentChanged.connect(self._current_changed)
+        self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
+
+        self.editor = MaskEditor(state)
+        state.maskChanged.connect(lambda _i: self.refresh())
+        state.imagesChanged.connect(self.refresh)
+        state.clustersChanged.connect(self.refresh)
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.cluster)
+        filters.addWidget(self.edited)
+        filters.addWidget(self.flagged)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.search)
+        ll.addLayout(filters)
+        ll.addWidget(self.grid, 1)
+        ll.addWidget(self.count)
+        left.setMinimumWidth(300)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(self.editor)
+        split.setStretchFactor(1, 1)
+        split.setSizes([400, 1000])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(split)
+        self._fill_clusters()
+        self._update_count()
+        if self.model.rows:
+            self.select_row(0)
+
+    def _fill_clusters(self) -> None:
+        current = self.cluster.currentData()
+        self.cluster.blockSignals(True)
+        self.cluster.clear()
+        self.cluster.addItem("All clusters", None)
+        for c in self.model.clusters():
+            self.cluster.addItem(f"Cluster {c}", c)
+        idx = self.cluster.findData(current)
+        self.cluster.setCurrentIndex(max(idx, 0))
+        self.cluster.setEnabled(self.cluster.count() > 1)
+        self.cluster.blockSignals(False)
+
+    def _filter(self, **kw) -> None:
+        keep = self.state.current_image_id
+        self.model.set_filter(**kw)
+        self._reselect(keep)
+
+    def refresh(self) -> None:
+        keep = self.state.current_image_id
+        self.model.refresh()
+        self._fill_clusters()
+        self._reselect(keep)
+
+    def _reselect(self, image_id: int | None) -> None:
+        row = self.model.row_of(image_id) if image_id is not None else -1
+        if row >= 0:
+            self.grid.selectionModel().blockSignals(True)
+            self.grid.setCurrentIndex(self.model.index(row))
+            self.grid.selectionModel().blockSignals(False)
+        self._update_count()
+
+    def _update_count(self) -> None:
+        self.count.setText(f"{len(self.model.rows)} of {len(self.model.all_rows)} images")
+
+    def _current_changed(self, current, _previous) -> None:
+        if current.isValid():
+            image_id = current.data(IdRole)
+            self.state.select_image(image_id)
+            self.editor.load(image_id)
+
+    def _selection_changed(self, *_args) -> None:
+        rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
+        self.state.set_selection([self.model.rows[r].image_id for r in rows if r < len(self.model.rows)])
+
+    def select_row(self, row: int) -> None:
+        if 0 <= row < len(self.model.rows):
+            self.grid.selectionModel().setCurrentIndex(
+                self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.grid.scrollTo(self.model.index(row))
+
+    def step(self, delta: int) -> None:
+        """Next / previous image in the filtered list."""
+        row = self.grid.currentIndex().row()
+        self.select_row(min(max(row + delta, 0), len(self.model.rows) - 1))
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if e.key() in (Qt.Key.Key_Right, Qt.Key.Key_PageDown, Qt.Key.Key_Period):
+            self.step(+1)
+        elif e.key() in (Qt.Key.Key_Left, Qt.Key.Key_PageUp, Qt.Key.Key_Comma):
+            self.step(-1)
+        else:
+            super().keyPressEvent(e)

@@ -1,0 +1,96 @@
+"""Job queue and export commands: export, jobs list / add / run / requeue / remove."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.export import export_kept
+from backend.jobs import REGISTRY, JobStore, run_queue
+from backend.presets import parse_value
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="export kept samples (and optionally the real images) "
+                                      "as images/ + masks/ + provenance.csv")
+    add_workspace(p)
+    p.add_argument("out", help="output folder (existing files are never overwritten)")
+    p.add_argument("--with-real", action="store_true", help="also export the real image/mask pairs")
+    p.set_defaults(func=cmd_export)
+
+    jobs = sub.add_parser("jobs", help="the persistent job queue shared with the desktop app")
+    jsub = jobs.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
+    p = jsub.add_parser("list", help="list jobs (running, queued, then finished)")
+    add_workspace(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+    p = jsub.add_parser("add", help="queue a job")
+    add_workspace(p)
+    p.add_argument("kind", choices=sorted(REGISTRY))
+    p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
+                   help="job parameter (JSON values), e.g. operation=dilate -p 'op_params={\"pixels\": 5}'")
+    p.set_defaults(func=cmd_add)
+    p = jsub.add_parser("run", help="run queued jobs until the queue is empty")
+    add_workspace(p)
+    p.set_defaults(func=cmd_run)
+    for name, helptext in (("requeue", "queue a failed, cancelled or interrupted job again"),
+                           ("remove", "delete a job that is not running")):
+        p = jsub.add_parser(name, help=helptext)
+        add_workspace(p)
+        p.add_argument("job_id", type=int)
+        p.set_defaults(func=cmd_requeue if name == "requeue" else cmd_remove)
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    with tqdm_progress("export", "pair") as prog:
+        report = export_kept(ws, a.out, with_real=a.with_real, progress=prog)
+    print(report.summary())
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    jobs = JobStore(open_workspace(a)).list()
+    if a.json:
+        print(json.dumps([j.__dict__ for j in jobs], indent=2, default=str))
+        return 0
+    for j in jobs:
+        prog = f"{j.progress_done}/{j.progress_total}" if j.progress_total else ""
+        print(f"{j.id:5d}  {j.status:11s} {prog:>9s}  {j.describe()}  {j.message}")
+    if not jobs:
+        print("no jobs")
+    return 0
+
+
+def cmd_add(a: argparse.Namespace) -> int:
+    params = {}
+    for item in a.param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--param {item!r} must look like KEY=VALUE")
+        params[key] = parse_value(value)
+    job_id = JobStore(open_workspace(a)).enqueue(a.kind, params)
+    print(f"queued job {job_id} ({a.kind})")
+    return 0
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    with tqdm_progress("jobs", "step") as prog:
+        done = run_queue(ws, progress=lambda job, d, t, m: prog(d, t, f"job {job.id}: {m}"))
+    for j in done:
+        print(f"job {j.id} ({j.kind}): {j.status} - {j.message}")
+    return 0 if all(j.status == "done" for j in done) else 1
+
+
+def cmd_requeue(a: argparse.Namespace) -> int:
+    JobStore(open_workspace(a)).requeue(a.job_id)
+    print(f"job {a.job_id} queued again")
+    return 0
+
+
+def cmd_remove(a: argparse.Namespace) -> int:
+    JobStore(open_workspace(a)).remove(a.job_id)
+    print(f"job {a.job_id} removed")
+    return 0

@@ -1,0 +1,315 @@
+"""Job records (the ``jobs`` table) and the runner that executes one job.
+
+Jobs persist in the workspace database, so the queue survives restarting the app or the
+CLI. A job is a stage name (``kind``) plus JSON parameters; the stage function is found
+through :data:`REGISTRY` ("module:function" strings imported lazily), so a stage that is
+not installed fails its own job with a clear message while the rest of the queue goes on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from backend.errors import Cancelled, DiffGenError, WorkspaceError
+from backend.masks import apply_operation
+from backend.workspace import Workspace, now
+
+Progress = Callable[[int, int, str], None]
+Cancel = Callable[[], bool]
+
+REGISTRY: dict[str, str] = {
+    "train": "backend.diffusion.training:run_train",
+    "inpaint": "backend.inpainting:run_inpaint",
+    "style": "backend.style:run_style",
+    "cluster": "backend.clustering:run_cluster",
+    "segment": "backend.segmentation:run_segment",
+    "masks": "backend.jobs:run_masks",
+}
+
+FINAL = ("done", "failed", "cancelled", "interrupted")
+PROGRESS_DB_INTERVAL_S = 0.5  # progress rows are written at most this often
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    kind: str
+    status: str
+    params: dict
+    position: float
+    progress_done: int
+    progress_total: int
+    message: str
+    result: dict | None
+    pid: int | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+    def describe(self) -> str:
+        """One line for lists: kind, target and preset."""
+        p = self.params
+        target = (f"{len(p['images'])} images" if p.get("images") else
+                  f"cluster {p['cluster']}" if p.get("cluster") is not None else "all images")
+        extra = p.get("operation") or p.get("preset") or ""
+        return f"{self.kind} · {target}" + (f" · {extra}" if extra else "")
+
+
+def _job(row) -> JobRecord:
+    return JobRecord(row["id"], row["kind"], row["status"], json.loads(row["params_json"]), row["position"],
+                     row["progress_done"], row["progress_total"], row["message"],
+                     json.loads(row["result_json"]) if row["result_json"] else None, row["pid"],
+                     row["created_at"], row["started_at"], row["finished_at"])
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+class JobStore:
+    """The persistent queue. Opening it marks jobs whose process died as interrupted."""
+
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+        self.mark_interrupted()
+
+    # -- reading ---------------------------------------------------------------------
+    def get(self, job_id: int) -> JobRecord:
+        rows = self.ws.query("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise WorkspaceError(f"no job with id {job_id}")
+        return _job(rows[0])
+
+    def list(self, status: str | None = None) -> list[JobRecord]:
+        """Running first, then queued in queue order, then finished jobs newest first."""
+        where = "WHERE status = ?" if status else ""
+        rows = self.ws.query(
+            f"SELECT * FROM jobs {where} ORDER BY CASE status WHEN 'running' THEN 0 WHEN 'queued' THEN 1"
+            " ELSE 2 END, CASE WHEN status IN ('running','queued') THEN position ELSE -id END",
+            (status,) if status else ())
+        return [_job(r) for r in rows]
+
+    def queued_ids(self) -> list[int]:
+        return [r[0] for r in self.ws.query("SELECT id FROM jobs WHERE status = 'queued' ORDER BY position, id")]
+
+    # -- changing --------------------------------------------------------------------
+    def enqueue(self, kind: str, params: dict | None = None) -> int:
+        if kind not in REGISTRY:
+            raise DiffGenError(f"unknown job kind {kind!r}; known: {', '.join(sorted(REGISTRY))}")
+        body = json.dumps(params or {})  # fails here, not at run time, if not JSON-able
+        with self.ws.transaction() as c:
+            pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs").fetchone()[0]
+            return c.execute("INSERT INTO jobs (kind, status, params_json, position, created_at)"
+                             " VALUES (?, 'queued', ?, ?, ?)", (kind, body, pos, now())).lastrowid
+
+    def move(self, job_id: int, offset: int) -> None:
+        """Move a queued job ``offset`` places (negative = earlier) within the queue."""
+        with self.ws.transaction() as c:
+            ids = [r[0] for r in c.execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY position, id")]
+            if job_id not in ids:
+                raise WorkspaceError(f"job {job_id} is not queued; only queued jobs can be reordered")
+            i = ids.index(job_id)
+            j = min(max(i + offset, 0), len(ids) - 1)
+            ids.insert(j, ids.pop(i))
+            base = c.execute("SELECT COALESCE(MIN(position), 1) FROM jobs WHERE status = 'queued'").fetchone()[0]
+            c.executemany("UPDATE jobs SET position = ? WHERE id = ?",
+                          [(base + k, jid) for k, jid in enumerate(ids)])
+
+    def remove(self, job_id: int) -> None:
+        """Delete a job that is not running (a job whose samples exist is kept: provenance)."""
+        job = self.get(job_id)
+        if job.status == "running":
+            raise WorkspaceError(f"job {job_id} is running: cancel it first")
+        with self.ws.transaction() as c:
+            if c.execute("SELECT 1 FROM samples WHERE job_id = ? LIMIT 1", (job_id,)).fetchone():
+                raise WorkspaceError(f"job {job_id} made samples; it stays as their provenance")
+            c.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    def requeue(self, job_id: int) -> None:
+        job = self.get(job_id)
+        if job.status in ("queued", "running"):
+            raise WorkspaceError(f"job {job_id} is already {job.status}")
+        with self.ws.transaction() as c:
+            pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs").fetchone()[0]
+            c.execute("UPDATE jobs SET status = 'queued', position = ?, progress_done = 0, progress_total = 0,"
+                      " message = '', result_json = NULL, pid = NULL, started_at = NULL, finished_at = NULL"
+                      " WHERE id = ?", (pos, job_id))
+
+    def mark_interrupted(self) -> list[int]:
+        """Jobs left 'running' by a process that no longer exists become 'interrupted'."""
+        stale = [r for r in self.ws.query("SELECT id, pid FROM jobs WHERE status = 'running'")
+                 if not pid_alive(r["pid"])]
+        with self.ws.transaction() as c:
+            for r in stale:
+                c.execute("UPDATE jobs SET status = 'interrupted', finished_at = ?, message = ? WHERE id = ?",
+                          (now(), f"interrupted: the program stopped while this job ran (pid {r['pid']}); "
+                                  "re-queue it to run again", r["id"]))
+        return [r["id"] for r in stale]
+
+    def claim_next(self) -> JobRecord | None:
+        """Atomically mark the first queued job as running in this process."""
+        with self.ws.transaction() as c:
+            row = c.execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY position, id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            c.execute("UPDATE jobs SET status = 'running', pid = ?, started_at = ?, message = 'starting'"
+                      " WHERE id = ?", (os.getpid(), now(), row[0]))
+        return self.get(row[0])
+
+    def set_progress(self, job_id: int, done: int, total: int, message: str) -> None:
+        with self.ws.transaction() as c:
+            c.execute("UPDATE jobs SET progress_done = ?, progress_total = ?, message = ? WHERE id = ?",
+                      (int(done), int(total), str(message)[:500], job_id))
+
+    def finish(self, job_id: int, status: str, message: str, result: dict | None = None) -> JobRecord:
+        with self.ws.transaction() as c:
+            c.execute("UPDATE jobs SET status = ?, message = ?, result_json = ?, finished_at = ? WHERE id = ?",
+                      (status, message[:4000], json.dumps(result, default=str) if result is not None else None,
+                       now(), job_id))
+        return self.get(job_id)
+
+
+# -- running --------------------------------------------------------------------------
+def resolve(kind: str) -> Callable[..., dict]:
+    """The stage function for ``kind``; a missing stage raises a DiffGenError saying so."""
+    if kind not in REGISTRY:
+        raise DiffGenError(f"unknown job kind {kind!r}; known: {', '.join(sorted(REGISTRY))}")
+    module_name, func_name = REGISTRY[kind].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        missing = "is not installed" if e.name == module_name else f"needs the missing module {e.name}"
+        raise DiffGenError(f"the '{kind}' stage is not available in this installation "
+                           f"({module_name} {missing})") from None
+    func = getattr(module, func_name, None)
+    if func is None:
+        raise DiffGenError(f"the '{kind}' stage is not available: {module_name} has no {func_name}()")
+    return func
+
+
+def _failure_message(e: BaseException) -> str:
+    if isinstance(e, DiffGenError):
+        return str(e)
+    if isinstance(e, MemoryError) or "out of memory" in str(e).lower():
+        return (f"out of memory: {e}. Try a smaller batch size (override e.g. train.batch_size=4) "
+                "or another device")
+    return f"{type(e).__name__}: {e}"
+
+
+def run_job(ws: Workspace, job_id: int, progress: Progress | None = None, cancel: Cancel | None = None) -> JobRecord:
+    """Run one job to a final state and return its record. Job errors never propagate.
+
+    The stage gets the job's params plus ``job_id`` (for sample provenance). Progress is
+    forwarded to ``progress`` at every step and written to the database at most every
+    :data:`PROGRESS_DB_INTERVAL_S`, so other processes can follow it.
+    """
+    store = JobStore(ws)
+    job = store.get(job_id)
+    if job.status != "running":
+        with ws.transaction() as c:
+            c.execute("UPDATE jobs SET status = 'running', pid = ?, started_at = ? WHERE id = ?",
+                      (os.getpid(), now(), job_id))
+    last_write = [0.0]
+
+    def report(done: int, total: int, message: str = "") -> None:
+        t = time.monotonic()
+        if t - last_write[0] >= PROGRESS_DB_INTERVAL_S or done >= total:
+            last_write[0] = t
+            store.set_progress(job_id, done, total, message)
+        if progress:
+            progress(done, total, message)
+
+    started = time.monotonic()
+    try:
+        func = resolve(job.kind)
+        result = func(ws, {**job.params, "job_id": job_id}, progress=report, cancel=cancel) or {}
+    except Cancelled as e:
+        return store.finish(job_id, "cancelled", f"cancelled by the user: {e}" if str(e) else "cancelled by the user")
+    except DiffGenError as e:  # a problem the user can act on: the message says it all
+        return store.finish(job_id, "failed", _failure_message(e))
+    except Exception as e:  # noqa: BLE001 - any stage error fails this job only
+        return store.finish(job_id, "failed", _failure_message(e), {"traceback": traceback.format_exc()})
+    result = {**result, "seconds": round(time.monotonic() - started, 3)}
+    return store.finish(job_id, "done", result.pop("summary", None) or "done", result)
+
+
+def run_queue(ws: Workspace, progress: Callable[[JobRecord, int, int, str], None] | None = None,
+              cancel: Cancel | None = None) -> list[JobRecord]:
+    """Run queued jobs one after another until the queue is empty (the CLI's runner)."""
+    store = JobStore(ws)
+    finished = []
+    while (job := store.claim_next()) is not None:
+        cb = (lambda d, t, m, j=job: progress(j, d, t, m)) if progress else None
+        finished.append(run_job(ws, job.id, cb, cancel))
+        if cancel and cancel():
+            break
+    return finished
+
+
+# -- the built-in "masks" stage ---------------------------------------------------------
+def target_image_ids(ws: Workspace, params: dict) -> list[int]:
+    """Images a job applies to: ``images`` (ids), else ``cluster`` (current clustering), else all."""
+    if params.get("images"):
+        known = set(ws.image_ids())
+        missing = [i for i in params["images"] if i not in known]
+        if missing:
+            raise DiffGenError(f"no images with ids {missing}")
+        return [int(i) for i in params["images"]]
+    if params.get("cluster") is not None:
+        cid = ws.current_clustering_id()
+        if cid is None:
+            raise DiffGenError("no clustering yet: run 'diffgen cluster' first or choose images")
+        return [r[0] for r in ws.query("SELECT image_id FROM cluster_assignments WHERE clustering_id = ?"
+                                       " AND cluster = ? ORDER BY image_id", (cid, int(params["cluster"])))]
+    return ws.image_ids()
+
+
+def run_masks(ws: Workspace, params: dict, progress: Progress | None = None, cancel: Cancel | None = None) -> dict:
+    """Apply one mask operation to the target images, each result a new mask version.
+
+    params: ``operation`` (dilate, erode, fill_holes, remove_islands, smooth), ``op_params``
+    (e.g. ``{"pixels": 20}``) and the target (see :func:`target_image_ids`). All new masks are
+    computed first and written in one transaction, so a cancel leaves nothing behind.
+    """
+    op, op_params = params.get("operation"), dict(params.get("op_params") or {})
+    if not op:
+        raise DiffGenError("masks job needs an 'operation' (dilate, erode, fill_holes, remove_islands, smooth)")
+    ids = target_image_ids(ws, params)
+    pending: list[tuple[int, int, Any]] = []
+    skipped: list[str] = []
+    for i, image_id in enumerate(ids):
+        if cancel and cancel():
+            raise Cancelled(f"after {i} of {len(ids)} images; no mask was changed")
+        rec = ws.image(image_id)
+        if rec.current_mask_id is None:
+            skipped.append(f"{rec.name}: no mask")
+        else:
+            try:
+                new = apply_operation(ws.read_mask(rec.current_mask_id), op, op_params)
+            except ValueError as e:
+                raise DiffGenError(str(e)) from None
+            pending.append((image_id, rec.current_mask_id, new))
+        if progress:
+            progress(i + 1, len(ids), rec.name)
+    if cancel and cancel():
+        raise Cancelled("before saving; no mask was changed")
+    with ws.transaction():
+        versions = [ws.add_mask_version(image_id, mask, op, {**op_params, "job_id": params.get("job_id")},
+                                        parent_id=parent).id for image_id, parent, mask in pending]
+    return {"summary": f"{op} {op_params}: {len(versions)} new mask versions"
+                       + (f", {len(skipped)} skipped" if skipped else ""),
+            "mask_versions": versions, "skipped": skipped}

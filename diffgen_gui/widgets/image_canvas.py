@@ -1,0 +1,269 @@
+"""ImageCanvas: an image with its mask overlay, zoom and pan; the editor's drawing surface.
+
+The canvas shares memory with the mask array it shows (the editor mutates it in place and
+tells the canvas which box changed), so a brush dab repaints only a few pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QTransform, QWheelEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from diffgen_gui.render import PREVIEW_COLOUR, outline_path, paint_overlay, to_qimage, wrap_qimage
+
+MODES = ("fill", "contour", "mask", "side")
+GAP = 8  # pixels between image and mask in side-by-side mode
+
+
+class ImageCanvas(QWidget):
+    """Shows one image + mask. Emits mouse events in image pixel coordinates."""
+
+    pressed = Signal(QPointF, object)    # image coords, Qt.MouseButton
+    dragged = Signal(QPointF)
+    released = Signal(QPointF)
+    doubleClicked = Signal(QPointF)
+    viewChanged = Signal(float, QPointF)  # scale, offset (for linked canvases)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(120, 120)
+        self._image: QImage | None = None
+        self._mask: np.ndarray | None = None
+        self._mask_q: QImage | None = None
+        self._overlay: np.ndarray | None = None
+        self._overlay_q: QImage | None = None
+        self._outline: QPainterPath | None = None
+        self._preview: QPainterPath | None = None
+        self._preview_q: QImage | None = None
+        self.mode = "fill"
+        self.opacity = 0.4
+        self.scale = 1.0
+        self.offset = QPointF(0, 0)
+        self.pan_with_left = False
+        self.brush_radius = 0.0      # > 0 draws the brush outline under the mouse
+        self.polyline: list[QPointF] = []
+        self._mouse: QPointF | None = None
+        self._panning: QPointF | None = None
+        self._fitted = True
+        self.caption = ""
+
+    # -- content ---------------------------------------------------------------------
+    def set_content(self, rgb: np.ndarray | None, mask: np.ndarray | None, keep_view: bool = False) -> None:
+        self._image = to_qimage(rgb) if rgb is not None else None
+        self.set_mask(mask)
+        if not keep_view or self._fitted:
+            self.fit()
+
+    def set_mask(self, mask: np.ndarray | None) -> None:
+        """Show ``mask`` (kept by reference: later in-place edits show after :meth:`mask_updated`)."""
+        self._mask = mask
+        if mask is None:
+            self._mask_q = self._overlay_q = self._overlay = None
+        else:
+            self._mask_q = wrap_qimage(mask)
+            self._overlay = np.zeros(mask.shape + (4,), np.uint8)
+            paint_overlay(self._overlay, mask)
+            self._overlay_q = wrap_qimage(self._overlay)
+        self._outline = None
+        self.update()
+
+    def mask_updated(self, box: tuple[slice, slice] | None = None) -> None:
+        """The shown mask changed inside ``box`` (None: anywhere)."""
+        if self._mask is None:
+            return
+        paint_overlay(self._overlay, self._mask, box)
+        self._outline = None
+        if box is None or self.mode in ("contour", "side"):
+            self.update()
+        else:
+            y, x = box
+            r = self._transform().mapRect(QRectF(x.start, y.start, x.stop - x.start, y.stop - y.start))
+            self.update(r.toAlignedRect().adjusted(-2, -2, 2, 2))
+
+    def set_preview(self, mask: np.ndarray | None) -> None:
+        """Show a proposed mask (outline + tint) on top of the current one; None hides it."""
+        if mask is None:
+            self._preview = self._preview_q = None
+        else:
+            self._preview = outline_path(mask)
+            rgba = np.zeros(mask.shape + (4,), np.uint8)
+            paint_overlay(rgba, mask, colour=PREVIEW_COLOUR)
+            self._preview_q = wrap_qimage(rgba).copy()
+        self.update()
+
+    def set_mode(self, mode: str) -> None:
+        assert mode in MODES, mode
+        self.mode = mode
+        if self._fitted:
+            self.fit()
+        self.update()
+
+    def set_opacity(self, opacity: float) -> None:
+        self.opacity = float(opacity)
+        self.update()
+
+    def image_size(self) -> tuple[int, int]:
+        if self._image is None:
+            return 0, 0
+        return self._image.width(), self._image.height()
+
+    # -- view ------------------------------------------------------------------------
+    def _content_width(self) -> float:
+        w, _ = self.image_size()
+        return 2 * w + GAP if self.mode == "side" else w
+
+    def fit(self) -> None:
+        w, h = self.image_size()
+        if not w:
+            return
+        cw = self._content_width()
+        s = min((self.width() - 8) / cw, (self.height() - 8) / h)
+        s = max(s, 0.01)
+        self.set_view(s, QPointF((self.width() - cw * s) / 2, (self.height() - h * s) / 2), emit=True)
+        self._fitted = True
+
+    def one_to_one(self) -> None:
+        w, h = self.image_size()
+        self.set_view(1.0, QPointF((self.width() - self._content_width()) / 2, (self.height() - h) / 2), emit=True)
+        self._fitted = False
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        anchor = anchor or QPointF(self.width() / 2, self.height() / 2)
+        new = min(max(self.scale * factor, 0.02), 64.0)
+        f = new / self.scale
+        self.set_view(new, anchor - (anchor - self.offset) * f, emit=True)
+        self._fitted = False
+
+    def set_view(self, scale: float, offset: QPointF, emit: bool = False) -> None:
+        self.scale, self.offset = scale, QPointF(offset)
+        self._fitted = False
+        self.update()
+        if emit:
+            self.viewChanged.emit(self.scale, self.offset)
+
+    def _transform(self) -> QTransform:
+        return QTransform(self.scale, 0, 0, self.scale, self.offset.x(), self.offset.y())
+
+    def to_image(self, pos: QPointF) -> QPointF:
+        """Widget position -> image pixel coordinates (pixel centres at integers)."""
+        p = (pos - self.offset) / self.scale
+        w, _ = self.image_size()
+        if self.mode == "side" and p.x() > w + GAP / 2:
+            p -= QPointF(w + GAP, 0)
+        return p - QPointF(0.5, 0.5)
+
+    # -- painting ----------------------------------------------------------------------
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#16181b"))
+        if self._image is None:
+            p.setPen(QColor("#888"))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.caption or "no image")
+            return
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale < 2)
+        p.setTransform(self._transform())
+        w, _ = self.image_size()
+        if self.mode == "mask" and self._mask_q is not None:
+            p.drawImage(0, 0, self._mask_q)
+        else:
+            p.drawImage(0, 0, self._image)
+        if self._mask is not None and self.mode in ("fill", "side"):
+            p.setOpacity(self.opacity)
+            p.drawImage(0, 0, self._overlay_q)
+            p.setOpacity(1.0)
+        if self._mask is not None and self.mode == "contour":
+            if self._outline is None:
+                self._outline = outline_path(self._mask)
+            pen = QPen(QColor(0, 230, 120), 2)
+            pen.setCosmetic(True)
+            p.setPen(pen)
+            p.drawPath(self._outline)
+        if self.mode == "side" and self._mask_q is not None:
+            p.drawImage(w + GAP, 0, self._mask_q)
+        if self._preview is not None:
+            p.setOpacity(0.35)
+            p.drawImage(0, 0, self._preview_q)
+            p.setOpacity(1.0)
+            pen = QPen(QColor(*PREVIEW_COLOUR), 2, Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            p.setPen(pen)
+            p.drawPath(self._preview)
+        self._paint_tools(p)
+        p.resetTransform()
+        if self.caption:
+            p.setPen(QColor("#ddd"))
+            p.drawText(6, 16, self.caption)
+
+    def _paint_tools(self, p: QPainter) -> None:
+        pen = QPen(QColor(255, 255, 255, 200), 1)
+        pen.setCosmetic(True)
+        p.setPen(pen)
+        if self.polyline:
+            shifted = [q + QPointF(0.5, 0.5) for q in self.polyline]
+            for a, b in zip(shifted, shifted[1:] + ([self._mouse + QPointF(0.5, 0.5)] if self._mouse else [])):
+                p.drawLine(a, b)
+        if self.brush_radius > 0 and self._mouse is not None:
+            c = self._mouse + QPointF(0.5, 0.5)
+            p.drawEllipse(c, self.brush_radius, self.brush_radius)
+
+    # -- input -------------------------------------------------------------------------
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        if self._fitted:
+            self.fit()
+        super().resizeEvent(event)
+
+    def wheelEvent(self, e: QWheelEvent) -> None:  # noqa: N802
+        self.zoom_by(1.25 ** (e.angleDelta().y() / 120), e.position())
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        pan = e.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton) or (
+            e.button() == Qt.MouseButton.LeftButton and self.pan_with_left)
+        if pan:
+            self._panning = e.position()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        self.pressed.emit(self.to_image(e.position()), e.button())
+
+    def mouseMoveEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        if self._panning is not None:
+            d = e.position() - self._panning
+            self._panning = e.position()
+            self.set_view(self.scale, self.offset + d, emit=True)
+            return
+        old = self._mouse
+        self._mouse = self.to_image(e.position())
+        if e.buttons() & Qt.MouseButton.LeftButton:
+            self.dragged.emit(self._mouse)
+        if self.brush_radius > 0 or self.polyline:
+            self._update_around(old)
+            self._update_around(self._mouse)
+
+    def _update_around(self, pt: QPointF | None) -> None:
+        if pt is None:
+            return
+        r = (self.brush_radius + 2) * self.scale + 4
+        c = self._transform().map(pt + QPointF(0.5, 0.5))
+        if self.polyline:
+            self.update()
+        else:
+            self.update(QRectF(c.x() - r, c.y() - r, 2 * r, 2 * r).toAlignedRect())
+
+    def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        if self._panning is not None:
+            self._panning = None
+            self.unsetCursor()
+            return
+        if e.button() == Qt.MouseButton.LeftButton:
+            self.released.emit(self.to_image(e.position()))
+
+    def mouseDoubleClickEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        self.doubleClicked.emit(self.to_image(e.position()))
+
+    def leaveEvent(self, e) -> None:  # noqa: N802
+        self._mouse = None
+        self.update()

@@ -1,0 +1,130 @@
+"""Generate view and worker: queue a real job, progress, cancel, failures, interruption, heartbeat."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+from PySide6.QtCore import QTimer
+from scipy import ndimage
+
+from backend.masks import disk
+from backend.workspace import Workspace
+
+
+def make_view(state, job_queue, qtbot):
+    from diffgen_gui.generate_view import GenerateView
+
+    v = GenerateView(state, job_queue)
+    qtbot.addWidget(v)
+    v.show()
+    return v
+
+
+def wait_finished(qtbot, job_queue, job_id, timeout=15000):
+    with qtbot.waitSignal(job_queue.worker.finished, timeout=timeout,
+                          check_params_cb=lambda j, s, m: j == job_id) as blocker:
+        pass
+    return blocker.args
+
+
+def test_queue_masks_job_from_the_form(state, job_queue, qtbot, demo_ws):
+    v = make_view(state, job_queue, qtbot)
+    ids = demo_ws.image_ids()[:4]
+    state.set_selection(ids)
+    v.kind.setCurrentIndex(v.kind.findData("masks"))
+    assert v.target.currentData() == ("images", ids)
+    v.mask_op.setCurrentText("dilate")
+    v.mask_value.setValue(2)
+    before = {i: demo_ws.read_mask(demo_ws.current_mask(i)) for i in ids}
+    progress = []
+    job_queue.worker.progress.connect(lambda j, d, t, m, eta: progress.append((d, t)))
+    with qtbot.waitSignal(job_queue.worker.finished, timeout=15000) as blocker:
+        job_id = v.queue_from_form()
+    assert blocker.args[0] == job_id and blocker.args[1] == "done", blocker.args
+    qtbot.waitUntil(lambda: progress and progress[-1] == (4, 4))
+    assert all(t == 4 for _d, t in progress)
+    for i in ids:
+        ref = ndimage.binary_dilation(before[i] > 0, structure=disk(2).astype(bool))
+        np.testing.assert_array_equal(demo_ws.read_mask(demo_ws.current_mask(i)) > 0, ref)
+    qtbot.waitUntil(lambda: v.table.item(v._rows[job_id], 2).text() == "done")
+    v.table.selectRow(v._rows[job_id])
+    assert "4 new mask versions" in v.details.toPlainText()
+
+
+def test_bad_override_is_refused_before_queueing(state, job_queue, qtbot):
+    v = make_view(state, job_queue, qtbot)
+    v.kind.setCurrentIndex(v.kind.findData("inpaint"))
+    v.overrides.setPlainText("inpaint.no_such_field=3")
+    assert v.queue_from_form() is None
+    assert "no field 'no_such_field'" in v.form_error.text()
+    assert job_queue.store.list() == []
+
+
+def test_cancel_running_job_and_failures_do_not_stop_the_queue(state, job_queue, qtbot, slow_stage):
+    v = make_view(state, job_queue, qtbot)
+    with qtbot.waitSignal(job_queue.worker.started, timeout=10000):
+        slow = job_queue.enqueue(slow_stage, {"steps": 1000, "step_s": 0.01})
+    missing = job_queue.enqueue("inpaint", {"preset": "tiny"})
+    ok = job_queue.enqueue("masks", {"operation": "fill_holes"})
+    qtbot.waitUntil(lambda: job_queue.store.get(slow).progress_done > 0, timeout=10000)
+    v.table.selectRow(v._rows[slow])
+    with qtbot.waitSignal(job_queue.worker.finished, timeout=10000,
+                          check_params_cb=lambda j, s, m: j == ok):
+        v.btn["cancel"].click()
+    assert job_queue.store.get(slow).status == "cancelled"
+    assert job_queue.store.get(slow).progress_done < 1000
+    assert job_queue.store.get(missing).status == "failed"
+    assert "not available" in job_queue.store.get(missing).message
+    assert job_queue.store.get(ok).status == "done"
+
+
+def test_interrupted_job_is_shown_and_can_be_requeued(demo_ws, qapp, qtbot):
+    from diffgen_gui.state import WorkspaceState
+    from diffgen_gui.worker import JobQueue
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    from backend.jobs import JobStore
+
+    job_id = JobStore(demo_ws).enqueue("masks", {"operation": "smooth", "op_params": {"radius": 1}})
+    demo_ws.execute("UPDATE jobs SET status = 'running', pid = ? WHERE id = ?", (dead.pid, job_id))
+    ws = Workspace.open(demo_ws.root)  # the app restarts
+    q = JobQueue(ws)
+    try:
+        v = make_view(WorkspaceState(ws), q, qtbot)
+        assert v.table.item(v._rows[job_id], 2).text() == "interrupted"
+        v.table.selectRow(v._rows[job_id])
+        assert v.btn["requeue"].isEnabled()
+        with qtbot.waitSignal(q.worker.finished, timeout=10000):
+            v.btn["requeue"].click()
+        assert q.store.get(job_id).status == "done"
+    finally:
+        assert q.shutdown(10000)
+
+
+def test_gui_heartbeat_is_never_late_during_a_job(state, job_queue, qtbot, slow_stage):
+    """A 20 ms timer in the GUI thread keeps firing on time while a GIL-heavy job runs."""
+    make_view(state, job_queue, qtbot)
+    late: list[float] = []
+    last = [time.perf_counter()]
+
+    def beat() -> None:
+        t = time.perf_counter()
+        late.append(t - last[0] - 0.020)
+        last[0] = t
+
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(beat)
+    with qtbot.waitSignal(job_queue.worker.started, timeout=10000):
+        job_id = job_queue.enqueue(slow_stage, {"steps": 150, "step_s": 0.01})
+    last[0] = time.perf_counter()
+    timer.start()
+    status = wait_finished(qtbot, job_queue, job_id)[1]
+    timer.stop()
+    assert status == "done"
+    assert len(late) > 40
+    assert max(late) < 0.100, f"GUI heartbeat late by {max(late) * 1000:.0f} ms"

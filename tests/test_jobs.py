@@ -1,0 +1,114 @@
+"""Job queue: persistence, order, interruption, the runner's error handling, the masks stage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from backend import jobs
+from backend.jobs import JobStore, run_job, run_queue
+from backend.masks import disk
+from backend.workspace import Workspace
+
+
+def test_queue_order_move_remove_and_persistence(demo_ws):
+    store = JobStore(demo_ws)
+    a = store.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 1}})
+    b = store.enqueue("inpaint", {"preset": "tiny"})
+    c = store.enqueue("style", {"preset": "tiny"})
+    assert store.queued_ids() == [a, b, c]
+    store.move(c, -2)
+    assert store.queued_ids() == [c, a, b]
+    store.move(c, +1)
+    assert store.queued_ids() == [a, c, b]
+    store.remove(b)
+    # a second handle on the same folder (a restarted app) sees the same queue
+    assert JobStore(Workspace.open(demo_ws.root)).queued_ids() == [a, c]
+    with pytest.raises(Exception, match="unknown job kind"):
+        store.enqueue("nonsense", {})
+
+
+def test_masks_job_matches_scipy_dilation_and_keeps_originals(demo_ws):
+    ids = demo_ws.image_ids()[:3]
+    before = {i: demo_ws.current_mask(i) for i in ids}
+    store = JobStore(demo_ws)
+    job_id = store.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 2}, "images": ids})
+    seen = []
+    rec = run_job(demo_ws, job_id, progress=lambda d, t, m: seen.append((d, t)))
+    assert rec.status == "done", rec.message
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    assert (rec.progress_done, rec.progress_total) == (3, 3)
+    for i in ids:
+        cur = demo_ws.current_mask(i)
+        assert cur.version == before[i].version + 1 and cur.parent_id == before[i].id
+        old = demo_ws.read_mask(before[i]) > 0
+        ref = ndimage.binary_dilation(old, structure=disk(2).astype(bool))
+        np.testing.assert_array_equal(demo_ws.read_mask(cur) > 0, ref)
+        assert demo_ws.mask_versions(i)[0].operation == "original"
+    assert sorted(rec.result["mask_versions"]) == sorted(demo_ws.current_mask(i).id for i in ids)
+
+
+def test_cancel_leaves_no_mask_version(demo_ws):
+    store = JobStore(demo_ws)
+    job_id = store.enqueue("masks", {"operation": "erode", "op_params": {"pixels": 1}})
+    n_before = len(demo_ws.query("SELECT id FROM mask_versions"))
+    calls = []
+    rec = run_job(demo_ws, job_id, progress=lambda d, t, m: calls.append(d), cancel=lambda: len(calls) >= 2)
+    assert rec.status == "cancelled" and "no mask was changed" in rec.message
+    assert len(demo_ws.query("SELECT id FROM mask_versions")) == n_before
+
+
+def test_failures_are_per_job_and_the_queue_goes_on(demo_ws, monkeypatch):
+    fake = types.ModuleType("fake_stage")
+
+    def oom(ws, params, progress=None, cancel=None):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
+
+    fake.run_oom = oom
+    monkeypatch.setitem(sys.modules, "fake_stage", fake)
+    monkeypatch.setitem(jobs.REGISTRY, "oom", "fake_stage:run_oom")
+    monkeypatch.setitem(jobs.REGISTRY, "gone", "backend.no_such_stage:run")
+    store = JobStore(demo_ws)
+    j_missing = store.enqueue("gone", {})
+    j_oom = store.enqueue("oom", {})
+    j_bad = store.enqueue("masks", {"operation": "explode"})
+    j_ok = store.enqueue("masks", {"operation": "fill_holes", "images": demo_ws.image_ids()[:2]})
+    done = {r.id: r for r in run_queue(demo_ws)}
+    assert done[j_missing].status == "failed" and "backend.no_such_stage is not installed" in done[j_missing].message
+    assert done[j_oom].status == "failed" and done[j_oom].message.startswith("out of memory")
+    assert done[j_bad].status == "failed" and "unknown mask operation 'explode'" in done[j_bad].message
+    assert done[j_ok].status == "done"
+    assert store.queued_ids() == []
+
+
+def test_running_job_of_a_dead_process_is_interrupted_and_can_be_requeued(demo_ws):
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    store = JobStore(demo_ws)
+    job_id = store.enqueue("masks", {"operation": "smooth"})
+    demo_ws.execute("UPDATE jobs SET status = 'running', pid = ? WHERE id = ?", (proc.pid, job_id))
+    live = store.enqueue("masks", {"operation": "smooth"})
+    demo_ws.execute("UPDATE jobs SET status = 'running', pid = ? WHERE id = ?", (__import__("os").getpid(), live))
+    reopened = JobStore(Workspace.open(demo_ws.root))
+    assert reopened.get(job_id).status == "interrupted"
+    assert reopened.get(live).status == "running"  # its process is alive: left alone
+    reopened.requeue(job_id)
+    assert reopened.get(job_id).status == "queued" and job_id in reopened.queued_ids()
+    with pytest.raises(Exception, match="running"):
+        reopened.remove(live)
+
+
+def test_target_by_cluster(demo_ws):
+    ids = demo_ws.image_ids()
+    with demo_ws.transaction() as c:
+        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, is_current, created_at)"
+                        " VALUES (2, 0, 'test', 1, 'now')").lastrowid
+        c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)", [(cid, i, i % 2) for i in ids])
+    assert jobs.target_image_ids(demo_ws, {"cluster": 1}) == [i for i in ids if i % 2 == 1]
+    assert jobs.target_image_ids(demo_ws, {}) == ids
+
