@@ -1,0 +1,1 @@
+"""Image-set metrics: FID (clean-fid) and MS-SSIM diversity (pytorch-msssim)."""
