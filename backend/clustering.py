@@ -1,6 +1,6 @@
 """Clustering of the training pairs (paper section 2.2, Figure 2).
 
-Inception-v3 features of image + mask, KMeans (scikit-learn, fixed seed), one row per run
+Inception-v3 features of image + mask (each half scaled to unit length), KMeans (scikit-learn, fixed seed), one row per run
 in ``clusterings`` with its assignments; the newest run is marked current and is what
 ``Workspace.cluster_of`` (training, inpainting) uses. A cluster sheet (a row of thumbnails
 per cluster) is written into the workspace so the user can judge the grouping at a glance.
@@ -41,6 +41,16 @@ class ClusterConfig:
         if unknown:
             raise BadInputError(f"unknown clustering parameters: {', '.join(sorted(unknown))}")
         return cls(**params)
+
+
+def balance_halves(features: np.ndarray) -> np.ndarray:
+    """L2-normalise the image half and the mask half of each row separately.
+
+    The two 2048-d pool vectors come from different kinds of input and can differ in scale
+    by orders of magnitude; unit length each lets image look and mask shape weigh equally.
+    """
+    halves = np.split(np.asarray(features, dtype=np.float64), 2, axis=1)
+    return np.concatenate([h / np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-12) for h in halves], axis=1)
 
 
 def kmeans_labels(features: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -112,7 +122,7 @@ def run_cluster(ws: Workspace, params: dict, progress: Progress | None = None,
     feats = pair_features(ws, image_ids, extractor, progress, cancel)
     if cancel and cancel():
         raise Cancelled("clustering cancelled")
-    labels = kmeans_labels(feats, cfg.k, cfg.seed)
+    labels = kmeans_labels(balance_halves(feats), cfg.k, cfg.seed)
     sizes = np.bincount(labels, minlength=cfg.k).tolist()
     small = [c for c in range(cfg.k) if sizes[c] < cfg.min_cluster_size]
 

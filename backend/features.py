@@ -79,10 +79,15 @@ class InceptionFeatures:
     """Batched Inception-v3 pool features of uint8 RGB arrays (any size, resized to 299)."""
 
     model: torch.nn.Module
-    extractor_id: str
+    weights_id: str      # names the weights file by content
     device: torch.device
     batch_size: int = 16
     input_size: int = INPUT_SIZE
+
+    @property
+    def extractor_id(self) -> str:
+        """Cache key prefix: the same weights at another input size give other features."""
+        return f"{self.weights_id}/{self.input_size}px"
 
     @classmethod
     def from_settings(cls, cli_value: str | None = None, device: str | None = None,

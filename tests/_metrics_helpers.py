@@ -55,10 +55,10 @@ class _Texture(torch.nn.Module):
     def __init__(self, dim: int):
         super().__init__()
         g = torch.Generator().manual_seed(1)
-        self.register_buffer("w", torch.randn(dim // 2, 3, 5, 5, generator=g) / 25)
+        self.register_buffer("w", torch.randn(dim // 2, 3, 5, 5, generator=g) / 5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        r = torch.relu(torch.nn.functional.conv2d(x / 255.0, self.w, stride=2))
+        r = torch.relu(torch.nn.functional.conv2d(x, self.w, stride=2))
         return torch.cat([r.mean((2, 3)), r.std((2, 3))], dim=1)
 
 
