@@ -147,14 +147,3 @@ def run_cluster(ws: Workspace, params: dict, progress: Progress | None = None,
             "small_clusters": small, "min_cluster_size": cfg.min_cluster_size, "sheet": sheet_rel,
             "extractor": extractor.extractor_id}
 
-
-def clustering_summary(ws: Workspace, clustering_id: int | None = None) -> dict | None:
-    """Sizes and sheet of a stored clustering (the current one by default)."""
-    cid = clustering_id or ws.current_clustering_id()
-    if cid is None:
-        return None
-    row = ws.query("SELECT * FROM clusterings WHERE id = ?", (cid,))[0]
-    counts = ws.query("SELECT cluster, COUNT(*) AS n FROM cluster_assignments WHERE clustering_id = ?"
-                      " GROUP BY cluster ORDER BY cluster", (cid,))
-    return {"clustering_id": cid, "k": row["k"], "seed": row["seed"], "is_current": bool(row["is_current"]),
-            "sheet": row["sheet_path"], "sizes": {r["cluster"]: r["n"] for r in counts}}
