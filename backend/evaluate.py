@@ -158,7 +158,7 @@ def run_evaluate(ws: Workspace, params: dict, progress: Progress | None = None,
             ms_rows[s.name].append({"subset": k + 1, "msssim": ms.mean, "images": ms.images, "pairs": ms.pairs,
                                     "method": ms.method, "problems": ms.problems})
             steps.step(f"MS-SSIM {s.name} {k + 1}")
-    return _write_report(ws, cfg, specs, fid_rows, ms_rows, ex.extractor_id)
+    return _write_report(ws, cfg, specs, fid_rows, ms_rows, ex.extractor_id, real.name)
 
 
 # -- report files -----------------------------------------------------------------------------
@@ -196,7 +196,6 @@ def bar_chart(fid: dict[str, list[float]], ms: dict[str, list[float]]) -> bytes:
         ax.set_xticks(x, names, rotation=20, ha="right")
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].text(0, 0, " Real: halves vs each other", rotation=90, va="bottom", ha="center", fontsize=7)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -205,7 +204,7 @@ def bar_chart(fid: dict[str, list[float]], ms: dict[str, list[float]]) -> bytes:
 
 
 def _write_report(ws: Workspace, cfg: EvaluateConfig, specs: list[str], fid_rows: dict, ms_rows: dict,
-                  extractor: str) -> dict:
+                  extractor: str, real_name: str) -> dict:
     fid = {n: [r["fid"] for r in rs] for n, rs in fid_rows.items()}
     ms = {n: [r["msssim"] for r in rs] for n, rs in ms_rows.items()}
     fid_sizes = {n: rs[0]["n_a"] for n, rs in fid_rows.items()}
@@ -232,7 +231,8 @@ def _write_report(ws: Workspace, cfg: EvaluateConfig, specs: list[str], fid_rows
     paths = {"markdown": f"{folder}/tables.md", "csv": f"{folder}/tables.csv", "chart": f"{folder}/chart.png"}
     atomic_write_text(ws.path(paths["markdown"]), "\n".join(md))
     atomic_write_text(ws.path(paths["csv"]), out.getvalue())
-    atomic_write_bytes(ws.path(paths["chart"]), bar_chart(fid, ms))
+    halves = {("Real (halves)" if n == real_name else n): v for n, v in fid.items()}
+    atomic_write_bytes(ws.path(paths["chart"]), bar_chart(halves, ms))
     result = {"sets": specs, "fid": fid_rows, "msssim": ms_rows, "paths": paths, "notes": notes,
               "config": {k: v for k, v in cfg.__dict__.items() if k != "device"}}
     with ws.transaction():
