@@ -1,0 +1,147 @@
+"""Clustering and evaluation commands: cluster, fid, msssim, evaluate, import-set."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.errors import BadInputError
+
+
+def _preset_section(name: str, section: str) -> dict:
+    from backend.presets import load_preset
+
+    return dict(load_preset(name).get(section, {}))
+
+
+def register(sub) -> None:
+    p = sub.add_parser("cluster", help="cluster the images (Inception features of image + mask, KMeans)")
+    add_workspace(p)
+    p.add_argument("--preset", default="paper", help="preset whose [cluster] section gives the defaults")
+    p.add_argument("--k", type=int, help="number of clusters (preset: paper 20, tiny 4)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--min-cluster-size", type=int, help="report clusters smaller than this")
+    p.add_argument("--inception-weights", metavar="PTH", help="torchvision inception_v3 state dict")
+    p.add_argument("--device", help="cuda / cpu (default: cuda when present)")
+    p.set_defaults(func=cmd_cluster)
+
+    p = sub.add_parser("fid", help="FID (clean-fid, clean mode) between two folders or sets")
+    p.add_argument("dirs", nargs="*", metavar="DIR", help="two image folders")
+    add_workspace(p, required=False)
+    p.add_argument("--set", action="append", default=[], dest="sets", metavar="SET",
+                   help="real | samples:KIND | set name | folder (give --set twice)")
+    p.add_argument("--fid-inception", metavar="PT", help="inception-2015-12-05.pt or its folder")
+    p.add_argument("--device")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.set_defaults(func=cmd_fid)
+
+    p = sub.add_parser("msssim", help="diversity: mean MS-SSIM over random pairs of one set")
+    p.add_argument("dir", nargs="?", metavar="DIR", help="an image folder")
+    add_workspace(p, required=False)
+    p.add_argument("--set", dest="set_spec", metavar="SET", help="real | samples:KIND | set name | folder")
+    p.add_argument("--pairs", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=256, help="side images are resized to")
+    p.set_defaults(func=cmd_msssim)
+
+    p = sub.add_parser("evaluate", help="the paper's Tables 1-2 (FID, MS-SSIM) for every set in the workspace")
+    add_workspace(p)
+    p.add_argument("--set", action="append", default=[], dest="sets", metavar="SET",
+                   help="sets to include (default: real + every sample set)")
+    p.add_argument("--subsets", type=int, default=3)
+    p.add_argument("--subset-size", type=int, help="images per subset (default: as many as Real)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pairs", type=int, default=1000, help="MS-SSIM pairs per subset")
+    p.add_argument("--fid-inception", metavar="PT")
+    p.add_argument("--device")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("import-set", help="store an external image set (e.g. GAN images) for evaluation")
+    p.add_argument("folder")
+    p.add_argument("--name", required=True, help="set name shown in the tables, e.g. GAN")
+    add_workspace(p)
+    p.set_defaults(func=cmd_import_set)
+
+
+def cmd_cluster(a: argparse.Namespace) -> int:
+    from backend.clustering import run_cluster
+
+    params = _preset_section(a.preset, "cluster")
+    for key, value in (("k", a.k), ("seed", a.seed), ("min_cluster_size", a.min_cluster_size),
+                       ("inception_weights", a.inception_weights), ("device", a.device)):
+        if value is not None:
+            params[key] = value
+    ws = open_workspace(a)
+    with tqdm_progress("cluster", "img") as prog:
+        res = run_cluster(ws, params, prog)
+    print(f"Clustering {res['clustering_id']} (current): {res['images']} images in {res['k']} clusters "
+          f"(seed {res['seed']}); sizes " + ", ".join(f"c{c}:{n}" for c, n in enumerate(res["sizes"])))
+    if res["small_clusters"]:
+        print(f"warning: {len(res['small_clusters'])} clusters have fewer than {res['min_cluster_size']} images "
+              f"(too few to train a model on): " + ", ".join(f"c{c}" for c in res["small_clusters"]))
+    print(f"Cluster sheet: {ws.path(res['sheet'])}")
+    return 0
+
+
+def _specs(a: argparse.Namespace, specs: list[str]) -> list[str]:
+    """Folders work alone; set names need a workspace."""
+    if a.workspace is None and any(not os.path.isdir(s) for s in specs):
+        raise BadInputError("set names (real, samples:KIND, Diff...) need --workspace; otherwise give folders")
+    return specs
+
+
+def cmd_fid(a: argparse.Namespace) -> int:
+    from backend.evaluate import run_fid
+
+    ws = open_workspace(a) if a.workspace else None
+    specs = _specs(a, a.dirs + a.sets)
+    with tqdm_progress("FID features", "img") as prog:
+        res = run_fid(ws, {"sets": specs, "fid_inception": a.fid_inception, "device": a.device,
+                           "batch_size": a.batch_size}, prog)
+    for w in res["warnings"]:
+        print(f"warning: {w}")
+    print(f"FID {specs[0]} vs {specs[1]}: {res['fid']:.4f}  ({res['n_a']} vs {res['n_b']} images, clean-fid clean)")
+    return 0
+
+
+def cmd_msssim(a: argparse.Namespace) -> int:
+    from backend.evaluate import run_msssim
+
+    specs = _specs(a, [s for s in (a.dir, a.set_spec) if s])
+    if len(specs) != 1:
+        raise BadInputError("give one folder or one --set")
+    ws = open_workspace(a) if a.workspace else None
+    with tqdm_progress("MS-SSIM", "pair") as prog:
+        res = run_msssim(ws, {"set": specs[0], "pairs": a.pairs, "seed": a.seed, "size": a.size}, prog)
+    for p in res["problems"]:
+        print(f"warning: {p}")
+    print(f"MS-SSIM {specs[0]}: {res['mean']:.4f} (sd {res['std']:.4f}) over {res['pairs']} pairs of "
+          f"{res['images']} images; {res['method']}")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from backend.evaluate import run_evaluate
+
+    ws = open_workspace(a)
+    params = {"sets": a.sets, "subsets": a.subsets, "subset_size": a.subset_size, "seed": a.seed,
+              "pairs": a.pairs, "fid_inception": a.fid_inception, "device": a.device}
+    with tqdm_progress("evaluate", "%") as prog:
+        res = run_evaluate(ws, params, prog)
+    print(ws.path(res["paths"]["markdown"]).read_text())
+    print("Wrote " + ", ".join(str(ws.path(p)) for p in res["paths"].values()))
+    return 0
+
+
+def cmd_import_set(a: argparse.Namespace) -> int:
+    from backend.sets import import_external_set
+
+    ws = open_workspace(a)
+    with tqdm_progress("import-set", "img") as prog:
+        res = import_external_set(ws, a.folder, a.name, prog)
+    for p in res["problems"]:
+        print(f"ERROR   {p}")
+    print(f"Set {res['set_name']!r}: {res['added']} images added, {res['already_present']} already present, "
+          f"{res['without_mask']} without a mask, {len(res['problems'])} rejected.")
+    return 0 if res["added"] or res["already_present"] else 1

@@ -1,0 +1,149 @@
+"""Clustering of the training pairs (paper section 2.2, Figure 2).
+
+Inception-v3 features of image + mask (each half scaled to unit length), KMeans (scikit-learn, fixed seed), one row per run
+in ``clusterings`` with its assignments; the newest run is marked current and is what
+``Workspace.cluster_of`` (training, inpainting) uses. A cluster sheet (a row of thumbnails
+per cluster) is written into the workspace so the user can judge the grouping at a glance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from backend.errors import BadInputError, Cancelled
+from backend.features import InceptionFeatures, pair_features
+from backend.workspace import Workspace, now
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    k: int = 20
+    seed: int = 0
+    min_cluster_size: int = 5
+    inception_weights: str | None = None   # None: env var / settings file
+    batch_size: int = 16
+    device: str | None = None
+    thumbs_per_row: int = 10
+    thumb_size: int = 96
+
+    @classmethod
+    def from_params(cls, params: dict) -> "ClusterConfig":
+        names = set(cls.__dataclass_fields__)
+        unknown = set(params) - names
+        if unknown:
+            raise BadInputError(f"unknown clustering parameters: {', '.join(sorted(unknown))}")
+        return cls(**params)
+
+
+def balance_halves(features: np.ndarray) -> np.ndarray:
+    """L2-normalise the image half and the mask half of each row separately.
+
+    The two 2048-d pool vectors come from different kinds of input and can differ in scale
+    by orders of magnitude; unit length each lets image look and mask shape weigh equally.
+    """
+    halves = np.split(np.asarray(features, dtype=np.float64), 2, axis=1)
+    return np.concatenate([h / np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-12) for h in halves], axis=1)
+
+
+def kmeans_labels(features: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """KMeans labels (scikit-learn, n_init=10) renumbered so cluster 0 is the largest.
+
+    Stable numbering by size makes sheets and reports of reruns easy to compare.
+    """
+    from sklearn.cluster import KMeans
+
+    n = len(features)
+    if k < 1:
+        raise BadInputError(f"k must be at least 1 (got {k})")
+    if k > n:
+        raise BadInputError(f"cannot make {k} clusters from {n} images: choose k <= {n}")
+    raw = KMeans(n_clusters=k, random_state=seed, n_init=10).fit_predict(features.astype(np.float64))
+    sizes = np.bincount(raw, minlength=k)
+    order = sorted(range(k), key=lambda c: (-sizes[c], int(np.argmax(raw == c))))
+    remap = np.empty(k, dtype=np.int64)
+    remap[order] = np.arange(k)
+    return remap[raw]
+
+
+def _label(img: np.ndarray, text: str) -> np.ndarray:
+    cv2.putText(img, text, (6, img.shape[0] // 2 + 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (235, 235, 235), 1,
+                cv2.LINE_AA)
+    return img
+
+
+def cluster_sheet(thumbs_by_cluster: list[list[np.ndarray]], sizes: list[int], thumb: int,
+                  per_row: int) -> np.ndarray:
+    """One row per cluster: a label cell ('c3  n=12') then up to ``per_row`` thumbnails."""
+    pad, label_w = 4, 96
+    width = label_w + per_row * (thumb + pad) + pad
+    rows = []
+    for c, thumbs in enumerate(thumbs_by_cluster):
+        row = np.full((thumb + 2 * pad, width, 3), 32, np.uint8)
+        _label(row[:, :label_w], f"c{c}  n={sizes[c]}")
+        for j, t in enumerate(thumbs[:per_row]):
+            x = label_w + pad + j * (thumb + pad)
+            row[pad:pad + thumb, x:x + thumb] = t
+        rows.append(row)
+    return np.concatenate(rows, axis=0)
+
+
+def _thumb(image: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    """Image thumbnail with the mask outline in green (the pair is what was clustered)."""
+    t = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    m = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours((m > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(t, contours, -1, (60, 230, 60), 1)
+    return t
+
+
+def run_cluster(ws: Workspace, params: dict, progress: Progress | None = None,
+                cancel: Callable[[], bool] | None = None,
+                extractor: InceptionFeatures | None = None) -> dict:
+    """Cluster every image with a mask; store the run as current and write its sheet.
+
+    ``extractor`` lets a caller reuse a loaded network (the GUI, tests); by default the
+    Inception weights are resolved from the settings. Nothing is written to the clustering
+    tables until the whole run succeeded.
+    """
+    cfg = ClusterConfig.from_params(params)
+    image_ids = [r.id for r in ws.images("current_mask_id IS NOT NULL")]
+    if cfg.k > len(image_ids):
+        raise BadInputError(f"cannot make {cfg.k} clusters from {len(image_ids)} images with masks: "
+                            f"choose k <= {len(image_ids)}")
+    extractor = extractor or InceptionFeatures.from_settings(cfg.inception_weights, cfg.device, cfg.batch_size)
+    feats = pair_features(ws, image_ids, extractor, progress, cancel)
+    if cancel and cancel():
+        raise Cancelled("clustering cancelled")
+    labels = kmeans_labels(balance_halves(feats), cfg.k, cfg.seed)
+    sizes = np.bincount(labels, minlength=cfg.k).tolist()
+    small = [c for c in range(cfg.k) if sizes[c] < cfg.min_cluster_size]
+
+    thumbs: list[list[np.ndarray]] = [[] for _ in range(cfg.k)]
+    for image_id, c in zip(image_ids, labels):
+        if len(thumbs[c]) < cfg.thumbs_per_row:
+            thumbs[c].append(_thumb(ws.read_image(image_id), ws.read_mask(ws.current_mask(image_id)),
+                                    cfg.thumb_size))
+    sheet = cluster_sheet(thumbs, sizes, cfg.thumb_size, cfg.thumbs_per_row)
+    tag = hashlib.sha256(json.dumps([image_ids, labels.tolist(), cfg.k, cfg.seed]).encode()).hexdigest()[:10]
+    sheet_rel = ws.write_png(f"clusters/sheet_k{cfg.k}_s{cfg.seed}_{tag}.png", sheet)
+
+    stored = {k: v for k, v in asdict(cfg).items() if k not in ("device",)}
+    with ws.transaction() as c:
+        c.execute("UPDATE clusterings SET is_current = 0 WHERE is_current = 1")
+        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, params_json, is_current, sheet_path,"
+                        " created_at) VALUES (?,?,?,?,1,?,?)",
+                        (cfg.k, cfg.seed, extractor.extractor_id, json.dumps(stored), sheet_rel, now())).lastrowid
+        c.executemany("INSERT INTO cluster_assignments (clustering_id, image_id, cluster) VALUES (?,?,?)",
+                      [(cid, i, int(lab)) for i, lab in zip(image_ids, labels)])
+    return {"clustering_id": cid, "k": cfg.k, "seed": cfg.seed, "images": len(image_ids), "sizes": sizes,
+            "small_clusters": small, "min_cluster_size": cfg.min_cluster_size, "sheet": sheet_rel,
+            "extractor": extractor.extractor_id}
+

@@ -1,0 +1,171 @@
+"""Inception-v3 features for clustering, cached in the workspace ``features`` table.
+
+Clustering (paper section 2.2) describes each training pair by the 2048-d pool features of
+the image and of its mask (drawn as an RGB image), concatenated to 4096-d. Feature rows are
+keyed by extractor + image sha256 + mask version sha256, so clustering again with another k,
+or after editing a few masks, runs the network only on what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from backend.errors import BadInputError, Cancelled
+from backend.settings import resolve_weights
+from backend.workspace import Workspace
+
+Progress = Callable[[int, int, str], None]
+CancelFn = Callable[[], bool]
+
+POOL_DIM = 2048
+INPUT_SIZE = 299  # Inception-v3's native input; the real path always uses it
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """The requested device, else CUDA when present, else CPU."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a (weights) file, memoised on path + size + mtime: cache keys name the weights."""
+    p = Path(path).resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
+
+
+def load_inception(weights: str | Path) -> torch.nn.Module:
+    """torchvision Inception-v3 from a local state dict, returning the 2048-d pool features.
+
+    ``transform_input`` stays False: inputs are scaled to [-1, 1] directly, which is what
+    torchvision's ``transform_input=True`` produces from ImageNet-normalised input for these
+    (TF-ported) weights.
+    """
+    import torchvision
+
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt file, wrong format: name it
+        raise BadInputError(f"{weights}: cannot read Inception-v3 weights ({e})") from None
+    model = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise BadInputError(f"{weights}: not a torchvision inception_v3 state dict ({str(e)[:300]})") from None
+    model.fc = torch.nn.Identity()  # keep the pooled features, drop the ImageNet classifier
+    return model.eval()
+
+
+@dataclass
+class InceptionFeatures:
+    """Batched Inception-v3 pool features of uint8 RGB arrays (any size, resized to 299)."""
+
+    model: torch.nn.Module
+    weights_id: str      # names the weights file by content
+    device: torch.device
+    batch_size: int = 16
+    input_size: int = INPUT_SIZE
+
+    @property
+    def extractor_id(self) -> str:
+        """Cache key prefix: the same weights at another input size give other features."""
+        return f"{self.weights_id}/{self.input_size}px"
+
+    @classmethod
+    def from_settings(cls, cli_value: str | None = None, device: str | None = None,
+                      batch_size: int = 16) -> "InceptionFeatures":
+        """Resolve the weights file (flag > env > settings) or raise MissingWeightsError."""
+        path = resolve_weights("inception", cli_value)
+        dev = pick_device(device)
+        model = load_inception(path).to(dev)
+        return cls(model, f"inception_v3-pool@{file_digest(path)[:16]}", dev, batch_size)
+
+    def _tensor(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        s = self.input_size
+        batch = np.stack([cv2.resize(im, (s, s), interpolation=cv2.INTER_AREA if min(im.shape[:2]) > s
+                                     else cv2.INTER_CUBIC) for im in images])
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        return x.to(self.device)
+
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, 2048) float32 features; one forward call per batch."""
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(images), self.batch_size):
+                out.append(self.model(self._tensor(images[i:i + self.batch_size])).float().cpu().numpy())
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, POOL_DIM), np.float32)
+
+
+# -- the workspace feature cache -----------------------------------------------------------
+
+def load_cached(ws: Workspace, keys: Iterable[str]) -> dict[str, np.ndarray]:
+    """Cached feature vectors for the keys that have one."""
+    keys = list(keys)
+    found: dict[str, np.ndarray] = {}
+    for i in range(0, len(keys), 500):  # stay below SQLite's parameter limit
+        chunk = keys[i:i + 500]
+        rows = ws.query(f"SELECT key, data FROM features WHERE key IN ({','.join('?' * len(chunk))})",
+                        tuple(chunk))
+        found.update({r["key"]: np.frombuffer(r["data"], dtype="<f4").copy() for r in rows})
+    return found
+
+
+def store_features(ws: Workspace, extractor: str, items: dict[str, np.ndarray]) -> None:
+    with ws.transaction() as c:
+        c.executemany("INSERT OR REPLACE INTO features (key, extractor, dim, data) VALUES (?,?,?,?)",
+                      [(k, extractor, int(v.size), np.asarray(v, dtype="<f4").tobytes())
+                       for k, v in items.items()])
+
+
+def mask_as_rgb(mask: np.ndarray) -> np.ndarray:
+    return np.repeat((mask > 0).astype(np.uint8)[..., None] * 255, 3, axis=2)
+
+
+def pair_features(ws: Workspace, image_ids: Sequence[int], extractor: InceptionFeatures,
+                  progress: Progress | None = None, cancel: CancelFn | None = None) -> np.ndarray:
+    """(N, 4096) features [image pool | mask pool] of each image with its current mask.
+
+    Cached rows are reused; only missing pairs go through the network, in batches, and each
+    finished batch is stored at once so a cancelled run keeps what it computed.
+    """
+    keys: list[str] = []
+    for image_id in image_ids:
+        rec = ws.image(image_id)
+        mask = ws.current_mask(image_id)
+        keys.append(f"{extractor.extractor_id}|img:{rec.sha256}|mask:{mask.sha256}")
+    cached = load_cached(ws, keys)
+    todo = [i for i, k in enumerate(keys) if k not in cached]
+    step = max(1, extractor.batch_size // 2)  # image + mask share one forward batch
+    for start in range(0, len(todo), step):
+        if cancel and cancel():
+            raise Cancelled("feature extraction cancelled")
+        idx = todo[start:start + step]
+        images, masks = [], []
+        for i in idx:
+            images.append(ws.read_image(image_ids[i]))
+            masks.append(mask_as_rgb(ws.read_mask(ws.current_mask(image_ids[i]))))
+        feats = extractor.embed(images + masks)
+        new = {keys[i]: np.concatenate([feats[j], feats[len(idx) + j]]) for j, i in enumerate(idx)}
+        store_features(ws, extractor.extractor_id, new)
+        cached.update(new)
+        if progress:
+            progress(start + len(idx), len(todo), "Inception features")
+    return np.stack([cached[k] for k in keys]) if keys else np.zeros((0, 2 * POOL_DIM), np.float32)

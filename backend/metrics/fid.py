@@ -1,0 +1,206 @@
+"""FID between two image sets with clean-fid in its ``clean`` mode (paper section 3.4).
+
+clean-fid's own code does the resizing (PIL bicubic on float channels to 299x299) and the
+Frechet distance; its TorchScript Inception is loaded from a local file through
+``cleanfid.inception_torchscript.InceptionV3W(folder, download=False)``. The feature model
+is injectable (``FidExtractor``) so the statistics code is testable without the real file.
+Per-image features are cached in the workspace (``features`` table, keyed by extractor +
+file sha256) and the statistics of the full real set in ``cache/fid_stats`` (by content
+hash), so comparing several generated sets against Real runs the network once per image.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from backend.errors import BadInputError, Cancelled, MissingWeightsError
+from backend.features import file_digest, load_cached, pick_device, store_features
+from backend.settings import WEIGHTS, resolve_weights
+from backend.sets import ImageSet
+from backend.workspace import Workspace
+from backend.workspace.files import atomic_write_bytes
+
+FID_WEIGHTS_FILE = "inception-2015-12-05.pt"
+MIN_STABLE_IMAGES = 2048  # below this the 2048-d covariance is rank-deficient and FID biased upward
+
+Progress = Callable[[int, int, str], None]
+CancelFn = Callable[[], bool]
+
+
+@dataclass
+class FidExtractor:
+    """A clean-fid feature model: (B, 3, 299, 299) float in [0, 255] -> (B, D) features."""
+
+    model: Callable[[torch.Tensor], torch.Tensor]
+    extractor_id: str
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    batch_size: int = 32
+
+
+def _missing(path: Path) -> MissingWeightsError:
+    spec = WEIGHTS["fid_inception"]
+    return MissingWeightsError(spec.name, str(path), spec.architecture, spec.how_to_get, spec.cli_flag,
+                               spec.env_var)
+
+
+def load_fid_inception(cli_value: str | None = None, device: str | None = None,
+                       batch_size: int = 32) -> FidExtractor:
+    """clean-fid's TorchScript Inception from a local file or the folder holding it.
+
+    ``InceptionV3W`` only takes a folder and a fixed file name; a file saved under another
+    name is linked under the expected name in a temporary folder for loading.
+    """
+    from cleanfid.inception_torchscript import InceptionV3W
+
+    p = resolve_weights("fid_inception", cli_value)
+    file = p / FID_WEIGHTS_FILE if p.is_dir() else p
+    if not file.is_file():
+        raise _missing(file)
+    dev = pick_device(device)
+    try:
+        if file.name == FID_WEIGHTS_FILE:
+            model = InceptionV3W(str(file.parent), download=False)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / FID_WEIGHTS_FILE).symlink_to(file.resolve())
+                model = InceptionV3W(tmp, download=False)
+    except (RuntimeError, ValueError, AttributeError) as e:
+        raise BadInputError(f"{file}: not clean-fid's TorchScript Inception ({str(e)[:300]})") from None
+    model = model.to(dev).eval()
+    return FidExtractor(model, f"cleanfid-clean@{file_digest(file)[:16]}", dev, batch_size)
+
+
+# -- statistics and distance ---------------------------------------------------------------
+
+def statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance as clean-fid computes them (``fid_from_feats``)."""
+    feats = np.asarray(feats, dtype=np.float64)
+    return np.mean(feats, axis=0), np.cov(feats, rowvar=False)
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """clean-fid's Frechet distance (sqrtm with an eps retry for singular products)."""
+    from cleanfid.fid import frechet_distance as cf_frechet
+
+    return float(cf_frechet(mu1, sigma1, mu2, sigma2))
+
+
+def stability_warnings(name: str, n: int, dim: int) -> list[str]:
+    need = max(MIN_STABLE_IMAGES, dim + 1)
+    if n >= need:
+        return []
+    return [f"{name}: only {n} images; FID needs about {need} or more for a stable estimate "
+            f"({dim}-d features), so values are biased upward - compare only sets of equal size"]
+
+
+# -- features of an image set --------------------------------------------------------------
+
+def _files_features(paths: list[str], ex: FidExtractor) -> np.ndarray:
+    from cleanfid.fid import get_files_features
+
+    return get_files_features(paths, ex.model, num_workers=0, batch_size=ex.batch_size, device=ex.device,
+                              mode="clean", verbose=False)
+
+
+def set_features(image_set: ImageSet, ex: FidExtractor, ws: Workspace | None = None,
+                 progress: Progress | None = None, cancel: CancelFn | None = None
+                 ) -> tuple[np.ndarray, list[str]]:
+    """Features of every readable image of the set, and a message per unreadable file.
+
+    Work goes in chunks so progress and cancel respond; a chunk that fails is redone file
+    by file to name the bad file and keep the others.
+    """
+    keys = [f"{ex.extractor_id}|file:{it.sha256}" for it in image_set.items]
+    cached = load_cached(ws, keys) if ws is not None else {}
+    todo = [i for i, k in enumerate(keys) if k not in cached]
+    problems: list[str] = []
+    chunk = max(ex.batch_size, 32)
+    for start in range(0, len(todo), chunk):
+        if cancel and cancel():
+            raise Cancelled("FID feature extraction cancelled")
+        idx = todo[start:start + chunk]
+        paths = [str(image_set.items[i].path) for i in idx]
+        try:
+            new = dict(zip((keys[i] for i in idx), _files_features(paths, ex)))
+        except (OSError, ValueError, SyntaxError):
+            new = {}
+            for i, path in zip(idx, paths):
+                try:
+                    new[keys[i]] = _files_features([path], ex)[0]
+                except (OSError, ValueError, SyntaxError) as e:
+                    problems.append(f"{Path(path).name}: unreadable, left out of the FID ({e})")
+        if ws is not None and new:
+            store_features(ws, ex.extractor_id, new)
+        cached.update(new)
+        if progress:
+            progress(start + len(idx), len(todo), f"FID features {image_set.name}")
+    feats = [cached[k] for k in keys if k in cached]
+    if not feats:
+        raise BadInputError(f"image set {image_set.spec!r}: no readable images")
+    return np.stack(feats).astype(np.float64), problems
+
+
+@dataclass
+class SetStats:
+    mu: np.ndarray
+    sigma: np.ndarray
+    n: int
+    problems: list[str]
+
+
+def set_statistics(image_set: ImageSet, ex: FidExtractor, ws: Workspace | None = None,
+                   cache: bool = False, progress: Progress | None = None,
+                   cancel: CancelFn | None = None) -> SetStats:
+    """Mean/covariance of a set; with ``cache`` they are kept in the workspace by content hash.
+
+    Only reference sets (the full Real set) are worth caching: a 2048-d covariance is 32 MB.
+    """
+    rel = f"cache/fid_stats/{ex.extractor_id.replace('@', '_')}_{image_set.content_hash()[:24]}.npz"
+    if cache and ws is not None and ws.path(rel).is_file():
+        with np.load(ws.path(rel)) as z:
+            return SetStats(z["mu"], z["sigma"], int(z["n"]), [])
+    feats, problems = set_features(image_set, ex, ws, progress, cancel)
+    mu, sigma = statistics(feats)
+    if cache and ws is not None:
+        buf = io.BytesIO()
+        np.savez(buf, mu=mu, sigma=sigma, n=len(feats))
+        atomic_write_bytes(ws.path(rel), buf.getvalue())
+        ws.add_result("fid_stats", image_set.content_hash(),
+                      {"path": rel, "set": image_set.spec, "n": len(feats), "extractor": ex.extractor_id})
+    return SetStats(mu, sigma, len(feats), problems)
+
+
+@dataclass
+class FidResult:
+    fid: float
+    n_a: int
+    n_b: int
+    dim: int
+    extractor: str
+    warnings: list[str]
+
+    def as_dict(self) -> dict:
+        return {"fid": self.fid, "n_a": self.n_a, "n_b": self.n_b, "dim": self.dim,
+                "extractor": self.extractor, "warnings": self.warnings}
+
+
+def fid_from_stats(a: SetStats, b: SetStats, name_a: str, name_b: str, extractor: str) -> FidResult:
+    dim = a.mu.shape[0]
+    warnings = a.problems + b.problems + stability_warnings(name_a, a.n, dim) + stability_warnings(name_b, b.n, dim)
+    return FidResult(frechet_distance(a.mu, a.sigma, b.mu, b.sigma), a.n, b.n, dim, extractor, warnings)
+
+
+def compute_fid(a: ImageSet, b: ImageSet, ex: FidExtractor, ws: Workspace | None = None,
+                cache_a: bool = False, cache_b: bool = False, progress: Progress | None = None,
+                cancel: CancelFn | None = None) -> FidResult:
+    """FID between two image sets (clean mode)."""
+    sa = set_statistics(a, ex, ws, cache_a, progress, cancel)
+    sb = set_statistics(b, ex, ws, cache_b, progress, cancel)
+    return fid_from_stats(sa, sb, a.name, b.name, ex.extractor_id)

@@ -1,0 +1,153 @@
+"""Image sets for evaluation: names the user types, resolved to lists of image files.
+
+A set spec is one of
+  ``real``            the workspace's training images,
+  ``samples:KIND``    every sample of a kind (inpainted, styled, external...),
+  ``NAME``            every sample whose set name is NAME (``Diff``, ``GAN``...),
+  a folder path       the image files in it (its ``images/`` subfolder when it has one;
+                      ``*_mask`` files and ``masks/`` are left out).
+External sets (e.g. SinGAN-Seg's GAN images) are imported as samples of kind ``external``
+so that reports find them by name like any generated set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from backend.data.imageio import IMAGE_SUFFIXES, load_mask, load_rgb
+from backend.errors import BadInputError, Cancelled
+from backend.workspace import Workspace
+from backend.workspace.files import sha256_file
+
+REAL = "real"
+
+
+@dataclass(frozen=True)
+class SetItem:
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    name: str
+    spec: str
+    items: tuple[SetItem, ...]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [i.path for i in self.items]
+
+    def content_hash(self) -> str:
+        """Hash of the sorted file hashes: the same images give the same key in any order."""
+        return hashlib.sha256("\n".join(sorted(i.sha256 for i in self.items)).encode()).hexdigest()
+
+    def subset(self, indices, name: str | None = None) -> "ImageSet":
+        return ImageSet(name or self.name, self.spec, tuple(self.items[int(i)] for i in indices))
+
+
+def folder_images(folder: Path) -> list[Path]:
+    base = folder / "images" if (folder / "images").is_dir() else folder
+    return sorted(p for p in base.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  and not p.stem.endswith("_mask") and "masks" not in p.relative_to(base).parts
+                  and not p.name.startswith("."))
+
+
+def _items(paths: list[Path]) -> tuple[SetItem, ...]:
+    return tuple(SetItem(p, sha256_file(p)) for p in paths)
+
+
+def set_names(ws: Workspace) -> list[str]:
+    """Sample set names present in the workspace, in order of first appearance."""
+    return [r[0] for r in ws.query("SELECT set_name FROM samples GROUP BY set_name ORDER BY MIN(id)")]
+
+
+def resolve_set(spec: str, ws: Workspace | None = None) -> ImageSet:
+    """The image set a spec names; a clear error when it names nothing."""
+    if ws is not None:
+        if spec.lower() == REAL:
+            items = []
+            for rec in ws.images():
+                path = ws.path(rec.stored_path) if rec.stored_path else Path(rec.source_path)
+                # a converted copy has other bytes than the source: hash what is read
+                items.append(SetItem(path, sha256_file(path) if rec.stored_path else rec.sha256))
+            return _nonempty(ImageSet("Real", spec, tuple(items)), "the workspace has no images")
+        if spec.startswith("samples:"):
+            kind = spec.split(":", 1)[1]
+            rows = ws.samples(kind=kind)
+            return _nonempty(ImageSet(kind, spec, _items([ws.path(s.image_path) for s in rows])),
+                             f"no samples of kind {kind!r}")
+        rows = ws.samples(set_name=spec)
+        if rows:
+            return ImageSet(spec, spec, _items([ws.path(s.image_path) for s in rows]))
+    folder = Path(spec).expanduser()
+    if folder.is_dir():
+        return _nonempty(ImageSet(folder.name, spec, _items(folder_images(folder))),
+                         f"no image files in {folder}")
+    known = ["real", "samples:KIND"] + (set_names(ws) if ws is not None else [])
+    raise BadInputError(f"unknown image set {spec!r}: not a folder" +
+                        (f" and not one of {', '.join(known)}" if ws is not None else
+                         " (set names need --workspace)"))
+
+
+def _nonempty(s: ImageSet, why: str) -> ImageSet:
+    if not s.items:
+        raise BadInputError(f"image set {s.spec!r} is empty: {why}")
+    return s
+
+
+def import_external_set(ws: Workspace, folder: str | Path, name: str,
+                        progress: Callable[[int, int, str], None] | None = None,
+                        cancel: Callable[[], bool] | None = None) -> dict:
+    """Store a folder of images (with masks when present) as samples of kind 'external'.
+
+    Masks are paired like the dataset importer does (``masks/`` or ``NAME_mask``); images
+    without a mask get an empty one and a note. Files already imported under this name
+    are skipped; unreadable files are reported by name and the rest goes on.
+    """
+    folder = Path(folder).expanduser().resolve()
+    if not folder.is_dir():
+        raise BadInputError(f"{folder}: not a folder")
+    images = folder_images(folder)
+    if not images:
+        raise BadInputError(f"no image files in {folder}")
+    mask_dir = folder / "masks"
+    done = {r[0] for r in ws.query(
+        "SELECT json_extract(params_json, '$.source') FROM samples WHERE kind = 'external' AND set_name = ?",
+        (name,))}
+    added, skipped, problems, unmasked = 0, 0, [], 0
+    for i, path in enumerate(images):
+        if cancel and cancel():
+            raise Cancelled("import cancelled")
+        if str(path) in done:
+            skipped += 1
+            continue
+        try:
+            image, _ = load_rgb(path)
+            candidates = [path.with_name(f"{path.stem}_mask{s}") for s in (".png", path.suffix)]
+            candidates += [mask_dir / f"{path.stem}{s}" for s in IMAGE_SUFFIXES]
+            mask_path = next((c for c in candidates if c.is_file()), None)
+            if mask_path is None:
+                mask, unmasked = np.zeros(image.shape[:2], np.uint8), unmasked + 1
+            else:
+                mask, _ = load_mask(mask_path)
+                if mask.shape != image.shape[:2]:
+                    raise BadInputError(f"mask {mask_path.name} is {mask.shape[1]}x{mask.shape[0]}, "
+                                        f"image is {image.shape[1]}x{image.shape[0]}")
+            ws.add_sample("external", name, image, mask,
+                          params={"source": str(path), "mask_source": str(mask_path) if mask_path else None})
+            added += 1
+        except BadInputError as e:
+            problems.append(str(e) if path.name in str(e) else f"{path.name}: {e}")
+        if progress:
+            progress(i + 1, len(images), path.name)
+    return {"set_name": name, "added": added, "already_present": skipped, "without_mask": unmasked,
+            "problems": problems}

@@ -1,0 +1,163 @@
+"""FID: clean-fid's distance and statistics, checked against scipy and clean-fid itself."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from backend.data.demo import write_demo_dataset
+from backend.data.imageio import load_rgb
+from backend.errors import MissingWeightsError
+from backend.metrics.fid import (FID_WEIGHTS_FILE, FidExtractor, compute_fid, frechet_distance,
+                                 load_fid_inception, set_features, set_statistics, statistics)
+from backend.sets import folder_images, resolve_set
+from backend.workspace.files import write_png
+
+from _metrics_helpers import save_tiny_fid_torchscript, small_extractor
+
+
+def scipy_fid(f1: np.ndarray, f2: np.ndarray) -> float:
+    """Textbook FID, written independently: ||mu1-mu2||^2 + Tr(S1 + S2 - 2 sqrtm(S1 S2))."""
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def test_frechet_distance_matches_scipy_and_cleanfid():
+    from cleanfid.fid import fid_from_feats
+    from cleanfid.fid import frechet_distance as cf_frechet
+
+    rng = np.random.default_rng(0)
+    f1 = rng.standard_normal((200, 12))
+    f2 = rng.standard_normal((150, 12)) * 1.3 + 0.4
+    mine = frechet_distance(*statistics(f1), *statistics(f2))
+    assert mine == pytest.approx(scipy_fid(f1, f2), rel=1e-8)
+    assert mine == pytest.approx(float(cf_frechet(*statistics(f1), *statistics(f2))), rel=1e-12)
+    assert mine == pytest.approx(float(fid_from_feats(f1, f2)), rel=1e-10)
+    assert frechet_distance(*statistics(f1), *statistics(f1)) == pytest.approx(0, abs=1e-8)
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory):
+    """24 demo images and copies degraded by increasing noise and blur."""
+    root = tmp_path_factory.mktemp("fidsets")
+    base = write_demo_dataset(root / "base", count=24, size=64, seed=3) / "images"
+    images = [load_rgb(p)[0] for p in folder_images(base)]
+    rng = np.random.default_rng(0)
+    out = {"base": root / "base"}
+    for sigma in (8, 24, 64):
+        d = root / f"noise{sigma}"
+        for i, im in enumerate(images):
+            noisy = np.clip(im + rng.normal(0, sigma, im.shape), 0, 255).astype(np.uint8)
+            write_png(d / f"{i:03d}.png", noisy)
+        out[f"noise{sigma}"] = d
+    for sigma in (1, 2, 4):
+        d = root / f"blur{sigma}"
+        for i, im in enumerate(images):
+            write_png(d / f"{i:03d}.png", cv2.GaussianBlur(im, (0, 0), sigma))
+        out[f"blur{sigma}"] = d
+    return out
+
+
+def test_fid_of_a_set_with_itself_is_zero_and_grows_with_noise_and_blur(variants):
+    ex = small_extractor(8)
+    base = resolve_set(str(variants["base"]))
+    self_fid = compute_fid(base, base, ex).fid
+    for kind, levels in (("noise", (8, 24, 64)), ("blur", (1, 2, 4))):
+        fids = [compute_fid(base, resolve_set(str(variants[f"{kind}{lv}"])), ex).fid for lv in levels]
+        assert abs(self_fid) < 1e-6 * fids[0] and fids[0] > 0.1 and all(a < b for a, b in zip(fids, fids[1:])), (kind, fids)
+
+
+def test_set_features_use_cleanfid_resizing_and_report_few_images(variants):
+    """Our chunked extraction equals clean-fid's own folder pipeline on the same files."""
+    from cleanfid.fid import get_folder_features
+
+    ex = small_extractor(8)
+    s = resolve_set(str(variants["noise8"]))
+    feats, problems = set_features(s, ex)
+    ref = get_folder_features(str(variants["noise8"]), ex.model, num_workers=0, batch_size=7,
+                              device=torch.device("cpu"), mode="clean", verbose=False)
+    np.testing.assert_allclose(feats, ref, rtol=1e-5, atol=1e-6)
+    assert problems == []
+    res = compute_fid(s, s, ex)
+    assert any("only 24 images" in w for w in res.warnings)
+
+
+def test_unreadable_file_is_named_and_left_out(tmp_path, variants):
+    d = tmp_path / "mixed"
+    d.mkdir()
+    for p in sorted(variants["blur1"].iterdir())[:5]:
+        (d / p.name).write_bytes(p.read_bytes())
+    (d / "broken.png").write_bytes(b"not a png at all")
+    feats, problems = set_features(resolve_set(str(d)), small_extractor(8))
+    assert feats.shape == (5, 8)
+    assert len(problems) == 1 and "broken.png" in problems[0]
+
+
+class _Counting:
+    """Wraps an extractor model and counts the images it sees."""
+
+    def __init__(self, model):
+        self.model, self.images = model, 0
+
+    def __call__(self, x):
+        self.images += x.shape[0]
+        return self.model(x)
+
+
+def test_workspace_caches_features_and_real_statistics(demo_ws):
+    base = small_extractor(8)
+    counting = _Counting(base.model)
+    ex = FidExtractor(counting, base.extractor_id, base.device)
+    real = resolve_set("real", demo_ws)
+    first = set_statistics(real, ex, demo_ws, cache=True)
+    assert counting.images == len(real) == 12
+    again = set_statistics(real, ex, demo_ws, cache=True)  # from the npz
+    np.testing.assert_array_equal(first.sigma, again.sigma)
+    sub = real.subset(range(6))
+    set_statistics(sub, ex, demo_ws)  # per-image features are cached too
+    assert counting.images == 12
+    assert demo_ws.query("SELECT COUNT(*) FROM results WHERE kind = 'fid_stats'")[0][0] == 1
+    assert demo_ws.query("SELECT COUNT(*) FROM features WHERE extractor = ?", (ex.extractor_id,))[0][0] == 12
+
+
+def test_torchscript_inception_loads_through_cleanfid(tmp_path, variants):
+    """A random TorchScript module under clean-fid's file name, loaded by InceptionV3W."""
+    from cleanfid.inception_torchscript import InceptionV3W
+    from cleanfid.fid import get_folder_features
+
+    pt = save_tiny_fid_torchscript(tmp_path / "fid")
+    by_folder = load_fid_inception(str(pt.parent), device="cpu")
+    renamed = tmp_path / "elsewhere" / "my-inception.pt"
+    renamed.parent.mkdir()
+    renamed.write_bytes(pt.read_bytes())
+    by_file = load_fid_inception(str(renamed), device="cpu")
+    assert isinstance(by_folder.model, InceptionV3W) and isinstance(by_file.model, InceptionV3W)
+    assert by_folder.extractor_id == by_file.extractor_id  # same bytes, same cache key
+
+    s = resolve_set(str(variants["blur2"]))
+    feats, _ = set_features(s, by_file)
+    assert feats.shape == (24, 2048)
+    # independent: clean-fid's folder pipeline, then the scripted layers on (x - 128) / 128
+    scripted = torch.jit.load(str(pt)).eval()
+    resized = get_folder_features(str(variants["blur2"]), lambda x: x.reshape(len(x), -1), num_workers=0,
+                                  batch_size=24, device=torch.device("cpu"), mode="clean", verbose=False)
+    with torch.no_grad():
+        ref = scripted.layers(torch.from_numpy(resized).reshape(-1, 3, 299, 299).float().sub(128).div(128))
+    np.testing.assert_allclose(feats, ref.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_missing_fid_weights_give_the_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(MissingWeightsError, match="inception-2015-12-05.pt"):
+        load_fid_inception(None)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(MissingWeightsError, match=FID_WEIGHTS_FILE):
+        load_fid_inception(str(empty))
+    monkeypatch.setenv("DIFFGEN_FID_INCEPTION", str(tmp_path / "nowhere.pt"))
+    with pytest.raises(MissingWeightsError, match="nowhere.pt"):
+        load_fid_inception(None)
