@@ -1,1 +1,1 @@
-"""Metrics: image-set quality scores and agreement statistics."""
+"""Metrics: FID (clean-fid), MS-SSIM diversity (pytorch-msssim), agreement statistics (kappa)."""
