@@ -44,7 +44,7 @@ def cmd_segment(a: argparse.Namespace) -> int:
     for note in result["notes"]:
         print(f"note: {note}")
     for run in result["trained"]:
-        print(f"trained {run['label']:<22s} seed {run['seed']}: IoU {run['iou']:.4f}  "
+        print(f"trained {run['title']:<30s} seed {run['seed']}: IoU {run['iou']:.4f}  "
               f"Dice loss {run['dice_loss']:.4f}")
     print(f"{len(result['trained'])} runs trained, {len(result['skipped'])} already done, "
           f"{len(result['failed'])} failed; test set {result['test_images']} real images. "

@@ -124,7 +124,7 @@ def run_segment(ws: Workspace, params: dict, progress: Progress | None = None,
 
     for i, (key, spec) in enumerate(keyed.items()):
         steps = run_steps(cfg, spec)
-        tag = f"[{i + 1}/{len(keyed)}] {spec.label} s{spec.seed}"
+        tag = f"[{i + 1}/{len(keyed)}] {spec.title} s{spec.seed}"
         if key in done:
             state["done"] += steps
             result["skipped"].append(key)
@@ -150,7 +150,7 @@ def run_segment(ws: Workspace, params: dict, progress: Progress | None = None,
             continue
         state["done"] = start + steps
         record_run(ws, key, spec.mode, run_params, "done", metrics, metrics["path"])
-        result["trained"].append({"key": key, "label": spec.label, "seed": spec.seed,
+        result["trained"].append({"key": key, "label": spec.label, "title": spec.title, "seed": spec.seed,
                                   "iou": metrics["iou"], "dice_loss": metrics["dice_loss"]})
     result["notes"] = planner.notes + store.notes
     report("finished")

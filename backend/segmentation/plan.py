@@ -61,6 +61,18 @@ class RunSpec:
     def refs(self) -> set[ItemRef]:
         return self.plan.refs() | set(self.val)
 
+    @property
+    def title(self) -> str:
+        """The label with what tells same-label runs apart (for messages)."""
+        parts = [self.label]
+        if self.alpha is not None:
+            parts.append(f"alpha={self.alpha}")
+        if self.n_real is not None:
+            parts.append(f"N={self.n_real} r={self.r}")
+        if self.mode != "real":
+            parts.append("+Control" if self.control else "no Control")
+        return " ".join(parts)
+
     def key(self, cfg: SegConfig, test: Sequence[int], weights: str | None) -> str:
         content = {**self.describe(), "train": sorted(map(str, self.plan.refs())),
                    "val": sorted(map(str, self.val)), "test": sorted(test),
