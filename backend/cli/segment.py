@@ -1,0 +1,54 @@
+"""Segmentation commands: ``diffgen segment`` (run experiments) and ``diffgen segment report``."""
+
+from __future__ import annotations
+
+import argparse
+
+from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.segmentation.config import EXPERIMENTS
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "segment", help="segmentation experiments (paper Tables 3-6): train UNet++ models and report",
+        description="Train UNet++ segmentation models on real, synthetic, augmented and small real "
+                    "sets and test them on held-out real images. Finished runs are skipped, so an "
+                    "interrupted set resumes. 'diffgen segment report' writes the tables and plots.")
+    p.add_argument("action", nargs="?", choices=["run", "report"], default="run")
+    add_workspace(p)
+    p.add_argument("--experiment", "-e", action="append", choices=[*EXPERIMENTS, "all"],
+                   help="which experiments (repeatable; default all)")
+    p.add_argument("--preset", default="tiny", help="tiny (CPU, demo data) | paper | path to a .toml")
+    p.add_argument("--seeds", type=int, nargs="+", help="training seeds (several give error bars)")
+    p.add_argument("--set", dest="overrides", action="append", metavar="segment.FIELD=VALUE",
+                   help="override a preset field, e.g. segment.epochs=20")
+    p.add_argument("--encoder-weights", metavar="PATH",
+                   help="ImageNet state dict of the encoder (used when the preset says pretrained)")
+    p.set_defaults(func=cmd_segment)
+
+
+def cmd_segment(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    if a.action == "report":
+        from backend.segmentation.report import write_report
+
+        for kind, path in write_report(ws).items():
+            print(f"{kind:11s} {path}")
+        return 0
+    from backend.segmentation import run_segment
+
+    params = {"preset": a.preset, "overrides": a.overrides or [], "experiments": a.experiment or ["all"],
+              "seeds": a.seeds, "encoder_weights": a.encoder_weights}
+    with tqdm_progress("segment", "step") as prog:
+        result = run_segment(ws, params, progress=prog)
+    for note in result["notes"]:
+        print(f"note: {note}")
+    for run in result["trained"]:
+        print(f"trained {run['title']:<30s} seed {run['seed']}: IoU {run['iou']:.4f}  "
+              f"Dice loss {run['dice_loss']:.4f}")
+    print(f"{len(result['trained'])} runs trained, {len(result['skipped'])} already done, "
+          f"{len(result['failed'])} failed; test set {result['test_images']} real images. "
+          f"Tables: diffgen segment report --workspace {a.workspace}")
+    for f in result["failed"]:
+        print(f"FAILED {f}")
+    return 1 if result["failed"] else 0

@@ -1,0 +1,85 @@
+"""The segmentation stage's configuration: the ``[segment]`` section of a preset.
+
+One dataclass holds both the network/training hyperparameters and the experiment design
+(split sizes, alpha, N and r grids) so a run's full resolved config can be saved with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from backend.errors import DiffGenError
+from backend.presets import apply_overrides, from_section, load_preset
+
+EXPERIMENTS = ("real", "synthetic", "augment", "small-n")
+
+
+@dataclass(frozen=True)
+class SegConfig:
+    # Network (UNet++ from segmentation-models-pytorch).
+    encoder: str = "resnet18"
+    encoder_depth: int = 5
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+    pretrained: bool = False          # ImageNet encoder weights from a local file
+    image_size: int = 256
+    # Training (paper: 150 epochs, 1e-4 for the first third then 1e-5; Adam; Dice loss).
+    epochs: int = 150
+    min_steps: int = 0                # tiny data: train at least this many steps (0 = off)
+    lr_drop_fraction: float = 1 / 3
+    lr: float = 1e-4
+    lr_after: float = 1e-5
+    batch_size: int = 8
+    workers: int = 0
+    # Splits: a fixed held-out real test set, then 80/20 train/validation.
+    test_size: int = 200              # at most this many test images ...
+    test_fraction: float = 0.2        # ... and at most this fraction of the images
+    val_fraction: float = 0.2
+    split_seed: int = 0
+    seeds: tuple[int, ...] = (0,)
+    # Experiment grids (Tables 3-6).
+    synthetic_multiples: tuple[int, ...] = (1, 2, 3)
+    alpha: float = 0.5
+    small_n: tuple[int, ...] = (16, 32, 64, 128)
+    small_n_r: tuple[int, ...] = (1, 2, 3)
+    small_n_sets: tuple[str, ...] = ()  # empty: every synthetic set in the workspace
+    preset: str = field(default="custom", compare=False)
+
+    def __post_init__(self) -> None:
+        # TOML gives lists; freeze them so the config hashes and compares by value.
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, list):
+                object.__setattr__(self, f.name, tuple(v))
+        if not 0 < self.alpha < 1:
+            raise DiffGenError(f"segment.alpha must lie in (0, 1), got {self.alpha}")
+        if not 0 < self.val_fraction < 1 or not 0 < self.test_fraction < 1:
+            raise DiffGenError("segment.val_fraction and segment.test_fraction must lie in (0, 1)")
+        if len(self.decoder_channels) != self.encoder_depth:
+            raise DiffGenError(f"segment.decoder_channels needs {self.encoder_depth} entries "
+                               f"(one per encoder stage), got {list(self.decoder_channels)}")
+        if self.epochs < 1 or self.batch_size < 1 or self.image_size < 32:
+            raise DiffGenError("segment.epochs and batch_size must be >= 1, image_size >= 32")
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+    def training_fingerprint(self) -> str:
+        """Hash of every field that changes what one run computes (not the grids or seeds)."""
+        keys = ("encoder", "encoder_depth", "decoder_channels", "pretrained", "image_size", "epochs",
+                "min_steps", "lr_drop_fraction", "lr", "lr_after", "batch_size")
+        d = self.to_dict()
+        return hashlib.sha256(json.dumps({k: d[k] for k in keys}, sort_keys=True).encode()).hexdigest()
+
+
+def load_config(preset: str = "tiny", overrides: list[str] | None = None,
+                seeds: list[int] | None = None) -> SegConfig:
+    """The ``[segment]`` section of ``preset`` with ``segment.field=value`` overrides applied."""
+    data = apply_overrides(load_preset(preset), overrides)
+    section = dict(data.get("segment", {}))
+    if seeds:
+        section["seeds"] = list(seeds)
+    cfg = from_section(SegConfig, section)
+    return dataclasses.replace(cfg, preset=str(data.get("name", preset)))

@@ -1,0 +1,280 @@
+"""What a segmentation run trains and tests on: splits, synthetic-set selection, samplers.
+
+The held-out test set is a fixed (``split_seed``) share of the workspace's real images. No
+test image ever reaches training or validation, and a synthetic sample whose source image
+is a test image is never used: every selection below only accepts sources from the
+training pool. Rejected samples (review) are left out too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping, Protocol, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from backend.errors import DiffGenError
+from backend.segmentation.augment import control_augment
+from backend.segmentation.config import SegConfig
+from backend.segmentation.model import to_input
+from backend.workspace import SampleRecord, Workspace
+
+
+@dataclass(frozen=True, order=True)
+class ItemRef:
+    """One training/evaluation pair: a real image (``image``) or a synthetic ``sample``."""
+
+    kind: str
+    id: int
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+@dataclass(frozen=True)
+class ImageSplit:
+    test: tuple[int, ...]   # held-out real images: never trained on, never a generation source
+    pool: tuple[int, ...]   # real images available for training, validation and generation
+    excluded: tuple[str, ...] = ()  # why some images take no part (no mask, flagged)
+
+
+def usable_images(ws: Workspace) -> tuple[list[int], list[str]]:
+    ids, notes = [], []
+    for rec in ws.images():
+        if rec.current_mask_id is None:
+            notes.append(f"{rec.name}: no mask, not used")
+        elif rec.flagged:
+            notes.append(f"{rec.name}: flagged ({rec.flag_note or 'no note'}), not used")
+        else:
+            ids.append(rec.id)
+    return ids, notes
+
+
+def test_count(n: int, cfg: SegConfig) -> int:
+    """``test_size`` images, but never more than ``test_fraction`` of them (at least one)."""
+    return max(1, min(cfg.test_size, int(round(cfg.test_fraction * n))))
+
+
+def image_split(ws: Workspace, cfg: SegConfig) -> ImageSplit:
+    ids, notes = usable_images(ws)
+    if len(ids) < 4:
+        raise DiffGenError(f"segmentation needs at least 4 images with masks; the workspace has {len(ids)}")
+    perm = np.random.default_rng(cfg.split_seed).permutation(ids)
+    k = test_count(len(ids), cfg)
+    return ImageSplit(tuple(sorted(int(i) for i in perm[:k])), tuple(sorted(int(i) for i in perm[k:])),
+                      tuple(notes))
+
+
+def split_train_val(ids: Sequence, val_fraction: float, rng: np.random.Generator) -> tuple[list, list]:
+    """Random 80/20-style split; at least one item each side when there are two or more."""
+    items = list(ids)
+    order = rng.permutation(len(items))
+    n_val = min(max(1, int(round(val_fraction * len(items)))), len(items) - 1) if len(items) > 1 else 0
+    val = sorted(items[i] for i in order[:n_val])
+    train = sorted(items[i] for i in order[n_val:])
+    return train, val
+
+
+def synthetic_sets(ws: Workspace) -> dict[str, list[SampleRecord]]:
+    """Samples grouped by ``set_name``, minus the ones a reviewer rejected."""
+    rejected = {r[0] for r in ws.query("SELECT sample_id FROM reviews WHERE decision = 'reject'")}
+    sets: dict[str, list[SampleRecord]] = defaultdict(list)
+    for s in ws.samples():
+        if s.id not in rejected:
+            sets[s.set_name].append(s)
+    return dict(sets)
+
+
+def by_source(samples: Iterable[SampleRecord], sources: Iterable[int]) -> dict[int, list[int]]:
+    """Sample ids per allowed source image (samples of other sources are dropped)."""
+    allowed = set(sources)
+    out: dict[int, list[int]] = defaultdict(list)
+    for s in samples:
+        if s.source_image_id in allowed:
+            out[s.source_image_id].append(s.id)
+    return dict(out)
+
+
+def per_source(samples: Iterable[SampleRecord], sources: Iterable[int], k: int,
+               rng: np.random.Generator) -> list[int]:
+    """Up to ``k`` random samples generated from each allowed source image."""
+    chosen: list[int] = []
+    for src, ids in sorted(by_source(samples, sources).items()):
+        pick = rng.permutation(ids)[:k]
+        chosen += [int(i) for i in pick]
+    return sorted(chosen)
+
+
+def spread_selection(samples: Sequence[SampleRecord], sources: Iterable[int], count: int,
+                     rng: np.random.Generator) -> list[SampleRecord]:
+    """``count`` samples spread evenly over source images (Type-N: N per real image).
+
+    Each sample's rank within its source image decides the order (first every image's
+    first sample, then every second one...), random within a rank. Samples without a
+    source (an external set) count as their own source.
+    """
+    allowed = set(sources)
+    usable = [s for s in samples if s.source_image_id is None or s.source_image_id in allowed]
+    shuffled = [usable[i] for i in rng.permutation(len(usable))]
+    seen: dict[object, int] = defaultdict(int)
+    ranked = []
+    for j, s in enumerate(shuffled):
+        group = s.source_image_id if s.source_image_id is not None else ("external", s.id)
+        ranked.append((seen[group], j, s))
+        seen[group] += 1
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    return [s for _, _, s in ranked[:count]]
+
+
+class EpochPlan(Protocol):
+    def epoch(self, rng: np.random.Generator) -> list[ItemRef]: ...
+    def refs(self) -> set[ItemRef]: ...
+    def __len__(self) -> int: ...
+
+
+@dataclass
+class FixedPlan:
+    """Every item once per epoch, in a new random order."""
+
+    items: list[ItemRef]
+
+    def epoch(self, rng: np.random.Generator) -> list[ItemRef]:
+        return [self.items[i] for i in rng.permutation(len(self.items))]
+
+    def refs(self) -> set[ItemRef]:
+        return set(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass
+class AlphaSampler:
+    """Trabucco et al.'s augmentation: each real draw is swapped, with probability alpha,
+    for a synthetic sample generated from that image, chosen uniformly among its M samples."""
+
+    real: list[int]
+    synthetic: Mapping[int, Sequence[int]]
+    alpha: float
+
+    def epoch(self, rng: np.random.Generator) -> list[ItemRef]:
+        out = []
+        for i in rng.permutation(len(self.real)):
+            image_id = self.real[i]
+            cands = self.synthetic.get(image_id, ())
+            if cands and rng.random() < self.alpha:
+                out.append(ItemRef("sample", int(cands[int(rng.integers(len(cands)))])))
+            else:
+                out.append(ItemRef("image", image_id))
+        return out
+
+    def refs(self) -> set[ItemRef]:
+        return ({ItemRef("image", i) for i in self.real}
+                | {ItemRef("sample", int(s)) for ids in self.synthetic.values() for s in ids})
+
+    def __len__(self) -> int:
+        return len(self.real)
+
+
+@dataclass
+class ItemStore:
+    """Images and masks of a run, read once and resized to the network's input size.
+
+    Unreadable files are dropped with a note naming the file, so one bad sample does not
+    stop an experiment set.
+    """
+
+    ws: Workspace
+    size: int
+    arrays: dict[ItemRef, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    broken: set[ItemRef] = field(default_factory=set)
+
+    def _read(self, ref: ItemRef) -> tuple[np.ndarray, np.ndarray]:
+        if ref.kind == "image":
+            return self.ws.read_image(ref.id), self.ws.read_mask(self.ws.current_mask(ref.id))
+        return self.ws.read_sample(ref.id)
+
+    def _describe(self, ref: ItemRef) -> str:
+        if ref.kind == "image":
+            return self.ws.image(ref.id).source_path
+        s = self.ws.sample(ref.id)
+        return f"{self.ws.path(s.image_path)} (sample {s.id}, set {s.set_name})"
+
+    def load(self, refs: Iterable[ItemRef], keep: Iterable[ItemRef] = ()) -> list[ItemRef]:
+        """Read ``refs`` (cached), drop cached arrays outside ``refs``/``keep``; return the readable ones."""
+        refs = sorted(set(refs))
+        wanted = set(refs) | set(keep)
+        for r in [r for r in self.arrays if r not in wanted]:
+            del self.arrays[r]
+        ok = []
+        for ref in refs:
+            if ref in self.broken:
+                continue
+            if ref not in self.arrays:
+                try:
+                    img, mask = self._read(ref)
+                    if img.shape[:2] != mask.shape[:2]:
+                        raise DiffGenError(f"image {img.shape[:2]} and mask {mask.shape[:2]} differ in size")
+                except Exception as e:  # noqa: BLE001 - report and go on with the others
+                    self.broken.add(ref)
+                    self.notes.append(f"skipped {self._describe(ref)}: {e}")
+                    continue
+                self.arrays[ref] = self._resize(img, mask)
+            ok.append(ref)
+        return ok
+
+    def _resize(self, img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = self.size
+        interp = cv2.INTER_AREA if min(img.shape[:2]) >= s else cv2.INTER_LINEAR
+        img = cv2.resize(img, (s, s), interpolation=interp)
+        mask = cv2.resize(mask, (s, s), interpolation=cv2.INTER_NEAREST)
+        return img, np.where(mask > 127, 255, 0).astype(np.uint8)
+
+    def stack(self, refs: Sequence[ItemRef]) -> tuple[np.ndarray, np.ndarray]:
+        imgs = np.stack([self.arrays[r][0] for r in refs])
+        masks = np.stack([self.arrays[r][1] for r in refs])
+        return imgs, masks
+
+
+def as_batch(images: np.ndarray, masks: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 arrays -> (normalised input, 0/1 target of shape N,1,H,W)."""
+    return to_input(images), torch.from_numpy((masks > 127).astype(np.float32))[:, None]
+
+
+class EpochDataset(torch.utils.data.Dataset):
+    """One epoch's items; Control augmentation seeded per (run seed, epoch, position)."""
+
+    def __init__(self, items: list[ItemRef], arrays: Mapping[ItemRef, tuple[np.ndarray, np.ndarray]],
+                 control: bool, seed: int, epoch: int,
+                 augment: Callable = control_augment):
+        self.items, self.arrays, self.control = items, arrays, control
+        self.seed, self.epoch, self.augment = seed, epoch, augment
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        img, mask = self.arrays[self.items[k]]
+        if self.control:
+            img, mask = self.augment(img, mask, np.random.default_rng([self.seed, self.epoch, k]))
+        return img, mask
+
+
+def items_used(n: int, batch_size: int) -> int:
+    """How many of an epoch's ``n`` items are trained on (all but a lone last one)."""
+    return n - 1 if n > 1 and n % batch_size == 1 else n
+
+
+def batches_per_epoch(n: int, batch_size: int) -> int:
+    return max(1, math.ceil(items_used(n, batch_size) / batch_size))
+
+
+def effective_epochs(cfg: SegConfig, n_items: int) -> int:
+    """The preset's epochs, raised when ``min_steps`` asks for more steps on tiny data."""
+    steps = batches_per_epoch(n_items, cfg.batch_size)
+    return max(cfg.epochs, math.ceil(cfg.min_steps / steps)) if cfg.min_steps else cfg.epochs

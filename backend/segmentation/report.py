@@ -1,0 +1,257 @@
+"""Paper-style tables (Tables 3-6) and the IoU-vs-N plot from the finished ``seg_runs``.
+
+Values are means over seeds; with several seeds the sample standard deviation and the
+number of seeds follow (``0.8085 ± 0.0123 (n=3)``). Only runs of one training config and
+one test split are mixed: by default those of the most recent finished run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from backend.errors import DiffGenError
+from backend.segmentation.plan import ordered_sets
+from backend.workspace import Workspace
+from backend.workspace.files import atomic_write_bytes, atomic_write_text
+
+REPORT_DIR = "reports/segmentation"
+
+
+@dataclass(frozen=True)
+class Group:
+    mode: str
+    label: str
+    control: bool
+    set_name: str | None
+    multiple: int | None
+    n_real: int | None
+    r: int | None
+
+
+@dataclass
+class Score:
+    iou: list[float]
+    dice_loss: list[float]
+    seeds: list[int]
+
+    def fmt(self, name: str) -> str:
+        values = np.asarray(getattr(self, name))
+        if len(values) == 1:
+            return f"{values[0]:.4f}"
+        return f"{values.mean():.4f} ± {values.std(ddof=1):.4f} (n={len(values)})"
+
+    def stats(self, name: str) -> tuple[float, float]:
+        v = np.asarray(getattr(self, name))
+        return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def finished_runs(ws: Workspace, fingerprint: str | None = None) -> list[dict]:
+    """Done runs of one config + test split (the latest run's unless ``fingerprint`` is given)."""
+    rows = [{"key": r["run_key"], "params": json.loads(r["params_json"]),
+             "metrics": json.loads(r["metrics_json"] or "{}"), "created_at": r["created_at"]}
+            for r in ws.query("SELECT * FROM seg_runs WHERE status = 'done' ORDER BY created_at, id")]
+    if not rows:
+        return []
+    fp = fingerprint or rows[-1]["params"].get("fingerprint")
+    th = next((r["params"].get("test_hash") for r in reversed(rows) if r["params"].get("fingerprint") == fp), None)
+    return [r for r in rows if r["params"].get("fingerprint") == fp and r["params"].get("test_hash") == th]
+
+
+def group_scores(runs: list[dict]) -> dict[Group, Score]:
+    out: dict[Group, Score] = defaultdict(lambda: Score([], [], []))
+    for run in runs:
+        p = run["params"]
+        g = Group(p["mode"], p["label"], bool(p["control"]), p.get("set_name"), p.get("multiple"),
+                  p.get("n_real"), p.get("r"))
+        s = out[g]
+        if p["seed"] in s.seeds:  # a rerun with the same seed (another data version): keep the latest
+            i = s.seeds.index(p["seed"])
+            s.iou[i], s.dice_loss[i] = run["metrics"]["iou"], run["metrics"]["dice_loss"]
+        else:
+            s.seeds.append(p["seed"])
+            s.iou.append(run["metrics"]["iou"])
+            s.dice_loss.append(run["metrics"]["dice_loss"])
+    return dict(out)
+
+
+def _find(scores: dict[Group, Score], **want) -> Score | None:
+    for g, s in scores.items():
+        if all(getattr(g, k) == v for k, v in want.items()):
+            return s
+    return None
+
+
+def _sets(scores: dict[Group, Score], mode: str) -> list[str]:
+    return ordered_sets({g.set_name for g in scores if g.mode == mode and g.set_name})
+
+
+def simple_tables(scores: dict[Group, Score]) -> dict[str, list[tuple[str, Score]]]:
+    """Tables 3-5 as (row label, score) lists."""
+    real = _find(scores, mode="real", control=True)
+    real_nc = _find(scores, mode="real", control=False)
+    t3 = [("Real", real)] if real else []
+    multiples = sorted({g.multiple for g in scores if g.mode == "synthetic"})
+    for n in multiples:
+        for name in _sets(scores, "synthetic"):
+            s = _find(scores, mode="synthetic", set_name=name, multiple=n)
+            if s:
+                t3.append((f"{name}-{n}", s))
+    t4 = [("Real (no Control)", real_nc)] if real_nc else []
+    t5 = [("Real", real)] if real else []
+    for name in _sets(scores, "augment"):
+        for control, table in ((False, t4), (True, t5)):
+            s = _find(scores, mode="augment", set_name=name, control=control)
+            if s:
+                table.append((name, s))
+    return {"table3": t3, "table4": t4, "table5": t5}
+
+
+def small_n_rows(scores: dict[Group, Score]) -> list[tuple[int, str, dict[int, Score]]]:
+    """Table 6: (N, data type, {r: score}); Real is r = 0."""
+    rows = []
+    for n in sorted({g.n_real for g in scores if g.mode == "small-n"}):
+        for name in ["Real"] + _sets(scores, "small-n"):
+            by_r = {g.r: s for g, s in scores.items()
+                    if g.mode == "small-n" and g.n_real == n and (g.set_name or "Real") == name}
+            if by_r:
+                rows.append((n, name, by_r))
+    return rows
+
+
+TITLES = {
+    "table3": "Table 3: real versus full synthetic training (Type-N: N synthetic samples per real training image)",
+    "table4": "Table 4: synthetic augmentation (alpha replacement), without Control",
+    "table5": "Table 5: Control + synthetic augmentation (alpha replacement)",
+    "table6": "Table 6: small real training sets of N images plus r synthetic samples per image (Control on)",
+}
+
+
+def _markdown(tables: dict, t6: list, rs: list[int], header: str) -> str:
+    out = [header, ""]
+    for name, rows in tables.items():
+        out += [f"## {TITLES[name]}", ""]
+        if not rows:
+            out += ["(no finished runs)", ""]
+            continue
+        out += ["| Data type | Dice loss | IoU |", "|---|---|---|"]
+        out += [f"| {label} | {s.fmt('dice_loss')} | {s.fmt('iou')} |" for label, s in rows] + [""]
+    out += [f"## {TITLES['table6']}", ""]
+    if not t6:
+        return "\n".join(out + ["(no finished runs)", ""])
+    cols = [0] + rs
+    out.append("| N | Data type | " + " | ".join(
+        f"{'real only' if r == 0 else f'r = {r}'}: Dice loss | IoU" for r in cols) + " |")
+    out.append("|---|---|" + "---|---|" * len(cols))
+    for n, name, by_r in t6:
+        cells = [f"{by_r[r].fmt('dice_loss')} | {by_r[r].fmt('iou')}" if r in by_r else " | " for r in cols]
+        out.append(f"| {n} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(out + [""])
+
+
+def _csv(tables: dict, t6: list) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["table", "data_type", "N", "r", "dice_loss_mean", "dice_loss_sd", "iou_mean", "iou_sd",
+                "seeds"])
+    for name, rows in tables.items():
+        for label, s in rows:
+            w.writerow([name, label, "", "", *s.stats("dice_loss"), *s.stats("iou"), len(s.seeds)])
+    for n, label, by_r in t6:
+        for r, s in sorted(by_r.items()):
+            w.writerow(["table6", label, n, r, *s.stats("dice_loss"), *s.stats("iou"), len(s.seeds)])
+    return buf.getvalue()
+
+
+def _runs_csv(runs: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    cols = ["mode", "label", "control", "set_name", "multiple", "alpha", "n_real", "r", "seed",
+            "train_items", "val_items"]
+    w.writerow(["run_key", *cols, "dice_loss", "iou", "dice", "val_iou", "best_epoch", "epochs", "seconds",
+                "path"])
+    for run in runs:
+        p, m = run["params"], run["metrics"]
+        w.writerow([run["key"], *[p.get(c) for c in cols], m.get("dice_loss"), m.get("iou"), m.get("dice"),
+                    m.get("val_iou"), m.get("best_epoch"), m.get("epochs"), m.get("seconds"), m.get("path")])
+    return buf.getvalue()
+
+
+def plot_iou_vs_n(t6: list, rs: list[int]) -> bytes | None:
+    """IoU against N (log scale), one panel per synthetic set, error bars = SD over seeds."""
+    if not t6:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in dict.fromkeys(name for _, name, _ in t6) if n != "Real"] or ["Real"]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), sharey=True, squeeze=False)
+    real = {n: by_r[0] for n, name, by_r in t6 if name == "Real" and 0 in by_r}
+    for ax, name in zip(axes[0], names):
+        series = [("Real (no synthetic)", real, "k", "o")]
+        if name != "Real":
+            for i, r in enumerate(rs):
+                pts = {n: by_r[r] for n, nm, by_r in t6 if nm == name and r in by_r}
+                series.append((f"{name}, r = {r}", pts, f"C{i}", "s"))
+        for label, pts, colour, marker in series:
+            if not pts:
+                continue
+            ns = sorted(pts)
+            mean = [pts[n].stats("iou")[0] for n in ns]
+            sd = [pts[n].stats("iou")[1] for n in ns]
+            ax.errorbar(ns, mean, yerr=sd, label=label, color=colour, marker=marker, capsize=3, lw=1.4)
+        ns_all = sorted({n for n, _, _ in t6})
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ns_all, [str(n) for n in ns_all])
+        ax.set_xlabel("N real images")
+        ax.set_title(f"Real + {name}" if name != "Real" else "Real")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    n_seeds = max(len(s.seeds) for _, _, by_r in t6 for s in by_r.values())
+    axes[0][0].set_ylabel(f"test IoU (mean ± SD over {n_seeds} seed{'s' if n_seeds > 1 else ''})")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_report(ws: Workspace, fingerprint: str | None = None) -> dict[str, str]:
+    """Write segmentation.md, tables.csv, runs.csv and iou_vs_n.png; return their paths."""
+    runs = finished_runs(ws, fingerprint)
+    if not runs:
+        raise DiffGenError("no finished segmentation runs: run 'diffgen segment' first")
+    scores = group_scores(runs)
+    tables = simple_tables(scores)
+    t6 = small_n_rows(scores)
+    rs = sorted({r for _, _, by_r in t6 for r in by_r if r})
+    p = runs[-1]["params"]
+    cfg = p.get("config", {})
+    header = (f"# Segmentation experiments (paper section 3.5)\n\n"
+              f"Preset `{p.get('preset')}`: UNet++ / {cfg.get('encoder')} at {cfg.get('image_size')} px, "
+              f"{cfg.get('epochs')} epochs, alpha = {cfg.get('alpha')}; {len(runs)} finished runs, "
+              f"seeds {sorted({r['params']['seed'] for r in runs})}. Test set: "
+              f"{runs[-1]['metrics'].get('images')} held-out real images. Scores are the mean over "
+              "test images of the soft Dice loss and the IoU at threshold 0.5, from the checkpoint "
+              "with the best validation IoU.")
+    out_dir = ws.path(REPORT_DIR)
+    files = {"markdown": out_dir / "segmentation.md", "tables_csv": out_dir / "tables.csv",
+             "runs_csv": out_dir / "runs.csv"}
+    atomic_write_text(files["markdown"], _markdown(tables, t6, rs, header))
+    atomic_write_text(files["tables_csv"], _csv(tables, t6))
+    atomic_write_text(files["runs_csv"], _runs_csv(runs))
+    png = plot_iou_vs_n(t6, rs)
+    if png:
+        files["plot"] = out_dir / "iou_vs_n.png"
+        atomic_write_bytes(files["plot"], png)
+    paths = {k: ws.rel(v) for k, v in files.items()}
+    ws.add_result("report", "segmentation", {**paths, "runs": len(runs)})
+    return {k: str(Path(v)) for k, v in files.items()}

@@ -1,0 +1,139 @@
+"""The segmentation experiment set end to end on tiny data: leakage-free splits, resumable
+runs recorded in seg_runs, the report's tables agreeing with the database, and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from backend.cli import main
+from backend.errors import Cancelled
+from backend.segmentation import run_segment
+from backend.segmentation.config import load_config
+from backend.segmentation.data import image_split, synthetic_sets
+from backend.segmentation.plan import Planner
+from backend.segmentation.report import write_report
+from backend.workspace import Workspace
+
+# 32 px, a 3-stage encoder and one epoch: each run takes well under a second of compute.
+TINY = ["segment.image_size=32", "segment.encoder_depth=3", "segment.decoder_channels=[16,8,4]",
+        "segment.epochs=1", "segment.min_steps=0", "segment.batch_size=4", "segment.small_n=[4,6,64]",
+        "segment.small_n_r=[1,2]", "segment.synthetic_multiples=[1,2]"]
+
+
+def add_fake_sets(ws: Workspace) -> None:
+    """Stand-ins for generated sets: 3 colour-jittered / flipped copies per image ('Diff',
+    the test images included so that leakage would show) and one blurred copy ('GAN')."""
+    rng = np.random.default_rng(0)
+    for image_id in ws.image_ids():
+        img, mv = ws.read_image(image_id), ws.current_mask(image_id)
+        mask = ws.read_mask(mv)
+        for k in range(3):
+            i2, m2 = (img[:, ::-1], mask[:, ::-1]) if k % 2 else (img, mask)
+            jit = np.clip(i2 * rng.uniform(0.85, 1.15, 3), 0, 255).astype(np.uint8)
+            ws.add_sample("inpainted", "Diff", jit, m2, source_image_id=image_id, mask_version_id=mv.id, seed=k)
+        blur = (0.5 * img + 0.5 * img.mean()).astype(np.uint8)
+        ws.add_sample("external", "GAN", blur, mask, source_image_id=image_id)
+
+
+@pytest.fixture
+def seg_ws(demo_ws) -> Workspace:
+    add_fake_sets(demo_ws)
+    return demo_ws
+
+
+def _sources(ws, refs) -> set[int]:
+    return {ws.sample(r.id).source_image_id for r in refs if r.kind == "sample"}
+
+
+def _images(refs) -> set[int]:
+    return {r.id for r in refs if r.kind == "image"}
+
+
+def test_no_test_image_reaches_training_or_generation(seg_ws):
+    cfg = load_config("tiny", TINY, seeds=[0, 1])
+    split = image_split(seg_ws, cfg)
+    test = set(split.test)
+    assert test and not test & set(split.pool)
+    planner = Planner(cfg, split, synthetic_sets(seg_ws))
+    specs = planner.runs(["real", "synthetic", "augment", "small-n"])
+    assert {s.mode for s in specs} == {"real", "synthetic", "augment", "small-n"}
+    for spec in specs:
+        train, val = spec.plan.refs(), set(spec.val)
+        assert not (_images(train) | _images(val)) & test, spec.label
+        assert not (_sources(seg_ws, train) | _sources(seg_ws, val)) & test, spec.label
+        assert not _images(train) & _images(val)
+    small = [s for s in specs if s.mode == "small-n"]
+    assert {s.n_real for s in small} == {4, 6, len(split.pool)}  # 64 is capped at the pool
+    for spec in small:
+        real_train = _images(spec.plan.refs())
+        assert len(real_train) + len(spec.val) == spec.n_real
+        # synthetic samples come only from this run's own real training images
+        assert _sources(seg_ws, spec.plan.refs()) <= real_train
+        if spec.r:
+            assert len(spec.plan) == len(real_train) * (1 + spec.r)
+    # subsets are nested for one seed (N=4 inside N=6), and differ between seeds
+    reals = {(s.seed, s.n_real): _images(s.plan.refs()) | _images(s.val) for s in small if s.r == 0}
+    assert reals[(0, 4)] <= reals[(0, 6)] and reals[(0, 6)] != reals[(1, 6)]
+
+
+def test_missing_sets_are_skipped_with_a_message(demo_ws):
+    result = run_segment(demo_ws, {"preset": "tiny", "overrides": TINY, "experiments": ["synthetic", "augment"]})
+    assert any("no synthetic samples" in n for n in result["notes"])
+    assert {t["label"] for t in result["trained"]} == {"Real", "Real (no Control)"}
+
+
+def test_interrupted_set_resumes_skipping_finished_runs(seg_ws):
+    params = {"preset": "tiny", "overrides": TINY, "experiments": ["augment"]}
+    finished = lambda: seg_ws.query("SELECT COUNT(*) FROM seg_runs WHERE status = 'done'")[0][0]  # noqa: E731
+    with pytest.raises(Cancelled):
+        run_segment(seg_ws, params, cancel=lambda: finished() >= 2)
+    rows = seg_ws.query("SELECT run_key, status, path FROM seg_runs")
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"done"}
+    for r in rows:  # each finished run left its checkpoint and record
+        assert (seg_ws.path(r["path"]) / "best.safetensors").is_file()
+    calls = []
+    result = run_segment(seg_ws, params, progress=lambda d, t, m: calls.append((d, t)))
+    assert sorted(result["skipped"]) == sorted(r["run_key"] for r in rows)
+    assert len(result["trained"]) == 4 and not result["failed"]  # Real x2 + (Diff, GAN) x Control on/off
+    assert calls[-1][0] == calls[-1][1]  # progress reaches its total
+    again = run_segment(seg_ws, params)
+    assert again["trained"] == [] and len(again["skipped"]) == 6
+    assert seg_ws.query("SELECT COUNT(*) FROM seg_runs")[0][0] == 6
+
+
+def test_unreadable_sample_is_reported_and_the_run_goes_on(seg_ws):
+    broken = seg_ws.samples(set_name="GAN")[0]
+    seg_ws.path(broken.image_path).write_bytes(b"not a png")
+    over = TINY + ["segment.synthetic_multiples=[1]"]
+    result = run_segment(seg_ws, {"preset": "tiny", "overrides": over, "experiments": ["synthetic"]})
+    assert any(str(seg_ws.path(broken.image_path)) in n for n in result["notes"])
+    assert {t["label"] for t in result["trained"]} == {"Diff-1", "GAN-1"} and not result["failed"]
+
+
+def test_cli_runs_small_n_and_report_tables_match_the_database(seg_ws, capsys):
+    ws_arg = ["--workspace", str(seg_ws.root)]
+    over = [a for o in TINY + ["segment.small_n=[4,6]", "segment.small_n_r=[1]"] for a in ("--set", o)]
+    assert main(["segment", *ws_arg, "--experiment", "small-n", "--experiment", "real",
+                 "--seeds", "0", "1", *over]) == 0
+    assert main(["segment", "report", *ws_arg]) == 0
+    out = seg_ws.root / "reports" / "segmentation"
+    md = (out / "segmentation.md").read_text()
+    assert "Table 3" in md and "Table 6" in md and "(n=2)" in md
+    assert (out / "iou_vs_n.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    runs = [json.loads(r["params_json"]) | json.loads(r["metrics_json"])
+            for r in seg_ws.query("SELECT params_json, metrics_json FROM seg_runs WHERE status = 'done'")]
+    assert len(runs) == 2 * (1 + 2 * 3)  # 2 seeds x (Real + N in {4, 6} x {Real, Diff r=1, GAN r=1})
+    with open(out / "tables.csv") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        if row["table"] == "table6":
+            match = [r["iou"] for r in runs if r["mode"] == "small-n" and r["n_real"] == int(row["N"])
+                     and r["r"] == int(row["r"]) and (r["set_name"] or "Real") == row["data_type"]]
+        else:
+            match = [r["iou"] for r in runs if r["mode"] == "real" and r["control"]]
+        assert len(match) == 2 and float(row["iou_mean"]) == pytest.approx(np.mean(match))
+        assert float(row["iou_sd"]) == pytest.approx(np.std(match, ddof=1))
