@@ -21,6 +21,7 @@ import secrets
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import cv2
@@ -28,7 +29,8 @@ import numpy as np
 import torch
 
 from backend import masks
-from backend.diffusion.checkpoint import load_model, pick_device
+from backend.diffusion.checkpoint import load_model, pick_device, read_config
+from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_model
 from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
@@ -38,6 +40,7 @@ from backend.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
 SHEET_MAX_IMAGES = 8
+RESIZE_NOTE = "whole frame to the model resolution: image INTER_AREA, mask nearest (as training)"
 
 
 @dataclass(frozen=True)
@@ -102,13 +105,12 @@ def sample_seed(run_seed: int, image_id: int, index: int) -> int:
 
 # -- pixels ---------------------------------------------------------------------------------
 def to_model_resolution(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Whole-frame resize to ``size`` x ``size``: area averaging when shrinking, bicubic when
-    enlarging; the mask is resized the same way and thresholded at half."""
-    h, w = mask.shape
-    interp = cv2.INTER_AREA if size <= min(h, w) else cv2.INTER_CUBIC
-    img = cv2.resize(image, (size, size), interpolation=interp)
-    m = cv2.resize(mask.astype(np.float32), (size, size), interpolation=interp)
-    return img, np.where(m >= 127.5, 255, 0).astype(np.uint8)
+    """Whole-frame resize to ``size`` x ``size`` exactly as the training data is made
+    (area averaging for the image, nearest neighbour for the mask), so the model sees
+    inputs from the distribution it learned."""
+    img = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    m = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
+    return img, np.where(m >= 128, 255, 0).astype(np.uint8)
 
 
 def to_tensor(image: np.ndarray, mask: np.ndarray) -> torch.Tensor:
@@ -159,21 +161,62 @@ def _load_source(ws: Workspace, image_id: int, size: int, dilate: int) -> _Sourc
 
 
 # -- models -------------------------------------------------------------------------------
-def _model_row(ws: Workspace, ref: ModelRef) -> dict[str, Any] | None:
-    """The registered model row of ``ref`` (a path given on the command line may be one too)."""
-    if ref.id is not None:
-        rows = ws.query("SELECT * FROM models WHERE id = ?", (ref.id,))
-    else:
-        rows = ws.query("SELECT * FROM models WHERE path = ?", (ws.rel(ref.folder),))
-    return dict(rows[0]) if rows else None
-
-
 def set_name_for(target: str | None) -> str:
     """The paper's set names: Diff (cluster models) and Full-Diff (the full-set model)."""
     return {"cluster": "Diff", "full": "Full-Diff", "imported": "Full-Diff"}.get(target or "", "Custom-Diff")
 
 
 # -- the job ------------------------------------------------------------------------------
+@dataclass
+class _Plan:
+    """One model's share of a run, prepared from its config.json without loading weights
+    (so that a run over 20 cluster models holds one model in memory at a time)."""
+    ref: ModelRef
+    model_id: int | None
+    checkpoint_id: int | None
+    target: str
+    cluster: int | None
+    preset: str
+    cfg: InpaintConfig
+    image_size: int
+    diffusion: DiffusionConfig
+    sources: list[_Source]
+
+    def provenance(self, ws: Workspace, run_seed: int, device: torch.device) -> dict[str, Any]:
+        cfg, schedule = self.cfg, self.cfg.schedule()
+        return {
+            "preset": self.preset, "model_folder": ws.rel(self.ref.folder), "model_target": self.target,
+            "cluster": self.cluster, "model_note": self.ref.note,
+            "schedule": "repaint-jump", "respacing": cfg.respacing, "jump_length": cfg.jump_length,
+            "jump_n_sample": cfg.jump_n_sample, "evaluations": schedule.evaluations(),
+            "dilation": cfg.dilate, "resolution": self.image_size, "resize": RESIZE_NOTE,
+            "postprocess": {"threshold": 0.0, "min_island": cfg.min_island,
+                            "fill_holes": cfg.fill_holes},
+            "run_seed": run_seed, "device": device.type, "autocast_fp16": device.type == "cuda",
+        }
+
+
+def _plan(ws: Workspace, ref: ModelRef, image_ids: list[int], params: dict[str, Any],
+          skipped: list[dict[str, Any]]) -> _Plan:
+    saved = read_config(ref.folder)
+    rows = ws.query("SELECT * FROM models WHERE " + ("id = ?" if ref.id is not None else "path = ?"),
+                    (ref.id if ref.id is not None else ws.rel(ref.folder),))
+    row = dict(rows[0]) if rows else {}      # a folder given by path may be registered too
+    preset = params.get("preset") or row.get("preset") or saved.get("preset") or "paper"
+    cfg = resolve_config(params, preset)
+    size = int(saved["model"]["image_size"])
+    sources = []
+    for image_id in image_ids:
+        try:
+            sources.append(_load_source(ws, image_id, size, cfg.dilate))
+        except (BadInputError, WorkspaceError) as e:
+            skipped.append({"image_id": image_id, "reason": str(e)})
+    model_id = row.get("id")
+    return _Plan(ref, model_id, latest_checkpoint_id(ws, model_id) if model_id is not None else None,
+                 row.get("target") or ref.target, row.get("cluster", ref.cluster), preset, cfg, size,
+                 DiffusionConfig.from_dict(saved["diffusion"]), sources)
+
+
 def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None = None,
                 cancel: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Inpaint the chosen images; returns counts, sample ids, skipped images and messages.
@@ -181,6 +224,7 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
     params: images | cluster | all (selection), samples, dilate, seed, preset, model
     ("cluster" | "full" | folder), batch, device, respacing, jump_length, jump_n_sample,
     min_island, fill_holes, set_name (override), job_id, sheet (write a contact sheet).
+    Progress counts model evaluations of single samples over the whole run.
     """
     started = time.perf_counter()
     run_seed = int(params["seed"]) if params.get("seed") is not None else secrets.randbits(31)
@@ -189,81 +233,59 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
     messages: list[str] = []
     skipped: list[dict[str, Any]] = []
 
-    # Group images by model folder so that each model is loaded once and shared in batches.
-    groups: dict[str, list[int]] = defaultdict(list)
-    refs: dict[str, ModelRef] = {}
+    # Group images by model so that each model is loaded once and its images share batches.
+    groups: dict[Path, list[int]] = defaultdict(list)
+    refs: dict[Path, ModelRef] = {}
     for image_id in select_images(ws, params):
         ref = resolve_model(ws, image_id, choice)
         if ref.note and ref.note not in messages:
             messages.append(ref.note)
-        refs.setdefault(str(ref.folder), ref)
-        groups[str(ref.folder)].append(image_id)
+        refs.setdefault(ref.folder, ref)
+        groups[ref.folder].append(image_id)
+    plans = [_plan(ws, refs[folder], ids, params, skipped) for folder, ids in groups.items()]
+    messages += [s["reason"] for s in skipped]
 
-    plans = []
-    for folder, image_ids in groups.items():
-        model, diff_cfg, saved = load_model(folder, device=device)
-        row = _model_row(ws, refs[folder])
-        preset = params.get("preset") or (row or {}).get("preset") or saved.get("preset") or "paper"
-        cfg = resolve_config(params, preset)
-        sources = []
-        for image_id in image_ids:
-            try:
-                sources.append(_load_source(ws, image_id, model.cfg.image_size, cfg.dilate))
-            except (BadInputError, WorkspaceError) as e:
-                skipped.append({"image_id": image_id, "reason": str(e)})
-                messages.append(str(e))
-        plans.append((refs[folder], row, model, diff_cfg, preset, cfg, sources))
-
-    total = sum(len(p[6]) * p[5].samples * p[5].schedule().evaluations() for p in plans)
+    total = sum(len(p.sources) * p.cfg.samples * p.cfg.schedule().evaluations() for p in plans)
+    n_images = sum(len(p.sources) for p in plans)
     done = [0]
+    written: dict[int, list[int]] = {}
 
     def report(message: str) -> None:
         if progress is not None:
             progress(done[0], total, message)
 
-    written: dict[int, list[int]] = {}
-    for ref, row, model, diff_cfg, preset, cfg, sources in plans:
-        if not sources:
+    def on_step(n: int) -> None:
+        done[0] += n
+        report(f"{len(written)}/{n_images} images")
+
+    def on_restart(lost: int) -> None:
+        done[0] -= lost
+
+    def on_message(text: str) -> None:
+        messages.append(text)
+        report(text)
+
+    for plan in plans:
+        if not plan.sources:
             continue
-        schedule = cfg.schedule()
-        diffusion = create_diffusion(diff_cfg, str(cfg.respacing))
-        times = schedule.times()
-        target = (row or {}).get("target") or ref.target
-        common = {
-            "preset": preset, "model_folder": ws.rel(ref.folder), "model_target": target,
-            "cluster": (row or {}).get("cluster", ref.cluster), "model_note": ref.note,
-            "schedule": "repaint-jump", "respacing": cfg.respacing, "jump_length": cfg.jump_length,
-            "jump_n_sample": cfg.jump_n_sample, "evaluations": schedule.evaluations(),
-            "dilation": cfg.dilate, "resolution": model.cfg.image_size,
-            "resize": "whole frame to the model resolution (area/bicubic; mask thresholded at half)",
-            "postprocess": {"threshold": 0.0, "min_island": cfg.min_island, "fill_holes": cfg.fill_holes},
-            "run_seed": run_seed, "device": device.type, "autocast_fp16": device.type == "cuda",
-        }
-        rows_meta = [(s, k, sample_seed(run_seed, s.image_id, k)) for s in sources for k in range(cfg.samples)]
+        model, _, _ = load_model(plan.ref.folder, device=device)
+        common = plan.provenance(ws, run_seed, device)
+        rows_meta = [(s, k, sample_seed(run_seed, s.image_id, k))
+                     for s in plan.sources for k in range(plan.cfg.samples)]
         rows = [RepaintRow(to_tensor(s.image, s.mask), torch.from_numpy((s.region == 0).astype(np.float32))[None],
                            seed) for s, _, seed in rows_meta]
         pending: dict[int, list[tuple[int, int, torch.Tensor]]] = defaultdict(list)
-
-        def on_step(n: int) -> None:
-            done[0] += n
-            report(f"{len(written)}/{sum(len(p[6]) for p in plans)} images")
-
-        def on_restart(lost: int) -> None:
-            done[0] -= lost
-
-        def on_message(text: str) -> None:
-            messages.append(text)
-            report(text)
-
-        for idx, x0 in repaint_rows(model, diffusion, rows, times, cfg.batch_size, device,
-                                    on_step=on_step, cancel=cancel, on_message=on_message,
+        diffusion = create_diffusion(plan.diffusion, str(plan.cfg.respacing))
+        for idx, x0 in repaint_rows(model, diffusion, rows, plan.cfg.schedule().times(), plan.cfg.batch_size,
+                                    device, on_step=on_step, cancel=cancel, on_message=on_message,
                                     on_restart=on_restart):
             src, k, seed = rows_meta[idx]
             pending[src.image_id].append((k, seed, x0))
-            if len(pending[src.image_id]) == cfg.samples:
-                written[src.image_id] = _write_samples(
-                    ws, src, pending.pop(src.image_id), cfg, common, row, ref, params)
-        report(f"model {ws.rel(ref.folder)} done")
+            if len(pending[src.image_id]) == plan.cfg.samples:
+                written[src.image_id] = _write_samples(ws, plan, src, pending.pop(src.image_id), common, params)
+        del model
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
 
     result = {
         "images": len(written), "samples": sum(len(v) for v in written.values()),
@@ -276,20 +298,17 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
     return result
 
 
-def _write_samples(ws: Workspace, src: _Source, results: list[tuple[int, int, torch.Tensor]],
-                   cfg: InpaintConfig, common: dict[str, Any], row: dict | None, ref: ModelRef,
-                   params: dict[str, Any]) -> list[int]:
+def _write_samples(ws: Workspace, plan: _Plan, src: _Source, results: list[tuple[int, int, torch.Tensor]],
+                   common: dict[str, Any], params: dict[str, Any]) -> list[int]:
     """Post-process and record all samples of one image in one transaction."""
-    model_id = (row or {}).get("id", ref.id)
-    checkpoint_id = latest_checkpoint_id(ws, model_id) if model_id is not None else None
-    set_name = params.get("set_name") or set_name_for(common["model_target"])
+    set_name = params.get("set_name") or set_name_for(plan.target)
     ids = []
     with ws.transaction():
         for k, seed, x0 in sorted(results, key=lambda r: r[0]):
-            image, mask = postprocess(x0, src.image, src.mask, src.region, cfg.min_island, cfg.fill_holes)
+            image, mask = postprocess(x0, src.image, src.mask, src.region, plan.cfg.min_island, plan.cfg.fill_holes)
             rec = ws.add_sample(
                 "inpainted", set_name, image, mask, source_image_id=src.image_id,
-                mask_version_id=src.mask_version_id, model_id=model_id, checkpoint_id=checkpoint_id,
+                mask_version_id=src.mask_version_id, model_id=plan.model_id, checkpoint_id=plan.checkpoint_id,
                 job_id=params.get("job_id"), seed=seed,
                 params={**common, "sample_index": k, "source_size": list(src.source_size),
                         "region_pixels": int((src.region > 0).sum())})
