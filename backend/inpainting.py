@@ -32,6 +32,7 @@ from backend import masks
 from backend.diffusion.checkpoint import load_model, pick_device, read_config
 from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.gaussian import create_diffusion
+from backend.diffusion.train_data import resize_pair
 from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_model
 from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
 from backend.errors import BadInputError, DiffGenError, WorkspaceError
@@ -106,11 +107,9 @@ def sample_seed(run_seed: int, image_id: int, index: int) -> int:
 # -- pixels ---------------------------------------------------------------------------------
 def to_model_resolution(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Whole-frame resize to ``size`` x ``size`` exactly as the training data is made
-    (area averaging for the image, nearest neighbour for the mask), so the model sees
-    inputs from the distribution it learned."""
-    img = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-    m = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
-    return img, np.where(m >= 128, 255, 0).astype(np.uint8)
+    (:func:`resize_pair`), so the model sees inputs from the distribution it learned."""
+    arr = resize_pair(image, mask, size)
+    return np.ascontiguousarray(arr[:3].transpose(1, 2, 0)), arr[3]
 
 
 def to_tensor(image: np.ndarray, mask: np.ndarray) -> torch.Tensor:
