@@ -69,8 +69,9 @@ def resolve_config(params: dict[str, Any], preset: str) -> InpaintConfig:
         if key in InpaintConfig.__dataclass_fields__ and value is not None:
             section[key] = value
     cfg = from_section(InpaintConfig, section)
-    if cfg.samples < 1 or cfg.dilate < 0 or cfg.batch_size < 1:
-        raise DiffGenError("samples and batch size must be >= 1 and dilation >= 0")
+    if min(cfg.samples, cfg.batch_size, cfg.respacing, cfg.jump_length, cfg.jump_n_sample) < 1 or cfg.dilate < 0:
+        raise DiffGenError("samples, batch size, respacing, jump length and jump count must be >= 1, "
+                           "dilation >= 0")
     return cfg
 
 
@@ -204,6 +205,10 @@ def _plan(ws: Workspace, ref: ModelRef, image_ids: list[int], params: dict[str, 
     preset = params.get("preset") or row.get("preset") or saved.get("preset") or "paper"
     cfg = resolve_config(params, preset)
     size = int(saved["model"]["image_size"])
+    diffusion = DiffusionConfig.from_dict(saved["diffusion"])
+    if cfg.respacing > diffusion.diffusion_steps:
+        raise DiffGenError(f"respacing {cfg.respacing} exceeds the {diffusion.diffusion_steps} diffusion steps "
+                           f"of the model in {ref.folder}")
     sources = []
     for image_id in image_ids:
         try:
@@ -213,7 +218,7 @@ def _plan(ws: Workspace, ref: ModelRef, image_ids: list[int], params: dict[str, 
     model_id = row.get("id")
     return _Plan(ref, model_id, latest_checkpoint_id(ws, model_id) if model_id is not None else None,
                  row.get("target") or ref.target, row.get("cluster", ref.cluster), preset, cfg, size,
-                 DiffusionConfig.from_dict(saved["diffusion"]), sources)
+                 diffusion, sources)
 
 
 def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None = None,

@@ -108,6 +108,10 @@ def test_bad_images_are_skipped_and_the_rest_goes_on(ws):
         select_images(ws, {"images": [999]})
     with pytest.raises(DiffGenError, match="choose images"):
         select_images(ws, {})
+    with pytest.raises(DiffGenError, match="exceeds the 1000"):
+        run_inpaint(ws, {**FAST, "images": [4], "respacing": 5000})
+    with pytest.raises(DiffGenError, match="must be >= 1"):
+        resolve_config({"jump_length": 0}, "tiny")
 
 
 def test_progress_counts_every_model_evaluation_of_every_sample(ws):
