@@ -41,6 +41,7 @@ from backend.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
 SHEET_MAX_IMAGES = 8
+WEIGHT_FILES = {"ema": "ema", "raw": "model"}    # load_model's names for the two weight files
 RESIZE_NOTE = "whole frame to the model resolution: image INTER_AREA, mask nearest (as training)"
 
 
@@ -182,7 +183,7 @@ class _Plan:
     diffusion: DiffusionConfig
     sources: list[_Source]
 
-    def provenance(self, ws: Workspace, run_seed: int, device: torch.device) -> dict[str, Any]:
+    def provenance(self, ws: Workspace, run_seed: int, device: torch.device, weights: str) -> dict[str, Any]:
         cfg, schedule = self.cfg, self.cfg.schedule()
         return {
             "preset": self.preset, "model_folder": ws.rel(self.ref.folder), "model_target": self.target,
@@ -192,7 +193,8 @@ class _Plan:
             "dilation": cfg.dilate, "resolution": self.image_size, "resize": RESIZE_NOTE,
             "postprocess": {"threshold": 0.0, "min_island": cfg.min_island,
                             "fill_holes": cfg.fill_holes},
-            "run_seed": run_seed, "device": device.type, "autocast_fp16": device.type == "cuda",
+            "run_seed": run_seed, "weights": weights, "device": device.type,
+            "autocast_fp16": device.type == "cuda",
         }
 
 
@@ -227,13 +229,17 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
 
     params: images | cluster | all (selection), samples, dilate, seed, preset, model
     ("cluster" | "full" | folder), batch, device, respacing, jump_length, jump_n_sample,
-    min_island, fill_holes, set_name (override), job_id, sheet (write a contact sheet).
+    min_island, fill_holes, weights ("ema", default, or "raw": the raw weights, for runs too
+    short for the average to settle), set_name (override), job_id, sheet (write a contact sheet).
     Progress counts model evaluations of single samples over the whole run.
     """
     started = time.perf_counter()
     run_seed = int(params["seed"]) if params.get("seed") is not None else secrets.randbits(31)
     choice = str(params.get("model") or "cluster")
     device = pick_device(params.get("device"))
+    weights = str(params.get("weights") or "ema")
+    if weights not in WEIGHT_FILES:
+        raise DiffGenError(f"weights must be 'ema' or 'raw', not {weights!r}")
     messages: list[str] = []
     skipped: list[dict[str, Any]] = []
 
@@ -272,8 +278,8 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
     for plan in plans:
         if not plan.sources:
             continue
-        model, _, _ = load_model(plan.ref.folder, device=device)
-        common = plan.provenance(ws, run_seed, device)
+        model, _, _ = load_model(plan.ref.folder, weights=WEIGHT_FILES[weights], device=device)
+        common = plan.provenance(ws, run_seed, device, weights)
         rows_meta = [(s, k, sample_seed(run_seed, s.image_id, k))
                      for s in plan.sources for k in range(plan.cfg.samples)]
         rows = [RepaintRow(to_tensor(s.image, s.mask), torch.from_numpy((s.region == 0).astype(np.float32))[None],
@@ -309,7 +315,8 @@ def _write_samples(ws: Workspace, plan: _Plan, src: _Source, results: list[tuple
     ids = []
     with ws.transaction():
         for k, seed, x0 in sorted(results, key=lambda r: r[0]):
-            image, mask = postprocess(x0, src.image, src.mask, src.region, plan.cfg.min_island, plan.cfg.fill_holes)
+            image, mask = postprocess(x0, src.image, src.mask, src.region, plan.cfg.min_island,
+                                      plan.cfg.fill_holes)
             rec = ws.add_sample(
                 "inpainted", set_name, image, mask, source_image_id=src.image_id,
                 mask_version_id=src.mask_version_id, model_id=plan.model_id, checkpoint_id=plan.checkpoint_id,

@@ -81,8 +81,9 @@ def test_cluster_model_serves_its_cluster_and_others_fall_back(ws):
     result = run_inpaint(ws, {**FAST, "cluster": 0, "samples": 1})
     assert result["samples"] == 1 and ws.samples(source_image_id=1)[0].set_name == "Diff"
     assert ws.samples(source_image_id=1)[0].params["cluster"] == 0
-    result = run_inpaint(ws, {**FAST, "images": [2], "samples": 1})
+    result = run_inpaint(ws, {**FAST, "images": [2], "samples": 1, "weights": "raw"})
     assert ws.samples(source_image_id=2)[0].set_name == "Full-Diff"
+    assert ws.samples(source_image_id=2)[0].params["weights"] == "raw"
     assert any("no model for cluster 1" in m for m in result["messages"])
 
 

@@ -29,13 +29,16 @@ def register(sub) -> None:
     which.add_argument("--cluster", type=int, metavar="K", help="every unflagged image of cluster K")
     which.add_argument("--all", action="store_true", help="every unflagged image")
     p.add_argument("--samples", type=int, help="samples per image (paper: 3)")
-    p.add_argument("--dilate", type=int, metavar="PX", help="mask dilation radius at the model resolution (paper: 20)")
+    p.add_argument("--dilate", type=int, metavar="PX",
+                   help="mask dilation radius at the model resolution (paper: 20)")
     p.add_argument("--seed", type=int, help="run seed (each sample's seed derives from it and the image id)")
     p.add_argument("--preset", help="tiny | paper | a .toml file (default: the model's preset)")
     p.add_argument("--model", default="cluster", metavar="cluster|full|PATH",
                    help="the image's cluster model (falls back to full), the full-set model, or a model folder")
     p.add_argument("--batch", type=int, metavar="B", help="samples per model call (halves itself on GPU OOM)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--weights", default="ema", choices=["ema", "raw"],
+                   help="EMA weights (default) or the raw ones (for runs too short for the average to settle)")
     p.add_argument("--respacing", type=int, metavar="T", help="reverse-process steps (paper: 200)")
     p.add_argument("--jump-length", type=int, help="RePaint jump length (paper: 10)")
     p.add_argument("--jump-n-sample", type=int, help="RePaint resampling count (paper: 5)")
@@ -52,7 +55,8 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
     ws = open_workspace(a)
     params = {"images": a.images, "cluster": a.cluster, "all": a.all, "samples": a.samples, "dilate": a.dilate,
               "seed": a.seed, "preset": a.preset, "model": a.model, "batch": a.batch, "device": a.device,
-              "respacing": a.respacing, "jump_length": a.jump_length, "jump_n_sample": a.jump_n_sample,
+              "weights": a.weights, "respacing": a.respacing, "jump_length": a.jump_length,
+              "jump_n_sample": a.jump_n_sample,
               "min_island": a.min_island, "fill_holes": a.fill_holes, "sheet": a.sheet}
     with tqdm_progress("inpaint", "eval") as prog:
         result = run_inpaint(ws, params, progress=prog)
