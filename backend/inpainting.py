@@ -358,7 +358,7 @@ def write_contact_sheet(ws: Workspace, items: list[tuple[int, list[int]]], tile:
         sep = np.full((cols[0].shape[0], pad, 3), 255, np.uint8)
         body = np.hstack([c for col in cols for c in (col, sep)][:-1])
         head = np.full((header_h, body.shape[1], 3), 255, np.uint8)
-        labels = [f"{ws.image(image_id).name}", f"dilated {p['dilation']}px"] + [
+        labels = [f"source {ws.image(image_id).name}", f"region: +{p['dilation']} px"] + [
             f"sample {s.params['sample_index'] + 1} ({s.set_name})" for s in samples]
         for j, text in enumerate(labels):
             cv2.putText(head, text[:24], (j * (tile + pad) + 3, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
