@@ -63,6 +63,10 @@ class DiffusionConfig:
     rescale_learned_sigmas: bool = False
     learn_sigma: bool = field(default=True)
 
+    def __post_init__(self):
+        # "--set diffusion.timestep_respacing=50" arrives as the number 50
+        object.__setattr__(self, "timestep_respacing", str(self.timestep_respacing))
+
     @classmethod
     def from_dict(cls, d: dict[str, Any], learn_sigma: bool = True) -> "DiffusionConfig":
         return from_section(cls, {**d, "learn_sigma": d.get("learn_sigma", learn_sigma)})

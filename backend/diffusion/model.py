@@ -22,11 +22,15 @@ def block_layout(cfg: ModelConfig) -> tuple[list[int], list[str], list[str]]:
     """(block_out_channels, down_block_types, up_block_types) for a config."""
     mult = cfg.resolved_channel_mult()
     channels = [int(cfg.num_channels * m) for m in mult]
+    # Without attention, only the Resnet* blocks honour resblock up/down sampling
+    # (DownBlock2D/UpBlock2D always use a strided/nearest conv).
+    plain_down, plain_up = (("ResnetDownsampleBlock2D", "ResnetUpsampleBlock2D") if cfg.resblock_updown
+                            else ("DownBlock2D", "UpBlock2D"))
     down, res = [], cfg.image_size
     for _ in mult:
-        down.append("AttnDownBlock2D" if res in cfg.attention_resolutions else "DownBlock2D")
+        down.append("AttnDownBlock2D" if res in cfg.attention_resolutions else plain_down)
         res //= 2
-    up = ["AttnUpBlock2D" if t == "AttnDownBlock2D" else "UpBlock2D" for t in reversed(down)]
+    up = ["AttnUpBlock2D" if t == "AttnDownBlock2D" else plain_up for t in reversed(down)]
     return channels, down, up
 
 
@@ -55,6 +59,7 @@ class DiffusionUNet(nn.Module):
             freq_shift=0,
             norm_num_groups=32,
             add_attention=True,
+            attn_norm_num_groups=32,  # the mid attention is normalised too (diffusers omits it with scale_shift)
         )
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,98 @@
+"""Diffusion commands: train, sample (unconditional), import-checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.errors import DiffGenError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train the 4-channel diffusion model (full set, a cluster, or each cluster)",
+                       description="Train on the full set, one cluster or one model per cluster of the current "
+                                   "clustering. Under torchrun the run uses DistributedDataParallel.")
+    add_workspace(p)
+    p.add_argument("--preset", default="tiny", help="tiny | paper | path to a .toml preset (default tiny)")
+    p.add_argument("--target", default="full", help="full | cluster:K | clusters (default full)")
+    p.add_argument("--steps", type=int, help="total training steps (default: the preset's)")
+    p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    p.add_argument("--name", help="model name (folder models/NAME); default from target and preset")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="override a preset value, e.g. --set train.batch_size=8 (repeatable)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="draw unconditional image + mask samples from a trained model")
+    add_workspace(p)
+    p.add_argument("--model", default="full", help="full | cluster:K | path to a model folder (default full)")
+    p.add_argument("--count", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--respacing", help="sampling steps, e.g. 50 or ddim25 (default: the model's)")
+    p.add_argument("--sheet", help="also write a contact sheet PNG (image | mask pairs) here")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("import-checkpoint",
+                       help="import an openai/guided-diffusion UNet .pt (4 channels, learn_sigma) as a model")
+    p.add_argument("file", help="guided-diffusion state dict (.pt), loaded without running code")
+    p.add_argument("--config", default="paper", help="preset whose [model]/[diffusion] match the file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+    add_workspace(p, required=False)
+    p.add_argument("--name", help="model name (default: the file's stem)")
+    p.add_argument("--out", help="model folder to write when no workspace is given")
+    p.set_defaults(func=cmd_import_checkpoint)
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from backend.diffusion import ddp
+    from backend.diffusion.training import run_train
+
+    ws = open_workspace(a)
+    params = {"preset": a.preset, "target": a.target, "steps": a.steps, "resume": a.resume,
+              "overrides": a.overrides, "device": a.device, "name": a.name}
+    if ddp.context_from_env().is_main:
+        with tqdm_progress("train", "step") as prog:
+            result = run_train(ws, params, progress=prog)
+    else:
+        result = run_train(ws, params)
+        return 0
+    if a.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    for m in result["models"]:
+        where = "full set" if m["target"] == "full" else f"cluster {m['cluster']}"
+        print(f"Trained {m['name']} ({where}, {m['images']} images) to step {m['steps']}, "
+              f"final loss {m['final_loss']:.4f}\n  folder:  {m['folder']}\n  loss:    {m.get('loss_png')}"
+              + (f"\n  samples: {m['samples_png']}" if m.get("samples_png") else ""))
+        for msg in m["skipped"]:
+            print(f"  WARNING {msg}")
+    return 0
+
+
+def cmd_sample(a: argparse.Namespace) -> int:
+    from backend.diffusion.sampling import run_sample
+
+    ws = open_workspace(a)
+    params = {"model": a.model, "count": a.count, "seed": a.seed, "respacing": a.respacing,
+              "sheet": a.sheet, "device": a.device}
+    with tqdm_progress("sample", "step") as prog:
+        result = run_sample(ws, params, progress=prog)
+    print(f"Wrote {len(result['sample_ids'])} unconditional samples from {result['model_folder']} "
+          f"(sample ids {result['sample_ids'][0]}..{result['sample_ids'][-1]})"
+          + (f"; sheet {result['sheet']}" if result.get("sheet") else ""))
+    return 0
+
+
+def cmd_import_checkpoint(a: argparse.Namespace) -> int:
+    from backend.diffusion.import_checkpoint import import_checkpoint
+
+    if not a.workspace and not a.out:
+        raise DiffGenError("give --workspace WS (registers the model) or --out FOLDER")
+    ws = open_workspace(a) if a.workspace else None
+    result = import_checkpoint(a.file, a.config, ws=ws, name=a.name, out=a.out, overrides=a.overrides)
+    print(f"Imported {result['tensors']} tensors from {a.file} into {result['folder']}"
+          + (f" (model id {result['model_id']})" if result.get("model_id") else ""))
+    return 0

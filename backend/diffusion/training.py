@@ -1,0 +1,323 @@
+"""Training the 4-channel (image + mask) diffusion model: on the full set, one cluster, or
+one model per cluster (paper sections 2.2 and 3.1, hyperparameters Table A.1).
+
+As the reference (openai/guided-diffusion ``TrainLoop``): AdamW, uniform timestep
+sampling on the full (unrespaced) diffusion, the hybrid loss, EMA weights for sampling,
+a checkpoint every ``save_interval`` steps and at the end. ``--resume`` continues exactly
+(same weights as an uninterrupted run) because every random draw of a step is a function
+of (seed, step) (see ``train_data``) and the optimizer, scaler and RNG states are saved.
+``batch_size`` is per process; under ``torchrun`` the global batch is split over ranks.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from backend.diffusion import ddp
+from backend.diffusion.checkpoint import pick_device
+from backend.diffusion.config import DiffusionConfig, ModelConfig
+from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
+from backend.diffusion.model import DiffusionUNet, build_model
+from backend.diffusion.registry import record_checkpoint, register_model
+from backend.diffusion.train_data import PairCache, draw_step, from_model_range, load_pairs, make_batch
+from backend.diffusion import train_io
+from backend.errors import Cancelled, DiffGenError
+from backend.presets import apply_overrides, from_section, load_preset
+from backend.workspace import Workspace
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The preset's ``[train]`` section."""
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    batch_size: int = 1             # per process
+    ema_rate: float = 0.9999
+    use_fp16: bool = True           # autocast (bf16 where supported, else fp16) on CUDA only
+    steps: int = 110000
+    save_interval: int = 10000
+    hflip: bool = True
+    seed: int = 0
+    sample_count: int = 16          # unconditional samples in samples.png (0: none)
+    exclude_flagged: bool = True    # images the user flagged are left out of training
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        return from_section(cls, d)
+
+
+@dataclass(frozen=True)
+class TrainTarget:
+    """One model to train: which images, and how it is registered."""
+    kind: str                        # full | cluster
+    name: str
+    image_ids: list[int]
+    clustering_id: int | None = None
+    cluster: int | None = None
+
+
+# -- setup ---------------------------------------------------------------------------------
+def init_like_guided_diffusion(model: DiffusionUNet) -> DiffusionUNet:
+    """Zero the last layer of every residual branch and the output conv, as the reference's
+    ``zero_module`` does: each block starts as the identity, which keeps early training
+    stable at high learning rates."""
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if name.endswith(("conv2", "to_out.0")) or name == "unet.conv_out":
+                for p in module.parameters():
+                    p.zero_()
+    return model
+
+
+def resolve_targets(ws: Workspace, target: str, preset: str, name: str | None,
+                    exclude_flagged: bool = True) -> list[TrainTarget]:
+    """``full``, ``cluster:K`` or ``clusters`` (every cluster of the current clustering)."""
+    where = "current_mask_id IS NOT NULL" + (" AND flagged = 0" if exclude_flagged else "")
+    usable = {r.id for r in ws.images(where)}
+    if target == "full":
+        return [TrainTarget("full", name or f"full-{preset}", sorted(usable))]
+    clustering = ws.current_clustering_id()
+    if clustering is None:
+        raise DiffGenError(f"target {target!r} needs a clustering: run 'diffgen cluster --workspace "
+                           f"{ws.root}' first (or train with --target full)")
+    rows = ws.query("SELECT cluster, image_id FROM cluster_assignments WHERE clustering_id = ?"
+                    " ORDER BY cluster, image_id", (clustering,))
+    members: dict[int, list[int]] = {}
+    for r in rows:
+        if r["image_id"] in usable:
+            members.setdefault(r["cluster"], []).append(r["image_id"])
+    if target == "clusters":
+        wanted = sorted(members)
+    elif target.startswith("cluster:"):
+        try:
+            wanted = [int(target.split(":", 1)[1])]
+        except ValueError:
+            raise DiffGenError(f"target {target!r}: expected cluster:K with K a number") from None
+        if wanted[0] not in members:
+            raise DiffGenError(f"cluster {wanted[0]} of clustering {clustering} has no usable images "
+                               f"(clusters: {', '.join(map(str, sorted(members))) or 'none'})")
+    else:
+        raise DiffGenError(f"unknown target {target!r}: use full, cluster:K or clusters")
+    base = name or f"c{clustering}-{preset}"
+    return [TrainTarget("cluster", f"{base}-k{k}", members[k], clustering, k) for k in wanted]
+
+
+def amp_settings(device: torch.device, use_fp16: bool) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, whether a grad scaler is needed). CPU trains in fp32."""
+    if device.type != "cuda" or not use_fp16:
+        return None, False
+    if torch.cuda.is_bf16_supported():
+        return torch.bfloat16, False
+    return torch.float16, True
+
+
+# -- one step ------------------------------------------------------------------------------
+def train_step(model: nn.Module, diffusion: GaussianDiffusion, optimizer: torch.optim.Optimizer,
+               x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
+               amp_dtype: torch.dtype | None = None, scaler: torch.amp.GradScaler | None = None
+               ) -> dict[str, torch.Tensor]:
+    """One optimizer step on the hybrid loss with the given timesteps and noise (injected,
+    so tests can compare runs sample for sample). Returns the batch-mean loss terms."""
+    autocast = (torch.autocast(x0.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext())
+    with autocast:
+        terms = diffusion.training_losses(model, x0, t, noise)
+    loss = terms["loss"].mean()
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    return {k: v.detach().mean() for k, v in terms.items()}
+
+
+class EMA:
+    """Exponential moving average of the weights: ``ema = rate*ema + (1-rate)*w``."""
+
+    def __init__(self, model: nn.Module, rate: float, state: dict[str, torch.Tensor] | None = None):
+        self.rate = rate
+        src = state if state is not None else model.state_dict()
+        self.state = {k: v.detach().clone().float() for k, v in src.items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        current = model.state_dict()
+        keys = [k for k in self.state if current[k].is_floating_point()]
+        torch._foreach_lerp_([self.state[k] for k in keys], [current[k].float() for k in keys], 1 - self.rate)
+
+
+# -- the run -------------------------------------------------------------------------------
+@dataclass
+class Session:
+    """Everything one target's training loop holds."""
+    ws: Workspace
+    target: TrainTarget
+    run: Path
+    preset: str
+    model_cfg: ModelConfig
+    diff_cfg: DiffusionConfig
+    train_cfg: TrainConfig
+    device: torch.device
+    ctx: ddp.DistContext
+    model_id: int | None = None
+
+
+def _eta(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _extra(s: Session, step: int, final_loss: float | None, cache: PairCache) -> dict[str, Any]:
+    return {"preset": s.preset, "target": s.target.kind, "cluster": s.target.cluster,
+            "clustering_id": s.target.clustering_id, "steps": step, "final_loss": final_loss,
+            "train": asdict(s.train_cfg), "image_ids": cache.image_ids, "name": s.target.name,
+            "world_size": s.ctx.world_size}
+
+
+def _sample_images(model: nn.Module, diff_cfg: DiffusionConfig, cfg: ModelConfig, count: int,
+                   seed: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    diffusion = create_diffusion(diff_cfg)
+    g = torch.Generator(device=device).manual_seed(seed)
+    with torch.no_grad():
+        x = diffusion.sample_loop(model, (count, cfg.in_channels, cfg.image_size, cfg.image_size),
+                                  generator=g, device=device)
+    return from_model_range(x)
+
+
+def train_target(s: Session, steps: int, resume: bool, progress: Progress | None,
+                 cancel: Callable[[], bool] | None) -> dict[str, Any]:
+    """Train (or continue) one model to ``steps`` total steps; returns its summary."""
+    tc = s.train_cfg
+    cache = load_pairs(s.ws, s.target.image_ids, s.model_cfg.image_size)
+    raw = build_model(s.model_cfg)
+    init_like_guided_diffusion(raw)
+    raw.to(s.device)
+    optimizer = torch.optim.AdamW(raw.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    amp_dtype, needs_scaler = amp_settings(s.device, tc.use_fp16)
+    scaler = torch.amp.GradScaler("cuda") if needs_scaler else None
+    ema = EMA(raw, tc.ema_rate)
+    step, losses = 0, []
+
+    checkpoint = train_io.latest_resumable(s.run)
+    if checkpoint is not None and not resume:
+        raise DiffGenError(f"{s.run} already holds a training run (up to {checkpoint.name}); pass "
+                           "--resume to continue it or --name to start a new model")
+    if checkpoint is not None:
+        weights, ema_state, state = train_io.load_training_state(checkpoint)
+        raw.load_state_dict(weights)
+        ema = EMA(raw, tc.ema_rate, ema_state)
+        optimizer.load_state_dict(state["optimizer"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        train_io.restore_rng(state["rng"])
+        step = int(state["step"])
+        losses = [tuple(row) for row in state["losses"].tolist()]
+        losses = [(int(a), b, c, d) for a, b, c, d in losses]
+
+    if s.ctx.is_main:
+        s.model_id = register_model(s.ws, s.target.name, s.target.kind, s.preset, {
+            "model": s.model_cfg.to_dict(), "diffusion": s.diff_cfg.to_dict(), "train": asdict(tc)},
+            s.run, s.target.clustering_id, s.target.cluster)
+    model = ddp.wrap(raw, s.ctx, s.device)
+    diffusion = create_diffusion(s.diff_cfg, "")  # train on every step of the full process
+    global_batch = tc.batch_size * s.ctx.world_size
+
+    def save(at_step: int) -> Path | None:
+        if not s.ctx.is_main:
+            return None
+        final = losses[-1][1] if losses else None
+        state = {"step": at_step, "optimizer": optimizer.state_dict(),
+                 "scaler": scaler.state_dict() if scaler is not None else {},
+                 "rng": train_io.capture_rng(),
+                 "losses": torch.tensor(losses, dtype=torch.float64).reshape(-1, 4),
+                 "global_batch": global_batch, "seed": tc.seed}
+        folder = train_io.save_checkpoint(s.run, raw, s.diff_cfg, ema.state, state, _extra(s, at_step, final, cache))
+        train_io.write_loss_csv(s.run / "loss.csv", losses)
+        record_checkpoint(s.ws, s.model_id, at_step, final, folder)
+        return folder
+
+    raw.train()
+    start_step, t0 = step, time.perf_counter()
+    last_saved = step if checkpoint is not None else -1
+    while step < steps:
+        if ddp.any_rank(bool(cancel and cancel()), s.ctx, s.device):
+            if step != last_saved:
+                save(step)
+            ddp.barrier(s.ctx)
+            raise Cancelled(f"training of {s.target.name} cancelled at step {step}; "
+                            f"checkpoint kept in {s.run} (continue with --resume)")
+        draw = draw_step(tc.seed, step, global_batch, len(cache), diffusion.num_timesteps,
+                         s.model_cfg.image_size, tc.hflip).rank_slice(s.ctx.rank, tc.batch_size)
+        x0 = make_batch(cache, draw).to(s.device)
+        terms = train_step(model, diffusion, optimizer, x0, draw.t.to(s.device), draw.noise.to(s.device),
+                           amp_dtype, scaler)
+        ema.update(raw)
+        step += 1
+        logged = [ddp.mean_across(terms[k], s.ctx).item() for k in ("loss", "mse", "vb")]
+        losses.append((step, *logged))
+        if step % tc.save_interval == 0 or step == steps:
+            save(step)
+            last_saved = step
+        if progress and s.ctx.is_main:
+            rate = (step - start_step) / max(time.perf_counter() - t0, 1e-9)
+            progress(step, steps, f"loss {logged[0]:.4f}  {rate:.2f} it/s  ETA {_eta((steps - step) / rate)}")
+    if step == start_step and checkpoint is None:
+        raise DiffGenError("nothing to train: --steps must be at least 1")
+
+    summary = {"name": s.target.name, "target": s.target.kind, "cluster": s.target.cluster,
+               "folder": str(s.run), "model_id": s.model_id, "steps": step, "images": len(cache),
+               "skipped": cache.skipped, "final_loss": losses[-1][1] if losses else None}
+    if s.ctx.is_main:
+        summary["loss_png"] = str(train_io.plot_loss(s.run / "loss.png", losses, f"{s.target.name} ({s.preset})"))
+        if tc.sample_count > 0:
+            sampler = build_model(s.model_cfg).to(s.device)
+            sampler.load_state_dict({k: v.to(s.device) for k, v in ema.state.items()})
+            sampler.eval()
+            if progress:
+                progress(step, steps, f"sampling {tc.sample_count} images (EMA)")
+            rgb, mask = _sample_images(sampler, s.diff_cfg, s.model_cfg, tc.sample_count, tc.seed, s.device)
+            summary["samples_png"] = str(train_io.write_sheet(s.run / "samples.png", train_io.sample_sheet(rgb, mask)))
+    ddp.barrier(s.ctx)
+    return summary
+
+
+def resolve_configs(params: dict[str, Any]) -> tuple[str, ModelConfig, DiffusionConfig, TrainConfig]:
+    preset_name = params.get("preset", "tiny")
+    preset = apply_overrides(load_preset(preset_name), params.get("overrides") or [])
+    model_cfg = ModelConfig.from_dict(preset["model"])
+    diff_cfg = DiffusionConfig.from_dict(preset["diffusion"], learn_sigma=model_cfg.learn_sigma)
+    train_cfg = TrainConfig.from_dict(preset["train"])
+    return preset.get("name", Path(preset_name).stem), model_cfg, diff_cfg, train_cfg
+
+
+def run_train(ws: Workspace, params: dict[str, Any], progress: Progress | None = None,
+              cancel: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """Job function. ``params``: ``preset`` (tiny | paper | path), ``target`` (full |
+    cluster:K | clusters), ``steps`` (total; default from the preset), ``resume``,
+    ``overrides`` (["section.field=value"]), ``device`` (auto | cpu | cuda), ``name``."""
+    preset, model_cfg, diff_cfg, train_cfg = resolve_configs(params)
+    steps = int(params.get("steps") or train_cfg.steps)
+    device = pick_device(params.get("device"))
+    ctx = ddp.init_distributed(device)
+    device = ddp.local_device(device, ctx)
+    torch.manual_seed(train_cfg.seed)  # same initial weights on every rank
+    targets = resolve_targets(ws, params.get("target", "full"), preset, params.get("name"),
+                              train_cfg.exclude_flagged)
+    results = []
+    for target in targets:
+        session = Session(ws, target, ws.path(f"models/{target.name}"), preset, model_cfg, diff_cfg,
+                          train_cfg, device, ctx)
+        results.append(train_target(session, steps, bool(params.get("resume")), progress, cancel))
+    return {"models": results, "preset": preset, "device": str(device), "world_size": ctx.world_size}

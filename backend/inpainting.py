@@ -1,0 +1,374 @@
+"""The inpainting stage: several new labelled samples from each real image (paper 2.2, 3.2).
+
+For each chosen image its current mask version is dilated (20 px in the paper, so that the
+whole polyp is hidden from the model) and all four channels (RGB + mask) inside the dilated
+region are regenerated with RePaint by the image's cluster model (else the full-set model).
+
+Resolution: samples are produced at the model's resolution. The source image and mask are
+resized (whole frame, to ``image_size`` squared, as the models are trained) and the dilation
+is measured in pixels of that resolution; outside the dilated region a sample equals this
+resized source exactly, image and mask. The source resolution is recorded in the sample's
+params.
+
+Writes are all-or-nothing per image: an image's samples are written (in one transaction)
+only after all of them finished; cancelling raises :class:`Cancelled` and writes nothing
+for the images in progress.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+import torch
+
+from backend import masks
+from backend.diffusion.checkpoint import load_model, pick_device, read_config
+from backend.diffusion.config import DiffusionConfig
+from backend.diffusion.gaussian import create_diffusion
+from backend.diffusion.train_data import resize_pair
+from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_model
+from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
+from backend.errors import BadInputError, DiffGenError, WorkspaceError
+from backend.presets import from_section, load_preset
+from backend.workspace import Workspace
+
+Progress = Callable[[int, int, str], None]
+SHEET_MAX_IMAGES = 8
+WEIGHT_FILES = {"ema": "ema", "raw": "model"}    # load_model's names for the two weight files
+RESIZE_NOTE = "whole frame to the model resolution: image INTER_AREA, mask nearest (as training)"
+
+
+@dataclass(frozen=True)
+class InpaintConfig:
+    """Per-run settings: preset ``[inpaint]`` section, then explicit params on top."""
+    samples: int = 3              # samples per real image (paper: 3)
+    dilate: int = 20              # radius in pixels at the model's resolution (paper: 20)
+    respacing: int = 200          # steps of the respaced reverse process (paper: 200)
+    jump_length: int = 10         # Table A.2
+    jump_n_sample: int = 5        # Table A.2
+    min_island: int = 64          # generated mask components smaller than this are dropped
+    fill_holes: bool = True       # holes inside generated mask components are filled
+    batch_size: int = 3           # rows (samples) per model call
+
+    def schedule(self) -> RepaintSchedule:
+        return RepaintSchedule(self.respacing, self.jump_length, self.jump_n_sample)
+
+
+def resolve_config(params: dict[str, Any], preset: str) -> InpaintConfig:
+    """The preset's ``[inpaint]`` values overridden by the params that are set (not None)."""
+    section = dict(load_preset(preset).get("inpaint", {}))
+    aliases = {"batch": "batch_size"}
+    for key, value in params.items():
+        key = aliases.get(key, key)
+        if key in InpaintConfig.__dataclass_fields__ and value is not None:
+            section[key] = value
+    cfg = from_section(InpaintConfig, section)
+    if min(cfg.samples, cfg.batch_size, cfg.respacing, cfg.jump_length, cfg.jump_n_sample) < 1 or cfg.dilate < 0:
+        raise DiffGenError("samples, batch size, respacing, jump length and jump count must be >= 1, "
+                           "dilation >= 0")
+    return cfg
+
+
+# -- choosing images and seeds ------------------------------------------------------------
+def select_images(ws: Workspace, params: dict[str, Any]) -> list[int]:
+    """``images`` (ids, as given), ``cluster`` (members of the current clustering) or ``all``;
+    the last two leave out images flagged as problematic."""
+    if params.get("images"):
+        known = set(ws.image_ids())
+        missing = [i for i in params["images"] if i not in known]
+        if missing:
+            raise WorkspaceError(f"no image with id {', '.join(map(str, missing))} in {ws.root}")
+        return [int(i) for i in params["images"]]
+    if params.get("cluster") is not None:
+        clustering = ws.current_clustering_id()
+        if clustering is None:
+            raise DiffGenError("the images are not clustered yet: run 'diffgen cluster' or pass --images/--all")
+        rows = ws.query("SELECT a.image_id FROM cluster_assignments a JOIN images i ON i.id = a.image_id"
+                        " WHERE a.clustering_id = ? AND a.cluster = ? AND i.flagged = 0 ORDER BY a.image_id",
+                        (clustering, int(params["cluster"])))
+        return [r[0] for r in rows]
+    if params.get("all"):
+        return [r.id for r in ws.images("flagged = 0")]
+    raise DiffGenError("choose images: --images IDS, --cluster K or --all")
+
+
+def sample_seed(run_seed: int, image_id: int, index: int) -> int:
+    """Seed of one sample, from the run seed, image id and sample index only (so that the
+    batch layout never changes a sample); fits SQLite's signed 64-bit integer."""
+    state = np.random.SeedSequence([int(run_seed), int(image_id), int(index)]).generate_state(2, np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1])) & (2 ** 63 - 1)
+
+
+# -- pixels ---------------------------------------------------------------------------------
+def to_model_resolution(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-frame resize to ``size`` x ``size`` exactly as the training data is made
+    (:func:`resize_pair`), so the model sees inputs from the distribution it learned."""
+    arr = resize_pair(image, mask, size)
+    return np.ascontiguousarray(arr[:3].transpose(1, 2, 0)), arr[3]
+
+
+def to_tensor(image: np.ndarray, mask: np.ndarray) -> torch.Tensor:
+    """RGB HxWx3 + mask HxW uint8 -> (4,H,W) float in [-1, 1] (the models' 4 channels)."""
+    x = np.concatenate([image, mask[..., None]], axis=2).astype(np.float32) / 127.5 - 1.0
+    return torch.from_numpy(x).permute(2, 0, 1).contiguous()
+
+
+def postprocess(x0: torch.Tensor, image: np.ndarray, mask: np.ndarray, region: np.ndarray,
+                min_island: int, fill: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A generated (4,H,W) tensor -> (RGB uint8, binary mask uint8).
+
+    The mask channel is thresholded at 0 (mid-grey) and cleaned in the context of the whole
+    mask (a polyp crossing the region edge stays one component); outside the region both
+    the image and the mask are the source's, exactly.
+    """
+    arr = ((x0.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    inside = region > 0
+    out_img = np.where(inside[..., None], arr[..., :3], image)
+    out_mask = np.where(inside, np.where(arr[..., 3] >= 128, 255, 0), mask).astype(np.uint8)
+    if min_island > 0:
+        out_mask = masks.remove_small_islands(out_mask, min_island)
+    if fill:
+        out_mask = masks.fill_holes(out_mask)
+    return out_img.astype(np.uint8), np.where(inside, out_mask, mask).astype(np.uint8)
+
+
+@dataclass
+class _Source:
+    """One image ready for sampling, at the model's resolution."""
+    image_id: int
+    name: str
+    mask_version_id: int
+    source_size: tuple[int, int]
+    image: np.ndarray
+    mask: np.ndarray
+    region: np.ndarray
+
+
+def _load_source(ws: Workspace, image_id: int, size: int, dilate: int) -> _Source:
+    rec = ws.image(image_id)
+    mv = ws.current_mask(image_id)
+    image, mask = to_model_resolution(ws.read_image(rec), ws.read_mask(mv), size)
+    region = masks.dilate(mask, dilate)
+    if not region.any():
+        raise BadInputError(f"image {rec.name}: its mask is empty, nothing to inpaint")
+    return _Source(image_id, rec.name, mv.id, (rec.width, rec.height), image, mask, region)
+
+
+# -- models -------------------------------------------------------------------------------
+def set_name_for(target: str | None) -> str:
+    """The paper's set names: Diff (cluster models) and Full-Diff (the full-set model)."""
+    return {"cluster": "Diff", "full": "Full-Diff", "imported": "Full-Diff"}.get(target or "", "Custom-Diff")
+
+
+# -- the job ------------------------------------------------------------------------------
+@dataclass
+class _Plan:
+    """One model's share of a run, prepared from its config.json without loading weights
+    (so that a run over 20 cluster models holds one model in memory at a time)."""
+    ref: ModelRef
+    model_id: int | None
+    checkpoint_id: int | None
+    target: str
+    cluster: int | None
+    preset: str
+    cfg: InpaintConfig
+    image_size: int
+    diffusion: DiffusionConfig
+    sources: list[_Source]
+
+    def provenance(self, ws: Workspace, run_seed: int, device: torch.device, weights: str) -> dict[str, Any]:
+        cfg, schedule = self.cfg, self.cfg.schedule()
+        return {
+            "preset": self.preset, "model_folder": ws.rel(self.ref.folder), "model_target": self.target,
+            "cluster": self.cluster, "model_note": self.ref.note,
+            "schedule": "repaint-jump", "respacing": cfg.respacing, "jump_length": cfg.jump_length,
+            "jump_n_sample": cfg.jump_n_sample, "evaluations": schedule.evaluations(),
+            "dilation": cfg.dilate, "resolution": self.image_size, "resize": RESIZE_NOTE,
+            "postprocess": {"threshold": 0.0, "min_island": cfg.min_island,
+                            "fill_holes": cfg.fill_holes},
+            "run_seed": run_seed, "weights": weights, "device": device.type,
+            "autocast_fp16": device.type == "cuda",
+        }
+
+
+def _plan(ws: Workspace, ref: ModelRef, image_ids: list[int], params: dict[str, Any],
+          skipped: list[dict[str, Any]]) -> _Plan:
+    saved = read_config(ref.folder)
+    rows = ws.query("SELECT * FROM models WHERE " + ("id = ?" if ref.id is not None else "path = ?"),
+                    (ref.id if ref.id is not None else ws.rel(ref.folder),))
+    row = dict(rows[0]) if rows else {}      # a folder given by path may be registered too
+    preset = params.get("preset") or row.get("preset") or saved.get("preset") or "paper"
+    cfg = resolve_config(params, preset)
+    size = int(saved["model"]["image_size"])
+    diffusion = DiffusionConfig.from_dict(saved["diffusion"])
+    if cfg.respacing > diffusion.diffusion_steps:
+        raise DiffGenError(f"respacing {cfg.respacing} exceeds the {diffusion.diffusion_steps} diffusion steps "
+                           f"of the model in {ref.folder}")
+    sources = []
+    for image_id in image_ids:
+        try:
+            sources.append(_load_source(ws, image_id, size, cfg.dilate))
+        except (BadInputError, WorkspaceError) as e:
+            skipped.append({"image_id": image_id, "reason": str(e)})
+    model_id = row.get("id")
+    return _Plan(ref, model_id, latest_checkpoint_id(ws, model_id) if model_id is not None else None,
+                 row.get("target") or ref.target, row.get("cluster", ref.cluster), preset, cfg, size,
+                 diffusion, sources)
+
+
+def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None = None,
+                cancel: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """Inpaint the chosen images; returns counts, sample ids, skipped images and messages.
+
+    params: images | cluster | all (selection), samples, dilate, seed, preset, model
+    ("cluster" | "full" | folder), batch, device, respacing, jump_length, jump_n_sample,
+    min_island, fill_holes, weights ("ema", default, or "raw": the raw weights, for runs too
+    short for the average to settle), set_name (override), job_id, sheet (write a contact sheet).
+    Progress counts model evaluations of single samples over the whole run.
+    """
+    started = time.perf_counter()
+    run_seed = int(params["seed"]) if params.get("seed") is not None else secrets.randbits(31)
+    choice = str(params.get("model") or "cluster")
+    device = pick_device(params.get("device"))
+    weights = str(params.get("weights") or "ema")
+    if weights not in WEIGHT_FILES:
+        raise DiffGenError(f"weights must be 'ema' or 'raw', not {weights!r}")
+    messages: list[str] = []
+    skipped: list[dict[str, Any]] = []
+
+    # Group images by model so that each model is loaded once and its images share batches.
+    groups: dict[Path, list[int]] = defaultdict(list)
+    refs: dict[Path, ModelRef] = {}
+    for image_id in select_images(ws, params):
+        ref = resolve_model(ws, image_id, choice)
+        if ref.note and ref.note not in messages:
+            messages.append(ref.note)
+        refs.setdefault(ref.folder, ref)
+        groups[ref.folder].append(image_id)
+    plans = [_plan(ws, refs[folder], ids, params, skipped) for folder, ids in groups.items()]
+    messages += [s["reason"] for s in skipped]
+
+    total = sum(len(p.sources) * p.cfg.samples * p.cfg.schedule().evaluations() for p in plans)
+    n_images = sum(len(p.sources) for p in plans)
+    done = [0]
+    written: dict[int, list[int]] = {}
+
+    def report(message: str) -> None:
+        if progress is not None:
+            progress(done[0], total, message)
+
+    def on_step(n: int) -> None:
+        done[0] += n
+        report(f"{len(written)}/{n_images} images")
+
+    def on_restart(lost: int) -> None:
+        done[0] -= lost
+
+    def on_message(text: str) -> None:
+        messages.append(text)
+        report(text)
+
+    for plan in plans:
+        if not plan.sources:
+            continue
+        model, _, _ = load_model(plan.ref.folder, weights=WEIGHT_FILES[weights], device=device)
+        common = plan.provenance(ws, run_seed, device, weights)
+        rows_meta = [(s, k, sample_seed(run_seed, s.image_id, k))
+                     for s in plan.sources for k in range(plan.cfg.samples)]
+        rows = [RepaintRow(to_tensor(s.image, s.mask), torch.from_numpy((s.region == 0).astype(np.float32))[None],
+                           seed) for s, _, seed in rows_meta]
+        pending: dict[int, list[tuple[int, int, torch.Tensor]]] = defaultdict(list)
+        diffusion = create_diffusion(plan.diffusion, str(plan.cfg.respacing))
+        for idx, x0 in repaint_rows(model, diffusion, rows, plan.cfg.schedule().times(), plan.cfg.batch_size,
+                                    device, on_step=on_step, cancel=cancel, on_message=on_message,
+                                    on_restart=on_restart):
+            src, k, seed = rows_meta[idx]
+            pending[src.image_id].append((k, seed, x0))
+            if len(pending[src.image_id]) == plan.cfg.samples:
+                written[src.image_id] = _write_samples(ws, plan, src, pending.pop(src.image_id), common, params)
+        del model
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    result = {
+        "images": len(written), "samples": sum(len(v) for v in written.values()),
+        "sample_ids": {str(k): v for k, v in written.items()}, "skipped": skipped,
+        "messages": messages, "seed": run_seed, "device": device.type,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    if params.get("sheet") and written:
+        result["sheet"] = write_contact_sheet(ws, list(written.items())[:SHEET_MAX_IMAGES])
+    return result
+
+
+def _write_samples(ws: Workspace, plan: _Plan, src: _Source, results: list[tuple[int, int, torch.Tensor]],
+                   common: dict[str, Any], params: dict[str, Any]) -> list[int]:
+    """Post-process and record all samples of one image in one transaction."""
+    set_name = params.get("set_name") or set_name_for(plan.target)
+    ids = []
+    with ws.transaction():
+        for k, seed, x0 in sorted(results, key=lambda r: r[0]):
+            image, mask = postprocess(x0, src.image, src.mask, src.region, plan.cfg.min_island,
+                                      plan.cfg.fill_holes)
+            rec = ws.add_sample(
+                "inpainted", set_name, image, mask, source_image_id=src.image_id,
+                mask_version_id=src.mask_version_id, model_id=plan.model_id, checkpoint_id=plan.checkpoint_id,
+                job_id=params.get("job_id"), seed=seed,
+                params={**common, "sample_index": k, "source_size": list(src.source_size),
+                        "region_pixels": int((src.region > 0).sum())})
+            ids.append(rec.id)
+    return ids
+
+
+# -- contact sheet --------------------------------------------------------------------------
+def _tile(arr: np.ndarray, size: int) -> np.ndarray:
+    rgb = arr if arr.ndim == 3 else np.repeat(arr[..., None], 3, axis=2)
+    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_NEAREST)
+
+
+def _outline(image: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The image with the dilated region's border drawn in yellow."""
+    out = image.copy()
+    contours, _ = cv2.findContours((region > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(out, contours, -1, (255, 230, 0), 1)
+    return out
+
+
+def write_contact_sheet(ws: Workspace, items: list[tuple[int, list[int]]], tile: int = 160) -> str:
+    """A PNG in ``reports/``: per image, a row of images (source | source with the dilated
+    region outlined | samples) over a row of their masks (source mask | region | sample masks).
+    Recorded as a ``report`` result; returns its workspace-relative path."""
+    blocks, header_h, pad = [], 22, 4
+    for image_id, sample_ids in items:
+        samples = [ws.sample(i) for i in sample_ids]
+        p = samples[0].params
+        image, mask = to_model_resolution(ws.read_image(image_id), ws.read_mask(samples[0].mask_version_id),
+                                          int(p["resolution"]))
+        region = masks.dilate(mask, int(p["dilation"]))
+        pairs = [(image, mask), (_outline(image, region), region)] + [ws.read_sample(s) for s in samples]
+        cols = [np.vstack([_tile(a, tile), np.full((pad, tile, 3), 255, np.uint8), _tile(b, tile)])
+                for a, b in pairs]
+        sep = np.full((cols[0].shape[0], pad, 3), 255, np.uint8)
+        body = np.hstack([c for col in cols for c in (col, sep)][:-1])
+        head = np.full((header_h, body.shape[1], 3), 255, np.uint8)
+        labels = [f"source {ws.image(image_id).name}", f"region: +{p['dilation']} px"] + [
+            f"sample {s.params['sample_index'] + 1} ({s.set_name})" for s in samples]
+        for j, text in enumerate(labels):
+            cv2.putText(head, text[:24], (j * (tile + pad) + 3, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
+                        cv2.LINE_AA)
+        blocks.append(np.vstack([head, body, np.full((2 * pad, body.shape[1], 3), 255, np.uint8)]))
+    width = max(b.shape[1] for b in blocks)
+    sheet = np.vstack([np.pad(b, ((0, 0), (0, width - b.shape[1]), (0, 0)), constant_values=255) for b in blocks])
+    first = min(i for ids in (v for _, v in items) for i in ids)
+    rel = ws.write_png(f"reports/inpaint_sheet_{first:06d}_{len(items)}img.png", sheet)
+    ws.add_result("report", "inpaint_sheet", {"path": rel, "images": [i for i, _ in items],
+                                              "samples": [s for _, v in items for s in v]})
+    return rel
+

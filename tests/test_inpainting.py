@@ -1,0 +1,168 @@
+"""The inpainting stage on the demo workspace with a tiny random-weight model saved and
+loaded through the real checkpoint and registry code."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from backend import masks
+from backend.cli import main
+from backend.diffusion.checkpoint import save_model
+from backend.diffusion.config import DiffusionConfig, ModelConfig
+from backend.diffusion.model import build_model
+from backend.diffusion.registry import record_checkpoint, register_model
+from backend.errors import Cancelled, DiffGenError
+from backend.inpainting import (postprocess, resolve_config, run_inpaint, sample_seed, select_images,
+                                to_model_resolution)
+from backend.workspace import now
+
+FAST = {"respacing": 10, "jump_length": 5, "jump_n_sample": 2, "dilate": 2, "min_island": 2,
+        "preset": "tiny", "seed": 3}
+
+
+def _save_tiny(folder, seed=0):
+    torch.manual_seed(seed)
+    cfg = ModelConfig(image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1,),
+                      attention_resolutions=(), num_head_channels=32)
+    return save_model(folder, build_model(cfg), DiffusionConfig(timestep_respacing="10"))
+
+
+@pytest.fixture
+def ws(demo_ws):
+    folder = _save_tiny(demo_ws.root / "models" / "full")
+    model_id = register_model(demo_ws, "full", "full", "tiny", {}, folder)
+    record_checkpoint(demo_ws, model_id, 100, 0.5, folder / "model.safetensors")
+    return demo_ws
+
+
+def _resized(ws, image_id, size=16):
+    return to_model_resolution(ws.read_image(image_id), ws.read_mask(ws.current_mask(image_id)), size)
+
+
+def test_samples_keep_the_source_outside_the_region_and_carry_provenance(ws):
+    result = run_inpaint(ws, {**FAST, "images": [1, 2], "samples": 3, "batch": 6})
+    assert result["images"] == 2 and result["samples"] == 6 and not result["skipped"]
+    assert "not clustered" in result["messages"][0]
+    for image_id in (1, 2):
+        samples = ws.samples(kind="inpainted", source_image_id=image_id)
+        assert len(samples) == 3
+        src_img, src_mask = _resized(ws, image_id)
+        region = masks.dilate(src_mask, 2) > 0
+        outs = [ws.read_sample(s) for s in samples]
+        for (img, mask), s in zip(outs, samples):
+            assert img.shape == (16, 16, 3) and set(np.unique(mask)) <= {0, 255}
+            assert np.array_equal(img[~region], src_img[~region])      # exactly, after the last step
+            assert np.array_equal(mask[~region], src_mask[~region])
+            assert not np.array_equal(img[region], src_img[region])
+            assert s.set_name == "Full-Diff" and s.mask_version_id == ws.current_mask(image_id).id
+            assert s.model_id == 1 and s.seed == sample_seed(3, image_id, s.params["sample_index"])
+            row = ws.query("SELECT checkpoint_id FROM samples WHERE id = ?", (s.id,))[0]
+            assert row[0] is not None
+            p = s.params
+            assert (p["respacing"], p["jump_length"], p["jump_n_sample"], p["dilation"]) == (10, 5, 2, 2)
+            assert p["evaluations"] == 15 and p["model_target"] == "full" and p["resolution"] == 16
+            assert p["postprocess"] == {"threshold": 0.0, "min_island": 2, "fill_holes": True}
+        assert not np.array_equal(outs[0][0][region], outs[1][0][region])   # samples differ
+    assert "sheet" not in result                                         # only when asked
+
+
+def test_cluster_model_serves_its_cluster_and_others_fall_back(ws):
+    with ws.transaction() as c:
+        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, is_current, created_at)"
+                        " VALUES (2, 0, 'test', 1, ?)", (now(),)).lastrowid
+        c.executemany("INSERT INTO cluster_assignments VALUES (?, ?, ?)", [(cid, 1, 0), (cid, 2, 1)])
+    folder = _save_tiny(ws.root / "models" / "c0", seed=1)
+    register_model(ws, "c0", "cluster", "tiny", {}, folder, clustering_id=cid, cluster=0)
+    result = run_inpaint(ws, {**FAST, "cluster": 0, "samples": 1})
+    assert result["samples"] == 1 and ws.samples(source_image_id=1)[0].set_name == "Diff"
+    assert ws.samples(source_image_id=1)[0].params["cluster"] == 0
+    result = run_inpaint(ws, {**FAST, "images": [2], "samples": 1, "weights": "raw"})
+    assert ws.samples(source_image_id=2)[0].set_name == "Full-Diff"
+    assert ws.samples(source_image_id=2)[0].params["weights"] == "raw"
+    assert any("no model for cluster 1" in m for m in result["messages"])
+
+
+def test_cancel_writes_no_sample(ws):
+    calls = []
+
+    def progress(done, total, message):
+        calls.append(done)
+
+    with pytest.raises(Cancelled):
+        run_inpaint(ws, {**FAST, "images": [1, 2], "samples": 3, "batch": 6}, progress=progress,
+                    cancel=lambda: len(calls) >= 5)
+    assert ws.samples() == []
+    assert not (ws.root / "samples").exists() or not any((ws.root / "samples").rglob("*.png"))
+
+
+def test_bad_images_are_skipped_and_the_rest_goes_on(ws):
+    ws.add_mask_version(3, np.zeros((64, 64), np.uint8), "edit")
+    result = run_inpaint(ws, {**FAST, "images": [3, 4], "samples": 1})
+    assert result["samples"] == 1 and result["skipped"][0]["image_id"] == 3
+    assert "empty" in result["skipped"][0]["reason"]
+    with pytest.raises(DiffGenError, match="999"):
+        select_images(ws, {"images": [999]})
+    with pytest.raises(DiffGenError, match="choose images"):
+        select_images(ws, {})
+    with pytest.raises(DiffGenError, match="exceeds the 1000"):
+        run_inpaint(ws, {**FAST, "images": [4], "respacing": 5000})
+    with pytest.raises(DiffGenError, match="must be >= 1"):
+        resolve_config({"jump_length": 0}, "tiny")
+
+
+def test_progress_counts_every_model_evaluation_of_every_sample(ws):
+    seen = []
+    run_inpaint(ws, {**FAST, "images": [1], "samples": 2, "batch": 1},
+                progress=lambda d, t, m: seen.append((d, t)))
+    assert seen[-1] == (2 * 15, 2 * 15)
+
+
+def test_postprocess_against_scipy():
+    rng = np.random.default_rng(0)
+    size = 48
+    src_img = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    src_mask = np.zeros((size, size), np.uint8)
+    src_mask[10:30, 10:30] = 255
+    region = masks.dilate(src_mask, 4)
+    gen = torch.rand(4, size, size) * 2 - 1
+    gen[3] = -1
+    gen[3, 12:28, 12:28] = 1          # a generated polyp with a hole and a speck
+    gen[3, 18:21, 18:21] = -1
+    gen[3, 8, 33] = 1
+    img, mask = postprocess(gen, src_img, src_mask, region, min_island=4, fill=True)
+    inside = region > 0
+    thresholded = np.where(inside, (gen[3] >= 0).numpy(), src_mask > 0)
+    labels, n = ndimage.label(thresholded, structure=np.ones((3, 3)))
+    sizes = ndimage.sum(thresholded, labels, range(1, n + 1))
+    kept = np.isin(labels, 1 + np.flatnonzero(sizes >= 4))
+    reference = np.where(inside, ndimage.binary_fill_holes(kept), src_mask > 0)
+    assert np.array_equal(mask > 0, reference) and set(np.unique(mask)) <= {0, 255}
+    assert mask[19, 19] == 255 and mask[8, 33] == 0
+    assert np.array_equal(img[~inside], src_img[~inside])
+    expected = ((gen[:3].clamp(-1, 1) + 1) * 127.5).round().permute(1, 2, 0).numpy().astype(np.uint8)
+    assert np.array_equal(img[inside], expected[inside])
+
+
+def test_config_precedence_and_seeds():
+    cfg = resolve_config({"samples": 5, "batch": 2, "dilate": None}, "paper")
+    assert (cfg.samples, cfg.batch_size, cfg.dilate, cfg.respacing) == (5, 2, 20, 200)
+    assert (cfg.jump_length, cfg.jump_n_sample, cfg.schedule().evaluations()) == (10, 5, 960)
+    seeds = {sample_seed(0, i, k) for i in range(20) for k in range(3)}
+    assert len(seeds) == 60 and sample_seed(0, 1, 0) == sample_seed(0, 1, 0)
+    assert all(0 <= s < 2 ** 63 for s in seeds)
+
+
+def test_cli_inpaint_writes_samples_and_a_contact_sheet(ws, capsys):
+    rc = main(["inpaint", "--workspace", str(ws.root), "--images", "1", "--samples", "2", "--dilate", "2",
+               "--respacing", "10", "--jump-length", "5", "--jump-n-sample", "2", "--seed", "1",
+               "--model", str(ws.root / "models" / "full"), "--json"])
+    assert rc == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["samples"] == 2 and (ws.root / result["sheet"]).exists()
+    assert ws.samples()[0].params["preset"] == "tiny"      # the registered model's preset
+    assert ws.query("SELECT COUNT(*) FROM results WHERE kind = 'report'")[0][0] == 1
