@@ -62,10 +62,15 @@ def _load_strict(net: nn.Module, state: dict[str, torch.Tensor], path: Path, wha
 
 # -- VGG19 ------------------------------------------------------------------------------
 def build_vgg_head() -> nn.Sequential:
-    """vgg19.features up to conv2_1 (all that ZeCon's content loss reads)."""
+    """vgg19.features up to conv2_1 (all that ZeCon's content loss reads). torchvision's
+    ReLUs work in place, which would overwrite the pre-ReLU maps we keep: switch that off."""
     from torchvision.models.vgg import cfgs, make_layers
 
-    return make_layers(cfgs["E"])[: max(VGG_LAYERS) + 1]
+    head = make_layers(cfgs["E"])[: max(VGG_LAYERS) + 1]
+    for layer in head:
+        if isinstance(layer, nn.ReLU):
+            layer.inplace = False
+    return head
 
 
 def load_vgg(path: str | Path, device: torch.device | str = "cpu") -> nn.Sequential:
