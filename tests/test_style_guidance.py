@@ -17,13 +17,13 @@ from backend.style import networks, run_style
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
 from style_support import SMALL_DINO, add_inpainted, register_tiny_model, tiny_model_folder, write_dino, write_vgg
 
-FEW_STEPS = ["style.skip_timesteps=44"]          # 6 of the tiny preset's 50 steps
+FEW_STEPS = ["style.skip_timesteps=46"]          # 4 of the tiny preset's 50 steps
 
 
 def only(**weights) -> StyleConfig:
     """Tiny-preset config with every lambda 0 except those given."""
     base = {f"lambda_{t}": 0.0 for t in LAMBDAS}
-    return StyleConfig(skip_timesteps=38, **{**base, **{f"lambda_{k}": v for k, v in weights.items()}})
+    return StyleConfig(skip_timesteps=42, **{**base, **{f"lambda_{k}": v for k, v in weights.items()}})
 
 
 @pytest.fixture(scope="module")
@@ -44,25 +44,30 @@ def dist(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).pow(2).mean())
 
 
-# A random model pulls hard away from any image, so these use strong weights for the effect
-# to show within 12 steps; the distance must fall as the weight grows.
-def test_mse_content_term_keeps_result_near_content(setup):
+# A random model pulls hard away from any image, so these use Table A.3's full (256 px)
+# weights for the effect to show within 8 steps; the distance must fall as the weight grows.
+@pytest.fixture(scope="module")
+def unguided(setup):
+    return sample(setup, only())
+
+
+def test_mse_content_term_keeps_result_near_content(setup, unguided):
     _, _, content, _ = setup
-    unguided, terms = sample(setup, only())
-    mid, mid_terms = sample(setup, only(mse=300))
-    strong, _ = sample(setup, only(mse=1000))
+    unguided, terms = unguided
+    mid, mid_terms = sample(setup, only(mse=1000))
+    strong, _ = sample(setup, only(mse=5000))
     assert terms == {} and set(mid_terms) == {"mse"}
     assert dist(strong, content) < dist(mid, content) < dist(unguided, content)
-    assert dist(strong, content) < 0.8 * dist(unguided, content)
+    assert dist(strong, content) < 0.7 * dist(unguided, content)
 
 
-def test_l2_style_term_moves_result_toward_target(setup):
-    _, _, content, target = setup
-    unguided, _ = sample(setup, only())
-    mid, _ = sample(setup, only(l2=300))
-    strong, _ = sample(setup, only(l2=1000))
+def test_l2_style_term_moves_result_toward_target(setup, unguided):
+    _, _, _, target = setup
+    unguided, _ = unguided
+    mid, _ = sample(setup, only(l2=1000))
+    strong, _ = sample(setup, only(l2=10000))
     assert dist(strong[:, :3], target) < dist(mid[:, :3], target) < dist(unguided[:, :3], target)
-    assert dist(strong[:, :3], target) < 0.8 * dist(unguided[:, :3], target)
+    assert dist(strong[:, :3], target) < 0.5 * dist(unguided[:, :3], target)
 
 
 def test_zero_lambdas_call_no_network(setup, monkeypatch):
@@ -75,15 +80,15 @@ def test_zero_lambdas_call_no_network(setup, monkeypatch):
         sample(setup, only(mse=78.125, l2=156.25, rng=3.125))     # Networks() holds no VGG / DINO
     finally:
         handle.remove()
-    assert calls["unet"] == 50 - 38
+    assert calls["unet"] == 50 - 42
 
 
 def test_zecon_runs_the_encoder_twice_a_step(setup, monkeypatch):
     counted = []
     real = networks.UNetEncoder.__call__
     monkeypatch.setattr(networks.UNetEncoder, "__call__", lambda self, x, t: counted.append(1) or real(self, x, t))
-    _, terms = sample(setup, only(zecon=7.8125))
-    assert len(counted) == 2 * (50 - 38) and terms["zecon"] > 0
+    _, terms = sample(setup, dataclasses.replace(only(zecon=7.8125), skip_timesteps=46))
+    assert len(counted) == 2 * (50 - 46) and terms["zecon"] > 0
 
 
 @pytest.fixture
@@ -111,7 +116,7 @@ def test_cli_styles_all_unstyled_samples_with_provenance(style_ws):
         np.testing.assert_array_equal(mask, ws.read_sample(p)[1])       # the parent's mask is kept
         assert s.source_image_id == p.source_image_id and s.model_id == p.model_id and s.seed == 5 + p.id
         prov = s.params
-        assert prov["steps"] == 6 and prov["style"]["lambda_sem"] == 0 and prov["style"]["lambda_zecon"] == 7.8125
+        assert prov["steps"] == 4 and prov["style"]["lambda_sem"] == 0 and prov["style"]["lambda_zecon"] == 7.8125
         assert set(prov["final_loss_terms"]) == {"zecon", "vgg", "mse", "sty", "l2", "rng"}
         assert prov["target"] == f"original:{p.source_image_id}"
     # everything is styled now: a second run finds nothing to do
@@ -124,7 +129,7 @@ def test_restyle_mask_colour_match_and_progress(style_ws):
     result = run_style(ws, {"samples": [parents[0].id], "overrides": FEW_STEPS, "restyle_mask": True,
                             "color_match": "mkl", "lambdas": {"sty": 0, "sem": 0, "zecon": 0}},
                        progress=lambda d, t, m: seen.append((d, t)))
-    assert seen[-1] == (6, 6) and len(result["styled"]) == 1
+    assert seen[-1] == (4, 4) and len(result["styled"]) == 1
     s = ws.sample(result["styled"][0])
     _, mask = ws.read_sample(s)
     assert set(np.unique(mask)) <= {0, 255}
