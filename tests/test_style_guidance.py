@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from backend.cli import main as cli_main
+from backend.data.imageio import read_png_fast
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import create_diffusion
 from backend.errors import Cancelled
@@ -121,6 +122,10 @@ def test_cli_styles_all_unstyled_samples_with_provenance(style_ws):
         assert prov["target"] == f"original:{p.source_image_id}"
     # everything is styled now: a second run finds nothing to do
     assert run_style(ws, {"overrides": FEW_STEPS})["considered"] == 0
+    assert cli_main(["style-sheet", "-w", str(ws.root), "--tile", "64"]) == 0
+    rel = ws.query("SELECT key FROM results WHERE kind = 'style_sheet'")[0][0]
+    sheet = read_png_fast(ws.path(rel))
+    assert rel.startswith("reports/") and sheet.shape == (22 + 2 * 64, 3 * 64, 3)
 
 
 def test_restyle_mask_colour_match_and_progress(style_ws):

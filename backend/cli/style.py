@@ -9,6 +9,7 @@ from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 from backend.style import run_style
 from backend.style.colour import METHODS
 from backend.style.guidance import LAMBDAS
+from backend.style.sheet import style_sheet
 
 LAMBDA_HELP = {
     "zecon": "ZeCon patch contrastive content loss (UNet encoder features)",
@@ -55,6 +56,13 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_style)
 
+    p = sub.add_parser("style-sheet", help="before/after sheet of styled samples (inpainted | styled | target)")
+    add_workspace(p)
+    p.add_argument("--samples", type=_ids, metavar="IDS", help="styled sample ids (default: the latest --limit)")
+    p.add_argument("--limit", type=int, default=8)
+    p.add_argument("--tile", type=int, default=160, help="tile size in pixels")
+    p.set_defaults(func=cmd_sheet)
+
 
 def params_from_args(a: argparse.Namespace) -> dict:
     return {
@@ -79,3 +87,10 @@ def cmd_style(a: argparse.Namespace) -> int:
     for err in result["errors"]:
         print(f"warning: {err}")
     return 0 if not result["errors"] or result["styled"] else 1
+
+
+def cmd_sheet(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    rel = style_sheet(ws, a.samples, a.limit, a.tile)
+    print(f"Wrote {ws.path(rel)}")
+    return 0
