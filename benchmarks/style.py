@@ -38,7 +38,7 @@ def loss_networks(device: torch.device) -> tuple[Networks, str]:
                          networks.load_dino(resolve_weights("dino"), device)), "configured weight files")
     except MissingWeightsError:
         dino = networks.DinoCLS(networks.DEFAULT_DINO.build(), networks.DEFAULT_DINO.input_size)
-        return (Networks(networks._frozen(networks.build_vgg_head(), device), networks._frozen(dino, device)),
+        return (Networks(networks.frozen(networks.build_vgg_head(), device), networks.frozen(dino, device)),
                 "random weights (no weight files configured)")
 
 

@@ -85,7 +85,7 @@ class StyleGuide:
         self.cfg, self.diffusion, self.model, self.nets = cfg, diffusion, model, nets
         self.content, self.target, self.generator = content, target, generator
         self.encoder = UNetEncoder(model) if cfg.lambda_zecon else None
-        if cfg.needs_vgg and nets.vgg is None or cfg.needs_dino and nets.dino is None:
+        if (cfg.needs_vgg and nets.vgg is None) or (cfg.needs_dino and nets.dino is None):
             raise ValueError("a network needed by a non-zero lambda was not built")
         self.target_cls: torch.Tensor | None = None
         self.prev_cls: torch.Tensor | None = None

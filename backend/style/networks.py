@@ -28,7 +28,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 VGG_LAYERS = {0: "conv1_1", 5: "conv2_1"}
 
 
-def _frozen(net: nn.Module, device: torch.device | str) -> nn.Module:
+def frozen(net: nn.Module, device: torch.device | str) -> nn.Module:
     return net.to(device).eval().requires_grad_(False)
 
 
@@ -81,7 +81,7 @@ def load_vgg(path: str | Path, device: torch.device | str = "cpu") -> nn.Sequent
     net = build_vgg_head()
     wanted = set(net.state_dict())
     _load_strict(net, {k: v for k, v in state.items() if k in wanted}, path, "torchvision VGG19")
-    return _frozen(net, device)
+    return frozen(net, device)
 
 
 def vgg_features(vgg: nn.Sequential, images: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -148,7 +148,7 @@ def load_dino(path: str | Path, device: torch.device | str = "cpu", spec: DinoSp
     state = _unwrap(load_state_dict(path), ("module.", "backbone."))
     state = {k: v for k, v in state.items() if not k.startswith("head.")}
     _load_strict(vit, state, path, f"DINO {spec.architecture}")
-    return _frozen(DinoCLS(vit, spec.input_size), device)
+    return frozen(DinoCLS(vit, spec.input_size), device)
 
 
 # -- the diffusion UNet's encoder (ZeCon) -------------------------------------------------
