@@ -165,6 +165,9 @@ class StyleJob:
         x, terms = style_tensor(lm.model, lm.diffusion, content, target, cfg, self.nets, generator,
                                 step_done, cancel)
         seconds = time.perf_counter() - started
+        if not torch.isfinite(x).all():
+            raise DiffGenError(f"sample {sample.id}: guidance diverged (non-finite values); lower the "
+                               "lambdas (at sizes below 256 px scale them by (size/256)^2, as the tiny preset does)")
         rgb = match_colours(to_uint8(x[0, :3]), to_uint8(target[0]), cfg.color_match)
         if self.params.get("restyle_mask"):
             mask = self.clean_mask(np.where(x[0, 3].cpu().numpy() > 0, 255, 0).astype(np.uint8), lm.preset)
