@@ -1,0 +1,183 @@
+"""Guided reverse diffusion for style transfer (DiffuseIT / ZeCon, paper section 3.3).
+
+The inpainted sample x0 is noised to step ``T - skip_timesteps - 1`` of the respaced process
+(DiffuseIT's convention: with T = 200 and skip 80 the last 120 steps run) and denoised again
+by the same 4-channel model. At each step the mean of p(x_{t-1} | x_t) is shifted by
+``variance * -grad L_total`` where the losses read
+
+    x_in = pred_x0 * f + x_t * (1 - f),   f = sqrt(1 - alphabar_t)
+
+(ZeCon's cond_fn). Content terms compare x_in with the content image noised the same way
+(y_in = x0 * f + q_sample(x0, t) * (1 - f)); style terms compare x_in with the target image.
+A term whose lambda is 0 is skipped entirely and its network is never built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+
+from backend.diffusion.gaussian import GaussianDiffusion, PMeanVar
+from backend.diffusion.model import DiffusionUNet
+from backend.errors import BadInputError, Cancelled
+from backend.presets import from_section
+from backend.style import losses
+from backend.style.networks import DinoCLS, UNetEncoder
+
+LAMBDAS = ("zecon", "vgg", "mse", "sty", "l2", "sem", "rng")
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """The [style] preset section (paper Table A.3 plus the reference code's constants)."""
+    skip_timesteps: int = 80
+    lambda_zecon: float = 500.0
+    lambda_vgg: float = 100.0
+    lambda_mse: float = 5000.0
+    lambda_sty: float = 10000.0
+    lambda_l2: float = 10000.0
+    lambda_sem: float = 40000.0
+    lambda_rng: float = 200.0
+    sem_min_t: int = 50            # DiffuseIT's diff_iter: semantic divergence while t > this
+    zecon_patches: int = 256
+    zecon_temperature: float = 0.07
+    color_match: str = "none"      # none | mkl | histogram (after sampling; see colour.py)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StyleConfig":
+        return from_section(cls, d)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def weight(self, term: str) -> float:
+        return float(getattr(self, f"lambda_{term}"))
+
+    @property
+    def needs_vgg(self) -> bool:
+        return self.lambda_vgg != 0
+
+    @property
+    def needs_dino(self) -> bool:
+        return self.lambda_sty != 0 or self.lambda_sem != 0
+
+    @property
+    def guided(self) -> bool:
+        return any(self.weight(t) != 0 for t in LAMBDAS)
+
+
+@dataclass
+class Networks:
+    """The frozen loss networks, built by the caller only for the terms that need them."""
+    vgg: torch.nn.Module | None = None
+    dino: DinoCLS | None = None
+
+
+class StyleGuide:
+    """The cond_fn of one image: holds the content and target tensors, the previous step's
+    [CLS] (semantic divergence) and the last unweighted loss terms (provenance)."""
+
+    def __init__(self, cfg: StyleConfig, diffusion: GaussianDiffusion, model: DiffusionUNet,
+                 content: torch.Tensor, target: torch.Tensor, nets: Networks,
+                 generator: torch.Generator):
+        self.cfg, self.diffusion, self.model, self.nets = cfg, diffusion, model, nets
+        self.content, self.target, self.generator = content, target, generator
+        self.encoder = UNetEncoder(model) if cfg.lambda_zecon else None
+        if (cfg.needs_vgg and nets.vgg is None) or (cfg.needs_dino and nets.dino is None):
+            raise ValueError("a network needed by a non-zero lambda was not built")
+        self.target_cls: torch.Tensor | None = None
+        self.prev_cls: torch.Tensor | None = None
+        self.prev_image = content          # DiffuseIT starts the divergence from the input
+        self.terms: dict[str, float] = {}
+
+    def _noised_content(self, t: torch.Tensor, fac: float) -> torch.Tensor:
+        noise = torch.randn(self.content.shape, generator=self.generator).to(self.content.device)
+        return self.content * fac + self.diffusion.q_sample(self.content, t, noise) * (1 - fac)
+
+    def loss(self, x: torch.Tensor, t: torch.Tensor, out: PMeanVar) -> torch.Tensor:
+        """The weighted total loss at step t (records each unweighted term)."""
+        cfg, terms = self.cfg, {}
+        fac = float(self.diffusion.sqrt_one_minus_alphas_cumprod[int(t[0])])
+        x_in = out.pred_xstart * fac + x * (1 - fac)
+        needs_y = cfg.lambda_zecon or cfg.lambda_vgg or cfg.lambda_mse
+        y_in = self._noised_content(t, fac) if needs_y else None
+        if cfg.lambda_zecon:
+            t0 = torch.zeros_like(t, dtype=torch.float32)   # ZeCon reads the encoder at t = 0
+            with torch.no_grad():
+                feats_k = self.encoder(y_in, t0)
+            terms["zecon"] = losses.zecon_loss(self.encoder(x_in, t0), feats_k, cfg.zecon_patches,
+                                               cfg.zecon_temperature, self.generator)
+        if cfg.lambda_vgg:
+            terms["vgg"] = losses.vgg_loss(self.nets.vgg, x_in, y_in)
+        if cfg.lambda_mse:
+            terms["mse"] = losses.mse(x_in, y_in)
+        if cfg.needs_dino:
+            cls = self.nets.dino(x_in)
+            if cfg.lambda_sty:
+                if self.target_cls is None:
+                    with torch.no_grad():
+                        self.target_cls = self.nets.dino(self.target)
+                terms["sty"] = losses.cls_loss(cls, self.target_cls)
+            if cfg.lambda_sem and int(t[0]) > cfg.sem_min_t:
+                if self.prev_cls is None:
+                    with torch.no_grad():
+                        self.prev_cls = self.nets.dino(self.prev_image)
+                terms["sem"] = losses.sem_loss(cls, self.prev_cls)
+            # the next step's "previous" estimate is this x_in: keep its [CLS], not the image
+            self.prev_cls = cls.detach()
+        if cfg.lambda_l2:
+            terms["l2"] = losses.mse(x_in[:, :3], self.target[:, :3])
+        if cfg.lambda_rng:
+            terms["rng"] = losses.range_loss(out.pred_xstart)
+        self.terms = {k: float(v.detach()) for k, v in terms.items()}
+        return sum(cfg.weight(k) * v for k, v in terms.items())
+
+    def cond_fn(self, x: torch.Tensor, t: torch.Tensor, out: PMeanVar) -> torch.Tensor:
+        """Gradient that p_sample adds (times the variance) to the mean: -dL/dx_t."""
+        loss = self.loss(x, t, out)
+        return -torch.autograd.grad(loss, x)[0]
+
+
+def style_tensor(model: DiffusionUNet, diffusion: GaussianDiffusion, content: torch.Tensor,
+                 target: torch.Tensor, cfg: StyleConfig, nets: Networks, generator: torch.Generator,
+                 step_done: Callable[[int, int], None] | None = None,
+                 cancel: Callable[[], bool] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Style one batch: ``content`` (N, 4, H, W) and ``target`` (N, 3, H, W) in [-1, 1].
+
+    Returns the final x_0 (N, 4, H, W) and the last step's unweighted loss terms. With every
+    lambda 0 this is plain (unguided) SDEdit-style resampling of the same steps.
+    """
+    T = diffusion.num_timesteps
+    if not 0 <= cfg.skip_timesteps < T:
+        raise BadInputError(f"skip_timesteps={cfg.skip_timesteps} must be in [0, {T - 1}] "
+                            f"for a model sampled with {T} steps")
+    device = content.device
+    start = T - cfg.skip_timesteps - 1
+    indices = list(range(start, -1, -1))
+    guide = StyleGuide(cfg, diffusion, model, content, target, nets, generator) if cfg.guided else None
+
+    def randn() -> torch.Tensor:
+        return torch.randn(content.shape, generator=generator).to(device)
+
+    x = diffusion.q_sample(content, torch.full((content.shape[0],), start, device=device, dtype=torch.long),
+                           randn())
+    for n, i in enumerate(indices):
+        if cancel is not None and cancel():
+            raise Cancelled("style transfer cancelled")
+        t = torch.full((content.shape[0],), i, device=device, dtype=torch.long)
+        noise = randn()
+        if guide is None:
+            with torch.no_grad():
+                x, _ = diffusion.p_sample(model, x, t, noise, clip_denoised=False)
+        else:
+            # One UNet pass with x on the graph: cond_fn differentiates the same pred_x0.
+            with torch.enable_grad():
+                x_req = x.detach().requires_grad_(True)
+                x, _ = diffusion.p_sample(model, x_req, t, noise, clip_denoised=False,
+                                          cond_fn=guide.cond_fn)
+            x = x.detach()
+        if step_done is not None:
+            step_done(n + 1, len(indices))
+    return x, (guide.terms if guide else {})

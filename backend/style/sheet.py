@@ -1,0 +1,56 @@
+"""Before/after contact sheet of styled samples: inpainted | styled | target, one row each,
+with the mask outline drawn on the first two so the seam region is easy to find."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from backend.errors import DiffGenError
+from backend.workspace import SampleRecord, Workspace
+
+HEADER = 22
+COLUMNS = ("inpainted", "styled", "target")
+
+
+def _tile(rgb: np.ndarray, size: int, mask: np.ndarray | None = None) -> np.ndarray:
+    interp = cv2.INTER_NEAREST if rgb.shape[0] * 2 <= size else cv2.INTER_AREA
+    tile = cv2.resize(rgb, (size, size), interpolation=interp)
+    if mask is not None:
+        m = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
+        contours, _ = cv2.findContours((m > 127).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        tile = cv2.drawContours(tile.copy(), contours, -1, (255, 255, 0), 1)
+    return tile
+
+
+def _target(ws: Workspace, styled: SampleRecord) -> np.ndarray:
+    target = styled.params.get("target", "")
+    if target.startswith("original:"):
+        return ws.read_image(int(target.split(":", 1)[1]))
+    from backend.data.imageio import load_rgb
+
+    return load_rgb(target)[0]
+
+
+def style_sheet(ws: Workspace, sample_ids: list[int] | None = None, limit: int = 8, tile: int = 160) -> str:
+    """Write ``reports/style_sheet-<time>.png`` for the given styled samples (default: the
+    latest ``limit``), record it in ``results`` and return its workspace-relative path."""
+    styled = [ws.sample(i) for i in sample_ids] if sample_ids else ws.samples(kind="styled")[-limit:]
+    styled = [s for s in styled if s.kind == "styled" and s.parent_sample_id is not None]
+    if not styled:
+        raise DiffGenError("no styled samples to show: run 'diffgen style' first")
+    rows = []
+    for s in styled:
+        parent_img, parent_mask = ws.read_sample(s.parent_sample_id)
+        img, mask = ws.read_sample(s)
+        rows.append(np.concatenate([_tile(parent_img, tile, parent_mask), _tile(img, tile, mask),
+                                    _tile(_target(ws, s), tile)], axis=1))
+    header = np.full((HEADER, tile * len(COLUMNS), 3), 255, np.uint8)
+    for k, name in enumerate(COLUMNS):
+        cv2.putText(header, name, (k * tile + 6, HEADER - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    sheet = np.concatenate([header, *rows], axis=0)
+    rel = ws.write_png(f"reports/style_sheet-{time.strftime('%Y%m%d-%H%M%S')}.png", sheet)
+    ws.add_result("style_sheet", rel, {"samples": [s.id for s in styled], "columns": list(COLUMNS)})
+    return rel
