@@ -124,3 +124,21 @@ def test_data_order_visits_every_image_once_per_epoch():
     for epoch in range(3):
         assert sorted(stream[epoch * n:(epoch + 1) * n]) == list(range(n))
     assert not np.array_equal(stream[:n], stream[n:2 * n])  # reshuffled each epoch
+
+
+def test_ema_follows_the_recurrence_with_and_without_warmup():
+    from backend.diffusion.training import EMA
+
+    layer = torch.nn.Linear(1, 1, bias=False)
+    values = [1.0, 3.0, -2.0, 5.0]
+    for warmup in (False, True):
+        with torch.no_grad():
+            layer.weight.fill_(0.0)
+        ema, expected = EMA(layer, 0.9, warmup=warmup), 0.0
+        for n, v in enumerate(values):
+            with torch.no_grad():
+                layer.weight.fill_(v)
+            ema.update(layer, n)
+            rate = min(0.9, (1 + n) / (10 + n)) if warmup else 0.9
+            expected = rate * expected + (1 - rate) * v
+        assert ema.state["weight"].item() == pytest.approx(expected, rel=1e-6)

@@ -43,6 +43,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     batch_size: int = 1             # per process
     ema_rate: float = 0.9999
+    ema_warmup: bool = False        # rate min(ema_rate, (1+n)/(10+n)): short runs get a usable EMA
     use_fp16: bool = True           # autocast (bf16 where supported, else fp16) on CUDA only
     steps: int = 110000
     save_interval: int = 10000
@@ -144,18 +145,28 @@ def train_step(model: nn.Module, diffusion: GaussianDiffusion, optimizer: torch.
 
 
 class EMA:
-    """Exponential moving average of the weights: ``ema = rate*ema + (1-rate)*w``."""
+    """Exponential moving average of the weights: ``ema = rate*ema + (1-rate)*w``.
 
-    def __init__(self, model: nn.Module, rate: float, state: dict[str, torch.Tensor] | None = None):
-        self.rate = rate
+    With ``warmup`` the rate after ``n`` updates is ``min(rate, (1+n)/(10+n))``, so the
+    average forgets the initial weights within a few hundred steps (guided-diffusion has no
+    warm-up; its runs are 100k+ steps long, where the two agree)."""
+
+    def __init__(self, model: nn.Module, rate: float, state: dict[str, torch.Tensor] | None = None,
+                 warmup: bool = False):
+        self.rate, self.warmup = rate, warmup
         src = state if state is not None else model.state_dict()
         self.state = {k: v.detach().clone().float() for k, v in src.items()}
 
+    def rate_at(self, updates: int) -> float:
+        return min(self.rate, (1 + updates) / (10 + updates)) if self.warmup else self.rate
+
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def update(self, model: nn.Module, updates: int) -> None:
+        """Fold in the current weights; ``updates`` = updates made before this one."""
         current = model.state_dict()
         keys = [k for k in self.state if current[k].is_floating_point()]
-        torch._foreach_lerp_([self.state[k] for k in keys], [current[k].float() for k in keys], 1 - self.rate)
+        torch._foreach_lerp_([self.state[k] for k in keys], [current[k].float() for k in keys],
+                             1 - self.rate_at(updates))
 
 
 # -- the run -------------------------------------------------------------------------------
@@ -207,7 +218,7 @@ def train_target(s: Session, steps: int, resume: bool, progress: Progress | None
     optimizer = torch.optim.AdamW(raw.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     amp_dtype, needs_scaler = amp_settings(s.device, tc.use_fp16)
     scaler = torch.amp.GradScaler("cuda") if needs_scaler else None
-    ema = EMA(raw, tc.ema_rate)
+    ema = EMA(raw, tc.ema_rate, warmup=tc.ema_warmup)
     step, losses = 0, []
 
     checkpoint = train_io.latest_resumable(s.run)
@@ -217,7 +228,7 @@ def train_target(s: Session, steps: int, resume: bool, progress: Progress | None
     if checkpoint is not None:
         weights, ema_state, state = train_io.load_training_state(checkpoint)
         raw.load_state_dict(weights)
-        ema = EMA(raw, tc.ema_rate, ema_state)
+        ema = EMA(raw, tc.ema_rate, ema_state, tc.ema_warmup)
         optimizer.load_state_dict(state["optimizer"])
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
@@ -263,7 +274,7 @@ def train_target(s: Session, steps: int, resume: bool, progress: Progress | None
         x0 = make_batch(cache, draw).to(s.device)
         terms = train_step(model, diffusion, optimizer, x0, draw.t.to(s.device), draw.noise.to(s.device),
                            amp_dtype, scaler)
-        ema.update(raw)
+        ema.update(raw, step)
         step += 1
         logged = [ddp.mean_across(terms[k], s.ctx).item() for k in ("loss", "mse", "vb")]
         losses.append((step, *logged))
