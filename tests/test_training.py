@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.registry import resolve_model
+from backend.diffusion.sampling import run_sample
 from backend.diffusion.train_data import (draw_step, global_batch_indices, load_pairs, make_batch,
                                           resize_pair)
 from backend.diffusion.training import run_train
@@ -45,6 +46,11 @@ def test_full_run_writes_loadable_model_records_and_pictures(demo_ws):
     assert [c[0] for c in calls if "loss" in c[2]] == [1, 2, 3, 4]
     assert "ETA" in calls[0][2]
     assert resolve_model(demo_ws, demo_ws.image_ids()[0]).folder == folder
+    sampled = run_sample(demo_ws, {"model": "full", "count": 2, "seed": 3, "sheet": str(folder / "s.png")})
+    recs = [demo_ws.sample(i) for i in sampled["sample_ids"]]
+    assert [r.model_id for r in recs] == [info["model_id"]] * 2 and recs[0].kind == "unconditional"
+    img, mask = demo_ws.read_sample(recs[0])
+    assert img.shape == (16, 16, 3) and set(np.unique(mask)) <= {0, 255}
 
 
 def test_resume_is_bit_identical_to_a_straight_run(demo_ws):
