@@ -289,7 +289,8 @@ def train_target(s: Session, steps: int, resume: bool, progress: Progress | None
 
     summary = {"name": s.target.name, "target": s.target.kind, "cluster": s.target.cluster,
                "folder": str(s.run), "model_id": s.model_id, "steps": step, "images": len(cache),
-               "skipped": cache.skipped, "final_loss": losses[-1][1] if losses else None}
+               "skipped": cache.skipped, "final_loss": losses[-1][1] if losses else None,
+               "excluded_flagged": len(s.ws.images("flagged = 1")) if tc.exclude_flagged and s.target.kind == "full" else 0}
     if s.ctx.is_main:
         summary["loss_png"] = str(train_io.plot_loss(s.run / "loss.png", losses, f"{s.target.name} ({s.preset})"))
         if tc.sample_count > 0:
