@@ -4,6 +4,7 @@ timesteps drawn for the whole batch, and DDP averages the gradients."""
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 
@@ -13,7 +14,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
-from backend.diffusion.training import run_train
+from backend.diffusion.config import ModelConfig
+from backend.diffusion.model import build_model
+from backend.diffusion.training import init_like_guided_diffusion, run_train
+from backend.presets import apply_overrides, load_preset
 from backend.workspace import Workspace
 from tests.diffusion_micro import MICRO_OVERRIDES
 
@@ -48,12 +52,21 @@ def test_two_gloo_processes_match_one_process_on_the_combined_batch(demo_ws):
     ddp = load_file(demo_ws.path("models/ddp/model.safetensors"))
     single = load_file(demo_ws.path("models/single/model.safetensors"))
     assert ddp.keys() == single.keys()
-    # Adam divides by sqrt(v): a near-zero gradient's rounding noise (summation order
-    # differs across ranks) can move a weight by a fraction of lr, so allow lr/10.
-    for k in ddp:
-        torch.testing.assert_close(ddp[k], single[k], rtol=0, atol=1e-4)
+    # Adam divides by sqrt(v): where a gradient is near zero, its rounding noise (the
+    # summation order differs across ranks) moves that weight by up to lr. So compare the
+    # whole update: the runs must differ by far less than either moved from the initial
+    # weights (a rank training on its own data, or without averaged gradients, differs by
+    # about as much as it moved), and no weight by more than Adam's step bound.
+    preset = apply_overrides(load_preset("tiny"), MICRO_OVERRIDES)
+    torch.manual_seed(0)
+    init = init_like_guided_diffusion(build_model(ModelConfig.from_dict(preset["model"]))).state_dict()
+    moved = math.sqrt(sum(((single[k] - init[k].float()) ** 2).sum().item() for k in single))
+    apart = math.sqrt(sum(((ddp[k] - single[k]) ** 2).sum().item() for k in single))
+    assert apart < 1e-2 * moved, (apart, moved)
+    lr = float(preset["train"]["lr"])
+    assert max((ddp[k] - single[k]).abs().max().item() for k in single) <= 2 * lr * STEPS
     losses = [np.loadtxt(demo_ws.path(f"models/{n}/loss.csv"), delimiter=",", skiprows=1) for n in ("ddp", "single")]
-    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
     earlier = load_file(demo_ws.path("models/ddp/checkpoints/step-0000002/model.safetensors"))
     assert any(not torch.equal(ddp[k], earlier[k]) for k in ddp)  # the last step did train
     # only rank 0 wrote: one model row, one row per checkpoint
