@@ -67,6 +67,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         print(f"Trained {m['name']} ({where}, {m['images']} images) to step {m['steps']}, "
               f"final loss {m['final_loss']:.4f}\n  folder:  {m['folder']}\n  loss:    {m.get('loss_png')}"
               + (f"\n  samples: {m['samples_png']}" if m.get("samples_png") else ""))
+        if m.get("excluded_flagged"):
+            print(f"  note: {m['excluded_flagged']} flagged images left out (--set train.exclude_flagged=false keeps them)")
         for msg in m["skipped"]:
             print(f"  WARNING {msg}")
     return 0

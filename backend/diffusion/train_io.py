@@ -134,7 +134,8 @@ def plot_loss(path: Path, losses: list[tuple[int, float, float, float]], title: 
         ax.plot(arr[:, 0], arr[:, col], color=colour, alpha=0.2, lw=0.6)
         if len(arr) >= window:
             smooth = np.convolve(arr[:, col], kernel, mode="valid")
-            ax.plot(arr[window - 1:, 0], smooth, color=colour, lw=1.6, label=f"{name} (mean of {window})")
+            label = f"{name} (mean of {window} steps)" if window > 1 else name
+            ax.plot(arr[window - 1:, 0], smooth, color=colour, lw=1.6, label=label)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss per sample")

@@ -43,6 +43,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     batch_size: int = 1             # per process
     ema_rate: float = 0.9999
+    ema_warmup: bool = False        # rate min(ema_rate, (1+n)/(10+n)): short runs get a usable EMA
     use_fp16: bool = True           # autocast (bf16 where supported, else fp16) on CUDA only
     steps: int = 110000
     save_interval: int = 10000
@@ -144,18 +145,28 @@ def train_step(model: nn.Module, diffusion: GaussianDiffusion, optimizer: torch.
 
 
 class EMA:
-    """Exponential moving average of the weights: ``ema = rate*ema + (1-rate)*w``."""
+    """Exponential moving average of the weights: ``ema = rate*ema + (1-rate)*w``.
 
-    def __init__(self, model: nn.Module, rate: float, state: dict[str, torch.Tensor] | None = None):
-        self.rate = rate
+    With ``warmup`` the rate after ``n`` updates is ``min(rate, (1+n)/(10+n))``, so the
+    average forgets the initial weights within a few hundred steps (guided-diffusion has no
+    warm-up; its runs are 100k+ steps long, where the two agree)."""
+
+    def __init__(self, model: nn.Module, rate: float, state: dict[str, torch.Tensor] | None = None,
+                 warmup: bool = False):
+        self.rate, self.warmup = rate, warmup
         src = state if state is not None else model.state_dict()
         self.state = {k: v.detach().clone().float() for k, v in src.items()}
 
+    def rate_at(self, updates: int) -> float:
+        return min(self.rate, (1 + updates) / (10 + updates)) if self.warmup else self.rate
+
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def update(self, model: nn.Module, updates: int) -> None:
+        """Fold in the current weights; ``updates`` = updates made before this one."""
         current = model.state_dict()
         keys = [k for k in self.state if current[k].is_floating_point()]
-        torch._foreach_lerp_([self.state[k] for k in keys], [current[k].float() for k in keys], 1 - self.rate)
+        torch._foreach_lerp_([self.state[k] for k in keys], [current[k].float() for k in keys],
+                             1 - self.rate_at(updates))
 
 
 # -- the run -------------------------------------------------------------------------------
@@ -188,7 +199,7 @@ def _extra(s: Session, step: int, final_loss: float | None, cache: PairCache) ->
 
 def _sample_images(model: nn.Module, diff_cfg: DiffusionConfig, cfg: ModelConfig, count: int,
                    seed: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    diffusion = create_diffusion(diff_cfg)
+    diffusion = create_diffusion(diff_cfg)  # the respaced process, as for inpainting
     g = torch.Generator(device=device).manual_seed(seed)
     with torch.no_grad():
         x = diffusion.sample_loop(model, (count, cfg.in_channels, cfg.image_size, cfg.image_size),
@@ -196,101 +207,126 @@ def _sample_images(model: nn.Module, diff_cfg: DiffusionConfig, cfg: ModelConfig
     return from_model_range(x)
 
 
+class Trainer:
+    """One target's model, optimizer, EMA and loss log, with save / restore / finish."""
+
+    def __init__(self, s: Session):
+        self.s, tc = s, s.train_cfg
+        self.cache = load_pairs(s.ws, s.target.image_ids, s.model_cfg.image_size)
+        self.raw = init_like_guided_diffusion(build_model(s.model_cfg)).to(s.device)
+        self.optimizer = torch.optim.AdamW(self.raw.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+        self.amp_dtype, needs_scaler = amp_settings(s.device, tc.use_fp16)
+        self.scaler = torch.amp.GradScaler("cuda") if needs_scaler else None
+        self.ema = EMA(self.raw, tc.ema_rate, warmup=tc.ema_warmup)
+        self.step = 0
+        self.losses: list[tuple[int, float, float, float]] = []
+        self.global_batch = tc.batch_size * s.ctx.world_size
+
+    def restore(self, checkpoint: Path) -> None:
+        """Continue exactly where ``checkpoint`` stopped: weights, EMA, optimizer, scaler,
+        RNG states, step and loss log."""
+        weights, ema_state, state = train_io.load_training_state(checkpoint)
+        self.raw.load_state_dict(weights)
+        self.ema = EMA(self.raw, self.s.train_cfg.ema_rate, ema_state, self.s.train_cfg.ema_warmup)
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        train_io.restore_rng(state["rng"])
+        self.step = int(state["step"])
+        self.losses = [(int(a), b, c, d) for a, b, c, d in state["losses"].tolist()]
+
+    @property
+    def last_loss(self) -> float | None:
+        return self.losses[-1][1] if self.losses else None
+
+    def save(self) -> None:
+        """Checkpoint the current step (rank 0 only) and record it in the workspace."""
+        s = self.s
+        if not s.ctx.is_main:
+            return
+        state = {"step": self.step, "optimizer": self.optimizer.state_dict(),
+                 "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+                 "rng": train_io.capture_rng(),
+                 "losses": torch.tensor(self.losses, dtype=torch.float64).reshape(-1, 4),
+                 "global_batch": self.global_batch, "seed": s.train_cfg.seed}
+        folder = train_io.save_checkpoint(s.run, self.raw, s.diff_cfg, self.ema.state, state,
+                                          _extra(s, self.step, self.last_loss, self.cache))
+        train_io.write_loss_csv(s.run / "loss.csv", self.losses)
+        record_checkpoint(s.ws, s.model_id, self.step, self.last_loss, folder)
+
+    def train(self, steps: int, progress: Progress | None, cancel: Callable[[], bool] | None,
+              saved: bool) -> None:
+        """Step until ``steps``; checkpoint every ``save_interval`` and at the end; on cancel,
+        checkpoint the current step and raise ``Cancelled``."""
+        s, tc = self.s, self.s.train_cfg
+        model = ddp.wrap(self.raw, s.ctx, s.device)
+        diffusion = create_diffusion(s.diff_cfg, "")  # train on every step of the full process
+        self.raw.train()
+        start_step, t0 = self.step, time.perf_counter()
+        while self.step < steps:
+            if ddp.any_rank(bool(cancel and cancel()), s.ctx, s.device):
+                if not saved:
+                    self.save()
+                ddp.barrier(s.ctx)
+                raise Cancelled(f"training of {s.target.name} cancelled at step {self.step}; "
+                                f"checkpoint kept in {s.run} (continue with --resume)")
+            draw = draw_step(tc.seed, self.step, self.global_batch, len(self.cache), diffusion.num_timesteps,
+                             s.model_cfg.image_size, tc.hflip).rank_slice(s.ctx.rank, tc.batch_size)
+            terms = train_step(model, diffusion, self.optimizer, make_batch(self.cache, draw).to(s.device),
+                               draw.t.to(s.device), draw.noise.to(s.device), self.amp_dtype, self.scaler)
+            self.ema.update(self.raw, self.step)
+            self.step += 1
+            logged = [ddp.mean_across(terms[k], s.ctx).item() for k in ("loss", "mse", "vb")]
+            self.losses.append((self.step, *logged))
+            saved = self.step % tc.save_interval == 0 or self.step == steps
+            if saved:
+                self.save()
+            if progress and s.ctx.is_main:
+                rate = (self.step - start_step) / max(time.perf_counter() - t0, 1e-9)
+                progress(self.step, steps, f"loss {logged[0]:.4f}  {rate:.2f} it/s  "
+                                           f"ETA {_eta((steps - self.step) / rate)}")
+
+    def finish(self, progress: Progress | None) -> dict[str, Any]:
+        """The loss curve and a sheet of EMA samples (rank 0), and the run's summary."""
+        s, tc = self.s, self.s.train_cfg
+        summary = {"name": s.target.name, "target": s.target.kind, "cluster": s.target.cluster,
+                   "folder": str(s.run), "model_id": s.model_id, "steps": self.step,
+                   "images": len(self.cache), "skipped": self.cache.skipped, "final_loss": self.last_loss,
+                   "excluded_flagged": len(s.ws.images("flagged = 1"))
+                   if tc.exclude_flagged and s.target.kind == "full" else 0}
+        if s.ctx.is_main:
+            title = f"{s.target.name} ({s.preset})"
+            summary["loss_png"] = str(train_io.plot_loss(s.run / "loss.png", self.losses, title))
+            if tc.sample_count > 0:
+                if progress:
+                    progress(self.step, self.step, f"sampling {tc.sample_count} images (EMA)")
+                sampler = build_model(s.model_cfg).to(s.device).eval()
+                sampler.load_state_dict({k: v.to(s.device) for k, v in self.ema.state.items()})
+                rgb, mask = _sample_images(sampler, s.diff_cfg, s.model_cfg, tc.sample_count, tc.seed, s.device)
+                sheet = train_io.sample_sheet(rgb, mask)
+                summary["samples_png"] = str(train_io.write_sheet(s.run / "samples.png", sheet))
+        ddp.barrier(s.ctx)
+        return summary
+
+
 def train_target(s: Session, steps: int, resume: bool, progress: Progress | None,
                  cancel: Callable[[], bool] | None) -> dict[str, Any]:
     """Train (or continue) one model to ``steps`` total steps; returns its summary."""
-    tc = s.train_cfg
-    cache = load_pairs(s.ws, s.target.image_ids, s.model_cfg.image_size)
-    raw = build_model(s.model_cfg)
-    init_like_guided_diffusion(raw)
-    raw.to(s.device)
-    optimizer = torch.optim.AdamW(raw.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    amp_dtype, needs_scaler = amp_settings(s.device, tc.use_fp16)
-    scaler = torch.amp.GradScaler("cuda") if needs_scaler else None
-    ema = EMA(raw, tc.ema_rate)
-    step, losses = 0, []
-
+    trainer = Trainer(s)
     checkpoint = train_io.latest_resumable(s.run)
     if checkpoint is not None and not resume:
         raise DiffGenError(f"{s.run} already holds a training run (up to {checkpoint.name}); pass "
                            "--resume to continue it or --name to start a new model")
+    if checkpoint is None and steps < 1:
+        raise DiffGenError("nothing to train: --steps must be at least 1")
     if checkpoint is not None:
-        weights, ema_state, state = train_io.load_training_state(checkpoint)
-        raw.load_state_dict(weights)
-        ema = EMA(raw, tc.ema_rate, ema_state)
-        optimizer.load_state_dict(state["optimizer"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        train_io.restore_rng(state["rng"])
-        step = int(state["step"])
-        losses = [tuple(row) for row in state["losses"].tolist()]
-        losses = [(int(a), b, c, d) for a, b, c, d in losses]
-
+        trainer.restore(checkpoint)
     if s.ctx.is_main:
         s.model_id = register_model(s.ws, s.target.name, s.target.kind, s.preset, {
-            "model": s.model_cfg.to_dict(), "diffusion": s.diff_cfg.to_dict(), "train": asdict(tc)},
+            "model": s.model_cfg.to_dict(), "diffusion": s.diff_cfg.to_dict(), "train": asdict(s.train_cfg)},
             s.run, s.target.clustering_id, s.target.cluster)
-    model = ddp.wrap(raw, s.ctx, s.device)
-    diffusion = create_diffusion(s.diff_cfg, "")  # train on every step of the full process
-    global_batch = tc.batch_size * s.ctx.world_size
-
-    def save(at_step: int) -> Path | None:
-        if not s.ctx.is_main:
-            return None
-        final = losses[-1][1] if losses else None
-        state = {"step": at_step, "optimizer": optimizer.state_dict(),
-                 "scaler": scaler.state_dict() if scaler is not None else {},
-                 "rng": train_io.capture_rng(),
-                 "losses": torch.tensor(losses, dtype=torch.float64).reshape(-1, 4),
-                 "global_batch": global_batch, "seed": tc.seed}
-        folder = train_io.save_checkpoint(s.run, raw, s.diff_cfg, ema.state, state, _extra(s, at_step, final, cache))
-        train_io.write_loss_csv(s.run / "loss.csv", losses)
-        record_checkpoint(s.ws, s.model_id, at_step, final, folder)
-        return folder
-
-    raw.train()
-    start_step, t0 = step, time.perf_counter()
-    last_saved = step if checkpoint is not None else -1
-    while step < steps:
-        if ddp.any_rank(bool(cancel and cancel()), s.ctx, s.device):
-            if step != last_saved:
-                save(step)
-            ddp.barrier(s.ctx)
-            raise Cancelled(f"training of {s.target.name} cancelled at step {step}; "
-                            f"checkpoint kept in {s.run} (continue with --resume)")
-        draw = draw_step(tc.seed, step, global_batch, len(cache), diffusion.num_timesteps,
-                         s.model_cfg.image_size, tc.hflip).rank_slice(s.ctx.rank, tc.batch_size)
-        x0 = make_batch(cache, draw).to(s.device)
-        terms = train_step(model, diffusion, optimizer, x0, draw.t.to(s.device), draw.noise.to(s.device),
-                           amp_dtype, scaler)
-        ema.update(raw)
-        step += 1
-        logged = [ddp.mean_across(terms[k], s.ctx).item() for k in ("loss", "mse", "vb")]
-        losses.append((step, *logged))
-        if step % tc.save_interval == 0 or step == steps:
-            save(step)
-            last_saved = step
-        if progress and s.ctx.is_main:
-            rate = (step - start_step) / max(time.perf_counter() - t0, 1e-9)
-            progress(step, steps, f"loss {logged[0]:.4f}  {rate:.2f} it/s  ETA {_eta((steps - step) / rate)}")
-    if step == start_step and checkpoint is None:
-        raise DiffGenError("nothing to train: --steps must be at least 1")
-
-    summary = {"name": s.target.name, "target": s.target.kind, "cluster": s.target.cluster,
-               "folder": str(s.run), "model_id": s.model_id, "steps": step, "images": len(cache),
-               "skipped": cache.skipped, "final_loss": losses[-1][1] if losses else None}
-    if s.ctx.is_main:
-        summary["loss_png"] = str(train_io.plot_loss(s.run / "loss.png", losses, f"{s.target.name} ({s.preset})"))
-        if tc.sample_count > 0:
-            sampler = build_model(s.model_cfg).to(s.device)
-            sampler.load_state_dict({k: v.to(s.device) for k, v in ema.state.items()})
-            sampler.eval()
-            if progress:
-                progress(step, steps, f"sampling {tc.sample_count} images (EMA)")
-            rgb, mask = _sample_images(sampler, s.diff_cfg, s.model_cfg, tc.sample_count, tc.seed, s.device)
-            summary["samples_png"] = str(train_io.write_sheet(s.run / "samples.png", train_io.sample_sheet(rgb, mask)))
-    ddp.barrier(s.ctx)
-    return summary
+    trainer.train(steps, progress, cancel, saved=checkpoint is not None)
+    return trainer.finish(progress)
 
 
 def resolve_configs(params: dict[str, Any]) -> tuple[str, ModelConfig, DiffusionConfig, TrainConfig]:

@@ -1,0 +1,150 @@
+"""Training runs end to end on the demo workspace with the micro config: folders, database
+rows, exact resume, cancel, per-cluster targets, and the data pipeline."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from backend.diffusion.checkpoint import load_model
+from backend.diffusion.registry import resolve_model
+from backend.diffusion.sampling import run_sample
+from backend.diffusion.train_data import (draw_step, global_batch_indices, load_pairs, make_batch,
+                                          resize_pair)
+from backend.diffusion.training import run_train
+from backend.errors import Cancelled, DiffGenError
+from backend.workspace import now
+from tests.diffusion_micro import MICRO_OVERRIDES
+
+
+def _params(**kw):
+    return {"preset": "tiny", "target": "full", "device": "cpu", "overrides": MICRO_OVERRIDES, **kw}
+
+
+def test_full_run_writes_loadable_model_records_and_pictures(demo_ws):
+    calls = []
+    result = run_train(demo_ws, _params(steps=4), progress=lambda d, t, m: calls.append((d, t, m)))
+    info = result["models"][0]
+    folder = demo_ws.path(f"models/{info['name']}")
+    assert info["steps"] == 4 and info["folder"] == str(folder)
+    model, diff_cfg, cfg = load_model(folder)  # the folder alone is enough
+    assert model.cfg.image_size == 16 and diff_cfg.timestep_respacing == "4"
+    assert cfg["preset"] == "tiny" and cfg["target"] == "full" and cfg["steps"] == 4
+    assert cfg["final_loss"] == pytest.approx(info["final_loss"])
+    rows = demo_ws.query("SELECT step, loss, path FROM checkpoints ORDER BY step")
+    assert [r["step"] for r in rows] == [2, 4]
+    assert all((demo_ws.path(r["path"]) / "ema.safetensors").exists() for r in rows)
+    assert demo_ws.query("SELECT target, preset FROM models")[0][:] == ("full", "tiny")
+    for png in ("loss.png", "samples.png"):
+        img = cv2.imread(str(folder / png))
+        assert img is not None and img.std() > 0
+    assert [c[0] for c in calls if "loss" in c[2]] == [1, 2, 3, 4]
+    assert "ETA" in calls[0][2]
+    assert resolve_model(demo_ws, demo_ws.image_ids()[0]).folder == folder
+    sampled = run_sample(demo_ws, {"model": "full", "count": 2, "seed": 3, "sheet": str(folder / "s.png")})
+    recs = [demo_ws.sample(i) for i in sampled["sample_ids"]]
+    assert [r.model_id for r in recs] == [info["model_id"]] * 2 and recs[0].kind == "unconditional"
+    img, mask = demo_ws.read_sample(recs[0])
+    assert img.shape == (16, 16, 3) and set(np.unique(mask)) <= {0, 255}
+
+
+def test_resume_is_bit_identical_to_a_straight_run(demo_ws):
+    run_train(demo_ws, _params(steps=4, name="straight"))
+    run_train(demo_ws, _params(steps=2, name="split"))
+    with pytest.raises(DiffGenError, match="--resume"):
+        run_train(demo_ws, _params(steps=4, name="split"))
+    run_train(demo_ws, _params(steps=4, name="split", resume=True))
+    for f in ("model.safetensors", "ema.safetensors"):
+        a = load_file(demo_ws.path(f"models/straight/{f}"))
+        b = load_file(demo_ws.path(f"models/split/{f}"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    losses = [np.loadtxt(demo_ws.path(f"models/{n}/loss.csv"), delimiter=",", skiprows=1) for n in ("straight", "split")]
+    np.testing.assert_array_equal(losses[0], losses[1])
+
+
+def test_cancel_saves_a_valid_checkpoint_and_resumes(demo_ws):
+    polls = iter([False, False, False, True])
+    with pytest.raises(Cancelled, match="step 3"):
+        run_train(demo_ws, _params(steps=10, name="c"), cancel=lambda: next(polls))
+    folder = demo_ws.path("models/c")
+    assert json.loads((folder / "config.json").read_text())["steps"] == 3
+    assert (folder / "checkpoints/step-0000003/train_state.pt").exists()
+    assert not list(folder.glob("checkpoints/.tmp*"))
+    load_model(folder)
+    result = run_train(demo_ws, _params(steps=4, name="c", resume=True, overrides=MICRO_OVERRIDES + ["train.sample_count=0"]))
+    assert result["models"][0]["steps"] == 4
+
+
+def _cluster(ws, assignment: dict[int, int]) -> int:
+    with ws.transaction() as c:
+        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, is_current, created_at) VALUES (?,?,?,?,?)",
+                        (len(set(assignment.values())), 0, "test", 1, now())).lastrowid
+        c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)",
+                      [(cid, i, k) for i, k in assignment.items()])
+    return cid
+
+
+def test_clusters_target_trains_one_model_per_cluster(demo_ws):
+    with pytest.raises(DiffGenError, match="clustering"):
+        run_train(demo_ws, _params(steps=1, target="clusters"))
+    ids = demo_ws.image_ids()
+    cid = _cluster(demo_ws, {i: (0 if n < 5 else 1) for n, i in enumerate(ids)})
+    with pytest.raises(DiffGenError, match="cluster 7"):
+        run_train(demo_ws, _params(steps=1, target="cluster:7"))
+    result = run_train(demo_ws, _params(steps=1, target="clusters",
+                                        overrides=MICRO_OVERRIDES + ["train.sample_count=0"]))
+    models = result["models"]
+    assert [(m["cluster"], m["name"]) for m in models] == [(0, f"c{cid}-tiny-k0"), (1, f"c{cid}-tiny-k1")]
+    flagged = {r.id for r in demo_ws.images("flagged = 1")}
+    assert models[0]["images"] == len(set(ids[:5]) - flagged)
+    cfg = json.loads((demo_ws.path(models[1]["folder"]) / "config.json").read_text())
+    assert cfg["cluster"] == 1 and cfg["clustering_id"] == cid and cfg["target"] == "cluster"
+    assert resolve_model(demo_ws, ids[-1]).cluster == 1
+
+
+def test_pairs_are_resized_binary_and_flipped_together(demo_ws):
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[:, :30] = 200
+    mask = np.zeros((40, 60), np.uint8)
+    mask[:, :20] = 255
+    pair = resize_pair(image, mask, 16)
+    assert pair.shape == (4, 16, 16) and set(np.unique(pair[3])) <= {0, 255}
+    np.testing.assert_array_equal(pair[0], cv2.resize(image, (16, 16), interpolation=cv2.INTER_AREA)[..., 0])
+    cache = load_pairs(demo_ws, demo_ws.image_ids(), 16)
+    draw = draw_step(0, 0, 4, len(cache), 1000, 16, hflip=True)
+    draw.flips[:] = torch.tensor([True, False, True, False])
+    batch = make_batch(cache, draw)
+    raw = cache.pixels[torch.as_tensor(draw.indices)].float() / 127.5 - 1
+    assert torch.equal(batch[0], raw[0].flip(-1)) and torch.equal(batch[1], raw[1])
+    assert batch.min() >= -1 and batch.max() <= 1
+
+
+def test_data_order_visits_every_image_once_per_epoch():
+    n, batch = 7, 3
+    stream = np.concatenate([global_batch_indices(5, s, batch, n) for s in range(7)])  # 21 = 3 epochs
+    for epoch in range(3):
+        assert sorted(stream[epoch * n:(epoch + 1) * n]) == list(range(n))
+    assert not np.array_equal(stream[:n], stream[n:2 * n])  # reshuffled each epoch
+
+
+def test_ema_follows_the_recurrence_with_and_without_warmup():
+    from backend.diffusion.training import EMA
+
+    layer = torch.nn.Linear(1, 1, bias=False)
+    values = [1.0, 3.0, -2.0, 5.0]
+    for warmup in (False, True):
+        with torch.no_grad():
+            layer.weight.fill_(0.0)
+        ema, expected = EMA(layer, 0.9, warmup=warmup), 0.0
+        for n, v in enumerate(values):
+            with torch.no_grad():
+                layer.weight.fill_(v)
+            ema.update(layer, n)
+            rate = min(0.9, (1 + n) / (10 + n)) if warmup else 0.9
+            expected = rate * expected + (1 - rate) * v
+        assert ema.state["weight"].item() == pytest.approx(expected, rel=1e-6)
