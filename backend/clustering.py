@@ -18,6 +18,7 @@ import numpy as np
 
 from backend.errors import BadInputError, Cancelled
 from backend.features import InceptionFeatures, pair_features
+from backend.presets import apply_overrides, load_preset
 from backend.workspace import Workspace, now
 
 Progress = Callable[[int, int, str], None]
@@ -36,11 +37,16 @@ class ClusterConfig:
 
     @classmethod
     def from_params(cls, params: dict) -> "ClusterConfig":
-        names = set(cls.__dataclass_fields__)
-        unknown = set(params) - names
+        """Explicit params over the ``[cluster]`` section of ``preset`` (with ``overrides``),
+        so a queued job (preset + overrides + job_id) and the CLI resolve alike."""
+        params = {k: v for k, v in params.items() if k != "job_id"}
+        preset, overrides = params.pop("preset", None), params.pop("overrides", None)
+        base = apply_overrides(load_preset(preset), overrides).get("cluster", {}) if preset else {}
+        merged = {**base, **params}
+        unknown = set(merged) - set(cls.__dataclass_fields__)
         if unknown:
             raise BadInputError(f"unknown clustering parameters: {', '.join(sorted(unknown))}")
-        return cls(**params)
+        return cls(**merged)
 
 
 def balance_halves(features: np.ndarray) -> np.ndarray:

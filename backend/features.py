@@ -20,6 +20,7 @@ import torch
 from backend.errors import BadInputError, Cancelled
 from backend.settings import resolve_weights
 from backend.workspace import Workspace
+from backend.device import pick_device
 
 Progress = Callable[[int, int, str], None]
 CancelFn = Callable[[], bool]
@@ -27,12 +28,6 @@ CancelFn = Callable[[], bool]
 POOL_DIM = 2048
 INPUT_SIZE = 299  # Inception-v3's native input; the real path always uses it
 
-
-def pick_device(device: str | None = None) -> torch.device:
-    """The requested device, else CUDA when present, else CPU."""
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from backend import masks
-from backend.diffusion.checkpoint import load_model, pick_device, read_config
+from backend.diffusion.checkpoint import load_model, read_config
 from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.train_data import resize_pair
@@ -38,6 +38,7 @@ from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
 from backend.errors import BadInputError, DiffGenError, WorkspaceError
 from backend.presets import from_section, load_preset
 from backend.workspace import Workspace
+from backend.device import pick_device
 
 Progress = Callable[[int, int, str], None]
 SHEET_MAX_IMAGES = 8

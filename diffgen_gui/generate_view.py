@@ -170,6 +170,8 @@ class GenerateView(QWidget):
             params["images"] = value
         elif what == "cluster":
             params["cluster"] = value
+        else:
+            params["all"] = True
         if kind == "masks":
             op = self.mask_op.currentText()
             params.update(operation=op, op_params={MASK_PARAM[op]: self.mask_value.value()} if op in MASK_PARAM else {})

@@ -55,6 +55,15 @@ def _to_8bit(im: Image.Image, notes: list[str]) -> Image.Image:
     return im
 
 
+def _upright(im: Image.Image, notes: list[str], what: str) -> Image.Image:
+    """Apply the EXIF orientation (phones and some scopes store rotated JPEGs)."""
+    orientation = im.getexif().get(0x0112, 1) if hasattr(im, "getexif") else 1
+    if orientation in (None, 1):
+        return im
+    notes.append(f"EXIF orientation {orientation} applied{what}")
+    return ImageOps.exif_transpose(im)
+
+
 def load_rgb(path: str | Path) -> tuple[np.ndarray, list[str]]:
     """8-bit RGB array of an image file and the list of conversions applied.
 
@@ -62,13 +71,8 @@ def load_rgb(path: str | Path) -> tuple[np.ndarray, list[str]]:
     composited on black, grey/palette/CMYK/16-bit become 8-bit RGB.
     """
     path = Path(path)
-    im = _open(path)
     notes: list[str] = []
-    orientation = im.getexif().get(0x0112, 1) if hasattr(im, "getexif") else 1
-    if orientation not in (None, 1):
-        im = ImageOps.exif_transpose(im)
-        notes.append(f"EXIF orientation {orientation} applied")
-    im = _to_8bit(im, notes)
+    im = _to_8bit(_upright(_open(path), notes, ""), notes)
     if im.mode == "RGB":
         pass
     elif im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
@@ -91,13 +95,8 @@ def load_mask(path: str | Path) -> tuple[np.ndarray, list[str]]:
     Colour masks use their maximum channel; values >= 128 count as foreground.
     """
     path = Path(path)
-    im = _open(path)
     notes: list[str] = []
-    orientation = im.getexif().get(0x0112, 1) if hasattr(im, "getexif") else 1
-    if orientation not in (None, 1):
-        im = ImageOps.exif_transpose(im)
-        notes.append(f"EXIF orientation {orientation} applied to mask")
-    im = _to_8bit(im, notes)
+    im = _to_8bit(_upright(_open(path), notes, " to mask"), notes)
     if im.mode not in ("L", "1"):
         im = im.convert("RGB")
         arr = np.asarray(im, dtype=np.uint8).max(axis=2)

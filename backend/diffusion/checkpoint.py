@@ -84,9 +84,3 @@ def load_model(folder: str | Path, weights: str = "ema", device: str | torch.dev
     model.load_state_dict(load_state_dict(file))
     return model.to(device).eval(), diff_cfg, cfg
 
-
-def pick_device(requested: str | None = None) -> torch.device:
-    """CUDA when present (or when asked for), else CPU."""
-    if requested and requested != "auto":
-        return torch.device(requested)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

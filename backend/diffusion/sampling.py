@@ -9,13 +9,14 @@ from typing import Any, Callable
 
 import torch
 
-from backend.diffusion.checkpoint import load_model, pick_device
+from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_model
 from backend.diffusion.train_data import from_model_range
 from backend.diffusion.train_io import sample_sheet, write_sheet
 from backend.errors import Cancelled, DiffGenError
 from backend.workspace import Workspace
+from backend.device import pick_device
 
 
 def model_for(ws: Workspace, choice: str) -> ModelRef:

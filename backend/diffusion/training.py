@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from backend.diffusion import ddp
-from backend.diffusion.checkpoint import pick_device
+from backend.diffusion.checkpoint import load_state_dict, read_config
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.model import DiffusionUNet, build_model
@@ -32,6 +32,7 @@ from backend.diffusion import train_io
 from backend.errors import Cancelled, DiffGenError
 from backend.presets import apply_overrides, from_section, load_preset
 from backend.workspace import Workspace
+from backend.device import pick_device
 
 Progress = Callable[[int, int, str], None]
 
@@ -51,6 +52,8 @@ class TrainConfig:
     seed: int = 0
     sample_count: int = 16          # unconditional samples in samples.png (0: none)
     exclude_flagged: bool = True    # images the user flagged are left out of training
+    init_from: str = ""             # model folder to start from (e.g. per-cluster fine-tuning
+                                    # of the full-set model); "" = guided-diffusion's init
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
@@ -207,6 +210,15 @@ def _sample_images(model: nn.Module, diff_cfg: DiffusionConfig, cfg: ModelConfig
     return from_model_range(x)
 
 
+def start_weights(folder: Path, cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """EMA (else raw) weights of a model folder whose architecture equals ``cfg``."""
+    saved = read_config(folder)
+    if ModelConfig.from_dict(saved["model"]) != cfg:
+        raise DiffGenError(f"init_from {folder}: its model config differs from this run's")
+    file = folder / "ema.safetensors"
+    return load_state_dict(file if file.exists() else folder / "model.safetensors")
+
+
 class Trainer:
     """One target's model, optimizer, EMA and loss log, with save / restore / finish."""
 
@@ -214,6 +226,8 @@ class Trainer:
         self.s, tc = s, s.train_cfg
         self.cache = load_pairs(s.ws, s.target.image_ids, s.model_cfg.image_size)
         self.raw = init_like_guided_diffusion(build_model(s.model_cfg)).to(s.device)
+        if tc.init_from:
+            self.raw.load_state_dict(start_weights(s.ws.path(tc.init_from), s.model_cfg))
         self.optimizer = torch.optim.AdamW(self.raw.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
         self.amp_dtype, needs_scaler = amp_settings(s.device, tc.use_fp16)
         self.scaler = torch.amp.GradScaler("cuda") if needs_scaler else None

@@ -21,11 +21,12 @@ import numpy as np
 import torch
 
 from backend.errors import BadInputError, Cancelled, MissingWeightsError
-from backend.features import file_digest, load_cached, pick_device, store_features
+from backend.features import file_digest, load_cached, store_features
 from backend.settings import WEIGHTS, resolve_weights
 from backend.sets import ImageSet
 from backend.workspace import Workspace
 from backend.workspace.files import atomic_write_bytes
+from backend.device import pick_device
 
 FID_WEIGHTS_FILE = "inception-2015-12-05.pt"
 MIN_STABLE_IMAGES = 2048  # below this the 2048-d covariance is rank-deficient and FID biased upward

@@ -18,8 +18,9 @@ import torch
 
 from backend.data.imageio import load_rgb
 from backend.errors import BadInputError, Cancelled
-from backend.features import pick_device
+
 from backend.sets import ImageSet
+from backend.device import pick_device
 
 SCALES = 5
 MIN_WINDOW = 3

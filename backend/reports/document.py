@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import html
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,8 @@ class Section:
     text: str = ""                    # plain paragraphs (blank-line separated)
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
+    markdown: str = ""                # a stage's own Markdown (tables, lists), included as is
+    markdown_base: Path | None = None  # folder its image links are relative to
 
 
 def _fmt(value: object) -> str:
@@ -65,6 +69,8 @@ class Report:
             out += [f"## {s.title}", ""]
             if s.text:
                 out += [s.text.strip(), ""]
+            if s.markdown:
+                out += [_relink(_demote(s.markdown), s.markdown_base, relative_to).strip(), ""]
             for t in s.tables:
                 out += [f"**{t.caption}**", "", "| " + " | ".join(t.header) + " |",
                         "|" + "|".join("---" for _ in t.header) + "|"]
@@ -89,6 +95,8 @@ class Report:
             parts.append(f"<section id='s{i}'><h2>{e(s.title)}</h2>")
             for para in filter(None, (p.strip() for p in s.text.split("\n\n"))):
                 parts.append(f"<p>{e(para)}</p>")
+            if s.markdown:
+                parts.append(markdown_to_html(_demote(s.markdown), s.markdown_base))
             for t in s.tables:
                 parts.append(f"<table><caption>{e(t.caption)}</caption><tr>"
                              + "".join(f"<th>{e(h)}</th>" for h in t.header) + "</tr>")
@@ -111,6 +119,77 @@ class Report:
         md = atomic_write_text(folder / f"{stem}.md", self.to_markdown(relative_to=folder))
         page = atomic_write_text(folder / f"{stem}.html", self.to_html())
         return md, page
+
+
+def _demote(md: str) -> str:
+    """Headings of an included document sit below the section's own (## -> ####)."""
+    return re.sub(r"^(#{1,4}) ", lambda m: "#" * min(len(m.group(1)) + 2, 6) + " ", md, flags=re.M)
+
+
+def _relink(md: str, base: Path | None, report_dir: Path | None) -> str:
+    """Image links of an included document, made relative to the report's folder."""
+    if base is None or report_dir is None:
+        return md
+    return re.sub(r"!\[(.*?)\]\((?!data:|https?:)(.+?)\)",
+                  lambda m: f"![{m.group(1)}]({Path(os.path.relpath(base / m.group(2), report_dir)).as_posix()})", md)
+
+
+def _embed(src: str, base: Path | None) -> str:
+    p = Path(src) if base is None else base / src
+    if p.exists():
+        return "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+    return src
+
+
+def _inline(text: str) -> str:
+    text = html.escape(text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+    text = re.sub(r"(?<![*\w])\*(?!\s)(.+?)(?<!\s)\*(?![*\w])", r"<i>\1</i>", text)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+
+
+def markdown_to_html(md: str, base: Path | None = None) -> str:
+    """The Markdown our stages write (headings, pipe tables, lists, images, paragraphs) as
+    HTML with images embedded; not a general Markdown renderer."""
+    out: list[str] = []
+    lines = md.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip()
+        if not line.strip():
+            i += 1
+        elif line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            out.append(f"<h{level}>{_inline(line[level:].strip())}</h{level}>")
+            i += 1
+        elif line.lstrip().startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].lstrip().startswith("|"):
+                cells = [c.strip() for c in lines[i].strip().strip("|").split("|")]
+                if not all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
+                    rows.append(cells)
+                i += 1
+            if rows:
+                out.append("<table><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in rows[0]) + "</tr>"
+                           + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>"
+                                     for r in rows[1:]) + "</table>")
+        elif re.match(r"\s*[-*] ", line):
+            items = []
+            while i < len(lines) and re.match(r"\s*[-*] ", lines[i]):
+                items.append(_inline(re.sub(r"^\s*[-*] ", "", lines[i])))
+                i += 1
+            out.append("<ul>" + "".join(f"<li>{x}</li>" for x in items) + "</ul>")
+        elif m := re.fullmatch(r"\s*!\[(.*?)\]\((.+?)\)\s*", line):
+            out.append(f"<figure><img src='{_embed(m.group(2), base)}' alt='{html.escape(m.group(1))}'>"
+                       f"<figcaption>{html.escape(m.group(1))}</figcaption></figure>")
+            i += 1
+        else:
+            para = []
+            while i < len(lines) and lines[i].strip() and not re.match(r"\s*(#|\||[-*] |!\[)", lines[i]):
+                para.append(lines[i].strip())
+                i += 1
+            out.append(f"<p>{_inline(' '.join(para))}</p>")
+    return "\n".join(out)
 
 
 _CSS = """

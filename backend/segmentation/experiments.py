@@ -21,10 +21,11 @@ from backend.segmentation.data import (ItemStore, batches_per_epoch, effective_e
                                        synthetic_sets)
 from backend.segmentation.model import build_model, save_checkpoint
 from backend.segmentation.plan import Planner, RunSpec, images
-from backend.segmentation.train import pick_device, train_model
+from backend.segmentation.train import train_model
 from backend.settings import resolve_weights
 from backend.workspace import Workspace, now
 from backend.workspace.files import atomic_write_text
+from backend.device import pick_device
 
 # smp must never reach the Hugging Face hub (weights come from local files only).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

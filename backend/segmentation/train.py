@@ -33,10 +33,6 @@ class TrainOutcome:
     epochs: int
 
 
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def lr_at(cfg: SegConfig, epoch: int, epochs: int) -> float:
     """Learning rate of ``epoch`` (0-based): ``lr`` for the first fraction, then ``lr_after``."""
     return cfg.lr if epoch < round(epochs * cfg.lr_drop_fraction) else cfg.lr_after

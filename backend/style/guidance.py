@@ -44,6 +44,7 @@ class StyleConfig:
     zecon_patches: int = 256
     zecon_temperature: float = 0.07
     color_match: str = "none"      # none | mkl | histogram (after sampling; see colour.py)
+    dino_size: int = 224           # DINO input size; smaller trades style fidelity for speed on CPU
 
     @classmethod
     def from_dict(cls, d: dict) -> "StyleConfig":

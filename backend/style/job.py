@@ -28,7 +28,7 @@ import torch
 
 from backend import masks
 from backend.data.imageio import load_rgb
-from backend.diffusion.checkpoint import load_model, pick_device
+from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.model import DiffusionUNet
 from backend.diffusion.registry import resolve_model
@@ -39,6 +39,7 @@ from backend.style import networks
 from backend.style.colour import METHODS, match_colours
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
 from backend.workspace import SampleRecord, Workspace
+from backend.device import pick_device
 
 Progress = Callable[[int, int, str], None]
 
@@ -138,7 +139,7 @@ class StyleJob:
             self.nets.vgg = networks.load_vgg(path, self.device)
         if cfg.needs_dino and self.nets.dino is None:
             path = resolve_weights("dino", self.params.get("dino_weights"))
-            self.nets.dino = networks.load_dino(path, self.device)
+            self.nets.dino = networks.load_dino(path, self.device, networks.dino_spec(cfg.dino_size))
 
     def target_image(self, sample: SampleRecord) -> tuple[np.ndarray, str]:
         target = self.params.get("target") or "original"
@@ -208,7 +209,15 @@ def run_style(ws: Workspace, params: dict, progress: Progress | None = None,
     the samples already finished (each is complete and recorded).
     """
     ids = params.get("samples")
-    selected = [ws.sample(i) for i in ids] if ids else unstyled_samples(ws)
+    if ids:
+        selected = [ws.sample(i) for i in ids]
+    elif params.get("images") or params.get("cluster") is not None or params.get("all"):
+        from backend.inpainting import select_images  # a queued job names images, not samples
+
+        sources = set(select_images(ws, params))
+        selected = [s for s in unstyled_samples(ws) if s.source_image_id in sources]
+    else:
+        selected = unstyled_samples(ws)
     job = StyleJob(ws, params)
     made, errors, seconds = [], [], []
     for k, sample in enumerate(selected):

@@ -1,0 +1,172 @@
+"""The stages of ``diffgen demo``: each calls the same job function as the CLI and the GUI,
+with the small settings that make the whole paper pipeline run on a CPU in minutes."""
+
+from __future__ import annotations
+
+from backend.demo import DemoContext, Stage, stage_state
+from backend.errors import DiffGenError
+
+# Demo sizes: enough for every table to have rows, small enough for 2 CPU cores.
+TRAIN_STEPS_FULL = 600
+TRAIN_STEPS_CLUSTER = 120          # per cluster, fine-tuned from the full-set model
+STYLE_PER_SET = 10                 # styled samples per inpainted set (the survey shows 10)
+EVAL_PAIRS = 40                    # MS-SSIM pairs per subset
+SEGMENT_OVERRIDES = ["segment.small_n=[8, 16]", "segment.small_n_r=[1, 3]", "segment.synthetic_multiples=[1, 3]",
+                     "segment.min_steps=60"]
+WEIGHT_NAMES = ("inception", "fid_inception", "vgg19", "dino")
+
+
+def _progress(ctx: DemoContext, label: str):
+    if ctx.progress is None:
+        return None
+    return lambda d, t, m="": ctx.progress(d, t, f"{label}: {m}" if m else label)
+
+
+def stage_data(ctx: DemoContext) -> dict:
+    from backend.data.demo import write_demo_dataset
+    from backend.data.importer import import_dataset
+
+    data = ctx.ws.path("demo-data")
+    if not (data / "images").is_dir():
+        write_demo_dataset(data, count=ctx.count, size=ctx.size, seed=ctx.seed, progress=_progress(ctx, "demo data"))
+    report = import_dataset(ctx.ws, data, progress=_progress(ctx, "import"))
+    return {"images": len(ctx.ws.image_ids()), "imported": report.imported, "procedural": True,
+            "count": ctx.count, "size": ctx.size, "seed": ctx.seed}
+
+
+def stage_weights(ctx: DemoContext) -> dict:
+    """The user's pretrained files where configured; else random stand-ins, said aloud."""
+    from backend.standin_weights import weights_or_standin
+
+    files, random = {}, []
+    for name in WEIGHT_NAMES:
+        files[name], is_random = weights_or_standin(name, ctx.ws.path("weights-standin"), ctx.seed)
+        if is_random:
+            random.append(name)
+    return {"files": files, "random": random}
+
+
+def _weights(ctx: DemoContext) -> dict:
+    state = stage_state(ctx.ws, "weights")
+    if not state:
+        raise DiffGenError("the weights stage has not run")
+    return state["files"]
+
+
+def stage_cluster(ctx: DemoContext) -> dict:
+    from backend.clustering import run_cluster
+
+    return run_cluster(ctx.ws, {"preset": ctx.preset, "inception_weights": _weights(ctx)["inception"],
+                                "device": ctx.device}, _progress(ctx, "cluster"), ctx.cancel)
+
+
+def _generation_images(ctx: DemoContext) -> list[int]:
+    """Real images that may feed generation: the segmentation test split is held out."""
+    from backend.segmentation.config import load_config
+    from backend.segmentation.data import image_split
+
+    return list(image_split(ctx.ws, load_config(ctx.preset)).pool)
+
+
+def stage_train_full(ctx: DemoContext) -> dict:
+    from backend.diffusion.training import run_train
+
+    return run_train(ctx.ws, {"preset": ctx.preset, "target": "full", "steps": TRAIN_STEPS_FULL,
+                              "name": "demo-full", "device": ctx.device}, _progress(ctx, "train full"), ctx.cancel)
+
+
+def stage_train_clusters(ctx: DemoContext) -> dict:
+    from backend.diffusion.training import run_train
+
+    full = stage_state(ctx.ws, "train_full")["models"][0]["folder"]
+    return run_train(ctx.ws, {"preset": ctx.preset, "target": "clusters", "steps": TRAIN_STEPS_CLUSTER,
+                              "overrides": [f"train.init_from={ctx.ws.rel(full)}", "train.sample_count=8"],
+                              "device": ctx.device}, _progress(ctx, "train clusters"), ctx.cancel)
+
+
+def _inpaint(ctx: DemoContext, model: str) -> dict:
+    from backend.inpainting import run_inpaint
+
+    return run_inpaint(ctx.ws, {"preset": ctx.preset, "images": _generation_images(ctx), "model": model,
+                                "seed": ctx.seed, "device": ctx.device, "sheet": True},
+                       _progress(ctx, f"inpaint ({model} models)"), ctx.cancel)
+
+
+def stage_inpaint_cluster(ctx: DemoContext) -> dict:
+    return _inpaint(ctx, "cluster")
+
+
+def stage_inpaint_full(ctx: DemoContext) -> dict:
+    return _inpaint(ctx, "full")
+
+
+def stage_style(ctx: DemoContext) -> dict:
+    from backend.style import run_style
+    from backend.style.sheet import style_sheet
+
+    chosen = []
+    for set_name in ("Diff", "Full-Diff"):
+        ids = [s.id for s in ctx.ws.samples(kind="inpainted", set_name=set_name)]
+        step = max(1, len(ids) // STYLE_PER_SET)
+        chosen += ids[::step][:STYLE_PER_SET]
+    w = _weights(ctx)
+    result = run_style(ctx.ws, {"preset": ctx.preset, "samples": chosen, "seed": ctx.seed, "device": ctx.device,
+                                "vgg_weights": w["vgg19"], "dino_weights": w["dino"]},
+                       _progress(ctx, "style"), ctx.cancel)
+    result["sheet"] = style_sheet(ctx.ws)
+    return result
+
+
+def stage_evaluate(ctx: DemoContext) -> dict:
+    from backend.evaluate import run_evaluate
+
+    return run_evaluate(ctx.ws, {"fid_inception": _weights(ctx)["fid_inception"], "pairs": EVAL_PAIRS,
+                                 "seed": ctx.seed, "device": None if ctx.device == "auto" else ctx.device},
+                        _progress(ctx, "evaluate"), ctx.cancel)
+
+
+def stage_segment(ctx: DemoContext) -> dict:
+    from backend.segmentation import run_segment
+    from backend.segmentation.report import write_report
+
+    result = run_segment(ctx.ws, {"preset": ctx.preset, "overrides": SEGMENT_OVERRIDES,
+                                  "experiments": ["real", "synthetic", "augment", "small-n"]},
+                         _progress(ctx, "segment"), ctx.cancel)
+    return {"runs": result, "report": write_report(ctx.ws)}
+
+
+def stage_survey(ctx: DemoContext) -> dict:
+    from backend.survey import SurveyConfig, create_survey, get_survey, simulate_raters
+    from backend.survey_report import write_report
+
+    name = "demo-simulated"
+    try:
+        survey = get_survey(ctx.ws, name)
+    except DiffGenError:
+        survey = create_survey(ctx.ws, SurveyConfig(name, {"real": 10, "inpainted": 10, "styled": 10},
+                                                    seed=ctx.seed))
+    simulate_raters(ctx.ws, survey, n_raters=3, seed=ctx.seed)
+    return {"survey": name, "files": write_report(ctx.ws, survey), "simulated": True}
+
+
+def stage_report(ctx: DemoContext) -> dict:
+    from backend.demo_report import build_report
+
+    md, page = build_report(ctx)
+    return {"markdown": str(md), "html": str(page)}
+
+
+STAGES = [
+    Stage("data", "Procedural demo data and import", stage_data),
+    Stage("weights", "Pretrained weights (or random stand-ins)", stage_weights),
+    Stage("cluster", "Clustering (Inception features + KMeans)", stage_cluster),
+    Stage("train_full", "Diffusion model on the full set", stage_train_full),
+    Stage("train_clusters", "Diffusion model per cluster", stage_train_clusters),
+    Stage("inpaint_cluster", "RePaint inpainting with cluster models (Diff)", stage_inpaint_cluster),
+    Stage("inpaint_full", "RePaint inpainting with the full-set model (Full-Diff)", stage_inpaint_full),
+    Stage("style", "Style transfer (DiffuseIT + ZeCon)", stage_style),
+    Stage("evaluate", "FID and MS-SSIM (Tables 1-2)", stage_evaluate),
+    Stage("segment", "Segmentation experiments (Tables 3-6)", stage_segment),
+    Stage("survey", "Blinded survey statistics on simulated raters (Table 7)", stage_survey),
+    Stage("report", "Report", stage_report),
+]

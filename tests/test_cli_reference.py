@@ -1,0 +1,15 @@
+"""docs/cli.md is generated from the parser; it must not drift from the real commands."""
+
+from pathlib import Path
+
+from backend.cli.reference import cli_reference
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_cli_reference_is_current():
+    expected = cli_reference()
+    assert (ROOT / "docs" / "cli.md").read_text() == expected, \
+        "docs/cli.md is stale: run 'diffgen cli-reference > docs/cli.md'"
+    for command in ("demo", "train", "inpaint", "style", "cluster", "fid", "msssim", "segment", "survey", "export"):
+        assert f"## `diffgen {command}`" in expected
