@@ -161,3 +161,19 @@ def test_missing_fid_weights_give_the_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("DIFFGEN_FID_INCEPTION", str(tmp_path / "nowhere.pt"))
     with pytest.raises(MissingWeightsError, match="nowhere.pt"):
         load_fid_inception(None)
+
+
+def test_symmetric_form_equals_scipy_and_survives_singular_covariances():
+    from scipy import linalg
+
+    from backend.metrics.fid import frechet_distance, frechet_distance_symmetric
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(300, 12)), rng.normal(1.0, 2.0, size=(300, 12))
+    mu1, s1, mu2, s2 = a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False)
+    ref = float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2) - 2 * np.trace(linalg.sqrtm(s1 @ s2).real))
+    assert frechet_distance_symmetric(mu1, s1, mu2, s2) == pytest.approx(ref, rel=1e-8)
+    # 8 samples in 64 dimensions: rank-deficient covariances; the distance is still finite and >= 0
+    c, d = rng.normal(size=(8, 64)) * 50, rng.normal(size=(8, 64)) * 50
+    val = frechet_distance(c.mean(0), np.cov(c, rowvar=False), d.mean(0), np.cov(d, rowvar=False))
+    assert np.isfinite(val) and val >= 0

@@ -87,10 +87,28 @@ def statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """clean-fid's Frechet distance (sqrtm with an eps retry for singular products)."""
+    """clean-fid's Frechet distance (sqrtm with an eps retry for singular products).
+
+    With far fewer images than feature dimensions the covariances are singular and sqrtm can
+    return a large imaginary part, which clean-fid refuses; then the same distance is taken
+    in the symmetric form (:func:`frechet_distance_symmetric`)."""
     from cleanfid.fid import frechet_distance as cf_frechet
 
-    return float(cf_frechet(mu1, sigma1, mu2, sigma2))
+    try:
+        return float(cf_frechet(mu1, sigma1, mu2, sigma2))
+    except ValueError:
+        return frechet_distance_symmetric(mu1, sigma1, mu2, sigma2)
+
+
+def frechet_distance_symmetric(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
+                               sigma2: np.ndarray) -> float:
+    """Frechet distance using tr sqrt(S1 S2) = sum sqrt(eig(S1^1/2 S2 S1^1/2)): that matrix is
+    symmetric positive semi-definite, so ``eigh`` stays exact and real for singular S1, S2."""
+    w, v = np.linalg.eigh(sigma1)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    middle = np.linalg.eigvalsh(root1 @ sigma2 @ root1)
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.sqrt(np.clip(middle, 0, None)).sum())
 
 
 def stability_warnings(name: str, n: int, dim: int) -> list[str]:
