@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from backend.errors import Cancelled, DiffGenError
 from backend.workspace import Workspace
+from backend.workspace.files import atomic_write_text
 
 Progress = Callable[[int, int, str], None]
 
@@ -69,6 +71,11 @@ def run_stages(ctx: DemoContext, stages: list[Stage], force: bool = False) -> di
             raise
         except DiffGenError as e:
             raise DiffGenError(f"demo stopped at stage '{stage.title}': {e}") from e
+        except Exception as e:  # a bug, not bad input: keep the traceback for the report
+            log = ctx.reports / "demo" / "last-error.txt"
+            atomic_write_text(log, traceback.format_exc())
+            raise DiffGenError(f"demo stopped at stage '{stage.title}': {type(e).__name__}: {e} "
+                               f"(traceback in {log}); finished stages are kept, run again to resume") from e
         summary = {**summary, "seconds": round(time.perf_counter() - t0, 1)}
         ctx.ws.add_result("demo_stage", stage.name, summary)
         summaries[stage.name] = summary

@@ -31,7 +31,9 @@ class _InceptionLayers(nn.Module):
         self.net = net.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net._forward(x)[0]
+        # Untrained batch-norm statistics let activations grow by orders of magnitude from
+        # layer to layer; rescale to the norm of real pool features (~20) so FIDs stay readable.
+        return torch.nn.functional.normalize(self.net._forward(x)[0], dim=1) * 20.0
 
 
 class _FidInception(nn.Module):

@@ -48,9 +48,20 @@ def test_standins_load_through_the_real_loaders(tmp_path):
     vgg_path, random = weights_or_standin("vgg19", tmp_path)
     assert random
     vgg = load_vgg(vgg_path)
-    assert vgg(torch.zeros(1, 3, 16, 16)).shape[1] == 64
+    assert vgg(torch.zeros(1, 3, 16, 16)).shape[1] == 128  # conv2_1
     fid_path, _ = weights_or_standin("fid_inception", tmp_path)
     ex = load_fid_inception(fid_path, "cpu")
     assert ex is not None
     again, _ = weights_or_standin("vgg19", tmp_path)
     assert again == vgg_path  # written once, then reused
+
+
+def test_an_unexpected_error_stops_with_a_message_and_a_saved_traceback(tmp_path):
+    ws = Workspace.create(tmp_path / "ws")
+
+    def broken(ctx):
+        raise ValueError("imaginary component")
+
+    with pytest.raises(DiffGenError, match=r"stage 'Broken': ValueError: imaginary component.*resume"):
+        run_stages(DemoContext(ws, log=lambda s: None), [Stage("b", "Broken", broken)])
+    assert "ValueError" in (ws.path("reports") / "demo" / "last-error.txt").read_text()

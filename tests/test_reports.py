@@ -21,7 +21,7 @@ def test_markdown_and_html_carry_the_same_cells_and_embedded_figures(tmp_path):
     assert "<td>x</td><td>0.1235</td>" in page and "<td>y</td><td>–</td>" in page
     assert base64.b64encode(fig.read_bytes()).decode() in page  # self-contained
     assert "![a figure](../f.png)" in md
-    assert page.count("<p>") == 3  # subtitle + two paragraphs
+    assert page.count("<p>") == 2 and "<p class='sub'>sub</p>" in page
 
 
 def test_markdown_to_html_tables_lists_images(tmp_path):

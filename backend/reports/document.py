@@ -78,7 +78,7 @@ class Report:
                 out.append("")
             for f in s.figures:
                 p = Path(f.path)
-                rel = p.relative_to(relative_to) if relative_to and p.is_relative_to(relative_to) else p
+                rel = Path(os.path.relpath(p, relative_to)) if relative_to else p
                 out += [f"![{f.caption}]({rel.as_posix()})", "", f"*{f.caption}*", ""]
         return "\n".join(out)
 

@@ -8,7 +8,7 @@ so a wrong file is an error, never a silently random network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -118,7 +118,8 @@ def dino_spec(input_size: int) -> DinoSpec:
     interpolated (timm's dynamic_img_size), which costs ~(224/size)^4 less attention work."""
     if input_size == DEFAULT_DINO.input_size:
         return DEFAULT_DINO
-    return DinoSpec(input_size=input_size, timm_kwargs={"dynamic_img_size": True})
+    return replace(DEFAULT_DINO, input_size=input_size,
+                   timm_kwargs={**DEFAULT_DINO.timm_kwargs, "dynamic_img_size": True})
 
 
 class DinoCLS(nn.Module):

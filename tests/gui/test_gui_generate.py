@@ -67,7 +67,7 @@ def test_cancel_running_job_and_failures_do_not_stop_the_queue(state, job_queue,
     v = make_view(state, job_queue, qtbot)
     with qtbot.waitSignal(job_queue.worker.started, timeout=10000):
         slow = job_queue.enqueue(slow_stage, {"steps": 1000, "step_s": 0.01})
-    missing = job_queue.enqueue("inpaint", {"preset": "tiny"})
+    failing = job_queue.enqueue("inpaint", {"preset": "tiny"})  # no images chosen: a clear failure
     ok = job_queue.enqueue("masks", {"operation": "fill_holes"})
     qtbot.waitUntil(lambda: job_queue.store.get(slow).progress_done > 0, timeout=10000)
     v.table.selectRow(v._rows[slow])
@@ -76,8 +76,8 @@ def test_cancel_running_job_and_failures_do_not_stop_the_queue(state, job_queue,
         v.btn["cancel"].click()
     assert job_queue.store.get(slow).status == "cancelled"
     assert job_queue.store.get(slow).progress_done < 1000
-    assert job_queue.store.get(missing).status == "failed"
-    assert "not available" in job_queue.store.get(missing).message
+    assert job_queue.store.get(failing).status == "failed"
+    assert "choose images" in job_queue.store.get(failing).message
     assert job_queue.store.get(ok).status == "done"
 
 
