@@ -318,3 +318,17 @@ def test_kill_during_mask_saves_keeps_every_version_whole(demo_ws, demo_dataset,
         for path, data in originals.values():
             assert demo_ws.path(path).read_bytes() == data
         assert _tree_state(demo_dataset) == sources
+
+
+
+def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
+    """mkstemp creates 0600 files; written files get what open() would give under the umask."""
+    import os
+    import stat
+
+    from backend.workspace.files import atomic_write_bytes
+
+    mask = os.umask(0)
+    os.umask(mask)
+    p = atomic_write_bytes(tmp_path / "a.bin", b"x")
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask
