@@ -6,6 +6,8 @@ styled sample made from it. All pictures share one zoom. Decisions are stored at
 
 from __future__ import annotations
 
+import cv2
+
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
@@ -23,12 +25,18 @@ TILE = 260
 class Tile(QFrame):
     """One picture (original or sample) with a caption and its decision colour."""
 
-    def __init__(self, caption: str, sample_id: int | None, rgb, mask, mode: str):
+    def __init__(self, caption: str, sample_id: int | None, rgb, mask, mode: str,
+                 display_size: tuple[int, int] | None = None):
         super().__init__(objectName="tile")
         self.sample_id = sample_id
         self.canvas = ImageCanvas()
         self.canvas.setFixedSize(TILE, TILE)
         self.canvas.set_mode(mode)
+        if display_size and rgb.shape[:2] != display_size[::-1]:
+            # Samples are made at the model's resolution: show them over the original's
+            # frame so that one shared zoom shows the same field of view in every tile.
+            rgb = cv2.resize(rgb, display_size, interpolation=cv2.INTER_NEAREST)
+            mask = None if mask is None else cv2.resize(mask, display_size, interpolation=cv2.INTER_NEAREST)
         self.canvas.set_content(rgb, mask)
         self.label = QLabel(caption, wordWrap=True)
         lay = QVBoxLayout(self)
@@ -168,8 +176,8 @@ class ReviewView(QWidget):
                 if s not in shown:
                     continue
                 img, mask = self.ws.read_sample(s)
-                self._add_tile(Tile(f"{s.kind} #{s.id} · {s.set_name} · seed {s.seed}", s.id, img, mask, mode),
-                               r, c + 1)
+                self._add_tile(Tile(f"{s.kind} #{s.id} · {s.set_name} · seed {s.seed}", s.id, img, mask, mode,
+                                    (rec.width, rec.height)), r, c + 1)
             r += 1
         ids = self.sample_ids()
         if self.focus_sample not in ids:
