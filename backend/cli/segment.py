@@ -24,6 +24,7 @@ def register(sub) -> None:
                    help="override a preset field, e.g. segment.epochs=20")
     p.add_argument("--encoder-weights", metavar="PATH",
                    help="ImageNet state dict of the encoder (used when the preset says pretrained)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda")
     p.set_defaults(func=cmd_segment)
 
 
@@ -38,7 +39,7 @@ def cmd_segment(a: argparse.Namespace) -> int:
     from backend.segmentation import run_segment
 
     params = {"preset": a.preset, "overrides": a.overrides or [], "experiments": a.experiment or ["all"],
-              "seeds": a.seeds, "encoder_weights": a.encoder_weights}
+              "seeds": a.seeds, "encoder_weights": a.encoder_weights, "device": a.device}
     with tqdm_progress("segment", "step") as prog:
         result = run_segment(ws, params, progress=prog)
     for note in result["notes"]:

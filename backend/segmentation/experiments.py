@@ -71,14 +71,13 @@ def _safe(key: str) -> str:
 
 
 def _train_one(ws: Workspace, cfg: SegConfig, spec: RunSpec, key: str, store: ItemStore, test: list,
-               weights, params: dict, on_step, cancel) -> dict:
+               weights, params: dict, on_step, cancel, device) -> dict:
     """Train, save checkpoint + run.json, and return the metrics recorded for the run."""
     store.load(spec.refs(), keep=test)
     spec = spec.without(store.broken)
     if len(spec.plan) == 0 or not spec.val:
         raise DiffGenError(f"{spec.label}: nothing readable left to train or validate on")
     started = time.time()
-    device = pick_device()
     model = build_model(cfg, weights)
     out = train_model(model, cfg, spec.plan, store, spec.val, test, seed=spec.seed, control=spec.control,
                       device=device, on_step=on_step, cancel=cancel)
@@ -101,6 +100,7 @@ def run_segment(ws: Workspace, params: dict, progress: Progress | None = None,
     encoder_weights (a path; used when the preset says ``pretrained = true``)."""
     cfg = load_config(params.get("preset", "tiny"), params.get("overrides"), params.get("seeds"))
     experiments = resolve_experiments(params.get("experiments"))
+    device = pick_device(params.get("device"))
     weights = resolve_weights("seg_encoder", params.get("encoder_weights")) if cfg.pretrained else None
     split = image_split(ws, cfg)
     planner = Planner(cfg, split, synthetic_sets(ws), list(split.excluded))
@@ -141,7 +141,7 @@ def run_segment(ws: Workspace, params: dict, progress: Progress | None = None,
             report(f"{tag} {message}")
 
         try:
-            metrics = _train_one(ws, cfg, spec, key, store, test, weights, run_params, on_step, cancel)
+            metrics = _train_one(ws, cfg, spec, key, store, test, weights, run_params, on_step, cancel, device)
         except Cancelled:
             raise
         except Exception as e:  # noqa: BLE001 - record the failure, go on with the next run
