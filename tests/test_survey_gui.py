@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QWidget
 
 from backend import survey as sv
 from backend.survey_report import compute_results
-from tests.test_survey import add_flipped_samples, make_survey
+from tests.test_survey import survey, ws  # noqa: F401 - shared fixtures
 
 pytest.importorskip("pytestqt")
 
@@ -18,17 +18,6 @@ from diffgen_gui.survey_view import SurveyView  # noqa: E402
 TEXT_GETTERS = ("text", "toolTip", "windowTitle", "statusTip", "accessibleName", "accessibleDescription",
                 "placeholderText", "whatsThis", "objectName", "windowFilePath")
 KIND_WORDS = re.compile(r"\b(inpaint\w*|styl\w*|diff|sample\w*|gan|generated|pilot)\b", re.I)
-
-
-@pytest.fixture
-def ws(demo_ws):
-    add_flipped_samples(demo_ws)
-    return demo_ws
-
-
-@pytest.fixture
-def survey(ws):
-    return make_survey(ws)
 
 
 def _window(qtbot, ws, rater="dr-a"):
