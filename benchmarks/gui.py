@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QCoreApplication, QPointF, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QPointF, Qt  # noqa: E402
 
 from backend import masks  # noqa: E402
 from backend.data.demo import write_demo_dataset  # noqa: E402
@@ -141,27 +141,18 @@ def bench_first_paint(ws: Workspace) -> None:
 
 
 def bench_heartbeat(ws: Workspace) -> None:
+    from diffgen_gui.widgets.heartbeat import Heartbeat
     from diffgen_gui.worker import JobQueue
 
     def measure(seconds: float | None, queue=None, job_id=None) -> list[float]:
-        late, last = [], [time.perf_counter()]
-
-        def beat():
-            t = time.perf_counter()
-            late.append(t - last[0] - 0.020)
-            last[0] = t
-
-        timer = QTimer()
-        timer.setInterval(20)
-        timer.timeout.connect(beat)
-        timer.start()
+        beat = Heartbeat()
+        beat.start()
         if seconds is not None:
             pump(seconds)
         else:
             while queue.store.get(job_id).status in ("queued", "running"):
                 pump(0.05)
-        timer.stop()
-        return late
+        return beat.stop()
 
     idle = measure(1.0)
     q = JobQueue(ws)

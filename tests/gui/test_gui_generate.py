@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import numpy as np
-from PySide6.QtCore import QTimer
 from scipy import ndimage
 
 from backend.masks import disk
 from backend.workspace import Workspace
+from diffgen_gui.widgets.heartbeat import Heartbeat
 
 
 def make_view(state, job_queue, qtbot):
@@ -108,23 +107,12 @@ def test_interrupted_job_is_shown_and_can_be_requeued(demo_ws, qapp, qtbot):
 def test_gui_heartbeat_is_never_late_during_a_job(state, job_queue, qtbot, slow_stage):
     """A 20 ms timer in the GUI thread keeps firing on time while a GIL-heavy job runs."""
     make_view(state, job_queue, qtbot)
-    late: list[float] = []
-    last = [time.perf_counter()]
-
-    def beat() -> None:
-        t = time.perf_counter()
-        late.append(t - last[0] - 0.020)
-        last[0] = t
-
-    timer = QTimer()
-    timer.setInterval(20)
-    timer.timeout.connect(beat)
+    beat = Heartbeat(0.020)
     with qtbot.waitSignal(job_queue.worker.started, timeout=10000):
         job_id = job_queue.enqueue(slow_stage, {"steps": 150, "step_s": 0.01})
-    last[0] = time.perf_counter()
-    timer.start()
+    beat.start()
     status = wait_finished(qtbot, job_queue, job_id)[1]
-    timer.stop()
+    late = beat.stop()
     assert status == "done"
     assert len(late) > 40
     assert max(late) < 0.100, f"GUI heartbeat late by {max(late) * 1000:.0f} ms"
