@@ -219,10 +219,9 @@ def run_job(ws: Workspace, job_id: int, progress: Progress | None = None, cancel
     """
     store = JobStore(ws)
     job = store.get(job_id)
-    if job.status != "running":
-        with ws.transaction() as c:
-            c.execute("UPDATE jobs SET status = 'running', pid = ?, started_at = ? WHERE id = ?",
-                      (os.getpid(), now(), job_id))
+    with ws.transaction() as c:  # the pid of the process that runs it (a job child, not its parent)
+        c.execute("UPDATE jobs SET status = 'running', pid = ?, started_at = COALESCE(started_at, ?) WHERE id = ?",
+                  (os.getpid(), now(), job_id))
     last_write = [0.0]
 
     def report(done: int, total: int, message: str = "") -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from backend.data.importer import ensure_demo_workspace
 from backend.paths import resource
 from backend.workspace import Workspace
+from diffgen_gui.qt_messages import install_log
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
@@ -34,5 +37,21 @@ def main(workspace: str | None = None) -> int:
     from diffgen_gui.main_window import MainWindow
 
     win = MainWindow(open_workspace(workspace))
+    install_log(lambda: win.workspace.path("logs") / "gui.log")
     win.show()
+    load_test_hook(win)
     return app.exec()
+
+
+def load_test_hook(win) -> None:
+    """``DIFFGEN_GUI_HOOK=FILE.py``: run ``FILE.start(window)`` once the window is shown. The
+    real-window journey test drives the real app from inside its process this way."""
+    path = os.environ.get("DIFFGEN_GUI_HOOK")
+    if not path:
+        return
+    spec = importlib.util.spec_from_file_location("diffgen_gui_hook", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"DIFFGEN_GUI_HOOK={path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.start(win)

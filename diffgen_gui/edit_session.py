@@ -210,6 +210,19 @@ class EditSession(QObject):
         self.changed.emit(None)
         self.stateChanged.emit()
 
+    def keep_recovered(self, recovered: np.ndarray, meta: dict) -> int:
+        """Store a recovered edit as a new version on top of the current one (which stays in the
+        history), marked with the version it was made on; returns its id. Used when the mask
+        changed (a job, another window) after the edit began, so neither is lost."""
+        base = meta.get("base_mask_id")
+        params = {"recovered_from_id": base, "edits": list(meta.get("edits", []))[-50:]}
+        if base is not None:
+            params["recovered_from"] = self.ws.mask_version(base).version
+        mv = self.ws.add_mask_version(self.image_id, recovered, "recovered", params,
+                                      parent_id=self.ws.image(self.image_id).current_mask_id)
+        self.reload()
+        return mv.id
+
     def autosave(self) -> bool:
         """Write unsaved edits to the recovery file if they changed since the last write."""
         if not self.dirty:

@@ -32,9 +32,9 @@ class GenerateView(QWidget):
         self.state, self.ws, self.queue = state, state.workspace, queue
         self._build()
         queue.changed.connect(self.refresh)
-        queue.worker.progress.connect(self._on_progress)
-        queue.worker.finished.connect(self._on_finished)
-        queue.worker.devices.connect(self._on_devices)
+        queue.progress.connect(self._on_progress)
+        queue.finished.connect(self._on_finished)
+        queue.devicesFound.connect(self._on_devices)
         if queue.devices is not None:
             self._on_devices(*queue.devices)
         state.clustersChanged.connect(self._fill_targets)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from PySide6.QtCore import Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QMainWindow, QMessageBox,
                                QPlainTextEdit, QTabWidget, QVBoxLayout)
@@ -81,8 +82,7 @@ class MainWindow(QMainWindow):
                            (self.survey_view, "Survey"), (self.reports_view, "Reports")):
             self.tabs.addTab(view, name)
         self.clusters_view.state.currentImageChanged.connect(self._show_in_dataset)
-        self.queue.worker.progress.connect(
-            lambda j, d, t, m, eta: self.statusBar().showMessage(f"job {j}: {d}/{t} {m}", 3000))
+        self.queue.progress.connect(self._show_job_progress)
         self.state.imagesChanged.connect(self._update_status)
         self.setWindowTitle(f"DiffGen Studio — {workspace.root.name}")
         remember_workspace(workspace.root)
@@ -98,6 +98,10 @@ class MainWindow(QMainWindow):
         if row >= 0 and self.tabs.currentWidget() is self.clusters_view:
             self.dataset_view.select_row(row)
             self.tabs.setCurrentWidget(self.dataset_view)
+
+    @Slot(int, int, int, str, float)
+    def _show_job_progress(self, job_id: int, done: int, total: int, message: str, _eta: float) -> None:
+        self.statusBar().showMessage(f"job {job_id}: {done}/{total} {message}", 3000)
 
     def _update_status(self) -> None:
         info = self.workspace.info()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGroupBox, QHBoxLay
                                QToolButton, QVBoxLayout, QWidget, QButtonGroup)
 
 from backend import masks
+from backend.errors import DiffGenError
 from diffgen_gui.edit_session import EditSession, read_recovery
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.widgets.image_canvas import ImageCanvas
@@ -104,11 +105,17 @@ class MaskEditor(QWidget):
         self.banner = QFrame(objectName="banner")
         bl = QHBoxLayout(self.banner)
         self.banner_label = QLabel()
-        restore, discard = QPushButton("Restore"), QPushButton("Discard")
-        restore.clicked.connect(self.restore_recovery)
+        self.banner_label.setWordWrap(True)
+        self.restore_btn = QPushButton("Restore", toolTip="Put the recovered edits back into the editor")
+        self.keep_both_btn = QPushButton("Keep both", toolTip="Save the recovered edits as a new version on top;"
+                                                              " the newer version stays in the history")
+        discard = QPushButton("Discard", toolTip="Delete the recovered edits")
+        self.restore_btn.clicked.connect(self.restore_recovery)
+        self.keep_both_btn.clicked.connect(self.keep_both_recovery)
         discard.clicked.connect(self.discard_recovery)
         bl.addWidget(self.banner_label, 1)
-        bl.addWidget(restore)
+        bl.addWidget(self.restore_btn)
+        bl.addWidget(self.keep_both_btn)
         bl.addWidget(discard)
         self.banner.hide()
 
@@ -205,14 +212,46 @@ class MaskEditor(QWidget):
         if self._recovered is None:
             self.banner.hide()
             return
-        when = time.strftime("%H:%M:%S", time.localtime(self._recovered[1].get("saved_at", 0)))
-        self.banner_label.setText(f"Unsaved edits of this mask from {when} were recovered "
-                                  "(the program stopped before they were saved).")
+        meta = self._recovered[1]
+        when = time.strftime("%H:%M:%S", time.localtime(meta.get("saved_at", 0)))
+        text = (f"Unsaved edits of this mask from {when} were recovered "
+                "(the program stopped before they were saved).")
+        conflict = self._recovery_conflict(meta)
+        if conflict:
+            text += " " + conflict
+        self.banner_label.setText(text)
+        self.restore_btn.setVisible(not conflict)
+        self.keep_both_btn.setVisible(bool(conflict))
         self.banner.show()
+
+    def _recovery_conflict(self, meta: dict) -> str:
+        """Why restoring in place would hide newer work ('' when the edit's base is still current)."""
+        base_id, current_id = meta.get("base_mask_id"), self.session.base_id
+        if base_id == current_id or current_id is None:
+            return ""
+        current = self.ws.mask_version(current_id)
+        try:
+            base = f"v{self.ws.mask_version(base_id).version}" if base_id is not None else "an empty mask"
+        except DiffGenError:
+            base = "a version that no longer exists"
+        return (f"They were made on {base}, but the mask is now v{current.version} ({current.operation}, "
+                "made after the edit began). Keep both (the recovered edits become a new version on top) "
+                "or discard them.")
 
     def restore_recovery(self) -> None:
         if self._recovered is not None and self.session is not None:
+            if self._recovery_conflict(self._recovered[1]):
+                return  # only "Keep both" or "Discard" can resolve a conflict
             self.session.apply(self._recovered[0], "recovered edits")
+        self._recovered = None
+        self.banner.hide()
+
+    def keep_both_recovery(self) -> None:
+        if self._recovered is not None and self.session is not None:
+            self.session.keep_recovered(*self._recovered)
+            self.saved.emit(self.session.image_id)
+            self.state.maskChanged.emit(self.session.image_id)
+            self.refresh_versions()
         self._recovered = None
         self.banner.hide()
 

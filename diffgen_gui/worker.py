@@ -1,8 +1,9 @@
-"""The one background worker: runs queued jobs one after another on a QThread.
+"""The one background worker: runs queued jobs one after another from a QThread.
 
-The GUI thread only enqueues, cancels and listens to signals; the worker runs
-``backend.jobs.run_job`` with its own SQLite connection (Workspace connections are
-per thread), so the interface never waits for a job.
+The GUI thread only enqueues, cancels and listens to signals. The worker thread claims each
+job and runs it in a child process (see ``backend.job_process`` for why), reading its
+progress; it uses its own SQLite connection (Workspace connections are per thread), so the
+interface never waits for a job.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import ctypes
 import threading
 import time
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from backend.jobs import JobStore, run_job
+from backend.job_process import JobProcess
+from backend.jobs import JobStore
 from backend.workspace import Workspace
 
 SIGNAL_INTERVAL_S = 0.05  # progress signals at most 20 per second (the last one always)
+POLL_MS = 2000            # how often an idle app looks for jobs queued by another process
 
 
 def detect_devices() -> tuple[list[str], str]:
@@ -33,6 +36,10 @@ def detect_devices() -> tuple[list[str], str]:
 
 
 class JobWorker(QObject):
+    """Lives in the worker thread: claims queued jobs and runs each in a child process
+    (:class:`backend.job_process.JobProcess`), turning its events into signals. Only the GUI
+    thread's :class:`JobQueue` listens to these signals."""
+
     started = Signal(int)                       # job id
     progress = Signal(int, int, int, str, float)  # job id, done, total, message, eta seconds (-1 unknown)
     log = Signal(int, str)
@@ -40,11 +47,13 @@ class JobWorker(QObject):
     idle = Signal()
     devices = Signal(list, str)                 # device names, warning
 
-    def __init__(self, ws: Workspace):
+    def __init__(self, ws: Workspace, launcher: list[str] | None = None):
         super().__init__()
         self.ws = ws
+        self.launcher = launcher
         self.current: int | None = None
-        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._process: JobProcess | None = None
         self._stop = threading.Event()
 
     @Slot()
@@ -59,11 +68,23 @@ class JobWorker(QObject):
             return
         store = JobStore(self.ws)
         while not self._stop.is_set() and (job := store.claim_next()) is not None:
-            self._cancel.clear()
             self.current = job.id
+            process = JobProcess(self.ws, job.id, self.launcher)
+            with self._lock:
+                self._process = process
+            if self._stop.is_set():
+                process.cancel()
             self.started.emit(job.id)
             self.log.emit(job.id, f"started: {job.describe()} on {job.params.get('device', 'auto')}")
-            rec = run_job(self.ws, job.id, self._progress_emitter(job.id), self._cancel.is_set)
+            emit_progress = self._progress_emitter(job.id)
+            for event in process.events():
+                if event.kind == "progress":
+                    emit_progress(event.done, event.total, event.text)
+                elif event.kind == "log" and event.text.strip():
+                    self.log.emit(job.id, event.text)
+            rec = process.finish(store)
+            with self._lock:
+                self._process = None
             self.current = None
             self.log.emit(job.id, f"{rec.status}: {rec.message}")
             self.finished.emit(job.id, rec.status, rec.message)
@@ -85,43 +106,87 @@ class JobWorker(QObject):
         return progress
 
     def request_cancel(self) -> None:
-        """Thread-safe: the running job stops at its next cancel check."""
-        self._cancel.set()
+        """Thread-safe: the running job is asked to stop, and killed if it does not in time."""
+        with self._lock:
+            if self._process is not None:
+                self._process.cancel()
 
     def request_stop(self) -> None:
         self._stop.set()
-        self._cancel.set()
+        self.request_cancel()
+
+    def kill_current(self) -> None:
+        with self._lock:
+            if self._process is not None:
+                self._process.kill()
 
 
 class JobQueue(QObject):
-    """GUI-side handle: the job store plus the worker thread. Lives in the GUI thread."""
+    """GUI-side handle: the job store plus the worker thread. Lives in the GUI thread.
+
+    The worker's signals are connected only to slots of this object, so they are delivered in
+    the GUI thread; views connect to the signals re-emitted here, never to the worker's."""
 
     changed = Signal()        # the list of jobs changed (added, moved, started, finished)
+    started = Signal(int)
+    progress = Signal(int, int, int, str, float)
+    finished = Signal(int, str, str)
+    devicesFound = Signal(list, str)
     _wake = Signal()
     _probe = Signal()
 
-    def __init__(self, ws: Workspace, parent: QObject | None = None):
+    def __init__(self, ws: Workspace, parent: QObject | None = None, launcher: list[str] | None = None):
         super().__init__(parent)
         self.ws = ws
         self.store = JobStore(ws)  # marks jobs of a dead process as interrupted
         self.logs: dict[int, list[str]] = {}
         self.thread = QThread(self)
         self.thread.setObjectName("diffgen-job-worker")
-        self.worker = JobWorker(ws)
+        self.worker = JobWorker(ws, launcher)
         self.worker.moveToThread(self.thread)
         self._wake.connect(self.worker.run_pending)
         self._probe.connect(self.worker.probe_devices)
-        self.worker.started.connect(lambda _j: self.changed.emit())
-        self.worker.finished.connect(lambda _j, _s, _m: self.changed.emit())
+        self.worker.started.connect(self._on_started)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.finished.connect(self._on_finished)
         self.worker.log.connect(self._log)
+        self.worker.devices.connect(self._on_devices)
         self.devices: tuple[list, str] | None = None  # (names, warning) once probed
-        self.worker.devices.connect(lambda names, warning: setattr(self, "devices", (names, warning)))
+        self.poll = QTimer(self)  # jobs queued by another process (the CLI) while the app idles
+        self.poll.setInterval(POLL_MS)
+        self.poll.timeout.connect(self._poll)
         self.thread.start()
-        self.wake()
         self._probe.emit()
+        self.wake()
+        self.poll.start()
 
+    @Slot(int)
+    def _on_started(self, job_id: int) -> None:
+        self.started.emit(job_id)
+        self.changed.emit()
+
+    @Slot(int, int, int, str, float)
+    def _on_progress(self, job_id: int, done: int, total: int, message: str, eta: float) -> None:
+        self.progress.emit(job_id, done, total, message, eta)
+
+    @Slot(int, str, str)
+    def _on_finished(self, job_id: int, status: str, message: str) -> None:
+        self.finished.emit(job_id, status, message)
+        self.changed.emit()
+
+    @Slot(list, str)
+    def _on_devices(self, names: list, warning: str) -> None:
+        self.devices = (names, warning)
+        self.devicesFound.emit(names, warning)
+
+    @Slot(int, str)
     def _log(self, job_id: int, line: str) -> None:
         self.logs.setdefault(job_id, []).append(f"{time.strftime('%H:%M:%S')}  {line}")
+
+    @Slot()
+    def _poll(self) -> None:
+        if not self.busy() and self.store.queued_ids():
+            self.wake()
 
     def wake(self) -> None:
         self._wake.emit()
@@ -159,9 +224,13 @@ class JobQueue(QObject):
     def busy(self) -> bool:
         return self.worker.current is not None
 
-    def shutdown(self, wait_ms: int = 5000) -> bool:
-        """Stop after cancelling the running job; False if it did not stop in time
-        (it is then marked interrupted the next time the workspace is opened)."""
+    def shutdown(self, wait_ms: int = 15000) -> bool:
+        """Stop after cancelling the running job (killed if it does not stop in time). False if the
+        worker still did not stop; the job is then marked interrupted at the next start."""
+        self.poll.stop()
         self.worker.request_stop()
         self.thread.quit()
-        return self.thread.wait(wait_ms)
+        if self.thread.wait(wait_ms):
+            return True
+        self.worker.kill_current()
+        return self.thread.wait(5000)

@@ -14,6 +14,7 @@ import sys
 
 from backend import __version__
 from backend.errors import DiffGenError
+from backend.job_process import CHILD_COMMAND
 
 COMMAND_MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
@@ -34,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [CHILD_COMMAND]:  # the desktop app runs each job through this (no parser: fast start)
+        from backend.job_process import child_main
+
+        return child_main(argv[1:])
     if not argv:
         from backend.cli.common import launch_gui
 

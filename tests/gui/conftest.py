@@ -1,15 +1,13 @@
-"""GUI fixtures: the workspace state and a job queue that is always shut down."""
+"""GUI fixtures: the workspace state and a job queue (with test stages) that is always shut down."""
 
 from __future__ import annotations
 
 import sys
-import time
-import types
+from pathlib import Path
 
 import pytest
 
 from backend import jobs
-from backend.errors import Cancelled
 
 
 @pytest.fixture
@@ -19,35 +17,22 @@ def state(demo_ws, qapp):
     return WorkspaceState(demo_ws)
 
 
+STAGES_CHILD = Path(__file__).with_name("stages_child.py")
+
+
 @pytest.fixture
-def job_queue(demo_ws, qapp):
+def launcher() -> list[str]:
+    """Job children that also know the test stages ``slow`` and ``misbehave``."""
+    return [sys.executable, str(STAGES_CHILD)]
+
+
+@pytest.fixture
+def job_queue(demo_ws, qapp, launcher, monkeypatch):
     from diffgen_gui.worker import JobQueue
 
-    q = JobQueue(demo_ws)
+    # the parent validates kinds when queueing; the stages themselves run in the child
+    monkeypatch.setitem(jobs.REGISTRY, "slow", "stages_child:run_slow")
+    monkeypatch.setitem(jobs.REGISTRY, "misbehave", "stages_child:run_misbehave")
+    q = JobQueue(demo_ws, launcher=launcher)
     yield q
     assert q.shutdown(10000)
-
-
-def _slow(ws, params, progress=None, cancel=None):
-    """A pure-Python stage (holds the GIL as much as any stage can) with progress and cancel."""
-    steps = int(params.get("steps", 100))
-    for i in range(steps):
-        t_end = time.perf_counter() + float(params.get("step_s", 0.01))
-        x = 0
-        while time.perf_counter() < t_end:
-            x += sum(range(200))
-        if cancel and cancel():
-            raise Cancelled(f"at step {i}")
-        if progress:
-            progress(i + 1, steps, f"step {i + 1}")
-    return {"summary": f"{steps} steps"}
-
-
-@pytest.fixture
-def slow_stage(monkeypatch):
-    """Registers job kind 'slow' (a fake stage module), for cancel and responsiveness tests."""
-    mod = types.ModuleType("fake_slow_stage")
-    mod.run_slow = _slow
-    monkeypatch.setitem(sys.modules, "fake_slow_stage", mod)
-    monkeypatch.setitem(jobs.REGISTRY, "slow", "fake_slow_stage:run_slow")
-    return "slow"

@@ -23,7 +23,7 @@ def make_view(state, job_queue, qtbot):
 
 
 def wait_finished(qtbot, job_queue, job_id, timeout=15000):
-    with qtbot.waitSignal(job_queue.worker.finished, timeout=timeout,
+    with qtbot.waitSignal(job_queue.finished, timeout=timeout,
                           check_params_cb=lambda j, s, m: j == job_id) as blocker:
         pass
     return blocker.args
@@ -39,8 +39,8 @@ def test_queue_masks_job_from_the_form(state, job_queue, qtbot, demo_ws):
     v.mask_value.setValue(2)
     before = {i: demo_ws.read_mask(demo_ws.current_mask(i)) for i in ids}
     progress = []
-    job_queue.worker.progress.connect(lambda j, d, t, m, eta: progress.append((d, t)))
-    with qtbot.waitSignal(job_queue.worker.finished, timeout=15000) as blocker:
+    job_queue.progress.connect(lambda j, d, t, m, eta: progress.append((d, t)))
+    with qtbot.waitSignal(job_queue.finished, timeout=15000) as blocker:
         job_id = v.queue_from_form()
     assert blocker.args[0] == job_id and blocker.args[1] == "done", blocker.args
     qtbot.waitUntil(lambda: progress and progress[-1] == (4, 4))
@@ -62,15 +62,15 @@ def test_bad_override_is_refused_before_queueing(state, job_queue, qtbot):
     assert job_queue.store.list() == []
 
 
-def test_cancel_running_job_and_failures_do_not_stop_the_queue(state, job_queue, qtbot, slow_stage):
+def test_cancel_running_job_and_failures_do_not_stop_the_queue(state, job_queue, qtbot):
     v = make_view(state, job_queue, qtbot)
-    with qtbot.waitSignal(job_queue.worker.started, timeout=10000):
-        slow = job_queue.enqueue(slow_stage, {"steps": 1000, "step_s": 0.01})
+    with qtbot.waitSignal(job_queue.started, timeout=10000):
+        slow = job_queue.enqueue("slow", {"steps": 1000, "step_s": 0.01})
     failing = job_queue.enqueue("inpaint", {"preset": "tiny"})  # no images chosen: a clear failure
     ok = job_queue.enqueue("masks", {"operation": "fill_holes"})
     qtbot.waitUntil(lambda: job_queue.store.get(slow).progress_done > 0, timeout=10000)
     v.table.selectRow(v._rows[slow])
-    with qtbot.waitSignal(job_queue.worker.finished, timeout=10000,
+    with qtbot.waitSignal(job_queue.finished, timeout=60000,  # the inpaint child imports torch
                           check_params_cb=lambda j, s, m: j == ok):
         v.btn["cancel"].click()
     assert job_queue.store.get(slow).status == "cancelled"
@@ -97,22 +97,85 @@ def test_interrupted_job_is_shown_and_can_be_requeued(demo_ws, qapp, qtbot):
         assert v.table.item(v._rows[job_id], 2).text() == "interrupted"
         v.table.selectRow(v._rows[job_id])
         assert v.btn["requeue"].isEnabled()
-        with qtbot.waitSignal(q.worker.finished, timeout=10000):
+        with qtbot.waitSignal(q.finished, timeout=10000):
             v.btn["requeue"].click()
         assert q.store.get(job_id).status == "done"
     finally:
         assert q.shutdown(10000)
 
 
-def test_gui_heartbeat_is_never_late_during_a_job(state, job_queue, qtbot, slow_stage):
+def test_gui_heartbeat_is_never_late_during_a_job(state, job_queue, qtbot):
     """A 20 ms timer in the GUI thread keeps firing on time while a GIL-heavy job runs."""
     make_view(state, job_queue, qtbot)
     beat = Heartbeat(0.020)
-    with qtbot.waitSignal(job_queue.worker.started, timeout=10000):
-        job_id = job_queue.enqueue(slow_stage, {"steps": 150, "step_s": 0.01})
+    with qtbot.waitSignal(job_queue.started, timeout=10000):
+        job_id = job_queue.enqueue("slow", {"steps": 150, "step_s": 0.01})
     beat.start()
     status = wait_finished(qtbot, job_queue, job_id)[1]
     late = beat.stop()
     assert status == "done"
     assert len(late) > 40
     assert max(late) < 0.100, f"GUI heartbeat late by {max(late) * 1000:.0f} ms"
+
+
+def _run_one(job_queue, qtbot, params, timeout=30000):
+    with qtbot.waitSignal(job_queue.finished, timeout=timeout) as blocker:
+        job_id = job_queue.enqueue("misbehave", params)
+    assert blocker.args[0] == job_id
+    return job_queue.store.get(job_id)
+
+
+def test_a_job_that_crashes_in_native_code_fails_alone(state, job_queue, qtbot):
+    """A segfault in a stage ends its child process only: the job fails with the reason and the
+    stage's last output, the next job runs, the app (this process) is still here."""
+    make_view(state, job_queue, qtbot)
+    rec = _run_one(job_queue, qtbot, {"how": "segfault"})
+    assert rec.status == "failed"
+    assert "crashed (SIGSEGV)" in rec.message and "stage output before the end" in rec.message
+    assert (demo_log := (job_queue.ws.path("logs") / f"job-{rec.id}.log")).exists()
+    assert "stage output before the end" in demo_log.read_text()
+    assert _run_one(job_queue, qtbot, {"how": "behave"}).status == "done"
+
+
+def test_a_job_raising_any_error_fails_with_its_message(state, job_queue, qtbot):
+    rec = _run_one(job_queue, qtbot, {"how": "raise"})
+    assert rec.status == "failed"
+    assert rec.message == "RuntimeError: CUDA error: an illegal memory access was encountered"
+    assert "Traceback" in rec.result["traceback"]
+
+
+def test_a_job_child_killed_with_sigkill_is_reported_interrupted(state, job_queue, qtbot):
+    rec = _run_one(job_queue, qtbot, {"how": "sigkill"})
+    assert rec.status == "interrupted"
+    assert "killed (SIGKILL)" in rec.message and "re-queue" in rec.message
+
+
+def test_killing_the_child_from_outside_mid_job(state, job_queue, qtbot):
+    """SIGKILL sent by someone else (the OOM killer) while the job runs: interrupted, app up."""
+    import os
+    import signal
+
+    v = make_view(state, job_queue, qtbot)
+    with qtbot.waitSignal(job_queue.started, timeout=10000):
+        job_id = job_queue.enqueue("slow", {"steps": 3000, "step_s": 0.01})
+    qtbot.waitUntil(lambda: job_queue.store.get(job_id).progress_done > 0, timeout=15000)
+    child = job_queue.store.get(job_id).pid
+    assert child != os.getpid()
+    with qtbot.waitSignal(job_queue.finished, timeout=10000):
+        os.kill(child, signal.SIGKILL)
+    rec = job_queue.store.get(job_id)
+    assert rec.status == "interrupted", rec.message
+    qtbot.waitUntil(lambda: v.table.item(v._rows[job_id], 2).text() == "interrupted")
+
+
+def test_a_job_that_ignores_cancel_is_stopped_hard(state, job_queue, qtbot, monkeypatch):
+    from backend import job_process
+
+    monkeypatch.setattr(job_process, "CANCEL_GRACE_S", 1.0)
+    with qtbot.waitSignal(job_queue.started, timeout=10000):
+        job_id = job_queue.enqueue("misbehave", {"how": "hang"})
+    qtbot.waitUntil(lambda: job_queue.store.get(job_id).progress_done == 1, timeout=15000)
+    with qtbot.waitSignal(job_queue.finished, timeout=10000):
+        job_queue.cancel(job_id)
+    rec = job_queue.store.get(job_id)
+    assert rec.status == "cancelled" and "stopped hard" in rec.message

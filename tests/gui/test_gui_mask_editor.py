@@ -168,3 +168,54 @@ def test_brush_size_keys_tools_and_flag(state, qtbot, demo_ws):
     ed.flag_check.setChecked(True)
     rec = demo_ws.image(ed.session.image_id)
     assert rec.flagged and rec.flag_note == "stalk missing"
+
+
+def test_recovered_edit_never_hides_a_newer_version(state, qtbot, demo_ws):
+    """The edit was made on v0; a dilate job then made v1; the app crashed. Restoring in place
+    would silently replace v1's dilation: the banner says so and offers Keep both or Discard."""
+    from backend.jobs import JobStore, run_job
+
+    image_id = demo_ws.image_ids()[2]
+    ed = make_editor(state, qtbot, image_id)
+    ed.paint_stroke([(3, 3), (12, 12)])
+    edited = ed.session.mask.copy()
+    assert ed.autosave_all() == 1
+    job = JobStore(demo_ws).enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 2},
+                                              "images": [image_id]})
+    assert run_job(demo_ws, job).status == "done"
+    v1 = demo_ws.current_mask(image_id)
+    v1_pixels = demo_ws.read_mask(v1).copy()
+    assert v1.version == 1
+
+    ed2 = make_editor(state, qtbot, image_id)  # the app restarts
+    text = ed2.banner_label.text()
+    assert not ed2.banner.isHidden()
+    assert "made on v0" in text and "now v1 (dilate" in text
+    assert ed2.restore_btn.isHidden() and not ed2.keep_both_btn.isHidden()
+    ed2.restore_recovery()  # refused while in conflict: nothing changes
+    np.testing.assert_array_equal(ed2.session.mask, v1_pixels)
+    ed2.keep_both_btn.click()
+    versions = demo_ws.mask_versions(image_id)
+    assert [v.version for v in versions] == [0, 1, 2]
+    v2 = versions[2]
+    assert v2.operation == "recovered" and v2.parent_id == v1.id and v2.params["recovered_from"] == 0
+    assert demo_ws.current_mask(image_id).id == v2.id
+    np.testing.assert_array_equal(demo_ws.read_mask(v2) > 0, edited > 0)
+    np.testing.assert_array_equal(demo_ws.read_mask(v1), v1_pixels)  # the newer work is kept
+    np.testing.assert_array_equal(ed2.session.mask > 0, edited > 0)
+    assert not ed2.session.dirty
+    assert not any(p.exists() for p in recovery_paths(demo_ws, image_id))
+    assert "v2  recovered" in ed2.versions.item(0).text()
+
+
+def test_recovered_edit_in_conflict_can_be_discarded(state, qtbot, demo_ws):
+    image_id = demo_ws.image_ids()[3]
+    ed = make_editor(state, qtbot, image_id)
+    ed.paint_stroke([(3, 3), (12, 12)])
+    assert ed.autosave_all() == 1
+    v1 = demo_ws.add_mask_version(image_id, np.zeros_like(ed.session.mask), "erode", {"pixels": 50})
+    ed2 = make_editor(state, qtbot, image_id)
+    assert "now v1 (erode" in ed2.banner_label.text()
+    ed2.discard_recovery()
+    assert demo_ws.current_mask(image_id).id == v1.id and len(demo_ws.mask_versions(image_id)) == 2
+    assert not any(p.exists() for p in recovery_paths(demo_ws, image_id))
