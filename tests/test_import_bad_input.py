@@ -62,7 +62,8 @@ def test_a_dataset_inside_the_workspace_is_still_allowed(tmp_path):
 @pytest.fixture
 def linked(tmp_path) -> dict:
     root, outside = tmp_path / "linked", tmp_path / "outside"
-    masks = {name: _pair(root, name, i) for i, name in enumerate(["plain", "outlink", "inlink", "loop", "folder"])}
+    names = ["plain", "outlink", "inlink", "loop", "folder"]
+    masks = {name: _pair(root, name, i) for i, name in enumerate(names)}
     _save_png(outside / "far.png", _rgb(20))
     (root / "images" / "outlink.png").unlink()
     (root / "images" / "outlink.png").symlink_to(outside / "far.png")
@@ -86,9 +87,11 @@ def test_b_links_out_of_the_dataset_are_refused_loops_and_folders_named(tmp_path
     far = linked["outside"] / "far.png"
     assert errors["images/outlink.png"] == (f"symbolic link to {far}, outside the dataset: skipped "
                                      f"(allow it with follow_symlinks / --follow-symlinks)")
-    assert errors["images/loop.png"] == errors["images/loop2.png"] == "symbolic link loop (the link leads back to itself): skipped"
+    loop = "symbolic link loop (the link leads back to itself): skipped"
+    assert errors["images/loop.png"] == errors["images/loop2.png"] == loop
     assert errors["images/folder.png"] == "is a folder, not an image file: skipped"
-    assert errors["images/broken.png"] == f"broken symbolic link (its target {tmp_path / 'gone.png'} does not exist): skipped"
+    gone = tmp_path / "gone.png"
+    assert errors["images/broken.png"] == f"broken symbolic link (its target {gone} does not exist): skipped"
     assert not any("cannot" in m for m in errors.values())
     inlink = ws.images("name = 'inlink'")[0]
     np.testing.assert_array_equal(ws.read_image(inlink), _rgb(21))
@@ -245,8 +248,8 @@ def test_f_two_processes_importing_the_same_dataset(tmp_path, demo_dataset):
     Workspace.create(tmp_path / "ws").close()
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_import_in_process, args=(str(tmp_path / "ws"), str(demo_dataset), barrier, results))
-             for _ in range(2)]
+    args = (str(tmp_path / "ws"), str(demo_dataset), barrier, results)
+    procs = [ctx.Process(target=_import_in_process, args=args) for _ in range(2)]
     for p in procs:
         p.start()
     outcomes = [results.get(timeout=120) for _ in procs]
@@ -293,7 +296,8 @@ def _full_disk_after(monkeypatch, writes: int, kind: str) -> list[int]:
 
 
 def _files(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder.parent)) for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+    """Workspace-relative paths of the files below ``folder``."""
+    return {str(p.relative_to(folder.parent)) for p in folder.rglob("*") if p.is_file()}
 
 
 @pytest.mark.parametrize("kind", ["fsync", "sqlite"])
@@ -315,3 +319,20 @@ def test_g_disk_full_stops_cleanly_and_keeps_what_was_imported(tmp_path, demo_da
     again = import_dataset(ws, demo_dataset, copy=True)  # after freeing space, the rest comes in
     assert (again.imported, again.already_present) == (10, 2)
     assert _files(ws.root / "images") == {r.stored_path for r in ws.images()} and len(ws.images()) == 12
+
+
+def test_g_a_full_disk_when_saving_the_report_still_returns_it(tmp_path, demo_dataset, monkeypatch):
+    import backend.data.importer as importer
+
+    def full(ws, report):
+        e = sqlite3.OperationalError("database or disk is full")
+        e.sqlite_errorcode = sqlite3.SQLITE_FULL
+        raise e
+
+    monkeypatch.setattr(importer, "_store_report", full)
+    ws = Workspace.create(tmp_path / "ws")
+    report = import_dataset(ws, demo_dataset)
+    assert report.imported == 12 and report.stopped
+    assert report.problems[-1].message == ("disk full (database or disk is full): this report could not be "
+                                           "saved in the workspace")
+    assert ws.query("SELECT finished_at FROM imports")[0][0] is None  # shown as interrupted by 'diffgen info'

@@ -23,6 +23,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 MASK_THRESHOLD = 128  # JPEG masks are noisy: binarise at mid-grey
 LABEL_MAX = 8  # a mask whose largest value is this small is a label map (0 = background)
 DEFAULT_MAX_PIXELS = 8192 * 8192
+HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
 SOURCE_RAWMODE = "diffgen_rawmode"  # key in Image.info: how the file stored its pixels
 _BAND_ROWS = 256  # rows copied at a time from Pillow to numpy
 _PILLOW_LIMIT = threading.Lock()
@@ -128,9 +129,6 @@ def _high_bit_max(im: Image.Image, a: np.ndarray) -> float:
     return 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
 
 
-HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
-
-
 def _to_8bit(im: Image.Image, notes: list[str]) -> Image.Image:
     """High-bit-depth single-channel modes scaled to 8 bit by their value range."""
     if im.mode in HIGH_BIT_MODES:
@@ -153,7 +151,7 @@ def _upright(im: Image.Image, notes: list[str], what: str) -> Image.Image:
 
 def _on_black(im: Image.Image) -> Image.Image:
     """An image with alpha composited on opaque black, as RGB."""
-    rgba = im.convert("RGBA")
+    rgba = im if im.mode == "RGBA" else im.convert("RGBA")
     out = Image.new("RGB", rgba.size, (0, 0, 0))
     out.paste(rgba, mask=rgba.getchannel("A"))  # in place: no extra RGBA copies
     return out
@@ -178,6 +176,8 @@ def load_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np
         else:
             notes.append(f"{im.mode} converted to RGB")
             im = im.convert("RGB")
+        if im is not opened:
+            opened.close()  # frees the decoded pixels before the converted ones are copied out
         arr = _to_array(im)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise BadInputError(f"{path.name}: unexpected image shape {arr.shape}")

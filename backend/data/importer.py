@@ -105,7 +105,9 @@ def _nothing_found(folder: Path) -> Problem:
     """One line saying why an images/ + masks/ dataset gave nothing to import."""
     others = [p.name for sub in ("images", "masks") for p in sorted((folder / sub).iterdir())
               if not p.name.startswith(".")]
-    ignored = f" ({len(others)} other file{'s' * (len(others) != 1)} ignored, e.g. {others[0]})" if others else ""
+    ignored = ""
+    if others:
+        ignored = f" ({len(others)} other file{'s' * (len(others) != 1)} ignored, e.g. {others[0]})"
     return Problem(str(folder), "error", f"images/ and masks/ hold no image files "
                                          f"({', '.join(IMAGE_SUFFIXES)}){ignored}: nothing to import")
 
@@ -263,9 +265,17 @@ def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_
 
 
 def _disk_full(e: BaseException) -> bool:
+    """A write failed for want of space: the file system's ENOSPC/EDQUOT or SQLite's SQLITE_FULL."""
     if isinstance(e, OSError):
         return e.errno in (errno.ENOSPC, errno.EDQUOT)
     return isinstance(e, sqlite3.OperationalError) and getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
+def _stop_for_full_disk(report: ImportReport, ws: Workspace, e: BaseException, done: int, total: int) -> None:
+    report.stopped = (f"disk full ({e}) while writing into the workspace {ws.root}: stopped after {done} of "
+                      f"{total} pairs. The {report.imported} pairs imported are complete; free some space "
+                      f"and run the import again to add the rest")
+    report.problems.append(Problem(str(ws.root), "error", report.stopped))
 
 
 def _store_report(ws: Workspace, report: ImportReport) -> None:
@@ -313,10 +323,7 @@ def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
             report.problems.append(Problem(str(e.file), "error", str(e)))
         except Exception as e:  # noqa: BLE001 - one odd file must not stop the import
             if _disk_full(e):
-                report.stopped = (f"disk full ({e}) while writing into the workspace {ws.root}: stopped "
-                                  f"after {i} of {len(pairs)} pairs. The {report.imported} pairs imported are "
-                                  f"complete; free some space and run the import again to add the rest")
-                report.problems.append(Problem(str(ws.root), "error", report.stopped))
+                _stop_for_full_disk(report, ws, e, i, len(pairs))
                 break
             if isinstance(e, (sqlite3.Error, WorkspaceError)):
                 raise  # the workspace itself is in trouble: stop, do not blame the file
@@ -331,7 +338,15 @@ def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
                 report.problems.extend(found)
         if progress:
             progress(i + 1, len(pairs), stem)
-    _store_report(ws, report)
+    try:
+        _store_report(ws, report)
+    except sqlite3.OperationalError as e:
+        if not _disk_full(e):
+            raise
+        # The caller still gets (and shows) the report; the database keeps the import as interrupted.
+        report.problems.append(Problem(str(ws.root), "error", f"disk full ({e}): this report could not be "
+                                                              f"saved in the workspace"))
+        report.stopped = report.stopped or f"disk full while saving the import report in {ws.root}"
     return report
 
 
@@ -353,5 +368,5 @@ def ensure_demo_workspace(root: str | Path | None = None, count: int = 40, size:
     return ws
 
 
-__all__ = ["import_dataset", "discover_pairs", "check_workspace_outside", "ImportReport", "Problem", "PairRejected",
-           "ensure_demo_workspace"]
+__all__ = ["import_dataset", "discover_pairs", "check_workspace_outside", "ImportReport", "Problem",
+           "PairRejected", "ensure_demo_workspace"]
