@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -125,3 +126,82 @@ def test_dilate_and_erode_make_new_versions_and_leave_originals(imported, capsys
     assert {i: _digest(ws.path(m.path)) for i, m in originals.items()} == orig_files
     assert {p.name: _digest(p) for p in (imported["data"] / "masks").iterdir()} == source_masks
     assert ws.info()["mask_versions"] == 5 + 5 + 2
+
+
+# -- issue 14: bad input to 'diffgen import' ----------------------------------------------------------
+def _tree(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): _digest(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("where", ["equal", "inside"])
+def test_import_refuses_a_workspace_inside_the_dataset_before_creating_it(tmp_path, capsys, where):
+    data = tmp_path / "data"
+    assert main(["demo-data", str(data), "--count", "2", "--size", "32"]) == 0
+    before = _tree(data)
+    ws = data if where == "equal" else data / "ws"
+    capsys.readouterr()
+    assert main(["import", str(data), "-w", str(ws)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the workspace {ws} ") and "nothing was written" in err
+    assert _tree(data) == before and not (data / "ws").exists()
+
+
+def test_import_follow_symlinks_flag(tmp_path, capsys):
+    data = tmp_path / "data"
+    assert main(["demo-data", str(data), "--count", "2", "--size", "32"]) == 0
+    far = tmp_path / "far.jpg"
+    (data / "images" / "demo_0001.jpg").rename(far)
+    (data / "images" / "demo_0001.jpg").symlink_to(far)
+    assert main(["import", str(data), "-w", str(tmp_path / "ws1")]) == 0
+    assert f"ERROR   {data / 'images' / 'demo_0001.jpg'}: symbolic link to {far}, outside the dataset: skipped" \
+        in capsys.readouterr().out
+    assert main(["import", str(data), "-w", str(tmp_path / "ws2"), "--follow-symlinks"]) == 0
+    assert "Imported 2 image/mask pairs" in capsys.readouterr().out
+    assert Workspace.open(tmp_path / "ws2").info()["images"] == 2
+
+
+def test_import_max_pixels_flag(imported, capsys):
+    assert main(["import", str(imported["data"]), "-w", str(imported["ws"]) + "2", "--max-pixels", "2000"]) == 1
+    out = capsys.readouterr().out
+    assert "demo_0000.jpg: image is 48x48 = 2,304 pixels" in out and "above the limit of 2,000 pixels" in out
+    for bad in ("0", "many"):
+        with pytest.raises(SystemExit) as e:
+            main(["import", str(imported["data"]), "-w", str(imported["ws"]), "--max-pixels", bad])
+        assert e.value.code == 2
+        assert "--max-pixels" in capsys.readouterr().err
+
+
+def test_import_of_empty_images_and_masks_says_why(tmp_path, capsys):
+    (tmp_path / "data" / "images").mkdir(parents=True)
+    (tmp_path / "data" / "masks").mkdir()
+    assert main(["import", str(tmp_path / "data"), "-w", str(tmp_path / "ws")]) == 1
+    out = capsys.readouterr().out
+    assert "images/ and masks/ hold no image files" in out and "nothing to import" in out
+    assert "Imported 0 image/mask pairs" in out and "0 rejected" in out
+
+
+def test_import_on_a_full_disk_fails_with_a_clear_message(imported, capsys, monkeypatch):
+    import backend.data.importer as importer
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(importer, "atomic_write_bytes", full)
+    assert main(["import", str(imported["data"]), "-w", str(imported["ws"]) + "2", "--copy"]) == 1
+    out = capsys.readouterr().out
+    assert "disk full ([Errno 28] No space left on device) while writing into the workspace" in out
+    assert "stopped after 0 of 5 pairs" in out and "Stopped early: disk full" in out
+
+
+@pytest.mark.parametrize("command", [["import", "DATA"], ["info"], ["dilate", "--pixels", "2"]])
+def test_a_workspace_that_is_a_file_is_a_clear_error(imported, tmp_path, capsys, command):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("not a workspace")
+    args = [str(imported["data"]) if a == "DATA" else a for a in command]
+    assert main(args + ["-w", str(afile)]) == 1
+    assert capsys.readouterr().err == (f"error: {afile} is a file, not a workspace folder: name a workspace "
+                                       f"folder (a new one is created by 'diffgen import')\n")
+    assert afile.read_text() == "not a workspace"
+    assert main(args + ["-w", str(afile / "ws")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(afile / "ws") in err

@@ -7,7 +7,8 @@ import json
 
 from backend.cli.common import add_workspace, launch_gui, open_workspace, tqdm_progress
 from backend.data.demo import write_demo_dataset
-from backend.data.importer import import_dataset
+from backend.data.imageio import DEFAULT_MAX_PIXELS
+from backend.data.importer import check_workspace_outside, import_dataset
 from backend.masks import apply_operation
 
 
@@ -23,6 +24,11 @@ def register(sub) -> None:
     p.add_argument("dataset", help="folder with images/ + masks/, or NAME.jpg + NAME_mask.png pairs")
     add_workspace(p)
     p.add_argument("--copy", action="store_true", help="copy the images into the workspace")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="accept files reached through symbolic links that lead out of the dataset")
+    p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help="refuse images with more pixels (width x height) than this, read from the file "
+                        f"header before decoding (default 8192*8192 = {DEFAULT_MAX_PIXELS})")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("info", help="counts of images, masks, versions, samples and import problems")
@@ -48,6 +54,16 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_settings)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def cmd_demo_data(a: argparse.Namespace) -> int:
     with tqdm_progress("demo data", "img") as prog:
         out = write_demo_dataset(a.out, count=a.count, size=a.size, seed=a.seed, progress=prog)
@@ -56,13 +72,15 @@ def cmd_demo_data(a: argparse.Namespace) -> int:
 
 
 def cmd_import(a: argparse.Namespace) -> int:
+    check_workspace_outside(a.workspace, a.dataset)  # before the workspace folder is created
     ws = open_workspace(a, create=True)
     with tqdm_progress("import", "pair") as prog:
-        report = import_dataset(ws, a.dataset, copy=a.copy, progress=prog)
+        report = import_dataset(ws, a.dataset, copy=a.copy, progress=prog,
+                                follow_symlinks=a.follow_symlinks, max_pixels=a.max_pixels)
     for p in report.problems:
         print(p)
     print(report.summary())
-    return 0 if report.imported or report.already_present else 1
+    return 0 if (report.imported or report.already_present) and not report.stopped else 1
 
 
 def cmd_info(a: argparse.Namespace) -> int:

@@ -101,11 +101,17 @@ class Workspace:
     def __init__(self, root: str | Path, create: bool = False):
         self.root = Path(root).expanduser().resolve()
         db = self.root / DB_NAME
+        if self.root.exists() and not self.root.is_dir():
+            raise WorkspaceError(f"{self.root} is a file, not a workspace folder: "
+                                 f"name a workspace folder (a new one is created by 'diffgen import')")
         if not db.exists():
             if not create:
                 raise WorkspaceError(f"{self.root} is not a DiffGen workspace (no {DB_NAME}); "
                                      f"create one with 'diffgen import DATASET --workspace {root}'")
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as e:  # e.g. a parent is a file
+                raise WorkspaceError(f"cannot create the workspace folder {self.root}: {e.strerror}") from None
         self._local = threading.local()
         self._migrate()
 
