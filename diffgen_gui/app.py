@@ -38,9 +38,13 @@ def main(workspace: str | None = None) -> int:
 
     win = MainWindow(open_workspace(workspace))
     install_log(lambda: win.workspace.path("logs") / "gui.log")
-    win.show()
-    load_test_hook(win)
-    return app.exec()
+    try:
+        win.show()
+        load_test_hook(win)
+        return app.exec()
+    finally:  # however the loop ended, the worker thread stops before Qt objects go away
+        if win.queue is not None:
+            win.queue.shutdown()
 
 
 def load_test_hook(win) -> None:
@@ -53,5 +57,6 @@ def load_test_hook(win) -> None:
     if spec is None or spec.loader is None:
         raise SystemExit(f"DIFFGEN_GUI_HOOK={path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     module.start(win)

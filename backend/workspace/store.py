@@ -255,7 +255,7 @@ class Workspace:
                          params: dict | None = None, parent_id: int | None = None,
                          make_current: bool = True, source_mask_path: str | None = None) -> MaskVersion:
         """Store a new mask version (a new file; no existing file is touched) and select it."""
-        mask = np.where(mask > 0, 255, 0).astype(np.uint8)
+        mask = np.where(mask > 0, np.uint8(255), np.uint8(0))  # 1 byte a pixel, not 8
         data = encode_png(mask)
         digest = sha256_bytes(data)
         with self.transaction() as c:
