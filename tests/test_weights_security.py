@@ -140,8 +140,8 @@ def test_plain_state_dicts_load_in_every_accepted_format(tmp_path):
 
 
 # -- every kind of bad file through the real CLI -------------------------------------------
-def _bad_file(kind: str, folder: Path, marker: Path) -> tuple[Path, str]:
-    """(file, the message it must give) for one kind of bad weights file."""
+def _bad_file(kind: str, folder: Path, marker: Path) -> tuple[Path, str | None]:
+    """(file, the message it must give; None: each command's own) for one kind of bad file."""
     state = {"w": torch.randn(64, 64)}
     if kind == "pickle named .safetensors":
         path = folder / "model.safetensors"
@@ -154,8 +154,8 @@ def _bad_file(kind: str, folder: Path, marker: Path) -> tuple[Path, str]:
     if kind == "torchscript":
         path = crafted_torchscript(folder / "model.pt", marker)
         return path, r"model\.pt: a TorchScript program \(sha256 [0-9a-f]{64}\), refused"
-    if kind in ("truncated .pt", "truncated .safetensors"):
-        path = folder / ("model.pt" if kind == "truncated .pt" else "model.safetensors")
+    if kind.startswith("truncated "):
+        path = folder / f"model{kind.removeprefix('truncated ')}"
         if path.suffix == ".pt":
             torch.save(state, path)
         else:
@@ -203,5 +203,23 @@ def test_style_cli_names_each_bad_dino_file(kind, style_ws, tmp_path, capsys):
             "--lambda-vgg", "0", "--dino-weights", str(path)]
     assert main(argv) == 1
     err = _error(capsys)
-    assert re.search(message or r"Pretrained weights for dino .* '.*model\.safetensors' does not exist", err), err
+    missing = r"Pretrained weights for dino .* '.*model\.safetensors' does not exist"
+    assert re.search(message or missing, err), err
     assert style_ws.samples(kind="styled") == [] and not marker.exists()
+
+
+@pytest.mark.parametrize("how", ["--fid-inception", "settings set fid_inception"])
+def test_fid_cli_refuses_a_crafted_torchscript(how, demo_dataset, tmp_path, capsys):
+    marker = tmp_path / "ran"
+    bad = crafted_torchscript(tmp_path / "inception-2015-12-05.pt", marker)
+    images = str(demo_dataset / "images")
+    argv = ["fid", images, images]
+    if how == "--fid-inception":
+        argv += ["--fid-inception", str(bad)]
+    else:
+        assert main(["settings", "set", "fid_inception", str(bad)]) == 0
+    assert main(argv) == 1
+    err = _error(capsys)
+    assert re.search(r"inception-2015-12-05\.pt: a TorchScript program \(sha256 [0-9a-f]{64}\), refused.*"
+                     r"Expected pytorch-fid's plain state dict 'pt_inception-2015-12-05-6726825d\.pth'", err), err
+    assert not marker.exists()
