@@ -5,8 +5,8 @@ Frechet distance. The network is TensorFlow's FID Inception (``inception-2015-12
 pytorch-fid ported it: torchvision's Inception-v3 with clean-fid's FID-patched blocks, built
 in code and filled from pytorch-fid's plain state dict ``pt_inception-2015-12-05-6726825d.pth``
 through :func:`backend.weights_io.load_weights`. No TorchScript is ever loaded: loading
-TorchScript runs the code inside the file, and StyleGAN2's ``inception-2015-12-05.pt`` has no
-published checksum to trust it by. The feature model is injectable (``FidExtractor``) so the
+TorchScript runs the code inside the file, and no published checksum of StyleGAN2's
+``inception-2015-12-05.pt`` could be found to trust it by. The feature model is injectable (``FidExtractor``) so the
 statistics code is testable without the real file.
 Per-image features are cached in the workspace (``features`` table, keyed by extractor +
 file sha256) and the statistics of the full real set in ``cache/fid_stats`` (by content
@@ -65,7 +65,7 @@ class FidInception(nn.Module):
         from cleanfid.inception_pytorch import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
 
         net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False,
-                                              transform_input=False, num_classes=1008)
+                                              transform_input=False)
         net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = (FIDInceptionA(c, pool_features=p)
                                                     for c, p in ((192, 32), (256, 64), (288, 64)))
         net.Mixed_6b, net.Mixed_6c, net.Mixed_6d, net.Mixed_6e = (FIDInceptionC(768, channels_7x7=c)
