@@ -11,7 +11,7 @@ from backend.reports import Figure, Report, Section, Table
 
 STANDIN_TEXT = {
     "inception": "Inception-v3 for the clustering features",
-    "fid_inception": "the TorchScript Inception of clean-fid for FID",
+    "fid_inception": "the FID Inception (pytorch-fid's layout) for FID",
     "vgg19": "VGG19 for the style content loss",
     "dino": "DINO ViT-B/8 for the style loss",
 }

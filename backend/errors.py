@@ -37,3 +37,8 @@ class MissingWeightsError(DiffGenError):
 
 class Cancelled(DiffGenError):
     """A job was cancelled by the user; whatever it wrote so far is discarded."""
+
+
+class BadWeightsError(BadInputError):
+    """A weight file exists but cannot be used: wrong format, corrupt, or refused because
+    loading it could run code. It fails for every item, so jobs stop instead of skipping."""

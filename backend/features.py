@@ -17,8 +17,9 @@ import cv2
 import numpy as np
 import torch
 
-from backend.errors import BadInputError, Cancelled
+from backend.errors import BadWeightsError, Cancelled
 from backend.settings import resolve_weights
+from backend.weights_io import load_weights
 from backend.workspace import Workspace
 from backend.device import pick_device
 
@@ -56,15 +57,12 @@ def load_inception(weights: str | Path) -> torch.nn.Module:
     """
     import torchvision
 
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt file, wrong format: name it
-        raise BadInputError(f"{weights}: cannot read Inception-v3 weights ({e})") from None
+    state = load_weights(weights)
     model = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
-        raise BadInputError(f"{weights}: not a torchvision inception_v3 state dict ({str(e)[:300]})") from None
+        raise BadWeightsError(f"{weights}: not a torchvision inception_v3 state dict ({str(e)[:300]})") from None
     model.fc = torch.nn.Identity()  # keep the pooled features, drop the ImageNet classifier
     return model.eval()
 

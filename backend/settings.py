@@ -29,10 +29,12 @@ WEIGHTS: dict[str, WeightSpec] = {s.name: s for s in [
                "DIFFGEN_INCEPTION_WEIGHTS", "--inception-weights",
                "torchvision's Inception_V3_Weights.IMAGENET1K_V1 file "
                "'inception_v3_google-0cc3c7bd.pth' (download it on a connected machine and copy it)"),
-    WeightSpec("fid_inception", "clean-fid / StyleGAN2 TorchScript Inception ('inception-2015-12-05.pt')",
+    WeightSpec("fid_inception", "TensorFlow's FID Inception as ported by pytorch-fid "
+               "(state dict 'pt_inception-2015-12-05-6726825d.pth')",
                "DIFFGEN_FID_INCEPTION", "--fid-inception",
-               "the file 'inception-2015-12-05.pt' published with clean-fid/StyleGAN2-ADA "
-               "(nvlabs-fi-cdn 'inception-2015-12-05.pt', 95 MB); pass the file or its folder"),
+               "pytorch-fid's plain state dict 'pt_inception-2015-12-05-6726825d.pth' (release 'fid_weights' "
+               "of github.com/mseitzer/pytorch-fid, ~90 MB; the file or its folder). StyleGAN2's TorchScript "
+               "'inception-2015-12-05.pt' is refused: loading TorchScript runs code"),
     WeightSpec("vgg19", "torchvision vgg19 (ImageNet, state dict .pth)",
                "DIFFGEN_VGG_WEIGHTS", "--vgg-weights",
                "torchvision's VGG19_Weights.IMAGENET1K_V1 file 'vgg19-dcbb9e9d.pth'"),

@@ -19,42 +19,28 @@ from backend.errors import MissingWeightsError
 from backend.settings import resolve_weights
 
 
-class _InceptionLayers(nn.Module):
-    """clean-fid calls ``model.layers(x)`` on 299 px input scaled to [-1, 1] for 2048-d features."""
-
-    def __init__(self):
-        super().__init__()
-        import torchvision
-
-        net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=True)
-        net.fc = nn.Identity()
-        self.net = net.eval()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Untrained batch-norm statistics let activations grow by orders of magnitude from
-        # layer to layer; rescale to the norm of real pool features (~20) so FIDs stay readable.
-        return torch.nn.functional.normalize(self.net._forward(x)[0], dim=1) * 20.0
-
-
-class _FidInception(nn.Module):
-    """The interface of StyleGAN2's TorchScript Inception that clean-fid loads."""
-
-    def __init__(self):
-        super().__init__()
-        self.layers = _InceptionLayers()
-
-    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
-        return self.layers(x)
-
-
 def _write_inception(path: Path) -> None:
     import torchvision
 
     torch.save(torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=True).state_dict(), path)
 
 
+@torch.no_grad()
 def _write_fid_inception(path: Path) -> None:
-    torch.jit.script(_FidInception().eval()).save(str(path))
+    """The FID network with random weights, its batch-norm statistics measured on random
+    photo-like images (smooth colour fields, half of them grainy): with the default (0, 1)
+    statistics activations grow by orders of magnitude from layer to layer and FIDs would be
+    unreadable; calibrated, features of the demo images have norms near 20, like real ones."""
+    from backend.metrics.fid import FidInception
+
+    model = FidInception()
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = None  # cumulative average: one batch sets the statistics outright
+    smooth = torch.nn.functional.interpolate(torch.rand(4, 3, 8, 8), size=(299, 299), mode="bicubic")
+    grain = torch.randn(4, 3, 299, 299) * 0.08 * (torch.arange(4) >= 2).view(4, 1, 1, 1)
+    model.train()((smooth + grain).clamp(0, 1) * 255)
+    save_file({k: v.contiguous() for k, v in model.net.state_dict().items()}, str(path))
 
 
 def _write_vgg(path: Path) -> None:
@@ -72,7 +58,7 @@ def _write_dino(path: Path) -> None:
 
 WRITERS = {
     "inception": ("inception_v3_random.pth", _write_inception),
-    "fid_inception": ("inception-2015-12-05.pt", _write_fid_inception),
+    "fid_inception": ("fid_inception_random.safetensors", _write_fid_inception),
     "vgg19": ("vgg19_head_random.safetensors", _write_vgg),
     "dino": ("dino_vitb8_random.safetensors", _write_dino),
 }
@@ -86,7 +72,7 @@ def weights_or_standin(name: str, folder: Path, seed: int = 0) -> tuple[str, boo
     except MissingWeightsError:
         pass
     file_name, write = WRITERS[name]
-    sub = folder / name  # clean-fid wants its file alone under a fixed name
+    sub = folder / name
     path = sub / file_name
     if not path.exists():
         sub.mkdir(parents=True, exist_ok=True)

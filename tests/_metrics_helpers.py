@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 import torchvision
 
-from backend.metrics.fid import FID_WEIGHTS_FILE, FidExtractor
+from backend.metrics.fid import FidExtractor
 
 
 def save_random_inception(path: Path) -> Path:
@@ -17,36 +17,6 @@ def save_random_inception(path: Path) -> Path:
     model = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False)
     torch.save(model.state_dict(), path)
     return path
-
-
-class _Layers(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(3, 8, 5, stride=4)
-        self.pool = torch.nn.AdaptiveAvgPool2d(4)
-        self.fc = torch.nn.Linear(128, 2048)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(torch.relu(self.conv(x))), 1))
-
-
-class _TinyFidInception(torch.nn.Module):
-    """Same interface as the StyleGAN2 TorchScript file: ``layers`` + forward(x, return_features)."""
-
-    def __init__(self):
-        super().__init__()
-        self.layers = _Layers()
-
-    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
-        return self.layers(x)
-
-
-def save_tiny_fid_torchscript(folder: Path) -> Path:
-    """A random TorchScript module saved under clean-fid's expected file name."""
-    torch.manual_seed(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.jit.script(_TinyFidInception()).save(str(folder / FID_WEIGHTS_FILE))
-    return folder / FID_WEIGHTS_FILE
 
 
 class _Texture(torch.nn.Module):

@@ -10,13 +10,15 @@ import torch
 
 from backend.data.demo import write_demo_dataset
 from backend.data.imageio import load_rgb
-from backend.errors import MissingWeightsError
+from backend.errors import BadWeightsError, MissingWeightsError
 from backend.metrics.fid import (FID_WEIGHTS_FILE, FidExtractor, compute_fid, frechet_distance,
                                  load_fid_inception, set_features, set_statistics, statistics)
 from backend.sets import folder_images, resolve_set
+from backend.standin_weights import weights_or_standin
 from backend.workspace.files import write_png
+from safetensors.torch import load_file
 
-from _metrics_helpers import save_tiny_fid_torchscript, small_extractor
+from _metrics_helpers import small_extractor
 
 
 def scipy_fid(f1: np.ndarray, f2: np.ndarray) -> float:
@@ -125,34 +127,54 @@ def test_workspace_caches_features_and_real_statistics(demo_ws):
     assert demo_ws.query("SELECT COUNT(*) FROM features WHERE extractor = ?", (ex.extractor_id,))[0][0] == 12
 
 
-def test_torchscript_inception_loads_through_cleanfid(tmp_path, variants):
-    """A random TorchScript module under clean-fid's file name, loaded by InceptionV3W."""
-    from cleanfid.inception_torchscript import InceptionV3W
+def test_fid_inception_state_dict_loads_into_cleanfids_fid_network(tmp_path, variants, monkeypatch):
+    """pytorch-fid's layout, loaded by folder, by renamed file and as safetensors, gives
+    clean-fid's own FID Inception (``inception_pytorch.InceptionV3``, assembled by clean-fid's
+    code from the same state dict) on clean-fid's resized input scaled as its clean mode does."""
+    from cleanfid import inception_pytorch
     from cleanfid.fid import get_folder_features
 
-    pt = save_tiny_fid_torchscript(tmp_path / "fid")
-    by_folder = load_fid_inception(str(pt.parent), device="cpu")
-    renamed = tmp_path / "elsewhere" / "my-inception.pt"
-    renamed.parent.mkdir()
-    renamed.write_bytes(pt.read_bytes())
+    standin, is_random = weights_or_standin("fid_inception", tmp_path / "standin")  # the demo's file
+    assert is_random
+    state = load_file(standin)
+    pth = tmp_path / "fid" / FID_WEIGHTS_FILE
+    pth.parent.mkdir()
+    torch.save(state, pth)
+    renamed = tmp_path / "my-inception.pth"
+    renamed.write_bytes(pth.read_bytes())
+    by_folder = load_fid_inception(str(pth.parent), device="cpu")
     by_file = load_fid_inception(str(renamed), device="cpu")
-    assert isinstance(by_folder.model, InceptionV3W) and isinstance(by_file.model, InceptionV3W)
-    assert by_folder.extractor_id == by_file.extractor_id  # same bytes, same cache key
+    as_safetensors = load_fid_inception(str(standin), device="cpu")
+    assert by_folder.extractor_id == by_file.extractor_id != as_safetensors.extractor_id  # cache key = bytes
 
-    s = resolve_set(str(variants["blur2"]))
-    feats, _ = set_features(s, by_file)
-    assert feats.shape == (24, 2048)
-    # independent: clean-fid's folder pipeline, then the scripted layers on (x - 128) / 128
-    scripted = torch.jit.load(str(pt)).eval()
-    resized = get_folder_features(str(variants["blur2"]), lambda x: x.reshape(len(x), -1), num_workers=0,
-                                  batch_size=24, device=torch.device("cpu"), mode="clean", verbose=False)
+    few = tmp_path / "few"
+    few.mkdir()
+    for p in sorted(variants["blur2"].iterdir())[:3]:
+        (few / p.name).write_bytes(p.read_bytes())
+    feats, _ = set_features(resolve_set(str(few)), by_file)
+    assert feats.shape == (3, 2048) and np.isfinite(feats).all()
+    np.testing.assert_allclose(set_features(resolve_set(str(few)), as_safetensors)[0], feats, rtol=1e-5, atol=1e-5)
+
+    monkeypatch.setattr(inception_pytorch, "load_state_dict_from_url", lambda *a, **k: {
+        **state, "fc.weight": torch.zeros(1008, 2048), "fc.bias": torch.zeros(1008)})
+    reference = inception_pytorch.InceptionV3(output_blocks=[3], resize_input=False, normalize_input=False).eval()
+    resized = get_folder_features(str(few), lambda x: x.reshape(len(x), -1), num_workers=0, batch_size=3,
+                                  device=torch.device("cpu"), mode="clean", verbose=False)
     with torch.no_grad():
-        ref = scripted.layers(torch.from_numpy(resized).reshape(-1, 3, 299, 299).float().sub(128).div(128))
-    np.testing.assert_allclose(feats, ref.numpy(), rtol=1e-4, atol=1e-5)
+        ref = reference(torch.from_numpy(resized).reshape(-1, 3, 299, 299).float().sub(128).div(128))[0]
+    np.testing.assert_allclose(feats, ref.reshape(3, 2048).numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_fid_inception_file_of_another_network_is_named(tmp_path):
+    other = tmp_path / "inception_v3_google.pth"
+    torch.save({"Conv2d_1a_3x3.conv.weight": torch.zeros(32, 3, 3, 3)}, other)
+    with pytest.raises(BadWeightsError, match=r"inception_v3_google\.pth is not a FID Inception "
+                                              r"\(pt_inception-2015-12-05-6726825d\.pth\) weight file: missing"):
+        load_fid_inception(str(other), device="cpu")
 
 
 def test_missing_fid_weights_give_the_clear_error(tmp_path, monkeypatch):
-    with pytest.raises(MissingWeightsError, match="inception-2015-12-05.pt"):
+    with pytest.raises(MissingWeightsError, match=r"pt_inception-2015-12-05-6726825d\.pth.*TorchScript"):
         load_fid_inception(None)
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -22,7 +22,7 @@ from backend.diffusion.checkpoint import load_model, load_state_dict
 from backend.diffusion.config import ModelConfig
 from backend.diffusion.import_checkpoint import from_guided_diffusion, import_checkpoint, to_guided_diffusion
 from backend.diffusion.model import build_model
-from backend.errors import BadInputError
+from backend.errors import BadInputError, BadWeightsError
 
 CFG = ModelConfig(image_size=16, num_channels=32, num_res_blocks=2, channel_mult=(1, 2),
                   attention_resolutions=(16, 8), num_head_channels=16)
@@ -163,8 +163,9 @@ def test_malicious_pickle_is_refused_without_running(tmp_path, demo_ws):
     marker = tmp_path / "pwned"
     pt = tmp_path / "evil.pt"
     torch.save({"input_blocks.0.0.weight": _Exploit(str(marker))}, pt)
-    with pytest.raises(BadInputError, match="refusing to load evil.pt"):
+    with pytest.raises(BadWeightsError, match=r"evil\.pt: a PyTorch state dict \(zip\) that holds code or "
+                                              r"objects beyond tensors, refused"):
         load_state_dict(pt)
-    with pytest.raises(BadInputError, match="refusing"):
+    with pytest.raises(BadWeightsError, match="refused"):
         import_checkpoint(pt, "tiny", ws=demo_ws, overrides=OVERRIDES)
     assert not marker.exists()

@@ -31,7 +31,8 @@ def register(sub) -> None:
     add_workspace(p, required=False)
     p.add_argument("--set", action="append", default=[], dest="sets", metavar="SET",
                    help="real | samples:KIND | set name | folder (give --set twice)")
-    p.add_argument("--fid-inception", metavar="PT", help="inception-2015-12-05.pt or its folder")
+    p.add_argument("--fid-inception", metavar="PTH",
+                   help="pytorch-fid's state dict pt_inception-2015-12-05-6726825d.pth or its folder")
     p.add_argument("--device")
     p.add_argument("--batch-size", type=int, default=32)
     p.set_defaults(func=cmd_fid)
@@ -53,7 +54,7 @@ def register(sub) -> None:
     p.add_argument("--subset-size", type=int, help="images per subset (default: as many as Real)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pairs", type=int, default=1000, help="MS-SSIM pairs per subset")
-    p.add_argument("--fid-inception", metavar="PT")
+    p.add_argument("--fid-inception", metavar="PTH")
     p.add_argument("--device")
     p.set_defaults(func=cmd_evaluate)
 

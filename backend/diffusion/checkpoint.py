@@ -2,23 +2,24 @@
 
 A folder reloads alone (``load_model``): ``config.json`` holds the model and diffusion
 configs, ``model.safetensors`` the raw weights and ``ema.safetensors`` the EMA weights
-used for sampling. Foreign ``.pt``/``.pth`` files are read with
-``torch.load(weights_only=True)`` so a file from elsewhere can never run code.
+used for sampling. Every weight file is read through :mod:`backend.weights_io`
+(safetensors or ``torch.load(weights_only=True)``), so a file from elsewhere can never run code.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import DiffusionUNet, build_model
 from backend.errors import BadInputError
+# checkpoints load through the one door for weight files; the name stays for diffusion/'s callers
+from backend.weights_io import load_weights as load_state_dict
 from backend.workspace.files import atomic_write_bytes, atomic_write_text
 
 FORMAT = "diffgen-diffusion/1"
@@ -28,23 +29,6 @@ def save_state_dict(path: str | Path, state: dict[str, torch.Tensor]) -> Path:
     """Atomically write tensors as safetensors (contiguous CPU copies)."""
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     return atomic_write_bytes(path, save(tensors))
-
-
-def load_state_dict(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Tensors from a safetensors file, or from a ``.pt``/``.pth`` file without running code."""
-    path = Path(path)
-    if not path.exists():
-        raise BadInputError(f"checkpoint file not found: {path}")
-    if path.suffix == ".safetensors":
-        return load_file(str(path), device=str(map_location))
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise BadInputError(
-            f"refusing to load {path.name}: it is not a plain weights file (it asks to run code "
-            f"or build arbitrary objects, which weights_only loading forbids). Detail: {str(e)[:300]}") from None
-    except (RuntimeError, EOFError, ValueError) as e:
-        raise BadInputError(f"cannot read checkpoint {path.name}: {e}") from None
 
 
 def save_model(folder: str | Path, model: DiffusionUNet, diffusion: DiffusionConfig,

@@ -32,8 +32,9 @@ separates q, k and v with the heads in the order diffusers uses. Its ``1/sqrt(sq
 factor on both q and k equals diffusers' ``1/sqrt(C)`` on the product, so no weight is
 rescaled. ``use_new_attention_order`` checkpoints are not supported.
 
-The file is read with ``torch.load(weights_only=True)``: a pickle that would run code is
-refused before anything executes.
+The file is read through :func:`backend.weights_io.load_weights` (safetensors, or
+``torch.load(weights_only=True)``): a pickle that would run code, a TorchScript program or a
+file in another format is refused with a message naming the file before anything executes.
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ from typing import Any
 
 import torch
 
-from backend.diffusion.checkpoint import load_state_dict, save_model
+from backend.diffusion.checkpoint import save_model
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.errors import BadInputError
+from backend.weights_io import load_weights
 from backend.presets import apply_overrides, load_preset
 from backend.workspace import Workspace
 from backend.workspace.files import sha256_file
@@ -218,8 +220,8 @@ def import_checkpoint(file: str | Path, preset: str = "paper", ws: Workspace | N
     the raw and the EMA weights (guided-diffusion saves EMA weights as separate files)."""
     file = Path(file)
     model_cfg, diff_cfg = configs_for(preset, overrides)
-    state = load_state_dict(file)
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    state = load_weights(file)
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise BadInputError(f"{file.name} is not a state dict of tensors (a guided-diffusion model_*.pt or ema_*.pt)")
     weights = from_guided_diffusion(state, model_cfg)
     model = build_model(model_cfg)

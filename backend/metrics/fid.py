@@ -1,9 +1,13 @@
 """FID between two image sets with clean-fid in its ``clean`` mode (paper section 3.4).
 
 clean-fid's own code does the resizing (PIL bicubic on float channels to 299x299) and the
-Frechet distance; its TorchScript Inception is loaded from a local file through
-``cleanfid.inception_torchscript.InceptionV3W(folder, download=False)``. The feature model
-is injectable (``FidExtractor``) so the statistics code is testable without the real file.
+Frechet distance. The network is TensorFlow's FID Inception (``inception-2015-12-05``) as
+pytorch-fid ported it: torchvision's Inception-v3 with clean-fid's FID-patched blocks, built
+in code and filled from pytorch-fid's plain state dict ``pt_inception-2015-12-05-6726825d.pth``
+through :func:`backend.weights_io.load_weights`. No TorchScript is ever loaded: loading
+TorchScript runs the code inside the file, and no published checksum of StyleGAN2's
+``inception-2015-12-05.pt`` could be found to trust it by. The feature model is injectable (``FidExtractor``) so the
+statistics code is testable without the real file.
 Per-image features are cached in the workspace (``features`` table, keyed by extractor +
 file sha256) and the statistics of the full real set in ``cache/fid_stats`` (by content
 hash), so comparing several generated sets against Real runs the network once per image.
@@ -12,23 +16,24 @@ hash), so comparing several generated sets against Real runs the network once pe
 from __future__ import annotations
 
 import io
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from backend.errors import BadInputError, Cancelled, MissingWeightsError
 from backend.features import file_digest, load_cached, store_features
 from backend.settings import WEIGHTS, resolve_weights
 from backend.sets import ImageSet
+from backend.weights_io import load_into, load_weights
 from backend.workspace import Workspace
 from backend.workspace.files import atomic_write_bytes
 from backend.device import pick_device
 
-FID_WEIGHTS_FILE = "inception-2015-12-05.pt"
+FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 MIN_STABLE_IMAGES = 2048  # below this the 2048-d covariance is rank-deficient and FID biased upward
 
 Progress = Callable[[int, int, str], None]
@@ -51,31 +56,41 @@ def _missing(path: Path) -> MissingWeightsError:
                                spec.env_var)
 
 
+class FidInception(nn.Module):
+    """(B, 3, 299, 299) float in [0, 255] -> (B, 2048) pool3 features of the FID Inception."""
+
+    def __init__(self):
+        super().__init__()
+        import torchvision
+        from cleanfid.inception_pytorch import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
+
+        net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False,
+                                              transform_input=False)
+        net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = (FIDInceptionA(c, pool_features=p)
+                                                    for c, p in ((192, 32), (256, 64), (288, 64)))
+        net.Mixed_6b, net.Mixed_6c, net.Mixed_6d, net.Mixed_6e = (FIDInceptionC(768, channels_7x7=c)
+                                                                  for c in (128, 160, 160, 192))
+        net.Mixed_7b, net.Mixed_7c = FIDInceptionE_1(1280), FIDInceptionE_2(2048)
+        net.fc = nn.Identity()  # the pool3 features; the file's 1008-way classifier is ignored
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the TF graph's own input scaling, as clean-fid's "clean" mode applies it
+        return self.net((x - 128) / 128)
+
+
 def load_fid_inception(cli_value: str | None = None, device: str | None = None,
                        batch_size: int = 32) -> FidExtractor:
-    """clean-fid's TorchScript Inception from a local file or the folder holding it.
-
-    ``InceptionV3W`` only takes a folder and a fixed file name; a file saved under another
-    name is linked under the expected name in a temporary folder for loading.
-    """
-    from cleanfid.inception_torchscript import InceptionV3W
-
+    """The FID Inception from pytorch-fid's state dict (the file or the folder holding it)."""
     p = resolve_weights("fid_inception", cli_value)
     file = p / FID_WEIGHTS_FILE if p.is_dir() else p
     if not file.is_file():
         raise _missing(file)
+    model = FidInception()
+    state = load_weights(file, expected=WEIGHTS["fid_inception"].how_to_get)
+    load_into(model.net, state, file, f"FID Inception ({FID_WEIGHTS_FILE})")
     dev = pick_device(device)
-    try:
-        if file.name == FID_WEIGHTS_FILE:
-            model = InceptionV3W(str(file.parent), download=False)
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                (Path(tmp) / FID_WEIGHTS_FILE).symlink_to(file.resolve())
-                model = InceptionV3W(tmp, download=False)
-    except (RuntimeError, ValueError, AttributeError) as e:
-        raise BadInputError(f"{file}: not clean-fid's TorchScript Inception ({str(e)[:300]})") from None
-    model = model.to(dev).eval()
-    return FidExtractor(model, f"cleanfid-clean@{file_digest(file)[:16]}", dev, batch_size)
+    return FidExtractor(model.to(dev).eval(), f"fid-inception@{file_digest(file)[:16]}", dev, batch_size)
 
 
 # -- statistics and distance ---------------------------------------------------------------

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 
 from backend.errors import BadInputError
 from backend.segmentation.config import SegConfig
+from backend.weights_io import load_weights, safetensors_metadata
 from backend.workspace.files import atomic_write_bytes
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -40,18 +41,8 @@ def build_model(cfg: SegConfig, encoder_weights: Path | None = None) -> torch.nn
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Tensors of a weight file without running any pickled code."""
-    try:
-        if path.suffix == ".safetensors":
-            sd = load_file(str(path), device="cpu")
-        else:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise BadInputError(f"cannot read weight file {path}: {e}") from None
-    if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
-        sd = sd["state_dict"]
-    if not isinstance(sd, dict):
-        raise BadInputError(f"{path} does not hold a state dict")
-    return sd
+    sd = load_weights(path)
+    return sd["state_dict"] if isinstance(sd.get("state_dict"), dict) else sd
 
 
 def load_encoder_weights(encoder: torch.nn.Module, path: Path) -> None:
@@ -84,14 +75,8 @@ def save_checkpoint(path: Path, model: torch.nn.Module | dict[str, torch.Tensor]
 
 def load_checkpoint(path: Path) -> tuple[torch.nn.Module, SegConfig, dict]:
     """Rebuild the network of a checkpoint written by :func:`save_checkpoint`."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        tensors = load_file(str(path), device="cpu")
-    except Exception as e:  # noqa: BLE001
-        raise BadInputError(f"cannot read checkpoint {path}: {e}") from None
+    meta = safetensors_metadata(path)
+    tensors = load_weights(path)
     if meta.get("format") != "diffgen-segmentation":
         raise BadInputError(f"{path} is not a DiffGen segmentation checkpoint")
     cfg_dict = json.loads(meta["config"])

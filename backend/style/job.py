@@ -32,7 +32,7 @@ from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.model import DiffusionUNet
 from backend.diffusion.registry import resolve_model
-from backend.errors import Cancelled, DiffGenError, MissingWeightsError
+from backend.errors import BadWeightsError, Cancelled, DiffGenError, MissingWeightsError
 from backend.presets import apply_overrides, load_preset
 from backend.settings import resolve_weights
 from backend.style import networks
@@ -204,8 +204,8 @@ def run_style(ws: Workspace, params: dict, progress: Progress | None = None,
               cancel: Callable[[], bool] | None = None) -> dict:
     """Style the chosen inpainted samples; returns ids made, per-sample errors and timing.
 
-    A sample that cannot be read is reported and skipped; a missing weight file stops the
-    run before any work (it would fail for every sample). Cancelling raises Cancelled after
+    A sample that cannot be read is reported and skipped; a missing or unusable weight file
+    stops the run (it would fail for every sample). Cancelling raises Cancelled after
     the samples already finished (each is complete and recorded).
     """
     ids = params.get("samples")
@@ -234,7 +234,7 @@ def run_style(ws: Workspace, params: dict, progress: Progress | None = None,
             rec = job.style_one(sample, step_done, cancel)
             seconds.append(time.perf_counter() - started)
             made.append(rec.id)
-        except (Cancelled, MissingWeightsError):
+        except (Cancelled, MissingWeightsError, BadWeightsError):  # would fail for every sample
             raise
         except (DiffGenError, OSError) as e:
             errors.append(f"sample {sample.id}: {e}")

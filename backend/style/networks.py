@@ -16,9 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.diffusion.checkpoint import load_state_dict
 from backend.diffusion.model import DiffusionUNet
-from backend.errors import BadInputError
+from backend.weights_io import load_into, load_weights
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -49,17 +48,6 @@ def _unwrap(state: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, torch
     return out
 
 
-def _load_strict(net: nn.Module, state: dict[str, torch.Tensor], path: Path, what: str) -> None:
-    try:
-        result = net.load_state_dict(state, strict=False)
-    except RuntimeError as e:  # shape mismatch
-        raise BadInputError(f"{path} does not fit {what}: {str(e)[:400]}") from None
-    if result.missing_keys:
-        raise BadInputError(f"{path} is not a {what} weight file: missing "
-                            f"{', '.join(result.missing_keys[:5])}"
-                            f"{' ...' if len(result.missing_keys) > 5 else ''}")
-
-
 # -- VGG19 ------------------------------------------------------------------------------
 def build_vgg_head() -> nn.Sequential:
     """vgg19.features up to conv2_1 (all that ZeCon's content loss reads). torchvision's
@@ -77,10 +65,10 @@ def load_vgg(path: str | Path, device: torch.device | str = "cpu") -> nn.Sequent
     """VGG19's first layers from torchvision's state dict (``vgg19-dcbb9e9d.pth``); deeper
     layers and the classifier in the file are ignored."""
     path = Path(path)
-    state = _unwrap(load_state_dict(path), ("module.", "features."))
+    state = _unwrap(load_weights(path), ("module.", "features."))
     net = build_vgg_head()
     wanted = set(net.state_dict())
-    _load_strict(net, {k: v for k, v in state.items() if k in wanted}, path, "torchvision VGG19")
+    load_into(net, {k: v for k, v in state.items() if k in wanted}, path, "torchvision VGG19")
     return frozen(net, device)
 
 
@@ -153,10 +141,10 @@ def load_dino(path: str | Path, device: torch.device | str = "cpu", spec: DinoSp
     (both use timm's key names; wrappers and ``module.``/``backbone.`` prefixes are removed)."""
     spec = spec or DEFAULT_DINO
     path = Path(path)
+    state = _unwrap(load_weights(path), ("module.", "backbone."))  # a bad file fails before the build
     vit = spec.build()
-    state = _unwrap(load_state_dict(path), ("module.", "backbone."))
     state = {k: v for k, v in state.items() if not k.startswith("head.")}
-    _load_strict(vit, state, path, f"DINO {spec.architecture}")
+    load_into(vit, state, path, f"DINO {spec.architecture}")
     return frozen(DinoCLS(vit, spec.input_size), device)
 
 
