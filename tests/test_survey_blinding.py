@@ -52,6 +52,11 @@ def test_same_seed_same_draw_but_new_codes(ws):
     assert drawn(ia) == drawn(ib)  # the draw is reproducible ...
     assert not {i["code"] for i in ia} & {i["code"] for i in ib}  # ... the codes are not
     assert a.params["folder"] != b.params["folder"]
+    tables = []
+    for s in (a, b):  # simulated raters stay reproducible: they follow the draw, not the codes
+        sv.simulate_raters(ws, s, n_raters=2, seed=3)
+        tables.append([r.cells() for r in compute_results(ws, s, n_boot=10).tables["simulated-1 (simulated)"]])
+    assert tables[0] == tables[1]
 
 
 def test_ids_files_and_file_times_follow_the_codes_not_the_kind(ws, survey):

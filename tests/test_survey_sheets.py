@@ -115,6 +115,9 @@ def test_rater_pack_refuses_the_workspace_and_full_folders(ws, survey, tmp_path)
     for inside in (ws.root / "pack", ws.root, ws.root / "surveys"):
         with pytest.raises(BadInputError, match="is inside the workspace .* which holds the survey's truth"):
             sv.export_rater_pack(ws, survey, inside)
+    dataset = ws.query("SELECT source_dir FROM imports")[0][0]
+    with pytest.raises(BadInputError, match="inside the imported dataset folder .* never written into"):
+        sv.export_rater_pack(ws, survey, f"{dataset}/pack")
     link = tmp_path / "link"
     link.symlink_to(ws.root)
     with pytest.raises(BadInputError, match="inside the workspace"):

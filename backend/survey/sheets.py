@@ -143,13 +143,21 @@ Save the sheet as CSV (any spreadsheet program will do; "CSV UTF-8" is best) and
 """
 
 
-def _outside_workspace(ws: Workspace, out: Path) -> Path:
-    """The pack folder, refused inside the workspace (which holds the truth) or when not empty."""
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _pack_folder(ws: Workspace, out: Path) -> Path:
+    """The pack folder, refused inside the workspace (which holds the truth), inside an
+    imported dataset (never written into) or when it is not empty."""
     target = out.expanduser().resolve()
-    root = ws.root.resolve()
-    if target == root or root in target.parents:
+    if _within(target, ws.root.resolve()):
         raise BadInputError(f"{out} is inside the workspace {ws.root}, which holds the survey's truth; "
                             "write the rater pack to a folder outside it")
+    for (source,) in ws.query("SELECT DISTINCT source_dir FROM imports"):
+        if _within(target, Path(source).resolve()):
+            raise BadInputError(f"{out} is inside the imported dataset folder {source}, which is never "
+                                "written into; choose another folder")
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise BadInputError(f"{out} already exists and is not an empty folder; choose a new folder "
                             "(nothing was written)")
@@ -163,7 +171,7 @@ def export_rater_pack(ws: Workspace, survey: Survey, out: str | Path, rater: str
     The folder is built under a temporary name beside OUT and renamed into place, so it is
     complete or absent.
     """
-    target = _outside_workspace(ws, Path(out))
+    target = _pack_folder(ws, Path(out))
     its = [(r["code"], r["image_path"], r["mask_path"]) for r in ws.query(
         "SELECT code, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))]
     secrets.SystemRandom().shuffle(its)

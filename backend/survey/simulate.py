@@ -19,7 +19,8 @@ def simulate_raters(ws: Workspace, survey: Survey, n_raters: int = 3, seed: int 
     agreement is meaningful. Real/fake calls are right with probability ``accuracy``.
     """
     rng = np.random.default_rng(seed)
-    its = items(ws, survey)
+    # in drawing terms, not code order (random), so a seed gives the same answers per item
+    its = sorted(items(ws, survey), key=lambda i: (i["truth"], i["image_id"] or 0, i["sample_id"] or 0))
     latent = {q: rng.choice(3, len(its), p=np.asarray(quality_probs) / sum(quality_probs))
               for q in ("image_quality", "mask_quality")}
     taken = {r.name for r in raters(ws, survey)}
