@@ -157,6 +157,12 @@ def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
     view.name_edit.setText("too-big")
     view.create_survey()
     assert "has 12" in view.status.text() and len(sv.surveys(ws)) == 1
+    view.kind_spins["styled"].setValue(3)
+    view.real_ids_edit.setText("1, x")
+    view.create_survey()
+    assert "--real-images expects image ids" in view.status.text() and len(sv.surveys(ws)) == 1
+    view.real_ids_edit.clear()
+    assert survey.seed >= 0 and view.seed_spin.text() == "random"
     view.rater_edit.setText("dr-a")
     view.add_rater()
     sv.simulate_raters(ws, survey, 3, seed=1)
