@@ -14,7 +14,6 @@ Output: Markdown + CSV + a bar chart in ``reports/evaluate-<time>/``, and rows i
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass, replace
@@ -26,6 +25,7 @@ import numpy as np
 from backend.errors import BadInputError, Cancelled
 from backend.metrics.fid import FidExtractor, compute_fid, fid_from_stats, load_fid_inception, set_statistics
 from backend.metrics.msssim import MsssimConfig, mean_msssim
+from backend.reports.csvio import write_csv
 from backend.sets import REAL, ImageSet, resolve_set, set_names
 from backend.workspace import Workspace
 from backend.workspace.files import atomic_write_bytes, atomic_write_text
@@ -220,17 +220,14 @@ def _write_report(ws: Workspace, cfg: EvaluateConfig, specs: list[str], fid_rows
           markdown_table("Table 2: MS-SSIM within each set", ms, ms_sizes, cfg.subsets)]
     if notes:
         md += ["### Notes", ""] + [f"- {n}" for n in notes] + [""]
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["table", "data_type", "subset", "value", "images"])
-    for table, data, sizes in (("fid", fid, fid_sizes), ("msssim", ms, ms_sizes)):
-        for name, vals in data.items():
-            w.writerows([table, name, k + 1, f"{v:.6g}", sizes[name]] for k, v in enumerate(vals))
+    csv_rows = [[table, name, k + 1, float(f"{v:.6g}"), sizes[name]]
+                for table, data, sizes in (("fid", fid, fid_sizes), ("msssim", ms, ms_sizes))
+                for name, vals in data.items() for k, v in enumerate(vals)]
 
     folder = f"reports/evaluate-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
     paths = {"markdown": f"{folder}/tables.md", "csv": f"{folder}/tables.csv", "chart": f"{folder}/chart.png"}
     atomic_write_text(ws.path(paths["markdown"]), "\n".join(md))
-    atomic_write_text(ws.path(paths["csv"]), out.getvalue())
+    write_csv(ws.path(paths["csv"]), ["table", "data_type", "subset", "value", "images"], csv_rows)
     halves = {("Real (halves)" if n == real_name else n): v for n, v in fid.items()}
     atomic_write_bytes(ws.path(paths["chart"]), bar_chart(halves, ms))
     result = {"sets": specs, "fid": fid_rows, "msssim": ms_rows, "paths": paths, "notes": notes,

@@ -9,16 +9,15 @@ suffix and the report lists every renamed file.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from backend.errors import Cancelled, DiffGenError
+from backend.reports.csvio import write_csv
 from backend.workspace import Workspace
-from backend.workspace.files import atomic_write_bytes, atomic_write_text, encode_png
+from backend.workspace.files import atomic_write_bytes, encode_png
 
 Progress = Callable[[int, int, str], None]
 
@@ -122,14 +121,10 @@ def export_kept(ws: Workspace, out: str | Path, with_real: bool = False, progres
             if progress:
                 progress(len(real) + j + 1, total, name)
         _check(cancel)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=PROVENANCE_COLUMNS, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
         prov = _free_file(out / "provenance.csv")
         if prov.name != "provenance.csv":
             report.renamed.append(("provenance.csv", prov.name))
-        atomic_write_text(prov, buf.getvalue())
+        write_csv(prov, PROVENANCE_COLUMNS, rows)
         report.provenance = prov.name
     except BaseException:
         for p in written:

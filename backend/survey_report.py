@@ -7,7 +7,6 @@ and records it. The GUI shows the same Markdown and figures, so both faces agree
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from dataclasses import dataclass, field
@@ -18,7 +17,8 @@ import numpy as np
 
 from backend.metrics.agreement import (BinaryStats, KappaResult, binary_stats, cohen_kappa_result,
                                        fleiss_kappa_result)
-from backend.survey import QUALITY, QUESTIONS, REAL_FAKE, Rater, Survey, export_answers, raters
+from backend.reports.csvio import write_csv
+from backend.survey import QUALITY, QUESTIONS, REAL_FAKE, Rater, Survey, answer_rows, raters
 from backend.workspace.files import atomic_write_bytes, atomic_write_text
 from backend.workspace.store import Workspace
 
@@ -164,7 +164,9 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
                   "`simulate_raters` for demonstration; they are not expert judgements.", ""]
     kinds = ", ".join(f"{res.items_per_kind.get(k, 0)} {lab}" for k, lab in res.labels.items())
     lines += [f"{sum(res.items_per_kind.values())} image+mask pairs ({kinds}), shown blinded in a "
-              f"per-rater shuffled order; every copy normalised to {s.params.get('size')} px PNG.",
+              f"per-rater shuffled order under random codes; every item processed the same way "
+              f"(squared to {s.params.get('base', s.params.get('size'))} px, then {s.params.get('size')} px, "
+              "one PNG encoding, no metadata).",
               "Raters with answers: " + (", ".join(r.display_name + ("" if r.submitted_at else " (not yet submitted)")
                                                    for r in res.raters) or "none") + ".", ""]
     lines += ["## Table 7: expert review results", ""] if tables else []
@@ -200,6 +202,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
         lines += ["Fleiss' kappa over the items every rater answered.", ""] + _md_table(hdr, rows) + [""]
     for name, rel in (figures or {}).items():
         lines += [f"![{name}]({rel})", ""]
+    lines += ["## Limitations", "", _real_items_note(s), ""]
     lines += ["## Methods", "",
               "- Cohen's kappa: unweighted for real/fake; for the ordinal quality scale (good < moderate < "
               "poor) also linear and quadratic weights, as scikit-learn's `cohen_kappa_score`.",
@@ -211,6 +214,17 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
               "- Readings on the Landis & Koch (1977) scale: <0 poor, 0-0.20 slight, 0.21-0.40 fair, "
               "0.41-0.60 moderate, 0.61-0.80 substantial, 0.81-1 almost perfect.", ""]
     return "\n".join(lines)
+
+
+def _real_items_note(s: Survey) -> str:
+    """Blinding cannot hide a real item from someone who holds its source image."""
+    chosen = s.params.get("real_images")
+    source = (f"Real items were drawn from an explicit list of {len(chosen)} images (`--real-images`)."
+              if chosen else "Real items were drawn from all usable images of the workspace.")
+    return ("Real items are resized copies of images of the source dataset, so anyone holding that "
+            "dataset (e.g. a public one) can recognise them, whatever the processing; this holds for any "
+            f"survey of this design. {source} To limit it, draw real items from images the raters have "
+            "not seen and that are not public, with `diffgen survey create --real-images ID,ID,...`.")
 
 
 def _png(fig) -> bytes:
@@ -276,14 +290,6 @@ def ratings_figure(res: SurveyResults) -> bytes | None:
     return _png(fig)
 
 
-def _csv(header: list[str], rows: list[list]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
-
-
 def write_report(ws: Workspace, survey: Survey, out_dir: str | Path | None = None,
                  n_boot: int = 2000, seed: int = 0) -> dict[str, Path]:
     """Write report.md, table7.csv, detection.csv, agreement.csv, answers.csv and the PNGs."""
@@ -304,19 +310,19 @@ def write_report(ws: Workspace, survey: Survey, out_dir: str | Path | None = Non
              k.reading] for a, b, q, k in res.pairwise]
            + [[f"{m} raters", "", q, "unweighted", "fleiss", k.n, k.kappa, *k.ci_analytic, *k.ci_bootstrap,
                k.reading] for q, m, k in res.fleiss])
-    texts = {
-        "report.md": results_markdown(res, figures),
-        "table7.csv": _csv(["rater"] + TABLE7_HEADER, t7),
-        "detection.csv": _csv(["rater", "comparison", "tp", "fn", "fp", "tn", "accuracy", "accuracy_lo",
-                               "accuracy_hi", "sensitivity", "sensitivity_lo", "sensitivity_hi", "specificity",
-                               "specificity_lo", "specificity_hi", "kappa", "kappa_se", "kappa_ci_lo",
-                               "kappa_ci_hi", "kappa_boot_lo", "kappa_boot_hi", "reading"], det),
-        "agreement.csv": _csv(["rater_a", "rater_b", "question", "weights", "statistic", "n", "kappa",
-                               "ci_lo", "ci_hi", "boot_lo", "boot_hi", "reading"], agr),
-        "answers.csv": export_answers(ws, survey, with_truth=True),
+    files["report.md"] = atomic_write_text(out / "report.md", results_markdown(res, figures))
+    tables = {
+        "table7.csv": (["rater"] + TABLE7_HEADER, t7),
+        "detection.csv": (["rater", "comparison", "tp", "fn", "fp", "tn", "accuracy", "accuracy_lo",
+                           "accuracy_hi", "sensitivity", "sensitivity_lo", "sensitivity_hi", "specificity",
+                           "specificity_lo", "specificity_hi", "kappa", "kappa_se", "kappa_ci_lo",
+                           "kappa_ci_hi", "kappa_boot_lo", "kappa_boot_hi", "reading"], det),
+        "agreement.csv": (["rater_a", "rater_b", "question", "weights", "statistic", "n", "kappa",
+                           "ci_lo", "ci_hi", "boot_lo", "boot_hi", "reading"], agr),
+        "answers.csv": answer_rows(ws, survey, with_truth=True),
     }
-    for name, text in texts.items():
-        files[name] = atomic_write_text(out / name, text)
+    for name, (header, rows) in tables.items():
+        files[name] = write_csv(out / name, header, rows)
     ws.add_result("survey_report", survey.name, {"dir": ws.rel(out), "files": sorted(files),
                                                  "raters": [r.display_name for r in res.raters]})
     return files

@@ -1,7 +1,10 @@
 """The blinded rater window: one item at a time, answered from the keyboard.
 
 It shows only the image and its mask: no file name, id, path, size or kind anywhere
-(window title, labels, tooltips). Every key press is stored by the back end before the
+(window title, labels, tooltips), and it offers no way to reach files: no file dialogs, no
+context menus, no links, plain-text labels. (The truth sits in the workspace beside the
+copies; raters who must not reach it get a rater pack on their own machine instead.)
+Every key press is stored by the back end before the
 window shows it as given, so closing or a crash loses nothing and reopening resumes at the
 first unanswered item.
 """
@@ -57,6 +60,18 @@ class _Picture(QLabel):
                                         Qt.TransformationMode.SmoothTransformation))
 
 
+def _lock_down(window: QWidget) -> None:
+    """No way out to the file system: no context menu (a line edit's offers nothing useful
+    here), no rich text or links in labels (a rater name like <a href=file:...>), no drops."""
+    for w in [window] + window.findChildren(QWidget):
+        w.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        w.setAcceptDrops(False)
+        if isinstance(w, QLabel):
+            w.setTextFormat(Qt.TextFormat.PlainText)
+            w.setOpenExternalLinks(False)
+            w.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+
+
 class RaterWindow(QWidget):
     """Full-screen blinded rating of one rater's items (a face on ``RaterSession``)."""
 
@@ -77,8 +92,9 @@ class RaterWindow(QWidget):
         self.answered = QLabel()
         self.message = QLabel()
         self.message.setStyleSheet("color: #f2c94c;")
+        self.rater_label = QLabel(f"Rater: {session.rater.name}")
         top = QHBoxLayout()
-        top.addWidget(QLabel(f"Rater: {session.rater.name}"))
+        top.addWidget(self.rater_label)
         top.addStretch(1)
         top.addWidget(self.message)
         top.addStretch(1)
@@ -138,6 +154,7 @@ class RaterWindow(QWidget):
         lay.addLayout(questions)
         lay.addLayout(nav)
         lay.addWidget(hint)
+        _lock_down(self)
         self.refresh()
 
     # -- actions ---------------------------------------------------------------------

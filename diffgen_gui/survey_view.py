@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHB
                                QTableWidget, QTableWidgetItem, QTextBrowser, QVBoxLayout, QWidget)
 
 from backend.errors import DiffGenError
-from backend.survey import (SurveyConfig, RaterSession, add_rater, create_survey, get_survey, raters,
-                            summary, surveys)
+from backend.survey import (SurveyConfig, RaterSession, add_rater, create_survey, get_survey, parse_ids,
+                            raters, summary, surveys)
 from backend.survey_report import (ALL_RATERS, SurveyResults, compute_results, confusion_figure,
                                    ratings_figure, results_markdown, write_report)
 from backend.workspace import Workspace
@@ -93,13 +93,21 @@ class SurveyView(QWidget):
         self.kind_spins: dict[str, QSpinBox] = {}
         self.kinds_form = QFormLayout()
         self.only_kept = QCheckBox("Only samples marked keep in review")
+        self.real_ids_edit = QLineEdit()
+        self.real_ids_edit.setPlaceholderText("any (or image ids, e.g. 3,7,12: images raters have not seen)")
         self.seed_spin = _spin(2**31 - 1)
+        self.seed_spin.setMinimum(-1)
+        self.seed_spin.setValue(-1)
+        self.seed_spin.setSpecialValueText("random")  # -1: a random draw seed, recorded with the survey
+        self.seed_spin.setToolTip("Seed of the draw (which images and samples); item codes and order "
+                                  "are always random")
         create = QPushButton("Create survey")
         create.clicked.connect(self.create_survey)
         new_box = QGroupBox("New survey")
         form = QFormLayout(new_box)
         form.addRow("Name", self.name_edit)
         form.addRow("Real images", self.real_spin)
+        form.addRow("Real images from", self.real_ids_edit)
         form.addRow(self.kinds_form)
         form.addRow(self.only_kept)
         form.addRow("Seed", self.seed_spin)
@@ -218,11 +226,19 @@ class SurveyView(QWidget):
 
     def create_survey(self) -> None:
         counts = {"real": self.real_spin.value()} | {k: s.value() for k, s in self.kind_spins.items()}
-        cfg = SurveyConfig(self.name_edit.text(), counts, self.only_kept.isChecked(), self.seed_spin.value())
-        if self._run(lambda: create_survey(self.workspace, cfg)):
+        seed = self.seed_spin.value() if self.seed_spin.value() >= 0 else None
+        ids = self.real_ids_edit.text().strip()
+        made = []
+
+        def create() -> None:
+            cfg = SurveyConfig(self.name_edit.text(), counts, self.only_kept.isChecked(), seed,
+                               real_images=parse_ids(ids) if ids else None)
+            made.append(create_survey(self.workspace, cfg))
+
+        if self._run(create):
             self.reload()
-            self.survey_combo.setCurrentText(cfg.name.strip())
-            self.status.setText(f"Created survey {cfg.name.strip()!r}. Add raters, then start rating.")
+            self.survey_combo.setCurrentText(made[0].name)
+            self.status.setText(f"Created survey {made[0].name!r}. Add raters, then start rating.")
 
     def add_rater(self) -> None:
         survey = self._selected()

@@ -1,12 +1,21 @@
-"""The report document: Markdown and HTML show the same numbers; figures are embedded."""
+"""The report document (Markdown and HTML show the same numbers; figures are embedded) and
+the one CSV writer (formula-safe) with its reader."""
 
 import base64
+import csv
+import re
+from pathlib import Path
 
 import numpy as np
+import pytest
 
+from backend.errors import BadInputError
 from backend.reports import Figure, Report, Section, Table
+from backend.reports.csvio import read_csv, write_csv
 from backend.reports.document import markdown_to_html
 from backend.workspace.files import write_png
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_markdown_and_html_carry_the_same_cells_and_embedded_figures(tmp_path):
@@ -41,3 +50,49 @@ def test_included_markdown_is_demoted_and_relinked(tmp_path):
     rep.add(Section("S", markdown="# Inner\n\n![c](c.png)", markdown_base=sub))
     md = rep.to_markdown(relative_to=tmp_path / "report")
     assert "### Inner" in md and "![c](../stage/c.png)" in md
+
+
+# -- the one CSV writer -----------------------------------------------------------------
+
+def test_csv_text_that_would_run_as_a_formula_is_quoted_and_numbers_stay_numbers(tmp_path):
+    rows = [["=HYPERLINK(\"http://x\")", -0.5], ["+1+1", np.float32(-1.5)], ["-2+3", -7],
+            ["@SUM(A1)", None], ["\tlead", ""], ["\rlead", "fine"], ["plain 'quoted'", np.int64(-3)]]
+    path = write_csv(tmp_path / "t.csv", ["text", "=number"], rows)
+    with open(path, newline="", encoding="utf-8") as f:
+        got = list(csv.reader(f))
+    assert got == [["text", "'=number"], ["'=HYPERLINK(\"http://x\")", "-0.5"], ["'+1+1", "-1.5"],
+                   ["'-2+3", "-7"], ["'@SUM(A1)", ""], ["'\tlead", ""], ["'\rlead", "fine"],
+                   ["plain 'quoted'", "-3"]]
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]  # atomic: no temporary file left
+    dicts = write_csv(tmp_path / "d.csv", ["a", "b"], [{"a": "-x"}, {"b": 2.5}])
+    assert dicts.read_bytes() == b"a,b\r\n'-x,\r\n,2.5\r\n"
+    with pytest.raises(ValueError, match=r"columns not in the header: \['c'\]"):
+        write_csv(tmp_path / "e.csv", ["a"], [{"a": 1, "c": 2}])
+
+
+def test_read_csv_undoes_only_our_escape_and_reads_what_spreadsheets_save(tmp_path):
+    cells = ["=1+2", "-minus", "@at", "'quoted", "'", "plain"]
+    path = write_csv(tmp_path / "ours.csv", ["v"], [[c] for c in cells])
+    columns, rows, note = read_csv(path)
+    assert columns == ["v"] and [r["v"] for r in rows] == cells and note is None
+    assert [r["_line"] for r in rows] == ["2", "3", "4", "5", "6", "7"]
+    # German Excel: Windows-1252 and semicolons; UTF-16 with BOM ("Unicode text")
+    (tmp_path / "de.csv").write_bytes("rater;comment\nMüller;Läsion, unscharf\n\n".encode("cp1252"))
+    columns, rows, note = read_csv(tmp_path / "de.csv")
+    assert columns == ["rater", "comment"] and rows == [{"rater": "Müller", "comment": "Läsion, unscharf",
+                                                          "_line": "2"}]
+    assert "de.csv is not UTF-8; it was read as Windows-1252" in note
+    (tmp_path / "u16.csv").write_bytes("a\tb\nü\t1\n".encode("utf-16"))
+    assert read_csv(tmp_path / "u16.csv")[:2] == (["a", "b"], [{"a": "ü", "b": "1", "_line": "2"}])
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(BadInputError, match="empty.csv is empty"):
+        read_csv(tmp_path / "empty.csv")
+    with pytest.raises(BadInputError, match="cannot read .*missing.csv"):
+        read_csv(tmp_path / "missing.csv")
+
+
+def test_every_csv_the_project_writes_goes_through_the_one_writer():
+    writers = re.compile(r"csv\.writer\(|DictWriter\(")
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "backend").rglob("*.py")
+                 if p != ROOT / "backend" / "reports" / "csvio.py" and writers.search(p.read_text())]
+    assert offenders == []

@@ -179,7 +179,7 @@ def test_import_validates_everything_and_is_all_or_nothing(ws, survey, tmp_path)
     assert "line 9: duplicate answer of rater 'ext-1'" in msg
     assert ws.query("SELECT COUNT(*) FROM survey_answers")[0][0] == 0 and sv.raters(ws, survey) == []
     r = sv.import_answers_csv(ws, survey, _write_csv(tmp_path / "good.csv", good))
-    assert r == {"answers": 5, "raters": ["ext-1"], "new_raters": ["ext-1"]}
+    assert r == {"answers": 5, "raters": ["ext-1"], "new_raters": ["ext-1"], "skipped": 0, "note": None}
     with pytest.raises(BadInputError, match="already has an answer"):
         sv.import_answers_csv(ws, survey, _write_csv(tmp_path / "good.csv", good))
     exported = list(csv.DictReader(sv.export_answers(ws, survey).splitlines()))

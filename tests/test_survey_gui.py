@@ -4,7 +4,7 @@ import re
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QAbstractItemView, QDialog, QLabel, QMenu, QWidget
 
 from backend import survey as sv
 from backend.survey_report import compute_results
@@ -127,6 +127,22 @@ def test_blinding_holds_on_every_item(qtbot, ws, survey):
     assert win.session.finished()
 
 
+def test_rater_window_offers_no_way_to_files(qtbot, ws, survey):
+    sv.add_rater(ws, survey, "<a href='file:///'>dr-link</a>")
+    win = RaterWindow(sv.RaterSession.open(ws, "pilot", "<a href='file:///'>dr-link</a>"))
+    qtbot.addWidget(win)
+    win.show()
+    widgets = [win] + win.findChildren(QWidget)
+    assert not [w for w in widgets if isinstance(w, (QDialog, QMenu, QAbstractItemView))]  # no file dialog
+    assert all(w.contextMenuPolicy() == Qt.ContextMenuPolicy.NoContextMenu for w in widgets)
+    assert not [w for w in widgets if w.acceptDrops()]
+    labels = [w for w in widgets if isinstance(w, QLabel)]
+    assert all(lab.textFormat() == Qt.TextFormat.PlainText and not lab.openExternalLinks() for lab in labels)
+    assert "Rater: <a href='file:///'>dr-link</a>" in [lab.text() for lab in labels]  # shown, not a link
+    assert not win.actions() and not any(w.actions() for w in widgets)  # no shortcuts beyond the keys
+    win.close()
+
+
 def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
     view = SurveyView(ws)
     qtbot.addWidget(view)
@@ -141,6 +157,12 @@ def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
     view.name_edit.setText("too-big")
     view.create_survey()
     assert "has 12" in view.status.text() and len(sv.surveys(ws)) == 1
+    view.kind_spins["styled"].setValue(3)
+    view.real_ids_edit.setText("1, x")
+    view.create_survey()
+    assert "--real-images expects image ids" in view.status.text() and len(sv.surveys(ws)) == 1
+    view.real_ids_edit.clear()
+    assert survey.seed >= 0 and view.seed_spin.text() == "random"
     view.rater_edit.setText("dr-a")
     view.add_rater()
     sv.simulate_raters(ws, survey, 3, seed=1)

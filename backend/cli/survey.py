@@ -1,5 +1,5 @@
 """Survey commands: diffgen survey create | add-rater | list | rate | simulate | report |
-import-answers | export-answers."""
+import-answers | export-answers | export-rater-pack."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import argparse
 import importlib
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.survey import (SurveyConfig, add_rater, create_survey, export_answers_csv, get_survey,
-                            import_answers_csv, parse_set, simulate_raters, summary, surveys)
+from backend.survey import (SurveyConfig, add_rater, create_survey, export_answers_csv, export_rater_pack,
+                            get_survey, import_answers_csv, parse_ids, parse_set, simulate_raters, summary,
+                            surveys)
 
 
 def register(sub) -> None:
@@ -17,13 +18,18 @@ def register(sub) -> None:
 
     p = ss.add_parser("create", help="draw real and synthetic items into a new blinded survey")
     add_workspace(p)
-    p.add_argument("--name", required=True)
-    p.add_argument("--real", type=int, default=10, help="number of real images (default 10)")
+    p.add_argument("--name", required=True, help="letters, digits, '.', '_', '-' (becomes a folder name)")
+    p.add_argument("--real", type=int,
+                   help="number of real images (default 10, or all of --real-images)")
+    p.add_argument("--real-images", metavar="ID,ID,...",
+                   help="draw real items only from these image ids, e.g. images the raters have not seen "
+                        "(real items are recognisable by anyone holding the source dataset)")
     p.add_argument("--set", action="append", default=[], metavar="KIND:COUNT", dest="sets",
                    help="sample kind and count, e.g. inpainted:10 (repeatable)")
     p.add_argument("--only-kept", action="store_true", help="only samples marked keep in review")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, help="side of the normalised copies (default: smallest item)")
+    p.add_argument("--seed", type=int, help="seed of the draw (which images and samples; default random, "
+                                            "recorded); item codes and order are always random")
+    p.add_argument("--size", type=int, help="side of the blinded copies (default: smallest item side)")
     p.set_defaults(func=cmd_create)
 
     p = ss.add_parser("add-rater", help="register a rater (their item order is seeded per rater)")
@@ -61,7 +67,9 @@ def register(sub) -> None:
     p = ss.add_parser("import-answers", help="import answers collected elsewhere (CSV; all or nothing)")
     add_workspace(p)
     p.add_argument("--survey", required=True)
-    p.add_argument("csv", help="columns: rater,item,image_quality,mask_quality,real_fake[,comment]")
+    p.add_argument("csv", help="columns: rater,item,image_quality,mask_quality,real_fake[,comment] "
+                               "(a rater pack's answers.csv, filled in)")
+    p.add_argument("--rater", help="rater name for rows whose rater cell is empty")
     p.set_defaults(func=cmd_import)
 
     p = ss.add_parser("export-answers", help="write every answer as CSV")
@@ -71,17 +79,28 @@ def register(sub) -> None:
     p.add_argument("--with-truth", action="store_true", help="add each item's true kind (unblinds!)")
     p.set_defaults(func=cmd_export)
 
+    p = ss.add_parser("export-rater-pack", help="folder with only the blinded copies, an answer sheet and "
+                                                "instructions, for a rater on another machine")
+    add_workspace(p)
+    p.add_argument("--survey", required=True)
+    p.add_argument("--rater", help="prefill the sheet's rater column with this name")
+    p.add_argument("out", help="new or empty folder outside the workspace")
+    p.set_defaults(func=cmd_export_pack)
+
 
 def cmd_create(a: argparse.Namespace) -> int:
     ws = open_workspace(a)
-    counts = {"real": a.real}
+    real_images = parse_ids(a.real_images) if a.real_images is not None else None
+    counts = {"real": a.real if a.real is not None else len(real_images or ()) or 10}
     for spec in a.sets:
         kind, n = parse_set(spec)
         counts[kind] = counts.get(kind, 0) + n
     with tqdm_progress("survey items", "item") as prog:
-        s = create_survey(ws, SurveyConfig(a.name, counts, a.only_kept, a.seed, a.size), progress=prog)
+        s = create_survey(ws, SurveyConfig(a.name, counts, a.only_kept, a.seed, a.size, real_images),
+                          progress=prog)
     parts = ", ".join(f"{n} {s.labels.get(k, k)}" for k, n in s.params["counts"].items())
-    print(f"Created survey {s.name!r}: {parts}; normalised to {s.params['size']} px under {s.params['folder']}")
+    print(f"Created survey {s.name!r}: {parts}; blinded copies of {s.params['size']} px under "
+          f"{s.params['folder']} (draw seed {s.seed})")
     print(f"Next: diffgen survey add-rater -w {a.workspace} --survey {s.name} --rater NAME")
     return 0
 
@@ -133,9 +152,12 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 def cmd_import(a: argparse.Namespace) -> int:
     ws = open_workspace(a)
-    r = import_answers_csv(ws, get_survey(ws, a.survey), a.csv)
+    r = import_answers_csv(ws, get_survey(ws, a.survey), a.csv, a.rater)
+    if r["note"]:
+        print(f"note: {r['note']}")
     new = f" (new raters: {', '.join(r['new_raters'])})" if r["new_raters"] else ""
-    print(f"Imported {r['answers']} answers from {len(r['raters'])} rater(s){new}")
+    skipped = f"; {r['skipped']} empty row(s) skipped" if r["skipped"] else ""
+    print(f"Imported {r['answers']} answers from {len(r['raters'])} rater(s){new}{skipped}")
     return 0
 
 
@@ -143,4 +165,13 @@ def cmd_export(a: argparse.Namespace) -> int:
     ws = open_workspace(a)
     path = export_answers_csv(ws, get_survey(ws, a.survey), a.csv, a.with_truth)
     print(f"Wrote {path}" + (" (with the truth column: do not hand it to raters)" if a.with_truth else ""))
+    return 0
+
+
+def cmd_export_pack(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    r = export_rater_pack(ws, get_survey(ws, a.survey), a.out, a.rater)
+    print(f"Wrote a rater pack of {r['items']} items to {r['folder']}: images/, {r['sheet'].name}, README.txt")
+    print(f"Send the folder to the rater; import the filled-in sheet with: diffgen survey import-answers "
+          f"-w {a.workspace} --survey {a.survey}" + (f" --rater {a.rater}" if a.rater else "") + f" {r['sheet'].name}")
     return 0

@@ -32,7 +32,8 @@ from backend.diffusion.checkpoint import load_state_dict, save_model
 from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.model import DiffusionUNet
 from backend.errors import BadInputError
-from backend.workspace.files import atomic_write_bytes, atomic_write_text, encode_png
+from backend.reports.csvio import write_csv
+from backend.workspace.files import atomic_write_bytes, encode_png
 
 STATE_FILE = "train_state.pt"
 WEIGHT_FILES = ("model.safetensors", "ema.safetensors", "config.json")
@@ -115,8 +116,8 @@ def load_training_state(folder: Path) -> tuple[dict, dict, dict]:
 
 # -- loss log and curve --------------------------------------------------------------------
 def write_loss_csv(path: Path, losses: list[tuple[int, float, float, float]]) -> None:
-    lines = ["step,loss,mse,vb"] + [f"{s},{a:.6g},{b:.6g},{c:.6g}" for s, a, b, c in losses]
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    write_csv(path, ["step", "loss", "mse", "vb"],
+              [[s, *(float(f"{x:.6g}") for x in (a, b, c))] for s, a, b, c in losses])
 
 
 def plot_loss(path: Path, losses: list[tuple[int, float, float, float]], title: str) -> Path:

@@ -7,7 +7,6 @@ one test split are mixed: by default those of the most recent finished run.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections import defaultdict
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import DiffGenError
+from backend.reports.csvio import write_csv
 from backend.segmentation.plan import ordered_sets
 from backend.workspace import Workspace
 from backend.workspace.files import atomic_write_bytes, atomic_write_text
@@ -155,32 +155,24 @@ def _markdown(tables: dict, t6: list, rs: list[int], header: str) -> str:
     return "\n".join(out + [""])
 
 
-def _csv(tables: dict, t6: list) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["table", "data_type", "N", "r", "dice_loss_mean", "dice_loss_sd", "iou_mean", "iou_sd",
-                "seeds"])
-    for name, rows in tables.items():
-        for label, s in rows:
-            w.writerow([name, label, "", "", *s.stats("dice_loss"), *s.stats("iou"), len(s.seeds)])
-    for n, label, by_r in t6:
-        for r, s in sorted(by_r.items()):
-            w.writerow(["table6", label, n, r, *s.stats("dice_loss"), *s.stats("iou"), len(s.seeds)])
-    return buf.getvalue()
+TABLES_CSV_HEADER = ["table", "data_type", "N", "r", "dice_loss_mean", "dice_loss_sd", "iou_mean", "iou_sd",
+                     "seeds"]
+_RUN_COLS = ["mode", "label", "control", "set_name", "multiple", "alpha", "n_real", "r", "seed",
+             "train_items", "val_items"]
+RUNS_CSV_HEADER = ["run_key", *_RUN_COLS, "dice_loss", "iou", "dice", "val_iou", "best_epoch", "epochs",
+                   "seconds", "path"]
 
 
-def _runs_csv(runs: list[dict]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    cols = ["mode", "label", "control", "set_name", "multiple", "alpha", "n_real", "r", "seed",
-            "train_items", "val_items"]
-    w.writerow(["run_key", *cols, "dice_loss", "iou", "dice", "val_iou", "best_epoch", "epochs", "seconds",
-                "path"])
-    for run in runs:
-        p, m = run["params"], run["metrics"]
-        w.writerow([run["key"], *[p.get(c) for c in cols], m.get("dice_loss"), m.get("iou"), m.get("dice"),
-                    m.get("val_iou"), m.get("best_epoch"), m.get("epochs"), m.get("seconds"), m.get("path")])
-    return buf.getvalue()
+def _csv(tables: dict, t6: list) -> list[list]:
+    rows = [[name, label, "", "", *s.stats("dice_loss"), *s.stats("iou"), len(s.seeds)]
+            for name, table in tables.items() for label, s in table]
+    return rows + [["table6", label, n, r, *s.stats("dice_loss"), *s.stats("iou"), len(s.seeds)]
+                   for n, label, by_r in t6 for r, s in sorted(by_r.items())]
+
+
+def _runs_csv(runs: list[dict]) -> list[list]:
+    return [[run["key"], *[run["params"].get(c) for c in _RUN_COLS],
+             *[run["metrics"].get(k) for k in RUNS_CSV_HEADER[len(_RUN_COLS) + 1:]]] for run in runs]
 
 
 def plot_iou_vs_n(t6: list, rs: list[int]) -> bytes | None:
@@ -246,8 +238,8 @@ def write_report(ws: Workspace, fingerprint: str | None = None) -> dict[str, str
     files = {"markdown": out_dir / "segmentation.md", "tables_csv": out_dir / "tables.csv",
              "runs_csv": out_dir / "runs.csv"}
     atomic_write_text(files["markdown"], _markdown(tables, t6, rs, header))
-    atomic_write_text(files["tables_csv"], _csv(tables, t6))
-    atomic_write_text(files["runs_csv"], _runs_csv(runs))
+    write_csv(files["tables_csv"], TABLES_CSV_HEADER, _csv(tables, t6))
+    write_csv(files["runs_csv"], RUNS_CSV_HEADER, _runs_csv(runs))
     png = plot_iou_vs_n(t6, rs)
     if png:
         files["plot"] = out_dir / "iou_vs_n.png"

@@ -1,0 +1,205 @@
+"""Drawing a survey and writing its blinded copies.
+
+Blinding rules (issue 14):
+- What is drawn (which images and samples) follows the survey's seed, so a draw can be
+  repeated; the seed is random unless given, and recorded.
+- Item codes come from :mod:`secrets` and never from that seed. Files are named by code and
+  written, and rows stored, in code order, so neither names, creation order, modification
+  times nor item ids follow the kind.
+- Every item, real or synthetic, goes through the same processing: squared to the common
+  working resolution (the smallest item side: no item keeps detail the others never had),
+  then to the display size, then one PNG encoder (one IDAT chunk, no metadata chunks).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import struct
+import zlib
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from backend.errors import BadInputError, Cancelled
+from backend.survey.model import KIND_LABELS, Survey, SurveyConfig, check_name, get_survey
+from backend.workspace.files import atomic_write_bytes
+from backend.workspace.store import Workspace, now
+
+MAX_SIZE = 512
+_CODE_ALPHABET = "ACDEFHJKLMNPRTUVWXY3479"  # no look-alikes (0/O, 1/I, 5/S, ...)
+_CODE_LENGTH = 6
+
+
+def parse_set(spec: str) -> tuple[str, int]:
+    """'inpainted:10' -> ('inpainted', 10), with a message that says what was expected."""
+    kind, sep, count = spec.partition(":")
+    if not sep or not kind.strip() or not count.strip().isdigit():
+        raise BadInputError(f"--set expects KIND:COUNT such as inpainted:10, got {spec!r}")
+    return kind.strip(), int(count)
+
+
+def parse_ids(spec: str) -> tuple[int, ...]:
+    """'1,2, 3' -> (1, 2, 3) for --real-images."""
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise BadInputError(f"--real-images expects image ids separated by commas such as 1,2,3, got {spec!r}")
+    return tuple(dict.fromkeys(int(p) for p in parts))
+
+
+def _real_candidates(ws: Workspace, only: tuple[int, ...] | None) -> list[dict]:
+    rows = ws.query("SELECT i.id, m.path AS mask FROM images i JOIN mask_versions m ON m.id = i.current_mask_id"
+                    " WHERE i.flagged = 0 ORDER BY i.id")
+    if only is not None:
+        usable = {r["id"] for r in rows}
+        bad = [i for i in only if i not in usable]
+        if bad:
+            raise BadInputError(f"--real-images: image id(s) {', '.join(map(str, bad))} are not usable "
+                                "(unknown, flagged, or without a mask)")
+        rows = [r for r in rows if r["id"] in set(only)]
+    return [{"image_id": r["id"], "sample_id": None, "set": "Real"} for r in rows]
+
+
+def _candidates(ws: Workspace, kind: str, config: SurveyConfig) -> list[dict]:
+    """Everything of one kind that could be shown: {'image_id', 'sample_id', 'set'}."""
+    if kind == "real":
+        return _real_candidates(ws, config.real_images)
+    keep = " AND r.decision = 'keep'" if config.only_kept else ""
+    rows = ws.query("SELECT s.id, s.set_name FROM samples s LEFT JOIN reviews r ON r.sample_id = s.id"
+                    f" WHERE s.kind = ?{keep} ORDER BY s.id", (kind,))
+    return [{"image_id": None, "sample_id": r["id"], "set": r["set_name"]} for r in rows]
+
+
+def _read_pair(ws: Workspace, c: dict) -> tuple[np.ndarray, np.ndarray]:
+    if c["sample_id"] is not None:
+        return ws.read_sample(c["sample_id"])
+    return ws.read_image(c["image_id"]), ws.read_mask(ws.image(c["image_id"]).current_mask_id)
+
+
+def _square(image: np.ndarray, mask: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    interp = cv2.INTER_AREA if side <= min(image.shape[:2]) else cv2.INTER_CUBIC
+    img = cv2.resize(image, (side, side), interpolation=interp) if image.shape[:2] != (side, side) else image
+    m = cv2.resize(mask, (side, side), interpolation=cv2.INTER_NEAREST) if mask.shape[:2] != (side, side) else mask
+    return img, m
+
+
+def normalise_pair(image: np.ndarray, mask: np.ndarray, base: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The one processing every item gets: square ``base`` px (the common working resolution),
+    then square ``size`` px, as 8-bit RGB and a 0/255 mask.
+
+    Whole-frame resizes (not crops, so the lesion stays in view), the way the training data
+    is squared; area averaging down, cubic up; masks nearest-neighbour so they stay binary.
+    """
+    img = np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+    m = ((mask > 0) * 255).astype(np.uint8)
+    img, m = _square(*_square(img, m, base), size)
+    return np.ascontiguousarray(img), np.ascontiguousarray(m)
+
+
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def encode_blinded_png(array: np.ndarray) -> bytes:
+    """PNG of an HxW grey or HxWx3 RGB uint8 array with fixed settings for every item:
+    8-bit, the 'Up' filter on every row, zlib level 9, exactly IHDR, one IDAT, IEND."""
+    h, w = array.shape[:2]
+    colour = 2 if array.ndim == 3 else 0
+    rows = array.reshape(h, -1).astype(np.int16)
+    up = np.diff(rows, axis=0, prepend=np.zeros((1, rows.shape[1]), np.int16)) % 256
+    raw = np.concatenate([np.full((h, 1), 2, np.uint8), up.astype(np.uint8)], axis=1).tobytes()
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(raw, 9))
+            + _chunk(b"IEND", b""))
+
+
+def new_codes(n: int) -> list[str]:
+    """``n`` distinct random item codes from :mod:`secrets` (never from a seed)."""
+    out: list[str] = []
+    while len(out) < n:
+        code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
+        if code not in out:
+            out.append(code)
+    return out
+
+
+def _kind_label(kind: str, drawn: list[dict]) -> str:
+    """The set name when the drawn items share one (Diff, Styled-Diff, GAN), else a default."""
+    sets = {c["set"] for c in drawn}
+    return sets.pop() if len(sets) == 1 else KIND_LABELS.get(kind, kind)
+
+
+def _draw(ws: Workspace, config: SurveyConfig, counts: dict[str, int], seed: int
+          ) -> tuple[list[tuple[str, dict]], dict[str, str]]:
+    """(kind, candidate) for every drawn item, and the display label of each kind."""
+    rng = np.random.default_rng(seed)
+    drawn: list[tuple[str, dict]] = []
+    labels: dict[str, str] = {}
+    for kind, n in counts.items():
+        pool = _candidates(ws, kind, config)
+        if len(pool) < n:
+            what = ("real images with a mask (unflagged)" + (" among --real-images" if config.real_images else "")
+                    if kind == "real" else f"'{kind}' samples" + (" marked keep in review" if config.only_kept else ""))
+            kinds = ", ".join(f"{r[0]} ({r[1]})" for r in ws.query(
+                "SELECT kind, COUNT(*) FROM samples GROUP BY kind")) or "none"
+            raise BadInputError(f"the survey needs {n} {what} but the workspace has {len(pool)}. "
+                                f"Sample kinds present: {kinds}.")
+        chosen = [pool[i] for i in sorted(rng.choice(len(pool), n, replace=False))]
+        labels[kind] = _kind_label(kind, chosen)
+        drawn += [(kind, c) for c in chosen]
+    return drawn, labels
+
+
+def create_survey(ws: Workspace, config: SurveyConfig,
+                  progress: Callable[[int, int, str], None] | None = None,
+                  cancel: Callable[[], bool] | None = None) -> Survey:
+    """Draw the items, write their blinded copies and store the survey (all or nothing)."""
+    name = check_name(config.name)
+    if ws.query("SELECT 1 FROM surveys WHERE name = ?", (name,)):
+        raise BadInputError(f"a survey named {name!r} already exists in this workspace")
+    counts = {k: int(v) for k, v in config.counts.items() if int(v) > 0}
+    if not counts:
+        raise BadInputError("a survey needs at least one item (e.g. --real 10 --set inpainted:10)")
+    seed = secrets.randbits(31) if config.seed is None else int(config.seed)
+    drawn, labels = _draw(ws, config, counts, seed)
+    pairs = [_read_pair(ws, c) for _, c in drawn]
+    base = min(min(img.shape[:2]) for img, _ in pairs)
+    size = config.size or min(MAX_SIZE, base)
+    # Code order is random and tells nothing of the kind; everything below follows it.
+    by_code = sorted(zip(new_codes(len(drawn)), range(len(drawn))))
+    folder = f"surveys/{name}-{secrets.token_hex(3)}"
+    params = {"counts": counts, "only_kept": config.only_kept, "size": size, "base": base, "labels": labels,
+              "folder": folder, "real_images": list(config.real_images) if config.real_images else None}
+    rows = []
+    try:  # files first, then the rows that make them visible, in one transaction
+        for done, (code, idx) in enumerate(by_code):
+            if cancel and cancel():
+                raise Cancelled("survey creation cancelled; nothing was stored")
+            kind, cand = drawn[idx]
+            img, mask = normalise_pair(*pairs[idx], base, size)
+            image_rel, mask_rel = f"{folder}/{code}.png", f"{folder}/{code}_mask.png"
+            atomic_write_bytes(ws.path(image_rel), encode_blinded_png(img))
+            atomic_write_bytes(ws.path(mask_rel), encode_blinded_png(mask))
+            rows.append((kind, cand["image_id"], cand["sample_id"], image_rel, mask_rel, code))
+            if progress:
+                progress(done + 1, len(drawn), "writing blinded copies")
+        with ws.transaction() as c:
+            sid = c.execute("INSERT INTO surveys (name, seed, params_json, created_at) VALUES (?,?,?,?)",
+                            (name, seed, json.dumps(params), now())).lastrowid
+            c.executemany("INSERT INTO survey_items (survey_id, truth, image_id, sample_id, image_path,"
+                          " mask_path, code) VALUES (?,?,?,?,?,?,?)", [(sid, *r) for r in rows])
+    except BaseException:
+        shutil.rmtree(ws.path(folder), ignore_errors=True)
+        raise
+    return get_survey(ws, name)
+
+
+def run_survey_create(ws: Workspace, params: dict, progress=None, cancel=None) -> dict:
+    """Job form of :func:`create_survey` (params: name, counts, only_kept, seed, size, real_images)."""
+    p = dict(params)
+    if p.get("real_images") is not None:
+        p["real_images"] = tuple(p["real_images"])
+    s = create_survey(ws, SurveyConfig(**p), progress, cancel)
+    return {"survey_id": s.id, "name": s.name, "items": sum(s.params["counts"].values())}

@@ -1,0 +1,171 @@
+"""Survey records and lookups: surveys, raters, items, answers as the database holds them."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from backend.errors import BadInputError, WorkspaceError
+from backend.workspace.store import Workspace
+
+QUALITY = ("good", "moderate", "poor")
+REAL_FAKE = ("real", "fake")
+QUESTIONS = {"image_quality": QUALITY, "mask_quality": QUALITY, "real_fake": REAL_FAKE}
+# Names the paper's Table 7 uses for each kind of item.
+KIND_LABELS = {"real": "Real", "inpainted": "Diff", "styled": "Styled-Diff"}
+CSV_FIELDS = ("rater", "item", "image_quality", "mask_quality", "real_fake", "comment")
+# A survey name becomes a folder name. TODO(lead): unify with the model-name validator of
+# backend/diffusion/registry.py once both branches are merged.
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+
+
+def check_name(name: str) -> str:
+    """A survey name that is safe as one folder name, or a message saying what is allowed."""
+    name = name.strip()
+    if not _NAME.fullmatch(name):
+        raise BadInputError(f"survey name {name!r} is not allowed: use 1 to 64 letters, digits, '.', "
+                            "'_' or '-', not starting with '.' (it becomes a folder name)")
+    return name
+
+
+@dataclass(frozen=True)
+class SurveyConfig:
+    """What to draw: ``counts`` maps a kind ('real' or a sample kind) to a number of items.
+
+    ``seed`` makes the draw (which images and samples) reproducible; by default a random
+    one is drawn and recorded. Item codes and order never depend on it. ``real_images``
+    limits real items to these image ids (e.g. images kept out of training).
+    """
+    name: str
+    counts: dict[str, int]
+    only_kept: bool = False
+    seed: int | None = None
+    size: int | None = None  # side of the square copies; default: the smallest item side
+    real_images: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Survey:
+    id: int
+    name: str
+    seed: int
+    params: dict
+    created_at: str
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """kind -> the name shown in tables (Real, Diff, Styled-Diff, ...), in survey order."""
+        return self.params.get("labels", {})
+
+
+@dataclass(frozen=True)
+class Rater:
+    id: int
+    survey_id: int
+    name: str
+    seed: int
+    submitted_at: str | None
+    simulated: bool
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name} (simulated)" if self.simulated else self.name
+
+
+@dataclass(frozen=True)
+class BlindItem:
+    """What a rater may know of an item: an opaque id and the two normalised files."""
+    item_id: int
+    image_path: Path
+    mask_path: Path
+
+
+@dataclass
+class Answer:
+    image_quality: str | None = None
+    mask_quality: str | None = None
+    real_fake: str | None = None
+    comment: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return None not in (self.image_quality, self.mask_quality, self.real_fake)
+
+
+def _survey(row) -> Survey:
+    return Survey(row["id"], row["name"], row["seed"], json.loads(row["params_json"]), row["created_at"])
+
+
+def _rater(row) -> Rater:
+    return Rater(row["id"], row["survey_id"], row["name"], row["seed"], row["submitted_at"],
+                 bool(row["simulated"]))
+
+
+def get_survey(ws: Workspace, name: str) -> Survey:
+    rows = ws.query("SELECT * FROM surveys WHERE name = ?", (name,))
+    if not rows:
+        known = ", ".join(r[0] for r in ws.query("SELECT name FROM surveys ORDER BY id")) or "none"
+        raise WorkspaceError(f"no survey named {name!r} (surveys in this workspace: {known})")
+    return _survey(rows[0])
+
+
+def survey_by_id(ws: Workspace, survey_id: int) -> Survey:
+    return _survey(ws.query("SELECT * FROM surveys WHERE id = ?", (survey_id,))[0])
+
+
+def surveys(ws: Workspace) -> list[Survey]:
+    return [_survey(r) for r in ws.query("SELECT * FROM surveys ORDER BY id")]
+
+
+def raters(ws: Workspace, survey: Survey) -> list[Rater]:
+    return [_rater(r) for r in ws.query("SELECT * FROM raters WHERE survey_id = ? ORDER BY id", (survey.id,))]
+
+
+def get_rater(ws: Workspace, survey: Survey, name: str) -> Rater:
+    rows = ws.query("SELECT * FROM raters WHERE survey_id = ? AND name = ?", (survey.id, name))
+    if not rows:
+        known = ", ".join(r.name for r in raters(ws, survey)) or "none"
+        raise WorkspaceError(f"survey {survey.name!r} has no rater {name!r} (raters: {known}); "
+                             "add one with 'diffgen survey add-rater'")
+    return _rater(rows[0])
+
+
+def items(ws: Workspace, survey: Survey) -> list[dict]:
+    """Every item with its truth (for reports and exports, never for rater mode)."""
+    return [dict(r) for r in ws.query("SELECT * FROM survey_items WHERE survey_id = ? ORDER BY id",
+                                      (survey.id,))]
+
+
+def summary(ws: Workspace, survey: Survey) -> dict:
+    """Counts for listings: items per kind and, per rater, answered/complete/submitted."""
+    per_kind = {r[0]: r[1] for r in ws.query(
+        "SELECT truth, COUNT(*) FROM survey_items WHERE survey_id = ? GROUP BY truth", (survey.id,))}
+    n = sum(per_kind.values())
+    out = []
+    for r in raters(ws, survey):
+        done = ws.query("SELECT COUNT(*) FROM survey_answers WHERE rater_id = ? AND image_quality IS NOT NULL"
+                        " AND mask_quality IS NOT NULL AND real_fake IS NOT NULL", (r.id,))[0][0]
+        out.append({"rater": r.display_name, "complete": done, "items": n, "submitted": r.submitted_at})
+    return {"name": survey.name, "items": n, "per_kind": per_kind, "raters": out}
+
+
+def answers_of(ws: Workspace, rater: Rater) -> dict[int, Answer]:
+    return {r["item_id"]: Answer(r["image_quality"], r["mask_quality"], r["real_fake"], r["comment"])
+            for r in ws.query("SELECT * FROM survey_answers WHERE rater_id = ?", (rater.id,))}
+
+
+def check_value(question: str, value: str | None) -> str | None:
+    """An answer in its stored form ('Good' -> 'good', 'synthetic' -> 'fake'), or a clear error."""
+    if question not in QUESTIONS:
+        raise BadInputError(f"unknown question {question!r}; questions: {', '.join(QUESTIONS)}")
+    if value is None:
+        return None
+    v = str(value).strip().lower()
+    if question == "real_fake" and v == "synthetic":
+        v = "fake"
+    if v not in QUESTIONS[question]:
+        raise BadInputError(f"{value!r} is not a valid answer to {question} "
+                            f"(one of {', '.join(QUESTIONS[question])})")
+    return v

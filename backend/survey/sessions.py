@@ -1,0 +1,165 @@
+"""Raters and their answers: registration, per-rater order, answers committed one by one."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backend.errors import BadInputError, WorkspaceError
+from backend.survey.model import (Answer, BlindItem, Rater, Survey, answers_of, check_value, get_rater,
+                                  get_survey, survey_by_id)
+from backend.workspace.store import Workspace, now
+
+
+def name_seed(name: str) -> int:
+    """Default order seed of a rater: from the name, so re-adding a rater gives the same order."""
+    return zlib.crc32(name.encode())
+
+
+def add_rater(ws: Workspace, survey: Survey, name: str, seed: int | None = None,
+              simulated: bool = False) -> Rater:
+    """Register a rater; their item order is seeded by ``seed`` (default: from the name)."""
+    name = name.strip()
+    if not name:
+        raise BadInputError("a rater needs a name")
+    if ws.query("SELECT 1 FROM raters WHERE survey_id = ? AND name = ?", (survey.id, name)):
+        raise BadInputError(f"survey {survey.name!r} already has a rater named {name!r}")
+    seed = name_seed(name) if seed is None else int(seed)
+    with ws.transaction() as c:
+        c.execute("INSERT INTO raters (survey_id, name, seed, simulated) VALUES (?,?,?,?)",
+                  (survey.id, name, seed, int(simulated)))
+    return get_rater(ws, survey, name)
+
+
+def rater_order(ws: Workspace, survey: Survey, rater: Rater) -> list[int]:
+    """The item ids in the order this rater sees them (same every time).
+
+    Item ids follow the random codes, not the kind, so this order reveals nothing either.
+    """
+    ids = [r[0] for r in ws.query("SELECT id FROM survey_items WHERE survey_id = ? ORDER BY id", (survey.id,))]
+    perm = np.random.default_rng([survey.seed, rater.seed]).permutation(len(ids))
+    return [ids[i] for i in perm]
+
+
+def _ensure_open(ws: Workspace, rater_id: int) -> None:
+    row = ws.query("SELECT name, submitted_at FROM raters WHERE id = ?", (rater_id,))
+    if not row:
+        raise WorkspaceError(f"no rater with id {rater_id}")
+    if row[0]["submitted_at"]:
+        raise WorkspaceError(f"rater {row[0]['name']!r} has submitted; answers can no longer change")
+
+
+def record_answer(ws: Workspace, rater: Rater, item_id: int, question: str, value: str | None) -> None:
+    """Store one answer (or clear it with None) and commit before returning."""
+    value = check_value(question, value)
+    _set_column(ws, rater, item_id, question, value)
+
+
+def record_comment(ws: Workspace, rater: Rater, item_id: int, comment: str) -> None:
+    _set_column(ws, rater, item_id, "comment", comment.strip())
+
+
+def _set_column(ws: Workspace, rater: Rater, item_id: int, column: str, value) -> None:
+    # ``column`` is one of a fixed set of names checked by the callers.
+    with ws.transaction() as c:
+        _ensure_open(ws, rater.id)
+        c.execute(f"INSERT INTO survey_answers (rater_id, item_id, {column}, answered_at) VALUES (?,?,?,?)"
+                  f" ON CONFLICT(rater_id, item_id) DO UPDATE SET {column} = excluded.{column},"
+                  " answered_at = excluded.answered_at", (rater.id, item_id, value, now()))
+
+
+def submit(ws: Workspace, rater: Rater) -> None:
+    """Make a rater's answers final; refused while any item is incomplete."""
+    survey = survey_by_id(ws, rater.survey_id)
+    answers = answers_of(ws, rater)
+    missing = [i for i in rater_order(ws, survey, rater) if not answers.get(i, Answer()).complete]
+    if missing:
+        raise BadInputError(f"{len(missing)} items still need an answer to all three questions")
+    with ws.transaction() as c:
+        c.execute("UPDATE raters SET submitted_at = ? WHERE id = ?", (now(), rater.id))
+
+
+@dataclass
+class RaterSession:
+    """One rater working through a survey: blinded items in their order, position, answers.
+
+    The GUI's rater window is a face on this; it never sees an item's truth or source.
+    """
+    ws: Workspace
+    survey: Survey
+    rater: Rater
+    items: list[BlindItem] = field(default_factory=list)
+    answers: dict[int, Answer] = field(default_factory=dict)
+    index: int = 0
+
+    @classmethod
+    def open(cls, ws: Workspace, survey_name: str, rater_name: str) -> "RaterSession":
+        survey = get_survey(ws, survey_name)
+        rater = get_rater(ws, survey, rater_name)
+        paths = {r["id"]: (r["image_path"], r["mask_path"]) for r in ws.query(
+            "SELECT id, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))}
+        blind = [BlindItem(i, ws.path(paths[i][0]), ws.path(paths[i][1]))
+                 for i in rater_order(ws, survey, rater)]
+        s = cls(ws, survey, rater, blind, answers_of(ws, rater))
+        s.index = s.resume_index()
+        return s
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def submitted(self) -> bool:
+        return self.rater.submitted_at is not None
+
+    @property
+    def current(self) -> BlindItem:
+        return self.items[min(self.index, self.total - 1)]
+
+    def answer(self) -> Answer:
+        return self.answers.get(self.current.item_id, Answer())
+
+    def resume_index(self) -> int:
+        """Position of the first item not fully answered (``total`` when all are)."""
+        for pos, it in enumerate(self.items):
+            if not self.answers.get(it.item_id, Answer()).complete:
+                return pos
+        return self.total
+
+    @property
+    def complete_count(self) -> int:
+        return sum(self.answers.get(it.item_id, Answer()).complete for it in self.items)
+
+    def progress_text(self) -> str:
+        return f"{min(self.index + 1, self.total)} / {self.total}"
+
+    def give(self, question: str, value: str) -> None:
+        """Record an answer for the current item (committed before returning)."""
+        item = self.current.item_id
+        record_answer(self.ws, self.rater, item, question, value)
+        ans = self.answers.setdefault(item, Answer())
+        setattr(ans, question, check_value(question, value))
+
+    def comment(self, text: str) -> None:
+        item = self.current.item_id
+        record_comment(self.ws, self.rater, item, text)
+        self.answers.setdefault(item, Answer()).comment = text.strip()
+
+    def next(self) -> bool:
+        """Move on if the current item is complete; False (and stay) otherwise."""
+        if not self.answer().complete:
+            return False
+        self.index = min(self.index + 1, self.total)
+        return True
+
+    def back(self) -> None:
+        self.index = max(0, min(self.index, self.total) - 1)
+
+    def finished(self) -> bool:
+        return self.index >= self.total
+
+    def submit(self) -> None:
+        submit(self.ws, self.rater)
+        self.rater = get_rater(self.ws, self.survey, self.rater.name)

@@ -1,0 +1,195 @@
+"""Answers as CSV (export, import) and the rater pack for raters on another machine.
+
+Every CSV goes through :mod:`backend.reports.csvio`: text that a spreadsheet would run as
+a formula is written with a leading quote, and reading a sheet back undoes exactly that
+escape (a rater's comment "=blurry" returns as "=blurry", not "'=blurry").
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+from backend.errors import BadInputError
+from backend.reports.csvio import csv_text, read_csv, write_csv
+from backend.survey.model import CSV_FIELDS, QUESTIONS, Survey, check_value, raters
+from backend.survey.sessions import name_seed
+from backend.workspace.files import atomic_write_bytes, atomic_write_text
+from backend.workspace.store import Workspace, now
+
+
+def answer_rows(ws: Workspace, survey: Survey, with_truth: bool = False) -> tuple[list[str], list[list]]:
+    """(header, rows) of every answer (item = the blinded code); ``with_truth`` adds the kind."""
+    header = list(CSV_FIELDS) + (["truth", "simulated"] if with_truth else [])
+    rows = []
+    for r in ws.query("SELECT ra.name AS rater, ra.simulated, i.code AS item, i.truth, a.image_quality,"
+                      " a.mask_quality, a.real_fake, a.comment FROM survey_answers a"
+                      " JOIN raters ra ON ra.id = a.rater_id JOIN survey_items i ON i.id = a.item_id"
+                      " WHERE ra.survey_id = ? ORDER BY ra.id, i.id", (survey.id,)):
+        row = [r[k] if r[k] is not None else "" for k in CSV_FIELDS]
+        rows.append(row + ([r["truth"], int(r["simulated"])] if with_truth else []))
+    return header, rows
+
+
+def export_answers(ws: Workspace, survey: Survey, with_truth: bool = False) -> str:
+    """All answers as CSV text (see :func:`answer_rows`)."""
+    return csv_text(*answer_rows(ws, survey, with_truth))
+
+
+def export_answers_csv(ws: Workspace, survey: Survey, path: str | Path, with_truth: bool = False) -> Path:
+    return write_csv(path, *answer_rows(ws, survey, with_truth))
+
+
+def _problem_message(path: Path, problems: list[str]) -> str:
+    shown = "\n  ".join(problems[:50]) + (f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else "")
+    return f"{path.name}: {len(problems)} problem(s), nothing imported:\n  {shown}"
+
+
+def import_answers_csv(ws: Workspace, survey: Survey, path: str | Path, rater: str | None = None) -> dict:
+    """Import answers collected elsewhere: every row is checked first, then one transaction.
+
+    Columns: rater, item (the item code), image_quality, mask_quality, real_fake, comment
+    (optional). A rater pack's sheet comes back this way; ``rater`` names whoever filled
+    rows whose rater cell is empty. Rows with no answer and no comment are skipped (items
+    the rater left out). Unknown raters are added. Any problem (unknown item, invalid
+    answer, the same rater+item twice, an answer already stored, a submitted rater) stops
+    the import with every problem listed, and nothing is stored. The result has a ``note``
+    when the file was not UTF-8.
+    """
+    path = Path(path)
+    columns, lines, note = read_csv(path)
+    missing = [f for f in CSV_FIELDS[:-1] if f not in columns]
+    if missing:
+        raise BadInputError(f"{path.name}: missing column(s) {', '.join(missing)}; "
+                            f"expected {', '.join(CSV_FIELDS)}")
+    codes = {r["code"]: r["id"] for r in ws.query("SELECT id, code FROM survey_items WHERE survey_id = ?",
+                                                  (survey.id,))}
+    existing = {r.name: r for r in raters(ws, survey)}
+    stored = {(r[0], r[1]) for r in ws.query(
+        "SELECT ra.name, a.item_id FROM survey_answers a JOIN raters ra ON ra.id = a.rater_id"
+        " WHERE ra.survey_id = ?", (survey.id,))}
+    problems, rows, seen, skipped = [], [], set(), 0
+    for row in lines:
+        where = f"{path.name} line {row['_line']}"
+        given = {q: (row.get(q) or "").strip() or None for q in QUESTIONS}
+        comment = (row.get("comment") or "").strip()
+        if not any(given.values()) and not comment:
+            skipped += 1
+            continue
+        who, code = (row.get("rater") or "").strip() or (rater or ""), (row.get("item") or "").strip().upper()
+        if not who:
+            problems.append(f"{where}: empty rater (fill in the rater column or pass --rater NAME)")
+            continue
+        if code not in codes:
+            problems.append(f"{where}: unknown item {row.get('item')!r} (not in survey {survey.name!r})")
+            continue
+        key = (who, codes[code])
+        if key in seen:
+            problems.append(f"{where}: duplicate answer of rater {who!r} for item {code}")
+        elif key in stored:
+            problems.append(f"{where}: rater {who!r} already has an answer for item {code} in the workspace")
+        elif who in existing and existing[who].submitted_at:
+            problems.append(f"{where}: rater {who!r} has submitted; answers are final")
+        seen.add(key)
+        values = {}
+        for q, v in given.items():
+            try:
+                values[q] = check_value(q, v)
+            except BadInputError as e:
+                problems.append(f"{where}: {e}")
+        rows.append((who, codes[code], values, comment))
+    if problems:
+        raise BadInputError(_problem_message(path, problems))
+    with ws.transaction() as c:
+        ids = {name: r.id for name, r in existing.items()}
+        for who, *_ in rows:
+            if who not in ids:
+                ids[who] = c.execute("INSERT INTO raters (survey_id, name, seed) VALUES (?,?,?)",
+                                     (survey.id, who, name_seed(who))).lastrowid
+        c.executemany("INSERT INTO survey_answers (rater_id, item_id, image_quality, mask_quality, real_fake,"
+                      " comment, answered_at) VALUES (?,?,?,?,?,?,?)",
+                      [(ids[r], item, v["image_quality"], v["mask_quality"], v["real_fake"], cm, now())
+                       for r, item, v, cm in rows])
+    names = {r[0] for r in rows}
+    return {"answers": len(rows), "raters": sorted(names), "new_raters": sorted(names - set(existing)),
+            "skipped": skipped, "note": note}
+
+
+# -- rater pack -------------------------------------------------------------------------
+PACK_SHEET = "answers.csv"
+PACK_README = """Blinded image review
+====================
+
+The folder images/ holds one picture per item, CODE.png, and its segmentation mask,
+CODE_mask.png (white = polyp). Some items are real endoscopy images, others synthetic.
+
+Please answer in {sheet}, one row per item, in the order of the rows:
+  rater          your name (the same on every row{prefilled})
+  item           the item code: leave it as it is
+  image_quality  good, moderate or poor: how realistic and usable is the image?
+  mask_quality   good, moderate or poor: how well does the mask outline the polyp?
+  real_fake      real or fake: is the image a real endoscopy image or synthetic?
+  comment        optional, free text
+
+Look at each image and its mask together before answering. Leave a row empty if you
+cannot judge an item. Do not rename the files or change the item codes.
+
+Save the sheet as CSV (any spreadsheet program will do; "CSV UTF-8" is best) and send
+{sheet} back. It is imported with:
+  diffgen survey import-answers --workspace WS --survey NAME [--rater NAME] {sheet}
+"""
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _pack_folder(ws: Workspace, out: Path) -> Path:
+    """The pack folder, refused inside the workspace (which holds the truth), inside an
+    imported dataset (never written into) or when it is not empty."""
+    target = out.expanduser().resolve()
+    if _within(target, ws.root.resolve()):
+        raise BadInputError(f"{out} is inside the workspace {ws.root}, which holds the survey's truth; "
+                            "write the rater pack to a folder outside it")
+    for (source,) in ws.query("SELECT DISTINCT source_dir FROM imports"):
+        if _within(target, Path(source).resolve()):
+            raise BadInputError(f"{out} is inside the imported dataset folder {source}, which is never "
+                                "written into; choose another folder")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise BadInputError(f"{out} already exists and is not an empty folder; choose a new folder "
+                            "(nothing was written)")
+    return target
+
+
+def export_rater_pack(ws: Workspace, survey: Survey, out: str | Path, rater: str | None = None) -> dict:
+    """Write OUT with only the blinded copies, an answer sheet and README.txt, for a rater on
+    another machine. Rows come in a fresh random order; ``rater`` prefills the rater column.
+
+    The folder is built under a temporary name beside OUT and renamed into place, so it is
+    complete or absent.
+    """
+    target = _pack_folder(ws, Path(out))
+    its = [(r["code"], r["image_path"], r["mask_path"]) for r in ws.query(
+        "SELECT code, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))]
+    secrets.SystemRandom().shuffle(its)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        os.chmod(tmp, 0o755)
+        for code, image, mask in its:
+            for rel, name in ((image, f"{code}.png"), (mask, f"{code}_mask.png")):
+                atomic_write_bytes(tmp / "images" / name, ws.path(rel).read_bytes())
+        blank = {q: "" for q in CSV_FIELDS}
+        write_csv(tmp / PACK_SHEET, CSV_FIELDS, [blank | {"rater": rater or "", "item": code} for code, *_ in its])
+        prefilled = "; already filled in" if rater else ""
+        atomic_write_text(tmp / "README.txt", PACK_README.format(sheet=PACK_SHEET, prefilled=prefilled))
+        if target.exists():
+            target.rmdir()
+        os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"folder": target, "items": len(its), "sheet": target / PACK_SHEET}
