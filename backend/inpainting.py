@@ -260,8 +260,8 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
     messages += [s["reason"] for s in skipped]
     finished = [i for p in plans for i in _drop_finished(ws, p, p.provenance(ws, run_seed, device, weights), params)]
     if finished:
-        messages.append(f"{len(finished)} images already have these samples (same seed, model and settings): "
-                        "skipped")
+        messages.append(f"skipped {len(finished)} image(s) that already have these samples (same seed, model "
+                        "and settings)")
 
     total = sum(len(p.sources) * p.cfg.samples * p.cfg.schedule().evaluations() for p in plans)
     n_images = sum(len(p.sources) for p in plans)

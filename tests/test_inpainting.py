@@ -111,7 +111,7 @@ def test_rerun_of_an_interrupted_run_adds_no_duplicate_rows(ws):
     assert {s.source_image_id for s in ws.samples()} == {1} and len(first) == 2
     again = run_inpaint(ws, run)
     assert again["already_done"] == [1] and again["images"] == 2 and again["samples"] == 4
-    assert "1 images already have these samples" in " ".join(again["messages"])
+    assert "skipped 1 image(s) that already have these samples" in " ".join(again["messages"])
     rows = ws.query("SELECT image_path, COUNT(*) FROM samples GROUP BY image_path")
     assert len(rows) == 6 and all(n == 1 for _, n in rows)
     assert [(s.id, s.image_path) for s in ws.samples(source_image_id=1)] == first

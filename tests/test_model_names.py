@@ -61,7 +61,7 @@ def test_train_and_import_refuse_names_that_leave_the_workspace(demo_ws, gd_file
     assert _import(demo_ws, gd_file, "../escaped") == 1
     err = capsys.readouterr().err
     assert err.count("cannot be used as a folder name") == 2 and "Traceback" not in err
-    assert not list(outside.parent.glob("escaped*")) and not list(outside.glob("escaped*"))
+    assert not (outside / "escaped").exists() and not (demo_ws.root / "escaped").exists()
     assert demo_ws.query("SELECT COUNT(*) FROM models")[0][0] == 0
 
 

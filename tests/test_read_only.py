@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Runs CLI commands in one process (imports once) and prints [rc, stdout, stderr] per command.
 DRIVER = textwrap.dedent("""
     import contextlib, io, json, os, sys
+    print("started", flush=True)  # the simulation is set up; from here on any failure is the program's
     from backend.cli import main
     try:  # the simulation must really stop writes, or the test would prove nothing
         open(os.path.join(sys.argv[1], "probe"), "w")
@@ -74,11 +75,13 @@ def _run(prefix: list[str], ws: Path, commands: list[list[str]], root_caps_dropp
     proc = subprocess.run(prefix + [sys.executable, "-c", DRIVER, str(ws), json.dumps(commands)],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
                           preexec_fn=_drop_file_capabilities if root_caps_dropped else None)
-    if proc.returncode != 0 and not proc.stdout:
+    lines = proc.stdout.strip().splitlines()
+    if lines[:1] != ["started"]:
         pytest.skip(f"cannot simulate a read-only workspace here: {proc.stderr.strip()[-300:]}")
-    if proc.stdout.strip() == "CAN-WRITE":
+    if lines[-1] == "CAN-WRITE":
         pytest.skip("the simulation did not stop writes on this system")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(lines[-1])
 
 
 @pytest.fixture

@@ -387,6 +387,6 @@ def test_temp_file_of_a_writer_killed_with_sigkill_is_removed_on_open(demo_ws, t
         p.wait(timeout=30)
         p.stdout.close()
     left = list((demo_ws.root / "reports").iterdir())
-    assert [f.name for f in left] and left[0].name.startswith(f".big.bin.{p.pid}.")
+    assert len(left) == 1 and left[0].name.startswith(f".big.bin.{p.pid}.")
     Workspace.open(demo_ws.root)
     assert list((demo_ws.root / "reports").iterdir()) == []

@@ -17,14 +17,15 @@ import tempfile
 from pathlib import Path
 
 from backend.errors import WorkspaceError
+from backend.workspace.files import TEMP_SUFFIX, temp_prefix
 
 TIMEOUT_S = 30.0
 
 
 def writable(root: Path, db: Path) -> bool:
     """Whether files can be created in ``root`` and ``db`` (if it exists) opened for writing."""
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".diffgen-write-probe-", dir=root)
+    try:  # a temp name of the atomic writer's pattern: removed on a later open if we are killed here
+        fd, probe = tempfile.mkstemp(prefix=temp_prefix(root / "write-probe"), suffix=TEMP_SUFFIX, dir=root)
     except OSError:
         return False
     os.close(fd)
