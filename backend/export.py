@@ -4,7 +4,9 @@ OUT gets ``images/NAME.png`` + ``masks/NAME.png`` and ``provenance.csv`` (one ro
 where it came from, which model, seed, parameters, review note). Every file is decoded and
 re-encoded as PNG, so no metadata of the sources (EXIF, text chunks) travels with it.
 Existing files in OUT are never overwritten: a clashing name gets a ``-2``, ``-3``...
-suffix and the report lists every renamed file.
+suffix and the report lists every renamed file. OUT may not lie in the workspace or in
+any folder the workspace imported from (a later re-import would take the synthetic
+images for real ones).
 """
 
 from __future__ import annotations
@@ -71,12 +73,33 @@ def _free_file(path: Path) -> Path:
     return candidate
 
 
+def source_folders(ws: Workspace) -> set[Path]:
+    """Every folder the workspace imported from: the dataset folders, the folders of each
+    image and mask file, and those of external sets (symbolic links resolved)."""
+    folders = [r[0] for r in ws.query("SELECT source_dir FROM imports")]
+    files = [r[0] for r in ws.query(
+        "SELECT source_path FROM images UNION SELECT source_mask_path FROM mask_versions"
+        " UNION SELECT json_extract(params_json, '$.source') FROM samples WHERE kind = 'external'"
+        " UNION SELECT json_extract(params_json, '$.mask_source') FROM samples WHERE kind = 'external'")]
+    return {Path(f).resolve() for f in folders if f} | {Path(f).resolve().parent for f in files if f}
+
+
+def check_export_target(ws: Workspace, out: Path) -> None:
+    """Refuse an export folder inside the workspace or inside (or equal to) a source folder."""
+    if out == ws.root or ws.root in out.parents:
+        raise DiffGenError(f"export folder {out} is inside the workspace; choose a folder outside it")
+    for src in sorted(source_folders(ws)):
+        if out == src or src in out.parents:
+            raise DiffGenError(
+                f"export folder {out} is inside {src}, a folder this workspace imported real images from: "
+                "synthetic images there could later be imported as real ones. Choose a folder outside it")
+
+
 def export_kept(ws: Workspace, out: str | Path, with_real: bool = False, progress: Progress | None = None,
                 cancel: Callable[[], bool] | None = None) -> ExportReport:
     """Write the export; on cancel every file written so far is removed again."""
     out = Path(out).expanduser().resolve()
-    if out == ws.root or ws.root in out.parents:
-        raise DiffGenError(f"export folder {out} is inside the workspace; choose a folder outside it")
+    check_export_target(ws, out)
     samples = kept_samples(ws)
     real = ws.images() if with_real else []
     if not samples and not real:

@@ -12,11 +12,14 @@ params.
 
 Writes are all-or-nothing per image: an image's samples are written (in one transaction)
 only after all of them finished; cancelling raises :class:`Cancelled` and writes nothing
-for the images in progress.
+for the images in progress. Runs are idempotent: an image that already has every sample
+this run would make (same seeds, model, mask version and settings, e.g. a re-run of an
+interrupted ``--seed`` run) is skipped, so a re-run never adds duplicate rows.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections import defaultdict
@@ -255,6 +258,10 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
         groups[ref.folder].append(image_id)
     plans = [_plan(ws, refs[folder], ids, params, skipped) for folder, ids in groups.items()]
     messages += [s["reason"] for s in skipped]
+    finished = [i for p in plans for i in _drop_finished(ws, p, p.provenance(ws, run_seed, device, weights), params)]
+    if finished:
+        messages.append(f"skipped {len(finished)} image(s) that already have these samples (same seed, model "
+                        "and settings)")
 
     total = sum(len(p.sources) * p.cfg.samples * p.cfg.schedule().evaluations() for p in plans)
     n_images = sum(len(p.sources) for p in plans)
@@ -300,7 +307,7 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
 
     result = {
         "images": len(written), "samples": sum(len(v) for v in written.values()),
-        "sample_ids": {str(k): v for k, v in written.items()}, "skipped": skipped,
+        "sample_ids": {str(k): v for k, v in written.items()}, "skipped": skipped, "already_done": finished,
         "messages": messages, "seed": run_seed, "device": device.type,
         "seconds": round(time.perf_counter() - started, 2),
     }
@@ -309,10 +316,39 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
     return result
 
 
+def _sample_params(common: dict[str, Any], src: _Source, k: int) -> dict[str, Any]:
+    return {**common, "sample_index": k, "source_size": list(src.source_size),
+            "region_pixels": int((src.region > 0).sum())}
+
+
+def _drop_finished(ws: Workspace, plan: _Plan, common: dict[str, Any], params: dict[str, Any]) -> list[int]:
+    """Remove from the plan the images whose every sample of this run is already stored
+    (same seeds, checkpoint and recorded provenance); returns their ids. A model given by
+    folder path has no recorded checkpoint, so its weights may have changed: never skipped."""
+    if plan.model_id is None:
+        return []
+    finished = []
+    for src in plan.sources:
+        wanted = {(sample_seed(common["run_seed"], src.image_id, k),
+                   json.dumps(_sample_params(common, src, k), default=str)) for k in range(plan.cfg.samples)}
+        have = {(r[0], r[1]) for r in ws.query(
+            "SELECT seed, params_json FROM samples WHERE kind = 'inpainted' AND set_name = ? AND source_image_id = ?"
+            " AND mask_version_id = ? AND model_id = ? AND checkpoint_id IS ?",
+            (_set_name(plan, params), src.image_id, src.mask_version_id, plan.model_id, plan.checkpoint_id))}
+        if wanted <= have:
+            finished.append(src.image_id)
+    plan.sources = [s for s in plan.sources if s.image_id not in finished]
+    return finished
+
+
+def _set_name(plan: _Plan, params: dict[str, Any]) -> str:
+    return params.get("set_name") or set_name_for(plan.target)
+
+
 def _write_samples(ws: Workspace, plan: _Plan, src: _Source, results: list[tuple[int, int, torch.Tensor]],
                    common: dict[str, Any], params: dict[str, Any]) -> list[int]:
     """Post-process and record all samples of one image in one transaction."""
-    set_name = params.get("set_name") or set_name_for(plan.target)
+    set_name = _set_name(plan, params)
     ids = []
     with ws.transaction():
         for k, seed, x0 in sorted(results, key=lambda r: r[0]):
@@ -321,9 +357,7 @@ def _write_samples(ws: Workspace, plan: _Plan, src: _Source, results: list[tuple
             rec = ws.add_sample(
                 "inpainted", set_name, image, mask, source_image_id=src.image_id,
                 mask_version_id=src.mask_version_id, model_id=plan.model_id, checkpoint_id=plan.checkpoint_id,
-                job_id=params.get("job_id"), seed=seed,
-                params={**common, "sample_index": k, "source_size": list(src.source_size),
-                        "region_pixels": int((src.region > 0).sum())})
+                job_id=params.get("job_id"), seed=seed, params=_sample_params(common, src, k))
             ids.append(rec.id)
     return ids
 

@@ -9,9 +9,11 @@ import pytest
 from PIL import Image
 
 from backend.cli import main as cli_main
+from backend.data.demo import write_demo_dataset
 from backend.data.importer import import_dataset
-from backend.errors import Cancelled
+from backend.errors import Cancelled, DiffGenError
 from backend.export import export_kept
+from backend.sets import import_external_set
 from backend.workspace import Workspace
 
 
@@ -105,3 +107,35 @@ def test_cli_export(demo_ws, tmp_path, capsys):
     assert cli_main(["export", "--workspace", str(demo_ws.root), str(tmp_path / "o"), "--with-real"]) == 0
     assert "Exported 2 kept samples and 12 real images" in capsys.readouterr().out
     assert len(list((tmp_path / "o" / "masks").iterdir())) == 14
+
+
+def _tree(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("where", [".", "images", "masks", "new/sub"])
+def test_export_into_a_source_dataset_is_refused(tmp_path, capsys, where):
+    """Synthetic pairs written into the dataset would come back as real ones on a re-import."""
+    data = write_demo_dataset(tmp_path / "data", count=3, size=32, seed=1)
+    ws = Workspace.create(tmp_path / "ws")
+    import_dataset(ws, data)
+    _samples(ws)
+    before = _tree(data)
+    with pytest.raises(DiffGenError, match=r"a folder this workspace imported real images from"):
+        export_kept(ws, data / where, with_real=True)
+    assert cli_main(["export", "-w", str(ws.root), str(data / where)]) == 1
+    assert f"is inside {data}" in capsys.readouterr().err
+    assert _tree(data) == before
+    assert export_kept(ws, tmp_path / "beside-data").samples == 2  # a sibling folder is fine
+
+
+def test_export_into_an_external_set_or_through_a_link_is_refused(demo_ws, tmp_path):
+    gan = write_demo_dataset(tmp_path / "gan", count=2, size=32, seed=2) / "images"
+    import_external_set(demo_ws, gan, "GAN")
+    _samples(demo_ws)
+    with pytest.raises(DiffGenError, match="imported real images from"):
+        export_kept(demo_ws, gan)
+    link = tmp_path / "link"
+    link.symlink_to(gan)
+    with pytest.raises(DiffGenError, match="imported real images from"):
+        export_kept(demo_ws, link / "out")

@@ -100,6 +100,25 @@ def test_cancel_writes_no_sample(ws):
     assert not (ws.root / "samples").exists() or not any((ws.root / "samples").rglob("*.png"))
 
 
+def test_rerun_of_an_interrupted_run_adds_no_duplicate_rows(ws):
+    """An interrupted --seed run (stopped after its first image) run again: the finished image
+    is skipped, the others are made, and every file has exactly one row."""
+    run = {**FAST, "images": [1, 2, 4], "samples": 2, "batch": 2}
+    stop = []
+    with pytest.raises(Cancelled):
+        run_inpaint(ws, run, progress=lambda d, t, m: stop.append(m.startswith("1/")), cancel=lambda: any(stop))
+    first = [(s.id, s.image_path) for s in ws.samples()]
+    assert {s.source_image_id for s in ws.samples()} == {1} and len(first) == 2
+    again = run_inpaint(ws, run)
+    assert again["already_done"] == [1] and again["images"] == 2 and again["samples"] == 4
+    assert "skipped 1 image(s) that already have these samples" in " ".join(again["messages"])
+    rows = ws.query("SELECT image_path, COUNT(*) FROM samples GROUP BY image_path")
+    assert len(rows) == 6 and all(n == 1 for _, n in rows)
+    assert [(s.id, s.image_path) for s in ws.samples(source_image_id=1)] == first
+    assert run_inpaint(ws, run)["samples"] == 0 and len(ws.samples()) == 6   # a full re-run adds nothing
+    assert run_inpaint(ws, {**run, "dilate": 3})["samples"] == 6           # other settings: new samples
+
+
 def test_bad_images_are_skipped_and_the_rest_goes_on(ws):
     ws.add_mask_version(3, np.zeros((64, 64), np.uint8), "edit")
     result = run_inpaint(ws, {**FAST, "images": [3, 4], "samples": 1})

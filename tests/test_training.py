@@ -3,7 +3,9 @@ rows, exact resume, cancel, per-cluster targets, and the data pipeline."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 import cv2
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from backend.diffusion import train_io
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.registry import resolve_model
 from backend.diffusion.sampling import run_sample
@@ -18,7 +21,8 @@ from backend.diffusion.train_data import (draw_step, global_batch_indices, load_
                                           resize_pair)
 from backend.diffusion.training import run_train
 from backend.errors import Cancelled, DiffGenError
-from backend.workspace import now
+from backend.jobs import JobStore, run_job
+from backend.workspace import files, now
 from tests.diffusion_micro import MICRO_OVERRIDES
 
 
@@ -74,7 +78,7 @@ def test_cancel_saves_a_valid_checkpoint_and_resumes(demo_ws):
     folder = demo_ws.path("models/c")
     assert json.loads((folder / "config.json").read_text())["steps"] == 3
     assert (folder / "checkpoints/step-0000003/train_state.pt").exists()
-    assert not list(folder.glob("checkpoints/.tmp*"))
+    assert not list(folder.glob("checkpoints/.*"))
     load_model(folder)
     result = run_train(demo_ws, _params(steps=4, name="c", resume=True, overrides=MICRO_OVERRIDES + ["train.sample_count=0"]))
     assert result["models"][0]["steps"] == 4
@@ -148,3 +152,71 @@ def test_ema_follows_the_recurrence_with_and_without_warmup():
             rate = min(0.9, (1 + n) / (10 + n)) if warmup else 0.9
             expected = rate * expected + (1 - rate) * v
         assert ema.state["weight"].item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_disk_full_at_a_checkpoint_fails_the_job_clearly_and_keeps_the_earlier_one(demo_ws, monkeypatch):
+    """No space left while step 4's checkpoint is written (its last file, train_state.pt):
+    the job fails saying so, no temp file stays, step 2 stays whole and resumable."""
+    real, armed, writes = files._write_and_sync, [False], []
+
+    def full_disk(fd, data):
+        if armed[0]:
+            writes.append(len(data))
+            if len(writes) == 4:  # model, ema, config.json, then the training state
+                os.write(fd, data[: len(data) // 2])
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd, data)
+
+    def arm(done, total, message):  # called after step 2's checkpoint is complete
+        armed[0] = armed[0] or done == 2
+
+    monkeypatch.setattr(files, "_write_and_sync", full_disk)
+    store = JobStore(demo_ws)
+    job_id = store.enqueue("train", {**_params(steps=6, name="d")})
+    job = run_job(demo_ws, job_id, progress=arm)
+    assert job.status == "failed" and len(writes) == 4
+    assert job.message.startswith("disk full while writing checkpoint step 4 of ")
+    assert "checkpoint step-0000002 is intact; continue from it with --resume" in job.message
+    run = demo_ws.path("models/d")
+    assert [p.name for p in run.rglob("*") if p.name.startswith(".")] == []  # no temp file or folder
+    assert sorted(p.name for p in run.glob("checkpoints/*")) == ["step-0000002"]
+    assert [r["step"] for r in demo_ws.query("SELECT step FROM checkpoints")] == [2]
+    assert (run / "checkpoints/step-0000002/train_state.pt").exists()
+    assert json.loads((run / "config.json").read_text())["steps"] == 2
+    monkeypatch.setattr(files, "_write_and_sync", real)
+    result = run_train(demo_ws, _params(steps=4, name="d", resume=True,
+                                        overrides=MICRO_OVERRIDES + ["train.sample_count=0"]))
+    assert result["models"][0]["steps"] == 4
+
+
+def test_a_run_killed_before_its_first_checkpoint_registers_no_model(demo_ws, monkeypatch):
+    """kill -9 during the first save (simulated by an exception there): no model row points at
+    an empty folder, so 'inpaint --model full' is never sent to it; the run starts again."""
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(train_io, "save_checkpoint", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run_train(demo_ws, _params(steps=4, name="k"))
+    assert demo_ws.query("SELECT COUNT(*) FROM models")[0][0] == 0
+    with pytest.raises(DiffGenError, match="no trained diffusion model"):
+        resolve_model(demo_ws, None, "full")
+    result = run_train(demo_ws, _params(steps=2, name="k", overrides=MICRO_OVERRIDES + ["train.sample_count=0"]))
+    assert resolve_model(demo_ws, None, "full").id == result["models"][0]["model_id"]
+
+
+def test_models_without_weights_are_skipped_with_a_note(demo_ws):
+    """Workspaces from before the fix may hold a model row whose folder is empty."""
+    result = run_train(demo_ws, _params(steps=2, name="good", overrides=MICRO_OVERRIDES + ["train.sample_count=0"]))
+    good = result["models"][0]["model_id"]
+    with demo_ws.transaction() as c:
+        c.execute("INSERT INTO models (name, target, preset, config_json, path, created_at)"
+                  " VALUES ('empty', 'full', 'tiny', '{}', 'models/empty', ?)", (now(),))
+    ref = resolve_model(demo_ws, demo_ws.image_ids()[0], "full")
+    assert ref.id == good and "model empty (models/empty) has no saved weights" in ref.note
+    with demo_ws.transaction() as c:
+        c.execute("DELETE FROM checkpoints")
+        c.execute("DELETE FROM models WHERE id = ?", (good,))
+    with pytest.raises(DiffGenError, match=r"no trained diffusion model in this workspace \(model empty"):
+        resolve_model(demo_ws, None, "full")

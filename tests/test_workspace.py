@@ -332,3 +332,61 @@ def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
     os.umask(mask)
     p = atomic_write_bytes(tmp_path / "a.bin", b"x")
     assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_opening_removes_temp_files_of_killed_writers_only(demo_ws, tmp_path):
+    """kill -9 during an atomic write leaves a hidden temp file; the next open removes it
+    when its writer is dead (or, for names without pid, when it is old), and keeps a live
+    writer's in-flight file and every other file."""
+    root, dead, old = demo_ws.root, _dead_pid(), time.time() - 3600
+    kept = [root / "masks/1" / f".v0001.png.{os.getpid()}.k3j4l5m6.tmp",   # a live writer (us)
+            root / "samples" / ".abc.png.q1w2e3r4.tmp",                    # no pid, young
+            root / "models/m" / ".notes.tmp",                             # not the writer's pattern
+            root / "models/m" / "run.tmp"]
+    gone = [root / "masks/1" / f".v0002.png.{dead}.a1b2c3d4.tmp",
+            root / "samples" / ".old.png.z9x8c7v6.tmp",                    # no pid, an hour old
+            root / f".workspace.json.{dead}.link.tmp"]
+    for p in kept + gone:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"partial")
+    os.utime(gone[1], (old, old))
+    staging = root / "models/m/checkpoints" / f".step-0000004.{dead}.x1y2z3w4.tmp"  # a checkpoint folder
+    staging.mkdir(parents=True)
+    (staging / "model.safetensors").write_bytes(b"partial")
+    Workspace.open(root)
+    assert all(p.exists() for p in kept)
+    assert not any(p.exists() for p in gone) and not staging.exists()
+    check_workspace(root)
+
+
+STUCK_WRITER = textwrap.dedent("""
+    import os, sys, time
+    from backend.workspace import files
+    def stuck(fd, data):
+        os.write(fd, data[:10])
+        print("writing", flush=True)
+        time.sleep(120)
+    files._write_and_sync = stuck
+    files.atomic_write_bytes(os.path.join(sys.argv[1], "reports", "big.bin"), b"x" * 1000)
+""")
+
+
+def test_temp_file_of_a_writer_killed_with_sigkill_is_removed_on_open(demo_ws, tmp_path):
+    p = subprocess.Popen([sys.executable, "-c", STUCK_WRITER, str(demo_ws.root)], env=_env(),
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "writing"
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+        p.stdout.close()
+    left = list((demo_ws.root / "reports").iterdir())
+    assert len(left) == 1 and left[0].name.startswith(f".big.bin.{p.pid}.")
+    Workspace.open(demo_ws.root)
+    assert list((demo_ws.root / "reports").iterdir()) == []

@@ -10,6 +10,11 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from backend.workspace import Workspace
+from backend.workspace.access import read_only_error
+
+# Commands that only read the workspace, so they also work on a read-only one ("module:function").
+READ_ONLY_COMMANDS = frozenset({"backend.cli.data:cmd_info", "backend.cli.survey:cmd_list",
+                                "backend.cli.jobs:cmd_export"})
 
 
 def add_workspace(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -17,8 +22,18 @@ def add_workspace(p: argparse.ArgumentParser, required: bool = True) -> None:
                    help="workspace folder (holds workspace.sqlite)")
 
 
+def command_id(args: argparse.Namespace) -> str:
+    func = getattr(args, "func", None)
+    return f"{func.__module__}:{func.__name__}" if func is not None else ""
+
+
 def open_workspace(args: argparse.Namespace, create: bool = False) -> Workspace:
-    return Workspace.create(args.workspace) if create else Workspace.open(args.workspace)
+    """The ``--workspace`` of the command; a read-only one only for commands that just read."""
+    ws = Workspace.create(args.workspace) if create else Workspace.open(args.workspace)
+    if ws.read_only and command_id(args) not in READ_ONLY_COMMANDS:
+        words = [getattr(args, "command", "")] + [v for k, v in vars(args).items() if k.endswith("_command")]
+        raise read_only_error(ws.root, f"'diffgen {' '.join(filter(None, words))}' writes to it")
+    return ws
 
 
 @contextmanager

@@ -18,7 +18,10 @@ def register(sub) -> None:
     p.add_argument("--target", default="full", help="full | cluster:K | clusters (default full)")
     p.add_argument("--steps", type=int, help="total training steps (default: the preset's)")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
-    p.add_argument("--name", help="model name (folder models/NAME); default from target and preset")
+    p.add_argument("--name", help="model name (folder models/NAME; letters, digits, . _ -); "
+                                  "default from target and preset")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing model of that name (the old folder is kept as NAME.replaced-DATE)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    help="override a preset value, e.g. --set train.batch_size=8 (repeatable)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
@@ -41,8 +44,10 @@ def register(sub) -> None:
     p.add_argument("--config", default="paper", help="preset whose [model]/[diffusion] match the file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
     add_workspace(p, required=False)
-    p.add_argument("--name", help="model name (default: the file's stem)")
+    p.add_argument("--name", help="model name (default: the file's stem; letters, digits, . _ -)")
     p.add_argument("--out", help="model folder to write when no workspace is given")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing model there (the old folder is kept as NAME.replaced-DATE)")
     p.set_defaults(func=cmd_import_checkpoint)
 
 
@@ -52,7 +57,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     ws = open_workspace(a)
     params = {"preset": a.preset, "target": a.target, "steps": a.steps, "resume": a.resume,
-              "overrides": a.overrides, "device": a.device, "name": a.name}
+              "overrides": a.overrides, "device": a.device, "name": a.name, "overwrite": a.overwrite}
     if ddp.context_from_env().is_main:
         with tqdm_progress("train", "step") as prog:
             result = run_train(ws, params, progress=prog)
@@ -62,6 +67,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps(result, indent=2))
         return 0
+    for backup in result["backups"]:
+        print(f"The model replaced by --overwrite was kept in {backup} (delete it when no longer needed).")
     for m in result["models"]:
         where = "full set" if m["target"] == "full" else f"cluster {m['cluster']}"
         print(f"Trained {m['name']} ({where}, {m['images']} images) to step {m['steps']}, "
@@ -94,7 +101,10 @@ def cmd_import_checkpoint(a: argparse.Namespace) -> int:
     if not a.workspace and not a.out:
         raise DiffGenError("give --workspace WS (registers the model) or --out FOLDER")
     ws = open_workspace(a) if a.workspace else None
-    result = import_checkpoint(a.file, a.config, ws=ws, name=a.name, out=a.out, overrides=a.overrides)
+    result = import_checkpoint(a.file, a.config, ws=ws, name=a.name, out=a.out, overrides=a.overrides,
+                               overwrite=a.overwrite)
     print(f"Imported {result['tensors']} tensors from {a.file} into {result['folder']}"
           + (f" (model id {result['model_id']})" if result.get("model_id") else ""))
+    if result["backup"]:
+        print(f"The model it replaced was kept in {result['backup']} (delete it when no longer needed).")
     return 0

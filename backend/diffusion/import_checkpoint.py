@@ -49,6 +49,7 @@ import torch
 from backend.diffusion.checkpoint import save_model
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
+from backend.diffusion.registry import new_model_folder, register_model, write_model_folder
 from backend.errors import BadInputError
 from backend.weights_io import load_weights
 from backend.presets import apply_overrides, load_preset
@@ -214,11 +215,14 @@ def configs_for(preset: str, overrides: list[str] | None = None) -> tuple[ModelC
 
 def import_checkpoint(file: str | Path, preset: str = "paper", ws: Workspace | None = None,
                       name: str | None = None, out: str | Path | None = None,
-                      overrides: list[str] | None = None) -> dict[str, Any]:
+                      overrides: list[str] | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Convert a guided-diffusion ``.pt`` into a model folder (``models/NAME`` of the
     workspace, registered as ``imported``, or ``out``). The file's weights serve as both
-    the raw and the EMA weights (guided-diffusion saves EMA weights as separate files)."""
+    the raw and the EMA weights (guided-diffusion saves EMA weights as separate files).
+    An existing model there is refused unless ``overwrite`` (then it is kept as a backup)."""
     file = Path(file)
+    name = name or file.stem
+    folder, replace = new_model_folder(ws, name, out, overwrite)
     model_cfg, diff_cfg = configs_for(preset, overrides)
     state = load_weights(file)
     if not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -226,17 +230,12 @@ def import_checkpoint(file: str | Path, preset: str = "paper", ws: Workspace | N
     weights = from_guided_diffusion(state, model_cfg)
     model = build_model(model_cfg)
     model.load_state_dict(weights)
-    name = name or file.stem
-    folder = Path(out) if out else (ws.path(f"models/{name}") if ws else None)
-    if folder is None:
-        raise BadInputError("give a workspace or an output folder for the imported model")
     extra = {"preset": preset, "target": "imported", "source_file": str(file.resolve()),
              "source_sha256": sha256_file(file), "steps": None, "final_loss": None, "name": name}
-    save_model(folder, model, diff_cfg, ema=model.state_dict(), extra=extra)
-    result: dict[str, Any] = {"folder": str(folder), "tensors": len(state)}
+    backup = write_model_folder(ws, folder, replace,
+                                lambda staged: save_model(staged, model, diff_cfg, ema=model.state_dict(), extra=extra))
+    result: dict[str, Any] = {"folder": str(folder), "tensors": len(state), "backup": str(backup) if backup else None}
     if ws is not None:
-        from backend.diffusion.registry import register_model
-
         result["model_id"] = register_model(ws, name, "imported", preset,
                                             {"model": model_cfg.to_dict(), "diffusion": diff_cfg.to_dict()}, folder)
     return result

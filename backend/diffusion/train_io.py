@@ -9,9 +9,10 @@ Run folder ``models/<name>/``::
         train_state.pt                                 optimizer, scaler, RNG states, losses
     loss.csv  loss.png  samples.png
 
-A checkpoint folder is written under a temporary name and renamed into place, so a crash
-or a cancel never leaves a half checkpoint; the latest weights in the run folder are then
-swapped in file by file (hard links, no copy). Only the newest checkpoint keeps
+A checkpoint folder is written under a temporary name and renamed into place, so a crash,
+a cancel or a full disk never leaves a half checkpoint (a failed write removes its temp
+folder; a killed one's is removed when the workspace is next opened); the latest weights
+in the run folder are then swapped in file by file (hard links, no copy). Only the newest checkpoint keeps
 ``train_state.pt`` (the optimizer state is twice the model's size); older ones keep their
 weights so they stay loadable for sampling.
 """
@@ -33,7 +34,7 @@ from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.model import DiffusionUNet
 from backend.errors import BadInputError
 from backend.reports.csvio import write_csv
-from backend.workspace.files import atomic_write_bytes, encode_png
+from backend.workspace.files import TEMP_SUFFIX, atomic_write_bytes, encode_png, staging_dir, temp_prefix
 
 STATE_FILE = "train_state.pt"
 WEIGHT_FILES = ("model.safetensors", "ema.safetensors", "config.json")
@@ -73,12 +74,15 @@ def save_checkpoint(run: Path, model: DiffusionUNet, diffusion: DiffusionConfig,
     """Write a complete checkpoint folder atomically, then point the run folder at it."""
     step = int(state["step"])
     final = checkpoint_dir(run, step)
-    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_model(tmp, model, diffusion, ema, extra)
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(tmp / STATE_FILE, buf.getvalue())
+    tmp = staging_dir(final)
+    try:
+        save_model(tmp, model, diffusion, ema, extra)
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        atomic_write_bytes(tmp / STATE_FILE, buf.getvalue())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if final.exists():  # the same step saved again (cancel right after a save): replace it
         shutil.rmtree(final)
     os.replace(tmp, final)
@@ -91,13 +95,17 @@ def save_checkpoint(run: Path, model: DiffusionUNet, diffusion: DiffusionConfig,
 
 
 def _swap_in(src: Path, dst: Path) -> None:
-    tmp = dst.parent / f".{dst.name}.{os.getpid()}.link"
+    tmp = dst.parent / f"{temp_prefix(dst)}link{TEMP_SUFFIX}"
     tmp.unlink(missing_ok=True)
     try:
-        os.link(src, tmp)
-    except OSError:  # filesystems without hard links
-        shutil.copy2(src, tmp)
-    os.replace(tmp, dst)
+        try:
+            os.link(src, tmp)
+        except OSError:  # filesystems without hard links
+            shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def latest_resumable(run: Path) -> Path | None:

@@ -26,12 +26,14 @@ from backend.diffusion.checkpoint import load_state_dict, read_config
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.model import DiffusionUNet, build_model
-from backend.diffusion.registry import record_checkpoint, register_model
+from backend.diffusion.registry import (back_up, holds_model, model_folder, record_checkpoint, refuse_taken,
+                                        register_model)
 from backend.diffusion.train_data import PairCache, draw_step, from_model_range, load_pairs, make_batch
 from backend.diffusion import train_io
 from backend.errors import Cancelled, DiffGenError
 from backend.presets import apply_overrides, from_section, load_preset
 from backend.workspace import Workspace
+from backend.workspace.files import disk_full_as_error
 from backend.device import pick_device
 
 Progress = Callable[[int, int, str], None]
@@ -254,7 +256,8 @@ class Trainer:
         return self.losses[-1][1] if self.losses else None
 
     def save(self) -> None:
-        """Checkpoint the current step (rank 0 only) and record it in the workspace."""
+        """Checkpoint the current step (rank 0 only) and record it in the workspace; the model
+        is registered with its first checkpoint, so no row ever points at an empty folder."""
         s = self.s
         if not s.ctx.is_main:
             return
@@ -263,9 +266,14 @@ class Trainer:
                  "rng": train_io.capture_rng(),
                  "losses": torch.tensor(self.losses, dtype=torch.float64).reshape(-1, 4),
                  "global_batch": self.global_batch, "seed": s.train_cfg.seed}
-        folder = train_io.save_checkpoint(s.run, self.raw, s.diff_cfg, self.ema.state, state,
-                                          _extra(s, self.step, self.last_loss, self.cache))
-        train_io.write_loss_csv(s.run / "loss.csv", self.losses)
+        kept = train_io.latest_resumable(s.run)
+        hint = (f"the checkpoint {kept.name} is intact; continue from it with --resume" if kept
+                else "no checkpoint of this run was saved yet")
+        with disk_full_as_error(f"checkpoint step {self.step} of {s.run}", hint):
+            folder = train_io.save_checkpoint(s.run, self.raw, s.diff_cfg, self.ema.state, state,
+                                              _extra(s, self.step, self.last_loss, self.cache))
+            train_io.write_loss_csv(s.run / "loss.csv", self.losses)
+        register(s)
         record_checkpoint(s.ws, s.model_id, self.step, self.last_loss, folder)
 
     def train(self, steps: int, progress: Progress | None, cancel: Callable[[], bool] | None,
@@ -309,36 +317,62 @@ class Trainer:
                    "excluded_flagged": len(s.ws.images("flagged = 1"))
                    if tc.exclude_flagged and s.target.kind == "full" else 0}
         if s.ctx.is_main:
-            title = f"{s.target.name} ({s.preset})"
-            summary["loss_png"] = str(train_io.plot_loss(s.run / "loss.png", self.losses, title))
-            if tc.sample_count > 0:
-                if progress:
-                    progress(self.step, self.step, f"sampling {tc.sample_count} images (EMA)")
-                sampler = build_model(s.model_cfg).to(s.device).eval()
-                sampler.load_state_dict({k: v.to(s.device) for k, v in self.ema.state.items()})
-                rgb, mask = _sample_images(sampler, s.diff_cfg, s.model_cfg, tc.sample_count, tc.seed, s.device)
-                sheet = train_io.sample_sheet(rgb, mask)
-                summary["samples_png"] = str(train_io.write_sheet(s.run / "samples.png", sheet))
+            with disk_full_as_error(f"the loss curve or samples of {s.run}",
+                                    f"the model is saved (step {self.step})"):
+                self._pictures(summary, progress)
         ddp.barrier(s.ctx)
         return summary
+
+    def _pictures(self, summary: dict[str, Any], progress: Progress | None) -> None:
+        s, tc = self.s, self.s.train_cfg
+        title = f"{s.target.name} ({s.preset})"
+        summary["loss_png"] = str(train_io.plot_loss(s.run / "loss.png", self.losses, title))
+        if tc.sample_count > 0:
+            if progress:
+                progress(self.step, self.step, f"sampling {tc.sample_count} images (EMA)")
+            sampler = build_model(s.model_cfg).to(s.device).eval()
+            sampler.load_state_dict({k: v.to(s.device) for k, v in self.ema.state.items()})
+            rgb, mask = _sample_images(sampler, s.diff_cfg, s.model_cfg, tc.sample_count, tc.seed, s.device)
+            sheet = train_io.sample_sheet(rgb, mask)
+            summary["samples_png"] = str(train_io.write_sheet(s.run / "samples.png", sheet))
+
+
+def register(s: Session) -> None:
+    """Record the model in the workspace (rank 0; idempotent per folder)."""
+    if s.ctx.is_main and s.model_id is None:
+        s.model_id = register_model(s.ws, s.target.name, s.target.kind, s.preset, {
+            "model": s.model_cfg.to_dict(), "diffusion": s.diff_cfg.to_dict(), "train": asdict(s.train_cfg)},
+            s.run, s.target.clustering_id, s.target.cluster)
+
+
+def check_run_folder(ws: Workspace, run: Path, resume: bool, overwrite: bool) -> bool:
+    """Refuse to train into a folder that holds another model (unless ``overwrite``) or to
+    resume one that has no training state; returns whether the folder must be backed up."""
+    checkpoint = train_io.latest_resumable(run)
+    if resume and overwrite:
+        raise DiffGenError("--resume continues a model and --overwrite replaces it: choose one")
+    if resume:
+        if checkpoint is None and holds_model(run):
+            raise DiffGenError(f"{run} holds a model without training state (imported, or trained elsewhere): "
+                               "it cannot be resumed; train a new model with another --name")
+        return False
+    if checkpoint is not None and not overwrite:
+        raise DiffGenError(f"{run} already holds a training run (up to {checkpoint.name}); pass --resume to "
+                           "continue it, --overwrite to replace it (the old one is kept as a backup) or "
+                           "--name to start a new model")
+    return refuse_taken(ws, run, overwrite)
 
 
 def train_target(s: Session, steps: int, resume: bool, progress: Progress | None,
                  cancel: Callable[[], bool] | None) -> dict[str, Any]:
     """Train (or continue) one model to ``steps`` total steps; returns its summary."""
     trainer = Trainer(s)
-    checkpoint = train_io.latest_resumable(s.run)
-    if checkpoint is not None and not resume:
-        raise DiffGenError(f"{s.run} already holds a training run (up to {checkpoint.name}); pass "
-                           "--resume to continue it or --name to start a new model")
+    checkpoint = train_io.latest_resumable(s.run) if resume else None
     if checkpoint is None and steps < 1:
         raise DiffGenError("nothing to train: --steps must be at least 1")
     if checkpoint is not None:
         trainer.restore(checkpoint)
-    if s.ctx.is_main:
-        s.model_id = register_model(s.ws, s.target.name, s.target.kind, s.preset, {
-            "model": s.model_cfg.to_dict(), "diffusion": s.diff_cfg.to_dict(), "train": asdict(s.train_cfg)},
-            s.run, s.target.clustering_id, s.target.cluster)
+        register(s)
     trainer.train(steps, progress, cancel, saved=checkpoint is not None)
     return trainer.finish(progress)
 
@@ -356,7 +390,9 @@ def run_train(ws: Workspace, params: dict[str, Any], progress: Progress | None =
               cancel: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Job function. ``params``: ``preset`` (tiny | paper | path), ``target`` (full |
     cluster:K | clusters), ``steps`` (total; default from the preset), ``resume``,
-    ``overrides`` (["section.field=value"]), ``device`` (auto | cpu | cuda), ``name``."""
+    ``overrides`` (["section.field=value"]), ``device`` (auto | cpu | cuda), ``name``,
+    ``overwrite`` (replace an existing model of that name; the old folder is kept as
+    ``models/NAME.replaced-STAMP`` and its rows follow it)."""
     preset, model_cfg, diff_cfg, train_cfg = resolve_configs(params)
     steps = int(params.get("steps") or train_cfg.steps)
     device = pick_device(params.get("device"))
@@ -365,9 +401,14 @@ def run_train(ws: Workspace, params: dict[str, Any], progress: Progress | None =
     torch.manual_seed(train_cfg.seed)  # same initial weights on every rank
     targets = resolve_targets(ws, params.get("target", "full"), preset, params.get("name"),
                               train_cfg.exclude_flagged)
+    resume, overwrite = bool(params.get("resume")), bool(params.get("overwrite"))
+    runs = [model_folder(ws, t.name) for t in targets]  # every name and folder checked before any training
+    replaced = [run for run in runs if check_run_folder(ws, run, resume, overwrite)]
+    backups = [str(back_up(ws, run)) for run in replaced] if ctx.is_main else []
+    ddp.barrier(ctx)  # no rank looks for checkpoints before rank 0 moved the old ones away
     results = []
-    for target in targets:
-        session = Session(ws, target, ws.path(f"models/{target.name}"), preset, model_cfg, diff_cfg,
-                          train_cfg, device, ctx)
-        results.append(train_target(session, steps, bool(params.get("resume")), progress, cancel))
-    return {"models": results, "preset": preset, "device": str(device), "world_size": ctx.world_size}
+    for target, run in zip(targets, runs):
+        session = Session(ws, target, run, preset, model_cfg, diff_cfg, train_cfg, device, ctx)
+        results.append(train_target(session, steps, resume, progress, cancel))
+    return {"models": results, "preset": preset, "device": str(device), "world_size": ctx.world_size,
+            "backups": backups}

@@ -1,18 +1,35 @@
 """Atomic file writes: temp file in the same folder + fsync + rename.
 
 A reader (or a crash) never sees a half-written file; an existing file is replaced whole
-or not at all.
+or not at all. Temp names are ``.NAME.PID.RANDOM.tmp`` (files and staging folders alike),
+so the leftovers of a killed writer can be told from a live writer's and removed
+(:func:`remove_stale_temps`). A full disk becomes a clear message (:func:`disk_full_as_error`).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import re
+import shutil
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
+
+from backend.errors import DiffGenError
+
+TEMP_SUFFIX = ".tmp"
+# .NAME.PID.RANDOM.tmp; before the pid was added: .NAME.RANDOM.tmp (mkstemp: 8 of [a-z0-9_])
+_TEMP_NAME = re.compile(r"\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?(?P<token>[A-Za-z0-9_]+)\.tmp")
+STALE_AFTER_S = 15 * 60             # a temp name without pid untouched this long has no writer
+PID_REUSED_AFTER_S = 24 * 3600      # a live pid on a temp name this old belongs to another process
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def _umask() -> int:
@@ -24,16 +41,31 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()
 
 
+def temp_prefix(path: Path) -> str:
+    """Start of a hidden temp name beside ``path``; it carries this process's pid."""
+    return f".{path.name}.{os.getpid()}."
+
+
+def staging_dir(final: Path) -> Path:
+    """A new empty hidden folder beside ``final``, to fill and then rename into place."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=temp_prefix(final), suffix=TEMP_SUFFIX, dir=final.parent))
+
+
+def _write_and_sync(fd: int, data: bytes) -> None:
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; give the permissions a plain open() would
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        _write_and_sync(fd, data)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -60,6 +92,59 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextmanager
+def disk_full_as_error(what: str, hint: str = "") -> Iterator[None]:
+    """Turn "no space left" (or quota exceeded) inside the block into a clear DiffGenError."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        raise DiffGenError(f"disk full while writing {what} ({e.strerror}); free some space"
+                           + (f": {hint}" if hint else "")) from None
+
+
+def _pid_dead(pid: int) -> bool:
+    from backend.jobs import pid_alive  # one liveness test for jobs and temp files
+
+    return not pid_alive(pid)
+
+
+def is_stale_temp(path: Path, now: float | None = None) -> bool:
+    """A temp file or staging folder of the atomic writer whose writer is gone: its pid is
+    dead (or so old it must have been reused), or, for names from before the pid was
+    recorded, it has not been touched for ``STALE_AFTER_S``."""
+    m = _TEMP_NAME.fullmatch(path.name)
+    if m is None:
+        return False
+    if m["pid"] is not None and _pid_dead(int(m["pid"])):
+        return True
+    try:
+        age = (time.time() if now is None else now) - path.lstat().st_mtime
+    except FileNotFoundError:
+        return False
+    return age > (STALE_AFTER_S if m["pid"] is None else PID_REUSED_AFTER_S)
+
+
+def remove_stale_temps(root: Path) -> list[Path]:
+    """Delete the stale temp files and staging folders under ``root`` (left by a killed
+    process); a live writer's in-flight temp file is kept. Returns what was removed."""
+    removed = []
+    for folder, dirs, files in os.walk(root):
+        for name in [d for d in dirs if d.endswith(TEMP_SUFFIX)]:
+            path = Path(folder) / name
+            if is_stale_temp(path):
+                shutil.rmtree(path, ignore_errors=True)
+                dirs.remove(name)
+                removed.append(path)
+        for name in files:
+            path = Path(folder) / name
+            if name.endswith(TEMP_SUFFIX) and is_stale_temp(path):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def encode_png(array: np.ndarray) -> bytes:

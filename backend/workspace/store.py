@@ -3,7 +3,9 @@
 The database is SQLite in WAL mode with foreign keys on, so the GUI and a CLI process may
 use one workspace at once. Each thread gets its own connection. Files are written
 atomically *before* the row that makes them visible, so a crash leaves at worst an
-unreferenced file, never a row pointing at half a file.
+unreferenced file, never a row pointing at half a file; the temp files of a killed writer
+are removed on the next open. A workspace that cannot be written opens read-only
+(``read_only``): reading works, every write stops with a clear message.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 
 from backend.data.imageio import read_png_fast
 from backend.errors import WorkspaceError
-from backend.workspace.files import encode_png, sha256_bytes, atomic_write_bytes
+from backend.workspace import access
+from backend.workspace.files import atomic_write_bytes, encode_png, remove_stale_temps, sha256_bytes
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "workspace.sqlite"
@@ -113,6 +116,7 @@ class Workspace:
             except OSError as e:  # e.g. a parent is a file
                 raise WorkspaceError(f"cannot create the workspace folder {self.root}: {e.strerror}") from None
         self._local = threading.local()
+        self._check_access(db)
         self._migrate()
 
     @classmethod
@@ -123,23 +127,32 @@ class Workspace:
     def create(cls, root: str | Path) -> "Workspace":
         return cls(root, create=True)
 
+    # -- access: read-only workspaces, leftovers of killed writers -----------------------
+    def _check_access(self, db: Path) -> None:
+        """Open read-only when the folder cannot be written; else tidy up after killed writers."""
+        self.read_only = not access.writable(self.root, db)
+        if not self.read_only:
+            remove_stale_temps(self.root)
+        elif not db.exists():
+            raise access.read_only_error(self.root, "a new workspace cannot be created there")
+
+    def require_writable(self, doing: str = "this command writes to it") -> None:
+        if self.read_only:
+            raise access.read_only_error(self.root, doing)
+
     # -- connection and transactions -------------------------------------------------
     @property
     def conn(self) -> sqlite3.Connection:
         c = getattr(self._local, "conn", None)
         if c is None:
-            c = sqlite3.connect(self.root / DB_NAME, timeout=30.0, isolation_level=None)
-            c.row_factory = sqlite3.Row
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA foreign_keys=ON")
-            c.execute("PRAGMA synchronous=NORMAL")
-            c.execute("PRAGMA busy_timeout=30000")
+            c = access.connect(self.root / DB_NAME, self.read_only)
             self._local.conn = c
         return c
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the write lock at once (no upgrade deadlocks)."""
+        self.require_writable()
         c = self.conn
         if c.in_transaction:  # nested: join the outer one
             yield c
@@ -199,6 +212,7 @@ class Workspace:
 
     def write_png(self, rel: str, array: np.ndarray) -> str:
         """Atomically write a PNG owned by the workspace; returns its relative path."""
+        self.require_writable()
         atomic_write_bytes(self.path(rel), encode_png(array))
         return rel
 
@@ -291,6 +305,7 @@ class Workspace:
                    checkpoint_id: int | None = None, job_id: int | None = None,
                    seed: int | None = None, params: dict | None = None) -> SampleRecord:
         """Write a generated image + mask and record it with its provenance."""
+        self.require_writable()
         img_bytes = encode_png(image)
         mask_bytes = encode_png(np.where(mask > 0, 255, 0).astype(np.uint8))
         tag = sha256_bytes(img_bytes + mask_bytes)[:12]
