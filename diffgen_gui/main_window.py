@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
                            (self.survey_view, "Survey"), (self.reports_view, "Reports")):
             self.tabs.addTab(view, name)
         self.clusters_view.state.currentImageChanged.connect(self._show_in_dataset)
+        self.state.samplesChanged.connect(self.survey_view.reload)  # new sample kinds for the survey form
         self.queue.progress.connect(self._show_job_progress)
         self.state.imagesChanged.connect(self._update_status)
         self.setWindowTitle(f"DiffGen Studio — {workspace.root.name}")

@@ -126,7 +126,7 @@ def test_real_items_from_an_explicit_list_and_the_limitation_is_stated(ws, capsy
 
 @pytest.mark.parametrize("name", ["../up", "a/b", ".hidden", "with space", "", "ü", "x" * 65, "a\\b"])
 def test_survey_names_are_safe_folder_names(ws, name, capsys):
-    with pytest.raises(BadInputError, match="is not allowed: use 1 to 64 letters, digits"):
+    with pytest.raises(BadInputError, match="cannot be used as a folder name: use 1-64 letters, digits"):
         sv.create_survey(ws, sv.SurveyConfig(name, {"real": 1}))
     assert sv.surveys(ws) == [] and not (ws.root / "surveys").exists()
     assert not (Path(ws.root).parent / "up").exists()

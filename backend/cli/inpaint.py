@@ -60,13 +60,14 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
               "min_island": a.min_island, "fill_holes": a.fill_holes, "sheet": a.sheet}
     with tqdm_progress("inpaint", "eval") as prog:
         result = run_inpaint(ws, params, progress=prog)
+    ok = 0 if result["samples"] or result.get("already_done") else 1  # a finished re-run is a success
     if a.json:
         print(json.dumps(result, indent=2))
-        return 0 if result["samples"] else 1
+        return ok
     for m in result["messages"]:
         print(f"note: {m}")
     print(f"Wrote {result['samples']} inpainted samples from {result['images']} images "
           f"(seed {result['seed']}, {result['device']}, {result['seconds']} s).")
     if result.get("sheet"):
         print(f"Contact sheet: {ws.path(result['sheet'])}")
-    return 0 if result["samples"] else 1
+    return ok

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from backend.errors import BadInputError, WorkspaceError
+from backend.workspace.names import check_name as check_workspace_name
 from backend.workspace.store import Workspace
 
 QUALITY = ("good", "moderate", "poor")
@@ -16,18 +16,11 @@ QUESTIONS = {"image_quality": QUALITY, "mask_quality": QUALITY, "real_fake": REA
 # Names the paper's Table 7 uses for each kind of item.
 KIND_LABELS = {"real": "Real", "inpainted": "Diff", "styled": "Styled-Diff"}
 CSV_FIELDS = ("rater", "item", "image_quality", "mask_quality", "real_fake", "comment")
-# A survey name becomes a folder name. TODO(lead): unify with the model-name validator of
-# backend/diffusion/registry.py once both branches are merged.
-_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 
 
 def check_name(name: str) -> str:
-    """A survey name that is safe as one folder name, or a message saying what is allowed."""
-    name = name.strip()
-    if not _NAME.fullmatch(name):
-        raise BadInputError(f"survey name {name!r} is not allowed: use 1 to 64 letters, digits, '.', "
-                            "'_' or '-', not starting with '.' (it becomes a folder name)")
-    return name
+    """A survey name that is safe as one folder name (the workspace's one rule for names)."""
+    return check_workspace_name(name.strip(), "survey name")
 
 
 @dataclass(frozen=True)

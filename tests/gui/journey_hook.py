@@ -116,6 +116,23 @@ def drag(widget, points: list[QPointF]) -> None:
     send(QEvent.Type.MouseButtonRelease, points[-1], left, none)
 
 
+def answer_modal(j: "Journey", name: str, k=Qt.Key.Key_Return, tries: int = 100) -> None:
+    """Arrange for the next modal dialog to be photographed and answered with ``k`` (Enter:
+    its default button), as a user reading it would. Call it just before the click that opens
+    it: the click only returns once the dialog is closed."""
+    def answer(left: int = tries) -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            if left <= 0:
+                j.note(f"no dialog appeared for {name}")
+                return
+            QTimer.singleShot(100, lambda: answer(left - 1))
+            return
+        j.screenshot(name)
+        key(dialog, k)
+    QTimer.singleShot(100, answer)
+
+
 def menu_action(win, menu: str, text: str):
     """The action a user picks from the menu bar (shortcuts need an active window, and Xvfb
     without a window manager activates none)."""
@@ -134,11 +151,15 @@ def choose(combo, data=None, text=None) -> None:
 
 
 def job_done(win, job_id: int, statuses=("done",)) -> Callable[[], bool]:
+    """True once the Generate table shows the job ended as one of ``statuses`` (what the user
+    sees, after the app has handled the end of the job); another end is a failure."""
     def check() -> bool:
-        status = win.queue.store.get(job_id).status
-        if status in ("done", "failed", "cancelled", "interrupted") and status not in statuses:
-            raise AssertionError(f"job {job_id} ended {status}: {win.queue.store.get(job_id).message}")
-        return status in statuses
+        g = win.generate_view
+        row = g._rows.get(job_id)
+        shown = g.table.item(row, 2).text() if row is not None and g.table.item(row, 2) else ""
+        if shown in ("done", "failed", "cancelled", "interrupted") and shown not in statuses:
+            raise AssertionError(f"job {job_id} ended {shown}: {win.queue.store.get(job_id).message}")
+        return shown in statuses and win.queue.worker.current != job_id
     return check
 
 
@@ -204,6 +225,8 @@ def edit_mask(j: Journey) -> Iterator:
 def generate(j: Journey) -> Iterator:
     w = j.win
     w.tabs.setCurrentWidget(w.generate_view)
+    g = w.generate_view
+    choose(g.mask_op, text="fill_holes")
     masks = queue_job(j, "masks", "All images", [])
     yield Wait("the mask job done", job_done(w, masks), 60)
     yield Shot("masks-job-done")
@@ -214,17 +237,19 @@ def generate(j: Journey) -> Iterator:
     yield Wait("the training job done", job_done(w, train), 240)
     long = queue_job(j, "inpaint", "All images", ["inpaint.samples=50"])
     yield Wait("the long job running with progress", running_with_progress(w, long), 120)
-    g = w.generate_view
     g.table.selectRow(g._rows[long])
     click(g.btn["cancel"])
     yield Wait("the long job cancelled", job_done(w, long, ("cancelled",)), 60)
     yield Shot("job-cancelled")
     inpaint = queue_job(j, "inpaint", "Selected images", ["inpaint.samples=2"])
     yield Wait("inpainting done", job_done(w, inpaint), 240)
+    assert (w.queue.store.get(inpaint).result or {}).get("samples"), "the inpaint job made no sample"
     style = queue_job(j, "style", "Selected images", [])
     yield Wait("style reports progress", running_with_progress(w, style), 180)
     yield Shot("style-progress")
     yield Wait("style done", job_done(w, style), 300)
+    made = w.queue.store.get(style).result or {}
+    assert made.get("styled"), f"the style job made no sample: {made.get('errors')}"
     g.table.selectRow(g._rows[style])
     yield Shot("style-done")
 
@@ -264,6 +289,7 @@ def survey_start(j: Journey) -> Iterator:
     w.tabs.setCurrentWidget(sv)
     sv.name_edit.setText("journey")
     sv.real_spin.setValue(2)
+    assert {"inpainted", "styled"} <= set(sv.kind_spins), f"the form offers {list(sv.kind_spins)}"
     for kind, spin in sv.kind_spins.items():
         spin.setValue({"inpainted": 2, "styled": 1}.get(kind, 0))
     yield Shot("survey-form")
@@ -325,6 +351,7 @@ def survey_finish(j: Journey) -> Iterator:
     click(_button(sv, "Compute results"))
     yield Wait("results computed", lambda: sv.results is not None, 60)
     yield Shot("survey-results")
+    answer_modal(j, "report-written")
     click(_button(sv, "Write report (Markdown + CSV + PNG)"))
     yield Wait("report written", lambda: any(w.workspace.path("reports").rglob("*.md")), 60)
 
