@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 from backend.survey import (SurveyConfig, add_rater, create_survey, export_answers_csv, export_rater_pack,
@@ -190,7 +191,8 @@ def cmd_serve(a: argparse.Namespace) -> int:
     if not is_loopback(a.host):
         print(f"warning: listening on {a.host}: every device that can reach this machine can try links; "
               f"raters on the network use {urls[0]}/r/<token>"
-              + ("" if a.certfile else ". Without --certfile/--keyfile answers and links travel unencrypted."))
+              + ("" if a.certfile else ". Without --certfile/--keyfile answers and links travel unencrypted."),
+              file=sys.stderr)
     server.run(sockets=[sock])
     return 0
 

@@ -203,7 +203,7 @@ def create_app(ws: Workspace, survey: Survey) -> Guard:
             if seat is None:
                 return _forbidden()
             data = await run_in_threadpool(service.file, seat, request.path_params["code"], mask)
-            return Response(status_code=404) if data is None else Response(data, media_type="image/png")
+            return _forbidden() if data is None else Response(data, media_type="image/png")
         return endpoint
 
     async def post(request: Request, action) -> Response:
@@ -225,18 +225,19 @@ def create_app(ws: Workspace, survey: Survey) -> Guard:
     async def submit(request: Request) -> Response:
         return await post(request, lambda seat, body: service.submit(seat))
 
-    async def forbidden(request: Request) -> Response:
+    async def forbidden(request: Request, exc: Exception | None = None) -> Response:
         return _forbidden()
 
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
         kinds = {"rater.js": (JS, "text/javascript; charset=utf-8"), "rater.css": (CSS, "text/css; charset=utf-8")}
         if name not in kinds:
-            return Response(status_code=404)
+            return _forbidden()
         return Response(kinds[name][0], media_type=kinds[name][1])
 
     routes = [Route("/", forbidden), Route("/r/{token}", page), Route("/r/{token}/state", state),
               Route("/r/{token}/image/{code}", picture(mask=False)), Route("/r/{token}/mask/{code}", picture(mask=True)),
               Route("/r/{token}/answer", answer, methods=["POST"]), Route("/r/{token}/submit", submit, methods=["POST"]),
               Route("/assets/{name}", asset)]
-    return Guard(Starlette(routes=routes))
+    # anything else (no token, unknown paths) gets the same empty 403
+    return Guard(Starlette(routes=routes, exception_handlers={404: forbidden}))
