@@ -123,6 +123,7 @@ def test_rating_in_a_real_browser(ws, browser):
         keys(browser, Keys.ARROW_RIGHT)
         answer_items(browser, 3, 3)
         wait_for(browser, "all answered", lambda: "All 6 items are answered" in text(browser, "done"))
+        assert not browser.find_element(By.ID, "pictures").is_displayed()
 
         keys(browser, "s")  # submit asks first: N says no
         wait_for(browser, "the dialog", lambda: browser.find_element(By.ID, "confirm").is_displayed())

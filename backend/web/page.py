@@ -67,6 +67,7 @@ HTML = """<!doctype html>
 
 CSS = """
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; background: #1b1d1f; color: #e6e6e6; font: 16px/1.4 system-ui, sans-serif; }
 header { display: flex; gap: 1.5em; align-items: center; padding: 10px 16px; flex-wrap: wrap; }
 #message { flex: 1; color: #f2c94c; text-align: center; }
@@ -74,7 +75,7 @@ header { display: flex; gap: 1.5em; align-items: center; padding: 10px 16px; fle
 main { padding: 0 16px 16px; }
 #pictures { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 figure { margin: 0; text-align: center; }
-figure img { width: 100%; max-height: 58vh; object-fit: contain; background: #111; image-rendering: auto; }
+figure img { width: 100%; max-height: 50vh; object-fit: contain; background: #111; image-rendering: auto; }
 #done { font-size: 1.3em; text-align: center; padding: 3em 1em; }
 .question { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 8px 0; }
 .question .title { min-width: 12em; }
