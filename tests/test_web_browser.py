@@ -121,7 +121,17 @@ def test_rating_in_a_real_browser(ws, browser):
         wait_for(browser, "the change saved", lambda: all_saved(browser)
                  and sv.answers_of(ws, rater)[order[2]].image_quality == "moderate")
         keys(browser, Keys.ARROW_RIGHT)
-        answer_items(browser, 3, 3)
+        wait_for(browser, "item 4 shown", lambda: text(browser, "progress") == "4 / 6" and pictures_loaded(browser))
+    # the server goes away (a dropped connection): the page says so and keeps the answers
+    keys(browser, *ANSWERS[0])
+    wait_for(browser, "not saved", lambda: text(browser, "saved") == "Not saved: retrying\u2026")
+    assert order[3] not in sv.answers_of(ws, rater)
+    port = int(base.rsplit(":", 1)[1])
+    with running_server(ws, survey, ServeConfig("127.0.0.1", port)):  # back: the page sends them again
+        wait_for(browser, "item 4 saved after the outage", lambda: all_saved(browser), timeout=30)
+        assert sv.answers_of(ws, rater)[order[3]] == STORED[0]
+        keys(browser, Keys.ARROW_RIGHT)
+        answer_items(browser, 4, 2)
         wait_for(browser, "all answered", lambda: "All 6 items are answered" in text(browser, "done"))
         assert not browser.find_element(By.ID, "pictures").is_displayed()
 
