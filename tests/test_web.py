@@ -276,7 +276,7 @@ def test_survey_serve_cli_warns_off_localhost_and_serves(web_ws, monkeypatch, ca
             thread.join(0.05)
         text = "".join(capsys.readouterr())
         port = re.search(r"at http://[\d.]+:(\d+)", text).group(1)
-        assert f"warning: listening on 0.0.0.0" in text and "unencrypted" in text
+        assert "warning: listening on 0.0.0.0" in text and "unencrypted" in text
         assert f"http://{web.serve.lan_address()}:{port}/r/<token>" in text
         import httpx
 

@@ -123,8 +123,8 @@ class RaterService:
             s.reload()
             return {"rater": s.rater.name, "total": s.total, "position": s.index, "submitted": s.submitted,
                     "csrf": seat.link.csrf_token,
-                    "items": [{"code": seat.link.code(it.item_id), "answer": asdict(s.answers.get(it.item_id, Answer()))}
-                              for it in s.items]}
+                    "items": [{"code": seat.link.code(it.item_id),
+                               "answer": asdict(s.answers.get(it.item_id, Answer()))} for it in s.items]}
 
     def file(self, seat: Seat, code: str, mask: bool) -> bytes | None:
         pos = seat.positions.get(code)
@@ -236,8 +236,10 @@ def create_app(ws: Workspace, survey: Survey) -> Guard:
         return Response(kinds[name][0], media_type=kinds[name][1])
 
     routes = [Route("/", forbidden), Route("/r/{token}", page), Route("/r/{token}/state", state),
-              Route("/r/{token}/image/{code}", picture(mask=False)), Route("/r/{token}/mask/{code}", picture(mask=True)),
-              Route("/r/{token}/answer", answer, methods=["POST"]), Route("/r/{token}/submit", submit, methods=["POST"]),
+              Route("/r/{token}/image/{code}", picture(mask=False)),
+              Route("/r/{token}/mask/{code}", picture(mask=True)),
+              Route("/r/{token}/answer", answer, methods=["POST"]),
+              Route("/r/{token}/submit", submit, methods=["POST"]),
               Route("/assets/{name}", asset)]
     # anything else (no token, unknown paths) gets the same empty 403
     return Guard(Starlette(routes=routes, exception_handlers={404: forbidden}))
