@@ -11,10 +11,10 @@ first unanswered item.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPixmap
-from PySide6.QtWidgets import (QApplication, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QPixmap
+from PySide6.QtWidgets import (QApplication, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox,
+                               QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from backend.errors import DiffGenError
 from backend.survey import RaterSession
@@ -73,13 +73,18 @@ def _lock_down(window: QWidget) -> None:
 
 
 class RaterWindow(QWidget):
-    """Full-screen blinded rating of one rater's items (a face on ``RaterSession``)."""
+    """Full-screen blinded rating of one rater's items (a face on ``RaterSession``).
+
+    S asks for confirmation in ``confirm``, a window-modal message box (it does not block the
+    event loop): Enter or Y submits, N or Esc goes back to the items.
+    """
 
     closed = Signal()
 
     def __init__(self, session: RaterSession, parent: QWidget | None = None):
         super().__init__(parent, Qt.WindowType.Window)
         self.session = session
+        self.confirm: QMessageBox | None = None
         self.setWindowTitle("Blinded review")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setStyleSheet("QWidget { background: #1b1d1f; color: #e6e6e6; font-size: 13pt; }"
@@ -186,7 +191,34 @@ class RaterWindow(QWidget):
         self.refresh()
 
     def submit(self) -> None:
-        if self.session.submitted:
+        """Ask first (answers are final once submitted); the answer arrives in ``_confirmed``."""
+        if self.session.submitted or self.confirm is not None:
+            return
+        missing = self.session.total - self.session.complete_count
+        if missing:
+            self.message.setText(f"{missing} items still need an answer to all three questions")
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Submit answers",
+                          f"Submit all {self.session.total} answers? They are then final and can no longer "
+                          "be changed.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.button(QMessageBox.StandardButton.Yes).setText("&Yes, submit")
+        box.button(QMessageBox.StandardButton.No).setText("&No")
+        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+        box.setEscapeButton(QMessageBox.StandardButton.No)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.finished.connect(self._confirmed)
+        self.confirm = box
+        box.open()
+
+    @Slot(int)
+    def _confirmed(self, result: int) -> None:
+        box, self.confirm = self.confirm, None
+        yes = box is not None and box.clickedButton() is box.button(QMessageBox.StandardButton.Yes)
+        if box is not None:
+            box.deleteLater()
+        self.activateWindow()
+        self.setFocus()
+        if not yes:
             return
         try:
             self.session.submit()
@@ -235,6 +267,14 @@ class RaterWindow(QWidget):
         self.next_button.setEnabled(not finished)
         self.submit_button.setEnabled(not s.submitted and s.complete_count == s.total)
 
+    def show_full_screen(self) -> None:
+        """Full screen on the parent's (or the primary) screen, also without a window manager
+        (which alone would honour the full-screen state: the window kept its default size)."""
+        anchor = self.parentWidget()
+        screen = (anchor.screen() if anchor is not None else None) or QGuiApplication.primaryScreen()
+        self.setGeometry(screen.geometry())
+        self.showFullScreen()
+
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
         self.activateWindow()
@@ -273,5 +313,5 @@ def run_standalone(workspace: str, survey: str, rater: str) -> int:
 
     app = make_app()
     win = RaterWindow(RaterSession.open(Workspace.open(workspace), survey, rater))
-    win.showFullScreen()
+    win.show_full_screen()
     return app.exec() if QApplication.instance() else 0

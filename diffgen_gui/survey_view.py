@@ -6,19 +6,26 @@ The numbers come from ``backend.survey_report`` (the same Markdown and figures a
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from dataclasses import dataclass
+from datetime import datetime
+
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QListWidget, QMessageBox, QPushButton, QScrollArea, QSpinBox, QSplitter,
-                               QTableWidget, QTableWidgetItem, QTextBrowser, QVBoxLayout, QWidget)
+                               QListWidget, QListWidgetItem, QPushButton, QScrollArea, QSpinBox, QSplitter,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from backend.errors import DiffGenError
+from backend.errors import Cancelled, DiffGenError
 from backend.survey import (SurveyConfig, RaterSession, add_rater, create_survey, get_survey, parse_ids,
                             raters, summary, surveys)
+from backend.survey.links import DEFAULT_BASE_URL, issue_link, link_url
 from backend.survey_report import (ALL_RATERS, SurveyResults, compute_results, confusion_figure,
                                    ratings_figure, results_markdown, write_report)
 from backend.workspace import Workspace
 from diffgen_gui.survey_rater import RaterWindow
+from diffgen_gui.tasks import run_with_progress
+
+PROGRESS_POLL_MS = 2000  # how often the rater list re-reads progress (web raters answer meanwhile)
 
 
 def _spin(maximum: int, value: int = 0) -> QSpinBox:
@@ -44,18 +51,21 @@ class Table7Widget(QTableWidget):
         super().__init__(0, 9)
         self.horizontalHeader().hide()
         self.verticalHeader().hide()
+        # sized to its content: never a scroll box inside the results' scroll area
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
 
     def show_rows(self, rows) -> None:
         self.clearSpans()
         self.setRowCount(2 + len(rows))
-        head = [("", 0, 1), ("Image Quality", 1, 3), ("Segmentation Quality", 4, 3), ("Real or Fake", 7, 2)]
+        head = [("", 0, 1), ("Image Quality", 1, 3), ("Segmentation Quality", 4, 3), ("Real or Synthetic", 7, 2)]
         for text, col, span in head:
             self._cell(0, col, text, bold=True)
             if span > 1:
                 self.setSpan(0, col, 1, span)
         for col, text in enumerate(["Data type", "Good", "Moderate", "Poor", "Good", "Moderate", "Poor",
-                                    "Real", "Fake"]):
+                                    "Real", "Synthetic"]):
             self._cell(1, col, text, bold=True)
         for r, row in enumerate(rows, start=2):
             self._cell(r, 0, row.label, bold=True)
@@ -63,8 +73,8 @@ class Table7Widget(QTableWidget):
                 self._cell(r, c, str(v))
         self.resizeColumnsToContents()
         for c in range(1, 9):  # equal number columns, wide enough for the spanning headers
-            self.setColumnWidth(c, 84)
-        self.setFixedWidth(self.columnWidth(0) + 8 * 84 + 4)
+            self.setColumnWidth(c, 88)
+        self.setFixedWidth(self.columnWidth(0) + 8 * 88 + 4)
         self.setFixedHeight(self.verticalHeader().length() + 4)
 
     def _cell(self, r: int, c: int, text: str, bold: bool = False) -> None:
@@ -77,12 +87,42 @@ class Table7Widget(QTableWidget):
         self.setItem(r, c, item)
 
 
+@dataclass(frozen=True)
+class ComputedResults:
+    """What "Compute results" shows, all made off the GUI thread (figures as PNG bytes)."""
+    results: SurveyResults
+    confusion_png: bytes | None
+    ratings_png: bytes | None
+    markdown: str
+
+
+def compute_shown_results(ws: Workspace, survey) -> ComputedResults:
+    res = compute_results(ws, survey)
+    return ComputedResults(res, confusion_figure(res), ratings_figure(res), results_markdown(res, tables=False))
+
+
+def _clock(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone().strftime("%H:%M:%S")
+
+
+def rater_line(r: dict) -> str:
+    """One rater in the list: progress, state, web link, time of the last answer."""
+    state = "submitted" if r["submitted"] else "in progress"
+    line = f"{r['rater']}: {r['complete']} / {r['items']}, {state}"
+    if r["link"]:
+        line += ", web link"
+    if r["last_answer"] and not r["submitted"]:
+        line += f", last answer {_clock(r['last_answer'])}"
+    return line
+
+
 class SurveyView(QWidget):
     def __init__(self, workspace: Workspace):
         super().__init__()
         self.workspace = workspace
         self.results: SurveyResults | None = None
         self.rater_window: RaterWindow | None = None
+        self.task = None  # the background computation running now, if any
 
         # -- left: surveys, creation, raters
         self.survey_combo = QComboBox()
@@ -120,6 +160,15 @@ class SurveyView(QWidget):
         add.clicked.connect(self.add_rater)
         self.rate_button = QPushButton("Start rating as selected rater…")
         self.rate_button.clicked.connect(self.start_rating)
+        new_link = QPushButton("New web link")
+        new_link.setToolTip("Issue a new personal link for the selected rater (the old one stops working)")
+        new_link.clicked.connect(self.new_link)
+        self.base_url_edit = QLineEdit(DEFAULT_BASE_URL)
+        self.base_url_edit.setToolTip("Where raters reach 'diffgen survey serve' (host and port it prints)")
+        self.link_edit = QLineEdit(readOnly=True)
+        self.link_edit.setPlaceholderText("a rater's web link shows here once, when issued")
+        copy = QPushButton("Copy")
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.link_edit.text()))
         rater_box = QGroupBox("Raters")
         rl = QVBoxLayout(rater_box)
         rl.addWidget(self.rater_list)
@@ -127,7 +176,17 @@ class SurveyView(QWidget):
         row.addWidget(self.rater_edit, 1)
         row.addWidget(add)
         rl.addLayout(row)
-        rl.addWidget(self.rate_button)
+        row = QHBoxLayout()
+        row.addWidget(self.rate_button, 1)
+        row.addWidget(new_link)
+        rl.addLayout(row)
+        web = QFormLayout()
+        web.addRow("Web address", self.base_url_edit)
+        link_row = QHBoxLayout()
+        link_row.addWidget(self.link_edit, 1)
+        link_row.addWidget(copy)
+        web.addRow("Web link", link_row)
+        rl.addLayout(web)
 
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -141,39 +200,50 @@ class SurveyView(QWidget):
         ll.addWidget(new_box)
         ll.addWidget(self.status)
 
-        # -- right: results
+        # -- right: the buttons stay in view; below them one scroll area (no scroll box inside)
         self.table_rater = QComboBox()
         self.table_rater.currentTextChanged.connect(self._show_table)
         self.table7 = Table7Widget()
         self.confusion = QLabel()
         self.ratings = QLabel()
-        self.details = QTextBrowser()
-        self.details.setMinimumHeight(400)
-        refresh = QPushButton("Compute results")
-        refresh.clicked.connect(self.show_results)
-        report = QPushButton("Write report (Markdown + CSV + PNG)")
-        report.clicked.connect(self.write_report)
+        self.details = QLabel()
+        self.details.setTextFormat(Qt.TextFormat.MarkdownText)
+        self.details.setWordWrap(True)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.compute_button = QPushButton("Compute results")
+        self.compute_button.clicked.connect(self.show_results)
+        self.report_button = QPushButton("Write report (Markdown + CSV + PNG)")
+        self.report_button.clicked.connect(self.write_report)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Table 7 for"))
         bar.addWidget(self.table_rater, 1)
-        bar.addWidget(refresh)
-        bar.addWidget(report)
+        bar.addWidget(self.compute_button)
+        bar.addWidget(self.report_button)
         body = QWidget()
         bl = QVBoxLayout(body)
-        bl.addLayout(bar)
         bl.addWidget(self.table7)
         bl.addWidget(self.confusion)
         bl.addWidget(self.ratings)
-        bl.addWidget(self.details, 1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(body)
+        bl.addWidget(self.details)
+        bl.addStretch(1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(body)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addLayout(bar)
+        rl.addWidget(self.scroll, 1)
 
         split = QSplitter()
         split.addWidget(left)
-        split.addWidget(scroll)
+        split.addWidget(right)
         split.setStretchFactor(1, 3)
         QVBoxLayout(self).addWidget(split)
+        self.progress_timer = QTimer(self)
+        self.progress_timer.setInterval(PROGRESS_POLL_MS)
+        self.progress_timer.timeout.connect(self.refresh_progress)
         self.reload()
 
     # -- data ------------------------------------------------------------------------
@@ -199,15 +269,56 @@ class SurveyView(QWidget):
         if not name:
             self.status.setText("No survey yet: create one below.")
             return
-        info = summary(self.workspace, get_survey(self.workspace, name))
-        for r in info["raters"]:
-            state = "submitted" if r["submitted"] else "in progress"
-            self.rater_list.addItem(f"{r['rater']}: {r['complete']} / {r['items']}, {state}")
+        info = self.refresh_progress()
         self.status.setText(f"{name}: {info['items']} items.")
+
+    @Slot()
+    def refresh_progress(self) -> dict | None:
+        """Bring the rater list up to date (answers given on the web or elsewhere meanwhile),
+        keeping the selected rater selected. Called by the poll timer while the tab shows."""
+        survey = self._selected()
+        if survey is None:
+            return None
+        info = summary(self.workspace, survey)
+        selected = self._selected_rater_id()
+        ids = [r["id"] for r in info["raters"]]
+        if ids != [self.rater_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.rater_list.count())]:
+            self.rater_list.clear()
+            for rid in ids:
+                item = QListWidgetItem()
+                item.setData(Qt.ItemDataRole.UserRole, rid)
+                self.rater_list.addItem(item)
+        for i, r in enumerate(info["raters"]):
+            item = self.rater_list.item(i)
+            if item.text() != (line := rater_line(r)):
+                item.setText(line)
+            if r["id"] == selected and self.rater_list.currentRow() != i:
+                self.rater_list.setCurrentRow(i)
+        return info
 
     def _selected(self):
         name = self.survey_combo.currentText()
         return get_survey(self.workspace, name) if name else None
+
+    def _selected_rater_id(self) -> int | None:
+        item = self.rater_list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def _selected_rater(self):
+        survey, rid = self._selected(), self._selected_rater_id()
+        if survey is None or rid is None:
+            self.status.setText("Select a rater first.")
+            return None, None
+        return survey, next(r for r in raters(self.workspace, survey) if r.id == rid)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        self.progress_timer.start()
+        self.refresh_progress()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.progress_timer.stop()
+        super().hideEvent(event)
 
     # -- actions ---------------------------------------------------------------------
     def _run(self, action, done_message: str | None = None) -> bool:
@@ -216,13 +327,16 @@ class SurveyView(QWidget):
         try:
             action()
         except DiffGenError as e:
-            self.status.setText(f"<span style='color:#c8423b'>{e}</span>")
+            self._error(str(e))
             return False
         finally:
             QGuiApplication.restoreOverrideCursor()
         if done_message:
             self.status.setText(done_message)
         return True
+
+    def _error(self, message: str) -> None:
+        self.status.setText(f"<span style='color:#c8423b'>{message}</span>")
 
     def create_survey(self) -> None:
         counts = {"real": self.real_spin.value()} | {k: s.value() for k, s in self.kind_spins.items()}
@@ -246,39 +360,81 @@ class SurveyView(QWidget):
             self.status.setText("Create a survey first.")
             return
         name = self.rater_edit.text()
-        if self._run(lambda: add_rater(self.workspace, survey, name)):
+        made = []
+        if self._run(lambda: made.append(add_rater(self.workspace, survey, name))):
             self.rater_edit.clear()
-            self._survey_changed(survey.name)
+            self.refresh_progress()
+            self._issue_link(made[0])
+
+    def new_link(self) -> None:
+        survey, rater = self._selected_rater()
+        if rater is not None:
+            self._issue_link(rater)
+
+    def _issue_link(self, rater) -> None:
+        tokens = []
+        if self._run(lambda: tokens.append(issue_link(self.workspace, rater))):
+            self.link_edit.setText(link_url(tokens[0], self.base_url_edit.text().strip() or DEFAULT_BASE_URL))
+            self.status.setText(f"Web link of {rater.name!r} below: copy it now (it is shown only once) and give "
+                                "it to this rater only. Serve the page with 'diffgen survey serve'.")
+            self.refresh_progress()
 
     def start_rating(self) -> None:
-        survey = self._selected()
-        row = self.rater_list.currentRow()
-        if survey is None or row < 0:
-            self.status.setText("Select a rater first.")
+        survey, rater = self._selected_rater()
+        if rater is None:
             return
-        rater = raters(self.workspace, survey)[row]
         if rater.simulated:
             self.status.setText("Simulated raters cannot rate.")
             return
 
         def open_window() -> None:
             self.rater_window = RaterWindow(RaterSession.open(self.workspace, survey.name, rater.name), self)
-            self.rater_window.closed.connect(lambda: self._survey_changed(survey.name))
-            self.rater_window.showFullScreen()
+            self.rater_window.closed.connect(self._rater_window_closed)
+            self.rater_window.show_full_screen()
 
         self._run(open_window)
 
+    @Slot()
+    def _rater_window_closed(self) -> None:
+        self.refresh_progress()
+
+    # -- results (computed off the GUI thread) --------------------------------------------
+    def _in_background(self, title: str, func, on_done) -> None:
+        """``func()`` in a worker thread behind a progress dialog; ``on_done(result)`` back here."""
+        if self.task is not None:
+            return
+        ws = self.workspace
+        for b in (self.compute_button, self.report_button):
+            b.setEnabled(False)
+
+        def work(progress, cancel):
+            try:
+                result = func()
+            finally:
+                ws.close()  # this thread's connection
+            if cancel():
+                raise Cancelled(f"{title}: cancelled")
+            return result
+
+        def finish(result, failed: str | None = None) -> None:
+            self.task = None
+            for b in (self.compute_button, self.report_button):
+                b.setEnabled(True)
+            if failed is None:
+                on_done(result)
+            else:
+                self._error(failed)
+
+        self.task = run_with_progress(self, title, work, finish, lambda message: finish(None, message))
+
     def show_results(self) -> None:
         survey = self._selected()
-        if survey is None:
-            return
+        if survey is not None:
+            self._in_background("Computing survey results",
+                                lambda: compute_shown_results(self.workspace, survey), self._show_computed)
 
-        def compute() -> None:
-            self.results = compute_results(self.workspace, survey)
-
-        if not self._run(compute):
-            return
-        res = self.results
+    def _show_computed(self, shown: ComputedResults) -> None:
+        self.results = res = shown.results
         self.table_rater.blockSignals(True)
         self.table_rater.clear()
         names = list(res.tables)
@@ -287,11 +443,10 @@ class SurveyView(QWidget):
             self.table_rater.setCurrentText(ALL_RATERS)
         self.table_rater.blockSignals(False)
         self._show_table(self.table_rater.currentText())
-        self.confusion.setPixmap(_pixmap(confusion_figure(res)))
-        self.ratings.setPixmap(_pixmap(ratings_figure(res)))
-        self.details.setMarkdown(results_markdown(res, tables=False))
-        if not res.raters:
-            self.status.setText("No answers yet.")
+        self.confusion.setPixmap(_pixmap(shown.confusion_png))
+        self.ratings.setPixmap(_pixmap(shown.ratings_png))
+        self.details.setText(shown.markdown)
+        self.status.setText("No answers yet." if not res.raters else f"Results of {res.survey.name!r} computed.")
 
     def _show_table(self, name: str) -> None:
         if self.results and name in self.results.tables:
@@ -301,7 +456,9 @@ class SurveyView(QWidget):
         survey = self._selected()
         if survey is None:
             return
-        out = {}
-        if self._run(lambda: out.update(write_report(self.workspace, survey))):
-            folder = next(iter(out.values())).parent
-            QMessageBox.information(self, "Report written", f"{len(out)} files written to\n{folder}")
+
+        def written(files: dict) -> None:
+            folder = next(iter(files.values())).parent
+            self.status.setText(f"Report written: {len(files)} files in {folder}")
+
+        self._in_background("Writing the survey report", lambda: write_report(self.workspace, survey), written)

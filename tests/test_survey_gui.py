@@ -1,12 +1,15 @@
 """Rater window and survey tab, offscreen: keys, back, resume, submit, and blinding."""
 
 import re
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QDialog, QLabel, QMenu, QWidget
+from PySide6.QtWidgets import (QAbstractItemView, QAbstractScrollArea, QDialog, QLabel, QMenu, QPushButton,
+                               QWidget)
 
 from backend import survey as sv
+from backend.survey.links import verify_token
 from backend.survey_report import compute_results
 from tests.test_survey import survey, ws  # noqa: F401 - shared fixtures
 
@@ -110,7 +113,13 @@ def test_finish_and_submit_lock_the_answers(qtbot, ws, survey):
     assert win.session.finished() and win.done_label.isVisible() and win.submit_button.isEnabled()
     _assert_blinded(win, ws, survey)
     qtbot.keyClick(win, Qt.Key.Key_S)
-    assert sv.get_rater(ws, survey, "dr-a").submitted_at is not None
+    assert sv.get_rater(ws, survey, "dr-a").submitted_at is None  # S only asks
+    qtbot.keyClick(win.confirm, Qt.Key.Key_N)
+    qtbot.waitUntil(lambda: win.confirm is None)
+    assert sv.get_rater(ws, survey, "dr-a").submitted_at is None and not win.session.submitted
+    qtbot.keyClick(win, Qt.Key.Key_S)
+    qtbot.keyClick(win.confirm, Qt.Key.Key_Return)  # Enter answers Yes
+    assert sv.get_rater(ws, survey, "dr-a").submitted_at is not None and win.confirm is None
     qtbot.keyClick(win, Qt.Key.Key_Left)
     qtbot.keyClick(win, Qt.Key.Key_1)
     assert _stored(ws, win)[order[-1]] == sv.Answer("moderate", "good", "fake", "")
@@ -173,11 +182,158 @@ def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
     assert view.rater_window is not None and view.rater_window.isVisible()
     view.rater_window.close()
     view.show_results()
+    qtbot.waitUntil(lambda: view.results is not None, timeout=30000)
     res = compute_results(ws, survey)
     view.table_rater.setCurrentText("simulated-2 (simulated)")
     for r, row in enumerate(res.tables["simulated-2 (simulated)"], start=2):
         assert view.table7.item(r, 0).text() == row.label
         assert [int(view.table7.item(r, c).text()) for c in range(1, 9)] == row.cells()
     assert view.table7.item(0, 1).text() == "Image Quality" and view.table7.columnSpan(0, 1) == 3
-    md = view.details.toMarkdown()
+    md = view.details.text()
     assert "Fleiss" in md and "Simulated raters" in md and not view.confusion.pixmap().isNull()
+
+
+def test_submit_confirmation_answers_y_and_esc(qtbot, ws, survey):
+    rater = sv.add_rater(ws, survey, "dr-a")
+    for item in sv.rater_order(ws, survey, rater):
+        for q, v in (("image_quality", "good"), ("mask_quality", "good"), ("real_fake", "real")):
+            sv.record_answer(ws, rater, item, q, v)
+    win = _window(qtbot, ws)
+    qtbot.keyClick(win, Qt.Key.Key_S)
+    box = win.confirm
+    assert box.isVisible() and "final" in box.text() and box.defaultButton().text() == "&Yes, submit"
+    qtbot.keyClick(box, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: win.confirm is None)
+    assert not win.session.submitted
+    qtbot.keyClick(win, Qt.Key.Key_S)
+    qtbot.keyClick(win.confirm, Qt.Key.Key_Y)  # the button's mnemonic, without Alt
+    qtbot.waitUntil(lambda: win.session.submitted)
+    assert sv.get_rater(ws, survey, "dr-a").submitted_at is not None
+
+
+def _three_raters(ws, survey, view):
+    for name in ("dr-a", "dr-b"):
+        view.rater_edit.setText(name)
+        view.add_rater()
+    sv.simulate_raters(ws, survey, 1, seed=1)
+    view.refresh_progress()
+
+
+def test_rater_list_is_live_and_keeps_its_selection(qtbot, ws, survey):
+    view = SurveyView(ws)
+    qtbot.addWidget(view)
+    view.survey_combo.setCurrentText("pilot")
+    _three_raters(ws, survey, view)
+    link = view.link_edit.text()
+    assert re.fullmatch(r"http://127\.0\.0\.1:8765/r/[\w-]{40,}", link)
+    assert verify_token(ws, survey, link.rsplit("/", 1)[1]).rater.name == "dr-b"
+    assert view.rater_list.item(0).text() == "dr-a: 0 / 30, in progress, web link"
+    view.rater_list.setCurrentRow(1)
+    view.start_rating()
+    qtbot.keyClick(view.rater_window, Qt.Key.Key_1)
+    view.rater_window.close()
+    assert view.rater_list.currentRow() == 1 and view.rater_list.item(1).text().startswith("dr-b: 0 / 30")
+    view.progress_timer.setInterval(50)
+    view.show()  # the poll runs while the tab shows: answers given on the web appear by themselves
+    dr_a = sv.get_rater(ws, survey, "dr-a")
+    for q, v in (("image_quality", "good"), ("mask_quality", "good"), ("real_fake", "real")):
+        sv.record_answer(ws, dr_a, sv.rater_order(ws, survey, dr_a)[0], q, v)
+    qtbot.waitUntil(lambda: view.rater_list.item(0).text().startswith("dr-a: 1 / 30, in progress, web link, "
+                                                                      "last answer "), timeout=5000)
+    assert view.rater_list.currentRow() == 1
+    view.hide()
+    assert not view.progress_timer.isActive()
+
+
+def test_compute_results_leaves_the_window_responsive(qtbot, ws, survey, monkeypatch):
+    import threading
+    import time
+
+    import diffgen_gui.survey_view as view_mod
+    from PySide6.QtCore import QTimer
+
+    sv.simulate_raters(ws, survey, 2, seed=1)
+    threads = []
+
+    def slow_compute(ws_, survey_):
+        threads.append(threading.current_thread())
+        time.sleep(0.6)
+        return compute_results(ws_, survey_)
+
+    monkeypatch.setattr(view_mod, "compute_results", slow_compute)
+    view = SurveyView(ws)
+    qtbot.addWidget(view)
+    view.resize(1400, 900)
+    view.show()
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(20)
+    start = time.monotonic()
+    view.compute_button.click()
+    assert time.monotonic() - start < 0.3 and view.results is None  # the click returns at once
+    qtbot.waitUntil(lambda: view.results is not None, timeout=30000)
+    timer.stop()
+    assert threads and threads[0] is not threading.main_thread() and len(ticks) >= 10
+    # one word everywhere: the rater window says "Synthetic", so does Table 7
+    assert view.table7.item(0, 7).text() == "Real or Synthetic" and view.table7.item(1, 8).text() == "Synthetic"
+    cells = [view.table7.item(r, c).text() for r in range(view.table7.rowCount()) for c in range(9)
+             if view.table7.item(r, c)]
+    assert not [c for c in cells if "fake" in c.lower()]
+    # the buttons stay in view; nothing inside the results' scroll area scrolls by itself
+    buttons = {b.text(): b for b in view.findChildren(QPushButton)}
+    for text in ("Compute results", "Write report (Markdown + CSV + PNG)"):
+        assert not view.scroll.isAncestorOf(buttons[text]) and buttons[text].isVisible()
+    view.scroll.verticalScrollBar().setValue(view.scroll.verticalScrollBar().maximum())
+    assert buttons["Write report (Markdown + CSV + PNG)"].visibleRegion().boundingRect().width() > 0
+    qtbot.wait(50)
+    inner = view.scroll.widget().findChildren(QAbstractScrollArea)
+    assert all(a.verticalScrollBar().maximum() == 0 and not a.verticalScrollBar().isVisible() for a in inner)
+    assert "Fleiss" in view.details.text()
+    buttons["Write report (Markdown + CSV + PNG)"].click()
+    qtbot.waitUntil(lambda: view.status.text().startswith("Report written:"), timeout=30000)
+
+
+FULL_SCREEN_CHILD = """
+import sys
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from backend import survey as sv
+from backend.data.demo import write_demo_dataset
+from backend.data.importer import import_dataset
+from backend.workspace import Workspace
+from diffgen_gui.survey_rater import RaterWindow
+tmp = Path(sys.argv[1])
+ws = Workspace.create(tmp / "ws")
+import_dataset(ws, write_demo_dataset(tmp / "data", count=4, size=64, seed=0))
+sv.add_rater(ws, sv.create_survey(ws, sv.SurveyConfig("fs", {"real": 2})), "dr")
+app = QApplication([])
+win = RaterWindow(sv.RaterSession.open(ws, "fs", "dr"))
+win.show_full_screen()
+QTimer.singleShot(800, app.quit)
+app.exec()
+g, s = win.geometry(), app.primaryScreen().geometry()
+print("GEOMETRY", g.x(), g.y(), g.width(), g.height(), s.width(), s.height())
+"""
+
+
+def test_rater_window_fills_the_screen_without_a_window_manager(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        if os.environ.get("CI"):
+            pytest.fail("xvfb-run is missing: .ci/run installs it (apt-get install xvfb)")
+        pytest.skip("xvfb-run not installed (apt-get install xvfb)")
+    root = str(Path(__file__).resolve().parents[1])
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"} | {"QT_QPA_PLATFORM": "xcb",
+                                                                              "PYTHONPATH": root}
+    proc = subprocess.run([xvfb, "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-c", FULL_SCREEN_CHILD,
+                           str(tmp_path)], env=env, capture_output=True, text=True, timeout=120, cwd=root)
+    line = [x for x in proc.stdout.splitlines() if x.startswith("GEOMETRY")]
+    assert proc.returncode == 0 and line, proc.stderr[-3000:]
+    assert line[0].split()[1:] == ["0", "0", "1280", "800", "1280", "800"]

@@ -88,7 +88,7 @@ def test_rater_pack_round_trip(ws, survey, tmp_path, capsys):
     assert sorted(r["item"] for r in sheet) == sorted(its)
     assert all(r["rater"] == "dr-far" and not any(r[q] for q in sv.QUESTIONS) and not r["comment"] for r in sheet)
     readme = (pack / "README.txt").read_text()
-    assert "good, moderate or poor" in readme and "import-answers" in readme
+    assert "good, moderate or poor" in readme and "import-answers" in readme and "real or synthetic:" in readme
     for secret in ("pilot", "inpaint", "styl", "Diff", str(ws.root), "10 "):
         assert secret not in readme and secret not in (pack / "answers.csv").read_text()
     # the rater fills in all but two rows in a spreadsheet and sends the sheet back

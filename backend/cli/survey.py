@@ -1,15 +1,20 @@
-"""Survey commands: diffgen survey create | add-rater | list | rate | simulate | report |
-import-answers | export-answers | export-rater-pack."""
+"""Survey commands: diffgen survey create | add-rater | link | list | rate | serve | simulate |
+report | import-answers | export-answers | export-rater-pack."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 from backend.survey import (SurveyConfig, add_rater, create_survey, export_answers_csv, export_rater_pack,
-                            get_survey, import_answers_csv, parse_ids, parse_set, simulate_raters, summary,
-                            surveys)
+                            get_rater, get_survey, import_answers_csv, parse_ids, parse_set, simulate_raters,
+                            summary, surveys)
+from backend.survey.links import DEFAULT_BASE_URL, issue_link, link_url
+
+BASE_URL_HELP = (f"address raters reach 'diffgen survey serve' at, put in front of the link (default "
+                 f"{DEFAULT_BASE_URL}; e.g. https://rating.hospital.example:8765)")
 
 
 def register(sub) -> None:
@@ -37,7 +42,15 @@ def register(sub) -> None:
     p.add_argument("--survey", required=True)
     p.add_argument("--rater", required=True)
     p.add_argument("--seed", type=int, help="order seed (default: derived from the rater name)")
+    p.add_argument("--base-url", default=DEFAULT_BASE_URL, help=BASE_URL_HELP)
     p.set_defaults(func=cmd_add_rater)
+
+    p = ss.add_parser("link", help="issue a new personal web link for a rater (the old link stops working)")
+    add_workspace(p)
+    p.add_argument("--survey", required=True)
+    p.add_argument("--rater", required=True)
+    p.add_argument("--base-url", default=DEFAULT_BASE_URL, help=BASE_URL_HELP)
+    p.set_defaults(func=cmd_link)
 
     p = ss.add_parser("list", help="surveys with their items and each rater's progress")
     add_workspace(p)
@@ -48,6 +61,17 @@ def register(sub) -> None:
     p.add_argument("--survey", required=True)
     p.add_argument("--rater", required=True)
     p.set_defaults(func=cmd_rate)
+
+    p = ss.add_parser("serve", help="serve the blinded rater page to raters' browsers (personal links)")
+    add_workspace(p)
+    p.add_argument("--survey", required=True)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network "
+                        "interface, e.g. for tablets on the ward network)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--certfile", help="TLS certificate (PEM); with --keyfile the page is served over https")
+    p.add_argument("--keyfile", help="private key of --certfile (PEM)")
+    p.set_defaults(func=cmd_serve)
 
     p = ss.add_parser("simulate", help="fill answers of simulated raters (demo only; labelled simulated)")
     add_workspace(p)
@@ -105,11 +129,26 @@ def cmd_create(a: argparse.Namespace) -> int:
     return 0
 
 
+def _print_link(rater: str, token: str, base_url: str) -> None:
+    print(f"Web link for {rater!r} (shown only now; give it to this rater only, it lets anyone holding it rate "
+          f"as {rater!r}):\n    {link_url(token, base_url)}")
+
+
 def cmd_add_rater(a: argparse.Namespace) -> int:
     ws = open_workspace(a)
     r = add_rater(ws, get_survey(ws, a.survey), a.rater, a.seed)
     print(f"Added rater {r.name!r} (order seed {r.seed}). "
-          f"Rate with: diffgen survey rate -w {a.workspace} --survey {a.survey} --rater {r.name}")
+          f"Rate here with: diffgen survey rate -w {a.workspace} --survey {a.survey} --rater {r.name}")
+    _print_link(r.name, issue_link(ws, r), a.base_url)
+    print(f"Serve the web page with: diffgen survey serve -w {a.workspace} --survey {a.survey}")
+    return 0
+
+
+def cmd_link(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    r = get_rater(ws, get_survey(ws, a.survey), a.rater)
+    _print_link(r.name, issue_link(ws, r), a.base_url)
+    print("Any earlier link of this rater no longer works; their answers are kept.")
     return 0
 
 
@@ -124,13 +163,38 @@ def cmd_list(a: argparse.Namespace) -> int:
         print(f"{s.name}: {info['items']} items ({kinds}), created {s.created_at}")
         for r in info["raters"]:
             state = f"submitted {r['submitted']}" if r["submitted"] else "in progress"
-            print(f"    {r['rater']}: {r['complete']} / {r['items']} answered, {state}")
+            last = f", last answer {r['last_answer']}" if r["last_answer"] and not r["submitted"] else ""
+            # only the token's first characters are stored in the clear: 'survey link' issues a new one
+            link = f"; web link /r/{r['link']}... ('diffgen survey link' for a new one)" if r["link"] else ""
+            print(f"    {r['rater']}: {r['complete']} / {r['items']} answered, {state}{last}{link}")
     return 0
 
 
 def cmd_rate(a: argparse.Namespace) -> int:
     gui = importlib.import_module("diffgen_gui.survey_rater")  # lazy: the back end never imports Qt
     return gui.run_standalone(a.workspace, a.survey, a.rater)
+
+
+def cmd_serve(a: argparse.Namespace) -> int:
+    from backend.web import ServeConfig, base_urls, bind, is_loopback, make_server
+
+    ws = open_workspace(a)
+    survey = get_survey(ws, a.survey)
+    config = ServeConfig(a.host, a.port, a.certfile, a.keyfile)
+    server = make_server(ws, survey, config)
+    sock = bind(config)
+    urls = base_urls(config, sock.getsockname()[1])
+    linked = sum(1 for r in summary(ws, survey)["raters"] if r["link"])
+    print(f"Serving survey {survey.name!r} to {linked} rater(s) with a web link at {urls[0]}")
+    print(f"Each rater opens their personal link: {urls[0]}/r/<token> (from 'diffgen survey add-rater' or "
+          f"'diffgen survey link'). Progress: 'diffgen survey list' or the Survey tab. Ctrl+C stops.")
+    if not is_loopback(a.host):
+        print(f"warning: listening on {a.host}: every device that can reach this machine can try links; "
+              f"raters on the network use {urls[0]}/r/<token>"
+              + ("" if a.certfile else ". Without --certfile/--keyfile answers and links travel unencrypted."),
+              file=sys.stderr)
+    server.run(sockets=[sock])
+    return 0
 
 
 def cmd_simulate(a: argparse.Namespace) -> int:

@@ -132,15 +132,19 @@ def items(ws: Workspace, survey: Survey) -> list[dict]:
 
 
 def summary(ws: Workspace, survey: Survey) -> dict:
-    """Counts for listings: items per kind and, per rater, answered/complete/submitted."""
+    """Counts for listings: items per kind and, per rater, answered/complete/submitted, the
+    time of their last answer and the hint of their web link (None without one)."""
     per_kind = {r[0]: r[1] for r in ws.query(
         "SELECT truth, COUNT(*) FROM survey_items WHERE survey_id = ? GROUP BY truth", (survey.id,))}
     n = sum(per_kind.values())
-    out = []
-    for r in raters(ws, survey):
-        done = ws.query("SELECT COUNT(*) FROM survey_answers WHERE rater_id = ? AND image_quality IS NOT NULL"
-                        " AND mask_quality IS NOT NULL AND real_fake IS NOT NULL", (r.id,))[0][0]
-        out.append({"rater": r.display_name, "complete": done, "items": n, "submitted": r.submitted_at})
+    rows = ws.query(
+        "SELECT ra.id, ra.name, ra.simulated, ra.submitted_at, l.hint,"
+        " COALESCE(SUM(a.image_quality IS NOT NULL AND a.mask_quality IS NOT NULL AND a.real_fake IS NOT NULL), 0),"
+        " MAX(a.answered_at) FROM raters ra LEFT JOIN survey_answers a ON a.rater_id = ra.id"
+        " LEFT JOIN rater_links l ON l.rater_id = ra.id WHERE ra.survey_id = ? GROUP BY ra.id ORDER BY ra.id",
+        (survey.id,))
+    out = [{"id": r[0], "rater": f"{r[1]} (simulated)" if r[2] else r[1], "complete": r[5], "items": n,
+            "submitted": r[3], "link": r[4], "last_answer": r[6]} for r in rows]
     return {"name": survey.name, "items": n, "per_kind": per_kind, "raters": out}
 
 

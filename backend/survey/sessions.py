@@ -71,7 +71,10 @@ def _set_column(ws: Workspace, rater: Rater, item_id: int, column: str, value) -
 
 
 def submit(ws: Workspace, rater: Rater) -> None:
-    """Make a rater's answers final; refused while any item is incomplete."""
+    """Make a rater's answers final; refused while any item is incomplete. Submitting again
+    (a second device, a repeated request) changes nothing."""
+    if ws.query("SELECT submitted_at FROM raters WHERE id = ?", (rater.id,))[0][0]:
+        return
     survey = survey_by_id(ws, rater.survey_id)
     answers = answers_of(ws, rater)
     missing = [i for i in rater_order(ws, survey, rater) if not answers.get(i, Answer()).complete]
@@ -117,6 +120,19 @@ class RaterSession:
     @property
     def current(self) -> BlindItem:
         return self.items[min(self.index, self.total - 1)]
+
+    def reload(self) -> None:
+        """Re-read answers and the submitted state (another window or device may have
+        answered meanwhile) and move to the first unanswered item."""
+        self.rater = get_rater(self.ws, self.survey, self.rater.name)
+        self.answers = answers_of(self.ws, self.rater)
+        self.index = self.resume_index()
+
+    def select(self, position: int) -> None:
+        """Make the item at ``position`` (0-based, in this rater's order) the current one."""
+        if not 0 <= position < self.total:
+            raise BadInputError(f"no item at position {position} (this rater has {self.total})")
+        self.index = position
 
     def answer(self) -> Answer:
         return self.answers.get(self.current.item_id, Answer())

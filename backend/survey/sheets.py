@@ -131,7 +131,7 @@ Please answer in {sheet}, one row per item, in the order of the rows:
   item           the item code: leave it as it is
   image_quality  good, moderate or poor: how realistic and usable is the image?
   mask_quality   good, moderate or poor: how well does the mask outline the polyp?
-  real_fake      real or fake: is the image a real endoscopy image or synthetic?
+  real_fake      real or synthetic: is the image a real endoscopy image or synthetic?
   comment        optional, free text
 
 Look at each image and its mask together before answering. Leave a row empty if you

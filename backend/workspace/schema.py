@@ -195,6 +195,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE raters ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0;
     CREATE UNIQUE INDEX survey_items_code ON survey_items(survey_id, code)
     """,
+    # 2 -> 3: web rater links. Only a hash of each rater's link token is stored (a copied
+    # database or backup lets no one rate in someone's name); ``secret`` keys the rater's
+    # opaque image codes and CSRF token; ``hint`` (the token's first characters) lets the
+    # researcher tell links apart.
+    """
+    CREATE TABLE rater_links (
+        rater_id INTEGER PRIMARY KEY REFERENCES raters(id) ON DELETE CASCADE,
+        token_sha256 TEXT NOT NULL UNIQUE,
+        secret TEXT NOT NULL,
+        hint TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

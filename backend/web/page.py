@@ -1,0 +1,323 @@
+"""The rater page: static HTML, CSS and JavaScript, identical for every rater and item.
+
+Nothing per rater or per item is in the HTML; the script asks ``state`` for the rater's
+items (opaque codes) and answers. Keys as in the desktop window: 1/2/3 image quality,
+Q/W/E segmentation quality, R/F real or synthetic, Right/Enter next, Left back, C comment,
+S submit (a dialog asks; Y or Enter confirms, N or Esc cancels). Answers are sent one at
+a time, in order, retried while the connection is down; each item shows whether its
+answers are saved. Big touch targets, no hover-only controls, for tablets.
+"""
+
+HTML = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>Blinded review</title>
+<link rel="stylesheet" href="/assets/rater.css">
+<script src="/assets/rater.js" defer></script>
+</head>
+<body>
+<header>
+  <span id="rater"></span>
+  <span id="message" role="status" aria-live="polite"></span>
+  <span id="answered"></span>
+  <span id="progress"></span>
+</header>
+<main>
+  <section id="pictures">
+    <figure><figcaption>Image</figcaption><img id="image" alt="Image"></figure>
+    <figure><figcaption>Segmentation mask</figcaption><img id="mask" alt="Segmentation mask"></figure>
+  </section>
+  <p id="done" hidden></p>
+  <section id="questions">
+    <div class="question"><span class="title">Image quality</span>
+      <button type="button" data-q="image_quality" data-v="good">1&nbsp; Good</button>
+      <button type="button" data-q="image_quality" data-v="moderate">2&nbsp; Moderate</button>
+      <button type="button" data-q="image_quality" data-v="poor">3&nbsp; Poor</button></div>
+    <div class="question"><span class="title">Segmentation quality</span>
+      <button type="button" data-q="mask_quality" data-v="good">Q&nbsp; Good</button>
+      <button type="button" data-q="mask_quality" data-v="moderate">W&nbsp; Moderate</button>
+      <button type="button" data-q="mask_quality" data-v="poor">E&nbsp; Poor</button></div>
+    <div class="question"><span class="title">Real or synthetic?</span>
+      <button type="button" data-q="real_fake" data-v="real">R&nbsp; Real</button>
+      <button type="button" data-q="real_fake" data-v="fake">F&nbsp; Synthetic</button></div>
+  </section>
+  <div id="nav">
+    <button type="button" id="back">&larr; Back</button>
+    <input id="comment" maxlength="1000" autocomplete="off"
+           placeholder="Optional comment: press C to type, Enter to save">
+    <button type="button" id="next">Next &rarr; (Enter)</button>
+    <button type="button" id="submit">Submit all answers (S)</button>
+  </div>
+  <div id="status"><span id="saved" role="status"></span><ol id="strip" aria-label="Items"></ol></div>
+  <p class="hint">Keys: 1/2/3 image quality &middot; Q/W/E segmentation quality &middot; R/F real or synthetic
+    &middot; &larr; back &middot; Enter next &middot; C comment &middot; S submit.
+    Every answer is saved the moment you give it; you can close this page and come back later.</p>
+</main>
+<dialog id="confirm">
+  <p>Submit all answers? They are then final and can no longer be changed.</p>
+  <button type="button" id="yes">Yes, submit (Y / Enter)</button>
+  <button type="button" id="no">No (N / Esc)</button>
+</dialog>
+</body>
+</html>
+"""
+
+CSS = """
+* { box-sizing: border-box; }
+[hidden] { display: none !important; }
+body { margin: 0; background: #1b1d1f; color: #e6e6e6; font: 16px/1.4 system-ui, sans-serif; }
+header { display: flex; gap: 1.5em; align-items: center; padding: 10px 16px; flex-wrap: wrap; }
+#message { flex: 1; color: #f2c94c; text-align: center; }
+#progress { font-size: 1.4em; font-weight: bold; }
+main { padding: 0 16px 16px; }
+#pictures { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
+figure { margin: 0; text-align: center; }
+figure img { width: 100%; max-height: 50vh; object-fit: contain; background: #111; image-rendering: auto; }
+#done { font-size: 1.3em; text-align: center; padding: 3em 1em; }
+.question { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 8px 0; }
+.question .title { min-width: 12em; }
+button { min-height: 48px; min-width: 96px; padding: 8px 16px; font-size: 1em; color: inherit;
+         background: #2a2d30; border: 1px solid #666; border-radius: 6px; touch-action: manipulation; }
+button[aria-pressed="true"] { background: #2f6f4f; border-color: #6fcf97; }
+button:disabled { color: #666; border-color: #444; }
+button:focus-visible, input:focus-visible { outline: 3px solid #6fa8ff; }
+#nav { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-top: 12px; }
+#comment { flex: 1; min-width: 12em; min-height: 48px; font-size: 1em; padding: 8px; color: inherit;
+           background: #111; border: 1px solid #666; border-radius: 6px; }
+#status { display: flex; gap: 12px; align-items: center; margin-top: 10px; flex-wrap: wrap; }
+#saved { min-width: 10em; }
+#saved[data-state="saved"] { color: #6fcf97; }
+#saved[data-state="saving"] { color: #f2c94c; }
+#saved[data-state="failed"] { color: #ff7b72; font-weight: bold; }
+#strip { display: flex; flex-wrap: wrap; gap: 3px; list-style: none; margin: 0; padding: 0; }
+#strip li { width: 14px; height: 14px; border-radius: 3px; background: #3a3d40; }
+#strip li[data-state="saved"] { background: #3a9a5b; }
+#strip li[data-state="partial"] { background: #7a6a2a; }
+#strip li[data-state="saving"] { background: #e0a526; }
+#strip li[data-state="failed"] { background: #c8423b; }
+#strip li.current { outline: 2px solid #e6e6e6; }
+.hint { color: #999; font-size: 0.85em; }
+dialog { background: #2a2d30; color: inherit; border: 1px solid #888; border-radius: 8px; padding: 20px; }
+dialog::backdrop { background: rgba(0, 0, 0, 0.6); }
+@media (max-width: 700px) { #pictures { grid-template-columns: 1fr; } }
+"""
+
+JS = r"""
+"use strict";
+const base = location.pathname.replace(/\/+$/, "");
+const KEYS = {"1": ["image_quality", "good"], "2": ["image_quality", "moderate"], "3": ["image_quality", "poor"],
+              "q": ["mask_quality", "good"], "w": ["mask_quality", "moderate"], "e": ["mask_quality", "poor"],
+              "r": ["real_fake", "real"], "f": ["real_fake", "fake"]};
+const QUESTIONS = ["image_quality", "mask_quality", "real_fake"];
+let state = null;
+let pos = 0;
+let queue = Promise.resolve();  // answers go one at a time, in the order given
+const pending = new Map();      // item code -> answers not yet confirmed by the server
+const failed = new Set();       // item codes with an answer the server did not store
+
+const $ = (id) => document.getElementById(id);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const complete = (a) => QUESTIONS.every((q) => a[q]);
+const completeCount = () => state.items.filter((it) => complete(it.answer)).length;
+const finished = () => pos >= state.total;
+const current = () => state.items[Math.min(pos, state.total - 1)];
+const byCode = (code) => state.items.find((it) => it.code === code);
+
+function say(text) { $("message").textContent = text; }
+
+async function load() {
+  const r = await fetch(base + "/state", {cache: "no-store"});
+  if (!r.ok) { say("This link does not work (any more). Ask the study team for a new one."); return; }
+  state = await r.json();
+  pos = state.position;
+  $("rater").textContent = "Rater: " + state.rater;
+  $("strip").replaceChildren(...state.items.map(() => document.createElement("li")));
+  render();
+}
+
+function itemState(it) {
+  if (failed.has(it.code)) return "failed";
+  if (pending.get(it.code)) return "saving";
+  if (complete(it.answer)) return "saved";
+  return QUESTIONS.some((q) => it.answer[q]) || it.answer.comment ? "partial" : "empty";
+}
+
+function renderSaved() {
+  state.items.forEach((it, i) => {
+    const li = $("strip").children[i];
+    li.dataset.state = itemState(it);
+    li.classList.toggle("current", i === pos);
+  });
+  const el = $("saved");
+  if (finished() || state.submitted) {
+    const waiting = state.items.some((it) => pending.get(it.code) || failed.has(it.code));
+    el.dataset.state = waiting ? "saving" : "saved";
+    el.textContent = waiting ? "Saving\u2026" : "All answers saved";
+    return;
+  }
+  const s = itemState(current());
+  el.dataset.state = s === "partial" ? "saved" : s;
+  el.textContent = {failed: "Not saved: retrying\u2026", saving: "Saving\u2026", saved: "Saved",
+                    partial: "Saved", empty: ""}[s];
+}
+
+function show(img, url) {
+  if (img.getAttribute("src") !== url) img.src = url;  // no refetch of the shown picture
+}
+
+function render() {
+  const done = finished() || state.submitted;
+  $("progress").textContent = (done ? state.total : pos + 1) + " / " + state.total;
+  $("answered").textContent = completeCount() + " answered";
+  $("pictures").hidden = done;
+  $("done").hidden = !done;
+  if (state.submitted) {
+    $("done").textContent = "Thank you: your answers are submitted. You can close this page.";
+  } else if (done) {
+    $("done").textContent = "All " + state.total + " items are answered. Press S to submit (answers are then " +
+                            "final) or \u2190 to go back and change an answer.";
+  } else {
+    show($("image"), base + "/image/" + current().code);
+    show($("mask"), base + "/mask/" + current().code);
+  }
+  const a = done ? null : current().answer;
+  document.querySelectorAll("button[data-q]").forEach((b) => {
+    b.setAttribute("aria-pressed", String(a !== null && a[b.dataset.q] === b.dataset.v));
+    b.disabled = done;
+  });
+  const comment = $("comment");
+  comment.disabled = done;
+  if (document.activeElement !== comment) comment.value = a ? a.comment : "";
+  $("back").disabled = state.submitted || pos === 0;
+  $("next").disabled = done;
+  $("submit").disabled = state.submitted || completeCount() !== state.total;
+  renderSaved();
+}
+
+async function post(path, body) {
+  return fetch(base + path, {method: "POST", cache: "no-store", body: JSON.stringify(body),
+                             headers: {"Content-Type": "application/json", "X-CSRF-Token": state.csrf}});
+}
+
+async function deliver(code, question, value) {
+  for (let attempt = 0, wait = 500; ; attempt++, wait = Math.min(wait * 2, 8000)) {
+    try {
+      const r = await post("/answer", {item: code, question: question, value: value});
+      if (r.ok) {
+        const stored = (await r.json()).answer;
+        if (pending.get(code) === 1) Object.assign(byCode(code).answer, stored);  // else a newer one follows
+        failed.delete(code);
+        return;
+      }
+      if (r.status < 500) {  // refused (e.g. submitted meanwhile): retrying would not help
+        const body = await r.json().catch(() => ({}));
+        say(body.error || "The answer was refused (" + r.status + ").");
+        failed.add(code);
+        return;
+      }
+    } catch (e) { /* the connection dropped: try again */ }
+    failed.add(code);
+    renderSaved();
+    await sleep(wait);
+  }
+}
+
+function send(code, question, value) {
+  pending.set(code, (pending.get(code) || 0) + 1);
+  renderSaved();
+  queue = queue.then(() => deliver(code, question, value)).finally(() => {
+    pending.set(code, pending.get(code) - 1);
+    render();
+  });
+  return queue;
+}
+
+function give(question, value) {
+  if (state.submitted || finished()) return;
+  const it = current();
+  it.answer[question] = value;  // shown at once; the strip says when the server has it
+  say("");
+  send(it.code, question, value);
+  render();
+}
+
+function saveComment() {
+  if (state.submitted || finished()) return;
+  const it = current();
+  const text = $("comment").value.trim();
+  if (text !== it.answer.comment) { it.answer.comment = text; send(it.code, "comment", text); }
+}
+
+function next() {
+  if (finished()) return;
+  saveComment();
+  if (!complete(current().answer)) { say("Answer all three questions first"); return; }
+  say("");
+  pos += 1;
+  render();
+}
+
+function back() {
+  if (state.submitted) return;
+  saveComment();
+  pos = Math.max(0, Math.min(pos, state.total) - 1);
+  say("");
+  render();
+}
+
+function askSubmit() {
+  if (state.submitted || completeCount() !== state.total) return;
+  $("confirm").showModal();
+  $("yes").focus();
+}
+
+async function confirmSubmit() {
+  $("confirm").close();
+  await queue;  // every answer is stored before the submission
+  const r = await post("/submit", {});
+  if (r.ok) { state.submitted = true; say(""); render(); return; }
+  const body = await r.json().catch(() => ({}));
+  say(body.error || "Submitting failed (" + r.status + "); try again.");
+}
+
+function onKey(ev) {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey || state === null) return;
+  const k = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
+  if ($("confirm").open) {
+    if (k === "y") { ev.preventDefault(); confirmSubmit(); }
+    else if (k === "n") { ev.preventDefault(); $("confirm").close(); }
+    return;  // Enter and Esc: the dialog's own buttons and cancel
+  }
+  if (ev.target === $("comment")) {
+    if (k === "Enter" || k === "Escape") { ev.preventDefault(); saveComment(); $("comment").blur(); }
+    return;
+  }
+  if (KEYS[k]) { ev.preventDefault(); give(...KEYS[k]); }
+  else if (k === "ArrowRight" || k === "Enter" || k === " ") { ev.preventDefault(); next(); }
+  else if (k === "ArrowLeft" || k === "Backspace") { ev.preventDefault(); back(); }
+  else if (k === "s") { ev.preventDefault(); askSubmit(); }
+  else if (k === "c" && !$("comment").disabled) { ev.preventDefault(); $("comment").focus(); }
+}
+
+function tap(el, action) {
+  el.addEventListener("click", (ev) => { action(); el.blur(); });  // keys stay with the answers
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("button[data-q]").forEach((b) => tap(b, () => give(b.dataset.q, b.dataset.v)));
+  tap($("next"), next);
+  tap($("back"), back);
+  tap($("submit"), askSubmit);
+  tap($("yes"), confirmSubmit);
+  tap($("no"), () => $("confirm").close());
+  $("comment").addEventListener("change", saveComment);
+  document.addEventListener("keydown", onKey);
+  window.addEventListener("beforeunload", (ev) => {
+    if ([...pending.values()].some((n) => n > 0)) { ev.preventDefault(); ev.returnValue = ""; }
+  });
+  load();
+});
+"""

@@ -1,0 +1,150 @@
+"""The rater page in a real headless browser (Debian's chromium through its chromedriver,
+driven by Selenium; nothing is downloaded): keys, saved state, reload and resume, submit
+with confirmation, and the database behind it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+webdriver = pytest.importorskip("selenium.webdriver")
+pytest.importorskip("uvicorn")
+
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from backend import survey as sv  # noqa: E402
+from backend.survey.links import issue_link, link_url  # noqa: E402
+from backend.web import ServeConfig, running_server  # noqa: E402
+from tests.test_survey import ws  # noqa: E402,F401 - shared fixture
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM = "/usr/bin/chromium"
+APT = "apt-get install -y chromium chromium-driver"
+
+
+def _require_browser() -> None:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).is_file()]
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{', '.join(missing)} missing: CI must install them ({APT})")
+        pytest.skip(f"{', '.join(missing)} not installed ({APT})")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    _require_browser()
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,900", "--no-first-run", "--disable-extensions",
+                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(arg)
+    # an explicit driver path: Selenium Manager (which would download a driver) never runs
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def keys(driver, *pressed: str) -> None:
+    ActionChains(driver).send_keys(*pressed).perform()
+
+
+def text(driver, element_id: str) -> str:
+    return driver.find_element(By.ID, element_id).text
+
+
+def wait_for(driver, what: str, condition, timeout: float = 15) -> None:
+    WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition(), message=what)
+
+
+def all_saved(driver) -> bool:
+    states = driver.execute_script("return [...document.querySelectorAll('#strip li')].map(li => li.dataset.state)")
+    return "saving" not in states and "failed" not in states
+
+
+def pictures_loaded(driver) -> bool:
+    return driver.execute_script("return ['image', 'mask'].every(id => document.getElementById(id).complete"
+                                 " && document.getElementById(id).naturalWidth === 64)")
+
+
+ANSWERS = [("1", "q", "r"), ("2", "w", "f"), ("3", "e", "f")]
+STORED = [sv.Answer("good", "good", "real"), sv.Answer("moderate", "moderate", "fake"),
+          sv.Answer("poor", "poor", "fake")]
+
+
+def answer_items(driver, first: int, count: int) -> None:
+    for n in range(first, first + count):
+        wait_for(driver, f"item {n + 1} shown", lambda: text(driver, "progress").startswith(f"{n + 1} / "))
+        wait_for(driver, f"pictures of item {n + 1}", lambda: pictures_loaded(driver))
+        keys(driver, *ANSWERS[n % 3], Keys.ARROW_RIGHT)
+
+
+def test_rating_in_a_real_browser(ws, browser):
+    survey = sv.create_survey(ws, sv.SurveyConfig("browser", {"real": 3, "inpainted": 2, "styled": 1}))
+    rater = sv.add_rater(ws, survey, "dr-browser")
+    order = sv.rater_order(ws, survey, rater)
+    with running_server(ws, survey, ServeConfig("127.0.0.1", 0)) as base:
+        browser.get(link_url(issue_link(ws, rater), base))
+        wait_for(browser, "the first item", lambda: text(browser, "progress") == "1 / 6")
+        assert text(browser, "rater") == "Rater: dr-browser" and browser.title == "Blinded review"
+        keys(browser, "1", Keys.ARROW_RIGHT)  # incomplete: stays and says so
+        wait_for(browser, "the hint", lambda: "Answer all three questions first" in text(browser, "message"))
+        assert text(browser, "progress") == "1 / 6"
+        keys(browser, "q", "r")
+        wait_for(browser, "item 1 saved", lambda: text(browser, "saved") == "Saved" and all_saved(browser))
+        assert sv.answers_of(ws, rater)[order[0]] == STORED[0]  # stored before the page said "saved"
+        keys(browser, Keys.ARROW_RIGHT)
+        answer_items(browser, 1, 1)
+        wait_for(browser, "item 3", lambda: text(browser, "progress") == "3 / 6")
+        keys(browser, "c", "blurry rim", Keys.ENTER)  # C: into the comment box; Enter saves and leaves it
+        keys(browser, *ANSWERS[2])
+        wait_for(browser, "item 3 saved", lambda: all_saved(browser) and text(browser, "answered") == "3 answered")
+        assert sv.answers_of(ws, rater)[order[2]] == sv.Answer("poor", "poor", "fake", "blurry rim")
+
+        browser.refresh()  # a reload resumes at the first unanswered item
+        wait_for(browser, "resumed", lambda: text(browser, "progress") == "4 / 6")
+        keys(browser, Keys.ARROW_LEFT)
+        wait_for(browser, "back to item 3", lambda: text(browser, "progress") == "3 / 6")
+        pressed = browser.execute_script("return [...document.querySelectorAll('button[aria-pressed=true]')]"
+                                         ".map(b => b.dataset.q + '=' + b.dataset.v)")
+        assert sorted(pressed) == ["image_quality=poor", "mask_quality=poor", "real_fake=fake"]
+        assert browser.find_element(By.ID, "comment").get_attribute("value") == "blurry rim"
+        keys(browser, "2")  # change an answer after the reload
+        wait_for(browser, "the change saved", lambda: all_saved(browser)
+                 and sv.answers_of(ws, rater)[order[2]].image_quality == "moderate")
+        keys(browser, Keys.ARROW_RIGHT)
+        wait_for(browser, "item 4 shown", lambda: text(browser, "progress") == "4 / 6" and pictures_loaded(browser))
+    # the server goes away (a dropped connection): the page says so and keeps the answers
+    keys(browser, *ANSWERS[0])
+    wait_for(browser, "not saved", lambda: text(browser, "saved") == "Not saved: retrying\u2026")
+    assert order[3] not in sv.answers_of(ws, rater)
+    port = int(base.rsplit(":", 1)[1])
+    with running_server(ws, survey, ServeConfig("127.0.0.1", port)):  # back: the page sends them again
+        wait_for(browser, "item 4 saved after the outage", lambda: all_saved(browser), timeout=30)
+        assert sv.answers_of(ws, rater)[order[3]] == STORED[0]
+        keys(browser, Keys.ARROW_RIGHT)
+        answer_items(browser, 4, 2)
+        wait_for(browser, "all answered", lambda: "All 6 items are answered" in text(browser, "done"))
+        assert not browser.find_element(By.ID, "pictures").is_displayed()
+
+        keys(browser, "s")  # submit asks first: N says no
+        wait_for(browser, "the dialog", lambda: browser.find_element(By.ID, "confirm").is_displayed())
+        keys(browser, "n")
+        wait_for(browser, "the dialog closed", lambda: not browser.find_element(By.ID, "confirm").is_displayed())
+        assert sv.get_rater(ws, survey, "dr-browser").submitted_at is None
+        keys(browser, "s")
+        wait_for(browser, "the dialog again", lambda: browser.find_element(By.ID, "confirm").is_displayed())
+        keys(browser, Keys.ENTER)  # Enter (or Y) confirms
+        wait_for(browser, "submitted", lambda: "submitted" in text(browser, "done"))
+    assert sv.get_rater(ws, survey, "dr-browser").submitted_at is not None
+    stored = sv.answers_of(ws, rater)
+    assert [stored[i] for i in order] == [STORED[0], STORED[1], sv.Answer("moderate", "poor", "fake", "blurry rim"),
+                                          STORED[0], STORED[1], STORED[2]]

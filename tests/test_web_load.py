@@ -1,0 +1,69 @@
+"""Load on localhost: 20 raters x 30 items at once through the real server; every answer
+stored exactly once, on the right item, within a bounded time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("uvicorn")
+
+from backend import survey as sv  # noqa: E402
+from backend.survey.links import issue_link, verify_token  # noqa: E402
+from backend.web import ServeConfig, running_server  # noqa: E402
+from tests.test_survey import survey, ws  # noqa: E402,F401 - shared fixtures (30 items)
+
+RATERS = 20
+TIME_LIMIT_S = 60
+QUESTIONS = ("image_quality", "mask_quality", "real_fake")
+
+
+def intended(rater: int, pos: int) -> dict[str, str]:
+    """Answers that differ by rater and position, so a mixed-up item would show."""
+    return {"image_quality": sv.QUALITY[(rater + pos) % 3], "mask_quality": sv.QUALITY[(rater * 7 + pos) % 3],
+            "real_fake": sv.REAL_FAKE[(rater + pos * 3) % 2]}
+
+
+async def rate(base: str, token: str, n: int, sent: list[int]) -> None:
+    """One rater's browser: the state, then one request per answer, in order (as the page
+    sends them); every tenth answer is sent twice, as after a dropped connection."""
+    async with httpx.AsyncClient(base_url=f"{base}/r/{token}", timeout=30) as client:
+        state = (await client.get("/state")).raise_for_status().json()
+        headers = {"X-CSRF-Token": state["csrf"]}
+        for pos, item in enumerate(state["items"]):
+            for q, v in intended(n, pos).items():
+                body = {"item": item["code"], "question": q, "value": v}
+                for _ in range(2 if len(sent) % 10 == 0 else 1):
+                    (await client.post("/answer", json=body, headers=headers)).raise_for_status()
+                    sent.append(1)
+        assert (await client.post("/submit", json={}, headers=headers)).json() == {"submitted": True}
+
+
+async def rate_all(base: str, tokens: list[str], sent: list[int]) -> None:
+    await asyncio.wait_for(asyncio.gather(*(rate(base, t, n, sent) for n, t in enumerate(tokens))), TIME_LIMIT_S)
+
+
+def test_twenty_raters_at_once_store_every_answer_exactly_once(ws, survey):
+    raters = [sv.add_rater(ws, survey, f"dr-{n:02d}") for n in range(RATERS)]
+    tokens = [issue_link(ws, r) for r in raters]
+    sent: list[int] = []
+    start = time.monotonic()
+    with running_server(ws, survey, ServeConfig("127.0.0.1", 0)) as base:
+        assert base.startswith("http://127.0.0.1:")
+        asyncio.run(rate_all(base, tokens, sent))
+    elapsed = time.monotonic() - start
+    n_items = len(sv.items(ws, survey))
+    assert n_items == 30 and len(sent) > RATERS * n_items * 3  # the duplicates were sent too
+    rows = ws.query("SELECT rater_id, item_id, COUNT(*) AS n FROM survey_answers GROUP BY rater_id, item_id")
+    assert len(rows) == RATERS * n_items and {r["n"] for r in rows} == {1}
+    for n, (rater, token) in enumerate(zip(raters, tokens)):
+        link = verify_token(ws, survey, token)
+        order = sv.rater_order(ws, survey, rater)
+        stored = sv.answers_of(ws, rater)
+        assert {i: (a.image_quality, a.mask_quality, a.real_fake) for i, a in stored.items()} == \
+            {item: tuple(intended(n, pos)[q] for q in QUESTIONS) for pos, item in enumerate(order)}
+        assert link.rater.submitted_at is not None
+    assert elapsed < TIME_LIMIT_S
