@@ -23,8 +23,9 @@ from backend.workspace.files import atomic_write_bytes, atomic_write_text
 from backend.workspace.store import Workspace
 
 QUESTION_TITLES = {"image_quality": "Image quality", "mask_quality": "Segmentation quality",
-                   "real_fake": "Real or fake"}
+                   "real_fake": "Real or synthetic"}
 ALL_RATERS = "All raters (pooled)"
+ANSWER_LABELS = {"fake": "Synthetic"}  # stored as 'fake'; raters saw "Synthetic"
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Table7Row:
 
 
 TABLE7_HEADER = ["Data type", "Image Good", "Image Moderate", "Image Poor", "Segmentation Good",
-                 "Segmentation Moderate", "Segmentation Poor", "Real", "Fake"]
+                 "Segmentation Moderate", "Segmentation Poor", "Real", "Synthetic"]
 
 
 @dataclass
@@ -175,7 +176,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
         lines += _md_table(TABLE7_HEADER, [[r.label] + r.cells() for r in rows]) + [""]
     if res.detection:
         lines += ["## Real vs synthetic", "",
-                  "Positive class = synthetic. Sensitivity = synthetic items called fake; specificity = "
+                  "Positive class = synthetic. Sensitivity = synthetic items called synthetic; specificity = "
                   "real items called real. Cohen's kappa compares the rater's calls with the truth.", ""]
         hdr = ["Rater", "Comparison", "TP", "FN", "FP", "TN", "Accuracy [95% CI]", "Sensitivity [95% CI]",
                "Specificity [95% CI]", "Kappa (SE)", "Analytic 95% CI", "Bootstrap 95% CI", "Reading"]
@@ -253,7 +254,7 @@ def confusion_figure(res: SurveyResults) -> bytes | None:
         for (i, j), v in np.ndenumerate(m):
             ax.text(j, i, str(v), ha="center", va="center", fontsize=14,
                     color="white" if v > m.max() / 2 else "black")
-        ax.set_xticks([0, 1], ["called real", "called fake"])
+        ax.set_xticks([0, 1], ["called real", "called synthetic"])
         ax.set_yticks([0, 1], ["real", "synthetic"])
         ax.set_title(f"{rater}\nκ = {_f(b.kappa.kappa, 2)}, acc = {_f(b.accuracy, 2)}", fontsize=9)
     fig.suptitle("Real vs synthetic: truth (rows) by call (columns)", fontsize=10)
@@ -277,7 +278,7 @@ def ratings_figure(res: SurveyResults) -> bytes | None:
         for cat in cats:
             vals = np.array([getattr(r, {"image_quality": "image", "mask_quality": "mask"}.get(q, q))[cat]
                              for r in rows], dtype=float)
-            ax.bar(x, vals, bottom=bottom, color=colours[cat], label=cat.capitalize())
+            ax.bar(x, vals, bottom=bottom, color=colours[cat], label=ANSWER_LABELS.get(cat, cat.capitalize()))
             bottom += vals
         ax.set_xticks(x, [r.label for r in rows])
         ax.set_title(QUESTION_TITLES[q], fontsize=10)

@@ -203,7 +203,7 @@ def test_simulated_raters_are_labelled_and_report_files_are_written(ws, survey, 
     rows = list(csv.DictReader(files["table7.csv"].read_text().splitlines()))
     assert list(rows[0]) == ["rater"] + TABLE7_HEADER and len(rows) == 4 * 3  # 3 raters + pooled
     pooled = [r for r in rows if r["rater"].startswith("All raters")]
-    assert sum(int(r["Real"]) + int(r["Fake"]) for r in pooled) == 90
+    assert sum(int(r["Real"]) + int(r["Synthetic"]) for r in pooled) == 90
     agreement = list(csv.DictReader(files["agreement.csv"].read_text().splitlines()))
     assert len([a for a in agreement if a["statistic"] == "cohen"]) == 3 * 7
     assert len([a for a in agreement if a["statistic"] == "fleiss"]) == 3

@@ -334,6 +334,8 @@ def rate(j: Journey, answers: int | None, then_quit: bool) -> Iterator:
     assert rw.session.complete_count == start + todo, (rw.session.complete_count, start, todo)
     if answers is None:
         key(rw, Qt.Key.Key_S)
+        yield Shot("submit-confirmation")
+        key(rw.confirm, Qt.Key.Key_Return)  # Enter = Yes
         assert rw.session.submitted
         yield Shot("survey-submitted")
     key(rw, Qt.Key.Key_Escape)
@@ -351,7 +353,6 @@ def survey_finish(j: Journey) -> Iterator:
     click(_button(sv, "Compute results"))
     yield Wait("results computed", lambda: sv.results is not None, 60)
     yield Shot("survey-results")
-    answer_modal(j, "report-written")
     click(_button(sv, "Write report (Markdown + CSV + PNG)"))
     yield Wait("report written", lambda: any(w.workspace.path("reports").rglob("*.md")), 60)
 
