@@ -131,4 +131,4 @@ def test_survey_names_are_safe_folder_names(ws, name, capsys):
     assert sv.surveys(ws) == [] and not (ws.root / "surveys").exists()
     assert not (Path(ws.root).parent / "up").exists()
     assert cli_main(["survey", "create", "-w", str(ws.root), "--name", name, "--real", "1"]) == 1
-    assert "it becomes a folder name" in capsys.readouterr().err
+    assert "cannot be used as a folder name" in capsys.readouterr().err
