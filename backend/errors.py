@@ -35,8 +35,9 @@ class MissingWeightsError(DiffGenError):
         self.path = path
 
 
-class Cancelled(DiffGenError):
-    """A job was cancelled by the user; whatever it wrote so far is discarded."""
+class Cancelled(Exception):
+    """A job was cancelled by the user. Not a DiffGenError on purpose: a handler for problems
+    with the user's input (``except DiffGenError``) must never swallow a cancel."""
 
 
 class BadWeightsError(BadInputError):

@@ -170,6 +170,14 @@ class JobStore:
                       " WHERE id = ?", (os.getpid(), now(), row[0]))
         return self.get(row[0])
 
+    def cancel_queued(self, job_id: int) -> bool:
+        """Cancel a job that has not started, in one guarded statement: False when it was no longer
+        queued (the worker claimed it in the meantime; cancel the running job instead)."""
+        with self.ws.transaction() as c:
+            done = c.execute("UPDATE jobs SET status = 'cancelled', message = 'cancelled before it started',"
+                             " finished_at = ? WHERE id = ? AND status = 'queued'", (now(), job_id)).rowcount
+        return done == 1
+
     def set_progress(self, job_id: int, done: int, total: int, message: str) -> None:
         with self.ws.transaction() as c:
             c.execute("UPDATE jobs SET progress_done = ?, progress_total = ?, message = ? WHERE id = ?",

@@ -54,6 +54,7 @@ class JobWorker(QObject):
         self.current: int | None = None
         self._lock = threading.Lock()
         self._process: JobProcess | None = None
+        self._cancel_next: int | None = None
         self._stop = threading.Event()
 
     @Slot()
@@ -72,8 +73,8 @@ class JobWorker(QObject):
             process = JobProcess(self.ws, job.id, self.launcher)
             with self._lock:
                 self._process = process
-            if self._stop.is_set():
-                process.cancel()
+                if self._stop.is_set() or self._cancel_next == job.id:  # cancelled as it was claimed
+                    process.cancel()
             self.started.emit(job.id)
             self.log.emit(job.id, f"started: {job.describe()} on {job.params.get('device', 'auto')}")
             emit_progress = self._progress_emitter(job.id)
@@ -105,11 +106,14 @@ class JobWorker(QObject):
 
         return progress
 
-    def request_cancel(self) -> None:
-        """Thread-safe: the running job is asked to stop, and killed if it does not in time."""
+    def request_cancel(self, job_id: int | None = None) -> None:
+        """Thread-safe: the running job (or job ``job_id``, also when it is only being claimed) is
+        asked to stop, and killed if it does not stop in time."""
         with self._lock:
-            if self._process is not None:
+            if self._process is not None and job_id in (None, self._process.job_id):
                 self._process.cancel()
+            elif job_id is not None:
+                self._cancel_next = job_id
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -199,13 +203,11 @@ class JobQueue(QObject):
         return job_id
 
     def cancel(self, job_id: int) -> None:
-        job = self.store.get(job_id)
-        if job.status == "running" and self.worker.current == job_id:
-            self.worker.request_cancel()
-            self._log(job_id, "cancel requested")
-        elif job.status == "queued":
-            self.store.finish(job_id, "cancelled", "cancelled before it started")
+        if self.store.cancel_queued(job_id):
             self.changed.emit()
+        elif self.store.get(job_id).status == "running":
+            self.worker.request_cancel(job_id)
+            self._log(job_id, "cancel requested")
 
     def move(self, job_id: int, offset: int) -> None:
         self.store.move(job_id, offset)

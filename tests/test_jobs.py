@@ -112,3 +112,40 @@ def test_target_by_cluster(demo_ws):
     assert jobs.target_image_ids(demo_ws, {"cluster": 1}) == [i for i in ids if i % 2 == 1]
     assert jobs.target_image_ids(demo_ws, {}) == ids
 
+
+
+def test_cancel_of_a_job_claimed_meanwhile_changes_nothing(demo_ws):
+    """Cancel and claim race: the guarded update loses cleanly instead of marking a job cancelled
+    that the worker then runs (the row used to show cancelled, later done)."""
+    store = JobStore(demo_ws)
+    job_id = store.enqueue("masks", {"operation": "fill_holes"})
+    assert store.claim_next().id == job_id
+    assert store.cancel_queued(job_id) is False
+    assert store.get(job_id).status == "running"
+    other = store.enqueue("masks", {"operation": "fill_holes"})
+    assert store.cancel_queued(other) is True
+    assert store.get(other).status == "cancelled"
+
+
+def test_a_cancel_is_not_a_user_input_error(demo_ws, monkeypatch, capsys):
+    """A broad ``except DiffGenError`` must not swallow a cancel; the CLI says 'cancelled'."""
+    from backend import cli
+    from backend.errors import Cancelled, DiffGenError
+
+    assert not issubclass(Cancelled, DiffGenError)
+
+    def cancelled(_args):
+        raise Cancelled("at step 3")
+
+    monkeypatch.setattr(cli, "build_parser", lambda *a, **k: _parser_running(cancelled))
+    assert cli.main(["anything"]) == 130
+    assert "cancelled: at step 3" in capsys.readouterr().err
+
+
+def _parser_running(func):
+    import argparse
+
+    p = argparse.ArgumentParser()
+    p.add_argument("command")
+    p.set_defaults(func=func)
+    return p

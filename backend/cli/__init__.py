@@ -13,7 +13,7 @@ import pkgutil
 import sys
 
 from backend import __version__
-from backend.errors import DiffGenError
+from backend.errors import Cancelled, DiffGenError
 from backend.job_process import CHILD_COMMAND
 
 COMMAND_MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     except DiffGenError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except Cancelled as e:
+        print(f"cancelled{': ' + str(e) if str(e) else ''}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
