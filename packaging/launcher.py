@@ -2,7 +2,7 @@
 
 import sys
 
-from backend.cli import main
+from diffgen_gui.launcher import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.cli import build_parser, main
+from diffgen_gui.launcher import build_parser, main  # the diffgen command as users run it
 from backend.masks import dilate, erode
 from backend.workspace import Workspace
 

@@ -1,8 +1,9 @@
 """The ``diffgen`` command line: a thin face on the back end.
 
 Each module in this package that defines ``register(subparsers)`` adds its subcommands,
-so stages add their commands without touching a central list. Bare ``diffgen`` opens
-the desktop app on the demo workspace.
+so stages add their commands without touching a central list. The ``diffgen`` command
+itself is ``diffgen_gui.launcher``: it adds ``gui`` and opens the app when no command is
+given, so that nothing in the back end imports the GUI.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from backend import __version__
 from backend.errors import Cancelled, DiffGenError
@@ -19,7 +22,12 @@ from backend.job_process import CHILD_COMMAND
 COMMAND_MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
-def build_parser() -> argparse.ArgumentParser:
+Register = Callable[[Any], None]
+
+
+def build_parser(extra: Sequence[Register] = ()) -> argparse.ArgumentParser:
+    """The parser of every back-end command, plus the commands that ``extra`` registers (the
+    desktop app adds ``gui`` this way, so that the back end never imports it)."""
     parser = argparse.ArgumentParser(
         prog="diffgen",
         description="DiffGen Studio: synthetic labelled polyp images with diffusion models. "
@@ -30,20 +38,23 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"{__name__}.{name}")
         if hasattr(module, "register"):
             module.register(sub)
+    for register in extra:
+        register(sub)
+    parser.set_defaults(root_parser=parser)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, extra: Sequence[Register] = (),
+         default: Callable[[], int] | None = None) -> int:
+    """Run one command; ``default`` runs when no command is given (the app), else the help."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == [CHILD_COMMAND]:  # the desktop app runs each job through this (no parser: fast start)
         from backend.job_process import child_main
 
         return child_main(argv[1:])
-    if not argv:
-        from backend.cli.common import launch_gui
-
-        return launch_gui(None)
-    parser = build_parser()
+    if not argv and default is not None:
+        return default()
+    parser = build_parser(extra)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

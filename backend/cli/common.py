@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -54,8 +53,3 @@ def tqdm_progress(desc: str, unit: str = "it") -> Iterator[Callable[[int, int, s
     finally:
         bar.close()
 
-
-def launch_gui(workspace: str | None) -> int:
-    """Start the desktop app (imported lazily: the back end itself never imports Qt)."""
-    app = importlib.import_module("diffgen_gui.app")
-    return app.main(workspace)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from backend.cli.common import add_workspace, launch_gui, open_workspace, tqdm_progress
+from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 from backend.data.demo import write_demo_dataset
 from backend.data.imageio import DEFAULT_MAX_PIXELS
 from backend.data.importer import check_workspace_outside, import_dataset
@@ -42,10 +42,6 @@ def register(sub) -> None:
     p.add_argument("--pixels", type=int, required=True, help="radius in pixels (negative erodes)")
     p.add_argument("--images", type=lambda s: [int(x) for x in s.split(",")], help="comma-separated ids")
     p.set_defaults(func=cmd_dilate)
-
-    p = sub.add_parser("gui", help="open the desktop app (default: the demo workspace)")
-    add_workspace(p, required=False)
-    p.set_defaults(func=lambda a: launch_gui(a.workspace))
 
     p = sub.add_parser("settings", help="show or set local pretrained-weight files")
     p.add_argument("action", choices=["show", "set", "unset"])

@@ -51,7 +51,7 @@ def run_phase(phase: int, ws: Path, out: Path, env_extra: dict[str, str]) -> sub
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     env.update(env_extra, DIFFGEN_GUI_HOOK=str(HOOK), DIFFGEN_JOURNEY_OUT=str(out),
                DIFFGEN_JOURNEY_PHASE=str(phase), QT_QPA_PLATFORM="xcb", PYTHONPATH=str(ROOT))
-    cmd = [_xvfb_run(), "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "backend.cli",
+    cmd = [_xvfb_run(), "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "diffgen_gui",
            "gui", "--workspace", str(ws)]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=PHASE_TIMEOUT_S, cwd=ROOT)
 
