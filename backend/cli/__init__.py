@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 import sys
 
-from backend import __version__
+from backend import __version__, threads
 from backend.errors import DiffGenError
 from backend.job_process import CHILD_COMMAND
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    threads.configure_process()  # before anything imports torch
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == [CHILD_COMMAND]:  # the desktop app runs each job through this (no parser: fast start)
         from backend.job_process import child_main
