@@ -21,7 +21,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 INTERVAL_S = 2.0        # how often the loops re-size (a decision needs this much CPU history)
 SLACK = 0.3             # a core counts as free when other processes use less than 70 % of it
@@ -113,6 +113,13 @@ class ThreadGovernor:
         self.threads = ceiling
         self._last: CpuSample | None = None
         self._due = clock()
+        if reserve:  # the app's core is left free from the start, not after the first interval
+            self._use(max(1, ceiling - reserve))
+
+    def _use(self, n: int) -> None:
+        if n != self.threads:
+            self._set(n)
+            self.threads = n
 
     def adapt(self) -> int:
         """Cheap unless a decision is due; returns the thread count now in use."""
@@ -126,10 +133,7 @@ class ThreadGovernor:
         before, self._last = self._last, current
         others = other_cores(before, current, self.ticks_per_s) if before else None
         if others is not None:
-            wanted = threads_for(others, current.cpus, self.ceiling, self.reserve)
-            if wanted != self.threads:
-                self._set(wanted)
-                self.threads = wanted
+            self._use(threads_for(others, current.cpus, self.ceiling, self.reserve))
         return self.threads
 
 
@@ -146,8 +150,9 @@ def _torch_set_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
-def user_fixed_threads(env: dict[str, str] | os._Environ = os.environ) -> bool:
-    """Whether the user chose the thread count (or turned adaptation off) in the environment."""
+def user_fixed_threads(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether the user chose the thread count (or turned adaptation off) in the environment;
+    any ``DIFFGEN_THREADS`` value but ``fixed`` means auto."""
     return any(env.get(v) for v in USER_THREAD_VARS) or env.get(SWITCH_VAR, "auto").lower() == "fixed"
 
 

@@ -85,6 +85,13 @@ def test_governor_follows_other_processes_at_its_interval():
     assert gov.adapt() == 2 and set_to == [1, 2]                # unchanged: no call
 
 
+def test_governor_leaves_the_apps_core_from_the_start():
+    cpu, set_to = FakeCpu(), []
+    gov = ThreadGovernor(ceiling=4, reserve=1, sample=cpu.sample, set_threads=set_to.append,
+                         clock=lambda: cpu.now, ticks_per_s=100.0)
+    assert set_to == [3] and gov.adapt() == 3
+
+
 def test_governor_without_proc_stat_keeps_threads():
     set_to = []
     gov = ThreadGovernor(ceiling=2, interval_s=0.0, sample=lambda: None, set_threads=set_to.append)
