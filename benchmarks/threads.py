@@ -45,20 +45,24 @@ def busy_competitor(start_s: float) -> Iterator[None]:
         proc.wait()
 
 
-def window_rate(step: Callable[[float], float], warmup_s: float, seconds: float) -> tuple[float, float]:
+def window_rate(step: Callable[[float], float], warmup_s: float, seconds: float) -> tuple[float, float, float]:
     """Work units per second of repeated ``step(deadline)`` (returns the units it did, and
-    stops at the deadline) after ``warmup_s``, and the cores other processes used meanwhile."""
+    stops at the deadline) after ``warmup_s``, the cores other processes used meanwhile and
+    the mean thread count over the steps."""
+    import torch
+
     from backend.threads import other_cores, read_sample, ticks_per_second
 
     end_warmup = time.perf_counter() + warmup_s
     while time.perf_counter() < end_warmup:
         step(end_warmup)
-    before, start, done = read_sample(), time.perf_counter(), 0.0
+    before, start, done, used = read_sample(), time.perf_counter(), 0.0, []
     while time.perf_counter() - start < seconds:
+        used.append(torch.get_num_threads())
         done += step(start + seconds)
     rate, after = done / (time.perf_counter() - start), read_sample()
     others = other_cores(before, after, ticks_per_second()) if before and after else None
-    return rate, -1.0 if others is None else others
+    return rate, -1.0 if others is None else others, statistics.mean(used)
 
 
 def train_loop(smoke: bool) -> Callable[[], float]:
@@ -137,8 +141,8 @@ def worker(seconds: float, smoke: bool) -> dict[str, float]:
         for load in ("idle", "busy"):
             threads.reset()
             with busy_competitor(warmup) if load == "busy" else nullcontext():
-                rates[f"{task} {load}"], rates[f"{task} {load} others"] = window_rate(step, warmup, seconds)
-            rates[f"{task} {load} threads"] = float(torch.get_num_threads())
+                rates[f"{task} {load}"], rates[f"{task} {load} others"], rates[f"{task} {load} threads"] = \
+                    window_rate(step, warmup, seconds)
     return rates
 
 
@@ -175,7 +179,7 @@ def figures(results: dict[str, list[dict[str, float]]], rounds: list[int]) -> li
         for policy, m in med.items():
             for load in ("idle", "busy"):
                 used, others = m[f"{task} {load} threads"], m[f"{task} {load} others"]
-                out.append(Figure(f"{task} {load}, {policy} (ended at {used:.0f} threads; other "
+                out.append(Figure(f"{task} {load}, {policy} ({used:.1f} threads on average; other "
                                   f"processes used {others:.1f} cores)", m[f"{task} {load}"], unit, base,
                                   f"{first} idle"))
     return out
