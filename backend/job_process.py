@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend import threads
 from backend.jobs import JobRecord, JobStore, run_job
 from backend.workspace import Workspace
 
@@ -220,6 +221,7 @@ def _throttled_progress() -> Callable[[int, int, str], None]:
 
 def child_main(argv: list[str]) -> int:
     """``diffgen _job-child WORKSPACE JOB_ID``: run one job, reporting events on stdout."""
+    threads.configure_process(gui_job=True)
     root, job_id = argv[0], int(argv[1])
     cancel = threading.Event()
     threading.Thread(target=_watch_stdin, args=(cancel,), daemon=True, name="cancel-watch").start()

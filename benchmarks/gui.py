@@ -1,6 +1,6 @@
 """GUI responsiveness benchmarks (offscreen; not a timed test).
 
-    python benchmarks/gui.py [--images 1000]
+    python -m benchmarks.gui [--images 1000] [--smoke]
 
 1. Brush stroke latency on a 1024x1024 image (target < 16 ms per dab, mask update and
    repaint included) against a baseline that recomputes the whole mask and overlay per dab.
@@ -15,13 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -31,7 +29,14 @@ from backend import masks  # noqa: E402
 from backend.data.demo import write_demo_dataset  # noqa: E402
 from backend.data.importer import import_dataset  # noqa: E402
 from backend.workspace import Workspace  # noqa: E402
+from benchmarks._common import Figure, report  # noqa: E402
 from diffgen_gui.app import make_app  # noqa: E402
+
+BENCH = "gui"
+
+
+def verdict(ok: bool) -> str:
+    return "OK" if ok else "MISSED"
 
 
 def pump(seconds: float = 0.0) -> None:
@@ -58,7 +63,7 @@ def big_workspace(root: Path) -> Workspace:
     return ws
 
 
-def bench_brush(root: Path) -> None:
+def bench_brush(root: Path, dabs: int) -> Figure:
     from diffgen_gui.mask_editor import MaskEditor
     from diffgen_gui.state import WorkspaceState
 
@@ -70,7 +75,7 @@ def bench_brush(root: Path) -> None:
     ed.canvas.fit()
     ed.size_spin.setValue(12)
     pump(0.2)
-    path = [(100 + 3 * i, 300 + 200 * np.sin(i / 30)) for i in range(200)]
+    path = [(100 + 3 * i, 300 + 200 * np.sin(i / 30)) for i in range(dabs)]
 
     def ours() -> list[float]:
         times = []
@@ -99,11 +104,10 @@ def bench_brush(root: Path) -> None:
     a, b = ours(), baseline()
     med_a, med_b = statistics.median(a) * 1e3, statistics.median(b) * 1e3
     p95 = sorted(a)[int(0.95 * len(a))] * 1e3
-    print(f"brush dab on 1024x1024 (update + partial repaint): median {med_a:.2f} ms, p95 {p95:.2f} ms "
-          f"(target < 16 ms: {'OK' if p95 < 16 else 'MISSED'}); whole-mask baseline median {med_b:.2f} ms; "
-          f"ratio baseline/ours = {med_b / med_a:.1f}x")
     ed.discard_all()
     ed.close()
+    return Figure(f"brush dab on 1024x1024, median (p95 {p95:.2f} ms, target p95 < 16 ms: {verdict(p95 < 16)})",
+                  med_a, "ms", med_b, "whole-mask update")
 
 
 def many_images_workspace(root: Path, n: int) -> Workspace:
@@ -113,7 +117,7 @@ def many_images_workspace(root: Path, n: int) -> Workspace:
     return ws
 
 
-def bench_first_paint(ws: Workspace) -> None:
+def bench_first_paint(ws: Workspace) -> Figure:
     from diffgen_gui.dataset_view import DatasetView
     from diffgen_gui.render import thumbnail
     from diffgen_gui.state import WorkspaceState
@@ -134,13 +138,13 @@ def bench_first_paint(ws: Workspace) -> None:
         thumbnail(ws.read_image(rec), ws.read_mask(rec.current_mask_id), 112)
     t_eager = time.perf_counter() - t0
     n = len(ws.image_ids())
-    print(f"first paint of {n} images: {t_first * 1e3:.0f} ms (target < 1000 ms: "
-          f"{'OK' if t_first < 1 else 'MISSED'}); visible thumbnails ({loaded}) done after "
-          f"{t_visible * 1e3:.0f} ms; eager baseline {t_eager * 1e3:.0f} ms; ratio {t_eager / t_first:.1f}x")
     view.close()
+    return Figure(f"first paint of {n} images (target < 1000 ms: {verdict(t_first < 1)}; visible "
+                  f"thumbnails ({loaded}) after {t_visible * 1e3:.0f} ms)", t_first * 1e3, "ms", t_eager * 1e3,
+                  "every thumbnail up front")
 
 
-def bench_heartbeat(ws: Workspace) -> None:
+def bench_heartbeat(ws: Workspace) -> Figure:
     from diffgen_gui.widgets.heartbeat import Heartbeat
     from diffgen_gui.worker import JobQueue
 
@@ -162,23 +166,24 @@ def bench_heartbeat(ws: Workspace) -> None:
     busy = measure(None, q, job)
     dt = time.perf_counter() - t0
     q.shutdown()
-    print(f"heartbeat lateness during a {dt:.1f} s mask job on {len(ws.image_ids())} images: "
-          f"max {max(busy) * 1e3:.1f} ms, mean {statistics.mean(busy) * 1e3:.1f} ms "
-          f"(target max < 100 ms: {'OK' if max(busy) < 0.1 else 'MISSED'}); idle baseline max "
-          f"{max(idle) * 1e3:.1f} ms; ratio of max {max(busy) / max(max(idle), 1e-4):.1f}x "
-          f"(status {q.store.get(job).status})")
+    return Figure(f"heartbeat lateness during a {dt:.1f} s mask job on {len(ws.image_ids())} images, max "
+                  f"(mean {statistics.mean(busy) * 1e3:.1f} ms; target max < 100 ms: {verdict(max(busy) < 0.1)}; "
+                  f"job {q.store.get(job).status})", max(busy) * 1e3, "ms", max(idle) * 1e3, "idle, max")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> list[Figure]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=1000)
-    args = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true", help="20 images, 30 brush dabs")
+    args = ap.parse_args(argv)
+    images, dabs = (20, 30) if args.smoke else (args.images, 200)
     make_app()
-    root = Path(tempfile.mkdtemp(prefix="diffgen-bench-"))
-    bench_brush(root)
-    ws = many_images_workspace(root, args.images)
-    bench_first_paint(ws)
-    bench_heartbeat(ws)
+    with tempfile.TemporaryDirectory(prefix="diffgen-bench-") as tmp:
+        root = Path(tmp)
+        figures = [bench_brush(root, dabs)]
+        ws = many_images_workspace(root, images)
+        figures += [bench_first_paint(ws), bench_heartbeat(ws)]
+    return report(BENCH, figures)
 
 
 if __name__ == "__main__":

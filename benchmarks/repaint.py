@@ -6,30 +6,28 @@ samples; the batched run stacks every sample of every image into one model call 
 ``diffgen inpaint --batch``), the baseline calls the model once per sample and step.
 Prints samples/s of each and the ratio. Not a timed test.
 
-    python benchmarks/repaint.py [--preset tiny] [--images 2] [--samples 3] [--respacing 20]
+    python -m benchmarks.repaint [--preset tiny] [--images 2] [--samples 3] [--respacing 20] [--smoke]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from backend import masks
+from backend.data.demo import generate_item
+from backend.device import pick_device
+from backend.diffusion.config import DiffusionConfig, ModelConfig
+from backend.diffusion.gaussian import create_diffusion
+from backend.diffusion.model import build_model
+from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
+from backend.inpainting import sample_seed, to_model_resolution, to_tensor
+from backend.presets import load_preset
+from benchmarks._common import Figure, report, timed
 
-from backend import masks  # noqa: E402
-from backend.data.demo import generate_item  # noqa: E402
-from backend.diffusion.checkpoint import pick_device  # noqa: E402
-from backend.diffusion.config import DiffusionConfig, ModelConfig  # noqa: E402
-from backend.diffusion.gaussian import create_diffusion  # noqa: E402
-from backend.diffusion.model import build_model  # noqa: E402
-from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows  # noqa: E402
-from backend.inpainting import sample_seed, to_model_resolution, to_tensor  # noqa: E402
-from backend.presets import load_preset  # noqa: E402
+BENCH = "repaint"
 
 
 def demo_rows(n_images: int, samples: int, size: int, dilate: int) -> list[RepaintRow]:
@@ -42,17 +40,13 @@ def demo_rows(n_images: int, samples: int, size: int, dilate: int) -> list[Repai
     return rows
 
 
-def timed(model, diffusion, rows, times, batch, device) -> tuple[float, torch.Tensor]:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    out = dict(repaint_rows(model, diffusion, rows, times, batch, device))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start, torch.stack([out[i] for i in range(len(rows))])
+def run_rows(model, diffusion, rows, times, batch, device) -> tuple[float, torch.Tensor]:
+    out: dict[int, torch.Tensor] = {}
+    seconds = timed(lambda: out.update(repaint_rows(model, diffusion, rows, times, batch, device)), device)
+    return seconds, torch.stack([out[i] for i in range(len(rows))])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[Figure]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--images", type=int, default=2)
@@ -61,7 +55,10 @@ def main() -> None:
     ap.add_argument("--jump-length", type=int, default=5)
     ap.add_argument("--jump-n-sample", type=int, default=2)
     ap.add_argument("--device", default="auto")
-    a = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true", help="seconds: 1 image x 2 samples, 4 steps")
+    a = ap.parse_args(argv)
+    if a.smoke:
+        a.images, a.samples, a.respacing, a.jump_length, a.jump_n_sample = 1, 2, 4, 2, 2
 
     preset = load_preset(a.preset)
     device = pick_device(a.device)
@@ -79,12 +76,12 @@ def main() -> None:
         for b in (1, n):
             model(torch.zeros(b, 4, model.cfg.image_size, model.cfg.image_size, device=device),
                   torch.zeros(b, device=device))
-    t_loop, loop = timed(model, diffusion, rows, schedule.times(), 1, device)
-    t_batch, batched = timed(model, diffusion, rows, schedule.times(), n, device)
+    t_loop, loop = run_rows(model, diffusion, rows, schedule.times(), 1, device)
+    t_batch, batched = run_rows(model, diffusion, rows, schedule.times(), n, device)
     diff = (loop - batched).abs().max().item()
-    print(f"one sample at a time: {n / t_loop:8.3f} samples/s ({t_loop:.1f} s)")
-    print(f"batched ({n} per call):  {n / t_batch:8.3f} samples/s ({t_batch:.1f} s)")
-    print(f"speed-up: {t_loop / t_batch:.2f}x   (max |difference| between the two: {diff:.2e})")
+    return report(BENCH, [Figure(f"{a.preset} batched ({n} per call)", n / t_batch, "samples/s", n / t_loop,
+                                 "one sample at a time")],
+                  f"max |difference| between the two: {diff:.2e}")
 
 
 if __name__ == "__main__":

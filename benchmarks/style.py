@@ -1,63 +1,61 @@
 """Seconds per styled image, against unguided resampling of the same steps in the same run.
 
-    python benchmarks/style.py [--preset tiny|paper] [--steps N] [--device auto|cpu|cuda]
+    python -m benchmarks.style [--preset tiny|paper] [--steps N] [--device auto|cpu|cuda] [--smoke]
 
 The tiny preset runs on CPU; the paper preset (256 px model, 120 guided steps, ViT-B/8) is
 meant for a GPU (the paper reports about 60 s per 256x256 image on an RTX A6000). The
 diffusion model is randomly initialised and VGG19 / DINO use the configured weight files
 when present, else random weights of the real architectures: timing does not depend on
-the weight values.
+the weight values. ``--smoke``: 2 steps with a 2-block ViT at 32 px (seconds on a CPU).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
-import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from backend.device import pick_device
+from backend.diffusion.config import DiffusionConfig, ModelConfig
+from backend.diffusion.gaussian import create_diffusion
+from backend.diffusion.model import build_model
+from backend.errors import MissingWeightsError
+from backend.presets import load_preset
+from backend.settings import resolve_weights
+from backend.style import networks
+from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
+from benchmarks._common import Figure, report, timed
 
-from backend.diffusion.checkpoint import pick_device  # noqa: E402
-from backend.diffusion.config import DiffusionConfig, ModelConfig  # noqa: E402
-from backend.diffusion.gaussian import create_diffusion  # noqa: E402
-from backend.diffusion.model import build_model  # noqa: E402
-from backend.errors import MissingWeightsError  # noqa: E402
-from backend.presets import load_preset  # noqa: E402
-from backend.settings import resolve_weights  # noqa: E402
-from backend.style import networks  # noqa: E402
-from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor  # noqa: E402
-
-
-def loss_networks(device: torch.device) -> tuple[Networks, str]:
-    try:
-        return (Networks(networks.load_vgg(resolve_weights("vgg19"), device),
-                         networks.load_dino(resolve_weights("dino"), device)), "configured weight files")
-    except MissingWeightsError:
-        dino = networks.DinoCLS(networks.DEFAULT_DINO.build(), networks.DEFAULT_DINO.input_size)
-        return (Networks(networks.frozen(networks.build_vgg_head(), device), networks.frozen(dino, device)),
-                "random weights (no weight files configured)")
+BENCH = "style"
+# --smoke: a 2-block ViT-S/8 at 32 px (as the tests) instead of the paper's ViT-B/8 at 224 px
+SMOKE_DINO = networks.DinoSpec("vit_small_patch8_224.dino", input_size=32,
+                               timm_kwargs={"img_size": 32, "depth": 2, "embed_dim": 48, "num_heads": 2})
 
 
-def timed(fn, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+def loss_networks(device: torch.device, spec: networks.DinoSpec, use_files: bool = True) -> tuple[Networks, str]:
+    """VGG19 and DINO (``spec``) from the configured weight files, else (or without
+    ``use_files``) random weights of the same architectures: timing does not depend on them."""
+    if use_files:
+        try:
+            return (Networks(networks.load_vgg(resolve_weights("vgg19"), device),
+                             networks.load_dino(resolve_weights("dino"), device, spec)), "configured weight files")
+        except MissingWeightsError:
+            pass
+    vit = networks.DinoCLS(spec.build(), spec.input_size)
+    return (Networks(networks.frozen(networks.build_vgg_head(), device), networks.frozen(vit, device)),
+            f"random weights ({spec.architecture} at {spec.input_size} px)")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[Figure]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--steps", type=int, help="run only this many steps (sets skip_timesteps)")
     ap.add_argument("--device", default="auto")
-    a = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true", help="2 steps, small ViT: seconds on a CPU")
+    a = ap.parse_args(argv)
+    if a.smoke:
+        a.steps = 2
     device = pick_device(a.device)
     torch.manual_seed(0)
     preset = load_preset(a.preset)
@@ -67,7 +65,7 @@ def main() -> None:
     if a.steps:
         cfg = dataclasses.replace(cfg, skip_timesteps=diffusion.num_timesteps - a.steps)
     steps = diffusion.num_timesteps - cfg.skip_timesteps
-    nets, source = loss_networks(device)
+    nets, source = loss_networks(device, SMOKE_DINO if a.smoke else networks.dino_spec(cfg.dino_size), not a.smoke)
     size = model.cfg.image_size
     content = (torch.rand(1, 4, size, size) * 2 - 1).to(device)
     target = (torch.rand(1, 3, size, size) * 2 - 1).to(device)
@@ -82,11 +80,9 @@ def main() -> None:
     print(f"style benchmark: preset {a.preset}, {size}x{size}, {steps} steps, device {device} "
           f"({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}), "
           f"loss networks: {source}")
-    print(f"  unguided resampling (baseline): {base:8.2f} s/image  ({base / steps * 1000:.0f} ms/step)")
-    print(f"  guided style transfer:          {guided:8.2f} s/image  ({guided / steps * 1000:.0f} ms/step)")
-    print(f"  ratio guided/unguided:          {guided / base:8.1f}x")
-    if a.preset == "paper":
-        print("  paper: about 60 s per 256x256 image on an RTX A6000")
+    note = "paper: about 60 s per 256x256 image on an RTX A6000" if a.preset == "paper" else ""
+    return report(BENCH, [Figure(f"{a.preset} guided style, {steps} steps", guided, "s/image", base,
+                                 "unguided resampling")], note)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""Training throughput of the diffusion model (steps/s and images/s).
+"""Training throughput of the diffusion model on the CPU (images/s): the tiny preset at
+batch 1 (baseline) against the preset's batch, in one process. The paper preset on a GPU
+(fp32 against autocast) is in ``benchmarks.gpu_paper``.
 
-CPU: the tiny preset at batch 1 (baseline) against the preset's batch, in one process.
-GPU (when present): the paper preset in fp32 (baseline) against autocast mixed precision.
-Run from the repository root: ``python -m benchmarks.train_step [--steps N] [--threads T]``.
+Run from the repository root: ``python -m benchmarks.train_step [--steps N] [--threads T] [--smoke]``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,13 @@ from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import build_model, count_parameters
 from backend.diffusion.training import amp_settings, train_step
 from backend.presets import load_preset
+from benchmarks._common import Figure, report
+
+BENCH = "train_step"
 
 
 def steps_per_second(preset: str, batch: int, device: torch.device, amp: bool, steps: int, warmup: int = 2) -> float:
+    """Optimizer steps per second of ``preset``'s model (random weights) after ``warmup`` steps."""
     p = load_preset(preset)
     cfg = ModelConfig.from_dict(p["model"])
     diffusion = create_diffusion(DiffusionConfig.from_dict(p["diffusion"]), "")
@@ -45,27 +49,21 @@ def steps_per_second(preset: str, batch: int, device: torch.device, amp: bool, s
     return rate
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> list[Figure]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    a = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true", help="2 steps at batch 4: seconds")
+    a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     cpu = torch.device("cpu")
-    batch = int(load_preset("tiny")["train"]["batch_size"])
-    base = steps_per_second("tiny", 1, cpu, False, a.steps)
-    full = steps_per_second("tiny", batch, cpu, False, a.steps)
-    print(f"CPU tiny: batch {batch} vs batch 1 -> {full / base:.2f}x steps/s, "
-          f"{full * batch / base:.2f}x images/s  (torch threads {torch.get_num_threads()})")
-    if torch.cuda.is_available():
-        gpu = torch.device("cuda")
-        paper_batch = int(load_preset("paper")["train"]["batch_size"])
-        fp32 = steps_per_second("paper", paper_batch, gpu, False, a.steps)
-        mixed = steps_per_second("paper", paper_batch, gpu, True, a.steps)
-        print(f"GPU paper: autocast vs fp32 -> {mixed / fp32:.2f}x steps/s")
-    else:
-        print("no CUDA device: paper-preset GPU benchmark skipped")
+    batch = 4 if a.smoke else int(load_preset("tiny")["train"]["batch_size"])
+    steps, warmup = (2, 1) if a.smoke else (a.steps, 2)
+    base = steps_per_second("tiny", 1, cpu, False, steps, warmup)
+    full = steps_per_second("tiny", batch, cpu, False, steps, warmup)
+    return report(BENCH, [Figure(f"tiny CPU training, batch {batch}", full * batch, "images/s", base,
+                                 "batch 1")], f"torch threads {torch.get_num_threads()}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from backend.data.importer import ensure_demo_workspace
+from backend import threads
 from backend.paths import resource
 from backend.workspace import Workspace
 from diffgen_gui.qt_messages import install_log
@@ -33,6 +34,7 @@ def open_workspace(path: str | Path | None) -> Workspace:
 
 
 def main(workspace: str | None = None) -> int:
+    threads.configure_process()
     app = make_app()
     from diffgen_gui.main_window import MainWindow
 

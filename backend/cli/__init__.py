@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backend import __version__
+from backend import __version__, threads
 from backend.errors import Cancelled, DiffGenError
 from backend.job_process import CHILD_COMMAND
 
@@ -47,6 +47,7 @@ def build_parser(extra: Sequence[Register] = ()) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, extra: Sequence[Register] = (),
          default: Callable[[], int] | None = None) -> int:
     """Run one command; ``default`` runs when no command is given (the app), else the help."""
+    threads.configure_process()  # before anything imports torch
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == [CHILD_COMMAND]:  # the desktop app runs each job through this (no parser: fast start)
         from backend.job_process import child_main

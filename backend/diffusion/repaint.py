@@ -22,6 +22,7 @@ import torch
 
 from backend.diffusion.gaussian import GaussianDiffusion
 from backend.errors import Cancelled
+from backend.threads import adapt as adapt_threads
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 StepCallback = Callable[[int], None]      # called with the number of rows after each model call
@@ -119,6 +120,7 @@ def repaint_batch(model: Model, diffusion: GaussianDiffusion, rows: Sequence[Rep
         for t_last, t_cur in zip(times[:-1], times[1:]):
             if cancel is not None and cancel():
                 raise Cancelled("inpainting cancelled")
+            adapt_threads()
             t = torch.full((b,), t_last if t_cur < t_last else t_cur, device=device, dtype=torch.long)
             if t_cur < t_last:
                 known_t = diffusion.q_sample(gt, t, noise())

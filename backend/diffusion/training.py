@@ -31,6 +31,7 @@ from backend.diffusion.registry import (back_up, holds_model, model_folder, reco
 from backend.diffusion.train_data import PairCache, draw_step, from_model_range, load_pairs, make_batch
 from backend.diffusion import train_io
 from backend.errors import Cancelled, DiffGenError
+from backend.threads import adapt as adapt_threads
 from backend.presets import apply_overrides, from_section, load_preset
 from backend.workspace import Workspace
 from backend.workspace.files import disk_full_as_error
@@ -286,6 +287,7 @@ class Trainer:
         self.raw.train()
         start_step, t0 = self.step, time.perf_counter()
         while self.step < steps:
+            adapt_threads()
             if ddp.any_rank(bool(cancel and cancel()), s.ctx, s.device):
                 if not saved:
                     self.save()

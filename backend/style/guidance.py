@@ -25,6 +25,7 @@ from backend.errors import BadInputError, Cancelled
 from backend.presets import from_section
 from backend.style import losses
 from backend.style.networks import DinoCLS, UNetEncoder
+from backend.threads import adapt as adapt_threads
 
 LAMBDAS = ("zecon", "vgg", "mse", "sty", "l2", "sem", "rng")
 
@@ -167,6 +168,7 @@ def style_tensor(model: DiffusionUNet, diffusion: GaussianDiffusion, content: to
     for n, i in enumerate(indices):
         if cancel is not None and cancel():
             raise Cancelled("style transfer cancelled")
+        adapt_threads()
         t = torch.full((content.shape[0],), i, device=device, dtype=torch.long)
         noise = randn()
         if guide is None:

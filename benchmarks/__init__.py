@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks [--smoke]`` runs them all (see ``__main__``)."""
