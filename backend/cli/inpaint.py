@@ -6,7 +6,6 @@ import argparse
 import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.inpainting import run_inpaint
 
 
 def _ids(text: str) -> list[int]:
@@ -52,6 +51,8 @@ def register(sub) -> None:
 
 
 def cmd_inpaint(a: argparse.Namespace) -> int:
+    from backend.inpainting import run_inpaint  # torch: only when a command computes
+
     ws = open_workspace(a)
     params = {"images": a.images, "cluster": a.cluster, "all": a.all, "samples": a.samples, "dilate": a.dilate,
               "seed": a.seed, "preset": a.preset, "model": a.model, "batch": a.batch, "device": a.device,

@@ -6,10 +6,8 @@ import argparse
 import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.style import run_style
 from backend.style.colour import METHODS
-from backend.style.guidance import LAMBDAS
-from backend.style.sheet import style_sheet
+from backend.style.terms import LAMBDAS
 
 LAMBDA_HELP = {
     "zecon": "ZeCon patch contrastive content loss (UNet encoder features)",
@@ -74,6 +72,8 @@ def params_from_args(a: argparse.Namespace) -> dict:
 
 
 def cmd_style(a: argparse.Namespace) -> int:
+    from backend.style.job import run_style  # torch: only when a command computes
+
     ws = open_workspace(a)
     with tqdm_progress("style", "step") as prog:
         result = run_style(ws, params_from_args(a), progress=prog)
@@ -90,6 +90,8 @@ def cmd_style(a: argparse.Namespace) -> int:
 
 
 def cmd_sheet(a: argparse.Namespace) -> int:
+    from backend.style.sheet import style_sheet
+
     ws = open_workspace(a)
     rel = style_sheet(ws, a.samples, a.limit, a.tile)
     print(f"Wrote {ws.path(rel)}")

@@ -20,7 +20,14 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy import stats
+
+
+def _normal():
+    """scipy's standard normal, imported on first use (scipy.stats adds a second to the app's start)."""
+    from scipy import stats
+
+    return stats.norm
+
 
 WEIGHTINGS = (None, "linear", "quadratic")
 
@@ -180,7 +187,7 @@ def cohen_kappa_result(a: Sequence, b: Sequence, labels: Sequence, weights: str 
     table = _table(ca, cb, len(labels))
     k = kappa_from_table(table, weights) if len(ca) else float("nan")
     se = kappa_se(table, weights) if len(ca) else float("nan")
-    z = stats.norm.ppf(0.975)
+    z = _normal().ppf(0.975)
     ci = (k - z * se, k + z * se) if np.isfinite(se) else (float("nan"), float("nan"))
     boot = bootstrap_ci(lambda idx: kappa_from_table(_tables(ca[idx], cb[idx], len(labels)), weights),
                         len(ca), n_boot, seed)
@@ -228,7 +235,7 @@ def fleiss_kappa_result(ratings: np.ndarray, categories: Sequence, n_boot: int =
     s = (p * q).sum()
     se = (float(np.sqrt(2 / (n * m * (m - 1))) * np.sqrt(s ** 2 - (p * q * (q - p)).sum()) / s)
           if s > 0 else float("nan"))
-    p_value = float(2 * stats.norm.sf(abs(k / se))) if se > 0 and np.isfinite(k) else float("nan")
+    p_value = float(2 * _normal().sf(abs(k / se))) if se > 0 and np.isfinite(k) else float("nan")
     boot = bootstrap_ci(lambda idx: fleiss_kappa(counts[idx]), n, n_boot, seed)
     return KappaResult(k, se, (float("nan"), float("nan")), boot, n, None, landis_koch(k), p_value)
 
@@ -237,7 +244,7 @@ def wilson_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float
     """Wilson score interval of a proportion (NaN for n = 0)."""
     if n == 0:
         return float("nan"), float("nan")
-    z = stats.norm.ppf(1 - (1 - level) / 2)
+    z = _normal().ppf(1 - (1 - level) / 2)
     phat = successes / n
     centre = (phat + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / (1 + z * z / n)

@@ -4,6 +4,13 @@ UNet++ models trained on real, synthetic, alpha-augmented and small real sets, t
 held-out set of real images; ``run_segment`` is the job, ``report`` writes the tables.
 """
 
-from backend.segmentation.experiments import run_segment
-
 __all__ = ["run_segment"]
+
+
+def __getattr__(name: str):
+    """``run_segment`` is imported on first use (the CLI's parser reads only the config)."""
+    if name == "run_segment":
+        from backend.segmentation.experiments import run_segment
+
+        return run_segment
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,10 +24,10 @@ from backend.diffusion.model import DiffusionUNet
 from backend.errors import BadInputError, Cancelled
 from backend.presets import from_section
 from backend.style import losses
+from backend.style.terms import LAMBDAS
 from backend.style.networks import DinoCLS, UNetEncoder
 from backend.threads import adapt as adapt_threads
 
-LAMBDAS = ("zecon", "vgg", "mse", "sty", "l2", "sem", "rng")
 
 
 @dataclass(frozen=True)
