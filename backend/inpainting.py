@@ -42,6 +42,7 @@ from backend.errors import BadInputError, DiffGenError, WorkspaceError
 from backend.presets import from_section, load_preset
 from backend.workspace import Workspace
 from backend.device import pick_device
+from backend.selection import select_images
 
 Progress = Callable[[int, int, str], None]
 SHEET_MAX_IMAGES = 8
@@ -80,29 +81,7 @@ def resolve_config(params: dict[str, Any], preset: str) -> InpaintConfig:
     return cfg
 
 
-# -- choosing images and seeds ------------------------------------------------------------
-def select_images(ws: Workspace, params: dict[str, Any]) -> list[int]:
-    """``images`` (ids, as given), ``cluster`` (members of the current clustering) or ``all``;
-    the last two leave out images flagged as problematic."""
-    if params.get("images"):
-        known = set(ws.image_ids())
-        missing = [i for i in params["images"] if i not in known]
-        if missing:
-            raise WorkspaceError(f"no image with id {', '.join(map(str, missing))} in {ws.root}")
-        return [int(i) for i in params["images"]]
-    if params.get("cluster") is not None:
-        clustering = ws.current_clustering_id()
-        if clustering is None:
-            raise DiffGenError("the images are not clustered yet: run 'diffgen cluster' or pass --images/--all")
-        rows = ws.query("SELECT a.image_id FROM cluster_assignments a JOIN images i ON i.id = a.image_id"
-                        " WHERE a.clustering_id = ? AND a.cluster = ? AND i.flagged = 0 ORDER BY a.image_id",
-                        (clustering, int(params["cluster"])))
-        return [r[0] for r in rows]
-    if params.get("all"):
-        return [r.id for r in ws.images("flagged = 0")]
-    raise DiffGenError("choose images: --images IDS, --cluster K or --all")
-
-
+# -- seeds --------------------------------------------------------------------------------
 def sample_seed(run_seed: int, image_id: int, index: int) -> int:
     """Seed of one sample, from the run seed, image id and sample index only (so that the
     batch layout never changes a sample); fits SQLite's signed 64-bit integer."""

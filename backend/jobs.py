@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from backend.errors import Cancelled, DiffGenError, WorkspaceError
 from backend.masks import apply_operation
+from backend.selection import select_images
 from backend.workspace import Workspace, now
 
 Progress = Callable[[int, int, str], None]
@@ -268,34 +269,17 @@ def run_queue(ws: Workspace, progress: Callable[[JobRecord, int, int, str], None
 
 
 # -- the built-in "masks" stage ---------------------------------------------------------
-def target_image_ids(ws: Workspace, params: dict) -> list[int]:
-    """Images a job applies to: ``images`` (ids), else ``cluster`` (current clustering), else all."""
-    if params.get("images"):
-        known = set(ws.image_ids())
-        missing = [i for i in params["images"] if i not in known]
-        if missing:
-            raise DiffGenError(f"no images with ids {missing}")
-        return [int(i) for i in params["images"]]
-    if params.get("cluster") is not None:
-        cid = ws.current_clustering_id()
-        if cid is None:
-            raise DiffGenError("no clustering yet: run 'diffgen cluster' first or choose images")
-        return [r[0] for r in ws.query("SELECT image_id FROM cluster_assignments WHERE clustering_id = ?"
-                                       " AND cluster = ? ORDER BY image_id", (cid, int(params["cluster"])))]
-    return ws.image_ids()
-
-
 def run_masks(ws: Workspace, params: dict, progress: Progress | None = None, cancel: Cancel | None = None) -> dict:
     """Apply one mask operation to the target images, each result a new mask version.
 
     params: ``operation`` (dilate, erode, fill_holes, remove_islands, smooth), ``op_params``
-    (e.g. ``{"pixels": 20}``) and the target (see :func:`target_image_ids`). All new masks are
+    (e.g. ``{"pixels": 20}``) and the images (see :mod:`backend.selection`). All new masks are
     computed first and written in one transaction, so a cancel leaves nothing behind.
     """
     op, op_params = params.get("operation"), dict(params.get("op_params") or {})
     if not op:
         raise DiffGenError("masks job needs an 'operation' (dilate, erode, fill_holes, remove_islands, smooth)")
-    ids = target_image_ids(ws, params)
+    ids = select_images(ws, params)
     pending: list[tuple[int, int, Any]] = []
     skipped: list[str] = []
     for i, image_id in enumerate(ids):

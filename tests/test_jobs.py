@@ -18,7 +18,7 @@ from backend.workspace import Workspace
 
 def test_queue_order_move_remove_and_persistence(demo_ws):
     store = JobStore(demo_ws)
-    a = store.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 1}})
+    a = store.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 1}, "all": True})
     b = store.enqueue("inpaint", {"preset": "tiny"})
     c = store.enqueue("style", {"preset": "tiny"})
     assert store.queued_ids() == [a, b, c]
@@ -55,7 +55,7 @@ def test_masks_job_matches_scipy_dilation_and_keeps_originals(demo_ws):
 
 def test_cancel_leaves_no_mask_version(demo_ws):
     store = JobStore(demo_ws)
-    job_id = store.enqueue("masks", {"operation": "erode", "op_params": {"pixels": 1}})
+    job_id = store.enqueue("masks", {"operation": "erode", "op_params": {"pixels": 1}, "all": True})
     n_before = len(demo_ws.query("SELECT id FROM mask_versions"))
     calls = []
     rec = run_job(demo_ws, job_id, progress=lambda d, t, m: calls.append(d), cancel=lambda: len(calls) >= 2)
@@ -76,7 +76,7 @@ def test_failures_are_per_job_and_the_queue_goes_on(demo_ws, monkeypatch):
     store = JobStore(demo_ws)
     j_missing = store.enqueue("gone", {})
     j_oom = store.enqueue("oom", {})
-    j_bad = store.enqueue("masks", {"operation": "explode"})
+    j_bad = store.enqueue("masks", {"operation": "explode", "all": True})
     j_ok = store.enqueue("masks", {"operation": "fill_holes", "images": demo_ws.image_ids()[:2]})
     done = {r.id: r for r in run_queue(demo_ws)}
     assert done[j_missing].status == "failed" and "backend.no_such_stage is not installed" in done[j_missing].message
@@ -90,9 +90,9 @@ def test_running_job_of_a_dead_process_is_interrupted_and_can_be_requeued(demo_w
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     store = JobStore(demo_ws)
-    job_id = store.enqueue("masks", {"operation": "smooth"})
+    job_id = store.enqueue("masks", {"operation": "smooth", "all": True})
     demo_ws.execute("UPDATE jobs SET status = 'running', pid = ? WHERE id = ?", (proc.pid, job_id))
-    live = store.enqueue("masks", {"operation": "smooth"})
+    live = store.enqueue("masks", {"operation": "smooth", "all": True})
     demo_ws.execute("UPDATE jobs SET status = 'running', pid = ? WHERE id = ?", (__import__("os").getpid(), live))
     reopened = JobStore(Workspace.open(demo_ws.root))
     assert reopened.get(job_id).status == "interrupted"
@@ -103,14 +103,28 @@ def test_running_job_of_a_dead_process_is_interrupted_and_can_be_requeued(demo_w
         reopened.remove(live)
 
 
-def test_target_by_cluster(demo_ws):
+def test_one_image_selection_rule_for_every_job(demo_ws):
+    """Named ids are used as named (flagged too); a cluster or all leaves flagged images out;
+    naming nothing is an error (no stage falls back to every image)."""
+    from backend.errors import DiffGenError
+    from backend.selection import select_images
+
     ids = demo_ws.image_ids()
     with demo_ws.transaction() as c:
         cid = c.execute("INSERT INTO clusterings (k, seed, extractor, is_current, created_at)"
                         " VALUES (2, 0, 'test', 1, 'now')").lastrowid
         c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)", [(cid, i, i % 2) for i in ids])
-    assert jobs.target_image_ids(demo_ws, {"cluster": 1}) == [i for i in ids if i % 2 == 1]
-    assert jobs.target_image_ids(demo_ws, {}) == ids
+    demo_ws.set_flag(ids[1], True, "bad mask")
+    flagged = {r.id for r in demo_ws.images("flagged = 1")}
+    assert ids[1] in flagged
+    assert select_images(demo_ws, {"cluster": 1}) == [i for i in ids if i % 2 == 1 and i not in flagged]
+    assert select_images(demo_ws, {"all": True}) == [i for i in ids if i not in flagged]
+    assert select_images(demo_ws, {"images": [ids[1], ids[0]]}) == [ids[1], ids[0]]
+    with pytest.raises(DiffGenError, match="choose images"):
+        select_images(demo_ws, {})
+    job = JobStore(demo_ws).enqueue("masks", {"operation": "fill_holes"})  # the masks job follows the rule
+    rec = run_job(demo_ws, job)
+    assert rec.status == "failed" and "choose images" in rec.message
 
 
 
@@ -118,11 +132,11 @@ def test_cancel_of_a_job_claimed_meanwhile_changes_nothing(demo_ws):
     """Cancel and claim race: the guarded update loses cleanly instead of marking a job cancelled
     that the worker then runs (the row used to show cancelled, later done)."""
     store = JobStore(demo_ws)
-    job_id = store.enqueue("masks", {"operation": "fill_holes"})
+    job_id = store.enqueue("masks", {"operation": "fill_holes", "all": True})
     assert store.claim_next().id == job_id
     assert store.cancel_queued(job_id) is False
     assert store.get(job_id).status == "running"
-    other = store.enqueue("masks", {"operation": "fill_holes"})
+    other = store.enqueue("masks", {"operation": "fill_holes", "all": True})
     assert store.cancel_queued(other) is True
     assert store.get(other).status == "cancelled"
 

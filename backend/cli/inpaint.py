@@ -6,13 +6,7 @@ import argparse
 import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-
-
-def _ids(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated image ids, got {text!r}") from None
+from backend.selection import add_selection_args
 
 
 def register(sub) -> None:
@@ -23,10 +17,7 @@ def register(sub) -> None:
                     "made at the model's resolution; outside the region they equal the resized source exactly. "
                     "Defaults come from the preset's [inpaint] section (the model's own preset if not given).")
     add_workspace(p)
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--images", type=_ids, metavar="IDS", help="comma-separated image ids")
-    which.add_argument("--cluster", type=int, metavar="K", help="every unflagged image of cluster K")
-    which.add_argument("--all", action="store_true", help="every unflagged image")
+    add_selection_args(p)
     p.add_argument("--samples", type=int, help="samples per image (paper: 3)")
     p.add_argument("--dilate", type=int, metavar="PX",
                    help="mask dilation radius at the model resolution (paper: 20)")

@@ -40,6 +40,7 @@ from backend.style.colour import METHODS, match_colours
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
 from backend.workspace import SampleRecord, Workspace
 from backend.device import pick_device
+from backend.selection import select_images
 
 Progress = Callable[[int, int, str], None]
 
@@ -212,8 +213,6 @@ def run_style(ws: Workspace, params: dict, progress: Progress | None = None,
     if ids:
         selected = [ws.sample(i) for i in ids]
     elif params.get("images") or params.get("cluster") is not None or params.get("all"):
-        from backend.inpainting import select_images  # a queued job names images, not samples
-
         sources = set(select_images(ws, params))
         selected = [s for s in unstyled_samples(ws) if s.source_image_id in sources]
     else:

@@ -67,7 +67,7 @@ def test_cancel_running_job_and_failures_do_not_stop_the_queue(state, job_queue,
     with qtbot.waitSignal(job_queue.started, timeout=10000):
         slow = job_queue.enqueue("slow", {"steps": 1000, "step_s": 0.01})
     failing = job_queue.enqueue("inpaint", {"preset": "tiny"})  # no images chosen: a clear failure
-    ok = job_queue.enqueue("masks", {"operation": "fill_holes"})
+    ok = job_queue.enqueue("masks", {"operation": "fill_holes", "all": True})
     qtbot.waitUntil(lambda: job_queue.store.get(slow).progress_done > 0, timeout=10000)
     v.table.selectRow(v._rows[slow])
     with qtbot.waitSignal(job_queue.finished, timeout=60000,  # the inpaint child imports torch
@@ -88,7 +88,7 @@ def test_interrupted_job_is_shown_and_can_be_requeued(demo_ws, qapp, qtbot):
     dead.wait()
     from backend.jobs import JobStore
 
-    job_id = JobStore(demo_ws).enqueue("masks", {"operation": "smooth", "op_params": {"radius": 1}})
+    job_id = JobStore(demo_ws).enqueue("masks", {"operation": "smooth", "op_params": {"radius": 1}, "all": True})
     demo_ws.execute("UPDATE jobs SET status = 'running', pid = ? WHERE id = ?", (dead.pid, job_id))
     ws = Workspace.open(demo_ws.root)  # the app restarts
     q = JobQueue(ws)
