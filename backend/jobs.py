@@ -31,6 +31,7 @@ REGISTRY: dict[str, str] = {
     "cluster": "backend.clustering:run_cluster",
     "segment": "backend.segmentation:run_segment",
     "masks": "backend.jobs:run_masks",
+    "survey": "backend.survey.create:run_survey_create",
 }
 
 FINAL = ("done", "failed", "cancelled", "interrupted")

@@ -163,3 +163,18 @@ def _parser_running(func):
     p.add_argument("command")
     p.set_defaults(func=func)
     return p
+
+
+def test_a_survey_is_created_as_a_queued_job(demo_ws):
+    """The job runner adds job_id (and the GUI a device): the survey job takes what is its own
+    and refuses what it does not know, by name."""
+    from backend.survey import get_survey
+
+    store = JobStore(demo_ws)
+    ok = store.enqueue("survey", {"name": "queued-1", "counts": {"real": 3}, "device": "auto"})
+    rec = run_job(demo_ws, ok)
+    assert rec.status == "done", rec.message
+    assert rec.result["items"] == 3 and get_survey(demo_ws, "queued-1").name == "queued-1"
+    bad = store.enqueue("survey", {"name": "queued-2", "counts": {"real": 1}, "images": [1]})
+    rec = run_job(demo_ws, bad)
+    assert rec.status == "failed" and "unknown survey parameters: images" in rec.message

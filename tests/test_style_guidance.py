@@ -151,3 +151,17 @@ def test_cancel_writes_nothing_and_bad_samples_are_reported(style_ws):
     result = run_style(ws, {"overrides": FEW_STEPS, "lambdas": {"sty": 0, "sem": 0, "vgg": 0}})
     assert len(result["styled"]) == 1 and len(result["errors"]) == 1
     assert str(parents[0].id) in result["errors"][0]
+
+
+def test_styled_masks_are_cleaned_with_inpaintings_defaults():
+    """A preset without inpaint fields cleans styled masks as inpainting would (64 px islands),
+    not with a private fallback of 16."""
+    from backend.inpainting import InpaintConfig
+    from backend.style.job import StyleJob
+
+    mask = np.zeros((64, 64), np.uint8)
+    mask[5:10, 5:10] = 255      # 25 px island: below inpainting's default of 64, above 16
+    mask[30:50, 30:50] = 255    # 400 px polyp
+    cleaned = StyleJob.clean_mask(mask, {"inpaint": {}})
+    assert InpaintConfig().min_island == 64
+    assert cleaned[5:10, 5:10].max() == 0 and cleaned[30:50, 30:50].min() == 255

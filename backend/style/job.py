@@ -33,13 +33,14 @@ from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.model import DiffusionUNet
 from backend.diffusion.registry import resolve_model
 from backend.errors import BadWeightsError, Cancelled, DiffGenError, MissingWeightsError
-from backend.presets import apply_overrides, load_preset
+from backend.presets import apply_overrides, from_section, load_preset
 from backend.settings import resolve_weights
 from backend.style import networks
 from backend.style.colour import METHODS, match_colours
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
 from backend.workspace import SampleRecord, Workspace
 from backend.device import pick_device
+from backend.inpainting import InpaintConfig
 from backend.selection import select_images
 
 Progress = Callable[[int, int, str], None]
@@ -191,10 +192,11 @@ class StyleJob:
 
     @staticmethod
     def clean_mask(mask: np.ndarray, preset: dict) -> np.ndarray:
-        """The thresholded 4th channel cleaned as inpainting cleans its masks."""
-        inpaint = preset.get("inpaint", {})
-        mask = masks.remove_small_islands(mask, int(inpaint.get("min_island", 16)))
-        return masks.fill_holes(mask) if inpaint.get("fill_holes", True) else mask
+        """The thresholded 4th channel cleaned as inpainting cleans its masks (the same config
+        class, so a preset without these fields gets inpainting's defaults, not others)."""
+        cfg = from_section(InpaintConfig, preset.get("inpaint", {}))
+        mask = masks.remove_small_islands(mask, cfg.min_island)
+        return masks.fill_holes(mask) if cfg.fill_holes else mask
 
 
 def cfg_steps(diffusion: GaussianDiffusion, cfg: StyleConfig) -> int:

@@ -13,6 +13,7 @@ Blinding rules (issue 14):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import shutil
@@ -196,9 +197,16 @@ def create_survey(ws: Workspace, config: SurveyConfig,
     return get_survey(ws, name)
 
 
+JOB_KEYS = {"job_id", "device"}  # what every queued job carries besides its own parameters
+
+
 def run_survey_create(ws: Workspace, params: dict, progress=None, cancel=None) -> dict:
     """Job form of :func:`create_survey` (params: name, counts, only_kept, seed, size, real_images)."""
-    p = dict(params)
+    fields = {f.name for f in dataclasses.fields(SurveyConfig)}
+    unknown = sorted(set(params) - fields - JOB_KEYS)
+    if unknown:
+        raise BadInputError(f"unknown survey parameters: {', '.join(unknown)} (known: {', '.join(sorted(fields))})")
+    p = {k: v for k, v in params.items() if k in fields}
     if p.get("real_images") is not None:
         p["real_images"] = tuple(p["real_images"])
     s = create_survey(ws, SurveyConfig(**p), progress, cancel)
