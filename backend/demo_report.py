@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend.demo import DemoContext, stage_state
-from backend.demo_stages import STAGES
+from backend.demo import DemoContext, Stage, stage_state
 from backend.reports import Figure, Report, Section, Table
 
 STANDIN_TEXT = {
@@ -35,7 +34,7 @@ def _included(ctx: DemoContext, md_path: str | None) -> tuple[str, Path | None]:
     return (p.read_text(), p.parent) if p.exists() else ("", None)
 
 
-def build_report(ctx: DemoContext) -> tuple[Path, Path]:
+def build_report(ctx: DemoContext, stages: list[Stage]) -> tuple[Path, Path]:
     data, weights = _state(ctx, "data"), _state(ctx, "weights")
     rep = Report("DiffGen Studio — demo run",
                  f"The whole pipeline of Saragih (synthetic labelled polyp images with diffusion models) on "
@@ -52,7 +51,7 @@ def build_report(ctx: DemoContext) -> tuple[Path, Path]:
           "place ('diffgen settings set NAME FILE') and run again for real values." if random else
         "All pretrained networks were loaded from the user's weight files."))
     about.tables.append(Table("Stages", ["stage", "seconds"],
-                              [[s.title, _state(ctx, s.name).get("seconds")] for s in STAGES if s.name != "report"]))
+                              [[s.title, _state(ctx, s.name).get("seconds")] for s in stages if s.name != "report"]))
 
     cl = _state(ctx, "cluster")
     sec = rep.add(Section("Clusters (paper Figure 2)", f"k = {cl.get('k')}, sizes {cl.get('sizes')}; clusters below "

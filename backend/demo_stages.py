@@ -4,6 +4,7 @@ with the small settings that make the whole paper pipeline run on a CPU in minut
 from __future__ import annotations
 
 from backend.demo import DemoContext, Stage, stage_state
+from backend.demo_report import build_report
 from backend.errors import DiffGenError
 
 # Demo sizes: enough for every table to have rows, small enough for 2 CPU cores.
@@ -150,9 +151,7 @@ def stage_survey(ctx: DemoContext) -> dict:
 
 
 def stage_report(ctx: DemoContext) -> dict:
-    from backend.demo_report import build_report
-
-    md, page = build_report(ctx)
+    md, page = build_report(ctx, STAGES)
     return {"markdown": str(md), "html": str(page)}
 
 

@@ -20,6 +20,7 @@ from backend.errors import Cancelled, DiffGenError, WorkspaceError
 from backend.masks import apply_operation
 from backend.selection import select_images
 from backend.workspace import Workspace, now
+from backend.workspace.files import pid_alive
 
 Progress = Callable[[int, int, str], None]
 Cancel = Callable[[], bool]
@@ -68,18 +69,6 @@ def _job(row) -> JobRecord:
                      row["progress_done"], row["progress_total"], row["message"],
                      json.loads(row["result_json"]) if row["result_json"] else None, row["pid"],
                      row["created_at"], row["started_at"], row["finished_at"])
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 class JobStore:

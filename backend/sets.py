@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from backend.data.imageio import IMAGE_SUFFIXES, load_mask, load_rgb
+from backend.imageio import IMAGE_SUFFIXES, load_mask, load_rgb
 from backend.errors import BadInputError, Cancelled
 from backend.workspace import Workspace
 from backend.workspace.files import sha256_file

@@ -62,3 +62,14 @@ def load_test_hook(win) -> None:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     module.start(win)
+
+
+def rater_main(workspace: str, survey: str, rater: str) -> int:
+    """``diffgen survey rate``: the rater window alone, full screen."""
+    from backend.survey import RaterSession
+    from diffgen_gui.survey_rater import RaterWindow
+
+    app = make_app()
+    win = RaterWindow(RaterSession.open(Workspace.open(workspace), survey, rater))
+    win.show_full_screen()
+    return app.exec()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from backend.data.imageio import read_png_fast
+from backend.imageio import read_png_fast
 from backend.workspace import Workspace
 from backend.workspace.files import atomic_write_bytes, atomic_write_text, encode_png
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QPixmap
-from PySide6.QtWidgets import (QApplication, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox,
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox,
                                QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from backend.errors import DiffGenError
@@ -304,14 +304,3 @@ class RaterWindow(QWidget):
         self._save_comment()
         self.closed.emit()
         super().closeEvent(event)
-
-
-def run_standalone(workspace: str, survey: str, rater: str) -> int:
-    """``diffgen survey rate``: the rater window alone, full screen."""
-    from diffgen_gui.app import make_app
-    from backend.workspace import Workspace
-
-    app = make_app()
-    win = RaterWindow(RaterSession.open(Workspace.open(workspace), survey, rater))
-    win.show_full_screen()
-    return app.exec() if QApplication.instance() else 0

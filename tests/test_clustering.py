@@ -13,7 +13,7 @@ from backend.cli import main
 from backend.clustering import balance_halves, kmeans_labels, run_cluster
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import import_dataset
-from backend.data.imageio import read_png_fast
+from backend.imageio import read_png_fast
 from backend.errors import BadInputError, Cancelled
 from backend.features import InceptionFeatures
 from backend.workspace import Workspace

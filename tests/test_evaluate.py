@@ -10,7 +10,7 @@ import pytest
 import backend.evaluate as evaluate
 from backend.cli import main
 from backend.data.demo import write_demo_dataset
-from backend.data.imageio import load_mask
+from backend.imageio import load_mask
 from backend.errors import Cancelled
 from backend.evaluate import run_evaluate
 from backend.metrics.msssim import MsssimConfig, mean_msssim

@@ -9,7 +9,7 @@ import scipy.linalg
 import torch
 
 from backend.data.demo import write_demo_dataset
-from backend.data.imageio import load_rgb
+from backend.imageio import load_rgb
 from backend.errors import BadWeightsError, MissingWeightsError
 from backend.metrics.fid import (FID_WEIGHTS_FILE, FidExtractor, compute_fid, frechet_distance,
                                  load_fid_inception, set_features, set_statistics, statistics)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from backend.cli import main as cli_main
-from backend.data.imageio import read_png_fast
+from backend.imageio import read_png_fast
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import create_diffusion
 from backend.errors import Cancelled

@@ -53,3 +53,11 @@ def tqdm_progress(desc: str, unit: str = "it") -> Iterator[Callable[[int, int, s
     finally:
         bar.close()
 
+
+def subparsers_of(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    """The sub-command action of ``parser`` (argparse keeps it among the actions, with no public
+    accessor): the documentation walks it, and the desktop app adds its commands to groups."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    raise LookupError(f"{parser.prog} has no sub-commands")

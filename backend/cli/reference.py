@@ -10,6 +10,8 @@ import argparse
 import io
 from contextlib import redirect_stdout
 
+from backend.cli.common import subparsers_of
+
 
 def register(sub) -> None:
     p = sub.add_parser("cli-reference", help="print the CLI reference (Markdown) generated from --help")
@@ -24,10 +26,10 @@ def _help(parser: argparse.ArgumentParser) -> str:
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:  # argparse keeps subcommands here; no public accessor
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
+    try:
+        return dict(subparsers_of(parser).choices)
+    except LookupError:
+        return {}
 
 
 def cli_reference(root: argparse.ArgumentParser) -> str:

@@ -4,7 +4,6 @@ report | import-answers | export-answers | export-rater-pack."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
@@ -55,12 +54,6 @@ def register(sub) -> None:
     p = ss.add_parser("list", help="surveys with their items and each rater's progress")
     add_workspace(p)
     p.set_defaults(func=cmd_list)
-
-    p = ss.add_parser("rate", help="open the full-screen blinded rater window")
-    add_workspace(p)
-    p.add_argument("--survey", required=True)
-    p.add_argument("--rater", required=True)
-    p.set_defaults(func=cmd_rate)
 
     p = ss.add_parser("serve", help="serve the blinded rater page to raters' browsers (personal links)")
     add_workspace(p)
@@ -169,10 +162,6 @@ def cmd_list(a: argparse.Namespace) -> int:
             print(f"    {r['rater']}: {r['complete']} / {r['items']} answered, {state}{last}{link}")
     return 0
 
-
-def cmd_rate(a: argparse.Namespace) -> int:
-    gui = importlib.import_module("diffgen_gui.survey_rater")  # lazy: the back end never imports Qt
-    return gui.run_standalone(a.workspace, a.survey, a.rater)
 
 
 def cmd_serve(a: argparse.Namespace) -> int:

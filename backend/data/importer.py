@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from backend.data.imageio import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, load_mask, load_rgb
+from backend.imageio import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, load_mask, load_rgb
 from backend.errors import BadInputError, WorkspaceError
 from backend.workspace import Workspace, now
 from backend.workspace.files import atomic_write_bytes, encode_png, sha256_file

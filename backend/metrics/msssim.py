@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from backend.data.imageio import load_rgb
+from backend.imageio import load_rgb
 from backend.errors import BadInputError, Cancelled
 
 from backend.sets import ImageSet

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from backend import masks
-from backend.data.imageio import load_rgb
+from backend.imageio import load_rgb
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.model import DiffusionUNet

@@ -106,9 +106,20 @@ def disk_full_as_error(what: str, hint: str = "") -> Iterator[None]:
                            + (f": {hint}" if hint else "")) from None
 
 
-def _pid_dead(pid: int) -> bool:
-    from backend.jobs import pid_alive  # one liveness test for jobs and temp files
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process still runs (one liveness test for jobs and temp files)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
+
+def _pid_dead(pid: int) -> bool:
     return not pid_alive(pid)
 
 

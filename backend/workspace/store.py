@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from backend.data.imageio import read_png_fast
+from backend.imageio import read_png_fast
 from backend.errors import WorkspaceError
 from backend.workspace import access
 from backend.workspace.files import atomic_write_bytes, encode_png, remove_stale_temps, sha256_bytes
@@ -235,7 +235,7 @@ class Workspace:
         rec = image_id if isinstance(image_id, ImageRecord) else self.image(image_id)
         if rec.stored_path:
             return read_png_fast(self.path(rec.stored_path))
-        from backend.data.imageio import load_rgb
+        from backend.imageio import load_rgb
 
         return load_rgb(rec.source_path)[0]
 
