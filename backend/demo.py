@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from backend.errors import Cancelled, DiffGenError
 from backend.workspace import Workspace

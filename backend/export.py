@@ -12,9 +12,9 @@ images for real ones).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from backend.errors import Cancelled, DiffGenError
 from backend.reports.csvio import write_csv

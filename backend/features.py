@@ -9,19 +9,19 @@ or after editing a few masks, runs the network only on what changed.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
 import torch
 
+from backend.device import pick_device
 from backend.errors import BadWeightsError, Cancelled
 from backend.settings import resolve_weights
 from backend.weights_io import load_weights
 from backend.workspace import Workspace
-from backend.device import pick_device
 
 Progress = Callable[[int, int, str], None]
 CancelFn = Callable[[], bool]

@@ -23,26 +23,27 @@ import json
 import secrets
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 
 from backend import masks
+from backend.device import pick_device
 from backend.diffusion.checkpoint import load_model, read_config
 from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.gaussian import create_diffusion
-from backend.diffusion.train_data import resize_pair
 from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_model
 from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
+from backend.diffusion.train_data import resize_pair
 from backend.errors import BadInputError, DiffGenError, WorkspaceError
 from backend.presets import from_section, load_preset
-from backend.workspace import Workspace
-from backend.device import pick_device
 from backend.selection import select_images
+from backend.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
 SHEET_MAX_IMAGES = 8

@@ -13,8 +13,9 @@ import json
 import os
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from backend.errors import Cancelled, DiffGenError, WorkspaceError
 from backend.masks import apply_operation

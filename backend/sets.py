@@ -13,14 +13,14 @@ so that reports find them by name like any generated set.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from backend.imageio import IMAGE_SUFFIXES, load_mask, load_rgb
 from backend.errors import BadInputError, Cancelled
+from backend.imageio import IMAGE_SUFFIXES, load_mask, load_rgb
 from backend.workspace import Workspace
 from backend.workspace.files import sha256_file
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.metrics.agreement import (BinaryStats, KappaResult, binary_stats, cohen_kappa_result,
-                                       fleiss_kappa_result)
+from backend.metrics.agreement import BinaryStats, KappaResult, binary_stats, cohen_kappa_result, fleiss_kappa_result
 from backend.reports.csvio import write_csv
 from backend.survey import QUALITY, QUESTIONS, REAL_FAKE, Rater, Survey, answer_rows, raters
 from backend.workspace.files import atomic_write_bytes, atomic_write_text
@@ -74,7 +73,7 @@ def table7(answers: list[dict], labels: dict[str, str]) -> list[Table7Row]:
     rows = []
     for kind, label in labels.items():
         mine = [a for a in answers if a["truth"] == kind]
-        count = lambda q, v: sum(a[q] == v for a in mine)  # noqa: E731
+        count = lambda q, v, mine=mine: sum(a[q] == v for a in mine)  # noqa: E731
         rows.append(Table7Row(kind, label, {v: count("image_quality", v) for v in QUALITY},
                               {v: count("mask_quality", v) for v in QUALITY},
                               {v: count("real_fake", v) for v in REAL_FAKE}))

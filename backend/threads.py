@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 INTERVAL_S = 2.0        # how often the loops re-size (a decision needs this much CPU history)
 SLACK = 0.3             # a core counts as free when other processes use less than 70 % of it

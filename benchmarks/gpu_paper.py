@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -78,7 +78,7 @@ def bench_train(sz: Sizes, device: torch.device) -> tuple[list[Figure], list[str
     rates: list[float] = []
     notes = []
     for amp in (False, True):   # autocast is CUDA only (amp_settings): on a CPU both run fp32
-        _, peak = measured(lambda: rates.append(steps_per_second(sz.preset, batch, device, amp, sz.train_steps,
+        _, peak = measured(lambda amp=amp: rates.append(steps_per_second(sz.preset, batch, device, amp, sz.train_steps,
                                                                  warmup=1)), device)
         notes.append(memory_note(f"training {'autocast' if amp else 'fp32'}", peak))
     label = "autocast" if device.type == "cuda" else "fp32 (no autocast on a CPU)"

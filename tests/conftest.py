@@ -10,11 +10,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
+from qt_trap import pytest_configure, pytest_runtest_makereport  # noqa: E402,F401 - hooks
 
 from backend.data.demo import write_demo_dataset  # noqa: E402
 from backend.data.importer import import_dataset  # noqa: E402
 from backend.workspace import Workspace  # noqa: E402
-from qt_trap import pytest_configure, pytest_runtest_makereport  # noqa: E402,F401 - hooks
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,19 @@ from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
-from backend.metrics.agreement import (binary_stats, category_counts, cohen_kappa, cohen_kappa_result, confusion,
-                                       fleiss_kappa, fleiss_kappa_result, kappa_from_table, kappa_se, landis_koch,
-                                       wilson_ci)
+from backend.metrics.agreement import (
+    binary_stats,
+    category_counts,
+    cohen_kappa,
+    cohen_kappa_result,
+    confusion,
+    fleiss_kappa,
+    fleiss_kappa_result,
+    kappa_from_table,
+    kappa_se,
+    landis_koch,
+    wilson_ci,
+)
 
 
 def _random_pair(rng, k, n):

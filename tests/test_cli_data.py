@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from diffgen_gui.launcher import build_parser, main  # the diffgen command as users run it
 from backend.masks import dilate, erode
 from backend.workspace import Workspace
+from diffgen_gui.launcher import build_parser, main  # the diffgen command as users run it
 
 ROOT = Path(__file__).resolve().parents[1]
 

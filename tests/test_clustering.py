@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from _metrics_helpers import save_random_inception
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
@@ -13,13 +14,11 @@ from backend.cli import main
 from backend.clustering import balance_halves, kmeans_labels, run_cluster
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import import_dataset
-from backend.imageio import read_png_fast
 from backend.errors import BadInputError, Cancelled
 from backend.features import InceptionFeatures
+from backend.imageio import read_png_fast
 from backend.workspace import Workspace
 from backend.workspace.files import write_png
-
-from _metrics_helpers import save_random_inception
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,17 @@ import csv
 
 import numpy as np
 import pytest
+from _metrics_helpers import small_extractor
 
 import backend.evaluate as evaluate
 from backend.cli import main
 from backend.data.demo import write_demo_dataset
-from backend.imageio import load_mask
 from backend.errors import Cancelled
 from backend.evaluate import run_evaluate
+from backend.imageio import load_mask
 from backend.metrics.msssim import MsssimConfig, mean_msssim
 from backend.sets import import_external_set, resolve_set, set_names
 from backend.workspace.files import write_png
-
-from _metrics_helpers import small_extractor
 
 
 @pytest.fixture

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from _metrics_helpers import save_random_inception
 
 from backend.errors import BadInputError, MissingWeightsError
 from backend.features import InceptionFeatures, load_inception, mask_as_rgb, pair_features
-
-from _metrics_helpers import save_random_inception
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,25 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from _metrics_helpers import small_extractor
+from safetensors.torch import load_file
 
 from backend.data.demo import write_demo_dataset
-from backend.imageio import load_rgb
 from backend.errors import BadWeightsError, MissingWeightsError
-from backend.metrics.fid import (FID_WEIGHTS_FILE, FidExtractor, compute_fid, frechet_distance,
-                                 load_fid_inception, set_features, set_statistics, statistics)
+from backend.imageio import load_rgb
+from backend.metrics.fid import (
+    FID_WEIGHTS_FILE,
+    FidExtractor,
+    compute_fid,
+    frechet_distance,
+    load_fid_inception,
+    set_features,
+    set_statistics,
+    statistics,
+)
 from backend.sets import folder_images, resolve_set
 from backend.standin_weights import weights_or_standin
 from backend.workspace.files import write_png
-from safetensors.torch import load_file
-
-from _metrics_helpers import small_extractor
 
 
 def scipy_fid(f1: np.ndarray, f2: np.ndarray) -> float:

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from import_support import H, W, _mask, _rgb, _save_png, _tree_state
 from PIL import Image
 
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import import_dataset
 from backend.errors import BadInputError
 from backend.workspace import Workspace
-from tests.test_import import H, W, _mask, _rgb, _save_png, _tree_state
 
 
 def _pair(root: Path, name: str, seed: int, mask: np.ndarray | None = None) -> np.ndarray:

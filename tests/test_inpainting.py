@@ -17,9 +17,8 @@ from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.registry import record_checkpoint, register_model
 from backend.errors import Cancelled, DiffGenError
+from backend.inpainting import postprocess, resolve_config, run_inpaint, sample_seed, to_model_resolution
 from backend.selection import select_images
-from backend.inpainting import (postprocess, resolve_config, run_inpaint, sample_seed,
-                                to_model_resolution)
 from backend.workspace import now
 
 FAST = {"respacing": 10, "jump_length": 5, "jump_n_sample": 2, "dilate": 2, "min_island": 2,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import zipfile
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest

@@ -11,8 +11,14 @@ from scipy import stats
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import build_model
-from backend.diffusion.repaint import (RepaintRow, RepaintSchedule, jump_schedule, model_evaluations,
-                                       repaint_batch, repaint_rows)
+from backend.diffusion.repaint import (
+    RepaintRow,
+    RepaintSchedule,
+    jump_schedule,
+    model_evaluations,
+    repaint_batch,
+    repaint_rows,
+)
 from backend.errors import Cancelled
 from backend.inpainting import sample_seed
 

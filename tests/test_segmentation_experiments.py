@@ -15,7 +15,6 @@ from backend.segmentation import run_segment
 from backend.segmentation.config import load_config
 from backend.segmentation.data import image_split, synthetic_sets
 from backend.segmentation.plan import Planner
-from backend.segmentation.report import write_report
 from backend.workspace import Workspace
 
 # 32 px, a 3-stage encoder and one epoch: each run takes well under a second of compute.

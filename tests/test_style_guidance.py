@@ -8,15 +8,15 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from style_support import SMALL_DINO, add_inpainted, register_tiny_model, tiny_model_folder, write_dino, write_vgg
 
 from backend.cli import main as cli_main
-from backend.imageio import read_png_fast
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import create_diffusion
 from backend.errors import Cancelled
+from backend.imageio import read_png_fast
 from backend.style import networks, run_style
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
-from style_support import SMALL_DINO, add_inpainted, register_tiny_model, tiny_model_folder, write_dino, write_vgg
 
 FEW_STEPS = ["style.skip_timesteps=46"]          # 4 of the tiny preset's 50 steps
 

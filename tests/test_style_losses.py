@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import wasserstein_distance
+from style_support import SMALL_DINO, tiny_model_folder, write_dino, write_vgg
 
 from backend.diffusion.checkpoint import load_model
 from backend.errors import BadInputError, MissingWeightsError
@@ -14,7 +15,6 @@ from backend.settings import resolve_weights
 from backend.style import losses
 from backend.style.colour import histogram_match, mkl_transfer
 from backend.style.networks import UNetEncoder, load_dino, load_vgg, vgg_features
-from style_support import SMALL_DINO, tiny_model_folder, write_dino, write_vgg
 
 
 def grad_of(fn, x: torch.Tensor) -> torch.Tensor:

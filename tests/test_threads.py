@@ -167,9 +167,9 @@ def test_a_busy_process_shows_up_as_other_cores():
 
 
 def test_repaint_loop_adapts_threads_every_model_call(monkeypatch):
+    from backend.diffusion import repaint
     from backend.diffusion.config import DiffusionConfig
     from backend.diffusion.gaussian import create_diffusion
-    from backend.diffusion import repaint
     from backend.presets import load_preset
 
     calls = []

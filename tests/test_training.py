@@ -17,8 +17,7 @@ from backend.diffusion import train_io
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.registry import resolve_model
 from backend.diffusion.sampling import run_sample
-from backend.diffusion.train_data import (draw_step, global_batch_indices, load_pairs, make_batch,
-                                          resize_pair)
+from backend.diffusion.train_data import draw_step, global_batch_indices, load_pairs, make_batch, resize_pair
 from backend.diffusion.training import run_train
 from backend.errors import Cancelled, DiffGenError
 from backend.jobs import JobStore, run_job

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Tuple
 
 import pytest
 import torch
 from safetensors.torch import save_file
+from style_support import SMALL_DINO, add_inpainted, register_tiny_model
 
 from backend.cli import main
 from backend.diffusion.import_checkpoint import import_checkpoint
@@ -27,7 +28,6 @@ from backend.segmentation.model import load_checkpoint, read_state_dict
 from backend.settings import save_setting
 from backend.style import networks
 from backend.weights_io import load_weights
-from style_support import SMALL_DINO, add_inpainted, register_tiny_model
 
 
 class _WritesOnLoad(torch.nn.Module):
@@ -39,11 +39,11 @@ class _WritesOnLoad(torch.nn.Module):
         self.buf = torch.zeros(1)
 
     @torch.jit.export
-    def __getstate__(self) -> Tuple[str, bool]:
+    def __getstate__(self) -> tuple[str, bool]:
         return (self.target, self.training)
 
     @torch.jit.export
-    def __setstate__(self, state: Tuple[str, bool]) -> None:
+    def __setstate__(self, state: tuple[str, bool]) -> None:
         self.target = state[0]
         self.training = state[1]
         self.buf = torch.from_file(self.target, shared=True, size=16, dtype=torch.uint8)

@@ -59,7 +59,7 @@ def check_workspace(root: Path) -> sqlite3.Connection:
         assert hashlib.sha256(data).hexdigest() == r["sha256"]
         arr = np.asarray(Image.open(ws.path(r["path"])))
         assert arr.shape == (r["height"], r["width"]) and int((arr > 0).sum()) == r["area"]
-    for image_id, versions in c.execute(
+    for _image_id, versions in c.execute(
             "SELECT image_id, GROUP_CONCAT(version) FROM mask_versions GROUP BY image_id"):
         vs = sorted(int(v) for v in versions.split(","))
         assert vs == list(range(len(vs)))  # unique and gap-free

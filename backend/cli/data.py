@@ -7,8 +7,8 @@ import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 from backend.data.demo import write_demo_dataset
-from backend.imageio import DEFAULT_MAX_PIXELS
 from backend.data.importer import check_workspace_outside, import_dataset
+from backend.imageio import DEFAULT_MAX_PIXELS
 from backend.masks import apply_operation
 
 

@@ -7,9 +7,21 @@ import argparse
 import sys
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.survey import (SurveyConfig, add_rater, create_survey, export_answers_csv, export_rater_pack,
-                            get_rater, get_survey, import_answers_csv, parse_ids, parse_set, simulate_raters,
-                            summary, surveys)
+from backend.survey import (
+    SurveyConfig,
+    add_rater,
+    create_survey,
+    export_answers_csv,
+    export_rater_pack,
+    get_rater,
+    get_survey,
+    import_answers_csv,
+    parse_ids,
+    parse_set,
+    simulate_raters,
+    summary,
+    surveys,
+)
 from backend.survey.links import DEFAULT_BASE_URL, issue_link, link_url
 
 BASE_URL_HELP = (f"address raters reach 'diffgen survey serve' at, put in front of the link (default "

@@ -13,14 +13,14 @@ import json
 import os
 import sqlite3
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from backend.imageio import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, load_mask, load_rgb
 from backend.errors import BadInputError, WorkspaceError
+from backend.imageio import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, load_mask, load_rgb
 from backend.workspace import Workspace, now
 from backend.workspace.files import atomic_write_bytes, encode_png, sha256_file
 

@@ -18,6 +18,7 @@ from safetensors.torch import save
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import DiffusionUNet, build_model
 from backend.errors import BadInputError
+
 # checkpoints load through the one door for weight files; the name stays for diffusion/'s callers
 from backend.weights_io import load_weights as load_state_dict
 from backend.workspace.files import atomic_write_bytes, atomic_write_text

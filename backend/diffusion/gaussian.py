@@ -14,8 +14,8 @@ All schedule arithmetic is float64 (as the reference does) and cast when indexed
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch

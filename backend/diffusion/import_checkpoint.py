@@ -51,8 +51,8 @@ from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.registry import new_model_folder, register_model, write_model_folder
 from backend.errors import BadInputError
-from backend.weights_io import load_weights
 from backend.presets import apply_overrides, load_preset
+from backend.weights_io import load_weights
 from backend.workspace import Workspace
 from backend.workspace.files import sha256_file
 

@@ -13,10 +13,11 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from backend.errors import BadInputError, DiffGenError
 from backend.workspace import Workspace, now
@@ -65,7 +66,7 @@ def refuse_taken(ws: Workspace | None, folder: Path, overwrite: bool) -> bool:
 def back_up(ws: Workspace | None, folder: Path) -> Path:
     """Move the model in ``folder`` aside to ``NAME.replaced-STAMP`` and point its rows
     (model, checkpoints) there; returns the backup folder. Nothing is deleted."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     backup, n = folder.with_name(f"{folder.name}.replaced-{stamp}"), 1
     while backup.exists():
         n += 1

@@ -15,8 +15,8 @@ or a different ``--batch``, gives the same samples).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 import torch
 
@@ -150,7 +150,7 @@ def repaint_rows(model: Model, diffusion: GaussianDiffusion, rows: Sequence[Repa
         chunk = rows[start:start + size]
         done = [0]
 
-        def counted(n: int) -> None:
+        def counted(n: int, done: list[int] = done) -> None:
             done[0] += n
             if on_step is not None:
                 on_step(n)

@@ -4,11 +4,13 @@ workspace with its model, checkpoint and seed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
+from backend.device import pick_device
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_model
@@ -16,7 +18,6 @@ from backend.diffusion.train_data import from_model_range
 from backend.diffusion.train_io import sample_sheet, write_sheet
 from backend.errors import Cancelled, DiffGenError
 from backend.workspace import Workspace
-from backend.device import pick_device
 
 
 def model_for(ws: Workspace, choice: str) -> ModelRef:

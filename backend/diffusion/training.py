@@ -12,30 +12,36 @@ of (seed, step) (see ``train_data``) and the optimizer, scaler and RNG states ar
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from backend.diffusion import ddp
+from backend.device import pick_device
+from backend.diffusion import ddp, train_io
 from backend.diffusion.checkpoint import load_state_dict, read_config
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.model import DiffusionUNet, build_model
-from backend.diffusion.registry import (back_up, holds_model, model_folder, record_checkpoint, refuse_taken,
-                                        register_model)
+from backend.diffusion.registry import (
+    back_up,
+    holds_model,
+    model_folder,
+    record_checkpoint,
+    refuse_taken,
+    register_model,
+)
 from backend.diffusion.train_data import PairCache, draw_step, from_model_range, load_pairs, make_batch
-from backend.diffusion import train_io
 from backend.errors import Cancelled, DiffGenError
-from backend.threads import adapt as adapt_threads
 from backend.presets import apply_overrides, from_section, load_preset
+from backend.threads import adapt as adapt_threads
 from backend.workspace import Workspace
 from backend.workspace.files import disk_full_as_error
-from backend.device import pick_device
 
 Progress = Callable[[int, int, str], None]
 

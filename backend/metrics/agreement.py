@@ -16,8 +16,8 @@ computed. Conventions follow the references the tests check against:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -16,22 +16,22 @@ hash), so comparing several generated sets against Real runs the network once pe
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from backend.device import pick_device
 from backend.errors import BadInputError, Cancelled, MissingWeightsError
 from backend.features import file_digest, load_cached, store_features
-from backend.settings import WEIGHTS, resolve_weights
 from backend.sets import ImageSet
+from backend.settings import WEIGHTS, resolve_weights
 from backend.weights_io import load_into, load_weights
 from backend.workspace import Workspace
 from backend.workspace.files import atomic_write_bytes
-from backend.device import pick_device
 
 FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 MIN_STABLE_IMAGES = 2048  # below this the 2048-d covariance is rank-deficient and FID biased upward

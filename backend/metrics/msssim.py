@@ -9,18 +9,17 @@ of the result, so a number is never shown without how it was measured.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import cv2
 import numpy as np
 import torch
 
-from backend.imageio import load_rgb
-from backend.errors import BadInputError, Cancelled
-
-from backend.sets import ImageSet
 from backend.device import pick_device
+from backend.errors import BadInputError, Cancelled
+from backend.imageio import load_rgb
+from backend.sets import ImageSet
 
 SCALES = 5
 MIN_WINDOW = 3

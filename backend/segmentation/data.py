@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -103,7 +104,7 @@ def per_source(samples: Iterable[SampleRecord], sources: Iterable[int], k: int,
                rng: np.random.Generator) -> list[int]:
     """Up to ``k`` random samples generated from each allowed source image."""
     chosen: list[int] = []
-    for src, ids in sorted(by_source(samples, sources).items()):
+    for _src, ids in sorted(by_source(samples, sources).items()):
         pick = rng.permutation(ids)[:k]
         chosen += [int(i) for i in pick]
     return sorted(chosen)

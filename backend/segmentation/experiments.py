@@ -13,19 +13,18 @@ import json
 import os
 import re
 import time
-from typing import Callable
+from collections.abc import Callable
 
+from backend.device import pick_device
 from backend.errors import Cancelled, DiffGenError
 from backend.segmentation.config import EXPERIMENTS, SegConfig, load_config
-from backend.segmentation.data import (ItemStore, batches_per_epoch, effective_epochs, image_split,
-                                       synthetic_sets)
+from backend.segmentation.data import ItemStore, batches_per_epoch, effective_epochs, image_split, synthetic_sets
 from backend.segmentation.model import build_model, save_checkpoint
 from backend.segmentation.plan import Planner, RunSpec, images
 from backend.segmentation.train import train_model
 from backend.settings import resolve_weights
 from backend.workspace import Workspace, now
 from backend.workspace.files import atomic_write_text
-from backend.device import pick_device
 
 # smp must never reach the Hugging Face hub (weights come from local files only).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

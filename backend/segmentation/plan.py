@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 from backend.segmentation.config import SegConfig
-from backend.segmentation.data import (AlphaSampler, EpochPlan, FixedPlan, ImageSplit, ItemRef,
-                                       by_source, per_source, split_train_val, spread_selection)
+from backend.segmentation.data import (
+    AlphaSampler,
+    EpochPlan,
+    FixedPlan,
+    ImageSplit,
+    ItemRef,
+    by_source,
+    per_source,
+    split_train_val,
+    spread_selection,
+)
 from backend.workspace import SampleRecord
 
 # Table order of the paper's sets; any other set name follows alphabetically.

@@ -8,16 +8,23 @@ set is scored only with the best checkpoint, as in the paper.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from backend.errors import Cancelled
 from backend.segmentation.config import SegConfig
-from backend.segmentation.data import (EpochDataset, EpochPlan, ItemRef, ItemStore, as_batch,
-                                       effective_epochs, items_used)
+from backend.segmentation.data import (
+    EpochDataset,
+    EpochPlan,
+    ItemRef,
+    ItemStore,
+    as_batch,
+    effective_epochs,
+    items_used,
+)
 from backend.segmentation.metrics import MetricAccumulator, soft_dice_loss
 
 StepCallback = Callable[[str], None]

@@ -14,8 +14,8 @@ A term whose lambda is 0 is skipped entirely and its network is never built.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 
@@ -24,10 +24,9 @@ from backend.diffusion.model import DiffusionUNet
 from backend.errors import BadInputError, Cancelled
 from backend.presets import from_section
 from backend.style import losses
-from backend.style.terms import LAMBDAS
 from backend.style.networks import DinoCLS, UNetEncoder
+from backend.style.terms import LAMBDAS
 from backend.threads import adapt as adapt_threads
-
 
 
 @dataclass(frozen=True)

@@ -18,30 +18,30 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 import torch
 
 from backend import masks
-from backend.imageio import load_rgb
+from backend.device import pick_device
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.model import DiffusionUNet
 from backend.diffusion.registry import resolve_model
 from backend.errors import BadWeightsError, Cancelled, DiffGenError, MissingWeightsError
+from backend.imageio import load_rgb
+from backend.inpainting import InpaintConfig
 from backend.presets import apply_overrides, from_section, load_preset
+from backend.selection import select_images
 from backend.settings import resolve_weights
 from backend.style import networks
 from backend.style.colour import METHODS, match_colours
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
 from backend.workspace import SampleRecord, Workspace
-from backend.device import pick_device
-from backend.inpainting import InpaintConfig
-from backend.selection import select_images
 
 Progress = Callable[[int, int, str], None]
 

@@ -9,7 +9,7 @@ Each mirrors the reference implementation's reduction so Table A.3's lambdas mea
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

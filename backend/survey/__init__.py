@@ -13,15 +13,38 @@ Modules: ``model`` (records, lookups), ``create`` (drawing, blinded copies), ``s
 (raters, answers, the rating session), ``sheets`` (CSV, rater pack), ``simulate``.
 """
 
-from backend.survey.create import (MAX_SIZE, encode_blinded_png, normalise_pair, parse_ids, parse_set,
-                                   create_survey, run_survey_create)
-from backend.survey.model import (CSV_FIELDS, KIND_LABELS, QUALITY, QUESTIONS, REAL_FAKE, Answer, BlindItem,
-                                  Rater, Survey, SurveyConfig, answers_of, check_name, check_value, get_rater,
-                                  get_survey, items, raters, summary, surveys)
-from backend.survey.sessions import (RaterSession, add_rater, rater_order, record_answer, record_comment,
-                                     submit)
-from backend.survey.sheets import (answer_rows, export_answers, export_answers_csv, export_rater_pack,
-                                   import_answers_csv)
+from backend.survey.create import (
+                                   MAX_SIZE,
+                                   create_survey,
+                                   encode_blinded_png,
+                                   normalise_pair,
+                                   parse_ids,
+                                   parse_set,
+                                   run_survey_create,
+)
+from backend.survey.model import (
+                                   CSV_FIELDS,
+                                   KIND_LABELS,
+                                   QUALITY,
+                                   QUESTIONS,
+                                   REAL_FAKE,
+                                   Answer,
+                                   BlindItem,
+                                   Rater,
+                                   Survey,
+                                   SurveyConfig,
+                                   answers_of,
+                                   check_name,
+                                   check_value,
+                                   get_rater,
+                                   get_survey,
+                                   items,
+                                   raters,
+                                   summary,
+                                   surveys,
+)
+from backend.survey.sessions import RaterSession, add_rater, rater_order, record_answer, record_comment, submit
+from backend.survey.sheets import answer_rows, export_answers, export_answers_csv, export_rater_pack, import_answers_csv
 from backend.survey.simulate import simulate_raters
 
 __all__ = ["MAX_SIZE", "encode_blinded_png", "normalise_pair", "parse_ids", "parse_set", "create_survey",

@@ -19,7 +19,7 @@ import secrets
 import shutil
 import struct
 import zlib
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np

@@ -8,8 +8,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from backend.errors import BadInputError, WorkspaceError
-from backend.survey.model import (Answer, BlindItem, Rater, Survey, answers_of, check_value, get_rater,
-                                  get_survey, survey_by_id)
+from backend.survey.model import (
+    Answer,
+    BlindItem,
+    Rater,
+    Survey,
+    answers_of,
+    check_value,
+    get_rater,
+    get_survey,
+    survey_by_id,
+)
 from backend.workspace.store import Workspace, now
 
 

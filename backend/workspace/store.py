@@ -13,16 +13,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from backend.imageio import read_png_fast
 from backend.errors import WorkspaceError
+from backend.imageio import read_png_fast
 from backend.workspace import access
 from backend.workspace.files import atomic_write_bytes, encode_png, remove_stale_temps, sha256_bytes
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
@@ -31,7 +32,7 @@ DB_NAME = "workspace.sqlite"
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ pytest.importorskip("uvicorn")
 from backend import survey as sv  # noqa: E402
 from backend.survey.links import issue_link, verify_token  # noqa: E402
 from backend.web import ServeConfig, running_server  # noqa: E402
-from tests.test_survey import survey, ws  # noqa: E402,F401 - shared fixtures (30 items)
 
 RATERS = 20
 TIME_LIMIT_S = 60

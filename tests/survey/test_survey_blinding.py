@@ -6,12 +6,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from survey_support import _png_chunks
 
 from backend import survey as sv
 from backend.cli import main as cli_main
 from backend.errors import BadInputError
 from backend.survey_report import compute_results, results_markdown
-from tests.test_survey import _png_chunks, survey, ws  # noqa: F401 - shared fixtures
 
 COUNTS = {"real": 10, "inpainted": 10, "styled": 10}
 OLD_ALPHABET = "ACDEFHJKLMNPRTUVWXY3479"

@@ -21,7 +21,6 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from backend import survey as sv  # noqa: E402
 from backend.survey.links import issue_link, link_url  # noqa: E402
 from backend.web import ServeConfig, running_server  # noqa: E402
-from tests.test_survey import ws  # noqa: E402,F401 - shared fixture
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
@@ -82,7 +81,7 @@ STORED = [sv.Answer("good", "good", "real"), sv.Answer("moderate", "moderate", "
 
 def answer_items(driver, first: int, count: int) -> None:
     for n in range(first, first + count):
-        wait_for(driver, f"item {n + 1} shown", lambda: text(driver, "progress").startswith(f"{n + 1} / "))
+        wait_for(driver, f"item {n + 1} shown", lambda n=n: text(driver, "progress").startswith(f"{n + 1} / "))
         wait_for(driver, f"pictures of item {n + 1}", lambda: pictures_loaded(driver))
         keys(driver, *ANSWERS[n % 3], Keys.ARROW_RIGHT)
 

@@ -12,6 +12,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
 from starlette.testclient import TestClient  # noqa: E402
+from survey_support import add_flipped_samples  # noqa: E402
 
 from backend import survey as sv  # noqa: E402
 from backend.cli import main as cli_main  # noqa: E402
@@ -20,7 +21,6 @@ from backend.errors import BadInputError  # noqa: E402
 from backend.survey.links import issue_link, token_hash, verify_token  # noqa: E402
 from backend.web import ServeConfig, create_app, running_server  # noqa: E402
 from backend.workspace import Workspace  # noqa: E402
-from tests.test_survey import add_flipped_samples  # noqa: E402
 
 QUESTIONS = ("image_quality", "mask_quality", "real_fake")
 KIND_WORDS = re.compile(r"inpaint|\bstyled\b|\bdiff\b|sample|truth|\bgan\b|generated|\.png", re.I)

@@ -10,47 +10,14 @@ from pathlib import Path
 
 import cv2
 import pytest
+from survey_support import _png_chunks
 
 from backend import survey as sv
 from backend.cli import main as cli_main
 from backend.errors import BadInputError, Cancelled, WorkspaceError
 from backend.survey_report import TABLE7_HEADER, compute_results, results_markdown, write_report
-from backend.workspace import Workspace
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def add_flipped_samples(ws: Workspace, kept_inpainted: int = 6) -> None:
-    """12 'inpainted' (first ``kept_inpainted`` marked keep) and 12 'styled' samples."""
-    for n, rec in enumerate(ws.images()):
-        img, mask = ws.read_image(rec), ws.read_mask(rec.current_mask_id)
-        s = ws.add_sample("inpainted", "Diff", img[:, ::-1].copy(), mask[:, ::-1].copy(), source_image_id=rec.id)
-        ws.set_review(s.id, "keep" if n < kept_inpainted else "reject")
-        ws.add_sample("styled", "Styled-Diff", img[::-1].copy(), mask[::-1].copy(), source_image_id=rec.id)
-
-
-def make_survey(ws: Workspace, name: str = "pilot", seed: int = 1) -> sv.Survey:
-    return sv.create_survey(ws, sv.SurveyConfig(name, {"real": 10, "inpainted": 10, "styled": 10}, seed=seed))
-
-
-@pytest.fixture
-def ws(demo_ws):
-    add_flipped_samples(demo_ws)
-    return demo_ws
-
-
-@pytest.fixture
-def survey(ws):
-    return make_survey(ws)
-
-
-def _png_chunks(data: bytes) -> list[bytes]:
-    chunks, pos = [], 8
-    while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        chunks.append(data[pos + 4:pos + 8])
-        pos += 12 + length
-    return chunks
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_items_are_normalised_copies_that_reveal_nothing(ws, survey):

