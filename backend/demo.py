@@ -31,7 +31,6 @@ class DemoContext:
     size: int = 128
     device: str = "auto"
     weights: dict[str, str] = field(default_factory=dict)   # name -> file used
-    random_weights: list[str] = field(default_factory=list)  # names replaced by random nets
     progress: Progress | None = None
     cancel: Callable[[], bool] | None = None
     log: Callable[[str], None] = print

@@ -36,7 +36,6 @@ REGISTRY: dict[str, str] = {
     "survey": "backend.survey.create:run_survey_create",
 }
 
-FINAL = ("done", "failed", "cancelled", "interrupted")
 PROGRESS_DB_INTERVAL_S = 0.5  # progress rows are written at most this often
 
 

@@ -51,7 +51,9 @@ def test_standins_load_through_the_real_loaders(tmp_path):
     assert vgg(torch.zeros(1, 3, 16, 16)).shape[1] == 128  # conv2_1
     fid_path, _ = weights_or_standin("fid_inception", tmp_path)
     ex = load_fid_inception(fid_path, "cpu")
-    assert ex is not None
+    with torch.no_grad():
+        feats = ex.model(torch.full((2, 3, 299, 299), 128.0))
+    assert feats.shape == (2, 2048) and torch.isfinite(feats).all()
     again, _ = weights_or_standin("vgg19", tmp_path)
     assert again == vgg_path  # written once, then reused
 

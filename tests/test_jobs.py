@@ -12,6 +12,7 @@ from scipy import ndimage
 
 from backend import jobs
 from backend.jobs import JobStore, run_job, run_queue
+from backend.errors import DiffGenError, WorkspaceError
 from backend.masks import disk
 from backend.workspace import Workspace
 
@@ -29,7 +30,7 @@ def test_queue_order_move_remove_and_persistence(demo_ws):
     store.remove(b)
     # a second handle on the same folder (a restarted app) sees the same queue
     assert JobStore(Workspace.open(demo_ws.root)).queued_ids() == [a, c]
-    with pytest.raises(Exception, match="unknown job kind"):
+    with pytest.raises(DiffGenError, match="unknown job kind"):
         store.enqueue("nonsense", {})
 
 
@@ -99,7 +100,7 @@ def test_running_job_of_a_dead_process_is_interrupted_and_can_be_requeued(demo_w
     assert reopened.get(live).status == "running"  # its process is alive: left alone
     reopened.requeue(job_id)
     assert reopened.get(job_id).status == "queued" and job_id in reopened.queued_ids()
-    with pytest.raises(Exception, match="running"):
+    with pytest.raises(WorkspaceError, match="running"):
         reopened.remove(live)
 
 

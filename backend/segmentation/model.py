@@ -91,13 +91,3 @@ def to_input(images: np.ndarray) -> torch.Tensor:
     x = (images.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
 
-
-@torch.no_grad()
-def predict_masks(model: torch.nn.Module, images: np.ndarray, batch_size: int = 8) -> np.ndarray:
-    """Polyp probabilities (N,H,W) float32 for (N,H,W,3) uint8 images at the model's size."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
-    for i in range(0, len(images), batch_size):
-        out.append(torch.sigmoid(model(to_input(images[i:i + batch_size]).to(device)))[:, 0].cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0,) + images.shape[1:3], np.float32)

@@ -67,8 +67,3 @@ def verify_token(ws: Workspace, survey: Survey, token: str) -> RaterLink | None:
                     " WHERE l.token_sha256 = ? AND r.survey_id = ?", (token_hash(token), survey.id))
     return RaterLink(get_rater(ws, survey, rows[0]["name"]), bytes.fromhex(rows[0]["secret"])) if rows else None
 
-
-def link_hints(ws: Workspace, survey: Survey) -> dict[int, str]:
-    """rater id -> the first characters of their link token, for raters that have a link."""
-    return {r[0]: r[1] for r in ws.query("SELECT l.rater_id, l.hint FROM rater_links l JOIN raters r"
-                                         " ON r.id = l.rater_id WHERE r.survey_id = ?", (survey.id,))}

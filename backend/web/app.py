@@ -225,7 +225,7 @@ def create_app(ws: Workspace, survey: Survey) -> Guard:
     async def submit(request: Request) -> Response:
         return await post(request, lambda seat, body: service.submit(seat))
 
-    async def forbidden(request: Request, exc: Exception | None = None) -> Response:
+    async def forbidden(request: Request, _exc: Exception | None = None) -> Response:
         return _forbidden()
 
     async def asset(request: Request) -> Response:

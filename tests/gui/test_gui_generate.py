@@ -105,8 +105,13 @@ def test_interrupted_job_is_shown_and_can_be_requeued(demo_ws, qapp, qtbot):
 
 
 def test_gui_heartbeat_is_never_late_during_a_job(state, job_queue, qtbot):
-    """A 20 ms timer in the GUI thread keeps firing on time while a GIL-heavy job runs."""
+    """A 20 ms timer in the GUI thread keeps firing on time while a GIL-heavy job runs. The
+    machine's own load is measured first with the same timer (an idle second), and allowed for."""
     make_view(state, job_queue, qtbot)
+    idle = Heartbeat(0.020)
+    idle.start()
+    qtbot.wait(1000)
+    baseline = max(idle.stop())
     beat = Heartbeat(0.020)
     with qtbot.waitSignal(job_queue.started, timeout=10000):
         job_id = job_queue.enqueue("slow", {"steps": 150, "step_s": 0.01})
@@ -115,7 +120,8 @@ def test_gui_heartbeat_is_never_late_during_a_job(state, job_queue, qtbot):
     late = beat.stop()
     assert status == "done"
     assert len(late) > 40
-    assert max(late) < 0.100, f"GUI heartbeat late by {max(late) * 1000:.0f} ms"
+    assert max(late) < 0.100 + baseline, \
+        f"GUI heartbeat late by {max(late) * 1000:.0f} ms (idle: {baseline * 1000:.0f} ms)"
 
 
 def _run_one(job_queue, qtbot, params, timeout=30000):
