@@ -42,6 +42,7 @@ class ImageCanvas(QWidget):
         self._outline: QPainterPath | None = None
         self._preview: QPainterPath | None = None
         self._preview_q: QImage | None = None
+        self.preview_mask: np.ndarray | None = None
         self.mode = "fill"
         self.opacity = 0.4
         self.scale = 1.0
@@ -114,6 +115,7 @@ class ImageCanvas(QWidget):
 
     def set_preview(self, mask: np.ndarray | None) -> None:
         """Show a proposed mask (outline + tint) on top of the current one; None hides it."""
+        self.preview_mask = mask
         if mask is None:
             self._preview = self._preview_q = None
         else:
