@@ -59,7 +59,7 @@ class DatasetView(QWidget):
         ll.addLayout(filters)
         ll.addWidget(self.grid, 1)
         ll.addWidget(self.count)
-        left.setMinimumWidth(300)
+        left.setMinimumWidth(240)
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(self.editor)

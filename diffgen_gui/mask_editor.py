@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSlider, QSpinBox, QStatusBar,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSlider, QSpinBox,
+                               QStatusBar, QToolButton, QVBoxLayout, QWidget)
 
 from backend import masks
 from backend.presets import load_preset
@@ -25,7 +25,7 @@ from diffgen_gui.polygon_tool import PolygonTool
 from diffgen_gui.recovery_banner import RecoveryBanner
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.widgets.elided_label import ElidedLabel
-from diffgen_gui.widgets.image_canvas import ImageCanvas
+from diffgen_gui.widgets.image_canvas import ImageCanvas, pixel_at
 
 AUTOSAVE_MS = 3000
 FILL_CONFIRM_FRACTION = 0.5   # a fill painting more of the frame than this asks first
@@ -101,6 +101,7 @@ class MaskEditor(QWidget):
         left.addWidget(self.statusbar)
         sidew = QWidget()
         side = QVBoxLayout(sidew)
+        side.addWidget(self._view_box())
         side.addWidget(self._operations_box())
         side.addWidget(self._flag_box())
         side.addWidget(self._versions_box(), 1)
@@ -119,6 +120,18 @@ class MaskEditor(QWidget):
         self.display_combo.currentIndexChanged.connect(
             lambda _i: self.canvas.set_mode(self.display_combo.currentData()))
         view_bar.addWidget(self.display_combo)
+        for text, tip, slot in (("Fit", "Fit to window (0)", self.canvas.fit),
+                                ("1:1", "Actual pixels (1)", self.canvas.one_to_one)):
+            b = QToolButton(text=text, toolTip=tip)
+            b.clicked.connect(slot)
+            view_bar.addWidget(b)
+        view_bar.addStretch(1)
+        return view_bar
+
+    def _view_box(self) -> QGroupBox:
+        """Opacity of the mask, brightness and contrast of the image: the view only, never the data."""
+        box = QGroupBox("View")
+        form = QFormLayout(box)
         self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=40, toolTip="Mask fill opacity")
         self.opacity.valueChanged.connect(lambda v: self.canvas.set_opacity(v / 100))
         self.brightness = QSlider(Qt.Orientation.Horizontal, minimum=-100, maximum=100, value=0,
@@ -127,18 +140,15 @@ class MaskEditor(QWidget):
                                 toolTip="Contrast of the view, 25-300 % (the image itself is not changed)")
         for s in (self.brightness, self.contrast):
             s.valueChanged.connect(self._adjust_view)
-        for text, slider in (("Opacity", self.opacity), ("Brightness", self.brightness), ("Contrast", self.contrast)):
-            slider.setFixedWidth(70)
-            view_bar.addWidget(QLabel(text))
-            view_bar.addWidget(slider)
-        for text, tip, slot in (("Fit", "Fit to window (0)", self.canvas.fit),
-                                ("1:1", "Actual pixels (1)", self.canvas.one_to_one),
-                                ("Reset view", "Brightness and contrast back to normal", self.reset_adjustment)):
-            b = QToolButton(text=text, toolTip=tip)
-            b.clicked.connect(slot)
-            view_bar.addWidget(b)
-        view_bar.addStretch(1)
-        return view_bar
+        reset = QToolButton(text="Reset", toolTip="Brightness and contrast back to normal")
+        reset.clicked.connect(self.reset_adjustment)
+        form.addRow("Opacity", self.opacity)
+        form.addRow("Brightness", self.brightness)
+        row = QHBoxLayout()
+        row.addWidget(self.contrast, 1)
+        row.addWidget(reset)
+        form.addRow("Contrast", row)
+        return box
 
     def _operations_box(self) -> QGroupBox:
         ops = QGroupBox("Operations")
@@ -152,11 +162,12 @@ class MaskEditor(QWidget):
         self.op_value.valueChanged.connect(lambda _v: self.update_preview())
         self.preview_check.toggled.connect(lambda _c: self.update_preview())
         self.apply_btn.clicked.connect(self.apply_operation)
-        for pair in ((self.op_combo, self.op_value), (self.preview_check, self.apply_btn)):
-            row = QHBoxLayout()
-            row.addWidget(pair[0], 1)
-            row.addWidget(pair[1])
-            ol.addLayout(row)
+        ol.addWidget(self.op_combo)
+        row = QHBoxLayout()
+        row.addWidget(self.op_value, 1)
+        row.addWidget(self.apply_btn)
+        ol.addLayout(row)
+        ol.addWidget(self.preview_check)
         return ops
 
     def _flag_box(self) -> QGroupBox:
@@ -316,7 +327,7 @@ class MaskEditor(QWidget):
 
     @Slot(QPointF)
     def _show_pixel(self, pt: QPointF) -> None:
-        x, y = round(pt.x()), round(pt.y())
+        x, y = pixel_at(pt)
         inside = self._rgb is not None and 0 <= y < self._rgb.shape[0] and 0 <= x < self._rgb.shape[1]
         if not inside or self.session is None:
             self.pixel_label.setText("")
@@ -347,7 +358,7 @@ class MaskEditor(QWidget):
 
     def fill_at(self, pt: QPointF, paint: bool = True) -> bool:
         """Fill (or clear) the region under ``pt``; a fill over most of the frame asks first."""
-        new = masks.flood_fill(self.session.mask, (round(pt.x()), round(pt.y())), paint)
+        new = masks.flood_fill(self.session.mask, pixel_at(pt), paint)
         added = int(np.count_nonzero((new > 0) & (self.session.mask == 0)))
         if paint and added > FILL_CONFIRM_FRACTION * new.size and not self.confirm(
                 "Fill most of the image?", f"This fill would paint {added / new.size:.0%} of the image "

@@ -6,6 +6,8 @@ tells the canvas which box changed), so a brush dab repaints only a few pixels.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (QColor, QCursor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QPolygonF, QTransform,
@@ -15,6 +17,12 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from diffgen_gui.render import PREVIEW_COLOUR, outline_path, paint_overlay, to_qimage, wrap_qimage
 
 MODES = ("fill", "contour", "mask", "side")
+
+
+def pixel_at(pt: QPointF) -> tuple[int, int]:
+    """The (x, y) pixel containing image point ``pt`` (pixel centres at integers; a point on
+    a border belongs to the pixel right / below, never rounded half to even)."""
+    return math.floor(pt.x() + 0.5), math.floor(pt.y() + 0.5)
 GAP = 8  # pixels between image and mask in side-by-side mode
 
 
