@@ -4,9 +4,9 @@ values used last time."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
-                               QPushButton, QSpinBox, QWidget)
+                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from backend.errors import DiffGenError
 from backend.jobs import FORM_FIELDS, JOB_KINDS
@@ -85,7 +85,9 @@ class JobForm(QGroupBox):
         self.restore()
 
     def _layout(self) -> None:
-        form = QFormLayout(self)
+        outer = QVBoxLayout(self)
+        form = QFormLayout()
+        outer.addLayout(form)
         jumps = QWidget()
         jl = QHBoxLayout(jumps)
         jl.setContentsMargins(0, 0, 0, 0)
@@ -106,7 +108,7 @@ class JobForm(QGroupBox):
             widget.setToolTip(widget.toolTip() or FORM_FIELDS[name])
             form.addRow(LABELS[name], widget)
         for w in (self.preset_warning, self.device_warning, self.estimate, self.queue_btn, self.form_error):
-            form.addRow(w)
+            outer.addWidget(w)  # below the form: a form row does not give wrapped text its height
         self.form = form
 
     # -- choices ---------------------------------------------------------------------------
@@ -143,7 +145,9 @@ class JobForm(QGroupBox):
         current = self.model.currentData()
         self.model.blockSignals(True)
         self.model.clear()
-        self.model.addItem("Each image's cluster model (else the full-set one)", "cluster")
+        self.model.addItem("Cluster model of each image", "cluster")
+        self.model.setItemData(0, "The model of the image's cluster (the full-set model where there is none)",
+                               Qt.ItemDataRole.ToolTipRole)
         self.model.addItem("Full-set model", "full")
         for m in queries.models(self.ws):
             self.model.addItem(f"{m.name} ({m.target}, {m.preset})", str(self.ws.path(m.path)))

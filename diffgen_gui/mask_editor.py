@@ -47,7 +47,7 @@ class MaskEditor(QWidget):
         self._stroking = False
         self._version_preview: tuple[int, np.ndarray] | None = None
         self.canvas = ImageCanvas()
-        self.canvas.caption = "No image selected"
+        self.canvas.empty_text = "No image selected"
         self.canvas.pressed.connect(self._on_press)
         self.canvas.dragged.connect(self._on_drag)
         self.canvas.released.connect(self._on_release)
@@ -305,7 +305,7 @@ class MaskEditor(QWidget):
         self.canvas.set_tool_cursor(self.cursors[tool])
         if tool != "polygon":
             self.polygon.cancel()
-        self.statusbar.showMessage(HINTS[tool] + "   [ ] brush size · ←/→ previous/next image · Ctrl+S save")
+        self.statusbar.showMessage(HINTS[tool] + "  (F1: every key)")
         self._show_tool()
         self.canvas.update()
 

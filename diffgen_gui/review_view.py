@@ -9,8 +9,9 @@ from __future__ import annotations
 import cv2
 from PySide6.QtCore import QPointF, Qt, Slot
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QScrollArea, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QScrollArea, QSizePolicy, QSplitter, QStackedWidget,
+                               QVBoxLayout, QWidget)
 
 from backend.workspace import SampleRecord, queries
 from diffgen_gui.state import WorkspaceState
@@ -52,11 +53,12 @@ class Tile(QFrame):
         lay.addWidget(self.canvas)
         lay.addWidget(self.label)
         self.setFixedWidth(TILE + 18)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # no stretching into empty space
 
     def show_state(self, decision: str, focused: bool) -> None:
         border = status_colour(decision).name()
-        background = mix(self.palette().window().color(), self.palette().highlight().color(), 0.45).name() \
-            if focused else "transparent"
+        pal = QApplication.palette()  # not the tile's own: its style sheet has changed that
+        background = mix(pal.window().color(), pal.highlight().color(), 0.25).name() if focused else "transparent"
         self.setStyleSheet(f"QFrame#tile {{ border: 4px solid {border}; border-radius: 5px;"
                            f" background: {background}; }}")
         if self.sample_id is not None:

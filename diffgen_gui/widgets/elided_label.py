@@ -13,7 +13,7 @@ class ElidedLabel(QLabel):
         super().__init__(text, parent)
         if objectName:
             self.setObjectName(objectName)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)  # shrinks to minimumSizeHint
         self.setToolTip(text)
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt API

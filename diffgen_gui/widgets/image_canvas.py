@@ -66,6 +66,7 @@ class ImageCanvas(QWidget):
         self._panning: QPointF | None = None
         self._fitted = True
         self.caption = ""
+        self.empty_text = "no image"
 
     # -- content ---------------------------------------------------------------------
     def set_content(self, rgb: np.ndarray | None, mask: np.ndarray | None, keep_view: bool = False) -> None:
@@ -200,7 +201,7 @@ class ImageCanvas(QWidget):
         p.fillRect(self.rect(), QColor("#16181b"))
         if self._image is None:
             p.setPen(QColor("#888"))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.caption or "no image")
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
             return
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale < 2)
         p.setTransform(self._transform())

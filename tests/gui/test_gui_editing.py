@@ -120,7 +120,8 @@ def test_brightness_and_contrast_change_the_view_only(window, demo_ws):
 
     def shown():
         img = ed.canvas._image.convertToFormat(ed.canvas._image.Format.Format_RGB888)
-        return np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, :img.width() * 3]
+        rows = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
+        return rows[:, :img.width() * 3].copy()  # the converted image is freed on return
 
     plain = shown().astype(int)
     ed.brightness.setValue(50)
