@@ -226,7 +226,8 @@ class JobForm(QGroupBox):
         per_sample = queries.repaint_evaluations(v["respacing"], v["jump_length"], v["jump_n_sample"])
         n = self._image_count()
         total = n * v["samples"] * per_sample
-        text = f"{n} images × {v['samples']} samples × {per_sample:,} evaluations = {total:,} evaluations"
+        text = (f"{n} image{'s' * (n != 1)} × {v['samples']} sample{'s' * (v['samples'] != 1)} × {per_sample:,} "
+                f"evaluations = {total:,} evaluations")
         preset = self.preset.currentText()
         rate = queries.seconds_per_evaluation(self.ws, preset)
         text += (f"; about {duration(total * rate)} at the last {preset} run's speed" if rate else

@@ -98,7 +98,7 @@ class ReportsView(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, str(p))
             self.files.addItem(item)
         self.files.blockSignals(False)
-        self.hint.setText(f"{len(found)} files; new ones appear here as they are written." if found else
+        self.hint.setText(f"{len(found)} file{'s' * (len(found) != 1)}; new ones appear here as they are written." if found else
                           "No reports yet. Evaluations and experiments write their tables and figures to the "
                           "workspace's reports folder; they appear here as they are written.")
         self.hint.setToolTip(str(self.folder))
