@@ -102,7 +102,8 @@ class MainWindow(QMainWindow):
         self.queue.progress.connect(self._show_job_progress)
         self.queue.finished.connect(self._job_finished)
         self.queue.workspaceChanged.connect(self.state.workspace_changed)
-        self.state.imagesChanged.connect(self._update_status)
+        for changed in (self.state.imagesChanged, self.state.samplesChanged, self.state.maskChanged):
+            changed.connect(self._update_status)  # the counts in the status bar
         self._fill_edit_menu()
         self.setWindowTitle(f"DiffGen Studio — {workspace.root.name}")
         remember_workspace(workspace.root)

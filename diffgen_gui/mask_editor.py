@@ -167,7 +167,7 @@ class MaskEditor(QWidget):
         row.addWidget(self.op_value, 1)
         row.addWidget(self.apply_btn)
         ol.addLayout(row)
-        ol.addWidget(self.preview_check)
+        ol.addWidget(self.preview_check, 0, Qt.AlignmentFlag.AlignLeft)  # as wide as its text: a click beside it misses
         return ops
 
     def _flag_box(self) -> QGroupBox:

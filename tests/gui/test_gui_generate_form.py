@@ -134,3 +134,11 @@ def test_a_finished_job_refreshes_the_views_and_says_so(window, qtbot, demo_ws):
     assert window.statusBar().currentMessage().startswith(f"Job {job_id} (masks) done")
     assert image_id in queries.edited_image_ids(demo_ws)
     assert window.dataset_view.model.all_rows[0].edited  # the grid was refreshed by the queue's signal
+
+
+def test_the_status_bar_counts_follow_finished_jobs(window, qtbot, demo_ws):
+    before = window.info.text()
+    with qtbot.waitSignal(window.state.maskChanged, timeout=15000):
+        window.queue.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 1}, "all": True})
+    n = demo_ws.info()["mask_versions"]
+    assert f"{n} mask versions" in window.info.text() and window.info.text() != before
