@@ -36,6 +36,44 @@ REGISTRY: dict[str, str] = {
     "survey": "backend.survey.create:run_survey_create",
 }
 
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """How a job kind is offered in a form: its label, the fields it takes (each a parameter
+    group the stage reads, see :data:`FORM_FIELDS`), and what in the workspace it changes (so
+    that views showing that refresh when such a job ends)."""
+    label: str
+    fields: tuple[str, ...]
+    changes: tuple[str, ...]
+    in_form: bool = True  # offered in the Generate tab's form (a survey is made in the Survey tab)
+
+
+FORM_FIELDS = {
+    "images": "images | cluster | all: the images to work on",
+    "train_target": "target: full | clusters | cluster:K",
+    "model": "model: cluster | full | a model folder",
+    "preset": "preset: name or TOML file",
+    "overrides": "overrides: ['section.field=value', ...]",
+    "samples": "samples per image", "dilate": "dilation radius (px)", "respacing": "respaced steps",
+    "jumps": "jump_length and jump_n_sample (RePaint)",
+    "operation": "operation and op_params (mask operation)",
+    "device": "device: auto | cpu | cuda:N",
+    "survey": "name, counts, only_kept, seed, size, real_images (the survey's own parameters)",
+}
+CHANGES = ("samples", "masks", "clusters", "models")
+
+JOB_KINDS: dict[str, JobKind] = {  # one entry per REGISTRY kind, in the order forms list them
+    "inpaint": JobKind("Inpaint (RePaint)", ("images", "model", "preset", "samples", "dilate", "respacing",
+                                             "jumps", "device"), ("samples",)),
+    "style": JobKind("Style transfer", ("images", "preset", "overrides", "device"), ("samples",)),
+    "train": JobKind("Train diffusion model", ("train_target", "preset", "overrides", "device"), ("models",)),
+    "masks": JobKind("Mask operation", ("images", "operation"), ("masks",)),
+    "cluster": JobKind("Cluster images", ("preset", "overrides", "device"), ("clusters",)),
+    "segment": JobKind("Segmentation experiment", ("preset", "overrides", "device"), ()),
+    "survey": JobKind("Create a survey", ("survey",), (), in_form=False),
+}
+
 PROGRESS_DB_INTERVAL_S = 0.5  # progress rows are written at most this often
 
 

@@ -1,4 +1,4 @@
-"""Start-up: QApplication, style sheet, the workspace to open, the main window."""
+"""Start-up: QApplication, theme (palette + style sheet), the workspace to open, the main window."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from backend.data.importer import ensure_demo_workspace
 from backend import threads
 from backend.paths import resource
 from backend.workspace import Workspace
+from diffgen_gui.prefs import load_prefs
 from diffgen_gui.qt_messages import install_log
+from diffgen_gui.theme import THEMES, apply_theme
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
@@ -22,9 +24,8 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("DiffGen Studio")
     app.setOrganizationName("DiffGen")
     app.setWindowIcon(QIcon(str(resource("icons", "diffgen.svg"))))
-    qss = resource("style.qss")
-    if qss.exists():
-        app.setStyleSheet(qss.read_text())
+    theme = load_prefs().get("theme", "system")
+    apply_theme(app, theme if theme in THEMES else "system")
     return app
 
 

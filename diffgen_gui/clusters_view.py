@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QLabel, QListView, QScrollArea, QVBoxLayout, QWidget
 
+from backend.workspace import queries
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.thumbnails import ThumbnailModel
+from diffgen_gui.widgets.welcome import Welcome
 
 THUMB = 96
 
@@ -25,40 +25,41 @@ class ClustersView(QWidget):
         self.body_layout.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.scroll = QScrollArea(widgetResizable=True)
         self.scroll.setWidget(self.body)
+        self.welcome = Welcome(
+            "No clustering yet", "Group the images by appearance so that one diffusion model can be trained "
+            "per cluster: queue a clustering job (it runs in the background; the clusters appear here).",
+            f"diffgen cluster --workspace {self.ws.root}", "Cluster images…")
+        self.welcome.button.clicked.connect(lambda: self.state.jobRequested.emit("cluster"))
         lay = QVBoxLayout(self)
+        lay.addWidget(self.welcome)
         lay.addWidget(self.header)
         lay.addWidget(self.scroll, 1)
-        lay.addStretch(0)
         self.models: list[ThumbnailModel] = []
         state.clustersChanged.connect(self.refresh)
         self.refresh()
 
+    @Slot()
     def refresh(self) -> None:
         while self.body_layout.count():
             w = self.body_layout.takeAt(0).widget()
             if w:
                 w.deleteLater()
         self.models = []
-        cid = self.ws.current_clustering_id()
-        self.scroll.setVisible(cid is not None)
-        if cid is None:
-            self.header.setText(
-                "<h3>No clustering yet</h3><p>Group the images by appearance so that one diffusion model "
-                "can be trained per cluster:</p><pre>diffgen cluster --workspace "
-                f"{self.ws.root}</pre><p>or queue a <i>Cluster images</i> job in the Generate tab.</p>")
+        c = queries.current_clustering(self.ws)
+        self.scroll.setVisible(c is not None)
+        self.header.setVisible(c is not None)
+        self.welcome.setVisible(c is None)
+        if c is None:
             return
-        c = self.ws.query("SELECT * FROM clusterings WHERE id = ?", (cid,))[0]
-        params = json.loads(c["params_json"] or "{}")
-        self.header.setText(f"<h3>Clustering #{cid}: k = {c['k']}, {c['extractor']} features, seed {c['seed']}</h3>"
-                            f"<p>{c['created_at'][:19].replace('T', ' ')}"
-                            + (f" · {params}" if params else "") + "</p>")
-        if c["sheet_path"] and self.ws.path(c["sheet_path"]).exists():
+        self.header.setText(f"<h3>Clustering #{c.id}: k = {c.k}, {c.extractor} features, seed {c.seed}</h3>"
+                            f"<p>{c.created_at[:19].replace('T', ' ')}"
+                            + (f" · {c.params}" if c.params else "") + "</p>")
+        if c.sheet_path and self.ws.path(c.sheet_path).exists():
             sheet = QLabel()
-            sheet.setPixmap(QPixmap(str(self.ws.path(c["sheet_path"]))).scaledToWidth(
+            sheet.setPixmap(QPixmap(str(self.ws.path(c.sheet_path))).scaledToWidth(
                 900, Qt.TransformationMode.SmoothTransformation))
             self.body_layout.addWidget(sheet)
-        clusters = [r[0] for r in self.ws.query("SELECT DISTINCT cluster FROM cluster_assignments"
-                                                " WHERE clustering_id = ? ORDER BY cluster", (cid,))]
+        clusters = [k for k, _n in queries.cluster_sizes(self.ws)]
         for k in clusters:
             model = ThumbnailModel(self.ws, THUMB, parent=self)
             model.set_filter(cluster=k)

@@ -11,6 +11,9 @@ from diffgen_gui.mask_editor import MaskEditor
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.thumbnails import IdRole, ThumbnailModel
 
+KEYS = [("→ / PgDn / .", "Next image in the grid"), ("← / PgUp / ,", "Previous image in the grid"),
+        ("Ctrl+A (grid)", "Select every shown image (the Generate tab's target)")]
+
 
 class DatasetView(QWidget):
     def __init__(self, state: WorkspaceState, parent: QWidget | None = None):
@@ -56,7 +59,7 @@ class DatasetView(QWidget):
         ll.addLayout(filters)
         ll.addWidget(self.grid, 1)
         ll.addWidget(self.count)
-        left.setMinimumWidth(300)
+        left.setMinimumWidth(240)
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(self.editor)
@@ -94,11 +97,19 @@ class DatasetView(QWidget):
         self._reselect(keep)
 
     def _reselect(self, image_id: int | None) -> None:
+        """Keep showing ``image_id`` if it is still listed, else the first match (else nothing)."""
         row = self.model.row_of(image_id) if image_id is not None else -1
-        if row >= 0:
+        shown = self.editor.session is not None and self.editor.session.image_id == image_id
+        if row >= 0 and not shown:  # listed again after a filter had hidden it
+            self.select_row(row)
+        elif row >= 0:
             self.grid.selectionModel().blockSignals(True)
             self.grid.setCurrentIndex(self.model.index(row))
             self.grid.selectionModel().blockSignals(False)
+        elif self.model.rows:
+            self.select_row(0)
+        else:
+            self.editor.clear()
         self._update_count()
 
     def _update_count(self) -> None:

@@ -1,244 +1,27 @@
-"""Editing one image's mask: the working copy, undo/redo by changed regions, save, recovery.
-
-Undo steps keep only the box that changed, bit-packed, so hundreds of steps on a large
-mask cost little memory; the oldest steps are dropped beyond a memory budget. Unsaved
-edits are written to ``recovery/`` in the workspace (atomically) every few seconds and
-offered back when the image is opened again after a crash.
-"""
+"""The GUI's handle on a :class:`backend.edit_session.EditSession`: the same object, its
+callbacks turned into signals (emitted in the GUI thread, where the session is used)."""
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import dataclass
-from pathlib import Path
-
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from backend.imageio import read_png_fast
+from backend import edit_session
 from backend.workspace import Workspace
-from backend.workspace.files import atomic_write_bytes, atomic_write_text, encode_png
-
-MAX_STEPS = 200
-MAX_UNDO_BYTES = 32 * 1024 * 1024
-Box = tuple[slice, slice]
-
-
-@dataclass(frozen=True)
-class Step:
-    box: Box
-    shape: tuple[int, int]
-    before: np.ndarray  # packed bits
-    after: np.ndarray
-    label: str
-
-    @staticmethod
-    def make(box: Box, before: np.ndarray, after: np.ndarray, label: str) -> "Step":
-        return Step(box, before.shape, np.packbits(before > 0), np.packbits(after > 0), label)
-
-    def patch(self, which: str) -> np.ndarray:
-        bits = self.before if which == "before" else self.after
-        n = self.shape[0] * self.shape[1]
-        return np.unpackbits(bits, count=n).reshape(self.shape) * np.uint8(255)
-
-    @property
-    def nbytes(self) -> int:
-        return self.before.nbytes + self.after.nbytes
-
-
-def changed_box(a: np.ndarray, b: np.ndarray) -> Box | None:
-    """Smallest box containing every pixel where ``a`` and ``b`` differ."""
-    diff = a != b
-    rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
-    if rows.size == 0:
-        return None
-    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
-
-
-def recovery_paths(ws: Workspace, image_id: int) -> tuple[Path, Path]:
-    base = ws.path("recovery") / f"image-{image_id}"
-    return base.with_suffix(".png"), base.with_suffix(".json")
-
-
-def read_recovery(ws: Workspace, image_id: int) -> tuple[np.ndarray, dict] | None:
-    png, meta = recovery_paths(ws, image_id)
-    if not (png.exists() and meta.exists()):
-        return None
-    try:
-        return read_png_fast(png, grey=True), json.loads(meta.read_text())
-    except Exception:  # noqa: BLE001 - an unreadable recovery file is simply not offered
-        return None
-
-
-def images_with_recovery(ws: Workspace) -> list[int]:
-    folder = ws.path("recovery")
-    if not folder.is_dir():
-        return []
-    return sorted(int(p.stem.split("-")[1]) for p in folder.glob("image-*.json"))
 
 
 class EditSession(QObject):
-    """The working mask of one image. ``mask`` is mutated in place (views share it)."""
+    """Signals ``changed(box)`` and ``stateChanged()``; everything else is the back-end
+    session's (attributes not found here are looked up on it)."""
 
     changed = Signal(object)        # box or None
     stateChanged = Signal()         # dirty / undo / redo availability
 
     def __init__(self, ws: Workspace, image_id: int, parent: QObject | None = None):
         super().__init__(parent)
-        self.ws, self.image_id = ws, image_id
-        rec = ws.image(image_id)
-        self.base_id = rec.current_mask_id
-        if self.base_id is None:
-            self.mask = np.zeros((rec.height, rec.width), np.uint8)
-        else:
-            self.mask = np.ascontiguousarray(ws.read_mask(self.base_id))
-        self._steps: list[Step] = []
-        self._index = 0          # steps[:index] are applied
-        self._saved_index = 0
-        self._autosaved_rev = 0
-        self._rev = 0
-        self._stroke_start: np.ndarray | None = None
-        self._stroke_box: list[int] | None = None
+        self.core = edit_session.EditSession(ws, image_id, on_changed=self.changed.emit,
+                                             on_state=self.stateChanged.emit)
 
-    # -- state -------------------------------------------------------------------------
-    @property
-    def dirty(self) -> bool:
-        return self._index != self._saved_index
-
-    def can_undo(self) -> bool:
-        return self._index > 0
-
-    def can_redo(self) -> bool:
-        return self._index < len(self._steps)
-
-    def history_labels(self) -> list[str]:
-        return [s.label for s in self._steps[: self._index]]
-
-    # -- editing -----------------------------------------------------------------------
-    def begin_stroke(self) -> None:
-        self._stroke_start = self.mask.copy()
-        self._stroke_box = None
-
-    def stroke_patch(self, box: Box, hit: np.ndarray, paint: bool) -> None:
-        """Paint (or erase) the pixels ``hit`` inside ``box`` during a stroke."""
-        self.mask[box][hit] = 255 if paint else 0
-        y, x = box
-        b = self._stroke_box
-        self._stroke_box = [y.start, y.stop, x.start, x.stop] if b is None else [
-            min(b[0], y.start), max(b[1], y.stop), min(b[2], x.start), max(b[3], x.stop)]
-        self.changed.emit(box)
-
-    def end_stroke(self, label: str) -> None:
-        start, b = self._stroke_start, self._stroke_box
-        self._stroke_start = self._stroke_box = None
-        if start is None or b is None:
-            return
-        box = (slice(b[0], b[1]), slice(b[2], b[3]))
-        if np.array_equal(start[box], self.mask[box]):
-            return
-        self._push(Step.make(box, start[box], self.mask[box], label))
-
-    def apply(self, new_mask: np.ndarray, label: str) -> bool:
-        """Replace the mask by ``new_mask`` as one undoable step; False if nothing changed."""
-        new_mask = np.where(new_mask > 0, 255, 0).astype(np.uint8)
-        box = changed_box(self.mask, new_mask)
-        if box is None:
-            return False
-        step = Step.make(box, self.mask[box], new_mask[box], label)
-        self.mask[box] = new_mask[box]
-        self._push(step)
-        self.changed.emit(box)
-        return True
-
-    def _push(self, step: Step) -> None:
-        del self._steps[self._index:]
-        if self._saved_index > self._index:
-            self._saved_index = -1  # the saved state is no longer reachable
-        self._steps.append(step)
-        self._index += 1
-        total = sum(s.nbytes for s in self._steps)
-        while len(self._steps) > 1 and (len(self._steps) > MAX_STEPS or total > MAX_UNDO_BYTES):
-            total -= self._steps.pop(0).nbytes
-            self._index -= 1
-            self._saved_index -= 1
-        self._rev += 1
-        self.stateChanged.emit()
-
-    def undo(self) -> bool:
-        if not self.can_undo():
-            return False
-        self._index -= 1
-        step = self._steps[self._index]
-        self.mask[step.box] = step.patch("before")
-        self._rev += 1
-        self.changed.emit(step.box)
-        self.stateChanged.emit()
-        return True
-
-    def redo(self) -> bool:
-        if not self.can_redo():
-            return False
-        step = self._steps[self._index]
-        self.mask[step.box] = step.patch("after")
-        self._index += 1
-        self._rev += 1
-        self.changed.emit(step.box)
-        self.stateChanged.emit()
-        return True
-
-    # -- persistence -------------------------------------------------------------------
-    def save(self) -> int:
-        """Store the working mask as a new version (the old ones stay); returns its id."""
-        mv = self.ws.add_mask_version(self.image_id, self.mask, "edit",
-                                      {"edits": self.history_labels()[-50:]}, parent_id=self.base_id)
-        self.base_id = mv.id
-        self._saved_index = self._index
-        self.discard_recovery()
-        self.stateChanged.emit()
-        return mv.id
-
-    def reload(self) -> None:
-        """Load the image's current version (after a revert), dropping edits and history."""
-        rec = self.ws.image(self.image_id)
-        self.base_id = rec.current_mask_id
-        self.mask[...] = self.ws.read_mask(self.base_id) if self.base_id else 0
-        self._steps.clear()
-        self._index = self._saved_index = 0
-        self._rev += 1
-        self.discard_recovery()
-        self.changed.emit(None)
-        self.stateChanged.emit()
-
-    def keep_recovered(self, recovered: np.ndarray, meta: dict) -> int:
-        """Store a recovered edit as a new version on top of the current one (which stays in the
-        history), marked with the version it was made on; returns its id. Used when the mask
-        changed (a job, another window) after the edit began, so neither is lost."""
-        base = meta.get("base_mask_id")
-        params = {"recovered_from_id": base, "edits": list(meta.get("edits", []))[-50:]}
-        if base is not None:
-            params["recovered_from"] = self.ws.mask_version(base).version
-        mv = self.ws.add_mask_version(self.image_id, recovered, "recovered", params,
-                                      parent_id=self.ws.image(self.image_id).current_mask_id)
-        self.reload()
-        return mv.id
-
-    def autosave(self) -> bool:
-        """Write unsaved edits to the recovery file if they changed since the last write."""
-        if not self.dirty:
-            if self._autosaved_rev:
-                self.discard_recovery()
-            return False
-        if self._rev == self._autosaved_rev:
-            return False
-        png, meta = recovery_paths(self.ws, self.image_id)
-        atomic_write_bytes(png, encode_png(self.mask))
-        atomic_write_text(meta, json.dumps({"image_id": self.image_id, "base_mask_id": self.base_id,
-                                            "saved_at": time.time(), "edits": self.history_labels()}))
-        self._autosaved_rev = self._rev
-        return True
-
-    def discard_recovery(self) -> None:
-        for p in recovery_paths(self.ws, self.image_id):
-            p.unlink(missing_ok=True)
-        self._autosaved_rev = 0
+    def __getattr__(self, name: str):
+        if name == "core":  # not set yet (during QObject's own set-up)
+            raise AttributeError(name)
+        return getattr(self.core, name)

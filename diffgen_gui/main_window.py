@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import Slot
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QMainWindow, QMessageBox,
-                               QPlainTextEdit, QTabWidget, QVBoxLayout)
+from PySide6.QtCore import QSize, Slot
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QFileDialog, QMainWindow, QMessageBox,
+                               QPlainTextEdit, QSystemTrayIcon, QTabWidget, QVBoxLayout)
 
 from backend.data.importer import ImportReport, import_dataset
+from backend.edit_session import images_with_recovery
 from backend.errors import DiffGenError
 from backend.export import export_kept
 from backend.paths import user_config_dir
@@ -18,16 +19,27 @@ from backend.workspace import Workspace
 from backend.workspace.files import atomic_write_text
 from diffgen_gui.clusters_view import ClustersView
 from diffgen_gui.dataset_view import DatasetView
-from diffgen_gui.edit_session import images_with_recovery
+from diffgen_gui.export_dialog import ExportDialog, export_result
 from diffgen_gui.generate_view import GenerateView
+from diffgen_gui.prefs import save_pref
 from diffgen_gui.reports_view import ReportsView
 from diffgen_gui.review_view import ReviewView
+from diffgen_gui.shortcuts import ShortcutsDialog
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.survey_view import SurveyView
 from diffgen_gui.tasks import run_with_progress
+from diffgen_gui.theme import THEMES, apply_theme, current_theme
+from diffgen_gui.widgets.elided_label import ElidedLabel
 from diffgen_gui.worker import JobQueue
 
 MAX_RECENT = 10
+DEFAULT_SIZE = QSize(1400, 880)
+TABS = ("Dataset", "Clusters", "Generate", "Review", "Survey", "Reports")
+
+
+def initial_size(available: QSize) -> QSize:
+    """The default window size, clamped to the screen's available area (e.g. at 150 % scale)."""
+    return DEFAULT_SIZE.boundedTo(available)
 
 
 def recent_file() -> Path:
@@ -49,7 +61,8 @@ def remember_workspace(path: Path) -> None:
 class MainWindow(QMainWindow):
     def __init__(self, workspace: Workspace):
         super().__init__()
-        self.resize(1400, 880)
+        screen = QGuiApplication.primaryScreen()
+        self.resize(initial_size(screen.availableGeometry().size()) if screen else DEFAULT_SIZE)
         self.setAcceptDrops(True)
         self.tabs = QTabWidget()
         self.setCentralWidget(self.tabs)
@@ -57,6 +70,10 @@ class MainWindow(QMainWindow):
         self.task = None
         self.last_import: ImportReport | None = None
         self.last_export = None
+        self.tray: QSystemTrayIcon | None = None
+        self.info = ElidedLabel(objectName="hint")
+        self.info.setMinimumWidth(280)
+        self.statusBar().addPermanentWidget(self.info)
         self._build_menus()
         self.set_workspace(workspace)
 
@@ -77,14 +94,18 @@ class MainWindow(QMainWindow):
         self.review_view = ReviewView(self.state)
         self.survey_view = SurveyView(workspace)
         self.reports_view = ReportsView(self.state)
-        for view, name in ((self.dataset_view, "Dataset"), (self.clusters_view, "Clusters"),
-                           (self.generate_view, "Generate"), (self.review_view, "Review"),
-                           (self.survey_view, "Survey"), (self.reports_view, "Reports")):
+        for view, name in zip((self.dataset_view, self.clusters_view, self.generate_view, self.review_view,
+                               self.survey_view, self.reports_view), TABS):
             self.tabs.addTab(view, name)
-        self.clusters_view.state.currentImageChanged.connect(self._show_in_dataset)
+        self.state.currentImageChanged.connect(self._show_in_dataset)
+        self.state.jobRequested.connect(self._show_job_form)
         self.state.samplesChanged.connect(self.survey_view.reload)  # new sample kinds for the survey form
         self.queue.progress.connect(self._show_job_progress)
-        self.state.imagesChanged.connect(self._update_status)
+        self.queue.finished.connect(self._job_finished)
+        self.queue.workspaceChanged.connect(self.state.workspace_changed)
+        for changed in (self.state.imagesChanged, self.state.samplesChanged, self.state.maskChanged):
+            changed.connect(self._update_status)  # the counts in the status bar
+        self._fill_edit_menu()
         self.setWindowTitle(f"DiffGen Studio — {workspace.root.name}")
         remember_workspace(workspace.root)
         self._fill_recent()
@@ -94,6 +115,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Unsaved mask edits were recovered for {len(recovered)} image(s); "
                                          "open them in the Dataset tab to restore or discard.", 15000)
 
+    @Slot(int)
     def _show_in_dataset(self, image_id: int) -> None:
         row = self.dataset_view.model.row_of(image_id)
         if row >= 0 and self.tabs.currentWidget() is self.clusters_view:
@@ -104,10 +126,30 @@ class MainWindow(QMainWindow):
     def _show_job_progress(self, job_id: int, done: int, total: int, message: str, _eta: float) -> None:
         self.statusBar().showMessage(f"job {job_id}: {done}/{total} {message}", 3000)
 
+    @Slot(str)
+    def _show_job_form(self, kind: str) -> None:
+        form = self.generate_view.form
+        form.kind.setCurrentIndex(form.kind.findData(kind))
+        self.tabs.setCurrentWidget(self.generate_view)
+
+    @Slot(int, str, str)
+    def _job_finished(self, job_id: int, status: str, message: str) -> None:
+        """Say so in the status bar, and in a system tray message when the window is not active."""
+        kind = self.queue.store.get(job_id).kind
+        text = f"Job {job_id} ({kind}) {status}" + (f": {message.splitlines()[0]}" if message else "")
+        self.statusBar().showMessage(text, 20000)
+        if not self.isActiveWindow() and QSystemTrayIcon.isSystemTrayAvailable():
+            if self.tray is None:
+                self.tray = QSystemTrayIcon(self.windowIcon(), self)
+                self.tray.show()
+            icon = QSystemTrayIcon.MessageIcon.Information if status == "done" else QSystemTrayIcon.MessageIcon.Warning
+            self.tray.showMessage("DiffGen Studio", text, icon, 10000)
+
+    @Slot()
     def _update_status(self) -> None:
         info = self.workspace.info()
-        self.statusBar().showMessage(f"{info['images']} images · {info['mask_versions']} mask versions · "
-                                     f"{sum(info['samples'].values())} samples · {self.workspace.root}")
+        self.info.setText(f"{info['images']} images · {info['mask_versions']} mask versions · "
+                          f"{sum(info['samples'].values())} samples · {self.workspace.root}")
 
     # -- menus ---------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -123,11 +165,45 @@ class MainWindow(QMainWindow):
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         m.addAction(quit_action)
+        self.edit_menu = self.menuBar().addMenu("&Edit")
         v = self.menuBar().addMenu("&View")
-        for i, name in enumerate(("Dataset", "Clusters", "Generate", "Review", "Survey", "Reports")):
+        for i, name in enumerate(TABS):
             a = QAction(name, self, shortcut=f"Ctrl+{i + 1}")
             a.triggered.connect(lambda _c=False, i=i: self.tabs.setCurrentIndex(i))
             v.addAction(a)
+        v.addSeparator()
+        themes = v.addMenu("&Theme")
+        group = QActionGroup(self)
+        self.theme_actions = {}
+        for name, label in THEMES.items():
+            a = QAction(label, self, checkable=True, checked=name == current_theme(QApplication.instance()))
+            a.triggered.connect(lambda _c=False, n=name: self.set_theme(n))
+            group.addAction(a)
+            themes.addAction(a)
+            self.theme_actions[name] = a
+        h = self.menuBar().addMenu("&Help")
+        keys = QAction("&Keyboard Shortcuts", self, shortcut=QKeySequence.StandardKey.HelpContents)
+        keys.triggered.connect(self.show_shortcuts)
+        h.addAction(keys)
+
+    def _fill_edit_menu(self) -> None:
+        """The mask editor's undo, redo, save and tools (the editor is new with each workspace)."""
+        self.edit_menu.clear()
+        for a in self.dataset_view.editor.edit_actions():
+            if a is None:
+                self.edit_menu.addSeparator()
+            else:
+                self.edit_menu.addAction(a)
+
+    def set_theme(self, name: str) -> None:
+        apply_theme(QApplication.instance(), name)
+        self.theme_actions[name].setChecked(True)
+        save_pref("theme", name)
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        self.shortcuts_dialog = ShortcutsDialog(self.menuBar(), self)
+        self.shortcuts_dialog.show()
+        return self.shortcuts_dialog
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -170,20 +246,20 @@ class MainWindow(QMainWindow):
         lines = [report.summary(), ""] + [str(p) for p in report.problems]
         self._text_dialog("Import report", "\n".join(lines))
 
-    def export_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Export kept samples to folder")
-        if not path:
-            return
-        with_real = QMessageBox.question(self, "Export", "Also export the real images with their masks?") \
-            == QMessageBox.StandardButton.Yes
-        self.export_to(path, with_real)
+    def export_dialog(self) -> ExportDialog:
+        """Folder (typed or browsed) and options; the export starts when the user confirms."""
+        self.export_form = ExportDialog(self)
+        self.export_form.chosen.connect(self.export_to)
+        self.export_form.open()
+        return self.export_form
 
+    @Slot(str, bool)
     def export_to(self, folder: str, with_real: bool = False):
         ws = self.workspace
 
         def done(report) -> None:
             self.last_export = report
-            self._text_dialog("Export finished", report.summary())
+            self.report_dialog = export_result(self, report.out, report.summary())
         return self._run("Exporting", lambda prog, cancel: export_kept(ws, folder, with_real, prog, cancel), done)
 
     def _run(self, title: str, func, on_done):

@@ -1,34 +1,34 @@
 """The mask editor: view an image with its mask, edit it, save versions, revert, flag.
 
-All mask maths is in ``backend.masks``; this module turns mouse and keyboard input into
-calls on an :class:`EditSession` (one per image, so undo history survives switching images).
+All mask maths is in ``backend.masks`` and the editing state in ``backend.edit_session``;
+this module turns mouse and keyboard input into calls on an :class:`EditSession` (one per
+image, so undo history survives switching images). Tools, undo, redo and save are actions
+with window-wide shortcuts (listed in the Edit menu), active while the editor is visible,
+wherever the keyboard focus is.
 """
 
 from __future__ import annotations
 
-import time
-
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSlider, QSpinBox,
-                               QToolButton, QVBoxLayout, QWidget, QButtonGroup)
+import numpy as np
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSlider, QSpinBox,
+                               QStatusBar, QToolButton, QVBoxLayout, QWidget)
 
 from backend import masks
-from backend.errors import DiffGenError
-from diffgen_gui.edit_session import EditSession, read_recovery
+from backend.presets import load_preset
+from backend.workspace import queries
+from diffgen_gui.edit_session import EditSession
+from diffgen_gui.mask_tools import COMMANDS, DISPLAY, HINTS, OPERATIONS, TOOLS, tool_cursor, version_label
+from diffgen_gui.polygon_tool import PolygonTool
+from diffgen_gui.recovery_banner import RecoveryBanner
 from diffgen_gui.state import WorkspaceState
-from diffgen_gui.widgets.image_canvas import ImageCanvas
+from diffgen_gui.widgets.elided_label import ElidedLabel
+from diffgen_gui.widgets.image_canvas import ImageCanvas, pixel_at
 
 AUTOSAVE_MS = 3000
-TOOLS = [("pan", "Pan", "H"), ("brush", "Brush", "B"), ("eraser", "Eraser", "E"),
-         ("polygon", "Polygon", "G"), ("fill", "Fill", "F")]
-OPERATIONS = {  # label -> (backend operation, parameter name, default, minimum)
-    "Dilate": ("dilate", "pixels", 3, 1), "Erode": ("erode", "pixels", 3, 1),
-    "Fill holes": ("fill_holes", None, 0, 0), "Remove small islands": ("remove_islands", "min_size", 50, 1),
-    "Smooth": ("smooth", "radius", 2, 1),
-}
-DISPLAY = [("Fill", "fill"), ("Contour only", "contour"), ("Mask only", "mask"), ("Side by side", "side")]
+FILL_CONFIRM_FRACTION = 0.5   # a fill painting more of the frame than this asks first
 
 
 class MaskEditor(QWidget):
@@ -42,15 +42,23 @@ class MaskEditor(QWidget):
         self.session: EditSession | None = None
         self.tool = "brush"
         self.brush_size = 8
+        self._rgb: np.ndarray | None = None
         self._last: QPointF | None = None
         self._stroking = False
-        self._recovered = None
+        self._version_preview: tuple[int, np.ndarray] | None = None
         self.canvas = ImageCanvas()
+        self.canvas.empty_text = "No image selected"
         self.canvas.pressed.connect(self._on_press)
         self.canvas.dragged.connect(self._on_drag)
         self.canvas.released.connect(self._on_release)
         self.canvas.doubleClicked.connect(lambda _p: self.close_polygon())
+        self.polygon = PolygonTool(self.canvas)
+        self.canvas.hovered.connect(self._show_pixel)
+        self.canvas.viewChanged.connect(self._show_zoom)
+        self.cursors = {key: tool_cursor(s) for key, _l, s in TOOLS if key != "pan"}
+        self.cursors["pan"] = QCursor(Qt.CursorShape.OpenHandCursor)
         self._build()
+        self._make_actions()
         self.set_tool("brush")
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
@@ -61,73 +69,88 @@ class MaskEditor(QWidget):
     # -- layout ------------------------------------------------------------------------
     def _build(self) -> None:
         bar = QHBoxLayout()
-        self.tool_group = QButtonGroup(self)
         self.tool_buttons: dict[str, QToolButton] = {}
-        for key, label, shortcut in TOOLS:
-            b = QToolButton(text=label, checkable=True, toolTip=f"{label} ({shortcut})")
-            b.clicked.connect(lambda _c=False, k=key: self.set_tool(k))
-            self.tool_group.addButton(b)
-            self.tool_buttons[key] = b
-            bar.addWidget(b)
+        for key, _label, _s in TOOLS:
+            self.tool_buttons[key] = QToolButton()
+            bar.addWidget(self.tool_buttons[key])
         self.size_spin = QSpinBox(minimum=1, maximum=200, value=self.brush_size, suffix=" px",
                                   toolTip="Brush radius ([ smaller, ] larger)")
         self.size_spin.valueChanged.connect(self._set_size)
         bar.addWidget(self.size_spin)
         bar.addStretch(1)
+        self.undo_btn, self.redo_btn = QToolButton(), QToolButton()
+        self.save_btn = QPushButton("Save version", toolTip="Store the edited mask as a new version (Ctrl+S)")
+        self.save_btn.setObjectName("primary")
+        self.save_btn.clicked.connect(self.save)
+        for w in (self.undo_btn, self.redo_btn, self.save_btn):
+            bar.addWidget(w)
+        left = QVBoxLayout()
+        left.addLayout(bar)
+        left.addLayout(self._view_bar())
+        self.title = ElidedLabel(objectName="title")
+        left.addWidget(self.title)
+        self.banner = RecoveryBanner(self.ws)
+        self.banner.versionAdded.connect(self._recovered_version)
+        left.addWidget(self.banner)
+        left.addWidget(self.canvas, 1)
+        self.statusbar = QStatusBar()
+        self.statusbar.setSizeGripEnabled(False)
+        self.tool_label, self.zoom_label, self.pixel_label = QLabel(), QLabel(), QLabel()
+        for w in (self.pixel_label, self.zoom_label, self.tool_label):
+            self.statusbar.addPermanentWidget(w)
+        left.addWidget(self.statusbar)
+        sidew = QWidget()
+        side = QVBoxLayout(sidew)
+        side.addWidget(self._view_box())
+        side.addWidget(self._operations_box())
+        side.addWidget(self._flag_box())
+        side.addWidget(self._versions_box(), 1)
+        sidew.setFixedWidth(260)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(left, 1)
+        lay.addWidget(sidew)
+        self._op_selected(self.op_combo.currentText())
+
+    def _view_bar(self) -> QHBoxLayout:
         view_bar = QHBoxLayout()
         self.display_combo = QComboBox(toolTip="How the mask is shown")
         for label, mode in DISPLAY:
             self.display_combo.addItem(label, mode)
-        self.display_combo.currentIndexChanged.connect(lambda _i: self.canvas.set_mode(self.display_combo.currentData()))
+        self.display_combo.currentIndexChanged.connect(
+            lambda _i: self.canvas.set_mode(self.display_combo.currentData()))
         view_bar.addWidget(self.display_combo)
-        self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=40,
-                               toolTip="Mask fill opacity")
-        self.opacity.setFixedWidth(90)
-        self.opacity.valueChanged.connect(lambda v: self.canvas.set_opacity(v / 100))
-        view_bar.addWidget(QLabel("Opacity"))
-        view_bar.addWidget(self.opacity)
         for text, tip, slot in (("Fit", "Fit to window (0)", self.canvas.fit),
                                 ("1:1", "Actual pixels (1)", self.canvas.one_to_one)):
             b = QToolButton(text=text, toolTip=tip)
             b.clicked.connect(slot)
             view_bar.addWidget(b)
         view_bar.addStretch(1)
-        self.undo_btn = QToolButton(text="Undo", toolTip="Undo (Ctrl+Z)")
-        self.undo_btn.clicked.connect(self.undo)
-        self.redo_btn = QToolButton(text="Redo", toolTip="Redo (Ctrl+Shift+Z / Ctrl+Y)")
-        self.redo_btn.clicked.connect(self.redo)
-        self.save_btn = QPushButton("Save version", toolTip="Store the edited mask as a new version (Ctrl+S)")
-        self.save_btn.setObjectName("primary")
-        self.save_btn.clicked.connect(self.save)
-        for w in (self.undo_btn, self.redo_btn, self.save_btn):
-            bar.addWidget(w)
+        return view_bar
 
-        self.banner = QFrame(objectName="banner")
-        bl = QHBoxLayout(self.banner)
-        self.banner_label = QLabel()
-        self.banner_label.setWordWrap(True)
-        self.restore_btn = QPushButton("Restore", toolTip="Put the recovered edits back into the editor")
-        self.keep_both_btn = QPushButton("Keep both", toolTip="Save the recovered edits as a new version on top;"
-                                                              " the newer version stays in the history")
-        discard = QPushButton("Discard", toolTip="Delete the recovered edits")
-        self.restore_btn.clicked.connect(self.restore_recovery)
-        self.keep_both_btn.clicked.connect(self.keep_both_recovery)
-        discard.clicked.connect(self.discard_recovery)
-        bl.addWidget(self.banner_label, 1)
-        bl.addWidget(self.restore_btn)
-        bl.addWidget(self.keep_both_btn)
-        bl.addWidget(discard)
-        self.banner.hide()
+    def _view_box(self) -> QGroupBox:
+        """Opacity of the mask, brightness and contrast of the image: the view only, never the data."""
+        box = QGroupBox("View")
+        form = QFormLayout(box)
+        self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=40, toolTip="Mask fill opacity")
+        self.opacity.valueChanged.connect(lambda v: self.canvas.set_opacity(v / 100))
+        self.brightness = QSlider(Qt.Orientation.Horizontal, minimum=-100, maximum=100, value=0,
+                                  toolTip="Brightness of the view (the image itself is not changed)")
+        self.contrast = QSlider(Qt.Orientation.Horizontal, minimum=25, maximum=300, value=100,
+                                toolTip="Contrast of the view, 25-300 % (the image itself is not changed)")
+        for s in (self.brightness, self.contrast):
+            s.valueChanged.connect(self._adjust_view)
+        reset = QToolButton(text="Reset", toolTip="Brightness and contrast back to normal")
+        reset.clicked.connect(self.reset_adjustment)
+        form.addRow("Opacity", self.opacity)
+        form.addRow("Brightness", self.brightness)
+        row = QHBoxLayout()
+        row.addWidget(self.contrast, 1)
+        row.addWidget(reset)
+        form.addRow("Contrast", row)
+        return box
 
-        left = QVBoxLayout()
-        left.addLayout(bar)
-        left.addLayout(view_bar)
-        left.addWidget(self.banner)
-        left.addWidget(self.canvas, 1)
-        self.status = QLabel(objectName="hint")
-        left.addWidget(self.status)
-
-        side = QVBoxLayout()
+    def _operations_box(self) -> QGroupBox:
         ops = QGroupBox("Operations")
         ol = QVBoxLayout(ops)
         self.op_combo = QComboBox()
@@ -139,16 +162,15 @@ class MaskEditor(QWidget):
         self.op_value.valueChanged.connect(lambda _v: self.update_preview())
         self.preview_check.toggled.connect(lambda _c: self.update_preview())
         self.apply_btn.clicked.connect(self.apply_operation)
+        ol.addWidget(self.op_combo)
         row = QHBoxLayout()
-        row.addWidget(self.op_combo, 1)
-        row.addWidget(self.op_value)
-        ol.addLayout(row)
-        row = QHBoxLayout()
-        row.addWidget(self.preview_check)
+        row.addWidget(self.op_value, 1)
         row.addWidget(self.apply_btn)
         ol.addLayout(row)
-        side.addWidget(ops)
+        ol.addWidget(self.preview_check, 0, Qt.AlignmentFlag.AlignLeft)  # as wide as its text: a click beside it misses
+        return ops
 
+    def _flag_box(self) -> QGroupBox:
         flag = QGroupBox("Flag")
         fl = QVBoxLayout(flag)
         self.flag_check = QCheckBox("Flag this image / mask")
@@ -157,35 +179,59 @@ class MaskEditor(QWidget):
         self.flag_note.editingFinished.connect(self._store_flag)
         fl.addWidget(self.flag_check)
         fl.addWidget(self.flag_note)
-        side.addWidget(flag)
+        return flag
 
+    def _versions_box(self) -> QGroupBox:
         hist = QGroupBox("Mask versions")
         hl = QVBoxLayout(hist)
-        self.versions = QListWidget()
+        self.versions = QListWidget(toolTip="Select a version to preview it (amber) over the current mask")
         self.versions.setWordWrap(True)
-        self.revert_btn = QPushButton("Revert to selected")
+        self.versions.currentItemChanged.connect(lambda _c, _p: self.update_preview())
+        self.revert_btn = QPushButton("Revert to selected", toolTip="Make the selected version current (undoable)")
         self.revert_btn.clicked.connect(self.revert_selected)
         hl.addWidget(self.versions, 1)
         hl.addWidget(self.revert_btn)
-        side.addWidget(hist, 1)
+        return hist
 
-        sidew = QWidget()
-        sidew.setLayout(side)
-        sidew.setFixedWidth(260)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addLayout(left, 1)
-        lay.addWidget(sidew)
-        self._op_selected(self.op_combo.currentText())
-        self._update_buttons()
+    def _make_actions(self) -> None:
+        """Tool and edit actions: window-wide shortcuts, shown in the Edit menu and on the buttons."""
+        self.tool_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        for key, label, shortcut in TOOLS:
+            a = self._action(label, (shortcut,), lambda _c=False, k=key: self.set_tool(k))
+            a.setCheckable(True)
+            group.addAction(a)
+            self.tool_actions[key] = a
+            self.tool_buttons[key].setDefaultAction(a)
+        self.commands = {name: self._action(text, keys, lambda _c=False, n=name: getattr(self, n)())
+                         for name, text, keys in COMMANDS}
+        self.undo_btn.setDefaultAction(self.commands["undo"])
+        self.redo_btn.setDefaultAction(self.commands["redo"])
+
+    def _action(self, text: str, keys: tuple[str, ...], slot) -> QAction:
+        a = QAction(text, self)
+        a.setShortcuts([QKeySequence(k) for k in keys])
+        a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        a.setToolTip(f"{text.replace('&', '')} ({' / '.join(keys)})")
+        a.triggered.connect(slot)
+        self.addAction(a)
+        return a
+
+    def edit_actions(self) -> list[QAction | None]:
+        """For the Edit menu (None: a separator)."""
+        return [self.commands["undo"], self.commands["redo"], self.commands["save"], None,
+                *self.tool_actions.values()]
 
     # -- loading -------------------------------------------------------------------------
-    def load(self, image_id: int) -> None:
-        """Show an image (its unsaved edits and undo history come back with it)."""
-        if self.session is not None and self.session.image_id != image_id:
-            self.canvas.polyline = []
+    def _leave_current(self, next_id: int | None) -> None:
+        if self.session is not None and self.session.image_id != next_id:
+            self.polygon.cancel()
             if not self.session.dirty and not self.session.can_undo():
                 self.sessions.pop(self.session.image_id, None)
+
+    def load(self, image_id: int) -> None:
+        """Show an image (its unsaved edits and undo history come back with it)."""
+        self._leave_current(image_id)
         new = image_id not in self.sessions
         if new:
             s = EditSession(self.ws, image_id, self)
@@ -194,110 +240,107 @@ class MaskEditor(QWidget):
             self.sessions[image_id] = s
         self.session = self.sessions[image_id]
         self.preview_check.setChecked(False)
-        self.canvas.set_content(self.ws.read_image(image_id), self.session.mask, keep_view=True)
+        self._rgb = self.ws.read_image(image_id)
+        self.canvas.set_content(self._rgb, self.session.mask, keep_view=True)
         rec = self.ws.image(image_id)
         self.flag_check.blockSignals(True)
         self.flag_check.setChecked(rec.flagged)
         self.flag_check.blockSignals(False)
         self.flag_note.setText(rec.flag_note)
-        self._offer_recovery(new)
+        self.banner.offer(self.session, new)
         self.refresh_versions()
         self._update_buttons()
 
-    def _offer_recovery(self, new_session: bool) -> None:
-        self._recovered = read_recovery(self.ws, self.session.image_id) if new_session else None
-        if self._recovered is not None and (self._recovered[0].shape != self.session.mask.shape
-                                            or (self._recovered[0] == self.session.mask).all()):
-            self._recovered = None
-        if self._recovered is None:
-            self.banner.hide()
-            return
-        meta = self._recovered[1]
-        when = time.strftime("%H:%M:%S", time.localtime(meta.get("saved_at", 0)))
-        text = (f"Unsaved edits of this mask from {when} were recovered "
-                "(the program stopped before they were saved).")
-        conflict = self._recovery_conflict(meta)
-        if conflict:
-            text += " " + conflict
-        self.banner_label.setText(text)
-        self.restore_btn.setVisible(not conflict)
-        self.keep_both_btn.setVisible(bool(conflict))
-        self.banner.show()
-
-    def _recovery_conflict(self, meta: dict) -> str:
-        """Why restoring in place would hide newer work ('' when the edit's base is still current)."""
-        base_id, current_id = meta.get("base_mask_id"), self.session.base_id
-        if base_id == current_id or current_id is None:
-            return ""
-        current = self.ws.mask_version(current_id)
-        try:
-            base = f"v{self.ws.mask_version(base_id).version}" if base_id is not None else "an empty mask"
-        except DiffGenError:
-            base = "a version that no longer exists"
-        return (f"They were made on {base}, but the mask is now v{current.version} ({current.operation}, "
-                "made after the edit began). Keep both (the recovered edits become a new version on top) "
-                "or discard them.")
-
-    def restore_recovery(self) -> None:
-        if self._recovered is not None and self.session is not None:
-            if self._recovery_conflict(self._recovered[1]):
-                return  # only "Keep both" or "Discard" can resolve a conflict
-            self.session.apply(self._recovered[0], "recovered edits")
-        self._recovered = None
+    def clear(self) -> None:
+        """Show no image (the one shown is filtered out); unsaved edits stay in their session."""
+        self._leave_current(None)
+        self.session = None
+        self._rgb = None
+        self.canvas.set_content(None, None)
         self.banner.hide()
+        self.refresh_versions()
+        self._update_buttons()
 
-    def keep_both_recovery(self) -> None:
-        if self._recovered is not None and self.session is not None:
-            self.session.keep_recovered(*self._recovered)
-            self.saved.emit(self.session.image_id)
-            self.state.maskChanged.emit(self.session.image_id)
-            self.refresh_versions()
-        self._recovered = None
-        self.banner.hide()
-
-    def discard_recovery(self) -> None:
-        if self.session is not None:
-            self.session.discard_recovery()
-        self._recovered = None
-        self.banner.hide()
+    @Slot(int)
+    def _recovered_version(self, image_id: int) -> None:
+        self.saved.emit(image_id)
+        self.state.maskChanged.emit(image_id)
+        self.refresh_versions()
 
     def refresh_versions(self) -> None:
+        self.versions.blockSignals(True)
         self.versions.clear()
-        if self.session is None:
-            return
-        current = self.ws.image(self.session.image_id).current_mask_id
-        for mv in reversed(self.ws.mask_versions(self.session.image_id)):
-            params = {k: v for k, v in mv.params.items() if k not in ("source", "notes", "edits")}
-            text = (f"v{mv.version}  {mv.operation}" + (f" {params}" if params else "")
-                    + f"\n{mv.created_at[11:19]} UTC · {mv.area} px" + ("  ● current" if mv.id == current else ""))
-            item = QListWidgetItem(text)
+        current = self.ws.image(self.session.image_id).current_mask_id if self.session else None
+        for mv in reversed(self.ws.mask_versions(self.session.image_id) if self.session else []):
+            item = QListWidgetItem(f"v{mv.version}  {version_label(mv)}\n{mv.created_at[11:19]} UTC · "
+                                   f"{mv.area:,} px" + ("  ● current" if mv.id == current else ""))
             item.setData(Qt.ItemDataRole.UserRole, mv.id)
             if mv.id == current:
                 f = item.font()
                 f.setBold(True)
                 item.setFont(f)
             self.versions.addItem(item)
+        self.versions.blockSignals(False)
+        self.update_preview()
+        self._update_title()
+
+    def _update_title(self) -> None:
+        if self.session is None:
+            self.title.setText("No image selected")
+            return
+        rec = self.ws.image(self.session.image_id)
+        mask = "no mask"
+        if self.session.base_id is not None:
+            mv = self.ws.mask_version(self.session.base_id)
+            mask = f"mask v{mv.version} ({version_label(mv)})"
+        self.title.setText(f"{rec.name} · {rec.width}×{rec.height} px · {mask}"
+                           + (" · unsaved edits" if self.session.dirty else ""))
 
     # -- tools ---------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
         self.tool = tool
-        self.tool_buttons[tool].setChecked(True)
+        self.tool_actions[tool].setChecked(True)
         self.canvas.pan_with_left = tool == "pan"
         self.canvas.brush_radius = self.brush_size if tool in ("brush", "eraser") else 0
+        self.canvas.set_tool_cursor(self.cursors[tool])
         if tool != "polygon":
-            self.canvas.polyline = []
-        hints = {"pan": "Drag to pan, wheel to zoom.", "brush": "Paint the polyp. Right-drag pans.",
-                 "eraser": "Erase. Right-drag pans.",
-                 "polygon": "Click the corners; double-click or Enter fills, Shift+Enter cuts out, Esc cancels.",
-                 "fill": "Click a region to fill it (Shift+click clears it)."}
-        self.status.setText(hints[tool] + "   [ ] brush size · ←/→ previous/next image · Ctrl+S save")
+            self.polygon.cancel()
+        self.statusbar.showMessage(HINTS[tool] + "  (F1: every key)")
+        self._show_tool()
         self.canvas.update()
+
+    def _show_tool(self) -> None:
+        label = dict((k, lab) for k, lab, _s in TOOLS)[self.tool]
+        self.tool_label.setText(f"Tool: {label}" + (f" {self.brush_size} px" if self.tool in ("brush", "eraser")
+                                                    else ""))
 
     def _set_size(self, v: int) -> None:
         self.brush_size = v
         if self.tool in ("brush", "eraser"):
             self.canvas.brush_radius = v
             self.canvas.update()
+        self._show_tool()
+
+    @Slot(float, QPointF)
+    def _show_zoom(self, scale: float, _offset: QPointF) -> None:
+        self.zoom_label.setText(f"{scale * 100:.0f} %")
+
+    @Slot(QPointF)
+    def _show_pixel(self, pt: QPointF) -> None:
+        x, y = pixel_at(pt)
+        inside = self._rgb is not None and 0 <= y < self._rgb.shape[0] and 0 <= x < self._rgb.shape[1]
+        if not inside or self.session is None:
+            self.pixel_label.setText("")
+            return
+        rgb = " ".join(str(int(v)) for v in np.atleast_1d(self._rgb[y, x])[:3])
+        self.pixel_label.setText(f"x {x}, y {y} · RGB {rgb} · mask {int(self.session.mask[y, x])}")
+
+    def _adjust_view(self) -> None:
+        self.canvas.set_adjustment(self.brightness.value() * 1.28, self.contrast.value() / 100)
+
+    def reset_adjustment(self) -> None:
+        self.brightness.setValue(0)
+        self.contrast.setValue(100)
 
     def _on_press(self, pt: QPointF, button) -> None:
         if self.session is None or button != Qt.MouseButton.LeftButton:
@@ -308,24 +351,34 @@ class MaskEditor(QWidget):
             self._last = pt
             self._dab(pt)
         elif self.tool == "polygon":
-            self.canvas.polyline.append(pt)
-            self.canvas.update()
+            self.polygon.press(self.session, pt)
         elif self.tool == "fill":
-            from PySide6.QtWidgets import QApplication
-
             paint = not (QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier)
-            new = masks.flood_fill(self.session.mask, (round(pt.x()), round(pt.y())), paint)
-            self.session.apply(new, "flood fill" if paint else "flood clear")
+            self.fill_at(pt, paint)
+
+    def fill_at(self, pt: QPointF, paint: bool = True) -> bool:
+        """Fill (or clear) the region under ``pt``; a fill over most of the frame asks first."""
+        new = masks.flood_fill(self.session.mask, pixel_at(pt), paint)
+        added = int(np.count_nonzero((new > 0) & (self.session.mask == 0)))
+        if paint and added > FILL_CONFIRM_FRACTION * new.size and not self.confirm(
+                "Fill most of the image?", f"This fill would paint {added / new.size:.0%} of the image "
+                "(usually the background around the polyp). Fill it?"):
+            return False
+        return self.session.apply(new, "fill" if paint else "clear", counted=True)
 
     def _on_drag(self, pt: QPointF) -> None:
         if self._stroking:
             self._dab(pt)
             self._last = pt
+        elif self.tool == "polygon":
+            self.polygon.drag(pt)
 
     def _on_release(self, pt: QPointF) -> None:
         if self._stroking:
             self._stroking = False
-            self.session.end_stroke(f"{self.tool} {self.brush_size}px")
+            self.session.end_stroke(self.tool)
+        elif self.tool == "polygon":
+            self.polygon.release(self.session)
 
     def _dab(self, pt: QPointF) -> None:
         a = self._last or pt
@@ -343,15 +396,13 @@ class MaskEditor(QWidget):
         self._on_release(pts[-1])
 
     def close_polygon(self, paint: bool = True) -> None:
-        pts = [(p.x(), p.y()) for p in self.canvas.polyline]
-        self.canvas.polyline = []
-        self.canvas.update()
-        if self.session is not None and len(pts) >= 3:
-            self.session.apply(masks.fill_polygon(self.session.mask, pts, paint), "polygon" if paint else "polygon cut")
+        self.polygon.close(self.session, paint)
 
     # -- operations ------------------------------------------------------------------------
     def _op_selected(self, label: str) -> None:
-        _op, pname, default, minimum = OPERATIONS[label]
+        _op, pname, default, minimum, _fmt = OPERATIONS[label]
+        if default is None:  # the dilation the inpainting preset of this workspace uses
+            default = int(load_preset(queries.default_preset(self.ws)).get("inpaint", {}).get("dilate", 20))
         self.op_value.blockSignals(True)
         self.op_value.setEnabled(pname is not None)
         self.op_value.setMinimum(minimum)
@@ -360,23 +411,37 @@ class MaskEditor(QWidget):
         self.op_value.blockSignals(False)
         self.update_preview()
 
-    def _operation(self) -> tuple[str, dict]:
-        op, pname, _d, _m = OPERATIONS[self.op_combo.currentText()]
-        return op, ({pname: self.op_value.value()} if pname else {})
+    def _operation(self) -> tuple[str, dict, str]:
+        op, pname, _d, _m, fmt = OPERATIONS[self.op_combo.currentText()]
+        return op, ({pname: self.op_value.value()} if pname else {}), fmt.format(self.op_value.value())
+
+    def _selected_version(self) -> int | None:
+        item = self.versions.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
 
     def update_preview(self) -> None:
-        if self.session is None or not self.preview_check.isChecked():
+        """The live operation preview, else the selected version over the current mask."""
+        version = self._selected_version()
+        self.revert_btn.setEnabled(self.session is not None and version is not None)
+        if self.session is None:
             self.canvas.set_preview(None)
-            return
-        op, params = self._operation()
-        self.canvas.set_preview(masks.apply_operation(self.session.mask, op, params))
+        elif self.preview_check.isChecked():
+            op, params, _label = self._operation()
+            self.canvas.set_preview(masks.apply_operation(self.session.mask, op, params))
+        elif version is not None and version != self.session.base_id:
+            if self._version_preview is None or self._version_preview[0] != version:
+                self._version_preview = (version, self.ws.read_mask(version))
+            self.canvas.set_preview(self._version_preview[1])
+            self.statusbar.showMessage(f"Previewing {self.versions.currentItem().text().split()[0]} (amber) over "
+                                       "the current mask; Revert to selected makes it current.")
+        else:
+            self.canvas.set_preview(None)
 
     def apply_operation(self) -> None:
         if self.session is None:
             return
-        op, params = self._operation()
-        self.session.apply(masks.apply_operation(self.session.mask, op, params),
-                           f"{op} {params}" if params else op)
+        op, params, label = self._operation()
+        self.session.apply(masks.apply_operation(self.session.mask, op, params), op, detail=label)
         self.preview_check.setChecked(False)
 
     # -- undo / save / revert ------------------------------------------------------------------
@@ -398,24 +463,22 @@ class MaskEditor(QWidget):
         return mask_id
 
     def revert_selected(self) -> None:
-        item = self.versions.currentItem()
-        if item is not None:
-            self.revert_to(item.data(Qt.ItemDataRole.UserRole))
+        version = self._selected_version()
+        if version is not None:
+            self.revert_to(version)
 
     def revert_to(self, mask_id: int) -> None:
+        """Make an older version current; one undo brings the previous pixels back."""
         s = self.session
         if s is None:
             return
-        if s.dirty and not self.confirm("Discard unsaved edits?",
-                                        "Reverting drops the unsaved edits of this mask. Continue?"):
-            return
-        self.ws.set_current_mask(s.image_id, mask_id)
-        s.reload()
+        s.revert_to(mask_id)
         self.refresh_versions()
         self.saved.emit(s.image_id)
         self.state.maskChanged.emit(s.image_id)
 
     def confirm(self, title: str, text: str) -> bool:
+        """Ask yes / no (a method so tests can answer it)."""
         return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
 
     def unsaved(self) -> list[EditSession]:
@@ -451,39 +514,47 @@ class MaskEditor(QWidget):
                 self.update_preview()
 
     def _update_buttons(self) -> None:
-        s = self.session
-        self.undo_btn.setEnabled(bool(s and s.can_undo()))
-        self.redo_btn.setEnabled(bool(s and s.can_redo()))
+        s, shown = self.session, self.isVisible()
+        self.commands["undo"].setEnabled(bool(shown and s and s.can_undo()))
+        self.commands["redo"].setEnabled(bool(shown and s and s.can_redo()))
+        self.commands["save"].setEnabled(bool(shown and s and s.dirty))
+        for a in self.tool_actions.values():
+            a.setEnabled(shown)
         self.save_btn.setEnabled(bool(s and s.dirty))
         self.save_btn.setText("Save version*" if s and s.dirty else "Save version")
+        self.polygon.check(self.session)
+        self._update_title()
         self.dirtyChanged.emit()
 
+    def showEvent(self, e) -> None:  # noqa: N802 - Qt API
+        super().showEvent(e)
+        self._update_buttons()
+
+    def hideEvent(self, e) -> None:  # noqa: N802 - Qt API
+        super().hideEvent(e)
+        self._update_buttons()
+
     def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API
-        key, mods = e.key(), e.modifiers()
-        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
-        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
-        tools = {getattr(Qt.Key, f"Key_{s}"): k for k, _l, s in TOOLS}
-        if ctrl and key == Qt.Key.Key_Z:
-            self.redo() if shift else self.undo()
-        elif ctrl and key == Qt.Key.Key_Y:
-            self.redo()
-        elif ctrl and key == Qt.Key.Key_S:
-            self.save()
-        elif key == Qt.Key.Key_BracketLeft:
+        """The actions' keys also when no window is active (no window manager, tests); the rest here."""
+        pressed = QKeySequence(e.keyCombination())
+        for a in self.actions():
+            if a.isEnabled() and any(k.matches(pressed) == QKeySequence.SequenceMatch.ExactMatch
+                                     for k in a.shortcuts()):
+                a.trigger()
+                return
+        key, shift = e.key(), bool(e.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if key == Qt.Key.Key_BracketLeft:
             self.size_spin.setValue(max(1, round(self.brush_size / 1.25)))
         elif key == Qt.Key.Key_BracketRight:
             self.size_spin.setValue(max(self.brush_size + 1, round(self.brush_size * 1.25)))
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.tool == "polygon":
             self.close_polygon(paint=not shift)
         elif key == Qt.Key.Key_Escape:
-            self.canvas.polyline = []
+            self.polygon.cancel()
             self.preview_check.setChecked(False)
-            self.canvas.update()
         elif key == Qt.Key.Key_0:
             self.canvas.fit()
         elif key == Qt.Key.Key_1:
             self.canvas.one_to_one()
-        elif not ctrl and key in tools:
-            self.set_tool(tools[key])
         else:
             super().keyPressEvent(e)

@@ -7,28 +7,36 @@ styled sample made from it. All pictures share one zoom. Decisions are stored at
 from __future__ import annotations
 
 import cv2
-
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, Slot
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QScrollArea, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QScrollArea, QSizePolicy, QSplitter, QStackedWidget,
+                               QVBoxLayout, QWidget)
 
-from backend.workspace import SampleRecord
+from backend.workspace import SampleRecord, queries
 from diffgen_gui.state import WorkspaceState
+from diffgen_gui.theme import mix, status_colour
 from diffgen_gui.widgets.image_canvas import ImageCanvas
+from diffgen_gui.widgets.welcome import Welcome
 
 DECISIONS = {Qt.Key.Key_K: "keep", Qt.Key.Key_R: "reject", Qt.Key.Key_U: "undecided"}
-BADGE = {"keep": "#2f8f5f", "reject": "#c0392b", "undecided": "#555b61"}
+SHOWN = {"keep": "kept", "reject": "rejected", "undecided": "undecided"}
+KEYS = [("K / R / U", "Keep / reject / undecided, then the next sample"),
+        ("← → ↑ ↓", "Previous / next sample of this image"),
+        ("PgDn / PgUp", "Next / previous source image"), ("N", "Next undecided sample (any image)"),
+        ("Enter (note)", "Store the note on the selected sample")]
 TILE = 260
 
 
 class Tile(QFrame):
-    """One picture (original or sample) with a caption and its decision colour."""
+    """One picture (original or sample) with a caption; its border is the decision colour,
+    the selected tile has a highlighted background (so the decision stays visible)."""
 
-    def __init__(self, caption: str, sample_id: int | None, rgb, mask, mode: str,
+    def __init__(self, caption: str, tooltip: str, sample_id: int | None, rgb, mask, mode: str,
                  display_size: tuple[int, int] | None = None):
         super().__init__(objectName="tile")
         self.sample_id = sample_id
+        self.caption = caption
         self.canvas = ImageCanvas()
         self.canvas.setFixedSize(TILE, TILE)
         self.canvas.set_mode(mode)
@@ -39,15 +47,22 @@ class Tile(QFrame):
             mask = None if mask is None else cv2.resize(mask, display_size, interpolation=cv2.INTER_NEAREST)
         self.canvas.set_content(rgb, mask)
         self.label = QLabel(caption, wordWrap=True)
+        self.setToolTip(tooltip)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.canvas)
         lay.addWidget(self.label)
-        self.setFixedWidth(TILE + 14)
+        self.setFixedWidth(TILE + 18)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # no stretching into empty space
 
     def show_state(self, decision: str, focused: bool) -> None:
-        border = "#f0c040" if focused else BADGE[decision]
-        self.setStyleSheet(f"QFrame#tile {{ border: 3px solid {border}; border-radius: 4px; }}")
+        border = status_colour(decision).name()
+        pal = QApplication.palette()  # not the tile's own: its style sheet has changed that
+        background = mix(pal.window().color(), pal.highlight().color(), 0.25).name() if focused else "transparent"
+        self.setStyleSheet(f"QFrame#tile {{ border: 4px solid {border}; border-radius: 5px;"
+                           f" background: {background}; }}")
+        if self.sample_id is not None:
+            self.label.setText(("▶ " if focused else "") + f"{self.caption} · {SHOWN[decision]}")
 
 
 class ReviewView(QWidget):
@@ -79,13 +94,10 @@ class ReviewView(QWidget):
         self.mode.currentIndexChanged.connect(lambda _i: self.show_source(self.current_source()))
         self.note = QLineEdit(placeholderText="Note on the selected sample (Enter stores it)")
         self.note.editingFinished.connect(self._store_note)
-        self.help = QLabel("Click a sample, then K keep · R reject · U undecided (moves to the next)",
-                           objectName="hint")
-        self.grid_host = QWidget()
-        self.grid = QGridLayout(self.grid_host)
-        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        scroll = QScrollArea(widgetResizable=True)
-        scroll.setWidget(self.grid_host)
+        self.help = QLabel("Click a sample, then K keep · R reject · U undecided (moves to the next) · "
+                           "PgDn/PgUp next/previous image · N next undecided", objectName="hint", wordWrap=True)
+        self.scroll = QScrollArea(widgetResizable=True)
+        self._new_grid()
         top = QHBoxLayout()
         top.addWidget(self.mode)
         top.addWidget(self.note, 1)
@@ -94,50 +106,74 @@ class ReviewView(QWidget):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addLayout(top)
         rl.addWidget(self.help)
-        rl.addWidget(scroll, 1)
+        rl.addWidget(self.scroll, 1)
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(right)
         split.setSizes([260, 1000])
         split.setStretchFactor(1, 1)
-        QVBoxLayout(self).addWidget(split)
+        self.welcome = Welcome(
+            "No samples to review yet", "Samples appear here once an inpainting job has made them. Train a "
+            "model first if there is none, then queue “Inpaint (RePaint)” on some images.",
+            f"diffgen inpaint --workspace {self.ws.root} --all --samples 3", "Generate samples…")
+        self.welcome.button.clicked.connect(lambda: self.state.jobRequested.emit("inpaint"))
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(split)
+        QVBoxLayout(self).addWidget(self.pages)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         state.samplesChanged.connect(self.refresh)
         self.refresh()
 
-    # -- data ------------------------------------------------------------------------
-    def _decisions(self) -> dict[int, str]:
-        return {r[0]: r[1] for r in self.ws.query("SELECT sample_id, decision FROM reviews")}
+    def _new_grid(self) -> None:
+        """A fresh grid each time: a QGridLayout keeps the size of rows and columns it once had."""
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.scroll.setWidget(self.grid_host)
 
+    # -- data ------------------------------------------------------------------------
+    @Slot()
     def refresh(self) -> None:
         keep = self.current_source()
-        decisions = self._decisions()
         wanted = self.filter.currentData()
-        counts = {"keep": 0, "reject": 0, "undecided": 0}
-        per_source: dict[int, list[str]] = {}
-        for r in self.ws.query("SELECT id, source_image_id FROM samples WHERE source_image_id IS NOT NULL"):
-            d = decisions.get(r[0], "undecided")
-            counts[d] += 1
-            per_source.setdefault(r[1], []).append(d)
+        summaries = queries.review_summary(self.ws)
+        self.pages.setCurrentIndex(1 if summaries else 0)
         self.sources.blockSignals(True)
         self.sources.clear()
-        names = {rec.id: rec.name for rec in self.ws.images()}
-        for image_id, ds in sorted(per_source.items()):
-            if wanted and wanted not in ds:
+        for s in summaries:
+            if wanted and not s.counts[wanted]:
                 continue
-            item = QListWidgetItem(f"{names.get(image_id, image_id)}\n{len(ds)} samples · "
-                                   f"{ds.count('keep')} kept · {ds.count('reject')} rejected")
-            item.setData(Qt.ItemDataRole.UserRole, image_id)
+            item = QListWidgetItem(self._source_text(s))
+            item.setData(Qt.ItemDataRole.UserRole, s.image_id)
             self.sources.addItem(item)
         self.sources.blockSignals(False)
-        total = sum(counts.values())
-        self.counts.setText(f"{total} samples: {counts['keep']} kept · {counts['reject']} rejected · "
-                            f"{counts['undecided']} undecided")
+        self._show_totals(summaries)
         rows = [i for i in range(self.sources.count())
                 if self.sources.item(i).data(Qt.ItemDataRole.UserRole) == keep]
         self.sources.setCurrentRow(rows[0] if rows else 0)
         if self.sources.count() == 0:
             self.show_source(None)
+
+    @staticmethod
+    def _source_text(s: queries.SourceSummary) -> str:
+        return f"{s.name}\n{s.total} samples · {s.counts['keep']} kept · {s.counts['reject']} rejected"
+
+    def _show_totals(self, summaries: list[queries.SourceSummary]) -> None:
+        t = queries.review_totals(summaries)
+        self.counts.setText(f"{sum(t.values())} samples: {t['keep']} kept · {t['reject']} rejected · "
+                            f"{t['undecided']} undecided")
+
+    def _update_counts(self) -> None:
+        """Live: the totals and every listed source's counts."""
+        summaries = queries.review_summary(self.ws)
+        by_id = {s.image_id: s for s in summaries}
+        for i in range(self.sources.count()):
+            item = self.sources.item(i)
+            s = by_id.get(item.data(Qt.ItemDataRole.UserRole))
+            if s is not None:
+                item.setText(self._source_text(s))
+        self._show_totals(summaries)
 
     def current_source(self) -> int | None:
         item = self.sources.currentItem()
@@ -154,31 +190,28 @@ class ReviewView(QWidget):
         return list(rows.values())
 
     def show_source(self, image_id: int | None) -> None:
-        for t in self.tiles:
-            t.setParent(None)
-            t.deleteLater()
         self.tiles = []
+        self._new_grid()  # the old tiles go with the old grid
         if image_id is None:
             return
         mode = self.mode.currentData()
-        decisions = self._decisions()
+        decisions = queries.decisions(self.ws)
         wanted = self.filter.currentData()
         rec = self.ws.image(image_id)
-        orig = Tile(f"Original · {rec.name}", None, self.ws.read_image(rec),
-                    self.ws.read_mask(rec.current_mask_id) if rec.current_mask_id else None, mode)
+        orig = Tile(f"Original · {rec.name}", f"{rec.name} (id {rec.id}), {rec.width}×{rec.height} px", None,
+                    self.ws.read_image(rec), self.ws.read_mask(rec.current_mask_id) if rec.current_mask_id else None,
+                    mode)
         self._add_tile(orig, 0, 0)
         r = 0
         for row in self._layout_rows(image_id):
             shown = [s for s in row if not wanted or decisions.get(s.id, "undecided") == wanted]
-            if not shown:
-                continue
-            for c, s in enumerate(row):
-                if s not in shown:
-                    continue
+            for c, s in enumerate(shown):  # packed from the left: no gap where a sample is filtered out
                 img, mask = self.ws.read_sample(s)
-                self._add_tile(Tile(f"{s.kind} #{s.id} · {s.set_name} · seed {s.seed}", s.id, img, mask, mode,
+                tip = (f"{s.kind} sample {s.id} of {rec.name}, set {s.set_name}\nseed {s.seed}\n"
+                       f"made {s.created_at[:19].replace('T', ' ')}")
+                self._add_tile(Tile(f"{s.kind} #{s.id} · {s.set_name}", tip, s.id, img, mask, mode,
                                     (rec.width, rec.height)), r, c + 1)
-            r += 1
+            r += bool(shown)
         ids = self.sample_ids()
         if self.focus_sample not in ids:
             self.focus_sample = ids[0] if ids else None
@@ -220,32 +253,59 @@ class ReviewView(QWidget):
         if advance and sid in ids and ids.index(sid) + 1 < len(ids):
             self.focus(ids[ids.index(sid) + 1])
         self._restyle()
-        self._update_counts_only()
+        self._update_counts()
+
+    def step_source(self, delta: int) -> None:
+        """The next / previous source image in the list."""
+        row = self.sources.currentRow() + delta
+        if 0 <= row < self.sources.count():
+            self.sources.setCurrentRow(row)
+            self.setFocus()
+
+    def next_undecided(self) -> bool:
+        """Focus the next undecided sample: later in this image, else in the following images
+        (wrapping around); False when every sample is decided."""
+        decisions = queries.decisions(self.ws)
+        ids = self.sample_ids()
+        start = ids.index(self.focus_sample) + 1 if self.focus_sample in ids else 0
+        later = [i for i in ids[start:] if decisions.get(i, "undecided") == "undecided"]
+        if later:
+            self.focus(later[0])
+            return True
+        n = self.sources.count()
+        for k in range(1, n + 1):
+            row = (self.sources.currentRow() + k) % n
+            image_id = self.sources.item(row).data(Qt.ItemDataRole.UserRole)
+            todo = [s.id for s in self.ws.samples(source_image_id=image_id)
+                    if decisions.get(s.id, "undecided") == "undecided"]
+            if todo:
+                self.sources.setCurrentRow(row)
+                self.focus(next((i for i in self.sample_ids() if i in todo), None))
+                return True
+        return False
 
     def _store_note(self) -> None:
         if self.focus_sample is not None:
             decision = self.ws.review(self.focus_sample)[0]
             self.state.set_review(self.focus_sample, decision, self.note.text())
 
-    def _update_counts_only(self) -> None:
-        d = self._decisions()
-        all_ids = [r[0] for r in self.ws.query("SELECT id FROM samples WHERE source_image_id IS NOT NULL")]
-        vals = [d.get(i, "undecided") for i in all_ids]
-        self.counts.setText(f"{len(vals)} samples: {vals.count('keep')} kept · {vals.count('reject')} rejected · "
-                            f"{vals.count('undecided')} undecided")
-
     def _restyle(self) -> None:
-        d = self._decisions()
+        d = queries.decisions(self.ws)
         for t in self.tiles:
             t.show_state(d.get(t.sample_id, "undecided"), t.sample_id is not None and t.sample_id == self.focus_sample)
 
     def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API
-        if e.key() in DECISIONS and not e.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            self.decide(DECISIONS[e.key()])
-        elif e.key() in (Qt.Key.Key_Down, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Left):
+        key = e.key()
+        if key in DECISIONS and not e.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.decide(DECISIONS[key])
+        elif key in (Qt.Key.Key_PageDown, Qt.Key.Key_PageUp):
+            self.step_source(1 if key == Qt.Key.Key_PageDown else -1)
+        elif key == Qt.Key.Key_N:
+            self.next_undecided()
+        elif key in (Qt.Key.Key_Down, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Left):
             ids = self.sample_ids()
             if ids and self.focus_sample in ids:
-                step = 1 if e.key() in (Qt.Key.Key_Down, Qt.Key.Key_Right) else -1
+                step = 1 if key in (Qt.Key.Key_Down, Qt.Key.Key_Right) else -1
                 self.focus(ids[min(max(ids.index(self.focus_sample) + step, 0), len(ids) - 1)])
         else:
             super().keyPressEvent(e)

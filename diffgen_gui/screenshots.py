@@ -47,6 +47,7 @@ def populate(ws: Workspace) -> None:
     (reports / "summary.md").write_text(
         "# Evaluation summary\n\n| set | FID | MS-SSIM |\n|---|---|---|\n| Diff | (placeholder) | |\n\n"
         "Reports written by `diffgen evaluate` appear in this folder.\n")
+    (reports / "table1.csv").write_text("set,FID,MS-SSIM\nDiff,(placeholder),\nStyled-Diff,(placeholder),\n")
 
 
 def add_standin_clustering(ws: Workspace, k: int = 4) -> None:

@@ -6,7 +6,7 @@ react to their signals (as napari's layers and labelme's canvas do).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
 from backend.workspace import Workspace
 
@@ -19,14 +19,27 @@ class WorkspaceState(QObject):
     samplesChanged = Signal()         # new samples (a job finished)
     reviewChanged = Signal(int, str)  # sample id, decision
     clustersChanged = Signal()
+    modelsChanged = Signal()          # a model was trained
     currentImageChanged = Signal(int)
     selectionChanged = Signal(list)   # image ids selected in the dataset grid
+    jobRequested = Signal(str)        # "show the Generate form for this job kind" (welcome buttons)
 
     def __init__(self, workspace: Workspace, parent: QObject | None = None):
         super().__init__(parent)
         self.workspace = workspace
         self.current_image_id: int | None = None
         self.selected_ids: list[int] = []
+
+    @Slot(list)
+    def workspace_changed(self, changes: list) -> None:
+        """A job ended that changed these parts of the workspace (``backend.jobs.CHANGES``)."""
+        signals = {"samples": self.samplesChanged, "clusters": self.clustersChanged,
+                   "models": self.modelsChanged}
+        for what in changes:
+            if what == "masks":
+                self.maskChanged.emit(-1)
+            else:
+                signals[what].emit()
 
     def set_selection(self, ids: list[int]) -> None:
         if ids != self.selected_ids:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 
-from backend.workspace import Workspace
+from backend.workspace import Workspace, queries
 from diffgen_gui.render import thumbnail
 
 THUMB = 112
@@ -73,10 +73,8 @@ class ThumbnailModel(QAbstractListModel):
     # -- data --------------------------------------------------------------------------
     def refresh(self) -> None:
         """Re-read the records (cheap: one query per table, no pixels)."""
-        edited = {r[0] for r in self.ws.query("SELECT DISTINCT image_id FROM mask_versions WHERE version > 0")}
-        cid = self.ws.current_clustering_id()
-        clusters = {r[0]: r[1] for r in self.ws.query(
-            "SELECT image_id, cluster FROM cluster_assignments WHERE clustering_id = ?", (cid,))} if cid else {}
+        edited = queries.edited_image_ids(self.ws)
+        clusters = queries.cluster_assignments(self.ws)
         self.all_rows = [Row(r.id, r.name, r.current_mask_id, r.flagged, r.id in edited, clusters.get(r.id))
                          for r in self.ws.images()]
         self._apply_filter()

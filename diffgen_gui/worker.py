@@ -15,7 +15,7 @@ import time
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from backend.job_process import JobProcess
-from backend.jobs import JobStore
+from backend.jobs import JOB_KINDS, JobStore
 from backend.workspace import Workspace
 
 SIGNAL_INTERVAL_S = 0.05  # progress signals at most 20 per second (the last one always)
@@ -135,6 +135,7 @@ class JobQueue(QObject):
     started = Signal(int)
     progress = Signal(int, int, int, str, float)
     finished = Signal(int, str, str)
+    workspaceChanged = Signal(list)  # what a job that ended changed: "samples", "masks", ... (JOB_KINDS)
     devicesFound = Signal(list, str)
     _wake = Signal()
     _probe = Signal()
@@ -177,6 +178,9 @@ class JobQueue(QObject):
     def _on_finished(self, job_id: int, status: str, message: str) -> None:
         self.finished.emit(job_id, status, message)
         self.changed.emit()
+        kind = JOB_KINDS.get(self.store.get(job_id).kind)
+        if kind is not None and kind.changes:  # a cancelled or failed run may have stored part of its work
+            self.workspaceChanged.emit(list(kind.changes))
 
     @Slot(list, str)
     def _on_devices(self, names: list, warning: str) -> None:

@@ -6,14 +6,23 @@ tells the canvas which box changed), so a brush dab repaints only a few pixels.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QTransform, QWheelEvent
+from PySide6.QtGui import (QColor, QCursor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QPolygonF, QTransform,
+                           QWheelEvent)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from diffgen_gui.render import PREVIEW_COLOUR, outline_path, paint_overlay, to_qimage, wrap_qimage
 
 MODES = ("fill", "contour", "mask", "side")
+
+
+def pixel_at(pt: QPointF) -> tuple[int, int]:
+    """The (x, y) pixel containing image point ``pt`` (pixel centres at integers; a point on
+    a border belongs to the pixel right / below, never rounded half to even)."""
+    return math.floor(pt.x() + 0.5), math.floor(pt.y() + 0.5)
 GAP = 8  # pixels between image and mask in side-by-side mode
 
 
@@ -25,6 +34,7 @@ class ImageCanvas(QWidget):
     released = Signal(QPointF)
     doubleClicked = Signal(QPointF)
     viewChanged = Signal(float, QPointF)  # scale, offset (for linked canvases)
+    hovered = Signal(QPointF)             # image coords under the mouse
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -40,6 +50,7 @@ class ImageCanvas(QWidget):
         self._outline: QPainterPath | None = None
         self._preview: QPainterPath | None = None
         self._preview_q: QImage | None = None
+        self.preview_mask: np.ndarray | None = None
         self.mode = "fill"
         self.opacity = 0.4
         self.scale = 1.0
@@ -47,14 +58,20 @@ class ImageCanvas(QWidget):
         self.pan_with_left = False
         self.brush_radius = 0.0      # > 0 draws the brush outline under the mouse
         self.polyline: list[QPointF] = []
+        self.handles: list[QPointF] = []  # vertices of a closed polygon that can still be moved
+        self._rgb: np.ndarray | None = None
+        self.brightness, self.contrast = 0.0, 1.0
+        self._tool_cursor = QCursor(Qt.CursorShape.ArrowCursor)
         self._mouse: QPointF | None = None
         self._panning: QPointF | None = None
         self._fitted = True
         self.caption = ""
+        self.empty_text = "no image"
 
     # -- content ---------------------------------------------------------------------
     def set_content(self, rgb: np.ndarray | None, mask: np.ndarray | None, keep_view: bool = False) -> None:
-        self._image = to_qimage(rgb) if rgb is not None else None
+        self._rgb = rgb
+        self._image = self._display_image()
         self.set_mask(mask)
         if not keep_view or self._fitted:
             self.fit()
@@ -85,8 +102,29 @@ class ImageCanvas(QWidget):
             r = self._transform().mapRect(QRectF(x.start, y.start, x.stop - x.start, y.stop - y.start))
             self.update(r.toAlignedRect().adjusted(-2, -2, 2, 2))
 
+    def set_adjustment(self, brightness: float, contrast: float) -> None:
+        """Brightness (added, -255..255) and contrast (a factor about mid-grey) of the shown
+        image; the data are not changed."""
+        self.brightness, self.contrast = float(brightness), float(contrast)
+        self._image = self._display_image()
+        self.update()
+
+    def _display_image(self) -> QImage | None:
+        if self._rgb is None:
+            return None
+        if self.brightness == 0 and self.contrast == 1:
+            return to_qimage(self._rgb)
+        lut = np.clip((np.arange(256) - 128.0) * self.contrast + 128.0 + self.brightness, 0, 255).astype(np.uint8)
+        return to_qimage(lut[self._rgb])
+
+    def set_tool_cursor(self, cursor: QCursor) -> None:
+        self._tool_cursor = cursor
+        if self._panning is None:
+            self.setCursor(cursor)
+
     def set_preview(self, mask: np.ndarray | None) -> None:
         """Show a proposed mask (outline + tint) on top of the current one; None hides it."""
+        self.preview_mask = mask
         if mask is None:
             self._preview = self._preview_q = None
         else:
@@ -163,7 +201,7 @@ class ImageCanvas(QWidget):
         p.fillRect(self.rect(), QColor("#16181b"))
         if self._image is None:
             p.setPen(QColor("#888"))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.caption or "no image")
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
             return
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale < 2)
         p.setTransform(self._transform())
@@ -207,6 +245,11 @@ class ImageCanvas(QWidget):
             shifted = [q + QPointF(0.5, 0.5) for q in self.polyline]
             for a, b in zip(shifted, shifted[1:] + ([self._mouse + QPointF(0.5, 0.5)] if self._mouse else [])):
                 p.drawLine(a, b)
+        if self.handles:
+            p.drawPolygon(QPolygonF([q + QPointF(0.5, 0.5) for q in self.handles]))
+            r = 4 / self.scale
+            for q in self.handles:
+                p.drawRect(QRectF(q.x() + 0.5 - r, q.y() + 0.5 - r, 2 * r, 2 * r))
         if self.brush_radius > 0 and self._mouse is not None:
             c = self._mouse + QPointF(0.5, 0.5)
             p.drawEllipse(c, self.brush_radius, self.brush_radius)
@@ -237,9 +280,10 @@ class ImageCanvas(QWidget):
             return
         old = self._mouse
         self._mouse = self.to_image(e.position())
+        self.hovered.emit(self._mouse)
         if e.buttons() & Qt.MouseButton.LeftButton:
             self.dragged.emit(self._mouse)
-        if self.brush_radius > 0 or self.polyline:
+        if self.brush_radius > 0 or self.polyline or self.handles:
             self._update_around(old)
             self._update_around(self._mouse)
 
@@ -248,7 +292,7 @@ class ImageCanvas(QWidget):
             return
         r = (self.brush_radius + 2) * self.scale + 4
         c = self._transform().map(pt + QPointF(0.5, 0.5))
-        if self.polyline:
+        if self.polyline or self.handles:
             self.update()
         else:
             self.update(QRectF(c.x() - r, c.y() - r, 2 * r, 2 * r).toAlignedRect())
@@ -256,7 +300,7 @@ class ImageCanvas(QWidget):
     def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802
         if self._panning is not None:
             self._panning = None
-            self.unsetCursor()
+            self.setCursor(self._tool_cursor)
             return
         if e.button() == Qt.MouseButton.LeftButton:
             self.released.emit(self.to_image(e.position()))

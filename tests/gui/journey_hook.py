@@ -20,7 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QPointF, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QMouseEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 OUT = Path(os.environ["DIFFGEN_JOURNEY_OUT"])
 PHASE = int(os.environ.get("DIFFGEN_JOURNEY_PHASE", "1"))
@@ -174,19 +174,29 @@ def running_with_progress(win, job_id: int, shown: Callable[[], bool] | None = N
 
 
 # -- the journey --------------------------------------------------------------------------------
-def queue_job(j: Journey, kind: str, target: str, overrides: list[str], preset: str = "tiny") -> int:
+def queue_job(j: Journey, kind: str, target: str, overrides: list[str], preset: str = "tiny",
+              samples: int | None = None) -> int:
+    """Fill the New job form as a user does: only the fields the kind's form shows."""
+    from backend.jobs import JOB_KINDS
+
     g = j.win.generate_view
-    choose(g.kind, data=kind)
-    choose(g.target, data=None, text=next(g.target.itemText(i) for i in range(g.target.count())
-                                          if g.target.itemText(i).startswith(target)))
-    if kind != "masks":
-        choose(g.preset, text=preset)
-        g.overrides.setPlainText("\n".join(overrides))
+    f = g.form
+    choose(f.kind, data=kind)
+    fields = JOB_KINDS[kind].fields
+    if "images" in fields:
+        choose(f.target, data=None, text=next(f.target.itemText(i) for i in range(f.target.count())
+                                              if f.target.itemText(i).startswith(target)))
+    if "preset" in fields:
+        choose(f.preset, text=preset)
+    if "overrides" in fields:
+        f.overrides.setPlainText("\n".join(overrides))
+    if samples is not None:
+        f.spins["samples"].setValue(samples)
     before = {r.id for r in g.queue.store.list()}
-    click(g.queue_btn)
-    assert not g.form_error.text(), g.form_error.text()
+    click(f.queue_btn)
+    assert not f.form_error.text(), f.form_error.text()
     (job_id,) = {r.id for r in g.queue.store.list()} - before
-    j.note(f"queued {kind} job {job_id}")
+    j.note(f"queued {kind} job {job_id}: {g.queue.store.get(job_id).params}")
     return job_id
 
 
@@ -195,12 +205,23 @@ def edit_mask(j: Journey) -> Iterator:
     dv = w.dataset_view
     w.tabs.setCurrentWidget(dv)
     yield Wait("thumbnails laid out", lambda: dv.grid.visualRect(dv.model.index(0, 0)).isValid(), 10)
+    since = time.monotonic()
+    w.activateWindow()  # without a window manager nothing activates it; shortcuts need an active window
+    yield Wait("the window active (or 3 s)", lambda: w.isActiveWindow() or time.monotonic() - since > 3, 5)
     click(dv.grid.viewport(), dv.grid.visualRect(dv.model.index(0, 0)).center())
     image_id = dv.model.rows[0].image_id
     ed = dv.editor
     yield Wait("the first image open in the editor",
                lambda: ed.session is not None and ed.session.image_id == image_id, 10)
     yield Shot("image-open")
+    if w.isActiveWindow():  # the tool keys work with the focus in the grid (window-wide shortcuts)
+        key(dv.grid, Qt.Key.Key_F)
+        assert ed.tool == "fill", ed.tool
+        key(dv.grid, Qt.Key.Key_B)
+        assert ed.tool == "brush", ed.tool
+        j.note("tool keys B and F worked with the focus in the thumbnail grid")
+    else:
+        j.note("no active window (no window manager): tool keys through the grid not tried")
     click(ed.tool_buttons["brush"])
     assert ed.tool == "brush"
     before = ed.session.mask.copy()
@@ -235,13 +256,17 @@ def generate(j: Journey) -> Iterator:
     yield Wait("training reports progress", running_with_progress(w, train, lambda: w.generate_view.progress.value() > 0), 120)
     yield Shot("train-progress")
     yield Wait("the training job done", job_done(w, train), 240)
-    long = queue_job(j, "inpaint", "All images", ["inpaint.samples=50"])
+    long = queue_job(j, "inpaint", "All images", [], samples=50)
     yield Wait("the long job running with progress", running_with_progress(w, long), 120)
     g.table.selectRow(g._rows[long])
+    asked = []
+    g.ask_cancel = lambda job: asked.append(job.id) or True  # the user confirms the dialog
     click(g.btn["cancel"])
+    assert asked == [long], asked
     yield Wait("the long job cancelled", job_done(w, long, ("cancelled",)), 60)
     yield Shot("job-cancelled")
-    inpaint = queue_job(j, "inpaint", "Selected images", ["inpaint.samples=2"])
+    inpaint = queue_job(j, "inpaint", "Selected images", [], samples=2)
+    assert g.queue.store.get(inpaint).params["preset"] == "tiny"  # the model's preset, not paper's
     yield Wait("inpainting done", job_done(w, inpaint), 240)
     assert (w.queue.store.get(inpaint).result or {}).get("samples"), "the inpaint job made no sample"
     style = queue_job(j, "style", "Selected images", [])
@@ -274,10 +299,13 @@ def review(j: Journey) -> Iterator:
 
 def export(j: Journey) -> Iterator:
     w = j.win
-    out = OUT / "export"
-    QFileDialog.getExistingDirectory = staticmethod(lambda *a, **k: str(out))  # the folder the user picks
-    QMessageBox.question = staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes)  # with real images
+    out = OUT / "export"  # typed, not there yet: created when the user confirms
     menu_action(w, "&File", "&Export Kept Samples…").trigger()
+    yield Wait("the export dialog open", lambda: w.export_form.isVisible(), 10)
+    w.export_form.path.setText(str(out))
+    w.export_form.with_real.setChecked(True)
+    yield Shot("export-form")
+    click(w.export_form.buttons.button(QDialogButtonBox.StandardButton.Ok))
     yield Wait("export finished", lambda: w.last_export is not None, 60)
     yield Shot("export-done")
     w.report_dialog.close()

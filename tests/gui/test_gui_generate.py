@@ -33,10 +33,10 @@ def test_queue_masks_job_from_the_form(state, job_queue, qtbot, demo_ws):
     v = make_view(state, job_queue, qtbot)
     ids = demo_ws.image_ids()[:4]
     state.set_selection(ids)
-    v.kind.setCurrentIndex(v.kind.findData("masks"))
-    assert v.target.currentData() == ("images", ids)
-    v.mask_op.setCurrentText("dilate")
-    v.mask_value.setValue(2)
+    v.form.kind.setCurrentIndex(v.form.kind.findData("masks"))
+    assert v.form.target.currentData() == ("images", ids)
+    v.form.mask_op.setCurrentText("dilate")
+    v.form.mask_value.setValue(2)
     before = {i: demo_ws.read_mask(demo_ws.current_mask(i)) for i in ids}
     progress = []
     job_queue.progress.connect(lambda j, d, t, m, eta: progress.append((d, t)))
@@ -55,10 +55,10 @@ def test_queue_masks_job_from_the_form(state, job_queue, qtbot, demo_ws):
 
 def test_bad_override_is_refused_before_queueing(state, job_queue, qtbot):
     v = make_view(state, job_queue, qtbot)
-    v.kind.setCurrentIndex(v.kind.findData("inpaint"))
-    v.overrides.setPlainText("inpaint.no_such_field=3")
+    v.form.kind.setCurrentIndex(v.form.kind.findData("style"))
+    v.form.overrides.setPlainText("style.no_such_field=3")
     assert v.queue_from_form() is None
-    assert "no field 'no_such_field'" in v.form_error.text()
+    assert "no field 'no_such_field'" in v.form.form_error.text()
     assert job_queue.store.list() == []
 
 
@@ -70,6 +70,7 @@ def test_cancel_running_job_and_failures_do_not_stop_the_queue(state, job_queue,
     ok = job_queue.enqueue("masks", {"operation": "fill_holes", "all": True})
     qtbot.waitUntil(lambda: job_queue.store.get(slow).progress_done > 0, timeout=10000)
     v.table.selectRow(v._rows[slow])
+    v.ask_cancel = lambda job: True  # the user confirms
     with qtbot.waitSignal(job_queue.finished, timeout=60000,  # the inpaint child imports torch
                           check_params_cb=lambda j, s, m: j == ok):
         v.btn["cancel"].click()

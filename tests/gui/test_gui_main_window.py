@@ -26,7 +26,7 @@ def test_tabs_and_survey_placeholder(window):
     names = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert names == ["Dataset", "Clusters", "Generate", "Review", "Survey", "Reports"]
     assert isinstance(window.survey_view, SurveyView)
-    assert "diffgen cluster" in window.clusters_view.header.text()  # no clustering yet: the hint
+    assert "diffgen cluster" in window.clusters_view.welcome.command.text()  # no clustering yet: what to do
 
 
 def test_dataset_grid_filters_and_navigation(window, demo_ws, qtbot):

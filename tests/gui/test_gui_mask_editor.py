@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication
 from scipy import ndimage
 
 from backend.masks import disk
-from diffgen_gui.edit_session import recovery_paths
+from backend.edit_session import recovery_paths
 
 
 def make_editor(state, qtbot, image_id=None):
@@ -117,7 +117,7 @@ def test_save_version_and_revert(state, qtbot, demo_ws):
         new_id = ed.save()
     mv = demo_ws.mask_version(new_id)
     assert (mv.version, mv.operation, mv.parent_id) == (1, "edit", original.id)
-    assert mv.params["edits"] == ["erode {'pixels': 1}"]
+    assert mv.params["edits"] == ["erode 1 px"] and mv.params["label"] == "erode 1 px"
     np.testing.assert_array_equal(demo_ws.read_mask(mv), edited)
     assert demo_ws.path(original.path).read_bytes() == orig_bytes  # never overwritten
     assert ed.versions.count() == 2 and not ed.session.dirty
@@ -139,8 +139,8 @@ def test_autosave_recovery_offered_after_a_crash(state, qtbot, demo_ws):
     assert ed.autosave_all() == 0  # unchanged since: no rewrite
     # "crash": a new editor (new process) opens the same image
     ed2 = make_editor(state, qtbot, image_id)
-    assert not ed2.banner.isHidden() and "recovered" in ed2.banner_label.text()
-    ed2.restore_recovery()
+    assert not ed2.banner.isHidden() and "recovered" in ed2.banner.label.text()
+    ed2.banner.restore()
     np.testing.assert_array_equal(ed2.session.mask, edited)
     ed2.save()
     assert not png.exists() and not meta.exists()
@@ -154,7 +154,7 @@ def test_brush_size_keys_tools_and_flag(state, qtbot, demo_ws):
     qtbot.keyClick(ed, Qt.Key.Key_BracketLeft)
     qtbot.keyClick(ed, Qt.Key.Key_BracketLeft)
     assert ed.brush_size < 10
-    qtbot.keyClick(ed, Qt.Key.Key_G)
+    qtbot.keyClick(ed, Qt.Key.Key_P)
     assert ed.tool == "polygon"
     blank(ed)
     for x, y in ((10, 10), (30, 10), (30, 30), (10, 30)):
@@ -162,6 +162,7 @@ def test_brush_size_keys_tools_and_flag(state, qtbot, demo_ws):
     qtbot.keyClick(ed, Qt.Key.Key_Return)
     assert ed.session.mask[20, 20] == 255 and ed.session.mask[40, 40] == 0
     qtbot.keyClick(ed, Qt.Key.Key_F)
+    ed.confirm = lambda title, text: True  # it covers most of the frame: the user is asked, and agrees
     ed._on_press(QPointF(50, 50), Qt.MouseButton.LeftButton)  # fill the background around the square
     assert ed.session.mask[50, 50] == 255
     ed.flag_note.setText("stalk missing")
@@ -188,13 +189,13 @@ def test_recovered_edit_never_hides_a_newer_version(state, qtbot, demo_ws):
     assert v1.version == 1
 
     ed2 = make_editor(state, qtbot, image_id)  # the app restarts
-    text = ed2.banner_label.text()
+    text = ed2.banner.label.text()
     assert not ed2.banner.isHidden()
     assert "made on v0" in text and "now v1 (dilate" in text
-    assert ed2.restore_btn.isHidden() and not ed2.keep_both_btn.isHidden()
-    ed2.restore_recovery()  # refused while in conflict: nothing changes
+    assert ed2.banner.restore_btn.isHidden() and not ed2.banner.keep_both_btn.isHidden()
+    ed2.banner.restore()  # refused while in conflict: nothing changes
     np.testing.assert_array_equal(ed2.session.mask, v1_pixels)
-    ed2.keep_both_btn.click()
+    ed2.banner.keep_both_btn.click()
     versions = demo_ws.mask_versions(image_id)
     assert [v.version for v in versions] == [0, 1, 2]
     v2 = versions[2]
@@ -215,7 +216,7 @@ def test_recovered_edit_in_conflict_can_be_discarded(state, qtbot, demo_ws):
     assert ed.autosave_all() == 1
     v1 = demo_ws.add_mask_version(image_id, np.zeros_like(ed.session.mask), "erode", {"pixels": 50})
     ed2 = make_editor(state, qtbot, image_id)
-    assert "now v1 (erode" in ed2.banner_label.text()
-    ed2.discard_recovery()
+    assert "now v1 (erode" in ed2.banner.label.text()
+    ed2.banner.discard()
     assert demo_ws.current_mask(image_id).id == v1.id and len(demo_ws.mask_versions(image_id)) == 2
     assert not any(p.exists() for p in recovery_paths(demo_ws, image_id))

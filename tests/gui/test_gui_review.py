@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt
 
 
@@ -57,3 +58,84 @@ def test_tiles_share_one_zoom(state, qtbot, demo_ws):
     v.tiles[1].canvas.zoom_by(2.0)
     scales = {round(t.canvas.scale, 6) for t in v.tiles}
     assert len(scales) == 1 and v.tiles[0].canvas.scale > 2 * v.tiles[0].canvas.width() / 64 * 0.9
+
+
+def _two_sources(ws):
+    """Samples of the first two images: two inpainted each, no styled children."""
+    out = {}
+    for i in ws.image_ids()[:2]:
+        img, mask = ws.read_image(i), ws.read_mask(ws.current_mask(i))
+        out[i] = [ws.add_sample("inpainted", "Diff", np.roll(img, k + 1, 0).copy(), mask, source_image_id=i,
+                                seed=6_917_529_027_641_081_856 + k) for k in range(2)]
+    return out
+
+
+def _view(state, qtbot):
+    from diffgen_gui.review_view import ReviewView
+
+    v = ReviewView(state)
+    qtbot.addWidget(v)
+    v.show()
+    return v
+
+
+def test_keys_move_between_sources_and_to_the_next_undecided(state, qtbot, demo_ws):
+    made = _two_sources(demo_ws)
+    a, b = list(made)
+    v = _view(state, qtbot)
+    assert v.current_source() == a
+    qtbot.keyClick(v, Qt.Key.Key_PageDown)
+    assert v.current_source() == b
+    qtbot.keyClick(v, Qt.Key.Key_PageUp)
+    assert v.current_source() == a
+    v.focus(made[a][0].id)
+    qtbot.keyClick(v, Qt.Key.Key_K)
+    qtbot.keyClick(v, Qt.Key.Key_K)  # both of a decided: the focus stays on the last
+    demo_ws.set_review(made[b][0].id, "reject")
+    v.focus(made[a][0].id)
+    qtbot.keyClick(v, Qt.Key.Key_N)
+    assert v.current_source() == b and v.focus_sample == made[b][1].id
+
+
+def test_counts_per_source_update_live(state, qtbot, demo_ws):
+    made = _two_sources(demo_ws)
+    a = next(iter(made))
+    v = _view(state, qtbot)
+    v.focus(made[a][0].id)
+    qtbot.keyClick(v, Qt.Key.Key_K)
+    qtbot.keyClick(v, Qt.Key.Key_R)
+    assert v.sources.item(0).text().endswith("2 samples · 1 kept · 1 rejected")
+
+
+def test_captions_hide_seeds_and_the_focus_keeps_the_decision_colour(state, qtbot, demo_ws):
+    from diffgen_gui.theme import status_colour
+
+    made = _two_sources(demo_ws)
+    a = next(iter(made))
+    v = _view(state, qtbot)
+    s = made[a][0]
+    demo_ws.set_review(s.id, "keep")
+    v.focus(s.id)
+    tile = next(t for t in v.tiles if t.sample_id == s.id)
+    assert str(s.seed) not in tile.label.text() and f"seed {s.seed}" in tile.toolTip()
+    assert "kept" in tile.label.text()
+    assert f"solid {status_colour('keep').name()}" in tile.styleSheet()  # focused, still the keep colour
+
+
+def test_the_kept_filter_packs_tiles_without_gaps(state, qtbot, demo_ws):
+    _i, samples = add_samples(demo_ws)
+    demo_ws.set_review(samples[1].id, "keep")   # a styled child whose parent is not kept
+    v = _view(state, qtbot)
+    v.filter.setCurrentIndex(v.filter.findData("keep"))
+    pos = {t.sample_id: v.grid.getItemPosition(v.grid.indexOf(t))[:2] for t in v.tiles}
+    assert pos == {None: (0, 0), samples[1].id: (0, 1)}
+    assert v.grid.columnCount() == 2 and v.grid.rowCount() == 1
+
+
+def test_an_empty_review_says_what_to_do(state, qtbot):
+    v = _view(state, qtbot)
+    assert v.pages.currentWidget() is v.welcome
+    assert v.welcome.command.text().startswith("diffgen inpaint --workspace")
+    with qtbot.waitSignal(state.jobRequested) as blocker:
+        v.welcome.button.click()
+    assert blocker.args == ["inpaint"]

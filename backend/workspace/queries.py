@@ -1,0 +1,154 @@
+"""The questions the views ask of a workspace, answered as small records (no SQL in the GUI).
+
+Read-only and Qt-free, so the desktop app, the CLI and tests share one answer to "which
+images are edited", "how many samples of this source are kept", "which preset did the
+model use", "how long will this run take".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from backend.workspace.store import Workspace
+
+DECISIONS = ("keep", "reject", "undecided")
+DEFAULT_PRESET = "paper"
+
+
+@dataclass(frozen=True)
+class ClusteringInfo:
+    id: int
+    k: int
+    seed: int
+    extractor: str
+    params: dict
+    sheet_path: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """One real image that has samples, with its review counts."""
+    image_id: int
+    name: str
+    counts: dict[str, int] = field(default_factory=dict)  # decision -> samples
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: int
+    name: str
+    target: str            # full | cluster | imported
+    cluster: int | None
+    clustering_id: int | None
+    preset: str
+    path: str              # model folder, relative to the workspace
+    created_at: str
+
+
+# -- images and clusters ---------------------------------------------------------------------
+def edited_image_ids(ws: Workspace) -> set[int]:
+    """Images with a mask version beyond the imported one."""
+    return {r[0] for r in ws.query("SELECT DISTINCT image_id FROM mask_versions WHERE version > 0")}
+
+
+def current_clustering(ws: Workspace) -> ClusteringInfo | None:
+    cid = ws.current_clustering_id()
+    if cid is None:
+        return None
+    r = ws.query("SELECT * FROM clusterings WHERE id = ?", (cid,))[0]
+    return ClusteringInfo(r["id"], r["k"], r["seed"], r["extractor"], json.loads(r["params_json"] or "{}"),
+                          r["sheet_path"], r["created_at"])
+
+
+def cluster_assignments(ws: Workspace) -> dict[int, int]:
+    """Image id -> cluster in the current clustering (empty without one)."""
+    cid = ws.current_clustering_id()
+    if cid is None:
+        return {}
+    return {r[0]: r[1] for r in ws.query(
+        "SELECT image_id, cluster FROM cluster_assignments WHERE clustering_id = ?", (cid,))}
+
+
+def cluster_sizes(ws: Workspace) -> list[tuple[int, int]]:
+    """(cluster, number of images) of the current clustering, by cluster."""
+    counts: dict[int, int] = {}
+    for c in cluster_assignments(ws).values():
+        counts[c] = counts.get(c, 0) + 1
+    return sorted(counts.items())
+
+
+# -- reviews -----------------------------------------------------------------------------------
+def decisions(ws: Workspace) -> dict[int, str]:
+    """Sample id -> decision, for samples that have one (the rest are undecided)."""
+    return {r[0]: r[1] for r in ws.query("SELECT sample_id, decision FROM reviews")}
+
+
+def review_summary(ws: Workspace) -> list[SourceSummary]:
+    """Every source image with samples, by image id, with its keep / reject / undecided counts."""
+    rows = ws.query("SELECT s.source_image_id, i.name, COALESCE(r.decision, 'undecided'), COUNT(*)"
+                    " FROM samples s JOIN images i ON i.id = s.source_image_id"
+                    " LEFT JOIN reviews r ON r.sample_id = s.id"
+                    " GROUP BY s.source_image_id, COALESCE(r.decision, 'undecided') ORDER BY s.source_image_id")
+    out: dict[int, SourceSummary] = {}
+    for image_id, name, decision, n in rows:
+        out.setdefault(image_id, SourceSummary(image_id, name, dict.fromkeys(DECISIONS, 0))).counts[decision] = n
+    return list(out.values())
+
+
+def review_totals(summaries: list[SourceSummary]) -> dict[str, int]:
+    return {d: sum(s.counts[d] for s in summaries) for d in DECISIONS}
+
+
+# -- models and presets --------------------------------------------------------------------------
+def models(ws: Workspace) -> list[ModelInfo]:
+    """Registered diffusion models, newest first."""
+    return [ModelInfo(r["id"], r["name"], r["target"], r["cluster"], r["clustering_id"], r["preset"], r["path"],
+                      r["created_at"]) for r in ws.query("SELECT * FROM models ORDER BY id DESC")]
+
+
+def model_preset(ws: Workspace, choice: str) -> str | None:
+    """The preset of the model an inpainting run with ``model=choice`` uses: ``cluster`` (the
+    current clustering's newest cluster model, else the full-set one), ``full``, or a model
+    folder (absolute or relative to the workspace). None when there is no such model."""
+    found = models(ws)
+    if choice == "cluster":
+        cid = ws.current_clustering_id()
+        cluster_models = [m for m in found if m.target == "cluster" and cid is not None and m.clustering_id == cid]
+        if cluster_models:
+            return cluster_models[0].preset
+        choice = "full"
+    if choice == "full":
+        return next((m.preset for m in found if m.target in ("full", "imported")), None)
+    rel = ws.rel(choice) if choice.startswith("/") else choice
+    return next((m.preset for m in found if m.path == rel), None)
+
+
+def default_preset(ws: Workspace) -> str:
+    """The preset of the newest model (what this workspace works at), else the paper's."""
+    found = models(ws)
+    return found[0].preset if found else DEFAULT_PRESET
+
+
+# -- estimates ---------------------------------------------------------------------------------
+def repaint_evaluations(respacing: int, jump_length: int, jump_n_sample: int) -> int:
+    """Network evaluations of one RePaint sample: ``respacing`` reverse steps, plus
+    ``jump_length`` more at each of the jump points (every ``jump_length`` steps below
+    ``respacing - jump_length``), ``jump_n_sample - 1`` times each."""
+    jump_points = len(range(0, respacing - jump_length, jump_length))
+    return respacing + jump_points * (jump_n_sample - 1) * jump_length
+
+
+def seconds_per_evaluation(ws: Workspace, preset: str) -> float | None:
+    """Measured on the newest finished inpainting job with ``preset`` (None: no such run yet)."""
+    for r in ws.query("SELECT params_json, result_json, progress_total FROM jobs WHERE kind = 'inpaint'"
+                      " AND status = 'done' AND progress_total > 0 ORDER BY id DESC LIMIT 50"):
+        params, result = json.loads(r["params_json"]), json.loads(r["result_json"] or "{}")
+        if params.get("preset") == preset and result.get("seconds"):
+            return float(result["seconds"]) / r["progress_total"]
+    return None

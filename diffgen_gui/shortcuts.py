@@ -1,0 +1,63 @@
+"""Help > Keyboard shortcuts: every key of every view in one table, gathered from where the
+keys are defined (the menus' actions and each view's ``KEYS``), so the list cannot drift."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QMenuBar, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from diffgen_gui import dataset_view, mask_tools, review_view, survey_rater
+
+
+def menu_keys(bar: QMenuBar) -> list[tuple[str, str, str]]:
+    """(menu, keys, action) for every menu action with a shortcut."""
+    rows = []
+    for top in bar.actions():
+        menu = top.menu()
+        for a in menu.actions() if menu else []:
+            keys = " / ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in a.shortcuts())
+            if keys:
+                rows.append((f"{top.text().replace('&', '')} menu", keys, a.text().replace("&", "")))
+    return rows
+
+
+def rater_keys() -> list[tuple[str, str]]:
+    def name(key) -> str:
+        return QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)
+    rows = [(" / ".join(name(k) for k, _v, _t in options), question.replace("_", " ") + ": "
+             + ", ".join(t.split(maxsplit=1)[-1] for _k, _v, t in options))
+            for question, options in survey_rater.KEYS.items()]
+    return rows + [(" / ".join(map(name, survey_rater.BACK_KEYS)), "Previous item"),
+                   (" / ".join(map(name, survey_rater.NEXT_KEYS)), "Next item"),
+                   # handled one by one in RaterWindow.keyPressEvent
+                   ("C", "Write a comment"), ("S", "Submit (once every item is answered)"), ("Esc", "Close")]
+
+
+def all_shortcuts(bar: QMenuBar) -> list[tuple[str, str, str]]:
+    """(where, keys, what) for the whole app."""
+    views = [("Dataset", dataset_view.KEYS + mask_tools.KEYS), ("Review", review_view.KEYS),
+             ("Survey rater", rater_keys())]
+    return menu_keys(bar) + [(where, keys, what) for where, rows in views for keys, what in rows]
+
+
+class ShortcutsDialog(QDialog):
+    def __init__(self, bar: QMenuBar, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        rows = all_shortcuts(bar)
+        self.table = QTableWidget(len(rows), 3)
+        self.table.setHorizontalHeaderLabels(["Where", "Keys", "Does"])
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.resizeColumnsToContents()
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        box.rejected.connect(self.close)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.table)
+        lay.addWidget(box)
+        self.resize(720, 560)

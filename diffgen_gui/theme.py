@@ -1,0 +1,119 @@
+"""Light and dark themes: a palette, and a style sheet whose colours come from that palette.
+
+The style sheet (``resources/style.qss``) names no text colour of its own: ``$hint``,
+``$banner`` and the rest are mixed from the palette in use, so every text stays readable
+under the system palette, the light one and the dark one. Status colours (keep, reject,
+job states) are backgrounds; the text on them is chosen for contrast (:func:`text_on`).
+"""
+
+from __future__ import annotations
+
+from string import Template
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+from backend.paths import resource
+
+THEMES = {"system": "System", "light": "Light", "dark": "Dark"}
+R = QPalette.ColorRole
+LIGHT = {R.Window: "#efefef", R.WindowText: "#1b1d20", R.Base: "#ffffff", R.AlternateBase: "#f4f5f6",
+         R.Text: "#1b1d20", R.Button: "#e6e7e9", R.ButtonText: "#1b1d20", R.Highlight: "#2f6f4f",
+         R.HighlightedText: "#ffffff", R.ToolTipBase: "#ffffdc", R.ToolTipText: "#1b1d20",
+         R.PlaceholderText: "#6b7178", R.Link: "#1d5fa8", R.BrightText: "#ffffff", R.Light: "#ffffff",
+         R.Midlight: "#e3e4e6", R.Mid: "#b9bec4", R.Dark: "#9da3a9", R.Shadow: "#5a5f64"}
+DARK = {R.Window: "#25282c", R.WindowText: "#e4e6e8", R.Base: "#1c1e21", R.AlternateBase: "#2a2d31",
+        R.Text: "#e4e6e8", R.Button: "#33373c", R.ButtonText: "#e4e6e8", R.Highlight: "#3f8f67",
+        R.HighlightedText: "#ffffff", R.ToolTipBase: "#33373c", R.ToolTipText: "#e4e6e8",
+        R.PlaceholderText: "#9aa0a6", R.Link: "#7fb3f0", R.BrightText: "#ffffff", R.Light: "#4a4f55",
+        R.Midlight: "#3a3e43", R.Mid: "#2e3135", R.Dark: "#17191b", R.Shadow: "#0d0e0f"}
+ACCENTS = {"accent": "#2f6f4f", "warning": "#c88a12", "error": "#d0342c", "keep": "#2f8f5f",
+           "reject": "#c0392b", "undecided": "#6b7178", "running": "#3b82c4", "done": "#2f8f5f",
+           "failed": "#c0392b", "cancelled": "#8a8a8a", "interrupted": "#d08a1e", "queued": "#bbbbbb"}
+_system_palette: QPalette | None = None
+
+
+def luminance(c: QColor) -> float:
+    """WCAG relative luminance."""
+    def lin(v: float) -> float:
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+    return 0.2126 * lin(c.redF()) + 0.7152 * lin(c.greenF()) + 0.0722 * lin(c.blueF())
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio, 1 (none) to 21 (black on white)."""
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def mix(a: QColor, b: QColor, t: float) -> QColor:
+    """``a`` moved ``t`` of the way to ``b``."""
+    return QColor.fromRgbF(*(x + (y - x) * t for x, y in zip(a.getRgbF()[:3], b.getRgbF()[:3])))
+
+
+def text_on(background: str | QColor) -> QColor:
+    """Black or white, whichever reads better on ``background``."""
+    bg = QColor(background)
+    black, white = QColor("#000000"), QColor("#ffffff")
+    return black if contrast(bg, black) >= contrast(bg, white) else white
+
+
+def readable(colour: str | QColor, background: QColor, minimum: float = 4.5) -> QColor:
+    """``colour`` moved towards the palette's text colour until it reads on ``background``."""
+    c, towards = QColor(colour), text_on(background)
+    for step in range(11):
+        candidate = mix(c, towards, step / 10)
+        if contrast(candidate, background) >= minimum:
+            return candidate
+    return towards
+
+
+def palette_for(name: str) -> QPalette:
+    if name == "system":
+        assert _system_palette is not None
+        return QPalette(_system_palette)
+    pal = QPalette()
+    for role, colour in (DARK if name == "dark" else LIGHT).items():
+        pal.setColor(role, QColor(colour))
+    for role in (R.WindowText, R.Text, R.ButtonText):
+        pal.setColor(QPalette.ColorGroup.Disabled, role, mix(pal.color(role), pal.color(R.Window), 0.55))
+    return pal
+
+
+def style_sheet(pal: QPalette) -> str:
+    """``resources/style.qss`` with its colours taken from ``pal``."""
+    window, text = pal.color(R.Window), pal.color(R.WindowText)
+    accent = QColor(ACCENTS["accent"])
+    colours = {
+        "hint": readable(mix(text, window, 0.35), window),
+        "warning": readable(ACCENTS["warning"], window),
+        "error": readable(ACCENTS["error"], window),
+        "banner": mix(window, QColor(ACCENTS["warning"]), 0.22),
+        "banner_border": mix(window, QColor(ACCENTS["warning"]), 0.6),
+        "border": mix(window, text, 0.3),
+        "accent": accent, "on_accent": text_on(accent),
+        "accent_disabled": mix(accent, window, 0.55), "on_accent_disabled": mix(text_on(accent), window, 0.3),
+    }
+    return Template(resource("style.qss").read_text()).substitute({k: v.name() for k, v in colours.items()})
+
+
+def apply_theme(app: QApplication, name: str) -> None:
+    """Use the ``name``d theme (``system``: the palette the platform gave the app)."""
+    global _system_palette
+    if name not in THEMES:
+        raise ValueError(f"unknown theme {name!r}; known: {', '.join(THEMES)}")
+    if _system_palette is None:
+        _system_palette = QPalette(app.palette())
+    pal = palette_for(name)
+    app.setPalette(pal)
+    app.setStyleSheet(style_sheet(pal))
+    app.setProperty("diffgen_theme", name)
+
+
+def current_theme(app: QApplication) -> str:
+    return app.property("diffgen_theme") or "system"
+
+
+def status_colour(name: str) -> QColor:
+    """Background colour of a decision or job state."""
+    return QColor(ACCENTS[name])

@@ -1,0 +1,144 @@
+"""The New job form: fields per kind, the model's preset, the cost before queueing, remembered
+values; the queue: confirmed cancel, live log, "what changed" signals, finish notification."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.clustering import ClusterConfig
+from backend.diffusion.registry import register_model
+from backend.workspace import queries
+
+
+def make_view(state, job_queue, qtbot):
+    from diffgen_gui.generate_view import GenerateView
+
+    v = GenerateView(state, job_queue)
+    qtbot.addWidget(v)
+    v.show()
+    return v
+
+
+def _visible_rows(form) -> set[str]:
+    return {name for name, w in form.rows.items() if form.form.isRowVisible(w)}
+
+
+def test_the_cluster_form_sends_only_what_clustering_takes(state, job_queue, qtbot):
+    v = make_view(state, job_queue, qtbot)
+    f = v.form
+    f.kind.setCurrentIndex(f.kind.findData("cluster"))
+    assert _visible_rows(f) == {"preset", "overrides", "device"}
+    f.overrides.setPlainText("cluster.k=3")
+    kind, params = f.job_params()
+    assert kind == "cluster" and "images" not in params and "all" not in params
+    cfg = ClusterConfig.from_params(params)  # was: "unknown clustering parameters: all"
+    assert cfg.k == 3
+
+
+def test_fields_follow_the_kind(state, job_queue, qtbot):
+    f = make_view(state, job_queue, qtbot).form
+    expected = {"inpaint": {"images", "model", "preset", "samples", "dilate", "respacing", "jumps", "device"},
+                "masks": {"images", "operation"}, "train": {"train_target", "preset", "overrides", "device"}}
+    for kind, rows in expected.items():
+        f.kind.setCurrentIndex(f.kind.findData(kind))
+        assert _visible_rows(f) == rows, kind
+    f.kind.setCurrentIndex(f.kind.findData("train"))
+    assert f.job_params()[1]["target"] == "full"
+
+
+def test_the_preset_follows_the_model_and_the_cost_is_shown(state, job_queue, qtbot, demo_ws):
+    register_model(demo_ws, "full-tiny", "full", "tiny", {}, demo_ws.path("models/full-tiny"))
+    f = make_view(state, job_queue, qtbot).form
+    f.kind.setCurrentIndex(f.kind.findData("inpaint"))
+    assert f.preset.currentText() == "tiny"  # the only model's preset, not the paper's
+    spins = {name: s.value() for name, s in f.spins.items()}
+    assert spins == {"samples": 3, "respacing": 50, "dilate": 3, "jump_length": 5, "jump_n_sample": 2}  # tiny.toml
+    f.spins["samples"].setValue(2)
+    n = len(demo_ws.image_ids())
+    per = queries.repaint_evaluations(50, 5, 2)
+    assert f"{n} images × 2 samples × {per:,} evaluations = {n * 2 * per:,} evaluations" in f.estimate.text()
+    assert "no finished tiny inpainting run yet" in f.estimate.text()
+    assert f.preset_warning.isHidden()
+    f.preset.setCurrentText("paper")
+    assert not f.preset_warning.isHidden() and "trained with the tiny preset" in f.preset_warning.text()
+    assert f.spins["respacing"].value() == 200
+    kind, params = f.job_params()
+    assert (params["samples"], params["respacing"], params["jump_length"], params["jump_n_sample"],
+            params["model"]) == (3, 200, 10, 5, "cluster")
+
+
+def test_the_form_remembers_the_last_queued_values(state, job_queue, qtbot):
+    v = make_view(state, job_queue, qtbot)
+    f = v.form
+    f.kind.setCurrentIndex(f.kind.findData("masks"))
+    f.mask_op.setCurrentText("erode")
+    f.mask_value.setValue(7)
+    assert v.queue_from_form() is not None
+    again = make_view(state, job_queue, qtbot).form
+    assert (again.kind.currentData(), again.mask_op.currentText(), again.mask_value.value()) == ("masks", "erode", 7)
+
+
+def test_cancelling_a_running_job_asks_first(state, job_queue, qtbot):
+    v = make_view(state, job_queue, qtbot)
+    with qtbot.waitSignal(job_queue.started, timeout=10000):
+        job_id = job_queue.enqueue("slow", {"steps": 2000, "step_s": 0.01})
+    qtbot.waitUntil(lambda: job_queue.store.get(job_id).progress_done > 0, timeout=10000)
+    v.table.selectRow(v._rows[job_id])
+    asked = []
+    v.ask_cancel = lambda job: asked.append(job.id) or False  # the user says no
+    v.btn["cancel"].click()
+    assert asked == [job_id]
+    qtbot.wait(300)
+    assert job_queue.store.get(job_id).status == "running"
+    v.ask_cancel = lambda job: True
+    with qtbot.waitSignal(job_queue.finished, timeout=15000):
+        v.btn["cancel"].click()
+    assert job_queue.store.get(job_id).status == "cancelled"
+
+
+def test_the_log_pane_follows_the_selected_job_live(state, job_queue, qtbot):
+    v = make_view(state, job_queue, qtbot)
+    with qtbot.waitSignal(job_queue.started, timeout=10000):
+        job_id = job_queue.enqueue("slow", {"steps": 60, "step_s": 0.02})
+    v.table.selectRow(v._rows[job_id])
+    qtbot.waitUntil(lambda: "started: slow" in v.log_view.toPlainText(), timeout=5000)
+    with qtbot.waitSignal(job_queue.finished, timeout=15000):
+        pass
+    qtbot.waitUntil(lambda: "done:" in v.log_view.toPlainText(), timeout=5000)  # without selecting again
+    assert v.log_view.toPlainText().splitlines() == job_queue.logs[job_id]
+
+
+def test_the_queue_says_what_a_finished_job_changed(job_queue, qtbot):
+    with qtbot.waitSignal(job_queue.workspaceChanged, timeout=15000) as blocker:
+        job_queue.enqueue("masks", {"operation": "fill_holes", "all": True})
+    assert blocker.args == [["masks"]]
+
+
+@pytest.fixture
+def window(demo_ws, qtbot):
+    from diffgen_gui.main_window import MainWindow
+
+    w = MainWindow(demo_ws)
+    w.ask_unsaved = lambda n: "discard"
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+def test_a_finished_job_refreshes_the_views_and_says_so(window, qtbot, demo_ws):
+    image_id = demo_ws.image_ids()[0]
+    with qtbot.waitSignal(window.state.maskChanged, timeout=15000):
+        job_id = window.queue.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 1},
+                                                "images": [image_id]})
+    assert window.statusBar().currentMessage().startswith(f"Job {job_id} (masks) done")
+    assert image_id in queries.edited_image_ids(demo_ws)
+    assert window.dataset_view.model.all_rows[0].edited  # the grid was refreshed by the queue's signal
+
+
+def test_the_status_bar_counts_follow_finished_jobs(window, qtbot, demo_ws):
+    before = window.info.text()
+    with qtbot.waitSignal(window.state.maskChanged, timeout=15000):
+        window.queue.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 1}, "all": True})
+    n = demo_ws.info()["mask_versions"]
+    assert f"{n} mask versions" in window.info.text() and window.info.text() != before

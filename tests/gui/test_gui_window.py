@@ -1,0 +1,169 @@
+"""The window as a whole: menus, keyboard help, themes, size on small screens, first-start
+welcomes, export to a typed folder, reports appearing by themselves."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
+
+
+@pytest.fixture
+def window(demo_ws, qtbot):
+    from diffgen_gui.main_window import MainWindow
+
+    w = MainWindow(demo_ws)
+    w.ask_unsaved = lambda n: "discard"
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def system_theme_after(qapp):
+    yield
+    from diffgen_gui.theme import apply_theme
+
+    apply_theme(qapp, "system")
+
+
+def _menu(window, title: str) -> list[str]:
+    top = next(a for a in window.menuBar().actions() if a.text() == title)
+    return [a.text() for a in top.menu().actions() if not a.isSeparator()]
+
+
+def test_edit_menu_holds_undo_redo_and_the_tools(window):
+    assert _menu(window, "&Edit") == ["&Undo", "&Redo", "&Save Mask Version", "Pan", "Brush", "Eraser", "Polygon",
+                                      "Fill"]
+    ed = window.dataset_view.editor
+    ed.paint_stroke([(5, 5), (20, 5)])
+    undo = next(a for a in window.edit_menu.actions() if a.text() == "&Undo")
+    assert undo.isEnabled()
+    before = ed.session.mask.copy()
+    undo.trigger()
+    assert (ed.session.mask != before).any() and not ed.session.dirty
+
+
+def test_keyboard_shortcuts_list_every_view(window):
+    dialog = window.show_shortcuts()
+    rows = [tuple(dialog.table.item(r, c).text() for c in range(3)) for r in range(dialog.table.rowCount())]
+    where = {r[0] for r in rows}
+    assert {"File menu", "Edit menu", "View menu", "Dataset", "Review", "Survey rater"} <= where
+    assert ("Edit menu", "B", "Brush") in rows and ("Review", "N", "Next undecided sample (any image)") in rows
+    assert any(r[0] == "Survey rater" and r[1] == "R / F" for r in rows)
+    assert any(r[0] == "Edit menu" and "Ctrl+Z" in r[1] for r in rows)
+    dialog.close()
+
+
+def _colour(qss: str, selector: str) -> QColor:
+    return QColor(re.search(re.escape(selector) + r" \{ color: (#[0-9a-f]{6})", qss).group(1))
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_themes_keep_every_styled_text_readable(window, qapp, theme, system_theme_after):
+    from diffgen_gui.theme import contrast
+
+    window.set_theme(theme)
+    pal = qapp.palette()
+    window_colour = pal.window().color()
+    assert (window_colour.lightness() < 100) == (theme == "dark")
+    qss = qapp.styleSheet()
+    for selector in ("QLabel#hint", "QLabel#warning", "QLabel#error"):
+        assert contrast(_colour(qss, selector), window_colour) >= 4.5, (theme, selector)
+    banner = QColor(re.search(r"QFrame#banner \{ background: (#[0-9a-f]{6})", qss).group(1))
+    assert contrast(pal.windowText().color(), banner) >= 4.5
+    assert window.theme_actions[theme].isChecked()
+    from diffgen_gui.prefs import load_prefs
+
+    assert load_prefs()["theme"] == theme
+
+
+def test_the_window_fits_a_small_screen(window, qtbot):
+    from diffgen_gui.main_window import initial_size
+
+    assert initial_size(QSize(1920, 1040)) == QSize(1400, 880)
+    assert initial_size(QSize(1280, 690)) == QSize(1280, 690)  # 1920x1080 at 150 %
+    ed = window.dataset_view.editor
+    ed.banner.label.setText("Unsaved edits of this mask were recovered and the mask changed since. " * 8)
+    ed.banner.show()
+    ed.title.setText("a_very_long_image_name_" * 20)
+    window.generate_view.form.device_warning.setText("No CUDA GPU found: jobs run on the CPU. " * 6)
+    window.info.setText(f"12 images · {'/very/long/workspace/path' * 12}")
+    for i in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(i)
+        qtbot.wait(10)
+        hint = window.minimumSizeHint()
+        assert hint.width() <= 1280 and hint.height() <= 690, (window.tabs.tabText(i), hint)
+
+
+def test_empty_clusters_tab_leads_to_the_clustering_form(window):
+    cv = window.clusters_view
+    assert not cv.welcome.isHidden() and "diffgen cluster --workspace" in cv.welcome.command.text()
+    window.tabs.setCurrentWidget(cv)
+    cv.welcome.button.click()
+    assert window.tabs.currentWidget() is window.generate_view
+    assert window.generate_view.form.kind.currentData() == "cluster"
+
+
+def test_export_to_a_typed_new_folder_with_a_short_result(window, demo_ws, tmp_path, qtbot):
+    i = demo_ws.image_ids()[0]
+    s = demo_ws.add_sample("inpainted", "Diff", demo_ws.read_image(i)[:, ::-1].copy(),
+                           demo_ws.read_mask(demo_ws.current_mask(i))[:, ::-1].copy(), source_image_id=i)
+    demo_ws.set_review(s.id, "keep")
+    target = tmp_path / "not" / "there" / "yet"
+    form = window.export_dialog()
+    form.path.setText(str(target))
+    form.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: window.last_export is not None, timeout=20000)
+    assert len(list((target / "images").iterdir())) == 1
+    box = window.report_dialog
+    assert isinstance(box, QMessageBox)
+    assert box.text() == f"Exported 1 kept samples to {target.resolve()}."
+    assert "Open folder" in [b.text() for b in box.buttons()]
+    box.close()
+
+
+def test_export_form_refuses_a_file_as_folder(window, tmp_path):
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    form = window.export_dialog()
+    form.path.setText(str(f))
+    form.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert form.isVisible() and "is a file" in form.error.text()
+    form.close()
+
+
+def test_reports_appear_without_refresh_and_csv_is_a_table(state, qtbot, demo_ws):
+    from diffgen_gui.reports_view import ReportsView
+
+    rv = ReportsView(state)
+    qtbot.addWidget(rv)
+    assert rv.files.count() == 0
+    reports = demo_ws.path("reports")
+    (reports / "fid").mkdir(parents=True)
+    qtbot.wait(500)
+    (reports / "fid" / "table1.csv").write_text("set,FID,MS-SSIM\nDiff,41.5,0.31\n\"Styled, Diff\",38.2,0.30\n")
+    qtbot.waitUntil(lambda: rv.files.count() == 1, timeout=5000)
+    rv.files.setCurrentRow(0)
+    assert rv.stack.currentWidget() is rv.table
+    cells = [[rv.table.item(r, c).text() for c in range(rv.table.columnCount())] for r in range(rv.table.rowCount())]
+    assert cells == [["Diff", "41.5", "0.31"], ["Styled, Diff", "38.2", "0.30"]]
+    assert [rv.table.horizontalHeaderItem(c).text() for c in range(3)] == ["set", "FID", "MS-SSIM"]
+    from backend.workspace.files import write_png
+
+    write_png(reports / "curve.png", np.full((8, 8, 3), 90, np.uint8))
+    qtbot.waitUntil(lambda: rv.files.count() == 2, timeout=5000)
+    assert rv.files.currentItem().text() == "fid/table1.csv"  # the selection stays
+
+
+def test_status_colours_choose_readable_text(qapp):
+    from diffgen_gui.theme import ACCENTS, contrast, text_on
+
+    for name, colour in ACCENTS.items():
+        assert contrast(text_on(colour), QColor(colour)) >= 3.5, name
+    assert QApplication.instance() is qapp

@@ -1,0 +1,137 @@
+"""A screenshot of every view (but the survey's) under the light and the dark palette, checked
+on its pixels: every label's text stands out from what is behind it, no label is cut off.
+
+The PNGs go to the test's temporary folder; ``DIFFGEN_SCREENSHOTS=DIR`` copies them to DIR
+(docs/screenshots/ takes the ones the README shows).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QLabel, QListView, QWidget
+
+from backend.jobs import JobStore
+
+TABS = ("Dataset", "Clusters", "Generate", "Review", "Reports")
+MIN_CONTRAST = 3.0  # WCAG's floor for large or bold text; anti-aliased small text reaches its colour's
+
+
+def _rgb(img: QImage) -> np.ndarray:
+    img = img.convertToFormat(QImage.Format.Format_RGB888)
+    arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
+    return arr[:, : img.width() * 3].reshape(img.height(), img.width(), 3).copy()  # img's memory goes with it
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    c = rgb.astype(np.float64) / 255
+    lin = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return lin @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def text_contrast(crop: np.ndarray) -> float:
+    """Contrast between the crop's most common colour (the background) and its most distinct pixel."""
+    flat = crop.reshape(-1, 3)
+    colours, counts = np.unique(flat, axis=0, return_counts=True)
+    bg = _luminance(colours[counts.argmax()][None])[0]
+    lum = _luminance(flat)
+    hi, lo = np.maximum(lum, bg), np.minimum(lum, bg)
+    return float(((hi + 0.05) / (lo + 0.05)).max())
+
+
+def _shown_labels(root: QWidget) -> list[QLabel]:
+    return [lab for lab in root.findChildren(QLabel)
+            if lab.isVisible() and lab.text().strip() and lab.pixmap().isNull()
+            and lab.visibleRegion().boundingRect().height() > 6]
+
+
+def _crop(shot: np.ndarray, window: QWidget, widget: QWidget) -> np.ndarray:
+    """The part of ``widget`` that is on screen (not scrolled out of view)."""
+    seen = widget.visibleRegion().boundingRect()
+    top_left = widget.mapTo(window, seen.topLeft())
+    return shot[top_left.y(): top_left.y() + seen.height(), top_left.x(): top_left.x() + seen.width()]
+
+
+def _settle(ms: int = 300) -> None:
+    import time
+
+    end = time.monotonic() + ms / 1000
+    while time.monotonic() < end:
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def populated(demo_ws):
+    from diffgen_gui.screenshots import add_standin_clustering, populate
+
+    populate(demo_ws)
+    add_standin_clustering(demo_ws, k=3)
+    store = JobStore(demo_ws)
+    for job_id in store.queued_ids():  # shown as cancelled: no job child starts during the test
+        store.finish(job_id, "cancelled", "cancelled before it started")
+    return demo_ws
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_view_reads_well_in_both_palettes(populated, qapp, qtbot, tmp_path, theme):
+    from diffgen_gui.main_window import MainWindow
+    from diffgen_gui.theme import apply_theme
+
+    apply_theme(qapp, theme)
+    win = MainWindow(populated)
+    win.ask_unsaved = lambda n: "discard"
+    qtbot.addWidget(win)
+    try:
+        win.resize(1400, 880)
+        win.show()
+        dv = win.dataset_view
+        dv.model.wait_idle()
+        dv.select_row(1)
+        dv.editor.paint_stroke([(10, 10), (30, 20)])
+        win.generate_view.table.selectRow(0)
+        win.review_view.focus(win.review_view.sample_ids()[1])
+        problems = []
+        for name in TABS:
+            win.tabs.setCurrentIndex(win.tabs.indexOf(getattr(win, f"{name.lower()}_view")))
+            _settle()
+            win.grab()  # lays out what the tab switch left pending
+            _settle()
+            shot_img = win.grab().toImage()
+            path = tmp_path / f"{theme}-{name.lower()}.png"
+            assert shot_img.save(str(path)) and path.stat().st_size > 10_000
+            shot = _rgb(shot_img)
+            for lab in _shown_labels(win):
+                c = text_contrast(_crop(shot, win, lab))
+                if c < MIN_CONTRAST:
+                    problems.append(f"{name}: label {lab.text()[:40]!r} contrast {c:.2f}")
+                if lab.wordWrap() and lab.height() < lab.heightForWidth(lab.width()):
+                    problems.append(f"{name}: label {lab.text()[:40]!r} cut off ({lab.height()} px high)")
+                elif not lab.wordWrap() and type(lab) is QLabel and lab.width() < lab.minimumSizeHint().width():
+                    problems.append(f"{name}: label {lab.text()[:40]!r} cut off ({lab.width()} px wide)")
+            for view in win.findChildren(QListView):
+                if view.isVisible() and view.model() is not None and view.model().rowCount() \
+                        and view.viewport().visibleRegion().boundingRect().height() > 20:
+                    c = text_contrast(_crop(shot, win, view.viewport()))
+                    if c < MIN_CONTRAST:
+                        problems.append(f"{name}: list {view.objectName() or type(view).__name__} contrast {c:.2f}")
+        assert not problems, "\n".join(problems)
+        assert win.width() == 1400  # hints and banners did not widen the window
+    finally:
+        apply_theme(qapp, "system")
+        keep = os.environ.get("DIFFGEN_SCREENSHOTS")
+        for p in tmp_path.glob("*.png") if keep else []:
+            shutil.copy(p, keep)
+
+
+def test_the_contrast_measure_sees_unreadable_text():
+    page = np.full((20, 60, 3), 240, np.uint8)
+    page[8:12, 5:50] = (225, 225, 225)   # light grey text on near-white: unreadable
+    assert text_contrast(page) < 1.5
+    page[8:12, 5:50] = (20, 20, 20)
+    assert text_contrast(page) > 12

@@ -1,0 +1,84 @@
+"""The workspace's query API (what the views read), against counts made by hand."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from backend.diffusion.registry import register_model
+from backend.diffusion.repaint import jump_schedule, model_evaluations
+from backend.jobs import JobStore
+from backend.workspace import queries
+
+
+def _cluster(ws, labels: dict[int, int]) -> int:
+    with ws.transaction() as c:
+        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, is_current, created_at)"
+                        " VALUES (?, 0, 'test', 1, '2024-01-01T00:00:00')", (len(set(labels.values())),)).lastrowid
+        c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)", [(cid, i, k) for i, k in labels.items()])
+    return cid
+
+
+def test_review_summary_counts_each_source(demo_ws):
+    a, b = demo_ws.image_ids()[:2]
+    made = {}
+    for image_id, n in ((a, 3), (b, 2)):
+        img, mask = demo_ws.read_image(image_id), demo_ws.read_mask(demo_ws.current_mask(image_id))
+        made[image_id] = [demo_ws.add_sample("inpainted", "Diff", np.roll(img, k + 1, 1), mask,
+                                             source_image_id=image_id) for k in range(n)]
+    demo_ws.set_review(made[a][0].id, "keep")
+    demo_ws.set_review(made[a][1].id, "reject")
+    demo_ws.set_review(made[b][0].id, "keep")
+    summary = {s.image_id: s for s in queries.review_summary(demo_ws)}
+    assert summary[a].counts == {"keep": 1, "reject": 1, "undecided": 1} and summary[a].total == 3
+    assert summary[b].counts == {"keep": 1, "reject": 0, "undecided": 1}
+    assert summary[a].name == demo_ws.image(a).name
+    assert queries.review_totals(list(summary.values())) == {"keep": 2, "reject": 1, "undecided": 2}
+    assert queries.decisions(demo_ws) == {made[a][0].id: "keep", made[a][1].id: "reject", made[b][0].id: "keep"}
+
+
+def test_edited_images_and_clusters(demo_ws):
+    ids = demo_ws.image_ids()
+    assert queries.edited_image_ids(demo_ws) == set() and queries.current_clustering(demo_ws) is None
+    demo_ws.add_mask_version(ids[4], np.zeros((64, 64), np.uint8), "erode", {"pixels": 2})
+    assert queries.edited_image_ids(demo_ws) == {ids[4]}
+    cid = _cluster(demo_ws, {i: i % 3 for i in ids})
+    assert queries.current_clustering(demo_ws).id == cid
+    assert queries.cluster_sizes(demo_ws) == [(k, sum(1 for i in ids if i % 3 == k)) for k in range(3)]
+    assert queries.cluster_assignments(demo_ws)[ids[5]] == ids[5] % 3
+
+
+def test_the_preset_a_run_would_use_follows_the_model(demo_ws, tmp_path):
+    assert queries.model_preset(demo_ws, "cluster") is None
+    assert queries.default_preset(demo_ws) == "paper"
+    register_model(demo_ws, "full-tiny", "full", "tiny", {}, demo_ws.path("models/full"))
+    assert queries.model_preset(demo_ws, "cluster") == "tiny"  # not clustered: the full-set model
+    assert queries.default_preset(demo_ws) == "tiny"
+    cid = _cluster(demo_ws, {i: 0 for i in demo_ws.image_ids()})
+    register_model(demo_ws, "c0", "cluster", "paper", {}, demo_ws.path("models/c0"), clustering_id=cid, cluster=0)
+    assert queries.model_preset(demo_ws, "cluster") == "paper"
+    assert queries.model_preset(demo_ws, "full") == "tiny"
+    assert queries.model_preset(demo_ws, str(demo_ws.path("models/full"))) == "tiny"
+    assert queries.model_preset(demo_ws, str(tmp_path / "elsewhere")) is None
+
+
+@pytest.mark.parametrize("respacing,length,n", [(200, 10, 5), (50, 5, 2), (7, 3, 4), (10, 10, 3), (5, 1, 1)])
+def test_repaint_evaluations_match_the_schedule(respacing, length, n):
+    assert queries.repaint_evaluations(respacing, length, n) == model_evaluations(jump_schedule(respacing, length, n))
+
+
+def test_paper_schedule_costs_960_evaluations_a_sample():
+    assert queries.repaint_evaluations(200, 10, 5) == 960  # x 3 samples: the 2,880 steps of issue 20
+
+
+def test_seconds_per_evaluation_from_the_last_run_with_that_preset(demo_ws):
+    store = JobStore(demo_ws)
+    assert queries.seconds_per_evaluation(demo_ws, "tiny") is None
+    for preset, seconds, total in (("tiny", 30.0, 600), ("paper", 900.0, 2880), ("tiny", 12.0, 400)):
+        job = store.enqueue("inpaint", {"preset": preset})
+        demo_ws.execute("UPDATE jobs SET status = 'done', progress_total = ?, result_json = ? WHERE id = ?",
+                        (total, json.dumps({"seconds": seconds}), job))
+    assert queries.seconds_per_evaluation(demo_ws, "tiny") == pytest.approx(12.0 / 400)
+    assert queries.seconds_per_evaluation(demo_ws, "paper") == pytest.approx(900.0 / 2880)
