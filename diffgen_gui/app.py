@@ -10,8 +10,8 @@ from pathlib import Path
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from backend.data.importer import ensure_demo_workspace
 from backend import threads
+from backend.data.importer import ensure_demo_workspace
 from backend.paths import resource
 from backend.workspace import Workspace
 from diffgen_gui.prefs import load_prefs

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QSplitter, QVBoxLayout, QWidget
 
 from diffgen_gui.mask_editor import MaskEditor
 from diffgen_gui.state import WorkspaceState

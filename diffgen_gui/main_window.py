@@ -7,8 +7,18 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Slot
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QFileDialog, QMainWindow, QMessageBox,
-                               QPlainTextEdit, QSystemTrayIcon, QTabWidget, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QSystemTrayIcon,
+    QTabWidget,
+    QVBoxLayout,
+)
 
 from backend.data.importer import ImportReport, import_dataset
 from backend.edit_session import images_with_recovery

@@ -74,7 +74,7 @@ def main(out: str = "docs/screenshots") -> list[Path]:
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    app = make_app()
+    _app = make_app()  # held for the whole run
     root = Path(tempfile.mkdtemp(prefix="diffgen-shots-"))
     ws = ensure_demo_workspace(root / "ws", count=30, size=256)
     populate(ws)

@@ -11,16 +11,38 @@ from datetime import datetime
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QGuiApplication, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QPushButton, QScrollArea, QSpinBox, QSplitter,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from backend.errors import Cancelled, DiffGenError
-from backend.survey import (SurveyConfig, RaterSession, add_rater, create_survey, get_survey, parse_ids,
-                            raters, summary, surveys)
+from backend.survey import RaterSession, SurveyConfig, add_rater, create_survey, get_survey, parse_ids, raters, summary, surveys
 from backend.survey.links import DEFAULT_BASE_URL, issue_link, link_url
-from backend.survey_report import (ALL_RATERS, SurveyResults, compute_results, confusion_figure,
-                                   ratings_figure, results_markdown, write_report)
+from backend.survey_report import (
+    ALL_RATERS,
+    SurveyResults,
+    compute_results,
+    confusion_figure,
+    ratings_figure,
+    results_markdown,
+    write_report,
+)
 from backend.workspace import Workspace
 from diffgen_gui.survey_rater import RaterWindow
 from diffgen_gui.tasks import run_with_progress

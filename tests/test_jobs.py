@@ -11,8 +11,8 @@ import pytest
 from scipy import ndimage
 
 from backend import jobs
-from backend.jobs import JobStore, run_job, run_queue
 from backend.errors import DiffGenError, WorkspaceError
+from backend.jobs import JobStore, run_job, run_queue
 from backend.masks import disk
 from backend.workspace import Workspace
 

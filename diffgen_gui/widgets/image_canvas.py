@@ -10,8 +10,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import (QColor, QCursor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QPolygonF, QTransform,
-                           QWheelEvent)
+from PySide6.QtGui import QColor, QCursor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QPolygonF, QTransform, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from diffgen_gui.render import PREVIEW_COLOUR, outline_path, paint_overlay, to_qimage, wrap_qimage

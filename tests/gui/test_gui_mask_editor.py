@@ -8,8 +8,8 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 from scipy import ndimage
 
-from backend.masks import disk
 from backend.edit_session import recovery_paths
+from backend.masks import disk
 
 
 def make_editor(state, qtbot, image_id=None):
