@@ -79,7 +79,10 @@ def stage_train_full(ctx: DemoContext) -> dict:
 def stage_train_clusters(ctx: DemoContext) -> dict:
     from backend.diffusion.training import run_train
 
-    full = stage_state(ctx.ws, "train_full")["models"][0]["folder"]
+    trained = stage_state(ctx.ws, "train_full")
+    if trained is None:
+        raise DiffGenError("the demo's 'train_full' stage has not run: run the demo from its start")
+    full = trained["models"][0]["folder"]
     return run_train(ctx.ws, {"preset": ctx.preset, "target": "clusters", "steps": TRAIN_STEPS_CLUSTER,
                               "overrides": [f"train.init_from={ctx.ws.rel(full)}", "train.sample_count=8"],
                               "device": ctx.device}, _progress(ctx, "train clusters"), ctx.cancel)

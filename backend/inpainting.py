@@ -363,9 +363,10 @@ def write_contact_sheet(ws: Workspace, items: list[tuple[int, list[int]]], tile:
     blocks, header_h, pad = [], 22, 4
     for image_id, sample_ids in items:
         samples = [ws.sample(i) for i in sample_ids]
-        p = samples[0].params
-        image, mask = to_model_resolution(ws.read_image(image_id), ws.read_mask(samples[0].mask_version_id),
-                                          int(p["resolution"]))
+        p, mask_id = samples[0].params, samples[0].mask_version_id
+        if mask_id is None:
+            raise WorkspaceError(f"sample {samples[0].id} records no source mask: not an inpainting sample")
+        image, mask = to_model_resolution(ws.read_image(image_id), ws.read_mask(mask_id), int(p["resolution"]))
         region = masks.dilate(mask, int(p["dilation"]))
         pairs = [(image, mask), (_outline(image, region), region)] + [ws.read_sample(s) for s in samples]
         cols = [np.vstack([_tile(a, tile), np.full((pad, tile, 3), 255, np.uint8), _tile(b, tile)])

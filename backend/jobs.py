@@ -8,6 +8,7 @@ not installed fails its own job with a clear message while the rest of the queue
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import json
 import os
@@ -20,7 +21,7 @@ from typing import Any
 from backend.errors import Cancelled, DiffGenError, WorkspaceError
 from backend.masks import apply_operation
 from backend.selection import select_images
-from backend.workspace import Workspace, now
+from backend.workspace import Workspace, inserted_id, now
 from backend.workspace.files import pid_alive
 
 Progress = Callable[[int, int, str], None]
@@ -132,7 +133,7 @@ class JobStore:
             (status,) if status else ())
         return [_job(r) for r in rows]
 
-    def queued_ids(self) -> list[int]:
+    def queued_ids(self) -> builtins.list[int]:  # plain 'list' here is the method above
         return [r[0] for r in self.ws.query("SELECT id FROM jobs WHERE status = 'queued' ORDER BY position, id")]
 
     # -- changing --------------------------------------------------------------------
@@ -142,8 +143,8 @@ class JobStore:
         body = json.dumps(params or {})  # fails here, not at run time, if not JSON-able
         with self.ws.transaction() as c:
             pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs").fetchone()[0]
-            return c.execute("INSERT INTO jobs (kind, status, params_json, position, created_at)"
-                             " VALUES (?, 'queued', ?, ?, ?)", (kind, body, pos, now())).lastrowid
+            return inserted_id(c.execute("INSERT INTO jobs (kind, status, params_json, position, created_at)"
+                                         " VALUES (?, 'queued', ?, ?, ?)", (kind, body, pos, now())))
 
     def move(self, job_id: int, offset: int) -> None:
         """Move a queued job ``offset`` places (negative = earlier) within the queue."""
@@ -178,7 +179,7 @@ class JobStore:
                       " message = '', result_json = NULL, pid = NULL, started_at = NULL, finished_at = NULL"
                       " WHERE id = ?", (pos, job_id))
 
-    def mark_interrupted(self) -> list[int]:
+    def mark_interrupted(self) -> builtins.list[int]:  # plain 'list' here is the method above
         """Jobs left 'running' by a process that no longer exists become 'interrupted'."""
         stale = [r for r in self.ws.query("SELECT id, pid FROM jobs WHERE status = 'running'")
                  if not pid_alive(r["pid"])]

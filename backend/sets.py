@@ -135,6 +135,7 @@ def import_external_set(ws: Workspace, folder: str | Path, name: str,
             candidates = [path.with_name(f"{path.stem}_mask{s}") for s in (".png", path.suffix)]
             candidates += [mask_dir / f"{path.stem}{s}" for s in IMAGE_SUFFIXES]
             mask_path = next((c for c in candidates if c.is_file()), None)
+            mask: np.ndarray
             if mask_path is None:
                 mask, unmasked = np.zeros(image.shape[:2], np.uint8), unmasked + 1
             else:

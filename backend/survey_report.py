@@ -135,7 +135,7 @@ def compute_results(ws: Workspace, survey: Survey, n_boot: int = 2000, seed: int
 
 
 # -- presentation -----------------------------------------------------------------------
-def _f(x: float, d: int = 3) -> str:
+def _f(x: float | None, d: int = 3) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
 
 
@@ -170,9 +170,9 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
               "Raters with answers: " + (", ".join(r.display_name + ("" if r.submitted_at else " (not yet submitted)")
                                                    for r in res.raters) or "none") + ".", ""]
     lines += ["## Table 7: expert review results", ""] if tables else []
-    for name, rows in (res.tables.items() if tables else ()):
+    for name, t7 in (res.tables.items() if tables else ()):
         lines += [f"**{name}**", ""]
-        lines += _md_table(TABLE7_HEADER, [[r.label] + r.cells() for r in rows]) + [""]
+        lines += _md_table(TABLE7_HEADER, [[r.label] + r.cells() for r in t7]) + [""]
     if res.detection:
         lines += ["## Real vs synthetic", "",
                   "Positive class = synthetic. Sensitivity = synthetic items called synthetic; specificity = "

@@ -35,8 +35,8 @@ def load_recipe() -> dict:
 
 def _smooth_noise(rng: np.random.Generator, size: int, scale: float) -> np.ndarray:
     """Band-limited noise in [-1, 1]: white noise blurred at ``scale`` pixels."""
-    n = rng.standard_normal((size, size)).astype(np.float32)
-    n = cv2.GaussianBlur(n, (0, 0), sigmaX=max(scale, 0.5), borderType=cv2.BORDER_REFLECT)
+    white = rng.standard_normal((size, size)).astype(np.float32)
+    n = cv2.GaussianBlur(white, (0, 0), sigmaX=max(scale, 0.5), borderType=cv2.BORDER_REFLECT)
     return n / (np.abs(n).max() + 1e-6)
 
 
@@ -102,16 +102,16 @@ def generate_item(seed: int, index: int, size: int = 256, recipe: dict | None = 
     n_hi = int(rng.integers(*recipe["highlights"]))
     hi = np.zeros((s, s), np.float32)
     for _ in range(n_hi):
-        ys, xs = np.nonzero(mask) if (mask.any() and rng.random() < 0.5) else (None, None)
-        if ys is not None:
+        if mask.any() and rng.random() < 0.5:
+            ys, xs = np.nonzero(mask)
             j = int(rng.integers(len(ys)))
             cx, cy = xs[j], ys[j]
         else:
             cx, cy = rng.uniform(0, s, 2)
         ax = (max(1, int(rng.uniform(0.004, 0.015) * s)), max(1, int(rng.uniform(0.003, 0.01) * s)))
         cv2.ellipse(hi, (int(cx), int(cy)), ax, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
-    hi = cv2.GaussianBlur(hi, (0, 0), sigmaX=max(s / 300, 0.6))[..., None]
-    img = img * (1 - hi) + hi
+    glow = cv2.GaussianBlur(hi, (0, 0), sigmaX=max(s / 300, 0.6))[..., None]
+    img = img * (1 - glow) + glow
 
     # Lighting and endoscope vignetting (dark, slightly octagonal corners).
     vig = np.clip(1.25 - 1.6 * np.hypot(xx - 0.5, yy - 0.5) ** 2 * 2.2, 0, 1)[..., None]

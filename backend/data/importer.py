@@ -21,7 +21,7 @@ import numpy as np
 
 from backend.errors import BadInputError, WorkspaceError
 from backend.imageio import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, load_mask, load_rgb
-from backend.workspace import Workspace, now
+from backend.workspace import Workspace, inserted_id, now
 from backend.workspace.files import atomic_write_bytes, encode_png, sha256_file
 
 Progress = Callable[[int, int, str], None]
@@ -245,13 +245,14 @@ def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_
                 " import_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (stem, str(img_path.resolve()), digest, d.width, d.height, "; ".join(d.notes),
                  int(bool(flag_note)), flag_note, import_id, now()))
-            image_id = cur.lastrowid
-            stored, data = None, None
+            image_id = inserted_id(cur)
+            copied: tuple[str, bytes] | None = None
             if d.converted is not None:  # keep a clean 8-bit RGB copy; the source stays untouched
-                stored, data = f"images/{image_id:06d}_{stem}.png", d.converted
+                copied = f"images/{image_id:06d}_{stem}.png", d.converted
             elif copy:
-                stored, data = f"images/{image_id:06d}_{stem}{img_path.suffix.lower()}", img_path.read_bytes()
-            if stored:
+                copied = f"images/{image_id:06d}_{stem}{img_path.suffix.lower()}", img_path.read_bytes()
+            if copied:
+                stored, data = copied
                 written.append(atomic_write_bytes(ws.path(stored), data))
                 c.execute("UPDATE images SET stored_path = ? WHERE id = ?", (stored, image_id))
             ws.add_mask_version(image_id, d.mask, "original",
@@ -301,12 +302,12 @@ def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
     folder = Path(folder).expanduser().resolve()
     check_workspace_outside(ws.root, folder)
     with ws.transaction() as c:
-        import_id = c.execute("INSERT INTO imports (source_dir, copy_files, started_at) VALUES (?,?,?)",
-                              (str(folder), int(copy), now())).lastrowid
+        import_id = inserted_id(c.execute("INSERT INTO imports (source_dir, copy_files, started_at)"
+                                          " VALUES (?,?,?)", (str(folder), int(copy), now())))
     report = ImportReport(import_id, str(folder))
     if not folder.is_dir():
         report.problems.append(Problem(str(folder), "error", "not a folder"))
-        pairs = []
+        pairs: list[tuple[str, Path, Path]] = []
     else:
         pairs, unpaired = discover_pairs(folder, follow_symlinks)
         report.problems.extend(unpaired)

@@ -31,7 +31,7 @@ class ModelConfig:
     def out_channels(self) -> int:
         return self.in_channels * (2 if self.learn_sigma else 1)
 
-    def resolved_channel_mult(self) -> tuple[int, ...]:
+    def resolved_channel_mult(self) -> tuple[float, ...]:
         if self.channel_mult:
             return self.channel_mult
         defaults = {512: (0.5, 1, 1, 2, 2, 4, 4), 256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4),

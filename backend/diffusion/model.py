@@ -12,7 +12,7 @@ time-embedding MLP. With ``learn_sigma`` it has 8 output channels: 4 for the noi
 from __future__ import annotations
 
 import torch
-from diffusers import UNet2DModel
+from diffusers.models import UNet2DModel  # for mypy the top-level name is the no-torch dummy class
 from torch import nn
 
 from backend.diffusion.config import ModelConfig
@@ -42,7 +42,7 @@ class DiffusionUNet(nn.Module):
         self.cfg = cfg
         channels, down, up = block_layout(cfg)
         updown = "resnet" if cfg.resblock_updown else "conv"
-        self.unet = UNet2DModel(
+        self.unet: UNet2DModel = UNet2DModel(
             sample_size=cfg.image_size,
             in_channels=cfg.in_channels,
             out_channels=cfg.out_channels,

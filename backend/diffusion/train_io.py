@@ -42,7 +42,9 @@ WEIGHT_FILES = ("model.safetensors", "ema.safetensors", "config.json")
 
 # -- RNG states as plain tensors (loadable with weights_only=True) -----------------------
 def capture_rng() -> dict[str, Any]:
-    np_state = np.random.get_state()
+    np_state = np.random.get_state(legacy=True)
+    if not isinstance(np_state, tuple):  # only other bit generators give a dict; the global one is MT19937
+        raise TypeError("numpy's global random state is not MT19937's")
     py_state = random.getstate()
     out = {"torch": torch.get_rng_state(),
            "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),

@@ -86,6 +86,12 @@ def kappa_from_table(table: np.ndarray, weights: str | None = None) -> float | n
 
     A stack of tables (``B x k x k``) gives ``B`` kappas at once, which the bootstrap uses.
     """
+    kappa = _kappa_values(table, weights)
+    return float(kappa) if kappa.ndim == 0 else kappa
+
+
+def _kappa_values(table: np.ndarray, weights: str | None) -> np.ndarray:
+    """``kappa_from_table`` as an array (0-d for one table), the form the bootstrap needs."""
     table = np.asarray(table, dtype=float)
     n = table.sum(axis=(-2, -1), keepdims=True)
     w = disagreement_weights(table.shape[-1], weights)
@@ -93,8 +99,7 @@ def kappa_from_table(table: np.ndarray, weights: str | None = None) -> float | n
     denom = (w * expected).sum(axis=(-2, -1))
     observed = (w * table).sum(axis=(-2, -1))
     with np.errstate(divide="ignore", invalid="ignore"):
-        kappa = np.where(denom > 0, 1.0 - observed / np.where(denom > 0, denom, 1), np.nan)
-    return float(kappa) if kappa.ndim == 0 else kappa
+        return np.where(denom > 0, 1.0 - observed / np.where(denom > 0, denom, 1), np.nan)
 
 
 def kappa_se(table: np.ndarray, weights: str | None = None) -> float:
@@ -111,7 +116,7 @@ def kappa_se(table: np.ndarray, weights: str | None = None) -> float:
     pe = (w * np.outer(row, col)).sum()
     if pe >= 1.0:
         return float("nan")
-    kappa = kappa_from_table(table, weights)
+    kappa = float(_kappa_values(table, weights))
     w_row = w @ col            # mean agreement weight of row category i
     w_col = row @ w            # mean agreement weight of column category j
     term = (p * (w - (w_row[:, None] + w_col[None, :]) * (1 - kappa)) ** 2).sum()
@@ -127,7 +132,7 @@ def cohen_kappa(a: Sequence, b: Sequence, labels: Sequence | None = None,
     scales such as good < moderate < poor).
     """
     table, _ = confusion(a, b, labels)
-    return kappa_from_table(table, weights)
+    return float(_kappa_values(table, weights))
 
 
 def bootstrap_ci(statistic: Callable[[np.ndarray], np.ndarray], n_items: int, n_boot: int = 2000,
@@ -176,7 +181,7 @@ class KappaResult:
         return asdict(self)
 
 
-def cohen_kappa_result(a: Sequence, b: Sequence, labels: Sequence, weights: str | None = None,
+def cohen_kappa_result(a: Sequence | np.ndarray, b: Sequence | np.ndarray, labels: Sequence, weights: str | None = None,
                        n_boot: int = 2000, seed: int = 0) -> KappaResult:
     """Cohen's kappa with FCE analytic CI and percentile bootstrap CI over items."""
     labels = list(labels)
@@ -185,11 +190,11 @@ def cohen_kappa_result(a: Sequence, b: Sequence, labels: Sequence, weights: str 
     if len(ca) != len(cb):
         raise ValueError(f"the two ratings have different lengths ({len(ca)} and {len(cb)})")
     table = _table(ca, cb, len(labels))
-    k = kappa_from_table(table, weights) if len(ca) else float("nan")
+    k = float(_kappa_values(table, weights)) if len(ca) else float("nan")
     se = kappa_se(table, weights) if len(ca) else float("nan")
     z = _normal().ppf(0.975)
     ci = (k - z * se, k + z * se) if np.isfinite(se) else (float("nan"), float("nan"))
-    boot = bootstrap_ci(lambda idx: kappa_from_table(_tables(ca[idx], cb[idx], len(labels)), weights),
+    boot = bootstrap_ci(lambda idx: _kappa_values(_tables(ca[idx], cb[idx], len(labels)), weights),
                         len(ca), n_boot, seed)
     return KappaResult(k, se, (float(ci[0]), float(ci[1])), boot, int(table.sum()), weights, landis_koch(k))
 
@@ -200,6 +205,12 @@ def fleiss_kappa(counts: np.ndarray) -> float | np.ndarray:
     Every item must have the same number of raters. A stack (``B x items x categories``)
     gives ``B`` values at once.
     """
+    kappa = _fleiss_values(counts)
+    return float(kappa) if kappa.ndim == 0 else kappa
+
+
+def _fleiss_values(counts: np.ndarray) -> np.ndarray:
+    """``fleiss_kappa`` as an array (0-d for one table), the form the bootstrap needs."""
     counts = np.asarray(counts, dtype=float)
     per_item = counts.sum(-1)
     m = per_item.flat[0]
@@ -210,8 +221,7 @@ def fleiss_kappa(counts: np.ndarray) -> float | np.ndarray:
     p_bar = (((counts ** 2).sum(-1) - m) / (m * (m - 1))).mean(-1)
     p_e = (p_cat ** 2).sum(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        kappa = np.where(p_e < 1.0, (p_bar - p_e) / (1 - p_e), np.nan)
-    return float(kappa) if kappa.ndim == 0 else kappa
+        return np.where(p_e < 1.0, (p_bar - p_e) / (1 - p_e), np.nan)
 
 
 def category_counts(ratings: np.ndarray, categories: Sequence) -> np.ndarray:
@@ -228,7 +238,7 @@ def fleiss_kappa_result(ratings: np.ndarray, categories: Sequence, n_boot: int =
     kappa = 0 (``p_value``) but is not an interval's width, so the interval is the bootstrap.
     """
     counts = category_counts(ratings, categories)
-    k = fleiss_kappa(counts)
+    k = float(_fleiss_values(counts))
     n, m = counts.shape[0], int(counts[0].sum())
     p = counts.sum(0) / (n * m)
     q = 1 - p
@@ -236,7 +246,7 @@ def fleiss_kappa_result(ratings: np.ndarray, categories: Sequence, n_boot: int =
     se = (float(np.sqrt(2 / (n * m * (m - 1))) * np.sqrt(s ** 2 - (p * q * (q - p)).sum()) / s)
           if s > 0 else float("nan"))
     p_value = float(2 * _normal().sf(abs(k / se))) if se > 0 and np.isfinite(k) else float("nan")
-    boot = bootstrap_ci(lambda idx: fleiss_kappa(counts[idx]), n, n_boot, seed)
+    boot = bootstrap_ci(lambda idx: _fleiss_values(counts[idx]), n, n_boot, seed)
     return KappaResult(k, se, (float("nan"), float("nan")), boot, n, None, landis_koch(k), p_value)
 
 

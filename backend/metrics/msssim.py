@@ -118,8 +118,8 @@ def mean_msssim(image_set: ImageSet, cfg: MsssimConfig = MsssimConfig(),
     for start in range(0, len(pairs), cfg.batch_size):
         if cancel and cancel():
             raise Cancelled("MS-SSIM cancelled")
-        batch = [(load(i), load(j)) for i, j in pairs[start:start + cfg.batch_size]]
-        batch = [(a, b) for a, b in batch if a is not None and b is not None]
+        loaded = [(load(i), load(j)) for i, j in pairs[start:start + cfg.batch_size]]
+        batch = [(a, b) for a, b in loaded if a is not None and b is not None]
         if batch:
             x = torch.stack([a for a, _ in batch]).to(device).float()
             y = torch.stack([b for _, b in batch]).to(device).float()

@@ -98,8 +98,10 @@ class RunSpec:
                 [i for i in self.plan.real if ItemRef("image", i) not in broken],
                 {k: [s for s in v if ItemRef("sample", s) not in broken] for k, v in self.plan.synthetic.items()},
                 self.plan.alpha)
-        else:
+        elif isinstance(self.plan, FixedPlan):
             plan = FixedPlan([r for r in self.plan.items if r not in broken])
+        else:
+            raise TypeError(f"cannot leave items out of a {type(self.plan).__name__}")
         val = [r for r in self.val if r not in broken]
         return RunSpec(**{**self.__dict__, "plan": plan, "val": val})
 

@@ -97,7 +97,7 @@ def simple_tables(scores: dict[Group, Score]) -> dict[str, list[tuple[str, Score
     real = _find(scores, mode="real", control=True)
     real_nc = _find(scores, mode="real", control=False)
     t3 = [("Real", real)] if real else []
-    multiples = sorted({g.multiple for g in scores if g.mode == "synthetic"})
+    multiples = sorted({g.multiple for g in scores if g.mode == "synthetic" and g.multiple is not None})
     for n in multiples:
         for name in _sets(scores, "synthetic"):
             s = _find(scores, mode="synthetic", set_name=name, multiple=n)
@@ -116,10 +116,10 @@ def simple_tables(scores: dict[Group, Score]) -> dict[str, list[tuple[str, Score
 def small_n_rows(scores: dict[Group, Score]) -> list[tuple[int, str, dict[int, Score]]]:
     """Table 6: (N, data type, {r: score}); Real is r = 0."""
     rows = []
-    for n in sorted({g.n_real for g in scores if g.mode == "small-n"}):
+    for n in sorted({g.n_real for g in scores if g.mode == "small-n" and g.n_real is not None}):
         for name in ["Real"] + _sets(scores, "small-n"):
             by_r = {g.r: s for g, s in scores.items()
-                    if g.mode == "small-n" and g.n_real == n and (g.set_name or "Real") == name}
+                    if g.mode == "small-n" and g.n_real == n and (g.set_name or "Real") == name and g.r is not None}
             if by_r:
                 rows.append((n, name, by_r))
     return rows

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from backend.errors import Cancelled
+from backend.errors import Cancelled, DiffGenError
 from backend.segmentation.config import SegConfig
 from backend.segmentation.data import (
     EpochDataset,
@@ -72,7 +72,8 @@ def train_model(model: torch.nn.Module, cfg: SegConfig, plan: EpochPlan, store: 
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     epochs = effective_epochs(cfg, len(plan))
-    best_iou, best_epoch, best_state, best_val = -1.0, -1, None, {}
+    best_iou, best_epoch, best_val = -1.0, -1, {}
+    best_state: dict[str, torch.Tensor] | None = None
     history = []
     for epoch in range(epochs):
         lr = lr_at(cfg, epoch, epochs)
@@ -103,6 +104,8 @@ def train_model(model: torch.nn.Module, cfg: SegConfig, plan: EpochPlan, store: 
         if best_state is None or v["iou"] > best_iou:  # ties keep the earlier epoch
             best_iou, best_epoch, best_val = v["iou"], epoch + 1, v
             best_state = copy.deepcopy({k: t.detach().cpu() for k, t in model.state_dict().items()})
+    if best_state is None:
+        raise DiffGenError(f"segmentation training ran no epoch (epochs = {epochs}): set epochs to 1 or more")
     model.load_state_dict(best_state)
     test_scores = evaluate(model, store, list(test), device, cfg.batch_size)
     return TrainOutcome(best_state, best_epoch, best_val, test_scores, history, epochs)

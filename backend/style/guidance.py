@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 import torch
+from torch import nn
 
 from backend.diffusion.gaussian import GaussianDiffusion, PMeanVar
 from backend.diffusion.model import DiffusionUNet
@@ -27,6 +29,8 @@ from backend.style import losses
 from backend.style.networks import DinoCLS, UNetEncoder
 from backend.style.terms import LAMBDAS
 from backend.threads import adapt as adapt_threads
+
+N = TypeVar("N")
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,15 @@ class StyleConfig:
 @dataclass
 class Networks:
     """The frozen loss networks, built by the caller only for the terms that need them."""
-    vgg: torch.nn.Module | None = None
+    vgg: nn.Sequential | None = None
     dino: DinoCLS | None = None
+
+
+def _built(net: N | None, name: str) -> N:
+    """``net``, which a non-zero lambda needs (StyleGuide checks that up front)."""
+    if net is None:
+        raise ValueError(f"the {name} network needed by a non-zero lambda was not built")
+    return net
 
 
 class StyleGuide:
@@ -99,32 +110,23 @@ class StyleGuide:
 
     def loss(self, x: torch.Tensor, t: torch.Tensor, out: PMeanVar) -> torch.Tensor:
         """The weighted total loss at step t (records each unweighted term)."""
-        cfg, terms = self.cfg, {}
+        cfg = self.cfg
         fac = float(self.diffusion.sqrt_one_minus_alphas_cumprod[int(t[0])])
         x_in = out.pred_xstart * fac + x * (1 - fac)
         needs_y = cfg.lambda_zecon or cfg.lambda_vgg or cfg.lambda_mse
-        y_in = self._noised_content(t, fac) if needs_y else None
-        if cfg.lambda_zecon:
-            t0 = torch.zeros_like(t, dtype=torch.float32)   # ZeCon reads the encoder at t = 0
-            with torch.no_grad():
-                feats_k = self.encoder(y_in, t0)
-            terms["zecon"] = losses.zecon_loss(self.encoder(x_in, t0), feats_k, cfg.zecon_patches,
-                                               cfg.zecon_temperature, self.generator)
-        if cfg.lambda_vgg:
-            terms["vgg"] = losses.vgg_loss(self.nets.vgg, x_in, y_in)
-        if cfg.lambda_mse:
-            terms["mse"] = losses.mse(x_in, y_in)
+        terms = self._content_terms(x_in, self._noised_content(t, fac), t) if needs_y else {}
         if cfg.needs_dino:
-            cls = self.nets.dino(x_in)
+            dino = _built(self.nets.dino, "DINO")
+            cls = dino(x_in)
             if cfg.lambda_sty:
                 if self.target_cls is None:
                     with torch.no_grad():
-                        self.target_cls = self.nets.dino(self.target)
+                        self.target_cls = dino(self.target)
                 terms["sty"] = losses.cls_loss(cls, self.target_cls)
             if cfg.lambda_sem and int(t[0]) > cfg.sem_min_t:
                 if self.prev_cls is None:
                     with torch.no_grad():
-                        self.prev_cls = self.nets.dino(self.prev_image)
+                        self.prev_cls = dino(self.prev_image)
                 terms["sem"] = losses.sem_loss(cls, self.prev_cls)
             # the next step's "previous" estimate is this x_in: keep its [CLS], not the image
             self.prev_cls = cls.detach()
@@ -133,7 +135,23 @@ class StyleGuide:
         if cfg.lambda_rng:
             terms["rng"] = losses.range_loss(out.pred_xstart)
         self.terms = {k: float(v.detach()) for k, v in terms.items()}
-        return sum(cfg.weight(k) * v for k, v in terms.items())
+        return sum((cfg.weight(k) * v for k, v in terms.items()), x.new_zeros(()))
+
+    def _content_terms(self, x_in: torch.Tensor, y_in: torch.Tensor, t: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The terms comparing x_in with the noised content ``y_in`` (ZeCon, VGG, MSE)."""
+        cfg, terms = self.cfg, {}
+        if cfg.lambda_zecon:
+            encoder = _built(self.encoder, "UNet encoder")
+            t0 = torch.zeros_like(t, dtype=torch.float32)   # ZeCon reads the encoder at t = 0
+            with torch.no_grad():
+                feats_k = encoder(y_in, t0)
+            terms["zecon"] = losses.zecon_loss(encoder(x_in, t0), feats_k, cfg.zecon_patches,
+                                               cfg.zecon_temperature, self.generator)
+        if cfg.lambda_vgg:
+            terms["vgg"] = losses.vgg_loss(_built(self.nets.vgg, "VGG"), x_in, y_in)
+        if cfg.lambda_mse:
+            terms["mse"] = losses.mse(x_in, y_in)
+        return terms
 
     def cond_fn(self, x: torch.Tensor, t: torch.Tensor, out: PMeanVar) -> torch.Tensor:
         """Gradient that p_sample adds (times the variance) to the mean: -dL/dx_t."""

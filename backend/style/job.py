@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -61,7 +62,7 @@ def style_config(preset: dict, params: dict) -> StyleConfig:
     if section is None:
         raise DiffGenError("the preset has no [style] section")
     cfg = StyleConfig.from_dict(section)
-    changes = {}
+    changes: dict[str, Any] = {}  # field name -> value of that field's type
     for term, value in (params.get("lambdas") or {}).items():
         if term not in LAMBDAS:
             raise DiffGenError(f"unknown loss term {term!r} (one of {', '.join(LAMBDAS)})")

@@ -9,10 +9,9 @@ Each mirrors the reference implementation's reduction so Table A.3's lambdas mea
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from backend.style.networks import IMAGENET_MEAN, IMAGENET_STD, vgg_features
 
@@ -63,7 +62,7 @@ def zecon_loss(feats_q: list[torch.Tensor], feats_k: list[torch.Tensor], num_pat
     return total
 
 
-def vgg_loss(vgg: Callable, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def vgg_loss(vgg: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """MSE of pre-ReLU conv1_1 and conv2_1 features.
 
     ZeCon applies the ImageNet normalisation to the [-1, 1] tensors directly (no rescale to
@@ -74,12 +73,12 @@ def vgg_loss(vgg: Callable, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     fx = vgg_features(vgg, (x[:, :3] - mean) / std)
     with torch.no_grad():
         fy = vgg_features(vgg, (y[:, :3] - mean) / std)
-    return sum(F.mse_loss(fx[name], fy[name]) for name in fx)
+    return sum((F.mse_loss(fx[name], fy[name]) for name in fx), x.new_zeros(()))
 
 
 def cls_loss(cls: torch.Tensor, target_cls: torch.Tensor) -> torch.Tensor:
     """DiffuseIT's style loss: MSE between [CLS] tokens, summed over the batch."""
-    return sum(F.mse_loss(c, t.detach()) for c, t in zip(cls, target_cls))
+    return sum((F.mse_loss(c, t.detach()) for c, t in zip(cls, target_cls)), cls.new_zeros(()))
 
 
 def sem_loss(cls: torch.Tensor, prev_cls: torch.Tensor) -> torch.Tensor:

@@ -11,14 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from backend.diffusion.model import DiffusionUNet
+from backend.errors import DiffGenError
 from backend.weights_io import load_into, load_weights
+
+if TYPE_CHECKING:
+    from timm.models.vision_transformer import VisionTransformer
+
+M = TypeVar("M", bound=nn.Module)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -28,7 +34,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 VGG_LAYERS = {0: "conv1_1", 5: "conv2_1"}
 
 
-def frozen(net: nn.Module, device: torch.device | str) -> nn.Module:
+def frozen(net: M, device: torch.device | str) -> M:
     return net.to(device).eval().requires_grad_(False)
 
 
@@ -93,10 +99,14 @@ class DinoSpec:
     input_size: int = 224
     timm_kwargs: dict[str, Any] = field(default_factory=dict)
 
-    def build(self) -> nn.Module:
+    def build(self) -> VisionTransformer:
         import timm
+        from timm.models.vision_transformer import VisionTransformer
 
-        return timm.create_model(self.architecture, pretrained=False, num_classes=0, **self.timm_kwargs)
+        vit = timm.create_model(self.architecture, pretrained=False, num_classes=0, **self.timm_kwargs)
+        if not isinstance(vit, VisionTransformer):
+            raise DiffGenError(f"{self.architecture!r} is not a vision transformer; the style loss needs a ViT")
+        return vit
 
 
 DEFAULT_DINO = DinoSpec()
@@ -115,7 +125,10 @@ class DinoCLS(nn.Module):
     """``forward(images in [-1, 1]) -> [CLS]`` of the last block (before the final norm), on
     ImageNet-normalised input resized to the ViT's size, as DiffuseIT's extractor reads it."""
 
-    def __init__(self, vit: nn.Module, input_size: int):
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
+
+    def __init__(self, vit: VisionTransformer, input_size: int):
         super().__init__()
         self.vit = vit
         self.input_size = input_size

@@ -38,12 +38,12 @@ def style_sheet(ws: Workspace, sample_ids: list[int] | None = None, limit: int =
     """Write ``reports/style_sheet-<time>.png`` for the given styled samples (default: the
     latest ``limit``), record it in ``results`` and return its workspace-relative path."""
     styled = [ws.sample(i) for i in sample_ids] if sample_ids else ws.samples(kind="styled")[-limit:]
-    styled = [s for s in styled if s.kind == "styled" and s.parent_sample_id is not None]
-    if not styled:
+    pairs = [(s, s.parent_sample_id) for s in styled if s.kind == "styled" and s.parent_sample_id is not None]
+    if not pairs:
         raise DiffGenError("no styled samples to show: run 'diffgen style' first")
     rows = []
-    for s in styled:
-        parent_img, parent_mask = ws.read_sample(s.parent_sample_id)
+    for s, parent_id in pairs:
+        parent_img, parent_mask = ws.read_sample(parent_id)
         img, mask = ws.read_sample(s)
         rows.append(np.concatenate([_tile(parent_img, tile, parent_mask), _tile(img, tile, mask),
                                     _tile(_target(ws, s), tile)], axis=1))
@@ -52,5 +52,5 @@ def style_sheet(ws: Workspace, sample_ids: list[int] | None = None, limit: int =
         cv2.putText(header, name, (k * tile + 6, HEADER - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     sheet = np.concatenate([header, *rows], axis=0)
     rel = ws.write_png(f"reports/style_sheet-{time.strftime('%Y%m%d-%H%M%S')}.png", sheet)
-    ws.add_result("style_sheet", rel, {"samples": [s.id for s in styled], "columns": list(COLUMNS)})
+    ws.add_result("style_sheet", rel, {"samples": [s.id for s, _ in pairs], "columns": list(COLUMNS)})
     return rel

@@ -76,7 +76,7 @@ def _candidates(ws: Workspace, kind: str, config: SurveyConfig) -> list[dict]:
 def _read_pair(ws: Workspace, c: dict) -> tuple[np.ndarray, np.ndarray]:
     if c["sample_id"] is not None:
         return ws.read_sample(c["sample_id"])
-    return ws.read_image(c["image_id"]), ws.read_mask(ws.image(c["image_id"]).current_mask_id)
+    return ws.read_image(c["image_id"]), ws.read_mask(ws.current_mask(c["image_id"]))
 
 
 def _square(image: np.ndarray, mask: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:

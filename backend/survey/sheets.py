@@ -18,7 +18,7 @@ from backend.reports.csvio import csv_text, read_csv, write_csv
 from backend.survey.model import CSV_FIELDS, QUESTIONS, Survey, check_value, raters
 from backend.survey.sessions import name_seed
 from backend.workspace.files import atomic_write_bytes, atomic_write_text
-from backend.workspace.store import Workspace, now
+from backend.workspace.store import Workspace, inserted_id, now
 
 
 def answer_rows(ws: Workspace, survey: Survey, with_truth: bool = False) -> tuple[list[str], list[list]]:
@@ -107,8 +107,8 @@ def import_answers_csv(ws: Workspace, survey: Survey, path: str | Path, rater: s
         ids = {name: r.id for name, r in existing.items()}
         for who, *_ in rows:
             if who not in ids:
-                ids[who] = c.execute("INSERT INTO raters (survey_id, name, seed) VALUES (?,?,?)",
-                                     (survey.id, who, name_seed(who))).lastrowid
+                ids[who] = inserted_id(c.execute("INSERT INTO raters (survey_id, name, seed) VALUES (?,?,?)",
+                                                 (survey.id, who, name_seed(who))))
         c.executemany("INSERT INTO survey_answers (rater_id, item_id, image_quality, mask_quality, real_fake,"
                       " comment, answered_at) VALUES (?,?,?,?,?,?,?)",
                       [(ids[r], item, v["image_quality"], v["mask_quality"], v["real_fake"], cm, now())

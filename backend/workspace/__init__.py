@@ -1,5 +1,5 @@
 """Workspace store: SQLite database + the files it owns."""
 
-from backend.workspace.store import ImageRecord, MaskVersion, SampleRecord, Workspace, now
+from backend.workspace.store import ImageRecord, MaskVersion, SampleRecord, Workspace, inserted_id, now
 
-__all__ = ["Workspace", "ImageRecord", "MaskVersion", "SampleRecord", "now"]
+__all__ = ["Workspace", "ImageRecord", "MaskVersion", "SampleRecord", "inserted_id", "now"]

@@ -35,6 +35,13 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def inserted_id(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just made (sqlite3 types ``lastrowid`` as optional)."""
+    if cur.lastrowid is None:
+        raise WorkspaceError("the database did not return the id of the row just inserted")
+    return cur.lastrowid
+
+
 @dataclass(frozen=True)
 class ImageRecord:
     id: int
@@ -286,7 +293,7 @@ class Workspace:
                 " sha256, area, source_mask_path, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (image_id, version, parent_id, operation, json.dumps(params or {}), rel, digest,
                  int((mask > 0).sum()), source_mask_path, now()))
-            mask_id = cur.lastrowid
+            mask_id = inserted_id(cur)
             if make_current:
                 c.execute("UPDATE images SET current_mask_id = ? WHERE id = ?", (mask_id, image_id))
         return self.mask_version(mask_id)
@@ -322,7 +329,7 @@ class Workspace:
                 (kind, set_name, source_image_id, mask_version_id, parent_sample_id, model_id,
                  checkpoint_id, job_id, seed, json.dumps(params or {}, default=str), img_rel, mask_rel,
                  now()))
-        return self.sample(cur.lastrowid)
+        return self.sample(inserted_id(cur))
 
     def sample(self, sample_id: int) -> SampleRecord:
         rows = self.query("SELECT * FROM samples WHERE id = ?", (sample_id,))
