@@ -7,12 +7,13 @@ from pathlib import Path
 
 from PySide6.QtCore import Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QMainWindow, QMessageBox,
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QInputDialog, QMainWindow, QMessageBox,
                                QPlainTextEdit, QTabWidget, QVBoxLayout)
 
 from backend.data.importer import ImportReport, import_dataset
 from backend.errors import DiffGenError
 from backend.export import export_kept
+from backend.exporters import FORMATS
 from backend.paths import user_config_dir
 from backend.workspace import Workspace
 from backend.workspace.files import atomic_write_text
@@ -171,20 +172,23 @@ class MainWindow(QMainWindow):
         self._text_dialog("Import report", "\n".join(lines))
 
     def export_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Export kept samples to folder")
+        path = QFileDialog.getExistingDirectory(self, "Export kept samples to a new or empty folder")
         if not path:
+            return
+        fmt, ok = QInputDialog.getItem(self, "Export", "Format:", list(FORMATS), 0, False)
+        if not ok:
             return
         with_real = QMessageBox.question(self, "Export", "Also export the real images with their masks?") \
             == QMessageBox.StandardButton.Yes
-        self.export_to(path, with_real)
+        self.export_to(path, with_real, fmt)
 
-    def export_to(self, folder: str, with_real: bool = False):
+    def export_to(self, folder: str, with_real: bool = False, fmt: str = "kvasir"):
         ws = self.workspace
 
         def done(report) -> None:
             self.last_export = report
             self._text_dialog("Export finished", report.summary())
-        return self._run("Exporting", lambda prog, cancel: export_kept(ws, folder, with_real, prog, cancel), done)
+        return self._run("Exporting", lambda prog, cancel: export_kept(ws, folder, with_real, prog, cancel, fmt), done)
 
     def _run(self, title: str, func, on_done):
         self.task = run_with_progress(self, title, func, on_done,

@@ -20,7 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QPointF, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QMouseEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMessageBox
 
 OUT = Path(os.environ["DIFFGEN_JOURNEY_OUT"])
 PHASE = int(os.environ.get("DIFFGEN_JOURNEY_PHASE", "1"))
@@ -276,6 +276,7 @@ def export(j: Journey) -> Iterator:
     w = j.win
     out = OUT / "export"
     QFileDialog.getExistingDirectory = staticmethod(lambda *a, **k: str(out))  # the folder the user picks
+    QInputDialog.getItem = staticmethod(lambda *a, **k: ("kvasir", True))  # the format
     QMessageBox.question = staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes)  # with real images
     menu_action(w, "&File", "&Export Kept Samples…").trigger()
     yield Wait("export finished", lambda: w.last_export is not None, 60)
