@@ -171,7 +171,7 @@ def export_kept(ws: Workspace, out: str | Path, with_real: bool = False, progres
     staged = staging_dir(out)
     try:
         report = _write(ws, staged, fmt, real, samples, licence, progress, cancel)
-        _take_place(staged, out)
+        move_into_place(staged, out)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
@@ -179,7 +179,8 @@ def export_kept(ws: Workspace, out: str | Path, with_real: bool = False, progres
     return report
 
 
-def _take_place(staged: Path, out: Path) -> None:
+def move_into_place(staged: Path, out: Path) -> None:
+    """Rename a complete staging folder to ``out`` (absent or empty, see :func:`check_new_folder`)."""
     if out.exists():
         try:
             out.rmdir()  # empty when checked; fails if something was put there since
