@@ -15,7 +15,7 @@ def register(sub) -> None:
                                    "OUT/scheduler holds the noise schedule (learned-range variance); EMA weights, "
                                    "safetensors only.")
     add_workspace(p)
-    p.add_argument("name", help="model name (as 'diffgen info' and the Generate tab list them)")
+    p.add_argument("name", help="name of a trained or imported model of the workspace (folder models/NAME)")
     p.add_argument("out", help="output folder: new or empty")
     p.add_argument("--format", dest="fmt", choices=["diffusers"], default="diffusers")
     p.set_defaults(func=cmd_export_model)

@@ -31,7 +31,11 @@ from backend.diffusion.checkpoint import load_model, save_model
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import space_timesteps
 from backend.diffusion.model import build_model
-from backend.diffusion.registry import new_model_folder, register_model, write_model_folder
+from backend.diffusion.registry import (
+    new_model_folder,
+    register_model,
+    write_model_folder,
+)
 from backend.errors import BadInputError, DiffGenError
 from backend.export import check_new_folder, move_into_place
 from backend.weights_io import load_into, load_weights
@@ -119,9 +123,9 @@ def model_card(ws: Workspace, row: dict[str, Any], meta: dict[str, Any]) -> str:
         "---", "library_name: diffusers", "license: other", "tags:", "- diffusers", "- unconditional-image-generation",
         "- medical-imaging", "- synthetic-data", "---", "",
         f"# {t.get('name') or row['name']}: 4-channel (RGB + mask) polyp diffusion model", "",
-        f"Trained with DiffGen Studio {meta['diffgen_version']} on {t['images']} images of dataset(s) "
+        (f"Trained with DiffGen Studio {meta['diffgen_version']} on {t['images']} images of dataset(s) "
         f"{sources or '(unknown)'} ({what}), preset `{t.get('preset') or row['preset']}`, {t.get('steps')} steps, "
-        f"final training loss {loss}. Weights: the EMA weights, as used for sampling.", "",
+        f"final training loss {loss}. Weights: the EMA weights, as used for sampling."), "",
         "## Network and schedule", "",
         f"`UNet2DModel`, {m['image_size']} px, {m['in_channels']} input channels (RGB and the mask, all in "
         f"[-1, 1]), {2 * m['in_channels'] if m['learn_sigma'] else m['in_channels']} output channels (noise"
@@ -135,15 +139,15 @@ def model_card(ws: Workspace, row: dict[str, Any], meta: dict[str, Any]) -> str:
         f"scheduler.set_timesteps(timesteps=TIMESTEPS)  # {len(steps)} steps as DiffGen samples; see diffgen.json",
         "# or: DDPMPipeline.from_pretrained(\"OUT\") - its images are RGBA: the alpha channel is the mask",
         "```", "",
-        f"`TIMESTEPS` is `sampling_timesteps` in diffgen.json (respacing `{d['timestep_respacing']}`); the "
+        (f"`TIMESTEPS` is `sampling_timesteps` in diffgen.json (respacing `{d['timestep_respacing']}`); the "
         "4th channel thresholded at 0 is the mask. `diffgen import-model OUT --workspace WS` reads this folder "
-        "back into DiffGen Studio.", "",
+        "back into DiffGen Studio."), "",
         "## Intended use and limitations", "",
-        "Generating synthetic labelled training data (image + mask) for research on polyp segmentation, "
+        ("Generating synthetic labelled training data (image + mask) for research on polyp segmentation, "
         "and RePaint inpainting of polyp regions. Not for clinical use or diagnosis. The model reproduces "
         "its training data's devices, centres and patient population, and at small image counts it can "
         "memorise training images: check samples against the training set before sharing them. The "
-        "licence of the training dataset applies to what this model generates.", ""])
+        "licence of the training dataset applies to what this model generates."), ""])
 
 
 def _check_unet_config(path: Path, cfg: ModelConfig) -> None:

@@ -68,8 +68,8 @@ def _models(ws: Workspace, items: list[Item]) -> list[str]:
 def _gates(items: list[Item]) -> list[str]:
     recorded = sorted({i.row["gates"] for i in items if i.row["gates"]})
     if not recorded:
-        return ["No automatic quality gate results were recorded for these samples; every synthetic pair "
-                "here was kept by a person in the Review tab."]
+        return [("No automatic quality gate results were recorded for these samples; every synthetic pair "
+                "here was marked 'keep' by a person in review.")]
     return ["Gate settings and results recorded with the samples (also per pair in provenance.csv):"] + \
         [f"- `{g}`" for g in recorded[:20]] + (["- ..."] if len(recorded) > 20 else [])
 
@@ -95,9 +95,9 @@ def data_card(ws: Workspace, fmt: str, writer: Writer, items: list[Item], licenc
              + f"; splits: {', '.join(f'{k} {v}' for k, v in sorted(splits.items()))}.", "",
              "## What is synthetic", ""]
     lines += [f"- **{kind}** ({n}): {KINDS.get(kind, 'see provenance.csv')}" for kind, n in sorted(counts.items())]
-    lines += ["", "Every pair's provenance (sample id, source image, kind, set, model, seed, gates, all "
+    lines += ["", ("Every pair's provenance (sample id, source image, kind, set, model, seed, gates, all "
               "generation parameters, review note) is in `provenance.csv`, one row per pair, and in the "
-              "format's own files where it has room for it.", "",
+              "format's own files where it has room for it."), "",
               "## How it was made", "", f"Presets: {', '.join(_values([i.row for i in items], 'preset')) or 'n/a'}.",
               "", "Models:"] + _models(ws, items)
     lines += ["", "Generation parameters:"] + (_recipe(items) or ["- (real images only)"])
@@ -105,10 +105,10 @@ def data_card(ws: Workspace, fmt: str, writer: Writer, items: list[Item], licenc
     lines += ["", "## Source dataset and licence", "", "Imported from:"] + _sources(ws)
     lines += ["", f"Licence note: {licence}", "",
               "## Intended use and limitations", "",
-              "For research on segmentation models and data augmentation. Not for clinical use or "
+              ("For research on segmentation models and data augmentation. Not for clinical use or "
               "diagnosis. Synthetic masks are generated together with the images; they were checked by "
               "review, not re-annotated by experts. Synthetic images resemble the source dataset and "
-              "inherit its biases (devices, centres, patient population).", "",
+              "inherit its biases (devices, centres, patient population)."), "",
               "## Files", "", writer.loading, ""]
     text = "\n".join(lines)
     return (_hf_yaml(splits) + text) if hf_header else text

@@ -69,25 +69,25 @@ class CocoWriter:
     def add(self, item: Item, image: np.ndarray, mask: np.ndarray) -> tuple[str, str]:
         rel = f"images/{item.name}.png"
         atomic_write_bytes(self.folder / rel, encode_png(image))
-        images, annotations = self.entries.setdefault(item.split, ([], []))
+        images, anns = self.entries.setdefault(item.split, ([], []))
         image_id = len(images) + 1
         height, width = mask.shape[:2]
         images.append({"id": image_id, "file_name": rel, "width": width, "height": height, "license": 1,
                        "diffgen": {k: v for k, v in item.row.items() if k not in ("image", "mask")}})
         for region, bbox, area in regions(mask):
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": CATEGORY["id"],
+            anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": CATEGORY["id"],
                                 "segmentation": {"size": [height, width], "counts": rle_string(rle_counts(region))},
                                 "area": area, "bbox": bbox, "iscrowd": 0})
         return rel, f"annotations{'_test' if item.split == 'test' else ''}.json#image_id={image_id}"
 
     def finish(self, items: list[Item], info: DatasetInfo) -> list[str]:
         names = []
-        for split, (images, annotations) in sorted(self.entries.items()):
+        for split, (images, anns) in sorted(self.entries.items()):
             name = "annotations_test.json" if split == "test" else "annotations.json"
             atomic_write_text(self.folder / name, json.dumps({
                 "info": {"description": info.description, "version": info.version, "year": datetime.now().year,
                          "contributor": "DiffGen Studio", "date_created": datetime.now(timezone.utc).isoformat()},
                 "licenses": [{"id": 1, "name": info.licence, "url": ""}],
-                "images": images, "annotations": annotations, "categories": [CATEGORY]}, default=str))
+                "images": images, "annotations": anns, "categories": [CATEGORY]}, default=str))
             names.append(name)
         return names
