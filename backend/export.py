@@ -1,76 +1,61 @@
-"""Export the kept samples (optionally with the real images) as a Kvasir-layout dataset.
+"""Export the kept samples (optionally with the real images) in a format segmentation tools read.
 
-OUT gets ``images/NAME.png`` + ``masks/NAME.png`` and ``provenance.csv`` (one row per pair:
-where it came from, which model, seed, parameters, review note). Every file is decoded and
-re-encoded as PNG, so no metadata of the sources (EXIF, text chunks) travels with it.
-Existing files in OUT are never overwritten: a clashing name gets a ``-2``, ``-3``...
-suffix and the report lists every renamed file. OUT may not lie in the workspace or in
-any folder the workspace imported from (a later re-import would take the synthetic
-images for real ones).
+Formats (``backend.exporters``): ``kvasir`` (images/ + masks/), ``nnunet`` (nnU-Net v2 raw),
+``coco`` (RLE instance masks), ``hf`` (Hugging Face parquet), ``monai`` (Decathlon datalist).
+Every export carries ``provenance.csv`` (one row per pair: where it came from, which model,
+seed, gates, parameters, review note) and a ``README.md`` data card. Every image is decoded
+and re-encoded as PNG, so no metadata of the sources (EXIF, text chunks) travels with it.
+
+The export is built in a hidden folder beside OUT and renamed into place when complete, so OUT
+is either absent or whole; OUT must be new or empty (nothing is ever overwritten). OUT may not
+lie in the workspace or in any folder the workspace imported from (a later re-import would
+take the synthetic images for real ones).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend import __version__
 from backend.errors import Cancelled, DiffGenError
+from backend.exporters import DatasetInfo, Item, Writer, make_writer
+from backend.exporters.card import data_card
 from backend.reports.csvio import write_csv
 from backend.workspace import Workspace
-from backend.workspace.files import atomic_write_bytes, encode_png
+from backend.workspace.files import atomic_write_text, check_new_folder, move_into_place, staging_dir
+from backend.workspace.store import ImageRecord, SampleRecord
 
 Progress = Callable[[int, int, str], None]
 
-PROVENANCE_COLUMNS = ["name", "image", "mask", "origin", "sample_id", "set_name", "source_image",
-                      "source_image_id", "mask_version_id", "parent_sample_id", "model_id", "seed",
-                      "params", "review_note", "created_at"]
+PROVENANCE_COLUMNS = ["name", "split", "image", "mask", "origin", "sample_id", "set_name", "source_image",
+                      "source_image_id", "mask_version_id", "parent_sample_id", "model_id", "model_name",
+                      "preset", "seed", "gates", "params", "review_note", "created_at"]
 
 
 @dataclass
 class ExportReport:
     out: str
+    format: str
     samples: int = 0
     real: int = 0
-    renamed: list[tuple[str, str]] = field(default_factory=list)  # (wanted, written)
-    provenance: str = ""
+    files: list[str] = field(default_factory=list)  # index files of the format
+    provenance: str = "provenance.csv"
+    card: str = "README.md"
 
     def summary(self) -> str:
-        text = (f"Exported {self.samples} kept samples" + (f" and {self.real} real images" if self.real else "")
-                + f" to {self.out} (provenance: {self.provenance}).")
-        if self.renamed:
-            text += (f" {len(self.renamed)} names already existed in the folder and were written under new "
-                     "names (nothing was overwritten): "
-                     + ", ".join(f"{a} -> {b}" for a, b in self.renamed[:5])
-                     + (" ..." if len(self.renamed) > 5 else ""))
-        return text
+        return (f"Exported {self.samples} kept samples" + (f" and {self.real} real images" if self.real else "")
+                + f" to {self.out} as {self.format} (provenance: {self.provenance}; data card: {self.card}"
+                + (f"; {', '.join(self.files)}" if self.files else "") + ").")
 
 
-def kept_samples(ws: Workspace) -> list:
+def kept_samples(ws: Workspace) -> list[SampleRecord]:
     ids = [r[0] for r in ws.query("SELECT s.id FROM samples s JOIN reviews r ON r.sample_id = s.id"
                                   " WHERE r.decision = 'keep' ORDER BY s.id")]
     return [ws.sample(i) for i in ids]
-
-
-def _free_stem(out: Path, stem: str, taken: set[str]) -> str:
-    """``stem`` if neither images/ nor masks/ has it (nor this export), else stem-2, stem-3..."""
-    candidate, n = stem, 1
-    while (candidate in taken or (out / "images" / f"{candidate}.png").exists()
-           or (out / "masks" / f"{candidate}.png").exists()):
-        n += 1
-        candidate = f"{stem}-{n}"
-    taken.add(candidate)
-    return candidate
-
-
-def _free_file(path: Path) -> Path:
-    n = 1
-    candidate = path
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
 
 
 def source_folders(ws: Workspace) -> set[Path]:
@@ -95,67 +80,95 @@ def check_export_target(ws: Workspace, out: Path) -> None:
                 "synthetic images there could later be imported as real ones. Choose a folder outside it")
 
 
+def split_of(rec: ImageRecord) -> str:
+    """``test`` for test-role images (they go to imagesTs/, the test split...), else ``train``."""
+    return "test" if getattr(rec, "role", "train") == "test" else "train"
+
+
+def _unique(stem: str, taken: set[str]) -> str:
+    name, n = stem, 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}"
+    taken.add(name)
+    return name
+
+
+def _sample_row(ws: Workspace, s: SampleRecord, names: dict[int, str], models: dict[int, str]) -> dict:
+    return {"origin": s.kind, "sample_id": s.id, "set_name": s.set_name,
+            "source_image": names.get(s.source_image_id, ""), "source_image_id": s.source_image_id,
+            "mask_version_id": s.mask_version_id, "parent_sample_id": s.parent_sample_id,
+            "model_id": s.model_id, "model_name": models.get(s.model_id, ""),
+            "preset": str(s.params.get("preset") or ""), "seed": s.seed,
+            "gates": json.dumps(s.params["gates"], sort_keys=True) if "gates" in s.params else "",
+            "params": json.dumps(s.params, sort_keys=True), "review_note": ws.review(s.id)[1],
+            "created_at": s.created_at}
+
+
+def _real_row(rec: ImageRecord) -> dict:
+    return {"origin": "real", "source_image": rec.name, "source_image_id": rec.id,
+            "mask_version_id": rec.current_mask_id, "params": ""}
+
+
+def _write(ws: Workspace, folder: Path, fmt: str, real: list[ImageRecord], samples: list[SampleRecord],
+           licence: str, progress: Progress | None, cancel: Callable[[], bool] | None) -> ExportReport:
+    """Fill ``folder`` with the pairs, the format's index files, provenance and the data card."""
+    writer: Writer = make_writer(fmt, folder)
+    report = ExportReport(str(folder), fmt)
+    names = {r.id: r.name for r in ws.images()}
+    models = {r[0]: r[1] for r in ws.query("SELECT id, name FROM models")}
+    jobs = ([(f"real_{rec.name}", split_of(rec), _real_row(rec),
+              lambda rec=rec: (ws.read_image(rec), ws.read_mask(rec.current_mask_id))) for rec in real]
+            + [(f"{s.kind}_{names.get(s.source_image_id) or 'sample'}_{s.id}", "train",
+                _sample_row(ws, s, names, models), lambda s=s: ws.read_sample(s)) for s in samples])
+    items: list[Item] = []
+    taken: set[str] = set()
+    for done, (stem, split, row, read) in enumerate(jobs, 1):
+        _check(cancel)
+        name = _unique(stem, taken)
+        item = Item(name, split, {**dict.fromkeys(PROVENANCE_COLUMNS, ""), **row, "name": name, "split": split})
+        image, mask = read()
+        item.row["image"], item.row["mask"] = writer.add(item, image, mask)
+        items.append(item)
+        report.real += row["origin"] == "real"
+        if progress:
+            progress(done, len(jobs), name)
+    _check(cancel)
+    synthetic = len(items) - report.real
+    info = DatasetInfo(folder.name, f"{synthetic} synthetic polyp image + mask pairs made with DiffGen Studio"
+                       + (f", and {report.real} real pairs" if report.real else "") + " (see README.md)",
+                       licence.strip() or "see README.md", __version__)
+    report.files = writer.finish(items, info)
+    report.samples = synthetic
+    write_csv(folder / report.provenance, PROVENANCE_COLUMNS, [i.row for i in items])
+    atomic_write_text(folder / report.card, data_card(ws, fmt, writer, items, licence, __version__,
+                                                      hf_header=fmt == "hf"))
+    return report
+
+
 def export_kept(ws: Workspace, out: str | Path, with_real: bool = False, progress: Progress | None = None,
-                cancel: Callable[[], bool] | None = None) -> ExportReport:
-    """Write the export; on cancel every file written so far is removed again."""
+                cancel: Callable[[], bool] | None = None, fmt: str = "kvasir", licence: str = "") -> ExportReport:
+    """Write the export into a hidden folder beside ``out`` and rename it into place; on
+    cancel or error nothing is left behind. ``licence``: the source dataset's terms, for the
+    data card."""
     out = Path(out).expanduser().resolve()
     check_export_target(ws, out)
+    check_new_folder(out)
     samples = kept_samples(ws)
-    real = ws.images() if with_real else []
+    real = ws.images("current_mask_id IS NOT NULL") if with_real else []
     if not samples and not real:
         raise DiffGenError("nothing to export: no sample is marked 'keep' (review them first)")
-    report = ExportReport(str(out))
-    rows: list[dict] = []
-    written: list[Path] = []
-    taken: set[str] = set()
-    total = len(samples) + len(real)
-    names = {r.id: r.name for r in ws.images()}
-
-    def put(stem: str, image, mask) -> tuple[str, str]:
-        name = _free_stem(out, stem, taken)
-        if name != stem:
-            report.renamed.append((stem, name))
-        for sub, arr in (("images", image), ("masks", mask)):
-            written.append(atomic_write_bytes(out / sub / f"{name}.png", encode_png(arr)))
-        return name, f"images/{name}.png"
-
+    staged = staging_dir(out)
     try:
-        for i, rec in enumerate(real):
-            _check(cancel)
-            name, img = put(f"real_{rec.name}", ws.read_image(rec), ws.read_mask(rec.current_mask_id))
-            rows.append({"name": name, "image": img, "mask": f"masks/{name}.png", "origin": "real",
-                         "source_image": rec.name, "source_image_id": rec.id,
-                         "mask_version_id": rec.current_mask_id, "created_at": ""})
-            report.real += 1
-            if progress:
-                progress(i + 1, total, rec.name)
-        for j, s in enumerate(samples):
-            _check(cancel)
-            image, mask = ws.read_sample(s)
-            src = names.get(s.source_image_id, "")
-            name, img = put(f"{s.kind}_{src or 'sample'}_{s.id}", image, mask)
-            rows.append({"name": name, "image": img, "mask": f"masks/{name}.png", "origin": s.kind,
-                         "sample_id": s.id, "set_name": s.set_name, "source_image": src,
-                         "source_image_id": s.source_image_id, "mask_version_id": s.mask_version_id,
-                         "parent_sample_id": s.parent_sample_id, "model_id": s.model_id, "seed": s.seed,
-                         "params": json.dumps(s.params, sort_keys=True), "review_note": ws.review(s.id)[1],
-                         "created_at": s.created_at})
-            report.samples += 1
-            if progress:
-                progress(len(real) + j + 1, total, name)
-        _check(cancel)
-        prov = _free_file(out / "provenance.csv")
-        if prov.name != "provenance.csv":
-            report.renamed.append(("provenance.csv", prov.name))
-        write_csv(prov, PROVENANCE_COLUMNS, rows)
-        report.provenance = prov.name
+        report = _write(ws, staged, fmt, real, samples, licence, progress, cancel)
+        move_into_place(staged, out)
     except BaseException:
-        for p in written:
-            p.unlink(missing_ok=True)
+        shutil.rmtree(staged, ignore_errors=True)
         raise
+    report.out = str(out)
     return report
 
 
 def _check(cancel: Callable[[], bool] | None) -> None:
     if cancel and cancel():
-        raise Cancelled("export cancelled; the files written so far were removed")
+        raise Cancelled("export cancelled; nothing was written")

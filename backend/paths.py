@@ -1,4 +1,10 @@
-"""Where things live: packaged resources, the user's data and config folders."""
+"""Where things live: packaged resources, the user's data and config folders.
+
+The user folders follow each platform's convention through ``platformdirs`` (XDG on Linux,
+``~/Library/Application Support`` on macOS, ``%LOCALAPPDATA%`` on Windows); the
+``DIFFGEN_DATA_DIR`` / ``DIFFGEN_CONFIG_DIR`` environment variables override them (tests,
+portable installs).
+"""
 
 from __future__ import annotations
 
@@ -6,28 +12,30 @@ import os
 from importlib import resources as _res
 from pathlib import Path
 
+APP = "diffgen-studio"
+
 
 def resource(*parts: str) -> Path:
     """Path of a file shipped in the ``resources`` package (works from a wheel too)."""
     return Path(str(_res.files("resources").joinpath(*parts)))
 
 
+def _platform_dirs():
+    from platformdirs import PlatformDirs  # imported on first use: start-up stays light
+
+    return PlatformDirs(APP, appauthor=False)
+
+
 def user_data_dir() -> Path:
-    """Per-user data folder (XDG on Linux); DIFFGEN_DATA_DIR overrides it (tests, portable use)."""
+    """Per-user data folder; DIFFGEN_DATA_DIR overrides it."""
     env = os.environ.get("DIFFGEN_DATA_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "diffgen-studio"
+    return Path(env) if env else Path(_platform_dirs().user_data_dir)
 
 
 def user_config_dir() -> Path:
     """Per-user config folder; DIFFGEN_CONFIG_DIR overrides it."""
     env = os.environ.get("DIFFGEN_CONFIG_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "diffgen-studio"
+    return Path(env) if env else Path(_platform_dirs().user_config_dir)
 
 
 def demo_workspace_dir() -> Path:

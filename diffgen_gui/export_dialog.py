@@ -9,6 +9,7 @@ from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -21,9 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backend.exporters import FORMATS
+
 
 class ExportDialog(QDialog):
-    chosen = Signal(str, bool)  # folder (exists now), with real images
+    chosen = Signal(str, bool, str)  # folder (exists now), with real images, format
 
     def __init__(self, parent: QWidget | None = None, start: str = ""):
         super().__init__(parent)
@@ -32,6 +35,9 @@ class ExportDialog(QDialog):
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.with_real = QCheckBox("Also export the real images with their masks")
+        self.format = QComboBox(toolTip="The layout of the tool you train with (each carries provenance.csv"
+                                        " and a README data card)")
+        self.format.addItems(list(FORMATS))
         self.error = QLabel(objectName="error", wordWrap=True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
@@ -43,6 +49,10 @@ class ExportDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel("Export to folder:"))
         lay.addLayout(row)
+        fmt = QHBoxLayout()
+        fmt.addWidget(QLabel("Format:"))
+        fmt.addWidget(self.format, 1)
+        lay.addLayout(fmt)
         lay.addWidget(self.with_real)
         lay.addWidget(self.error)
         lay.addWidget(self.buttons)
@@ -68,7 +78,7 @@ class ExportDialog(QDialog):
             self.error.setText(f"Cannot create {folder}: {e.strerror}.")
             return
         super().accept()
-        self.chosen.emit(str(folder.resolve()), self.with_real.isChecked())
+        self.chosen.emit(str(folder.resolve()), self.with_real.isChecked(), self.format.currentText())
 
 
 def export_result(parent: QWidget, folder: str, summary: str) -> QMessageBox:

@@ -40,7 +40,7 @@ def _read(path):
 def test_export_layout_pixels_and_provenance(demo_ws, tmp_path):
     made, styled = _samples(demo_ws)
     report = export_kept(demo_ws, tmp_path / "out")
-    assert (report.samples, report.real, report.renamed) == (2, 0, [])
+    assert (report.samples, report.real, report.format) == (2, 0, "kvasir")
     rows = list(csv.DictReader(open(tmp_path / "out" / "provenance.csv")))
     assert sorted(int(r["sample_id"]) for r in rows) == sorted([made[0].id, styled.id])
     for r in rows:
@@ -78,19 +78,17 @@ def test_real_images_lose_their_exif(tmp_path):
     np.testing.assert_array_equal(np.asarray(out), ws.read_image(ws.image_ids()[0]))
 
 
-def test_never_overwrites_and_says_so(demo_ws, tmp_path):
-    made, _ = _samples(demo_ws)
+def test_never_writes_into_an_existing_export(demo_ws, tmp_path):
+    _samples(demo_ws)
     out = tmp_path / "out"
-    first = export_kept(demo_ws, out)
-    names = sorted(p.name for p in (out / "images").iterdir())
+    export_kept(demo_ws, out)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    second = export_kept(demo_ws, out)
-    assert len(second.renamed) == 3  # two pairs and the provenance file
-    assert second.provenance == "provenance-2.csv"
-    for p, data in before.items():
-        assert p.read_bytes() == data
-    assert len(list((out / "images").iterdir())) == 2 * len(names)
-    assert "nothing was overwritten" in second.summary() and first.renamed == []
+    with pytest.raises(DiffGenError, match="exists and is not empty; export into a new or empty folder"):
+        export_kept(demo_ws, out)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DiffGenError, match="is a file"):
+        export_kept(demo_ws, tmp_path / "file")
 
 
 def test_cancel_removes_partial_export(demo_ws, tmp_path):
@@ -99,7 +97,8 @@ def test_cancel_removes_partial_export(demo_ws, tmp_path):
     with pytest.raises(Cancelled):
         export_kept(demo_ws, tmp_path / "out", with_real=True, cancel=lambda: len(calls) >= 3,
                     progress=lambda d, t, m: calls.append(d))
-    assert [p for p in (tmp_path / "out").rglob("*") if p.is_file()] == []
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["ws"]  # the staging folder beside OUT is gone too
 
 
 def test_cli_export(demo_ws, tmp_path, capsys):

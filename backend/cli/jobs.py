@@ -7,16 +7,26 @@ import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 from backend.export import export_kept
+from backend.exporters import FORMATS
 from backend.jobs import REGISTRY, JobStore, run_queue
 from backend.presets import parse_value
 
 
 def register(sub) -> None:
-    p = sub.add_parser("export", help="export kept samples (and optionally the real images) "
-                                      "as images/ + masks/ + provenance.csv")
+    p = sub.add_parser("export", help="export kept samples (and optionally the real images) as a dataset "
+                                      "for nnU-Net, MONAI, COCO tools, Hugging Face or Kvasir-style loaders",
+                       description="Writes the pairs, provenance.csv and a README.md data card into OUT, "
+                                   "built beside it and renamed into place when complete.")
     add_workspace(p)
-    p.add_argument("out", help="output folder (existing files are never overwritten)")
+    p.add_argument("out", help="output folder: new or empty (nothing is ever overwritten)")
+    p.add_argument("--format", dest="fmt", choices=list(FORMATS), default="kvasir",
+                   help="kvasir: images/ + masks/ (default); nnunet: nnU-Net v2 raw (imagesTr/, labelsTr/, "
+                        "dataset.json); coco: annotations.json with RLE masks; hf: Hugging Face parquet "
+                        "(needs the 'hf' extra); monai: Decathlon datalist dataset.json")
     p.add_argument("--with-real", action="store_true", help="also export the real image/mask pairs")
+    p.add_argument("--licence", "--license", dest="licence", default="",
+                   help="the source dataset's licence terms, for the data card (e.g. 'Kvasir-SEG: research "
+                        "and educational use only')")
     p.set_defaults(func=cmd_export)
 
     jobs = sub.add_parser("jobs", help="the persistent job queue shared with the desktop app")
@@ -45,7 +55,7 @@ def register(sub) -> None:
 def cmd_export(a: argparse.Namespace) -> int:
     ws = open_workspace(a)
     with tqdm_progress("export", "pair") as prog:
-        report = export_kept(ws, a.out, with_real=a.with_real, progress=prog)
+        report = export_kept(ws, a.out, with_real=a.with_real, progress=prog, fmt=a.fmt, licence=a.licence)
     print(report.summary())
     return 0
 

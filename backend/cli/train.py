@@ -25,6 +25,9 @@ def register(sub) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    help="override a preset value, e.g. --set train.batch_size=8 (repeatable)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="also log loss, learning rate and sample sheets for TensorBoard to DIR/NAME "
+                        "(needs the 'tensorboard' extra)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_train)
 
@@ -57,7 +60,8 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     ws = open_workspace(a)
     params = {"preset": a.preset, "target": a.target, "steps": a.steps, "resume": a.resume,
-              "overrides": a.overrides, "device": a.device, "name": a.name, "overwrite": a.overwrite}
+              "overrides": a.overrides, "device": a.device, "name": a.name, "overwrite": a.overwrite,
+              "tensorboard": a.tensorboard}
     if ddp.context_from_env().is_main:
         with tqdm_progress("train", "step") as prog:
             result = run_train(ws, params, progress=prog)

@@ -36,6 +36,7 @@ from backend.diffusion.registry import (
     refuse_taken,
     register_model,
 )
+from backend.diffusion.tb_log import TensorBoardLog, open_log
 from backend.diffusion.train_data import PairCache, draw_step, from_model_range, load_pairs, make_batch
 from backend.errors import Cancelled, DiffGenError
 from backend.presets import apply_overrides, from_section, load_preset
@@ -195,6 +196,7 @@ class Session:
     device: torch.device
     ctx: ddp.DistContext
     model_id: int | None = None
+    log: TensorBoardLog | None = None   # --tensorboard
 
 
 def _eta(seconds: float) -> str:
@@ -308,6 +310,8 @@ class Trainer:
             self.step += 1
             logged = [ddp.mean_across(terms[k], s.ctx).item() for k in ("loss", "mse", "vb")]
             self.losses.append((self.step, *logged))
+            if s.log:
+                s.log.step(self.step, *logged, self.optimizer.param_groups[0]["lr"])
             saved = self.step % tc.save_interval == 0 or self.step == steps
             if saved:
                 self.save()
@@ -343,6 +347,8 @@ class Trainer:
             rgb, mask = _sample_images(sampler, s.diff_cfg, s.model_cfg, tc.sample_count, tc.seed, s.device)
             sheet = train_io.sample_sheet(rgb, mask)
             summary["samples_png"] = str(train_io.write_sheet(s.run / "samples.png", sheet))
+            if s.log:
+                s.log.samples(self.step, sheet)
 
 
 def register(s: Session) -> None:
@@ -400,7 +406,8 @@ def run_train(ws: Workspace, params: dict[str, Any], progress: Progress | None =
     cluster:K | clusters), ``steps`` (total; default from the preset), ``resume``,
     ``overrides`` (["section.field=value"]), ``device`` (auto | cpu | cuda), ``name``,
     ``overwrite`` (replace an existing model of that name; the old folder is kept as
-    ``models/NAME.replaced-STAMP`` and its rows follow it)."""
+    ``models/NAME.replaced-STAMP`` and its rows follow it), ``tensorboard`` (a folder for
+    TensorBoard event files, one subfolder per model)."""
     preset, model_cfg, diff_cfg, train_cfg = resolve_configs(params)
     steps = int(params.get("steps") or train_cfg.steps)
     device = pick_device(params.get("device"))
@@ -416,7 +423,12 @@ def run_train(ws: Workspace, params: dict[str, Any], progress: Progress | None =
     ddp.barrier(ctx)  # no rank looks for checkpoints before rank 0 moved the old ones away
     results = []
     for target, run in zip(targets, runs):
-        session = Session(ws, target, run, preset, model_cfg, diff_cfg, train_cfg, device, ctx)
-        results.append(train_target(session, steps, resume, progress, cancel))
+        log = open_log(params.get("tensorboard"), target.name, ctx.is_main)
+        session = Session(ws, target, run, preset, model_cfg, diff_cfg, train_cfg, device, ctx, log=log)
+        try:
+            results.append(train_target(session, steps, resume, progress, cancel))
+        finally:
+            if log:
+                log.close()
     return {"models": results, "preset": preset, "device": str(device), "world_size": ctx.world_size,
             "backups": backups}

@@ -183,3 +183,23 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def check_new_folder(out: Path) -> None:
+    """OUT must be absent or an empty folder: an export (of data or a model) takes its place whole."""
+    if out.exists() and not out.is_dir():
+        raise DiffGenError(f"export folder {out} is a file; name a new or empty folder")
+    if out.is_dir() and any(out.iterdir()):
+        raise DiffGenError(f"export folder {out} exists and is not empty; export into a new or empty "
+                           "folder (nothing in an existing export is overwritten)")
+
+
+def move_into_place(staged: Path, out: Path) -> None:
+    """Rename a complete staging folder to ``out`` (absent or empty, see :func:`check_new_folder`)."""
+    if out.exists():
+        try:
+            out.rmdir()  # empty when checked; fails if something was put there since
+        except OSError as e:
+            raise DiffGenError(f"export folder {out} is no longer empty ({e.strerror}); nothing was written") from None
+    staged.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; give the mode a plain mkdir would
+    os.replace(staged, out)

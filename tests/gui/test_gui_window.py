@@ -123,7 +123,7 @@ def test_export_to_a_typed_new_folder_with_a_short_result(window, demo_ws, tmp_p
     assert len(list((target / "images").iterdir())) == 1
     box = window.report_dialog
     assert isinstance(box, QMessageBox)
-    assert box.text() == f"Exported 1 kept samples to {target.resolve()}."
+    assert box.text() == f"Exported 1 kept samples to {target.resolve()} as kvasir."
     assert "Open folder" in [b.text() for b in box.buttons()]
     box.close()
 

@@ -1,0 +1,29 @@
+"""The window's export dialog offers every format and passes the chosen one to the back end."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_export_dialog_passes_the_format(demo_ws, qtbot, tmp_path):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from diffgen_gui.main_window import MainWindow
+
+    i = demo_ws.image_ids()[0]
+    s = demo_ws.add_sample("inpainted", "Diff", demo_ws.read_image(i), demo_ws.read_mask(demo_ws.current_mask(i)),
+                           source_image_id=i)
+    demo_ws.set_review(s.id, "keep")
+    w = MainWindow(demo_ws)
+    qtbot.addWidget(w)
+    form = w.export_dialog()
+    offered = [form.format.itemText(k) for k in range(form.format.count())]
+    assert offered == ["kvasir", "nnunet", "coco", "hf", "monai"]
+    form.path.setText(str(tmp_path / "out"))  # typed: created when the user confirms
+    form.format.setCurrentText("nnunet")
+    form.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: w.last_export is not None, timeout=20000)
+    assert w.last_export.format == "nnunet" and w.last_export.real == 0
+    assert json.loads((tmp_path / "out" / "dataset.json").read_text())["numTraining"] == 1
+    w.ask_unsaved = lambda n: "discard"
+    w.close()
