@@ -94,11 +94,15 @@ def _unique(stem: str, taken: set[str]) -> str:
     return name
 
 
+def _lookup(names: dict[int, str], key: int | None) -> str:
+    return names.get(key, "") if key is not None else ""
+
+
 def _sample_row(ws: Workspace, s: SampleRecord, names: dict[int, str], models: dict[int, str]) -> dict:
     return {"origin": s.kind, "sample_id": s.id, "set_name": s.set_name,
-            "source_image": names.get(s.source_image_id, ""), "source_image_id": s.source_image_id,
+            "source_image": _lookup(names, s.source_image_id), "source_image_id": s.source_image_id,
             "mask_version_id": s.mask_version_id, "parent_sample_id": s.parent_sample_id,
-            "model_id": s.model_id, "model_name": models.get(s.model_id, ""),
+            "model_id": s.model_id, "model_name": _lookup(models, s.model_id),
             "preset": str(s.params.get("preset") or ""), "seed": s.seed,
             "gates": json.dumps(s.params["gates"], sort_keys=True) if "gates" in s.params else "",
             "params": json.dumps(s.params, sort_keys=True), "review_note": ws.review(s.id)[1],
@@ -119,7 +123,7 @@ def _write(ws: Workspace, folder: Path, fmt: str, real: list[ImageRecord], sampl
     models = {r[0]: r[1] for r in ws.query("SELECT id, name FROM models")}
     jobs = ([(f"real_{rec.name}", split_of(rec), _real_row(rec),
               lambda rec=rec: (ws.read_image(rec), ws.read_mask(rec.current_mask_id))) for rec in real]
-            + [(f"{s.kind}_{names.get(s.source_image_id) or 'sample'}_{s.id}", "train",
+            + [(f"{s.kind}_{_lookup(names, s.source_image_id) or 'sample'}_{s.id}", "train",
                 _sample_row(ws, s, names, models), lambda s=s: ws.read_sample(s)) for s in samples])
     items: list[Item] = []
     taken: set[str] = set()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import BadInputError, DiffGenError
-from backend.workspace import Workspace, now
+from backend.workspace import Workspace, inserted_id, now
 from backend.workspace.files import staging_dir
 from backend.workspace.names import check_name
 
@@ -90,9 +90,12 @@ def new_model_folder(ws: Workspace | None, name: str, out: str | Path | None,
     """Where a new model named ``name`` goes (``out``, else ``models/NAME``) and whether an
     old model there is to be replaced; refuses before any work is done."""
     check_name(name, "model name")
-    if out is None and ws is None:
+    if out is not None:
+        folder = Path(out).expanduser().resolve()
+    elif ws is not None:
+        folder = model_folder(ws, name)
+    else:
         raise BadInputError("give a workspace or an output folder for the model")
-    folder = Path(out).expanduser().resolve() if out is not None else model_folder(ws, name)
     replace = refuse_taken(ws, folder, overwrite)
     if not replace and folder.exists() and any(folder.iterdir()):
         raise BadInputError(f"{folder} exists and is not a model folder; give a new or empty folder")
@@ -124,16 +127,16 @@ def register_model(ws: Workspace, name: str, target: str, preset: str, config: d
         row = c.execute("SELECT id FROM models WHERE path = ?", (rel,)).fetchone()
         if row:
             return row[0]
-        return c.execute(
+        return inserted_id(c.execute(
             "INSERT INTO models (name, target, clustering_id, cluster, preset, config_json, path, created_at)"
             " VALUES (?,?,?,?,?,?,?,?)",
-            (name, target, clustering_id, cluster, preset, json.dumps(config, default=str), rel, now())).lastrowid
+            (name, target, clustering_id, cluster, preset, json.dumps(config, default=str), rel, now())))
 
 
 def record_checkpoint(ws: Workspace, model_id: int, step: int, loss: float | None, path: str | Path) -> int:
     with ws.transaction() as c:
-        return c.execute("INSERT INTO checkpoints (model_id, step, loss, path, created_at) VALUES (?,?,?,?,?)",
-                         (model_id, step, loss, ws.rel(path), now())).lastrowid
+        return inserted_id(c.execute("INSERT INTO checkpoints (model_id, step, loss, path, created_at)"
+                                     " VALUES (?,?,?,?,?)", (model_id, step, loss, ws.rel(path), now())))
 
 
 def latest_checkpoint_id(ws: Workspace, model_id: int) -> int | None:
@@ -149,7 +152,7 @@ def _ref(ws: Workspace, row, note: str = "") -> ModelRef:
 def _with_weights(ws: Workspace, rows: list) -> tuple[sqlite3.Row | None, list[str]]:
     """The first row whose folder holds a model, and the names of those skipped before it
     (rows of runs killed before their first checkpoint, or of deleted folders)."""
-    empty = []
+    empty: list[str] = []
     for row in rows:
         if (ws.path(row["path"]) / "config.json").exists():
             return row, empty

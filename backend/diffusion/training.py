@@ -282,8 +282,7 @@ class Trainer:
             folder = train_io.save_checkpoint(s.run, self.raw, s.diff_cfg, self.ema.state, state,
                                               _extra(s, self.step, self.last_loss, self.cache))
             train_io.write_loss_csv(s.run / "loss.csv", self.losses)
-        register(s)
-        record_checkpoint(s.ws, s.model_id, self.step, self.last_loss, folder)
+        record_checkpoint(s.ws, register(s), self.step, self.last_loss, folder)
 
     def train(self, steps: int, progress: Progress | None, cancel: Callable[[], bool] | None,
               saved: bool) -> None:
@@ -308,16 +307,16 @@ class Trainer:
                                draw.t.to(s.device), draw.noise.to(s.device), self.amp_dtype, self.scaler)
             self.ema.update(self.raw, self.step)
             self.step += 1
-            logged = [ddp.mean_across(terms[k], s.ctx).item() for k in ("loss", "mse", "vb")]
-            self.losses.append((self.step, *logged))
+            loss, mse, vb = (float(ddp.mean_across(terms[k], s.ctx).item()) for k in ("loss", "mse", "vb"))
+            self.losses.append((self.step, loss, mse, vb))
             if s.log:
-                s.log.step(self.step, *logged, self.optimizer.param_groups[0]["lr"])
+                s.log.step(self.step, loss, mse, vb, self.optimizer.param_groups[0]["lr"])
             saved = self.step % tc.save_interval == 0 or self.step == steps
             if saved:
                 self.save()
             if progress and s.ctx.is_main:
                 rate = (self.step - start_step) / max(time.perf_counter() - t0, 1e-9)
-                progress(self.step, steps, f"loss {logged[0]:.4f}  {rate:.2f} it/s  "
+                progress(self.step, steps, f"loss {loss:.4f}  {rate:.2f} it/s  "
                                            f"ETA {_eta((steps - self.step) / rate)}")
 
     def finish(self, progress: Progress | None) -> dict[str, Any]:
@@ -351,12 +350,13 @@ class Trainer:
                 s.log.samples(self.step, sheet)
 
 
-def register(s: Session) -> None:
-    """Record the model in the workspace (rank 0; idempotent per folder)."""
-    if s.ctx.is_main and s.model_id is None:
+def register(s: Session) -> int:
+    """Record the model in the workspace (rank 0 only calls it; idempotent per folder); its id."""
+    if s.model_id is None:
         s.model_id = register_model(s.ws, s.target.name, s.target.kind, s.preset, {
             "model": s.model_cfg.to_dict(), "diffusion": s.diff_cfg.to_dict(), "train": asdict(s.train_cfg)},
             s.run, s.target.clustering_id, s.target.cluster)
+    return s.model_id
 
 
 def check_run_folder(ws: Workspace, run: Path, resume: bool, overwrite: bool) -> bool:
@@ -386,7 +386,8 @@ def train_target(s: Session, steps: int, resume: bool, progress: Progress | None
         raise DiffGenError("nothing to train: --steps must be at least 1")
     if checkpoint is not None:
         trainer.restore(checkpoint)
-        register(s)
+        if s.ctx.is_main:
+            register(s)
     trainer.train(steps, progress, cancel, saved=checkpoint is not None)
     return trainer.finish(progress)
 
