@@ -11,6 +11,19 @@ from backend import jobs
 
 
 @pytest.fixture
+def window(demo_ws, qtbot):
+    from diffgen_gui.main_window import MainWindow
+
+    """The real main window on the demo workspace (unsaved edits are discarded at the end)."""
+    w = MainWindow(demo_ws)
+    w.ask_unsaved = lambda n: "discard"
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+@pytest.fixture
 def state(demo_ws, qapp):
     from diffgen_gui.state import WorkspaceState
 

@@ -3,8 +3,6 @@ values; the queue: confirmed cancel, live log, "what changed" signals, finish no
 
 from __future__ import annotations
 
-import pytest
-
 from backend.clustering import ClusterConfig
 from backend.diffusion.registry import register_model
 from backend.workspace import queries
@@ -112,18 +110,6 @@ def test_the_queue_says_what_a_finished_job_changed(job_queue, qtbot):
     with qtbot.waitSignal(job_queue.workspaceChanged, timeout=15000) as blocker:
         job_queue.enqueue("masks", {"operation": "fill_holes", "all": True})
     assert blocker.args == [["masks"]]
-
-
-@pytest.fixture
-def window(demo_ws, qtbot):
-    from diffgen_gui.main_window import MainWindow
-
-    w = MainWindow(demo_ws)
-    w.ask_unsaved = lambda n: "discard"
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 def test_a_finished_job_refreshes_the_views_and_says_so(window, qtbot, demo_ws):

@@ -3,21 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from backend.data.demo import write_demo_dataset
-
-
-@pytest.fixture
-def window(demo_ws, qtbot):
-    from diffgen_gui.main_window import MainWindow
-
-    w = MainWindow(demo_ws)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.ask_unsaved = lambda n: "discard"
-    w.close()
 
 
 def test_tabs_and_survey_placeholder(window):

@@ -13,18 +13,6 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
 
 @pytest.fixture
-def window(demo_ws, qtbot):
-    from diffgen_gui.main_window import MainWindow
-
-    w = MainWindow(demo_ws)
-    w.ask_unsaved = lambda n: "discard"
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
-
-
-@pytest.fixture
 def system_theme_after(qapp):
     yield
     from diffgen_gui.theme import apply_theme
