@@ -28,6 +28,17 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _threads_as_torch_sets_them(monkeypatch):
+    """A test that runs the CLI in-process turns adaptive threads on (``configure_process``); it
+    must not change the thread count, hence the float sums, of the tests after it."""
+    from backend import threads
+
+    monkeypatch.setattr(threads, "_policy", None)
+    yield
+    threads.reset()
+
+
 @pytest.fixture(scope="session")
 def demo_dataset(tmp_path_factory):
     """A small procedural dataset in the Kvasir layout (12 pairs, 64 px). Read-only by convention."""
