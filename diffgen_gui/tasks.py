@@ -49,11 +49,11 @@ class ProgressTask(QObject):
         self.dialog.setAutoClose(False)
         self.dialog.setAutoReset(False)
         self.dialog.canceled.connect(self._cancel.set)
-        self.thread = _TaskThread(func, self._cancel, self)
-        self.thread.progressed.connect(self._progressed)
-        self.thread.done.connect(self._done)
-        self.thread.failed.connect(self._failed)
-        self.thread.start()
+        self._thread = _TaskThread(func, self._cancel, self)
+        self._thread.progressed.connect(self._progressed)
+        self._thread.done.connect(self._done)
+        self._thread.failed.connect(self._failed)
+        self._thread.start()
 
     @Slot(int, int, str)
     def _progressed(self, done: int, total: int, message: str) -> None:
@@ -73,7 +73,7 @@ class ProgressTask(QObject):
 
     def _end(self) -> None:
         self.dialog.close()
-        self.thread.wait()
+        self._thread.wait()
         self.deleteLater()
 
 

@@ -145,10 +145,10 @@ class JobQueue(QObject):
         self.ws = ws
         self.store = JobStore(ws)  # marks jobs of a dead process as interrupted
         self.logs: dict[int, list[str]] = {}
-        self.thread = QThread(self)
-        self.thread.setObjectName("diffgen-job-worker")
+        self._thread = QThread(self)
+        self._thread.setObjectName("diffgen-job-worker")
         self.worker = JobWorker(ws, launcher)
-        self.worker.moveToThread(self.thread)
+        self.worker.moveToThread(self._thread)
         self._wake.connect(self.worker.run_pending)
         self._probe.connect(self.worker.probe_devices)
         self.worker.started.connect(self._on_started)
@@ -160,7 +160,7 @@ class JobQueue(QObject):
         self.poll = QTimer(self)  # jobs queued by another process (the CLI) while the app idles
         self.poll.setInterval(POLL_MS)
         self.poll.timeout.connect(self._poll)
-        self.thread.start()
+        self._thread.start()
         self._probe.emit()
         self.wake()
         self.poll.start()
@@ -235,8 +235,8 @@ class JobQueue(QObject):
         worker still did not stop; the job is then marked interrupted at the next start."""
         self.poll.stop()
         self.worker.request_stop()
-        self.thread.quit()
-        if self.thread.wait(wait_ms):
+        self._thread.quit()
+        if self._thread.wait(wait_ms):
             return True
         self.worker.kill_current()
-        return self.thread.wait(5000)
+        return self._thread.wait(5000)

@@ -54,6 +54,15 @@ def tqdm_progress(desc: str, unit: str = "it") -> Iterator[Callable[[int, int, s
         bar.close()
 
 
+def add_model_target(p: argparse.ArgumentParser, default_name: str) -> None:
+    """Where an imported model goes: a workspace (and name), or a bare folder; ``--overwrite``."""
+    add_workspace(p, required=False)
+    p.add_argument("--name", help=f"model name (default: {default_name}; letters, digits, . _ -)")
+    p.add_argument("--out", help="model folder to write when no workspace is given")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing model of that name (the old folder is kept as NAME.replaced-DATE)")
+
+
 def subparsers_of(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
     """The sub-command action of ``parser`` (argparse keeps it among the actions, with no public
     accessor): the documentation walks it, and the desktop app adds its commands to groups."""

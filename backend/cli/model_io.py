@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from backend.cli.common import add_workspace, open_workspace
+from backend.cli.common import add_model_target, add_workspace, open_workspace
 from backend.errors import DiffGenError
 
 
@@ -22,11 +22,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("import-model", help="import a folder written by 'diffgen export-model' as a model")
     p.add_argument("folder", help="the exported folder (diffgen.json, unet/, scheduler/)")
-    add_workspace(p, required=False)
-    p.add_argument("--name", help="model name (default: the exported model's; letters, digits, . _ -)")
-    p.add_argument("--out", help="model folder to write when no workspace is given")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing model of that name (the old folder is kept as NAME.replaced-DATE)")
+    add_model_target(p, "the exported model's")
     p.set_defaults(func=cmd_import_model)
 
 

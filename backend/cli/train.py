@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.cli.common import add_model_target, add_workspace, open_workspace, tqdm_progress
 from backend.errors import DiffGenError
 
 
@@ -46,11 +46,7 @@ def register(sub) -> None:
     p.add_argument("file", help="guided-diffusion state dict (.pt), loaded without running code")
     p.add_argument("--config", default="paper", help="preset whose [model]/[diffusion] match the file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
-    add_workspace(p, required=False)
-    p.add_argument("--name", help="model name (default: the file's stem; letters, digits, . _ -)")
-    p.add_argument("--out", help="model folder to write when no workspace is given")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing model there (the old folder is kept as NAME.replaced-DATE)")
+    add_model_target(p, "the file's stem")
     p.set_defaults(func=cmd_import_checkpoint)
 
 
