@@ -1,0 +1,136 @@
+"""Quality gates: numbers that say whether a generated sample is worth keeping.
+
+Every inpainted and styled sample is scored the moment it is made, against its source at
+the model's resolution and the region that was regenerated. Each gate is one number with
+the threshold it was judged by, so a user can re-judge with another threshold later
+without recomputing anything:
+
+- ``no_polyp``: generated mask area / source polyp area. Below ``min_area_ratio`` (or an
+  empty mask) the sample has lost its label: RePaint filled the region with tissue only.
+- ``cut_off``: the fraction of the region's inner boundary (where it meets kept tissue, not
+  the frame) covered by the generated mask. Above ``max_boundary_touch`` the polyp runs into
+  kept tissue that has none, so image and mask disagree there.
+- ``copy``: mean absolute RGB difference to the source inside the region, 0..1. Below
+  ``min_region_change`` the model returned the training image it memorised (the failure
+  the paper names in 2.2), so the sample adds nothing.
+- ``seam``: the colour step across the region boundary beyond the one the real image has
+  there (0..1 units of RGB distance). Above ``max_seam`` the region shows as a patch;
+  style transfer should lower it (paper Figure 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import cv2
+import numpy as np
+
+GATES = ("no_polyp", "cut_off", "copy", "seam")
+SEAM_RING_PX = 3      # ring width each side of the boundary that the seam score compares
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """The ``[gates]`` preset section: one threshold per gate."""
+    min_area_ratio: float = 0.15      # no_polyp fails below this generated/source mask area ratio
+    max_boundary_touch: float = 0.25  # cut_off fails above this fraction of the region boundary
+    min_region_change: float = 0.02   # copy fails below this mean |sample - source| in the region
+    max_seam: float = 0.08            # seam fails above this excess colour step at the boundary
+
+    @classmethod
+    def from_section(cls, section: dict | None) -> "GateConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: float(v) for k, v in (section or {}).items() if k in known})
+
+
+@dataclass(frozen=True)
+class GateScore:
+    gate: str
+    value: float
+    threshold: float
+    passed: bool
+
+
+def _binary(a: np.ndarray) -> np.ndarray:
+    return (np.asarray(a) > 0).astype(np.uint8)
+
+
+def area_ratio(sample_mask: np.ndarray, source_mask: np.ndarray) -> float:
+    """Generated mask area over the source's (0 when the sample's mask is empty)."""
+    source = int(_binary(source_mask).sum())
+    return float(_binary(sample_mask).sum()) / source if source else 0.0
+
+
+def inner_boundary(region: np.ndarray) -> np.ndarray:
+    """Region pixels with a 4-neighbour outside the region, the frame edge not counting
+    (beyond the frame there is no kept tissue for a polyp to run into)."""
+    r = _binary(region)
+    eroded = cv2.erode(r, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=1)
+    return (r > 0) & (eroded == 0)
+
+
+def boundary_touch(sample_mask: np.ndarray, region: np.ndarray) -> float:
+    """Fraction of the region's inner boundary that the generated mask covers."""
+    edge = inner_boundary(region)
+    n = int(edge.sum())
+    return float((_binary(sample_mask)[edge] > 0).sum()) / n if n else 0.0
+
+
+def region_change(sample_rgb: np.ndarray, source_rgb: np.ndarray, region: np.ndarray) -> float:
+    """Mean absolute RGB difference inside the region, in 0..1."""
+    inside = _binary(region) > 0
+    if not inside.any():
+        return 0.0
+    diff = np.abs(sample_rgb.astype(np.float32) - source_rgb.astype(np.float32)) / 255.0
+    return float(diff[inside].mean())
+
+
+def boundary_step(rgb: np.ndarray, region: np.ndarray, ring: int = SEAM_RING_PX) -> float:
+    """Mean colour step across the region boundary: at each boundary pixel, the distance
+    between the local mean colour of a thin ring just inside and one just outside."""
+    r = _binary(region)
+    kernel = np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)
+    inside = r & (1 - cv2.erode(r, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=1))
+    outside = cv2.dilate(r, kernel) & (1 - r)
+    edge = inner_boundary(region)
+    if not edge.any() or not outside.any():
+        return 0.0
+    img = rgb.astype(np.float32) / 255.0
+    size = (2 * ring + 3, 2 * ring + 3)
+
+    def local_mean(ring_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        w = cv2.boxFilter(ring_mask.astype(np.float32), -1, size, normalize=False)
+        s = cv2.boxFilter(img * ring_mask[..., None], -1, size, normalize=False)
+        return s / np.maximum(w, 1e-6)[..., None], w
+
+    mean_in, w_in = local_mean(inside)
+    mean_out, w_out = local_mean(outside)
+    both = edge & (w_in > 0) & (w_out > 0)
+    if not both.any():
+        return 0.0
+    return float(np.linalg.norm(mean_in[both] - mean_out[both], axis=1).mean() / np.sqrt(3.0))
+
+
+def seam_excess(sample_rgb: np.ndarray, source_rgb: np.ndarray, region: np.ndarray) -> float:
+    """The sample's boundary step beyond the source's own at the same place (real tissue
+    has edges too; only the step the generation added is a seam)."""
+    return max(0.0, boundary_step(sample_rgb, region) - boundary_step(source_rgb, region))
+
+
+def score(source_rgb: np.ndarray, source_mask: np.ndarray, region: np.ndarray, sample_rgb: np.ndarray,
+          sample_mask: np.ndarray, cfg: GateConfig = GateConfig()) -> list[GateScore]:
+    """Every gate for one sample (all arrays at the same resolution, masks binary or 0/255)."""
+    ratio = area_ratio(sample_mask, source_mask)
+    touch = boundary_touch(sample_mask, region)
+    change = region_change(sample_rgb, source_rgb, region)
+    seam = seam_excess(sample_rgb, source_rgb, region)
+    return [
+        GateScore("no_polyp", ratio, cfg.min_area_ratio, ratio >= cfg.min_area_ratio and ratio > 0),
+        GateScore("cut_off", touch, cfg.max_boundary_touch, touch <= cfg.max_boundary_touch),
+        GateScore("copy", change, cfg.min_region_change, change >= cfg.min_region_change),
+        GateScore("seam", seam, cfg.max_seam, seam <= cfg.max_seam),
+    ]
+
+
+def failed(scores: list[GateScore]) -> list[str]:
+    return [s.gate for s in scores if not s.passed]

@@ -1,0 +1,119 @@
+"""Quality gates on hand-made images: each one must pass a good sample and fail a bad one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend import gates
+
+N = 64
+
+
+def disk(cx: float, cy: float, r: float, n: int = N) -> np.ndarray:
+    yy, xx = np.mgrid[:n, :n]
+    return (((xx - cx) ** 2 + (yy - cy) ** 2) <= r * r).astype(np.uint8) * 255
+
+
+def tissue(n: int = N) -> np.ndarray:
+    """A smooth horizontal gradient: real tissue has gentle edges, never a step."""
+    ramp = np.linspace(90, 170, n, dtype=np.float32)
+    img = np.stack([np.tile(ramp, (n, 1)), np.full((n, n), 80.0), np.tile(ramp[::-1], (n, 1))], axis=2)
+    return img.round().astype(np.uint8)
+
+
+SOURCE_MASK = disk(32, 32, 8)
+REGION = disk(32, 32, 16)
+
+
+def by_gate(scores):
+    return {s.gate: s for s in scores}
+
+
+def test_area_ratio_is_generated_over_source_area():
+    assert gates.area_ratio(SOURCE_MASK, SOURCE_MASK) == 1.0
+    half = SOURCE_MASK.copy()
+    half[:, 32:] = 0
+    assert gates.area_ratio(half, SOURCE_MASK) == pytest.approx((half > 0).sum() / (SOURCE_MASK > 0).sum())
+    assert gates.area_ratio(np.zeros_like(SOURCE_MASK), SOURCE_MASK) == 0.0
+
+
+def test_no_polyp_fails_an_empty_or_tiny_mask_and_passes_a_moved_polyp():
+    img = tissue()
+    empty = by_gate(gates.score(img, SOURCE_MASK, REGION, img, np.zeros_like(SOURCE_MASK)))["no_polyp"]
+    tiny = by_gate(gates.score(img, SOURCE_MASK, REGION, img, disk(32, 32, 2)))["no_polyp"]
+    moved = by_gate(gates.score(img, SOURCE_MASK, REGION, img, disk(30, 35, 7)))["no_polyp"]
+    assert not empty.passed and empty.value == 0.0
+    assert not tiny.passed and tiny.value < 0.15
+    assert moved.passed and moved.threshold == 0.15
+
+
+def test_inner_boundary_leaves_out_the_frame_edge():
+    region = np.zeros((10, 10), np.uint8)
+    region[:, :4] = 1  # touches the top, bottom and left frame edges
+    edge = gates.inner_boundary(region)
+    # only column 3 meets kept tissue (column 4); the frame edges are not boundary
+    assert edge.sum() == 10 and edge[:, 3].all()
+
+
+def test_cut_off_fails_a_polyp_running_into_kept_tissue():
+    img = tissue()
+    inside = by_gate(gates.score(img, SOURCE_MASK, REGION, img, disk(32, 32, 10)))["cut_off"]
+    assert inside.passed and inside.value == 0.0
+    # a polyp filling the whole region meets the boundary all the way round
+    full = by_gate(gates.score(img, SOURCE_MASK, REGION, img, REGION))["cut_off"]
+    assert not full.passed and full.value == pytest.approx(1.0)
+    # half the boundary: the left half of the region filled
+    left = REGION.copy()
+    left[:, 33:] = 0
+    half = by_gate(gates.score(img, SOURCE_MASK, REGION, img, left))["cut_off"]
+    assert 0.4 < half.value < 0.6 and not half.passed
+
+
+def test_copy_fails_the_source_returned_and_passes_new_content():
+    src = tissue()
+    copy = by_gate(gates.score(src, SOURCE_MASK, REGION, src.copy(), SOURCE_MASK))["copy"]
+    assert copy.value == 0.0 and not copy.passed
+    new = src.copy()
+    inside = REGION > 0
+    new[inside] = np.clip(new[inside].astype(int) + 20, 0, 255).astype(np.uint8)
+    changed = by_gate(gates.score(src, SOURCE_MASK, REGION, new, SOURCE_MASK))["copy"]
+    # every channel moved by 20 levels inside the region (no channel clipped at 255 here)
+    assert changed.value == pytest.approx(20 / 255, abs=1e-6) and changed.passed
+
+
+def test_seam_is_high_for_a_pasted_square_and_low_for_smooth_content():
+    src = tissue()
+    square = np.zeros((N, N), np.uint8)
+    square[16:48, 16:48] = 255
+    pasted = src.copy()
+    pasted[square > 0] = (200, 40, 60)  # a flat patch of another colour
+    yy, xx = np.mgrid[:N, :N]
+    bump = 40 * np.sin(np.pi * (xx - 16) / 32).clip(0) * np.sin(np.pi * (yy - 16) / 32).clip(0)
+    smooth = src.copy()  # new content that fades into the tissue at the edge: no seam
+    smooth[square > 0] = np.clip(src[square > 0] + bump[square > 0, None], 0, 255).astype(np.uint8)
+    seam_pasted = by_gate(gates.score(src, SOURCE_MASK, square, pasted, SOURCE_MASK))["seam"]
+    seam_smooth = by_gate(gates.score(src, SOURCE_MASK, square, smooth, SOURCE_MASK))["seam"]
+    assert not seam_pasted.passed and seam_pasted.value > 0.2
+    assert seam_smooth.passed and seam_smooth.value < 0.03
+    assert gates.region_change(smooth, src, square) > 0.05  # it is new content, not a copy
+
+
+def test_boundary_step_of_a_flat_patch_matches_the_colour_distance():
+    """On a flat background, a flat patch's step is the RGB distance of the two colours / sqrt(3)."""
+    bg, patch = np.array([100, 100, 100]), np.array([160, 100, 40])
+    img = np.empty((N, N, 3), np.uint8)
+    img[:] = bg
+    square = np.zeros((N, N), np.uint8)
+    square[16:48, 16:48] = 1
+    img[square > 0] = patch
+    expected = np.linalg.norm((patch - bg) / 255.0) / np.sqrt(3)
+    assert gates.boundary_step(img, square) == pytest.approx(expected, rel=1e-5)
+
+
+def test_thresholds_come_from_the_preset_section():
+    cfg = gates.GateConfig.from_section({"min_area_ratio": 0.5, "unrelated": 3})
+    assert cfg.min_area_ratio == 0.5 and cfg.max_seam == gates.GateConfig().max_seam
+    img = tissue()
+    s = by_gate(gates.score(img, SOURCE_MASK, REGION, img, disk(32, 32, 5), cfg))["no_polyp"]
+    assert s.threshold == 0.5 and not s.passed and gates.failed([s]) == ["no_polyp"]
