@@ -39,9 +39,10 @@ def test_varied_styles_are_distinct_and_polyp_counts_vary():
     items = [generate_item(0, i, 64, recipe) for i in range(40)]
     styles = Counter(it.style for it in items)
     assert len(styles) >= 4
-    assert {it.n_polyps for it in items} >= {0, 1, 2}
-    for it in items:  # the mask marks the polyps that were drawn
-        assert (it.mask.any()) == (it.n_polyps > 0)
+    assert {it.n_polyps for it in items} >= {1, 2}
+    for it in items:  # every image has a polyp (as Kvasir-SEG), and the mask marks it
+        assert it.n_polyps >= 1 and it.mask.any()
+        assert (it.mask > 0).mean() >= 0.02  # readable at 64 px: at least ~80 of its 4,096 pixels
 
     # Styles must be tellable apart by colour alone (so clustering has something to find):
     # leave-one-out nearest-centroid on each image's mean background colour.

@@ -2,7 +2,7 @@
 
 It lets every stage run out of the box (real data cannot be shipped). The look follows
 the recipe in ``resources/demo_recipe.json``: several *styles* (tissue colour, folds,
-lighting) so that clustering has something to find, 0-3 polyps per image, a dark lumen,
+lighting) so that clustering has something to find, 1-3 polyps per image (every image has one, as Kvasir-SEG), a dark lumen,
 vignetting with the black corners of an endoscope, and specular highlights. Same seed,
 same bytes.
 """
