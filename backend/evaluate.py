@@ -1,12 +1,19 @@
 """Intrinsic evaluation jobs: FID, MS-SSIM and the paper's Tables 1-2 (section 3.4).
 
 ``run_evaluate`` compares every image set of the workspace (Real, each generated set, each
-imported external set such as GAN) over 3 random subsets, as the paper does:
+imported external set such as GAN) over the paper's Sets 1-3:
 
-* Table 1 (FID against Real): a set's subset of ``m`` images against the full Real set
-  (its statistics are cached); the Real row compares two disjoint shuffled halves of Real,
-  which gives the noise floor a reader needs to judge the other rows.
-* Table 2 (MS-SSIM, diversity): mean MS-SSIM over random pairs within each subset.
+* Sets: set k = sample k of every source image (``sets_by = "sample-index"``, the paper's 3
+  samples per image), or random subsets of ``m`` images (``"random"``, and always for sets
+  without a source image per sample: imported sets, folders).
+* Real is resized to the generated samples' resolution with the inpainting stage's own
+  resize before clean-fid (``real_resize = "model"``), so that Real and synthetic images
+  reach clean-fid's 299 px resize from the same size and the same function.
+* Table 1 (FID against Real): each set against the full Real set (its statistics are
+  cached). Two Real rows: Real against itself in shuffled order (the paper's ~0, a check of
+  the pipeline) and two disjoint random halves of Real (the floor a reader needs to judge
+  the other rows).
+* Table 2 (MS-SSIM, diversity): mean MS-SSIM over random pairs within each set.
 
 Output: Markdown + CSV + a bar chart in ``reports/evaluate-<time>/``, and rows in
 ``results`` (one per value, one for the run).
@@ -21,24 +28,48 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
+from PIL import Image
 
 from backend.errors import BadInputError, Cancelled
-from backend.metrics.fid import FidExtractor, compute_fid, fid_from_stats, load_fid_inception, set_statistics
+from backend.imageio import load_rgb
+from backend.inpainting import RESIZE_NOTE, to_model_resolution
+from backend.metrics.fid import (
+    FidExtractor,
+    SetStats,
+    compute_fid,
+    fid_from_stats,
+    load_fid_inception,
+    set_statistics,
+)
 from backend.metrics.msssim import MsssimConfig, mean_msssim
 from backend.reports.csvio import write_csv
-from backend.sets import REAL, ImageSet, resolve_set, set_names
+from backend.sets import REAL, ImageSet, SetItem, disjoint_halves, resolve_set, sample_index_sets, sample_rows, set_names
 from backend.workspace import Workspace
-from backend.workspace.files import atomic_write_bytes, atomic_write_text
+from backend.workspace.files import atomic_write_bytes, atomic_write_text, encode_png, sha256_bytes, sha256_file
 
 Progress = Callable[[int, int, str], None]
 CancelFn = Callable[[], bool]
 
 
+SETS_BY = ("sample-index", "random")
+REAL_RESIZE = ("model", "full")
+REAL_SELF = "Real vs itself (sanity check)"
+REAL_HALVES = "Real halves (floor)"
+
+
 @dataclass(frozen=True)
 class EvaluateConfig:
     sets: tuple[str, ...] = ()          # empty: Real + every sample set of the workspace
-    subsets: int = 3
-    subset_size: int | None = None      # None: as many images as Real (capped by each set)
+    subsets: int = 3                    # Tables 1-2: Set 1, Set 2, Set 3
+    # sample-index: set k = sample k of every image (section 3.2 makes 3 samples per image; the
+    # author's experiments.ipynb load_samples(path, idx)); random: random subsets of subset_size
+    sets_by: str = "sample-index"
+    subset_size: int | None = None      # random sets only; None: as many images as Real (capped by each set)
+    # model: Real resized as the synthetic samples are (inpainting.to_model_resolution) before
+    # clean-fid; section 3.4 cites clean-fid [21] because resizing alone moves FID, and the
+    # author's experiments.ipynb loads Real at 256x256 like its samples. full: the files as they are
+    real_resize: str = "model"
+    real_size: int | None = None        # side for real_resize = model; None: the generated samples' side
     seed: int = 0
     pairs: int = 1000                   # MS-SSIM pairs per subset
     msssim_size: int = 256
@@ -52,7 +83,17 @@ class EvaluateConfig:
         if unknown:
             raise BadInputError(f"unknown evaluation parameters: {', '.join(sorted(unknown))}")
         cfg = cls(**params)
+        if cfg.sets_by not in SETS_BY:
+            raise BadInputError(f"sets_by must be one of {', '.join(SETS_BY)} (got {cfg.sets_by!r})")
+        check_real_resize(cfg.real_resize, cfg.real_size)
         return replace(cfg, sets=tuple(cfg.sets))
+
+
+def check_real_resize(resize: str, size: int | None) -> None:
+    if resize not in REAL_RESIZE:
+        raise BadInputError(f"real_resize must be one of {', '.join(REAL_RESIZE)} (got {resize!r})")
+    if size is not None and size < 1:
+        raise BadInputError(f"real_size must be a positive side in pixels (got {size})")
 
 
 class _Steps:
@@ -84,17 +125,102 @@ def _fid_extractor(cfg_value: str | None, device: str | None, batch_size: int,
     return given or load_fid_inception(cfg_value, device, batch_size)
 
 
+# -- Real at the generated samples' resolution ------------------------------------------------
+
+def generated_side(ws: Workspace, specs: list[str]) -> int | None:
+    """The side of the generated samples among the sets (None when there are none).
+
+    Only generated samples say what Real must match: imported sets (GAN) keep the size they
+    came with. A file that cannot be opened is left to the FID code, which names it."""
+    sizes: dict[tuple[int, int], str] = {}
+    for spec in specs:
+        for r in sample_rows(spec, ws):
+            if r.kind == "external":
+                continue
+            try:
+                with Image.open(ws.path(r.image_path)) as im:
+                    sizes.setdefault(im.size, spec)
+            except OSError:
+                continue
+    if not sizes:
+        return None
+    w, h = next(iter(sizes))
+    if len(sizes) > 1 or w != h:
+        raise BadInputError("the generated sets are not all square at one resolution ("
+                            + ", ".join(f"{spec} {sw}x{sh}" for (sw, sh), spec in sizes.items())
+                            + "): give the side Real is resized to (--real-size) or keep Real at full "
+                              "resolution (--real-resize full)")
+    return w
+
+
+def real_at_side(ws: Workspace, real: ImageSet, side: int, progress: Progress | None = None,
+                 cancel: CancelFn | None = None) -> tuple[ImageSet, list[str]]:
+    """Real resized to ``side`` x ``side`` by the function that makes the synthetic samples'
+    pixels (the inpainting stage's whole-frame resize, as training), and a message per
+    unreadable file (left out).
+
+    The copies are lossless PNGs like the samples, in ``cache/real_resized``, so that
+    clean-fid reads them as files with its own code and the feature cache keys them."""
+    tag = sha256_bytes(RESIZE_NOTE.encode())[:8]  # a changed resize function makes new copies
+    items, problems = [], []
+    for i, it in enumerate(real.items):
+        _check(cancel)
+        path = ws.path(f"cache/real_resized/{side}-{tag}/{it.sha256[:32]}.png")
+        if path.is_file():
+            items.append(SetItem(path, sha256_file(path)))
+        else:
+            try:
+                image = load_rgb(it.path)[0]
+            except BadInputError as e:
+                problems.append(f"{e}: left out of Real")
+                continue
+            # the mask only sets the 4th channel; the image pixels are the synthetic path's own
+            rgb, _ = to_model_resolution(image, np.zeros(image.shape[:2], np.uint8), side)
+            data = encode_png(rgb)
+            atomic_write_bytes(path, data)
+            items.append(SetItem(path, sha256_bytes(data)))
+        if progress:
+            progress(i + 1, len(real), "resizing Real")
+    return ImageSet(real.name, real.spec, tuple(items)), problems
+
+
+def prepare_real(ws: Workspace, real: ImageSet, others: list[str], resize: str, size: int | None,
+                 progress: Progress | None = None, cancel: CancelFn | None = None
+                 ) -> tuple[ImageSet, str, list[str]]:
+    """The Real set clean-fid reads, a sentence saying how it was made, and problems."""
+    if resize == "full":
+        return real, "Real: the image files at full resolution (real_resize = full); only clean-fid resizes them.", []
+    side = size or generated_side(ws, others)
+    if side is None:
+        return real, ("Real: the image files at full resolution (no generated set to match; "
+                      "give real_size to resize)."), []
+    resized, problems = real_at_side(ws, real, side, progress, cancel)
+    return resized, (f"Real: resized to {side}x{side} before clean-fid with the synthetic samples' own resize "
+                     f"({RESIZE_NOTE}; real_resize = model)."), problems
+
+
 def run_fid(ws: Workspace | None, params: dict, progress: Progress | None = None,
             cancel: CancelFn | None = None, extractor: FidExtractor | None = None) -> dict:
-    """FID between two set specs (``params['sets']``); Real's statistics are cached."""
+    """FID between two set specs (``params['sets']``); Real's statistics are cached and Real
+    is resized as in :func:`run_evaluate` (``real_resize``, ``real_size``)."""
     specs = list(params.get("sets", []))
     if len(specs) != 2:
         raise BadInputError(f"FID compares exactly two image sets (got {len(specs)})")
-    a, b = (resolve_set(s, ws) for s in specs)
+    resize, size = params.get("real_resize") or "model", params.get("real_size")
+    check_real_resize(resize, size)
+    pair, notes, problems = [], [], []
+    for spec, other in zip(specs, specs[::-1]):
+        s = resolve_set(spec, ws)
+        if ws is not None and spec.lower() == REAL:
+            s, note, bad = prepare_real(ws, s, [other], resize, size, cancel=cancel)
+            notes.append(note)
+            problems += bad
+        pair.append(s)
     ex = _fid_extractor(params.get("fid_inception"), params.get("device"), params.get("batch_size", 32), extractor)
-    res = compute_fid(a, b, ex, ws, cache_a=specs[0].lower() == REAL, cache_b=specs[1].lower() == REAL,
+    res = compute_fid(pair[0], pair[1], ex, ws, cache_a=specs[0].lower() == REAL, cache_b=specs[1].lower() == REAL,
                       progress=progress, cancel=cancel)
-    out = {"sets": specs, **res.as_dict()}
+    out = {"sets": specs, **res.as_dict(), "real": notes[0] if notes else None}
+    out["warnings"] = problems + out["warnings"]
     if ws is not None:
         ws.add_result("fid", f"{specs[0]} vs {specs[1]}", out)
     return out
@@ -112,8 +238,64 @@ def run_msssim(ws: Workspace | None, params: dict, progress: Progress | None = N
     return out
 
 
+# -- Tables 1-2 -------------------------------------------------------------------------------
+
 def _subset(s: ImageSet, m: int, rng: np.random.Generator, label: str) -> ImageSet:
     return s.subset(np.sort(rng.choice(len(s), size=min(m, len(s)), replace=False)), label)
+
+
+def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateConfig, m: int
+              ) -> tuple[list[ImageSet] | None, str, list[str]]:
+    """A row's Sets 1..n by sample index (None: random subsets, drawn per table), how they
+    were made, and notes."""
+    random_note = f"random subsets of {min(m, len(s))}"
+    if cfg.sets_by == "random":
+        return None, random_note, []
+    try:
+        sets, notes = sample_index_sets(spec, ws, cfg.subsets)
+    except BadInputError:  # an imported set or a folder: no sample index to go by
+        return None, random_note + " (no sample index)", []
+    small = next((k for k, x in enumerate(sets) if len(x) < 2), None)
+    if small is not None:
+        raise BadInputError(f"set {s.name}: set {small + 1} (sample {small + 1} of every image) has "
+                            f"{len(sets[small])} images; lower the number of subsets or use sets_by = random")
+    return sets, "sample k of every image", notes
+
+
+def _msssim_row(sub: ImageSet, cfg: EvaluateConfig, k: int, progress: Progress, cancel: CancelFn | None) -> dict:
+    ms = mean_msssim(sub, MsssimConfig(cfg.pairs, cfg.seed * 1000 + k, cfg.msssim_size, device=cfg.device),
+                     progress, cancel)
+    return {"subset": k + 1, "msssim": ms.mean, "images": ms.images, "pairs": ms.pairs, "method": ms.method,
+            "problems": ms.problems}
+
+
+def _real_rows(ws: Workspace, cfg: EvaluateConfig, real: ImageSet, real_stats: SetStats, ex: FidExtractor,
+               m: int, steps: _Steps, cancel: CancelFn | None) -> tuple[dict, dict, dict]:
+    """Table 1's two Real rows and Table 2's Real row, with how each was made.
+
+    Real vs itself: the paper's row ("Images are shuffled, and the Real row is compared with
+    itself", Table 1): ~0, a check of the pipeline only. Real halves: two disjoint random
+    halves, the FID two samples of the same images give at this size, the floor."""
+    fid: dict[str, list[dict]] = {REAL_SELF: [], REAL_HALVES: []}
+    ms: dict[str, list[dict]] = {real.name: []}
+    for k in range(cfg.subsets):
+        _check(cancel)
+        shuffled = real.subset(np.random.default_rng([cfg.seed, k, 3]).permutation(len(real)))
+        stats = set_statistics(shuffled, ex, ws, progress=steps.sub(f"FID Real vs itself {k + 1}"), cancel=cancel)
+        fid[REAL_SELF].append({"subset": k + 1, **fid_from_stats(stats, real_stats, "Real", "Real",
+                                                                 ex.extractor_id).as_dict()})
+        steps.step(f"FID Real vs itself {k + 1}")
+        a, b = disjoint_halves(real, cfg.seed, k)
+        res = compute_fid(a, b, ex, ws, progress=steps.sub(f"FID Real halves {k + 1}"), cancel=cancel)
+        fid[REAL_HALVES].append({"subset": k + 1, **res.as_dict()})
+        steps.step(f"FID Real halves {k + 1}")
+        sub = _subset(real, m, np.random.default_rng([cfg.seed, k, 2]), real.name)
+        ms[real.name].append(_msssim_row(sub, cfg, k, steps.sub(f"MS-SSIM Real {k + 1}"), cancel))
+        steps.step(f"MS-SSIM Real {k + 1}")
+    half = len(real) // 2
+    how = {REAL_SELF: "all of Real, shuffled, vs Real", REAL_HALVES: f"disjoint random halves, {half} vs {half}",
+           real.name: f"random subsets of {min(m, len(real))}"}
+    return fid, ms, how
 
 
 def run_evaluate(ws: Workspace, params: dict, progress: Progress | None = None,
@@ -123,42 +305,37 @@ def run_evaluate(ws: Workspace, params: dict, progress: Progress | None = None,
     specs = list(cfg.sets) or [REAL] + set_names(ws)
     if REAL not in [s.lower() for s in specs]:
         specs = [REAL] + specs
-    sets = [resolve_set(s, ws) for s in specs]
-    real = next(s for s, spec in zip(sets, specs) if spec.lower() == REAL)
+    others = [s for s in specs if s.lower() != REAL]
+    sets = [resolve_set(s, ws) for s in others]
+    steps = _Steps(2 + cfg.subsets * (3 + 2 * len(sets)), progress)
+    real, real_note, notes = prepare_real(ws, resolve_set(REAL, ws), others, cfg.real_resize, cfg.real_size,
+                                          steps.sub("resizing Real"), cancel)
+    steps.step("Real ready")
     if len(real) < 4:
         raise BadInputError(f"Real has {len(real)} images; the evaluation needs at least 4 (2 per half)")
     m = cfg.subset_size or len(real)
+    planned = [_row_sets(ws, spec, s, cfg, m) for spec, s in zip(others, sets)]
     ex = _fid_extractor(cfg.fid_inception, cfg.device, cfg.batch_size, extractor)
-    steps = _Steps(1 + 2 * cfg.subsets * len(sets), progress)
 
     real_stats = set_statistics(real, ex, ws, cache=True, progress=steps.sub("FID features Real"), cancel=cancel)
     steps.step("Real statistics")
-    fid_rows: dict[str, list[dict]] = {}
-    ms_rows: dict[str, list[dict]] = {}
-    for s in sets:
+    fid_rows, ms_rows, how = _real_rows(ws, cfg, real, real_stats, ex, m, steps, cancel)
+    for s, (row_sets, how[s.name], row_notes) in zip(sets, planned):
+        notes += row_notes
         fid_rows[s.name], ms_rows[s.name] = [], []
         for k in range(cfg.subsets):
             _check(cancel)
-            rng = np.random.default_rng([cfg.seed, k, 1])
-            if s is real:  # shuffled halves of Real against each other: the floor of the table
-                perm = rng.permutation(len(real))
-                half = len(real) // 2
-                a, b = real.subset(perm[:half], "Real A"), real.subset(perm[half:2 * half], "Real B")
-                res = compute_fid(a, b, ex, ws, progress=steps.sub(f"FID Real halves {k + 1}"), cancel=cancel)
-            else:
-                sub = _subset(s, m, rng, s.name)
-                stats = set_statistics(sub, ex, ws, progress=steps.sub(f"FID {s.name} {k + 1}"), cancel=cancel)
-                res = fid_from_stats(stats, real_stats, s.name, "Real", ex.extractor_id)
+            sub = row_sets[k] if row_sets else _subset(s, m, np.random.default_rng([cfg.seed, k, 1]), s.name)
+            stats = set_statistics(sub, ex, ws, progress=steps.sub(f"FID {s.name} {k + 1}"), cancel=cancel)
+            res = fid_from_stats(stats, real_stats, s.name, "Real", ex.extractor_id)
             fid_rows[s.name].append({"subset": k + 1, **res.as_dict()})
             steps.step(f"FID {s.name} {k + 1}")
             _check(cancel)
-            sub = _subset(s, m, np.random.default_rng([cfg.seed, k, 2]), s.name)
-            ms = mean_msssim(sub, MsssimConfig(cfg.pairs, cfg.seed * 1000 + k, cfg.msssim_size, device=cfg.device),
-                             steps.sub(f"MS-SSIM {s.name} {k + 1}"), cancel)
-            ms_rows[s.name].append({"subset": k + 1, "msssim": ms.mean, "images": ms.images, "pairs": ms.pairs,
-                                    "method": ms.method, "problems": ms.problems})
+            sub = row_sets[k] if row_sets else _subset(s, m, np.random.default_rng([cfg.seed, k, 2]), s.name)
+            ms_rows[s.name].append(_msssim_row(sub, cfg, k, steps.sub(f"MS-SSIM {s.name} {k + 1}"), cancel))
             steps.step(f"MS-SSIM {s.name} {k + 1}")
-    return _write_report(ws, cfg, specs, fid_rows, ms_rows, ex.extractor_id, real.name)
+    protocol = {"real": real_note, "sets": how}
+    return _write_report(ws, cfg, specs, fid_rows, ms_rows, ex.extractor_id, protocol, notes)
 
 
 # -- report files -----------------------------------------------------------------------------
@@ -168,16 +345,20 @@ def _mean_sd(values: list[float]) -> str:
     return f"{v.mean():.4g} ± {v.std(ddof=1):.2g}" if len(v) > 1 else f"{v.mean():.4g}"
 
 
-def markdown_table(title: str, rows: dict[str, list[float]], sizes: dict[str, int], subsets: int) -> str:
-    head = "| Data type | " + " | ".join(f"Set {k + 1}" for k in range(subsets)) + " | Mean ± sd | Images |"
-    lines = [f"### {title}", "", head, "|" + "---|" * (subsets + 3)]
+def markdown_table(title: str, rows: dict[str, list[float]], sizes: dict[str, int], subsets: int,
+                   how: dict[str, str]) -> str:
+    """One table: a row per set, a column per subset, and how the row's sets were made."""
+    head = "| Data type | " + " | ".join(f"Set {k + 1}" for k in range(subsets)) + " | Mean ± sd | Images | Sets |"
+    lines = [f"### {title}", "", head, "|" + "---|" * (subsets + 4)]
     for name, vals in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{v:.4g}" for v in vals) + f" | {_mean_sd(vals)} | {sizes[name]} |")
+        lines.append(f"| {name} | " + " | ".join(f"{v:.4g}" for v in vals) +
+                     f" | {_mean_sd(vals)} | {sizes[name]} | {how[name]} |")
     return "\n".join(lines) + "\n"
 
 
-def bar_chart(fid: dict[str, list[float]], ms: dict[str, list[float]]) -> bytes:
-    """Two panels (FID, MS-SSIM): a bar per set at the mean, a dot per subset, sd whiskers."""
+def bar_chart(fid: dict[str, list[float]], ms: dict[str, list[float]], reference: frozenset[str]) -> bytes:
+    """Two panels (FID, MS-SSIM): a bar per set at the mean, a dot per subset, sd whiskers;
+    the ``reference`` rows (Real) in grey."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -190,7 +371,8 @@ def bar_chart(fid: dict[str, list[float]], ms: dict[str, list[float]]) -> bytes:
         means = [float(np.mean(v)) for v in data.values()]
         sds = [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for v in data.values()]
         x = np.arange(len(names))
-        ax.bar(x, means, yerr=sds, capsize=4, color=["#7a7a7a"] + ["#3b75af"] * (len(names) - 1), alpha=0.85)
+        ax.bar(x, means, yerr=sds, capsize=4, color=["#7a7a7a" if n in reference else "#3b75af" for n in names],
+               alpha=0.85)
         for i, v in enumerate(data.values()):
             ax.scatter(np.full(len(v), i) + np.linspace(-0.15, 0.15, len(v)), v, s=12, color="black", zorder=3)
         ax.set_xticks(x, names, rotation=20, ha="right")
@@ -204,20 +386,27 @@ def bar_chart(fid: dict[str, list[float]], ms: dict[str, list[float]]) -> bytes:
 
 
 def _write_report(ws: Workspace, cfg: EvaluateConfig, specs: list[str], fid_rows: dict, ms_rows: dict,
-                  extractor: str, real_name: str) -> dict:
+                  extractor: str, protocol: dict, extra_notes: list[str]) -> dict:
     fid = {n: [r["fid"] for r in rs] for n, rs in fid_rows.items()}
     ms = {n: [r["msssim"] for r in rs] for n, rs in ms_rows.items()}
     fid_sizes = {n: rs[0]["n_a"] for n, rs in fid_rows.items()}
     ms_sizes = {n: rs[0]["images"] for n, rs in ms_rows.items()}
     notes = sorted({w for rs in fid_rows.values() for r in rs for w in r["warnings"]} |
-                   {p for rs in ms_rows.values() for r in rs for p in r["problems"]})
+                   {p for rs in ms_rows.values() for r in rs for p in r["problems"]} | set(extra_notes))
     method = next(iter(ms_rows.values()))[0]["method"]
+    how = protocol["sets"]
     md = ["# Intrinsic evaluation", "",
-          f"{cfg.subsets} random subsets per set (seed {cfg.seed}). FID: clean-fid `clean` mode, "
-          f"extractor `{extractor}`; each subset against the full Real set, the Real row compares two "
-          f"disjoint shuffled halves of Real. MS-SSIM: mean over {cfg.pairs} random pairs per subset, {method}.",
-          "", markdown_table("Table 1: FID between real and synthetic images", fid, fid_sizes, cfg.subsets),
-          markdown_table("Table 2: MS-SSIM within each set", ms, ms_sizes, cfg.subsets)]
+          f"{cfg.subsets} sets per data type (seed {cfg.seed}); the Sets column says how each row's were made "
+          f"(sets_by = {cfg.sets_by}: " + ("set k = sample k of every image where the samples have a sample "
+                                          "index" if cfg.sets_by == "sample-index" else "random subsets") + "). "
+          f"FID: clean-fid `clean` mode, extractor `{extractor}`; each set against the full Real set. "
+          f"MS-SSIM: mean over {cfg.pairs} random pairs per set, {method}.", "",
+          protocol["real"], "",
+          f"*{REAL_SELF}*: Real in shuffled order against Real, the paper's Table 1 row (~0): a check of "
+          f"the pipeline, not a reference value. *{REAL_HALVES}*: two disjoint random halves of Real against "
+          "each other, the FID two samples of the same images give at this size: the floor for the other rows.",
+          "", markdown_table("Table 1: FID between real and synthetic images", fid, fid_sizes, cfg.subsets, how),
+          markdown_table("Table 2: MS-SSIM within each set", ms, ms_sizes, cfg.subsets, how)]
     if notes:
         md += ["### Notes", ""] + [f"- {n}" for n in notes] + [""]
     csv_rows = [[table, name, k + 1, float(f"{v:.6g}"), sizes[name]]
@@ -228,9 +417,9 @@ def _write_report(ws: Workspace, cfg: EvaluateConfig, specs: list[str], fid_rows
     paths = {"markdown": f"{folder}/tables.md", "csv": f"{folder}/tables.csv", "chart": f"{folder}/chart.png"}
     atomic_write_text(ws.path(paths["markdown"]), "\n".join(md))
     write_csv(ws.path(paths["csv"]), ["table", "data_type", "subset", "value", "images"], csv_rows)
-    halves = {("Real (halves)" if n == real_name else n): v for n, v in fid.items()}
-    atomic_write_bytes(ws.path(paths["chart"]), bar_chart(halves, ms))
-    result = {"sets": specs, "fid": fid_rows, "msssim": ms_rows, "paths": paths, "notes": notes,
+    reference = frozenset({REAL_SELF, REAL_HALVES, *(n for n in ms if n not in fid)})
+    atomic_write_bytes(ws.path(paths["chart"]), bar_chart(fid, ms, reference))
+    result = {"sets": specs, "fid": fid_rows, "msssim": ms_rows, "paths": paths, "notes": notes, "protocol": protocol,
               "config": {k: v for k, v in cfg.__dict__.items() if k != "device"}}
     with ws.transaction():
         for name, rows in fid_rows.items():

@@ -21,7 +21,7 @@ import numpy as np
 
 from backend.errors import BadInputError, Cancelled
 from backend.imageio import IMAGE_SUFFIXES, load_mask, load_rgb
-from backend.workspace import Workspace
+from backend.workspace import SampleRecord, Workspace
 from backend.workspace.files import sha256_file
 
 REAL = "real"
@@ -152,3 +152,70 @@ def import_external_set(ws: Workspace, folder: str | Path, name: str,
             progress(i + 1, len(images), path.name)
     return {"set_name": name, "added": added, "already_present": skipped, "without_mask": unmasked,
             "problems": problems}
+
+
+# -- the paper's Sets 1-3 and the Real rows of Table 1 ------------------------------------------
+
+def sample_rows(spec: str, ws: Workspace) -> list[SampleRecord]:
+    """The workspace samples a set spec names, as :func:`resolve_set` reads it (none for
+    ``real`` or a folder)."""
+    if spec.lower() == REAL:
+        return []
+    if spec.startswith("samples:"):
+        return ws.samples(kind=spec.split(":", 1)[1])
+    return ws.samples(set_name=spec)
+
+
+def _recorded_index(s: SampleRecord, by_id: dict[int, SampleRecord]) -> int | None:
+    """The inpainting stage's ``sample_index``; a styled sample has its parent's."""
+    while s.params.get("sample_index") is None and s.parent_sample_id in by_id:
+        s = by_id[s.parent_sample_id]
+    value = s.params.get("sample_index")
+    return None if value is None else int(value)
+
+
+def sample_index_sets(spec: str, ws: Workspace, count: int) -> tuple[list[ImageSet], list[str]]:
+    """Set k (k = 1..count) = sample k of every source image of the set, and notes on images
+    that have fewer or repeated samples.
+
+    The paper makes 3 samples per image (section 3.2) and reports Sets 1-3 (Tables 1-2); the
+    author's experiments.ipynb builds set k as sample k of every image (``load_samples(path,
+    idx)``, and ``k`` of ``load_GAN_images_from_dict``). A sample's index is the one the
+    inpainting stage recorded (a styled sample inherits its parent's); samples without one
+    count in the order they were made. A re-run that made a second sample k of an image:
+    the earlier one is used.
+    """
+    rows = sample_rows(spec, ws)
+    if not rows or any(r.source_image_id is None for r in rows):
+        raise BadInputError(f"set {spec!r} has no source image per sample (an imported set or a folder), "
+                            "so it has no per-image sample index")
+    by_id = {r.id: r for r in ws.samples()}
+    per_image: dict[int, list[SampleRecord]] = {}
+    for r in rows:
+        per_image.setdefault(int(r.source_image_id), []).append(r)  # type: ignore[arg-type]
+    chosen: list[dict[int, SampleRecord]] = [{} for _ in range(count)]
+    repeats = 0
+    for image_id, samples in per_image.items():
+        unindexed = iter(range(len(samples)))
+        for s in sorted(samples, key=lambda r: r.id):
+            k = _recorded_index(s, by_id)
+            k = next(unindexed) if k is None else k
+            if k < count and image_id in chosen[k]:
+                repeats += 1
+            elif k < count:
+                chosen[k][image_id] = s
+    name = spec.split(":", 1)[1] if spec.startswith("samples:") else spec
+    sets = [ImageSet(name, spec, _items([ws.path(s.image_path) for _, s in sorted(c.items())])) for c in chosen]
+    notes = [f"{name}: set {k + 1} lacks {len(per_image) - len(s)} of the {len(per_image)} images "
+             f"(they have no sample {k + 1})" for k, s in enumerate(sets) if len(s) < len(per_image)]
+    if repeats:
+        notes.append(f"{name}: {repeats} repeated sample indices (a re-run); the earliest sample of each is used")
+    return sets, notes
+
+
+def disjoint_halves(s: ImageSet, seed: int, k: int) -> tuple[ImageSet, ImageSet]:
+    """Two disjoint random halves of a set (an odd one out is left over), from ``(seed, k)``
+    only: the floor of Table 1, the FID two samples of the same images give at this size."""
+    perm = np.random.default_rng([seed, k, 1]).permutation(len(s))
+    half = len(s) // 2
+    return s.subset(perm[:half], f"{s.name} A"), s.subset(perm[half:2 * half], f"{s.name} B")

@@ -12,7 +12,7 @@ import backend.evaluate as evaluate
 from backend.cli import main
 from backend.data.demo import write_demo_dataset
 from backend.errors import Cancelled
-from backend.evaluate import run_evaluate
+from backend.evaluate import REAL_HALVES, REAL_SELF, run_evaluate
 from backend.imageio import load_mask
 from backend.metrics.msssim import MsssimConfig, mean_msssim
 from backend.sets import import_external_set, resolve_set, set_names
@@ -51,11 +51,13 @@ def test_tables_for_every_set(eval_ws, tmp_path):
     res = run_evaluate(eval_ws, {"pairs": 6, "msssim_size": 64, "device": "cpu"}, extractor=ex)
     assert res["sets"] == ["real", "GAN", "Noise"]
     fid = {name: [r["fid"] for r in rows] for name, rows in res["fid"].items()}
-    assert set(fid) == {"Real", "GAN", "Noise"} and all(len(v) == 3 for v in fid.values())
-    # demo-like GAN images are closer to Real than random noise is
-    assert max(fid["GAN"]) < min(fid["Noise"]) and min(fid["Real"]) >= 0
+    assert list(fid) == [REAL_SELF, REAL_HALVES, "GAN", "Noise"] and all(len(v) == 3 for v in fid.values())
+    # demo-like GAN images are closer to Real than random noise is; the halves are a floor above ~0
+    assert max(fid["GAN"]) < min(fid["Noise"]) and min(fid[REAL_HALVES]) > 1e3 * max(map(abs, fid[REAL_SELF]))
     # Real halves: 6 vs 6 images; sets smaller than Real are used whole in every subset
-    assert res["fid"]["Real"][0]["n_a"] == 6 and res["fid"]["GAN"][0]["n_a"] == 8
+    assert res["fid"][REAL_HALVES][0]["n_a"] == 6 and res["fid"]["GAN"][0]["n_a"] == 8
+    # only imported sets here: no generated resolution to match, so Real is read as it is
+    assert "full resolution (no generated set to match" in res["protocol"]["real"]
     assert fid["GAN"][0] == pytest.approx(fid["GAN"][2])
 
     # the MS-SSIM of a subset equals mean_msssim on the same subset (same seeds as documented)
@@ -67,17 +69,18 @@ def test_tables_for_every_set(eval_ws, tmp_path):
     md = eval_ws.path(res["paths"]["markdown"]).read_text()
     assert "Table 1" in md and "Table 2" in md and "| Noise |" in md and "only 6 images" in md
     rows = list(csv.DictReader(eval_ws.path(res["paths"]["csv"]).open()))
-    assert len(rows) == 2 * 3 * 3
+    assert len(rows) == (4 + 3) * 3
     noise_fid = [float(r["value"]) for r in rows if r["table"] == "fid" and r["data_type"] == "Noise"]
     np.testing.assert_allclose(noise_fid, fid["Noise"], rtol=1e-5)
     assert eval_ws.path(res["paths"]["chart"]).stat().st_size > 5000
     counts = {r[0]: r[1] for r in eval_ws.query("SELECT kind, COUNT(*) FROM results GROUP BY kind")}
-    assert counts["evaluate"] == 1 and counts["fid"] == 9 and counts["msssim"] == 9
+    assert counts["evaluate"] == 1 and counts["fid"] == 12 and counts["msssim"] == 9
     assert counts["fid_stats"] == 1  # the full Real set's statistics are cached
 
     smaller = run_evaluate(eval_ws, {"pairs": 3, "msssim_size": 64, "subset_size": 5, "subsets": 2,
                                      "sets": ["GAN"]}, extractor=ex)
-    assert [r["n_a"] for r in smaller["fid"]["GAN"]] == [5, 5] and list(smaller["fid"]) == ["Real", "GAN"]
+    assert [r["n_a"] for r in smaller["fid"]["GAN"]] == [5, 5] and list(smaller["fid"]) == [REAL_SELF, REAL_HALVES,
+                                                                                            "GAN"]
     assert smaller["fid"]["GAN"][0]["fid"] != smaller["fid"]["GAN"][1]["fid"]
 
 
@@ -100,8 +103,13 @@ def test_cli_fid_evaluate_and_import_set(eval_ws, tmp_path, monkeypatch, capsys)
     assert "FID" in capsys.readouterr().out
     assert main(["fid", "--set", "real", "--set", "GAN"]) == 1
     assert "need --workspace" in capsys.readouterr().err
-    assert main(["evaluate", "-w", str(eval_ws.root), "--pairs", "4", "--set", "GAN", "--subsets", "2"]) == 0
+    assert main(["fid", "-w", str(eval_ws.root), "--set", "real", "--set", "GAN", "--real-size", "32"]) == 0
+    assert "Real: resized to 32x32 before clean-fid" in capsys.readouterr().out
+    assert main(["evaluate", "-w", str(eval_ws.root), "--pairs", "4", "--set", "GAN", "--subsets", "2",
+                 "--real-resize", "full", "--sets-by", "random"]) == 0
     out = capsys.readouterr().out
-    assert "| Real |" in out and "| GAN |" in out and "| Noise |" not in out
+    assert f"| {REAL_SELF} |" in out and f"| {REAL_HALVES} |" in out and "| Real |" in out and "| GAN |" in out
+    assert "| Noise |" not in out and "(sets_by = random: random subsets)" in out
+    assert "Real: the image files at full resolution (real_resize = full)" in out
     assert main(["import-set", str(tmp_path / "noise"), "--name", "Noise", "-w", str(eval_ws.root)]) == 0
     assert "8 already present" in capsys.readouterr().out

@@ -15,6 +15,16 @@ def _preset_section(name: str, section: str) -> dict:
     return dict(load_preset(name).get(section, {}))
 
 
+def _add_real_resize(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--real-resize", choices=("model", "full"), default="model",
+                   help="model (default): resize Real with the synthetic samples' own resize (whole frame, "
+                        "INTER_AREA) to their side before clean-fid, so both reach its 299 px resize alike "
+                        "(paper 3.4 cites clean-fid because resizing moves FID; the author's experiments.ipynb "
+                        "loads Real at 256x256 like its samples); full: the Real files as they are")
+    p.add_argument("--real-size", type=int, metavar="PX",
+                   help="side Real is resized to with --real-resize model (default: the generated samples' side)")
+
+
 def register(sub) -> None:
     p = sub.add_parser("cluster", help="cluster the images (Inception features of image + mask, KMeans)")
     add_workspace(p)
@@ -35,6 +45,7 @@ def register(sub) -> None:
                    help="pytorch-fid's state dict pt_inception-2015-12-05-6726825d.pth or its folder")
     p.add_argument("--device")
     p.add_argument("--batch-size", type=int, default=32)
+    _add_real_resize(p)
     p.set_defaults(func=cmd_fid)
 
     p = sub.add_parser("msssim", help="diversity: mean MS-SSIM over random pairs of one set")
@@ -50,10 +61,15 @@ def register(sub) -> None:
     add_workspace(p)
     p.add_argument("--set", action="append", default=[], dest="sets", metavar="SET",
                    help="sets to include (default: real + every sample set)")
-    p.add_argument("--subsets", type=int, default=3)
-    p.add_argument("--subset-size", type=int, help="images per subset (default: as many as Real)")
+    p.add_argument("--subsets", type=int, default=3, help="Sets 1..N of Tables 1-2 (paper: 3)")
+    p.add_argument("--sets-by", choices=("sample-index", "random"), default="sample-index",
+                   help="sample-index (default): set k = sample k of every image (paper 3.2: 3 samples per image; "
+                        "the author's experiments.ipynb load_samples(path, idx)); random: random subsets. "
+                        "Sets without a source image per sample (import-set, folders) are always random")
+    p.add_argument("--subset-size", type=int, help="images per random subset (default: as many as Real)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pairs", type=int, default=1000, help="MS-SSIM pairs per subset")
+    _add_real_resize(p)
     p.add_argument("--fid-inception", metavar="PTH")
     p.add_argument("--device")
     p.set_defaults(func=cmd_evaluate)
@@ -99,7 +115,9 @@ def cmd_fid(a: argparse.Namespace) -> int:
     specs = _specs(a, a.dirs + a.sets)
     with tqdm_progress("FID features", "img") as prog:
         res = run_fid(ws, {"sets": specs, "fid_inception": a.fid_inception, "device": a.device,
-                           "batch_size": a.batch_size}, prog)
+                           "batch_size": a.batch_size, "real_resize": a.real_resize, "real_size": a.real_size}, prog)
+    if res["real"]:
+        print(res["real"])
     for w in res["warnings"]:
         print(f"warning: {w}")
     print(f"FID {specs[0]} vs {specs[1]}: {res['fid']:.4f}  ({res['n_a']} vs {res['n_b']} images, clean-fid clean)")
@@ -126,8 +144,9 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     from backend.evaluate import run_evaluate
 
     ws = open_workspace(a)
-    params = {"sets": a.sets, "subsets": a.subsets, "subset_size": a.subset_size, "seed": a.seed,
-              "pairs": a.pairs, "fid_inception": a.fid_inception, "device": a.device}
+    params = {"sets": a.sets, "subsets": a.subsets, "sets_by": a.sets_by, "subset_size": a.subset_size,
+              "seed": a.seed, "pairs": a.pairs, "real_resize": a.real_resize, "real_size": a.real_size,
+              "fid_inception": a.fid_inception, "device": a.device}
     with tqdm_progress("evaluate", "%") as prog:
         res = run_evaluate(ws, params, prog)
     print(ws.path(res["paths"]["markdown"]).read_text())
