@@ -107,7 +107,7 @@ def style_ws(demo_ws, tmp_path, monkeypatch):
 def test_cli_styles_all_unstyled_samples_with_provenance(style_ws):
     ws, parents = style_ws
     assert cli_main(["style", "-w", str(ws.root), "--all-unstyled", "--set", FEW_STEPS[0],
-                     "--seed", "5", "--lambda-sem", "0"]) == 0
+                     "--set", "style.mask_from=parent", "--seed", "5", "--lambda-sem", "0"]) == 0
     styled = ws.samples(kind="styled")
     assert [s.parent_sample_id for s in styled] == [p.id for p in parents]
     assert [s.set_name for s in styled] == ["Styled-Diff", "Full-Styled-Diff"]
@@ -128,17 +128,17 @@ def test_cli_styles_all_unstyled_samples_with_provenance(style_ws):
     assert rel.startswith("reports/") and sheet.shape == (22 + 2 * 64, 3 * 64, 3)
 
 
-def test_restyle_mask_colour_match_and_progress(style_ws):
+def test_styled_mask_colour_match_and_progress(style_ws):
     ws, parents = style_ws
     seen = []
-    result = run_style(ws, {"samples": [parents[0].id], "overrides": FEW_STEPS, "restyle_mask": True,
-                            "color_match": "mkl", "lambdas": {"sty": 0, "sem": 0, "zecon": 0}},
+    result = run_style(ws, {"samples": [parents[0].id], "overrides": FEW_STEPS,
+                            "color_match": "histogram", "lambdas": {"sty": 0, "sem": 0, "zecon": 0}},
                        progress=lambda d, t, m: seen.append((d, t)))
     assert seen[-1] == (4, 4) and len(result["styled"]) == 1
     s = ws.sample(result["styled"][0])
     _, mask = ws.read_sample(s)
     assert set(np.unique(mask)) <= {0, 255}
-    assert s.params["restyle_mask"] and s.params["style"]["color_match"] == "mkl"
+    assert s.params["style"]["mask_from"] == "styled" and s.params["style"]["color_match"] == "histogram"
 
 
 def test_cancel_writes_nothing_and_bad_samples_are_reported(style_ws):

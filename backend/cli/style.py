@@ -40,14 +40,14 @@ def register(sub) -> None:
                    help="style target: the source's real image (default) or one image file for all")
     p.add_argument("--preset", help="tiny | paper | TOML path (default: the preset the model was trained with)")
     p.add_argument("--set", dest="overrides", action="append", metavar="style.FIELD=VALUE",
-                   help="preset override, e.g. --set style.skip_timesteps=100 (repeatable)")
+                   help="preset override, e.g. --set style.skip_timesteps=100 or --set style.mask_from=parent "
+                        "(repeatable)")
     for term in LAMBDAS:
         p.add_argument(f"--lambda-{term}", type=float, metavar="W", help=LAMBDA_HELP[term])
     p.add_argument("--seed", type=int, default=0, help="base seed (each sample uses seed + its id)")
-    p.add_argument("--restyle-mask", action="store_true",
-                   help="take the mask from the guided 4th channel (thresholded, cleaned) instead of the parent's")
     p.add_argument("--color-match", nargs="?", const="mkl", choices=METHODS, default=None,
-                   help="match the result's colours to the target afterwards (mkl when given alone; default off)")
+                   help="match the result's colours to the target afterwards (mkl when given alone; "
+                        "default: the preset's style.color_match)")
     p.add_argument("--vgg-weights", metavar="FILE", help="torchvision vgg19 state dict (vgg19-dcbb9e9d.pth)")
     p.add_argument("--dino-weights", metavar="FILE", help="DINO ViT-B/8 weights (.pth or timm .safetensors)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
@@ -66,7 +66,7 @@ def params_from_args(a: argparse.Namespace) -> dict:
     return {
         "samples": a.samples, "preset": a.preset, "overrides": a.overrides or [],
         "lambdas": {t: getattr(a, f"lambda_{t}") for t in LAMBDAS if getattr(a, f"lambda_{t}") is not None},
-        "target": a.target, "seed": a.seed, "restyle_mask": a.restyle_mask, "color_match": a.color_match,
+        "target": a.target, "seed": a.seed, "color_match": a.color_match,
         "vgg_weights": a.vgg_weights, "dino_weights": a.dino_weights, "device": a.device,
     }
 

@@ -1,7 +1,7 @@
-"""Optional colour matching of a styled image to its target (off by default).
+"""Colour matching of a styled image to its target, after sampling (``style.color_match``).
 
-DiffuseIT offers the same post-step (``--use_colormatch``, the ``color-matcher`` package's
-'mkl' method). Two methods on 8-bit RGB arrays:
+The author's sampling command (and DiffuseIT's) runs this post-step with ``--use_colormatch``,
+the ``color-matcher`` package's 'mkl' method; the presets do too. Two methods on 8-bit RGB arrays:
 
 - ``mkl``: the Monge-Kantorovich linear map between the two colour distributions seen as
   Gaussians (Pitie & Kokaram 2007): the result has the target's mean and covariance and

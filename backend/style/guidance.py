@@ -23,9 +23,10 @@ from torch import nn
 
 from backend.diffusion.gaussian import GaussianDiffusion, PMeanVar
 from backend.diffusion.model import DiffusionUNet
-from backend.errors import BadInputError, Cancelled
+from backend.errors import BadInputError, Cancelled, DiffGenError
 from backend.presets import from_section
 from backend.style import losses
+from backend.style.colour import METHODS
 from backend.style.networks import DinoCLS, UNetEncoder
 from backend.style.terms import LAMBDAS
 from backend.threads import adapt as adapt_threads
@@ -33,22 +34,41 @@ from backend.threads import adapt as adapt_threads
 N = TypeVar("N")
 
 
+MASK_SOURCES = ("styled", "parent")
+
+
 @dataclass(frozen=True)
 class StyleConfig:
-    """The [style] preset section (paper Table A.3 plus the reference code's constants)."""
-    skip_timesteps: int = 80
-    lambda_zecon: float = 500.0
+    """The [style] preset section (paper Table A.3 plus the reference code's constants).
+
+    Defaults are the paper's; where the paper is silent they follow the command in the
+    author's README (dsaragih/diffuse-gen, ``main.py ... --diff_iter 100 --use_colormatch``).
+    """
+    skip_timesteps: int = 80       # Table A.1 skip_timesteps: with respacing 200, 120 steps run
+    lambda_zecon: float = 500.0    # Table A.3 (all lambdas)
     lambda_vgg: float = 100.0
     lambda_mse: float = 5000.0
     lambda_sty: float = 10000.0
     lambda_l2: float = 10000.0
     lambda_sem: float = 40000.0
     lambda_rng: float = 200.0
-    sem_min_t: int = 50            # DiffuseIT's diff_iter: semantic divergence while t > this
+    # Semantic divergence while the respaced step t > this: the author's README --diff_iter 100
+    # (as DiffuseIT's image-guided command), tested in image_editor.py as t > diff_iter.
+    sem_min_t: int = 100
     zecon_patches: int = 256
     zecon_temperature: float = 0.07
-    color_match: str = "none"      # none | mkl | histogram (after sampling; see colour.py)
+    # After sampling: the author's --use_colormatch (color-matcher's 'mkl' to the style target).
+    color_match: str = "mkl"       # none | mkl | histogram (see colour.py)
     dino_size: int = 224           # DINO input size; smaller trades style fidelity for speed on CPU
+    # The styled sample's mask: "styled" = the guided 4th channel, as the author's code keeps
+    # the styled x0's last channel (image_editor.py, img[..., -1:]); "parent" = the inpainted one's.
+    mask_from: str = "styled"
+
+    def __post_init__(self) -> None:
+        for name, choices in (("color_match", METHODS), ("mask_from", MASK_SOURCES)):
+            if getattr(self, name) not in choices:
+                raise DiffGenError(f"style.{name} must be one of {', '.join(choices)}, "
+                                   f"not {getattr(self, name)!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "StyleConfig":
@@ -150,12 +170,15 @@ class StyleGuide:
         if cfg.lambda_vgg:
             terms["vgg"] = losses.vgg_loss(_built(self.nets.vgg, "VGG"), x_in, y_in)
         if cfg.lambda_mse:
-            terms["mse"] = losses.mse(x_in, y_in)
+            # RGB only, as the author's cnt_mse_loss(x_in3, y_in): the mask is not pulled to the parent's
+            terms["mse"] = losses.mse(x_in[:, :3], y_in[:, :3])
         return terms
 
     def cond_fn(self, x: torch.Tensor, t: torch.Tensor, out: PMeanVar) -> torch.Tensor:
         """Gradient that p_sample adds (times the variance) to the mean: -dL/dx_t."""
         loss = self.loss(x, t, out)
+        if not loss.requires_grad:     # no term active at this step (e.g. only lambda_sem, window closed)
+            return torch.zeros_like(x)
         return -torch.autograd.grad(loss, x)[0]
 
 

@@ -8,7 +8,6 @@ store the results as new ``styled`` samples linked to their parents.
   lambdas: {"zecon": 0, ...}     lambda overrides (``--lambda-zecon`` ...)
   target: "original" | PATH      style target: the source's real image (default) or a file
   seed: int                      base seed (each sample uses seed + sample id)
-  restyle_mask: bool             take the mask from the guided 4th channel instead of the parent
   color_match: none|mkl|histogram
   vgg_weights, dino_weights: paths (else env var / settings file)
   device: auto | cpu | cuda
@@ -173,7 +172,7 @@ class StyleJob:
             raise DiffGenError(f"sample {sample.id}: guidance diverged (non-finite values); lower the "
                                "lambdas (at sizes below 256 px scale them by (size/256)^2, as the tiny preset does)")
         rgb = match_colours(to_uint8(x[0, :3]), to_uint8(target[0]), cfg.color_match)
-        if self.params.get("restyle_mask"):
+        if cfg.mask_from == "styled":
             mask = self.clean_mask(np.where(x[0, 3].cpu().numpy() > 0, 255, 0).astype(np.uint8), lm.preset)
         else:
             mask = cv2.resize(parent_mask, (size, size), interpolation=cv2.INTER_NEAREST) \
@@ -181,7 +180,7 @@ class StyleJob:
         provenance = {
             "stage": "style", "style": cfg.to_dict(), "steps": cfg_steps(lm.diffusion, cfg),
             "respaced_steps": lm.diffusion.num_timesteps, "base_seed": self.params.get("seed", 0),
-            "target": target_name, "final_loss_terms": terms, "restyle_mask": bool(self.params.get("restyle_mask")),
+            "target": target_name, "final_loss_terms": terms,
             "preset": self.params.get("preset") or lm.preset.get("name"), "seconds": round(seconds, 3),
             "device": str(self.device),
         }

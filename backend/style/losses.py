@@ -63,7 +63,7 @@ def zecon_loss(feats_q: list[torch.Tensor], feats_k: list[torch.Tensor], num_pat
 
 
 def vgg_loss(vgg: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """MSE of pre-ReLU conv1_1 and conv2_1 features.
+    """MSE of post-ReLU conv1_1 and conv2_1 features (as the reference stores them).
 
     ZeCon applies the ImageNet normalisation to the [-1, 1] tensors directly (no rescale to
     [0, 1]); we keep that so that lambda_VGG = 100 (Table A.3) has the paper's weight.

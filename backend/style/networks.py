@@ -29,9 +29,11 @@ M = TypeVar("M", bound=nn.Module)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-# torchvision vgg19.features indices: 0 conv1_1, 2 conv1_2, 5 conv2_1 (the layer outputs are
-# pre-ReLU because each ReLU is its own module). ZeCon's content loss uses conv1_1 and conv2_1.
-VGG_LAYERS = {0: "conv1_1", 5: "conv2_1"}
+# torchvision vgg19.features indices: 0 conv1_1, 1 its ReLU, 5 conv2_1, 6 its ReLU. ZeCon's
+# content loss (and the author's vgg_loss) reads "conv1_1" and "conv2_1" as its get_features
+# stores them: the conv's output tensor, which the next in-place ReLU then overwrites, so the
+# values are post-ReLU. We read the ReLU outputs, under the reference's names.
+VGG_LAYERS = {1: "conv1_1", 6: "conv2_1"}
 
 
 def frozen(net: M, device: torch.device | str) -> M:
@@ -57,15 +59,10 @@ def _unwrap(state: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, torch
 
 # -- VGG19 ------------------------------------------------------------------------------
 def build_vgg_head() -> nn.Sequential:
-    """vgg19.features up to conv2_1 (all that ZeCon's content loss reads). torchvision's
-    ReLUs work in place, which would overwrite the pre-ReLU maps we keep: switch that off."""
+    """vgg19.features up to conv2_1's ReLU (all that ZeCon's content loss reads)."""
     from torchvision.models.vgg import cfgs, make_layers
 
-    head = make_layers(cfgs["E"])[: max(VGG_LAYERS) + 1]
-    for layer in head:
-        if isinstance(layer, nn.ReLU):
-            layer.inplace = False
-    return head
+    return make_layers(cfgs["E"])[: max(VGG_LAYERS) + 1]
 
 
 def load_vgg(path: str | Path, device: torch.device | str = "cpu") -> nn.Sequential:
@@ -80,7 +77,7 @@ def load_vgg(path: str | Path, device: torch.device | str = "cpu") -> nn.Sequent
 
 
 def vgg_features(vgg: nn.Sequential, images: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Pre-ReLU conv1_1 / conv2_1 maps of images already normalised for VGG."""
+    """Post-ReLU conv1_1 / conv2_1 maps of images already normalised for VGG."""
     feats, x = {}, images
     for i, layer in enumerate(vgg):
         x = layer(x)
