@@ -1,6 +1,7 @@
 """Clustering of the training pairs (paper section 2.2, Figure 2).
 
-Inception-v3 features of image + mask (each half scaled to unit length), KMeans (scikit-learn, fixed seed), one row per run
+Inception-v3 features of image + mask (each half scaled to unit length, or raw as the author's
+notebook), KMeans (scikit-learn, fixed seed), one row per run
 in ``clusterings`` with its assignments; the newest run is marked current and is what
 ``Workspace.cluster_of`` (training, inpainting) uses. A cluster sheet (a row of thumbnails
 per cluster) is written into the workspace so the user can judge the grouping at a glance.
@@ -18,10 +19,11 @@ import numpy as np
 
 from backend.errors import BadInputError, Cancelled
 from backend.features import InceptionFeatures, pair_features
-from backend.presets import apply_overrides, load_preset
+from backend.presets import apply_overrides, check_choice, load_preset
 from backend.workspace import Workspace, now
 
 Progress = Callable[[int, int, str], None]
+FEATURES = ("balanced", "raw")
 
 
 @dataclass(frozen=True)
@@ -29,11 +31,16 @@ class ClusterConfig:
     k: int = 20
     seed: int = 0
     min_cluster_size: int = 5
+    features: str = "balanced"             # balanced: image and mask halves each L2-normalised (ours);
+                                           # raw: plain concatenation (diffuse-gen clustering/clustering.ipynb)
     inception_weights: str | None = None   # None: env var / settings file
     batch_size: int = 16
     device: str | None = None
     thumbs_per_row: int = 10
     thumb_size: int = 96
+
+    def __post_init__(self) -> None:
+        check_choice("cluster.features", self.features, FEATURES)
 
     @classmethod
     def from_params(cls, params: dict) -> "ClusterConfig":
@@ -57,6 +64,12 @@ def balance_halves(features: np.ndarray) -> np.ndarray:
     """
     halves = np.split(np.asarray(features, dtype=np.float64), 2, axis=1)
     return np.concatenate([h / np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-12) for h in halves], axis=1)
+
+
+def combine_features(features: np.ndarray, mode: str) -> np.ndarray:
+    """The rows KMeans sees: :func:`balance_halves` or the concatenation as it is."""
+    check_choice("cluster.features", mode, FEATURES)
+    return balance_halves(features) if mode == "balanced" else np.asarray(features, dtype=np.float64)
 
 
 def kmeans_labels(features: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -128,7 +141,7 @@ def run_cluster(ws: Workspace, params: dict, progress: Progress | None = None,
     feats = pair_features(ws, image_ids, extractor, progress, cancel)
     if cancel and cancel():
         raise Cancelled("clustering cancelled")
-    labels = kmeans_labels(balance_halves(feats), cfg.k, cfg.seed)
+    labels = kmeans_labels(combine_features(feats, cfg.features), cfg.k, cfg.seed)
     sizes = np.bincount(labels, minlength=cfg.k).tolist()
     small = [c for c in range(cfg.k) if sizes[c] < cfg.min_cluster_size]
 

@@ -41,30 +41,68 @@ from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_m
 from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
 from backend.diffusion.train_data import resize_pair
 from backend.errors import BadInputError, DiffGenError, WorkspaceError
-from backend.presets import from_section, load_preset
+from backend.presets import check_choice, from_section, load_preset
 from backend.selection import select_images
 from backend.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
 SHEET_MAX_IMAGES = 8
 WEIGHT_FILES = {"ema": "ema", "raw": "model"}    # load_model's names for the two weight files
-RESIZE_NOTE = "whole frame to the model resolution: image INTER_AREA, mask nearest (as training)"
+# Whole frame, whatever train.resize was: the author's sampler squashes too (image_editor.py,
+# PIL resize to (256, 256)), and a crop would lose the sides a sample must keep.
+RESIZE_NOTE = "whole frame to the model resolution: image INTER_AREA, mask nearest"
+DILATE_SHAPES = ("disk", "ellipse_kernel")
+MASK_CLEANUPS = ("islands", "opening")
 
 
 @dataclass(frozen=True)
 class InpaintConfig:
     """Per-run settings: preset ``[inpaint]`` section, then explicit params on top."""
     samples: int = 3              # samples per real image (paper: 3)
-    dilate: int = 20              # radius in pixels at the model's resolution (paper: 20)
+    dilate: int = 20              # pixels at the model's resolution (paper 2.2: "dilated ... by 20 pixels"):
+                                  # the disk's radius, or the elliptical kernel's side
+    dilate_shape: str = "disk"    # disk: Euclidean disk of radius `dilate` (our reading of the paper);
+                                  # ellipse_kernel: cv2 MORPH_ELLIPSE (dilate, dilate), ~dilate/2 per side
+                                  # (diffuse-gen optimization/image_editor.py)
     respacing: int = 200          # steps of the respaced reverse process (paper: 200)
     jump_length: int = 10         # Table A.2
     jump_n_sample: int = 5        # Table A.2
-    min_island: int = 64          # generated mask components smaller than this are dropped
-    fill_holes: bool = True       # holes inside generated mask components are filled
+    clip_denoised: bool = True    # clip each step's x0 prediction to [-1, 1] (RePaint confs, guided-diffusion
+                                  # image_sample.py); the author's p_sample_loop passes clip_denoised=False
+    mask_cleanup: str = "islands"  # islands: threshold, drop blobs < min_island, fill holes (ours);
+                                   # opening: threshold, elliptical opening (image_editor.py refine_mask)
+    min_island: int = 64          # islands: generated mask components smaller than this are dropped
+    fill_holes: bool = True       # islands: holes inside generated mask components are filled
+    opening_kernel: int = 16      # opening: kernel side (refine_mask: MORPH_ELLIPSE (16, 16))
+    weights: str = "ema"          # ema | raw; the author's README samples model*.pt, the raw weights
     batch_size: int = 3           # rows (samples) per model call
+
+    def __post_init__(self) -> None:
+        check_choice("inpaint.dilate_shape", self.dilate_shape, DILATE_SHAPES)
+        check_choice("inpaint.mask_cleanup", self.mask_cleanup, MASK_CLEANUPS)
+        check_choice("inpaint.weights", self.weights, tuple(WEIGHT_FILES))
 
     def schedule(self) -> RepaintSchedule:
         return RepaintSchedule(self.respacing, self.jump_length, self.jump_n_sample)
+
+    def region(self, mask: np.ndarray) -> np.ndarray:
+        """The dilated mask: the region that is regenerated."""
+        return dilate_region(mask, self.dilate, self.dilate_shape)
+
+    def clean(self, mask: np.ndarray) -> np.ndarray:
+        """A thresholded generated mask (0/255) cleaned as ``mask_cleanup`` says. The author
+        opens the grey mask channel before any threshold; flat opening commutes with
+        thresholding, so opening the thresholded mask gives the same binary mask."""
+        if self.mask_cleanup == "opening":
+            return masks.open_ellipse_kernel(mask, self.opening_kernel)
+        if self.min_island > 0:
+            mask = masks.remove_small_islands(mask, self.min_island)
+        return masks.fill_holes(mask) if self.fill_holes else mask
+
+
+def dilate_region(mask: np.ndarray, dilate: int, shape: str = "disk") -> np.ndarray:
+    check_choice("inpaint.dilate_shape", shape, DILATE_SHAPES)
+    return masks.dilate_ellipse_kernel(mask, dilate) if shape == "ellipse_kernel" else masks.dilate(mask, dilate)
 
 
 def resolve_config(params: dict[str, Any], preset: str) -> InpaintConfig:
@@ -105,21 +143,17 @@ def to_tensor(image: np.ndarray, mask: np.ndarray) -> torch.Tensor:
 
 
 def postprocess(x0: torch.Tensor, image: np.ndarray, mask: np.ndarray, region: np.ndarray,
-                min_island: int, fill: bool) -> tuple[np.ndarray, np.ndarray]:
+                cfg: InpaintConfig) -> tuple[np.ndarray, np.ndarray]:
     """A generated (4,H,W) tensor -> (RGB uint8, binary mask uint8).
 
-    The mask channel is thresholded at 0 (mid-grey) and cleaned in the context of the whole
-    mask (a polyp crossing the region edge stays one component); outside the region both
-    the image and the mask are the source's, exactly.
+    The mask channel is thresholded at 0 (mid-grey) and cleaned (:meth:`InpaintConfig.clean`)
+    in the context of the whole mask (a polyp crossing the region edge stays one component);
+    outside the region both the image and the mask are the source's, exactly.
     """
     arr = ((x0.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
     inside = region > 0
     out_img = np.where(inside[..., None], arr[..., :3], image)
-    out_mask = np.where(inside, np.where(arr[..., 3] >= 128, 255, 0), mask).astype(np.uint8)
-    if min_island > 0:
-        out_mask = masks.remove_small_islands(out_mask, min_island)
-    if fill:
-        out_mask = masks.fill_holes(out_mask)
+    out_mask = cfg.clean(np.where(inside, np.where(arr[..., 3] >= 128, 255, 0), mask).astype(np.uint8))
     return out_img.astype(np.uint8), np.where(inside, out_mask, mask).astype(np.uint8)
 
 
@@ -135,11 +169,11 @@ class _Source:
     region: np.ndarray
 
 
-def _load_source(ws: Workspace, image_id: int, size: int, dilate: int) -> _Source:
+def _load_source(ws: Workspace, image_id: int, size: int, cfg: InpaintConfig) -> _Source:
     rec = ws.image(image_id)
     mv = ws.current_mask(image_id)
     image, mask = to_model_resolution(ws.read_image(rec), ws.read_mask(mv), size)
-    region = masks.dilate(mask, dilate)
+    region = cfg.region(mask)
     if not region.any():
         raise BadInputError(f"image {rec.name}: its mask is empty, nothing to inpaint")
     return _Source(image_id, rec.name, mv.id, (rec.width, rec.height), image, mask, region)
@@ -167,17 +201,20 @@ class _Plan:
     diffusion: DiffusionConfig
     sources: list[_Source]
 
-    def provenance(self, ws: Workspace, run_seed: int, device: torch.device, weights: str) -> dict[str, Any]:
+    def provenance(self, ws: Workspace, run_seed: int, device: torch.device) -> dict[str, Any]:
         cfg, schedule = self.cfg, self.cfg.schedule()
+        cleanup = ({"opening_kernel": cfg.opening_kernel} if cfg.mask_cleanup == "opening"
+                   else {"min_island": cfg.min_island, "fill_holes": cfg.fill_holes})
         return {
             "preset": self.preset, "model_folder": ws.rel(self.ref.folder), "model_target": self.target,
             "cluster": self.cluster, "model_note": self.ref.note,
             "schedule": "repaint-jump", "respacing": cfg.respacing, "jump_length": cfg.jump_length,
             "jump_n_sample": cfg.jump_n_sample, "evaluations": schedule.evaluations(),
-            "dilation": cfg.dilate, "resolution": self.image_size, "resize": RESIZE_NOTE,
-            "postprocess": {"threshold": 0.0, "min_island": cfg.min_island,
-                            "fill_holes": cfg.fill_holes},
-            "run_seed": run_seed, "weights": weights, "device": device.type,
+            "clip_denoised": cfg.clip_denoised,
+            "dilation": cfg.dilate, "dilation_shape": cfg.dilate_shape, "resolution": self.image_size,
+            "resize": RESIZE_NOTE,
+            "postprocess": {"threshold": 0.0, "cleanup": cfg.mask_cleanup, **cleanup},
+            "run_seed": run_seed, "weights": cfg.weights, "device": device.type,
             "autocast_fp16": device.type == "cuda",
         }
 
@@ -198,7 +235,7 @@ def _plan(ws: Workspace, ref: ModelRef, image_ids: list[int], params: dict[str, 
     sources = []
     for image_id in image_ids:
         try:
-            sources.append(_load_source(ws, image_id, size, cfg.dilate))
+            sources.append(_load_source(ws, image_id, size, cfg))
         except (BadInputError, WorkspaceError) as e:
             skipped.append({"image_id": image_id, "reason": str(e)})
     model_id = row.get("id")
@@ -213,17 +250,14 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
 
     params: images | cluster | all (selection), samples, dilate, seed, preset, model
     ("cluster" | "full" | folder), batch, device, respacing, jump_length, jump_n_sample,
-    min_island, fill_holes, weights ("ema", default, or "raw": the raw weights, for runs too
-    short for the average to settle), set_name (override), job_id, sheet (write a contact sheet).
+    min_island, fill_holes, weights ("ema" or "raw"; default the preset's inpaint.weights; raw
+    also suits runs too short for the average to settle), set_name (override), job_id, sheet.
     Progress counts model evaluations of single samples over the whole run.
     """
     started = time.perf_counter()
     run_seed = int(params["seed"]) if params.get("seed") is not None else secrets.randbits(31)
     choice = str(params.get("model") or "cluster")
     device = pick_device(params.get("device"))
-    weights = str(params.get("weights") or "ema")
-    if weights not in WEIGHT_FILES:
-        raise DiffGenError(f"weights must be 'ema' or 'raw', not {weights!r}")
     messages: list[str] = []
     skipped: list[dict[str, Any]] = []
 
@@ -238,7 +272,7 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
         groups[ref.folder].append(image_id)
     plans = [_plan(ws, refs[folder], ids, params, skipped) for folder, ids in groups.items()]
     messages += [s["reason"] for s in skipped]
-    finished = [i for p in plans for i in _drop_finished(ws, p, p.provenance(ws, run_seed, device, weights), params)]
+    finished = [i for p in plans for i in _drop_finished(ws, p, p.provenance(ws, run_seed, device), params)]
     if finished:
         messages.append(f"skipped {len(finished)} image(s) that already have these samples (same seed, model "
                         "and settings)")
@@ -266,8 +300,8 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
     for plan in plans:
         if not plan.sources:
             continue
-        model, _, _ = load_model(plan.ref.folder, weights=WEIGHT_FILES[weights], device=device)
-        common = plan.provenance(ws, run_seed, device, weights)
+        model, _, _ = load_model(plan.ref.folder, weights=WEIGHT_FILES[plan.cfg.weights], device=device)
+        common = plan.provenance(ws, run_seed, device)
         rows_meta = [(s, k, sample_seed(run_seed, s.image_id, k))
                      for s in plan.sources for k in range(plan.cfg.samples)]
         rows = [RepaintRow(to_tensor(s.image, s.mask), torch.from_numpy((s.region == 0).astype(np.float32))[None],
@@ -276,7 +310,7 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
         diffusion = create_diffusion(plan.diffusion, str(plan.cfg.respacing))
         for idx, x0 in repaint_rows(model, diffusion, rows, plan.cfg.schedule().times(), plan.cfg.batch_size,
                                     device, on_step=on_step, cancel=cancel, on_message=on_message,
-                                    on_restart=on_restart):
+                                    on_restart=on_restart, clip_denoised=plan.cfg.clip_denoised):
             src, k, seed = rows_meta[idx]
             pending[src.image_id].append((k, seed, x0))
             if len(pending[src.image_id]) == plan.cfg.samples:
@@ -332,8 +366,7 @@ def _write_samples(ws: Workspace, plan: _Plan, src: _Source, results: list[tuple
     ids = []
     with ws.transaction():
         for k, seed, x0 in sorted(results, key=lambda r: r[0]):
-            image, mask = postprocess(x0, src.image, src.mask, src.region, plan.cfg.min_island,
-                                      plan.cfg.fill_holes)
+            image, mask = postprocess(x0, src.image, src.mask, src.region, plan.cfg)
             rec = ws.add_sample(
                 "inpainted", set_name, image, mask, source_image_id=src.image_id,
                 mask_version_id=src.mask_version_id, model_id=plan.model_id, checkpoint_id=plan.checkpoint_id,
@@ -367,14 +400,16 @@ def write_contact_sheet(ws: Workspace, items: list[tuple[int, list[int]]], tile:
         if mask_id is None:
             raise WorkspaceError(f"sample {samples[0].id} records no source mask: not an inpainting sample")
         image, mask = to_model_resolution(ws.read_image(image_id), ws.read_mask(mask_id), int(p["resolution"]))
-        region = masks.dilate(mask, int(p["dilation"]))
+        region = dilate_region(mask, int(p["dilation"]), p.get("dilation_shape", "disk"))
         pairs = [(image, mask), (_outline(image, region), region)] + [ws.read_sample(s) for s in samples]
         cols = [np.vstack([_tile(a, tile), np.full((pad, tile, 3), 255, np.uint8), _tile(b, tile)])
                 for a, b in pairs]
         sep = np.full((cols[0].shape[0], pad, 3), 255, np.uint8)
         body = np.hstack([c for col in cols for c in (col, sep)][:-1])
         head = np.full((header_h, body.shape[1], 3), 255, np.uint8)
-        labels = [f"source {ws.image(image_id).name}", f"region: +{p['dilation']} px"] + [
+        reach = (f"{p['dilation']}x{p['dilation']} ellipse" if p.get("dilation_shape") == "ellipse_kernel"
+                 else f"+{p['dilation']} px")
+        labels = [f"source {ws.image(image_id).name}", f"region: {reach}"] + [
             f"sample {s.params['sample_index'] + 1} ({s.set_name})" for s in samples]
         for j, text in enumerate(labels):
             cv2.putText(head, text[:24], (j * (tile + pad) + 3, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,

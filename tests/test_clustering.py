@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from backend.clustering import balance_halves, kmeans_labels, run_cluster
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import import_dataset
 from backend.errors import BadInputError, Cancelled
-from backend.features import InceptionFeatures
+from backend.features import InceptionFeatures, pair_features
 from backend.imageio import read_png_fast
 from backend.workspace import Workspace
 from backend.workspace.files import write_png
@@ -100,6 +101,17 @@ def test_runs_are_stored_current_cached_and_drawn(demo_ws, weights, tmp_path):
     sheet = read_png_fast(demo_ws.path(rows[1]["sheet_path"]))
     assert sheet.shape[0] == 5 * (96 + 8)  # one row of thumbnails per cluster
     assert first["sheet"] != second["sheet"]
+
+
+def test_raw_features_run_clusters_the_plain_concatenation(demo_ws, weights):
+    ex = fast_extractor(weights)
+    res = run_cluster(demo_ws, {"preset": "diffuse-gen", "k": 3, "min_cluster_size": 1}, extractor=ex)
+    ids = [r.id for r in demo_ws.images("current_mask_id IS NOT NULL")]
+    expected = kmeans_labels(pair_features(demo_ws, ids, ex).astype(np.float64), 3, seed=0)
+    assert [demo_ws.cluster_of(i) for i in ids] == expected.tolist()
+    stored = json.loads(demo_ws.query("SELECT params_json FROM clusterings WHERE id = ?",
+                                      (res["clustering_id"],))[0][0])
+    assert stored["features"] == "raw"
 
 
 def test_too_many_clusters_and_cancel_leave_nothing(demo_ws, weights):

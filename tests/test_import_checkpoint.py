@@ -26,8 +26,12 @@ from backend.errors import BadInputError, BadWeightsError
 
 CFG = ModelConfig(image_size=16, num_channels=32, num_res_blocks=2, channel_mult=(1, 2),
                   attention_resolutions=(16, 8), num_head_channels=16)
-OVERRIDES = ["model.image_size=16", "model.num_channels=32", "model.num_res_blocks=2",
-             "model.channel_mult=[1,2]", "model.attention_resolutions=[16,8]", "model.num_head_channels=16"]
+# The size of CFG without its attention: paper and diffuse-gen then differ by attention alone.
+SIZE = ["model.image_size=16", "model.num_channels=32", "model.num_res_blocks=2",
+        "model.channel_mult=[1,2]", "model.num_head_channels=16"]
+OVERRIDES = SIZE + ["model.attention_resolutions=[16,8]"]
+# The author's code (diffuse-gen): attention at the 16 px feature map only (here: the top level).
+CFG16 = ModelConfig(**{**CFG.to_dict(), "attention_resolutions": [16]})
 
 
 def _gd_forward(sd: dict[str, torch.Tensor], cfg: ModelConfig, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -149,6 +153,48 @@ def test_missing_extra_and_misshaped_keys_are_named(ours):
     wider = ModelConfig(**{**CFG.to_dict(), "num_channels": 64})
     with pytest.raises(BadInputError, match="wrong shape: time_embed.0.weight"):
         from_guided_diffusion(gd, wider)
+
+
+def _perturbed(cfg: ModelConfig) -> torch.nn.Module:
+    torch.manual_seed(1)
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return model
+
+
+def test_author_shaped_checkpoint_imports_with_diffuse_gen(tmp_path, demo_ws):
+    """A guided-diffusion state dict at attention (16,), written by our inverse mapping and
+    checked against the reference forward, imports under --config diffuse-gen and gives the
+    same output; under --config paper the error names diffuse-gen (and the reverse)."""
+    ours = _perturbed(CFG16)
+    gd = to_guided_diffusion(ours.state_dict(), CFG16)
+    assert "input_blocks.1.1.qkv.weight" in gd and not any(k.startswith("input_blocks.4.1.") for k in gd)
+    x, t = torch.randn(2, 4, 16, 16), torch.tensor([3.0, 811.0])
+    with torch.no_grad():
+        torch.testing.assert_close(_gd_forward(gd, CFG16, x, t), ours(x, t), rtol=1e-4, atol=1e-4)
+    pt = tmp_path / "cluster_0_model110000.pt"
+    torch.save(gd, pt)
+    result = import_checkpoint(pt, "diffuse-gen", ws=demo_ws, name="author", overrides=SIZE)
+    model, _, cfg = load_model(result["folder"])
+    with torch.no_grad():
+        assert torch.equal(model(x, t), ours(x, t))
+    assert cfg["model"]["attention_resolutions"] == [16] and cfg["preset"] == "diffuse-gen"
+    # paper wants attention at 8 px too: 2 down + 3 up blocks x 6 tensors, and the last up block's
+    # up-sampler (10 tensors) then sits at output_blocks.2.2 where the file has it at .2.1
+    with pytest.raises(BadInputError, match=r"cluster_0_model110000\.pt under --config paper: .*missing 40 keys, "
+                                            r"e\.g\. input_blocks\.4\.1\.norm\.weight.*unexpected 10 keys, "
+                                            r"e\.g\. output_blocks\.2\.1\..*It fits --config diffuse-gen: "):
+        import_checkpoint(pt, "paper", ws=demo_ws, name="as-paper", overrides=SIZE)
+    paper_pt = tmp_path / "paper.pt"
+    torch.save(to_guided_diffusion(_perturbed(CFG).state_dict(), CFG), paper_pt)
+    with pytest.raises(BadInputError, match=r"under --config diffuse-gen: .*unexpected .*It fits --config paper:"):
+        import_checkpoint(paper_pt, "diffuse-gen", ws=demo_ws, name="as-dg", overrides=SIZE)
+    wider = tmp_path / "wider.pt"
+    torch.save(to_guided_diffusion(_perturbed(CFG16).state_dict(), CFG16), wider)
+    with pytest.raises(BadInputError, match=r"wrong shape: time_embed\.0\.weight.*flags the model was trained with\.$"):
+        import_checkpoint(wider, "paper", ws=demo_ws, name="wide", overrides=SIZE + ["model.num_channels=64"])
 
 
 class _Exploit:

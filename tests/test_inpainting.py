@@ -17,7 +17,14 @@ from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.registry import record_checkpoint, register_model
 from backend.errors import Cancelled, DiffGenError
-from backend.inpainting import postprocess, resolve_config, run_inpaint, sample_seed, to_model_resolution
+from backend.inpainting import (
+    InpaintConfig,
+    postprocess,
+    resolve_config,
+    run_inpaint,
+    sample_seed,
+    to_model_resolution,
+)
 from backend.selection import select_images
 from backend.workspace import now
 
@@ -66,7 +73,8 @@ def test_samples_keep_the_source_outside_the_region_and_carry_provenance(ws):
             p = s.params
             assert (p["respacing"], p["jump_length"], p["jump_n_sample"], p["dilation"]) == (10, 5, 2, 2)
             assert p["evaluations"] == 15 and p["model_target"] == "full" and p["resolution"] == 16
-            assert p["postprocess"] == {"threshold": 0.0, "min_island": 2, "fill_holes": True}
+            assert p["postprocess"] == {"threshold": 0.0, "cleanup": "islands", "min_island": 2, "fill_holes": True}
+            assert (p["dilation_shape"], p["clip_denoised"], p["weights"]) == ("disk", True, "ema")
         assert not np.array_equal(outs[0][0][region], outs[1][0][region])   # samples differ
     assert "sheet" not in result                                         # only when asked
 
@@ -85,6 +93,32 @@ def test_cluster_model_serves_its_cluster_and_others_fall_back(ws):
     assert ws.samples(source_image_id=2)[0].set_name == "Full-Diff"
     assert ws.samples(source_image_id=2)[0].params["weights"] == "raw"
     assert any("no model for cluster 1" in m for m in result["messages"])
+
+
+def test_diffuse_gen_preset_samples_as_the_author_code(ws, monkeypatch):
+    """Under diffuse-gen: the raw weights by default, an elliptical-kernel region, no x0 clip,
+    the opening clean-up; each recorded in the sample's provenance."""
+    import backend.inpainting as inpainting
+
+    loaded, clips = [], []
+    real_load, real_rows = inpainting.load_model, inpainting.repaint_rows
+    monkeypatch.setattr(inpainting, "load_model", lambda *a, **k: loaded.append(k["weights"]) or real_load(*a, **k))
+    monkeypatch.setattr(inpainting, "repaint_rows",
+                        lambda *a, **k: clips.append(k["clip_denoised"]) or real_rows(*a, **k))
+    run = {**FAST, "preset": "diffuse-gen", "images": [1], "samples": 1, "dilate": 6, "opening_kernel": 4}
+    assert run_inpaint(ws, run)["samples"] == 1 and loaded == ["model"] and clips == [False]
+    s = ws.samples(source_image_id=1)[0]
+    p = s.params
+    assert (p["preset"], p["weights"], p["dilation_shape"], p["clip_denoised"]) == ("diffuse-gen", "raw", "ellipse_kernel",
+                                                                                    False)
+    assert p["postprocess"] == {"threshold": 0.0, "cleanup": "opening", "opening_kernel": 4}
+    src_img, src_mask = _resized(ws, 1)
+    region = masks.dilate_ellipse_kernel(src_mask, 6) > 0
+    assert p["region_pixels"] == region.sum() < (masks.dilate(src_mask, 6) > 0).sum()
+    img, mask = ws.read_sample(s)
+    assert np.array_equal(img[~region], src_img[~region]) and np.array_equal(mask[~region], src_mask[~region])
+    run_inpaint(ws, {**run, "images": [2], "weights": "ema"})               # an explicit choice wins
+    assert loaded[-1] == "ema" and ws.samples(source_image_id=2)[0].params["weights"] == "ema"
 
 
 def test_cancel_writes_no_sample(ws):
@@ -153,7 +187,7 @@ def test_postprocess_against_scipy():
     gen[3, 12:28, 12:28] = 1          # a generated polyp with a hole and a speck
     gen[3, 18:21, 18:21] = -1
     gen[3, 8, 33] = 1
-    img, mask = postprocess(gen, src_img, src_mask, region, min_island=4, fill=True)
+    img, mask = postprocess(gen, src_img, src_mask, region, InpaintConfig(min_island=4, fill_holes=True))
     inside = region > 0
     thresholded = np.where(inside, (gen[3] >= 0).numpy(), src_mask > 0)
     labels, n = ndimage.label(thresholded, structure=np.ones((3, 3)))

@@ -54,7 +54,8 @@ def test_wheel_and_sdist_contain_resources(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     wheel = next(tmp_path.glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for f in ("resources/presets/tiny.toml", "resources/presets/paper.toml", "resources/demo_recipe.json",
+    for f in ("resources/presets/tiny.toml", "resources/presets/paper.toml", "resources/presets/diffuse-gen.toml",
+              "resources/demo_recipe.json",
               "resources/icons/diffgen.svg", "resources/style.qss", "backend/cli/__init__.py"):
         assert f in names, f
     sdist = next(tmp_path.glob("*.tar.gz"))

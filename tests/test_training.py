@@ -127,6 +127,23 @@ def test_pairs_are_resized_binary_and_flipped_together(demo_ws):
     assert batch.min() >= -1 and batch.max() <= 1
 
 
+def test_train_resize_reaches_the_data_and_the_saved_config(demo_ws, monkeypatch):
+    import backend.diffusion.training as training
+
+    seen = []
+    real = training.load_pairs
+    monkeypatch.setattr(training, "load_pairs", lambda *a, **k: seen.append(k["resize"]) or real(*a, **k))
+    result = run_train(demo_ws, _params(steps=1, overrides=MICRO_OVERRIDES + ["train.resize=center_crop",
+                                                                             "train.sample_count=0"]))
+    assert seen == ["center_crop"]
+    cfg = json.loads((demo_ws.path(result["models"][0]["folder"]) / "config.json").read_text())
+    assert cfg["train"]["resize"] == "center_crop"
+    image_id = demo_ws.image_ids()[0]
+    cache = load_pairs(demo_ws, [image_id], 16, resize="center_crop")
+    pair = resize_pair(demo_ws.read_image(image_id), demo_ws.read_mask(demo_ws.current_mask(image_id)), 16, "center_crop")
+    assert torch.equal(cache.pixels[0], torch.from_numpy(pair))
+
+
 def test_data_order_visits_every_image_once_per_epoch():
     n, batch = 7, 3
     stream = np.concatenate([global_batch_indices(5, s, batch, n) for s in range(7)])  # 21 = 3 epochs

@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--k", type=int, help="number of clusters (preset: paper 20, tiny 4)")
     p.add_argument("--seed", type=int)
     p.add_argument("--min-cluster-size", type=int, help="report clusters smaller than this")
+    p.add_argument("--features", choices=["balanced", "raw"],
+                   help="image and mask features each L2-normalised, or concatenated raw as the author's code "
+                        "(default: the preset's cluster.features, paper balanced, diffuse-gen raw)")
     p.add_argument("--inception-weights", metavar="PTH", help="torchvision inception_v3 state dict")
     p.add_argument("--device", help="cuda / cpu (default: cuda when present)")
     p.set_defaults(func=cmd_cluster)
@@ -85,7 +88,7 @@ def cmd_cluster(a: argparse.Namespace) -> int:
     from backend.clustering import run_cluster
 
     params = _preset_section(a.preset, "cluster")
-    for key, value in (("k", a.k), ("seed", a.seed), ("min_cluster_size", a.min_cluster_size),
+    for key, value in (("k", a.k), ("seed", a.seed), ("min_cluster_size", a.min_cluster_size), ("features", a.features),
                        ("inception_weights", a.inception_weights), ("device", a.device)):
         if value is not None:
             params[key] = value

@@ -22,13 +22,14 @@ def register(sub) -> None:
     p.add_argument("--dilate", type=int, metavar="PX",
                    help="mask dilation radius at the model resolution (paper: 20)")
     p.add_argument("--seed", type=int, help="run seed (each sample's seed derives from it and the image id)")
-    p.add_argument("--preset", help="tiny | paper | a .toml file (default: the model's preset)")
+    p.add_argument("--preset", help="tiny | paper | diffuse-gen | a .toml file (default: the model's preset)")
     p.add_argument("--model", default="cluster", metavar="cluster|full|PATH",
                    help="the image's cluster model (falls back to full), the full-set model, or a model folder")
     p.add_argument("--batch", type=int, metavar="B", help="samples per model call (halves itself on GPU OOM)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--weights", default="ema", choices=["ema", "raw"],
-                   help="EMA weights (default) or the raw ones (for runs too short for the average to settle)")
+    p.add_argument("--weights", choices=["ema", "raw"],
+                   help="EMA or raw weights (default: the preset's inpaint.weights, paper ema, diffuse-gen raw; "
+                        "raw also suits runs too short for the average to settle)")
     p.add_argument("--respacing", type=int, metavar="T", help="reverse-process steps (paper: 200)")
     p.add_argument("--jump-length", type=int, help="RePaint jump length (paper: 10)")
     p.add_argument("--jump-n-sample", type=int, help="RePaint resampling count (paper: 5)")

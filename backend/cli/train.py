@@ -14,7 +14,8 @@ def register(sub) -> None:
                        description="Train on the full set, one cluster or one model per cluster of the current "
                                    "clustering. Under torchrun the run uses DistributedDataParallel.")
     add_workspace(p)
-    p.add_argument("--preset", default="tiny", help="tiny | paper | path to a .toml preset (default tiny)")
+    p.add_argument("--preset", default="tiny",
+                   help="tiny | paper | diffuse-gen | path to a .toml preset (default tiny)")
     p.add_argument("--target", default="full", help="full | cluster:K | clusters (default full)")
     p.add_argument("--steps", type=int, help="total training steps (default: the preset's)")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
@@ -44,7 +45,9 @@ def register(sub) -> None:
     p = sub.add_parser("import-checkpoint",
                        help="import an openai/guided-diffusion UNet .pt (4 channels, learn_sigma) as a model")
     p.add_argument("file", help="guided-diffusion state dict (.pt), loaded without running code")
-    p.add_argument("--config", default="paper", help="preset whose [model]/[diffusion] match the file")
+    p.add_argument("--config", default="paper",
+                   help="preset whose [model]/[diffusion] match the file: paper (Table A.1, attention at 16 and 8 px) "
+                        "or diffuse-gen (the author's code, attention at 16 px only)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
     add_model_target(p, "the file's stem")
     p.set_defaults(func=cmd_import_checkpoint)

@@ -1,6 +1,9 @@
 """Import a model trained with the paper's reference code (openai/guided-diffusion
 ``UNetModel``, 4 channels, ``learn_sigma``, ``use_scale_shift_norm``, ``resblock_updown``,
 ``num_head_channels``, legacy attention order) so its users keep their trained models.
+The author's own code (dsaragih/diffuse-gen) trains and samples with attention at 16 px only:
+``--config diffuse-gen``; a file that does not fit the chosen config but fits another shipped
+preset gets that preset named in the error.
 
 Key mapping (guided-diffusion -> ours, ours all under ``unet.``)::
 
@@ -39,7 +42,6 @@ file in another format is refused with a message naming the file before anything
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,8 +52,8 @@ from backend.diffusion.checkpoint import save_model
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.registry import new_model_folder, register_model, write_model_folder
-from backend.errors import BadInputError
-from backend.presets import apply_overrides, load_preset
+from backend.errors import BadInputError, DiffGenError
+from backend.presets import apply_overrides, load_preset, preset_names
 from backend.weights_io import load_weights
 from backend.workspace import Workspace
 from backend.workspace.files import sha256_file
@@ -131,59 +133,78 @@ def _heads(cfg: ModelConfig, channels: int) -> int:
     return channels // cfg.num_head_channels
 
 
+def _reference(cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """Our model's parameter names and shapes, on the meta device (no memory, no init)."""
+    with torch.device("meta"):
+        return build_model(cfg).state_dict()
+
+
+def _expected_sizes(cfg: ModelConfig, reference: dict[str, torch.Tensor]) -> dict[str, int]:
+    """Every guided-diffusion key of ``cfg`` with its element count (conv1d and linear
+    layouts of the same weights differ in shape only)."""
+    sizes = {}
+    for block in block_map(cfg):
+        sizes.update({gd: reference[ours].numel() for gd, ours in _param_pairs(block, set(reference))})
+        if block.kind == "attention":
+            ch = reference[f"unet.{block.ours}.to_q.weight"].shape[1]
+            sizes[f"{block.gd}.qkv.weight"] = 3 * ch * ch
+            sizes[f"{block.gd}.qkv.bias"] = 3 * ch
+    return sizes
+
+
+def mismatch(gd_state: dict[str, torch.Tensor], cfg: ModelConfig) -> str:
+    """What keeps a guided-diffusion state dict from fitting ``cfg`` ('' when it fits)."""
+    expected = _expected_sizes(cfg, _reference(cfg))
+    keys = {k.removeprefix("module."): v for k, v in gd_state.items()}
+    missing = [k for k in expected if k not in keys]
+    extra = sorted(set(keys) - set(expected))
+    wrong = [f"{k} {tuple(keys[k].shape)}" for k, n in expected.items() if k in keys and keys[k].numel() != n]
+    return ((f"; missing {len(missing)} keys, e.g. {', '.join(missing[:4])}" if missing else "")
+            + (f"; unexpected {len(extra)} keys, e.g. {', '.join(extra[:4])}" if extra else "")
+            + (f"; wrong shape: {', '.join(wrong[:4])}" if wrong else ""))
+
+
 def from_guided_diffusion(gd_state: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, torch.Tensor]:
     """Our state dict from a guided-diffusion one; clear errors for missing, extra or
     mis-shaped tensors (usually a --config that does not match the file)."""
+    problem = mismatch(gd_state, cfg)
+    if problem:
+        raise BadInputError(
+            "the checkpoint does not match this model configuration" + problem
+            + ". Check --config (image_size, num_channels, channel_mult, num_res_blocks, "
+              "attention_resolutions, num_head_channels) against the flags the model was trained with.")
     gd_state = {k.removeprefix("module."): v for k, v in gd_state.items()}
-    reference = build_model(cfg).state_dict()
+    reference = _reference(cfg)
     out: dict[str, torch.Tensor] = {}
-    missing: list[str] = []
-    mismatched: list[str] = []
-
-    def take(key: str, shape: tuple[int, ...]) -> torch.Tensor | None:
-        if key not in gd_state:
-            missing.append(key)
-            return None
-        t = gd_state[key]
-        if t.numel() != math.prod(shape):
-            mismatched.append(f"{key} {tuple(t.shape)}")
-            return None
-        return t.reshape(shape).clone()
-
     for block in block_map(cfg):
         for gd, ours in _param_pairs(block, set(reference)):
-            t = take(gd, tuple(reference[ours].shape))  # conv1d proj_out [C, C, 1] -> linear [C, C]
-            if t is not None:
-                out[ours] = t
+            out[ours] = gd_state[gd].reshape(reference[ours].shape).clone()  # conv1d proj_out [C, C, 1] -> [C, C]
         if block.kind == "attention":
             base = f"unet.{block.ours}"
             ch = reference[f"{base}.to_q.weight"].shape[1]
             heads = _heads(cfg, ch)
-            w = take(f"{block.gd}.qkv.weight", (heads, 3, ch // heads, ch))
-            b = take(f"{block.gd}.qkv.bias", (heads, 3, ch // heads))
+            w = gd_state[f"{block.gd}.qkv.weight"].reshape(heads, 3, ch // heads, ch)
+            b = gd_state[f"{block.gd}.qkv.bias"].reshape(heads, 3, ch // heads)
             for j, name in enumerate(("to_q", "to_k", "to_v")):
-                if w is not None and b is not None:
-                    out[f"{base}.{name}.weight"] = w[:, j].reshape(ch, ch)
-                    out[f"{base}.{name}.bias"] = b[:, j].reshape(ch)
-    extra = sorted(set(gd_state) - set(_expected_keys(cfg, reference)))
-    if missing or extra or mismatched:
-        raise BadInputError(
-            "the checkpoint does not match this model configuration"
-            + (f"; missing {len(missing)} keys, e.g. {', '.join(missing[:4])}" if missing else "")
-            + (f"; unexpected {len(extra)} keys, e.g. {', '.join(extra[:4])}" if extra else "")
-            + (f"; wrong shape: {', '.join(mismatched[:4])}" if mismatched else "")
-            + ". Check --config (image_size, num_channels, channel_mult, num_res_blocks, "
-              "attention_resolutions, num_head_channels) against the flags the model was trained with.")
+                out[f"{base}.{name}.weight"] = w[:, j].reshape(ch, ch).clone()
+                out[f"{base}.{name}.bias"] = b[:, j].reshape(ch).clone()
     return out
 
 
-def _expected_keys(cfg: ModelConfig, reference: dict[str, torch.Tensor]) -> list[str]:
-    keys = []
-    for block in block_map(cfg):
-        keys += [gd for gd, _ in _param_pairs(block, set(reference))]
-        if block.kind == "attention":
-            keys += [f"{block.gd}.qkv.weight", f"{block.gd}.qkv.bias"]
-    return keys
+def fitting_presets(gd_state: dict[str, torch.Tensor], overrides: list[str] | None = None,
+                    exclude: str | None = None) -> list[str]:
+    """The shipped presets (with the same overrides) whose [model] the state dict fits."""
+    fits = []
+    for name in preset_names():
+        if name == exclude:
+            continue
+        try:
+            cfg = configs_for(name, overrides)[0]
+        except (DiffGenError, ValueError):      # an override this preset lacks, no default channel_mult
+            continue
+        if not mismatch(gd_state, cfg):
+            fits.append(name)
+    return fits
 
 
 def to_guided_diffusion(state: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, torch.Tensor]:
@@ -227,7 +248,12 @@ def import_checkpoint(file: str | Path, preset: str = "paper", ws: Workspace | N
     state = load_weights(file)
     if not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise BadInputError(f"{file.name} is not a state dict of tensors (a guided-diffusion model_*.pt or ema_*.pt)")
-    weights = from_guided_diffusion(state, model_cfg)
+    try:
+        weights = from_guided_diffusion(state, model_cfg)
+    except BadInputError as e:
+        fits = fitting_presets(state, overrides, exclude=preset)
+        hint = f" It fits --config {' or --config '.join(fits)}: import it with that." if fits else ""
+        raise BadInputError(f"{file.name} under --config {preset}: {e}{hint}") from None
     model = build_model(model_cfg)
     model.load_state_dict(weights)
     extra = {"preset": preset, "target": "imported", "source_file": str(file.resolve()),

@@ -94,12 +94,15 @@ class _RowNoise:
 
 def repaint_batch(model: Model, diffusion: GaussianDiffusion, rows: Sequence[RepaintRow], times: Sequence[int],
                   device: torch.device | str = "cpu", autocast: bool | None = None,
-                  on_step: StepCallback | None = None, cancel: Callable[[], bool] | None = None) -> torch.Tensor:
+                  on_step: StepCallback | None = None, cancel: Callable[[], bool] | None = None,
+                  clip_denoised: bool = True) -> torch.Tensor:
     """Run the RePaint chain for ``rows`` in one batch; returns x0 (B,C,H,W) on the CPU.
 
     The result equals ``known`` exactly where ``keep`` is 1 (final composite), and is the
     model's sample where ``keep`` is 0. ``times`` is a :func:`jump_schedule` over
-    ``diffusion.num_timesteps`` steps. Raises :class:`Cancelled` between model calls.
+    ``diffusion.num_timesteps`` steps. ``clip_denoised`` clips each step's x0 prediction to
+    [-1, 1] before the posterior mean (the final sample is clamped to [-1, 1] either way).
+    Raises :class:`Cancelled` between model calls.
     """
     if times[0] != diffusion.num_timesteps - 1:
         raise ValueError(f"schedule starts at {times[0]}, but the diffusion has "
@@ -125,7 +128,7 @@ def repaint_batch(model: Model, diffusion: GaussianDiffusion, rows: Sequence[Rep
             if t_cur < t_last:
                 known_t = diffusion.q_sample(gt, t, noise())
                 x = keep * known_t + (1 - keep) * x
-                x, _ = diffusion.p_sample(net, x, t, noise())
+                x, _ = diffusion.p_sample(net, x, t, noise(), clip_denoised=clip_denoised)
                 if on_step is not None:
                     on_step(b)
             else:
@@ -138,7 +141,8 @@ def repaint_rows(model: Model, diffusion: GaussianDiffusion, rows: Sequence[Repa
                  batch_size: int, device: torch.device | str = "cpu", autocast: bool | None = None,
                  on_step: StepCallback | None = None, cancel: Callable[[], bool] | None = None,
                  on_message: MessageCallback | None = None,
-                 on_restart: Callable[[int], None] | None = None) -> Iterator[tuple[int, torch.Tensor]]:
+                 on_restart: Callable[[int], None] | None = None,
+                 clip_denoised: bool = True) -> Iterator[tuple[int, torch.Tensor]]:
     """Run ``rows`` in batches of ``batch_size``; yield ``(row index, x0)`` as batches finish.
 
     A GPU out-of-memory error halves the batch size and restarts the failed batch (each row
@@ -155,7 +159,7 @@ def repaint_rows(model: Model, diffusion: GaussianDiffusion, rows: Sequence[Repa
             if on_step is not None:
                 on_step(n)
         try:
-            out = repaint_batch(model, diffusion, chunk, times, device, autocast, counted, cancel)
+            out = repaint_batch(model, diffusion, chunk, times, device, autocast, counted, cancel, clip_denoised)
         except torch.OutOfMemoryError:
             if size == 1:
                 raise

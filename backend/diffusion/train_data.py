@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from backend.errors import DiffGenError
+from backend.presets import check_choice
 from backend.workspace import Workspace
 
 
@@ -31,24 +32,45 @@ class PairCache:
         return len(self.image_ids)
 
 
-def resize_pair(image: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+RESIZES = ("squash", "center_crop")
+
+
+def center_crop_geometry(width: int, height: int, size: int) -> tuple[tuple[int, int], int, int]:
+    """((resized width, height), crop x, crop y) of guided-diffusion's ``center_crop_arr``
+    (diffuse-gen's dataset loaders): halve both sides (rounding down) while the short one is
+    at least ``2 * size``, scale the short side to ``size`` and the long one alike (Python's
+    ``round``), then take the middle ``size`` x ``size`` (offsets rounded down). The pixels
+    are resampled once, from the original, to that size."""
+    while min(width, height) >= 2 * size:
+        width, height = width // 2, height // 2
+    scale = size / min(width, height)
+    w, h = round(width * scale), round(height * scale)
+    return (w, h), (w - size) // 2, (h - size) // 2
+
+
+def resize_pair(image: np.ndarray, mask: np.ndarray, size: int, mode: str = "squash") -> np.ndarray:
     """``[4, S, S]`` uint8: INTER_AREA for the image (no aliasing), nearest for the mask
-    (stays binary)."""
-    img = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-    msk = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
+    (stays binary). ``squash`` resizes the whole frame to S x S (ours: nothing is cut off, the
+    aspect ratio is not kept); ``center_crop`` keeps the aspect ratio and cuts the long side's
+    ends (the author's training data, :func:`center_crop_geometry`)."""
+    check_choice("train.resize", mode, RESIZES)
+    out, x, y = ((size, size), 0, 0) if mode == "squash" else center_crop_geometry(
+        image.shape[1], image.shape[0], size)
+    img = cv2.resize(image, out, interpolation=cv2.INTER_AREA)[y:y + size, x:x + size]
+    msk = cv2.resize(mask, out, interpolation=cv2.INTER_NEAREST)[y:y + size, x:x + size]
     msk = np.where(msk > 127, 255, 0).astype(np.uint8)
     return np.concatenate([img.transpose(2, 0, 1), msk[None]], axis=0)
 
 
-def load_pairs(ws: Workspace, image_ids: list[int], size: int, progress=None) -> PairCache:
-    """Read and resize every image with its current mask; unreadable ones are skipped with
-    a message naming the file, the rest go on."""
+def load_pairs(ws: Workspace, image_ids: list[int], size: int, progress=None, resize: str = "squash") -> PairCache:
+    """Read and resize (``resize``: see :func:`resize_pair`) every image with its current
+    mask; unreadable ones are skipped with a message naming the file, the rest go on."""
     kept, arrays, skipped = [], [], []
     for i, image_id in enumerate(image_ids):
         rec = ws.image(image_id)
         try:
             mask = ws.read_mask(ws.current_mask(image_id))
-            arrays.append(resize_pair(ws.read_image(rec), mask, size))
+            arrays.append(resize_pair(ws.read_image(rec), mask, size, resize))
             kept.append(image_id)
         except (DiffGenError, OSError, ValueError, cv2.error) as e:
             skipped.append(f"{rec.source_path}: skipped ({e})")

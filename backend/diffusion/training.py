@@ -37,9 +37,9 @@ from backend.diffusion.registry import (
     register_model,
 )
 from backend.diffusion.tb_log import TensorBoardLog, open_log
-from backend.diffusion.train_data import PairCache, draw_step, from_model_range, load_pairs, make_batch
+from backend.diffusion.train_data import RESIZES, PairCache, draw_step, from_model_range, load_pairs, make_batch
 from backend.errors import Cancelled, DiffGenError
-from backend.presets import apply_overrides, from_section, load_preset
+from backend.presets import apply_overrides, check_choice, from_section, load_preset
 from backend.threads import adapt as adapt_threads
 from backend.workspace import Workspace
 from backend.workspace.files import disk_full_as_error
@@ -59,11 +59,17 @@ class TrainConfig:
     steps: int = 110000
     save_interval: int = 10000
     hflip: bool = True
+    resize: str = "squash"          # squash: whole frame to image_size^2 (ours; the paper does not say);
+                                    # center_crop: short side to image_size, middle square (diffuse-gen
+                                    # guided_diffusion/BOI_image_datasets.py center_crop_arr)
     seed: int = 0
     sample_count: int = 16          # unconditional samples in samples.png (0: none)
     exclude_flagged: bool = True    # images the user flagged are left out of training
     init_from: str = ""             # model folder to start from (e.g. per-cluster fine-tuning
                                     # of the full-set model); "" = guided-diffusion's init
+
+    def __post_init__(self) -> None:
+        check_choice("train.resize", self.resize, RESIZES)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
@@ -235,7 +241,7 @@ class Trainer:
 
     def __init__(self, s: Session):
         self.s, tc = s, s.train_cfg
-        self.cache = load_pairs(s.ws, s.target.image_ids, s.model_cfg.image_size)
+        self.cache = load_pairs(s.ws, s.target.image_ids, s.model_cfg.image_size, resize=tc.resize)
         self.raw = init_like_guided_diffusion(build_model(s.model_cfg)).to(s.device)
         if tc.init_from:
             self.raw.load_state_dict(start_weights(s.ws.path(tc.init_from), s.model_cfg))

@@ -26,7 +26,6 @@ import cv2
 import numpy as np
 import torch
 
-from backend import masks
 from backend.device import pick_device
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
@@ -194,9 +193,7 @@ class StyleJob:
     def clean_mask(mask: np.ndarray, preset: dict) -> np.ndarray:
         """The thresholded 4th channel cleaned as inpainting cleans its masks (the same config
         class, so a preset without these fields gets inpainting's defaults, not others)."""
-        cfg = from_section(InpaintConfig, preset.get("inpaint", {}))
-        mask = masks.remove_small_islands(mask, cfg.min_island)
-        return masks.fill_holes(mask) if cfg.fill_holes else mask
+        return from_section(InpaintConfig, preset.get("inpaint", {})).clean(mask)
 
 
 def cfg_steps(diffusion: GaussianDiffusion, cfg: StyleConfig) -> int:
