@@ -61,6 +61,7 @@ class DatasetView(QWidget):
             (TEST, "Mark as Test Image (held out of generation)"), (TRAIN, "Mark as Training Image"))}
         for role, action in self.role_actions.items():
             action.triggered.connect(lambda _c=False, role=role: self.set_role(role))
+        self.menu: QMenu | None = None  # the role context menu, while shown
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.customContextMenuRequested.connect(self._context_menu)
 
@@ -150,9 +151,9 @@ class DatasetView(QWidget):
 
     def _context_menu(self, pos: QPoint) -> None:
         if self.state.selected_ids:
-            menu = QMenu(self)
-            menu.addActions(list(self.role_actions.values()))
-            menu.exec(self.grid.viewport().mapToGlobal(pos))
+            self.menu = QMenu(self)  # kept: popup() returns at once (no nested event loop)
+            self.menu.addActions(list(self.role_actions.values()))
+            self.menu.popup(self.grid.viewport().mapToGlobal(pos))
 
     def set_role(self, role: str) -> None:
         """Give the selected images ``role`` (the roles filter then shows or hides them)."""

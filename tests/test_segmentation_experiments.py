@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from backend.cli import main
+from backend.diffusion.registry import register_model
 from backend.errors import Cancelled
 from backend.segmentation import run_segment
 from backend.segmentation.config import load_config
-from backend.diffusion.registry import register_model
 from backend.segmentation.data import HOLD_OUT_NOTE, RANDOM_HOLD_OUT, TEST_ROLE, image_split, synthetic_sets
 from backend.segmentation.plan import Planner
 from backend.selection import select_images
