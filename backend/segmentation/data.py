@@ -2,9 +2,9 @@
 
 The held-out test set is the workspace's test-role images; without any, a random share
 (``split_seed``) drawn once and stored as the test role. No test image ever reaches
-training or validation, and a synthetic sample whose source image
-is a test image is never used: every selection below only accepts sources from the
-training pool. Rejected samples (review) are left out too.
+training or validation, and a synthetic sample whose source image is a test image is never
+used: every selection below only accepts sources from the training pool. Rejected samples
+(review) are left out too.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from backend.errors import DiffGenError
 from backend.segmentation.augment import control_augment
 from backend.segmentation.config import SegConfig
 from backend.segmentation.model import to_input
-from backend.workspace import TEST, ImageRecord, SampleRecord, Workspace, now
+from backend.workspace import TEST, ImageRecord, SampleRecord, Workspace, now, queries
 
 
 @dataclass(frozen=True, order=True)
@@ -79,7 +79,7 @@ def hold_out_at_random(ws: Workspace, cfg: SegConfig) -> list[int]:
         raise DiffGenError(f"segmentation needs at least 4 images with masks; the workspace has {len(recs)}")
     ids = [r.id for r in recs]
     drawn = sorted(int(i) for i in np.random.default_rng(cfg.split_seed).permutation(ids)[:test_count(len(ids), cfg)])
-    models = ws.query("SELECT COUNT(*) FROM models")[0][0]
+    models = len(queries.models(ws))
     note = (f"{HOLD_OUT_NOTE} on {now()[:10]}: {len(drawn)} of {len(ids)} images = min(test_size {cfg.test_size}, "
             f"test_fraction {cfg.test_fraction}), split_seed {cfg.split_seed}")
     if models:
