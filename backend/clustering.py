@@ -20,6 +20,7 @@ import numpy as np
 from backend.errors import BadInputError, Cancelled
 from backend.features import InceptionFeatures, pair_features
 from backend.presets import apply_overrides, check_choice, load_preset
+from backend.selection import generation_images
 from backend.workspace import Workspace, now
 
 Progress = Callable[[int, int, str], None]
@@ -133,7 +134,7 @@ def run_cluster(ws: Workspace, params: dict, progress: Progress | None = None,
     tables until the whole run succeeded.
     """
     cfg = ClusterConfig.from_params(params)
-    image_ids = [r.id for r in ws.images("current_mask_id IS NOT NULL")]
+    image_ids = [r.id for r in generation_images(ws, "current_mask_id IS NOT NULL")]  # never test images
     if cfg.k > len(image_ids):
         raise BadInputError(f"cannot make {cfg.k} clusters from {len(image_ids)} images with masks: "
                             f"choose k <= {len(image_ids)}")

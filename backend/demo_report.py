@@ -38,7 +38,8 @@ def build_report(ctx: DemoContext, stages: list[Stage]) -> tuple[Path, Path]:
     data, weights = _state(ctx, "data"), _state(ctx, "weights")
     rep = Report("DiffGen Studio — demo run",
                  f"The whole pipeline of Saragih (synthetic labelled polyp images with diffusion models) on "
-                 f"{data.get('count')} procedural demo images ({data.get('size')} px, seed {data.get('seed')}), "
+                 f"{data.get('count')} procedural demo images ({data.get('size')} px, seed {data.get('seed')}; "
+                 f"{data.get('roles', {}).get('test', 0)} held out as segmentation test images, never generated from), "
                  f"preset '{ctx.preset}'. Numbers show that every stage runs and what it measures; they are not "
                  f"the paper's results, because the data is procedural and the models are tiny.")
 

@@ -24,15 +24,20 @@ def _progress(ctx: DemoContext, label: str):
 
 
 def stage_data(ctx: DemoContext) -> dict:
+    """Import, then hold out the segmentation test images (the test role) before anything is
+    generated: no later stage uses them."""
     from backend.data.demo import write_demo_dataset
     from backend.data.importer import import_dataset
+    from backend.segmentation.config import load_config
+    from backend.segmentation.data import hold_out_at_random
 
     data = ctx.ws.path("demo-data")
     if not (data / "images").is_dir():
         write_demo_dataset(data, count=ctx.count, size=ctx.size, seed=ctx.seed, progress=_progress(ctx, "demo data"))
     report = import_dataset(ctx.ws, data, progress=_progress(ctx, "import"))
+    hold_out_at_random(ctx.ws, load_config(ctx.preset))
     return {"images": len(ctx.ws.image_ids()), "imported": report.imported, "procedural": True,
-            "count": ctx.count, "size": ctx.size, "seed": ctx.seed}
+            "count": ctx.count, "size": ctx.size, "seed": ctx.seed, "roles": ctx.ws.role_counts()}
 
 
 def stage_weights(ctx: DemoContext) -> dict:
@@ -61,14 +66,6 @@ def stage_cluster(ctx: DemoContext) -> dict:
                                 "device": ctx.device}, _progress(ctx, "cluster"), ctx.cancel)
 
 
-def _generation_images(ctx: DemoContext) -> list[int]:
-    """Real images that may feed generation: the segmentation test split is held out."""
-    from backend.segmentation.config import load_config
-    from backend.segmentation.data import image_split
-
-    return list(image_split(ctx.ws, load_config(ctx.preset)).pool)
-
-
 def stage_train_full(ctx: DemoContext) -> dict:
     from backend.diffusion.training import run_train
 
@@ -91,7 +88,7 @@ def stage_train_clusters(ctx: DemoContext) -> dict:
 def _inpaint(ctx: DemoContext, model: str) -> dict:
     from backend.inpainting import run_inpaint
 
-    return run_inpaint(ctx.ws, {"preset": ctx.preset, "images": _generation_images(ctx), "model": model,
+    return run_inpaint(ctx.ws, {"preset": ctx.preset, "all": True, "model": model,  # test images held out
                                 "seed": ctx.seed, "device": ctx.device, "sheet": True},
                        _progress(ctx, f"inpaint ({model} models)"), ctx.cancel)
 

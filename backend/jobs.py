@@ -308,7 +308,7 @@ def run_masks(ws: Workspace, params: dict, progress: Progress | None = None, can
     op, op_params = params.get("operation"), dict(params.get("op_params") or {})
     if not op:
         raise DiffGenError("masks job needs an 'operation' (dilate, erode, fill_holes, remove_islands, smooth)")
-    ids = select_images(ws, params)
+    ids = select_images(ws, params, allow_test=True)  # a test image's mask is what segmentation scores
     pending: list[tuple[int, int, Any]] = []
     skipped: list[str] = []
     for i, image_id in enumerate(ids):

@@ -3,17 +3,66 @@
 Images named by id are used as named (the user chose them, flagged or not); a cluster or
 "all" leaves out images flagged as problematic. Naming nothing is an error that lists the
 choices, so that no stage quietly falls back to every image.
+
+Held-out test images (role ``test``) never feed generation: clustering, training,
+inpainting, style, the Real set of FID and surveys see only training-role images
+(:func:`generation_images`), and naming a test image for one of them is an error
+(:func:`refuse_held_out`). Mask editing and mask operations may use them
+(``allow_test=True``): a test image's mask is what segmentation is scored against.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from backend.errors import DiffGenError
-from backend.workspace import Workspace
+from backend.workspace import TEST, TRAIN, ImageRecord, SampleRecord, Workspace
 
 CHOOSE = "choose images: --images IDS, --cluster K or --all"
+GENERATION_ROLE = f"role = '{TRAIN}'"  # the SQL condition on images that may feed generation
+
+
+def generation_images(ws: Workspace, where: str = "") -> list[ImageRecord]:
+    """The training-role images (matching ``where``): all that any generation stage may use."""
+    return ws.images(f"{GENERATION_ROLE} AND ({where})" if where else GENERATION_ROLE)
+
+
+def _held_out(ws: Workspace, image_ids: Iterable[int]) -> list[ImageRecord]:
+    wanted = set(image_ids)
+    return [r for r in ws.images("role = ?", (TEST,)) if r.id in wanted]
+
+
+def _names(held: list[ImageRecord]) -> str:
+    return "; ".join(f"image {r.id} ({r.name})" for r in held[:5]) + ("; ..." if len(held) > 5 else "")
+
+
+def _held_out_error(ws: Workspace, held: list[ImageRecord], subject: str) -> DiffGenError:
+    return DiffGenError(f"{subject}: no generation stage uses test images (segmentation is tested on them). "
+                        f"Choose training images, or make them training images with 'diffgen set-role "
+                        f"--workspace {ws.root} --images {','.join(str(r.id) for r in held)} --role train'")
+
+
+def refuse_held_out(ws: Workspace, image_ids: Iterable[int]) -> None:
+    """A clear error when any of ``image_ids`` is a held-out test image."""
+    held = _held_out(ws, image_ids)
+    if held:
+        what = "is a held-out test image" if len(held) == 1 else "are held-out test images"
+        raise _held_out_error(ws, held, f"{_names(held)} {what}")
+
+
+def generation_samples(ws: Workspace, samples: list[SampleRecord], named: bool) -> list[SampleRecord]:
+    """``samples`` without those made from test images (made before the image was held out);
+    when the user ``named`` the samples, such a sample is an error instead."""
+    held = _held_out(ws, {s.source_image_id for s in samples if s.source_image_id is not None})
+    held_ids = {r.id for r in held}
+    if held and named:
+        bad = [s.id for s in samples if s.source_image_id in held_ids]
+        raise _held_out_error(ws, held, f"sample{'s' * (len(bad) > 1)} {', '.join(map(str, bad))} "
+                                        f"{'were' if len(bad) > 1 else 'was'} made from held-out test "
+                                        f"image{'s' * (len(held) > 1)}: {_names(held)}")
+    return [s for s in samples if s.source_image_id not in held_ids]
 
 
 def parse_ids(text: str) -> list[int]:
@@ -29,12 +78,14 @@ class ImageSelection:
     images: tuple[int, ...] = ()
     cluster: int | None = None
     all: bool = False
+    allow_test: bool = False  # True only for mask operations: generation never uses test images
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "ImageSelection":
+    def from_params(cls, params: dict[str, Any], allow_test: bool = False) -> "ImageSelection":
         """From a job's parameters (``images``, ``cluster``, ``all``)."""
         return cls(tuple(int(i) for i in params.get("images") or ()),
-                   None if params.get("cluster") is None else int(params["cluster"]), bool(params.get("all")))
+                   None if params.get("cluster") is None else int(params["cluster"]), bool(params.get("all")),
+                   allow_test)
 
     @property
     def chosen(self) -> bool:
@@ -46,36 +97,42 @@ class ImageSelection:
             missing = [i for i in self.images if i not in known]
             if missing:
                 raise DiffGenError(f"no image with id {', '.join(map(str, missing))} in {ws.root}")
+            if not self.allow_test:
+                refuse_held_out(ws, self.images)
             return list(self.images)
         if self.cluster is not None:
             clustering = ws.current_clustering_id()
             if clustering is None:
                 raise DiffGenError("the images are not clustered yet: run 'diffgen cluster' or pass --images/--all")
             rows = ws.query("SELECT a.image_id FROM cluster_assignments a JOIN images i ON i.id = a.image_id"
-                            " WHERE a.clustering_id = ? AND a.cluster = ? AND i.flagged = 0 ORDER BY a.image_id",
+                            " WHERE a.clustering_id = ? AND a.cluster = ? AND i.flagged = 0"
+                            f"{'' if self.allow_test else ' AND i.' + GENERATION_ROLE} ORDER BY a.image_id",
                             (clustering, self.cluster))
             return [r[0] for r in rows]
         if self.all:
-            return [r.id for r in ws.images("flagged = 0")]
+            found = ws.images("flagged = 0") if self.allow_test else generation_images(ws, "flagged = 0")
+            return [r.id for r in found]
         raise DiffGenError(CHOOSE)
 
 
-def select_images(ws: Workspace, params: dict[str, Any]) -> list[int]:
+def select_images(ws: Workspace, params: dict[str, Any], allow_test: bool = False) -> list[int]:
     """The images of a job's parameters (see :class:`ImageSelection`)."""
-    return ImageSelection.from_params(params).resolve(ws)
+    return ImageSelection.from_params(params, allow_test).resolve(ws)
+
+
+def ids_argument(text: str) -> list[int]:
+    """:func:`parse_ids` as an argparse ``type`` (bad input is a usage error, not a traceback)."""
+    import argparse
+
+    try:
+        return parse_ids(text)
+    except DiffGenError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def add_selection_args(parser, what: str = "image") -> None:
     """``--images IDS | --cluster K | --all``, one required choice (the CLI's one helper)."""
-    import argparse
-
-    def ids(text: str) -> list[int]:
-        try:
-            return parse_ids(text)
-        except DiffGenError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--images", type=ids, metavar="IDS", help=f"comma-separated {what} ids")
-    which.add_argument("--cluster", type=int, metavar="K", help="every unflagged image of cluster K")
-    which.add_argument("--all", action="store_true", help="every unflagged image")
+    which.add_argument("--images", type=ids_argument, metavar="IDS", help=f"comma-separated {what} ids")
+    which.add_argument("--cluster", type=int, metavar="K", help="every unflagged training image of cluster K")
+    which.add_argument("--all", action="store_true", help="every unflagged training image (test images are held out)")

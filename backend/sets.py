@@ -21,6 +21,7 @@ import numpy as np
 
 from backend.errors import BadInputError, Cancelled
 from backend.imageio import IMAGE_SUFFIXES, load_mask, load_rgb
+from backend.selection import generation_images
 from backend.workspace import SampleRecord, Workspace
 from backend.workspace.files import sha256_file
 
@@ -75,7 +76,7 @@ def resolve_set(spec: str, ws: Workspace | None = None) -> ImageSet:
     if ws is not None:
         if spec.lower() == REAL:
             items = []
-            for rec in ws.images():
+            for rec in generation_images(ws):  # never the held-out test images
                 path = ws.path(rec.stored_path) if rec.stored_path else Path(rec.source_path)
                 # a converted copy has other bytes than the source: hash what is read
                 items.append(SetItem(path, sha256_file(path) if rec.stored_path else rec.sha256))

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import QItemSelectionModel, QPoint, QSize, Qt
+from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
+from backend.workspace import TEST, TRAIN
 from diffgen_gui.mask_editor import MaskEditor
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.thumbnails import IdRole, ThumbnailModel
@@ -28,6 +40,10 @@ class DatasetView(QWidget):
         self.edited.toggled.connect(lambda c: self._filter(edited=c))
         self.flagged = QCheckBox("Flagged")
         self.flagged.toggled.connect(lambda c: self._filter(flagged=c))
+        self.role = QComboBox(toolTip="Training images feed generation; test images are held out for segmentation")
+        for label, role in (("All roles", None), ("Training", TRAIN), ("Test (held out)", TEST)):
+            self.role.addItem(label, role)
+        self.role.currentIndexChanged.connect(lambda _i: self._filter(role=self.role.currentData()))
         self.count = QLabel(objectName="hint")
 
         self.grid = QListView()
@@ -41,6 +57,13 @@ class DatasetView(QWidget):
         self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
         self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.role_actions = {role: QAction(text, self) for role, text in (
+            (TEST, "Mark as Test Image (held out of generation)"), (TRAIN, "Mark as Training Image"))}
+        for role, action in self.role_actions.items():
+            action.triggered.connect(lambda _c=False, role=role: self.set_role(role))
+        self.menu: QMenu | None = None  # the role context menu, while shown
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._context_menu)
 
         self.editor = MaskEditor(state)
         state.maskChanged.connect(lambda _i: self.refresh())
@@ -51,6 +74,7 @@ class DatasetView(QWidget):
         filters.addWidget(self.cluster)
         filters.addWidget(self.edited)
         filters.addWidget(self.flagged)
+        filters.addWidget(self.role)
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
@@ -112,7 +136,8 @@ class DatasetView(QWidget):
         self._update_count()
 
     def _update_count(self) -> None:
-        self.count.setText(f"{len(self.model.rows)} of {len(self.model.all_rows)} images")
+        test = sum(r.role == TEST for r in self.model.all_rows)
+        self.count.setText(f"{len(self.model.rows)} of {len(self.model.all_rows)} images ({test} held-out test)")
 
     def _current_changed(self, current, _previous) -> None:
         if current.isValid():
@@ -123,6 +148,17 @@ class DatasetView(QWidget):
     def _selection_changed(self, *_args) -> None:
         rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
         self.state.set_selection([self.model.rows[r].image_id for r in rows if r < len(self.model.rows)])
+
+    def _context_menu(self, pos: QPoint) -> None:
+        if self.state.selected_ids:
+            self.menu = QMenu(self)  # kept: popup() returns at once (no nested event loop)
+            self.menu.addActions(list(self.role_actions.values()))
+            self.menu.popup(self.grid.viewport().mapToGlobal(pos))
+
+    def set_role(self, role: str) -> None:
+        """Give the selected images ``role`` (the roles filter then shows or hides them)."""
+        if self.state.selected_ids:
+            self.state.set_role(self.state.selected_ids, role)
 
     def select_row(self, row: int) -> None:
         if 0 <= row < len(self.model.rows):

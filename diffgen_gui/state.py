@@ -14,7 +14,7 @@ from backend.workspace import Workspace
 class WorkspaceState(QObject):
     """The open workspace and what changed in it."""
 
-    imagesChanged = Signal()          # images added (import) or flags changed
+    imagesChanged = Signal()          # images added (import), flags or roles changed
     maskChanged = Signal(int)         # image id whose current mask changed
     samplesChanged = Signal()         # new samples (a job finished)
     reviewChanged = Signal(int, str)  # sample id, decision
@@ -54,6 +54,11 @@ class WorkspaceState(QObject):
     def set_flag(self, image_id: int, flagged: bool, note: str) -> None:
         self.workspace.set_flag(image_id, flagged, note)
         self.imagesChanged.emit()
+
+    def set_role(self, image_ids: list[int], role: str) -> int:
+        changed = self.workspace.set_role(image_ids, role)
+        self.imagesChanged.emit()
+        return changed
 
     def set_review(self, sample_id: int, decision: str, note: str) -> None:
         self.workspace.set_review(sample_id, decision, note)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 
-from backend.workspace import Workspace, queries
+from backend.workspace import TEST, TRAIN, Workspace, queries
 from diffgen_gui.render import thumbnail
 
 THUMB = 112
@@ -28,6 +28,8 @@ class Row:
     flagged: bool
     edited: bool
     cluster: int | None
+    role: str = TRAIN
+    role_note: str = ""
 
 
 class _Signals(QObject):
@@ -67,7 +69,7 @@ class ThumbnailModel(QAbstractListModel):
         self._placeholder = placeholder
         self.all_rows: list[Row] = []
         self.rows: list[Row] = []
-        self._filter = {"search": "", "cluster": None, "edited": False, "flagged": False}
+        self._filter = {"search": "", "cluster": None, "edited": False, "flagged": False, "role": None}
         self.refresh()
 
     # -- data --------------------------------------------------------------------------
@@ -75,8 +77,8 @@ class ThumbnailModel(QAbstractListModel):
         """Re-read the records (cheap: one query per table, no pixels)."""
         edited = queries.edited_image_ids(self.ws)
         clusters = queries.cluster_assignments(self.ws)
-        self.all_rows = [Row(r.id, r.name, r.current_mask_id, r.flagged, r.id in edited, clusters.get(r.id))
-                         for r in self.ws.images()]
+        self.all_rows = [Row(r.id, r.name, r.current_mask_id, r.flagged, r.id in edited, clusters.get(r.id),
+                             r.role, r.role_note) for r in self.ws.images()]
         self._apply_filter()
 
     def set_filter(self, **kw) -> None:
@@ -90,7 +92,8 @@ class ThumbnailModel(QAbstractListModel):
         self.rows = [r for r in self.all_rows
                      if (not text or text in r.name.lower())
                      and (f["cluster"] is None or r.cluster == f["cluster"])
-                     and (not f["edited"] or r.edited) and (not f["flagged"] or r.flagged)]
+                     and (not f["edited"] or r.edited) and (not f["flagged"] or r.flagged)
+                     and (f["role"] is None or r.role == f["role"])]
         self.endResetModel()
 
     def clusters(self) -> list[int]:
@@ -110,12 +113,14 @@ class ThumbnailModel(QAbstractListModel):
             return None
         r = self.rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return ("⚑ " if r.flagged else "") + r.name + (" ✎" if r.edited else "")
+            return ("⚑ " if r.flagged else "") + r.name + (" ✎" if r.edited else "") + (" · test" if r.role == TEST else "")
         if role == Qt.ItemDataRole.DecorationRole:
             return QIcon(self.pixmap(r))
         if role == Qt.ItemDataRole.ToolTipRole:
             return (f"{r.name} (id {r.image_id})" + (f", cluster {r.cluster}" if r.cluster is not None else "")
-                    + (", edited mask" if r.edited else "") + (", flagged" if r.flagged else ""))
+                    + (", edited mask" if r.edited else "") + (", flagged" if r.flagged else "")
+                    + (f", held-out test image (never used for generation){': ' + r.role_note if r.role_note else ''}"
+                       if r.role == TEST else ", training image"))
         if role == IdRole:
             return r.image_id
         if role == Qt.ItemDataRole.SizeHintRole:

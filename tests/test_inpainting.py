@@ -219,3 +219,14 @@ def test_cli_inpaint_writes_samples_and_a_contact_sheet(ws, capsys):
     assert result["samples"] == 2 and (ws.root / result["sheet"]).exists()
     assert ws.samples()[0].params["preset"] == "tiny"      # the registered model's preset
     assert ws.query("SELECT COUNT(*) FROM results WHERE kind = 'report'")[0][0] == 1
+
+
+def test_held_out_test_images_are_never_inpainted(ws):
+    ws.set_role([1, 2], "test")
+    result = run_inpaint(ws, {**FAST, "all": True, "samples": 1, "batch": 12})
+    made = {s.source_image_id for s in ws.samples(kind="inpainted")}
+    unflagged_training = {r.id for r in ws.images() if not r.flagged} - {1, 2}
+    assert made == unflagged_training and result["images"] == len(unflagged_training)
+    with pytest.raises(DiffGenError, match=r"image 2 \(.*\) is a held-out test image"):
+        run_inpaint(ws, {**FAST, "images": [4, 2]})
+    assert {s.source_image_id for s in ws.samples(kind="inpainted")} == made  # nothing more made

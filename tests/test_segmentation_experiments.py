@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from backend.cli import main
+from backend.diffusion.registry import register_model
 from backend.errors import Cancelled
 from backend.segmentation import run_segment
 from backend.segmentation.config import load_config
-from backend.segmentation.data import image_split, synthetic_sets
+from backend.segmentation.data import HOLD_OUT_NOTE, RANDOM_HOLD_OUT, TEST_ROLE, image_split, synthetic_sets
 from backend.segmentation.plan import Planner
+from backend.selection import select_images
 from backend.workspace import Workspace
 
 # 32 px, a 3-stage encoder and one epoch: each run takes well under a second of compute.
@@ -136,3 +138,48 @@ def test_cli_runs_small_n_and_report_tables_match_the_database(seg_ws, capsys):
             match = [r["iou"] for r in runs if r["mode"] == "real" and r["control"]]
         assert len(match) == 2 and float(row["iou_mean"]) == pytest.approx(np.mean(match))
         assert float(row["iou_sd"]) == pytest.approx(np.std(match, ddof=1))
+
+
+def test_test_role_is_the_test_set_and_type_n_counts_training_images(seg_ws):
+    seg_ws.set_role([1, 2], "test")
+    cfg = load_config("tiny", TINY)
+    split = image_split(seg_ws, cfg)
+    assert (split.test, split.protocol) == ((1, 2), TEST_ROLE)
+    assert split.pool == (4, 5, 6, 7, 9, 10, 11, 12)  # 3 and 8 are flagged (empty masks)
+    assert seg_ws.role_counts() == {"train": 10, "test": 2}  # nothing drawn
+    runs = {s.label: s for s in Planner(cfg, split, synthetic_sets(seg_ws)).synthetic(0)}
+    # Type-N: N x 8 training images; validation = the samples of round(0.2 x 8) = 2 validation images
+    counts = {label: (len(s.plan), len(s.val)) for label, s in runs.items()}
+    assert counts == {"Diff-1": (6, 2), "Diff-2": (12, 4), "GAN-1": (6, 2)}  # GAN has 1 sample an image
+    for s in runs.values():
+        assert not (_sources(seg_ws, s.plan.refs()) | _sources(seg_ws, s.val)) & {1, 2}
+
+
+def test_without_a_test_role_a_random_hold_out_is_drawn_once_and_stored(seg_ws):
+    folder = seg_ws.path("models/earlier")
+    register_model(seg_ws, "earlier", "full", "tiny", {}, folder)
+    cfg = load_config("tiny", TINY)
+    usable = [4, 5, 6, 7, 9, 10, 11, 12, 1, 2]  # every unflagged image (3 and 8 are flagged)
+    drawn = sorted(int(i) for i in np.random.default_rng(cfg.split_seed).permutation(sorted(usable))[:2])
+    split = image_split(seg_ws, cfg)  # 2 = min(test_size 200, round(0.2 x 10))
+    assert split.test == tuple(drawn) and split.protocol == RANDOM_HOLD_OUT
+    assert [r.id for r in seg_ws.images("role = 'test'")] == drawn
+    note = seg_ws.image(drawn[0]).role_note
+    assert note.startswith(HOLD_OUT_NOTE) and "1 diffusion model was trained before" in note
+    assert image_split(seg_ws, load_config("tiny", TINY + ["segment.split_seed=7"])).test == split.test  # once
+    assert not set(select_images(seg_ws, {"all": True})) & set(drawn)  # generation leaves it out too
+    result = run_segment(seg_ws, {"preset": "tiny", "overrides": TINY, "experiments": ["synthetic"]})
+    assert result["protocol"].startswith(f"{RANDOM_HOLD_OUT}: {HOLD_OUT_NOTE}")
+    # add_fake_sets made 3 Diff + 1 GAN samples from each image, the 2 drawn ones included
+    assert "8 synthetic samples were made from test images (before they were held out): never used here" \
+        in result["notes"]
+
+
+def test_the_report_says_which_protocol_ran(seg_ws):
+    seg_ws.set_role([1, 2], "test")
+    ws_arg = ["--workspace", str(seg_ws.root)]
+    over = [a for o in TINY for a in ("--set", o)]
+    assert main(["segment", *ws_arg, "--experiment", "real", *over]) == 0
+    assert main(["segment", "report", *ws_arg]) == 0
+    md = (seg_ws.root / "reports" / "segmentation" / "segmentation.md").read_text()
+    assert "Test set: 2 held-out real images; protocol: test role: the 2 usable images marked" in md

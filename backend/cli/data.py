@@ -1,4 +1,4 @@
-"""Dataset commands: demo-data, import, info, dilate, gui, settings."""
+"""Dataset commands: demo-data, import, set-role, info, dilate, gui, settings."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import json
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import check_workspace_outside, import_dataset
+from backend.errors import DiffGenError
 from backend.imageio import DEFAULT_MAX_PIXELS
 from backend.masks import apply_operation
+from backend.selection import ids_argument
+from backend.workspace import ROLES, TEST, TRAIN, queries
 
 
 def register(sub) -> None:
@@ -29,7 +32,24 @@ def register(sub) -> None:
     p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse images with more pixels (width x height) than this, read from the file "
                         f"header before decoding (default 8192*8192 = {DEFAULT_MAX_PIXELS})")
+    p.add_argument("--role", choices=ROLES, default=TRAIN,
+                   help="role of the new images: test = held out of clustering, training, inpainting, style, "
+                        "FID and surveys, and used to test segmentation (default train)")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("set-role", help="mark images as training or held-out test images",
+                       description="Test images are held out: no generation stage uses them and segmentation "
+                                   "is tested on them. --hold-out draws the segmentation stage's random "
+                                   "hold-out now (when no image is a test image yet), so that generation "
+                                   "leaves it out from the start.")
+    add_workspace(p)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--images", type=ids_argument, metavar="IDS", help="comma-separated image ids")
+    which.add_argument("--hold-out", action="store_true",
+                       help="draw min(test_size, test_fraction) of the images at random (segment preset) as test")
+    p.add_argument("--role", choices=ROLES, help="the new role (with --images)")
+    p.add_argument("--preset", default="tiny", help="preset whose [segment] sizes --hold-out uses (tiny | paper | .toml)")
+    p.set_defaults(func=cmd_set_role)
 
     p = sub.add_parser("info", help="counts of images, masks, versions, samples and import problems")
     add_workspace(p)
@@ -72,11 +92,32 @@ def cmd_import(a: argparse.Namespace) -> int:
     ws = open_workspace(a, create=True)
     with tqdm_progress("import", "pair") as prog:
         report = import_dataset(ws, a.dataset, copy=a.copy, progress=prog,
-                                follow_symlinks=a.follow_symlinks, max_pixels=a.max_pixels)
+                                follow_symlinks=a.follow_symlinks, max_pixels=a.max_pixels, role=a.role)
     for p in report.problems:
         print(p)
     print(report.summary())
     return 0 if (report.imported or report.already_present) and not report.stopped else 1
+
+
+def cmd_set_role(a: argparse.Namespace) -> int:
+    ws = open_workspace(a)
+    if a.hold_out:
+        from backend.segmentation.config import load_config
+        from backend.segmentation.data import hold_out_at_random
+
+        drawn = hold_out_at_random(ws, load_config(a.preset))
+        print(f"Held out {len(drawn)} images as test images: {','.join(map(str, drawn))}" if drawn else
+              f"The workspace has {ws.role_counts()[TEST]} test images already: nothing drawn")
+        return 0
+    if a.role is None:
+        raise DiffGenError("set-role --images needs --role train or --role test")
+    changed = ws.set_role(a.images, a.role)
+    made = queries.samples_made_from(ws, a.images)
+    print(f"{changed} of {len(a.images)} images set to {a.role} ({len(a.images) - changed} were already)")
+    if a.role == TEST and made:
+        print(f"note: {made} samples were made from them before; they stay in the workspace, style and "
+              "segmentation leave them out")
+    return 0
 
 
 def cmd_info(a: argparse.Namespace) -> int:
@@ -87,6 +128,8 @@ def cmd_info(a: argparse.Namespace) -> int:
         return 0
     print(f"Workspace {info['path']} (schema {info['schema_version']})")
     print(f"  images:        {info['images']}  (flagged {info['flagged']})")
+    print("  roles:         " + ", ".join(f"{role} {n}" for role, n in info["roles"].items())
+          + "  (test images are held out of generation)")
     print(f"  masks:         {info['masks']}  ({info['mask_versions']} versions, "
           f"{info['edited_images']} images edited)")
     print("  samples:       " + (", ".join(f"{k} {v}" for k, v in info["samples"].items()) or "none"))

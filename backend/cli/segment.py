@@ -48,7 +48,8 @@ def cmd_segment(a: argparse.Namespace) -> int:
         print(f"trained {run['title']:<30s} seed {run['seed']}: IoU {run['iou']:.4f}  "
               f"Dice loss {run['dice_loss']:.4f}")
     print(f"{len(result['trained'])} runs trained, {len(result['skipped'])} already done, "
-          f"{len(result['failed'])} failed; test set {result['test_images']} real images. "
+          f"{len(result['failed'])} failed; test set {result['test_images']} real images "
+          f"({result['protocol']}). "
           f"Tables: diffgen segment report --workspace {a.workspace}")
     for f in result["failed"]:
         print(f"FAILED {f}")

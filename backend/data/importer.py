@@ -21,7 +21,7 @@ import numpy as np
 
 from backend.errors import BadInputError, WorkspaceError
 from backend.imageio import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, load_mask, load_rgb
-from backend.workspace import Workspace, inserted_id, now
+from backend.workspace import ROLES, TRAIN, Workspace, inserted_id, now
 from backend.workspace.files import atomic_write_bytes, encode_png, sha256_file
 
 Progress = Callable[[int, int, str], None]
@@ -224,7 +224,7 @@ def _pair_problems(d: _Decoded, img_path: Path, mask_path: Path) -> tuple[list[P
 
 
 def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_path: Path,
-                 copy: bool, max_pixels: int) -> list[Problem] | None:
+                 copy: bool, max_pixels: int, role: str) -> list[Problem] | None:
     """Import one pair; None when it is in the workspace already, else the notes on it."""
     digest = sha256_file(img_path)
     if _already_imported(ws.conn, digest, img_path):
@@ -242,9 +242,9 @@ def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_
                 return None
             cur = c.execute(
                 "INSERT INTO images (name, source_path, sha256, width, height, notes, flagged, flag_note,"
-                " import_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " import_id, role, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (stem, str(img_path.resolve()), digest, d.width, d.height, "; ".join(d.notes),
-                 int(bool(flag_note)), flag_note, import_id, now()))
+                 int(bool(flag_note)), flag_note, import_id, role, now()))
             image_id = inserted_id(cur)
             copied: tuple[str, bytes] | None = None
             if d.converted is not None:  # keep a clean 8-bit RGB copy; the source stays untouched
@@ -263,6 +263,16 @@ def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_
             p.unlink(missing_ok=True)
         raise
     return problems
+
+
+def _kept_role(ws: Workspace, img_path: Path, role: str) -> Problem | None:
+    """A warning when a pair already in the workspace has another role than this import gives."""
+    rows = ws.query("SELECT id, role FROM images WHERE source_path = ? AND role != ?", (str(img_path.resolve()), role))
+    if not rows:
+        return None
+    return Problem(str(img_path), "warning", f"already in the workspace as a {rows[0]['role']} image (id "
+                                             f"{rows[0]['id']}): its role is unchanged; change it with 'diffgen "
+                                             f"set-role --images {rows[0]['id']} --role {role}'")
 
 
 def _disk_full(e: BaseException) -> bool:
@@ -290,8 +300,12 @@ def _store_report(ws: Workspace, report: ImportReport) -> None:
 
 def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
                    progress: Progress | None = None, cancel: Callable[[], bool] | None = None, *,
-                   follow_symlinks: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImportReport:
+                   follow_symlinks: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
+                   role: str = TRAIN) -> ImportReport:
     """Import every usable pair; return (and store) a per-file report of what happened.
+
+    New images get ``role`` (``test``: held out of every generation stage, segmentation is
+    tested on them); pairs already in the workspace keep theirs (``diffgen set-role`` changes it).
 
     Cancelling stops between pairs: the pairs already imported stay (each is complete). A full
     disk stops the import the same way, with ``report.stopped`` saying so. Images above
@@ -301,6 +315,8 @@ def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
     """
     folder = Path(folder).expanduser().resolve()
     check_workspace_outside(ws.root, folder)
+    if role not in ROLES:
+        raise BadInputError(f"unknown image role {role!r}: use {' or '.join(ROLES)}; nothing was imported")
     with ws.transaction() as c:
         import_id = inserted_id(c.execute("INSERT INTO imports (source_dir, copy_files, started_at)"
                                           " VALUES (?,?,?)", (str(folder), int(copy), now())))
@@ -318,7 +334,7 @@ def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
                                            f"import cancelled after {i} of {len(pairs)} pairs"))
             break
         try:
-            found = _import_pair(ws, import_id, stem, img_path, mask_path, copy, max_pixels)
+            found = _import_pair(ws, import_id, stem, img_path, mask_path, copy, max_pixels, role)
         except PairRejected as e:
             report.rejected += 1
             report.problems.append(Problem(str(e.file), "error", str(e)))
@@ -334,6 +350,9 @@ def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
         else:
             if found is None:
                 report.already_present += 1
+                kept = _kept_role(ws, img_path, role)
+                if kept:
+                    report.problems.append(kept)
             else:
                 report.imported += 1
                 report.problems.extend(found)

@@ -40,6 +40,7 @@ from backend.diffusion.tb_log import TensorBoardLog, open_log
 from backend.diffusion.train_data import RESIZES, PairCache, draw_step, from_model_range, load_pairs, make_batch
 from backend.errors import Cancelled, DiffGenError
 from backend.presets import apply_overrides, check_choice, from_section, load_preset
+from backend.selection import generation_images
 from backend.threads import adapt as adapt_threads
 from backend.workspace import Workspace
 from backend.workspace.files import disk_full_as_error
@@ -103,7 +104,7 @@ def resolve_targets(ws: Workspace, target: str, preset: str, name: str | None,
                     exclude_flagged: bool = True) -> list[TrainTarget]:
     """``full``, ``cluster:K`` or ``clusters`` (every cluster of the current clustering)."""
     where = "current_mask_id IS NOT NULL" + (" AND flagged = 0" if exclude_flagged else "")
-    usable = {r.id for r in ws.images(where)}
+    usable = {r.id for r in generation_images(ws, where)}  # never test images
     if target == "full":
         return [TrainTarget("full", name or f"full-{preset}", sorted(usable))]
     clustering = ws.current_clustering_id()

@@ -1,9 +1,10 @@
 """What a segmentation run trains and tests on: splits, synthetic-set selection, samplers.
 
-The held-out test set is a fixed (``split_seed``) share of the workspace's real images. No
-test image ever reaches training or validation, and a synthetic sample whose source image
-is a test image is never used: every selection below only accepts sources from the
-training pool. Rejected samples (review) are left out too.
+The held-out test set is the workspace's test-role images; without any, a random share
+(``split_seed``) drawn once and stored as the test role. No test image ever reaches
+training or validation, and a synthetic sample whose source image is a test image is never
+used: every selection below only accepts sources from the training pool. Rejected samples
+(review) are left out too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from backend.errors import DiffGenError
 from backend.segmentation.augment import control_augment
 from backend.segmentation.config import SegConfig
 from backend.segmentation.model import to_input
-from backend.workspace import SampleRecord, Workspace
+from backend.workspace import TEST, ImageRecord, SampleRecord, Workspace, now, queries
 
 
 @dataclass(frozen=True, order=True)
@@ -36,23 +37,29 @@ class ItemRef:
         return f"{self.kind}:{self.id}"
 
 
+TEST_ROLE, RANDOM_HOLD_OUT = "test role", "random hold-out"  # the two evaluation protocols
+HOLD_OUT_NOTE = "random hold-out drawn by the segmentation stage"  # role_note of the images it drew
+
+
 @dataclass(frozen=True)
 class ImageSplit:
     test: tuple[int, ...]   # held-out real images: never trained on, never a generation source
     pool: tuple[int, ...]   # real images available for training, validation and generation
     excluded: tuple[str, ...] = ()  # why some images take no part (no mask, flagged)
+    protocol: str = TEST_ROLE       # TEST_ROLE or RANDOM_HOLD_OUT
+    description: str = ""           # the protocol in words, for the report
 
 
-def usable_images(ws: Workspace) -> tuple[list[int], list[str]]:
-    ids, notes = [], []
+def usable_images(ws: Workspace) -> tuple[list[ImageRecord], list[str]]:
+    recs, notes = [], []
     for rec in ws.images():
         if rec.current_mask_id is None:
             notes.append(f"{rec.name}: no mask, not used")
         elif rec.flagged:
             notes.append(f"{rec.name}: flagged ({rec.flag_note or 'no note'}), not used")
         else:
-            ids.append(rec.id)
-    return ids, notes
+            recs.append(rec)
+    return recs, notes
 
 
 def test_count(n: int, cfg: SegConfig) -> int:
@@ -60,14 +67,47 @@ def test_count(n: int, cfg: SegConfig) -> int:
     return max(1, min(cfg.test_size, int(round(cfg.test_fraction * n))))
 
 
+def hold_out_at_random(ws: Workspace, cfg: SegConfig) -> list[int]:
+    """Without test-role images, draw :func:`test_count` of the usable images (``split_seed``)
+    and store them as the test role with a note saying so: the hold-out is drawn once, and
+    from then on no generation stage uses it either. Returns the ids drawn (none when the
+    workspace has a test role already)."""
+    if ws.role_counts()[TEST]:
+        return []
+    recs, _ = usable_images(ws)
+    if len(recs) < 4:
+        raise DiffGenError(f"segmentation needs at least 4 images with masks; the workspace has {len(recs)}")
+    ids = [r.id for r in recs]
+    drawn = sorted(int(i) for i in np.random.default_rng(cfg.split_seed).permutation(ids)[:test_count(len(ids), cfg)])
+    models = len(queries.models(ws))
+    note = (f"{HOLD_OUT_NOTE} on {now()[:10]}: {len(drawn)} of {len(ids)} images = min(test_size {cfg.test_size}, "
+            f"test_fraction {cfg.test_fraction}), split_seed {cfg.split_seed}")
+    if models:
+        note += (f"; {models} diffusion model{'s were' if models > 1 else ' was'} trained before, possibly on "
+                 "these images (mark test images before generating: diffgen import --role test / set-role)")
+    ws.set_role(drawn, TEST, note)
+    return drawn
+
+
 def image_split(ws: Workspace, cfg: SegConfig) -> ImageSplit:
-    ids, notes = usable_images(ws)
-    if len(ids) < 4:
-        raise DiffGenError(f"segmentation needs at least 4 images with masks; the workspace has {len(ids)}")
-    perm = np.random.default_rng(cfg.split_seed).permutation(ids)
-    k = test_count(len(ids), cfg)
-    return ImageSplit(tuple(sorted(int(i) for i in perm[:k])), tuple(sorted(int(i) for i in perm[k:])),
-                      tuple(notes))
+    """Test on the test-role images; without any, on a random hold-out drawn once and stored
+    as the test role (:func:`hold_out_at_random`). The pool is the usable training images."""
+    hold_out_at_random(ws, cfg)
+    recs, notes = usable_images(ws)
+    test = [r for r in recs if r.role == TEST]
+    pool = tuple(r.id for r in recs if r.role != TEST)
+    if not test:
+        raise DiffGenError(f"none of the {ws.role_counts()[TEST]} test-role images has a usable mask (unflagged): "
+                           "segmentation has nothing to test on")
+    if len(pool) < 2:
+        raise DiffGenError(f"segmentation needs at least 2 usable training-role images to train and validate on; "
+                           f"the workspace has {len(pool)} (and {len(test)} test images)")
+    if all(r.role_note.startswith(HOLD_OUT_NOTE) for r in test):
+        protocol, description = RANDOM_HOLD_OUT, f"{RANDOM_HOLD_OUT}: {test[0].role_note}"
+    else:
+        protocol, description = TEST_ROLE, (f"{TEST_ROLE}: the {len(test)} usable images marked as held-out test "
+                                            "images (diffgen import --role test, or set-role)")
+    return ImageSplit(tuple(r.id for r in test), pool, tuple(notes), protocol, description)
 
 
 def split_train_val(ids: Sequence, val_fraction: float, rng: np.random.Generator) -> tuple[list, list]:
@@ -88,6 +128,14 @@ def synthetic_sets(ws: Workspace) -> dict[str, list[SampleRecord]]:
         if s.id not in rejected:
             sets[s.set_name].append(s)
     return dict(sets)
+
+
+def test_sourced_note(sets: Mapping[str, Sequence[SampleRecord]], split: ImageSplit) -> list[str]:
+    """A note when samples were made from test images (before they were held out)."""
+    test = set(split.test)
+    n = sum(1 for samples in sets.values() for s in samples if s.source_image_id in test)
+    return [f"{n} synthetic sample{'s were' if n > 1 else ' was'} made from test images (before they were "
+            "held out): never used here"] if n else []
 
 
 def by_source(samples: Iterable[SampleRecord], sources: Iterable[int]) -> dict[int, list[int]]:

@@ -18,7 +18,14 @@ from collections.abc import Callable
 from backend.device import pick_device
 from backend.errors import Cancelled, DiffGenError
 from backend.segmentation.config import EXPERIMENTS, SegConfig, load_config
-from backend.segmentation.data import ItemStore, batches_per_epoch, effective_epochs, image_split, synthetic_sets
+from backend.segmentation.data import (
+    ItemStore,
+    batches_per_epoch,
+    effective_epochs,
+    image_split,
+    synthetic_sets,
+    test_sourced_note,
+)
 from backend.segmentation.model import build_model, save_checkpoint
 from backend.segmentation.plan import Planner, RunSpec, images
 from backend.segmentation.train import train_model
@@ -102,7 +109,8 @@ def run_segment(ws: Workspace, params: dict, progress: Progress | None = None,
     device = pick_device(params.get("device"))
     weights = resolve_weights("seg_encoder", params.get("encoder_weights")) if cfg.pretrained else None
     split = image_split(ws, cfg)
-    planner = Planner(cfg, split, synthetic_sets(ws), list(split.excluded))
+    sets = synthetic_sets(ws)
+    planner = Planner(cfg, split, sets, list(split.excluded) + test_sourced_note(sets, split))
     specs = planner.runs(experiments)
     store = ItemStore(ws, cfg.image_size)
     test = store.load(images(split.test))
@@ -116,7 +124,7 @@ def run_segment(ws: Workspace, params: dict, progress: Progress | None = None,
     total = sum(run_steps(cfg, s) for s in keyed.values())
     state = {"done": 0}
     result: dict = {"trained": [], "skipped": [], "failed": [], "notes": planner.notes,
-                    "test_images": len(test), "preset": cfg.preset}
+                    "test_images": len(test), "preset": cfg.preset, "protocol": split.description}
 
     def report(message: str) -> None:
         if progress:
@@ -132,6 +140,7 @@ def run_segment(ws: Workspace, params: dict, progress: Progress | None = None,
             continue
         run_params = {**spec.describe(), "preset": cfg.preset, "config": cfg.to_dict(),
                       "fingerprint": cfg.training_fingerprint(), "test_hash": test_hash,
+                      "protocol": split.protocol, "protocol_description": split.description,
                       "encoder_weights": str(weights) if weights else None}
         start = state["done"]
 

@@ -231,7 +231,9 @@ def write_report(ws: Workspace, fingerprint: str | None = None) -> dict[str, str
               f"Preset `{p.get('preset')}`: UNet++ / {cfg.get('encoder')} at {cfg.get('image_size')} px, "
               f"{cfg.get('epochs')} epochs, alpha = {cfg.get('alpha')}; {len(runs)} finished runs, "
               f"seeds {sorted({r['params']['seed'] for r in runs})}. Test set: "
-              f"{runs[-1]['metrics'].get('images')} held-out real images. Scores are the mean over "
+              f"{runs[-1]['metrics'].get('images')} held-out real images; protocol: "
+              f"{p.get('protocol_description') or 'random hold-out (recorded before test roles existed)'}. "
+              "Scores are the mean over "
               "test images of the soft Dice loss and the IoU at threshold 0.5, from the checkpoint "
               "with the best validation IoU.")
     out_dir = ws.path(REPORT_DIR)

@@ -35,7 +35,7 @@ from backend.errors import BadWeightsError, Cancelled, DiffGenError, MissingWeig
 from backend.imageio import load_rgb
 from backend.inpainting import InpaintConfig
 from backend.presets import apply_overrides, from_section, load_preset
-from backend.selection import select_images
+from backend.selection import generation_samples, select_images
 from backend.settings import resolve_weights
 from backend.style import networks
 from backend.style.colour import METHODS, match_colours
@@ -216,6 +216,7 @@ def run_style(ws: Workspace, params: dict, progress: Progress | None = None,
         selected = [s for s in unstyled_samples(ws) if s.source_image_id in sources]
     else:
         selected = unstyled_samples(ws)
+    selected = generation_samples(ws, selected, named=bool(ids))  # never samples of test images
     job = StyleJob(ws, params)
     made, errors, seconds = [], [], []
     for k, sample in enumerate(selected):

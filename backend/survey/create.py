@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from backend.errors import BadInputError, Cancelled
+from backend.selection import GENERATION_ROLE, refuse_held_out
 from backend.survey.model import KIND_LABELS, Survey, SurveyConfig, check_name, get_survey
 from backend.workspace.files import atomic_write_bytes
 from backend.workspace.store import Workspace, now
@@ -52,8 +53,9 @@ def parse_ids(spec: str) -> tuple[int, ...]:
 
 def _real_candidates(ws: Workspace, only: tuple[int, ...] | None) -> list[dict]:
     rows = ws.query("SELECT i.id, m.path AS mask FROM images i JOIN mask_versions m ON m.id = i.current_mask_id"
-                    " WHERE i.flagged = 0 ORDER BY i.id")
+                    f" WHERE i.flagged = 0 AND i.{GENERATION_ROLE} ORDER BY i.id")
     if only is not None:
+        refuse_held_out(ws, only)
         usable = {r["id"] for r in rows}
         bad = [i for i in only if i not in usable]
         if bad:

@@ -57,6 +57,12 @@ def edited_image_ids(ws: Workspace) -> set[int]:
     return {r[0] for r in ws.query("SELECT DISTINCT image_id FROM mask_versions WHERE version > 0")}
 
 
+def samples_made_from(ws: Workspace, image_ids: list[int]) -> int:
+    """How many samples were generated from these images (e.g. before they were held out)."""
+    marks = ",".join("?" * len(image_ids))
+    return ws.query(f"SELECT COUNT(*) FROM samples WHERE source_image_id IN ({marks})", tuple(image_ids))[0][0]
+
+
 def current_clustering(ws: Workspace) -> ClusteringInfo | None:
     cid = ws.current_clustering_id()
     if cid is None:

@@ -208,6 +208,13 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     )
     """,
+    # 3 -> 4: each image's role in the evaluation protocol. Test images are held out: no
+    # generation stage uses them, segmentation is tested on them. ``role_note`` says how the
+    # role was set (e.g. a random hold-out drawn by the segmentation stage).
+    """
+    ALTER TABLE images ADD COLUMN role TEXT NOT NULL DEFAULT 'train' CHECK (role IN ('train', 'test'));
+    ALTER TABLE images ADD COLUMN role_note TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

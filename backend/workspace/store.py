@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +29,10 @@ from backend.workspace.files import atomic_write_bytes, encode_png, remove_stale
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "workspace.sqlite"
+# An image's role in the evaluation protocol: test images are held out of every generation
+# stage and are what segmentation is tested on (see backend.selection).
+TRAIN, TEST = "train", "test"
+ROLES = (TRAIN, TEST)
 
 
 def now() -> str:
@@ -55,6 +59,8 @@ class ImageRecord:
     flagged: bool
     flag_note: str
     current_mask_id: int | None
+    role: str = TRAIN
+    role_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class SampleRecord:
 def _image(row: sqlite3.Row) -> ImageRecord:
     return ImageRecord(row["id"], row["name"], row["source_path"], row["stored_path"], row["sha256"],
                        row["width"], row["height"], row["notes"], bool(row["flagged"]),
-                       row["flag_note"], row["current_mask_id"])
+                       row["flag_note"], row["current_mask_id"], row["role"], row["role_note"])
 
 
 def _mask(row: sqlite3.Row) -> MaskVersion:
@@ -252,6 +258,26 @@ class Workspace:
             c.execute("UPDATE images SET flagged = ?, flag_note = ? WHERE id = ?",
                       (int(flagged), note, image_id))
 
+    def set_role(self, image_ids: Iterable[int], role: str, note: str = "") -> int:
+        """Give images the role ``train`` or ``test`` (one transaction); returns how many changed."""
+        if role not in ROLES:
+            raise WorkspaceError(f"unknown image role {role!r}: use {' or '.join(ROLES)}")
+        ids = sorted(set(image_ids))
+        missing = sorted(set(ids) - set(self.image_ids()))
+        if missing:
+            raise WorkspaceError(f"no image with id {', '.join(map(str, missing))} in {self.root}; nothing changed")
+        with self.transaction() as c:
+            changed = sum(c.execute("UPDATE images SET role = ?, role_note = ? WHERE id = ? AND"
+                                    " (role != ? OR role_note != ?)", (role, note, i, role, note)).rowcount
+                          for i in ids)
+        return changed
+
+    def role_counts(self) -> dict[str, int]:
+        """Images per role, every role listed (0 when none)."""
+        counts = dict.fromkeys(ROLES, 0)
+        counts.update({r[0]: r[1] for r in self.query("SELECT role, COUNT(*) FROM images GROUP BY role")})
+        return counts
+
     # -- masks -----------------------------------------------------------------------
     def mask_versions(self, image_id: int) -> list[MaskVersion]:
         return [_mask(r) for r in self.query(
@@ -393,6 +419,7 @@ class Workspace:
             "mask_versions": q("SELECT COUNT(*) FROM mask_versions"),
             "edited_images": q("SELECT COUNT(DISTINCT image_id) FROM mask_versions WHERE version > 0"),
             "flagged": q("SELECT COUNT(*) FROM images WHERE flagged = 1"),
+            "roles": self.role_counts(),
             "samples": {r[0]: r[1] for r in self.query("SELECT kind, COUNT(*) FROM samples GROUP BY kind")},
             "models": q("SELECT COUNT(*) FROM models"),
             "problems": {r[0]: r[1] for r in self.query(
