@@ -21,7 +21,7 @@ from backend.diffusion.train_data import center_crop_geometry, resize_pair
 from backend.diffusion.training import TrainConfig
 from backend.errors import DiffGenError
 from backend.inpainting import InpaintConfig, postprocess, resolve_config
-from backend.presets import apply_overrides, load_preset
+from backend.presets import apply_overrides, load_preset, preset_names
 
 # What diffuse-gen changes relative to paper, and nothing else.
 AUTHOR_CHOICES = {
@@ -81,7 +81,7 @@ def test_inheritance_cycles_and_missing_parents_are_clear_errors(tmp_path):
         load_preset(str(tmp_path / "self.toml"))
     _write(tmp_path / "orphan.toml", 'inherits = "no-such-preset"\n')
     with pytest.raises(DiffGenError, match=r"unknown preset 'no-such-preset' \(inherited by .*orphan\.toml\); "
-                                           r"known: diffuse-gen, paper, tiny"):
+                                           rf"known: {', '.join(preset_names())}"):
         load_preset(str(tmp_path / "orphan.toml"))
     _write(tmp_path / "bad.toml", "inherits = 3\n")
     with pytest.raises(DiffGenError, match="'inherits' must be a preset name or a .toml path, not 3"):

@@ -27,13 +27,15 @@ from backend.workspace import Workspace, now
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 TRAINING = list(range(3, 13))    # the demo workspace's 12 images with 1 and 2 held out ...
-USABLE = [4, 5, 6, 7, 9, 10, 11, 12]  # ... minus 3 and 8, flagged on import (empty masks)
+USABLE = [4, 5, 6, 7, 9, 10, 11, 12]  # ... minus 3 and 8, flagged by the fixture
 
 
 @pytest.fixture
 def held(demo_ws) -> Workspace:
     """The demo workspace with images 1 and 2 marked as held-out test images."""
     assert demo_ws.set_role([1, 2], "test") == 2
+    for image_id in (3, 8):
+        demo_ws.set_flag(image_id, True, "bad mask")
     assert [r.id for r in demo_ws.images("flagged = 1")] == [3, 8]
     return demo_ws
 
@@ -181,8 +183,8 @@ def test_the_demo_holds_test_images_out_by_role(tmp_path, monkeypatch):
     summary = demo_stages.stage_data(ctx)
     test = [r.id for r in ws.images("role = 'test'")]
     usable = [r.id for r in ws.images("flagged = 0")]
-    assert len(usable) == 8 and set(test) <= set(usable)
-    assert summary["roles"] == {"train": 8, "test": 2} and len(test) == 2  # min(200, round(20% of 8))
+    assert len(usable) == 10 and set(test) <= set(usable)  # every demo image has a polyp: none flagged
+    assert summary["roles"] == {"train": 8, "test": 2} and len(test) == 2  # min(200, round(20% of 10))
     seen = []
     monkeypatch.setattr("backend.inpainting.run_inpaint", lambda ws, params, *a: seen.append(params) or {})
     demo_stages.stage_inpaint_full(ctx)
