@@ -107,6 +107,52 @@ def review_summary(ws: Workspace) -> list[SourceSummary]:
     return list(out.values())
 
 
+def gate_failures(ws: Workspace) -> dict[int, list[str]]:
+    """Sample id -> the gates it failed (only scored samples that failed one)."""
+    out: dict[int, list[str]] = {}
+    for sid, gate in ws.query("SELECT sample_id, gate FROM sample_gates WHERE passed = 0 ORDER BY sample_id, gate"):
+        out.setdefault(sid, []).append(gate)
+    return out
+
+
+def scored_sample_ids(ws: Workspace) -> set[int]:
+    return {r[0] for r in ws.query("SELECT DISTINCT sample_id FROM sample_gates")}
+
+
+@dataclass(frozen=True)
+class GatePassRate:
+    """One set's gate record: how many samples were scored, passed all gates, failed each."""
+    set_name: str
+    samples: int
+    scored: int
+    passed: int
+    failed: dict[str, int]
+    mean: dict[str, float]          # mean value of each gate over the scored samples
+
+
+def gate_pass_rates(ws: Workspace) -> list[GatePassRate]:
+    """Per sample set, by set name."""
+    totals = {r[0]: r[1] for r in ws.query("SELECT set_name, COUNT(*) FROM samples GROUP BY set_name")}
+    rows = ws.query("SELECT s.set_name, g.sample_id, g.gate, g.value, g.passed FROM sample_gates g"
+                    " JOIN samples s ON s.id = g.sample_id")
+    per_set: dict[str, dict[int, list[tuple[str, float, bool]]]] = {}
+    for set_name, sid, gate, value, passed in rows:
+        per_set.setdefault(set_name, {}).setdefault(sid, []).append((gate, value, bool(passed)))
+    out = []
+    for set_name in sorted(totals):
+        scored = per_set.get(set_name, {})
+        failed: dict[str, int] = {}
+        values: dict[str, list[float]] = {}
+        for gates in scored.values():
+            for gate, value, ok in gates:
+                values.setdefault(gate, []).append(value)
+                failed[gate] = failed.get(gate, 0) + (not ok)
+        out.append(GatePassRate(set_name, totals[set_name], len(scored),
+                                sum(all(ok for _, _, ok in g) for g in scored.values()), failed,
+                                {g: sum(v) / len(v) for g, v in values.items()}))
+    return out
+
+
 def review_totals(summaries: list[SourceSummary]) -> dict[str, int]:
     return {d: sum(s.counts[d] for s in summaries) for d in DECISIONS}
 

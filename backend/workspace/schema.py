@@ -215,6 +215,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE images ADD COLUMN role TEXT NOT NULL DEFAULT 'train' CHECK (role IN ('train', 'test'));
     ALTER TABLE images ADD COLUMN role_note TEXT NOT NULL DEFAULT ''
     """,
+    # 4 -> 5: quality gates (backend/gates.py), one row per sample and gate, scored when the
+    # sample is made. The threshold is stored with the value so a verdict can be re-read later.
+    """
+    CREATE TABLE sample_gates (
+        sample_id INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+        gate TEXT NOT NULL,
+        value REAL NOT NULL,
+        threshold REAL NOT NULL,
+        passed INTEGER NOT NULL,
+        scored_at TEXT NOT NULL,
+        PRIMARY KEY (sample_id, gate)
+    )
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

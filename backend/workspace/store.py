@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from backend.errors import WorkspaceError
+from backend.gates import GateScore
 from backend.imageio import read_png_fast
 from backend.workspace import access
 from backend.workspace.files import atomic_write_bytes, encode_png, remove_stale_temps, sha256_bytes
@@ -384,6 +385,19 @@ class Workspace:
                       " ON CONFLICT(sample_id) DO UPDATE SET decision = excluded.decision,"
                       " note = excluded.note, decided_at = excluded.decided_at",
                       (sample_id, decision, note, now()))
+
+    def set_gates(self, sample_id: int, scores: Iterable[GateScore]) -> None:
+        """Store a sample's quality-gate scores (replacing earlier ones), in one transaction."""
+        stamp = now()
+        with self.transaction() as c:
+            c.executemany("INSERT OR REPLACE INTO sample_gates (sample_id, gate, value, threshold, passed, scored_at)"
+                          " VALUES (?,?,?,?,?,?)",
+                          [(sample_id, g.gate, float(g.value), float(g.threshold), int(g.passed), stamp)
+                           for g in scores])
+
+    def gates(self, sample_id: int) -> list[GateScore]:
+        return [GateScore(r["gate"], r["value"], r["threshold"], bool(r["passed"]))
+                for r in self.query("SELECT * FROM sample_gates WHERE sample_id = ? ORDER BY gate", (sample_id,))]
 
     def review(self, sample_id: int) -> tuple[str, str]:
         rows = self.query("SELECT decision, note FROM reviews WHERE sample_id = ?", (sample_id,))
