@@ -234,7 +234,7 @@ class JobStore:
 
 
 # -- running --------------------------------------------------------------------------
-Stage = Callable[[Workspace, Any, JobContext], JobResult]
+StageFunction = Callable[[Workspace, Any, JobContext], JobResult]
 
 
 def _load(kind: str, what: str) -> Any:
@@ -255,7 +255,7 @@ def _load(kind: str, what: str) -> Any:
     return found
 
 
-def resolve(kind: str) -> Stage:
+def resolve(kind: str) -> StageFunction:
     """The stage function for ``kind``."""
     return _load(kind, "run")
 

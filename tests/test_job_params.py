@@ -11,6 +11,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import pytest
 
 from backend import jobs
+from backend.cli import main
 from backend.errors import BadInputError, Cancelled, DiffGenError
 from backend.inpaint_params import InpaintParams
 from backend.job_context import JobContext
@@ -135,3 +136,12 @@ def test_a_job_stored_by_an_older_version_still_runs(demo_ws):
     assert rec.message == "dilate {'pixels': 1}: 2 new mask versions"
     assert rec.result["mask_versions"] == [demo_ws.current_mask(i).id for i in ids] and rec.result["skipped"] == []
     assert all(demo_ws.current_mask(i).params["job_id"] == job_id for i in ids)
+
+
+def test_the_cli_queues_only_valid_jobs(demo_ws, capsys):
+    w = str(demo_ws.root)
+    assert main(["jobs", "add", "-w", w, "inpaint", "-p", "sampels=3", "-p", "all=true"]) == 1
+    assert "error: unknown inpaint parameter 'sampels'; known: images, cluster, all," in capsys.readouterr().err
+    assert main(["jobs", "add", "-w", w, "masks", "-p", "operation=erode", "-p", "images=[1,2]"]) == 0
+    (job,) = JobStore(demo_ws).list()
+    assert job.params["images"] == [1, 2] and job.params["operation"] == "erode"
