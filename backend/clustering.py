@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
 
-from backend.errors import BadInputError, Cancelled
+from backend.cluster_params import ClusterParams
+from backend.errors import BadInputError
 from backend.features import InceptionFeatures, pair_features
+from backend.job_context import JobContext
+from backend.job_params import JobResult
 from backend.presets import apply_overrides, check_choice, load_preset
 from backend.selection import generation_images
-from backend.workspace import Workspace, now
+from backend.workspace import Workspace, inserted_id, now
 
-Progress = Callable[[int, int, str], None]
 FEATURES = ("balanced", "raw")
 
 
@@ -44,17 +45,16 @@ class ClusterConfig:
         check_choice("cluster.features", self.features, FEATURES)
 
     @classmethod
-    def from_params(cls, params: dict) -> "ClusterConfig":
-        """Explicit params over the ``[cluster]`` section of ``preset`` (with ``overrides``),
-        so a queued job (preset + overrides + job_id) and the CLI resolve alike."""
-        params = {k: v for k, v in params.items() if k != "job_id"}
-        preset, overrides = params.pop("preset", None), params.pop("overrides", None)
-        base = apply_overrides(load_preset(preset), overrides).get("cluster", {}) if preset else {}
-        merged = {**base, **params}
-        unknown = set(merged) - set(cls.__dataclass_fields__)
+    def from_params(cls, params: ClusterParams) -> "ClusterConfig":
+        """The params that are set (not None) over the ``[cluster]`` section of ``preset``
+        (with ``overrides``), so a queued job and the CLI resolve alike."""
+        base = apply_overrides(load_preset(params.preset), list(params.overrides)).get("cluster", {}) \
+            if params.preset else {}
+        unknown = set(base) - set(cls.__dataclass_fields__)
         if unknown:
-            raise BadInputError(f"unknown clustering parameters: {', '.join(sorted(unknown))}")
-        return cls(**merged)
+            raise BadInputError(f"unknown clustering settings in the preset: {', '.join(sorted(unknown))}")
+        given = {k: v for k, v in params.to_dict().items() if k in cls.__dataclass_fields__ and v is not None}
+        return cls(**{**base, **given})
 
 
 def balance_halves(features: np.ndarray) -> np.ndarray:
@@ -124,9 +124,21 @@ def _thumb(image: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
     return t
 
 
-def run_cluster(ws: Workspace, params: dict, progress: Progress | None = None,
-                cancel: Callable[[], bool] | None = None,
-                extractor: InceptionFeatures | None = None) -> dict:
+@dataclass(frozen=True)
+class ClusterResult(JobResult):
+    clustering_id: int
+    k: int
+    seed: int
+    images: int
+    sizes: tuple[int, ...]                 # images per cluster, largest first
+    small_clusters: tuple[int, ...]        # clusters below min_cluster_size
+    min_cluster_size: int
+    sheet: str                             # the cluster sheet, workspace-relative
+    extractor: str
+
+
+def run_cluster(ws: Workspace, params: ClusterParams, ctx: JobContext,
+                extractor: InceptionFeatures | None = None) -> ClusterResult:
     """Cluster every image with a mask; store the run as current and write its sheet.
 
     ``extractor`` lets a caller reuse a loaded network (the GUI, tests); by default the
@@ -139,9 +151,8 @@ def run_cluster(ws: Workspace, params: dict, progress: Progress | None = None,
         raise BadInputError(f"cannot make {cfg.k} clusters from {len(image_ids)} images with masks: "
                             f"choose k <= {len(image_ids)}")
     extractor = extractor or InceptionFeatures.from_settings(cfg.inception_weights, cfg.device, cfg.batch_size)
-    feats = pair_features(ws, image_ids, extractor, progress, cancel)
-    if cancel and cancel():
-        raise Cancelled("clustering cancelled")
+    feats = pair_features(ws, image_ids, extractor, ctx.progress, ctx.cancel)
+    ctx.check_cancel("clustering cancelled")
     labels = kmeans_labels(combine_features(feats, cfg.features), cfg.k, cfg.seed)
     sizes = np.bincount(labels, minlength=cfg.k).tolist()
     small = [c for c in range(cfg.k) if sizes[c] < cfg.min_cluster_size]
@@ -158,12 +169,14 @@ def run_cluster(ws: Workspace, params: dict, progress: Progress | None = None,
     stored = {k: v for k, v in asdict(cfg).items() if k not in ("device",)}
     with ws.transaction() as c:
         c.execute("UPDATE clusterings SET is_current = 0 WHERE is_current = 1")
-        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, params_json, is_current, sheet_path,"
-                        " created_at) VALUES (?,?,?,?,1,?,?)",
-                        (cfg.k, cfg.seed, extractor.extractor_id, json.dumps(stored), sheet_rel, now())).lastrowid
+        cid = inserted_id(c.execute(
+            "INSERT INTO clusterings (k, seed, extractor, params_json, is_current, sheet_path, created_at)"
+            " VALUES (?,?,?,?,1,?,?)", (cfg.k, cfg.seed, extractor.extractor_id, json.dumps(stored), sheet_rel, now())))
         c.executemany("INSERT INTO cluster_assignments (clustering_id, image_id, cluster) VALUES (?,?,?)",
                       [(cid, i, int(lab)) for i, lab in zip(image_ids, labels)])
-    return {"clustering_id": cid, "k": cfg.k, "seed": cfg.seed, "images": len(image_ids), "sizes": sizes,
-            "small_clusters": small, "min_cluster_size": cfg.min_cluster_size, "sheet": sheet_rel,
-            "extractor": extractor.extractor_id}
+    return ClusterResult(summary=f"{len(image_ids)} images in {cfg.k} clusters (clustering {cid})"
+                                 + (f"; {len(small)} below {cfg.min_cluster_size} images" if small else ""),
+                         clustering_id=cid, k=cfg.k, seed=cfg.seed, images=len(image_ids), sizes=tuple(sizes),
+                         small_clusters=tuple(small), min_cluster_size=cfg.min_cluster_size, sheet=sheet_rel,
+                         extractor=extractor.extractor_id)
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 from backend.demo import DemoContext, Stage, stage_state
 from backend.demo_report import build_report
 from backend.errors import DiffGenError
+from backend.job_context import JobContext
 
 # Demo sizes: enough for every table to have rows, small enough for 2 CPU cores.
 TRAIN_STEPS_FULL = 600
 TRAIN_STEPS_CLUSTER = 120          # per cluster, fine-tuned from the full-set model
 STYLE_PER_SET = 10                 # styled samples per inpainted set (the survey shows 10)
 EVAL_PAIRS = 40                    # MS-SSIM pairs per subset
-SEGMENT_OVERRIDES = ["segment.small_n=[8, 16]", "segment.small_n_r=[1, 3]", "segment.synthetic_multiples=[1, 3]",
-                     "segment.min_steps=60"]
+SEGMENT_OVERRIDES = ("segment.small_n=[8, 16]", "segment.small_n_r=[1, 3]", "segment.synthetic_multiples=[1, 3]",
+                     "segment.min_steps=60")
 WEIGHT_NAMES = ("inception", "fid_inception", "vgg19", "dino")
 
 
@@ -21,6 +22,11 @@ def _progress(ctx: DemoContext, label: str):
     if ctx.progress is None:
         return None
     return lambda d, t, m="": ctx.progress(d, t, f"{label}: {m}" if m else label)
+
+
+def _job(ctx: DemoContext, label: str) -> JobContext:
+    """The context a stage's job function gets: the demo's progress, labelled, and its cancel."""
+    return JobContext(progress=_progress(ctx, label), cancel=ctx.cancel)
 
 
 def stage_data(ctx: DemoContext) -> dict:
@@ -60,37 +66,42 @@ def _weights(ctx: DemoContext) -> dict:
 
 
 def stage_cluster(ctx: DemoContext) -> dict:
+    from backend.cluster_params import ClusterParams
     from backend.clustering import run_cluster
 
-    return run_cluster(ctx.ws, {"preset": ctx.preset, "inception_weights": _weights(ctx)["inception"],
-                                "device": ctx.device}, _progress(ctx, "cluster"), ctx.cancel)
+    params = ClusterParams(preset=ctx.preset, inception_weights=_weights(ctx)["inception"], device=ctx.device)
+    return run_cluster(ctx.ws, params, _job(ctx, "cluster")).to_dict()
 
 
 def stage_train_full(ctx: DemoContext) -> dict:
+    from backend.diffusion.train_params import TrainParams
     from backend.diffusion.training import run_train
 
-    return run_train(ctx.ws, {"preset": ctx.preset, "target": "full", "steps": TRAIN_STEPS_FULL,
-                              "name": "demo-full", "device": ctx.device}, _progress(ctx, "train full"), ctx.cancel)
+    params = TrainParams(preset=ctx.preset, target="full", steps=TRAIN_STEPS_FULL, name="demo-full", device=ctx.device)
+    return run_train(ctx.ws, params, _job(ctx, "train full")).to_dict()
 
 
 def stage_train_clusters(ctx: DemoContext) -> dict:
+    from backend.diffusion.train_params import TrainParams
     from backend.diffusion.training import run_train
 
     trained = stage_state(ctx.ws, "train_full")
     if trained is None:
         raise DiffGenError("the demo's 'train_full' stage has not run: run the demo from its start")
     full = trained["models"][0]["folder"]
-    return run_train(ctx.ws, {"preset": ctx.preset, "target": "clusters", "steps": TRAIN_STEPS_CLUSTER,
-                              "overrides": [f"train.init_from={ctx.ws.rel(full)}", "train.sample_count=8"],
-                              "device": ctx.device}, _progress(ctx, "train clusters"), ctx.cancel)
+    params = TrainParams(preset=ctx.preset, target="clusters", steps=TRAIN_STEPS_CLUSTER,
+                         overrides=(f"train.init_from={ctx.ws.rel(full)}", "train.sample_count=8"), device=ctx.device)
+    return run_train(ctx.ws, params, _job(ctx, "train clusters")).to_dict()
 
 
 def _inpaint(ctx: DemoContext, model: str) -> dict:
+    from backend.inpaint_params import InpaintParams
     from backend.inpainting import run_inpaint
+    from backend.selection import ImageSelection
 
-    return run_inpaint(ctx.ws, {"preset": ctx.preset, "all": True, "model": model,  # test images held out
-                                "seed": ctx.seed, "device": ctx.device, "sheet": True},
-                       _progress(ctx, f"inpaint ({model} models)"), ctx.cancel)
+    params = InpaintParams(ImageSelection(all=True), model=model, preset=ctx.preset,  # test images held out
+                           seed=ctx.seed, device=ctx.device, sheet=True)
+    return run_inpaint(ctx.ws, params, _job(ctx, f"inpaint ({model} models)")).to_dict()
 
 
 def stage_inpaint_cluster(ctx: DemoContext) -> dict:
@@ -103,6 +114,7 @@ def stage_inpaint_full(ctx: DemoContext) -> dict:
 
 def stage_style(ctx: DemoContext) -> dict:
     from backend.style import run_style
+    from backend.style.params import StyleParams
     from backend.style.sheet import style_sheet
 
     chosen = []
@@ -111,11 +123,9 @@ def stage_style(ctx: DemoContext) -> dict:
         step = max(1, len(ids) // STYLE_PER_SET)
         chosen += ids[::step][:STYLE_PER_SET]
     w = _weights(ctx)
-    result = run_style(ctx.ws, {"preset": ctx.preset, "samples": chosen, "seed": ctx.seed, "device": ctx.device,
-                                "vgg_weights": w["vgg19"], "dino_weights": w["dino"]},
-                       _progress(ctx, "style"), ctx.cancel)
-    result["sheet"] = style_sheet(ctx.ws)
-    return result
+    params = StyleParams(samples=tuple(chosen), preset=ctx.preset, seed=ctx.seed, device=ctx.device,
+                         vgg_weights=w["vgg19"], dino_weights=w["dino"])
+    return {**run_style(ctx.ws, params, _job(ctx, "style")).to_dict(), "sheet": style_sheet(ctx.ws)}
 
 
 def stage_evaluate(ctx: DemoContext) -> dict:
@@ -128,12 +138,12 @@ def stage_evaluate(ctx: DemoContext) -> dict:
 
 def stage_segment(ctx: DemoContext) -> dict:
     from backend.segmentation import run_segment
+    from backend.segmentation.params import SegmentParams
     from backend.segmentation.report import write_report
 
-    result = run_segment(ctx.ws, {"preset": ctx.preset, "overrides": SEGMENT_OVERRIDES,
-                                  "experiments": ["real", "synthetic", "augment", "small-n"]},
-                         _progress(ctx, "segment"), ctx.cancel)
-    return {"runs": result, "report": write_report(ctx.ws)}
+    params = SegmentParams(preset=ctx.preset, overrides=SEGMENT_OVERRIDES,
+                           experiments=("real", "synthetic", "augment", "small-n"))
+    return {"runs": run_segment(ctx.ws, params, _job(ctx, "segment")).to_dict(), "report": write_report(ctx.ws)}
 
 
 def stage_survey(ctx: DemoContext) -> dict:

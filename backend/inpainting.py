@@ -23,7 +23,6 @@ import json
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,11 +40,12 @@ from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_m
 from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
 from backend.diffusion.train_data import resize_pair
 from backend.errors import BadInputError, DiffGenError, WorkspaceError
-from backend.presets import check_choice, from_section, load_preset
-from backend.selection import select_images
+from backend.inpaint_params import InpaintParams
+from backend.job_context import JobContext
+from backend.job_params import JobResult
+from backend.presets import apply_overrides, check_choice, from_section, load_preset
 from backend.workspace import Workspace
 
-Progress = Callable[[int, int, str], None]
 SHEET_MAX_IMAGES = 8
 WEIGHT_FILES = {"ema": "ema", "raw": "model"}    # load_model's names for the two weight files
 # Whole frame, whatever train.resize was: the author's sampler squashes too (image_editor.py,
@@ -105,9 +105,10 @@ def dilate_region(mask: np.ndarray, dilate: int, shape: str = "disk") -> np.ndar
     return masks.dilate_ellipse_kernel(mask, dilate) if shape == "ellipse_kernel" else masks.dilate(mask, dilate)
 
 
-def resolve_config(params: dict[str, Any], preset: str) -> InpaintConfig:
-    """The preset's ``[inpaint]`` values overridden by the params that are set (not None)."""
-    section = dict(load_preset(preset).get("inpaint", {}))
+def resolve_config(params: dict[str, Any], preset: str, overrides: tuple[str, ...] = ()) -> InpaintConfig:
+    """The preset's ``[inpaint]`` values (after ``overrides``) overridden by the params that are
+    set (not None)."""
+    section = dict(apply_overrides(load_preset(preset), list(overrides)).get("inpaint", {}))
     aliases = {"batch": "batch_size"}
     for key, value in params.items():
         key = aliases.get(key, key)
@@ -219,14 +220,14 @@ class _Plan:
         }
 
 
-def _plan(ws: Workspace, ref: ModelRef, image_ids: list[int], params: dict[str, Any],
+def _plan(ws: Workspace, ref: ModelRef, image_ids: list[int], params: InpaintParams,
           skipped: list[dict[str, Any]]) -> _Plan:
     saved = read_config(ref.folder)
     rows = ws.query("SELECT * FROM models WHERE " + ("id = ?" if ref.id is not None else "path = ?"),
                     (ref.id if ref.id is not None else ws.rel(ref.folder),))
     row = dict(rows[0]) if rows else {}      # a folder given by path may be registered too
-    preset = params.get("preset") or row.get("preset") or saved.get("preset") or "paper"
-    cfg = resolve_config(params, preset)
+    preset = params.preset or row.get("preset") or saved.get("preset") or "paper"
+    cfg = resolve_config(params.to_dict(), preset, params.overrides)
     size = int(saved["model"]["image_size"])
     diffusion = DiffusionConfig.from_dict(saved["diffusion"])
     if cfg.respacing > diffusion.diffusion_steps:
@@ -244,28 +245,34 @@ def _plan(ws: Workspace, ref: ModelRef, image_ids: list[int], params: dict[str, 
                  diffusion, sources)
 
 
-def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None = None,
-                cancel: Callable[[], bool] | None = None) -> dict[str, Any]:
-    """Inpaint the chosen images; returns counts, sample ids, skipped images and messages.
+@dataclass(frozen=True)
+class InpaintResult(JobResult):
+    images: int                            # images that got samples in this run
+    samples: int
+    sample_ids: dict[str, tuple[int, ...]]  # image id -> its new sample ids
+    skipped: tuple[dict[str, Any], ...]    # {"image_id", "reason"}: images that could not be used
+    already_done: tuple[int, ...]          # images that already had every sample of this run
+    messages: tuple[str, ...]
+    seed: int
+    device: str
+    seconds: float
+    sheet: str | None = None               # the contact sheet, workspace-relative
 
-    params: images | cluster | all (selection), samples, dilate, seed, preset, model
-    ("cluster" | "full" | folder), batch, device, respacing, jump_length, jump_n_sample,
-    min_island, fill_holes, weights ("ema" or "raw"; default the preset's inpaint.weights; raw
-    also suits runs too short for the average to settle), set_name (override), job_id, sheet.
-    Progress counts model evaluations of single samples over the whole run.
-    """
+
+def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> InpaintResult:
+    """Inpaint the chosen images; returns counts, sample ids, skipped images and messages.
+    Progress counts model evaluations of single samples over the whole run."""
     started = time.perf_counter()
-    run_seed = int(params["seed"]) if params.get("seed") is not None else secrets.randbits(31)
-    choice = str(params.get("model") or "cluster")
-    device = pick_device(params.get("device"))
+    run_seed = params.seed if params.seed is not None else secrets.randbits(31)
+    device = pick_device(params.device)
     messages: list[str] = []
     skipped: list[dict[str, Any]] = []
 
     # Group images by model so that each model is loaded once and its images share batches.
     groups: dict[Path, list[int]] = defaultdict(list)
     refs: dict[Path, ModelRef] = {}
-    for image_id in select_images(ws, params):
-        ref = resolve_model(ws, image_id, choice)
+    for image_id in params.selection.resolve(ws):
+        ref = resolve_model(ws, image_id, params.model)
         if ref.note and ref.note not in messages:
             messages.append(ref.note)
         refs.setdefault(ref.folder, ref)
@@ -283,8 +290,7 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
     written: dict[int, list[int]] = {}
 
     def report(message: str) -> None:
-        if progress is not None:
-            progress(done[0], total, message)
+        ctx.report(done[0], total, message)
 
     def on_step(n: int) -> None:
         done[0] += n
@@ -295,6 +301,7 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
 
     def on_message(text: str) -> None:
         messages.append(text)
+        ctx.log(text)
         report(text)
 
     for plan in plans:
@@ -309,25 +316,25 @@ def run_inpaint(ws: Workspace, params: dict[str, Any], progress: Progress | None
         pending: dict[int, list[tuple[int, int, torch.Tensor]]] = defaultdict(list)
         diffusion = create_diffusion(plan.diffusion, str(plan.cfg.respacing))
         for idx, x0 in repaint_rows(model, diffusion, rows, plan.cfg.schedule().times(), plan.cfg.batch_size,
-                                    device, on_step=on_step, cancel=cancel, on_message=on_message,
+                                    device, on_step=on_step, cancel=ctx.cancel, on_message=on_message,
                                     on_restart=on_restart, clip_denoised=plan.cfg.clip_denoised):
             src, k, seed = rows_meta[idx]
             pending[src.image_id].append((k, seed, x0))
             if len(pending[src.image_id]) == plan.cfg.samples:
-                written[src.image_id] = _write_samples(ws, plan, src, pending.pop(src.image_id), common, params)
+                written[src.image_id] = _write_samples(ws, plan, src, pending.pop(src.image_id), common, params,
+                                                       ctx.job_id)
         del model
         if device.type == "cuda":
             torch.cuda.empty_cache()
 
-    result = {
-        "images": len(written), "samples": sum(len(v) for v in written.values()),
-        "sample_ids": {str(k): v for k, v in written.items()}, "skipped": skipped, "already_done": finished,
-        "messages": messages, "seed": run_seed, "device": device.type,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    if params.get("sheet") and written:
-        result["sheet"] = write_contact_sheet(ws, list(written.items())[:SHEET_MAX_IMAGES])
-    return result
+    sheet = write_contact_sheet(ws, list(written.items())[:SHEET_MAX_IMAGES]) if params.sheet and written else None
+    n_samples = sum(len(v) for v in written.values())
+    return InpaintResult(
+        summary=f"{n_samples} inpainted samples from {len(written)} images (seed {run_seed})"
+                + (f", {len(finished)} images already done" if finished else ""),
+        images=len(written), samples=n_samples, sample_ids={str(k): tuple(v) for k, v in written.items()},
+        skipped=tuple(skipped), already_done=tuple(finished), messages=tuple(messages), seed=run_seed,
+        device=device.type, seconds=round(time.perf_counter() - started, 2), sheet=sheet)
 
 
 def _sample_params(common: dict[str, Any], src: _Source, k: int) -> dict[str, Any]:
@@ -335,7 +342,7 @@ def _sample_params(common: dict[str, Any], src: _Source, k: int) -> dict[str, An
             "region_pixels": int((src.region > 0).sum())}
 
 
-def _drop_finished(ws: Workspace, plan: _Plan, common: dict[str, Any], params: dict[str, Any]) -> list[int]:
+def _drop_finished(ws: Workspace, plan: _Plan, common: dict[str, Any], params: InpaintParams) -> list[int]:
     """Remove from the plan the images whose every sample of this run is already stored
     (same seeds, checkpoint and recorded provenance); returns their ids. A model given by
     folder path has no recorded checkpoint, so its weights may have changed: never skipped."""
@@ -355,12 +362,12 @@ def _drop_finished(ws: Workspace, plan: _Plan, common: dict[str, Any], params: d
     return finished
 
 
-def _set_name(plan: _Plan, params: dict[str, Any]) -> str:
-    return params.get("set_name") or set_name_for(plan.target)
+def _set_name(plan: _Plan, params: InpaintParams) -> str:
+    return params.set_name or set_name_for(plan.target)
 
 
 def _write_samples(ws: Workspace, plan: _Plan, src: _Source, results: list[tuple[int, int, torch.Tensor]],
-                   common: dict[str, Any], params: dict[str, Any]) -> list[int]:
+                   common: dict[str, Any], params: InpaintParams, job_id: int | None) -> list[int]:
     """Post-process and record all samples of one image in one transaction."""
     set_name = _set_name(plan, params)
     ids = []
@@ -370,7 +377,7 @@ def _write_samples(ws: Workspace, plan: _Plan, src: _Source, results: list[tuple
             rec = ws.add_sample(
                 "inpainted", set_name, image, mask, source_image_id=src.image_id,
                 mask_version_id=src.mask_version_id, model_id=plan.model_id, checkpoint_id=plan.checkpoint_id,
-                job_id=params.get("job_id"), seed=seed, params=_sample_params(common, src, k))
+                job_id=job_id, seed=seed, params=_sample_params(common, src, k))
             ids.append(rec.id)
     return ids
 

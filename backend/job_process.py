@@ -226,6 +226,6 @@ def child_main(argv: list[str]) -> int:
     cancel = threading.Event()
     threading.Thread(target=_watch_stdin, args=(cancel,), daemon=True, name="cancel-watch").start()
     ws = Workspace.open(root)
-    rec = run_job(ws, job_id, _throttled_progress(), cancel.is_set)
+    rec = run_job(ws, job_id, _throttled_progress(), cancel.is_set, log=lambda text: _emit("log", text=text))
     _emit("finished", text=rec.status)
     return 0

@@ -1,9 +1,11 @@
 """Job records (the ``jobs`` table) and the runner that executes one job.
 
 Jobs persist in the workspace database, so the queue survives restarting the app or the
-CLI. A job is a stage name (``kind``) plus JSON parameters; the stage function is found
-through :data:`REGISTRY` ("module:function" strings imported lazily), so a stage that is
-not installed fails its own job with a clear message while the rest of the queue goes on.
+CLI. A job is a stage name (``kind``) plus its parameters, stored as JSON. :data:`REGISTRY`
+names, per kind, the stage function ``run_x(ws, params: XParams, ctx: JobContext) -> XResult``
+and its parameters dataclass, as "module:name" strings imported lazily: queueing builds the
+parameters (a bad job never enters the queue) from a light module, and a stage whose heavy
+module is not installed fails its own job with a clear message while the rest of the queue goes on.
 """
 
 from __future__ import annotations
@@ -15,28 +17,35 @@ import os
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from backend.errors import Cancelled, DiffGenError, WorkspaceError
+from backend.job_context import Cancel, JobContext, Log, Progress
+from backend.job_params import JobParams, JobResult
 from backend.masks import apply_operation
-from backend.selection import select_images
+from backend.selection import ImageSelection
 from backend.workspace import Workspace, inserted_id, now
 from backend.workspace.files import pid_alive
 
-Progress = Callable[[int, int, str], None]
-Cancel = Callable[[], bool]
 
-REGISTRY: dict[str, str] = {
-    "train": "backend.diffusion.training:run_train",
-    "inpaint": "backend.inpainting:run_inpaint",
-    "style": "backend.style:run_style",
-    "cluster": "backend.clustering:run_cluster",
-    "segment": "backend.segmentation:run_segment",
-    "masks": "backend.jobs:run_masks",
-    "survey": "backend.survey.create:run_survey_create",
+@dataclass(frozen=True)
+class JobSpec:
+    """Where a kind's code lives, as "module:name": the stage function and its parameters
+    class (in a module light enough to import when a job is queued)."""
+    run: str
+    params: str
+
+
+REGISTRY: dict[str, JobSpec] = {
+    "train": JobSpec("backend.diffusion.training:run_train", "backend.diffusion.train_params:TrainParams"),
+    "inpaint": JobSpec("backend.inpainting:run_inpaint", "backend.inpaint_params:InpaintParams"),
+    "style": JobSpec("backend.style.job:run_style", "backend.style.params:StyleParams"),
+    "cluster": JobSpec("backend.clustering:run_cluster", "backend.cluster_params:ClusterParams"),
+    "segment": JobSpec("backend.segmentation.experiments:run_segment", "backend.segmentation.params:SegmentParams"),
+    "masks": JobSpec("backend.jobs:run_masks", "backend.jobs:MaskParams"),
+    "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams"),
 }
-
 
 
 @dataclass(frozen=True)
@@ -137,10 +146,13 @@ class JobStore:
         return [r[0] for r in self.ws.query("SELECT id FROM jobs WHERE status = 'queued' ORDER BY position, id")]
 
     # -- changing --------------------------------------------------------------------
-    def enqueue(self, kind: str, params: dict | None = None) -> int:
-        if kind not in REGISTRY:
-            raise DiffGenError(f"unknown job kind {kind!r}; known: {', '.join(sorted(REGISTRY))}")
-        body = json.dumps(params or {})  # fails here, not at run time, if not JSON-able
+    def enqueue(self, kind: str, params: JobParams | dict[str, Any] | None = None) -> int:
+        """Queue a job; its parameters are checked here (a bad job never enters the queue)."""
+        cls = params_class(kind)
+        if isinstance(params, JobParams) and not isinstance(params, cls):
+            raise DiffGenError(f"a {kind} job takes {cls.__name__}, not {type(params).__name__}")
+        typed = params if isinstance(params, JobParams) else cls.from_dict(params)
+        body = json.dumps(typed.to_dict())
         with self.ws.transaction() as c:
             pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs").fetchone()[0]
             return inserted_id(c.execute("INSERT INTO jobs (kind, status, params_json, position, created_at)"
@@ -222,21 +234,35 @@ class JobStore:
 
 
 # -- running --------------------------------------------------------------------------
-def resolve(kind: str) -> Callable[..., dict]:
-    """The stage function for ``kind``; a missing stage raises a DiffGenError saying so."""
+StageFunction = Callable[[Workspace, Any, JobContext], JobResult]
+
+
+def _load(kind: str, what: str) -> Any:
+    """``REGISTRY[kind]``'s ``what`` ("run" or "params") imported; a missing stage raises a
+    DiffGenError saying so."""
     if kind not in REGISTRY:
         raise DiffGenError(f"unknown job kind {kind!r}; known: {', '.join(sorted(REGISTRY))}")
-    module_name, func_name = REGISTRY[kind].split(":")
+    module_name, name = getattr(REGISTRY[kind], what).split(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
         missing = "is not installed" if e.name == module_name else f"needs the missing module {e.name}"
         raise DiffGenError(f"the '{kind}' stage is not available in this installation "
                            f"({module_name} {missing})") from None
-    func = getattr(module, func_name, None)
-    if func is None:
-        raise DiffGenError(f"the '{kind}' stage is not available: {module_name} has no {func_name}()")
-    return func
+    found = getattr(module, name, None)
+    if found is None:
+        raise DiffGenError(f"the '{kind}' stage is not available: {module_name} has no {name}")
+    return found
+
+
+def resolve(kind: str) -> StageFunction:
+    """The stage function for ``kind``."""
+    return _load(kind, "run")
+
+
+def params_class(kind: str) -> type[JobParams]:
+    """The parameters dataclass of ``kind``."""
+    return _load(kind, "params")
 
 
 def _failure_message(e: BaseException) -> str:
@@ -248,12 +274,14 @@ def _failure_message(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def run_job(ws: Workspace, job_id: int, progress: Progress | None = None, cancel: Cancel | None = None) -> JobRecord:
+def run_job(ws: Workspace, job_id: int, progress: Progress | None = None, cancel: Cancel | None = None,
+            log: Log | None = None) -> JobRecord:
     """Run one job to a final state and return its record. Job errors never propagate.
 
-    The stage gets the job's params plus ``job_id`` (for sample provenance). Progress is
-    forwarded to ``progress`` at every step and written to the database at most every
-    :data:`PROGRESS_DB_INTERVAL_S`, so other processes can follow it.
+    The stage gets the job's params (read back through its dataclass, so a job stored by an
+    older version runs as it was queued) and a :class:`JobContext` with the job id (for sample
+    provenance). Progress is forwarded to ``progress`` at every step and written to the
+    database at most every :data:`PROGRESS_DB_INTERVAL_S`, so other processes can follow it.
     """
     store = JobStore(ws)
     job = store.get(job_id)
@@ -273,15 +301,15 @@ def run_job(ws: Workspace, job_id: int, progress: Progress | None = None, cancel
     started = time.monotonic()
     try:
         func = resolve(job.kind)
-        result = func(ws, {**job.params, "job_id": job_id}, progress=report, cancel=cancel) or {}
+        result = func(ws, params_class(job.kind).from_dict(job.params), JobContext(job_id, report, cancel, log))
     except Cancelled as e:
         return store.finish(job_id, "cancelled", f"cancelled by the user: {e}" if str(e) else "cancelled by the user")
     except DiffGenError as e:  # a problem the user can act on: the message says it all
         return store.finish(job_id, "failed", _failure_message(e))
     except Exception as e:  # noqa: BLE001 - any stage error fails this job only
         return store.finish(job_id, "failed", _failure_message(e), {"traceback": traceback.format_exc()})
-    result = {**result, "seconds": round(time.monotonic() - started, 3)}
-    return store.finish(job_id, "done", result.pop("summary", None) or "done", result)
+    stored = {**result.to_dict(), "seconds": round(time.monotonic() - started, 3)}
+    return store.finish(job_id, "done", stored.pop("summary") or "done", stored)
 
 
 def run_queue(ws: Workspace, progress: Callable[[JobRecord, int, int, str], None] | None = None,
@@ -298,22 +326,31 @@ def run_queue(ws: Workspace, progress: Callable[[JobRecord, int, int, str], None
 
 
 # -- the built-in "masks" stage ---------------------------------------------------------
-def run_masks(ws: Workspace, params: dict, progress: Progress | None = None, cancel: Cancel | None = None) -> dict:
-    """Apply one mask operation to the target images, each result a new mask version.
+@dataclass(frozen=True)
+class MaskParams(JobParams):
+    """``operation`` (dilate, erode, fill_holes, remove_islands, smooth), its ``op_params``
+    (e.g. ``{"pixels": 20}``) and the images (see :mod:`backend.selection`)."""
+    operation: str
+    op_params: dict[str, Any] = field(default_factory=dict)
+    selection: ImageSelection = ImageSelection()
+    LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"device"})  # early forms sent one with every job
 
-    params: ``operation`` (dilate, erode, fill_holes, remove_islands, smooth), ``op_params``
-    (e.g. ``{"pixels": 20}``) and the images (see :mod:`backend.selection`). All new masks are
-    computed first and written in one transaction, so a cancel leaves nothing behind.
-    """
-    op, op_params = params.get("operation"), dict(params.get("op_params") or {})
-    if not op:
-        raise DiffGenError("masks job needs an 'operation' (dilate, erode, fill_holes, remove_islands, smooth)")
-    ids = select_images(ws, params, allow_test=True)  # a test image's mask is what segmentation scores
+
+@dataclass(frozen=True)
+class MaskResult(JobResult):
+    mask_versions: tuple[int, ...]
+    skipped: tuple[str, ...]
+
+
+def run_masks(ws: Workspace, params: MaskParams, ctx: JobContext) -> MaskResult:
+    """Apply one mask operation to the target images, each result a new mask version. All new
+    masks are computed first and written in one transaction, so a cancel leaves nothing behind."""
+    op, op_params = params.operation, params.op_params
+    ids = params.selection.resolve(ws, allow_test=True)  # a test image's mask is what segmentation scores
     pending: list[tuple[int, int, Any]] = []
     skipped: list[str] = []
     for i, image_id in enumerate(ids):
-        if cancel and cancel():
-            raise Cancelled(f"after {i} of {len(ids)} images; no mask was changed")
+        ctx.check_cancel(f"after {i} of {len(ids)} images; no mask was changed")
         rec = ws.image(image_id)
         if rec.current_mask_id is None:
             skipped.append(f"{rec.name}: no mask")
@@ -323,13 +360,11 @@ def run_masks(ws: Workspace, params: dict, progress: Progress | None = None, can
             except ValueError as e:
                 raise DiffGenError(str(e)) from None
             pending.append((image_id, rec.current_mask_id, new))
-        if progress:
-            progress(i + 1, len(ids), rec.name)
-    if cancel and cancel():
-        raise Cancelled("before saving; no mask was changed")
+        ctx.report(i + 1, len(ids), rec.name)
+    ctx.check_cancel("before saving; no mask was changed")
     with ws.transaction():
-        versions = [ws.add_mask_version(image_id, mask, op, {**op_params, "job_id": params.get("job_id")},
+        versions = [ws.add_mask_version(image_id, mask, op, {**op_params, "job_id": ctx.job_id},
                                         parent_id=parent).id for image_id, parent, mask in pending]
-    return {"summary": f"{op} {op_params}: {len(versions)} new mask versions"
-                       + (f", {len(skipped)} skipped" if skipped else ""),
-            "mask_versions": versions, "skipped": skipped}
+    return MaskResult(summary=f"{op} {op_params}: {len(versions)} new mask versions"
+                              + (f", {len(skipped)} skipped" if skipped else ""),
+                      mask_versions=tuple(versions), skipped=tuple(skipped))

@@ -78,26 +78,26 @@ class ImageSelection:
     images: tuple[int, ...] = ()
     cluster: int | None = None
     all: bool = False
-    allow_test: bool = False  # True only for mask operations: generation never uses test images
 
     @classmethod
-    def from_params(cls, params: dict[str, Any], allow_test: bool = False) -> "ImageSelection":
+    def from_params(cls, params: dict[str, Any]) -> "ImageSelection":
         """From a job's parameters (``images``, ``cluster``, ``all``)."""
         return cls(tuple(int(i) for i in params.get("images") or ()),
-                   None if params.get("cluster") is None else int(params["cluster"]), bool(params.get("all")),
-                   allow_test)
+                   None if params.get("cluster") is None else int(params["cluster"]), bool(params.get("all")))
 
     @property
     def chosen(self) -> bool:
         return bool(self.images) or self.cluster is not None or self.all
 
-    def resolve(self, ws: Workspace) -> list[int]:
+    def resolve(self, ws: Workspace, allow_test: bool = False) -> list[int]:
+        """The image ids; ``allow_test`` only for mask operations (the stage decides, never a
+        stored parameter): generation never uses test images."""
         if self.images:
             known = set(ws.image_ids())
             missing = [i for i in self.images if i not in known]
             if missing:
                 raise DiffGenError(f"no image with id {', '.join(map(str, missing))} in {ws.root}")
-            if not self.allow_test:
+            if not allow_test:
                 refuse_held_out(ws, self.images)
             return list(self.images)
         if self.cluster is not None:
@@ -106,18 +106,18 @@ class ImageSelection:
                 raise DiffGenError("the images are not clustered yet: run 'diffgen cluster' or pass --images/--all")
             rows = ws.query("SELECT a.image_id FROM cluster_assignments a JOIN images i ON i.id = a.image_id"
                             " WHERE a.clustering_id = ? AND a.cluster = ? AND i.flagged = 0"
-                            f"{'' if self.allow_test else ' AND i.' + GENERATION_ROLE} ORDER BY a.image_id",
+                            f"{'' if allow_test else ' AND i.' + GENERATION_ROLE} ORDER BY a.image_id",
                             (clustering, self.cluster))
             return [r[0] for r in rows]
         if self.all:
-            found = ws.images("flagged = 0") if self.allow_test else generation_images(ws, "flagged = 0")
+            found = ws.images("flagged = 0") if allow_test else generation_images(ws, "flagged = 0")
             return [r.id for r in found]
         raise DiffGenError(CHOOSE)
 
 
 def select_images(ws: Workspace, params: dict[str, Any], allow_test: bool = False) -> list[int]:
     """The images of a job's parameters (see :class:`ImageSelection`)."""
-    return ImageSelection.from_params(params, allow_test).resolve(ws)
+    return ImageSelection.from_params(params).resolve(ws, allow_test)
 
 
 def ids_argument(text: str) -> list[int]:

@@ -161,7 +161,7 @@ def bench_heartbeat(ws: Workspace) -> Figure:
     idle = measure(1.0)
     q = JobQueue(ws)
     pump(0.2)
-    job = q.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 5}})
+    job = q.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 5}, "all": True})
     t0 = time.perf_counter()
     busy = measure(None, q, job)
     dt = time.perf_counter() - t0

@@ -12,12 +12,14 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 from backend.cli import main
+from backend.cluster_params import ClusterParams
 from backend.clustering import balance_halves, kmeans_labels, run_cluster
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import import_dataset
 from backend.errors import BadInputError, Cancelled
 from backend.features import InceptionFeatures, pair_features
 from backend.imageio import read_png_fast
+from backend.job_context import JobContext
 from backend.workspace import Workspace
 from backend.workspace.files import write_png
 
@@ -76,52 +78,52 @@ def colour_ws(tmp_path):
 
 def test_run_cluster_separates_colour_groups_through_inception(colour_ws, weights):
     ws, truth = colour_ws
-    res = run_cluster(ws, {"k": 3, "seed": 0, "min_cluster_size": 2}, extractor=fast_extractor(weights))
+    res = run_cluster(ws, ClusterParams(k=3, seed=0, min_cluster_size=2), JobContext(), extractor=fast_extractor(weights))
     names = {r.id: r.name for r in ws.images()}
     labels = [ws.cluster_of(i) for i in names]
     assert adjusted_rand_score([truth[names[i]] for i in names], labels) == 1.0
-    assert res["sizes"] == [5, 5, 5] and res["small_clusters"] == []
+    assert res.sizes == (5, 5, 5) and res.small_clusters == ()
 
 
 def test_runs_are_stored_current_cached_and_drawn(demo_ws, weights, tmp_path):
     ex = fast_extractor(weights)
     calls: list[int] = []
     ex.model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
-    first = run_cluster(demo_ws, {"k": 3, "seed": 0, "min_cluster_size": 5}, extractor=ex)
+    first = run_cluster(demo_ws, ClusterParams(k=3, seed=0, min_cluster_size=5), JobContext(), extractor=ex)
     assert sum(calls) == 24  # 12 images + 12 masks
     calls.clear()
-    second = run_cluster(demo_ws, {"k": 5, "seed": 1, "min_cluster_size": 3}, extractor=ex)
+    second = run_cluster(demo_ws, ClusterParams(k=5, seed=1, min_cluster_size=3), JobContext(), extractor=ex)
     assert calls == []  # another k costs no network pass
     rows = demo_ws.query("SELECT id, k, is_current, sheet_path FROM clusterings ORDER BY id")
     assert [(r["k"], r["is_current"]) for r in rows] == [(3, 0), (5, 1)]
-    assert demo_ws.current_clustering_id() == second["clustering_id"]
+    assert demo_ws.current_clustering_id() == second.clustering_id
     got = [demo_ws.cluster_of(i) for i in demo_ws.image_ids()]
-    assert sorted(set(got)) == list(range(5)) and np.bincount(got).tolist() == second["sizes"]
-    assert second["small_clusters"] == [c for c, n in enumerate(second["sizes"]) if n < 3]
+    assert sorted(set(got)) == list(range(5)) and tuple(np.bincount(got).tolist()) == second.sizes
+    assert second.small_clusters == tuple(c for c, n in enumerate(second.sizes) if n < 3)
     sheet = read_png_fast(demo_ws.path(rows[1]["sheet_path"]))
     assert sheet.shape[0] == 5 * (96 + 8)  # one row of thumbnails per cluster
-    assert first["sheet"] != second["sheet"]
+    assert first.sheet != second.sheet
 
 
 def test_raw_features_run_clusters_the_plain_concatenation(demo_ws, weights):
     ex = fast_extractor(weights)
-    res = run_cluster(demo_ws, {"preset": "diffuse-gen", "k": 3, "min_cluster_size": 1}, extractor=ex)
+    res = run_cluster(demo_ws, ClusterParams(preset="diffuse-gen", k=3, min_cluster_size=1), JobContext(), extractor=ex)
     ids = [r.id for r in demo_ws.images("current_mask_id IS NOT NULL")]
     expected = kmeans_labels(pair_features(demo_ws, ids, ex).astype(np.float64), 3, seed=0)
     assert [demo_ws.cluster_of(i) for i in ids] == expected.tolist()
     stored = json.loads(demo_ws.query("SELECT params_json FROM clusterings WHERE id = ?",
-                                      (res["clustering_id"],))[0][0])
+                                      (res.clustering_id,))[0][0])
     assert stored["features"] == "raw"
 
 
 def test_too_many_clusters_and_cancel_leave_nothing(demo_ws, weights):
     with pytest.raises(BadInputError, match="cannot make 13 clusters from 12 images"):
-        run_cluster(demo_ws, {"k": 13}, extractor=fast_extractor(weights))
+        run_cluster(demo_ws, ClusterParams(k=13), JobContext(), extractor=fast_extractor(weights))
     with pytest.raises(Cancelled):
-        run_cluster(demo_ws, {"k": 2}, cancel=lambda: True, extractor=fast_extractor(weights))
+        run_cluster(demo_ws, ClusterParams(k=2), JobContext(cancel=lambda: True), extractor=fast_extractor(weights))
     assert demo_ws.query("SELECT COUNT(*) FROM clusterings")[0][0] == 0
-    with pytest.raises(BadInputError, match="unknown clustering parameters: kk"):
-        run_cluster(demo_ws, {"kk": 2})
+    with pytest.raises(BadInputError, match="unknown cluster parameter 'kk'; known: preset, overrides, k, seed"):
+        ClusterParams.from_dict({"kk": 2})
 
 
 def test_cli_cluster_at_299_reports_small_clusters_and_missing_weights(tmp_path, weights, capsys):

@@ -16,7 +16,9 @@ from safetensors.torch import load_file
 
 from backend.diffusion.config import ModelConfig
 from backend.diffusion.model import build_model
+from backend.diffusion.train_params import TrainParams
 from backend.diffusion.training import init_like_guided_diffusion, run_train
+from backend.job_context import JobContext
 from backend.presets import apply_overrides, load_preset
 from backend.workspace import Workspace
 from tests.diffusion_micro import MICRO_OVERRIDES
@@ -24,9 +26,9 @@ from tests.diffusion_micro import MICRO_OVERRIDES
 STEPS = 3
 
 
-def _params(batch: int, name: str) -> dict:
-    return {"preset": "tiny", "target": "full", "steps": STEPS, "device": "cpu", "name": name,
-            "overrides": MICRO_OVERRIDES + [f"train.batch_size={batch}", "train.sample_count=0"]}
+def _params(batch: int, name: str) -> TrainParams:
+    return TrainParams(preset="tiny", target="full", steps=STEPS, device="cpu", name=name,
+                       overrides=(*MICRO_OVERRIDES, f"train.batch_size={batch}", "train.sample_count=0"))
 
 
 def _worker(rank: int, world: int, port: int, root: str) -> None:
@@ -34,8 +36,8 @@ def _worker(rank: int, world: int, port: int, root: str) -> None:
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     try:
-        result = run_train(Workspace.open(root), _params(1, "ddp"))
-        assert result["world_size"] == world
+        result = run_train(Workspace.open(root), _params(1, "ddp"), JobContext())
+        assert result.world_size == world
     finally:
         dist.destroy_process_group()
 
@@ -48,7 +50,7 @@ def _free_port() -> int:
 
 def test_two_gloo_processes_match_one_process_on_the_combined_batch(demo_ws):
     mp.spawn(_worker, args=(2, _free_port(), str(demo_ws.root)), nprocs=2, join=True)
-    run_train(demo_ws, _params(2, "single"))
+    run_train(demo_ws, _params(2, "single"), JobContext())
     ddp = load_file(demo_ws.path("models/ddp/model.safetensors"))
     single = load_file(demo_ws.path("models/single/model.safetensors"))
     assert ddp.keys() == single.keys()

@@ -17,7 +17,9 @@ from backend.diffusion.model import build_model
 from backend.diffusion.registry import record_checkpoint, register_model
 from backend.errors import BadInputError
 from backend.evaluate import REAL_HALVES, REAL_SELF, generated_side, prepare_real, run_evaluate, run_fid
+from backend.inpaint_params import InpaintParams
 from backend.inpainting import run_inpaint
+from backend.job_context import JobContext
 from backend.sets import disjoint_halves, import_external_set, resolve_set, sample_index_sets
 from backend.workspace.files import write_png
 
@@ -32,8 +34,9 @@ def test_real_is_resized_to_the_pixels_of_the_synthetic_path(demo_ws):
     folder = save_model(demo_ws.root / "models" / "full", build_model(cfg), DiffusionConfig(timestep_respacing="10"))
     record_checkpoint(demo_ws, register_model(demo_ws, "full", "full", "tiny", {}, folder), 100, 0.5,
                       folder / "model.safetensors")
-    run_inpaint(demo_ws, {"respacing": 10, "jump_length": 5, "jump_n_sample": 2, "dilate": 2, "min_island": 2,
-                          "preset": "tiny", "seed": 3, "images": [1, 2], "samples": 1})
+    run_inpaint(demo_ws, InpaintParams.from_dict({"respacing": 10, "jump_length": 5, "jump_n_sample": 2, "dilate": 2,
+                                                  "min_island": 2, "preset": "tiny", "seed": 3, "images": [1, 2],
+                                                  "samples": 1}), JobContext())
     assert generated_side(demo_ws, ["Full-Diff"]) == 16
 
     real = resolve_set("real", demo_ws)

@@ -17,6 +17,7 @@ from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.registry import record_checkpoint, register_model
 from backend.errors import Cancelled, DiffGenError
+from backend.inpaint_params import InpaintParams
 from backend.inpainting import (
     InpaintConfig,
     postprocess,
@@ -25,11 +26,18 @@ from backend.inpainting import (
     sample_seed,
     to_model_resolution,
 )
+from backend.job_context import JobContext
+from backend.jobs import run_job
 from backend.selection import select_images
 from backend.workspace import now
 
 FAST = {"respacing": 10, "jump_length": 5, "jump_n_sample": 2, "dilate": 2, "min_island": 2,
         "preset": "tiny", "seed": 3}
+
+
+def _run(ws, params, **ctx):
+    """run_inpaint with params as a job stores them and the context's callbacks."""
+    return run_inpaint(ws, InpaintParams.from_dict(params), JobContext(**ctx))
 
 
 def _save_tiny(folder, seed=0):
@@ -52,9 +60,9 @@ def _resized(ws, image_id, size=16):
 
 
 def test_samples_keep_the_source_outside_the_region_and_carry_provenance(ws):
-    result = run_inpaint(ws, {**FAST, "images": [1, 2], "samples": 3, "batch": 6})
-    assert result["images"] == 2 and result["samples"] == 6 and not result["skipped"]
-    assert "not clustered" in result["messages"][0]
+    result = _run(ws, {**FAST, "images": [1, 2], "samples": 3, "batch": 6})
+    assert result.images == 2 and result.samples == 6 and not result.skipped
+    assert "not clustered" in result.messages[0]
     for image_id in (1, 2):
         samples = ws.samples(kind="inpainted", source_image_id=image_id)
         assert len(samples) == 3
@@ -76,7 +84,7 @@ def test_samples_keep_the_source_outside_the_region_and_carry_provenance(ws):
             assert p["postprocess"] == {"threshold": 0.0, "cleanup": "islands", "min_island": 2, "fill_holes": True}
             assert (p["dilation_shape"], p["clip_denoised"], p["weights"]) == ("disk", True, "ema")
         assert not np.array_equal(outs[0][0][region], outs[1][0][region])   # samples differ
-    assert "sheet" not in result                                         # only when asked
+    assert result.sheet is None                                          # only when asked
 
 
 def test_cluster_model_serves_its_cluster_and_others_fall_back(ws):
@@ -86,13 +94,13 @@ def test_cluster_model_serves_its_cluster_and_others_fall_back(ws):
         c.executemany("INSERT INTO cluster_assignments VALUES (?, ?, ?)", [(cid, 1, 0), (cid, 2, 1)])
     folder = _save_tiny(ws.root / "models" / "c0", seed=1)
     register_model(ws, "c0", "cluster", "tiny", {}, folder, clustering_id=cid, cluster=0)
-    result = run_inpaint(ws, {**FAST, "cluster": 0, "samples": 1})
-    assert result["samples"] == 1 and ws.samples(source_image_id=1)[0].set_name == "Diff"
+    result = _run(ws, {**FAST, "cluster": 0, "samples": 1})
+    assert result.samples == 1 and ws.samples(source_image_id=1)[0].set_name == "Diff"
     assert ws.samples(source_image_id=1)[0].params["cluster"] == 0
-    result = run_inpaint(ws, {**FAST, "images": [2], "samples": 1, "weights": "raw"})
+    result = _run(ws, {**FAST, "images": [2], "samples": 1, "weights": "raw"})
     assert ws.samples(source_image_id=2)[0].set_name == "Full-Diff"
     assert ws.samples(source_image_id=2)[0].params["weights"] == "raw"
-    assert any("no model for cluster 1" in m for m in result["messages"])
+    assert any("no model for cluster 1" in m for m in result.messages)
 
 
 def test_diffuse_gen_preset_samples_as_the_author_code(ws, monkeypatch):
@@ -106,7 +114,7 @@ def test_diffuse_gen_preset_samples_as_the_author_code(ws, monkeypatch):
     monkeypatch.setattr(inpainting, "repaint_rows",
                         lambda *a, **k: clips.append(k["clip_denoised"]) or real_rows(*a, **k))
     run = {**FAST, "preset": "diffuse-gen", "images": [1], "samples": 1, "dilate": 6, "opening_kernel": 4}
-    assert run_inpaint(ws, run)["samples"] == 1 and loaded == ["model"] and clips == [False]
+    assert _run(ws, run).samples == 1 and loaded == ["model"] and clips == [False]
     s = ws.samples(source_image_id=1)[0]
     p = s.params
     assert (p["preset"], p["weights"], p["dilation_shape"], p["clip_denoised"]) == ("diffuse-gen", "raw", "ellipse_kernel",
@@ -117,7 +125,7 @@ def test_diffuse_gen_preset_samples_as_the_author_code(ws, monkeypatch):
     assert p["region_pixels"] == region.sum() < (masks.dilate(src_mask, 6) > 0).sum()
     img, mask = ws.read_sample(s)
     assert np.array_equal(img[~region], src_img[~region]) and np.array_equal(mask[~region], src_mask[~region])
-    run_inpaint(ws, {**run, "images": [2], "weights": "ema"})               # an explicit choice wins
+    _run(ws, {**run, "images": [2], "weights": "ema"})               # an explicit choice wins
     assert loaded[-1] == "ema" and ws.samples(source_image_id=2)[0].params["weights"] == "ema"
 
 
@@ -128,8 +136,8 @@ def test_cancel_writes_no_sample(ws):
         calls.append(done)
 
     with pytest.raises(Cancelled):
-        run_inpaint(ws, {**FAST, "images": [1, 2], "samples": 3, "batch": 6}, progress=progress,
-                    cancel=lambda: len(calls) >= 5)
+        _run(ws, {**FAST, "images": [1, 2], "samples": 3, "batch": 6}, progress=progress,
+             cancel=lambda: len(calls) >= 5)
     assert ws.samples() == []
     assert not (ws.root / "samples").exists() or not any((ws.root / "samples").rglob("*.png"))
 
@@ -140,38 +148,55 @@ def test_rerun_of_an_interrupted_run_adds_no_duplicate_rows(ws):
     run = {**FAST, "images": [1, 2, 4], "samples": 2, "batch": 2}
     stop = []
     with pytest.raises(Cancelled):
-        run_inpaint(ws, run, progress=lambda d, t, m: stop.append(m.startswith("1/")), cancel=lambda: any(stop))
+        _run(ws, run, progress=lambda d, t, m: stop.append(m.startswith("1/")), cancel=lambda: any(stop))
     first = [(s.id, s.image_path) for s in ws.samples()]
     assert {s.source_image_id for s in ws.samples()} == {1} and len(first) == 2
-    again = run_inpaint(ws, run)
-    assert again["already_done"] == [1] and again["images"] == 2 and again["samples"] == 4
-    assert "skipped 1 image(s) that already have these samples" in " ".join(again["messages"])
+    again = _run(ws, run)
+    assert again.already_done == (1,) and again.images == 2 and again.samples == 4
+    assert "skipped 1 image(s) that already have these samples" in " ".join(again.messages)
     rows = ws.query("SELECT image_path, COUNT(*) FROM samples GROUP BY image_path")
     assert len(rows) == 6 and all(n == 1 for _, n in rows)
     assert [(s.id, s.image_path) for s in ws.samples(source_image_id=1)] == first
-    assert run_inpaint(ws, run)["samples"] == 0 and len(ws.samples()) == 6   # a full re-run adds nothing
-    assert run_inpaint(ws, {**run, "dilate": 3})["samples"] == 6           # other settings: new samples
+    assert _run(ws, run).samples == 0 and len(ws.samples()) == 6    # a full re-run adds nothing
+    assert _run(ws, {**run, "dilate": 3}).samples == 6            # other settings: new samples
 
 
 def test_bad_images_are_skipped_and_the_rest_goes_on(ws):
     ws.add_mask_version(3, np.zeros((64, 64), np.uint8), "edit")
-    result = run_inpaint(ws, {**FAST, "images": [3, 4], "samples": 1})
-    assert result["samples"] == 1 and result["skipped"][0]["image_id"] == 3
-    assert "empty" in result["skipped"][0]["reason"]
+    result = _run(ws, {**FAST, "images": [3, 4], "samples": 1})
+    assert result.samples == 1 and result.skipped[0]["image_id"] == 3
+    assert "empty" in result.skipped[0]["reason"]
     with pytest.raises(DiffGenError, match="999"):
         select_images(ws, {"images": [999]})
     with pytest.raises(DiffGenError, match="choose images"):
         select_images(ws, {})
     with pytest.raises(DiffGenError, match="exceeds the 1000"):
-        run_inpaint(ws, {**FAST, "images": [4], "respacing": 5000})
+        _run(ws, {**FAST, "images": [4], "respacing": 5000})
     with pytest.raises(DiffGenError, match="must be >= 1"):
         resolve_config({"jump_length": 0}, "tiny")
 
 
+def test_a_job_as_early_forms_stored_it_runs_with_its_preset_overrides(ws):
+    """Early desktop forms stored ``overrides`` and a device with every job (the stage ignored
+    them); the overrides now set the [inpaint] values, and the job's samples name the job."""
+    old = {"device": "auto", "images": [1], "preset": "tiny", "seed": 3,
+           "overrides": ["inpaint.samples=2", "inpaint.respacing=10", "inpaint.dilate=2"]}
+    with ws.transaction() as c:
+        job_id = c.execute("INSERT INTO jobs (kind, status, params_json, position, created_at)"
+                           " VALUES ('inpaint', 'queued', ?, 1, ?)", (json.dumps(old), now())).lastrowid
+    rec = run_job(ws, job_id)
+    assert rec.status == "done" and rec.message.startswith("2 inpainted samples from 1 images"), rec.message
+    rows = ws.query("SELECT job_id, params_json FROM samples WHERE kind = 'inpainted'")
+    assert [r["job_id"] for r in rows] == [job_id, job_id]
+    assert {(json.loads(r["params_json"])["respacing"], json.loads(r["params_json"])["dilation"]) for r in rows} \
+        == {(10, 2)}                      # the tiny preset's own values are 50 and 3
+    assert rec.result["sample_ids"] == {"1": [s.id for s in ws.samples(source_image_id=1)]}
+
+
 def test_progress_counts_every_model_evaluation_of_every_sample(ws):
     seen = []
-    run_inpaint(ws, {**FAST, "images": [1], "samples": 2, "batch": 1},
-                progress=lambda d, t, m: seen.append((d, t)))
+    _run(ws, {**FAST, "images": [1], "samples": 2, "batch": 1},
+         progress=lambda d, t, m: seen.append((d, t)))
     assert seen[-1] == (2 * 15, 2 * 15)
 
 
@@ -223,10 +248,10 @@ def test_cli_inpaint_writes_samples_and_a_contact_sheet(ws, capsys):
 
 def test_held_out_test_images_are_never_inpainted(ws):
     ws.set_role([1, 2], "test")
-    result = run_inpaint(ws, {**FAST, "all": True, "samples": 1, "batch": 12})
+    result = _run(ws, {**FAST, "all": True, "samples": 1, "batch": 12})
     made = {s.source_image_id for s in ws.samples(kind="inpainted")}
     unflagged_training = {r.id for r in ws.images() if not r.flagged} - {1, 2}
-    assert made == unflagged_training and result["images"] == len(unflagged_training)
+    assert made == unflagged_training and result.images == len(unflagged_training)
     with pytest.raises(DiffGenError, match=r"image 2 \(.*\) is a held-out test image"):
-        run_inpaint(ws, {**FAST, "images": [4, 2]})
+        _run(ws, {**FAST, "images": [4, 2]})
     assert {s.source_image_id for s in ws.samples(kind="inpainted")} == made  # nothing more made

@@ -5,13 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import types
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from backend import jobs
-from backend.errors import DiffGenError, WorkspaceError
+from backend.errors import BadInputError, DiffGenError, WorkspaceError
+from backend.job_params import JobParams
 from backend.jobs import JobStore, run_job, run_queue
 from backend.masks import disk
 from backend.workspace import Workspace
@@ -64,17 +66,26 @@ def test_cancel_leaves_no_mask_version(demo_ws):
     assert len(demo_ws.query("SELECT id FROM mask_versions")) == n_before
 
 
+@dataclass(frozen=True)
+class NoParams(JobParams):
+    pass
+
+
 def test_failures_are_per_job_and_the_queue_goes_on(demo_ws, monkeypatch):
     fake = types.ModuleType("fake_stage")
 
-    def oom(ws, params, progress=None, cancel=None):
+    def oom(ws, params, ctx):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
 
-    fake.run_oom = oom
+    fake.run_oom, fake.NoParams = oom, NoParams
     monkeypatch.setitem(sys.modules, "fake_stage", fake)
-    monkeypatch.setitem(jobs.REGISTRY, "oom", "fake_stage:run_oom")
-    monkeypatch.setitem(jobs.REGISTRY, "gone", "backend.no_such_stage:run")
+    monkeypatch.setitem(jobs.REGISTRY, "oom", jobs.JobSpec("fake_stage:run_oom", "fake_stage:NoParams"))
+    # its parameters are light and importable, its heavy module is not installed
+    monkeypatch.setitem(jobs.REGISTRY, "gone", jobs.JobSpec("backend.no_such_stage:run", "fake_stage:NoParams"))
+    monkeypatch.setitem(jobs.REGISTRY, "absent", jobs.JobSpec("backend.no_such_stage:run", "backend.no_such:P"))
     store = JobStore(demo_ws)
+    with pytest.raises(DiffGenError, match=r"'absent' stage is not available .*backend.no_such is not installed"):
+        store.enqueue("absent", {})
     j_missing = store.enqueue("gone", {})
     j_oom = store.enqueue("oom", {})
     j_bad = store.enqueue("masks", {"operation": "explode", "all": True})
@@ -167,8 +178,9 @@ def _parser_running(func):
 
 
 def test_a_survey_is_created_as_a_queued_job(demo_ws):
-    """The job runner adds job_id (and the GUI a device): the survey job takes what is its own
-    and refuses what it does not know, by name."""
+    """The job id goes in the job's context, never into the survey's config (that failed every
+    survey job); a device older forms sent is read and ignored; an unknown key is refused, by
+    name, before the job is queued."""
     from backend.survey import get_survey
 
     store = JobStore(demo_ws)
@@ -176,6 +188,6 @@ def test_a_survey_is_created_as_a_queued_job(demo_ws):
     rec = run_job(demo_ws, ok)
     assert rec.status == "done", rec.message
     assert rec.result["items"] == 3 and get_survey(demo_ws, "queued-1").name == "queued-1"
-    bad = store.enqueue("survey", {"name": "queued-2", "counts": {"real": 1}, "images": [1]})
-    rec = run_job(demo_ws, bad)
-    assert rec.status == "failed" and "unknown survey parameters: images" in rec.message
+    assert rec.message == "survey 'queued-1': 3 blinded items"
+    with pytest.raises(BadInputError, match="unknown survey parameter 'images'; known: name, counts"):
+        store.enqueue("survey", {"name": "queued-2", "counts": {"real": 1}, "images": [1]})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from types import SimpleNamespace
 
 import pytest
 from _metrics_helpers import save_random_inception
@@ -18,10 +19,12 @@ from backend.data.importer import import_dataset
 from backend.demo import DemoContext
 from backend.diffusion.training import resolve_targets
 from backend.errors import BadInputError, DiffGenError
-from backend.jobs import run_masks
-from backend.selection import generation_samples, select_images
+from backend.job_context import JobContext
+from backend.jobs import MaskParams, run_masks
+from backend.selection import ImageSelection, generation_samples, select_images
 from backend.sets import resolve_set
 from backend.style import run_style
+from backend.style.params import StyleParams
 from backend.survey import SurveyConfig, create_survey
 from backend.workspace import Workspace, now
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
@@ -67,7 +70,7 @@ def test_a_schema_3_workspace_upgrades_in_place_and_its_images_are_training_imag
     monkeypatch.undo()
 
     ws = Workspace.open(tmp_path / "ws")
-    assert ws.schema_version == SCHEMA_VERSION == 4
+    assert ws.schema_version == SCHEMA_VERSION == len(MIGRATIONS) >= 4
     rec = ws.image(1)
     assert (rec.name, rec.role, rec.role_note) == ("old", "train", "")
     assert ws.role_counts() == {"train": 1, "test": 0} and ws.info()["roles"] == {"train": 1, "test": 0}
@@ -129,7 +132,8 @@ def test_selection_leaves_test_images_out_and_refuses_them_by_name(held):
     # mask operations may work on test images: their masks are what segmentation scores
     assert select_images(held, {"cluster": 0}, allow_test=True) == [1, 2] + USABLE
     before = held.image(1).current_mask_id
-    assert run_masks(held, {"operation": "dilate", "op_params": {"pixels": 1}, "images": [1]})
+    assert run_masks(held, MaskParams.from_dict({"operation": "dilate", "op_params": {"pixels": 1}, "images": [1]}),
+                     JobContext())
     assert held.image(1).current_mask_id != before
 
 
@@ -171,9 +175,9 @@ def test_style_refuses_samples_of_test_images_by_name_and_leaves_them_out_otherw
     # samples made before their source image was held out
     old, ok = add_inpainted(held, None, 1), add_inpainted(held, None, 3)
     with pytest.raises(DiffGenError, match=rf"sample {old.id} was made from held-out test image: image 1 "):
-        run_style(held, {"samples": [old.id, ok.id]})
+        run_style(held, StyleParams(samples=(old.id, ok.id)), JobContext())
     with pytest.raises(DiffGenError, match=_refused(held, 1)):
-        run_style(held, {"images": [1]})
+        run_style(held, StyleParams(selection=ImageSelection((1,))), JobContext())
     assert generation_samples(held, [old, ok], named=False) == [ok]
 
 
@@ -186,7 +190,8 @@ def test_the_demo_holds_test_images_out_by_role(tmp_path, monkeypatch):
     assert len(usable) == 10 and set(test) <= set(usable)  # every demo image has a polyp: none flagged
     assert summary["roles"] == {"train": 8, "test": 2} and len(test) == 2  # min(200, round(20% of 10))
     seen = []
-    monkeypatch.setattr("backend.inpainting.run_inpaint", lambda ws, params, *a: seen.append(params) or {})
+    monkeypatch.setattr("backend.inpainting.run_inpaint",
+                        lambda ws, params, *a: seen.append(params) or SimpleNamespace(to_dict=dict))
     demo_stages.stage_inpaint_full(ctx)
-    assert "images" not in seen[0]
-    assert select_images(ws, seen[0]) == [i for i in usable if i not in test]
+    assert seen[0].selection == ImageSelection(all=True)  # no ids named: the rule leaves test images out
+    assert seen[0].selection.resolve(ws) == [i for i in usable if i not in test]

@@ -12,9 +12,11 @@ import pytest
 from backend.cli import main
 from backend.diffusion.registry import register_model
 from backend.errors import Cancelled
+from backend.job_context import JobContext
 from backend.segmentation import run_segment
 from backend.segmentation.config import load_config
 from backend.segmentation.data import HOLD_OUT_NOTE, RANDOM_HOLD_OUT, TEST_ROLE, image_split, synthetic_sets
+from backend.segmentation.params import SegmentParams
 from backend.segmentation.plan import Planner
 from backend.selection import select_images
 from backend.workspace import Workspace
@@ -23,6 +25,11 @@ from backend.workspace import Workspace
 TINY = ["segment.image_size=32", "segment.encoder_depth=3", "segment.decoder_channels=[16,8,4]",
         "segment.epochs=1", "segment.min_steps=0", "segment.batch_size=4", "segment.small_n=[4,6,64]",
         "segment.small_n_r=[1,2]", "segment.synthetic_multiples=[1,2]"]
+
+
+def _segment(ws, params: dict, **ctx):
+    """run_segment with params as a job stores them and the context's callbacks."""
+    return run_segment(ws, SegmentParams.from_dict(params), JobContext(**ctx))
 
 
 def add_fake_sets(ws: Workspace) -> None:
@@ -82,27 +89,27 @@ def test_no_test_image_reaches_training_or_generation(seg_ws):
 
 
 def test_missing_sets_are_skipped_with_a_message(demo_ws):
-    result = run_segment(demo_ws, {"preset": "tiny", "overrides": TINY, "experiments": ["synthetic", "augment"]})
-    assert any("no synthetic samples" in n for n in result["notes"])
-    assert {t["label"] for t in result["trained"]} == {"Real", "Real (no Control)"}
+    result = _segment(demo_ws, {"preset": "tiny", "overrides": TINY, "experiments": ["synthetic", "augment"]})
+    assert any("no synthetic samples" in n for n in result.notes)
+    assert {t["label"] for t in result.trained} == {"Real", "Real (no Control)"}
 
 
 def test_interrupted_set_resumes_skipping_finished_runs(seg_ws):
     params = {"preset": "tiny", "overrides": TINY, "experiments": ["augment"]}
     finished = lambda: seg_ws.query("SELECT COUNT(*) FROM seg_runs WHERE status = 'done'")[0][0]  # noqa: E731
     with pytest.raises(Cancelled):
-        run_segment(seg_ws, params, cancel=lambda: finished() >= 2)
+        _segment(seg_ws, params, cancel=lambda: finished() >= 2)
     rows = seg_ws.query("SELECT run_key, status, path FROM seg_runs")
     assert len(rows) == 2 and {r["status"] for r in rows} == {"done"}
     for r in rows:  # each finished run left its checkpoint and record
         assert (seg_ws.path(r["path"]) / "best.safetensors").is_file()
     calls = []
-    result = run_segment(seg_ws, params, progress=lambda d, t, m: calls.append((d, t)))
-    assert sorted(result["skipped"]) == sorted(r["run_key"] for r in rows)
-    assert len(result["trained"]) == 4 and not result["failed"]  # Real x2 + (Diff, GAN) x Control on/off
+    result = _segment(seg_ws, params, progress=lambda d, t, m: calls.append((d, t)))
+    assert sorted(result.skipped) == sorted(r["run_key"] for r in rows)
+    assert len(result.trained) == 4 and not result.failed  # Real x2 + (Diff, GAN) x Control on/off
     assert calls[-1][0] == calls[-1][1]  # progress reaches its total
-    again = run_segment(seg_ws, params)
-    assert again["trained"] == [] and len(again["skipped"]) == 6
+    again = _segment(seg_ws, params)
+    assert again.trained == () and len(again.skipped) == 6
     assert seg_ws.query("SELECT COUNT(*) FROM seg_runs")[0][0] == 6
 
 
@@ -110,9 +117,9 @@ def test_unreadable_sample_is_reported_and_the_run_goes_on(seg_ws):
     broken = seg_ws.samples(set_name="GAN")[0]
     seg_ws.path(broken.image_path).write_bytes(b"not a png")
     over = TINY + ["segment.synthetic_multiples=[1]"]
-    result = run_segment(seg_ws, {"preset": "tiny", "overrides": over, "experiments": ["synthetic"]})
-    assert any(str(seg_ws.path(broken.image_path)) in n for n in result["notes"])
-    assert {t["label"] for t in result["trained"]} == {"Diff-1", "GAN-1"} and not result["failed"]
+    result = _segment(seg_ws, {"preset": "tiny", "overrides": over, "experiments": ["synthetic"]})
+    assert any(str(seg_ws.path(broken.image_path)) in n for n in result.notes)
+    assert {t["label"] for t in result.trained} == {"Diff-1", "GAN-1"} and not result.failed
 
 
 def test_cli_runs_small_n_and_report_tables_match_the_database(seg_ws, capsys):

@@ -15,10 +15,18 @@ from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import create_diffusion
 from backend.errors import Cancelled
 from backend.imageio import read_png_fast
+from backend.job_context import JobContext
+from backend.jobs import JobStore, run_job
 from backend.style import networks, run_style
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
+from backend.style.params import StyleParams
 
 FEW_STEPS = ["style.skip_timesteps=46"]          # 4 of the tiny preset's 50 steps
+
+
+def _style(ws, params: dict, **ctx):
+    """run_style with params as a job stores them and the context's callbacks."""
+    return run_style(ws, StyleParams.from_dict(params), JobContext(**ctx))
 
 
 def only(**weights) -> StyleConfig:
@@ -121,7 +129,7 @@ def test_cli_styles_all_unstyled_samples_with_provenance(style_ws):
         assert set(prov["final_loss_terms"]) == {"zecon", "vgg", "mse", "sty", "l2", "rng"}
         assert prov["target"] == f"original:{p.source_image_id}"
     # everything is styled now: a second run finds nothing to do
-    assert run_style(ws, {"overrides": FEW_STEPS})["considered"] == 0
+    assert _style(ws, {"overrides": FEW_STEPS}).considered == 0
     assert cli_main(["style-sheet", "-w", str(ws.root), "--tile", "64"]) == 0
     rel = ws.query("SELECT key FROM results WHERE kind = 'style_sheet'")[0][0]
     sheet = read_png_fast(ws.path(rel))
@@ -131,11 +139,11 @@ def test_cli_styles_all_unstyled_samples_with_provenance(style_ws):
 def test_styled_mask_colour_match_and_progress(style_ws):
     ws, parents = style_ws
     seen = []
-    result = run_style(ws, {"samples": [parents[0].id], "overrides": FEW_STEPS,
-                            "color_match": "histogram", "lambdas": {"sty": 0, "sem": 0, "zecon": 0}},
-                       progress=lambda d, t, m: seen.append((d, t)))
-    assert seen[-1] == (4, 4) and len(result["styled"]) == 1
-    s = ws.sample(result["styled"][0])
+    result = _style(ws, {"samples": [parents[0].id], "overrides": FEW_STEPS,
+                         "color_match": "histogram", "lambdas": {"sty": 0, "sem": 0, "zecon": 0}},
+                    progress=lambda d, t, m: seen.append((d, t)))
+    assert seen[-1] == (4, 4) and len(result.styled) == 1
+    s = ws.sample(result.styled[0])
     _, mask = ws.read_sample(s)
     assert set(np.unique(mask)) <= {0, 255}
     assert s.params["style"]["mask_from"] == "styled" and s.params["style"]["color_match"] == "histogram"
@@ -145,12 +153,23 @@ def test_cancel_writes_nothing_and_bad_samples_are_reported(style_ws):
     ws, parents = style_ws
     calls = []
     with pytest.raises(Cancelled):
-        run_style(ws, {"overrides": FEW_STEPS}, cancel=lambda: calls.append(1) or len(calls) > 3)
+        _style(ws, {"overrides": FEW_STEPS}, cancel=lambda: calls.append(1) or len(calls) > 3)
     assert ws.samples(kind="styled") == []
     ws.path(parents[0].image_path).unlink()                   # a sample whose file went missing
-    result = run_style(ws, {"overrides": FEW_STEPS, "lambdas": {"sty": 0, "sem": 0, "vgg": 0}})
-    assert len(result["styled"]) == 1 and len(result["errors"]) == 1
-    assert str(parents[0].id) in result["errors"][0]
+    result = _style(ws, {"overrides": FEW_STEPS, "lambdas": {"sty": 0, "sem": 0, "vgg": 0}})
+    assert len(result.styled) == 1 and len(result.errors) == 1
+    assert str(parents[0].id) in result.errors[0]
+
+
+def test_a_queued_style_job_is_the_provenance_of_its_samples(style_ws):
+    ws, parents = style_ws
+    job_id = JobStore(ws).enqueue("style", {"samples": [parents[1].id], "overrides": FEW_STEPS,
+                                            "lambdas": {"sty": 0, "sem": 0, "vgg": 0}})
+    rec = run_job(ws, job_id)
+    assert rec.status == "done" and rec.message == "styled 1 of 1 samples", rec.message
+    assert rec.result["considered"] == 1 and rec.result["errors"] == []
+    rows = ws.query("SELECT id, job_id FROM samples WHERE kind = 'styled'")
+    assert [tuple(r) for r in rows] == [(rec.result["styled"][0], job_id)]
 
 
 def test_styled_masks_are_cleaned_with_inpaintings_defaults():

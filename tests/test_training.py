@@ -18,21 +18,24 @@ from backend.diffusion.checkpoint import load_model
 from backend.diffusion.registry import resolve_model
 from backend.diffusion.sampling import run_sample
 from backend.diffusion.train_data import draw_step, global_batch_indices, load_pairs, make_batch, resize_pair
+from backend.diffusion.train_params import TrainParams
 from backend.diffusion.training import run_train
 from backend.errors import Cancelled, DiffGenError
+from backend.job_context import JobContext
 from backend.jobs import JobStore, run_job
 from backend.workspace import files, now
 from tests.diffusion_micro import MICRO_OVERRIDES
 
 
-def _params(**kw):
-    return {"preset": "tiny", "target": "full", "device": "cpu", "overrides": MICRO_OVERRIDES, **kw}
+def _params(**kw) -> TrainParams:
+    return TrainParams.from_dict({"preset": "tiny", "target": "full", "device": "cpu", "overrides": MICRO_OVERRIDES,
+                                  **kw})
 
 
 def test_full_run_writes_loadable_model_records_and_pictures(demo_ws):
     calls = []
-    result = run_train(demo_ws, _params(steps=4), progress=lambda d, t, m: calls.append((d, t, m)))
-    info = result["models"][0]
+    result = run_train(demo_ws, _params(steps=4), JobContext(progress=lambda d, t, m: calls.append((d, t, m))))
+    info = result.models[0]
     folder = demo_ws.path(f"models/{info['name']}")
     assert info["steps"] == 4 and info["folder"] == str(folder)
     model, diff_cfg, cfg = load_model(folder)  # the folder alone is enough
@@ -57,11 +60,11 @@ def test_full_run_writes_loadable_model_records_and_pictures(demo_ws):
 
 
 def test_resume_is_bit_identical_to_a_straight_run(demo_ws):
-    run_train(demo_ws, _params(steps=4, name="straight"))
-    run_train(demo_ws, _params(steps=2, name="split"))
+    run_train(demo_ws, _params(steps=4, name="straight"), JobContext())
+    run_train(demo_ws, _params(steps=2, name="split"), JobContext())
     with pytest.raises(DiffGenError, match="--resume"):
-        run_train(demo_ws, _params(steps=4, name="split"))
-    run_train(demo_ws, _params(steps=4, name="split", resume=True))
+        run_train(demo_ws, _params(steps=4, name="split"), JobContext())
+    run_train(demo_ws, _params(steps=4, name="split", resume=True), JobContext())
     for f in ("model.safetensors", "ema.safetensors"):
         a = load_file(demo_ws.path(f"models/straight/{f}"))
         b = load_file(demo_ws.path(f"models/split/{f}"))
@@ -73,14 +76,15 @@ def test_resume_is_bit_identical_to_a_straight_run(demo_ws):
 def test_cancel_saves_a_valid_checkpoint_and_resumes(demo_ws):
     polls = iter([False, False, False, True])
     with pytest.raises(Cancelled, match="step 3"):
-        run_train(demo_ws, _params(steps=10, name="c"), cancel=lambda: next(polls))
+        run_train(demo_ws, _params(steps=10, name="c"), JobContext(cancel=lambda: next(polls)))
     folder = demo_ws.path("models/c")
     assert json.loads((folder / "config.json").read_text())["steps"] == 3
     assert (folder / "checkpoints/step-0000003/train_state.pt").exists()
     assert not list(folder.glob("checkpoints/.*"))
     load_model(folder)
-    result = run_train(demo_ws, _params(steps=4, name="c", resume=True, overrides=MICRO_OVERRIDES + ["train.sample_count=0"]))
-    assert result["models"][0]["steps"] == 4
+    result = run_train(demo_ws, _params(steps=4, name="c", resume=True,
+                                        overrides=MICRO_OVERRIDES + ["train.sample_count=0"]), JobContext())
+    assert result.models[0]["steps"] == 4
 
 
 def _cluster(ws, assignment: dict[int, int]) -> int:
@@ -94,14 +98,14 @@ def _cluster(ws, assignment: dict[int, int]) -> int:
 
 def test_clusters_target_trains_one_model_per_cluster(demo_ws):
     with pytest.raises(DiffGenError, match="clustering"):
-        run_train(demo_ws, _params(steps=1, target="clusters"))
+        run_train(demo_ws, _params(steps=1, target="clusters"), JobContext())
     ids = demo_ws.image_ids()
     cid = _cluster(demo_ws, {i: (0 if n < 5 else 1) for n, i in enumerate(ids)})
     with pytest.raises(DiffGenError, match="cluster 7"):
-        run_train(demo_ws, _params(steps=1, target="cluster:7"))
+        run_train(demo_ws, _params(steps=1, target="cluster:7"), JobContext())
     result = run_train(demo_ws, _params(steps=1, target="clusters",
-                                        overrides=MICRO_OVERRIDES + ["train.sample_count=0"]))
-    models = result["models"]
+                                        overrides=MICRO_OVERRIDES + ["train.sample_count=0"]), JobContext())
+    models = result.models
     assert [(m["cluster"], m["name"]) for m in models] == [(0, f"c{cid}-tiny-k0"), (1, f"c{cid}-tiny-k1")]
     flagged = {r.id for r in demo_ws.images("flagged = 1")}
     assert models[0]["images"] == len(set(ids[:5]) - flagged)
@@ -188,7 +192,7 @@ def test_disk_full_at_a_checkpoint_fails_the_job_clearly_and_keeps_the_earlier_o
 
     monkeypatch.setattr(files, "_write_and_sync", full_disk)
     store = JobStore(demo_ws)
-    job_id = store.enqueue("train", {**_params(steps=6, name="d")})
+    job_id = store.enqueue("train", _params(steps=6, name="d"))
     job = run_job(demo_ws, job_id, progress=arm)
     assert job.status == "failed" and len(writes) == 4
     assert job.message.startswith("disk full while writing checkpoint step 4 of ")
@@ -201,8 +205,8 @@ def test_disk_full_at_a_checkpoint_fails_the_job_clearly_and_keeps_the_earlier_o
     assert json.loads((run / "config.json").read_text())["steps"] == 2
     monkeypatch.setattr(files, "_write_and_sync", real)
     result = run_train(demo_ws, _params(steps=4, name="d", resume=True,
-                                        overrides=MICRO_OVERRIDES + ["train.sample_count=0"]))
-    assert result["models"][0]["steps"] == 4
+                                        overrides=MICRO_OVERRIDES + ["train.sample_count=0"]), JobContext())
+    assert result.models[0]["steps"] == 4
 
 
 def test_a_run_killed_before_its_first_checkpoint_registers_no_model(demo_ws, monkeypatch):
@@ -214,18 +218,20 @@ def test_a_run_killed_before_its_first_checkpoint_registers_no_model(demo_ws, mo
     with monkeypatch.context() as m:
         m.setattr(train_io, "save_checkpoint", killed)
         with pytest.raises(KeyboardInterrupt):
-            run_train(demo_ws, _params(steps=4, name="k"))
+            run_train(demo_ws, _params(steps=4, name="k"), JobContext())
     assert demo_ws.query("SELECT COUNT(*) FROM models")[0][0] == 0
     with pytest.raises(DiffGenError, match="no trained diffusion model"):
         resolve_model(demo_ws, None, "full")
-    result = run_train(demo_ws, _params(steps=2, name="k", overrides=MICRO_OVERRIDES + ["train.sample_count=0"]))
-    assert resolve_model(demo_ws, None, "full").id == result["models"][0]["model_id"]
+    result = run_train(demo_ws, _params(steps=2, name="k", overrides=MICRO_OVERRIDES + ["train.sample_count=0"]),
+                       JobContext())
+    assert resolve_model(demo_ws, None, "full").id == result.models[0]["model_id"]
 
 
 def test_models_without_weights_are_skipped_with_a_note(demo_ws):
     """Workspaces from before the fix may hold a model row whose folder is empty."""
-    result = run_train(demo_ws, _params(steps=2, name="good", overrides=MICRO_OVERRIDES + ["train.sample_count=0"]))
-    good = result["models"][0]["model_id"]
+    result = run_train(demo_ws, _params(steps=2, name="good", overrides=MICRO_OVERRIDES + ["train.sample_count=0"]),
+                       JobContext())
+    good = result.models[0]["model_id"]
     with demo_ws.transaction() as c:
         c.execute("INSERT INTO models (name, target, preset, config_json, path, created_at)"
                   " VALUES ('empty', 'full', 'tiny', '{}', 'models/empty', ?)", (now(),))

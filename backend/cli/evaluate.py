@@ -6,13 +6,9 @@ import argparse
 import os
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.cluster_params import ClusterParams
 from backend.errors import BadInputError
-
-
-def _preset_section(name: str, section: str) -> dict:
-    from backend.presets import load_preset
-
-    return dict(load_preset(name).get(section, {}))
+from backend.job_context import JobContext
 
 
 def _add_real_resize(p: argparse.ArgumentParser) -> None:
@@ -87,20 +83,17 @@ def register(sub) -> None:
 def cmd_cluster(a: argparse.Namespace) -> int:
     from backend.clustering import run_cluster
 
-    params = _preset_section(a.preset, "cluster")
-    for key, value in (("k", a.k), ("seed", a.seed), ("min_cluster_size", a.min_cluster_size), ("features", a.features),
-                       ("inception_weights", a.inception_weights), ("device", a.device)):
-        if value is not None:
-            params[key] = value
+    params = ClusterParams(preset=a.preset, k=a.k, seed=a.seed, min_cluster_size=a.min_cluster_size,
+                           features=a.features, inception_weights=a.inception_weights, device=a.device)
     ws = open_workspace(a)
     with tqdm_progress("cluster", "img") as prog:
-        res = run_cluster(ws, params, prog)
-    print(f"Clustering {res['clustering_id']} (current): {res['images']} images in {res['k']} clusters "
-          f"(seed {res['seed']}); sizes " + ", ".join(f"c{c}:{n}" for c, n in enumerate(res["sizes"])))
-    if res["small_clusters"]:
-        print(f"warning: {len(res['small_clusters'])} clusters have fewer than {res['min_cluster_size']} images "
-              f"(too few to train a model on): " + ", ".join(f"c{c}" for c in res["small_clusters"]))
-    print(f"Cluster sheet: {ws.path(res['sheet'])}")
+        res = run_cluster(ws, params, JobContext(progress=prog))
+    print(f"Clustering {res.clustering_id} (current): {res.images} images in {res.k} clusters "
+          f"(seed {res.seed}); sizes " + ", ".join(f"c{c}:{n}" for c, n in enumerate(res.sizes)))
+    if res.small_clusters:
+        print(f"warning: {len(res.small_clusters)} clusters have fewer than {res.min_cluster_size} images "
+              f"(too few to train a model on): " + ", ".join(f"c{c}" for c in res.small_clusters))
+    print(f"Cluster sheet: {ws.path(res.sheet)}")
     return 0
 
 

@@ -6,7 +6,9 @@ import argparse
 import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.selection import add_selection_args
+from backend.inpaint_params import InpaintParams
+from backend.job_context import JobContext
+from backend.selection import ImageSelection, add_selection_args
 
 
 def register(sub) -> None:
@@ -46,21 +48,20 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
     from backend.inpainting import run_inpaint  # torch: only when a command computes
 
     ws = open_workspace(a)
-    params = {"images": a.images, "cluster": a.cluster, "all": a.all, "samples": a.samples, "dilate": a.dilate,
-              "seed": a.seed, "preset": a.preset, "model": a.model, "batch": a.batch, "device": a.device,
-              "weights": a.weights, "respacing": a.respacing, "jump_length": a.jump_length,
-              "jump_n_sample": a.jump_n_sample,
-              "min_island": a.min_island, "fill_holes": a.fill_holes, "sheet": a.sheet}
+    params = InpaintParams(
+        ImageSelection.from_params(vars(a)), model=a.model, preset=a.preset, samples=a.samples, dilate=a.dilate,
+        respacing=a.respacing, jump_length=a.jump_length, jump_n_sample=a.jump_n_sample, min_island=a.min_island,
+        fill_holes=a.fill_holes, batch=a.batch, seed=a.seed, device=a.device, weights=a.weights, sheet=a.sheet)
     with tqdm_progress("inpaint", "eval") as prog:
-        result = run_inpaint(ws, params, progress=prog)
-    ok = 0 if result["samples"] or result.get("already_done") else 1  # a finished re-run is a success
+        result = run_inpaint(ws, params, JobContext(progress=prog))
+    ok = 0 if result.samples or result.already_done else 1  # a finished re-run is a success
     if a.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result.to_dict(), indent=2))
         return ok
-    for m in result["messages"]:
+    for m in result.messages:
         print(f"note: {m}")
-    print(f"Wrote {result['samples']} inpainted samples from {result['images']} images "
-          f"(seed {result['seed']}, {result['device']}, {result['seconds']} s).")
-    if result.get("sheet"):
-        print(f"Contact sheet: {ws.path(result['sheet'])}")
+    print(f"Wrote {result.samples} inpainted samples from {result.images} images "
+          f"(seed {result.seed}, {result.device}, {result.seconds} s).")
+    if result.sheet:
+        print(f"Contact sheet: {ws.path(result.sheet)}")
     return ok

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.job_context import JobContext
 from backend.segmentation.config import EXPERIMENTS
+from backend.segmentation.params import SegmentParams
 
 
 def register(sub) -> None:
@@ -38,19 +40,19 @@ def cmd_segment(a: argparse.Namespace) -> int:
         return 0
     from backend.segmentation import run_segment
 
-    params = {"preset": a.preset, "overrides": a.overrides or [], "experiments": a.experiment or ["all"],
-              "seeds": a.seeds, "encoder_weights": a.encoder_weights, "device": a.device}
+    params = SegmentParams(preset=a.preset, overrides=tuple(a.overrides or ()),
+                           experiments=tuple(a.experiment or ("all",)),
+                           seeds=tuple(a.seeds) if a.seeds else None, encoder_weights=a.encoder_weights,
+                           device=a.device)
     with tqdm_progress("segment", "step") as prog:
-        result = run_segment(ws, params, progress=prog)
-    for note in result["notes"]:
+        result = run_segment(ws, params, JobContext(progress=prog))
+    for note in result.notes:
         print(f"note: {note}")
-    for run in result["trained"]:
+    for run in result.trained:
         print(f"trained {run['title']:<30s} seed {run['seed']}: IoU {run['iou']:.4f}  "
               f"Dice loss {run['dice_loss']:.4f}")
-    print(f"{len(result['trained'])} runs trained, {len(result['skipped'])} already done, "
-          f"{len(result['failed'])} failed; test set {result['test_images']} real images "
-          f"({result['protocol']}). "
+    print(f"{result.summary}; test set {result.test_images} real images ({result.protocol}). "
           f"Tables: diffgen segment report --workspace {a.workspace}")
-    for f in result["failed"]:
+    for f in result.failed:
         print(f"FAILED {f}")
-    return 1 if result["failed"] else 0
+    return 1 if result.failed else 0

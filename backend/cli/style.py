@@ -6,7 +6,9 @@ import argparse
 import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.job_context import JobContext
 from backend.style.colour import METHODS
+from backend.style.params import StyleParams
 from backend.style.terms import LAMBDAS
 
 LAMBDA_HELP = {
@@ -62,13 +64,12 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_sheet)
 
 
-def params_from_args(a: argparse.Namespace) -> dict:
-    return {
-        "samples": a.samples, "preset": a.preset, "overrides": a.overrides or [],
-        "lambdas": {t: getattr(a, f"lambda_{t}") for t in LAMBDAS if getattr(a, f"lambda_{t}") is not None},
-        "target": a.target, "seed": a.seed, "color_match": a.color_match,
-        "vgg_weights": a.vgg_weights, "dino_weights": a.dino_weights, "device": a.device,
-    }
+def params_from_args(a: argparse.Namespace) -> StyleParams:
+    return StyleParams(
+        samples=tuple(a.samples or ()), preset=a.preset, overrides=tuple(a.overrides or ()),
+        lambdas={t: getattr(a, f"lambda_{t}") for t in LAMBDAS if getattr(a, f"lambda_{t}") is not None},
+        target=a.target, seed=a.seed, color_match=a.color_match,
+        vgg_weights=a.vgg_weights, dino_weights=a.dino_weights, device=a.device)
 
 
 def cmd_style(a: argparse.Namespace) -> int:
@@ -76,17 +77,17 @@ def cmd_style(a: argparse.Namespace) -> int:
 
     ws = open_workspace(a)
     with tqdm_progress("style", "step") as prog:
-        result = run_style(ws, params_from_args(a), progress=prog)
+        result = run_style(ws, params_from_args(a), JobContext(progress=prog))
     if a.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result.to_dict(), indent=2))
     else:
-        spi = result["seconds_per_image"]
-        print(f"Styled {len(result['styled'])} of {result['considered']} samples"
+        spi = result.seconds_per_image
+        print(f"Styled {len(result.styled)} of {result.considered} samples"
               + (f" ({spi:.1f} s per image)" if spi else "")
-              + (f"; new sample ids: {', '.join(map(str, result['styled']))}" if result["styled"] else ""))
-    for err in result["errors"]:
+              + (f"; new sample ids: {', '.join(map(str, result.styled))}" if result.styled else ""))
+    for err in result.errors:
         print(f"warning: {err}")
-    return 0 if not result["errors"] or result["styled"] else 1
+    return 0 if not result.errors or result.styled else 1
 
 
 def cmd_sheet(a: argparse.Namespace) -> int:

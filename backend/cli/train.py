@@ -6,7 +6,9 @@ import argparse
 import json
 
 from backend.cli.common import add_model_target, add_workspace, open_workspace, tqdm_progress
+from backend.diffusion.train_params import TrainParams
 from backend.errors import DiffGenError
+from backend.job_context import JobContext
 
 
 def register(sub) -> None:
@@ -58,21 +60,21 @@ def cmd_train(a: argparse.Namespace) -> int:
     from backend.diffusion.training import run_train
 
     ws = open_workspace(a)
-    params = {"preset": a.preset, "target": a.target, "steps": a.steps, "resume": a.resume,
-              "overrides": a.overrides, "device": a.device, "name": a.name, "overwrite": a.overwrite,
-              "tensorboard": a.tensorboard}
+    params = TrainParams(preset=a.preset, target=a.target, steps=a.steps, resume=a.resume,
+                         overrides=tuple(a.overrides), device=a.device, name=a.name, overwrite=a.overwrite,
+                         tensorboard=a.tensorboard)
     if ddp.context_from_env().is_main:
         with tqdm_progress("train", "step") as prog:
-            result = run_train(ws, params, progress=prog)
+            result = run_train(ws, params, JobContext(progress=prog))
     else:
-        result = run_train(ws, params)
+        run_train(ws, params, JobContext())
         return 0
     if a.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result.to_dict(), indent=2))
         return 0
-    for backup in result["backups"]:
+    for backup in result.backups:
         print(f"The model replaced by --overwrite was kept in {backup} (delete it when no longer needed).")
-    for m in result["models"]:
+    for m in result.models:
         where = "full set" if m["target"] == "full" else f"cluster {m['cluster']}"
         print(f"Trained {m['name']} ({where}, {m['images']} images) to step {m['steps']}, "
               f"final loss {m['final_loss']:.4f}\n  folder:  {m['folder']}\n  loss:    {m.get('loss_png')}"

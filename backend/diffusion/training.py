@@ -38,7 +38,10 @@ from backend.diffusion.registry import (
 )
 from backend.diffusion.tb_log import TensorBoardLog, open_log
 from backend.diffusion.train_data import RESIZES, PairCache, draw_step, from_model_range, load_pairs, make_batch
+from backend.diffusion.train_params import TrainParams
 from backend.errors import Cancelled, DiffGenError
+from backend.job_context import JobContext
+from backend.job_params import JobResult
 from backend.presets import apply_overrides, check_choice, from_section, load_preset
 from backend.selection import generation_images
 from backend.threads import adapt as adapt_threads
@@ -384,8 +387,7 @@ def check_run_folder(ws: Workspace, run: Path, resume: bool, overwrite: bool) ->
     return refuse_taken(ws, run, overwrite)
 
 
-def train_target(s: Session, steps: int, resume: bool, progress: Progress | None,
-                 cancel: Callable[[], bool] | None) -> dict[str, Any]:
+def train_target(s: Session, steps: int, resume: bool, ctx: JobContext) -> dict[str, Any]:
     """Train (or continue) one model to ``steps`` total steps; returns its summary."""
     trainer = Trainer(s)
     checkpoint = train_io.latest_resumable(s.run) if resume else None
@@ -395,48 +397,53 @@ def train_target(s: Session, steps: int, resume: bool, progress: Progress | None
         trainer.restore(checkpoint)
         if s.ctx.is_main:
             register(s)
-    trainer.train(steps, progress, cancel, saved=checkpoint is not None)
-    return trainer.finish(progress)
+    trainer.train(steps, ctx.progress, ctx.cancel, saved=checkpoint is not None)
+    return trainer.finish(ctx.progress)
 
 
-def resolve_configs(params: dict[str, Any]) -> tuple[str, ModelConfig, DiffusionConfig, TrainConfig]:
-    preset_name = params.get("preset", "tiny")
-    preset = apply_overrides(load_preset(preset_name), params.get("overrides") or [])
+def resolve_configs(params: TrainParams) -> tuple[str, ModelConfig, DiffusionConfig, TrainConfig]:
+    preset = apply_overrides(load_preset(params.preset), list(params.overrides))
     model_cfg = ModelConfig.from_dict(preset["model"])
     diff_cfg = DiffusionConfig.from_dict(preset["diffusion"], learn_sigma=model_cfg.learn_sigma)
     train_cfg = TrainConfig.from_dict(preset["train"])
-    return preset.get("name", Path(preset_name).stem), model_cfg, diff_cfg, train_cfg
+    return preset.get("name", Path(params.preset).stem), model_cfg, diff_cfg, train_cfg
 
 
-def run_train(ws: Workspace, params: dict[str, Any], progress: Progress | None = None,
-              cancel: Callable[[], bool] | None = None) -> dict[str, Any]:
-    """Job function. ``params``: ``preset`` (tiny | paper | path), ``target`` (full |
-    cluster:K | clusters), ``steps`` (total; default from the preset), ``resume``,
-    ``overrides`` (["section.field=value"]), ``device`` (auto | cpu | cuda), ``name``,
-    ``overwrite`` (replace an existing model of that name; the old folder is kept as
-    ``models/NAME.replaced-STAMP`` and its rows follow it), ``tensorboard`` (a folder for
-    TensorBoard event files, one subfolder per model)."""
+@dataclass(frozen=True)
+class TrainResult(JobResult):
+    models: tuple[dict[str, Any], ...]     # per trained model: name, folder, steps, final_loss, ...
+    preset: str
+    device: str
+    world_size: int
+    backups: tuple[str, ...]               # folders of models replaced by ``overwrite``
+
+
+def run_train(ws: Workspace, params: TrainParams, ctx: JobContext) -> TrainResult:
+    """Train the target's model(s) (see :class:`TrainParams`). With ``overwrite``, an existing
+    model of that name is replaced; the old folder is kept as ``models/NAME.replaced-STAMP``
+    and its rows follow it."""
     preset, model_cfg, diff_cfg, train_cfg = resolve_configs(params)
-    steps = int(params.get("steps") or train_cfg.steps)
-    device = pick_device(params.get("device"))
-    ctx = ddp.init_distributed(device)
-    device = ddp.local_device(device, ctx)
+    steps = params.steps or train_cfg.steps
+    device = pick_device(params.device)
+    dist = ddp.init_distributed(device)
+    device = ddp.local_device(device, dist)
     torch.manual_seed(train_cfg.seed)  # same initial weights on every rank
-    targets = resolve_targets(ws, params.get("target", "full"), preset, params.get("name"),
-                              train_cfg.exclude_flagged)
-    resume, overwrite = bool(params.get("resume")), bool(params.get("overwrite"))
+    targets = resolve_targets(ws, params.target, preset, params.name, train_cfg.exclude_flagged)
+    resume, overwrite = params.resume, params.overwrite
     runs = [model_folder(ws, t.name) for t in targets]  # every name and folder checked before any training
     replaced = [run for run in runs if check_run_folder(ws, run, resume, overwrite)]
-    backups = [str(back_up(ws, run)) for run in replaced] if ctx.is_main else []
-    ddp.barrier(ctx)  # no rank looks for checkpoints before rank 0 moved the old ones away
+    backups = [str(back_up(ws, run)) for run in replaced] if dist.is_main else []
+    ddp.barrier(dist)  # no rank looks for checkpoints before rank 0 moved the old ones away
     results = []
     for target, run in zip(targets, runs):
-        log = open_log(params.get("tensorboard"), target.name, ctx.is_main)
-        session = Session(ws, target, run, preset, model_cfg, diff_cfg, train_cfg, device, ctx, log=log)
+        log = open_log(params.tensorboard, target.name, dist.is_main)
+        session = Session(ws, target, run, preset, model_cfg, diff_cfg, train_cfg, device, dist, log=log)
         try:
-            results.append(train_target(session, steps, resume, progress, cancel))
+            results.append(train_target(session, steps, resume, ctx))
         finally:
             if log:
                 log.close()
-    return {"models": results, "preset": preset, "device": str(device), "world_size": ctx.world_size,
-            "backups": backups}
+    trained = ", ".join(f"{m['name']} (step {m['steps']})" for m in results)
+    return TrainResult(summary=f"trained {trained}" if results else "nothing trained",
+                       models=tuple(results), preset=preset, device=str(device), world_size=dist.world_size,
+                       backups=tuple(backups))

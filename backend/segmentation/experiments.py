@@ -13,10 +13,13 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from backend.device import pick_device
 from backend.errors import Cancelled, DiffGenError
+from backend.job_context import JobContext
+from backend.job_params import JobResult
 from backend.segmentation.config import EXPERIMENTS, SegConfig, load_config
 from backend.segmentation.data import (
     ItemStore,
@@ -27,6 +30,7 @@ from backend.segmentation.data import (
     test_sourced_note,
 )
 from backend.segmentation.model import build_model, save_checkpoint
+from backend.segmentation.params import SegmentParams
 from backend.segmentation.plan import Planner, RunSpec, images
 from backend.segmentation.train import train_model
 from backend.settings import resolve_weights
@@ -36,7 +40,6 @@ from backend.workspace.files import atomic_write_text
 # smp must never reach the Hugging Face hub (weights come from local files only).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-Progress = Callable[[int, int, str], None]
 RUNS_DIR = "segmentation/runs"
 
 
@@ -100,14 +103,23 @@ def _train_one(ws: Workspace, cfg: SegConfig, spec: RunSpec, key: str, store: It
     return metrics | {"path": rel}
 
 
-def run_segment(ws: Workspace, params: dict, progress: Progress | None = None,
-                cancel: Callable[[], bool] | None = None) -> dict:
-    """Run the requested experiments; ``params``: preset, overrides, experiments, seeds,
-    encoder_weights (a path; used when the preset says ``pretrained = true``)."""
-    cfg = load_config(params.get("preset", "tiny"), params.get("overrides"), params.get("seeds"))
-    experiments = resolve_experiments(params.get("experiments"))
-    device = pick_device(params.get("device"))
-    weights = resolve_weights("seg_encoder", params.get("encoder_weights")) if cfg.pretrained else None
+@dataclass(frozen=True)
+class SegmentResult(JobResult):
+    trained: tuple[dict[str, Any], ...]    # key, label, title, seed, iou, dice_loss per run trained now
+    skipped: tuple[str, ...]               # run keys done earlier
+    failed: tuple[str, ...]                # "key: error"
+    notes: tuple[str, ...]
+    test_images: int
+    preset: str
+    protocol: str                          # which test set: the test role, or a random hold-out drawn once
+
+
+def run_segment(ws: Workspace, params: SegmentParams, ctx: JobContext) -> SegmentResult:
+    """Run the requested experiments (see :class:`SegmentParams`)."""
+    cfg = load_config(params.preset, list(params.overrides), list(params.seeds) if params.seeds else None)
+    experiments = resolve_experiments(params.experiments)
+    device = pick_device(params.device)
+    weights = resolve_weights("seg_encoder", params.encoder_weights) if cfg.pretrained else None
     split = image_split(ws, cfg)
     sets = synthetic_sets(ws)
     planner = Planner(cfg, split, sets, list(split.excluded) + test_sourced_note(sets, split))
@@ -123,19 +135,19 @@ def run_segment(ws: Workspace, params: dict, progress: Progress | None = None,
     done = finished_keys(ws)
     total = sum(run_steps(cfg, s) for s in keyed.values())
     state = {"done": 0}
-    result: dict = {"trained": [], "skipped": [], "failed": [], "notes": planner.notes,
-                    "test_images": len(test), "preset": cfg.preset, "protocol": split.description}
+    trained: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    failed: list[str] = []
 
     def report(message: str) -> None:
-        if progress:
-            progress(state["done"], total, message)
+        ctx.report(state["done"], total, message)
 
     for i, (key, spec) in enumerate(keyed.items()):
         steps = run_steps(cfg, spec)
         tag = f"[{i + 1}/{len(keyed)}] {spec.title} s{spec.seed}"
         if key in done:
             state["done"] += steps
-            result["skipped"].append(key)
+            skipped.append(key)
             report(f"{tag}: done earlier")
             continue
         run_params = {**spec.describe(), "preset": cfg.preset, "config": cfg.to_dict(),
@@ -149,18 +161,21 @@ def run_segment(ws: Workspace, params: dict, progress: Progress | None = None,
             report(f"{tag} {message}")
 
         try:
-            metrics = _train_one(ws, cfg, spec, key, store, test, weights, run_params, on_step, cancel, device)
+            metrics = _train_one(ws, cfg, spec, key, store, test, weights, run_params, on_step, ctx.cancel, device)
         except Cancelled:
             raise
         except Exception as e:  # noqa: BLE001 - record the failure, go on with the next run
             record_run(ws, key, spec.mode, run_params, "failed", {"error": f"{type(e).__name__}: {e}"}, None)
-            result["failed"].append(f"{key}: {e}")
+            failed.append(f"{key}: {e}")
+            ctx.log(f"{key} failed: {e}")
             state["done"] = start + steps
             continue
         state["done"] = start + steps
         record_run(ws, key, spec.mode, run_params, "done", metrics, metrics["path"])
-        result["trained"].append({"key": key, "label": spec.label, "title": spec.title, "seed": spec.seed,
-                                  "iou": metrics["iou"], "dice_loss": metrics["dice_loss"]})
-    result["notes"] = planner.notes + store.notes
+        trained.append({"key": key, "label": spec.label, "title": spec.title, "seed": spec.seed,
+                        "iou": metrics["iou"], "dice_loss": metrics["dice_loss"]})
     report("finished")
-    return result
+    return SegmentResult(summary=f"{len(trained)} runs trained, {len(skipped)} already done, {len(failed)} failed",
+                         trained=tuple(trained), skipped=tuple(skipped), failed=tuple(failed),
+                         notes=tuple(planner.notes + store.notes), test_images=len(test), preset=cfg.preset,
+                         protocol=split.description)

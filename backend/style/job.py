@@ -1,16 +1,6 @@
 """The style stage as a job: pick inpainted samples, style each with its own diffusion model,
-store the results as new ``styled`` samples linked to their parents.
-
-``params`` (JSON-serialisable, so jobs persist):
-  samples: [ids] | None         which samples (default: every inpainted sample not yet styled)
-  preset: name or TOML path      default: the preset the sample's model was trained with
-  overrides: ["style.k=v", ...]  preset overrides (``--set``)
-  lambdas: {"zecon": 0, ...}     lambda overrides (``--lambda-zecon`` ...)
-  target: "original" | PATH      style target: the source's real image (default) or a file
-  seed: int                      base seed (each sample uses seed + sample id)
-  color_match: none|mkl|histogram
-  vgg_weights, dino_weights: paths (else env var / settings file)
-  device: auto | cpu | cuda
+store the results as new ``styled`` samples linked to their parents. The parameters are
+:class:`backend.style.params.StyleParams`.
 """
 
 from __future__ import annotations
@@ -34,15 +24,16 @@ from backend.diffusion.registry import resolve_model
 from backend.errors import BadWeightsError, Cancelled, DiffGenError, MissingWeightsError
 from backend.imageio import load_rgb
 from backend.inpainting import InpaintConfig
+from backend.job_context import JobContext
+from backend.job_params import JobResult
 from backend.presets import apply_overrides, from_section, load_preset
-from backend.selection import generation_samples, select_images
+from backend.selection import generation_samples
 from backend.settings import resolve_weights
 from backend.style import networks
-from backend.style.colour import METHODS, match_colours
+from backend.style.colour import match_colours
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
+from backend.style.params import StyleParams
 from backend.workspace import SampleRecord, Workspace
-
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -54,24 +45,21 @@ class LoadedModel:
     model_id: int | None
 
 
-def style_config(preset: dict, params: dict) -> StyleConfig:
+def style_config(preset: dict, params: StyleParams) -> StyleConfig:
     """The [style] section with ``--set`` overrides, then lambda and colour overrides."""
-    section = apply_overrides(preset, params.get("overrides")).get("style")
+    section = apply_overrides(preset, list(params.overrides)).get("style")
     if section is None:
         raise DiffGenError("the preset has no [style] section")
     cfg = StyleConfig.from_dict(section)
     changes: dict[str, Any] = {}  # field name -> value of that field's type
-    for term, value in (params.get("lambdas") or {}).items():
+    for term, value in params.lambdas.items():
         if term not in LAMBDAS:
             raise DiffGenError(f"unknown loss term {term!r} (one of {', '.join(LAMBDAS)})")
         if value is not None:
             changes[f"lambda_{term}"] = float(value)
-    if params.get("color_match"):
-        changes["color_match"] = params["color_match"]
-    cfg = dataclasses.replace(cfg, **changes)
-    if cfg.color_match not in METHODS:
-        raise DiffGenError(f"color_match must be one of {', '.join(METHODS)}, not {cfg.color_match!r}")
-    return cfg
+    if params.color_match:
+        changes["color_match"] = params.color_match
+    return dataclasses.replace(cfg, **changes)  # StyleConfig checks its choices
 
 
 def unstyled_samples(ws: Workspace) -> list[SampleRecord]:
@@ -110,9 +98,9 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 class StyleJob:
     """One run over many samples: caches models per folder and the loss networks."""
 
-    def __init__(self, ws: Workspace, params: dict):
-        self.ws, self.params = ws, params
-        self.device = pick_device(params.get("device"))
+    def __init__(self, ws: Workspace, params: StyleParams, job_id: int | None = None):
+        self.ws, self.params, self.job_id = ws, params, job_id
+        self.device = pick_device(params.device)
         self.models: dict[str, LoadedModel] = {}
         self.nets = Networks()
 
@@ -128,7 +116,7 @@ class StyleJob:
         if key not in self.models:
             model, diff_cfg, _ = load_model(folder, device=self.device)
             model.requires_grad_(False)
-            preset = load_preset(self.params.get("preset") or trained_with or "paper")
+            preset = load_preset(self.params.preset or trained_with or "paper")
             self.models[key] = LoadedModel(model, create_diffusion(diff_cfg), preset,
                                            style_config(preset, self.params), model_id)
         return self.models[key]
@@ -136,14 +124,14 @@ class StyleJob:
     def ensure_networks(self, cfg: StyleConfig) -> None:
         """Build VGG / DINO the first time a non-zero lambda needs them (never otherwise)."""
         if cfg.needs_vgg and self.nets.vgg is None:
-            path = resolve_weights("vgg19", self.params.get("vgg_weights"))
+            path = resolve_weights("vgg19", self.params.vgg_weights)
             self.nets.vgg = networks.load_vgg(path, self.device)
         if cfg.needs_dino and self.nets.dino is None:
-            path = resolve_weights("dino", self.params.get("dino_weights"))
+            path = resolve_weights("dino", self.params.dino_weights)
             self.nets.dino = networks.load_dino(path, self.device, networks.dino_spec(cfg.dino_size))
 
     def target_image(self, sample: SampleRecord) -> tuple[np.ndarray, str]:
-        target = self.params.get("target") or "original"
+        target = self.params.target
         if target == "original":
             if sample.source_image_id is None:
                 raise DiffGenError(f"sample {sample.id} has no source image to take the style from; "
@@ -161,7 +149,7 @@ class StyleJob:
         target_rgb, target_name = self.target_image(sample)
         content = to_tensor(image, size, parent_mask).to(self.device)
         target = to_tensor(target_rgb, size).to(self.device)
-        seed = int(self.params.get("seed", 0)) + sample.id
+        seed = self.params.seed + sample.id
         generator = torch.Generator().manual_seed(seed)
         started = time.perf_counter()
         x, terms = style_tensor(lm.model, lm.diffusion, content, target, cfg, self.nets, generator,
@@ -178,16 +166,16 @@ class StyleJob:
                 if parent_mask.shape[:2] != (size, size) else parent_mask
         provenance = {
             "stage": "style", "style": cfg.to_dict(), "steps": cfg_steps(lm.diffusion, cfg),
-            "respaced_steps": lm.diffusion.num_timesteps, "base_seed": self.params.get("seed", 0),
+            "respaced_steps": lm.diffusion.num_timesteps, "base_seed": self.params.seed,
             "target": target_name, "final_loss_terms": terms,
-            "preset": self.params.get("preset") or lm.preset.get("name"), "seconds": round(seconds, 3),
+            "preset": self.params.preset or lm.preset.get("name"), "seconds": round(seconds, 3),
             "device": str(self.device),
         }
         return self.ws.add_sample("styled", styled_set_name(sample.set_name), rgb, mask,
                                   source_image_id=sample.source_image_id,
                                   mask_version_id=sample.mask_version_id, parent_sample_id=sample.id,
                                   model_id=lm.model_id if lm.model_id is not None else sample.model_id,
-                                  seed=seed, params=provenance)
+                                  job_id=self.job_id, seed=seed, params=provenance)
 
     @staticmethod
     def clean_mask(mask: np.ndarray, preset: dict) -> np.ndarray:
@@ -200,42 +188,52 @@ def cfg_steps(diffusion: GaussianDiffusion, cfg: StyleConfig) -> int:
     return diffusion.num_timesteps - cfg.skip_timesteps
 
 
-def run_style(ws: Workspace, params: dict, progress: Progress | None = None,
-              cancel: Callable[[], bool] | None = None) -> dict:
+@dataclass(frozen=True)
+class StyleResult(JobResult):
+    styled: tuple[int, ...]                # new styled sample ids
+    errors: tuple[str, ...]                # per sample that could not be styled
+    considered: int
+    seconds_per_image: float | None
+
+
+def run_style(ws: Workspace, params: StyleParams, ctx: JobContext) -> StyleResult:
     """Style the chosen inpainted samples; returns ids made, per-sample errors and timing.
 
     A sample that cannot be read is reported and skipped; a missing or unusable weight file
     stops the run (it would fail for every sample). Cancelling raises Cancelled after
     the samples already finished (each is complete and recorded).
     """
-    ids = params.get("samples")
-    if ids:
-        selected = [ws.sample(i) for i in ids]
-    elif params.get("images") or params.get("cluster") is not None or params.get("all"):
-        sources = set(select_images(ws, params))
+    if params.samples:
+        selected = [ws.sample(i) for i in params.samples]
+    elif params.selection.chosen:
+        sources = set(params.selection.resolve(ws))
         selected = [s for s in unstyled_samples(ws) if s.source_image_id in sources]
     else:
         selected = unstyled_samples(ws)
-    selected = generation_samples(ws, selected, named=bool(ids))  # never samples of test images
-    job = StyleJob(ws, params)
-    made, errors, seconds = [], [], []
+    selected = generation_samples(ws, selected, named=bool(params.samples))  # never samples of test images
+    job = StyleJob(ws, params, ctx.job_id)
+    made: list[int] = []
+    errors: list[str] = []
+    seconds: list[float] = []
     for k, sample in enumerate(selected):
         if sample.kind != "inpainted":
             errors.append(f"sample {sample.id} is {sample.kind!r}, not an inpainted sample: skipped")
             continue
 
         def step_done(done: int, total: int, k=k, sid=sample.id) -> None:
-            if progress:
-                progress(k * total + done, len(selected) * total, f"sample {sid}: step {done}/{total}")
+            ctx.report(k * total + done, len(selected) * total, f"sample {sid}: step {done}/{total}")
 
         try:
             started = time.perf_counter()
-            rec = job.style_one(sample, step_done, cancel)
+            rec = job.style_one(sample, step_done, ctx.cancel)
             seconds.append(time.perf_counter() - started)
             made.append(rec.id)
         except (Cancelled, MissingWeightsError, BadWeightsError):  # would fail for every sample
             raise
         except (DiffGenError, OSError) as e:
             errors.append(f"sample {sample.id}: {e}")
-    return {"styled": made, "errors": errors, "considered": len(selected),
-            "seconds_per_image": (sum(seconds) / len(seconds)) if seconds else None}
+            ctx.log(errors[-1])
+    return StyleResult(summary=f"styled {len(made)} of {len(selected)} samples"
+                               + (f", {len(errors)} errors" if errors else ""),
+                       styled=tuple(made), errors=tuple(errors), considered=len(selected),
+                       seconds_per_image=(sum(seconds) / len(seconds)) if seconds else None)

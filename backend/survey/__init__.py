@@ -15,6 +15,7 @@ Modules: ``model`` (records, lookups), ``create`` (drawing, blinded copies), ``s
 
 from backend.survey.create import (
                                    MAX_SIZE,
+                                   SurveyResult,
                                    create_survey,
                                    encode_blinded_png,
                                    normalise_pair,
@@ -33,6 +34,7 @@ from backend.survey.model import (
                                    Rater,
                                    Survey,
                                    SurveyConfig,
+                                   SurveyParams,
                                    answers_of,
                                    check_name,
                                    check_value,
@@ -48,8 +50,8 @@ from backend.survey.sheets import answer_rows, export_answers, export_answers_cs
 from backend.survey.simulate import simulate_raters
 
 __all__ = ["MAX_SIZE", "encode_blinded_png", "normalise_pair", "parse_ids", "parse_set", "create_survey",
-           "run_survey_create", "CSV_FIELDS", "KIND_LABELS", "QUALITY", "QUESTIONS", "REAL_FAKE", "Answer",
-           "BlindItem", "Rater", "Survey", "SurveyConfig", "answers_of", "check_name", "check_value",
+           "run_survey_create", "SurveyResult", "CSV_FIELDS", "KIND_LABELS", "QUALITY", "QUESTIONS", "REAL_FAKE", "Answer",
+           "BlindItem", "Rater", "Survey", "SurveyConfig", "SurveyParams", "answers_of", "check_name", "check_value",
            "get_rater", "get_survey", "items", "raters", "summary", "surveys", "RaterSession", "add_rater",
            "rater_order", "record_answer", "record_comment", "submit", "answer_rows", "export_answers",
            "export_answers_csv", "export_rater_pack", "import_answers_csv", "simulate_raters"]

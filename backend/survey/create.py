@@ -13,20 +13,22 @@ Blinding rules (issue 14):
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import secrets
 import shutil
 import struct
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from backend.errors import BadInputError, Cancelled
+from backend.job_context import JobContext
+from backend.job_params import JobResult
 from backend.selection import GENERATION_ROLE, refuse_held_out
-from backend.survey.model import KIND_LABELS, Survey, SurveyConfig, check_name, get_survey
+from backend.survey.model import KIND_LABELS, Survey, SurveyConfig, SurveyParams, check_name, get_survey
 from backend.workspace.files import atomic_write_bytes
 from backend.workspace.store import Workspace, now
 
@@ -199,17 +201,16 @@ def create_survey(ws: Workspace, config: SurveyConfig,
     return get_survey(ws, name)
 
 
-JOB_KEYS = {"job_id", "device"}  # what every queued job carries besides its own parameters
+@dataclass(frozen=True)
+class SurveyResult(JobResult):
+    survey_id: int
+    name: str
+    items: int
 
 
-def run_survey_create(ws: Workspace, params: dict, progress=None, cancel=None) -> dict:
-    """Job form of :func:`create_survey` (params: name, counts, only_kept, seed, size, real_images)."""
-    fields = {f.name for f in dataclasses.fields(SurveyConfig)}
-    unknown = sorted(set(params) - fields - JOB_KEYS)
-    if unknown:
-        raise BadInputError(f"unknown survey parameters: {', '.join(unknown)} (known: {', '.join(sorted(fields))})")
-    p = {k: v for k, v in params.items() if k in fields}
-    if p.get("real_images") is not None:
-        p["real_images"] = tuple(p["real_images"])
-    s = create_survey(ws, SurveyConfig(**p), progress, cancel)
-    return {"survey_id": s.id, "name": s.name, "items": sum(s.params["counts"].values())}
+def run_survey_create(ws: Workspace, params: SurveyParams, ctx: JobContext) -> SurveyResult:
+    """Job form of :func:`create_survey` (the job id stays with the job: it is no survey setting)."""
+    s = create_survey(ws, params, ctx.progress, ctx.cancel)
+    items = sum(s.params["counts"].values())
+    return SurveyResult(summary=f"survey {s.name!r}: {items} blinded items", survey_id=s.id, name=s.name,
+                        items=items)

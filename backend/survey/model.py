@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from backend.errors import BadInputError, WorkspaceError
+from backend.job_params import JobParams
 from backend.workspace.names import check_name as check_workspace_name
 from backend.workspace.store import Workspace
 
@@ -24,7 +26,7 @@ def check_name(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class SurveyConfig:
+class SurveyConfig(JobParams):
     """What to draw: ``counts`` maps a kind ('real' or a sample kind) to a number of items.
 
     ``seed`` makes the draw (which images and samples) reproducible; by default a random
@@ -37,6 +39,10 @@ class SurveyConfig:
     seed: int | None = None
     size: int | None = None  # side of the square copies; default: the smallest item side
     real_images: tuple[int, ...] | None = None
+    LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"device"})  # forms that sent one with every job
+
+
+SurveyParams = SurveyConfig  # the survey job's parameters are the survey's config
 
 
 @dataclass(frozen=True)

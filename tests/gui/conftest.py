@@ -41,11 +41,13 @@ def launcher() -> list[str]:
 
 @pytest.fixture
 def job_queue(demo_ws, qapp, launcher, monkeypatch):
+    from stages_child import register
+
     from diffgen_gui.worker import JobQueue
 
-    # the parent validates kinds when queueing; the stages themselves run in the child
-    monkeypatch.setitem(jobs.REGISTRY, "slow", "stages_child:run_slow")
-    monkeypatch.setitem(jobs.REGISTRY, "misbehave", "stages_child:run_misbehave")
+    # the parent checks kinds and parameters when queueing; the stages themselves run in the child
+    for kind, spec in register("stages_child").items():
+        monkeypatch.setitem(jobs.REGISTRY, kind, spec)
     q = JobQueue(demo_ws, launcher=launcher)
     yield q
     assert q.shutdown(10000)

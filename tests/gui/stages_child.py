@@ -16,32 +16,41 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from dataclasses import dataclass  # noqa: E402
+
 from backend import jobs  # noqa: E402
 from backend.cli import main  # noqa: E402
-from backend.errors import Cancelled  # noqa: E402
+from backend.job_params import JobParams, JobResult  # noqa: E402
 
 
-def run_slow(ws, params, progress=None, cancel=None):
+@dataclass(frozen=True)
+class SlowParams(JobParams):
+    steps: int = 100
+    step_s: float = 0.01
+
+
+@dataclass(frozen=True)
+class MisbehaveParams(JobParams):
+    how: str
+
+
+def run_slow(ws, params: SlowParams, ctx) -> JobResult:
     """A pure-Python stage with progress and cooperative cancel."""
-    steps = int(params.get("steps", 100))
-    for i in range(steps):
-        t_end = time.perf_counter() + float(params.get("step_s", 0.01))
+    for i in range(params.steps):
+        t_end = time.perf_counter() + params.step_s
         x = 0
         while time.perf_counter() < t_end:
             x += sum(range(200))
-        if cancel and cancel():
-            raise Cancelled(f"at step {i}")
-        if progress:
-            progress(i + 1, steps, f"step {i + 1}")
-    return {"summary": f"{steps} steps"}
+        ctx.check_cancel(f"at step {i}")
+        ctx.report(i + 1, params.steps, f"step {i + 1}")
+    return JobResult(summary=f"{params.steps} steps")
 
 
-def run_misbehave(ws, params, progress=None, cancel=None):
+def run_misbehave(ws, params: MisbehaveParams, ctx) -> JobResult:
     """Reports a little progress, then does what ``how`` says."""
-    if progress:
-        progress(1, 10, "about to misbehave")
+    ctx.report(1, 10, "about to misbehave")
     print("stage output before the end", flush=True)
-    how = params["how"]
+    how = params.how
     if how == "segfault":
         ctypes.string_at(0)
     elif how == "raise":
@@ -51,10 +60,15 @@ def run_misbehave(ws, params, progress=None, cancel=None):
     elif how == "hang":  # never checks cancel
         while True:
             time.sleep(0.05)
-    return {"summary": "behaved"}
+    return JobResult(summary="behaved")
 
 
-jobs.REGISTRY.update(slow=f"{__name__}:run_slow", misbehave=f"{__name__}:run_misbehave")
+def register(module: str) -> dict[str, jobs.JobSpec]:
+    """The test kinds, as the registry of a process that imports this file as ``module``."""
+    return {"slow": jobs.JobSpec(f"{module}:run_slow", f"{module}:SlowParams"),
+            "misbehave": jobs.JobSpec(f"{module}:run_misbehave", f"{module}:MisbehaveParams")}
+
 
 if __name__ == "__main__":
+    jobs.REGISTRY.update(register(__name__))
     sys.exit(main(sys.argv[1:]))

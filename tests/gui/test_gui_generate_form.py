@@ -3,6 +3,7 @@ values; the queue: confirmed cancel, live log, "what changed" signals, finish no
 
 from __future__ import annotations
 
+from backend.cluster_params import ClusterParams
 from backend.clustering import ClusterConfig
 from backend.diffusion.registry import register_model
 from backend.workspace import queries
@@ -29,7 +30,7 @@ def test_the_cluster_form_sends_only_what_clustering_takes(state, job_queue, qtb
     f.overrides.setPlainText("cluster.k=3")
     kind, params = f.job_params()
     assert kind == "cluster" and "images" not in params and "all" not in params
-    cfg = ClusterConfig.from_params(params)  # was: "unknown clustering parameters: all"
+    cfg = ClusterConfig.from_params(ClusterParams.from_dict(params))  # was: "unknown clustering parameters: all"
     assert cfg.k == 3
 
 

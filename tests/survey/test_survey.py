@@ -15,6 +15,7 @@ from survey_support import _png_chunks
 from backend import survey as sv
 from backend.cli import main as cli_main
 from backend.errors import BadInputError, Cancelled, WorkspaceError
+from backend.job_context import JobContext
 from backend.survey_report import TABLE7_HEADER, compute_results, results_markdown, write_report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -241,7 +242,7 @@ def test_kill_9_while_answering_loses_no_given_answer(ws, survey, tmp_path):
 def test_cancelled_creation_leaves_nothing(ws):
     calls = []
     with pytest.raises(Cancelled):
-        sv.run_survey_create(ws, {"name": "c", "counts": {"real": 5, "styled": 5}},
-                             progress=lambda d, t, m: calls.append(d), cancel=lambda: len(calls) >= 3)
+        sv.run_survey_create(ws, sv.SurveyParams("c", {"real": 5, "styled": 5}),
+                             JobContext(progress=lambda d, t, m: calls.append(d), cancel=lambda: len(calls) >= 3))
     assert calls == [1, 2, 3] and sv.surveys(ws) == []
     assert not any((ws.root / "surveys").glob("*/*.png"))

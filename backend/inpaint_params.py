@@ -1,0 +1,32 @@
+"""The parameters of an inpainting job (the stage is :mod:`backend.inpainting`; this module is
+light, so the queue can check a job without loading torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.job_params import JobParams
+from backend.selection import ImageSelection
+
+
+@dataclass(frozen=True)
+class InpaintParams(JobParams):
+    """None: the value of the preset's ``[inpaint]`` section (the model's own preset when
+    ``preset`` is None), after ``overrides`` (``inpaint.field=value``)."""
+    selection: ImageSelection = ImageSelection()
+    model: str = "cluster"                 # "cluster" (falls back to full) | "full" | a model folder
+    preset: str | None = None
+    overrides: tuple[str, ...] = ()
+    samples: int | None = None             # per image
+    dilate: int | None = None              # px at the model's resolution
+    respacing: int | None = None
+    jump_length: int | None = None
+    jump_n_sample: int | None = None
+    min_island: int | None = None
+    fill_holes: bool | None = None
+    batch: int | None = None               # rows per model call (InpaintConfig.batch_size)
+    seed: int | None = None                # run seed; None: a random one, recorded
+    device: str | None = None
+    weights: str | None = None             # "ema" | "raw"; None: the preset's inpaint.weights
+    set_name: str | None = None            # default: Diff / Full-Diff / Custom-Diff by the model's target
+    sheet: bool = False                    # also write a contact sheet into reports/
