@@ -24,6 +24,7 @@ class InpaintParams(JobParams):
     jump_n_sample: int | None = None
     min_island: int | None = None
     fill_holes: bool | None = None
+    retries: int | None = None             # redraws of a sample failing a retry gate
     batch: int | None = None               # rows per model call (InpaintConfig.batch_size)
     seed: int | None = None                # run seed; None: a random one, recorded
     device: str | None = None

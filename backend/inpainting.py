@@ -23,7 +23,8 @@ import json
 import secrets
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 
-from backend import masks
+from backend import gates, masks
 from backend.device import pick_device
 from backend.diffusion.checkpoint import load_model, read_config
 from backend.diffusion.config import DiffusionConfig
@@ -76,11 +77,16 @@ class InpaintConfig:
     opening_kernel: int = 16      # opening: kernel side (refine_mask: MORPH_ELLIPSE (16, 16))
     weights: str = "ema"          # ema | raw; the author's README samples model*.pt, the raw weights
     batch_size: int = 3           # rows (samples) per model call
+    retries: int = 0              # redraws (new seed) of a sample that fails one of `retry_gates`; 0: none (paper)
+    retry_gates: tuple[str, ...] = ("no_polyp",)  # the quality gates (backend/gates.py) that trigger a redraw
 
     def __post_init__(self) -> None:
         check_choice("inpaint.dilate_shape", self.dilate_shape, DILATE_SHAPES)
         check_choice("inpaint.mask_cleanup", self.mask_cleanup, MASK_CLEANUPS)
         check_choice("inpaint.weights", self.weights, tuple(WEIGHT_FILES))
+        object.__setattr__(self, "retry_gates", tuple(self.retry_gates))  # TOML gives a list
+        for gate in self.retry_gates:
+            check_choice("inpaint.retry_gates", gate, gates.GATES)
 
     def schedule(self) -> RepaintSchedule:
         return RepaintSchedule(self.respacing, self.jump_length, self.jump_n_sample)
@@ -115,17 +121,20 @@ def resolve_config(params: dict[str, Any], preset: str, overrides: tuple[str, ..
         if key in InpaintConfig.__dataclass_fields__ and value is not None:
             section[key] = value
     cfg = from_section(InpaintConfig, section)
-    if min(cfg.samples, cfg.batch_size, cfg.respacing, cfg.jump_length, cfg.jump_n_sample) < 1 or cfg.dilate < 0:
+    if min(cfg.samples, cfg.batch_size, cfg.respacing, cfg.jump_length, cfg.jump_n_sample) < 1 \
+            or min(cfg.dilate, cfg.retries) < 0:
         raise DiffGenError("samples, batch size, respacing, jump length and jump count must be >= 1, "
-                           "dilation >= 0")
+                           "dilation and retries >= 0")
     return cfg
 
 
 # -- seeds --------------------------------------------------------------------------------
-def sample_seed(run_seed: int, image_id: int, index: int) -> int:
-    """Seed of one sample, from the run seed, image id and sample index only (so that the
-    batch layout never changes a sample); fits SQLite's signed 64-bit integer."""
-    state = np.random.SeedSequence([int(run_seed), int(image_id), int(index)]).generate_state(2, np.uint32)
+def sample_seed(run_seed: int, image_id: int, index: int, attempt: int = 0) -> int:
+    """Seed of one sample, from the run seed, image id, sample index and (for a redraw after a
+    failed gate) the attempt only, so that the batch layout never changes a sample; fits
+    SQLite's signed 64-bit integer. Attempt 0 is the seed runs without retries always had."""
+    entropy = [int(run_seed), int(image_id), int(index)] + ([int(attempt)] if attempt else [])
+    state = np.random.SeedSequence(entropy).generate_state(2, np.uint32)
     return int((int(state[0]) << 31) ^ int(state[1])) & (2 ** 63 - 1)
 
 
@@ -201,6 +210,7 @@ class _Plan:
     image_size: int
     diffusion: DiffusionConfig
     sources: list[_Source]
+    gates: gates.GateConfig
 
     def provenance(self, ws: Workspace, run_seed: int, device: torch.device) -> dict[str, Any]:
         cfg, schedule = self.cfg, self.cfg.schedule()
@@ -217,6 +227,7 @@ class _Plan:
             "postprocess": {"threshold": 0.0, "cleanup": cfg.mask_cleanup, **cleanup},
             "run_seed": run_seed, "weights": cfg.weights, "device": device.type,
             "autocast_fp16": device.type == "cuda",
+            "retries": cfg.retries, "retry_gates": list(cfg.retry_gates), "gates": asdict(self.gates),
         }
 
 
@@ -240,9 +251,10 @@ def _plan(ws: Workspace, ref: ModelRef, image_ids: list[int], params: InpaintPar
         except (BadInputError, WorkspaceError) as e:
             skipped.append({"image_id": image_id, "reason": str(e)})
     model_id = row.get("id")
+    thresholds = gates.GateConfig.from_section(apply_overrides(load_preset(preset), list(params.overrides)).get("gates"))
     return _Plan(ref, model_id, latest_checkpoint_id(ws, model_id) if model_id is not None else None,
                  row.get("target") or ref.target, row.get("cluster", ref.cluster), preset, cfg, size,
-                 diffusion, sources)
+                 diffusion, sources, thresholds)
 
 
 @dataclass(frozen=True)
@@ -284,57 +296,116 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
         messages.append(f"skipped {len(finished)} image(s) that already have these samples (same seed, model "
                         "and settings)")
 
-    total = sum(len(p.sources) * p.cfg.samples * p.cfg.schedule().evaluations() for p in plans)
-    n_images = sum(len(p.sources) for p in plans)
-    done = [0]
+    prog = _Progress(ctx, messages, sum(len(p.sources) for p in plans),
+                     sum(len(p.sources) * p.cfg.samples * p.cfg.schedule().evaluations() for p in plans))
     written: dict[int, list[int]] = {}
-
-    def report(message: str) -> None:
-        ctx.report(done[0], total, message)
-
-    def on_step(n: int) -> None:
-        done[0] += n
-        report(f"{len(written)}/{n_images} images")
-
-    def on_restart(lost: int) -> None:
-        done[0] -= lost
-
-    def on_message(text: str) -> None:
-        messages.append(text)
-        ctx.log(text)
-        report(text)
-
+    redrawn = 0
     for plan in plans:
         if not plan.sources:
             continue
         model, _, _ = load_model(plan.ref.folder, weights=WEIGHT_FILES[plan.cfg.weights], device=device)
         common = plan.provenance(ws, run_seed, device)
-        rows_meta = [(s, k, sample_seed(run_seed, s.image_id, k))
-                     for s in plan.sources for k in range(plan.cfg.samples)]
-        rows = [RepaintRow(to_tensor(s.image, s.mask), torch.from_numpy((s.region == 0).astype(np.float32))[None],
-                           seed) for s, _, seed in rows_meta]
-        pending: dict[int, list[tuple[int, int, torch.Tensor]]] = defaultdict(list)
-        diffusion = create_diffusion(plan.diffusion, str(plan.cfg.respacing))
-        for idx, x0 in repaint_rows(model, diffusion, rows, plan.cfg.schedule().times(), plan.cfg.batch_size,
-                                    device, on_step=on_step, cancel=ctx.cancel, on_message=on_message,
-                                    on_restart=on_restart, clip_denoised=plan.cfg.clip_denoised):
-            src, k, seed = rows_meta[idx]
-            pending[src.image_id].append((k, seed, x0))
-            if len(pending[src.image_id]) == plan.cfg.samples:
-                written[src.image_id] = _write_samples(ws, plan, src, pending.pop(src.image_id), common, params,
-                                                       ctx.job_id)
+        for src, drawn in _draw_plan(plan, model, run_seed, device, prog, ctx):
+            written[src.image_id] = _write_samples(ws, plan, src, drawn, common, params, ctx.job_id)
+            prog.images_done = len(written)
+            redrawn += sum(len(d.redraws) for d in drawn)
         del model
         if device.type == "cuda":
             torch.cuda.empty_cache()
+    if redrawn:
+        messages.append(f"{redrawn} sample(s) redrawn with a new seed after failing a quality gate "
+                        "(each attempt is in the sample's provenance)")
 
     sheet = write_contact_sheet(ws, list(written.items())[:SHEET_MAX_IMAGES]) if params.sheet and written else None
     n_samples = sum(len(v) for v in written.values())
     return InpaintResult(
         summary=f"{n_samples} inpainted samples from {len(written)} images (seed {run_seed})"
+                + (f", {redrawn} redrawn after a failed gate" if redrawn else "")
                 + (f", {len(finished)} images already done" if finished else ""),
         images=len(written), samples=n_samples, sample_ids={str(k): tuple(v) for k, v in written.items()},
         skipped=tuple(skipped), already_done=tuple(finished), messages=tuple(messages), seed=run_seed,
         device=device.type, seconds=round(time.perf_counter() - started, 2), sheet=sheet)
+
+
+class _Progress:
+    """Model evaluations done over the run's total (which grows when a sample is redrawn)."""
+
+    def __init__(self, ctx: JobContext, messages: list[str], images: int, total: int):
+        self.ctx, self.messages, self.images, self.total = ctx, messages, images, total
+        self.done = self.images_done = 0
+
+    def report(self, message: str) -> None:
+        self.ctx.report(self.done, self.total, message)
+
+    def on_step(self, n: int) -> None:
+        self.done += n
+        self.report(f"{self.images_done}/{self.images} images")
+
+    def on_restart(self, lost: int) -> None:
+        self.done -= lost
+
+    def on_message(self, text: str) -> None:
+        self.messages.append(text)
+        self.ctx.log(text)
+        self.report(text)
+
+
+@dataclass(frozen=True)
+class _Draw:
+    """One sample to draw: image, sample index and attempt; the earlier attempts' seeds and failed gates."""
+    src: _Source
+    index: int
+    attempt: int = 0
+    redraws: tuple[dict[str, Any], ...] = ()
+
+    def seed(self, run_seed: int) -> int:
+        return sample_seed(run_seed, self.src.image_id, self.index, self.attempt)
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    draw: _Draw
+    seed: int
+    image: np.ndarray
+    mask: np.ndarray
+    scores: list[gates.GateScore]
+
+    @property
+    def redraws(self) -> tuple[dict[str, Any], ...]:
+        return self.draw.redraws
+
+
+def _draw_plan(plan: _Plan, model: torch.nn.Module, run_seed: int, device: torch.device, prog: _Progress,
+               ctx: JobContext) -> Iterator[tuple[_Source, list[_Drawn]]]:
+    """Sample every image of a plan; yields (image, its samples) once all of an image's samples
+    are drawn. A sample failing one of ``retry_gates`` is drawn again with the next attempt's
+    seed, up to ``retries`` times; the last attempt is kept whatever its gates say."""
+    cfg = plan.cfg
+    evaluations = cfg.schedule().evaluations()
+    diffusion = create_diffusion(plan.diffusion, str(cfg.respacing))
+    draws = [_Draw(s, k) for s in plan.sources for k in range(cfg.samples)]
+    ready: dict[int, list[_Drawn]] = defaultdict(list)
+    while draws:
+        again: list[_Draw] = []
+        rows = [RepaintRow(to_tensor(d.src.image, d.src.mask),
+                           torch.from_numpy((d.src.region == 0).astype(np.float32))[None], d.seed(run_seed))
+                for d in draws]
+        for idx, x0 in repaint_rows(model, diffusion, rows, cfg.schedule().times(), cfg.batch_size, device,
+                                    on_step=prog.on_step, cancel=ctx.cancel, on_message=prog.on_message,
+                                    on_restart=prog.on_restart, clip_denoised=cfg.clip_denoised):
+            d, src = draws[idx], draws[idx].src
+            image, mask = postprocess(x0, src.image, src.mask, src.region, cfg)
+            scores = gates.score(src.image, src.mask, src.region, image, mask, plan.gates)
+            failed = [g for g in gates.failed(scores) if g in cfg.retry_gates]
+            if failed and d.attempt < cfg.retries:
+                again.append(_Draw(src, d.index, d.attempt + 1,
+                                   d.redraws + ({"seed": rows[idx].seed, "failed": failed},)))
+                prog.total += evaluations
+                continue
+            ready[src.image_id].append(_Drawn(d, rows[idx].seed, image, mask, scores))
+            if len(ready[src.image_id]) == cfg.samples:
+                yield src, sorted(ready.pop(src.image_id), key=lambda r: r.draw.index)
+        draws = again
 
 
 def _sample_params(common: dict[str, Any], src: _Source, k: int) -> dict[str, Any]:
@@ -344,19 +415,20 @@ def _sample_params(common: dict[str, Any], src: _Source, k: int) -> dict[str, An
 
 def _drop_finished(ws: Workspace, plan: _Plan, common: dict[str, Any], params: InpaintParams) -> list[int]:
     """Remove from the plan the images whose every sample of this run is already stored
-    (same seeds, checkpoint and recorded provenance); returns their ids. A model given by
+    (same run seed, sample index, checkpoint and recorded provenance; a redrawn sample has
+    another seed but the same index); returns their ids. A model given by
     folder path has no recorded checkpoint, so its weights may have changed: never skipped."""
     if plan.model_id is None:
         return []
     finished = []
     for src in plan.sources:
-        wanted = {(sample_seed(common["run_seed"], src.image_id, k),
-                   json.dumps(_sample_params(common, src, k), default=str)) for k in range(plan.cfg.samples)}
-        have = {(r[0], r[1]) for r in ws.query(
-            "SELECT seed, params_json FROM samples WHERE kind = 'inpainted' AND set_name = ? AND source_image_id = ?"
+        wanted = {k: json.loads(json.dumps(_sample_params(common, src, k), default=str)) for k in range(plan.cfg.samples)}
+        stored = [json.loads(r[0]) for r in ws.query(
+            "SELECT params_json FROM samples WHERE kind = 'inpainted' AND set_name = ? AND source_image_id = ?"
             " AND mask_version_id = ? AND model_id = ? AND checkpoint_id IS ?",
-            (_set_name(plan, params), src.image_id, src.mask_version_id, plan.model_id, plan.checkpoint_id))}
-        if wanted <= have:
+            (_set_name(plan, params), src.image_id, src.mask_version_id, plan.model_id, plan.checkpoint_id))]
+        have = {k for k, want in wanted.items() for p in stored if all(p.get(key) == v for key, v in want.items())}
+        if have == set(wanted):
             finished.append(src.image_id)
     plan.sources = [s for s in plan.sources if s.image_id not in finished]
     return finished
@@ -366,18 +438,21 @@ def _set_name(plan: _Plan, params: InpaintParams) -> str:
     return params.set_name or set_name_for(plan.target)
 
 
-def _write_samples(ws: Workspace, plan: _Plan, src: _Source, results: list[tuple[int, int, torch.Tensor]],
-                   common: dict[str, Any], params: InpaintParams, job_id: int | None) -> list[int]:
-    """Post-process and record all samples of one image in one transaction."""
+def _write_samples(ws: Workspace, plan: _Plan, src: _Source, drawn: list[_Drawn], common: dict[str, Any],
+                   params: InpaintParams, job_id: int | None) -> list[int]:
+    """Record all samples of one image, with their gate scores, in one transaction."""
     set_name = _set_name(plan, params)
     ids = []
     with ws.transaction():
-        for k, seed, x0 in sorted(results, key=lambda r: r[0]):
-            image, mask = postprocess(x0, src.image, src.mask, src.region, plan.cfg)
+        for d in drawn:
+            provenance = _sample_params(common, src, d.draw.index)
+            if d.redraws:
+                provenance["redraws"] = list(d.redraws)
             rec = ws.add_sample(
-                "inpainted", set_name, image, mask, source_image_id=src.image_id,
+                "inpainted", set_name, d.image, d.mask, source_image_id=src.image_id,
                 mask_version_id=src.mask_version_id, model_id=plan.model_id, checkpoint_id=plan.checkpoint_id,
-                job_id=job_id, seed=seed, params=_sample_params(common, src, k))
+                job_id=job_id, seed=d.seed, params=provenance)
+            ws.set_gates(rec.id, d.scores)
             ids.append(rec.id)
     return ids
 

@@ -47,7 +47,8 @@ def add_inpainted(ws: Workspace, model_id: int, image_id: int, size: int = 32, s
     out = img.copy()
     out[mask > 127] = np.clip(img[mask > 127].astype(int) + [60, -40, 30], 0, 255).astype(np.uint8)
     return ws.add_sample("inpainted", set_name, out, mask, source_image_id=image_id,
-                         mask_version_id=ws.current_mask(image_id).id, model_id=model_id, seed=0)
+                         mask_version_id=ws.current_mask(image_id).id, model_id=model_id, seed=0,
+                         params={"resolution": size, "dilation": 0, "preset": "tiny"})  # the patch is the region
 
 
 def write_vgg(path: Path) -> Path:

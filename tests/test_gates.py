@@ -117,3 +117,27 @@ def test_thresholds_come_from_the_preset_section():
     img = tissue()
     s = by_gate(gates.score(img, SOURCE_MASK, REGION, img, disk(32, 32, 5), cfg))["no_polyp"]
     assert s.threshold == 0.5 and not s.passed and gates.failed([s]) == ["no_polyp"]
+
+
+def test_the_gates_command_scores_unscored_samples_and_prints_pass_rates(demo_ws, capsys):
+    import json
+
+    from style_support import add_inpainted
+
+    from backend.cli import main
+    from backend.gates import GateScore
+
+    made = [add_inpainted(demo_ws, None, i) for i in demo_ws.image_ids()[:3]]
+    demo_ws.add_sample("external", "GAN", np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8))
+    assert main(["gates", "-w", str(demo_ws.root), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["scored_now"] == {"scored": 3, "passed": out["scored_now"]["passed"], "unscorable": 1}
+    diff = next(r for r in out["sets"] if r["set_name"] == "Diff")
+    assert (diff["samples"], diff["scored"]) == (3, 3)
+    demo_ws.set_gates(made[0].id, [GateScore("no_polyp", 0.0, 0.15, False)])    # one verdict changed by hand
+    assert main(["gates", "-w", str(demo_ws.root)]) == 0                     # nothing left to score: only prints
+    text = capsys.readouterr().out
+    assert "Scored" not in text and "1 sample(s) cannot be scored" in text.splitlines()[0]
+    assert text.splitlines()[1].split()[:4] == ["set", "samples", "scored", "passed"]
+    diff_line = next(line for line in text.splitlines() if line.startswith("Diff"))
+    assert int(diff_line.split()[4]) == 1    # the no_polyp column counts the one failure

@@ -255,3 +255,43 @@ def test_held_out_test_images_are_never_inpainted(ws):
     with pytest.raises(DiffGenError, match=r"image 2 \(.*\) is a held-out test image"):
         _run(ws, {**FAST, "images": [4, 2]})
     assert {s.source_image_id for s in ws.samples(kind="inpainted")} == made  # nothing more made
+
+
+def test_every_sample_is_scored_when_made_as_a_rescore_scores_it(ws):
+    """The scores stored at creation equal a later rescore from the provenance alone (same
+    source, region and thresholds), so the two paths cannot drift apart."""
+    from backend.quality import gate_config, score_sample
+
+    result = _run(ws, {**FAST, "images": [1, 2], "samples": 2})
+    for sid in (i for ids in result.sample_ids.values() for i in ids):
+        stored = ws.gates(sid)
+        assert [g.gate for g in stored] == sorted(["no_polyp", "cut_off", "copy", "seam"])
+        again = sorted(score_sample(ws, ws.sample(sid), gate_config("tiny")), key=lambda g: g.gate)
+        assert [(g.gate, g.passed, g.threshold) for g in again] == [(g.gate, g.passed, g.threshold) for g in stored]
+        assert all(abs(a.value - b.value) < 1e-9 for a, b in zip(again, stored))
+
+
+def test_a_sample_failing_a_retry_gate_is_redrawn_and_every_attempt_is_recorded(ws):
+    never = ["gates.min_area_ratio=1000.0"]  # no generated mask can be 1000x the source's: every draw fails
+    seen = []
+    result = _run(ws, {**FAST, "images": [1], "samples": 2, "retries": 2, "overrides": never},
+                  progress=lambda d, t, m: seen.append(t))
+    samples = ws.samples(source_image_id=1)
+    assert result.samples == 2 and len(samples) == 2 and "4 redrawn" in result.summary
+    for s in samples:
+        k = s.params["sample_index"]
+        # two rejected attempts (0 and 1), then attempt 2 is kept whatever its gates say
+        assert [r["seed"] for r in s.params["redraws"]] == [sample_seed(3, 1, k, 0), sample_seed(3, 1, k, 1)]
+        assert all(r["failed"] == ["no_polyp"] for r in s.params["redraws"])
+        assert s.seed == sample_seed(3, 1, k, 2) and s.params["retries"] == 2
+        assert not {g.gate: g.passed for g in ws.gates(s.id)}["no_polyp"]   # kept, and shown as failed
+    assert seen[0] == 2 * 15 and seen[-1] == 2 * 15 * 3    # the total grew by one sample's evaluations per redraw
+    again = _run(ws, {**FAST, "images": [1], "samples": 2, "retries": 2, "overrides": never})
+    assert again.already_done == (1,) and len(ws.samples(source_image_id=1)) == 2   # a re-run adds nothing
+
+
+def test_without_retries_the_first_draw_is_kept_and_seeds_are_unchanged(ws):
+    result = _run(ws, {**FAST, "images": [1], "samples": 1, "overrides": ["gates.min_area_ratio=1000.0"]})
+    s = ws.samples(source_image_id=1)[0]
+    assert "redraws" not in s.params and s.seed == sample_seed(3, 1, 0) and "redrawn" not in result.summary
+    assert sample_seed(3, 1, 0) == sample_seed(3, 1, 0, attempt=0) != sample_seed(3, 1, 0, attempt=1)

@@ -38,9 +38,11 @@ def cmd_gates(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps({"scored_now": counts, "sets": [r.__dict__ for r in rates]}, indent=2))
         return 0
-    if todo:
-        print(f"Scored {counts['scored']} samples ({counts['passed']} passed every gate); "
-              f"{counts['unscorable']} cannot be scored (not inpainted from a workspace image).")
+    if counts["scored"]:
+        print(f"Scored {counts['scored']} samples ({counts['passed']} passed every gate).")
+    if counts["unscorable"]:
+        print(f"{counts['unscorable']} sample(s) cannot be scored: not inpainted from a workspace image "
+              "(e.g. an imported set).")
     print(f"{'set':<20} {'samples':>7} {'scored':>7} {'passed':>7}  " + "  ".join(f"{g:>8}" for g in GATES))
     for r in rates:
         print(f"{r.set_name:<20} {r.samples:>7} {r.scored:>7} {r.passed:>7}  "

@@ -36,6 +36,9 @@ def register(sub) -> None:
     p.add_argument("--jump-length", type=int, help="RePaint jump length (paper: 10)")
     p.add_argument("--jump-n-sample", type=int, help="RePaint resampling count (paper: 5)")
     p.add_argument("--min-island", type=int, metavar="PX", help="drop generated mask blobs smaller than this")
+    p.add_argument("--retries", type=int, metavar="K",
+                   help="redraw a sample that fails a quality gate of inpaint.retry_gates (default no_polyp) with a "
+                        "new seed, up to K times (paper: 0); every attempt is recorded in the sample's provenance")
     p.add_argument("--no-fill-holes", dest="fill_holes", action="store_false", default=None,
                    help="keep holes in generated masks")
     p.add_argument("--no-sheet", dest="sheet", action="store_false",
@@ -51,7 +54,7 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
     params = InpaintParams(
         ImageSelection.from_params(vars(a)), model=a.model, preset=a.preset, samples=a.samples, dilate=a.dilate,
         respacing=a.respacing, jump_length=a.jump_length, jump_n_sample=a.jump_n_sample, min_island=a.min_island,
-        fill_holes=a.fill_holes, batch=a.batch, seed=a.seed, device=a.device, weights=a.weights, sheet=a.sheet)
+        fill_holes=a.fill_holes, retries=a.retries, batch=a.batch, seed=a.seed, device=a.device, weights=a.weights, sheet=a.sheet)
     with tqdm_progress("inpaint", "eval") as prog:
         result = run_inpaint(ws, params, JobContext(progress=prog))
     ok = 0 if result.samples or result.already_done else 1  # a finished re-run is a success

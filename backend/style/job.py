@@ -27,6 +27,7 @@ from backend.inpainting import InpaintConfig
 from backend.job_context import JobContext
 from backend.job_params import JobResult
 from backend.presets import apply_overrides, from_section, load_preset
+from backend.quality import gate_config, score_sample
 from backend.selection import generation_samples
 from backend.settings import resolve_weights
 from backend.style import networks
@@ -171,11 +172,16 @@ class StyleJob:
             "preset": self.params.preset or lm.preset.get("name"), "seconds": round(seconds, 3),
             "device": str(self.device),
         }
-        return self.ws.add_sample("styled", styled_set_name(sample.set_name), rgb, mask,
-                                  source_image_id=sample.source_image_id,
-                                  mask_version_id=sample.mask_version_id, parent_sample_id=sample.id,
-                                  model_id=lm.model_id if lm.model_id is not None else sample.model_id,
-                                  job_id=self.job_id, seed=seed, params=provenance)
+        with self.ws.transaction():  # the sample and its gate scores (seam after style) together
+            rec = self.ws.add_sample("styled", styled_set_name(sample.set_name), rgb, mask,
+                                     source_image_id=sample.source_image_id,
+                                     mask_version_id=sample.mask_version_id, parent_sample_id=sample.id,
+                                     model_id=lm.model_id if lm.model_id is not None else sample.model_id,
+                                     job_id=self.job_id, seed=seed, params=provenance)
+            scores = score_sample(self.ws, rec, gate_config(apply_overrides(lm.preset, list(self.params.overrides))))
+            if scores is not None:
+                self.ws.set_gates(rec.id, scores)
+        return rec
 
     @staticmethod
     def clean_mask(mask: np.ndarray, preset: dict) -> np.ndarray:
