@@ -3,19 +3,17 @@ with the small settings that make the whole paper pipeline run on a CPU in minut
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from backend.demo import DemoContext, Stage, stage_state
 from backend.demo_report import build_report
 from backend.errors import DiffGenError
 from backend.job_context import JobContext
 
-# Demo sizes: enough for every table to have rows, small enough for 2 CPU cores.
-TRAIN_STEPS_FULL = 600
-TRAIN_STEPS_CLUSTER = 120          # per cluster, fine-tuned from the full-set model
-STYLE_PER_SET = 10                 # styled samples per inpainted set (the survey shows 10)
-EVAL_PAIRS = 40                    # MS-SSIM pairs per subset
-SEGMENT_OVERRIDES = ("segment.small_n=[8, 16]", "segment.small_n_r=[1, 3]", "segment.synthetic_multiples=[1, 3]",
-                     "segment.min_steps=60")
 WEIGHT_NAMES = ("inception", "fid_inception", "vgg19", "dino")
+BASE_MODEL = ("demo_base",)        # resources/demo_base: the shipped model the demo fine-tunes (MODEL_CARD.md)
+# Style terms that need a pretrained network (DINO ViT, VGG19); the others (MSE, L2, range) need none.
+PRETRAINED_TERMS = {"zecon": "dino", "sty": "dino", "sem": "dino", "vgg": "vgg19"}
 
 
 def _progress(ctx: DemoContext, label: str):
@@ -58,11 +56,15 @@ def stage_weights(ctx: DemoContext) -> dict:
     return {"files": files, "random": random}
 
 
-def _weights(ctx: DemoContext) -> dict:
-    state = stage_state(ctx.ws, "weights")
+def _state_of(ctx: DemoContext, name: str) -> dict:
+    state = stage_state(ctx.ws, name)
     if not state:
-        raise DiffGenError("the weights stage has not run")
-    return state["files"]
+        raise DiffGenError(f"the demo's '{name}' stage has not run: run the demo from its start")
+    return state
+
+
+def _weights(ctx: DemoContext) -> dict:
+    return _state_of(ctx, "weights")["files"]
 
 
 def stage_cluster(ctx: DemoContext) -> dict:
@@ -73,23 +75,45 @@ def stage_cluster(ctx: DemoContext) -> dict:
     return run_cluster(ctx.ws, params, _job(ctx, "cluster")).to_dict()
 
 
+def base_model(preset: str) -> Path | None:
+    """The shipped base model when its architecture is the preset's (else None: train from scratch)."""
+    from backend.diffusion.checkpoint import read_config
+    from backend.diffusion.config import ModelConfig
+    from backend.paths import resource
+    from backend.presets import load_preset
+
+    folder = resource(*BASE_MODEL)
+    if not (folder / "config.json").is_file():
+        return None
+    wanted = ModelConfig.from_dict(load_preset(preset)["model"])
+    return folder if ModelConfig.from_dict(read_config(folder)["model"]) == wanted else None
+
+
 def stage_train_full(ctx: DemoContext) -> dict:
+    """Fine-tune the shipped base model on the demo images (minutes), or train from scratch."""
     from backend.diffusion.train_params import TrainParams
     from backend.diffusion.training import run_train
 
-    params = TrainParams(preset=ctx.preset, target="full", steps=TRAIN_STEPS_FULL, name="demo-full", device=ctx.device)
-    return run_train(ctx.ws, params, _job(ctx, "train full")).to_dict()
+    base = None if ctx.from_scratch else base_model(ctx.preset)
+    overrides: tuple[str, ...]
+    if base is None:
+        steps, overrides = ctx.plan.train_steps_full, ()
+        init = ("from scratch (--from-scratch)" if ctx.from_scratch else
+                f"from scratch (the shipped base model is not a '{ctx.preset}' model)")
+    else:
+        steps, overrides = ctx.plan.finetune_steps_full, (f"train.init_from={base}",)
+        init = f"fine-tuned from the shipped base model ({'/'.join(('resources',) + BASE_MODEL)}, see its MODEL_CARD.md)"
+    params = TrainParams(preset=ctx.preset, target="full", steps=steps, name="demo-full", device=ctx.device,
+                         overrides=overrides)
+    return {**run_train(ctx.ws, params, _job(ctx, "train full")).to_dict(), "init": init}
 
 
 def stage_train_clusters(ctx: DemoContext) -> dict:
     from backend.diffusion.train_params import TrainParams
     from backend.diffusion.training import run_train
 
-    trained = stage_state(ctx.ws, "train_full")
-    if trained is None:
-        raise DiffGenError("the demo's 'train_full' stage has not run: run the demo from its start")
-    full = trained["models"][0]["folder"]
-    params = TrainParams(preset=ctx.preset, target="clusters", steps=TRAIN_STEPS_CLUSTER,
+    full = _state_of(ctx, "train_full")["models"][0]["folder"]
+    params = TrainParams(preset=ctx.preset, target="clusters", steps=ctx.plan.train_steps_cluster,
                          overrides=(f"train.init_from={ctx.ws.rel(full)}", "train.sample_count=8"), device=ctx.device)
     return run_train(ctx.ws, params, _job(ctx, "train clusters")).to_dict()
 
@@ -120,18 +144,28 @@ def stage_style(ctx: DemoContext) -> dict:
     chosen = []
     for set_name in ("Diff", "Full-Diff"):
         ids = [s.id for s in ctx.ws.samples(kind="inpainted", set_name=set_name)]
-        step = max(1, len(ids) // STYLE_PER_SET)
-        chosen += ids[::step][:STYLE_PER_SET]
+        step = max(1, len(ids) // ctx.plan.style_per_set)
+        chosen += ids[::step][:ctx.plan.style_per_set]
     w = _weights(ctx)
+    random = set(_state_of(ctx, "weights").get("random", []))
+    off = sorted(t for t, net in PRETRAINED_TERMS.items() if net in random)
+    # Random stand-ins would push noise into the image: run only the terms that need no pretrained network.
+    note = (f"style terms {', '.join(off)} off: their networks are random stand-ins (no weight file configured)"
+            if off else None)
     params = StyleParams(samples=tuple(chosen), preset=ctx.preset, seed=ctx.seed, device=ctx.device,
-                         vgg_weights=w["vgg19"], dino_weights=w["dino"])
-    return {**run_style(ctx.ws, params, _job(ctx, "style")).to_dict(), "sheet": style_sheet(ctx.ws)}
+                         vgg_weights=w["vgg19"], dino_weights=w["dino"], lambdas=dict.fromkeys(off, 0.0), note=note)
+    return {**run_style(ctx.ws, params, _job(ctx, "style")).to_dict(), "sheet": style_sheet(ctx.ws),
+            "terms_off": off, "note": note}
 
 
 def stage_evaluate(ctx: DemoContext) -> dict:
     from backend.evaluate import run_evaluate
 
-    return run_evaluate(ctx.ws, {"fid_inception": _weights(ctx)["fid_inception"], "pairs": EVAL_PAIRS,
+    from backend.presets import load_preset
+
+    samples = int(load_preset(ctx.preset).get("inpaint", {}).get("samples", 3))  # Set k = sample k of each image
+    return run_evaluate(ctx.ws, {"fid_inception": _weights(ctx)["fid_inception"], "pairs": ctx.plan.eval_pairs,
+                                 "subsets": min(3, samples),
                                  "seed": ctx.seed, "device": None if ctx.device == "auto" else ctx.device},
                         _progress(ctx, "evaluate"), ctx.cancel)
 
@@ -141,7 +175,7 @@ def stage_segment(ctx: DemoContext) -> dict:
     from backend.segmentation.params import SegmentParams
     from backend.segmentation.report import write_report
 
-    params = SegmentParams(preset=ctx.preset, overrides=SEGMENT_OVERRIDES,
+    params = SegmentParams(preset=ctx.preset, overrides=ctx.plan.segment_overrides,
                            experiments=("real", "synthetic", "augment", "small-n"))
     return {"runs": run_segment(ctx.ws, params, _job(ctx, "segment")).to_dict(), "report": write_report(ctx.ws)}
 
@@ -154,8 +188,8 @@ def stage_survey(ctx: DemoContext) -> dict:
     try:
         survey = get_survey(ctx.ws, name)
     except DiffGenError:
-        survey = create_survey(ctx.ws, SurveyConfig(name, {"real": 10, "inpainted": 10, "styled": 10},
-                                                    seed=ctx.seed))
+        counts = dict(zip(("real", "inpainted", "styled"), ctx.plan.survey_counts))
+        survey = create_survey(ctx.ws, SurveyConfig(name, counts, seed=ctx.seed))
     simulate_raters(ctx.ws, survey, n_raters=3, seed=ctx.seed)
     return {"survey": name, "files": write_report(ctx.ws, survey), "simulated": True}
 

@@ -256,9 +256,9 @@ def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateConfig, m: int
     except BadInputError:  # an imported set or a folder: no sample index to go by
         return None, random_note + " (no sample index)", []
     small = next((k for k, x in enumerate(sets) if len(x) < 2), None)
-    if small is not None:
-        raise BadInputError(f"set {s.name}: set {small + 1} (sample {small + 1} of every image) has "
-                            f"{len(sets[small])} images; lower the number of subsets or use sets_by = random")
+    if small is not None:  # e.g. a styled set made from a few samples: too few to go by index
+        why = f"set {small + 1} (sample {small + 1} of every image) would have {len(sets[small])} images"
+        return None, f"{random_note} ({why})", [f"{s.name}: {why}; random subsets used"]
     return sets, "sample k of every image", notes
 
 

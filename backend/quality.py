@@ -15,7 +15,7 @@ from backend import gates
 from backend.errors import DiffGenError
 from backend.inpainting import dilate_region, to_model_resolution
 from backend.presets import load_preset
-from backend.workspace import SampleRecord, Workspace
+from backend.workspace import SampleRecord, Workspace, queries
 
 Progress = Callable[[int, int, str], None]
 
@@ -87,3 +87,38 @@ def rescore(ws: Workspace, samples: list[SampleRecord], cfg: gates.GateConfig | 
         if progress:
             progress(i + 1, len(samples), f"sample {s.id}")
     return counts
+
+
+SHORT = {"no_polyp": "no polyp", "cut_off": "cut off", "copy": "copy", "seam": "seam"}
+
+
+def gate_sheet(ws: Workspace, sources: int = 6, per_source: int = 6, size: int = 96) -> str | None:
+    """Write ``reports/gate_sheet.png``: one row per source image (the first ``sources`` with
+    inpainted samples), the source then its samples, each captioned with the gates it failed
+    (red) or "ok"; returns the workspace-relative path, or None without samples."""
+    import cv2
+
+    from backend.reports.tiles import captioned, tile
+
+    failures = queries.gate_failures(ws)
+    scored = queries.scored_sample_ids(ws)
+    by_source: dict[int, list[SampleRecord]] = {}
+    for s in ws.samples(kind="inpainted"):
+        if s.source_image_id is not None and (s.source_image_id in by_source or len(by_source) < sources):
+            by_source.setdefault(s.source_image_id, []).append(s)
+    if not by_source:
+        return None
+    rows = []
+    for image_id, samples in by_source.items():
+        mv = ws.current_mask(image_id)
+        cells = [captioned(tile(ws.read_image(image_id), size, ws.read_mask(mv) if mv else None), "source")]
+        for s in samples[:per_source]:
+            rgb, mask = ws.read_sample(s)
+            failed = failures.get(s.id, [])
+            text = (", ".join(SHORT[g] for g in failed) if failed else "ok") if s.id in scored else "not scored"
+            cells.append(captioned(tile(rgb, size, mask), f"{s.set_name}: {text}", (200, 0, 0) if failed else (0, 0, 0)))
+        cells += [np.full_like(cells[0], 255)] * (per_source + 1 - len(cells))
+        rows.append(np.concatenate(cells, axis=1))
+    sheet = np.concatenate(rows, axis=0)
+    cv2.line(sheet, (size, 0), (size, sheet.shape[0]), (0, 0, 0), 1)
+    return ws.write_png("reports/gate_sheet.png", sheet)

@@ -182,8 +182,9 @@ def test_evaluate_uses_per_index_sets_and_says_so(indexed_ws, tmp_path):
                              "subset_size": 7}, extractor=ex)
     assert [r["n_a"] for r in rand["fid"]["Diff"]] == [7, 7, 7] and rand["protocol"]["sets"]["Diff"] == \
         "random subsets of 7"
-    with pytest.raises(BadInputError, match=r"set Diff: set 4 \(sample 4 of every image\) has 0 images"):
-        run_evaluate(ws, {"pairs": 4, "sets": ["Diff"], "subsets": 4}, extractor=ex)
+    four = run_evaluate(ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "subsets": 4}, extractor=ex)
+    assert four["protocol"]["sets"]["Diff"].endswith("(set 4 (sample 4 of every image) would have 0 images)")
+    assert "Diff: set 4 (sample 4 of every image) would have 0 images; random subsets used" in four["notes"]
     with pytest.raises(BadInputError, match="sets_by must be one of sample-index, random"):
         run_evaluate(ws, {"sets_by": "index"}, extractor=ex)
     with pytest.raises(BadInputError, match=r"real_size must be a positive side in pixels \(got 0\)"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 from tqdm import tqdm
 
@@ -15,7 +16,10 @@ def register(sub) -> None:
                                    "FID/MS-SSIM -> segmentation -> simulated survey -> report. Resumable: "
                                    "a second run skips finished stages.")
     p.add_argument("--workspace", "-w", help="workspace folder (default: the demo workspace in the user data folder)")
-    p.add_argument("--preset", default="tiny", help="tiny (CPU, minutes) or paper (GPU)")
+    p.add_argument("--preset", default="demo",
+                   help="demo (64 px, CPU, minutes; fine-tunes the shipped base model), tiny (32 px) or paper (GPU)")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="train the full-set model from scratch instead of fine-tuning the shipped base model")
     p.add_argument("--count", type=int, default=40, help="number of demo images")
     p.add_argument("--size", type=int, default=256, help="demo image size in pixels")
     p.add_argument("--seed", type=int, default=0)
@@ -59,10 +63,12 @@ def cmd_demo(a: argparse.Namespace) -> int:
         tqdm.write(text)
 
     ctx = DemoContext(ws, preset=a.preset, seed=a.seed, count=a.count, size=a.size, device=a.device,
-                      progress=bars, log=log)
+                      from_scratch=a.from_scratch, progress=bars, log=log)
     print(f"DiffGen demo in {ws.root} (preset {a.preset}, {a.count} procedural images)")
+    t0 = time.perf_counter()
     summaries = run_stages(ctx, STAGES, force=a.force)
     bars.close()
+    print(f"Finished in {(time.perf_counter() - t0) / 60:.1f} min.")
     rep = summaries["report"]
     print(f"Report: {rep['html']}\n        {rep['markdown']}\nOpen the workspace in the app: diffgen gui --workspace {ws.root}")
     return 0

@@ -170,6 +170,7 @@ class StyleJob:
             "respaced_steps": lm.diffusion.num_timesteps, "base_seed": self.params.seed,
             "target": target_name, "final_loss_terms": terms,
             "preset": self.params.preset or lm.preset.get("name"), "seconds": round(seconds, 3),
+            **({"note": self.params.note} if self.params.note else {}),
             "device": str(self.device),
         }
         with self.ws.transaction():  # the sample and its gate scores (seam after style) together

@@ -25,5 +25,6 @@ class StyleParams(JobParams):
     vgg_weights: str | None = None         # paths; None: env var / settings file
     dino_weights: str | None = None
     device: str | None = None
+    note: str | None = None                # recorded in each styled sample's provenance (e.g. why terms are off)
     # restyle_mask: replaced by the preset's style.mask_from (jobs queued before still load)
     LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"restyle_mask"})

@@ -9,20 +9,11 @@ import cv2
 import numpy as np
 
 from backend.errors import DiffGenError
+from backend.reports import tiles
 from backend.workspace import SampleRecord, Workspace
 
 HEADER = 22
 COLUMNS = ("inpainted", "styled", "target")
-
-
-def _tile(rgb: np.ndarray, size: int, mask: np.ndarray | None = None) -> np.ndarray:
-    interp = cv2.INTER_NEAREST if rgb.shape[0] * 2 <= size else cv2.INTER_AREA
-    tile = cv2.resize(rgb, (size, size), interpolation=interp)
-    if mask is not None:
-        m = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
-        contours, _ = cv2.findContours((m > 127).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        tile = cv2.drawContours(tile.copy(), contours, -1, (255, 255, 0), 1)
-    return tile
 
 
 def _target(ws: Workspace, styled: SampleRecord) -> np.ndarray:
@@ -45,8 +36,8 @@ def style_sheet(ws: Workspace, sample_ids: list[int] | None = None, limit: int =
     for s, parent_id in pairs:
         parent_img, parent_mask = ws.read_sample(parent_id)
         img, mask = ws.read_sample(s)
-        rows.append(np.concatenate([_tile(parent_img, tile, parent_mask), _tile(img, tile, mask),
-                                    _tile(_target(ws, s), tile)], axis=1))
+        rows.append(np.concatenate([tiles.tile(parent_img, tile, parent_mask), tiles.tile(img, tile, mask),
+                                    tiles.tile(_target(ws, s), tile)], axis=1))
     header = np.full((HEADER, tile * len(COLUMNS), 3), 255, np.uint8)
     for k, name in enumerate(COLUMNS):
         cv2.putText(header, name, (k * tile + 6, HEADER - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)

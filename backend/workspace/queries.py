@@ -153,6 +153,17 @@ def gate_pass_rates(ws: Workspace) -> list[GatePassRate]:
     return out
 
 
+def seam_before_after(ws: Workspace) -> tuple[float, float, int] | None:
+    """Mean seam score of the inpainted parents of styled samples and of the styled samples."""
+    rows = ws.query("SELECT gp.value, gc.value FROM samples c"
+                    " JOIN sample_gates gc ON gc.sample_id = c.id AND gc.gate = 'seam'"
+                    " JOIN sample_gates gp ON gp.sample_id = c.parent_sample_id AND gp.gate = 'seam'"
+                    " WHERE c.kind = 'styled'")
+    if not rows:
+        return None
+    return sum(r[0] for r in rows) / len(rows), sum(r[1] for r in rows) / len(rows), len(rows)
+
+
 def review_totals(summaries: list[SourceSummary]) -> dict[str, int]:
     return {d: sum(s.counts[d] for s in summaries) for d in DECISIONS}
 
