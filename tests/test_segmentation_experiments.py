@@ -66,7 +66,7 @@ def test_no_test_image_reaches_training_or_generation(seg_ws):
     split = image_split(seg_ws, cfg)
     test = set(split.test)
     assert test and not test & set(split.pool)
-    planner = Planner(cfg, split, synthetic_sets(seg_ws))
+    planner = Planner(cfg, split, synthetic_sets(seg_ws)[0])
     specs = planner.runs(["real", "synthetic", "augment", "small-n"])
     assert {s.mode for s in specs} == {"real", "synthetic", "augment", "small-n"}
     for spec in specs:
@@ -154,7 +154,7 @@ def test_test_role_is_the_test_set_and_type_n_counts_training_images(seg_ws):
     assert (split.test, split.protocol) == ((1, 2), TEST_ROLE)
     assert split.pool == (4, 5, 6, 7, 9, 10, 11, 12)  # 3 and 8 are flagged (empty masks)
     assert seg_ws.role_counts() == {"train": 10, "test": 2}  # nothing drawn
-    runs = {s.label: s for s in Planner(cfg, split, synthetic_sets(seg_ws)).synthetic(0)}
+    runs = {s.label: s for s in Planner(cfg, split, synthetic_sets(seg_ws)[0]).synthetic(0)}
     # Type-N: N x 8 training images; validation = the samples of round(0.2 x 8) = 2 validation images
     counts = {label: (len(s.plan), len(s.val)) for label, s in runs.items()}
     assert counts == {"Diff-1": (6, 2), "Diff-2": (12, 4), "GAN-1": (6, 2)}  # GAN has 1 sample an image
