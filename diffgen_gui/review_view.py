@@ -49,7 +49,7 @@ FILTERS = (("All samples", None), ("Undecided", "undecided"), ("Kept", "keep"), 
 
 def gate_tooltip(ws: Workspace, sample_id: int) -> str:
     """Each gate's number and threshold, failed ones first; or that the sample is not scored."""
-    scores = sorted(ws.gates(sample_id), key=lambda g: g.passed)
+    scores = sorted(ws.gates(sample_id), key=lambda g: (g.passed, queries.gate_order(g.gate)))
     if not scores:
         return "Quality gates: not scored (diffgen gates scores it)"
     return "Quality gates:\n" + "\n".join(f"{'✓' if g.passed else '✗'} {explain(g)}" for g in scores)

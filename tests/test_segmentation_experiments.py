@@ -190,3 +190,30 @@ def test_the_report_says_which_protocol_ran(seg_ws):
     assert main(["segment", "report", *ws_arg]) == 0
     md = (seg_ws.root / "reports" / "segmentation" / "segmentation.md").read_text()
     assert "Test set: 2 held-out real images; protocol: test role: the 2 usable images marked" in md
+
+
+def test_only_passed_leaves_failed_samples_out_of_every_run_and_the_report_says_so(seg_ws, capsys):
+    from backend.gates import GateScore
+
+    diff = seg_ws.samples(set_name="Diff")
+    failed = {s.id for s in diff[::2]}
+    for s in diff:
+        seg_ws.set_gates(s.id, [GateScore("no_polyp", 0.05 if s.id in failed else 0.9, 0.15, s.id not in failed)])
+    ws_arg = ["--workspace", str(seg_ws.root)]
+    over = [a for o in TINY + ["segment.synthetic_multiples=[1]"] for a in ("--set", o)]
+    assert main(["segment", *ws_arg, "--experiment", "synthetic", "--only-passed", *over]) == 0
+    out = capsys.readouterr().out
+    unscored = len(seg_ws.samples(set_name="GAN"))  # the stand-in GAN set has no scores: kept, and counted
+    assert (f"note: synthetic sets, quality gates (--only-passed): {len(failed)} samples that failed a quality gate "
+            f"left out; {unscored} samples not scored yet included") in out
+    rows = seg_ws.query("SELECT params_json, path FROM seg_runs WHERE status = 'done'")
+    trained_on = set()
+    for r in rows:
+        record = json.loads((seg_ws.path(r["path"]) / "run.json").read_text())
+        trained_on |= {int(ref.split(":")[1]) for ref in record["train"] + record["val"] if ref.startswith("sample:")}
+        assert json.loads(r["params_json"])["gates_left_out"] == len(failed)
+    assert trained_on and not trained_on & failed
+    assert trained_on & {s.id for s in diff if s.id not in failed}  # the passed ones are used
+    assert main(["segment", "report", *ws_arg]) == 0
+    md = (seg_ws.root / "reports" / "segmentation" / "segmentation.md").read_text()
+    assert f"Synthetic sets filtered by the quality gates (--only-passed): {len(failed)} samples that failed" in md

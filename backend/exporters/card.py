@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.exporters import Item, Writer
-from backend.gates import GATES, LABELS
+from backend.gates import LABELS
 from backend.workspace import Workspace, queries
 
 KINDS = {
@@ -85,12 +85,8 @@ def _gates(ws: Workspace, items: list[Item], applied: queries.GateFilter | None)
               f"synthetic pairs; passed every gate: {_percent(rate.passed, rate.scored)} of the scored.", "",
               "| gate | failed | mean value | threshold |", "|---|---|---|---|"]
     lines += [f"| {LABELS.get(g, g)} | {rate.failed.get(g, 0)} | {rate.mean[g]:.3f} | "
-              f"{', '.join(f'{t:g}' for t in rate.thresholds[g])} |" for g in sorted(rate.mean, key=_gate_order)]
+              f"{', '.join(f'{t:g}' for t in rate.thresholds[g])} |" for g in sorted(rate.mean, key=queries.gate_order)]
     return lines + ["", "Each pair's scores are in the `gates` column of provenance.csv."]
-
-
-def _gate_order(gate: str) -> int:
-    return GATES.index(gate) if gate in GATES else len(GATES)
 
 
 def _sources(ws: Workspace) -> list[str]:

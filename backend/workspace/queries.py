@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from backend.gates import GATES
 from backend.workspace.store import Workspace
 
 DECISIONS = ("keep", "reject", "undecided")
@@ -109,11 +110,16 @@ def review_summary(ws: Workspace) -> list[SourceSummary]:
 
 
 def gate_failures(ws: Workspace) -> dict[int, list[str]]:
-    """Sample id -> the gates it failed (only scored samples that failed one)."""
+    """Sample id -> the gates it failed, in the order of ``GATES`` (only scored samples that failed one)."""
     out: dict[int, list[str]] = {}
     for sid, gate in ws.query("SELECT sample_id, gate FROM sample_gates WHERE passed = 0 ORDER BY sample_id, gate"):
         out.setdefault(sid, []).append(gate)
-    return out
+    return {sid: sorted(gates, key=gate_order) for sid, gates in out.items()}
+
+
+def gate_order(gate: str) -> int:
+    """Where a gate goes in lists and tables: the order of ``GATES``, unknown ones last."""
+    return GATES.index(gate) if gate in GATES else len(GATES)
 
 
 def scored_sample_ids(ws: Workspace) -> set[int]:
