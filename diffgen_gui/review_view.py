@@ -172,8 +172,9 @@ class ReviewView(QWidget):
     @Slot()
     def refresh(self) -> None:
         keep = self.current_source()
-        shown = self.filtered_ids()
-        with_shown = None if shown is None else {s.source_image_id for s in self.ws.samples() if s.id in shown}
+        samples = self.ws.samples()
+        shown = self.filtered_ids(samples)
+        with_shown = None if shown is None else {s.source_image_id for s in samples if s.id in shown}
         summaries = queries.review_summary(self.ws)
         self.pages.setCurrentIndex(1 if summaries else 0)
         self.sources.blockSignals(True)
@@ -192,12 +193,12 @@ class ReviewView(QWidget):
         if self.sources.count() == 0:
             self.show_source(None)
 
-    def filtered_ids(self) -> set[int] | None:
-        """The samples the filter lets through (None: every sample)."""
+    def filtered_ids(self, samples: list[SampleRecord] | None = None) -> set[int] | None:
+        """The samples (of ``samples``, default all) the filter lets through (None: every sample)."""
         wanted = self.filter.currentData()
         if wanted is None:
             return None
-        ids = [s.id for s in self.ws.samples()]
+        ids = [s.id for s in (self.ws.samples() if samples is None else samples)]
         if wanted.startswith("gates_"):
             gates = queries.gate_filter(self.ws, ids)
             return set(gates.passed if wanted == "gates_passed" else gates.failed)
@@ -244,7 +245,8 @@ class ReviewView(QWidget):
         if image_id is None:
             return
         mode = self.mode.currentData()
-        wanted = self.filtered_ids()
+        rows = self._layout_rows(image_id)
+        wanted = self.filtered_ids([s for row in rows for s in row])
         failures = queries.gate_failures(self.ws)
         rec = self.ws.image(image_id)
         orig = Tile(f"Original · {rec.name}", f"{rec.name} (id {rec.id}), {rec.width}×{rec.height} px", None,
@@ -252,7 +254,7 @@ class ReviewView(QWidget):
                     mode)
         self._add_tile(orig, 0, 0)
         r = 0
-        for row in self._layout_rows(image_id):
+        for row in rows:
             shown = [s for s in row if wanted is None or s.id in wanted]
             for c, s in enumerate(shown):  # packed from the left: no gap where a sample is filtered out
                 img, mask = self.ws.read_sample(s)
