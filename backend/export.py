@@ -25,7 +25,7 @@ from backend.errors import Cancelled, DiffGenError
 from backend.exporters import DatasetInfo, Item, Writer, make_writer
 from backend.exporters.card import data_card
 from backend.reports.csvio import write_csv
-from backend.workspace import Workspace
+from backend.workspace import Workspace, queries
 from backend.workspace.files import atomic_write_text, check_new_folder, move_into_place, staging_dir
 from backend.workspace.store import ImageRecord, SampleRecord
 
@@ -45,10 +45,12 @@ class ExportReport:
     files: list[str] = field(default_factory=list)  # index files of the format
     provenance: str = "provenance.csv"
     card: str = "README.md"
+    gates: queries.GateFilter | None = None  # with only_passed: what the gates left out, what is unscored
 
     def summary(self) -> str:
         return (f"Exported {self.samples} kept samples" + (f" and {self.real} real images" if self.real else "")
-                + f" to {self.out} as {self.format} (provenance: {self.provenance}; data card: {self.card}"
+                + f" to {self.out} as {self.format}" + (f"; {self.gates.describe()}" if self.gates else "")
+                + f" (provenance: {self.provenance}; data card: {self.card}"
                 + (f"; {', '.join(self.files)}" if self.files else "") + ").")
 
 
@@ -56,6 +58,13 @@ def kept_samples(ws: Workspace) -> list[SampleRecord]:
     ids = [r[0] for r in ws.query("SELECT s.id FROM samples s JOIN reviews r ON r.sample_id = s.id"
                                   " WHERE r.decision = 'keep' ORDER BY s.id")]
     return [ws.sample(i) for i in ids]
+
+
+def gate_record(ws: Workspace, sample_id: int) -> str:
+    """A sample's stored gate scores as JSON for provenance.csv ('' when it was never scored)."""
+    scores = ws.gates(sample_id)
+    return json.dumps({g.gate: {"value": round(g.value, 6), "threshold": g.threshold, "passed": g.passed}
+                       for g in scores}, sort_keys=True) if scores else ""
 
 
 def source_folders(ws: Workspace) -> set[Path]:
@@ -104,7 +113,7 @@ def _sample_row(ws: Workspace, s: SampleRecord, names: dict[int, str], models: d
             "mask_version_id": s.mask_version_id, "parent_sample_id": s.parent_sample_id,
             "model_id": s.model_id, "model_name": _lookup(models, s.model_id),
             "preset": str(s.params.get("preset") or ""), "seed": s.seed,
-            "gates": json.dumps(s.params["gates"], sort_keys=True) if "gates" in s.params else "",
+            "gates": gate_record(ws, s.id),
             "params": json.dumps(s.params, sort_keys=True), "review_note": ws.review(s.id)[1],
             "created_at": s.created_at}
 
@@ -115,10 +124,11 @@ def _real_row(rec: ImageRecord) -> dict:
 
 
 def _write(ws: Workspace, folder: Path, fmt: str, real: list[ImageRecord], samples: list[SampleRecord],
-           licence: str, progress: Progress | None, cancel: Callable[[], bool] | None) -> ExportReport:
+           licence: str, progress: Progress | None, cancel: Callable[[], bool] | None,
+           gates: queries.GateFilter | None = None) -> ExportReport:
     """Fill ``folder`` with the pairs, the format's index files, provenance and the data card."""
     writer: Writer = make_writer(fmt, folder)
-    report = ExportReport(str(folder), fmt)
+    report = ExportReport(str(folder), fmt, gates=gates)
     names = {r.id: r.name for r in ws.images()}
     models = {r[0]: r[1] for r in ws.query("SELECT id, name FROM models")}
     jobs = ([(f"real_{rec.name}", split_of(rec), _real_row(rec),
@@ -146,25 +156,33 @@ def _write(ws: Workspace, folder: Path, fmt: str, real: list[ImageRecord], sampl
     report.samples = synthetic
     write_csv(folder / report.provenance, PROVENANCE_COLUMNS, [i.row for i in items])
     atomic_write_text(folder / report.card, data_card(ws, fmt, writer, items, licence, __version__,
-                                                      hf_header=fmt == "hf"))
+                                                      hf_header=fmt == "hf", gates=gates))
     return report
 
 
 def export_kept(ws: Workspace, out: str | Path, with_real: bool = False, progress: Progress | None = None,
-                cancel: Callable[[], bool] | None = None, fmt: str = "kvasir", licence: str = "") -> ExportReport:
+                cancel: Callable[[], bool] | None = None, fmt: str = "kvasir", licence: str = "",
+                only_passed: bool = False) -> ExportReport:
     """Write the export into a hidden folder beside ``out`` and rename it into place; on
     cancel or error nothing is left behind. ``licence``: the source dataset's terms, for the
-    data card."""
+    data card. ``only_passed``: leave out kept samples that failed a quality gate (unscored
+    ones are exported, and counted in the report)."""
     out = Path(out).expanduser().resolve()
     check_export_target(ws, out)
     check_new_folder(out)
     samples = kept_samples(ws)
+    gates = queries.gate_filter(ws, [s.id for s in samples]) if only_passed else None
+    if gates:
+        samples = [s for s in samples if s.id in gates.kept]
     real = ws.images("current_mask_id IS NOT NULL") if with_real else []
     if not samples and not real:
-        raise DiffGenError("nothing to export: no sample is marked 'keep' (review them first)")
+        raise DiffGenError(f"nothing to export: all {len(gates.failed)} samples marked 'keep' failed a quality "
+                           "gate; export without --only-passed, or keep more samples in review"
+                           if gates and gates.failed else
+                           "nothing to export: no sample is marked 'keep' (review them first)")
     staged = staging_dir(out)
     try:
-        report = _write(ws, staged, fmt, real, samples, licence, progress, cancel)
+        report = _write(ws, staged, fmt, real, samples, licence, progress, cancel, gates)
         move_into_place(staged, out)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)

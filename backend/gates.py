@@ -134,3 +134,21 @@ def score(source_rgb: np.ndarray, source_mask: np.ndarray, region: np.ndarray, s
 
 def failed(scores: list[GateScore]) -> list[str]:
     return [s.gate for s in scores if not s.passed]
+
+
+LABELS = {"no_polyp": "no polyp", "cut_off": "cut off", "copy": "copy", "seam": "seam"}  # badges, reports
+_MEANING = {  # what each value measures, and which side of the threshold passes
+    "no_polyp": ("mask area {:.2f} of the source's", ">="),
+    "cut_off": ("mask covers {:.2f} of the region's border", "<="),
+    "copy": ("differs from the source by {:.3f} in the region", ">="),
+    "seam": ("colour step {:.3f} at the region's border beyond the source's", "<="),
+}
+
+
+def explain(s: GateScore) -> str:
+    """One gate's number and threshold in words, e.g. "no polyp: mask area 0.08 of the
+    source's (needs >= 0.15)"."""
+    if s.gate not in _MEANING:
+        return f"{s.gate}: {s.value:.3g} (threshold {s.threshold:g})"
+    what, side = _MEANING[s.gate]
+    return f"{LABELS[s.gate]}: {what.format(s.value)} (needs {side} {s.threshold:g})"

@@ -26,7 +26,7 @@ from backend.exporters import FORMATS
 
 
 class ExportDialog(QDialog):
-    chosen = Signal(str, bool, str)  # folder (exists now), with real images, format
+    chosen = Signal(str, bool, str, bool)  # folder (exists now), with real images, format, only passed gates
 
     def __init__(self, parent: QWidget | None = None, start: str = ""):
         super().__init__(parent)
@@ -35,6 +35,9 @@ class ExportDialog(QDialog):
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.with_real = QCheckBox("Also export the real images with their masks")
+        self.only_passed = QCheckBox("Only samples that passed the quality gates",
+                                     toolTip="Leave out kept samples that failed a gate (no polyp, cut off, copy, "
+                                             "seam); samples not scored yet are exported and counted")
         self.format = QComboBox(toolTip="The layout of the tool you train with (each carries provenance.csv"
                                         " and a README data card)")
         self.format.addItems(list(FORMATS))
@@ -54,6 +57,7 @@ class ExportDialog(QDialog):
         fmt.addWidget(self.format, 1)
         lay.addLayout(fmt)
         lay.addWidget(self.with_real)
+        lay.addWidget(self.only_passed)
         lay.addWidget(self.error)
         lay.addWidget(self.buttons)
         self.resize(560, self.sizeHint().height())
@@ -78,7 +82,8 @@ class ExportDialog(QDialog):
             self.error.setText(f"Cannot create {folder}: {e.strerror}.")
             return
         super().accept()
-        self.chosen.emit(str(folder.resolve()), self.with_real.isChecked(), self.format.currentText())
+        self.chosen.emit(str(folder.resolve()), self.with_real.isChecked(), self.format.currentText(),
+                         self.only_passed.isChecked())
 
 
 def export_result(parent: QWidget, folder: str, summary: str) -> QMessageBox:

@@ -6,6 +6,8 @@ styled sample made from it. All pictures share one zoom. Decisions are stored at
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 from PySide6.QtCore import QPointF, Qt, Slot
 from PySide6.QtGui import QKeyEvent
@@ -27,7 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backend.workspace import SampleRecord, queries
+from backend.gates import LABELS, explain
+from backend.workspace import SampleRecord, Workspace, queries
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.theme import mix, status_colour
 from diffgen_gui.widgets.image_canvas import ImageCanvas
@@ -40,6 +43,16 @@ KEYS = [("K / R / U", "Keep / reject / undecided, then the next sample"),
         ("PgDn / PgUp", "Next / previous source image"), ("N", "Next undecided sample (any image)"),
         ("Enter (note)", "Store the note on the selected sample")]
 TILE = 260
+FILTERS = (("All samples", None), ("Undecided", "undecided"), ("Kept", "keep"), ("Rejected", "reject"),
+           ("Passed all gates", "gates_passed"), ("Failed a gate", "gates_failed"))
+
+
+def gate_tooltip(ws: Workspace, sample_id: int) -> str:
+    """Each gate's number and threshold, failed ones first; or that the sample is not scored."""
+    scores = sorted(ws.gates(sample_id), key=lambda g: (g.passed, queries.gate_order(g.gate)))
+    if not scores:
+        return "Quality gates: not scored (diffgen gates scores it)"
+    return "Quality gates:\n" + "\n".join(f"{'✓' if g.passed else '✗'} {explain(g)}" for g in scores)
 
 
 class Tile(QFrame):
@@ -47,7 +60,7 @@ class Tile(QFrame):
     the selected tile has a highlighted background (so the decision stays visible)."""
 
     def __init__(self, caption: str, tooltip: str, sample_id: int | None, rgb, mask, mode: str,
-                 display_size: tuple[int, int] | None = None):
+                 display_size: tuple[int, int] | None = None, failed_gates: Sequence[str] = ()):
         super().__init__(objectName="tile")
         self.sample_id = sample_id
         self.caption = caption
@@ -62,9 +75,18 @@ class Tile(QFrame):
         self.canvas.set_content(rgb, mask)
         self.label = QLabel(caption, wordWrap=True)
         self.setToolTip(tooltip)
+        # one badge per failed gate; its colours come from the style sheet (readable in any palette)
+        self.badges = [QLabel(LABELS.get(g, g), objectName="gateBadge", toolTip=tooltip) for g in failed_gates]
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.canvas)
+        if self.badges:
+            row = QHBoxLayout()
+            row.setSpacing(4)
+            for badge in self.badges:
+                row.addWidget(badge)
+            row.addStretch(1)
+            lay.addLayout(row)
         lay.addWidget(self.label)
         self.setFixedWidth(TILE + 18)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # no stretching into empty space
@@ -89,9 +111,9 @@ class ReviewView(QWidget):
 
         self.sources = QListWidget()
         self.sources.currentRowChanged.connect(lambda _r: self.show_source(self.current_source()))
-        self.filter = QComboBox()
-        for label, value in (("All samples", None), ("Undecided", "undecided"), ("Kept", "keep"),
-                             ("Rejected", "reject")):
+        self.filter = QComboBox(toolTip="“Passed all gates”: scored samples that passed every quality gate; "
+                                        "samples not scored yet show under “All samples”")
+        for label, value in FILTERS:
             self.filter.addItem(label, value)
         self.filter.currentIndexChanged.connect(lambda _i: self.refresh())
         self.counts = QLabel(objectName="hint", wordWrap=True)
@@ -150,13 +172,15 @@ class ReviewView(QWidget):
     @Slot()
     def refresh(self) -> None:
         keep = self.current_source()
-        wanted = self.filter.currentData()
+        samples = self.ws.samples()
+        shown = self.filtered_ids(samples)
+        with_shown = None if shown is None else {s.source_image_id for s in samples if s.id in shown}
         summaries = queries.review_summary(self.ws)
         self.pages.setCurrentIndex(1 if summaries else 0)
         self.sources.blockSignals(True)
         self.sources.clear()
         for s in summaries:
-            if wanted and not s.counts[wanted]:
+            if with_shown is not None and s.image_id not in with_shown:
                 continue
             item = QListWidgetItem(self._source_text(s))
             item.setData(Qt.ItemDataRole.UserRole, s.image_id)
@@ -168,6 +192,18 @@ class ReviewView(QWidget):
         self.sources.setCurrentRow(rows[0] if rows else 0)
         if self.sources.count() == 0:
             self.show_source(None)
+
+    def filtered_ids(self, samples: list[SampleRecord] | None = None) -> set[int] | None:
+        """The samples (of ``samples``, default all) the filter lets through (None: every sample)."""
+        wanted = self.filter.currentData()
+        if wanted is None:
+            return None
+        ids = [s.id for s in (self.ws.samples() if samples is None else samples)]
+        if wanted.startswith("gates_"):
+            gates = queries.gate_filter(self.ws, ids)
+            return set(gates.passed if wanted == "gates_passed" else gates.failed)
+        decisions = queries.decisions(self.ws)
+        return {i for i in ids if decisions.get(i, "undecided") == wanted}
 
     @staticmethod
     def _source_text(s: queries.SourceSummary) -> str:
@@ -209,22 +245,23 @@ class ReviewView(QWidget):
         if image_id is None:
             return
         mode = self.mode.currentData()
-        decisions = queries.decisions(self.ws)
-        wanted = self.filter.currentData()
+        rows = self._layout_rows(image_id)
+        wanted = self.filtered_ids([s for row in rows for s in row])
+        failures = queries.gate_failures(self.ws)
         rec = self.ws.image(image_id)
         orig = Tile(f"Original · {rec.name}", f"{rec.name} (id {rec.id}), {rec.width}×{rec.height} px", None,
                     self.ws.read_image(rec), self.ws.read_mask(rec.current_mask_id) if rec.current_mask_id else None,
                     mode)
         self._add_tile(orig, 0, 0)
         r = 0
-        for row in self._layout_rows(image_id):
-            shown = [s for s in row if not wanted or decisions.get(s.id, "undecided") == wanted]
+        for row in rows:
+            shown = [s for s in row if wanted is None or s.id in wanted]
             for c, s in enumerate(shown):  # packed from the left: no gap where a sample is filtered out
                 img, mask = self.ws.read_sample(s)
                 tip = (f"{s.kind} sample {s.id} of {rec.name}, set {s.set_name}\nseed {s.seed}\n"
-                       f"made {s.created_at[:19].replace('T', ' ')}")
+                       f"made {s.created_at[:19].replace('T', ' ')}\n{gate_tooltip(self.ws, s.id)}")
                 self._add_tile(Tile(f"{s.kind} #{s.id} · {s.set_name}", tip, s.id, img, mask, mode,
-                                    (rec.width, rec.height)), r, c + 1)
+                                    (rec.width, rec.height), failures.get(s.id, [])), r, c + 1)
             r += bool(shown)
         ids = self.sample_ids()
         if self.focus_sample not in ids:
@@ -232,7 +269,7 @@ class ReviewView(QWidget):
         self._restyle()
 
     def _add_tile(self, tile: Tile, row: int, col: int) -> None:
-        self.grid.addWidget(tile, row, col)
+        self.grid.addWidget(tile, row, col, Qt.AlignmentFlag.AlignTop)  # tiles with badges are taller
         tile.canvas.viewChanged.connect(self._sync_view)
         tile.canvas.pressed.connect(lambda _p, _b, sid=tile.sample_id: self.focus(sid))
         self.tiles.append(tile)

@@ -37,6 +37,7 @@ def populate(ws: Workspace) -> None:
     samples = ws.samples(source_image_id=ids[0])
     ws.set_review(samples[0].id, "keep", "realistic texture")
     ws.set_review(samples[1].id, "reject", "seam visible at the mask border")
+    add_standin_gates(ws, samples)
     store = JobStore(ws)
     run_job(ws, store.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 4}, "images": ids[3:6]}))
     run_job(ws, store.enqueue("inpaint", {"preset": "tiny", "overrides": [], "images": ids[:2]}))
@@ -48,6 +49,22 @@ def populate(ws: Workspace) -> None:
         "# Evaluation summary\n\n| set | FID | MS-SSIM |\n|---|---|---|\n| Diff | (placeholder) | |\n\n"
         "Reports written by `diffgen evaluate` appear in this folder.\n")
     (reports / "table1.csv").write_text("set,FID,MS-SSIM\nDiff,(placeholder),\nStyled-Diff,(placeholder),\n")
+
+
+def add_standin_gates(ws: Workspace, samples: list) -> None:
+    """Stand-in gate scores (the stand-in samples carry no provenance to score them from):
+    the first passes every gate, the second fails two, the third fails one, the rest unscored."""
+    from backend.gates import GateConfig, GateScore
+
+    cfg = GateConfig()
+    good = {"no_polyp": 0.92, "cut_off": 0.05, "copy": 0.11, "seam": 0.02}
+    bad = [{}, {"no_polyp": 0.08, "seam": 0.21}, {"cut_off": 0.6}]
+    limits = {"no_polyp": (cfg.min_area_ratio, True), "cut_off": (cfg.max_boundary_touch, False),
+              "copy": (cfg.min_region_change, True), "seam": (cfg.max_seam, False)}
+    for s, worse in zip(samples, bad):
+        values = good | worse
+        ws.set_gates(s.id, [GateScore(g, v, limits[g][0], v >= limits[g][0] if limits[g][1] else v <= limits[g][0])
+                            for g, v in values.items()])
 
 
 def add_standin_clustering(ws: Workspace, k: int = 4) -> None:

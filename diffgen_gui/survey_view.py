@@ -155,6 +155,9 @@ class SurveyView(QWidget):
         self.kind_spins: dict[str, QSpinBox] = {}
         self.kinds_form = QFormLayout()
         self.only_kept = QCheckBox("Only samples marked keep in review")
+        self.only_passed = QCheckBox("Only samples that passed the quality gates",
+                                     toolTip="Leave out samples that failed a gate (no polyp, cut off, copy, seam); "
+                                             "samples not scored yet stay in the draw")
         self.real_ids_edit = QLineEdit()
         self.real_ids_edit.setPlaceholderText("any (or image ids, e.g. 3,7,12: images raters have not seen)")
         self.seed_spin = _spin(2**31 - 1)
@@ -172,6 +175,7 @@ class SurveyView(QWidget):
         form.addRow("Real images from", self.real_ids_edit)
         form.addRow(self.kinds_form)
         form.addRow(self.only_kept)
+        form.addRow(self.only_passed)
         form.addRow("Seed", self.seed_spin)
         form.addRow(create)
 
@@ -368,13 +372,15 @@ class SurveyView(QWidget):
 
         def create() -> None:
             cfg = SurveyConfig(self.name_edit.text(), counts, self.only_kept.isChecked(), seed,
-                               real_images=parse_ids(ids) if ids else None)
+                               real_images=parse_ids(ids) if ids else None, only_passed=self.only_passed.isChecked())
             made.append(create_survey(self.workspace, cfg))
 
         if self._run(create):
             self.reload()
             self.survey_combo.setCurrentText(made[0].name)
-            self.status.setText(f"Created survey {made[0].name!r}. Add raters, then start rating.")
+            gates = made[0].params.get("gates")
+            self.status.setText(f"Created survey {made[0].name!r}" + (f" ({gates['note']})" if gates else "")
+                                + ". Add raters, then start rating.")
 
     def add_rater(self) -> None:
         survey = self._selected()

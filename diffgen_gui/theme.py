@@ -90,6 +90,8 @@ def style_sheet(pal: QPalette) -> str:
         "error": readable(ACCENTS["error"], window),
         "banner": mix(window, QColor(ACCENTS["warning"]), 0.22),
         "banner_border": mix(window, QColor(ACCENTS["warning"]), 0.6),
+        "badge": mix(window, QColor(ACCENTS["warning"]), 0.35),  # a failed quality gate (Review tiles)
+        "badge_border": mix(window, QColor(ACCENTS["warning"]), 0.8),
         "border": mix(window, text, 0.3),
         "accent": accent, "on_accent": text_on(accent),
         "accent_disabled": mix(accent, window, 0.55), "on_accent_disabled": mix(text_on(accent), window, 0.3),

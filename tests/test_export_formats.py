@@ -18,6 +18,7 @@ from backend.export import PROVENANCE_COLUMNS, export_kept
 from backend.exporters import FORMATS, DatasetInfo, Item
 from backend.exporters.coco import rle_counts, rle_string
 from backend.exporters.layouts import NnUNetWriter
+from backend.gates import GateScore
 
 
 def _keep_samples(ws):
@@ -30,7 +31,8 @@ def _keep_samples(ws):
             mask[:4, :4] = 255  # a second, separate region in the corner
         s = ws.add_sample("inpainted", "Diff", img[:, ::-1].copy(), mask, source_image_id=i,
                           mask_version_id=ws.current_mask(i).id, seed=10 + k,
-                          params={"preset": "tiny", "respacing": 50, "gates": {"mask_area": [0.01, 0.5]}})
+                          params={"preset": "tiny", "respacing": 50})
+        ws.set_gates(s.id, [GateScore("no_polyp", 0.5, 0.15, True), GateScore("seam", 0.2 * k, 0.08, k == 0)])
         ws.set_review(s.id, "keep", "=cmd|' /C calc'!A0" if k == 0 else "")
         made.append(s)
     styled = ws.add_sample("styled", "Styled-Diff", 255 - ws.read_sample(made[0])[0], ws.read_sample(made[0])[1],
@@ -60,11 +62,13 @@ def test_every_format_has_provenance_and_a_data_card(demo_ws, tmp_path, fmt):
     assert sorted(int(r["sample_id"]) for r in rows) == sorted(s.id for s in samples)
     first = next(r for r in rows if int(r["sample_id"]) == samples[0].id)
     assert first["review_note"] == "'=cmd|' /C calc'!A0"  # the project's CSV writer: a formula is escaped
-    assert (first["preset"], first["seed"], json.loads(first["gates"])) == ("tiny", "10", {"mask_area": [0.01, 0.5]})
+    assert (first["preset"], first["seed"]) == ("tiny", "10")
+    assert json.loads(first["gates"]) == {"no_polyp": {"value": 0.5, "threshold": 0.15, "passed": True},
+                                          "seam": {"value": 0.0, "threshold": 0.08, "passed": True}}
     card = (out / "README.md").read_text()
     for text in ("3 synthetic image + mask pairs", "**inpainted** (2)", "**styled** (1)", "Presets: tiny",
                  "Kvasir-SEG: research use only", "Not for clinical use", "`data`: 12 images",
-                 '"mask_area": [0.01, 0.5]'):
+                 "2 of 3 (67%) synthetic pairs; passed every gate: 1 of 2 (50%)", "| seam | 1 | 0.100 | 0.08 |"):
         assert text in card, text
     assert report.samples == 3 and report.real == 0 and fmt in report.summary()
     assert [p.name for p in out.parent.iterdir()] == ["out"]  # no staging folder left beside it

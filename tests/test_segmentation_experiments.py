@@ -66,7 +66,7 @@ def test_no_test_image_reaches_training_or_generation(seg_ws):
     split = image_split(seg_ws, cfg)
     test = set(split.test)
     assert test and not test & set(split.pool)
-    planner = Planner(cfg, split, synthetic_sets(seg_ws))
+    planner = Planner(cfg, split, synthetic_sets(seg_ws)[0])
     specs = planner.runs(["real", "synthetic", "augment", "small-n"])
     assert {s.mode for s in specs} == {"real", "synthetic", "augment", "small-n"}
     for spec in specs:
@@ -154,7 +154,7 @@ def test_test_role_is_the_test_set_and_type_n_counts_training_images(seg_ws):
     assert (split.test, split.protocol) == ((1, 2), TEST_ROLE)
     assert split.pool == (4, 5, 6, 7, 9, 10, 11, 12)  # 3 and 8 are flagged (empty masks)
     assert seg_ws.role_counts() == {"train": 10, "test": 2}  # nothing drawn
-    runs = {s.label: s for s in Planner(cfg, split, synthetic_sets(seg_ws)).synthetic(0)}
+    runs = {s.label: s for s in Planner(cfg, split, synthetic_sets(seg_ws)[0]).synthetic(0)}
     # Type-N: N x 8 training images; validation = the samples of round(0.2 x 8) = 2 validation images
     counts = {label: (len(s.plan), len(s.val)) for label, s in runs.items()}
     assert counts == {"Diff-1": (6, 2), "Diff-2": (12, 4), "GAN-1": (6, 2)}  # GAN has 1 sample an image
@@ -190,3 +190,30 @@ def test_the_report_says_which_protocol_ran(seg_ws):
     assert main(["segment", "report", *ws_arg]) == 0
     md = (seg_ws.root / "reports" / "segmentation" / "segmentation.md").read_text()
     assert "Test set: 2 held-out real images; protocol: test role: the 2 usable images marked" in md
+
+
+def test_only_passed_leaves_failed_samples_out_of_every_run_and_the_report_says_so(seg_ws, capsys):
+    from backend.gates import GateScore
+
+    diff = seg_ws.samples(set_name="Diff")
+    failed = {s.id for s in diff[::2]}
+    for s in diff:
+        seg_ws.set_gates(s.id, [GateScore("no_polyp", 0.05 if s.id in failed else 0.9, 0.15, s.id not in failed)])
+    ws_arg = ["--workspace", str(seg_ws.root)]
+    over = [a for o in TINY + ["segment.synthetic_multiples=[1]"] for a in ("--set", o)]
+    assert main(["segment", *ws_arg, "--experiment", "synthetic", "--only-passed", *over]) == 0
+    out = capsys.readouterr().out
+    unscored = len(seg_ws.samples(set_name="GAN"))  # the stand-in GAN set has no scores: kept, and counted
+    assert (f"note: synthetic sets, quality gates (--only-passed): {len(failed)} samples that failed a quality gate "
+            f"left out; {unscored} samples not scored yet included") in out
+    rows = seg_ws.query("SELECT params_json, path FROM seg_runs WHERE status = 'done'")
+    trained_on = set()
+    for r in rows:
+        record = json.loads((seg_ws.path(r["path"]) / "run.json").read_text())
+        trained_on |= {int(ref.split(":")[1]) for ref in record["train"] + record["val"] if ref.startswith("sample:")}
+        assert json.loads(r["params_json"])["gates_left_out"] == len(failed)
+    assert trained_on and not trained_on & failed
+    assert trained_on & {s.id for s in diff if s.id not in failed}  # the passed ones are used
+    assert main(["segment", "report", *ws_arg]) == 0
+    md = (seg_ws.root / "reports" / "segmentation" / "segmentation.md").read_text()
+    assert f"Synthetic sets filtered by the quality gates (--only-passed): {len(failed)} samples that failed" in md

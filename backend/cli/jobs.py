@@ -24,6 +24,9 @@ def register(sub) -> None:
                         "dataset.json); coco: annotations.json with RLE masks; hf: Hugging Face parquet "
                         "(needs the 'hf' extra); monai: Decathlon datalist dataset.json")
     p.add_argument("--with-real", action="store_true", help="also export the real image/mask pairs")
+    p.add_argument("--only-passed", action="store_true",
+                   help="leave out kept samples that failed a quality gate (samples not scored yet are exported "
+                        "and counted; 'diffgen gates' scores them)")
     p.add_argument("--licence", "--license", dest="licence", default="",
                    help="the source dataset's licence terms, for the data card (e.g. 'Kvasir-SEG: research "
                         "and educational use only')")
@@ -55,7 +58,8 @@ def register(sub) -> None:
 def cmd_export(a: argparse.Namespace) -> int:
     ws = open_workspace(a)
     with tqdm_progress("export", "pair") as prog:
-        report = export_kept(ws, a.out, with_real=a.with_real, progress=prog, fmt=a.fmt, licence=a.licence)
+        report = export_kept(ws, a.out, with_real=a.with_real, progress=prog, fmt=a.fmt, licence=a.licence,
+                             only_passed=a.only_passed)
     print(report.summary())
     return 0
 

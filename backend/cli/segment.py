@@ -27,6 +27,9 @@ def register(sub) -> None:
     p.add_argument("--encoder-weights", metavar="PATH",
                    help="ImageNet state dict of the encoder (used when the preset says pretrained)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda")
+    p.add_argument("--only-passed", action="store_true",
+                   help="synthetic sets without the samples that failed a quality gate (samples not scored yet "
+                        "stay and are counted; 'diffgen gates' scores them)")
     p.set_defaults(func=cmd_segment)
 
 
@@ -43,7 +46,7 @@ def cmd_segment(a: argparse.Namespace) -> int:
     params = SegmentParams(preset=a.preset, overrides=tuple(a.overrides or ()),
                            experiments=tuple(a.experiment or ("all",)),
                            seeds=tuple(a.seeds) if a.seeds else None, encoder_weights=a.encoder_weights,
-                           device=a.device)
+                           device=a.device, only_passed=a.only_passed)
     with tqdm_progress("segment", "step") as prog:
         result = run_segment(ws, params, JobContext(progress=prog))
     for note in result.notes:

@@ -43,6 +43,9 @@ def register(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KIND:COUNT", dest="sets",
                    help="sample kind and count, e.g. inpainted:10 (repeatable)")
     p.add_argument("--only-kept", action="store_true", help="only samples marked keep in review")
+    p.add_argument("--only-passed", action="store_true",
+                   help="leave out samples that failed a quality gate (samples not scored yet stay in the draw "
+                        "and are counted; 'diffgen gates' scores them)")
     p.add_argument("--seed", type=int, help="seed of the draw (which images and samples; default random, "
                                             "recorded); item codes and order are always random")
     p.add_argument("--size", type=int, help="side of the blinded copies (default: smallest item side)")
@@ -125,11 +128,13 @@ def cmd_create(a: argparse.Namespace) -> int:
         kind, n = parse_set(spec)
         counts[kind] = counts.get(kind, 0) + n
     with tqdm_progress("survey items", "item") as prog:
-        s = create_survey(ws, SurveyConfig(a.name, counts, a.only_kept, a.seed, a.size, real_images),
-                          progress=prog)
+        s = create_survey(ws, SurveyConfig(a.name, counts, a.only_kept, a.seed, a.size, real_images,
+                                           only_passed=a.only_passed), progress=prog)
     parts = ", ".join(f"{n} {s.labels.get(k, k)}" for k, n in s.params["counts"].items())
     print(f"Created survey {s.name!r}: {parts}; blinded copies of {s.params['size']} px under "
           f"{s.params['folder']} (draw seed {s.seed})")
+    if s.params.get("gates"):
+        print(f"Quality gates: {s.params['gates']['note']}")
     print(f"Next: diffgen survey add-rater -w {a.workspace} --survey {s.name} --rater NAME")
     return 0
 

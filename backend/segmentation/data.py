@@ -4,7 +4,7 @@ The held-out test set is the workspace's test-role images; without any, a random
 (``split_seed``) drawn once and stored as the test role. No test image ever reaches
 training or validation, and a synthetic sample whose source image is a test image is never
 used: every selection below only accepts sources from the training pool. Rejected samples
-(review) are left out too.
+(review) are left out too, and with ``only_passed`` the samples that failed a quality gate.
 """
 
 from __future__ import annotations
@@ -120,14 +120,19 @@ def split_train_val(ids: Sequence, val_fraction: float, rng: np.random.Generator
     return train, val
 
 
-def synthetic_sets(ws: Workspace) -> dict[str, list[SampleRecord]]:
-    """Samples grouped by ``set_name``, minus the ones a reviewer rejected."""
+def synthetic_sets(ws: Workspace, only_passed: bool = False
+                   ) -> tuple[dict[str, list[SampleRecord]], queries.GateFilter | None]:
+    """Samples grouped by ``set_name``, minus the ones a reviewer rejected and, with
+    ``only_passed``, minus the ones that failed a quality gate; the gate filter's record
+    (None without ``only_passed``)."""
     rejected = {r[0] for r in ws.query("SELECT sample_id FROM reviews WHERE decision = 'reject'")}
+    usable = [s for s in ws.samples() if s.id not in rejected]
+    gates = queries.gate_filter(ws, [s.id for s in usable]) if only_passed else None
     sets: dict[str, list[SampleRecord]] = defaultdict(list)
-    for s in ws.samples():
-        if s.id not in rejected:
+    for s in usable:
+        if gates is None or s.id in gates.kept:
             sets[s.set_name].append(s)
-    return dict(sets)
+    return dict(sets), gates
 
 
 def test_sourced_note(sets: Mapping[str, Sequence[SampleRecord]], split: ImageSplit) -> list[str]:

@@ -121,8 +121,10 @@ def run_segment(ws: Workspace, params: SegmentParams, ctx: JobContext) -> Segmen
     device = pick_device(params.device)
     weights = resolve_weights("seg_encoder", params.encoder_weights) if cfg.pretrained else None
     split = image_split(ws, cfg)
-    sets = synthetic_sets(ws)
-    planner = Planner(cfg, split, sets, list(split.excluded) + test_sourced_note(sets, split))
+    sets, gates = synthetic_sets(ws, params.only_passed)
+    gate_note = gates.describe() if gates else None
+    planner = Planner(cfg, split, sets, list(split.excluded) + test_sourced_note(sets, split)
+                      + ([f"synthetic sets, quality gates (--only-passed): {gate_note}"] if gate_note else []))
     specs = planner.runs(experiments)
     store = ItemStore(ws, cfg.image_size)
     test = store.load(images(split.test))
@@ -153,7 +155,9 @@ def run_segment(ws: Workspace, params: SegmentParams, ctx: JobContext) -> Segmen
         run_params = {**spec.describe(), "preset": cfg.preset, "config": cfg.to_dict(),
                       "fingerprint": cfg.training_fingerprint(), "test_hash": test_hash,
                       "protocol": split.protocol, "protocol_description": split.description,
-                      "encoder_weights": str(weights) if weights else None}
+                      "encoder_weights": str(weights) if weights else None,
+                      "only_passed": params.only_passed, "gates_left_out": len(gates.failed) if gates else 0,
+                      "gate_note": gate_note}
         start = state["done"]
 
         def on_step(message: str, tag=tag) -> None:

@@ -16,3 +16,4 @@ class SegmentParams(JobParams):
     seeds: tuple[int, ...] | None = None   # None: the preset's
     encoder_weights: str | None = None     # a path; used when the preset says pretrained = true
     device: str | None = None
+    only_passed: bool = False              # synthetic sets without the samples that failed a quality gate

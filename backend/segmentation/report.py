@@ -216,6 +216,18 @@ def plot_iou_vs_n(t6: list, rs: list[int]) -> bytes | None:
     return buf.getvalue()
 
 
+def gate_sentence(runs: list[dict]) -> str:
+    """Whether the quality gates filtered the synthetic sets of these runs, and what they left out."""
+    synthetic = [r["params"] for r in runs if r["params"].get("mode") != "real"]
+    notes = sorted({p.get("gate_note") or "" for p in synthetic})
+    if not synthetic or notes == [""]:
+        return ("Synthetic sets: not filtered by the quality gates (every sample but the rejected ones; "
+                "'diffgen segment --only-passed' leaves out the samples that failed a gate).")
+    filtered = [n for n in notes if n]
+    mixed = " Some runs used unfiltered sets." if "" in notes else ""
+    return "Synthetic sets filtered by the quality gates (--only-passed): " + "; ".join(filtered) + "." + mixed
+
+
 def write_report(ws: Workspace, fingerprint: str | None = None) -> dict[str, str]:
     """Write segmentation.md, tables.csv, runs.csv and iou_vs_n.png; return their paths."""
     runs = finished_runs(ws, fingerprint)
@@ -235,7 +247,7 @@ def write_report(ws: Workspace, fingerprint: str | None = None) -> dict[str, str
               f"{p.get('protocol_description') or 'random hold-out (recorded before test roles existed)'}. "
               "Scores are the mean over "
               "test images of the soft Dice loss and the IoU at threshold 0.5, from the checkpoint "
-              "with the best validation IoU.")
+              "with the best validation IoU. " + gate_sentence(runs))
     out_dir = ws.path(REPORT_DIR)
     files = {"markdown": out_dir / "segmentation.md", "tables_csv": out_dir / "tables.csv",
              "runs_csv": out_dir / "runs.csv"}

@@ -19,7 +19,7 @@ import shutil
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -29,6 +29,7 @@ from backend.job_context import JobContext
 from backend.job_params import JobResult
 from backend.selection import GENERATION_ROLE, refuse_held_out
 from backend.survey.model import KIND_LABELS, Survey, SurveyConfig, SurveyParams, check_name, get_survey
+from backend.workspace import queries
 from backend.workspace.files import atomic_write_bytes
 from backend.workspace.store import Workspace, now
 
@@ -67,14 +68,19 @@ def _real_candidates(ws: Workspace, only: tuple[int, ...] | None) -> list[dict]:
     return [{"image_id": r["id"], "sample_id": None, "set": "Real"} for r in rows]
 
 
-def _candidates(ws: Workspace, kind: str, config: SurveyConfig) -> list[dict]:
-    """Everything of one kind that could be shown: {'image_id', 'sample_id', 'set'}."""
+def _candidates(ws: Workspace, kind: str, config: SurveyConfig) -> tuple[list[dict], tuple[int, ...]]:
+    """Everything of one kind that could be shown: {'image_id', 'sample_id', 'set'}, and the
+    samples ``only_passed`` left out because they failed a quality gate."""
     if kind == "real":
-        return _real_candidates(ws, config.real_images)
+        return _real_candidates(ws, config.real_images), ()
     keep = " AND r.decision = 'keep'" if config.only_kept else ""
     rows = ws.query("SELECT s.id, s.set_name FROM samples s LEFT JOIN reviews r ON r.sample_id = s.id"
                     f" WHERE s.kind = ?{keep} ORDER BY s.id", (kind,))
-    return [{"image_id": None, "sample_id": r["id"], "set": r["set_name"]} for r in rows]
+    pool = [{"image_id": None, "sample_id": r["id"], "set": r["set_name"]} for r in rows]
+    if not config.only_passed:
+        return pool, ()
+    gates = queries.gate_filter(ws, [c["sample_id"] for c in pool])
+    return [c for c in pool if c["sample_id"] in gates.kept], gates.failed
 
 
 def _read_pair(ws: Workspace, c: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -137,16 +143,20 @@ def _kind_label(kind: str, drawn: list[dict]) -> str:
 
 
 def _draw(ws: Workspace, config: SurveyConfig, counts: dict[str, int], seed: int
-          ) -> tuple[list[tuple[str, dict]], dict[str, str]]:
-    """(kind, candidate) for every drawn item, and the display label of each kind."""
+          ) -> tuple[list[tuple[str, dict]], dict[str, str], tuple[int, ...]]:
+    """(kind, candidate) for every drawn item, the display label of each kind, and the
+    samples left out for failing a quality gate (``only_passed``)."""
     rng = np.random.default_rng(seed)
     drawn: list[tuple[str, dict]] = []
     labels: dict[str, str] = {}
+    failed: tuple[int, ...] = ()
     for kind, n in counts.items():
-        pool = _candidates(ws, kind, config)
+        pool, left_out = _candidates(ws, kind, config)
+        failed += left_out
         if len(pool) < n:
             what = ("real images with a mask (unflagged)" + (" among --real-images" if config.real_images else "")
-                    if kind == "real" else f"'{kind}' samples" + (" marked keep in review" if config.only_kept else ""))
+                    if kind == "real" else f"'{kind}' samples" + (" marked keep in review" if config.only_kept else "")
+                    + (" that passed the quality gates" if config.only_passed else ""))
             kinds = ", ".join(f"{r[0]} ({r[1]})" for r in ws.query(
                 "SELECT kind, COUNT(*) FROM samples GROUP BY kind")) or "none"
             raise BadInputError(f"the survey needs {n} {what} but the workspace has {len(pool)}. "
@@ -154,7 +164,14 @@ def _draw(ws: Workspace, config: SurveyConfig, counts: dict[str, int], seed: int
         chosen = [pool[i] for i in sorted(rng.choice(len(pool), n, replace=False))]
         labels[kind] = _kind_label(kind, chosen)
         drawn += [(kind, c) for c in chosen]
-    return drawn, labels
+    return drawn, labels, failed
+
+
+def _gate_record(ws: Workspace, drawn: list[tuple[str, dict]], failed: tuple[int, ...]) -> dict:
+    """What ``only_passed`` did: samples left out of the pools, drawn samples not scored yet."""
+    shown = queries.gate_filter(ws, [c["sample_id"] for _, c in drawn if c["sample_id"] is not None])
+    return {"left_out": len(failed), "unscored": len(shown.unscored),
+            "note": replace(shown, failed=failed).describe()}
 
 
 def create_survey(ws: Workspace, config: SurveyConfig,
@@ -168,7 +185,7 @@ def create_survey(ws: Workspace, config: SurveyConfig,
     if not counts:
         raise BadInputError("a survey needs at least one item (e.g. --real 10 --set inpainted:10)")
     seed = secrets.randbits(31) if config.seed is None else int(config.seed)
-    drawn, labels = _draw(ws, config, counts, seed)
+    drawn, labels, failed = _draw(ws, config, counts, seed)
     pairs = [_read_pair(ws, c) for _, c in drawn]
     base = min(min(img.shape[:2]) for img, _ in pairs)
     size = config.size or min(MAX_SIZE, base)
@@ -176,7 +193,9 @@ def create_survey(ws: Workspace, config: SurveyConfig,
     by_code = sorted(zip(new_codes(len(drawn)), range(len(drawn))))
     folder = f"surveys/{name}-{secrets.token_hex(3)}"
     params = {"counts": counts, "only_kept": config.only_kept, "size": size, "base": base, "labels": labels,
-              "folder": folder, "real_images": list(config.real_images) if config.real_images else None}
+              "folder": folder, "real_images": list(config.real_images) if config.real_images else None,
+              "only_passed": config.only_passed,
+              "gates": _gate_record(ws, drawn, failed) if config.only_passed else None}
     rows = []
     try:  # files first, then the rows that make them visible, in one transaction
         for done, (code, idx) in enumerate(by_code):
@@ -212,5 +231,6 @@ def run_survey_create(ws: Workspace, params: SurveyParams, ctx: JobContext) -> S
     """Job form of :func:`create_survey` (the job id stays with the job: it is no survey setting)."""
     s = create_survey(ws, params, ctx.progress, ctx.cancel)
     items = sum(s.params["counts"].values())
-    return SurveyResult(summary=f"survey {s.name!r}: {items} blinded items", survey_id=s.id, name=s.name,
-                        items=items)
+    gates = s.params.get("gates")
+    return SurveyResult(summary=f"survey {s.name!r}: {items} blinded items" + (f"; {gates['note']}" if gates else ""),
+                        survey_id=s.id, name=s.name, items=items)

@@ -39,6 +39,7 @@ class SurveyConfig(JobParams):
     seed: int | None = None
     size: int | None = None  # side of the square copies; default: the smallest item side
     real_images: tuple[int, ...] | None = None
+    only_passed: bool = False  # leave out samples that failed a quality gate (unscored ones stay)
     LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"device"})  # forms that sent one with every job
 
 

@@ -8,8 +8,10 @@ model use", "how long will this run take".
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from backend.gates import GATES
 from backend.workspace.store import Workspace
 
 DECISIONS = ("keep", "reject", "undecided")
@@ -108,15 +110,52 @@ def review_summary(ws: Workspace) -> list[SourceSummary]:
 
 
 def gate_failures(ws: Workspace) -> dict[int, list[str]]:
-    """Sample id -> the gates it failed (only scored samples that failed one)."""
+    """Sample id -> the gates it failed, in the order of ``GATES`` (only scored samples that failed one)."""
     out: dict[int, list[str]] = {}
     for sid, gate in ws.query("SELECT sample_id, gate FROM sample_gates WHERE passed = 0 ORDER BY sample_id, gate"):
         out.setdefault(sid, []).append(gate)
-    return out
+    return {sid: sorted(gates, key=gate_order) for sid, gates in out.items()}
+
+
+def gate_order(gate: str) -> int:
+    """Where a gate goes in lists and tables: the order of ``GATES``, unknown ones last."""
+    return GATES.index(gate) if gate in GATES else len(GATES)
 
 
 def scored_sample_ids(ws: Workspace) -> set[int]:
     return {r[0] for r in ws.query("SELECT DISTINCT sample_id FROM sample_gates")}
+
+
+@dataclass(frozen=True)
+class GateFilter:
+    """Samples sorted by their gates, for the ``--only-passed`` filters (export, survey,
+    segmentation sets): the ones that failed a gate are left out; unscored ones (made before
+    gates existed, or not inpainted from a workspace image) are kept, and counted."""
+    passed: tuple[int, ...]     # scored, passed every gate
+    failed: tuple[int, ...]     # scored, failed at least one gate: left out
+    unscored: tuple[int, ...]   # no scores: kept
+
+    @property
+    def kept(self) -> set[int]:
+        return set(self.passed) | set(self.unscored)
+
+    def describe(self) -> str:
+        """What the filter did, in words, for a command's output or a report."""
+        def n(k: int) -> str:
+            return f"{k} sample{'' if k == 1 else 's'}"
+        text = f"{n(len(self.failed))} that failed a quality gate left out"
+        if self.unscored:
+            text += (f"; {n(len(self.unscored))} not scored yet included: 'diffgen gates' scores "
+                     + ("it" if len(self.unscored) == 1 else "them"))
+        return text
+
+
+def gate_filter(ws: Workspace, sample_ids: Iterable[int]) -> GateFilter:
+    """``sample_ids`` sorted into passed / failed a gate / not scored (each in the given order)."""
+    ids = list(dict.fromkeys(sample_ids))
+    failed, scored = gate_failures(ws), scored_sample_ids(ws)
+    return GateFilter(tuple(i for i in ids if i in scored and i not in failed),
+                      tuple(i for i in ids if i in failed), tuple(i for i in ids if i not in scored))
 
 
 @dataclass(frozen=True)
@@ -128,29 +167,48 @@ class GatePassRate:
     passed: int
     failed: dict[str, int]
     mean: dict[str, float]          # mean value of each gate over the scored samples
+    thresholds: dict[str, list[float]] = field(default_factory=dict)  # the distinct ones judged by
+
+
+_Scores = dict[int, list[tuple[str, float, float, bool]]]  # sample id -> (gate, value, threshold, passed)
+
+
+def _gate_rows(ws: Workspace) -> dict[str, _Scores]:
+    """Every stored gate score, per set and sample."""
+    rows = ws.query("SELECT s.set_name, g.sample_id, g.gate, g.value, g.threshold, g.passed FROM sample_gates g"
+                    " JOIN samples s ON s.id = g.sample_id ORDER BY g.sample_id, g.gate")
+    per_set: dict[str, _Scores] = {}
+    for set_name, sid, gate, value, threshold, passed in rows:
+        per_set.setdefault(set_name, {}).setdefault(sid, []).append((gate, value, threshold, bool(passed)))
+    return per_set
+
+
+def _pass_rate(name: str, samples: int, scored: _Scores) -> GatePassRate:
+    failed: dict[str, int] = {}
+    values: dict[str, list[float]] = {}
+    thresholds: dict[str, set[float]] = {}
+    for gates in scored.values():
+        for gate, value, threshold, ok in gates:
+            values.setdefault(gate, []).append(value)
+            thresholds.setdefault(gate, set()).add(threshold)
+            failed[gate] = failed.get(gate, 0) + (not ok)
+    return GatePassRate(name, samples, len(scored), sum(all(g[3] for g in gs) for gs in scored.values()), failed,
+                        {g: sum(v) / len(v) for g, v in values.items()},
+                        {g: sorted(t) for g, t in thresholds.items()})
 
 
 def gate_pass_rates(ws: Workspace) -> list[GatePassRate]:
     """Per sample set, by set name."""
     totals = {r[0]: r[1] for r in ws.query("SELECT set_name, COUNT(*) FROM samples GROUP BY set_name")}
-    rows = ws.query("SELECT s.set_name, g.sample_id, g.gate, g.value, g.passed FROM sample_gates g"
-                    " JOIN samples s ON s.id = g.sample_id")
-    per_set: dict[str, dict[int, list[tuple[str, float, bool]]]] = {}
-    for set_name, sid, gate, value, passed in rows:
-        per_set.setdefault(set_name, {}).setdefault(sid, []).append((gate, value, bool(passed)))
-    out = []
-    for set_name in sorted(totals):
-        scored = per_set.get(set_name, {})
-        failed: dict[str, int] = {}
-        values: dict[str, list[float]] = {}
-        for gates in scored.values():
-            for gate, value, ok in gates:
-                values.setdefault(gate, []).append(value)
-                failed[gate] = failed.get(gate, 0) + (not ok)
-        out.append(GatePassRate(set_name, totals[set_name], len(scored),
-                                sum(all(ok for _, _, ok in g) for g in scored.values()), failed,
-                                {g: sum(v) / len(v) for g, v in values.items()}))
-    return out
+    per_set = _gate_rows(ws)
+    return [_pass_rate(name, totals[name], per_set.get(name, {})) for name in sorted(totals)]
+
+
+def gate_pass_rate_of(ws: Workspace, sample_ids: Iterable[int], name: str) -> GatePassRate:
+    """The same record for a chosen group of samples (e.g. the ones an export wrote)."""
+    ids = set(sample_ids)
+    scored = {sid: g for per_sample in _gate_rows(ws).values() for sid, g in per_sample.items() if sid in ids}
+    return _pass_rate(name, len(ids), scored)
 
 
 def seam_before_after(ws: Workspace) -> tuple[float, float, int] | None:

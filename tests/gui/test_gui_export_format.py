@@ -27,3 +27,35 @@ def test_export_dialog_passes_the_format(demo_ws, qtbot, tmp_path):
     assert json.loads((tmp_path / "out" / "dataset.json").read_text())["numTraining"] == 1
     w.ask_unsaved = lambda n: "discard"
     w.close()
+
+
+def test_export_dialog_only_passed_leaves_out_failed_samples(demo_ws, qtbot, tmp_path):
+    import csv
+
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from backend.gates import GateScore
+    from diffgen_gui.main_window import MainWindow
+
+    made = []
+    for i in demo_ws.image_ids()[:3]:
+        s = demo_ws.add_sample("inpainted", "Diff", demo_ws.read_image(i),
+                               demo_ws.read_mask(demo_ws.current_mask(i)), source_image_id=i)
+        demo_ws.set_review(s.id, "keep")
+        made.append(s.id)
+    demo_ws.set_gates(made[0], [GateScore("seam", 0.3, 0.08, False)])
+    demo_ws.set_gates(made[1], [GateScore("seam", 0.01, 0.08, True)])  # made[2] is not scored
+    w = MainWindow(demo_ws)
+    qtbot.addWidget(w)
+    form = w.export_dialog()
+    assert not form.only_passed.isChecked()
+    form.only_passed.setChecked(True)
+    form.path.setText(str(tmp_path / "out"))
+    form.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: w.last_export is not None, timeout=20000)
+    rows = list(csv.DictReader(open(tmp_path / "out" / "provenance.csv", newline="")))
+    assert sorted(int(r["sample_id"]) for r in rows) == made[1:]
+    assert "1 sample that failed a quality gate left out" in w.report_dialog.text()
+    assert "1 sample not scored yet included" in w.report_dialog.text()
+    w.ask_unsaved = lambda n: "discard"
+    w.close()

@@ -139,3 +139,35 @@ def test_an_empty_review_says_what_to_do(state, qtbot):
     with qtbot.waitSignal(state.jobRequested) as blocker:
         v.welcome.button.click()
     assert blocker.args == ["inpaint"]
+
+
+def test_gate_badges_tooltips_and_gate_filters(state, qtbot, demo_ws):
+    from backend.gates import GateScore
+
+    made = _two_sources(demo_ws)
+    a, b = list(made)
+    failed, passed = made[a]
+    unscored, also_passed = made[b]
+    ok = [GateScore("no_polyp", 0.9, 0.15, True), GateScore("cut_off", 0.1, 0.25, True)]
+    demo_ws.set_gates(failed.id, [GateScore("no_polyp", 0.08, 0.15, False), GateScore("cut_off", 0.4, 0.25, False)])
+    demo_ws.set_gates(passed.id, ok)
+    demo_ws.set_gates(also_passed.id, ok)
+    v = _view(state, qtbot)
+    tiles = {t.sample_id: t for t in v.tiles}
+    assert [x.text() for x in tiles[failed.id].badges] == ["no polyp", "cut off"]
+    assert tiles[passed.id].badges == []
+    tip = tiles[failed.id].toolTip()
+    assert "✗ no polyp: mask area 0.08 of the source's (needs >= 0.15)" in tip
+    assert "✗ cut off: mask covers 0.40 of the region's border (needs <= 0.25)" in tip
+    assert "✓" not in tip and "✓ no polyp" in tiles[passed.id].toolTip()
+    assert [x.styleSheet() for x in tiles[failed.id].badges] == ["", ""]  # colours from the theme, none fixed here
+
+    v.filter.setCurrentIndex(v.filter.findText("Failed a gate"))
+    assert v.sources.count() == 1 and v.current_source() == a and v.sample_ids() == [failed.id]
+    v.filter.setCurrentIndex(v.filter.findText("Passed all gates"))
+    assert v.sources.count() == 2 and v.sample_ids() == [passed.id]
+    v.step_source(1)
+    assert v.sample_ids() == [also_passed.id]  # the unscored sample is not shown as passed
+    v.filter.setCurrentIndex(v.filter.findText("All samples"))
+    tile = next(t for t in v.tiles if t.sample_id == unscored.id)
+    assert "Quality gates: not scored" in tile.toolTip() and tile.badges == []

@@ -12,8 +12,8 @@ import shutil
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QCoreApplication
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QCoreApplication, QPoint
+from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QLabel, QListView, QWidget
 
 from backend.jobs import JobStore
@@ -114,6 +114,8 @@ def test_every_view_reads_well_in_both_palettes(populated, qapp, qtbot, tmp_path
                     problems.append(f"{name}: label {lab.text()[:40]!r} cut off ({lab.height()} px high)")
                 elif not lab.wordWrap() and type(lab) is QLabel and lab.width() < lab.minimumSizeHint().width():
                     problems.append(f"{name}: label {lab.text()[:40]!r} cut off ({lab.width()} px wide)")
+            if name == "Review":
+                problems += _badge_problems(win, shot, theme)
             for view in win.findChildren(QListView):
                 if view.isVisible() and view.model() is not None and view.model().rowCount() \
                         and view.viewport().visibleRegion().boundingRect().height() > 20:
@@ -127,6 +129,41 @@ def test_every_view_reads_well_in_both_palettes(populated, qapp, qtbot, tmp_path
         keep = os.environ.get("DIFFGEN_SCREENSHOTS")
         for p in tmp_path.glob("*.png") if keep else []:
             shutil.copy(p, keep)
+
+
+def _badge_problems(win, shot: np.ndarray, theme: str) -> list[str]:
+    """The failed-gate badges of the Review tab: the right words, on the badge colour of the
+    palette in use (not the tile's), with readable text; the tooltips carry the numbers."""
+    from backend.gates import GateConfig
+    from diffgen_gui.theme import ACCENTS, mix, palette_for
+
+    view = win.review_view
+    badges = [b for b in view.findChildren(QLabel, "gateBadge") if b.isVisible()]
+    if sorted(b.text() for b in badges) != ["cut off", "no polyp", "seam"]:
+        return [f"Review: badges {[b.text() for b in badges]}, wanted no polyp, seam, cut off"]
+    pal = palette_for(theme)
+    want = mix(pal.window().color(), QColor(ACCENTS["warning"]), 0.35)
+    problems = []
+    for b in badges:
+        crop = _crop(shot, win, b)
+        colours, counts = np.unique(crop.reshape(-1, 3), axis=0, return_counts=True)
+        bg = colours[counts.argmax()]
+        if np.abs(bg.astype(int) - [want.red(), want.green(), want.blue()]).max() > 3:
+            problems.append(f"Review: badge {b.text()!r} background {bg} is not the badge colour {want.name()}")
+        beside = b.parentWidget().badges[-1]  # the tile's own background, just right of its last badge
+        at = beside.mapTo(win, QPoint(beside.width() + 8, beside.height() // 2))
+        tile = shot[at.y(), at.x()]
+        if np.abs(tile.astype(int) - bg.astype(int)).max() < 20:
+            problems.append(f"Review: badge {b.text()!r} does not stand out from its tile")
+        if text_contrast(crop) < 4.5:
+            problems.append(f"Review: badge {b.text()!r} text contrast {text_contrast(crop):.2f}")
+    tips = {t.sample_id: t.toolTip() for t in view.tiles}
+    failed = next(t for t in view.tiles if [b.text() for b in t.badges] == ["no polyp", "seam"])
+    if f"✗ no polyp: mask area 0.08 of the source's (needs >= {GateConfig().min_area_ratio:g})" not in tips[failed.sample_id]:
+        problems.append(f"Review: tooltip of a failed sample: {tips[failed.sample_id]!r}")
+    if sum("Quality gates: not scored" in t for t in tips.values()) != 1:
+        problems.append("Review: the unscored sample's tooltip does not say 'not scored'")
+    return problems
 
 
 def test_the_contrast_measure_sees_unreadable_text():

@@ -336,3 +336,22 @@ def test_rater_window_fills_the_screen_without_a_window_manager(tmp_path):
     line = [x for x in proc.stdout.splitlines() if x.startswith("GEOMETRY")]
     assert proc.returncode == 0 and line, proc.stderr[-3000:]
     assert line[0].split()[1:] == ["0", "0", "1280", "800", "1280", "800"]
+
+
+def test_survey_tab_only_passed_leaves_out_failed_samples(qtbot, ws):
+    from backend.gates import GateScore
+
+    inpainted = [s.id for s in ws.samples() if s.kind == "inpainted"]
+    for sid in inpainted[:10]:
+        ws.set_gates(sid, [GateScore("no_polyp", 0.01, 0.15, False)])
+    view = SurveyView(ws)
+    qtbot.addWidget(view)
+    view.name_edit.setText("gated")
+    view.real_spin.setValue(1)
+    for kind, spin in view.kind_spins.items():
+        spin.setValue(2 if kind == "inpainted" else 0)
+    view.only_passed.setChecked(True)
+    view.create_survey()
+    survey = sv.get_survey(ws, "gated")
+    assert {i["sample_id"] for i in sv.items(ws, survey) if i["sample_id"]} == set(inpainted[10:])
+    assert "10 samples that failed a quality gate left out" in view.status.text()
