@@ -160,7 +160,6 @@ def stage_style(ctx: DemoContext) -> dict:
 
 def stage_evaluate(ctx: DemoContext) -> dict:
     from backend.evaluate import run_evaluate
-
     from backend.presets import load_preset
 
     samples = int(load_preset(ctx.preset).get("inpaint", {}).get("samples", 3))  # Set k = sample k of each image
