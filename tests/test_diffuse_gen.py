@@ -13,6 +13,7 @@ import torch
 from sklearn.metrics import adjusted_rand_score
 
 from backend import masks
+from backend.cluster_params import ClusterParams
 from backend.clustering import ClusterConfig, combine_features, kmeans_labels
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
@@ -51,7 +52,7 @@ def test_diffuse_gen_is_paper_plus_the_author_choices():
     assert (cfg.dilate, cfg.dilate_shape, cfg.clip_denoised, cfg.mask_cleanup, cfg.opening_kernel, cfg.weights) == \
         (20, "ellipse_kernel", False, "opening", 16, "raw")
     assert resolve_config({"weights": "ema"}, "diffuse-gen").weights == "ema"   # an explicit param wins
-    assert ClusterConfig.from_params({"preset": "diffuse-gen"}).features == "raw"
+    assert ClusterConfig.from_params(ClusterParams(preset="diffuse-gen")).features == "raw"
     assert apply_overrides(dg, ["inpaint.clip_denoised=true"])["inpaint"]["clip_denoised"] is True
 
 

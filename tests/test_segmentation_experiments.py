@@ -49,6 +49,8 @@ def add_fake_sets(ws: Workspace) -> None:
 
 @pytest.fixture
 def seg_ws(demo_ws) -> Workspace:
+    for image_id in (3, 8):  # two images a reviewer flagged: never used by segmentation
+        demo_ws.set_flag(image_id, True, "bad mask")
     add_fake_sets(demo_ws)
     return demo_ws
 
@@ -152,7 +154,7 @@ def test_test_role_is_the_test_set_and_type_n_counts_training_images(seg_ws):
     cfg = load_config("tiny", TINY)
     split = image_split(seg_ws, cfg)
     assert (split.test, split.protocol) == ((1, 2), TEST_ROLE)
-    assert split.pool == (4, 5, 6, 7, 9, 10, 11, 12)  # 3 and 8 are flagged (empty masks)
+    assert split.pool == (4, 5, 6, 7, 9, 10, 11, 12)  # 3 and 8 are flagged
     assert seg_ws.role_counts() == {"train": 10, "test": 2}  # nothing drawn
     runs = {s.label: s for s in Planner(cfg, split, synthetic_sets(seg_ws)[0]).synthetic(0)}
     # Type-N: N x 8 training images; validation = the samples of round(0.2 x 8) = 2 validation images
@@ -175,11 +177,11 @@ def test_without_a_test_role_a_random_hold_out_is_drawn_once_and_stored(seg_ws):
     assert note.startswith(HOLD_OUT_NOTE) and "1 diffusion model was trained before" in note
     assert image_split(seg_ws, load_config("tiny", TINY + ["segment.split_seed=7"])).test == split.test  # once
     assert not set(select_images(seg_ws, {"all": True})) & set(drawn)  # generation leaves it out too
-    result = run_segment(seg_ws, {"preset": "tiny", "overrides": TINY, "experiments": ["synthetic"]})
-    assert result["protocol"].startswith(f"{RANDOM_HOLD_OUT}: {HOLD_OUT_NOTE}")
+    result = _segment(seg_ws, {"preset": "tiny", "overrides": TINY, "experiments": ["synthetic"]})
+    assert result.protocol.startswith(f"{RANDOM_HOLD_OUT}: {HOLD_OUT_NOTE}")
     # add_fake_sets made 3 Diff + 1 GAN samples from each image, the 2 drawn ones included
     assert "8 synthetic samples were made from test images (before they were held out): never used here" \
-        in result["notes"]
+        in result.notes
 
 
 def test_the_report_says_which_protocol_ran(seg_ws):

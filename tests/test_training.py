@@ -138,9 +138,9 @@ def test_train_resize_reaches_the_data_and_the_saved_config(demo_ws, monkeypatch
     real = training.load_pairs
     monkeypatch.setattr(training, "load_pairs", lambda *a, **k: seen.append(k["resize"]) or real(*a, **k))
     result = run_train(demo_ws, _params(steps=1, overrides=MICRO_OVERRIDES + ["train.resize=center_crop",
-                                                                             "train.sample_count=0"]))
+                                                                             "train.sample_count=0"]), JobContext())
     assert seen == ["center_crop"]
-    cfg = json.loads((demo_ws.path(result["models"][0]["folder"]) / "config.json").read_text())
+    cfg = json.loads((demo_ws.path(result.models[0]["folder"]) / "config.json").read_text())
     assert cfg["train"]["resize"] == "center_crop"
     image_id = demo_ws.image_ids()[0]
     cache = load_pairs(demo_ws, [image_id], 16, resize="center_crop")
