@@ -27,8 +27,8 @@ class DemoPlan:
     """How much each stage does: enough for every table to have rows, small enough for 2 CPU
     cores in minutes. Tests run the same stages with a smaller plan."""
     train_steps_full: int = 600         # from scratch
-    finetune_steps_full: int = 60       # from the shipped base model
-    train_steps_cluster: int = 40       # per cluster, fine-tuned from the full-set model
+    finetune_steps_full: int = 40       # from the shipped base model
+    train_steps_cluster: int = 20       # per cluster, fine-tuned from the full-set model
     style_per_set: int = 10             # styled samples per inpainted set (the survey shows 10)
     eval_pairs: int = 40                # MS-SSIM pairs per subset
     segment_overrides: tuple[str, ...] = ("segment.small_n=[8, 16]", "segment.small_n_r=[1, 3]",
@@ -41,7 +41,7 @@ class DemoContext:
     ws: Workspace
     preset: str = "demo"
     seed: int = 0
-    count: int = 40
+    count: int = 30
     size: int = 128
     device: str = "auto"
     from_scratch: bool = False          # train the full-set model from scratch, not from the shipped base

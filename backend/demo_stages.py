@@ -114,7 +114,9 @@ def stage_train_clusters(ctx: DemoContext) -> dict:
 
     full = _state_of(ctx, "train_full")["models"][0]["folder"]
     params = TrainParams(preset=ctx.preset, target="clusters", steps=ctx.plan.train_steps_cluster,
-                         overrides=(f"train.init_from={ctx.ws.rel(full)}", "train.sample_count=8"), device=ctx.device)
+                         overrides=(f"train.init_from={ctx.ws.rel(full)}", "train.sample_count=0",
+                                    # a tenth of the full model's rate: a few images must not undo its polyps
+                                    "train.lr=2e-4"), device=ctx.device)
     return run_train(ctx.ws, params, _job(ctx, "train clusters")).to_dict()
 
 

