@@ -292,6 +292,8 @@ def review(j: Journey) -> Iterator:
     assert decisions == ["keep", "reject", "undecided"], decisions
     click(next(t for t in rv.tiles if t.sample_id == ids[2]).canvas)
     key(rv, Qt.Key.Key_K)  # keep the third after all: the export has two samples
+    # the source list counts follow at once (a reviewer reads them to see what is left)
+    yield Wait("source list counts the decisions", lambda: rv.sources.item(0).text().endswith("2 kept · 1 rejected"), 5)
     yield Shot("review-decided")
 
 
