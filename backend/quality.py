@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 
 from backend import gates
 from backend.errors import DiffGenError
 from backend.inpainting import dilate_region, to_model_resolution
 from backend.presets import load_preset
+from backend.reports.tiles import captioned, tile
 from backend.workspace import SampleRecord, Workspace, queries
 
 Progress = Callable[[int, int, str], None]
@@ -96,9 +98,6 @@ def gate_sheet(ws: Workspace, sources: int = 6, per_source: int = 6, size: int =
     """Write ``reports/gate_sheet.png``: one row per source image (the first ``sources`` with
     inpainted samples), the source then its samples, each captioned with the gates it failed
     (red) or "ok"; returns the workspace-relative path, or None without samples."""
-    import cv2
-
-    from backend.reports.tiles import captioned, tile
 
     failures = queries.gate_failures(ws)
     scored = queries.scored_sample_ids(ws)

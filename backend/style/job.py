@@ -22,6 +22,7 @@ from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.model import DiffusionUNet
 from backend.diffusion.registry import resolve_model
 from backend.errors import BadWeightsError, Cancelled, DiffGenError, MissingWeightsError
+from backend.gates import GateConfig
 from backend.imageio import load_rgb
 from backend.inpainting import InpaintConfig
 from backend.job_context import JobContext
@@ -44,6 +45,7 @@ class LoadedModel:
     preset: dict
     cfg: StyleConfig
     model_id: int | None
+    gates: GateConfig                      # the preset's [gates] after --set overrides
 
 
 def style_config(preset: dict, params: StyleParams) -> StyleConfig:
@@ -119,7 +121,8 @@ class StyleJob:
             model.requires_grad_(False)
             preset = load_preset(self.params.preset or trained_with or "paper")
             self.models[key] = LoadedModel(model, create_diffusion(diff_cfg), preset,
-                                           style_config(preset, self.params), model_id)
+                                           style_config(preset, self.params), model_id,
+                                           gate_config(apply_overrides(preset, list(self.params.overrides))))
         return self.models[key]
 
     def ensure_networks(self, cfg: StyleConfig) -> None:
@@ -179,7 +182,7 @@ class StyleJob:
                                      mask_version_id=sample.mask_version_id, parent_sample_id=sample.id,
                                      model_id=lm.model_id if lm.model_id is not None else sample.model_id,
                                      job_id=self.job_id, seed=seed, params=provenance)
-            scores = score_sample(self.ws, rec, gate_config(apply_overrides(lm.preset, list(self.params.overrides))))
+            scores = score_sample(self.ws, rec, lm.gates)
             if scores is not None:
                 self.ws.set_gates(rec.id, scores)
         return rec
