@@ -53,6 +53,12 @@ def test_full_run_writes_loadable_model_records_and_pictures(demo_ws):
     assert [c[0] for c in calls if "loss" in c[2]] == [1, 2, 3, 4]
     assert "ETA" in calls[0][2]
     assert resolve_model(demo_ws, demo_ws.image_ids()[0]).folder == folder
+    # by name, by a path relative to the workspace, by absolute path: the same registered model
+    for choice in (info["name"], f"models/{info['name']}", str(folder)):
+        ref = resolve_model(demo_ws, None, choice)
+        assert (ref.id, ref.folder) == (info["model_id"], folder), choice
+    with pytest.raises(DiffGenError, match=rf"model of this workspace \({info['name']}\)"):
+        resolve_model(demo_ws, None, "no-such-model")
     sampled = run_sample(demo_ws, {"model": "full", "count": 2, "seed": 3, "sheet": str(folder / "s.png")})
     recs = [demo_ws.sample(i) for i in sampled["sample_ids"]]
     assert [r.model_id for r in recs] == [info["model_id"]] * 2 and recs[0].kind == "unconditional"

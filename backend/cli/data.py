@@ -133,7 +133,8 @@ def cmd_info(a: argparse.Namespace) -> int:
     print(f"  masks:         {info['masks']}  ({info['mask_versions']} versions, "
           f"{info['edited_images']} images edited)")
     print("  samples:       " + (", ".join(f"{k} {v}" for k, v in info["samples"].items()) or "none"))
-    print(f"  models:        {info['models']}")
+    names = ", ".join(info["model_names"])
+    print(f"  models:        {info['models']}" + (f"  ({names}; inpaint --model NAME)" if names else ""))
     probs = info["problems"]
     counts = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in sorted(probs.items()))
     print("  import problems: " + (counts or "none")

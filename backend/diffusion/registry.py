@@ -165,15 +165,30 @@ def _no_weights(names: list[str]) -> str:
             "checkpoint, or its folder was removed) and was skipped")
 
 
+def _named_or_folder(ws: Workspace, choice: str) -> ModelRef:
+    """A registered model by name or folder (provenance keeps its id), else any model folder:
+    a relative path is tried against the current folder, then the workspace."""
+    folder = Path(choice).expanduser()
+    found = next((f for f in (folder, ws.root / folder) if (f / "config.json").exists()), None)
+    rows = ws.query("SELECT * FROM models WHERE name = ? ORDER BY id DESC", (choice,))
+    if found is not None:
+        rows = ws.query("SELECT * FROM models WHERE path = ?", (ws.rel(found.resolve()),)) or []
+    row, _ = _with_weights(ws, rows)
+    if row is not None:
+        return _ref(ws, row)
+    if found is not None:
+        return ModelRef(None, found.resolve(), "path")
+    names = [r["name"] for r in ws.query("SELECT name FROM models ORDER BY id")]
+    raise DiffGenError(f"--model {choice}: not 'cluster', 'full', a model of this workspace "
+                       f"({', '.join(names) or 'none trained yet'}) or a model folder with config.json")
+
+
 def resolve_model(ws: Workspace, image_id: int | None = None, choice: str = "cluster") -> ModelRef:
     """The model for ``image_id``: ``cluster`` (its cluster's model, else the full-set one),
-    ``full`` (the latest full-set model), or a model folder path. Registered models whose
-    folder has no weights are skipped, and the note says so."""
+    ``full`` (the latest full-set model), a model's name, or a model folder path. Registered
+    models whose folder has no weights are skipped, and the note says so."""
     if choice not in ("cluster", "full"):
-        folder = Path(choice).expanduser()
-        if not (folder / "config.json").exists():
-            raise DiffGenError(f"--model {choice}: not 'cluster', 'full' or a model folder with config.json")
-        return ModelRef(None, folder.resolve(), "path")
+        return _named_or_folder(ws, choice)
     notes = []
     if choice == "cluster" and image_id is not None:
         clustering = ws.current_clustering_id()

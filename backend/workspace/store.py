@@ -436,6 +436,7 @@ class Workspace:
             "roles": self.role_counts(),
             "samples": {r[0]: r[1] for r in self.query("SELECT kind, COUNT(*) FROM samples GROUP BY kind")},
             "models": q("SELECT COUNT(*) FROM models"),
+            "model_names": [r[0] for r in self.query("SELECT name FROM models ORDER BY id")],
             "problems": {r[0]: r[1] for r in self.query(
                 "SELECT severity, COUNT(*) FROM import_problems GROUP BY severity")},
         }
