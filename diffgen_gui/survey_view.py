@@ -43,7 +43,7 @@ from backend.survey.report import (
     results_markdown,
     write_report,
 )
-from backend.workspace import Workspace
+from backend.workspace import Workspace, queries
 from diffgen_gui.survey_rater import RaterWindow
 from diffgen_gui.tasks import run_with_progress
 
@@ -282,8 +282,7 @@ class SurveyView(QWidget):
         if current:
             self.survey_combo.setCurrentText(current)
         self.survey_combo.blockSignals(False)
-        kinds = [r[0] for r in self.workspace.query("SELECT DISTINCT kind FROM samples ORDER BY kind")]
-        for kind in kinds:
+        for kind in queries.sample_kinds(self.workspace):
             if kind not in self.kind_spins:
                 self.kind_spins[kind] = _spin(10000, 10)
                 self.kinds_form.addRow(f"{kind.capitalize()} samples", self.kind_spins[kind])

@@ -23,6 +23,7 @@ def _cluster(ws, labels: dict[int, int]) -> int:
 
 def test_review_summary_counts_each_source(demo_ws):
     a, b = demo_ws.image_ids()[:2]
+    assert queries.sample_kinds(demo_ws) == []
     made = {}
     for image_id, n in ((a, 3), (b, 2)):
         img, mask = demo_ws.read_image(image_id), demo_ws.read_mask(demo_ws.current_mask(image_id))
@@ -37,6 +38,9 @@ def test_review_summary_counts_each_source(demo_ws):
     assert summary[a].name == demo_ws.image(a).name
     assert queries.review_totals(list(summary.values())) == {"keep": 2, "reject": 1, "undecided": 2}
     assert queries.decisions(demo_ws) == {made[a][0].id: "keep", made[a][1].id: "reject", made[b][0].id: "keep"}
+    img, mask = demo_ws.read_sample(made[a][0])
+    demo_ws.add_sample("styled", "Styled-Diff", img, mask, source_image_id=a)
+    assert queries.sample_kinds(demo_ws) == ["inpainted", "styled"]
 
 
 def test_edited_images_and_clusters(demo_ws):
@@ -62,6 +66,8 @@ def test_the_preset_a_run_would_use_follows_the_model(demo_ws, tmp_path):
     assert queries.model_preset(demo_ws, "full") == "tiny"
     assert queries.model_preset(demo_ws, str(demo_ws.path("models/full"))) == "tiny"
     assert queries.model_preset(demo_ws, str(tmp_path / "elsewhere")) is None
+    assert queries.model_preset(demo_ws, "c0") == "paper"  # by name, as 'inpaint --model c0'
+    assert queries.model_preset(demo_ws, "models/full") == "tiny"
 
 
 @pytest.mark.parametrize("respacing,length,n", [(200, 10, 5), (50, 5, 2), (7, 3, 4), (10, 10, 3), (5, 1, 1)])

@@ -26,7 +26,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, help="run seed (each sample's seed derives from it and the image id)")
     p.add_argument("--preset", help="tiny | paper | diffuse-gen | a .toml file (default: the model's preset)")
     p.add_argument("--model", default="cluster", metavar="cluster|full|NAME|PATH",
-                   help="the image's cluster model (falls back to full), the full-set model, a model by name (diffgen info lists them), or a model folder")
+                   help="the image's cluster model (falls back to full), the full-set model, a model by name "
+                        "(diffgen info lists them), or a model folder")
     p.add_argument("--batch", type=int, metavar="B", help="samples per model call (halves itself on GPU OOM)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--weights", choices=["ema", "raw"],

@@ -235,8 +235,9 @@ def models(ws: Workspace) -> list[ModelInfo]:
 
 def model_preset(ws: Workspace, choice: str) -> str | None:
     """The preset of the model an inpainting run with ``model=choice`` uses: ``cluster`` (the
-    current clustering's newest cluster model, else the full-set one), ``full``, or a model
-    folder (absolute or relative to the workspace). None when there is no such model."""
+    current clustering's newest cluster model, else the full-set one), ``full``, a model's
+    name, or a model folder (absolute or relative to the workspace). None when there is no
+    such model."""
     found = models(ws)
     if choice == "cluster":
         cid = ws.current_clustering_id()
@@ -247,7 +248,12 @@ def model_preset(ws: Workspace, choice: str) -> str | None:
     if choice == "full":
         return next((m.preset for m in found if m.target in ("full", "imported")), None)
     rel = ws.rel(choice) if choice.startswith("/") else choice
-    return next((m.preset for m in found if m.path == rel), None)
+    return next((m.preset for m in found if rel in (m.path, m.name)), None)
+
+
+def sample_kinds(ws: Workspace) -> list[str]:
+    """The kinds of samples the workspace holds (inpainted, styled, ...), sorted."""
+    return [r[0] for r in ws.query("SELECT DISTINCT kind FROM samples ORDER BY kind")]
 
 
 def default_preset(ws: Workspace) -> str:
