@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from backend.job_params import JobParams
 from backend.selection import ImageSelection
+from backend.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -31,3 +32,9 @@ class InpaintParams(JobParams):
     weights: str | None = None             # "ema" | "raw"; None: the preset's inpaint.weights
     set_name: str | None = None            # default: Diff / Full-Diff / Custom-Diff by the model's target
     sheet: bool = False                    # also write a contact sheet into reports/
+
+    def image_ids(self, ws: Workspace) -> list[int]:
+        return self.selection.require(ws, "inpainting")
+
+    def check(self, ws: Workspace) -> None:
+        self.image_ids(ws)

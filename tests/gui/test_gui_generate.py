@@ -62,22 +62,34 @@ def test_bad_override_is_refused_before_queueing(state, job_queue, qtbot):
     assert job_queue.store.list() == []
 
 
+def test_a_selection_of_no_images_is_refused_in_the_form(state, job_queue, qtbot, demo_ws):
+    for i in demo_ws.image_ids():
+        demo_ws.set_flag(i, True, "bad mask")
+    v = make_view(state, job_queue, qtbot)
+    v.form.kind.setCurrentIndex(v.form.kind.findData("masks"))
+    v.form.target.setCurrentIndex(v.form.target.count() - 1)  # "All images", the last choice
+    assert v.form.target.currentData() == ("all", None)
+    assert v.queue_from_form() is None
+    assert "all images selects no images" in v.form.form_error.text()
+    assert job_queue.store.list() == []
+
+
 def test_cancel_running_job_and_failures_do_not_stop_the_queue(state, job_queue, qtbot):
     v = make_view(state, job_queue, qtbot)
     with qtbot.waitSignal(job_queue.started, timeout=10000):
         slow = job_queue.enqueue("slow", {"steps": 1000, "step_s": 0.01})
-    failing = job_queue.enqueue("inpaint", {"preset": "tiny"})  # no images chosen: a clear failure
+    failing = job_queue.enqueue("masks", {"operation": "explode", "all": True})  # fails when it runs
     ok = job_queue.enqueue("masks", {"operation": "fill_holes", "all": True})
     qtbot.waitUntil(lambda: job_queue.store.get(slow).progress_done > 0, timeout=10000)
     v.table.selectRow(v._rows[slow])
     v.ask_cancel = lambda job: True  # the user confirms
-    with qtbot.waitSignal(job_queue.finished, timeout=60000,  # the inpaint child imports torch
+    with qtbot.waitSignal(job_queue.finished, timeout=60000,
                           check_params_cb=lambda j, s, m: j == ok):
         v.btn["cancel"].click()
     assert job_queue.store.get(slow).status == "cancelled"
     assert job_queue.store.get(slow).progress_done < 1000
     assert job_queue.store.get(failing).status == "failed"
-    assert "choose images" in job_queue.store.get(failing).message
+    assert "unknown mask operation 'explode'" in job_queue.store.get(failing).message
     assert job_queue.store.get(ok).status == "done"
 
 
