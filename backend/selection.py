@@ -132,11 +132,6 @@ class ImageSelection:
         return ids
 
 
-def select_images(ws: Workspace, params: dict[str, Any], allow_test: bool = False) -> list[int]:
-    """The images of a job's parameters (see :class:`ImageSelection`)."""
-    return ImageSelection.from_params(params).resolve(ws, allow_test)
-
-
 def ids_argument(text: str) -> list[int]:
     """:func:`parse_ids` as an argparse ``type`` (bad input is a usage error, not a traceback)."""
     import argparse

@@ -30,7 +30,6 @@ MASK_PARAM = {"dilate": "pixels", "erode": "pixels", "remove_islands": "min_size
 LABELS = {"images": "Images", "train_target": "Train", "model": "Model", "preset": "Preset",
           "overrides": "Overrides", "samples": "Samples / image", "dilate": "Dilation", "respacing": "Respacing",
           "jumps": "Jumps", "operation": "Operation", "device": "Device"}
-INPAINT_SPINS = ("samples", "dilate", "respacing", "jump_length", "jump_n_sample")
 PREF = "generate"
 
 

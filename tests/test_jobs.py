@@ -119,7 +119,7 @@ def test_one_image_selection_rule_for_every_job(demo_ws):
     """Named ids are used as named (flagged too); a cluster or all leaves flagged images out;
     naming nothing is an error (no stage falls back to every image)."""
     from backend.errors import DiffGenError
-    from backend.selection import select_images
+    from backend.selection import ImageSelection
 
     ids = demo_ws.image_ids()
     with demo_ws.transaction() as c:
@@ -129,11 +129,11 @@ def test_one_image_selection_rule_for_every_job(demo_ws):
     demo_ws.set_flag(ids[1], True, "bad mask")
     flagged = {r.id for r in demo_ws.images("flagged = 1")}
     assert ids[1] in flagged
-    assert select_images(demo_ws, {"cluster": 1}) == [i for i in ids if i % 2 == 1 and i not in flagged]
-    assert select_images(demo_ws, {"all": True}) == [i for i in ids if i not in flagged]
-    assert select_images(demo_ws, {"images": [ids[1], ids[0]]}) == [ids[1], ids[0]]
+    assert ImageSelection.from_params({"cluster": 1}).resolve(demo_ws) == [i for i in ids if i % 2 == 1 and i not in flagged]
+    assert ImageSelection.from_params({"all": True}).resolve(demo_ws) == [i for i in ids if i not in flagged]
+    assert ImageSelection.from_params({"images": [ids[1], ids[0]]}).resolve(demo_ws) == [ids[1], ids[0]]
     with pytest.raises(DiffGenError, match="choose images"):
-        select_images(demo_ws, {})
+        ImageSelection.from_params({}).resolve(demo_ws)
     store = JobStore(demo_ws)
     with pytest.raises(DiffGenError, match="choose images"):  # the masks job follows the rule, when queued
         store.enqueue("masks", {"operation": "fill_holes"})
