@@ -168,7 +168,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
     lines += ["## Table 7: expert review results", ""] if tables else []
     for name, t7 in (res.tables.items() if tables else ()):
         lines += [f"**{name}**", ""]
-        lines += markdown_table(TABLE7_HEADER, [[r.label] + r.cells() for r in t7]) + [""]
+        lines += markdown_table(TABLE7_HEADER, [[r.label, *r.cells()] for r in t7]) + [""]
     if res.detection:
         lines += ["## Real vs synthetic", "",
                   "Positive class = synthetic. Sensitivity = synthetic items called synthetic; specificity = "

@@ -219,8 +219,8 @@ class JobForm(QGroupBox):
     def _image_count(self) -> int:
         what, value = self.target.currentData() or ("all", None)
         if what == "images":
-            return len(value)
-        if what == "cluster":
+            return len(value or ())
+        if what == "cluster" and value is not None:
             return dict(queries.cluster_sizes(self.ws)).get(value, 0)
         return len(self.ws.image_ids())
 

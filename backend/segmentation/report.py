@@ -147,11 +147,11 @@ def _markdown(tables: dict, t6: list, rs: list[int], header: str) -> str:
     if not t6:
         return "\n".join(out + ["(no finished runs)", ""])
     cols = [0] + rs
-    header = ["N", "Data type"] + [h for r in cols for h in (f"{'real only' if r == 0 else f'r = {r}'}: Dice loss",
-                                                             "IoU")]
+    head6 = ["N", "Data type"] + [h for r in cols for h in (f"{'real only' if r == 0 else f'r = {r}'}: Dice loss",
+                                                            "IoU")]
     rows6 = [[n, name] + [c for r in cols for c in ((by_r[r].fmt("dice_loss"), by_r[r].fmt("iou")) if r in by_r
                                                     else ("", ""))] for n, name, by_r in t6]
-    return "\n".join(out + markdown_table(header, rows6) + [""])
+    return "\n".join(out + markdown_table(head6, rows6) + [""])
 
 
 TABLES_CSV_HEADER = ["table", "data_type", "N", "r", "dice_loss_mean", "dice_loss_sd", "iou_mean", "iou_sd",
