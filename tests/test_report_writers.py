@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from _report_helpers import HYPERLINK, assert_no_formula, csv_cells, same_as_golden
 
-from backend.evaluate import REAL_HALVES, REAL_SELF, EvaluateConfig, _write_report
+from backend.metrics.evaluate import REAL_HALVES, REAL_SELF, EvaluateConfig, _write_report
 from backend.segmentation.report import write_report as write_segmentation_report
 from backend.workspace import Workspace
 

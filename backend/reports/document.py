@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend.workspace.files import atomic_write_text
+from backend.io.files import atomic_write_text
 
 
 @dataclass
