@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -78,8 +79,10 @@ def bench_train(sz: Sizes, device: torch.device) -> tuple[list[Figure], list[str
     rates: list[float] = []
     notes = []
     for amp in (False, True):   # autocast is CUDA only (amp_settings): on a CPU both run fp32
-        _, peak = measured(lambda amp=amp: rates.append(steps_per_second(sz.preset, batch, device, amp, sz.train_steps,
-                                                                 warmup=1)), device)
+        def train(amp: bool = amp) -> None:
+            rates.append(steps_per_second(sz.preset, batch, device, amp, sz.train_steps, warmup=1))
+
+        _, peak = measured(train, device)
         notes.append(memory_note(f"training {'autocast' if amp else 'fp32'}", peak))
     label = "autocast" if device.type == "cuda" else "fp32 (no autocast on a CPU)"
     return [Figure(f"{sz.preset} training, batch {batch}, {label}", rates[1], "steps/s", rates[0],
@@ -124,7 +127,8 @@ def bench_style(sz: Sizes, model: DiffusionUNet, device: torch.device) -> tuple[
         style_tensor(model, diffusion, content, target, c, nets, torch.Generator().manual_seed(0))
 
     run(dataclasses.replace(cfg, skip_timesteps=diffusion.num_timesteps - 1))   # warm-up, 1 step
-    base, _ = measured(lambda: run(dataclasses.replace(cfg, **{f"lambda_{t}": 0.0 for t in LAMBDAS})), device)
+    unguided: dict[str, Any] = {f"lambda_{t}": 0.0 for t in LAMBDAS}
+    base, _ = measured(lambda: run(dataclasses.replace(cfg, **unguided)), device)
     guided, peak = measured(lambda: run(cfg), device)
     return (Figure(f"style of one image, {steps} guided steps ({source})", guided, "s", base,
                    "unguided resampling"), memory_note("style", peak))

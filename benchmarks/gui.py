@@ -93,6 +93,7 @@ def bench_brush(root: Path, dabs: int) -> Figure:
         last = path[0]
         for x, y in path[1:]:
             t = time.perf_counter()
+            assert ed.session is not None
             new = masks.brush(ed.session.mask, [last, (x, y)], 12)
             ed.session.mask[...] = new
             ed.canvas.mask_updated(None)
@@ -135,6 +136,7 @@ def bench_first_paint(ws: Workspace) -> Figure:
 
     t0 = time.perf_counter()
     for rec in ws.images():  # baseline: every thumbnail up front
+        assert rec.current_mask_id is not None  # every demo image has a mask
         thumbnail(ws.read_image(rec), ws.read_mask(rec.current_mask_id), 112)
     t_eager = time.perf_counter() - t0
     n = len(ws.image_ids())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from typing import Any
 
 import torch
 
@@ -69,7 +70,8 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     size = model.cfg.image_size
     content = (torch.rand(1, 4, size, size) * 2 - 1).to(device)
     target = (torch.rand(1, 3, size, size) * 2 - 1).to(device)
-    unguided_cfg = dataclasses.replace(cfg, **{f"lambda_{t}": 0.0 for t in LAMBDAS})
+    unguided: dict[str, Any] = {f"lambda_{t}": 0.0 for t in LAMBDAS}
+    unguided_cfg = dataclasses.replace(cfg, **unguided)
 
     def run(c: StyleConfig) -> None:
         style_tensor(model, diffusion, content, target, c, nets, torch.Generator().manual_seed(0))

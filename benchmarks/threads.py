@@ -65,7 +65,7 @@ def window_rate(step: Callable[[float], float], warmup_s: float, seconds: float)
     return rate, -1.0 if others is None else others, statistics.mean(used)
 
 
-def train_loop(smoke: bool) -> Callable[[], float]:
+def train_loop(smoke: bool) -> Callable[[float], float]:
     """One training step of the tiny preset per call (as ``Trainer.train``), adapting threads."""
     import torch
 
@@ -93,7 +93,7 @@ def train_loop(smoke: bool) -> Callable[[], float]:
     return step
 
 
-def repaint_loop(smoke: bool) -> Callable[[], float]:
+def repaint_loop(smoke: bool) -> Callable[[float], float]:
     """One RePaint chain of 3 samples per call, cut at the deadline (``repaint_batch`` adapts
     threads itself); returns the samples' worth of work done, counted per model evaluation."""
     import torch

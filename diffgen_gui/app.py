@@ -21,6 +21,8 @@ from diffgen_gui.theme import THEMES, apply_theme
 
 def make_app(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    if not isinstance(app, QApplication):
+        raise RuntimeError("a QCoreApplication is running; the GUI needs a QApplication")
     app.setApplicationName("DiffGen Studio")
     app.setOrganizationName("DiffGen")
     app.setWindowIcon(QIcon(str(resource("icons", "diffgen.svg"))))

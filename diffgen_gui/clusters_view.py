@@ -23,8 +23,8 @@ class ClustersView(QWidget):
         self.body = QWidget()
         self.body_layout = QVBoxLayout(self.body)
         self.body_layout.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.scroll = QScrollArea(widgetResizable=True)
-        self.scroll.setWidget(self.body)
+        self.scroll_area = QScrollArea(widgetResizable=True)
+        self.scroll_area.setWidget(self.body)
         self.welcome = Welcome(
             "No clustering yet", "Group the images by appearance so that one diffusion model can be trained "
             "per cluster: queue a clustering job (it runs in the background; the clusters appear here).",
@@ -33,7 +33,7 @@ class ClustersView(QWidget):
         lay = QVBoxLayout(self)
         lay.addWidget(self.welcome)
         lay.addWidget(self.header)
-        lay.addWidget(self.scroll, 1)
+        lay.addWidget(self.scroll_area, 1)
         self.models: list[ThumbnailModel] = []
         state.clustersChanged.connect(self.refresh)
         self.refresh()
@@ -41,12 +41,13 @@ class ClustersView(QWidget):
     @Slot()
     def refresh(self) -> None:
         while self.body_layout.count():
-            w = self.body_layout.takeAt(0).widget()
+            item = self.body_layout.takeAt(0)
+            w = item.widget() if item is not None else None
             if w:
                 w.deleteLater()
         self.models = []
         c = queries.current_clustering(self.ws)
-        self.scroll.setVisible(c is not None)
+        self.scroll_area.setVisible(c is not None)
         self.header.setVisible(c is not None)
         self.welcome.setVisible(c is None)
         if c is None:

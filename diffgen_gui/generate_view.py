@@ -183,8 +183,9 @@ class GenerateView(QWidget):
         self.progress.setValue(done)
         self.eta.setText(f"job {job_id}: {message[:30]} · ETA {eta:.0f} s" if eta >= 0 else f"job {job_id}")
         row = self._rows.get(job_id)
-        if row is not None and self.table.item(row, 3) is not None:
-            self.table.item(row, 3).setText(f"{done}/{total}")
+        item = self.table.item(row, 3) if row is not None else None
+        if item is not None:
+            item.setText(f"{done}/{total}")
 
     @Slot()
     def _show_details(self) -> None:

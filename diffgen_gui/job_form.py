@@ -30,7 +30,6 @@ MASK_PARAM = {"dilate": "pixels", "erode": "pixels", "remove_islands": "min_size
 LABELS = {"images": "Images", "train_target": "Train", "model": "Model", "preset": "Preset",
           "overrides": "Overrides", "samples": "Samples / image", "dilate": "Dilation", "respacing": "Respacing",
           "jumps": "Jumps", "operation": "Operation", "device": "Device"}
-INPAINT_SPINS = ("samples", "dilate", "respacing", "jump_length", "jump_n_sample")
 PREF = "generate"
 
 
@@ -220,8 +219,8 @@ class JobForm(QGroupBox):
     def _image_count(self) -> int:
         what, value = self.target.currentData() or ("all", None)
         if what == "images":
-            return len(value)
-        if what == "cluster":
+            return len(value or ())
+        if what == "cluster" and value is not None:
             return dict(queries.cluster_sizes(self.ws)).get(value, 0)
         return len(self.ws.image_ids())
 

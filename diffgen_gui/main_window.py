@@ -8,7 +8,6 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Slot
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -37,8 +36,8 @@ from diffgen_gui.review_view import ReviewView
 from diffgen_gui.shortcuts import ShortcutsDialog
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.survey_view import SurveyView
-from diffgen_gui.tasks import run_with_progress
-from diffgen_gui.theme import THEMES, apply_theme, current_theme
+from diffgen_gui.tasks import ProgressTask, run_with_progress
+from diffgen_gui.theme import THEMES, apply_theme, current_theme, gui_app
 from diffgen_gui.widgets.elided_label import ElidedLabel
 from diffgen_gui.worker import JobQueue
 
@@ -77,9 +76,10 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.setCentralWidget(self.tabs)
         self.queue: JobQueue | None = None
-        self.task = None
+        self.task: ProgressTask | None = None
         self.last_import: ImportReport | None = None
         self.last_export = None
+        self.report_dialog: QDialog | None = None
         self.tray: QSystemTrayIcon | None = None
         self.info = ElidedLabel(objectName="hint")
         self.info.setMinimumWidth(280)
@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
         self.workspace = workspace
         self.state = WorkspaceState(workspace, self)
         self.queue = JobQueue(workspace, self)
-        old = [self.tabs.widget(i) for i in range(self.tabs.count())]
+        old = [w for i in range(self.tabs.count()) if (w := self.tabs.widget(i)) is not None]
         self.tabs.clear()
         for w in old:  # their timers and models go with them
             w.deleteLater()
@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
     @Slot(int, str, str)
     def _job_finished(self, job_id: int, status: str, message: str) -> None:
         """Say so in the status bar, and in a system tray message when the window is not active."""
+        assert self.queue is not None  # the signal comes from this queue
         kind = self.queue.store.get(job_id).kind
         text = f"Job {job_id} ({kind}) {status}" + (f": {message.splitlines()[0]}" if message else "")
         self.statusBar().showMessage(text, 20000)
@@ -186,7 +187,7 @@ class MainWindow(QMainWindow):
         group = QActionGroup(self)
         self.theme_actions = {}
         for name, label in THEMES.items():
-            a = QAction(label, self, checkable=True, checked=name == current_theme(QApplication.instance()))
+            a = QAction(label, self, checkable=True, checked=name == current_theme(gui_app()))
             a.triggered.connect(lambda _c=False, n=name: self.set_theme(n))
             group.addAction(a)
             themes.addAction(a)
@@ -206,7 +207,7 @@ class MainWindow(QMainWindow):
                 self.edit_menu.addAction(a)
 
     def set_theme(self, name: str) -> None:
-        apply_theme(QApplication.instance(), name)
+        apply_theme(gui_app(), name)
         self.theme_actions[name].setChecked(True)
         save_pref("theme", name)
 

@@ -345,11 +345,12 @@ class MaskEditor(QWidget):
     @Slot(QPointF)
     def _show_pixel(self, pt: QPointF) -> None:
         x, y = pixel_at(pt)
-        inside = self._rgb is not None and 0 <= y < self._rgb.shape[0] and 0 <= x < self._rgb.shape[1]
-        if not inside or self.session is None:
+        rgb_image = self._rgb
+        inside = rgb_image is not None and 0 <= y < rgb_image.shape[0] and 0 <= x < rgb_image.shape[1]
+        if rgb_image is None or not inside or self.session is None:
             self.pixel_label.setText("")
             return
-        rgb = " ".join(str(int(v)) for v in np.atleast_1d(self._rgb[y, x])[:3])
+        rgb = " ".join(str(int(v)) for v in np.atleast_1d(rgb_image[y, x])[:3])
         self.pixel_label.setText(f"x {x}, y {y} · RGB {rgb} · mask {int(self.session.mask[y, x])}")
 
     def _adjust_view(self) -> None:
@@ -375,6 +376,8 @@ class MaskEditor(QWidget):
 
     def fill_at(self, pt: QPointF, paint: bool = True) -> bool:
         """Fill (or clear) the region under ``pt``; a fill over most of the frame asks first."""
+        if self.session is None:
+            return False
         new = masks.flood_fill(self.session.mask, pixel_at(pt), paint)
         added = int(np.count_nonzero((new > 0) & (self.session.mask == 0)))
         if paint and added > FILL_CONFIRM_FRACTION * new.size and not self.confirm(
@@ -391,6 +394,8 @@ class MaskEditor(QWidget):
             self.polygon.drag(pt)
 
     def _on_release(self, pt: QPointF) -> None:
+        if self.session is None:
+            return
         if self._stroking:
             self._stroking = False
             self.session.end_stroke(self.tool)
@@ -398,6 +403,8 @@ class MaskEditor(QWidget):
             self.polygon.release(self.session)
 
     def _dab(self, pt: QPointF) -> None:
+        if self.session is None:
+            return
         a = self._last or pt
         region = masks.stroke_region(self.session.mask.shape, [(a.x(), a.y()), (pt.x(), pt.y())], self.brush_size)
         if region is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
@@ -21,7 +22,7 @@ class RecoveryBanner(QFrame):
         super().__init__(objectName="banner")
         self.ws = ws
         self.session: EditSession | None = None
-        self._recovered = None
+        self._recovered: tuple[np.ndarray, dict] | None = None
         bl = QHBoxLayout(self)
         self.label = QLabel(wordWrap=True)
         self.restore_btn = QPushButton("Restore", toolTip="Put the recovered edits back into the editor")
@@ -60,7 +61,7 @@ class RecoveryBanner(QFrame):
 
     def conflict(self, meta: dict) -> str:
         """Why restoring in place would hide newer work ('' when the edit's base is still current)."""
-        base_id, current_id = meta.get("base_mask_id"), self.session.base_id
+        base_id, current_id = meta.get("base_mask_id"), self.session.base_id if self.session else None
         if base_id == current_id or current_id is None:
             return ""
         current = self.ws.mask_version(current_id)

@@ -36,7 +36,7 @@ from diffgen_gui.theme import mix, status_colour
 from diffgen_gui.widgets.image_canvas import ImageCanvas
 from diffgen_gui.widgets.welcome import Welcome
 
-DECISIONS = {Qt.Key.Key_K: "keep", Qt.Key.Key_R: "reject", Qt.Key.Key_U: "undecided"}
+DECISIONS: dict[int, str] = {Qt.Key.Key_K: "keep", Qt.Key.Key_R: "reject", Qt.Key.Key_U: "undecided"}
 SHOWN = {"keep": "kept", "reject": "rejected", "undecided": "undecided"}
 KEYS = [("K / R / U", "Keep / reject / undecided, then the next sample"),
         ("← → ↑ ↓", "Previous / next sample of this image"),
@@ -132,7 +132,7 @@ class ReviewView(QWidget):
         self.note.editingFinished.connect(self._store_note)
         self.help = QLabel("Click a sample, then K keep · R reject · U undecided (moves to the next) · "
                            "PgDn/PgUp next/previous image · N next undecided", objectName="hint", wordWrap=True)
-        self.scroll = QScrollArea(widgetResizable=True)
+        self.scroll_area = QScrollArea(widgetResizable=True)
         self._new_grid()
         top = QHBoxLayout()
         top.addWidget(self.mode)
@@ -142,7 +142,7 @@ class ReviewView(QWidget):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addLayout(top)
         rl.addWidget(self.help)
-        rl.addWidget(self.scroll, 1)
+        rl.addWidget(self.scroll_area, 1)
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(right)
@@ -166,7 +166,7 @@ class ReviewView(QWidget):
         self.grid_host = QWidget()
         self.grid = QGridLayout(self.grid_host)
         self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.scroll.setWidget(self.grid_host)
+        self.scroll_area.setWidget(self.grid_host)
 
     # -- data ------------------------------------------------------------------------
     @Slot()
@@ -343,7 +343,8 @@ class ReviewView(QWidget):
     def _restyle(self) -> None:
         d = queries.decisions(self.ws)
         for t in self.tiles:
-            t.show_state(d.get(t.sample_id, "undecided"), t.sample_id is not None and t.sample_id == self.focus_sample)
+            shown = "undecided" if t.sample_id is None else d.get(t.sample_id, "undecided")
+            t.show_state(shown, t.sample_id is not None and t.sample_id == self.focus_sample)
 
     def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API
         key = e.key()

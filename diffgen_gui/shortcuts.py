@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHeaderView,
+    QMenu,
     QMenuBar,
     QTableWidget,
     QTableWidgetItem,
@@ -24,7 +25,7 @@ def menu_keys(bar: QMenuBar) -> list[tuple[str, str, str]]:
     rows = []
     for top in bar.actions():
         menu = top.menu()
-        for a in menu.actions() if menu else []:
+        for a in menu.actions() if isinstance(menu, QMenu) else []:
             keys = " / ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in a.shortcuts())
             if keys:
                 rows.append((f"{top.text().replace('&', '')} menu", keys, a.text().replace("&", "")))

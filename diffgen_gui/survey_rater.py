@@ -116,12 +116,12 @@ class RaterWindow(QWidget):
         top.addSpacing(20)
         top.addWidget(self.progress)
 
-        self.image, self.mask = _Picture(), _Picture()
+        self.image, self.mask_picture = _Picture(), _Picture()
         pics = QGridLayout()
         pics.addWidget(QLabel("Image"), 0, 0, Qt.AlignmentFlag.AlignHCenter)
         pics.addWidget(QLabel("Segmentation mask"), 0, 1, Qt.AlignmentFlag.AlignHCenter)
         pics.addWidget(self.image, 1, 0)
-        pics.addWidget(self.mask, 1, 1)
+        pics.addWidget(self.mask_picture, 1, 1)
         self.done_label = QLabel()
         self.done_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.done_label.setWordWrap(True)
@@ -254,7 +254,7 @@ class RaterWindow(QWidget):
         finished = s.finished() or s.submitted
         self.progress.setText(f"{s.total} / {s.total}" if finished else s.progress_text())
         self.answered.setText(f"{s.complete_count} answered")
-        for w in (self.image, self.mask):
+        for w in (self.image, self.mask_picture):
             w.setVisible(not finished)
         self.done_label.setVisible(finished)
         if s.submitted:
@@ -264,7 +264,7 @@ class RaterWindow(QWidget):
                                     "final) or ← to go back and change an answer.")
         else:
             self.image.show_pixmap(QPixmap(str(s.current.image_path)))
-            self.mask.show_pixmap(QPixmap(str(s.current.mask_path)))
+            self.mask_picture.show_pixmap(QPixmap(str(s.current.mask_path)))
         ans = s.answer() if not finished else None
         for q, buttons in self.buttons.items():
             for value, b in buttons.items():

@@ -45,7 +45,7 @@ from backend.survey.report import (
 )
 from backend.workspace import Workspace, queries
 from diffgen_gui.survey_rater import RaterWindow
-from diffgen_gui.tasks import run_with_progress
+from diffgen_gui.tasks import ProgressTask, run_with_progress
 
 PROGRESS_POLL_MS = 2000  # how often the rater list re-reads progress (web raters answer meanwhile)
 
@@ -144,7 +144,7 @@ class SurveyView(QWidget):
         self.workspace = workspace
         self.results: SurveyResults | None = None
         self.rater_window: RaterWindow | None = None
-        self.task = None  # the background computation running now, if any
+        self.task: ProgressTask | None = None  # the background computation running now, if any
 
         # -- left: surveys, creation, raters
         self.survey_combo = QComboBox()
@@ -253,14 +253,14 @@ class SurveyView(QWidget):
         bl.addWidget(self.ratings)
         bl.addWidget(self.details)
         bl.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(body)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(body)
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addLayout(bar)
-        rl.addWidget(self.scroll, 1)
+        rl.addWidget(self.scroll_area, 1)
 
         split = QSplitter()
         split.addWidget(left)
@@ -295,7 +295,7 @@ class SurveyView(QWidget):
             self.status.setText("No survey yet: create one below.")
             return
         info = self.refresh_progress()
-        self.status.setText(f"{name}: {info['items']} items.")
+        self.status.setText(f"{name}: {info['items']} items." if info else f"{name}: not found.")
 
     @Slot()
     def refresh_progress(self) -> dict | None:

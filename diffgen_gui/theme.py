@@ -48,7 +48,11 @@ def contrast(a: QColor, b: QColor) -> float:
 
 def mix(a: QColor, b: QColor, t: float) -> QColor:
     """``a`` moved ``t`` of the way to ``b``."""
-    return QColor.fromRgbF(*(x + (y - x) * t for x, y in zip(a.getRgbF()[:3], b.getRgbF()[:3])))
+    return QColor.fromRgbF(*(x + (y - x) * t for x, y in zip(_rgb(a), _rgb(b))))
+
+
+def _rgb(c: QColor) -> tuple[float, float, float]:
+    return c.redF(), c.greenF(), c.blueF()
 
 
 def text_on(background: str | QColor) -> QColor:
@@ -119,3 +123,11 @@ def current_theme(app: QApplication) -> str:
 def status_colour(name: str) -> QColor:
     """Background colour of a decision or job state."""
     return QColor(ACCENTS[name])
+
+
+def gui_app() -> QApplication:
+    """The running QApplication (QApplication.instance() is typed as a plain QCoreApplication)."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        raise RuntimeError("the GUI needs a running QApplication")
+    return app

@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRunnable,
+    QSize,
+    Qt,
+    QThreadPool,
+    Signal,
+)
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 
 from backend.workspace import TEST, TRAIN, Workspace, queries
@@ -69,7 +80,7 @@ class ThumbnailModel(QAbstractListModel):
         self._placeholder = placeholder
         self.all_rows: list[Row] = []
         self.rows: list[Row] = []
-        self._filter = {"search": "", "cluster": None, "edited": False, "flagged": False, "role": None}
+        self._filter: dict[str, Any] = {"search": "", "cluster": None, "edited": False, "flagged": False, "role": None}
         self.refresh()
 
     # -- data --------------------------------------------------------------------------
@@ -105,10 +116,10 @@ class ThumbnailModel(QAbstractListModel):
                 return i
         return -1
 
-    def rowCount(self, parent: QModelIndex | None = None) -> int:  # noqa: N802 - Qt API
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:  # noqa: N802 - Qt API
         return 0 if parent is not None and parent.isValid() else len(self.rows)
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or index.row() >= len(self.rows):
             return None
         r = self.rows[index.row()]

@@ -29,7 +29,7 @@ from backend.jobs.context import JobContext
 from backend.jobs.queue import run_job
 from backend.masks import ops as masks
 from backend.workspace import now
-from backend.workspace.selection import select_images
+from backend.workspace.selection import ImageSelection
 
 FAST = {"respacing": 10, "jump_length": 5, "jump_n_sample": 2, "dilate": 2, "min_island": 2,
         "preset": "tiny", "seed": 3}
@@ -168,9 +168,9 @@ def test_bad_images_are_skipped_and_the_rest_goes_on(ws):
     assert result.samples == 1 and result.skipped[0]["image_id"] == 3
     assert "empty" in result.skipped[0]["reason"]
     with pytest.raises(DiffGenError, match="999"):
-        select_images(ws, {"images": [999]})
+        ImageSelection.from_params({"images": [999]}).resolve(ws)
     with pytest.raises(DiffGenError, match="choose images"):
-        select_images(ws, {})
+        ImageSelection.from_params({}).resolve(ws)
     with pytest.raises(DiffGenError, match="exceeds the 1000"):
         _run(ws, {**FAST, "images": [4], "respacing": 5000})
     with pytest.raises(DiffGenError, match="must be >= 1"):

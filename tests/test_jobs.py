@@ -22,7 +22,7 @@ from backend.workspace import Workspace
 def test_queue_order_move_remove_and_persistence(demo_ws):
     store = JobStore(demo_ws)
     a = store.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 1}, "all": True})
-    b = store.enqueue("inpaint", {"preset": "tiny"})
+    b = store.enqueue("inpaint", {"preset": "tiny", "all": True})
     c = store.enqueue("style", {"preset": "tiny"})
     assert store.queued_ids() == [a, b, c]
     store.move(c, -2)
@@ -119,7 +119,7 @@ def test_one_image_selection_rule_for_every_job(demo_ws):
     """Named ids are used as named (flagged too); a cluster or all leaves flagged images out;
     naming nothing is an error (no stage falls back to every image)."""
     from backend.errors import DiffGenError
-    from backend.workspace.selection import select_images
+    from backend.workspace.selection import ImageSelection
 
     ids = demo_ws.image_ids()
     with demo_ws.transaction() as c:
@@ -129,14 +129,37 @@ def test_one_image_selection_rule_for_every_job(demo_ws):
     demo_ws.set_flag(ids[1], True, "bad mask")
     flagged = {r.id for r in demo_ws.images("flagged = 1")}
     assert ids[1] in flagged
-    assert select_images(demo_ws, {"cluster": 1}) == [i for i in ids if i % 2 == 1 and i not in flagged]
-    assert select_images(demo_ws, {"all": True}) == [i for i in ids if i not in flagged]
-    assert select_images(demo_ws, {"images": [ids[1], ids[0]]}) == [ids[1], ids[0]]
+    assert ImageSelection.from_params({"cluster": 1}).resolve(demo_ws) == [i for i in ids if i % 2 == 1 and i not in flagged]
+    assert ImageSelection.from_params({"all": True}).resolve(demo_ws) == [i for i in ids if i not in flagged]
+    assert ImageSelection.from_params({"images": [ids[1], ids[0]]}).resolve(demo_ws) == [ids[1], ids[0]]
     with pytest.raises(DiffGenError, match="choose images"):
-        select_images(demo_ws, {})
-    job = JobStore(demo_ws).enqueue("masks", {"operation": "fill_holes"})  # the masks job follows the rule
-    rec = run_job(demo_ws, job)
-    assert rec.status == "failed" and "choose images" in rec.message
+        ImageSelection.from_params({}).resolve(demo_ws)
+    store = JobStore(demo_ws)
+    with pytest.raises(DiffGenError, match="choose images"):  # the masks job follows the rule, when queued
+        store.enqueue("masks", {"operation": "fill_holes"})
+    assert store.list() == []
+
+
+@pytest.mark.parametrize("kind, params", [("masks", {"operation": "fill_holes"}), ("inpaint", {"preset": "tiny"})])
+def test_a_selection_of_no_images_is_refused_when_queued_and_when_run(demo_ws, kind, params):
+    """A cluster whose images are all flagged selects nothing: refused at enqueue, naming the
+    selection; a job queued before its images were flagged fails when it runs, changing nothing."""
+    ids = demo_ws.image_ids()
+    with demo_ws.transaction() as c:
+        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, is_current, created_at)"
+                        " VALUES (2, 0, 'test', 1, 'now')").lastrowid
+        c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)", [(cid, i, i % 2) for i in ids])
+    store = JobStore(demo_ws)
+    queued = store.enqueue(kind, {**params, "cluster": 1})
+    for i in (i for i in ids if i % 2 == 1):
+        demo_ws.set_flag(i, True, "bad mask")
+    with pytest.raises(DiffGenError, match=r"cluster 1 selects no images in .*flagged"):
+        store.enqueue(kind, {**params, "cluster": 1})
+    assert store.queued_ids() == [queued]
+    masks_before = demo_ws.query("SELECT COUNT(*) FROM mask_versions")[0][0]
+    rec = run_job(demo_ws, queued)
+    assert rec.status == "failed" and "cluster 1 selects no images" in rec.message
+    assert demo_ws.query("SELECT COUNT(*) FROM mask_versions")[0][0] == masks_before and demo_ws.samples() == []
 
 
 

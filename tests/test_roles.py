@@ -27,7 +27,7 @@ from backend.style.params import StyleParams
 from backend.survey import SurveyConfig, create_survey
 from backend.workspace import Workspace, now
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
-from backend.workspace.selection import ImageSelection, generation_samples, select_images
+from backend.workspace.selection import ImageSelection, generation_samples
 
 TRAINING = list(range(3, 13))    # the demo workspace's 12 images with 1 and 2 held out ...
 USABLE = [4, 5, 6, 7, 9, 10, 11, 12]  # ... minus 3 and 8, flagged by the fixture
@@ -123,14 +123,14 @@ def test_reimporting_with_another_role_keeps_the_role_and_says_how_to_change_it(
 
 # -- one rule for every generation stage ---------------------------------------------------------
 def test_selection_leaves_test_images_out_and_refuses_them_by_name(held):
-    assert select_images(held, {"all": True}) == USABLE
-    assert select_images(held, {"images": [3, 4]}) == [3, 4]  # named: used as named, flagged or not
+    assert ImageSelection.from_params({"all": True}).resolve(held) == USABLE
+    assert ImageSelection.from_params({"images": [3, 4]}).resolve(held) == [3, 4]  # named: used as named, flagged or not
     with pytest.raises(DiffGenError, match=_refused(held, 2)):
-        select_images(held, {"images": [3, 2]})
+        ImageSelection.from_params({"images": [3, 2]}).resolve(held)
     _one_cluster(held)
-    assert select_images(held, {"cluster": 0}) == USABLE
+    assert ImageSelection.from_params({"cluster": 0}).resolve(held) == USABLE
     # mask operations may work on test images: their masks are what segmentation scores
-    assert select_images(held, {"cluster": 0}, allow_test=True) == [1, 2] + USABLE
+    assert ImageSelection.from_params({"cluster": 0}).resolve(held, allow_test=True) == [1, 2] + USABLE
     before = held.image(1).current_mask_id
     assert run_masks(held, MaskParams.from_dict({"operation": "dilate", "op_params": {"pixels": 1}, "images": [1]}),
                      JobContext())

@@ -19,7 +19,7 @@ from backend.segmentation.data import HOLD_OUT_NOTE, RANDOM_HOLD_OUT, TEST_ROLE,
 from backend.segmentation.params import SegmentParams
 from backend.segmentation.plan import Planner
 from backend.workspace import Workspace
-from backend.workspace.selection import select_images
+from backend.workspace.selection import ImageSelection
 
 # 32 px, a 3-stage encoder and one epoch: each run takes well under a second of compute.
 TINY = ["segment.image_size=32", "segment.encoder_depth=3", "segment.decoder_channels=[16,8,4]",
@@ -176,7 +176,7 @@ def test_without_a_test_role_a_random_hold_out_is_drawn_once_and_stored(seg_ws):
     note = seg_ws.image(drawn[0]).role_note
     assert note.startswith(HOLD_OUT_NOTE) and "1 diffusion model was trained before" in note
     assert image_split(seg_ws, load_config("tiny", TINY + ["segment.split_seed=7"])).test == split.test  # once
-    assert not set(select_images(seg_ws, {"all": True})) & set(drawn)  # generation leaves it out too
+    assert not set(ImageSelection.from_params({"all": True}).resolve(seg_ws)) & set(drawn)  # generation leaves it out too
     result = _segment(seg_ws, {"preset": "tiny", "overrides": TINY, "experiments": ["synthetic"]})
     assert result.protocol.startswith(f"{RANDOM_HOLD_OUT}: {HOLD_OUT_NOTE}")
     # add_fake_sets made 3 Diff + 1 GAN samples from each image, the 2 drawn ones included

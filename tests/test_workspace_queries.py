@@ -83,7 +83,7 @@ def test_seconds_per_evaluation_from_the_last_run_with_that_preset(demo_ws):
     store = JobStore(demo_ws)
     assert queries.seconds_per_evaluation(demo_ws, "tiny") is None
     for preset, seconds, total in (("tiny", 30.0, 600), ("paper", 900.0, 2880), ("tiny", 12.0, 400)):
-        job = store.enqueue("inpaint", {"preset": preset})
+        job = store.enqueue("inpaint", {"preset": preset, "all": True})
         demo_ws.execute("UPDATE jobs SET status = 'done', progress_total = ?, result_json = ? WHERE id = ?",
                         (total, json.dumps({"seconds": seconds}), job))
     assert queries.seconds_per_evaluation(demo_ws, "tiny") == pytest.approx(12.0 / 400)

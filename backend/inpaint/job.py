@@ -284,7 +284,7 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
     # Group images by model so that each model is loaded once and its images share batches.
     groups: dict[Path, list[int]] = defaultdict(list)
     refs: dict[Path, ModelRef] = {}
-    for image_id in params.selection.resolve(ws):
+    for image_id in params.image_ids(ws):
         ref = resolve_model(ws, image_id, params.model)
         if ref.note and ref.note not in messages:
             messages.append(ref.note)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.jobs.params import JobParams
+from backend.workspace import Workspace
 from backend.workspace.selection import ImageSelection
 
 
@@ -31,3 +32,9 @@ class InpaintParams(JobParams):
     weights: str | None = None             # "ema" | "raw"; None: the preset's inpaint.weights
     set_name: str | None = None            # default: Diff / Full-Diff / Custom-Diff by the model's target
     sheet: bool = False                    # also write a contact sheet into reports/
+
+    def image_ids(self, ws: Workspace) -> list[int]:
+        return self.selection.require(ws, "inpainting")
+
+    def check(self, ws: Workspace) -> None:
+        self.image_ids(ws)

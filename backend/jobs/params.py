@@ -129,6 +129,11 @@ class JobParams:
                 raise BadInputError(f"a {cls.label()} job needs {f.name!r}")
         return cls(**values)
 
+    def check(self, ws: Any) -> None:
+        """Checks that need the workspace ``ws``, run when the job is queued, so that a job that
+        cannot run never enters the queue (none by default; a kind with an image selection
+        checks that it selects images)."""
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able, flattened as ``from_dict`` reads it: ``from_dict(p.to_dict()) == p``."""
         out: dict[str, Any] = {}

@@ -152,6 +152,7 @@ class JobStore:
         if isinstance(params, JobParams) and not isinstance(params, cls):
             raise DiffGenError(f"a {kind} job takes {cls.__name__}, not {type(params).__name__}")
         typed = params if isinstance(params, JobParams) else cls.from_dict(params)
+        typed.check(self.ws)
         body = json.dumps(typed.to_dict())
         with self.ws.transaction() as c:
             pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs").fetchone()[0]
@@ -335,6 +336,13 @@ class MaskParams(JobParams):
     selection: ImageSelection = ImageSelection()
     LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"device"})  # early forms sent one with every job
 
+    def image_ids(self, ws: Workspace) -> list[int]:
+        # test images too: a test image's mask is what segmentation scores
+        return self.selection.require(ws, f"a {self.operation} mask job", allow_test=True)
+
+    def check(self, ws: Workspace) -> None:
+        self.image_ids(ws)
+
 
 @dataclass(frozen=True)
 class MaskResult(JobResult):
@@ -346,7 +354,7 @@ def run_masks(ws: Workspace, params: MaskParams, ctx: JobContext) -> MaskResult:
     """Apply one mask operation to the target images, each result a new mask version. All new
     masks are computed first and written in one transaction, so a cancel leaves nothing behind."""
     op, op_params = params.operation, params.op_params
-    ids = params.selection.resolve(ws, allow_test=True)  # a test image's mask is what segmentation scores
+    ids = params.image_ids(ws)
     pending: list[tuple[int, int, Any]] = []
     skipped: list[str] = []
     for i, image_id in enumerate(ids):

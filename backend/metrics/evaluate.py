@@ -21,7 +21,6 @@ Output: Markdown + CSV + a bar chart in ``reports/evaluate-<time>/``, and rows i
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -44,7 +43,9 @@ from backend.metrics.fid import (
     set_statistics,
 )
 from backend.metrics.msssim import MsssimConfig, mean_msssim
+from backend.reports import markdown_table
 from backend.reports.csvio import write_csv
+from backend.reports.figures import new_figure, png_bytes
 from backend.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
@@ -345,26 +346,19 @@ def _mean_sd(values: list[float]) -> str:
     return f"{v.mean():.4g} ± {v.std(ddof=1):.2g}" if len(v) > 1 else f"{v.mean():.4g}"
 
 
-def markdown_table(title: str, rows: dict[str, list[float]], sizes: dict[str, int], subsets: int,
+def results_table(title: str, rows: dict[str, list[float]], sizes: dict[str, int], subsets: int,
                    how: dict[str, str]) -> str:
     """One table: a row per set, a column per subset, and how the row's sets were made."""
-    head = "| Data type | " + " | ".join(f"Set {k + 1}" for k in range(subsets)) + " | Mean ± sd | Images | Sets |"
-    lines = [f"### {title}", "", head, "|" + "---|" * (subsets + 4)]
-    for name, vals in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{v:.4g}" for v in vals) +
-                     f" | {_mean_sd(vals)} | {sizes[name]} | {how[name]} |")
-    return "\n".join(lines) + "\n"
+    header = ["Data type", *(f"Set {k + 1}" for k in range(subsets)), "Mean ± sd", "Images", "Sets"]
+    cells = [[name, *(f"{v:.4g}" for v in vals), _mean_sd(vals), sizes[name], how[name]] for name, vals in rows.items()]
+    return "\n".join([f"### {title}", "", *markdown_table(header, cells)]) + "\n"
 
 
 def bar_chart(fid: dict[str, list[float]], ms: dict[str, list[float]], reference: frozenset[str]) -> bytes:
     """Two panels (FID, MS-SSIM): a bar per set at the mean, a dot per subset, sd whiskers;
     the ``reference`` rows (Real) in grey."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    fig = new_figure((11, 4.2), dpi=110)
+    axes = fig.subplots(1, 2)
     for ax, data, title in ((axes[0], fid, "FID to Real (lower = closer)"),
                             (axes[1], ms, "MS-SSIM within set (lower = more diverse)")):
         names = list(data)
@@ -379,10 +373,7 @@ def bar_chart(fid: dict[str, list[float]], ms: dict[str, list[float]], reference
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig)
 
 
 def _write_report(ws: Workspace, cfg: EvaluateConfig, specs: list[str], fid_rows: dict, ms_rows: dict,
@@ -405,8 +396,8 @@ def _write_report(ws: Workspace, cfg: EvaluateConfig, specs: list[str], fid_rows
           f"*{REAL_SELF}*: Real in shuffled order against Real, the paper's Table 1 row (~0): a check of "
           f"the pipeline, not a reference value. *{REAL_HALVES}*: two disjoint random halves of Real against "
           "each other, the FID two samples of the same images give at this size: the floor for the other rows.",
-          "", markdown_table("Table 1: FID between real and synthetic images", fid, fid_sizes, cfg.subsets, how),
-          markdown_table("Table 2: MS-SSIM within each set", ms, ms_sizes, cfg.subsets, how)]
+          "", results_table("Table 1: FID between real and synthetic images", fid, fid_sizes, cfg.subsets, how),
+          results_table("Table 2: MS-SSIM within each set", ms, ms_sizes, cfg.subsets, how)]
     if notes:
         md += ["### Notes", ""] + [f"- {n}" for n in notes] + [""]
     csv_rows = [[table, name, k + 1, float(f"{v:.6g}"), sizes[name]]

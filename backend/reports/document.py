@@ -10,6 +10,7 @@ import base64
 import html
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,14 @@ class Section:
     markdown_base: Path | None = None  # folder its image links are relative to
 
 
+def markdown_table(header: Sequence[object], rows: Iterable[Sequence[object]]) -> list[str]:
+    """A pipe table's lines: the header, the rule and a line per row (cells as ``str``)."""
+    def line(cells: Sequence[object]) -> str:
+        return "| " + " | ".join(str(c) for c in cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *(line(r) for r in rows)]
+
+
 def _fmt(value: object) -> str:
     if isinstance(value, float):
         if value != value:  # NaN
@@ -72,10 +81,7 @@ class Report:
             if s.markdown:
                 out += [_relink(_demote(s.markdown), s.markdown_base, relative_to).strip(), ""]
             for t in s.tables:
-                out += [f"**{t.caption}**", "", "| " + " | ".join(t.header) + " |",
-                        "|" + "|".join("---" for _ in t.header) + "|"]
-                out += ["| " + " | ".join(r) + " |" for r in t.cells()]
-                out.append("")
+                out += [f"**{t.caption}**", "", *markdown_table(t.header, t.cells()), ""]
             for f in s.figures:
                 p = Path(f.path)
                 rel = Path(os.path.relpath(p, relative_to)) if relative_to else p

@@ -140,7 +140,7 @@ class Planner:
 
     def synthetic(self, seed: int) -> list[RunSpec]:
         """Table 3: train and validate on N x (real training images) samples of one set only."""
-        train_ids, val_ids = self._train_val(seed)
+        val_ids = self._train_val(seed)[1]
         runs = []
         for name in self._sets_or_note((), "synthetic"):
             previous = 0

@@ -7,7 +7,6 @@ one test split are mixed: by default those of the most recent finished run.
 
 from __future__ import annotations
 
-import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -17,7 +16,9 @@ import numpy as np
 
 from backend.errors import DiffGenError
 from backend.io.files import atomic_write_bytes, atomic_write_text
+from backend.reports import markdown_table
 from backend.reports.csvio import write_csv
+from backend.reports.figures import new_figure, png_bytes
 from backend.segmentation.plan import ordered_sets
 from backend.workspace import Workspace
 
@@ -140,19 +141,17 @@ def _markdown(tables: dict, t6: list, rs: list[int], header: str) -> str:
         if not rows:
             out += ["(no finished runs)", ""]
             continue
-        out += ["| Data type | Dice loss | IoU |", "|---|---|---|"]
-        out += [f"| {label} | {s.fmt('dice_loss')} | {s.fmt('iou')} |" for label, s in rows] + [""]
+        out += markdown_table(["Data type", "Dice loss", "IoU"],
+                              [[label, s.fmt("dice_loss"), s.fmt("iou")] for label, s in rows]) + [""]
     out += [f"## {TITLES['table6']}", ""]
     if not t6:
         return "\n".join(out + ["(no finished runs)", ""])
     cols = [0] + rs
-    out.append("| N | Data type | " + " | ".join(
-        f"{'real only' if r == 0 else f'r = {r}'}: Dice loss | IoU" for r in cols) + " |")
-    out.append("|---|---|" + "---|---|" * len(cols))
-    for n, name, by_r in t6:
-        cells = [f"{by_r[r].fmt('dice_loss')} | {by_r[r].fmt('iou')}" if r in by_r else " | " for r in cols]
-        out.append(f"| {n} | {name} | " + " | ".join(cells) + " |")
-    return "\n".join(out + [""])
+    head6 = ["N", "Data type"] + [h for r in cols for h in (f"{'real only' if r == 0 else f'r = {r}'}: Dice loss",
+                                                            "IoU")]
+    rows6 = [[n, name] + [c for r in cols for c in ((by_r[r].fmt("dice_loss"), by_r[r].fmt("iou")) if r in by_r
+                                                    else ("", ""))] for n, name, by_r in t6]
+    return "\n".join(out + markdown_table(head6, rows6) + [""])
 
 
 TABLES_CSV_HEADER = ["table", "data_type", "N", "r", "dice_loss_mean", "dice_loss_sd", "iou_mean", "iou_sd",
@@ -179,13 +178,9 @@ def plot_iou_vs_n(t6: list, rs: list[int]) -> bytes | None:
     """IoU against N (log scale), one panel per synthetic set, error bars = SD over seeds."""
     if not t6:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = [n for n in dict.fromkeys(name for _, name, _ in t6) if n != "Real"] or ["Real"]
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), sharey=True, squeeze=False)
+    fig = new_figure((4.2 * len(names), 3.6))
+    axes = fig.subplots(1, len(names), sharey=True, squeeze=False)
     real = {n: by_r[0] for n, name, by_r in t6 if name == "Real" and 0 in by_r}
     for ax, name in zip(axes[0], names):
         series = [("Real (no synthetic)", real, "k", "o")]
@@ -210,10 +205,7 @@ def plot_iou_vs_n(t6: list, rs: list[int]) -> bytes | None:
     n_seeds = max(len(s.seeds) for _, _, by_r in t6 for s in by_r.values())
     axes[0][0].set_ylabel(f"test IoU (mean ± SD over {n_seeds} seed{'s' if n_seeds > 1 else ''})")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, dpi=120)
 
 
 def gate_sentence(runs: list[dict]) -> str:

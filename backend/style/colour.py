@@ -40,7 +40,7 @@ def histogram_match(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     out = np.empty_like(source)
     for c in range(source.shape[-1]):
         s, r = source[..., c].ravel(), target[..., c].ravel()
-        s_values, s_idx, s_counts = np.unique(s, return_inverse=True, return_counts=True)
+        _, s_idx, s_counts = np.unique(s, return_inverse=True, return_counts=True)
         r_values, r_counts = np.unique(r, return_counts=True)
         s_q = np.cumsum(s_counts) / s.size
         r_q = np.cumsum(r_counts) / r.size

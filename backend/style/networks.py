@@ -175,10 +175,8 @@ class UNetEncoder:
     def __init__(self, model: DiffusionUNet, levels: int = 4):
         self.model = model
         self.levels = min(levels, len(model.unet.down_blocks))
-        self.calls = 0
 
     def __call__(self, x: torch.Tensor, t_model: torch.Tensor) -> list[torch.Tensor]:
-        self.calls += 1
         unet = self.model.unet
         last = self.model.cfg.num_res_blocks - 1
         feats: list[torch.Tensor] = []

@@ -7,7 +7,6 @@ and records it. The GUI shows the same Markdown and figures, so both faces agree
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -17,7 +16,9 @@ import numpy as np
 
 from backend.io.files import atomic_write_bytes, atomic_write_text
 from backend.metrics.agreement import BinaryStats, KappaResult, binary_stats, cohen_kappa_result, fleiss_kappa_result
+from backend.reports import markdown_table
 from backend.reports.csvio import write_csv
+from backend.reports.figures import new_figure, png_bytes
 from backend.survey import QUALITY, QUESTIONS, REAL_FAKE, Rater, Survey, answer_rows, raters
 from backend.workspace.store import Workspace
 
@@ -147,11 +148,6 @@ def _weights_name(w: str | None) -> str:
     return "unweighted" if w is None else f"{w} weighted"
 
 
-def _md_table(header: list[str], rows: list[list]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return out + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-
-
 def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, tables: bool = True) -> str:
     """The whole report as Markdown (figures: name -> relative file to embed).
 
@@ -172,7 +168,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
     lines += ["## Table 7: expert review results", ""] if tables else []
     for name, t7 in (res.tables.items() if tables else ()):
         lines += [f"**{name}**", ""]
-        lines += _md_table(TABLE7_HEADER, [[r.label] + r.cells() for r in t7]) + [""]
+        lines += markdown_table(TABLE7_HEADER, [[r.label, *r.cells()] for r in t7]) + [""]
     if res.detection:
         lines += ["## Real vs synthetic", "",
                   "Positive class = synthetic. Sensitivity = synthetic items called synthetic; specificity = "
@@ -183,14 +179,14 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
                  f"{_f(b.sensitivity)} {_ci(b.sensitivity_ci)}", f"{_f(b.specificity)} {_ci(b.specificity_ci)}",
                  f"{_f(b.kappa.kappa)} ({_f(b.kappa.se)})", _ci(b.kappa.ci_analytic),
                  _ci(b.kappa.ci_bootstrap), b.kappa.reading] for r, c, b in res.detection]
-        lines += _md_table(hdr, rows) + [""]
+        lines += markdown_table(hdr, rows) + [""]
     lines += ["## Agreement between raters", ""]
     if res.pairwise:
         hdr = ["Rater A", "Rater B", "Question", "Kappa", "n", "Analytic 95% CI", "Bootstrap 95% CI", "Reading"]
         rows = [[a, b, f"{QUESTION_TITLES[q]} ({_weights_name(k.weights)})", _f(k.kappa), k.n,
                  _ci(k.ci_analytic), _ci(k.ci_bootstrap), k.reading] for a, b, q, k in res.pairwise]
         lines += ["Cohen's kappa per pair of raters over the items both answered.", ""]
-        lines += _md_table(hdr, rows) + [""]
+        lines += markdown_table(hdr, rows) + [""]
     else:
         lines += ["Fewer than two raters have answered: no between-rater agreement yet.", ""]
     if res.fleiss:
@@ -199,7 +195,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
         rows = [[QUESTION_TITLES[q], m, k.n, _f(k.kappa), _f(k.se), _f(k.p_value, 4), _ci(k.ci_bootstrap),
                  k.reading]
                 for q, m, k in res.fleiss]
-        lines += ["Fleiss' kappa over the items every rater answered.", ""] + _md_table(hdr, rows) + [""]
+        lines += ["Fleiss' kappa over the items every rater answered.", ""] + markdown_table(hdr, rows) + [""]
     for name, rel in (figures or {}).items():
         lines += [f"![{name}]({rel})", ""]
     lines += ["## Limitations", "", _real_items_note(s), ""]
@@ -227,25 +223,14 @@ def _real_items_note(s: Survey) -> str:
             "not seen and that are not public, with `diffgen survey create --real-images ID,ID,...`.")
 
 
-def _png(fig) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return buf.getvalue()
-
-
 def confusion_figure(res: SurveyResults) -> bytes | None:
     """One 2x2 truth-by-call matrix per rater (all synthetic kinds combined)."""
-    from matplotlib.figure import Figure
-
     combined = [(r, b) for r, c, b in res.detection if c.startswith("All synthetic")]
     if not combined:
         return None
     cols = min(4, len(combined))
     rows = -(-len(combined) // cols)
-    fig = Figure(figsize=(3.2 * cols, 3.0 * rows))
+    fig = new_figure((3.2 * cols, 3.0 * rows))
     for n, (rater, b) in enumerate(combined):
         ax = fig.add_subplot(rows, cols, n + 1)
         m = np.array([[b.tn, b.fp], [b.fn, b.tp]])
@@ -258,18 +243,16 @@ def confusion_figure(res: SurveyResults) -> bytes | None:
         ax.set_title(f"{rater}\nκ = {_f(b.kappa.kappa, 2)}, acc = {_f(b.accuracy, 2)}", fontsize=9)
     fig.suptitle("Real vs synthetic: truth (rows) by call (columns)", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig, dpi=110, tight=True)
 
 
 def ratings_figure(res: SurveyResults) -> bytes | None:
     """Stacked bars per data type for each question (all raters pooled)."""
-    from matplotlib.figure import Figure
-
     if not res.tables:
         return None
     rows = res.tables.get(ALL_RATERS) or next(iter(res.tables.values()))
     colours = {"good": "#3a9a5b", "moderate": "#e0a526", "poor": "#c8423b", "real": "#3b6fb6", "fake": "#8c8c8c"}
-    fig = Figure(figsize=(11, 3.8))
+    fig = new_figure((11, 3.8))
     x = np.arange(len(rows))
     for n, (q, cats) in enumerate(QUESTIONS.items()):
         ax = fig.add_subplot(1, 3, n + 1)
@@ -287,7 +270,7 @@ def ratings_figure(res: SurveyResults) -> bytes | None:
     pooled = " (all raters pooled)" if ALL_RATERS in res.tables else ""
     fig.suptitle(f"Answers per data type{pooled}", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig, dpi=110, tight=True)
 
 
 def write_report(ws: Workspace, survey: Survey, out_dir: str | Path | None = None,

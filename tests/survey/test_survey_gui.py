@@ -282,11 +282,11 @@ def test_compute_results_leaves_the_window_responsive(qtbot, ws, survey, monkeyp
     # the buttons stay in view; nothing inside the results' scroll area scrolls by itself
     buttons = {b.text(): b for b in view.findChildren(QPushButton)}
     for text in ("Compute results", "Write report (Markdown + CSV + PNG)"):
-        assert not view.scroll.isAncestorOf(buttons[text]) and buttons[text].isVisible()
-    view.scroll.verticalScrollBar().setValue(view.scroll.verticalScrollBar().maximum())
+        assert not view.scroll_area.isAncestorOf(buttons[text]) and buttons[text].isVisible()
+    view.scroll_area.verticalScrollBar().setValue(view.scroll_area.verticalScrollBar().maximum())
     assert buttons["Write report (Markdown + CSV + PNG)"].visibleRegion().boundingRect().width() > 0
     qtbot.wait(50)
-    inner = view.scroll.widget().findChildren(QAbstractScrollArea)
+    inner = view.scroll_area.widget().findChildren(QAbstractScrollArea)
     assert all(a.verticalScrollBar().maximum() == 0 and not a.verticalScrollBar().isVisible() for a in inner)
     assert "Fleiss" in view.details.text()
     buttons["Write report (Markdown + CSV + PNG)"].click()

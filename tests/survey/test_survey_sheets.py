@@ -169,3 +169,29 @@ def test_latin1_answers_sheet_is_read_with_a_note(ws, survey, tmp_path, capsys):
     junk.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
     assert cli_main(["survey", "import-answers", "-w", str(ws.root), "--survey", "pilot", str(junk)]) == 1
     assert "picture.csv: missing column(s) rater, item" in capsys.readouterr().err
+
+
+def test_survey_report_files_are_unchanged_and_rater_names_escaped(ws, survey, tmp_path):
+    """Three raters (one named like a formula); each answer depends only on the item's kind
+    and its rank among the items of that kind, so the numbers do not depend on the random
+    codes; no bootstrap (its intervals would)."""
+    from _report_helpers import HYPERLINK, assert_no_formula, csv_cells, same_as_golden
+
+    answers = {"real": (sv.QUALITY, sv.REAL_FAKE), "inpainted": (sv.QUALITY[::-1], sv.REAL_FAKE[::-1]),
+               "styled": (sv.QUALITY[1:], sv.REAL_FAKE)}
+    for shift, name in enumerate(["dr-a", HYPERLINK, "dr-c"]):
+        rater = sv.add_rater(ws, survey, name)
+        rank: dict[str, int] = {}
+        for item in sv.items(ws, survey):
+            quality, real_fake = answers[item["truth"]]
+            k = rank[item["truth"]] = rank.get(item["truth"], -1) + 1
+            for q, v in (("image_quality", quality[(k + shift) % len(quality)]),
+                         ("mask_quality", quality[k % len(quality)]),
+                         ("real_fake", real_fake[(k * (shift + 1)) % 2])):
+                sv.record_answer(ws, rater, item["id"], q, v)
+    files = write_report(ws, survey, tmp_path / "rep", n_boot=0)
+    for name in ("report.md", "table7.csv", "detection.csv", "agreement.csv"):
+        same_as_golden(f"survey-{name}", files[name].read_text(encoding="utf-8"))
+    for name in ("table7.csv", "detection.csv", "agreement.csv", "answers.csv"):
+        assert_no_formula(files[name])
+        assert "'" + HYPERLINK in {c for row in csv_cells(files[name]) for c in row}, name
