@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from backend.job_params import JobParams
 from backend.selection import ImageSelection
+from backend.shards import ShardedParams
 
 
 @dataclass(frozen=True)
-class InpaintParams(JobParams):
+class InpaintParams(JobParams, ShardedParams):
     """None: the value of the preset's ``[inpaint]`` section (the model's own preset when
     ``preset`` is None), after ``overrides`` (``inpaint.field=value``)."""
     selection: ImageSelection = ImageSelection()
@@ -30,4 +31,6 @@ class InpaintParams(JobParams):
     device: str | None = None
     weights: str | None = None             # "ema" | "raw"; None: the preset's inpaint.weights
     set_name: str | None = None            # default: Diff / Full-Diff / Custom-Diff by the model's target
-    sheet: bool = False                    # also write a contact sheet into reports/
+    sheet: bool = False                    # also write a contact sheet into reports/ (not by a shard)
+    shard: str | None = None               # "K/N": this share of the sorted images, into a bundle (backend.bundles)
+    bundle: str | None = None              # the shard's bundle folder; None: WS/bundles/RUN-K-of-N
