@@ -92,8 +92,5 @@ class ShardedParams:
     shard: str | None
     bundle: str | None
 
-    def __post_init__(self) -> None:
-        self.shard_spec()   # a bad K/N is refused when the job is made, not when it runs
-
     def shard_spec(self) -> Shard | None:
         return parse_shard(self.shard) if self.shard is not None else None
