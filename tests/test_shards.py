@@ -16,19 +16,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from backend.bundles import MANIFEST, bundle_states, import_bundles, read_bundle
 from backend.cli import main as cli_main
+from backend.config.device import pick_device, rank_device
 from backend.data.importer import import_dataset
-from backend.device import pick_device, rank_device
 from backend.diffusion.checkpoint import save_model
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.registry import record_checkpoint, register_model
 from backend.errors import BadInputError, DiffGenError
-from backend.inpaint_params import InpaintParams
-from backend.inpainting import run_inpaint
-from backend.job_context import JobContext
-from backend.shards import Shard, local_rank_from_env, parse_shard, shard_from_env
+from backend.inpaint.job import run_inpaint
+from backend.inpaint.params import InpaintParams
+from backend.jobs.bundles import MANIFEST, bundle_states, import_bundles, read_bundle
+from backend.jobs.context import JobContext
+from backend.jobs.shards import Shard, local_rank_from_env, parse_shard, shard_from_env
 from backend.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]

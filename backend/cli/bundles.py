@@ -1,5 +1,5 @@
 """``diffgen import-samples`` and ``diffgen bundles``: merge and list the bundles that shards
-of a sharded inpaint or style run wrote (see :mod:`backend.bundles`)."""
+of a sharded inpaint or style run wrote (see :mod:`backend.jobs.bundles`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import argparse
 import json
 from dataclasses import asdict
 
-from backend.bundles import bundle_states, import_bundles
 from backend.cli.common import add_workspace, open_workspace
+from backend.jobs.bundles import bundle_states, import_bundles
 
 
 def register(sub) -> None:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-from backend.shards import local_rank_from_env, parse_shard, shard_from_env
+from backend.jobs.shards import local_rank_from_env, parse_shard, shard_from_env
 from backend.workspace import Workspace
 from backend.workspace.access import read_only_error
 
@@ -71,9 +71,9 @@ def add_shard(p: argparse.ArgumentParser, items: str) -> None:
 
 
 def shard_and_device(a: argparse.Namespace) -> tuple[str | None, str | None]:
-    """The ``--shard`` (or the launcher's, see :func:`backend.shards.shard_from_env`) and the
+    """The ``--shard`` (or the launcher's, see :func:`backend.jobs.shards.shard_from_env`) and the
     device of this process (``cuda:LOCAL_RANK`` for ``auto`` under torchrun)."""
-    from backend.device import rank_device  # torch: only when a command computes
+    from backend.config.device import rank_device  # torch: only when a command computes
 
     if a.shard == "none":
         shard = None

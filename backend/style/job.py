@@ -16,28 +16,28 @@ import cv2
 import numpy as np
 import torch
 
-from backend.bundles import BundleWriter, SampleRow, bundle_folder, run_identity
-from backend.device import pick_device
+from backend.config.device import pick_device
+from backend.config.presets import apply_overrides, from_section, load_preset
+from backend.config.settings import resolve_weights
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.model import DiffusionUNet
 from backend.diffusion.registry import resolve_model
 from backend.errors import BadWeightsError, Cancelled, DiffGenError, MissingWeightsError
 from backend.gates import GateConfig
-from backend.imageio import load_rgb
-from backend.inpainting import InpaintConfig
-from backend.job_context import JobContext
-from backend.job_params import JobResult
-from backend.presets import apply_overrides, from_section, load_preset
-from backend.quality import gate_config, score_child
-from backend.selection import generation_samples
-from backend.settings import resolve_weights
-from backend.shards import Shard
+from backend.inpaint.job import InpaintConfig
+from backend.inpaint.quality import gate_config, score_child
+from backend.io.images import load_rgb
+from backend.jobs.bundles import BundleWriter, SampleRow, bundle_folder, run_identity
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
+from backend.jobs.shards import Shard
 from backend.style import networks
 from backend.style.colour import match_colours
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
 from backend.style.params import StyleParams
 from backend.workspace import SampleRecord, Workspace
+from backend.workspace.selection import generation_samples
 from backend.workspace.store import sample_pngs
 
 
@@ -261,7 +261,7 @@ def run_style(ws: Workspace, params: StyleParams, ctx: JobContext) -> StyleResul
     A sample that cannot be read is reported and skipped; a missing or unusable weight file
     stops the run (it would fail for every sample). Cancelling raises Cancelled after
     the samples already finished (each is complete and recorded). With ``params.shard`` the
-    run styles its share of the sorted samples into a bundle (:mod:`backend.bundles`).
+    run styles its share of the sorted samples into a bundle (:mod:`backend.jobs.bundles`).
     """
     shard = params.shard_spec()
     selected = _selected(ws, params, shard)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from backend.job_params import JobParams
-from backend.selection import ImageSelection
-from backend.shards import ShardedParams
+from backend.jobs.params import JobParams
+from backend.jobs.shards import ShardedParams
+from backend.workspace.selection import ImageSelection
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,13 @@
-"""The parameters of an inpainting job (the stage is :mod:`backend.inpainting`; this module is
+"""The parameters of an inpainting job (the stage is :mod:`backend.inpaint.job`; this module is
 light, so the queue can check a job without loading torch)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.job_params import JobParams
-from backend.selection import ImageSelection
-from backend.shards import ShardedParams
+from backend.jobs.params import JobParams
+from backend.jobs.shards import ShardedParams
+from backend.workspace.selection import ImageSelection
 
 
 @dataclass(frozen=True)
@@ -32,5 +32,5 @@ class InpaintParams(JobParams, ShardedParams):
     weights: str | None = None             # "ema" | "raw"; None: the preset's inpaint.weights
     set_name: str | None = None            # default: Diff / Full-Diff / Custom-Diff by the model's target
     sheet: bool = False                    # also write a contact sheet into reports/ (not by a shard)
-    shard: str | None = None               # "K/N": this share of the sorted images, into a bundle (backend.bundles)
+    shard: str | None = None               # "K/N": this share of the sorted images, into a bundle (backend.jobs.bundles)
     bundle: str | None = None              # the shard's bundle folder; None: WS/bundles/RUN-K-of-N

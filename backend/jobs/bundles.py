@@ -30,10 +30,10 @@ from typing import Any
 
 from backend.errors import BadInputError, DiffGenError
 from backend.gates import GateScore
-from backend.job_params import JobParams
-from backend.shards import Shard
+from backend.io.files import TEMP_SUFFIX, atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
+from backend.jobs.params import JobParams
+from backend.jobs.shards import Shard
 from backend.workspace import Workspace, now
-from backend.workspace.files import TEMP_SUFFIX, atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
 from backend.workspace.names import check_name
 from backend.workspace.store import BUNDLES_DIR, sample_paths
 

@@ -32,9 +32,9 @@ import cv2
 import numpy as np
 import torch
 
-from backend import gates, masks
-from backend.bundles import BundleWriter, SampleRow, bundle_folder, run_identity
-from backend.device import pick_device
+from backend import gates
+from backend.config.device import pick_device
+from backend.config.presets import apply_overrides, check_choice, from_section, load_preset
 from backend.diffusion.checkpoint import load_model, read_config
 from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.gaussian import create_diffusion
@@ -42,11 +42,12 @@ from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_m
 from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
 from backend.diffusion.train_data import resize_pair
 from backend.errors import BadInputError, DiffGenError, WorkspaceError
-from backend.inpaint_params import InpaintParams
-from backend.job_context import JobContext
-from backend.job_params import JobResult
-from backend.presets import apply_overrides, check_choice, from_section, load_preset
-from backend.shards import Shard
+from backend.inpaint.params import InpaintParams
+from backend.jobs.bundles import BundleWriter, SampleRow, bundle_folder, run_identity
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
+from backend.jobs.shards import Shard
+from backend.masks import ops as masks
 from backend.workspace import Workspace
 from backend.workspace.store import sample_pngs
 
@@ -280,7 +281,7 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
     """Inpaint the chosen images; returns counts, sample ids, skipped images and messages.
     Progress counts model evaluations of single samples over the whole run. With
     ``params.shard`` the run does its share of the sorted images and writes a bundle
-    (:mod:`backend.bundles`) instead of the workspace."""
+    (:mod:`backend.jobs.bundles`) instead of the workspace."""
     started = time.perf_counter()
     shard = params.shard_spec()
     if shard is not None and params.seed is None:
