@@ -191,4 +191,4 @@ def test_read_only_command_list_names_real_commands():
                     walk(child)
 
     walk(build_parser())
-    assert READ_ONLY_COMMANDS <= found and len(READ_ONLY_COMMANDS) == 3
+    assert READ_ONLY_COMMANDS <= found and len(READ_ONLY_COMMANDS) == 4

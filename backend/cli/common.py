@@ -8,12 +8,13 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
+from backend.jobs.shards import local_rank_from_env, parse_shard, shard_from_env
 from backend.workspace import Workspace
 from backend.workspace.access import read_only_error
 
 # Commands that only read the workspace, so they also work on a read-only one ("module:function").
 READ_ONLY_COMMANDS = frozenset({"backend.cli.data:cmd_info", "backend.cli.survey:cmd_list",
-                                "backend.cli.jobs:cmd_export"})
+                                "backend.cli.jobs:cmd_export", "backend.cli.bundles:cmd_bundles"})
 
 
 def add_workspace(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -52,6 +53,34 @@ def tqdm_progress(desc: str, unit: str = "it") -> Iterator[Callable[[int, int, s
         yield update
     finally:
         bar.close()
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", metavar="DEVICE",
+                   help="auto (CUDA when present) | cpu | cuda | cuda:N | mps; under torchrun auto is cuda:LOCAL_RANK")
+
+
+def add_shard(p: argparse.ArgumentParser, items: str) -> None:
+    """``--shard`` and ``--bundle`` of a stage that can run as N processes on many GPUs or machines."""
+    p.add_argument("--shard", metavar="K/N|none",
+                   help=f"do the K-th (from 0) of N disjoint slices of the sorted {items} and write its samples to "
+                        "a bundle instead of the workspace (merge with 'diffgen import-samples'); needs --seed for "
+                        "inpaint. Default: RANK/WORLD_SIZE under torchrun, the task of a SLURM job array, else none "
+                        "(one process writing the workspace)")
+    p.add_argument("--bundle", metavar="DIR", help="the shard's bundle folder (default: WS/bundles/RUN-K-of-N)")
+
+
+def shard_and_device(a: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The ``--shard`` (or the launcher's, see :func:`backend.jobs.shards.shard_from_env`) and the
+    device of this process (``cuda:LOCAL_RANK`` for ``auto`` under torchrun)."""
+    from backend.config.device import rank_device  # torch: only when a command computes
+
+    if a.shard == "none":
+        shard = None
+    else:
+        spec = parse_shard(a.shard) if a.shard else shard_from_env()
+        shard = str(spec) if spec is not None else None
+    return shard, rank_device(a.device, local_rank_from_env())
 
 
 def add_model_target(p: argparse.ArgumentParser, default_name: str) -> None:

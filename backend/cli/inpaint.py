@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, shard_and_device, tqdm_progress
 from backend.inpaint.params import InpaintParams
 from backend.jobs.context import JobContext
 from backend.workspace.selection import ImageSelection, add_selection_args
@@ -29,7 +29,8 @@ def register(sub) -> None:
                    help="the image's cluster model (falls back to full), the full-set model, a model by name "
                         "(diffgen info lists them), or a model folder")
     p.add_argument("--batch", type=int, metavar="B", help="samples per model call (halves itself on GPU OOM)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_device(p)
+    add_shard(p, "images")
     p.add_argument("--weights", choices=["ema", "raw"],
                    help="EMA or raw weights (default: the preset's inpaint.weights, paper ema, diffuse-gen raw; "
                         "raw also suits runs too short for the average to settle)")
@@ -43,7 +44,7 @@ def register(sub) -> None:
     p.add_argument("--no-fill-holes", dest="fill_holes", action="store_false", default=None,
                    help="keep holes in generated masks")
     p.add_argument("--no-sheet", dest="sheet", action="store_false",
-                   help="do not write the contact sheet PNG into reports/")
+                   help="do not write the contact sheet PNG into reports/ (a shard never writes one)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_inpaint)
 
@@ -52,11 +53,13 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
     from backend.inpaint.job import run_inpaint  # torch: only when a command computes
 
     ws = open_workspace(a)
+    shard, device = shard_and_device(a)
     params = InpaintParams(
         ImageSelection.from_params(vars(a)), model=a.model, preset=a.preset, samples=a.samples, dilate=a.dilate,
         respacing=a.respacing, jump_length=a.jump_length, jump_n_sample=a.jump_n_sample, min_island=a.min_island,
-        fill_holes=a.fill_holes, retries=a.retries, batch=a.batch, seed=a.seed, device=a.device, weights=a.weights, sheet=a.sheet)
-    with tqdm_progress("inpaint", "eval") as prog:
+        fill_holes=a.fill_holes, retries=a.retries, batch=a.batch, seed=a.seed, device=device, weights=a.weights,
+        sheet=a.sheet, shard=shard, bundle=a.bundle)
+    with tqdm_progress(f"inpaint {shard}" if shard else "inpaint", "eval") as prog:
         result = run_inpaint(ws, params, JobContext(progress=prog))
     ok = 0 if result.samples or result.already_done else 1  # a finished re-run is a success
     if a.json:
@@ -65,7 +68,9 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
     for m in result.messages:
         print(f"note: {m}")
     print(f"Wrote {result.samples} inpainted samples from {result.images} images "
-          f"(seed {result.seed}, {result.device}, {result.seconds} s).")
+          f"(seed {result.seed}, {result.device}, {result.seconds} s)"
+          + (f" into the bundle {result.bundle} (shard {shard}); merge the shards' bundles with "
+             f"'diffgen import-samples -w {ws.root} BUNDLE...'." if result.bundle else "."))
     if result.sheet:
         print(f"Contact sheet: {ws.path(result.sheet)}")
     return ok

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, shard_and_device, tqdm_progress
 from backend.jobs.context import JobContext
 from backend.style.colour import METHODS
 from backend.style.params import StyleParams
@@ -52,7 +52,8 @@ def register(sub) -> None:
                         "default: the preset's style.color_match)")
     p.add_argument("--vgg-weights", metavar="FILE", help="torchvision vgg19 state dict (vgg19-dcbb9e9d.pth)")
     p.add_argument("--dino-weights", metavar="FILE", help="DINO ViT-B/8 weights (.pth or timm .safetensors)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    add_device(p)
+    add_shard(p, "inpainted samples")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_style)
 
@@ -65,29 +66,33 @@ def register(sub) -> None:
 
 
 def params_from_args(a: argparse.Namespace) -> StyleParams:
+    shard, device = shard_and_device(a)
     return StyleParams(
         samples=tuple(a.samples or ()), preset=a.preset, overrides=tuple(a.overrides or ()),
         lambdas={t: getattr(a, f"lambda_{t}") for t in LAMBDAS if getattr(a, f"lambda_{t}") is not None},
         target=a.target, seed=a.seed, color_match=a.color_match,
-        vgg_weights=a.vgg_weights, dino_weights=a.dino_weights, device=a.device)
+        vgg_weights=a.vgg_weights, dino_weights=a.dino_weights, device=device, shard=shard, bundle=a.bundle)
 
 
 def cmd_style(a: argparse.Namespace) -> int:
     from backend.style.job import run_style  # torch: only when a command computes
 
     ws = open_workspace(a)
-    with tqdm_progress("style", "step") as prog:
-        result = run_style(ws, params_from_args(a), JobContext(progress=prog))
+    params = params_from_args(a)
+    with tqdm_progress(f"style {params.shard}" if params.shard else "style", "step") as prog:
+        result = run_style(ws, params, JobContext(progress=prog))
     if a.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         spi = result.seconds_per_image
         print(f"Styled {len(result.styled)} of {result.considered} samples"
               + (f" ({spi:.1f} s per image)" if spi else "")
-              + (f"; new sample ids: {', '.join(map(str, result.styled))}" if result.styled else ""))
+              + (f"; new sample ids: {', '.join(map(str, result.styled))}" if result.styled else "")
+              + (f"; bundle {result.bundle} ({result.bundled} new, {result.already_done} from an earlier run); "
+                 "merge with 'diffgen import-samples'" if result.bundle else ""))
     for err in result.errors:
         print(f"warning: {err}")
-    return 0 if not result.errors or result.styled else 1
+    return 0 if not result.errors or result.styled or result.bundled else 1
 
 
 def cmd_sheet(a: argparse.Namespace) -> int:

@@ -261,6 +261,7 @@ class Trainer:
         """Continue exactly where ``checkpoint`` stopped: weights, EMA, optimizer, scaler,
         RNG states, step and loss log."""
         weights, ema_state, state = train_io.load_training_state(checkpoint)
+        self.check_global_batch(checkpoint, int(state.get("global_batch", self.global_batch)))
         self.raw.load_state_dict(weights)
         self.ema = EMA(self.raw, self.s.train_cfg.ema_rate, ema_state, self.s.train_cfg.ema_warmup)
         self.optimizer.load_state_dict(state["optimizer"])
@@ -269,6 +270,19 @@ class Trainer:
         train_io.restore_rng(state["rng"])
         self.step = int(state["step"])
         self.losses = [(int(a), b, c, d) for a, b, c, d in state["losses"].tolist()]
+
+    def check_global_batch(self, checkpoint: Path, saved: int) -> None:
+        """A resumed run keeps its global batch (batch_size x processes), whatever the number of
+        processes: the data order, the effective batch and so the meaning of the learning rate
+        depend on it (2 processes x batch 4 and 1 x 8 continue each other exactly)."""
+        if saved == self.global_batch:
+            return
+        world, per = self.s.ctx.world_size, self.s.train_cfg.batch_size
+        fix = (f"--set train.batch_size={saved // world}" if saved % world == 0
+               else f"a number of processes that divides {saved}")
+        raise DiffGenError(f"{checkpoint} was trained with a global batch of {saved} (batch_size x processes); this "
+                           f"run's is {self.global_batch} ({per} x {world} process{'es' * (world > 1)}): resuming "
+                           f"would change the effective batch and the data order. Use {fix}")
 
     @property
     def last_loss(self) -> float | None:

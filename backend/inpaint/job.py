@@ -43,10 +43,13 @@ from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
 from backend.diffusion.train_data import resize_pair
 from backend.errors import BadInputError, DiffGenError, WorkspaceError
 from backend.inpaint.params import InpaintParams
+from backend.jobs.bundles import BundleWriter, SampleRow, bundle_folder, run_identity
 from backend.jobs.context import JobContext
 from backend.jobs.params import JobResult
+from backend.jobs.shards import Shard
 from backend.masks import ops as masks
 from backend.workspace import Workspace
+from backend.workspace.store import sample_pngs
 
 SHEET_MAX_IMAGES = 8
 WEIGHT_FILES = {"ema": "ema", "raw": "model"}    # load_model's names for the two weight files
@@ -175,6 +178,7 @@ class _Source:
     name: str
     mask_version_id: int
     source_size: tuple[int, int]
+    source_sha256: str
     image: np.ndarray
     mask: np.ndarray
     region: np.ndarray
@@ -187,7 +191,7 @@ def _load_source(ws: Workspace, image_id: int, size: int, cfg: InpaintConfig) ->
     region = cfg.region(mask)
     if not region.any():
         raise BadInputError(f"image {rec.name}: its mask is empty, nothing to inpaint")
-    return _Source(image_id, rec.name, mv.id, (rec.width, rec.height), image, mask, region)
+    return _Source(image_id, rec.name, mv.id, (rec.width, rec.height), rec.sha256, image, mask, region)
 
 
 # -- models -------------------------------------------------------------------------------
@@ -270,12 +274,18 @@ class InpaintResult(JobResult):
     device: str
     seconds: float
     sheet: str | None = None               # the contact sheet, workspace-relative
+    bundle: str | None = None              # a shard's bundle folder (then sample_ids are empty)
 
 
 def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> InpaintResult:
     """Inpaint the chosen images; returns counts, sample ids, skipped images and messages.
-    Progress counts model evaluations of single samples over the whole run."""
+    Progress counts model evaluations of single samples over the whole run. With
+    ``params.shard`` the run does its share of the sorted images and writes a bundle
+    (:mod:`backend.jobs.bundles`) instead of the workspace."""
     started = time.perf_counter()
+    shard = params.shard_spec()
+    if shard is not None and params.seed is None:
+        raise BadInputError(f"shard {shard} needs --seed: every shard of a run must use the same run seed")
     run_seed = params.seed if params.seed is not None else secrets.randbits(31)
     device = pick_device(params.device)
     messages: list[str] = []
@@ -284,7 +294,10 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
     # Group images by model so that each model is loaded once and its images share batches.
     groups: dict[Path, list[int]] = defaultdict(list)
     refs: dict[Path, ModelRef] = {}
-    for image_id in params.image_ids(ws):
+    image_ids = params.image_ids(ws)
+    if shard is not None:
+        image_ids = shard.take(sorted(image_ids))
+    for image_id in image_ids:
         ref = resolve_model(ws, image_id, params.model)
         if ref.note and ref.note not in messages:
             messages.append(ref.note)
@@ -296,19 +309,34 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
     if finished:
         messages.append(f"skipped {len(finished)} image(s) that already have these samples (same seed, model "
                         "and settings)")
+    bundle = None
+    if shard is not None:
+        bundle = _open_bundle(ws, params, shard, run_seed, image_ids, plans, device)
+        resumed = _drop_bundled(plans, bundle)
+        if resumed:
+            messages.append(f"{len(resumed)} image(s) already in the bundle {bundle.partial.name} (an interrupted "
+                            "run of this shard): not drawn again")
+        finished += resumed
 
     prog = _Progress(ctx, messages, sum(len(p.sources) for p in plans),
                      sum(len(p.sources) * p.cfg.samples * p.cfg.schedule().evaluations() for p in plans))
     written: dict[int, list[int]] = {}
-    redrawn = 0
+    n_samples = redrawn = 0
     for plan in plans:
         if not plan.sources:
             continue
         model, _, _ = load_model(plan.ref.folder, weights=WEIGHT_FILES[plan.cfg.weights], device=device)
         common = plan.provenance(ws, run_seed, device)
         for src, drawn in _draw_plan(plan, model, run_seed, device, prog, ctx):
-            written[src.image_id] = _write_samples(ws, plan, src, drawn, common, params, ctx.job_id)
+            rows = _rows(plan, src, drawn, common, params)
+            if bundle is None:
+                with ws.transaction():  # all samples of one image, with their gate scores
+                    written[src.image_id] = [row.store(ws, ctx.job_id) for row in rows]
+            else:
+                bundle.add(_item_key(src.image_id), rows)
+                written[src.image_id] = []
             prog.images_done = len(written)
+            n_samples += len(rows)
             redrawn += sum(len(d.redraws) for d in drawn)
         del model
         if device.type == "cuda":
@@ -316,16 +344,41 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
     if redrawn:
         messages.append(f"{redrawn} sample(s) redrawn with a new seed after failing a quality gate "
                         "(each attempt is in the sample's provenance)")
+    folder = str(bundle.finish(messages)) if bundle is not None else None
 
-    sheet = write_contact_sheet(ws, list(written.items())[:SHEET_MAX_IMAGES]) if params.sheet and written else None
-    n_samples = sum(len(v) for v in written.values())
+    sheet = (write_contact_sheet(ws, list(written.items())[:SHEET_MAX_IMAGES])
+             if params.sheet and written and bundle is None else None)
     return InpaintResult(
         summary=f"{n_samples} inpainted samples from {len(written)} images (seed {run_seed})"
                 + (f", {redrawn} redrawn after a failed gate" if redrawn else "")
-                + (f", {len(finished)} images already done" if finished else ""),
+                + (f", {len(finished)} images already done" if finished else "")
+                + (f"; shard {shard}: bundle {folder}" if folder else ""),
         images=len(written), samples=n_samples, sample_ids={str(k): tuple(v) for k, v in written.items()},
         skipped=tuple(skipped), already_done=tuple(finished), messages=tuple(messages), seed=run_seed,
-        device=device.type, seconds=round(time.perf_counter() - started, 2), sheet=sheet)
+        device=str(device), seconds=round(time.perf_counter() - started, 2), sheet=sheet, bundle=folder)
+
+
+def _item_key(image_id: int) -> str:
+    return f"image-{image_id}"
+
+
+def _open_bundle(ws: Workspace, params: InpaintParams, shard: Shard, run_seed: int, image_ids: list[int],
+                 plans: list[_Plan], device: torch.device) -> BundleWriter:
+    """This shard's bundle (resumed when an interrupted run of it left one); its config is
+    the run's parameters and each model's resolved settings (as samples record them)."""
+    run, digest = run_identity("inpaint", params, run_seed)
+    identity = {"kind": "inpaint", "run": run, "digest": digest, "shard": [shard.index, shard.count]}
+    config = {"params": params.to_dict(), "models": [p.provenance(ws, run_seed, device) for p in plans]}
+    return BundleWriter(bundle_folder(ws, run, shard, params.bundle), identity,
+                        [_item_key(i) for i in image_ids], config)
+
+
+def _drop_bundled(plans: list[_Plan], bundle: BundleWriter) -> list[int]:
+    """Remove from the plans the images the bundle already holds; their ids."""
+    done = [s.image_id for p in plans for s in p.sources if _item_key(s.image_id) in bundle.done]
+    for p in plans:
+        p.sources = [s for s in p.sources if s.image_id not in done]
+    return done
 
 
 class _Progress:
@@ -439,23 +492,19 @@ def _set_name(plan: _Plan, params: InpaintParams) -> str:
     return params.set_name or set_name_for(plan.target)
 
 
-def _write_samples(ws: Workspace, plan: _Plan, src: _Source, drawn: list[_Drawn], common: dict[str, Any],
-                   params: InpaintParams, job_id: int | None) -> list[int]:
-    """Record all samples of one image, with their gate scores, in one transaction."""
-    set_name = _set_name(plan, params)
-    ids = []
-    with ws.transaction():
-        for d in drawn:
-            provenance = _sample_params(common, src, d.draw.index)
-            if d.redraws:
-                provenance["redraws"] = list(d.redraws)
-            rec = ws.add_sample(
-                "inpainted", set_name, d.image, d.mask, source_image_id=src.image_id,
-                mask_version_id=src.mask_version_id, model_id=plan.model_id, checkpoint_id=plan.checkpoint_id,
-                job_id=job_id, seed=d.seed, params=provenance)
-            ws.set_gates(rec.id, d.scores)
-            ids.append(rec.id)
-    return ids
+def _rows(plan: _Plan, src: _Source, drawn: list[_Drawn], common: dict[str, Any],
+          params: InpaintParams) -> list[SampleRow]:
+    """One image's samples as the workspace records them, each with its gate scores."""
+    rows = []
+    for d in drawn:
+        provenance = _sample_params(common, src, d.draw.index)
+        if d.redraws:
+            provenance["redraws"] = list(d.redraws)
+        rows.append(SampleRow(
+            "inpainted", _set_name(plan, params), *sample_pngs(d.image, d.mask), provenance, seed=d.seed,
+            source_image_id=src.image_id, mask_version_id=src.mask_version_id, model_id=plan.model_id,
+            checkpoint_id=plan.checkpoint_id, gates=tuple(d.scores), checks={"source_sha256": src.source_sha256}))
+    return rows
 
 
 # -- contact sheet --------------------------------------------------------------------------

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.jobs.params import JobParams
+from backend.jobs.shards import ShardedParams
 from backend.workspace import Workspace
 from backend.workspace.selection import ImageSelection
 
 
 @dataclass(frozen=True)
-class InpaintParams(JobParams):
+class InpaintParams(JobParams, ShardedParams):
     """None: the value of the preset's ``[inpaint]`` section (the model's own preset when
     ``preset`` is None), after ``overrides`` (``inpaint.field=value``)."""
     selection: ImageSelection = ImageSelection()
@@ -31,7 +32,9 @@ class InpaintParams(JobParams):
     device: str | None = None
     weights: str | None = None             # "ema" | "raw"; None: the preset's inpaint.weights
     set_name: str | None = None            # default: Diff / Full-Diff / Custom-Diff by the model's target
-    sheet: bool = False                    # also write a contact sheet into reports/
+    sheet: bool = False                    # also write a contact sheet into reports/ (not by a shard)
+    shard: str | None = None               # "K/N": this share of the sorted images, into a bundle (backend.jobs.bundles)
+    bundle: str | None = None              # the shard's bundle folder; None: WS/bundles/RUN-K-of-N
 
     def image_ids(self, ws: Workspace) -> list[int]:
         return self.selection.require(ws, "inpainting")

@@ -55,10 +55,15 @@ def source_context(ws: Workspace, sample: SampleRecord) -> tuple[np.ndarray, np.
 
 def score_sample(ws: Workspace, sample: SampleRecord, cfg: gates.GateConfig) -> list[gates.GateScore] | None:
     context = source_context(ws, sample)
-    if context is None:
-        return None
-    rgb, mask = ws.read_sample(sample)
-    return gates.score(*context, rgb, mask, cfg)
+    return None if context is None else gates.score(*context, *ws.read_sample(sample), cfg)
+
+
+def score_child(ws: Workspace, parent: SampleRecord, rgb: np.ndarray, mask: np.ndarray,
+                cfg: gates.GateConfig) -> list[gates.GateScore] | None:
+    """:func:`score_sample` of a sample made from ``parent`` before it is stored (a child has
+    its parent's source and region); ``mask`` is binarized as the workspace stores it."""
+    context = source_context(ws, parent)
+    return None if context is None else gates.score(*context, rgb, np.where(mask > 0, 255, 0).astype(np.uint8), cfg)
 
 
 def _config_of(preset: str, cache: dict[str, gates.GateConfig]) -> gates.GateConfig:

@@ -139,11 +139,13 @@ def is_stale_temp(path: Path, now: float | None = None) -> bool:
     return age > (STALE_AFTER_S if m["pid"] is None else PID_REUSED_AFTER_S)
 
 
-def remove_stale_temps(root: Path) -> list[Path]:
+def remove_stale_temps(root: Path, keep: tuple[Path, ...] = ()) -> list[Path]:
     """Delete the stale temp files and staging folders under ``root`` (left by a killed
-    process); a live writer's in-flight temp file is kept. Returns what was removed."""
+    process), except inside the folders ``keep``; a live writer's in-flight temp file is
+    kept. Returns what was removed."""
     removed = []
     for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if Path(folder) / d not in keep]
         for name in [d for d in dirs if d.endswith(TEMP_SUFFIX)]:
             path = Path(folder) / name
             if is_stale_temp(path):

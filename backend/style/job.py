@@ -26,16 +26,19 @@ from backend.diffusion.registry import resolve_model
 from backend.errors import BadWeightsError, Cancelled, DiffGenError, MissingWeightsError
 from backend.gates import GateConfig
 from backend.inpaint.job import InpaintConfig
-from backend.inpaint.quality import gate_config, score_sample
+from backend.inpaint.quality import gate_config, score_child
 from backend.io.images import load_rgb
+from backend.jobs.bundles import BundleWriter, SampleRow, bundle_folder, run_identity
 from backend.jobs.context import JobContext
 from backend.jobs.params import JobResult
+from backend.jobs.shards import Shard
 from backend.style import networks
 from backend.style.colour import match_colours
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
 from backend.style.params import StyleParams
 from backend.workspace import SampleRecord, Workspace
 from backend.workspace.selection import generation_samples
+from backend.workspace.store import sample_pngs
 
 
 @dataclass
@@ -107,7 +110,9 @@ class StyleJob:
         self.models: dict[str, LoadedModel] = {}
         self.nets = Networks()
 
-    def model_for(self, sample: SampleRecord) -> LoadedModel:
+    def model_source(self, sample: SampleRecord) -> tuple[Path, int | None, dict]:
+        """The folder and id of the model that styles ``sample`` (the one that made it, else
+        the image's), and its preset (as resolved for this run)."""
         rows = self.ws.query("SELECT path, preset FROM models WHERE id = ?", (sample.model_id,)) \
             if sample.model_id is not None else []
         if rows:
@@ -115,15 +120,28 @@ class StyleJob:
         else:
             ref = resolve_model(self.ws, sample.source_image_id)
             folder, model_id, trained_with = ref.folder, ref.id, None
+        return folder, model_id, load_preset(self.params.preset or trained_with or "paper")
+
+    def model_for(self, sample: SampleRecord) -> LoadedModel:
+        folder, model_id, preset = self.model_source(sample)
         key = str(folder)
         if key not in self.models:
             model, diff_cfg, _ = load_model(folder, device=self.device)
             model.requires_grad_(False)
-            preset = load_preset(self.params.preset or trained_with or "paper")
             self.models[key] = LoadedModel(model, create_diffusion(diff_cfg), preset,
                                            style_config(preset, self.params), model_id,
                                            gate_config(apply_overrides(preset, list(self.params.overrides))))
         return self.models[key]
+
+    def resolved(self, samples: list[SampleRecord]) -> dict[str, Any]:
+        """Each model's resolved settings for ``samples`` (read from presets, no weights loaded)."""
+        out: dict[str, Any] = {}
+        for sample in samples:
+            folder, _, preset = self.model_source(sample)
+            out.setdefault(self.ws.rel(folder), {
+                "preset": self.params.preset or preset.get("name"), "style": style_config(preset, self.params).to_dict(),
+                "gates": dataclasses.asdict(gate_config(apply_overrides(preset, list(self.params.overrides))))})
+        return out
 
     def ensure_networks(self, cfg: StyleConfig) -> None:
         """Build VGG / DINO the first time a non-zero lambda needs them (never otherwise)."""
@@ -145,6 +163,12 @@ class StyleJob:
 
     def style_one(self, sample: SampleRecord, step_done: Callable[[int, int], None],
                   cancel: Callable[[], bool] | None) -> SampleRecord:
+        """Style ``sample`` and record the result (with its gate scores: the seam after style)."""
+        return self.ws.sample(self.style_row(sample, step_done, cancel).store(self.ws, self.job_id))
+
+    def style_row(self, sample: SampleRecord, step_done: Callable[[int, int], None],
+                  cancel: Callable[[], bool] | None) -> SampleRow:
+        """The styled child of ``sample`` as the workspace would record it (not stored)."""
         lm = self.model_for(sample)
         cfg = lm.cfg
         self.ensure_networks(cfg)
@@ -176,16 +200,12 @@ class StyleJob:
             **({"note": self.params.note} if self.params.note else {}),
             "device": str(self.device),
         }
-        with self.ws.transaction():  # the sample and its gate scores (seam after style) together
-            rec = self.ws.add_sample("styled", styled_set_name(sample.set_name), rgb, mask,
-                                     source_image_id=sample.source_image_id,
-                                     mask_version_id=sample.mask_version_id, parent_sample_id=sample.id,
-                                     model_id=lm.model_id if lm.model_id is not None else sample.model_id,
-                                     job_id=self.job_id, seed=seed, params=provenance)
-            scores = score_sample(self.ws, rec, lm.gates)
-            if scores is not None:
-                self.ws.set_gates(rec.id, scores)
-        return rec
+        scores = score_child(self.ws, sample, rgb, mask, lm.gates)
+        return SampleRow("styled", styled_set_name(sample.set_name), *sample_pngs(rgb, mask), provenance, seed=seed,
+                         source_image_id=sample.source_image_id, mask_version_id=sample.mask_version_id,
+                         parent_sample_id=sample.id,
+                         model_id=lm.model_id if lm.model_id is not None else sample.model_id,
+                         gates=None if scores is None else tuple(scores), checks={"parent_image": sample.image_path})
 
     @staticmethod
     def clean_mask(mask: np.ndarray, preset: dict) -> np.ndarray:
@@ -200,19 +220,17 @@ def cfg_steps(diffusion: GaussianDiffusion, cfg: StyleConfig) -> int:
 
 @dataclass(frozen=True)
 class StyleResult(JobResult):
-    styled: tuple[int, ...]                # new styled sample ids
+    styled: tuple[int, ...]                # new styled sample ids (none from a shard: its samples are bundled)
     errors: tuple[str, ...]                # per sample that could not be styled
     considered: int
     seconds_per_image: float | None
+    bundled: int = 0                       # a shard's samples written to its bundle
+    already_done: int = 0                  # a shard's samples found in its bundle (an interrupted run)
+    bundle: str | None = None              # a shard's bundle folder
 
 
-def run_style(ws: Workspace, params: StyleParams, ctx: JobContext) -> StyleResult:
-    """Style the chosen inpainted samples; returns ids made, per-sample errors and timing.
-
-    A sample that cannot be read is reported and skipped; a missing or unusable weight file
-    stops the run (it would fail for every sample). Cancelling raises Cancelled after
-    the samples already finished (each is complete and recorded).
-    """
+def _selected(ws: Workspace, params: StyleParams, shard: Shard | None) -> list[SampleRecord]:
+    """The samples to style; a shard's share of them sorted by id."""
     if params.samples:
         selected = [ws.sample(i) for i in params.samples]
     elif params.selection.chosen:
@@ -221,13 +239,44 @@ def run_style(ws: Workspace, params: StyleParams, ctx: JobContext) -> StyleResul
     else:
         selected = unstyled_samples(ws)
     selected = generation_samples(ws, selected, named=bool(params.samples))  # never samples of test images
+    return shard.take(sorted(selected, key=lambda s: s.id)) if shard is not None else selected
+
+
+def _item_key(sample: SampleRecord) -> str:
+    return f"sample-{sample.id}"
+
+
+def _open_bundle(job: StyleJob, shard: Shard, selected: list[SampleRecord]) -> BundleWriter:
+    params = job.params
+    run, digest = run_identity("style", params, params.seed)
+    identity = {"kind": "style", "run": run, "digest": digest, "shard": [shard.index, shard.count]}
+    inpainted = [s for s in selected if s.kind == "inpainted"]
+    return BundleWriter(bundle_folder(job.ws, run, shard, params.bundle), identity, [_item_key(s) for s in selected],
+                        {"params": params.to_dict(), "models": job.resolved(inpainted)})
+
+
+def run_style(ws: Workspace, params: StyleParams, ctx: JobContext) -> StyleResult:
+    """Style the chosen inpainted samples; returns ids made, per-sample errors and timing.
+
+    A sample that cannot be read is reported and skipped; a missing or unusable weight file
+    stops the run (it would fail for every sample). Cancelling raises Cancelled after
+    the samples already finished (each is complete and recorded). With ``params.shard`` the
+    run styles its share of the sorted samples into a bundle (:mod:`backend.jobs.bundles`).
+    """
+    shard = params.shard_spec()
+    selected = _selected(ws, params, shard)
     job = StyleJob(ws, params, ctx.job_id)
+    bundle = _open_bundle(job, shard, selected) if shard is not None else None
     made: list[int] = []
     errors: list[str] = []
     seconds: list[float] = []
+    bundled = resumed = 0
     for k, sample in enumerate(selected):
         if sample.kind != "inpainted":
             errors.append(f"sample {sample.id} is {sample.kind!r}, not an inpainted sample: skipped")
+            continue
+        if bundle is not None and _item_key(sample) in bundle.done:
+            resumed += 1
             continue
 
         def step_done(done: int, total: int, k=k, sid=sample.id) -> None:
@@ -235,15 +284,22 @@ def run_style(ws: Workspace, params: StyleParams, ctx: JobContext) -> StyleResul
 
         try:
             started = time.perf_counter()
-            rec = job.style_one(sample, step_done, ctx.cancel)
+            if bundle is None:
+                made.append(job.style_one(sample, step_done, ctx.cancel).id)
+            else:
+                bundle.add(_item_key(sample), [job.style_row(sample, step_done, ctx.cancel)])
+                bundled += 1
             seconds.append(time.perf_counter() - started)
-            made.append(rec.id)
         except (Cancelled, MissingWeightsError, BadWeightsError):  # would fail for every sample
             raise
         except (DiffGenError, OSError) as e:
             errors.append(f"sample {sample.id}: {e}")
             ctx.log(errors[-1])
-    return StyleResult(summary=f"styled {len(made)} of {len(selected)} samples"
-                               + (f", {len(errors)} errors" if errors else ""),
+    folder = str(bundle.finish(errors)) if bundle is not None else None
+    return StyleResult(summary=f"styled {len(made) + bundled} of {len(selected)} samples"
+                               + (f", {len(errors)} errors" if errors else "")
+                               + (f", {resumed} already in the bundle" if resumed else "")
+                               + (f"; shard {shard}: bundle {folder}" if folder else ""),
                        styled=tuple(made), errors=tuple(errors), considered=len(selected),
-                       seconds_per_image=(sum(seconds) / len(seconds)) if seconds else None)
+                       seconds_per_image=(sum(seconds) / len(seconds)) if seconds else None,
+                       bundled=bundled, already_done=resumed, bundle=folder)

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from backend.jobs.params import JobParams
+from backend.jobs.shards import ShardedParams
 from backend.workspace.selection import ImageSelection
 
 
 @dataclass(frozen=True)
-class StyleParams(JobParams):
+class StyleParams(JobParams, ShardedParams):
     """Which samples: ``samples`` by id, else the unstyled inpainted samples of the selected
     images, else every unstyled inpainted sample."""
     samples: tuple[int, ...] = ()
@@ -26,5 +27,7 @@ class StyleParams(JobParams):
     dino_weights: str | None = None
     device: str | None = None
     note: str | None = None                # recorded in each styled sample's provenance (e.g. why terms are off)
+    shard: str | None = None               # "K/N": this share of the sorted source samples, into a bundle
+    bundle: str | None = None              # the shard's bundle folder; None: WS/bundles/RUN-K-of-N
     # restyle_mask: replaced by the preset's style.mask_from (jobs queued before still load)
     LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"restyle_mask"})

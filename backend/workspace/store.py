@@ -30,6 +30,7 @@ from backend.workspace import access
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "workspace.sqlite"
+BUNDLES_DIR = "bundles"     # shards' sample bundles (backend.jobs.bundles), merged by import-samples
 # An image's role in the evaluation protocol: test images are held out of every generation
 # stage and are what segmentation is tested on (see backend.workspace.selection).
 TRAIN, TEST = "train", "test"
@@ -94,6 +95,17 @@ class SampleRecord:
     created_at: str
 
 
+def sample_pngs(image: np.ndarray, mask: np.ndarray) -> tuple[bytes, bytes]:
+    """The PNG bytes a sample is stored as: the RGB image and its binary (0/255) mask."""
+    return encode_png(image), encode_png(np.where(mask > 0, 255, 0).astype(np.uint8))
+
+
+def sample_paths(kind: str, img_bytes: bytes, mask_bytes: bytes) -> tuple[str, str]:
+    """Where a sample's files go: named by their content, so the same sample has the same paths."""
+    tag = sha256_bytes(img_bytes + mask_bytes)[:12]
+    return f"samples/{kind}/{tag}.png", f"samples/{kind}/{tag}_mask.png"
+
+
 def _image(row: sqlite3.Row) -> ImageRecord:
     return ImageRecord(row["id"], row["name"], row["source_path"], row["stored_path"], row["sha256"],
                        row["width"], row["height"], row["notes"], bool(row["flagged"]),
@@ -147,7 +159,8 @@ class Workspace:
         """Open read-only when the folder cannot be written; else tidy up after killed writers."""
         self.read_only = not access.writable(self.root, db)
         if not self.read_only:
-            remove_stale_temps(self.root)
+            # Not in bundles/: shards on other machines write there, and their pids mean nothing here.
+            remove_stale_temps(self.root, keep=(self.root / BUNDLES_DIR,))
         elif not db.exists():
             raise access.read_only_error(self.root, "a new workspace cannot be created there")
 
@@ -340,12 +353,20 @@ class Workspace:
                    checkpoint_id: int | None = None, job_id: int | None = None,
                    seed: int | None = None, params: dict | None = None) -> SampleRecord:
         """Write a generated image + mask and record it with its provenance."""
+        return self.add_sample_png(kind, set_name, *sample_pngs(image, mask), source_image_id=source_image_id,
+                                   mask_version_id=mask_version_id, parent_sample_id=parent_sample_id,
+                                   model_id=model_id, checkpoint_id=checkpoint_id, job_id=job_id, seed=seed,
+                                   params=params)
+
+    def add_sample_png(self, kind: str, set_name: str, img_bytes: bytes, mask_bytes: bytes, *,
+                       source_image_id: int | None = None, mask_version_id: int | None = None,
+                       parent_sample_id: int | None = None, model_id: int | None = None,
+                       checkpoint_id: int | None = None, job_id: int | None = None,
+                       seed: int | None = None, params: dict | None = None) -> SampleRecord:
+        """:meth:`add_sample` from the PNG files' bytes (as :func:`sample_pngs` makes them),
+        written unchanged: a sample made elsewhere (a shard's bundle) is stored byte for byte."""
         self.require_writable()
-        img_bytes = encode_png(image)
-        mask_bytes = encode_png(np.where(mask > 0, 255, 0).astype(np.uint8))
-        tag = sha256_bytes(img_bytes + mask_bytes)[:12]
-        img_rel = f"samples/{kind}/{tag}.png"
-        mask_rel = f"samples/{kind}/{tag}_mask.png"
+        img_rel, mask_rel = sample_paths(kind, img_bytes, mask_bytes)
         atomic_write_bytes(self.path(img_rel), img_bytes)
         atomic_write_bytes(self.path(mask_rel), mask_bytes)
         with self.transaction() as c:
