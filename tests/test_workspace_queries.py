@@ -88,3 +88,13 @@ def test_seconds_per_evaluation_from_the_last_run_with_that_preset(demo_ws):
                         (total, json.dumps({"seconds": seconds}), job))
     assert queries.seconds_per_evaluation(demo_ws, "tiny") == pytest.approx(12.0 / 400)
     assert queries.seconds_per_evaluation(demo_ws, "paper") == pytest.approx(900.0 / 2880)
+
+
+def test_redraws_per_set_counts_redrawn_samples_and_their_attempts(demo_ws):
+    a = demo_ws.image_ids()[0]
+    img, mask = demo_ws.read_image(a), demo_ws.read_mask(demo_ws.current_mask(a))
+    failed = {"seed": 1, "failed": ["no_polyp"]}
+    for set_name, redraws in (("Diff", [failed, failed]), ("Diff", [failed]), ("Diff", []), ("Full-Diff", [])):
+        demo_ws.add_sample("inpainted", set_name, img, mask, source_image_id=a,
+                           params={"redraws": redraws} if redraws else {"retries": 2})
+    assert queries.redraws_per_set(demo_ws) == {"Diff": (2, 3)}

@@ -28,10 +28,10 @@ class DemoPlan:
     cores in minutes. Tests run the same stages with a smaller plan."""
     train_steps_full: int = 600         # from scratch
     finetune_steps_full: int = 40       # from the shipped base model
-    train_steps_cluster: int = 20       # per cluster, fine-tuned from the full-set model
+    train_steps_cluster: int = 10       # per cluster, fine-tuned from the full-set model
     style_per_set: int = 10             # styled samples per inpainted set (the survey shows 10)
-    eval_pairs: int = 40                # MS-SSIM pairs per subset
-    segment_overrides: tuple[str, ...] = ("segment.small_n=[8, 16]", "segment.small_n_r=[1, 3]",
+    eval_pairs: int = 20                # MS-SSIM pairs per subset
+    segment_overrides: tuple[str, ...] = ("segment.small_n=[8]", "segment.small_n_r=[1, 3]",
                                           "segment.synthetic_multiples=[1, 3]", "segment.min_steps=60")
     survey_counts: tuple[int, int, int] = (10, 10, 10)   # real, inpainted, styled
 

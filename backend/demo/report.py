@@ -56,9 +56,12 @@ def _gates_section(ctx: DemoContext, rep: Report) -> None:
     sec = rep.add(Section("Samples and quality gates", text))
     rel = gate_sheet(ctx.ws)
     sec.figures += _fig(ctx, rel, "Sources and their samples; a caption names the gates a sample failed")
-    sec.tables.append(Table("Gate pass rates per set", ["set", "samples", "passed all", *GATES],
+    redrawn = queries.redraws_per_set(ctx.ws)
+    sec.tables.append(Table("Gate pass rates per set (redrawn: samples whose first draws failed a retry gate, "
+                            "and their redraws)", ["set", "samples", "passed all", *GATES, "redrawn"],
                             [[r.set_name, r.scored, f"{100 * r.passed / r.scored:.0f}%",
-                              *(r.failed.get(g, 0) for g in GATES)] for r in generated]))
+                              *(r.failed.get(g, 0) for g in GATES),
+                              "{} ({} redraws)".format(*redrawn.get(r.set_name, (0, 0)))] for r in generated]))
 
 
 def _retries(ctx: DemoContext) -> int:
@@ -96,7 +99,9 @@ def build_report(ctx: DemoContext, stages: list[Stage]) -> tuple[Path, Path]:
     models = _state(ctx, "train_full").get("models", []) + _state(ctx, "train_clusters").get("models", [])
     sec = rep.add(Section("Diffusion models", "4-channel (RGB + mask) models with learned variance and the hybrid "
                           f"loss. The full-set model was {_state(ctx, 'train_full').get('init', 'trained')}; "
-                          "per-cluster models start from the full-set model (demo shortcut)."))
+                          "per-cluster models start from the full-set model and keep most of it (demo shortcut: "
+                          "an EMA without warm-up over a few steps; the paper trains each cluster's model on its "
+                          "own)."))
     sec.tables.append(Table("Trained models", ["name", "target", "cluster", "images", "steps", "final loss"],
                             [[m["name"], m["target"], m.get("cluster"), m.get("images"), m["steps"],
                               m.get("final_loss")] for m in models]))

@@ -211,6 +211,14 @@ def gate_pass_rate_of(ws: Workspace, sample_ids: Iterable[int], name: str) -> Ga
     return _pass_rate(name, len(ids), scored)
 
 
+def redraws_per_set(ws: Workspace) -> dict[str, tuple[int, int]]:
+    """Per set: (samples that were redrawn after failing a retry gate, redraws in all), from
+    each sample's provenance; sets without redraws are left out."""
+    rows = ws.query("SELECT set_name, COUNT(*), SUM(json_array_length(params_json, '$.redraws')) FROM samples"
+                    " WHERE json_array_length(params_json, '$.redraws') > 0 GROUP BY set_name")
+    return {name: (int(n), int(total)) for name, n, total in rows}
+
+
 def seam_before_after(ws: Workspace) -> tuple[float, float, int] | None:
     """Mean seam score of the inpainted parents of styled samples and of the styled samples."""
     rows = ws.query("SELECT gp.value, gc.value FROM samples c"
