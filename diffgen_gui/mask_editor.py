@@ -112,6 +112,9 @@ class MaskEditor(QWidget):
         left.addWidget(self.canvas, 1)
         self.statusbar = QStatusBar()
         self.statusbar.setSizeGripEnabled(False)
+        # the hint is elided, never cut off under the pixel value beside it (a status bar message is)
+        self.hint = ElidedLabel(objectName="hint")
+        self.statusbar.addWidget(self.hint, 1)
         self.tool_label, self.zoom_label, self.pixel_label = QLabel(), QLabel(), QLabel()
         for w in (self.pixel_label, self.zoom_label, self.tool_label):
             self.statusbar.addPermanentWidget(w)
@@ -257,6 +260,7 @@ class MaskEditor(QWidget):
             self.sessions[image_id] = s
         self.session = self.sessions[image_id]
         self.preview_check.setChecked(False)
+        self.pixel_label.clear()  # the last pixel shown was another image's
         self._rgb = self.ws.read_image(image_id)
         self.canvas.set_content(self._rgb, self.session.mask, keep_view=True)
         rec = self.ws.image(image_id)
@@ -322,7 +326,7 @@ class MaskEditor(QWidget):
         self.canvas.set_tool_cursor(self.cursors[tool])
         if tool != "polygon":
             self.polygon.cancel()
-        self.statusbar.showMessage(HINTS[tool] + "  (F1: every key)")
+        self.hint.setText(HINTS[tool] + "  (F1: every key)")
         self._show_tool()
         self.canvas.update()
 
@@ -449,8 +453,8 @@ class MaskEditor(QWidget):
             if self._version_preview is None or self._version_preview[0] != version:
                 self._version_preview = (version, self.ws.read_mask(version))
             self.canvas.set_preview(self._version_preview[1])
-            self.statusbar.showMessage(f"Previewing {self.versions.currentItem().text().split()[0]} (amber) over "
-                                       "the current mask; Revert to selected makes it current.")
+            self.hint.setText(f"Previewing {self.versions.currentItem().text().split()[0]} (amber) over "
+                              "the current mask; Revert to selected makes it current.")
         else:
             self.canvas.set_preview(None)
 

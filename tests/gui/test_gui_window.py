@@ -71,6 +71,21 @@ def test_themes_keep_every_styled_text_readable(window, qapp, theme, system_them
     assert load_prefs()["theme"] == theme
 
 
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_a_disabled_primary_button_looks_disabled(window, qapp, theme, system_theme_after):
+    """As faint as the other disabled buttons: its text contrast is theirs, not an enabled one's."""
+    from diffgen_gui.theme import contrast
+
+    window.set_theme(theme)
+    pal = qapp.palette()
+    qss = qapp.styleSheet()
+    found = re.search(r"QPushButton#primary:disabled \{ background: (#[0-9a-f]{6}); color: (#[0-9a-f]{6})", qss)
+    background, text = QColor(found.group(1)), QColor(found.group(2))
+    plain = contrast(pal.color(pal.ColorGroup.Disabled, pal.ColorRole.ButtonText), pal.button().color())
+    assert contrast(text, background) < plain + 0.5, (theme, text.name(), background.name(), plain)
+    assert contrast(text, background) >= 1.5  # still legible
+
+
 def test_the_window_fits_a_small_screen(window, qtbot):
     from diffgen_gui.main_window import initial_size
 
