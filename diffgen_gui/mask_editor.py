@@ -131,6 +131,8 @@ class MaskEditor(QWidget):
         lay.addLayout(left, 1)
         lay.addWidget(sidew)
         self._op_selected(self.op_combo.currentText())
+        self._dilation_default = self._preset_dilation()
+        self.state.modelsChanged.connect(self._models_changed)
 
     def _view_bar(self) -> QHBoxLayout:
         view_bar = QHBoxLayout()
@@ -423,7 +425,7 @@ class MaskEditor(QWidget):
     def _op_selected(self, label: str) -> None:
         _op, pname, default, minimum, _fmt = OPERATIONS[label]
         if default is None:  # the dilation the inpainting preset of this workspace uses
-            default = int(load_preset(queries.default_preset(self.ws)).get("inpaint", {}).get("dilate", 20))
+            default = self._preset_dilation()
         self.op_value.blockSignals(True)
         self.op_value.setEnabled(pname is not None)
         self.op_value.setMinimum(minimum)
@@ -431,6 +433,16 @@ class MaskEditor(QWidget):
         self.op_value.setSuffix(" px" if pname in ("pixels", "radius", "min_size") else "")
         self.op_value.blockSignals(False)
         self.update_preview()
+
+    def _preset_dilation(self) -> int:
+        return int(load_preset(queries.default_preset(self.ws)).get("inpaint", {}).get("dilate", 20))
+
+    @Slot()
+    def _models_changed(self) -> None:
+        """A first model sets the workspace's preset: an untouched Dilate value follows it."""
+        if OPERATIONS[self.op_combo.currentText()][2] is None and self.op_value.value() == self._dilation_default:
+            self._op_selected(self.op_combo.currentText())
+        self._dilation_default = self._preset_dilation()
 
     def _operation(self) -> tuple[str, dict, str]:
         op, pname, _d, _m, fmt = OPERATIONS[self.op_combo.currentText()]

@@ -188,6 +188,20 @@ def test_dilation_starts_at_the_workspace_preset(state, qtbot, demo_ws):
     assert default() == 3   # the tiny preset the workspace's model was trained with
 
 
+def test_an_untouched_dilation_follows_the_first_model(state, qtbot, demo_ws):
+    from diffgen_gui.mask_editor import MaskEditor
+
+    shown, typed = MaskEditor(state), MaskEditor(state)
+    for ed in (shown, typed):
+        qtbot.addWidget(ed)
+        ed.op_combo.setCurrentText("Dilate")
+        assert ed.op_value.value() == 20  # no model yet: the paper's
+    typed.op_value.setValue(7)
+    register_model(demo_ws, "tiny-full", "full", "tiny", {}, demo_ws.path("models/t"))
+    state.modelsChanged.emit()  # what the queue says when a training job ends
+    assert shown.op_value.value() == 3 and typed.op_value.value() == 7  # a value the user chose stays
+
+
 def test_polygon_corners_can_be_moved_after_closing(window, qtbot):
     from backend import masks
 

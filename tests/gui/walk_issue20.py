@@ -400,6 +400,8 @@ def generate_jobs(j) -> Iterator:
     yield wait("the preset follows the model", lambda: f.preset.currentText() == "tiny")
     assert not f.preset_warning.isVisible(), f.preset_warning.text()
     assert f.spins["dilate"].value() == 3 and f.spins["respacing"].value() == 50
+    ed = w.dataset_view.editor  # the editor's Dilate (untouched: 20, the paper's) follows the tiny model
+    assert ed.op_combo.currentText() == "Dilate" and ed.op_value.value() == 3, ed.op_value.value()
     # the selection made in the Dataset tab becomes the target: three images
     dv = w.dataset_view
     w.tabs.setCurrentWidget(dv)
@@ -611,7 +613,11 @@ def look(j) -> Iterator:
             w.tabs.setCurrentIndex(i)
             yield shot(f"{theme}-{w.tabs.tabText(i).lower()}")
             same_width(w)
-        for label in (w.info, dv.count, dv.editor.title, dv.editor.tool_label):
+        tile = next(t for t in w.review_view.tiles if t.sample_id == w.review_view.focus_sample)
+        background = re.search(r"background: (#[0-9a-f]{6})", tile.styleSheet()).group(1)
+        from PySide6.QtGui import QColor
+        assert contrast(tile.label.palette().color(QPalette.ColorRole.WindowText), QColor(background)) >= 4.5
+        for label in (w.info, dv.count, dv.editor.title, dv.editor.tool_label, dv.editor.hint):
             pal = label.palette()
             fg, bg = pal.color(QPalette.ColorRole.WindowText), pal.color(QPalette.ColorRole.Window)
             assert contrast(fg, bg) >= 4.5, (theme, label.objectName(), fg.name(), bg.name())
