@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 import torch
 
-from backend.device import pick_device
+from backend.config.device import pick_device
+from backend.config.settings import resolve_weights
 from backend.errors import BadWeightsError, Cancelled
-from backend.settings import resolve_weights
-from backend.weights_io import load_weights
+from backend.io.weights import load_weights
 from backend.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 import torch
 
-from backend.device import pick_device
+from backend.config.device import pick_device
+from backend.config.presets import load_preset
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import DiffusionUNet, build_model, count_parameters
 from backend.diffusion.repaint import RepaintSchedule, repaint_rows
-from backend.presets import load_preset
 from backend.style import networks
 from backend.style.guidance import LAMBDAS, StyleConfig, style_tensor
 from benchmarks._common import Figure, report, timed

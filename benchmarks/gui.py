@@ -25,9 +25,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QPointF, Qt  # noqa: E402
 
-from backend import masks  # noqa: E402
 from backend.data.demo import write_demo_dataset  # noqa: E402
 from backend.data.importer import import_dataset  # noqa: E402
+from backend.masks import ops as masks  # noqa: E402
 from backend.workspace import Workspace  # noqa: E402
 from benchmarks._common import Figure, report  # noqa: E402
 from diffgen_gui.app import make_app  # noqa: E402

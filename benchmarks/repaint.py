@@ -16,15 +16,15 @@ import argparse
 import numpy as np
 import torch
 
-from backend import masks
+from backend.config.device import pick_device
+from backend.config.presets import load_preset
 from backend.data.demo import generate_item
-from backend.device import pick_device
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import build_model
 from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
-from backend.inpainting import sample_seed, to_model_resolution, to_tensor
-from backend.presets import load_preset
+from backend.inpaint.job import sample_seed, to_model_resolution, to_tensor
+from backend.masks import ops as masks
 from benchmarks._common import Figure, report, timed
 
 BENCH = "repaint"

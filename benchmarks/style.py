@@ -16,13 +16,13 @@ import dataclasses
 
 import torch
 
-from backend.device import pick_device
+from backend.config.device import pick_device
+from backend.config.presets import load_preset
+from backend.config.settings import resolve_weights
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import build_model
 from backend.errors import MissingWeightsError
-from backend.presets import load_preset
-from backend.settings import resolve_weights
 from backend.style import networks
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
 from benchmarks._common import Figure, report, timed

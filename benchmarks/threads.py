@@ -1,6 +1,6 @@
 """CPU threads under load: training steps/s and RePaint samples/s, idle and while one other
 process keeps a core busy, for torch's default threads and for the adaptive policy of
-``backend.threads`` (issue 17 goal: >= 0.55 of the idle speed under load, idle within 5 %).
+``backend.config.threads`` (issue 17 goal: >= 0.55 of the idle speed under load, idle within 5 %).
 
 Each policy runs in a fresh process that sets up its threads the way the diffgen entry points
 do (``configure_process`` before torch loads; ``DIFFGEN_THREADS=fixed`` keeps torch's default).
@@ -51,7 +51,7 @@ def window_rate(step: Callable[[float], float], warmup_s: float, seconds: float)
     the mean thread count over the steps."""
     import torch
 
-    from backend.threads import other_cores, read_sample, ticks_per_second
+    from backend.config.threads import other_cores, read_sample, ticks_per_second
 
     end_warmup = time.perf_counter() + warmup_s
     while time.perf_counter() < end_warmup:
@@ -69,12 +69,12 @@ def train_loop(smoke: bool) -> Callable[[], float]:
     """One training step of the tiny preset per call (as ``Trainer.train``), adapting threads."""
     import torch
 
-    from backend import threads
+    from backend.config import threads
+    from backend.config.presets import load_preset
     from backend.diffusion.config import DiffusionConfig, ModelConfig
     from backend.diffusion.gaussian import create_diffusion
     from backend.diffusion.model import build_model
     from backend.diffusion.training import train_step
-    from backend.presets import load_preset
 
     p = load_preset("tiny")
     cfg = ModelConfig.from_dict(p["model"])
@@ -98,12 +98,12 @@ def repaint_loop(smoke: bool) -> Callable[[], float]:
     threads itself); returns the samples' worth of work done, counted per model evaluation."""
     import torch
 
+    from backend.config.presets import load_preset
     from backend.diffusion.config import DiffusionConfig, ModelConfig
     from backend.diffusion.gaussian import create_diffusion
     from backend.diffusion.model import build_model
     from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_batch
     from backend.errors import Cancelled
-    from backend.presets import load_preset
 
     p = load_preset("tiny")
     torch.manual_seed(0)
@@ -129,7 +129,7 @@ def repaint_loop(smoke: bool) -> Callable[[], float]:
 
 def worker(seconds: float, smoke: bool) -> dict[str, float]:
     """This process's rates: ``{"train idle": ..., "train busy": ..., ...}``."""
-    from backend import threads
+    from backend.config import threads
 
     threads.configure_process()            # before torch loads, as the entry points do
     import torch

@@ -12,11 +12,11 @@ import time
 
 import torch
 
+from backend.config.presets import load_preset
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import build_model, count_parameters
 from backend.diffusion.training import amp_settings, train_step
-from backend.presets import load_preset
 from benchmarks._common import Figure, report
 
 BENCH = "train_step"

@@ -10,9 +10,9 @@ from pathlib import Path
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from backend import threads
+from backend.config import threads
+from backend.config.paths import resource
 from backend.data.importer import ensure_demo_workspace
-from backend.paths import resource
 from backend.workspace import Workspace
 from diffgen_gui.prefs import load_prefs
 from diffgen_gui.qt_messages import install_log

@@ -1,11 +1,11 @@
-"""The GUI's handle on a :class:`backend.edit_session.EditSession`: the same object, its
+"""The GUI's handle on a :class:`backend.masks.edit_session.EditSession`: the same object, its
 callbacks turned into signals (emitted in the GUI thread, where the session is used)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from backend import edit_session
+from backend.masks import edit_session
 from backend.workspace import Workspace
 
 

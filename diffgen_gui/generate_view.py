@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from backend.errors import DiffGenError
-from backend.jobs import JobRecord
+from backend.jobs.queue import JobRecord
 from diffgen_gui.job_form import JobForm
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.theme import status_colour, text_on

@@ -1,4 +1,4 @@
-"""The "New job" form of the Generate tab: the fields each job kind takes (``backend.jobs.JOB_KINDS``),
+"""The "New job" form of the Generate tab: the fields each job kind takes (``backend.jobs.queue.JOB_KINDS``),
 the preset of the chosen model, the cost of an inpainting run before it is queued, and the
 values used last time."""
 
@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backend.config.presets import apply_overrides, load_preset, preset_names
 from backend.errors import DiffGenError
-from backend.jobs import FORM_FIELDS, JOB_KINDS
-from backend.presets import apply_overrides, load_preset, preset_names
+from backend.jobs.queue import FORM_FIELDS, JOB_KINDS
 from backend.workspace import queries
 from diffgen_gui.prefs import load_prefs, save_pref
 from diffgen_gui.state import WorkspaceState

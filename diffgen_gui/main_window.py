@@ -20,13 +20,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from backend.config.paths import user_config_dir
 from backend.data.importer import ImportReport, import_dataset
-from backend.edit_session import images_with_recovery
 from backend.errors import DiffGenError
-from backend.export import export_kept
-from backend.paths import user_config_dir
+from backend.exporters.job import export_kept
+from backend.io.files import atomic_write_text
+from backend.masks.edit_session import images_with_recovery
 from backend.workspace import Workspace
-from backend.workspace.files import atomic_write_text
 from diffgen_gui.clusters_view import ClustersView
 from diffgen_gui.dataset_view import DatasetView
 from diffgen_gui.export_dialog import ExportDialog, export_result

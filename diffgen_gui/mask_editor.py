@@ -1,6 +1,6 @@
 """The mask editor: view an image with its mask, edit it, save versions, revert, flag.
 
-All mask maths is in ``backend.masks`` and the editing state in ``backend.edit_session``;
+All mask maths is in ``backend.masks.ops`` and the editing state in ``backend.masks.edit_session``;
 this module turns mouse and keyboard input into calls on an :class:`EditSession` (one per
 image, so undo history survives switching images). Tools, undo, redo and save are actions
 with window-wide shortcuts (listed in the Edit menu), active while the editor is visible,
@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backend import masks
-from backend.presets import load_preset
+from backend.config.presets import load_preset
+from backend.masks import ops as masks
 from backend.workspace import queries
 from diffgen_gui.edit_session import EditSession
 from diffgen_gui.mask_tools import COMMANDS, DISPLAY, HINTS, OPERATIONS, TOOLS, tool_cursor, version_label

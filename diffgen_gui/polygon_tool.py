@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF
 
-from backend import masks
-from backend.edit_session import Step
+from backend.masks import ops as masks
+from backend.masks.edit_session import Step
 from diffgen_gui.edit_session import EditSession
 from diffgen_gui.widgets.image_canvas import ImageCanvas
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from backend.paths import user_config_dir
-from backend.workspace.files import atomic_write_text
+from backend.config.paths import user_config_dir
+from backend.io.files import atomic_write_text
 
 
 def prefs_file() -> Path:

@@ -8,8 +8,8 @@ import time
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
-from backend.edit_session import read_recovery
 from backend.errors import DiffGenError
+from backend.masks.edit_session import read_recovery
 from backend.workspace import Workspace
 from diffgen_gui.edit_session import EditSession
 

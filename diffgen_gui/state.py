@@ -32,7 +32,7 @@ class WorkspaceState(QObject):
 
     @Slot(list)
     def workspace_changed(self, changes: list) -> None:
-        """A job ended that changed these parts of the workspace (``backend.jobs.CHANGES``)."""
+        """A job ended that changed these parts of the workspace (``backend.jobs.queue.CHANGES``)."""
         signals = {"samples": self.samplesChanged, "clusters": self.clustersChanged,
                    "models": self.modelsChanged}
         for what in changes:

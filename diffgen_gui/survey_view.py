@@ -1,6 +1,6 @@
 """Survey tab: create a blinded survey, add raters, start rating, show the results.
 
-The numbers come from ``backend.survey_report`` (the same Markdown and figures as the
+The numbers come from ``backend.survey.report`` (the same Markdown and figures as the
 ``diffgen survey report`` command); this view only arranges them.
 """
 
@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from backend.errors import Cancelled, DiffGenError
 from backend.survey import RaterSession, SurveyConfig, add_rater, create_survey, get_survey, parse_ids, raters, summary, surveys
 from backend.survey.links import DEFAULT_BASE_URL, issue_link, link_url
-from backend.survey_report import (
+from backend.survey.report import (
     ALL_RATERS,
     SurveyResults,
     compute_results,

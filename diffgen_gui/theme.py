@@ -13,7 +13,7 @@ from string import Template
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from backend.paths import resource
+from backend.config.paths import resource
 
 THEMES = {"system": "System", "light": "Light", "dark": "Dark"}
 R = QPalette.ColorRole

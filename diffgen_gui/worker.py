@@ -1,7 +1,7 @@
 """The one background worker: runs queued jobs one after another from a QThread.
 
 The GUI thread only enqueues, cancels and listens to signals. The worker thread claims each
-job and runs it in a child process (see ``backend.job_process`` for why), reading its
+job and runs it in a child process (see ``backend.jobs.process`` for why), reading its
 progress; it uses its own SQLite connection (Workspace connections are per thread), so the
 interface never waits for a job.
 """
@@ -14,8 +14,8 @@ import time
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from backend.job_process import JobProcess
-from backend.jobs import JOB_KINDS, JobStore
+from backend.jobs.process import JobProcess
+from backend.jobs.queue import JOB_KINDS, JobStore
 from backend.workspace import Workspace
 
 SIGNAL_INTERVAL_S = 0.05  # progress signals at most 20 per second (the last one always)
@@ -38,7 +38,7 @@ def detect_devices() -> tuple[list[str], str]:
 
 class JobWorker(QObject):
     """Lives in the worker thread: claims queued jobs and runs each in a child process
-    (:class:`backend.job_process.JobProcess`), turning its events into signals. Only the GUI
+    (:class:`backend.jobs.process.JobProcess`), turning its events into signals. Only the GUI
     thread's :class:`JobQueue` listens to these signals."""
 
     started = Signal(int)                       # job id

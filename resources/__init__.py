@@ -1,1 +1,1 @@
-"""Package data: icons, style sheet, presets, demo-data recipe. Located with :func:`backend.paths.resource`."""
+"""Package data: icons, style sheet, presets, demo-data recipe. Located with :func:`backend.config.paths.resource`."""

@@ -32,7 +32,7 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
 def _threads_as_torch_sets_them(monkeypatch):
     """A test that runs the CLI in-process turns adaptive threads on (``configure_process``); it
     must not change the thread count, hence the float sums, of the tests after it."""
-    from backend import threads
+    from backend.config import threads
 
     monkeypatch.setattr(threads, "_policy", None)
     yield

@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from backend.config.presets import load_preset
 from backend.diffusion.checkpoint import save_model
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.registry import register_model
-from backend.presets import load_preset
 from backend.style.networks import DinoSpec, build_vgg_head
 from backend.workspace import Workspace
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.masks import dilate, erode
+from backend.masks.ops import dilate, erode
 from backend.workspace import Workspace
 from diffgen_gui.launcher import build_parser, main  # the diffgen command as users run it
 

@@ -12,16 +12,16 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 from backend.cli import main
-from backend.cluster_params import ClusterParams
-from backend.clustering import balance_halves, kmeans_labels, run_cluster
+from backend.clustering.job import balance_halves, kmeans_labels, run_cluster
+from backend.clustering.params import ClusterParams
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import import_dataset
 from backend.errors import BadInputError, Cancelled
 from backend.features import InceptionFeatures, pair_features
-from backend.imageio import read_png_fast
-from backend.job_context import JobContext
+from backend.io.files import write_png
+from backend.io.images import read_png_fast
+from backend.jobs.context import JobContext
 from backend.workspace import Workspace
-from backend.workspace.files import write_png
 
 
 @pytest.fixture(scope="module")

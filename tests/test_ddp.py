@@ -14,12 +14,12 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
+from backend.config.presets import apply_overrides, load_preset
 from backend.diffusion.config import ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.train_params import TrainParams
 from backend.diffusion.training import init_like_guided_diffusion, run_train
-from backend.job_context import JobContext
-from backend.presets import apply_overrides, load_preset
+from backend.jobs.context import JobContext
 from backend.workspace import Workspace
 from tests.diffusion_micro import MICRO_OVERRIDES
 

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from backend.data.demo import generate_item, load_recipe, write_demo_dataset
-from backend.imageio import load_mask, load_rgb
+from backend.io.images import load_mask, load_rgb
 
 
 def files_bytes(root) -> dict[str, bytes]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend.demo import DemoContext, DemoPlan, run_stages
-from backend.demo_stages import PRETRAINED_TERMS, STAGES, base_model
+from backend.demo.plan import DemoContext, DemoPlan, run_stages
+from backend.demo.stages import PRETRAINED_TERMS, STAGES, base_model
 from backend.workspace import Workspace, queries
 
 MICRO = str(Path(__file__).parent / "data" / "micro.toml")

@@ -4,9 +4,9 @@ random stand-in weights are real files that the real loaders accept."""
 import pytest
 import torch
 
-from backend.demo import DemoContext, Stage, run_stages, stage_state
+from backend.demo.plan import DemoContext, Stage, run_stages, stage_state
+from backend.demo.standins import weights_or_standin
 from backend.errors import DiffGenError
-from backend.standin_weights import weights_or_standin
 from backend.workspace import Workspace
 
 

@@ -12,17 +12,17 @@ import pytest
 import torch
 from sklearn.metrics import adjusted_rand_score
 
-from backend import masks
-from backend.cluster_params import ClusterParams
-from backend.clustering import ClusterConfig, combine_features, kmeans_labels
+from backend.clustering.job import ClusterConfig, combine_features, kmeans_labels
+from backend.clustering.params import ClusterParams
+from backend.config.presets import apply_overrides, load_preset, preset_names
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.repaint import RepaintRow, jump_schedule, repaint_batch
 from backend.diffusion.train_data import center_crop_geometry, resize_pair
 from backend.diffusion.training import TrainConfig
 from backend.errors import DiffGenError
-from backend.inpainting import InpaintConfig, postprocess, resolve_config
-from backend.presets import apply_overrides, load_preset, preset_names
+from backend.inpaint.job import InpaintConfig, postprocess, resolve_config
+from backend.masks import ops as masks
 
 # What diffuse-gen changes relative to paper, and nothing else.
 AUTHOR_CHOICES = {

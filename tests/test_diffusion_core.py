@@ -11,11 +11,11 @@ import pytest
 import torch
 from scipy import stats
 
+from backend.config.presets import apply_overrides, load_preset
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion, linear_betas, space_timesteps
 from backend.diffusion.model import build_model
 from backend.diffusion.training import init_like_guided_diffusion, train_step
-from backend.presets import apply_overrides, load_preset
 from tests.diffusion_micro import MICRO_OVERRIDES
 
 

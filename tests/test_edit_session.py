@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from backend.edit_session import EditSession, read_recovery, recovery_paths, summarise
+from backend.masks.edit_session import EditSession, read_recovery, recovery_paths, summarise
 
 
 def _session(ws, image_id=None):
@@ -31,7 +31,7 @@ def _square(shape, y0, y1, x0, x1):
 
 
 def test_the_back_end_session_imports_no_qt():
-    code = ("import sys, backend.edit_session; "
+    code = ("import sys, backend.masks.edit_session; "
             "print(sorted(m for m in sys.modules if m.startswith('PySide6')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

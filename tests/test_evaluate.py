@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from _metrics_helpers import small_extractor
 
-import backend.evaluate as evaluate
+import backend.metrics.evaluate as evaluate
 from backend.cli import main
 from backend.data.demo import write_demo_dataset
+from backend.data.sets import import_external_set, resolve_set, set_names
 from backend.errors import Cancelled
-from backend.evaluate import REAL_HALVES, REAL_SELF, run_evaluate
-from backend.imageio import load_mask
+from backend.io.files import write_png
+from backend.io.images import load_mask
+from backend.metrics.evaluate import REAL_HALVES, REAL_SELF, run_evaluate
 from backend.metrics.msssim import MsssimConfig, mean_msssim
-from backend.sets import import_external_set, resolve_set, set_names
-from backend.workspace.files import write_png
 
 
 @pytest.fixture

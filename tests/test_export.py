@@ -11,9 +11,9 @@ from PIL import Image
 from backend.cli import main as cli_main
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import import_dataset
+from backend.data.sets import import_external_set
 from backend.errors import Cancelled, DiffGenError
-from backend.export import export_kept
-from backend.sets import import_external_set
+from backend.exporters.job import export_kept
 from backend.workspace import Workspace
 
 

@@ -14,9 +14,9 @@ from PIL import Image
 
 from backend.cli import main as cli_main
 from backend.errors import Cancelled, DiffGenError
-from backend.export import PROVENANCE_COLUMNS, export_kept
 from backend.exporters import FORMATS, DatasetInfo, Item
 from backend.exporters.coco import rle_counts, rle_string
+from backend.exporters.job import PROVENANCE_COLUMNS, export_kept
 from backend.exporters.layouts import NnUNetWriter
 from backend.gates import GateScore
 

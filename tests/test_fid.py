@@ -11,8 +11,11 @@ from _metrics_helpers import small_extractor
 from safetensors.torch import load_file
 
 from backend.data.demo import write_demo_dataset
+from backend.data.sets import folder_images, resolve_set
+from backend.demo.standins import weights_or_standin
 from backend.errors import BadWeightsError, MissingWeightsError
-from backend.imageio import load_rgb
+from backend.io.files import write_png
+from backend.io.images import load_rgb
 from backend.metrics.fid import (
     FID_WEIGHTS_FILE,
     FidExtractor,
@@ -23,9 +26,6 @@ from backend.metrics.fid import (
     set_statistics,
     statistics,
 )
-from backend.sets import folder_images, resolve_set
-from backend.standin_weights import weights_or_standin
-from backend.workspace.files import write_png
 
 
 def scipy_fid(f1: np.ndarray, f2: np.ndarray) -> float:

@@ -9,19 +9,19 @@ import pytest
 import torch
 from _metrics_helpers import small_extractor
 
-from backend import masks
 from backend.data.demo import write_demo_dataset
+from backend.data.sets import disjoint_halves, import_external_set, resolve_set, sample_index_sets
 from backend.diffusion.checkpoint import save_model
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.registry import record_checkpoint, register_model
 from backend.errors import BadInputError
-from backend.evaluate import REAL_HALVES, REAL_SELF, generated_side, prepare_real, run_evaluate, run_fid
-from backend.inpaint_params import InpaintParams
-from backend.inpainting import run_inpaint
-from backend.job_context import JobContext
-from backend.sets import disjoint_halves, import_external_set, resolve_set, sample_index_sets
-from backend.workspace.files import write_png
+from backend.inpaint.job import run_inpaint
+from backend.inpaint.params import InpaintParams
+from backend.io.files import write_png
+from backend.jobs.context import JobContext
+from backend.masks import ops as masks
+from backend.metrics.evaluate import REAL_HALVES, REAL_SELF, generated_side, prepare_real, run_evaluate, run_fid
 
 
 def test_real_is_resized_to_the_pixels_of_the_synthetic_path(demo_ws):

@@ -12,7 +12,7 @@ import pytest
 from backend import survey as sv
 from backend.cli import main as cli_main
 from backend.errors import BadInputError, DiffGenError
-from backend.export import export_kept
+from backend.exporters.job import export_kept
 from backend.gates import GateConfig, GateScore, explain
 from backend.segmentation.data import synthetic_sets
 from backend.workspace import queries

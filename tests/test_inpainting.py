@@ -10,15 +10,13 @@ import pytest
 import torch
 from scipy import ndimage
 
-from backend import masks
 from backend.cli import main
 from backend.diffusion.checkpoint import save_model
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.registry import record_checkpoint, register_model
 from backend.errors import Cancelled, DiffGenError
-from backend.inpaint_params import InpaintParams
-from backend.inpainting import (
+from backend.inpaint.job import (
     InpaintConfig,
     postprocess,
     resolve_config,
@@ -26,10 +24,12 @@ from backend.inpainting import (
     sample_seed,
     to_model_resolution,
 )
-from backend.job_context import JobContext
-from backend.jobs import run_job
-from backend.selection import select_images
+from backend.inpaint.params import InpaintParams
+from backend.jobs.context import JobContext
+from backend.jobs.queue import run_job
+from backend.masks import ops as masks
 from backend.workspace import now
+from backend.workspace.selection import select_images
 
 FAST = {"respacing": 10, "jump_length": 5, "jump_n_sample": 2, "dilate": 2, "min_island": 2,
         "preset": "tiny", "seed": 3}
@@ -106,7 +106,7 @@ def test_cluster_model_serves_its_cluster_and_others_fall_back(ws):
 def test_diffuse_gen_preset_samples_as_the_author_code(ws, monkeypatch):
     """Under diffuse-gen: the raw weights by default, an elliptical-kernel region, no x0 clip,
     the opening clean-up; each recorded in the sample's provenance."""
-    import backend.inpainting as inpainting
+    import backend.inpaint.job as inpainting
 
     loaded, clips = [], []
     real_load, real_rows = inpainting.load_model, inpainting.repaint_rows
@@ -261,7 +261,7 @@ def test_held_out_test_images_are_never_inpainted(ws):
 def test_every_sample_is_scored_when_made_as_a_rescore_scores_it(ws):
     """The scores stored at creation equal a later rescore from the provenance alone (same
     source, region and thresholds), so the two paths cannot drift apart."""
-    from backend.quality import gate_config, score_sample
+    from backend.inpaint.quality import gate_config, score_sample
 
     result = _run(ws, {**FAST, "images": [1, 2], "samples": 2})
     for sid in (i for ids in result.sample_ids.values() for i in ids):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend import jobs
+from backend.jobs import queue as jobs
 
 
 def test_every_registered_kind_is_described_and_nothing_else():

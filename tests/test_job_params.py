@@ -10,15 +10,15 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import pytest
 
-from backend import jobs
 from backend.cli import main
 from backend.errors import BadInputError, Cancelled, DiffGenError
-from backend.inpaint_params import InpaintParams
-from backend.job_context import JobContext
-from backend.job_params import JobParams, JobResult
-from backend.jobs import JobStore, MaskParams, run_job
-from backend.selection import ImageSelection
+from backend.inpaint.params import InpaintParams
+from backend.jobs import queue as jobs
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobParams, JobResult
+from backend.jobs.queue import JobStore, MaskParams, run_job
 from backend.workspace import now
+from backend.workspace.selection import ImageSelection
 
 KINDS = sorted(jobs.REGISTRY)
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from backend import jobs
 from backend.errors import BadInputError, DiffGenError, WorkspaceError
-from backend.job_params import JobParams
-from backend.jobs import JobStore, run_job, run_queue
-from backend.masks import disk
+from backend.jobs import queue as jobs
+from backend.jobs.params import JobParams
+from backend.jobs.queue import JobStore, run_job, run_queue
+from backend.masks.ops import disk
 from backend.workspace import Workspace
 
 
@@ -119,7 +119,7 @@ def test_one_image_selection_rule_for_every_job(demo_ws):
     """Named ids are used as named (flagged too); a cluster or all leaves flagged images out;
     naming nothing is an error (no stage falls back to every image)."""
     from backend.errors import DiffGenError
-    from backend.selection import select_images
+    from backend.workspace.selection import select_images
 
     ids = demo_ws.image_ids()
     with demo_ws.transaction() as c:

@@ -13,7 +13,7 @@ import pytest
 from matplotlib.path import Path as MplPath
 from scipy import ndimage as ndi
 
-from backend import masks as M
+from backend.masks import ops as M
 
 FOUR = ndi.generate_binary_structure(2, 1)
 EIGHT = ndi.generate_binary_structure(2, 2)
@@ -34,7 +34,7 @@ def as255(b: np.ndarray) -> np.ndarray:
 
 
 def euclidean_disk(r: int) -> np.ndarray:
-    """Reference element written independently of backend.masks.disk."""
+    """Reference element written independently of backend.masks.ops.disk."""
     return np.array([[dx * dx + dy * dy <= r * r for dx in range(-r, r + 1)] for dy in range(-r, r + 1)])
 
 

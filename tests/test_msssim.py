@@ -8,9 +8,9 @@ import torch
 from pytorch_msssim import ms_ssim
 
 from backend.cli import main
+from backend.data.sets import resolve_set
+from backend.io.files import write_png
 from backend.metrics.msssim import MsssimConfig, mean_msssim, plan_for, random_pairs
-from backend.sets import resolve_set
-from backend.workspace.files import write_png
 
 
 def _noise_set(folder, n, size, seed=0):

@@ -34,7 +34,7 @@ def test_spec_evaluates_and_lists_resources_and_all_modules():
     assert Path(args[0][0]).name == "launcher.py" and Path(args[0][0]).exists()
     assert (str(ROOT / "resources"), "resources") in kwargs["datas"]
     hidden = kwargs["hiddenimports"]
-    for module in ("backend.cli.data", "backend.workspace.store", "diffgen_gui.main_window", "backend.masks"):
+    for module in ("backend.cli.data", "backend.workspace.store", "diffgen_gui.main_window", "backend.masks.ops"):
         assert module in hidden
     assert _Recorder.calls["COLLECT"][1]["name"] == "DiffGenStudio"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import platformdirs.macos
 import pytest
 
-from backend import paths
+from backend.config import paths
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from backend.errors import BadInputError
+from backend.io.files import write_png
 from backend.reports import Figure, Report, Section, Table
 from backend.reports.csvio import read_csv, write_csv
 from backend.reports.document import markdown_to_html
-from backend.workspace.files import write_png
 
 ROOT = Path(__file__).resolve().parents[1]
 

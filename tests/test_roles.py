@@ -12,22 +12,22 @@ from _metrics_helpers import save_random_inception
 from style_support import add_inpainted
 
 import backend.workspace.store as store_mod
-from backend import demo_stages
 from backend.cli import main
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import import_dataset
-from backend.demo import DemoContext
+from backend.data.sets import resolve_set
+from backend.demo import stages as demo_stages
+from backend.demo.plan import DemoContext
 from backend.diffusion.training import resolve_targets
 from backend.errors import BadInputError, DiffGenError
-from backend.job_context import JobContext
-from backend.jobs import MaskParams, run_masks
-from backend.selection import ImageSelection, generation_samples, select_images
-from backend.sets import resolve_set
+from backend.jobs.context import JobContext
+from backend.jobs.queue import MaskParams, run_masks
 from backend.style import run_style
 from backend.style.params import StyleParams
 from backend.survey import SurveyConfig, create_survey
 from backend.workspace import Workspace, now
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
+from backend.workspace.selection import ImageSelection, generation_samples, select_images
 
 TRAINING = list(range(3, 13))    # the demo workspace's 12 images with 1 and 2 held out ...
 USABLE = [4, 5, 6, 7, 9, 10, 11, 12]  # ... minus 3 and 8, flagged by the fixture
@@ -190,7 +190,7 @@ def test_the_demo_holds_test_images_out_by_role(tmp_path, monkeypatch):
     assert len(usable) == 10 and set(test) <= set(usable)  # every demo image has a polyp: none flagged
     assert summary["roles"] == {"train": 8, "test": 2} and len(test) == 2  # min(200, round(20% of 10))
     seen = []
-    monkeypatch.setattr("backend.inpainting.run_inpaint",
+    monkeypatch.setattr("backend.inpaint.job.run_inpaint",
                         lambda ws, params, *a: seen.append(params) or SimpleNamespace(to_dict=dict))
     demo_stages.stage_inpaint_full(ctx)
     assert seen[0].selection == ImageSelection(all=True)  # no ids named: the rule leaves test images out

@@ -12,14 +12,14 @@ import pytest
 from backend.cli import main
 from backend.diffusion.registry import register_model
 from backend.errors import Cancelled
-from backend.job_context import JobContext
+from backend.jobs.context import JobContext
 from backend.segmentation import run_segment
 from backend.segmentation.config import load_config
 from backend.segmentation.data import HOLD_OUT_NOTE, RANDOM_HOLD_OUT, TEST_ROLE, image_split, synthetic_sets
 from backend.segmentation.params import SegmentParams
 from backend.segmentation.plan import Planner
-from backend.selection import select_images
 from backend.workspace import Workspace
+from backend.workspace.selection import select_images
 
 # 32 px, a 3-stage encoder and one epoch: each run takes well under a second of compute.
 TINY = ["segment.image_size=32", "segment.encoder_depth=3", "segment.decoder_channels=[16,8,4]",

@@ -8,6 +8,7 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, jaccard_score
 
+from backend.config.settings import resolve_weights
 from backend.errors import BadInputError, MissingWeightsError
 from backend.segmentation.augment import ControlParams, control_augment
 from backend.segmentation.config import SegConfig, load_config
@@ -15,7 +16,6 @@ from backend.segmentation.data import AlphaSampler, ItemRef, batches_per_epoch, 
 from backend.segmentation.metrics import MetricAccumulator, hard_scores, soft_dice_loss
 from backend.segmentation.model import build_model, load_checkpoint, save_checkpoint
 from backend.segmentation.train import lr_at
-from backend.settings import resolve_weights
 
 SMALL = SegConfig(encoder="resnet18", encoder_depth=3, decoder_channels=(16, 8, 4), image_size=32)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from backend.cli import main
+from backend.config.settings import WEIGHTS, resolve_weights, save_setting, settings_path
 from backend.errors import MissingWeightsError
-from backend.settings import WEIGHTS, resolve_weights, save_setting, settings_path
 
 
 @pytest.fixture

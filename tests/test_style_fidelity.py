@@ -15,11 +15,11 @@ from style_support import SMALL_DINO, add_inpainted, register_tiny_model, tiny_m
 from torch import nn
 
 from backend.cli import main as cli_main
+from backend.config.presets import load_preset
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.gaussian import PMeanVar, create_diffusion
 from backend.errors import DiffGenError
-from backend.presets import load_preset
 from backend.style import job as style_job
 from backend.style import losses, networks
 from backend.style.colour import mkl_transfer

@@ -14,9 +14,9 @@ from backend.cli import main as cli_main
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import create_diffusion
 from backend.errors import Cancelled
-from backend.imageio import read_png_fast
-from backend.job_context import JobContext
-from backend.jobs import JobStore, run_job
+from backend.io.images import read_png_fast
+from backend.jobs.context import JobContext
+from backend.jobs.queue import JobStore, run_job
 from backend.style import networks, run_style
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
 from backend.style.params import StyleParams
@@ -175,7 +175,7 @@ def test_a_queued_style_job_is_the_provenance_of_its_samples(style_ws):
 def test_styled_masks_are_cleaned_with_inpaintings_defaults():
     """A preset without inpaint fields cleans styled masks as inpainting would (64 px islands),
     not with a private fallback of 16."""
-    from backend.inpainting import InpaintConfig
+    from backend.inpaint.job import InpaintConfig
     from backend.style.job import StyleJob
 
     mask = np.zeros((64, 64), np.uint8)
@@ -187,7 +187,7 @@ def test_styled_masks_are_cleaned_with_inpaintings_defaults():
 
 
 def test_styled_samples_are_scored_so_the_seam_before_and_after_style_is_a_number(style_ws):
-    from backend.quality import rescore
+    from backend.inpaint.quality import rescore
 
     ws, parents = style_ws
     result = _style(ws, {"samples": [parents[0].id], "overrides": FEW_STEPS, "lambdas": {"sty": 0, "sem": 0, "zecon": 0}})

@@ -9,9 +9,9 @@ import torch
 from scipy.stats import wasserstein_distance
 from style_support import SMALL_DINO, tiny_model_folder, write_dino, write_vgg
 
+from backend.config.settings import resolve_weights
 from backend.diffusion.checkpoint import load_model
 from backend.errors import BadInputError, MissingWeightsError
-from backend.settings import resolve_weights
 from backend.style import losses
 from backend.style.colour import histogram_match, mkl_transfer
 from backend.style.networks import UNetEncoder, load_dino, load_vgg, vgg_features

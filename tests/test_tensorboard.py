@@ -10,7 +10,7 @@ import pytest
 from backend.diffusion.train_params import TrainParams
 from backend.diffusion.training import run_train
 from backend.errors import DiffGenError
-from backend.job_context import JobContext
+from backend.jobs.context import JobContext
 from tests.diffusion_micro import MICRO_OVERRIDES
 
 

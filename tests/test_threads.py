@@ -1,4 +1,4 @@
-"""backend.threads: the CPU accounting, the thread decision, the governor's timing, the
+"""backend.config.threads: the CPU accounting, the thread decision, the governor's timing, the
 entry-point policy (the user's environment wins), and that the long loops call it."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from backend import threads
-from backend.threads import CpuSample, Policy, ThreadGovernor, other_cores, parse_proc_stat, threads_for
+from backend.config import threads
+from backend.config.threads import CpuSample, Policy, ThreadGovernor, other_cores, parse_proc_stat, threads_for
 
 PROC_STAT = """cpu  900 90 300 5000 50 10 20 30 0 0
 cpu0 100 10 50 1000 10 1 2 3 0 0
@@ -145,7 +145,7 @@ def test_adapt_after_configure_process_governs_torch(fresh_policy):
 
 
 def test_module_does_not_import_torch():
-    code = "import sys, backend.threads; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, backend.config.threads; assert 'torch' not in sys.modules, 'torch imported'"
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -167,10 +167,10 @@ def test_a_busy_process_shows_up_as_other_cores():
 
 
 def test_repaint_loop_adapts_threads_every_model_call(monkeypatch):
+    from backend.config.presets import load_preset
     from backend.diffusion import repaint
     from backend.diffusion.config import DiffusionConfig
     from backend.diffusion.gaussian import create_diffusion
-    from backend.presets import load_preset
 
     calls = []
     monkeypatch.setattr(repaint, "adapt_threads", lambda: calls.append(1))

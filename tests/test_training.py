@@ -21,9 +21,10 @@ from backend.diffusion.train_data import draw_step, global_batch_indices, load_p
 from backend.diffusion.train_params import TrainParams
 from backend.diffusion.training import run_train
 from backend.errors import Cancelled, DiffGenError
-from backend.job_context import JobContext
-from backend.jobs import JobStore, run_job
-from backend.workspace import files, now
+from backend.io import files
+from backend.jobs.context import JobContext
+from backend.jobs.queue import JobStore, run_job
+from backend.workspace import now
 from tests.diffusion_micro import MICRO_OVERRIDES
 
 

@@ -20,14 +20,14 @@ from safetensors.torch import save_file
 from style_support import SMALL_DINO, add_inpainted, register_tiny_model
 
 from backend.cli import main
+from backend.config.settings import save_setting
 from backend.diffusion.import_checkpoint import import_checkpoint
 from backend.errors import BadWeightsError
 from backend.features import load_inception
+from backend.io.weights import load_weights
 from backend.metrics.fid import load_fid_inception
 from backend.segmentation.model import load_checkpoint, read_state_dict
-from backend.settings import save_setting
 from backend.style import networks
-from backend.weights_io import load_weights
 
 
 class _WritesOnLoad(torch.nn.Module):

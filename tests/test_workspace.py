@@ -23,9 +23,9 @@ import backend.workspace.store as store_mod
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import import_dataset
 from backend.errors import WorkspaceError
-from backend.masks import dilate
+from backend.io.files import atomic_write_bytes
+from backend.masks.ops import dilate
 from backend.workspace import Workspace
-from backend.workspace.files import atomic_write_bytes
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,7 +167,7 @@ WRITER = textwrap.dedent("""
     from pathlib import Path
     import numpy as np
     from backend.workspace import Workspace
-    from backend.masks import dilate, erode
+    from backend.masks.ops import dilate, erode
     root, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     ws = Workspace.open(root)
     ids = ws.image_ids()
@@ -232,7 +232,7 @@ MASK_SAVER = textwrap.dedent("""
     import sys
     import numpy as np
     from backend.workspace import Workspace
-    from backend.masks import dilate, erode
+    from backend.masks.ops import dilate, erode
     ws = Workspace.open(sys.argv[1])
     ids = ws.image_ids()
     rng = np.random.default_rng(int(sys.argv[2]))
@@ -326,7 +326,7 @@ def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
     import os
     import stat
 
-    from backend.workspace.files import atomic_write_bytes
+    from backend.io.files import atomic_write_bytes
 
     mask = os.umask(0)
     os.umask(mask)
@@ -367,7 +367,7 @@ def test_opening_removes_temp_files_of_killed_writers_only(demo_ws, tmp_path):
 
 STUCK_WRITER = textwrap.dedent("""
     import os, sys, time
-    from backend.workspace import files
+    from backend.io import files
     def stuck(fd, data):
         os.write(fd, data[:10])
         print("writing", flush=True)

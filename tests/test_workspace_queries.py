@@ -9,7 +9,7 @@ import pytest
 
 from backend.diffusion.registry import register_model
 from backend.diffusion.repaint import jump_schedule, model_evaluations
-from backend.jobs import JobStore
+from backend.jobs.queue import JobStore
 from backend.workspace import queries
 
 

@@ -15,9 +15,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backend import __version__, threads
+from backend import __version__
+from backend.config import threads
 from backend.errors import Cancelled, DiffGenError
-from backend.job_process import CHILD_COMMAND
+from backend.jobs.process import CHILD_COMMAND
 
 COMMAND_MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None, extra: Sequence[Register] = (),
     threads.configure_process()  # before anything imports torch
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == [CHILD_COMMAND]:  # the desktop app runs each job through this (no parser: fast start)
-        from backend.job_process import child_main
+        from backend.jobs.process import child_main
 
         return child_main(argv[1:])
     if not argv and default is not None:

@@ -9,10 +9,10 @@ from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import check_workspace_outside, import_dataset
 from backend.errors import DiffGenError
-from backend.imageio import DEFAULT_MAX_PIXELS
-from backend.masks import apply_operation
-from backend.selection import ids_argument
+from backend.io.images import DEFAULT_MAX_PIXELS
+from backend.masks.ops import apply_operation
 from backend.workspace import ROLES, TEST, TRAIN, queries
+from backend.workspace.selection import ids_argument
 
 
 def register(sub) -> None:
@@ -164,7 +164,7 @@ def cmd_dilate(a: argparse.Namespace) -> int:
 
 
 def cmd_settings(a: argparse.Namespace) -> int:
-    from backend.settings import WEIGHTS, configured_weights, save_setting, settings_path
+    from backend.config.settings import WEIGHTS, configured_weights, save_setting, settings_path
 
     if a.action == "show":
         print(f"settings file: {settings_path()}")

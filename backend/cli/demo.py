@@ -7,7 +7,7 @@ import time
 
 from tqdm import tqdm
 
-from backend.paths import demo_workspace_dir
+from backend.config.paths import demo_workspace_dir
 
 
 def register(sub) -> None:
@@ -51,8 +51,8 @@ class _Bars:
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
-    from backend.demo import DemoContext, run_stages
-    from backend.demo_stages import STAGES
+    from backend.demo.plan import DemoContext, run_stages
+    from backend.demo.stages import STAGES
     from backend.workspace import Workspace
 
     ws = Workspace.create(a.workspace or demo_workspace_dir())

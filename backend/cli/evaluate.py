@@ -6,9 +6,9 @@ import argparse
 import os
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.cluster_params import ClusterParams
+from backend.clustering.params import ClusterParams
 from backend.errors import BadInputError
-from backend.job_context import JobContext
+from backend.jobs.context import JobContext
 
 
 def _add_real_resize(p: argparse.ArgumentParser) -> None:
@@ -81,7 +81,7 @@ def register(sub) -> None:
 
 
 def cmd_cluster(a: argparse.Namespace) -> int:
-    from backend.clustering import run_cluster
+    from backend.clustering.job import run_cluster
 
     params = ClusterParams(preset=a.preset, k=a.k, seed=a.seed, min_cluster_size=a.min_cluster_size,
                            features=a.features, inception_weights=a.inception_weights, device=a.device)
@@ -105,7 +105,7 @@ def _specs(a: argparse.Namespace, specs: list[str]) -> list[str]:
 
 
 def cmd_fid(a: argparse.Namespace) -> int:
-    from backend.evaluate import run_fid
+    from backend.metrics.evaluate import run_fid
 
     ws = open_workspace(a) if a.workspace else None
     specs = _specs(a, a.dirs + a.sets)
@@ -121,7 +121,7 @@ def cmd_fid(a: argparse.Namespace) -> int:
 
 
 def cmd_msssim(a: argparse.Namespace) -> int:
-    from backend.evaluate import run_msssim
+    from backend.metrics.evaluate import run_msssim
 
     specs = _specs(a, [s for s in (a.dir, a.set_spec) if s])
     if len(specs) != 1:
@@ -137,7 +137,7 @@ def cmd_msssim(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from backend.evaluate import run_evaluate
+    from backend.metrics.evaluate import run_evaluate
 
     ws = open_workspace(a)
     params = {"sets": a.sets, "subsets": a.subsets, "sets_by": a.sets_by, "subset_size": a.subset_size,
@@ -151,7 +151,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def cmd_import_set(a: argparse.Namespace) -> int:
-    from backend.sets import import_external_set
+    from backend.data.sets import import_external_set
 
     ws = open_workspace(a)
     with tqdm_progress("import-set", "img") as prog:

@@ -24,7 +24,7 @@ def register(sub) -> None:
 
 
 def cmd_gates(a: argparse.Namespace) -> int:
-    from backend.quality import gate_config, rescore  # torch: only when a command computes
+    from backend.inpaint.quality import gate_config, rescore  # torch: only when a command computes
     from backend.workspace import queries
 
     ws = open_workspace(a)

@@ -6,9 +6,9 @@ import argparse
 import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.inpaint_params import InpaintParams
-from backend.job_context import JobContext
-from backend.selection import ImageSelection, add_selection_args
+from backend.inpaint.params import InpaintParams
+from backend.jobs.context import JobContext
+from backend.workspace.selection import ImageSelection, add_selection_args
 
 
 def register(sub) -> None:
@@ -48,7 +48,7 @@ def register(sub) -> None:
 
 
 def cmd_inpaint(a: argparse.Namespace) -> int:
-    from backend.inpainting import run_inpaint  # torch: only when a command computes
+    from backend.inpaint.job import run_inpaint  # torch: only when a command computes
 
     ws = open_workspace(a)
     params = InpaintParams(

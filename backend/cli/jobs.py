@@ -6,10 +6,10 @@ import argparse
 import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.export import export_kept
+from backend.config.presets import parse_value
 from backend.exporters import FORMATS
-from backend.jobs import REGISTRY, JobStore, run_queue
-from backend.presets import parse_value
+from backend.exporters.job import export_kept
+from backend.jobs.queue import REGISTRY, JobStore, run_queue
 
 
 def register(sub) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.job_context import JobContext
+from backend.jobs.context import JobContext
 from backend.segmentation.config import EXPERIMENTS
 from backend.segmentation.params import SegmentParams
 

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.job_context import JobContext
+from backend.jobs.context import JobContext
 from backend.style.colour import METHODS
 from backend.style.params import StyleParams
 from backend.style.terms import LAMBDAS

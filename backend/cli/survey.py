@@ -211,7 +211,7 @@ def cmd_simulate(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    from backend.survey_report import write_report
+    from backend.survey.report import write_report
 
     ws = open_workspace(a)
     files = write_report(ws, get_survey(ws, a.survey), a.out, n_boot=a.bootstrap)

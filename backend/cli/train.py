@@ -8,7 +8,7 @@ import json
 from backend.cli.common import add_model_target, add_workspace, open_workspace, tqdm_progress
 from backend.diffusion.train_params import TrainParams
 from backend.errors import DiffGenError
-from backend.job_context import JobContext
+from backend.jobs.context import JobContext
 
 
 def register(sub) -> None:

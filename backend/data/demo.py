@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from backend.paths import resource
-from backend.workspace.files import atomic_write_bytes, encode_png
+from backend.config.paths import resource
+from backend.io.files import atomic_write_bytes, encode_png
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import BadInputError, WorkspaceError
-from backend.imageio import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, load_mask, load_rgb
+from backend.io.files import atomic_write_bytes, encode_png, sha256_file
+from backend.io.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, load_mask, load_rgb
 from backend.workspace import ROLES, TRAIN, Workspace, inserted_id, now
-from backend.workspace.files import atomic_write_bytes, encode_png, sha256_file
 
 Progress = Callable[[int, int, str], None]
 
@@ -373,8 +373,8 @@ def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
 def ensure_demo_workspace(root: str | Path | None = None, count: int = 40, size: int = 256,
                           seed: int = 0, progress: Progress | None = None) -> Workspace:
     """The demo workspace (procedural data), created and imported on first use."""
+    from backend.config.paths import demo_workspace_dir
     from backend.data.demo import write_demo_dataset
-    from backend.paths import demo_workspace_dir
 
     root = Path(root) if root else demo_workspace_dir()
     data = root / "demo-data"

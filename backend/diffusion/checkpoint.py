@@ -2,7 +2,7 @@
 
 A folder reloads alone (``load_model``): ``config.json`` holds the model and diffusion
 configs, ``model.safetensors`` the raw weights and ``ema.safetensors`` the EMA weights
-used for sampling. Every weight file is read through :mod:`backend.weights_io`
+used for sampling. Every weight file is read through :mod:`backend.io.weights`
 (safetensors or ``torch.load(weights_only=True)``), so a file from elsewhere can never run code.
 """
 
@@ -18,10 +18,10 @@ from safetensors.torch import save
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import DiffusionUNet, build_model
 from backend.errors import BadInputError
+from backend.io.files import atomic_write_bytes, atomic_write_text
 
 # checkpoints load through the one door for weight files; the name stays for diffusion/'s callers
-from backend.weights_io import load_weights as load_state_dict
-from backend.workspace.files import atomic_write_bytes, atomic_write_text
+from backend.io.weights import load_weights as load_state_dict
 
 FORMAT = "diffgen-diffusion/1"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from backend.presets import from_section
+from backend.config.presets import from_section
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ diffusers' ``variance_type="learned_range"``, and our respaced sampling equals t
 with ``set_timesteps(timesteps=...)`` given the kept steps (written to diffgen.json and the card).
 
 ``import_model`` reads such a folder back into a model folder; weights are read through
-:func:`backend.weights_io.load_weights` (safetensors only), and the UNet's config must be the
+:func:`backend.io.weights.load_weights` (safetensors only), and the UNet's config must be the
 one our configs build, so a folder edited by hand cannot load into the wrong network.
 """
 
@@ -37,9 +37,9 @@ from backend.diffusion.registry import (
     write_model_folder,
 )
 from backend.errors import BadInputError, DiffGenError
-from backend.weights_io import load_into, load_weights
+from backend.io.files import atomic_write_text, check_new_folder, move_into_place, sha256_file, staging_dir
+from backend.io.weights import load_into, load_weights
 from backend.workspace import Workspace
-from backend.workspace.files import atomic_write_text, check_new_folder, move_into_place, sha256_file, staging_dir
 
 FORMAT = "diffgen-diffusers/1"
 WEIGHTS = "diffusion_pytorch_model.safetensors"

@@ -35,7 +35,7 @@ separates q, k and v with the heads in the order diffusers uses. Its ``1/sqrt(sq
 factor on both q and k equals diffusers' ``1/sqrt(C)`` on the product, so no weight is
 rescaled. ``use_new_attention_order`` checkpoints are not supported.
 
-The file is read through :func:`backend.weights_io.load_weights` (safetensors, or
+The file is read through :func:`backend.io.weights.load_weights` (safetensors, or
 ``torch.load(weights_only=True)``): a pickle that would run code, a TorchScript program or a
 file in another format is refused with a message naming the file before anything executes.
 """
@@ -48,15 +48,15 @@ from typing import Any
 
 import torch
 
+from backend.config.presets import apply_overrides, load_preset, preset_names
 from backend.diffusion.checkpoint import save_model
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.registry import new_model_folder, register_model, write_model_folder
 from backend.errors import BadInputError, DiffGenError
-from backend.presets import apply_overrides, load_preset, preset_names
-from backend.weights_io import load_weights
+from backend.io.files import sha256_file
+from backend.io.weights import load_weights
 from backend.workspace import Workspace
-from backend.workspace.files import sha256_file
 
 RESBLOCK = {"in_layers.0": "norm1", "in_layers.2": "conv1", "emb_layers.1": "time_emb_proj",
             "out_layers.0": "norm2", "out_layers.3": "conv2", "skip_connection": "conv_shortcut"}

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import BadInputError, DiffGenError
+from backend.io.files import staging_dir
 from backend.workspace import Workspace, inserted_id, now
-from backend.workspace.files import staging_dir
 from backend.workspace.names import check_name
 
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import torch
 
+from backend.config.threads import adapt as adapt_threads
 from backend.diffusion.gaussian import GaussianDiffusion
 from backend.errors import Cancelled
-from backend.threads import adapt as adapt_threads
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 StepCallback = Callable[[int], None]      # called with the number of rows after each model call

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from backend.device import pick_device
+from backend.config.device import pick_device
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_model

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.extras import require
+from backend.config.extras import require
 
 
 class TensorBoardLog:

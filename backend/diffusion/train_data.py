@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import torch
 
+from backend.config.presets import check_choice
 from backend.errors import DiffGenError
-from backend.presets import check_choice
 from backend.workspace import Workspace
 
 

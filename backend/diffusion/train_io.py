@@ -33,8 +33,8 @@ from backend.diffusion.checkpoint import load_state_dict, save_model
 from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.model import DiffusionUNet
 from backend.errors import BadInputError
+from backend.io.files import TEMP_SUFFIX, atomic_write_bytes, encode_png, staging_dir, temp_prefix
 from backend.reports.csvio import write_csv
-from backend.workspace.files import TEMP_SUFFIX, atomic_write_bytes, encode_png, staging_dir, temp_prefix
 
 STATE_FILE = "train_state.pt"
 WEIGHT_FILES = ("model.safetensors", "ema.safetensors", "config.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.job_params import JobParams
+from backend.jobs.params import JobParams
 
 
 @dataclass(frozen=True)

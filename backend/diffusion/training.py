@@ -22,7 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from backend.device import pick_device
+from backend.config.device import pick_device
+from backend.config.presets import apply_overrides, check_choice, from_section, load_preset
+from backend.config.threads import adapt as adapt_threads
 from backend.diffusion import ddp, train_io
 from backend.diffusion.checkpoint import load_state_dict, read_config
 from backend.diffusion.config import DiffusionConfig, ModelConfig
@@ -40,13 +42,11 @@ from backend.diffusion.tb_log import TensorBoardLog, open_log
 from backend.diffusion.train_data import RESIZES, PairCache, draw_step, from_model_range, load_pairs, make_batch
 from backend.diffusion.train_params import TrainParams
 from backend.errors import Cancelled, DiffGenError
-from backend.job_context import JobContext
-from backend.job_params import JobResult
-from backend.presets import apply_overrides, check_choice, from_section, load_preset
-from backend.selection import generation_images
-from backend.threads import adapt as adapt_threads
+from backend.io.files import disk_full_as_error
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
 from backend.workspace import Workspace
-from backend.workspace.files import disk_full_as_error
+from backend.workspace.selection import generation_images
 
 Progress = Callable[[int, int, str], None]
 

@@ -1,7 +1,7 @@
 """The export formats: one writer per layout that segmentation tools train from.
 
 A writer fills a (staging) folder pair by pair (``add``, streaming: no format holds every
-image in memory) and writes its index files at the end (``finish``). ``backend.export``
+image in memory) and writes its index files at the end (``finish``). ``backend.exporters.job``
 chooses the pairs, writes the provenance and the data card, and renames the folder into place.
 
 | format | layout | masks |

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from backend.exporters import LABEL, DatasetInfo, Item
-from backend.workspace.files import atomic_write_bytes, atomic_write_text, encode_png
+from backend.io.files import atomic_write_bytes, atomic_write_text, encode_png
 
 CATEGORY = {"id": 1, "name": LABEL, "supercategory": "lesion"}
 

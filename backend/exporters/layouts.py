@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.exporters import LABEL, DatasetInfo, Item, binary
-from backend.workspace.files import atomic_write_bytes, atomic_write_text, encode_png
+from backend.io.files import atomic_write_bytes, atomic_write_text, encode_png
 
 
 class _PngPairs:

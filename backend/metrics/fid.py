@@ -4,7 +4,7 @@ clean-fid's own code does the resizing (PIL bicubic on float channels to 299x299
 Frechet distance. The network is TensorFlow's FID Inception (``inception-2015-12-05``) as
 pytorch-fid ported it: torchvision's Inception-v3 with clean-fid's FID-patched blocks, built
 in code and filled from pytorch-fid's plain state dict ``pt_inception-2015-12-05-6726825d.pth``
-through :func:`backend.weights_io.load_weights`. No TorchScript is ever loaded: loading
+through :func:`backend.io.weights.load_weights`. No TorchScript is ever loaded: loading
 TorchScript runs the code inside the file, and no published checksum of StyleGAN2's
 ``inception-2015-12-05.pt`` could be found to trust it by. The feature model is injectable (``FidExtractor``) so the
 statistics code is testable without the real file.
@@ -24,14 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from backend.device import pick_device
+from backend.config.device import pick_device
+from backend.config.settings import WEIGHTS, resolve_weights
+from backend.data.sets import ImageSet
 from backend.errors import BadInputError, Cancelled, MissingWeightsError
 from backend.features import file_digest, load_cached, store_features
-from backend.sets import ImageSet
-from backend.settings import WEIGHTS, resolve_weights
-from backend.weights_io import load_into, load_weights
+from backend.io.files import atomic_write_bytes
+from backend.io.weights import load_into, load_weights
 from backend.workspace import Workspace
-from backend.workspace.files import atomic_write_bytes
 
 FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 MIN_STABLE_IMAGES = 2048  # below this the 2048-d covariance is rank-deficient and FID biased upward

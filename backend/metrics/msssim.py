@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 import torch
 
-from backend.device import pick_device
+from backend.config.device import pick_device
+from backend.data.sets import ImageSet
 from backend.errors import BadInputError, Cancelled
-from backend.imageio import load_rgb
-from backend.sets import ImageSet
+from backend.io.images import load_rgb
 
 SCALES = 5
 MIN_WINDOW = 3

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from backend.errors import BadInputError
-from backend.workspace.files import atomic_write_text
+from backend.io.files import atomic_write_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPE = "'"

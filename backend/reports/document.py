@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend.workspace.files import atomic_write_text
+from backend.io.files import atomic_write_text
 
 
 @dataclass

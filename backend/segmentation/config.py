@@ -11,8 +11,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from backend.config.presets import apply_overrides, from_section, load_preset
 from backend.errors import DiffGenError
-from backend.presets import apply_overrides, from_section, load_preset
 
 EXPERIMENTS = ("real", "synthetic", "augment", "small-n")
 

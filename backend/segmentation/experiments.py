@@ -16,10 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from backend.device import pick_device
+from backend.config.device import pick_device
+from backend.config.settings import resolve_weights
 from backend.errors import Cancelled, DiffGenError
-from backend.job_context import JobContext
-from backend.job_params import JobResult
+from backend.io.files import atomic_write_text
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
 from backend.segmentation.config import EXPERIMENTS, SegConfig, load_config
 from backend.segmentation.data import (
     ItemStore,
@@ -33,9 +35,7 @@ from backend.segmentation.model import build_model, save_checkpoint
 from backend.segmentation.params import SegmentParams
 from backend.segmentation.plan import Planner, RunSpec, images
 from backend.segmentation.train import train_model
-from backend.settings import resolve_weights
 from backend.workspace import Workspace, now
-from backend.workspace.files import atomic_write_text
 
 # smp must never reach the Hugging Face hub (weights come from local files only).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

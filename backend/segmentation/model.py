@@ -15,9 +15,9 @@ import torch
 from safetensors.torch import save
 
 from backend.errors import BadInputError
+from backend.io.files import atomic_write_bytes
+from backend.io.weights import load_weights, safetensors_metadata
 from backend.segmentation.config import SegConfig
-from backend.weights_io import load_weights, safetensors_metadata
-from backend.workspace.files import atomic_write_bytes
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)

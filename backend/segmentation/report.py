@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import DiffGenError
+from backend.io.files import atomic_write_bytes, atomic_write_text
 from backend.reports.csvio import write_csv
 from backend.segmentation.plan import ordered_sets
 from backend.workspace import Workspace
-from backend.workspace.files import atomic_write_bytes, atomic_write_text
 
 REPORT_DIR = "reports/segmentation"
 

@@ -21,15 +21,15 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from backend.config.presets import from_section
+from backend.config.threads import adapt as adapt_threads
 from backend.diffusion.gaussian import GaussianDiffusion, PMeanVar
 from backend.diffusion.model import DiffusionUNet
 from backend.errors import BadInputError, Cancelled, DiffGenError
-from backend.presets import from_section
 from backend.style import losses
 from backend.style.colour import METHODS
 from backend.style.networks import DinoCLS, UNetEncoder
 from backend.style.terms import LAMBDAS
-from backend.threads import adapt as adapt_threads
 
 N = TypeVar("N")
 

@@ -16,26 +16,26 @@ import cv2
 import numpy as np
 import torch
 
-from backend.device import pick_device
+from backend.config.device import pick_device
+from backend.config.presets import apply_overrides, from_section, load_preset
+from backend.config.settings import resolve_weights
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.model import DiffusionUNet
 from backend.diffusion.registry import resolve_model
 from backend.errors import BadWeightsError, Cancelled, DiffGenError, MissingWeightsError
 from backend.gates import GateConfig
-from backend.imageio import load_rgb
-from backend.inpainting import InpaintConfig
-from backend.job_context import JobContext
-from backend.job_params import JobResult
-from backend.presets import apply_overrides, from_section, load_preset
-from backend.quality import gate_config, score_sample
-from backend.selection import generation_samples
-from backend.settings import resolve_weights
+from backend.inpaint.job import InpaintConfig
+from backend.inpaint.quality import gate_config, score_sample
+from backend.io.images import load_rgb
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
 from backend.style import networks
 from backend.style.colour import match_colours
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
 from backend.style.params import StyleParams
 from backend.workspace import SampleRecord, Workspace
+from backend.workspace.selection import generation_samples
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The frozen networks the style losses look through: VGG19 (content), DINO ViT (style) and
 the diffusion UNet's own encoder (ZeCon).
 
-Pretrained weights come only from local files (``backend.settings.resolve_weights``); the
+Pretrained weights come only from local files (``backend.config.settings.resolve_weights``); the
 loaders build the architecture with random initialisation and then load the file strictly,
 so a wrong file is an error, never a silently random network.
 """
@@ -19,7 +19,7 @@ from torch import nn
 
 from backend.diffusion.model import DiffusionUNet
 from backend.errors import DiffGenError
-from backend.weights_io import load_into, load_weights
+from backend.io.weights import load_into, load_weights
 
 if TYPE_CHECKING:
     from timm.models.vision_transformer import VisionTransformer

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from backend.job_params import JobParams
-from backend.selection import ImageSelection
+from backend.jobs.params import JobParams
+from backend.workspace.selection import ImageSelection
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ def _target(ws: Workspace, styled: SampleRecord) -> np.ndarray:
     target = styled.params.get("target", "")
     if target.startswith("original:"):
         return ws.read_image(int(target.split(":", 1)[1]))
-    from backend.imageio import load_rgb
+    from backend.io.images import load_rgb
 
     return load_rgb(target)[0]
 

@@ -25,12 +25,12 @@ import cv2
 import numpy as np
 
 from backend.errors import BadInputError, Cancelled
-from backend.job_context import JobContext
-from backend.job_params import JobResult
-from backend.selection import GENERATION_ROLE, refuse_held_out
+from backend.io.files import atomic_write_bytes
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
 from backend.survey.model import KIND_LABELS, Survey, SurveyConfig, SurveyParams, check_name, get_survey
 from backend.workspace import queries
-from backend.workspace.files import atomic_write_bytes
+from backend.workspace.selection import GENERATION_ROLE, refuse_held_out
 from backend.workspace.store import Workspace, now
 
 MAX_SIZE = 512

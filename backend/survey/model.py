@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from backend.errors import BadInputError, WorkspaceError
-from backend.job_params import JobParams
+from backend.jobs.params import JobParams
 from backend.workspace.names import check_name as check_workspace_name
 from backend.workspace.store import Workspace
 

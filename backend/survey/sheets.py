@@ -14,10 +14,10 @@ import tempfile
 from pathlib import Path
 
 from backend.errors import BadInputError
+from backend.io.files import atomic_write_bytes, atomic_write_text
 from backend.reports.csvio import csv_text, read_csv, write_csv
 from backend.survey.model import CSV_FIELDS, QUESTIONS, Survey, check_value, raters
 from backend.survey.sessions import name_seed
-from backend.workspace.files import atomic_write_bytes, atomic_write_text
 from backend.workspace.store import Workspace, inserted_id, now
 
 

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from backend.errors import WorkspaceError
-from backend.workspace.files import TEMP_SUFFIX, temp_prefix
+from backend.io.files import TEMP_SUFFIX, temp_prefix
 
 TIMEOUT_S = 30.0
 

@@ -24,14 +24,14 @@ import numpy as np
 
 from backend.errors import WorkspaceError
 from backend.gates import GateScore
-from backend.imageio import read_png_fast
+from backend.io.files import atomic_write_bytes, encode_png, remove_stale_temps, sha256_bytes
+from backend.io.images import read_png_fast
 from backend.workspace import access
-from backend.workspace.files import atomic_write_bytes, encode_png, remove_stale_temps, sha256_bytes
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "workspace.sqlite"
 # An image's role in the evaluation protocol: test images are held out of every generation
-# stage and are what segmentation is tested on (see backend.selection).
+# stage and are what segmentation is tested on (see backend.workspace.selection).
 TRAIN, TEST = "train", "test"
 ROLES = (TRAIN, TEST)
 
@@ -250,7 +250,7 @@ class Workspace:
         rec = image_id if isinstance(image_id, ImageRecord) else self.image(image_id)
         if rec.stored_path:
             return read_png_fast(self.path(rec.stored_path))
-        from backend.imageio import load_rgb
+        from backend.io.images import load_rgb
 
         return load_rgb(rec.source_path)[0]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backend import jobs
+from backend.jobs import queue as jobs
 
 
 @pytest.fixture

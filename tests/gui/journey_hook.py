@@ -177,7 +177,7 @@ def running_with_progress(win, job_id: int, shown: Callable[[], bool] | None = N
 def queue_job(j: Journey, kind: str, target: str, overrides: list[str], preset: str = "tiny",
               samples: int | None = None) -> int:
     """Fill the New job form as a user does: only the fields the kind's form shows."""
-    from backend.jobs import JOB_KINDS
+    from backend.jobs.queue import JOB_KINDS
 
     g = j.win.generate_view
     f = g.form

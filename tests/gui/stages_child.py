@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from dataclasses import dataclass  # noqa: E402
 
-from backend import jobs  # noqa: E402
 from backend.cli import main  # noqa: E402
-from backend.job_params import JobParams, JobResult  # noqa: E402
+from backend.jobs import queue as jobs  # noqa: E402
+from backend.jobs.params import JobParams, JobResult  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,7 @@ def test_an_untouched_dilation_follows_the_first_model(state, qtbot, demo_ws):
 
 
 def test_polygon_corners_can_be_moved_after_closing(window, qtbot):
-    from backend import masks
+    from backend.masks import ops as masks
 
     ed = window.dataset_view.editor
     ed.session.apply(np.zeros_like(ed.session.mask), "clear")

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 from scipy import ndimage
 
-from backend.masks import disk
+from backend.masks.ops import disk
 from backend.workspace import Workspace
 from diffgen_gui.widgets.heartbeat import Heartbeat
 
@@ -87,7 +87,7 @@ def test_interrupted_job_is_shown_and_can_be_requeued(demo_ws, qapp, qtbot):
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    from backend.jobs import JobStore
+    from backend.jobs.queue import JobStore
 
     job_id = JobStore(demo_ws).enqueue("masks", {"operation": "smooth", "op_params": {"radius": 1}, "all": True})
     demo_ws.execute("UPDATE jobs SET status = 'running', pid = ? WHERE id = ?", (dead.pid, job_id))
@@ -176,7 +176,7 @@ def test_killing_the_child_from_outside_mid_job(state, job_queue, qtbot):
 
 
 def test_a_job_that_ignores_cancel_is_stopped_hard(state, job_queue, qtbot, monkeypatch):
-    from backend import job_process
+    from backend.jobs import process as job_process
 
     monkeypatch.setattr(job_process, "CANCEL_GRACE_S", 1.0)
     with qtbot.waitSignal(job_queue.started, timeout=10000):

@@ -3,8 +3,8 @@ values; the queue: confirmed cancel, live log, "what changed" signals, finish no
 
 from __future__ import annotations
 
-from backend.cluster_params import ClusterParams
-from backend.clustering import ClusterConfig
+from backend.clustering.job import ClusterConfig
+from backend.clustering.params import ClusterParams
 from backend.diffusion.registry import register_model
 from backend.workspace import queries
 

@@ -81,7 +81,7 @@ def test_reports_and_clusters_views_show_workspace_content(demo_ws, qtbot, state
     reports = demo_ws.path("reports")
     (reports / "fid").mkdir(parents=True)
     (reports / "summary.md").write_text("# Summary\n\nFID table here\n")
-    from backend.workspace.files import write_png
+    from backend.io.files import write_png
 
     write_png(reports / "fid" / "curve.png", np.full((20, 30, 3), 200, np.uint8))
     rv = ReportsView(state)

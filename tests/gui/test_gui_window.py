@@ -175,7 +175,7 @@ def test_reports_appear_without_refresh_and_csv_is_a_table(state, qtbot, demo_ws
     cells = [[rv.table.item(r, c).text() for c in range(rv.table.columnCount())] for r in range(rv.table.rowCount())]
     assert cells == [["Diff", "41.5", "0.31"], ["Styled, Diff", "38.2", "0.30"]]
     assert [rv.table.horizontalHeaderItem(c).text() for c in range(3)] == ["set", "FID", "MS-SSIM"]
-    from backend.workspace.files import write_png
+    from backend.io.files import write_png
 
     write_png(reports / "curve.png", np.full((8, 8, 3), 90, np.uint8))
     qtbot.waitUntil(lambda: rv.files.count() == 2, timeout=5000)

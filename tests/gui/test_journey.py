@@ -40,7 +40,7 @@ def _xvfb_run() -> str:
 
 @pytest.fixture(scope="module")
 def standin_style_weights(tmp_path_factory) -> dict[str, str]:
-    from backend.standin_weights import weights_or_standin
+    from backend.demo.standins import weights_or_standin
 
     folder = tmp_path_factory.mktemp("weights")
     return {"DIFFGEN_VGG_WEIGHTS": weights_or_standin("vgg19", folder)[0],

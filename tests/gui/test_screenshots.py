@@ -16,7 +16,7 @@ from PySide6.QtCore import QCoreApplication, QPoint
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QLabel, QListView, QWidget
 
-from backend.jobs import JobStore
+from backend.jobs.queue import JobStore
 
 TABS = ("Dataset", "Clusters", "Generate", "Review", "Reports")
 MIN_CONTRAST = 3.0  # WCAG's floor for large or bold text; anti-aliased small text reaches its colour's

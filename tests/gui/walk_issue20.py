@@ -32,10 +32,10 @@ pytestmark = pytest.mark.slow
 
 # -- the test: a workspace, then the app with this file as its hook -----------------------------
 def test_walk_issue20(tmp_path):
-    from backend import edit_session
     from backend.data.demo import write_demo_dataset
     from backend.data.importer import import_dataset
-    from backend.standin_weights import weights_or_standin
+    from backend.demo.standins import weights_or_standin
+    from backend.masks import edit_session
     from backend.workspace import Workspace
 
     xvfb = shutil.which("xvfb-run")
@@ -266,7 +266,7 @@ def editor_versions(j) -> Iterator:
     from journey_hook import choose, click, drag, key
     from PySide6.QtCore import QPointF, Qt
 
-    from backend.presets import load_preset
+    from backend.config.presets import load_preset
     from backend.workspace import queries
 
     w = j.win
@@ -350,7 +350,7 @@ def generate_form(j) -> Iterator:
     """The form shows a kind's fields only; the welcome's button opens the cluster form."""
     from journey_hook import click, queue_job
 
-    from backend.jobs import JOB_KINDS
+    from backend.jobs.queue import JOB_KINDS
 
     w = j.win
     f = w.generate_view.form

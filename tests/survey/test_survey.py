@@ -15,8 +15,8 @@ from survey_support import _png_chunks
 from backend import survey as sv
 from backend.cli import main as cli_main
 from backend.errors import BadInputError, Cancelled, WorkspaceError
-from backend.job_context import JobContext
-from backend.survey_report import TABLE7_HEADER, compute_results, results_markdown, write_report
+from backend.jobs.context import JobContext
+from backend.survey.report import TABLE7_HEADER, compute_results, results_markdown, write_report
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from survey_support import _png_chunks
 from backend import survey as sv
 from backend.cli import main as cli_main
 from backend.errors import BadInputError
-from backend.survey_report import compute_results, results_markdown
+from backend.survey.report import compute_results, results_markdown
 
 COUNTS = {"real": 10, "inpainted": 10, "styled": 10}
 OLD_ALPHABET = "ACDEFHJKLMNPRTUVWXY3479"

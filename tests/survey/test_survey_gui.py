@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QDialog, Q
 
 from backend import survey as sv
 from backend.survey.links import verify_token
-from backend.survey_report import compute_results
+from backend.survey.report import compute_results
 
 pytest.importorskip("pytestqt")
 

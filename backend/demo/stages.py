@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend.demo import DemoContext, Stage, stage_state
-from backend.demo_report import build_report
+from backend.demo.plan import DemoContext, Stage, stage_state
+from backend.demo.report import build_report
 from backend.errors import DiffGenError
-from backend.job_context import JobContext
+from backend.jobs.context import JobContext
 
 WEIGHT_NAMES = ("inception", "fid_inception", "vgg19", "dino")
 BASE_MODEL = ("demo_base",)        # resources/demo_base: the shipped model the demo fine-tunes (MODEL_CARD.md)
@@ -46,7 +46,7 @@ def stage_data(ctx: DemoContext) -> dict:
 
 def stage_weights(ctx: DemoContext) -> dict:
     """The user's pretrained files where configured; else random stand-ins, said aloud."""
-    from backend.standin_weights import weights_or_standin
+    from backend.demo.standins import weights_or_standin
 
     files, random = {}, []
     for name in WEIGHT_NAMES:
@@ -68,8 +68,8 @@ def _weights(ctx: DemoContext) -> dict:
 
 
 def stage_cluster(ctx: DemoContext) -> dict:
-    from backend.cluster_params import ClusterParams
-    from backend.clustering import run_cluster
+    from backend.clustering.job import run_cluster
+    from backend.clustering.params import ClusterParams
 
     params = ClusterParams(preset=ctx.preset, inception_weights=_weights(ctx)["inception"], device=ctx.device)
     return run_cluster(ctx.ws, params, _job(ctx, "cluster")).to_dict()
@@ -77,10 +77,10 @@ def stage_cluster(ctx: DemoContext) -> dict:
 
 def base_model(preset: str) -> Path | None:
     """The shipped base model when its architecture is the preset's (else None: train from scratch)."""
+    from backend.config.paths import resource
+    from backend.config.presets import load_preset
     from backend.diffusion.checkpoint import read_config
     from backend.diffusion.config import ModelConfig
-    from backend.paths import resource
-    from backend.presets import load_preset
 
     folder = resource(*BASE_MODEL)
     if not (folder / "config.json").is_file():
@@ -121,9 +121,9 @@ def stage_train_clusters(ctx: DemoContext) -> dict:
 
 
 def _inpaint(ctx: DemoContext, model: str) -> dict:
-    from backend.inpaint_params import InpaintParams
-    from backend.inpainting import run_inpaint
-    from backend.selection import ImageSelection
+    from backend.inpaint.job import run_inpaint
+    from backend.inpaint.params import InpaintParams
+    from backend.workspace.selection import ImageSelection
 
     params = InpaintParams(ImageSelection(all=True), model=model, preset=ctx.preset,  # test images held out
                            seed=ctx.seed, device=ctx.device, sheet=True)
@@ -161,8 +161,8 @@ def stage_style(ctx: DemoContext) -> dict:
 
 
 def stage_evaluate(ctx: DemoContext) -> dict:
-    from backend.evaluate import run_evaluate
-    from backend.presets import load_preset
+    from backend.config.presets import load_preset
+    from backend.metrics.evaluate import run_evaluate
 
     samples = int(load_preset(ctx.preset).get("inpaint", {}).get("samples", 3))  # Set k = sample k of each image
     return run_evaluate(ctx.ws, {"fid_inception": _weights(ctx)["fid_inception"], "pairs": ctx.plan.eval_pairs,
@@ -183,7 +183,7 @@ def stage_segment(ctx: DemoContext) -> dict:
 
 def stage_survey(ctx: DemoContext) -> dict:
     from backend.survey import SurveyConfig, create_survey, get_survey, simulate_raters
-    from backend.survey_report import write_report
+    from backend.survey.report import write_report
 
     name = "demo-simulated"
     try:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.imageio import read_png_fast
+from backend.io.files import atomic_write_bytes, atomic_write_text, encode_png
+from backend.io.images import read_png_fast
 from backend.workspace import Workspace
-from backend.workspace.files import atomic_write_bytes, atomic_write_text, encode_png
 
 MAX_STEPS = 200
 MAX_UNDO_BYTES = 32 * 1024 * 1024

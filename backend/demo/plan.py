@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.errors import Cancelled, DiffGenError
+from backend.io.files import atomic_write_text
 from backend.workspace import Workspace
-from backend.workspace.files import atomic_write_text
 
 Progress = Callable[[int, int, str], None]
 

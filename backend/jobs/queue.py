@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from backend.errors import Cancelled, DiffGenError, WorkspaceError
-from backend.job_context import Cancel, JobContext, Log, Progress
-from backend.job_params import JobParams, JobResult
-from backend.masks import apply_operation
-from backend.selection import ImageSelection
+from backend.io.files import pid_alive
+from backend.jobs.context import Cancel, JobContext, Log, Progress
+from backend.jobs.params import JobParams, JobResult
+from backend.masks.ops import apply_operation
 from backend.workspace import Workspace, inserted_id, now
-from backend.workspace.files import pid_alive
+from backend.workspace.selection import ImageSelection
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,11 @@ class JobSpec:
 
 REGISTRY: dict[str, JobSpec] = {
     "train": JobSpec("backend.diffusion.training:run_train", "backend.diffusion.train_params:TrainParams"),
-    "inpaint": JobSpec("backend.inpainting:run_inpaint", "backend.inpaint_params:InpaintParams"),
+    "inpaint": JobSpec("backend.inpaint.job:run_inpaint", "backend.inpaint.params:InpaintParams"),
     "style": JobSpec("backend.style.job:run_style", "backend.style.params:StyleParams"),
-    "cluster": JobSpec("backend.clustering:run_cluster", "backend.cluster_params:ClusterParams"),
+    "cluster": JobSpec("backend.clustering.job:run_cluster", "backend.clustering.params:ClusterParams"),
     "segment": JobSpec("backend.segmentation.experiments:run_segment", "backend.segmentation.params:SegmentParams"),
-    "masks": JobSpec("backend.jobs:run_masks", "backend.jobs:MaskParams"),
+    "masks": JobSpec("backend.jobs.queue:run_masks", "backend.jobs.queue:MaskParams"),
     "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams"),
 }
 
@@ -329,7 +329,7 @@ def run_queue(ws: Workspace, progress: Callable[[JobRecord, int, int, str], None
 @dataclass(frozen=True)
 class MaskParams(JobParams):
     """``operation`` (dilate, erode, fill_holes, remove_islands, smooth), its ``op_params``
-    (e.g. ``{"pixels": 20}``) and the images (see :mod:`backend.selection`)."""
+    (e.g. ``{"pixels": 20}``) and the images (see :mod:`backend.workspace.selection`)."""
     operation: str
     op_params: dict[str, Any] = field(default_factory=dict)
     selection: ImageSelection = ImageSelection()

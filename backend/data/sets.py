@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import BadInputError, Cancelled
-from backend.imageio import IMAGE_SUFFIXES, load_mask, load_rgb
-from backend.selection import generation_images
+from backend.io.files import sha256_file
+from backend.io.images import IMAGE_SUFFIXES, load_mask, load_rgb
 from backend.workspace import SampleRecord, Workspace
-from backend.workspace.files import sha256_file
+from backend.workspace.selection import generation_images
 
 REAL = "real"
 

@@ -32,8 +32,9 @@ import cv2
 import numpy as np
 import torch
 
-from backend import gates, masks
-from backend.device import pick_device
+from backend import gates
+from backend.config.device import pick_device
+from backend.config.presets import apply_overrides, check_choice, from_section, load_preset
 from backend.diffusion.checkpoint import load_model, read_config
 from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.gaussian import create_diffusion
@@ -41,10 +42,10 @@ from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_m
 from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
 from backend.diffusion.train_data import resize_pair
 from backend.errors import BadInputError, DiffGenError, WorkspaceError
-from backend.inpaint_params import InpaintParams
-from backend.job_context import JobContext
-from backend.job_params import JobResult
-from backend.presets import apply_overrides, check_choice, from_section, load_preset
+from backend.inpaint.params import InpaintParams
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
+from backend.masks import ops as masks
 from backend.workspace import Workspace
 
 SHEET_MAX_IMAGES = 8

@@ -1,12 +1,12 @@
-"""The parameters of an inpainting job (the stage is :mod:`backend.inpainting`; this module is
+"""The parameters of an inpainting job (the stage is :mod:`backend.inpaint.job`; this module is
 light, so the queue can check a job without loading torch)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.job_params import JobParams
-from backend.selection import ImageSelection
+from backend.jobs.params import JobParams
+from backend.workspace.selection import ImageSelection
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from backend import __version__
 from backend.errors import Cancelled, DiffGenError
 from backend.exporters import DatasetInfo, Item, Writer, make_writer
 from backend.exporters.card import data_card
+from backend.io.files import atomic_write_text, check_new_folder, move_into_place, staging_dir
 from backend.reports.csvio import write_csv
 from backend.workspace import Workspace, queries
-from backend.workspace.files import atomic_write_text, check_new_folder, move_into_place, staging_dir
 from backend.workspace.store import ImageRecord, SampleRecord
 
 Progress = Callable[[int, int, str], None]

@@ -15,8 +15,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from backend.config.settings import resolve_weights
 from backend.errors import MissingWeightsError
-from backend.settings import resolve_weights
 
 
 def _write_inception(path: Path) -> None:

@@ -17,8 +17,8 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from backend.config.paths import resource
 from backend.errors import DiffGenError
-from backend.paths import resource
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance

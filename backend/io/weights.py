@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from backend.errors import BadWeightsError
-from backend.workspace.files import sha256_file
+from backend.io.files import sha256_file
 
 EXPECTED = "a safetensors file or a PyTorch state dict (.pt/.pth) of plain tensors"
 SAFETENSORS = "safetensors file"

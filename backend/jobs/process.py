@@ -6,7 +6,7 @@ cancel can become a hard stop when a stage does not answer in time; and the GPU 
 job held goes back to the system when it ends. The parent side (:class:`JobProcess`) is
 Qt-free: the desktop app's worker thread calls it.
 
-Protocol: the child runs :func:`backend.jobs.run_job` and writes events to stdout as JSON
+Protocol: the child runs :func:`backend.jobs.queue.run_job` and writes events to stdout as JSON
 lines that start with :data:`EVENT_PREFIX`; any other output (warnings, a native crash
 report) is a log line. The parent writes ``cancel`` to the child's stdin; the end of stdin
 (the parent died) cancels too, so no orphan keeps a GPU busy.
@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend import threads
-from backend.jobs import JobRecord, JobStore, run_job
+from backend.config import threads
+from backend.jobs.queue import JobRecord, JobStore, run_job
 from backend.workspace import Workspace
 
 CHILD_COMMAND = "_job-child"  # hidden first argument of the diffgen entry point

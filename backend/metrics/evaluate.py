@@ -30,9 +30,11 @@ from datetime import datetime
 import numpy as np
 from PIL import Image
 
+from backend.data.sets import REAL, ImageSet, SetItem, disjoint_halves, resolve_set, sample_index_sets, sample_rows, set_names
 from backend.errors import BadInputError, Cancelled
-from backend.imageio import load_rgb
-from backend.inpainting import RESIZE_NOTE, to_model_resolution
+from backend.inpaint.job import RESIZE_NOTE, to_model_resolution
+from backend.io.files import atomic_write_bytes, atomic_write_text, encode_png, sha256_bytes, sha256_file
+from backend.io.images import load_rgb
 from backend.metrics.fid import (
     FidExtractor,
     SetStats,
@@ -43,9 +45,7 @@ from backend.metrics.fid import (
 )
 from backend.metrics.msssim import MsssimConfig, mean_msssim
 from backend.reports.csvio import write_csv
-from backend.sets import REAL, ImageSet, SetItem, disjoint_halves, resolve_set, sample_index_sets, sample_rows, set_names
 from backend.workspace import Workspace
-from backend.workspace.files import atomic_write_bytes, atomic_write_text, encode_png, sha256_bytes, sha256_file
 
 Progress = Callable[[int, int, str], None]
 CancelFn = Callable[[], bool]

@@ -16,14 +16,14 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from backend.cluster_params import ClusterParams
+from backend.clustering.params import ClusterParams
+from backend.config.presets import apply_overrides, check_choice, load_preset
 from backend.errors import BadInputError
 from backend.features import InceptionFeatures, pair_features
-from backend.job_context import JobContext
-from backend.job_params import JobResult
-from backend.presets import apply_overrides, check_choice, load_preset
-from backend.selection import generation_images
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
 from backend.workspace import Workspace, inserted_id, now
+from backend.workspace.selection import generation_images
 
 FEATURES = ("balanced", "raw")
 

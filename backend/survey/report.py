@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.io.files import atomic_write_bytes, atomic_write_text
 from backend.metrics.agreement import BinaryStats, KappaResult, binary_stats, cohen_kappa_result, fleiss_kappa_result
 from backend.reports.csvio import write_csv
 from backend.survey import QUALITY, QUESTIONS, REAL_FAKE, Rater, Survey, answer_rows, raters
-from backend.workspace.files import atomic_write_bytes, atomic_write_text
 from backend.workspace.store import Workspace
 
 QUESTION_TITLES = {"image_quality": "Image quality", "mask_quality": "Segmentation quality",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend.demo import DemoContext, Stage, stage_state
+from backend.demo.plan import DemoContext, Stage, stage_state
 from backend.reports import Figure, Report, Section, Table
 from backend.workspace import queries
 
@@ -39,7 +39,7 @@ def _gates_section(ctx: DemoContext, rep: Report) -> None:
     """The report's first screen: sources and their samples with gate verdicts, pass rates per
     set, and the seam before and after style (paper Figure 4 as a number)."""
     from backend.gates import GATES
-    from backend.quality import gate_sheet
+    from backend.inpaint.quality import gate_sheet
 
     rates = queries.gate_pass_rates(ctx.ws)
     generated = [r for r in rates if r.scored]
@@ -62,7 +62,7 @@ def _gates_section(ctx: DemoContext, rep: Report) -> None:
 
 
 def _retries(ctx: DemoContext) -> int:
-    from backend.presets import load_preset
+    from backend.config.presets import load_preset
 
     return int(load_preset(ctx.preset).get("inpaint", {}).get("retries", 0))
 

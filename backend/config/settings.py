@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend.config.paths import user_config_dir
 from backend.errors import MissingWeightsError
-from backend.paths import user_config_dir
-from backend.workspace.files import atomic_write_text
+from backend.io.files import atomic_write_text
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,17 @@
-"""The parameters of a clustering job (the stage is :mod:`backend.clustering`; this module is
+"""The parameters of a clustering job (the stage is :mod:`backend.clustering.job`; this module is
 light, so the queue can check a job without loading the feature network)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.job_params import JobParams
+from backend.jobs.params import JobParams
 
 
 @dataclass(frozen=True)
 class ClusterParams(JobParams):
     """None: the value of the preset's ``[cluster]`` section after ``overrides`` (without a
-    preset, :class:`backend.clustering.ClusterConfig`'s defaults)."""
+    preset, :class:`backend.clustering.job.ClusterConfig`'s defaults)."""
     preset: str | None = None
     overrides: tuple[str, ...] = ()
     k: int | None = None

@@ -1,0 +1,1 @@
+"""Clustering the training images on Inception features of image and mask (KMeans)."""

@@ -1,0 +1,1 @@
+"""Presets, user settings, resource and config paths, device and thread choice, optional extras."""

@@ -1,0 +1,1 @@
+"""Binary masks: the operations on them and the undoable, crash-safe editing session."""
