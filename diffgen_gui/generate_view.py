@@ -145,6 +145,8 @@ class GenerateView(QWidget):
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.eta.setText("idle")
+        elif self.eta.text() == "idle":  # started, no progress yet: never "idle" beside a running job
+            self.eta.setText(f"job {self.queue.worker.current}: starting")
         self._show_details()
 
     def selected_job(self) -> int | None:

@@ -112,6 +112,9 @@ class MaskEditor(QWidget):
         left.addWidget(self.canvas, 1)
         self.statusbar = QStatusBar()
         self.statusbar.setSizeGripEnabled(False)
+        # the hint is elided, never cut off under the pixel value beside it (a status bar message is)
+        self.hint = ElidedLabel(objectName="hint")
+        self.statusbar.addWidget(self.hint, 1)
         self.tool_label, self.zoom_label, self.pixel_label = QLabel(), QLabel(), QLabel()
         for w in (self.pixel_label, self.zoom_label, self.tool_label):
             self.statusbar.addPermanentWidget(w)
@@ -128,6 +131,8 @@ class MaskEditor(QWidget):
         lay.addLayout(left, 1)
         lay.addWidget(sidew)
         self._op_selected(self.op_combo.currentText())
+        self._dilation_default = self._preset_dilation()
+        self.state.modelsChanged.connect(self._models_changed)
 
     def _view_bar(self) -> QHBoxLayout:
         view_bar = QHBoxLayout()
@@ -257,6 +262,7 @@ class MaskEditor(QWidget):
             self.sessions[image_id] = s
         self.session = self.sessions[image_id]
         self.preview_check.setChecked(False)
+        self.pixel_label.clear()  # the last pixel shown was another image's
         self._rgb = self.ws.read_image(image_id)
         self.canvas.set_content(self._rgb, self.session.mask, keep_view=True)
         rec = self.ws.image(image_id)
@@ -322,7 +328,7 @@ class MaskEditor(QWidget):
         self.canvas.set_tool_cursor(self.cursors[tool])
         if tool != "polygon":
             self.polygon.cancel()
-        self.statusbar.showMessage(HINTS[tool] + "  (F1: every key)")
+        self.hint.setText(HINTS[tool] + "  (F1: every key)")
         self._show_tool()
         self.canvas.update()
 
@@ -426,7 +432,7 @@ class MaskEditor(QWidget):
     def _op_selected(self, label: str) -> None:
         _op, pname, default, minimum, _fmt = OPERATIONS[label]
         if default is None:  # the dilation the inpainting preset of this workspace uses
-            default = int(load_preset(queries.default_preset(self.ws)).get("inpaint", {}).get("dilate", 20))
+            default = self._preset_dilation()
         self.op_value.blockSignals(True)
         self.op_value.setEnabled(pname is not None)
         self.op_value.setMinimum(minimum)
@@ -434,6 +440,16 @@ class MaskEditor(QWidget):
         self.op_value.setSuffix(" px" if pname in ("pixels", "radius", "min_size") else "")
         self.op_value.blockSignals(False)
         self.update_preview()
+
+    def _preset_dilation(self) -> int:
+        return int(load_preset(queries.default_preset(self.ws)).get("inpaint", {}).get("dilate", 20))
+
+    @Slot()
+    def _models_changed(self) -> None:
+        """A first model sets the workspace's preset: an untouched Dilate value follows it."""
+        if OPERATIONS[self.op_combo.currentText()][2] is None and self.op_value.value() == self._dilation_default:
+            self._op_selected(self.op_combo.currentText())
+        self._dilation_default = self._preset_dilation()
 
     def _operation(self) -> tuple[str, dict, str]:
         op, pname, _d, _m, fmt = OPERATIONS[self.op_combo.currentText()]
@@ -456,8 +472,8 @@ class MaskEditor(QWidget):
             if self._version_preview is None or self._version_preview[0] != version:
                 self._version_preview = (version, self.ws.read_mask(version))
             self.canvas.set_preview(self._version_preview[1])
-            self.statusbar.showMessage(f"Previewing {self.versions.currentItem().text().split()[0]} (amber) over "
-                                       "the current mask; Revert to selected makes it current.")
+            self.hint.setText(f"Previewing {self.versions.currentItem().text().split()[0]} (amber) over "
+                              "the current mask; Revert to selected makes it current.")
         else:
             self.canvas.set_preview(None)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import cv2
-from PySide6.QtCore import QPointF, Qt, Slot
+from PySide6.QtCore import QEvent, QPointF, Qt, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -345,6 +345,13 @@ class ReviewView(QWidget):
         for t in self.tiles:
             shown = "undecided" if t.sample_id is None else d.get(t.sample_id, "undecided")
             t.show_state(shown, t.sample_id is not None and t.sample_id == self.focus_sample)
+
+    def changeEvent(self, e: QEvent) -> None:  # noqa: N802 - Qt API
+        """A new theme: the focused tile's background is mixed from the palette in use (else it
+        keeps the old theme's, and the new theme's text on it cannot be read)."""
+        super().changeEvent(e)
+        if e.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange):
+            self._restyle()
 
     def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API
         key = e.key()

@@ -98,9 +98,16 @@ def style_sheet(pal: QPalette) -> str:
         "badge_border": mix(window, QColor(ACCENTS["warning"]), 0.8),
         "border": mix(window, text, 0.3),
         "accent": accent, "on_accent": text_on(accent),
-        "accent_disabled": mix(accent, window, 0.55), "on_accent_disabled": mix(text_on(accent), window, 0.3),
+        # a disabled primary button looks like the other disabled buttons (light text on dark green
+        # read as enabled under the dark palette), with a trace of the accent
+        "accent_disabled": mix(accent, pal.color(R.Button), 0.8),
+        "on_accent_disabled": pal.color(QPalette.ColorGroup.Disabled, R.ButtonText),
     }
-    return Template(resource("style.qss").read_text()).substitute({k: v.name() for k, v in colours.items()})
+    base = pal.color(R.Base)
+    colours |= {"base": base, "indicator_border": mix(window, text, 0.55)}  # the style's outline vanishes on dark
+    check = resource("icons", f"check-{'dark' if text_on(base) == QColor('#000000') else 'light'}.svg")
+    return Template(resource("style.qss").read_text()).substitute(
+        {k: v.name() for k, v in colours.items()} | {"check": check.as_posix()})
 
 
 def apply_theme(app: QApplication, name: str) -> None:

@@ -20,6 +20,7 @@ from backend.workspace import Workspace
 
 SIGNAL_INTERVAL_S = 0.05  # progress signals at most 20 per second (the last one always)
 POLL_MS = 2000            # how often an idle app looks for jobs queued by another process
+PROGRESS_LOG_S = 5.0      # the log pane gets a progress line at most this often per job (and the last one)
 
 
 def detect_devices() -> tuple[list[str], str]:
@@ -145,6 +146,7 @@ class JobQueue(QObject):
         self.ws = ws
         self.store = JobStore(ws)  # marks jobs of a dead process as interrupted
         self.logs: dict[int, list[str]] = {}
+        self._progress_logged: dict[int, float] = {}  # job id -> when its last progress line was logged
         self._thread = QThread(self)
         self._thread.setObjectName("diffgen-job-worker")
         self.worker = JobWorker(ws, launcher)
@@ -173,6 +175,16 @@ class JobQueue(QObject):
     @Slot(int, int, int, str, float)
     def _on_progress(self, job_id: int, done: int, total: int, message: str, eta: float) -> None:
         self.progress.emit(job_id, done, total, message, eta)
+        self._log_progress(job_id, done, total, message)
+
+    def _log_progress(self, job_id: int, done: int, total: int, message: str) -> None:
+        """Stages report most of what they do as progress (training's loss): the log pane shows
+        it too, a line every few seconds, so a running job's log is never silent."""
+        now = time.monotonic()
+        if done < total and now - self._progress_logged.get(job_id, -PROGRESS_LOG_S) < PROGRESS_LOG_S:
+            return
+        self._progress_logged[job_id] = now
+        self._log(job_id, f"{done}/{total} {message}".rstrip())
 
     @Slot(int, str, str)
     def _on_finished(self, job_id: int, status: str, message: str) -> None:

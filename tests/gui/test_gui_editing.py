@@ -110,6 +110,21 @@ def test_status_shows_zoom_pointer_and_pixel_values(window, qtbot, demo_ws):
     x, y = (int(np.floor((v - o) / c.scale)) for v, o in ((pos.x(), c.offset.x()), (pos.y(), c.offset.y())))
     r, g, b = rgb[y, x]
     assert ed.pixel_label.text() == f"x {x}, y {y} · RGB {r} {g} {b} · mask {mask[y, x]}"
+    window.dataset_view.step(+1)  # another image: no pixel value of the last one stays
+    assert ed.session.image_id != image_id and ed.pixel_label.text() == ""
+
+
+def test_the_hint_is_elided_beside_the_pixel_value_not_cut_under_it(window, qtbot):
+    """A status bar message is cut off mid-word where the permanent labels begin ("(F1: everyx 20")."""
+    ed = window.dataset_view.editor
+    ed.set_tool("polygon")
+    ed.pixel_label.setText("x 40, y 36 · RGB 155 92 59 · mask 0")
+    window.resize(900, window.height())
+    qtbot.waitUntil(lambda: ed.hint.width() < ed.hint.fontMetrics().horizontalAdvance(ed.hint.text()))
+    shown = ed.hint.elided()
+    assert shown.startswith("Click the corners") and "…" in shown and ed.hint.toolTip() == ed.hint.text()
+    hint = ed.hint.geometry()
+    assert hint.right() < ed.pixel_label.geometry().left(), (hint, ed.pixel_label.geometry())
 
 
 def test_brightness_and_contrast_change_the_view_only(window, demo_ws):
@@ -171,6 +186,20 @@ def test_dilation_starts_at_the_workspace_preset(state, qtbot, demo_ws):
     assert default() == 20  # no model yet: the paper's
     register_model(demo_ws, "tiny-full", "full", "tiny", {}, demo_ws.path("models/t"))
     assert default() == 3   # the tiny preset the workspace's model was trained with
+
+
+def test_an_untouched_dilation_follows_the_first_model(state, qtbot, demo_ws):
+    from diffgen_gui.mask_editor import MaskEditor
+
+    shown, typed = MaskEditor(state), MaskEditor(state)
+    for ed in (shown, typed):
+        qtbot.addWidget(ed)
+        ed.op_combo.setCurrentText("Dilate")
+        assert ed.op_value.value() == 20  # no model yet: the paper's
+    typed.op_value.setValue(7)
+    register_model(demo_ws, "tiny-full", "full", "tiny", {}, demo_ws.path("models/t"))
+    state.modelsChanged.emit()  # what the queue says when a training job ends
+    assert shown.op_value.value() == 3 and typed.op_value.value() == 7  # a value the user chose stays
 
 
 def test_polygon_corners_can_be_moved_after_closing(window, qtbot):

@@ -107,6 +107,24 @@ def test_the_log_pane_follows_the_selected_job_live(state, job_queue, qtbot):
     assert v.log_view.toPlainText().splitlines() == job_queue.logs[job_id]
 
 
+def test_a_started_job_is_never_shown_as_idle(state, job_queue, qtbot):
+    v = make_view(state, job_queue, qtbot)
+    assert v.eta.text() == "idle"
+    with qtbot.waitSignal(job_queue.started, timeout=10000):
+        job_id = job_queue.enqueue("slow", {"steps": 40, "step_s": 0.05})
+    assert v.eta.text() != "idle" and v.eta.text().startswith(f"job {job_id}"), v.eta.text()
+    job_queue.cancel(job_id)
+
+
+def test_the_log_shows_progress_a_few_seconds_apart(job_queue):
+    """Training reports its loss only as progress: the log shows it, but not every step."""
+    job_id = 99  # no such job: only the signal's handling is under test
+    for done in (1, 2, 3, 10):
+        job_queue._on_progress(job_id, done, 10, f"loss 0.{done}", 1.0)
+    logged = [line.split("  ", 1)[1] for line in job_queue.logs[job_id]]
+    assert logged == ["1/10 loss 0.1", "10/10 loss 0.10"], logged  # the first, then the last
+
+
 def test_the_queue_says_what_a_finished_job_changed(job_queue, qtbot):
     with qtbot.waitSignal(job_queue.workspaceChanged, timeout=15000) as blocker:
         job_queue.enqueue("masks", {"operation": "fill_holes", "all": True})

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
 
 
 def add_samples(ws):
@@ -120,6 +123,24 @@ def test_captions_hide_seeds_and_the_focus_keeps_the_decision_colour(state, qtbo
     assert str(s.seed) not in tile.label.text() and f"seed {s.seed}" in tile.toolTip()
     assert "kept" in tile.label.text()
     assert f"solid {status_colour('keep').name()}" in tile.styleSheet()  # focused, still the keep colour
+
+
+def test_the_focused_tile_follows_a_new_theme(state, qtbot, demo_ws, qapp):
+    from diffgen_gui.theme import apply_theme, contrast
+
+    made = _two_sources(demo_ws)
+    v = _view(state, qtbot)
+    v.focus(made[next(iter(made))][0].id)
+    tile = next(t for t in v.tiles if t.sample_id == v.focus_sample)
+    try:
+        for theme in ("light", "dark"):
+            apply_theme(qapp, theme)
+            qapp.processEvents()
+            background = QColor(re.search(r"background: (#[0-9a-f]{6})", tile.styleSheet()).group(1))
+            text = tile.label.palette().color(QPalette.ColorRole.WindowText)
+            assert contrast(text, background) >= 4.5, (theme, text.name(), background.name())
+    finally:
+        apply_theme(qapp, "system")
 
 
 def test_the_kept_filter_packs_tiles_without_gaps(state, qtbot, demo_ws):

@@ -4,6 +4,7 @@ welcomes, export to a typed folder, reports appearing by themselves."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,6 +70,38 @@ def test_themes_keep_every_styled_text_readable(window, qapp, theme, system_them
     from diffgen_gui.prefs import load_prefs
 
     assert load_prefs()["theme"] == theme
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_a_disabled_primary_button_looks_disabled(window, qapp, theme, system_theme_after):
+    """As faint as the other disabled buttons: its text contrast is theirs, not an enabled one's."""
+    from diffgen_gui.theme import contrast
+
+    window.set_theme(theme)
+    pal = qapp.palette()
+    qss = qapp.styleSheet()
+    found = re.search(r"QPushButton#primary:disabled \{ background: (#[0-9a-f]{6}); color: (#[0-9a-f]{6})", qss)
+    background, text = QColor(found.group(1)), QColor(found.group(2))
+    plain = contrast(pal.color(pal.ColorGroup.Disabled, pal.ColorRole.ButtonText), pal.button().color())
+    assert contrast(text, background) < plain + 0.5, (theme, text.name(), background.name(), plain)
+    assert contrast(text, background) >= 1.5  # still legible
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_check_boxes_show_their_box_and_tick(window, qapp, theme, system_theme_after):
+    """The style's own outline (the window colour darkened) vanished on the dark palette."""
+    from diffgen_gui.theme import contrast
+
+    window.set_theme(theme)
+    pal = qapp.palette()
+    qss = qapp.styleSheet()
+    box = re.search(r"QCheckBox::indicator \{[^}]*border: 1px solid (#[0-9a-f]{6});[^}]*background: (#[0-9a-f]{6})",
+                    qss)
+    assert box is not None, "no check box rule"
+    assert contrast(QColor(box.group(1)), pal.window().color()) >= 3  # WCAG's minimum for a control's outline
+    tick = Path(re.search(r"QCheckBox::indicator:checked \{ image: url\(([^)]+)\)", qss).group(1))
+    stroke = QColor(re.search(r'stroke="(#[0-9a-f]{6})"', tick.read_text()).group(1))
+    assert contrast(stroke, QColor(box.group(2))) >= 4.5, (theme, tick.name)
 
 
 def test_the_window_fits_a_small_screen(window, qtbot):
