@@ -22,8 +22,7 @@ class MissingWeightsError(DiffGenError):
     nothing is ever downloaded at run time.
     """
 
-    def __init__(self, name: str, path: str | None, architecture: str, how_to_get: str,
-                 setting: str, env_var: str):
+    def __init__(self, name: str, path: str | None, architecture: str, how_to_get: str, setting: str, env_var: str):
         where = f"'{path}' does not exist" if path else "no file is configured"
         super().__init__(
             f"Pretrained weights for {name} ({architecture}) are missing: {where}.\n"

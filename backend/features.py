@@ -30,7 +30,6 @@ POOL_DIM = 2048
 INPUT_SIZE = 299  # Inception-v3's native input; the real path always uses it
 
 
-
 _DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
@@ -72,7 +71,7 @@ class InceptionFeatures:
     """Batched Inception-v3 pool features of uint8 RGB arrays (any size, resized to 299)."""
 
     model: torch.nn.Module
-    weights_id: str      # names the weights file by content
+    weights_id: str  # names the weights file by content
     device: torch.device
     batch_size: int = 16
     input_size: int = INPUT_SIZE
@@ -83,8 +82,7 @@ class InceptionFeatures:
         return f"{self.weights_id}/{self.input_size}px"
 
     @classmethod
-    def from_settings(cls, cli_value: str | None = None, device: str | None = None,
-                      batch_size: int = 16) -> "InceptionFeatures":
+    def from_settings(cls, cli_value: str | None = None, device: str | None = None, batch_size: int = 16) -> "InceptionFeatures":
         """Resolve the weights file (flag > env > settings) or raise MissingWeightsError."""
         path = resolve_weights("inception", cli_value)
         dev = pick_device(device)
@@ -93,8 +91,9 @@ class InceptionFeatures:
 
     def _tensor(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         s = self.input_size
-        batch = np.stack([cv2.resize(im, (s, s), interpolation=cv2.INTER_AREA if min(im.shape[:2]) > s
-                                     else cv2.INTER_CUBIC) for im in images])
+        batch = np.stack(
+            [cv2.resize(im, (s, s), interpolation=cv2.INTER_AREA if min(im.shape[:2]) > s else cv2.INTER_CUBIC) for im in images]
+        )
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
         return x.to(self.device)
 
@@ -103,37 +102,43 @@ class InceptionFeatures:
         out = []
         with torch.inference_mode():
             for i in range(0, len(images), self.batch_size):
-                out.append(self.model(self._tensor(images[i:i + self.batch_size])).float().cpu().numpy())
+                out.append(self.model(self._tensor(images[i : i + self.batch_size])).float().cpu().numpy())
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, POOL_DIM), np.float32)
 
 
 # -- the workspace feature cache -----------------------------------------------------------
+
 
 def load_cached(ws: Workspace, keys: Iterable[str]) -> dict[str, np.ndarray]:
     """Cached feature vectors for the keys that have one."""
     keys = list(keys)
     found: dict[str, np.ndarray] = {}
     for i in range(0, len(keys), 500):  # stay below SQLite's parameter limit
-        chunk = keys[i:i + 500]
-        rows = ws.query(f"SELECT key, data FROM features WHERE key IN ({','.join('?' * len(chunk))})",
-                        tuple(chunk))
+        chunk = keys[i : i + 500]
+        rows = ws.query(f"SELECT key, data FROM features WHERE key IN ({','.join('?' * len(chunk))})", tuple(chunk))
         found.update({r["key"]: np.frombuffer(r["data"], dtype="<f4").copy() for r in rows})
     return found
 
 
 def store_features(ws: Workspace, extractor: str, items: dict[str, np.ndarray]) -> None:
     with ws.transaction() as c:
-        c.executemany("INSERT OR REPLACE INTO features (key, extractor, dim, data) VALUES (?,?,?,?)",
-                      [(k, extractor, int(v.size), np.asarray(v, dtype="<f4").tobytes())
-                       for k, v in items.items()])
+        c.executemany(
+            "INSERT OR REPLACE INTO features (key, extractor, dim, data) VALUES (?,?,?,?)",
+            [(k, extractor, int(v.size), np.asarray(v, dtype="<f4").tobytes()) for k, v in items.items()],
+        )
 
 
 def mask_as_rgb(mask: np.ndarray) -> np.ndarray:
     return np.repeat((mask > 0).astype(np.uint8)[..., None] * 255, 3, axis=2)
 
 
-def pair_features(ws: Workspace, image_ids: Sequence[int], extractor: InceptionFeatures,
-                  progress: Progress | None = None, cancel: CancelFn | None = None) -> np.ndarray:
+def pair_features(
+    ws: Workspace,
+    image_ids: Sequence[int],
+    extractor: InceptionFeatures,
+    progress: Progress | None = None,
+    cancel: CancelFn | None = None,
+) -> np.ndarray:
     """(N, 4096) features [image pool | mask pool] of each image with its current mask.
 
     Cached rows are reused; only missing pairs go through the network, in batches, and each
@@ -150,7 +155,7 @@ def pair_features(ws: Workspace, image_ids: Sequence[int], extractor: InceptionF
     for start in range(0, len(todo), step):
         if cancel and cancel():
             raise Cancelled("feature extraction cancelled")
-        idx = todo[start:start + step]
+        idx = todo[start : start + step]
         images, masks = [], []
         for i in idx:
             images.append(ws.read_image(image_ids[i]))

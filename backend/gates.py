@@ -26,16 +26,17 @@ import cv2
 import numpy as np
 
 GATES = ("no_polyp", "cut_off", "copy", "seam")
-SEAM_RING_PX = 3      # ring width each side of the boundary that the seam score compares
+SEAM_RING_PX = 3  # ring width each side of the boundary that the seam score compares
 
 
 @dataclass(frozen=True)
 class GateConfig:
     """The ``[gates]`` preset section: one threshold per gate."""
-    min_area_ratio: float = 0.15      # no_polyp fails below this generated/source mask area ratio
+
+    min_area_ratio: float = 0.15  # no_polyp fails below this generated/source mask area ratio
     max_boundary_touch: float = 0.25  # cut_off fails above this fraction of the region boundary
-    min_region_change: float = 0.02   # copy fails below this mean |sample - source| in the region
-    max_seam: float = 0.08            # seam fails above this excess colour step at the boundary
+    min_region_change: float = 0.02  # copy fails below this mean |sample - source| in the region
+    max_seam: float = 0.08  # seam fails above this excess colour step at the boundary
 
     @classmethod
     def from_section(cls, section: dict | None) -> "GateConfig":
@@ -117,8 +118,14 @@ def seam_excess(sample_rgb: np.ndarray, source_rgb: np.ndarray, region: np.ndarr
     return max(0.0, boundary_step(sample_rgb, region) - boundary_step(source_rgb, region))
 
 
-def score(source_rgb: np.ndarray, source_mask: np.ndarray, region: np.ndarray, sample_rgb: np.ndarray,
-          sample_mask: np.ndarray, cfg: GateConfig = GateConfig()) -> list[GateScore]:
+def score(
+    source_rgb: np.ndarray,
+    source_mask: np.ndarray,
+    region: np.ndarray,
+    sample_rgb: np.ndarray,
+    sample_mask: np.ndarray,
+    cfg: GateConfig = GateConfig(),
+) -> list[GateScore]:
     """Every gate for one sample (all arrays at the same resolution, masks binary or 0/255)."""
     ratio = area_ratio(sample_mask, source_mask)
     touch = boundary_touch(sample_mask, region)

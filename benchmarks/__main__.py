@@ -40,8 +40,10 @@ def machine() -> str:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
-    return (f"{cpu_name()}, {os.cpu_count()} logical CPUs, {gpu}; {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, torch {torch.__version__}")
+    return (
+        f"{cpu_name()}, {os.cpu_count()} logical CPUs, {gpu}; {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, torch {torch.__version__}"
+    )
 
 
 def fmt(x: float | None) -> str:
@@ -49,15 +51,16 @@ def fmt(x: float | None) -> str:
 
 
 def markdown(results: dict[str, list[Figure]], smoke: bool) -> str:
-    lines = [f"Benchmarks{' (smoke sizes: not comparable)' if smoke else ''}, "
-             f"{datetime.date.today().isoformat()}, {machine()}.", "",
-             "| benchmark | figure | value | unit | baseline | baseline value | ratio |",
-             "|---|---|---:|---|---|---:|---:|"]
+    lines = [
+        f"Benchmarks{' (smoke sizes: not comparable)' if smoke else ''}, {datetime.date.today().isoformat()}, {machine()}.",
+        "",
+        "| benchmark | figure | value | unit | baseline | baseline value | ratio |",
+        "|---|---|---:|---|---|---:|---:|",
+    ]
     for name, figures in results.items():
         for f in figures:
             ratio = "" if f.ratio is None else f"{f.ratio:.2f}x"
-            lines.append(f"| {name} | {f.name} | {fmt(f.value)} | {f.unit} | {f.baseline_name} | "
-                         f"{fmt(f.baseline)} | {ratio} |")
+            lines.append(f"| {name} | {f.name} | {fmt(f.value)} | {f.unit} | {f.baseline_name} | {fmt(f.baseline)} | {ratio} |")
     return "\n".join(lines) + "\n"
 
 
@@ -79,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="every benchmark in seconds with tiny sizes")
     ap.add_argument("--only", nargs="+", choices=NAMES, metavar="NAME", help=f"some of: {', '.join(NAMES)}")
-    ap.add_argument("--out", type=Path, help="where the table goes (default: benchmarks/results.md; "
-                                             "with --smoke: printed only)")
+    ap.add_argument("--out", type=Path, help="where the table goes (default: benchmarks/results.md; with --smoke: printed only)")
     a = ap.parse_args(argv)
     results: dict[str, list[Figure]] = {}
     failed = []

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # torch loads lazily: benchmarks.threads must configure threa
 @dataclass(frozen=True)
 class Figure:
     """One measured figure and the baseline it is compared with (same unit)."""
+
     name: str
     value: float
     unit: str

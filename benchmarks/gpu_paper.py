@@ -41,18 +41,19 @@ from benchmarks.style import SMOKE_DINO, loss_networks
 from benchmarks.train_step import steps_per_second
 
 BENCH = "gpu_paper"
-GOAL_S = 15.0                  # RePaint (3 samples) + style of one 256x256 image on one H100/H200
+GOAL_S = 15.0  # RePaint (3 samples) + style of one 256x256 image on one H100/H200
 
 
 @dataclass(frozen=True)
 class Sizes:
     """What runs: the paper's settings, or seconds' worth on a CPU (``--smoke``)."""
+
     preset: str
-    train_batch: int | None    # None: the preset's
+    train_batch: int | None  # None: the preset's
     train_steps: int
     repaint: RepaintSchedule
-    fp32_respacing: int        # the short chain fp32 RePaint is extrapolated from
-    style_steps: int | None    # None: the preset's (200 - skip 80 = 120)
+    fp32_respacing: int  # the short chain fp32 RePaint is extrapolated from
+    style_steps: int | None  # None: the preset's (200 - skip 80 = 120)
     dino: networks.DinoSpec | None
 
 
@@ -66,7 +67,7 @@ def measured(fn: Callable[[], object], device: torch.device) -> tuple[float, flo
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
     seconds = timed(fn, device)
-    peak = torch.cuda.max_memory_allocated(device) / 2 ** 30 if device.type == "cuda" else None
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
     return seconds, peak
 
 
@@ -78,15 +79,15 @@ def bench_train(sz: Sizes, device: torch.device) -> tuple[list[Figure], list[str
     batch = sz.train_batch or int(load_preset(sz.preset)["train"]["batch_size"])
     rates: list[float] = []
     notes = []
-    for amp in (False, True):   # autocast is CUDA only (amp_settings): on a CPU both run fp32
+    for amp in (False, True):  # autocast is CUDA only (amp_settings): on a CPU both run fp32
+
         def train(amp: bool = amp) -> None:
             rates.append(steps_per_second(sz.preset, batch, device, amp, sz.train_steps, warmup=1))
 
         _, peak = measured(train, device)
         notes.append(memory_note(f"training {'autocast' if amp else 'fp32'}", peak))
     label = "autocast" if device.type == "cuda" else "fp32 (no autocast on a CPU)"
-    return [Figure(f"{sz.preset} training, batch {batch}, {label}", rates[1], "steps/s", rates[0],
-                   "fp32")], notes
+    return [Figure(f"{sz.preset} training, batch {batch}, {label}", rates[1], "steps/s", rates[0], "fp32")], notes
 
 
 def bench_repaint(sz: Sizes, model: DiffusionUNet, device: torch.device) -> tuple[Figure, str]:
@@ -99,16 +100,24 @@ def bench_repaint(sz: Sizes, model: DiffusionUNet, device: torch.device) -> tupl
         for _ in repaint_rows(model, diffusion, rows, schedule.times(), len(rows), device, autocast):
             pass
 
-    autocast = device.type == "cuda"   # fp16 autocast on a CPU is slower than fp32, not faster
+    autocast = device.type == "cuda"  # fp16 autocast on a CPU is slower than fp32, not faster
     short = RepaintSchedule(sz.fp32_respacing, sz.repaint.jump_length, 1)
-    chain(short, autocast)                                                # warm-up (kernels, autotune)
+    chain(short, autocast)  # warm-up (kernels, autotune)
     fp32_short, _ = measured(lambda: chain(short, False), device)
     fp32 = fp32_short / short.evaluations() * sz.repaint.evaluations()
     seconds, peak = measured(lambda: chain(sz.repaint, autocast), device)
     n = sz.repaint.evaluations()
     label = "autocast" if autocast else "fp32"
-    return (Figure(f"RePaint 1 image x 3 samples batched, {n} evaluations each, {label}", seconds, "s", fp32,
-                   f"fp32 (from {short.evaluations()} evaluations)"), memory_note("RePaint", peak))
+    return (
+        Figure(
+            f"RePaint 1 image x 3 samples batched, {n} evaluations each, {label}",
+            seconds,
+            "s",
+            fp32,
+            f"fp32 (from {short.evaluations()} evaluations)",
+        ),
+        memory_note("RePaint", peak),
+    )
 
 
 def bench_style(sz: Sizes, model: DiffusionUNet, device: torch.device) -> tuple[Figure, str]:
@@ -126,12 +135,14 @@ def bench_style(sz: Sizes, model: DiffusionUNet, device: torch.device) -> tuple[
     def run(c: StyleConfig) -> None:
         style_tensor(model, diffusion, content, target, c, nets, torch.Generator().manual_seed(0))
 
-    run(dataclasses.replace(cfg, skip_timesteps=diffusion.num_timesteps - 1))   # warm-up, 1 step
+    run(dataclasses.replace(cfg, skip_timesteps=diffusion.num_timesteps - 1))  # warm-up, 1 step
     unguided: dict[str, Any] = {f"lambda_{t}": 0.0 for t in LAMBDAS}
     base, _ = measured(lambda: run(dataclasses.replace(cfg, **unguided)), device)
     guided, peak = measured(lambda: run(cfg), device)
-    return (Figure(f"style of one image, {steps} guided steps ({source})", guided, "s", base,
-                   "unguided resampling"), memory_note("style", peak))
+    return (
+        Figure(f"style of one image, {steps} guided steps ({source})", guided, "s", base, "unguided resampling"),
+        memory_note("style", peak),
+    )
 
 
 def main(argv: list[str] | None = None) -> list[Figure]:
@@ -148,15 +159,20 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     torch.manual_seed(0)
     model = build_model(ModelConfig.from_dict(load_preset(sz.preset)["model"])).to(device).eval()
     model.requires_grad_(False)
-    print(f"[{BENCH}] {sz.preset} preset, {model.cfg.image_size}x{model.cfg.image_size}, "
-          f"{count_parameters(model) / 1e6:.0f} M parameters, on {name}", flush=True)
+    print(
+        f"[{BENCH}] {sz.preset} preset, {model.cfg.image_size}x{model.cfg.image_size}, "
+        f"{count_parameters(model) / 1e6:.0f} M parameters, on {name}",
+        flush=True,
+    )
     for bench in (bench_repaint, bench_style):
         figure, note = bench(sz, model, device)
         figures.append(figure)
         notes.append(note)
     total = figures[-2].value + figures[-1].value
-    notes.append(f"RePaint (3 samples) + style of one image: {total:.1f} s (goal <= {GOAL_S:.0f} s on one "
-                 f"H100/H200: {'OK' if total <= GOAL_S else 'MISSED'}); quality gates: none in this version")
+    notes.append(
+        f"RePaint (3 samples) + style of one image: {total:.1f} s (goal <= {GOAL_S:.0f} s on one "
+        f"H100/H200: {'OK' if total <= GOAL_S else 'MISSED'}); quality gates: none in this version"
+    )
     return report(BENCH, figures, "; ".join(notes))
 
 

@@ -107,8 +107,13 @@ def bench_brush(root: Path, dabs: int) -> Figure:
     p95 = sorted(a)[int(0.95 * len(a))] * 1e3
     ed.discard_all()
     ed.close()
-    return Figure(f"brush dab on 1024x1024, median (p95 {p95:.2f} ms, target p95 < 16 ms: {verdict(p95 < 16)})",
-                  med_a, "ms", med_b, "whole-mask update")
+    return Figure(
+        f"brush dab on 1024x1024, median (p95 {p95:.2f} ms, target p95 < 16 ms: {verdict(p95 < 16)})",
+        med_a,
+        "ms",
+        med_b,
+        "whole-mask update",
+    )
 
 
 def many_images_workspace(root: Path, n: int) -> Workspace:
@@ -141,9 +146,14 @@ def bench_first_paint(ws: Workspace) -> Figure:
     t_eager = time.perf_counter() - t0
     n = len(ws.image_ids())
     view.close()
-    return Figure(f"first paint of {n} images (target < 1000 ms: {verdict(t_first < 1)}; visible "
-                  f"thumbnails ({loaded}) after {t_visible * 1e3:.0f} ms)", t_first * 1e3, "ms", t_eager * 1e3,
-                  "every thumbnail up front")
+    return Figure(
+        f"first paint of {n} images (target < 1000 ms: {verdict(t_first < 1)}; visible "
+        f"thumbnails ({loaded}) after {t_visible * 1e3:.0f} ms)",
+        t_first * 1e3,
+        "ms",
+        t_eager * 1e3,
+        "every thumbnail up front",
+    )
 
 
 def bench_heartbeat(ws: Workspace) -> Figure:
@@ -168,9 +178,15 @@ def bench_heartbeat(ws: Workspace) -> Figure:
     busy = measure(None, q, job)
     dt = time.perf_counter() - t0
     q.shutdown()
-    return Figure(f"heartbeat lateness during a {dt:.1f} s mask job on {len(ws.image_ids())} images, max "
-                  f"(mean {statistics.mean(busy) * 1e3:.1f} ms; target max < 100 ms: {verdict(max(busy) < 0.1)}; "
-                  f"job {q.store.get(job).status})", max(busy) * 1e3, "ms", max(idle) * 1e3, "idle, max")
+    return Figure(
+        f"heartbeat lateness during a {dt:.1f} s mask job on {len(ws.image_ids())} images, max "
+        f"(mean {statistics.mean(busy) * 1e3:.1f} ms; target max < 100 ms: {verdict(max(busy) < 0.1)}; "
+        f"job {q.store.get(job).status})",
+        max(busy) * 1e3,
+        "ms",
+        max(idle) * 1e3,
+        "idle, max",
+    )
 
 
 def main(argv: list[str] | None = None) -> list[Figure]:

@@ -63,8 +63,13 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         results["re-import (nothing new)"] = time.perf_counter() - t0
         assert again.already_present == args.count
     n = args.count
-    return report(BENCH, [Figure(f"{label}, {n} pairs of {args.size}x{args.size}", n / t, "pairs/s", n / t_base,
-                                 "read + hash + decode") for label, t in results.items()])
+    return report(
+        BENCH,
+        [
+            Figure(f"{label}, {n} pairs of {args.size}x{args.size}", n / t, "pairs/s", n / t_base, "read + hash + decode")
+            for label, t in results.items()
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -68,20 +68,23 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     schedule = RepaintSchedule(a.respacing, a.jump_length, a.jump_n_sample)
     rows = demo_rows(a.images, a.samples, model.cfg.image_size, int(preset["inpaint"]["dilate"]))
     n = len(rows)
-    print(f"{a.preset} model at {model.cfg.image_size} px on {device} ({torch.get_num_threads()} threads), "
-          f"{a.images} images x {a.samples} samples, T={a.respacing} jump {a.jump_length} x{a.jump_n_sample}: "
-          f"{schedule.evaluations()} model evaluations per sample")
+    print(
+        f"{a.preset} model at {model.cfg.image_size} px on {device} ({torch.get_num_threads()} threads), "
+        f"{a.images} images x {a.samples} samples, T={a.respacing} jump {a.jump_length} x{a.jump_n_sample}: "
+        f"{schedule.evaluations()} model evaluations per sample"
+    )
 
-    with torch.inference_mode():                                            # warm-up
+    with torch.inference_mode():  # warm-up
         for b in (1, n):
-            model(torch.zeros(b, 4, model.cfg.image_size, model.cfg.image_size, device=device),
-                  torch.zeros(b, device=device))
+            model(torch.zeros(b, 4, model.cfg.image_size, model.cfg.image_size, device=device), torch.zeros(b, device=device))
     t_loop, loop = run_rows(model, diffusion, rows, schedule.times(), 1, device)
     t_batch, batched = run_rows(model, diffusion, rows, schedule.times(), n, device)
     diff = (loop - batched).abs().max().item()
-    return report(BENCH, [Figure(f"{a.preset} batched ({n} per call)", n / t_batch, "samples/s", n / t_loop,
-                                 "one sample at a time")],
-                  f"max |difference| between the two: {diff:.2e}")
+    return report(
+        BENCH,
+        [Figure(f"{a.preset} batched ({n} per call)", n / t_batch, "samples/s", n / t_loop, "one sample at a time")],
+        f"max |difference| between the two: {diff:.2e}",
+    )
 
 
 if __name__ == "__main__":

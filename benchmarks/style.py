@@ -30,8 +30,9 @@ from benchmarks._common import Figure, report, timed
 
 BENCH = "style"
 # --smoke: a 2-block ViT-S/8 at 32 px (as the tests) instead of the paper's ViT-B/8 at 224 px
-SMOKE_DINO = networks.DinoSpec("vit_small_patch8_224.dino", input_size=32,
-                               timm_kwargs={"img_size": 32, "depth": 2, "embed_dim": 48, "num_heads": 2})
+SMOKE_DINO = networks.DinoSpec(
+    "vit_small_patch8_224.dino", input_size=32, timm_kwargs={"img_size": 32, "depth": 2, "embed_dim": 48, "num_heads": 2}
+)
 
 
 def loss_networks(device: torch.device, spec: networks.DinoSpec, use_files: bool = True) -> tuple[Networks, str]:
@@ -39,13 +40,19 @@ def loss_networks(device: torch.device, spec: networks.DinoSpec, use_files: bool
     ``use_files``) random weights of the same architectures: timing does not depend on them."""
     if use_files:
         try:
-            return (Networks(networks.load_vgg(resolve_weights("vgg19"), device),
-                             networks.load_dino(resolve_weights("dino"), device, spec)), "configured weight files")
+            return (
+                Networks(
+                    networks.load_vgg(resolve_weights("vgg19"), device), networks.load_dino(resolve_weights("dino"), device, spec)
+                ),
+                "configured weight files",
+            )
         except MissingWeightsError:
             pass
     vit = networks.DinoCLS(spec.build(), spec.input_size)
-    return (Networks(networks.frozen(networks.build_vgg_head(), device), networks.frozen(vit, device)),
-            f"random weights ({spec.architecture} at {spec.input_size} px)")
+    return (
+        Networks(networks.frozen(networks.build_vgg_head(), device), networks.frozen(vit, device)),
+        f"random weights ({spec.architecture} at {spec.input_size} px)",
+    )
 
 
 def main(argv: list[str] | None = None) -> list[Figure]:
@@ -76,15 +83,18 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     def run(c: StyleConfig) -> None:
         style_tensor(model, diffusion, content, target, c, nets, torch.Generator().manual_seed(0))
 
-    run(dataclasses.replace(cfg, skip_timesteps=diffusion.num_timesteps - 1))   # warm-up, 1 step
+    run(dataclasses.replace(cfg, skip_timesteps=diffusion.num_timesteps - 1))  # warm-up, 1 step
     base = timed(lambda: run(unguided_cfg), device)
     guided = timed(lambda: run(cfg), device)
-    print(f"style benchmark: preset {a.preset}, {size}x{size}, {steps} steps, device {device} "
-          f"({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}), "
-          f"loss networks: {source}")
+    print(
+        f"style benchmark: preset {a.preset}, {size}x{size}, {steps} steps, device {device} "
+        f"({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}), "
+        f"loss networks: {source}"
+    )
     note = "paper: about 60 s per 256x256 image on an RTX A6000" if a.preset == "paper" else ""
-    return report(BENCH, [Figure(f"{a.preset} guided style, {steps} steps", guided, "s/image", base,
-                                 "unguided resampling")], note)
+    return report(
+        BENCH, [Figure(f"{a.preset} guided style, {steps} steps", guided, "s/image", base, "unguided resampling")], note
+    )
 
 
 if __name__ == "__main__":

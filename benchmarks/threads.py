@@ -28,8 +28,11 @@ from benchmarks._common import Figure, report
 
 BENCH = "threads"
 RESULT_PREFIX = "@@threads "
-POLICIES = {"default": {"DIFFGEN_THREADS": "fixed"}, "adaptive": {"DIFFGEN_THREADS": "auto"},
-            "one thread": {"OMP_NUM_THREADS": "1"}}
+POLICIES = {
+    "default": {"DIFFGEN_THREADS": "fixed"},
+    "adaptive": {"DIFFGEN_THREADS": "auto"},
+    "one thread": {"OMP_NUM_THREADS": "1"},
+}
 TASKS = {"train": "steps/s", "repaint": "samples/s"}
 
 
@@ -90,6 +93,7 @@ def train_loop(smoke: bool) -> Callable[[float], float]:
         t = torch.randint(0, diffusion.num_timesteps, (batch,))
         train_step(model, diffusion, opt, x0, t, torch.randn_like(x0))
         return 1.0
+
     return step
 
 
@@ -112,18 +116,25 @@ def repaint_loop(smoke: bool) -> Callable[[float], float]:
     diffusion = create_diffusion(DiffusionConfig.from_dict(p["diffusion"]), str(schedule.respacing))
     size = model.cfg.image_size
     keep = torch.ones(1, size, size)
-    keep[:, size // 4:3 * size // 4, size // 4:3 * size // 4] = 0
+    keep[:, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 0
     rows = [RepaintRow(torch.rand(4, size, size) * 2 - 1, keep, seed) for seed in range(3)]
     per_sample = schedule.evaluations()
 
     def step(deadline: float) -> float:
         done = [0]
         try:
-            repaint_batch(model, diffusion, rows, schedule.times(), on_step=lambda n: done.__setitem__(0, done[0] + n),
-                          cancel=lambda: time.perf_counter() > deadline)
+            repaint_batch(
+                model,
+                diffusion,
+                rows,
+                schedule.times(),
+                on_step=lambda n: done.__setitem__(0, done[0] + n),
+                cancel=lambda: time.perf_counter() > deadline,
+            )
         except Cancelled:  # the window ended mid-chain: count the evaluations made
             pass
         return done[0] / per_sample
+
     return step
 
 
@@ -131,7 +142,7 @@ def worker(seconds: float, smoke: bool) -> dict[str, float]:
     """This process's rates: ``{"train idle": ..., "train busy": ..., ...}``."""
     from backend.config import threads
 
-    threads.configure_process()            # before torch loads, as the entry points do
+    threads.configure_process()  # before torch loads, as the entry points do
     import torch
 
     warmup = 0.1 if smoke else threads.INTERVAL_S * 1.5
@@ -141,20 +152,20 @@ def worker(seconds: float, smoke: bool) -> dict[str, float]:
         for load in ("idle", "busy"):
             threads.reset()
             with busy_competitor(warmup) if load == "busy" else nullcontext():
-                rates[f"{task} {load}"], rates[f"{task} {load} others"], rates[f"{task} {load} threads"] = \
-                    window_rate(step, warmup, seconds)
+                rates[f"{task} {load}"], rates[f"{task} {load} others"], rates[f"{task} {load} threads"] = window_rate(
+                    step, warmup, seconds
+                )
     return rates
 
 
 def run_worker(policy: str, seconds: float, smoke: bool) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "DIFFGEN_THREADS")}
     env.update(POLICIES[policy])
-    cmd = [sys.executable, "-m", "benchmarks.threads", "--worker", "--seconds", str(seconds)] + \
-          (["--smoke"] if smoke else [])
+    cmd = [sys.executable, "-m", "benchmarks.threads", "--worker", "--seconds", str(seconds)] + (["--smoke"] if smoke else [])
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     for line in out.stdout.splitlines():
         if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX):])
+            return json.loads(line[len(RESULT_PREFIX) :])
     raise RuntimeError(f"threads worker ({policy}) failed (rc {out.returncode}): {out.stderr[-2000:]}")
 
 
@@ -165,8 +176,10 @@ def clean_rounds(results: dict[str, list[dict[str, float]]]) -> tuple[list[int],
     clean = [r for r in rounds if all(0 <= runs[r][f"{t} idle others"] < 0.3 for runs in results.values() for t in TASKS)]
     if clean:
         return clean, f"medians of the {len(clean)} of {len(rounds)} rounds whose idle windows were idle"
-    return rounds, (f"medians of {len(rounds)} rounds; no round was idle (other processes used 0.3 cores or "
-                    "more in an idle window), so 'idle' includes that background load")
+    return rounds, (
+        f"medians of {len(rounds)} rounds; no round was idle (other processes used 0.3 cores or "
+        "more in an idle window), so 'idle' includes that background load"
+    )
 
 
 def figures(results: dict[str, list[dict[str, float]]], rounds: list[int]) -> list[Figure]:
@@ -179,9 +192,15 @@ def figures(results: dict[str, list[dict[str, float]]], rounds: list[int]) -> li
         for policy, m in med.items():
             for load in ("idle", "busy"):
                 used, others = m[f"{task} {load} threads"], m[f"{task} {load} others"]
-                out.append(Figure(f"{task} {load}, {policy} ({used:.1f} threads on average; other "
-                                  f"processes used {others:.1f} cores)", m[f"{task} {load}"], unit, base,
-                                  f"{first} idle"))
+                out.append(
+                    Figure(
+                        f"{task} {load}, {policy} ({used:.1f} threads on average; other processes used {others:.1f} cores)",
+                        m[f"{task} {load}"],
+                        unit,
+                        base,
+                        f"{first} idle",
+                    )
+                )
     return out
 
 
@@ -206,8 +225,11 @@ def main(argv: list[str] | None = None) -> list[Figure]:
             print(f"  ({policy}: {json.dumps(results[policy][-1])})", file=sys.stderr, flush=True)
     cores = int(results[policies[0]][0]["default threads"])
     rounds, which = clean_rounds(results)
-    return report(BENCH, figures(results, rounds), f"{cores} torch threads by default; {which}; goal: busy >= "
-                                                   "0.55x and adaptive idle >= 0.95x of default idle")
+    return report(
+        BENCH,
+        figures(results, rounds),
+        f"{cores} torch threads by default; {which}; goal: busy >= 0.55x and adaptive idle >= 0.95x of default idle",
+    )
 
 
 if __name__ == "__main__":

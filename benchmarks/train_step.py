@@ -43,8 +43,9 @@ def steps_per_second(preset: str, batch: int, device: torch.device, amp: bool, s
     if device.type == "cuda":
         torch.cuda.synchronize()
     rate = steps / (time.perf_counter() - start)
-    label = f"{preset} ({count_parameters(model) / 1e6:.1f}M params), batch {batch}, {device.type}" + \
-            (f", autocast {amp_dtype}" if amp_dtype else ", fp32")
+    label = f"{preset} ({count_parameters(model) / 1e6:.1f}M params), batch {batch}, {device.type}" + (
+        f", autocast {amp_dtype}" if amp_dtype else ", fp32"
+    )
     print(f"{label:70s} {rate:7.2f} steps/s  {rate * batch:8.1f} images/s")
     return rate
 
@@ -62,8 +63,11 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     steps, warmup = (2, 1) if a.smoke else (a.steps, 2)
     base = steps_per_second("tiny", 1, cpu, False, steps, warmup)
     full = steps_per_second("tiny", batch, cpu, False, steps, warmup)
-    return report(BENCH, [Figure(f"tiny CPU training, batch {batch}", full * batch, "images/s", base,
-                                 "batch 1")], f"torch threads {torch.get_num_threads()}")
+    return report(
+        BENCH,
+        [Figure(f"tiny CPU training, batch {batch}", full * batch, "images/s", base, "batch 1")],
+        f"torch threads {torch.get_num_threads()}",
+    )
 
 
 if __name__ == "__main__":

@@ -26,9 +26,12 @@ class ClustersView(QWidget):
         self.scroll_area = QScrollArea(widgetResizable=True)
         self.scroll_area.setWidget(self.body)
         self.welcome = Welcome(
-            "No clustering yet", "Group the images by appearance so that one diffusion model can be trained "
+            "No clustering yet",
+            "Group the images by appearance so that one diffusion model can be trained "
             "per cluster: queue a clustering job (it runs in the background; the clusters appear here).",
-            f"diffgen cluster --workspace {self.ws.root}", "Cluster images…")
+            f"diffgen cluster --workspace {self.ws.root}",
+            "Cluster images…",
+        )
         self.welcome.button.clicked.connect(lambda: self.state.jobRequested.emit("cluster"))
         lay = QVBoxLayout(self)
         lay.addWidget(self.welcome)
@@ -52,13 +55,15 @@ class ClustersView(QWidget):
         self.welcome.setVisible(c is None)
         if c is None:
             return
-        self.header.setText(f"<h3>Clustering #{c.id}: k = {c.k}, {c.extractor} features, seed {c.seed}</h3>"
-                            f"<p>{c.created_at[:19].replace('T', ' ')}"
-                            + (f" · {c.params}" if c.params else "") + "</p>")
+        self.header.setText(
+            f"<h3>Clustering #{c.id}: k = {c.k}, {c.extractor} features, seed {c.seed}</h3>"
+            f"<p>{c.created_at[:19].replace('T', ' ')}" + (f" · {c.params}" if c.params else "") + "</p>"
+        )
         if c.sheet_path and self.ws.path(c.sheet_path).exists():
             sheet = QLabel()
-            sheet.setPixmap(QPixmap(str(self.ws.path(c.sheet_path))).scaledToWidth(
-                900, Qt.TransformationMode.SmoothTransformation))
+            sheet.setPixmap(
+                QPixmap(str(self.ws.path(c.sheet_path))).scaledToWidth(900, Qt.TransformationMode.SmoothTransformation)
+            )
             self.body_layout.addWidget(sheet)
         clusters = [k for k, _n in queries.cluster_sizes(self.ws)]
         for k in clusters:

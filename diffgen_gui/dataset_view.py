@@ -22,8 +22,11 @@ from diffgen_gui.mask_editor import MaskEditor
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.thumbnails import IdRole, ThumbnailModel
 
-KEYS = [("→ / PgDn / .", "Next image in the grid"), ("← / PgUp / ,", "Previous image in the grid"),
-        ("Ctrl+A (grid)", "Select every shown image (the Generate tab's target)")]
+KEYS = [
+    ("→ / PgDn / .", "Next image in the grid"),
+    ("← / PgUp / ,", "Previous image in the grid"),
+    ("Ctrl+A (grid)", "Select every shown image (the Generate tab's target)"),
+]
 
 
 class DatasetView(QWidget):
@@ -57,8 +60,10 @@ class DatasetView(QWidget):
         self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
         self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.role_actions = {role: QAction(text, self) for role, text in (
-            (TEST, "Mark as Test Image (held out of generation)"), (TRAIN, "Mark as Training Image"))}
+        self.role_actions = {
+            role: QAction(text, self)
+            for role, text in ((TEST, "Mark as Test Image (held out of generation)"), (TRAIN, "Mark as Training Image"))
+        }
         for role, action in self.role_actions.items():
             action.triggered.connect(lambda _c=False, role=role: self.set_role(role))
         self.menu: QMenu | None = None  # the role context menu, while shown
@@ -162,8 +167,7 @@ class DatasetView(QWidget):
 
     def select_row(self, row: int) -> None:
         if 0 <= row < len(self.model.rows):
-            self.grid.selectionModel().setCurrentIndex(
-                self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.grid.selectionModel().setCurrentIndex(self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
             self.grid.scrollTo(self.model.index(row))
 
     def step(self, delta: int) -> None:

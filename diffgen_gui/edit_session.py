@@ -13,13 +13,12 @@ class EditSession(QObject):
     """Signals ``changed(box)`` and ``stateChanged()``; everything else is the back-end
     session's (attributes not found here are looked up on it)."""
 
-    changed = Signal(object)        # box or None
-    stateChanged = Signal()         # dirty / undo / redo availability
+    changed = Signal(object)  # box or None
+    stateChanged = Signal()  # dirty / undo / redo availability
 
     def __init__(self, ws: Workspace, image_id: int, parent: QObject | None = None):
         super().__init__(parent)
-        self.core = edit_session.EditSession(ws, image_id, on_changed=self.changed.emit,
-                                             on_state=self.stateChanged.emit)
+        self.core = edit_session.EditSession(ws, image_id, on_changed=self.changed.emit, on_state=self.stateChanged.emit)
 
     def __getattr__(self, name: str):
         if name == "core":  # not set yet (during QObject's own set-up)

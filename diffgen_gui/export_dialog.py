@@ -35,11 +35,14 @@ class ExportDialog(QDialog):
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.with_real = QCheckBox("Also export the real images with their masks")
-        self.only_passed = QCheckBox("Only samples that passed the quality gates",
-                                     toolTip="Leave out kept samples that failed a gate (no polyp, cut off, copy, "
-                                             "seam); samples not scored yet are exported and counted")
-        self.format = QComboBox(toolTip="The layout of the tool you train with (each carries provenance.csv"
-                                        " and a README data card)")
+        self.only_passed = QCheckBox(
+            "Only samples that passed the quality gates",
+            toolTip="Leave out kept samples that failed a gate (no polyp, cut off, copy, "
+            "seam); samples not scored yet are exported and counted",
+        )
+        self.format = QComboBox(
+            toolTip="The layout of the tool you train with (each carries provenance.csv and a README data card)"
+        )
         self.format.addItems(list(FORMATS))
         self.error = QLabel(objectName="error", wordWrap=True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -82,8 +85,9 @@ class ExportDialog(QDialog):
             self.error.setText(f"Cannot create {folder}: {e.strerror}.")
             return
         super().accept()
-        self.chosen.emit(str(folder.resolve()), self.with_real.isChecked(), self.format.currentText(),
-                         self.only_passed.isChecked())
+        self.chosen.emit(
+            str(folder.resolve()), self.with_real.isChecked(), self.format.currentText(), self.only_passed.isChecked()
+        )
 
 
 def export_result(parent: QWidget, folder: str, summary: str) -> QMessageBox:

@@ -64,10 +64,13 @@ class GenerateView(QWidget):
         self.table.itemSelectionChanged.connect(self._show_details)
         buttons = QHBoxLayout()
         self.btn = {}
-        for key, text, tip in (("cancel", "Cancel", "Cancel the running or a queued job"),
-                               ("up", "Move up", "Run earlier"), ("down", "Move down", "Run later"),
-                               ("remove", "Remove", "Delete a job that is not running"),
-                               ("requeue", "Re-queue", "Run a failed, cancelled or interrupted job again")):
+        for key, text, tip in (
+            ("cancel", "Cancel", "Cancel the running or a queued job"),
+            ("up", "Move up", "Run earlier"),
+            ("down", "Move down", "Run later"),
+            ("remove", "Remove", "Delete a job that is not running"),
+            ("requeue", "Re-queue", "Run a failed, cancelled or interrupted job again"),
+        ):
             b = QPushButton(text, toolTip=tip)
             b.clicked.connect(lambda _c=False, k=key: self._act(k))
             buttons.addWidget(b)
@@ -88,8 +91,7 @@ class GenerateView(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(QLabel("<b>Queue</b> — jobs run one after another and survive restarting the app",
-                            wordWrap=True))
+        rl.addWidget(QLabel("<b>Queue</b> — jobs run one after another and survive restarting the app", wordWrap=True))
         rl.addWidget(self.table, 3)
         rl.addLayout(buttons)
         rl.addLayout(prog)
@@ -158,9 +160,13 @@ class GenerateView(QWidget):
         if job_id is None:
             return
         try:
-            {"cancel": self.cancel_job, "up": lambda j: self.queue.move(j, -1),
-             "down": lambda j: self.queue.move(j, +1), "remove": self.queue.remove,
-             "requeue": self.queue.requeue}[action](job_id)
+            {
+                "cancel": self.cancel_job,
+                "up": lambda j: self.queue.move(j, -1),
+                "down": lambda j: self.queue.move(j, +1),
+                "remove": self.queue.remove,
+                "requeue": self.queue.requeue,
+            }[action](job_id)
         except DiffGenError as e:
             self.details.setPlainText(str(e))
 
@@ -175,9 +181,14 @@ class GenerateView(QWidget):
     def ask_cancel(self, job: JobRecord) -> bool:
         """Whether to stop a running job (a method so tests can answer it)."""
         done = f" ({job.progress_done}/{job.progress_total} done)" if job.progress_total else ""
-        return QMessageBox.question(self, "Cancel the running job?",
-                                    f"Job {job.id}: {job.describe()}{done} is running. Stop it? Work it has "
-                                    "finished stays; the rest is not made.") == QMessageBox.StandardButton.Yes
+        return (
+            QMessageBox.question(
+                self,
+                "Cancel the running job?",
+                f"Job {job.id}: {job.describe()}{done} is running. Stop it? Work it has finished stays; the rest is not made.",
+            )
+            == QMessageBox.StandardButton.Yes
+        )
 
     @Slot(int, int, int, str, float)
     def _on_progress(self, job_id: int, done: int, total: int, message: str, eta: float) -> None:
@@ -205,10 +216,15 @@ class GenerateView(QWidget):
         self.btn["requeue"].setEnabled(s in ("failed", "cancelled", "interrupted", "done"))
         report = dict(j.result or {})
         trace = report.pop("traceback", None)
-        lines = [f"Job {j.id}: {j.describe()}  [{j.status}]", f"created {j.created_at}"
-                 + (f" · started {j.started_at}" if j.started_at else "")
-                 + (f" · finished {j.finished_at}" if j.finished_at else ""),
-                 f"parameters: {json.dumps(j.params)}", "", j.message]
+        lines = [
+            f"Job {j.id}: {j.describe()}  [{j.status}]",
+            f"created {j.created_at}"
+            + (f" · started {j.started_at}" if j.started_at else "")
+            + (f" · finished {j.finished_at}" if j.finished_at else ""),
+            f"parameters: {json.dumps(j.params)}",
+            "",
+            j.message,
+        ]
         if report:
             lines += ["", "Report:", json.dumps(report, indent=2, default=str)]
         if trace:

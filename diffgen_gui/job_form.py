@@ -27,9 +27,19 @@ from diffgen_gui.state import WorkspaceState
 
 MASK_OPS = ["dilate", "erode", "fill_holes", "remove_islands", "smooth"]
 MASK_PARAM = {"dilate": "pixels", "erode": "pixels", "remove_islands": "min_size", "smooth": "radius"}
-LABELS = {"images": "Images", "train_target": "Train", "model": "Model", "preset": "Preset",
-          "overrides": "Overrides", "samples": "Samples / image", "dilate": "Dilation", "respacing": "Respacing",
-          "jumps": "Jumps", "operation": "Operation", "device": "Device"}
+LABELS = {
+    "images": "Images",
+    "train_target": "Train",
+    "model": "Model",
+    "preset": "Preset",
+    "overrides": "Overrides",
+    "samples": "Samples / image",
+    "dilate": "Dilation",
+    "respacing": "Respacing",
+    "jumps": "Jumps",
+    "operation": "Operation",
+    "device": "Device",
+}
 PREF = "generate"
 
 
@@ -64,8 +74,13 @@ class JobForm(QGroupBox):
         self.preset.addItems(preset_names())
         self.overrides = QPlainTextEdit(placeholderText="one per line, e.g.\ntrain.steps=200")
         self.overrides.setFixedHeight(70)
-        self.spins = {"samples": _spin(1, 100), "dilate": _spin(0, 200, " px"), "respacing": _spin(1, 4000),
-                      "jump_length": _spin(1, 500), "jump_n_sample": _spin(1, 50)}
+        self.spins = {
+            "samples": _spin(1, 100),
+            "dilate": _spin(0, 200, " px"),
+            "respacing": _spin(1, 4000),
+            "jump_length": _spin(1, 500),
+            "jump_n_sample": _spin(1, 50),
+        }
         self.spins["jump_length"].setToolTip("RePaint jump length (steps gone back at each jump)")
         self.spins["jump_n_sample"].setToolTip("RePaint resampling count at each jump point")
         self.mask_op = QComboBox()
@@ -110,9 +125,18 @@ class JobForm(QGroupBox):
         ol.addWidget(self.mask_op)
         ol.addWidget(self.mask_value)
         self.rows: dict[str, QWidget] = {
-            "images": self.target, "train_target": self.train_target, "model": self.model, "preset": self.preset,
-            "overrides": self.overrides, "samples": self.spins["samples"], "dilate": self.spins["dilate"],
-            "respacing": self.spins["respacing"], "jumps": jumps, "operation": op, "device": self.device}
+            "images": self.target,
+            "train_target": self.train_target,
+            "model": self.model,
+            "preset": self.preset,
+            "overrides": self.overrides,
+            "samples": self.spins["samples"],
+            "dilate": self.spins["dilate"],
+            "respacing": self.spins["respacing"],
+            "jumps": jumps,
+            "operation": op,
+            "device": self.device,
+        }
         form.addRow("Job", self.kind)
         for name, widget in self.rows.items():
             widget.setToolTip(widget.toolTip() or FORM_FIELDS[name])
@@ -156,8 +180,9 @@ class JobForm(QGroupBox):
         self.model.blockSignals(True)
         self.model.clear()
         self.model.addItem("Cluster model of each image", "cluster")
-        self.model.setItemData(0, "The model of the image's cluster (the full-set model where there is none)",
-                               Qt.ItemDataRole.ToolTipRole)
+        self.model.setItemData(
+            0, "The model of the image's cluster (the full-set model where there is none)", Qt.ItemDataRole.ToolTipRole
+        )
         self.model.addItem("Full-set model", "full")
         for m in queries.models(self.ws):
             self.model.addItem(f"{m.name} ({m.target}, {m.preset})", str(self.ws.path(m.path)))
@@ -236,19 +261,23 @@ class JobForm(QGroupBox):
         per_sample = queries.repaint_evaluations(v["respacing"], v["jump_length"], v["jump_n_sample"])
         n = self._image_count()
         total = n * v["samples"] * per_sample
-        text = (f"{n} image{'s' * (n != 1)} × {v['samples']} sample{'s' * (v['samples'] != 1)} × {per_sample:,} "
-                f"evaluations = {total:,} evaluations")
+        text = (
+            f"{n} image{'s' * (n != 1)} × {v['samples']} sample{'s' * (v['samples'] != 1)} × {per_sample:,} "
+            f"evaluations = {total:,} evaluations"
+        )
         preset = self.preset.currentText()
         rate = queries.seconds_per_evaluation(self.ws, preset)
-        text += (f"; about {duration(total * rate)} at the last {preset} run's speed" if rate else
-                 f"; no finished {preset} inpainting run yet to time it by")
+        text += (
+            f"; about {duration(total * rate)} at the last {preset} run's speed"
+            if rate
+            else f"; no finished {preset} inpainting run yet to time it by"
+        )
         self.estimate.setText(text)
         trained = queries.model_preset(self.ws, self.model.currentData() or "cluster")
         if trained is None:
             self.preset_warning.setText("No trained model yet: queue “Train diffusion model” first.")
         elif trained != preset:
-            self.preset_warning.setText(f"The model was trained with the {trained} preset; this run uses "
-                                        f"{preset}'s settings.")
+            self.preset_warning.setText(f"The model was trained with the {trained} preset; this run uses {preset}'s settings.")
         self.preset_warning.setVisible(trained != preset)
 
     # -- the job ----------------------------------------------------------------------------------
@@ -262,8 +291,7 @@ class JobForm(QGroupBox):
             params["device"] = self.device.currentData()
         if "images" in fields:
             what, value = self.target.currentData()
-            params.update({"images": value} if what == "images" else {"cluster": value} if what == "cluster"
-                          else {"all": True})
+            params.update({"images": value} if what == "images" else {"cluster": value} if what == "cluster" else {"all": True})
         if "train_target" in fields:
             params["target"] = self.train_target.currentData()
         if "model" in fields:
@@ -278,19 +306,25 @@ class JobForm(QGroupBox):
             if name in fields:
                 params[name] = self.spins[name].value()
         if "jumps" in fields:
-            params.update(jump_length=self.spins["jump_length"].value(),
-                          jump_n_sample=self.spins["jump_n_sample"].value())
+            params.update(jump_length=self.spins["jump_length"].value(), jump_n_sample=self.spins["jump_n_sample"].value())
         if "operation" in fields:
             op = self.mask_op.currentText()
-            params.update(operation=op, op_params={MASK_PARAM[op]: self.mask_value.value()} if op in MASK_PARAM
-                          else {})
+            params.update(operation=op, op_params={MASK_PARAM[op]: self.mask_value.value()} if op in MASK_PARAM else {})
         return kind, params
 
     def remember(self) -> None:
-        save_pref(PREF, {"kind": self.kind.currentData(), "model": self.model.currentData(),
-                         "preset": self.preset.currentText(), "overrides": self.overrides.toPlainText(),
-                         "mask_op": self.mask_op.currentText(), "mask_value": self.mask_value.value(),
-                         "spins": {name: s.value() for name, s in self.spins.items()}})
+        save_pref(
+            PREF,
+            {
+                "kind": self.kind.currentData(),
+                "model": self.model.currentData(),
+                "preset": self.preset.currentText(),
+                "overrides": self.overrides.toPlainText(),
+                "mask_op": self.mask_op.currentText(),
+                "mask_value": self.mask_value.value(),
+                "spins": {name: s.value() for name, s in self.spins.items()},
+            },
+        )
 
     def restore(self) -> None:
         """The values queued last time; a kind with a model takes that model's preset."""

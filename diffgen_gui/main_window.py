@@ -104,8 +104,10 @@ class MainWindow(QMainWindow):
         self.review_view = ReviewView(self.state)
         self.survey_view = SurveyView(workspace)
         self.reports_view = ReportsView(self.state)
-        for view, name in zip((self.dataset_view, self.clusters_view, self.generate_view, self.review_view,
-                               self.survey_view, self.reports_view), TABS):
+        for view, name in zip(
+            (self.dataset_view, self.clusters_view, self.generate_view, self.review_view, self.survey_view, self.reports_view),
+            TABS,
+        ):
             self.tabs.addTab(view, name)
         self.state.currentImageChanged.connect(self._show_in_dataset)
         self.state.jobRequested.connect(self._show_job_form)
@@ -122,8 +124,11 @@ class MainWindow(QMainWindow):
         self._update_status()
         recovered = images_with_recovery(workspace)
         if recovered:
-            self.statusBar().showMessage(f"Unsaved mask edits were recovered for {len(recovered)} image(s); "
-                                         "open them in the Dataset tab to restore or discard.", 15000)
+            self.statusBar().showMessage(
+                f"Unsaved mask edits were recovered for {len(recovered)} image(s); "
+                "open them in the Dataset tab to restore or discard.",
+                15000,
+            )
 
     @Slot(int)
     def _show_in_dataset(self, image_id: int) -> None:
@@ -159,15 +164,19 @@ class MainWindow(QMainWindow):
     @Slot()
     def _update_status(self) -> None:
         info = self.workspace.info()
-        self.info.setText(f"{info['images']} images · {info['mask_versions']} mask versions · "
-                          f"{sum(info['samples'].values())} samples · {self.workspace.root}")
+        self.info.setText(
+            f"{info['images']} images · {info['mask_versions']} mask versions · "
+            f"{sum(info['samples'].values())} samples · {self.workspace.root}"
+        )
 
     # -- menus ---------------------------------------------------------------------------
     def _build_menus(self) -> None:
         m = self.menuBar().addMenu("&File")
-        for text, key, slot in (("&Open Workspace…", QKeySequence.StandardKey.Open, self.open_dialog),
-                                ("&Import Dataset Folder…", "Ctrl+I", self.import_dialog),
-                                ("&Export Kept Samples…", "Ctrl+E", self.export_dialog)):
+        for text, key, slot in (
+            ("&Open Workspace…", QKeySequence.StandardKey.Open, self.open_dialog),
+            ("&Import Dataset Folder…", "Ctrl+I", self.import_dialog),
+            ("&Export Kept Samples…", "Ctrl+E", self.export_dialog),
+        ):
             a = QAction(text, self, shortcut=key)
             a.triggered.connect(slot)
             m.addAction(a)
@@ -248,8 +257,9 @@ class MainWindow(QMainWindow):
 
     def import_folder(self, folder: str):
         ws = self.workspace
-        return self._run("Importing", lambda prog, cancel: import_dataset(ws, folder, progress=prog, cancel=cancel),
-                         self._import_done)
+        return self._run(
+            "Importing", lambda prog, cancel: import_dataset(ws, folder, progress=prog, cancel=cancel), self._import_done
+        )
 
     def _import_done(self, report: ImportReport) -> None:
         self.last_import = report
@@ -271,12 +281,13 @@ class MainWindow(QMainWindow):
         def done(report) -> None:
             self.last_export = report
             self.report_dialog = export_result(self, report.out, report.summary())
-        return self._run("Exporting", lambda prog, cancel: export_kept(ws, folder, with_real, prog, cancel, fmt,
-                                                                       only_passed=only_passed), done)
+
+        return self._run(
+            "Exporting", lambda prog, cancel: export_kept(ws, folder, with_real, prog, cancel, fmt, only_passed=only_passed), done
+        )
 
     def _run(self, title: str, func, on_done):
-        self.task = run_with_progress(self, title, func, on_done,
-                                      lambda msg: QMessageBox.warning(self, f"{title} failed", msg))
+        self.task = run_with_progress(self, title, func, on_done, lambda msg: QMessageBox.warning(self, f"{title} failed", msg))
         return self.task
 
     def _text_dialog(self, title: str, text: str) -> QDialog:
@@ -306,13 +317,14 @@ class MainWindow(QMainWindow):
     # -- closing -----------------------------------------------------------------------------
     def ask_unsaved(self, count: int) -> str:
         """'save', 'discard' or 'cancel' (a method so tests can answer it)."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved mask edits",
-                          f"{count} mask(s) have unsaved edits.", parent=self)
-        box.setStandardButtons(QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                               | QMessageBox.StandardButton.Cancel)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved mask edits", f"{count} mask(s) have unsaved edits.", parent=self)
+        box.setStandardButtons(
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel
+        )
         answer = box.exec()
-        return {QMessageBox.StandardButton.Save: "save",
-                QMessageBox.StandardButton.Discard: "discard"}.get(QMessageBox.StandardButton(answer), "cancel")
+        return {QMessageBox.StandardButton.Save: "save", QMessageBox.StandardButton.Discard: "discard"}.get(
+            QMessageBox.StandardButton(answer), "cancel"
+        )
 
     def guard_unsaved(self) -> bool:
         editor = self.dataset_view.editor

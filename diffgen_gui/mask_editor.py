@@ -45,11 +45,11 @@ from diffgen_gui.widgets.elided_label import ElidedLabel
 from diffgen_gui.widgets.image_canvas import ImageCanvas, pixel_at
 
 AUTOSAVE_MS = 3000
-FILL_CONFIRM_FRACTION = 0.5   # a fill painting more of the frame than this asks first
+FILL_CONFIRM_FRACTION = 0.5  # a fill painting more of the frame than this asks first
 
 
 class MaskEditor(QWidget):
-    saved = Signal(int)        # image id whose new version was saved or reverted
+    saved = Signal(int)  # image id whose new version was saved or reverted
     dirtyChanged = Signal()
 
     def __init__(self, state: WorkspaceState, parent: QWidget | None = None):
@@ -90,8 +90,9 @@ class MaskEditor(QWidget):
         for key, _label, _s in TOOLS:
             self.tool_buttons[key] = QToolButton()
             bar.addWidget(self.tool_buttons[key])
-        self.size_spin = QSpinBox(minimum=1, maximum=200, value=self.brush_size, suffix=" px",
-                                  toolTip="Brush radius ([ smaller, ] larger)")
+        self.size_spin = QSpinBox(
+            minimum=1, maximum=200, value=self.brush_size, suffix=" px", toolTip="Brush radius ([ smaller, ] larger)"
+        )
         self.size_spin.valueChanged.connect(self._set_size)
         bar.addWidget(self.size_spin)
         bar.addStretch(1)
@@ -139,11 +140,12 @@ class MaskEditor(QWidget):
         self.display_combo = QComboBox(toolTip="How the mask is shown")
         for label, mode in DISPLAY:
             self.display_combo.addItem(label, mode)
-        self.display_combo.currentIndexChanged.connect(
-            lambda _i: self.canvas.set_mode(self.display_combo.currentData()))
+        self.display_combo.currentIndexChanged.connect(lambda _i: self.canvas.set_mode(self.display_combo.currentData()))
         view_bar.addWidget(self.display_combo)
-        for text, tip, slot in (("Fit", "Fit to window (0)", self.canvas.fit),
-                                ("1:1", "Actual pixels (1)", self.canvas.one_to_one)):
+        for text, tip, slot in (
+            ("Fit", "Fit to window (0)", self.canvas.fit),
+            ("1:1", "Actual pixels (1)", self.canvas.one_to_one),
+        ):
             b = QToolButton(text=text, toolTip=tip)
             b.clicked.connect(slot)
             view_bar.addWidget(b)
@@ -156,10 +158,20 @@ class MaskEditor(QWidget):
         form = QFormLayout(box)
         self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=40, toolTip="Mask fill opacity")
         self.opacity.valueChanged.connect(lambda v: self.canvas.set_opacity(v / 100))
-        self.brightness = QSlider(Qt.Orientation.Horizontal, minimum=-100, maximum=100, value=0,
-                                  toolTip="Brightness of the view (the image itself is not changed)")
-        self.contrast = QSlider(Qt.Orientation.Horizontal, minimum=25, maximum=300, value=100,
-                                toolTip="Contrast of the view, 25-300 % (the image itself is not changed)")
+        self.brightness = QSlider(
+            Qt.Orientation.Horizontal,
+            minimum=-100,
+            maximum=100,
+            value=0,
+            toolTip="Brightness of the view (the image itself is not changed)",
+        )
+        self.contrast = QSlider(
+            Qt.Orientation.Horizontal,
+            minimum=25,
+            maximum=300,
+            value=100,
+            toolTip="Contrast of the view, 25-300 % (the image itself is not changed)",
+        )
         for s in (self.brightness, self.contrast):
             s.valueChanged.connect(self._adjust_view)
         reset = QToolButton(text="Reset", toolTip="Brightness and contrast back to normal")
@@ -225,8 +237,9 @@ class MaskEditor(QWidget):
             group.addAction(a)
             self.tool_actions[key] = a
             self.tool_buttons[key].setDefaultAction(a)
-        self.commands = {name: self._action(text, keys, lambda _c=False, n=name: getattr(self, n)())
-                         for name, text, keys in COMMANDS}
+        self.commands = {
+            name: self._action(text, keys, lambda _c=False, n=name: getattr(self, n)()) for name, text, keys in COMMANDS
+        }
         self.undo_btn.setDefaultAction(self.commands["undo"])
         self.redo_btn.setDefaultAction(self.commands["redo"])
 
@@ -241,8 +254,7 @@ class MaskEditor(QWidget):
 
     def edit_actions(self) -> list[QAction | None]:
         """For the Edit menu (None: a separator)."""
-        return [self.commands["undo"], self.commands["redo"], self.commands["save"], None,
-                *self.tool_actions.values()]
+        return [self.commands["undo"], self.commands["redo"], self.commands["save"], None, *self.tool_actions.values()]
 
     # -- loading -------------------------------------------------------------------------
     def _leave_current(self, next_id: int | None) -> None:
@@ -295,8 +307,10 @@ class MaskEditor(QWidget):
         self.versions.clear()
         current = self.ws.image(self.session.image_id).current_mask_id if self.session else None
         for mv in reversed(self.ws.mask_versions(self.session.image_id) if self.session else []):
-            item = QListWidgetItem(f"v{mv.version}  {version_label(mv)}\n{mv.created_at[11:19]} UTC · "
-                                   f"{mv.area:,} px" + ("  ● current" if mv.id == current else ""))
+            item = QListWidgetItem(
+                f"v{mv.version}  {version_label(mv)}\n{mv.created_at[11:19]} UTC · "
+                f"{mv.area:,} px" + ("  ● current" if mv.id == current else "")
+            )
             item.setData(Qt.ItemDataRole.UserRole, mv.id)
             if mv.id == current:
                 f = item.font()
@@ -316,8 +330,9 @@ class MaskEditor(QWidget):
         if self.session.base_id is not None:
             mv = self.ws.mask_version(self.session.base_id)
             mask = f"mask v{mv.version} ({version_label(mv)})"
-        self.title.setText(f"{rec.name} · {rec.width}×{rec.height} px · {mask}"
-                           + (" · unsaved edits" if self.session.dirty else ""))
+        self.title.setText(
+            f"{rec.name} · {rec.width}×{rec.height} px · {mask}" + (" · unsaved edits" if self.session.dirty else "")
+        )
 
     # -- tools ---------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
@@ -334,8 +349,7 @@ class MaskEditor(QWidget):
 
     def _show_tool(self) -> None:
         label = dict((k, lab) for k, lab, _s in TOOLS)[self.tool]
-        self.tool_label.setText(f"Tool: {label}" + (f" {self.brush_size} px" if self.tool in ("brush", "eraser")
-                                                    else ""))
+        self.tool_label.setText(f"Tool: {label}" + (f" {self.brush_size} px" if self.tool in ("brush", "eraser") else ""))
 
     def _set_size(self, v: int) -> None:
         self.brush_size = v
@@ -386,9 +400,14 @@ class MaskEditor(QWidget):
             return False
         new = masks.flood_fill(self.session.mask, pixel_at(pt), paint)
         added = int(np.count_nonzero((new > 0) & (self.session.mask == 0)))
-        if paint and added > FILL_CONFIRM_FRACTION * new.size and not self.confirm(
-                "Fill most of the image?", f"This fill would paint {added / new.size:.0%} of the image "
-                "(usually the background around the polyp). Fill it?"):
+        if (
+            paint
+            and added > FILL_CONFIRM_FRACTION * new.size
+            and not self.confirm(
+                "Fill most of the image?",
+                f"This fill would paint {added / new.size:.0%} of the image (usually the background around the polyp). Fill it?",
+            )
+        ):
             return False
         return self.session.apply(new, "fill" if paint else "clear", counted=True)
 
@@ -472,8 +491,10 @@ class MaskEditor(QWidget):
             if self._version_preview is None or self._version_preview[0] != version:
                 self._version_preview = (version, self.ws.read_mask(version))
             self.canvas.set_preview(self._version_preview[1])
-            self.hint.setText(f"Previewing {self.versions.currentItem().text().split()[0]} (amber) over "
-                              "the current mask; Revert to selected makes it current.")
+            self.hint.setText(
+                f"Previewing {self.versions.currentItem().text().split()[0]} (amber) over "
+                "the current mask; Revert to selected makes it current."
+            )
         else:
             self.canvas.set_preview(None)
 
@@ -578,8 +599,7 @@ class MaskEditor(QWidget):
         """The actions' keys also when no window is active (no window manager, tests); the rest here."""
         pressed = QKeySequence(e.keyCombination())
         for a in self.actions():
-            if a.isEnabled() and any(k.matches(pressed) == QKeySequence.SequenceMatch.ExactMatch
-                                     for k in a.shortcuts()):
+            if a.isEnabled() and any(k.matches(pressed) == QKeySequence.SequenceMatch.ExactMatch for k in a.shortcuts()):
                 a.trigger()
                 return
         key, shift = e.key(), bool(e.modifiers() & Qt.KeyboardModifier.ShiftModifier)

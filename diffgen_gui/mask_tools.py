@@ -8,24 +8,42 @@ from PySide6.QtGui import QColor, QCursor, QFont, QPainter, QPixmap
 
 from backend.workspace import MaskVersion
 
-TOOLS = [("pan", "Pan", "H"), ("brush", "Brush", "B"), ("eraser", "Eraser", "E"),
-         ("polygon", "Polygon", "P"), ("fill", "Fill", "F")]
-COMMANDS = [("undo", "&Undo", ("Ctrl+Z",)), ("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y")),
-            ("save", "&Save Mask Version", ("Ctrl+S",))]
-KEYS = [("[  ]", "Brush smaller / larger"), ("0", "Fit to window"), ("1", "Actual pixels"),  # tools: Edit menu
-        ("Enter / Shift+Enter", "Close the polygon: fill / cut out"), ("Esc", "Cancel the polygon or preview"),
-        ("Shift+click", "Fill tool: clear a region"), ("Right-drag / wheel", "Pan / zoom")]
+TOOLS = [
+    ("pan", "Pan", "H"),
+    ("brush", "Brush", "B"),
+    ("eraser", "Eraser", "E"),
+    ("polygon", "Polygon", "P"),
+    ("fill", "Fill", "F"),
+]
+COMMANDS = [
+    ("undo", "&Undo", ("Ctrl+Z",)),
+    ("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y")),
+    ("save", "&Save Mask Version", ("Ctrl+S",)),
+]
+KEYS = [
+    ("[  ]", "Brush smaller / larger"),
+    ("0", "Fit to window"),
+    ("1", "Actual pixels"),  # tools: Edit menu
+    ("Enter / Shift+Enter", "Close the polygon: fill / cut out"),
+    ("Esc", "Cancel the polygon or preview"),
+    ("Shift+click", "Fill tool: clear a region"),
+    ("Right-drag / wheel", "Pan / zoom"),
+]
 OPERATIONS = {  # label -> (backend operation, parameter name, default (None: the preset's), minimum, label format)
-    "Dilate": ("dilate", "pixels", None, 1, "{} px"), "Erode": ("erode", "pixels", 3, 1, "{} px"),
-    "Fill holes": ("fill_holes", None, 0, 0, ""), "Remove small islands": ("remove_islands", "min_size", 50, 1,
-                                                                           "below {} px"),
+    "Dilate": ("dilate", "pixels", None, 1, "{} px"),
+    "Erode": ("erode", "pixels", 3, 1, "{} px"),
+    "Fill holes": ("fill_holes", None, 0, 0, ""),
+    "Remove small islands": ("remove_islands", "min_size", 50, 1, "below {} px"),
     "Smooth": ("smooth", "radius", 2, 1, "{} px"),
 }
 DISPLAY = [("Fill", "fill"), ("Contour only", "contour"), ("Mask only", "mask"), ("Side by side", "side")]
-HINTS = {"pan": "Drag to pan, wheel to zoom.", "brush": "Paint the polyp. Right-drag pans.",
-         "eraser": "Erase. Right-drag pans.",
-         "polygon": "Click the corners; double-click or Enter fills, Shift+Enter cuts out; drag a corner to move it.",
-         "fill": "Click a region to fill it (Shift+click clears it)."}
+HINTS = {
+    "pan": "Drag to pan, wheel to zoom.",
+    "brush": "Paint the polyp. Right-drag pans.",
+    "eraser": "Erase. Right-drag pans.",
+    "polygon": "Click the corners; double-click or Enter fills, Shift+Enter cuts out; drag a corner to move it.",
+    "fill": "Click a region to fill it (Shift+click clears it).",
+}
 
 
 def tool_cursor(letter: str) -> QCursor:

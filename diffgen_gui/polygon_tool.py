@@ -64,8 +64,7 @@ class PolygonTool:
 
     def _fill(self, session: EditSession, corners: list[QPointF], paint: bool) -> bool:
         pts = [(p.x(), p.y()) for p in corners]
-        if not session.apply(masks.fill_polygon(session.mask, pts, paint), "polygon" if paint else "polygon cut",
-                             counted=True):
+        if not session.apply(masks.fill_polygon(session.mask, pts, paint), "polygon" if paint else "polygon cut", counted=True):
             return False
         self._poly = _Polygon(corners, paint, session.last_step())
         self.canvas.handles = self._poly.points

@@ -15,10 +15,18 @@ from pathlib import Path
 
 from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 
-THREAD_WARNING = re.compile(r"different thread|another thread|QBasicTimer|Cannot create children"
-                            r"|QThread: Destroyed|moveToThread", re.IGNORECASE)
-LEVELS = {QtMsgType.QtDebugMsg: "debug", QtMsgType.QtInfoMsg: "info", QtMsgType.QtWarningMsg: "warning",
-          QtMsgType.QtCriticalMsg: "critical", QtMsgType.QtFatalMsg: "fatal"}
+THREAD_WARNING = re.compile(
+    r"different thread|another thread|QBasicTimer|Cannot create children"
+    r"|QThread: Destroyed|moveToThread",
+    re.IGNORECASE,
+)
+LEVELS = {
+    QtMsgType.QtDebugMsg: "debug",
+    QtMsgType.QtInfoMsg: "info",
+    QtMsgType.QtWarningMsg: "warning",
+    QtMsgType.QtCriticalMsg: "critical",
+    QtMsgType.QtFatalMsg: "fatal",
+}
 
 
 def is_thread_warning(text: str) -> bool:

@@ -26,8 +26,9 @@ class RecoveryBanner(QFrame):
         bl = QHBoxLayout(self)
         self.label = QLabel(wordWrap=True)
         self.restore_btn = QPushButton("Restore", toolTip="Put the recovered edits back into the editor")
-        self.keep_both_btn = QPushButton("Keep both", toolTip="Save the recovered edits as a new version on top;"
-                                                              " the newer version stays in the history")
+        self.keep_both_btn = QPushButton(
+            "Keep both", toolTip="Save the recovered edits as a new version on top; the newer version stays in the history"
+        )
         discard = QPushButton("Discard", toolTip="Delete the recovered edits")
         self.restore_btn.clicked.connect(self.restore)
         self.keep_both_btn.clicked.connect(self.keep_both)
@@ -41,16 +42,16 @@ class RecoveryBanner(QFrame):
         """Show the recovered edits of ``session``'s image, if any differ from its mask."""
         self.session = session
         self._recovered = read_recovery(self.ws, session.image_id) if new_session else None
-        if self._recovered is not None and (self._recovered[0].shape != session.mask.shape
-                                            or (self._recovered[0] == session.mask).all()):
+        if self._recovered is not None and (
+            self._recovered[0].shape != session.mask.shape or (self._recovered[0] == session.mask).all()
+        ):
             self._recovered = None
         if self._recovered is None:
             self.hide()
             return
         meta = self._recovered[1]
         when = time.strftime("%H:%M:%S", time.localtime(meta.get("saved_at", 0)))
-        text = (f"Unsaved edits of this mask from {when} were recovered "
-                "(the program stopped before they were saved).")
+        text = f"Unsaved edits of this mask from {when} were recovered (the program stopped before they were saved)."
         conflict = self.conflict(meta)
         if conflict:
             text += " " + conflict
@@ -69,9 +70,11 @@ class RecoveryBanner(QFrame):
             base = f"v{self.ws.mask_version(base_id).version}" if base_id is not None else "an empty mask"
         except DiffGenError:
             base = "a version that no longer exists"
-        return (f"They were made on {base}, but the mask is now v{current.version} ({current.operation}, "
-                "made after the edit began). Keep both (the recovered edits become a new version on top) "
-                "or discard them.")
+        return (
+            f"They were made on {base}, but the mask is now v{current.version} ({current.operation}, "
+            "made after the edit began). Keep both (the recovered edits become a new version on top) "
+            "or discard them."
+        )
 
     def restore(self) -> None:
         if self._recovered is not None and self.session is not None:

@@ -7,8 +7,8 @@ import numpy as np
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage, QPainterPath, QPolygonF
 
-MASK_COLOUR = (0, 220, 120)      # green fill / outline for the mask being edited
-PREVIEW_COLOUR = (255, 200, 0)   # amber for a previewed operation
+MASK_COLOUR = (0, 220, 120)  # green fill / outline for the mask being edited
+PREVIEW_COLOUR = (255, 200, 0)  # amber for a previewed operation
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
@@ -20,12 +20,15 @@ def wrap_qimage(arr: np.ndarray) -> QImage:
     """A QImage sharing memory with ``arr`` (RGB, RGBA or grey); keep ``arr`` alive and in place."""
     h, w = arr.shape[:2]
     fmt = {2: QImage.Format.Format_Grayscale8}.get(arr.ndim) or {
-        3: QImage.Format.Format_RGB888, 4: QImage.Format.Format_RGBA8888}[arr.shape[2]]
+        3: QImage.Format.Format_RGB888,
+        4: QImage.Format.Format_RGBA8888,
+    }[arr.shape[2]]
     return QImage(arr.data, w, h, arr.strides[0], fmt)
 
 
-def paint_overlay(rgba: np.ndarray, mask: np.ndarray, box: tuple[slice, slice] | None = None,
-                  colour: tuple[int, int, int] = MASK_COLOUR) -> None:
+def paint_overlay(
+    rgba: np.ndarray, mask: np.ndarray, box: tuple[slice, slice] | None = None, colour: tuple[int, int, int] = MASK_COLOUR
+) -> None:
     """Write the coloured, transparent-elsewhere overlay of ``mask`` into ``rgba`` (in place)."""
     box = box or (slice(None), slice(None))
     fg = mask[box] > 0

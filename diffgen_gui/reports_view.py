@@ -32,7 +32,7 @@ from diffgen_gui.state import WorkspaceState
 IMAGES = {".png", ".jpg", ".jpeg", ".svg"}
 TABLES = {".csv": ",", ".tsv": "\t"}
 TEXT = {".md", ".markdown", ".txt", ".json", ".tex", ".log"}
-SETTLE_MS = 300        # a burst of file events becomes one refresh
+SETTLE_MS = 300  # a burst of file events becomes one refresh
 MAX_TABLE_ROWS = 5000  # larger tables show their first rows (the file has them all)
 
 
@@ -88,8 +88,7 @@ class ReportsView(QWidget):
 
     def _watch(self) -> None:
         """The reports folder and every folder in it (or the workspace, until reports/ exists)."""
-        folders = [self.folder, *(p for p in self.folder.rglob("*") if p.is_dir())] if self.folder.is_dir() \
-            else [self.ws.root]
+        folders = [self.folder, *(p for p in self.folder.rglob("*") if p.is_dir())] if self.folder.is_dir() else [self.ws.root]
         old = self.watcher.directories()
         if old:
             self.watcher.removePaths(old)
@@ -102,25 +101,34 @@ class ReportsView(QWidget):
         self._watch()
         self.files.blockSignals(True)
         self.files.clear()
-        found = sorted((p for p in self.folder.rglob("*") if p.is_file()
-                        and p.suffix.lower() in IMAGES | TEXT | set(TABLES)),
-                       key=lambda p: (str(p.parent), p.name)) if self.folder.is_dir() else []
+        found = (
+            sorted(
+                (p for p in self.folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGES | TEXT | set(TABLES)),
+                key=lambda p: (str(p.parent), p.name),
+            )
+            if self.folder.is_dir()
+            else []
+        )
         for p in found:
             item = QListWidgetItem(str(p.relative_to(self.folder)))
             item.setData(Qt.ItemDataRole.UserRole, str(p))
             self.files.addItem(item)
         self.files.blockSignals(False)
-        self.hint.setText(f"{len(found)} file{'s' * (len(found) != 1)}; new ones appear here as they are written." if found else
-                          "No reports yet. Evaluations and experiments write their tables and figures to the "
-                          "workspace's reports folder; they appear here as they are written.")
+        self.hint.setText(
+            f"{len(found)} file{'s' * (len(found) != 1)}; new ones appear here as they are written."
+            if found
+            else "No reports yet. Evaluations and experiments write their tables and figures to the "
+            "workspace's reports folder; they appear here as they are written."
+        )
         self.hint.setToolTip(str(self.folder))
         if found:
             rows = [i for i in range(self.files.count()) if self.files.item(i).data(Qt.ItemDataRole.UserRole) == keep]
             self.files.setCurrentRow(rows[0] if rows else 0)
             self.show_file(self.files.currentItem())
         else:
-            self.text.setMarkdown("## No reports yet\nRun `diffgen evaluate` or a segmentation experiment; "
-                                  "their figures and tables appear here.")
+            self.text.setMarkdown(
+                "## No reports yet\nRun `diffgen evaluate` or a segmentation experiment; their figures and tables appear here."
+            )
             self.stack.setCurrentIndex(0)
 
     def show_file(self, item: QListWidgetItem | None) -> None:

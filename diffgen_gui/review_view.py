@@ -38,13 +38,22 @@ from diffgen_gui.widgets.welcome import Welcome
 
 DECISIONS: dict[int, str] = {Qt.Key.Key_K: "keep", Qt.Key.Key_R: "reject", Qt.Key.Key_U: "undecided"}
 SHOWN = {"keep": "kept", "reject": "rejected", "undecided": "undecided"}
-KEYS = [("K / R / U", "Keep / reject / undecided, then the next sample"),
-        ("← → ↑ ↓", "Previous / next sample of this image"),
-        ("PgDn / PgUp", "Next / previous source image"), ("N", "Next undecided sample (any image)"),
-        ("Enter (note)", "Store the note on the selected sample")]
+KEYS = [
+    ("K / R / U", "Keep / reject / undecided, then the next sample"),
+    ("← → ↑ ↓", "Previous / next sample of this image"),
+    ("PgDn / PgUp", "Next / previous source image"),
+    ("N", "Next undecided sample (any image)"),
+    ("Enter (note)", "Store the note on the selected sample"),
+]
 TILE = 260
-FILTERS = (("All samples", None), ("Undecided", "undecided"), ("Kept", "keep"), ("Rejected", "reject"),
-           ("Passed all gates", "gates_passed"), ("Failed a gate", "gates_failed"))
+FILTERS = (
+    ("All samples", None),
+    ("Undecided", "undecided"),
+    ("Kept", "keep"),
+    ("Rejected", "reject"),
+    ("Passed all gates", "gates_passed"),
+    ("Failed a gate", "gates_failed"),
+)
 
 
 def gate_tooltip(ws: Workspace, sample_id: int) -> str:
@@ -59,8 +68,17 @@ class Tile(QFrame):
     """One picture (original or sample) with a caption; its border is the decision colour,
     the selected tile has a highlighted background (so the decision stays visible)."""
 
-    def __init__(self, caption: str, tooltip: str, sample_id: int | None, rgb, mask, mode: str,
-                 display_size: tuple[int, int] | None = None, failed_gates: Sequence[str] = ()):
+    def __init__(
+        self,
+        caption: str,
+        tooltip: str,
+        sample_id: int | None,
+        rgb,
+        mask,
+        mode: str,
+        display_size: tuple[int, int] | None = None,
+        failed_gates: Sequence[str] = (),
+    ):
         super().__init__(objectName="tile")
         self.sample_id = sample_id
         self.caption = caption
@@ -95,8 +113,7 @@ class Tile(QFrame):
         border = status_colour(decision).name()
         pal = QApplication.palette()  # not the tile's own: its style sheet has changed that
         background = mix(pal.window().color(), pal.highlight().color(), 0.25).name() if focused else "transparent"
-        self.setStyleSheet(f"QFrame#tile {{ border: 4px solid {border}; border-radius: 5px;"
-                           f" background: {background}; }}")
+        self.setStyleSheet(f"QFrame#tile {{ border: 4px solid {border}; border-radius: 5px; background: {background}; }}")
         if self.sample_id is not None:
             self.label.setText(("▶ " if focused else "") + f"{self.caption} · {SHOWN[decision]}")
 
@@ -111,8 +128,10 @@ class ReviewView(QWidget):
 
         self.sources = QListWidget()
         self.sources.currentRowChanged.connect(lambda _r: self.show_source(self.current_source()))
-        self.filter = QComboBox(toolTip="“Passed all gates”: scored samples that passed every quality gate; "
-                                        "samples not scored yet show under “All samples”")
+        self.filter = QComboBox(
+            toolTip="“Passed all gates”: scored samples that passed every quality gate; "
+            "samples not scored yet show under “All samples”"
+        )
         for label, value in FILTERS:
             self.filter.addItem(label, value)
         self.filter.currentIndexChanged.connect(lambda _i: self.refresh())
@@ -130,8 +149,12 @@ class ReviewView(QWidget):
         self.mode.currentIndexChanged.connect(lambda _i: self.show_source(self.current_source()))
         self.note = QLineEdit(placeholderText="Note on the selected sample (Enter stores it)")
         self.note.editingFinished.connect(self._store_note)
-        self.help = QLabel("Click a sample, then K keep · R reject · U undecided (moves to the next) · "
-                           "PgDn/PgUp next/previous image · N next undecided", objectName="hint", wordWrap=True)
+        self.help = QLabel(
+            "Click a sample, then K keep · R reject · U undecided (moves to the next) · "
+            "PgDn/PgUp next/previous image · N next undecided",
+            objectName="hint",
+            wordWrap=True,
+        )
         self.scroll_area = QScrollArea(widgetResizable=True)
         self._new_grid()
         top = QHBoxLayout()
@@ -149,9 +172,12 @@ class ReviewView(QWidget):
         split.setSizes([260, 1000])
         split.setStretchFactor(1, 1)
         self.welcome = Welcome(
-            "No samples to review yet", "Samples appear here once an inpainting job has made them. Train a "
+            "No samples to review yet",
+            "Samples appear here once an inpainting job has made them. Train a "
             "model first if there is none, then queue “Inpaint (RePaint)” on some images.",
-            f"diffgen inpaint --workspace {self.ws.root} --all --samples 3", "Generate samples…")
+            f"diffgen inpaint --workspace {self.ws.root} --all --samples 3",
+            "Generate samples…",
+        )
         self.welcome.button.clicked.connect(lambda: self.state.jobRequested.emit("inpaint"))
         self.pages = QStackedWidget()
         self.pages.addWidget(self.welcome)
@@ -187,8 +213,7 @@ class ReviewView(QWidget):
             self.sources.addItem(item)
         self.sources.blockSignals(False)
         self._show_totals(summaries)
-        rows = [i for i in range(self.sources.count())
-                if self.sources.item(i).data(Qt.ItemDataRole.UserRole) == keep]
+        rows = [i for i in range(self.sources.count()) if self.sources.item(i).data(Qt.ItemDataRole.UserRole) == keep]
         self.sources.setCurrentRow(rows[0] if rows else 0)
         if self.sources.count() == 0:
             self.show_source(None)
@@ -211,8 +236,7 @@ class ReviewView(QWidget):
 
     def _show_totals(self, summaries: list[queries.SourceSummary]) -> None:
         t = queries.review_totals(summaries)
-        self.counts.setText(f"{sum(t.values())} samples: {t['keep']} kept · {t['reject']} rejected · "
-                            f"{t['undecided']} undecided")
+        self.counts.setText(f"{sum(t.values())} samples: {t['keep']} kept · {t['reject']} rejected · {t['undecided']} undecided")
 
     def _update_counts(self) -> None:
         """Live: the totals and every listed source's counts."""
@@ -249,19 +273,38 @@ class ReviewView(QWidget):
         wanted = self.filtered_ids([s for row in rows for s in row])
         failures = queries.gate_failures(self.ws)
         rec = self.ws.image(image_id)
-        orig = Tile(f"Original · {rec.name}", f"{rec.name} (id {rec.id}), {rec.width}×{rec.height} px", None,
-                    self.ws.read_image(rec), self.ws.read_mask(rec.current_mask_id) if rec.current_mask_id else None,
-                    mode)
+        orig = Tile(
+            f"Original · {rec.name}",
+            f"{rec.name} (id {rec.id}), {rec.width}×{rec.height} px",
+            None,
+            self.ws.read_image(rec),
+            self.ws.read_mask(rec.current_mask_id) if rec.current_mask_id else None,
+            mode,
+        )
         self._add_tile(orig, 0, 0)
         r = 0
         for row in rows:
             shown = [s for s in row if wanted is None or s.id in wanted]
             for c, s in enumerate(shown):  # packed from the left: no gap where a sample is filtered out
                 img, mask = self.ws.read_sample(s)
-                tip = (f"{s.kind} sample {s.id} of {rec.name}, set {s.set_name}\nseed {s.seed}\n"
-                       f"made {s.created_at[:19].replace('T', ' ')}\n{gate_tooltip(self.ws, s.id)}")
-                self._add_tile(Tile(f"{s.kind} #{s.id} · {s.set_name}", tip, s.id, img, mask, mode,
-                                    (rec.width, rec.height), failures.get(s.id, [])), r, c + 1)
+                tip = (
+                    f"{s.kind} sample {s.id} of {rec.name}, set {s.set_name}\nseed {s.seed}\n"
+                    f"made {s.created_at[:19].replace('T', ' ')}\n{gate_tooltip(self.ws, s.id)}"
+                )
+                self._add_tile(
+                    Tile(
+                        f"{s.kind} #{s.id} · {s.set_name}",
+                        tip,
+                        s.id,
+                        img,
+                        mask,
+                        mode,
+                        (rec.width, rec.height),
+                        failures.get(s.id, []),
+                    ),
+                    r,
+                    c + 1,
+                )
             r += bool(shown)
         ids = self.sample_ids()
         if self.focus_sample not in ids:
@@ -327,8 +370,7 @@ class ReviewView(QWidget):
         for k in range(1, n + 1):
             row = (self.sources.currentRow() + k) % n
             image_id = self.sources.item(row).data(Qt.ItemDataRole.UserRole)
-            todo = [s.id for s in self.ws.samples(source_image_id=image_id)
-                    if decisions.get(s.id, "undecided") == "undecided"]
+            todo = [s.id for s in self.ws.samples(source_image_id=image_id) if decisions.get(s.id, "undecided") == "undecided"]
             if todo:
                 self.sources.setCurrentRow(row)
                 self.focus(next((i for i in self.sample_ids() if i in todo), None))

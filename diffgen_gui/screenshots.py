@@ -29,11 +29,19 @@ def populate(ws: Workspace) -> None:
     for i in ids[:3]:
         img, mask = ws.read_image(i), ws.read_mask(ws.current_mask(i))
         for k, (a, m) in enumerate([(img[:, ::-1], mask[:, ::-1]), (img[::-1], mask[::-1])]):
-            s = ws.add_sample("inpainted", "Diff", np.ascontiguousarray(a), np.ascontiguousarray(m),
-                              source_image_id=i, mask_version_id=ws.current_mask(i).id, seed=k)
+            s = ws.add_sample(
+                "inpainted",
+                "Diff",
+                np.ascontiguousarray(a),
+                np.ascontiguousarray(m),
+                source_image_id=i,
+                mask_version_id=ws.current_mask(i).id,
+                seed=k,
+            )
             styled = np.ascontiguousarray(a[..., [1, 0, 2]])
-            ws.add_sample("styled", "Styled-Diff", styled, np.ascontiguousarray(m), source_image_id=i,
-                          parent_sample_id=s.id, seed=k)
+            ws.add_sample(
+                "styled", "Styled-Diff", styled, np.ascontiguousarray(m), source_image_id=i, parent_sample_id=s.id, seed=k
+            )
     samples = ws.samples(source_image_id=ids[0])
     ws.set_review(samples[0].id, "keep", "realistic texture")
     ws.set_review(samples[1].id, "reject", "seam visible at the mask border")
@@ -47,7 +55,8 @@ def populate(ws: Workspace) -> None:
     reports.mkdir(exist_ok=True)
     (reports / "summary.md").write_text(
         "# Evaluation summary\n\n| set | FID | MS-SSIM |\n|---|---|---|\n| Diff | (placeholder) | |\n\n"
-        "Reports written by `diffgen evaluate` appear in this folder.\n")
+        "Reports written by `diffgen evaluate` appear in this folder.\n"
+    )
     (reports / "table1.csv").write_text("set,FID,MS-SSIM\nDiff,(placeholder),\nStyled-Diff,(placeholder),\n")
 
 
@@ -59,12 +68,18 @@ def add_standin_gates(ws: Workspace, samples: list) -> None:
     cfg = GateConfig()
     good = {"no_polyp": 0.92, "cut_off": 0.05, "copy": 0.11, "seam": 0.02}
     bad = [{}, {"no_polyp": 0.08, "seam": 0.21}, {"cut_off": 0.6}]
-    limits = {"no_polyp": (cfg.min_area_ratio, True), "cut_off": (cfg.max_boundary_touch, False),
-              "copy": (cfg.min_region_change, True), "seam": (cfg.max_seam, False)}
+    limits = {
+        "no_polyp": (cfg.min_area_ratio, True),
+        "cut_off": (cfg.max_boundary_touch, False),
+        "copy": (cfg.min_region_change, True),
+        "seam": (cfg.max_seam, False),
+    }
     for s, worse in zip(samples, bad):
         values = good | worse
-        ws.set_gates(s.id, [GateScore(g, v, limits[g][0], v >= limits[g][0] if limits[g][1] else v <= limits[g][0])
-                            for g, v in values.items()])
+        ws.set_gates(
+            s.id,
+            [GateScore(g, v, limits[g][0], v >= limits[g][0] if limits[g][1] else v <= limits[g][0]) for g, v in values.items()],
+        )
 
 
 def add_standin_clustering(ws: Workspace, k: int = 4) -> None:
@@ -76,11 +91,12 @@ def add_standin_clustering(ws: Workspace, k: int = 4) -> None:
     feats = np.array([ws.read_image(i).reshape(-1, 3).mean(0) for i in ids])
     labels = KMeans(k, n_init=4, random_state=0).fit_predict(feats)
     with ws.transaction() as c:
-        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, params_json, is_current, created_at)"
-                        " VALUES (?, 0, 'mean colour (screenshot stand-in)', '{}', 1, ?)",
-                        (k, time.strftime("%Y-%m-%dT%H:%M:%S"))).lastrowid
-        c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)",
-                      [(cid, i, int(lab)) for i, lab in zip(ids, labels)])
+        cid = c.execute(
+            "INSERT INTO clusterings (k, seed, extractor, params_json, is_current, created_at)"
+            " VALUES (?, 0, 'mean colour (screenshot stand-in)', '{}', 1, ?)",
+            (k, time.strftime("%Y-%m-%dT%H:%M:%S")),
+        ).lastrowid
+        c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)", [(cid, i, int(lab)) for i, lab in zip(ids, labels)])
 
 
 def main(out: str = "docs/screenshots") -> list[Path]:

@@ -35,19 +35,27 @@ def menu_keys(bar: QMenuBar) -> list[tuple[str, str, str]]:
 def rater_keys() -> list[tuple[str, str]]:
     def name(key) -> str:
         return QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)
-    rows = [(" / ".join(name(k) for k, _v, _t in options), question.replace("_", " ") + ": "
-             + ", ".join(t.split(maxsplit=1)[-1] for _k, _v, t in options))
-            for question, options in survey_rater.KEYS.items()]
-    return rows + [(" / ".join(map(name, survey_rater.BACK_KEYS)), "Previous item"),
-                   (" / ".join(map(name, survey_rater.NEXT_KEYS)), "Next item"),
-                   # handled one by one in RaterWindow.keyPressEvent
-                   ("C", "Write a comment"), ("S", "Submit (once every item is answered)"), ("Esc", "Close")]
+
+    rows = [
+        (
+            " / ".join(name(k) for k, _v, _t in options),
+            question.replace("_", " ") + ": " + ", ".join(t.split(maxsplit=1)[-1] for _k, _v, t in options),
+        )
+        for question, options in survey_rater.KEYS.items()
+    ]
+    return rows + [
+        (" / ".join(map(name, survey_rater.BACK_KEYS)), "Previous item"),
+        (" / ".join(map(name, survey_rater.NEXT_KEYS)), "Next item"),
+        # handled one by one in RaterWindow.keyPressEvent
+        ("C", "Write a comment"),
+        ("S", "Submit (once every item is answered)"),
+        ("Esc", "Close"),
+    ]
 
 
 def all_shortcuts(bar: QMenuBar) -> list[tuple[str, str, str]]:
     """(where, keys, what) for the whole app."""
-    views = [("Dataset", dataset_view.KEYS + mask_tools.KEYS), ("Review", review_view.KEYS),
-             ("Survey rater", rater_keys())]
+    views = [("Dataset", dataset_view.KEYS + mask_tools.KEYS), ("Review", review_view.KEYS), ("Survey rater", rater_keys())]
     return menu_keys(bar) + [(where, keys, what) for where, rows in views for keys, what in rows]
 
 

@@ -14,15 +14,15 @@ from backend.workspace import Workspace
 class WorkspaceState(QObject):
     """The open workspace and what changed in it."""
 
-    imagesChanged = Signal()          # images added (import), flags or roles changed
-    maskChanged = Signal(int)         # image id whose current mask changed
-    samplesChanged = Signal()         # new samples (a job finished)
+    imagesChanged = Signal()  # images added (import), flags or roles changed
+    maskChanged = Signal(int)  # image id whose current mask changed
+    samplesChanged = Signal()  # new samples (a job finished)
     reviewChanged = Signal(int, str)  # sample id, decision
     clustersChanged = Signal()
-    modelsChanged = Signal()          # a model was trained
+    modelsChanged = Signal()  # a model was trained
     currentImageChanged = Signal(int)
-    selectionChanged = Signal(list)   # image ids selected in the dataset grid
-    jobRequested = Signal(str)        # "show the Generate form for this job kind" (welcome buttons)
+    selectionChanged = Signal(list)  # image ids selected in the dataset grid
+    jobRequested = Signal(str)  # "show the Generate form for this job kind" (welcome buttons)
 
     def __init__(self, workspace: Workspace, parent: QObject | None = None):
         super().__init__(parent)
@@ -33,8 +33,7 @@ class WorkspaceState(QObject):
     @Slot(list)
     def workspace_changed(self, changes: list) -> None:
         """A job ended that changed these parts of the workspace (``backend.jobs.queue.CHANGES``)."""
-        signals = {"samples": self.samplesChanged, "clusters": self.clustersChanged,
-                   "models": self.modelsChanged}
+        signals = {"samples": self.samplesChanged, "clusters": self.clustersChanged, "models": self.modelsChanged}
         for what in changes:
             if what == "masks":
                 self.maskChanged.emit(-1)

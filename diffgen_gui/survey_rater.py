@@ -30,14 +30,19 @@ from backend.survey import RaterSession
 
 # question -> [(key, value, button text)]; the keys are printed on the buttons.
 KEYS = {
-    "image_quality": [(Qt.Key.Key_1, "good", "1  Good"), (Qt.Key.Key_2, "moderate", "2  Moderate"),
-                      (Qt.Key.Key_3, "poor", "3  Poor")],
-    "mask_quality": [(Qt.Key.Key_Q, "good", "Q  Good"), (Qt.Key.Key_W, "moderate", "W  Moderate"),
-                     (Qt.Key.Key_E, "poor", "E  Poor")],
+    "image_quality": [
+        (Qt.Key.Key_1, "good", "1  Good"),
+        (Qt.Key.Key_2, "moderate", "2  Moderate"),
+        (Qt.Key.Key_3, "poor", "3  Poor"),
+    ],
+    "mask_quality": [
+        (Qt.Key.Key_Q, "good", "Q  Good"),
+        (Qt.Key.Key_W, "moderate", "W  Moderate"),
+        (Qt.Key.Key_E, "poor", "E  Poor"),
+    ],
     "real_fake": [(Qt.Key.Key_R, "real", "R  Real"), (Qt.Key.Key_F, "fake", "F  Synthetic")],
 }
-TITLES = {"image_quality": "Image quality", "mask_quality": "Segmentation quality",
-          "real_fake": "Real or synthetic?"}
+TITLES = {"image_quality": "Image quality", "mask_quality": "Segmentation quality", "real_fake": "Real or synthetic?"}
 BACK_KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Backspace)
 NEXT_KEYS = (Qt.Key.Key_Right, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space)
 
@@ -65,8 +70,9 @@ class _Picture(QLabel):
         if self._pix.isNull():
             self.clear()
             return
-        self.setPixmap(self._pix.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                        Qt.TransformationMode.SmoothTransformation))
+        self.setPixmap(
+            self._pix.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        )
 
 
 def _lock_down(window: QWidget) -> None:
@@ -96,11 +102,13 @@ class RaterWindow(QWidget):
         self.confirm: QMessageBox | None = None
         self.setWindowTitle("Blinded review")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setStyleSheet("QWidget { background: #1b1d1f; color: #e6e6e6; font-size: 13pt; }"
-                           "QPushButton { padding: 6px 14px; border: 1px solid #555; border-radius: 4px; }"
-                           "QPushButton:checked { background: #2f6f4f; border-color: #6fcf97; }"
-                           "QPushButton:disabled { color: #666; }"
-                           "QLineEdit { border: 1px solid #555; padding: 4px; }")
+        self.setStyleSheet(
+            "QWidget { background: #1b1d1f; color: #e6e6e6; font-size: 13pt; }"
+            "QPushButton { padding: 6px 14px; border: 1px solid #555; border-radius: 4px; }"
+            "QPushButton:checked { background: #2f6f4f; border-color: #6fcf97; }"
+            "QPushButton:disabled { color: #666; }"
+            "QLineEdit { border: 1px solid #555; padding: 4px; }"
+        )
         self.progress = QLabel()
         self.progress.setStyleSheet("font-size: 16pt; font-weight: bold;")
         self.answered = QLabel()
@@ -148,8 +156,7 @@ class RaterWindow(QWidget):
         self.back_button = QPushButton("← Back")
         self.next_button = QPushButton("Next →  (Enter)")
         self.submit_button = QPushButton("Submit all answers (S)")
-        for b, slot in ((self.back_button, self.back), (self.next_button, self.next),
-                        (self.submit_button, self.submit)):
+        for b, slot in ((self.back_button, self.back), (self.next_button, self.next), (self.submit_button, self.submit)):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.clicked.connect(slot)
         nav = QHBoxLayout()
@@ -157,8 +164,10 @@ class RaterWindow(QWidget):
         nav.addWidget(self.comment, 1)
         nav.addWidget(self.next_button)
         nav.addWidget(self.submit_button)
-        hint = QLabel("Keys: 1/2/3 image quality · Q/W/E segmentation quality · R/F real or synthetic · "
-                      "← back · Enter next · C comment · Esc close (answers are saved as you go)")
+        hint = QLabel(
+            "Keys: 1/2/3 image quality · Q/W/E segmentation quality · R/F real or synthetic · "
+            "← back · Enter next · C comment · Esc close (answers are saved as you go)"
+        )
         hint.setStyleSheet("color: #999; font-size: 10pt;")
 
         lay = QVBoxLayout(self)
@@ -207,9 +216,13 @@ class RaterWindow(QWidget):
         if missing:
             self.message.setText(f"{missing} items still need an answer to all three questions")
             return
-        box = QMessageBox(QMessageBox.Icon.Question, "Submit answers",
-                          f"Submit all {self.session.total} answers? They are then final and can no longer "
-                          "be changed.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Submit answers",
+            f"Submit all {self.session.total} answers? They are then final and can no longer be changed.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
         box.button(QMessageBox.StandardButton.Yes).setText("&Yes, submit")
         box.button(QMessageBox.StandardButton.No).setText("&No")
         box.setDefaultButton(QMessageBox.StandardButton.Yes)
@@ -260,8 +273,10 @@ class RaterWindow(QWidget):
         if s.submitted:
             self.done_label.setText("Thank you: your answers are submitted. Press Esc to close.")
         elif finished:
-            self.done_label.setText(f"All {s.total} items are answered.\nPress S to submit (answers are then "
-                                    "final) or ← to go back and change an answer.")
+            self.done_label.setText(
+                f"All {s.total} items are answered.\nPress S to submit (answers are then "
+                "final) or ← to go back and change an answer."
+            )
         else:
             self.image.show_pixmap(QPixmap(str(s.current.image_path)))
             self.mask_picture.show_pixmap(QPixmap(str(s.current.mask_path)))

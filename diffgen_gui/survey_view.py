@@ -86,8 +86,7 @@ class Table7Widget(QTableWidget):
             self._cell(0, col, text, bold=True)
             if span > 1:
                 self.setSpan(0, col, 1, span)
-        for col, text in enumerate(["Data type", "Good", "Moderate", "Poor", "Good", "Moderate", "Poor",
-                                    "Real", "Synthetic"]):
+        for col, text in enumerate(["Data type", "Good", "Moderate", "Poor", "Good", "Moderate", "Poor", "Real", "Synthetic"]):
             self._cell(1, col, text, bold=True)
         for r, row in enumerate(rows, start=2):
             self._cell(r, 0, row.label, bold=True)
@@ -112,6 +111,7 @@ class Table7Widget(QTableWidget):
 @dataclass(frozen=True)
 class ComputedResults:
     """What "Compute results" shows, all made off the GUI thread (figures as PNG bytes)."""
+
     results: SurveyResults
     confusion_png: bytes | None
     ratings_png: bytes | None
@@ -155,17 +155,18 @@ class SurveyView(QWidget):
         self.kind_spins: dict[str, QSpinBox] = {}
         self.kinds_form = QFormLayout()
         self.only_kept = QCheckBox("Only samples marked keep in review")
-        self.only_passed = QCheckBox("Only samples that passed the quality gates",
-                                     toolTip="Leave out samples that failed a gate (no polyp, cut off, copy, seam); "
-                                             "samples not scored yet stay in the draw")
+        self.only_passed = QCheckBox(
+            "Only samples that passed the quality gates",
+            toolTip="Leave out samples that failed a gate (no polyp, cut off, copy, seam); "
+            "samples not scored yet stay in the draw",
+        )
         self.real_ids_edit = QLineEdit()
         self.real_ids_edit.setPlaceholderText("any (or image ids, e.g. 3,7,12: images raters have not seen)")
         self.seed_spin = _spin(2**31 - 1)
         self.seed_spin.setMinimum(-1)
         self.seed_spin.setValue(-1)
         self.seed_spin.setSpecialValueText("random")  # -1: a random draw seed, recorded with the survey
-        self.seed_spin.setToolTip("Seed of the draw (which images and samples); item codes and order "
-                                  "are always random")
+        self.seed_spin.setToolTip("Seed of the draw (which images and samples); item codes and order are always random")
         create = QPushButton("Create survey")
         create.clicked.connect(self.create_survey)
         new_box = QGroupBox("New survey")
@@ -370,16 +371,23 @@ class SurveyView(QWidget):
         made = []
 
         def create() -> None:
-            cfg = SurveyConfig(self.name_edit.text(), counts, self.only_kept.isChecked(), seed,
-                               real_images=parse_ids(ids) if ids else None, only_passed=self.only_passed.isChecked())
+            cfg = SurveyConfig(
+                self.name_edit.text(),
+                counts,
+                self.only_kept.isChecked(),
+                seed,
+                real_images=parse_ids(ids) if ids else None,
+                only_passed=self.only_passed.isChecked(),
+            )
             made.append(create_survey(self.workspace, cfg))
 
         if self._run(create):
             self.reload()
             self.survey_combo.setCurrentText(made[0].name)
             gates = made[0].params.get("gates")
-            self.status.setText(f"Created survey {made[0].name!r}" + (f" ({gates['note']})" if gates else "")
-                                + ". Add raters, then start rating.")
+            self.status.setText(
+                f"Created survey {made[0].name!r}" + (f" ({gates['note']})" if gates else "") + ". Add raters, then start rating."
+            )
 
     def add_rater(self) -> None:
         survey = self._selected()
@@ -402,8 +410,10 @@ class SurveyView(QWidget):
         tokens = []
         if self._run(lambda: tokens.append(issue_link(self.workspace, rater))):
             self.link_edit.setText(link_url(tokens[0], self.base_url_edit.text().strip() or DEFAULT_BASE_URL))
-            self.status.setText(f"Web link of {rater.name!r} below: copy it now (it is shown only once) and give "
-                                "it to this rater only. Serve the page with 'diffgen survey serve'.")
+            self.status.setText(
+                f"Web link of {rater.name!r} below: copy it now (it is shown only once) and give "
+                "it to this rater only. Serve the page with 'diffgen survey serve'."
+            )
             self.refresh_progress()
 
     def start_rating(self) -> None:
@@ -457,8 +467,9 @@ class SurveyView(QWidget):
     def show_results(self) -> None:
         survey = self._selected()
         if survey is not None:
-            self._in_background("Computing survey results",
-                                lambda: compute_shown_results(self.workspace, survey), self._show_computed)
+            self._in_background(
+                "Computing survey results", lambda: compute_shown_results(self.workspace, survey), self._show_computed
+            )
 
     def _show_computed(self, shown: ComputedResults) -> None:
         self.results = res = shown.results

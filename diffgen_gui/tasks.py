@@ -38,8 +38,7 @@ class ProgressTask(QObject):
     """Start ``func`` in the background behind a cancellable progress dialog; ``on_done(result)``
     or ``on_failed(message)`` is called in the GUI thread when it ends."""
 
-    def __init__(self, parent: QWidget, title: str, func, on_done: Callable[[Any], None],
-                 on_failed: Callable[[str], None]):
+    def __init__(self, parent: QWidget, title: str, func, on_done: Callable[[Any], None], on_failed: Callable[[str], None]):
         super().__init__(parent)
         self.title, self.on_done, self.on_failed = title, on_done, on_failed
         self._cancel = threading.Event()

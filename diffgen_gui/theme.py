@@ -17,26 +17,71 @@ from backend.config.paths import resource
 
 THEMES = {"system": "System", "light": "Light", "dark": "Dark"}
 R = QPalette.ColorRole
-LIGHT = {R.Window: "#efefef", R.WindowText: "#1b1d20", R.Base: "#ffffff", R.AlternateBase: "#f4f5f6",
-         R.Text: "#1b1d20", R.Button: "#e6e7e9", R.ButtonText: "#1b1d20", R.Highlight: "#2f6f4f",
-         R.HighlightedText: "#ffffff", R.ToolTipBase: "#ffffdc", R.ToolTipText: "#1b1d20",
-         R.PlaceholderText: "#6b7178", R.Link: "#1d5fa8", R.BrightText: "#ffffff", R.Light: "#ffffff",
-         R.Midlight: "#e3e4e6", R.Mid: "#b9bec4", R.Dark: "#9da3a9", R.Shadow: "#5a5f64"}
-DARK = {R.Window: "#25282c", R.WindowText: "#e4e6e8", R.Base: "#1c1e21", R.AlternateBase: "#2a2d31",
-        R.Text: "#e4e6e8", R.Button: "#33373c", R.ButtonText: "#e4e6e8", R.Highlight: "#3f8f67",
-        R.HighlightedText: "#ffffff", R.ToolTipBase: "#33373c", R.ToolTipText: "#e4e6e8",
-        R.PlaceholderText: "#9aa0a6", R.Link: "#7fb3f0", R.BrightText: "#ffffff", R.Light: "#4a4f55",
-        R.Midlight: "#3a3e43", R.Mid: "#2e3135", R.Dark: "#17191b", R.Shadow: "#0d0e0f"}
-ACCENTS = {"accent": "#2f6f4f", "warning": "#c88a12", "error": "#d0342c", "keep": "#2f8f5f",
-           "reject": "#c0392b", "undecided": "#6b7178", "running": "#3b82c4", "done": "#2f8f5f",
-           "failed": "#c0392b", "cancelled": "#8a8a8a", "interrupted": "#d08a1e", "queued": "#bbbbbb"}
+LIGHT = {
+    R.Window: "#efefef",
+    R.WindowText: "#1b1d20",
+    R.Base: "#ffffff",
+    R.AlternateBase: "#f4f5f6",
+    R.Text: "#1b1d20",
+    R.Button: "#e6e7e9",
+    R.ButtonText: "#1b1d20",
+    R.Highlight: "#2f6f4f",
+    R.HighlightedText: "#ffffff",
+    R.ToolTipBase: "#ffffdc",
+    R.ToolTipText: "#1b1d20",
+    R.PlaceholderText: "#6b7178",
+    R.Link: "#1d5fa8",
+    R.BrightText: "#ffffff",
+    R.Light: "#ffffff",
+    R.Midlight: "#e3e4e6",
+    R.Mid: "#b9bec4",
+    R.Dark: "#9da3a9",
+    R.Shadow: "#5a5f64",
+}
+DARK = {
+    R.Window: "#25282c",
+    R.WindowText: "#e4e6e8",
+    R.Base: "#1c1e21",
+    R.AlternateBase: "#2a2d31",
+    R.Text: "#e4e6e8",
+    R.Button: "#33373c",
+    R.ButtonText: "#e4e6e8",
+    R.Highlight: "#3f8f67",
+    R.HighlightedText: "#ffffff",
+    R.ToolTipBase: "#33373c",
+    R.ToolTipText: "#e4e6e8",
+    R.PlaceholderText: "#9aa0a6",
+    R.Link: "#7fb3f0",
+    R.BrightText: "#ffffff",
+    R.Light: "#4a4f55",
+    R.Midlight: "#3a3e43",
+    R.Mid: "#2e3135",
+    R.Dark: "#17191b",
+    R.Shadow: "#0d0e0f",
+}
+ACCENTS = {
+    "accent": "#2f6f4f",
+    "warning": "#c88a12",
+    "error": "#d0342c",
+    "keep": "#2f8f5f",
+    "reject": "#c0392b",
+    "undecided": "#6b7178",
+    "running": "#3b82c4",
+    "done": "#2f8f5f",
+    "failed": "#c0392b",
+    "cancelled": "#8a8a8a",
+    "interrupted": "#d08a1e",
+    "queued": "#bbbbbb",
+}
 _system_palette: QPalette | None = None
 
 
 def luminance(c: QColor) -> float:
     """WCAG relative luminance."""
+
     def lin(v: float) -> float:
         return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
     return 0.2126 * lin(c.redF()) + 0.7152 * lin(c.greenF()) + 0.0722 * lin(c.blueF())
 
 
@@ -97,7 +142,8 @@ def style_sheet(pal: QPalette) -> str:
         "badge": mix(window, QColor(ACCENTS["warning"]), 0.35),  # a failed quality gate (Review tiles)
         "badge_border": mix(window, QColor(ACCENTS["warning"]), 0.8),
         "border": mix(window, text, 0.3),
-        "accent": accent, "on_accent": text_on(accent),
+        "accent": accent,
+        "on_accent": text_on(accent),
         # a disabled primary button looks like the other disabled buttons (light text on dark green
         # read as enabled under the dark palette), with a trace of the accent
         "accent_disabled": mix(accent, pal.color(R.Button), 0.8),
@@ -107,7 +153,8 @@ def style_sheet(pal: QPalette) -> str:
     colours |= {"base": base, "indicator_border": mix(window, text, 0.55)}  # the style's outline vanishes on dark
     check = resource("icons", f"check-{'dark' if text_on(base) == QColor('#000000') else 'light'}.svg")
     return Template(resource("style.qss").read_text()).substitute(
-        {k: v.name() for k, v in colours.items()} | {"check": check.as_posix()})
+        {k: v.name() for k, v in colours.items()} | {"check": check.as_posix()}
+    )
 
 
 def apply_theme(app: QApplication, name: str) -> None:

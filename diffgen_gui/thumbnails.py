@@ -88,8 +88,10 @@ class ThumbnailModel(QAbstractListModel):
         """Re-read the records (cheap: one query per table, no pixels)."""
         edited = queries.edited_image_ids(self.ws)
         clusters = queries.cluster_assignments(self.ws)
-        self.all_rows = [Row(r.id, r.name, r.current_mask_id, r.flagged, r.id in edited, clusters.get(r.id),
-                             r.role, r.role_note) for r in self.ws.images()]
+        self.all_rows = [
+            Row(r.id, r.name, r.current_mask_id, r.flagged, r.id in edited, clusters.get(r.id), r.role, r.role_note)
+            for r in self.ws.images()
+        ]
         self._apply_filter()
 
     def set_filter(self, **kw) -> None:
@@ -100,11 +102,15 @@ class ThumbnailModel(QAbstractListModel):
         f = self._filter
         text = f["search"].strip().lower()
         self.beginResetModel()
-        self.rows = [r for r in self.all_rows
-                     if (not text or text in r.name.lower())
-                     and (f["cluster"] is None or r.cluster == f["cluster"])
-                     and (not f["edited"] or r.edited) and (not f["flagged"] or r.flagged)
-                     and (f["role"] is None or r.role == f["role"])]
+        self.rows = [
+            r
+            for r in self.all_rows
+            if (not text or text in r.name.lower())
+            and (f["cluster"] is None or r.cluster == f["cluster"])
+            and (not f["edited"] or r.edited)
+            and (not f["flagged"] or r.flagged)
+            and (f["role"] is None or r.role == f["role"])
+        ]
         self.endResetModel()
 
     def clusters(self) -> list[int]:
@@ -128,10 +134,17 @@ class ThumbnailModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return QIcon(self.pixmap(r))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"{r.name} (id {r.image_id})" + (f", cluster {r.cluster}" if r.cluster is not None else "")
-                    + (", edited mask" if r.edited else "") + (", flagged" if r.flagged else "")
-                    + (f", held-out test image (never used for generation){': ' + r.role_note if r.role_note else ''}"
-                       if r.role == TEST else ", training image"))
+            return (
+                f"{r.name} (id {r.image_id})"
+                + (f", cluster {r.cluster}" if r.cluster is not None else "")
+                + (", edited mask" if r.edited else "")
+                + (", flagged" if r.flagged else "")
+                + (
+                    f", held-out test image (never used for generation){': ' + r.role_note if r.role_note else ''}"
+                    if r.role == TEST
+                    else ", training image"
+                )
+            )
         if role == IdRole:
             return r.image_id
         if role == Qt.ItemDataRole.SizeHintRole:

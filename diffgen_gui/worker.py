@@ -19,8 +19,8 @@ from backend.jobs.queue import JOB_KINDS, JobStore
 from backend.workspace import Workspace
 
 SIGNAL_INTERVAL_S = 0.05  # progress signals at most 20 per second (the last one always)
-POLL_MS = 2000            # how often an idle app looks for jobs queued by another process
-PROGRESS_LOG_S = 5.0      # the log pane gets a progress line at most this often per job (and the last one)
+POLL_MS = 2000  # how often an idle app looks for jobs queued by another process
+PROGRESS_LOG_S = 5.0  # the log pane gets a progress line at most this often per job (and the last one)
 
 
 def detect_devices() -> tuple[list[str], str]:
@@ -41,12 +41,12 @@ class JobWorker(QObject):
     (:class:`backend.jobs.process.JobProcess`), turning its events into signals. Only the GUI
     thread's :class:`JobQueue` listens to these signals."""
 
-    started = Signal(int)                       # job id
+    started = Signal(int)  # job id
     progress = Signal(int, int, int, str, float)  # job id, done, total, message, eta seconds (-1 unknown)
     log = Signal(int, str)
-    finished = Signal(int, str, str)            # job id, final status, message
+    finished = Signal(int, str, str)  # job id, final status, message
     idle = Signal()
-    devices = Signal(list, str)                 # device names, warning
+    devices = Signal(list, str)  # device names, warning
 
     def __init__(self, ws: Workspace, launcher: list[str] | None = None):
         super().__init__()
@@ -132,7 +132,7 @@ class JobQueue(QObject):
     The worker's signals are connected only to slots of this object, so they are delivered in
     the GUI thread; views connect to the signals re-emitted here, never to the worker's."""
 
-    changed = Signal()        # the list of jobs changed (added, moved, started, finished)
+    changed = Signal()  # the list of jobs changed (added, moved, started, finished)
     started = Signal(int)
     progress = Signal(int, int, int, str, float)
     finished = Signal(int, str, str)

@@ -23,8 +23,13 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("user")
     monkeypatch.setenv("DIFFGEN_DATA_DIR", str(home / "data"))
     monkeypatch.setenv("DIFFGEN_CONFIG_DIR", str(home / "config"))
-    for var in ("DIFFGEN_INCEPTION_WEIGHTS", "DIFFGEN_FID_INCEPTION", "DIFFGEN_VGG_WEIGHTS",
-                "DIFFGEN_DINO_WEIGHTS", "DIFFGEN_SEG_ENCODER_WEIGHTS"):
+    for var in (
+        "DIFFGEN_INCEPTION_WEIGHTS",
+        "DIFFGEN_FID_INCEPTION",
+        "DIFFGEN_VGG_WEIGHTS",
+        "DIFFGEN_DINO_WEIGHTS",
+        "DIFFGEN_SEG_ENCODER_WEIGHTS",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 

@@ -32,5 +32,8 @@ def _save_png(path: Path, arr: np.ndarray) -> None:
 
 def _tree_state(root: Path) -> dict[str, tuple[str, int]]:
     """sha256 and mtime of every file below root: what 'never written to' is checked against."""
-    return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }

@@ -18,8 +18,9 @@ from backend.diffusion.registry import register_model
 from backend.style.networks import DinoSpec, build_vgg_head
 from backend.workspace import Workspace
 
-SMALL_DINO = DinoSpec("vit_small_patch8_224.dino", input_size=32,
-                      timm_kwargs={"img_size": 32, "depth": 2, "embed_dim": 48, "num_heads": 2})
+SMALL_DINO = DinoSpec(
+    "vit_small_patch8_224.dino", input_size=32, timm_kwargs={"img_size": 32, "depth": 2, "embed_dim": 48, "num_heads": 2}
+)
 
 
 def tiny_model_folder(folder: Path, seed: int = 0) -> Path:
@@ -46,9 +47,17 @@ def add_inpainted(ws: Workspace, model_id: int, image_id: int, size: int = 32, s
     mask = cv2.resize(ws.read_mask(ws.current_mask(image_id)), (size, size), interpolation=cv2.INTER_NEAREST)
     out = img.copy()
     out[mask > 127] = np.clip(img[mask > 127].astype(int) + [60, -40, 30], 0, 255).astype(np.uint8)
-    return ws.add_sample("inpainted", set_name, out, mask, source_image_id=image_id,
-                         mask_version_id=ws.current_mask(image_id).id, model_id=model_id, seed=0,
-                         params={"resolution": size, "dilation": 0, "preset": "tiny"})  # the patch is the region
+    return ws.add_sample(
+        "inpainted",
+        set_name,
+        out,
+        mask,
+        source_image_id=image_id,
+        mask_version_id=ws.current_mask(image_id).id,
+        model_id=model_id,
+        seed=0,
+        params={"resolution": size, "dilation": 0, "preset": "tiny"},
+    )  # the patch is the region
 
 
 def write_vgg(path: Path) -> Path:

@@ -108,8 +108,9 @@ def test_fleiss_kappa_equals_statsmodels():
     for _ in range(100):
         n_items, n_raters, k = int(rng.integers(5, 40)), int(rng.integers(3, 7)), int(rng.integers(2, 5))
         truth = rng.integers(0, k, n_items)
-        ratings = np.where(rng.random((n_items, n_raters)) < rng.random(), truth[:, None],
-                           rng.integers(0, k, (n_items, n_raters)))
+        ratings = np.where(
+            rng.random((n_items, n_raters)) < rng.random(), truth[:, None], rng.integers(0, k, (n_items, n_raters))
+        )
         counts = category_counts(ratings, list(range(k)))
         ref = sm_fleiss_kappa(counts)
         if np.isfinite(ref):
@@ -118,8 +119,20 @@ def test_fleiss_kappa_equals_statsmodels():
 
 def test_fleiss_textbook_example():
     # Wikipedia "Fleiss' kappa" worked example: 10 subjects, 14 raters, 5 categories -> 0.210.
-    table = np.array([[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-                      [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]])
+    table = np.array(
+        [
+            [0, 0, 0, 0, 14],
+            [0, 2, 6, 4, 2],
+            [0, 0, 3, 5, 6],
+            [0, 3, 9, 2, 0],
+            [2, 2, 8, 1, 1],
+            [7, 7, 0, 0, 0],
+            [3, 2, 6, 3, 0],
+            [2, 5, 3, 2, 2],
+            [6, 5, 2, 1, 0],
+            [0, 2, 2, 3, 7],
+        ]
+    )
     assert fleiss_kappa(table) == pytest.approx(0.20993, abs=1e-5)
 
 
@@ -134,8 +147,17 @@ def test_fleiss_result_has_p_value_and_bootstrap():
 
 def test_landis_koch_scale():
     assert [landis_koch(k) for k in (-0.1, 0.0, 0.2, 0.21, 0.4, 0.428, 0.6, 0.61, 0.8, 0.95)] == [
-        "poor (less than chance)", "slight", "slight", "fair", "fair", "moderate", "moderate",
-        "substantial", "substantial", "almost perfect"]
+        "poor (less than chance)",
+        "slight",
+        "slight",
+        "fair",
+        "fair",
+        "moderate",
+        "moderate",
+        "substantial",
+        "substantial",
+        "almost perfect",
+    ]
     assert landis_koch(float("nan")) == "undefined"
 
 

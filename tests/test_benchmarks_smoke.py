@@ -17,14 +17,21 @@ def benchmark_modules() -> list[str]:
 
 def test_every_benchmark_runs_in_smoke_mode(tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--out", str(tmp_path / "table.md")],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(tmp_path / "table.md")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     names = benchmark_modules()
     assert {"gpu_paper", "gui", "import_speed", "repaint", "style", "threads", "train_step"} <= set(names)
     for name in names:
-        assert any(line.startswith(f"[{name}] ") for line in out.stdout.splitlines()), \
+        assert any(line.startswith(f"[{name}] ") for line in out.stdout.splitlines()), (
             f"benchmarks.{name} printed no figure line:\n{out.stdout[-3000:]}"
+        )
     table = (tmp_path / "table.md").read_text()
     for name in names:
         assert f"| {name} |" in table, f"benchmarks.{name} missing from the table:\n{table}"

@@ -40,12 +40,18 @@ def test_every_subcommand_has_help(capsys):
 
 def test_help_and_demo_data_as_a_real_process(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-m", "backend.cli", "--help"], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "--help"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0 and "demo-data" in r.stdout and "import" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "backend.cli", "demo-data", str(tmp_path / "d"), "--count", "3",
-                        "--size", "32", "--seed", "5"], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "demo-data", str(tmp_path / "d"), "--count", "3", "--size", "32", "--seed", "5"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "Wrote 3 demo image/mask pairs (32x32, seed 5)" in r.stdout
     assert sorted(p.name for p in (tmp_path / "d" / "images").iterdir()) == [f"demo_000{i}.jpg" for i in range(3)]
@@ -112,8 +118,7 @@ def test_dilate_and_erode_make_new_versions_and_leave_originals(imported, capsys
     assert "Created 5 new mask versions (dilate 4 px)" in capsys.readouterr().out
     for i in ids:
         cur = ws.current_mask(i)
-        assert (cur.version, cur.operation, cur.params, cur.parent_id) == (1, "dilate", {"pixels": 4},
-                                                                          originals[i].id)
+        assert (cur.version, cur.operation, cur.params, cur.parent_id) == (1, "dilate", {"pixels": 4}, originals[i].id)
         np.testing.assert_array_equal(ws.read_mask(cur), dilate(ws.read_mask(originals[i]), 4))
     assert main(["dilate", "-w", str(ws_path), "--pixels", "-2", "--images", f"{ids[0]},{ids[2]}"]) == 0
     for i in ids:
@@ -153,8 +158,10 @@ def test_import_follow_symlinks_flag(tmp_path, capsys):
     (data / "images" / "demo_0001.jpg").rename(far)
     (data / "images" / "demo_0001.jpg").symlink_to(far)
     assert main(["import", str(data), "-w", str(tmp_path / "ws1")]) == 0
-    assert f"ERROR   {data / 'images' / 'demo_0001.jpg'}: symbolic link to {far}, outside the dataset: skipped" \
+    assert (
+        f"ERROR   {data / 'images' / 'demo_0001.jpg'}: symbolic link to {far}, outside the dataset: skipped"
         in capsys.readouterr().out
+    )
     assert main(["import", str(data), "-w", str(tmp_path / "ws2"), "--follow-symlinks"]) == 0
     assert "Imported 2 image/mask pairs" in capsys.readouterr().out
     assert Workspace.open(tmp_path / "ws2").info()["images"] == 2
@@ -199,8 +206,9 @@ def test_a_workspace_that_is_a_file_is_a_clear_error(imported, tmp_path, capsys,
     afile.write_text("not a workspace")
     args = [str(imported["data"]) if a == "DATA" else a for a in command]
     assert main(args + ["-w", str(afile)]) == 1
-    assert capsys.readouterr().err == (f"error: {afile} is a file, not a workspace folder: name a workspace "
-                                       f"folder (a new one is created by 'diffgen import')\n")
+    assert capsys.readouterr().err == (
+        f"error: {afile} is a file, not a workspace folder: name a workspace folder (a new one is created by 'diffgen import')\n"
+    )
     assert afile.read_text() == "not a workspace"
     assert main(args + ["-w", str(afile / "ws")]) == 1
     err = capsys.readouterr().err

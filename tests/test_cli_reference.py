@@ -10,7 +10,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_cli_reference_is_current():
     expected = cli_reference(build_parser())
-    assert (ROOT / "docs" / "cli.md").read_text() == expected, \
-        "docs/cli.md is stale: run 'diffgen cli-reference > docs/cli.md'"
+    assert (ROOT / "docs" / "cli.md").read_text() == expected, "docs/cli.md is stale: run 'diffgen cli-reference > docs/cli.md'"
     for command in ("demo", "train", "inpaint", "style", "cluster", "fid", "msssim", "segment", "survey", "export", "gui"):
         assert f"## `diffgen {command}`" in expected

@@ -111,8 +111,7 @@ def test_raw_features_run_clusters_the_plain_concatenation(demo_ws, weights):
     ids = [r.id for r in demo_ws.images("current_mask_id IS NOT NULL")]
     expected = kmeans_labels(pair_features(demo_ws, ids, ex).astype(np.float64), 3, seed=0)
     assert [demo_ws.cluster_of(i) for i in ids] == expected.tolist()
-    stored = json.loads(demo_ws.query("SELECT params_json FROM clusterings WHERE id = ?",
-                                      (res.clustering_id,))[0][0])
+    stored = json.loads(demo_ws.query("SELECT params_json FROM clusterings WHERE id = ?", (res.clustering_id,))[0][0])
     assert stored["features"] == "raw"
 
 
@@ -133,8 +132,7 @@ def test_cli_cluster_at_299_reports_small_clusters_and_missing_weights(tmp_path,
     assert "cannot make 20 clusters from 5 images" in capsys.readouterr().err
     assert main(["cluster", "-w", str(ws.root), "--preset", "tiny"]) == 1
     assert "Pretrained weights for inception" in capsys.readouterr().err
-    assert main(["cluster", "-w", str(ws.root), "--k", "3", "--min-cluster-size", "2",
-                 "--inception-weights", str(weights)]) == 0
+    assert main(["cluster", "-w", str(ws.root), "--k", "3", "--min-cluster-size", "2", "--inception-weights", str(weights)]) == 0
     out = capsys.readouterr().out
     assert "5 images in 3 clusters" in out and "Cluster sheet:" in out
     sizes = np.bincount([ws.cluster_of(i) for i in ws.image_ids()])

@@ -21,8 +21,13 @@ def _tool(name: str) -> str:
 
 
 def test_ruff_finds_nothing():
-    r = subprocess.run([_tool("ruff"), "check", "backend", "diffgen_gui", "tests", "benchmarks"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [_tool("ruff"), "check", "backend", "diffgen_gui", "tests", "benchmarks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
 
 

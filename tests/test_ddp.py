@@ -30,13 +30,19 @@ STEPS = 3
 
 
 def _params(batch: int, name: str, steps: int = STEPS, resume: bool = False) -> TrainParams:
-    return TrainParams(preset="tiny", target="full", steps=steps, device="cpu", name=name, resume=resume,
-                       overrides=(*MICRO_OVERRIDES, f"train.batch_size={batch}", "train.sample_count=0"))
+    return TrainParams(
+        preset="tiny",
+        target="full",
+        steps=steps,
+        device="cpu",
+        name=name,
+        resume=resume,
+        overrides=(*MICRO_OVERRIDES, f"train.batch_size={batch}", "train.sample_count=0"),
+    )
 
 
 def _worker(rank: int, world: int, port: int, root: str) -> None:
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     try:
         result = run_train(Workspace.open(root), _params(1, "ddp"), JobContext())
@@ -55,8 +61,11 @@ def _watch_writes(root: str) -> list[str]:
     creating = os.O_WRONLY | os.O_RDWR | os.O_CREAT
 
     def hook(event: str, args: tuple) -> None:
-        if event == "open" and under(args[0]) and (
-                (isinstance(args[1], str) and any(c in args[1] for c in "wax+")) or (args[2] or 0) & creating):
+        if (
+            event == "open"
+            and under(args[0])
+            and ((isinstance(args[1], str) and any(c in args[1] for c in "wax+")) or (args[2] or 0) & creating)
+        ):
             writes.append(f"open {args[0]}")
         elif event in ("os.rename", "os.remove", "os.mkdir", "os.rmdir", "shutil.rmtree") and under(args[0]):
             writes.append(f"{event} {args[0]}")
@@ -69,10 +78,9 @@ def _watch_writes(root: str) -> list[str]:
 
 def _split_worker(rank: int, world: int, port: int, root: str) -> None:
     """2 of the 3 steps on 2 processes x batch 1; rank 1 must write nothing into the workspace."""
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    ws = Workspace.open(root)     # opening checks that the folder is writable: watched from here on
+    ws = Workspace.open(root)  # opening checks that the folder is writable: watched from here on
     writes = _watch_writes(str(ws.root)) if rank else []
     try:
         run_train(ws, _params(1, "split", steps=2), JobContext())
@@ -111,8 +119,9 @@ def test_two_gloo_processes_match_one_process_on_the_combined_batch(demo_ws):
     earlier = load_file(demo_ws.path("models/ddp/checkpoints/step-0000002/model.safetensors"))
     assert any(not torch.equal(ddp[k], earlier[k]) for k in ddp)  # the last step did train
     # only rank 0 wrote: one model row, one row per checkpoint
-    rows = demo_ws.query("SELECT m.name, COUNT(c.id) FROM models m JOIN checkpoints c ON c.model_id = m.id"
-                         " GROUP BY m.id ORDER BY m.id")
+    rows = demo_ws.query(
+        "SELECT m.name, COUNT(c.id) FROM models m JOIN checkpoints c ON c.model_id = m.id GROUP BY m.id ORDER BY m.id"
+    )
     assert [tuple(r) for r in rows] == [("ddp", 2), ("single", 2)]
 
 
@@ -120,18 +129,22 @@ def test_a_checkpoint_of_2_processes_x_batch_b_resumes_as_1_process_x_batch_2b(d
     """Resume across world sizes: the global batch (and with it the data order and the effective
     batch the learning rate was set for) is what must stay; only rank 0 writes files or rows."""
     mp.spawn(_split_worker, args=(2, _free_port(), str(demo_ws.root)), nprocs=2, join=True)
-    with pytest.raises(DiffGenError, match=r"global batch of 2 .* this run's is 1 \(1 x 1 process\).*"
-                                           r"--set train.batch_size=2"):
+    with pytest.raises(
+        DiffGenError,
+        match=r"global batch of 2 .* this run's is 1 \(1 x 1 process\).*"
+        r"--set train.batch_size=2",
+    ):
         run_train(demo_ws, _params(1, "split", resume=True), JobContext())
-    run_train(demo_ws, _params(2, "split", resume=True), JobContext())      # step 3 on one process
-    run_train(demo_ws, _params(2, "single"), JobContext())                  # steps 1-3 on one process
+    run_train(demo_ws, _params(2, "split", resume=True), JobContext())  # step 3 on one process
+    run_train(demo_ws, _params(2, "single"), JobContext())  # steps 1-3 on one process
     split = load_file(demo_ws.path("models/split/model.safetensors"))
     single = load_file(demo_ws.path("models/single/model.safetensors"))
     apart = max((split[k] - single[k]).abs().max().item() for k in single)
     lr = float(apply_overrides(load_preset("tiny"), MICRO_OVERRIDES)["train"]["lr"])
-    assert apart <= 2 * lr * STEPS            # the bound of the test above; a changed data order is far off
+    assert apart <= 2 * lr * STEPS  # the bound of the test above; a changed data order is far off
     losses = [np.loadtxt(demo_ws.path(f"models/{n}/loss.csv"), delimiter=",", skiprows=1) for n in ("split", "single")]
-    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)     # the same batches at every step
-    rows = demo_ws.query("SELECT c.step FROM checkpoints c JOIN models m ON m.id = c.model_id WHERE m.name = 'split'"
-                         " ORDER BY c.step")
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)  # the same batches at every step
+    rows = demo_ws.query(
+        "SELECT c.step FROM checkpoints c JOIN models m ON m.id = c.model_id WHERE m.name = 'split' ORDER BY c.step"
+    )
     assert [r[0] for r in rows] == [2, 3]

@@ -10,9 +10,15 @@ from backend.demo.stages import PRETRAINED_TERMS, STAGES, base_model
 from backend.workspace import Workspace, queries
 
 MICRO = str(Path(__file__).parent / "data" / "micro.toml")
-PLAN = DemoPlan(train_steps_full=4, finetune_steps_full=2, train_steps_cluster=2, style_per_set=2, eval_pairs=4,
-                segment_overrides=("segment.small_n=[4]", "segment.small_n_r=[1]", "segment.synthetic_multiples=[1]"),
-                survey_counts=(2, 2, 2))
+PLAN = DemoPlan(
+    train_steps_full=4,
+    finetune_steps_full=2,
+    train_steps_cluster=2,
+    style_per_set=2,
+    eval_pairs=4,
+    segment_overrides=("segment.small_n=[4]", "segment.small_n_r=[1]", "segment.synthetic_multiples=[1]"),
+    survey_counts=(2, 2, 2),
+)
 
 
 def test_the_demo_stages_run_end_to_end_and_report_the_gates(tmp_path):

@@ -17,8 +17,9 @@ def _normal(name: str) -> str:
 
 def _imported_modules() -> set[str]:
     pattern = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", re.M)
-    return {m for folder in ("backend", "diffgen_gui") for f in (ROOT / folder).rglob("*.py")
-            for m in pattern.findall(f.read_text())}
+    return {
+        m for folder in ("backend", "diffgen_gui") for f in (ROOT / folder).rglob("*.py") for m in pattern.findall(f.read_text())
+    }
 
 
 def test_every_runtime_dependency_is_imported_at_run_time():

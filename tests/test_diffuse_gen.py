@@ -41,17 +41,28 @@ def test_diffuse_gen_is_paper_plus_the_author_choices():
     paper, dg = load_preset("paper"), load_preset("diffuse-gen")
     assert "inherits" not in dg and dg["name"] == "diffuse-gen" and paper["name"] == "paper"
     assert dg.keys() == paper.keys()
-    changed = {(sec, f): (paper[sec][f], dg[sec][f]) for sec in paper if isinstance(paper[sec], dict)
-               for f in paper[sec] if paper[sec][f] != dg[sec].get(f)}
+    changed = {
+        (sec, f): (paper[sec][f], dg[sec][f])
+        for sec in paper
+        if isinstance(paper[sec], dict)
+        for f in paper[sec]
+        if paper[sec][f] != dg[sec].get(f)
+    }
     assert changed == AUTHOR_CHOICES
     assert all(dg[sec].keys() == paper[sec].keys() for sec in paper if isinstance(paper[sec], dict))
     # every stage reads it through its own config class
     assert ModelConfig.from_dict(dg["model"]).attention_resolutions == (16,)
     assert TrainConfig.from_dict(dg["train"]).resize == "center_crop"
     cfg = resolve_config({}, "diffuse-gen")
-    assert (cfg.dilate, cfg.dilate_shape, cfg.clip_denoised, cfg.mask_cleanup, cfg.opening_kernel, cfg.weights) == \
-        (20, "ellipse_kernel", False, "opening", 16, "raw")
-    assert resolve_config({"weights": "ema"}, "diffuse-gen").weights == "ema"   # an explicit param wins
+    assert (cfg.dilate, cfg.dilate_shape, cfg.clip_denoised, cfg.mask_cleanup, cfg.opening_kernel, cfg.weights) == (
+        20,
+        "ellipse_kernel",
+        False,
+        "opening",
+        16,
+        "raw",
+    )
+    assert resolve_config({"weights": "ema"}, "diffuse-gen").weights == "ema"  # an explicit param wins
     assert ClusterConfig.from_params(ClusterParams(preset="diffuse-gen")).features == "raw"
     assert apply_overrides(dg, ["inpaint.clip_denoised=true"])["inpaint"]["clip_denoised"] is True
 
@@ -81,8 +92,11 @@ def test_inheritance_cycles_and_missing_parents_are_clear_errors(tmp_path):
     with pytest.raises(DiffGenError, match="inheritance loops"):
         load_preset(str(tmp_path / "self.toml"))
     _write(tmp_path / "orphan.toml", 'inherits = "no-such-preset"\n')
-    with pytest.raises(DiffGenError, match=r"unknown preset 'no-such-preset' \(inherited by .*orphan\.toml\); "
-                                           rf"known: {', '.join(preset_names())}"):
+    with pytest.raises(
+        DiffGenError,
+        match=r"unknown preset 'no-such-preset' \(inherited by .*orphan\.toml\); "
+        rf"known: {', '.join(preset_names())}",
+    ):
         load_preset(str(tmp_path / "orphan.toml"))
     _write(tmp_path / "bad.toml", "inherits = 3\n")
     with pytest.raises(DiffGenError, match="'inherits' must be a preset name or a .toml path, not 3"):
@@ -109,7 +123,7 @@ def opencv_ellipse(size: int) -> np.ndarray:
     for i in range(size):
         dy = i - r
         dx = int(round(c * np.sqrt((r * r - dy * dy) / (r * r))))
-        k[i, max(c - dx, 0):min(c + dx + 1, size)] = 1
+        k[i, max(c - dx, 0) : min(c + dx + 1, size)] = 1
     return k
 
 
@@ -126,15 +140,16 @@ def test_ellipse_kernel_footprint_and_reach():
     assert region.sum() // 255 == 325
     disk = InpaintConfig(dilate=20).region(point)
     ys, xs = np.nonzero(disk)
-    assert (20 - xs.min(), xs.max() - 20) == (20, 20) and disk.sum() // 255 == 1257   # #{x²+y² <= 400}
+    assert (20 - xs.min(), xs.max() - 20) == (20, 20) and disk.sum() // 255 == 1257  # #{x²+y² <= 400}
 
 
 def test_ellipse_region_equals_the_author_dilation_call():
     mask = np.zeros((64, 64), np.uint8)
     cv2.ellipse(mask, (30, 34), (12, 8), 30, 0, 360, 255, -1)
-    mask[0:5, 60:64] = 255                                    # touching the frame
-    author = cv2.dilate(np.where(mask > 0, 1, 0).astype(np.uint8),
-                        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (20, 20)), iterations=1)
+    mask[0:5, 60:64] = 255  # touching the frame
+    author = cv2.dilate(
+        np.where(mask > 0, 1, 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (20, 20)), iterations=1
+    )
     ours = InpaintConfig(dilate=20, dilate_shape="ellipse_kernel").region(mask)
     np.testing.assert_array_equal(ours > 0, author > 0)
     assert (InpaintConfig(dilate=20).region(mask) > 0).sum() > 1.3 * (ours > 0).sum()
@@ -164,7 +179,7 @@ def _two_step_repaint(rows, clip: bool) -> torch.Tensor:
         x = keep * (np.sqrt(ac[1]) * gt + np.sqrt(1 - ac[1]) * n[1]) + (1 - keep) * n[0]
         x = coef1 * x0_of(x, ac[1]) + coef2 * x + np.sqrt(beta1) * n[2]
         x = keep * (np.sqrt(ac[0]) * gt + np.sqrt(1 - ac[0]) * n[3]) + (1 - keep) * x
-        x = x0_of(x, ac[0])                       # at t = 0 the posterior mean is x0 itself
+        x = x0_of(x, ac[0])  # at t = 0 the posterior mean is x0 itself
         out.append(keep * gt + (1 - keep) * x.clamp(-1, 1))
     return torch.stack(out).float()
 
@@ -185,7 +200,7 @@ def test_clip_denoised_off_changes_the_x0_clip_only():
     torch.testing.assert_close(clipped, _two_step_repaint(rows, clip=True), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(raw, _two_step_repaint(rows, clip=False), atol=1e-5, rtol=1e-5)
     region = (keep == 0).expand(4, 6, 6)
-    assert torch.equal(raw[:, ~region], clipped[:, ~region])           # the kept pixels are the source's
+    assert torch.equal(raw[:, ~region], clipped[:, ~region])  # the kept pixels are the source's
     assert not torch.allclose(raw[:, region], clipped[:, region], atol=1e-2)
 
 
@@ -194,9 +209,9 @@ def _hand_mask() -> np.ndarray:
     """A disk of radius 20 with a 3x3 hole, a 2 px wide spur, and a separate 7x7 speck."""
     m = np.zeros((80, 80), np.uint8)
     cv2.circle(m, (30, 30), 20, 255, -1)
-    m[29:32, 29:32] = 0                    # hole
-    m[29:31, 50:71] = 255                  # spur to the right, 2 px wide, tip at x = 70
-    m[66:73, 66:73] = 255                  # speck, 49 px
+    m[29:32, 29:32] = 0  # hole
+    m[29:31, 50:71] = 255  # spur to the right, 2 px wide, tip at x = 70
+    m[66:73, 66:73] = 255  # speck, 49 px
     return m
 
 
@@ -210,7 +225,7 @@ def opencv_open(mask: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
     def shifted(img: np.ndarray, dy: int, dx: int, fill: bool) -> np.ndarray:  # out[p] = img[p + (dy, dx)]
         padded = np.pad(img, a, constant_values=fill)
-        return padded[a + dy:a + dy + h, a + dx:a + dx + w]
+        return padded[a + dy : a + dy + h, a + dx : a + dx + w]
 
     eroded = np.logical_and.reduce([shifted(mask > 0, dy, dx, True) for dy, dx in offsets])
     return np.logical_or.reduce([shifted(eroded, dy, dx, False) for dy, dx in offsets])
@@ -224,13 +239,13 @@ def test_opening_and_islands_clean_a_hand_made_mask_differently():
     opened = InpaintConfig(mask_cleanup="opening", opening_kernel=16).clean(m)
     np.testing.assert_array_equal(opened > 0, opencv_open(m, opencv_ellipse(16)))
     author = cv2.morphologyEx(m, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (16, 16)))
-    np.testing.assert_array_equal(opened, author)             # refine_mask's call, exactly
-    assert opened[69, 69] == 0 and opened[29, 70] == 0        # speck and spur tip (narrower than 16 px) go
-    assert opened[30, 15] == 255 and opened[15, 30] == 255    # the disk body stays
+    np.testing.assert_array_equal(opened, author)  # refine_mask's call, exactly
+    assert opened[69, 69] == 0 and opened[29, 70] == 0  # speck and spur tip (narrower than 16 px) go
+    assert opened[30, 15] == 255 and opened[15, 30] == 255  # the disk body stays
     # not filled: the 3x3 hole at 29..31 becomes 2x2 at 30..31 (the unreflected even kernel
     # shifts what it rebuilds by up to a pixel)
     np.testing.assert_array_equal(opened[28:33, 28:33] == 0, np.pad(np.ones((2, 2), bool), ((2, 1), (2, 1))))
-    assert not (opened > masks.dilate(m, 1)).any()            # never more than a pixel beyond the mask
+    assert not (opened > masks.dilate(m, 1)).any()  # never more than a pixel beyond the mask
 
 
 def test_opening_the_grey_channel_then_thresholding_equals_our_order():
@@ -253,27 +268,27 @@ def test_opening_the_grey_channel_then_thresholding_equals_our_order():
 
 # -- training resize: centre crop vs squash --------------------------------------------------------
 def test_center_crop_geometry_by_hand():
-    assert center_crop_geometry(30, 15, 10) == ((20, 10), 5, 0)      # scale 2/3: 30x15 -> 20x10, cut 5 each side
-    assert center_crop_geometry(40, 20, 10) == ((20, 10), 5, 0)      # halved once (20 >= 2*10), then scale 1
-    assert center_crop_geometry(20, 45, 10) == ((10, 22), 0, 6)      # portrait: halved to 10x22, cut 6 / 6
+    assert center_crop_geometry(30, 15, 10) == ((20, 10), 5, 0)  # scale 2/3: 30x15 -> 20x10, cut 5 each side
+    assert center_crop_geometry(40, 20, 10) == ((20, 10), 5, 0)  # halved once (20 >= 2*10), then scale 1
+    assert center_crop_geometry(20, 45, 10) == ((10, 22), 0, 6)  # portrait: halved to 10x22, cut 6 / 6
     # 622x529 to 256: halved to 311x264, then x256/264: round(301.58) = 302 wide, crop x (302-256)//2 = 23
     assert center_crop_geometry(622, 529, 256) == ((302, 256), 23, 0)
 
 
 def test_center_crop_keeps_the_middle_of_a_wide_image():
-    cols = np.arange(40, dtype=np.uint8) * 6                     # column x has value 6x
+    cols = np.arange(40, dtype=np.uint8) * 6  # column x has value 6x
     image = np.repeat(np.repeat(cols[None, :, None], 20, axis=0), 3, axis=2)
     mask = np.zeros((20, 40), np.uint8)
-    mask[:, :10] = 255                                           # the left quarter only
-    mask[8:12, 18:22] = 255                                      # and a mark in the middle
+    mask[:, :10] = 255  # the left quarter only
+    mask[8:12, 18:22] = 255  # and a mark in the middle
     pair = resize_pair(image, mask, 10, "center_crop")
     # 40x20 -> 20x10 averages column pairs (2j, 2j+1) -> 12j + 3; columns j = 5..14 are kept
     np.testing.assert_array_equal(pair[0], np.tile(12 * np.arange(5, 15) + 3, (10, 1)))
     expected_mask = np.zeros((10, 10), np.uint8)
-    expected_mask[4:6, 4:6] = 255                                # the mark, at half size, 5 columns left
+    expected_mask[4:6, 4:6] = 255  # the mark, at half size, 5 columns left
     np.testing.assert_array_equal(pair[3], expected_mask)
     squashed = resize_pair(image, mask, 10, "squash")
-    assert (squashed[3][:, :2] == 255).all() and squashed[0][0, 0] == 9    # the whole frame, 4 columns per pixel
+    assert (squashed[3][:, :2] == 255).all() and squashed[0][0, 0] == 9  # the whole frame, 4 columns per pixel
 
 
 # -- clustering features: raw concatenation vs balanced halves -------------------------------------
@@ -285,8 +300,7 @@ def test_raw_features_group_by_the_larger_half_balanced_by_both():
     raw = combine_features(feats, "raw")
     np.testing.assert_array_equal(raw, feats)
     balanced = combine_features(feats, "balanced")
-    by_hand = np.concatenate([image_half / np.linalg.norm(image_half, axis=1, keepdims=True),
-                              mask_half / 1e-3], axis=1)
+    by_hand = np.concatenate([image_half / np.linalg.norm(image_half, axis=1, keepdims=True), mask_half / 1e-3], axis=1)
     np.testing.assert_allclose(balanced, by_hand)
     by_image = kmeans_labels(raw, 2, seed=0)
     by_mask = kmeans_labels(balanced, 2, seed=0)

@@ -38,8 +38,13 @@ def _hand_hybrid(betas, t, x0, noise, eps, v):
     frac = (v + 1) / 2
     model_logvar = frac * np.log(betas[t]) + (1 - frac) * post_logvar[t]
     if t > 0:
-        kl = 0.5 * (-1 + model_logvar - post_logvar[t] + np.exp(post_logvar[t] - model_logvar)
-                    + (true_mean - model_mean) ** 2 * np.exp(-model_logvar))
+        kl = 0.5 * (
+            -1
+            + model_logvar
+            - post_logvar[t]
+            + np.exp(post_logvar[t] - model_logvar)
+            + (true_mean - model_mean) ** 2 * np.exp(-model_logvar)
+        )
         vb = np.mean(kl) / math.log(2)
     else:  # discretized Gaussian decoder over 256 bins in [-1, 1]
         sd = np.exp(0.5 * model_logvar)
@@ -54,7 +59,7 @@ def _hand_hybrid(betas, t, x0, noise, eps, v):
 def test_hybrid_loss_matches_hand_computation(t):
     betas = np.array([0.01, 0.05, 0.1, 0.2])
     diffusion = GaussianDiffusion(betas, learn_sigma=True, rescale_timesteps=False)
-    x0 = np.array([0.2, 1.0])           # one ordinary value, one at the top edge
+    x0 = np.array([0.2, 1.0])  # one ordinary value, one at the top edge
     noise = np.array([0.7, -1.3])
     eps = np.array([0.5, -1.0])
     v = np.array([0.3, -0.6])
@@ -74,8 +79,7 @@ def test_hybrid_loss_matches_hand_computation(t):
 def test_vb_term_trains_only_the_variance():
     diffusion = create_diffusion(DiffusionConfig(diffusion_steps=100), "")
     out = torch.zeros(1, 2, 2, 2, requires_grad=True)
-    terms = diffusion.training_losses(lambda x, t: out, torch.zeros(1, 1, 2, 2), torch.tensor([5]),
-                                      torch.ones(1, 1, 2, 2))
+    terms = diffusion.training_losses(lambda x, t: out, torch.zeros(1, 1, 2, 2), torch.tensor([5]), torch.ones(1, 1, 2, 2))
     grad_eps, grad_v = torch.autograd.grad(terms["vb"].sum(), out)[0].split(1, dim=1)
     assert grad_eps.abs().max() == 0 and grad_v.abs().max() > 0
 
@@ -107,8 +111,9 @@ def test_respaced_schedule_keeps_alphas_cumprod_at_kept_steps():
 
 def test_unet_has_guided_diffusion_shape():
     """Resblock up/down sampling at every level and a normalised mid-block attention."""
-    model = build_model(ModelConfig(image_size=32, num_channels=32, channel_mult=(1, 2, 2),
-                                    attention_resolutions=(8,), num_head_channels=16))
+    model = build_model(
+        ModelConfig(image_size=32, num_channels=32, channel_mult=(1, 2, 2), attention_resolutions=(8,), num_head_channels=16)
+    )
     keys = model.state_dict().keys()
     samplers = {k.rsplit(".", 2)[0] for k in keys if "downsamplers.0" in k or "upsamplers.0" in k}
     assert len(samplers) == 4

@@ -31,8 +31,7 @@ def _square(shape, y0, y1, x0, x1):
 
 
 def test_the_back_end_session_imports_no_qt():
-    code = ("import sys, backend.masks.edit_session; "
-            "print(sorted(m for m in sys.modules if m.startswith('PySide6')))")
+    code = "import sys, backend.masks.edit_session; print(sorted(m for m in sys.modules if m.startswith('PySide6')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -61,8 +60,8 @@ def test_steps_report_boxes_and_labels_count_pixels(demo_ws):
 def test_a_saved_version_is_labelled_by_what_was_done(demo_ws):
     s, _ = _session(demo_ws)
     s.apply(np.zeros_like(s.mask), "clear")
-    s.apply(_square(s.mask.shape, 0, 10, 0, 10), "fill", counted=True)        # 100 px
-    s.apply(_square(s.mask.shape, 0, 10, 0, 20), "brush", counted=True)       # +100 px: merged
+    s.apply(_square(s.mask.shape, 0, 10, 0, 10), "fill", counted=True)  # 100 px
+    s.apply(_square(s.mask.shape, 0, 10, 0, 20), "brush", counted=True)  # +100 px: merged
     s.apply(_square(s.mask.shape, 0, 12, 0, 22), "dilate", detail="1 px")
     mv = demo_ws.mask_version(s.save())
     assert mv.operation == "edit"

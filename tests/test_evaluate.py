@@ -77,18 +77,17 @@ def test_tables_for_every_set(eval_ws, tmp_path):
     assert counts["evaluate"] == 1 and counts["fid"] == 12 and counts["msssim"] == 9
     assert counts["fid_stats"] == 1  # the full Real set's statistics are cached
 
-    smaller = run_evaluate(eval_ws, {"pairs": 3, "msssim_size": 64, "subset_size": 5, "subsets": 2,
-                                     "sets": ["GAN"]}, extractor=ex)
-    assert [r["n_a"] for r in smaller["fid"]["GAN"]] == [5, 5] and list(smaller["fid"]) == [REAL_SELF, REAL_HALVES,
-                                                                                            "GAN"]
+    smaller = run_evaluate(
+        eval_ws, {"pairs": 3, "msssim_size": 64, "subset_size": 5, "subsets": 2, "sets": ["GAN"]}, extractor=ex
+    )
+    assert [r["n_a"] for r in smaller["fid"]["GAN"]] == [5, 5] and list(smaller["fid"]) == [REAL_SELF, REAL_HALVES, "GAN"]
     assert smaller["fid"]["GAN"][0]["fid"] != smaller["fid"]["GAN"][1]["fid"]
 
 
 def test_cancel_writes_no_report(eval_ws):
     calls = iter(range(1000))
     with pytest.raises(Cancelled):
-        run_evaluate(eval_ws, {"pairs": 4, "msssim_size": 64}, cancel=lambda: next(calls) > 3,
-                     extractor=small_extractor(8))
+        run_evaluate(eval_ws, {"pairs": 4, "msssim_size": 64}, cancel=lambda: next(calls) > 3, extractor=small_extractor(8))
     assert not eval_ws.path("reports").exists()
     assert eval_ws.query("SELECT COUNT(*) FROM results WHERE kind IN ('evaluate', 'fid', 'msssim')")[0][0] == 0
 
@@ -105,8 +104,26 @@ def test_cli_fid_evaluate_and_import_set(eval_ws, tmp_path, monkeypatch, capsys)
     assert "need --workspace" in capsys.readouterr().err
     assert main(["fid", "-w", str(eval_ws.root), "--set", "real", "--set", "GAN", "--real-size", "32"]) == 0
     assert "Real: resized to 32x32 before clean-fid" in capsys.readouterr().out
-    assert main(["evaluate", "-w", str(eval_ws.root), "--pairs", "4", "--set", "GAN", "--subsets", "2",
-                 "--real-resize", "full", "--sets-by", "random"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "-w",
+                str(eval_ws.root),
+                "--pairs",
+                "4",
+                "--set",
+                "GAN",
+                "--subsets",
+                "2",
+                "--real-resize",
+                "full",
+                "--sets-by",
+                "random",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"| {REAL_SELF} |" in out and f"| {REAL_HALVES} |" in out and "| Real |" in out and "| GAN |" in out
     assert "| Noise |" not in out and "(sets_by = random: random subsets)" in out

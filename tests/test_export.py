@@ -23,10 +23,26 @@ def _samples(ws):
     made = []
     for i in ids:
         img, mask = ws.read_image(i), ws.read_mask(ws.current_mask(i))
-        made.append(ws.add_sample("inpainted", "Diff", img[:, ::-1].copy(), mask[:, ::-1].copy(),
-                                  source_image_id=i, mask_version_id=ws.current_mask(i).id, seed=i))
-    styled = ws.add_sample("styled", "Styled-Diff", 255 - ws.read_sample(made[0])[0], ws.read_sample(made[0])[1],
-                           source_image_id=ids[0], parent_sample_id=made[0].id, seed=7)
+        made.append(
+            ws.add_sample(
+                "inpainted",
+                "Diff",
+                img[:, ::-1].copy(),
+                mask[:, ::-1].copy(),
+                source_image_id=i,
+                mask_version_id=ws.current_mask(i).id,
+                seed=i,
+            )
+        )
+    styled = ws.add_sample(
+        "styled",
+        "Styled-Diff",
+        255 - ws.read_sample(made[0])[0],
+        ws.read_sample(made[0])[1],
+        source_image_id=ids[0],
+        parent_sample_id=made[0].id,
+        seed=7,
+    )
     ws.set_review(made[0].id, "keep", "nice folds")
     ws.set_review(made[1].id, "reject")
     ws.set_review(styled.id, "keep")
@@ -50,8 +66,9 @@ def test_export_layout_pixels_and_provenance(demo_ws, tmp_path):
     by_id = {int(r["sample_id"]): r for r in rows}
     assert by_id[made[0].id]["review_note"] == "nice folds"
     assert by_id[styled.id]["parent_sample_id"] == str(made[0].id)
-    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == \
-        sorted(p.name for p in (tmp_path / "out" / "masks").iterdir())
+    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == sorted(
+        p.name for p in (tmp_path / "out" / "masks").iterdir()
+    )
 
 
 def test_real_images_lose_their_exif(tmp_path):
@@ -95,8 +112,9 @@ def test_cancel_removes_partial_export(demo_ws, tmp_path):
     _samples(demo_ws)
     calls: list[int] = []
     with pytest.raises(Cancelled):
-        export_kept(demo_ws, tmp_path / "out", with_real=True, cancel=lambda: len(calls) >= 3,
-                    progress=lambda d, t, m: calls.append(d))
+        export_kept(
+            demo_ws, tmp_path / "out", with_real=True, cancel=lambda: len(calls) >= 3, progress=lambda d, t, m: calls.append(d)
+        )
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["ws"]  # the staging folder beside OUT is gone too
 

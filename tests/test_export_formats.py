@@ -29,14 +29,29 @@ def _keep_samples(ws):
         img, mask = ws.read_image(i), ws.read_mask(ws.current_mask(i)).copy()
         if k == 0:
             mask[:4, :4] = 255  # a second, separate region in the corner
-        s = ws.add_sample("inpainted", "Diff", img[:, ::-1].copy(), mask, source_image_id=i,
-                          mask_version_id=ws.current_mask(i).id, seed=10 + k,
-                          params={"preset": "tiny", "respacing": 50})
+        s = ws.add_sample(
+            "inpainted",
+            "Diff",
+            img[:, ::-1].copy(),
+            mask,
+            source_image_id=i,
+            mask_version_id=ws.current_mask(i).id,
+            seed=10 + k,
+            params={"preset": "tiny", "respacing": 50},
+        )
         ws.set_gates(s.id, [GateScore("no_polyp", 0.5, 0.15, True), GateScore("seam", 0.2 * k, 0.08, k == 0)])
         ws.set_review(s.id, "keep", "=cmd|' /C calc'!A0" if k == 0 else "")
         made.append(s)
-    styled = ws.add_sample("styled", "Styled-Diff", 255 - ws.read_sample(made[0])[0], ws.read_sample(made[0])[1],
-                           source_image_id=ids[0], parent_sample_id=made[0].id, seed=7, params={"preset": "tiny"})
+    styled = ws.add_sample(
+        "styled",
+        "Styled-Diff",
+        255 - ws.read_sample(made[0])[0],
+        ws.read_sample(made[0])[1],
+        source_image_id=ids[0],
+        parent_sample_id=made[0].id,
+        seed=7,
+        params={"preset": "tiny"},
+    )
     ws.set_review(styled.id, "keep")
     return made + [styled]
 
@@ -63,12 +78,22 @@ def test_every_format_has_provenance_and_a_data_card(demo_ws, tmp_path, fmt):
     first = next(r for r in rows if int(r["sample_id"]) == samples[0].id)
     assert first["review_note"] == "'=cmd|' /C calc'!A0"  # the project's CSV writer: a formula is escaped
     assert (first["preset"], first["seed"]) == ("tiny", "10")
-    assert json.loads(first["gates"]) == {"no_polyp": {"value": 0.5, "threshold": 0.15, "passed": True},
-                                          "seam": {"value": 0.0, "threshold": 0.08, "passed": True}}
+    assert json.loads(first["gates"]) == {
+        "no_polyp": {"value": 0.5, "threshold": 0.15, "passed": True},
+        "seam": {"value": 0.0, "threshold": 0.08, "passed": True},
+    }
     card = (out / "README.md").read_text()
-    for text in ("3 synthetic image + mask pairs", "**inpainted** (2)", "**styled** (1)", "Presets: tiny",
-                 "Kvasir-SEG: research use only", "Not for clinical use", "`data`: 12 images",
-                 "2 of 3 (67%) synthetic pairs; passed every gate: 1 of 2 (50%)", "| seam | 1 | 0.100 | 0.08 |"):
+    for text in (
+        "3 synthetic image + mask pairs",
+        "**inpainted** (2)",
+        "**styled** (1)",
+        "Presets: tiny",
+        "Kvasir-SEG: research use only",
+        "Not for clinical use",
+        "`data`: 12 images",
+        "2 of 3 (67%) synthetic pairs; passed every gate: 1 of 2 (50%)",
+        "| seam | 1 | 0.100 | 0.08 |",
+    ):
         assert text in card, text
     assert report.samples == 3 and report.real == 0 and fmt in report.summary()
     assert [p.name for p in out.parent.iterdir()] == ["out"]  # no staging folder left beside it
@@ -166,7 +191,7 @@ def test_nnunet_v2_raw_layout(demo_ws, tmp_path):
     assert meta["channel_names"] == {"0": "R", "1": "G", "2": "B"}
     assert meta["labels"] == {"background": 0, "polyp": 1}
     assert (meta["numTraining"], meta["file_ending"]) == (15, ".png")
-    cases = sorted(p.name[:-len("_0000.png")] for p in (out / "imagesTr").iterdir())
+    cases = sorted(p.name[: -len("_0000.png")] for p in (out / "imagesTr").iterdir())
     assert all(p.name.endswith("_0000.png") for p in (out / "imagesTr").iterdir())
     assert cases == sorted(p.stem for p in (out / "labelsTr").iterdir()) and len(cases) == 15
     by_name = {r["name"]: r for r in _rows(out)}
@@ -183,8 +208,10 @@ def test_nnunet_puts_test_role_pairs_in_imagesTs(tmp_path):
     writer = NnUNetWriter(tmp_path)
     rgb, mask = np.zeros((8, 8, 3), np.uint8), np.full((8, 8), 255, np.uint8)
     items = [Item("a", "train", {}), Item("b", "test", {})]
-    assert [writer.add(i, rgb, mask) for i in items] == [("imagesTr/a_0000.png", "labelsTr/a.png"),
-                                                         ("imagesTs/b_0000.png", "labelsTs/b.png")]
+    assert [writer.add(i, rgb, mask) for i in items] == [
+        ("imagesTr/a_0000.png", "labelsTr/a.png"),
+        ("imagesTs/b_0000.png", "labelsTs/b.png"),
+    ]
     writer.finish(items, DatasetInfo("x", "d", "l", "0"))
     assert json.loads((tmp_path / "dataset.json").read_text())["numTraining"] == 1
 
@@ -219,8 +246,7 @@ def test_export_is_atomic_and_never_into_a_full_folder(demo_ws, tmp_path):
 
 def test_cli_export_format(demo_ws, tmp_path, capsys):
     _keep_samples(demo_ws)
-    assert cli_main(["export", "-w", str(demo_ws.root), str(tmp_path / "o"), "--format", "monai",
-                     "--licence", "CC BY 4.0"]) == 0
+    assert cli_main(["export", "-w", str(demo_ws.root), str(tmp_path / "o"), "--format", "monai", "--licence", "CC BY 4.0"]) == 0
     assert "as monai" in capsys.readouterr().out
     assert json.loads((tmp_path / "o" / "dataset.json").read_text())["licence"] == "CC BY 4.0"
     assert cli_main(["export", "-w", str(demo_ws.root), str(tmp_path / "o")]) == 1

@@ -54,8 +54,7 @@ def test_missing_and_bad_weights_are_clear(tmp_path):
 
 def test_pair_features_are_cached_per_image_and_mask_version(demo_ws, weights):
     # 75 px (Inception's minimum) keeps the test fast; the real path above runs at 299
-    ex = dataclasses.replace(InceptionFeatures.from_settings(str(weights), device="cpu", batch_size=8),
-                             input_size=75)
+    ex = dataclasses.replace(InceptionFeatures.from_settings(str(weights), device="cpu", batch_size=8), input_size=75)
     seen: list[int] = []
     ex.model.register_forward_hook(lambda m, i, o: seen.append(i[0].shape[0]))
     ids = demo_ws.image_ids()[:5]

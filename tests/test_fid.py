@@ -88,8 +88,9 @@ def test_set_features_use_cleanfid_resizing_and_report_few_images(variants):
     ex = small_extractor(8)
     s = resolve_set(str(variants["noise8"]))
     feats, problems = set_features(s, ex)
-    ref = get_folder_features(str(variants["noise8"]), ex.model, num_workers=0, batch_size=7,
-                              device=torch.device("cpu"), mode="clean", verbose=False)
+    ref = get_folder_features(
+        str(variants["noise8"]), ex.model, num_workers=0, batch_size=7, device=torch.device("cpu"), mode="clean", verbose=False
+    )
     np.testing.assert_allclose(feats, ref, rtol=1e-5, atol=1e-6)
     assert problems == []
     res = compute_fid(s, s, ex)
@@ -162,11 +163,21 @@ def test_fid_inception_state_dict_loads_into_cleanfids_fid_network(tmp_path, var
     assert feats.shape == (3, 2048) and np.isfinite(feats).all()
     np.testing.assert_allclose(set_features(resolve_set(str(few)), as_safetensors)[0], feats, rtol=1e-5, atol=1e-5)
 
-    monkeypatch.setattr(inception_pytorch, "load_state_dict_from_url", lambda *a, **k: {
-        **state, "fc.weight": torch.zeros(1008, 2048), "fc.bias": torch.zeros(1008)})
+    monkeypatch.setattr(
+        inception_pytorch,
+        "load_state_dict_from_url",
+        lambda *a, **k: {**state, "fc.weight": torch.zeros(1008, 2048), "fc.bias": torch.zeros(1008)},
+    )
     reference = inception_pytorch.InceptionV3(output_blocks=[3], resize_input=False, normalize_input=False).eval()
-    resized = get_folder_features(str(few), lambda x: x.reshape(len(x), -1), num_workers=0, batch_size=3,
-                                  device=torch.device("cpu"), mode="clean", verbose=False)
+    resized = get_folder_features(
+        str(few),
+        lambda x: x.reshape(len(x), -1),
+        num_workers=0,
+        batch_size=3,
+        device=torch.device("cpu"),
+        mode="clean",
+        verbose=False,
+    )
     with torch.no_grad():
         ref = reference(torch.from_numpy(resized).reshape(-1, 3, 299, 299).float().sub(128).div(128))[0]
     np.testing.assert_allclose(feats, ref.reshape(3, 2048).numpy(), rtol=1e-4, atol=1e-4)
@@ -175,8 +186,11 @@ def test_fid_inception_state_dict_loads_into_cleanfids_fid_network(tmp_path, var
 def test_fid_inception_file_of_another_network_is_named(tmp_path):
     other = tmp_path / "inception_v3_google.pth"
     torch.save({"Conv2d_1a_3x3.conv.weight": torch.zeros(32, 3, 3, 3)}, other)
-    with pytest.raises(BadWeightsError, match=r"inception_v3_google\.pth is not a FID Inception "
-                                              r"\(pt_inception-2015-12-05-6726825d\.pth\) weight file: missing"):
+    with pytest.raises(
+        BadWeightsError,
+        match=r"inception_v3_google\.pth is not a FID Inception "
+        r"\(pt_inception-2015-12-05-6726825d\.pth\) weight file: missing",
+    ):
         load_fid_inception(str(other), device="cpu")
 
 

@@ -29,14 +29,30 @@ def test_real_is_resized_to_the_pixels_of_the_synthetic_path(demo_ws):
     source, exactly: the resized Real copy of that image has those very pixels (and equals a
     hand-made whole-frame INTER_AREA resize)."""
     torch.manual_seed(0)
-    cfg = ModelConfig(image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1,),
-                      attention_resolutions=(), num_head_channels=32)
+    cfg = ModelConfig(
+        image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1,), attention_resolutions=(), num_head_channels=32
+    )
     folder = save_model(demo_ws.root / "models" / "full", build_model(cfg), DiffusionConfig(timestep_respacing="10"))
-    record_checkpoint(demo_ws, register_model(demo_ws, "full", "full", "tiny", {}, folder), 100, 0.5,
-                      folder / "model.safetensors")
-    run_inpaint(demo_ws, InpaintParams.from_dict({"respacing": 10, "jump_length": 5, "jump_n_sample": 2, "dilate": 2,
-                                                  "min_island": 2, "preset": "tiny", "seed": 3, "images": [1, 2],
-                                                  "samples": 1}), JobContext())
+    record_checkpoint(
+        demo_ws, register_model(demo_ws, "full", "full", "tiny", {}, folder), 100, 0.5, folder / "model.safetensors"
+    )
+    run_inpaint(
+        demo_ws,
+        InpaintParams.from_dict(
+            {
+                "respacing": 10,
+                "jump_length": 5,
+                "jump_n_sample": 2,
+                "dilate": 2,
+                "min_island": 2,
+                "preset": "tiny",
+                "seed": 3,
+                "images": [1, 2],
+                "samples": 1,
+            }
+        ),
+        JobContext(),
+    )
     assert generated_side(demo_ws, ["Full-Diff"]) == 16
 
     real = resolve_set("real", demo_ws)
@@ -47,14 +63,14 @@ def test_real_is_resized_to_the_pixels_of_the_synthetic_path(demo_ws):
         copy = cv2.cvtColor(cv2.imread(str(copies[s.source_image_id])), cv2.COLOR_BGR2RGB)
         image, _ = demo_ws.read_sample(s)
         mask = cv2.resize(demo_ws.read_mask(s.mask_version_id), (16, 16), interpolation=cv2.INTER_NEAREST)
-        outside = masks.dilate(np.where(mask > 127, 255, 0).astype(np.uint8), 2) == 0   # the sample's region
+        outside = masks.dilate(np.where(mask > 127, 255, 0).astype(np.uint8), 2) == 0  # the sample's region
         assert copy.shape == (16, 16, 3) and outside.sum() > 40
         np.testing.assert_array_equal(copy[outside], image[outside])
     for image_id, path in copies.items():
         by_hand = cv2.resize(demo_ws.read_image(image_id), (16, 16), interpolation=cv2.INTER_AREA)
         np.testing.assert_array_equal(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), by_hand)
 
-    again, _, _ = prepare_real(demo_ws, real, ["Full-Diff"], "model", None)   # the copies are reused
+    again, _, _ = prepare_real(demo_ws, real, ["Full-Diff"], "model", None)  # the copies are reused
     assert again.items == resized.items
     full, how, _ = prepare_real(demo_ws, real, ["Full-Diff"], "full", None)
     assert full.items == real.items and "full resolution" in how
@@ -64,11 +80,20 @@ def test_real_is_resized_to_the_pixels_of_the_synthetic_path(demo_ws):
 def test_generated_sides_that_differ_are_a_clear_error(demo_ws):
     rng = np.random.default_rng(0)
     for side, name in ((16, "Diff"), (32, "Full-Diff")):
-        demo_ws.add_sample("inpainted", name, rng.integers(0, 256, (side, side, 3), dtype=np.uint8),
-                           np.zeros((side, side), np.uint8), source_image_id=1, params={"sample_index": 0})
+        demo_ws.add_sample(
+            "inpainted",
+            name,
+            rng.integers(0, 256, (side, side, 3), dtype=np.uint8),
+            np.zeros((side, side), np.uint8),
+            source_image_id=1,
+            params={"sample_index": 0},
+        )
     assert generated_side(demo_ws, ["Diff"]) == 16
-    with pytest.raises(BadInputError, match=r"not all square at one resolution \(Diff 16x16, Full-Diff 32x32\)"
-                                            r".*--real-size"):
+    with pytest.raises(
+        BadInputError,
+        match=r"not all square at one resolution \(Diff 16x16, Full-Diff 32x32\)"
+        r".*--real-size",
+    ):
         generated_side(demo_ws, ["Diff", "Full-Diff"])
 
 
@@ -89,8 +114,9 @@ def test_real_vs_itself_and_real_halves_equal_cleanfids_own_fid(demo_ws, tmp_pat
     assert sorted(folder.iterdir()) == sorted(real.paths)
 
     def feats(paths):
-        return get_folder_features(str(paths), ex.model, num_workers=0, batch_size=5,
-                                   device=torch.device("cpu"), mode="clean", verbose=False)
+        return get_folder_features(
+            str(paths), ex.model, num_workers=0, batch_size=5, device=torch.device("cpu"), mode="clean", verbose=False
+        )
 
     f_real = feats(folder)
     order = {p.name: i for i, p in enumerate(sorted(folder.iterdir()))}
@@ -101,8 +127,7 @@ def test_real_vs_itself_and_real_halves_equal_cleanfids_own_fid(demo_ws, tmp_pat
         assert abs(row["fid"]) < 1e-6 * res["fid"]["GAN"][0]["fid"] and abs(row["fid"] - reference) < 1e-6
         a, b = disjoint_halves(real, 0, k)
         ia, ib = ([order[p.name] for p in h.paths] for h in (a, b))
-        assert res["fid"][REAL_HALVES][k]["fid"] == pytest.approx(float(fid_from_feats(f_real[ia], f_real[ib])),
-                                                                  rel=1e-6)
+        assert res["fid"][REAL_HALVES][k]["fid"] == pytest.approx(float(fid_from_feats(f_real[ia], f_real[ib])), rel=1e-6)
         assert res["fid"][REAL_HALVES][k]["n_a"] == 6
     md = demo_ws.path(res["paths"]["markdown"]).read_text()
     assert "Real: resized to 32x32 before clean-fid" in md
@@ -118,10 +143,11 @@ def test_real_halves_are_disjoint_and_deterministic(tmp_path):
     halves = [disjoint_halves(s, 0, k) for k in range(3)]
     for a, b in halves:
         assert len(a) == len(b) == 6 and not set(a.paths) & set(b.paths) and set(a.paths) | set(b.paths) <= set(s.paths)
-    assert [(a.items, b.items) for a, b in halves] == [(a.items, b.items) for a, b in
-                                                       (disjoint_halves(s, 0, k) for k in range(3))]
-    assert len({frozenset(a.paths) for a, _ in halves}) == 3                      # each subset its own split
-    assert set(disjoint_halves(s, 1, 0)[0].paths) != set(halves[0][0].paths)      # the seed matters
+    assert [(a.items, b.items) for a, b in halves] == [
+        (a.items, b.items) for a, b in (disjoint_halves(s, 0, k) for k in range(3))
+    ]
+    assert len({frozenset(a.paths) for a, _ in halves}) == 3  # each subset its own split
+    assert set(disjoint_halves(s, 1, 0)[0].paths) != set(halves[0][0].paths)  # the seed matters
 
 
 @pytest.fixture
@@ -133,15 +159,27 @@ def indexed_ws(demo_ws):
     plan = [(i, k) for i in (1, 2, 3, 4) for k in (2, 0, 1)] + [(5, 1), (5, 0), (6, 0), (6, 2), (6, 1), (6, 0)]
     ids = {}
     for image_id, k in plan:
-        s = demo_ws.add_sample("inpainted", "Diff", rng.integers(0, 256, (16, 16, 3), dtype=np.uint8),
-                               np.zeros((16, 16), np.uint8), source_image_id=image_id, params={"sample_index": k})
+        s = demo_ws.add_sample(
+            "inpainted",
+            "Diff",
+            rng.integers(0, 256, (16, 16, 3), dtype=np.uint8),
+            np.zeros((16, 16), np.uint8),
+            source_image_id=image_id,
+            params={"sample_index": k},
+        )
         expected[k].setdefault(image_id, s.id)
         ids[s.id] = k
-    for parent in sorted(ids, reverse=True):                                      # styled in another order
+    for parent in sorted(ids, reverse=True):  # styled in another order
         p = demo_ws.sample(parent)
-        demo_ws.add_sample("styled", "Styled-Diff", rng.integers(0, 256, (16, 16, 3), dtype=np.uint8),
-                           np.zeros((16, 16), np.uint8), source_image_id=p.source_image_id, parent_sample_id=parent,
-                           params={"stage": "style"})
+        demo_ws.add_sample(
+            "styled",
+            "Styled-Diff",
+            rng.integers(0, 256, (16, 16, 3), dtype=np.uint8),
+            np.zeros((16, 16), np.uint8),
+            source_image_id=p.source_image_id,
+            parent_sample_id=parent,
+            params={"stage": "style"},
+        )
     return demo_ws, expected
 
 
@@ -151,10 +189,12 @@ def test_per_index_sets_hold_sample_k_of_every_image(indexed_ws):
     for k, s in enumerate(sets):
         assert set(s.paths) == {ws.path(ws.sample(i).image_path) for i in expected[k].values()}
         assert s.name == "Diff" and len(s) == (6 if k < 2 else 5)
-    assert notes == ["Diff: set 3 lacks 1 of the 6 images (they have no sample 3)",
-                     "Diff: 1 repeated sample indices (a re-run); the earliest sample of each is used"]
+    assert notes == [
+        "Diff: set 3 lacks 1 of the 6 images (they have no sample 3)",
+        "Diff: 1 repeated sample indices (a re-run); the earliest sample of each is used",
+    ]
     styled, _ = sample_index_sets("Styled-Diff", ws, 3)
-    first_child: dict[tuple[int, int], int] = {}       # (image, parent's index) -> earliest styled sample
+    first_child: dict[tuple[int, int], int] = {}  # (image, parent's index) -> earliest styled sample
     for c in ws.samples(kind="styled"):
         first_child.setdefault((c.source_image_id, ws.sample(c.parent_sample_id).params["sample_index"]), c.id)
     for k, s in enumerate(styled):
@@ -172,16 +212,15 @@ def test_evaluate_uses_per_index_sets_and_says_so(indexed_ws, tmp_path):
         sample_index_sets("Noise", ws, 3)
     ex = small_extractor(8)
     res = run_evaluate(ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff", "Noise"]}, extractor=ex)
-    assert [r["n_a"] for r in res["fid"]["Diff"]] == [6, 6, 5] and [r["images"] for r in res["msssim"]["Diff"]] == \
-        [6, 6, 5]
+    assert [r["n_a"] for r in res["fid"]["Diff"]] == [6, 6, 5] and [r["images"] for r in res["msssim"]["Diff"]] == [6, 6, 5]
     assert res["protocol"]["sets"]["Diff"] == "sample k of every image"
     assert res["protocol"]["sets"]["Noise"] == "random subsets of 8 (no sample index)"
     assert "resized to 16x16" in res["protocol"]["real"]
     assert "Diff: set 3 lacks 1 of the 6 images (they have no sample 3)" in res["notes"]
-    rand = run_evaluate(ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "sets_by": "random",
-                             "subset_size": 7}, extractor=ex)
-    assert [r["n_a"] for r in rand["fid"]["Diff"]] == [7, 7, 7] and rand["protocol"]["sets"]["Diff"] == \
-        "random subsets of 7"
+    rand = run_evaluate(
+        ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "sets_by": "random", "subset_size": 7}, extractor=ex
+    )
+    assert [r["n_a"] for r in rand["fid"]["Diff"]] == [7, 7, 7] and rand["protocol"]["sets"]["Diff"] == "random subsets of 7"
     four = run_evaluate(ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "subsets": 4}, extractor=ex)
     assert four["protocol"]["sets"]["Diff"].endswith("(set 4 (sample 4 of every image) would have 0 images)")
     assert "Diff: set 4 (sample 4 of every image) would have 0 images; random subsets used" in four["notes"]

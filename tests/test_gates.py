@@ -134,10 +134,10 @@ def test_the_gates_command_scores_unscored_samples_and_prints_pass_rates(demo_ws
     assert out["scored_now"] == {"scored": 3, "passed": out["scored_now"]["passed"], "unscorable": 1}
     diff = next(r for r in out["sets"] if r["set_name"] == "Diff")
     assert (diff["samples"], diff["scored"]) == (3, 3)
-    demo_ws.set_gates(made[0].id, [GateScore("no_polyp", 0.0, 0.15, False)])    # one verdict changed by hand
-    assert main(["gates", "-w", str(demo_ws.root)]) == 0                     # nothing left to score: only prints
+    demo_ws.set_gates(made[0].id, [GateScore("no_polyp", 0.0, 0.15, False)])  # one verdict changed by hand
+    assert main(["gates", "-w", str(demo_ws.root)]) == 0  # nothing left to score: only prints
     text = capsys.readouterr().out
     assert "Scored" not in text and "1 sample(s) cannot be scored" in text.splitlines()[0]
     assert text.splitlines()[1].split()[:4] == ["set", "samples", "scored", "passed"]
     diff_line = next(line for line in text.splitlines() if line.startswith("Diff"))
-    assert int(diff_line.split()[4]) == 1    # the no_polyp column counts the one failure
+    assert int(diff_line.split()[4]) == 1  # the no_polyp column counts the one failure

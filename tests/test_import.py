@@ -43,8 +43,12 @@ def messy(tmp_path) -> dict:
     exp["ok"]["grey"] = {"mask": m, "pixels": np.dstack([grey] * 3), "note": "L converted"}
     alpha = np.tile(np.linspace(0, 255, W).astype(np.uint8), (H, 1))
     m = pair("rgba", np.dstack([rgb, alpha]))
-    exp["ok"]["rgba"] = {"mask": m, "pixels": (rgb * (alpha[..., None] / 255.0) + 0.5).astype(np.uint8),
-                         "tol": 1, "note": "alpha composited"}
+    exp["ok"]["rgba"] = {
+        "mask": m,
+        "pixels": (rgb * (alpha[..., None] / 255.0) + 0.5).astype(np.uint8),
+        "tol": 1,
+        "note": "alpha composited",
+    }
     pal_idx = (np.arange(H * W).reshape(H, W) % 7).astype(np.uint8)
     palette = np.random.default_rng(3).integers(0, 256, (256, 3)).astype(np.uint8)
     pim = Image.fromarray(pal_idx, "P")
@@ -59,8 +63,12 @@ def messy(tmp_path) -> dict:
         Image.fromarray(g16).save(img / f"{name}{ext}")
         m = _mask(30 + len(name))
         _save_png(msk / f"{name}.png", m)
-        exp["ok"][name] = {"mask": m, "pixels": np.dstack([np.round(g16 / 65535 * 255).astype(np.uint8)] * 3),
-                           "tol": 1, "note": "high bit depth"}
+        exp["ok"][name] = {
+            "mask": m,
+            "pixels": np.dstack([np.round(g16 / 65535 * 255).astype(np.uint8)] * 3),
+            "tol": 1,
+            "note": "high bit depth",
+        }
     rgb16 = rgb.astype(np.uint16) * 257 + 100  # 16-bit RGB PNG written by hand via OpenCV (BGR order)
     cv2.imwrite(str(img / "rgb16.png"), rgb16[..., ::-1])
     m = _mask(40)
@@ -216,7 +224,9 @@ def test_flat_layout_with_several_formats(tmp_path):
     pairs, problems = discover_pairs(root)
     assert [p[0] for p in pairs] == sorted(exts)
     assert {(Path(p.file).name, p.message) for p in problems} == {
-        ("lonely.png", "image without mask: skipped"), ("ghost_mask.png", "mask without image: skipped")}
+        ("lonely.png", "image without mask: skipped"),
+        ("ghost_mask.png", "mask without image: skipped"),
+    }
     ws = Workspace.create(tmp_path / "ws")
     report = import_dataset(ws, root)
     assert report.imported == len(exts) and report.rejected == 2
@@ -239,8 +249,7 @@ def test_not_a_dataset_is_reported_not_raised(tmp_path):
 def test_cancel_keeps_complete_pairs(tmp_path, demo_dataset):
     ws = Workspace.create(tmp_path / "ws")
     seen = []
-    report = import_dataset(ws, demo_dataset, progress=lambda d, t, m: seen.append(d),
-                            cancel=lambda: len(seen) >= 5)
+    report = import_dataset(ws, demo_dataset, progress=lambda d, t, m: seen.append(d), cancel=lambda: len(seen) >= 5)
     assert report.imported == 5 and ws.info()["images"] == 5 and ws.info()["mask_versions"] == 5
     assert any("cancelled after 5 of 12" in p.message for p in report.problems)
     assert import_dataset(ws, demo_dataset).imported == 7  # a later import finishes the job

@@ -35,8 +35,7 @@ def _pair(root: Path, name: str, seed: int, mask: np.ndarray | None = None) -> n
 
 def _errors(report) -> dict[str, str]:
     """Error messages by file, relative to the dataset (images/NAME or masks/NAME)."""
-    return {str(Path(p.file).relative_to(report.source)): p.message
-            for p in report.problems if p.severity == "error"}
+    return {str(Path(p.file).relative_to(report.source)): p.message for p in report.problems if p.severity == "error"}
 
 
 # -- a. a workspace inside the dataset ------------------------------------------------------------
@@ -85,8 +84,9 @@ def test_b_links_out_of_the_dataset_are_refused_loops_and_folders_named(tmp_path
     assert sorted(r.name for r in ws.images()) == ["inlink", "plain"]  # a link inside the dataset is fine
     errors = _errors(report)
     far = linked["outside"] / "far.png"
-    assert errors["images/outlink.png"] == (f"symbolic link to {far}, outside the dataset: skipped "
-                                     f"(allow it with follow_symlinks / --follow-symlinks)")
+    assert errors["images/outlink.png"] == (
+        f"symbolic link to {far}, outside the dataset: skipped (allow it with follow_symlinks / --follow-symlinks)"
+    )
     loop = "symbolic link loop (the link leads back to itself): skipped"
     assert errors["images/loop.png"] == errors["images/loop2.png"] == loop
     assert errors["images/folder.png"] == "is a folder, not an image file: skipped"
@@ -169,7 +169,8 @@ def test_d_images_above_the_pixel_limit_are_refused_from_the_header(tmp_path):
     assert _errors(report)["images/huge.png"] == (
         f"image is 10000x10000 = 100,000,000 pixels (file {size:,.0f} KB), above the limit of "
         f"67,108,864 pixels: not decoded; raise the limit (max_pixels, --max-pixels) if the image is meant"
-        f": pair skipped")
+        f": pair skipped"
+    )
     assert "9000x8000 = 72,000,000 pixels" in _errors(report)["masks/bigmask.png"]
 
 
@@ -217,8 +218,13 @@ def test_e_empty_images_and_masks_say_why_nothing_was_imported(tmp_path):
     ws = Workspace.create(tmp_path / "ws")
     report = import_dataset(ws, root)
     assert [(p.file, p.severity, p.message) for p in report.problems] == [
-        (str(root), "error", "images/ and masks/ hold no image files (.jpg, .jpeg, .png, .bmp, .tif, .tiff)"
-                             " (1 other file ignored, e.g. scan.webp): nothing to import")]
+        (
+            str(root),
+            "error",
+            "images/ and masks/ hold no image files (.jpg, .jpeg, .png, .bmp, .tif, .tiff)"
+            " (1 other file ignored, e.g. scan.webp): nothing to import",
+        )
+    ]
     assert (report.imported, report.rejected) == (0, 0)
 
 
@@ -333,6 +339,7 @@ def test_g_a_full_disk_when_saving_the_report_still_returns_it(tmp_path, demo_da
     ws = Workspace.create(tmp_path / "ws")
     report = import_dataset(ws, demo_dataset)
     assert report.imported == 12 and report.stopped
-    assert report.problems[-1].message == ("disk full (database or disk is full): this report could not be "
-                                           "saved in the workspace")
+    assert report.problems[-1].message == (
+        "disk full (database or disk is full): this report could not be saved in the workspace"
+    )
     assert ws.query("SELECT finished_at FROM imports")[0][0] is None  # shown as interrupted by 'diffgen info'

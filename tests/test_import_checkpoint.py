@@ -24,11 +24,17 @@ from backend.diffusion.import_checkpoint import from_guided_diffusion, import_ch
 from backend.diffusion.model import build_model
 from backend.errors import BadInputError, BadWeightsError
 
-CFG = ModelConfig(image_size=16, num_channels=32, num_res_blocks=2, channel_mult=(1, 2),
-                  attention_resolutions=(16, 8), num_head_channels=16)
+CFG = ModelConfig(
+    image_size=16, num_channels=32, num_res_blocks=2, channel_mult=(1, 2), attention_resolutions=(16, 8), num_head_channels=16
+)
 # The size of CFG without its attention: paper and diffuse-gen then differ by attention alone.
-SIZE = ["model.image_size=16", "model.num_channels=32", "model.num_res_blocks=2",
-        "model.channel_mult=[1,2]", "model.num_head_channels=16"]
+SIZE = [
+    "model.image_size=16",
+    "model.num_channels=32",
+    "model.num_res_blocks=2",
+    "model.channel_mult=[1,2]",
+    "model.num_head_channels=16",
+]
 OVERRIDES = SIZE + ["model.attention_resolutions=[16,8]"]
 # The author's code (diffuse-gen): attention at the 16 px feature map only (here: the top level).
 CFG16 = ModelConfig(**{**CFG.to_dict(), "attention_resolutions": [16]})
@@ -36,6 +42,7 @@ CFG16 = ModelConfig(**{**CFG.to_dict(), "attention_resolutions": [16]})
 
 def _gd_forward(sd: dict[str, torch.Tensor], cfg: ModelConfig, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """guided-diffusion's UNetModel forward, written from its source, on its own key names."""
+
     def gn(h, p):
         return F.group_norm(h, 32, sd[f"{p}.weight"], sd[f"{p}.bias"], eps=1e-5)
 
@@ -183,9 +190,12 @@ def test_author_shaped_checkpoint_imports_with_diffuse_gen(tmp_path, demo_ws):
     assert cfg["model"]["attention_resolutions"] == [16] and cfg["preset"] == "diffuse-gen"
     # paper wants attention at 8 px too: 2 down + 3 up blocks x 6 tensors, and the last up block's
     # up-sampler (10 tensors) then sits at output_blocks.2.2 where the file has it at .2.1
-    with pytest.raises(BadInputError, match=r"cluster_0_model110000\.pt under --config paper: .*missing 40 keys, "
-                                            r"e\.g\. input_blocks\.4\.1\.norm\.weight.*unexpected 10 keys, "
-                                            r"e\.g\. output_blocks\.2\.1\..*It fits --config diffuse-gen: "):
+    with pytest.raises(
+        BadInputError,
+        match=r"cluster_0_model110000\.pt under --config paper: .*missing 40 keys, "
+        r"e\.g\. input_blocks\.4\.1\.norm\.weight.*unexpected 10 keys, "
+        r"e\.g\. output_blocks\.2\.1\..*It fits --config diffuse-gen: ",
+    ):
         import_checkpoint(pt, "paper", ws=demo_ws, name="as-paper", overrides=SIZE)
     paper_pt = tmp_path / "paper.pt"
     torch.save(to_guided_diffusion(_perturbed(CFG).state_dict(), CFG), paper_pt)
@@ -209,8 +219,11 @@ def test_malicious_pickle_is_refused_without_running(tmp_path, demo_ws):
     marker = tmp_path / "pwned"
     pt = tmp_path / "evil.pt"
     torch.save({"input_blocks.0.0.weight": _Exploit(str(marker))}, pt)
-    with pytest.raises(BadWeightsError, match=r"evil\.pt: a PyTorch state dict \(zip\) that holds code or "
-                                              r"objects beyond tensors, refused"):
+    with pytest.raises(
+        BadWeightsError,
+        match=r"evil\.pt: a PyTorch state dict \(zip\) that holds code or "
+        r"objects beyond tensors, refused",
+    ):
         load_state_dict(pt)
     with pytest.raises(BadWeightsError, match="refused"):
         import_checkpoint(pt, "tiny", ws=demo_ws, overrides=OVERRIDES)

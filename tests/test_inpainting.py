@@ -31,8 +31,7 @@ from backend.masks import ops as masks
 from backend.workspace import now
 from backend.workspace.selection import ImageSelection
 
-FAST = {"respacing": 10, "jump_length": 5, "jump_n_sample": 2, "dilate": 2, "min_island": 2,
-        "preset": "tiny", "seed": 3}
+FAST = {"respacing": 10, "jump_length": 5, "jump_n_sample": 2, "dilate": 2, "min_island": 2, "preset": "tiny", "seed": 3}
 
 
 def _run(ws, params, **ctx):
@@ -42,8 +41,9 @@ def _run(ws, params, **ctx):
 
 def _save_tiny(folder, seed=0):
     torch.manual_seed(seed)
-    cfg = ModelConfig(image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1,),
-                      attention_resolutions=(), num_head_channels=32)
+    cfg = ModelConfig(
+        image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1,), attention_resolutions=(), num_head_channels=32
+    )
     return save_model(folder, build_model(cfg), DiffusionConfig(timestep_respacing="10"))
 
 
@@ -71,7 +71,7 @@ def test_samples_keep_the_source_outside_the_region_and_carry_provenance(ws):
         outs = [ws.read_sample(s) for s in samples]
         for (img, mask), s in zip(outs, samples):
             assert img.shape == (16, 16, 3) and set(np.unique(mask)) <= {0, 255}
-            assert np.array_equal(img[~region], src_img[~region])      # exactly, after the last step
+            assert np.array_equal(img[~region], src_img[~region])  # exactly, after the last step
             assert np.array_equal(mask[~region], src_mask[~region])
             assert not np.array_equal(img[region], src_img[region])
             assert s.set_name == "Full-Diff" and s.mask_version_id == ws.current_mask(image_id).id
@@ -83,14 +83,15 @@ def test_samples_keep_the_source_outside_the_region_and_carry_provenance(ws):
             assert p["evaluations"] == 15 and p["model_target"] == "full" and p["resolution"] == 16
             assert p["postprocess"] == {"threshold": 0.0, "cleanup": "islands", "min_island": 2, "fill_holes": True}
             assert (p["dilation_shape"], p["clip_denoised"], p["weights"]) == ("disk", True, "ema")
-        assert not np.array_equal(outs[0][0][region], outs[1][0][region])   # samples differ
-    assert result.sheet is None                                          # only when asked
+        assert not np.array_equal(outs[0][0][region], outs[1][0][region])  # samples differ
+    assert result.sheet is None  # only when asked
 
 
 def test_cluster_model_serves_its_cluster_and_others_fall_back(ws):
     with ws.transaction() as c:
-        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, is_current, created_at)"
-                        " VALUES (2, 0, 'test', 1, ?)", (now(),)).lastrowid
+        cid = c.execute(
+            "INSERT INTO clusterings (k, seed, extractor, is_current, created_at) VALUES (2, 0, 'test', 1, ?)", (now(),)
+        ).lastrowid
         c.executemany("INSERT INTO cluster_assignments VALUES (?, ?, ?)", [(cid, 1, 0), (cid, 2, 1)])
     folder = _save_tiny(ws.root / "models" / "c0", seed=1)
     register_model(ws, "c0", "cluster", "tiny", {}, folder, clustering_id=cid, cluster=0)
@@ -111,22 +112,19 @@ def test_diffuse_gen_preset_samples_as_the_author_code(ws, monkeypatch):
     loaded, clips = [], []
     real_load, real_rows = inpainting.load_model, inpainting.repaint_rows
     monkeypatch.setattr(inpainting, "load_model", lambda *a, **k: loaded.append(k["weights"]) or real_load(*a, **k))
-    monkeypatch.setattr(inpainting, "repaint_rows",
-                        lambda *a, **k: clips.append(k["clip_denoised"]) or real_rows(*a, **k))
-    run = {**FAST, "preset": "diffuse-gen", "images": [1], "samples": 1, "dilate": 6,
-           "overrides": ["inpaint.opening_kernel=4"]}
+    monkeypatch.setattr(inpainting, "repaint_rows", lambda *a, **k: clips.append(k["clip_denoised"]) or real_rows(*a, **k))
+    run = {**FAST, "preset": "diffuse-gen", "images": [1], "samples": 1, "dilate": 6, "overrides": ["inpaint.opening_kernel=4"]}
     assert _run(ws, run).samples == 1 and loaded == ["model"] and clips == [False]
     s = ws.samples(source_image_id=1)[0]
     p = s.params
-    assert (p["preset"], p["weights"], p["dilation_shape"], p["clip_denoised"]) == ("diffuse-gen", "raw", "ellipse_kernel",
-                                                                                    False)
+    assert (p["preset"], p["weights"], p["dilation_shape"], p["clip_denoised"]) == ("diffuse-gen", "raw", "ellipse_kernel", False)
     assert p["postprocess"] == {"threshold": 0.0, "cleanup": "opening", "opening_kernel": 4}
     src_img, src_mask = _resized(ws, 1)
     region = masks.dilate_ellipse_kernel(src_mask, 6) > 0
     assert p["region_pixels"] == region.sum() < (masks.dilate(src_mask, 6) > 0).sum()
     img, mask = ws.read_sample(s)
     assert np.array_equal(img[~region], src_img[~region]) and np.array_equal(mask[~region], src_mask[~region])
-    _run(ws, {**run, "images": [2], "weights": "ema"})               # an explicit choice wins
+    _run(ws, {**run, "images": [2], "weights": "ema"})  # an explicit choice wins
     assert loaded[-1] == "ema" and ws.samples(source_image_id=2)[0].params["weights"] == "ema"
 
 
@@ -137,8 +135,7 @@ def test_cancel_writes_no_sample(ws):
         calls.append(done)
 
     with pytest.raises(Cancelled):
-        _run(ws, {**FAST, "images": [1, 2], "samples": 3, "batch": 6}, progress=progress,
-             cancel=lambda: len(calls) >= 5)
+        _run(ws, {**FAST, "images": [1, 2], "samples": 3, "batch": 6}, progress=progress, cancel=lambda: len(calls) >= 5)
     assert ws.samples() == []
     assert not (ws.root / "samples").exists() or not any((ws.root / "samples").rglob("*.png"))
 
@@ -158,8 +155,8 @@ def test_rerun_of_an_interrupted_run_adds_no_duplicate_rows(ws):
     rows = ws.query("SELECT image_path, COUNT(*) FROM samples GROUP BY image_path")
     assert len(rows) == 6 and all(n == 1 for _, n in rows)
     assert [(s.id, s.image_path) for s in ws.samples(source_image_id=1)] == first
-    assert _run(ws, run).samples == 0 and len(ws.samples()) == 6    # a full re-run adds nothing
-    assert _run(ws, {**run, "dilate": 3}).samples == 6            # other settings: new samples
+    assert _run(ws, run).samples == 0 and len(ws.samples()) == 6  # a full re-run adds nothing
+    assert _run(ws, {**run, "dilate": 3}).samples == 6  # other settings: new samples
 
 
 def test_bad_images_are_skipped_and_the_rest_goes_on(ws):
@@ -180,24 +177,31 @@ def test_bad_images_are_skipped_and_the_rest_goes_on(ws):
 def test_a_job_as_early_forms_stored_it_runs_with_its_preset_overrides(ws):
     """Early desktop forms stored ``overrides`` and a device with every job (the stage ignored
     them); the overrides now set the [inpaint] values, and the job's samples name the job."""
-    old = {"device": "auto", "images": [1], "preset": "tiny", "seed": 3,
-           "overrides": ["inpaint.samples=2", "inpaint.respacing=10", "inpaint.dilate=2"]}
+    old = {
+        "device": "auto",
+        "images": [1],
+        "preset": "tiny",
+        "seed": 3,
+        "overrides": ["inpaint.samples=2", "inpaint.respacing=10", "inpaint.dilate=2"],
+    }
     with ws.transaction() as c:
-        job_id = c.execute("INSERT INTO jobs (kind, status, params_json, position, created_at)"
-                           " VALUES ('inpaint', 'queued', ?, 1, ?)", (json.dumps(old), now())).lastrowid
+        job_id = c.execute(
+            "INSERT INTO jobs (kind, status, params_json, position, created_at) VALUES ('inpaint', 'queued', ?, 1, ?)",
+            (json.dumps(old), now()),
+        ).lastrowid
     rec = run_job(ws, job_id)
     assert rec.status == "done" and rec.message.startswith("2 inpainted samples from 1 images"), rec.message
     rows = ws.query("SELECT job_id, params_json FROM samples WHERE kind = 'inpainted'")
     assert [r["job_id"] for r in rows] == [job_id, job_id]
-    assert {(json.loads(r["params_json"])["respacing"], json.loads(r["params_json"])["dilation"]) for r in rows} \
-        == {(10, 2)}                      # the tiny preset's own values are 50 and 3
+    assert {(json.loads(r["params_json"])["respacing"], json.loads(r["params_json"])["dilation"]) for r in rows} == {
+        (10, 2)
+    }  # the tiny preset's own values are 50 and 3
     assert rec.result["sample_ids"] == {"1": [s.id for s in ws.samples(source_image_id=1)]}
 
 
 def test_progress_counts_every_model_evaluation_of_every_sample(ws):
     seen = []
-    _run(ws, {**FAST, "images": [1], "samples": 2, "batch": 1},
-         progress=lambda d, t, m: seen.append((d, t)))
+    _run(ws, {**FAST, "images": [1], "samples": 2, "batch": 1}, progress=lambda d, t, m: seen.append((d, t)))
     assert seen[-1] == (2 * 15, 2 * 15)
 
 
@@ -210,7 +214,7 @@ def test_postprocess_against_scipy():
     region = masks.dilate(src_mask, 4)
     gen = torch.rand(4, size, size) * 2 - 1
     gen[3] = -1
-    gen[3, 12:28, 12:28] = 1          # a generated polyp with a hole and a speck
+    gen[3, 12:28, 12:28] = 1  # a generated polyp with a hole and a speck
     gen[3, 18:21, 18:21] = -1
     gen[3, 8, 33] = 1
     img, mask = postprocess(gen, src_img, src_mask, region, InpaintConfig(min_island=4, fill_holes=True))
@@ -233,17 +237,38 @@ def test_config_precedence_and_seeds():
     assert (cfg.jump_length, cfg.jump_n_sample, cfg.schedule().evaluations()) == (10, 5, 960)
     seeds = {sample_seed(0, i, k) for i in range(20) for k in range(3)}
     assert len(seeds) == 60 and sample_seed(0, 1, 0) == sample_seed(0, 1, 0)
-    assert all(0 <= s < 2 ** 63 for s in seeds)
+    assert all(0 <= s < 2**63 for s in seeds)
 
 
 def test_cli_inpaint_writes_samples_and_a_contact_sheet(ws, capsys):
-    rc = main(["inpaint", "--workspace", str(ws.root), "--images", "1", "--samples", "2", "--dilate", "2",
-               "--respacing", "10", "--jump-length", "5", "--jump-n-sample", "2", "--seed", "1",
-               "--model", str(ws.root / "models" / "full"), "--json"])
+    rc = main(
+        [
+            "inpaint",
+            "--workspace",
+            str(ws.root),
+            "--images",
+            "1",
+            "--samples",
+            "2",
+            "--dilate",
+            "2",
+            "--respacing",
+            "10",
+            "--jump-length",
+            "5",
+            "--jump-n-sample",
+            "2",
+            "--seed",
+            "1",
+            "--model",
+            str(ws.root / "models" / "full"),
+            "--json",
+        ]
+    )
     assert rc == 0
     result = json.loads(capsys.readouterr().out)
     assert result["samples"] == 2 and (ws.root / result["sheet"]).exists()
-    assert ws.samples()[0].params["preset"] == "tiny"      # the registered model's preset
+    assert ws.samples()[0].params["preset"] == "tiny"  # the registered model's preset
     assert ws.query("SELECT COUNT(*) FROM results WHERE kind = 'report'")[0][0] == 1
 
 
@@ -275,8 +300,9 @@ def test_every_sample_is_scored_when_made_as_a_rescore_scores_it(ws):
 def test_a_sample_failing_a_retry_gate_is_redrawn_and_every_attempt_is_recorded(ws):
     never = ["gates.min_area_ratio=1000.0"]  # no generated mask can be 1000x the source's: every draw fails
     seen = []
-    result = _run(ws, {**FAST, "images": [1], "samples": 2, "retries": 2, "overrides": never},
-                  progress=lambda d, t, m: seen.append(t))
+    result = _run(
+        ws, {**FAST, "images": [1], "samples": 2, "retries": 2, "overrides": never}, progress=lambda d, t, m: seen.append(t)
+    )
     samples = ws.samples(source_image_id=1)
     assert result.samples == 2 and len(samples) == 2 and "4 redrawn" in result.summary
     for s in samples:
@@ -285,10 +311,10 @@ def test_a_sample_failing_a_retry_gate_is_redrawn_and_every_attempt_is_recorded(
         assert [r["seed"] for r in s.params["redraws"]] == [sample_seed(3, 1, k, 0), sample_seed(3, 1, k, 1)]
         assert all(r["failed"] == ["no_polyp"] for r in s.params["redraws"])
         assert s.seed == sample_seed(3, 1, k, 2) and s.params["retries"] == 2
-        assert not {g.gate: g.passed for g in ws.gates(s.id)}["no_polyp"]   # kept, and shown as failed
-    assert seen[0] == 2 * 15 and seen[-1] == 2 * 15 * 3    # the total grew by one sample's evaluations per redraw
+        assert not {g.gate: g.passed for g in ws.gates(s.id)}["no_polyp"]  # kept, and shown as failed
+    assert seen[0] == 2 * 15 and seen[-1] == 2 * 15 * 3  # the total grew by one sample's evaluations per redraw
     again = _run(ws, {**FAST, "images": [1], "samples": 2, "retries": 2, "overrides": never})
-    assert again.already_done == (1,) and len(ws.samples(source_image_id=1)) == 2   # a re-run adds nothing
+    assert again.already_done == (1,) and len(ws.samples(source_image_id=1)) == 2  # a re-run adds nothing
 
 
 def test_without_retries_the_first_draw_is_kept_and_seeds_are_unchanged(ws):

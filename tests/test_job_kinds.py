@@ -13,4 +13,3 @@ def test_kinds_name_known_fields_and_changes():
     for kind, spec in jobs.JOB_KINDS.items():
         assert spec.label and set(spec.fields) <= set(jobs.FORM_FIELDS), kind
         assert set(spec.changes) <= set(jobs.CHANGES), kind
-

@@ -33,8 +33,12 @@ def _sample(hint: Any, salt: int) -> Any:
     if origin is dict:
         return {f"key{salt}": _sample(args[1], salt)}
     if dataclasses.is_dataclass(hint):
-        return hint(**{f.name: _sample(t, salt + i) for i, (f, t) in
-                       enumerate(zip(dataclasses.fields(hint), get_type_hints(hint).values()))})
+        return hint(
+            **{
+                f.name: _sample(t, salt + i)
+                for i, (f, t) in enumerate(zip(dataclasses.fields(hint), get_type_hints(hint).values()))
+            }
+        )
     return {bool: True, int: 7 + salt, float: 0.25 + salt, str: f"text{salt}"}.get(hint, f"any{salt}")
 
 
@@ -118,8 +122,13 @@ def test_enqueue_refuses_bad_params_before_anything_is_queued(demo_ws):
         store.enqueue("masks", InpaintParams())
     assert store.list() == []
     job_id = store.enqueue("masks", MaskParams("dilate", {"pixels": 1}, ImageSelection(all=True)))
-    assert store.get(job_id).params == {"operation": "dilate", "op_params": {"pixels": 1}, "images": [],
-                                        "cluster": None, "all": True}
+    assert store.get(job_id).params == {
+        "operation": "dilate",
+        "op_params": {"pixels": 1},
+        "images": [],
+        "cluster": None,
+        "all": True,
+    }
     assert store.get(job_id).describe() == "masks · all images · dilate"
 
 
@@ -129,8 +138,10 @@ def test_a_job_stored_by_an_older_version_still_runs(demo_ws):
     ids = demo_ws.image_ids()[:2]
     old = {"device": "auto", "images": ids, "operation": "dilate", "op_params": {"pixels": 1}}
     with demo_ws.transaction() as c:
-        job_id = c.execute("INSERT INTO jobs (kind, status, params_json, position, created_at)"
-                           " VALUES ('masks', 'queued', ?, 1, ?)", (json.dumps(old), now())).lastrowid
+        job_id = c.execute(
+            "INSERT INTO jobs (kind, status, params_json, position, created_at) VALUES ('masks', 'queued', ?, 1, ?)",
+            (json.dumps(old), now()),
+        ).lastrowid
     rec = run_job(demo_ws, job_id)
     assert rec.status == "done", rec.message
     assert rec.message == "dilate {'pixels': 1}: 2 new mask versions"

@@ -123,8 +123,9 @@ def test_one_image_selection_rule_for_every_job(demo_ws):
 
     ids = demo_ws.image_ids()
     with demo_ws.transaction() as c:
-        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, is_current, created_at)"
-                        " VALUES (2, 0, 'test', 1, 'now')").lastrowid
+        cid = c.execute(
+            "INSERT INTO clusterings (k, seed, extractor, is_current, created_at) VALUES (2, 0, 'test', 1, 'now')"
+        ).lastrowid
         c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)", [(cid, i, i % 2) for i in ids])
     demo_ws.set_flag(ids[1], True, "bad mask")
     flagged = {r.id for r in demo_ws.images("flagged = 1")}
@@ -146,8 +147,9 @@ def test_a_selection_of_no_images_is_refused_when_queued_and_when_run(demo_ws, k
     selection; a job queued before its images were flagged fails when it runs, changing nothing."""
     ids = demo_ws.image_ids()
     with demo_ws.transaction() as c:
-        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, is_current, created_at)"
-                        " VALUES (2, 0, 'test', 1, 'now')").lastrowid
+        cid = c.execute(
+            "INSERT INTO clusterings (k, seed, extractor, is_current, created_at) VALUES (2, 0, 'test', 1, 'now')"
+        ).lastrowid
         c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)", [(cid, i, i % 2) for i in ids])
     store = JobStore(demo_ws)
     queued = store.enqueue(kind, {**params, "cluster": 1})
@@ -160,7 +162,6 @@ def test_a_selection_of_no_images_is_refused_when_queued_and_when_run(demo_ws, k
     rec = run_job(demo_ws, queued)
     assert rec.status == "failed" and "cluster 1 selects no images" in rec.message
     assert demo_ws.query("SELECT COUNT(*) FROM mask_versions")[0][0] == masks_before and demo_ws.samples() == []
-
 
 
 def test_cancel_of_a_job_claimed_meanwhile_changes_nothing(demo_ws):

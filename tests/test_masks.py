@@ -74,9 +74,16 @@ def test_zero_radius_and_inputs_untouched():
         before = m.copy()
         np.testing.assert_array_equal(M.dilate(m, 0), m)
         np.testing.assert_array_equal(M.erode(m, 0), m)
-        for op in (lambda x: M.dilate(x, 3), lambda x: M.erode(x, 3), M.fill_holes, lambda x: M.smooth(x, 2),
-                   lambda x: M.remove_small_islands(x, 5), lambda x: M.brush(x, [(3, 3), (20, 9)], 2.5),
-                   lambda x: M.fill_polygon(x, [(1, 1), (30, 4), (12, 25)]), lambda x: M.flood_fill(x, (5, 5))):
+        for op in (
+            lambda x: M.dilate(x, 3),
+            lambda x: M.erode(x, 3),
+            M.fill_holes,
+            lambda x: M.smooth(x, 2),
+            lambda x: M.remove_small_islands(x, 5),
+            lambda x: M.brush(x, [(3, 3), (20, 9)], 2.5),
+            lambda x: M.fill_polygon(x, [(1, 1), (30, 4), (12, 25)]),
+            lambda x: M.flood_fill(x, (5, 5)),
+        ):
             op(m)
             np.testing.assert_array_equal(m, before)
 
@@ -90,11 +97,11 @@ def test_fill_holes_matches_scipy():
     masks = random_masks(5)
     ring = np.zeros((15, 15), np.uint8)
     ring[2:13, 2:13] = 255
-    ring[5:10, 5:10] = 0      # a real hole
-    ring[0:4, 7] = 0          # a notch open to the border is not a hole
+    ring[5:10, 5:10] = 0  # a real hole
+    ring[0:4, 7] = 0  # a notch open to the border is not a hole
     edge_hole = np.zeros((10, 10), np.uint8)
     edge_hole[0:5, 0:5] = 255
-    edge_hole[0:2, 0:2] = 0   # touches the border: background, stays
+    edge_hole[0:2, 0:2] = 0  # touches the border: background, stays
     for m in masks + [ring, edge_hole, 255 - masks[3]]:
         np.testing.assert_array_equal(M.fill_holes(m), as255(ndi.binary_fill_holes(m > 0)))
 
@@ -124,9 +131,9 @@ def test_smooth_is_opening_then_closing(r):
 def test_smooth_removes_a_spur_a_pinhole_and_a_crack():
     m = np.zeros((40, 40), np.uint8)
     m[10:30, 10:30] = 255
-    m[19:21, 30:36] = 255   # 2-px spur
-    m[24, 24] = 0           # pinhole
-    m[10:18, 20] = 0        # 1-px crack from the top edge
+    m[19:21, 30:36] = 255  # 2-px spur
+    m[24, 24] = 0  # pinhole
+    m[10:18, 20] = 0  # 1-px crack from the top edge
     out = M.smooth(m, 2)
     assert not out[19:21, 31:36].any()
     assert out[24, 24] == 255
@@ -159,11 +166,11 @@ def brute_force_stroke(shape, points, radius):
 
 
 STROKES = [
-    ([(10.0, 10.0)], 3.0),                               # a single dab
-    ([(2.0, 5.0), (40.0, 20.0)], 2.5),                   # diagonal line
-    ([(-5.0, 3.0), (20.0, 3.0), (20.0, 40.0)], 4.0),     # leaves the image at the top-left and bottom
+    ([(10.0, 10.0)], 3.0),  # a single dab
+    ([(2.0, 5.0), (40.0, 20.0)], 2.5),  # diagonal line
+    ([(-5.0, 3.0), (20.0, 3.0), (20.0, 40.0)], 4.0),  # leaves the image at the top-left and bottom
     ([(44.3, 1.2), (30.7, 17.9), (47.5, 29.0), (33.1, 30.2)], 1.6),  # sub-pixel points near the right edge
-    ([(100.0, 100.0), (120.0, 90.0)], 3.0),              # entirely off the image
+    ([(100.0, 100.0), (120.0, 90.0)], 3.0),  # entirely off the image
 ]
 
 
@@ -188,7 +195,7 @@ def test_fill_polygon_rectangle_exact():
     x0, y0, x1, y1 = 5, 7, 33, 21
     # Pixel centres are at integers; the rectangle includes its edges, so grow it by half a
     # pixel for matplotlib, leaving no centre on the boundary.
-    rect = MplPath([(x0 - .5, y0 - .5), (x1 + .5, y0 - .5), (x1 + .5, y1 + .5), (x0 - .5, y1 + .5)])
+    rect = MplPath([(x0 - 0.5, y0 - 0.5), (x1 + 0.5, y0 - 0.5), (x1 + 0.5, y1 + 0.5), (x0 - 0.5, y1 + 0.5)])
     yy, xx = np.mgrid[0:h, 0:w]
     ref = rect.contains_points(np.c_[xx.ravel(), yy.ravel()]).reshape(h, w)
     got = M.fill_polygon(np.zeros((h, w), np.uint8), [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
@@ -197,19 +204,21 @@ def test_fill_polygon_rectangle_exact():
     np.testing.assert_array_equal(erased, as255(~ref))
 
 
-@pytest.mark.parametrize("poly", [
-    [(3.2, 4.9), (40.6, 8.1), (25.3, 30.7)],
-    [(5, 5), (35, 2), (44, 20), (22, 12), (10, 31)],          # concave
-    [(-10.0, -4.0), (30.0, 10.5), (60.0, -8.0), (20.0, 45.0)],  # crosses every border
-])
+@pytest.mark.parametrize(
+    "poly",
+    [
+        [(3.2, 4.9), (40.6, 8.1), (25.3, 30.7)],
+        [(5, 5), (35, 2), (44, 20), (22, 12), (10, 31)],  # concave
+        [(-10.0, -4.0), (30.0, 10.5), (60.0, -8.0), (20.0, 45.0)],  # crosses every border
+    ],
+)
 def test_fill_polygon_matches_matplotlib_except_on_the_boundary(poly):
     h, w = 34, 48
     yy, xx = np.mgrid[0:h, 0:w]
     centres = np.c_[xx.ravel(), yy.ravel()].astype(float)
     ref = MplPath(poly).contains_points(centres).reshape(h, w)
     segs = list(zip(poly, poly[1:] + poly[:1]))
-    near_edge = np.array([min(dist_point_segment(x, y, *a, *b) for a, b in segs) <= 1.0
-                          for x, y in centres]).reshape(h, w)
+    near_edge = np.array([min(dist_point_segment(x, y, *a, *b) for a, b in segs) <= 1.0 for x, y in centres]).reshape(h, w)
     got = M.fill_polygon(np.zeros((h, w), np.uint8), poly) > 0
     np.testing.assert_array_equal(got[~near_edge], ref[~near_edge])
     assert ref.sum() > 20  # the case really fills something
@@ -245,7 +254,6 @@ def test_flood_fill_is_four_connected_and_ignores_outside_seeds():
 def test_apply_operation_names_and_unknown():
     m = random_masks(9)[4]
     np.testing.assert_array_equal(M.apply_operation(m, "dilate", {"pixels": 3}), M.dilate(m, 3))
-    np.testing.assert_array_equal(M.apply_operation(m, "remove_islands", {"min_size": 4}),
-                                  M.remove_small_islands(m, 4))
+    np.testing.assert_array_equal(M.apply_operation(m, "remove_islands", {"min_size": 4}), M.remove_small_islands(m, 4))
     with pytest.raises(ValueError, match="unknown mask operation"):
         M.apply_operation(m, "explode", {})

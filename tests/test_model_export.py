@@ -28,8 +28,13 @@ def _trained(ws, name="full-tiny", overrides=()):
     model = build_model(model_cfg)
     ema = {k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v for k, v in model.state_dict().items()}
     folder = model_folder(ws, name)
-    save_model(folder, model, diff_cfg, ema=ema, extra={"preset": "tiny", "target": "full", "steps": 3,
-                                                       "final_loss": 0.25, "name": name, "image_ids": [1, 2, 3]})
+    save_model(
+        folder,
+        model,
+        diff_cfg,
+        ema=ema,
+        extra={"preset": "tiny", "target": "full", "steps": 3, "final_loss": 0.25, "name": name, "image_ids": [1, 2, 3]},
+    )
     register_model(ws, name, "full", "tiny", {"model": model_cfg.to_dict()}, folder)
     return folder
 
@@ -48,8 +53,14 @@ def test_diffusers_loads_the_unet_and_computes_our_output(demo_ws, tmp_path):
         torch.testing.assert_close(unet(x, t).sample, ours(x, t), rtol=0, atol=1e-6)
     assert sorted(p.name for p in (out / "unet").iterdir()) == ["config.json", "diffusion_pytorch_model.safetensors"]
     card = (out / "README.md").read_text()
-    for text in ("library_name: diffusers", "on 3 images", "preset `tiny`", "3 steps", "final training loss 0.2500",
-                 "Not for clinical use"):
+    for text in (
+        "library_name: diffusers",
+        "on 3 images",
+        "preset `tiny`",
+        "3 steps",
+        "final training loss 0.2500",
+        "Not for clinical use",
+    ):
         assert text in card, text
 
 
@@ -85,8 +96,7 @@ def test_ddpm_pipeline_runs_from_the_folder(demo_ws, tmp_path):
     _trained(demo_ws)
     out = export_model(demo_ws, "full-tiny", tmp_path / "hub")
     pipe = diffusers.DDPMPipeline.from_pretrained(out)
-    images = pipe(batch_size=1, num_inference_steps=2, generator=torch.Generator().manual_seed(0),
-                  output_type="np").images
+    images = pipe(batch_size=1, num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="np").images
     assert images.shape == (1, 32, 32, 4)
 
 

@@ -25,8 +25,7 @@ def _train(ws, name, *extra):
 
 
 def _import(ws, pt, name, *extra):
-    return main(["import-checkpoint", str(pt), "--config", "tiny", "-w", str(ws.root), "--name", name,
-                 *SETS, *extra])
+    return main(["import-checkpoint", str(pt), "--config", "tiny", "-w", str(ws.root), "--name", name, *SETS, *extra])
 
 
 @pytest.fixture
@@ -48,8 +47,9 @@ def test_safe_names_pass(name):
     assert check_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["../../x", "a/b", "..", ".hidden", "", "a b", "-x", "x\n", "naïve", "a\\b",
-                                  "a" * (MAX_NAME_LENGTH + 1)])
+@pytest.mark.parametrize(
+    "name", ["../../x", "a/b", "..", ".hidden", "", "a b", "-x", "x\n", "naïve", "a\\b", "a" * (MAX_NAME_LENGTH + 1)]
+)
 def test_unsafe_names_are_refused_with_what_is_allowed(name):
     with pytest.raises(BadInputError, match=r"model name .* cannot be used as a folder name: use 1-64 letters"):
         check_name(name, "model name")

@@ -40,8 +40,9 @@ def test_spec_evaluates_and_lists_resources_and_all_modules():
 
 
 def test_desktop_file_is_valid():
-    entries = dict(line.split("=", 1) for line in (ROOT / "packaging" / "diffgen-studio.desktop")
-                   .read_text().splitlines() if "=" in line)
+    entries = dict(
+        line.split("=", 1) for line in (ROOT / "packaging" / "diffgen-studio.desktop").read_text().splitlines() if "=" in line
+    )
     assert entries["Type"] == "Application" and entries["Exec"].startswith("diffgen")
     assert (ROOT / "resources" / "icons" / "diffgen.svg").exists()
 
@@ -49,14 +50,24 @@ def test_desktop_file_is_valid():
 @pytest.mark.slow
 def test_wheel_and_sdist_contain_resources(tmp_path):
     pytest.importorskip("build")
-    r = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     wheel = next(tmp_path.glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for f in ("resources/presets/tiny.toml", "resources/presets/paper.toml", "resources/presets/diffuse-gen.toml",
-              "resources/demo_recipe.json",
-              "resources/icons/diffgen.svg", "resources/style.qss", "backend/cli/__init__.py"):
+    for f in (
+        "resources/presets/tiny.toml",
+        "resources/presets/paper.toml",
+        "resources/presets/diffuse-gen.toml",
+        "resources/demo_recipe.json",
+        "resources/icons/diffgen.svg",
+        "resources/style.qss",
+        "backend/cli/__init__.py",
+    ):
         assert f in names, f
     sdist = next(tmp_path.glob("*.tar.gz"))
     with tarfile.open(sdist) as t:

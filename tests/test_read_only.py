@@ -66,15 +66,20 @@ def _drop_file_capabilities() -> None:
 
 
 def _tree(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _run(prefix: list[str], ws: Path, commands: list[list[str]], root_caps_dropped: bool) -> list:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(prefix + [sys.executable, "-c", DRIVER, str(ws), json.dumps(commands)],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
-                          preexec_fn=_drop_file_capabilities if root_caps_dropped else None)
+    proc = subprocess.run(
+        prefix + [sys.executable, "-c", DRIVER, str(ws), json.dumps(commands)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        preexec_fn=_drop_file_capabilities if root_caps_dropped else None,
+    )
     lines = proc.stdout.strip().splitlines()
     if lines[:1] != ["started"]:
         pytest.skip(f"cannot simulate a read-only workspace here: {proc.stderr.strip()[-300:]}")
@@ -88,8 +93,9 @@ def _run(prefix: list[str], ws: Path, commands: list[list[str]], root_caps_dropp
 def ro_copy(demo_ws, tmp_path):
     """A closed copy of the demo workspace with one kept sample (no -wal or -shm file)."""
     i = demo_ws.image_ids()[0]
-    s = demo_ws.add_sample("inpainted", "Diff", demo_ws.read_image(i)[::-1].copy(),
-                           demo_ws.read_mask(demo_ws.current_mask(i)), source_image_id=i)
+    s = demo_ws.add_sample(
+        "inpainted", "Diff", demo_ws.read_image(i)[::-1].copy(), demo_ws.read_mask(demo_ws.current_mask(i)), source_image_id=i
+    )
     demo_ws.set_review(s.id, "keep")
     demo_ws.close()  # the last connection merges the WAL into the database file
     ws = tmp_path / "ro-ws"
@@ -98,9 +104,14 @@ def ro_copy(demo_ws, tmp_path):
 
 
 def _commands(ws: Path, out: Path) -> list[list[str]]:
-    return [["info", "-w", str(ws), "--json"], ["survey", "list", "-w", str(ws)],
-            ["export", "-w", str(ws), str(out)], ["dilate", "-w", str(ws), "--pixels", "1"],
-            ["train", "-w", str(ws), "--steps", "1"], ["jobs", "add", "-w", str(ws), "masks"]]
+    return [
+        ["info", "-w", str(ws), "--json"],
+        ["survey", "list", "-w", str(ws)],
+        ["export", "-w", str(ws), str(out)],
+        ["dilate", "-w", str(ws), "--pixels", "1"],
+        ["train", "-w", str(ws), "--steps", "1"],
+        ["jobs", "add", "-w", str(ws), "masks"],
+    ]
 
 
 def _check(results: list, out: Path, flagged: int) -> None:
@@ -133,9 +144,11 @@ def test_chmod_read_only_workspace_reads_and_refuses_writes(ro_copy, tmp_path):
 
 def _crash_with_wal(ws: Path) -> None:
     """A writer killed after committing: its change is only in workspace.sqlite-wal."""
-    code = ("import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_autocheckpoint=0');"
-            "c.execute('UPDATE images SET flagged = 1');"
-            "c.commit(); os._exit(0)")
+    code = (
+        "import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_autocheckpoint=0');"
+        "c.execute('UPDATE images SET flagged = 1');"
+        "c.commit(); os._exit(0)"
+    )
     subprocess.run([sys.executable, "-c", code, str(ws / "workspace.sqlite")], check=True)
     assert (ws / "workspace.sqlite-wal").stat().st_size > 0 and (ws / "workspace.sqlite-shm").exists()
 

@@ -36,7 +36,7 @@ def test_small_schedule_by_hand():
     # T=6, jumps of 2 back once at t=2 and t=0 (worked out on paper from RePaint's rule).
     assert jump_schedule(6, 2, 2) == [5, 4, 3, 2, 3, 4, 3, 2, 1, 0, 1, 2, 1, 0, -1]
     assert model_evaluations(jump_schedule(6, 2, 2)) == 10
-    assert jump_schedule(4, 10, 5) == [3, 2, 1, 0, -1]      # jump longer than the chain: none
+    assert jump_schedule(4, 10, 5) == [3, 2, 1, 0, -1]  # jump longer than the chain: none
 
 
 @pytest.mark.parametrize("steps, length, n", [(200, 10, 5), (50, 5, 2), (20, 5, 2), (30, 7, 3)])
@@ -69,7 +69,7 @@ class GaussianOracle:
         orig = t.round().long()
         ac = torch.tensor(self.ac, dtype=torch.float64)[orig].reshape(-1, 1, 1, 1)
         a, b2 = ac.sqrt(), 1 - ac
-        denom = a ** 2 * SIGMA ** 2 + b2
+        denom = a**2 * SIGMA**2 + b2
         eps = b2.sqrt() * (x.double() - a * MU) / denom
         # Exact Var(x_{t-1} | x_t) = beta~ + coef1^2 Var(x0 | x_t), mapped onto the
         # interpolation between log beta~ and log beta that the model outputs.
@@ -79,7 +79,7 @@ class GaussianOracle:
         lo = torch.tensor(d.posterior_log_variance_clipped)[idx].reshape(-1, 1, 1, 1)
         hi = torch.tensor(np.log(d.betas))[idx].reshape(-1, 1, 1, 1)
         c1 = torch.tensor(d.posterior_mean_coef1)[idx].reshape(-1, 1, 1, 1)
-        var = bt + c1 ** 2 * SIGMA ** 2 * b2 / denom
+        var = bt + c1**2 * SIGMA**2 * b2 / denom
         frac = ((var.log() - lo) / (hi - lo)).clamp(0, 1).expand_as(x)
         return torch.cat([eps, 2 * frac - 1], dim=1).float()
 
@@ -90,7 +90,7 @@ def _rows(n, size=32, seed0=0):
     for i in range(n):
         known = (MU + SIGMA * torch.randn(4, size, size, generator=g)).clamp(-1, 1)
         keep = torch.ones(1, size, size)
-        keep[:, : size // 2] = 0            # regenerate the top half
+        keep[:, : size // 2] = 0  # regenerate the top half
         rows.append(RepaintRow(known, keep, seed0 + i))
     return rows
 
@@ -103,7 +103,7 @@ def test_repaint_with_exact_denoiser_samples_the_data_distribution_and_keeps_the
     x0 = repaint_batch(oracle, diffusion, rows, times)
     keep = torch.stack([r.keep for r in rows]).expand_as(x0).bool()
     known = torch.stack([r.known for r in rows])
-    assert torch.equal(x0[keep], known[keep])                      # exactly the real pixels
+    assert torch.equal(x0[keep], known[keep])  # exactly the real pixels
     generated = x0[~keep].double().numpy()
     assert len(oracle.calls) == model_evaluations(times)
     # Unknown pixels are independent of the known ones here, so their law is the data's.
@@ -117,8 +117,9 @@ def test_repaint_with_exact_denoiser_samples_the_data_distribution_and_keeps_the
 def tiny_unet():
     # One level, no attention: the smallest guided-diffusion-shaped UNet (fast on a busy CPU).
     torch.manual_seed(0)
-    cfg = ModelConfig(image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1,),
-                      attention_resolutions=(), num_head_channels=32)
+    cfg = ModelConfig(
+        image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1,), attention_resolutions=(), num_head_channels=32
+    )
     return build_model(cfg).eval()
 
 
@@ -130,7 +131,7 @@ def test_batch_layout_does_not_change_samples(tiny_unet):
     singles = torch.cat([repaint_batch(tiny_unet, diffusion, [r], times) for r in rows])
     torch.testing.assert_close(batched, singles, atol=1e-4, rtol=0)
     region = ~torch.stack([r.keep for r in rows]).bool().expand_as(batched)
-    assert not torch.allclose(batched[0][region[0]], batched[1][region[1]])   # seeds differ
+    assert not torch.allclose(batched[0][region[0]], batched[1][region[1]])  # seeds differ
 
 
 class OOMAbove:
@@ -160,8 +161,11 @@ def test_out_of_memory_halves_the_batch_and_gives_the_same_samples():
     def on_restart(lost):
         steps[0] -= lost
 
-    out = dict(repaint_rows(wrapped, diffusion, rows, times, batch_size=4, on_step=on_step,
-                            on_message=messages.append, on_restart=on_restart))
+    out = dict(
+        repaint_rows(
+            wrapped, diffusion, rows, times, batch_size=4, on_step=on_step, on_message=messages.append, on_restart=on_restart
+        )
+    )
     assert wrapped.raised == 2 and len(messages) == 2 and "batch size lowered to 1" in messages[-1]
     torch.testing.assert_close(torch.stack([out[i] for i in range(5)]), reference, atol=1e-5, rtol=0)
     assert steps[0] == 5 * model_evaluations(times)
@@ -178,8 +182,7 @@ def test_cancel_stops_between_model_calls():
     diffusion = create_diffusion(DiffusionConfig(), "10")
     oracle = GaussianOracle(diffusion)
     with pytest.raises(Cancelled):
-        repaint_batch(oracle, diffusion, _rows(2, size=8), jump_schedule(10, 5, 2),
-                      cancel=lambda: len(oracle.calls) >= 3)
+        repaint_batch(oracle, diffusion, _rows(2, size=8), jump_schedule(10, 5, 2), cancel=lambda: len(oracle.calls) >= 3)
     assert len(oracle.calls) == 3
 
 

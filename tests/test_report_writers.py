@@ -25,20 +25,34 @@ def _fid(fid: float, n: int) -> dict:
 
 def test_evaluate_report_files_are_unchanged_and_names_escaped(demo_ws: Workspace):
     names = ["GAN", HYPERLINK]
-    fid_rows = {REAL_SELF: [{"subset": k + 1, **_fid(0.01 * k, 12)} for k in range(3)],
-                REAL_HALVES: [{"subset": k + 1, **_fid(3.25 + k, 6)} for k in range(3)]}
-    ms_rows = {"Real": [{"subset": k + 1, "msssim": 0.31 + 0.01 * k, "images": 12, "pairs": 20,
-                         "method": "pytorch-msssim", "problems": []} for k in range(3)]}
+    fid_rows = {
+        REAL_SELF: [{"subset": k + 1, **_fid(0.01 * k, 12)} for k in range(3)],
+        REAL_HALVES: [{"subset": k + 1, **_fid(3.25 + k, 6)} for k in range(3)],
+    }
+    ms_rows = {
+        "Real": [
+            {"subset": k + 1, "msssim": 0.31 + 0.01 * k, "images": 12, "pairs": 20, "method": "pytorch-msssim", "problems": []}
+            for k in range(3)
+        ]
+    }
     for j, name in enumerate(names):
         fid_rows[name] = [{"subset": k + 1, **_fid(40.123456 + 10 * j - k, 8)} for k in range(3)]
         fid_rows[name][0]["warnings"] = [f"{name}: a note"]
-        ms_rows[name] = [{"subset": k + 1, "msssim": 0.2 + 0.05 * j + 0.001 * k, "images": 8, "pairs": 20,
-                          "method": "pytorch-msssim", "problems": []} for k in range(3)]
+        ms_rows[name] = [
+            {
+                "subset": k + 1,
+                "msssim": 0.2 + 0.05 * j + 0.001 * k,
+                "images": 8,
+                "pairs": 20,
+                "method": "pytorch-msssim",
+                "problems": [],
+            }
+            for k in range(3)
+        ]
     how = {n: "random subsets of 8" for n in [*fid_rows, "Real"]}
     protocol = {"real": "Real: resized to 64x64.", "sets": how}
     cfg = EvaluateConfig(pairs=20, seed=3)
-    result = _write_report(demo_ws, cfg, ["real", *names], fid_rows, ms_rows, "inception-test", protocol,
-                           ["an extra note"])
+    result = _write_report(demo_ws, cfg, ["real", *names], fid_rows, ms_rows, "inception-test", protocol, ["an extra note"])
     paths = {k: demo_ws.path(v) for k, v in result["paths"].items()}
     same_as_golden("evaluate-tables.md", paths["markdown"].read_text(encoding="utf-8"))
     same_as_golden("evaluate-tables.csv", paths["csv"].read_text(encoding="utf-8"))
@@ -49,29 +63,63 @@ def test_evaluate_report_files_are_unchanged_and_names_escaped(demo_ws: Workspac
 
 
 def _seg_run(ws: Workspace, key: str, mode: str, label: str, seed: int, iou: float, **params) -> None:
-    p = {"mode": mode, "label": label, "control": True, "set_name": None, "multiple": None, "alpha": 0.5,
-         "n_real": None, "r": None, "seed": seed, "train_items": 10, "val_items": 2, "fingerprint": "fp",
-         "test_hash": "th", "preset": "tiny", "protocol_description": "the test role",
-         "config": {"encoder": "resnet18", "image_size": 32, "epochs": 1, "alpha": 0.5}, **params}
-    m = {"iou": iou, "dice_loss": 1 - iou - 0.05, "dice": iou + 0.05, "val_iou": iou - 0.01, "best_epoch": 1,
-         "epochs": 1, "seconds": 1.5, "images": 4}
-    ws.execute("INSERT INTO seg_runs (experiment, run_key, params_json, status, metrics_json, path, created_at)"
-               " VALUES ('paper', ?, ?, 'done', ?, ?, ?)",
-               (key, json.dumps(p), json.dumps(m), f"runs/{key}", f"2024-01-01T00:00:{len(key):02d}"))
+    p = {
+        "mode": mode,
+        "label": label,
+        "control": True,
+        "set_name": None,
+        "multiple": None,
+        "alpha": 0.5,
+        "n_real": None,
+        "r": None,
+        "seed": seed,
+        "train_items": 10,
+        "val_items": 2,
+        "fingerprint": "fp",
+        "test_hash": "th",
+        "preset": "tiny",
+        "protocol_description": "the test role",
+        "config": {"encoder": "resnet18", "image_size": 32, "epochs": 1, "alpha": 0.5},
+        **params,
+    }
+    m = {
+        "iou": iou,
+        "dice_loss": 1 - iou - 0.05,
+        "dice": iou + 0.05,
+        "val_iou": iou - 0.01,
+        "best_epoch": 1,
+        "epochs": 1,
+        "seconds": 1.5,
+        "images": 4,
+    }
+    ws.execute(
+        "INSERT INTO seg_runs (experiment, run_key, params_json, status, metrics_json, path, created_at)"
+        " VALUES ('paper', ?, ?, 'done', ?, ?, ?)",
+        (key, json.dumps(p), json.dumps(m), f"runs/{key}", f"2024-01-01T00:00:{len(key):02d}"),
+    )
 
 
 def test_segmentation_report_files_are_unchanged_and_labels_escaped(demo_ws: Workspace):
     for seed in (0, 1):
         _seg_run(demo_ws, f"real-{seed}", "real", "Real", seed, 0.7 + 0.01 * seed)
         _seg_run(demo_ws, f"real-nc-{seed}", "real", "Real (no Control)", seed, 0.6 + 0.02 * seed, control=False)
-        _seg_run(demo_ws, f"syn-{seed}", "synthetic", f"{HYPERLINK}-1", seed, 0.5 + 0.03 * seed,
-                 set_name=HYPERLINK, multiple=1)
+        _seg_run(demo_ws, f"syn-{seed}", "synthetic", f"{HYPERLINK}-1", seed, 0.5 + 0.03 * seed, set_name=HYPERLINK, multiple=1)
         _seg_run(demo_ws, f"aug-{seed}", "augment", HYPERLINK, seed, 0.72, set_name=HYPERLINK, control=False)
         _seg_run(demo_ws, f"augc-{seed}", "augment", HYPERLINK, seed, 0.74, set_name=HYPERLINK)
         for n in (4, 8):
             _seg_run(demo_ws, f"small-real-{n}-{seed}", "small-n", "Real", seed, 0.3 + 0.01 * n, n_real=n, r=0)
-            _seg_run(demo_ws, f"small-{n}-{seed}", "small-n", HYPERLINK, seed, 0.35 + 0.01 * n + 0.001 * seed,
-                     n_real=n, r=2, set_name=HYPERLINK, gate_note="2 of 8 samples left out")
+            _seg_run(
+                demo_ws,
+                f"small-{n}-{seed}",
+                "small-n",
+                HYPERLINK,
+                seed,
+                0.35 + 0.01 * n + 0.001 * seed,
+                n_real=n,
+                r=2,
+                set_name=HYPERLINK,
+                gate_note="2 of 8 samples left out",
+            )
     files = {k: Path(v) for k, v in write_segmentation_report(demo_ws).items()}
     for name in ("markdown", "tables_csv", "runs_csv"):
         same_as_golden(f"segmentation-{files[name].name}", files[name].read_text(encoding="utf-8"))

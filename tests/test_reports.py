@@ -22,8 +22,9 @@ def test_markdown_and_html_carry_the_same_cells_and_embedded_figures(tmp_path):
     img = np.zeros((4, 4, 3), np.uint8)
     fig = write_png(tmp_path / "f.png", img)
     rep = Report("Title", "sub")
-    rep.add(Section("S", "para one\n\npara two", [Table("T", ["a", "b"], [["x", 0.123456], ["y", None]])],
-                    [Figure(fig, "a figure")]))
+    rep.add(
+        Section("S", "para one\n\npara two", [Table("T", ["a", "b"], [["x", 0.123456], ["y", None]])], [Figure(fig, "a figure")])
+    )
     md_path, html_path = rep.write(tmp_path / "out")
     md, page = md_path.read_text(), html_path.read_text()
     assert "| x | 0.1235 |" in md and "| y | – |" in md
@@ -35,8 +36,7 @@ def test_markdown_and_html_carry_the_same_cells_and_embedded_figures(tmp_path):
 
 def test_markdown_to_html_tables_lists_images(tmp_path):
     write_png(tmp_path / "p.png", np.zeros((2, 2), np.uint8))
-    html = markdown_to_html("## H\n\n| a | b |\n|---|---|\n| 1 | **2** |\n\n- one\n- two\n\n![cap](p.png)\n\ntext *it*",
-                            tmp_path)
+    html = markdown_to_html("## H\n\n| a | b |\n|---|---|\n| 1 | **2** |\n\n- one\n- two\n\n![cap](p.png)\n\ntext *it*", tmp_path)
     assert "<h2>H</h2>" in html
     assert "<tr><th>a</th><th>b</th></tr><tr><td>1</td><td><b>2</b></td></tr>" in html
     assert "<ul><li>one</li><li>two</li></ul>" in html
@@ -54,15 +54,30 @@ def test_included_markdown_is_demoted_and_relinked(tmp_path):
 
 # -- the one CSV writer -----------------------------------------------------------------
 
+
 def test_csv_text_that_would_run_as_a_formula_is_quoted_and_numbers_stay_numbers(tmp_path):
-    rows = [["=HYPERLINK(\"http://x\")", -0.5], ["+1+1", np.float32(-1.5)], ["-2+3", -7],
-            ["@SUM(A1)", None], ["\tlead", ""], ["\rlead", "fine"], ["plain 'quoted'", np.int64(-3)]]
+    rows = [
+        ['=HYPERLINK("http://x")', -0.5],
+        ["+1+1", np.float32(-1.5)],
+        ["-2+3", -7],
+        ["@SUM(A1)", None],
+        ["\tlead", ""],
+        ["\rlead", "fine"],
+        ["plain 'quoted'", np.int64(-3)],
+    ]
     path = write_csv(tmp_path / "t.csv", ["text", "=number"], rows)
     with open(path, newline="", encoding="utf-8") as f:
         got = list(csv.reader(f))
-    assert got == [["text", "'=number"], ["'=HYPERLINK(\"http://x\")", "-0.5"], ["'+1+1", "-1.5"],
-                   ["'-2+3", "-7"], ["'@SUM(A1)", ""], ["'\tlead", ""], ["'\rlead", "fine"],
-                   ["plain 'quoted'", "-3"]]
+    assert got == [
+        ["text", "'=number"],
+        ['\'=HYPERLINK("http://x")', "-0.5"],
+        ["'+1+1", "-1.5"],
+        ["'-2+3", "-7"],
+        ["'@SUM(A1)", ""],
+        ["'\tlead", ""],
+        ["'\rlead", "fine"],
+        ["plain 'quoted'", "-3"],
+    ]
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]  # atomic: no temporary file left
     dicts = write_csv(tmp_path / "d.csv", ["a", "b"], [{"a": "-x"}, {"b": 2.5}])
     assert dicts.read_bytes() == b"a,b\r\n'-x,\r\n,2.5\r\n"
@@ -79,8 +94,7 @@ def test_read_csv_undoes_only_our_escape_and_reads_what_spreadsheets_save(tmp_pa
     # German Excel: Windows-1252 and semicolons; UTF-16 with BOM ("Unicode text")
     (tmp_path / "de.csv").write_bytes("rater;comment\nMüller;Läsion, unscharf\n\n".encode("cp1252"))
     columns, rows, note = read_csv(tmp_path / "de.csv")
-    assert columns == ["rater", "comment"] and rows == [{"rater": "Müller", "comment": "Läsion, unscharf",
-                                                          "_line": "2"}]
+    assert columns == ["rater", "comment"] and rows == [{"rater": "Müller", "comment": "Läsion, unscharf", "_line": "2"}]
     assert "de.csv is not UTF-8; it was read as Windows-1252" in note
     (tmp_path / "u16.csv").write_bytes("a\tb\nü\t1\n".encode("utf-16"))
     assert read_csv(tmp_path / "u16.csv")[:2] == (["a", "b"], [{"a": "ü", "b": "1", "_line": "2"}])
@@ -93,6 +107,9 @@ def test_read_csv_undoes_only_our_escape_and_reads_what_spreadsheets_save(tmp_pa
 
 def test_every_csv_the_project_writes_goes_through_the_one_writer():
     writers = re.compile(r"csv\.writer\(|DictWriter\(")
-    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "backend").rglob("*.py")
-                 if p != ROOT / "backend" / "reports" / "csvio.py" and writers.search(p.read_text())]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "backend").rglob("*.py")
+        if p != ROOT / "backend" / "reports" / "csvio.py" and writers.search(p.read_text())
+    ]
     assert offenders == []

@@ -29,7 +29,7 @@ from backend.workspace import Workspace, now
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 from backend.workspace.selection import ImageSelection, generation_samples
 
-TRAINING = list(range(3, 13))    # the demo workspace's 12 images with 1 and 2 held out ...
+TRAINING = list(range(3, 13))  # the demo workspace's 12 images with 1 and 2 held out ...
 USABLE = [4, 5, 6, 7, 9, 10, 11, 12]  # ... minus 3 and 8, flagged by the fixture
 
 
@@ -46,15 +46,18 @@ def held(demo_ws) -> Workspace:
 def _one_cluster(ws: Workspace) -> None:
     """A current clustering that puts every image in cluster 0."""
     with ws.transaction() as c:
-        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, is_current, created_at)"
-                        " VALUES (1, 0, 'test', 1, ?)", (now(),)).lastrowid
+        cid = c.execute(
+            "INSERT INTO clusterings (k, seed, extractor, is_current, created_at) VALUES (1, 0, 'test', 1, ?)", (now(),)
+        ).lastrowid
         c.executemany("INSERT INTO cluster_assignments VALUES (?, ?, 0)", [(cid, i) for i in ws.image_ids()])
 
 
 def _refused(ws: Workspace, image_id: int) -> str:
     """The message that refuses a named test image (matched as a regular expression)."""
-    return (rf"image {image_id} \({re.escape(ws.image(image_id).name)}\) is a held-out test image: "
-            rf"no generation stage uses test images.*set-role --workspace .* --images {image_id} --role train")
+    return (
+        rf"image {image_id} \({re.escape(ws.image(image_id).name)}\) is a held-out test image: "
+        rf"no generation stage uses test images.*set-role --workspace .* --images {image_id} --role train"
+    )
 
 
 # -- the schema --------------------------------------------------------------------------------
@@ -63,8 +66,11 @@ def test_a_schema_3_workspace_upgrades_in_place_and_its_images_are_training_imag
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 3)
     old = Workspace.create(tmp_path / "ws")
     with old.transaction() as c:
-        c.execute("INSERT INTO images (name, source_path, sha256, width, height, created_at)"
-                  " VALUES ('old', '/data/old.jpg', 'abc', 8, 8, ?)", (now(),))
+        c.execute(
+            "INSERT INTO images (name, source_path, sha256, width, height, created_at)"
+            " VALUES ('old', '/data/old.jpg', 'abc', 8, 8, ?)",
+            (now(),),
+        )
     assert old.schema_version == 3 and "role" not in [r[1] for r in old.query("PRAGMA table_info(images)")]
     old.close()
     monkeypatch.undo()
@@ -132,8 +138,7 @@ def test_selection_leaves_test_images_out_and_refuses_them_by_name(held):
     # mask operations may work on test images: their masks are what segmentation scores
     assert ImageSelection.from_params({"cluster": 0}).resolve(held, allow_test=True) == [1, 2] + USABLE
     before = held.image(1).current_mask_id
-    assert run_masks(held, MaskParams.from_dict({"operation": "dilate", "op_params": {"pixels": 1}, "images": [1]}),
-                     JobContext())
+    assert run_masks(held, MaskParams.from_dict({"operation": "dilate", "op_params": {"pixels": 1}, "images": [1]}), JobContext())
     assert held.image(1).current_mask_id != before
 
 
@@ -142,8 +147,7 @@ def test_clustering_never_sees_test_images(tmp_path, capsys):
     import_dataset(ws, write_demo_dataset(tmp_path / "data", count=5, size=64, seed=2))
     ws.set_role([2], "test")
     weights = save_random_inception(tmp_path / "inception.pth")
-    assert main(["cluster", "-w", str(ws.root), "--k", "2", "--min-cluster-size", "1",
-                 "--inception-weights", str(weights)]) == 0
+    assert main(["cluster", "-w", str(ws.root), "--k", "2", "--min-cluster-size", "1", "--inception-weights", str(weights)]) == 0
     assert "4 images in 2 clusters" in capsys.readouterr().out
     assert [ws.cluster_of(i) is None for i in ws.image_ids()] == [False, True, False, False, False]
 
@@ -190,8 +194,9 @@ def test_the_demo_holds_test_images_out_by_role(tmp_path, monkeypatch):
     assert len(usable) == 10 and set(test) <= set(usable)  # every demo image has a polyp: none flagged
     assert summary["roles"] == {"train": 8, "test": 2} and len(test) == 2  # min(200, round(20% of 10))
     seen = []
-    monkeypatch.setattr("backend.inpaint.job.run_inpaint",
-                        lambda ws, params, *a: seen.append(params) or SimpleNamespace(to_dict=dict))
+    monkeypatch.setattr(
+        "backend.inpaint.job.run_inpaint", lambda ws, params, *a: seen.append(params) or SimpleNamespace(to_dict=dict)
+    )
     demo_stages.stage_inpaint_full(ctx)
     assert seen[0].selection == ImageSelection(all=True)  # no ids named: the rule leaves test images out
     assert seen[0].selection.resolve(ws) == [i for i in usable if i not in test]

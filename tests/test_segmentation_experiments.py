@@ -22,9 +22,17 @@ from backend.workspace import Workspace
 from backend.workspace.selection import ImageSelection
 
 # 32 px, a 3-stage encoder and one epoch: each run takes well under a second of compute.
-TINY = ["segment.image_size=32", "segment.encoder_depth=3", "segment.decoder_channels=[16,8,4]",
-        "segment.epochs=1", "segment.min_steps=0", "segment.batch_size=4", "segment.small_n=[4,6,64]",
-        "segment.small_n_r=[1,2]", "segment.synthetic_multiples=[1,2]"]
+TINY = [
+    "segment.image_size=32",
+    "segment.encoder_depth=3",
+    "segment.decoder_channels=[16,8,4]",
+    "segment.epochs=1",
+    "segment.min_steps=0",
+    "segment.batch_size=4",
+    "segment.small_n=[4,6,64]",
+    "segment.small_n_r=[1,2]",
+    "segment.synthetic_multiples=[1,2]",
+]
 
 
 def _segment(ws, params: dict, **ctx):
@@ -127,22 +135,29 @@ def test_unreadable_sample_is_reported_and_the_run_goes_on(seg_ws):
 def test_cli_runs_small_n_and_report_tables_match_the_database(seg_ws, capsys):
     ws_arg = ["--workspace", str(seg_ws.root)]
     over = [a for o in TINY + ["segment.small_n=[4,6]", "segment.small_n_r=[1]"] for a in ("--set", o)]
-    assert main(["segment", *ws_arg, "--experiment", "small-n", "--experiment", "real",
-                 "--seeds", "0", "1", *over]) == 0
+    assert main(["segment", *ws_arg, "--experiment", "small-n", "--experiment", "real", "--seeds", "0", "1", *over]) == 0
     assert main(["segment", "report", *ws_arg]) == 0
     out = seg_ws.root / "reports" / "segmentation"
     md = (out / "segmentation.md").read_text()
     assert "Table 3" in md and "Table 6" in md and "(n=2)" in md
     assert (out / "iou_vs_n.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    runs = [json.loads(r["params_json"]) | json.loads(r["metrics_json"])
-            for r in seg_ws.query("SELECT params_json, metrics_json FROM seg_runs WHERE status = 'done'")]
+    runs = [
+        json.loads(r["params_json"]) | json.loads(r["metrics_json"])
+        for r in seg_ws.query("SELECT params_json, metrics_json FROM seg_runs WHERE status = 'done'")
+    ]
     assert len(runs) == 2 * (1 + 2 * 3)  # 2 seeds x (Real + N in {4, 6} x {Real, Diff r=1, GAN r=1})
     with open(out / "tables.csv") as f:
         rows = list(csv.DictReader(f))
     for row in rows:
         if row["table"] == "table6":
-            match = [r["iou"] for r in runs if r["mode"] == "small-n" and r["n_real"] == int(row["N"])
-                     and r["r"] == int(row["r"]) and (r["set_name"] or "Real") == row["data_type"]]
+            match = [
+                r["iou"]
+                for r in runs
+                if r["mode"] == "small-n"
+                and r["n_real"] == int(row["N"])
+                and r["r"] == int(row["r"])
+                and (r["set_name"] or "Real") == row["data_type"]
+            ]
         else:
             match = [r["iou"] for r in runs if r["mode"] == "real" and r["control"]]
         assert len(match) == 2 and float(row["iou_mean"]) == pytest.approx(np.mean(match))
@@ -180,8 +195,7 @@ def test_without_a_test_role_a_random_hold_out_is_drawn_once_and_stored(seg_ws):
     result = _segment(seg_ws, {"preset": "tiny", "overrides": TINY, "experiments": ["synthetic"]})
     assert result.protocol.startswith(f"{RANDOM_HOLD_OUT}: {HOLD_OUT_NOTE}")
     # add_fake_sets made 3 Diff + 1 GAN samples from each image, the 2 drawn ones included
-    assert "8 synthetic samples were made from test images (before they were held out): never used here" \
-        in result.notes
+    assert "8 synthetic samples were made from test images (before they were held out): never used here" in result.notes
 
 
 def test_the_report_says_which_protocol_ran(seg_ws):
@@ -206,8 +220,10 @@ def test_only_passed_leaves_failed_samples_out_of_every_run_and_the_report_says_
     assert main(["segment", *ws_arg, "--experiment", "synthetic", "--only-passed", *over]) == 0
     out = capsys.readouterr().out
     unscored = len(seg_ws.samples(set_name="GAN"))  # the stand-in GAN set has no scores: kept, and counted
-    assert (f"note: synthetic sets, quality gates (--only-passed): {len(failed)} samples that failed a quality gate "
-            f"left out; {unscored} samples not scored yet included") in out
+    assert (
+        f"note: synthetic sets, quality gates (--only-passed): {len(failed)} samples that failed a quality gate "
+        f"left out; {unscored} samples not scored yet included"
+    ) in out
     rows = seg_ws.query("SELECT params_json, path FROM seg_runs WHERE status = 'done'")
     trained_on = set()
     for r in rows:

@@ -27,9 +27,11 @@ def _t(a) -> torch.Tensor:
 def test_iou_and_dice_match_scikit_learn_including_empty_masks():
     rng = np.random.default_rng(0)
     cases = [(rng.random((16, 16)), rng.random((16, 16)) > 0.6) for _ in range(6)]
-    cases += [(np.zeros((16, 16)), np.zeros((16, 16), bool)),          # empty / empty -> 1
-              (np.full((16, 16), 0.7), np.zeros((16, 16), bool)),     # empty target, all predicted -> 0
-              (np.zeros((16, 16)), np.eye(16, dtype=bool))]           # nothing predicted -> 0
+    cases += [
+        (np.zeros((16, 16)), np.zeros((16, 16), bool)),  # empty / empty -> 1
+        (np.full((16, 16), 0.7), np.zeros((16, 16), bool)),  # empty target, all predicted -> 0
+        (np.zeros((16, 16)), np.eye(16, dtype=bool)),
+    ]  # nothing predicted -> 0
     prob = torch.stack([_t(p)[0] for p, _ in cases])
     target = torch.stack([_t(t)[0] for _, t in cases])
     iou, dice = hard_scores(prob, target)
@@ -56,8 +58,8 @@ def test_hand_computed_scores():
 
 def test_accumulator_averages_per_image():
     acc = MetricAccumulator.empty()
-    acc.add(_t([[1, 1], [0, 0]]), _t([[1, 0], [0, 0]]))   # IoU 1/2
-    acc.add(_t(np.zeros((2, 2))), _t(np.zeros((2, 2))))   # empty/empty: IoU 1
+    acc.add(_t([[1, 1], [0, 0]]), _t([[1, 0], [0, 0]]))  # IoU 1/2
+    acc.add(_t(np.zeros((2, 2))), _t(np.zeros((2, 2))))  # empty/empty: IoU 1
     s = acc.summary()
     assert s["images"] == 2 and s["iou"] == pytest.approx(0.75) and s["dice"] == pytest.approx((2 / 3 + 1) / 2)
 
@@ -80,8 +82,9 @@ def test_geometric_augmentations_move_image_and_mask_together():
 
 def test_flip_is_exact_and_photometric_steps_leave_the_mask_alone():
     image, mask = _blob_pair()
-    img2, mask2 = control_augment(image, mask, np.random.default_rng(0),
-                                  ControlParams(p_shift_scale_rotate=0.0, p_hflip=1.0, p_photometric=0.0))
+    img2, mask2 = control_augment(
+        image, mask, np.random.default_rng(0), ControlParams(p_shift_scale_rotate=0.0, p_hflip=1.0, p_photometric=0.0)
+    )
     assert np.array_equal(mask2, mask[:, ::-1]) and np.array_equal(img2, image[:, ::-1])
     rgb = np.random.default_rng(1).integers(0, 255, (48, 48, 3), dtype=np.uint8)
     photo = ControlParams(p_shift_scale_rotate=0.0, p_hflip=0.0, p_photometric=1.0)

@@ -35,8 +35,19 @@ REPO = Path(__file__).resolve().parents[1]
 MICRO = str(REPO / "tests" / "data" / "micro.toml")
 BIN = Path(sys.executable).parent
 INPAINT = ["--seed", "3", "--preset", MICRO, "--retries", "1"]
-STYLE = ["--all-unstyled", "--preset", MICRO, "--seed", "5", "--lambda-sty", "0", "--lambda-sem", "0",
-         "--lambda-vgg", "0"]   # no DINO or VGG file needed: ZeCon (the model's encoder), MSE, L2 and range terms
+STYLE = [
+    "--all-unstyled",
+    "--preset",
+    MICRO,
+    "--seed",
+    "5",
+    "--lambda-sty",
+    "0",
+    "--lambda-sem",
+    "0",
+    "--lambda-vgg",
+    "0",
+]  # no DINO or VGG file needed: ZeCon (the model's encoder), MSE, L2 and range terms
 
 
 # -- shards, launchers and devices ------------------------------------------------------------
@@ -45,7 +56,7 @@ def test_shards_are_disjoint_contiguous_slices_covering_the_list():
     parts = [Shard(k, 4).take(items) for k in range(4)]
     assert sum(parts, []) == items and [len(p) for p in parts] == [2, 3, 3, 3]
     assert Shard(3, 4).label == "3-of-4" and str(parse_shard("3/4")) == "3/4"
-    assert [Shard(k, 20).take(items[:3]) for k in (0, 6, 19)] == [[], [0], [2]]   # more shards than items
+    assert [Shard(k, 20).take(items[:3]) for k in (0, 6, 19)] == [[], [0], [2]]  # more shards than items
     for text, match in (("4/4", r"0 <= K < N"), ("a/2", r"expected K/N"), ("1", r"expected K/N"), ("0/0", "0 <= K < N")):
         with pytest.raises(BadInputError, match=match):
             parse_shard(text)
@@ -54,11 +65,12 @@ def test_shards_are_disjoint_contiguous_slices_covering_the_list():
 def test_launchers_give_the_shard_and_torchrun_the_gpu():
     assert shard_from_env({}) is None and local_rank_from_env({}) is None
     torchrun = {"RANK": "5", "WORLD_SIZE": "8", "LOCAL_RANK": "1", "SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "4"}
-    assert shard_from_env(torchrun) == Shard(5, 8) and local_rank_from_env(torchrun) == 1   # torchrun first
+    assert shard_from_env(torchrun) == Shard(5, 8) and local_rank_from_env(torchrun) == 1  # torchrun first
     # sbatch --array=1-4: ids 1..4 are shards 0..3; --array=0-6:2 (ids 0,2,4,6) likewise
     assert shard_from_env({"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "1"}) == Shard(3, 4)
-    assert shard_from_env({"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0",
-                           "SLURM_ARRAY_TASK_STEP": "2"}) == Shard(2, 4)
+    assert shard_from_env(
+        {"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_STEP": "2"}
+    ) == Shard(2, 4)
     with pytest.raises(BadInputError, match="RANK='x' is not an integer"):
         shard_from_env({"RANK": "x", "WORLD_SIZE": "2"})
     cuda = torch.cuda.is_available()
@@ -87,8 +99,9 @@ def gen_ws(tmp_path_factory, demo_dataset) -> Workspace:
     ws = Workspace.create(tmp_path_factory.mktemp("gen") / "ws")
     import_dataset(ws, demo_dataset)
     torch.manual_seed(0)
-    cfg = ModelConfig(image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1,),
-                      attention_resolutions=(), num_head_channels=32)
+    cfg = ModelConfig(
+        image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1,), attention_resolutions=(), num_head_channels=32
+    )
     folder = save_model(ws.root / "models" / "full", build_model(cfg), DiffusionConfig(timestep_respacing="10"))
     record_checkpoint(ws, register_model(ws, "full", "full", "tiny", {}, folder), 100, 0.5, folder / "model.safetensors")
     return ws
@@ -127,10 +140,13 @@ def stored(root: Path) -> dict[tuple, dict]:
         parent = ws.sample(s.parent_sample_id).params.get("sample_index") if s.parent_sample_id else None
         params = {k: v for k, v in s.params.items() if k != "seconds"}
         out[(s.kind, s.source_image_id, s.params.get("sample_index"), parent)] = {
-            "image": ws.path(s.image_path).read_bytes(), "mask": ws.path(s.mask_path).read_bytes(),
+            "image": ws.path(s.image_path).read_bytes(),
+            "mask": ws.path(s.mask_path).read_bytes(),
             "row": (s.set_name, s.seed, s.model_id, s.mask_version_id, s.image_path, s.mask_path),
             "checkpoint": ws.query("SELECT checkpoint_id, job_id FROM samples WHERE id = ?", (s.id,))[0][:],
-            "params": params, "gates": ws.gates(s.id)}
+            "params": params,
+            "gates": ws.gates(s.id),
+        }
     return out
 
 
@@ -152,15 +168,15 @@ def test_two_torchrun_shards_merged_equal_one_process_byte_for_byte(gen_ws, tmp_
     run = bundles[0].name.removesuffix("-0-of-2")
     assert run.startswith("inpaint-seed3-") and [b.name for b in bundles] == [f"{run}-0-of-2", f"{run}-1-of-2"]
     shares = [sorted({r["source_image_id"] for r in read_bundle(b).rows}) for b in bundles]
-    assert shares == [[1, 2], [3, 4, 5]]                           # disjoint slices of the sorted images
-    assert read_bundle(bundles[0]).meta["config"]["models"][0]["respacing"] == 10   # the resolved config
+    assert shares == [[1, 2], [3, 4, 5]]  # disjoint slices of the sorted images
+    assert read_bundle(bundles[0]).meta["config"]["models"][0]["respacing"] == 10  # the resolved config
 
     assert cli_main(["import-samples", "-w", str(two), *map(str, bundles)]) == 0
     expected, merged = stored(one), stored(two)
     assert len(expected) == 10 and merged.keys() == expected.keys()
     for key, want in expected.items():
-        assert merged[key] == want, key                            # bytes, row, provenance, gate scores
-    assert cli_main(["import-samples", "-w", str(two), *map(str, bundles)]) == 0   # again: adds nothing
+        assert merged[key] == want, key  # bytes, row, provenance, gate scores
+    assert cli_main(["import-samples", "-w", str(two), *map(str, bundles)]) == 0  # again: adds nothing
     assert len(Workspace.open(two).samples()) == 10
     states = {s.path: s.state for s in bundle_states(Workspace.open(two))}
     assert set(states.values()) == {"merged"}
@@ -168,8 +184,11 @@ def test_two_torchrun_shards_merged_equal_one_process_byte_for_byte(gen_ws, tmp_
 
 def test_style_in_two_torchrun_shards_merged_equals_one_process(gen_ws, tmp_path):
     base = clone(gen_ws, tmp_path / "base")
-    run_inpaint(Workspace.open(base), InpaintParams.from_dict({"images": [1, 2, 3], "seed": 3, "preset": MICRO,
-                                                              "device": "cpu"}), JobContext())
+    run_inpaint(
+        Workspace.open(base),
+        InpaintParams.from_dict({"images": [1, 2, 3], "seed": 3, "preset": MICRO, "device": "cpu"}),
+        JobContext(),
+    )
     one, two = clone(Workspace.open(base), tmp_path / "one"), clone(Workspace.open(base), tmp_path / "two")
     run_cli(["style", "-w", str(one), *STYLE, "--device", "cpu"])
     run_cli(["style", "-w", str(two), *STYLE], launcher=torchrun(2))
@@ -201,17 +220,22 @@ def test_a_killed_shard_loses_only_its_unfinished_images_and_a_rerun_completes_i
     partial = items[0].parents[1]
     kept = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (partial / "items").glob("*.json")}
     assert 1 <= len(kept) < 12 and not (partial / MANIFEST).exists()
-    assert cli_main(["import-samples", "-w", str(root), str(partial)]) == 1        # incomplete: refused
+    assert cli_main(["import-samples", "-w", str(root), str(partial)]) == 1  # incomplete: refused
     states = {s.state for s in bundle_states(Workspace.open(root))}
     assert states == {"running or interrupted"}
 
-    result = run_inpaint(Workspace.open(root), InpaintParams.from_dict(
-        {"all": True, "seed": 3, "preset": MICRO, "retries": 1, "batch": 2, "shard": "0/1", "device": "cpu"}), JobContext())
-    assert len(result.already_done) == len(kept) and result.images == 12 - len(kept)   # only the rest drawn
+    result = run_inpaint(
+        Workspace.open(root),
+        InpaintParams.from_dict(
+            {"all": True, "seed": 3, "preset": MICRO, "retries": 1, "batch": 2, "shard": "0/1", "device": "cpu"}
+        ),
+        JobContext(),
+    )
+    assert len(result.already_done) == len(kept) and result.images == 12 - len(kept)  # only the rest drawn
     bundle = read_bundle(result.bundle)
     keys = [(r["source_image_id"], r["params"]["sample_index"]) for r in bundle.rows]
-    assert sorted(keys) == [(i, k) for i in range(1, 13) for k in range(2)]           # each once
-    for name, (data, _) in kept.items():                                             # the kept rows, unchanged
+    assert sorted(keys) == [(i, k) for i in range(1, 13) for k in range(2)]  # each once
+    for name, (data, _) in kept.items():  # the kept rows, unchanged
         rows = json.loads(data)
         assert [r["image"] for r in rows] == [r["image"] for r in bundle.rows if r["item"] == name[:-5]]
     assert cli_main(["import-samples", "-w", str(root), result.bundle]) == 0
@@ -222,8 +246,13 @@ def test_a_killed_shard_loses_only_its_unfinished_images_and_a_rerun_completes_i
 @pytest.fixture
 def bundle(gen_ws, tmp_path) -> tuple[Workspace, Path]:
     ws = Workspace.open(clone(gen_ws, tmp_path / "ws"))
-    result = run_inpaint(ws, InpaintParams.from_dict({"images": [1, 2], "seed": 4, "preset": MICRO, "device": "cpu",
-                                                      "shard": "0/1", "bundle": str(tmp_path / "b0")}), JobContext())
+    result = run_inpaint(
+        ws,
+        InpaintParams.from_dict(
+            {"images": [1, 2], "seed": 4, "preset": MICRO, "device": "cpu", "shard": "0/1", "bundle": str(tmp_path / "b0")}
+        ),
+        JobContext(),
+    )
     assert result.samples == 4 and result.bundle == str(tmp_path / "b0") and not ws.samples()
     return ws, Path(result.bundle)
 
@@ -238,10 +267,10 @@ def test_corrupt_partial_and_foreign_bundles_are_refused_naming_the_file(bundle,
     assert cli_main(["import-samples", "-w", str(ws.root), str(corrupt), str(partial), str(good)]) == 1
     err = capsys.readouterr().out
     assert f"{png.relative_to(corrupt)} is corrupt" in err and f"bundle {partial} is incomplete" in err
-    assert len(ws.samples()) == 4                     # the good bundle is merged, nothing of the others
-    assert ws.query("SELECT COUNT(*) FROM sample_gates")[0][0] == 4 * 4      # with their gate scores
+    assert len(ws.samples()) == 4  # the good bundle is merged, nothing of the others
+    assert ws.query("SELECT COUNT(*) FROM sample_gates")[0][0] == 4 * 4  # with their gate scores
     other = Workspace.create(tmp_path / "other")
-    import_dataset(other, demo_dataset)               # the same images, but no model 1
+    import_dataset(other, demo_dataset)  # the same images, but no model 1
     reports, errors = import_bundles(other, [good])
     assert reports == [] and len(errors) == 1 and not other.samples()
     assert "rows.jsonl line 1 names model 1, which this workspace does not have" in errors[0]
@@ -259,4 +288,4 @@ def test_a_shard_needs_a_seed_and_never_resumes_or_overwrites_another_run(bundle
     with pytest.raises(BadInputError, match=r"shard 2/2: use K/N with 0 <= K < N"):
         run_inpaint(ws, InpaintParams.from_dict({**params, "shard": "2/2"}), JobContext())
     again = run_inpaint(ws, InpaintParams.from_dict({**params, "seed": 4, "bundle": str(good)}), JobContext())
-    assert again.samples == 0 and sorted(again.already_done) == [1, 2]   # the same run: complete already
+    assert again.samples == 0 and sorted(again.already_done) == [1, 2]  # the same run: complete already

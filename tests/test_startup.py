@@ -8,18 +8,30 @@ import sys
 import pytest
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
-PROBE = ("import sys\n"
-         "from diffgen_gui.launcher import main\n"
-         "try:\n"
-         "    rc = main(sys.argv[1:])\n"
-         "except SystemExit as e:\n"
-         "    rc = e.code\n"
-         "heavy = [m for m in ('torch', 'diffusers', 'PySide6') if m in sys.modules]\n"
-         "print('HEAVY', heavy, 'RC', rc, file=sys.stderr)\n")
+PROBE = (
+    "import sys\n"
+    "from diffgen_gui.launcher import main\n"
+    "try:\n"
+    "    rc = main(sys.argv[1:])\n"
+    "except SystemExit as e:\n"
+    "    rc = e.code\n"
+    "heavy = [m for m in ('torch', 'diffusers', 'PySide6') if m in sys.modules]\n"
+    "print('HEAVY', heavy, 'RC', rc, file=sys.stderr)\n"
+)
 
 
-@pytest.mark.parametrize("args", [["--help"], ["info"], ["survey", "list"], ["settings", "show"],
-                                  ["cli-reference"], ["jobs", "list"], ["export", "OUT", "--with-real"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["info"],
+        ["survey", "list"],
+        ["settings", "show"],
+        ["cli-reference"],
+        ["jobs", "list"],
+        ["export", "OUT", "--with-real"],
+    ],
+)
 def test_commands_that_compute_nothing_leave_torch_unloaded(args, demo_ws, tmp_path):
     argv = [a.replace("OUT", str(tmp_path / "export")) for a in args]
     if args[0] not in ("--help", "settings", "cli-reference"):

@@ -50,8 +50,16 @@ def test_paper_semantic_term_is_on_for_19_of_the_120_style_steps(tmp_path, monke
     steps: list[tuple[int, int]] = []
     g = torch.Generator().manual_seed(0)
     content = torch.rand(1, 4, 32, 32, generator=g) * 2 - 1
-    style_tensor(model.requires_grad_(False), diffusion, content, content[:, :3], paper_style(sem=1e-3),
-                 Networks(dino=dino), g, step_done=lambda done, total: steps.append((done, total)))
+    style_tensor(
+        model.requires_grad_(False),
+        diffusion,
+        content,
+        content[:, :3],
+        paper_style(sem=1e-3),
+        Networks(dino=dino),
+        g,
+        step_done=lambda done, total: steps.append((done, total)),
+    )
     assert diffusion.num_timesteps == 200 and steps[-1] == (120, 120)
     assert len(sem_steps) == 19, f"semantic term on for {len(sem_steps)} steps"
 
@@ -89,10 +97,10 @@ def test_mkl_equals_the_closed_form_on_correlated_colours():
     cs_h = np.real(scipy.linalg.sqrtm(cs))
     cs_h_inv = np.linalg.inv(cs_h)
     t_map = cs_h_inv @ np.real(scipy.linalg.sqrtm(cs_h @ cr @ cs_h)) @ cs_h_inv
-    np.testing.assert_allclose(t_map @ cs @ t_map, cr, rtol=1e-8)    # the defining property
+    np.testing.assert_allclose(t_map @ cs @ t_map, cr, rtol=1e-8)  # the defining property
     expected = np.clip(np.rint((s - s.mean(0)) @ t_map.T + r.mean(0)), 0, 255)
     out = mkl_transfer(src.reshape(20, 30, 3), tgt.reshape(20, 30, 3)).reshape(-1, 3).astype(np.float64)
-    assert np.abs(out - expected).max() <= 1            # a rounding tie at most
+    assert np.abs(out - expected).max() <= 1  # a rounding tie at most
     assert (out == expected).mean() > 0.99
 
 
@@ -103,8 +111,9 @@ def small_diffusion():
 
 
 def mse_guide(diffusion, content: torch.Tensor, seed: int) -> StyleGuide:
-    return StyleGuide(paper_style(mse=1.0), diffusion, None, content, content[:, :3],
-                      Networks(), torch.Generator().manual_seed(seed))
+    return StyleGuide(
+        paper_style(mse=1.0), diffusion, None, content, content[:, :3], Networks(), torch.Generator().manual_seed(seed)
+    )
 
 
 def test_content_mse_compares_rgb_only_hand_computed(small_diffusion):
@@ -113,7 +122,7 @@ def test_content_mse_compares_rgb_only_hand_computed(small_diffusion):
     (with the mask channel it would be (3 * rgb + mask) / 4)."""
     t_index, seed = 30, 7
     content = torch.zeros(1, 4, 2, 2)
-    content[:, 3] = 1.0                                  # a full mask: the channel the MSE must ignore
+    content[:, 3] = 1.0  # a full mask: the channel the MSE must ignore
     x = torch.full((1, 4, 2, 2), 0.5)
     pred = torch.full((1, 4, 2, 2), -0.25)
     pred[:, 3] = -1.0
@@ -124,8 +133,8 @@ def test_content_mse_compares_rgb_only_hand_computed(small_diffusion):
     abar = float(small_diffusion.alphas_cumprod[t_index])
     f = (1 - abar) ** 0.5
     noise = torch.randn((1, 4, 2, 2), generator=torch.Generator().manual_seed(seed))
-    y_in = content * f + (abar ** 0.5 * content + f * noise) * (1 - f)
-    x_in = -0.25 * f + 0.5 * (1 - f)                     # the RGB channels of x_in (constant)
+    y_in = content * f + (abar**0.5 * content + f * noise) * (1 - f)
+    x_in = -0.25 * f + 0.5 * (1 - f)  # the RGB channels of x_in (constant)
     expected = float(((x_in - y_in[:, :3]) ** 2).mean())
     assert guide.terms["mse"] == pytest.approx(expected, rel=1e-6)
 
@@ -155,16 +164,22 @@ def test_content_mse_neither_counts_nor_anchors_the_mask_channel(small_diffusion
 def tiny_vgg(inplace: bool) -> nn.Sequential:
     """torchvision's vgg19.features layout up to conv2_1 (conv, ReLU, conv, ReLU, max-pool,
     conv, ReLU) with 1x1 convolutions of known weights; torchvision's ReLUs are in place."""
+
     def conv(cin: int, w: list[list[float]], b: list[float]) -> nn.Conv2d:
         c = nn.Conv2d(cin, len(w), 1)
         c.weight.data = torch.tensor(w).view(len(w), cin, 1, 1)
         c.bias.data = torch.tensor(b)
         return c
 
-    return nn.Sequential(conv(3, [[1.0, -2.0, 0.5], [-1.0, 0.0, 1.0]], [-0.25, 0.0]), nn.ReLU(inplace),
-                         conv(2, [[1.0, 1.0], [0.5, -1.0]], [0.0, 0.1]), nn.ReLU(inplace),
-                         nn.MaxPool2d(2, 2),
-                         conv(2, [[2.0, -1.0], [-1.0, 1.0]], [-0.5, 0.0]), nn.ReLU(inplace))
+    return nn.Sequential(
+        conv(3, [[1.0, -2.0, 0.5], [-1.0, 0.0, 1.0]], [-0.25, 0.0]),
+        nn.ReLU(inplace),
+        conv(2, [[1.0, 1.0], [0.5, -1.0]], [0.0, 0.1]),
+        nn.ReLU(inplace),
+        nn.MaxPool2d(2, 2),
+        conv(2, [[2.0, -1.0], [-1.0, 1.0]], [-0.5, 0.0]),
+        nn.ReLU(inplace),
+    )
 
 
 @pytest.mark.parametrize("inplace", [True, False])
@@ -176,10 +191,10 @@ def test_vgg_features_are_post_relu_as_the_reference_stores_them(inplace):
     x[2] = torch.tensor([[2.0, 1.0], [0.0, 3.0]])
     x = x[None]
     relu = lambda a: np.maximum(a, 0.0)  # noqa: E731
-    px = x[0].numpy().reshape(3, -1)                                   # (3, 4 pixels)
+    px = x[0].numpy().reshape(3, -1)  # (3, 4 pixels)
     c11 = relu(np.array([[1.0, -2.0, 0.5], [-1.0, 0.0, 1.0]]) @ px + [[-0.25], [0.0]])
     c12 = relu(np.array([[1.0, 1.0], [0.5, -1.0]]) @ c11 + [[0.0], [0.1]])
-    pooled = c12.max(axis=1, keepdims=True)                            # 2x2 max-pool of a 2x2 map
+    pooled = c12.max(axis=1, keepdims=True)  # 2x2 max-pool of a 2x2 map
     c21 = relu(np.array([[2.0, -1.0], [-1.0, 1.0]]) @ pooled + [[-0.5], [0.0]])
     with torch.no_grad():
         feats = vgg_features(tiny_vgg(inplace), x)
@@ -209,7 +224,7 @@ def fake_style_ws(demo_ws, tmp_path, monkeypatch):
     def fake(model, diffusion, content, target, cfg, nets, generator, step_done=None, cancel=None):
         x = content.clone()
         x[:, 3] = -1.0
-        x[:, 3, 4:24, 6:26] = 1.0                       # a 20 x 20 square: kept by the clean-up
+        x[:, 3, 4:24, 6:26] = 1.0  # a 20 x 20 square: kept by the clean-up
         return x, {}
 
     monkeypatch.setattr(style_job, "style_tensor", fake)

@@ -21,7 +21,7 @@ from backend.style import networks, run_style
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
 from backend.style.params import StyleParams
 
-FEW_STEPS = ["style.skip_timesteps=46"]          # 4 of the tiny preset's 50 steps
+FEW_STEPS = ["style.skip_timesteps=46"]  # 4 of the tiny preset's 50 steps
 
 
 def _style(ws, params: dict, **ctx):
@@ -86,7 +86,7 @@ def test_zero_lambdas_call_no_network(setup, monkeypatch):
     monkeypatch.setattr(networks.UNetEncoder, "__call__", lambda *a: pytest.fail("encoder called"))
     handle = model.register_forward_hook(lambda *a: calls.__setitem__("unet", calls["unet"] + 1))
     try:
-        sample(setup, only(mse=78.125, l2=156.25, rng=3.125))     # Networks() holds no VGG / DINO
+        sample(setup, only(mse=78.125, l2=156.25, rng=3.125))  # Networks() holds no VGG / DINO
     finally:
         handle.remove()
     assert calls["unet"] == 50 - 42
@@ -114,15 +114,32 @@ def style_ws(demo_ws, tmp_path, monkeypatch):
 
 def test_cli_styles_all_unstyled_samples_with_provenance(style_ws):
     ws, parents = style_ws
-    assert cli_main(["style", "-w", str(ws.root), "--all-unstyled", "--set", FEW_STEPS[0],
-                     "--set", "style.mask_from=parent", "--seed", "5", "--lambda-sem", "0"]) == 0
+    assert (
+        cli_main(
+            [
+                "style",
+                "-w",
+                str(ws.root),
+                "--all-unstyled",
+                "--set",
+                FEW_STEPS[0],
+                "--set",
+                "style.mask_from=parent",
+                "--seed",
+                "5",
+                "--lambda-sem",
+                "0",
+            ]
+        )
+        == 0
+    )
     styled = ws.samples(kind="styled")
     assert [s.parent_sample_id for s in styled] == [p.id for p in parents]
     assert [s.set_name for s in styled] == ["Styled-Diff", "Full-Styled-Diff"]
     for s, p in zip(styled, parents):
         image, mask = ws.read_sample(s)
         assert image.shape == (32, 32, 3)
-        np.testing.assert_array_equal(mask, ws.read_sample(p)[1])       # the parent's mask is kept
+        np.testing.assert_array_equal(mask, ws.read_sample(p)[1])  # the parent's mask is kept
         assert s.source_image_id == p.source_image_id and s.model_id == p.model_id and s.seed == 5 + p.id
         prov = s.params
         assert prov["steps"] == 4 and prov["style"]["lambda_sem"] == 0 and prov["style"]["lambda_zecon"] == 7.8125
@@ -139,9 +156,16 @@ def test_cli_styles_all_unstyled_samples_with_provenance(style_ws):
 def test_styled_mask_colour_match_and_progress(style_ws):
     ws, parents = style_ws
     seen = []
-    result = _style(ws, {"samples": [parents[0].id], "overrides": FEW_STEPS,
-                         "color_match": "histogram", "lambdas": {"sty": 0, "sem": 0, "zecon": 0}},
-                    progress=lambda d, t, m: seen.append((d, t)))
+    result = _style(
+        ws,
+        {
+            "samples": [parents[0].id],
+            "overrides": FEW_STEPS,
+            "color_match": "histogram",
+            "lambdas": {"sty": 0, "sem": 0, "zecon": 0},
+        },
+        progress=lambda d, t, m: seen.append((d, t)),
+    )
     assert seen[-1] == (4, 4) and len(result.styled) == 1
     s = ws.sample(result.styled[0])
     _, mask = ws.read_sample(s)
@@ -155,7 +179,7 @@ def test_cancel_writes_nothing_and_bad_samples_are_reported(style_ws):
     with pytest.raises(Cancelled):
         _style(ws, {"overrides": FEW_STEPS}, cancel=lambda: calls.append(1) or len(calls) > 3)
     assert ws.samples(kind="styled") == []
-    ws.path(parents[0].image_path).unlink()                   # a sample whose file went missing
+    ws.path(parents[0].image_path).unlink()  # a sample whose file went missing
     result = _style(ws, {"overrides": FEW_STEPS, "lambdas": {"sty": 0, "sem": 0, "vgg": 0}})
     assert len(result.styled) == 1 and len(result.errors) == 1
     assert str(parents[0].id) in result.errors[0]
@@ -163,8 +187,9 @@ def test_cancel_writes_nothing_and_bad_samples_are_reported(style_ws):
 
 def test_a_queued_style_job_is_the_provenance_of_its_samples(style_ws):
     ws, parents = style_ws
-    job_id = JobStore(ws).enqueue("style", {"samples": [parents[1].id], "overrides": FEW_STEPS,
-                                            "lambdas": {"sty": 0, "sem": 0, "vgg": 0}})
+    job_id = JobStore(ws).enqueue(
+        "style", {"samples": [parents[1].id], "overrides": FEW_STEPS, "lambdas": {"sty": 0, "sem": 0, "vgg": 0}}
+    )
     rec = run_job(ws, job_id)
     assert rec.status == "done" and rec.message == "styled 1 of 1 samples", rec.message
     assert rec.result["considered"] == 1 and rec.result["errors"] == []
@@ -179,8 +204,8 @@ def test_styled_masks_are_cleaned_with_inpaintings_defaults():
     from backend.style.job import StyleJob
 
     mask = np.zeros((64, 64), np.uint8)
-    mask[5:10, 5:10] = 255      # 25 px island: below inpainting's default of 64, above 16
-    mask[30:50, 30:50] = 255    # 400 px polyp
+    mask[5:10, 5:10] = 255  # 25 px island: below inpainting's default of 64, above 16
+    mask[30:50, 30:50] = 255  # 400 px polyp
     cleaned = StyleJob.clean_mask(mask, {"inpaint": {}})
     assert InpaintConfig().min_island == 64
     assert cleaned[5:10, 5:10].max() == 0 and cleaned[30:50, 30:50].min() == 255
@@ -194,6 +219,6 @@ def test_styled_samples_are_scored_so_the_seam_before_and_after_style_is_a_numbe
     child = ws.sample(result.styled[0])
     after = {g.gate: g for g in ws.gates(child.id)}
     assert set(after) == {"no_polyp", "cut_off", "copy", "seam"} and after["seam"].threshold == 0.08
-    assert rescore(ws, [parents[0]])["scored"] == 1       # the parent, made without gates, scored from provenance
+    assert rescore(ws, [parents[0]])["scored"] == 1  # the parent, made without gates, scored from provenance
     before = {g.gate: g for g in ws.gates(parents[0].id)}
-    assert before["seam"].value > 0 and before["copy"].value > 0   # the off-colour patch: a step and a change
+    assert before["seam"].value > 0 and before["copy"].value > 0  # the off-colour patch: a step and a change

@@ -23,7 +23,7 @@ def grad_of(fn, x: torch.Tensor) -> torch.Tensor:
 
 
 def test_range_loss_matches_hand_computation():
-    x = torch.tensor([[[[-2.0, 0.0], [1.5, 1.0]]]])          # outside by 1 and 0.5
+    x = torch.tensor([[[[-2.0, 0.0], [1.5, 1.0]]]])  # outside by 1 and 0.5
     assert losses.range_loss(x).item() == pytest.approx((1.0 + 0.25) / 4)
     g = grad_of(losses.range_loss, x)
     assert g[0, 0, 0, 0] < 0 and g[0, 0, 1, 0] > 0 and g[0, 0, 0, 1] == 0
@@ -46,7 +46,7 @@ def test_patch_nce_equals_reference_and_prefers_matching_patches():
     k = torch.nn.functional.normalize(torch.randn(20, 16), dim=1)
     ours = losses.patch_nce(q, k, 0.07).item()
     assert ours == pytest.approx(reference_patch_nce(q.double().numpy(), k.double().numpy(), 0.07), rel=1e-5)
-    assert losses.patch_nce(q, q).item() < 0.05 < ours           # identical features: near zero
+    assert losses.patch_nce(q, q).item() < 0.05 < ours  # identical features: near zero
     assert torch.isfinite(grad_of(lambda z: losses.patch_nce(torch.nn.functional.normalize(z, dim=1), k), q)).all()
 
 
@@ -90,8 +90,9 @@ def test_vgg_loader_and_loss(tmp_path):
     path = write_vgg(tmp_path / "vgg19.pth")
     vgg = load_vgg(path)
     reference = torchvision.models.vgg19(weights=None).features
-    reference.load_state_dict({k[len("features."):]: v for k, v in torch.load(path).items()
-                               if k.startswith("features.")}, strict=False)
+    reference.load_state_dict(
+        {k[len("features.") :]: v for k, v in torch.load(path).items() if k.startswith("features.")}, strict=False
+    )
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         feats = vgg_features(vgg, x)

@@ -15,8 +15,16 @@ from tests.diffusion_micro import MICRO_OVERRIDES
 
 
 def _params(**kw) -> TrainParams:
-    return TrainParams.from_dict({"preset": "tiny", "target": "full", "device": "cpu", "steps": 3,
-                                  "overrides": MICRO_OVERRIDES + ["train.sample_count=2"], **kw})
+    return TrainParams.from_dict(
+        {
+            "preset": "tiny",
+            "target": "full",
+            "device": "cpu",
+            "steps": 3,
+            "overrides": MICRO_OVERRIDES + ["train.sample_count=2"],
+            **kw,
+        }
+    )
 
 
 def test_training_writes_tensorboard_events(demo_ws, tmp_path):

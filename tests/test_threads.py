@@ -35,19 +35,22 @@ def test_other_cores_subtracts_this_process():
     before = CpuSample(busy_ticks=1000, total_ticks=5000, own_seconds=2.0, cpus=2)
     after = CpuSample(busy_ticks=1150, total_ticks=5200, own_seconds=2.5, cpus=2)
     assert other_cores(before, after, 100.0) == pytest.approx(1.0)
-    assert other_cores(after, after, 100.0) is None            # no time passed
+    assert other_cores(after, after, 100.0) is None  # no time passed
 
 
-@pytest.mark.parametrize("others, cpus, ceiling, reserve, expected", [
-    (0.0, 2, 2, 0, 2),      # idle: torch's default
-    (0.2, 2, 2, 0, 2),      # a little background is not worth a thread
-    (0.67, 2, 2, 0, 1),     # one busy process sharing with our two spinning threads
-    (1.0, 2, 2, 0, 1),      # one busy process, we run one thread
-    (2.0, 2, 2, 0, 1),      # never fewer than one
-    (0.0, 8, 4, 0, 4),      # 8 logical CPUs, 4 physical cores: the ceiling
-    (2.0, 8, 4, 0, 3),      # 2 logical CPUs busy = one physical core
-    (0.0, 4, 4, 1, 3),      # a desktop-app job leaves one core to the app
-])
+@pytest.mark.parametrize(
+    "others, cpus, ceiling, reserve, expected",
+    [
+        (0.0, 2, 2, 0, 2),  # idle: torch's default
+        (0.2, 2, 2, 0, 2),  # a little background is not worth a thread
+        (0.67, 2, 2, 0, 1),  # one busy process sharing with our two spinning threads
+        (1.0, 2, 2, 0, 1),  # one busy process, we run one thread
+        (2.0, 2, 2, 0, 1),  # never fewer than one
+        (0.0, 8, 4, 0, 4),  # 8 logical CPUs, 4 physical cores: the ceiling
+        (2.0, 8, 4, 0, 3),  # 2 logical CPUs busy = one physical core
+        (0.0, 4, 4, 1, 3),  # a desktop-app job leaves one core to the app
+    ],
+)
 def test_threads_for(others, cpus, ceiling, reserve, expected):
     assert threads_for(others, cpus, ceiling, reserve) == expected
 
@@ -70,25 +73,27 @@ class FakeCpu:
 
 def test_governor_follows_other_processes_at_its_interval():
     cpu, set_to = FakeCpu(), []
-    gov = ThreadGovernor(ceiling=2, interval_s=2.0, sample=cpu.sample, set_threads=set_to.append,
-                         clock=lambda: cpu.now, ticks_per_s=100.0)
-    assert gov.adapt() == 2 and cpu.calls == 1                  # first call: a reference sample only
+    gov = ThreadGovernor(
+        ceiling=2, interval_s=2.0, sample=cpu.sample, set_threads=set_to.append, clock=lambda: cpu.now, ticks_per_s=100.0
+    )
+    assert gov.adapt() == 2 and cpu.calls == 1  # first call: a reference sample only
     cpu.others = 1.0
     cpu.advance(1.0)
-    assert gov.adapt() == 2 and cpu.calls == 1                  # not due yet: no /proc read
+    assert gov.adapt() == 2 and cpu.calls == 1  # not due yet: no /proc read
     cpu.advance(1.0)
     assert gov.adapt() == 1 and set_to == [1]
     cpu.others = 0.0
     cpu.advance(2.0)
     assert gov.adapt() == 2 and set_to == [1, 2]
     cpu.advance(2.0)
-    assert gov.adapt() == 2 and set_to == [1, 2]                # unchanged: no call
+    assert gov.adapt() == 2 and set_to == [1, 2]  # unchanged: no call
 
 
 def test_governor_leaves_the_apps_core_from_the_start():
     cpu, set_to = FakeCpu(), []
-    gov = ThreadGovernor(ceiling=4, reserve=1, sample=cpu.sample, set_threads=set_to.append,
-                         clock=lambda: cpu.now, ticks_per_s=100.0)
+    gov = ThreadGovernor(
+        ceiling=4, reserve=1, sample=cpu.sample, set_threads=set_to.append, clock=lambda: cpu.now, ticks_per_s=100.0
+    )
     assert set_to == [3] and gov.adapt() == 3
 
 
@@ -138,7 +143,7 @@ def test_adapt_after_configure_process_governs_torch(fresh_policy):
     threads.configure_process()
     threads.adapt()
     assert threads._governor is not None and threads._governor.ceiling == before
-    threads._governor.threads = 1              # as if it had shrunk: reset restores the default
+    threads._governor.threads = 1  # as if it had shrunk: reset restores the default
     torch.set_num_threads(1)
     threads.reset()
     assert torch.get_num_threads() == before and threads._governor is None
@@ -146,8 +151,9 @@ def test_adapt_after_configure_process_governs_torch(fresh_policy):
 
 def test_module_does_not_import_torch():
     code = "import sys, backend.config.threads; assert 'torch' not in sys.modules, 'torch imported'"
-    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
 
 
@@ -157,7 +163,7 @@ def test_a_busy_process_shows_up_as_other_cores():
     try:
         time.sleep(0.3)
         before = threads.read_sample()
-        time.sleep(1.0)                       # this process idles: the busy one is "other"
+        time.sleep(1.0)  # this process idles: the busy one is "other"
         after = threads.read_sample()
     finally:
         proc.kill()
@@ -179,6 +185,7 @@ def test_repaint_loop_adapts_threads_every_model_call(monkeypatch):
     row = repaint.RepaintRow(torch.zeros(4, 8, 8), torch.ones(1, 8, 8), 0)
 
     def model(x, t):
-        return torch.zeros(x.shape[0], 8, *x.shape[2:])   # eps and the learned-sigma channels
+        return torch.zeros(x.shape[0], 8, *x.shape[2:])  # eps and the learned-sigma channels
+
     repaint.repaint_batch(model, diffusion, [row], times)
     assert len(calls) == len(times) - 1

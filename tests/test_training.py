@@ -29,8 +29,7 @@ from tests.diffusion_micro import MICRO_OVERRIDES
 
 
 def _params(**kw) -> TrainParams:
-    return TrainParams.from_dict({"preset": "tiny", "target": "full", "device": "cpu", "overrides": MICRO_OVERRIDES,
-                                  **kw})
+    return TrainParams.from_dict({"preset": "tiny", "target": "full", "device": "cpu", "overrides": MICRO_OVERRIDES, **kw})
 
 
 def test_full_run_writes_loadable_model_records_and_pictures(demo_ws):
@@ -89,17 +88,19 @@ def test_cancel_saves_a_valid_checkpoint_and_resumes(demo_ws):
     assert (folder / "checkpoints/step-0000003/train_state.pt").exists()
     assert not list(folder.glob("checkpoints/.*"))
     load_model(folder)
-    result = run_train(demo_ws, _params(steps=4, name="c", resume=True,
-                                        overrides=MICRO_OVERRIDES + ["train.sample_count=0"]), JobContext())
+    result = run_train(
+        demo_ws, _params(steps=4, name="c", resume=True, overrides=MICRO_OVERRIDES + ["train.sample_count=0"]), JobContext()
+    )
     assert result.models[0]["steps"] == 4
 
 
 def _cluster(ws, assignment: dict[int, int]) -> int:
     with ws.transaction() as c:
-        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, is_current, created_at) VALUES (?,?,?,?,?)",
-                        (len(set(assignment.values())), 0, "test", 1, now())).lastrowid
-        c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)",
-                      [(cid, i, k) for i, k in assignment.items()])
+        cid = c.execute(
+            "INSERT INTO clusterings (k, seed, extractor, is_current, created_at) VALUES (?,?,?,?,?)",
+            (len(set(assignment.values())), 0, "test", 1, now()),
+        ).lastrowid
+        c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)", [(cid, i, k) for i, k in assignment.items()])
     return cid
 
 
@@ -110,8 +111,9 @@ def test_clusters_target_trains_one_model_per_cluster(demo_ws):
     cid = _cluster(demo_ws, {i: (0 if n < 5 else 1) for n, i in enumerate(ids)})
     with pytest.raises(DiffGenError, match="cluster 7"):
         run_train(demo_ws, _params(steps=1, target="cluster:7"), JobContext())
-    result = run_train(demo_ws, _params(steps=1, target="clusters",
-                                        overrides=MICRO_OVERRIDES + ["train.sample_count=0"]), JobContext())
+    result = run_train(
+        demo_ws, _params(steps=1, target="clusters", overrides=MICRO_OVERRIDES + ["train.sample_count=0"]), JobContext()
+    )
     models = result.models
     assert [(m["cluster"], m["name"]) for m in models] == [(0, f"c{cid}-tiny-k0"), (1, f"c{cid}-tiny-k1")]
     flagged = {r.id for r in demo_ws.images("flagged = 1")}
@@ -144,8 +146,9 @@ def test_train_resize_reaches_the_data_and_the_saved_config(demo_ws, monkeypatch
     seen = []
     real = training.load_pairs
     monkeypatch.setattr(training, "load_pairs", lambda *a, **k: seen.append(k["resize"]) or real(*a, **k))
-    result = run_train(demo_ws, _params(steps=1, overrides=MICRO_OVERRIDES + ["train.resize=center_crop",
-                                                                             "train.sample_count=0"]), JobContext())
+    result = run_train(
+        demo_ws, _params(steps=1, overrides=MICRO_OVERRIDES + ["train.resize=center_crop", "train.sample_count=0"]), JobContext()
+    )
     assert seen == ["center_crop"]
     cfg = json.loads((demo_ws.path(result.models[0]["folder"]) / "config.json").read_text())
     assert cfg["train"]["resize"] == "center_crop"
@@ -159,8 +162,8 @@ def test_data_order_visits_every_image_once_per_epoch():
     n, batch = 7, 3
     stream = np.concatenate([global_batch_indices(5, s, batch, n) for s in range(7)])  # 21 = 3 epochs
     for epoch in range(3):
-        assert sorted(stream[epoch * n:(epoch + 1) * n]) == list(range(n))
-    assert not np.array_equal(stream[:n], stream[n:2 * n])  # reshuffled each epoch
+        assert sorted(stream[epoch * n : (epoch + 1) * n]) == list(range(n))
+    assert not np.array_equal(stream[:n], stream[n : 2 * n])  # reshuffled each epoch
 
 
 def test_ema_follows_the_recurrence_with_and_without_warmup():
@@ -211,14 +214,16 @@ def test_disk_full_at_a_checkpoint_fails_the_job_clearly_and_keeps_the_earlier_o
     assert (run / "checkpoints/step-0000002/train_state.pt").exists()
     assert json.loads((run / "config.json").read_text())["steps"] == 2
     monkeypatch.setattr(files, "_write_and_sync", real)
-    result = run_train(demo_ws, _params(steps=4, name="d", resume=True,
-                                        overrides=MICRO_OVERRIDES + ["train.sample_count=0"]), JobContext())
+    result = run_train(
+        demo_ws, _params(steps=4, name="d", resume=True, overrides=MICRO_OVERRIDES + ["train.sample_count=0"]), JobContext()
+    )
     assert result.models[0]["steps"] == 4
 
 
 def test_a_run_killed_before_its_first_checkpoint_registers_no_model(demo_ws, monkeypatch):
     """kill -9 during the first save (simulated by an exception there): no model row points at
     an empty folder, so 'inpaint --model full' is never sent to it; the run starts again."""
+
     def killed(*a, **k):
         raise KeyboardInterrupt
 
@@ -229,19 +234,20 @@ def test_a_run_killed_before_its_first_checkpoint_registers_no_model(demo_ws, mo
     assert demo_ws.query("SELECT COUNT(*) FROM models")[0][0] == 0
     with pytest.raises(DiffGenError, match="no trained diffusion model"):
         resolve_model(demo_ws, None, "full")
-    result = run_train(demo_ws, _params(steps=2, name="k", overrides=MICRO_OVERRIDES + ["train.sample_count=0"]),
-                       JobContext())
+    result = run_train(demo_ws, _params(steps=2, name="k", overrides=MICRO_OVERRIDES + ["train.sample_count=0"]), JobContext())
     assert resolve_model(demo_ws, None, "full").id == result.models[0]["model_id"]
 
 
 def test_models_without_weights_are_skipped_with_a_note(demo_ws):
     """Workspaces from before the fix may hold a model row whose folder is empty."""
-    result = run_train(demo_ws, _params(steps=2, name="good", overrides=MICRO_OVERRIDES + ["train.sample_count=0"]),
-                       JobContext())
+    result = run_train(demo_ws, _params(steps=2, name="good", overrides=MICRO_OVERRIDES + ["train.sample_count=0"]), JobContext())
     good = result.models[0]["model_id"]
     with demo_ws.transaction() as c:
-        c.execute("INSERT INTO models (name, target, preset, config_json, path, created_at)"
-                  " VALUES ('empty', 'full', 'tiny', '{}', 'models/empty', ?)", (now(),))
+        c.execute(
+            "INSERT INTO models (name, target, preset, config_json, path, created_at)"
+            " VALUES ('empty', 'full', 'tiny', '{}', 'models/empty', ?)",
+            (now(),),
+        )
     ref = resolve_model(demo_ws, demo_ws.image_ids()[0], "full")
     assert ref.id == good and "model empty (models/empty) has no saved weights" in ref.note
     with demo_ws.transaction() as c:

@@ -103,8 +103,10 @@ def test_every_loader_refuses_a_crafted_torchscript_before_it_runs(loader, tmp_p
     marker = tmp_path / "written-by-torchscript"
     bad = crafted_torchscript(tmp_path / "inception-2015-12-05.pt", marker)
     digest = hashlib.sha256(bad.read_bytes()).hexdigest()
-    message = (rf"inception-2015-12-05\.pt: a TorchScript program \(sha256 {digest}\), "
-               r"refused: loading TorchScript runs the code inside it")
+    message = (
+        rf"inception-2015-12-05\.pt: a TorchScript program \(sha256 {digest}\), "
+        r"refused: loading TorchScript runs the code inside it"
+    )
     with pytest.raises(BadWeightsError, match=message) as e:
         LOADERS[loader](bad)
     assert not marker.exists()
@@ -117,10 +119,12 @@ def test_every_loader_refuses_a_crafted_torchscript_before_it_runs(loader, tmp_p
 def test_every_loader_refuses_a_pickle_that_runs_code(loader, tmp_path):
     marker = tmp_path / "written-by-pickle"
     bad = code_pickle(tmp_path / "weights.pth", marker)
-    message = (r"weights\.pth is a PyTorch state dict \(zip\); expected a safetensors file"  # never unpickled
-               if loader in SAFETENSORS_ONLY else
-               r"weights\.pth: a PyTorch state dict \(zip\) that holds code or objects beyond tensors, "
-               r"refused: .*GLOBAL io\.open")
+    message = (
+        r"weights\.pth is a PyTorch state dict \(zip\); expected a safetensors file"  # never unpickled
+        if loader in SAFETENSORS_ONLY
+        else r"weights\.pth: a PyTorch state dict \(zip\) that holds code or objects beyond tensors, "
+        r"refused: .*GLOBAL io\.open"
+    )
     with pytest.raises(BadWeightsError, match=message):
         LOADERS[loader](bad)
     assert not marker.exists()
@@ -146,8 +150,10 @@ def _bad_file(kind: str, folder: Path, marker: Path) -> tuple[Path, str | None]:
     if kind == "pickle named .safetensors":
         path = folder / "model.safetensors"
         torch.save(state, path)
-        return path, (r"model\.safetensors is named \.safetensors but is a PyTorch state dict \(zip\), "
-                      r"not a safetensors file\. Expected a safetensors file")
+        return path, (
+            r"model\.safetensors is named \.safetensors but is a PyTorch state dict \(zip\), "
+            r"not a safetensors file\. Expected a safetensors file"
+        )
     if kind == "pickle with code":
         path = code_pickle(folder / "model.pt", marker)
         return path, r"model\.pt: .* holds code or objects beyond tensors, refused"
@@ -166,15 +172,14 @@ def _bad_file(kind: str, folder: Path, marker: Path) -> tuple[Path, str | None]:
     return folder / "model.safetensors", None
 
 
-KINDS = ["pickle named .safetensors", "pickle with code", "torchscript", "truncated .pt",
-         "truncated .safetensors", "missing"]
+KINDS = ["pickle named .safetensors", "pickle with code", "torchscript", "truncated .pt", "truncated .safetensors", "missing"]
 
 
 def _error(capsys) -> str:
     """The one ``error:`` message on stderr (progress bars may come before it), no traceback."""
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("error: ") == 1, err
-    return err[err.index("error: "):]
+    return err[err.index("error: ") :]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -199,8 +204,18 @@ def style_ws(demo_ws, monkeypatch):
 def test_style_cli_names_each_bad_dino_file(kind, style_ws, tmp_path, capsys):
     marker = tmp_path / "ran"
     path, message = _bad_file(kind, tmp_path, marker)
-    argv = ["style", "-w", str(style_ws.root), "--all-unstyled", "--set", "style.skip_timesteps=46",
-            "--lambda-vgg", "0", "--dino-weights", str(path)]
+    argv = [
+        "style",
+        "-w",
+        str(style_ws.root),
+        "--all-unstyled",
+        "--set",
+        "style.skip_timesteps=46",
+        "--lambda-vgg",
+        "0",
+        "--dino-weights",
+        str(path),
+    ]
     assert main(argv) == 1
     err = _error(capsys)
     missing = r"Pretrained weights for dino .* '.*model\.safetensors' does not exist"
@@ -220,6 +235,9 @@ def test_fid_cli_refuses_a_crafted_torchscript(how, demo_dataset, tmp_path, caps
         assert main(["settings", "set", "fid_inception", str(bad)]) == 0
     assert main(argv) == 1
     err = _error(capsys)
-    assert re.search(r"inception-2015-12-05\.pt: a TorchScript program \(sha256 [0-9a-f]{64}\), refused.*"
-                     r"Expected pytorch-fid's plain state dict 'pt_inception-2015-12-05-6726825d\.pth'", err), err
+    assert re.search(
+        r"inception-2015-12-05\.pt: a TorchScript program \(sha256 [0-9a-f]{64}\), refused.*"
+        r"Expected pytorch-fid's plain state dict 'pt_inception-2015-12-05-6726825d\.pth'",
+        err,
+    ), err
     assert not marker.exists()

@@ -37,8 +37,11 @@ def _env() -> dict:
 
 
 def _tree_state(root: Path) -> dict[str, tuple[str, int]]:
-    return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def check_workspace(root: Path) -> sqlite3.Connection:
@@ -59,12 +62,12 @@ def check_workspace(root: Path) -> sqlite3.Connection:
         assert hashlib.sha256(data).hexdigest() == r["sha256"]
         arr = np.asarray(Image.open(ws.path(r["path"])))
         assert arr.shape == (r["height"], r["width"]) and int((arr > 0).sum()) == r["area"]
-    for _image_id, versions in c.execute(
-            "SELECT image_id, GROUP_CONCAT(version) FROM mask_versions GROUP BY image_id"):
+    for _image_id, versions in c.execute("SELECT image_id, GROUP_CONCAT(version) FROM mask_versions GROUP BY image_id"):
         vs = sorted(int(v) for v in versions.split(","))
         assert vs == list(range(len(vs)))  # unique and gap-free
-    owners = c.execute("SELECT COUNT(*) FROM images i JOIN mask_versions m ON m.id = i.current_mask_id"
-                       " WHERE m.image_id != i.id").fetchone()[0]
+    owners = c.execute(
+        "SELECT COUNT(*) FROM images i JOIN mask_versions m ON m.id = i.current_mask_id WHERE m.image_id != i.id"
+    ).fetchone()[0]
     assert owners == 0
     for r in c.execute("SELECT * FROM samples"):
         img = np.asarray(Image.open(ws.path(r["image_path"])))
@@ -81,8 +84,10 @@ def test_new_workspace_is_wal_with_foreign_keys_and_current_schema(tmp_path):
     assert ws.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
     with pytest.raises(sqlite3.IntegrityError):
         with ws.transaction() as c:
-            c.execute("INSERT INTO mask_versions (image_id, version, operation, path, sha256, area, created_at)"
-                      " VALUES (999, 0, 'original', 'x.png', 'x', 0, 'now')")
+            c.execute(
+                "INSERT INTO mask_versions (image_id, version, operation, path, sha256, area, created_at)"
+                " VALUES (999, 0, 'original', 'x.png', 'x', 0, 'now')"
+            )
     assert ws.query("SELECT COUNT(*) FROM mask_versions")[0][0] == 0  # rolled back
 
 
@@ -149,8 +154,16 @@ def test_samples_carry_provenance_and_reviews(demo_ws):
     image_id = demo_ws.image_ids()[0]
     mv = demo_ws.current_mask(image_id)
     img = demo_ws.read_image(image_id)
-    s = demo_ws.add_sample("inpainted", "Diff", img[::-1].copy(), demo_ws.read_mask(mv), source_image_id=image_id,
-                           mask_version_id=mv.id, seed=5, params={"steps": 10})
+    s = demo_ws.add_sample(
+        "inpainted",
+        "Diff",
+        img[::-1].copy(),
+        demo_ws.read_mask(mv),
+        source_image_id=image_id,
+        mask_version_id=mv.id,
+        seed=5,
+        params={"steps": 10},
+    )
     assert (s.source_image_id, s.mask_version_id, s.seed, s.params) == (image_id, mv.id, 5, {"steps": 10})
     got_img, got_mask = demo_ws.read_sample(s)
     np.testing.assert_array_equal(got_img, img[::-1])
@@ -192,9 +205,16 @@ def test_two_processes_write_the_same_workspace_at_once(demo_ws, tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     n = 50
-    procs = [subprocess.Popen([sys.executable, str(script), str(demo_ws.root), tag, str(n)], env=_env(),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for tag in ("gui", "cli")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(demo_ws.root), tag, str(n)],
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("gui", "cli")
+    ]
     time.sleep(0.3)
     (demo_ws.root / "go").touch()  # both start together
     for p in procs:
@@ -205,16 +225,19 @@ def test_two_processes_write_the_same_workspace_at_once(demo_ws, tmp_path):
     for tag in ("gui", "cli"):
         rows = c.execute("SELECT seed FROM samples WHERE set_name = ? ORDER BY seed", (tag,)).fetchall()
         assert [r[0] for r in rows] == list(range(n))
-        edits = c.execute("SELECT COUNT(*) FROM mask_versions WHERE json_extract(params_json, '$.worker') = ?",
-                          (tag,)).fetchone()[0]
+        edits = c.execute(
+            "SELECT COUNT(*) FROM mask_versions WHERE json_extract(params_json, '$.worker') = ?", (tag,)
+        ).fetchone()[0]
         assert edits == n
     assert c.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 2 * n
     # The writes really overlapped in time (rows of the two processes interleave).
     order = [r[0] for r in c.execute("SELECT set_name FROM samples ORDER BY id")]
     assert sum(a != b for a, b in zip(order, order[1:])) > 2
     # Each image's history is one chain: every new version's parent is a version of the same image.
-    bad = c.execute("SELECT COUNT(*) FROM mask_versions m JOIN mask_versions p ON p.id = m.parent_id"
-                    " WHERE p.image_id != m.image_id OR p.version >= m.version").fetchone()[0]
+    bad = c.execute(
+        "SELECT COUNT(*) FROM mask_versions m JOIN mask_versions p ON p.id = m.parent_id"
+        " WHERE p.image_id != m.image_id OR p.version >= m.version"
+    ).fetchone()[0]
     assert bad == 0
 
 
@@ -271,8 +294,7 @@ def _odd_files(folder: Path) -> None:
     rng = np.random.default_rng(0)
     for i in range(6):
         Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8)).save(folder / "images" / f"grey_{i}.png")
-        Image.fromarray(np.where(rng.random((64, 64)) > 0.5, 255, 0).astype(np.uint8)).save(
-            folder / "masks" / f"grey_{i}.png")
+        Image.fromarray(np.where(rng.random((64, 64)) > 0.5, 255, 0).astype(np.uint8)).save(folder / "masks" / f"grey_{i}.png")
 
 
 def test_kill_during_import_leaves_workspace_readable_and_sources_untouched(tmp_path):
@@ -304,8 +326,10 @@ def test_kill_during_import_leaves_workspace_readable_and_sources_untouched(tmp_
 
 def test_kill_during_mask_saves_keeps_every_version_whole(demo_ws, demo_dataset, tmp_path):
     sources = _tree_state(demo_dataset)
-    originals = {r["id"]: (r["path"], demo_ws.path(r["path"]).read_bytes())
-                 for r in demo_ws.query("SELECT * FROM mask_versions WHERE version = 0")}
+    originals = {
+        r["id"]: (r["path"], demo_ws.path(r["path"]).read_bytes())
+        for r in demo_ws.query("SELECT * FROM mask_versions WHERE version = 0")
+    }
     script = tmp_path / "saver.py"
     script.write_text(MASK_SAVER)
     rng = random.Random(99)
@@ -318,7 +342,6 @@ def test_kill_during_mask_saves_keeps_every_version_whole(demo_ws, demo_dataset,
         for path, data in originals.values():
             assert demo_ws.path(path).read_bytes() == data
         assert _tree_state(demo_dataset) == sources
-
 
 
 def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
@@ -345,13 +368,17 @@ def test_opening_removes_temp_files_of_killed_writers_only(demo_ws, tmp_path):
     when its writer is dead (or, for names without pid, when it is old), and keeps a live
     writer's in-flight file and every other file."""
     root, dead, old = demo_ws.root, _dead_pid(), time.time() - 3600
-    kept = [root / "masks/1" / f".v0001.png.{os.getpid()}.k3j4l5m6.tmp",   # a live writer (us)
-            root / "samples" / ".abc.png.q1w2e3r4.tmp",                    # no pid, young
-            root / "models/m" / ".notes.tmp",                             # not the writer's pattern
-            root / "models/m" / "run.tmp"]
-    gone = [root / "masks/1" / f".v0002.png.{dead}.a1b2c3d4.tmp",
-            root / "samples" / ".old.png.z9x8c7v6.tmp",                    # no pid, an hour old
-            root / f".workspace.json.{dead}.link.tmp"]
+    kept = [
+        root / "masks/1" / f".v0001.png.{os.getpid()}.k3j4l5m6.tmp",  # a live writer (us)
+        root / "samples" / ".abc.png.q1w2e3r4.tmp",  # no pid, young
+        root / "models/m" / ".notes.tmp",  # not the writer's pattern
+        root / "models/m" / "run.tmp",
+    ]
+    gone = [
+        root / "masks/1" / f".v0002.png.{dead}.a1b2c3d4.tmp",
+        root / "samples" / ".old.png.z9x8c7v6.tmp",  # no pid, an hour old
+        root / f".workspace.json.{dead}.link.tmp",
+    ]
     for p in kept + gone:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"partial")
@@ -378,8 +405,7 @@ STUCK_WRITER = textwrap.dedent("""
 
 
 def test_temp_file_of_a_writer_killed_with_sigkill_is_removed_on_open(demo_ws, tmp_path):
-    p = subprocess.Popen([sys.executable, "-c", STUCK_WRITER, str(demo_ws.root)], env=_env(),
-                         stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, "-c", STUCK_WRITER, str(demo_ws.root)], env=_env(), stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "writing"
     finally:

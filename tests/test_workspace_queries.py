@@ -15,8 +15,11 @@ from backend.workspace import queries
 
 def _cluster(ws, labels: dict[int, int]) -> int:
     with ws.transaction() as c:
-        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, is_current, created_at)"
-                        " VALUES (?, 0, 'test', 1, '2024-01-01T00:00:00')", (len(set(labels.values())),)).lastrowid
+        cid = c.execute(
+            "INSERT INTO clusterings (k, seed, extractor, is_current, created_at)"
+            " VALUES (?, 0, 'test', 1, '2024-01-01T00:00:00')",
+            (len(set(labels.values())),),
+        ).lastrowid
         c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)", [(cid, i, k) for i, k in labels.items()])
     return cid
 
@@ -27,8 +30,9 @@ def test_review_summary_counts_each_source(demo_ws):
     made = {}
     for image_id, n in ((a, 3), (b, 2)):
         img, mask = demo_ws.read_image(image_id), demo_ws.read_mask(demo_ws.current_mask(image_id))
-        made[image_id] = [demo_ws.add_sample("inpainted", "Diff", np.roll(img, k + 1, 1), mask,
-                                             source_image_id=image_id) for k in range(n)]
+        made[image_id] = [
+            demo_ws.add_sample("inpainted", "Diff", np.roll(img, k + 1, 1), mask, source_image_id=image_id) for k in range(n)
+        ]
     demo_ws.set_review(made[a][0].id, "keep")
     demo_ws.set_review(made[a][1].id, "reject")
     demo_ws.set_review(made[b][0].id, "keep")
@@ -84,8 +88,10 @@ def test_seconds_per_evaluation_from_the_last_run_with_that_preset(demo_ws):
     assert queries.seconds_per_evaluation(demo_ws, "tiny") is None
     for preset, seconds, total in (("tiny", 30.0, 600), ("paper", 900.0, 2880), ("tiny", 12.0, 400)):
         job = store.enqueue("inpaint", {"preset": preset, "all": True})
-        demo_ws.execute("UPDATE jobs SET status = 'done', progress_total = ?, result_json = ? WHERE id = ?",
-                        (total, json.dumps({"seconds": seconds}), job))
+        demo_ws.execute(
+            "UPDATE jobs SET status = 'done', progress_total = ?, result_json = ? WHERE id = ?",
+            (total, json.dumps({"seconds": seconds}), job),
+        )
     assert queries.seconds_per_evaluation(demo_ws, "tiny") == pytest.approx(12.0 / 400)
     assert queries.seconds_per_evaluation(demo_ws, "paper") == pytest.approx(900.0 / 2880)
 
@@ -95,6 +101,7 @@ def test_redraws_per_set_counts_redrawn_samples_and_their_attempts(demo_ws):
     img, mask = demo_ws.read_image(a), demo_ws.read_mask(demo_ws.current_mask(a))
     failed = {"seed": 1, "failed": ["no_polyp"]}
     for set_name, redraws in (("Diff", [failed, failed]), ("Diff", [failed]), ("Diff", []), ("Full-Diff", [])):
-        demo_ws.add_sample("inpainted", set_name, img, mask, source_image_id=a,
-                           params={"redraws": redraws} if redraws else {"retries": 2})
+        demo_ws.add_sample(
+            "inpainted", set_name, img, mask, source_image_id=a, params={"redraws": redraws} if redraws else {"retries": 2}
+        )
     assert queries.redraws_per_set(demo_ws) == {"Diff": (2, 3)}

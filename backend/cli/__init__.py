@@ -32,7 +32,8 @@ def build_parser(extra: Sequence[Register] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diffgen",
         description="DiffGen Studio: synthetic labelled polyp images with diffusion models. "
-                    "Run without a command to open the desktop app on the demo workspace.")
+        "Run without a command to open the desktop app on the demo workspace.",
+    )
     parser.add_argument("--version", action="version", version=f"diffgen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -45,8 +46,7 @@ def build_parser(extra: Sequence[Register] = ()) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, extra: Sequence[Register] = (),
-         default: Callable[[], int] | None = None) -> int:
+def main(argv: list[str] | None = None, extra: Sequence[Register] = (), default: Callable[[], int] | None = None) -> int:
     """Run one command; ``default`` runs when no command is given (the app), else the help."""
     threads.configure_process()  # before anything imports torch
     argv = sys.argv[1:] if argv is None else argv

@@ -13,20 +13,25 @@ from backend.jobs.bundles import bundle_states, import_bundles
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "import-samples", help="merge the sample bundles of sharded runs into the workspace",
+        "import-samples",
+        help="merge the sample bundles of sharded runs into the workspace",
         description="Checks each bundle against its MANIFEST.sha256 and merges its samples, provenance and gate "
-                    "scores into the workspace, all in one transaction. A bundle that is incomplete (its shard has "
-                    "not finished), corrupt or of another workspace is refused with the file named; the others are "
-                    "merged. Importing a bundle again adds nothing.")
+        "scores into the workspace, all in one transaction. A bundle that is incomplete (its shard has "
+        "not finished), corrupt or of another workspace is refused with the file named; the others are "
+        "merged. Importing a bundle again adds nothing.",
+    )
     add_workspace(p)
     p.add_argument("bundles", nargs="+", metavar="BUNDLE", help="bundle folders (e.g. WS/bundles/RUN-*-of-8)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("bundles", help="list the bundles of sharded runs: complete, merged or still running",
-                       description="Lists the bundle folders under WS/bundles (and any named): run, shard, items "
-                                   "done of planned, and whether each is still being written (or was interrupted: "
-                                   "run that shard again), complete, or merged into the workspace.")
+    p = sub.add_parser(
+        "bundles",
+        help="list the bundles of sharded runs: complete, merged or still running",
+        description="Lists the bundle folders under WS/bundles (and any named): run, shard, items "
+        "done of planned, and whether each is still being written (or was interrupted: "
+        "run that shard again), complete, or merged into the workspace.",
+    )
     add_workspace(p)
     p.add_argument("extra", nargs="*", metavar="BUNDLE", help="bundle folders outside WS/bundles")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
@@ -40,8 +45,11 @@ def cmd_import(a: argparse.Namespace) -> int:
         print(json.dumps({"imported": [asdict(r) for r in reports], "errors": errors}, indent=2))
     else:
         for r in reports:
-            print(f"{r.bundle}: {len(r.added)} samples added" + (f", {r.present} already in the workspace"
-                                                                   if r.present else "") + f" (run {r.run}, shard {r.shard})")
+            print(
+                f"{r.bundle}: {len(r.added)} samples added"
+                + (f", {r.present} already in the workspace" if r.present else "")
+                + f" (run {r.run}, shard {r.shard})"
+            )
     for e in errors:
         print(f"error: {e}")
     return 1 if errors else 0

@@ -13,13 +13,13 @@ from backend.workspace import Workspace
 from backend.workspace.access import read_only_error
 
 # Commands that only read the workspace, so they also work on a read-only one ("module:function").
-READ_ONLY_COMMANDS = frozenset({"backend.cli.data:cmd_info", "backend.cli.survey:cmd_list",
-                                "backend.cli.jobs:cmd_export", "backend.cli.bundles:cmd_bundles"})
+READ_ONLY_COMMANDS = frozenset(
+    {"backend.cli.data:cmd_info", "backend.cli.survey:cmd_list", "backend.cli.jobs:cmd_export", "backend.cli.bundles:cmd_bundles"}
+)
 
 
 def add_workspace(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("--workspace", "-w", required=required, metavar="WS",
-                   help="workspace folder (holds workspace.sqlite)")
+    p.add_argument("--workspace", "-w", required=required, metavar="WS", help="workspace folder (holds workspace.sqlite)")
 
 
 def command_id(args: argparse.Namespace) -> str:
@@ -56,17 +56,24 @@ def tqdm_progress(desc: str, unit: str = "it") -> Iterator[Callable[[int, int, s
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", metavar="DEVICE",
-                   help="auto (CUDA when present) | cpu | cuda | cuda:N | mps; under torchrun auto is cuda:LOCAL_RANK")
+    p.add_argument(
+        "--device",
+        default="auto",
+        metavar="DEVICE",
+        help="auto (CUDA when present) | cpu | cuda | cuda:N | mps; under torchrun auto is cuda:LOCAL_RANK",
+    )
 
 
 def add_shard(p: argparse.ArgumentParser, items: str) -> None:
     """``--shard`` and ``--bundle`` of a stage that can run as N processes on many GPUs or machines."""
-    p.add_argument("--shard", metavar="K/N|none",
-                   help=f"do the K-th (from 0) of N disjoint slices of the sorted {items} and write its samples to "
-                        "a bundle instead of the workspace (merge with 'diffgen import-samples'); needs --seed for "
-                        "inpaint. Default: RANK/WORLD_SIZE under torchrun, the task of a SLURM job array, else none "
-                        "(one process writing the workspace)")
+    p.add_argument(
+        "--shard",
+        metavar="K/N|none",
+        help=f"do the K-th (from 0) of N disjoint slices of the sorted {items} and write its samples to "
+        "a bundle instead of the workspace (merge with 'diffgen import-samples'); needs --seed for "
+        "inpaint. Default: RANK/WORLD_SIZE under torchrun, the task of a SLURM job array, else none "
+        "(one process writing the workspace)",
+    )
     p.add_argument("--bundle", metavar="DIR", help="the shard's bundle folder (default: WS/bundles/RUN-K-of-N)")
 
 
@@ -88,8 +95,11 @@ def add_model_target(p: argparse.ArgumentParser, default_name: str) -> None:
     add_workspace(p, required=False)
     p.add_argument("--name", help=f"model name (default: {default_name}; letters, digits, . _ -)")
     p.add_argument("--out", help="model folder to write when no workspace is given")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing model of that name (the old folder is kept as NAME.replaced-DATE)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing model of that name (the old folder is kept as NAME.replaced-DATE)",
+    )
 
 
 def subparsers_of(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:

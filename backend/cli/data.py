@@ -27,26 +27,42 @@ def register(sub) -> None:
     p.add_argument("dataset", help="folder with images/ + masks/, or NAME.jpg + NAME_mask.png pairs")
     add_workspace(p)
     p.add_argument("--copy", action="store_true", help="copy the images into the workspace")
-    p.add_argument("--follow-symlinks", action="store_true",
-                   help="accept files reached through symbolic links that lead out of the dataset")
-    p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                   help="refuse images with more pixels (width x height) than this, read from the file "
-                        f"header before decoding (default 8192*8192 = {DEFAULT_MAX_PIXELS})")
-    p.add_argument("--role", choices=ROLES, default=TRAIN,
-                   help="role of the new images: test = held out of clustering, training, inpainting, style, "
-                        "FID and surveys, and used to test segmentation (default train)")
+    p.add_argument(
+        "--follow-symlinks", action="store_true", help="accept files reached through symbolic links that lead out of the dataset"
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help="refuse images with more pixels (width x height) than this, read from the file "
+        f"header before decoding (default 8192*8192 = {DEFAULT_MAX_PIXELS})",
+    )
+    p.add_argument(
+        "--role",
+        choices=ROLES,
+        default=TRAIN,
+        help="role of the new images: test = held out of clustering, training, inpainting, style, "
+        "FID and surveys, and used to test segmentation (default train)",
+    )
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("set-role", help="mark images as training or held-out test images",
-                       description="Test images are held out: no generation stage uses them and segmentation "
-                                   "is tested on them. --hold-out draws the segmentation stage's random "
-                                   "hold-out now (when no image is a test image yet), so that generation "
-                                   "leaves it out from the start.")
+    p = sub.add_parser(
+        "set-role",
+        help="mark images as training or held-out test images",
+        description="Test images are held out: no generation stage uses them and segmentation "
+        "is tested on them. --hold-out draws the segmentation stage's random "
+        "hold-out now (when no image is a test image yet), so that generation "
+        "leaves it out from the start.",
+    )
     add_workspace(p)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--images", type=ids_argument, metavar="IDS", help="comma-separated image ids")
-    which.add_argument("--hold-out", action="store_true",
-                       help="draw min(test_size, test_fraction) of the images at random (segment preset) as test")
+    which.add_argument(
+        "--hold-out",
+        action="store_true",
+        help="draw min(test_size, test_fraction) of the images at random (segment preset) as test",
+    )
     p.add_argument("--role", choices=ROLES, help="the new role (with --images)")
     p.add_argument("--preset", default="tiny", help="preset whose [segment] sizes --hold-out uses (tiny | paper | .toml)")
     p.set_defaults(func=cmd_set_role)
@@ -91,8 +107,9 @@ def cmd_import(a: argparse.Namespace) -> int:
     check_workspace_outside(a.workspace, a.dataset)  # before the workspace folder is created
     ws = open_workspace(a, create=True)
     with tqdm_progress("import", "pair") as prog:
-        report = import_dataset(ws, a.dataset, copy=a.copy, progress=prog,
-                                follow_symlinks=a.follow_symlinks, max_pixels=a.max_pixels, role=a.role)
+        report = import_dataset(
+            ws, a.dataset, copy=a.copy, progress=prog, follow_symlinks=a.follow_symlinks, max_pixels=a.max_pixels, role=a.role
+        )
     for p in report.problems:
         print(p)
     print(report.summary())
@@ -106,8 +123,11 @@ def cmd_set_role(a: argparse.Namespace) -> int:
         from backend.segmentation.data import hold_out_at_random
 
         drawn = hold_out_at_random(ws, load_config(a.preset))
-        print(f"Held out {len(drawn)} images as test images: {','.join(map(str, drawn))}" if drawn else
-              f"The workspace has {ws.role_counts()[TEST]} test images already: nothing drawn")
+        print(
+            f"Held out {len(drawn)} images as test images: {','.join(map(str, drawn))}"
+            if drawn
+            else f"The workspace has {ws.role_counts()[TEST]} test images already: nothing drawn"
+        )
         return 0
     if a.role is None:
         raise DiffGenError("set-role --images needs --role train or --role test")
@@ -115,8 +135,9 @@ def cmd_set_role(a: argparse.Namespace) -> int:
     made = queries.samples_made_from(ws, a.images)
     print(f"{changed} of {len(a.images)} images set to {a.role} ({len(a.images) - changed} were already)")
     if a.role == TEST and made:
-        print(f"note: {made} samples were made from them before; they stay in the workspace, style and "
-              "segmentation leave them out")
+        print(
+            f"note: {made} samples were made from them before; they stay in the workspace, style and segmentation leave them out"
+        )
     return 0
 
 
@@ -128,21 +149,25 @@ def cmd_info(a: argparse.Namespace) -> int:
         return 0
     print(f"Workspace {info['path']} (schema {info['schema_version']})")
     print(f"  images:        {info['images']}  (flagged {info['flagged']})")
-    print("  roles:         " + ", ".join(f"{role} {n}" for role, n in info["roles"].items())
-          + "  (test images are held out of generation)")
-    print(f"  masks:         {info['masks']}  ({info['mask_versions']} versions, "
-          f"{info['edited_images']} images edited)")
+    print(
+        "  roles:         "
+        + ", ".join(f"{role} {n}" for role, n in info["roles"].items())
+        + "  (test images are held out of generation)"
+    )
+    print(f"  masks:         {info['masks']}  ({info['mask_versions']} versions, {info['edited_images']} images edited)")
     print("  samples:       " + (", ".join(f"{k} {v}" for k, v in info["samples"].items()) or "none"))
     names = ", ".join(info["model_names"])
     print(f"  models:        {info['models']}" + (f"  ({names}; inpaint --model NAME)" if names else ""))
     probs = info["problems"]
     counts = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in sorted(probs.items()))
-    print("  import problems: " + (counts or "none")
-          + ("" if a.problems or not probs else "  (list them with --problems)"))
+    print("  import problems: " + (counts or "none") + ("" if a.problems or not probs else "  (list them with --problems)"))
     for r in ws.query("SELECT * FROM imports ORDER BY id"):
         s = json.loads(r["summary_json"]) if r["summary_json"] else None
-        what = (f"{s['imported']} imported, {s['already_present']} already present, {s['rejected']} rejected"
-                if s else "interrupted (pairs imported before the interruption are complete)")
+        what = (
+            f"{s['imported']} imported, {s['already_present']} already present, {s['rejected']} rejected"
+            if s
+            else "interrupted (pairs imported before the interruption are complete)"
+        )
         print(f"  import #{r['id']} {r['started_at'][:19]} from {r['source_dir']}: {what}")
         if a.problems:
             for p in ws.problems(r["id"]):

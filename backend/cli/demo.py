@@ -11,15 +11,24 @@ from backend.config.paths import demo_workspace_dir
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="run the whole paper pipeline headless on procedural demo data",
-                       description="import -> cluster -> train (full + per cluster) -> inpaint -> style -> "
-                                   "FID/MS-SSIM -> segmentation -> simulated survey -> report. Resumable: "
-                                   "a second run skips finished stages.")
+    p = sub.add_parser(
+        "demo",
+        help="run the whole paper pipeline headless on procedural demo data",
+        description="import -> cluster -> train (full + per cluster) -> inpaint -> style -> "
+        "FID/MS-SSIM -> segmentation -> simulated survey -> report. Resumable: "
+        "a second run skips finished stages.",
+    )
     p.add_argument("--workspace", "-w", help="workspace folder (default: the demo workspace in the user data folder)")
-    p.add_argument("--preset", default="demo",
-                   help="demo (64 px, CPU, minutes; fine-tunes the shipped base model), tiny (32 px) or paper (GPU)")
-    p.add_argument("--from-scratch", action="store_true",
-                   help="train the full-set model from scratch instead of fine-tuning the shipped base model")
+    p.add_argument(
+        "--preset",
+        default="demo",
+        help="demo (64 px, CPU, minutes; fine-tunes the shipped base model), tiny (32 px) or paper (GPU)",
+    )
+    p.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="train the full-set model from scratch instead of fine-tuning the shipped base model",
+    )
     p.add_argument("--count", type=int, default=30, help="number of demo images")
     p.add_argument("--size", type=int, default=256, help="demo image size in pixels")
     p.add_argument("--seed", type=int, default=0)
@@ -62,8 +71,17 @@ def cmd_demo(a: argparse.Namespace) -> int:
         bars.close()
         tqdm.write(text)
 
-    ctx = DemoContext(ws, preset=a.preset, seed=a.seed, count=a.count, size=a.size, device=a.device,
-                      from_scratch=a.from_scratch, progress=bars, log=log)
+    ctx = DemoContext(
+        ws,
+        preset=a.preset,
+        seed=a.seed,
+        count=a.count,
+        size=a.size,
+        device=a.device,
+        from_scratch=a.from_scratch,
+        progress=bars,
+        log=log,
+    )
     print(f"DiffGen demo in {ws.root} (preset {a.preset}, {a.count} procedural images)")
     t0 = time.perf_counter()
     summaries = run_stages(ctx, STAGES, force=a.force)

@@ -12,13 +12,21 @@ from backend.jobs.context import JobContext
 
 
 def _add_real_resize(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--real-resize", choices=("model", "full"), default="model",
-                   help="model (default): resize Real with the synthetic samples' own resize (whole frame, "
-                        "INTER_AREA) to their side before clean-fid, so both reach its 299 px resize alike "
-                        "(paper 3.4 cites clean-fid because resizing moves FID; the author's experiments.ipynb "
-                        "loads Real at 256x256 like its samples); full: the Real files as they are")
-    p.add_argument("--real-size", type=int, metavar="PX",
-                   help="side Real is resized to with --real-resize model (default: the generated samples' side)")
+    p.add_argument(
+        "--real-resize",
+        choices=("model", "full"),
+        default="model",
+        help="model (default): resize Real with the synthetic samples' own resize (whole frame, "
+        "INTER_AREA) to their side before clean-fid, so both reach its 299 px resize alike "
+        "(paper 3.4 cites clean-fid because resizing moves FID; the author's experiments.ipynb "
+        "loads Real at 256x256 like its samples); full: the Real files as they are",
+    )
+    p.add_argument(
+        "--real-size",
+        type=int,
+        metavar="PX",
+        help="side Real is resized to with --real-resize model (default: the generated samples' side)",
+    )
 
 
 def register(sub) -> None:
@@ -28,9 +36,12 @@ def register(sub) -> None:
     p.add_argument("--k", type=int, help="number of clusters (preset: paper 20, tiny 4)")
     p.add_argument("--seed", type=int)
     p.add_argument("--min-cluster-size", type=int, help="report clusters smaller than this")
-    p.add_argument("--features", choices=["balanced", "raw"],
-                   help="image and mask features each L2-normalised, or concatenated raw as the author's code "
-                        "(default: the preset's cluster.features, paper balanced, diffuse-gen raw)")
+    p.add_argument(
+        "--features",
+        choices=["balanced", "raw"],
+        help="image and mask features each L2-normalised, or concatenated raw as the author's code "
+        "(default: the preset's cluster.features, paper balanced, diffuse-gen raw)",
+    )
     p.add_argument("--inception-weights", metavar="PTH", help="torchvision inception_v3 state dict")
     p.add_argument("--device", help="cuda / cpu (default: cuda when present)")
     p.set_defaults(func=cmd_cluster)
@@ -38,10 +49,17 @@ def register(sub) -> None:
     p = sub.add_parser("fid", help="FID (clean-fid, clean mode) between two folders or sets")
     p.add_argument("dirs", nargs="*", metavar="DIR", help="two image folders")
     add_workspace(p, required=False)
-    p.add_argument("--set", action="append", default=[], dest="sets", metavar="SET",
-                   help="real | samples:KIND | set name | folder (give --set twice)")
-    p.add_argument("--fid-inception", metavar="PTH",
-                   help="pytorch-fid's state dict pt_inception-2015-12-05-6726825d.pth or its folder")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="sets",
+        metavar="SET",
+        help="real | samples:KIND | set name | folder (give --set twice)",
+    )
+    p.add_argument(
+        "--fid-inception", metavar="PTH", help="pytorch-fid's state dict pt_inception-2015-12-05-6726825d.pth or its folder"
+    )
     p.add_argument("--device")
     p.add_argument("--batch-size", type=int, default=32)
     _add_real_resize(p)
@@ -58,13 +76,23 @@ def register(sub) -> None:
 
     p = sub.add_parser("evaluate", help="the paper's Tables 1-2 (FID, MS-SSIM) for every set in the workspace")
     add_workspace(p)
-    p.add_argument("--set", action="append", default=[], dest="sets", metavar="SET",
-                   help="sets to include (default: real + every sample set)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="sets",
+        metavar="SET",
+        help="sets to include (default: real + every sample set)",
+    )
     p.add_argument("--subsets", type=int, default=3, help="Sets 1..N of Tables 1-2 (paper: 3)")
-    p.add_argument("--sets-by", choices=("sample-index", "random"), default="sample-index",
-                   help="sample-index (default): set k = sample k of every image (paper 3.2: 3 samples per image; "
-                        "the author's experiments.ipynb load_samples(path, idx)); random: random subsets. "
-                        "Sets without a source image per sample (import-set, folders) are always random")
+    p.add_argument(
+        "--sets-by",
+        choices=("sample-index", "random"),
+        default="sample-index",
+        help="sample-index (default): set k = sample k of every image (paper 3.2: 3 samples per image; "
+        "the author's experiments.ipynb load_samples(path, idx)); random: random subsets. "
+        "Sets without a source image per sample (import-set, folders) are always random",
+    )
     p.add_argument("--subset-size", type=int, help="images per random subset (default: as many as Real)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pairs", type=int, default=1000, help="MS-SSIM pairs per subset")
@@ -83,16 +111,27 @@ def register(sub) -> None:
 def cmd_cluster(a: argparse.Namespace) -> int:
     from backend.clustering.job import run_cluster
 
-    params = ClusterParams(preset=a.preset, k=a.k, seed=a.seed, min_cluster_size=a.min_cluster_size,
-                           features=a.features, inception_weights=a.inception_weights, device=a.device)
+    params = ClusterParams(
+        preset=a.preset,
+        k=a.k,
+        seed=a.seed,
+        min_cluster_size=a.min_cluster_size,
+        features=a.features,
+        inception_weights=a.inception_weights,
+        device=a.device,
+    )
     ws = open_workspace(a)
     with tqdm_progress("cluster", "img") as prog:
         res = run_cluster(ws, params, JobContext(progress=prog))
-    print(f"Clustering {res.clustering_id} (current): {res.images} images in {res.k} clusters "
-          f"(seed {res.seed}); sizes " + ", ".join(f"c{c}:{n}" for c, n in enumerate(res.sizes)))
+    print(
+        f"Clustering {res.clustering_id} (current): {res.images} images in {res.k} clusters "
+        f"(seed {res.seed}); sizes " + ", ".join(f"c{c}:{n}" for c, n in enumerate(res.sizes))
+    )
     if res.small_clusters:
-        print(f"warning: {len(res.small_clusters)} clusters have fewer than {res.min_cluster_size} images "
-              f"(too few to train a model on): " + ", ".join(f"c{c}" for c in res.small_clusters))
+        print(
+            f"warning: {len(res.small_clusters)} clusters have fewer than {res.min_cluster_size} images "
+            f"(too few to train a model on): " + ", ".join(f"c{c}" for c in res.small_clusters)
+        )
     print(f"Cluster sheet: {ws.path(res.sheet)}")
     return 0
 
@@ -110,8 +149,18 @@ def cmd_fid(a: argparse.Namespace) -> int:
     ws = open_workspace(a) if a.workspace else None
     specs = _specs(a, a.dirs + a.sets)
     with tqdm_progress("FID features", "img") as prog:
-        res = run_fid(ws, {"sets": specs, "fid_inception": a.fid_inception, "device": a.device,
-                           "batch_size": a.batch_size, "real_resize": a.real_resize, "real_size": a.real_size}, prog)
+        res = run_fid(
+            ws,
+            {
+                "sets": specs,
+                "fid_inception": a.fid_inception,
+                "device": a.device,
+                "batch_size": a.batch_size,
+                "real_resize": a.real_resize,
+                "real_size": a.real_size,
+            },
+            prog,
+        )
     if res["real"]:
         print(res["real"])
     for w in res["warnings"]:
@@ -131,8 +180,10 @@ def cmd_msssim(a: argparse.Namespace) -> int:
         res = run_msssim(ws, {"set": specs[0], "pairs": a.pairs, "seed": a.seed, "size": a.size}, prog)
     for p in res["problems"]:
         print(f"warning: {p}")
-    print(f"MS-SSIM {specs[0]}: {res['mean']:.4f} (sd {res['std']:.4f}) over {res['pairs']} pairs of "
-          f"{res['images']} images; {res['method']}")
+    print(
+        f"MS-SSIM {specs[0]}: {res['mean']:.4f} (sd {res['std']:.4f}) over {res['pairs']} pairs of "
+        f"{res['images']} images; {res['method']}"
+    )
     return 0
 
 
@@ -140,9 +191,18 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     from backend.metrics.evaluate import run_evaluate
 
     ws = open_workspace(a)
-    params = {"sets": a.sets, "subsets": a.subsets, "sets_by": a.sets_by, "subset_size": a.subset_size,
-              "seed": a.seed, "pairs": a.pairs, "real_resize": a.real_resize, "real_size": a.real_size,
-              "fid_inception": a.fid_inception, "device": a.device}
+    params = {
+        "sets": a.sets,
+        "subsets": a.subsets,
+        "sets_by": a.sets_by,
+        "subset_size": a.subset_size,
+        "seed": a.seed,
+        "pairs": a.pairs,
+        "real_resize": a.real_resize,
+        "real_size": a.real_size,
+        "fid_inception": a.fid_inception,
+        "device": a.device,
+    }
     with tqdm_progress("evaluate", "%") as prog:
         res = run_evaluate(ws, params, prog)
     print(ws.path(res["paths"]["markdown"]).read_text())
@@ -158,6 +218,8 @@ def cmd_import_set(a: argparse.Namespace) -> int:
         res = import_external_set(ws, a.folder, a.name, prog)
     for p in res["problems"]:
         print(f"ERROR   {p}")
-    print(f"Set {res['set_name']!r}: {res['added']} images added, {res['already_present']} already present, "
-          f"{res['without_mask']} without a mask, {len(res['problems'])} rejected.")
+    print(
+        f"Set {res['set_name']!r}: {res['added']} images added, {res['already_present']} already present, "
+        f"{res['without_mask']} without a mask, {len(res['problems'])} rejected."
+    )
     return 0 if res["added"] or res["already_present"] else 1

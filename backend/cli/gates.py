@@ -11,11 +11,13 @@ from backend.gates import GATES
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "gates", help="quality gates per sample set (no polyp, cut-off polyp, copy of the source, seam)",
+        "gates",
+        help="quality gates per sample set (no polyp, cut-off polyp, copy of the source, seam)",
         description="Every inpainted and styled sample is scored when it is made (backend/gates.py). This prints "
-                    "the pass rate of each set and how many samples failed each gate. Samples without scores "
-                    "(made before gates existed) are scored first; --rescore scores every sample again, e.g. "
-                    "with thresholds of another preset.")
+        "the pass rate of each set and how many samples failed each gate. Samples without scores "
+        "(made before gates existed) are scored first; --rescore scores every sample again, e.g. "
+        "with thresholds of another preset.",
+    )
     add_workspace(p)
     p.add_argument("--rescore", action="store_true", help="score every sample again")
     p.add_argument("--preset", help="take the thresholds from this preset's [gates] (default: each sample's own)")
@@ -41,11 +43,12 @@ def cmd_gates(a: argparse.Namespace) -> int:
     if counts["scored"]:
         print(f"Scored {counts['scored']} samples ({counts['passed']} passed every gate).")
     if counts["unscorable"]:
-        print(f"{counts['unscorable']} sample(s) cannot be scored: not inpainted from a workspace image "
-              "(e.g. an imported set).")
+        print(f"{counts['unscorable']} sample(s) cannot be scored: not inpainted from a workspace image (e.g. an imported set).")
     print(f"{'set':<20} {'samples':>7} {'scored':>7} {'passed':>7}  " + "  ".join(f"{g:>8}" for g in GATES))
     for r in rates:
-        print(f"{r.set_name:<20} {r.samples:>7} {r.scored:>7} {r.passed:>7}  "
-              + "  ".join(f"{r.failed.get(g, 0):>8}" for g in GATES))
+        print(
+            f"{r.set_name:<20} {r.samples:>7} {r.scored:>7} {r.passed:>7}  "
+            + "  ".join(f"{r.failed.get(g, 0):>8}" for g in GATES)
+        )
     print("(the gate columns count samples that failed that gate)")
     return 0

@@ -13,38 +13,53 @@ from backend.workspace.selection import ImageSelection, add_selection_args
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "inpaint", help="regenerate the dilated polyp region of real images (RePaint): N samples each",
+        "inpaint",
+        help="regenerate the dilated polyp region of real images (RePaint): N samples each",
         description="For each chosen image, dilate its current mask and regenerate image and mask inside "
-                    "the dilated region with the image's cluster model (else the full-set model). Samples are "
-                    "made at the model's resolution; outside the region they equal the resized source exactly. "
-                    "Defaults come from the preset's [inpaint] section (the model's own preset if not given).")
+        "the dilated region with the image's cluster model (else the full-set model). Samples are "
+        "made at the model's resolution; outside the region they equal the resized source exactly. "
+        "Defaults come from the preset's [inpaint] section (the model's own preset if not given).",
+    )
     add_workspace(p)
     add_selection_args(p)
     p.add_argument("--samples", type=int, help="samples per image (paper: 3)")
-    p.add_argument("--dilate", type=int, metavar="PX",
-                   help="mask dilation radius at the model resolution (paper: 20)")
+    p.add_argument("--dilate", type=int, metavar="PX", help="mask dilation radius at the model resolution (paper: 20)")
     p.add_argument("--seed", type=int, help="run seed (each sample's seed derives from it and the image id)")
     p.add_argument("--preset", help="tiny | paper | diffuse-gen | a .toml file (default: the model's preset)")
-    p.add_argument("--model", default="cluster", metavar="cluster|full|NAME|PATH",
-                   help="the image's cluster model (falls back to full), the full-set model, a model by name "
-                        "(diffgen info lists them), or a model folder")
+    p.add_argument(
+        "--model",
+        default="cluster",
+        metavar="cluster|full|NAME|PATH",
+        help="the image's cluster model (falls back to full), the full-set model, a model by name "
+        "(diffgen info lists them), or a model folder",
+    )
     p.add_argument("--batch", type=int, metavar="B", help="samples per model call (halves itself on GPU OOM)")
     add_device(p)
     add_shard(p, "images")
-    p.add_argument("--weights", choices=["ema", "raw"],
-                   help="EMA or raw weights (default: the preset's inpaint.weights, paper ema, diffuse-gen raw; "
-                        "raw also suits runs too short for the average to settle)")
+    p.add_argument(
+        "--weights",
+        choices=["ema", "raw"],
+        help="EMA or raw weights (default: the preset's inpaint.weights, paper ema, diffuse-gen raw; "
+        "raw also suits runs too short for the average to settle)",
+    )
     p.add_argument("--respacing", type=int, metavar="T", help="reverse-process steps (paper: 200)")
     p.add_argument("--jump-length", type=int, help="RePaint jump length (paper: 10)")
     p.add_argument("--jump-n-sample", type=int, help="RePaint resampling count (paper: 5)")
     p.add_argument("--min-island", type=int, metavar="PX", help="drop generated mask blobs smaller than this")
-    p.add_argument("--retries", type=int, metavar="K",
-                   help="redraw a sample that fails a quality gate of inpaint.retry_gates (default no_polyp) with a "
-                        "new seed, up to K times (paper: 0); every attempt is recorded in the sample's provenance")
-    p.add_argument("--no-fill-holes", dest="fill_holes", action="store_false", default=None,
-                   help="keep holes in generated masks")
-    p.add_argument("--no-sheet", dest="sheet", action="store_false",
-                   help="do not write the contact sheet PNG into reports/ (a shard never writes one)")
+    p.add_argument(
+        "--retries",
+        type=int,
+        metavar="K",
+        help="redraw a sample that fails a quality gate of inpaint.retry_gates (default no_polyp) with a "
+        "new seed, up to K times (paper: 0); every attempt is recorded in the sample's provenance",
+    )
+    p.add_argument("--no-fill-holes", dest="fill_holes", action="store_false", default=None, help="keep holes in generated masks")
+    p.add_argument(
+        "--no-sheet",
+        dest="sheet",
+        action="store_false",
+        help="do not write the contact sheet PNG into reports/ (a shard never writes one)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_inpaint)
 
@@ -55,10 +70,25 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
     ws = open_workspace(a)
     shard, device = shard_and_device(a)
     params = InpaintParams(
-        ImageSelection.from_params(vars(a)), model=a.model, preset=a.preset, samples=a.samples, dilate=a.dilate,
-        respacing=a.respacing, jump_length=a.jump_length, jump_n_sample=a.jump_n_sample, min_island=a.min_island,
-        fill_holes=a.fill_holes, retries=a.retries, batch=a.batch, seed=a.seed, device=device, weights=a.weights,
-        sheet=a.sheet, shard=shard, bundle=a.bundle)
+        ImageSelection.from_params(vars(a)),
+        model=a.model,
+        preset=a.preset,
+        samples=a.samples,
+        dilate=a.dilate,
+        respacing=a.respacing,
+        jump_length=a.jump_length,
+        jump_n_sample=a.jump_n_sample,
+        min_island=a.min_island,
+        fill_holes=a.fill_holes,
+        retries=a.retries,
+        batch=a.batch,
+        seed=a.seed,
+        device=device,
+        weights=a.weights,
+        sheet=a.sheet,
+        shard=shard,
+        bundle=a.bundle,
+    )
     with tqdm_progress(f"inpaint {shard}" if shard else "inpaint", "eval") as prog:
         result = run_inpaint(ws, params, JobContext(progress=prog))
     ok = 0 if result.samples or result.already_done else 1  # a finished re-run is a success
@@ -67,10 +97,16 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
         return ok
     for m in result.messages:
         print(f"note: {m}")
-    print(f"Wrote {result.samples} inpainted samples from {result.images} images "
-          f"(seed {result.seed}, {result.device}, {result.seconds} s)"
-          + (f" into the bundle {result.bundle} (shard {shard}); merge the shards' bundles with "
-             f"'diffgen import-samples -w {ws.root} BUNDLE...'." if result.bundle else "."))
+    print(
+        f"Wrote {result.samples} inpainted samples from {result.images} images "
+        f"(seed {result.seed}, {result.device}, {result.seconds} s)"
+        + (
+            f" into the bundle {result.bundle} (shard {shard}); merge the shards' bundles with "
+            f"'diffgen import-samples -w {ws.root} BUNDLE...'."
+            if result.bundle
+            else "."
+        )
+    )
     if result.sheet:
         print(f"Contact sheet: {ws.path(result.sheet)}")
     return ok

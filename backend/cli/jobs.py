@@ -13,23 +13,38 @@ from backend.jobs.queue import REGISTRY, JobStore, run_queue
 
 
 def register(sub) -> None:
-    p = sub.add_parser("export", help="export kept samples (and optionally the real images) as a dataset "
-                                      "for nnU-Net, MONAI, COCO tools, Hugging Face or Kvasir-style loaders",
-                       description="Writes the pairs, provenance.csv and a README.md data card into OUT, "
-                                   "built beside it and renamed into place when complete.")
+    p = sub.add_parser(
+        "export",
+        help="export kept samples (and optionally the real images) as a dataset "
+        "for nnU-Net, MONAI, COCO tools, Hugging Face or Kvasir-style loaders",
+        description="Writes the pairs, provenance.csv and a README.md data card into OUT, "
+        "built beside it and renamed into place when complete.",
+    )
     add_workspace(p)
     p.add_argument("out", help="output folder: new or empty (nothing is ever overwritten)")
-    p.add_argument("--format", dest="fmt", choices=list(FORMATS), default="kvasir",
-                   help="kvasir: images/ + masks/ (default); nnunet: nnU-Net v2 raw (imagesTr/, labelsTr/, "
-                        "dataset.json); coco: annotations.json with RLE masks; hf: Hugging Face parquet "
-                        "(needs the 'hf' extra); monai: Decathlon datalist dataset.json")
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        choices=list(FORMATS),
+        default="kvasir",
+        help="kvasir: images/ + masks/ (default); nnunet: nnU-Net v2 raw (imagesTr/, labelsTr/, "
+        "dataset.json); coco: annotations.json with RLE masks; hf: Hugging Face parquet "
+        "(needs the 'hf' extra); monai: Decathlon datalist dataset.json",
+    )
     p.add_argument("--with-real", action="store_true", help="also export the real image/mask pairs")
-    p.add_argument("--only-passed", action="store_true",
-                   help="leave out kept samples that failed a quality gate (samples not scored yet are exported "
-                        "and counted; 'diffgen gates' scores them)")
-    p.add_argument("--licence", "--license", dest="licence", default="",
-                   help="the source dataset's licence terms, for the data card (e.g. 'Kvasir-SEG: research "
-                        "and educational use only')")
+    p.add_argument(
+        "--only-passed",
+        action="store_true",
+        help="leave out kept samples that failed a quality gate (samples not scored yet are exported "
+        "and counted; 'diffgen gates' scores them)",
+    )
+    p.add_argument(
+        "--licence",
+        "--license",
+        dest="licence",
+        default="",
+        help="the source dataset's licence terms, for the data card (e.g. 'Kvasir-SEG: research and educational use only')",
+    )
     p.set_defaults(func=cmd_export)
 
     jobs = sub.add_parser("jobs", help="the persistent job queue shared with the desktop app")
@@ -41,14 +56,22 @@ def register(sub) -> None:
     p = jsub.add_parser("add", help="queue a job")
     add_workspace(p)
     p.add_argument("kind", choices=sorted(REGISTRY))
-    p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
-                   help="job parameter (JSON values), e.g. operation=dilate -p 'op_params={\"pixels\": 5}'")
+    p.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="job parameter (JSON values), e.g. operation=dilate -p 'op_params={\"pixels\": 5}'",
+    )
     p.set_defaults(func=cmd_add)
     p = jsub.add_parser("run", help="run queued jobs until the queue is empty")
     add_workspace(p)
     p.set_defaults(func=cmd_run)
-    for name, helptext in (("requeue", "queue a failed, cancelled or interrupted job again"),
-                           ("remove", "delete a job that is not running")):
+    for name, helptext in (
+        ("requeue", "queue a failed, cancelled or interrupted job again"),
+        ("remove", "delete a job that is not running"),
+    ):
         p = jsub.add_parser(name, help=helptext)
         add_workspace(p)
         p.add_argument("job_id", type=int)
@@ -58,8 +81,9 @@ def register(sub) -> None:
 def cmd_export(a: argparse.Namespace) -> int:
     ws = open_workspace(a)
     with tqdm_progress("export", "pair") as prog:
-        report = export_kept(ws, a.out, with_real=a.with_real, progress=prog, fmt=a.fmt, licence=a.licence,
-                             only_passed=a.only_passed)
+        report = export_kept(
+            ws, a.out, with_real=a.with_real, progress=prog, fmt=a.fmt, licence=a.licence, only_passed=a.only_passed
+        )
     print(report.summary())
     return 0
 

@@ -12,24 +12,36 @@ from backend.segmentation.params import SegmentParams
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "segment", help="segmentation experiments (paper Tables 3-6): train UNet++ models and report",
+        "segment",
+        help="segmentation experiments (paper Tables 3-6): train UNet++ models and report",
         description="Train UNet++ segmentation models on real, synthetic, augmented and small real "
-                    "sets and test them on held-out real images. Finished runs are skipped, so an "
-                    "interrupted set resumes. 'diffgen segment report' writes the tables and plots.")
+        "sets and test them on held-out real images. Finished runs are skipped, so an "
+        "interrupted set resumes. 'diffgen segment report' writes the tables and plots.",
+    )
     p.add_argument("action", nargs="?", choices=["run", "report"], default="run")
     add_workspace(p)
-    p.add_argument("--experiment", "-e", action="append", choices=[*EXPERIMENTS, "all"],
-                   help="which experiments (repeatable; default all)")
+    p.add_argument(
+        "--experiment", "-e", action="append", choices=[*EXPERIMENTS, "all"], help="which experiments (repeatable; default all)"
+    )
     p.add_argument("--preset", default="tiny", help="tiny (CPU, demo data) | paper | path to a .toml")
     p.add_argument("--seeds", type=int, nargs="+", help="training seeds (several give error bars)")
-    p.add_argument("--set", dest="overrides", action="append", metavar="segment.FIELD=VALUE",
-                   help="override a preset field, e.g. segment.epochs=20")
-    p.add_argument("--encoder-weights", metavar="PATH",
-                   help="ImageNet state dict of the encoder (used when the preset says pretrained)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        metavar="segment.FIELD=VALUE",
+        help="override a preset field, e.g. segment.epochs=20",
+    )
+    p.add_argument(
+        "--encoder-weights", metavar="PATH", help="ImageNet state dict of the encoder (used when the preset says pretrained)"
+    )
     p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda")
-    p.add_argument("--only-passed", action="store_true",
-                   help="synthetic sets without the samples that failed a quality gate (samples not scored yet "
-                        "stay and are counted; 'diffgen gates' scores them)")
+    p.add_argument(
+        "--only-passed",
+        action="store_true",
+        help="synthetic sets without the samples that failed a quality gate (samples not scored yet "
+        "stay and are counted; 'diffgen gates' scores them)",
+    )
     p.set_defaults(func=cmd_segment)
 
 
@@ -43,19 +55,25 @@ def cmd_segment(a: argparse.Namespace) -> int:
         return 0
     from backend.segmentation import run_segment
 
-    params = SegmentParams(preset=a.preset, overrides=tuple(a.overrides or ()),
-                           experiments=tuple(a.experiment or ("all",)),
-                           seeds=tuple(a.seeds) if a.seeds else None, encoder_weights=a.encoder_weights,
-                           device=a.device, only_passed=a.only_passed)
+    params = SegmentParams(
+        preset=a.preset,
+        overrides=tuple(a.overrides or ()),
+        experiments=tuple(a.experiment or ("all",)),
+        seeds=tuple(a.seeds) if a.seeds else None,
+        encoder_weights=a.encoder_weights,
+        device=a.device,
+        only_passed=a.only_passed,
+    )
     with tqdm_progress("segment", "step") as prog:
         result = run_segment(ws, params, JobContext(progress=prog))
     for note in result.notes:
         print(f"note: {note}")
     for run in result.trained:
-        print(f"trained {run['title']:<30s} seed {run['seed']}: IoU {run['iou']:.4f}  "
-              f"Dice loss {run['dice_loss']:.4f}")
-    print(f"{result.summary}; test set {result.test_images} real images ({result.protocol}). "
-          f"Tables: diffgen segment report --workspace {a.workspace}")
+        print(f"trained {run['title']:<30s} seed {run['seed']}: IoU {run['iou']:.4f}  Dice loss {run['dice_loss']:.4f}")
+    print(
+        f"{result.summary}; test set {result.test_images} real images ({result.protocol}). "
+        f"Tables: diffgen segment report --workspace {a.workspace}"
+    )
     for f in result.failed:
         print(f"FAILED {f}")
     return 1 if result.failed else 0

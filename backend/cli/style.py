@@ -28,28 +28,43 @@ def _ids(text: str) -> list[int]:
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "style", help="style inpainted samples to remove colour seams (paper section 3.3)",
+        "style",
+        help="style inpainted samples to remove colour seams (paper section 3.3)",
         description="Guided reverse diffusion from each inpainted sample: ZeCon content losses "
-                    "against the sample, DiffuseIT style losses against the target (default: the "
-                    "sample's original real image). Results are new 'styled' samples linked to "
-                    "their parents. A lambda of 0 switches its term (and its network) off.")
+        "against the sample, DiffuseIT style losses against the target (default: the "
+        "sample's original real image). Results are new 'styled' samples linked to "
+        "their parents. A lambda of 0 switches its term (and its network) off.",
+    )
     add_workspace(p)
     which = p.add_mutually_exclusive_group()
     which.add_argument("--samples", type=_ids, metavar="IDS", help="comma-separated inpainted sample ids")
-    which.add_argument("--all-unstyled", action="store_true",
-                       help="every inpainted sample without a styled child (the default)")
-    p.add_argument("--target", default="original", metavar="original|IMAGE",
-                   help="style target: the source's real image (default) or one image file for all")
+    which.add_argument("--all-unstyled", action="store_true", help="every inpainted sample without a styled child (the default)")
+    p.add_argument(
+        "--target",
+        default="original",
+        metavar="original|IMAGE",
+        help="style target: the source's real image (default) or one image file for all",
+    )
     p.add_argument("--preset", help="tiny | paper | TOML path (default: the preset the model was trained with)")
-    p.add_argument("--set", dest="overrides", action="append", metavar="style.FIELD=VALUE",
-                   help="preset override, e.g. --set style.skip_timesteps=100 or --set style.mask_from=parent "
-                        "(repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        metavar="style.FIELD=VALUE",
+        help="preset override, e.g. --set style.skip_timesteps=100 or --set style.mask_from=parent (repeatable)",
+    )
     for term in LAMBDAS:
         p.add_argument(f"--lambda-{term}", type=float, metavar="W", help=LAMBDA_HELP[term])
     p.add_argument("--seed", type=int, default=0, help="base seed (each sample uses seed + its id)")
-    p.add_argument("--color-match", nargs="?", const="mkl", choices=METHODS, default=None,
-                   help="match the result's colours to the target afterwards (mkl when given alone; "
-                        "default: the preset's style.color_match)")
+    p.add_argument(
+        "--color-match",
+        nargs="?",
+        const="mkl",
+        choices=METHODS,
+        default=None,
+        help="match the result's colours to the target afterwards (mkl when given alone; "
+        "default: the preset's style.color_match)",
+    )
     p.add_argument("--vgg-weights", metavar="FILE", help="torchvision vgg19 state dict (vgg19-dcbb9e9d.pth)")
     p.add_argument("--dino-weights", metavar="FILE", help="DINO ViT-B/8 weights (.pth or timm .safetensors)")
     add_device(p)
@@ -68,10 +83,19 @@ def register(sub) -> None:
 def params_from_args(a: argparse.Namespace) -> StyleParams:
     shard, device = shard_and_device(a)
     return StyleParams(
-        samples=tuple(a.samples or ()), preset=a.preset, overrides=tuple(a.overrides or ()),
+        samples=tuple(a.samples or ()),
+        preset=a.preset,
+        overrides=tuple(a.overrides or ()),
         lambdas={t: getattr(a, f"lambda_{t}") for t in LAMBDAS if getattr(a, f"lambda_{t}") is not None},
-        target=a.target, seed=a.seed, color_match=a.color_match,
-        vgg_weights=a.vgg_weights, dino_weights=a.dino_weights, device=device, shard=shard, bundle=a.bundle)
+        target=a.target,
+        seed=a.seed,
+        color_match=a.color_match,
+        vgg_weights=a.vgg_weights,
+        dino_weights=a.dino_weights,
+        device=device,
+        shard=shard,
+        bundle=a.bundle,
+    )
 
 
 def cmd_style(a: argparse.Namespace) -> int:
@@ -85,11 +109,17 @@ def cmd_style(a: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         spi = result.seconds_per_image
-        print(f"Styled {len(result.styled)} of {result.considered} samples"
-              + (f" ({spi:.1f} s per image)" if spi else "")
-              + (f"; new sample ids: {', '.join(map(str, result.styled))}" if result.styled else "")
-              + (f"; bundle {result.bundle} ({result.bundled} new, {result.already_done} from an earlier run); "
-                 "merge with 'diffgen import-samples'" if result.bundle else ""))
+        print(
+            f"Styled {len(result.styled)} of {result.considered} samples"
+            + (f" ({spi:.1f} s per image)" if spi else "")
+            + (f"; new sample ids: {', '.join(map(str, result.styled))}" if result.styled else "")
+            + (
+                f"; bundle {result.bundle} ({result.bundled} new, {result.already_done} from an earlier run); "
+                "merge with 'diffgen import-samples'"
+                if result.bundle
+                else ""
+            )
+        )
     for err in result.errors:
         print(f"warning: {err}")
     return 0 if not result.errors or result.styled or result.bundled else 1

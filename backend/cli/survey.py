@@ -24,8 +24,10 @@ from backend.survey import (
 )
 from backend.survey.links import DEFAULT_BASE_URL, issue_link, link_url
 
-BASE_URL_HELP = (f"address raters reach 'diffgen survey serve' at, put in front of the link (default "
-                 f"{DEFAULT_BASE_URL}; e.g. https://rating.hospital.example:8765)")
+BASE_URL_HELP = (
+    f"address raters reach 'diffgen survey serve' at, put in front of the link (default "
+    f"{DEFAULT_BASE_URL}; e.g. https://rating.hospital.example:8765)"
+)
 
 
 def register(sub) -> None:
@@ -35,19 +37,33 @@ def register(sub) -> None:
     p = ss.add_parser("create", help="draw real and synthetic items into a new blinded survey")
     add_workspace(p)
     p.add_argument("--name", required=True, help="letters, digits, '.', '_', '-' (becomes a folder name)")
-    p.add_argument("--real", type=int,
-                   help="number of real images (default 10, or all of --real-images)")
-    p.add_argument("--real-images", metavar="ID,ID,...",
-                   help="draw real items only from these image ids, e.g. images the raters have not seen "
-                        "(real items are recognisable by anyone holding the source dataset)")
-    p.add_argument("--set", action="append", default=[], metavar="KIND:COUNT", dest="sets",
-                   help="sample kind and count, e.g. inpainted:10 (repeatable)")
+    p.add_argument("--real", type=int, help="number of real images (default 10, or all of --real-images)")
+    p.add_argument(
+        "--real-images",
+        metavar="ID,ID,...",
+        help="draw real items only from these image ids, e.g. images the raters have not seen "
+        "(real items are recognisable by anyone holding the source dataset)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KIND:COUNT",
+        dest="sets",
+        help="sample kind and count, e.g. inpainted:10 (repeatable)",
+    )
     p.add_argument("--only-kept", action="store_true", help="only samples marked keep in review")
-    p.add_argument("--only-passed", action="store_true",
-                   help="leave out samples that failed a quality gate (samples not scored yet stay in the draw "
-                        "and are counted; 'diffgen gates' scores them)")
-    p.add_argument("--seed", type=int, help="seed of the draw (which images and samples; default random, "
-                                            "recorded); item codes and order are always random")
+    p.add_argument(
+        "--only-passed",
+        action="store_true",
+        help="leave out samples that failed a quality gate (samples not scored yet stay in the draw "
+        "and are counted; 'diffgen gates' scores them)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the draw (which images and samples; default random, recorded); item codes and order are always random",
+    )
     p.add_argument("--size", type=int, help="side of the blinded copies (default: smallest item side)")
     p.set_defaults(func=cmd_create)
 
@@ -73,9 +89,12 @@ def register(sub) -> None:
     p = ss.add_parser("serve", help="serve the blinded rater page to raters' browsers (personal links)")
     add_workspace(p)
     p.add_argument("--survey", required=True)
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network "
-                        "interface, e.g. for tablets on the ward network)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network "
+        "interface, e.g. for tablets on the ward network)",
+    )
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--certfile", help="TLS certificate (PEM); with --keyfile the page is served over https")
     p.add_argument("--keyfile", help="private key of --certfile (PEM)")
@@ -99,8 +118,9 @@ def register(sub) -> None:
     p = ss.add_parser("import-answers", help="import answers collected elsewhere (CSV; all or nothing)")
     add_workspace(p)
     p.add_argument("--survey", required=True)
-    p.add_argument("csv", help="columns: rater,item,image_quality,mask_quality,real_fake[,comment] "
-                               "(a rater pack's answers.csv, filled in)")
+    p.add_argument(
+        "csv", help="columns: rater,item,image_quality,mask_quality,real_fake[,comment] (a rater pack's answers.csv, filled in)"
+    )
     p.add_argument("--rater", help="rater name for rows whose rater cell is empty")
     p.set_defaults(func=cmd_import)
 
@@ -111,8 +131,10 @@ def register(sub) -> None:
     p.add_argument("--with-truth", action="store_true", help="add each item's true kind (unblinds!)")
     p.set_defaults(func=cmd_export)
 
-    p = ss.add_parser("export-rater-pack", help="folder with only the blinded copies, an answer sheet and "
-                                                "instructions, for a rater on another machine")
+    p = ss.add_parser(
+        "export-rater-pack",
+        help="folder with only the blinded copies, an answer sheet and instructions, for a rater on another machine",
+    )
     add_workspace(p)
     p.add_argument("--survey", required=True)
     p.add_argument("--rater", help="prefill the sheet's rater column with this name")
@@ -128,11 +150,14 @@ def cmd_create(a: argparse.Namespace) -> int:
         kind, n = parse_set(spec)
         counts[kind] = counts.get(kind, 0) + n
     with tqdm_progress("survey items", "item") as prog:
-        s = create_survey(ws, SurveyConfig(a.name, counts, a.only_kept, a.seed, a.size, real_images,
-                                           only_passed=a.only_passed), progress=prog)
+        s = create_survey(
+            ws, SurveyConfig(a.name, counts, a.only_kept, a.seed, a.size, real_images, only_passed=a.only_passed), progress=prog
+        )
     parts = ", ".join(f"{n} {s.labels.get(k, k)}" for k, n in s.params["counts"].items())
-    print(f"Created survey {s.name!r}: {parts}; blinded copies of {s.params['size']} px under "
-          f"{s.params['folder']} (draw seed {s.seed})")
+    print(
+        f"Created survey {s.name!r}: {parts}; blinded copies of {s.params['size']} px under "
+        f"{s.params['folder']} (draw seed {s.seed})"
+    )
     if s.params.get("gates"):
         print(f"Quality gates: {s.params['gates']['note']}")
     print(f"Next: diffgen survey add-rater -w {a.workspace} --survey {s.name} --rater NAME")
@@ -140,15 +165,19 @@ def cmd_create(a: argparse.Namespace) -> int:
 
 
 def _print_link(rater: str, token: str, base_url: str) -> None:
-    print(f"Web link for {rater!r} (shown only now; give it to this rater only, it lets anyone holding it rate "
-          f"as {rater!r}):\n    {link_url(token, base_url)}")
+    print(
+        f"Web link for {rater!r} (shown only now; give it to this rater only, it lets anyone holding it rate "
+        f"as {rater!r}):\n    {link_url(token, base_url)}"
+    )
 
 
 def cmd_add_rater(a: argparse.Namespace) -> int:
     ws = open_workspace(a)
     r = add_rater(ws, get_survey(ws, a.survey), a.rater, a.seed)
-    print(f"Added rater {r.name!r} (order seed {r.seed}). "
-          f"Rate here with: diffgen survey rate -w {a.workspace} --survey {a.survey} --rater {r.name}")
+    print(
+        f"Added rater {r.name!r} (order seed {r.seed}). "
+        f"Rate here with: diffgen survey rate -w {a.workspace} --survey {a.survey} --rater {r.name}"
+    )
     _print_link(r.name, issue_link(ws, r), a.base_url)
     print(f"Serve the web page with: diffgen survey serve -w {a.workspace} --survey {a.survey}")
     return 0
@@ -180,7 +209,6 @@ def cmd_list(a: argparse.Namespace) -> int:
     return 0
 
 
-
 def cmd_serve(a: argparse.Namespace) -> int:
     from backend.web import ServeConfig, base_urls, bind, is_loopback, make_server
 
@@ -192,13 +220,17 @@ def cmd_serve(a: argparse.Namespace) -> int:
     urls = base_urls(config, sock.getsockname()[1])
     linked = sum(1 for r in summary(ws, survey)["raters"] if r["link"])
     print(f"Serving survey {survey.name!r} to {linked} rater(s) with a web link at {urls[0]}")
-    print(f"Each rater opens their personal link: {urls[0]}/r/<token> (from 'diffgen survey add-rater' or "
-          f"'diffgen survey link'). Progress: 'diffgen survey list' or the Survey tab. Ctrl+C stops.")
+    print(
+        f"Each rater opens their personal link: {urls[0]}/r/<token> (from 'diffgen survey add-rater' or "
+        f"'diffgen survey link'). Progress: 'diffgen survey list' or the Survey tab. Ctrl+C stops."
+    )
     if not is_loopback(a.host):
-        print(f"warning: listening on {a.host}: every device that can reach this machine can try links; "
-              f"raters on the network use {urls[0]}/r/<token>"
-              + ("" if a.certfile else ". Without --certfile/--keyfile answers and links travel unencrypted."),
-              file=sys.stderr)
+        print(
+            f"warning: listening on {a.host}: every device that can reach this machine can try links; "
+            f"raters on the network use {urls[0]}/r/<token>"
+            + ("" if a.certfile else ". Without --certfile/--keyfile answers and links travel unencrypted."),
+            file=sys.stderr,
+        )
     server.run(sockets=[sock])
     return 0
 
@@ -242,6 +274,8 @@ def cmd_export_pack(a: argparse.Namespace) -> int:
     ws = open_workspace(a)
     r = export_rater_pack(ws, get_survey(ws, a.survey), a.out, a.rater)
     print(f"Wrote a rater pack of {r['items']} items to {r['folder']}: images/, {r['sheet'].name}, README.txt")
-    print(f"Send the folder to the rater; import the filled-in sheet with: diffgen survey import-answers "
-          f"-w {a.workspace} --survey {a.survey}" + (f" --rater {a.rater}" if a.rater else "") + f" {r['sheet'].name}")
+    print(
+        f"Send the folder to the rater; import the filled-in sheet with: diffgen survey import-answers "
+        f"-w {a.workspace} --survey {a.survey}" + (f" --rater {a.rater}" if a.rater else "") + f" {r['sheet'].name}"
+    )
     return 0

@@ -12,25 +12,37 @@ from backend.jobs.context import JobContext
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train the 4-channel diffusion model (full set, a cluster, or each cluster)",
-                       description="Train on the full set, one cluster or one model per cluster of the current "
-                                   "clustering. Under torchrun the run uses DistributedDataParallel.")
+    p = sub.add_parser(
+        "train",
+        help="train the 4-channel diffusion model (full set, a cluster, or each cluster)",
+        description="Train on the full set, one cluster or one model per cluster of the current "
+        "clustering. Under torchrun the run uses DistributedDataParallel.",
+    )
     add_workspace(p)
-    p.add_argument("--preset", default="tiny",
-                   help="tiny | paper | diffuse-gen | path to a .toml preset (default tiny)")
+    p.add_argument("--preset", default="tiny", help="tiny | paper | diffuse-gen | path to a .toml preset (default tiny)")
     p.add_argument("--target", default="full", help="full | cluster:K | clusters (default full)")
     p.add_argument("--steps", type=int, help="total training steps (default: the preset's)")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
-    p.add_argument("--name", help="model name (folder models/NAME; letters, digits, . _ -); "
-                                  "default from target and preset")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing model of that name (the old folder is kept as NAME.replaced-DATE)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   help="override a preset value, e.g. --set train.batch_size=8 (repeatable)")
+    p.add_argument("--name", help="model name (folder models/NAME; letters, digits, . _ -); default from target and preset")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing model of that name (the old folder is kept as NAME.replaced-DATE)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="override a preset value, e.g. --set train.batch_size=8 (repeatable)",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
-    p.add_argument("--tensorboard", metavar="DIR",
-                   help="also log loss, learning rate and sample sheets for TensorBoard to DIR/NAME "
-                        "(needs the 'tensorboard' extra)")
+    p.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also log loss, learning rate and sample sheets for TensorBoard to DIR/NAME (needs the 'tensorboard' extra)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_train)
 
@@ -44,12 +56,16 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("import-checkpoint",
-                       help="import an openai/guided-diffusion UNet .pt (4 channels, learn_sigma) as a model")
+    p = sub.add_parser(
+        "import-checkpoint", help="import an openai/guided-diffusion UNet .pt (4 channels, learn_sigma) as a model"
+    )
     p.add_argument("file", help="guided-diffusion state dict (.pt), loaded without running code")
-    p.add_argument("--config", default="paper",
-                   help="preset whose [model]/[diffusion] match the file: paper (Table A.1, attention at 16 and 8 px) "
-                        "or diffuse-gen (the author's code, attention at 16 px only)")
+    p.add_argument(
+        "--config",
+        default="paper",
+        help="preset whose [model]/[diffusion] match the file: paper (Table A.1, attention at 16 and 8 px) "
+        "or diffuse-gen (the author's code, attention at 16 px only)",
+    )
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
     add_model_target(p, "the file's stem")
     p.set_defaults(func=cmd_import_checkpoint)
@@ -60,9 +76,17 @@ def cmd_train(a: argparse.Namespace) -> int:
     from backend.diffusion.training import run_train
 
     ws = open_workspace(a)
-    params = TrainParams(preset=a.preset, target=a.target, steps=a.steps, resume=a.resume,
-                         overrides=tuple(a.overrides), device=a.device, name=a.name, overwrite=a.overwrite,
-                         tensorboard=a.tensorboard)
+    params = TrainParams(
+        preset=a.preset,
+        target=a.target,
+        steps=a.steps,
+        resume=a.resume,
+        overrides=tuple(a.overrides),
+        device=a.device,
+        name=a.name,
+        overwrite=a.overwrite,
+        tensorboard=a.tensorboard,
+    )
     if ddp.context_from_env().is_main:
         with tqdm_progress("train", "step") as prog:
             result = run_train(ws, params, JobContext(progress=prog))
@@ -76,9 +100,11 @@ def cmd_train(a: argparse.Namespace) -> int:
         print(f"The model replaced by --overwrite was kept in {backup} (delete it when no longer needed).")
     for m in result.models:
         where = "full set" if m["target"] == "full" else f"cluster {m['cluster']}"
-        print(f"Trained {m['name']} ({where}, {m['images']} images) to step {m['steps']}, "
-              f"final loss {m['final_loss']:.4f}\n  folder:  {m['folder']}\n  loss:    {m.get('loss_png')}"
-              + (f"\n  samples: {m['samples_png']}" if m.get("samples_png") else ""))
+        print(
+            f"Trained {m['name']} ({where}, {m['images']} images) to step {m['steps']}, "
+            f"final loss {m['final_loss']:.4f}\n  folder:  {m['folder']}\n  loss:    {m.get('loss_png')}"
+            + (f"\n  samples: {m['samples_png']}" if m.get("samples_png") else "")
+        )
         if m.get("excluded_flagged"):
             print(f"  note: {m['excluded_flagged']} flagged images left out (--set train.exclude_flagged=false keeps them)")
         for msg in m["skipped"]:
@@ -90,13 +116,14 @@ def cmd_sample(a: argparse.Namespace) -> int:
     from backend.diffusion.sampling import run_sample
 
     ws = open_workspace(a)
-    params = {"model": a.model, "count": a.count, "seed": a.seed, "respacing": a.respacing,
-              "sheet": a.sheet, "device": a.device}
+    params = {"model": a.model, "count": a.count, "seed": a.seed, "respacing": a.respacing, "sheet": a.sheet, "device": a.device}
     with tqdm_progress("sample", "step") as prog:
         result = run_sample(ws, params, progress=prog)
-    print(f"Wrote {len(result['sample_ids'])} unconditional samples from {result['model_folder']} "
-          f"(sample ids {result['sample_ids'][0]}..{result['sample_ids'][-1]})"
-          + (f"; sheet {result['sheet']}" if result.get("sheet") else ""))
+    print(
+        f"Wrote {len(result['sample_ids'])} unconditional samples from {result['model_folder']} "
+        f"(sample ids {result['sample_ids'][0]}..{result['sample_ids'][-1]})"
+        + (f"; sheet {result['sheet']}" if result.get("sheet") else "")
+    )
     return 0
 
 
@@ -106,10 +133,11 @@ def cmd_import_checkpoint(a: argparse.Namespace) -> int:
     if not a.workspace and not a.out:
         raise DiffGenError("give --workspace WS (registers the model) or --out FOLDER")
     ws = open_workspace(a) if a.workspace else None
-    result = import_checkpoint(a.file, a.config, ws=ws, name=a.name, out=a.out, overrides=a.overrides,
-                               overwrite=a.overwrite)
-    print(f"Imported {result['tensors']} tensors from {a.file} into {result['folder']}"
-          + (f" (model id {result['model_id']})" if result.get("model_id") else ""))
+    result = import_checkpoint(a.file, a.config, ws=ws, name=a.name, out=a.out, overrides=a.overrides, overwrite=a.overwrite)
+    print(
+        f"Imported {result['tensors']} tensors from {a.file} into {result['folder']}"
+        + (f" (model id {result['model_id']})" if result.get("model_id") else "")
+    )
     if result["backup"]:
         print(f"The model it replaced was kept in {result['backup']} (delete it when no longer needed).")
     return 0

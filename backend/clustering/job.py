@@ -33,9 +33,9 @@ class ClusterConfig:
     k: int = 20
     seed: int = 0
     min_cluster_size: int = 5
-    features: str = "balanced"             # balanced: image and mask halves each L2-normalised (ours);
-                                           # raw: plain concatenation (diffuse-gen clustering/clustering.ipynb)
-    inception_weights: str | None = None   # None: env var / settings file
+    features: str = "balanced"  # balanced: image and mask halves each L2-normalised (ours);
+    # raw: plain concatenation (diffuse-gen clustering/clustering.ipynb)
+    inception_weights: str | None = None  # None: env var / settings file
     batch_size: int = 16
     device: str | None = None
     thumbs_per_row: int = 10
@@ -48,8 +48,7 @@ class ClusterConfig:
     def from_params(cls, params: ClusterParams) -> "ClusterConfig":
         """The params that are set (not None) over the ``[cluster]`` section of ``preset``
         (with ``overrides``), so a queued job and the CLI resolve alike."""
-        base = apply_overrides(load_preset(params.preset), list(params.overrides)).get("cluster", {}) \
-            if params.preset else {}
+        base = apply_overrides(load_preset(params.preset), list(params.overrides)).get("cluster", {}) if params.preset else {}
         unknown = set(base) - set(cls.__dataclass_fields__)
         if unknown:
             raise BadInputError(f"unknown clustering settings in the preset: {', '.join(sorted(unknown))}")
@@ -94,13 +93,11 @@ def kmeans_labels(features: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:
-    cv2.putText(img, text, (6, img.shape[0] // 2 + 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (235, 235, 235), 1,
-                cv2.LINE_AA)
+    cv2.putText(img, text, (6, img.shape[0] // 2 + 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (235, 235, 235), 1, cv2.LINE_AA)
     return img
 
 
-def cluster_sheet(thumbs_by_cluster: list[list[np.ndarray]], sizes: list[int], thumb: int,
-                  per_row: int) -> np.ndarray:
+def cluster_sheet(thumbs_by_cluster: list[list[np.ndarray]], sizes: list[int], thumb: int, per_row: int) -> np.ndarray:
     """One row per cluster: a label cell ('c3  n=12') then up to ``per_row`` thumbnails."""
     pad, label_w = 4, 96
     width = label_w + per_row * (thumb + pad) + pad
@@ -110,7 +107,7 @@ def cluster_sheet(thumbs_by_cluster: list[list[np.ndarray]], sizes: list[int], t
         _label(row[:, :label_w], f"c{c}  n={sizes[c]}")
         for j, t in enumerate(thumbs[:per_row]):
             x = label_w + pad + j * (thumb + pad)
-            row[pad:pad + thumb, x:x + thumb] = t
+            row[pad : pad + thumb, x : x + thumb] = t
         rows.append(row)
     return np.concatenate(rows, axis=0)
 
@@ -130,15 +127,16 @@ class ClusterResult(JobResult):
     k: int
     seed: int
     images: int
-    sizes: tuple[int, ...]                 # images per cluster, largest first
-    small_clusters: tuple[int, ...]        # clusters below min_cluster_size
+    sizes: tuple[int, ...]  # images per cluster, largest first
+    small_clusters: tuple[int, ...]  # clusters below min_cluster_size
     min_cluster_size: int
-    sheet: str                             # the cluster sheet, workspace-relative
+    sheet: str  # the cluster sheet, workspace-relative
     extractor: str
 
 
-def run_cluster(ws: Workspace, params: ClusterParams, ctx: JobContext,
-                extractor: InceptionFeatures | None = None) -> ClusterResult:
+def run_cluster(
+    ws: Workspace, params: ClusterParams, ctx: JobContext, extractor: InceptionFeatures | None = None
+) -> ClusterResult:
     """Cluster every image with a mask; store the run as current and write its sheet.
 
     ``extractor`` lets a caller reuse a loaded network (the GUI, tests); by default the
@@ -148,8 +146,7 @@ def run_cluster(ws: Workspace, params: ClusterParams, ctx: JobContext,
     cfg = ClusterConfig.from_params(params)
     image_ids = [r.id for r in generation_images(ws, "current_mask_id IS NOT NULL")]  # never test images
     if cfg.k > len(image_ids):
-        raise BadInputError(f"cannot make {cfg.k} clusters from {len(image_ids)} images with masks: "
-                            f"choose k <= {len(image_ids)}")
+        raise BadInputError(f"cannot make {cfg.k} clusters from {len(image_ids)} images with masks: choose k <= {len(image_ids)}")
     extractor = extractor or InceptionFeatures.from_settings(cfg.inception_weights, cfg.device, cfg.batch_size)
     feats = pair_features(ws, image_ids, extractor, ctx.progress, ctx.cancel)
     ctx.check_cancel("clustering cancelled")
@@ -160,8 +157,7 @@ def run_cluster(ws: Workspace, params: ClusterParams, ctx: JobContext,
     thumbs: list[list[np.ndarray]] = [[] for _ in range(cfg.k)]
     for image_id, c in zip(image_ids, labels):
         if len(thumbs[c]) < cfg.thumbs_per_row:
-            thumbs[c].append(_thumb(ws.read_image(image_id), ws.read_mask(ws.current_mask(image_id)),
-                                    cfg.thumb_size))
+            thumbs[c].append(_thumb(ws.read_image(image_id), ws.read_mask(ws.current_mask(image_id)), cfg.thumb_size))
     sheet = cluster_sheet(thumbs, sizes, cfg.thumb_size, cfg.thumbs_per_row)
     tag = hashlib.sha256(json.dumps([image_ids, labels.tolist(), cfg.k, cfg.seed]).encode()).hexdigest()[:10]
     sheet_rel = ws.write_png(f"clusters/sheet_k{cfg.k}_s{cfg.seed}_{tag}.png", sheet)
@@ -169,14 +165,27 @@ def run_cluster(ws: Workspace, params: ClusterParams, ctx: JobContext,
     stored = {k: v for k, v in asdict(cfg).items() if k not in ("device",)}
     with ws.transaction() as c:
         c.execute("UPDATE clusterings SET is_current = 0 WHERE is_current = 1")
-        cid = inserted_id(c.execute(
-            "INSERT INTO clusterings (k, seed, extractor, params_json, is_current, sheet_path, created_at)"
-            " VALUES (?,?,?,?,1,?,?)", (cfg.k, cfg.seed, extractor.extractor_id, json.dumps(stored), sheet_rel, now())))
-        c.executemany("INSERT INTO cluster_assignments (clustering_id, image_id, cluster) VALUES (?,?,?)",
-                      [(cid, i, int(lab)) for i, lab in zip(image_ids, labels)])
-    return ClusterResult(summary=f"{len(image_ids)} images in {cfg.k} clusters (clustering {cid})"
-                                 + (f"; {len(small)} below {cfg.min_cluster_size} images" if small else ""),
-                         clustering_id=cid, k=cfg.k, seed=cfg.seed, images=len(image_ids), sizes=tuple(sizes),
-                         small_clusters=tuple(small), min_cluster_size=cfg.min_cluster_size, sheet=sheet_rel,
-                         extractor=extractor.extractor_id)
-
+        cid = inserted_id(
+            c.execute(
+                "INSERT INTO clusterings (k, seed, extractor, params_json, is_current, sheet_path, created_at)"
+                " VALUES (?,?,?,?,1,?,?)",
+                (cfg.k, cfg.seed, extractor.extractor_id, json.dumps(stored), sheet_rel, now()),
+            )
+        )
+        c.executemany(
+            "INSERT INTO cluster_assignments (clustering_id, image_id, cluster) VALUES (?,?,?)",
+            [(cid, i, int(lab)) for i, lab in zip(image_ids, labels)],
+        )
+    return ClusterResult(
+        summary=f"{len(image_ids)} images in {cfg.k} clusters (clustering {cid})"
+        + (f"; {len(small)} below {cfg.min_cluster_size} images" if small else ""),
+        clustering_id=cid,
+        k=cfg.k,
+        seed=cfg.seed,
+        images=len(image_ids),
+        sizes=tuple(sizes),
+        small_clusters=tuple(small),
+        min_cluster_size=cfg.min_cluster_size,
+        sheet=sheet_rel,
+        extractor=extractor.extractor_id,
+    )

@@ -12,13 +12,14 @@ from backend.jobs.params import JobParams
 class ClusterParams(JobParams):
     """None: the value of the preset's ``[cluster]`` section after ``overrides`` (without a
     preset, :class:`backend.clustering.job.ClusterConfig`'s defaults)."""
+
     preset: str | None = None
     overrides: tuple[str, ...] = ()
     k: int | None = None
     seed: int | None = None
     min_cluster_size: int | None = None
-    features: str | None = None            # balanced | raw (see ClusterConfig.features)
-    inception_weights: str | None = None   # None: env var / settings file
+    features: str | None = None  # balanced | raw (see ClusterConfig.features)
+    inception_weights: str | None = None  # None: env var / settings file
     batch_size: int | None = None
     device: str | None = None
     thumbs_per_row: int | None = None

@@ -31,12 +31,15 @@ def pick_device(requested: str | torch.device | None = None) -> torch.device:
 
 def _check_cuda(text: str, index: int | None) -> None:
     if not torch.cuda.is_available():
-        raise BadInputError(f"device {text!r}: CUDA is not available on this machine (no GPU, no driver, or a "
-                            "CPU-only torch); use --device cpu or auto")
+        raise BadInputError(
+            f"device {text!r}: CUDA is not available on this machine (no GPU, no driver, or a "
+            "CPU-only torch); use --device cpu or auto"
+        )
     count = torch.cuda.device_count()
     if index is not None and index >= count:
-        raise BadInputError(f"device {text!r}: this machine has {count} CUDA device{'s' * (count != 1)} "
-                            f"(cuda:0 to cuda:{count - 1})")
+        raise BadInputError(
+            f"device {text!r}: this machine has {count} CUDA device{'s' * (count != 1)} (cuda:0 to cuda:{count - 1})"
+        )
 
 
 def rank_device(requested: str | None, local_rank: int | None) -> str | None:

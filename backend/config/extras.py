@@ -13,5 +13,7 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as e:
-        raise DiffGenError(f"{purpose} needs the optional package '{module.split('.')[0]}' ({e.msg}): "
-                           f"install it with  pip install 'diffgen-studio[{extra}]'") from None
+        raise DiffGenError(
+            f"{purpose} needs the optional package '{module.split('.')[0]}' ({e.msg}): "
+            f"install it with  pip install 'diffgen-studio[{extra}]'"
+        ) from None

@@ -68,8 +68,7 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
         p = _preset_file(ref, relative_to)
         if not p.exists():
             where = f" (inherited by {seen[-1]})" if seen else ""
-            raise DiffGenError(f"unknown preset {ref!r}{where}; known: {', '.join(preset_names())} "
-                               "or a path to a .toml file")
+            raise DiffGenError(f"unknown preset {ref!r}{where}; known: {', '.join(preset_names())} or a path to a .toml file")
         if p.resolve() in seen:
             loop = " -> ".join(str(s) for s in [*seen, p.resolve()])
             raise DiffGenError(f"preset inheritance loops: {loop}; remove one of the 'inherits' lines")

@@ -17,35 +17,57 @@ from backend.io.files import atomic_write_text
 
 @dataclass(frozen=True)
 class WeightSpec:
-    name: str          # settings key, also used in messages
+    name: str  # settings key, also used in messages
     architecture: str
     env_var: str
     cli_flag: str
     how_to_get: str
 
 
-WEIGHTS: dict[str, WeightSpec] = {s.name: s for s in [
-    WeightSpec("inception", "torchvision inception_v3 (ImageNet, state dict .pth)",
-               "DIFFGEN_INCEPTION_WEIGHTS", "--inception-weights",
-               "torchvision's Inception_V3_Weights.IMAGENET1K_V1 file "
-               "'inception_v3_google-0cc3c7bd.pth' (download it on a connected machine and copy it)"),
-    WeightSpec("fid_inception", "TensorFlow's FID Inception as ported by pytorch-fid "
-               "(state dict 'pt_inception-2015-12-05-6726825d.pth')",
-               "DIFFGEN_FID_INCEPTION", "--fid-inception",
-               "pytorch-fid's plain state dict 'pt_inception-2015-12-05-6726825d.pth' (release 'fid_weights' "
-               "of github.com/mseitzer/pytorch-fid, ~90 MB; the file or its folder). StyleGAN2's TorchScript "
-               "'inception-2015-12-05.pt' is refused: loading TorchScript runs code"),
-    WeightSpec("vgg19", "torchvision vgg19 (ImageNet, state dict .pth)",
-               "DIFFGEN_VGG_WEIGHTS", "--vgg-weights",
-               "torchvision's VGG19_Weights.IMAGENET1K_V1 file 'vgg19-dcbb9e9d.pth'"),
-    WeightSpec("dino", "timm vit_base_patch8_224.dino (state dict .pth or .safetensors)",
-               "DIFFGEN_DINO_WEIGHTS", "--dino-weights",
-               "the DINO ViT-B/8 checkpoint 'dino_vitbase8_pretrain.pth' (facebookresearch/dino) "
-               "or timm's 'vit_base_patch8_224.dino' model.safetensors"),
-    WeightSpec("seg_encoder", "segmentation-models-pytorch encoder (ImageNet state dict)",
-               "DIFFGEN_SEG_ENCODER_WEIGHTS", "--encoder-weights",
-               "the ImageNet weights of the chosen encoder (e.g. 'se_resnext50_32x4d-a260b3a4.pth')"),
-]}
+WEIGHTS: dict[str, WeightSpec] = {
+    s.name: s
+    for s in [
+        WeightSpec(
+            "inception",
+            "torchvision inception_v3 (ImageNet, state dict .pth)",
+            "DIFFGEN_INCEPTION_WEIGHTS",
+            "--inception-weights",
+            "torchvision's Inception_V3_Weights.IMAGENET1K_V1 file "
+            "'inception_v3_google-0cc3c7bd.pth' (download it on a connected machine and copy it)",
+        ),
+        WeightSpec(
+            "fid_inception",
+            "TensorFlow's FID Inception as ported by pytorch-fid (state dict 'pt_inception-2015-12-05-6726825d.pth')",
+            "DIFFGEN_FID_INCEPTION",
+            "--fid-inception",
+            "pytorch-fid's plain state dict 'pt_inception-2015-12-05-6726825d.pth' (release 'fid_weights' "
+            "of github.com/mseitzer/pytorch-fid, ~90 MB; the file or its folder). StyleGAN2's TorchScript "
+            "'inception-2015-12-05.pt' is refused: loading TorchScript runs code",
+        ),
+        WeightSpec(
+            "vgg19",
+            "torchvision vgg19 (ImageNet, state dict .pth)",
+            "DIFFGEN_VGG_WEIGHTS",
+            "--vgg-weights",
+            "torchvision's VGG19_Weights.IMAGENET1K_V1 file 'vgg19-dcbb9e9d.pth'",
+        ),
+        WeightSpec(
+            "dino",
+            "timm vit_base_patch8_224.dino (state dict .pth or .safetensors)",
+            "DIFFGEN_DINO_WEIGHTS",
+            "--dino-weights",
+            "the DINO ViT-B/8 checkpoint 'dino_vitbase8_pretrain.pth' (facebookresearch/dino) "
+            "or timm's 'vit_base_patch8_224.dino' model.safetensors",
+        ),
+        WeightSpec(
+            "seg_encoder",
+            "segmentation-models-pytorch encoder (ImageNet state dict)",
+            "DIFFGEN_SEG_ENCODER_WEIGHTS",
+            "--encoder-weights",
+            "the ImageNet weights of the chosen encoder (e.g. 'se_resnext50_32x4d-a260b3a4.pth')",
+        ),
+    ]
+}
 
 
 def settings_path() -> Path:
@@ -87,5 +109,4 @@ def resolve_weights(name: str, cli_value: str | None = None) -> Path:
     value = configured_weights(name, cli_value)
     if value and Path(value).expanduser().exists():
         return Path(value).expanduser()
-    raise MissingWeightsError(spec.name, value, spec.architecture, spec.how_to_get,
-                              spec.cli_flag, spec.env_var)
+    raise MissingWeightsError(spec.name, value, spec.architecture, spec.how_to_get, spec.cli_flag, spec.env_var)

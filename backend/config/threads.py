@@ -23,26 +23,28 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-INTERVAL_S = 2.0        # how often the loops re-size (a decision needs this much CPU history)
-SLACK = 0.3             # a core counts as free when other processes use less than 70 % of it
+INTERVAL_S = 2.0  # how often the loops re-size (a decision needs this much CPU history)
+SLACK = 0.3  # a core counts as free when other processes use less than 70 % of it
 USER_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
-SWITCH_VAR = "DIFFGEN_THREADS"   # auto (default): adapt | fixed: torch's default, never changed
+SWITCH_VAR = "DIFFGEN_THREADS"  # auto (default): adapt | fixed: torch's default, never changed
 
 
 @dataclass(frozen=True)
 class CpuSample:
     """Cumulative CPU time of the CPUs this process may run on, and of this process."""
-    busy_ticks: int        # user + nice + system + irq + softirq + steal, summed over those CPUs
-    total_ticks: int       # busy + idle + iowait
-    own_seconds: float     # this process's user + system time (all its threads)
+
+    busy_ticks: int  # user + nice + system + irq + softirq + steal, summed over those CPUs
+    total_ticks: int  # busy + idle + iowait
+    own_seconds: float  # this process's user + system time (all its threads)
     cpus: int
 
 
 @dataclass(frozen=True)
 class Policy:
     """What :func:`configure_process` decided for this process."""
+
     adaptive: bool
-    reserve: int = 0       # cores left to the desktop app while a job runs
+    reserve: int = 0  # cores left to the desktop app while a job runs
 
 
 _policy: Policy | None = None
@@ -102,10 +104,16 @@ def threads_for(others: float, cpus: int, ceiling: int, reserve: int = 0) -> int
 class ThreadGovernor:
     """Re-sizes torch's threads from observed idle cores, at most every ``interval_s``."""
 
-    def __init__(self, ceiling: int, reserve: int = 0, interval_s: float = INTERVAL_S,
-                 sample: Callable[[], CpuSample | None] = read_sample,
-                 set_threads: Callable[[int], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic, ticks_per_s: float | None = None):
+    def __init__(
+        self,
+        ceiling: int,
+        reserve: int = 0,
+        interval_s: float = INTERVAL_S,
+        sample: Callable[[], CpuSample | None] = read_sample,
+        set_threads: Callable[[int], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        ticks_per_s: float | None = None,
+    ):
         self.ceiling, self.reserve, self.interval_s = ceiling, reserve, interval_s
         self._sample, self._clock = sample, clock
         self._set = set_threads or _torch_set_threads

@@ -23,8 +23,8 @@ from backend.io.files import atomic_write_bytes, encode_png
 
 @dataclass(frozen=True)
 class DemoItem:
-    image: np.ndarray   # HxWx3 uint8 RGB
-    mask: np.ndarray    # HxW uint8 0/255
+    image: np.ndarray  # HxWx3 uint8 RGB
+    mask: np.ndarray  # HxW uint8 0/255
     style: str
     n_polyps: int
 
@@ -66,11 +66,11 @@ def generate_item(seed: int, index: int, size: int = 256, recipe: dict | None = 
     dist = np.hypot(xx - lx, yy - ly)
     warp = 0.04 * _smooth_noise(rng, s, s / 10)
     folds = 0.5 + 0.5 * np.sin((dist + warp) * rng.uniform(18, 30) * np.pi)
-    folds = folds ** 3 * style["folds"]
+    folds = folds**3 * style["folds"]
     tex = 0.55 * _smooth_noise(rng, s, s / 40) + 0.45 * _smooth_noise(rng, s, s / 12)
     shade = np.clip(0.55 + 0.25 * tex - folds * 0.6, 0, 1)[..., None]
     img = dark + (base - dark) * shade * 1.6
-    lumen = np.exp(-(dist / rng.uniform(0.08, 0.16)) ** 2)[..., None]
+    lumen = np.exp(-((dist / rng.uniform(0.08, 0.16)) ** 2))[..., None]
     img = img * (1 - 0.85 * lumen)
     # Fine vessels: thin dark lines from thresholded noise.
     v = _smooth_noise(rng, s, max(s / 64, 1.0))
@@ -87,7 +87,7 @@ def generate_item(seed: int, index: int, size: int = 256, recipe: dict | None = 
         cx, cy = rng.uniform(r * 0.6, s - r * 0.6, 2)
         d = _blob(rng, s, cx, cy, r)
         inside = d < 1
-        height = np.clip(1 - d ** 2, 0, 1)
+        height = np.clip(1 - d**2, 0, 1)
         gy, gx = np.gradient(height)
         light = np.clip(0.8 + 0.25 * height + (-gx - gy) * r * 0.2, 0.4, 1.3)
         ptex = 1 + 0.12 * _smooth_noise(rng, s, max(r / 6, 1.0))
@@ -123,8 +123,9 @@ def generate_item(seed: int, index: int, size: int = 256, recipe: dict | None = 
     return DemoItem(image, mask, style["name"], n_polyps)
 
 
-def write_demo_dataset(out: str | Path, count: int = 40, size: int = 256, seed: int = 0,
-                       progress: Callable[[int, int, str], None] | None = None) -> Path:
+def write_demo_dataset(
+    out: str | Path, count: int = 40, size: int = 256, seed: int = 0, progress: Callable[[int, int, str], None] | None = None
+) -> Path:
     """Write ``count`` image/mask pairs in the Kvasir layout (``images/``, ``masks/``)."""
     out = Path(out)
     recipe = load_recipe()

@@ -48,8 +48,10 @@ class ImportReport:
     stopped: str = ""  # why the import stopped before the end (disk full); empty when it did not
 
     def summary(self) -> str:
-        text = (f"Imported {self.imported} image/mask pairs from {self.source} "
-                f"({self.already_present} already in the workspace, {self.rejected} rejected).")
+        text = (
+            f"Imported {self.imported} image/mask pairs from {self.source} "
+            f"({self.already_present} already in the workspace, {self.rejected} rejected)."
+        )
         return f"{text} Stopped early: {self.stopped}" if self.stopped else text
 
 
@@ -59,8 +61,10 @@ def check_workspace_outside(workspace: str | Path, dataset: str | Path) -> None:
     data = Path(dataset).expanduser().resolve()
     if ws == data or ws.is_relative_to(data):
         where = "is the dataset folder itself" if ws == data else f"is inside the dataset {data}"
-        raise BadInputError(f"the workspace {ws} {where}: importing would write into the dataset. "
-                            f"Choose a workspace folder outside it; nothing was written")
+        raise BadInputError(
+            f"the workspace {ws} {where}: importing would write into the dataset. "
+            f"Choose a workspace folder outside it; nothing was written"
+        )
 
 
 def _entry_problem(p: Path, root: Path, follow_symlinks: bool) -> Problem | None:
@@ -71,8 +75,7 @@ def _entry_problem(p: Path, root: Path, follow_symlinks: bool) -> Problem | None
         if e.errno == errno.ELOOP:
             return Problem(str(p), "error", "symbolic link loop (the link leads back to itself): skipped")
         if p.is_symlink():
-            return Problem(str(p), "error", f"broken symbolic link (its target {os.readlink(p)} "
-                                            f"does not exist): skipped")
+            return Problem(str(p), "error", f"broken symbolic link (its target {os.readlink(p)} does not exist): skipped")
         return Problem(str(p), "error", f"cannot be read ({e.strerror}): skipped")
     if stat.S_ISDIR(st.st_mode):
         return Problem(str(p), "error", "is a folder, not an image file: skipped")
@@ -83,8 +86,11 @@ def _entry_problem(p: Path, root: Path, follow_symlinks: bool) -> Problem | None
         return None
     if follow_symlinks:
         return Problem(str(p), "note", f"symbolic link to {target}, outside the dataset: followed")
-    return Problem(str(p), "error", f"symbolic link to {target}, outside the dataset: skipped "
-                                    f"(allow it with follow_symlinks / --follow-symlinks)")
+    return Problem(
+        str(p),
+        "error",
+        f"symbolic link to {target}, outside the dataset: skipped (allow it with follow_symlinks / --follow-symlinks)",
+    )
 
 
 def _image_files(folder: Path, root: Path, follow_symlinks: bool, problems: list[Problem]) -> list[Path]:
@@ -103,13 +109,13 @@ def _image_files(folder: Path, root: Path, follow_symlinks: bool, problems: list
 
 def _nothing_found(folder: Path) -> Problem:
     """One line saying why an images/ + masks/ dataset gave nothing to import."""
-    others = [p.name for sub in ("images", "masks") for p in sorted((folder / sub).iterdir())
-              if not p.name.startswith(".")]
+    others = [p.name for sub in ("images", "masks") for p in sorted((folder / sub).iterdir()) if not p.name.startswith(".")]
     ignored = ""
     if others:
         ignored = f" ({len(others)} other file{'s' * (len(others) != 1)} ignored, e.g. {others[0]})"
-    return Problem(str(folder), "error", f"images/ and masks/ hold no image files "
-                                         f"({', '.join(IMAGE_SUFFIXES)}){ignored}: nothing to import")
+    return Problem(
+        str(folder), "error", f"images/ and masks/ hold no image files ({', '.join(IMAGE_SUFFIXES)}){ignored}: nothing to import"
+    )
 
 
 def _by_stem(files: list[Path], problems: list[Problem], strip: str = "") -> dict[str, Path]:
@@ -124,8 +130,7 @@ def _by_stem(files: list[Path], problems: list[Problem], strip: str = "") -> dic
     return out
 
 
-def discover_pairs(folder: Path, follow_symlinks: bool = False
-                   ) -> tuple[list[tuple[str, Path, Path]], list[Problem]]:
+def discover_pairs(folder: Path, follow_symlinks: bool = False) -> tuple[list[tuple[str, Path, Path]], list[Problem]]:
     """(stem, image, mask) triples found in ``folder`` and problems with unusable or unpaired files.
 
     A file reached through a symbolic link that leads out of ``folder`` is refused unless
@@ -143,9 +148,11 @@ def discover_pairs(folder: Path, follow_symlinks: bool = False
         masks = _by_stem([p for p in files if p.stem.endswith("_mask")], problems, strip="_mask")
         images = _by_stem([p for p in files if not p.stem.endswith("_mask")], problems)
         if not images and not masks and not problems:
-            problems.append(Problem(str(folder), "error",
-                                    "no images found: expected images/ + masks/ folders, "
-                                    "or NAME.jpg + NAME_mask.png pairs"))
+            problems.append(
+                Problem(
+                    str(folder), "error", "no images found: expected images/ + masks/ folders, or NAME.jpg + NAME_mask.png pairs"
+                )
+            )
     for stem in sorted(set(images) - set(masks)):
         problems.append(Problem(str(images[stem]), "error", "image without mask: skipped"))
     for stem in sorted(set(masks) - set(images)):
@@ -169,7 +176,7 @@ def _load(loader: Callable, path: Path, max_pixels: int):
     except BadInputError as e:
         msg = str(e)
         if msg.startswith(path.name + ": "):
-            msg = msg[len(path.name) + 2:]
+            msg = msg[len(path.name) + 2 :]
         raise PairRejected(path, f"{msg}: pair skipped") from None
 
 
@@ -180,8 +187,7 @@ def _already_imported(c: sqlite3.Connection, digest: str, img_path: Path) -> boo
         return False
     if Path(row["source_path"]) == img_path.resolve():
         return True
-    raise PairRejected(img_path, f"duplicate of image '{row['name']}' (same content, "
-                                 f"{row['source_path']}): skipped")
+    raise PairRejected(img_path, f"duplicate of image '{row['name']}' (same content, {row['source_path']}): skipped")
 
 
 @dataclass(frozen=True)
@@ -203,8 +209,10 @@ def _decode(img_path: Path, mask_path: Path, max_pixels: int) -> _Decoded:
     mask, mask_notes = _load(load_mask, mask_path, max_pixels)
     if (height, width) != mask.shape:
         rotated = " (after applying the image's EXIF rotation)" if any("EXIF" in n for n in img_notes) else ""
-        raise PairRejected(img_path, f"image is {width}x{height} but its mask {mask_path.name}"
-                                     f" is {mask.shape[1]}x{mask.shape[0]}{rotated}: skipped")
+        raise PairRejected(
+            img_path,
+            f"image is {width}x{height} but its mask {mask_path.name} is {mask.shape[1]}x{mask.shape[0]}{rotated}: skipped",
+        )
     return _Decoded(width, height, converted, img_notes, mask, mask_notes)
 
 
@@ -223,8 +231,9 @@ def _pair_problems(d: _Decoded, img_path: Path, mask_path: Path) -> tuple[list[P
     return problems, flag_note
 
 
-def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_path: Path,
-                 copy: bool, max_pixels: int, role: str) -> list[Problem] | None:
+def _import_pair(
+    ws: Workspace, import_id: int, stem: str, img_path: Path, mask_path: Path, copy: bool, max_pixels: int, role: str
+) -> list[Problem] | None:
     """Import one pair; None when it is in the workspace already, else the notes on it."""
     digest = sha256_file(img_path)
     if _already_imported(ws.conn, digest, img_path):
@@ -243,8 +252,20 @@ def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_
             cur = c.execute(
                 "INSERT INTO images (name, source_path, sha256, width, height, notes, flagged, flag_note,"
                 " import_id, role, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (stem, str(img_path.resolve()), digest, d.width, d.height, "; ".join(d.notes),
-                 int(bool(flag_note)), flag_note, import_id, role, now()))
+                (
+                    stem,
+                    str(img_path.resolve()),
+                    digest,
+                    d.width,
+                    d.height,
+                    "; ".join(d.notes),
+                    int(bool(flag_note)),
+                    flag_note,
+                    import_id,
+                    role,
+                    now(),
+                ),
+            )
             image_id = inserted_id(cur)
             copied: tuple[str, bytes] | None = None
             if d.converted is not None:  # keep a clean 8-bit RGB copy; the source stays untouched
@@ -255,9 +276,13 @@ def _import_pair(ws: Workspace, import_id: int, stem: str, img_path: Path, mask_
                 stored, data = copied
                 written.append(atomic_write_bytes(ws.path(stored), data))
                 c.execute("UPDATE images SET stored_path = ? WHERE id = ?", (stored, image_id))
-            ws.add_mask_version(image_id, d.mask, "original",
-                                {"source": str(mask_path.resolve()), "notes": d.mask_notes},
-                                source_mask_path=str(mask_path.resolve()))
+            ws.add_mask_version(
+                image_id,
+                d.mask,
+                "original",
+                {"source": str(mask_path.resolve()), "notes": d.mask_notes},
+                source_mask_path=str(mask_path.resolve()),
+            )
     except BaseException:
         for p in written:
             p.unlink(missing_ok=True)
@@ -270,9 +295,13 @@ def _kept_role(ws: Workspace, img_path: Path, role: str) -> Problem | None:
     rows = ws.query("SELECT id, role FROM images WHERE source_path = ? AND role != ?", (str(img_path.resolve()), role))
     if not rows:
         return None
-    return Problem(str(img_path), "warning", f"already in the workspace as a {rows[0]['role']} image (id "
-                                             f"{rows[0]['id']}): its role is unchanged; change it with 'diffgen "
-                                             f"set-role --images {rows[0]['id']} --role {role}'")
+    return Problem(
+        str(img_path),
+        "warning",
+        f"already in the workspace as a {rows[0]['role']} image (id "
+        f"{rows[0]['id']}): its role is unchanged; change it with 'diffgen "
+        f"set-role --images {rows[0]['id']} --role {role}'",
+    )
 
 
 def _disk_full(e: BaseException) -> bool:
@@ -283,25 +312,41 @@ def _disk_full(e: BaseException) -> bool:
 
 
 def _stop_for_full_disk(report: ImportReport, ws: Workspace, e: BaseException, done: int, total: int) -> None:
-    report.stopped = (f"disk full ({e}) while writing into the workspace {ws.root}: stopped after {done} of "
-                      f"{total} pairs. The {report.imported} pairs imported are complete; free some space "
-                      f"and run the import again to add the rest")
+    report.stopped = (
+        f"disk full ({e}) while writing into the workspace {ws.root}: stopped after {done} of "
+        f"{total} pairs. The {report.imported} pairs imported are complete; free some space "
+        f"and run the import again to add the rest"
+    )
     report.problems.append(Problem(str(ws.root), "error", report.stopped))
 
 
 def _store_report(ws: Workspace, report: ImportReport) -> None:
     with ws.transaction() as c:
-        c.executemany("INSERT INTO import_problems (import_id, file, severity, message) VALUES (?,?,?,?)",
-                      [(report.import_id, p.file, p.severity, p.message) for p in report.problems])
-        c.execute("UPDATE imports SET finished_at = ?, summary_json = ? WHERE id = ?",
-                  (now(), json.dumps({"imported": report.imported, "already_present": report.already_present,
-                                      "rejected": report.rejected}), report.import_id))
+        c.executemany(
+            "INSERT INTO import_problems (import_id, file, severity, message) VALUES (?,?,?,?)",
+            [(report.import_id, p.file, p.severity, p.message) for p in report.problems],
+        )
+        c.execute(
+            "UPDATE imports SET finished_at = ?, summary_json = ? WHERE id = ?",
+            (
+                now(),
+                json.dumps({"imported": report.imported, "already_present": report.already_present, "rejected": report.rejected}),
+                report.import_id,
+            ),
+        )
 
 
-def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
-                   progress: Progress | None = None, cancel: Callable[[], bool] | None = None, *,
-                   follow_symlinks: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
-                   role: str = TRAIN) -> ImportReport:
+def import_dataset(
+    ws: Workspace,
+    folder: str | Path,
+    copy: bool = False,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    *,
+    follow_symlinks: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    role: str = TRAIN,
+) -> ImportReport:
     """Import every usable pair; return (and store) a per-file report of what happened.
 
     New images get ``role`` (``test``: held out of every generation stage, segmentation is
@@ -318,8 +363,9 @@ def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
     if role not in ROLES:
         raise BadInputError(f"unknown image role {role!r}: use {' or '.join(ROLES)}; nothing was imported")
     with ws.transaction() as c:
-        import_id = inserted_id(c.execute("INSERT INTO imports (source_dir, copy_files, started_at)"
-                                          " VALUES (?,?,?)", (str(folder), int(copy), now())))
+        import_id = inserted_id(
+            c.execute("INSERT INTO imports (source_dir, copy_files, started_at) VALUES (?,?,?)", (str(folder), int(copy), now()))
+        )
     report = ImportReport(import_id, str(folder))
     if not folder.is_dir():
         report.problems.append(Problem(str(folder), "error", "not a folder"))
@@ -330,8 +376,7 @@ def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
     report.rejected = sum(1 for p in report.problems if p.severity == "error" and p.file != str(folder))
     for i, (stem, img_path, mask_path) in enumerate(pairs):
         if cancel and cancel():
-            report.problems.append(Problem(str(folder), "warning",
-                                           f"import cancelled after {i} of {len(pairs)} pairs"))
+            report.problems.append(Problem(str(folder), "warning", f"import cancelled after {i} of {len(pairs)} pairs"))
             break
         try:
             found = _import_pair(ws, import_id, stem, img_path, mask_path, copy, max_pixels, role)
@@ -345,8 +390,9 @@ def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
             if isinstance(e, (sqlite3.Error, WorkspaceError)):
                 raise  # the workspace itself is in trouble: stop, do not blame the file
             report.rejected += 1
-            report.problems.append(Problem(str(img_path), "error",
-                                           f"could not be imported ({type(e).__name__}: {e}): pair skipped"))
+            report.problems.append(
+                Problem(str(img_path), "error", f"could not be imported ({type(e).__name__}: {e}): pair skipped")
+            )
         else:
             if found is None:
                 report.already_present += 1
@@ -364,14 +410,16 @@ def import_dataset(ws: Workspace, folder: str | Path, copy: bool = False,
         if not _disk_full(e):
             raise
         # The caller still gets (and shows) the report; the database keeps the import as interrupted.
-        report.problems.append(Problem(str(ws.root), "error", f"disk full ({e}): this report could not be "
-                                                              f"saved in the workspace"))
+        report.problems.append(
+            Problem(str(ws.root), "error", f"disk full ({e}): this report could not be saved in the workspace")
+        )
         report.stopped = report.stopped or f"disk full while saving the import report in {ws.root}"
     return report
 
 
-def ensure_demo_workspace(root: str | Path | None = None, count: int = 40, size: int = 256,
-                          seed: int = 0, progress: Progress | None = None) -> Workspace:
+def ensure_demo_workspace(
+    root: str | Path | None = None, count: int = 40, size: int = 256, seed: int = 0, progress: Progress | None = None
+) -> Workspace:
     """The demo workspace (procedural data), created and imported on first use."""
     from backend.config.paths import demo_workspace_dir
     from backend.data.demo import write_demo_dataset
@@ -388,5 +436,12 @@ def ensure_demo_workspace(root: str | Path | None = None, count: int = 40, size:
     return ws
 
 
-__all__ = ["import_dataset", "discover_pairs", "check_workspace_outside", "ImportReport", "Problem",
-           "PairRejected", "ensure_demo_workspace"]
+__all__ = [
+    "import_dataset",
+    "discover_pairs",
+    "check_workspace_outside",
+    "ImportReport",
+    "Problem",
+    "PairRejected",
+    "ensure_demo_workspace",
+]

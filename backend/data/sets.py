@@ -57,9 +57,15 @@ class ImageSet:
 
 def folder_images(folder: Path) -> list[Path]:
     base = folder / "images" if (folder / "images").is_dir() else folder
-    return sorted(p for p in base.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                  and not p.stem.endswith("_mask") and "masks" not in p.relative_to(base).parts
-                  and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in base.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_SUFFIXES
+        and not p.stem.endswith("_mask")
+        and "masks" not in p.relative_to(base).parts
+        and not p.name.startswith(".")
+    )
 
 
 def _items(paths: list[Path]) -> tuple[SetItem, ...]:
@@ -84,19 +90,18 @@ def resolve_set(spec: str, ws: Workspace | None = None) -> ImageSet:
         if spec.startswith("samples:"):
             kind = spec.split(":", 1)[1]
             rows = ws.samples(kind=kind)
-            return _nonempty(ImageSet(kind, spec, _items([ws.path(s.image_path) for s in rows])),
-                             f"no samples of kind {kind!r}")
+            return _nonempty(ImageSet(kind, spec, _items([ws.path(s.image_path) for s in rows])), f"no samples of kind {kind!r}")
         rows = ws.samples(set_name=spec)
         if rows:
             return ImageSet(spec, spec, _items([ws.path(s.image_path) for s in rows]))
     folder = Path(spec).expanduser()
     if folder.is_dir():
-        return _nonempty(ImageSet(folder.name, spec, _items(folder_images(folder))),
-                         f"no image files in {folder}")
+        return _nonempty(ImageSet(folder.name, spec, _items(folder_images(folder))), f"no image files in {folder}")
     known = ["real", "samples:KIND"] + (set_names(ws) if ws is not None else [])
-    raise BadInputError(f"unknown image set {spec!r}: not a folder" +
-                        (f" and not one of {', '.join(known)}" if ws is not None else
-                         " (set names need --workspace)"))
+    raise BadInputError(
+        f"unknown image set {spec!r}: not a folder"
+        + (f" and not one of {', '.join(known)}" if ws is not None else " (set names need --workspace)")
+    )
 
 
 def _nonempty(s: ImageSet, why: str) -> ImageSet:
@@ -105,9 +110,13 @@ def _nonempty(s: ImageSet, why: str) -> ImageSet:
     return s
 
 
-def import_external_set(ws: Workspace, folder: str | Path, name: str,
-                        progress: Callable[[int, int, str], None] | None = None,
-                        cancel: Callable[[], bool] | None = None) -> dict:
+def import_external_set(
+    ws: Workspace,
+    folder: str | Path,
+    name: str,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> dict:
     """Store a folder of images (with masks when present) as samples of kind 'external'.
 
     Masks are paired like the dataset importer does (``masks/`` or ``NAME_mask``); images
@@ -121,9 +130,12 @@ def import_external_set(ws: Workspace, folder: str | Path, name: str,
     if not images:
         raise BadInputError(f"no image files in {folder}")
     mask_dir = folder / "masks"
-    done = {r[0] for r in ws.query(
-        "SELECT json_extract(params_json, '$.source') FROM samples WHERE kind = 'external' AND set_name = ?",
-        (name,))}
+    done = {
+        r[0]
+        for r in ws.query(
+            "SELECT json_extract(params_json, '$.source') FROM samples WHERE kind = 'external' AND set_name = ?", (name,)
+        )
+    }
     added, skipped, problems, unmasked = 0, 0, [], 0
     for i, path in enumerate(images):
         if cancel and cancel():
@@ -142,20 +154,22 @@ def import_external_set(ws: Workspace, folder: str | Path, name: str,
             else:
                 mask, _ = load_mask(mask_path)
                 if mask.shape != image.shape[:2]:
-                    raise BadInputError(f"mask {mask_path.name} is {mask.shape[1]}x{mask.shape[0]}, "
-                                        f"image is {image.shape[1]}x{image.shape[0]}")
-            ws.add_sample("external", name, image, mask,
-                          params={"source": str(path), "mask_source": str(mask_path) if mask_path else None})
+                    raise BadInputError(
+                        f"mask {mask_path.name} is {mask.shape[1]}x{mask.shape[0]}, image is {image.shape[1]}x{image.shape[0]}"
+                    )
+            ws.add_sample(
+                "external", name, image, mask, params={"source": str(path), "mask_source": str(mask_path) if mask_path else None}
+            )
             added += 1
         except BadInputError as e:
             problems.append(str(e) if path.name in str(e) else f"{path.name}: {e}")
         if progress:
             progress(i + 1, len(images), path.name)
-    return {"set_name": name, "added": added, "already_present": skipped, "without_mask": unmasked,
-            "problems": problems}
+    return {"set_name": name, "added": added, "already_present": skipped, "without_mask": unmasked, "problems": problems}
 
 
 # -- the paper's Sets 1-3 and the Real rows of Table 1 ------------------------------------------
+
 
 def sample_rows(spec: str, ws: Workspace) -> list[SampleRecord]:
     """The workspace samples a set spec names, as :func:`resolve_set` reads it (none for
@@ -188,8 +202,9 @@ def sample_index_sets(spec: str, ws: Workspace, count: int) -> tuple[list[ImageS
     """
     rows = sample_rows(spec, ws)
     if not rows or any(r.source_image_id is None for r in rows):
-        raise BadInputError(f"set {spec!r} has no source image per sample (an imported set or a folder), "
-                            "so it has no per-image sample index")
+        raise BadInputError(
+            f"set {spec!r} has no source image per sample (an imported set or a folder), so it has no per-image sample index"
+        )
     by_id = {r.id: r for r in ws.samples()}
     per_image: dict[int, list[SampleRecord]] = {}
     for r in rows:
@@ -207,8 +222,11 @@ def sample_index_sets(spec: str, ws: Workspace, count: int) -> tuple[list[ImageS
                 chosen[k][image_id] = s
     name = spec.split(":", 1)[1] if spec.startswith("samples:") else spec
     sets = [ImageSet(name, spec, _items([ws.path(s.image_path) for _, s in sorted(c.items())])) for c in chosen]
-    notes = [f"{name}: set {k + 1} lacks {len(per_image) - len(s)} of the {len(per_image)} images "
-             f"(they have no sample {k + 1})" for k, s in enumerate(sets) if len(s) < len(per_image)]
+    notes = [
+        f"{name}: set {k + 1} lacks {len(per_image) - len(s)} of the {len(per_image)} images (they have no sample {k + 1})"
+        for k, s in enumerate(sets)
+        if len(s) < len(per_image)
+    ]
     if repeats:
         notes.append(f"{name}: {repeats} repeated sample indices (a re-run); the earliest sample of each is used")
     return sets, notes
@@ -219,4 +237,4 @@ def disjoint_halves(s: ImageSet, seed: int, k: int) -> tuple[ImageSet, ImageSet]
     only: the floor of Table 1, the FID two samples of the same images give at this size."""
     perm = np.random.default_rng([seed, k, 1]).permutation(len(s))
     half = len(s) // 2
-    return s.subset(perm[:half], f"{s.name} A"), s.subset(perm[half:2 * half], f"{s.name} B")
+    return s.subset(perm[:half], f"{s.name} A"), s.subset(perm[half : 2 * half], f"{s.name} B")

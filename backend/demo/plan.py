@@ -26,14 +26,19 @@ Progress = Callable[[int, int, str], None]
 class DemoPlan:
     """How much each stage does: enough for every table to have rows, small enough for 2 CPU
     cores in minutes. Tests run the same stages with a smaller plan."""
-    train_steps_full: int = 600         # from scratch
-    finetune_steps_full: int = 40       # from the shipped base model
-    train_steps_cluster: int = 10       # per cluster, fine-tuned from the full-set model
-    style_per_set: int = 10             # styled samples per inpainted set (the survey shows 10)
-    eval_pairs: int = 20                # MS-SSIM pairs per subset
-    segment_overrides: tuple[str, ...] = ("segment.small_n=[8]", "segment.small_n_r=[1, 3]",
-                                          "segment.synthetic_multiples=[1, 3]", "segment.min_steps=60")
-    survey_counts: tuple[int, int, int] = (10, 10, 10)   # real, inpainted, styled
+
+    train_steps_full: int = 600  # from scratch
+    finetune_steps_full: int = 40  # from the shipped base model
+    train_steps_cluster: int = 10  # per cluster, fine-tuned from the full-set model
+    style_per_set: int = 10  # styled samples per inpainted set (the survey shows 10)
+    eval_pairs: int = 20  # MS-SSIM pairs per subset
+    segment_overrides: tuple[str, ...] = (
+        "segment.small_n=[8]",
+        "segment.small_n_r=[1, 3]",
+        "segment.synthetic_multiples=[1, 3]",
+        "segment.min_steps=60",
+    )
+    survey_counts: tuple[int, int, int] = (10, 10, 10)  # real, inpainted, styled
 
 
 @dataclass
@@ -44,9 +49,9 @@ class DemoContext:
     count: int = 30
     size: int = 128
     device: str = "auto"
-    from_scratch: bool = False          # train the full-set model from scratch, not from the shipped base
+    from_scratch: bool = False  # train the full-set model from scratch, not from the shipped base
     plan: DemoPlan = DemoPlan()
-    weights: dict[str, str] = field(default_factory=dict)   # name -> file used
+    weights: dict[str, str] = field(default_factory=dict)  # name -> file used
     progress: Progress | None = None
     cancel: Callable[[], bool] | None = None
     log: Callable[[str], None] = print
@@ -64,8 +69,7 @@ class Stage:
 
 
 def stage_state(ws: Workspace, name: str) -> dict | None:
-    rows = ws.query("SELECT value_json FROM results WHERE kind = 'demo_stage' AND key = ? "
-                    "ORDER BY id DESC LIMIT 1", (name,))
+    rows = ws.query("SELECT value_json FROM results WHERE kind = 'demo_stage' AND key = ? ORDER BY id DESC LIMIT 1", (name,))
     return json.loads(rows[0][0]) if rows else None
 
 
@@ -89,8 +93,10 @@ def run_stages(ctx: DemoContext, stages: list[Stage], force: bool = False) -> di
         except Exception as e:  # a bug, not bad input: keep the traceback for the report
             log = ctx.reports / "demo" / "last-error.txt"
             atomic_write_text(log, traceback.format_exc())
-            raise DiffGenError(f"demo stopped at stage '{stage.title}': {type(e).__name__}: {e} "
-                               f"(traceback in {log}); finished stages are kept, run again to resume") from e
+            raise DiffGenError(
+                f"demo stopped at stage '{stage.title}': {type(e).__name__}: {e} "
+                f"(traceback in {log}); finished stages are kept, run again to resume"
+            ) from e
         summary = {**summary, "seconds": round(time.perf_counter() - t0, 1)}
         ctx.ws.add_result("demo_stage", stage.name, summary)
         summaries[stage.name] = summary

@@ -11,7 +11,7 @@ from backend.errors import DiffGenError
 from backend.jobs.context import JobContext
 
 WEIGHT_NAMES = ("inception", "fid_inception", "vgg19", "dino")
-BASE_MODEL = ("demo_base",)        # resources/demo_base: the shipped model the demo fine-tunes (MODEL_CARD.md)
+BASE_MODEL = ("demo_base",)  # resources/demo_base: the shipped model the demo fine-tunes (MODEL_CARD.md)
 # Style terms that need a pretrained network (DINO ViT, VGG19); the others (MSE, L2, range) need none.
 PRETRAINED_TERMS = {"zecon": "dino", "sty": "dino", "sem": "dino", "vgg": "vgg19"}
 
@@ -40,8 +40,15 @@ def stage_data(ctx: DemoContext) -> dict:
         write_demo_dataset(data, count=ctx.count, size=ctx.size, seed=ctx.seed, progress=_progress(ctx, "demo data"))
     report = import_dataset(ctx.ws, data, progress=_progress(ctx, "import"))
     hold_out_at_random(ctx.ws, load_config(ctx.preset))
-    return {"images": len(ctx.ws.image_ids()), "imported": report.imported, "procedural": True,
-            "count": ctx.count, "size": ctx.size, "seed": ctx.seed, "roles": ctx.ws.role_counts()}
+    return {
+        "images": len(ctx.ws.image_ids()),
+        "imported": report.imported,
+        "procedural": True,
+        "count": ctx.count,
+        "size": ctx.size,
+        "seed": ctx.seed,
+        "roles": ctx.ws.role_counts(),
+    }
 
 
 def stage_weights(ctx: DemoContext) -> dict:
@@ -98,13 +105,15 @@ def stage_train_full(ctx: DemoContext) -> dict:
     overrides: tuple[str, ...]
     if base is None:
         steps, overrides = ctx.plan.train_steps_full, ()
-        init = ("from scratch (--from-scratch)" if ctx.from_scratch else
-                f"from scratch (the shipped base model is not a '{ctx.preset}' model)")
+        init = (
+            "from scratch (--from-scratch)"
+            if ctx.from_scratch
+            else f"from scratch (the shipped base model is not a '{ctx.preset}' model)"
+        )
     else:
         steps, overrides = ctx.plan.finetune_steps_full, (f"train.init_from={base}",)
         init = f"fine-tuned from the shipped base model ({'/'.join(('resources',) + BASE_MODEL)}, see its MODEL_CARD.md)"
-    params = TrainParams(preset=ctx.preset, target="full", steps=steps, name="demo-full", device=ctx.device,
-                         overrides=overrides)
+    params = TrainParams(preset=ctx.preset, target="full", steps=steps, name="demo-full", device=ctx.device, overrides=overrides)
     return {**run_train(ctx.ws, params, _job(ctx, "train full")).to_dict(), "init": init}
 
 
@@ -113,13 +122,22 @@ def stage_train_clusters(ctx: DemoContext) -> dict:
     from backend.diffusion.training import run_train
 
     full = _state_of(ctx, "train_full")["models"][0]["folder"]
-    params = TrainParams(preset=ctx.preset, target="clusters", steps=ctx.plan.train_steps_cluster,
-                         overrides=(f"train.init_from={ctx.ws.rel(full)}", "train.sample_count=0",
-                                    # A few images must not undo the full model's polyps: a tenth of its
-                                    # rate, and an EMA that starts at the full model (no warm-up) and keeps
-                                    # 95% of it after 10 steps. With warm-up (EMA = the raw weights) 71% of
-                                    # first draws on cluster 0's images had no polyp, 42% without.
-                                    "train.lr=2e-4", "train.ema_warmup=false"), device=ctx.device)
+    params = TrainParams(
+        preset=ctx.preset,
+        target="clusters",
+        steps=ctx.plan.train_steps_cluster,
+        overrides=(
+            f"train.init_from={ctx.ws.rel(full)}",
+            "train.sample_count=0",
+            # A few images must not undo the full model's polyps: a tenth of its
+            # rate, and an EMA that starts at the full model (no warm-up) and keeps
+            # 95% of it after 10 steps. With warm-up (EMA = the raw weights) 71% of
+            # first draws on cluster 0's images had no polyp, 42% without.
+            "train.lr=2e-4",
+            "train.ema_warmup=false",
+        ),
+        device=ctx.device,
+    )
     return run_train(ctx.ws, params, _job(ctx, "train clusters")).to_dict()
 
 
@@ -128,8 +146,14 @@ def _inpaint(ctx: DemoContext, model: str) -> dict:
     from backend.inpaint.params import InpaintParams
     from backend.workspace.selection import ImageSelection
 
-    params = InpaintParams(ImageSelection(all=True), model=model, preset=ctx.preset,  # test images held out
-                           seed=ctx.seed, device=ctx.device, sheet=True)
+    params = InpaintParams(
+        ImageSelection(all=True),
+        model=model,
+        preset=ctx.preset,  # test images held out
+        seed=ctx.seed,
+        device=ctx.device,
+        sheet=True,
+    )
     return run_inpaint(ctx.ws, params, _job(ctx, f"inpaint ({model} models)")).to_dict()
 
 
@@ -150,17 +174,28 @@ def stage_style(ctx: DemoContext) -> dict:
     for set_name in ("Diff", "Full-Diff"):
         ids = [s.id for s in ctx.ws.samples(kind="inpainted", set_name=set_name)]
         step = max(1, len(ids) // ctx.plan.style_per_set)
-        chosen += ids[::step][:ctx.plan.style_per_set]
+        chosen += ids[::step][: ctx.plan.style_per_set]
     w = _weights(ctx)
     random = set(_state_of(ctx, "weights").get("random", []))
     off = sorted(t for t, net in PRETRAINED_TERMS.items() if net in random)
     # Random stand-ins would push noise into the image: run only the terms that need no pretrained network.
-    note = (f"style terms {', '.join(off)} off: their networks are random stand-ins (no weight file configured)"
-            if off else None)
-    params = StyleParams(samples=tuple(chosen), preset=ctx.preset, seed=ctx.seed, device=ctx.device,
-                         vgg_weights=w["vgg19"], dino_weights=w["dino"], lambdas=dict.fromkeys(off, 0.0), note=note)
-    return {**run_style(ctx.ws, params, _job(ctx, "style")).to_dict(), "sheet": style_sheet(ctx.ws),
-            "terms_off": off, "note": note}
+    note = f"style terms {', '.join(off)} off: their networks are random stand-ins (no weight file configured)" if off else None
+    params = StyleParams(
+        samples=tuple(chosen),
+        preset=ctx.preset,
+        seed=ctx.seed,
+        device=ctx.device,
+        vgg_weights=w["vgg19"],
+        dino_weights=w["dino"],
+        lambdas=dict.fromkeys(off, 0.0),
+        note=note,
+    )
+    return {
+        **run_style(ctx.ws, params, _job(ctx, "style")).to_dict(),
+        "sheet": style_sheet(ctx.ws),
+        "terms_off": off,
+        "note": note,
+    }
 
 
 def stage_evaluate(ctx: DemoContext) -> dict:
@@ -168,10 +203,18 @@ def stage_evaluate(ctx: DemoContext) -> dict:
     from backend.metrics.evaluate import run_evaluate
 
     samples = int(load_preset(ctx.preset).get("inpaint", {}).get("samples", 3))  # Set k = sample k of each image
-    return run_evaluate(ctx.ws, {"fid_inception": _weights(ctx)["fid_inception"], "pairs": ctx.plan.eval_pairs,
-                                 "subsets": min(3, samples),
-                                 "seed": ctx.seed, "device": None if ctx.device == "auto" else ctx.device},
-                        _progress(ctx, "evaluate"), ctx.cancel)
+    return run_evaluate(
+        ctx.ws,
+        {
+            "fid_inception": _weights(ctx)["fid_inception"],
+            "pairs": ctx.plan.eval_pairs,
+            "subsets": min(3, samples),
+            "seed": ctx.seed,
+            "device": None if ctx.device == "auto" else ctx.device,
+        },
+        _progress(ctx, "evaluate"),
+        ctx.cancel,
+    )
 
 
 def stage_segment(ctx: DemoContext) -> dict:
@@ -179,8 +222,9 @@ def stage_segment(ctx: DemoContext) -> dict:
     from backend.segmentation.params import SegmentParams
     from backend.segmentation.report import write_report
 
-    params = SegmentParams(preset=ctx.preset, overrides=ctx.plan.segment_overrides,
-                           experiments=("real", "synthetic", "augment", "small-n"))
+    params = SegmentParams(
+        preset=ctx.preset, overrides=ctx.plan.segment_overrides, experiments=("real", "synthetic", "augment", "small-n")
+    )
     return {"runs": run_segment(ctx.ws, params, _job(ctx, "segment")).to_dict(), "report": write_report(ctx.ws)}
 
 

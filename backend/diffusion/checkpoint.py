@@ -32,15 +32,19 @@ def save_state_dict(path: str | Path, state: dict[str, torch.Tensor]) -> Path:
     return atomic_write_bytes(path, save(tensors))
 
 
-def save_model(folder: str | Path, model: DiffusionUNet, diffusion: DiffusionConfig,
-               ema: dict[str, torch.Tensor] | None = None, extra: dict[str, Any] | None = None) -> Path:
+def save_model(
+    folder: str | Path,
+    model: DiffusionUNet,
+    diffusion: DiffusionConfig,
+    ema: dict[str, torch.Tensor] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write weights (+ EMA) and ``config.json`` so the folder reloads on its own."""
     folder = Path(folder)
     save_state_dict(folder / "model.safetensors", model.state_dict())
     if ema is not None:
         save_state_dict(folder / "ema.safetensors", ema)
-    config = {"format": FORMAT, "model": model.cfg.to_dict(), "diffusion": diffusion.to_dict(),
-              **(extra or {})}
+    config = {"format": FORMAT, "model": model.cfg.to_dict(), "diffusion": diffusion.to_dict(), **(extra or {})}
     atomic_write_text(folder / "config.json", json.dumps(config, indent=2, default=str))
     return folder
 
@@ -55,8 +59,9 @@ def read_config(folder: str | Path) -> dict[str, Any]:
     return cfg
 
 
-def load_model(folder: str | Path, weights: str = "ema", device: str | torch.device = "cpu"
-               ) -> tuple[DiffusionUNet, DiffusionConfig, dict[str, Any]]:
+def load_model(
+    folder: str | Path, weights: str = "ema", device: str | torch.device = "cpu"
+) -> tuple[DiffusionUNet, DiffusionConfig, dict[str, Any]]:
     """Rebuild the model from its folder; ``weights="ema"`` falls back to raw weights."""
     folder = Path(folder)
     cfg = read_config(folder)
@@ -68,4 +73,3 @@ def load_model(folder: str | Path, weights: str = "ema", device: str | torch.dev
         file = folder / "model.safetensors"
     model.load_state_dict(load_state_dict(file))
     return model.to(device).eval(), diff_cfg, cfg
-

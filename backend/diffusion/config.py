@@ -11,11 +11,12 @@ from backend.config.presets import from_section
 @dataclass(frozen=True)
 class ModelConfig:
     """The guided-diffusion UNet hyperparameters (paper Table A.1)."""
+
     image_size: int = 256
-    in_channels: int = 4                 # RGB + mask
+    in_channels: int = 4  # RGB + mask
     num_channels: int = 256
     num_res_blocks: int = 2
-    channel_mult: tuple[int, ...] = ()   # () = guided-diffusion's default for image_size
+    channel_mult: tuple[int, ...] = ()  # () = guided-diffusion's default for image_size
     attention_resolutions: tuple[int, ...] = (16, 8)  # feature-map sizes with attention
     num_head_channels: int = 64
     learn_sigma: bool = True
@@ -34,8 +35,13 @@ class ModelConfig:
     def resolved_channel_mult(self) -> tuple[float, ...]:
         if self.channel_mult:
             return self.channel_mult
-        defaults = {512: (0.5, 1, 1, 2, 2, 4, 4), 256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4),
-                    64: (1, 2, 3, 4), 32: (1, 2, 2, 2)}
+        defaults = {
+            512: (0.5, 1, 1, 2, 2, 4, 4),
+            256: (1, 1, 2, 2, 4, 4),
+            128: (1, 1, 2, 3, 4),
+            64: (1, 2, 3, 4),
+            32: (1, 2, 2, 2),
+        }
         if self.image_size not in defaults:
             raise ValueError(f"no default channel_mult for image_size {self.image_size}; set one")
         return defaults[self.image_size]
@@ -54,9 +60,10 @@ class ModelConfig:
 @dataclass(frozen=True)
 class DiffusionConfig:
     """Noise schedule and sampling respacing (guided-diffusion's create_gaussian_diffusion)."""
+
     diffusion_steps: int = 1000
     noise_schedule: str = "linear"
-    timestep_respacing: str = "200"      # "" = all steps; "200"; "50,50"; "ddim25"
+    timestep_respacing: str = "200"  # "" = all steps; "200"; "50,50"; "ddim25"
     rescale_timesteps: bool = True
     use_kl: bool = False
     predict_xstart: bool = False

@@ -43,8 +43,7 @@ def init_distributed(device: torch.device) -> DistContext:
     """Join the process group when launched with several processes (idempotent)."""
     ctx = context_from_env()
     if ctx.distributed and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo",
-                                rank=ctx.rank, world_size=ctx.world_size)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", rank=ctx.rank, world_size=ctx.world_size)
     return ctx
 
 

@@ -50,12 +50,18 @@ _META = ("_class_name", "_diffusers_version", "_name_or_path", "_use_default_val
 def scheduler_kwargs(diff: DiffusionConfig) -> dict[str, Any]:
     """DDPMScheduler arguments that reproduce the training schedule of ``diff``."""
     if diff.rescale_timesteps and diff.diffusion_steps != 1000:
-        raise DiffGenError(f"this model saw timesteps rescaled to 0..1000 over {diff.diffusion_steps} steps; "
-                           "a DDPMScheduler cannot express that (export needs diffusion_steps = 1000)")
-    kwargs: dict[str, Any] = {"num_train_timesteps": diff.diffusion_steps,
-                              "beta_schedule": SCHEDULES[diff.noise_schedule],
-                              "variance_type": "learned_range" if diff.learn_sigma else "fixed_large",
-                              "prediction_type": "epsilon", "clip_sample": True, "clip_sample_range": 1.0}
+        raise DiffGenError(
+            f"this model saw timesteps rescaled to 0..1000 over {diff.diffusion_steps} steps; "
+            "a DDPMScheduler cannot express that (export needs diffusion_steps = 1000)"
+        )
+    kwargs: dict[str, Any] = {
+        "num_train_timesteps": diff.diffusion_steps,
+        "beta_schedule": SCHEDULES[diff.noise_schedule],
+        "variance_type": "learned_range" if diff.learn_sigma else "fixed_large",
+        "prediction_type": "epsilon",
+        "clip_sample": True,
+        "clip_sample_range": 1.0,
+    }
     if diff.noise_schedule == "linear":  # guided-diffusion scales the range with the step count
         scale = 1000 / diff.diffusion_steps
         kwargs.update(beta_start=scale * 0.0001, beta_end=scale * 0.02)
@@ -90,13 +96,27 @@ def export_model(ws: Workspace, name: str, out: str | Path) -> Path:
         model.unet.save_pretrained(staged / "unet", safe_serialization=True)
         # mypy sees diffusers' top-level names as their torch-less dummy classes
         DDPMScheduler(**kwargs).save_pretrained(staged / "scheduler")  # type: ignore[attr-defined]
-        atomic_write_text(staged / "model_index.json", json.dumps(
-            {"_class_name": "DDPMPipeline", "_diffusers_version": _diffusers_version(),
-             "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}, indent=2))
-        meta = {"format": FORMAT, "model": model.cfg.to_dict(), "diffusion": diff.to_dict(),
-                "sampling_timesteps": sampling_timesteps(diff), "diffgen_version": __version__,
-                "trained": {k: saved.get(k) for k in ("name", "preset", "target", "cluster", "steps", "final_loss")}
-                | {"images": len(saved.get("image_ids") or [])}}
+        atomic_write_text(
+            staged / "model_index.json",
+            json.dumps(
+                {
+                    "_class_name": "DDPMPipeline",
+                    "_diffusers_version": _diffusers_version(),
+                    "scheduler": ["diffusers", "DDPMScheduler"],
+                    "unet": ["diffusers", "UNet2DModel"],
+                },
+                indent=2,
+            ),
+        )
+        meta = {
+            "format": FORMAT,
+            "model": model.cfg.to_dict(),
+            "diffusion": diff.to_dict(),
+            "sampling_timesteps": sampling_timesteps(diff),
+            "diffgen_version": __version__,
+            "trained": {k: saved.get(k) for k in ("name", "preset", "target", "cluster", "steps", "final_loss")}
+            | {"images": len(saved.get("image_ids") or [])},
+        }
         atomic_write_text(staged / "diffgen.json", json.dumps(meta, indent=2, default=str))
         atomic_write_text(staged / "README.md", model_card(ws, row, meta))
         move_into_place(staged, out)
@@ -116,38 +136,71 @@ def model_card(ws: Workspace, row: dict[str, Any], meta: dict[str, Any]) -> str:
     t, m, d = meta["trained"], meta["model"], meta["diffusion"]
     sources = ", ".join(f"`{Path(r[0]).name}`" for r in ws.query("SELECT source_dir FROM imports ORDER BY id"))
     loss = f"{t['final_loss']:.4f}" if isinstance(t.get("final_loss"), (int, float)) else "n/a"
-    what = f"cluster {row['cluster']} of clustering {row['clustering_id']}" if row["target"] == "cluster" \
-        else "the full training set" if row["target"] == "full" else row["target"]
+    what = (
+        f"cluster {row['cluster']} of clustering {row['clustering_id']}"
+        if row["target"] == "cluster"
+        else "the full training set"
+        if row["target"] == "full"
+        else row["target"]
+    )
     steps = meta["sampling_timesteps"]
-    return "\n".join([
-        "---", "library_name: diffusers", "license: other", "tags:", "- diffusers", "- unconditional-image-generation",
-        "- medical-imaging", "- synthetic-data", "---", "",
-        f"# {t.get('name') or row['name']}: 4-channel (RGB + mask) polyp diffusion model", "",
-        (f"Trained with DiffGen Studio {meta['diffgen_version']} on {t['images']} images of dataset(s) "
-        f"{sources or '(unknown)'} ({what}), preset `{t.get('preset') or row['preset']}`, {t.get('steps')} steps, "
-        f"final training loss {loss}. Weights: the EMA weights, as used for sampling."), "",
-        "## Network and schedule", "",
-        f"`UNet2DModel`, {m['image_size']} px, {m['in_channels']} input channels (RGB and the mask, all in "
-        f"[-1, 1]), {2 * m['in_channels'] if m['learn_sigma'] else m['in_channels']} output channels (noise"
-        + (" and the learned-range variance interpolation" if m["learn_sigma"] else "") + "). "
-        f"{d['diffusion_steps']} training steps, `{d['noise_schedule']}` noise schedule, hybrid loss "
-        "(Nichol & Dhariwal), guided-diffusion conventions. `scheduler/` is the matching `DDPMScheduler`.", "",
-        "## Use", "", "```python",
-        "from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel",
-        "unet = UNet2DModel.from_pretrained(\"OUT\", subfolder=\"unet\")",
-        "scheduler = DDPMScheduler.from_pretrained(\"OUT\", subfolder=\"scheduler\")",
-        f"scheduler.set_timesteps(timesteps=TIMESTEPS)  # {len(steps)} steps as DiffGen samples; see diffgen.json",
-        "# or: DDPMPipeline.from_pretrained(\"OUT\") - its images are RGBA: the alpha channel is the mask",
-        "```", "",
-        (f"`TIMESTEPS` is `sampling_timesteps` in diffgen.json (respacing `{d['timestep_respacing']}`); the "
-        "4th channel thresholded at 0 is the mask. `diffgen import-model OUT --workspace WS` reads this folder "
-        "back into DiffGen Studio."), "",
-        "## Intended use and limitations", "",
-        ("Generating synthetic labelled training data (image + mask) for research on polyp segmentation, "
-        "and RePaint inpainting of polyp regions. Not for clinical use or diagnosis. The model reproduces "
-        "its training data's devices, centres and patient population, and at small image counts it can "
-        "memorise training images: check samples against the training set before sharing them. The "
-        "licence of the training dataset applies to what this model generates."), ""])
+    return "\n".join(
+        [
+            "---",
+            "library_name: diffusers",
+            "license: other",
+            "tags:",
+            "- diffusers",
+            "- unconditional-image-generation",
+            "- medical-imaging",
+            "- synthetic-data",
+            "---",
+            "",
+            f"# {t.get('name') or row['name']}: 4-channel (RGB + mask) polyp diffusion model",
+            "",
+            (
+                f"Trained with DiffGen Studio {meta['diffgen_version']} on {t['images']} images of dataset(s) "
+                f"{sources or '(unknown)'} ({what}), preset `{t.get('preset') or row['preset']}`, {t.get('steps')} steps, "
+                f"final training loss {loss}. Weights: the EMA weights, as used for sampling."
+            ),
+            "",
+            "## Network and schedule",
+            "",
+            f"`UNet2DModel`, {m['image_size']} px, {m['in_channels']} input channels (RGB and the mask, all in "
+            f"[-1, 1]), {2 * m['in_channels'] if m['learn_sigma'] else m['in_channels']} output channels (noise"
+            + (" and the learned-range variance interpolation" if m["learn_sigma"] else "")
+            + "). "
+            f"{d['diffusion_steps']} training steps, `{d['noise_schedule']}` noise schedule, hybrid loss "
+            "(Nichol & Dhariwal), guided-diffusion conventions. `scheduler/` is the matching `DDPMScheduler`.",
+            "",
+            "## Use",
+            "",
+            "```python",
+            "from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel",
+            'unet = UNet2DModel.from_pretrained("OUT", subfolder="unet")',
+            'scheduler = DDPMScheduler.from_pretrained("OUT", subfolder="scheduler")',
+            f"scheduler.set_timesteps(timesteps=TIMESTEPS)  # {len(steps)} steps as DiffGen samples; see diffgen.json",
+            '# or: DDPMPipeline.from_pretrained("OUT") - its images are RGBA: the alpha channel is the mask',
+            "```",
+            "",
+            (
+                f"`TIMESTEPS` is `sampling_timesteps` in diffgen.json (respacing `{d['timestep_respacing']}`); the "
+                "4th channel thresholded at 0 is the mask. `diffgen import-model OUT --workspace WS` reads this folder "
+                "back into DiffGen Studio."
+            ),
+            "",
+            "## Intended use and limitations",
+            "",
+            (
+                "Generating synthetic labelled training data (image + mask) for research on polyp segmentation, "
+                "and RePaint inpainting of polyp regions. Not for clinical use or diagnosis. The model reproduces "
+                "its training data's devices, centres and patient population, and at small image counts it can "
+                "memorise training images: check samples against the training set before sharing them. The "
+                "licence of the training dataset applies to what this model generates."
+            ),
+            "",
+        ]
+    )
 
 
 def _check_unet_config(path: Path, cfg: ModelConfig) -> None:
@@ -158,8 +211,10 @@ def _check_unet_config(path: Path, cfg: ModelConfig) -> None:
     built = dict(build_model(cfg).unet.config)
     wrong = sorted(k for k in given if k not in _META and k in built and _plain(given[k]) != _plain(built[k]))
     if wrong:
-        raise BadInputError(f"{path} does not match the network diffgen.json describes (differs in "
-                            f"{', '.join(wrong[:6])}); the folder was changed after export")
+        raise BadInputError(
+            f"{path} does not match the network diffgen.json describes (differs in "
+            f"{', '.join(wrong[:6])}); the folder was changed after export"
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -170,23 +225,32 @@ def read_export(folder: Path) -> tuple[ModelConfig, DiffusionConfig, dict[str, A
     """Configs and weight file of an exported folder, checked before anything is loaded."""
     meta_path = folder / "diffgen.json"
     if not meta_path.exists():
-        raise BadInputError(f"{folder} has no diffgen.json: only folders written by 'diffgen export-model' "
-                            "can be imported (their network and schedule are known)")
+        raise BadInputError(
+            f"{folder} has no diffgen.json: only folders written by 'diffgen export-model' "
+            "can be imported (their network and schedule are known)"
+        )
     meta = json.loads(meta_path.read_text())
     if meta.get("format") != FORMAT:
         raise BadInputError(f"{meta_path}: unknown format {meta.get('format')!r} (expected {FORMAT})")
     weights = folder / "unet" / WEIGHTS
     if not weights.exists():
-        raise BadInputError(f"{weights} is missing: only safetensors weights are read (a .bin file is a pickle "
-                            "that could run code; convert it with safetensors first)")
+        raise BadInputError(
+            f"{weights} is missing: only safetensors weights are read (a .bin file is a pickle "
+            "that could run code; convert it with safetensors first)"
+        )
     model_cfg = ModelConfig.from_dict(meta["model"])
     diff_cfg = DiffusionConfig.from_dict(meta["diffusion"], learn_sigma=model_cfg.learn_sigma)
     _check_unet_config(folder / "unet" / "config.json", model_cfg)
     return model_cfg, diff_cfg, meta, weights
 
 
-def import_model(folder: str | Path, ws: Workspace | None = None, name: str | None = None,
-                 out: str | Path | None = None, overwrite: bool = False) -> dict[str, Any]:
+def import_model(
+    folder: str | Path,
+    ws: Workspace | None = None,
+    name: str | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
     """Read an exported diffusers folder into ``models/NAME`` (registered as ``imported``) or
     ``out``; an existing model there is refused unless ``overwrite`` (then kept as a backup)."""
     folder = Path(folder).expanduser().resolve()
@@ -197,13 +261,21 @@ def import_model(folder: str | Path, ws: Workspace | None = None, name: str | No
     load_into(model.unet, load_weights(weights, expected="the UNet's safetensors file"), weights, "UNet2DModel")
     trained = meta.get("trained", {})
     preset = trained.get("preset") or "imported"
-    extra = {"preset": preset, "target": "imported", "source_folder": str(folder),
-             "source_sha256": sha256_file(weights), "steps": trained.get("steps"),
-             "final_loss": trained.get("final_loss"), "name": name}
-    backup = write_model_folder(ws, target, replace,
-                                lambda staged: save_model(staged, model, diff_cfg, ema=model.state_dict(), extra=extra))
+    extra = {
+        "preset": preset,
+        "target": "imported",
+        "source_folder": str(folder),
+        "source_sha256": sha256_file(weights),
+        "steps": trained.get("steps"),
+        "final_loss": trained.get("final_loss"),
+        "name": name,
+    }
+    backup = write_model_folder(
+        ws, target, replace, lambda staged: save_model(staged, model, diff_cfg, ema=model.state_dict(), extra=extra)
+    )
     result: dict[str, Any] = {"folder": str(target), "backup": str(backup) if backup else None}
     if ws is not None:
-        result["model_id"] = register_model(ws, name, "imported", preset,
-                                            {"model": model_cfg.to_dict(), "diffusion": diff_cfg.to_dict()}, target)
+        result["model_id"] = register_model(
+            ws, name, "imported", preset, {"model": model_cfg.to_dict(), "diffusion": diff_cfg.to_dict()}, target
+        )
     return result

@@ -52,7 +52,7 @@ def space_timesteps(num_timesteps: int, section_counts: str | list[int]) -> set[
         if not section_counts:
             return set(range(num_timesteps))
         if section_counts.startswith("ddim"):
-            desired = int(section_counts[len("ddim"):])
+            desired = int(section_counts[len("ddim") :])
             for stride in range(1, num_timesteps):
                 if len(range(0, num_timesteps, stride)) == desired:
                     return set(range(0, num_timesteps, stride))
@@ -76,16 +76,14 @@ def space_timesteps(num_timesteps: int, section_counts: str | list[int]) -> set[
 
 def normal_kl(mean1, logvar1, mean2, logvar2) -> torch.Tensor:
     """KL(N1 || N2) elementwise, in nats."""
-    return 0.5 * (-1.0 + logvar2 - logvar1 + torch.exp(logvar1 - logvar2)
-                  + (mean1 - mean2) ** 2 * torch.exp(-logvar2))
+    return 0.5 * (-1.0 + logvar2 - logvar1 + torch.exp(logvar1 - logvar2) + (mean1 - mean2) ** 2 * torch.exp(-logvar2))
 
 
 def approx_standard_normal_cdf(x: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
 
 
-def discretized_gaussian_log_likelihood(x: torch.Tensor, means: torch.Tensor,
-                                        log_scales: torch.Tensor) -> torch.Tensor:
+def discretized_gaussian_log_likelihood(x: torch.Tensor, means: torch.Tensor, log_scales: torch.Tensor) -> torch.Tensor:
     """Log-likelihood of data in [-1, 1] quantised to 256 bins under a Gaussian (nats)."""
     centered = x - means
     inv_stdv = torch.exp(-log_scales)
@@ -94,8 +92,9 @@ def discretized_gaussian_log_likelihood(x: torch.Tensor, means: torch.Tensor,
     log_cdf_plus = torch.log(cdf_plus.clamp(min=1e-12))
     log_one_minus_cdf_min = torch.log((1.0 - cdf_min).clamp(min=1e-12))
     cdf_delta = cdf_plus - cdf_min
-    return torch.where(x < -0.999, log_cdf_plus,
-                       torch.where(x > 0.999, log_one_minus_cdf_min, torch.log(cdf_delta.clamp(min=1e-12))))
+    return torch.where(
+        x < -0.999, log_cdf_plus, torch.where(x > 0.999, log_one_minus_cdf_min, torch.log(cdf_delta.clamp(min=1e-12)))
+    )
 
 
 def mean_flat(x: torch.Tensor) -> torch.Tensor:
@@ -114,9 +113,14 @@ class PMeanVar:
 class GaussianDiffusion:
     """A (possibly respaced) diffusion process. Index ``t`` runs over *this* process's steps."""
 
-    def __init__(self, betas: np.ndarray, timestep_map: np.ndarray | None = None,
-                 learn_sigma: bool = True, original_num_steps: int | None = None,
-                 rescale_timesteps: bool = True):
+    def __init__(
+        self,
+        betas: np.ndarray,
+        timestep_map: np.ndarray | None = None,
+        learn_sigma: bool = True,
+        original_num_steps: int | None = None,
+        rescale_timesteps: bool = True,
+    ):
         self.betas = np.asarray(betas, dtype=np.float64)
         assert self.betas.ndim == 1 and (self.betas > 0).all() and (self.betas <= 1).all()
         self.num_timesteps = len(self.betas)
@@ -134,8 +138,7 @@ class GaussianDiffusion:
         self.sqrt_recipm1_alphas_cumprod = np.sqrt(1.0 / self.alphas_cumprod - 1)
         self.posterior_variance = self.betas * (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
         # The first posterior variance is 0; the reference clips the log at the second value.
-        self.posterior_log_variance_clipped = np.log(np.append(self.posterior_variance[1],
-                                                               self.posterior_variance[1:]))
+        self.posterior_log_variance_clipped = np.log(np.append(self.posterior_variance[1], self.posterior_variance[1:]))
         self.posterior_mean_coef1 = self.betas * np.sqrt(self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
         self.posterior_mean_coef2 = (1.0 - self.alphas_cumprod_prev) * np.sqrt(alphas) / (1.0 - self.alphas_cumprod)
 
@@ -155,16 +158,24 @@ class GaussianDiffusion:
     # -- forward process ---------------------------------------------------------------
     def q_sample(self, x_start: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         noise = torch.randn_like(x_start) if noise is None else noise
-        return (self._extract(self.sqrt_alphas_cumprod, t, x_start.shape) * x_start
-                + self._extract(self.sqrt_one_minus_alphas_cumprod, t, x_start.shape) * noise)
+        return (
+            self._extract(self.sqrt_alphas_cumprod, t, x_start.shape) * x_start
+            + self._extract(self.sqrt_one_minus_alphas_cumprod, t, x_start.shape) * noise
+        )
 
-    def q_posterior(self, x_start: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def q_posterior(
+        self, x_start: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Mean, variance and clipped log-variance of q(x_{t-1} | x_t, x_0)."""
-        mean = (self._extract(self.posterior_mean_coef1, t, x_t.shape) * x_start
-                + self._extract(self.posterior_mean_coef2, t, x_t.shape) * x_t)
-        return (mean, self._extract(self.posterior_variance, t, x_t.shape),
-                self._extract(self.posterior_log_variance_clipped, t, x_t.shape))
+        mean = (
+            self._extract(self.posterior_mean_coef1, t, x_t.shape) * x_start
+            + self._extract(self.posterior_mean_coef2, t, x_t.shape) * x_t
+        )
+        return (
+            mean,
+            self._extract(self.posterior_variance, t, x_t.shape),
+            self._extract(self.posterior_log_variance_clipped, t, x_t.shape),
+        )
 
     def undo(self, x_t: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """One forward step x_{t-1} -> x_t (RePaint's jump back): sqrt(1-b) x + sqrt(b) n."""
@@ -178,8 +189,9 @@ class GaussianDiffusion:
             return model_output[:, :channels], model_output[:, channels:]
         return model_output, None
 
-    def p_mean_variance_from_output(self, model_output: torch.Tensor, x: torch.Tensor, t: torch.Tensor,
-                                    clip_denoised: bool = True) -> PMeanVar:
+    def p_mean_variance_from_output(
+        self, model_output: torch.Tensor, x: torch.Tensor, t: torch.Tensor, clip_denoised: bool = True
+    ) -> PMeanVar:
         """Mean and variance of p(x_{t-1} | x_t) given the network's output at (x, t)."""
         eps, var_values = self.split_output(model_output, x.shape[1])
         if var_values is not None:
@@ -193,21 +205,27 @@ class GaussianDiffusion:
             variance = self._extract(fixed, t, x.shape)
             log_variance = self._extract(np.log(fixed), t, x.shape)
         eps = eps.float()
-        pred_xstart = (self._extract(self.sqrt_recip_alphas_cumprod, t, x.shape) * x
-                       - self._extract(self.sqrt_recipm1_alphas_cumprod, t, x.shape) * eps)
+        pred_xstart = (
+            self._extract(self.sqrt_recip_alphas_cumprod, t, x.shape) * x
+            - self._extract(self.sqrt_recipm1_alphas_cumprod, t, x.shape) * eps
+        )
         if clip_denoised:
             pred_xstart = pred_xstart.clamp(-1, 1)
         mean, _, _ = self.q_posterior(pred_xstart, x, t)
         return PMeanVar(mean, variance, log_variance, pred_xstart, eps)
 
-    def p_mean_variance(self, model: Model, x: torch.Tensor, t: torch.Tensor,
-                        clip_denoised: bool = True) -> PMeanVar:
+    def p_mean_variance(self, model: Model, x: torch.Tensor, t: torch.Tensor, clip_denoised: bool = True) -> PMeanVar:
         return self.p_mean_variance_from_output(model(x, self.model_timesteps(t)), x, t, clip_denoised)
 
-    def p_sample(self, model: Model, x: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None,
-                 clip_denoised: bool = True,
-                 cond_fn: Callable[[torch.Tensor, torch.Tensor, PMeanVar], torch.Tensor] | None = None
-                 ) -> tuple[torch.Tensor, PMeanVar]:
+    def p_sample(
+        self,
+        model: Model,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        noise: torch.Tensor | None = None,
+        clip_denoised: bool = True,
+        cond_fn: Callable[[torch.Tensor, torch.Tensor, PMeanVar], torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, PMeanVar]:
         """x_{t-1} ~ p(x_{t-1} | x_t). ``cond_fn`` returns a gradient that shifts the mean by
         ``variance * grad`` (guided-diffusion's condition_mean, used by style guidance)."""
         out = self.p_mean_variance(model, x, t, clip_denoised)
@@ -218,9 +236,14 @@ class GaussianDiffusion:
         nonzero = (t != 0).float().reshape(-1, *([1] * (x.ndim - 1)))
         return mean + nonzero * torch.exp(0.5 * out.log_variance) * noise, out
 
-    def sample_loop(self, model: Model, shape: tuple[int, ...], generator: torch.Generator | None = None,
-                    device: torch.device | str = "cpu",
-                    progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    def sample_loop(
+        self,
+        model: Model,
+        shape: tuple[int, ...],
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> torch.Tensor:
         """Unconditional ancestral sampling from pure noise over all steps of this process."""
         x = torch.randn(shape, generator=generator, device=device)
         for i in reversed(range(self.num_timesteps)):
@@ -232,8 +255,7 @@ class GaussianDiffusion:
         return x
 
     # -- training ----------------------------------------------------------------------
-    def vb_terms_bpd(self, model_output: torch.Tensor, x_start: torch.Tensor, x_t: torch.Tensor,
-                     t: torch.Tensor) -> torch.Tensor:
+    def vb_terms_bpd(self, model_output: torch.Tensor, x_start: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Variational-bound term per sample in bits/dim: KL for t>0, decoder NLL at t=0."""
         true_mean, _, true_log_var = self.q_posterior(x_start, x_t, t)
         out = self.p_mean_variance_from_output(model_output, x_t, t, clip_denoised=False)
@@ -242,8 +264,9 @@ class GaussianDiffusion:
         nll = mean_flat(nll) / math.log(2.0)
         return torch.where(t == 0, nll, kl)
 
-    def training_losses(self, model: Model, x_start: torch.Tensor, t: torch.Tensor,
-                        noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def training_losses(
+        self, model: Model, x_start: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """Per-sample hybrid loss: ``mse`` (noise prediction) + ``vb`` (variance only)."""
         noise = torch.randn_like(x_start) if noise is None else noise
         x_t = self.q_sample(x_start, t, noise)
@@ -264,8 +287,9 @@ def create_diffusion(cfg: DiffusionConfig, respacing: str | None = None) -> Gaus
     """The diffusion of ``cfg``; ``respacing`` overrides ``cfg.timestep_respacing`` ("" = all
     steps, used for training; the respaced process is for sampling)."""
     if cfg.use_kl or cfg.predict_xstart or cfg.rescale_learned_sigmas:
-        raise ValueError("use_kl, predict_xstart and rescale_learned_sigmas are not supported "
-                         "(the paper sets all three to False)")
+        raise ValueError(
+            "use_kl, predict_xstart and rescale_learned_sigmas are not supported (the paper sets all three to False)"
+        )
     base = named_betas(cfg.noise_schedule, cfg.diffusion_steps)
     spacing = cfg.timestep_respacing if respacing is None else respacing
     keep = space_timesteps(cfg.diffusion_steps, spacing)
@@ -276,5 +300,10 @@ def create_diffusion(cfg: DiffusionConfig, respacing: str | None = None) -> Gaus
             new_betas.append(1 - ac / last)
             last = ac
             tmap.append(i)
-    return GaussianDiffusion(np.array(new_betas), np.array(tmap), learn_sigma=cfg.learn_sigma,
-                             original_num_steps=cfg.diffusion_steps, rescale_timesteps=cfg.rescale_timesteps)
+    return GaussianDiffusion(
+        np.array(new_betas),
+        np.array(tmap),
+        learn_sigma=cfg.learn_sigma,
+        original_num_steps=cfg.diffusion_steps,
+        rescale_timesteps=cfg.rescale_timesteps,
+    )

@@ -58,15 +58,21 @@ from backend.io.files import sha256_file
 from backend.io.weights import load_weights
 from backend.workspace import Workspace
 
-RESBLOCK = {"in_layers.0": "norm1", "in_layers.2": "conv1", "emb_layers.1": "time_emb_proj",
-            "out_layers.0": "norm2", "out_layers.3": "conv2", "skip_connection": "conv_shortcut"}
+RESBLOCK = {
+    "in_layers.0": "norm1",
+    "in_layers.2": "conv1",
+    "emb_layers.1": "time_emb_proj",
+    "out_layers.0": "norm2",
+    "out_layers.3": "conv2",
+    "skip_connection": "conv_shortcut",
+}
 
 
 @dataclass(frozen=True)
 class Block:
-    gd: str       # guided-diffusion module prefix
-    ours: str     # our module prefix (without "unet.")
-    kind: str     # resblock | attention | plain
+    gd: str  # guided-diffusion module prefix
+    ours: str  # our module prefix (without "unet.")
+    kind: str  # resblock | attention | plain
 
 
 def block_map(cfg: ModelConfig) -> list[Block]:
@@ -75,9 +81,11 @@ def block_map(cfg: ModelConfig) -> list[Block]:
     nrb, last = cfg.num_res_blocks, len(mult) - 1
     has_attn = lambda level: (cfg.image_size >> level) in cfg.attention_resolutions  # noqa: E731
     sampler = "resblock" if cfg.resblock_updown else "plain"
-    blocks = [Block("time_embed.0", "time_embedding.linear_1", "plain"),
-              Block("time_embed.2", "time_embedding.linear_2", "plain"),
-              Block("input_blocks.0.0", "conv_in", "plain")]
+    blocks = [
+        Block("time_embed.0", "time_embedding.linear_1", "plain"),
+        Block("time_embed.2", "time_embedding.linear_2", "plain"),
+        Block("input_blocks.0.0", "conv_in", "plain"),
+    ]
     b = 1
     for level in range(len(mult)):
         for r in range(nrb):
@@ -90,9 +98,11 @@ def block_map(cfg: ModelConfig) -> list[Block]:
             ours = f"down_blocks.{level}.downsamplers.0" + ("" if cfg.resblock_updown else ".conv")
             blocks.append(Block(gd, ours, sampler))
             b += 1
-    blocks += [Block("middle_block.0", "mid_block.resnets.0", "resblock"),
-               Block("middle_block.1", "mid_block.attentions.0", "attention"),
-               Block("middle_block.2", "mid_block.resnets.1", "resblock")]
+    blocks += [
+        Block("middle_block.0", "mid_block.resnets.0", "resblock"),
+        Block("middle_block.1", "mid_block.attentions.0", "attention"),
+        Block("middle_block.2", "mid_block.resnets.1", "resblock"),
+    ]
     b = 0
     for level in reversed(range(len(mult))):
         up = last - level
@@ -159,9 +169,11 @@ def mismatch(gd_state: dict[str, torch.Tensor], cfg: ModelConfig) -> str:
     missing = [k for k in expected if k not in keys]
     extra = sorted(set(keys) - set(expected))
     wrong = [f"{k} {tuple(keys[k].shape)}" for k, n in expected.items() if k in keys and keys[k].numel() != n]
-    return ((f"; missing {len(missing)} keys, e.g. {', '.join(missing[:4])}" if missing else "")
-            + (f"; unexpected {len(extra)} keys, e.g. {', '.join(extra[:4])}" if extra else "")
-            + (f"; wrong shape: {', '.join(wrong[:4])}" if wrong else ""))
+    return (
+        (f"; missing {len(missing)} keys, e.g. {', '.join(missing[:4])}" if missing else "")
+        + (f"; unexpected {len(extra)} keys, e.g. {', '.join(extra[:4])}" if extra else "")
+        + (f"; wrong shape: {', '.join(wrong[:4])}" if wrong else "")
+    )
 
 
 def from_guided_diffusion(gd_state: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, torch.Tensor]:
@@ -170,9 +182,11 @@ def from_guided_diffusion(gd_state: dict[str, torch.Tensor], cfg: ModelConfig) -
     problem = mismatch(gd_state, cfg)
     if problem:
         raise BadInputError(
-            "the checkpoint does not match this model configuration" + problem
+            "the checkpoint does not match this model configuration"
+            + problem
             + ". Check --config (image_size, num_channels, channel_mult, num_res_blocks, "
-              "attention_resolutions, num_head_channels) against the flags the model was trained with.")
+            "attention_resolutions, num_head_channels) against the flags the model was trained with."
+        )
     gd_state = {k.removeprefix("module."): v for k, v in gd_state.items()}
     reference = _reference(cfg)
     out: dict[str, torch.Tensor] = {}
@@ -191,8 +205,9 @@ def from_guided_diffusion(gd_state: dict[str, torch.Tensor], cfg: ModelConfig) -
     return out
 
 
-def fitting_presets(gd_state: dict[str, torch.Tensor], overrides: list[str] | None = None,
-                    exclude: str | None = None) -> list[str]:
+def fitting_presets(
+    gd_state: dict[str, torch.Tensor], overrides: list[str] | None = None, exclude: str | None = None
+) -> list[str]:
     """The shipped presets (with the same overrides) whose [model] the state dict fits."""
     fits = []
     for name in preset_names():
@@ -200,7 +215,7 @@ def fitting_presets(gd_state: dict[str, torch.Tensor], overrides: list[str] | No
             continue
         try:
             cfg = configs_for(name, overrides)[0]
-        except (DiffGenError, ValueError):      # an override this preset lacks, no default channel_mult
+        except (DiffGenError, ValueError):  # an override this preset lacks, no default channel_mult
             continue
         if not mismatch(gd_state, cfg):
             fits.append(name)
@@ -234,9 +249,15 @@ def configs_for(preset: str, overrides: list[str] | None = None) -> tuple[ModelC
     return model_cfg, DiffusionConfig.from_dict(p["diffusion"], learn_sigma=model_cfg.learn_sigma)
 
 
-def import_checkpoint(file: str | Path, preset: str = "paper", ws: Workspace | None = None,
-                      name: str | None = None, out: str | Path | None = None,
-                      overrides: list[str] | None = None, overwrite: bool = False) -> dict[str, Any]:
+def import_checkpoint(
+    file: str | Path,
+    preset: str = "paper",
+    ws: Workspace | None = None,
+    name: str | None = None,
+    out: str | Path | None = None,
+    overrides: list[str] | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
     """Convert a guided-diffusion ``.pt`` into a model folder (``models/NAME`` of the
     workspace, registered as ``imported``, or ``out``). The file's weights serve as both
     the raw and the EMA weights (guided-diffusion saves EMA weights as separate files).
@@ -256,12 +277,21 @@ def import_checkpoint(file: str | Path, preset: str = "paper", ws: Workspace | N
         raise BadInputError(f"{file.name} under --config {preset}: {e}{hint}") from None
     model = build_model(model_cfg)
     model.load_state_dict(weights)
-    extra = {"preset": preset, "target": "imported", "source_file": str(file.resolve()),
-             "source_sha256": sha256_file(file), "steps": None, "final_loss": None, "name": name}
-    backup = write_model_folder(ws, folder, replace,
-                                lambda staged: save_model(staged, model, diff_cfg, ema=model.state_dict(), extra=extra))
+    extra = {
+        "preset": preset,
+        "target": "imported",
+        "source_file": str(file.resolve()),
+        "source_sha256": sha256_file(file),
+        "steps": None,
+        "final_loss": None,
+        "name": name,
+    }
+    backup = write_model_folder(
+        ws, folder, replace, lambda staged: save_model(staged, model, diff_cfg, ema=model.state_dict(), extra=extra)
+    )
     result: dict[str, Any] = {"folder": str(folder), "tensors": len(state), "backup": str(backup) if backup else None}
     if ws is not None:
-        result["model_id"] = register_model(ws, name, "imported", preset,
-                                            {"model": model_cfg.to_dict(), "diffusion": diff_cfg.to_dict()}, folder)
+        result["model_id"] = register_model(
+            ws, name, "imported", preset, {"model": model_cfg.to_dict(), "diffusion": diff_cfg.to_dict()}, folder
+        )
     return result

@@ -24,8 +24,9 @@ def block_layout(cfg: ModelConfig) -> tuple[list[int], list[str], list[str]]:
     channels = [int(cfg.num_channels * m) for m in mult]
     # Without attention, only the Resnet* blocks honour resblock up/down sampling
     # (DownBlock2D/UpBlock2D always use a strided/nearest conv).
-    plain_down, plain_up = (("ResnetDownsampleBlock2D", "ResnetUpsampleBlock2D") if cfg.resblock_updown
-                            else ("DownBlock2D", "UpBlock2D"))
+    plain_down, plain_up = (
+        ("ResnetDownsampleBlock2D", "ResnetUpsampleBlock2D") if cfg.resblock_updown else ("DownBlock2D", "UpBlock2D")
+    )
     down, res = [], cfg.image_size
     for _ in mult:
         down.append("AttnDownBlock2D" if res in cfg.attention_resolutions else plain_down)
@@ -55,7 +56,7 @@ class DiffusionUNet(nn.Module):
             downsample_type=updown,
             upsample_type=updown,
             dropout=cfg.dropout,
-            flip_sin_to_cos=True,   # guided-diffusion: cat([cos, sin])
+            flip_sin_to_cos=True,  # guided-diffusion: cat([cos, sin])
             freq_shift=0,
             norm_num_groups=32,
             add_attention=True,

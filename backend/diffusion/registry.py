@@ -27,11 +27,11 @@ from backend.workspace.names import check_name
 
 @dataclass(frozen=True)
 class ModelRef:
-    id: int | None          # None for a folder given by path
+    id: int | None  # None for a folder given by path
     folder: Path
-    target: str             # full | cluster | imported | path
+    target: str  # full | cluster | imported | path
     cluster: int | None = None
-    note: str = ""          # e.g. why a fallback was used
+    note: str = ""  # e.g. why a fallback was used
 
 
 def model_folder(ws: Workspace, name: str) -> Path:
@@ -49,17 +49,26 @@ def is_taken(ws: Workspace | None, folder: Path) -> bool:
     """A model lives in ``folder``: its files, or a row that checkpoints or samples refer to
     (its folder deleted). A row with neither, of a run killed before its first checkpoint,
     does not count: the folder may be trained again."""
-    return holds_model(folder) or (ws is not None and bool(ws.query(
-        "SELECT 1 FROM models m WHERE m.path = ? AND (EXISTS (SELECT 1 FROM checkpoints WHERE model_id = m.id)"
-        " OR EXISTS (SELECT 1 FROM samples WHERE model_id = m.id))", (ws.rel(folder),))))
+    return holds_model(folder) or (
+        ws is not None
+        and bool(
+            ws.query(
+                "SELECT 1 FROM models m WHERE m.path = ? AND (EXISTS (SELECT 1 FROM checkpoints WHERE model_id = m.id)"
+                " OR EXISTS (SELECT 1 FROM samples WHERE model_id = m.id))",
+                (ws.rel(folder),),
+            )
+        )
+    )
 
 
 def refuse_taken(ws: Workspace | None, folder: Path, overwrite: bool) -> bool:
     """Raise if a model lives in ``folder`` and ``overwrite`` is off; returns whether one does."""
     taken = is_taken(ws, folder)
     if taken and not overwrite:
-        raise DiffGenError(f"{folder} already holds a model: choose another --name, or pass --overwrite to "
-                           f"replace it (the old model is then kept as {folder.name}.replaced-DATE)")
+        raise DiffGenError(
+            f"{folder} already holds a model: choose another --name, or pass --overwrite to "
+            f"replace it (the old model is then kept as {folder.name}.replaced-DATE)"
+        )
     return taken
 
 
@@ -76,17 +85,17 @@ def back_up(ws: Workspace | None, folder: Path) -> Path:
         return backup
     old, new = ws.rel(folder), ws.rel(backup)
     with ws.transaction() as c:  # the rename inside: a failed move leaves the rows as they were
-        c.execute("UPDATE models SET path = ?, name = name || ? WHERE path = ?",
-                  (new, backup.name[len(folder.name):], old))
-        c.execute("UPDATE checkpoints SET path = ? || substr(path, ?) WHERE substr(path, 1, ?) = ?",
-                  (new, len(old) + 1, len(old) + 1, old + "/"))
+        c.execute("UPDATE models SET path = ?, name = name || ? WHERE path = ?", (new, backup.name[len(folder.name) :], old))
+        c.execute(
+            "UPDATE checkpoints SET path = ? || substr(path, ?) WHERE substr(path, 1, ?) = ?",
+            (new, len(old) + 1, len(old) + 1, old + "/"),
+        )
         if folder.exists():
             os.rename(folder, backup)
     return backup
 
 
-def new_model_folder(ws: Workspace | None, name: str, out: str | Path | None,
-                     overwrite: bool) -> tuple[Path, bool]:
+def new_model_folder(ws: Workspace | None, name: str, out: str | Path | None, overwrite: bool) -> tuple[Path, bool]:
     """Where a new model named ``name`` goes (``out``, else ``models/NAME``) and whether an
     old model there is to be replaced; refuses before any work is done."""
     check_name(name, "model name")
@@ -102,8 +111,7 @@ def new_model_folder(ws: Workspace | None, name: str, out: str | Path | None,
     return folder, replace
 
 
-def write_model_folder(ws: Workspace | None, folder: Path, replace: bool,
-                       write: Callable[[Path], Any]) -> Path | None:
+def write_model_folder(ws: Workspace | None, folder: Path, replace: bool, write: Callable[[Path], Any]) -> Path | None:
     """``write`` fills a hidden staging folder, which then takes ``folder``'s place; an old
     model there is backed up only once the new one is complete. Returns the backup."""
     staged = staging_dir(folder)
@@ -119,29 +127,43 @@ def write_model_folder(ws: Workspace | None, folder: Path, replace: bool,
     return backup
 
 
-def register_model(ws: Workspace, name: str, target: str, preset: str, config: dict, folder: str | Path,
-                   clustering_id: int | None = None, cluster: int | None = None) -> int:
+def register_model(
+    ws: Workspace,
+    name: str,
+    target: str,
+    preset: str,
+    config: dict,
+    folder: str | Path,
+    clustering_id: int | None = None,
+    cluster: int | None = None,
+) -> int:
     """Record a model folder (idempotent per folder: returns the existing id)."""
     rel = ws.rel(folder)
     with ws.transaction() as c:
         row = c.execute("SELECT id FROM models WHERE path = ?", (rel,)).fetchone()
         if row:
             return row[0]
-        return inserted_id(c.execute(
-            "INSERT INTO models (name, target, clustering_id, cluster, preset, config_json, path, created_at)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (name, target, clustering_id, cluster, preset, json.dumps(config, default=str), rel, now())))
+        return inserted_id(
+            c.execute(
+                "INSERT INTO models (name, target, clustering_id, cluster, preset, config_json, path, created_at)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (name, target, clustering_id, cluster, preset, json.dumps(config, default=str), rel, now()),
+            )
+        )
 
 
 def record_checkpoint(ws: Workspace, model_id: int, step: int, loss: float | None, path: str | Path) -> int:
     with ws.transaction() as c:
-        return inserted_id(c.execute("INSERT INTO checkpoints (model_id, step, loss, path, created_at)"
-                                     " VALUES (?,?,?,?,?)", (model_id, step, loss, ws.rel(path), now())))
+        return inserted_id(
+            c.execute(
+                "INSERT INTO checkpoints (model_id, step, loss, path, created_at) VALUES (?,?,?,?,?)",
+                (model_id, step, loss, ws.rel(path), now()),
+            )
+        )
 
 
 def latest_checkpoint_id(ws: Workspace, model_id: int) -> int | None:
-    rows = ws.query("SELECT id FROM checkpoints WHERE model_id = ? ORDER BY step DESC, id DESC LIMIT 1",
-                    (model_id,))
+    rows = ws.query("SELECT id FROM checkpoints WHERE model_id = ? ORDER BY step DESC, id DESC LIMIT 1", (model_id,))
     return rows[0][0] if rows else None
 
 
@@ -161,8 +183,10 @@ def _with_weights(ws: Workspace, rows: list) -> tuple[sqlite3.Row | None, list[s
 
 
 def _no_weights(names: list[str]) -> str:
-    return (f"model {', '.join(names)} has no saved weights (its training stopped before the first "
-            "checkpoint, or its folder was removed) and was skipped")
+    return (
+        f"model {', '.join(names)} has no saved weights (its training stopped before the first "
+        "checkpoint, or its folder was removed) and was skipped"
+    )
 
 
 def _named_or_folder(ws: Workspace, choice: str) -> ModelRef:
@@ -179,8 +203,10 @@ def _named_or_folder(ws: Workspace, choice: str) -> ModelRef:
     if found is not None:
         return ModelRef(None, found.resolve(), "path")
     names = [r["name"] for r in ws.query("SELECT name FROM models ORDER BY id")]
-    raise DiffGenError(f"--model {choice}: not 'cluster', 'full', a model of this workspace "
-                       f"({', '.join(names) or 'none trained yet'}) or a model folder with config.json")
+    raise DiffGenError(
+        f"--model {choice}: not 'cluster', 'full', a model of this workspace "
+        f"({', '.join(names) or 'none trained yet'}) or a model folder with config.json"
+    )
 
 
 def resolve_model(ws: Workspace, image_id: int | None = None, choice: str = "cluster") -> ModelRef:
@@ -194,20 +220,24 @@ def resolve_model(ws: Workspace, image_id: int | None = None, choice: str = "clu
         clustering = ws.current_clustering_id()
         cluster = ws.cluster_of(image_id)
         if clustering is not None and cluster is not None:
-            row, empty = _with_weights(ws, ws.query(
-                "SELECT * FROM models WHERE target = 'cluster' AND clustering_id = ? AND cluster = ?"
-                " ORDER BY id DESC", (clustering, cluster)))
+            row, empty = _with_weights(
+                ws,
+                ws.query(
+                    "SELECT * FROM models WHERE target = 'cluster' AND clustering_id = ? AND cluster = ? ORDER BY id DESC",
+                    (clustering, cluster),
+                ),
+            )
             notes += [_no_weights(empty)] if empty else []
             if row is not None:
                 return _ref(ws, row, "; ".join(notes))
             notes.append(f"no model for cluster {cluster}: used the full-set model")
         else:
             notes.append("images are not clustered: used the full-set model")
-    row, empty = _with_weights(ws, ws.query(
-        "SELECT * FROM models WHERE target IN ('full', 'imported') ORDER BY id DESC"))
+    row, empty = _with_weights(ws, ws.query("SELECT * FROM models WHERE target IN ('full', 'imported') ORDER BY id DESC"))
     notes += [_no_weights(empty)] if empty else []
     if row is None:
-        raise DiffGenError("no trained diffusion model in this workspace"
-                           + (f" ({_no_weights(empty)})" if empty else "") + ": run "
-                           f"'diffgen train --workspace {ws.root} --preset tiny --target full' first")
+        raise DiffGenError(
+            "no trained diffusion model in this workspace" + (f" ({_no_weights(empty)})" if empty else "") + ": run "
+            f"'diffgen train --workspace {ws.root} --preset tiny --target full' first"
+        )
     return _ref(ws, row, "; ".join(notes))

@@ -25,7 +25,7 @@ from backend.diffusion.gaussian import GaussianDiffusion
 from backend.errors import Cancelled
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-StepCallback = Callable[[int], None]      # called with the number of rows after each model call
+StepCallback = Callable[[int], None]  # called with the number of rows after each model call
 MessageCallback = Callable[[str], None]
 
 
@@ -61,6 +61,7 @@ def model_evaluations(times: Sequence[int]) -> int:
 @dataclass(frozen=True)
 class RepaintSchedule:
     """The RePaint hyperparameters (paper Table A.2; respacing from Table A.1)."""
+
     respacing: int = 200
     jump_length: int = 10
     jump_n_sample: int = 5
@@ -76,6 +77,7 @@ class RepaintSchedule:
 class RepaintRow:
     """One sample to draw: ``known`` (C,H,W) in [-1, 1], ``keep`` (1,H,W) with 1 where the
     real image is kept and 0 where it is regenerated, and the seed of all its noise."""
+
     known: torch.Tensor
     keep: torch.Tensor
     seed: int
@@ -92,10 +94,17 @@ class _RowNoise:
         return torch.stack([torch.randn(self.shape, generator=g) for g in self.generators]).to(self.device)
 
 
-def repaint_batch(model: Model, diffusion: GaussianDiffusion, rows: Sequence[RepaintRow], times: Sequence[int],
-                  device: torch.device | str = "cpu", autocast: bool | None = None,
-                  on_step: StepCallback | None = None, cancel: Callable[[], bool] | None = None,
-                  clip_denoised: bool = True) -> torch.Tensor:
+def repaint_batch(
+    model: Model,
+    diffusion: GaussianDiffusion,
+    rows: Sequence[RepaintRow],
+    times: Sequence[int],
+    device: torch.device | str = "cpu",
+    autocast: bool | None = None,
+    on_step: StepCallback | None = None,
+    cancel: Callable[[], bool] | None = None,
+    clip_denoised: bool = True,
+) -> torch.Tensor:
     """Run the RePaint chain for ``rows`` in one batch; returns x0 (B,C,H,W) on the CPU.
 
     The result equals ``known`` exactly where ``keep`` is 1 (final composite), and is the
@@ -105,8 +114,10 @@ def repaint_batch(model: Model, diffusion: GaussianDiffusion, rows: Sequence[Rep
     Raises :class:`Cancelled` between model calls.
     """
     if times[0] != diffusion.num_timesteps - 1:
-        raise ValueError(f"schedule starts at {times[0]}, but the diffusion has "
-                         f"{diffusion.num_timesteps} steps (expected {diffusion.num_timesteps - 1})")
+        raise ValueError(
+            f"schedule starts at {times[0]}, but the diffusion has "
+            f"{diffusion.num_timesteps} steps (expected {diffusion.num_timesteps - 1})"
+        )
     device = torch.device(device)
     autocast = device.type == "cuda" if autocast is None else autocast
     gt = torch.stack([r.known for r in rows]).float().to(device)
@@ -137,12 +148,20 @@ def repaint_batch(model: Model, diffusion: GaussianDiffusion, rows: Sequence[Rep
     return x.cpu()
 
 
-def repaint_rows(model: Model, diffusion: GaussianDiffusion, rows: Sequence[RepaintRow], times: Sequence[int],
-                 batch_size: int, device: torch.device | str = "cpu", autocast: bool | None = None,
-                 on_step: StepCallback | None = None, cancel: Callable[[], bool] | None = None,
-                 on_message: MessageCallback | None = None,
-                 on_restart: Callable[[int], None] | None = None,
-                 clip_denoised: bool = True) -> Iterator[tuple[int, torch.Tensor]]:
+def repaint_rows(
+    model: Model,
+    diffusion: GaussianDiffusion,
+    rows: Sequence[RepaintRow],
+    times: Sequence[int],
+    batch_size: int,
+    device: torch.device | str = "cpu",
+    autocast: bool | None = None,
+    on_step: StepCallback | None = None,
+    cancel: Callable[[], bool] | None = None,
+    on_message: MessageCallback | None = None,
+    on_restart: Callable[[int], None] | None = None,
+    clip_denoised: bool = True,
+) -> Iterator[tuple[int, torch.Tensor]]:
     """Run ``rows`` in batches of ``batch_size``; yield ``(row index, x0)`` as batches finish.
 
     A GPU out-of-memory error halves the batch size and restarts the failed batch (each row
@@ -151,13 +170,14 @@ def repaint_rows(model: Model, diffusion: GaussianDiffusion, rows: Sequence[Repa
     """
     size, start = max(1, int(batch_size)), 0
     while start < len(rows):
-        chunk = rows[start:start + size]
+        chunk = rows[start : start + size]
         done = [0]
 
         def counted(n: int, done: list[int] = done) -> None:
             done[0] += n
             if on_step is not None:
                 on_step(n)
+
         try:
             out = repaint_batch(model, diffusion, chunk, times, device, autocast, counted, cancel, clip_denoised)
         except torch.OutOfMemoryError:

@@ -24,16 +24,22 @@ def model_for(ws: Workspace, choice: str) -> ModelRef:
     """``full``, ``cluster:K`` (current clustering) or a model folder."""
     if choice.startswith("cluster:"):
         k = int(choice.split(":", 1)[1])
-        rows = ws.query("SELECT * FROM models WHERE target = 'cluster' AND clustering_id = ? AND cluster = ?"
-                        " ORDER BY id DESC LIMIT 1", (ws.current_clustering_id(), k))
+        rows = ws.query(
+            "SELECT * FROM models WHERE target = 'cluster' AND clustering_id = ? AND cluster = ? ORDER BY id DESC LIMIT 1",
+            (ws.current_clustering_id(), k),
+        )
         if not rows:
             raise DiffGenError(f"no trained model for cluster {k} of the current clustering")
         return ModelRef(rows[0]["id"], ws.path(rows[0]["path"]), "cluster", k)
     return resolve_model(ws, None, "full" if choice == "full" else choice)
 
 
-def run_sample(ws: Workspace, params: dict[str, Any], progress: Callable[[int, int, str], None] | None = None,
-               cancel: Callable[[], bool] | None = None) -> dict[str, Any]:
+def run_sample(
+    ws: Workspace,
+    params: dict[str, Any],
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
     """Job function. ``params``: ``model``, ``count``, ``seed``, ``respacing``, ``sheet``, ``device``."""
     ref = model_for(ws, params.get("model", "full"))
     device = pick_device(params.get("device"))
@@ -53,11 +59,25 @@ def run_sample(ws: Workspace, params: dict[str, Any], progress: Callable[[int, i
         x = diffusion.sample_loop(model, (count, channels, size, size), generator=g, device=device, progress=step)
     rgb, mask = from_model_range(x)
     checkpoint_id = latest_checkpoint_id(ws, ref.id) if ref.id is not None else None
-    ids = [ws.add_sample("unconditional", "Uncond", rgb[i], mask[i], model_id=ref.id,
-                         checkpoint_id=checkpoint_id, seed=seed,
-                         params={"index": i, "count": count, "respacing": diffusion.num_timesteps,
-                                 "model_folder": str(ref.folder), "steps_trained": cfg.get("steps")}).id
-           for i in range(count)]
+    ids = [
+        ws.add_sample(
+            "unconditional",
+            "Uncond",
+            rgb[i],
+            mask[i],
+            model_id=ref.id,
+            checkpoint_id=checkpoint_id,
+            seed=seed,
+            params={
+                "index": i,
+                "count": count,
+                "respacing": diffusion.num_timesteps,
+                "model_folder": str(ref.folder),
+                "steps_trained": cfg.get("steps"),
+            },
+        ).id
+        for i in range(count)
+    ]
     result = {"sample_ids": ids, "model_folder": str(ref.folder)}
     if params.get("sheet"):
         result["sheet"] = str(write_sheet(Path(params["sheet"]), sample_sheet(rgb, mask)))

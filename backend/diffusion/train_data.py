@@ -24,9 +24,10 @@ from backend.workspace import Workspace
 @dataclass
 class PairCache:
     """Resized image + mask pairs as uint8 ``[N, 4, S, S]`` (RGB, mask 0/255) in memory."""
+
     image_ids: list[int]
     pixels: torch.Tensor
-    skipped: list[str] = field(default_factory=list)   # messages naming the files left out
+    skipped: list[str] = field(default_factory=list)  # messages naming the files left out
 
     def __len__(self) -> int:
         return len(self.image_ids)
@@ -54,10 +55,9 @@ def resize_pair(image: np.ndarray, mask: np.ndarray, size: int, mode: str = "squ
     aspect ratio is not kept); ``center_crop`` keeps the aspect ratio and cuts the long side's
     ends (the author's training data, :func:`center_crop_geometry`)."""
     check_choice("train.resize", mode, RESIZES)
-    out, x, y = ((size, size), 0, 0) if mode == "squash" else center_crop_geometry(
-        image.shape[1], image.shape[0], size)
-    img = cv2.resize(image, out, interpolation=cv2.INTER_AREA)[y:y + size, x:x + size]
-    msk = cv2.resize(mask, out, interpolation=cv2.INTER_NEAREST)[y:y + size, x:x + size]
+    out, x, y = ((size, size), 0, 0) if mode == "squash" else center_crop_geometry(image.shape[1], image.shape[0], size)
+    img = cv2.resize(image, out, interpolation=cv2.INTER_AREA)[y : y + size, x : x + size]
+    msk = cv2.resize(mask, out, interpolation=cv2.INTER_NEAREST)[y : y + size, x : x + size]
     msk = np.where(msk > 127, 255, 0).astype(np.uint8)
     return np.concatenate([img.transpose(2, 0, 1), msk[None]], axis=0)
 
@@ -77,8 +77,7 @@ def load_pairs(ws: Workspace, image_ids: list[int], size: int, progress=None, re
         if progress:
             progress(i + 1, len(image_ids), f"loading {rec.name}")
     if not kept:
-        raise DiffGenError("no usable image/mask pairs to train on" +
-                           (": " + "; ".join(skipped[:5]) if skipped else ""))
+        raise DiffGenError("no usable image/mask pairs to train on" + (": " + "; ".join(skipped[:5]) if skipped else ""))
     return PairCache(kept, torch.from_numpy(np.stack(arrays)), skipped)
 
 
@@ -115,18 +114,18 @@ def global_batch_indices(seed: int, step: int, global_batch: int, n: int) -> np.
 @dataclass
 class StepDraw:
     """Everything random in one step, for the whole global batch."""
-    indices: np.ndarray       # [G] dataset indices
-    flips: torch.Tensor       # [G] bool
-    t: torch.Tensor           # [G] long, uniform over the training diffusion's steps
-    noise: torch.Tensor       # [G, 4, S, S]
+
+    indices: np.ndarray  # [G] dataset indices
+    flips: torch.Tensor  # [G] bool
+    t: torch.Tensor  # [G] long, uniform over the training diffusion's steps
+    noise: torch.Tensor  # [G, 4, S, S]
 
     def rank_slice(self, rank: int, batch: int) -> "StepDraw":
         s = slice(rank * batch, (rank + 1) * batch)
         return StepDraw(self.indices[s], self.flips[s], self.t[s], self.noise[s])
 
 
-def draw_step(seed: int, step: int, global_batch: int, n: int, num_timesteps: int,
-              size: int, hflip: bool) -> StepDraw:
+def draw_step(seed: int, step: int, global_batch: int, n: int, num_timesteps: int, size: int, hflip: bool) -> StepDraw:
     """The step's batch, flips, timesteps (uniform schedule sampler) and noise."""
     g = torch.Generator().manual_seed(_seed_int(seed, step, 1))
     flips = torch.rand(global_batch, generator=g) < 0.5 if hflip else torch.zeros(global_batch, dtype=torch.bool)

@@ -46,12 +46,16 @@ def capture_rng() -> dict[str, Any]:
     if not isinstance(np_state, tuple):  # only other bit generators give a dict; the global one is MT19937
         raise TypeError("numpy's global random state is not MT19937's")
     py_state = random.getstate()
-    out = {"torch": torch.get_rng_state(),
-           "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
-           "numpy_pos": int(np_state[2]), "numpy_has_gauss": int(np_state[3]),
-           "numpy_gauss": float(np_state[4]),
-           "python": torch.tensor(py_state[1], dtype=torch.int64), "python_version": int(py_state[0]),
-           "python_gauss": py_state[2]}
+    out = {
+        "torch": torch.get_rng_state(),
+        "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
+        "numpy_pos": int(np_state[2]),
+        "numpy_has_gauss": int(np_state[3]),
+        "numpy_gauss": float(np_state[4]),
+        "python": torch.tensor(py_state[1], dtype=torch.int64),
+        "python_version": int(py_state[0]),
+        "python_gauss": py_state[2],
+    }
     if torch.cuda.is_available():
         out["cuda"] = torch.cuda.get_rng_state_all()
     return out
@@ -59,8 +63,9 @@ def capture_rng() -> dict[str, Any]:
 
 def restore_rng(s: dict[str, Any]) -> None:
     torch.set_rng_state(s["torch"])
-    np.random.set_state(("MT19937", s["numpy_keys"].numpy().astype(np.uint32), s["numpy_pos"],
-                         s["numpy_has_gauss"], s["numpy_gauss"]))
+    np.random.set_state(
+        ("MT19937", s["numpy_keys"].numpy().astype(np.uint32), s["numpy_pos"], s["numpy_has_gauss"], s["numpy_gauss"])
+    )
     random.setstate((s["python_version"], tuple(int(v) for v in s["python"].tolist()), s["python_gauss"]))
     if "cuda" in s and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(s["cuda"])
@@ -71,8 +76,14 @@ def checkpoint_dir(run: Path, step: int) -> Path:
     return run / "checkpoints" / f"step-{step:07d}"
 
 
-def save_checkpoint(run: Path, model: DiffusionUNet, diffusion: DiffusionConfig,
-                    ema: dict[str, torch.Tensor], state: dict[str, Any], extra: dict[str, Any]) -> Path:
+def save_checkpoint(
+    run: Path,
+    model: DiffusionUNet,
+    diffusion: DiffusionConfig,
+    ema: dict[str, torch.Tensor],
+    state: dict[str, Any],
+    extra: dict[str, Any],
+) -> Path:
     """Write a complete checkpoint folder atomically, then point the run folder at it."""
     step = int(state["step"])
     final = checkpoint_dir(run, step)
@@ -126,13 +137,13 @@ def load_training_state(folder: Path) -> tuple[dict, dict, dict]:
 
 # -- loss log and curve --------------------------------------------------------------------
 def write_loss_csv(path: Path, losses: list[tuple[int, float, float, float]]) -> None:
-    write_csv(path, ["step", "loss", "mse", "vb"],
-              [[s, *(float(f"{x:.6g}") for x in (a, b, c))] for s, a, b, c in losses])
+    write_csv(path, ["step", "loss", "mse", "vb"], [[s, *(float(f"{x:.6g}") for x in (a, b, c))] for s, a, b, c in losses])
 
 
 def plot_loss(path: Path, losses: list[tuple[int, float, float, float]], title: str) -> Path:
     """Raw per-step loss (faint) and a moving average, log scale, as a PNG."""
     import matplotlib
+
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
@@ -146,7 +157,7 @@ def plot_loss(path: Path, losses: list[tuple[int, float, float, float]], title: 
         if len(arr) >= window:
             smooth = np.convolve(arr[:, col], kernel, mode="valid")
             label = f"{name} (mean of {window} steps)" if window > 1 else name
-            ax.plot(arr[window - 1:, 0], smooth, color=colour, lw=1.6, label=label)
+            ax.plot(arr[window - 1 :, 0], smooth, color=colour, lw=1.6, label=label)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss per sample")
@@ -168,8 +179,8 @@ def sample_sheet(rgb: np.ndarray, mask: np.ndarray, columns: int = 4, gap: int =
     for i in range(n):
         r, c = divmod(i, columns)
         y, x = gap + r * (s + gap), gap + c * (cell_w + gap)
-        sheet[y:y + s, x:x + s] = rgb[i]
-        sheet[y:y + s, x + s:x + 2 * s] = mask[i][..., None]
+        sheet[y : y + s, x : x + s] = rgb[i]
+        sheet[y : y + s, x + s : x + 2 * s] = mask[i][..., None]
     return sheet
 
 

@@ -54,23 +54,24 @@ Progress = Callable[[int, int, str], None]
 @dataclass(frozen=True)
 class TrainConfig:
     """The preset's ``[train]`` section."""
+
     lr: float = 1e-4
     weight_decay: float = 0.0
-    batch_size: int = 1             # per process
+    batch_size: int = 1  # per process
     ema_rate: float = 0.9999
-    ema_warmup: bool = False        # rate min(ema_rate, (1+n)/(10+n)): short runs get a usable EMA
-    use_fp16: bool = True           # autocast (bf16 where supported, else fp16) on CUDA only
+    ema_warmup: bool = False  # rate min(ema_rate, (1+n)/(10+n)): short runs get a usable EMA
+    use_fp16: bool = True  # autocast (bf16 where supported, else fp16) on CUDA only
     steps: int = 110000
     save_interval: int = 10000
     hflip: bool = True
-    resize: str = "squash"          # squash: whole frame to image_size^2 (ours; the paper does not say);
-                                    # center_crop: short side to image_size, middle square (diffuse-gen
-                                    # guided_diffusion/BOI_image_datasets.py center_crop_arr)
+    resize: str = "squash"  # squash: whole frame to image_size^2 (ours; the paper does not say);
+    # center_crop: short side to image_size, middle square (diffuse-gen
+    # guided_diffusion/BOI_image_datasets.py center_crop_arr)
     seed: int = 0
-    sample_count: int = 16          # unconditional samples in samples.png (0: none)
-    exclude_flagged: bool = True    # images the user flagged are left out of training
-    init_from: str = ""             # model folder to start from (e.g. per-cluster fine-tuning
-                                    # of the full-set model); "" = guided-diffusion's init
+    sample_count: int = 16  # unconditional samples in samples.png (0: none)
+    exclude_flagged: bool = True  # images the user flagged are left out of training
+    init_from: str = ""  # model folder to start from (e.g. per-cluster fine-tuning
+    # of the full-set model); "" = guided-diffusion's init
 
     def __post_init__(self) -> None:
         check_choice("train.resize", self.resize, RESIZES)
@@ -83,7 +84,8 @@ class TrainConfig:
 @dataclass(frozen=True)
 class TrainTarget:
     """One model to train: which images, and how it is registered."""
-    kind: str                        # full | cluster
+
+    kind: str  # full | cluster
     name: str
     image_ids: list[int]
     clustering_id: int | None = None
@@ -103,8 +105,7 @@ def init_like_guided_diffusion(model: DiffusionUNet) -> DiffusionUNet:
     return model
 
 
-def resolve_targets(ws: Workspace, target: str, preset: str, name: str | None,
-                    exclude_flagged: bool = True) -> list[TrainTarget]:
+def resolve_targets(ws: Workspace, target: str, preset: str, name: str | None, exclude_flagged: bool = True) -> list[TrainTarget]:
     """``full``, ``cluster:K`` or ``clusters`` (every cluster of the current clustering)."""
     where = "current_mask_id IS NOT NULL" + (" AND flagged = 0" if exclude_flagged else "")
     usable = {r.id for r in generation_images(ws, where)}  # never test images
@@ -112,10 +113,13 @@ def resolve_targets(ws: Workspace, target: str, preset: str, name: str | None,
         return [TrainTarget("full", name or f"full-{preset}", sorted(usable))]
     clustering = ws.current_clustering_id()
     if clustering is None:
-        raise DiffGenError(f"target {target!r} needs a clustering: run 'diffgen cluster --workspace "
-                           f"{ws.root}' first (or train with --target full)")
-    rows = ws.query("SELECT cluster, image_id FROM cluster_assignments WHERE clustering_id = ?"
-                    " ORDER BY cluster, image_id", (clustering,))
+        raise DiffGenError(
+            f"target {target!r} needs a clustering: run 'diffgen cluster --workspace "
+            f"{ws.root}' first (or train with --target full)"
+        )
+    rows = ws.query(
+        "SELECT cluster, image_id FROM cluster_assignments WHERE clustering_id = ? ORDER BY cluster, image_id", (clustering,)
+    )
     members: dict[int, list[int]] = {}
     for r in rows:
         if r["image_id"] in usable:
@@ -128,8 +132,10 @@ def resolve_targets(ws: Workspace, target: str, preset: str, name: str | None,
         except ValueError:
             raise DiffGenError(f"target {target!r}: expected cluster:K with K a number") from None
         if wanted[0] not in members:
-            raise DiffGenError(f"cluster {wanted[0]} of clustering {clustering} has no usable images "
-                               f"(clusters: {', '.join(map(str, sorted(members))) or 'none'})")
+            raise DiffGenError(
+                f"cluster {wanted[0]} of clustering {clustering} has no usable images "
+                f"(clusters: {', '.join(map(str, sorted(members))) or 'none'})"
+            )
     else:
         raise DiffGenError(f"unknown target {target!r}: use full, cluster:K or clusters")
     base = name or f"c{clustering}-{preset}"
@@ -146,13 +152,19 @@ def amp_settings(device: torch.device, use_fp16: bool) -> tuple[torch.dtype | No
 
 
 # -- one step ------------------------------------------------------------------------------
-def train_step(model: nn.Module, diffusion: GaussianDiffusion, optimizer: torch.optim.Optimizer,
-               x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
-               amp_dtype: torch.dtype | None = None, scaler: torch.amp.GradScaler | None = None
-               ) -> dict[str, torch.Tensor]:
+def train_step(
+    model: nn.Module,
+    diffusion: GaussianDiffusion,
+    optimizer: torch.optim.Optimizer,
+    x0: torch.Tensor,
+    t: torch.Tensor,
+    noise: torch.Tensor,
+    amp_dtype: torch.dtype | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+) -> dict[str, torch.Tensor]:
     """One optimizer step on the hybrid loss with the given timesteps and noise (injected,
     so tests can compare runs sample for sample). Returns the batch-mean loss terms."""
-    autocast = (torch.autocast(x0.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext())
+    autocast = torch.autocast(x0.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
     with autocast:
         terms = diffusion.training_losses(model, x0, t, noise)
     loss = terms["loss"].mean()
@@ -174,8 +186,7 @@ class EMA:
     average forgets the initial weights within a few hundred steps (guided-diffusion has no
     warm-up; its runs are 100k+ steps long, where the two agree)."""
 
-    def __init__(self, model: nn.Module, rate: float, state: dict[str, torch.Tensor] | None = None,
-                 warmup: bool = False):
+    def __init__(self, model: nn.Module, rate: float, state: dict[str, torch.Tensor] | None = None, warmup: bool = False):
         self.rate, self.warmup = rate, warmup
         src = state if state is not None else model.state_dict()
         self.state = {k: v.detach().clone().float() for k, v in src.items()}
@@ -188,14 +199,14 @@ class EMA:
         """Fold in the current weights; ``updates`` = updates made before this one."""
         current = model.state_dict()
         keys = [k for k in self.state if current[k].is_floating_point()]
-        torch._foreach_lerp_([self.state[k] for k in keys], [current[k].float() for k in keys],
-                             1 - self.rate_at(updates))
+        torch._foreach_lerp_([self.state[k] for k in keys], [current[k].float() for k in keys], 1 - self.rate_at(updates))
 
 
 # -- the run -------------------------------------------------------------------------------
 @dataclass
 class Session:
     """Everything one target's training loop holds."""
+
     ws: Workspace
     target: TrainTarget
     run: Path
@@ -206,7 +217,7 @@ class Session:
     device: torch.device
     ctx: ddp.DistContext
     model_id: int | None = None
-    log: TensorBoardLog | None = None   # --tensorboard
+    log: TensorBoardLog | None = None  # --tensorboard
 
 
 def _eta(seconds: float) -> str:
@@ -215,19 +226,27 @@ def _eta(seconds: float) -> str:
 
 
 def _extra(s: Session, step: int, final_loss: float | None, cache: PairCache) -> dict[str, Any]:
-    return {"preset": s.preset, "target": s.target.kind, "cluster": s.target.cluster,
-            "clustering_id": s.target.clustering_id, "steps": step, "final_loss": final_loss,
-            "train": asdict(s.train_cfg), "image_ids": cache.image_ids, "name": s.target.name,
-            "world_size": s.ctx.world_size}
+    return {
+        "preset": s.preset,
+        "target": s.target.kind,
+        "cluster": s.target.cluster,
+        "clustering_id": s.target.clustering_id,
+        "steps": step,
+        "final_loss": final_loss,
+        "train": asdict(s.train_cfg),
+        "image_ids": cache.image_ids,
+        "name": s.target.name,
+        "world_size": s.ctx.world_size,
+    }
 
 
-def _sample_images(model: nn.Module, diff_cfg: DiffusionConfig, cfg: ModelConfig, count: int,
-                   seed: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+def _sample_images(
+    model: nn.Module, diff_cfg: DiffusionConfig, cfg: ModelConfig, count: int, seed: int, device: torch.device
+) -> tuple[np.ndarray, np.ndarray]:
     diffusion = create_diffusion(diff_cfg)  # the respaced process, as for inpainting
     g = torch.Generator(device=device).manual_seed(seed)
     with torch.no_grad():
-        x = diffusion.sample_loop(model, (count, cfg.in_channels, cfg.image_size, cfg.image_size),
-                                  generator=g, device=device)
+        x = diffusion.sample_loop(model, (count, cfg.in_channels, cfg.image_size, cfg.image_size), generator=g, device=device)
     return from_model_range(x)
 
 
@@ -278,11 +297,12 @@ class Trainer:
         if saved == self.global_batch:
             return
         world, per = self.s.ctx.world_size, self.s.train_cfg.batch_size
-        fix = (f"--set train.batch_size={saved // world}" if saved % world == 0
-               else f"a number of processes that divides {saved}")
-        raise DiffGenError(f"{checkpoint} was trained with a global batch of {saved} (batch_size x processes); this "
-                           f"run's is {self.global_batch} ({per} x {world} process{'es' * (world > 1)}): resuming "
-                           f"would change the effective batch and the data order. Use {fix}")
+        fix = f"--set train.batch_size={saved // world}" if saved % world == 0 else f"a number of processes that divides {saved}"
+        raise DiffGenError(
+            f"{checkpoint} was trained with a global batch of {saved} (batch_size x processes); this "
+            f"run's is {self.global_batch} ({per} x {world} process{'es' * (world > 1)}): resuming "
+            f"would change the effective batch and the data order. Use {fix}"
+        )
 
     @property
     def last_loss(self) -> float | None:
@@ -294,22 +314,29 @@ class Trainer:
         s = self.s
         if not s.ctx.is_main:
             return
-        state = {"step": self.step, "optimizer": self.optimizer.state_dict(),
-                 "scaler": self.scaler.state_dict() if self.scaler is not None else {},
-                 "rng": train_io.capture_rng(),
-                 "losses": torch.tensor(self.losses, dtype=torch.float64).reshape(-1, 4),
-                 "global_batch": self.global_batch, "seed": s.train_cfg.seed}
+        state = {
+            "step": self.step,
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+            "rng": train_io.capture_rng(),
+            "losses": torch.tensor(self.losses, dtype=torch.float64).reshape(-1, 4),
+            "global_batch": self.global_batch,
+            "seed": s.train_cfg.seed,
+        }
         kept = train_io.latest_resumable(s.run)
-        hint = (f"the checkpoint {kept.name} is intact; continue from it with --resume" if kept
-                else "no checkpoint of this run was saved yet")
+        hint = (
+            f"the checkpoint {kept.name} is intact; continue from it with --resume"
+            if kept
+            else "no checkpoint of this run was saved yet"
+        )
         with disk_full_as_error(f"checkpoint step {self.step} of {s.run}", hint):
-            folder = train_io.save_checkpoint(s.run, self.raw, s.diff_cfg, self.ema.state, state,
-                                              _extra(s, self.step, self.last_loss, self.cache))
+            folder = train_io.save_checkpoint(
+                s.run, self.raw, s.diff_cfg, self.ema.state, state, _extra(s, self.step, self.last_loss, self.cache)
+            )
             train_io.write_loss_csv(s.run / "loss.csv", self.losses)
         record_checkpoint(s.ws, register(s), self.step, self.last_loss, folder)
 
-    def train(self, steps: int, progress: Progress | None, cancel: Callable[[], bool] | None,
-              saved: bool) -> None:
+    def train(self, steps: int, progress: Progress | None, cancel: Callable[[], bool] | None, saved: bool) -> None:
         """Step until ``steps``; checkpoint every ``save_interval`` and at the end; on cancel,
         checkpoint the current step and raise ``Cancelled``."""
         s, tc = self.s, self.s.train_cfg
@@ -323,12 +350,23 @@ class Trainer:
                 if not saved:
                     self.save()
                 ddp.barrier(s.ctx)
-                raise Cancelled(f"training of {s.target.name} cancelled at step {self.step}; "
-                                f"checkpoint kept in {s.run} (continue with --resume)")
-            draw = draw_step(tc.seed, self.step, self.global_batch, len(self.cache), diffusion.num_timesteps,
-                             s.model_cfg.image_size, tc.hflip).rank_slice(s.ctx.rank, tc.batch_size)
-            terms = train_step(model, diffusion, self.optimizer, make_batch(self.cache, draw).to(s.device),
-                               draw.t.to(s.device), draw.noise.to(s.device), self.amp_dtype, self.scaler)
+                raise Cancelled(
+                    f"training of {s.target.name} cancelled at step {self.step}; "
+                    f"checkpoint kept in {s.run} (continue with --resume)"
+                )
+            draw = draw_step(
+                tc.seed, self.step, self.global_batch, len(self.cache), diffusion.num_timesteps, s.model_cfg.image_size, tc.hflip
+            ).rank_slice(s.ctx.rank, tc.batch_size)
+            terms = train_step(
+                model,
+                diffusion,
+                self.optimizer,
+                make_batch(self.cache, draw).to(s.device),
+                draw.t.to(s.device),
+                draw.noise.to(s.device),
+                self.amp_dtype,
+                self.scaler,
+            )
             self.ema.update(self.raw, self.step)
             self.step += 1
             loss, mse, vb = (float(ddp.mean_across(terms[k], s.ctx).item()) for k in ("loss", "mse", "vb"))
@@ -340,20 +378,25 @@ class Trainer:
                 self.save()
             if progress and s.ctx.is_main:
                 rate = (self.step - start_step) / max(time.perf_counter() - t0, 1e-9)
-                progress(self.step, steps, f"loss {loss:.4f}  {rate:.2f} it/s  "
-                                           f"ETA {_eta((steps - self.step) / rate)}")
+                progress(self.step, steps, f"loss {loss:.4f}  {rate:.2f} it/s  ETA {_eta((steps - self.step) / rate)}")
 
     def finish(self, progress: Progress | None) -> dict[str, Any]:
         """The loss curve and a sheet of EMA samples (rank 0), and the run's summary."""
         s, tc = self.s, self.s.train_cfg
-        summary = {"name": s.target.name, "target": s.target.kind, "cluster": s.target.cluster,
-                   "folder": str(s.run), "model_id": s.model_id, "steps": self.step,
-                   "images": len(self.cache), "skipped": self.cache.skipped, "final_loss": self.last_loss,
-                   "excluded_flagged": len(s.ws.images("flagged = 1"))
-                   if tc.exclude_flagged and s.target.kind == "full" else 0}
+        summary = {
+            "name": s.target.name,
+            "target": s.target.kind,
+            "cluster": s.target.cluster,
+            "folder": str(s.run),
+            "model_id": s.model_id,
+            "steps": self.step,
+            "images": len(self.cache),
+            "skipped": self.cache.skipped,
+            "final_loss": self.last_loss,
+            "excluded_flagged": len(s.ws.images("flagged = 1")) if tc.exclude_flagged and s.target.kind == "full" else 0,
+        }
         if s.ctx.is_main:
-            with disk_full_as_error(f"the loss curve or samples of {s.run}",
-                                    f"the model is saved (step {self.step})"):
+            with disk_full_as_error(f"the loss curve or samples of {s.run}", f"the model is saved (step {self.step})"):
                 self._pictures(summary, progress)
         ddp.barrier(s.ctx)
         return summary
@@ -377,9 +420,16 @@ class Trainer:
 def register(s: Session) -> int:
     """Record the model in the workspace (rank 0 only calls it; idempotent per folder); its id."""
     if s.model_id is None:
-        s.model_id = register_model(s.ws, s.target.name, s.target.kind, s.preset, {
-            "model": s.model_cfg.to_dict(), "diffusion": s.diff_cfg.to_dict(), "train": asdict(s.train_cfg)},
-            s.run, s.target.clustering_id, s.target.cluster)
+        s.model_id = register_model(
+            s.ws,
+            s.target.name,
+            s.target.kind,
+            s.preset,
+            {"model": s.model_cfg.to_dict(), "diffusion": s.diff_cfg.to_dict(), "train": asdict(s.train_cfg)},
+            s.run,
+            s.target.clustering_id,
+            s.target.cluster,
+        )
     return s.model_id
 
 
@@ -391,13 +441,17 @@ def check_run_folder(ws: Workspace, run: Path, resume: bool, overwrite: bool) ->
         raise DiffGenError("--resume continues a model and --overwrite replaces it: choose one")
     if resume:
         if checkpoint is None and holds_model(run):
-            raise DiffGenError(f"{run} holds a model without training state (imported, or trained elsewhere): "
-                               "it cannot be resumed; train a new model with another --name")
+            raise DiffGenError(
+                f"{run} holds a model without training state (imported, or trained elsewhere): "
+                "it cannot be resumed; train a new model with another --name"
+            )
         return False
     if checkpoint is not None and not overwrite:
-        raise DiffGenError(f"{run} already holds a training run (up to {checkpoint.name}); pass --resume to "
-                           "continue it, --overwrite to replace it (the old one is kept as a backup) or "
-                           "--name to start a new model")
+        raise DiffGenError(
+            f"{run} already holds a training run (up to {checkpoint.name}); pass --resume to "
+            "continue it, --overwrite to replace it (the old one is kept as a backup) or "
+            "--name to start a new model"
+        )
     return refuse_taken(ws, run, overwrite)
 
 
@@ -425,11 +479,11 @@ def resolve_configs(params: TrainParams) -> tuple[str, ModelConfig, DiffusionCon
 
 @dataclass(frozen=True)
 class TrainResult(JobResult):
-    models: tuple[dict[str, Any], ...]     # per trained model: name, folder, steps, final_loss, ...
+    models: tuple[dict[str, Any], ...]  # per trained model: name, folder, steps, final_loss, ...
     preset: str
     device: str
     world_size: int
-    backups: tuple[str, ...]               # folders of models replaced by ``overwrite``
+    backups: tuple[str, ...]  # folders of models replaced by ``overwrite``
 
 
 def run_train(ws: Workspace, params: TrainParams, ctx: JobContext) -> TrainResult:
@@ -458,6 +512,11 @@ def run_train(ws: Workspace, params: TrainParams, ctx: JobContext) -> TrainResul
             if log:
                 log.close()
     trained = ", ".join(f"{m['name']} (step {m['steps']})" for m in results)
-    return TrainResult(summary=f"trained {trained}" if results else "nothing trained",
-                       models=tuple(results), preset=preset, device=str(device), world_size=dist.world_size,
-                       backups=tuple(backups))
+    return TrainResult(
+        summary=f"trained {trained}" if results else "nothing trained",
+        models=tuple(results),
+        preset=preset,
+        device=str(device),
+        world_size=dist.world_size,
+        backups=tuple(backups),
+    )

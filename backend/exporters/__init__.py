@@ -24,17 +24,20 @@ import numpy as np
 
 from backend.errors import BadInputError
 
-FORMATS = {"kvasir": "backend.exporters.layouts:KvasirWriter",
-           "nnunet": "backend.exporters.layouts:NnUNetWriter",
-           "coco": "backend.exporters.coco:CocoWriter",
-           "hf": "backend.exporters.hf:HfWriter",
-           "monai": "backend.exporters.layouts:MonaiWriter"}
+FORMATS = {
+    "kvasir": "backend.exporters.layouts:KvasirWriter",
+    "nnunet": "backend.exporters.layouts:NnUNetWriter",
+    "coco": "backend.exporters.coco:CocoWriter",
+    "hf": "backend.exporters.hf:HfWriter",
+    "monai": "backend.exporters.layouts:MonaiWriter",
+}
 LABEL = "polyp"
 
 
 @dataclass(frozen=True)
 class Item:
     """One exported pair: its unique stem, split (train | test) and provenance row."""
+
     name: str
     split: str
     row: dict[str, Any]
@@ -43,6 +46,7 @@ class Item:
 @dataclass(frozen=True)
 class DatasetInfo:
     """What index files say about the whole export (name, description, licence)."""
+
     name: str
     description: str
     licence: str
@@ -50,8 +54,8 @@ class DatasetInfo:
 
 
 class Writer(Protocol):
-    title: str          # the format in words, for the data card
-    loading: str        # Markdown: the layout and how to load it
+    title: str  # the format in words, for the data card
+    loading: str  # Markdown: the layout and how to load it
 
     def add(self, item: Item, image: np.ndarray, mask: np.ndarray) -> tuple[str, str]:
         """Write one pair; returns the (image, mask) paths relative to the folder."""

@@ -56,11 +56,13 @@ def regions(mask: np.ndarray) -> list[tuple[np.ndarray, list[int], int]]:
 
 class CocoWriter:
     title = "COCO instance segmentation (RLE masks)"
-    loading = ("`images/NAME.png` and `annotations.json` (test-role pairs: `annotations_test.json`), "
-               "category 1 = polyp, one annotation per connected region with a compressed-RLE "
-               "`segmentation`. `pycocotools.coco.COCO(\"OUT/annotations.json\")` reads it; "
-               "`coco.annToMask(ann)` gives each region's mask. Each image entry carries its provenance "
-               "under `diffgen`.")
+    loading = (
+        "`images/NAME.png` and `annotations.json` (test-role pairs: `annotations_test.json`), "
+        "category 1 = polyp, one annotation per connected region with a compressed-RLE "
+        '`segmentation`. `pycocotools.coco.COCO("OUT/annotations.json")` reads it; '
+        "`coco.annToMask(ann)` gives each region's mask. Each image entry carries its provenance "
+        "under `diffgen`."
+    )
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -72,22 +74,52 @@ class CocoWriter:
         images, anns = self.entries.setdefault(item.split, ([], []))
         image_id = len(images) + 1
         height, width = mask.shape[:2]
-        images.append({"id": image_id, "file_name": rel, "width": width, "height": height, "license": 1,
-                       "diffgen": {k: v for k, v in item.row.items() if k not in ("image", "mask")}})
+        images.append(
+            {
+                "id": image_id,
+                "file_name": rel,
+                "width": width,
+                "height": height,
+                "license": 1,
+                "diffgen": {k: v for k, v in item.row.items() if k not in ("image", "mask")},
+            }
+        )
         for region, bbox, area in regions(mask):
-            anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": CATEGORY["id"],
-                                "segmentation": {"size": [height, width], "counts": rle_string(rle_counts(region))},
-                                "area": area, "bbox": bbox, "iscrowd": 0})
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": image_id,
+                    "category_id": CATEGORY["id"],
+                    "segmentation": {"size": [height, width], "counts": rle_string(rle_counts(region))},
+                    "area": area,
+                    "bbox": bbox,
+                    "iscrowd": 0,
+                }
+            )
         return rel, f"annotations{'_test' if item.split == 'test' else ''}.json#image_id={image_id}"
 
     def finish(self, items: list[Item], info: DatasetInfo) -> list[str]:
         names = []
         for split, (images, anns) in sorted(self.entries.items()):
             name = "annotations_test.json" if split == "test" else "annotations.json"
-            atomic_write_text(self.folder / name, json.dumps({
-                "info": {"description": info.description, "version": info.version, "year": datetime.now().year,
-                         "contributor": "DiffGen Studio", "date_created": datetime.now(UTC).isoformat()},
-                "licenses": [{"id": 1, "name": info.licence, "url": ""}],
-                "images": images, "annotations": anns, "categories": [CATEGORY]}, default=str))
+            atomic_write_text(
+                self.folder / name,
+                json.dumps(
+                    {
+                        "info": {
+                            "description": info.description,
+                            "version": info.version,
+                            "year": datetime.now().year,
+                            "contributor": "DiffGen Studio",
+                            "date_created": datetime.now(UTC).isoformat(),
+                        },
+                        "licenses": [{"id": 1, "name": info.licence, "url": ""}],
+                        "images": images,
+                        "annotations": anns,
+                        "categories": [CATEGORY],
+                    },
+                    default=str,
+                ),
+            )
             names.append(name)
         return names

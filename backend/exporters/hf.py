@@ -28,8 +28,9 @@ def features(columns: list[str]) -> Any:
     """The ``datasets`` feature types of the columns (images, then provenance)."""
     datasets = require("datasets", "hf", PURPOSE)
     Value, Image = datasets.Value, datasets.Image
-    return datasets.Features({"image": Image(), "mask": Image(),
-                              **{c: Value("int64" if c in INT_COLUMNS else "string") for c in columns}})
+    return datasets.Features(
+        {"image": Image(), "mask": Image(), **{c: Value("int64" if c in INT_COLUMNS else "string") for c in columns}}
+    )
 
 
 def parquet_name(split: str) -> str:
@@ -38,10 +39,12 @@ def parquet_name(split: str) -> str:
 
 class HfWriter:
     title = "Hugging Face datasets (parquet)"
-    loading = ("`data/train-00000-of-00001.parquet` (and `data/test-...` for test-role pairs): columns "
-               "`image` and `mask` (PNG; mask 0 = background, 1 = polyp) and one column per provenance "
-               "field. `datasets.load_dataset(\"OUT\")` loads it (splits `train`, `test`); the folder can "
-               "be uploaded to the Hub as is.")
+    loading = (
+        "`data/train-00000-of-00001.parquet` (and `data/test-...` for test-role pairs): columns "
+        "`image` and `mask` (PNG; mask 0 = background, 1 = polyp) and one column per provenance "
+        'field. `datasets.load_dataset("OUT")` loads it (splits `train`, `test`); the folder can '
+        "be uploaded to the Hub as is."
+    )
 
     def __init__(self, folder: Path):
         self.folder = folder

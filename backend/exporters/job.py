@@ -31,9 +31,27 @@ from backend.workspace.store import ImageRecord, SampleRecord
 
 Progress = Callable[[int, int, str], None]
 
-PROVENANCE_COLUMNS = ["name", "split", "image", "mask", "origin", "sample_id", "set_name", "source_image",
-                      "source_image_id", "mask_version_id", "parent_sample_id", "model_id", "model_name",
-                      "preset", "seed", "gates", "params", "review_note", "created_at"]
+PROVENANCE_COLUMNS = [
+    "name",
+    "split",
+    "image",
+    "mask",
+    "origin",
+    "sample_id",
+    "set_name",
+    "source_image",
+    "source_image_id",
+    "mask_version_id",
+    "parent_sample_id",
+    "model_id",
+    "model_name",
+    "preset",
+    "seed",
+    "gates",
+    "params",
+    "review_note",
+    "created_at",
+]
 
 
 @dataclass
@@ -48,33 +66,51 @@ class ExportReport:
     gates: queries.GateFilter | None = None  # with only_passed: what the gates left out, what is unscored
 
     def summary(self) -> str:
-        return (f"Exported {self.samples} kept samples" + (f" and {self.real} real images" if self.real else "")
-                + f" to {self.out} as {self.format}" + (f"; {self.gates.describe()}" if self.gates else "")
-                + f" (provenance: {self.provenance}; data card: {self.card}"
-                + (f"; {', '.join(self.files)}" if self.files else "") + ").")
+        return (
+            f"Exported {self.samples} kept samples"
+            + (f" and {self.real} real images" if self.real else "")
+            + f" to {self.out} as {self.format}"
+            + (f"; {self.gates.describe()}" if self.gates else "")
+            + f" (provenance: {self.provenance}; data card: {self.card}"
+            + (f"; {', '.join(self.files)}" if self.files else "")
+            + ")."
+        )
 
 
 def kept_samples(ws: Workspace) -> list[SampleRecord]:
-    ids = [r[0] for r in ws.query("SELECT s.id FROM samples s JOIN reviews r ON r.sample_id = s.id"
-                                  " WHERE r.decision = 'keep' ORDER BY s.id")]
+    ids = [
+        r[0]
+        for r in ws.query(
+            "SELECT s.id FROM samples s JOIN reviews r ON r.sample_id = s.id WHERE r.decision = 'keep' ORDER BY s.id"
+        )
+    ]
     return [ws.sample(i) for i in ids]
 
 
 def gate_record(ws: Workspace, sample_id: int) -> str:
     """A sample's stored gate scores as JSON for provenance.csv ('' when it was never scored)."""
     scores = ws.gates(sample_id)
-    return json.dumps({g.gate: {"value": round(g.value, 6), "threshold": g.threshold, "passed": g.passed}
-                       for g in scores}, sort_keys=True) if scores else ""
+    return (
+        json.dumps(
+            {g.gate: {"value": round(g.value, 6), "threshold": g.threshold, "passed": g.passed} for g in scores}, sort_keys=True
+        )
+        if scores
+        else ""
+    )
 
 
 def source_folders(ws: Workspace) -> set[Path]:
     """Every folder the workspace imported from: the dataset folders, the folders of each
     image and mask file, and those of external sets (symbolic links resolved)."""
     folders = [r[0] for r in ws.query("SELECT source_dir FROM imports")]
-    files = [r[0] for r in ws.query(
-        "SELECT source_path FROM images UNION SELECT source_mask_path FROM mask_versions"
-        " UNION SELECT json_extract(params_json, '$.source') FROM samples WHERE kind = 'external'"
-        " UNION SELECT json_extract(params_json, '$.mask_source') FROM samples WHERE kind = 'external'")]
+    files = [
+        r[0]
+        for r in ws.query(
+            "SELECT source_path FROM images UNION SELECT source_mask_path FROM mask_versions"
+            " UNION SELECT json_extract(params_json, '$.source') FROM samples WHERE kind = 'external'"
+            " UNION SELECT json_extract(params_json, '$.mask_source') FROM samples WHERE kind = 'external'"
+        )
+    ]
     return {Path(f).resolve() for f in folders if f} | {Path(f).resolve().parent for f in files if f}
 
 
@@ -86,7 +122,8 @@ def check_export_target(ws: Workspace, out: Path) -> None:
         if out == src or src in out.parents:
             raise DiffGenError(
                 f"export folder {out} is inside {src}, a folder this workspace imported real images from: "
-                "synthetic images there could later be imported as real ones. Choose a folder outside it")
+                "synthetic images there could later be imported as real ones. Choose a folder outside it"
+            )
 
 
 def split_of(rec: ImageRecord) -> str:
@@ -108,33 +145,68 @@ def _lookup(names: dict[int, str], key: int | None) -> str:
 
 
 def _sample_row(ws: Workspace, s: SampleRecord, names: dict[int, str], models: dict[int, str]) -> dict:
-    return {"origin": s.kind, "sample_id": s.id, "set_name": s.set_name,
-            "source_image": _lookup(names, s.source_image_id), "source_image_id": s.source_image_id,
-            "mask_version_id": s.mask_version_id, "parent_sample_id": s.parent_sample_id,
-            "model_id": s.model_id, "model_name": _lookup(models, s.model_id),
-            "preset": str(s.params.get("preset") or ""), "seed": s.seed,
-            "gates": gate_record(ws, s.id),
-            "params": json.dumps(s.params, sort_keys=True), "review_note": ws.review(s.id)[1],
-            "created_at": s.created_at}
+    return {
+        "origin": s.kind,
+        "sample_id": s.id,
+        "set_name": s.set_name,
+        "source_image": _lookup(names, s.source_image_id),
+        "source_image_id": s.source_image_id,
+        "mask_version_id": s.mask_version_id,
+        "parent_sample_id": s.parent_sample_id,
+        "model_id": s.model_id,
+        "model_name": _lookup(models, s.model_id),
+        "preset": str(s.params.get("preset") or ""),
+        "seed": s.seed,
+        "gates": gate_record(ws, s.id),
+        "params": json.dumps(s.params, sort_keys=True),
+        "review_note": ws.review(s.id)[1],
+        "created_at": s.created_at,
+    }
 
 
 def _real_row(rec: ImageRecord) -> dict:
-    return {"origin": "real", "source_image": rec.name, "source_image_id": rec.id,
-            "mask_version_id": rec.current_mask_id, "params": ""}
+    return {
+        "origin": "real",
+        "source_image": rec.name,
+        "source_image_id": rec.id,
+        "mask_version_id": rec.current_mask_id,
+        "params": "",
+    }
 
 
-def _write(ws: Workspace, folder: Path, fmt: str, real: list[ImageRecord], samples: list[SampleRecord],
-           licence: str, progress: Progress | None, cancel: Callable[[], bool] | None,
-           gates: queries.GateFilter | None = None) -> ExportReport:
+def _write(
+    ws: Workspace,
+    folder: Path,
+    fmt: str,
+    real: list[ImageRecord],
+    samples: list[SampleRecord],
+    licence: str,
+    progress: Progress | None,
+    cancel: Callable[[], bool] | None,
+    gates: queries.GateFilter | None = None,
+) -> ExportReport:
     """Fill ``folder`` with the pairs, the format's index files, provenance and the data card."""
     writer: Writer = make_writer(fmt, folder)
     report = ExportReport(str(folder), fmt, gates=gates)
     names = {r.id: r.name for r in ws.images()}
     models = {r[0]: r[1] for r in ws.query("SELECT id, name FROM models")}
-    jobs = ([(f"real_{rec.name}", split_of(rec), _real_row(rec),
-              lambda rec=rec: (ws.read_image(rec), ws.read_mask(rec.current_mask_id))) for rec in real]
-            + [(f"{s.kind}_{_lookup(names, s.source_image_id) or 'sample'}_{s.id}", "train",
-                _sample_row(ws, s, names, models), lambda s=s: ws.read_sample(s)) for s in samples])
+    jobs = [
+        (
+            f"real_{rec.name}",
+            split_of(rec),
+            _real_row(rec),
+            lambda rec=rec: (ws.read_image(rec), ws.read_mask(rec.current_mask_id)),
+        )
+        for rec in real
+    ] + [
+        (
+            f"{s.kind}_{_lookup(names, s.source_image_id) or 'sample'}_{s.id}",
+            "train",
+            _sample_row(ws, s, names, models),
+            lambda s=s: ws.read_sample(s),
+        )
+        for s in samples
+    ]
     items: list[Item] = []
     taken: set[str] = set()
     for done, (stem, split, row, read) in enumerate(jobs, 1):
@@ -149,20 +221,33 @@ def _write(ws: Workspace, folder: Path, fmt: str, real: list[ImageRecord], sampl
             progress(done, len(jobs), name)
     _check(cancel)
     synthetic = len(items) - report.real
-    info = DatasetInfo(folder.name, f"{synthetic} synthetic polyp image + mask pairs made with DiffGen Studio"
-                       + (f", and {report.real} real pairs" if report.real else "") + " (see README.md)",
-                       licence.strip() or "see README.md", __version__)
+    info = DatasetInfo(
+        folder.name,
+        f"{synthetic} synthetic polyp image + mask pairs made with DiffGen Studio"
+        + (f", and {report.real} real pairs" if report.real else "")
+        + " (see README.md)",
+        licence.strip() or "see README.md",
+        __version__,
+    )
     report.files = writer.finish(items, info)
     report.samples = synthetic
     write_csv(folder / report.provenance, PROVENANCE_COLUMNS, [i.row for i in items])
-    atomic_write_text(folder / report.card, data_card(ws, fmt, writer, items, licence, __version__,
-                                                      hf_header=fmt == "hf", gates=gates))
+    atomic_write_text(
+        folder / report.card, data_card(ws, fmt, writer, items, licence, __version__, hf_header=fmt == "hf", gates=gates)
+    )
     return report
 
 
-def export_kept(ws: Workspace, out: str | Path, with_real: bool = False, progress: Progress | None = None,
-                cancel: Callable[[], bool] | None = None, fmt: str = "kvasir", licence: str = "",
-                only_passed: bool = False) -> ExportReport:
+def export_kept(
+    ws: Workspace,
+    out: str | Path,
+    with_real: bool = False,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    fmt: str = "kvasir",
+    licence: str = "",
+    only_passed: bool = False,
+) -> ExportReport:
     """Write the export into a hidden folder beside ``out`` and rename it into place; on
     cancel or error nothing is left behind. ``licence``: the source dataset's terms, for the
     data card. ``only_passed``: leave out kept samples that failed a quality gate (unscored
@@ -176,10 +261,12 @@ def export_kept(ws: Workspace, out: str | Path, with_real: bool = False, progres
         samples = [s for s in samples if s.id in gates.kept]
     real = ws.images("current_mask_id IS NOT NULL") if with_real else []
     if not samples and not real:
-        raise DiffGenError(f"nothing to export: all {len(gates.failed)} samples marked 'keep' failed a quality "
-                           "gate; export without --only-passed, or keep more samples in review"
-                           if gates and gates.failed else
-                           "nothing to export: no sample is marked 'keep' (review them first)")
+        raise DiffGenError(
+            f"nothing to export: all {len(gates.failed)} samples marked 'keep' failed a quality "
+            "gate; export without --only-passed, or keep more samples in review"
+            if gates and gates.failed
+            else "nothing to export: no sample is marked 'keep' (review them first)"
+        )
     staged = staging_dir(out)
     try:
         report = _write(ws, staged, fmt, real, samples, licence, progress, cancel, gates)

@@ -52,7 +52,7 @@ from backend.workspace import Workspace
 from backend.workspace.store import sample_pngs
 
 SHEET_MAX_IMAGES = 8
-WEIGHT_FILES = {"ema": "ema", "raw": "model"}    # load_model's names for the two weight files
+WEIGHT_FILES = {"ema": "ema", "raw": "model"}  # load_model's names for the two weight files
 # Whole frame, whatever train.resize was: the author's sampler squashes too (image_editor.py,
 # PIL resize to (256, 256)), and a crop would lose the sides a sample must keep.
 RESIZE_NOTE = "whole frame to the model resolution: image INTER_AREA, mask nearest"
@@ -63,25 +63,26 @@ MASK_CLEANUPS = ("islands", "opening")
 @dataclass(frozen=True)
 class InpaintConfig:
     """Per-run settings: preset ``[inpaint]`` section, then explicit params on top."""
-    samples: int = 3              # samples per real image (paper: 3)
-    dilate: int = 20              # pixels at the model's resolution (paper 2.2: "dilated ... by 20 pixels"):
-                                  # the disk's radius, or the elliptical kernel's side
-    dilate_shape: str = "disk"    # disk: Euclidean disk of radius `dilate` (our reading of the paper);
-                                  # ellipse_kernel: cv2 MORPH_ELLIPSE (dilate, dilate), ~dilate/2 per side
-                                  # (diffuse-gen optimization/image_editor.py)
-    respacing: int = 200          # steps of the respaced reverse process (paper: 200)
-    jump_length: int = 10         # Table A.2
-    jump_n_sample: int = 5        # Table A.2
-    clip_denoised: bool = True    # clip each step's x0 prediction to [-1, 1] (RePaint confs, guided-diffusion
-                                  # image_sample.py); the author's p_sample_loop passes clip_denoised=False
+
+    samples: int = 3  # samples per real image (paper: 3)
+    dilate: int = 20  # pixels at the model's resolution (paper 2.2: "dilated ... by 20 pixels"):
+    # the disk's radius, or the elliptical kernel's side
+    dilate_shape: str = "disk"  # disk: Euclidean disk of radius `dilate` (our reading of the paper);
+    # ellipse_kernel: cv2 MORPH_ELLIPSE (dilate, dilate), ~dilate/2 per side
+    # (diffuse-gen optimization/image_editor.py)
+    respacing: int = 200  # steps of the respaced reverse process (paper: 200)
+    jump_length: int = 10  # Table A.2
+    jump_n_sample: int = 5  # Table A.2
+    clip_denoised: bool = True  # clip each step's x0 prediction to [-1, 1] (RePaint confs, guided-diffusion
+    # image_sample.py); the author's p_sample_loop passes clip_denoised=False
     mask_cleanup: str = "islands"  # islands: threshold, drop blobs < min_island, fill holes (ours);
-                                   # opening: threshold, elliptical opening (image_editor.py refine_mask)
-    min_island: int = 64          # islands: generated mask components smaller than this are dropped
-    fill_holes: bool = True       # islands: holes inside generated mask components are filled
-    opening_kernel: int = 16      # opening: kernel side (refine_mask: MORPH_ELLIPSE (16, 16))
-    weights: str = "ema"          # ema | raw; the author's README samples model*.pt, the raw weights
-    batch_size: int = 3           # rows (samples) per model call
-    retries: int = 0              # redraws (new seed) of a sample that fails one of `retry_gates`; 0: none (paper)
+    # opening: threshold, elliptical opening (image_editor.py refine_mask)
+    min_island: int = 64  # islands: generated mask components smaller than this are dropped
+    fill_holes: bool = True  # islands: holes inside generated mask components are filled
+    opening_kernel: int = 16  # opening: kernel side (refine_mask: MORPH_ELLIPSE (16, 16))
+    weights: str = "ema"  # ema | raw; the author's README samples model*.pt, the raw weights
+    batch_size: int = 3  # rows (samples) per model call
+    retries: int = 0  # redraws (new seed) of a sample that fails one of `retry_gates`; 0: none (paper)
     retry_gates: tuple[str, ...] = ("no_polyp",)  # the quality gates (backend/gates.py) that trigger a redraw
 
     def __post_init__(self) -> None:
@@ -125,10 +126,11 @@ def resolve_config(params: dict[str, Any], preset: str, overrides: tuple[str, ..
         if key in InpaintConfig.__dataclass_fields__ and value is not None:
             section[key] = value
     cfg = from_section(InpaintConfig, section)
-    if min(cfg.samples, cfg.batch_size, cfg.respacing, cfg.jump_length, cfg.jump_n_sample) < 1 \
-            or min(cfg.dilate, cfg.retries) < 0:
-        raise DiffGenError("samples, batch size, respacing, jump length and jump count must be >= 1, "
-                           "dilation and retries >= 0")
+    if (
+        min(cfg.samples, cfg.batch_size, cfg.respacing, cfg.jump_length, cfg.jump_n_sample) < 1
+        or min(cfg.dilate, cfg.retries) < 0
+    ):
+        raise DiffGenError("samples, batch size, respacing, jump length and jump count must be >= 1, dilation and retries >= 0")
     return cfg
 
 
@@ -139,7 +141,7 @@ def sample_seed(run_seed: int, image_id: int, index: int, attempt: int = 0) -> i
     SQLite's signed 64-bit integer. Attempt 0 is the seed runs without retries always had."""
     entropy = [int(run_seed), int(image_id), int(index)] + ([int(attempt)] if attempt else [])
     state = np.random.SeedSequence(entropy).generate_state(2, np.uint32)
-    return int((int(state[0]) << 31) ^ int(state[1])) & (2 ** 63 - 1)
+    return int((int(state[0]) << 31) ^ int(state[1])) & (2**63 - 1)
 
 
 # -- pixels ---------------------------------------------------------------------------------
@@ -156,8 +158,9 @@ def to_tensor(image: np.ndarray, mask: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x).permute(2, 0, 1).contiguous()
 
 
-def postprocess(x0: torch.Tensor, image: np.ndarray, mask: np.ndarray, region: np.ndarray,
-                cfg: InpaintConfig) -> tuple[np.ndarray, np.ndarray]:
+def postprocess(
+    x0: torch.Tensor, image: np.ndarray, mask: np.ndarray, region: np.ndarray, cfg: InpaintConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """A generated (4,H,W) tensor -> (RGB uint8, binary mask uint8).
 
     The mask channel is thresholded at 0 (mid-grey) and cleaned (:meth:`InpaintConfig.clean`)
@@ -174,6 +177,7 @@ def postprocess(x0: torch.Tensor, image: np.ndarray, mask: np.ndarray, region: n
 @dataclass
 class _Source:
     """One image ready for sampling, at the model's resolution."""
+
     image_id: int
     name: str
     mask_version_id: int
@@ -205,6 +209,7 @@ def set_name_for(target: str | None) -> str:
 class _Plan:
     """One model's share of a run, prepared from its config.json without loading weights
     (so that a run over 20 cluster models holds one model in memory at a time)."""
+
     ref: ModelRef
     model_id: int | None
     checkpoint_id: int | None
@@ -219,36 +224,53 @@ class _Plan:
 
     def provenance(self, ws: Workspace, run_seed: int, device: torch.device) -> dict[str, Any]:
         cfg, schedule = self.cfg, self.cfg.schedule()
-        cleanup = ({"opening_kernel": cfg.opening_kernel} if cfg.mask_cleanup == "opening"
-                   else {"min_island": cfg.min_island, "fill_holes": cfg.fill_holes})
+        cleanup = (
+            {"opening_kernel": cfg.opening_kernel}
+            if cfg.mask_cleanup == "opening"
+            else {"min_island": cfg.min_island, "fill_holes": cfg.fill_holes}
+        )
         return {
-            "preset": self.preset, "model_folder": ws.rel(self.ref.folder), "model_target": self.target,
-            "cluster": self.cluster, "model_note": self.ref.note,
-            "schedule": "repaint-jump", "respacing": cfg.respacing, "jump_length": cfg.jump_length,
-            "jump_n_sample": cfg.jump_n_sample, "evaluations": schedule.evaluations(),
+            "preset": self.preset,
+            "model_folder": ws.rel(self.ref.folder),
+            "model_target": self.target,
+            "cluster": self.cluster,
+            "model_note": self.ref.note,
+            "schedule": "repaint-jump",
+            "respacing": cfg.respacing,
+            "jump_length": cfg.jump_length,
+            "jump_n_sample": cfg.jump_n_sample,
+            "evaluations": schedule.evaluations(),
             "clip_denoised": cfg.clip_denoised,
-            "dilation": cfg.dilate, "dilation_shape": cfg.dilate_shape, "resolution": self.image_size,
+            "dilation": cfg.dilate,
+            "dilation_shape": cfg.dilate_shape,
+            "resolution": self.image_size,
             "resize": RESIZE_NOTE,
             "postprocess": {"threshold": 0.0, "cleanup": cfg.mask_cleanup, **cleanup},
-            "run_seed": run_seed, "weights": cfg.weights, "device": device.type,
+            "run_seed": run_seed,
+            "weights": cfg.weights,
+            "device": device.type,
             "autocast_fp16": device.type == "cuda",
-            "retries": cfg.retries, "retry_gates": list(cfg.retry_gates), "gates": asdict(self.gates),
+            "retries": cfg.retries,
+            "retry_gates": list(cfg.retry_gates),
+            "gates": asdict(self.gates),
         }
 
 
-def _plan(ws: Workspace, ref: ModelRef, image_ids: list[int], params: InpaintParams,
-          skipped: list[dict[str, Any]]) -> _Plan:
+def _plan(ws: Workspace, ref: ModelRef, image_ids: list[int], params: InpaintParams, skipped: list[dict[str, Any]]) -> _Plan:
     saved = read_config(ref.folder)
-    rows = ws.query("SELECT * FROM models WHERE " + ("id = ?" if ref.id is not None else "path = ?"),
-                    (ref.id if ref.id is not None else ws.rel(ref.folder),))
-    row = dict(rows[0]) if rows else {}      # a folder given by path may be registered too
+    rows = ws.query(
+        "SELECT * FROM models WHERE " + ("id = ?" if ref.id is not None else "path = ?"),
+        (ref.id if ref.id is not None else ws.rel(ref.folder),),
+    )
+    row = dict(rows[0]) if rows else {}  # a folder given by path may be registered too
     preset = params.preset or row.get("preset") or saved.get("preset") or "paper"
     cfg = resolve_config(params.to_dict(), preset, params.overrides)
     size = int(saved["model"]["image_size"])
     diffusion = DiffusionConfig.from_dict(saved["diffusion"])
     if cfg.respacing > diffusion.diffusion_steps:
-        raise DiffGenError(f"respacing {cfg.respacing} exceeds the {diffusion.diffusion_steps} diffusion steps "
-                           f"of the model in {ref.folder}")
+        raise DiffGenError(
+            f"respacing {cfg.respacing} exceeds the {diffusion.diffusion_steps} diffusion steps of the model in {ref.folder}"
+        )
     sources = []
     for image_id in image_ids:
         try:
@@ -257,24 +279,34 @@ def _plan(ws: Workspace, ref: ModelRef, image_ids: list[int], params: InpaintPar
             skipped.append({"image_id": image_id, "reason": str(e)})
     model_id = row.get("id")
     thresholds = gates.GateConfig.from_section(apply_overrides(load_preset(preset), list(params.overrides)).get("gates"))
-    return _Plan(ref, model_id, latest_checkpoint_id(ws, model_id) if model_id is not None else None,
-                 row.get("target") or ref.target, row.get("cluster", ref.cluster), preset, cfg, size,
-                 diffusion, sources, thresholds)
+    return _Plan(
+        ref,
+        model_id,
+        latest_checkpoint_id(ws, model_id) if model_id is not None else None,
+        row.get("target") or ref.target,
+        row.get("cluster", ref.cluster),
+        preset,
+        cfg,
+        size,
+        diffusion,
+        sources,
+        thresholds,
+    )
 
 
 @dataclass(frozen=True)
 class InpaintResult(JobResult):
-    images: int                            # images that got samples in this run
+    images: int  # images that got samples in this run
     samples: int
     sample_ids: dict[str, tuple[int, ...]]  # image id -> its new sample ids
-    skipped: tuple[dict[str, Any], ...]    # {"image_id", "reason"}: images that could not be used
-    already_done: tuple[int, ...]          # images that already had every sample of this run
+    skipped: tuple[dict[str, Any], ...]  # {"image_id", "reason"}: images that could not be used
+    already_done: tuple[int, ...]  # images that already had every sample of this run
     messages: tuple[str, ...]
     seed: int
     device: str
     seconds: float
-    sheet: str | None = None               # the contact sheet, workspace-relative
-    bundle: str | None = None              # a shard's bundle folder (then sample_ids are empty)
+    sheet: str | None = None  # the contact sheet, workspace-relative
+    bundle: str | None = None  # a shard's bundle folder (then sample_ids are empty)
 
 
 def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> InpaintResult:
@@ -307,19 +339,24 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
     messages += [s["reason"] for s in skipped]
     finished = [i for p in plans for i in _drop_finished(ws, p, p.provenance(ws, run_seed, device), params)]
     if finished:
-        messages.append(f"skipped {len(finished)} image(s) that already have these samples (same seed, model "
-                        "and settings)")
+        messages.append(f"skipped {len(finished)} image(s) that already have these samples (same seed, model and settings)")
     bundle = None
     if shard is not None:
         bundle = _open_bundle(ws, params, shard, run_seed, image_ids, plans, device)
         resumed = _drop_bundled(plans, bundle)
         if resumed:
-            messages.append(f"{len(resumed)} image(s) already in the bundle {bundle.partial.name} (an interrupted "
-                            "run of this shard): not drawn again")
+            messages.append(
+                f"{len(resumed)} image(s) already in the bundle {bundle.partial.name} (an interrupted "
+                "run of this shard): not drawn again"
+            )
         finished += resumed
 
-    prog = _Progress(ctx, messages, sum(len(p.sources) for p in plans),
-                     sum(len(p.sources) * p.cfg.samples * p.cfg.schedule().evaluations() for p in plans))
+    prog = _Progress(
+        ctx,
+        messages,
+        sum(len(p.sources) for p in plans),
+        sum(len(p.sources) * p.cfg.samples * p.cfg.schedule().evaluations() for p in plans),
+    )
     written: dict[int, list[int]] = {}
     n_samples = redrawn = 0
     for plan in plans:
@@ -342,35 +379,53 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
         if device.type == "cuda":
             torch.cuda.empty_cache()
     if redrawn:
-        messages.append(f"{redrawn} sample(s) redrawn with a new seed after failing a quality gate "
-                        "(each attempt is in the sample's provenance)")
+        messages.append(
+            f"{redrawn} sample(s) redrawn with a new seed after failing a quality gate "
+            "(each attempt is in the sample's provenance)"
+        )
     folder = str(bundle.finish(messages)) if bundle is not None else None
 
-    sheet = (write_contact_sheet(ws, list(written.items())[:SHEET_MAX_IMAGES])
-             if params.sheet and written and bundle is None else None)
+    sheet = (
+        write_contact_sheet(ws, list(written.items())[:SHEET_MAX_IMAGES]) if params.sheet and written and bundle is None else None
+    )
     return InpaintResult(
         summary=f"{n_samples} inpainted samples from {len(written)} images (seed {run_seed})"
-                + (f", {redrawn} redrawn after a failed gate" if redrawn else "")
-                + (f", {len(finished)} images already done" if finished else "")
-                + (f"; shard {shard}: bundle {folder}" if folder else ""),
-        images=len(written), samples=n_samples, sample_ids={str(k): tuple(v) for k, v in written.items()},
-        skipped=tuple(skipped), already_done=tuple(finished), messages=tuple(messages), seed=run_seed,
-        device=str(device), seconds=round(time.perf_counter() - started, 2), sheet=sheet, bundle=folder)
+        + (f", {redrawn} redrawn after a failed gate" if redrawn else "")
+        + (f", {len(finished)} images already done" if finished else "")
+        + (f"; shard {shard}: bundle {folder}" if folder else ""),
+        images=len(written),
+        samples=n_samples,
+        sample_ids={str(k): tuple(v) for k, v in written.items()},
+        skipped=tuple(skipped),
+        already_done=tuple(finished),
+        messages=tuple(messages),
+        seed=run_seed,
+        device=str(device),
+        seconds=round(time.perf_counter() - started, 2),
+        sheet=sheet,
+        bundle=folder,
+    )
 
 
 def _item_key(image_id: int) -> str:
     return f"image-{image_id}"
 
 
-def _open_bundle(ws: Workspace, params: InpaintParams, shard: Shard, run_seed: int, image_ids: list[int],
-                 plans: list[_Plan], device: torch.device) -> BundleWriter:
+def _open_bundle(
+    ws: Workspace,
+    params: InpaintParams,
+    shard: Shard,
+    run_seed: int,
+    image_ids: list[int],
+    plans: list[_Plan],
+    device: torch.device,
+) -> BundleWriter:
     """This shard's bundle (resumed when an interrupted run of it left one); its config is
     the run's parameters and each model's resolved settings (as samples record them)."""
     run, digest = run_identity("inpaint", params, run_seed)
     identity = {"kind": "inpaint", "run": run, "digest": digest, "shard": [shard.index, shard.count]}
     config = {"params": params.to_dict(), "models": [p.provenance(ws, run_seed, device) for p in plans]}
-    return BundleWriter(bundle_folder(ws, run, shard, params.bundle), identity,
-                        [_item_key(i) for i in image_ids], config)
+    return BundleWriter(bundle_folder(ws, run, shard, params.bundle), identity, [_item_key(i) for i in image_ids], config)
 
 
 def _drop_bundled(plans: list[_Plan], bundle: BundleWriter) -> list[int]:
@@ -407,6 +462,7 @@ class _Progress:
 @dataclass(frozen=True)
 class _Draw:
     """One sample to draw: image, sample index and attempt; the earlier attempts' seeds and failed gates."""
+
     src: _Source
     index: int
     attempt: int = 0
@@ -429,8 +485,9 @@ class _Drawn:
         return self.draw.redraws
 
 
-def _draw_plan(plan: _Plan, model: torch.nn.Module, run_seed: int, device: torch.device, prog: _Progress,
-               ctx: JobContext) -> Iterator[tuple[_Source, list[_Drawn]]]:
+def _draw_plan(
+    plan: _Plan, model: torch.nn.Module, run_seed: int, device: torch.device, prog: _Progress, ctx: JobContext
+) -> Iterator[tuple[_Source, list[_Drawn]]]:
     """Sample every image of a plan; yields (image, its samples) once all of an image's samples
     are drawn. A sample failing one of ``retry_gates`` is drawn again with the next attempt's
     seed, up to ``retries`` times; the last attempt is kept whatever its gates say."""
@@ -441,19 +498,33 @@ def _draw_plan(plan: _Plan, model: torch.nn.Module, run_seed: int, device: torch
     ready: dict[int, list[_Drawn]] = defaultdict(list)
     while draws:
         again: list[_Draw] = []
-        rows = [RepaintRow(to_tensor(d.src.image, d.src.mask),
-                           torch.from_numpy((d.src.region == 0).astype(np.float32))[None], d.seed(run_seed))
-                for d in draws]
-        for idx, x0 in repaint_rows(model, diffusion, rows, cfg.schedule().times(), cfg.batch_size, device,
-                                    on_step=prog.on_step, cancel=ctx.cancel, on_message=prog.on_message,
-                                    on_restart=prog.on_restart, clip_denoised=cfg.clip_denoised):
+        rows = [
+            RepaintRow(
+                to_tensor(d.src.image, d.src.mask),
+                torch.from_numpy((d.src.region == 0).astype(np.float32))[None],
+                d.seed(run_seed),
+            )
+            for d in draws
+        ]
+        for idx, x0 in repaint_rows(
+            model,
+            diffusion,
+            rows,
+            cfg.schedule().times(),
+            cfg.batch_size,
+            device,
+            on_step=prog.on_step,
+            cancel=ctx.cancel,
+            on_message=prog.on_message,
+            on_restart=prog.on_restart,
+            clip_denoised=cfg.clip_denoised,
+        ):
             d, src = draws[idx], draws[idx].src
             image, mask = postprocess(x0, src.image, src.mask, src.region, cfg)
             scores = gates.score(src.image, src.mask, src.region, image, mask, plan.gates)
             failed = [g for g in gates.failed(scores) if g in cfg.retry_gates]
             if failed and d.attempt < cfg.retries:
-                again.append(_Draw(src, d.index, d.attempt + 1,
-                                   d.redraws + ({"seed": rows[idx].seed, "failed": failed},)))
+                again.append(_Draw(src, d.index, d.attempt + 1, d.redraws + ({"seed": rows[idx].seed, "failed": failed},)))
                 prog.total += evaluations
                 continue
             ready[src.image_id].append(_Drawn(d, rows[idx].seed, image, mask, scores))
@@ -463,8 +534,7 @@ def _draw_plan(plan: _Plan, model: torch.nn.Module, run_seed: int, device: torch
 
 
 def _sample_params(common: dict[str, Any], src: _Source, k: int) -> dict[str, Any]:
-    return {**common, "sample_index": k, "source_size": list(src.source_size),
-            "region_pixels": int((src.region > 0).sum())}
+    return {**common, "sample_index": k, "source_size": list(src.source_size), "region_pixels": int((src.region > 0).sum())}
 
 
 def _drop_finished(ws: Workspace, plan: _Plan, common: dict[str, Any], params: InpaintParams) -> list[int]:
@@ -477,10 +547,14 @@ def _drop_finished(ws: Workspace, plan: _Plan, common: dict[str, Any], params: I
     finished = []
     for src in plan.sources:
         wanted = {k: json.loads(json.dumps(_sample_params(common, src, k), default=str)) for k in range(plan.cfg.samples)}
-        stored = [json.loads(r[0]) for r in ws.query(
-            "SELECT params_json FROM samples WHERE kind = 'inpainted' AND set_name = ? AND source_image_id = ?"
-            " AND mask_version_id = ? AND model_id = ? AND checkpoint_id IS ?",
-            (_set_name(plan, params), src.image_id, src.mask_version_id, plan.model_id, plan.checkpoint_id))]
+        stored = [
+            json.loads(r[0])
+            for r in ws.query(
+                "SELECT params_json FROM samples WHERE kind = 'inpainted' AND set_name = ? AND source_image_id = ?"
+                " AND mask_version_id = ? AND model_id = ? AND checkpoint_id IS ?",
+                (_set_name(plan, params), src.image_id, src.mask_version_id, plan.model_id, plan.checkpoint_id),
+            )
+        ]
         have = {k for k, want in wanted.items() for p in stored if all(p.get(key) == v for key, v in want.items())}
         if have == set(wanted):
             finished.append(src.image_id)
@@ -492,18 +566,28 @@ def _set_name(plan: _Plan, params: InpaintParams) -> str:
     return params.set_name or set_name_for(plan.target)
 
 
-def _rows(plan: _Plan, src: _Source, drawn: list[_Drawn], common: dict[str, Any],
-          params: InpaintParams) -> list[SampleRow]:
+def _rows(plan: _Plan, src: _Source, drawn: list[_Drawn], common: dict[str, Any], params: InpaintParams) -> list[SampleRow]:
     """One image's samples as the workspace records them, each with its gate scores."""
     rows = []
     for d in drawn:
         provenance = _sample_params(common, src, d.draw.index)
         if d.redraws:
             provenance["redraws"] = list(d.redraws)
-        rows.append(SampleRow(
-            "inpainted", _set_name(plan, params), *sample_pngs(d.image, d.mask), provenance, seed=d.seed,
-            source_image_id=src.image_id, mask_version_id=src.mask_version_id, model_id=plan.model_id,
-            checkpoint_id=plan.checkpoint_id, gates=tuple(d.scores), checks={"source_sha256": src.source_sha256}))
+        rows.append(
+            SampleRow(
+                "inpainted",
+                _set_name(plan, params),
+                *sample_pngs(d.image, d.mask),
+                provenance,
+                seed=d.seed,
+                source_image_id=src.image_id,
+                mask_version_id=src.mask_version_id,
+                model_id=plan.model_id,
+                checkpoint_id=plan.checkpoint_id,
+                gates=tuple(d.scores),
+                checks={"source_sha256": src.source_sha256},
+            )
+        )
     return rows
 
 
@@ -534,24 +618,24 @@ def write_contact_sheet(ws: Workspace, items: list[tuple[int, list[int]]], tile:
         image, mask = to_model_resolution(ws.read_image(image_id), ws.read_mask(mask_id), int(p["resolution"]))
         region = dilate_region(mask, int(p["dilation"]), p.get("dilation_shape", "disk"))
         pairs = [(image, mask), (_outline(image, region), region)] + [ws.read_sample(s) for s in samples]
-        cols = [np.vstack([_tile(a, tile), np.full((pad, tile, 3), 255, np.uint8), _tile(b, tile)])
-                for a, b in pairs]
+        cols = [np.vstack([_tile(a, tile), np.full((pad, tile, 3), 255, np.uint8), _tile(b, tile)]) for a, b in pairs]
         sep = np.full((cols[0].shape[0], pad, 3), 255, np.uint8)
         body = np.hstack([c for col in cols for c in (col, sep)][:-1])
         head = np.full((header_h, body.shape[1], 3), 255, np.uint8)
-        reach = (f"{p['dilation']}x{p['dilation']} ellipse" if p.get("dilation_shape") == "ellipse_kernel"
-                 else f"+{p['dilation']} px")
+        reach = (
+            f"{p['dilation']}x{p['dilation']} ellipse" if p.get("dilation_shape") == "ellipse_kernel" else f"+{p['dilation']} px"
+        )
         labels = [f"source {ws.image(image_id).name}", f"region: {reach}"] + [
-            f"sample {s.params['sample_index'] + 1} ({s.set_name})" for s in samples]
+            f"sample {s.params['sample_index'] + 1} ({s.set_name})" for s in samples
+        ]
         for j, text in enumerate(labels):
-            cv2.putText(head, text[:24], (j * (tile + pad) + 3, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
-                        cv2.LINE_AA)
+            cv2.putText(head, text[:24], (j * (tile + pad) + 3, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
         blocks.append(np.vstack([head, body, np.full((2 * pad, body.shape[1], 3), 255, np.uint8)]))
     width = max(b.shape[1] for b in blocks)
     sheet = np.vstack([np.pad(b, ((0, 0), (0, width - b.shape[1]), (0, 0)), constant_values=255) for b in blocks])
     first = min(i for ids in (v for _, v in items) for i in ids)
     rel = ws.write_png(f"reports/inpaint_sheet_{first:06d}_{len(items)}img.png", sheet)
-    ws.add_result("report", "inpaint_sheet", {"path": rel, "images": [i for i, _ in items],
-                                              "samples": [s for _, v in items for s in v]})
+    ws.add_result(
+        "report", "inpaint_sheet", {"path": rel, "images": [i for i, _ in items], "samples": [s for _, v in items for s in v]}
+    )
     return rel
-

@@ -15,26 +15,27 @@ from backend.workspace.selection import ImageSelection
 class InpaintParams(JobParams, ShardedParams):
     """None: the value of the preset's ``[inpaint]`` section (the model's own preset when
     ``preset`` is None), after ``overrides`` (``inpaint.field=value``)."""
+
     selection: ImageSelection = ImageSelection()
-    model: str = "cluster"                 # "cluster" (falls back to full) | "full" | a model folder
+    model: str = "cluster"  # "cluster" (falls back to full) | "full" | a model folder
     preset: str | None = None
     overrides: tuple[str, ...] = ()
-    samples: int | None = None             # per image
-    dilate: int | None = None              # px at the model's resolution
+    samples: int | None = None  # per image
+    dilate: int | None = None  # px at the model's resolution
     respacing: int | None = None
     jump_length: int | None = None
     jump_n_sample: int | None = None
     min_island: int | None = None
     fill_holes: bool | None = None
-    retries: int | None = None             # redraws of a sample failing a retry gate
-    batch: int | None = None               # rows per model call (InpaintConfig.batch_size)
-    seed: int | None = None                # run seed; None: a random one, recorded
+    retries: int | None = None  # redraws of a sample failing a retry gate
+    batch: int | None = None  # rows per model call (InpaintConfig.batch_size)
+    seed: int | None = None  # run seed; None: a random one, recorded
     device: str | None = None
-    weights: str | None = None             # "ema" | "raw"; None: the preset's inpaint.weights
-    set_name: str | None = None            # default: Diff / Full-Diff / Custom-Diff by the model's target
-    sheet: bool = False                    # also write a contact sheet into reports/ (not by a shard)
-    shard: str | None = None               # "K/N": this share of the sorted images, into a bundle (backend.jobs.bundles)
-    bundle: str | None = None              # the shard's bundle folder; None: WS/bundles/RUN-K-of-N
+    weights: str | None = None  # "ema" | "raw"; None: the preset's inpaint.weights
+    set_name: str | None = None  # default: Diff / Full-Diff / Custom-Diff by the model's target
+    sheet: bool = False  # also write a contact sheet into reports/ (not by a shard)
+    shard: str | None = None  # "K/N": this share of the sorted images, into a bundle (backend.jobs.bundles)
+    bundle: str | None = None  # the shard's bundle folder; None: WS/bundles/RUN-K-of-N
 
     def image_ids(self, ws: Workspace) -> list[int]:
         return self.selection.require(ws, "inpainting")

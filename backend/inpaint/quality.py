@@ -48,8 +48,9 @@ def source_context(ws: Workspace, sample: SampleRecord) -> tuple[np.ndarray, np.
     p = base.params
     if "resolution" not in p or "dilation" not in p:
         return None
-    image, mask = to_model_resolution(ws.read_image(base.source_image_id), ws.read_mask(base.mask_version_id),
-                                      int(p["resolution"]))
+    image, mask = to_model_resolution(
+        ws.read_image(base.source_image_id), ws.read_mask(base.mask_version_id), int(p["resolution"])
+    )
     return image, mask, dilate_region(mask, int(p["dilation"]), p.get("dilation_shape", "disk"))
 
 
@@ -58,8 +59,9 @@ def score_sample(ws: Workspace, sample: SampleRecord, cfg: gates.GateConfig) -> 
     return None if context is None else gates.score(*context, *ws.read_sample(sample), cfg)
 
 
-def score_child(ws: Workspace, parent: SampleRecord, rgb: np.ndarray, mask: np.ndarray,
-                cfg: gates.GateConfig) -> list[gates.GateScore] | None:
+def score_child(
+    ws: Workspace, parent: SampleRecord, rgb: np.ndarray, mask: np.ndarray, cfg: gates.GateConfig
+) -> list[gates.GateScore] | None:
     """:func:`score_sample` of a sample made from ``parent`` before it is stored (a child has
     its parent's source and region); ``mask`` is binarized as the workspace stores it."""
     context = source_context(ws, parent)
@@ -76,8 +78,9 @@ def _config_of(preset: str, cache: dict[str, gates.GateConfig]) -> gates.GateCon
     return cache[preset]
 
 
-def rescore(ws: Workspace, samples: list[SampleRecord], cfg: gates.GateConfig | None = None,
-            progress: Progress | None = None) -> dict[str, int]:
+def rescore(
+    ws: Workspace, samples: list[SampleRecord], cfg: gates.GateConfig | None = None, progress: Progress | None = None
+) -> dict[str, int]:
     """Score ``samples`` and store the scores; ``cfg`` None uses each sample's own preset.
     Returns counts of scored, passed and unscorable samples."""
     counts = {"scored": 0, "passed": 0, "unscorable": 0}

@@ -27,8 +27,8 @@ from backend.errors import DiffGenError
 TEMP_SUFFIX = ".tmp"
 # .NAME.PID.RANDOM.tmp; before the pid was added: .NAME.RANDOM.tmp (mkstemp: 8 of [a-z0-9_])
 _TEMP_NAME = re.compile(r"\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?(?P<token>[A-Za-z0-9_]+)\.tmp")
-STALE_AFTER_S = 15 * 60             # a temp name without pid untouched this long has no writer
-PID_REUSED_AFTER_S = 24 * 3600      # a live pid on a temp name this old belongs to another process
+STALE_AFTER_S = 15 * 60  # a temp name without pid untouched this long has no writer
+PID_REUSED_AFTER_S = 24 * 3600  # a live pid on a temp name this old belongs to another process
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -102,8 +102,9 @@ def disk_full_as_error(what: str, hint: str = "") -> Iterator[None]:
     except OSError as e:
         if e.errno not in DISK_FULL:
             raise
-        raise DiffGenError(f"disk full while writing {what} ({e.strerror}); free some space"
-                           + (f": {hint}" if hint else "")) from None
+        raise DiffGenError(
+            f"disk full while writing {what} ({e.strerror}); free some space" + (f": {hint}" if hint else "")
+        ) from None
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -192,8 +193,10 @@ def check_new_folder(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise DiffGenError(f"export folder {out} is a file; name a new or empty folder")
     if out.is_dir() and any(out.iterdir()):
-        raise DiffGenError(f"export folder {out} exists and is not empty; export into a new or empty "
-                           "folder (nothing in an existing export is overwritten)")
+        raise DiffGenError(
+            f"export folder {out} exists and is not empty; export into a new or empty "
+            "folder (nothing in an existing export is overwritten)"
+        )
 
 
 def move_into_place(staged: Path, out: Path) -> None:

@@ -47,7 +47,8 @@ def _check_pixels(path: Path, size: tuple[int, int], max_pixels: int) -> None:
         raise BadInputError(
             f"{path.name}: image is {w}x{h} = {w * h:,} pixels (file {path.stat().st_size / 1e3:,.0f} KB), "
             f"above the limit of {max_pixels:,} pixels: not decoded; raise the limit "
-            f"(max_pixels, --max-pixels) if the image is meant")
+            f"(max_pixels, --max-pixels) if the image is meant"
+        )
 
 
 def _open(path: Path, notes: list[str], max_pixels: int) -> Image.Image:
@@ -63,8 +64,7 @@ def _open(path: Path, notes: list[str], max_pixels: int) -> Image.Image:
             im = Image.open(path)  # reads the header only
             _check_pixels(path, im.size, max_pixels)
             # Pillow decodes 16-bit RGB(A) straight to 8 bit; remember it so it can be noted.
-            rawmode = str(im.tile[0].args[0] if isinstance(im.tile[0].args, tuple) else im.tile[0].args) \
-                if im.tile else ""
+            rawmode = str(im.tile[0].args[0] if isinstance(im.tile[0].args, tuple) else im.tile[0].args) if im.tile else ""
             frames = getattr(im, "n_frames", 1)
             im.load()  # forces decoding now, so truncated files fail here
     except BadInputError:
@@ -109,7 +109,7 @@ def _to_array(im: Image.Image) -> np.ndarray:
     out = np.empty((h,) + first.shape[1:], first.dtype)
     out[: first.shape[0]] = first
     for y in range(_BAND_ROWS, h, _BAND_ROWS):
-        out[y: y + _BAND_ROWS] = np.asarray(im.crop((0, y, w, min(y + _BAND_ROWS, h))))
+        out[y : y + _BAND_ROWS] = np.asarray(im.crop((0, y, w, min(y + _BAND_ROWS, h))))
     return out
 
 
@@ -214,11 +214,9 @@ def _binarise(a: np.ndarray, hi: float, notes: list[str]) -> np.ndarray:
         a8 = a if a.dtype == np.uint8 else _scale_to_8bit(a, hi)
         counts = cv2.calcHist([a8], [0], None, [256], [0, 256]).ravel()  # no full-size copy
         if counts[1:255].any():
-            notes.append(f"mask not binary ({int(np.count_nonzero(counts))} grey levels): "
-                         f"thresholded at {MASK_THRESHOLD}")
+            notes.append(f"mask not binary ({int(np.count_nonzero(counts))} grey levels): thresholded at {MASK_THRESHOLD}")
         if a8.max() < MASK_THRESHOLD:
-            notes.append(f"mask values are at most {a8.max()} of 255, all below the threshold "
-                         f"{MASK_THRESHOLD}: read as empty")
+            notes.append(f"mask values are at most {a8.max()} of 255, all below the threshold {MASK_THRESHOLD}: read as empty")
         fg = a8 >= MASK_THRESHOLD
     out = fg.view(np.uint8)  # bool -> 0/1 in place, then 0/255
     out *= 255

@@ -60,7 +60,7 @@ def file_kind(path: Path) -> str:
             return SAFETENSORS if 8 + n <= size else "truncated safetensors file"
     if head.startswith(b"PK\x03\x04"):
         return _zip_kind(path)
-    if head.startswith(_LEGACY_MAGIC[:len(head)]):
+    if head.startswith(_LEGACY_MAGIC[: len(head)]):
         return TORCH_LEGACY
     if head[:1] == b"\x80":
         return PICKLE
@@ -68,13 +68,11 @@ def file_kind(path: Path) -> str:
 
 
 def _damaged(path: Path, what: str, detail: str) -> BadWeightsError:
-    return BadWeightsError(f"{path}: {what} that cannot be read: truncated or corrupt{detail}. "
-                           "Copy the file again.")
+    return BadWeightsError(f"{path}: {what} that cannot be read: truncated or corrupt{detail}. Copy the file again.")
 
 
 def _refuse(path: Path, what: str, why: str, expected: str) -> BadWeightsError:
     return BadWeightsError(f"{path}: {what}, refused: {why}. Expected {expected}.")
-
 
 
 _DAMAGED = ("zero-byte file", "truncated safetensors file", "damaged zip archive")
@@ -85,15 +83,18 @@ def _check_kind(path: Path, expected: str) -> str:
         raise BadWeightsError(f"weights file not found: {path}")
     kind = file_kind(path)
     if kind == TORCHSCRIPT:
-        raise _refuse(path, f"a TorchScript program (sha256 {sha256_file(path)})",
-                      "loading TorchScript runs the code inside it", expected)
+        raise _refuse(
+            path, f"a TorchScript program (sha256 {sha256_file(path)})", "loading TorchScript runs the code inside it", expected
+        )
     if kind == PICKLE:
         raise _refuse(path, "a plain Python pickle", "unpickling can run any code", expected)
     if kind in _DAMAGED:
         raise _damaged(path, f"a {kind}", "")
     if path.suffix == ".safetensors" and kind != SAFETENSORS:
-        raise BadWeightsError(f"{path} is named .safetensors but is a {kind}, not a safetensors file. "
-                              f"Expected a safetensors file (a plain PyTorch state dict may be named .pt).")
+        raise BadWeightsError(
+            f"{path} is named .safetensors but is a {kind}, not a safetensors file. "
+            f"Expected a safetensors file (a plain PyTorch state dict may be named .pt)."
+        )
     if kind not in (SAFETENSORS, TORCH_ZIP, TORCH_LEGACY):
         raise BadWeightsError(f"{path}: a {kind}, not a weights file. Expected {expected}.")
     return kind
@@ -104,8 +105,7 @@ def _unpickler_detail(e: Exception) -> str:
     return (m.group(1) if m else str(e)).strip()[:200]
 
 
-def load_weights(path: str | Path, map_location: str | torch.device = "cpu",
-                 expected: str = EXPECTED) -> dict[str, Any]:
+def load_weights(path: str | Path, map_location: str | torch.device = "cpu", expected: str = EXPECTED) -> dict[str, Any]:
     """The tensors of a weight file (a dict, possibly nested as checkpoints nest them);
     ``expected`` says in messages which file would be right."""
     from safetensors import SafetensorError
@@ -121,8 +121,17 @@ def load_weights(path: str | Path, map_location: str | torch.device = "cpu",
     except pickle.UnpicklingError as e:
         why = f"weights-only loading does not allow them ({_unpickler_detail(e)})"
         raise _refuse(path, f"a {kind} that holds code or objects beyond tensors", why, expected) from None
-    except (SafetensorError, RuntimeError, OSError, EOFError, ValueError, KeyError, IndexError,
-            struct.error, zipfile.BadZipFile) as e:
+    except (
+        SafetensorError,
+        RuntimeError,
+        OSError,
+        EOFError,
+        ValueError,
+        KeyError,
+        IndexError,
+        struct.error,
+        zipfile.BadZipFile,
+    ) as e:
         raise _damaged(path, f"a {kind}", f" ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(state, dict):
         raise BadWeightsError(f"{path}: holds a {type(state).__name__}, not a state dict. Expected {expected}.")
@@ -152,6 +161,8 @@ def load_into(net: nn.Module, state: dict[str, torch.Tensor], path: Path, what: 
     except RuntimeError as e:  # shape mismatch
         raise BadWeightsError(f"{path} does not fit {what}: {str(e)[:400]}") from None
     if result.missing_keys:
-        raise BadWeightsError(f"{path} is not a {what} weight file: missing "
-                              f"{', '.join(result.missing_keys[:5])}"
-                              f"{' ...' if len(result.missing_keys) > 5 else ''}")
+        raise BadWeightsError(
+            f"{path} is not a {what} weight file: missing "
+            f"{', '.join(result.missing_keys[:5])}"
+            f"{' ...' if len(result.missing_keys) > 5 else ''}"
+        )

@@ -39,7 +39,7 @@ from backend.workspace.store import BUNDLES_DIR, sample_paths
 
 FORMAT, VERSION = "diffgen-bundle", 1
 META, ROWS, MANIFEST, ITEMS, PARTIAL = "bundle.json", "rows.jsonl", "MANIFEST.sha256", "items", ".partial"
-IMPORT_RESULT = "bundle_import"   # results.kind of an import; key: the bundle's uid
+IMPORT_RESULT = "bundle_import"  # results.kind of an import; key: the bundle's uid
 # Parameters that say where or how a run's share is computed, not what it makes.
 NOT_IDENTITY = frozenset({"shard", "bundle", "device", "sheet"})
 
@@ -47,6 +47,7 @@ NOT_IDENTITY = frozenset({"shard", "bundle", "device", "sheet"})
 @dataclass(frozen=True)
 class SampleRow:
     """One sample as the workspace stores it: PNG bytes, provenance and gate scores."""
+
     kind: str
     set_name: str
     image_png: bytes
@@ -58,16 +59,26 @@ class SampleRow:
     parent_sample_id: int | None = None
     model_id: int | None = None
     checkpoint_id: int | None = None
-    gates: tuple[GateScore, ...] | None = None     # None: not scorable (no gate row is stored)
+    gates: tuple[GateScore, ...] | None = None  # None: not scorable (no gate row is stored)
     checks: dict[str, str] = field(default_factory=dict)  # what import verifies: source/parent file hashes
 
     def store(self, ws: Workspace, job_id: int | None = None) -> int:
         """Record the sample and its gate scores in one transaction; its id."""
         with ws.transaction():
             rec = ws.add_sample_png(
-                self.kind, self.set_name, self.image_png, self.mask_png, source_image_id=self.source_image_id,
-                mask_version_id=self.mask_version_id, parent_sample_id=self.parent_sample_id, model_id=self.model_id,
-                checkpoint_id=self.checkpoint_id, job_id=job_id, seed=self.seed, params=self.params)
+                self.kind,
+                self.set_name,
+                self.image_png,
+                self.mask_png,
+                source_image_id=self.source_image_id,
+                mask_version_id=self.mask_version_id,
+                parent_sample_id=self.parent_sample_id,
+                model_id=self.model_id,
+                checkpoint_id=self.checkpoint_id,
+                job_id=job_id,
+                seed=self.seed,
+                params=self.params,
+            )
             if self.gates is not None:
                 ws.set_gates(rec.id, self.gates)
         return rec.id
@@ -77,22 +88,40 @@ class SampleRow:
 
     def to_json(self) -> dict[str, Any]:
         image, mask = self.paths()
-        return {"kind": self.kind, "set_name": self.set_name, "image": image, "mask": mask,
-                "params": json.loads(json.dumps(self.params, default=str)), "seed": self.seed,
-                "source_image_id": self.source_image_id, "mask_version_id": self.mask_version_id,
-                "parent_sample_id": self.parent_sample_id, "model_id": self.model_id,
-                "checkpoint_id": self.checkpoint_id, "checks": self.checks,
-                "gates": None if self.gates is None else [[g.gate, g.value, g.threshold, g.passed] for g in self.gates]}
+        return {
+            "kind": self.kind,
+            "set_name": self.set_name,
+            "image": image,
+            "mask": mask,
+            "params": json.loads(json.dumps(self.params, default=str)),
+            "seed": self.seed,
+            "source_image_id": self.source_image_id,
+            "mask_version_id": self.mask_version_id,
+            "parent_sample_id": self.parent_sample_id,
+            "model_id": self.model_id,
+            "checkpoint_id": self.checkpoint_id,
+            "checks": self.checks,
+            "gates": None if self.gates is None else [[g.gate, g.value, g.threshold, g.passed] for g in self.gates],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], folder: Path) -> SampleRow:
         gates = data.get("gates")
-        return cls(data["kind"], data["set_name"], (folder / data["image"]).read_bytes(),
-                   (folder / data["mask"]).read_bytes(), data["params"], data.get("seed"),
-                   data.get("source_image_id"), data.get("mask_version_id"), data.get("parent_sample_id"),
-                   data.get("model_id"), data.get("checkpoint_id"),
-                   None if gates is None else tuple(GateScore(g, v, t, bool(p)) for g, v, t, p in gates),
-                   dict(data.get("checks") or {}))
+        return cls(
+            data["kind"],
+            data["set_name"],
+            (folder / data["image"]).read_bytes(),
+            (folder / data["mask"]).read_bytes(),
+            data["params"],
+            data.get("seed"),
+            data.get("source_image_id"),
+            data.get("mask_version_id"),
+            data.get("parent_sample_id"),
+            data.get("model_id"),
+            data.get("checkpoint_id"),
+            None if gates is None else tuple(GateScore(g, v, t, bool(p)) for g, v, t, p in gates),
+            dict(data.get("checks") or {}),
+        )
 
 
 # -- where a shard's bundle goes ------------------------------------------------------------
@@ -136,13 +165,20 @@ class BundleWriter:
             self.complete, self.done = True, set(self.planned)
         elif self.partial.exists():
             self.meta = self._check_identity(self.partial, identity)
-            for leftover in self.partial.rglob(f"*{TEMP_SUFFIX}"):   # this shard's own, from a killed run
+            for leftover in self.partial.rglob(f"*{TEMP_SUFFIX}"):  # this shard's own, from a killed run
                 leftover.unlink(missing_ok=True)
             self.done = {p.stem for p in (self.partial / ITEMS).glob("*.json")}
         else:
-            self.meta = {"format": FORMAT, "version": VERSION, "uid": secrets.token_hex(8), **identity,
-                         "host": socket.gethostname(), "started_at": now(), "planned": self.planned,
-                         "config": config}
+            self.meta = {
+                "format": FORMAT,
+                "version": VERSION,
+                "uid": secrets.token_hex(8),
+                **identity,
+                "host": socket.gethostname(),
+                "started_at": now(),
+                "planned": self.planned,
+                "config": config,
+            }
             (self.partial / ITEMS).mkdir(parents=True)
             atomic_write_text(self.partial / META, json.dumps(self.meta, indent=1, default=str))
 
@@ -151,8 +187,10 @@ class BundleWriter:
         meta = _read_json(folder / META, folder)
         theirs = {k: meta.get(k) for k in identity}
         if theirs != json.loads(json.dumps(identity)):
-            raise DiffGenError(f"{folder} holds another run's bundle ({meta.get('run')}, shard "
-                               f"{meta.get('shard')}); nothing was overwritten: choose another --bundle folder")
+            raise DiffGenError(
+                f"{folder} holds another run's bundle ({meta.get('run')}, shard "
+                f"{meta.get('shard')}); nothing was overwritten: choose another --bundle folder"
+            )
         return meta
 
     def add(self, key: str, rows: Sequence[SampleRow]) -> None:
@@ -174,10 +212,9 @@ class BundleWriter:
         self.meta.update(finished_at=now(), samples=len(lines), items_done=len(items), notes=list(notes))
         atomic_write_text(self.partial / META, json.dumps(self.meta, indent=1, default=str))
         listed = [self.partial / META, self.partial / ROWS, *sorted((self.partial / "samples").rglob("*.png"))]
-        atomic_write_text(self.partial / MANIFEST, "".join(f"{sha256_file(p)}  {p.relative_to(self.partial)}\n"
-                                                           for p in listed))
+        atomic_write_text(self.partial / MANIFEST, "".join(f"{sha256_file(p)}  {p.relative_to(self.partial)}\n" for p in listed))
         self.partial.rename(self.final)
-        shutil.rmtree(self.final / ITEMS, ignore_errors=True)   # their rows are in rows.jsonl now
+        shutil.rmtree(self.final / ITEMS, ignore_errors=True)  # their rows are in rows.jsonl now
         self.complete = True
         return self.final
 
@@ -193,8 +230,10 @@ class Bundle:
 def _manifest(folder: Path) -> dict[str, str]:
     path = folder / MANIFEST
     if folder.name.endswith(PARTIAL) or not path.exists():
-        raise BadInputError(f"bundle {folder} is incomplete: {MANIFEST} is missing (its shard has not finished; "
-                            "run that shard again with the same settings to complete it)")
+        raise BadInputError(
+            f"bundle {folder} is incomplete: {MANIFEST} is missing (its shard has not finished; "
+            "run that shard again with the same settings to complete it)"
+        )
     listed = {}
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         digest, _, rel = line.partition("  ")
@@ -240,14 +279,16 @@ def _check_row(ws: Workspace, bundle: Bundle, n: int, row: SampleRow) -> None:
     def one(what: str, sql: str, value: int | None) -> Any:
         rows = ws.query(sql, (value,)) if value is not None else [None]
         if not rows:
-            raise BadInputError(f"{where} names {what} {value}, which this workspace does not have "
-                                "(a bundle of another workspace?)")
+            raise BadInputError(
+                f"{where} names {what} {value}, which this workspace does not have (a bundle of another workspace?)"
+            )
         return rows[0]
 
     image = one("image", "SELECT sha256 FROM images WHERE id = ?", row.source_image_id)
     if image is not None and row.checks.get("source_sha256") not in (None, image[0]):
-        raise BadInputError(f"{where}: image {row.source_image_id} is not the image the sample was made from "
-                            "(a bundle of another workspace?)")
+        raise BadInputError(
+            f"{where}: image {row.source_image_id} is not the image the sample was made from (a bundle of another workspace?)"
+        )
     mask = one("mask version", "SELECT image_id FROM mask_versions WHERE id = ?", row.mask_version_id)
     if mask is not None and mask[0] != row.source_image_id:
         raise BadInputError(f"{where}: mask version {row.mask_version_id} is not a mask of image {row.source_image_id}")
@@ -260,9 +301,11 @@ def _check_row(ws: Workspace, bundle: Bundle, n: int, row: SampleRow) -> None:
 
 def _present(ws: Workspace, row: SampleRow) -> int | None:
     image, mask = row.paths()
-    found = ws.query("SELECT id FROM samples WHERE kind = ? AND image_path = ? AND mask_path = ? AND seed IS ?"
-                     " AND source_image_id IS ? AND parent_sample_id IS ?",
-                     (row.kind, image, mask, row.seed, row.source_image_id, row.parent_sample_id))
+    found = ws.query(
+        "SELECT id FROM samples WHERE kind = ? AND image_path = ? AND mask_path = ? AND seed IS ?"
+        " AND source_image_id IS ? AND parent_sample_id IS ?",
+        (row.kind, image, mask, row.seed, row.source_image_id, row.parent_sample_id),
+    )
     return found[0][0] if found else None
 
 
@@ -271,8 +314,8 @@ class ImportReport:
     bundle: str
     run: str
     shard: str
-    added: tuple[int, ...]      # new sample ids
-    present: int                # samples already in the workspace (an earlier import): not added again
+    added: tuple[int, ...]  # new sample ids
+    present: int  # samples already in the workspace (an earlier import): not added again
 
 
 def import_bundles(ws: Workspace, folders: Iterable[str | Path]) -> tuple[list[ImportReport], list[str]]:
@@ -301,8 +344,17 @@ def import_bundles(ws: Workspace, folders: Iterable[str | Path]) -> tuple[list[I
                 else:
                     present += 1
             meta = bundle.meta
-            ws.add_result(IMPORT_RESULT, meta["uid"], {"path": str(bundle.path), "run": meta.get("run"),
-                                                       "shard": meta.get("shard"), "added": added, "present": present})
+            ws.add_result(
+                IMPORT_RESULT,
+                meta["uid"],
+                {
+                    "path": str(bundle.path),
+                    "run": meta.get("run"),
+                    "shard": meta.get("shard"),
+                    "added": added,
+                    "present": present,
+                },
+            )
             reports.append(ImportReport(str(bundle.path), str(meta.get("run")), _shard_text(meta), tuple(added), present))
     return reports, errors
 
@@ -318,8 +370,8 @@ class BundleState:
     path: str
     run: str
     shard: str
-    state: str              # "running or interrupted" | "complete" | "merged" | "unreadable"
-    items: str              # done/planned
+    state: str  # "running or interrupted" | "complete" | "merged" | "unreadable"
+    items: str  # done/planned
     samples: int | None
 
 

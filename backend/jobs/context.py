@@ -20,10 +20,10 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class JobContext:
-    job_id: int | None = None        # the queued job (sample provenance); None outside the queue
+    job_id: int | None = None  # the queued job (sample provenance); None outside the queue
     progress: Progress | None = None  # (done, total, message)
-    cancel: Cancel | None = None      # polled: True once the user asked the job to stop
-    logger: Log | None = None         # a line for the job's log
+    cancel: Cancel | None = None  # polled: True once the user asked the job to stop
+    logger: Log | None = None  # a line for the job's log
 
     def report(self, done: int, total: int, message: str = "") -> None:
         if self.progress is not None:

@@ -114,15 +114,22 @@ class JobParams:
         groups = [f.name for f in _fields(cls) if _is_group(get_type_hints(cls)[f.name])]
         unknown = [k for k in data if k not in known and k not in groups and k not in cls.LEGACY_KEYS]
         if unknown:
-            raise BadInputError(f"unknown {cls.label()} parameter{'s' * (len(unknown) > 1)} "
-                                f"{', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+            raise BadInputError(
+                f"unknown {cls.label()} parameter{'s' * (len(unknown) > 1)} "
+                f"{', '.join(map(repr, unknown))}; known: {', '.join(known)}"
+            )
         values: dict[str, Any] = {}
         for f in _fields(cls):
             hint, value = get_type_hints(cls)[f.name], data.get(f.name)
             if _is_group(hint):
                 source = value if isinstance(value, Mapping) else data
-                values[f.name] = hint(**{g.name: _convert(source[g.name], get_type_hints(hint)[g.name], g.name)
-                                         for g in _fields(hint) if source.get(g.name) is not None})
+                values[f.name] = hint(
+                    **{
+                        g.name: _convert(source[g.name], get_type_hints(hint)[g.name], g.name)
+                        for g in _fields(hint)
+                        if source.get(g.name) is not None
+                    }
+                )
             elif value is not None:
                 values[f.name] = _convert(value, hint, f.name)
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:

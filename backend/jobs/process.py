@@ -32,9 +32,9 @@ from backend.workspace import Workspace
 
 CHILD_COMMAND = "_job-child"  # hidden first argument of the diffgen entry point
 EVENT_PREFIX = "@@diffgen-job "
-CANCEL_GRACE_S = 10.0         # a cancelled job that has not stopped by then is killed
-EVENT_INTERVAL_S = 0.05       # the child reports progress at most 20 times a second (the last always)
-TAIL_LINES = 40               # output lines kept for the message of a crashed job
+CANCEL_GRACE_S = 10.0  # a cancelled job that has not stopped by then is killed
+EVENT_INTERVAL_S = 0.05  # the child reports progress at most 20 times a second (the last always)
+TAIL_LINES = 40  # output lines kept for the message of a crashed job
 
 
 def default_launcher() -> list[str]:
@@ -55,9 +55,8 @@ class JobEvent:
 def parse_line(line: str) -> JobEvent:
     if line.startswith(EVENT_PREFIX):
         try:
-            data = json.loads(line[len(EVENT_PREFIX):])
-            return JobEvent(str(data["kind"]), str(data.get("text", "")), int(data.get("done", 0)),
-                            int(data.get("total", 0)))
+            data = json.loads(line[len(EVENT_PREFIX) :])
+            return JobEvent(str(data["kind"]), str(data.get("text", "")), int(data.get("done", 0)), int(data.get("total", 0)))
         except (ValueError, KeyError, TypeError):
             pass
     return JobEvent("log", line.rstrip("\n"))
@@ -72,8 +71,7 @@ def log_path(ws: Workspace, job_id: int) -> Path:
 class JobProcess:
     """Runs one claimed job in a child process and gives it a final state whatever happens."""
 
-    def __init__(self, ws: Workspace, job_id: int, launcher: list[str] | None = None,
-                 grace_s: float | None = None):
+    def __init__(self, ws: Workspace, job_id: int, launcher: list[str] | None = None, grace_s: float | None = None):
         self.ws, self.job_id = ws, job_id
         self.grace_s = CANCEL_GRACE_S if grace_s is None else grace_s
         self.launcher = launcher or default_launcher()
@@ -90,9 +88,17 @@ class JobProcess:
         cmd = [*self.launcher, CHILD_COMMAND, str(self.ws.root), str(self.job_id)]
         with self._lock:
             try:
-                self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                              stderr=subprocess.STDOUT, text=True, encoding="utf-8",
-                                              errors="replace", env=env, bufsize=1)
+                self._proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    encoding="utf-8",
+                    errors="replace",
+                    env=env,
+                    bufsize=1,
+                )
             except OSError as e:
                 self._start_error = f"could not start the job's process ({cmd[0]}): {e}"
                 return
@@ -157,13 +163,17 @@ class JobProcess:
 
     def _death_verdict(self, rc: int) -> tuple[str, str]:
         if self._killed:
-            return "cancelled", (f"cancelled by the user: the job did not stop within {self.grace_s:.0f} s "
-                                 "and was stopped hard (files it had finished are kept)")
+            return "cancelled", (
+                f"cancelled by the user: the job did not stop within {self.grace_s:.0f} s "
+                "and was stopped hard (files it had finished are kept)"
+            )
         last = next((t for t in reversed(self._tail) if t.strip()), "")
         tail = f"; last output: {last[:300]}" if last else ""
         if rc < 0 and -rc in (signal.SIGKILL, signal.SIGTERM):
-            return "interrupted", (f"interrupted: the job's process was killed ({_signal_name(-rc)}), "
-                                   "perhaps by the system for lack of memory; re-queue it to run again" + tail)
+            return "interrupted", (
+                f"interrupted: the job's process was killed ({_signal_name(-rc)}), "
+                "perhaps by the system for lack of memory; re-queue it to run again" + tail
+            )
         if rc < 0:
             return "failed", f"the job's process crashed ({_signal_name(-rc)}) in native code{tail}"
         return "failed", f"the job's process exited with code {rc} before finishing the job{tail}"

@@ -33,6 +33,7 @@ from backend.workspace.selection import ImageSelection
 class JobSpec:
     """Where a kind's code lives, as "module:name": the stage function and its parameters
     class (in a module light enough to import when a job is queued)."""
+
     run: str
     params: str
 
@@ -53,6 +54,7 @@ class JobKind:
     """How a job kind is offered in a form: its label, the fields it takes (each a parameter
     group the stage reads, see :data:`FORM_FIELDS`), and what in the workspace it changes (so
     that views showing that refresh when such a job ends)."""
+
     label: str
     fields: tuple[str, ...]
     changes: tuple[str, ...]
@@ -65,7 +67,9 @@ FORM_FIELDS = {
     "model": "model: cluster | full | a model folder",
     "preset": "preset: name or TOML file",
     "overrides": "overrides: ['section.field=value', ...]",
-    "samples": "samples per image", "dilate": "dilation radius (px)", "respacing": "respaced steps",
+    "samples": "samples per image",
+    "dilate": "dilation radius (px)",
+    "respacing": "respaced steps",
     "jumps": "jump_length and jump_n_sample (RePaint)",
     "operation": "operation and op_params (mask operation)",
     "device": "device: auto | cpu | cuda:N",
@@ -74,8 +78,9 @@ FORM_FIELDS = {
 CHANGES = ("samples", "masks", "clusters", "models")
 
 JOB_KINDS: dict[str, JobKind] = {  # one entry per REGISTRY kind, in the order forms list them
-    "inpaint": JobKind("Inpaint (RePaint)", ("images", "model", "preset", "samples", "dilate", "respacing",
-                                             "jumps", "device"), ("samples",)),
+    "inpaint": JobKind(
+        "Inpaint (RePaint)", ("images", "model", "preset", "samples", "dilate", "respacing", "jumps", "device"), ("samples",)
+    ),
     "style": JobKind("Style transfer", ("images", "preset", "overrides", "device"), ("samples",)),
     "train": JobKind("Train diffusion model", ("train_target", "preset", "overrides", "device"), ("models",)),
     "masks": JobKind("Mask operation", ("images", "operation"), ("masks",)),
@@ -106,17 +111,33 @@ class JobRecord:
     def describe(self) -> str:
         """One line for lists: kind, target and preset."""
         p = self.params
-        target = (f"{len(p['images'])} images" if p.get("images") else
-                  f"cluster {p['cluster']}" if p.get("cluster") is not None else "all images")
+        target = (
+            f"{len(p['images'])} images"
+            if p.get("images")
+            else f"cluster {p['cluster']}"
+            if p.get("cluster") is not None
+            else "all images"
+        )
         extra = p.get("operation") or p.get("preset") or ""
         return f"{self.kind} · {target}" + (f" · {extra}" if extra else "")
 
 
 def _job(row) -> JobRecord:
-    return JobRecord(row["id"], row["kind"], row["status"], json.loads(row["params_json"]), row["position"],
-                     row["progress_done"], row["progress_total"], row["message"],
-                     json.loads(row["result_json"]) if row["result_json"] else None, row["pid"],
-                     row["created_at"], row["started_at"], row["finished_at"])
+    return JobRecord(
+        row["id"],
+        row["kind"],
+        row["status"],
+        json.loads(row["params_json"]),
+        row["position"],
+        row["progress_done"],
+        row["progress_total"],
+        row["message"],
+        json.loads(row["result_json"]) if row["result_json"] else None,
+        row["pid"],
+        row["created_at"],
+        row["started_at"],
+        row["finished_at"],
+    )
 
 
 class JobStore:
@@ -139,7 +160,8 @@ class JobStore:
         rows = self.ws.query(
             f"SELECT * FROM jobs {where} ORDER BY CASE status WHEN 'running' THEN 0 WHEN 'queued' THEN 1"
             " ELSE 2 END, CASE WHEN status IN ('running','queued') THEN position ELSE -id END",
-            (status,) if status else ())
+            (status,) if status else (),
+        )
         return [_job(r) for r in rows]
 
     def queued_ids(self) -> builtins.list[int]:  # plain 'list' here is the method above
@@ -156,8 +178,12 @@ class JobStore:
         body = json.dumps(typed.to_dict())
         with self.ws.transaction() as c:
             pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs").fetchone()[0]
-            return inserted_id(c.execute("INSERT INTO jobs (kind, status, params_json, position, created_at)"
-                                         " VALUES (?, 'queued', ?, ?, ?)", (kind, body, pos, now())))
+            return inserted_id(
+                c.execute(
+                    "INSERT INTO jobs (kind, status, params_json, position, created_at) VALUES (?, 'queued', ?, ?, ?)",
+                    (kind, body, pos, now()),
+                )
+            )
 
     def move(self, job_id: int, offset: int) -> None:
         """Move a queued job ``offset`` places (negative = earlier) within the queue."""
@@ -169,8 +195,7 @@ class JobStore:
             j = min(max(i + offset, 0), len(ids) - 1)
             ids.insert(j, ids.pop(i))
             base = c.execute("SELECT COALESCE(MIN(position), 1) FROM jobs WHERE status = 'queued'").fetchone()[0]
-            c.executemany("UPDATE jobs SET position = ? WHERE id = ?",
-                          [(base + k, jid) for k, jid in enumerate(ids)])
+            c.executemany("UPDATE jobs SET position = ? WHERE id = ?", [(base + k, jid) for k, jid in enumerate(ids)])
 
     def remove(self, job_id: int) -> None:
         """Delete a job that is not running (a job whose samples exist is kept: provenance)."""
@@ -188,19 +213,26 @@ class JobStore:
             raise WorkspaceError(f"job {job_id} is already {job.status}")
         with self.ws.transaction() as c:
             pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs").fetchone()[0]
-            c.execute("UPDATE jobs SET status = 'queued', position = ?, progress_done = 0, progress_total = 0,"
-                      " message = '', result_json = NULL, pid = NULL, started_at = NULL, finished_at = NULL"
-                      " WHERE id = ?", (pos, job_id))
+            c.execute(
+                "UPDATE jobs SET status = 'queued', position = ?, progress_done = 0, progress_total = 0,"
+                " message = '', result_json = NULL, pid = NULL, started_at = NULL, finished_at = NULL"
+                " WHERE id = ?",
+                (pos, job_id),
+            )
 
     def mark_interrupted(self) -> builtins.list[int]:  # plain 'list' here is the method above
         """Jobs left 'running' by a process that no longer exists become 'interrupted'."""
-        stale = [r for r in self.ws.query("SELECT id, pid FROM jobs WHERE status = 'running'")
-                 if not pid_alive(r["pid"])]
+        stale = [r for r in self.ws.query("SELECT id, pid FROM jobs WHERE status = 'running'") if not pid_alive(r["pid"])]
         with self.ws.transaction() as c:
             for r in stale:
-                c.execute("UPDATE jobs SET status = 'interrupted', finished_at = ?, message = ? WHERE id = ?",
-                          (now(), f"interrupted: the program stopped while this job ran (pid {r['pid']}); "
-                                  "re-queue it to run again", r["id"]))
+                c.execute(
+                    "UPDATE jobs SET status = 'interrupted', finished_at = ?, message = ? WHERE id = ?",
+                    (
+                        now(),
+                        f"interrupted: the program stopped while this job ran (pid {r['pid']}); re-queue it to run again",
+                        r["id"],
+                    ),
+                )
         return [r["id"] for r in stale]
 
     def claim_next(self) -> JobRecord | None:
@@ -209,28 +241,36 @@ class JobStore:
             row = c.execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY position, id LIMIT 1").fetchone()
             if row is None:
                 return None
-            c.execute("UPDATE jobs SET status = 'running', pid = ?, started_at = ?, message = 'starting'"
-                      " WHERE id = ?", (os.getpid(), now(), row[0]))
+            c.execute(
+                "UPDATE jobs SET status = 'running', pid = ?, started_at = ?, message = 'starting' WHERE id = ?",
+                (os.getpid(), now(), row[0]),
+            )
         return self.get(row[0])
 
     def cancel_queued(self, job_id: int) -> bool:
         """Cancel a job that has not started, in one guarded statement: False when it was no longer
         queued (the worker claimed it in the meantime; cancel the running job instead)."""
         with self.ws.transaction() as c:
-            done = c.execute("UPDATE jobs SET status = 'cancelled', message = 'cancelled before it started',"
-                             " finished_at = ? WHERE id = ? AND status = 'queued'", (now(), job_id)).rowcount
+            done = c.execute(
+                "UPDATE jobs SET status = 'cancelled', message = 'cancelled before it started',"
+                " finished_at = ? WHERE id = ? AND status = 'queued'",
+                (now(), job_id),
+            ).rowcount
         return done == 1
 
     def set_progress(self, job_id: int, done: int, total: int, message: str) -> None:
         with self.ws.transaction() as c:
-            c.execute("UPDATE jobs SET progress_done = ?, progress_total = ?, message = ? WHERE id = ?",
-                      (int(done), int(total), str(message)[:500], job_id))
+            c.execute(
+                "UPDATE jobs SET progress_done = ?, progress_total = ?, message = ? WHERE id = ?",
+                (int(done), int(total), str(message)[:500], job_id),
+            )
 
     def finish(self, job_id: int, status: str, message: str, result: dict | None = None) -> JobRecord:
         with self.ws.transaction() as c:
-            c.execute("UPDATE jobs SET status = ?, message = ?, result_json = ?, finished_at = ? WHERE id = ?",
-                      (status, message[:4000], json.dumps(result, default=str) if result is not None else None,
-                       now(), job_id))
+            c.execute(
+                "UPDATE jobs SET status = ?, message = ?, result_json = ?, finished_at = ? WHERE id = ?",
+                (status, message[:4000], json.dumps(result, default=str) if result is not None else None, now(), job_id),
+            )
         return self.get(job_id)
 
 
@@ -248,8 +288,7 @@ def _load(kind: str, what: str) -> Any:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
         missing = "is not installed" if e.name == module_name else f"needs the missing module {e.name}"
-        raise DiffGenError(f"the '{kind}' stage is not available in this installation "
-                           f"({module_name} {missing})") from None
+        raise DiffGenError(f"the '{kind}' stage is not available in this installation ({module_name} {missing})") from None
     found = getattr(module, name, None)
     if found is None:
         raise DiffGenError(f"the '{kind}' stage is not available: {module_name} has no {name}")
@@ -270,13 +309,13 @@ def _failure_message(e: BaseException) -> str:
     if isinstance(e, DiffGenError):
         return str(e)
     if isinstance(e, MemoryError) or "out of memory" in str(e).lower():
-        return (f"out of memory: {e}. Try a smaller batch size (override e.g. train.batch_size=4) "
-                "or another device")
+        return f"out of memory: {e}. Try a smaller batch size (override e.g. train.batch_size=4) or another device"
     return f"{type(e).__name__}: {e}"
 
 
-def run_job(ws: Workspace, job_id: int, progress: Progress | None = None, cancel: Cancel | None = None,
-            log: Log | None = None) -> JobRecord:
+def run_job(
+    ws: Workspace, job_id: int, progress: Progress | None = None, cancel: Cancel | None = None, log: Log | None = None
+) -> JobRecord:
     """Run one job to a final state and return its record. Job errors never propagate.
 
     The stage gets the job's params (read back through its dataclass, so a job stored by an
@@ -287,8 +326,10 @@ def run_job(ws: Workspace, job_id: int, progress: Progress | None = None, cancel
     store = JobStore(ws)
     job = store.get(job_id)
     with ws.transaction() as c:  # the pid of the process that runs it (a job child, not its parent)
-        c.execute("UPDATE jobs SET status = 'running', pid = ?, started_at = COALESCE(started_at, ?) WHERE id = ?",
-                  (os.getpid(), now(), job_id))
+        c.execute(
+            "UPDATE jobs SET status = 'running', pid = ?, started_at = COALESCE(started_at, ?) WHERE id = ?",
+            (os.getpid(), now(), job_id),
+        )
     last_write = [0.0]
 
     def report(done: int, total: int, message: str = "") -> None:
@@ -313,8 +354,9 @@ def run_job(ws: Workspace, job_id: int, progress: Progress | None = None, cancel
     return store.finish(job_id, "done", stored.pop("summary") or "done", stored)
 
 
-def run_queue(ws: Workspace, progress: Callable[[JobRecord, int, int, str], None] | None = None,
-              cancel: Cancel | None = None) -> list[JobRecord]:
+def run_queue(
+    ws: Workspace, progress: Callable[[JobRecord, int, int, str], None] | None = None, cancel: Cancel | None = None
+) -> list[JobRecord]:
     """Run queued jobs one after another until the queue is empty (the CLI's runner)."""
     store = JobStore(ws)
     finished = []
@@ -331,6 +373,7 @@ def run_queue(ws: Workspace, progress: Callable[[JobRecord, int, int, str], None
 class MaskParams(JobParams):
     """``operation`` (dilate, erode, fill_holes, remove_islands, smooth), its ``op_params``
     (e.g. ``{"pixels": 20}``) and the images (see :mod:`backend.workspace.selection`)."""
+
     operation: str
     op_params: dict[str, Any] = field(default_factory=dict)
     selection: ImageSelection = ImageSelection()
@@ -371,8 +414,12 @@ def run_masks(ws: Workspace, params: MaskParams, ctx: JobContext) -> MaskResult:
         ctx.report(i + 1, len(ids), rec.name)
     ctx.check_cancel("before saving; no mask was changed")
     with ws.transaction():
-        versions = [ws.add_mask_version(image_id, mask, op, {**op_params, "job_id": ctx.job_id},
-                                        parent_id=parent).id for image_id, parent, mask in pending]
-    return MaskResult(summary=f"{op} {op_params}: {len(versions)} new mask versions"
-                              + (f", {len(skipped)} skipped" if skipped else ""),
-                      mask_versions=tuple(versions), skipped=tuple(skipped))
+        versions = [
+            ws.add_mask_version(image_id, mask, op, {**op_params, "job_id": ctx.job_id}, parent_id=parent).id
+            for image_id, parent, mask in pending
+        ]
+    return MaskResult(
+        summary=f"{op} {op_params}: {len(versions)} new mask versions" + (f", {len(skipped)} skipped" if skipped else ""),
+        mask_versions=tuple(versions),
+        skipped=tuple(skipped),
+    )

@@ -21,13 +21,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Shard:
-    index: int        # 0-based
+    index: int  # 0-based
     count: int
 
     def __post_init__(self) -> None:
         if self.count < 1 or not 0 <= self.index < self.count:
-            raise BadInputError(f"shard {self.index}/{self.count}: use K/N with 0 <= K < N "
-                                "(shards count from 0, like torchrun's RANK)")
+            raise BadInputError(
+                f"shard {self.index}/{self.count}: use K/N with 0 <= K < N (shards count from 0, like torchrun's RANK)"
+            )
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
@@ -41,7 +42,7 @@ class Shard:
         """This shard's contiguous slice; the N slices are disjoint, cover ``items`` and
         differ in length by at most one."""
         n = len(items)
-        return list(items[self.index * n // self.count:(self.index + 1) * n // self.count])
+        return list(items[self.index * n // self.count : (self.index + 1) * n // self.count])
 
 
 def parse_shard(text: str) -> Shard:
@@ -89,6 +90,7 @@ class ShardedParams:
     """What the parameters of a stage that can run in shards add (as their last fields):
     ``shard`` "K/N" (None: one process, writing the workspace directly) and ``bundle``, the
     shard's bundle folder (None: ``WS/bundles/RUN-K-of-N``)."""
+
     shard: str | None
     bundle: str | None
 

@@ -35,9 +35,9 @@ class Step:
     shape: tuple[int, int]
     before: np.ndarray  # packed bits
     after: np.ndarray
-    kind: str           # brush, dilate, revert to v2, ...
+    kind: str  # brush, dilate, revert to v2, ...
     pixels: int | None  # changed pixels, for edits whose size is what matters (strokes, fills)
-    detail: str = ""    # e.g. "20 px" for an operation
+    detail: str = ""  # e.g. "20 px" for an operation
 
     @staticmethod
     def make(box: Box, before: np.ndarray, after: np.ndarray, kind: str, counted: bool, detail: str = "") -> "Step":
@@ -116,8 +116,13 @@ class EditSession:
     ``on_state()`` after dirty / undo / redo availability may have changed.
     """
 
-    def __init__(self, ws: Workspace, image_id: int, on_changed: Callable[[Box | None], None] = _nothing,
-                 on_state: Callable[[], None] = _nothing):
+    def __init__(
+        self,
+        ws: Workspace,
+        image_id: int,
+        on_changed: Callable[[Box | None], None] = _nothing,
+        on_state: Callable[[], None] = _nothing,
+    ):
         self.ws, self.image_id = ws, image_id
         self.on_changed, self.on_state = on_changed, on_state
         rec = ws.image(image_id)
@@ -127,7 +132,7 @@ class EditSession:
         else:
             self.mask = np.ascontiguousarray(ws.read_mask(self.base_id))
         self._steps: list[Step] = []
-        self._index = 0          # steps[:index] are applied
+        self._index = 0  # steps[:index] are applied
         self._saved_index = 0
         self._autosaved_rev = 0
         self._rev = 0
@@ -155,7 +160,7 @@ class EditSession:
     def unsaved_steps(self) -> list[Step]:
         """The applied steps since the last save (all of them when that state is gone)."""
         start = self._saved_index if 0 <= self._saved_index <= self._index else 0
-        return self._steps[start: self._index]
+        return self._steps[start : self._index]
 
     # -- editing -----------------------------------------------------------------------
     def begin_stroke(self) -> None:
@@ -167,8 +172,11 @@ class EditSession:
         self.mask[box][hit] = 255 if paint else 0
         y, x = box
         b = self._stroke_box
-        self._stroke_box = [y.start, y.stop, x.start, x.stop] if b is None else [
-            min(b[0], y.start), max(b[1], y.stop), min(b[2], x.start), max(b[3], x.stop)]
+        self._stroke_box = (
+            [y.start, y.stop, x.start, x.stop]
+            if b is None
+            else [min(b[0], y.start), max(b[1], y.stop), min(b[2], x.start), max(b[3], x.stop)]
+        )
         self.on_changed(box)
 
     def end_stroke(self, kind: str) -> None:
@@ -196,7 +204,7 @@ class EditSession:
         return True
 
     def _push(self, step: Step) -> None:
-        del self._steps[self._index:]
+        del self._steps[self._index :]
         if self._saved_index > self._index:
             self._saved_index = -1  # the saved state is no longer reachable
         self._steps.append(step)
@@ -236,9 +244,9 @@ class EditSession:
         """Store the working mask as a new version (the old ones stay), labelled by what the
         edits since the last save did; returns its id."""
         label = summarise(self.unsaved_steps()) or "edit"
-        mv = self.ws.add_mask_version(self.image_id, self.mask, "edit",
-                                      {"label": label, "edits": self.history_labels()[-50:]},
-                                      parent_id=self.base_id)
+        mv = self.ws.add_mask_version(
+            self.image_id, self.mask, "edit", {"label": label, "edits": self.history_labels()[-50:]}, parent_id=self.base_id
+        )
         self.base_id = mv.id
         self._saved_index = self._index
         self.discard_recovery()
@@ -277,8 +285,9 @@ class EditSession:
         params = {"recovered_from_id": base, "edits": list(meta.get("edits", []))[-50:]}
         if base is not None:
             params["recovered_from"] = self.ws.mask_version(base).version
-        mv = self.ws.add_mask_version(self.image_id, recovered, "recovered", params,
-                                      parent_id=self.ws.image(self.image_id).current_mask_id)
+        mv = self.ws.add_mask_version(
+            self.image_id, recovered, "recovered", params, parent_id=self.ws.image(self.image_id).current_mask_id
+        )
         self.reload()
         return mv.id
 
@@ -292,8 +301,12 @@ class EditSession:
             return False
         png, meta = recovery_paths(self.ws, self.image_id)
         atomic_write_bytes(png, encode_png(self.mask))
-        atomic_write_text(meta, json.dumps({"image_id": self.image_id, "base_mask_id": self.base_id,
-                                            "saved_at": time.time(), "edits": self.history_labels()}))
+        atomic_write_text(
+            meta,
+            json.dumps(
+                {"image_id": self.image_id, "base_mask_id": self.base_id, "saved_at": time.time(), "edits": self.history_labels()}
+            ),
+        )
         self._autosaved_rev = self._rev
         return True
 

@@ -26,7 +26,7 @@ def disk(radius: int) -> np.ndarray:
     further sideways than up and down.)
     """
     r = int(radius)
-    y, x = np.mgrid[-r:r + 1, -r:r + 1]
+    y, x = np.mgrid[-r : r + 1, -r : r + 1]
     return (x * x + y * y <= r * r).astype(np.uint8)
 
 
@@ -112,8 +112,9 @@ def smooth(mask: np.ndarray, radius: int = 2) -> np.ndarray:
     return erode(dilate(opened, radius), radius)
 
 
-def stroke_region(shape: tuple[int, int], points: Sequence[Point], radius: float
-                  ) -> tuple[tuple[slice, slice], np.ndarray] | None:
+def stroke_region(
+    shape: tuple[int, int], points: Sequence[Point], radius: float
+) -> tuple[tuple[slice, slice], np.ndarray] | None:
     """Pixels within ``radius`` of the polyline through ``points``, as (bbox, boolean patch).
 
     Returned as a bounding box plus patch so that editors can store only the changed region

@@ -32,8 +32,14 @@ def _normal():
 WEIGHTINGS = (None, "linear", "quadratic")
 
 # Landis & Koch (1977), "The measurement of observer agreement for categorical data".
-_LANDIS_KOCH = ((0.0, "poor (less than chance)"), (0.20, "slight"), (0.40, "fair"), (0.60, "moderate"),
-                (0.80, "substantial"), (1.0, "almost perfect"))
+_LANDIS_KOCH = (
+    (0.0, "poor (less than chance)"),
+    (0.20, "slight"),
+    (0.40, "fair"),
+    (0.60, "moderate"),
+    (0.80, "substantial"),
+    (1.0, "almost perfect"),
+)
 
 
 def landis_koch(kappa: float) -> str:
@@ -117,15 +123,14 @@ def kappa_se(table: np.ndarray, weights: str | None = None) -> float:
     if pe >= 1.0:
         return float("nan")
     kappa = float(_kappa_values(table, weights))
-    w_row = w @ col            # mean agreement weight of row category i
-    w_col = row @ w            # mean agreement weight of column category j
+    w_row = w @ col  # mean agreement weight of row category i
+    w_col = row @ w  # mean agreement weight of column category j
     term = (p * (w - (w_row[:, None] + w_col[None, :]) * (1 - kappa)) ** 2).sum()
     var = (term - (kappa - pe * (1 - kappa)) ** 2) / (n * (1 - pe) ** 2)
     return float(np.sqrt(max(var, 0.0)))
 
 
-def cohen_kappa(a: Sequence, b: Sequence, labels: Sequence | None = None,
-                weights: str | None = None) -> float:
+def cohen_kappa(a: Sequence, b: Sequence, labels: Sequence | None = None, weights: str | None = None) -> float:
     """Cohen's kappa between two raters' labels over the same items.
 
     ``labels`` gives the category order, which matters for the weighted forms (ordinal
@@ -135,8 +140,9 @@ def cohen_kappa(a: Sequence, b: Sequence, labels: Sequence | None = None,
     return float(_kappa_values(table, weights))
 
 
-def bootstrap_ci(statistic: Callable[[np.ndarray], np.ndarray], n_items: int, n_boot: int = 2000,
-                 seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    statistic: Callable[[np.ndarray], np.ndarray], n_items: int, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap CI resampling items with replacement.
 
     ``statistic`` maps a ``B x n`` matrix of item indices to ``B`` values (vectorised, so
@@ -168,6 +174,7 @@ class KappaResult:
     For Fleiss' kappa ``se`` is the SE under the null of chance agreement, which gives the
     two-sided ``p_value`` but no interval, so ``ci_analytic`` is NaN there.
     """
+
     kappa: float
     se: float
     ci_analytic: tuple[float, float]
@@ -181,8 +188,14 @@ class KappaResult:
         return asdict(self)
 
 
-def cohen_kappa_result(a: Sequence | np.ndarray, b: Sequence | np.ndarray, labels: Sequence, weights: str | None = None,
-                       n_boot: int = 2000, seed: int = 0) -> KappaResult:
+def cohen_kappa_result(
+    a: Sequence | np.ndarray,
+    b: Sequence | np.ndarray,
+    labels: Sequence,
+    weights: str | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> KappaResult:
     """Cohen's kappa with FCE analytic CI and percentile bootstrap CI over items."""
     labels = list(labels)
     index = {lab: i for i, lab in enumerate(labels)}
@@ -194,8 +207,7 @@ def cohen_kappa_result(a: Sequence | np.ndarray, b: Sequence | np.ndarray, label
     se = kappa_se(table, weights) if len(ca) else float("nan")
     z = _normal().ppf(0.975)
     ci = (k - z * se, k + z * se) if np.isfinite(se) else (float("nan"), float("nan"))
-    boot = bootstrap_ci(lambda idx: _kappa_values(_tables(ca[idx], cb[idx], len(labels)), weights),
-                        len(ca), n_boot, seed)
+    boot = bootstrap_ci(lambda idx: _kappa_values(_tables(ca[idx], cb[idx], len(labels)), weights), len(ca), n_boot, seed)
     return KappaResult(k, se, (float(ci[0]), float(ci[1])), boot, int(table.sum()), weights, landis_koch(k))
 
 
@@ -218,8 +230,8 @@ def _fleiss_values(counts: np.ndarray) -> np.ndarray:
         raise ValueError("Fleiss' kappa needs the same number of raters on every item")
     n_items = counts.shape[-2]
     p_cat = counts.sum(-2) / (n_items * m)
-    p_bar = (((counts ** 2).sum(-1) - m) / (m * (m - 1))).mean(-1)
-    p_e = (p_cat ** 2).sum(-1)
+    p_bar = (((counts**2).sum(-1) - m) / (m * (m - 1))).mean(-1)
+    p_e = (p_cat**2).sum(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(p_e < 1.0, (p_bar - p_e) / (1 - p_e), np.nan)
 
@@ -230,8 +242,7 @@ def category_counts(ratings: np.ndarray, categories: Sequence) -> np.ndarray:
     return np.stack([(ratings == c).sum(1) for c in categories], axis=1)
 
 
-def fleiss_kappa_result(ratings: np.ndarray, categories: Sequence, n_boot: int = 2000,
-                        seed: int = 0) -> KappaResult:
+def fleiss_kappa_result(ratings: np.ndarray, categories: Sequence, n_boot: int = 2000, seed: int = 0) -> KappaResult:
     """Fleiss' kappa of an items x raters label matrix with a bootstrap CI over items.
 
     The SE is Fleiss, Nee & Landis (1979)'s under the null of chance agreement: it tests
@@ -243,8 +254,7 @@ def fleiss_kappa_result(ratings: np.ndarray, categories: Sequence, n_boot: int =
     p = counts.sum(0) / (n * m)
     q = 1 - p
     s = (p * q).sum()
-    se = (float(np.sqrt(2 / (n * m * (m - 1))) * np.sqrt(s ** 2 - (p * q * (q - p)).sum()) / s)
-          if s > 0 else float("nan"))
+    se = float(np.sqrt(2 / (n * m * (m - 1))) * np.sqrt(s**2 - (p * q * (q - p)).sum()) / s) if s > 0 else float("nan")
     p_value = float(2 * _normal().sf(abs(k / se))) if se > 0 and np.isfinite(k) else float("nan")
     boot = bootstrap_ci(lambda idx: _fleiss_values(counts[idx]), n, n_boot, seed)
     return KappaResult(k, se, (float("nan"), float("nan")), boot, n, None, landis_koch(k), p_value)
@@ -268,6 +278,7 @@ class BinaryStats:
     ``tp``: positive called positive, ``fn``: positive called negative, ``fp``: negative
     called positive, ``tn``: negative called negative.
     """
+
     tp: int
     fn: int
     fp: int
@@ -290,8 +301,7 @@ def _ratio(a: int, b: int) -> float:
     return a / b if b else float("nan")
 
 
-def binary_stats(truth: Sequence[bool], called: Sequence[bool], n_boot: int = 2000,
-                 seed: int = 0) -> BinaryStats:
+def binary_stats(truth: Sequence[bool], called: Sequence[bool], n_boot: int = 2000, seed: int = 0) -> BinaryStats:
     """Confusion counts, accuracy, sensitivity, specificity (Wilson CIs) and Cohen's kappa.
 
     ``truth``/``called`` are booleans: True = positive class.
@@ -301,6 +311,16 @@ def binary_stats(truth: Sequence[bool], called: Sequence[bool], n_boot: int = 20
     fp, tn = int((~t & c).sum()), int((~t & ~c).sum())
     n = tp + fn + fp + tn
     kappa = cohen_kappa_result(t, c, labels=[True, False], n_boot=n_boot, seed=seed)
-    return BinaryStats(tp, fn, fp, tn, _ratio(tp + tn, n), wilson_ci(tp + tn, n),
-                       _ratio(tp, tp + fn), wilson_ci(tp, tp + fn),
-                       _ratio(tn, tn + fp), wilson_ci(tn, tn + fp), kappa)
+    return BinaryStats(
+        tp,
+        fn,
+        fp,
+        tn,
+        _ratio(tp + tn, n),
+        wilson_ci(tp + tn, n),
+        _ratio(tp, tp + fn),
+        wilson_ci(tp, tp + fn),
+        _ratio(tn, tn + fp),
+        wilson_ci(tn, tn + fp),
+        kappa,
+    )

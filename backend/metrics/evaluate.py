@@ -60,19 +60,19 @@ REAL_HALVES = "Real halves (floor)"
 
 @dataclass(frozen=True)
 class EvaluateConfig:
-    sets: tuple[str, ...] = ()          # empty: Real + every sample set of the workspace
-    subsets: int = 3                    # Tables 1-2: Set 1, Set 2, Set 3
+    sets: tuple[str, ...] = ()  # empty: Real + every sample set of the workspace
+    subsets: int = 3  # Tables 1-2: Set 1, Set 2, Set 3
     # sample-index: set k = sample k of every image (section 3.2 makes 3 samples per image; the
     # author's experiments.ipynb load_samples(path, idx)); random: random subsets of subset_size
     sets_by: str = "sample-index"
-    subset_size: int | None = None      # random sets only; None: as many images as Real (capped by each set)
+    subset_size: int | None = None  # random sets only; None: as many images as Real (capped by each set)
     # model: Real resized as the synthetic samples are (inpainting.to_model_resolution) before
     # clean-fid; section 3.4 cites clean-fid [21] because resizing alone moves FID, and the
     # author's experiments.ipynb loads Real at 256x256 like its samples. full: the files as they are
     real_resize: str = "model"
-    real_size: int | None = None        # side for real_resize = model; None: the generated samples' side
+    real_size: int | None = None  # side for real_resize = model; None: the generated samples' side
     seed: int = 0
-    pairs: int = 1000                   # MS-SSIM pairs per subset
+    pairs: int = 1000  # MS-SSIM pairs per subset
     msssim_size: int = 256
     fid_inception: str | None = None
     device: str | None = None
@@ -108,6 +108,7 @@ class _Steps:
             if self.progress:
                 frac = d / t if t else 1.0
                 self.progress(self.done * 100 + int(99 * frac), self.total * 100, msg or message)
+
         return report
 
     def step(self, message: str) -> None:
@@ -121,12 +122,12 @@ def _check(cancel: CancelFn | None) -> None:
         raise Cancelled("evaluation cancelled")
 
 
-def _fid_extractor(cfg_value: str | None, device: str | None, batch_size: int,
-                   given: FidExtractor | None) -> FidExtractor:
+def _fid_extractor(cfg_value: str | None, device: str | None, batch_size: int, given: FidExtractor | None) -> FidExtractor:
     return given or load_fid_inception(cfg_value, device, batch_size)
 
 
 # -- Real at the generated samples' resolution ------------------------------------------------
+
 
 def generated_side(ws: Workspace, specs: list[str]) -> int | None:
     """The side of the generated samples among the sets (None when there are none).
@@ -147,15 +148,18 @@ def generated_side(ws: Workspace, specs: list[str]) -> int | None:
         return None
     w, h = next(iter(sizes))
     if len(sizes) > 1 or w != h:
-        raise BadInputError("the generated sets are not all square at one resolution ("
-                            + ", ".join(f"{spec} {sw}x{sh}" for (sw, sh), spec in sizes.items())
-                            + "): give the side Real is resized to (--real-size) or keep Real at full "
-                              "resolution (--real-resize full)")
+        raise BadInputError(
+            "the generated sets are not all square at one resolution ("
+            + ", ".join(f"{spec} {sw}x{sh}" for (sw, sh), spec in sizes.items())
+            + "): give the side Real is resized to (--real-size) or keep Real at full "
+            "resolution (--real-resize full)"
+        )
     return w
 
 
-def real_at_side(ws: Workspace, real: ImageSet, side: int, progress: Progress | None = None,
-                 cancel: CancelFn | None = None) -> tuple[ImageSet, list[str]]:
+def real_at_side(
+    ws: Workspace, real: ImageSet, side: int, progress: Progress | None = None, cancel: CancelFn | None = None
+) -> tuple[ImageSet, list[str]]:
     """Real resized to ``side`` x ``side`` by the function that makes the synthetic samples'
     pixels (the inpainting stage's whole-frame resize, as training), and a message per
     unreadable file (left out).
@@ -185,23 +189,39 @@ def real_at_side(ws: Workspace, real: ImageSet, side: int, progress: Progress | 
     return ImageSet(real.name, real.spec, tuple(items)), problems
 
 
-def prepare_real(ws: Workspace, real: ImageSet, others: list[str], resize: str, size: int | None,
-                 progress: Progress | None = None, cancel: CancelFn | None = None
-                 ) -> tuple[ImageSet, str, list[str]]:
+def prepare_real(
+    ws: Workspace,
+    real: ImageSet,
+    others: list[str],
+    resize: str,
+    size: int | None,
+    progress: Progress | None = None,
+    cancel: CancelFn | None = None,
+) -> tuple[ImageSet, str, list[str]]:
     """The Real set clean-fid reads, a sentence saying how it was made, and problems."""
     if resize == "full":
         return real, "Real: the image files at full resolution (real_resize = full); only clean-fid resizes them.", []
     side = size or generated_side(ws, others)
     if side is None:
-        return real, ("Real: the image files at full resolution (no generated set to match; "
-                      "give real_size to resize)."), []
+        return real, ("Real: the image files at full resolution (no generated set to match; give real_size to resize)."), []
     resized, problems = real_at_side(ws, real, side, progress, cancel)
-    return resized, (f"Real: resized to {side}x{side} before clean-fid with the synthetic samples' own resize "
-                     f"({RESIZE_NOTE}; real_resize = model)."), problems
+    return (
+        resized,
+        (
+            f"Real: resized to {side}x{side} before clean-fid with the synthetic samples' own resize "
+            f"({RESIZE_NOTE}; real_resize = model)."
+        ),
+        problems,
+    )
 
 
-def run_fid(ws: Workspace | None, params: dict, progress: Progress | None = None,
-            cancel: CancelFn | None = None, extractor: FidExtractor | None = None) -> dict:
+def run_fid(
+    ws: Workspace | None,
+    params: dict,
+    progress: Progress | None = None,
+    cancel: CancelFn | None = None,
+    extractor: FidExtractor | None = None,
+) -> dict:
     """FID between two set specs (``params['sets']``); Real's statistics are cached and Real
     is resized as in :func:`run_evaluate` (``real_resize``, ``real_size``)."""
     specs = list(params.get("sets", []))
@@ -218,8 +238,16 @@ def run_fid(ws: Workspace | None, params: dict, progress: Progress | None = None
             problems += bad
         pair.append(s)
     ex = _fid_extractor(params.get("fid_inception"), params.get("device"), params.get("batch_size", 32), extractor)
-    res = compute_fid(pair[0], pair[1], ex, ws, cache_a=specs[0].lower() == REAL, cache_b=specs[1].lower() == REAL,
-                      progress=progress, cancel=cancel)
+    res = compute_fid(
+        pair[0],
+        pair[1],
+        ex,
+        ws,
+        cache_a=specs[0].lower() == REAL,
+        cache_b=specs[1].lower() == REAL,
+        progress=progress,
+        cancel=cancel,
+    )
     out = {"sets": specs, **res.as_dict(), "real": notes[0] if notes else None}
     out["warnings"] = problems + out["warnings"]
     if ws is not None:
@@ -227,8 +255,7 @@ def run_fid(ws: Workspace | None, params: dict, progress: Progress | None = None
     return out
 
 
-def run_msssim(ws: Workspace | None, params: dict, progress: Progress | None = None,
-               cancel: CancelFn | None = None) -> dict:
+def run_msssim(ws: Workspace | None, params: dict, progress: Progress | None = None, cancel: CancelFn | None = None) -> dict:
     """Mean MS-SSIM over random pairs of one set (``params['set']``)."""
     s = resolve_set(params["set"], ws)
     cfg = MsssimConfig(**{k: params[k] for k in ("pairs", "seed", "size", "win_size") if k in params})
@@ -241,12 +268,12 @@ def run_msssim(ws: Workspace | None, params: dict, progress: Progress | None = N
 
 # -- Tables 1-2 -------------------------------------------------------------------------------
 
+
 def _subset(s: ImageSet, m: int, rng: np.random.Generator, label: str) -> ImageSet:
     return s.subset(np.sort(rng.choice(len(s), size=min(m, len(s)), replace=False)), label)
 
 
-def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateConfig, m: int
-              ) -> tuple[list[ImageSet] | None, str, list[str]]:
+def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateConfig, m: int) -> tuple[list[ImageSet] | None, str, list[str]]:
     """A row's Sets 1..n by sample index (None: random subsets, drawn per table), how they
     were made, and notes."""
     random_note = f"random subsets of {min(m, len(s))}"
@@ -264,14 +291,27 @@ def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateConfig, m: int
 
 
 def _msssim_row(sub: ImageSet, cfg: EvaluateConfig, k: int, progress: Progress, cancel: CancelFn | None) -> dict:
-    ms = mean_msssim(sub, MsssimConfig(cfg.pairs, cfg.seed * 1000 + k, cfg.msssim_size, device=cfg.device),
-                     progress, cancel)
-    return {"subset": k + 1, "msssim": ms.mean, "images": ms.images, "pairs": ms.pairs, "method": ms.method,
-            "problems": ms.problems}
+    ms = mean_msssim(sub, MsssimConfig(cfg.pairs, cfg.seed * 1000 + k, cfg.msssim_size, device=cfg.device), progress, cancel)
+    return {
+        "subset": k + 1,
+        "msssim": ms.mean,
+        "images": ms.images,
+        "pairs": ms.pairs,
+        "method": ms.method,
+        "problems": ms.problems,
+    }
 
 
-def _real_rows(ws: Workspace, cfg: EvaluateConfig, real: ImageSet, real_stats: SetStats, ex: FidExtractor,
-               m: int, steps: _Steps, cancel: CancelFn | None) -> tuple[dict, dict, dict]:
+def _real_rows(
+    ws: Workspace,
+    cfg: EvaluateConfig,
+    real: ImageSet,
+    real_stats: SetStats,
+    ex: FidExtractor,
+    m: int,
+    steps: _Steps,
+    cancel: CancelFn | None,
+) -> tuple[dict, dict, dict]:
     """Table 1's two Real rows and Table 2's Real row, with how each was made.
 
     Real vs itself: the paper's row ("Images are shuffled, and the Real row is compared with
@@ -283,8 +323,7 @@ def _real_rows(ws: Workspace, cfg: EvaluateConfig, real: ImageSet, real_stats: S
         _check(cancel)
         shuffled = real.subset(np.random.default_rng([cfg.seed, k, 3]).permutation(len(real)))
         stats = set_statistics(shuffled, ex, ws, progress=steps.sub(f"FID Real vs itself {k + 1}"), cancel=cancel)
-        fid[REAL_SELF].append({"subset": k + 1, **fid_from_stats(stats, real_stats, "Real", "Real",
-                                                                 ex.extractor_id).as_dict()})
+        fid[REAL_SELF].append({"subset": k + 1, **fid_from_stats(stats, real_stats, "Real", "Real", ex.extractor_id).as_dict()})
         steps.step(f"FID Real vs itself {k + 1}")
         a, b = disjoint_halves(real, cfg.seed, k)
         res = compute_fid(a, b, ex, ws, progress=steps.sub(f"FID Real halves {k + 1}"), cancel=cancel)
@@ -294,13 +333,21 @@ def _real_rows(ws: Workspace, cfg: EvaluateConfig, real: ImageSet, real_stats: S
         ms[real.name].append(_msssim_row(sub, cfg, k, steps.sub(f"MS-SSIM Real {k + 1}"), cancel))
         steps.step(f"MS-SSIM Real {k + 1}")
     half = len(real) // 2
-    how = {REAL_SELF: "all of Real, shuffled, vs Real", REAL_HALVES: f"disjoint random halves, {half} vs {half}",
-           real.name: f"random subsets of {min(m, len(real))}"}
+    how = {
+        REAL_SELF: "all of Real, shuffled, vs Real",
+        REAL_HALVES: f"disjoint random halves, {half} vs {half}",
+        real.name: f"random subsets of {min(m, len(real))}",
+    }
     return fid, ms, how
 
 
-def run_evaluate(ws: Workspace, params: dict, progress: Progress | None = None,
-                 cancel: CancelFn | None = None, extractor: FidExtractor | None = None) -> dict:
+def run_evaluate(
+    ws: Workspace,
+    params: dict,
+    progress: Progress | None = None,
+    cancel: CancelFn | None = None,
+    extractor: FidExtractor | None = None,
+) -> dict:
     """Tables 1-2 for every set of the workspace; files under ``reports/``, rows in ``results``."""
     cfg = EvaluateConfig.from_params(params)
     specs = list(cfg.sets) or [REAL] + set_names(ws)
@@ -309,8 +356,9 @@ def run_evaluate(ws: Workspace, params: dict, progress: Progress | None = None,
     others = [s for s in specs if s.lower() != REAL]
     sets = [resolve_set(s, ws) for s in others]
     steps = _Steps(2 + cfg.subsets * (3 + 2 * len(sets)), progress)
-    real, real_note, notes = prepare_real(ws, resolve_set(REAL, ws), others, cfg.real_resize, cfg.real_size,
-                                          steps.sub("resizing Real"), cancel)
+    real, real_note, notes = prepare_real(
+        ws, resolve_set(REAL, ws), others, cfg.real_resize, cfg.real_size, steps.sub("resizing Real"), cancel
+    )
     steps.step("Real ready")
     if len(real) < 4:
         raise BadInputError(f"Real has {len(real)} images; the evaluation needs at least 4 (2 per half)")
@@ -341,13 +389,13 @@ def run_evaluate(ws: Workspace, params: dict, progress: Progress | None = None,
 
 # -- report files -----------------------------------------------------------------------------
 
+
 def _mean_sd(values: list[float]) -> str:
     v = np.asarray(values, dtype=np.float64)
     return f"{v.mean():.4g} ± {v.std(ddof=1):.2g}" if len(v) > 1 else f"{v.mean():.4g}"
 
 
-def results_table(title: str, rows: dict[str, list[float]], sizes: dict[str, int], subsets: int,
-                   how: dict[str, str]) -> str:
+def results_table(title: str, rows: dict[str, list[float]], sizes: dict[str, int], subsets: int, how: dict[str, str]) -> str:
     """One table: a row per set, a column per subset, and how the row's sets were made."""
     header = ["Data type", *(f"Set {k + 1}" for k in range(subsets)), "Mean ± sd", "Images", "Sets"]
     cells = [[name, *(f"{v:.4g}" for v in vals), _mean_sd(vals), sizes[name], how[name]] for name, vals in rows.items()]
@@ -359,14 +407,15 @@ def bar_chart(fid: dict[str, list[float]], ms: dict[str, list[float]], reference
     the ``reference`` rows (Real) in grey."""
     fig = new_figure((11, 4.2), dpi=110)
     axes = fig.subplots(1, 2)
-    for ax, data, title in ((axes[0], fid, "FID to Real (lower = closer)"),
-                            (axes[1], ms, "MS-SSIM within set (lower = more diverse)")):
+    for ax, data, title in (
+        (axes[0], fid, "FID to Real (lower = closer)"),
+        (axes[1], ms, "MS-SSIM within set (lower = more diverse)"),
+    ):
         names = list(data)
         means = [float(np.mean(v)) for v in data.values()]
         sds = [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for v in data.values()]
         x = np.arange(len(names))
-        ax.bar(x, means, yerr=sds, capsize=4, color=["#7a7a7a" if n in reference else "#3b75af" for n in names],
-               alpha=0.85)
+        ax.bar(x, means, yerr=sds, capsize=4, color=["#7a7a7a" if n in reference else "#3b75af" for n in names], alpha=0.85)
         for i, v in enumerate(data.values()):
             ax.scatter(np.full(len(v), i) + np.linspace(-0.15, 0.15, len(v)), v, s=12, color="black", zorder=3)
         ax.set_xticks(x, names, rotation=20, ha="right")
@@ -376,33 +425,58 @@ def bar_chart(fid: dict[str, list[float]], ms: dict[str, list[float]], reference
     return png_bytes(fig)
 
 
-def _write_report(ws: Workspace, cfg: EvaluateConfig, specs: list[str], fid_rows: dict, ms_rows: dict,
-                  extractor: str, protocol: dict, extra_notes: list[str]) -> dict:
+def _write_report(
+    ws: Workspace,
+    cfg: EvaluateConfig,
+    specs: list[str],
+    fid_rows: dict,
+    ms_rows: dict,
+    extractor: str,
+    protocol: dict,
+    extra_notes: list[str],
+) -> dict:
     fid = {n: [r["fid"] for r in rs] for n, rs in fid_rows.items()}
     ms = {n: [r["msssim"] for r in rs] for n, rs in ms_rows.items()}
     fid_sizes = {n: rs[0]["n_a"] for n, rs in fid_rows.items()}
     ms_sizes = {n: rs[0]["images"] for n, rs in ms_rows.items()}
-    notes = sorted({w for rs in fid_rows.values() for r in rs for w in r["warnings"]} |
-                   {p for rs in ms_rows.values() for r in rs for p in r["problems"]} | set(extra_notes))
+    notes = sorted(
+        {w for rs in fid_rows.values() for r in rs for w in r["warnings"]}
+        | {p for rs in ms_rows.values() for r in rs for p in r["problems"]}
+        | set(extra_notes)
+    )
     method = next(iter(ms_rows.values()))[0]["method"]
     how = protocol["sets"]
-    md = ["# Intrinsic evaluation", "",
-          f"{cfg.subsets} sets per data type (seed {cfg.seed}); the Sets column says how each row's were made "
-          f"(sets_by = {cfg.sets_by}: " + ("set k = sample k of every image where the samples have a sample "
-                                          "index" if cfg.sets_by == "sample-index" else "random subsets") + "). "
-          f"FID: clean-fid `clean` mode, extractor `{extractor}`; each set against the full Real set. "
-          f"MS-SSIM: mean over {cfg.pairs} random pairs per set, {method}.", "",
-          protocol["real"], "",
-          f"*{REAL_SELF}*: Real in shuffled order against Real, the paper's Table 1 row (~0): a check of "
-          f"the pipeline, not a reference value. *{REAL_HALVES}*: two disjoint random halves of Real against "
-          "each other, the FID two samples of the same images give at this size: the floor for the other rows.",
-          "", results_table("Table 1: FID between real and synthetic images", fid, fid_sizes, cfg.subsets, how),
-          results_table("Table 2: MS-SSIM within each set", ms, ms_sizes, cfg.subsets, how)]
+    md = [
+        "# Intrinsic evaluation",
+        "",
+        f"{cfg.subsets} sets per data type (seed {cfg.seed}); the Sets column says how each row's were made "
+        f"(sets_by = {cfg.sets_by}: "
+        + (
+            "set k = sample k of every image where the samples have a sample index"
+            if cfg.sets_by == "sample-index"
+            else "random subsets"
+        )
+        + "). "
+        f"FID: clean-fid `clean` mode, extractor `{extractor}`; each set against the full Real set. "
+        f"MS-SSIM: mean over {cfg.pairs} random pairs per set, {method}.",
+        "",
+        protocol["real"],
+        "",
+        f"*{REAL_SELF}*: Real in shuffled order against Real, the paper's Table 1 row (~0): a check of "
+        f"the pipeline, not a reference value. *{REAL_HALVES}*: two disjoint random halves of Real against "
+        "each other, the FID two samples of the same images give at this size: the floor for the other rows.",
+        "",
+        results_table("Table 1: FID between real and synthetic images", fid, fid_sizes, cfg.subsets, how),
+        results_table("Table 2: MS-SSIM within each set", ms, ms_sizes, cfg.subsets, how),
+    ]
     if notes:
         md += ["### Notes", ""] + [f"- {n}" for n in notes] + [""]
-    csv_rows = [[table, name, k + 1, float(f"{v:.6g}"), sizes[name]]
-                for table, data, sizes in (("fid", fid, fid_sizes), ("msssim", ms, ms_sizes))
-                for name, vals in data.items() for k, v in enumerate(vals)]
+    csv_rows = [
+        [table, name, k + 1, float(f"{v:.6g}"), sizes[name]]
+        for table, data, sizes in (("fid", fid, fid_sizes), ("msssim", ms, ms_sizes))
+        for name, vals in data.items()
+        for k, v in enumerate(vals)
+    ]
 
     folder = f"reports/evaluate-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
     paths = {"markdown": f"{folder}/tables.md", "csv": f"{folder}/tables.csv", "chart": f"{folder}/chart.png"}
@@ -410,8 +484,15 @@ def _write_report(ws: Workspace, cfg: EvaluateConfig, specs: list[str], fid_rows
     write_csv(ws.path(paths["csv"]), ["table", "data_type", "subset", "value", "images"], csv_rows)
     reference = frozenset({REAL_SELF, REAL_HALVES, *(n for n in ms if n not in fid)})
     atomic_write_bytes(ws.path(paths["chart"]), bar_chart(fid, ms, reference))
-    result = {"sets": specs, "fid": fid_rows, "msssim": ms_rows, "paths": paths, "notes": notes, "protocol": protocol,
-              "config": {k: v for k, v in cfg.__dict__.items() if k != "device"}}
+    result = {
+        "sets": specs,
+        "fid": fid_rows,
+        "msssim": ms_rows,
+        "paths": paths,
+        "notes": notes,
+        "protocol": protocol,
+        "config": {k: v for k, v in cfg.__dict__.items() if k != "device"},
+    }
     with ws.transaction():
         for name, rows in fid_rows.items():
             for r in rows:

@@ -52,8 +52,7 @@ class FidExtractor:
 
 def _missing(path: Path) -> MissingWeightsError:
     spec = WEIGHTS["fid_inception"]
-    return MissingWeightsError(spec.name, str(path), spec.architecture, spec.how_to_get, spec.cli_flag,
-                               spec.env_var)
+    return MissingWeightsError(spec.name, str(path), spec.architecture, spec.how_to_get, spec.cli_flag, spec.env_var)
 
 
 class FidInception(nn.Module):
@@ -64,12 +63,13 @@ class FidInception(nn.Module):
         import torchvision
         from cleanfid.inception_pytorch import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
 
-        net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False,
-                                              transform_input=False)
-        net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = (FIDInceptionA(c, pool_features=p)
-                                                    for c, p in ((192, 32), (256, 64), (288, 64)))
-        net.Mixed_6b, net.Mixed_6c, net.Mixed_6d, net.Mixed_6e = (FIDInceptionC(768, channels_7x7=c)
-                                                                  for c in (128, 160, 160, 192))
+        net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False, transform_input=False)
+        net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = (
+            FIDInceptionA(c, pool_features=p) for c, p in ((192, 32), (256, 64), (288, 64))
+        )
+        net.Mixed_6b, net.Mixed_6c, net.Mixed_6d, net.Mixed_6e = (
+            FIDInceptionC(768, channels_7x7=c) for c in (128, 160, 160, 192)
+        )
         net.Mixed_7b, net.Mixed_7c = FIDInceptionE_1(1280), FIDInceptionE_2(2048)
         net.fc = nn.Identity()  # the pool3 features; the file's 1008-way classifier is ignored
         self.net = net
@@ -79,8 +79,7 @@ class FidInception(nn.Module):
         return self.net((x - 128) / 128)
 
 
-def load_fid_inception(cli_value: str | None = None, device: str | None = None,
-                       batch_size: int = 32) -> FidExtractor:
+def load_fid_inception(cli_value: str | None = None, device: str | None = None, batch_size: int = 32) -> FidExtractor:
     """The FID Inception from pytorch-fid's state dict (the file or the folder holding it)."""
     p = resolve_weights("fid_inception", cli_value)
     file = p / FID_WEIGHTS_FILE if p.is_dir() else p
@@ -94,6 +93,7 @@ def load_fid_inception(cli_value: str | None = None, device: str | None = None,
 
 
 # -- statistics and distance ---------------------------------------------------------------
+
 
 def statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance as clean-fid computes them (``fid_from_feats``)."""
@@ -109,8 +109,7 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return frechet_distance_symmetric(mu1, sigma1, mu2, sigma2)
 
 
-def frechet_distance_symmetric(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
-                               sigma2: np.ndarray) -> float:
+def frechet_distance_symmetric(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """Frechet distance using tr sqrt(S1 S2) = sum sqrt(eig(S1^1/2 S2 S1^1/2)): that matrix is
     symmetric positive semi-definite, so ``eigh`` stays exact and real for singular S1, S2."""
     w, v = np.linalg.eigh(sigma1)
@@ -124,22 +123,30 @@ def stability_warnings(name: str, n: int, dim: int) -> list[str]:
     need = max(MIN_STABLE_IMAGES, dim + 1)
     if n >= need:
         return []
-    return [f"{name}: only {n} images; FID needs about {need} or more for a stable estimate "
-            f"({dim}-d features), so values are biased upward - compare only sets of equal size"]
+    return [
+        f"{name}: only {n} images; FID needs about {need} or more for a stable estimate "
+        f"({dim}-d features), so values are biased upward - compare only sets of equal size"
+    ]
 
 
 # -- features of an image set --------------------------------------------------------------
 
+
 def _files_features(paths: list[str], ex: FidExtractor) -> np.ndarray:
     from cleanfid.fid import get_files_features
 
-    return get_files_features(paths, ex.model, num_workers=0, batch_size=ex.batch_size, device=ex.device,
-                              mode="clean", verbose=False)
+    return get_files_features(
+        paths, ex.model, num_workers=0, batch_size=ex.batch_size, device=ex.device, mode="clean", verbose=False
+    )
 
 
-def set_features(image_set: ImageSet, ex: FidExtractor, ws: Workspace | None = None,
-                 progress: Progress | None = None, cancel: CancelFn | None = None
-                 ) -> tuple[np.ndarray, list[str]]:
+def set_features(
+    image_set: ImageSet,
+    ex: FidExtractor,
+    ws: Workspace | None = None,
+    progress: Progress | None = None,
+    cancel: CancelFn | None = None,
+) -> tuple[np.ndarray, list[str]]:
     """Features of every readable image of the set, and a message per unreadable file.
 
     Work goes in chunks so progress and cancel respond; a chunk that fails is redone file
@@ -153,7 +160,7 @@ def set_features(image_set: ImageSet, ex: FidExtractor, ws: Workspace | None = N
     for start in range(0, len(todo), chunk):
         if cancel and cancel():
             raise Cancelled("FID feature extraction cancelled")
-        idx = todo[start:start + chunk]
+        idx = todo[start : start + chunk]
         paths = [str(image_set.items[i].path) for i in idx]
         try:
             new = dict(zip((keys[i] for i in idx), _files_features(paths, ex)))
@@ -183,9 +190,14 @@ class SetStats:
     problems: list[str]
 
 
-def set_statistics(image_set: ImageSet, ex: FidExtractor, ws: Workspace | None = None,
-                   cache: bool = False, progress: Progress | None = None,
-                   cancel: CancelFn | None = None) -> SetStats:
+def set_statistics(
+    image_set: ImageSet,
+    ex: FidExtractor,
+    ws: Workspace | None = None,
+    cache: bool = False,
+    progress: Progress | None = None,
+    cancel: CancelFn | None = None,
+) -> SetStats:
     """Mean/covariance of a set; with ``cache`` they are kept in the workspace by content hash.
 
     Only reference sets (the full Real set) are worth caching: a 2048-d covariance is 32 MB.
@@ -200,8 +212,11 @@ def set_statistics(image_set: ImageSet, ex: FidExtractor, ws: Workspace | None =
         buf = io.BytesIO()
         np.savez(buf, mu=mu, sigma=sigma, n=len(feats))
         atomic_write_bytes(ws.path(rel), buf.getvalue())
-        ws.add_result("fid_stats", image_set.content_hash(),
-                      {"path": rel, "set": image_set.spec, "n": len(feats), "extractor": ex.extractor_id})
+        ws.add_result(
+            "fid_stats",
+            image_set.content_hash(),
+            {"path": rel, "set": image_set.spec, "n": len(feats), "extractor": ex.extractor_id},
+        )
     return SetStats(mu, sigma, len(feats), problems)
 
 
@@ -215,8 +230,14 @@ class FidResult:
     warnings: list[str]
 
     def as_dict(self) -> dict:
-        return {"fid": self.fid, "n_a": self.n_a, "n_b": self.n_b, "dim": self.dim,
-                "extractor": self.extractor, "warnings": self.warnings}
+        return {
+            "fid": self.fid,
+            "n_a": self.n_a,
+            "n_b": self.n_b,
+            "dim": self.dim,
+            "extractor": self.extractor,
+            "warnings": self.warnings,
+        }
 
 
 def fid_from_stats(a: SetStats, b: SetStats, name_a: str, name_b: str, extractor: str) -> FidResult:
@@ -225,9 +246,16 @@ def fid_from_stats(a: SetStats, b: SetStats, name_a: str, name_b: str, extractor
     return FidResult(frechet_distance(a.mu, a.sigma, b.mu, b.sigma), a.n, b.n, dim, extractor, warnings)
 
 
-def compute_fid(a: ImageSet, b: ImageSet, ex: FidExtractor, ws: Workspace | None = None,
-                cache_a: bool = False, cache_b: bool = False, progress: Progress | None = None,
-                cancel: CancelFn | None = None) -> FidResult:
+def compute_fid(
+    a: ImageSet,
+    b: ImageSet,
+    ex: FidExtractor,
+    ws: Workspace | None = None,
+    cache_a: bool = False,
+    cache_b: bool = False,
+    progress: Progress | None = None,
+    cancel: CancelFn | None = None,
+) -> FidResult:
     """FID between two image sets (clean mode)."""
     sa = set_statistics(a, ex, ws, cache_a, progress, cancel)
     sb = set_statistics(b, ex, ws, cache_b, progress, cancel)

@@ -29,7 +29,7 @@ MIN_WINDOW = 3
 class MsssimConfig:
     pairs: int = 1000
     seed: int = 0
-    size: int = 256          # common side every image is resized to
+    size: int = 256  # common side every image is resized to
     win_size: int = 11
     batch_size: int = 16
     device: str | None = None  # default: CUDA when present
@@ -37,7 +37,7 @@ class MsssimConfig:
 
 @dataclass(frozen=True)
 class MsssimPlan:
-    side: int      # side the images are compared at
+    side: int  # side the images are compared at
     win_size: int
     note: str
 
@@ -50,11 +50,18 @@ def plan_for(size: int, win_size: int = 11) -> MsssimPlan:
     fit = (size - 1) // 2 ** (SCALES - 1) + 1  # largest window with (win - 1) * 16 < size
     fit = fit if fit % 2 else fit - 1
     if fit >= MIN_WINDOW:
-        return MsssimPlan(size, fit, f"{SCALES} scales, window reduced to {fit} (images {size}x{size} are below "
-                                     f"the {(win_size - 1) * 16 + 1} px that window {win_size} needs)")
+        return MsssimPlan(
+            size,
+            fit,
+            f"{SCALES} scales, window reduced to {fit} (images {size}x{size} are below "
+            f"the {(win_size - 1) * 16 + 1} px that window {win_size} needs)",
+        )
     side = (win_size - 1) * 2 ** (SCALES - 1) + 1
-    return MsssimPlan(side, win_size, f"{SCALES} scales, window {win_size}, images of {size} px upsampled to "
-                                      f"{side}x{side} (too small for any window)")
+    return MsssimPlan(
+        side,
+        win_size,
+        f"{SCALES} scales, window {win_size}, images of {size} px upsampled to {side}x{side} (too small for any window)",
+    )
 
 
 def pair_scores(x: torch.Tensor, y: torch.Tensor, win_size: int) -> torch.Tensor:
@@ -91,9 +98,12 @@ class MsssimResult:
         return asdict(self)
 
 
-def mean_msssim(image_set: ImageSet, cfg: MsssimConfig = MsssimConfig(),
-                progress: Callable[[int, int, str], None] | None = None,
-                cancel: Callable[[], bool] | None = None) -> MsssimResult:
+def mean_msssim(
+    image_set: ImageSet,
+    cfg: MsssimConfig = MsssimConfig(),
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> MsssimResult:
     """Mean MS-SSIM over random pairs of the set; unreadable files are named and left out."""
     plan = plan_for(cfg.size, cfg.win_size)
     device = pick_device(cfg.device)
@@ -118,7 +128,7 @@ def mean_msssim(image_set: ImageSet, cfg: MsssimConfig = MsssimConfig(),
     for start in range(0, len(pairs), cfg.batch_size):
         if cancel and cancel():
             raise Cancelled("MS-SSIM cancelled")
-        loaded = [(load(i), load(j)) for i, j in pairs[start:start + cfg.batch_size]]
+        loaded = [(load(i), load(j)) for i, j in pairs[start : start + cfg.batch_size]]
         batch = [(a, b) for a, b in loaded if a is not None and b is not None]
         if batch:
             x = torch.stack([a for a, _ in batch]).to(device).float()
@@ -129,5 +139,4 @@ def mean_msssim(image_set: ImageSet, cfg: MsssimConfig = MsssimConfig(),
     if not scores:
         raise BadInputError(f"image set {image_set.spec!r}: no readable image pairs for MS-SSIM")
     s = torch.cat(scores).double()
-    return MsssimResult(float(s.mean()), float(s.std()) if len(s) > 1 else 0.0, len(s), len(image_set),
-                        plan.note, problems)
+    return MsssimResult(float(s.mean()), float(s.std()) if len(s) > 1 else 0.0, len(s), len(image_set), plan.note, problems)

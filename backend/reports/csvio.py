@@ -79,8 +79,10 @@ def _decode(path: Path, data: bytes) -> tuple[str, str | None]:
         text, name = data.decode("cp1252"), "Windows-1252"
     except UnicodeDecodeError:
         text, name = data.decode("latin-1"), "Latin-1"
-    return text, (f"{path.name} is not UTF-8; it was read as {name}. Check that accented "
-                  "characters came through; save as 'CSV UTF-8' to avoid this.")
+    return text, (
+        f"{path.name} is not UTF-8; it was read as {name}. Check that accented "
+        "characters came through; save as 'CSV UTF-8' to avoid this."
+    )
 
 
 def read_csv(path: str | os.PathLike) -> tuple[list[str], list[dict[str, str]], str | None]:
@@ -101,8 +103,7 @@ def read_csv(path: str | os.PathLike) -> tuple[list[str], list[dict[str, str]], 
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         lines = [(reader.line_num, row) for row in reader]
     except csv.Error as e:
-        raise BadInputError(f"{path.name} is not a readable CSV file ({e}); "
-                            "save it from the spreadsheet as CSV") from e
+        raise BadInputError(f"{path.name} is not a readable CSV file ({e}); save it from the spreadsheet as CSV") from e
     if not lines:
         raise BadInputError(f"{path.name} is empty; expected a header line and one row per answer")
     columns = [unescape_cell(c).strip() for c in lines[0][1]]

@@ -36,15 +36,16 @@ class Figure:
 @dataclass
 class Section:
     title: str
-    text: str = ""                    # plain paragraphs (blank-line separated)
+    text: str = ""  # plain paragraphs (blank-line separated)
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
-    markdown: str = ""                # a stage's own Markdown (tables, lists), included as is
+    markdown: str = ""  # a stage's own Markdown (tables, lists), included as is
     markdown_base: Path | None = None  # folder its image links are relative to
 
 
 def markdown_table(header: Sequence[object], rows: Iterable[Sequence[object]]) -> list[str]:
     """A pipe table's lines: the header, the rule and a line per row (cells as ``str``)."""
+
     def line(cells: Sequence[object]) -> str:
         return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -91,12 +92,17 @@ class Report:
     # -- HTML --------------------------------------------------------------------------
     def to_html(self) -> str:
         e = html.escape
-        parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(self.title)}</title>",
-                 f"<style>{_CSS}</style></head><body><h1>{e(self.title)}</h1>"]
+        parts = [
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{e(self.title)}</title>",
+            f"<style>{_CSS}</style></head><body><h1>{e(self.title)}</h1>",
+        ]
         if self.subtitle:
             parts.append(f"<p class='sub'>{e(self.subtitle)}</p>")
-        parts.append("<nav><ol>" + "".join(f"<li><a href='#s{i}'>{e(s.title)}</a></li>"
-                                            for i, s in enumerate(self.sections)) + "</ol></nav>")
+        parts.append(
+            "<nav><ol>"
+            + "".join(f"<li><a href='#s{i}'>{e(s.title)}</a></li>" for i, s in enumerate(self.sections))
+            + "</ol></nav>"
+        )
         for i, s in enumerate(self.sections):
             parts.append(f"<section id='s{i}'><h2>{e(s.title)}</h2>")
             for para in filter(None, (p.strip() for p in s.text.split("\n\n"))):
@@ -104,16 +110,19 @@ class Report:
             if s.markdown:
                 parts.append(markdown_to_html(_demote(s.markdown), s.markdown_base))
             for t in s.tables:
-                parts.append(f"<table><caption>{e(t.caption)}</caption><tr>"
-                             + "".join(f"<th>{e(h)}</th>" for h in t.header) + "</tr>")
+                parts.append(
+                    f"<table><caption>{e(t.caption)}</caption><tr>" + "".join(f"<th>{e(h)}</th>" for h in t.header) + "</tr>"
+                )
                 parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in t.cells()]
                 parts.append("</table>")
             for f in s.figures:
                 p = Path(f.path)
                 if p.exists():
                     data = base64.b64encode(p.read_bytes()).decode("ascii")
-                    parts.append(f"<figure><img src='data:image/png;base64,{data}' alt='{e(f.caption)}'>"
-                                 f"<figcaption>{e(f.caption)}</figcaption></figure>")
+                    parts.append(
+                        f"<figure><img src='data:image/png;base64,{data}' alt='{e(f.caption)}'>"
+                        f"<figcaption>{e(f.caption)}</figcaption></figure>"
+                    )
                 else:
                     parts.append(f"<p class='missing'>Figure missing: {e(str(p))}</p>")
             parts.append("</section>")
@@ -136,8 +145,11 @@ def _relink(md: str, base: Path | None, report_dir: Path | None) -> str:
     """Image links of an included document, made relative to the report's folder."""
     if base is None or report_dir is None:
         return md
-    return re.sub(r"!\[(.*?)\]\((?!data:|https?:)(.+?)\)",
-                  lambda m: f"![{m.group(1)}]({Path(os.path.relpath(base / m.group(2), report_dir)).as_posix()})", md)
+    return re.sub(
+        r"!\[(.*?)\]\((?!data:|https?:)(.+?)\)",
+        lambda m: f"![{m.group(1)}]({Path(os.path.relpath(base / m.group(2), report_dir)).as_posix()})",
+        md,
+    )
 
 
 def _embed(src: str, base: Path | None) -> str:
@@ -176,9 +188,13 @@ def markdown_to_html(md: str, base: Path | None = None) -> str:
                     rows.append(cells)
                 i += 1
             if rows:
-                out.append("<table><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in rows[0]) + "</tr>"
-                           + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>"
-                                     for r in rows[1:]) + "</table>")
+                out.append(
+                    "<table><tr>"
+                    + "".join(f"<th>{_inline(c)}</th>" for c in rows[0])
+                    + "</tr>"
+                    + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
+                    + "</table>"
+                )
         elif re.match(r"\s*[-*] ", line):
             items = []
             while i < len(lines) and re.match(r"\s*[-*] ", lines[i]):
@@ -186,8 +202,10 @@ def markdown_to_html(md: str, base: Path | None = None) -> str:
                 i += 1
             out.append("<ul>" + "".join(f"<li>{x}</li>" for x in items) + "</ul>")
         elif m := re.fullmatch(r"\s*!\[(.*?)\]\((.+?)\)\s*", line):
-            out.append(f"<figure><img src='{_embed(m.group(2), base)}' alt='{html.escape(m.group(1))}'>"
-                       f"<figcaption>{html.escape(m.group(1))}</figcaption></figure>")
+            out.append(
+                f"<figure><img src='{_embed(m.group(2), base)}' alt='{html.escape(m.group(1))}'>"
+                f"<figcaption>{html.escape(m.group(1))}</figcaption></figure>"
+            )
             i += 1
         else:
             para = []

@@ -17,22 +17,23 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ControlParams:
-    shift_limit: float = 0.0625     # fraction of the side
-    scale_limit: float = 0.1        # scale in [1 - l, 1 + l]
-    rotate_limit: float = 45.0      # degrees
+    shift_limit: float = 0.0625  # fraction of the side
+    scale_limit: float = 0.1  # scale in [1 - l, 1 + l]
+    rotate_limit: float = 45.0  # degrees
     p_shift_scale_rotate: float = 0.5
     p_hflip: float = 0.5
-    p_photometric: float = 0.9      # OneOf(CLAHE, brightness, gamma), as in smp's polyp example
+    p_photometric: float = 0.9  # OneOf(CLAHE, brightness, gamma), as in smp's polyp example
     clahe_clip: tuple[float, float] = (1.0, 4.0)
-    brightness_limit: float = 0.2   # add beta * 255, beta in [-l, l]
+    brightness_limit: float = 0.2  # add beta * 255, beta in [-l, l]
     gamma_limit: tuple[float, float] = (0.8, 1.2)
 
 
 CONTROL = ControlParams()
 
 
-def shift_scale_rotate(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
-                       p: ControlParams = CONTROL) -> tuple[np.ndarray, np.ndarray]:
+def shift_scale_rotate(
+    image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, p: ControlParams = CONTROL
+) -> tuple[np.ndarray, np.ndarray]:
     """One random affine warp applied to both; borders reflect like Albumentations."""
     h, w = mask.shape[:2]
     angle = rng.uniform(-p.rotate_limit, p.rotate_limit)
@@ -68,8 +69,9 @@ def gamma(image: np.ndarray, rng: np.random.Generator, p: ControlParams = CONTRO
 PHOTOMETRIC = (clahe, brightness, gamma)
 
 
-def control_augment(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
-                    p: ControlParams = CONTROL) -> tuple[np.ndarray, np.ndarray]:
+def control_augment(
+    image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, p: ControlParams = CONTROL
+) -> tuple[np.ndarray, np.ndarray]:
     """The Control pipeline on an RGB uint8 image and its HxW uint8 mask (copies returned)."""
     if rng.random() < p.p_shift_scale_rotate:
         image, mask = shift_scale_rotate(image, mask, rng, p)

@@ -23,19 +23,19 @@ class SegConfig:
     encoder: str = "resnet18"
     encoder_depth: int = 5
     decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
-    pretrained: bool = False          # ImageNet encoder weights from a local file
+    pretrained: bool = False  # ImageNet encoder weights from a local file
     image_size: int = 256
     # Training (paper: 150 epochs, 1e-4 for the first third then 1e-5; Adam; Dice loss).
     epochs: int = 150
-    min_steps: int = 0                # tiny data: train at least this many steps (0 = off)
+    min_steps: int = 0  # tiny data: train at least this many steps (0 = off)
     lr_drop_fraction: float = 1 / 3
     lr: float = 1e-4
     lr_after: float = 1e-5
     batch_size: int = 8
     workers: int = 0
     # Splits: a fixed held-out real test set, then 80/20 train/validation.
-    test_size: int = 200              # at most this many test images ...
-    test_fraction: float = 0.2        # ... and at most this fraction of the images
+    test_size: int = 200  # at most this many test images ...
+    test_fraction: float = 0.2  # ... and at most this fraction of the images
     val_fraction: float = 0.2
     split_seed: int = 0
     seeds: tuple[int, ...] = (0,)
@@ -58,8 +58,10 @@ class SegConfig:
         if not 0 < self.val_fraction < 1 or not 0 < self.test_fraction < 1:
             raise DiffGenError("segment.val_fraction and segment.test_fraction must lie in (0, 1)")
         if len(self.decoder_channels) != self.encoder_depth:
-            raise DiffGenError(f"segment.decoder_channels needs {self.encoder_depth} entries "
-                               f"(one per encoder stage), got {list(self.decoder_channels)}")
+            raise DiffGenError(
+                f"segment.decoder_channels needs {self.encoder_depth} entries "
+                f"(one per encoder stage), got {list(self.decoder_channels)}"
+            )
         if self.epochs < 1 or self.batch_size < 1 or self.image_size < 32:
             raise DiffGenError("segment.epochs and batch_size must be >= 1, image_size >= 32")
 
@@ -68,14 +70,24 @@ class SegConfig:
 
     def training_fingerprint(self) -> str:
         """Hash of every field that changes what one run computes (not the grids or seeds)."""
-        keys = ("encoder", "encoder_depth", "decoder_channels", "pretrained", "image_size", "epochs",
-                "min_steps", "lr_drop_fraction", "lr", "lr_after", "batch_size")
+        keys = (
+            "encoder",
+            "encoder_depth",
+            "decoder_channels",
+            "pretrained",
+            "image_size",
+            "epochs",
+            "min_steps",
+            "lr_drop_fraction",
+            "lr",
+            "lr_after",
+            "batch_size",
+        )
         d = self.to_dict()
         return hashlib.sha256(json.dumps({k: d[k] for k in keys}, sort_keys=True).encode()).hexdigest()
 
 
-def load_config(preset: str = "tiny", overrides: list[str] | None = None,
-                seeds: list[int] | None = None) -> SegConfig:
+def load_config(preset: str = "tiny", overrides: list[str] | None = None, seeds: list[int] | None = None) -> SegConfig:
     """The ``[segment]`` section of ``preset`` with ``segment.field=value`` overrides applied."""
     data = apply_overrides(load_preset(preset), overrides)
     section = dict(data.get("segment", {}))

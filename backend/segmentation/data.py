@@ -43,11 +43,11 @@ HOLD_OUT_NOTE = "random hold-out drawn by the segmentation stage"  # role_note o
 
 @dataclass(frozen=True)
 class ImageSplit:
-    test: tuple[int, ...]   # held-out real images: never trained on, never a generation source
-    pool: tuple[int, ...]   # real images available for training, validation and generation
+    test: tuple[int, ...]  # held-out real images: never trained on, never a generation source
+    pool: tuple[int, ...]  # real images available for training, validation and generation
     excluded: tuple[str, ...] = ()  # why some images take no part (no mask, flagged)
-    protocol: str = TEST_ROLE       # TEST_ROLE or RANDOM_HOLD_OUT
-    description: str = ""           # the protocol in words, for the report
+    protocol: str = TEST_ROLE  # TEST_ROLE or RANDOM_HOLD_OUT
+    description: str = ""  # the protocol in words, for the report
 
 
 def usable_images(ws: Workspace) -> tuple[list[ImageRecord], list[str]]:
@@ -78,13 +78,17 @@ def hold_out_at_random(ws: Workspace, cfg: SegConfig) -> list[int]:
     if len(recs) < 4:
         raise DiffGenError(f"segmentation needs at least 4 images with masks; the workspace has {len(recs)}")
     ids = [r.id for r in recs]
-    drawn = sorted(int(i) for i in np.random.default_rng(cfg.split_seed).permutation(ids)[:test_count(len(ids), cfg)])
+    drawn = sorted(int(i) for i in np.random.default_rng(cfg.split_seed).permutation(ids)[: test_count(len(ids), cfg)])
     models = len(queries.models(ws))
-    note = (f"{HOLD_OUT_NOTE} on {now()[:10]}: {len(drawn)} of {len(ids)} images = min(test_size {cfg.test_size}, "
-            f"test_fraction {cfg.test_fraction}), split_seed {cfg.split_seed}")
+    note = (
+        f"{HOLD_OUT_NOTE} on {now()[:10]}: {len(drawn)} of {len(ids)} images = min(test_size {cfg.test_size}, "
+        f"test_fraction {cfg.test_fraction}), split_seed {cfg.split_seed}"
+    )
     if models:
-        note += (f"; {models} diffusion model{'s were' if models > 1 else ' was'} trained before, possibly on "
-                 "these images (mark test images before generating: diffgen import --role test / set-role)")
+        note += (
+            f"; {models} diffusion model{'s were' if models > 1 else ' was'} trained before, possibly on "
+            "these images (mark test images before generating: diffgen import --role test / set-role)"
+        )
     ws.set_role(drawn, TEST, note)
     return drawn
 
@@ -97,16 +101,25 @@ def image_split(ws: Workspace, cfg: SegConfig) -> ImageSplit:
     test = [r for r in recs if r.role == TEST]
     pool = tuple(r.id for r in recs if r.role != TEST)
     if not test:
-        raise DiffGenError(f"none of the {ws.role_counts()[TEST]} test-role images has a usable mask (unflagged): "
-                           "segmentation has nothing to test on")
+        raise DiffGenError(
+            f"none of the {ws.role_counts()[TEST]} test-role images has a usable mask (unflagged): "
+            "segmentation has nothing to test on"
+        )
     if len(pool) < 2:
-        raise DiffGenError(f"segmentation needs at least 2 usable training-role images to train and validate on; "
-                           f"the workspace has {len(pool)} (and {len(test)} test images)")
+        raise DiffGenError(
+            f"segmentation needs at least 2 usable training-role images to train and validate on; "
+            f"the workspace has {len(pool)} (and {len(test)} test images)"
+        )
     if all(r.role_note.startswith(HOLD_OUT_NOTE) for r in test):
         protocol, description = RANDOM_HOLD_OUT, f"{RANDOM_HOLD_OUT}: {test[0].role_note}"
     else:
-        protocol, description = TEST_ROLE, (f"{TEST_ROLE}: the {len(test)} usable images marked as held-out test "
-                                            "images (diffgen import --role test, or set-role)")
+        protocol, description = (
+            TEST_ROLE,
+            (
+                f"{TEST_ROLE}: the {len(test)} usable images marked as held-out test "
+                "images (diffgen import --role test, or set-role)"
+            ),
+        )
     return ImageSplit(tuple(r.id for r in test), pool, tuple(notes), protocol, description)
 
 
@@ -120,8 +133,7 @@ def split_train_val(ids: Sequence, val_fraction: float, rng: np.random.Generator
     return train, val
 
 
-def synthetic_sets(ws: Workspace, only_passed: bool = False
-                   ) -> tuple[dict[str, list[SampleRecord]], queries.GateFilter | None]:
+def synthetic_sets(ws: Workspace, only_passed: bool = False) -> tuple[dict[str, list[SampleRecord]], queries.GateFilter | None]:
     """Samples grouped by ``set_name``, minus the ones a reviewer rejected and, with
     ``only_passed``, minus the ones that failed a quality gate; the gate filter's record
     (None without ``only_passed``)."""
@@ -139,8 +151,14 @@ def test_sourced_note(sets: Mapping[str, Sequence[SampleRecord]], split: ImageSp
     """A note when samples were made from test images (before they were held out)."""
     test = set(split.test)
     n = sum(1 for samples in sets.values() for s in samples if s.source_image_id in test)
-    return [f"{n} synthetic sample{'s were' if n > 1 else ' was'} made from test images (before they were "
-            "held out): never used here"] if n else []
+    return (
+        [
+            f"{n} synthetic sample{'s were' if n > 1 else ' was'} made from test images (before they were "
+            "held out): never used here"
+        ]
+        if n
+        else []
+    )
 
 
 def by_source(samples: Iterable[SampleRecord], sources: Iterable[int]) -> dict[int, list[int]]:
@@ -153,8 +171,7 @@ def by_source(samples: Iterable[SampleRecord], sources: Iterable[int]) -> dict[i
     return dict(out)
 
 
-def per_source(samples: Iterable[SampleRecord], sources: Iterable[int], k: int,
-               rng: np.random.Generator) -> list[int]:
+def per_source(samples: Iterable[SampleRecord], sources: Iterable[int], k: int, rng: np.random.Generator) -> list[int]:
     """Up to ``k`` random samples generated from each allowed source image."""
     chosen: list[int] = []
     for _src, ids in sorted(by_source(samples, sources).items()):
@@ -163,8 +180,9 @@ def per_source(samples: Iterable[SampleRecord], sources: Iterable[int], k: int,
     return sorted(chosen)
 
 
-def spread_selection(samples: Sequence[SampleRecord], sources: Iterable[int], count: int,
-                     rng: np.random.Generator) -> list[SampleRecord]:
+def spread_selection(
+    samples: Sequence[SampleRecord], sources: Iterable[int], count: int, rng: np.random.Generator
+) -> list[SampleRecord]:
     """``count`` samples spread evenly over source images (Type-N: N per real image).
 
     Each sample's rank within its source image decides the order (first every image's
@@ -227,8 +245,9 @@ class AlphaSampler:
         return out
 
     def refs(self) -> set[ItemRef]:
-        return ({ItemRef("image", i) for i in self.real}
-                | {ItemRef("sample", int(s)) for ids in self.synthetic.values() for s in ids})
+        return {ItemRef("image", i) for i in self.real} | {
+            ItemRef("sample", int(s)) for ids in self.synthetic.values() for s in ids
+        }
 
     def __len__(self) -> int:
         return len(self.real)
@@ -303,9 +322,15 @@ def as_batch(images: np.ndarray, masks: np.ndarray) -> tuple[torch.Tensor, torch
 class EpochDataset(torch.utils.data.Dataset):
     """One epoch's items; Control augmentation seeded per (run seed, epoch, position)."""
 
-    def __init__(self, items: list[ItemRef], arrays: Mapping[ItemRef, tuple[np.ndarray, np.ndarray]],
-                 control: bool, seed: int, epoch: int,
-                 augment: Callable = control_augment):
+    def __init__(
+        self,
+        items: list[ItemRef],
+        arrays: Mapping[ItemRef, tuple[np.ndarray, np.ndarray]],
+        control: bool,
+        seed: int,
+        epoch: int,
+        augment: Callable = control_augment,
+    ):
         self.items, self.arrays, self.control = items, arrays, control
         self.seed, self.epoch, self.augment = seed, epoch, augment
 

@@ -49,8 +49,7 @@ def resolve_experiments(names) -> list[str]:
         return list(EXPERIMENTS)
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:
-        raise DiffGenError(f"unknown experiment(s) {', '.join(unknown)}; choose from "
-                           f"{', '.join(EXPERIMENTS)} or all")
+        raise DiffGenError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)} or all")
     return list(dict.fromkeys(names))
 
 
@@ -58,16 +57,24 @@ def finished_keys(ws: Workspace) -> set[str]:
     return {r[0] for r in ws.query("SELECT run_key FROM seg_runs WHERE status = 'done'")}
 
 
-def record_run(ws: Workspace, key: str, mode: str, params: dict, status: str,
-               metrics: dict | None, path: str | None) -> None:
+def record_run(ws: Workspace, key: str, mode: str, params: dict, status: str, metrics: dict | None, path: str | None) -> None:
     with ws.transaction() as c:
-        c.execute("INSERT INTO seg_runs (experiment, run_key, params_json, status, metrics_json, path,"
-                  " created_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(run_key) DO UPDATE SET"
-                  " experiment = excluded.experiment, params_json = excluded.params_json,"
-                  " status = excluded.status, metrics_json = excluded.metrics_json,"
-                  " path = excluded.path, created_at = excluded.created_at",
-                  (mode, key, json.dumps(params, default=str), status,
-                   json.dumps(metrics, default=str) if metrics is not None else None, path, now()))
+        c.execute(
+            "INSERT INTO seg_runs (experiment, run_key, params_json, status, metrics_json, path,"
+            " created_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(run_key) DO UPDATE SET"
+            " experiment = excluded.experiment, params_json = excluded.params_json,"
+            " status = excluded.status, metrics_json = excluded.metrics_json,"
+            " path = excluded.path, created_at = excluded.created_at",
+            (
+                mode,
+                key,
+                json.dumps(params, default=str),
+                status,
+                json.dumps(metrics, default=str) if metrics is not None else None,
+                path,
+                now(),
+            ),
+        )
 
 
 def run_steps(cfg: SegConfig, spec: RunSpec) -> int:
@@ -79,8 +86,19 @@ def _safe(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", key)
 
 
-def _train_one(ws: Workspace, cfg: SegConfig, spec: RunSpec, key: str, store: ItemStore, test: list,
-               weights, params: dict, on_step, cancel, device) -> dict:
+def _train_one(
+    ws: Workspace,
+    cfg: SegConfig,
+    spec: RunSpec,
+    key: str,
+    store: ItemStore,
+    test: list,
+    weights,
+    params: dict,
+    on_step,
+    cancel,
+    device,
+) -> dict:
     """Train, save checkpoint + run.json, and return the metrics recorded for the run."""
     store.load(spec.refs(), keep=test)
     spec = spec.without(store.broken)
@@ -88,30 +106,61 @@ def _train_one(ws: Workspace, cfg: SegConfig, spec: RunSpec, key: str, store: It
         raise DiffGenError(f"{spec.label}: nothing readable left to train or validate on")
     started = time.time()
     model = build_model(cfg, weights)
-    out = train_model(model, cfg, spec.plan, store, spec.val, test, seed=spec.seed, control=spec.control,
-                      device=device, on_step=on_step, cancel=cancel)
-    metrics = {**out.test, "best_epoch": out.best_epoch, "epochs": out.epochs,
-               "val_iou": out.best_val.get("iou"), "val_dice_loss": out.best_val.get("dice_loss"),
-               "seconds": round(time.time() - started, 1), "device": str(device)}
+    out = train_model(
+        model,
+        cfg,
+        spec.plan,
+        store,
+        spec.val,
+        test,
+        seed=spec.seed,
+        control=spec.control,
+        device=device,
+        on_step=on_step,
+        cancel=cancel,
+    )
+    metrics = {
+        **out.test,
+        "best_epoch": out.best_epoch,
+        "epochs": out.epochs,
+        "val_iou": out.best_val.get("iou"),
+        "val_dice_loss": out.best_val.get("dice_loss"),
+        "seconds": round(time.time() - started, 1),
+        "device": str(device),
+    }
     rel = f"{RUNS_DIR}/{_safe(key)}"
-    save_checkpoint(ws.path(rel) / "best.safetensors", out.state, cfg,
-                    {"run_key": key, **spec.describe(), "best_epoch": out.best_epoch})
-    atomic_write_text(ws.path(rel) / "run.json", json.dumps({
-        "run_key": key, "params": params, "metrics": metrics, "history": out.history,
-        "train": sorted(map(str, spec.plan.refs())), "val": sorted(map(str, spec.val)),
-        "test": [str(r) for r in test], "notes": spec.notes}, indent=2, default=str))
+    save_checkpoint(
+        ws.path(rel) / "best.safetensors", out.state, cfg, {"run_key": key, **spec.describe(), "best_epoch": out.best_epoch}
+    )
+    atomic_write_text(
+        ws.path(rel) / "run.json",
+        json.dumps(
+            {
+                "run_key": key,
+                "params": params,
+                "metrics": metrics,
+                "history": out.history,
+                "train": sorted(map(str, spec.plan.refs())),
+                "val": sorted(map(str, spec.val)),
+                "test": [str(r) for r in test],
+                "notes": spec.notes,
+            },
+            indent=2,
+            default=str,
+        ),
+    )
     return metrics | {"path": rel}
 
 
 @dataclass(frozen=True)
 class SegmentResult(JobResult):
-    trained: tuple[dict[str, Any], ...]    # key, label, title, seed, iou, dice_loss per run trained now
-    skipped: tuple[str, ...]               # run keys done earlier
-    failed: tuple[str, ...]                # "key: error"
+    trained: tuple[dict[str, Any], ...]  # key, label, title, seed, iou, dice_loss per run trained now
+    skipped: tuple[str, ...]  # run keys done earlier
+    failed: tuple[str, ...]  # "key: error"
     notes: tuple[str, ...]
     test_images: int
     preset: str
-    protocol: str                          # which test set: the test role, or a random hold-out drawn once
+    protocol: str  # which test set: the test role, or a random hold-out drawn once
 
 
 def run_segment(ws: Workspace, params: SegmentParams, ctx: JobContext) -> SegmentResult:
@@ -123,8 +172,14 @@ def run_segment(ws: Workspace, params: SegmentParams, ctx: JobContext) -> Segmen
     split = image_split(ws, cfg)
     sets, gates = synthetic_sets(ws, params.only_passed)
     gate_note = gates.describe() if gates else None
-    planner = Planner(cfg, split, sets, list(split.excluded) + test_sourced_note(sets, split)
-                      + ([f"synthetic sets, quality gates (--only-passed): {gate_note}"] if gate_note else []))
+    planner = Planner(
+        cfg,
+        split,
+        sets,
+        list(split.excluded)
+        + test_sourced_note(sets, split)
+        + ([f"synthetic sets, quality gates (--only-passed): {gate_note}"] if gate_note else []),
+    )
     specs = planner.runs(experiments)
     store = ItemStore(ws, cfg.image_size)
     test = store.load(images(split.test))
@@ -152,12 +207,19 @@ def run_segment(ws: Workspace, params: SegmentParams, ctx: JobContext) -> Segmen
             skipped.append(key)
             report(f"{tag}: done earlier")
             continue
-        run_params = {**spec.describe(), "preset": cfg.preset, "config": cfg.to_dict(),
-                      "fingerprint": cfg.training_fingerprint(), "test_hash": test_hash,
-                      "protocol": split.protocol, "protocol_description": split.description,
-                      "encoder_weights": str(weights) if weights else None,
-                      "only_passed": params.only_passed, "gates_left_out": len(gates.failed) if gates else 0,
-                      "gate_note": gate_note}
+        run_params = {
+            **spec.describe(),
+            "preset": cfg.preset,
+            "config": cfg.to_dict(),
+            "fingerprint": cfg.training_fingerprint(),
+            "test_hash": test_hash,
+            "protocol": split.protocol,
+            "protocol_description": split.description,
+            "encoder_weights": str(weights) if weights else None,
+            "only_passed": params.only_passed,
+            "gates_left_out": len(gates.failed) if gates else 0,
+            "gate_note": gate_note,
+        }
         start = state["done"]
 
         def on_step(message: str, tag=tag) -> None:
@@ -176,10 +238,24 @@ def run_segment(ws: Workspace, params: SegmentParams, ctx: JobContext) -> Segmen
             continue
         state["done"] = start + steps
         record_run(ws, key, spec.mode, run_params, "done", metrics, metrics["path"])
-        trained.append({"key": key, "label": spec.label, "title": spec.title, "seed": spec.seed,
-                        "iou": metrics["iou"], "dice_loss": metrics["dice_loss"]})
+        trained.append(
+            {
+                "key": key,
+                "label": spec.label,
+                "title": spec.title,
+                "seed": spec.seed,
+                "iou": metrics["iou"],
+                "dice_loss": metrics["dice_loss"],
+            }
+        )
     report("finished")
-    return SegmentResult(summary=f"{len(trained)} runs trained, {len(skipped)} already done, {len(failed)} failed",
-                         trained=tuple(trained), skipped=tuple(skipped), failed=tuple(failed),
-                         notes=tuple(planner.notes + store.notes), test_images=len(test), preset=cfg.preset,
-                         protocol=split.description)
+    return SegmentResult(
+        summary=f"{len(trained)} runs trained, {len(skipped)} already done, {len(failed)} failed",
+        trained=tuple(trained),
+        skipped=tuple(skipped),
+        failed=tuple(failed),
+        notes=tuple(planner.notes + store.notes),
+        test_images=len(test),
+        preset=cfg.preset,
+        protocol=split.description,
+    )

@@ -29,9 +29,15 @@ def build_model(cfg: SegConfig, encoder_weights: Path | None = None) -> torch.nn
     import segmentation_models_pytorch as smp
 
     try:
-        model = smp.UnetPlusPlus(encoder_name=cfg.encoder, encoder_depth=cfg.encoder_depth,
-                                 encoder_weights=None, decoder_channels=list(cfg.decoder_channels),
-                                 in_channels=3, classes=1, activation=None)
+        model = smp.UnetPlusPlus(
+            encoder_name=cfg.encoder,
+            encoder_depth=cfg.encoder_depth,
+            encoder_weights=None,
+            decoder_channels=list(cfg.decoder_channels),
+            in_channels=3,
+            classes=1,
+            activation=None,
+        )
     except KeyError as e:
         raise BadInputError(f"segment.encoder {cfg.encoder!r} is not an smp encoder: {e}") from None
     if encoder_weights is not None:
@@ -50,26 +56,26 @@ def load_encoder_weights(encoder: torch.nn.Module, path: Path) -> None:
     sd = read_state_dict(Path(path))
     for prefix in ("module.", "encoder."):
         if sd and all(k.startswith(prefix) for k in sd):
-            sd = {k[len(prefix):]: v for k, v in sd.items()}
+            sd = {k[len(prefix) :]: v for k, v in sd.items()}
     sd = {k: v for k, v in sd.items() if not k.startswith(CLASSIFIER_PREFIXES)}
     own = encoder.state_dict()
     missing = sorted(set(own) - set(sd))
     if missing:
-        raise BadInputError(f"{path} does not fit the {type(encoder).__name__} encoder: "
-                            f"{len(missing)} tensors missing (e.g. {', '.join(missing[:3])})")
+        raise BadInputError(
+            f"{path} does not fit the {type(encoder).__name__} encoder: "
+            f"{len(missing)} tensors missing (e.g. {', '.join(missing[:3])})"
+        )
     bad = [k for k in own if tuple(sd[k].shape) != tuple(own[k].shape)]
     if bad:
         raise BadInputError(f"{path} does not fit the encoder: shape mismatch at {', '.join(bad[:3])}")
     encoder.load_state_dict({k: sd[k] for k in own})
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module | dict[str, torch.Tensor], cfg: SegConfig,
-                    info: dict) -> None:
+def save_checkpoint(path: Path, model: torch.nn.Module | dict[str, torch.Tensor], cfg: SegConfig, info: dict) -> None:
     """Atomic safetensors file whose metadata carries the config needed to rebuild the network."""
     state = model.state_dict() if isinstance(model, torch.nn.Module) else model
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-    meta = {"format": "diffgen-segmentation", "config": json.dumps(cfg.to_dict()),
-            "info": json.dumps(info, default=str)}
+    meta = {"format": "diffgen-segmentation", "config": json.dumps(cfg.to_dict()), "info": json.dumps(info, default=str)}
     atomic_write_bytes(path, save(tensors, metadata=meta))
 
 
@@ -90,4 +96,3 @@ def to_input(images: np.ndarray) -> torch.Tensor:
     """(N,H,W,3) uint8 RGB -> ImageNet-normalised float tensor (N,3,H,W)."""
     x = (images.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-

@@ -48,24 +48,33 @@ def samples(ids) -> list[ItemRef]:
 
 @dataclass
 class RunSpec:
-    mode: str                  # real | synthetic | augment | small-n
-    label: str                 # row label in the paper's tables, e.g. Styled-Diff-2
+    mode: str  # real | synthetic | augment | small-n
+    label: str  # row label in the paper's tables, e.g. Styled-Diff-2
     seed: int
-    control: bool              # the Control augmentations on or off
-    plan: EpochPlan            # what one epoch trains on
+    control: bool  # the Control augmentations on or off
+    plan: EpochPlan  # what one epoch trains on
     val: list[ItemRef]
     set_name: str | None = None
     multiple: int | None = None  # Type-N: N synthetic samples per real training image
     alpha: float | None = None
-    n_real: int | None = None    # small-N: real images drawn (train + validation)
-    r: int | None = None         # small-N: synthetic samples added per real training image
+    n_real: int | None = None  # small-N: real images drawn (train + validation)
+    r: int | None = None  # small-N: synthetic samples added per real training image
     notes: list[str] = field(default_factory=list)
 
     def describe(self) -> dict:
-        return {"mode": self.mode, "label": self.label, "seed": self.seed, "control": self.control,
-                "set_name": self.set_name, "multiple": self.multiple, "alpha": self.alpha,
-                "n_real": self.n_real, "r": self.r, "train_items": len(self.plan),
-                "val_items": len(self.val)}
+        return {
+            "mode": self.mode,
+            "label": self.label,
+            "seed": self.seed,
+            "control": self.control,
+            "set_name": self.set_name,
+            "multiple": self.multiple,
+            "alpha": self.alpha,
+            "n_real": self.n_real,
+            "r": self.r,
+            "train_items": len(self.plan),
+            "val_items": len(self.val),
+        }
 
     def refs(self) -> set[ItemRef]:
         return self.plan.refs() | set(self.val)
@@ -83,9 +92,14 @@ class RunSpec:
         return " ".join(parts)
 
     def key(self, cfg: SegConfig, test: Sequence[int], weights: str | None) -> str:
-        content = {**self.describe(), "train": sorted(map(str, self.plan.refs())),
-                   "val": sorted(map(str, self.val)), "test": sorted(test),
-                   "config": cfg.training_fingerprint(), "encoder_weights": weights}
+        content = {
+            **self.describe(),
+            "train": sorted(map(str, self.plan.refs())),
+            "val": sorted(map(str, self.val)),
+            "test": sorted(test),
+            "config": cfg.training_fingerprint(),
+            "encoder_weights": weights,
+        }
         digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:12]
         return f"{self.mode}/{self.label}/c{int(self.control)}/s{self.seed}/{digest}"
 
@@ -97,7 +111,8 @@ class RunSpec:
             plan: EpochPlan = AlphaSampler(
                 [i for i in self.plan.real if ItemRef("image", i) not in broken],
                 {k: [s for s in v if ItemRef("sample", s) not in broken] for k, v in self.plan.synthetic.items()},
-                self.plan.alpha)
+                self.plan.alpha,
+            )
         elif isinstance(self.plan, FixedPlan):
             plan = FixedPlan([r for r in self.plan.items if r not in broken])
         else:
@@ -124,13 +139,14 @@ class Planner:
 
     def _sets_or_note(self, wanted: Sequence[str], experiment: str) -> list[str]:
         if not self.sets:
-            self._note(f"{experiment}: no synthetic samples in the workspace, skipped "
-                       "(generate or import a synthetic set first)")
+            self._note(f"{experiment}: no synthetic samples in the workspace, skipped (generate or import a synthetic set first)")
             return []
         names = list(wanted) or ordered_sets(self.sets)
         for missing in [n for n in names if n not in self.sets]:
-            self._note(f"{experiment}: set {missing!r} not in the workspace, skipped "
-                       f"(sets present: {', '.join(ordered_sets(self.sets))})")
+            self._note(
+                f"{experiment}: set {missing!r} not in the workspace, skipped "
+                f"(sets present: {', '.join(ordered_sets(self.sets))})"
+            )
         return [n for n in names if n in self.sets]
 
     def real(self, seed: int, control: bool = True) -> list[RunSpec]:
@@ -146,22 +162,25 @@ class Planner:
             previous = 0
             for n in self.cfg.synthetic_multiples:
                 want = n * len(self.split.pool)
-                chosen = spread_selection(self.sets[name], self.split.pool, want,
-                                          np.random.default_rng([seed, 3]))
+                chosen = spread_selection(self.sets[name], self.split.pool, want, np.random.default_rng([seed, 3]))
                 if len(chosen) <= previous:
-                    self._note(f"synthetic: {name}-{n} skipped, the set has only {len(chosen)} usable "
-                               f"samples (no more than {name}-{n - 1})")
+                    self._note(
+                        f"synthetic: {name}-{n} skipped, the set has only {len(chosen)} usable "
+                        f"samples (no more than {name}-{n - 1})"
+                    )
                     continue
                 if len(chosen) < want:
                     self._note(f"synthetic: {name}-{n} uses {len(chosen)} of {want} wanted samples")
                 previous = len(chosen)
                 train, val = self._split_samples(chosen, set(val_ids), seed)
-                runs.append(RunSpec("synthetic", f"{name}-{n}", seed, True, FixedPlan(samples(train)),
-                                    samples(val), set_name=name, multiple=n))
+                runs.append(
+                    RunSpec(
+                        "synthetic", f"{name}-{n}", seed, True, FixedPlan(samples(train)), samples(val), set_name=name, multiple=n
+                    )
+                )
         return runs
 
-    def _split_samples(self, chosen: list[SampleRecord], val_sources: set[int],
-                       seed: int) -> tuple[list[int], list[int]]:
+    def _split_samples(self, chosen: list[SampleRecord], val_sources: set[int], seed: int) -> tuple[list[int], list[int]]:
         """Validation = samples of the validation images (a group split: no near-duplicates
         across train/val); external samples without a source are split at random."""
         sourced = [s for s in chosen if s.source_image_id is not None]
@@ -185,9 +204,18 @@ class Planner:
                 self._note(f"augment: set {name!r} has no samples generated from training images, skipped")
                 continue
             for control in (False, True):
-                runs.append(RunSpec("augment", name, seed, control,
-                                    AlphaSampler(list(train), synth, self.cfg.alpha), images(val),
-                                    set_name=name, alpha=self.cfg.alpha))
+                runs.append(
+                    RunSpec(
+                        "augment",
+                        name,
+                        seed,
+                        control,
+                        AlphaSampler(list(train), synth, self.cfg.alpha),
+                        images(val),
+                        set_name=name,
+                        alpha=self.cfg.alpha,
+                    )
+                )
         return runs
 
     def small_n(self, seed: int) -> list[RunSpec]:
@@ -205,26 +233,37 @@ class Planner:
             seen.add(n)
             subset = [int(i) for i in order[:n]]
             train, val = split_train_val(subset, self.cfg.val_fraction, np.random.default_rng([seed, 6, n]))
-            runs.append(RunSpec("small-n", "Real", seed, True, FixedPlan(images(train)), images(val),
-                                n_real=n, r=0))
+            runs.append(RunSpec("small-n", "Real", seed, True, FixedPlan(images(train)), images(val), n_real=n, r=0))
             for name in names:
                 previous = 0
                 for r in self.cfg.small_n_r:
                     chosen = per_source(self.sets[name], train, r, np.random.default_rng([seed, 8, n]))
                     if len(chosen) <= previous:
-                        self._note(f"small-n: {name} N={n} r={r} skipped: not enough samples generated "
-                                   "from the N training images")
+                        self._note(
+                            f"small-n: {name} N={n} r={r} skipped: not enough samples generated from the N training images"
+                        )
                         continue
                     previous = len(chosen)
-                    runs.append(RunSpec("small-n", name, seed, True,
-                                        FixedPlan(images(train) + samples(chosen)), images(val),
-                                        set_name=name, n_real=n, r=r))
+                    runs.append(
+                        RunSpec(
+                            "small-n",
+                            name,
+                            seed,
+                            True,
+                            FixedPlan(images(train) + samples(chosen)),
+                            images(val),
+                            set_name=name,
+                            n_real=n,
+                            r=r,
+                        )
+                    )
         return runs
 
     def runs(self, experiments: Sequence[str]) -> list[RunSpec]:
         out: list[RunSpec] = []
         for seed in self.cfg.seeds:
             for exp in experiments:
-                out += {"real": self.real, "synthetic": self.synthetic, "augment": self.augment,
-                        "small-n": self.small_n}[exp](seed)
+                out += {"real": self.real, "synthetic": self.synthetic, "augment": self.augment, "small-n": self.small_n}[exp](
+                    seed
+                )
         return out

@@ -55,9 +55,15 @@ class Score:
 
 def finished_runs(ws: Workspace, fingerprint: str | None = None) -> list[dict]:
     """Done runs of one config + test split (the latest run's unless ``fingerprint`` is given)."""
-    rows = [{"key": r["run_key"], "params": json.loads(r["params_json"]),
-             "metrics": json.loads(r["metrics_json"] or "{}"), "created_at": r["created_at"]}
-            for r in ws.query("SELECT * FROM seg_runs WHERE status = 'done' ORDER BY created_at, id")]
+    rows = [
+        {
+            "key": r["run_key"],
+            "params": json.loads(r["params_json"]),
+            "metrics": json.loads(r["metrics_json"] or "{}"),
+            "created_at": r["created_at"],
+        }
+        for r in ws.query("SELECT * FROM seg_runs WHERE status = 'done' ORDER BY created_at, id")
+    ]
     if not rows:
         return []
     fp = fingerprint or rows[-1]["params"].get("fingerprint")
@@ -69,8 +75,7 @@ def group_scores(runs: list[dict]) -> dict[Group, Score]:
     out: dict[Group, Score] = defaultdict(lambda: Score([], [], []))
     for run in runs:
         p = run["params"]
-        g = Group(p["mode"], p["label"], bool(p["control"]), p.get("set_name"), p.get("multiple"),
-                  p.get("n_real"), p.get("r"))
+        g = Group(p["mode"], p["label"], bool(p["control"]), p.get("set_name"), p.get("multiple"), p.get("n_real"), p.get("r"))
         s = out[g]
         if p["seed"] in s.seeds:  # a rerun with the same seed (another data version): keep the latest
             i = s.seeds.index(p["seed"])
@@ -119,8 +124,11 @@ def small_n_rows(scores: dict[Group, Score]) -> list[tuple[int, str, dict[int, S
     rows = []
     for n in sorted({g.n_real for g in scores if g.mode == "small-n" and g.n_real is not None}):
         for name in ["Real"] + _sets(scores, "small-n"):
-            by_r = {g.r: s for g, s in scores.items()
-                    if g.mode == "small-n" and g.n_real == n and (g.set_name or "Real") == name and g.r is not None}
+            by_r = {
+                g.r: s
+                for g, s in scores.items()
+                if g.mode == "small-n" and g.n_real == n and (g.set_name or "Real") == name and g.r is not None
+            }
             if by_r:
                 rows.append((n, name, by_r))
     return rows
@@ -141,37 +149,48 @@ def _markdown(tables: dict, t6: list, rs: list[int], header: str) -> str:
         if not rows:
             out += ["(no finished runs)", ""]
             continue
-        out += markdown_table(["Data type", "Dice loss", "IoU"],
-                              [[label, s.fmt("dice_loss"), s.fmt("iou")] for label, s in rows]) + [""]
+        out += markdown_table(
+            ["Data type", "Dice loss", "IoU"], [[label, s.fmt("dice_loss"), s.fmt("iou")] for label, s in rows]
+        ) + [""]
     out += [f"## {TITLES['table6']}", ""]
     if not t6:
         return "\n".join(out + ["(no finished runs)", ""])
     cols = [0] + rs
-    head6 = ["N", "Data type"] + [h for r in cols for h in (f"{'real only' if r == 0 else f'r = {r}'}: Dice loss",
-                                                            "IoU")]
-    rows6 = [[n, name] + [c for r in cols for c in ((by_r[r].fmt("dice_loss"), by_r[r].fmt("iou")) if r in by_r
-                                                    else ("", ""))] for n, name, by_r in t6]
+    head6 = ["N", "Data type"] + [h for r in cols for h in (f"{'real only' if r == 0 else f'r = {r}'}: Dice loss", "IoU")]
+    rows6 = [
+        [n, name] + [c for r in cols for c in ((by_r[r].fmt("dice_loss"), by_r[r].fmt("iou")) if r in by_r else ("", ""))]
+        for n, name, by_r in t6
+    ]
     return "\n".join(out + markdown_table(head6, rows6) + [""])
 
 
-TABLES_CSV_HEADER = ["table", "data_type", "N", "r", "dice_loss_mean", "dice_loss_sd", "iou_mean", "iou_sd",
-                     "seeds"]
-_RUN_COLS = ["mode", "label", "control", "set_name", "multiple", "alpha", "n_real", "r", "seed",
-             "train_items", "val_items"]
-RUNS_CSV_HEADER = ["run_key", *_RUN_COLS, "dice_loss", "iou", "dice", "val_iou", "best_epoch", "epochs",
-                   "seconds", "path"]
+TABLES_CSV_HEADER = ["table", "data_type", "N", "r", "dice_loss_mean", "dice_loss_sd", "iou_mean", "iou_sd", "seeds"]
+_RUN_COLS = ["mode", "label", "control", "set_name", "multiple", "alpha", "n_real", "r", "seed", "train_items", "val_items"]
+RUNS_CSV_HEADER = ["run_key", *_RUN_COLS, "dice_loss", "iou", "dice", "val_iou", "best_epoch", "epochs", "seconds", "path"]
 
 
 def _csv(tables: dict, t6: list) -> list[list]:
-    rows = [[name, label, "", "", *s.stats("dice_loss"), *s.stats("iou"), len(s.seeds)]
-            for name, table in tables.items() for label, s in table]
-    return rows + [["table6", label, n, r, *s.stats("dice_loss"), *s.stats("iou"), len(s.seeds)]
-                   for n, label, by_r in t6 for r, s in sorted(by_r.items())]
+    rows = [
+        [name, label, "", "", *s.stats("dice_loss"), *s.stats("iou"), len(s.seeds)]
+        for name, table in tables.items()
+        for label, s in table
+    ]
+    return rows + [
+        ["table6", label, n, r, *s.stats("dice_loss"), *s.stats("iou"), len(s.seeds)]
+        for n, label, by_r in t6
+        for r, s in sorted(by_r.items())
+    ]
 
 
 def _runs_csv(runs: list[dict]) -> list[list]:
-    return [[run["key"], *[run["params"].get(c) for c in _RUN_COLS],
-             *[run["metrics"].get(k) for k in RUNS_CSV_HEADER[len(_RUN_COLS) + 1:]]] for run in runs]
+    return [
+        [
+            run["key"],
+            *[run["params"].get(c) for c in _RUN_COLS],
+            *[run["metrics"].get(k) for k in RUNS_CSV_HEADER[len(_RUN_COLS) + 1 :]],
+        ]
+        for run in runs
+    ]
 
 
 def plot_iou_vs_n(t6: list, rs: list[int]) -> bytes | None:
@@ -213,8 +232,10 @@ def gate_sentence(runs: list[dict]) -> str:
     synthetic = [r["params"] for r in runs if r["params"].get("mode") != "real"]
     notes = sorted({p.get("gate_note") or "" for p in synthetic})
     if not synthetic or notes == [""]:
-        return ("Synthetic sets: not filtered by the quality gates (every sample but the rejected ones; "
-                "'diffgen segment --only-passed' leaves out the samples that failed a gate).")
+        return (
+            "Synthetic sets: not filtered by the quality gates (every sample but the rejected ones; "
+            "'diffgen segment --only-passed' leaves out the samples that failed a gate)."
+        )
     filtered = [n for n in notes if n]
     mixed = " Some runs used unfiltered sets." if "" in notes else ""
     return "Synthetic sets filtered by the quality gates (--only-passed): " + "; ".join(filtered) + "." + mixed
@@ -231,18 +252,19 @@ def write_report(ws: Workspace, fingerprint: str | None = None) -> dict[str, str
     rs = sorted({r for _, _, by_r in t6 for r in by_r if r})
     p = runs[-1]["params"]
     cfg = p.get("config", {})
-    header = (f"# Segmentation experiments (paper section 3.5)\n\n"
-              f"Preset `{p.get('preset')}`: UNet++ / {cfg.get('encoder')} at {cfg.get('image_size')} px, "
-              f"{cfg.get('epochs')} epochs, alpha = {cfg.get('alpha')}; {len(runs)} finished runs, "
-              f"seeds {sorted({r['params']['seed'] for r in runs})}. Test set: "
-              f"{runs[-1]['metrics'].get('images')} held-out real images; protocol: "
-              f"{p.get('protocol_description') or 'random hold-out (recorded before test roles existed)'}. "
-              "Scores are the mean over "
-              "test images of the soft Dice loss and the IoU at threshold 0.5, from the checkpoint "
-              "with the best validation IoU. " + gate_sentence(runs))
+    header = (
+        f"# Segmentation experiments (paper section 3.5)\n\n"
+        f"Preset `{p.get('preset')}`: UNet++ / {cfg.get('encoder')} at {cfg.get('image_size')} px, "
+        f"{cfg.get('epochs')} epochs, alpha = {cfg.get('alpha')}; {len(runs)} finished runs, "
+        f"seeds {sorted({r['params']['seed'] for r in runs})}. Test set: "
+        f"{runs[-1]['metrics'].get('images')} held-out real images; protocol: "
+        f"{p.get('protocol_description') or 'random hold-out (recorded before test roles existed)'}. "
+        "Scores are the mean over "
+        "test images of the soft Dice loss and the IoU at threshold 0.5, from the checkpoint "
+        "with the best validation IoU. " + gate_sentence(runs)
+    )
     out_dir = ws.path(REPORT_DIR)
-    files = {"markdown": out_dir / "segmentation.md", "tables_csv": out_dir / "tables.csv",
-             "runs_csv": out_dir / "runs.csv"}
+    files = {"markdown": out_dir / "segmentation.md", "tables_csv": out_dir / "tables.csv", "runs_csv": out_dir / "runs.csv"}
     atomic_write_text(files["markdown"], _markdown(tables, t6, rs, header))
     write_csv(files["tables_csv"], TABLES_CSV_HEADER, _csv(tables, t6))
     write_csv(files["runs_csv"], RUNS_CSV_HEADER, _runs_csv(runs))

@@ -50,22 +50,31 @@ def _collate(batch: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, 
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, store: ItemStore, refs: Sequence[ItemRef], device: torch.device,
-             batch_size: int) -> dict:
+def evaluate(model: torch.nn.Module, store: ItemStore, refs: Sequence[ItemRef], device: torch.device, batch_size: int) -> dict:
     """Mean per-image Dice loss, IoU and Dice of ``refs`` (threshold 0.5)."""
     model.eval()
     acc = MetricAccumulator.empty()
     for i in range(0, len(refs), batch_size):
-        x, y = as_batch(*store.stack(refs[i:i + batch_size]))
+        x, y = as_batch(*store.stack(refs[i : i + batch_size]))
         prob = torch.sigmoid(model(x.to(device)).float())
         acc.add(prob.cpu(), y)
     return acc.summary()
 
 
-def train_model(model: torch.nn.Module, cfg: SegConfig, plan: EpochPlan, store: ItemStore,
-                val: Sequence[ItemRef], test: Sequence[ItemRef], *, seed: int, control: bool,
-                device: torch.device, on_step: StepCallback | None = None,
-                cancel: Callable[[], bool] | None = None) -> TrainOutcome:
+def train_model(
+    model: torch.nn.Module,
+    cfg: SegConfig,
+    plan: EpochPlan,
+    store: ItemStore,
+    val: Sequence[ItemRef],
+    test: Sequence[ItemRef],
+    *,
+    seed: int,
+    control: bool,
+    device: torch.device,
+    on_step: StepCallback | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> TrainOutcome:
     """Train for the effective number of epochs; checks ``cancel`` before every batch."""
     torch.manual_seed(seed)
     rng = np.random.default_rng([seed, 1])
@@ -80,10 +89,14 @@ def train_model(model: torch.nn.Module, cfg: SegConfig, plan: EpochPlan, store: 
         for g in opt.param_groups:
             g["lr"] = lr
         items = plan.epoch(rng)
-        items = items[:items_used(len(items), cfg.batch_size)]
+        items = items[: items_used(len(items), cfg.batch_size)]
         loader = torch.utils.data.DataLoader(
-            EpochDataset(items, store.arrays, control, seed, epoch), batch_size=cfg.batch_size,
-            shuffle=False, num_workers=cfg.workers, collate_fn=_collate)
+            EpochDataset(items, store.arrays, control, seed, epoch),
+            batch_size=cfg.batch_size,
+            shuffle=False,
+            num_workers=cfg.workers,
+            collate_fn=_collate,
+        )
         model.train()
         losses = []
         for x, y in loader:
@@ -98,9 +111,16 @@ def train_model(model: torch.nn.Module, cfg: SegConfig, plan: EpochPlan, store: 
             if on_step:
                 on_step(f"epoch {epoch + 1}/{epochs} loss {losses[-1]:.3f}")
         v = evaluate(model, store, val, device, cfg.batch_size)
-        history.append({"epoch": epoch + 1, "lr": lr, "train_dice_loss": float(np.mean(losses)),
-                        "val_dice_loss": v["dice_loss"], "val_iou": v["iou"], "synthetic_fraction":
-                        sum(r.kind == "sample" for r in items) / max(1, len(items))})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "lr": lr,
+                "train_dice_loss": float(np.mean(losses)),
+                "val_dice_loss": v["dice_loss"],
+                "val_iou": v["iou"],
+                "synthetic_fraction": sum(r.kind == "sample" for r in items) / max(1, len(items)),
+            }
+        )
         if best_state is None or v["iou"] > best_iou:  # ties keep the earlier epoch
             best_iou, best_epoch, best_val = v["iou"], epoch + 1, v
             best_state = copy.deepcopy({k: t.detach().cpu() for k, t in model.state_dict().items()})

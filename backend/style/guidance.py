@@ -44,8 +44,9 @@ class StyleConfig:
     Defaults are the paper's; where the paper is silent they follow the command in the
     author's README (dsaragih/diffuse-gen, ``main.py ... --diff_iter 100 --use_colormatch``).
     """
-    skip_timesteps: int = 80       # Table A.1 skip_timesteps: with respacing 200, 120 steps run
-    lambda_zecon: float = 500.0    # Table A.3 (all lambdas)
+
+    skip_timesteps: int = 80  # Table A.1 skip_timesteps: with respacing 200, 120 steps run
+    lambda_zecon: float = 500.0  # Table A.3 (all lambdas)
     lambda_vgg: float = 100.0
     lambda_mse: float = 5000.0
     lambda_sty: float = 10000.0
@@ -58,8 +59,8 @@ class StyleConfig:
     zecon_patches: int = 256
     zecon_temperature: float = 0.07
     # After sampling: the author's --use_colormatch (color-matcher's 'mkl' to the style target).
-    color_match: str = "mkl"       # none | mkl | histogram (see colour.py)
-    dino_size: int = 224           # DINO input size; smaller trades style fidelity for speed on CPU
+    color_match: str = "mkl"  # none | mkl | histogram (see colour.py)
+    dino_size: int = 224  # DINO input size; smaller trades style fidelity for speed on CPU
     # The styled sample's mask: "styled" = the guided 4th channel, as the author's code keeps
     # the styled x0's last channel (image_editor.py, img[..., -1:]); "parent" = the inpainted one's.
     mask_from: str = "styled"
@@ -67,8 +68,7 @@ class StyleConfig:
     def __post_init__(self) -> None:
         for name, choices in (("color_match", METHODS), ("mask_from", MASK_SOURCES)):
             if getattr(self, name) not in choices:
-                raise DiffGenError(f"style.{name} must be one of {', '.join(choices)}, "
-                                   f"not {getattr(self, name)!r}")
+                raise DiffGenError(f"style.{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "StyleConfig":
@@ -96,6 +96,7 @@ class StyleConfig:
 @dataclass
 class Networks:
     """The frozen loss networks, built by the caller only for the terms that need them."""
+
     vgg: nn.Sequential | None = None
     dino: DinoCLS | None = None
 
@@ -111,9 +112,16 @@ class StyleGuide:
     """The cond_fn of one image: holds the content and target tensors, the previous step's
     [CLS] (semantic divergence) and the last unweighted loss terms (provenance)."""
 
-    def __init__(self, cfg: StyleConfig, diffusion: GaussianDiffusion, model: DiffusionUNet,
-                 content: torch.Tensor, target: torch.Tensor, nets: Networks,
-                 generator: torch.Generator):
+    def __init__(
+        self,
+        cfg: StyleConfig,
+        diffusion: GaussianDiffusion,
+        model: DiffusionUNet,
+        content: torch.Tensor,
+        target: torch.Tensor,
+        nets: Networks,
+        generator: torch.Generator,
+    ):
         self.cfg, self.diffusion, self.model, self.nets = cfg, diffusion, model, nets
         self.content, self.target, self.generator = content, target, generator
         self.encoder = UNetEncoder(model) if cfg.lambda_zecon else None
@@ -121,7 +129,7 @@ class StyleGuide:
             raise ValueError("a network needed by a non-zero lambda was not built")
         self.target_cls: torch.Tensor | None = None
         self.prev_cls: torch.Tensor | None = None
-        self.prev_image = content          # DiffuseIT starts the divergence from the input
+        self.prev_image = content  # DiffuseIT starts the divergence from the input
         self.terms: dict[str, float] = {}
 
     def _noised_content(self, t: torch.Tensor, fac: float) -> torch.Tensor:
@@ -162,11 +170,12 @@ class StyleGuide:
         cfg, terms = self.cfg, {}
         if cfg.lambda_zecon:
             encoder = _built(self.encoder, "UNet encoder")
-            t0 = torch.zeros_like(t, dtype=torch.float32)   # ZeCon reads the encoder at t = 0
+            t0 = torch.zeros_like(t, dtype=torch.float32)  # ZeCon reads the encoder at t = 0
             with torch.no_grad():
                 feats_k = encoder(y_in, t0)
-            terms["zecon"] = losses.zecon_loss(encoder(x_in, t0), feats_k, cfg.zecon_patches,
-                                               cfg.zecon_temperature, self.generator)
+            terms["zecon"] = losses.zecon_loss(
+                encoder(x_in, t0), feats_k, cfg.zecon_patches, cfg.zecon_temperature, self.generator
+            )
         if cfg.lambda_vgg:
             terms["vgg"] = losses.vgg_loss(_built(self.nets.vgg, "VGG"), x_in, y_in)
         if cfg.lambda_mse:
@@ -177,15 +186,22 @@ class StyleGuide:
     def cond_fn(self, x: torch.Tensor, t: torch.Tensor, out: PMeanVar) -> torch.Tensor:
         """Gradient that p_sample adds (times the variance) to the mean: -dL/dx_t."""
         loss = self.loss(x, t, out)
-        if not loss.requires_grad:     # no term active at this step (e.g. only lambda_sem, window closed)
+        if not loss.requires_grad:  # no term active at this step (e.g. only lambda_sem, window closed)
             return torch.zeros_like(x)
         return -torch.autograd.grad(loss, x)[0]
 
 
-def style_tensor(model: DiffusionUNet, diffusion: GaussianDiffusion, content: torch.Tensor,
-                 target: torch.Tensor, cfg: StyleConfig, nets: Networks, generator: torch.Generator,
-                 step_done: Callable[[int, int], None] | None = None,
-                 cancel: Callable[[], bool] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+def style_tensor(
+    model: DiffusionUNet,
+    diffusion: GaussianDiffusion,
+    content: torch.Tensor,
+    target: torch.Tensor,
+    cfg: StyleConfig,
+    nets: Networks,
+    generator: torch.Generator,
+    step_done: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Style one batch: ``content`` (N, 4, H, W) and ``target`` (N, 3, H, W) in [-1, 1].
 
     Returns the final x_0 (N, 4, H, W) and the last step's unweighted loss terms. With every
@@ -193,8 +209,7 @@ def style_tensor(model: DiffusionUNet, diffusion: GaussianDiffusion, content: to
     """
     T = diffusion.num_timesteps
     if not 0 <= cfg.skip_timesteps < T:
-        raise BadInputError(f"skip_timesteps={cfg.skip_timesteps} must be in [0, {T - 1}] "
-                            f"for a model sampled with {T} steps")
+        raise BadInputError(f"skip_timesteps={cfg.skip_timesteps} must be in [0, {T - 1}] for a model sampled with {T} steps")
     device = content.device
     start = T - cfg.skip_timesteps - 1
     indices = list(range(start, -1, -1))
@@ -203,8 +218,7 @@ def style_tensor(model: DiffusionUNet, diffusion: GaussianDiffusion, content: to
     def randn() -> torch.Tensor:
         return torch.randn(content.shape, generator=generator).to(device)
 
-    x = diffusion.q_sample(content, torch.full((content.shape[0],), start, device=device, dtype=torch.long),
-                           randn())
+    x = diffusion.q_sample(content, torch.full((content.shape[0],), start, device=device, dtype=torch.long), randn())
     for n, i in enumerate(indices):
         if cancel is not None and cancel():
             raise Cancelled("style transfer cancelled")
@@ -218,8 +232,7 @@ def style_tensor(model: DiffusionUNet, diffusion: GaussianDiffusion, content: to
             # One UNet pass with x on the graph: cond_fn differentiates the same pred_x0.
             with torch.enable_grad():
                 x_req = x.detach().requires_grad_(True)
-                x, _ = diffusion.p_sample(model, x_req, t, noise, clip_denoised=False,
-                                          cond_fn=guide.cond_fn)
+                x, _ = diffusion.p_sample(model, x_req, t, noise, clip_denoised=False, cond_fn=guide.cond_fn)
             x = x.detach()
         if step_done is not None:
             step_done(n + 1, len(indices))

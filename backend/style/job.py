@@ -48,7 +48,7 @@ class LoadedModel:
     preset: dict
     cfg: StyleConfig
     model_id: int | None
-    gates: GateConfig                      # the preset's [gates] after --set overrides
+    gates: GateConfig  # the preset's [gates] after --set overrides
 
 
 def style_config(preset: dict, params: StyleParams) -> StyleConfig:
@@ -70,9 +70,11 @@ def style_config(preset: dict, params: StyleParams) -> StyleConfig:
 
 def unstyled_samples(ws: Workspace) -> list[SampleRecord]:
     """Inpainted samples without a styled child."""
-    rows = ws.query("SELECT id FROM samples s WHERE kind = 'inpainted' AND NOT EXISTS "
-                    "(SELECT 1 FROM samples c WHERE c.parent_sample_id = s.id AND c.kind = 'styled')"
-                    " ORDER BY id")
+    rows = ws.query(
+        "SELECT id FROM samples s WHERE kind = 'inpainted' AND NOT EXISTS "
+        "(SELECT 1 FROM samples c WHERE c.parent_sample_id = s.id AND c.kind = 'styled')"
+        " ORDER BY id"
+    )
     return [ws.sample(r[0]) for r in rows]
 
 
@@ -85,6 +87,7 @@ def styled_set_name(parent_set: str) -> str:
 
 def to_tensor(rgb: np.ndarray, size: int, mask: np.ndarray | None = None) -> torch.Tensor:
     """(1, C, size, size) in [-1, 1]: RGB, plus the mask as a 4th channel when given."""
+
     def fit(a: np.ndarray, interp: int) -> np.ndarray:
         if a.shape[:2] == (size, size):
             return a
@@ -113,8 +116,11 @@ class StyleJob:
     def model_source(self, sample: SampleRecord) -> tuple[Path, int | None, dict]:
         """The folder and id of the model that styles ``sample`` (the one that made it, else
         the image's), and its preset (as resolved for this run)."""
-        rows = self.ws.query("SELECT path, preset FROM models WHERE id = ?", (sample.model_id,)) \
-            if sample.model_id is not None else []
+        rows = (
+            self.ws.query("SELECT path, preset FROM models WHERE id = ?", (sample.model_id,))
+            if sample.model_id is not None
+            else []
+        )
         if rows:
             folder, model_id, trained_with = self.ws.path(rows[0]["path"]), sample.model_id, rows[0]["preset"]
         else:
@@ -128,9 +134,14 @@ class StyleJob:
         if key not in self.models:
             model, diff_cfg, _ = load_model(folder, device=self.device)
             model.requires_grad_(False)
-            self.models[key] = LoadedModel(model, create_diffusion(diff_cfg), preset,
-                                           style_config(preset, self.params), model_id,
-                                           gate_config(apply_overrides(preset, list(self.params.overrides))))
+            self.models[key] = LoadedModel(
+                model,
+                create_diffusion(diff_cfg),
+                preset,
+                style_config(preset, self.params),
+                model_id,
+                gate_config(apply_overrides(preset, list(self.params.overrides))),
+            )
         return self.models[key]
 
     def resolved(self, samples: list[SampleRecord]) -> dict[str, Any]:
@@ -138,9 +149,14 @@ class StyleJob:
         out: dict[str, Any] = {}
         for sample in samples:
             folder, _, preset = self.model_source(sample)
-            out.setdefault(self.ws.rel(folder), {
-                "preset": self.params.preset or preset.get("name"), "style": style_config(preset, self.params).to_dict(),
-                "gates": dataclasses.asdict(gate_config(apply_overrides(preset, list(self.params.overrides))))})
+            out.setdefault(
+                self.ws.rel(folder),
+                {
+                    "preset": self.params.preset or preset.get("name"),
+                    "style": style_config(preset, self.params).to_dict(),
+                    "gates": dataclasses.asdict(gate_config(apply_overrides(preset, list(self.params.overrides)))),
+                },
+            )
         return out
 
     def ensure_networks(self, cfg: StyleConfig) -> None:
@@ -156,18 +172,19 @@ class StyleJob:
         target = self.params.target
         if target == "original":
             if sample.source_image_id is None:
-                raise DiffGenError(f"sample {sample.id} has no source image to take the style from; "
-                                   "pass --target IMAGE")
+                raise DiffGenError(f"sample {sample.id} has no source image to take the style from; pass --target IMAGE")
             return self.ws.read_image(sample.source_image_id), f"original:{sample.source_image_id}"
         return load_rgb(target)[0], str(Path(target).resolve())
 
-    def style_one(self, sample: SampleRecord, step_done: Callable[[int, int], None],
-                  cancel: Callable[[], bool] | None) -> SampleRecord:
+    def style_one(
+        self, sample: SampleRecord, step_done: Callable[[int, int], None], cancel: Callable[[], bool] | None
+    ) -> SampleRecord:
         """Style ``sample`` and record the result (with its gate scores: the seam after style)."""
         return self.ws.sample(self.style_row(sample, step_done, cancel).store(self.ws, self.job_id))
 
-    def style_row(self, sample: SampleRecord, step_done: Callable[[int, int], None],
-                  cancel: Callable[[], bool] | None) -> SampleRow:
+    def style_row(
+        self, sample: SampleRecord, step_done: Callable[[int, int], None], cancel: Callable[[], bool] | None
+    ) -> SampleRow:
         """The styled child of ``sample`` as the workspace would record it (not stored)."""
         lm = self.model_for(sample)
         cfg = lm.cfg
@@ -180,32 +197,49 @@ class StyleJob:
         seed = self.params.seed + sample.id
         generator = torch.Generator().manual_seed(seed)
         started = time.perf_counter()
-        x, terms = style_tensor(lm.model, lm.diffusion, content, target, cfg, self.nets, generator,
-                                step_done, cancel)
+        x, terms = style_tensor(lm.model, lm.diffusion, content, target, cfg, self.nets, generator, step_done, cancel)
         seconds = time.perf_counter() - started
         if not torch.isfinite(x).all():
-            raise DiffGenError(f"sample {sample.id}: guidance diverged (non-finite values); lower the "
-                               "lambdas (at sizes below 256 px scale them by (size/256)^2, as the tiny preset does)")
+            raise DiffGenError(
+                f"sample {sample.id}: guidance diverged (non-finite values); lower the "
+                "lambdas (at sizes below 256 px scale them by (size/256)^2, as the tiny preset does)"
+            )
         rgb = match_colours(to_uint8(x[0, :3]), to_uint8(target[0]), cfg.color_match)
         if cfg.mask_from == "styled":
             mask = self.clean_mask(np.where(x[0, 3].cpu().numpy() > 0, 255, 0).astype(np.uint8), lm.preset)
         else:
-            mask = cv2.resize(parent_mask, (size, size), interpolation=cv2.INTER_NEAREST) \
-                if parent_mask.shape[:2] != (size, size) else parent_mask
+            mask = (
+                cv2.resize(parent_mask, (size, size), interpolation=cv2.INTER_NEAREST)
+                if parent_mask.shape[:2] != (size, size)
+                else parent_mask
+            )
         provenance = {
-            "stage": "style", "style": cfg.to_dict(), "steps": cfg_steps(lm.diffusion, cfg),
-            "respaced_steps": lm.diffusion.num_timesteps, "base_seed": self.params.seed,
-            "target": target_name, "final_loss_terms": terms,
-            "preset": self.params.preset or lm.preset.get("name"), "seconds": round(seconds, 3),
+            "stage": "style",
+            "style": cfg.to_dict(),
+            "steps": cfg_steps(lm.diffusion, cfg),
+            "respaced_steps": lm.diffusion.num_timesteps,
+            "base_seed": self.params.seed,
+            "target": target_name,
+            "final_loss_terms": terms,
+            "preset": self.params.preset or lm.preset.get("name"),
+            "seconds": round(seconds, 3),
             **({"note": self.params.note} if self.params.note else {}),
             "device": str(self.device),
         }
         scores = score_child(self.ws, sample, rgb, mask, lm.gates)
-        return SampleRow("styled", styled_set_name(sample.set_name), *sample_pngs(rgb, mask), provenance, seed=seed,
-                         source_image_id=sample.source_image_id, mask_version_id=sample.mask_version_id,
-                         parent_sample_id=sample.id,
-                         model_id=lm.model_id if lm.model_id is not None else sample.model_id,
-                         gates=None if scores is None else tuple(scores), checks={"parent_image": sample.image_path})
+        return SampleRow(
+            "styled",
+            styled_set_name(sample.set_name),
+            *sample_pngs(rgb, mask),
+            provenance,
+            seed=seed,
+            source_image_id=sample.source_image_id,
+            mask_version_id=sample.mask_version_id,
+            parent_sample_id=sample.id,
+            model_id=lm.model_id if lm.model_id is not None else sample.model_id,
+            gates=None if scores is None else tuple(scores),
+            checks={"parent_image": sample.image_path},
+        )
 
     @staticmethod
     def clean_mask(mask: np.ndarray, preset: dict) -> np.ndarray:
@@ -220,13 +254,13 @@ def cfg_steps(diffusion: GaussianDiffusion, cfg: StyleConfig) -> int:
 
 @dataclass(frozen=True)
 class StyleResult(JobResult):
-    styled: tuple[int, ...]                # new styled sample ids (none from a shard: its samples are bundled)
-    errors: tuple[str, ...]                # per sample that could not be styled
+    styled: tuple[int, ...]  # new styled sample ids (none from a shard: its samples are bundled)
+    errors: tuple[str, ...]  # per sample that could not be styled
     considered: int
     seconds_per_image: float | None
-    bundled: int = 0                       # a shard's samples written to its bundle
-    already_done: int = 0                  # a shard's samples found in its bundle (an interrupted run)
-    bundle: str | None = None              # a shard's bundle folder
+    bundled: int = 0  # a shard's samples written to its bundle
+    already_done: int = 0  # a shard's samples found in its bundle (an interrupted run)
+    bundle: str | None = None  # a shard's bundle folder
 
 
 def _selected(ws: Workspace, params: StyleParams, shard: Shard | None) -> list[SampleRecord]:
@@ -251,8 +285,12 @@ def _open_bundle(job: StyleJob, shard: Shard, selected: list[SampleRecord]) -> B
     run, digest = run_identity("style", params, params.seed)
     identity = {"kind": "style", "run": run, "digest": digest, "shard": [shard.index, shard.count]}
     inpainted = [s for s in selected if s.kind == "inpainted"]
-    return BundleWriter(bundle_folder(job.ws, run, shard, params.bundle), identity, [_item_key(s) for s in selected],
-                        {"params": params.to_dict(), "models": job.resolved(inpainted)})
+    return BundleWriter(
+        bundle_folder(job.ws, run, shard, params.bundle),
+        identity,
+        [_item_key(s) for s in selected],
+        {"params": params.to_dict(), "models": job.resolved(inpainted)},
+    )
 
 
 def run_style(ws: Workspace, params: StyleParams, ctx: JobContext) -> StyleResult:
@@ -296,10 +334,16 @@ def run_style(ws: Workspace, params: StyleParams, ctx: JobContext) -> StyleResul
             errors.append(f"sample {sample.id}: {e}")
             ctx.log(errors[-1])
     folder = str(bundle.finish(errors)) if bundle is not None else None
-    return StyleResult(summary=f"styled {len(made) + bundled} of {len(selected)} samples"
-                               + (f", {len(errors)} errors" if errors else "")
-                               + (f", {resumed} already in the bundle" if resumed else "")
-                               + (f"; shard {shard}: bundle {folder}" if folder else ""),
-                       styled=tuple(made), errors=tuple(errors), considered=len(selected),
-                       seconds_per_image=(sum(seconds) / len(seconds)) if seconds else None,
-                       bundled=bundled, already_done=resumed, bundle=folder)
+    return StyleResult(
+        summary=f"styled {len(made) + bundled} of {len(selected)} samples"
+        + (f", {len(errors)} errors" if errors else "")
+        + (f", {resumed} already in the bundle" if resumed else "")
+        + (f"; shard {shard}: bundle {folder}" if folder else ""),
+        styled=tuple(made),
+        errors=tuple(errors),
+        considered=len(selected),
+        seconds_per_image=(sum(seconds) / len(seconds)) if seconds else None,
+        bundled=bundled,
+        already_done=resumed,
+        bundle=folder,
+    )

@@ -46,19 +46,23 @@ def _normalise(v: torch.Tensor) -> torch.Tensor:
     return v / (v.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-7)
 
 
-def zecon_loss(feats_q: list[torch.Tensor], feats_k: list[torch.Tensor], num_patches: int = 256,
-               temperature: float = 0.07, generator: torch.Generator | None = None) -> torch.Tensor:
+def zecon_loss(
+    feats_q: list[torch.Tensor],
+    feats_k: list[torch.Tensor],
+    num_patches: int = 256,
+    temperature: float = 0.07,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """ZeCon's content loss: PatchNCE at ``num_patches`` random locations per layer (the same
     locations in query and key), summed over layers. Batch items are pooled per layer as the
     reference does (it runs with batch size 1)."""
     total = feats_q[0].new_zeros(())
     for fq, fk in zip(feats_q, feats_k):
-        q = fq.permute(0, 2, 3, 1).flatten(1, 2)   # (B, HW, C)
+        q = fq.permute(0, 2, 3, 1).flatten(1, 2)  # (B, HW, C)
         k = fk.permute(0, 2, 3, 1).flatten(1, 2)
         hw = q.shape[1]
         ids = torch.randperm(hw, generator=generator)[: min(num_patches, hw)].to(q.device)
-        total = total + patch_nce(_normalise(q[:, ids].flatten(0, 1)),
-                                  _normalise(k[:, ids].flatten(0, 1)), temperature)
+        total = total + patch_nce(_normalise(q[:, ids].flatten(0, 1)), _normalise(k[:, ids].flatten(0, 1)), temperature)
     return total
 
 

@@ -52,7 +52,7 @@ def _unwrap(state: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, torch
             continue
         for p in prefixes:
             if k.startswith(p):
-                k = k[len(p):]
+                k = k[len(p) :]
         out[k] = v
     return out
 
@@ -92,6 +92,7 @@ class DinoSpec:
     """Which ViT to build. The default is the paper's DINO ViT-B/8 at 224 px; tests pass a
     small ViT (``timm_kwargs`` shrinking depth/width) through the same loader, because a
     full ViT-B/8 is slow on CPU."""
+
     architecture: str = "vit_base_patch8_224.dino"
     input_size: int = 224
     timm_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -114,8 +115,7 @@ def dino_spec(input_size: int) -> DinoSpec:
     interpolated (timm's dynamic_img_size), which costs ~(224/size)^4 less attention work."""
     if input_size == DEFAULT_DINO.input_size:
         return DEFAULT_DINO
-    return replace(DEFAULT_DINO, input_size=input_size,
-                   timm_kwargs={**DEFAULT_DINO.timm_kwargs, "dynamic_img_size": True})
+    return replace(DEFAULT_DINO, input_size=input_size, timm_kwargs={**DEFAULT_DINO.timm_kwargs, "dynamic_img_size": True})
 
 
 class DinoCLS(nn.Module):
@@ -135,8 +135,7 @@ class DinoCLS(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = (images[:, :3] + 1) / 2
         if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
-                              align_corners=False, antialias=True)
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False, antialias=True)
         x = (x - self.mean) / self.std
         captured: list[torch.Tensor] = []
         handle = self.vit.blocks[-1].register_forward_hook(lambda _m, _i, out: captured.append(out))
@@ -186,12 +185,12 @@ class UNetEncoder:
                 feats.append(get(out))
                 if stop:
                     raise _EncoderDone
+
             return hook
 
         handles = [unet.conv_in.register_forward_hook(keep(lambda o: o, False))]
         for i in range(self.levels):
-            handles.append(unet.down_blocks[i].register_forward_hook(
-                keep(lambda o: o[1][last], i == self.levels - 1)))
+            handles.append(unet.down_blocks[i].register_forward_hook(keep(lambda o: o[1][last], i == self.levels - 1)))
         try:
             self.model(x, t_model)
         except _EncoderDone:

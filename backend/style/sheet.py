@@ -36,8 +36,11 @@ def style_sheet(ws: Workspace, sample_ids: list[int] | None = None, limit: int =
     for s, parent_id in pairs:
         parent_img, parent_mask = ws.read_sample(parent_id)
         img, mask = ws.read_sample(s)
-        rows.append(np.concatenate([tiles.tile(parent_img, tile, parent_mask), tiles.tile(img, tile, mask),
-                                    tiles.tile(_target(ws, s), tile)], axis=1))
+        rows.append(
+            np.concatenate(
+                [tiles.tile(parent_img, tile, parent_mask), tiles.tile(img, tile, mask), tiles.tile(_target(ws, s), tile)], axis=1
+            )
+        )
     header = np.full((HEADER, tile * len(COLUMNS), 3), 255, np.uint8)
     for k, name in enumerate(COLUMNS):
         cv2.putText(header, name, (k * tile + 6, HEADER - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)

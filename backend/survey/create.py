@@ -55,15 +55,18 @@ def parse_ids(spec: str) -> tuple[int, ...]:
 
 
 def _real_candidates(ws: Workspace, only: tuple[int, ...] | None) -> list[dict]:
-    rows = ws.query("SELECT i.id, m.path AS mask FROM images i JOIN mask_versions m ON m.id = i.current_mask_id"
-                    f" WHERE i.flagged = 0 AND i.{GENERATION_ROLE} ORDER BY i.id")
+    rows = ws.query(
+        "SELECT i.id, m.path AS mask FROM images i JOIN mask_versions m ON m.id = i.current_mask_id"
+        f" WHERE i.flagged = 0 AND i.{GENERATION_ROLE} ORDER BY i.id"
+    )
     if only is not None:
         refuse_held_out(ws, only)
         usable = {r["id"] for r in rows}
         bad = [i for i in only if i not in usable]
         if bad:
-            raise BadInputError(f"--real-images: image id(s) {', '.join(map(str, bad))} are not usable "
-                                "(unknown, flagged, or without a mask)")
+            raise BadInputError(
+                f"--real-images: image id(s) {', '.join(map(str, bad))} are not usable (unknown, flagged, or without a mask)"
+            )
         rows = [r for r in rows if r["id"] in set(only)]
     return [{"image_id": r["id"], "sample_id": None, "set": "Real"} for r in rows]
 
@@ -74,8 +77,10 @@ def _candidates(ws: Workspace, kind: str, config: SurveyConfig) -> tuple[list[di
     if kind == "real":
         return _real_candidates(ws, config.real_images), ()
     keep = " AND r.decision = 'keep'" if config.only_kept else ""
-    rows = ws.query("SELECT s.id, s.set_name FROM samples s LEFT JOIN reviews r ON r.sample_id = s.id"
-                    f" WHERE s.kind = ?{keep} ORDER BY s.id", (kind,))
+    rows = ws.query(
+        f"SELECT s.id, s.set_name FROM samples s LEFT JOIN reviews r ON r.sample_id = s.id WHERE s.kind = ?{keep} ORDER BY s.id",
+        (kind,),
+    )
     pool = [{"image_id": None, "sample_id": r["id"], "set": r["set_name"]} for r in rows]
     if not config.only_passed:
         return pool, ()
@@ -122,8 +127,7 @@ def encode_blinded_png(array: np.ndarray) -> bytes:
     up = np.diff(rows, axis=0, prepend=np.zeros((1, rows.shape[1]), np.int16)) % 256
     raw = np.concatenate([np.full((h, 1), 2, np.uint8), up.astype(np.uint8)], axis=1).tobytes()
     ihdr = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(raw, 9))
-            + _chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b"")
 
 
 def new_codes(n: int) -> list[str]:
@@ -142,8 +146,9 @@ def _kind_label(kind: str, drawn: list[dict]) -> str:
     return sets.pop() if len(sets) == 1 else KIND_LABELS.get(kind, kind)
 
 
-def _draw(ws: Workspace, config: SurveyConfig, counts: dict[str, int], seed: int
-          ) -> tuple[list[tuple[str, dict]], dict[str, str], tuple[int, ...]]:
+def _draw(
+    ws: Workspace, config: SurveyConfig, counts: dict[str, int], seed: int
+) -> tuple[list[tuple[str, dict]], dict[str, str], tuple[int, ...]]:
     """(kind, candidate) for every drawn item, the display label of each kind, and the
     samples left out for failing a quality gate (``only_passed``)."""
     rng = np.random.default_rng(seed)
@@ -154,13 +159,15 @@ def _draw(ws: Workspace, config: SurveyConfig, counts: dict[str, int], seed: int
         pool, left_out = _candidates(ws, kind, config)
         failed += left_out
         if len(pool) < n:
-            what = ("real images with a mask (unflagged)" + (" among --real-images" if config.real_images else "")
-                    if kind == "real" else f"'{kind}' samples" + (" marked keep in review" if config.only_kept else "")
-                    + (" that passed the quality gates" if config.only_passed else ""))
-            kinds = ", ".join(f"{r[0]} ({r[1]})" for r in ws.query(
-                "SELECT kind, COUNT(*) FROM samples GROUP BY kind")) or "none"
-            raise BadInputError(f"the survey needs {n} {what} but the workspace has {len(pool)}. "
-                                f"Sample kinds present: {kinds}.")
+            what = (
+                "real images with a mask (unflagged)" + (" among --real-images" if config.real_images else "")
+                if kind == "real"
+                else f"'{kind}' samples"
+                + (" marked keep in review" if config.only_kept else "")
+                + (" that passed the quality gates" if config.only_passed else "")
+            )
+            kinds = ", ".join(f"{r[0]} ({r[1]})" for r in ws.query("SELECT kind, COUNT(*) FROM samples GROUP BY kind")) or "none"
+            raise BadInputError(f"the survey needs {n} {what} but the workspace has {len(pool)}. Sample kinds present: {kinds}.")
         chosen = [pool[i] for i in sorted(rng.choice(len(pool), n, replace=False))]
         labels[kind] = _kind_label(kind, chosen)
         drawn += [(kind, c) for c in chosen]
@@ -170,13 +177,15 @@ def _draw(ws: Workspace, config: SurveyConfig, counts: dict[str, int], seed: int
 def _gate_record(ws: Workspace, drawn: list[tuple[str, dict]], failed: tuple[int, ...]) -> dict:
     """What ``only_passed`` did: samples left out of the pools, drawn samples not scored yet."""
     shown = queries.gate_filter(ws, [c["sample_id"] for _, c in drawn if c["sample_id"] is not None])
-    return {"left_out": len(failed), "unscored": len(shown.unscored),
-            "note": replace(shown, failed=failed).describe()}
+    return {"left_out": len(failed), "unscored": len(shown.unscored), "note": replace(shown, failed=failed).describe()}
 
 
-def create_survey(ws: Workspace, config: SurveyConfig,
-                  progress: Callable[[int, int, str], None] | None = None,
-                  cancel: Callable[[], bool] | None = None) -> Survey:
+def create_survey(
+    ws: Workspace,
+    config: SurveyConfig,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Survey:
     """Draw the items, write their blinded copies and store the survey (all or nothing)."""
     name = check_name(config.name)
     if ws.query("SELECT 1 FROM surveys WHERE name = ?", (name,)):
@@ -192,10 +201,17 @@ def create_survey(ws: Workspace, config: SurveyConfig,
     # Code order is random and tells nothing of the kind; everything below follows it.
     by_code = sorted(zip(new_codes(len(drawn)), range(len(drawn))))
     folder = f"surveys/{name}-{secrets.token_hex(3)}"
-    params = {"counts": counts, "only_kept": config.only_kept, "size": size, "base": base, "labels": labels,
-              "folder": folder, "real_images": list(config.real_images) if config.real_images else None,
-              "only_passed": config.only_passed,
-              "gates": _gate_record(ws, drawn, failed) if config.only_passed else None}
+    params = {
+        "counts": counts,
+        "only_kept": config.only_kept,
+        "size": size,
+        "base": base,
+        "labels": labels,
+        "folder": folder,
+        "real_images": list(config.real_images) if config.real_images else None,
+        "only_passed": config.only_passed,
+        "gates": _gate_record(ws, drawn, failed) if config.only_passed else None,
+    }
     rows = []
     try:  # files first, then the rows that make them visible, in one transaction
         for done, (code, idx) in enumerate(by_code):
@@ -210,10 +226,15 @@ def create_survey(ws: Workspace, config: SurveyConfig,
             if progress:
                 progress(done + 1, len(drawn), "writing blinded copies")
         with ws.transaction() as c:
-            sid = c.execute("INSERT INTO surveys (name, seed, params_json, created_at) VALUES (?,?,?,?)",
-                            (name, seed, json.dumps(params), now())).lastrowid
-            c.executemany("INSERT INTO survey_items (survey_id, truth, image_id, sample_id, image_path,"
-                          " mask_path, code) VALUES (?,?,?,?,?,?,?)", [(sid, *r) for r in rows])
+            sid = c.execute(
+                "INSERT INTO surveys (name, seed, params_json, created_at) VALUES (?,?,?,?)",
+                (name, seed, json.dumps(params), now()),
+            ).lastrowid
+            c.executemany(
+                "INSERT INTO survey_items (survey_id, truth, image_id, sample_id, image_path,"
+                " mask_path, code) VALUES (?,?,?,?,?,?,?)",
+                [(sid, *r) for r in rows],
+            )
     except BaseException:
         shutil.rmtree(ws.path(folder), ignore_errors=True)
         raise
@@ -232,5 +253,9 @@ def run_survey_create(ws: Workspace, params: SurveyParams, ctx: JobContext) -> S
     s = create_survey(ws, params, ctx.progress, ctx.cancel)
     items = sum(s.params["counts"].values())
     gates = s.params.get("gates")
-    return SurveyResult(summary=f"survey {s.name!r}: {items} blinded items" + (f"; {gates['note']}" if gates else ""),
-                        survey_id=s.id, name=s.name, items=items)
+    return SurveyResult(
+        summary=f"survey {s.name!r}: {items} blinded items" + (f"; {gates['note']}" if gates else ""),
+        survey_id=s.id,
+        name=s.name,
+        items=items,
+    )

@@ -26,6 +26,7 @@ HINT_CHARS = 4  # of the token, shown in listings so links can be told apart
 @dataclass(frozen=True)
 class RaterLink:
     """A verified link: the rater it belongs to and the key of their codes."""
+
     rater: Rater
     secret: bytes
 
@@ -52,10 +53,12 @@ def issue_link(ws: Workspace, rater: Rater) -> str:
         raise BadInputError(f"{rater.display_name} is a simulated rater and gets no link")
     token = secrets.token_urlsafe(32)
     with ws.transaction() as c:
-        c.execute("INSERT INTO rater_links (rater_id, token_sha256, secret, hint, created_at) VALUES (?,?,?,?,?)"
-                  " ON CONFLICT(rater_id) DO UPDATE SET token_sha256 = excluded.token_sha256,"
-                  " secret = excluded.secret, hint = excluded.hint, created_at = excluded.created_at",
-                  (rater.id, token_hash(token), secrets.token_hex(32), token[:HINT_CHARS], now()))
+        c.execute(
+            "INSERT INTO rater_links (rater_id, token_sha256, secret, hint, created_at) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(rater_id) DO UPDATE SET token_sha256 = excluded.token_sha256,"
+            " secret = excluded.secret, hint = excluded.hint, created_at = excluded.created_at",
+            (rater.id, token_hash(token), secrets.token_hex(32), token[:HINT_CHARS], now()),
+        )
     return token
 
 
@@ -63,7 +66,9 @@ def verify_token(ws: Workspace, survey: Survey, token: str) -> RaterLink | None:
     """The link of ``token`` when it belongs to a rater of ``survey``, else None."""
     if not token or len(token) > 128:
         return None
-    rows = ws.query("SELECT r.name, l.secret FROM rater_links l JOIN raters r ON r.id = l.rater_id"
-                    " WHERE l.token_sha256 = ? AND r.survey_id = ?", (token_hash(token), survey.id))
+    rows = ws.query(
+        "SELECT r.name, l.secret FROM rater_links l JOIN raters r ON r.id = l.rater_id"
+        " WHERE l.token_sha256 = ? AND r.survey_id = ?",
+        (token_hash(token), survey.id),
+    )
     return RaterLink(get_rater(ws, survey, rows[0]["name"]), bytes.fromhex(rows[0]["secret"])) if rows else None
-

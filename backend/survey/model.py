@@ -33,6 +33,7 @@ class SurveyConfig(JobParams):
     one is drawn and recorded. Item codes and order never depend on it. ``real_images``
     limits real items to these image ids (e.g. images kept out of training).
     """
+
     name: str
     counts: dict[str, int]
     only_kept: bool = False
@@ -77,6 +78,7 @@ class Rater:
 @dataclass(frozen=True)
 class BlindItem:
     """What a rater may know of an item: an opaque id and the two normalised files."""
+
     item_id: int
     image_path: Path
     mask_path: Path
@@ -99,8 +101,7 @@ def _survey(row) -> Survey:
 
 
 def _rater(row) -> Rater:
-    return Rater(row["id"], row["survey_id"], row["name"], row["seed"], row["submitted_at"],
-                 bool(row["simulated"]))
+    return Rater(row["id"], row["survey_id"], row["name"], row["seed"], row["submitted_at"], bool(row["simulated"]))
 
 
 def get_survey(ws: Workspace, name: str) -> Survey:
@@ -127,37 +128,51 @@ def get_rater(ws: Workspace, survey: Survey, name: str) -> Rater:
     rows = ws.query("SELECT * FROM raters WHERE survey_id = ? AND name = ?", (survey.id, name))
     if not rows:
         known = ", ".join(r.name for r in raters(ws, survey)) or "none"
-        raise WorkspaceError(f"survey {survey.name!r} has no rater {name!r} (raters: {known}); "
-                             "add one with 'diffgen survey add-rater'")
+        raise WorkspaceError(
+            f"survey {survey.name!r} has no rater {name!r} (raters: {known}); add one with 'diffgen survey add-rater'"
+        )
     return _rater(rows[0])
 
 
 def items(ws: Workspace, survey: Survey) -> list[dict]:
     """Every item with its truth (for reports and exports, never for rater mode)."""
-    return [dict(r) for r in ws.query("SELECT * FROM survey_items WHERE survey_id = ? ORDER BY id",
-                                      (survey.id,))]
+    return [dict(r) for r in ws.query("SELECT * FROM survey_items WHERE survey_id = ? ORDER BY id", (survey.id,))]
 
 
 def summary(ws: Workspace, survey: Survey) -> dict:
     """Counts for listings: items per kind and, per rater, answered/complete/submitted, the
     time of their last answer and the hint of their web link (None without one)."""
-    per_kind = {r[0]: r[1] for r in ws.query(
-        "SELECT truth, COUNT(*) FROM survey_items WHERE survey_id = ? GROUP BY truth", (survey.id,))}
+    per_kind = {
+        r[0]: r[1] for r in ws.query("SELECT truth, COUNT(*) FROM survey_items WHERE survey_id = ? GROUP BY truth", (survey.id,))
+    }
     n = sum(per_kind.values())
     rows = ws.query(
         "SELECT ra.id, ra.name, ra.simulated, ra.submitted_at, l.hint,"
         " COALESCE(SUM(a.image_quality IS NOT NULL AND a.mask_quality IS NOT NULL AND a.real_fake IS NOT NULL), 0),"
         " MAX(a.answered_at) FROM raters ra LEFT JOIN survey_answers a ON a.rater_id = ra.id"
         " LEFT JOIN rater_links l ON l.rater_id = ra.id WHERE ra.survey_id = ? GROUP BY ra.id ORDER BY ra.id",
-        (survey.id,))
-    out = [{"id": r[0], "rater": f"{r[1]} (simulated)" if r[2] else r[1], "complete": r[5], "items": n,
-            "submitted": r[3], "link": r[4], "last_answer": r[6]} for r in rows]
+        (survey.id,),
+    )
+    out = [
+        {
+            "id": r[0],
+            "rater": f"{r[1]} (simulated)" if r[2] else r[1],
+            "complete": r[5],
+            "items": n,
+            "submitted": r[3],
+            "link": r[4],
+            "last_answer": r[6],
+        }
+        for r in rows
+    ]
     return {"name": survey.name, "items": n, "per_kind": per_kind, "raters": out}
 
 
 def answers_of(ws: Workspace, rater: Rater) -> dict[int, Answer]:
-    return {r["item_id"]: Answer(r["image_quality"], r["mask_quality"], r["real_fake"], r["comment"])
-            for r in ws.query("SELECT * FROM survey_answers WHERE rater_id = ?", (rater.id,))}
+    return {
+        r["item_id"]: Answer(r["image_quality"], r["mask_quality"], r["real_fake"], r["comment"])
+        for r in ws.query("SELECT * FROM survey_answers WHERE rater_id = ?", (rater.id,))
+    }
 
 
 def check_value(question: str, value: str | None) -> str | None:
@@ -170,6 +185,5 @@ def check_value(question: str, value: str | None) -> str | None:
     if question == "real_fake" and v == "synthetic":
         v = "fake"
     if v not in QUESTIONS[question]:
-        raise BadInputError(f"{value!r} is not a valid answer to {question} "
-                            f"(one of {', '.join(QUESTIONS[question])})")
+        raise BadInputError(f"{value!r} is not a valid answer to {question} (one of {', '.join(QUESTIONS[question])})")
     return v

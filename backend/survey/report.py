@@ -22,8 +22,7 @@ from backend.reports.figures import new_figure, png_bytes
 from backend.survey import QUALITY, QUESTIONS, REAL_FAKE, Rater, Survey, answer_rows, raters
 from backend.workspace.store import Workspace
 
-QUESTION_TITLES = {"image_quality": "Image quality", "mask_quality": "Segmentation quality",
-                   "real_fake": "Real or synthetic"}
+QUESTION_TITLES = {"image_quality": "Image quality", "mask_quality": "Segmentation quality", "real_fake": "Real or synthetic"}
 ALL_RATERS = "All raters (pooled)"
 ANSWER_LABELS = {"fake": "Synthetic"}  # stored as 'fake'; raters saw "Synthetic"
 
@@ -31,6 +30,7 @@ ANSWER_LABELS = {"fake": "Synthetic"}  # stored as 'fake'; raters saw "Synthetic
 @dataclass
 class Table7Row:
     """One row of the paper's Table 7: counts per answer for one data type."""
+
     kind: str
     label: str
     image: dict[str, int]
@@ -38,21 +38,29 @@ class Table7Row:
     real_fake: dict[str, int]
 
     def cells(self) -> list[int]:
-        return ([self.image[q] for q in QUALITY] + [self.mask[q] for q in QUALITY]
-                + [self.real_fake[v] for v in REAL_FAKE])
+        return [self.image[q] for q in QUALITY] + [self.mask[q] for q in QUALITY] + [self.real_fake[v] for v in REAL_FAKE]
 
 
-TABLE7_HEADER = ["Data type", "Image Good", "Image Moderate", "Image Poor", "Segmentation Good",
-                 "Segmentation Moderate", "Segmentation Poor", "Real", "Synthetic"]
+TABLE7_HEADER = [
+    "Data type",
+    "Image Good",
+    "Image Moderate",
+    "Image Poor",
+    "Segmentation Good",
+    "Segmentation Moderate",
+    "Segmentation Poor",
+    "Real",
+    "Synthetic",
+]
 
 
 @dataclass
 class SurveyResults:
     survey: Survey
-    labels: dict[str, str]                       # kind -> display label, table order
+    labels: dict[str, str]  # kind -> display label, table order
     raters: list[Rater]
     items_per_kind: dict[str, int]
-    tables: dict[str, list[Table7Row]]           # rater display name (or ALL_RATERS) -> rows
+    tables: dict[str, list[Table7Row]]  # rater display name (or ALL_RATERS) -> rows
     detection: list[tuple[str, str, BinaryStats]] = field(default_factory=list)  # rater, comparison
     pairwise: list[tuple[str, str, str, KappaResult]] = field(default_factory=list)  # a, b, question
     fleiss: list[tuple[str, int, KappaResult]] = field(default_factory=list)  # question, raters
@@ -63,10 +71,15 @@ class SurveyResults:
 
 
 def _answers(ws: Workspace, survey: Survey) -> list[dict]:
-    return [dict(r) for r in ws.query(
-        "SELECT a.rater_id, a.item_id, a.image_quality, a.mask_quality, a.real_fake, i.truth"
-        " FROM survey_answers a JOIN survey_items i ON i.id = a.item_id"
-        " WHERE i.survey_id = ? ORDER BY a.rater_id, a.item_id", (survey.id,))]
+    return [
+        dict(r)
+        for r in ws.query(
+            "SELECT a.rater_id, a.item_id, a.image_quality, a.mask_quality, a.real_fake, i.truth"
+            " FROM survey_answers a JOIN survey_items i ON i.id = a.item_id"
+            " WHERE i.survey_id = ? ORDER BY a.rater_id, a.item_id",
+            (survey.id,),
+        )
+    ]
 
 
 def table7(answers: list[dict], labels: dict[str, str]) -> list[Table7Row]:
@@ -75,14 +88,19 @@ def table7(answers: list[dict], labels: dict[str, str]) -> list[Table7Row]:
     for kind, label in labels.items():
         mine = [a for a in answers if a["truth"] == kind]
         count = lambda q, v, mine=mine: sum(a[q] == v for a in mine)  # noqa: E731
-        rows.append(Table7Row(kind, label, {v: count("image_quality", v) for v in QUALITY},
-                              {v: count("mask_quality", v) for v in QUALITY},
-                              {v: count("real_fake", v) for v in REAL_FAKE}))
+        rows.append(
+            Table7Row(
+                kind,
+                label,
+                {v: count("image_quality", v) for v in QUALITY},
+                {v: count("mask_quality", v) for v in QUALITY},
+                {v: count("real_fake", v) for v in REAL_FAKE},
+            )
+        )
     return rows
 
 
-def _detection(answers: list[dict], labels: dict[str, str], n_boot: int, seed: int
-               ) -> list[tuple[str, BinaryStats]]:
+def _detection(answers: list[dict], labels: dict[str, str], n_boot: int, seed: int) -> list[tuple[str, BinaryStats]]:
     """Synthetic (positive) vs real: all synthetic kinds combined, then each kind alone."""
     called = [a for a in answers if a["real_fake"] is not None]
     groups = [("All synthetic vs Real", [k for k in labels if k != "real"])]
@@ -92,16 +110,18 @@ def _detection(answers: list[dict], labels: dict[str, str], n_boot: int, seed: i
     for name, kinds in groups:
         sel = [a for a in called if a["truth"] == "real" or a["truth"] in kinds]
         if sel:
-            out.append((name, binary_stats([a["truth"] != "real" for a in sel],
-                                           [a["real_fake"] == "fake" for a in sel], n_boot, seed)))
+            out.append(
+                (name, binary_stats([a["truth"] != "real" for a in sel], [a["real_fake"] == "fake" for a in sel], n_boot, seed))
+            )
     return out
 
 
 def compute_results(ws: Workspace, survey: Survey, n_boot: int = 2000, seed: int = 0) -> SurveyResults:
     """Every number of the report from the stored answers (seeded bootstrap: reproducible)."""
     labels = dict(survey.labels)
-    per_kind = {r[0]: r[1] for r in ws.query(
-        "SELECT truth, COUNT(*) FROM survey_items WHERE survey_id = ? GROUP BY truth", (survey.id,))}
+    per_kind = {
+        r[0]: r[1] for r in ws.query("SELECT truth, COUNT(*) FROM survey_items WHERE survey_id = ? GROUP BY truth", (survey.id,))
+    }
     for kind in per_kind:
         labels.setdefault(kind, kind)
     answers = _answers(ws, survey)
@@ -111,8 +131,7 @@ def compute_results(ws: Workspace, survey: Survey, n_boot: int = 2000, seed: int
     for r in active:
         res.tables[r.display_name] = table7(by_rater[r.id], labels)
         if "real" in labels and len(labels) > 1:
-            res.detection += [(r.display_name, name, st)
-                              for name, st in _detection(by_rater[r.id], labels, n_boot, seed)]
+            res.detection += [(r.display_name, name, st) for name, st in _detection(by_rater[r.id], labels, n_boot, seed)]
     if len(active) > 1:
         res.tables[ALL_RATERS] = table7(answers, labels)
     for a, b in combinations(active, 2):
@@ -122,9 +141,15 @@ def compute_results(ws: Workspace, survey: Survey, n_boot: int = 2000, seed: int
             common = sorted(va.keys() & vb.keys())
             if not common:
                 continue
-            for w in ((None,) if q == "real_fake" else (None, "linear", "quadratic")):
-                res.pairwise.append((a.display_name, b.display_name, q, cohen_kappa_result(
-                    [va[i] for i in common], [vb[i] for i in common], cats, w, n_boot, seed)))
+            for w in (None,) if q == "real_fake" else (None, "linear", "quadratic"):
+                res.pairwise.append(
+                    (
+                        a.display_name,
+                        b.display_name,
+                        q,
+                        cohen_kappa_result([va[i] for i in common], [vb[i] for i in common], cats, w, n_boot, seed),
+                    )
+                )
     if len(active) >= 3:
         for q, cats in QUESTIONS.items():
             per = [{x["item_id"]: x[q] for x in by_rater[r.id] if x[q] is not None} for r in active]
@@ -156,71 +181,129 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
     s = res.survey
     lines = [f"# Expert survey: {s.name}", ""]
     if res.any_simulated:
-        lines += ["> **Simulated raters.** Answers of raters marked *(simulated)* were generated by "
-                  "`simulate_raters` for demonstration; they are not expert judgements.", ""]
+        lines += [
+            "> **Simulated raters.** Answers of raters marked *(simulated)* were generated by "
+            "`simulate_raters` for demonstration; they are not expert judgements.",
+            "",
+        ]
     kinds = ", ".join(f"{res.items_per_kind.get(k, 0)} {lab}" for k, lab in res.labels.items())
-    lines += [f"{sum(res.items_per_kind.values())} image+mask pairs ({kinds}), shown blinded in a "
-              f"per-rater shuffled order under random codes; every item processed the same way "
-              f"(squared to {s.params.get('base', s.params.get('size'))} px, then {s.params.get('size')} px, "
-              "one PNG encoding, no metadata).",
-              "Raters with answers: " + (", ".join(r.display_name + ("" if r.submitted_at else " (not yet submitted)")
-                                                   for r in res.raters) or "none") + ".", ""]
+    lines += [
+        f"{sum(res.items_per_kind.values())} image+mask pairs ({kinds}), shown blinded in a "
+        f"per-rater shuffled order under random codes; every item processed the same way "
+        f"(squared to {s.params.get('base', s.params.get('size'))} px, then {s.params.get('size')} px, "
+        "one PNG encoding, no metadata).",
+        "Raters with answers: "
+        + (", ".join(r.display_name + ("" if r.submitted_at else " (not yet submitted)") for r in res.raters) or "none")
+        + ".",
+        "",
+    ]
     lines += ["## Table 7: expert review results", ""] if tables else []
-    for name, t7 in (res.tables.items() if tables else ()):
+    for name, t7 in res.tables.items() if tables else ():
         lines += [f"**{name}**", ""]
         lines += markdown_table(TABLE7_HEADER, [[r.label, *r.cells()] for r in t7]) + [""]
     if res.detection:
-        lines += ["## Real vs synthetic", "",
-                  "Positive class = synthetic. Sensitivity = synthetic items called synthetic; specificity = "
-                  "real items called real. Cohen's kappa compares the rater's calls with the truth.", ""]
-        hdr = ["Rater", "Comparison", "TP", "FN", "FP", "TN", "Accuracy [95% CI]", "Sensitivity [95% CI]",
-               "Specificity [95% CI]", "Kappa (SE)", "Analytic 95% CI", "Bootstrap 95% CI", "Reading"]
-        rows = [[r, c, b.tp, b.fn, b.fp, b.tn, f"{_f(b.accuracy)} {_ci(b.accuracy_ci)}",
-                 f"{_f(b.sensitivity)} {_ci(b.sensitivity_ci)}", f"{_f(b.specificity)} {_ci(b.specificity_ci)}",
-                 f"{_f(b.kappa.kappa)} ({_f(b.kappa.se)})", _ci(b.kappa.ci_analytic),
-                 _ci(b.kappa.ci_bootstrap), b.kappa.reading] for r, c, b in res.detection]
+        lines += [
+            "## Real vs synthetic",
+            "",
+            "Positive class = synthetic. Sensitivity = synthetic items called synthetic; specificity = "
+            "real items called real. Cohen's kappa compares the rater's calls with the truth.",
+            "",
+        ]
+        hdr = [
+            "Rater",
+            "Comparison",
+            "TP",
+            "FN",
+            "FP",
+            "TN",
+            "Accuracy [95% CI]",
+            "Sensitivity [95% CI]",
+            "Specificity [95% CI]",
+            "Kappa (SE)",
+            "Analytic 95% CI",
+            "Bootstrap 95% CI",
+            "Reading",
+        ]
+        rows = [
+            [
+                r,
+                c,
+                b.tp,
+                b.fn,
+                b.fp,
+                b.tn,
+                f"{_f(b.accuracy)} {_ci(b.accuracy_ci)}",
+                f"{_f(b.sensitivity)} {_ci(b.sensitivity_ci)}",
+                f"{_f(b.specificity)} {_ci(b.specificity_ci)}",
+                f"{_f(b.kappa.kappa)} ({_f(b.kappa.se)})",
+                _ci(b.kappa.ci_analytic),
+                _ci(b.kappa.ci_bootstrap),
+                b.kappa.reading,
+            ]
+            for r, c, b in res.detection
+        ]
         lines += markdown_table(hdr, rows) + [""]
     lines += ["## Agreement between raters", ""]
     if res.pairwise:
         hdr = ["Rater A", "Rater B", "Question", "Kappa", "n", "Analytic 95% CI", "Bootstrap 95% CI", "Reading"]
-        rows = [[a, b, f"{QUESTION_TITLES[q]} ({_weights_name(k.weights)})", _f(k.kappa), k.n,
-                 _ci(k.ci_analytic), _ci(k.ci_bootstrap), k.reading] for a, b, q, k in res.pairwise]
+        rows = [
+            [
+                a,
+                b,
+                f"{QUESTION_TITLES[q]} ({_weights_name(k.weights)})",
+                _f(k.kappa),
+                k.n,
+                _ci(k.ci_analytic),
+                _ci(k.ci_bootstrap),
+                k.reading,
+            ]
+            for a, b, q, k in res.pairwise
+        ]
         lines += ["Cohen's kappa per pair of raters over the items both answered.", ""]
         lines += markdown_table(hdr, rows) + [""]
     else:
         lines += ["Fewer than two raters have answered: no between-rater agreement yet.", ""]
     if res.fleiss:
-        hdr = ["Question", "Raters", "Items", "Fleiss' kappa", "SE under H0", "p (kappa = 0)",
-               "Bootstrap 95% CI", "Reading"]
-        rows = [[QUESTION_TITLES[q], m, k.n, _f(k.kappa), _f(k.se), _f(k.p_value, 4), _ci(k.ci_bootstrap),
-                 k.reading]
-                for q, m, k in res.fleiss]
+        hdr = ["Question", "Raters", "Items", "Fleiss' kappa", "SE under H0", "p (kappa = 0)", "Bootstrap 95% CI", "Reading"]
+        rows = [
+            [QUESTION_TITLES[q], m, k.n, _f(k.kappa), _f(k.se), _f(k.p_value, 4), _ci(k.ci_bootstrap), k.reading]
+            for q, m, k in res.fleiss
+        ]
         lines += ["Fleiss' kappa over the items every rater answered.", ""] + markdown_table(hdr, rows) + [""]
     for name, rel in (figures or {}).items():
         lines += [f"![{name}]({rel})", ""]
     lines += ["## Limitations", "", _real_items_note(s), ""]
-    lines += ["## Methods", "",
-              "- Cohen's kappa: unweighted for real/fake; for the ordinal quality scale (good < moderate < "
-              "poor) also linear and quadratic weights, as scikit-learn's `cohen_kappa_score`.",
-              "- Analytic CI: kappa ± 1.96 SE with the large-sample SE of Fleiss, Cohen & Everitt (1969). "
-              "Bootstrap CI: 2.5/97.5 percentiles over items resampled with replacement (seeded).",
-              "- Fleiss' kappa (1971) as statsmodels' `fleiss_kappa`; the SE under chance agreement "
-              "(Fleiss, Nee & Landis 1979) gives the test of kappa = 0, the bootstrap gives the interval.",
-              "- Proportions: Wilson score intervals.",
-              "- Readings on the Landis & Koch (1977) scale: <0 poor, 0-0.20 slight, 0.21-0.40 fair, "
-              "0.41-0.60 moderate, 0.61-0.80 substantial, 0.81-1 almost perfect.", ""]
+    lines += [
+        "## Methods",
+        "",
+        "- Cohen's kappa: unweighted for real/fake; for the ordinal quality scale (good < moderate < "
+        "poor) also linear and quadratic weights, as scikit-learn's `cohen_kappa_score`.",
+        "- Analytic CI: kappa ± 1.96 SE with the large-sample SE of Fleiss, Cohen & Everitt (1969). "
+        "Bootstrap CI: 2.5/97.5 percentiles over items resampled with replacement (seeded).",
+        "- Fleiss' kappa (1971) as statsmodels' `fleiss_kappa`; the SE under chance agreement "
+        "(Fleiss, Nee & Landis 1979) gives the test of kappa = 0, the bootstrap gives the interval.",
+        "- Proportions: Wilson score intervals.",
+        "- Readings on the Landis & Koch (1977) scale: <0 poor, 0-0.20 slight, 0.21-0.40 fair, "
+        "0.41-0.60 moderate, 0.61-0.80 substantial, 0.81-1 almost perfect.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def _real_items_note(s: Survey) -> str:
     """Blinding cannot hide a real item from someone who holds its source image."""
     chosen = s.params.get("real_images")
-    source = (f"Real items were drawn from an explicit list of {len(chosen)} images (`--real-images`)."
-              if chosen else "Real items were drawn from all usable images of the workspace.")
-    return ("Real items are resized copies of images of the source dataset, so anyone holding that "
-            "dataset (e.g. a public one) can recognise them, whatever the processing; this holds for any "
-            f"survey of this design. {source} To limit it, draw real items from images the raters have "
-            "not seen and that are not public, with `diffgen survey create --real-images ID,ID,...`.")
+    source = (
+        f"Real items were drawn from an explicit list of {len(chosen)} images (`--real-images`)."
+        if chosen
+        else "Real items were drawn from all usable images of the workspace."
+    )
+    return (
+        "Real items are resized copies of images of the source dataset, so anyone holding that "
+        "dataset (e.g. a public one) can recognise them, whatever the processing; this holds for any "
+        f"survey of this design. {source} To limit it, draw real items from images the raters have "
+        "not seen and that are not public, with `diffgen survey create --real-images ID,ID,...`."
+    )
 
 
 def confusion_figure(res: SurveyResults) -> bytes | None:
@@ -236,8 +319,7 @@ def confusion_figure(res: SurveyResults) -> bytes | None:
         m = np.array([[b.tn, b.fp], [b.fn, b.tp]])
         ax.imshow(m, cmap="Blues", vmin=0, vmax=max(1, m.max()))
         for (i, j), v in np.ndenumerate(m):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=14,
-                    color="white" if v > m.max() / 2 else "black")
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=14, color="white" if v > m.max() / 2 else "black")
         ax.set_xticks([0, 1], ["called real", "called synthetic"])
         ax.set_yticks([0, 1], ["real", "synthetic"])
         ax.set_title(f"{rater}\nκ = {_f(b.kappa.kappa, 2)}, acc = {_f(b.accuracy, 2)}", fontsize=9)
@@ -258,8 +340,9 @@ def ratings_figure(res: SurveyResults) -> bytes | None:
         ax = fig.add_subplot(1, 3, n + 1)
         bottom = np.zeros(len(rows))
         for cat in cats:
-            vals = np.array([getattr(r, {"image_quality": "image", "mask_quality": "mask"}.get(q, q))[cat]
-                             for r in rows], dtype=float)
+            vals = np.array(
+                [getattr(r, {"image_quality": "image", "mask_quality": "mask"}.get(q, q))[cat] for r in rows], dtype=float
+            )
             ax.bar(x, vals, bottom=bottom, color=colours[cat], label=ANSWER_LABELS.get(cat, cat.capitalize()))
             bottom += vals
         ax.set_xticks(x, [r.label for r in rows])
@@ -273,8 +356,9 @@ def ratings_figure(res: SurveyResults) -> bytes | None:
     return png_bytes(fig, dpi=110, tight=True)
 
 
-def write_report(ws: Workspace, survey: Survey, out_dir: str | Path | None = None,
-                 n_boot: int = 2000, seed: int = 0) -> dict[str, Path]:
+def write_report(
+    ws: Workspace, survey: Survey, out_dir: str | Path | None = None, n_boot: int = 2000, seed: int = 0
+) -> dict[str, Path]:
     """Write report.md, table7.csv, detection.csv, agreement.csv, answers.csv and the PNGs."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "_", survey.name)
     out = Path(out_dir) if out_dir else ws.root / "reports" / f"survey-{slug}"
@@ -286,26 +370,87 @@ def write_report(ws: Workspace, survey: Survey, out_dir: str | Path | None = Non
             files[f"{name}.png"] = atomic_write_bytes(out / f"{name}.png", data)
             figures[name] = f"{name}.png"
     t7 = [[rater, r.label, *r.cells()] for rater, rows in res.tables.items() for r in rows]
-    det = [[r, c, b.tp, b.fn, b.fp, b.tn, b.accuracy, *b.accuracy_ci, b.sensitivity, *b.sensitivity_ci,
-            b.specificity, *b.specificity_ci, b.kappa.kappa, b.kappa.se, *b.kappa.ci_analytic,
-            *b.kappa.ci_bootstrap, b.kappa.reading] for r, c, b in res.detection]
-    agr = ([[a, b, q, _weights_name(k.weights), "cohen", k.n, k.kappa, *k.ci_analytic, *k.ci_bootstrap,
-             k.reading] for a, b, q, k in res.pairwise]
-           + [[f"{m} raters", "", q, "unweighted", "fleiss", k.n, k.kappa, *k.ci_analytic, *k.ci_bootstrap,
-               k.reading] for q, m, k in res.fleiss])
+    det = [
+        [
+            r,
+            c,
+            b.tp,
+            b.fn,
+            b.fp,
+            b.tn,
+            b.accuracy,
+            *b.accuracy_ci,
+            b.sensitivity,
+            *b.sensitivity_ci,
+            b.specificity,
+            *b.specificity_ci,
+            b.kappa.kappa,
+            b.kappa.se,
+            *b.kappa.ci_analytic,
+            *b.kappa.ci_bootstrap,
+            b.kappa.reading,
+        ]
+        for r, c, b in res.detection
+    ]
+    agr = [
+        [a, b, q, _weights_name(k.weights), "cohen", k.n, k.kappa, *k.ci_analytic, *k.ci_bootstrap, k.reading]
+        for a, b, q, k in res.pairwise
+    ] + [
+        [f"{m} raters", "", q, "unweighted", "fleiss", k.n, k.kappa, *k.ci_analytic, *k.ci_bootstrap, k.reading]
+        for q, m, k in res.fleiss
+    ]
     files["report.md"] = atomic_write_text(out / "report.md", results_markdown(res, figures))
     tables = {
         "table7.csv": (["rater"] + TABLE7_HEADER, t7),
-        "detection.csv": (["rater", "comparison", "tp", "fn", "fp", "tn", "accuracy", "accuracy_lo",
-                           "accuracy_hi", "sensitivity", "sensitivity_lo", "sensitivity_hi", "specificity",
-                           "specificity_lo", "specificity_hi", "kappa", "kappa_se", "kappa_ci_lo",
-                           "kappa_ci_hi", "kappa_boot_lo", "kappa_boot_hi", "reading"], det),
-        "agreement.csv": (["rater_a", "rater_b", "question", "weights", "statistic", "n", "kappa",
-                           "ci_lo", "ci_hi", "boot_lo", "boot_hi", "reading"], agr),
+        "detection.csv": (
+            [
+                "rater",
+                "comparison",
+                "tp",
+                "fn",
+                "fp",
+                "tn",
+                "accuracy",
+                "accuracy_lo",
+                "accuracy_hi",
+                "sensitivity",
+                "sensitivity_lo",
+                "sensitivity_hi",
+                "specificity",
+                "specificity_lo",
+                "specificity_hi",
+                "kappa",
+                "kappa_se",
+                "kappa_ci_lo",
+                "kappa_ci_hi",
+                "kappa_boot_lo",
+                "kappa_boot_hi",
+                "reading",
+            ],
+            det,
+        ),
+        "agreement.csv": (
+            [
+                "rater_a",
+                "rater_b",
+                "question",
+                "weights",
+                "statistic",
+                "n",
+                "kappa",
+                "ci_lo",
+                "ci_hi",
+                "boot_lo",
+                "boot_hi",
+                "reading",
+            ],
+            agr,
+        ),
         "answers.csv": answer_rows(ws, survey, with_truth=True),
     }
     for name, (header, rows) in tables.items():
         files[name] = write_csv(out / name, header, rows)
-    ws.add_result("survey_report", survey.name, {"dir": ws.rel(out), "files": sorted(files),
-                                                 "raters": [r.display_name for r in res.raters]})
+    ws.add_result(
+        "survey_report", survey.name, {"dir": ws.rel(out), "files": sorted(files), "raters": [r.display_name for r in res.raters]}
+    )
     return files

@@ -27,8 +27,7 @@ def name_seed(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
-def add_rater(ws: Workspace, survey: Survey, name: str, seed: int | None = None,
-              simulated: bool = False) -> Rater:
+def add_rater(ws: Workspace, survey: Survey, name: str, seed: int | None = None, simulated: bool = False) -> Rater:
     """Register a rater; their item order is seeded by ``seed`` (default: from the name)."""
     name = name.strip()
     if not name:
@@ -37,8 +36,9 @@ def add_rater(ws: Workspace, survey: Survey, name: str, seed: int | None = None,
         raise BadInputError(f"survey {survey.name!r} already has a rater named {name!r}")
     seed = name_seed(name) if seed is None else int(seed)
     with ws.transaction() as c:
-        c.execute("INSERT INTO raters (survey_id, name, seed, simulated) VALUES (?,?,?,?)",
-                  (survey.id, name, seed, int(simulated)))
+        c.execute(
+            "INSERT INTO raters (survey_id, name, seed, simulated) VALUES (?,?,?,?)", (survey.id, name, seed, int(simulated))
+        )
     return get_rater(ws, survey, name)
 
 
@@ -74,9 +74,12 @@ def _set_column(ws: Workspace, rater: Rater, item_id: int, column: str, value) -
     # ``column`` is one of a fixed set of names checked by the callers.
     with ws.transaction() as c:
         _ensure_open(ws, rater.id)
-        c.execute(f"INSERT INTO survey_answers (rater_id, item_id, {column}, answered_at) VALUES (?,?,?,?)"
-                  f" ON CONFLICT(rater_id, item_id) DO UPDATE SET {column} = excluded.{column},"
-                  " answered_at = excluded.answered_at", (rater.id, item_id, value, now()))
+        c.execute(
+            f"INSERT INTO survey_answers (rater_id, item_id, {column}, answered_at) VALUES (?,?,?,?)"
+            f" ON CONFLICT(rater_id, item_id) DO UPDATE SET {column} = excluded.{column},"
+            " answered_at = excluded.answered_at",
+            (rater.id, item_id, value, now()),
+        )
 
 
 def submit(ws: Workspace, rater: Rater) -> None:
@@ -99,6 +102,7 @@ class RaterSession:
 
     The GUI's rater window is a face on this; it never sees an item's truth or source.
     """
+
     ws: Workspace
     survey: Survey
     rater: Rater
@@ -110,10 +114,11 @@ class RaterSession:
     def open(cls, ws: Workspace, survey_name: str, rater_name: str) -> "RaterSession":
         survey = get_survey(ws, survey_name)
         rater = get_rater(ws, survey, rater_name)
-        paths = {r["id"]: (r["image_path"], r["mask_path"]) for r in ws.query(
-            "SELECT id, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))}
-        blind = [BlindItem(i, ws.path(paths[i][0]), ws.path(paths[i][1]))
-                 for i in rater_order(ws, survey, rater)]
+        paths = {
+            r["id"]: (r["image_path"], r["mask_path"])
+            for r in ws.query("SELECT id, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))
+        }
+        blind = [BlindItem(i, ws.path(paths[i][0]), ws.path(paths[i][1])) for i in rater_order(ws, survey, rater)]
         s = cls(ws, survey, rater, blind, answers_of(ws, rater))
         s.index = s.resume_index()
         return s

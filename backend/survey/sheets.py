@@ -25,10 +25,13 @@ def answer_rows(ws: Workspace, survey: Survey, with_truth: bool = False) -> tupl
     """(header, rows) of every answer (item = the blinded code); ``with_truth`` adds the kind."""
     header = list(CSV_FIELDS) + (["truth", "simulated"] if with_truth else [])
     rows = []
-    for r in ws.query("SELECT ra.name AS rater, ra.simulated, i.code AS item, i.truth, a.image_quality,"
-                      " a.mask_quality, a.real_fake, a.comment FROM survey_answers a"
-                      " JOIN raters ra ON ra.id = a.rater_id JOIN survey_items i ON i.id = a.item_id"
-                      " WHERE ra.survey_id = ? ORDER BY ra.id, i.id", (survey.id,)):
+    for r in ws.query(
+        "SELECT ra.name AS rater, ra.simulated, i.code AS item, i.truth, a.image_quality,"
+        " a.mask_quality, a.real_fake, a.comment FROM survey_answers a"
+        " JOIN raters ra ON ra.id = a.rater_id JOIN survey_items i ON i.id = a.item_id"
+        " WHERE ra.survey_id = ? ORDER BY ra.id, i.id",
+        (survey.id,),
+    ):
         row = [r[k] if r[k] is not None else "" for k in CSV_FIELDS]
         rows.append(row + ([r["truth"], int(r["simulated"])] if with_truth else []))
     return header, rows
@@ -63,14 +66,16 @@ def import_answers_csv(ws: Workspace, survey: Survey, path: str | Path, rater: s
     columns, lines, note = read_csv(path)
     missing = [f for f in CSV_FIELDS[:-1] if f not in columns]
     if missing:
-        raise BadInputError(f"{path.name}: missing column(s) {', '.join(missing)}; "
-                            f"expected {', '.join(CSV_FIELDS)}")
-    codes = {r["code"]: r["id"] for r in ws.query("SELECT id, code FROM survey_items WHERE survey_id = ?",
-                                                  (survey.id,))}
+        raise BadInputError(f"{path.name}: missing column(s) {', '.join(missing)}; expected {', '.join(CSV_FIELDS)}")
+    codes = {r["code"]: r["id"] for r in ws.query("SELECT id, code FROM survey_items WHERE survey_id = ?", (survey.id,))}
     existing = {r.name: r for r in raters(ws, survey)}
-    stored = {(r[0], r[1]) for r in ws.query(
-        "SELECT ra.name, a.item_id FROM survey_answers a JOIN raters ra ON ra.id = a.rater_id"
-        " WHERE ra.survey_id = ?", (survey.id,))}
+    stored = {
+        (r[0], r[1])
+        for r in ws.query(
+            "SELECT ra.name, a.item_id FROM survey_answers a JOIN raters ra ON ra.id = a.rater_id WHERE ra.survey_id = ?",
+            (survey.id,),
+        )
+    }
     problems, rows, seen, skipped = [], [], set(), 0
     for row in lines:
         where = f"{path.name} line {row['_line']}"
@@ -107,15 +112,22 @@ def import_answers_csv(ws: Workspace, survey: Survey, path: str | Path, rater: s
         ids = {name: r.id for name, r in existing.items()}
         for who, *_ in rows:
             if who not in ids:
-                ids[who] = inserted_id(c.execute("INSERT INTO raters (survey_id, name, seed) VALUES (?,?,?)",
-                                                 (survey.id, who, name_seed(who))))
-        c.executemany("INSERT INTO survey_answers (rater_id, item_id, image_quality, mask_quality, real_fake,"
-                      " comment, answered_at) VALUES (?,?,?,?,?,?,?)",
-                      [(ids[r], item, v["image_quality"], v["mask_quality"], v["real_fake"], cm, now())
-                       for r, item, v, cm in rows])
+                ids[who] = inserted_id(
+                    c.execute("INSERT INTO raters (survey_id, name, seed) VALUES (?,?,?)", (survey.id, who, name_seed(who)))
+                )
+        c.executemany(
+            "INSERT INTO survey_answers (rater_id, item_id, image_quality, mask_quality, real_fake,"
+            " comment, answered_at) VALUES (?,?,?,?,?,?,?)",
+            [(ids[r], item, v["image_quality"], v["mask_quality"], v["real_fake"], cm, now()) for r, item, v, cm in rows],
+        )
     names = {r[0] for r in rows}
-    return {"answers": len(rows), "raters": sorted(names), "new_raters": sorted(names - set(existing)),
-            "skipped": skipped, "note": note}
+    return {
+        "answers": len(rows),
+        "raters": sorted(names),
+        "new_raters": sorted(names - set(existing)),
+        "skipped": skipped,
+        "note": note,
+    }
 
 
 # -- rater pack -------------------------------------------------------------------------
@@ -152,15 +164,17 @@ def _pack_folder(ws: Workspace, out: Path) -> Path:
     imported dataset (never written into) or when it is not empty."""
     target = out.expanduser().resolve()
     if _within(target, ws.root.resolve()):
-        raise BadInputError(f"{out} is inside the workspace {ws.root}, which holds the survey's truth; "
-                            "write the rater pack to a folder outside it")
+        raise BadInputError(
+            f"{out} is inside the workspace {ws.root}, which holds the survey's truth; "
+            "write the rater pack to a folder outside it"
+        )
     for (source,) in ws.query("SELECT DISTINCT source_dir FROM imports"):
         if _within(target, Path(source).resolve()):
-            raise BadInputError(f"{out} is inside the imported dataset folder {source}, which is never "
-                                "written into; choose another folder")
+            raise BadInputError(
+                f"{out} is inside the imported dataset folder {source}, which is never written into; choose another folder"
+            )
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise BadInputError(f"{out} already exists and is not an empty folder; choose a new folder "
-                            "(nothing was written)")
+        raise BadInputError(f"{out} already exists and is not an empty folder; choose a new folder (nothing was written)")
     return target
 
 
@@ -172,8 +186,10 @@ def export_rater_pack(ws: Workspace, survey: Survey, out: str | Path, rater: str
     complete or absent.
     """
     target = _pack_folder(ws, Path(out))
-    its = [(r["code"], r["image_path"], r["mask_path"]) for r in ws.query(
-        "SELECT code, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))]
+    its = [
+        (r["code"], r["image_path"], r["mask_path"])
+        for r in ws.query("SELECT code, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))
+    ]
     secrets.SystemRandom().shuffle(its)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))

@@ -8,9 +8,15 @@ from backend.survey.model import QUALITY, Rater, Survey, get_rater, items, rater
 from backend.workspace.store import Workspace, now
 
 
-def simulate_raters(ws: Workspace, survey: Survey, n_raters: int = 3, seed: int = 0,
-                    accuracy: float = 0.7, consistency: float = 0.8,
-                    quality_probs: tuple[float, float, float] = (0.6, 0.3, 0.1)) -> list[Rater]:
+def simulate_raters(
+    ws: Workspace,
+    survey: Survey,
+    n_raters: int = 3,
+    seed: int = 0,
+    accuracy: float = 0.7,
+    consistency: float = 0.8,
+    quality_probs: tuple[float, float, float] = (0.6, 0.3, 0.1),
+) -> list[Rater]:
     """Fill complete, submitted answers for raters named ``simulated-N`` (flagged simulated).
 
     For demos and tests only; reports label them. Each item has one latent image and mask
@@ -21,8 +27,9 @@ def simulate_raters(ws: Workspace, survey: Survey, n_raters: int = 3, seed: int 
     rng = np.random.default_rng(seed)
     # in drawing terms, not code order (random), so a seed gives the same answers per item
     its = sorted(items(ws, survey), key=lambda i: (i["truth"], i["image_id"] or 0, i["sample_id"] or 0))
-    latent = {q: rng.choice(3, len(its), p=np.asarray(quality_probs) / sum(quality_probs))
-              for q in ("image_quality", "mask_quality")}
+    latent = {
+        q: rng.choice(3, len(its), p=np.asarray(quality_probs) / sum(quality_probs)) for q in ("image_quality", "mask_quality")
+    }
     taken = {r.name for r in raters(ws, survey)}
     made = []
     number = 1
@@ -39,13 +46,16 @@ def simulate_raters(ws: Workspace, survey: Survey, n_raters: int = 3, seed: int 
                 grades[q] = QUALITY[g]
             is_real = it["truth"] == "real"
             says_real = is_real if rng.random() < accuracy else not is_real
-            rows.append((it["id"], grades["image_quality"], grades["mask_quality"],
-                         "real" if says_real else "fake"))
+            rows.append((it["id"], grades["image_quality"], grades["mask_quality"], "real" if says_real else "fake"))
         with ws.transaction() as c:
-            rid = c.execute("INSERT INTO raters (survey_id, name, seed, simulated, submitted_at)"
-                            " VALUES (?,?,?,1,?)", (survey.id, name, int(rng.integers(2**31)), now())).lastrowid
-            c.executemany("INSERT INTO survey_answers (rater_id, item_id, image_quality, mask_quality,"
-                          " real_fake, comment, answered_at) VALUES (?,?,?,?,?,'',?)",
-                          [(rid, *r, now()) for r in rows])
+            rid = c.execute(
+                "INSERT INTO raters (survey_id, name, seed, simulated, submitted_at) VALUES (?,?,?,1,?)",
+                (survey.id, name, int(rng.integers(2**31)), now()),
+            ).lastrowid
+            c.executemany(
+                "INSERT INTO survey_answers (rater_id, item_id, image_quality, mask_quality,"
+                " real_fake, comment, answered_at) VALUES (?,?,?,?,?,'',?)",
+                [(rid, *r, now()) for r in rows],
+            )
         made.append(get_rater(ws, survey, name))
     return made

@@ -8,15 +8,24 @@ in a thread for tests).
 
 from backend.web.app import create_app
 from backend.web.serve import (
-                               DEFAULT_HOST,
-                               DEFAULT_PORT,
-                               ServeConfig,
-                               base_urls,
-                               bind,
-                               is_loopback,
-                               make_server,
-                               running_server,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    ServeConfig,
+    base_urls,
+    bind,
+    is_loopback,
+    make_server,
+    running_server,
 )
 
-__all__ = ["create_app", "DEFAULT_HOST", "DEFAULT_PORT", "ServeConfig", "base_urls", "bind", "is_loopback",
-           "make_server", "running_server"]
+__all__ = [
+    "create_app",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "ServeConfig",
+    "base_urls",
+    "bind",
+    "is_loopback",
+    "make_server",
+    "running_server",
+]

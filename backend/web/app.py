@@ -30,16 +30,19 @@ from backend.survey.links import RaterLink, verify_token
 from backend.web.page import CSS, HTML, JS
 from backend.workspace.store import Workspace
 
-BODY_LIMIT = 4096          # bytes of a request body (an answer or a comment is far smaller)
-COMMENT_LIMIT = 1000       # characters of a comment
+BODY_LIMIT = 4096  # bytes of a request body (an answer or a comment is far smaller)
+COMMENT_LIMIT = 1000  # characters of a comment
 HEADERS = [
     (b"cache-control", b"no-store"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-resource-policy", b"same-origin"),
-    (b"content-security-policy", b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                                 b"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        b"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
 ]
 _REPLACED = {name for name, _ in HEADERS} | {b"etag", b"last-modified", b"server"}
 
@@ -89,6 +92,7 @@ class Guard:
 @dataclass
 class Seat:
     """One rater's session in this server; its lock keeps their requests in order."""
+
     link: RaterLink
     session: RaterSession
     positions: dict[str, int]  # opaque code -> position in the rater's order
@@ -121,10 +125,16 @@ class RaterService:
         with seat.lock:
             s = seat.session
             s.reload()
-            return {"rater": s.rater.name, "total": s.total, "position": s.index, "submitted": s.submitted,
-                    "csrf": seat.link.csrf_token,
-                    "items": [{"code": seat.link.code(it.item_id),
-                               "answer": asdict(s.answers.get(it.item_id, Answer()))} for it in s.items]}
+            return {
+                "rater": s.rater.name,
+                "total": s.total,
+                "position": s.index,
+                "submitted": s.submitted,
+                "csrf": seat.link.csrf_token,
+                "items": [
+                    {"code": seat.link.code(it.item_id), "answer": asdict(s.answers.get(it.item_id, Answer()))} for it in s.items
+                ],
+            }
 
     def file(self, seat: Seat, code: str, mask: bool) -> bytes | None:
         pos = seat.positions.get(code)
@@ -204,6 +214,7 @@ def create_app(ws: Workspace, survey: Survey) -> Guard:
                 return _forbidden()
             data = await run_in_threadpool(service.file, seat, request.path_params["code"], mask)
             return _forbidden() if data is None else Response(data, media_type="image/png")
+
         return endpoint
 
     async def post(request: Request, action) -> Response:
@@ -235,11 +246,15 @@ def create_app(ws: Workspace, survey: Survey) -> Guard:
             return _forbidden()
         return Response(kinds[name][0], media_type=kinds[name][1])
 
-    routes = [Route("/", forbidden), Route("/r/{token}", page), Route("/r/{token}/state", state),
-              Route("/r/{token}/image/{code}", picture(mask=False)),
-              Route("/r/{token}/mask/{code}", picture(mask=True)),
-              Route("/r/{token}/answer", answer, methods=["POST"]),
-              Route("/r/{token}/submit", submit, methods=["POST"]),
-              Route("/assets/{name}", asset)]
+    routes = [
+        Route("/", forbidden),
+        Route("/r/{token}", page),
+        Route("/r/{token}/state", state),
+        Route("/r/{token}/image/{code}", picture(mask=False)),
+        Route("/r/{token}/mask/{code}", picture(mask=True)),
+        Route("/r/{token}/answer", answer, methods=["POST"]),
+        Route("/r/{token}/submit", submit, methods=["POST"]),
+        Route("/assets/{name}", asset),
+    ]
     # anything else (no token, unknown paths) gets the same empty 403
     return Guard(Starlette(routes=routes, exception_handlers={404: forbidden}))

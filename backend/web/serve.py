@@ -57,8 +57,10 @@ def check_tls(config: ServeConfig) -> None:
         raise BadInputError("TLS needs both --certfile and --keyfile (PEM files of the certificate and its key)")
     for flag, name in (("--certfile", config.certfile), ("--keyfile", config.keyfile)):
         if name and not Path(name).is_file():
-            raise BadInputError(f"{flag} {name}: no such file (give the PEM file of the server's "
-                                f"{'certificate' if flag == '--certfile' else 'private key'})")
+            raise BadInputError(
+                f"{flag} {name}: no such file (give the PEM file of the server's "
+                f"{'certificate' if flag == '--certfile' else 'private key'})"
+            )
 
 
 def bind(config: ServeConfig) -> socket.socket:
@@ -70,8 +72,10 @@ def bind(config: ServeConfig) -> socket.socket:
         sock.bind((config.host, config.port))
     except OSError as e:
         sock.close()
-        raise BadInputError(f"cannot listen on {config.host}:{config.port}: {e.strerror}. Choose another "
-                            "--port, or a --host address of this machine") from None
+        raise BadInputError(
+            f"cannot listen on {config.host}:{config.port}: {e.strerror}. Choose another "
+            "--port, or a --host address of this machine"
+        ) from None
     sock.listen(128)
     return sock
 
@@ -87,15 +91,25 @@ def base_urls(config: ServeConfig, port: int) -> list[str]:
 def make_server(ws: Workspace, survey: Survey, config: ServeConfig) -> uvicorn.Server:
     check_tls(config)
     loaded = uvicorn.Config(
-        create_app(ws, survey), ssl_certfile=config.certfile, ssl_keyfile=config.keyfile,
+        create_app(ws, survey),
+        ssl_certfile=config.certfile,
+        ssl_keyfile=config.keyfile,
         # no access log: its lines would carry the raters' link tokens
-        access_log=False, log_level="warning", server_header=False, lifespan="off",
-        limit_concurrency=200, timeout_keep_alive=15, h11_max_incomplete_event_size=16 * 1024)
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        lifespan="off",
+        limit_concurrency=200,
+        timeout_keep_alive=15,
+        h11_max_incomplete_event_size=16 * 1024,
+    )
     try:
         loaded.load()  # reads the TLS files now, so a bad one is a message, not a traceback
     except (ssl.SSLError, OSError) as e:
-        raise BadInputError(f"cannot use --certfile {config.certfile} / --keyfile {config.keyfile} for TLS: {e}. "
-                            "Give the PEM certificate and its unencrypted PEM private key") from None
+        raise BadInputError(
+            f"cannot use --certfile {config.certfile} / --keyfile {config.keyfile} for TLS: {e}. "
+            "Give the PEM certificate and its unencrypted PEM private key"
+        ) from None
     return uvicorn.Server(loaded)
 
 

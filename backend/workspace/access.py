@@ -43,7 +43,8 @@ def read_only_error(root: Path, doing: str = "this command writes to it") -> Wor
     return WorkspaceError(
         f"the workspace {root} is read-only (its folder or database cannot be written): {doing}. "
         "Reading works (diffgen info, survey list, export); to change it, copy the workspace to a "
-        "writable place or restore write permission")
+        "writable place or restore write permission"
+    )
 
 
 def connect(db: Path, read_only: bool) -> sqlite3.Connection:
@@ -71,5 +72,6 @@ def _connect_read_only(db: Path) -> sqlite3.Connection:
             raise WorkspaceError(
                 f"the workspace {db.parent} is read-only and its last changes are still in {wal.name}, which "
                 "SQLite can only merge with write access: open it once where it is writable (e.g. "
-                "'diffgen info') and try again") from None
+                "'diffgen info') and try again"
+            ) from None
     return sqlite3.connect(f"{db.as_uri()}?immutable=1", uri=True, timeout=TIMEOUT_S, isolation_level=None)

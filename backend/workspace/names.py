@@ -21,5 +21,6 @@ def check_name(name: str, what: str = "name") -> str:
         raise BadInputError(
             f"{what} {name!r} cannot be used as a folder name: use 1-{MAX_NAME_LENGTH} letters, digits, "
             "'.', '_' or '-', starting with a letter, digit or '_' (no '/', spaces or leading dot), "
-            "e.g. full-tiny")
+            "e.g. full-tiny"
+        )
     return name

@@ -32,6 +32,7 @@ class ClusteringInfo:
 @dataclass(frozen=True)
 class SourceSummary:
     """One real image that has samples, with its review counts."""
+
     image_id: int
     name: str
     counts: dict[str, int] = field(default_factory=dict)  # decision -> samples
@@ -45,11 +46,11 @@ class SourceSummary:
 class ModelInfo:
     id: int
     name: str
-    target: str            # full | cluster | imported
+    target: str  # full | cluster | imported
     cluster: int | None
     clustering_id: int | None
     preset: str
-    path: str              # model folder, relative to the workspace
+    path: str  # model folder, relative to the workspace
     created_at: str
 
 
@@ -70,8 +71,9 @@ def current_clustering(ws: Workspace) -> ClusteringInfo | None:
     if cid is None:
         return None
     r = ws.query("SELECT * FROM clusterings WHERE id = ?", (cid,))[0]
-    return ClusteringInfo(r["id"], r["k"], r["seed"], r["extractor"], json.loads(r["params_json"] or "{}"),
-                          r["sheet_path"], r["created_at"])
+    return ClusteringInfo(
+        r["id"], r["k"], r["seed"], r["extractor"], json.loads(r["params_json"] or "{}"), r["sheet_path"], r["created_at"]
+    )
 
 
 def cluster_assignments(ws: Workspace) -> dict[int, int]:
@@ -79,8 +81,7 @@ def cluster_assignments(ws: Workspace) -> dict[int, int]:
     cid = ws.current_clustering_id()
     if cid is None:
         return {}
-    return {r[0]: r[1] for r in ws.query(
-        "SELECT image_id, cluster FROM cluster_assignments WHERE clustering_id = ?", (cid,))}
+    return {r[0]: r[1] for r in ws.query("SELECT image_id, cluster FROM cluster_assignments WHERE clustering_id = ?", (cid,))}
 
 
 def cluster_sizes(ws: Workspace) -> list[tuple[int, int]]:
@@ -99,10 +100,12 @@ def decisions(ws: Workspace) -> dict[int, str]:
 
 def review_summary(ws: Workspace) -> list[SourceSummary]:
     """Every source image with samples, by image id, with its keep / reject / undecided counts."""
-    rows = ws.query("SELECT s.source_image_id, i.name, COALESCE(r.decision, 'undecided'), COUNT(*)"
-                    " FROM samples s JOIN images i ON i.id = s.source_image_id"
-                    " LEFT JOIN reviews r ON r.sample_id = s.id"
-                    " GROUP BY s.source_image_id, COALESCE(r.decision, 'undecided') ORDER BY s.source_image_id")
+    rows = ws.query(
+        "SELECT s.source_image_id, i.name, COALESCE(r.decision, 'undecided'), COUNT(*)"
+        " FROM samples s JOIN images i ON i.id = s.source_image_id"
+        " LEFT JOIN reviews r ON r.sample_id = s.id"
+        " GROUP BY s.source_image_id, COALESCE(r.decision, 'undecided') ORDER BY s.source_image_id"
+    )
     out: dict[int, SourceSummary] = {}
     for image_id, name, decision, n in rows:
         out.setdefault(image_id, SourceSummary(image_id, name, dict.fromkeys(DECISIONS, 0))).counts[decision] = n
@@ -131,9 +134,10 @@ class GateFilter:
     """Samples sorted by their gates, for the ``--only-passed`` filters (export, survey,
     segmentation sets): the ones that failed a gate are left out; unscored ones (made before
     gates existed, or not inpainted from a workspace image) are kept, and counted."""
-    passed: tuple[int, ...]     # scored, passed every gate
-    failed: tuple[int, ...]     # scored, failed at least one gate: left out
-    unscored: tuple[int, ...]   # no scores: kept
+
+    passed: tuple[int, ...]  # scored, passed every gate
+    failed: tuple[int, ...]  # scored, failed at least one gate: left out
+    unscored: tuple[int, ...]  # no scores: kept
 
     @property
     def kept(self) -> set[int]:
@@ -141,12 +145,15 @@ class GateFilter:
 
     def describe(self) -> str:
         """What the filter did, in words, for a command's output or a report."""
+
         def n(k: int) -> str:
             return f"{k} sample{'' if k == 1 else 's'}"
+
         text = f"{n(len(self.failed))} that failed a quality gate left out"
         if self.unscored:
-            text += (f"; {n(len(self.unscored))} not scored yet included: 'diffgen gates' scores "
-                     + ("it" if len(self.unscored) == 1 else "them"))
+            text += f"; {n(len(self.unscored))} not scored yet included: 'diffgen gates' scores " + (
+                "it" if len(self.unscored) == 1 else "them"
+            )
         return text
 
 
@@ -154,19 +161,23 @@ def gate_filter(ws: Workspace, sample_ids: Iterable[int]) -> GateFilter:
     """``sample_ids`` sorted into passed / failed a gate / not scored (each in the given order)."""
     ids = list(dict.fromkeys(sample_ids))
     failed, scored = gate_failures(ws), scored_sample_ids(ws)
-    return GateFilter(tuple(i for i in ids if i in scored and i not in failed),
-                      tuple(i for i in ids if i in failed), tuple(i for i in ids if i not in scored))
+    return GateFilter(
+        tuple(i for i in ids if i in scored and i not in failed),
+        tuple(i for i in ids if i in failed),
+        tuple(i for i in ids if i not in scored),
+    )
 
 
 @dataclass(frozen=True)
 class GatePassRate:
     """One set's gate record: how many samples were scored, passed all gates, failed each."""
+
     set_name: str
     samples: int
     scored: int
     passed: int
     failed: dict[str, int]
-    mean: dict[str, float]          # mean value of each gate over the scored samples
+    mean: dict[str, float]  # mean value of each gate over the scored samples
     thresholds: dict[str, list[float]] = field(default_factory=dict)  # the distinct ones judged by
 
 
@@ -175,8 +186,10 @@ _Scores = dict[int, list[tuple[str, float, float, bool]]]  # sample id -> (gate,
 
 def _gate_rows(ws: Workspace) -> dict[str, _Scores]:
     """Every stored gate score, per set and sample."""
-    rows = ws.query("SELECT s.set_name, g.sample_id, g.gate, g.value, g.threshold, g.passed FROM sample_gates g"
-                    " JOIN samples s ON s.id = g.sample_id ORDER BY g.sample_id, g.gate")
+    rows = ws.query(
+        "SELECT s.set_name, g.sample_id, g.gate, g.value, g.threshold, g.passed FROM sample_gates g"
+        " JOIN samples s ON s.id = g.sample_id ORDER BY g.sample_id, g.gate"
+    )
     per_set: dict[str, _Scores] = {}
     for set_name, sid, gate, value, threshold, passed in rows:
         per_set.setdefault(set_name, {}).setdefault(sid, []).append((gate, value, threshold, bool(passed)))
@@ -192,9 +205,15 @@ def _pass_rate(name: str, samples: int, scored: _Scores) -> GatePassRate:
             values.setdefault(gate, []).append(value)
             thresholds.setdefault(gate, set()).add(threshold)
             failed[gate] = failed.get(gate, 0) + (not ok)
-    return GatePassRate(name, samples, len(scored), sum(all(g[3] for g in gs) for gs in scored.values()), failed,
-                        {g: sum(v) / len(v) for g, v in values.items()},
-                        {g: sorted(t) for g, t in thresholds.items()})
+    return GatePassRate(
+        name,
+        samples,
+        len(scored),
+        sum(all(g[3] for g in gs) for gs in scored.values()),
+        failed,
+        {g: sum(v) / len(v) for g, v in values.items()},
+        {g: sorted(t) for g, t in thresholds.items()},
+    )
 
 
 def gate_pass_rates(ws: Workspace) -> list[GatePassRate]:
@@ -214,17 +233,21 @@ def gate_pass_rate_of(ws: Workspace, sample_ids: Iterable[int], name: str) -> Ga
 def redraws_per_set(ws: Workspace) -> dict[str, tuple[int, int]]:
     """Per set: (samples that were redrawn after failing a retry gate, redraws in all), from
     each sample's provenance; sets without redraws are left out."""
-    rows = ws.query("SELECT set_name, COUNT(*), SUM(json_array_length(params_json, '$.redraws')) FROM samples"
-                    " WHERE json_array_length(params_json, '$.redraws') > 0 GROUP BY set_name")
+    rows = ws.query(
+        "SELECT set_name, COUNT(*), SUM(json_array_length(params_json, '$.redraws')) FROM samples"
+        " WHERE json_array_length(params_json, '$.redraws') > 0 GROUP BY set_name"
+    )
     return {name: (int(n), int(total)) for name, n, total in rows}
 
 
 def seam_before_after(ws: Workspace) -> tuple[float, float, int] | None:
     """Mean seam score of the inpainted parents of styled samples and of the styled samples."""
-    rows = ws.query("SELECT gp.value, gc.value FROM samples c"
-                    " JOIN sample_gates gc ON gc.sample_id = c.id AND gc.gate = 'seam'"
-                    " JOIN sample_gates gp ON gp.sample_id = c.parent_sample_id AND gp.gate = 'seam'"
-                    " WHERE c.kind = 'styled'")
+    rows = ws.query(
+        "SELECT gp.value, gc.value FROM samples c"
+        " JOIN sample_gates gc ON gc.sample_id = c.id AND gc.gate = 'seam'"
+        " JOIN sample_gates gp ON gp.sample_id = c.parent_sample_id AND gp.gate = 'seam'"
+        " WHERE c.kind = 'styled'"
+    )
     if not rows:
         return None
     return sum(r[0] for r in rows) / len(rows), sum(r[1] for r in rows) / len(rows), len(rows)
@@ -237,8 +260,10 @@ def review_totals(summaries: list[SourceSummary]) -> dict[str, int]:
 # -- models and presets --------------------------------------------------------------------------
 def models(ws: Workspace) -> list[ModelInfo]:
     """Registered diffusion models, newest first."""
-    return [ModelInfo(r["id"], r["name"], r["target"], r["cluster"], r["clustering_id"], r["preset"], r["path"],
-                      r["created_at"]) for r in ws.query("SELECT * FROM models ORDER BY id DESC")]
+    return [
+        ModelInfo(r["id"], r["name"], r["target"], r["cluster"], r["clustering_id"], r["preset"], r["path"], r["created_at"])
+        for r in ws.query("SELECT * FROM models ORDER BY id DESC")
+    ]
 
 
 def model_preset(ws: Workspace, choice: str) -> str | None:
@@ -281,8 +306,10 @@ def repaint_evaluations(respacing: int, jump_length: int, jump_n_sample: int) ->
 
 def seconds_per_evaluation(ws: Workspace, preset: str) -> float | None:
     """Measured on the newest finished inpainting job with ``preset`` (None: no such run yet)."""
-    for r in ws.query("SELECT params_json, result_json, progress_total FROM jobs WHERE kind = 'inpaint'"
-                      " AND status = 'done' AND progress_total > 0 ORDER BY id DESC LIMIT 50"):
+    for r in ws.query(
+        "SELECT params_json, result_json, progress_total FROM jobs WHERE kind = 'inpaint'"
+        " AND status = 'done' AND progress_total > 0 ORDER BY id DESC LIMIT 50"
+    ):
         params, result = json.loads(r["params_json"]), json.loads(r["result_json"] or "{}")
         if params.get("preset") == preset and result.get("seconds"):
             return float(result["seconds"]) / r["progress_total"]

@@ -39,9 +39,11 @@ def _names(held: list[ImageRecord]) -> str:
 
 
 def _held_out_error(ws: Workspace, held: list[ImageRecord], subject: str) -> DiffGenError:
-    return DiffGenError(f"{subject}: no generation stage uses test images (segmentation is tested on them). "
-                        f"Choose training images, or make them training images with 'diffgen set-role "
-                        f"--workspace {ws.root} --images {','.join(str(r.id) for r in held)} --role train'")
+    return DiffGenError(
+        f"{subject}: no generation stage uses test images (segmentation is tested on them). "
+        f"Choose training images, or make them training images with 'diffgen set-role "
+        f"--workspace {ws.root} --images {','.join(str(r.id) for r in held)} --role train'"
+    )
 
 
 def refuse_held_out(ws: Workspace, image_ids: Iterable[int]) -> None:
@@ -59,9 +61,13 @@ def generation_samples(ws: Workspace, samples: list[SampleRecord], named: bool) 
     held_ids = {r.id for r in held}
     if held and named:
         bad = [s.id for s in samples if s.source_image_id in held_ids]
-        raise _held_out_error(ws, held, f"sample{'s' * (len(bad) > 1)} {', '.join(map(str, bad))} "
-                                        f"{'were' if len(bad) > 1 else 'was'} made from held-out test "
-                                        f"image{'s' * (len(held) > 1)}: {_names(held)}")
+        raise _held_out_error(
+            ws,
+            held,
+            f"sample{'s' * (len(bad) > 1)} {', '.join(map(str, bad))} "
+            f"{'were' if len(bad) > 1 else 'was'} made from held-out test "
+            f"image{'s' * (len(held) > 1)}: {_names(held)}",
+        )
     return [s for s in samples if s.source_image_id not in held_ids]
 
 
@@ -82,8 +88,11 @@ class ImageSelection:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "ImageSelection":
         """From a job's parameters (``images``, ``cluster``, ``all``)."""
-        return cls(tuple(int(i) for i in params.get("images") or ()),
-                   None if params.get("cluster") is None else int(params["cluster"]), bool(params.get("all")))
+        return cls(
+            tuple(int(i) for i in params.get("images") or ()),
+            None if params.get("cluster") is None else int(params["cluster"]),
+            bool(params.get("all")),
+        )
 
     @property
     def chosen(self) -> bool:
@@ -104,10 +113,12 @@ class ImageSelection:
             clustering = ws.current_clustering_id()
             if clustering is None:
                 raise DiffGenError("the images are not clustered yet: run 'diffgen cluster' or pass --images/--all")
-            rows = ws.query("SELECT a.image_id FROM cluster_assignments a JOIN images i ON i.id = a.image_id"
-                            " WHERE a.clustering_id = ? AND a.cluster = ? AND i.flagged = 0"
-                            f"{'' if allow_test else ' AND i.' + GENERATION_ROLE} ORDER BY a.image_id",
-                            (clustering, self.cluster))
+            rows = ws.query(
+                "SELECT a.image_id FROM cluster_assignments a JOIN images i ON i.id = a.image_id"
+                " WHERE a.clustering_id = ? AND a.cluster = ? AND i.flagged = 0"
+                f"{'' if allow_test else ' AND i.' + GENERATION_ROLE} ORDER BY a.image_id",
+                (clustering, self.cluster),
+            )
             return [r[0] for r in rows]
         if self.all:
             found = ws.images("flagged = 0") if allow_test else generation_images(ws, "flagged = 0")
@@ -127,8 +138,10 @@ class ImageSelection:
         ids = self.resolve(ws, allow_test)
         if not ids:
             left_out = "flagged images" if allow_test else "flagged and held-out test images"
-            raise DiffGenError(f"{what}: {self.describe()} selects no images in {ws.root} ({left_out} are "
-                               "left out); choose other images, or unflag them")
+            raise DiffGenError(
+                f"{what}: {self.describe()} selects no images in {ws.root} ({left_out} are "
+                "left out); choose other images, or unflag them"
+            )
         return ids
 
 

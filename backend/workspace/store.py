@@ -30,7 +30,7 @@ from backend.workspace import access
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "workspace.sqlite"
-BUNDLES_DIR = "bundles"     # shards' sample bundles (backend.jobs.bundles), merged by import-samples
+BUNDLES_DIR = "bundles"  # shards' sample bundles (backend.jobs.bundles), merged by import-samples
 # An image's role in the evaluation protocol: test images are held out of every generation
 # stage and are what segmentation is tested on (see backend.workspace.selection).
 TRAIN, TEST = "train", "test"
@@ -107,22 +107,53 @@ def sample_paths(kind: str, img_bytes: bytes, mask_bytes: bytes) -> tuple[str, s
 
 
 def _image(row: sqlite3.Row) -> ImageRecord:
-    return ImageRecord(row["id"], row["name"], row["source_path"], row["stored_path"], row["sha256"],
-                       row["width"], row["height"], row["notes"], bool(row["flagged"]),
-                       row["flag_note"], row["current_mask_id"], row["role"], row["role_note"])
+    return ImageRecord(
+        row["id"],
+        row["name"],
+        row["source_path"],
+        row["stored_path"],
+        row["sha256"],
+        row["width"],
+        row["height"],
+        row["notes"],
+        bool(row["flagged"]),
+        row["flag_note"],
+        row["current_mask_id"],
+        row["role"],
+        row["role_note"],
+    )
 
 
 def _mask(row: sqlite3.Row) -> MaskVersion:
-    return MaskVersion(row["id"], row["image_id"], row["version"], row["parent_id"], row["operation"],
-                       json.loads(row["params_json"]), row["path"], row["sha256"], row["area"],
-                       row["created_at"])
+    return MaskVersion(
+        row["id"],
+        row["image_id"],
+        row["version"],
+        row["parent_id"],
+        row["operation"],
+        json.loads(row["params_json"]),
+        row["path"],
+        row["sha256"],
+        row["area"],
+        row["created_at"],
+    )
 
 
 def _sample(row: sqlite3.Row) -> SampleRecord:
-    return SampleRecord(row["id"], row["kind"], row["set_name"], row["source_image_id"],
-                        row["mask_version_id"], row["parent_sample_id"], row["model_id"], row["seed"],
-                        json.loads(row["params_json"]), row["image_path"], row["mask_path"],
-                        row["created_at"])
+    return SampleRecord(
+        row["id"],
+        row["kind"],
+        row["set_name"],
+        row["source_image_id"],
+        row["mask_version_id"],
+        row["parent_sample_id"],
+        row["model_id"],
+        row["seed"],
+        json.loads(row["params_json"]),
+        row["image_path"],
+        row["mask_path"],
+        row["created_at"],
+    )
 
 
 class Workspace:
@@ -132,12 +163,16 @@ class Workspace:
         self.root = Path(root).expanduser().resolve()
         db = self.root / DB_NAME
         if self.root.exists() and not self.root.is_dir():
-            raise WorkspaceError(f"{self.root} is a file, not a workspace folder: "
-                                 f"name a workspace folder (a new one is created by 'diffgen import')")
+            raise WorkspaceError(
+                f"{self.root} is a file, not a workspace folder: "
+                f"name a workspace folder (a new one is created by 'diffgen import')"
+            )
         if not db.exists():
             if not create:
-                raise WorkspaceError(f"{self.root} is not a DiffGen workspace (no {DB_NAME}); "
-                                     f"create one with 'diffgen import DATASET --workspace {root}'")
+                raise WorkspaceError(
+                    f"{self.root} is not a DiffGen workspace (no {DB_NAME}); "
+                    f"create one with 'diffgen import DATASET --workspace {root}'"
+                )
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as e:  # e.g. a parent is a file
@@ -214,7 +249,8 @@ class Workspace:
             if version > SCHEMA_VERSION:
                 raise WorkspaceError(
                     f"{self.root} was written by a newer DiffGen Studio (schema {version}, "
-                    f"this version knows {SCHEMA_VERSION}); update the program")
+                    f"this version knows {SCHEMA_VERSION}); update the program"
+                )
             for i in range(version, SCHEMA_VERSION):
                 for stmt in MIGRATIONS[i].split(";"):
                     if stmt.strip():
@@ -269,8 +305,7 @@ class Workspace:
 
     def set_flag(self, image_id: int, flagged: bool, note: str = "") -> None:
         with self.transaction() as c:
-            c.execute("UPDATE images SET flagged = ?, flag_note = ? WHERE id = ?",
-                      (int(flagged), note, image_id))
+            c.execute("UPDATE images SET flagged = ?, flag_note = ? WHERE id = ?", (int(flagged), note, image_id))
 
     def set_role(self, image_ids: Iterable[int], role: str, note: str = "") -> int:
         """Give images the role ``train`` or ``test`` (one transaction); returns how many changed."""
@@ -281,9 +316,13 @@ class Workspace:
         if missing:
             raise WorkspaceError(f"no image with id {', '.join(map(str, missing))} in {self.root}; nothing changed")
         with self.transaction() as c:
-            changed = sum(c.execute("UPDATE images SET role = ?, role_note = ? WHERE id = ? AND"
-                                    " (role != ? OR role_note != ?)", (role, note, i, role, note)).rowcount
-                          for i in ids)
+            changed = sum(
+                c.execute(
+                    "UPDATE images SET role = ?, role_note = ? WHERE id = ? AND (role != ? OR role_note != ?)",
+                    (role, note, i, role, note),
+                ).rowcount
+                for i in ids
+            )
         return changed
 
     def role_counts(self) -> dict[str, int]:
@@ -294,8 +333,7 @@ class Workspace:
 
     # -- masks -----------------------------------------------------------------------
     def mask_versions(self, image_id: int) -> list[MaskVersion]:
-        return [_mask(r) for r in self.query(
-            "SELECT * FROM mask_versions WHERE image_id = ? ORDER BY version", (image_id,))]
+        return [_mask(r) for r in self.query("SELECT * FROM mask_versions WHERE image_id = ? ORDER BY version", (image_id,))]
 
     def mask_version(self, mask_id: int) -> MaskVersion:
         rows = self.query("SELECT * FROM mask_versions WHERE id = ?", (mask_id,))
@@ -313,26 +351,44 @@ class Workspace:
         mv = mask if isinstance(mask, MaskVersion) else self.mask_version(mask)
         return read_png_fast(self.path(mv.path), grey=True)
 
-    def add_mask_version(self, image_id: int, mask: np.ndarray, operation: str,
-                         params: dict | None = None, parent_id: int | None = None,
-                         make_current: bool = True, source_mask_path: str | None = None) -> MaskVersion:
+    def add_mask_version(
+        self,
+        image_id: int,
+        mask: np.ndarray,
+        operation: str,
+        params: dict | None = None,
+        parent_id: int | None = None,
+        make_current: bool = True,
+        source_mask_path: str | None = None,
+    ) -> MaskVersion:
         """Store a new mask version (a new file; no existing file is touched) and select it."""
         mask = np.where(mask > 0, np.uint8(255), np.uint8(0))  # 1 byte a pixel, not 8
         data = encode_png(mask)
         digest = sha256_bytes(data)
         with self.transaction() as c:
-            version = c.execute("SELECT COALESCE(MAX(version) + 1, 0) FROM mask_versions WHERE image_id = ?",
-                                (image_id,)).fetchone()[0]
+            version = c.execute(
+                "SELECT COALESCE(MAX(version) + 1, 0) FROM mask_versions WHERE image_id = ?", (image_id,)
+            ).fetchone()[0]
             if parent_id is None and version > 0:
-                parent_id = c.execute("SELECT current_mask_id FROM images WHERE id = ?",
-                                      (image_id,)).fetchone()[0]
+                parent_id = c.execute("SELECT current_mask_id FROM images WHERE id = ?", (image_id,)).fetchone()[0]
             rel = f"masks/{image_id}/v{version:04d}-{digest[:8]}.png"
             atomic_write_bytes(self.path(rel), data)
             cur = c.execute(
                 "INSERT INTO mask_versions (image_id, version, parent_id, operation, params_json, path,"
                 " sha256, area, source_mask_path, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (image_id, version, parent_id, operation, json.dumps(params or {}), rel, digest,
-                 int((mask > 0).sum()), source_mask_path, now()))
+                (
+                    image_id,
+                    version,
+                    parent_id,
+                    operation,
+                    json.dumps(params or {}),
+                    rel,
+                    digest,
+                    int((mask > 0).sum()),
+                    source_mask_path,
+                    now(),
+                ),
+            )
             mask_id = inserted_id(cur)
             if make_current:
                 c.execute("UPDATE images SET current_mask_id = ? WHERE id = ?", (mask_id, image_id))
@@ -347,22 +403,53 @@ class Workspace:
             c.execute("UPDATE images SET current_mask_id = ? WHERE id = ?", (mask_id, image_id))
 
     # -- samples and reviews -----------------------------------------------------------
-    def add_sample(self, kind: str, set_name: str, image: np.ndarray, mask: np.ndarray, *,
-                   source_image_id: int | None = None, mask_version_id: int | None = None,
-                   parent_sample_id: int | None = None, model_id: int | None = None,
-                   checkpoint_id: int | None = None, job_id: int | None = None,
-                   seed: int | None = None, params: dict | None = None) -> SampleRecord:
+    def add_sample(
+        self,
+        kind: str,
+        set_name: str,
+        image: np.ndarray,
+        mask: np.ndarray,
+        *,
+        source_image_id: int | None = None,
+        mask_version_id: int | None = None,
+        parent_sample_id: int | None = None,
+        model_id: int | None = None,
+        checkpoint_id: int | None = None,
+        job_id: int | None = None,
+        seed: int | None = None,
+        params: dict | None = None,
+    ) -> SampleRecord:
         """Write a generated image + mask and record it with its provenance."""
-        return self.add_sample_png(kind, set_name, *sample_pngs(image, mask), source_image_id=source_image_id,
-                                   mask_version_id=mask_version_id, parent_sample_id=parent_sample_id,
-                                   model_id=model_id, checkpoint_id=checkpoint_id, job_id=job_id, seed=seed,
-                                   params=params)
+        return self.add_sample_png(
+            kind,
+            set_name,
+            *sample_pngs(image, mask),
+            source_image_id=source_image_id,
+            mask_version_id=mask_version_id,
+            parent_sample_id=parent_sample_id,
+            model_id=model_id,
+            checkpoint_id=checkpoint_id,
+            job_id=job_id,
+            seed=seed,
+            params=params,
+        )
 
-    def add_sample_png(self, kind: str, set_name: str, img_bytes: bytes, mask_bytes: bytes, *,
-                       source_image_id: int | None = None, mask_version_id: int | None = None,
-                       parent_sample_id: int | None = None, model_id: int | None = None,
-                       checkpoint_id: int | None = None, job_id: int | None = None,
-                       seed: int | None = None, params: dict | None = None) -> SampleRecord:
+    def add_sample_png(
+        self,
+        kind: str,
+        set_name: str,
+        img_bytes: bytes,
+        mask_bytes: bytes,
+        *,
+        source_image_id: int | None = None,
+        mask_version_id: int | None = None,
+        parent_sample_id: int | None = None,
+        model_id: int | None = None,
+        checkpoint_id: int | None = None,
+        job_id: int | None = None,
+        seed: int | None = None,
+        params: dict | None = None,
+    ) -> SampleRecord:
         """:meth:`add_sample` from the PNG files' bytes (as :func:`sample_pngs` makes them),
         written unchanged: a sample made elsewhere (a shard's bundle) is stored byte for byte."""
         self.require_writable()
@@ -374,9 +461,22 @@ class Workspace:
                 "INSERT INTO samples (kind, set_name, source_image_id, mask_version_id, parent_sample_id,"
                 " model_id, checkpoint_id, job_id, seed, params_json, image_path, mask_path, created_at)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (kind, set_name, source_image_id, mask_version_id, parent_sample_id, model_id,
-                 checkpoint_id, job_id, seed, json.dumps(params or {}, default=str), img_rel, mask_rel,
-                 now()))
+                (
+                    kind,
+                    set_name,
+                    source_image_id,
+                    mask_version_id,
+                    parent_sample_id,
+                    model_id,
+                    checkpoint_id,
+                    job_id,
+                    seed,
+                    json.dumps(params or {}, default=str),
+                    img_rel,
+                    mask_rel,
+                    now(),
+                ),
+            )
         return self.sample(inserted_id(cur))
 
     def sample(self, sample_id: int) -> SampleRecord:
@@ -385,8 +485,9 @@ class Workspace:
             raise WorkspaceError(f"no sample with id {sample_id}")
         return _sample(rows[0])
 
-    def samples(self, kind: str | None = None, source_image_id: int | None = None,
-                set_name: str | None = None) -> list[SampleRecord]:
+    def samples(
+        self, kind: str | None = None, source_image_id: int | None = None, set_name: str | None = None
+    ) -> list[SampleRecord]:
         clauses, params = [], []
         for col, val in (("kind", kind), ("source_image_id", source_image_id), ("set_name", set_name)):
             if val is not None:
@@ -402,23 +503,27 @@ class Workspace:
     def set_review(self, sample_id: int, decision: str, note: str = "") -> None:
         """Store a keep/reject/undecided decision at once (committed before returning)."""
         with self.transaction() as c:
-            c.execute("INSERT INTO reviews (sample_id, decision, note, decided_at) VALUES (?,?,?,?)"
-                      " ON CONFLICT(sample_id) DO UPDATE SET decision = excluded.decision,"
-                      " note = excluded.note, decided_at = excluded.decided_at",
-                      (sample_id, decision, note, now()))
+            c.execute(
+                "INSERT INTO reviews (sample_id, decision, note, decided_at) VALUES (?,?,?,?)"
+                " ON CONFLICT(sample_id) DO UPDATE SET decision = excluded.decision,"
+                " note = excluded.note, decided_at = excluded.decided_at",
+                (sample_id, decision, note, now()),
+            )
 
     def set_gates(self, sample_id: int, scores: Iterable[GateScore]) -> None:
         """Store a sample's quality-gate scores (replacing earlier ones), in one transaction."""
         stamp = now()
         with self.transaction() as c:
-            c.executemany("INSERT OR REPLACE INTO sample_gates (sample_id, gate, value, threshold, passed, scored_at)"
-                          " VALUES (?,?,?,?,?,?)",
-                          [(sample_id, g.gate, float(g.value), float(g.threshold), int(g.passed), stamp)
-                           for g in scores])
+            c.executemany(
+                "INSERT OR REPLACE INTO sample_gates (sample_id, gate, value, threshold, passed, scored_at) VALUES (?,?,?,?,?,?)",
+                [(sample_id, g.gate, float(g.value), float(g.threshold), int(g.passed), stamp) for g in scores],
+            )
 
     def gates(self, sample_id: int) -> list[GateScore]:
-        return [GateScore(r["gate"], r["value"], r["threshold"], bool(r["passed"]))
-                for r in self.query("SELECT * FROM sample_gates WHERE sample_id = ? ORDER BY gate", (sample_id,))]
+        return [
+            GateScore(r["gate"], r["value"], r["threshold"], bool(r["passed"]))
+            for r in self.query("SELECT * FROM sample_gates WHERE sample_id = ? ORDER BY gate", (sample_id,))
+        ]
 
     def review(self, sample_id: int) -> tuple[str, str]:
         rows = self.query("SELECT decision, note FROM reviews WHERE sample_id = ?", (sample_id,))
@@ -433,15 +538,16 @@ class Workspace:
         cid = self.current_clustering_id()
         if cid is None:
             return None
-        rows = self.query("SELECT cluster FROM cluster_assignments WHERE clustering_id = ? AND image_id = ?",
-                          (cid, image_id))
+        rows = self.query("SELECT cluster FROM cluster_assignments WHERE clustering_id = ? AND image_id = ?", (cid, image_id))
         return rows[0][0] if rows else None
 
     # -- generic results ---------------------------------------------------------------
     def add_result(self, kind: str, key: str, value: Any) -> None:
         with self.transaction() as c:
-            c.execute("INSERT INTO results (kind, key, value_json, created_at) VALUES (?,?,?,?)",
-                      (kind, key, json.dumps(value, default=str), now()))
+            c.execute(
+                "INSERT INTO results (kind, key, value_json, created_at) VALUES (?,?,?,?)",
+                (kind, key, json.dumps(value, default=str), now()),
+            )
 
     # -- summary -----------------------------------------------------------------------
     def info(self) -> dict:
@@ -458,8 +564,7 @@ class Workspace:
             "samples": {r[0]: r[1] for r in self.query("SELECT kind, COUNT(*) FROM samples GROUP BY kind")},
             "models": q("SELECT COUNT(*) FROM models"),
             "model_names": [r[0] for r in self.query("SELECT name FROM models ORDER BY id")],
-            "problems": {r[0]: r[1] for r in self.query(
-                "SELECT severity, COUNT(*) FROM import_problems GROUP BY severity")},
+            "problems": {r[0]: r[1] for r in self.query("SELECT severity, COUNT(*) FROM import_problems GROUP BY severity")},
         }
 
     def problems(self, import_id: int | None = None) -> list[sqlite3.Row]:

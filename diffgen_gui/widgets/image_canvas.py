@@ -22,18 +22,20 @@ def pixel_at(pt: QPointF) -> tuple[int, int]:
     """The (x, y) pixel containing image point ``pt`` (pixel centres at integers; a point on
     a border belongs to the pixel right / below, never rounded half to even)."""
     return math.floor(pt.x() + 0.5), math.floor(pt.y() + 0.5)
+
+
 GAP = 8  # pixels between image and mask in side-by-side mode
 
 
 class ImageCanvas(QWidget):
     """Shows one image + mask. Emits mouse events in image pixel coordinates."""
 
-    pressed = Signal(QPointF, object)    # image coords, Qt.MouseButton
+    pressed = Signal(QPointF, object)  # image coords, Qt.MouseButton
     dragged = Signal(QPointF)
     released = Signal(QPointF)
     doubleClicked = Signal(QPointF)
     viewChanged = Signal(float, QPointF)  # scale, offset (for linked canvases)
-    hovered = Signal(QPointF)             # image coords under the mouse
+    hovered = Signal(QPointF)  # image coords under the mouse
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -55,7 +57,7 @@ class ImageCanvas(QWidget):
         self.scale = 1.0
         self.offset = QPointF(0, 0)
         self.pan_with_left = False
-        self.brush_radius = 0.0      # > 0 draws the brush outline under the mouse
+        self.brush_radius = 0.0  # > 0 draws the brush outline under the mouse
         self.polyline: list[QPointF] = []
         self.handles: list[QPointF] = []  # vertices of a closed polygon that can still be moved
         self._rgb: np.ndarray | None = None
@@ -264,7 +266,8 @@ class ImageCanvas(QWidget):
 
     def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802
         pan = e.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton) or (
-            e.button() == Qt.MouseButton.LeftButton and self.pan_with_left)
+            e.button() == Qt.MouseButton.LeftButton and self.pan_with_left
+        )
         if pan:
             self._panning = e.position()
             self.setCursor(Qt.CursorShape.ClosedHandCursor)

@@ -96,8 +96,9 @@ class Journey:
 
 # -- input helpers ----------------------------------------------------------------------------
 def click(widget, pos=None) -> None:
-    QTest.mouseClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     pos if pos is not None else widget.rect().center())
+    QTest.mouseClick(
+        widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos if pos is not None else widget.rect().center()
+    )
 
 
 def key(widget, k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
@@ -106,9 +107,12 @@ def key(widget, k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
 
 def drag(widget, points: list[QPointF]) -> None:
     """A left-button drag through ``points`` (widget coordinates) as real mouse events."""
+
     def send(kind, p, button, buttons):
-        QApplication.sendEvent(widget, QMouseEvent(kind, p, widget.mapToGlobal(p), button, buttons,
-                                                   Qt.KeyboardModifier.NoModifier))
+        QApplication.sendEvent(
+            widget, QMouseEvent(kind, p, widget.mapToGlobal(p), button, buttons, Qt.KeyboardModifier.NoModifier)
+        )
+
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
     send(QEvent.Type.MouseButtonPress, points[0], left, left)
     for p in points[1:]:
@@ -120,6 +124,7 @@ def answer_modal(j: "Journey", name: str, k=Qt.Key.Key_Return, tries: int = 100)
     """Arrange for the next modal dialog to be photographed and answered with ``k`` (Enter:
     its default button), as a user reading it would. Call it just before the click that opens
     it: the click only returns once the dialog is closed."""
+
     def answer(left: int = tries) -> None:
         dialog = QApplication.activeModalWidget()
         if dialog is None:
@@ -130,6 +135,7 @@ def answer_modal(j: "Journey", name: str, k=Qt.Key.Key_Return, tries: int = 100)
             return
         j.screenshot(name)
         key(dialog, k)
+
     QTimer.singleShot(100, answer)
 
 
@@ -153,6 +159,7 @@ def choose(combo, data=None, text=None) -> None:
 def job_done(win, job_id: int, statuses=("done",)) -> Callable[[], bool]:
     """True once the Generate table shows the job ended as one of ``statuses`` (what the user
     sees, after the app has handled the end of the job); another end is a failure."""
+
     def check() -> bool:
         g = win.generate_view
         row = g._rows.get(job_id)
@@ -160,22 +167,24 @@ def job_done(win, job_id: int, statuses=("done",)) -> Callable[[], bool]:
         if shown in ("done", "failed", "cancelled", "interrupted") and shown not in statuses:
             raise AssertionError(f"job {job_id} ended {shown}: {win.queue.store.get(job_id).message}")
         return shown in statuses and win.queue.worker.current != job_id
+
     return check
 
 
 def running_with_progress(win, job_id: int, shown: Callable[[], bool] | None = None) -> Callable[[], bool]:
     """True once the job reports progress (and ``shown`` holds); an early end is a failure."""
+
     def check() -> bool:
         rec = win.queue.store.get(job_id)
         if rec.status not in ("queued", "running"):
             raise AssertionError(f"job {job_id} ended {rec.status} before reporting progress: {rec.message}")
         return rec.progress_done > 0 and (shown is None or shown())
+
     return check
 
 
 # -- the journey --------------------------------------------------------------------------------
-def queue_job(j: Journey, kind: str, target: str, overrides: list[str], preset: str = "tiny",
-              samples: int | None = None) -> int:
+def queue_job(j: Journey, kind: str, target: str, overrides: list[str], preset: str = "tiny", samples: int | None = None) -> int:
     """Fill the New job form as a user does: only the fields the kind's form shows."""
     from backend.jobs.queue import JOB_KINDS
 
@@ -184,8 +193,11 @@ def queue_job(j: Journey, kind: str, target: str, overrides: list[str], preset: 
     choose(f.kind, data=kind)
     fields = JOB_KINDS[kind].fields
     if "images" in fields:
-        choose(f.target, data=None, text=next(f.target.itemText(i) for i in range(f.target.count())
-                                              if f.target.itemText(i).startswith(target)))
+        choose(
+            f.target,
+            data=None,
+            text=next(f.target.itemText(i) for i in range(f.target.count()) if f.target.itemText(i).startswith(target)),
+        )
     if "preset" in fields:
         choose(f.preset, text=preset)
     if "overrides" in fields:
@@ -211,8 +223,7 @@ def edit_mask(j: Journey) -> Iterator:
     click(dv.grid.viewport(), dv.grid.visualRect(dv.model.index(0, 0)).center())
     image_id = dv.model.rows[0].image_id
     ed = dv.editor
-    yield Wait("the first image open in the editor",
-               lambda: ed.session is not None and ed.session.image_id == image_id, 10)
+    yield Wait("the first image open in the editor", lambda: ed.session is not None and ed.session.image_id == image_id, 10)
     yield Shot("image-open")
     if w.isActiveWindow():  # the tool keys work with the focus in the grid (window-wide shortcuts)
         key(dv.grid, Qt.Key.Key_F)
@@ -251,8 +262,9 @@ def generate(j: Journey) -> Iterator:
     masks = queue_job(j, "masks", "All images", [])
     yield Wait("the mask job done", job_done(w, masks), 60)
     yield Shot("masks-job-done")
-    train = queue_job(j, "train", "All images", ["train.steps=30", "train.save_interval=30",
-                                                 "train.sample_count=4", "train.batch_size=8"])
+    train = queue_job(
+        j, "train", "All images", ["train.steps=30", "train.save_interval=30", "train.sample_count=4", "train.batch_size=8"]
+    )
     yield Wait("training reports progress", running_with_progress(w, train, lambda: w.generate_view.progress.value() > 0), 120)
     yield Shot("train-progress")
     yield Wait("the training job done", job_done(w, train), 240)
@@ -338,8 +350,11 @@ def _button(parent, text: str):
     raise AssertionError(f"no button {text!r}")
 
 
-ANSWERS = [(Qt.Key.Key_1, Qt.Key.Key_Q, Qt.Key.Key_R), (Qt.Key.Key_2, Qt.Key.Key_W, Qt.Key.Key_F),
-           (Qt.Key.Key_3, Qt.Key.Key_E, Qt.Key.Key_F)]
+ANSWERS = [
+    (Qt.Key.Key_1, Qt.Key.Key_Q, Qt.Key.Key_R),
+    (Qt.Key.Key_2, Qt.Key.Key_W, Qt.Key.Key_F),
+    (Qt.Key.Key_3, Qt.Key.Key_E, Qt.Key.Key_F),
+]
 
 
 def rate(j: Journey, answers: int | None, then_quit: bool) -> Iterator:

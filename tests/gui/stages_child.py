@@ -65,8 +65,10 @@ def run_misbehave(ws, params: MisbehaveParams, ctx) -> JobResult:
 
 def register(module: str) -> dict[str, jobs.JobSpec]:
     """The test kinds, as the registry of a process that imports this file as ``module``."""
-    return {"slow": jobs.JobSpec(f"{module}:run_slow", f"{module}:SlowParams"),
-            "misbehave": jobs.JobSpec(f"{module}:run_misbehave", f"{module}:MisbehaveParams")}
+    return {
+        "slow": jobs.JobSpec(f"{module}:run_slow", f"{module}:SlowParams"),
+        "misbehave": jobs.JobSpec(f"{module}:run_misbehave", f"{module}:MisbehaveParams"),
+    }
 
 
 if __name__ == "__main__":

@@ -33,8 +33,13 @@ def test_tool_keys_work_with_the_focus_in_the_thumbnail_grid(window, qtbot):
     dv = window.dataset_view
     _click_thumbnail(qtbot, dv, 2)
     assert dv.grid.hasFocus() and dv.editor.session.image_id == dv.model.rows[2].image_id
-    for key, tool in ((Qt.Key.Key_F, "fill"), (Qt.Key.Key_B, "brush"), (Qt.Key.Key_P, "polygon"),
-                      (Qt.Key.Key_E, "eraser"), (Qt.Key.Key_H, "pan")):
+    for key, tool in (
+        (Qt.Key.Key_F, "fill"),
+        (Qt.Key.Key_B, "brush"),
+        (Qt.Key.Key_P, "polygon"),
+        (Qt.Key.Key_E, "eraser"),
+        (Qt.Key.Key_H, "pan"),
+    ):
         qtbot.keyClick(dv.grid, key)
         assert dv.editor.tool == tool
         assert dv.editor.tool_label.text().startswith(f"Tool: {tool.capitalize()}")
@@ -136,7 +141,7 @@ def test_brightness_and_contrast_change_the_view_only(window, demo_ws):
     def shown():
         img = ed.canvas._image.convertToFormat(ed.canvas._image.Format.Format_RGB888)
         rows = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
-        return rows[:, :img.width() * 3].copy()  # the converted image is freed on return
+        return rows[:, : img.width() * 3].copy()  # the converted image is freed on return
 
     plain = shown().astype(int)
     ed.brightness.setValue(50)
@@ -185,7 +190,7 @@ def test_dilation_starts_at_the_workspace_preset(state, qtbot, demo_ws):
 
     assert default() == 20  # no model yet: the paper's
     register_model(demo_ws, "tiny-full", "full", "tiny", {}, demo_ws.path("models/t"))
-    assert default() == 3   # the tiny preset the workspace's model was trained with
+    assert default() == 3  # the tiny preset the workspace's model was trained with
 
 
 def test_an_untouched_dilation_follows_the_first_model(state, qtbot, demo_ws):

@@ -11,8 +11,9 @@ def test_export_dialog_passes_the_format(demo_ws, qtbot, tmp_path):
     from diffgen_gui.main_window import MainWindow
 
     i = demo_ws.image_ids()[0]
-    s = demo_ws.add_sample("inpainted", "Diff", demo_ws.read_image(i), demo_ws.read_mask(demo_ws.current_mask(i)),
-                           source_image_id=i)
+    s = demo_ws.add_sample(
+        "inpainted", "Diff", demo_ws.read_image(i), demo_ws.read_mask(demo_ws.current_mask(i)), source_image_id=i
+    )
     demo_ws.set_review(s.id, "keep")
     w = MainWindow(demo_ws)
     qtbot.addWidget(w)
@@ -39,8 +40,9 @@ def test_export_dialog_only_passed_leaves_out_failed_samples(demo_ws, qtbot, tmp
 
     made = []
     for i in demo_ws.image_ids()[:3]:
-        s = demo_ws.add_sample("inpainted", "Diff", demo_ws.read_image(i),
-                               demo_ws.read_mask(demo_ws.current_mask(i)), source_image_id=i)
+        s = demo_ws.add_sample(
+            "inpainted", "Diff", demo_ws.read_image(i), demo_ws.read_mask(demo_ws.current_mask(i)), source_image_id=i
+        )
         demo_ws.set_review(s.id, "keep")
         made.append(s.id)
     demo_ws.set_gates(made[0], [GateScore("seam", 0.3, 0.08, False)])

@@ -23,8 +23,7 @@ def make_view(state, job_queue, qtbot):
 
 
 def wait_finished(qtbot, job_queue, job_id, timeout=15000):
-    with qtbot.waitSignal(job_queue.finished, timeout=timeout,
-                          check_params_cb=lambda j, s, m: j == job_id) as blocker:
+    with qtbot.waitSignal(job_queue.finished, timeout=timeout, check_params_cb=lambda j, s, m: j == job_id) as blocker:
         pass
     return blocker.args
 
@@ -83,8 +82,7 @@ def test_cancel_running_job_and_failures_do_not_stop_the_queue(state, job_queue,
     qtbot.waitUntil(lambda: job_queue.store.get(slow).progress_done > 0, timeout=10000)
     v.table.selectRow(v._rows[slow])
     v.ask_cancel = lambda job: True  # the user confirms
-    with qtbot.waitSignal(job_queue.finished, timeout=60000,
-                          check_params_cb=lambda j, s, m: j == ok):
+    with qtbot.waitSignal(job_queue.finished, timeout=60000, check_params_cb=lambda j, s, m: j == ok):
         v.btn["cancel"].click()
     assert job_queue.store.get(slow).status == "cancelled"
     assert job_queue.store.get(slow).progress_done < 1000
@@ -147,8 +145,9 @@ def test_gui_heartbeat_is_never_late_during_a_job(state, job_queue, qtbot):
         tries.append((worst, baseline))
         if worst < 0.100 + baseline:
             return
-    raise AssertionError("GUI heartbeat late in every try: " + "; ".join(
-        f"{w * 1000:.0f} ms (idle: {b * 1000:.0f} ms)" for w, b in tries))
+    raise AssertionError(
+        "GUI heartbeat late in every try: " + "; ".join(f"{w * 1000:.0f} ms (idle: {b * 1000:.0f} ms)" for w, b in tries)
+    )
 
 
 def _run_one(job_queue, qtbot, params, timeout=30000):

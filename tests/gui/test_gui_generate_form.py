@@ -36,8 +36,11 @@ def test_the_cluster_form_sends_only_what_clustering_takes(state, job_queue, qtb
 
 def test_fields_follow_the_kind(state, job_queue, qtbot):
     f = make_view(state, job_queue, qtbot).form
-    expected = {"inpaint": {"images", "model", "preset", "samples", "dilate", "respacing", "jumps", "device"},
-                "masks": {"images", "operation"}, "train": {"train_target", "preset", "overrides", "device"}}
+    expected = {
+        "inpaint": {"images", "model", "preset", "samples", "dilate", "respacing", "jumps", "device"},
+        "masks": {"images", "operation"},
+        "train": {"train_target", "preset", "overrides", "device"},
+    }
     for kind, rows in expected.items():
         f.kind.setCurrentIndex(f.kind.findData(kind))
         assert _visible_rows(f) == rows, kind
@@ -62,8 +65,13 @@ def test_the_preset_follows_the_model_and_the_cost_is_shown(state, job_queue, qt
     assert not f.preset_warning.isHidden() and "trained with the tiny preset" in f.preset_warning.text()
     assert f.spins["respacing"].value() == 200
     kind, params = f.job_params()
-    assert (params["samples"], params["respacing"], params["jump_length"], params["jump_n_sample"],
-            params["model"]) == (3, 200, 10, 5, "cluster")
+    assert (params["samples"], params["respacing"], params["jump_length"], params["jump_n_sample"], params["model"]) == (
+        3,
+        200,
+        10,
+        5,
+        "cluster",
+    )
 
 
 def test_the_form_remembers_the_last_queued_values(state, job_queue, qtbot):
@@ -134,8 +142,7 @@ def test_the_queue_says_what_a_finished_job_changed(job_queue, qtbot):
 def test_a_finished_job_refreshes_the_views_and_says_so(window, qtbot, demo_ws):
     image_id = demo_ws.image_ids()[0]
     with qtbot.waitSignal(window.state.maskChanged, timeout=15000):
-        job_id = window.queue.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 1},
-                                                "images": [image_id]})
+        job_id = window.queue.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 1}, "images": [image_id]})
     assert window.statusBar().currentMessage().startswith(f"Job {job_id} (masks) done")
     assert image_id in queries.edited_image_ids(demo_ws)
     assert window.dataset_view.model.all_rows[0].edited  # the grid was refreshed by the queue's signal

@@ -65,8 +65,13 @@ def test_import_folder_with_progress_and_report(window, tmp_path, qtbot, demo_ws
 
 def test_export_from_the_window(window, demo_ws, tmp_path, qtbot):
     i = demo_ws.image_ids()[0]
-    s = demo_ws.add_sample("inpainted", "Diff", demo_ws.read_image(i)[:, ::-1].copy(),
-                           demo_ws.read_mask(demo_ws.current_mask(i))[:, ::-1].copy(), source_image_id=i)
+    s = demo_ws.add_sample(
+        "inpainted",
+        "Diff",
+        demo_ws.read_image(i)[:, ::-1].copy(),
+        demo_ws.read_mask(demo_ws.current_mask(i))[:, ::-1].copy(),
+        source_image_id=i,
+    )
     demo_ws.set_review(s.id, "keep")
     window.export_to(str(tmp_path / "out"))
     qtbot.waitUntil(lambda: window.last_export is not None, timeout=20000)
@@ -94,8 +99,9 @@ def test_reports_and_clusters_views_show_workspace_content(demo_ws, qtbot, state
 
     ids = demo_ws.image_ids()
     with demo_ws.transaction() as c:
-        cid = c.execute("INSERT INTO clusterings (k, seed, extractor, is_current, created_at)"
-                        " VALUES (3, 0, 'test', 1, '2024-01-01T00:00:00')").lastrowid
+        cid = c.execute(
+            "INSERT INTO clusterings (k, seed, extractor, is_current, created_at) VALUES (3, 0, 'test', 1, '2024-01-01T00:00:00')"
+        ).lastrowid
         c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)", [(cid, i, i % 3) for i in ids])
     cv = ClustersView(state)
     qtbot.addWidget(cv)

@@ -52,8 +52,7 @@ def test_brush_stroke_undo_redo(state, qtbot):
 
 def _mouse(widget, kind, pos, buttons):
     btn = Qt.MouseButton.LeftButton
-    ev = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(pos.toPoint())), btn,
-                     buttons, Qt.KeyboardModifier.NoModifier)
+    ev = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(pos.toPoint())), btn, buttons, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, ev)
 
 
@@ -181,8 +180,7 @@ def test_recovered_edit_never_hides_a_newer_version(state, qtbot, demo_ws):
     ed.paint_stroke([(3, 3), (12, 12)])
     edited = ed.session.mask.copy()
     assert ed.autosave_all() == 1
-    job = JobStore(demo_ws).enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 2},
-                                              "images": [image_id]})
+    job = JobStore(demo_ws).enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 2}, "images": [image_id]})
     assert run_job(demo_ws, job).status == "done"
     v1 = demo_ws.current_mask(image_id)
     v1_pixels = demo_ws.read_mask(v1).copy()

@@ -16,8 +16,9 @@ def add_samples(ws):
     out = []
     for k, (a, m) in enumerate(((img[:, ::-1], mask[:, ::-1]), (img[::-1], mask[::-1]))):
         s = ws.add_sample("inpainted", "Diff", a.copy(), m.copy(), source_image_id=i, seed=k)
-        st = ws.add_sample("styled", "Styled-Diff", a[..., ::-1].copy(), m.copy(), source_image_id=i,
-                           parent_sample_id=s.id, seed=k)
+        st = ws.add_sample(
+            "styled", "Styled-Diff", a[..., ::-1].copy(), m.copy(), source_image_id=i, parent_sample_id=s.id, seed=k
+        )
         out += [s, st]
     return i, out
 
@@ -68,8 +69,12 @@ def _two_sources(ws):
     out = {}
     for i in ws.image_ids()[:2]:
         img, mask = ws.read_image(i), ws.read_mask(ws.current_mask(i))
-        out[i] = [ws.add_sample("inpainted", "Diff", np.roll(img, k + 1, 0).copy(), mask, source_image_id=i,
-                                seed=6_917_529_027_641_081_856 + k) for k in range(2)]
+        out[i] = [
+            ws.add_sample(
+                "inpainted", "Diff", np.roll(img, k + 1, 0).copy(), mask, source_image_id=i, seed=6_917_529_027_641_081_856 + k
+            )
+            for k in range(2)
+        ]
     return out
 
 
@@ -145,7 +150,7 @@ def test_the_focused_tile_follows_a_new_theme(state, qtbot, demo_ws, qapp):
 
 def test_the_kept_filter_packs_tiles_without_gaps(state, qtbot, demo_ws):
     _i, samples = add_samples(demo_ws)
-    demo_ws.set_review(samples[1].id, "keep")   # a styled child whose parent is not kept
+    demo_ws.set_review(samples[1].id, "keep")  # a styled child whose parent is not kept
     v = _view(state, qtbot)
     v.filter.setCurrentIndex(v.filter.findData("keep"))
     pos = {t.sample_id: v.grid.getItemPosition(v.grid.indexOf(t))[:2] for t in v.tiles}

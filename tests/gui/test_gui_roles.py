@@ -30,8 +30,7 @@ def test_the_grid_shows_filters_and_sets_the_role(state, demo_ws, qtbot):
     sel.select(model.index(1), QItemSelectionModel.SelectionFlag.Select)
     assert state.selected_ids == [1, 3]
     dv.grid.customContextMenuRequested.emit(QPoint(5, 5))
-    assert [a.text() for a in dv.menu.actions()] == ["Mark as Test Image (held out of generation)",
-                                                     "Mark as Training Image"]
+    assert [a.text() for a in dv.menu.actions()] == ["Mark as Test Image (held out of generation)", "Mark as Training Image"]
     dv.menu.close()
 
     dv.role_actions["test"].trigger()

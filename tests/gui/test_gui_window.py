@@ -27,8 +27,7 @@ def _menu(window, title: str) -> list[str]:
 
 
 def test_edit_menu_holds_undo_redo_and_the_tools(window):
-    assert _menu(window, "&Edit") == ["&Undo", "&Redo", "&Save Mask Version", "Pan", "Brush", "Eraser", "Polygon",
-                                      "Fill"]
+    assert _menu(window, "&Edit") == ["&Undo", "&Redo", "&Save Mask Version", "Pan", "Brush", "Eraser", "Polygon", "Fill"]
     ed = window.dataset_view.editor
     ed.paint_stroke([(5, 5), (20, 5)])
     undo = next(a for a in window.edit_menu.actions() if a.text() == "&Undo")
@@ -95,8 +94,7 @@ def test_check_boxes_show_their_box_and_tick(window, qapp, theme, system_theme_a
     window.set_theme(theme)
     pal = qapp.palette()
     qss = qapp.styleSheet()
-    box = re.search(r"QCheckBox::indicator \{[^}]*border: 1px solid (#[0-9a-f]{6});[^}]*background: (#[0-9a-f]{6})",
-                    qss)
+    box = re.search(r"QCheckBox::indicator \{[^}]*border: 1px solid (#[0-9a-f]{6});[^}]*background: (#[0-9a-f]{6})", qss)
     assert box is not None, "no check box rule"
     assert contrast(QColor(box.group(1)), pal.window().color()) >= 3  # WCAG's minimum for a control's outline
     tick = Path(re.search(r"QCheckBox::indicator:checked \{ image: url\(([^)]+)\)", qss).group(1))
@@ -133,8 +131,13 @@ def test_empty_clusters_tab_leads_to_the_clustering_form(window):
 
 def test_export_to_a_typed_new_folder_with_a_short_result(window, demo_ws, tmp_path, qtbot):
     i = demo_ws.image_ids()[0]
-    s = demo_ws.add_sample("inpainted", "Diff", demo_ws.read_image(i)[:, ::-1].copy(),
-                           demo_ws.read_mask(demo_ws.current_mask(i))[:, ::-1].copy(), source_image_id=i)
+    s = demo_ws.add_sample(
+        "inpainted",
+        "Diff",
+        demo_ws.read_image(i)[:, ::-1].copy(),
+        demo_ws.read_mask(demo_ws.current_mask(i))[:, ::-1].copy(),
+        source_image_id=i,
+    )
     demo_ws.set_review(s.id, "keep")
     target = tmp_path / "not" / "there" / "yet"
     form = window.export_dialog()
@@ -168,7 +171,7 @@ def test_reports_appear_without_refresh_and_csv_is_a_table(state, qtbot, demo_ws
     reports = demo_ws.path("reports")
     (reports / "fid").mkdir(parents=True)
     qtbot.wait(500)
-    (reports / "fid" / "table1.csv").write_text("set,FID,MS-SSIM\nDiff,41.5,0.31\n\"Styled, Diff\",38.2,0.30\n")
+    (reports / "fid" / "table1.csv").write_text('set,FID,MS-SSIM\nDiff,41.5,0.31\n"Styled, Diff",38.2,0.30\n')
     qtbot.waitUntil(lambda: rv.files.count() == 1, timeout=5000)
     rv.files.setCurrentRow(0)
     assert rv.stack.currentWidget() is rv.table

@@ -43,25 +43,34 @@ def standin_style_weights(tmp_path_factory) -> dict[str, str]:
     from backend.demo.standins import weights_or_standin
 
     folder = tmp_path_factory.mktemp("weights")
-    return {"DIFFGEN_VGG_WEIGHTS": weights_or_standin("vgg19", folder)[0],
-            "DIFFGEN_DINO_WEIGHTS": weights_or_standin("dino", folder)[0]}
+    return {
+        "DIFFGEN_VGG_WEIGHTS": weights_or_standin("vgg19", folder)[0],
+        "DIFFGEN_DINO_WEIGHTS": weights_or_standin("dino", folder)[0],
+    }
 
 
 def run_phase(phase: int, ws: Path, out: Path, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    env.update(env_extra, DIFFGEN_GUI_HOOK=str(HOOK), DIFFGEN_JOURNEY_OUT=str(out),
-               DIFFGEN_JOURNEY_PHASE=str(phase), QT_QPA_PLATFORM="xcb", PYTHONPATH=str(ROOT))
-    cmd = [_xvfb_run(), "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "diffgen_gui",
-           "gui", "--workspace", str(ws)]
+    env.update(
+        env_extra,
+        DIFFGEN_GUI_HOOK=str(HOOK),
+        DIFFGEN_JOURNEY_OUT=str(out),
+        DIFFGEN_JOURNEY_PHASE=str(phase),
+        QT_QPA_PLATFORM="xcb",
+        PYTHONPATH=str(ROOT),
+    )
+    cmd = [_xvfb_run(), "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "diffgen_gui", "gui", "--workspace", str(ws)]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=PHASE_TIMEOUT_S, cwd=ROOT)
 
 
 def check_phase(proc: subprocess.CompletedProcess, out: Path, ws: Path, phase: int) -> None:
     from diffgen_gui.qt_messages import is_thread_warning
 
-    error = (out / "journey-error.txt")
-    detail = (f"phase {phase} rc={proc.returncode}\n--- journey error:\n"
-              f"{error.read_text() if error.exists() else '(none)'}\n--- stderr tail:\n{proc.stderr[-4000:]}")
+    error = out / "journey-error.txt"
+    detail = (
+        f"phase {phase} rc={proc.returncode}\n--- journey error:\n"
+        f"{error.read_text() if error.exists() else '(none)'}\n--- stderr tail:\n{proc.stderr[-4000:]}"
+    )
     assert proc.returncode == 0, detail
     assert not error.exists(), detail
     assert "journey phase done" in (out / f"journey-phase{phase}.log").read_text(), detail
@@ -81,8 +90,13 @@ def test_real_window_journey(tmp_path, standin_style_weights):
         check_phase(run_phase(1, ws_path, out, standin_style_weights), out, ws_path, 1)
         ws = Workspace.open(ws_path)
         statuses = {(j["kind"], j["status"]) for j in ws.query("SELECT kind, status FROM jobs")}
-        assert {("masks", "done"), ("train", "done"), ("inpaint", "cancelled"), ("inpaint", "done"),
-                ("style", "done")} <= statuses, statuses
+        assert {
+            ("masks", "done"),
+            ("train", "done"),
+            ("inpaint", "cancelled"),
+            ("inpaint", "done"),
+            ("style", "done"),
+        } <= statuses, statuses
         assert len(list((out / "export" / "images").iterdir())) >= 2
         answered = ws.query("SELECT COUNT(*) FROM survey_answers")[0][0]
         assert answered == 2, answered  # quit midway: two answers stored

@@ -49,7 +49,8 @@ def test_a_cross_thread_timer_warning_is_recognised(qapp, qtlog):
 
 
 def test_the_trap_fails_a_test_that_touches_a_timer_from_a_thread(pytester):
-    pytester.makepyfile(test_bad=textwrap.dedent("""
+    pytester.makepyfile(
+        test_bad=textwrap.dedent("""
         import threading
         from PySide6.QtCore import QTimer
 
@@ -64,10 +65,16 @@ def test_the_trap_fails_a_test_that_touches_a_timer_from_a_thread(pytester):
             timer = QTimer()
             timer.start(1000)
             timer.stop()
-    """))
-    result = pytester.runpytest_subprocess("-p", "qt_trap", "-p", "no:cacheprovider",
-                                           "--rootdir", str(pytester.path),
-                                           f"--override-ini=pythonpath={TESTS} {TESTS.parent}")
+    """)
+    )
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "qt_trap",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        str(pytester.path),
+        f"--override-ini=pythonpath={TESTS} {TESTS.parent}",
+    )
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*Qt warned about threads during call:*",
-                                 "*Timers cannot be stopped from another thread*"])
+    result.stdout.fnmatch_lines(["*Qt warned about threads during call:*", "*Timers cannot be stopped from another thread*"])

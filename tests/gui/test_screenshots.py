@@ -45,16 +45,18 @@ def text_contrast(crop: np.ndarray) -> float:
 
 
 def _shown_labels(root: QWidget) -> list[QLabel]:
-    return [lab for lab in root.findChildren(QLabel)
-            if lab.isVisible() and lab.text().strip() and lab.pixmap().isNull()
-            and lab.visibleRegion().boundingRect().height() > 6]
+    return [
+        lab
+        for lab in root.findChildren(QLabel)
+        if lab.isVisible() and lab.text().strip() and lab.pixmap().isNull() and lab.visibleRegion().boundingRect().height() > 6
+    ]
 
 
 def _crop(shot: np.ndarray, window: QWidget, widget: QWidget) -> np.ndarray:
     """The part of ``widget`` that is on screen (not scrolled out of view)."""
     seen = widget.visibleRegion().boundingRect()
     top_left = widget.mapTo(window, seen.topLeft())
-    return shot[top_left.y(): top_left.y() + seen.height(), top_left.x(): top_left.x() + seen.width()]
+    return shot[top_left.y() : top_left.y() + seen.height(), top_left.x() : top_left.x() + seen.width()]
 
 
 def _settle(ms: int = 300) -> None:
@@ -117,8 +119,12 @@ def test_every_view_reads_well_in_both_palettes(populated, qapp, qtbot, tmp_path
             if name == "Review":
                 problems += _badge_problems(win, shot, theme)
             for view in win.findChildren(QListView):
-                if view.isVisible() and view.model() is not None and view.model().rowCount() \
-                        and view.viewport().visibleRegion().boundingRect().height() > 20:
+                if (
+                    view.isVisible()
+                    and view.model() is not None
+                    and view.model().rowCount()
+                    and view.viewport().visibleRegion().boundingRect().height() > 20
+                ):
                     c = text_contrast(_crop(shot, win, view.viewport()))
                     if c < MIN_CONTRAST:
                         problems.append(f"{name}: list {view.objectName() or type(view).__name__} contrast {c:.2f}")
@@ -168,7 +174,7 @@ def _badge_problems(win, shot: np.ndarray, theme: str) -> list[str]:
 
 def test_the_contrast_measure_sees_unreadable_text():
     page = np.full((20, 60, 3), 240, np.uint8)
-    page[8:12, 5:50] = (225, 225, 225)   # light grey text on near-white: unreadable
+    page[8:12, 5:50] = (225, 225, 225)  # light grey text on near-white: unreadable
     assert text_contrast(page) < 1.5
     page[8:12, 5:50] = (20, 20, 20)
     assert text_contrast(page) > 12

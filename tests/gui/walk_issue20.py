@@ -56,16 +56,33 @@ def test_walk_issue20(tmp_path):
         old.unlink()
     (out / "journey-error.txt").unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    env.update(DIFFGEN_GUI_HOOK=str(Path(__file__).resolve()), DIFFGEN_JOURNEY_OUT=str(out),
-               DIFFGEN_JOURNEY_PHASE="20", QT_QPA_PLATFORM="xcb", PYTHONPATH=str(ROOT),
-               DIFFGEN_INCEPTION_WEIGHTS=weights_or_standin("inception", tmp_path / "weights")[0])
-    cmd = [xvfb, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "diffgen_gui", "gui",
-           "--workspace", str(tmp_path / "ws")]
+    env.update(
+        DIFFGEN_GUI_HOOK=str(Path(__file__).resolve()),
+        DIFFGEN_JOURNEY_OUT=str(out),
+        DIFFGEN_JOURNEY_PHASE="20",
+        QT_QPA_PLATFORM="xcb",
+        PYTHONPATH=str(ROOT),
+        DIFFGEN_INCEPTION_WEIGHTS=weights_or_standin("inception", tmp_path / "weights")[0],
+    )
+    cmd = [
+        xvfb,
+        "-a",
+        "-s",
+        "-screen 0 1600x1000x24",
+        sys.executable,
+        "-m",
+        "diffgen_gui",
+        "gui",
+        "--workspace",
+        str(tmp_path / "ws"),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=ROOT)
     error = out / "journey-error.txt"
     log = out / "journey-phase20.log"
-    detail = (f"rc={proc.returncode}\n--- walk error:\n{error.read_text() if error.exists() else '(none)'}"
-              f"\n--- stderr tail:\n{proc.stderr[-3000:]}")
+    detail = (
+        f"rc={proc.returncode}\n--- walk error:\n{error.read_text() if error.exists() else '(none)'}"
+        f"\n--- stderr tail:\n{proc.stderr[-3000:]}"
+    )
     assert proc.returncode == 0, detail
     assert not error.exists(), detail
     assert "journey phase done" in log.read_text(), detail
@@ -146,6 +163,7 @@ def answer_box(j, name: str, button, tries: int = 100) -> None:
         click(box.button(button))
 
     from PySide6.QtCore import QTimer
+
     if not hasattr(j, "asked"):
         j.asked = []
     QTimer.singleShot(100, answer)
@@ -198,11 +216,9 @@ def editor_tools(j) -> Iterator:
     yield wait("the window active", lambda: w.isActiveWindow() or time.monotonic() - since > 3, 5)
     assert w.isActiveWindow(), "Xvfb gave the window no focus: the window-level keys cannot be tried"
     click(dv.grid.viewport(), dv.grid.visualRect(dv.model.index(1, 0)).center())
-    yield wait("the clicked image open", lambda: ed.session is not None
-               and ed.session.image_id == dv.model.rows[1].image_id)
+    yield wait("the clicked image open", lambda: ed.session is not None and ed.session.image_id == dv.model.rows[1].image_id)
     assert dv.grid.hasFocus()
-    letters = {"brush": Qt.Key.Key_B, "eraser": Qt.Key.Key_E, "polygon": Qt.Key.Key_P, "pan": Qt.Key.Key_H,
-               "fill": Qt.Key.Key_F}
+    letters = {"brush": Qt.Key.Key_B, "eraser": Qt.Key.Key_E, "polygon": Qt.Key.Key_P, "pan": Qt.Key.Key_H, "fill": Qt.Key.Key_F}
     for tool, k in letters.items():
         key(dv.grid, k)  # the focus stays in the grid
         assert ed.tool == tool, (tool, ed.tool)
@@ -250,8 +266,9 @@ def editor_search_and_status(j) -> Iterator:
     want = f"x {x}, y {y} · RGB {rgb[0]} {rgb[1]} {rgb[2]} · mask {int(ed.session.mask[y, x])}"
     assert ed.pixel_label.text() == want, (ed.pixel_label.text(), want)
     slider = ed.brightness
-    QTest.mouseClick(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     QPoint(slider.width() - 3, slider.height() // 2))
+    QTest.mouseClick(
+        slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(slider.width() - 3, slider.height() // 2)
+    )
     yield wait("brighter view", lambda: ed.canvas.brightness > 0)
     assert (ed._rgb == w.workspace.read_image(target.image_id)).all(), "the view setting changed the data"
     yield shot("status-bar-and-brightness")
@@ -332,8 +349,9 @@ def editor_polygon_and_menus(j) -> Iterator:
     menu = {a.text().replace("&", "") for a in w.edit_menu.actions() if a.text()}
     assert {"Undo", "Redo", "Save Mask Version", "Brush", "Eraser", "Polygon", "Fill", "Pan"} <= menu, menu
     key(dv.grid, Qt.Key.Key_F1)
-    yield wait("the shortcuts dialog", lambda: getattr(w, "shortcuts_dialog", None) is not None
-               and w.shortcuts_dialog.isVisible())
+    yield wait(
+        "the shortcuts dialog", lambda: getattr(w, "shortcuts_dialog", None) is not None and w.shortcuts_dialog.isVisible()
+    )
     t = w.shortcuts_dialog.table
     rows = [tuple(t.item(r, c).text() for c in range(3)) for r in range(t.rowCount())]
     wheres = {r[0] for r in rows}
@@ -363,6 +381,7 @@ def generate_form(j) -> Iterator:
     cluster = queue_job(j, "cluster", "", ["cluster.k=2", "cluster.min_cluster_size=1"], preset="tiny")
     assert "images" not in w.queue.store.get(cluster).params
     from journey_hook import job_done
+
     yield wait("clustering done", job_done(w, cluster), 120)
     w.tabs.setCurrentWidget(w.clusters_view)
     yield wait("the clusters shown", lambda: w.clusters_view.header.isVisible())
@@ -388,8 +407,9 @@ def generate_jobs(j) -> Iterator:
     w = j.win
     g = w.generate_view
     f = g.form
-    train = queue_job(j, "train", "All images", ["train.steps=30", "train.save_interval=30",
-                                                 "train.sample_count=4", "train.batch_size=8"])
+    train = queue_job(
+        j, "train", "All images", ["train.steps=30", "train.save_interval=30", "train.sample_count=4", "train.batch_size=8"]
+    )
     g.table.selectRow(g._rows[train])
     yield wait("the log pane follows the training", lambda: "loss" in g.log_view.toPlainText(), 120)
     yield shot("train-log-pane")
@@ -407,15 +427,19 @@ def generate_jobs(j) -> Iterator:
     w.tabs.setCurrentWidget(dv)
     click(dv.grid.viewport(), dv.grid.visualRect(dv.model.index(0, 0)).center())
     from PySide6.QtTest import QTest
-    QTest.mouseClick(dv.grid.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
-                     dv.grid.visualRect(dv.model.index(2, 0)).center())
+
+    QTest.mouseClick(
+        dv.grid.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.ShiftModifier,
+        dv.grid.visualRect(dv.model.index(2, 0)).center(),
+    )
     assert len(w.state.selected_ids) == 3, w.state.selected_ids
     w.tabs.setCurrentWidget(g)
     f.spins["samples"].setValue(2)
     per = queries.repaint_evaluations(50, 5, 2)
     assert f.target.currentText().startswith("Selected images (3)"), f.target.currentText()
-    assert f"3 images × 2 samples × {per} evaluations = {3 * 2 * per:,} evaluations" in f.estimate.text(), \
-        f.estimate.text()
+    assert f"3 images × 2 samples × {per} evaluations = {3 * 2 * per:,} evaluations" in f.estimate.text(), f.estimate.text()
     yield shot("inpaint-form-estimate")
     long = queue_job(j, "inpaint", "All images", [], samples=40)
     yield wait("the long job running", running_with_progress(w, long), 120)
@@ -431,8 +455,10 @@ def generate_jobs(j) -> Iterator:
     params = w.queue.store.get(inpaint).params
     assert params["preset"] == "tiny" and params["samples"] == 2 and len(params["images"]) == 3, params
     again = JobForm(w.state)  # a new form (the app restarted): the values queued last time
-    assert again.kind.currentData() == "inpaint" and again.spins["samples"].value() == 2, \
-        (again.kind.currentData(), again.spins["samples"].value())
+    assert again.kind.currentData() == "inpaint" and again.spins["samples"].value() == 2, (
+        again.kind.currentData(),
+        again.spins["samples"].value(),
+    )
     again.deleteLater()
     yield wait("inpainting done", job_done(w, inpaint), 240)
     assert len(w.workspace.samples()) == 6
@@ -535,8 +561,11 @@ def survey(j) -> Iterator:
     yield wait("submitted", lambda: rw.session.submitted)
     key(rw, Qt.Key.Key_Escape)
     yield wait("the rater window closed", lambda: not rw.isVisible())
-    yield wait("the rater still selected", lambda: sv.rater_list.currentRow() == 1
-               and "submitted" in sv.rater_list.currentItem().text(), 5)
+    yield wait(
+        "the rater still selected",
+        lambda: sv.rater_list.currentRow() == 1 and "submitted" in sv.rater_list.currentItem().text(),
+        5,
+    )
     beat = Heartbeat(0.02)
     beat.start()
     click(sv.compute_button)
@@ -616,6 +645,7 @@ def look(j) -> Iterator:
         tile = next(t for t in w.review_view.tiles if t.sample_id == w.review_view.focus_sample)
         background = re.search(r"background: (#[0-9a-f]{6})", tile.styleSheet()).group(1)
         from PySide6.QtGui import QColor
+
         assert contrast(tile.label.palette().color(QPalette.ColorRole.WindowText), QColor(background)) >= 4.5
         for label in (w.info, dv.count, dv.editor.title, dv.editor.tool_label, dv.editor.hint):
             pal = label.palette()

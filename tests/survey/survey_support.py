@@ -22,7 +22,7 @@ def make_survey(ws: Workspace, name: str = "pilot", seed: int = 1) -> sv.Survey:
 def _png_chunks(data: bytes) -> list[bytes]:
     chunks, pos = [], 8
     while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        chunks.append(data[pos + 4:pos + 8])
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunks.append(data[pos + 4 : pos + 8])
         pos += 12 + length
     return chunks

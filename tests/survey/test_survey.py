@@ -91,8 +91,11 @@ def test_session_answers_resume_and_submit(ws, survey):
 
 
 # Paper Table 7 (one radiologist): rows Real, Diff, Styled-Diff.
-PAPER_TABLE7 = {"real": ([10, 0, 0], [8, 2, 0], [4, 6]), "inpainted": ([10, 0, 0], [10, 0, 0], [3, 7]),
-                "styled": ([10, 0, 0], [9, 1, 0], [3, 7])}
+PAPER_TABLE7 = {
+    "real": ([10, 0, 0], [8, 2, 0], [4, 6]),
+    "inpainted": ([10, 0, 0], [10, 0, 0], [3, 7]),
+    "styled": ([10, 0, 0], [9, 1, 0], [3, 7]),
+}
 
 
 def _answers_from_table(table):
@@ -136,9 +139,11 @@ def _write_csv(path, rows):
 def test_import_validates_everything_and_is_all_or_nothing(ws, survey, tmp_path):
     codes = [i["code"] for i in sv.items(ws, survey)]
     good = [["ext-1", c, "Good", "moderate", "Fake", "ok"] for c in codes[:5]]
-    bad = good + [["ext-1", "NOPE42", "good", "good", "real", ""],
-                  ["ext-2", codes[0], "excellent", "good", "real", ""],
-                  ["ext-1", codes[1], "good", "good", "real", ""]]
+    bad = good + [
+        ["ext-1", "NOPE42", "good", "good", "real", ""],
+        ["ext-2", codes[0], "excellent", "good", "real", ""],
+        ["ext-1", codes[1], "good", "good", "real", ""],
+    ]
     with pytest.raises(BadInputError) as e:
         sv.import_answers_csv(ws, survey, _write_csv(tmp_path / "bad.csv", bad))
     msg = str(e.value)
@@ -151,8 +156,9 @@ def test_import_validates_everything_and_is_all_or_nothing(ws, survey, tmp_path)
     with pytest.raises(BadInputError, match="already has an answer"):
         sv.import_answers_csv(ws, survey, _write_csv(tmp_path / "good.csv", good))
     exported = list(csv.DictReader(sv.export_answers(ws, survey).splitlines()))
-    assert [(x["item"], x["image_quality"], x["real_fake"], x["comment"]) for x in exported] == \
-        [(c, "good", "fake", "ok") for c in sorted(codes[:5], key=codes.index)]
+    assert [(x["item"], x["image_quality"], x["real_fake"], x["comment"]) for x in exported] == [
+        (c, "good", "fake", "ok") for c in sorted(codes[:5], key=codes.index)
+    ]
     assert "truth" not in exported[0]
 
 
@@ -162,8 +168,15 @@ def test_simulated_raters_are_labelled_and_report_files_are_written(ws, survey, 
     assert all(r.simulated and r.submitted_at for r in made)
     assert all(sv.RaterSession.open(ws, "pilot", r.name).resume_index() == 30 for r in made)
     files = write_report(ws, survey, tmp_path / "rep", n_boot=200)
-    assert set(files) == {"report.md", "table7.csv", "detection.csv", "agreement.csv", "answers.csv",
-                          "confusion.png", "ratings_by_kind.png"}
+    assert set(files) == {
+        "report.md",
+        "table7.csv",
+        "detection.csv",
+        "agreement.csv",
+        "answers.csv",
+        "confusion.png",
+        "ratings_by_kind.png",
+    }
     md = files["report.md"].read_text()
     assert "**Simulated raters.**" in md and "simulated-2 (simulated)" in md and "Fleiss" in md
     for png in ("confusion.png", "ratings_by_kind.png"):
@@ -180,14 +193,32 @@ def test_simulated_raters_are_labelled_and_report_files_are_written(ws, survey, 
 
 def test_cli_round_trip(ws, tmp_path, capsys):
     w = str(ws.root)
-    assert cli_main(["survey", "create", "-w", w, "--name", "cli", "--real", "4", "--set", "inpainted:3",
-                     "--set", "styled:3", "--seed", "2"]) == 0
+    assert (
+        cli_main(
+            [
+                "survey",
+                "create",
+                "-w",
+                w,
+                "--name",
+                "cli",
+                "--real",
+                "4",
+                "--set",
+                "inpainted:3",
+                "--set",
+                "styled:3",
+                "--seed",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert cli_main(["survey", "add-rater", "-w", w, "--survey", "cli", "--rater", "dr-x"]) == 0
     assert cli_main(["survey", "simulate", "-w", w, "--survey", "cli", "--raters", "2"]) == 0
     out = tmp_path / "answers.csv"
     assert cli_main(["survey", "export-answers", "-w", w, "--survey", "cli", str(out), "--with-truth"]) == 0
-    assert cli_main(["survey", "report", "-w", w, "--survey", "cli", "--out", str(tmp_path / "r"),
-                     "--bootstrap", "100"]) == 0
+    assert cli_main(["survey", "report", "-w", w, "--survey", "cli", "--out", str(tmp_path / "r"), "--bootstrap", "100"]) == 0
     assert cli_main(["survey", "list", "-w", w]) == 0
     text = capsys.readouterr().out
     assert "4 Real, 3 Diff, 3 Styled-Diff" in text and "simulated-1 (simulated): 10 / 10 answered" in text
@@ -218,8 +249,7 @@ def test_kill_9_while_answering_loses_no_given_answer(ws, survey, tmp_path):
     script = tmp_path / "answer.py"
     script.write_text(ANSWERING)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(script), str(ws.root)], stdout=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, str(script), str(ws.root)], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     given = []
     try:
         while len(given) < 20:  # 6 complete items and 2 answers of the 7th
@@ -242,7 +272,10 @@ def test_kill_9_while_answering_loses_no_given_answer(ws, survey, tmp_path):
 def test_cancelled_creation_leaves_nothing(ws):
     calls = []
     with pytest.raises(Cancelled):
-        sv.run_survey_create(ws, sv.SurveyParams("c", {"real": 5, "styled": 5}),
-                             JobContext(progress=lambda d, t, m: calls.append(d), cancel=lambda: len(calls) >= 3))
+        sv.run_survey_create(
+            ws,
+            sv.SurveyParams("c", {"real": 5, "styled": 5}),
+            JobContext(progress=lambda d, t, m: calls.append(d), cancel=lambda: len(calls) >= 3),
+        )
     assert calls == [1, 2, 3] and sv.surveys(ws) == []
     assert not any((ws.root / "surveys").glob("*/*.png"))

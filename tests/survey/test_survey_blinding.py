@@ -74,8 +74,13 @@ def _lowres_samples(ws) -> None:
     """A 'lowres' sample of every usable image: the image itself at half resolution."""
     for rec in ws.images("flagged = 0"):
         img, mask = ws.read_image(rec), ws.read_mask(rec.current_mask_id)
-        ws.add_sample("lowres", "Low", cv2.resize(img, (32, 32), interpolation=cv2.INTER_AREA),
-                      cv2.resize(mask, (32, 32), interpolation=cv2.INTER_NEAREST), source_image_id=rec.id)
+        ws.add_sample(
+            "lowres",
+            "Low",
+            cv2.resize(img, (32, 32), interpolation=cv2.INTER_AREA),
+            cv2.resize(mask, (32, 32), interpolation=cv2.INTER_NEAREST),
+            source_image_id=rec.id,
+        )
 
 
 def test_real_and_synthetic_items_get_the_same_processing(ws):
@@ -119,8 +124,7 @@ def test_real_items_from_an_explicit_list_and_the_limitation_is_stated(ws, capsy
     with pytest.raises(BadInputError, match=r"needs 5 real images .* among --real-images but the workspace has 2"):
         sv.create_survey(ws, sv.SurveyConfig("few", {"real": 5}, real_images=(1, 2)))
     w = str(ws.root)
-    assert cli_main(["survey", "create", "-w", w, "--name", "cli-held", "--real-images", "1,4", "--set",
-                     "styled:2"]) == 0
+    assert cli_main(["survey", "create", "-w", w, "--name", "cli-held", "--real-images", "1,4", "--set", "styled:2"]) == 0
     assert "2 Real, 2 Styled-Diff" in capsys.readouterr().out
     assert cli_main(["survey", "create", "-w", w, "--name", "x", "--real-images", "1,two"]) == 1
     assert "--real-images expects image ids separated by commas" in capsys.readouterr().err

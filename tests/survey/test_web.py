@@ -59,8 +59,7 @@ class Rater:
         return self.client.get(f"/r/{self.token}{path}")
 
     def post(self, path: str, body, **headers):
-        return self.client.post(f"/r/{self.token}{path}", json=body,
-                                headers={"X-CSRF-Token": self.state["csrf"]} | headers)
+        return self.client.post(f"/r/{self.token}{path}", json=body, headers={"X-CSRF-Token": self.state["csrf"]} | headers)
 
     def answer(self, code: str, question: str, value: str):
         return self.post("/answer", {"item": code, "question": question, "value": value})
@@ -90,8 +89,10 @@ def test_answers_are_stored_through_the_rater_session_and_resume(web_ws):
     assert r.answer(first, "real_fake", "fake").json()["complete"] == 1  # the same answer again: idempotent
     assert r.answer(second, "comment", "  blurry rim ").status_code == 200
     fresh = Workspace.open(web_ws.root)  # committed before the response: another connection sees it
-    assert sv.answers_of(fresh, rater) == {ids[first]: sv.Answer("good", "moderate", "fake", ""),
-                                           ids[second]: sv.Answer(None, None, None, "blurry rim")}
+    assert sv.answers_of(fresh, rater) == {
+        ids[first]: sv.Answer("good", "moderate", "fake", ""),
+        ids[second]: sv.Answer(None, None, None, "blurry rim"),
+    }
     assert fresh.query("SELECT COUNT(*) FROM survey_answers WHERE rater_id = ?", (rater.id,))[0][0] == 2
     # resume: a reload (and a restarted server) start at the first unanswered item, as the desktop does
     again = Rater(TestClient(create_app(fresh, survey)), token)
@@ -125,12 +126,23 @@ def test_wrong_missing_revoked_or_foreign_tokens_get_403_without_detail(web_ws):
     code_b = rb.codes[0]
     assert rb.answer(code_b, "image_quality", "poor").status_code == 200
     wrong = token_a[:-2] + ("AA" if not token_a.endswith("AA") else "BB")
-    refused = [client.get("/"), client.get("/r/"), client.get("/r"), client.get(f"/r/{wrong}"),
-               client.get(f"/r/{wrong}/state"), client.get(f"/r/{token_other}"),  # a rater of another survey
-               client.get(f"/r/{token_other}/state"), client.get(f"/r/{token_a}/image/{code_b}"),
-               client.get(f"/r/{token_a}/mask/{code_b}"), client.get(f"/r/{token_a}/nothing"),
-               client.post(f"/r/{wrong}/answer", json={"item": code_b, "question": "image_quality", "value": "good"},
-                           headers={"X-CSRF-Token": rb.state["csrf"]})]
+    refused = [
+        client.get("/"),
+        client.get("/r/"),
+        client.get("/r"),
+        client.get(f"/r/{wrong}"),
+        client.get(f"/r/{wrong}/state"),
+        client.get(f"/r/{token_other}"),  # a rater of another survey
+        client.get(f"/r/{token_other}/state"),
+        client.get(f"/r/{token_a}/image/{code_b}"),
+        client.get(f"/r/{token_a}/mask/{code_b}"),
+        client.get(f"/r/{token_a}/nothing"),
+        client.post(
+            f"/r/{wrong}/answer",
+            json={"item": code_b, "question": "image_quality", "value": "good"},
+            headers={"X-CSRF-Token": rb.state["csrf"]},
+        ),
+    ]
     for resp in refused:
         assert resp.status_code == 403 and resp.content == b"", (resp.request.url, resp.status_code)
     # one rater can neither read nor change another's answers
@@ -161,13 +173,21 @@ def test_posts_need_the_csrf_token_valid_values_and_small_bodies(web_ws):
     code = ra.codes[0]
     body = {"item": code, "question": "image_quality", "value": "good"}
     url = f"/r/{token_a}/answer"
-    forged = [client.post(url, json=body),  # no token
-              client.post(url, json=body, headers={"X-CSRF-Token": rb.state["csrf"]}),  # another rater's
-              ra.post("/answer", body, Origin="http://evil.example"),
-              ra.post("/answer", body, **{"Sec-Fetch-Site": "cross-site"}),
-              client.post(url, content=f"item={code}", headers={"X-CSRF-Token": ra.state["csrf"],  # a form post
-                                                               "Content-Type": "application/x-www-form-urlencoded"}),
-              client.post(f"/r/{token_a}/submit", json={})]
+    forged = [
+        client.post(url, json=body),  # no token
+        client.post(url, json=body, headers={"X-CSRF-Token": rb.state["csrf"]}),  # another rater's
+        ra.post("/answer", body, Origin="http://evil.example"),
+        ra.post("/answer", body, **{"Sec-Fetch-Site": "cross-site"}),
+        client.post(
+            url,
+            content=f"item={code}",
+            headers={
+                "X-CSRF-Token": ra.state["csrf"],  # a form post
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        ),
+        client.post(f"/r/{token_a}/submit", json={}),
+    ]
     for resp in forged:
         assert resp.status_code == 403 and resp.content == b""
     assert ra.post("/answer", body, Origin="http://testserver").status_code == 200  # its own origin is fine
@@ -175,15 +195,16 @@ def test_posts_need_the_csrf_token_valid_values_and_small_bodies(web_ws):
     for q, v in bad.items():
         resp = ra.answer(code, q, v)
         assert resp.status_code == 400 and f"{v!r} is not a valid answer to {q}" in resp.json()["error"]
-    for wrong, message in (({"item": code, "question": "truth", "value": "real"}, "question must be one of"),
-                           ({"item": code, "question": "image_quality", "value": 3}, "value must be text"),
-                           ({**body, "extra": 1}, "exactly: item, question, value"),
-                           ([1, 2], "exactly: item, question, value"),
-                           ({"item": code, "question": "comment", "value": "x" * 1001}, "at most 1000")):
+    for wrong, message in (
+        ({"item": code, "question": "truth", "value": "real"}, "question must be one of"),
+        ({"item": code, "question": "image_quality", "value": 3}, "value must be text"),
+        ({**body, "extra": 1}, "exactly: item, question, value"),
+        ([1, 2], "exactly: item, question, value"),
+        ({"item": code, "question": "comment", "value": "x" * 1001}, "at most 1000"),
+    ):
         resp = ra.post("/answer", wrong)
         assert resp.status_code == 400 and message in resp.json()["error"], resp.text
-    resp = client.post(url, content=b"{not json", headers={"X-CSRF-Token": ra.state["csrf"],
-                                                           "Content-Type": "application/json"})
+    resp = client.post(url, content=b"{not json", headers={"X-CSRF-Token": ra.state["csrf"], "Content-Type": "application/json"})
     assert resp.status_code == 400 and resp.json() == {"error": "the body is not JSON"}
     big = {"item": code, "question": "comment", "value": "x" * 5000}
     assert ra.post("/answer", big).status_code == 413
@@ -192,8 +213,7 @@ def test_posts_need_the_csrf_token_valid_values_and_small_bodies(web_ws):
         for _ in range(10):
             yield b" " * 1000
 
-    resp = client.post(url, content=chunks(), headers={"X-CSRF-Token": ra.state["csrf"],
-                                                       "Content-Type": "application/json"})
+    resp = client.post(url, content=chunks(), headers={"X-CSRF-Token": ra.state["csrf"], "Content-Type": "application/json"})
     assert resp.status_code == 413
     stored = sv.answers_of(web_ws, a)
     assert list(stored.values()) == [sv.Answer("good", None, None, "")]
@@ -256,8 +276,23 @@ def test_survey_serve_cli_warns_off_localhost_and_serves(web_ws, monkeypatch, ca
 
     survey = new_survey(web_ws, {"real": 3})
     w = str(web_ws.root)
-    assert cli_main(["survey", "add-rater", "-w", w, "--survey", survey.name, "--rater", "dr-cli",
-                     "--base-url", "https://rating.example:9000/"]) == 0
+    assert (
+        cli_main(
+            [
+                "survey",
+                "add-rater",
+                "-w",
+                w,
+                "--survey",
+                survey.name,
+                "--rater",
+                "dr-cli",
+                "--base-url",
+                "https://rating.example:9000/",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     token = re.search(r"https://rating\.example:9000/r/(\S+)", out).group(1)
     assert verify_token(web_ws, survey, token).rater.name == "dr-cli"
@@ -268,8 +303,11 @@ def test_survey_serve_cli_warns_off_localhost_and_serves(web_ws, monkeypatch, ca
     real_make = web.make_server
     monkeypatch.setattr(web, "make_server", lambda *a: servers.append(real_make(*a)) or servers[-1])
     rc = []
-    thread = threading.Thread(target=lambda: rc.append(cli_main(
-        ["survey", "serve", "-w", w, "--survey", survey.name, "--host", "0.0.0.0", "--port", "0"])))
+    thread = threading.Thread(
+        target=lambda: rc.append(
+            cli_main(["survey", "serve", "-w", w, "--survey", survey.name, "--host", "0.0.0.0", "--port", "0"])
+        )
+    )
     thread.start()
     try:
         while not (servers and servers[0].started) and thread.is_alive():
@@ -292,8 +330,7 @@ def test_survey_serve_cli_warns_off_localhost_and_serves(web_ws, monkeypatch, ca
     assert verify_token(web_ws, survey, token) is None and "no longer works" in capsys.readouterr().out
     assert cli_main(["survey", "serve", "-w", w, "--survey", survey.name, "--certfile", "nope.pem"]) == 1
     assert "TLS needs both --certfile and --keyfile" in capsys.readouterr().err
-    assert cli_main(["survey", "serve", "-w", w, "--survey", survey.name, "--certfile", "nope.pem",
-                     "--keyfile", "nope.key"]) == 1
+    assert cli_main(["survey", "serve", "-w", w, "--survey", survey.name, "--certfile", "nope.pem", "--keyfile", "nope.key"]) == 1
     assert "--certfile nope.pem: no such file" in capsys.readouterr().err
 
 
@@ -307,9 +344,28 @@ def test_tls_and_a_taken_port(web_ws, tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed (needed to make a test certificate)")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     survey = new_survey(web_ws, {"real": 3})
     _, token = rater_with_link(web_ws, survey, "dr-tls")
     with running_server(web_ws, survey, ServeConfig("127.0.0.1", 0, str(cert), str(key))) as url:

@@ -40,9 +40,16 @@ def browser(tmp_path):
     _require_browser()
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,900", "--no-first-run", "--disable-extensions",
-                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,900",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
         options.add_argument(arg)
     # an explicit driver path: Selenium Manager (which would download a driver) never runs
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
@@ -70,13 +77,14 @@ def all_saved(driver) -> bool:
 
 
 def pictures_loaded(driver) -> bool:
-    return driver.execute_script("return ['image', 'mask'].every(id => document.getElementById(id).complete"
-                                 " && document.getElementById(id).naturalWidth === 64)")
+    return driver.execute_script(
+        "return ['image', 'mask'].every(id => document.getElementById(id).complete"
+        " && document.getElementById(id).naturalWidth === 64)"
+    )
 
 
 ANSWERS = [("1", "q", "r"), ("2", "w", "f"), ("3", "e", "f")]
-STORED = [sv.Answer("good", "good", "real"), sv.Answer("moderate", "moderate", "fake"),
-          sv.Answer("poor", "poor", "fake")]
+STORED = [sv.Answer("good", "good", "real"), sv.Answer("moderate", "moderate", "fake"), sv.Answer("poor", "poor", "fake")]
 
 
 def answer_items(driver, first: int, count: int) -> None:
@@ -112,13 +120,17 @@ def test_rating_in_a_real_browser(ws, browser):
         wait_for(browser, "resumed", lambda: text(browser, "progress") == "4 / 6")
         keys(browser, Keys.ARROW_LEFT)
         wait_for(browser, "back to item 3", lambda: text(browser, "progress") == "3 / 6")
-        pressed = browser.execute_script("return [...document.querySelectorAll('button[aria-pressed=true]')]"
-                                         ".map(b => b.dataset.q + '=' + b.dataset.v)")
+        pressed = browser.execute_script(
+            "return [...document.querySelectorAll('button[aria-pressed=true]')].map(b => b.dataset.q + '=' + b.dataset.v)"
+        )
         assert sorted(pressed) == ["image_quality=poor", "mask_quality=poor", "real_fake=fake"]
         assert browser.find_element(By.ID, "comment").get_attribute("value") == "blurry rim"
         keys(browser, "2")  # change an answer after the reload
-        wait_for(browser, "the change saved", lambda: all_saved(browser)
-                 and sv.answers_of(ws, rater)[order[2]].image_quality == "moderate")
+        wait_for(
+            browser,
+            "the change saved",
+            lambda: all_saved(browser) and sv.answers_of(ws, rater)[order[2]].image_quality == "moderate",
+        )
         keys(browser, Keys.ARROW_RIGHT)
         wait_for(browser, "item 4 shown", lambda: text(browser, "progress") == "4 / 6" and pictures_loaded(browser))
     # the server goes away (a dropped connection): the page says so and keeps the answers
@@ -145,5 +157,11 @@ def test_rating_in_a_real_browser(ws, browser):
         wait_for(browser, "submitted", lambda: "submitted" in text(browser, "done"))
     assert sv.get_rater(ws, survey, "dr-browser").submitted_at is not None
     stored = sv.answers_of(ws, rater)
-    assert [stored[i] for i in order] == [STORED[0], STORED[1], sv.Answer("moderate", "poor", "fake", "blurry rim"),
-                                          STORED[0], STORED[1], STORED[2]]
+    assert [stored[i] for i in order] == [
+        STORED[0],
+        STORED[1],
+        sv.Answer("moderate", "poor", "fake", "blurry rim"),
+        STORED[0],
+        STORED[1],
+        STORED[2],
+    ]

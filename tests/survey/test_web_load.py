@@ -22,8 +22,11 @@ QUESTIONS = ("image_quality", "mask_quality", "real_fake")
 
 def intended(rater: int, pos: int) -> dict[str, str]:
     """Answers that differ by rater and position, so a mixed-up item would show."""
-    return {"image_quality": sv.QUALITY[(rater + pos) % 3], "mask_quality": sv.QUALITY[(rater * 7 + pos) % 3],
-            "real_fake": sv.REAL_FAKE[(rater + pos * 3) % 2]}
+    return {
+        "image_quality": sv.QUALITY[(rater + pos) % 3],
+        "mask_quality": sv.QUALITY[(rater * 7 + pos) % 3],
+        "real_fake": sv.REAL_FAKE[(rater + pos * 3) % 2],
+    }
 
 
 async def rate(base: str, token: str, n: int, sent: list[int]) -> None:
@@ -62,7 +65,8 @@ def test_twenty_raters_at_once_store_every_answer_exactly_once(ws, survey):
         link = verify_token(ws, survey, token)
         order = sv.rater_order(ws, survey, rater)
         stored = sv.answers_of(ws, rater)
-        assert {i: (a.image_quality, a.mask_quality, a.real_fake) for i, a in stored.items()} == \
-            {item: tuple(intended(n, pos)[q] for q in QUESTIONS) for pos, item in enumerate(order)}
+        assert {i: (a.image_quality, a.mask_quality, a.real_fake) for i, a in stored.items()} == {
+            item: tuple(intended(n, pos)[q] for q in QUESTIONS) for pos, item in enumerate(order)
+        }
         assert link.rater.submitted_at is not None
     assert elapsed < TIME_LIMIT_S
