@@ -167,7 +167,7 @@ class SurveyView(QWidget):
         self.seed_spin.setValue(-1)
         self.seed_spin.setSpecialValueText("random")  # -1: a random draw seed, recorded with the survey
         self.seed_spin.setToolTip("Seed of the draw (which images and samples); item codes and order are always random")
-        create = QPushButton("Create survey")
+        self.create_button = create = QPushButton("Create survey")
         create.clicked.connect(self.create_survey)
         new_box = QGroupBox("New survey")
         form = QFormLayout(new_box)
@@ -365,12 +365,11 @@ class SurveyView(QWidget):
         self.status.setText(f"<span style='color:#c8423b'>{message}</span>")
 
     def create_survey(self) -> None:
+        """Draw and write the blinded copies in the background (seconds for hundreds of items)."""
         counts = {"real": self.real_spin.value()} | {k: s.value() for k, s in self.kind_spins.items()}
         seed = self.seed_spin.value() if self.seed_spin.value() >= 0 else None
         ids = self.real_ids_edit.text().strip()
-        made = []
-
-        def create() -> None:
+        try:
             cfg = SurveyConfig(
                 self.name_edit.text(),
                 counts,
@@ -379,15 +378,18 @@ class SurveyView(QWidget):
                 real_images=parse_ids(ids) if ids else None,
                 only_passed=self.only_passed.isChecked(),
             )
-            made.append(create_survey(self.workspace, cfg))
+        except DiffGenError as e:
+            self._error(str(e))
+            return
+        self._in_background("Creating survey", lambda: create_survey(self.workspace, cfg), self._survey_created)
 
-        if self._run(create):
-            self.reload()
-            self.survey_combo.setCurrentText(made[0].name)
-            gates = made[0].params.get("gates")
-            self.status.setText(
-                f"Created survey {made[0].name!r}" + (f" ({gates['note']})" if gates else "") + ". Add raters, then start rating."
-            )
+    def _survey_created(self, made) -> None:
+        self.reload()
+        self.survey_combo.setCurrentText(made.name)
+        gates = made.params.get("gates")
+        self.status.setText(
+            f"Created survey {made.name!r}" + (f" ({gates['note']})" if gates else "") + ". Add raters, then start rating."
+        )
 
     def add_rater(self) -> None:
         survey = self._selected()
@@ -441,7 +443,7 @@ class SurveyView(QWidget):
         if self.task is not None:
             return
         ws = self.workspace
-        for b in (self.compute_button, self.report_button):
+        for b in (self.compute_button, self.report_button, self.create_button):
             b.setEnabled(False)
 
         def work(progress, cancel):
@@ -455,7 +457,7 @@ class SurveyView(QWidget):
 
         def finish(result, failed: str | None = None) -> None:
             self.task = None
-            for b in (self.compute_button, self.report_button):
+            for b in (self.compute_button, self.report_button, self.create_button):
                 b.setEnabled(True)
             if failed is None:
                 on_done(result)

@@ -230,3 +230,18 @@ def test_frechet_distance_equals_cleanfid_at_inception_dimensions():
     a, b = rng.standard_normal((2300, 2048)), rng.standard_normal((2300, 2048)) * 1.1 + 0.05
     stats = [*statistics(a), *statistics(b)]
     assert frechet_distance(*stats) == pytest.approx(float(cf_frechet(*stats)), rel=1e-6)
+
+
+def test_low_rank_form_equals_the_symmetric_form_for_small_sets():
+    """A set of n < 2048 images: the n x n eigenproblem gives the symmetric form's distance."""
+    from backend.metrics.fid import frechet_distance_symmetric, low_rank_factor
+
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((40, 2048)), rng.standard_normal((30, 2048)) * 1.2 + 0.1
+    (mu1, s1), (mu2, s2) = statistics(a), statistics(b)
+    fa, fb = low_rank_factor(a), low_rank_factor(b)
+    np.testing.assert_allclose(fb.T @ fb, s2, atol=1e-12)
+    ref = frechet_distance_symmetric(mu1, s1, mu2, s2)
+    assert frechet_distance(mu1, s1, mu2, s2, factor2=fb) == pytest.approx(ref, rel=1e-6)
+    assert frechet_distance(mu1, s1, mu2, s2, factor1=fa) == pytest.approx(ref, rel=1e-6)
+    assert low_rank_factor(rng.standard_normal((3000, 2048))) is None  # more images than dimensions

@@ -134,6 +134,17 @@ def test_batch_layout_does_not_change_samples(tiny_unet):
     assert not torch.allclose(batched[0][region[0]], batched[1][region[1]])  # seeds differ
 
 
+def test_channels_last_layout_gives_the_same_samples(tiny_unet):
+    diffusion = create_diffusion(DiffusionConfig(), "10")
+    times = jump_schedule(10, 5, 2)
+    rows = [RepaintRow(r.known, r.keep, sample_seed(7, 42, k)) for k, r in enumerate(_rows(2, size=16))]
+    plain = repaint_batch(tiny_unet, diffusion, rows, times)
+    nhwc = repaint_batch(tiny_unet, diffusion, rows, times, channels_last=True)
+    convs = [p for p in tiny_unet.parameters() if p.dim() == 4 and p.shape[2:] != (1, 1)]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in convs)
+    torch.testing.assert_close(nhwc, plain, atol=1e-4, rtol=0)
+
+
 class OOMAbove:
     """Wraps a model; raises the GPU out-of-memory error for batches above ``limit``."""
 

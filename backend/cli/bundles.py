@@ -64,6 +64,6 @@ def cmd_bundles(a: argparse.Namespace) -> int:
     if not states:
         print(f"no bundles in {ws.root / 'bundles'}")
     for s in states:
-        samples = f", {s.samples} samples" if s.samples is not None else ""
-        print(f"{s.state:24} shard {s.shard:7} items {s.items:9}{samples}  {s.run}  {s.path}")
+        samples = f"{s.samples} samples" if s.samples is not None else ""
+        print(f"{s.state:24} shard {s.shard:7} items {s.items:9} {samples:12} {s.run}  {s.path}")
     return 0

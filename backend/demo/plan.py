@@ -36,7 +36,7 @@ class DemoPlan:
         "segment.small_n=[8]",
         "segment.small_n_r=[1, 3]",
         "segment.synthetic_multiples=[1, 3]",
-        "segment.min_steps=60",
+        "segment.min_steps=30",
     )
     survey_counts: tuple[int, int, int] = (10, 10, 10)  # real, inpainted, styled
 

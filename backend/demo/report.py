@@ -39,7 +39,7 @@ def _gates_section(ctx: DemoContext, rep: Report) -> None:
     """The report's first screen: sources and their samples with gate verdicts, pass rates per
     set, and the seam before and after style (paper Figure 4 as a number)."""
     from backend.gates import GATES
-    from backend.inpaint.quality import gate_sheet
+    from backend.inpaint.quality import gate_config, gate_sheet
 
     rates = queries.gate_pass_rates(ctx.ws)
     generated = [r for r in rates if r.scored]
@@ -49,7 +49,7 @@ def _gates_section(ctx: DemoContext, rep: Report) -> None:
     text = (
         f"Every inpainted and styled sample is scored when it is made (backend/gates.py). "
         f"**{no_polyp} of {total} samples ({100 * no_polyp / max(total, 1):.0f}%) fail the no-polyp gate** "
-        "(generated mask below 15% of the source polyp's area), after up to "
+        f"(generated mask below {gate_config(ctx.preset).min_area_ratio:.0%} of the source polyp's area), after up to "
         f"{_retries(ctx)} redraws with a new seed."
     )
     if seams:

@@ -320,7 +320,7 @@ def confusion_figure(res: SurveyResults) -> bytes | None:
         ax.imshow(m, cmap="Blues", vmin=0, vmax=max(1, m.max()))
         for (i, j), v in np.ndenumerate(m):
             ax.text(j, i, str(v), ha="center", va="center", fontsize=14, color="white" if v > m.max() / 2 else "black")
-        ax.set_xticks([0, 1], ["called real", "called synthetic"])
+        ax.set_xticks([0, 1], ["called\nreal", "called\nsynthetic"])  # two lines: side by side they overlap
         ax.set_yticks([0, 1], ["real", "synthetic"])
         ax.set_title(f"{rater}\nκ = {_f(b.kappa.kappa, 2)}, acc = {_f(b.accuracy, 2)}", fontsize=9)
     fig.suptitle("Real vs synthetic: truth (rows) by call (columns)", fontsize=10)

@@ -168,15 +168,20 @@ def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
     view.kind_spins["inpainted"].setValue(3)
     view.kind_spins["styled"].setValue(3)
     view.create_survey()
+    assert view.task is not None and not view.create_button.isEnabled()  # drawn off the GUI thread
+    qtbot.waitUntil(lambda: view.task is None, timeout=30000)  # created in the background
+    assert view.create_button.isEnabled()
     survey = sv.get_survey(ws, "pilot")
     assert sum(survey.params["counts"].values()) == 10 and view.survey_combo.currentText() == "pilot"
     view.kind_spins["styled"].setValue(99)
     view.name_edit.setText("too-big")
     view.create_survey()
+    qtbot.waitUntil(lambda: view.task is None, timeout=30000)  # created in the background
     assert "has 12" in view.status.text() and len(sv.surveys(ws)) == 1
     view.kind_spins["styled"].setValue(3)
     view.real_ids_edit.setText("1, x")
     view.create_survey()
+    qtbot.waitUntil(lambda: view.task is None, timeout=30000)  # created in the background
     assert "--real-images expects image ids" in view.status.text() and len(sv.surveys(ws)) == 1
     view.real_ids_edit.clear()
     assert survey.seed >= 0 and view.seed_spin.text() == "random"
@@ -367,6 +372,7 @@ def test_survey_tab_only_passed_leaves_out_failed_samples(qtbot, ws):
         spin.setValue(2 if kind == "inpainted" else 0)
     view.only_passed.setChecked(True)
     view.create_survey()
+    qtbot.waitUntil(lambda: view.task is None, timeout=30000)  # created in the background
     survey = sv.get_survey(ws, "gated")
     assert {i["sample_id"] for i in sv.items(ws, survey) if i["sample_id"]} == set(inpainted[10:])
     assert "10 samples that failed a quality gate left out" in view.status.text()
