@@ -46,7 +46,7 @@ class DemoContext:
     ws: Workspace
     preset: str = "demo"
     seed: int = 0
-    count: int = 24
+    count: int = 30
     size: int = 128
     device: str = "auto"
     from_scratch: bool = False  # train the full-set model from scratch, not from the shipped base

@@ -131,7 +131,7 @@ def build_report(ctx: DemoContext, stages: list[Stage]) -> tuple[Path, Path]:
             f"loss. The full-set model was {_state(ctx, 'train_full').get('init', 'trained')}; "
             "per-cluster models start from the full-set model and keep most of it (demo shortcut: "
             "an EMA without warm-up over a few steps; the paper trains each cluster's model on its "
-            "own).",
+            "own). Full-Diff draws with the next run seed, so that its samples are not near-copies of Diff's.",
         )
     )
     sec.tables.append(

@@ -208,8 +208,9 @@ def from_guided_diffusion(gd_state: dict[str, torch.Tensor], cfg: ModelConfig) -
 def fitting_presets(
     gd_state: dict[str, torch.Tensor], overrides: list[str] | None = None, exclude: str | None = None
 ) -> list[str]:
-    """The shipped presets (with the same overrides) whose [model] the state dict fits."""
-    fits = []
+    """The shipped presets (with the same overrides) whose [model] the state dict fits; of
+    presets with one model (paper, paper-fast), the first by name."""
+    fits: dict[ModelConfig, str] = {}
     for name in preset_names():
         if name == exclude:
             continue
@@ -218,8 +219,8 @@ def fitting_presets(
         except (DiffGenError, ValueError):  # an override this preset lacks, no default channel_mult
             continue
         if not mismatch(gd_state, cfg):
-            fits.append(name)
-    return fits
+            fits.setdefault(cfg, name)
+    return list(fits.values())
 
 
 def to_guided_diffusion(state: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, torch.Tensor]:
