@@ -31,10 +31,10 @@ class DemoPlan:
     finetune_steps_full: int = 40  # from the shipped base model
     train_steps_cluster: int = 10  # per cluster, fine-tuned from the full-set model
     style_per_set: int = 8  # styled samples per inpainted set (the survey draws 10 of the 16)
-    eval_pairs: int = 20  # MS-SSIM pairs per subset
+    eval_pairs: int = 12  # MS-SSIM pairs per subset
     segment_overrides: tuple[str, ...] = (
         "segment.small_n=[8]",
-        "segment.small_n_r=[1, 3]",
+        "segment.small_n_r=[3]",
         "segment.synthetic_multiples=[1, 3]",
         "segment.min_steps=25",
     )
