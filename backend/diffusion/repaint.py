@@ -128,7 +128,7 @@ def repaint_batch(
     noise = _RowNoise([r.seed for r in rows], tuple(gt.shape[1:]), device)
 
     layout = torch.channels_last if channels_last else torch.contiguous_format
-    if channels_last:
+    if channels_last and isinstance(model, torch.nn.Module):
         model.to(memory_format=layout)
 
     def net(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
