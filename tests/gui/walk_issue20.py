@@ -577,8 +577,8 @@ def survey(j) -> Iterator:
     words = {t7.item(r, c).text() for r in range(t7.rowCount()) for c in range(t7.columnCount()) if t7.item(r, c)}
     assert "Synthetic" in words and "Fake" not in words and "Fake" not in sv.details.text(), words
     assert t7.verticalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
-    assert not sv.scroll.widget().isAncestorOf(sv.report_button)
-    sv.scroll.verticalScrollBar().setValue(sv.scroll.verticalScrollBar().maximum())
+    assert not sv.scroll_area.widget().isAncestorOf(sv.report_button)
+    sv.scroll_area.verticalScrollBar().setValue(sv.scroll_area.verticalScrollBar().maximum())
     assert sv.report_button.isVisible() and sv.report_button.visibleRegion().boundingRect().width() > 20
     yield shot("survey-results-scrolled")
 
