@@ -30,13 +30,13 @@ class DemoPlan:
     train_steps_full: int = 600  # from scratch
     finetune_steps_full: int = 40  # from the shipped base model
     train_steps_cluster: int = 10  # per cluster, fine-tuned from the full-set model
-    style_per_set: int = 8  # styled samples per inpainted set (the survey draws 10 of the 16)
+    style_per_set: int = 6  # styled samples per inpainted set (the survey draws 10 of the 12)
     eval_pairs: int = 12  # MS-SSIM pairs per subset
     segment_overrides: tuple[str, ...] = (
         "segment.small_n=[8]",
         "segment.small_n_r=[3]",
         "segment.synthetic_multiples=[1, 3]",
-        "segment.min_steps=25",
+        "segment.min_steps=20",
     )
     survey_counts: tuple[int, int, int] = (10, 10, 10)  # real, inpainted, styled
 
