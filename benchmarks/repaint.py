@@ -23,7 +23,8 @@ from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import build_model
 from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
-from backend.inpaint.job import sample_seed, to_model_resolution, to_tensor
+from backend.inpaint.draw import sample_seed
+from backend.inpaint.pixels import to_model_resolution, to_tensor
 from backend.masks import ops as masks
 from benchmarks._common import Figure, report, timed
 

@@ -204,6 +204,20 @@ def figures(results: dict[str, list[dict[str, float]]], rounds: list[int]) -> li
     return out
 
 
+def paired_idle(results: dict[str, list[dict[str, float]]], rounds: list[int]) -> str:
+    """Each policy's idle rate over the first policy's in the same round, median per task:
+    the rounds run seconds apart, so this ratio is not moved by the machine's speed drifting
+    between rounds (seen: 30 % within an hour), as the ratio of medians is."""
+    first, *others = results
+
+    def ratio(policy: str, task: str) -> float:
+        key = f"{task} idle"
+        return statistics.median(results[policy][r][key] / results[first][r][key] for r in rounds)
+
+    parts = [f"{task} {policy} {ratio(policy, task):.2f}x" for policy in others for task in TASKS]
+    return f"idle, paired by round (median of {len(rounds)}): " + ", ".join(parts) if parts else ""
+
+
 def main(argv: list[str] | None = None) -> list[Figure]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=6.0, help="measured seconds per loop and load")
@@ -225,10 +239,13 @@ def main(argv: list[str] | None = None) -> list[Figure]:
             print(f"  ({policy}: {json.dumps(results[policy][-1])})", file=sys.stderr, flush=True)
     cores = int(results[policies[0]][0]["default threads"])
     rounds, which = clean_rounds(results)
+    paired = paired_idle(results, rounds)
     return report(
         BENCH,
         figures(results, rounds),
-        f"{cores} torch threads by default; {which}; goal: busy >= 0.55x and adaptive idle >= 0.95x of default idle",
+        f"{cores} torch threads by default; {which}"
+        + (f"; {paired}" if paired else "")
+        + "; goal: busy >= 0.55x and adaptive idle >= 0.95x of default idle",
     )
 
 

@@ -16,18 +16,14 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
     QPushButton,
-    QSlider,
     QSpinBox,
-    QStatusBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -37,6 +33,7 @@ from backend.config.presets import load_preset
 from backend.masks import ops as masks
 from backend.workspace import queries
 from diffgen_gui.edit_session import EditSession
+from diffgen_gui.mask_panels import EditorStatusBar, ViewAdjustBox
 from diffgen_gui.mask_tools import COMMANDS, DISPLAY, HINTS, OPERATIONS, TOOLS, tool_cursor, version_label
 from diffgen_gui.polygon_tool import PolygonTool
 from diffgen_gui.recovery_banner import RecoveryBanner
@@ -71,7 +68,6 @@ class MaskEditor(QWidget):
         self.canvas.doubleClicked.connect(lambda _p: self.close_polygon())
         self.polygon = PolygonTool(self.canvas)
         self.canvas.hovered.connect(self._show_pixel)
-        self.canvas.viewChanged.connect(self._show_zoom)
         self.cursors = {key: tool_cursor(s) for key, _l, s in TOOLS if key != "pan"}
         self.cursors["pan"] = QCursor(Qt.CursorShape.OpenHandCursor)
         self._build()
@@ -111,18 +107,15 @@ class MaskEditor(QWidget):
         self.banner.versionAdded.connect(self._recovered_version)
         left.addWidget(self.banner)
         left.addWidget(self.canvas, 1)
-        self.statusbar = QStatusBar()
-        self.statusbar.setSizeGripEnabled(False)
-        # the hint is elided, never cut off under the pixel value beside it (a status bar message is)
-        self.hint = ElidedLabel(objectName="hint")
-        self.statusbar.addWidget(self.hint, 1)
-        self.tool_label, self.zoom_label, self.pixel_label = QLabel(), QLabel(), QLabel()
-        for w in (self.pixel_label, self.zoom_label, self.tool_label):
-            self.statusbar.addPermanentWidget(w)
-        left.addWidget(self.statusbar)
+        self.status = EditorStatusBar()
+        self.canvas.viewChanged.connect(self.status.show_zoom)
+        left.addWidget(self.status)
         sidew = QWidget()
         side = QVBoxLayout(sidew)
-        side.addWidget(self._view_box())
+        self.view_box = ViewAdjustBox()
+        self.view_box.opacityChanged.connect(self.canvas.set_opacity)
+        self.view_box.adjusted.connect(self.canvas.set_adjustment)
+        side.addWidget(self.view_box)
         side.addWidget(self._operations_box())
         side.addWidget(self._flag_box())
         side.addWidget(self._versions_box(), 1)
@@ -151,38 +144,6 @@ class MaskEditor(QWidget):
             view_bar.addWidget(b)
         view_bar.addStretch(1)
         return view_bar
-
-    def _view_box(self) -> QGroupBox:
-        """Opacity of the mask, brightness and contrast of the image: the view only, never the data."""
-        box = QGroupBox("View")
-        form = QFormLayout(box)
-        self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=40, toolTip="Mask fill opacity")
-        self.opacity.valueChanged.connect(lambda v: self.canvas.set_opacity(v / 100))
-        self.brightness = QSlider(
-            Qt.Orientation.Horizontal,
-            minimum=-100,
-            maximum=100,
-            value=0,
-            toolTip="Brightness of the view (the image itself is not changed)",
-        )
-        self.contrast = QSlider(
-            Qt.Orientation.Horizontal,
-            minimum=25,
-            maximum=300,
-            value=100,
-            toolTip="Contrast of the view, 25-300 % (the image itself is not changed)",
-        )
-        for s in (self.brightness, self.contrast):
-            s.valueChanged.connect(self._adjust_view)
-        reset = QToolButton(text="Reset", toolTip="Brightness and contrast back to normal")
-        reset.clicked.connect(self.reset_adjustment)
-        form.addRow("Opacity", self.opacity)
-        form.addRow("Brightness", self.brightness)
-        row = QHBoxLayout()
-        row.addWidget(self.contrast, 1)
-        row.addWidget(reset)
-        form.addRow("Contrast", row)
-        return box
 
     def _operations_box(self) -> QGroupBox:
         ops = QGroupBox("Operations")
@@ -274,7 +235,7 @@ class MaskEditor(QWidget):
             self.sessions[image_id] = s
         self.session = self.sessions[image_id]
         self.preview_check.setChecked(False)
-        self.pixel_label.clear()  # the last pixel shown was another image's
+        self.status.pixel_label.clear()  # the last pixel shown was another image's
         self._rgb = self.ws.read_image(image_id)
         self.canvas.set_content(self._rgb, self.session.mask, keep_view=True)
         rec = self.ws.image(image_id)
@@ -343,13 +304,13 @@ class MaskEditor(QWidget):
         self.canvas.set_tool_cursor(self.cursors[tool])
         if tool != "polygon":
             self.polygon.cancel()
-        self.hint.setText(HINTS[tool] + "  (F1: every key)")
+        self.status.hint.setText(HINTS[tool] + "  (F1: every key)")
         self._show_tool()
         self.canvas.update()
 
     def _show_tool(self) -> None:
         label = dict((k, lab) for k, lab, _s in TOOLS)[self.tool]
-        self.tool_label.setText(f"Tool: {label}" + (f" {self.brush_size} px" if self.tool in ("brush", "eraser") else ""))
+        self.status.show_tool(label, self.brush_size if self.tool in ("brush", "eraser") else None)
 
     def _set_size(self, v: int) -> None:
         self.brush_size = v
@@ -358,27 +319,16 @@ class MaskEditor(QWidget):
             self.canvas.update()
         self._show_tool()
 
-    @Slot(float, QPointF)
-    def _show_zoom(self, scale: float, _offset: QPointF) -> None:
-        self.zoom_label.setText(f"{scale * 100:.0f} %")
-
     @Slot(QPointF)
     def _show_pixel(self, pt: QPointF) -> None:
         x, y = pixel_at(pt)
         rgb_image = self._rgb
         inside = rgb_image is not None and 0 <= y < rgb_image.shape[0] and 0 <= x < rgb_image.shape[1]
         if rgb_image is None or not inside or self.session is None:
-            self.pixel_label.setText("")
+            self.status.pixel_label.clear()
             return
         rgb = " ".join(str(int(v)) for v in np.atleast_1d(rgb_image[y, x])[:3])
-        self.pixel_label.setText(f"x {x}, y {y} · RGB {rgb} · mask {int(self.session.mask[y, x])}")
-
-    def _adjust_view(self) -> None:
-        self.canvas.set_adjustment(self.brightness.value() * 1.28, self.contrast.value() / 100)
-
-    def reset_adjustment(self) -> None:
-        self.brightness.setValue(0)
-        self.contrast.setValue(100)
+        self.status.show_pixel(x, y, rgb, int(self.session.mask[y, x]))
 
     def _on_press(self, pt: QPointF, button) -> None:
         if self.session is None or button != Qt.MouseButton.LeftButton:
@@ -491,7 +441,7 @@ class MaskEditor(QWidget):
             if self._version_preview is None or self._version_preview[0] != version:
                 self._version_preview = (version, self.ws.read_mask(version))
             self.canvas.set_preview(self._version_preview[1])
-            self.hint.setText(
+            self.status.hint.setText(
                 f"Previewing {self.versions.currentItem().text().split()[0]} (amber) over "
                 "the current mask; Revert to selected makes it current."
             )

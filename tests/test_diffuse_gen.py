@@ -21,7 +21,8 @@ from backend.diffusion.repaint import RepaintRow, jump_schedule, repaint_batch
 from backend.diffusion.train_data import center_crop_geometry, resize_pair
 from backend.diffusion.training import TrainConfig
 from backend.errors import DiffGenError
-from backend.inpaint.job import InpaintConfig, postprocess, resolve_config
+from backend.inpaint.config import InpaintConfig, resolve_config
+from backend.inpaint.pixels import postprocess
 from backend.masks import ops as masks
 
 # What diffuse-gen changes relative to paper, and nothing else.

@@ -16,15 +16,11 @@ from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.registry import record_checkpoint, register_model
 from backend.errors import Cancelled, DiffGenError
-from backend.inpaint.job import (
-    InpaintConfig,
-    postprocess,
-    resolve_config,
-    run_inpaint,
-    sample_seed,
-    to_model_resolution,
-)
+from backend.inpaint.config import InpaintConfig, resolve_config
+from backend.inpaint.draw import sample_seed
+from backend.inpaint.job import run_inpaint
 from backend.inpaint.params import InpaintParams
+from backend.inpaint.pixels import postprocess, to_model_resolution
 from backend.jobs.context import JobContext
 from backend.jobs.queue import run_job
 from backend.masks import ops as masks
@@ -107,12 +103,13 @@ def test_cluster_model_serves_its_cluster_and_others_fall_back(ws):
 def test_diffuse_gen_preset_samples_as_the_author_code(ws, monkeypatch):
     """Under diffuse-gen: the raw weights by default, an elliptical-kernel region, no x0 clip,
     the opening clean-up; each recorded in the sample's provenance."""
+    import backend.inpaint.draw as draw
     import backend.inpaint.job as inpainting
 
     loaded, clips = [], []
-    real_load, real_rows = inpainting.load_model, inpainting.repaint_rows
+    real_load, real_rows = inpainting.load_model, draw.repaint_rows
     monkeypatch.setattr(inpainting, "load_model", lambda *a, **k: loaded.append(k["weights"]) or real_load(*a, **k))
-    monkeypatch.setattr(inpainting, "repaint_rows", lambda *a, **k: clips.append(k["clip_denoised"]) or real_rows(*a, **k))
+    monkeypatch.setattr(draw, "repaint_rows", lambda *a, **k: clips.append(k["clip_denoised"]) or real_rows(*a, **k))
     run = {**FAST, "preset": "diffuse-gen", "images": [1], "samples": 1, "dilate": 6, "overrides": ["inpaint.opening_kernel=4"]}
     assert _run(ws, run).samples == 1 and loaded == ["model"] and clips == [False]
     s = ws.samples(source_image_id=1)[0]
@@ -203,6 +200,15 @@ def test_progress_counts_every_model_evaluation_of_every_sample(ws):
     seen = []
     _run(ws, {**FAST, "images": [1], "samples": 2, "batch": 1}, progress=lambda d, t, m: seen.append((d, t)))
     assert seen[-1] == (2 * 15, 2 * 15)
+
+
+def test_progress_text_moves_within_a_batch(ws):
+    """Images finish together at a batch's end, so the text names the batch's step: it moves on
+    every evaluation, starts again with the next batch, and counts the images already done."""
+    texts = []
+    _run(ws, {**FAST, "images": [1, 2], "samples": 1, "batch": 1}, progress=lambda d, t, m: texts.append(m))
+    steps = [f"1 sample at step {k}/15" for k in range(1, 16)]
+    assert texts == [f"0/2 images done; {s}" for s in steps] + [f"1/2 images done; {s}" for s in steps]
 
 
 def test_postprocess_against_scipy():

@@ -20,7 +20,7 @@ from backend.diffusion.repaint import (
     repaint_rows,
 )
 from backend.errors import Cancelled
-from backend.inpaint.job import sample_seed
+from backend.inpaint.draw import sample_seed
 
 
 # -- schedule -------------------------------------------------------------------------------

@@ -200,7 +200,7 @@ def test_a_queued_style_job_is_the_provenance_of_its_samples(style_ws):
 def test_styled_masks_are_cleaned_with_inpaintings_defaults():
     """A preset without inpaint fields cleans styled masks as inpainting would (64 px islands),
     not with a private fallback of 16."""
-    from backend.inpaint.job import InpaintConfig
+    from backend.inpaint.config import InpaintConfig
     from backend.style.job import StyleJob
 
     mask = np.zeros((64, 64), np.uint8)

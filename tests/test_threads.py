@@ -189,3 +189,19 @@ def test_repaint_loop_adapts_threads_every_model_call(monkeypatch):
 
     repaint.repaint_batch(model, diffusion, [row], times)
     assert len(calls) == len(times) - 1
+
+
+def test_benchmark_pairs_idle_rates_by_round():
+    """The benchmark's paired ratio: per round adaptive/default, then the median (hand-computed)."""
+    from benchmarks.threads import paired_idle
+
+    def run(train: float, repaint: float) -> dict[str, float]:
+        return {"train idle": train, "repaint idle": repaint}
+
+    results = {
+        "default": [run(2.0, 2.0), run(1.0, 4.0), run(3.0, 1.0)],
+        "adaptive": [run(1.0, 2.2), run(1.0, 4.0), run(3.3, 0.5)],
+    }
+    assert paired_idle(results, [0, 1, 2]) == "idle, paired by round (median of 3): train adaptive 1.00x, repaint adaptive 1.00x"
+    assert paired_idle(results, [0, 2]) == "idle, paired by round (median of 2): train adaptive 0.80x, repaint adaptive 0.80x"
+    assert paired_idle({"adaptive": results["adaptive"]}, [0]) == ""

@@ -46,7 +46,7 @@ def tqdm_progress(desc: str, unit: str = "it") -> Iterator[Callable[[int, int, s
             bar.total = total
         bar.n = done
         if message:
-            bar.set_postfix_str(str(message)[:40], refresh=False)
+            bar.set_postfix_str(str(message)[:60], refresh=False)
         bar.refresh()
 
     try:

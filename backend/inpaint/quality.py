@@ -15,7 +15,8 @@ import numpy as np
 from backend import gates
 from backend.config.presets import load_preset
 from backend.errors import DiffGenError
-from backend.inpaint.job import dilate_region, to_model_resolution
+from backend.inpaint.config import dilate_region
+from backend.inpaint.pixels import to_model_resolution
 from backend.reports.tiles import captioned, tile
 from backend.workspace import SampleRecord, Workspace, queries
 

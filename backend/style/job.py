@@ -25,7 +25,7 @@ from backend.diffusion.model import DiffusionUNet
 from backend.diffusion.registry import resolve_model
 from backend.errors import BadWeightsError, Cancelled, DiffGenError, MissingWeightsError
 from backend.gates import GateConfig
-from backend.inpaint.job import InpaintConfig
+from backend.inpaint.config import InpaintConfig
 from backend.inpaint.quality import gate_config, score_child
 from backend.io.images import load_rgb
 from backend.jobs.bundles import BundleWriter, SampleRow, bundle_folder, run_identity

@@ -42,7 +42,7 @@ def test_tool_keys_work_with_the_focus_in_the_thumbnail_grid(window, qtbot):
     ):
         qtbot.keyClick(dv.grid, key)
         assert dv.editor.tool == tool
-        assert dv.editor.tool_label.text().startswith(f"Tool: {tool.capitalize()}")
+        assert dv.editor.status.tool_label.text().startswith(f"Tool: {tool.capitalize()}")
     qtbot.keyClick(dv.search, Qt.Key.Key_B)  # typing in the search box types
     assert dv.search.text() == "b" and dv.editor.tool == "pan"
 
@@ -106,7 +106,7 @@ def test_status_shows_zoom_pointer_and_pixel_values(window, qtbot, demo_ws):
     ed = window.dataset_view.editor
     c = ed.canvas
     ed.canvas.one_to_one()
-    assert ed.zoom_label.text() == "100 %"
+    assert ed.status.zoom_label.text() == "100 %"
     image_id = ed.session.image_id
     rgb, mask = demo_ws.read_image(image_id), ed.session.mask
     y0, x0 = np.argwhere(mask > 0)[0]
@@ -114,22 +114,22 @@ def test_status_shows_zoom_pointer_and_pixel_values(window, qtbot, demo_ws):
     qtbot.mouseMove(c, pos)
     x, y = (int(np.floor((v - o) / c.scale)) for v, o in ((pos.x(), c.offset.x()), (pos.y(), c.offset.y())))
     r, g, b = rgb[y, x]
-    assert ed.pixel_label.text() == f"x {x}, y {y} · RGB {r} {g} {b} · mask {mask[y, x]}"
+    assert ed.status.pixel_label.text() == f"x {x}, y {y} · RGB {r} {g} {b} · mask {mask[y, x]}"
     window.dataset_view.step(+1)  # another image: no pixel value of the last one stays
-    assert ed.session.image_id != image_id and ed.pixel_label.text() == ""
+    assert ed.session.image_id != image_id and ed.status.pixel_label.text() == ""
 
 
 def test_the_hint_is_elided_beside_the_pixel_value_not_cut_under_it(window, qtbot):
     """A status bar message is cut off mid-word where the permanent labels begin ("(F1: everyx 20")."""
     ed = window.dataset_view.editor
     ed.set_tool("polygon")
-    ed.pixel_label.setText("x 40, y 36 · RGB 155 92 59 · mask 0")
+    ed.status.pixel_label.setText("x 40, y 36 · RGB 155 92 59 · mask 0")
     window.resize(900, window.height())
-    qtbot.waitUntil(lambda: ed.hint.width() < ed.hint.fontMetrics().horizontalAdvance(ed.hint.text()))
-    shown = ed.hint.elided()
-    assert shown.startswith("Click the corners") and "…" in shown and ed.hint.toolTip() == ed.hint.text()
-    hint = ed.hint.geometry()
-    assert hint.right() < ed.pixel_label.geometry().left(), (hint, ed.pixel_label.geometry())
+    qtbot.waitUntil(lambda: ed.status.hint.width() < ed.status.hint.fontMetrics().horizontalAdvance(ed.status.hint.text()))
+    shown = ed.status.hint.elided()
+    assert shown.startswith("Click the corners") and "…" in shown and ed.status.hint.toolTip() == ed.status.hint.text()
+    hint = ed.status.hint.geometry()
+    assert hint.right() < ed.status.pixel_label.geometry().left(), (hint, ed.status.pixel_label.geometry())
 
 
 def test_brightness_and_contrast_change_the_view_only(window, demo_ws):
@@ -144,10 +144,10 @@ def test_brightness_and_contrast_change_the_view_only(window, demo_ws):
         return rows[:, : img.width() * 3].copy()  # the converted image is freed on return
 
     plain = shown().astype(int)
-    ed.brightness.setValue(50)
+    ed.view_box.brightness.setValue(50)
     assert (shown().astype(int) >= plain).all() and (shown().astype(int) > plain).any()
-    ed.contrast.setValue(200)
-    ed.reset_adjustment()
+    ed.view_box.contrast.setValue(200)
+    ed.view_box.reset()
     np.testing.assert_array_equal(shown(), plain)
     np.testing.assert_array_equal(demo_ws.read_image(image_id), source)
     np.testing.assert_array_equal(ed.session.mask, mask)

@@ -1,0 +1,95 @@
+"""The settings of an inpainting run: the preset's ``[inpaint]`` section with a job's explicit
+parameters on top, and the dilated region they define."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from backend import gates
+from backend.config.presets import apply_overrides, check_choice, from_section, load_preset
+from backend.diffusion.repaint import RepaintSchedule
+from backend.errors import DiffGenError
+from backend.masks import ops as masks
+
+WEIGHT_FILES = {"ema": "ema", "raw": "model"}  # load_model's names for the two weight files
+DILATE_SHAPES = ("disk", "ellipse_kernel")
+MASK_CLEANUPS = ("islands", "opening")
+
+
+@dataclass(frozen=True)
+class InpaintConfig:
+    """Per-run settings: preset ``[inpaint]`` section, then explicit params on top."""
+
+    samples: int = 3  # samples per real image (paper: 3)
+    dilate: int = 20  # pixels at the model's resolution (paper 2.2: "dilated ... by 20 pixels"):
+    # the disk's radius, or the elliptical kernel's side
+    dilate_shape: str = "disk"  # disk: Euclidean disk of radius `dilate` (our reading of the paper);
+    # ellipse_kernel: cv2 MORPH_ELLIPSE (dilate, dilate), ~dilate/2 per side
+    # (diffuse-gen optimization/image_editor.py)
+    respacing: int = 200  # steps of the respaced reverse process (paper: 200)
+    jump_length: int = 10  # Table A.2
+    jump_n_sample: int = 5  # Table A.2
+    clip_denoised: bool = True  # clip each step's x0 prediction to [-1, 1] (RePaint confs, guided-diffusion
+    # image_sample.py); the author's p_sample_loop passes clip_denoised=False
+    channels_last: bool = True  # run the UNet in NHWC layout: 1.23x evaluations/s on a 2-core CPU (demo UNet);
+    # samples equal up to float rounding
+    mask_cleanup: str = "islands"  # islands: threshold, drop blobs < min_island, fill holes (ours);
+    # opening: threshold, elliptical opening (image_editor.py refine_mask)
+    min_island: int = 64  # islands: generated mask components smaller than this are dropped
+    fill_holes: bool = True  # islands: holes inside generated mask components are filled
+    opening_kernel: int = 16  # opening: kernel side (refine_mask: MORPH_ELLIPSE (16, 16))
+    weights: str = "ema"  # ema | raw; the author's README samples model*.pt, the raw weights
+    batch_size: int = 3  # rows (samples) per model call
+    retries: int = 0  # redraws (new seed) of a sample that fails one of `retry_gates`; 0: none (paper)
+    retry_gates: tuple[str, ...] = ("no_polyp",)  # the quality gates (backend/gates.py) that trigger a redraw
+
+    def __post_init__(self) -> None:
+        check_choice("inpaint.dilate_shape", self.dilate_shape, DILATE_SHAPES)
+        check_choice("inpaint.mask_cleanup", self.mask_cleanup, MASK_CLEANUPS)
+        check_choice("inpaint.weights", self.weights, tuple(WEIGHT_FILES))
+        object.__setattr__(self, "retry_gates", tuple(self.retry_gates))  # TOML gives a list
+        for gate in self.retry_gates:
+            check_choice("inpaint.retry_gates", gate, gates.GATES)
+
+    def schedule(self) -> RepaintSchedule:
+        return RepaintSchedule(self.respacing, self.jump_length, self.jump_n_sample)
+
+    def region(self, mask: np.ndarray) -> np.ndarray:
+        """The dilated mask: the region that is regenerated."""
+        return dilate_region(mask, self.dilate, self.dilate_shape)
+
+    def clean(self, mask: np.ndarray) -> np.ndarray:
+        """A thresholded generated mask (0/255) cleaned as ``mask_cleanup`` says. The author
+        opens the grey mask channel before any threshold; flat opening commutes with
+        thresholding, so opening the thresholded mask gives the same binary mask."""
+        if self.mask_cleanup == "opening":
+            return masks.open_ellipse_kernel(mask, self.opening_kernel)
+        if self.min_island > 0:
+            mask = masks.remove_small_islands(mask, self.min_island)
+        return masks.fill_holes(mask) if self.fill_holes else mask
+
+
+def dilate_region(mask: np.ndarray, dilate: int, shape: str = "disk") -> np.ndarray:
+    check_choice("inpaint.dilate_shape", shape, DILATE_SHAPES)
+    return masks.dilate_ellipse_kernel(mask, dilate) if shape == "ellipse_kernel" else masks.dilate(mask, dilate)
+
+
+def resolve_config(params: dict[str, Any], preset: str, overrides: tuple[str, ...] = ()) -> InpaintConfig:
+    """The preset's ``[inpaint]`` values (after ``overrides``) overridden by the params that are
+    set (not None)."""
+    section = dict(apply_overrides(load_preset(preset), list(overrides)).get("inpaint", {}))
+    aliases = {"batch": "batch_size"}
+    for key, value in params.items():
+        key = aliases.get(key, key)
+        if key in InpaintConfig.__dataclass_fields__ and value is not None:
+            section[key] = value
+    cfg = from_section(InpaintConfig, section)
+    if (
+        min(cfg.samples, cfg.batch_size, cfg.respacing, cfg.jump_length, cfg.jump_n_sample) < 1
+        or min(cfg.dilate, cfg.retries) < 0
+    ):
+        raise DiffGenError("samples, batch size, respacing, jump length and jump count must be >= 1, dilation and retries >= 0")
+    return cfg

@@ -1,0 +1,160 @@
+"""Drawing samples: seeds, the RePaint calls over an image set in batches, the redraw of a
+sample that fails a quality gate, and the progress a user sees while it runs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from backend import gates
+from backend.diffusion.config import DiffusionConfig
+from backend.diffusion.gaussian import create_diffusion
+from backend.diffusion.repaint import RepaintRow, repaint_rows
+from backend.inpaint.config import InpaintConfig
+from backend.inpaint.pixels import postprocess, to_tensor
+from backend.jobs.context import JobContext
+
+
+def sample_seed(run_seed: int, image_id: int, index: int, attempt: int = 0) -> int:
+    """Seed of one sample, from the run seed, image id, sample index and (for a redraw after a
+    failed gate) the attempt only, so that the batch layout never changes a sample; fits
+    SQLite's signed 64-bit integer. Attempt 0 is the seed runs without retries always had."""
+    entropy = [int(run_seed), int(image_id), int(index)] + ([int(attempt)] if attempt else [])
+    state = np.random.SeedSequence(entropy).generate_state(2, np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1])) & (2**63 - 1)
+
+
+@dataclass
+class Source:
+    """One image ready for sampling, at the model's resolution."""
+
+    image_id: int
+    name: str
+    mask_version_id: int
+    source_size: tuple[int, int]
+    source_sha256: str
+    image: np.ndarray
+    mask: np.ndarray
+    region: np.ndarray
+
+
+class Progress:
+    """Model evaluations done over the run's total (which grows when a sample is redrawn).
+    The text names the step within the current batch: images finish together at the end of
+    a batch, so an image count alone would stand still for most of a run."""
+
+    def __init__(self, ctx: JobContext, messages: list[str], images: int, total: int):
+        self.ctx, self.messages, self.images, self.total = ctx, messages, images, total
+        self.done = self.images_done = 0
+        self.batch_step, self.steps = 0, 0  # evaluations of the batch in progress, of one batch
+
+    def report(self, message: str) -> None:
+        self.ctx.report(self.done, self.total, message)
+
+    def on_step(self, n: int) -> None:
+        self.done += n
+        self.batch_step += 1
+        batch = f"{n} sample{'s' if n > 1 else ''} at step {self.batch_step}/{self.steps}" if self.steps else ""
+        self.report(f"{self.images_done}/{self.images} images done" + (f"; {batch}" if batch else ""))
+
+    def batch_finished(self) -> None:
+        self.batch_step = 0
+
+    def on_restart(self, lost: int) -> None:
+        self.done -= lost
+        self.batch_step = 0
+
+    def on_message(self, text: str) -> None:
+        self.messages.append(text)
+        self.ctx.log(text)
+        self.report(text)
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One sample to draw: image, sample index and attempt; the earlier attempts' seeds and failed gates."""
+
+    src: Source
+    index: int
+    attempt: int = 0
+    redraws: tuple[dict[str, Any], ...] = ()
+
+    def seed(self, run_seed: int) -> int:
+        return sample_seed(run_seed, self.src.image_id, self.index, self.attempt)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    draw: Draw
+    seed: int
+    image: np.ndarray
+    mask: np.ndarray
+    scores: list[gates.GateScore]
+
+    @property
+    def redraws(self) -> tuple[dict[str, Any], ...]:
+        return self.draw.redraws
+
+
+def draw_samples(
+    cfg: InpaintConfig,
+    diffusion_cfg: DiffusionConfig,
+    thresholds: gates.GateConfig,
+    sources: list[Source],
+    model: torch.nn.Module,
+    run_seed: int,
+    device: torch.device,
+    prog: Progress,
+    ctx: JobContext,
+) -> Iterator[tuple[Source, list[Drawn]]]:
+    """Sample every image of ``sources`` with one model; yields (image, its samples) once all
+    of an image's samples are drawn. A sample failing one of ``retry_gates`` is drawn again
+    with the next attempt's seed, up to ``retries`` times; the last attempt is kept whatever
+    its gates say."""
+    evaluations = cfg.schedule().evaluations()
+    prog.steps = evaluations
+    diffusion = create_diffusion(diffusion_cfg, str(cfg.respacing))
+    draws = [Draw(s, k) for s in sources for k in range(cfg.samples)]
+    ready: dict[int, list[Drawn]] = defaultdict(list)
+    while draws:
+        again: list[Draw] = []
+        rows = [
+            RepaintRow(
+                to_tensor(d.src.image, d.src.mask),
+                torch.from_numpy((d.src.region == 0).astype(np.float32))[None],
+                d.seed(run_seed),
+            )
+            for d in draws
+        ]
+        for idx, x0 in repaint_rows(
+            model,
+            diffusion,
+            rows,
+            cfg.schedule().times(),
+            cfg.batch_size,
+            device,
+            on_step=prog.on_step,
+            cancel=ctx.cancel,
+            on_message=prog.on_message,
+            on_restart=prog.on_restart,
+            clip_denoised=cfg.clip_denoised,
+            channels_last=cfg.channels_last,
+        ):
+            prog.batch_finished()
+            d, src = draws[idx], draws[idx].src
+            image, mask = postprocess(x0, src.image, src.mask, src.region, cfg)
+            scores = gates.score(src.image, src.mask, src.region, image, mask, thresholds)
+            failed = [g for g in gates.failed(scores) if g in cfg.retry_gates]
+            if failed and d.attempt < cfg.retries:
+                again.append(Draw(src, d.index, d.attempt + 1, d.redraws + ({"seed": rows[idx].seed, "failed": failed},)))
+                prog.total += evaluations
+                continue
+            ready[src.image_id].append(Drawn(d, rows[idx].seed, image, mask, scores))
+            if len(ready[src.image_id]) == cfg.samples:
+                yield src, sorted(ready.pop(src.image_id), key=lambda r: r.draw.index)
+        draws = again
