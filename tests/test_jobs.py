@@ -13,6 +13,7 @@ from scipy import ndimage
 
 from backend.errors import BadInputError, DiffGenError, WorkspaceError
 from backend.jobs import queue as jobs
+from backend.jobs.kinds import JobSpec
 from backend.jobs.params import JobParams
 from backend.jobs.queue import JobStore, run_job, run_queue
 from backend.masks.ops import disk
@@ -79,10 +80,10 @@ def test_failures_are_per_job_and_the_queue_goes_on(demo_ws, monkeypatch):
 
     fake.run_oom, fake.NoParams = oom, NoParams
     monkeypatch.setitem(sys.modules, "fake_stage", fake)
-    monkeypatch.setitem(jobs.REGISTRY, "oom", jobs.JobSpec("fake_stage:run_oom", "fake_stage:NoParams"))
+    monkeypatch.setitem(jobs.REGISTRY, "oom", JobSpec("fake_stage:run_oom", "fake_stage:NoParams"))
     # its parameters are light and importable, its heavy module is not installed
-    monkeypatch.setitem(jobs.REGISTRY, "gone", jobs.JobSpec("backend.no_such_stage:run", "fake_stage:NoParams"))
-    monkeypatch.setitem(jobs.REGISTRY, "absent", jobs.JobSpec("backend.no_such_stage:run", "backend.no_such:P"))
+    monkeypatch.setitem(jobs.REGISTRY, "gone", JobSpec("backend.no_such_stage:run", "fake_stage:NoParams"))
+    monkeypatch.setitem(jobs.REGISTRY, "absent", JobSpec("backend.no_such_stage:run", "backend.no_such:P"))
     store = JobStore(demo_ws)
     with pytest.raises(DiffGenError, match=r"'absent' stage is not available .*backend.no_such is not installed"):
         store.enqueue("absent", {})

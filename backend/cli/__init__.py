@@ -4,6 +4,11 @@ Each module in this package that defines ``register(subparsers)`` adds its subco
 so stages add their commands without touching a central list. The ``diffgen`` command
 itself is ``diffgen_gui.launcher``: it adds ``gui`` and opens the app when no command is
 given, so that nothing in the back end imports the GUI.
+
+Building the parser must stay light (``diffgen --help`` in 0.2 s): a command module imports
+what it computes with inside its ``cmd_`` functions, and takes ``choices`` and defaults from
+light modules (``jobs.kinds``, ``style.terms``, ``io.limits``, ``config.network``,
+``workspace.roles``); ``tests/test_startup.py`` holds numpy, OpenCV and torch to that.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 from backend import __version__
 from backend.config import threads
 from backend.errors import Cancelled, DiffGenError
-from backend.jobs.process import CHILD_COMMAND
+from backend.jobs import CHILD_COMMAND
 
 COMMAND_MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 

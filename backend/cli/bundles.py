@@ -8,7 +8,6 @@ import json
 from dataclasses import asdict
 
 from backend.cli.common import add_workspace, open_workspace
-from backend.jobs.bundles import bundle_states, import_bundles
 
 
 def register(sub) -> None:
@@ -39,6 +38,8 @@ def register(sub) -> None:
 
 
 def cmd_import(a: argparse.Namespace) -> int:
+    from backend.jobs.bundles import import_bundles
+
     ws = open_workspace(a)
     reports, errors = import_bundles(ws, a.bundles)
     if a.json:
@@ -56,6 +57,8 @@ def cmd_import(a: argparse.Namespace) -> int:
 
 
 def cmd_bundles(a: argparse.Namespace) -> int:
+    from backend.jobs.bundles import bundle_states
+
     ws = open_workspace(a)
     states = bundle_states(ws, a.extra)
     if a.json:

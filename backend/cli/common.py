@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from backend.jobs.shards import local_rank_from_env, parse_shard, shard_from_env
-from backend.workspace import Workspace
-from backend.workspace.access import read_only_error
+
+if TYPE_CHECKING:  # numpy, cv2 and tqdm load when a command runs, not to build the parser (`--help` < 0.5 s)
+    from backend.workspace import Workspace
 
 # Commands that only read the workspace, so they also work on a read-only one ("module:function").
 READ_ONLY_COMMANDS = frozenset(
@@ -29,6 +29,9 @@ def command_id(args: argparse.Namespace) -> str:
 
 def open_workspace(args: argparse.Namespace, create: bool = False) -> Workspace:
     """The ``--workspace`` of the command; a read-only one only for commands that just read."""
+    from backend.workspace import Workspace
+    from backend.workspace.access import read_only_error
+
     ws = Workspace.create(args.workspace) if create else Workspace.open(args.workspace)
     if ws.read_only and command_id(args) not in READ_ONLY_COMMANDS:
         words = [getattr(args, "command", "")] + [v for k, v in vars(args).items() if k.endswith("_command")]
@@ -39,6 +42,8 @@ def open_workspace(args: argparse.Namespace, create: bool = False) -> Workspace:
 @contextmanager
 def tqdm_progress(desc: str, unit: str = "it") -> Iterator[Callable[[int, int, str], None]]:
     """A ``progress(done, total, message)`` callback drawing a tqdm bar on stderr."""
+    from tqdm import tqdm
+
     bar = tqdm(desc=desc, unit=unit, dynamic_ncols=True)
 
     def update(done: int, total: int, message: str = "") -> None:

@@ -6,12 +6,9 @@ import argparse
 import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.data.demo import write_demo_dataset
-from backend.data.importer import check_workspace_outside, import_dataset
 from backend.errors import DiffGenError
-from backend.io.images import DEFAULT_MAX_PIXELS
-from backend.masks.ops import apply_operation
-from backend.workspace import ROLES, TEST, TRAIN, queries
+from backend.io.limits import DEFAULT_MAX_PIXELS
+from backend.workspace import ROLES, TEST, TRAIN
 from backend.workspace.selection import ids_argument
 
 
@@ -97,6 +94,8 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_demo_data(a: argparse.Namespace) -> int:
+    from backend.data.demo import write_demo_dataset
+
     with tqdm_progress("demo data", "img") as prog:
         out = write_demo_dataset(a.out, count=a.count, size=a.size, seed=a.seed, progress=prog)
     print(f"Wrote {a.count} demo image/mask pairs ({a.size}x{a.size}, seed {a.seed}) to {out}")
@@ -104,6 +103,8 @@ def cmd_demo_data(a: argparse.Namespace) -> int:
 
 
 def cmd_import(a: argparse.Namespace) -> int:
+    from backend.data.importer import check_workspace_outside, import_dataset
+
     check_workspace_outside(a.workspace, a.dataset)  # before the workspace folder is created
     ws = open_workspace(a, create=True)
     with tqdm_progress("import", "pair") as prog:
@@ -117,6 +118,8 @@ def cmd_import(a: argparse.Namespace) -> int:
 
 
 def cmd_set_role(a: argparse.Namespace) -> int:
+    from backend.workspace import queries
+
     ws = open_workspace(a)
     if a.hold_out:
         from backend.segmentation.config import load_config
@@ -176,6 +179,8 @@ def cmd_info(a: argparse.Namespace) -> int:
 
 
 def cmd_dilate(a: argparse.Namespace) -> int:
+    from backend.masks.ops import apply_operation
+
     ws = open_workspace(a)
     ids = a.images or ws.image_ids()
     op, radius = ("dilate", a.pixels) if a.pixels >= 0 else ("erode", -a.pixels)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import time
 
-from tqdm import tqdm
-
 from backend.config.paths import demo_workspace_dir
 
 
@@ -44,13 +42,15 @@ class _Bars:
         self.bar, self.label = None, None
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
+        from tqdm import tqdm
+
         label, _, detail = message.partition(": ")
         if label != self.label:
             self.close()
             self.bar, self.label = tqdm(desc=f"    {label}", total=total, dynamic_ncols=True, leave=False), label
         self.bar.total = total
         self.bar.n = done
-        self.bar.set_postfix_str(detail[:40], refresh=False)
+        self.bar.set_postfix_str(detail[:60], refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:
@@ -60,6 +60,8 @@ class _Bars:
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from backend.demo.plan import DemoContext, run_stages
     from backend.demo.stages import STAGES
     from backend.workspace import Workspace

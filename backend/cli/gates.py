@@ -6,7 +6,6 @@ import argparse
 import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.gates import GATES
 
 
 def register(sub) -> None:
@@ -26,6 +25,7 @@ def register(sub) -> None:
 
 
 def cmd_gates(a: argparse.Namespace) -> int:
+    from backend.gates import GATES
     from backend.inpaint.quality import gate_config, rescore  # torch: only when a command computes
     from backend.workspace import queries
 

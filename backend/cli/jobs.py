@@ -8,8 +8,7 @@ import json
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 from backend.config.presets import parse_value
 from backend.exporters import FORMATS
-from backend.exporters.job import export_kept
-from backend.jobs.queue import REGISTRY, JobStore, run_queue
+from backend.jobs.kinds import REGISTRY
 
 
 def register(sub) -> None:
@@ -79,6 +78,8 @@ def register(sub) -> None:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
+    from backend.exporters.job import export_kept
+
     ws = open_workspace(a)
     with tqdm_progress("export", "pair") as prog:
         report = export_kept(
@@ -89,6 +90,8 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def cmd_list(a: argparse.Namespace) -> int:
+    from backend.jobs.queue import JobStore
+
     jobs = JobStore(open_workspace(a)).list()
     if a.json:
         print(json.dumps([j.__dict__ for j in jobs], indent=2, default=str))
@@ -102,6 +105,8 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def cmd_add(a: argparse.Namespace) -> int:
+    from backend.jobs.queue import JobStore
+
     params = {}
     for item in a.param:
         key, sep, value = item.partition("=")
@@ -114,6 +119,8 @@ def cmd_add(a: argparse.Namespace) -> int:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
+    from backend.jobs.queue import run_queue
+
     ws = open_workspace(a)
     with tqdm_progress("jobs", "step") as prog:
         done = run_queue(ws, progress=lambda job, d, t, m: prog(d, t, f"job {job.id}: {m}"))
@@ -123,12 +130,16 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 
 def cmd_requeue(a: argparse.Namespace) -> int:
+    from backend.jobs.queue import JobStore
+
     JobStore(open_workspace(a)).requeue(a.job_id)
     print(f"job {a.job_id} queued again")
     return 0
 
 
 def cmd_remove(a: argparse.Namespace) -> int:
+    from backend.jobs.queue import JobStore
+
     JobStore(open_workspace(a)).remove(a.job_id)
     print(f"job {a.job_id} removed")
     return 0

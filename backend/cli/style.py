@@ -7,9 +7,8 @@ import json
 
 from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, shard_and_device, tqdm_progress
 from backend.jobs.context import JobContext
-from backend.style.colour import METHODS
 from backend.style.params import StyleParams
-from backend.style.terms import LAMBDAS
+from backend.style.terms import LAMBDAS, METHODS
 
 LAMBDA_HELP = {
     "zecon": "ZeCon patch contrastive content loss (UNet encoder features)",

@@ -7,22 +7,7 @@ import argparse
 import sys
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.survey import (
-    SurveyConfig,
-    add_rater,
-    create_survey,
-    export_answers_csv,
-    export_rater_pack,
-    get_rater,
-    get_survey,
-    import_answers_csv,
-    parse_ids,
-    parse_set,
-    simulate_raters,
-    summary,
-    surveys,
-)
-from backend.survey.links import DEFAULT_BASE_URL, issue_link, link_url
+from backend.config.network import DEFAULT_BASE_URL, DEFAULT_HOST, DEFAULT_PORT
 
 BASE_URL_HELP = (
     f"address raters reach 'diffgen survey serve' at, put in front of the link (default "
@@ -91,11 +76,11 @@ def register(sub) -> None:
     p.add_argument("--survey", required=True)
     p.add_argument(
         "--host",
-        default="127.0.0.1",
-        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network "
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default {DEFAULT_HOST}: this machine only; 0.0.0.0: every network "
         "interface, e.g. for tablets on the ward network)",
     )
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--port", type=int, default=DEFAULT_PORT)
     p.add_argument("--certfile", help="TLS certificate (PEM); with --keyfile the page is served over https")
     p.add_argument("--keyfile", help="private key of --certfile (PEM)")
     p.set_defaults(func=cmd_serve)
@@ -143,6 +128,8 @@ def register(sub) -> None:
 
 
 def cmd_create(a: argparse.Namespace) -> int:
+    from backend.survey import SurveyConfig, create_survey, parse_ids, parse_set
+
     ws = open_workspace(a)
     real_images = parse_ids(a.real_images) if a.real_images is not None else None
     counts = {"real": a.real if a.real is not None else len(real_images or ()) or 10}
@@ -165,6 +152,8 @@ def cmd_create(a: argparse.Namespace) -> int:
 
 
 def _print_link(rater: str, token: str, base_url: str) -> None:
+    from backend.survey.links import link_url
+
     print(
         f"Web link for {rater!r} (shown only now; give it to this rater only, it lets anyone holding it rate "
         f"as {rater!r}):\n    {link_url(token, base_url)}"
@@ -172,6 +161,9 @@ def _print_link(rater: str, token: str, base_url: str) -> None:
 
 
 def cmd_add_rater(a: argparse.Namespace) -> int:
+    from backend.survey import add_rater, get_survey
+    from backend.survey.links import issue_link
+
     ws = open_workspace(a)
     r = add_rater(ws, get_survey(ws, a.survey), a.rater, a.seed)
     print(
@@ -184,6 +176,9 @@ def cmd_add_rater(a: argparse.Namespace) -> int:
 
 
 def cmd_link(a: argparse.Namespace) -> int:
+    from backend.survey import get_rater, get_survey
+    from backend.survey.links import issue_link
+
     ws = open_workspace(a)
     r = get_rater(ws, get_survey(ws, a.survey), a.rater)
     _print_link(r.name, issue_link(ws, r), a.base_url)
@@ -192,6 +187,8 @@ def cmd_link(a: argparse.Namespace) -> int:
 
 
 def cmd_list(a: argparse.Namespace) -> int:
+    from backend.survey import summary, surveys
+
     ws = open_workspace(a)
     all_surveys = surveys(ws)
     if not all_surveys:
@@ -210,6 +207,7 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def cmd_serve(a: argparse.Namespace) -> int:
+    from backend.survey import get_survey, summary
     from backend.web import ServeConfig, base_urls, bind, is_loopback, make_server
 
     ws = open_workspace(a)
@@ -236,6 +234,8 @@ def cmd_serve(a: argparse.Namespace) -> int:
 
 
 def cmd_simulate(a: argparse.Namespace) -> int:
+    from backend.survey import get_survey, simulate_raters
+
     ws = open_workspace(a)
     made = simulate_raters(ws, get_survey(ws, a.survey), a.raters, a.seed, a.accuracy)
     print(f"Added {len(made)} SIMULATED raters: {', '.join(r.name for r in made)} (labelled simulated in reports)")
@@ -243,6 +243,7 @@ def cmd_simulate(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
+    from backend.survey import get_survey
     from backend.survey.report import write_report
 
     ws = open_workspace(a)
@@ -253,6 +254,8 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 def cmd_import(a: argparse.Namespace) -> int:
+    from backend.survey import get_survey, import_answers_csv
+
     ws = open_workspace(a)
     r = import_answers_csv(ws, get_survey(ws, a.survey), a.csv, a.rater)
     if r["note"]:
@@ -264,6 +267,8 @@ def cmd_import(a: argparse.Namespace) -> int:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
+    from backend.survey import export_answers_csv, get_survey
+
     ws = open_workspace(a)
     path = export_answers_csv(ws, get_survey(ws, a.survey), a.csv, a.with_truth)
     print(f"Wrote {path}" + (" (with the truth column: do not hand it to raters)" if a.with_truth else ""))
@@ -271,6 +276,8 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def cmd_export_pack(a: argparse.Namespace) -> int:
+    from backend.survey import export_rater_pack, get_survey
+
     ws = open_workspace(a)
     r = export_rater_pack(ws, get_survey(ws, a.survey), a.out, a.rater)
     print(f"Wrote a rater pack of {r['items']} items to {r['folder']}: images/, {r['sheet'].name}, README.txt")

@@ -18,11 +18,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from backend.errors import BadInputError
+
+if TYPE_CHECKING:  # numpy loads with a writer, not for the CLI's --help (FORMATS)
+    import numpy as np
 
 FORMATS = {
     "kvasir": "backend.exporters.layouts:KvasirWriter",
@@ -62,11 +63,6 @@ class Writer(Protocol):
 
     def finish(self, items: list[Item], info: DatasetInfo) -> list[str]:
         """Write the index files; returns their names."""
-
-
-def binary(mask: np.ndarray, value: int) -> np.ndarray:
-    """The mask with polyp pixels ``value`` and the rest 0."""
-    return np.where(mask > 0, np.uint8(value), np.uint8(0))
 
 
 def make_writer(fmt: str, folder: Path) -> Writer:

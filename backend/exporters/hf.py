@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from backend.config.extras import require
-from backend.exporters import DatasetInfo, Item, binary
+from backend.exporters import DatasetInfo, Item
+from backend.exporters.layouts import binary
 from backend.io.files import encode_png
 
 INT_COLUMNS = {"sample_id", "source_image_id", "mask_version_id", "parent_sample_id", "model_id", "seed"}

@@ -11,8 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.exporters import LABEL, DatasetInfo, Item, binary
+from backend.exporters import LABEL, DatasetInfo, Item
 from backend.io.files import atomic_write_bytes, atomic_write_text, encode_png
+
+
+def binary(mask: np.ndarray, value: int) -> np.ndarray:
+    """The mask with polyp pixels ``value`` and the rest 0."""
+    return np.where(mask > 0, np.uint8(value), np.uint8(0))
 
 
 class _PngPairs:

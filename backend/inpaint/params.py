@@ -4,11 +4,14 @@ light, so the queue can check a job without loading torch)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from backend.jobs.params import JobParams
 from backend.jobs.shards import ShardedParams
-from backend.workspace import Workspace
 from backend.workspace.selection import ImageSelection
+
+if TYPE_CHECKING:
+    from backend.workspace import Workspace
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from backend.errors import BadInputError
+from backend.io.limits import DEFAULT_MAX_PIXELS
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 MASK_THRESHOLD = 128  # JPEG masks are noisy: binarise at mid-grey
 LABEL_MAX = 8  # a mask whose largest value is this small is a label map (0 = background)
-DEFAULT_MAX_PIXELS = 8192 * 8192
 HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
 SOURCE_RAWMODE = "diffgen_rawmode"  # key in Image.info: how the file stored its pixels
 _BAND_ROWS = 256  # rows copied at a time from Pillow to numpy

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend.config import threads
+from backend.jobs import CHILD_COMMAND
 from backend.jobs.queue import JobRecord, JobStore, run_job
 from backend.workspace import Workspace
 
-CHILD_COMMAND = "_job-child"  # hidden first argument of the diffgen entry point
 EVENT_PREFIX = "@@diffgen-job "
 CANCEL_GRACE_S = 10.0  # a cancelled job that has not stopped by then is killed
 EVENT_INTERVAL_S = 0.05  # the child reports progress at most 20 times a second (the last always)

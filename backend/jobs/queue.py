@@ -23,30 +23,11 @@ from typing import Any, ClassVar
 from backend.errors import Cancelled, DiffGenError, WorkspaceError
 from backend.io.files import pid_alive
 from backend.jobs.context import Cancel, JobContext, Log, Progress
+from backend.jobs.kinds import REGISTRY
 from backend.jobs.params import JobParams, JobResult
 from backend.masks.ops import apply_operation
 from backend.workspace import Workspace, inserted_id, now
 from backend.workspace.selection import ImageSelection
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """Where a kind's code lives, as "module:name": the stage function and its parameters
-    class (in a module light enough to import when a job is queued)."""
-
-    run: str
-    params: str
-
-
-REGISTRY: dict[str, JobSpec] = {
-    "train": JobSpec("backend.diffusion.training:run_train", "backend.diffusion.train_params:TrainParams"),
-    "inpaint": JobSpec("backend.inpaint.job:run_inpaint", "backend.inpaint.params:InpaintParams"),
-    "style": JobSpec("backend.style.job:run_style", "backend.style.params:StyleParams"),
-    "cluster": JobSpec("backend.clustering.job:run_cluster", "backend.clustering.params:ClusterParams"),
-    "segment": JobSpec("backend.segmentation.experiments:run_segment", "backend.segmentation.params:SegmentParams"),
-    "masks": JobSpec("backend.jobs.queue:run_masks", "backend.jobs.queue:MaskParams"),
-    "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams"),
-}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-METHODS = ("none", "mkl", "histogram")
+from backend.style.terms import METHODS
 
 
 def _sqrtm_psd(c: np.ndarray) -> np.ndarray:

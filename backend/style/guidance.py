@@ -27,9 +27,8 @@ from backend.diffusion.gaussian import GaussianDiffusion, PMeanVar
 from backend.diffusion.model import DiffusionUNet
 from backend.errors import BadInputError, Cancelled, DiffGenError
 from backend.style import losses
-from backend.style.colour import METHODS
 from backend.style.networks import DinoCLS, UNetEncoder
-from backend.style.terms import LAMBDAS
+from backend.style.terms import LAMBDAS, METHODS
 
 N = TypeVar("N")
 

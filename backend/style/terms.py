@@ -1,3 +1,5 @@
-"""The names of the style guidance's loss terms (Table A.3), light enough for the CLI's parser."""
+"""The names of the style guidance's loss terms (Table A.3) and of the colour matchings after
+it (:mod:`backend.style.colour`), light enough for the CLI's parser."""
 
 LAMBDAS = ("zecon", "vgg", "mse", "sty", "l2", "sem", "rng")
+METHODS = ("none", "mkl", "histogram")

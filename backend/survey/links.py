@@ -15,11 +15,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from backend.config.network import DEFAULT_BASE_URL
 from backend.errors import BadInputError
 from backend.survey.model import Rater, Survey, get_rater
 from backend.workspace.store import Workspace, now
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8765"
 HINT_CHARS = 4  # of the token, shown in listings so links can be told apart
 
 

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import uvicorn
 
+from backend.config.network import DEFAULT_HOST, DEFAULT_PORT
 from backend.errors import BadInputError
 from backend.survey import Survey
 from backend.web.app import create_app
 from backend.workspace.store import Workspace
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,23 @@
-"""Workspace store: SQLite database + the files it owns."""
+"""Workspace store: SQLite database + the files it owns.
 
-from backend.workspace.store import ROLES, TEST, TRAIN, ImageRecord, MaskVersion, SampleRecord, Workspace, inserted_id, now
+The store's names load on first use (PEP 562): importing a light submodule such as
+``backend.workspace.selection`` or ``roles`` must not load numpy and OpenCV, so that the
+CLI builds its parser (``diffgen --help``) in well under half a second."""
+
+from typing import TYPE_CHECKING, Any
+
+from backend.workspace.roles import ROLES, TEST, TRAIN
+
+if TYPE_CHECKING:
+    from backend.workspace.store import ImageRecord, MaskVersion, SampleRecord, Workspace, inserted_id, now
 
 __all__ = ["Workspace", "ImageRecord", "MaskVersion", "SampleRecord", "inserted_id", "now", "ROLES", "TRAIN", "TEST"]
+_STORE_NAMES = frozenset(__all__) - {"ROLES", "TRAIN", "TEST"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _STORE_NAMES:
+        from backend.workspace import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module 'backend.workspace' has no attribute {name!r}")

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backend.errors import DiffGenError
-from backend.workspace import TEST, TRAIN, ImageRecord, SampleRecord, Workspace
+from backend.workspace.roles import TEST, TRAIN
+
+if TYPE_CHECKING:
+    from backend.workspace.store import ImageRecord, SampleRecord, Workspace
 
 CHOOSE = "choose images: --images IDS, --cluster K or --all"
 GENERATION_ROLE = f"role = '{TRAIN}'"  # the SQL condition on images that may feed generation

@@ -27,14 +27,11 @@ from backend.gates import GateScore
 from backend.io.files import atomic_write_bytes, encode_png, remove_stale_temps, sha256_bytes
 from backend.io.images import read_png_fast
 from backend.workspace import access
+from backend.workspace.roles import ROLES, TRAIN
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "workspace.sqlite"
 BUNDLES_DIR = "bundles"  # shards' sample bundles (backend.jobs.bundles), merged by import-samples
-# An image's role in the evaluation protocol: test images are held out of every generation
-# stage and are what segmentation is tested on (see backend.workspace.selection).
-TRAIN, TEST = "train", "test"
-ROLES = (TRAIN, TEST)
 
 
 def now() -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass  # noqa: E402
 
 from backend.cli import main  # noqa: E402
 from backend.jobs import queue as jobs  # noqa: E402
+from backend.jobs.kinds import JobSpec  # noqa: E402
 from backend.jobs.params import JobParams, JobResult  # noqa: E402
 
 
@@ -63,11 +64,11 @@ def run_misbehave(ws, params: MisbehaveParams, ctx) -> JobResult:
     return JobResult(summary="behaved")
 
 
-def register(module: str) -> dict[str, jobs.JobSpec]:
+def register(module: str) -> dict[str, JobSpec]:
     """The test kinds, as the registry of a process that imports this file as ``module``."""
     return {
-        "slow": jobs.JobSpec(f"{module}:run_slow", f"{module}:SlowParams"),
-        "misbehave": jobs.JobSpec(f"{module}:run_misbehave", f"{module}:MisbehaveParams"),
+        "slow": JobSpec(f"{module}:run_slow", f"{module}:SlowParams"),
+        "misbehave": JobSpec(f"{module}:run_misbehave", f"{module}:MisbehaveParams"),
     }
 
 
