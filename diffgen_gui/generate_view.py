@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
 
 from backend.errors import DiffGenError
 from backend.jobs.queue import JobRecord
-from diffgen_gui.job_form import JobForm
+from diffgen_gui.job_form import JobForm, duration
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.theme import status_colour, text_on
+from diffgen_gui.widgets.elided_label import ElidedLabel
 from diffgen_gui.worker import JobQueue
 
 LOG_POLL_MS = 500  # the log pane follows the selected job's log this often
@@ -78,10 +79,10 @@ class GenerateView(QWidget):
         buttons.addStretch(1)
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m")
-        self.eta = QLabel(objectName="hint")
+        self.eta = ElidedLabel(objectName="hint")  # the whole progress message, elided: never cut mid-word
         prog = QHBoxLayout()
-        prog.addWidget(self.progress, 1)
-        prog.addWidget(self.eta)
+        prog.addWidget(self.progress, 3)
+        prog.addWidget(self.eta, 2)
         self.details = QPlainTextEdit(readOnly=True, placeholderText="Select a job to see its parameters and report.")
         self.log_view = QPlainTextEdit(readOnly=True, placeholderText="Select a job to follow its log.")
         self.log_view.setMaximumBlockCount(5000)
@@ -194,11 +195,16 @@ class GenerateView(QWidget):
     def _on_progress(self, job_id: int, done: int, total: int, message: str, eta: float) -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
-        self.eta.setText(f"job {job_id}: {message[:30]} · ETA {eta:.0f} s" if eta >= 0 else f"job {job_id}")
+        left = f" · about {duration(eta)} left" if eta >= 0 else ""
+        self.eta.setText(f"job {job_id}: {message}{left}" if message else f"job {job_id}{left}")
         row = self._rows.get(job_id)
-        item = self.table.item(row, 3) if row is not None else None
-        if item is not None:
-            item.setText(f"{done}/{total}")
+        if row is None:
+            return
+        for column, text in ((3, f"{done}/{total}"), (4, message)):
+            item = self.table.item(row, column)
+            if item is not None and text:
+                item.setText(text)
+                item.setToolTip(text if column == 4 else "")
 
     @Slot()
     def _show_details(self) -> None:

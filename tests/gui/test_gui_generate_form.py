@@ -124,6 +124,23 @@ def test_a_started_job_is_never_shown_as_idle(state, job_queue, qtbot):
     job_queue.cancel(job_id)
 
 
+def test_progress_shows_the_whole_message_and_a_readable_time_left(state, job_queue, qtbot):
+    """The walk's picture showed "12 samples at · ETA 4402 s": a message cut at 30 characters
+    and seconds by the thousand. The label elides to its width; the Message column follows."""
+    v = make_view(state, job_queue, qtbot)
+    with qtbot.waitSignal(job_queue.started, timeout=10000):
+        job_id = job_queue.enqueue("slow", {"steps": 400, "step_s": 0.05})
+    message = "0/6 images done; 12 samples at step 3/95"
+    v._on_progress(job_id, 36, 22800, message, 4402.0)
+    assert v.eta.text() == f"job {job_id}: {message} · about 73 min left"
+    cell = v.table.item(v._rows[job_id], 4)
+    assert cell.text() == message and cell.toolTip() == message
+    assert v.table.item(v._rows[job_id], 3).text() == "36/22800"
+    v._on_progress(job_id, 40, 22800, "", -1.0)  # no message, no estimate yet: the last message stays
+    assert v.eta.text() == f"job {job_id}" and cell.text() == message
+    job_queue.cancel(job_id)
+
+
 def test_the_log_shows_progress_a_few_seconds_apart(job_queue):
     """Training reports its loss only as progress: the log shows it, but not every step."""
     job_id = 99  # no such job: only the signal's handling is under test
