@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         for load in loads:
             with busy_competitor(0.5) if load == "busy" else nullcontext():
                 for name, (measure, base) in runs.items():
-                    measure(), base()  # warm the file cache, as a user's second start is
+                    measure()  # warm the file cache, as a user's second start is
+                    base()
                     values = [(measure(), base()) for _ in range(a.repeats)]
                     value = statistics.median(v for v, _ in values)
                     baseline = "bare PySide6 window" if name == "first window" else "bare Python"

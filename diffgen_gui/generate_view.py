@@ -200,11 +200,12 @@ class GenerateView(QWidget):
         row = self._rows.get(job_id)
         if row is None:
             return
-        for column, text in ((3, f"{done}/{total}"), (4, message)):
-            item = self.table.item(row, column)
-            if item is not None and text:
-                item.setText(text)
-                item.setToolTip(text if column == 4 else "")
+        counts, note = self.table.item(row, 3), self.table.item(row, 4)
+        if counts is not None:
+            counts.setText(f"{done}/{total}")
+        if note is not None and message:
+            note.setText(message)
+            note.setToolTip(message)
 
     @Slot()
     def _show_details(self) -> None:

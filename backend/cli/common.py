@@ -12,6 +12,7 @@ from backend.jobs.shards import local_rank_from_env, parse_shard, shard_from_env
 if TYPE_CHECKING:  # numpy, cv2 and tqdm load when a command runs, not to build the parser (`--help` < 0.5 s)
     from backend.workspace import Workspace
 
+POSTFIX_CHARS = 60  # of a progress message beside a tqdm bar ("12/24 images done; 12 samples at step 33/45")
 # Commands that only read the workspace, so they also work on a read-only one ("module:function").
 READ_ONLY_COMMANDS = frozenset(
     {"backend.cli.data:cmd_info", "backend.cli.survey:cmd_list", "backend.cli.jobs:cmd_export", "backend.cli.bundles:cmd_bundles"}
@@ -51,7 +52,7 @@ def tqdm_progress(desc: str, unit: str = "it") -> Iterator[Callable[[int, int, s
             bar.total = total
         bar.n = done
         if message:
-            bar.set_postfix_str(str(message)[:60], refresh=False)
+            bar.set_postfix_str(str(message)[:POSTFIX_CHARS], refresh=False)
         bar.refresh()
 
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from backend.cli.common import POSTFIX_CHARS
 from backend.config.paths import demo_workspace_dir
 
 
@@ -42,15 +43,15 @@ class _Bars:
         self.bar, self.label = None, None
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
-        from tqdm import tqdm
-
         label, _, detail = message.partition(": ")
         if label != self.label:
+            from tqdm import tqdm  # once per stage step, not per progress report
+
             self.close()
             self.bar, self.label = tqdm(desc=f"    {label}", total=total, dynamic_ncols=True, leave=False), label
         self.bar.total = total
         self.bar.n = done
-        self.bar.set_postfix_str(detail[:60], refresh=False)
+        self.bar.set_postfix_str(detail[:POSTFIX_CHARS], refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:
