@@ -116,7 +116,8 @@ def draw_samples(
     of an image's samples are drawn. A sample failing one of ``retry_gates`` is drawn again
     with the next attempt's seed, up to ``retries`` times; the last attempt is kept whatever
     its gates say."""
-    evaluations = cfg.schedule().evaluations()
+    schedule = cfg.schedule()
+    times, evaluations = schedule.times(), schedule.evaluations()
     prog.steps = evaluations
     diffusion = create_diffusion(diffusion_cfg, str(cfg.respacing))
     draws = [Draw(s, k) for s in sources for k in range(cfg.samples)]
@@ -135,7 +136,7 @@ def draw_samples(
             model,
             diffusion,
             rows,
-            cfg.schedule().times(),
+            times,
             cfg.batch_size,
             device,
             on_step=prog.on_step,
