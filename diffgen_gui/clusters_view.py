@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import json
+from pathlib import PurePath
+
 from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QLabel, QListView, QScrollArea, QVBoxLayout, QWidget
@@ -12,6 +16,20 @@ from diffgen_gui.thumbnails import ThumbnailModel
 from diffgen_gui.widgets.welcome import Welcome
 
 THUMB = 96
+IN_TITLE = {"k", "seed"}
+
+
+def settings_text(params: dict) -> str:
+    """A clustering's other settings in words ("features balanced · min cluster size 2 ·
+    inception weights inception_v3.pth"): a path shows its file name, the tooltip the whole."""
+    words = []
+    for key, value in params.items():
+        if key in IN_TITLE:
+            continue
+        if isinstance(value, str) and ("/" in value or "\\" in value):
+            value = PurePath(value).name
+        words.append(f"{key.replace('_', ' ')} {value}")
+    return " · ".join(words)
 
 
 class ClustersView(QWidget):
@@ -57,8 +75,11 @@ class ClustersView(QWidget):
             return
         self.header.setText(
             f"<h3>Clustering #{c.id}: k = {c.k}, {c.extractor} features, seed {c.seed}</h3>"
-            f"<p>{c.created_at[:19].replace('T', ' ')}" + (f" · {c.params}" if c.params else "") + "</p>"
+            f"<p>{c.created_at[:19].replace('T', ' ')} UTC"
+            + (f" · {html.escape(settings_text(c.params))}" if c.params else "")
+            + "</p>"
         )
+        self.header.setToolTip(json.dumps(c.params, indent=1) if c.params else "")
         if c.sheet_path and self.ws.path(c.sheet_path).exists():
             sheet = QLabel()
             sheet.setPixmap(

@@ -78,7 +78,6 @@ class GenerateView(QWidget):
             self.btn[key] = b
         buttons.addStretch(1)
         self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m")
         self.eta = ElidedLabel(objectName="hint")  # the whole progress message, elided: never cut mid-word
         prog = QHBoxLayout()
         prog.addWidget(self.progress, 3)
@@ -147,6 +146,7 @@ class GenerateView(QWidget):
         if not self.queue.busy():
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
+            self.progress.setFormat("")  # no count beside "idle"
             self.eta.setText("idle")
         elif self.eta.text() == "idle":  # started, no progress yet: never "idle" beside a running job
             self.eta.setText(f"job {self.queue.worker.current}: starting")
@@ -195,6 +195,7 @@ class GenerateView(QWidget):
     def _on_progress(self, job_id: int, done: int, total: int, message: str, eta: float) -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
+        self.progress.setFormat("%v / %m")
         left = f" · about {duration(eta)} left" if eta >= 0 else ""
         self.eta.setText(f"job {job_id}: {message}{left}" if message else f"job {job_id}{left}")
         row = self._rows.get(job_id)

@@ -87,6 +87,7 @@ class JobForm(QGroupBox):
         self.mask_op.addItems(MASK_OPS)
         self.mask_value = QSpinBox(minimum=1, maximum=500, value=20, suffix=" px")
         self.device = QComboBox()
+        self.auto_device = ""  # what "auto" runs on ("cpu", "cuda") once the worker has looked
         self.device.addItem("auto", "auto")
         self.device_warning = QLabel(objectName="warning", wordWrap=True)
         self.preset_warning = QLabel(objectName="warning", wordWrap=True)
@@ -100,6 +101,7 @@ class JobForm(QGroupBox):
         self.preset.currentTextChanged.connect(self._preset_changed)
         self.mask_op.currentTextChanged.connect(self._mask_op_changed)
         self.target.currentIndexChanged.connect(self.update_estimate)
+        self.device.currentIndexChanged.connect(self.update_estimate)
         for s in self.spins.values():
             s.valueChanged.connect(self.update_estimate)
         state.clustersChanged.connect(self.fill_targets)
@@ -191,11 +193,13 @@ class JobForm(QGroupBox):
         self._model_changed()
 
     def on_devices(self, names: list, warning: str) -> None:
+        self.auto_device = "cuda" if any(n.startswith("cuda") for n in names) else "cpu"
         for n in names:
             if self.device.findData(n) < 0:
                 self.device.addItem(n, n)
         self.device_warning.setText(warning)
         self.device_warning.setVisible(bool(warning))
+        self.update_estimate()
 
     # -- reacting ----------------------------------------------------------------------------
     def kind_spec(self):
@@ -265,12 +269,14 @@ class JobForm(QGroupBox):
             f"{n} image{'s' * (n != 1)} × {v['samples']} sample{'s' * (v['samples'] != 1)} × {per_sample:,} "
             f"evaluations = {total:,} evaluations"
         )
-        preset = self.preset.currentText()
-        rate = queries.seconds_per_evaluation(self.ws, preset)
+        preset, device = self.preset.currentText(), self.device.currentData() or "auto"
+        device = (self.auto_device if device == "auto" else device).split(":")[0]
+        rate = queries.seconds_per_evaluation(self.ws, preset, device or None)
+        on = f" on the {device.upper()}" if device else ""
         text += (
-            f"; about {duration(total * rate)} at the last {preset} run's speed"
+            f"; about {duration(total * rate)} at the last {preset} run's speed{on}"
             if rate
-            else f"; no finished {preset} inpainting run yet to time it by"
+            else f"; no finished {preset} inpainting run{on} yet to time it by"
         )
         self.estimate.setText(text)
         trained = queries.model_preset(self.ws, self.model.currentData() or "cluster")

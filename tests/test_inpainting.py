@@ -24,7 +24,7 @@ from backend.inpaint.pixels import postprocess, to_model_resolution
 from backend.jobs.context import JobContext
 from backend.jobs.queue import run_job
 from backend.masks import ops as masks
-from backend.workspace import now
+from backend.workspace import now, queries
 from backend.workspace.selection import ImageSelection
 
 FAST = {"respacing": 10, "jump_length": 5, "jump_n_sample": 2, "dilate": 2, "min_island": 2, "preset": "tiny", "seed": 3}
@@ -81,6 +81,12 @@ def test_samples_keep_the_source_outside_the_region_and_carry_provenance(ws):
             assert (p["dilation_shape"], p["clip_denoised"], p["weights"]) == ("disk", True, "ema")
         assert not np.array_equal(outs[0][0][region], outs[1][0][region])  # samples differ
     assert result.sheet is None  # only when asked
+
+    drawn = sum(1 + len(s.params.get("redraws", ())) for i in (1, 2) for s in ws.samples(kind="inpainted", source_image_id=i))
+    (speed,) = [json.loads(r["value_json"]) for r in ws.query("SELECT value_json FROM results WHERE kind = 'inpaint_speed'")]
+    assert speed["evaluations"] == 15 * drawn and speed["device"] == "cpu" and speed["resolution"] == 16  # redraws too
+    assert queries.seconds_per_evaluation(ws, "tiny", "cpu") == pytest.approx(speed["seconds"] / speed["evaluations"])
+    assert queries.seconds_per_evaluation(ws, "tiny", "cuda") is None and queries.seconds_per_evaluation(ws, "paper") is None
 
 
 def test_cluster_model_serves_its_cluster_and_others_fall_back(ws):

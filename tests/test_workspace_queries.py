@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from backend.diffusion.registry import register_model
 from backend.diffusion.repaint import jump_schedule, model_evaluations
-from backend.jobs.queue import JobStore
 from backend.workspace import queries
 
 
@@ -83,17 +80,20 @@ def test_paper_schedule_costs_960_evaluations_a_sample():
     assert queries.repaint_evaluations(200, 10, 5) == 960  # x 3 samples: the 2,880 steps of issue 20
 
 
-def test_seconds_per_evaluation_from_the_last_run_with_that_preset(demo_ws):
-    store = JobStore(demo_ws)
+def test_seconds_per_evaluation_from_the_last_run_with_that_preset_on_that_device(demo_ws):
     assert queries.seconds_per_evaluation(demo_ws, "tiny") is None
-    for preset, seconds, total in (("tiny", 30.0, 600), ("paper", 900.0, 2880), ("tiny", 12.0, 400)):
-        job = store.enqueue("inpaint", {"preset": preset, "all": True})
-        demo_ws.execute(
-            "UPDATE jobs SET status = 'done', progress_total = ?, result_json = ? WHERE id = ?",
-            (total, json.dumps({"seconds": seconds}), job),
-        )
-    assert queries.seconds_per_evaluation(demo_ws, "tiny") == pytest.approx(12.0 / 400)
-    assert queries.seconds_per_evaluation(demo_ws, "paper") == pytest.approx(900.0 / 2880)
+    for preset, seconds, evaluations, device in (
+        ("tiny", 30.0, 600, "cpu"),
+        ("paper", 900.0, 2880, "cuda"),
+        ("tiny", 12.0, 400, "cpu"),
+        ("tiny", 1.0, 500, "cuda"),
+    ):
+        demo_ws.add_result(queries.INPAINT_SPEED, preset, {"seconds": seconds, "evaluations": evaluations, "device": device})
+    assert queries.seconds_per_evaluation(demo_ws, "tiny", "cpu") == pytest.approx(12.0 / 400)
+    assert queries.seconds_per_evaluation(demo_ws, "tiny", "cuda") == pytest.approx(1.0 / 500)
+    assert queries.seconds_per_evaluation(demo_ws, "tiny") == pytest.approx(1.0 / 500)  # the newest on any device
+    assert queries.seconds_per_evaluation(demo_ws, "paper", "cuda") == pytest.approx(900.0 / 2880)
+    assert queries.seconds_per_evaluation(demo_ws, "paper", "cpu") is None
 
 
 def test_redraws_per_set_counts_redrawn_samples_and_their_attempts(demo_ws):

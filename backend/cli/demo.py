@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from backend.cli.common import POSTFIX_CHARS
+from backend.cli.common import postfix
 from backend.config.paths import demo_workspace_dir
 
 
@@ -51,7 +51,7 @@ class _Bars:
             self.bar, self.label = tqdm(desc=f"    {label}", total=total, dynamic_ncols=True, leave=False), label
         self.bar.total = total
         self.bar.n = done
-        self.bar.set_postfix_str(detail[:POSTFIX_CHARS], refresh=False)
+        self.bar.set_postfix_str(postfix(detail), refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:

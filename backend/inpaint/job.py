@@ -46,6 +46,7 @@ from backend.jobs.context import JobContext
 from backend.jobs.params import JobResult
 from backend.jobs.shards import Shard
 from backend.workspace import Workspace
+from backend.workspace.queries import INPAINT_SPEED
 from backend.workspace.store import sample_pngs
 
 SHEET_MAX_IMAGES = 8
@@ -226,6 +227,7 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
     for plan in plans:
         if not plan.sources:
             continue
+        plan_started, evaluations_before = time.perf_counter(), prog.done
         model, _, _ = load_model(plan.ref.folder, weights=WEIGHT_FILES[plan.cfg.weights], device=device)
         common = plan.provenance(ws, run_seed, device)
         for src, drawn in draw_samples(plan.cfg, plan.diffusion, plan.gates, plan.sources, model, run_seed, device, prog, ctx):
@@ -240,6 +242,9 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
             n_samples += len(rows)
             redrawn += sum(len(d.redraws) for d in drawn)
         del model
+        if bundle is None and prog.done > evaluations_before:  # what the next run's estimate goes by
+            speed = {"seconds": round(time.perf_counter() - plan_started, 2), "evaluations": prog.done - evaluations_before}
+            ws.add_result(INPAINT_SPEED, plan.preset, {**speed, "device": device.type, "resolution": plan.image_size})
         if device.type == "cuda":
             torch.cuda.empty_cache()
     if redrawn:

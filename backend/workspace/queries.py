@@ -16,6 +16,7 @@ from backend.workspace.store import Workspace
 
 DECISIONS = ("keep", "reject", "undecided")
 DEFAULT_PRESET = "paper"
+INPAINT_SPEED = "inpaint_speed"  # results kind: seconds and model evaluations of one preset's share of a run
 
 
 @dataclass(frozen=True)
@@ -304,13 +305,14 @@ def repaint_evaluations(respacing: int, jump_length: int, jump_n_sample: int) ->
     return respacing + jump_points * (jump_n_sample - 1) * jump_length
 
 
-def seconds_per_evaluation(ws: Workspace, preset: str) -> float | None:
-    """Measured on the newest finished inpainting job with ``preset`` (None: no such run yet)."""
+def seconds_per_evaluation(ws: Workspace, preset: str, device: str | None = None) -> float | None:
+    """Measured on the newest inpainting run of a ``preset`` model on ``device`` ("cpu",
+    "cuda"; None: any), whether the queue, the CLI or ``diffgen demo`` ran it (None: no such
+    run yet). Each run records its speed (:data:`INPAINT_SPEED`) per model preset."""
     for r in ws.query(
-        "SELECT params_json, result_json, progress_total FROM jobs WHERE kind = 'inpaint'"
-        " AND status = 'done' AND progress_total > 0 ORDER BY id DESC LIMIT 50"
+        "SELECT value_json FROM results WHERE kind = ? AND key = ? ORDER BY id DESC LIMIT 50", (INPAINT_SPEED, preset)
     ):
-        params, result = json.loads(r["params_json"]), json.loads(r["result_json"] or "{}")
-        if params.get("preset") == preset and result.get("seconds"):
-            return float(result["seconds"]) / r["progress_total"]
+        speed = json.loads(r["value_json"])
+        if (device is None or speed.get("device") == device) and speed.get("evaluations"):
+            return float(speed["seconds"]) / speed["evaluations"]
     return None

@@ -59,7 +59,14 @@ def test_the_preset_follows_the_model_and_the_cost_is_shown(state, job_queue, qt
     n = len(demo_ws.image_ids())
     per = queries.repaint_evaluations(50, 5, 2)
     assert f"{n} images × 2 samples × {per:,} evaluations = {n * 2 * per:,} evaluations" in f.estimate.text()
-    assert "no finished tiny inpainting run yet" in f.estimate.text()
+    assert "no finished tiny inpainting run" in f.estimate.text()
+    demo_ws.add_result(queries.INPAINT_SPEED, "tiny", {"seconds": 1.0, "evaluations": 100, "device": "cuda"})
+    f.on_devices(["cpu"], "")
+    assert "no finished tiny inpainting run on the CPU yet" in f.estimate.text()  # a GPU's speed is no guide
+    demo_ws.add_result(queries.INPAINT_SPEED, "tiny", {"seconds": 600.0, "evaluations": n * 2 * per, "device": "cpu"})
+    f.spins["samples"].setValue(4)  # twice the evaluations measured: twice the time
+    assert "about 20 min at the last tiny run's speed on the CPU" in f.estimate.text()
+    f.spins["samples"].setValue(2)
     assert f.preset_warning.isHidden()
     f.preset.setCurrentText("paper")
     assert not f.preset_warning.isHidden() and "trained with the tiny preset" in f.preset_warning.text()
@@ -117,7 +124,7 @@ def test_the_log_pane_follows_the_selected_job_live(state, job_queue, qtbot):
 
 def test_a_started_job_is_never_shown_as_idle(state, job_queue, qtbot):
     v = make_view(state, job_queue, qtbot)
-    assert v.eta.text() == "idle"
+    assert v.eta.text() == "idle" and v.progress.text() == ""  # no "0 / 1" beside "idle"
     with qtbot.waitSignal(job_queue.started, timeout=10000):
         job_id = job_queue.enqueue("slow", {"steps": 40, "step_s": 0.05})
     assert v.eta.text() != "idle" and v.eta.text().startswith(f"job {job_id}"), v.eta.text()
@@ -135,7 +142,7 @@ def test_progress_shows_the_whole_message_and_a_readable_time_left(state, job_qu
     assert v.eta.text() == f"job {job_id}: {message} · about 73 min left"
     cell = v.table.item(v._rows[job_id], 4)
     assert cell.text() == message and cell.toolTip() == message
-    assert v.table.item(v._rows[job_id], 3).text() == "36/22800"
+    assert v.table.item(v._rows[job_id], 3).text() == "36/22800" and v.progress.text() == "36 / 22800"
     v._on_progress(job_id, 40, 22800, "", -1.0)  # no message, no estimate yet: the last message stays
     assert v.eta.text() == f"job {job_id}" and cell.text() == message
     job_queue.cancel(job_id)

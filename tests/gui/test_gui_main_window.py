@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from backend.data.demo import write_demo_dataset
@@ -100,10 +102,13 @@ def test_reports_and_clusters_views_show_workspace_content(demo_ws, qtbot, state
     ids = demo_ws.image_ids()
     with demo_ws.transaction() as c:
         cid = c.execute(
-            "INSERT INTO clusterings (k, seed, extractor, is_current, created_at) VALUES (3, 0, 'test', 1, '2024-01-01T00:00:00')"
+            "INSERT INTO clusterings (k, seed, extractor, params_json, is_current, created_at) VALUES (3, 0, 'test', ?, 1, ?)",
+            (json.dumps({"k": 3, "min_cluster_size": 2, "inception_weights": "/data/w/inception_v3.pth"}), "2024-01-01T00:00:00"),
         ).lastrowid
         c.executemany("INSERT INTO cluster_assignments VALUES (?,?,?)", [(cid, i, i % 3) for i in ids])
     cv = ClustersView(state)
     qtbot.addWidget(cv)
     assert "k = 3" in cv.header.text()
+    assert "2024-01-01 00:00:00 UTC · min cluster size 2 · inception weights inception_v3.pth</p>" in cv.header.text()
+    assert "/data/w/inception_v3.pth" in cv.header.toolTip()  # the whole path, where the text has the file name
     assert [len(m.rows) for m in cv.models] == [sum(1 for i in ids if i % 3 == k) for k in range(3)]
