@@ -31,6 +31,9 @@ def test_finished_stages_are_skipped_and_failures_name_the_stage(tmp_path):
     assert calls == ["ok", "bad", "bad"]  # the finished stage ran once
     out = run_stages(ctx, [Stage("one", "First", ok)], force=True)
     assert calls[-1] == "ok" and out["one"]["value"] == 1
+    run_stages(ctx, [Stage("one", "First", ok), Stage("report", "Report", ok, always=True)])
+    run_stages(ctx, [Stage("one", "First", ok), Stage("report", "Report", ok, always=True)])
+    assert calls[-3:] == ["ok", "ok", "ok"] and len(calls) == 6  # the report each time, the first stage not again
 
 
 def test_configured_weights_win_over_standins(tmp_path, monkeypatch):

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from _report_helpers import HYPERLINK, assert_no_formula, csv_cells, same_as_golden
 
-from backend.metrics.evaluate import REAL_HALVES, REAL_SELF, EvaluateConfig, _write_report
+from backend.metrics.evaluate import REAL_HALVES, REAL_SELF, EvaluateConfig, _write_report, grouped_notes, results_table
+from backend.metrics.fid import stability_warnings
 from backend.segmentation.report import write_report as write_segmentation_report
 from backend.workspace import Workspace
 
@@ -60,6 +61,28 @@ def test_evaluate_report_files_are_unchanged_and_names_escaped(demo_ws: Workspac
     cells = csv_cells(paths["csv"])
     assert {r[1] for r in cells[1:]} >= {"'" + HYPERLINK, "GAN"}
     assert_no_formula(paths["csv"])
+
+
+def test_a_sets_fid_against_itself_reads_0_not_a_rounding_residue():
+    """The demo report showed Real vs itself as "-7.707e-06": sqrtm's residue, not a value."""
+    rows = {REAL_SELF: [-7.707e-06, -8.737e-06, -9.616e-06], "Diff": [96.886, 105.2358, 96.65]}
+    md = results_table("T", rows, {REAL_SELF: 24, "Diff": 24}, 3, {REAL_SELF: "all", "Diff": "sample k"})
+    assert f"| {REAL_SELF} | 0 | 0 | 0 | 0 ± 0 | 24 | all |" in md
+    assert "| Diff | 96.89 | 105.2 | 96.65 | 99.59 ± 4.9 | 24 | sample k |" in md
+
+
+def test_the_same_note_of_several_sets_is_written_once_with_their_names():
+    """The demo's Notes said "only 24 images; FID needs about 2049 ..." three times over."""
+    notes = sorted(w for name, n in (("Diff", 24), ("Real", 24), ("Styled-Diff", 6)) for w in stability_warnings(name, n, 2048))
+    grouped = grouped_notes([*notes, "Styled-Diff: set 2 would have 0 images", "a note of its own"])
+    assert grouped == [
+        "Diff, Real: only 24 images; FID needs about 2049 or more for a stable estimate (2048-d features), so values are "
+        "biased upward - compare only sets of equal size",
+        "Styled-Diff: only 6 images; FID needs about 2049 or more for a stable estimate (2048-d features), so values are "
+        "biased upward - compare only sets of equal size",
+        "Styled-Diff: set 2 would have 0 images",
+        "a note of its own",
+    ]
 
 
 def _seg_run(ws: Workspace, key: str, mode: str, label: str, seed: int, iou: float, **params) -> None:

@@ -28,10 +28,27 @@ def test_markdown_and_html_carry_the_same_cells_and_embedded_figures(tmp_path):
     md_path, html_path = rep.write(tmp_path / "out")
     md, page = md_path.read_text(), html_path.read_text()
     assert "| x | 0.1235 |" in md and "| y | – |" in md
-    assert "<td>x</td><td>0.1235</td>" in page and "<td>y</td><td>–</td>" in page
+    assert "<td class='t'>x</td><td>0.1235</td>" in page and "<td class='t'>y</td><td>–</td>" in page  # words left
     assert base64.b64encode(fig.read_bytes()).decode() in page  # self-contained
     assert "![a figure](../f.png)" in md
     assert page.count("<p>") == 2 and "<p class='sub'>sub</p>" in page
+
+
+def test_a_sections_text_is_bold_in_both_renderings_and_escaped_in_html(tmp_path):
+    """The demo report's HTML showed "**0 of 156 samples fail the no-polyp gate**" with its stars."""
+    rep = Report("T")
+    rep.add(Section("S", "**0 of 156 samples (0%) fail** the gate (`gates.py`, a < b)\n\n3 * 4 stays"))
+    md_path, html_path = rep.write(tmp_path / "out")
+    assert "**0 of 156 samples (0%) fail** the gate" in md_path.read_text()
+    page = html_path.read_text()
+    assert "<p><b>0 of 156 samples (0%) fail</b> the gate (<code>gates.py</code>, a &lt; b)</p>" in page
+    assert "<p>3 * 4 stays</p>" in page
+
+
+def test_a_quoted_note_is_a_blockquote_not_a_literal_marker():
+    """The survey report's "> **Simulated raters.** ..." showed its ">" in the demo's HTML."""
+    html = markdown_to_html("> **Simulated raters.** Not expert\n> judgements.\n>\n> Second.\n\nAfter")
+    assert html == "<blockquote><p><b>Simulated raters.</b> Not expert judgements.</p><p>Second.</p></blockquote>\n<p>After</p>"
 
 
 def test_markdown_to_html_tables_lists_images(tmp_path):

@@ -66,6 +66,7 @@ class Stage:
     name: str
     title: str
     run: Callable[[DemoContext], dict]
+    always: bool = False  # run on every call (the report: cheap, and it shows the workspace as it is now)
 
 
 def stage_state(ws: Workspace, name: str) -> dict | None:
@@ -78,7 +79,7 @@ def run_stages(ctx: DemoContext, stages: list[Stage], force: bool = False) -> di
     summaries: dict[str, dict] = {}
     for i, stage in enumerate(stages, 1):
         done = stage_state(ctx.ws, stage.name)
-        if done and not force:
+        if done and not force and not stage.always:
             ctx.log(f"[{i}/{len(stages)}] {stage.title}: done earlier, skipped")
             summaries[stage.name] = done
             continue

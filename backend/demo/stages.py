@@ -261,5 +261,5 @@ STAGES = [
     Stage("evaluate", "FID and MS-SSIM (Tables 1-2)", stage_evaluate),
     Stage("segment", "Segmentation experiments (Tables 3-6)", stage_segment),
     Stage("survey", "Blinded survey statistics on simulated raters (Table 7)", stage_survey),
-    Stage("report", "Report", stage_report),
+    Stage("report", "Report", stage_report, always=True),
 ]

@@ -390,15 +390,32 @@ def run_evaluate(
 # -- report files -----------------------------------------------------------------------------
 
 
+def _num(value: float, digits: int = 4) -> str:
+    """A table cell to ``digits`` significant digits; below 1e-4 it is 0. A set's FID against
+    itself is 0, but the matrix square root leaves about -1e-5 ("-7.7e-06" read as a fault);
+    the stored value stays clean-fid's."""
+    return "0" if abs(value) < 1e-4 else f"{value:.{digits}g}"
+
+
 def _mean_sd(values: list[float]) -> str:
     v = np.asarray(values, dtype=np.float64)
-    return f"{v.mean():.4g} ± {v.std(ddof=1):.2g}" if len(v) > 1 else f"{v.mean():.4g}"
+    return f"{_num(v.mean())} ± {_num(v.std(ddof=1), 2)}" if len(v) > 1 else _num(v.mean())
+
+
+def grouped_notes(notes: list[str]) -> list[str]:
+    """Notes that say the same of several sets, once with all their names ("Diff, Real: only 24
+    images; ..."), in the order of each text's first note."""
+    names: dict[str, list[str]] = {}
+    for note in notes:
+        name, sep, text = note.partition(": ")
+        names.setdefault(text if sep else note, []).append(name if sep else "")
+    return [f"{', '.join(filter(None, who))}: {text}" if any(who) else text for text, who in names.items()]
 
 
 def results_table(title: str, rows: dict[str, list[float]], sizes: dict[str, int], subsets: int, how: dict[str, str]) -> str:
     """One table: a row per set, a column per subset, and how the row's sets were made."""
     header = ["Data type", *(f"Set {k + 1}" for k in range(subsets)), "Mean ± sd", "Images", "Sets"]
-    cells = [[name, *(f"{v:.4g}" for v in vals), _mean_sd(vals), sizes[name], how[name]] for name, vals in rows.items()]
+    cells = [[name, *(_num(v) for v in vals), _mean_sd(vals), sizes[name], how[name]] for name, vals in rows.items()]
     return "\n".join([f"### {title}", "", *markdown_table(header, cells)]) + "\n"
 
 
@@ -470,7 +487,7 @@ def _write_report(
         results_table("Table 2: MS-SSIM within each set", ms, ms_sizes, cfg.subsets, how),
     ]
     if notes:
-        md += ["### Notes", ""] + [f"- {n}" for n in notes] + [""]
+        md += ["### Notes", ""] + [f"- {n}" for n in grouped_notes(notes)] + [""]
     csv_rows = [
         [table, name, k + 1, float(f"{v:.6g}"), sizes[name]]
         for table, data, sizes in (("fid", fid, fid_sizes), ("msssim", ms, ms_sizes))

@@ -36,7 +36,7 @@ class Figure:
 @dataclass
 class Section:
     title: str
-    text: str = ""  # plain paragraphs (blank-line separated)
+    text: str = ""  # paragraphs (blank-line separated) with inline Markdown: **bold**, *italic*, `code`
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     markdown: str = ""  # a stage's own Markdown (tables, lists), included as is
@@ -106,14 +106,14 @@ class Report:
         for i, s in enumerate(self.sections):
             parts.append(f"<section id='s{i}'><h2>{e(s.title)}</h2>")
             for para in filter(None, (p.strip() for p in s.text.split("\n\n"))):
-                parts.append(f"<p>{e(para)}</p>")
+                parts.append(f"<p>{_inline(para)}</p>")  # the Markdown shows it as is: same bold, same code
             if s.markdown:
                 parts.append(markdown_to_html(_demote(s.markdown), s.markdown_base))
             for t in s.tables:
                 parts.append(
                     f"<table><caption>{e(t.caption)}</caption><tr>" + "".join(f"<th>{e(h)}</th>" for h in t.header) + "</tr>"
                 )
-                parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in t.cells()]
+                parts += ["<tr>" + "".join(_td(e(c), c) for c in r) + "</tr>" for r in t.cells()]
                 parts.append("</table>")
             for f in s.figures:
                 p = Path(f.path)
@@ -166,6 +166,20 @@ def _inline(text: str) -> str:
     return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
 
 
+def _td(cell_html: str, text: str) -> str:
+    """A table cell: numbers align right (the style sheet's default), words left."""
+    return f"<td>{cell_html}</td>" if _is_number(text) else f"<td class='t'>{cell_html}</td>"
+
+
+def _is_number(text: str) -> bool:
+    head = text.strip("*`").split(" ± ")[0].replace(",", "").rstrip("%").strip()
+    try:
+        float(head)
+    except ValueError:
+        return head in ("", "–")
+    return True
+
+
 def markdown_to_html(md: str, base: Path | None = None) -> str:
     """The Markdown our stages write (headings, pipe tables, lists, images, paragraphs) as
     HTML with images embedded; not a general Markdown renderer."""
@@ -192,9 +206,16 @@ def markdown_to_html(md: str, base: Path | None = None) -> str:
                     "<table><tr>"
                     + "".join(f"<th>{_inline(c)}</th>" for c in rows[0])
                     + "</tr>"
-                    + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
+                    + "".join("<tr>" + "".join(_td(_inline(c), c) for c in r) + "</tr>" for r in rows[1:])
                     + "</table>"
                 )
+        elif line.lstrip().startswith(">"):  # a note set apart ("> **Simulated raters.** ...")
+            quoted = []
+            while i < len(lines) and lines[i].lstrip().startswith(">"):
+                quoted.append(lines[i].lstrip()[1:].strip())
+                i += 1
+            paras = " ".join(q or "\n" for q in quoted).split("\n")
+            out.append("<blockquote>" + "".join(f"<p>{_inline(q.strip())}</p>" for q in paras if q.strip()) + "</blockquote>")
         elif re.match(r"\s*[-*] ", line):
             items = []
             while i < len(lines) and re.match(r"\s*[-*] ", lines[i]):
@@ -209,7 +230,7 @@ def markdown_to_html(md: str, base: Path | None = None) -> str:
             i += 1
         else:
             para = []
-            while i < len(lines) and lines[i].strip() and not re.match(r"\s*(#|\||[-*] |!\[)", lines[i]):
+            while i < len(lines) and lines[i].strip() and not re.match(r"\s*(#|\||>|[-*] |!\[)", lines[i]):
                 para.append(lines[i].strip())
                 i += 1
             out.append(f"<p>{_inline(' '.join(para))}</p>")
@@ -223,7 +244,8 @@ h1{margin-bottom:.2em}.sub{color:#666;margin-top:0}nav{background:#f5f5f7;paddin
 h2{border-bottom:2px solid #e0e0e0;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:1em 0;font-size:.92em}caption{font-weight:600;text-align:left;padding:.3em 0}
 th,td{border:1px solid #ddd;padding:.3em .7em;text-align:right}th{background:#f0f2f5}
-td:first-child,th:first-child{text-align:left}
+td:first-child,th:first-child,td.t{text-align:left}
+blockquote{margin:1em 0;padding:.1em 1em;border-left:4px solid #d9a400;background:#fff8e1}
 figure{margin:1em 0}img{max-width:100%;border:1px solid #ddd}figcaption{color:#555;font-size:.9em}
 .missing{color:#a00}
 """
