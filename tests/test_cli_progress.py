@@ -24,3 +24,11 @@ def test_the_bar_shows_the_loss_of_a_long_segmentation_message(capsys):
         update(3, 10, SEGMENT)
     err = capsys.readouterr().err
     assert "epoch 10/20 loss 0.214" in err and "3/10" in err
+
+
+def test_a_command_refused_before_any_work_prints_no_empty_bar(capsys):
+    """`diffgen train --target clusters` without a clustering printed "train: 0step [00:00, ?step/s]"
+    above its error."""
+    with tqdm_progress("train", unit="step"):
+        pass
+    assert capsys.readouterr().err == ""

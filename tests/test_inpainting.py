@@ -87,6 +87,8 @@ def test_samples_keep_the_source_outside_the_region_and_carry_provenance(ws):
     assert speed["evaluations"] == 15 * drawn and speed["device"] == "cpu" and speed["resolution"] == 16  # redraws too
     assert queries.seconds_per_evaluation(ws, "tiny", "cpu") == pytest.approx(speed["seconds"] / speed["evaluations"])
     assert queries.seconds_per_evaluation(ws, "tiny", "cuda") is None and queries.seconds_per_evaluation(ws, "paper") is None
+    (rate,) = queries.gate_pass_rates(ws)  # what the run says of its gates is what the workspace stored
+    assert (result.passed, result.gate_failures) == (rate.passed, {g: n for g, n in rate.failed.items() if n})
 
 
 def test_cluster_model_serves_its_cluster_and_others_fall_back(ws):
@@ -205,7 +207,7 @@ def test_a_job_as_early_forms_stored_it_runs_with_its_preset_overrides(ws):
 def test_progress_counts_every_model_evaluation_of_every_sample(ws):
     seen = []
     _run(ws, {**FAST, "images": [1], "samples": 2, "batch": 1}, progress=lambda d, t, m: seen.append((d, t)))
-    assert seen[-1] == (2 * 15, 2 * 15)
+    assert seen[-2:] == [(2 * 15, 2 * 15)] * 2  # the last evaluation, then the run's end
 
 
 def test_progress_text_moves_within_a_batch(ws):
@@ -214,7 +216,7 @@ def test_progress_text_moves_within_a_batch(ws):
     texts = []
     _run(ws, {**FAST, "images": [1, 2], "samples": 1, "batch": 1}, progress=lambda d, t, m: texts.append(m))
     steps = [f"1 sample at step {k}/15" for k in range(1, 16)]
-    assert texts == [f"0/2 images done; {s}" for s in steps] + [f"1/2 images done; {s}" for s in steps]
+    assert texts == [f"0/2 images done; {s}" for s in steps] + [f"1/2 images done; {s}" for s in steps] + ["2/2 images done"]
 
 
 def test_postprocess_against_scipy():

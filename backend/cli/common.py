@@ -52,12 +52,16 @@ def open_workspace(args: argparse.Namespace, create: bool = False) -> Workspace:
 
 @contextmanager
 def tqdm_progress(desc: str, unit: str = "it") -> Iterator[Callable[[int, int, str], None]]:
-    """A ``progress(done, total, message)`` callback drawing a tqdm bar on stderr."""
+    """A ``progress(done, total, message)`` callback drawing a tqdm bar on stderr. The bar
+    starts at the first report, so a command refused before any work prints no empty bar."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=desc, unit=unit, dynamic_ncols=True)
+    bars: list[tqdm] = []
 
     def update(done: int, total: int, message: str = "") -> None:
+        if not bars:
+            bars.append(tqdm(desc=desc, unit=unit, dynamic_ncols=True, total=total))
+        bar = bars[0]
         if bar.total != total:
             bar.total = total
         bar.n = done
@@ -68,7 +72,8 @@ def tqdm_progress(desc: str, unit: str = "it") -> Iterator[Callable[[int, int, s
     try:
         yield update
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
 
 
 def add_device(p: argparse.ArgumentParser) -> None:

@@ -107,6 +107,14 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
             else "."
         )
     )
+    if result.samples > result.passed:
+        from backend.gates import LABELS
+
+        failed = ", ".join(f"{LABELS[g]} {n}" for g, n in result.gate_failures.items())
+        print(
+            f"Quality gates: {result.passed} of {result.samples} samples passed all; failed: {failed}. "
+            f"'diffgen gates -w {ws.root}' counts them per set; the app's Review tab shows them."
+        )
     if result.sheet:
         print(f"Contact sheet: {ws.path(result.sheet)}")
     return ok

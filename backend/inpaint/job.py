@@ -170,6 +170,8 @@ class InpaintResult(JobResult):
     seed: int
     device: str
     seconds: float
+    gate_failures: dict[str, int]  # gate -> this run's samples that failed it (backend/gates.py)
+    passed: int  # this run's samples that passed every gate
     sheet: str | None = None  # the contact sheet, workspace-relative
     bundle: str | None = None  # a shard's bundle folder (then sample_ids are empty)
 
@@ -223,7 +225,8 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
         sum(len(p.sources) * p.cfg.samples * p.cfg.schedule().evaluations() for p in plans),
     )
     written: dict[int, list[int]] = {}
-    n_samples = redrawn = 0
+    n_samples = redrawn = passed = 0
+    gate_failures: dict[str, int] = defaultdict(int)
     for plan in plans:
         if not plan.sources:
             continue
@@ -241,12 +244,18 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
             prog.images_done = len(written)
             n_samples += len(rows)
             redrawn += sum(len(d.redraws) for d in drawn)
+            for d in drawn:
+                failed = gates.failed(d.scores)
+                passed += not failed
+                for gate in failed:
+                    gate_failures[gate] += 1
         del model
         if bundle is None and prog.done > evaluations_before:  # what the next run's estimate goes by
             speed = {"seconds": round(time.perf_counter() - plan_started, 2), "evaluations": prog.done - evaluations_before}
             ws.add_result(INPAINT_SPEED, plan.preset, {**speed, "device": device.type, "resolution": plan.image_size})
         if device.type == "cuda":
             torch.cuda.empty_cache()
+    prog.report(f"{prog.images_done}/{prog.images} images done")  # the bar's last word: not a batch's step
     if redrawn:
         messages.append(
             f"{redrawn} sample(s) redrawn with a new seed after failing a quality gate "
@@ -260,6 +269,7 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
     return InpaintResult(
         summary=f"{n_samples} inpainted samples from {len(written)} images (seed {run_seed})"
         + (f", {redrawn} redrawn after a failed gate" if redrawn else "")
+        + (f", {n_samples - passed} failing a quality gate" if passed < n_samples else "")
         + (f", {len(finished)} images already done" if finished else "")
         + (f"; shard {shard}: bundle {folder}" if folder else ""),
         images=len(written),
@@ -271,6 +281,8 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
         seed=run_seed,
         device=str(device),
         seconds=round(time.perf_counter() - started, 2),
+        gate_failures={g: gate_failures[g] for g in gates.GATES if gate_failures[g]},
+        passed=passed,
         sheet=sheet,
         bundle=folder,
     )
