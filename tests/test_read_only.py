@@ -119,7 +119,7 @@ def _check(results: list, out: Path, flagged: int) -> None:
     assert info[0] == 0, info
     assert json.loads(info[1])["images"] == 12 and json.loads(info[1])["flagged"] == flagged
     assert survey[0] == 0 and "No surveys yet" in survey[1], survey
-    assert export[0] == 0 and "Exported 1 kept samples" in export[1], export
+    assert export[0] == 0 and "Exported 1 kept sample " in export[1], export
     assert len(list((out / "images").glob("*.png"))) == 1 and (out / "provenance.csv").is_file()
     for rc, _, err in (dilate, train, jobs):
         assert rc == 1 and "is read-only" in err and "writes to it" in err and "Traceback" not in err, err

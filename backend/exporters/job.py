@@ -64,13 +64,20 @@ class ExportReport:
     provenance: str = "provenance.csv"
     card: str = "README.md"
     gates: queries.GateFilter | None = None  # with only_passed: what the gates left out, what is unscored
+    undecided: int = 0  # samples nobody has kept or rejected yet: not exported
 
     def summary(self) -> str:
         return (
-            f"Exported {self.samples} kept samples"
+            f"Exported {self.samples} kept sample{'s' * (self.samples != 1)}"
             + (f" and {self.real} real images" if self.real else "")
             + f" to {self.out} as {self.format}"
             + (f"; {self.gates.describe()}" if self.gates else "")
+            + (
+                f"; {self.undecided} not reviewed yet {'stay' if self.undecided != 1 else 'stays'} out: keep them in the "
+                "app's Review tab"
+                if self.undecided
+                else ""
+            )
             + f" (provenance: {self.provenance}; data card: {self.card}"
             + (f"; {', '.join(self.files)}" if self.files else "")
             + ")."
@@ -187,7 +194,8 @@ def _write(
 ) -> ExportReport:
     """Fill ``folder`` with the pairs, the format's index files, provenance and the data card."""
     writer: Writer = make_writer(fmt, folder)
-    report = ExportReport(str(folder), fmt, gates=gates)
+    undecided = sum(src.counts["undecided"] for src in queries.review_summary(ws))
+    report = ExportReport(str(folder), fmt, gates=gates, undecided=undecided)
     names = {r.id: r.name for r in ws.images()}
     models = {r[0]: r[1] for r in ws.query("SELECT id, name FROM models")}
     jobs = [

@@ -139,6 +139,7 @@ def test_export_to_a_typed_new_folder_with_a_short_result(window, demo_ws, tmp_p
         source_image_id=i,
     )
     demo_ws.set_review(s.id, "keep")
+    demo_ws.add_sample("inpainted", "Diff", demo_ws.read_image(i), demo_ws.read_mask(demo_ws.current_mask(i)), source_image_id=i)
     target = tmp_path / "not" / "there" / "yet"
     form = window.export_dialog()
     form.path.setText(str(target))
@@ -147,7 +148,10 @@ def test_export_to_a_typed_new_folder_with_a_short_result(window, demo_ws, tmp_p
     assert len(list((target / "images").iterdir())) == 1
     box = window.report_dialog
     assert isinstance(box, QMessageBox)
-    assert box.text() == f"Exported 1 kept samples to {target.resolve()} as kvasir."
+    assert box.text() == (
+        f"Exported 1 kept sample to {target.resolve()} as kvasir; 1 not reviewed yet stays out: keep them in the app's "
+        "Review tab."
+    )
     assert "Open folder" in [b.text() for b in box.buttons()]
     box.close()
 
