@@ -106,6 +106,7 @@ class JobForm(QGroupBox):
             s.valueChanged.connect(self.update_estimate)
         state.clustersChanged.connect(self.fill_targets)
         state.modelsChanged.connect(self.fill_models)
+        state.samplesChanged.connect(self.update_estimate)  # a finished run times the next one
         state.selectionChanged.connect(self._selection_changed)
         self.fill_targets()
         self.fill_models()

@@ -64,7 +64,7 @@ class ExportReport:
     provenance: str = "provenance.csv"
     card: str = "README.md"
     gates: queries.GateFilter | None = None  # with only_passed: what the gates left out, what is unscored
-    undecided: int = 0  # samples nobody has kept or rejected yet: not exported
+    undecided: int = 0  # samples nobody has kept or rejected yet (Review tab): not exported
 
     def summary(self) -> str:
         return (
@@ -72,12 +72,7 @@ class ExportReport:
             + (f" and {self.real} real images" if self.real else "")
             + f" to {self.out} as {self.format}"
             + (f"; {self.gates.describe()}" if self.gates else "")
-            + (
-                f"; {self.undecided} not reviewed yet {'stay' if self.undecided != 1 else 'stays'} out: keep them in the "
-                "app's Review tab"
-                if self.undecided
-                else ""
-            )
+            + (f"; {self.undecided} unreviewed left out" if self.undecided else "")  # the app's result box stays short
             + f" (provenance: {self.provenance}; data card: {self.card}"
             + (f"; {', '.join(self.files)}" if self.files else "")
             + ")."

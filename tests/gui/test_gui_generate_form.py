@@ -64,6 +64,8 @@ def test_the_preset_follows_the_model_and_the_cost_is_shown(state, job_queue, qt
     f.on_devices(["cpu"], "")
     assert "no finished tiny inpainting run on the CPU yet" in f.estimate.text()  # a GPU's speed is no guide
     demo_ws.add_result(queries.INPAINT_SPEED, "tiny", {"seconds": 600.0, "evaluations": n * 2 * per, "device": "cpu"})
+    state.samplesChanged.emit()  # what a finished inpainting job says: the estimate follows at once
+    assert "about 10 min at the last tiny run's speed on the CPU" in f.estimate.text()
     f.spins["samples"].setValue(4)  # twice the evaluations measured: twice the time
     assert "about 20 min at the last tiny run's speed on the CPU" in f.estimate.text()
     f.spins["samples"].setValue(2)

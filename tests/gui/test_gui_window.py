@@ -148,10 +148,7 @@ def test_export_to_a_typed_new_folder_with_a_short_result(window, demo_ws, tmp_p
     assert len(list((target / "images").iterdir())) == 1
     box = window.report_dialog
     assert isinstance(box, QMessageBox)
-    assert box.text() == (
-        f"Exported 1 kept sample to {target.resolve()} as kvasir; 1 not reviewed yet stays out: keep them in the app's "
-        "Review tab."
-    )
+    assert box.text() == f"Exported 1 kept sample to {target.resolve()} as kvasir; 1 unreviewed left out."
     assert "Open folder" in [b.text() for b in box.buttons()]
     box.close()
 
