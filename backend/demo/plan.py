@@ -8,7 +8,6 @@ otherwise, so it runs on a laptop CPU in minutes.
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from collections.abc import Callable
@@ -70,8 +69,8 @@ class Stage:
 
 
 def stage_state(ws: Workspace, name: str) -> dict | None:
-    rows = ws.query("SELECT value_json FROM results WHERE kind = 'demo_stage' AND key = ? ORDER BY id DESC LIMIT 1", (name,))
-    return json.loads(rows[0][0]) if rows else None
+    done = ws.results("demo_stage", name)
+    return done[0] if done else None
 
 
 def run_stages(ctx: DemoContext, stages: list[Stage], force: bool = False) -> dict[str, dict]:

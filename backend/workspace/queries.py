@@ -309,10 +309,7 @@ def seconds_per_evaluation(ws: Workspace, preset: str, device: str | None = None
     """Measured on the newest inpainting run of a ``preset`` model on ``device`` ("cpu",
     "cuda"; None: any), whether the queue, the CLI or ``diffgen demo`` ran it (None: no such
     run yet). Each run records its speed (:data:`INPAINT_SPEED`) per model preset."""
-    for r in ws.query(
-        "SELECT value_json FROM results WHERE kind = ? AND key = ? ORDER BY id DESC LIMIT 50", (INPAINT_SPEED, preset)
-    ):
-        speed = json.loads(r["value_json"])
+    for speed in ws.results(INPAINT_SPEED, preset, limit=50):
         if (device is None or speed.get("device") == device) and speed.get("evaluations"):
             return float(speed["seconds"]) / speed["evaluations"]
     return None

@@ -546,6 +546,11 @@ class Workspace:
                 (kind, key, json.dumps(value, default=str), now()),
             )
 
+    def results(self, kind: str, key: str, limit: int = 1) -> list[Any]:
+        """The newest ``limit`` values stored under ``kind`` and ``key``, newest first."""
+        sql = "SELECT value_json FROM results WHERE kind = ? AND key = ? ORDER BY id DESC LIMIT ?"
+        return [json.loads(r[0]) for r in self.query(sql, (kind, key, limit))]
+
     # -- summary -----------------------------------------------------------------------
     def info(self) -> dict:
         q = lambda sql: self.query(sql)[0][0]  # noqa: E731
