@@ -326,7 +326,8 @@ def _nothing_left(kept: int, failed: int, empty: int, real: bool) -> str:
         text = f"all {kept} samples marked 'keep' have an empty mask; export with --include-empty, {more}"
     else:
         text = (
-            f"of {kept} samples marked 'keep', {failed} failed a quality gate and {empty} {'has' if empty == 1 else 'have'} an empty mask; "
+            f"of {kept} samples marked 'keep', {failed} failed a quality gate and {empty} "
+            f"{'has' if empty == 1 else 'have'} an empty mask; "
             f"export without --only-passed or with --include-empty, {more}"
         )
     if real:
