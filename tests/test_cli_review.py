@@ -56,6 +56,10 @@ def test_list_shows_gates_decisions_and_notes(ws, capsys):
     assert run(ws, "--undecided", "--gates", "passed", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
     assert [r["sample_id"] for r in listed] == [a] and listed[0]["source"] == ws.images()[0].name
+    assert run(ws, "--kept") == 0
+    assert capsys.readouterr().out.startswith("no sample matches these filters\n0 of 4 listed: 4 samples:")
+    assert run(ws, "--set", "GAN") == 0
+    assert capsys.readouterr().out == "no samples in set 'GAN' ('diffgen gates -w WS' lists the sets)\n"
 
 
 def test_keep_reject_undecide_store_the_rows_the_app_stores(ws, capsys):
@@ -102,7 +106,13 @@ def test_keep_passed_keeps_undecided_samples_that_passed_every_gate(ws, capsys):
     report = export_kept(ws, ws.root.parent / "export")  # the README's flow: review headless, then export
     assert report.samples == 1
     assert run(ws, "--keep-passed", "--set", "Styled-Diff") == 0
-    assert "--keep-passed: 0 samples of set Styled-Diff passed every quality gate; 0 undecided kept now (no samples)." in (
+    out = capsys.readouterr().out
+    assert "--keep-passed: 0 samples of set Styled-Diff passed every quality gate; 0 undecided kept now (no samples)." in out
+    assert "\nNothing stored.\n" in out
+    for sid in (a, b):
+        ws.set_gates(sid, FAIL)
+    assert run(ws, "--undecide", str(a), "--keep-passed") == 0  # none passed: where to look instead
+    assert "'diffgen review -w WS --gates failed' lists the others; --keep IDS keeps the ones you choose." in (
         capsys.readouterr().out
     )
 

@@ -130,3 +130,10 @@ def test_only_passed_with_no_synthetic_left_is_refused_even_with_real_images(kep
     assert "no sample is marked 'keep'" in capsys.readouterr().err
     assert cli_main(args[:-1]) == 0  # real images alone, asked for without a filter: still an export
     assert "Exported 0 kept samples and 12 real images" in capsys.readouterr().out
+
+
+def test_only_passed_counts_an_empty_mask_once_not_as_unscored_and_included(kept, tmp_path):
+    ws, full, empty = kept  # none of them scored
+    report = export_kept(ws, tmp_path / "out", only_passed=True)
+    assert report.gates.unscored == tuple(full) and report.empty == 1 and _exported(tmp_path / "out") == full
+    assert "; 2 samples not scored yet included: 'diffgen gates' scores them; 1 with an empty mask left out" in report.summary()

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # the workspace modules load numpy and OpenCV: only when the 
 
 SHOWN_CHANGES = 20  # decisions listed one per line; beyond, a count (a changed note is always listed)
 GATE_FILTERS = ("passed", "failed", "unscored")
-COLUMNS = (("id", 5), ("set", 16), ("kind", 10), ("source", 20), ("gates", 24), ("decision", 9), ("note", 40))
+COLUMNS = (("id", 6), ("set", 20), ("kind", 12), ("source", 24), ("gates", 34), ("decision", 9), ("note", 48))  # widest shown
 
 
 def register(sub) -> None:
@@ -88,6 +88,11 @@ def _passed_undecided(rows: list[ReviewRow], named: set[int], set_name: str | No
         + (f", {decided} already decided left as they are (--keep IDS changes them)" if decided else "")
         + ("" if rows else " (no samples)")
         + "."
+        + (
+            " 'diffgen review -w WS --gates failed' lists the others; --keep IDS keeps the ones you choose."
+            if rows and not passed
+            else ""
+        )
     )
     return todo
 
@@ -100,9 +105,12 @@ def _print_changes(changes: list[Change]) -> None:
     if len(rest) > SHOWN_CHANGES:
         print(f"... and {len(rest) - SHOWN_CHANGES} more decisions like these")
     stored = Counter(c.after[0] for c in changes)
+    if not changes:
+        print("Nothing stored.")
+        return
     print(
         f"Stored {len(changes)} decision{'s' * (len(changes) != 1)}"
-        + (f" ({', '.join(f'{n} {d}' for d, n in sorted(stored.items()))})" if changes else "")
+        + f" ({', '.join(f'{n} {d}' for d, n in sorted(stored.items()))})"
         + (f"; {len(notes)} note{'s' * (len(notes) != 1)} replaced" if notes else "")
         + "."
     )
@@ -129,14 +137,20 @@ def _list(ws: Workspace, a: argparse.Namespace) -> int:
         print(json.dumps([{**r.__dict__, "failed": list(r.failed), "passed": r.passed} for r in rows], indent=2))
         return 0
     if not every:
-        print(f"no samples{' in set ' + a.set_name if a.set_name else ''} yet: inpaint some first ('diffgen inpaint')")
+        print(
+            f"no samples in set {a.set_name!r} ('diffgen gates -w WS' lists the sets)"
+            if a.set_name
+            else "no samples yet: inpaint some first ('diffgen inpaint')"
+        )
         return 0
-    print("  ".join(f"{name:>{w}}" if name == "id" else f"{name:<{w}}" for name, w in COLUMNS).rstrip())
-    for r in rows:
-        cells = (str(r.sample_id), r.set_name, r.kind, r.source or "-", r.gates, r.decision, r.note)
+    if not rows:
+        print("no sample matches these filters")
+    table = [(str(r.sample_id), r.set_name, r.kind, r.source or "-", r.gates, r.decision, r.note) for r in rows]
+    widths = [min(cap, max([len(name), *(len(row[k]) for row in table)])) for k, (name, cap) in enumerate(COLUMNS)]
+    for cells in [tuple(name for name, _ in COLUMNS)] * bool(table) + table:
         print(
             "  ".join(
-                f"{_cell(c, w):>{w}}" if k == 0 else f"{_cell(c, w):<{w}}" for k, (c, (_, w)) in enumerate(zip(cells, COLUMNS))
+                f"{_cell(c, w):>{w}}" if k == 0 else f"{_cell(c, w):<{w}}" for k, (c, w) in enumerate(zip(cells, widths))
             ).rstrip()
         )
     filtered = len(rows) != len(every)

@@ -283,11 +283,11 @@ def export_kept(
     check_export_target(ws, out)
     check_new_folder(out)
     kept = kept_samples(ws)
-    gates = queries.gate_filter(ws, [s.id for s in kept]) if only_passed else None
-    samples = [s for s in kept if s.id in gates.kept] if gates else kept
-    empty = [s.id for s in samples if not has_polyp(ws, s)]
-    if not include_empty:
-        samples = [s for s in samples if s.id not in set(empty)]
+    empty = [s.id for s in kept if not has_polyp(ws, s)]
+    samples = kept if include_empty else [s for s in kept if s.id not in set(empty)]
+    gates = queries.gate_filter(ws, [s.id for s in samples]) if only_passed else None
+    if gates:
+        samples = [s for s in samples if s.id in gates.kept]
     real = ws.images("current_mask_id IS NOT NULL") if with_real else []
     if not samples and (not real or kept or only_passed):
         raise DiffGenError(_nothing_left(len(kept), len(gates.failed) if gates else 0, len(empty), bool(real)))
