@@ -70,6 +70,8 @@ def test_a_kept_sample_with_an_empty_mask_is_left_out_and_counted(kept, tmp_path
     assert report.samples == 2 and report.empty == 1
     assert f"to {tmp_path / 'out'} as {fmt}; 1 with an empty mask left out (provenance" in report.summary()
     assert report.summary().endswith(" --include-empty exports kept samples with an empty mask.")
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "1 kept sample with an empty mask (no polyp pixel) left out (--include-empty exports them)." in card
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
@@ -79,6 +81,9 @@ def test_include_empty_exports_it_and_says_so(kept, tmp_path, fmt):
     assert _exported(tmp_path / "out") == sorted([*full, empty]) and report.samples == 3
     assert "; 1 with an empty mask included (provenance" in report.summary()
     assert "--include-empty" not in report.summary()
+    assert "1 kept sample with an empty mask (no polyp pixel): exported with --include-empty." in (
+        (tmp_path / "out" / "README.md").read_text()
+    )
     if fmt == "coco":  # the image is there, with no annotation: what the user asked for
         coco = json.loads((tmp_path / "out" / "annotations.json").read_text())
         assert len(coco["images"]) == 3 and len({a["image_id"] for a in coco["annotations"]}) == 2

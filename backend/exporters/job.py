@@ -212,7 +212,6 @@ def _write(
     """Fill ``folder`` with the pairs, the format's index files, provenance and the data card;
     counts what it wrote in ``report``."""
     writer: Writer = make_writer(fmt, folder)
-    gates = report.gates
     names = {r.id: r.name for r in ws.images()}
     models = {r[0]: r[1] for r in ws.query("SELECT id, name FROM models")}
     jobs = [
@@ -258,7 +257,19 @@ def _write(
     report.samples = synthetic
     write_csv(folder / report.provenance, PROVENANCE_COLUMNS, [i.row for i in items])
     atomic_write_text(
-        folder / report.card, data_card(ws, fmt, writer, items, licence, __version__, hf_header=fmt == "hf", gates=gates)
+        folder / report.card,
+        data_card(
+            ws,
+            fmt,
+            writer,
+            items,
+            licence,
+            __version__,
+            hf_header=fmt == "hf",
+            gates=report.gates,
+            empty=report.empty,
+            include_empty=report.include_empty,
+        ),
     )
 
 
