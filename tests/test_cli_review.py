@@ -144,3 +144,23 @@ def test_parse_ids():
 def test_list_of_a_workspace_without_samples(demo_ws, capsys):
     assert run(demo_ws) == 0
     assert capsys.readouterr().out == "no samples yet: inpaint some first ('diffgen inpaint')\n"
+
+
+def test_a_read_only_workspace_lists_and_refuses_decisions(ws, monkeypatch, capsys):
+    from backend.workspace import Workspace, access
+
+    ws, (a, *_) = ws
+    ws.close()
+    monkeypatch.setattr(access, "writable", lambda root, db: False)
+    assert Workspace.open(ws.root).read_only
+    assert run(ws, "--keep", "1-2", "--keep", "2") == 1
+    err = capsys.readouterr().err
+    assert "is read-only" in err and "'diffgen review' lists its samples, but a decision writes to it" in err, err
+    assert run(ws) == 0 and "Listed: 4 samples: 0 kept" in capsys.readouterr().out
+    assert stored(ws) == {}
+
+
+def test_an_id_given_twice_to_one_decision_is_decided_once(ws, capsys):
+    ws, (a, b, *_) = ws
+    assert run(ws, "--keep", f"{a}-{b}", "--keep", str(b)) == 0
+    assert "Stored 2 decisions (2 keep)." in capsys.readouterr().out

@@ -51,13 +51,14 @@ def register(sub) -> None:
 def cmd_review(a: argparse.Namespace) -> int:
     from backend.errors import BadInputError
     from backend.workspace import reviews
+    from backend.workspace.access import read_only_error
 
     reviews.check_note(a.note)
     asked = {
-        decision: [i for text in texts for i in reviews.parse_ids(text)]
+        decision: list(dict.fromkeys(i for text in texts for i in reviews.parse_ids(text)))
         for decision, texts in (("keep", a.keep), ("reject", a.reject), ("undecided", a.undecide))
     }
-    named = Counter(i for ids in asked.values() for i in set(ids))
+    named = Counter(i for ids in asked.values() for i in ids)
     twice = sorted(i for i, n in named.items() if n > 1)
     if twice:
         raise BadInputError(f"sample {', '.join(map(str, twice))} is given two decisions; give each sample one")
@@ -67,6 +68,8 @@ def cmd_review(a: argparse.Namespace) -> int:
     ws = open_workspace(a)
     if not deciding:
         return _list(ws, a)
+    if ws.read_only:
+        raise read_only_error(ws.root, "'diffgen review' lists its samples, but a decision writes to it")
     reviews.check_ids(ws, sorted(named))
     if a.keep_passed:
         asked["keep"] += _passed_undecided(reviews.review_rows(ws, a.set_name), set(named), a.set_name)
