@@ -100,7 +100,7 @@ def test_keep_passed_keeps_undecided_samples_that_passed_every_gate(ws, capsys):
     out = capsys.readouterr().out
     assert (
         "--keep-passed: 2 samples passed every quality gate; 1 undecided kept now, "
-        "1 already decided left as they are (--keep IDS changes them)." in out
+        "1 already decided left as it is (--keep IDS changes them)." in out
     )
     assert stored(ws) == {a: ("keep", "gates passed"), b: ("reject", "looks fake")}  # c failed, d not scored
     report = export_kept(ws, ws.root.parent / "export")  # the README's flow: review headless, then export
@@ -164,3 +164,19 @@ def test_an_id_given_twice_to_one_decision_is_decided_once(ws, capsys):
     ws, (a, b, *_) = ws
     assert run(ws, "--keep", f"{a}-{b}", "--keep", str(b)) == 0
     assert "Stored 2 decisions (2 keep)." in capsys.readouterr().out
+
+
+def test_many_decisions_are_summed_up_but_every_replaced_note_is_listed(ws, capsys, monkeypatch):
+    import backend.cli.review as review_cli
+
+    ws, (a, b, c, d) = ws
+    ws.set_review(d, "undecided", "look again")
+    monkeypatch.setattr(review_cli, "SHOWN_CHANGES", 1)
+    assert run(ws, "--reject", f"{a}-{d}", "--note", "blurred") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:3] == [
+        f"sample {a}: undecided -> reject; note 'blurred'",
+        f"sample {d}: undecided -> reject; note 'look again' replaced by 'blurred'",
+        "... and 2 more decisions like these",
+    ]
+    assert out[3] == "Stored 4 decisions (4 reject); 1 note replaced."

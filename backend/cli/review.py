@@ -61,7 +61,8 @@ def cmd_review(a: argparse.Namespace) -> int:
     named = Counter(i for ids in asked.values() for i in ids)
     twice = sorted(i for i, n in named.items() if n > 1)
     if twice:
-        raise BadInputError(f"sample {', '.join(map(str, twice))} is given two decisions; give each sample one")
+        which = f"sample {twice[0]} is" if len(twice) == 1 else f"samples {', '.join(map(str, twice))} are"
+        raise BadInputError(f"{which} given two decisions; give each sample one")
     deciding = bool(named) or a.keep_passed
     if a.note is not None and not deciding:
         raise BadInputError("--note goes with a decision: --keep IDS, --reject IDS, --undecide IDS or --keep-passed")
@@ -88,7 +89,11 @@ def _passed_undecided(rows: list[ReviewRow], named: set[int], set_name: str | No
     print(
         f"--keep-passed: {len(passed)} sample{'s' * (len(passed) != 1)}{where} passed every quality gate; "
         f"{len(todo)} undecided kept now"
-        + (f", {decided} already decided left as they are (--keep IDS changes them)" if decided else "")
+        + (
+            f", {decided} already decided left as {'it is' if decided == 1 else 'they are'} (--keep IDS changes them)"
+            if decided
+            else ""
+        )
         + ("" if rows else " (no samples)")
         + "."
         + (
