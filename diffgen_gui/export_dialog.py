@@ -26,7 +26,9 @@ from backend.exporters import FORMATS
 
 
 class ExportDialog(QDialog):
-    chosen = Signal(str, bool, str, bool)  # folder (exists now), with real images, format, only passed gates
+    chosen = Signal(
+        str, bool, str, bool, bool
+    )  # folder (exists now), with real images, format, only passed gates, with empty masks
 
     def __init__(self, parent: QWidget | None = None, start: str = ""):
         super().__init__(parent)
@@ -39,6 +41,10 @@ class ExportDialog(QDialog):
             "Only samples that passed the quality gates",
             toolTip="Leave out kept samples that failed a gate (no polyp, cut off, copy, "
             "seam); samples not scored yet are exported and counted",
+        )
+        self.include_empty = QCheckBox(
+            "Also kept samples with an empty mask",
+            toolTip="A sample whose mask has no polyp pixel is left out (and counted) unless this is checked",
         )
         self.format = QComboBox(
             toolTip="The layout of the tool you train with (each carries provenance.csv and a README data card)"
@@ -61,6 +67,7 @@ class ExportDialog(QDialog):
         lay.addLayout(fmt)
         lay.addWidget(self.with_real)
         lay.addWidget(self.only_passed)
+        lay.addWidget(self.include_empty)
         lay.addWidget(self.error)
         lay.addWidget(self.buttons)
         self.resize(560, self.sizeHint().height())
@@ -86,7 +93,11 @@ class ExportDialog(QDialog):
             return
         super().accept()
         self.chosen.emit(
-            str(folder.resolve()), self.with_real.isChecked(), self.format.currentText(), self.only_passed.isChecked()
+            str(folder.resolve()),
+            self.with_real.isChecked(),
+            self.format.currentText(),
+            self.only_passed.isChecked(),
+            self.include_empty.isChecked(),
         )
 
 

@@ -274,17 +274,20 @@ class MainWindow(QMainWindow):
         self.export_form.open()
         return self.export_form
 
-    @Slot(str, bool, str, bool)
-    def export_to(self, folder: str, with_real: bool = False, fmt: str = "kvasir", only_passed: bool = False):
+    @Slot(str, bool, str, bool, bool)
+    def export_to(
+        self, folder: str, with_real: bool = False, fmt: str = "kvasir", only_passed: bool = False, include_empty: bool = False
+    ):
         ws = self.workspace
 
         def done(report) -> None:
             self.last_export = report
             self.report_dialog = export_result(self, report.out, report.summary())
 
-        return self._run(
-            "Exporting", lambda prog, cancel: export_kept(ws, folder, with_real, prog, cancel, fmt, only_passed=only_passed), done
-        )
+        def export(prog, cancel):
+            return export_kept(ws, folder, with_real, prog, cancel, fmt, only_passed=only_passed, include_empty=include_empty)
+
+        return self._run("Exporting", export, done)
 
     def _run(self, title: str, func, on_done):
         self.task = run_with_progress(self, title, func, on_done, lambda msg: QMessageBox.warning(self, f"{title} failed", msg))

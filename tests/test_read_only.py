@@ -204,4 +204,4 @@ def test_read_only_command_list_names_real_commands():
                     walk(child)
 
     walk(build_parser())
-    assert READ_ONLY_COMMANDS <= found and len(READ_ONLY_COMMANDS) == 4
+    assert READ_ONLY_COMMANDS <= found and len(READ_ONLY_COMMANDS) == 5

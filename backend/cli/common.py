@@ -15,7 +15,13 @@ if TYPE_CHECKING:  # numpy, cv2 and tqdm load when a command runs, not to build 
 POSTFIX_CHARS = 60  # of a progress message beside a tqdm bar ("12/24 images done; 12 samples at step 33/45")
 # Commands that only read the workspace, so they also work on a read-only one ("module:function").
 READ_ONLY_COMMANDS = frozenset(
-    {"backend.cli.data:cmd_info", "backend.cli.survey:cmd_list", "backend.cli.jobs:cmd_export", "backend.cli.bundles:cmd_bundles"}
+    {
+        "backend.cli.data:cmd_info",
+        "backend.cli.survey:cmd_list",
+        "backend.cli.jobs:cmd_export",
+        "backend.cli.bundles:cmd_bundles",
+        "backend.cli.review:cmd_review",  # lists; refuses its decisions itself on a read-only workspace
+    }
 )
 
 

@@ -35,7 +35,12 @@ def register(sub) -> None:
         "--only-passed",
         action="store_true",
         help="leave out kept samples that failed a quality gate (samples not scored yet are exported "
-        "and counted; 'diffgen gates' scores them)",
+        "and counted; 'diffgen gates' scores them); refused when none is left",
+    )
+    p.add_argument(
+        "--include-empty",
+        action="store_true",
+        help="also export kept samples whose mask is empty (no polyp pixel); by default they are left out and counted",
     )
     p.add_argument(
         "--licence",
@@ -83,7 +88,14 @@ def cmd_export(a: argparse.Namespace) -> int:
     ws = open_workspace(a)
     with tqdm_progress("export", "pair") as prog:
         report = export_kept(
-            ws, a.out, with_real=a.with_real, progress=prog, fmt=a.fmt, licence=a.licence, only_passed=a.only_passed
+            ws,
+            a.out,
+            with_real=a.with_real,
+            progress=prog,
+            fmt=a.fmt,
+            licence=a.licence,
+            only_passed=a.only_passed,
+            include_empty=a.include_empty,
         )
     print(report.summary())
     return 0

@@ -104,6 +104,13 @@ def _gates(ws: Workspace, items: list[Item], applied: queries.GateFilter | None)
     return lines + ["", "Each pair's scores are in the `gates` column of provenance.csv."]
 
 
+def _empty(n: int, included: bool) -> list[str]:
+    if not n:
+        return []
+    pairs = f"{n} kept sample{'s' * (n != 1)} with an empty mask (no polyp pixel)"
+    return ["", f"{pairs}: exported with --include-empty." if included else f"{pairs} left out (--include-empty exports them)."]
+
+
 def _sources(ws: Workspace) -> list[str]:
     rows = ws.query(
         "SELECT i.source_dir, COUNT(im.id) AS n FROM imports i LEFT JOIN images im ON im.import_id = i.id"
@@ -121,9 +128,12 @@ def data_card(
     version: str,
     hf_header: bool = False,
     gates: queries.GateFilter | None = None,
+    empty: int = 0,
+    include_empty: bool = False,
 ) -> str:
     """The README.md text; ``hf_header`` adds the YAML block the Hugging Face Hub reads;
-    ``gates``: what an ``only_passed`` export left out."""
+    ``gates``: what an ``only_passed`` export left out; ``empty``: kept samples with an empty
+    mask, left out unless ``include_empty``."""
     counts = Counter(i.row["origin"] for i in items)
     splits = Counter(i.split for i in items)
     synthetic = sum(n for k, n in counts.items() if k != "real")
@@ -159,7 +169,7 @@ def data_card(
         "Models:",
     ] + _models(ws, items)
     lines += ["", "Generation parameters:"] + (_recipe(items) or ["- (real images only)"])
-    lines += ["", "## Quality gates", ""] + _gates(ws, items, gates)
+    lines += ["", "## Quality gates", ""] + _gates(ws, items, gates) + _empty(empty, include_empty)
     lines += ["", "## Source dataset and licence", "", "Imported from:"] + _sources(ws)
     lines += [
         "",

@@ -20,11 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from backend import __version__
 from backend.errors import Cancelled, DiffGenError
 from backend.exporters import DatasetInfo, Item, Writer, make_writer
 from backend.exporters.card import data_card
 from backend.io.files import atomic_write_text, check_new_folder, move_into_place, staging_dir
+from backend.io.images import read_png_fast
 from backend.reports.csvio import write_csv
 from backend.workspace import Workspace, queries
 from backend.workspace.store import ImageRecord, SampleRecord
@@ -65,18 +68,37 @@ class ExportReport:
     card: str = "README.md"
     gates: queries.GateFilter | None = None  # with only_passed: what the gates left out, what is unscored
     undecided: int = 0  # samples nobody has kept or rejected yet (Review tab): not exported
+    failed: int = 0  # exported kept samples that failed a quality gate (an export without only_passed)
+    empty: int = 0  # kept samples whose mask has no polyp pixel: left out unless include_empty
+    include_empty: bool = False
 
     def summary(self) -> str:
+        """One line: what went where, then what stayed out (short: the app's result box shows
+        the part before the parenthesis), then how to bring back what stayed out."""
+        empty = f"; {self.empty} with an empty mask {'included' if self.include_empty else 'left out'}"
+        hints = [
+            "--include-empty exports kept samples with an empty mask" if self.empty and not self.include_empty else "",
+            "--only-passed leaves out those that failed a gate" if self.failed else "",
+        ]
         return (
             f"Exported {self.samples} kept sample{'s' * (self.samples != 1)}"
             + (f" and {self.real} real images" if self.real else "")
             + f" to {self.out} as {self.format}"
             + (f"; {self.gates.describe()}" if self.gates else "")
+            + (f"; {self.failed} failed a gate" if self.failed else "")
+            + (empty if self.empty else "")
             + (f"; {self.undecided} unreviewed left out" if self.undecided else "")  # the app's result box stays short
             + f" (provenance: {self.provenance}; data card: {self.card}"
             + (f"; {', '.join(self.files)}" if self.files else "")
             + ")."
+            + "".join(f" {h[0].upper()}{h[1:]}." for h in hints if h)
         )
+
+
+def has_polyp(ws: Workspace, s: SampleRecord) -> bool:
+    """Whether the sample's stored mask has a polyp pixel (a segmentation pair without one
+    teaches "no polyp here" of an image made to show one)."""
+    return bool(np.any(read_png_fast(ws.path(s.mask_path), grey=True)))
 
 
 def kept_samples(ws: Workspace) -> list[SampleRecord]:
@@ -185,12 +207,11 @@ def _write(
     licence: str,
     progress: Progress | None,
     cancel: Callable[[], bool] | None,
-    gates: queries.GateFilter | None = None,
-) -> ExportReport:
-    """Fill ``folder`` with the pairs, the format's index files, provenance and the data card."""
+    report: ExportReport,
+) -> None:
+    """Fill ``folder`` with the pairs, the format's index files, provenance and the data card;
+    counts what it wrote in ``report``."""
     writer: Writer = make_writer(fmt, folder)
-    undecided = sum(src.counts["undecided"] for src in queries.review_summary(ws))
-    report = ExportReport(str(folder), fmt, gates=gates, undecided=undecided)
     names = {r.id: r.name for r in ws.images()}
     models = {r[0]: r[1] for r in ws.query("SELECT id, name FROM models")}
     jobs = [
@@ -236,9 +257,20 @@ def _write(
     report.samples = synthetic
     write_csv(folder / report.provenance, PROVENANCE_COLUMNS, [i.row for i in items])
     atomic_write_text(
-        folder / report.card, data_card(ws, fmt, writer, items, licence, __version__, hf_header=fmt == "hf", gates=gates)
+        folder / report.card,
+        data_card(
+            ws,
+            fmt,
+            writer,
+            items,
+            licence,
+            __version__,
+            hf_header=fmt == "hf",
+            gates=report.gates,
+            empty=report.empty,
+            include_empty=report.include_empty,
+        ),
     )
-    return report
 
 
 def export_kept(
@@ -250,35 +282,68 @@ def export_kept(
     fmt: str = "kvasir",
     licence: str = "",
     only_passed: bool = False,
+    include_empty: bool = False,
 ) -> ExportReport:
     """Write the export into a hidden folder beside ``out`` and rename it into place; on
     cancel or error nothing is left behind. ``licence``: the source dataset's terms, for the
     data card. ``only_passed``: leave out kept samples that failed a quality gate (unscored
-    ones are exported, and counted in the report)."""
+    ones are exported, and counted in the report). Kept samples whose mask is empty are left
+    out and counted unless ``include_empty``. An export whose filters leave no synthetic
+    sample is refused, even with real images: it would not be the synthetic dataset asked for."""
     out = Path(out).expanduser().resolve()
     check_export_target(ws, out)
     check_new_folder(out)
-    samples = kept_samples(ws)
+    kept = kept_samples(ws)
+    empty = [s.id for s in kept if not has_polyp(ws, s)]
+    samples = kept if include_empty else [s for s in kept if s.id not in set(empty)]
     gates = queries.gate_filter(ws, [s.id for s in samples]) if only_passed else None
     if gates:
         samples = [s for s in samples if s.id in gates.kept]
     real = ws.images("current_mask_id IS NOT NULL") if with_real else []
-    if not samples and not real:
-        raise DiffGenError(
-            f"nothing to export: all {len(gates.failed)} samples marked 'keep' failed a quality "
-            "gate; export without --only-passed, or keep more samples in review"
-            if gates and gates.failed
-            else "nothing to export: no sample is marked 'keep' (review them first)"
-        )
+    if not samples and (not real or kept or only_passed):
+        raise DiffGenError(_nothing_left(len(kept), len(gates.failed) if gates else 0, len(empty), bool(real)))
+    failures = queries.gate_failures(ws)
+    report = ExportReport(
+        str(out),
+        fmt,
+        gates=gates,
+        undecided=sum(src.counts["undecided"] for src in queries.review_summary(ws)),
+        failed=sum(s.id in failures for s in samples),
+        empty=len(empty),
+        include_empty=include_empty,
+    )
     staged = staging_dir(out)
     try:
-        report = _write(ws, staged, fmt, real, samples, licence, progress, cancel, gates)
+        _write(ws, staged, fmt, real, samples, licence, progress, cancel, report)
         move_into_place(staged, out)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
-    report.out = str(out)
     return report
+
+
+def _nothing_left(kept: int, failed: int, empty: int, real: bool) -> str:
+    """Why no synthetic sample is left to export (``failed``: left out by the gates, ``empty``:
+    for an empty mask), and what to do."""
+    more = "or keep more samples in review"
+    if not kept:
+        text = (
+            "no sample is marked 'keep' (keep samples in the Review tab, or with "
+            "'diffgen review -w WS --keep IDS' or '--keep-passed')"
+        )
+    elif failed == kept:
+        text = f"all {kept} samples marked 'keep' failed a quality gate; export without --only-passed, {more}"
+    elif empty == kept:
+        text = f"all {kept} samples marked 'keep' have an empty mask; export with --include-empty, {more}"
+    else:
+        text = (
+            f"of {kept} samples marked 'keep', {failed} failed a quality gate and {empty} "
+            f"{'has' if empty == 1 else 'have'} an empty mask; "
+            f"export without --only-passed or with --include-empty, {more}"
+        )
+    if real:
+        return f"no synthetic sample to export: {text} (the real images alone are not a synthetic dataset)"
+    return f"nothing to export: {text}"
 
 
 def _check(cancel: Callable[[], bool] | None) -> None:

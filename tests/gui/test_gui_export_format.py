@@ -61,3 +61,32 @@ def test_export_dialog_only_passed_leaves_out_failed_samples(demo_ws, qtbot, tmp
     assert "1 sample not scored yet included" in w.report_dialog.text()
     w.ask_unsaved = lambda n: "discard"
     w.close()
+
+
+def test_export_dialog_leaves_out_an_empty_mask_unless_asked(demo_ws, qtbot, tmp_path):
+    import numpy as np
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from diffgen_gui.main_window import MainWindow
+
+    i = demo_ws.image_ids()[0]
+    empty = np.zeros_like(demo_ws.read_mask(demo_ws.current_mask(i)))
+    for mask in (demo_ws.read_mask(demo_ws.current_mask(i)), empty):
+        s = demo_ws.add_sample("inpainted", "Diff", demo_ws.read_image(i), mask, source_image_id=i)
+        demo_ws.set_review(s.id, "keep")
+    w = MainWindow(demo_ws)
+    qtbot.addWidget(w)
+    for include, out, exported in ((False, "a", 1), (True, "b", 2)):
+        w.last_export = None
+        form = w.export_dialog()
+        assert not form.include_empty.isChecked()
+        form.include_empty.setChecked(include)
+        form.path.setText(str(tmp_path / out))
+        form.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+        qtbot.waitUntil(lambda: w.last_export is not None, timeout=20000)
+        assert w.last_export.samples == exported
+        text = w.report_dialog.text()
+        assert f"; 1 with an empty mask {'included' if include else 'left out'}." in text and len(text) < 160, text
+        w.report_dialog.close()
+    w.ask_unsaved = lambda n: "discard"
+    w.close()
