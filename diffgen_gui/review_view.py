@@ -33,6 +33,7 @@ from backend.gates import LABELS, explain
 from backend.workspace import SampleRecord, Workspace, queries
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.theme import mix, status_colour
+from diffgen_gui.widgets import sample_viewer
 from diffgen_gui.widgets.image_canvas import ImageCanvas
 from diffgen_gui.widgets.welcome import Welcome
 
@@ -44,6 +45,7 @@ KEYS = [
     ("PgDn / PgUp", "Next / previous source image"),
     ("N", "Next undecided sample (any image)"),
     ("Enter (note)", "Store the note on the selected sample"),
+    *sample_viewer.KEYS,
 ]
 TILE = 260
 FILTERS = (
@@ -185,6 +187,7 @@ class ReviewView(QWidget):
         QVBoxLayout(self).addWidget(self.pages)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         state.samplesChanged.connect(self.refresh)
+        self.viewer = sample_viewer.SampleViewer(self, DECISIONS)
         self.refresh()
 
     def _new_grid(self) -> None:
@@ -315,6 +318,7 @@ class ReviewView(QWidget):
         self.grid.addWidget(tile, row, col, Qt.AlignmentFlag.AlignTop)  # tiles with badges are taller
         tile.canvas.viewChanged.connect(self._sync_view)
         tile.canvas.pressed.connect(lambda _p, _b, sid=tile.sample_id: self.focus(sid))
+        tile.canvas.doubleClicked.connect(lambda _p: self.viewer.open(self.focus_sample))
         self.tiles.append(tile)
 
     def _sync_view(self, scale: float, offset: QPointF) -> None:
@@ -403,6 +407,8 @@ class ReviewView(QWidget):
             self.step_source(1 if key == Qt.Key.Key_PageDown else -1)
         elif key == Qt.Key.Key_N:
             self.next_undecided()
+        elif key == Qt.Key.Key_Space:
+            self.viewer.open(self.focus_sample)
         elif key in (Qt.Key.Key_Down, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Left):
             ids = self.sample_ids()
             if ids and self.focus_sample in ids:
