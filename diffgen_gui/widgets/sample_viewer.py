@@ -131,6 +131,7 @@ class SampleViewer(QFrame):
         self.host, self.host_widget, self.decision_keys = host, host_widget, decision_keys
         self.sample_id: int | None = None
         self._return_focus: QWidget | None = None
+        self.last_decision = ""  # "#12: keep", shown once the view has moved on to the next sample
         self._pictures: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
         self._masks: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         self.rendered: dict[str, np.ndarray | None] = {}  # the arrays on screen, by pane
@@ -177,6 +178,7 @@ class SampleViewer(QFrame):
         if sample_id is None:
             return
         if not self.isVisible():
+            self.last_decision = ""
             self._return_focus = QApplication.focusWidget()
             self.setGeometry(self.host_widget.rect())
             self.show()
@@ -211,7 +213,8 @@ class SampleViewer(QFrame):
         self._pictures = {"source": source, "sample": (rgb, mask)}
         self._masks = (source[1], mask)
         decision = ws.review(sample_id)[0]
-        self.title.setText(f"{s.kind} sample #{s.id} · set {s.set_name} · decision: {decision} — beside its source {name}")
+        done = f"{self.last_decision} · now " if self.last_decision else ""
+        self.title.setText(f"{done}{s.kind} sample #{s.id} · set {s.set_name} · decision: {decision} — beside its source {name}")
         self.sample_frame.setStyleSheet(f"QFrame#samplePane {{ border: 4px solid {status_colour(decision).name()}; }}")
         self.source.caption = f"Source · {name}"
         self.sample.caption = f"{s.kind} #{s.id} · decision: {decision}"
@@ -233,6 +236,7 @@ class SampleViewer(QFrame):
             self.close_view()
         elif key in self.decision_keys or key in REVIEW_MOVES:
             if key in self.decision_keys:
+                self.last_decision = f"#{self.sample_id}: {self.decision_keys[key]}"
                 self.host.decide(self.decision_keys[key])
             else:
                 QApplication.sendEvent(self.host_widget, QKeyEvent(e.type(), key, e.modifiers(), e.text()))

@@ -102,13 +102,15 @@ def test_decision_keys_decide_through_the_review_view_and_show_the_next(state, q
     qtbot.keyClick(v, Qt.Key.Key_Space)
     qtbot.keyClick(v.viewer, Qt.Key.Key_K)
     assert calls == ["keep"] and demo_ws.review(made[a][0].id)[0] == "keep"
+    assert v.viewer.title.text().startswith(f"#{made[a][0].id}: keep · now ")  # what the key did stays in sight
     assert v.viewer.isVisible() and v.viewer.sample_id == v.focus_sample == made[a][1].id
     qtbot.keyClick(v.viewer, Qt.Key.Key_R)
-    assert demo_ws.review(made[a][1].id)[0] == "reject" and "reject" in v.viewer.title.text()
+    assert demo_ws.review(made[a][1].id)[0] == "reject" and v.viewer.sample_id == v.focus_sample
+    assert f"decision: {demo_ws.review(v.viewer.sample_id)[0]}" in v.viewer.title.text()
     qtbot.keyClick(v.viewer, Qt.Key.Key_N)  # the review view's own next undecided, across images
-    assert v.viewer.sample_id == v.focus_sample == made[b][0].id
+    assert v.viewer.sample_id == v.focus_sample and v.focus_sample in {s.id for s in made[b]}
     qtbot.keyClick(v.viewer, Qt.Key.Key_U)
-    assert calls == ["keep", "reject", "undecided"] and v.viewer.sample_id == made[b][1].id
+    assert calls == ["keep", "reject", "undecided"] and v.viewer.sample_id == v.focus_sample
 
 
 def test_overlay_keys_flip_the_mode_and_show_the_outlines_with_a_legend(state, qtbot, demo_ws):
