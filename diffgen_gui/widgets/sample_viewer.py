@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol, cast
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QCheckBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
@@ -21,8 +22,8 @@ from diffgen_gui.widgets.image_canvas import ImageCanvas
 
 KEYS = [
     ("Space / double-click", "Large view of the selected sample beside its source (Space / Esc closes it)"),
-    ("O", "Large view: image / overlay / mask"),
-    ("L", "Large view: outlines of the source's and the sample's mask"),
+    ("O", "Image / overlay / mask (the grid and the large view; the opacity slider: large view)"),
+    ("L", "Outlines: in the large view the source's mask (blue) and the sample's (orange); in the grid each tile's own"),
     ("0 / 1 / + / −", "Large view: fit / actual pixels / zoom in / out (wheel, right-drag pans)"),
 ]
 CLOSE_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Escape)
@@ -37,6 +38,14 @@ REVIEW_MOVES = (
     Qt.Key.Key_Down,
 )
 ZOOM_STEP = 1.25
+# the grid's picture modes (ImageCanvas modes), the first the default
+TILE_MODES = (
+    ("Mask outline", "contour"),
+    ("Mask fill", "fill"),
+    ("Side by side", "side"),
+    ("Image only", "image"),
+    ("Mask only", "mask"),
+)
 
 
 class ReviewHost(Protocol):
@@ -46,6 +55,19 @@ class ReviewHost(Protocol):
     focus_sample: int | None
 
     def decide(self, decision: str) -> None: ...
+
+
+def tile_mode(style: OverlayStyle) -> str:
+    """The grid's picture mode for the large view's ``style``."""
+    return {"image": "image", "overlay": "fill", "mask": "mask"}[style.mode]
+
+
+def style_tile(canvas: ImageCanvas, style: OverlayStyle) -> None:
+    """A grid tile's opacity and outline as the large view's ``style`` says (its mode follows
+    the grid's mode box): each tile outlines its own mask, the two masks together are the
+    large view's."""
+    canvas.set_opacity(style.opacity)
+    canvas.set_outlines(style.outlines)
 
 
 def swatch(colour: tuple[int, int, int], text: str) -> str:
@@ -189,7 +211,9 @@ class SampleViewer(QFrame):
     def close_view(self) -> None:
         """Back to the grid, with the keyboard where it was before."""
         self.hide()
-        (self._return_focus or self.host_widget).setFocus()
+        back = self._return_focus
+        # the grid is rebuilt for each source image: the widget the focus came from may be gone
+        (back if back is not None and shiboken6.isValid(back) else self.host_widget).setFocus()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
         if event.type() == QEvent.Type.Resize and watched is self.host_widget:

@@ -25,6 +25,15 @@ def _half_size_samples(ws):
     return out
 
 
+def _pixels(widget) -> np.ndarray:
+    """The widget as painted, RGB."""
+    from PySide6.QtGui import QImage
+
+    im = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(im.constBits(), np.uint8).reshape(im.height(), im.bytesPerLine())
+    return rows[:, : im.width() * 3].reshape(im.height(), im.width(), 3).copy()
+
+
 def _review(state, qtbot, demo_ws):
     from diffgen_gui.review_view import ReviewView
 
@@ -137,3 +146,37 @@ def test_overlay_keys_flip_the_mode_and_show_the_outlines_with_a_legend(state, q
     for pane in ("source", "sample"):
         assert np.all(v.viewer.rendered[pane] == SAMPLE_OUTLINE, axis=2).any()
         assert np.all(v.viewer.rendered[pane] == SOURCE_OUTLINE, axis=2).any()
+
+
+def test_the_grid_follows_the_overlay_keys_and_opacity(state, qtbot, demo_ws):
+    from diffgen_gui.widgets.image_canvas import ImageCanvas
+
+    v, _made = _review(state, qtbot, demo_ws)
+    assert {t.canvas.mode for t in v.tiles} == {"contour"}  # the grid's default is unchanged
+    seen = []
+    for _ in range(3):
+        qtbot.keyClick(v, Qt.Key.Key_O)
+        seen.append({t.canvas.mode for t in v.tiles})
+    assert seen == [{"mask"}, {"image"}, {"fill"}] and v.mode.currentData() == "fill"
+    qtbot.keyClick(v, Qt.Key.Key_L)
+    assert {t.canvas.mode for t in v.tiles} == {"fill"} and {t.canvas.outlines for t in v.tiles} == {True}
+    tile = v.tiles[1]
+    with_line = _pixels(tile.canvas)
+    qtbot.keyClick(v, Qt.Key.Key_L)
+    assert {t.canvas.outlines for t in v.tiles} == {False} and not np.array_equal(_pixels(tile.canvas), with_line)
+    v.viewer.bar.opacity.setValue(90)
+    assert {t.canvas.opacity for t in v.tiles} == {0.9}
+    v.step_source(1)  # new tiles keep it
+    assert {t.canvas.mode for t in v.tiles} == {"fill"} and {t.canvas.opacity for t in v.tiles} == {0.9}
+    # "image" shows the picture alone: the same pixels as a canvas given no mask
+    tile = v.tiles[1]
+    tile.canvas.set_mode("image")
+    bare = ImageCanvas()
+    qtbot.addWidget(bare)
+    bare.setFixedSize(tile.canvas.size())
+    bare.set_content(tile.canvas._rgb, None)
+    bare.show()
+    bare.set_view(tile.canvas.scale, tile.canvas.offset)
+    assert np.array_equal(_pixels(tile.canvas), _pixels(bare))
+    tile.canvas.set_mode("fill")
+    assert not np.array_equal(_pixels(tile.canvas), _pixels(bare))

@@ -78,7 +78,7 @@ def test_walk_issue35_viewer(tmp_path):
     detail = f"rc={proc.returncode}\n--- walk error:\n{said}\n--- stderr tail:\n{proc.stderr[-3000:]}"
     assert proc.returncode == 0 and not error.exists(), detail
     assert "journey phase done" in log.read_text(), detail
-    assert len(list(out.glob("p35-*.png"))) >= 6
+    assert len(list(out.glob("p35-*.png"))) >= 7
 
 
 # -- inside the app ----------------------------------------------------------------------------
@@ -146,6 +146,10 @@ def walk(j) -> Iterator:
     assert QApplication.focusWidget() is rv, QApplication.focusWidget()
     press(Qt.Key.Key_R)  # the grid has the keys again
     assert w.workspace.review(second)[0] == "reject"
+    assert {t.canvas.mode for t in rv.tiles} == {"fill"} and all(t.canvas.outlines for t in rv.tiles)  # as the large view
     yield shot("grid-after")
+    press(Qt.Key.Key_O)  # the grid flips too
+    assert {t.canvas.mode for t in rv.tiles} == {"mask"}
+    yield shot("grid-mask")
     j.note("quitting with File > Quit")
     menu_action(w, "&File", "&Quit").trigger()
