@@ -10,35 +10,19 @@ the test's temporary folder): look at them.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
+from walk_support import demo_workspace, run_walk, start_walk
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 TIMEOUT_S = 240
-SETTLE_MS = 250
 
 pytestmark = pytest.mark.slow
 
 
 def test_walk_issue35_viewer(tmp_path):
-    from backend.data.demo import write_demo_dataset
-    from backend.data.importer import import_dataset
-    from backend.workspace import Workspace
-
-    xvfb = shutil.which("xvfb-run")
-    if xvfb is None:
-        pytest.fail("xvfb-run is missing: .ci/run installs it (apt-get install xvfb)")
-    data = write_demo_dataset(tmp_path / "data", count=3, size=160, seed=3)
-    ws = Workspace.create(tmp_path / "ws")
-    import_dataset(ws, data)
+    ws = demo_workspace(tmp_path, count=3, size=160, seed=3)
     for i in ws.image_ids()[:2]:  # two samples per image, at half size, the mask moved a little
         img, mask = ws.read_image(i)[::2, ::2], ws.read_mask(ws.current_mask(i))[::2, ::2]
         for k in range(2):
@@ -46,54 +30,13 @@ def test_walk_issue35_viewer(tmp_path):
                 "inpainted", "Half", np.roll(img, 2 + k, 1).copy(), np.roll(mask, 4 + 2 * k, 0).copy(), source_image_id=i, seed=k
             )
     ws.close()
-    keep = os.environ.get("DIFFGEN_WALK_KEEP")
-    out = Path(keep) if keep else tmp_path / "walk"
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("p35-*.png"):
-        old.unlink()
-    (out / "journey-error.txt").unlink(missing_ok=True)
-    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    env.update(
-        DIFFGEN_GUI_HOOK=str(Path(__file__).resolve()),
-        DIFFGEN_JOURNEY_OUT=str(out),
-        DIFFGEN_JOURNEY_PHASE="35",
-        QT_QPA_PLATFORM="xcb",
-        PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]),
-    )
-    cmd = [
-        xvfb,
-        "-a",
-        "-s",
-        "-screen 0 1600x1000x24",
-        sys.executable,
-        "-m",
-        "diffgen_gui",
-        "gui",
-        "--workspace",
-        str(tmp_path / "ws"),
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=ROOT)
-    error, log = out / "journey-error.txt", out / "journey-phase35.log"
-    said = error.read_text() if error.exists() else "(none)"
-    detail = f"rc={proc.returncode}\n--- walk error:\n{said}\n--- stderr tail:\n{proc.stderr[-3000:]}"
-    assert proc.returncode == 0 and not error.exists(), detail
-    assert "journey phase done" in log.read_text(), detail
+    out = run_walk(__file__, "35", tmp_path / "ws", tmp_path, TIMEOUT_S)
     assert len(list(out.glob("p35-*.png"))) >= 7
 
 
 # -- inside the app ----------------------------------------------------------------------------
 def start(win) -> None:
-    from journey_hook import Journey, QTimer
-
-    class Walk(Journey):
-        def screenshot(self, name: str) -> None:
-            from PySide6.QtTest import QTest
-
-            QTest.qWait(SETTLE_MS)
-            super().screenshot(name)
-
-    win.journey = Walk(win, walk)
-    QTimer.singleShot(500, win.journey.tick)
+    start_walk(win, walk)
 
 
 def press(k) -> None:
