@@ -62,17 +62,24 @@ def composite(rgb: np.ndarray, mask: np.ndarray, opacity: float, colour: tuple[i
     return out
 
 
-def inner_edge(mask: np.ndarray) -> np.ndarray:
-    """The mask's pixels with a 4-neighbour outside it (the image border counts as outside)."""
+def line_width(scale: float) -> int:
+    """Outline width in image pixels that shows as about two screen pixels at ``scale`` (screen
+    pixels per image pixel): a one-pixel line vanishes when a large image is shown smaller."""
+    return max(1, round(2 / scale))
+
+
+def inner_edge(mask: np.ndarray, width: int = 1) -> np.ndarray:
+    """The mask's pixels within ``width`` 4-neighbour steps of its outside (the image border
+    counts as outside)."""
     m = (mask > 0).astype(np.uint8)
-    eroded = cv2.erode(m, CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    eroded = cv2.erode(m, CROSS, iterations=width, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     return (m > 0) & (eroded == 0)
 
 
-def outer_edge(mask: np.ndarray) -> np.ndarray:
-    """The pixels outside the mask with a 4-neighbour inside it."""
+def outer_edge(mask: np.ndarray, width: int = 1) -> np.ndarray:
+    """The pixels outside the mask within ``width`` 4-neighbour steps of it."""
     m = (mask > 0).astype(np.uint8)
-    return (cv2.dilate(m, CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0) & (m == 0)
+    return (cv2.dilate(m, CROSS, iterations=width, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0) & (m == 0)
 
 
 def render(
@@ -81,9 +88,11 @@ def render(
     style: OverlayStyle,
     source_mask: np.ndarray | None,
     sample_mask: np.ndarray | None,
+    width: int = 1,
 ) -> np.ndarray:
     """One pane of the large view: the picture in ``style.mode`` with its own mask, then (when
-    ``style.outlines``) the source mask's outline outside it and the sample mask's inside it."""
+    ``style.outlines``) the source mask's outline outside it and the sample mask's inside it,
+    ``width`` pixels wide."""
     if style.mode == "mask":
         shown = (
             np.zeros_like(rgb)
@@ -96,7 +105,7 @@ def render(
         shown = rgb.copy()
     if style.outlines:
         if source_mask is not None:
-            shown[outer_edge(source_mask)] = SOURCE_OUTLINE
+            shown[outer_edge(source_mask, width)] = SOURCE_OUTLINE
         if sample_mask is not None:
-            shown[inner_edge(sample_mask)] = SAMPLE_OUTLINE
+            shown[inner_edge(sample_mask, width)] = SAMPLE_OUTLINE
     return shown

@@ -10,12 +10,12 @@ from typing import Protocol, cast
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QCheckBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from backend.workspace import Workspace
-from diffgen_gui.overlay import MODE_LABELS, SAMPLE_OUTLINE, SOURCE_OUTLINE, OverlayStyle, fit_to_frame, render
+from diffgen_gui.overlay import MODE_LABELS, SAMPLE_OUTLINE, SOURCE_OUTLINE, OverlayStyle, fit_to_frame, line_width, render
 from diffgen_gui.render import MASK_COLOUR
 from diffgen_gui.theme import status_colour
 from diffgen_gui.widgets.image_canvas import ImageCanvas
@@ -154,6 +154,7 @@ class SampleViewer(QFrame):
         self.sample_id: int | None = None
         self._return_focus: QWidget | None = None
         self.last_decision = ""  # "#12: keep", shown once the view has moved on to the next sample
+        self.line = 1  # outline width in image pixels, for the zoom shown
         self._pictures: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
         self._masks: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         self.rendered: dict[str, np.ndarray | None] = {}  # the arrays on screen, by pane
@@ -171,6 +172,7 @@ class SampleViewer(QFrame):
         for a, b in ((self.source, self.sample), (self.sample, self.source)):
             a.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             a.viewChanged.connect(b.set_view)  # set_view does not emit again: no ping-pong
+            a.viewChanged.connect(self._zoomed)
         panes = QHBoxLayout()
         panes.addWidget(source_frame, 1)
         panes.addWidget(self.sample_frame, 1)
@@ -248,8 +250,16 @@ class SampleViewer(QFrame):
     def _restyle(self, style: OverlayStyle, keep_view: bool = True) -> None:
         for name, canvas in (("source", self.source), ("sample", self.sample)):
             rgb, own = self._pictures.get(name, (None, None))
-            self.rendered[name] = None if rgb is None else render(rgb, own, style, *self._masks)
+            self.rendered[name] = None if rgb is None else render(rgb, own, style, *self._masks, self.line)
             canvas.set_content(self.rendered[name], None, keep_view=keep_view)
+
+    @Slot(float, QPointF)
+    def _zoomed(self, scale: float, _offset: QPointF) -> None:
+        """Outlines drawn anew only when the zoom needs another width (not at every step)."""
+        if line_width(scale) != self.line:
+            self.line = line_width(scale)
+            if self.style_.outlines:
+                self._restyle(self.style_)
 
     # -- keys ------------------------------------------------------------------------------
     def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API

@@ -180,3 +180,21 @@ def test_the_grid_follows_the_overlay_keys_and_opacity(state, qtbot, demo_ws):
     assert np.array_equal(_pixels(tile.canvas), _pixels(bare))
     tile.canvas.set_mode("fill")
     assert not np.array_equal(_pixels(tile.canvas), _pixels(bare))
+
+
+def test_outlines_widen_when_the_pictures_are_shown_small(state, qtbot, demo_ws):
+    from scipy import ndimage
+
+    from diffgen_gui.overlay import line_width
+
+    v, made = _review(state, qtbot, demo_ws)
+    s = made[next(iter(made))][0]
+    v.viewer.open(s.id)
+    qtbot.keyClick(v.viewer, Qt.Key.Key_L)
+    assert v.viewer.line == 1  # 64 px on a ~480 px pane
+    v.viewer.sample.zoom_by(1 / 20)
+    assert v.viewer.line == line_width(v.viewer.source.scale) > 1
+    rec = demo_ws.image(s.source_image_id)
+    mask = fit_to_frame(*demo_ws.read_sample(s.id), (rec.width, rec.height))[1] > 0
+    band = mask & ~ndimage.binary_erosion(mask, iterations=v.viewer.line, border_value=0)
+    assert np.array_equal(np.all(v.viewer.rendered["source"] == SAMPLE_OUTLINE, axis=2), band)

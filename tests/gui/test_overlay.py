@@ -69,3 +69,16 @@ def test_a_sample_is_shown_over_its_source_frame_without_new_pixel_values():
     assert rgb.shape == (32, 48, 3) and m.shape == (32, 48)
     assert np.array_equal(rgb[::2, ::3], small) and set(np.unique(m)) <= {0, 255}
     assert fit_to_frame(small, mask, (16, 16))[0] is small
+
+
+def test_outlines_stay_visible_on_a_large_image_shown_small():
+    from diffgen_gui.overlay import line_width
+
+    assert [line_width(s) for s in (8.0, 2.0, 1.0, 0.6, 0.25)] == [1, 1, 2, 3, 8]
+    rgb, source, sample = _picture(2)
+    shown = render(np.zeros_like(rgb), None, OverlayStyle(mode="image", outlines=True), source, sample, width=3)
+    s, m = source > 0, sample > 0
+    sample_band = m & ~ndimage.binary_erosion(m, iterations=3, border_value=0)
+    source_band = ndimage.binary_dilation(s, iterations=3) & ~s & ~sample_band
+    assert np.array_equal(np.all(shown == SAMPLE_OUTLINE, axis=2), sample_band)
+    assert np.array_equal(np.all(shown == SOURCE_OUTLINE, axis=2), source_band)
