@@ -201,7 +201,7 @@ class SampleViewer(QFrame):
         """Show ``sample_id`` (None: nothing to show, stay closed) over the whole review view."""
         if sample_id is None:
             return
-        if not self.isVisible():
+        if self.isHidden():
             self.last_decision = ""
             self._return_focus = QApplication.focusWidget()
             self.setGeometry(self.host_widget.rect())
@@ -248,6 +248,8 @@ class SampleViewer(QFrame):
 
     @Slot(object)
     def _restyle(self, style: OverlayStyle, keep_view: bool = True) -> None:
+        if self.isHidden():  # the grid's O and L while closed: drawn when next opened
+            return
         for name, canvas in (("source", self.source), ("sample", self.sample)):
             rgb, own = self._pictures.get(name, (None, None))
             self.rendered[name] = None if rgb is None else render(rgb, own, style, *self._masks, self.line)

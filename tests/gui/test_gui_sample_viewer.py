@@ -198,3 +198,19 @@ def test_outlines_widen_when_the_pictures_are_shown_small(state, qtbot, demo_ws)
     mask = fit_to_frame(*demo_ws.read_sample(s.id), (rec.width, rec.height))[1] > 0
     band = mask & ~ndimage.binary_erosion(mask, iterations=v.viewer.line, border_value=0)
     assert np.array_equal(np.all(v.viewer.rendered["source"] == SAMPLE_OUTLINE, axis=2), band)
+
+
+def test_the_grid_keys_while_closed_show_when_the_view_opens(state, qtbot, demo_ws):
+    from diffgen_gui.overlay import composite
+
+    v, _made = _review(state, qtbot, demo_ws)
+    v.viewer.open(v.focus_sample)
+    qtbot.keyClick(v.viewer, Qt.Key.Key_Escape)
+    qtbot.keyClick(v, Qt.Key.Key_O)  # closed: mask
+    qtbot.keyClick(v, Qt.Key.Key_O)  # image
+    qtbot.keyClick(v, Qt.Key.Key_O)  # overlay
+    v.viewer.bar.opacity.setValue(90)
+    qtbot.keyClick(v, Qt.Key.Key_Space)
+    i = v.current_source()
+    expected = composite(demo_ws.read_image(i), demo_ws.read_mask(demo_ws.current_mask(i)), 0.9)
+    assert np.array_equal(v.viewer.rendered["source"], expected)
