@@ -33,6 +33,7 @@ from backend.gates import LABELS, explain
 from backend.workspace import SampleRecord, Workspace, queries
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.theme import mix, status_colour
+from diffgen_gui.widgets import sample_viewer
 from diffgen_gui.widgets.image_canvas import ImageCanvas
 from diffgen_gui.widgets.welcome import Welcome
 
@@ -44,6 +45,7 @@ KEYS = [
     ("PgDn / PgUp", "Next / previous source image"),
     ("N", "Next undecided sample (any image)"),
     ("Enter (note)", "Store the note on the selected sample"),
+    *sample_viewer.KEYS,
 ]
 TILE = 260
 FILTERS = (
@@ -144,7 +146,7 @@ class ReviewView(QWidget):
         ll.addWidget(self.counts)
 
         self.mode = QComboBox()
-        for label, mode in (("Mask outline", "contour"), ("Mask fill", "fill"), ("Side by side", "side")):
+        for label, mode in sample_viewer.TILE_MODES:
             self.mode.addItem(label, mode)
         self.mode.currentIndexChanged.connect(lambda _i: self.show_source(self.current_source()))
         self.note = QLineEdit(placeholderText="Note on the selected sample (Enter stores it)")
@@ -185,6 +187,8 @@ class ReviewView(QWidget):
         QVBoxLayout(self).addWidget(self.pages)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         state.samplesChanged.connect(self.refresh)
+        self.viewer = sample_viewer.SampleViewer(self, DECISIONS)
+        self.viewer.bar.styleChanged.connect(self._tiles_follow)
         self.refresh()
 
     def _new_grid(self) -> None:
@@ -315,7 +319,16 @@ class ReviewView(QWidget):
         self.grid.addWidget(tile, row, col, Qt.AlignmentFlag.AlignTop)  # tiles with badges are taller
         tile.canvas.viewChanged.connect(self._sync_view)
         tile.canvas.pressed.connect(lambda _p, _b, sid=tile.sample_id: self.focus(sid))
+        tile.canvas.doubleClicked.connect(lambda _p: self.viewer.open(self.focus_sample))
+        sample_viewer.style_tile(tile.canvas, self.viewer.style_)
         self.tiles.append(tile)
+
+    @Slot(object)
+    def _tiles_follow(self, style) -> None:
+        """The grid shows the large view's mode (O, L) and opacity too."""
+        self.mode.setCurrentIndex(self.mode.findData(sample_viewer.tile_mode(style)))
+        for t in self.tiles:
+            sample_viewer.style_tile(t.canvas, style)
 
     def _sync_view(self, scale: float, offset: QPointF) -> None:
         if self._syncing:
@@ -403,6 +416,10 @@ class ReviewView(QWidget):
             self.step_source(1 if key == Qt.Key.Key_PageDown else -1)
         elif key == Qt.Key.Key_N:
             self.next_undecided()
+        elif key == Qt.Key.Key_Space:
+            self.viewer.open(self.focus_sample)
+        elif key in (Qt.Key.Key_O, Qt.Key.Key_L):
+            self.viewer.bar.flip() if key == Qt.Key.Key_O else self.viewer.bar.toggle_outlines()
         elif key in (Qt.Key.Key_Down, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Left):
             ids = self.sample_ids()
             if ids and self.focus_sample in ids:

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from diffgen_gui.render import PREVIEW_COLOUR, outline_path, paint_overlay, to_qimage, wrap_qimage
 
-MODES = ("fill", "contour", "mask", "side")
+MODES = ("fill", "contour", "mask", "side", "image")  # image: the picture alone
 
 
 def pixel_at(pt: QPointF) -> tuple[int, int]:
@@ -53,6 +53,7 @@ class ImageCanvas(QWidget):
         self._preview_q: QImage | None = None
         self.preview_mask: np.ndarray | None = None
         self.mode = "fill"
+        self.outlines = False  # the mask's outline on top, in any mode (the Review grid's L key)
         self.opacity = 0.4
         self.scale = 1.0
         self.offset = QPointF(0, 0)
@@ -142,6 +143,10 @@ class ImageCanvas(QWidget):
             self.fit()
         self.update()
 
+    def set_outlines(self, on: bool) -> None:
+        self.outlines = bool(on)
+        self.update()
+
     def set_opacity(self, opacity: float) -> None:
         self.opacity = float(opacity)
         self.update()
@@ -215,7 +220,7 @@ class ImageCanvas(QWidget):
             p.setOpacity(self.opacity)
             p.drawImage(0, 0, self._overlay_q)
             p.setOpacity(1.0)
-        if self._mask is not None and self.mode == "contour":
+        if self._mask is not None and (self.mode == "contour" or self.outlines):
             if self._outline is None:
                 self._outline = outline_path(self._mask)
             pen = QPen(QColor(0, 230, 120), 2)

@@ -11,98 +11,44 @@ and photographs the whole screen after each step. The pictures land in ``$DIFFGE
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from issue20_support import answer_box, same_width, shot, wait
+from walk_support import demo_workspace, run_walk, start_walk
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 TIMEOUT_S = 420
-SETTLE_MS = 250
 
 pytestmark = pytest.mark.slow
 
 
 # -- the test: a workspace, then the app with this file as its hook -----------------------------
 def test_walk_issue20(tmp_path):
-    from backend.data.demo import write_demo_dataset
-    from backend.data.importer import import_dataset
     from backend.demo.standins import weights_or_standin
     from backend.masks import edit_session
-    from backend.workspace import Workspace
 
-    xvfb = shutil.which("xvfb-run")
-    if xvfb is None:
-        pytest.skip("xvfb-run not installed (apt-get install xvfb)")
-    data = write_demo_dataset(tmp_path / "data", count=6, size=64, seed=0)
-    ws = Workspace.create(tmp_path / "ws")
-    import_dataset(ws, data)
+    ws = demo_workspace(tmp_path, count=6, size=64, seed=0)
     last = ws.image_ids()[-1]  # unsaved edits left by a "crash": the recovery banner's text
     crashed = edit_session.EditSession(ws, last)
     crashed.apply(crashed.mask[:, ::-1].copy(), "brush", counted=True)
     crashed.autosave()
     ws.close()
-    keep = os.environ.get("DIFFGEN_WALK_KEEP")
-    out = Path(keep) if keep else tmp_path / "walk"
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("p20-*.png"):
-        old.unlink()
-    (out / "journey-error.txt").unlink(missing_ok=True)
-    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    env.update(
-        DIFFGEN_GUI_HOOK=str(Path(__file__).resolve()),
-        DIFFGEN_JOURNEY_OUT=str(out),
-        DIFFGEN_JOURNEY_PHASE="20",
-        QT_QPA_PLATFORM="xcb",
-        PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]),  # the app imports this file's helpers
-        DIFFGEN_INCEPTION_WEIGHTS=weights_or_standin("inception", tmp_path / "weights")[0],
+    out = run_walk(
+        __file__,
+        "20",
+        tmp_path / "ws",
+        tmp_path,
+        TIMEOUT_S,
+        {"DIFFGEN_INCEPTION_WEIGHTS": weights_or_standin("inception", tmp_path / "weights")[0]},
     )
-    cmd = [
-        xvfb,
-        "-a",
-        "-s",
-        "-screen 0 1600x1000x24",
-        sys.executable,
-        "-m",
-        "diffgen_gui",
-        "gui",
-        "--workspace",
-        str(tmp_path / "ws"),
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=ROOT)
-    error = out / "journey-error.txt"
-    log = out / "journey-phase20.log"
-    detail = (
-        f"rc={proc.returncode}\n--- walk error:\n{error.read_text() if error.exists() else '(none)'}"
-        f"\n--- stderr tail:\n{proc.stderr[-3000:]}"
-    )
-    assert proc.returncode == 0, detail
-    assert not error.exists(), detail
-    assert "journey phase done" in log.read_text(), detail
     assert len(list(out.glob("p20-*.png"))) >= 40
 
 
 # -- inside the app ----------------------------------------------------------------------------
 def start(win) -> None:
-    from journey_hook import Journey, QTimer
-
-    class Walk(Journey):
-        def screenshot(self, name: str) -> None:
-            """After the repaints the last input posted (a list's new text shows a tick later)."""
-            from PySide6.QtTest import QTest
-
-            QTest.qWait(SETTLE_MS)
-            super().screenshot(name)
-
-    win.journey = Walk(win, walk)
-    QTimer.singleShot(500, win.journey.tick)
+    start_walk(win, walk)
 
 
 def walk(j) -> Iterator:

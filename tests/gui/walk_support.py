@@ -1,0 +1,84 @@
+"""What every issue walk does around its steps: start ``diffgen gui`` under ``xvfb-run`` with the
+walk's file as ``DIFFGEN_GUI_HOOK``, check how it ended; and, inside the app, run the steps with
+a pause before each screenshot. Imported both by pytest and inside the app (Qt loads lazily)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+SETTLE_MS = 250
+
+
+def demo_workspace(folder: Path, count: int, size: int, seed: int):
+    """A workspace in ``folder``/ws with ``count`` demo images of ``size`` px imported (open)."""
+    from backend.data.demo import write_demo_dataset
+    from backend.data.importer import import_dataset
+    from backend.workspace import Workspace
+
+    ws = Workspace.create(folder / "ws")
+    import_dataset(ws, write_demo_dataset(folder / "data", count=count, size=size, seed=seed))
+    return ws
+
+
+def run_walk(
+    hook: str, phase: str, workspace: Path, scratch: Path, timeout_s: float, extra_env: dict[str, str] | None = None
+) -> Path:
+    """Walk ``hook`` (a walk file) in a real X server on ``workspace``; fails the test on any
+    error the walk reported. Returns the folder of its screenshots: ``$DIFFGEN_WALK_KEEP``,
+    else ``scratch``/walk (look at them)."""
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        if os.environ.get("CI"):
+            pytest.fail("xvfb-run is missing: .ci/run installs it (apt-get install xvfb)")
+        pytest.skip("xvfb-run not installed (apt-get install xvfb)")
+    keep = os.environ.get("DIFFGEN_WALK_KEEP")
+    out = Path(keep) if keep else scratch / "walk"
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob(f"p{phase}-*.png"):
+        old.unlink()
+    (out / "journey-error.txt").unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env.update(
+        DIFFGEN_GUI_HOOK=str(Path(hook).resolve()),
+        DIFFGEN_JOURNEY_OUT=str(out),
+        DIFFGEN_JOURNEY_PHASE=phase,
+        QT_QPA_PLATFORM="xcb",
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]),  # the app imports the walk's helpers
+        **(extra_env or {}),
+    )
+    cmd = [xvfb, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "diffgen_gui", "gui", "--workspace", str(workspace)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT)
+    error = out / "journey-error.txt"
+    log = out / f"journey-phase{phase}.log"
+    detail = (
+        f"rc={proc.returncode}\n--- walk error:\n{error.read_text() if error.exists() else '(none)'}"
+        f"\n--- stderr tail:\n{proc.stderr[-3000:]}"
+    )
+    assert proc.returncode == 0, detail
+    assert not error.exists(), detail
+    assert "journey phase done" in log.read_text(), detail
+    return out
+
+
+def start_walk(win, steps) -> None:
+    """Inside the app: run ``steps(journey)`` on the event loop, the journey's way."""
+    from journey_hook import Journey, QTimer
+
+    class Walk(Journey):
+        def screenshot(self, name: str) -> None:
+            """After the repaints the last input posted (a list's new text shows a tick later)."""
+            from PySide6.QtTest import QTest
+
+            QTest.qWait(SETTLE_MS)
+            super().screenshot(name)
+
+    win.journey = Walk(win, steps)
+    QTimer.singleShot(500, win.journey.tick)
