@@ -15,7 +15,8 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,12 +60,23 @@ def _write_and_sync(fd: int, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    path = Path(path)
+def _open_temp(path: Path) -> tuple[int, str]:
+    """A new hidden temp file beside ``path``: its open descriptor and name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; give the permissions a plain open() would
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    return fd, tmp
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    path = Path(path)
+    fd, tmp = _open_temp(path)
+    try:
         _write_and_sync(fd, data)
         os.replace(tmp, path)
     except BaseException:
@@ -75,6 +87,39 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_many(files: Iterable[tuple[Path, bytes]], threads: int = 16) -> None:
+    """Write many files, each as :func:`atomic_write_bytes` does (whole or not at all, on
+    disk before this returns), without waiting for one fsync after another: all temps are
+    written, synced in parallel (the file system commits concurrent syncs together: 4000
+    small files take about as long as a few), renamed, then each folder is synced once. On
+    an error the temps not yet renamed are removed; the files already renamed are whole."""
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, data in files:
+            fd, tmp = _open_temp(path)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        with ThreadPoolExecutor(max(1, min(threads, len(temps)))) as pool:
+            list(pool.map(_fsync_file, [tmp for tmp, _ in temps]))
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for folder in sorted({path.parent for _, path in temps}):
+        _fsync_dir(folder)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
