@@ -15,6 +15,7 @@ import io
 import json
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,24 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     return int(width), int(height)
 
 
+def png_chunk_problem(data: bytes) -> str | None:
+    """What is wrong with the PNG's chunk structure (None: nothing): every chunk's CRC is
+    right and IEND ends the file (a decoder may stop before a broken or trailing part)."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        end = pos + 12 + length
+        if end > len(data):
+            break
+        kind = data[pos + 4 : pos + 8]
+        if zlib.crc32(data[pos + 4 : end - 4]) != struct.unpack(">I", data[end - 4 : end])[0]:
+            return f"the CRC of its {kind.decode('latin-1')!r} chunk is wrong"
+        if kind == b"IEND":
+            return None if end == len(data) else f"{len(data) - end:,} bytes follow its end"
+        pos = end
+    return "it is truncated (no IEND chunk)"
+
+
 def check_png(data: bytes, what: str, size: int | None, bad: Any) -> None:
     """``data`` is a sound PNG sample ``image`` or ``mask`` (see the module's docstring) of
     ``size`` squared (None: unknown, then at most ``MAX_SAMPLE_PIXELS``); ``bad(problem)``
@@ -51,13 +70,16 @@ def check_png(data: bytes, what: str, size: int | None, bad: Any) -> None:
         raise bad(f"the PNG is {w}x{h}; this sample's model makes {size}x{size} images (not decoded)")
     if w * h > MAX_SAMPLE_PIXELS or w * h == 0:
         raise bad(f"the PNG is {w}x{h} = {w * h:,} pixels; a sample has 1 to {MAX_SAMPLE_PIXELS:,} (not decoded)")
+    problem = png_chunk_problem(data)
+    if problem is not None:
+        raise bad(f"corrupt PNG ({problem})")
     mode, words = MODES[what]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=["PNG"]) as im:
                 if im.mode != mode or im.size != (w, h):
-                    raise bad(f"a {im.mode} PNG; a sample's {what} is {words}")
+                    raise bad(f"the PNG's mode is {im.mode}; a sample's {what} is {words}")
                 im.load()
                 histogram = im.histogram()
     except BadInputError:

@@ -92,6 +92,7 @@ class BundleWriter:
         self.done: set[str] = set()
         if final.exists():
             self._check_identity(final, identity)
+            shutil.rmtree(final / ITEMS, ignore_errors=True)  # left when finish() was killed after its rename
             self.complete, self.done = True, set(self.planned)
         elif self.partial.exists():
             self.meta = self._check_identity(self.partial, identity)
