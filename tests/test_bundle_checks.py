@@ -27,7 +27,6 @@ from backend.cli import main as cli_main
 from backend.io.files import encode_png, sha256_file
 from backend.jobs.bundles import IMPORT_RESULT, MANIFEST, META, ROWS, BundleWriter, import_bundles, read_bundle
 from backend.jobs.sample_row import SampleRow
-from backend.workspace import Workspace
 from benchmarks.bundle_import import SIZE, workspace, write_bundle
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,7 +121,9 @@ def replace_file(which: str, data: bytes) -> Callable[[Path, dict], None]:
 def from_test_image(folder: Path, s: dict) -> None:
     """Line 1 made from the held-out image 3: its id, its mask version and its hash."""
     image_id, mask_id, sha = s["image3"]
-    edit_rows(folder, lambda rows: rows[0].update(source_image_id=image_id, mask_version_id=mask_id, checks={"source_sha256": sha}))
+    edit_rows(
+        folder, lambda rows: rows[0].update(source_image_id=image_id, mask_version_id=mask_id, checks={"source_sha256": sha})
+    )
 
 
 def mask_of_test_image(folder: Path, s: dict) -> None:
@@ -198,8 +199,16 @@ CASES: list[tuple[str, Callable[[Path, dict], None], str]] = [
     ("truncated PNG", replace_file("image", _png((SIZE, SIZE, 3), 9)[:-20]), rf"{L1} 'image': corrupt PNG"),
     ("image of another size", replace_file("image", _png((32, 32, 3))), rf"{L1} 'image': the PNG is 32x32; .* makes 16x16"),
     ("bomb PNG", replace_file("image", bomb_png()), rf"{L1} 'image': the PNG is 20000x20000; .* \(not decoded\)"),
-    ("grey image", replace_file("image", _png((SIZE, SIZE))), rf"{L1} 'image': the PNG's mode is L; a sample's image is 8-bit RGB"),
-    ("RGB mask", replace_file("mask", _png((SIZE, SIZE, 3))), rf"{L1} 'mask': the PNG's mode is RGB; a sample's mask is 8-bit greyscale"),
+    (
+        "grey image",
+        replace_file("image", _png((SIZE, SIZE))),
+        rf"{L1} 'image': the PNG's mode is L; a sample's image is 8-bit RGB",
+    ),
+    (
+        "RGB mask",
+        replace_file("mask", _png((SIZE, SIZE, 3))),
+        rf"{L1} 'mask': the PNG's mode is RGB; a sample's mask is 8-bit greyscale",
+    ),
     ("grey values in mask", replace_file("mask", _png((SIZE, SIZE), 128)), rf"{L1} 'mask': a mask holds 0 and 255 only"),
     ("unlisted file", unlisted_file, r"samples/inpainted/extra\.png is not listed in MANIFEST\.sha256"),
     ("symlinked file", symlinked_png, r"samples/inpainted/\w+\.png is a symbolic link"),

@@ -13,8 +13,10 @@ It is built in ``NAME.partial`` beside its final place: each finished item (an i
 parent sample for style) is written there as ``items/KEY.json`` after its PNGs, atomically,
 so a killed shard loses only its unfinished items and a re-run of the same shard continues
 from the items it finds. The last step writes rows, manifest, and renames the folder into
-place. :func:`import_bundles` checks bundles against their manifests and merges them into a
-workspace in one transaction, idempotently; :func:`bundle_states` lists them.
+place. :func:`import_bundles` checks bundles against their manifests, and every row and image
+in them (:mod:`backend.jobs.sample_row`, :mod:`backend.jobs.bundle_checks`: a bundle is input
+from elsewhere), and merges them into a workspace in one transaction, idempotently;
+:func:`bundle_states` lists them.
 """
 
 from __future__ import annotations
