@@ -24,6 +24,7 @@ import pytest
 from PIL import Image
 
 from backend.cli import main as cli_main
+from backend.errors import BadInputError
 from backend.io.files import encode_png, sha256_file
 from backend.jobs.bundles import IMPORT_RESULT, MANIFEST, META, ROWS, BundleWriter, import_bundles, read_bundle
 from backend.jobs.sample_row import SampleRow
@@ -281,6 +282,16 @@ def test_the_honest_bundles_still_import_and_a_second_import_adds_nothing(settin
     assert {r["key"] for r in ws.query("SELECT key FROM results WHERE kind = ?", (IMPORT_RESULT,))} >= {
         read_bundle(good).meta["uid"]
     }
+
+
+def test_no_sample_kind_places_files_outside_samples(setting):
+    """The store's own guard, under every caller: the kind is a checked folder name."""
+    ws = setting["ws"]
+    before = files_under(setting["root"], ws.root / "never")
+    for kind in ("../../escape", "/tmp/escape", "", "a/b"):
+        with pytest.raises(BadInputError, match="sample kind .* cannot be used as a folder name"):
+            ws.add_sample(kind, "Diff", np.zeros((SIZE, SIZE, 3), np.uint8), np.zeros((SIZE, SIZE), np.uint8))
+    assert files_under(setting["root"], ws.root / "never") == before
 
 
 CHILD = """

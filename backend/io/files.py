@@ -109,9 +109,10 @@ def atomic_write_many(files: Iterable[tuple[Path, bytes]], threads: int = 16) ->
     items = list(files)
     with ThreadPoolExecutor(max(1, min(threads, len(items)))) as pool:
         futures = [pool.submit(_synced_temp, path, data) for path, data in items]
-    done = [f.result() for f in futures if f.exception() is None]
+    errors = [f.exception() for f in futures]
+    done = [f.result() for f, error in zip(futures, errors) if error is None]
     try:
-        failed = next((f.exception() for f in futures if f.exception() is not None), None)
+        failed = next((error for error in errors if error is not None), None)
         if failed is not None:
             raise failed
         for tmp, (path, _) in zip(done, items):

@@ -218,7 +218,7 @@ def _check_tree(folder: Path, listed: dict[str, str]) -> None:
             if name in names and rel != MANIFEST and rel not in listed:
                 raise BadInputError(
                     f"bundle {folder}: {rel} is not listed in {MANIFEST}; a bundle holds only the files it lists "
-                    "(remove it, or run the shard again)"
+                    "(remove the file if it does not belong there)"
                 )
 
 
