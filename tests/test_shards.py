@@ -273,7 +273,7 @@ def test_corrupt_partial_and_foreign_bundles_are_refused_naming_the_file(bundle,
     import_dataset(other, demo_dataset)  # the same images, but no model 1
     reports, errors = import_bundles(other, [good])
     assert reports == [] and len(errors) == 1 and not other.samples()
-    assert "rows.jsonl line 1 names model 1, which this workspace does not have" in errors[0]
+    assert "rows.jsonl line 1, field 'model_id': names model 1, which this workspace does not have" in errors[0]
 
 
 def test_a_shard_needs_a_seed_and_never_resumes_or_overwrites_another_run(bundle, tmp_path):

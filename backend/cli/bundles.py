@@ -16,8 +16,11 @@ def register(sub) -> None:
         help="merge the sample bundles of sharded runs into the workspace",
         description="Checks each bundle against its MANIFEST.sha256 and merges its samples, provenance and gate "
         "scores into the workspace, all in one transaction. A bundle that is incomplete (its shard has "
-        "not finished), corrupt or of another workspace is refused with the file named; the others are "
-        "merged. Importing a bundle again adds nothing.",
+        "not finished), corrupt or of another workspace, or that holds anything a shard does not write "
+        "(an unlisted or linked file, a row of another sample kind or with a malformed field, a sample "
+        "of a held-out test image, an image that is not a PNG of its model's size), is refused whole "
+        "with the file or the row and field named; the others are merged. Importing a bundle again "
+        "adds nothing.",
     )
     add_workspace(p)
     p.add_argument("bundles", nargs="+", metavar="BUNDLE", help="bundle folders (e.g. WS/bundles/RUN-*-of-8)")

@@ -41,9 +41,10 @@ from backend.inpaint.draw import Drawn, Progress, Source, draw_samples
 from backend.inpaint.params import InpaintParams
 from backend.inpaint.pixels import RESIZE_NOTE, to_model_resolution
 from backend.inpaint.sheet import write_contact_sheet
-from backend.jobs.bundles import BundleWriter, SampleRow, bundle_folder, run_identity
+from backend.jobs.bundles import BundleWriter, bundle_folder, run_identity
 from backend.jobs.context import JobContext
 from backend.jobs.params import JobResult
+from backend.jobs.sample_row import SampleRow
 from backend.jobs.shards import Shard
 from backend.workspace import Workspace
 from backend.workspace.queries import INPAINT_SPEED

@@ -15,7 +15,8 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,12 +60,23 @@ def _write_and_sync(fd: int, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    path = Path(path)
+def _open_temp(path: Path) -> tuple[int, str]:
+    """A new hidden temp file beside ``path``: its open descriptor and name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; give the permissions a plain open() would
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    return fd, tmp
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    path = Path(path)
+    fd, tmp = _open_temp(path)
+    try:
         _write_and_sync(fd, data)
         os.replace(tmp, path)
     except BaseException:
@@ -75,6 +87,42 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _synced_temp(path: Path, data: bytes) -> str:
+    """A temp file beside ``path`` holding ``data``, on disk; its name."""
+    fd, tmp = _open_temp(path)
+    try:
+        _write_and_sync(fd, data)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def atomic_write_many(files: Iterable[tuple[Path, bytes]], threads: int = 16) -> None:
+    """Write many files, each as :func:`atomic_write_bytes` does (whole or not at all, on
+    disk before this returns), without waiting for one file after another: the temps are
+    written and synced by ``threads`` at once (the file system commits concurrent syncs
+    together: 4000 small files take a fraction of the time), then renamed in order, then
+    each folder is synced once. On an error no temp stays; the files already renamed are whole."""
+    items = list(files)
+    with ThreadPoolExecutor(max(1, min(threads, len(items)))) as pool:
+        futures = [pool.submit(_synced_temp, path, data) for path, data in items]
+    errors = [f.exception() for f in futures]
+    done = [f.result() for f, error in zip(futures, errors) if error is None]
+    try:
+        failed = next((error for error in errors if error is not None), None)
+        if failed is not None:
+            raise failed
+        for tmp, (path, _) in zip(done, items):
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in done:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for folder in sorted({path.parent for path, _ in items}):
+        _fsync_dir(folder)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -13,115 +13,47 @@ It is built in ``NAME.partial`` beside its final place: each finished item (an i
 parent sample for style) is written there as ``items/KEY.json`` after its PNGs, atomically,
 so a killed shard loses only its unfinished items and a re-run of the same shard continues
 from the items it finds. The last step writes rows, manifest, and renames the folder into
-place. :func:`import_bundles` checks bundles against their manifests and merges them into a
-workspace in one transaction, idempotently; :func:`bundle_states` lists them.
+place. :func:`import_bundles` checks bundles against their manifests, and every row and image
+in them (:mod:`backend.jobs.sample_row`, :mod:`backend.jobs.bundle_checks`: a bundle is input
+from elsewhere), and merges them into a workspace in one transaction, idempotently;
+:func:`bundle_states` lists them.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import secrets
 import shutil
 import socket
+import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from backend.errors import BadInputError, DiffGenError
-from backend.gates import GateScore
-from backend.io.files import TEMP_SUFFIX, atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
+from backend.io.files import (
+    TEMP_SUFFIX,
+    atomic_write_many,
+    atomic_write_text,
+    sha256_bytes,
+    sha256_file,
+)
+from backend.jobs.bundle_checks import RowChecker
 from backend.jobs.params import JobParams
+from backend.jobs.sample_row import SAMPLE_KINDS, SampleRow
 from backend.jobs.shards import Shard
 from backend.workspace import Workspace, now
 from backend.workspace.names import check_name
-from backend.workspace.store import BUNDLES_DIR, sample_paths
+from backend.workspace.store import BUNDLES_DIR
 
 FORMAT, VERSION = "diffgen-bundle", 1
 META, ROWS, MANIFEST, ITEMS, PARTIAL = "bundle.json", "rows.jsonl", "MANIFEST.sha256", "items", ".partial"
 IMPORT_RESULT = "bundle_import"  # results.kind of an import; key: the bundle's uid
 # Parameters that say where or how a run's share is computed, not what it makes.
 NOT_IDENTITY = frozenset({"shard", "bundle", "device", "sheet"})
-
-
-@dataclass(frozen=True)
-class SampleRow:
-    """One sample as the workspace stores it: PNG bytes, provenance and gate scores."""
-
-    kind: str
-    set_name: str
-    image_png: bytes
-    mask_png: bytes
-    params: dict[str, Any]
-    seed: int | None = None
-    source_image_id: int | None = None
-    mask_version_id: int | None = None
-    parent_sample_id: int | None = None
-    model_id: int | None = None
-    checkpoint_id: int | None = None
-    gates: tuple[GateScore, ...] | None = None  # None: not scorable (no gate row is stored)
-    checks: dict[str, str] = field(default_factory=dict)  # what import verifies: source/parent file hashes
-
-    def store(self, ws: Workspace, job_id: int | None = None) -> int:
-        """Record the sample and its gate scores in one transaction; its id."""
-        with ws.transaction():
-            rec = ws.add_sample_png(
-                self.kind,
-                self.set_name,
-                self.image_png,
-                self.mask_png,
-                source_image_id=self.source_image_id,
-                mask_version_id=self.mask_version_id,
-                parent_sample_id=self.parent_sample_id,
-                model_id=self.model_id,
-                checkpoint_id=self.checkpoint_id,
-                job_id=job_id,
-                seed=self.seed,
-                params=self.params,
-            )
-            if self.gates is not None:
-                ws.set_gates(rec.id, self.gates)
-        return rec.id
-
-    def paths(self) -> tuple[str, str]:
-        return sample_paths(self.kind, self.image_png, self.mask_png)
-
-    def to_json(self) -> dict[str, Any]:
-        image, mask = self.paths()
-        return {
-            "kind": self.kind,
-            "set_name": self.set_name,
-            "image": image,
-            "mask": mask,
-            "params": json.loads(json.dumps(self.params, default=str)),
-            "seed": self.seed,
-            "source_image_id": self.source_image_id,
-            "mask_version_id": self.mask_version_id,
-            "parent_sample_id": self.parent_sample_id,
-            "model_id": self.model_id,
-            "checkpoint_id": self.checkpoint_id,
-            "checks": self.checks,
-            "gates": None if self.gates is None else [[g.gate, g.value, g.threshold, g.passed] for g in self.gates],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], folder: Path) -> SampleRow:
-        gates = data.get("gates")
-        return cls(
-            data["kind"],
-            data["set_name"],
-            (folder / data["image"]).read_bytes(),
-            (folder / data["mask"]).read_bytes(),
-            data["params"],
-            data.get("seed"),
-            data.get("source_image_id"),
-            data.get("mask_version_id"),
-            data.get("parent_sample_id"),
-            data.get("model_id"),
-            data.get("checkpoint_id"),
-            None if gates is None else tuple(GateScore(g, v, t, bool(p)) for g, v, t, p in gates),
-            dict(data.get("checks") or {}),
-        )
 
 
 # -- where a shard's bundle goes ------------------------------------------------------------
@@ -162,6 +94,7 @@ class BundleWriter:
         self.done: set[str] = set()
         if final.exists():
             self._check_identity(final, identity)
+            shutil.rmtree(final / ITEMS, ignore_errors=True)  # left when finish() was killed after its rename
             self.complete, self.done = True, set(self.planned)
         elif self.partial.exists():
             self.meta = self._check_identity(self.partial, identity)
@@ -195,9 +128,7 @@ class BundleWriter:
 
     def add(self, key: str, rows: Sequence[SampleRow]) -> None:
         """Store one finished item: its PNGs, then its rows (the file that makes it done)."""
-        for row in rows:
-            for rel, data in zip(row.paths(), (row.image_png, row.mask_png)):
-                atomic_write_bytes(self.partial / rel, data)
+        atomic_write_many((self.partial / rel, data) for row in rows for rel, data in zip(row.paths(), row.pngs()))
         atomic_write_text(self.partial / ITEMS / f"{key}.json", json.dumps([r.to_json() for r in rows]))
         self.done.add(key)
 
@@ -220,93 +151,152 @@ class BundleWriter:
 
 
 # -- reading and importing --------------------------------------------------------------------
+MAX_BYTES = {MANIFEST: 64 << 20, META: 16 << 20, ROWS: 256 << 20}  # and each PNG: MAX_PNG_BYTES
+MAX_PNG_BYTES = 64 << 20
+_UID = re.compile(r"[0-9a-f]{16}")
+
+
 @dataclass(frozen=True)
 class Bundle:
     path: Path
     meta: dict[str, Any]
     rows: tuple[dict[str, Any], ...]
+    files: dict[str, bytes]  # the sample PNGs by manifest name, checked against their checksums
+
+
+def _read_file(folder: Path, rel: str, digest: str | None = None) -> bytes:
+    """A plain file of the bundle (never through a symbolic link), at most its kind's size,
+    and (given ``digest``) what the manifest says it holds."""
+    path, limit = folder / rel, MAX_BYTES.get(rel, MAX_PNG_BYTES)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise BadInputError(f"bundle {folder}: {rel} (listed in {MANIFEST}) is missing") from None
+    except OSError as e:
+        raise BadInputError(f"bundle {folder}: {rel} cannot be read ({e.strerror}; a symbolic link?)") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise BadInputError(f"bundle {folder}: {rel} is not a plain file")
+        if st.st_size > limit:
+            raise BadInputError(f"bundle {folder}: {rel} is {st.st_size:,} bytes, more than the {limit:,} it may be")
+        data = f.read(limit + 1)
+    if digest is not None and sha256_bytes(data) != digest:
+        raise BadInputError(f"bundle {folder}: {rel} is corrupt (its SHA-256 differs from {MANIFEST})")
+    return data
 
 
 def _manifest(folder: Path) -> dict[str, str]:
-    path = folder / MANIFEST
-    if folder.name.endswith(PARTIAL) or not path.exists():
+    if folder.name.endswith(PARTIAL) or not os.path.lexists(folder / MANIFEST):
         raise BadInputError(
             f"bundle {folder} is incomplete: {MANIFEST} is missing (its shard has not finished; "
             "run that shard again with the same settings to complete it)"
         )
+    try:
+        text = _read_file(folder, MANIFEST).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInputError(f"bundle {folder}: {MANIFEST} is not UTF-8 text") from None
     listed = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         digest, _, rel = line.partition("  ")
-        if len(digest) != 64 or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+        parts = PurePosixPath(rel).parts
+        if len(digest) != 64 or not rel or rel.startswith("/") or ".." in parts or "\\" in rel or rel == MANIFEST:
             raise BadInputError(f"bundle {folder}: {MANIFEST} line {n} is not 'SHA256  FILE'")
         listed[rel] = digest
     return listed
 
 
+def _check_tree(folder: Path, listed: dict[str, str]) -> None:
+    """Every entry of the bundle is a plain folder or a file its manifest lists: no
+    symbolic link (it could point anywhere) and nothing unlisted (nothing unchecked)."""
+    for parent, dirs, names in os.walk(folder):
+        for name in sorted(dirs + names):
+            path = Path(parent, name)
+            rel = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                raise BadInputError(f"bundle {folder}: {rel} is a symbolic link; a bundle holds plain files only")
+            if name in names and rel != MANIFEST and rel not in listed:
+                raise BadInputError(
+                    f"bundle {folder}: {rel} is not listed in {MANIFEST}; a bundle holds only the files it lists "
+                    "(remove the file if it does not belong there)"
+                )
+
+
+def _check_meta(folder: Path, meta: Any) -> dict[str, Any]:
+    """The bundle.json fields import uses: a known run kind, uid, run name and shard."""
+
+    def bad(name: str, problem: str) -> BadInputError:
+        return BadInputError(f"bundle {folder}: {META}, field {name!r}: {problem}")
+
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise BadInputError(f"bundle {folder}: {META} is not a {FORMAT} version {VERSION} file")
+    if meta.get("kind") not in SAMPLE_KINDS:
+        raise bad("kind", f"{meta.get('kind')!r} is not a run that writes bundles ({', '.join(SAMPLE_KINDS)})")
+    if not isinstance(meta.get("uid"), str) or not _UID.fullmatch(meta["uid"]):
+        raise bad("uid", f"{meta.get('uid')!r} is not 16 hexadecimal digits")
+    try:
+        check_name(meta.get("run"), "run name")  # type: ignore[arg-type]
+    except BadInputError as e:
+        raise bad("run", str(e)) from None
+    shard = meta.get("shard")
+    if not (isinstance(shard, list) and len(shard) == 2 and all(type(k) is int for k in shard)):
+        raise bad("shard", f"{shard!r} is not [K, N]")
+    try:
+        Shard(*shard)
+    except BadInputError as e:
+        raise bad("shard", str(e)) from None
+    return meta
+
+
 def read_bundle(folder: str | Path) -> Bundle:
-    """A complete bundle, every file checked against its manifest (a missing, changed or
-    unlisted file is refused with its name)."""
+    """A complete bundle, every file checked against its manifest (a missing, changed,
+    unlisted or linked file is refused with its name); its rows as JSON objects (checked
+    field by field when imported: :meth:`SampleRow.from_json`)."""
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise BadInputError(f"bundle {folder} is not a folder")
     listed = _manifest(folder)
-    for rel, digest in listed.items():
-        path = folder / rel
-        if not path.is_file():
-            raise BadInputError(f"bundle {folder}: {rel} (listed in {MANIFEST}) is missing")
-        if sha256_file(path) != digest:
-            raise BadInputError(f"bundle {folder}: {rel} is corrupt (its SHA-256 differs from {MANIFEST})")
     for name in (META, ROWS):
         if name not in listed:
             raise BadInputError(f"bundle {folder}: {MANIFEST} does not list {name}")
-    meta = _read_json(folder / META, folder)
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise BadInputError(f"bundle {folder}: {META} is not a {FORMAT} version {VERSION} file")
+    _check_tree(folder, listed)
+    data = {rel: _read_file(folder, rel, digest) for rel, digest in listed.items()}
+    try:
+        meta = _check_meta(folder, json.loads(data.pop(META)))
+        lines = data.pop(ROWS).decode("utf-8").splitlines()
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadInputError(f"bundle {folder}: {META} or {ROWS} is not UTF-8 JSON ({e})") from None
     rows = []
-    for n, line in enumerate((folder / ROWS).read_text(encoding="utf-8").splitlines(), 1):
-        row = json.loads(line)
-        for key in ("image", "mask"):
-            if row.get(key) not in listed:
-                raise BadInputError(f"bundle {folder}: {ROWS} line {n} names {row.get(key)!r}, not in {MANIFEST}")
+    for n, line in enumerate(lines, 1):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise BadInputError(f"bundle {folder}: {ROWS} line {n} is not JSON ({e})") from None
+    return Bundle(folder, meta, tuple(rows), data)
+
+
+def _checked_rows(bundle: Bundle, checker: RowChecker) -> list[SampleRow]:
+    """The bundle's rows, each checked field by field and against the workspace."""
+    kind, rows = SAMPLE_KINDS[bundle.meta["kind"]], []
+    for n, data in enumerate(bundle.rows, 1):
+        where = f"bundle {bundle.path}: {ROWS} line {n}"
+        row = SampleRow.from_json(data, bundle.files, kind, where)
+        checker.check(row, where)
         rows.append(row)
-    return Bundle(folder, meta, tuple(rows))
+    return rows
 
 
-def _check_row(ws: Workspace, bundle: Bundle, n: int, row: SampleRow) -> None:
-    """The row's image, mask version, parent, model and checkpoint are this workspace's."""
-    where = f"bundle {bundle.path}: {ROWS} line {n}"
-
-    def one(what: str, sql: str, value: int | None) -> Any:
-        rows = ws.query(sql, (value,)) if value is not None else [None]
-        if not rows:
-            raise BadInputError(
-                f"{where} names {what} {value}, which this workspace does not have (a bundle of another workspace?)"
-            )
-        return rows[0]
-
-    image = one("image", "SELECT sha256 FROM images WHERE id = ?", row.source_image_id)
-    if image is not None and row.checks.get("source_sha256") not in (None, image[0]):
-        raise BadInputError(
-            f"{where}: image {row.source_image_id} is not the image the sample was made from (a bundle of another workspace?)"
+def _stored(ws: Workspace) -> set[tuple[Any, ...]]:
+    """The identities (:meth:`SampleRow.identity`) of the samples of the kinds bundles hold."""
+    kinds = tuple(SAMPLE_KINDS.values())
+    return {
+        tuple(r)
+        for r in ws.query(
+            "SELECT kind, image_path, mask_path, seed, source_image_id, parent_sample_id FROM samples"
+            f" WHERE kind IN ({', '.join('?' * len(kinds))})",
+            kinds,
         )
-    mask = one("mask version", "SELECT image_id FROM mask_versions WHERE id = ?", row.mask_version_id)
-    if mask is not None and mask[0] != row.source_image_id:
-        raise BadInputError(f"{where}: mask version {row.mask_version_id} is not a mask of image {row.source_image_id}")
-    parent = one("sample", "SELECT image_path FROM samples WHERE id = ?", row.parent_sample_id)
-    if parent is not None and row.checks.get("parent_image") not in (None, parent[0]):
-        raise BadInputError(f"{where}: sample {row.parent_sample_id} is not the sample it was styled from")
-    one("model", "SELECT id FROM models WHERE id = ?", row.model_id)
-    one("checkpoint", "SELECT id FROM checkpoints WHERE id = ?", row.checkpoint_id)
-
-
-def _present(ws: Workspace, row: SampleRow) -> int | None:
-    image, mask = row.paths()
-    found = ws.query(
-        "SELECT id FROM samples WHERE kind = ? AND image_path = ? AND mask_path = ? AND seed IS ?"
-        " AND source_image_id IS ? AND parent_sample_id IS ?",
-        (row.kind, image, mask, row.seed, row.source_image_id, row.parent_sample_id),
-    )
-    return found[0][0] if found else None
+    }
 
 
 @dataclass(frozen=True)
@@ -320,42 +310,40 @@ class ImportReport:
 
 def import_bundles(ws: Workspace, folders: Iterable[str | Path]) -> tuple[list[ImportReport], list[str]]:
     """Merge complete bundles into ``ws`` in one transaction; returns a report per merged
-    bundle and the errors of those refused (incomplete, corrupt, another workspace's), which
-    add nothing. A sample already stored (same files, seed, source and parent) is not added
-    again, so importing a bundle twice adds nothing the second time."""
+    bundle and the errors of those refused (incomplete, corrupt, another workspace's, or any
+    row or file not what a shard writes), which add nothing: every row of every bundle is
+    checked before anything is written. A sample already stored (same files, seed, source
+    and parent) is not added again, so importing a bundle twice adds nothing the second
+    time. The new samples' files are written in one batch before their rows."""
     ws.require_writable("import-samples writes samples to it")
-    ready, errors = [], []
+    ready, errors, checker = [], [], RowChecker(ws)
     for folder in folders:
         try:
             bundle = read_bundle(folder)
-            rows = [SampleRow.from_json(r, bundle.path) for r in bundle.rows]
-            for n, row in enumerate(rows, 1):
-                _check_row(ws, bundle, n, row)
-            ready.append((bundle, rows))
+            ready.append((bundle, _checked_rows(bundle, checker)))
         except DiffGenError as e:
             errors.append(str(e))
     reports = []
     with ws.transaction():
+        stored, plans = _stored(ws), []
         for bundle, rows in ready:
-            added, present = [], 0
+            new = []
             for row in rows:
-                if _present(ws, row) is None:
-                    added.append(row.store(ws))
-                else:
-                    present += 1
+                if row.identity() not in stored:
+                    stored.add(row.identity())
+                    new.append(row)
+            plans.append((bundle, new, len(rows) - len(new)))
+        files = {ws.path(rel): data for _, new, _ in plans for row in new for rel, data in zip(row.paths(), row.pngs())}
+        atomic_write_many(files.items())
+        for bundle, new, present in plans:
+            added = [row.store(ws, files_written=True) for row in new]
             meta = bundle.meta
             ws.add_result(
                 IMPORT_RESULT,
                 meta["uid"],
-                {
-                    "path": str(bundle.path),
-                    "run": meta.get("run"),
-                    "shard": meta.get("shard"),
-                    "added": added,
-                    "present": present,
-                },
+                {"path": str(bundle.path), "run": meta["run"], "shard": meta["shard"], "added": added, "present": present},
             )
-            reports.append(ImportReport(str(bundle.path), str(meta.get("run")), _shard_text(meta), tuple(added), present))
+            reports.append(ImportReport(str(bundle.path), meta["run"], _shard_text(meta), tuple(added), present))
     return reports, errors
 
 

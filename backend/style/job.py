@@ -28,9 +28,10 @@ from backend.gates import GateConfig
 from backend.inpaint.config import InpaintConfig
 from backend.inpaint.quality import gate_config, score_child
 from backend.io.images import load_rgb
-from backend.jobs.bundles import BundleWriter, SampleRow, bundle_folder, run_identity
+from backend.jobs.bundles import BundleWriter, bundle_folder, run_identity
 from backend.jobs.context import JobContext
 from backend.jobs.params import JobResult
+from backend.jobs.sample_row import SampleRow
 from backend.jobs.shards import Shard
 from backend.style import networks
 from backend.style.colour import match_colours

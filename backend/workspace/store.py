@@ -27,6 +27,7 @@ from backend.gates import GateScore
 from backend.io.files import atomic_write_bytes, encode_png, remove_stale_temps, sha256_bytes
 from backend.io.images import read_png_fast
 from backend.workspace import access
+from backend.workspace.names import check_name
 from backend.workspace.roles import ROLES, TRAIN
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -98,9 +99,11 @@ def sample_pngs(image: np.ndarray, mask: np.ndarray) -> tuple[bytes, bytes]:
 
 
 def sample_paths(kind: str, img_bytes: bytes, mask_bytes: bytes) -> tuple[str, str]:
-    """Where a sample's files go: named by their content, so the same sample has the same paths."""
+    """Where a sample's files go: named by their content, so the same sample has the same paths
+    (the kind is a folder name: checked, so no kind can place them outside ``samples/``)."""
     tag = sha256_bytes(img_bytes + mask_bytes)[:12]
-    return f"samples/{kind}/{tag}.png", f"samples/{kind}/{tag}_mask.png"
+    folder = check_name(kind, "sample kind")
+    return f"samples/{folder}/{tag}.png", f"samples/{folder}/{tag}_mask.png"
 
 
 def _image(row: sqlite3.Row) -> ImageRecord:
@@ -446,13 +449,17 @@ class Workspace:
         job_id: int | None = None,
         seed: int | None = None,
         params: dict | None = None,
+        files_written: bool = False,
     ) -> SampleRecord:
         """:meth:`add_sample` from the PNG files' bytes (as :func:`sample_pngs` makes them),
-        written unchanged: a sample made elsewhere (a shard's bundle) is stored byte for byte."""
+        written unchanged: a sample made elsewhere (a shard's bundle) is stored byte for byte.
+        ``files_written``: the caller already wrote them to their :func:`sample_paths` (a
+        bundle import writes all its files in one batch before their rows)."""
         self.require_writable()
         img_rel, mask_rel = sample_paths(kind, img_bytes, mask_bytes)
-        atomic_write_bytes(self.path(img_rel), img_bytes)
-        atomic_write_bytes(self.path(mask_rel), mask_bytes)
+        if not files_written:
+            atomic_write_bytes(self.path(img_rel), img_bytes)
+            atomic_write_bytes(self.path(mask_rel), mask_bytes)
         with self.transaction() as c:
             cur = c.execute(
                 "INSERT INTO samples (kind, set_name, source_image_id, mask_version_id, parent_sample_id,"
