@@ -187,8 +187,12 @@ def export_rater_pack(ws: Workspace, survey: Survey, out: str | Path, rater: str
     """
     target = _pack_folder(ws, Path(out))
     its = [
-        (r["code"], r["image_path"], r["mask_path"])
-        for r in ws.query("SELECT code, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))
+        (
+            r["code"],
+            ws.stored(r["image_path"], "survey_items", r["id"], "image_path"),
+            ws.stored(r["mask_path"], "survey_items", r["id"], "mask_path"),
+        )
+        for r in ws.query("SELECT id, code, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))
     ]
     secrets.SystemRandom().shuffle(its)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -196,8 +200,8 @@ def export_rater_pack(ws: Workspace, survey: Survey, out: str | Path, rater: str
     try:
         os.chmod(tmp, 0o755)
         for code, image, mask in its:
-            for rel, name in ((image, f"{code}.png"), (mask, f"{code}_mask.png")):
-                atomic_write_bytes(tmp / "images" / name, ws.path(rel).read_bytes())
+            for path, name in ((image, f"{code}.png"), (mask, f"{code}_mask.png")):
+                atomic_write_bytes(tmp / "images" / name, path.read_bytes())
         blank = {q: "" for q in CSV_FIELDS}
         write_csv(tmp / PACK_SHEET, CSV_FIELDS, [blank | {"rater": rater or "", "item": code} for code, *_ in its])
         prefilled = "; already filled in" if rater else ""

@@ -26,7 +26,7 @@ from backend.errors import WorkspaceError
 from backend.gates import GateScore
 from backend.io.files import atomic_write_bytes, encode_png, remove_stale_temps, sha256_bytes
 from backend.io.images import read_png_fast
-from backend.workspace import access
+from backend.workspace import access, integrity
 from backend.workspace.roles import ROLES, TRAIN
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -121,14 +121,18 @@ def _image(row: sqlite3.Row) -> ImageRecord:
     )
 
 
-def _mask(row: sqlite3.Row) -> MaskVersion:
+def _json(row: sqlite3.Row, table: str, root: Path) -> Any:
+    return integrity.stored_json(root, row["params_json"], table, row["id"], "params_json")
+
+
+def _mask(row: sqlite3.Row, root: Path) -> MaskVersion:
     return MaskVersion(
         row["id"],
         row["image_id"],
         row["version"],
         row["parent_id"],
         row["operation"],
-        json.loads(row["params_json"]),
+        _json(row, "mask_versions", root),
         row["path"],
         row["sha256"],
         row["area"],
@@ -136,7 +140,7 @@ def _mask(row: sqlite3.Row) -> MaskVersion:
     )
 
 
-def _sample(row: sqlite3.Row) -> SampleRecord:
+def _sample(row: sqlite3.Row, root: Path) -> SampleRecord:
     return SampleRecord(
         row["id"],
         row["kind"],
@@ -146,7 +150,7 @@ def _sample(row: sqlite3.Row) -> SampleRecord:
         row["parent_sample_id"],
         row["model_id"],
         row["seed"],
-        json.loads(row["params_json"]),
+        _json(row, "samples", root),
         row["image_path"],
         row["mask_path"],
         row["created_at"],
@@ -174,8 +178,15 @@ class Workspace:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as e:  # e.g. a parent is a file
                 raise WorkspaceError(f"cannot create the workspace folder {self.root}: {e.strerror}") from None
+        else:
+            integrity.check_not_empty(self.root, db)
         self._local = threading.local()
         self._check_access(db)
+        try:
+            integrity.check_database(self.root, db, self.conn)
+        except sqlite3.DatabaseError as e:
+            self.close()
+            raise integrity.not_sqlite(self.root, db, e) from None
         self._migrate()
 
     @classmethod
@@ -264,6 +275,10 @@ class Workspace:
         p = Path(rel)
         return p if p.is_absolute() else self.root / p
 
+    def stored(self, value: object, table: str, row_id: object, column: str) -> Path:
+        """The file a path stored in the database names, refused unless it lies in the workspace."""
+        return integrity.stored_path(self.root, value, table, row_id, column)
+
     def rel(self, p: str | Path) -> str:
         p = Path(p)
         try:
@@ -295,7 +310,7 @@ class Workspace:
         """The image as 8-bit RGB (the converted copy when the source needed conversion)."""
         rec = image_id if isinstance(image_id, ImageRecord) else self.image(image_id)
         if rec.stored_path:
-            return read_png_fast(self.path(rec.stored_path))
+            return read_png_fast(self.stored(rec.stored_path, "images", rec.id, "stored_path"))
         from backend.io.images import load_rgb
 
         return load_rgb(rec.source_path)[0]
@@ -330,13 +345,16 @@ class Workspace:
 
     # -- masks -----------------------------------------------------------------------
     def mask_versions(self, image_id: int) -> list[MaskVersion]:
-        return [_mask(r) for r in self.query("SELECT * FROM mask_versions WHERE image_id = ? ORDER BY version", (image_id,))]
+        return [
+            _mask(r, self.root)
+            for r in self.query("SELECT * FROM mask_versions WHERE image_id = ? ORDER BY version", (image_id,))
+        ]
 
     def mask_version(self, mask_id: int) -> MaskVersion:
         rows = self.query("SELECT * FROM mask_versions WHERE id = ?", (mask_id,))
         if not rows:
             raise WorkspaceError(f"no mask version with id {mask_id}")
-        return _mask(rows[0])
+        return _mask(rows[0], self.root)
 
     def current_mask(self, image_id: int) -> MaskVersion:
         rec = self.image(image_id)
@@ -346,7 +364,7 @@ class Workspace:
 
     def read_mask(self, mask: int | MaskVersion) -> np.ndarray:
         mv = mask if isinstance(mask, MaskVersion) else self.mask_version(mask)
-        return read_png_fast(self.path(mv.path), grey=True)
+        return read_png_fast(self.stored(mv.path, "mask_versions", mv.id, "path"), grey=True)
 
     def add_mask_version(
         self,
@@ -480,7 +498,7 @@ class Workspace:
         rows = self.query("SELECT * FROM samples WHERE id = ?", (sample_id,))
         if not rows:
             raise WorkspaceError(f"no sample with id {sample_id}")
-        return _sample(rows[0])
+        return _sample(rows[0], self.root)
 
     def samples(
         self, kind: str | None = None, source_image_id: int | None = None, set_name: str | None = None
@@ -491,11 +509,14 @@ class Workspace:
                 clauses.append(f"{col} = ?")
                 params.append(val)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        return [_sample(r) for r in self.query(f"SELECT * FROM samples{where} ORDER BY id", tuple(params))]
+        return [_sample(r, self.root) for r in self.query(f"SELECT * FROM samples{where} ORDER BY id", tuple(params))]
 
     def read_sample(self, sample: int | SampleRecord) -> tuple[np.ndarray, np.ndarray]:
         s = sample if isinstance(sample, SampleRecord) else self.sample(sample)
-        return read_png_fast(self.path(s.image_path)), read_png_fast(self.path(s.mask_path), grey=True)
+        return (
+            read_png_fast(self.stored(s.image_path, "samples", s.id, "image_path")),
+            read_png_fast(self.stored(s.mask_path, "samples", s.id, "mask_path"), grey=True),
+        )
 
     def set_review(self, sample_id: int, decision: str, note: str = "") -> None:
         """Store a keep/reject/undecided decision at once (committed before returning)."""
