@@ -188,6 +188,17 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def refuse_overwrite(existing: list[Path], what: str) -> None:
+    """Nothing is overwritten without asking: a refusal naming what is there, before anything is
+    written, unless the caller was told ``--overwrite`` (and then does not call this)."""
+    if existing:
+        shown = ", ".join(str(p) for p in existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+        raise DiffGenError(
+            f"{what}: {shown} already exist{'s' * (len(existing) == 1)}; nothing was written. "
+            "Choose another place, or add --overwrite to replace"
+        )
+
+
 def check_new_folder(out: Path) -> None:
     """OUT must be absent or an empty folder: an export (of data or a model) takes its place whole."""
     if out.exists() and not out.is_dir():

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from backend.errors import BadInputError
-from backend.io.files import atomic_write_bytes, atomic_write_text
+from backend.io.files import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from backend.reports.csvio import csv_text, read_csv, write_csv
 from backend.survey.model import CSV_FIELDS, QUESTIONS, Survey, check_value, raters
 from backend.survey.sessions import name_seed
@@ -42,7 +42,13 @@ def export_answers(ws: Workspace, survey: Survey, with_truth: bool = False) -> s
     return csv_text(*answer_rows(ws, survey, with_truth))
 
 
-def export_answers_csv(ws: Workspace, survey: Survey, path: str | Path, with_truth: bool = False) -> Path:
+def export_answers_csv(
+    ws: Workspace, survey: Survey, path: str | Path, with_truth: bool = False, overwrite: bool = False
+) -> Path:
+    """Write the answers CSV; an existing file is replaced only with ``overwrite``."""
+    path = Path(path)
+    if not overwrite:
+        refuse_overwrite([path] if path.exists() else [], "the answers CSV")
     return write_csv(path, *answer_rows(ws, survey, with_truth))
 
 
