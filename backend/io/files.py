@@ -9,6 +9,7 @@ so the leftovers of a killed writer can be told from a live writer's and removed
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import os
 import re
@@ -47,9 +48,42 @@ def temp_prefix(path: Path) -> str:
 
 
 def staging_dir(final: Path) -> Path:
-    """A new empty hidden folder beside ``final``, to fill and then rename into place."""
+    """A new empty hidden folder beside ``final``, to fill and then rename into place. The
+    staging folders of earlier writers of ``final`` that were killed (a dead pid) go first:
+    nothing else would ever remove them."""
     final.parent.mkdir(parents=True, exist_ok=True)
+    for old in final.parent.glob(f".{glob.escape(final.name)}.*{TEMP_SUFFIX}"):
+        if old.is_dir() and not old.is_symlink() and is_stale_temp(old):
+            shutil.rmtree(old, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix=temp_prefix(final), suffix=TEMP_SUFFIX, dir=final.parent))
+
+
+class DiskFullError(DiffGenError, OSError):
+    """No space left (or quota exceeded) while writing a file. A DiffGenError, so the CLI and
+    the app show its message, not a traceback; still an OSError with its errno, so callers
+    that stop cleanly on a full disk (the importer, training) recognise it."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6)):
+        if n >= scale / 10:
+            return f"{n / scale:.1f} {unit}"
+    return f"{max(1, round(n / 1e3))} kB"
+
+
+def disk_full(e: OSError, path: Path, size: int) -> DiskFullError:
+    """The clear error for a write of ``size`` bytes to ``path`` that found the disk full."""
+    try:
+        free = f", {_size(shutil.disk_usage(path.parent).free)} free there"
+    except OSError:
+        free = ""
+    return DiskFullError(
+        e.errno,
+        f"disk full while writing {path} ({e.strerror}): it needs {_size(size)}{free}; free some space and run it again",
+    )
 
 
 def _write_and_sync(fd: int, data: bytes) -> None:
@@ -60,7 +94,18 @@ def _write_and_sync(fd: int, data: bytes) -> None:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` whole or not at all; a full disk is a :class:`DiskFullError`
+    naming the file, the size and the space left."""
     path = Path(path)
+    try:
+        return _atomic_write(path, data)
+    except OSError as e:
+        if e.errno in DISK_FULL and not isinstance(e, DiskFullError):
+            raise disk_full(e, path, len(data)) from None
+        raise
+
+
+def _atomic_write(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     try:

@@ -232,7 +232,8 @@ class Workspace:
         try:
             yield c
         except BaseException:
-            c.execute("ROLLBACK")
+            if c.in_transaction:  # SQLite ends it itself on some errors (a full disk)
+                c.execute("ROLLBACK")
             raise
         c.execute("COMMIT")
 
