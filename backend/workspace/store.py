@@ -570,8 +570,10 @@ class Workspace:
 
     def results(self, kind: str, key: str, limit: int = 1) -> list[Any]:
         """The newest ``limit`` values stored under ``kind`` and ``key``, newest first."""
-        sql = "SELECT value_json FROM results WHERE kind = ? AND key = ? ORDER BY id DESC LIMIT ?"
-        return [json.loads(r[0]) for r in self.query(sql, (kind, key, limit))]
+        sql = "SELECT id, value_json FROM results WHERE kind = ? AND key = ? ORDER BY id DESC LIMIT ?"
+        return [
+            integrity.stored_json(self.root, r[1], "results", r[0], "value_json") for r in self.query(sql, (kind, key, limit))
+        ]
 
     # -- summary -----------------------------------------------------------------------
     def info(self) -> dict:

@@ -116,38 +116,47 @@ def test_the_web_rater_never_serves_a_file_outside_the_workspace(ws, tmp_path, o
         _web_image(ws, tmp_path)
 
 
+SQL = {
+    "schema-0": "PRAGMA user_version = 0",
+    "missing-table": "DROP TABLE reviews",
+    "bad-params-json": "UPDATE samples SET params_json = '{not json' WHERE id = (SELECT MIN(id) FROM samples)",
+    "outside-path": "UPDATE samples SET image_path = '/etc/passwd' WHERE id = (SELECT MIN(id) FROM samples)",
+    "bad-survey-params": "UPDATE surveys SET params_json = 'oops'",
+    "bad-job-params": "INSERT INTO jobs (kind, status, params_json, position, created_at)"
+    " VALUES ('inpaint', 'queued', '[1,', 0, '')",
+}
+
+
 def _damage(db: Path, case: str) -> None:
     if case == "zero-byte":
         db.write_bytes(b"")
     elif case == "not-sqlite":
         db.write_bytes(b"GIF89a this is not a database" * 40)
     else:
-        sql = {
-            "schema-0": "PRAGMA user_version = 0",
-            "missing-table": "DROP TABLE reviews",
-            "bad-params-json": "UPDATE samples SET params_json = '{not json' WHERE id = (SELECT MIN(id) FROM samples)",
-            "outside-path": "UPDATE samples SET image_path = '/etc/passwd' WHERE id = (SELECT MIN(id) FROM samples)",
-        }[case]
         with sqlite3.connect(db) as c:
             c.execute("PRAGMA foreign_keys=OFF")
-            c.execute(sql)
+            c.execute(SQL[case])
         c.close()
     for side in ("-wal", "-shm"):
         Path(f"{db}{side}").unlink(missing_ok=True)
 
 
+EXPORT = ["export", "OUT"]
 DAMAGE = [
-    ("zero-byte", "workspace.sqlite is empty (0 bytes)"),
-    ("not-sqlite", "workspace.sqlite is not a readable SQLite database"),
-    ("schema-0", "workspace.sqlite has schema version 0 but holds tables"),
-    ("missing-table", "workspace.sqlite lacks the table reviews"),
-    ("bad-params-json", "params_json = '{not json' is not valid JSON"),
-    ("outside-path", "image_path = '/etc/passwd' is an absolute path"),
+    ("zero-byte", EXPORT, "workspace.sqlite is empty (0 bytes)"),
+    ("not-sqlite", EXPORT, "workspace.sqlite is not a readable SQLite database"),
+    ("schema-0", EXPORT, "workspace.sqlite has schema version 0 but holds tables"),
+    ("missing-table", EXPORT, "workspace.sqlite lacks the table reviews"),
+    ("bad-params-json", EXPORT, "params_json = '{not json' is not valid JSON"),
+    ("outside-path", EXPORT, "image_path = '/etc/passwd' is an absolute path"),
+    ("bad-survey-params", ["survey", "list"], "surveys row 1, params_json = 'oops' is not valid JSON"),
+    ("bad-job-params", ["jobs", "list"], "jobs row 1, params_json = '[1,' is not valid JSON"),
 ]
 
 
-@pytest.mark.parametrize(("case", "message"), DAMAGE, ids=[c for c, _ in DAMAGE])
-def test_a_damaged_database_is_a_message_from_the_real_cli(ws, tmp_path, case, message):
+@pytest.mark.parametrize(("case", "command", "message"), DAMAGE, ids=[c for c, *_ in DAMAGE])
+def test_a_damaged_database_is_a_message_from_the_real_cli(ws, tmp_path, case, command, message):
+    make_survey(ws)
     ws.close()
     db = ws.root / "workspace.sqlite"
     # a checkpoint merges the WAL, so the damage is to the whole database
@@ -156,8 +165,9 @@ def test_a_damaged_database_is_a_message_from_the_real_cli(ws, tmp_path, case, m
     c.close()
     _damage(db, case)
     before = db.read_bytes()
+    argv = [str(tmp_path / "export") if a == "OUT" else a for a in command]
     out = subprocess.run(
-        [sys.executable, "-m", "diffgen_gui", "export", "--workspace", str(ws.root), str(tmp_path / "export")],
+        [sys.executable, "-m", "diffgen_gui", *argv, "--workspace", str(ws.root)],
         capture_output=True,
         text=True,
         timeout=120,
