@@ -26,7 +26,7 @@ WAITING = (h11.IDLE, h11.SEND_BODY)  # the client's side of a request not yet re
 @dataclass(frozen=True)
 class ConnectionLimits:
     request_timeout_s: float = 10.0
-    per_client: int = 48
+    per_client: int = 64
 
 
 def limited_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
