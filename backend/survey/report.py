@@ -356,15 +356,8 @@ def ratings_figure(res: SurveyResults) -> bytes | None:
     return png_bytes(fig, dpi=110, tight=True)
 
 
-REPORT_FILES = (
-    "report.md",
-    "table7.csv",
-    "detection.csv",
-    "agreement.csv",
-    "answers.csv",
-    "confusion.png",
-    "ratings_by_kind.png",
-)
+FIGURES = ("confusion.png", "ratings_by_kind.png")  # written when there are answers to draw
+REPORT_FILES = ("report.md", "table7.csv", "detection.csv", "agreement.csv", "answers.csv", *FIGURES)
 
 
 def write_report(
