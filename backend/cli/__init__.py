@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -70,6 +71,11 @@ def main(argv: list[str] | None = None, extra: Sequence[Register] = (), default:
         return int(args.func(args) or 0)
     except DiffGenError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except sqlite3.OperationalError as e:
+        if e.sqlite_errorcode != sqlite3.SQLITE_FULL:
+            raise
+        print(f"error: disk full while writing the workspace database ({e}): free some space and run it again", file=sys.stderr)
         return 1
     except Cancelled as e:
         print(f"cancelled{': ' + str(e) if str(e) else ''}", file=sys.stderr)

@@ -18,6 +18,7 @@ def register(sub) -> None:
     p.add_argument("--count", type=int, default=40)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="write into a folder that already holds images/ or masks/")
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("import", help="import a dataset folder into a workspace (created if new)")
@@ -97,7 +98,7 @@ def cmd_demo_data(a: argparse.Namespace) -> int:
     from backend.data.demo import write_demo_dataset
 
     with tqdm_progress("demo data", "img") as prog:
-        out = write_demo_dataset(a.out, count=a.count, size=a.size, seed=a.seed, progress=prog)
+        out = write_demo_dataset(a.out, count=a.count, size=a.size, seed=a.seed, progress=prog, overwrite=a.overwrite)
     print(f"Wrote {a.count} demo image/mask pairs ({a.size}x{a.size}, seed {a.seed}) to {out}")
     return 0
 

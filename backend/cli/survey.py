@@ -98,6 +98,7 @@ def register(sub) -> None:
     p.add_argument("--survey", required=True)
     p.add_argument("--out", help="output folder (default WS/reports/survey-NAME)")
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the CIs")
+    p.add_argument("--overwrite", action="store_true", help="replace report files already in --out")
     p.set_defaults(func=cmd_report)
 
     p = ss.add_parser("import-answers", help="import answers collected elsewhere (CSV; all or nothing)")
@@ -114,6 +115,7 @@ def register(sub) -> None:
     p.add_argument("--survey", required=True)
     p.add_argument("csv")
     p.add_argument("--with-truth", action="store_true", help="add each item's true kind (unblinds!)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing CSV")
     p.set_defaults(func=cmd_export)
 
     p = ss.add_parser(
@@ -247,7 +249,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     from backend.survey.report import write_report
 
     ws = open_workspace(a)
-    files = write_report(ws, get_survey(ws, a.survey), a.out, n_boot=a.bootstrap)
+    files = write_report(ws, get_survey(ws, a.survey), a.out, n_boot=a.bootstrap, overwrite=a.overwrite)
     folder = next(iter(files.values())).parent
     print(f"Wrote {len(files)} files to {folder}: {', '.join(files)}")
     return 0
@@ -270,7 +272,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     from backend.survey import export_answers_csv, get_survey
 
     ws = open_workspace(a)
-    path = export_answers_csv(ws, get_survey(ws, a.survey), a.csv, a.with_truth)
+    path = export_answers_csv(ws, get_survey(ws, a.survey), a.csv, a.with_truth, overwrite=a.overwrite)
     print(f"Wrote {path}" + (" (with the truth column: do not hand it to raters)" if a.with_truth else ""))
     return 0
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from backend.config.paths import resource
-from backend.io.files import atomic_write_bytes, encode_png
+from backend.io.files import atomic_write_bytes, encode_png, refuse_overwrite
 
 
 @dataclass(frozen=True)
@@ -124,10 +124,19 @@ def generate_item(seed: int, index: int, size: int = 256, recipe: dict | None = 
 
 
 def write_demo_dataset(
-    out: str | Path, count: int = 40, size: int = 256, seed: int = 0, progress: Callable[[int, int, str], None] | None = None
+    out: str | Path,
+    count: int = 40,
+    size: int = 256,
+    seed: int = 0,
+    progress: Callable[[int, int, str], None] | None = None,
+    overwrite: bool = False,
 ) -> Path:
-    """Write ``count`` image/mask pairs in the Kvasir layout (``images/``, ``masks/``)."""
+    """Write ``count`` image/mask pairs in the Kvasir layout (``images/``, ``masks/``). A folder
+    that already holds a dataset is refused unless ``overwrite``: procedural images written into
+    a real dataset would later be imported as real ones."""
     out = Path(out)
+    if not overwrite:
+        refuse_overwrite([d for d in (out / "images", out / "masks") if d.is_dir() and any(d.iterdir())], f"demo data into {out}")
     recipe = load_recipe()
     for i in range(count):
         item = generate_item(seed, i, size, recipe)

@@ -431,7 +431,7 @@ def ensure_demo_workspace(
         # A first run that was interrupted is finished here: the data are deterministic (same
         # bytes when rewritten) and a re-import adds only the pairs still missing.
         if len(list((data / "images").glob("*.jpg"))) < count:
-            write_demo_dataset(data, count=count, size=size, seed=seed, progress=progress)
+            write_demo_dataset(data, count=count, size=size, seed=seed, progress=progress, overwrite=True)
         import_dataset(ws, data, copy=False, progress=progress)
     return ws
 

@@ -72,6 +72,11 @@ def _items(paths: list[Path]) -> tuple[SetItem, ...]:
     return tuple(SetItem(p, sha256_file(p)) for p in paths)
 
 
+def _sample_items(ws: Workspace, rows: list[SampleRecord]) -> tuple[SetItem, ...]:
+    """The samples' image files, each checked to lie in the workspace (the rows come from disk)."""
+    return _items([ws.stored(s.image_path, "samples", s.id, "image_path") for s in rows])
+
+
 def set_names(ws: Workspace) -> list[str]:
     """Sample set names present in the workspace, in order of first appearance."""
     return [r[0] for r in ws.query("SELECT set_name FROM samples GROUP BY set_name ORDER BY MIN(id)")]
@@ -83,17 +88,17 @@ def resolve_set(spec: str, ws: Workspace | None = None) -> ImageSet:
         if spec.lower() == REAL:
             items = []
             for rec in generation_images(ws):  # never the held-out test images
-                path = ws.path(rec.stored_path) if rec.stored_path else Path(rec.source_path)
+                path = ws.stored(rec.stored_path, "images", rec.id, "stored_path") if rec.stored_path else Path(rec.source_path)
                 # a converted copy has other bytes than the source: hash what is read
                 items.append(SetItem(path, sha256_file(path) if rec.stored_path else rec.sha256))
             return _nonempty(ImageSet("Real", spec, tuple(items)), "the workspace has no images")
         if spec.startswith("samples:"):
             kind = spec.split(":", 1)[1]
             rows = ws.samples(kind=kind)
-            return _nonempty(ImageSet(kind, spec, _items([ws.path(s.image_path) for s in rows])), f"no samples of kind {kind!r}")
+            return _nonempty(ImageSet(kind, spec, _sample_items(ws, rows)), f"no samples of kind {kind!r}")
         rows = ws.samples(set_name=spec)
         if rows:
-            return ImageSet(spec, spec, _items([ws.path(s.image_path) for s in rows]))
+            return ImageSet(spec, spec, _sample_items(ws, rows))
     folder = Path(spec).expanduser()
     if folder.is_dir():
         return _nonempty(ImageSet(folder.name, spec, _items(folder_images(folder))), f"no image files in {folder}")
@@ -221,7 +226,7 @@ def sample_index_sets(spec: str, ws: Workspace, count: int) -> tuple[list[ImageS
             elif k < count:
                 chosen[k][image_id] = s
     name = spec.split(":", 1)[1] if spec.startswith("samples:") else spec
-    sets = [ImageSet(name, spec, _items([ws.path(s.image_path) for _, s in sorted(c.items())])) for c in chosen]
+    sets = [ImageSet(name, spec, _sample_items(ws, [s for _, s in sorted(c.items())])) for c in chosen]
     notes = [
         f"{name}: set {k + 1} lacks {len(per_image) - len(s)} of the {len(per_image)} images (they have no sample {k + 1})"
         for k, s in enumerate(sets)

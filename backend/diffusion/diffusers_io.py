@@ -34,6 +34,7 @@ from backend.diffusion.model import build_model
 from backend.diffusion.registry import (
     new_model_folder,
     register_model,
+    stored_model_folder,
     write_model_folder,
 )
 from backend.errors import BadInputError, DiffGenError
@@ -78,7 +79,7 @@ def registered_folder(ws: Workspace, name: str) -> tuple[Path, dict[str, Any]]:
     if not rows:
         names = [r[0] for r in ws.query("SELECT DISTINCT name FROM models ORDER BY name")]
         raise DiffGenError(f"no model named {name!r} in this workspace (models: {', '.join(names) or 'none'})")
-    return ws.path(rows[0]["path"]), dict(rows[0])
+    return stored_model_folder(ws, rows[0]), dict(rows[0])
 
 
 def export_model(ws: Workspace, name: str, out: str | Path) -> Path:

@@ -167,8 +167,14 @@ def latest_checkpoint_id(ws: Workspace, model_id: int) -> int | None:
     return rows[0][0] if rows else None
 
 
+def stored_model_folder(ws: Workspace, row) -> Path:
+    """A registered model's run folder (``models`` row with id and path), refused when the
+    stored path leads outside the workspace."""
+    return ws.stored(row["path"], "models", row["id"], "path")
+
+
 def _ref(ws: Workspace, row, note: str = "") -> ModelRef:
-    return ModelRef(row["id"], ws.path(row["path"]), row["target"], row["cluster"], note)
+    return ModelRef(row["id"], stored_model_folder(ws, row), row["target"], row["cluster"], note)
 
 
 def _with_weights(ws: Workspace, rows: list) -> tuple[sqlite3.Row | None, list[str]]:
@@ -176,7 +182,7 @@ def _with_weights(ws: Workspace, rows: list) -> tuple[sqlite3.Row | None, list[s
     (rows of runs killed before their first checkpoint, or of deleted folders)."""
     empty: list[str] = []
     for row in rows:
-        if (ws.path(row["path"]) / "config.json").exists():
+        if (stored_model_folder(ws, row) / "config.json").exists():
             return row, empty
         empty.append(f"{row['name']} ({row['path']})")
     return None, empty

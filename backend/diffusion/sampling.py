@@ -13,7 +13,7 @@ import torch
 from backend.config.device import pick_device
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import create_diffusion
-from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_model
+from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_model, stored_model_folder
 from backend.diffusion.train_data import from_model_range
 from backend.diffusion.train_io import sample_sheet, write_sheet
 from backend.errors import Cancelled, DiffGenError
@@ -30,7 +30,7 @@ def model_for(ws: Workspace, choice: str) -> ModelRef:
         )
         if not rows:
             raise DiffGenError(f"no trained model for cluster {k} of the current clustering")
-        return ModelRef(rows[0]["id"], ws.path(rows[0]["path"]), "cluster", k)
+        return ModelRef(rows[0]["id"], stored_model_folder(ws, rows[0]), "cluster", k)
     return resolve_model(ws, None, "full" if choice == "full" else choice)
 
 

@@ -9,6 +9,7 @@ so the leftovers of a killed writer can be told from a live writer's and removed
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import os
 import re
@@ -48,9 +49,42 @@ def temp_prefix(path: Path) -> str:
 
 
 def staging_dir(final: Path) -> Path:
-    """A new empty hidden folder beside ``final``, to fill and then rename into place."""
+    """A new empty hidden folder beside ``final``, to fill and then rename into place. The
+    staging folders of earlier writers of ``final`` that were killed (a dead pid) go first:
+    nothing else would ever remove them."""
     final.parent.mkdir(parents=True, exist_ok=True)
+    for old in final.parent.glob(f".{glob.escape(final.name)}.*{TEMP_SUFFIX}"):
+        if old.is_dir() and not old.is_symlink() and is_stale_temp(old):
+            shutil.rmtree(old, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix=temp_prefix(final), suffix=TEMP_SUFFIX, dir=final.parent))
+
+
+class DiskFullError(DiffGenError, OSError):
+    """No space left (or quota exceeded) while writing a file. A DiffGenError, so the CLI and
+    the app show its message, not a traceback; still an OSError with its errno, so callers
+    that stop cleanly on a full disk (the importer, training) recognise it."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6)):
+        if n >= scale / 10:
+            return f"{n / scale:.1f} {unit}"
+    return f"{max(1, round(n / 1e3))} kB"
+
+
+def disk_full(e: OSError, path: Path, size: int) -> DiskFullError:
+    """The clear error for a write of ``size`` bytes to ``path`` that found the disk full."""
+    try:
+        free = f", {_size(shutil.disk_usage(path.parent).free)} free there"
+    except OSError:
+        free = ""
+    return DiskFullError(
+        e.errno,
+        f"disk full while writing {path} ({e.strerror}): it needs {_size(size)}{free}; free some space and run it again",
+    )
 
 
 def _write_and_sync(fd: int, data: bytes) -> None:
@@ -73,30 +107,46 @@ def _open_temp(path: Path) -> tuple[int, str]:
     return fd, tmp
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    path = Path(path)
-    fd, tmp = _open_temp(path)
+@contextmanager
+def _full_disk_named(path: Path, size: int) -> Iterator[None]:
+    """A full disk inside the block becomes a :class:`DiskFullError` naming ``path``, the size
+    and the space left."""
     try:
-        _write_and_sync(fd, data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        yield
+    except OSError as e:
+        if e.errno in DISK_FULL and not isinstance(e, DiskFullError):
+            raise disk_full(e, path, size) from None
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` whole or not at all; a full disk is a :class:`DiskFullError`
+    naming the file, the size and the space left."""
+    path = Path(path)
+    with _full_disk_named(path, len(data)):
+        fd, tmp = _open_temp(path)
+        try:
+            _write_and_sync(fd, data)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
     _fsync_dir(path.parent)
     return path
 
 
 def _synced_temp(path: Path, data: bytes) -> str:
     """A temp file beside ``path`` holding ``data``, on disk; its name."""
-    fd, tmp = _open_temp(path)
-    try:
-        _write_and_sync(fd, data)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _full_disk_named(path, len(data)):
+        fd, tmp = _open_temp(path)
+        try:
+            _write_and_sync(fd, data)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return tmp
 
 
@@ -234,6 +284,17 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def refuse_overwrite(existing: list[Path], what: str) -> None:
+    """Nothing is overwritten without asking: a refusal naming what is there, before anything is
+    written, unless the caller was told ``--overwrite`` (and then does not call this)."""
+    if existing:
+        shown = ", ".join(str(p) for p in existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+        raise DiffGenError(
+            f"{what}: {shown} already exist{'s' * (len(existing) == 1)}; nothing was written. "
+            "Choose another place, or add --overwrite to replace"
+        )
 
 
 def check_new_folder(out: Path) -> None:

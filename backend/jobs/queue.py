@@ -18,6 +18,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from backend.errors import Cancelled, DiffGenError, WorkspaceError
@@ -27,6 +28,7 @@ from backend.jobs.kinds import REGISTRY
 from backend.jobs.params import JobParams, JobResult
 from backend.masks.ops import apply_operation
 from backend.workspace import Workspace, inserted_id, now
+from backend.workspace.integrity import stored_json
 from backend.workspace.selection import ImageSelection
 
 
@@ -103,17 +105,20 @@ class JobRecord:
         return f"{self.kind} · {target}" + (f" · {extra}" if extra else "")
 
 
-def _job(row) -> JobRecord:
+def _job(root: Path, row) -> JobRecord:
+    def value(column: str) -> Any:
+        return stored_json(root, row[column], "jobs", row["id"], column)
+
     return JobRecord(
         row["id"],
         row["kind"],
         row["status"],
-        json.loads(row["params_json"]),
+        value("params_json"),
         row["position"],
         row["progress_done"],
         row["progress_total"],
         row["message"],
-        json.loads(row["result_json"]) if row["result_json"] else None,
+        value("result_json") if row["result_json"] else None,
         row["pid"],
         row["created_at"],
         row["started_at"],
@@ -133,7 +138,7 @@ class JobStore:
         rows = self.ws.query("SELECT * FROM jobs WHERE id = ?", (job_id,))
         if not rows:
             raise WorkspaceError(f"no job with id {job_id}")
-        return _job(rows[0])
+        return _job(self.ws.root, rows[0])
 
     def list(self, status: str | None = None) -> list[JobRecord]:
         """Running first, then queued in queue order, then finished jobs newest first."""
@@ -143,7 +148,7 @@ class JobStore:
             " ELSE 2 END, CASE WHEN status IN ('running','queued') THEN position ELSE -id END",
             (status,) if status else (),
         )
-        return [_job(r) for r in rows]
+        return [_job(self.ws.root, r) for r in rows]
 
     def queued_ids(self) -> builtins.list[int]:  # plain 'list' here is the method above
         return [r[0] for r in self.ws.query("SELECT id FROM jobs WHERE status = 'queued' ORDER BY position, id")]

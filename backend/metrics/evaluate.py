@@ -140,7 +140,7 @@ def generated_side(ws: Workspace, specs: list[str]) -> int | None:
             if r.kind == "external":
                 continue
             try:
-                with Image.open(ws.path(r.image_path)) as im:
+                with Image.open(ws.stored(r.image_path, "samples", r.id, "image_path")) as im:
                     sizes.setdefault(im.size, spec)
             except OSError:
                 continue

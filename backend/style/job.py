@@ -22,7 +22,7 @@ from backend.config.settings import resolve_weights
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.model import DiffusionUNet
-from backend.diffusion.registry import resolve_model
+from backend.diffusion.registry import resolve_model, stored_model_folder
 from backend.errors import BadWeightsError, Cancelled, DiffGenError, MissingWeightsError
 from backend.gates import GateConfig
 from backend.inpaint.config import InpaintConfig
@@ -118,12 +118,12 @@ class StyleJob:
         """The folder and id of the model that styles ``sample`` (the one that made it, else
         the image's), and its preset (as resolved for this run)."""
         rows = (
-            self.ws.query("SELECT path, preset FROM models WHERE id = ?", (sample.model_id,))
+            self.ws.query("SELECT id, path, preset FROM models WHERE id = ?", (sample.model_id,))
             if sample.model_id is not None
             else []
         )
         if rows:
-            folder, model_id, trained_with = self.ws.path(rows[0]["path"]), sample.model_id, rows[0]["preset"]
+            folder, model_id, trained_with = stored_model_folder(self.ws, rows[0]), sample.model_id, rows[0]["preset"]
         else:
             ref = resolve_model(self.ws, sample.source_image_id)
             folder, model_id, trained_with = ref.folder, ref.id, None

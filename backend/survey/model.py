@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from backend.errors import BadInputError, WorkspaceError
 from backend.jobs.params import JobParams
+from backend.workspace.integrity import stored_json
 from backend.workspace.names import check_name as check_workspace_name
 from backend.workspace.store import Workspace
 
@@ -96,8 +96,9 @@ class Answer:
         return None not in (self.image_quality, self.mask_quality, self.real_fake)
 
 
-def _survey(row) -> Survey:
-    return Survey(row["id"], row["name"], row["seed"], json.loads(row["params_json"]), row["created_at"])
+def _survey(ws: Workspace, row) -> Survey:
+    params = stored_json(ws.root, row["params_json"], "surveys", row["id"], "params_json")
+    return Survey(row["id"], row["name"], row["seed"], params, row["created_at"])
 
 
 def _rater(row) -> Rater:
@@ -109,15 +110,15 @@ def get_survey(ws: Workspace, name: str) -> Survey:
     if not rows:
         known = ", ".join(r[0] for r in ws.query("SELECT name FROM surveys ORDER BY id")) or "none"
         raise WorkspaceError(f"no survey named {name!r} (surveys in this workspace: {known})")
-    return _survey(rows[0])
+    return _survey(ws, rows[0])
 
 
 def survey_by_id(ws: Workspace, survey_id: int) -> Survey:
-    return _survey(ws.query("SELECT * FROM surveys WHERE id = ?", (survey_id,))[0])
+    return _survey(ws, ws.query("SELECT * FROM surveys WHERE id = ?", (survey_id,))[0])
 
 
 def surveys(ws: Workspace) -> list[Survey]:
-    return [_survey(r) for r in ws.query("SELECT * FROM surveys ORDER BY id")]
+    return [_survey(ws, r) for r in ws.query("SELECT * FROM surveys ORDER BY id")]
 
 
 def raters(ws: Workspace, survey: Survey) -> list[Rater]:

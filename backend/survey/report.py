@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.io.files import atomic_write_bytes, atomic_write_text
+from backend.io.files import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from backend.metrics.agreement import BinaryStats, KappaResult, binary_stats, cohen_kappa_result, fleiss_kappa_result
 from backend.reports import markdown_table
 from backend.reports.csvio import write_csv
@@ -356,12 +356,20 @@ def ratings_figure(res: SurveyResults) -> bytes | None:
     return png_bytes(fig, dpi=110, tight=True)
 
 
+FIGURES = ("confusion.png", "ratings_by_kind.png")  # written when there are answers to draw
+REPORT_FILES = ("report.md", "table7.csv", "detection.csv", "agreement.csv", "answers.csv", *FIGURES)
+
+
 def write_report(
-    ws: Workspace, survey: Survey, out_dir: str | Path | None = None, n_boot: int = 2000, seed: int = 0
+    ws: Workspace, survey: Survey, out_dir: str | Path | None = None, n_boot: int = 2000, seed: int = 0, overwrite: bool = False
 ) -> dict[str, Path]:
-    """Write report.md, table7.csv, detection.csv, agreement.csv, answers.csv and the PNGs."""
+    """Write report.md, table7.csv, detection.csv, agreement.csv, answers.csv and the PNGs.
+    The survey's own folder in the workspace is rewritten each time; in a folder the user
+    names, files of the same names are replaced only with ``overwrite``."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "_", survey.name)
     out = Path(out_dir) if out_dir else ws.root / "reports" / f"survey-{slug}"
+    if out_dir and not overwrite:
+        refuse_overwrite([out / n for n in REPORT_FILES if (out / n).exists()], f"the survey report into {out}")
     res = compute_results(ws, survey, n_boot, seed)
     files: dict[str, Path] = {}
     figures = {}

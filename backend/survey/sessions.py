@@ -118,7 +118,12 @@ class RaterSession:
             r["id"]: (r["image_path"], r["mask_path"])
             for r in ws.query("SELECT id, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))
         }
-        blind = [BlindItem(i, ws.path(paths[i][0]), ws.path(paths[i][1])) for i in rater_order(ws, survey, rater)]
+        blind = [
+            BlindItem(
+                i, ws.stored(paths[i][0], "survey_items", i, "image_path"), ws.stored(paths[i][1], "survey_items", i, "mask_path")
+            )
+            for i in rater_order(ws, survey, rater)
+        ]
         s = cls(ws, survey, rater, blind, answers_of(ws, rater))
         s.index = s.resume_index()
         return s

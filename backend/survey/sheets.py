@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from backend.errors import BadInputError
-from backend.io.files import atomic_write_bytes, atomic_write_text
+from backend.io.files import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from backend.reports.csvio import csv_text, read_csv, write_csv
 from backend.survey.model import CSV_FIELDS, QUESTIONS, Survey, check_value, raters
 from backend.survey.sessions import name_seed
@@ -42,7 +42,13 @@ def export_answers(ws: Workspace, survey: Survey, with_truth: bool = False) -> s
     return csv_text(*answer_rows(ws, survey, with_truth))
 
 
-def export_answers_csv(ws: Workspace, survey: Survey, path: str | Path, with_truth: bool = False) -> Path:
+def export_answers_csv(
+    ws: Workspace, survey: Survey, path: str | Path, with_truth: bool = False, overwrite: bool = False
+) -> Path:
+    """Write the answers CSV; an existing file is replaced only with ``overwrite``."""
+    path = Path(path)
+    if not overwrite:
+        refuse_overwrite([path] if path.exists() else [], "the answers CSV")
     return write_csv(path, *answer_rows(ws, survey, with_truth))
 
 
@@ -187,8 +193,12 @@ def export_rater_pack(ws: Workspace, survey: Survey, out: str | Path, rater: str
     """
     target = _pack_folder(ws, Path(out))
     its = [
-        (r["code"], r["image_path"], r["mask_path"])
-        for r in ws.query("SELECT code, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))
+        (
+            r["code"],
+            ws.stored(r["image_path"], "survey_items", r["id"], "image_path"),
+            ws.stored(r["mask_path"], "survey_items", r["id"], "mask_path"),
+        )
+        for r in ws.query("SELECT id, code, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))
     ]
     secrets.SystemRandom().shuffle(its)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -196,8 +206,8 @@ def export_rater_pack(ws: Workspace, survey: Survey, out: str | Path, rater: str
     try:
         os.chmod(tmp, 0o755)
         for code, image, mask in its:
-            for rel, name in ((image, f"{code}.png"), (mask, f"{code}_mask.png")):
-                atomic_write_bytes(tmp / "images" / name, ws.path(rel).read_bytes())
+            for path, name in ((image, f"{code}.png"), (mask, f"{code}_mask.png")):
+                atomic_write_bytes(tmp / "images" / name, path.read_bytes())
         blank = {q: "" for q in CSV_FIELDS}
         write_csv(tmp / PACK_SHEET, CSV_FIELDS, [blank | {"rater": rater or "", "item": code} for code, *_ in its])
         prefilled = "; already filled in" if rater else ""

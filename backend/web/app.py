@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import threading
 from dataclasses import asdict, dataclass, field
 
@@ -28,8 +29,10 @@ from backend.errors import BadInputError, WorkspaceError
 from backend.survey import QUESTIONS, Answer, RaterSession, Survey
 from backend.survey.links import RaterLink, verify_token
 from backend.web.page import CSS, HTML, JS
+from backend.workspace.integrity import DamagedWorkspaceError
 from backend.workspace.store import Workspace
 
+log = logging.getLogger(__name__)
 BODY_LIMIT = 4096  # bytes of a request body (an answer or a comment is far smaller)
 COMMENT_LIMIT = 1000  # characters of a comment
 HEADERS = [
@@ -239,6 +242,11 @@ def create_app(ws: Workspace, survey: Survey) -> Guard:
     async def forbidden(request: Request, _exc: Exception | None = None) -> Response:
         return _forbidden()
 
+    async def damaged(request: Request, exc: Exception) -> Response:
+        """A damaged workspace (e.g. a stored path outside it): the operator reads why, the rater nothing."""
+        log.error("%s", exc)
+        return Response(status_code=500)
+
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
         kinds = {"rater.js": (JS, "text/javascript; charset=utf-8"), "rater.css": (CSS, "text/css; charset=utf-8")}
@@ -257,4 +265,4 @@ def create_app(ws: Workspace, survey: Survey) -> Guard:
         Route("/assets/{name}", asset),
     ]
     # anything else (no token, unknown paths) gets the same empty 403
-    return Guard(Starlette(routes=routes, exception_handlers={404: forbidden}))
+    return Guard(Starlette(routes=routes, exception_handlers={404: forbidden, DamagedWorkspaceError: damaged}))

@@ -17,6 +17,7 @@ from backend.config.network import DEFAULT_HOST, DEFAULT_PORT
 from backend.errors import BadInputError
 from backend.survey import Survey
 from backend.web.app import create_app
+from backend.web.connections import ConnectionLimits, limited_protocol
 from backend.workspace.store import Workspace
 
 
@@ -26,6 +27,7 @@ class ServeConfig:
     port: int = DEFAULT_PORT
     certfile: str | None = None
     keyfile: str | None = None
+    limits: ConnectionLimits = ConnectionLimits()
 
     @property
     def scheme(self) -> str:
@@ -97,7 +99,8 @@ def make_server(ws: Workspace, survey: Survey, config: ServeConfig) -> uvicorn.S
         log_level="warning",
         server_header=False,
         lifespan="off",
-        limit_concurrency=200,
+        http=limited_protocol(config.limits),  # request deadline and per-client limit (idle sockets)
+        limit_concurrency=400,
         timeout_keep_alive=15,
         h11_max_incomplete_event_size=16 * 1024,
     )

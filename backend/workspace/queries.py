@@ -7,11 +7,11 @@ model use", "how long will this run take".
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from backend.gates import GATES
+from backend.workspace.integrity import stored_json
 from backend.workspace.store import Workspace
 
 DECISIONS = ("keep", "reject", "undecided")
@@ -73,7 +73,13 @@ def current_clustering(ws: Workspace) -> ClusteringInfo | None:
         return None
     r = ws.query("SELECT * FROM clusterings WHERE id = ?", (cid,))[0]
     return ClusteringInfo(
-        r["id"], r["k"], r["seed"], r["extractor"], json.loads(r["params_json"] or "{}"), r["sheet_path"], r["created_at"]
+        r["id"],
+        r["k"],
+        r["seed"],
+        r["extractor"],
+        stored_json(ws.root, r["params_json"] or "{}", "clusterings", r["id"], "params_json"),
+        r["sheet_path"],
+        r["created_at"],
     )
 
 

@@ -26,7 +26,7 @@ from backend.errors import WorkspaceError
 from backend.gates import GateScore
 from backend.io.files import atomic_write_bytes, encode_png, remove_stale_temps, sha256_bytes
 from backend.io.images import read_png_fast
-from backend.workspace import access
+from backend.workspace import access, integrity
 from backend.workspace.names import check_name
 from backend.workspace.roles import ROLES, TRAIN
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
@@ -124,14 +124,18 @@ def _image(row: sqlite3.Row) -> ImageRecord:
     )
 
 
-def _mask(row: sqlite3.Row) -> MaskVersion:
+def _json(row: sqlite3.Row, table: str, root: Path) -> Any:
+    return integrity.stored_json(root, row["params_json"], table, row["id"], "params_json")
+
+
+def _mask(row: sqlite3.Row, root: Path) -> MaskVersion:
     return MaskVersion(
         row["id"],
         row["image_id"],
         row["version"],
         row["parent_id"],
         row["operation"],
-        json.loads(row["params_json"]),
+        _json(row, "mask_versions", root),
         row["path"],
         row["sha256"],
         row["area"],
@@ -139,7 +143,7 @@ def _mask(row: sqlite3.Row) -> MaskVersion:
     )
 
 
-def _sample(row: sqlite3.Row) -> SampleRecord:
+def _sample(row: sqlite3.Row, root: Path) -> SampleRecord:
     return SampleRecord(
         row["id"],
         row["kind"],
@@ -149,7 +153,7 @@ def _sample(row: sqlite3.Row) -> SampleRecord:
         row["parent_sample_id"],
         row["model_id"],
         row["seed"],
-        json.loads(row["params_json"]),
+        _json(row, "samples", root),
         row["image_path"],
         row["mask_path"],
         row["created_at"],
@@ -177,8 +181,15 @@ class Workspace:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as e:  # e.g. a parent is a file
                 raise WorkspaceError(f"cannot create the workspace folder {self.root}: {e.strerror}") from None
+        else:
+            integrity.check_not_empty(self.root, db)
         self._local = threading.local()
         self._check_access(db)
+        try:
+            integrity.check_database(self.root, db, self.conn)
+        except sqlite3.DatabaseError as e:
+            self.close()
+            raise integrity.not_sqlite(self.root, db, e) from None
         self._migrate()
 
     @classmethod
@@ -224,7 +235,8 @@ class Workspace:
         try:
             yield c
         except BaseException:
-            c.execute("ROLLBACK")
+            if c.in_transaction:  # SQLite ends it itself on some errors (a full disk)
+                c.execute("ROLLBACK")
             raise
         c.execute("COMMIT")
 
@@ -267,6 +279,10 @@ class Workspace:
         p = Path(rel)
         return p if p.is_absolute() else self.root / p
 
+    def stored(self, value: object, table: str, row_id: object, column: str) -> Path:
+        """The file a path stored in the database names, refused unless it lies in the workspace."""
+        return integrity.stored_path(self.root, value, table, row_id, column)
+
     def rel(self, p: str | Path) -> str:
         p = Path(p)
         try:
@@ -298,7 +314,7 @@ class Workspace:
         """The image as 8-bit RGB (the converted copy when the source needed conversion)."""
         rec = image_id if isinstance(image_id, ImageRecord) else self.image(image_id)
         if rec.stored_path:
-            return read_png_fast(self.path(rec.stored_path))
+            return read_png_fast(self.stored(rec.stored_path, "images", rec.id, "stored_path"))
         from backend.io.images import load_rgb
 
         return load_rgb(rec.source_path)[0]
@@ -333,13 +349,16 @@ class Workspace:
 
     # -- masks -----------------------------------------------------------------------
     def mask_versions(self, image_id: int) -> list[MaskVersion]:
-        return [_mask(r) for r in self.query("SELECT * FROM mask_versions WHERE image_id = ? ORDER BY version", (image_id,))]
+        return [
+            _mask(r, self.root)
+            for r in self.query("SELECT * FROM mask_versions WHERE image_id = ? ORDER BY version", (image_id,))
+        ]
 
     def mask_version(self, mask_id: int) -> MaskVersion:
         rows = self.query("SELECT * FROM mask_versions WHERE id = ?", (mask_id,))
         if not rows:
             raise WorkspaceError(f"no mask version with id {mask_id}")
-        return _mask(rows[0])
+        return _mask(rows[0], self.root)
 
     def current_mask(self, image_id: int) -> MaskVersion:
         rec = self.image(image_id)
@@ -349,7 +368,7 @@ class Workspace:
 
     def read_mask(self, mask: int | MaskVersion) -> np.ndarray:
         mv = mask if isinstance(mask, MaskVersion) else self.mask_version(mask)
-        return read_png_fast(self.path(mv.path), grey=True)
+        return read_png_fast(self.stored(mv.path, "mask_versions", mv.id, "path"), grey=True)
 
     def add_mask_version(
         self,
@@ -487,7 +506,7 @@ class Workspace:
         rows = self.query("SELECT * FROM samples WHERE id = ?", (sample_id,))
         if not rows:
             raise WorkspaceError(f"no sample with id {sample_id}")
-        return _sample(rows[0])
+        return _sample(rows[0], self.root)
 
     def samples(
         self, kind: str | None = None, source_image_id: int | None = None, set_name: str | None = None
@@ -498,11 +517,14 @@ class Workspace:
                 clauses.append(f"{col} = ?")
                 params.append(val)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        return [_sample(r) for r in self.query(f"SELECT * FROM samples{where} ORDER BY id", tuple(params))]
+        return [_sample(r, self.root) for r in self.query(f"SELECT * FROM samples{where} ORDER BY id", tuple(params))]
 
     def read_sample(self, sample: int | SampleRecord) -> tuple[np.ndarray, np.ndarray]:
         s = sample if isinstance(sample, SampleRecord) else self.sample(sample)
-        return read_png_fast(self.path(s.image_path)), read_png_fast(self.path(s.mask_path), grey=True)
+        return (
+            read_png_fast(self.stored(s.image_path, "samples", s.id, "image_path")),
+            read_png_fast(self.stored(s.mask_path, "samples", s.id, "mask_path"), grey=True),
+        )
 
     def set_review(self, sample_id: int, decision: str, note: str = "") -> None:
         """Store a keep/reject/undecided decision at once (committed before returning)."""
@@ -555,8 +577,10 @@ class Workspace:
 
     def results(self, kind: str, key: str, limit: int = 1) -> list[Any]:
         """The newest ``limit`` values stored under ``kind`` and ``key``, newest first."""
-        sql = "SELECT value_json FROM results WHERE kind = ? AND key = ? ORDER BY id DESC LIMIT ?"
-        return [json.loads(r[0]) for r in self.query(sql, (kind, key, limit))]
+        sql = "SELECT id, value_json FROM results WHERE kind = ? AND key = ? ORDER BY id DESC LIMIT ?"
+        return [
+            integrity.stored_json(self.root, r[1], "results", r[0], "value_json") for r in self.query(sql, (kind, key, limit))
+        ]
 
     # -- summary -----------------------------------------------------------------------
     def info(self) -> dict:

@@ -4,7 +4,10 @@ stored exactly once, on the right item, within a bounded time."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -13,7 +16,7 @@ pytest.importorskip("uvicorn")
 
 from backend import survey as sv  # noqa: E402
 from backend.survey.links import issue_link, verify_token  # noqa: E402
-from backend.web import ServeConfig, running_server  # noqa: E402
+from backend.web import ConnectionLimits, ServeConfig, running_server  # noqa: E402
 
 RATERS = 20
 TIME_LIMIT_S = 60
@@ -70,3 +73,65 @@ def test_twenty_raters_at_once_store_every_answer_exactly_once(ws, survey):
         }
         assert link.rater.submitted_at is not None
     assert elapsed < TIME_LIMIT_S
+
+
+ATTACKER = "127.0.0.2"  # loopback too (127/8): the idle sockets come from another address than the rater's
+
+
+@contextmanager
+def idle_sockets(base: str, count: int, first_bytes: bytes = b"") -> Iterator[list[socket.socket]]:
+    """``count`` connections from ATTACKER to the server that send ``first_bytes`` and then nothing."""
+    port = int(base.rsplit(":", 1)[1])
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.settimeout(5)
+            s.bind((ATTACKER, 0))
+            s.connect(("127.0.0.1", port))
+            if first_bytes:
+                s.sendall(first_bytes)
+            socks.append(s)
+        yield socks
+    finally:
+        for s in socks:
+            s.close()
+
+
+def closed_by_server(s: socket.socket, within_s: float) -> bool:
+    s.settimeout(within_s)
+    try:
+        return s.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def rates(base: str, token: str) -> int:
+    """A rater's first steps: the state and one answer; the status of the answer."""
+    with httpx.Client(base_url=f"{base}/r/{token}", timeout=10) as client:
+        state = client.get("/state").raise_for_status().json()
+        body = {"item": state["items"][0]["code"], "question": "image_quality", "value": "good"}
+        return client.post("/answer", json=body, headers={"X-CSRF-Token": state["csrf"]}).status_code
+
+
+def test_three_hundred_idle_connections_do_not_shut_raters_out(ws, survey):
+    token = issue_link(ws, sv.add_rater(ws, survey, "dr-busy"))
+    limits = ConnectionLimits()
+    with running_server(ws, survey, ServeConfig("127.0.0.1", 0)) as base, idle_sockets(base, 300) as idle:
+        start = time.monotonic()
+        assert rates(base, token) == 200
+        assert time.monotonic() - start < 5
+        # one address keeps at most per_client connections: the rest were closed at once
+        still_open = sum(not closed_by_server(s, 0.05) for s in idle)
+        assert still_open == limits.per_client
+
+
+@pytest.mark.parametrize("first_bytes", [b"", b"GET /r/x HTTP/1.1\r\nHost: a\r\n"], ids=["silent", "headers-unfinished"])
+def test_a_connection_that_sends_no_whole_request_is_closed_after_the_deadline(ws, survey, first_bytes):
+    token = issue_link(ws, sv.add_rater(ws, survey, "dr-slow"))
+    config = ServeConfig("127.0.0.1", 0, limits=ConnectionLimits(request_timeout_s=0.5, per_client=4))
+    with running_server(ws, survey, config) as base, idle_sockets(base, 4, first_bytes) as idle:
+        assert all(closed_by_server(s, 3) for s in idle)
+        assert rates(base, token) == 200  # a whole request in time is served, from any address
