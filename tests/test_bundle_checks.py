@@ -8,12 +8,9 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import re
 import shutil
 import struct
-import subprocess
-import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from child_memory import run_child
 from PIL import Image
 
 from backend.cli import main as cli_main
@@ -30,7 +28,6 @@ from backend.jobs.bundles import IMPORT_RESULT, MANIFEST, META, ROWS, BundleWrit
 from backend.jobs.sample_row import SampleRow
 from benchmarks.bundle_import import SIZE, workspace, write_bundle
 
-REPO = Path(__file__).resolve().parents[1]
 TEST_IMAGE = 3  # given the role 'test' in the fixture's workspace
 
 
@@ -295,12 +292,11 @@ def test_no_sample_kind_places_files_outside_samples(setting):
 
 
 CHILD = """
-import json, resource, sys
+import json, sys
 from backend.jobs.bundles import import_bundles
 from backend.workspace import Workspace
 reports, errors = import_bundles(Workspace.open(sys.argv[1]), [sys.argv[2]])
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # bytes (Linux reports KiB)
-print(json.dumps({"peak": peak, "errors": errors, "added": [len(r.added) for r in reports]}))
+print(json.dumps({"errors": errors, "added": [len(r.added) for r in reports]}))
 """
 
 
@@ -311,12 +307,8 @@ def test_a_bomb_png_is_refused_from_its_header_with_little_memory(setting):
     crafted = shutil.copytree(setting["good"], root / "bomb")
     replace_file("image", bomb_png())(crafted, setting)
     rehash(crafted)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(ws.root), str(crafted)], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.splitlines()[-1])
+    out, peak = run_child(CHILD, str(ws.root), str(crafted))
+    result = json.loads(out.stdout.splitlines()[-2])
     assert result["added"] == [] and len(result["errors"]) == 1, result
     assert "rows.jsonl line 1, field 'image': the PNG is 20000x20000" in result["errors"][0]
-    assert result["peak"] < 300e6, f"peak {result['peak'] / 1e6:.0f} MB"
+    assert peak < 300e6, f"peak {peak / 1e6:.0f} MB"
