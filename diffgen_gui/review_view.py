@@ -148,7 +148,7 @@ class ReviewView(QWidget):
             self.mode.addItem(label, mode)
         self.mode.currentIndexChanged.connect(lambda _i: self.show_source(self.current_source()))
         self.note = QLineEdit(placeholderText="Note on the selected sample (Enter stores it)")
-        self.note.editingFinished.connect(self._store_note)
+        self.note.returnPressed.connect(self._store_note)  # only Enter stores: leaving the field does not
         self.help = QLabel(
             "Click a sample, then K keep · R reject · U undecided (moves to the next) · "
             "PgDn/PgUp next/previous image · N next undecided",
@@ -267,6 +267,7 @@ class ReviewView(QWidget):
         self.tiles = []
         self._new_grid()  # the old tiles go with the old grid
         if image_id is None:
+            self._select(None)
             return
         mode = self.mode.currentData()
         rows = self._layout_rows(image_id)
@@ -307,8 +308,7 @@ class ReviewView(QWidget):
                 )
             r += bool(shown)
         ids = self.sample_ids()
-        if self.focus_sample not in ids:
-            self.focus_sample = ids[0] if ids else None
+        self._select(self.focus_sample if self.focus_sample in ids else ids[0] if ids else None)
         self._restyle()
 
     def _add_tile(self, tile: Tile, row: int, col: int) -> None:
@@ -333,16 +333,22 @@ class ReviewView(QWidget):
     def focus(self, sample_id: int | None) -> None:
         if sample_id is None:
             return
-        self.focus_sample = sample_id
-        self.note.setText(self.ws.review(sample_id)[1])
+        self._select(sample_id)
         self.setFocus()
         self._restyle()
+
+    def _select(self, sample_id: int | None) -> None:
+        """The selected sample changes: the note field shows that sample's own stored note.
+        Text typed and not stored with Enter is dropped: a note belongs to the one sample it
+        was typed for, never to the next one selected."""
+        self.focus_sample = sample_id
+        self.note.setText("" if sample_id is None else self.ws.review(sample_id)[1])
 
     def decide(self, decision: str, advance: bool = True) -> None:
         sid = self.focus_sample
         if sid is None:
             return
-        self.state.set_review(sid, decision, self.note.text() if self.note.text() else self.ws.review(sid)[1])
+        self.state.set_review(sid, decision, self.ws.review(sid)[1])  # its own note: the field may hold unstored text
         ids = self.sample_ids()
         if advance and sid in ids and ids.index(sid) + 1 < len(ids):
             self.focus(ids[ids.index(sid) + 1])
@@ -378,9 +384,12 @@ class ReviewView(QWidget):
         return False
 
     def _store_note(self) -> None:
+        """Enter in the note field: the note goes to the selected sample (the one the field
+        was loaded for), and the keys go back to the samples."""
         if self.focus_sample is not None:
             decision = self.ws.review(self.focus_sample)[0]
             self.state.set_review(self.focus_sample, decision, self.note.text())
+        self.setFocus()
 
     def _restyle(self) -> None:
         d = queries.decisions(self.ws)

@@ -46,7 +46,7 @@ def test_keys_store_decisions_at_once_and_advance(state, qtbot, demo_ws):
     assert "2 kept · 1 rejected · 1 undecided" in v.counts.text()
     v.focus(samples[1].id)
     v.note.setText("seam at the border")
-    v.note.editingFinished.emit()
+    qtbot.keyClick(v.note, Qt.Key.Key_Return)
     assert demo_ws.review(samples[1].id) == ("reject", "seam at the border")
     v.filter.setCurrentIndex(v.filter.findData("keep"))
     assert sorted(v.sample_ids()) == sorted([samples[0].id, samples[2].id])
@@ -197,3 +197,29 @@ def test_gate_badges_tooltips_and_gate_filters(state, qtbot, demo_ws):
     v.filter.setCurrentIndex(v.filter.findText("All samples"))
     tile = next(t for t in v.tiles if t.sample_id == unscored.id)
     assert "Quality gates: not scored" in tile.toolTip() and tile.badges == []
+
+
+def test_a_note_belongs_to_its_one_sample(state, qtbot, demo_ws):
+    """Issue 35 item 1: PgDn, a filter or a click reloads the field; a decision stores the
+    decided sample's own note, never the field's text; leaving the field stores nothing."""
+    made = _two_sources(demo_ws)
+    a, b = list(made)
+    v = _view(state, qtbot)
+    v.focus(made[a][0].id)
+    qtbot.keyClicks(v.note, "seam")
+    qtbot.keyClick(v.note, Qt.Key.Key_Return)
+    assert demo_ws.review(made[a][0].id) == ("undecided", "seam")
+    qtbot.keyClick(v, Qt.Key.Key_PageDown)
+    assert v.current_source() == b and v.note.text() == ""
+    qtbot.keyClick(v, Qt.Key.Key_K)
+    assert demo_ws.review(made[b][0].id) == ("keep", "")
+    qtbot.keyClicks(v.note, "k")  # typed, not stored: the next sample selected drops it
+    qtbot.keyClick(v.note, Qt.Key.Key_PageUp)
+    assert v.current_source() == a and v.note.text() == "seam"
+    qtbot.keyClick(v, Qt.Key.Key_R)
+    assert demo_ws.review(made[a][0].id) == ("reject", "seam")
+    v.note.setText("unstored")
+    v.filter.setCurrentIndex(v.filter.findData("undecided"))
+    assert v.note.text() == demo_ws.review(v.focus_sample)[1] == ""
+    notes = dict(demo_ws.query("SELECT sample_id, note FROM reviews WHERE note != ''"))
+    assert notes == {made[a][0].id: "seam"}
