@@ -11,6 +11,8 @@ checks the database after each step and photographs the screen. Pictures land in
 from __future__ import annotations
 
 import os
+import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,11 +53,17 @@ def test_walk_issue35(tmp_path):
         f"\n--- stderr tail:\n{proc.stderr[-3000:]}"
     )
     assert not error.exists(), detail
-    assert proc.returncode == 0, detail
-    assert "journey phase done" in (out / f"journey-phase{PHASE}.log").read_text(), detail
+    log = (out / f"journey-phase{PHASE}.log").read_text()
+    killed = re.search(r"kill -9 after U on sample (\d+)", log)
+    assert proc.returncode == 128 + signal.SIGKILL and killed, detail  # the app ended by kill -9 after a U
     ws = Workspace.open(tmp_path / "ws")
+    assert ws.review(int(killed.group(1)))[0] == "undecided"  # the last decision was stored before the kill
     notes = dict(ws.query("SELECT sample_id, note FROM reviews WHERE note != ''"))
     assert list(notes.values()) == ["seam at the border"], notes  # no note leaked onto another sample
+    per_decision = re.search(r"keys per decision: (\d+) keys, (\d+) decisions", log)
+    assert per_decision, log
+    keys, decisions = map(int, per_decision.groups())
+    assert decisions == IMAGES * PER_IMAGE and keys <= decisions + 2, (keys, decisions)
 
 
 # -- inside the app ----------------------------------------------------------------------------
@@ -76,50 +84,134 @@ def typed(win, text: str) -> None:
 
 
 def walk(j) -> Iterator:
-    from journey_hook import Wait, menu_action
+    from journey_hook import Wait
 
     w = j.win
     w.activateWindow()
     yield Wait("the window active", w.isActiveWindow, 5)
+    yield from keys_go_to_the_samples(j)
+    yield from one_key_per_decision(j)
     yield from note_stays_on_its_sample(j)
-    j.note("quitting with File > Quit")
-    menu_action(w, "&File", "&Quit").trigger()
+    yield from kill_after_a_decision(j)
 
 
-def note_stays_on_its_sample(j) -> Iterator:
-    """Item 1: a note typed for one sample never reaches another (PgDn then K, a K typed in
-    the note field, a click on another sample)."""
+def focused(w):
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.focusWidget()
+
+
+def keys_go_to_the_samples(j) -> Iterator:
+    """Item 3: a click on the Review tab puts the keys on the samples (K decides at once);
+    item 10: Ctrl+Z undoes that decision."""
     from journey_hook import Shot, Wait, click, press
     from PySide6.QtCore import Qt
 
     w = j.win
     ws, rv = w.workspace, w.review_view
-    w.tabs.setCurrentWidget(rv)
-    yield Wait("ten sources listed", lambda: rv.sources.count() == IMAGES, 10)
+    assert w.tabs.currentWidget() is not rv
+    bar = w.tabs.tabBar()
+    click(bar, bar.tabRect(w.tabs.indexOf(rv)).center())
+    yield Wait("the samples have the keys", lambda: focused(w) is rv, 5)
+    first = rv.focus_sample
+    press(w, Qt.Key.Key_K)
+    assert ws.review(first)[0] == "keep" and rv.focus_sample != first
+    yield Shot("tab-click-then-k")
+    press(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert ws.review(first)[0] == "undecided" and rv.focus_sample == first
+    press(w, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    yield Wait("the Dataset tab", lambda: w.tabs.currentIndex() == 0, 5)
+
+
+def one_key_per_decision(j) -> Iterator:
+    """Item 4: from another tab, Ctrl+4 then one key per sample decides all 30 samples of the
+    10 images; the walk counts every key it presses."""
+    from journey_hook import Shot, Wait, press
+    from PySide6.QtCore import Qt
+
+    w = j.win
+    ws, rv = w.workspace, w.review_view
+    keys = 0
+
+    def key(k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+        nonlocal keys
+        keys += 1
+        press(w, k, modifier)
+
+    key(Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
+    yield Wait("Review shown with the keys on the samples", lambda: w.tabs.currentWidget() is rv and focused(w) is rv, 5)
+
+    def undecided() -> int:
+        return ws.query(
+            "SELECT COUNT(*) FROM samples s LEFT JOIN reviews r ON r.sample_id = s.id"
+            " WHERE COALESCE(r.decision, 'undecided') = 'undecided'"
+        )[0][0]
+
+    while undecided() and keys < 3 * IMAGES * PER_IMAGE:
+        key(Qt.Key.Key_R if keys % 4 == 0 else Qt.Key.Key_K)
+        if keys == 12:
+            yield Shot("reviewing-by-keyboard")
+    decisions = ws.query("SELECT COUNT(*) FROM reviews WHERE decision != 'undecided'")[0][0]
+    j.note(f"keys per decision: {keys} keys, {decisions} decisions")
+    assert undecided() == 0, undecided()
+    assert rv.filters.current().decision is None  # no decision key changed a filter
+    yield Shot("all-decided")
+
+
+def note_stays_on_its_sample(j) -> Iterator:
+    """Item 1: a note typed for one sample never reaches another (PgDn then K, a K typed in
+    the note field, a click on another sample)."""
+    from journey_hook import Shot, click, press
+    from PySide6.QtCore import Qt
+
+    w = j.win
+    ws, rv = w.workspace, w.review_view
+    rv.sources.setCurrentRow(0)
     first = rv.sample_ids()
     click(next(t for t in rv.tiles if t.sample_id == first[0]).canvas)
     click(rv.note)  # an explicit click into the note field
     typed(w, "seam at the border")
     press(w, Qt.Key.Key_Return)
-    assert ws.review(first[0]) == ("undecided", "seam at the border"), ws.review(first[0])
+    assert ws.review(first[0])[1] == "seam at the border", ws.review(first[0])
+    assert focused(w) is rv  # Enter gave the keys back
     yield Shot("note-stored")
     press(w, Qt.Key.Key_PageDown)
     second = rv.focus_sample
     assert second not in first and rv.note.text() == "", (second, rv.note.text())
-    press(w, Qt.Key.Key_K)
-    assert ws.review(second) == ("keep", ""), ws.review(second)
+    press(w, Qt.Key.Key_U)
+    assert ws.review(second) == ("undecided", ""), ws.review(second)
     press(w, Qt.Key.Key_PageDown)
     press(w, Qt.Key.Key_R)
     click(rv.note)  # in the note field K is a letter: typed, never stored by itself
     press(w, Qt.Key.Key_K)
     assert rv.note.text() == "k", rv.note.text()
     press(w, Qt.Key.Key_PageDown)  # another image: the field shows that sample's own (empty) note
-    assert rv.note.text() == "", rv.note.text()
+    assert rv.note.text() == "" and focused(w) is rv, rv.note.text()
     press(w, Qt.Key.Key_K)
-    click(rv.tiles[-1].canvas)  # another sample by a click: its own note shows, the decision keeps it
+    click(rv.tiles[-1].canvas)  # another sample by a click: its own note shows
     assert rv.focus_sample == rv.tiles[-1].sample_id and rv.note.text() == ""
+    press(w, Qt.Key.Key_Slash)  # / opens the note field, Esc leaves it without storing
+    typed(w, "r")
+    assert focused(w) is rv.note and rv.note.text() == "r"
+    press(w, Qt.Key.Key_Escape)
+    assert focused(w) is rv and rv.note.text() == ""
     press(w, Qt.Key.Key_R)
-    assert [ws.review(t.sample_id)[0] for t in rv.tiles[1:]] == ["keep", "undecided", "reject"]
+    assert ws.review(rv.tiles[-1].sample_id) == ("reject", "")
     notes = dict(ws.query("SELECT sample_id, note FROM reviews WHERE note != ''"))
     assert notes == {first[0]: "seam at the border"}, notes
     yield Shot("no-leaked-note")
+
+
+def kill_after_a_decision(j) -> Iterator:
+    """Item 10: every decision is stored when it is made: U, then the app is killed (-9)."""
+    from journey_hook import Shot, click, press
+    from PySide6.QtCore import Qt
+
+    w = j.win
+    rv = w.review_view
+    yield Shot("before-kill")
+    click(next(t for t in rv.tiles[1:] if w.workspace.review(t.sample_id)[0] != "undecided").canvas)
+    sid = rv.focus_sample
+    press(w, Qt.Key.Key_U)
+    j.note(f"kill -9 after U on sample {sid}")
+    os.kill(os.getpid(), signal.SIGKILL)
