@@ -124,7 +124,10 @@ class Tile(QFrame):
         border = status_colour(decision).name()
         pal = QApplication.palette()  # not the tile's own: its style sheet has changed that
         background = mix(pal.window().color(), pal.highlight().color(), 0.25).name() if focused else "transparent"
-        self.setStyleSheet(f"QFrame#tile {{ border: 4px solid {border}; border-radius: 5px; background: {background}; }}")
+        sheet = f"QFrame#tile {{ border: 4px solid {border}; border-radius: 5px; background: {background}; }}"
+        if sheet == self.styleSheet():
+            return  # a new style sheet repaints the tile and its picture: only where it changed
+        self.setStyleSheet(sheet)
         if self.sample_id is not None:
             self.label.setText(("▶ " if focused else "") + f"{self.caption} · {SHOWN[decision]}")
 
@@ -248,15 +251,20 @@ class ReviewView(QWidget):
         """The samples the filters let through."""
         return set(self.shown)
 
-    def _update_counts(self) -> None:
-        """Live: the totals of what the filters show, and each listed source's counts."""
+    def _update_counts(self, source: int | None = None) -> None:
+        """Live: the totals of what the filters show, and the listed sources' counts (only
+        ``source``'s when one decision changed them)."""
         shown = [self.items[sid] for sid in self.shown]
         by_source: dict[int, list[ReviewItem]] = {}
         for it in shown:
-            by_source.setdefault(it.source_image_id, []).append(it)
+            if source is None or it.source_image_id == source:
+                by_source.setdefault(it.source_image_id, []).append(it)
         for i in range(self.sources.count()):
             item = self.sources.item(i)
-            group = by_source.get(item.data(Qt.ItemDataRole.UserRole), [])
+            image_id = item.data(Qt.ItemDataRole.UserRole)
+            if source is not None and image_id != source:
+                continue
+            group = by_source.get(image_id, [])
             c = review_queue.counts(group)
             name = group[0].source_name if group else "?"
             item.setText(f"{name}\n{len(group)} samples · {c['keep']} kept · {c['reject']} rejected")
@@ -409,7 +417,7 @@ class ReviewView(QWidget):
             return
         self.items[sample_id] = review_queue.decided(self.items[sample_id], decision)
         self._restyle()
-        self._update_counts()
+        self._update_counts(self.items[sample_id].source_image_id)
 
     def step_source(self, delta: int) -> None:
         """The next / previous source image in the list."""
