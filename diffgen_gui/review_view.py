@@ -373,6 +373,8 @@ class ReviewView(QWidget):
         """The selected sample changes: the note field shows that sample's own stored note.
         Text typed and not stored with Enter is dropped: a note belongs to the one sample it
         was typed for, never to the next one selected."""
+        if sample_id is not None and sample_id == self.focus_sample and self.note.hasFocus():
+            return  # the same sample while its note is typed (new samples arrived): the text stays
         self.focus_sample = sample_id
         self.note.setText("" if sample_id is None else self.ws.review(sample_id)[1])
 
@@ -472,8 +474,8 @@ class ReviewView(QWidget):
         if e.matches(QKeySequence.StandardKey.Undo):
             self.undo_decision()
         elif key == Qt.Key.Key_Escape:
-            self._select(self.focus_sample)  # the field's unstored text is dropped
             self.setFocus()
+            self._select(self.focus_sample)  # the field's unstored text is dropped
         elif key == Qt.Key.Key_Slash and self.focus_sample is not None:
             self.note.setFocus(Qt.FocusReason.ShortcutFocusReason)
             self.note.selectAll()

@@ -338,3 +338,19 @@ def test_decision_keys_never_reach_a_text_field_or_a_filter(window, qtbot, demo_
     qtbot.keyClick(v.note, Qt.Key.Key_Escape)
     assert v.note.text() == "" and demo_ws.review(v.focus_sample) == ("undecided", "")
     assert QApplication.focusWidget() is v or v.hasFocus()
+
+
+def test_new_samples_keep_a_note_being_typed(state, qtbot, demo_ws):
+    """A job that ends while a note is typed (samplesChanged) leaves the text in the field."""
+    made = _two_sources(demo_ws)
+    v = _view(state, qtbot)
+    v.activateWindow()
+    qtbot.waitUntil(v.isActiveWindow)
+    v.focus(made[next(iter(made))][0].id)
+    qtbot.keyClick(v, Qt.Key.Key_Slash)
+    qtbot.waitUntil(v.note.hasFocus)
+    qtbot.keyClicks(v.note, "polyp cut")
+    state.samplesChanged.emit()
+    assert v.note.text() == "polyp cut"
+    qtbot.keyClick(v.note, Qt.Key.Key_Return)
+    assert demo_ws.review(v.focus_sample) == ("undecided", "polyp cut")
