@@ -247,10 +247,6 @@ class ReviewView(QWidget):
         self._update_counts()
         self.show_source(self.current_source())
 
-    def filtered_ids(self) -> set[int]:
-        """The samples the filters let through."""
-        return set(self.shown)
-
     def _update_counts(self, source: int | None = None) -> None:
         """Live: the totals of what the filters show, and the listed sources' counts (only
         ``source``'s when one decision changed them)."""

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from backend.workspace.queries import gate_order
+from backend.workspace.queries import DECISIONS, gate_order
 from backend.workspace.store import Workspace
 
-DECISIONS = ("keep", "reject", "undecided")
-GATE_CHOICES = ("passed", "failed")  # besides a gate's name: "failed this gate"
+GATE_GROUPS = ("passed", "failed")  # besides a gate's name: "failed this gate"
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class ReviewFilter:
             return False
         if self.gates == "failed" and not item.failed_gates:
             return False
-        if self.gates not in (None, *GATE_CHOICES) and self.gates not in item.failed_gates:
+        if self.gates not in (None, *GATE_GROUPS) and self.gates not in item.failed_gates:
             return False
         if self.set_name is not None and item.set_name != self.set_name:
             return False
