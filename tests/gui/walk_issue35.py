@@ -125,13 +125,26 @@ def keys_go_to_the_samples(j) -> Iterator:
 
 def one_key_per_decision(j) -> Iterator:
     """Item 4: from another tab, Ctrl+4 then one key per sample decides all 30 samples of the
-    10 images; the walk counts every key it presses."""
+    10 images; the key presses the window receives are counted (and match the walk's own count)."""
     from journey_hook import Shot, Wait, press
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import QEvent, QObject, Qt
 
     w = j.win
     ws, rv = w.workspace, w.review_view
     keys = 0
+
+    class KeyCounter(QObject):
+        """Key presses arriving at the window, before it hands them to a widget."""
+
+        seen = 0
+
+        def eventFilter(self, obj, e) -> bool:  # noqa: N802 - Qt API
+            if e.type() == QEvent.Type.KeyPress:
+                self.seen += 1
+            return False
+
+    counter = KeyCounter()
+    w.windowHandle().installEventFilter(counter)
 
     def key(k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
         nonlocal keys
@@ -151,8 +164,10 @@ def one_key_per_decision(j) -> Iterator:
         key(Qt.Key.Key_R if keys % 4 == 0 else Qt.Key.Key_K)
         if keys == 12:
             yield Shot("reviewing-by-keyboard")
+    w.windowHandle().removeEventFilter(counter)
+    assert counter.seen == keys, (counter.seen, keys)
     decisions = ws.query("SELECT COUNT(*) FROM reviews WHERE decision != 'undecided'")[0][0]
-    j.note(f"keys per decision: {keys} keys, {decisions} decisions")
+    j.note(f"keys per decision: {counter.seen} keys, {decisions} decisions")
     assert undecided() == 0, undecided()
     assert rv.filters.current().decision is None  # no decision key changed a filter
     yield Shot("all-decided")
