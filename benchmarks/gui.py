@@ -8,6 +8,9 @@
    builds every thumbnail up front (what the first app did).
 3. GUI heartbeat lateness (20 ms timer) while the worker runs a mask job on every image,
    against the same timer with no job running.
+4. Review of 1000 samples (5 per image): opening the tab, N (next undecided) and a decision
+   (K, which stores it and moves on), median and slowest of each (target < 100 ms), against
+   the same with 10 samples (two images).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QCoreApplication, QPointF, Qt  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt  # noqa: E402
 
 from backend.data.demo import write_demo_dataset  # noqa: E402
 from backend.data.importer import import_dataset  # noqa: E402
@@ -189,18 +192,94 @@ def bench_heartbeat(ws: Workspace) -> Figure:
     )
 
 
+def review_workspace(root: Path, images: int, per_image: int) -> Workspace:
+    """``images`` demo images with ``per_image`` inpainted samples each (shifted copies)."""
+    ws = many_images_workspace(root, images)
+    for i in ws.image_ids():
+        img, mask = ws.read_image(i), ws.read_mask(ws.current_mask(i))
+        for k in range(per_image):
+            ws.add_sample("inpainted", "Diff", np.roll(img, k + 1, 1).copy(), mask, source_image_id=i, seed=k)
+    return ws
+
+
+def review_timings(ws: Workspace, steps: int) -> dict[str, tuple[float, float]]:
+    """Median and slowest build of the Review view (of 5, after one untimed), N and K (of
+    ``steps`` each), in ms, with the events they post delivered."""
+    from PySide6.QtTest import QTest
+
+    from diffgen_gui.review_view import ReviewView
+    from diffgen_gui.state import WorkspaceState
+
+    state = WorkspaceState(ws)
+
+    def gone(view: ReviewView) -> None:
+        """Closed and deleted: a view left behind would follow every decision too."""
+        view.close()
+        view.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+
+    gone(ReviewView(state))  # the first view of a process also polishes its widget classes: the app does that at start
+    opened = []
+    for _ in range(5):
+        t = time.perf_counter()
+        view = ReviewView(state)
+        view.resize(1600, 1000)
+        view.show()
+        QCoreApplication.processEvents()
+        opened.append(time.perf_counter() - t)
+        gone(view)
+    view = ReviewView(state)
+    view.resize(1600, 1000)
+    view.show()
+    pump(0.1)
+
+    def pressed(key: Qt.Key, times_pressed: int) -> list[float]:
+        times = []
+        for _ in range(times_pressed):
+            t = time.perf_counter()
+            QTest.keyClick(view, key)
+            QCoreApplication.processEvents()
+            times.append(time.perf_counter() - t)
+        return times
+
+    # K on every sample at most: a K once all are decided neither stores anything new nor moves
+    out = {"open": opened, "N": pressed(Qt.Key.Key_N, steps), "K": pressed(Qt.Key.Key_K, min(steps, len(view.items)))}
+    gone(view)
+    return {k: (statistics.median(v) * 1e3, max(v) * 1e3) for k, v in out.items()}
+
+
+def bench_review(root: Path, samples: int, steps: int) -> list[Figure]:
+    per_image = 5  # N and K go on to another image every 5 samples, in both workspaces
+    small = review_timings(review_workspace(root / "review-small", 2, per_image), steps)
+    large = review_timings(review_workspace(root / "review-large", samples // per_image, per_image), steps)
+    what = {"open": "building the Review view", "N": "N (next undecided)", "K": "K (keep, then the next undecided)"}
+    return [
+        Figure(
+            f"{what[k]} with {samples} samples, median (slowest {large[k][1]:.0f} ms; target < 100 ms: "
+            f"{verdict(large[k][1] < 100)})",
+            large[k][0],
+            "ms",
+            small[k][0],
+            f"10 samples (slowest {small[k][1]:.0f} ms)",
+        )
+        for k in what
+    ]
+
+
 def main(argv: list[str] | None = None) -> list[Figure]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=1000)
-    ap.add_argument("--smoke", action="store_true", help="20 images, 30 brush dabs")
+    ap.add_argument("--samples", type=int, default=1000, help="samples in the review benchmark")
+    ap.add_argument("--smoke", action="store_true", help="20 images, 30 brush dabs, 100 samples to review")
     args = ap.parse_args(argv)
-    images, dabs = (20, 30) if args.smoke else (args.images, 200)
+    images, dabs, samples = (20, 30, 100) if args.smoke else (args.images, 200, args.samples)
     make_app()
     with tempfile.TemporaryDirectory(prefix="diffgen-bench-") as tmp:
         root = Path(tmp)
         figures = [bench_brush(root, dabs)]
         ws = many_images_workspace(root, images)
         figures += [bench_first_paint(ws), bench_heartbeat(ws)]
+        figures += bench_review(root, samples, 30)
     return report(BENCH, figures)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import cv2
-from PySide6.QtCore import QEvent, QPointF, Qt, Slot
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Slot
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -30,7 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from backend.gates import LABELS, explain
-from backend.workspace import SampleRecord, Workspace, queries
+from backend.workspace import Workspace, queries, review_queue
+from backend.workspace.review_queue import ReviewItem
+from diffgen_gui.review_filters import ReviewFilters
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.theme import mix, status_colour
 from diffgen_gui.widgets import sample_viewer
@@ -40,22 +42,26 @@ from diffgen_gui.widgets.welcome import Welcome
 DECISIONS: dict[int, str] = {Qt.Key.Key_K: "keep", Qt.Key.Key_R: "reject", Qt.Key.Key_U: "undecided"}
 SHOWN = {"keep": "kept", "reject": "rejected", "undecided": "undecided"}
 KEYS = [
-    ("K / R / U", "Keep / reject / undecided, then the next sample"),
+    ("K / R / U", "Keep / reject / undecided, then the next undecided sample (any image)"),
     ("← → ↑ ↓", "Previous / next sample of this image"),
     ("PgDn / PgUp", "Next / previous source image"),
     ("N", "Next undecided sample (any image)"),
-    ("Enter (note)", "Store the note on the selected sample"),
+    ("Ctrl+Z", "Undo the last decision (with its note)"),
+    ("/", "Type a note on the selected sample"),
+    ("Enter / Esc (note)", "Store the note / leave the field without storing"),
     *sample_viewer.KEYS,
 ]
-TILE = 260
-FILTERS = (
-    ("All samples", None),
-    ("Undecided", "undecided"),
-    ("Kept", "keep"),
-    ("Rejected", "reject"),
-    ("Passed all gates", "gates_passed"),
-    ("Failed a gate", "gates_failed"),
-)
+TILE_MIN = 160  # px: a tile's picture never gets smaller; it grows with the window
+TILE_FRAME = 18  # px a tile adds to its picture's width (margins, border)
+CAPTION_PX = 80  # px under a picture (badges, caption)
+SIDE_BY_SIDE = 4  # samples without styled children: this many in a row beside the original
+
+
+def tile_side(width: int, height: int, columns: int, rows: int) -> int:
+    """A tile picture's side: the columns share the width and the rows the height (every
+    sample of the image in view at once where it can be), never under ``TILE_MIN`` (a fixed
+    side left most of a large window empty)."""
+    return max(TILE_MIN, min(width // max(columns, 1) - TILE_FRAME, height // max(rows, 1) - CAPTION_PX))
 
 
 def gate_tooltip(ws: Workspace, sample_id: int) -> str:
@@ -85,7 +91,7 @@ class Tile(QFrame):
         self.sample_id = sample_id
         self.caption = caption
         self.canvas = ImageCanvas()
-        self.canvas.setFixedSize(TILE, TILE)
+        self.canvas.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keys stay with the review
         self.canvas.set_mode(mode)
         if display_size and rgb.shape[:2] != display_size[::-1]:
             # Samples are made at the model's resolution: show them over the original's
@@ -108,56 +114,75 @@ class Tile(QFrame):
             row.addStretch(1)
             lay.addLayout(row)
         lay.addWidget(self.label)
-        self.setFixedWidth(TILE + 18)
+        self.set_side(TILE_MIN)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # no stretching into empty space
+
+    def set_side(self, side: int) -> None:
+        """The picture's side in pixels (the tile follows)."""
+        self.canvas.setFixedSize(side, side)
+        self.setFixedWidth(side + 18)
 
     def show_state(self, decision: str, focused: bool) -> None:
         border = status_colour(decision).name()
         pal = QApplication.palette()  # not the tile's own: its style sheet has changed that
         background = mix(pal.window().color(), pal.highlight().color(), 0.25).name() if focused else "transparent"
-        self.setStyleSheet(f"QFrame#tile {{ border: 4px solid {border}; border-radius: 5px; background: {background}; }}")
+        sheet = f"QFrame#tile {{ border: 4px solid {border}; border-radius: 5px; background: {background}; }}"
+        if sheet == self.styleSheet():
+            return  # a new style sheet repaints the tile and its picture: only where it changed
+        self.setStyleSheet(sheet)
         if self.sample_id is not None:
             self.label.setText(("▶ " if focused else "") + f"{self.caption} · {SHOWN[decision]}")
 
 
 class ReviewView(QWidget):
+    """The review: filters and source images on the left, the selected image's tiles on the right.
+
+    Keyboard-first: the view itself holds the focus (the combos, the list and the tiles never
+    take it), so K/R/U/N/PgDn work as soon as the tab shows; text goes into the note field
+    only after a click on it or ``/``, and Esc or Enter gives the keys back."""
+
     def __init__(self, state: WorkspaceState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state, self.ws = state, state.workspace
         self.tiles: list[Tile] = []
         self.focus_sample: int | None = None
+        self.items: dict[int, ReviewItem] = {}  # every sample, by id
+        self.shown: list[int] = []  # the samples the filters let through, in review order
+        self.undo: list[tuple[int, str, str]] = []  # (sample, decision, note) before each decision
         self._syncing = False
 
         self.sources = QListWidget()
-        self.sources.currentRowChanged.connect(lambda _r: self.show_source(self.current_source()))
-        self.filter = QComboBox(
-            toolTip="“Passed all gates”: scored samples that passed every quality gate; "
-            "samples not scored yet show under “All samples”"
-        )
-        for label, value in FILTERS:
-            self.filter.addItem(label, value)
-        self.filter.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.sources.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # PgDn / PgUp move it; letters never search it
+        self.sources.currentRowChanged.connect(self._source_row_changed)
+        self.filters = ReviewFilters()
+        self.filter = self.filters.decision
+        self.filters.changed.connect(self._apply_filters)
         self.counts = QLabel(objectName="hint", wordWrap=True)
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(self.filter)
+        ll.addWidget(self.filters)
         ll.addWidget(self.sources, 1)
         ll.addWidget(self.counts)
 
         self.mode = QComboBox()
+        self.mode.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         for label, mode in sample_viewer.TILE_MODES:
             self.mode.addItem(label, mode)
-        self.mode.currentIndexChanged.connect(lambda _i: self.show_source(self.current_source()))
-        self.note = QLineEdit(placeholderText="Note on the selected sample (Enter stores it)")
-        self.note.editingFinished.connect(self._store_note)
+        self.mode.currentIndexChanged.connect(self._source_row_changed)
+        self.note = QLineEdit(placeholderText="Note on the selected sample (/ to type, Enter stores it, Esc leaves)")
+        self.note.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # never reached by Tab: only a click or /
+        self.note.returnPressed.connect(self._store_note)  # only Enter stores: leaving the field does not
         self.help = QLabel(
-            "Click a sample, then K keep · R reject · U undecided (moves to the next) · "
-            "PgDn/PgUp next/previous image · N next undecided",
+            "K keep · R reject · U undecided (then the next undecided sample) · Ctrl+Z undo · "
+            "PgDn/PgUp next/previous image · N next undecided · / note · "
+            "Space large view · O image/overlay/mask · L outlines",
             objectName="hint",
             wordWrap=True,
         )
         self.scroll_area = QScrollArea(widgetResizable=True)
+        self.scroll_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # it would take PgDn and the arrows
+        self.scroll_area.viewport().installEventFilter(self)
         self._new_grid()
         top = QHBoxLayout()
         top.addWidget(self.mode)
@@ -187,6 +212,7 @@ class ReviewView(QWidget):
         QVBoxLayout(self).addWidget(self.pages)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         state.samplesChanged.connect(self.refresh)
+        state.reviewChanged.connect(self._review_changed)
         self.viewer = sample_viewer.SampleViewer(self, DECISIONS)
         self.viewer.bar.styleChanged.connect(self._tiles_follow)
         self.refresh()
@@ -201,81 +227,68 @@ class ReviewView(QWidget):
     # -- data ------------------------------------------------------------------------
     @Slot()
     def refresh(self) -> None:
+        """Read every sample anew (new samples arrived, or the view opens)."""
+        items = review_queue.review_items(self.ws)
+        self.items = {i.sample_id: i for i in items}
+        self.pages.setCurrentIndex(1 if items else 0)
+        self.filters.set_options(items)
+        self._apply_filters()
+
+    @Slot()
+    def _apply_filters(self) -> None:
+        """List the sources with a sample the filters let through; keep the current source if listed."""
         keep = self.current_source()
-        samples = self.ws.samples()
-        shown = self.filtered_ids(samples)
-        with_shown = None if shown is None else {s.source_image_id for s in samples if s.id in shown}
-        summaries = queries.review_summary(self.ws)
-        self.pages.setCurrentIndex(1 if summaries else 0)
+        flt = self.filters.current()
+        self.shown = [sid for sid, it in self.items.items() if flt.matches(it)]
+        sources = list(dict.fromkeys(self.items[sid].source_image_id for sid in self.shown))
         self.sources.blockSignals(True)
         self.sources.clear()
-        for s in summaries:
-            if with_shown is not None and s.image_id not in with_shown:
-                continue
-            item = QListWidgetItem(self._source_text(s))
-            item.setData(Qt.ItemDataRole.UserRole, s.image_id)
+        for image_id in sources:
+            item = QListWidgetItem()
+            item.setData(Qt.ItemDataRole.UserRole, image_id)
             self.sources.addItem(item)
+        self.sources.setCurrentRow(sources.index(keep) if keep in sources else 0 if sources else -1)
         self.sources.blockSignals(False)
-        self._show_totals(summaries)
-        rows = [i for i in range(self.sources.count()) if self.sources.item(i).data(Qt.ItemDataRole.UserRole) == keep]
-        self.sources.setCurrentRow(rows[0] if rows else 0)
-        if self.sources.count() == 0:
-            self.show_source(None)
+        self._update_counts()
+        self.show_source(self.current_source())
 
-    def filtered_ids(self, samples: list[SampleRecord] | None = None) -> set[int] | None:
-        """The samples (of ``samples``, default all) the filter lets through (None: every sample)."""
-        wanted = self.filter.currentData()
-        if wanted is None:
-            return None
-        ids = [s.id for s in (self.ws.samples() if samples is None else samples)]
-        if wanted.startswith("gates_"):
-            gates = queries.gate_filter(self.ws, ids)
-            return set(gates.passed if wanted == "gates_passed" else gates.failed)
-        decisions = queries.decisions(self.ws)
-        return {i for i in ids if decisions.get(i, "undecided") == wanted}
-
-    @staticmethod
-    def _source_text(s: queries.SourceSummary) -> str:
-        return f"{s.name}\n{s.total} samples · {s.counts['keep']} kept · {s.counts['reject']} rejected"
-
-    def _show_totals(self, summaries: list[queries.SourceSummary]) -> None:
-        t = queries.review_totals(summaries)
-        self.counts.setText(f"{sum(t.values())} samples: {t['keep']} kept · {t['reject']} rejected · {t['undecided']} undecided")
-
-    def _update_counts(self) -> None:
-        """Live: the totals and every listed source's counts."""
-        summaries = queries.review_summary(self.ws)
-        by_id = {s.image_id: s for s in summaries}
+    def _update_counts(self, source: int | None = None) -> None:
+        """Live: the totals of what the filters show, and the listed sources' counts (only
+        ``source``'s when one decision changed them)."""
+        shown = [self.items[sid] for sid in self.shown]
+        by_source: dict[int, list[ReviewItem]] = {}
+        for it in shown:
+            if source is None or it.source_image_id == source:
+                by_source.setdefault(it.source_image_id, []).append(it)
         for i in range(self.sources.count()):
             item = self.sources.item(i)
-            s = by_id.get(item.data(Qt.ItemDataRole.UserRole))
-            if s is not None:
-                item.setText(self._source_text(s))
-        self._show_totals(summaries)
+            image_id = item.data(Qt.ItemDataRole.UserRole)
+            if source is not None and image_id != source:
+                continue
+            group = by_source.get(image_id, [])
+            c = review_queue.counts(group)
+            name = group[0].source_name if group else "?"
+            item.setText(f"{name}\n{len(group)} samples · {c['keep']} kept · {c['reject']} rejected")
+        t = review_queue.counts(shown)
+        of = "" if len(shown) == len(self.items) else f" (of {len(self.items)})"
+        self.counts.setText(f"{len(shown)} samples{of}: {t['keep']} kept · {t['reject']} rejected · {t['undecided']} undecided")
 
     def current_source(self) -> int | None:
         item = self.sources.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item else None
 
-    def _layout_rows(self, image_id: int) -> list[list[SampleRecord]]:
-        """Rows of [inpainted, styled children...]; samples without a listed parent start a row."""
-        samples = self.ws.samples(source_image_id=image_id)
-        ids = {s.id for s in samples}
-        rows = {s.id: [s] for s in samples if s.parent_sample_id not in ids}
-        for s in samples:
-            if s.parent_sample_id in rows:
-                rows[s.parent_sample_id].append(s)
-        return list(rows.values())
+    @Slot()
+    def _source_row_changed(self) -> None:
+        self.show_source(self.current_source())
 
     def show_source(self, image_id: int | None) -> None:
         self.tiles = []
         self._new_grid()  # the old tiles go with the old grid
         if image_id is None:
+            self._select(None)
             return
         mode = self.mode.currentData()
-        rows = self._layout_rows(image_id)
-        wanted = self.filtered_ids([s for row in rows for s in row])
-        failures = queries.gate_failures(self.ws)
+        rows = review_queue.review_rows([self.items[sid] for sid in self.shown if self.items[sid].source_image_id == image_id])
         rec = self.ws.image(image_id)
         orig = Tile(
             f"Original · {rec.name}",
@@ -286,34 +299,25 @@ class ReviewView(QWidget):
             mode,
         )
         self._add_tile(orig, 0, 0)
-        r = 0
-        for row in rows:
-            shown = [s for s in row if wanted is None or s.id in wanted]
-            for c, s in enumerate(shown):  # packed from the left: no gap where a sample is filtered out
+        if all(len(row) == 1 for row in rows):  # no styled children: the samples side by side
+            flat = [row[0] for row in rows]
+            rows = [flat[k : k + SIDE_BY_SIDE] for k in range(0, len(flat), SIDE_BY_SIDE)]
+        for r, row in enumerate(rows):
+            for c, it in enumerate(row):  # packed from the left: no gap where a sample is filtered out
+                s = self.ws.sample(it.sample_id)
                 img, mask = self.ws.read_sample(s)
                 tip = (
                     f"{s.kind} sample {s.id} of {rec.name}, set {s.set_name}\nseed {s.seed}\n"
                     f"made {s.created_at[:19].replace('T', ' ')}\n{gate_tooltip(self.ws, s.id)}"
                 )
-                self._add_tile(
-                    Tile(
-                        f"{s.kind} #{s.id} · {s.set_name}",
-                        tip,
-                        s.id,
-                        img,
-                        mask,
-                        mode,
-                        (rec.width, rec.height),
-                        failures.get(s.id, []),
-                    ),
-                    r,
-                    c + 1,
-                )
-            r += bool(shown)
+                caption = f"{s.kind} #{s.id} · {s.set_name}"
+                tile = Tile(caption, tip, s.id, img, mask, mode, (rec.width, rec.height), it.failed_gates)
+                self._add_tile(tile, r, c + 1)
+        self._fit_tiles()
         ids = self.sample_ids()
-        if self.focus_sample not in ids:
-            self.focus_sample = ids[0] if ids else None
+        self._select(self.focus_sample if self.focus_sample in ids else ids[0] if ids else None)
         self._restyle()
+        self._show_selected()
 
     def _add_tile(self, tile: Tile, row: int, col: int) -> None:
         self.grid.addWidget(tile, row, col, Qt.AlignmentFlag.AlignTop)  # tiles with badges are taller
@@ -329,6 +333,30 @@ class ReviewView(QWidget):
         self.mode.setCurrentIndex(self.mode.findData(sample_viewer.tile_mode(style)))
         for t in self.tiles:
             sample_viewer.style_tile(t.canvas, style)
+
+    def _fit_tiles(self) -> None:
+        """Tiles as large as the grid's columns and one row allow in the visible area."""
+        vp, m = self.scroll_area.viewport(), self.grid.contentsMargins()
+        columns = max(self.grid.columnCount(), 2)
+        spacing = max(self.grid.horizontalSpacing(), self.grid.verticalSpacing(), 0)
+        width = vp.width() - m.left() - m.right() - spacing * (columns - 1)
+        side = tile_side(width, vp.height() - m.top() - m.bottom(), columns, self.grid.rowCount())
+        for t in self.tiles:
+            t.set_side(side)
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        """The selected tile scrolled into view (a large tile may push it out)."""
+        tile = next((t for t in self.tiles if t.sample_id is not None and t.sample_id == self.focus_sample), None)
+        if tile is not None:
+            self.grid.activate()  # the tiles' places, before they are first painted
+            self.scroll_area.ensureWidgetVisible(tile, 0, 0)
+
+    def eventFilter(self, obj: QObject, e: QEvent) -> bool:  # noqa: N802 - Qt API
+        """The grid's visible area changed size (the window did): the tiles follow."""
+        if obj is self.scroll_area.viewport() and e.type() == QEvent.Type.Resize:
+            self._fit_tiles()
+        return super().eventFilter(obj, e)
 
     def _sync_view(self, scale: float, offset: QPointF) -> None:
         if self._syncing:
@@ -346,60 +374,102 @@ class ReviewView(QWidget):
     def focus(self, sample_id: int | None) -> None:
         if sample_id is None:
             return
-        self.focus_sample = sample_id
-        self.note.setText(self.ws.review(sample_id)[1])
+        self._select(sample_id)
         self.setFocus()
         self._restyle()
+        self._show_selected()
+
+    def _select(self, sample_id: int | None) -> None:
+        """The selected sample changes: the note field shows that sample's own stored note.
+        Text typed and not stored with Enter is dropped: a note belongs to the one sample it
+        was typed for, never to the next one selected."""
+        if sample_id is not None and sample_id == self.focus_sample and self.note.hasFocus():
+            return  # the same sample while its note is typed (new samples arrived): the text stays
+        self.focus_sample = sample_id
+        self.note.setText("" if sample_id is None else self.ws.review(sample_id)[1])
+
+    def go_to(self, sample_id: int) -> None:
+        """Select a sample, showing its source image first if another one is shown."""
+        image_id = self.items[sample_id].source_image_id
+        if image_id != self.current_source():
+            rows = [i for i in range(self.sources.count()) if self.sources.item(i).data(Qt.ItemDataRole.UserRole) == image_id]
+            if not rows:
+                return
+            self.focus_sample = sample_id  # show_source keeps it selected
+            self.sources.setCurrentRow(rows[0])
+        self.focus(sample_id)
 
     def decide(self, decision: str, advance: bool = True) -> None:
+        """Store the decision at once (with the sample's own note), remember it for Ctrl+Z,
+        then go to the next undecided sample the filters show, in any image."""
         sid = self.focus_sample
         if sid is None:
             return
-        self.state.set_review(sid, decision, self.note.text() if self.note.text() else self.ws.review(sid)[1])
-        ids = self.sample_ids()
-        if advance and sid in ids and ids.index(sid) + 1 < len(ids):
-            self.focus(ids[ids.index(sid) + 1])
+        before = self.ws.review(sid)
+        self.state.set_review(sid, decision, before[1])  # its own note: the field may hold unstored text
+        self.undo.append((sid, *before))
+        nxt = review_queue.next_undecided([self.items[i] for i in self.shown], sid) if advance else None
+        if nxt is not None:
+            self.go_to(nxt)
+
+    def undo_decision(self) -> bool:
+        """Ctrl+Z: the last decision's sample gets back its decision and note, and is selected."""
+        if not self.undo:
+            return False
+        sid, decision, note = self.undo.pop()
+        self.state.set_review(sid, decision, note)
+        if sid in self.shown:
+            self.go_to(sid)
+        return True
+
+    @Slot(int, str)
+    def _review_changed(self, sample_id: int, decision: str) -> None:
+        """A decision stored through the app's state (here or elsewhere): colours and counts follow."""
+        if sample_id not in self.items:
+            return
+        self.items[sample_id] = review_queue.decided(self.items[sample_id], decision)
         self._restyle()
-        self._update_counts()
+        self._update_counts(self.items[sample_id].source_image_id)
 
     def step_source(self, delta: int) -> None:
         """The next / previous source image in the list."""
         row = self.sources.currentRow() + delta
         if 0 <= row < self.sources.count():
             self.sources.setCurrentRow(row)
-            self.setFocus()
+        self.setFocus()
 
     def next_undecided(self) -> bool:
-        """Focus the next undecided sample: later in this image, else in the following images
-        (wrapping around); False when every sample is decided."""
-        decisions = queries.decisions(self.ws)
-        ids = self.sample_ids()
-        start = ids.index(self.focus_sample) + 1 if self.focus_sample in ids else 0
-        later = [i for i in ids[start:] if decisions.get(i, "undecided") == "undecided"]
-        if later:
-            self.focus(later[0])
-            return True
-        n = self.sources.count()
-        for k in range(1, n + 1):
-            row = (self.sources.currentRow() + k) % n
-            image_id = self.sources.item(row).data(Qt.ItemDataRole.UserRole)
-            todo = [s.id for s in self.ws.samples(source_image_id=image_id) if decisions.get(s.id, "undecided") == "undecided"]
-            if todo:
-                self.sources.setCurrentRow(row)
-                self.focus(next((i for i in self.sample_ids() if i in todo), None))
-                return True
-        return False
+        """Select the next undecided sample the filters show: later in this image, else in the
+        following images (wrapping around); False when every one is decided."""
+        nxt = review_queue.next_undecided([self.items[i] for i in self.shown], self.focus_sample)
+        if nxt is None:
+            return False
+        self.go_to(nxt)
+        return True
 
     def _store_note(self) -> None:
+        """Enter in the note field: the note goes to the selected sample (the one the field
+        was loaded for), and the keys go back to the samples."""
         if self.focus_sample is not None:
             decision = self.ws.review(self.focus_sample)[0]
             self.state.set_review(self.focus_sample, decision, self.note.text())
+        self.setFocus()
 
     def _restyle(self) -> None:
-        d = queries.decisions(self.ws)
         for t in self.tiles:
-            shown = "undecided" if t.sample_id is None else d.get(t.sample_id, "undecided")
-            t.show_state(shown, t.sample_id is not None and t.sample_id == self.focus_sample)
+            it = self.items.get(t.sample_id) if t.sample_id is not None else None
+            t.show_state(it.decision if it else "undecided", it is not None and t.sample_id == self.focus_sample)
+
+    # -- keys and focus ----------------------------------------------------------------------
+    def showEvent(self, e: QShowEvent) -> None:  # noqa: N802 - Qt API
+        """The tab shows (Ctrl+4 or a click): the keys go to the samples at once."""
+        super().showEvent(e)
+        QTimer.singleShot(0, self._take_keys)
+
+    @Slot()
+    def _take_keys(self) -> None:
+        if self.isVisible():
+            self.setFocus()
 
     def changeEvent(self, e: QEvent) -> None:  # noqa: N802 - Qt API
         """A new theme: the focused tile's background is mixed from the palette in use (else it
@@ -409,8 +479,17 @@ class ReviewView(QWidget):
             self._restyle()
 
     def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        """The review's keys; a key the note field does not use (PgDn, Esc) arrives here too."""
         key = e.key()
-        if key in DECISIONS and not e.modifiers() & Qt.KeyboardModifier.ControlModifier:
+        if e.matches(QKeySequence.StandardKey.Undo):
+            self.undo_decision()
+        elif key == Qt.Key.Key_Escape:
+            self.setFocus()
+            self._select(self.focus_sample)  # the field's unstored text is dropped
+        elif key == Qt.Key.Key_Slash and self.focus_sample is not None:
+            self.note.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self.note.selectAll()
+        elif key in DECISIONS and not e.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.decide(DECISIONS[key])
         elif key in (Qt.Key.Key_PageDown, Qt.Key.Key_PageUp):
             self.step_source(1 if key == Qt.Key.Key_PageDown else -1)

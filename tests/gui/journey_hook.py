@@ -105,6 +105,12 @@ def key(widget, k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
     QTest.keyClick(widget, k, modifier)
 
 
+def press(win, k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    """A key as the keyboard sends it: to the window, which hands it to whichever widget has
+    the focus (shortcuts first), unlike :func:`key`, which names the receiving widget."""
+    QTest.keyClick(win.windowHandle(), k, modifier)
+
+
 def drag(widget, points: list[QPointF]) -> None:
     """A left-button drag through ``points`` (widget coordinates) as real mouse events."""
 

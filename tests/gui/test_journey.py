@@ -49,15 +49,17 @@ def standin_style_weights(tmp_path_factory) -> dict[str, str]:
     }
 
 
-def run_phase(phase: int, ws: Path, out: Path, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+def run_phase(phase: int, ws: Path, out: Path, env_extra: dict[str, str], hook: Path = HOOK) -> subprocess.CompletedProcess:
+    """``diffgen gui`` on ``ws`` under Xvfb with ``hook`` driving it (a walk's hook imports
+    ``journey_hook`` from this folder)."""
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     env.update(
         env_extra,
-        DIFFGEN_GUI_HOOK=str(HOOK),
+        DIFFGEN_GUI_HOOK=str(hook),
         DIFFGEN_JOURNEY_OUT=str(out),
         DIFFGEN_JOURNEY_PHASE=str(phase),
         QT_QPA_PLATFORM="xcb",
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(HOOK.parent)]),
     )
     cmd = [_xvfb_run(), "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "diffgen_gui", "gui", "--workspace", str(ws)]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=PHASE_TIMEOUT_S, cwd=ROOT)

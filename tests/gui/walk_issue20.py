@@ -221,8 +221,7 @@ def review(j) -> Iterator:
     assert rv.sources.currentRow() == 0
     key(rv, Qt.Key.Key_N)  # next undecided: the second sample here
     assert rv.focus_sample == first[1]
-    key(rv, Qt.Key.Key_R)
-    key(rv, Qt.Key.Key_N)  # every sample of this image decided: on to the next image
+    key(rv, Qt.Key.Key_R)  # every sample of this image decided: on to the next image's first undecided
     assert rv.sources.currentRow() == 1 and rv.focus_sample == rv.sample_ids()[0]
     key(rv, Qt.Key.Key_K)
     assert rv.sources.item(0).text().endswith("1 kept · 1 rejected")
