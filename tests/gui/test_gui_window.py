@@ -43,7 +43,7 @@ def test_keyboard_shortcuts_list_every_view(window):
     where = {r[0] for r in rows}
     assert {"File menu", "Edit menu", "View menu", "Dataset", "Review", "Survey rater"} <= where
     assert ("Edit menu", "B", "Brush") in rows and ("Review", "N", "Next undecided sample (any image)") in rows
-    assert any(r[0] == "Survey rater" and r[1] == "R / F" for r in rows)
+    assert ("Survey rater", "7 / 8", "Real or synthetic: real / synthetic") in rows
     assert any(r[0] == "Edit menu" and "Ctrl+Z" in r[1] for r in rows)
     dialog.close()
 

@@ -1,0 +1,72 @@
+"""Keys mean one thing in the whole app (issue 35): Review's R rejected while the rater's R said
+"real", and the editor's E erased while the rater's E said "poor". The map is Help > Keyboard
+shortcuts (F1), which is read from where the keys are bound."""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtGui import QKeySequence
+
+# Moving between items and images, zooming the view, confirming and leaving: these may differ
+# from view to view (as they do in every application); nothing else may.
+NAVIGATION = {"←", "→", "↑", "↓", "PgUp", "PgDn", ".", ",", "Enter", "Esc", "Backspace", "0", "1"}
+MOUSE = re.compile(r"click|drag|wheel", re.I)
+
+
+def tokens(keys: str) -> list[str]:
+    """The keys of one F1 row: 'K / R / U', '← → ↑ ↓', '[  ]', 'Enter (note)', 'Ctrl+A (grid)'."""
+    out = []
+    for part in re.sub(r"\([^)]*\)", "", keys).split(" / "):
+        part = part.strip()
+        if not part or MOUSE.search(part):
+            continue
+        out += [part] if "+" in part else part.split()
+    return out
+
+
+def test_tokens_read_every_way_a_row_writes_its_keys():
+    assert tokens("K / R / U") == ["K", "R", "U"]
+    assert tokens("← → ↑ ↓") == ["←", "→", "↑", "↓"]
+    assert tokens("[  ]") == ["[", "]"]
+    assert tokens("Enter (note)") == ["Enter"]
+    assert tokens("Ctrl+A (grid)") == ["Ctrl+A"]
+    assert tokens("Right-drag / wheel") == []
+    assert tokens("Enter / Shift+Enter") == ["Enter", "Shift+Enter"]
+
+
+def key_map(window) -> dict[str, set[tuple[str, str]]]:
+    """key -> {(view, what it does)} over every F1 row (the menus are one view: the window)."""
+    from diffgen_gui.shortcuts import all_shortcuts
+
+    meanings: dict[str, set[tuple[str, str]]] = {}
+    for where, keys, what in all_shortcuts(window.menuBar()):
+        view = "window" if where.endswith(" menu") else where
+        for key in tokens(keys):
+            meanings.setdefault(key, set()).add((view, what))
+    return meanings
+
+
+def test_no_key_means_two_things(window):
+    meanings = key_map(window)
+    assert {"K", "R", "B", "E", "F", "7", "8"} <= set(meanings)  # the map holds every view
+    clashes = {k: m for k, m in meanings.items() if k not in NAVIGATION and len(m) > 1}
+    assert not clashes, clashes
+
+
+def test_the_map_finds_a_clash():
+    """The check itself: the rater's old R (real) beside Review's R (reject) is caught."""
+    rows = [("Review", "K / R / U", "Keep / reject / undecided"), ("Survey rater", "R / F", "Real or synthetic")]
+    meanings: dict[str, set[tuple[str, str]]] = {}
+    for where, keys, what in rows:
+        for key in tokens(keys):
+            meanings.setdefault(key, set()).add((where, what))
+    assert [k for k, m in meanings.items() if len(m) > 1] == ["R"]
+
+
+def test_review_lists_its_decision_keys(window):
+    from diffgen_gui.review_view import DECISIONS
+
+    listed = {k for k, m in key_map(window).items() if any(view == "Review" for view, _ in m)}
+    bound = {QKeySequence(k).toString() for k in DECISIONS}
+    assert bound <= listed, (bound, listed)
