@@ -87,7 +87,12 @@ class MaskEditor(QWidget):
             self.tool_buttons[key] = QToolButton()
             bar.addWidget(self.tool_buttons[key])
         self.size_spin = QSpinBox(
-            minimum=1, maximum=200, value=self.brush_size, suffix=" px", toolTip="Brush radius ([ smaller, ] larger)"
+            minimum=1,
+            maximum=200,
+            value=self.brush_size,
+            prefix="radius ",
+            suffix=" px",
+            toolTip="Brush radius ([ smaller, ] larger)",
         )
         self.size_spin.valueChanged.connect(self._set_size)
         bar.addWidget(self.size_spin)
