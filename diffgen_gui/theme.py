@@ -25,7 +25,7 @@ LIGHT = {
     R.Text: "#1b1d20",
     R.Button: "#e6e7e9",
     R.ButtonText: "#1b1d20",
-    R.Highlight: "#2f6f4f",
+    R.Highlight: "#5b3fa6",  # a selection is violet: no job state or decision is (a green one read as "done")
     R.HighlightedText: "#ffffff",
     R.ToolTipBase: "#ffffdc",
     R.ToolTipText: "#1b1d20",
@@ -46,7 +46,7 @@ DARK = {
     R.Text: "#e4e6e8",
     R.Button: "#33373c",
     R.ButtonText: "#e4e6e8",
-    R.Highlight: "#3f8f67",
+    R.Highlight: "#6a4fb5",
     R.HighlightedText: "#ffffff",
     R.ToolTipBase: "#33373c",
     R.ToolTipText: "#e4e6e8",

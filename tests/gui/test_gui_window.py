@@ -223,3 +223,20 @@ def test_a_theme_switch_never_stalls_the_window(window, qapp, qtbot, system_them
         if tries[-1][0] < 0.100 + baseline:
             return
     raise AssertionError("theme switch stalled: " + "; ".join(f"{w * 1000:.0f} ms (idle: {b * 1000:.0f} ms)" for w, b in tries))
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_a_selected_row_differs_from_every_state(qapp, theme):
+    """In the dark theme a selected job row had the green of 'done'."""
+    from diffgen_gui.theme import ACCENTS, contrast, palette_for
+
+    pal = palette_for(theme)
+    selected = pal.highlight().color()
+    assert contrast(pal.highlightedText().color(), selected) >= 4.5
+    for state, colour in ACCENTS.items():
+        c = QColor(colour)
+        if c.hsvSaturationF() < 0.2:  # a grey: told apart by its saturation
+            assert selected.hsvSaturationF() - c.hsvSaturationF() > 0.3, state
+        elif state != "accent":
+            apart = abs(selected.hsvHue() - c.hsvHue())
+            assert min(apart, 360 - apart) >= 40, (theme, state, selected.name(), colour)
