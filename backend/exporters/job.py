@@ -26,6 +26,7 @@ from backend.exporters import DatasetInfo, Item, Writer, make_writer
 from backend.exporters.card import data_card
 from backend.io.files import atomic_write_text, check_new_folder, move_into_place, staging_dir
 from backend.reports.csvio import write_csv
+from backend.words import counted
 from backend.workspace import Workspace, queries
 from backend.workspace.store import ImageRecord, SampleRecord
 
@@ -265,7 +266,8 @@ def export_kept(
     real = ws.images("current_mask_id IS NOT NULL") if with_real else []
     if not samples and not real:
         raise DiffGenError(
-            f"nothing to export: all {len(gates.failed)} samples marked 'keep' failed a quality "
+            f"nothing to export: {'the' if len(gates.failed) == 1 else 'all'} {counted(len(gates.failed), 'sample')} "
+            "marked 'keep' failed a quality "
             "gate; export without --only-passed, or keep more samples in review"
             if gates and gates.failed
             else "nothing to export: no sample is marked 'keep' (review them first)"
