@@ -240,3 +240,33 @@ def test_a_selected_row_differs_from_every_state(qapp, theme):
         elif state != "accent":
             apart = abs(selected.hsvHue() - c.hsvHue())
             assert min(apart, 360 - apart) >= 40, (theme, state, selected.name(), colour)
+
+
+def test_a_report_table_never_breaks_inside_a_word(state, qtbot, demo_ws):
+    """A narrow report's table header read 'Compariso n'."""
+    from PySide6.QtGui import QTextTable
+
+    from diffgen_gui.reports_view import ReportsView
+
+    rv = ReportsView(state)
+    qtbot.addWidget(rv)
+    rv.resize(360, 400)
+    rv.show()
+    reports = demo_ws.path("reports")
+    reports.mkdir(parents=True, exist_ok=True)
+    header = "| Comparison | FID | MS-SSIM | Precision | Recall | Dice | Segmentation |"
+    (reports / "table.md").write_text(f"{header}\n|---|---|---|---|---|---|---|\n| a | 1 | 2 | 3 | 4 | 5 | 6 |\n")
+    qtbot.waitUntil(lambda: rv.files.count() == 1, timeout=5000)
+    rv.files.setCurrentRow(0)
+    doc = rv.text.document()
+    doc.setTextWidth(rv.text.viewport().width())
+    table = next(f for f in doc.rootFrame().childFrames() if isinstance(f, QTextTable))
+    broken = []
+    for c in range(table.columns()):
+        block = table.cellAt(0, c).firstCursorPosition().block()
+        layout, text = block.layout(), block.text()
+        for i in range(layout.lineCount() - 1):
+            end = layout.lineAt(i).textStart() + layout.lineAt(i).textLength()
+            if text[end - 1].isalnum() and text[end].isalnum():  # inside a word (after a hyphen is a break)
+                broken.append(text)
+    assert not broken and table.cellAt(0, 0).firstCursorPosition().block().text() == "Comparison", broken
