@@ -226,12 +226,12 @@ class MainWindow(QMainWindow):
         self.theme_actions[name].setChecked(True)
         save_pref("theme", name)
         self._pending_theme = name
-        QTimer.singleShot(0, self._finish_theme)
+        QTimer.singleShot(1, self._finish_theme)  # a timer, not 0: that runs before overdue timers
 
     @Slot()
     def _finish_theme(self) -> None:
         finish_theme(gui_app(), self._pending_theme)
-        QTimer.singleShot(0, self._show_theme)
+        QTimer.singleShot(1, self._show_theme)
 
     @Slot()
     def _show_theme(self) -> None:
