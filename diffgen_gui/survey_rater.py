@@ -45,7 +45,7 @@ _QT_KEYS = {
 
 def qt_keys(key: str) -> tuple[int, ...]:
     """The Qt key codes of one of the rater table's keys."""
-    return _QT_KEYS.get(key) or (QKeySequence(key)[0].key(),)
+    return _QT_KEYS.get(key) or (QKeySequence(key)[0].key(),)  # type: ignore[index]  # PySide6 stubs lack __getitem__
 
 
 class _Picture(QLabel):
