@@ -70,3 +70,35 @@ def test_review_lists_its_decision_keys(window):
     listed = {k for k, m in key_map(window).items() if any(view == "Review" for view, _ in m)}
     bound = {QKeySequence(k).toString() for k in DECISIONS}
     assert bound <= listed, (bound, listed)
+
+
+def test_the_editor_keys_f1_lists_do_what_it_says(window, qtbot):
+    """F1's rows of the editor, pressed: each key does what its row says (and the tools' letters
+    are their actions' shortcuts, which F1 reads)."""
+    from PySide6.QtCore import Qt
+
+    from diffgen_gui.mask_tools import KEYS, TOOLS
+
+    listed = {k for keys, _ in KEYS for k in tokens(keys)}
+    assert {"[", "]", "0", "1", "Enter", "Shift+Enter", "Esc"} <= listed
+    ed = window.dataset_view.editor
+    for tool, _label, letter in TOOLS:
+        qtbot.keyClick(ed, letter)
+        assert ed.tool == tool, letter
+    qtbot.keyClick(ed, Qt.Key.Key_B)
+    ed.size_spin.setValue(20)
+    qtbot.keyClick(ed, Qt.Key.Key_BracketLeft)
+    assert ed.brush_size < 20
+    qtbot.keyClick(ed, Qt.Key.Key_BracketRight)
+    qtbot.keyClick(ed, Qt.Key.Key_BracketRight)
+    assert ed.brush_size > 20
+    qtbot.keyClick(ed, Qt.Key.Key_1)
+    assert ed.canvas.scale == 1.0
+    ed.canvas.fit()
+    fitted = ed.canvas.scale
+    ed.canvas.zoom_by(2.5)
+    qtbot.keyClick(ed, Qt.Key.Key_0)
+    assert ed.canvas.scale == fitted != 1.0
+    ed.preview_check.setChecked(True)
+    qtbot.keyClick(ed, Qt.Key.Key_Escape)
+    assert not ed.preview_check.isChecked()
