@@ -12,6 +12,8 @@ from PySide6.QtGui import QKeySequence
 # from view to view (as they do in every application); nothing else may.
 NAVIGATION = {"←", "→", "↑", "↓", "PgUp", "PgDn", ".", ",", "Enter", "Esc", "Backspace", "0", "1"}
 MOUSE = re.compile(r"click|drag|wheel", re.I)
+# undo and redo undo or redo what the view in front did last: one meaning wherever they are
+GENERIC = {"Ctrl+Z", "Ctrl+Shift+Z", "Ctrl+Y"}
 
 
 def tokens(keys: str) -> list[str]:
@@ -35,16 +37,20 @@ def test_tokens_read_every_way_a_row_writes_its_keys():
     assert tokens("Enter / Shift+Enter") == ["Enter", "Shift+Enter"]
 
 
-def key_map(window) -> dict[str, set[tuple[str, str]]]:
-    """key -> {(view, what it does)} over every F1 row (the menus are one view: the window)."""
-    from diffgen_gui.shortcuts import all_shortcuts
-
+def meanings_of(rows) -> dict[str, set[tuple[str, str]]]:
+    """key -> {(view, what it does)} over F1 rows (the menus are one view: the window)."""
     meanings: dict[str, set[tuple[str, str]]] = {}
-    for where, keys, what in all_shortcuts(window.menuBar()):
+    for where, keys, what in rows:
         view = "window" if where.endswith(" menu") else where
         for key in tokens(keys):
-            meanings.setdefault(key, set()).add((view, what))
+            meanings.setdefault(key, set()).add(("any", what.split()[0].lower()) if key in GENERIC else (view, what))
     return meanings
+
+
+def key_map(window) -> dict[str, set[tuple[str, str]]]:
+    from diffgen_gui.shortcuts import all_shortcuts
+
+    return meanings_of(all_shortcuts(window.menuBar()))
 
 
 def test_no_key_means_two_things(window):
@@ -54,14 +60,15 @@ def test_no_key_means_two_things(window):
     assert not clashes, clashes
 
 
+def test_undo_means_undo_in_every_view():
+    rows = [("Edit menu", "Ctrl+Z", "Undo"), ("Review", "Ctrl+Z", "Undo the last decision (with its note)")]
+    assert meanings_of(rows) == {"Ctrl+Z": {("any", "undo")}}
+
+
 def test_the_map_finds_a_clash():
     """The check itself: the rater's old R (real) beside Review's R (reject) is caught."""
     rows = [("Review", "K / R / U", "Keep / reject / undecided"), ("Survey rater", "R / F", "Real or synthetic")]
-    meanings: dict[str, set[tuple[str, str]]] = {}
-    for where, keys, what in rows:
-        for key in tokens(keys):
-            meanings.setdefault(key, set()).add((where, what))
-    assert [k for k, m in meanings.items() if len(m) > 1] == ["R"]
+    assert [k for k, m in meanings_of(rows).items() if len(m) > 1] == ["R"]
 
 
 def test_review_lists_its_decision_keys(window):
