@@ -10,6 +10,7 @@ from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QLabel, QListView, QScrollArea, QVBoxLayout, QWidget
 
+from backend.words import counted
 from backend.workspace import queries
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.thumbnails import ThumbnailModel
@@ -91,7 +92,7 @@ class ClustersView(QWidget):
             model = ThumbnailModel(self.ws, THUMB, parent=self)
             model.set_filter(cluster=k)
             self.models.append(model)
-            self.body_layout.addWidget(QLabel(f"<b>Cluster {k}</b> — {len(model.rows)} images"))
+            self.body_layout.addWidget(QLabel(f"<b>Cluster {k}</b> — {counted(len(model.rows), 'image')}"))
             view = QListView()
             view.setViewMode(QListView.ViewMode.IconMode)
             view.setFlow(QListView.Flow.LeftToRight)

@@ -7,7 +7,7 @@ from PySide6.QtGui import QAction, QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QLineEdit,
     QListView,
@@ -75,11 +75,11 @@ class DatasetView(QWidget):
         state.imagesChanged.connect(self.refresh)
         state.clustersChanged.connect(self.refresh)
 
-        filters = QHBoxLayout()
-        filters.addWidget(self.cluster)
-        filters.addWidget(self.edited)
-        filters.addWidget(self.flagged)
-        filters.addWidget(self.role)
+        filters = QGridLayout()  # two rows: all four fit the grid's 240 px uncut
+        filters.addWidget(self.cluster, 0, 0)
+        filters.addWidget(self.role, 0, 1)
+        filters.addWidget(self.edited, 1, 0)
+        filters.addWidget(self.flagged, 1, 1)
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)

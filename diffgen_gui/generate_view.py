@@ -128,7 +128,8 @@ class GenerateView(QWidget):
         self.table.setRowCount(len(jobs))
         self._rows = {}
         for r, j in enumerate(jobs):
-            prog = f"{j.progress_done}/{j.progress_total}" if j.progress_total else ""
+            done, total = self.queue.progress_of(j)
+            prog = f"{done}/{total}" if total else ""
             values = [str(j.id), j.describe(), j.status, prog, j.message.splitlines()[0] if j.message else ""]
             for c, v in enumerate(values):
                 item = QTableWidgetItem(v)
@@ -181,12 +182,14 @@ class GenerateView(QWidget):
 
     def ask_cancel(self, job: JobRecord) -> bool:
         """Whether to stop a running job (a method so tests can answer it)."""
-        done = f" ({job.progress_done}/{job.progress_total} done)" if job.progress_total else ""
+        done, total = self.queue.progress_of(job)
+        done_text = f" ({done}/{total} done)" if total else ""
         return (
             QMessageBox.question(
                 self,
                 "Cancel the running job?",
-                f"Job {job.id}: {job.describe()}{done} is running. Stop it? Work it has finished stays; the rest is not made.",
+                f"Job {job.id}: {job.describe()}{done_text} is running. Stop it? "
+                "Work it has finished stays; the rest is not made.",
             )
             == QMessageBox.StandardButton.Yes
         )

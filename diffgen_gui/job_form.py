@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from backend.config.presets import apply_overrides, load_preset, preset_names
 from backend.errors import DiffGenError
 from backend.jobs.queue import FORM_FIELDS, JOB_KINDS
+from backend.words import counted
 from backend.workspace import queries
 from diffgen_gui.prefs import load_prefs, save_pref
 from diffgen_gui.state import WorkspaceState
@@ -160,7 +161,7 @@ class JobForm(QGroupBox):
             self.target.addItem(f"Selected images ({len(sel)})", ("images", list(sel)))
         sizes = queries.cluster_sizes(self.ws)
         for c, n in sizes:
-            self.target.addItem(f"Cluster {c} ({n} images)", ("cluster", c))
+            self.target.addItem(f"Cluster {c} ({counted(n, 'image')})", ("cluster", c))
         self.target.addItem(f"All images ({len(self.ws.image_ids())})", ("all", None))
         idx = self.target.findData(current) if current and current[0] != "images" else -1
         self.target.setCurrentIndex(0 if prefer_selection or (current and current[0] == "images") else max(idx, 0))
@@ -170,7 +171,7 @@ class JobForm(QGroupBox):
         if sizes:
             self.train_target.addItem(f"Every cluster ({len(sizes)} models)", "clusters")
         for c, n in sizes:
-            self.train_target.addItem(f"Cluster {c} ({n} images)", f"cluster:{c}")
+            self.train_target.addItem(f"Cluster {c} ({counted(n, 'image')})", f"cluster:{c}")
         self.update_estimate()
 
     @Slot(list)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Slot
+from PySide6.QtCore import QSize, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -37,7 +37,7 @@ from diffgen_gui.shortcuts import ShortcutsDialog
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.survey_view import SurveyView
 from diffgen_gui.tasks import ProgressTask, run_with_progress
-from diffgen_gui.theme import THEMES, apply_theme, current_theme, gui_app
+from diffgen_gui.theme import THEMES, begin_theme, current_theme, finish_theme, gui_app
 from diffgen_gui.widgets.elided_label import ElidedLabel
 from diffgen_gui.worker import JobQueue
 
@@ -68,6 +68,8 @@ def remember_workspace(path: Path) -> None:
 
 
 class MainWindow(QMainWindow):
+    theme_switched = Signal(str)  # the theme's name, once its style sheet is in place
+
     def __init__(self, workspace: Workspace):
         super().__init__()
         screen = QGuiApplication.primaryScreen()
@@ -216,9 +218,25 @@ class MainWindow(QMainWindow):
                 self.edit_menu.addAction(a)
 
     def set_theme(self, name: str) -> None:
-        apply_theme(gui_app(), name)
+        """In three turns of the event loop (the palette, the style sheet, then the repaint) so
+        that none stalls the window long; no frame is drawn half-styled (``theme_switched``
+        says when all is done)."""
+        self.setUpdatesEnabled(False)
+        begin_theme(gui_app(), name)
         self.theme_actions[name].setChecked(True)
         save_pref("theme", name)
+        self._pending_theme = name
+        QTimer.singleShot(1, self._finish_theme)  # a timer, not 0: that runs before overdue timers
+
+    @Slot()
+    def _finish_theme(self) -> None:
+        finish_theme(gui_app(), self._pending_theme)
+        QTimer.singleShot(1, self._show_theme)
+
+    @Slot()
+    def _show_theme(self) -> None:
+        self.setUpdatesEnabled(True)
+        self.theme_switched.emit(self._pending_theme)
 
     def show_shortcuts(self) -> ShortcutsDialog:
         self.shortcuts_dialog = ShortcutsDialog(self.menuBar(), self)

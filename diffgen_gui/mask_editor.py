@@ -87,7 +87,12 @@ class MaskEditor(QWidget):
             self.tool_buttons[key] = QToolButton()
             bar.addWidget(self.tool_buttons[key])
         self.size_spin = QSpinBox(
-            minimum=1, maximum=200, value=self.brush_size, suffix=" px", toolTip="Brush radius ([ smaller, ] larger)"
+            minimum=1,
+            maximum=200,
+            value=self.brush_size,
+            prefix="radius ",
+            suffix=" px",
+            toolTip="Brush radius ([ smaller, ] larger)",
         )
         self.size_spin.valueChanged.connect(self._set_size)
         bar.addWidget(self.size_spin)
@@ -96,11 +101,12 @@ class MaskEditor(QWidget):
         self.save_btn = QPushButton("Save version", toolTip="Store the edited mask as a new version (Ctrl+S)")
         self.save_btn.setObjectName("primary")
         self.save_btn.clicked.connect(self.save)
+        view_bar = self._view_bar()  # undo, redo and save on the second row: the tools fit a 1024 px screen
         for w in (self.undo_btn, self.redo_btn, self.save_btn):
-            bar.addWidget(w)
+            view_bar.addWidget(w)
         left = QVBoxLayout()
         left.addLayout(bar)
-        left.addLayout(self._view_bar())
+        left.addLayout(view_bar)
         self.title = ElidedLabel(objectName="title")
         left.addWidget(self.title)
         self.banner = RecoveryBanner(self.ws)

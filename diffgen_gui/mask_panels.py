@@ -76,7 +76,7 @@ class EditorStatusBar(QStatusBar):
             self.addPermanentWidget(w)
 
     def show_tool(self, label: str, size: int | None) -> None:
-        self.tool_label.setText(f"Tool: {label}" + (f" {size} px" if size is not None else ""))
+        self.tool_label.setText(f"Tool: {label}" + (f", radius {size} px" if size is not None else ""))
 
     @Slot(float, QPointF)
     def show_zoom(self, scale: float, _offset: QPointF) -> None:

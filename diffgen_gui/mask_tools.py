@@ -30,11 +30,11 @@ KEYS = [
     ("Right-drag / wheel", "Pan / zoom"),
 ]
 OPERATIONS = {  # label -> (backend operation, parameter name, default (None: the preset's), minimum, label format)
-    "Dilate": ("dilate", "pixels", None, 1, "{} px"),
-    "Erode": ("erode", "pixels", 3, 1, "{} px"),
+    "Dilate": ("dilate", "pixels", None, 1, "by {} px"),
+    "Erode": ("erode", "pixels", 3, 1, "by {} px"),
     "Fill holes": ("fill_holes", None, 0, 0, ""),
     "Remove small islands": ("remove_islands", "min_size", 50, 1, "below {} px"),
-    "Smooth": ("smooth", "radius", 2, 1, "{} px"),
+    "Smooth": ("smooth", "radius", 2, 1, "radius {} px"),
 }
 DISPLAY = [("Fill", "fill"), ("Contour only", "contour"), ("Mask only", "mask"), ("Side by side", "side")]
 HINTS = {

@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Slot
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QPixmap, QTextOption
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
@@ -57,6 +57,8 @@ class ReportsView(QWidget):
         ll.addWidget(self.hint)
         ll.addWidget(refresh)
         self.text = QTextBrowser(openExternalLinks=True)
+        # lines break between words only: a narrow table column read "Compariso / n" (a wide one scrolls)
+        self.text.setWordWrapMode(QTextOption.WrapMode.WordWrap)
         self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         pic_scroll = QScrollArea(widgetResizable=True)
         pic_scroll.setWidget(self.picture)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from backend.gates import LABELS, explain
+from backend.words import counted
 from backend.workspace import Workspace, queries, review_queue
 from backend.workspace.review_queue import ReviewItem
 from diffgen_gui.review_filters import ReviewFilters
@@ -268,10 +269,10 @@ class ReviewView(QWidget):
             group = by_source.get(image_id, [])
             c = review_queue.counts(group)
             name = group[0].source_name if group else "?"
-            item.setText(f"{name}\n{len(group)} samples · {c['keep']} kept · {c['reject']} rejected")
+            item.setText(f"{name}\n{counted(len(group), 'sample')} · {c['keep']} kept · {c['reject']} rejected")
         t = review_queue.counts(shown)
         of = "" if len(shown) == len(self.items) else f" (of {len(self.items)})"
-        self.counts.setText(f"{len(shown)} samples{of}: {t['keep']} kept · {t['reject']} rejected · {t['undecided']} undecided")
+        self.counts.setText(f"{counted(len(shown), 'sample')}{of}: {t['keep']} kept · {t['reject']} rejected · {t['undecided']} undecided")
 
     def current_source(self) -> int | None:
         item = self.sources.currentItem()

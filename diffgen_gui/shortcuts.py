@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from diffgen_gui import dataset_view, mask_tools, review_view, survey_rater
+from backend.survey.keys import QUESTIONS, commands, shown
+from diffgen_gui import dataset_view, mask_tools, review_view
 
 
 def menu_keys(bar: QMenuBar) -> list[tuple[str, str, str]]:
@@ -33,24 +34,12 @@ def menu_keys(bar: QMenuBar) -> list[tuple[str, str, str]]:
 
 
 def rater_keys() -> list[tuple[str, str]]:
-    def name(key) -> str:
-        return QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)
-
+    """From the rater's one table (``backend.survey.keys``), in human words."""
     rows = [
-        (
-            " / ".join(name(k) for k, _v, _t in options),
-            question.replace("_", " ") + ": " + ", ".join(t.split(maxsplit=1)[-1] for _k, _v, t in options),
-        )
-        for question, options in survey_rater.KEYS.items()
+        (" / ".join(a.key for a in q.answers), f"{q.title.rstrip('?')}: " + " / ".join(a.label.lower() for a in q.answers))
+        for q in QUESTIONS
     ]
-    return rows + [
-        (" / ".join(map(name, survey_rater.BACK_KEYS)), "Previous item"),
-        (" / ".join(map(name, survey_rater.NEXT_KEYS)), "Next item"),
-        # handled one by one in RaterWindow.keyPressEvent
-        ("C", "Write a comment"),
-        ("S", "Submit (once every item is answered)"),
-        ("Esc", "Close"),
-    ]
+    return rows + [(" / ".join(map(shown, c.keys)), c.does) for c in commands(desktop=True)]
 
 
 def all_shortcuts(bar: QMenuBar) -> list[tuple[str, str, str]]:

@@ -263,8 +263,14 @@ class SurveyView(QWidget):
         rl.addLayout(bar)
         rl.addWidget(self.scroll_area, 1)
 
+        left_scroll = QScrollArea()  # the forms scroll on a low screen (1024x700) instead of heightening the window
+        left_scroll.setWidgetResizable(True)
+        left_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        left_scroll.setWidget(left)
+        left_scroll.setMinimumWidth(left.minimumSizeHint().width() + left_scroll.verticalScrollBar().sizeHint().width())
+        left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         split = QSplitter()
-        split.addWidget(left)
+        split.addWidget(left_scroll)
         split.addWidget(right)
         split.setStretchFactor(1, 3)
         QVBoxLayout(self).addWidget(split)

@@ -25,7 +25,7 @@ LIGHT = {
     R.Text: "#1b1d20",
     R.Button: "#e6e7e9",
     R.ButtonText: "#1b1d20",
-    R.Highlight: "#2f6f4f",
+    R.Highlight: "#5b3fa6",  # a selection is violet: no job state or decision is (a green one read as "done")
     R.HighlightedText: "#ffffff",
     R.ToolTipBase: "#ffffdc",
     R.ToolTipText: "#1b1d20",
@@ -46,7 +46,7 @@ DARK = {
     R.Text: "#e4e6e8",
     R.Button: "#33373c",
     R.ButtonText: "#e4e6e8",
-    R.Highlight: "#3f8f67",
+    R.Highlight: "#6a4fb5",
     R.HighlightedText: "#ffffff",
     R.ToolTipBase: "#33373c",
     R.ToolTipText: "#e4e6e8",
@@ -73,6 +73,7 @@ ACCENTS = {
     "interrupted": "#d08a1e",
     "queued": "#bbbbbb",
 }
+FONT_PT = 10.0
 _system_palette: QPalette | None = None
 
 
@@ -159,14 +160,31 @@ def style_sheet(pal: QPalette) -> str:
 
 def apply_theme(app: QApplication, name: str) -> None:
     """Use the ``name``d theme (``system``: the palette the platform gave the app)."""
+    begin_theme(app, name)
+    finish_theme(app, name)
+
+
+def begin_theme(app: QApplication, name: str) -> None:
+    """The first half of a theme switch: no style sheet, then the palette. Through no style sheet
+    Qt restyles each widget once (a sheet replacing a sheet restyles each widget once per
+    ancestor: 0.8-3.6 s for the window, issue 35), and the halves can run in two turns of the
+    event loop (``MainWindow.set_theme``) so that neither stalls it for long."""
     global _system_palette
     if name not in THEMES:
         raise ValueError(f"unknown theme {name!r}; known: {', '.join(THEMES)}")
     if _system_palette is None:
         _system_palette = QPalette(app.palette())
-    pal = palette_for(name)
-    app.setPalette(pal)
-    app.setStyleSheet(style_sheet(pal))
+    app.setStyleSheet("")
+    app.setPalette(palette_for(name))
+    if app.font().pointSizeF() != FONT_PT:  # the app's, not the sheet's: no rule then matches every widget
+        font = app.font()
+        font.setPointSizeF(FONT_PT)
+        app.setFont(font)
+
+
+def finish_theme(app: QApplication, name: str) -> None:
+    """The second half: the style sheet mixed from the palette ``begin_theme`` set."""
+    app.setStyleSheet(style_sheet(app.palette()))
     app.setProperty("diffgen_theme", name)
 
 

@@ -42,12 +42,12 @@ def test_steps_report_boxes_and_labels_count_pixels(demo_ws):
     target = _square(s.mask.shape, 10, 20, 5, 35)  # 10 x 30 = 300 pixels
     assert s.apply(target, "fill", counted=True)
     assert events["changed"][-1] == (slice(10, 20), slice(5, 35))
-    assert s.history_labels()[-1] == "fill 300 px"
+    assert s.history_labels()[-1] == "fill 300 px changed"
     s.begin_stroke()
     hit = np.ones((2, 3), bool)
     s.stroke_patch((slice(40, 42), slice(40, 43)), hit, paint=True)
     s.end_stroke("brush")
-    assert s.history_labels()[-1] == "brush 6 px"
+    assert s.history_labels()[-1] == "brush 6 px changed"
     assert not s.apply(s.mask.copy(), "nothing")  # no change: no step
     n_state = events["state"]
     assert s.undo() and s.undo()
@@ -62,12 +62,12 @@ def test_a_saved_version_is_labelled_by_what_was_done(demo_ws):
     s.apply(np.zeros_like(s.mask), "clear")
     s.apply(_square(s.mask.shape, 0, 10, 0, 10), "fill", counted=True)  # 100 px
     s.apply(_square(s.mask.shape, 0, 10, 0, 20), "brush", counted=True)  # +100 px: merged
-    s.apply(_square(s.mask.shape, 0, 12, 0, 22), "dilate", detail="1 px")
+    s.apply(_square(s.mask.shape, 0, 12, 0, 22), "dilate", detail="by 1 px")
     mv = demo_ws.mask_version(s.save())
     assert mv.operation == "edit"
-    assert mv.params["label"] == "clear, fill 100 px, brush 100 px, dilate 1 px"
-    s.apply(_square(s.mask.shape, 0, 5, 0, 5), "erode", detail="3 px")
-    assert demo_ws.mask_version(s.save()).params["label"] == "erode 3 px"  # only what came after the save
+    assert mv.params["label"] == "clear, fill 100 px changed, brush 100 px changed, dilate by 1 px"
+    s.apply(_square(s.mask.shape, 0, 5, 0, 5), "erode", detail="by 3 px")
+    assert demo_ws.mask_version(s.save()).params["label"] == "erode by 3 px"  # only what came after the save
 
 
 def test_summarise_merges_runs_of_one_kind(demo_ws):
@@ -77,7 +77,7 @@ def test_summarise_merges_runs_of_one_kind(demo_ws):
         s.begin_stroke()
         s.stroke_patch((slice(k, k + 1), slice(0, 4)), np.ones((1, 4), bool), paint=True)
         s.end_stroke("brush")
-    assert summarise(s.unsaved_steps()) == "clear, brush 12 px"
+    assert summarise(s.unsaved_steps()) == "clear, brush 12 px changed"
 
 
 def test_revert_is_an_undoable_step(demo_ws):

@@ -195,7 +195,7 @@ def test_a_job_as_early_forms_stored_it_runs_with_its_preset_overrides(ws):
             (json.dumps(old), now()),
         ).lastrowid
     rec = run_job(ws, job_id)
-    assert rec.status == "done" and rec.message.startswith("2 inpainted samples from 1 images"), rec.message
+    assert rec.status == "done" and rec.message.startswith("2 inpainted samples from 1 image "), rec.message
     rows = ws.query("SELECT job_id, params_json FROM samples WHERE kind = 'inpainted'")
     assert [r["job_id"] for r in rows] == [job_id, job_id]
     assert {(json.loads(r["params_json"])["respacing"], json.loads(r["params_json"])["dilation"]) for r in rows} == {

@@ -8,6 +8,7 @@ import json
 from dataclasses import asdict
 
 from backend.cli.common import add_workspace, open_workspace
+from backend.words import counted
 
 
 def register(sub) -> None:
@@ -50,7 +51,7 @@ def cmd_import(a: argparse.Namespace) -> int:
     else:
         for r in reports:
             print(
-                f"{r.bundle}: {len(r.added)} samples added"
+                f"{r.bundle}: {counted(len(r.added), 'sample')} added"
                 + (f", {r.present} already in the workspace" if r.present else "")
                 + f" (run {r.run}, shard {r.shard})"
             )
@@ -70,6 +71,6 @@ def cmd_bundles(a: argparse.Namespace) -> int:
     if not states:
         print(f"no bundles in {ws.root / 'bundles'}")
     for s in states:
-        samples = f"{s.samples} samples" if s.samples is not None else ""
+        samples = counted(s.samples, "sample") if s.samples is not None else ""
         print(f"{s.state:24} shard {s.shard:7} items {s.items:9} {samples:12} {s.run}  {s.path}")
     return 0

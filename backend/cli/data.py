@@ -8,6 +8,7 @@ import json
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 from backend.errors import DiffGenError
 from backend.io.limits import DEFAULT_MAX_PIXELS
+from backend.words import counted
 from backend.workspace import ROLES, TEST, TRAIN
 from backend.workspace.selection import ids_argument
 
@@ -128,9 +129,9 @@ def cmd_set_role(a: argparse.Namespace) -> int:
 
         drawn = hold_out_at_random(ws, load_config(a.preset))
         print(
-            f"Held out {len(drawn)} images as test images: {','.join(map(str, drawn))}"
+            f"Held out {counted(len(drawn), 'image')} as test images: {','.join(map(str, drawn))}"
             if drawn
-            else f"The workspace has {ws.role_counts()[TEST]} test images already: nothing drawn"
+            else f"The workspace has {counted(ws.role_counts()[TEST], 'test image')} already: nothing drawn"
         )
         return 0
     if a.role is None:
@@ -140,7 +141,8 @@ def cmd_set_role(a: argparse.Namespace) -> int:
     print(f"{changed} of {len(a.images)} images set to {a.role} ({len(a.images) - changed} were already)")
     if a.role == TEST and made:
         print(
-            f"note: {made} samples were made from them before; they stay in the workspace, style and segmentation leave them out"
+            f"note: {counted(made, 'sample was', 'samples were')} made from them before; "
+            "they stay in the workspace, style and segmentation leave them out"
         )
     return 0
 

@@ -9,6 +9,7 @@ from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 from backend.clustering.params import ClusterParams
 from backend.errors import BadInputError
 from backend.jobs.context import JobContext
+from backend.words import counted
 
 
 def _add_real_resize(p: argparse.ArgumentParser) -> None:
@@ -124,12 +125,13 @@ def cmd_cluster(a: argparse.Namespace) -> int:
     with tqdm_progress("cluster", "img") as prog:
         res = run_cluster(ws, params, JobContext(progress=prog))
     print(
-        f"Clustering {res.clustering_id} (current): {res.images} images in {res.k} clusters "
+        f"Clustering {res.clustering_id} (current): {counted(res.images, 'image')} in {counted(res.k, 'cluster')} "
         f"(seed {res.seed}); sizes " + ", ".join(f"c{c}:{n}" for c, n in enumerate(res.sizes))
     )
     if res.small_clusters:
         print(
-            f"warning: {len(res.small_clusters)} clusters have fewer than {res.min_cluster_size} images "
+            f"warning: {counted(len(res.small_clusters), 'cluster has', 'clusters have')} fewer than "
+            f"{counted(res.min_cluster_size, 'image')} "
             f"(too few to train a model on): " + ", ".join(f"c{c}" for c in res.small_clusters)
         )
     print(f"Cluster sheet: {ws.path(res.sheet)}")

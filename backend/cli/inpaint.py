@@ -8,6 +8,7 @@ import json
 from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, shard_and_device, tqdm_progress
 from backend.inpaint.params import InpaintParams
 from backend.jobs.context import JobContext
+from backend.words import counted
 from backend.workspace.selection import ImageSelection, add_selection_args
 
 
@@ -98,7 +99,7 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
     for m in result.messages:
         print(f"note: {m}")
     print(
-        f"Wrote {result.samples} inpainted samples from {result.images} images "
+        f"Wrote {counted(result.samples, 'inpainted sample')} from {counted(result.images, 'image')} "
         f"(seed {result.seed}, {result.device}, {result.seconds} s)"
         + (
             f" into the bundle {result.bundle} (shard {shard}); merge the shards' bundles with "

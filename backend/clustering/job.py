@@ -22,6 +22,7 @@ from backend.errors import BadInputError
 from backend.features import InceptionFeatures, pair_features
 from backend.jobs.context import JobContext
 from backend.jobs.params import JobResult
+from backend.words import counted
 from backend.workspace import Workspace, inserted_id, now
 from backend.workspace.selection import generation_images
 
@@ -83,7 +84,7 @@ def kmeans_labels(features: np.ndarray, k: int, seed: int) -> np.ndarray:
     if k < 1:
         raise BadInputError(f"k must be at least 1 (got {k})")
     if k > n:
-        raise BadInputError(f"cannot make {k} clusters from {n} images: choose k <= {n}")
+        raise BadInputError(f"cannot make {counted(k, 'cluster')} from {counted(n, 'image')}: choose k <= {n}")
     raw = KMeans(n_clusters=k, random_state=seed, n_init=10).fit_predict(features.astype(np.float64))
     sizes = np.bincount(raw, minlength=k)
     order = sorted(range(k), key=lambda c: (-sizes[c], int(np.argmax(raw == c))))
@@ -146,7 +147,10 @@ def run_cluster(
     cfg = ClusterConfig.from_params(params)
     image_ids = [r.id for r in generation_images(ws, "current_mask_id IS NOT NULL")]  # never test images
     if cfg.k > len(image_ids):
-        raise BadInputError(f"cannot make {cfg.k} clusters from {len(image_ids)} images with masks: choose k <= {len(image_ids)}")
+        raise BadInputError(
+            f"cannot make {counted(cfg.k, 'cluster')} from {counted(len(image_ids), 'image')} with masks: "
+            f"choose k <= {len(image_ids)}"
+        )
     extractor = extractor or InceptionFeatures.from_settings(cfg.inception_weights, cfg.device, cfg.batch_size)
     feats = pair_features(ws, image_ids, extractor, ctx.progress, ctx.cancel)
     ctx.check_cancel("clustering cancelled")
@@ -177,8 +181,8 @@ def run_cluster(
             [(cid, i, int(lab)) for i, lab in zip(image_ids, labels)],
         )
     return ClusterResult(
-        summary=f"{len(image_ids)} images in {cfg.k} clusters (clustering {cid})"
-        + (f"; {len(small)} below {cfg.min_cluster_size} images" if small else ""),
+        summary=f"{counted(len(image_ids), 'image')} in {counted(cfg.k, 'cluster')} (clustering {cid})"
+        + (f"; {len(small)} below {counted(cfg.min_cluster_size, 'image')}" if small else ""),
         clustering_id=cid,
         k=cfg.k,
         seed=cfg.seed,

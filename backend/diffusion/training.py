@@ -45,6 +45,7 @@ from backend.errors import Cancelled, DiffGenError
 from backend.io.files import disk_full_as_error
 from backend.jobs.context import JobContext
 from backend.jobs.params import JobResult
+from backend.words import counted
 from backend.workspace import Workspace
 from backend.workspace.selection import generation_images
 
@@ -407,7 +408,7 @@ class Trainer:
         summary["loss_png"] = str(train_io.plot_loss(s.run / "loss.png", self.losses, title))
         if tc.sample_count > 0:
             if progress:
-                progress(self.step, self.step, f"sampling {tc.sample_count} images (EMA)")
+                progress(self.step, self.step, f"sampling {counted(tc.sample_count, 'image')} (EMA)")
             sampler = build_model(s.model_cfg).to(s.device).eval()
             sampler.load_state_dict({k: v.to(s.device) for k, v in self.ema.state.items()})
             rgb, mask = _sample_images(sampler, s.diff_cfg, s.model_cfg, tc.sample_count, tc.seed, s.device)

@@ -29,6 +29,7 @@ from backend.exporters.card import data_card
 from backend.io.files import atomic_write_text, check_new_folder, move_into_place, staging_dir
 from backend.io.images import read_png_fast
 from backend.reports.csvio import write_csv
+from backend.words import counted
 from backend.workspace import Workspace, queries
 from backend.workspace.store import ImageRecord, SampleRecord
 
@@ -81,8 +82,8 @@ class ExportReport:
             "--only-passed leaves out those that failed a gate" if self.failed else "",
         ]
         return (
-            f"Exported {self.samples} kept sample{'s' * (self.samples != 1)}"
-            + (f" and {self.real} real images" if self.real else "")
+            f"Exported {counted(self.samples, 'kept sample')}"
+            + (f" and {counted(self.real, 'real image')}" if self.real else "")
             + f" to {self.out} as {self.format}"
             + (f"; {self.gates.describe()}" if self.gates else "")
             + (f"; {self.failed} failed a gate" if self.failed else "")
@@ -332,18 +333,23 @@ def _nothing_left(kept: int, failed: int, empty: int, real: bool) -> str:
             "'diffgen review -w WS --keep IDS' or '--keep-passed')"
         )
     elif failed == kept:
-        text = f"all {kept} samples marked 'keep' failed a quality gate; export without --only-passed, {more}"
+        text = f"{_all(kept)} marked 'keep' failed a quality gate; export without --only-passed, {more}"
     elif empty == kept:
-        text = f"all {kept} samples marked 'keep' have an empty mask; export with --include-empty, {more}"
+        text = f"{_all(kept)} marked 'keep' {'has' if kept == 1 else 'have'} an empty mask; export with --include-empty, {more}"
     else:
         text = (
-            f"of {kept} samples marked 'keep', {failed} failed a quality gate and {empty} "
+            f"of {counted(kept, 'sample')} marked 'keep', {failed} failed a quality gate and {empty} "
             f"{'has' if empty == 1 else 'have'} an empty mask; "
             f"export without --only-passed or with --include-empty, {more}"
         )
     if real:
         return f"no synthetic sample to export: {text} (the real images alone are not a synthetic dataset)"
     return f"nothing to export: {text}"
+
+
+def _all(n: int) -> str:
+    """'the 1 sample' / 'all 3 samples'."""
+    return f"{'the' if n == 1 else 'all'} {counted(n, 'sample')}"
 
 
 def _check(cancel: Callable[[], bool] | None) -> None:

@@ -46,6 +46,7 @@ from backend.jobs.context import JobContext
 from backend.jobs.params import JobResult
 from backend.jobs.sample_row import SampleRow
 from backend.jobs.shards import Shard
+from backend.words import counted
 from backend.workspace import Workspace
 from backend.workspace.queries import INPAINT_SPEED
 from backend.workspace.store import sample_pngs
@@ -268,10 +269,10 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
         write_contact_sheet(ws, list(written.items())[:SHEET_MAX_IMAGES]) if params.sheet and written and bundle is None else None
     )
     return InpaintResult(
-        summary=f"{n_samples} inpainted samples from {len(written)} images (seed {run_seed})"
+        summary=f"{counted(n_samples, 'inpainted sample')} from {counted(len(written), 'image')} (seed {run_seed})"
         + (f", {redrawn} redrawn after a failed gate" if redrawn else "")
         + (f", {n_samples - passed} failing a quality gate" if passed < n_samples else "")
-        + (f", {len(finished)} images already done" if finished else "")
+        + (f", {counted(len(finished), 'image')} already done" if finished else "")
         + (f"; shard {shard}: bundle {folder}" if folder else ""),
         images=len(written),
         samples=n_samples,

@@ -27,6 +27,7 @@ from backend.jobs.context import Cancel, JobContext, Log, Progress
 from backend.jobs.kinds import REGISTRY
 from backend.jobs.params import JobParams, JobResult
 from backend.masks.ops import apply_operation
+from backend.words import counted
 from backend.workspace import Workspace, inserted_id, now
 from backend.workspace.integrity import stored_json
 from backend.workspace.selection import ImageSelection
@@ -95,7 +96,7 @@ class JobRecord:
         """One line for lists: kind, target and preset."""
         p = self.params
         target = (
-            f"{len(p['images'])} images"
+            counted(len(p["images"]), "image")
             if p.get("images")
             else f"cluster {p['cluster']}"
             if p.get("cluster") is not None

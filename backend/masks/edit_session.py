@@ -37,7 +37,7 @@ class Step:
     after: np.ndarray
     kind: str  # brush, dilate, revert to v2, ...
     pixels: int | None  # changed pixels, for edits whose size is what matters (strokes, fills)
-    detail: str = ""  # e.g. "20 px" for an operation
+    detail: str = ""  # e.g. "by 20 px" for an operation
 
     @staticmethod
     def make(box: Box, before: np.ndarray, after: np.ndarray, kind: str, counted: bool, detail: str = "") -> "Step":
@@ -46,8 +46,7 @@ class Step:
 
     @property
     def label(self) -> str:
-        amount = f"{self.pixels:,} px" if self.pixels is not None else self.detail
-        return f"{self.kind} {amount}".strip()
+        return f"{self.kind} {changed(self.pixels) if self.pixels is not None else self.detail}".strip()
 
     def patch(self, which: str) -> np.ndarray:
         bits = self.before if which == "before" else self.after
@@ -59,16 +58,22 @@ class Step:
         return self.before.nbytes + self.after.nbytes
 
 
+def changed(pixels: int) -> str:
+    """A count of changed pixels, said so: beside a brush radius or a dilation in px, a bare
+    "9 px" read as a size (issue 35)."""
+    return f"{pixels:,} px changed"
+
+
 def summarise(steps: list[Step]) -> str:
     """What a run of steps did, for a version's label: consecutive counted steps of one kind
-    are merged ("brush 3,702 px, dilate 20 px")."""
+    are merged ("brush 3,702 px changed, dilate by 20 px")."""
     parts: list[tuple[str, int | None, str]] = []
     for s in steps:
         if parts and s.pixels is not None and parts[-1][0] == s.kind and parts[-1][1] is not None:
             parts[-1] = (s.kind, parts[-1][1] + s.pixels, "")
         else:
             parts.append((s.kind, s.pixels, s.detail))
-    text = [f"{k} {f'{p:,} px' if p is not None else d}".strip() for k, p, d in parts]
+    text = [f"{k} {changed(p) if p is not None else d}".strip() for k, p, d in parts]
     if len(text) > MAX_LABEL_PARTS:
         text = text[:MAX_LABEL_PARTS] + [f"+{len(text) - MAX_LABEL_PARTS} more"]
     return ", ".join(text)

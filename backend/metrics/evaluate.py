@@ -46,6 +46,7 @@ from backend.metrics.msssim import MsssimConfig, mean_msssim
 from backend.reports import markdown_table
 from backend.reports.csvio import write_csv
 from backend.reports.figures import new_figure, png_bytes
+from backend.words import counted
 from backend.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
@@ -285,7 +286,7 @@ def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateConfig, m: int
         return None, random_note + " (no sample index)", []
     small = next((k for k, x in enumerate(sets) if len(x) < 2), None)
     if small is not None:  # e.g. a styled set made from a few samples: too few to go by index
-        why = f"set {small + 1} (sample {small + 1} of every image) would have {len(sets[small])} images"
+        why = f"set {small + 1} (sample {small + 1} of every image) would have {counted(len(sets[small]), 'image')}"
         return None, f"{random_note} ({why})", [f"{s.name}: {why}; random subsets used"]
     return sets, "sample k of every image", notes
 
@@ -361,7 +362,7 @@ def run_evaluate(
     )
     steps.step("Real ready")
     if len(real) < 4:
-        raise BadInputError(f"Real has {len(real)} images; the evaluation needs at least 4 (2 per half)")
+        raise BadInputError(f"Real has {counted(len(real), 'image')}; the evaluation needs at least 4 (2 per half)")
     m = cfg.subset_size or len(real)
     planned = [_row_sets(ws, spec, s, cfg, m) for spec, s in zip(others, sets)]
     ex = _fid_extractor(cfg.fid_inception, cfg.device, cfg.batch_size, extractor)

@@ -31,6 +31,7 @@ from backend.errors import BadInputError, Cancelled, MissingWeightsError
 from backend.features import file_digest, load_cached, store_features
 from backend.io.files import atomic_write_bytes
 from backend.io.weights import load_into, load_weights
+from backend.words import counted
 from backend.workspace import Workspace
 
 FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -160,7 +161,7 @@ def stability_warnings(name: str, n: int, dim: int) -> list[str]:
     if n >= need:
         return []
     return [
-        f"{name}: only {n} images; FID needs about {need} or more for a stable estimate "
+        f"{name}: only {counted(n, 'image')}; FID needs about {need} or more for a stable estimate "
         f"({dim}-d features), so values are biased upward - compare only sets of equal size"
     ]
 

@@ -20,6 +20,7 @@ from backend.reports import markdown_table
 from backend.reports.csvio import write_csv
 from backend.reports.figures import new_figure, png_bytes
 from backend.survey import QUALITY, QUESTIONS, REAL_FAKE, Rater, Survey, answer_rows, raters
+from backend.words import counted
 from backend.workspace.store import Workspace
 
 QUESTION_TITLES = {"image_quality": "Image quality", "mask_quality": "Segmentation quality", "real_fake": "Real or synthetic"}
@@ -294,7 +295,7 @@ def _real_items_note(s: Survey) -> str:
     """Blinding cannot hide a real item from someone who holds its source image."""
     chosen = s.params.get("real_images")
     source = (
-        f"Real items were drawn from an explicit list of {len(chosen)} images (`--real-images`)."
+        f"Real items were drawn from an explicit list of {counted(len(chosen), 'image')} (`--real-images`)."
         if chosen
         else "Real items were drawn from all usable images of the workspace."
     )

@@ -1,14 +1,40 @@
 """The rater page: static HTML, CSS and JavaScript, identical for every rater and item.
 
 Nothing per rater or per item is in the HTML; the script asks ``state`` for the rater's
-items (opaque codes) and answers. Keys as in the desktop window: 1/2/3 image quality,
-Q/W/E segmentation quality, R/F real or synthetic, Right/Enter next, Left back, C comment,
-S submit (a dialog asks; Y or Enter confirms, N or Esc cancels). Answers are sent one at
+items (opaque codes) and answers. Keys as in the desktop window, from the one table in
+``backend.survey.keys`` (the buttons, the hint and the key handling are made from it); S
+submits after a dialog (Y or Enter confirms, N or Esc cancels). Answers are sent one at
 a time, in order, retried while the connection is down; each item shows whether its
 answers are saved. Big touch targets, no hover-only controls, for tablets.
 """
 
-HTML = """<!doctype html>
+from html import escape
+from json import dumps
+
+from backend.survey.keys import QUESTIONS, button_text, commands, hint
+
+# the names of the table's named keys in the browser's KeyboardEvent.key
+_JS_KEYS = {"Left": "ArrowLeft", "Right": "ArrowRight", "Enter": "Enter", "Backspace": "Backspace", "Escape": "Escape"}
+
+
+def _js_key(key: str) -> str:
+    return _JS_KEYS.get(key, key.lower())
+
+
+def _questions_html() -> str:
+    rows = []
+    for q in QUESTIONS:
+        buttons = "".join(
+            f'\n      <button type="button" data-q="{q.name}" data-v="{a.value}">'
+            + escape(button_text(a)).replace("  ", "&nbsp; ")
+            + "</button>"
+            for a in q.answers
+        )
+        rows.append(f'    <div class="question"><span class="title">{escape(q.title)}</span>{buttons}</div>')
+    return "\n".join(rows)
+
+
+_TEMPLATE = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -32,17 +58,7 @@ HTML = """<!doctype html>
   </section>
   <p id="done" hidden></p>
   <section id="questions">
-    <div class="question"><span class="title">Image quality</span>
-      <button type="button" data-q="image_quality" data-v="good">1&nbsp; Good</button>
-      <button type="button" data-q="image_quality" data-v="moderate">2&nbsp; Moderate</button>
-      <button type="button" data-q="image_quality" data-v="poor">3&nbsp; Poor</button></div>
-    <div class="question"><span class="title">Segmentation quality</span>
-      <button type="button" data-q="mask_quality" data-v="good">Q&nbsp; Good</button>
-      <button type="button" data-q="mask_quality" data-v="moderate">W&nbsp; Moderate</button>
-      <button type="button" data-q="mask_quality" data-v="poor">E&nbsp; Poor</button></div>
-    <div class="question"><span class="title">Real or synthetic?</span>
-      <button type="button" data-q="real_fake" data-v="real">R&nbsp; Real</button>
-      <button type="button" data-q="real_fake" data-v="fake">F&nbsp; Synthetic</button></div>
+@QUESTIONS@
   </section>
   <div id="nav">
     <button type="button" id="back">&larr; Back</button>
@@ -52,8 +68,7 @@ HTML = """<!doctype html>
     <button type="button" id="submit">Submit all answers (S)</button>
   </div>
   <div id="status"><span id="saved" role="status"></span><ol id="strip" aria-label="Items"></ol></div>
-  <p class="hint">Keys: 1/2/3 image quality &middot; Q/W/E segmentation quality &middot; R/F real or synthetic
-    &middot; &larr; back &middot; Enter next &middot; C comment &middot; S submit.
+  <p class="hint">@HINT@.
     Every answer is saved the moment you give it; you can close this page and come back later.</p>
 </main>
 <dialog id="confirm">
@@ -105,12 +120,13 @@ dialog::backdrop { background: rgba(0, 0, 0, 0.6); }
 @media (max-width: 700px) { #pictures { grid-template-columns: 1fr; } }
 """
 
-JS = r"""
+HTML = _TEMPLATE.replace("@QUESTIONS@", _questions_html()).replace("@HINT@", escape(hint(desktop=False)))
+
+_JS_TEMPLATE = r"""
 "use strict";
 const base = location.pathname.replace(/\/+$/, "");
-const KEYS = {"1": ["image_quality", "good"], "2": ["image_quality", "moderate"], "3": ["image_quality", "poor"],
-              "q": ["mask_quality", "good"], "w": ["mask_quality", "moderate"], "e": ["mask_quality", "poor"],
-              "r": ["real_fake", "real"], "f": ["real_fake", "fake"]};
+const KEYS = @KEYS@;  // key -> [question, answer]
+const COMMAND_KEYS = @COMMAND_KEYS@;  // key -> command
 const QUESTIONS = ["image_quality", "mask_quality", "real_fake"];
 let state = null;
 let pos = 0;
@@ -295,11 +311,13 @@ function onKey(ev) {
     if (k === "Enter" || k === "Escape") { ev.preventDefault(); saveComment(); $("comment").blur(); }
     return;
   }
-  if (KEYS[k]) { ev.preventDefault(); give(...KEYS[k]); }
-  else if (k === "ArrowRight" || k === "Enter" || k === " ") { ev.preventDefault(); next(); }
-  else if (k === "ArrowLeft" || k === "Backspace") { ev.preventDefault(); back(); }
-  else if (k === "s") { ev.preventDefault(); askSubmit(); }
-  else if (k === "c" && !$("comment").disabled) { ev.preventDefault(); $("comment").focus(); }
+  if (KEYS[k]) { ev.preventDefault(); give(...KEYS[k]); return; }
+  const command = COMMAND_KEYS[k];
+  if (command) ev.preventDefault();
+  if (command === "next") next();
+  else if (command === "back") back();
+  else if (command === "submit") askSubmit();
+  else if (command === "comment" && !$("comment").disabled) $("comment").focus();
 }
 
 function tap(el, action) {
@@ -321,3 +339,6 @@ document.addEventListener("DOMContentLoaded", () => {
   load();
 });
 """
+JS = _JS_TEMPLATE.replace("@KEYS@", dumps({_js_key(a.key): [q.name, a.value] for q in QUESTIONS for a in q.answers})).replace(
+    "@COMMAND_KEYS@", dumps({_js_key(k): c.name for c in commands(desktop=False) for k in c.keys})
+)

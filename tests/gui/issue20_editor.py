@@ -114,7 +114,7 @@ def editor_versions(j) -> Iterator:
     key(dv.grid, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     yield wait("v2 saved", lambda: len(ws.mask_versions(image_id)) == 3)
     texts = [ed.versions.item(i).text() for i in range(ed.versions.count())]
-    assert re.match(r"v2  dilate \d+ px", texts[0]) and re.match(r"v1  brush [\d,]+ px", texts[1]), texts
+    assert re.match(r"v2  dilate by \d+ px", texts[0]) and re.match(r"v1  brush [\d,]+ px changed", texts[1]), texts
     yield shot("versions-labelled")
     v2 = ed.session.mask.copy()
     v0 = ws.mask_versions(image_id)[0]

@@ -357,9 +357,9 @@ def _button(parent, text: str):
 
 
 ANSWERS = [
-    (Qt.Key.Key_1, Qt.Key.Key_Q, Qt.Key.Key_R),
-    (Qt.Key.Key_2, Qt.Key.Key_W, Qt.Key.Key_F),
-    (Qt.Key.Key_3, Qt.Key.Key_E, Qt.Key.Key_F),
+    (Qt.Key.Key_1, Qt.Key.Key_4, Qt.Key.Key_7),
+    (Qt.Key.Key_2, Qt.Key.Key_5, Qt.Key.Key_8),
+    (Qt.Key.Key_3, Qt.Key.Key_6, Qt.Key.Key_8),
 ]
 
 

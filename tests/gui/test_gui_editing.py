@@ -124,10 +124,10 @@ def test_the_hint_is_elided_beside_the_pixel_value_not_cut_under_it(window, qtbo
     ed = window.dataset_view.editor
     ed.set_tool("polygon")
     ed.status.pixel_label.setText("x 40, y 36 · RGB 155 92 59 · mask 0")
-    window.resize(900, window.height())
+    window.resize(1000, window.height())
     qtbot.waitUntil(lambda: ed.status.hint.width() < ed.status.hint.fontMetrics().horizontalAdvance(ed.status.hint.text()))
     shown = ed.status.hint.elided()
-    assert shown.startswith("Click the corners") and "…" in shown and ed.status.hint.toolTip() == ed.status.hint.text()
+    assert shown.startswith("Click the corn") and "…" in shown and ed.status.hint.toolTip() == ed.status.hint.text()
     hint = ed.status.hint.geometry()
     assert hint.right() < ed.status.pixel_label.geometry().left(), (hint, ed.status.pixel_label.geometry())
 
@@ -165,7 +165,10 @@ def test_versions_are_named_previewed_and_revert_can_be_undone(window, demo_ws):
     ed.apply_operation()
     edited = ed.session.mask.copy()
     ed.save()
-    assert ed.versions.item(0).text().startswith(f"v1  brush {painted:,} px, dilate 2 px")
+    # issue 35: "brush 9 px, dilate 6 px" beside a brush field of 8 px: each number says what it is
+    assert ed.versions.item(0).text().startswith(f"v1  brush {painted:,} px changed, dilate by 2 px")
+    ed.set_tool("brush")
+    assert ed.size_spin.text() == "radius 3 px" and ed.status.tool_label.text() == "Tool: Brush, radius 3 px"
     ed.versions.setCurrentRow(1)  # v0: previewed over the current mask
     np.testing.assert_array_equal(ed.canvas.preview_mask, demo_ws.read_mask(v0))
     np.testing.assert_array_equal(ed.session.mask, edited)

@@ -91,6 +91,30 @@ def test_cancel_running_job_and_failures_do_not_stop_the_queue(state, job_queue,
     assert job_queue.store.get(ok).status == "done"
 
 
+def test_the_cancel_question_counts_as_the_bar_does(state, job_queue, qtbot, monkeypatch):
+    """It said "8/200 done" beside a bar at 12/200: it read the database's copy, written less often."""
+    from PySide6.QtWidgets import QMessageBox
+
+    v = make_view(state, job_queue, qtbot)
+    with qtbot.waitSignal(job_queue.started, timeout=10000):
+        slow = job_queue.enqueue("slow", {"steps": 1000, "step_s": 0.01})
+    qtbot.waitUntil(lambda: v.progress.value() > 1, timeout=10000)
+    asked = []
+
+    def question(_parent, _title, text):
+        asked.append(text)
+        return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    v.table.selectRow(v._rows[slow])
+    job_queue.store.set_progress(slow, 1, 1000, "")  # the stored copy lags the bar (for sure here)
+    v.btn["cancel"].click()
+    assert len(asked) == 1 and f"({v.progress.value()}/1000 done)" in asked[0], (asked, v.progress.value())
+    v.ask_cancel = lambda job: True
+    v.btn["cancel"].click()
+    assert wait_finished(qtbot, job_queue, slow)[1] == "cancelled"
+
+
 def test_interrupted_job_is_shown_and_can_be_requeued(demo_ws, qapp, qtbot):
     from diffgen_gui.state import WorkspaceState
     from diffgen_gui.worker import JobQueue

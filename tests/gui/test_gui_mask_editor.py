@@ -116,7 +116,7 @@ def test_save_version_and_revert(state, qtbot, demo_ws):
         new_id = ed.save()
     mv = demo_ws.mask_version(new_id)
     assert (mv.version, mv.operation, mv.parent_id) == (1, "edit", original.id)
-    assert mv.params["edits"] == ["erode 1 px"] and mv.params["label"] == "erode 1 px"
+    assert mv.params["edits"] == ["erode by 1 px"] and mv.params["label"] == "erode by 1 px"
     np.testing.assert_array_equal(demo_ws.read_mask(mv), edited)
     assert demo_ws.path(original.path).read_bytes() == orig_bytes  # never overwritten
     assert ed.versions.count() == 2 and not ed.session.dirty

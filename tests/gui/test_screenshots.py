@@ -12,7 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QCoreApplication, QPoint
+from PySide6.QtCore import QCoreApplication, QPoint, QSize
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QLabel, QListView, QWidget
 
@@ -178,3 +178,82 @@ def test_the_contrast_measure_sees_unreadable_text():
     assert text_contrast(page) < 1.5
     page[8:12, 5:50] = (20, 20, 20)
     assert text_contrast(page) > 12
+
+
+def cut_widgets(root: QWidget) -> list[str]:
+    """Shown labels, buttons and combo boxes narrower (or lower) than their text needs. Elided
+    labels shorten on purpose (a long path or hint; the whole text is their tooltip)."""
+    from PySide6.QtWidgets import QAbstractButton, QComboBox
+
+    from diffgen_gui.widgets.elided_label import ElidedLabel
+
+    cut = []
+    for w in root.findChildren(QLabel) + root.findChildren(QAbstractButton) + root.findChildren(QComboBox):
+        if not w.isVisible() or isinstance(w, ElidedLabel) or w.visibleRegion().isEmpty():
+            continue
+        if isinstance(w, QLabel):
+            if not w.text().strip() or not w.pixmap().isNull():
+                continue
+            need = (w.width(), w.heightForWidth(w.width())) if w.wordWrap() else (w.minimumSizeHint().width(), 0)
+        elif isinstance(w, QComboBox):
+            need = (w.minimumSizeHint().width(), 0) if w.count() else (0, 0)
+        elif w.text():
+            need = (w.sizeHint().width(), 0)
+        else:
+            continue
+        if w.width() < need[0] or w.height() < need[1]:
+            text = w.currentText() if isinstance(w, QComboBox) else w.text()
+            cut.append(f"{type(w).__name__} {text[:30]!r}: {w.width()}x{w.height()}, needs {need[0]}x{need[1]}")
+    return cut
+
+
+@pytest.mark.parametrize("screen", [(1024, 700), (2560, 1440)])
+def test_the_window_fits_the_screen_uncut(populated, qapp, qtbot, tmp_path, screen):
+    """Issue 35: at 1024x700 the window was 1121 px wide at least, and the editor's bar showed
+    'e ver', 'Edite', 'Flagg', 'All r'. Every tab, at the screen's size less a window frame."""
+    from diffgen_gui.main_window import MainWindow
+
+    win = MainWindow(populated)
+    win.ask_unsaved = lambda n: "discard"
+    qtbot.addWidget(win)
+    frame = QSize(0, 40)  # a title bar
+    try:
+        win.resize(QSize(*screen) - frame)
+        win.show()
+        win.dataset_view.model.wait_idle()
+        problems = []
+        for i in range(win.tabs.count()):
+            win.tabs.setCurrentIndex(i)
+            _settle()
+            win.grab()
+            _settle()
+            name = win.tabs.tabText(i)
+            assert win.grab().save(str(tmp_path / f"{screen[0]}-{name.lower()}.png"))
+            hint = win.minimumSizeHint()
+            if hint.width() > screen[0] or hint.height() > screen[1] - frame.height():
+                page = win.tabs.currentWidget().minimumSizeHint()
+                problems.append(
+                    f"{name}: the window needs {hint.width()}x{hint.height()} (the tab {page.width()}x{page.height()})"
+                )
+            problems += [f"{name}: {c}" for c in cut_widgets(win)]
+        assert not problems, "\n".join(problems)
+        assert win.size() == QSize(*screen) - frame
+    finally:
+        win.dataset_view.editor.discard_all()
+        keep = os.environ.get("DIFFGEN_SCREENSHOTS")
+        for p in tmp_path.glob("*.png") if keep else []:
+            shutil.copy(p, keep)
+
+
+def test_cut_widgets_sees_a_cut_button(qtbot):
+    from PySide6.QtWidgets import QHBoxLayout, QToolButton
+
+    box = QWidget()
+    qtbot.addWidget(box)
+    lay = QHBoxLayout(box)
+    button = QToolButton(text="Save version")
+    lay.addWidget(button)
+    box.show()
+    assert cut_widgets(box) == []
+    button.setFixedWidth(30)
+    assert cut_widgets(box) and "Save version" in cut_widgets(box)[0]

@@ -270,7 +270,7 @@ def survey(j) -> Iterator:
     assert rw.geometry().size() == screen.size(), (rw.geometry(), screen)
     yield shot("rater-window")
     for _ in range(rw.session.total):
-        for k in (Qt.Key.Key_1, Qt.Key.Key_Q, Qt.Key.Key_F):
+        for k in (Qt.Key.Key_1, Qt.Key.Key_4, Qt.Key.Key_8):
             key(rw, k)
         key(rw, Qt.Key.Key_Right)
     key(rw, Qt.Key.Key_S)

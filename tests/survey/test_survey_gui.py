@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QDialog, QLabel, QMenu, QPushButton, QWidget
 
 from backend import survey as sv
@@ -65,9 +66,9 @@ def _assert_blinded(win, ws, survey):
     assert str(ws.root) not in joined and survey.params["folder"] not in joined
     assert not KIND_WORDS.search(joined), KIND_WORDS.search(joined)
     assert not re.search(r"\d+\s*[x×]\s*\d+", joined)  # no dimensions
-    # the only numbers: the progress counter, the answered count and the key hints 1/2/3
+    # the only numbers: the progress counter, the answered count and the answer keys 1 to 8
     rest = [t for t in texts if not re.fullmatch(r"\d+ / \d+|\d+ answered", t) and not t.startswith("All ")]
-    assert set(re.findall(r"\d+", "\n".join(rest))) <= {"1", "2", "3"}
+    assert set(re.findall(r"\d+", "\n".join(rest))) <= {str(n) for n in range(1, 9)}
 
 
 def _stored(ws, win):
@@ -79,13 +80,13 @@ def test_keys_back_and_resume(qtbot, ws, survey):
     win = _window(qtbot, ws)
     first, second, third = (it.item_id for it in win.session.items[:3])
     assert win.progress.text() == "1 / 30"
-    for key in (Qt.Key.Key_1, Qt.Key.Key_W, Qt.Key.Key_F):
+    for key in (Qt.Key.Key_1, Qt.Key.Key_5, Qt.Key.Key_8):
         qtbot.keyClick(win, key)
     assert _stored(ws, win)[first] == sv.Answer("good", "moderate", "fake", "")
     assert win.buttons["mask_quality"]["moderate"].isChecked()
     qtbot.keyClick(win, Qt.Key.Key_Return)
     assert win.progress.text() == "2 / 30"
-    for key in (Qt.Key.Key_3, Qt.Key.Key_E, Qt.Key.Key_R):
+    for key in (Qt.Key.Key_3, Qt.Key.Key_6, Qt.Key.Key_7):
         qtbot.keyClick(win, key)
     qtbot.keyClick(win, Qt.Key.Key_Right)
     qtbot.keyClick(win, Qt.Key.Key_Left)  # back to the second item and change an answer
@@ -116,7 +117,7 @@ def test_finish_and_submit_lock_the_answers(qtbot, ws, survey):
             sv.record_answer(ws, rater, item, q, v)
     win = _window(qtbot, ws)
     assert win.progress.text() == "30 / 30" and not win.submit_button.isEnabled()
-    for key in (Qt.Key.Key_2, Qt.Key.Key_Q, Qt.Key.Key_F, Qt.Key.Key_Return):
+    for key in (Qt.Key.Key_2, Qt.Key.Key_4, Qt.Key.Key_8, Qt.Key.Key_Return):
         qtbot.keyClick(win, key)
     assert win.session.finished() and win.done_label.isVisible() and win.submit_button.isEnabled()
     _assert_blinded(win, ws, survey)
@@ -139,7 +140,7 @@ def test_blinding_holds_on_every_item(qtbot, ws, survey):
     win = _window(qtbot, ws)
     for _ in range(30):
         _assert_blinded(win, ws, survey)
-        for key in (Qt.Key.Key_1, Qt.Key.Key_Q, Qt.Key.Key_R, Qt.Key.Key_Return):
+        for key in (Qt.Key.Key_1, Qt.Key.Key_4, Qt.Key.Key_7, Qt.Key.Key_Return):
             qtbot.keyClick(win, key)
     assert win.session.finished()
 
@@ -376,3 +377,50 @@ def test_survey_tab_only_passed_leaves_out_failed_samples(qtbot, ws):
     survey = sv.get_survey(ws, "gated")
     assert {i["sample_id"] for i in sv.items(ws, survey) if i["sample_id"]} == set(inpainted[10:])
     assert "10 samples that failed a quality gate left out" in view.status.text()
+
+
+def _qt_codes(keys: list[str]) -> set[int]:
+    named = {"←": [Qt.Key.Key_Left], "→": [Qt.Key.Key_Right], "Enter": [Qt.Key.Key_Return, Qt.Key.Key_Enter]}
+    named |= {"Esc": [Qt.Key.Key_Escape], "Backspace": [Qt.Key.Key_Backspace]}
+    return {int(c) for k in keys for c in named.get(k, [QKeySequence(k)[0].key()])}
+
+
+def test_rater_keys_on_screen_in_f1_and_bound_are_the_same(qtbot, ws, survey):
+    """One table: the hint under the buttons, the buttons, F1 and the key handling list the same keys."""
+    from diffgen_gui.shortcuts import rater_keys
+
+    sv.add_rater(ws, survey, "dr-a")
+    win = _window(qtbot, ws)
+    f1 = [k for keys, _ in rater_keys() for k in keys.split(" / ")]
+    hint = win.hint.text().removeprefix("Keys: ")
+    on_screen = [k for part in hint.split(" · ") for k in part.split(" ", 1)[0].split("/")]
+    assert _qt_codes(f1) == _qt_codes(on_screen) == {int(k) for k in win.key_actions}
+    shown = {b.text().split()[0] for q in win.buttons.values() for b in q.values()}
+    assert shown == {str(n) for n in range(1, 9)} and shown <= set(on_screen)
+    for key in (Qt.Key.Key_K, Qt.Key.Key_R, Qt.Key.Key_E, Qt.Key.Key_F, Qt.Key.Key_Q):  # Review's and the editor's
+        qtbot.keyClick(win, key)
+    assert win.session.answer() == sv.Answer(None, None, None, "")
+    for key, question, value in ((Qt.Key.Key_3, "image_quality", "poor"), (Qt.Key.Key_5, "mask_quality", "moderate")):
+        qtbot.keyClick(win, key)
+        assert win.buttons[question][value].isChecked()
+    qtbot.keyClick(win, Qt.Key.Key_7)
+    assert _stored(ws, win)[win.session.current.item_id] == sv.Answer("poor", "moderate", "real", "")
+    assert "Real or synthetic: real / synthetic" in [what for _, what in rater_keys()]  # words, not 'real fake'
+
+
+def test_rater_hint_is_readable(qtbot, ws, survey):
+    """The key hint was 10 pt grey on dark grey: measured on the drawn window, contrast >= 4.5."""
+    from diffgen_gui.theme import contrast
+
+    sv.add_rater(ws, survey, "dr-a")
+    win = _window(qtbot, ws)
+    img = win.hint.grab().toImage()
+    colours = {}
+    for y in range(img.height()):
+        for x in range(img.width()):
+            c = img.pixelColor(x, y)
+            colours[c.rgb()] = colours.get(c.rgb(), 0) + 1
+    background = QColor.fromRgb(max(colours, key=colours.get))
+    text = max((QColor.fromRgb(c) for c in colours), key=lambda c: contrast(c, background))
+    assert contrast(text, background) >= 4.5, (text.name(), background.name())
+    assert win.hint.font().pointSizeF() >= 11

@@ -379,3 +379,23 @@ def test_tls_and_a_taken_port(web_ws, tmp_path):
     with pytest.raises(BadInputError, match="cannot use --certfile .* for TLS"):
         with running_server(web_ws, survey, ServeConfig("127.0.0.1", 0, str(key), str(key))):
             pass
+
+
+def test_the_page_says_the_keys_it_binds():
+    """The web rater's hint, buttons and key handling come from the desktop rater's table (issue 35:
+    no key that means something else in the app; 'R' was 'real' here and 'reject' in Review)."""
+    import json
+
+    from backend.web.page import HTML, JS
+
+    answers = json.loads(re.search(r"const KEYS = (\{.*?\});", JS).group(1))
+    commands = json.loads(re.search(r"const COMMAND_KEYS = (\{.*?\});", JS).group(1))
+    assert answers["1"] == ["image_quality", "good"] and answers["6"] == ["mask_quality", "poor"]
+    assert answers["7"] == ["real_fake", "real"] and answers["8"] == ["real_fake", "fake"]
+    assert not {"r", "f", "e", "q", "w", "k", "u", "n", " "} & (set(answers) | set(commands))
+    buttons = re.findall(r'data-q="(\w+)" data-v="(\w+)">(\w)&nbsp;', HTML)
+    assert sorted([k, [q, v]] for q, v, k in buttons) == sorted([k, v] for k, v in answers.items())
+    hint = re.search(r'<p class="hint">Keys: (.*?)\.\n', HTML).group(1).replace("&larr;", "←").replace("&rarr;", "→")
+    said = {k for part in hint.split(" · ") for k in part.split(" ", 1)[0].split("/")}
+    names = {"←": "ArrowLeft", "→": "ArrowRight"}
+    assert {names.get(k, k if len(k) > 1 else k.lower()) for k in said} == set(answers) | set(commands)

@@ -83,7 +83,7 @@ def pictures_loaded(driver) -> bool:
     )
 
 
-ANSWERS = [("1", "q", "r"), ("2", "w", "f"), ("3", "e", "f")]
+ANSWERS = [("1", "4", "7"), ("2", "5", "8"), ("3", "6", "8")]
 STORED = [sv.Answer("good", "good", "real"), sv.Answer("moderate", "moderate", "fake"), sv.Answer("poor", "poor", "fake")]
 
 
@@ -105,7 +105,7 @@ def test_rating_in_a_real_browser(ws, browser):
         keys(browser, "1", Keys.ARROW_RIGHT)  # incomplete: stays and says so
         wait_for(browser, "the hint", lambda: "Answer all three questions first" in text(browser, "message"))
         assert text(browser, "progress") == "1 / 6"
-        keys(browser, "q", "r")
+        keys(browser, "4", "7")
         wait_for(browser, "item 1 saved", lambda: text(browser, "saved") == "Saved" and all_saved(browser))
         assert sv.answers_of(ws, rater)[order[0]] == STORED[0]  # stored before the page said "saved"
         keys(browser, Keys.ARROW_RIGHT)
