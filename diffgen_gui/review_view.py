@@ -229,7 +229,8 @@ class ReviewView(QWidget):
     @Slot()
     def refresh(self) -> None:
         """Read every sample anew (new samples arrived, or the view opens)."""
-        items = review_queue.review_items(self.ws)
+        # beside its source: a sample imported without a workspace image is reviewed with 'diffgen review'
+        items = [i for i in review_queue.review_items(self.ws) if i.source_image_id is not None]
         self.items = {i.sample_id: i for i in items}
         self.pages.setCurrentIndex(1 if items else 0)
         self.filters.set_options(items)
@@ -257,7 +258,7 @@ class ReviewView(QWidget):
         """Live: the totals of what the filters show, and the listed sources' counts (only
         ``source``'s when one decision changed them)."""
         shown = [self.items[sid] for sid in self.shown]
-        by_source: dict[int, list[ReviewItem]] = {}
+        by_source: dict[int | None, list[ReviewItem]] = {}
         for it in shown:
             if source is None or it.source_image_id == source:
                 by_source.setdefault(it.source_image_id, []).append(it)
@@ -272,7 +273,9 @@ class ReviewView(QWidget):
             item.setText(f"{name}\n{counted(len(group), 'sample')} · {c['keep']} kept · {c['reject']} rejected")
         t = review_queue.counts(shown)
         of = "" if len(shown) == len(self.items) else f" (of {len(self.items)})"
-        self.counts.setText(f"{counted(len(shown), 'sample')}{of}: {t['keep']} kept · {t['reject']} rejected · {t['undecided']} undecided")
+        self.counts.setText(
+            f"{counted(len(shown), 'sample')}{of}: {t['keep']} kept · {t['reject']} rejected · {t['undecided']} undecided"
+        )
 
     def current_source(self) -> int | None:
         item = self.sources.currentItem()

@@ -12,7 +12,7 @@ import pytest
 from backend.cli import main as cli_main
 from backend.exporters.job import export_kept
 from backend.gates import GateScore
-from backend.workspace import queries
+from backend.workspace.review_queue import review_items
 from backend.workspace.reviews import parse_ids
 
 PASS = [GateScore("no_polyp", 0.9, 0.15, True), GateScore("seam", 0.01, 0.08, True)]
@@ -55,7 +55,7 @@ def test_list_shows_gates_decisions_and_notes(ws, capsys):
     assert out[-1].startswith("2 passed every quality gate, 1 failed one, 1 not scored.")
     assert run(ws, "--undecided", "--gates", "passed", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [r["sample_id"] for r in listed] == [a] and listed[0]["source"] == ws.images()[0].name
+    assert [r["sample_id"] for r in listed] == [a] and listed[0]["source_name"] == ws.images()[0].name
     assert run(ws, "--kept") == 0
     assert capsys.readouterr().out.startswith("no sample matches these filters\n0 of 4 listed: 4 samples:")
     assert run(ws, "--set", "GAN") == 0
@@ -76,7 +76,8 @@ def test_keep_reject_undecide_store_the_rows_the_app_stores(ws, capsys):
     rows = stored(ws)
     assert rows == {a: ("keep", "checked by JS"), b: ("keep", "checked by JS"), c: ("reject", "checked by JS"), d: rows[d]}
     assert rows[d] == rows[a]  # the app's row and the command's row are the same
-    assert queries.decisions(ws) == {a: "keep", b: "keep", c: "reject", d: "keep"}  # what the Review tab reads
+    # what the Review tab reads
+    assert {i.sample_id: i.decision for i in review_items(ws)} == {a: "keep", b: "keep", c: "reject", d: "keep"}
     assert run(ws, "--undecide", str(a)) == 0  # no --note: the note stays, as in the app
     assert f"sample {a}: keep -> undecided" in capsys.readouterr().out and stored(ws)[a] == ("undecided", "checked by JS")
 

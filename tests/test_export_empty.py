@@ -111,7 +111,7 @@ def test_only_empty_masks_kept_is_refused(kept, tmp_path):
     for sid in full:
         ws.set_review(sid, "reject")
     with pytest.raises(
-        DiffGenError, match=r"nothing to export: all 1 samples marked 'keep' have an empty mask; export with --include-empty"
+        DiffGenError, match=r"nothing to export: the 1 sample marked 'keep' has an empty mask; export with --include-empty"
     ):
         export_kept(ws, tmp_path / "out")
     assert not (tmp_path / "out").exists()

@@ -11,10 +11,11 @@ from backend.cli.common import add_workspace, open_workspace
 
 if TYPE_CHECKING:  # the workspace modules load numpy and OpenCV: only when the command runs
     from backend.workspace import Workspace
-    from backend.workspace.reviews import Change, ReviewRow
+    from backend.workspace.review_queue import ReviewItem
+    from backend.workspace.reviews import Change
 
 SHOWN_CHANGES = 20  # decisions listed one per line; beyond, a count (a changed note is always listed)
-GATE_FILTERS = ("passed", "failed", "unscored")
+GATE_FILTERS = ("passed", "failed", "unscored")  # review_queue.GATE_GROUPS (not imported: --help stays light)
 COLUMNS = (("id", 6), ("set", 20), ("kind", 12), ("source", 24), ("gates", 34), ("decision", 9), ("note", 48))  # widest shown
 
 
@@ -73,14 +74,21 @@ def cmd_review(a: argparse.Namespace) -> int:
         raise read_only_error(ws.root, "'diffgen review' lists its samples, but a decision writes to it")
     reviews.check_ids(ws, sorted(named))
     if a.keep_passed:
-        asked["keep"] += _passed_undecided(reviews.review_rows(ws, a.set_name), set(named), a.set_name)
+        asked["keep"] += _passed_undecided(_items(ws, a.set_name), set(named), a.set_name)
     changes = [c for decision, ids in asked.items() for c in reviews.decide(ws, ids, decision, a.note)]
     _print_changes(changes)
-    _print_counts(reviews.review_rows(ws), "Review now")
+    _print_counts(_items(ws), "Review now")
     return 0
 
 
-def _passed_undecided(rows: list[ReviewRow], named: set[int], set_name: str | None) -> list[int]:
+def _items(ws: Workspace, set_name: str | None = None) -> list[ReviewItem]:
+    """Every sample (of ``set_name``) as the Review tab sees it, by id."""
+    from backend.workspace.review_queue import ReviewFilter, review_items
+
+    return sorted((i for i in review_items(ws) if ReviewFilter(set_name=set_name).matches(i)), key=lambda i: i.sample_id)
+
+
+def _passed_undecided(rows: list[ReviewItem], named: set[int], set_name: str | None) -> list[int]:
     """The ids --keep-passed keeps; says what it found and what it left as it was."""
     passed = [r for r in rows if r.passed and r.sample_id not in named]
     todo = [r.sample_id for r in passed if r.decision == "undecided"]
@@ -124,9 +132,17 @@ def _print_changes(changes: list[Change]) -> None:
     )
 
 
-def _print_counts(rows: list[ReviewRow], title: str) -> None:
+def _print_counts(rows: list[ReviewItem], title: str) -> None:
+    from backend.words import counted
+
     n = Counter(r.decision for r in rows)
-    print(f"{title}: {len(rows)} samples: {n['keep']} kept · {n['reject']} rejected · {n['undecided']} undecided.")
+    print(f"{title}: {counted(len(rows), 'sample')}: {n['keep']} kept · {n['reject']} rejected · {n['undecided']} undecided.")
+
+
+def _gates(item: ReviewItem) -> str:
+    if not item.scored:
+        return "not scored"
+    return f"failed {', '.join(item.failed_gates)}" if item.failed_gates else "passed"
 
 
 def _cell(text: str, width: int) -> str:
@@ -137,12 +153,18 @@ def _list(ws: Workspace, a: argparse.Namespace) -> int:
     import json
 
     from backend.workspace import reviews
+    from backend.workspace.review_queue import ReviewFilter
 
-    every = reviews.review_rows(ws, a.set_name)
-    gate = {"passed": lambda r: r.passed, "failed": lambda r: bool(r.failed), "unscored": lambda r: not r.scored}
-    rows = [r for r in every if (a.decision is None or r.decision == a.decision) and (a.gates is None or gate[a.gates](r))]
+    every = _items(ws, a.set_name)
+    rows = [r for r in every if ReviewFilter(decision=a.decision, gates=a.gates).matches(r)]
+    notes = reviews.notes(ws, (r.sample_id for r in rows))
     if a.json:
-        print(json.dumps([{**r.__dict__, "failed": list(r.failed), "passed": r.passed} for r in rows], indent=2))
+        fields = ("sample_id", "set_name", "kind", "source_name", "model", "cluster", "scored", "decision")
+        listed = [
+            {**{f: getattr(r, f) for f in fields}, "failed": list(r.failed_gates), "passed": r.passed, "note": notes[r.sample_id]}
+            for r in rows
+        ]
+        print(json.dumps(listed, indent=2))
         return 0
     if not every:
         print(
@@ -153,7 +175,9 @@ def _list(ws: Workspace, a: argparse.Namespace) -> int:
         return 0
     if not rows:
         print("no sample matches these filters")
-    table = [(str(r.sample_id), r.set_name, r.kind, r.source or "-", r.gates, r.decision, r.note) for r in rows]
+    table = [
+        (str(r.sample_id), r.set_name, r.kind, r.source_name or "-", _gates(r), r.decision, notes[r.sample_id]) for r in rows
+    ]
     widths = [min(cap, max([len(name), *(len(row[k]) for row in table)])) for k, (name, cap) in enumerate(COLUMNS)]
     for cells in [tuple(name for name, _ in COLUMNS)] * bool(table) + table:
         print(
@@ -164,7 +188,7 @@ def _list(ws: Workspace, a: argparse.Namespace) -> int:
     filtered = len(rows) != len(every)
     _print_counts(every, f"{len(rows)} of {len(every)} listed" if filtered else "Listed")
     print(
-        f"{sum(r.passed for r in every)} passed every quality gate, {sum(bool(r.failed) for r in every)} failed one, "
+        f"{sum(r.passed for r in every)} passed every quality gate, {sum(bool(r.failed_gates) for r in every)} failed one, "
         f"{sum(not r.scored for r in every)} not scored. Decide with --keep IDS, --reject IDS or --keep-passed [--note TEXT]."
     )
     return 0

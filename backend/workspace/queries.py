@@ -100,11 +100,6 @@ def cluster_sizes(ws: Workspace) -> list[tuple[int, int]]:
 
 
 # -- reviews -----------------------------------------------------------------------------------
-def decisions(ws: Workspace) -> dict[int, str]:
-    """Sample id -> decision, for samples that have one (the rest are undecided)."""
-    return {r[0]: r[1] for r in ws.query("SELECT sample_id, decision FROM reviews")}
-
-
 def review_summary(ws: Workspace) -> list[SourceSummary]:
     """Every source image with samples, by image id, with its keep / reject / undecided counts."""
     rows = ws.query(
@@ -258,10 +253,6 @@ def seam_before_after(ws: Workspace) -> tuple[float, float, int] | None:
     if not rows:
         return None
     return sum(r[0] for r in rows) / len(rows), sum(r[1] for r in rows) / len(rows), len(rows)
-
-
-def review_totals(summaries: list[SourceSummary]) -> dict[str, int]:
-    return {d: sum(s.counts[d] for s in summaries) for d in DECISIONS}
 
 
 # -- models and presets --------------------------------------------------------------------------

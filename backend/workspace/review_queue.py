@@ -13,31 +13,39 @@ from dataclasses import dataclass, replace
 from backend.workspace.queries import DECISIONS, gate_order
 from backend.workspace.store import Workspace
 
-GATE_GROUPS = ("passed", "failed")  # besides a gate's name: "failed this gate"
+GATE_GROUPS = ("passed", "failed", "unscored")  # besides a gate's name: "failed this gate"
 
 
 @dataclass(frozen=True)
 class ReviewItem:
-    """One sample as the review sees it (``cluster``: its source image's, in the current clustering)."""
+    """One sample as the review sees it (``cluster``: its source image's, in the current
+    clustering; ``source_image_id`` None and ``source_name`` "" for a sample imported without
+    a workspace image, e.g. another generator's set)."""
 
     sample_id: int
-    source_image_id: int
+    source_image_id: int | None
     source_name: str
     parent_sample_id: int | None
     set_name: str
+    kind: str
     model: str  # the model's name; "" for a sample made without a workspace model
     cluster: int | None
     decision: str
     failed_gates: tuple[str, ...]
     scored: bool
 
+    @property
+    def passed(self) -> bool:
+        """Scored, and passed every gate."""
+        return self.scored and not self.failed_gates
+
 
 @dataclass(frozen=True)
 class ReviewFilter:
     """What the reviewer asked to see; every field set narrows it (they combine with AND).
 
-    ``gates``: "passed" (scored, passed every gate), "failed" (failed at least one) or a
-    gate's name (failed that gate); unscored samples pass neither."""
+    ``gates``: "passed" (scored, passed every gate), "failed" (failed at least one),
+    "unscored" (no gate scored) or a gate's name (failed that gate)."""
 
     decision: str | None = None
     gates: str | None = None
@@ -48,9 +56,11 @@ class ReviewFilter:
     def matches(self, item: ReviewItem) -> bool:
         if self.decision is not None and item.decision != self.decision:
             return False
-        if self.gates == "passed" and (not item.scored or item.failed_gates):
+        if self.gates == "passed" and not item.passed:
             return False
         if self.gates == "failed" and not item.failed_gates:
+            return False
+        if self.gates == "unscored" and item.scored:
             return False
         if self.gates not in (None, *GATE_GROUPS) and self.gates not in item.failed_gates:
             return False
@@ -62,12 +72,12 @@ class ReviewFilter:
 
 
 def review_items(ws: Workspace) -> list[ReviewItem]:
-    """Every sample made from a workspace image, in review order (:func:`in_review_order`)."""
+    """Every sample, in review order (:func:`in_review_order`)."""
     cid = ws.current_clustering_id()
     rows = ws.query(
-        "SELECT s.id, s.source_image_id, i.name, s.parent_sample_id, s.set_name, COALESCE(m.name, ''),"
-        " c.cluster, COALESCE(r.decision, 'undecided')"
-        " FROM samples s JOIN images i ON i.id = s.source_image_id"
+        "SELECT s.id, s.source_image_id, COALESCE(i.name, ''), s.parent_sample_id, s.set_name, s.kind,"
+        " COALESCE(m.name, ''), c.cluster, COALESCE(r.decision, 'undecided')"
+        " FROM samples s LEFT JOIN images i ON i.id = s.source_image_id"
         " LEFT JOIN models m ON m.id = s.model_id"
         " LEFT JOIN cluster_assignments c ON c.image_id = s.source_image_id AND c.clustering_id = ?"
         " LEFT JOIN reviews r ON r.sample_id = s.id ORDER BY s.source_image_id, s.id",
@@ -80,8 +90,10 @@ def review_items(ws: Workspace) -> list[ReviewItem]:
         if not passed:
             failed.setdefault(sid, []).append(gate)
     items = [
-        ReviewItem(sid, image_id, name, parent, set_name, model, cluster, decision, _ordered(failed.get(sid, [])), sid in scored)
-        for sid, image_id, name, parent, set_name, model, cluster, decision in rows
+        ReviewItem(
+            sid, image_id, name, parent, set_name, kind, model, cluster, decision, _ordered(failed.get(sid, [])), sid in scored
+        )
+        for sid, image_id, name, parent, set_name, kind, model, cluster, decision in rows
     ]
     return in_review_order(items)
 
@@ -92,9 +104,10 @@ def _ordered(gates: list[str]) -> tuple[str, ...]:
 
 def in_review_order(items: Iterable[ReviewItem]) -> list[ReviewItem]:
     """By source image; within one, rows of [a sample, its children...] (a sample whose parent
-    is not among them starts a row): the order of the Review tab's tiles, row by row."""
-    by_source: dict[int, list[ReviewItem]] = {}
-    for it in sorted(items, key=lambda i: (i.source_image_id, i.sample_id)):
+    is not among them starts a row): the order of the Review tab's tiles, row by row. Samples
+    without a source image come first, as one group."""
+    by_source: dict[int | None, list[ReviewItem]] = {}
+    for it in sorted(items, key=lambda i: (i.source_image_id or 0, i.sample_id)):
         by_source.setdefault(it.source_image_id, []).append(it)
     out: list[ReviewItem] = []
     for group in by_source.values():

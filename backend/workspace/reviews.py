@@ -1,5 +1,5 @@
-"""The review record without the window: samples with their gates and decisions, and decisions
-by sample id (``diffgen review``).
+"""The review record without the window: decisions by sample id and their notes (``diffgen
+review``; the samples with their gates and decisions are :mod:`backend.workspace.review_queue`'s).
 
 Every decision goes through ``Workspace.set_review``, the one call the app's Review tab makes
 (through ``WorkspaceState.set_review``), so a decision made here is the same row the app reads
@@ -20,49 +20,9 @@ NOTE_MAX_CHARS = 500  # a review note is a remark, not a report
 MAX_IDS = 100_000  # ids one argument may name ("1-100000"): far above any review, far below a memory problem
 
 
-@dataclass(frozen=True)
-class ReviewRow:
-    """One sample as a reviewer sees it: what it is, how the gates judged it, what was decided."""
-
-    sample_id: int
-    set_name: str
-    kind: str
-    source: str  # the source image's name ('' for samples not made from a workspace image)
-    scored: bool
-    failed: tuple[str, ...]  # the gates it failed, in the order of ``backend.gates.GATES``
-    decision: str  # keep | reject | undecided
-    note: str
-
-    @property
-    def passed(self) -> bool:
-        """Scored and passed every gate (what ``--keep-passed`` keeps)."""
-        return self.scored and not self.failed
-
-    @property
-    def gates(self) -> str:
-        if not self.scored:
-            return "not scored"
-        return f"failed {', '.join(self.failed)}" if self.failed else "passed"
-
-
-def review_rows(ws: Workspace, set_name: str | None = None, decision: str | None = None) -> list[ReviewRow]:
-    """Every sample (of ``set_name``, with ``decision``), by id."""
-    names = {r.id: r.name for r in ws.images()}
-    decided, failures, scored = queries.decisions(ws), queries.gate_failures(ws), queries.scored_sample_ids(ws)
-    rows = [
-        ReviewRow(
-            s.id,
-            s.set_name,
-            s.kind,
-            names.get(s.source_image_id, "") if s.source_image_id is not None else "",
-            s.id in scored,
-            tuple(failures.get(s.id, ())),
-            decided.get(s.id, "undecided"),
-            ws.review(s.id)[1] if s.id in decided else "",
-        )
-        for s in ws.samples(set_name=set_name)
-    ]
-    return [r for r in rows if decision is None or r.decision == decision]
+def notes(ws: Workspace, ids: Iterable[int]) -> dict[int, str]:
+    """Each sample's review note ("" without one)."""
+    return {sid: ws.review(sid)[1] for sid in ids}
 
 
 def parse_ids(text: str) -> list[int]:
