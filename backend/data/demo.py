@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from backend.config.fields import check_section, setting
 from backend.config.paths import resource
 from backend.io.files import atomic_write_bytes, encode_png
 
@@ -123,10 +124,20 @@ def generate_item(seed: int, index: int, size: int = 256, recipe: dict | None = 
     return DemoItem(image, mask, style["name"], n_polyps)
 
 
+@dataclass(frozen=True)
+class DemoDataSpec:
+    """How many demo pairs of which side: the bounds of ``diffgen demo-data``'s arguments."""
+
+    count: int = setting(40, 1, 100_000)
+    size: int = setting(256, 32, 2048, unit="px")
+    seed: int = setting(0, 0, 2**32 - 1)
+
+
 def write_demo_dataset(
     out: str | Path, count: int = 40, size: int = 256, seed: int = 0, progress: Callable[[int, int, str], None] | None = None
 ) -> Path:
     """Write ``count`` image/mask pairs in the Kvasir layout (``images/``, ``masks/``)."""
+    check_section(DemoDataSpec, {"count": count, "size": size, "seed": seed}, "demo-data")
     out = Path(out)
     recipe = load_recipe()
     for i in range(count):
