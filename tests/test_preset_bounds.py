@@ -143,7 +143,7 @@ CLI_CASES = [
 
 @pytest.mark.parametrize(("args", "shown", "allowed", "bomb"), CLI_CASES, ids=[" ".join(c[0][:1] + c[0][-2:]) for c in CLI_CASES])
 def test_the_cli_refuses_bad_numbers_in_one_line_and_small(tmp_path, args, shown, allowed, bomb):
-    run = run_cli(*(a.format(ws=tmp_path / "ws", out=tmp_path / "demo") for a in args))
+    run = run_cli(*(a.format(ws=tmp_path / "ws", out=tmp_path / "demo") for a in args), tmp=tmp_path)
     assert run.rc != 0
     assert "Traceback" not in run.stderr, run.stderr
     assert shown in run.stderr and allowed in run.stderr, run.stderr
