@@ -35,7 +35,7 @@ SEAM_RING_PX = 3  # ring width each side of the boundary that the seam score com
 class GateConfig:
     """The ``[gates]`` preset section: one threshold per gate."""
 
-    min_area_ratio: float = setting(0.15, 0.0, 100.0)  # no_polyp fails below this generated/source mask area ratio
+    min_area_ratio: float = setting(0.15, 0.0, 1e6)  # no_polyp fails below this generated/source mask area ratio
     max_boundary_touch: float = setting(0.25, 0.0, 1.0)  # cut_off fails above this fraction of the region boundary
     min_region_change: float = setting(0.02, 0.0, 1.0)  # copy fails below this mean |sample - source| in the region
     max_seam: float = setting(0.08, 0.0, 1.0)  # seam fails above this excess colour step at the boundary
