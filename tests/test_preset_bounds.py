@@ -12,12 +12,14 @@ import math
 import re
 from typing import get_args, get_type_hints
 
+import numpy as np
 import pytest
 from child_rss import BOMB_LIMIT_MB, run_cli
 
 from backend.config.fields import RANGE, declared
 from backend.config.presets import SECTIONS, apply_overrides, from_section, load_preset, preset_names
 from backend.errors import BadInputError
+from backend.masks.ops import apply_operation
 from backend.survey.model import SurveyParams
 
 # (--set value, the field as named in the message, the value as shown, the range as shown)
@@ -129,6 +131,16 @@ def test_a_queued_job_value_is_checked_against_its_declared_range():
     assert SurveyParams.from_dict({"name": "s", "counts": {"real": 1}, "size": 64}).size == 64
 
 
+def test_a_mask_operation_radius_is_bounded_before_a_kernel_is_built():
+    mask = np.zeros((8, 8), np.uint8)
+    for op, params in (("dilate", {"pixels": 10**6}), ("erode", {"pixels": 10**6}), ("smooth", {"radius": 10**6})):
+        with pytest.raises(
+            BadInputError, match=rf"mask {op}\.pixels = 1000000 is out of bounds: it must be an integer in -1024\.\.1024 px"
+        ):
+            apply_operation(mask, op, params)
+    assert apply_operation(mask, "dilate", {"pixels": 3}).shape == (8, 8)
+
+
 # The real CLI: one 'error:' line naming field, value and range; no traceback; and for the
 # memory bombs of the issue, a small peak (the refusal comes before torch loads).
 CLI_CASES = [
@@ -136,6 +148,7 @@ CLI_CASES = [
     (("train", "-w", "{ws}", "--set", "train.save_interval=0"), "train.save_interval = 0", "1..100000000", False),
     (("inpaint", "-w", "{ws}", "--all", "--samples", "1000000000"), "inpaint.samples = 1000000000", "1..1000", True),
     (("inpaint", "-w", "{ws}", "--all", "--dilate", "1000000"), "inpaint.dilate = 1000000", "0..1024 px", True),
+    (("dilate", "-w", "{ws}", "--pixels", "1000000"), "dilate.pixels = 1000000", "-1024..1024 px", True),
     (("survey", "create", "-w", "{ws}", "--name", "s", "--size", "0"), "survey.size = 0", "16..4096 px", False),
     (("demo-data", "{out}", "--count", "-5"), "demo-data.count = -5", "1..100000", False),
 ]

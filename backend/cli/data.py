@@ -75,7 +75,12 @@ def register(sub) -> None:
 
     p = sub.add_parser("dilate", help="dilate (or erode) every current mask into a new mask version")
     add_workspace(p)
-    p.add_argument("--pixels", type=int, required=True, help="radius in pixels (negative erodes)")
+    p.add_argument(
+        "--pixels",
+        type=arg_type("backend.masks.ops:Morphology", "pixels", "dilate"),
+        required=True,
+        help="radius in pixels (negative erodes)",
+    )
     p.add_argument("--images", type=lambda s: [int(x) for x in s.split(",")], help="comma-separated ids")
     p.set_defaults(func=cmd_dilate)
 
