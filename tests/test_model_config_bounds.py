@@ -160,11 +160,12 @@ def test_a_model_folder_with_a_crafted_config_is_refused_before_building(tmp_pat
     assert built == []
 
 
-def test_inpaint_with_a_crafted_model_folder_says_so_in_one_line(demo_ws, tmp_path):
+def test_inpaint_with_a_crafted_model_folder_says_so_in_one_line_and_small(demo_ws, tmp_path):
     folder = _model_folder(tmp_path, {"num_channels": 896})
     run = run_cli("inpaint", "-w", demo_ws.root, "--all", "--model", folder, tmp=tmp_path, timeout=300)
     assert run.rc == 1 and "Traceback" not in run.stderr, run.stderr
     assert "model.num_channels = 896 is out of bounds: it must be an integer in 32..512" in run.stderr, run.stderr
+    assert run.peak_mb < BOMB_LIMIT_MB, f"peak {run.peak_mb:.0f} MB"
 
 
 @pytest.fixture(scope="module")

@@ -73,6 +73,11 @@ def register(sub) -> None:
 
 
 def cmd_inpaint(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from backend.diffusion.model_files import check_folder_choice
+
+    check_folder_choice(a.model, Path(a.workspace))  # a crafted model folder refused before torch loads
     from backend.inpaint.job import run_inpaint  # torch: only when a command computes
 
     ws = open_workspace(a)

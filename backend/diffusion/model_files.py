@@ -61,6 +61,17 @@ def read_config(folder: str | Path) -> dict[str, Any]:
     return cfg
 
 
+def check_folder_choice(choice: str, workspace: Path) -> None:
+    """A ``--model`` given as a model folder (a path, or one relative to ``workspace``, as
+    :func:`backend.diffusion.registry.resolve_model` reads it) has its configs checked now, so
+    that a crafted one is refused before torch loads; names and 'cluster'/'full' pass."""
+    if choice in ("cluster", "full"):
+        return
+    folder = next((f for f in (Path(choice).expanduser(), workspace / choice) if (f / "config.json").is_file()), None)
+    if folder is not None:
+        read_config(folder)
+
+
 def check_weights_fit(file: Path, cfg: ModelConfig, where: str) -> None:
     """Refuse ``file`` unless its tensors hold exactly the parameters of ``cfg``'s network,
     read from the safetensors header (no tensor data is loaded)."""
