@@ -25,6 +25,8 @@ from dataclasses import dataclass, fields
 import cv2
 import numpy as np
 
+from backend.config.fields import check_section, setting
+
 GATES = ("no_polyp", "cut_off", "copy", "seam")
 SEAM_RING_PX = 3  # ring width each side of the boundary that the seam score compares
 
@@ -33,15 +35,17 @@ SEAM_RING_PX = 3  # ring width each side of the boundary that the seam score com
 class GateConfig:
     """The ``[gates]`` preset section: one threshold per gate."""
 
-    min_area_ratio: float = 0.15  # no_polyp fails below this generated/source mask area ratio
-    max_boundary_touch: float = 0.25  # cut_off fails above this fraction of the region boundary
-    min_region_change: float = 0.02  # copy fails below this mean |sample - source| in the region
-    max_seam: float = 0.08  # seam fails above this excess colour step at the boundary
+    min_area_ratio: float = setting(0.15, 0.0, 1e6)  # no_polyp fails below this generated/source mask area ratio
+    max_boundary_touch: float = setting(0.25, 0.0, 1.0)  # cut_off fails above this fraction of the region boundary
+    min_region_change: float = setting(0.02, 0.0, 1.0)  # copy fails below this mean |sample - source| in the region
+    max_seam: float = setting(0.08, 0.0, 1.0)  # seam fails above this excess colour step at the boundary
 
     @classmethod
     def from_section(cls, section: dict | None) -> "GateConfig":
         known = {f.name for f in fields(cls)}
-        return cls(**{k: float(v) for k, v in (section or {}).items() if k in known})
+        values = {k: v for k, v in (section or {}).items() if k in known}
+        check_section(cls, values, "gates")
+        return cls(**{k: float(v) for k, v in values.items()})
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from child_memory import run_child
+from child_memory import BOMB_LIMIT_MB, run_code
 from PIL import Image
 
 from backend.cli import main as cli_main
@@ -307,8 +307,9 @@ def test_a_bomb_png_is_refused_from_its_header_with_little_memory(setting):
     crafted = shutil.copytree(setting["good"], root / "bomb")
     replace_file("image", bomb_png())(crafted, setting)
     rehash(crafted)
-    out, peak = run_child(CHILD, str(ws.root), str(crafted))
-    result = json.loads(out.stdout.splitlines()[-2])
+    run = run_code(CHILD, ws.root, crafted, tmp=root)
+    assert run.rc == 0, run.stderr
+    result = json.loads(run.stdout.splitlines()[-1])
     assert result["added"] == [] and len(result["errors"]) == 1, result
     assert "rows.jsonl line 1, field 'image': the PNG is 20000x20000" in result["errors"][0]
-    assert peak < 300e6, f"peak {peak / 1e6:.0f} MB"
+    assert run.peak_mb < BOMB_LIMIT_MB, f"peak {run.peak_mb:.0f} MB"

@@ -175,7 +175,7 @@ def test_bad_images_are_skipped_and_the_rest_goes_on(ws):
         ImageSelection.from_params({}).resolve(ws)
     with pytest.raises(DiffGenError, match="exceeds the 1000"):
         _run(ws, {**FAST, "images": [4], "respacing": 5000})
-    with pytest.raises(DiffGenError, match="must be >= 1"):
+    with pytest.raises(DiffGenError, match=r"inpaint\.jump_length = 0 is out of bounds: it must be an integer in 1\.\."):
         resolve_config({"jump_length": 0}, "tiny")
 
 

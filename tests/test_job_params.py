@@ -11,6 +11,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import pytest
 
 from backend.cli import main
+from backend.config.fields import RANGE
 from backend.errors import BadInputError, Cancelled, DiffGenError
 from backend.inpaint.params import InpaintParams
 from backend.jobs import queue as jobs
@@ -43,9 +44,14 @@ def _sample(hint: Any, salt: int) -> Any:
 
 
 def _example(cls: type[JobParams]) -> JobParams:
-    """Every field set to a non-default value of its type."""
+    """Every field set to a non-default value of its type (the low end of a declared range)."""
     hints = get_type_hints(cls)
-    return cls(**{f.name: _sample(hints[f.name], i) for i, f in enumerate(dataclasses.fields(cls))})
+    return cls(
+        **{
+            f.name: f.metadata[RANGE][0] if RANGE in f.metadata else _sample(hints[f.name], i)
+            for i, f in enumerate(dataclasses.fields(cls))
+        }
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)

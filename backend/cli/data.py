@@ -6,19 +6,22 @@ import argparse
 import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.config.fields import arg_type
 from backend.errors import DiffGenError
 from backend.io.limits import DEFAULT_MAX_PIXELS
 from backend.words import counted
 from backend.workspace import ROLES, TEST, TRAIN
 from backend.workspace.selection import ids_argument
 
+DEMO = "backend.data.demo:DemoDataSpec"  # the bounds of demo-data's numbers
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo-data", help="write the procedural demo dataset (Kvasir layout)")
     p.add_argument("out", help="output folder (gets images/ and masks/)")
-    p.add_argument("--count", type=int, default=40)
-    p.add_argument("--size", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--count", type=arg_type(DEMO, "count", "demo-data"), default=40)
+    p.add_argument("--size", type=arg_type(DEMO, "size", "demo-data"), default=256)
+    p.add_argument("--seed", type=arg_type(DEMO, "seed", "demo-data"), default=0)
     p.add_argument("--overwrite", action="store_true", help="write into a folder that already holds images/ or masks/")
     p.set_defaults(func=cmd_demo_data)
 
@@ -74,7 +77,12 @@ def register(sub) -> None:
 
     p = sub.add_parser("dilate", help="dilate (or erode) every current mask into a new mask version")
     add_workspace(p)
-    p.add_argument("--pixels", type=int, required=True, help="radius in pixels (negative erodes)")
+    p.add_argument(
+        "--pixels",
+        type=arg_type("backend.masks.ops:Morphology", "pixels", "dilate"),
+        required=True,
+        help="radius in pixels (negative erodes)",
+    )
     p.add_argument("--images", type=lambda s: [int(x) for x in s.split(",")], help="comma-separated ids")
     p.set_defaults(func=cmd_dilate)
 

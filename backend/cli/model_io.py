@@ -38,10 +38,15 @@ def cmd_export_model(a: argparse.Namespace) -> int:
 
 
 def cmd_import_model(a: argparse.Namespace) -> int:
-    from backend.diffusion.diffusers_io import import_model
+    from pathlib import Path
+
+    from backend.diffusion.model_files import read_export
 
     if not a.workspace and not a.out:
         raise DiffGenError("give --workspace WS (registers the model) or --out FOLDER")
+    read_export(Path(a.folder).expanduser().resolve())  # configs and weights' header checked before torch loads
+    from backend.diffusion.diffusers_io import import_model
+
     ws = open_workspace(a) if a.workspace else None
     result = import_model(a.folder, ws=ws, name=a.name, out=a.out, overwrite=a.overwrite)
     print(

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.config.fields import arg_type
 from backend.config.network import DEFAULT_BASE_URL, DEFAULT_HOST, DEFAULT_PORT
 
 BASE_URL_HELP = (
@@ -49,7 +50,11 @@ def register(sub) -> None:
         type=int,
         help="seed of the draw (which images and samples; default random, recorded); item codes and order are always random",
     )
-    p.add_argument("--size", type=int, help="side of the blinded copies (default: smallest item side)")
+    p.add_argument(
+        "--size",
+        type=arg_type("backend.survey.model:SurveyConfig", "size", "survey"),
+        help="side of the blinded copies (default: smallest item side)",
+    )
     p.set_defaults(func=cmd_create)
 
     p = ss.add_parser("add-rater", help="register a rater (their item order is seeded per rater)")

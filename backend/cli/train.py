@@ -6,6 +6,7 @@ import argparse
 import json
 
 from backend.cli.common import add_model_target, add_workspace, open_workspace, tqdm_progress
+from backend.config.fields import arg_type
 from backend.diffusion.train_params import TrainParams
 from backend.errors import DiffGenError
 from backend.jobs.context import JobContext
@@ -21,7 +22,11 @@ def register(sub) -> None:
     add_workspace(p)
     p.add_argument("--preset", default="tiny", help="tiny | paper | diffuse-gen | path to a .toml preset (default tiny)")
     p.add_argument("--target", default="full", help="full | cluster:K | clusters (default full)")
-    p.add_argument("--steps", type=int, help="total training steps (default: the preset's)")
+    p.add_argument(
+        "--steps",
+        type=arg_type("backend.diffusion.train_config:TrainConfig", "steps", "train"),
+        help="total training steps (default: the preset's)",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     p.add_argument("--name", help="model name (folder models/NAME; letters, digits, . _ -); default from target and preset")
     p.add_argument(
@@ -72,10 +77,8 @@ def register(sub) -> None:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from backend.diffusion import ddp
-    from backend.diffusion.training import run_train
+    from backend.diffusion.train_config import resolve_configs
 
-    ws = open_workspace(a)
     params = TrainParams(
         preset=a.preset,
         target=a.target,
@@ -87,6 +90,11 @@ def cmd_train(a: argparse.Namespace) -> int:
         overwrite=a.overwrite,
         tensorboard=a.tensorboard,
     )
+    resolve_configs(params)  # every preset and --set value checked before torch loads
+    from backend.diffusion import ddp
+    from backend.diffusion.training import run_train
+
+    ws = open_workspace(a)
     if ddp.context_from_env().is_main:
         with tqdm_progress("train", "step") as prog:
             result = run_train(ws, params, JobContext(progress=prog))
@@ -128,10 +136,15 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
 
 def cmd_import_checkpoint(a: argparse.Namespace) -> int:
-    from backend.diffusion.import_checkpoint import import_checkpoint
+    from pathlib import Path
+
+    from backend.diffusion.model_files import check_checkpoint_size, configs_for
 
     if not a.workspace and not a.out:
         raise DiffGenError("give --workspace WS (registers the model) or --out FOLDER")
+    check_checkpoint_size(Path(a.file), configs_for(a.config, a.overrides)[0], a.config)  # before torch loads
+    from backend.diffusion.import_checkpoint import import_checkpoint
+
     ws = open_workspace(a) if a.workspace else None
     result = import_checkpoint(a.file, a.config, ws=ws, name=a.name, out=a.out, overrides=a.overrides, overwrite=a.overwrite)
     print(

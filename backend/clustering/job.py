@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from backend.clustering.config import FEATURES, ClusterConfig
 from backend.clustering.params import ClusterParams
-from backend.config.presets import apply_overrides, check_choice, load_preset
+from backend.config.presets import check_choice
 from backend.errors import BadInputError
 from backend.features import InceptionFeatures, pair_features
 from backend.jobs.context import JobContext
@@ -25,36 +26,6 @@ from backend.jobs.params import JobResult
 from backend.words import counted
 from backend.workspace import Workspace, inserted_id, now
 from backend.workspace.selection import generation_images
-
-FEATURES = ("balanced", "raw")
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    k: int = 20
-    seed: int = 0
-    min_cluster_size: int = 5
-    features: str = "balanced"  # balanced: image and mask halves each L2-normalised (ours);
-    # raw: plain concatenation (diffuse-gen clustering/clustering.ipynb)
-    inception_weights: str | None = None  # None: env var / settings file
-    batch_size: int = 16
-    device: str | None = None
-    thumbs_per_row: int = 10
-    thumb_size: int = 96
-
-    def __post_init__(self) -> None:
-        check_choice("cluster.features", self.features, FEATURES)
-
-    @classmethod
-    def from_params(cls, params: ClusterParams) -> "ClusterConfig":
-        """The params that are set (not None) over the ``[cluster]`` section of ``preset``
-        (with ``overrides``), so a queued job and the CLI resolve alike."""
-        base = apply_overrides(load_preset(params.preset), list(params.overrides)).get("cluster", {}) if params.preset else {}
-        unknown = set(base) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise BadInputError(f"unknown clustering settings in the preset: {', '.join(sorted(unknown))}")
-        given = {k: v for k, v in params.to_dict().items() if k in cls.__dataclass_fields__ and v is not None}
-        return cls(**{**base, **given})
 
 
 def balance_halves(features: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from backend.config.fields import check_section, setting
 from backend.config.paths import resource
 from backend.io.files import atomic_write_bytes, encode_png, refuse_overwrite
 
@@ -123,6 +124,15 @@ def generate_item(seed: int, index: int, size: int = 256, recipe: dict | None = 
     return DemoItem(image, mask, style["name"], n_polyps)
 
 
+@dataclass(frozen=True)
+class DemoDataSpec:
+    """How many demo pairs of which side: the bounds of ``diffgen demo-data``'s arguments."""
+
+    count: int = setting(40, 1, 100_000)
+    size: int = setting(256, 32, 2048, unit="px")
+    seed: int = setting(0, 0, 2**32 - 1)
+
+
 def write_demo_dataset(
     out: str | Path,
     count: int = 40,
@@ -134,6 +144,7 @@ def write_demo_dataset(
     """Write ``count`` image/mask pairs in the Kvasir layout (``images/``, ``masks/``). A folder
     that already holds a dataset is refused unless ``overwrite``: procedural images written into
     a real dataset would later be imported as real ones."""
+    check_section(DemoDataSpec, {"count": count, "size": size, "seed": seed}, "demo-data")
     out = Path(out)
     if not overwrite:
         refuse_overwrite([d for d in (out / "images", out / "masks") if d.is_dir() and any(d.iterdir())], f"demo data into {out}")

@@ -15,15 +15,15 @@ from typing import Any
 import torch
 from safetensors.torch import save
 
-from backend.diffusion.config import DiffusionConfig, ModelConfig
+from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.model import DiffusionUNet, build_model
-from backend.errors import BadInputError
+from backend.diffusion.model_files import FORMAT, check_weights_fit, configs
+from backend.diffusion.model_files import read_config as read_config  # re-exported: stages read configs here
 from backend.io.files import atomic_write_bytes, atomic_write_text
 
 # checkpoints load through the one door for weight files; the name stays for diffusion/'s callers
+from backend.io.weights import load_into
 from backend.io.weights import load_weights as load_state_dict
-
-FORMAT = "diffgen-diffusion/1"
 
 
 def save_state_dict(path: str | Path, state: dict[str, torch.Tensor]) -> Path:
@@ -49,27 +49,19 @@ def save_model(
     return folder
 
 
-def read_config(folder: str | Path) -> dict[str, Any]:
-    p = Path(folder) / "config.json"
-    if not p.exists():
-        raise BadInputError(f"{folder} is not a model folder (no config.json)")
-    cfg = json.loads(p.read_text())
-    if cfg.get("format") != FORMAT:
-        raise BadInputError(f"{p}: unknown model format {cfg.get('format')!r} (expected {FORMAT})")
-    return cfg
-
-
 def load_model(
     folder: str | Path, weights: str = "ema", device: str | torch.device = "cpu"
 ) -> tuple[DiffusionUNet, DiffusionConfig, dict[str, Any]]:
-    """Rebuild the model from its folder; ``weights="ema"`` falls back to raw weights."""
+    """Rebuild the model from its folder; ``weights="ema"`` falls back to raw weights. The
+    configs and the weight file's header are checked against each other before the network
+    is built (a crafted config.json cannot make it allocate what no weights fill)."""
     folder = Path(folder)
     cfg = read_config(folder)
-    model_cfg = ModelConfig.from_dict(cfg["model"])
-    diff_cfg = DiffusionConfig.from_dict(cfg["diffusion"])
-    model = build_model(model_cfg)
+    model_cfg, diff_cfg = configs(cfg, str(folder / "config.json"))
     file = folder / f"{weights}.safetensors"
     if not file.exists():
         file = folder / "model.safetensors"
-    model.load_state_dict(load_state_dict(file))
+    check_weights_fit(file, model_cfg, str(folder / "config.json"))
+    model = build_model(model_cfg)
+    load_into(model, load_state_dict(file), file, f"the network of {folder / 'config.json'}")
     return model.to(device).eval(), diff_cfg, cfg

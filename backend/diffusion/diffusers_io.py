@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from backend import __version__
+from backend.diffusion import model_files
 from backend.diffusion.checkpoint import load_model, save_model
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import space_timesteps
@@ -42,8 +43,8 @@ from backend.io.files import atomic_write_text, check_new_folder, move_into_plac
 from backend.io.weights import load_into, load_weights
 from backend.workspace import Workspace
 
-FORMAT = "diffgen-diffusers/1"
-WEIGHTS = "diffusion_pytorch_model.safetensors"
+FORMAT = model_files.EXPORT_FORMAT
+WEIGHTS = model_files.UNET_WEIGHTS
 SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
 _META = ("_class_name", "_diffusers_version", "_name_or_path", "_use_default_values")
 
@@ -205,11 +206,11 @@ def model_card(ws: Workspace, row: dict[str, Any], meta: dict[str, Any]) -> str:
 
 
 def _check_unet_config(path: Path, cfg: ModelConfig) -> None:
-    try:
-        given = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise BadInputError(f"{path}: not a readable UNet config ({e})") from None
-    built = dict(build_model(cfg).unet.config)
+    given = model_files.read_json(path, "UNet config")
+    import torch
+
+    with torch.device("meta"):  # the config only: no memory for weights
+        built = dict(build_model(cfg).unet.config)
     wrong = sorted(k for k in given if k not in _META and k in built and _plain(given[k]) != _plain(built[k]))
     if wrong:
         raise BadInputError(
@@ -223,24 +224,9 @@ def _plain(value: Any) -> Any:
 
 
 def read_export(folder: Path) -> tuple[ModelConfig, DiffusionConfig, dict[str, Any], Path]:
-    """Configs and weight file of an exported folder, checked before anything is loaded."""
-    meta_path = folder / "diffgen.json"
-    if not meta_path.exists():
-        raise BadInputError(
-            f"{folder} has no diffgen.json: only folders written by 'diffgen export-model' "
-            "can be imported (their network and schedule are known)"
-        )
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format") != FORMAT:
-        raise BadInputError(f"{meta_path}: unknown format {meta.get('format')!r} (expected {FORMAT})")
-    weights = folder / "unet" / WEIGHTS
-    if not weights.exists():
-        raise BadInputError(
-            f"{weights} is missing: only safetensors weights are read (a .bin file is a pickle "
-            "that could run code; convert it with safetensors first)"
-        )
-    model_cfg = ModelConfig.from_dict(meta["model"])
-    diff_cfg = DiffusionConfig.from_dict(meta["diffusion"], learn_sigma=model_cfg.learn_sigma)
+    """Configs and weight file of an exported folder, every value and the weights' header
+    checked (:func:`backend.diffusion.model_files.read_export`), then the UNet's own config."""
+    model_cfg, diff_cfg, meta, weights = model_files.read_export(folder)
     _check_unet_config(folder / "unet" / "config.json", model_cfg)
     return model_cfg, diff_cfg, meta, weights
 

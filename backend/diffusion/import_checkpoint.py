@@ -48,10 +48,11 @@ from typing import Any
 
 import torch
 
-from backend.config.presets import apply_overrides, load_preset, preset_names
+from backend.config.presets import preset_names
 from backend.diffusion.checkpoint import save_model
-from backend.diffusion.config import DiffusionConfig, ModelConfig
+from backend.diffusion.config import ModelConfig
 from backend.diffusion.model import build_model
+from backend.diffusion.model_files import check_checkpoint_size, configs_for
 from backend.diffusion.registry import new_model_folder, register_model, write_model_folder
 from backend.errors import BadInputError, DiffGenError
 from backend.io.files import sha256_file
@@ -244,12 +245,6 @@ def to_guided_diffusion(state: dict[str, torch.Tensor], cfg: ModelConfig) -> dic
     return gd_state
 
 
-def configs_for(preset: str, overrides: list[str] | None = None) -> tuple[ModelConfig, DiffusionConfig]:
-    p = apply_overrides(load_preset(preset), overrides or [])
-    model_cfg = ModelConfig.from_dict(p["model"])
-    return model_cfg, DiffusionConfig.from_dict(p["diffusion"], learn_sigma=model_cfg.learn_sigma)
-
-
 def import_checkpoint(
     file: str | Path,
     preset: str = "paper",
@@ -267,6 +262,7 @@ def import_checkpoint(
     name = name or file.stem
     folder, replace = new_model_folder(ws, name, out, overwrite)
     model_cfg, diff_cfg = configs_for(preset, overrides)
+    check_checkpoint_size(file, model_cfg, preset)
     state = load_weights(file)
     if not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise BadInputError(f"{file.name} is not a state dict of tensors (a guided-diffusion model_*.pt or ema_*.pt)")

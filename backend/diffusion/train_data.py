@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from backend.config.presets import check_choice
+from backend.diffusion.train_config import RESIZES
 from backend.errors import DiffGenError
 from backend.workspace import Workspace
 
@@ -31,9 +32,6 @@ class PairCache:
 
     def __len__(self) -> int:
         return len(self.image_ids)
-
-
-RESIZES = ("squash", "center_crop")
 
 
 def center_crop_geometry(width: int, height: int, size: int) -> tuple[tuple[int, int], int, int]:

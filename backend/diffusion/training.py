@@ -23,7 +23,6 @@ import torch
 from torch import nn
 
 from backend.config.device import pick_device
-from backend.config.presets import apply_overrides, check_choice, from_section, load_preset
 from backend.config.threads import adapt as adapt_threads
 from backend.diffusion import ddp, train_io
 from backend.diffusion.checkpoint import load_state_dict, read_config
@@ -39,7 +38,8 @@ from backend.diffusion.registry import (
     register_model,
 )
 from backend.diffusion.tb_log import TensorBoardLog, open_log
-from backend.diffusion.train_data import RESIZES, PairCache, draw_step, from_model_range, load_pairs, make_batch
+from backend.diffusion.train_config import TrainConfig, resolve_configs
+from backend.diffusion.train_data import PairCache, draw_step, from_model_range, load_pairs, make_batch
 from backend.diffusion.train_params import TrainParams
 from backend.errors import Cancelled, DiffGenError
 from backend.io.files import disk_full_as_error
@@ -50,36 +50,6 @@ from backend.workspace import Workspace
 from backend.workspace.selection import generation_images
 
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The preset's ``[train]`` section."""
-
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    batch_size: int = 1  # per process
-    ema_rate: float = 0.9999
-    ema_warmup: bool = False  # rate min(ema_rate, (1+n)/(10+n)): short runs get a usable EMA
-    use_fp16: bool = True  # autocast (bf16 where supported, else fp16) on CUDA only
-    steps: int = 110000
-    save_interval: int = 10000
-    hflip: bool = True
-    resize: str = "squash"  # squash: whole frame to image_size^2 (ours; the paper does not say);
-    # center_crop: short side to image_size, middle square (diffuse-gen
-    # guided_diffusion/BOI_image_datasets.py center_crop_arr)
-    seed: int = 0
-    sample_count: int = 16  # unconditional samples in samples.png (0: none)
-    exclude_flagged: bool = True  # images the user flagged are left out of training
-    init_from: str = ""  # model folder to start from (e.g. per-cluster fine-tuning
-    # of the full-set model); "" = guided-diffusion's init
-
-    def __post_init__(self) -> None:
-        check_choice("train.resize", self.resize, RESIZES)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        return from_section(cls, d)
 
 
 @dataclass(frozen=True)
@@ -468,14 +438,6 @@ def train_target(s: Session, steps: int, resume: bool, ctx: JobContext) -> dict[
             register(s)
     trainer.train(steps, ctx.progress, ctx.cancel, saved=checkpoint is not None)
     return trainer.finish(ctx.progress)
-
-
-def resolve_configs(params: TrainParams) -> tuple[str, ModelConfig, DiffusionConfig, TrainConfig]:
-    preset = apply_overrides(load_preset(params.preset), list(params.overrides))
-    model_cfg = ModelConfig.from_dict(preset["model"])
-    diff_cfg = DiffusionConfig.from_dict(preset["diffusion"], learn_sigma=model_cfg.learn_sigma)
-    train_cfg = TrainConfig.from_dict(preset["train"])
-    return preset.get("name", Path(params.preset).stem), model_cfg, diff_cfg, train_cfg
 
 
 @dataclass(frozen=True)

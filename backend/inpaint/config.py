@@ -4,15 +4,17 @@ parameters on top, and the dilated region they define."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from backend import gates
+from backend.config.fields import setting
 from backend.config.presets import apply_overrides, check_choice, from_section, load_preset
-from backend.diffusion.repaint import RepaintSchedule
-from backend.errors import DiffGenError
 from backend.masks import ops as masks
+
+if TYPE_CHECKING:  # torch: this module is read to check a preset or a CLI value, before any work
+    from backend.diffusion.repaint import RepaintSchedule
 
 WEIGHT_FILES = {"ema": "ema", "raw": "model"}  # load_model's names for the two weight files
 DILATE_SHAPES = ("disk", "ellipse_kernel")
@@ -23,27 +25,27 @@ MASK_CLEANUPS = ("islands", "opening")
 class InpaintConfig:
     """Per-run settings: preset ``[inpaint]`` section, then explicit params on top."""
 
-    samples: int = 3  # samples per real image (paper: 3)
-    dilate: int = 20  # pixels at the model's resolution (paper 2.2: "dilated ... by 20 pixels"):
+    samples: int = setting(3, 1, 1000)  # samples per real image (paper: 3)
+    dilate: int = setting(20, 0, 1024, unit="px")  # pixels at the model's resolution (paper 2.2: "dilated ... by 20 pixels"):
     # the disk's radius, or the elliptical kernel's side
     dilate_shape: str = "disk"  # disk: Euclidean disk of radius `dilate` (our reading of the paper);
     # ellipse_kernel: cv2 MORPH_ELLIPSE (dilate, dilate), ~dilate/2 per side
     # (diffuse-gen optimization/image_editor.py)
-    respacing: int = 200  # steps of the respaced reverse process (paper: 200)
-    jump_length: int = 10  # Table A.2
-    jump_n_sample: int = 5  # Table A.2
+    respacing: int = setting(200, 1, 100_000, unit="steps")  # steps of the respaced reverse process (paper: 200)
+    jump_length: int = setting(10, 1, 100_000, unit="steps")  # Table A.2
+    jump_n_sample: int = setting(5, 1, 1000)  # Table A.2
     clip_denoised: bool = True  # clip each step's x0 prediction to [-1, 1] (RePaint confs, guided-diffusion
     # image_sample.py); the author's p_sample_loop passes clip_denoised=False
     channels_last: bool = True  # run the UNet in NHWC layout: 1.23x evaluations/s on a 2-core CPU (demo UNet);
     # samples equal up to float rounding
     mask_cleanup: str = "islands"  # islands: threshold, drop blobs < min_island, fill holes (ours);
     # opening: threshold, elliptical opening (image_editor.py refine_mask)
-    min_island: int = 64  # islands: generated mask components smaller than this are dropped
+    min_island: int = setting(64, 0, 1 << 20, unit="px")  # islands: generated mask components smaller than this are dropped
     fill_holes: bool = True  # islands: holes inside generated mask components are filled
-    opening_kernel: int = 16  # opening: kernel side (refine_mask: MORPH_ELLIPSE (16, 16))
+    opening_kernel: int = setting(16, 1, 1024, unit="px")  # opening: kernel side (refine_mask: MORPH_ELLIPSE (16, 16))
     weights: str = "ema"  # ema | raw; the author's README samples model*.pt, the raw weights
-    batch_size: int = 3  # rows (samples) per model call
-    retries: int = 0  # redraws (new seed) of a sample that fails one of `retry_gates`; 0: none (paper)
+    batch_size: int = setting(3, 1, 4096)  # rows (samples) per model call
+    retries: int = setting(0, 0, 100)  # redraws (new seed) of a sample that fails one of `retry_gates`; 0: none (paper)
     retry_gates: tuple[str, ...] = ("no_polyp",)  # the quality gates (backend/gates.py) that trigger a redraw
 
     def __post_init__(self) -> None:
@@ -55,6 +57,8 @@ class InpaintConfig:
             check_choice("inpaint.retry_gates", gate, gates.GATES)
 
     def schedule(self) -> RepaintSchedule:
+        from backend.diffusion.repaint import RepaintSchedule
+
         return RepaintSchedule(self.respacing, self.jump_length, self.jump_n_sample)
 
     def region(self, mask: np.ndarray) -> np.ndarray:
@@ -86,10 +90,4 @@ def resolve_config(params: dict[str, Any], preset: str, overrides: tuple[str, ..
         key = aliases.get(key, key)
         if key in InpaintConfig.__dataclass_fields__ and value is not None:
             section[key] = value
-    cfg = from_section(InpaintConfig, section)
-    if (
-        min(cfg.samples, cfg.batch_size, cfg.respacing, cfg.jump_length, cfg.jump_n_sample) < 1
-        or min(cfg.dilate, cfg.retries) < 0
-    ):
-        raise DiffGenError("samples, batch size, respacing, jump length and jump count must be >= 1, dilation and retries >= 0")
-    return cfg
+    return from_section(InpaintConfig, section, "inpaint")

@@ -5,22 +5,30 @@ with ``torch.load(weights_only=True)``. Refused before anything is unpickled or 
 TorchScript programs (loading one runs its ``__setstate__`` code), plain Python pickles, and
 anything else. Every problem is a :class:`BadWeightsError` naming the file, what it is, and
 what is expected.
+
+What a file declares is read without loading it (and without torch): a safetensors file's
+header (names, dtypes, shapes), a torch zip's member sizes. A caller that knows how large the
+right file is (a model config's parameter count) refuses a wrong or inflating file from
+these declarations, before a byte of tensor data is allocated.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import pickle
 import re
 import struct
 import zipfile
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from backend.errors import BadWeightsError
 from backend.io.files import sha256_file
+
+if TYPE_CHECKING:  # torch loads with the first file read, not to check one
+    import torch
+    from torch import nn
 
 EXPECTED = "a safetensors file or a PyTorch state dict (.pt/.pth) of plain tensors"
 SAFETENSORS = "safetensors file"
@@ -32,6 +40,8 @@ PICKLE = "plain Python pickle"
 # torch.save's legacy format starts with this number pickled as a protocol-2 LONG1
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 _MAX_SAFETENSORS_HEADER = 100 << 20
+_MAX_HEADER_READ = 16 << 20  # a UNet's header is ~100 kB; 16 MB holds ~100,000 tensor entries
+DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
 
 def _zip_kind(path: Path) -> str:
@@ -108,6 +118,7 @@ def _unpickler_detail(e: Exception) -> str:
 def load_weights(path: str | Path, map_location: str | torch.device = "cpu", expected: str = EXPECTED) -> dict[str, Any]:
     """The tensors of a weight file (a dict, possibly nested as checkpoints nest them);
     ``expected`` says in messages which file would be right."""
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -166,3 +177,52 @@ def load_into(net: nn.Module, state: dict[str, torch.Tensor], path: Path, what: 
             f"{', '.join(result.missing_keys[:5])}"
             f"{' ...' if len(result.missing_keys) > 5 else ''}"
         )
+
+
+def safetensors_header(path: str | Path) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """``{name: (dtype, shape)}`` of a safetensors file, read from its 8-byte length and JSON
+    header alone (bounded: at most 16 MB are read), after the checks of :func:`load_weights`;
+    an entry that is not a tensor of a known dtype, or whose data lies outside the file, is an error."""
+    path = Path(path)
+    if _check_kind(path, "a safetensors file") != SAFETENSORS:
+        raise BadWeightsError(f"{path} is a {file_kind(path)}; expected a safetensors file.")
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        if n > _MAX_HEADER_READ:
+            raise BadWeightsError(f"{path}: a safetensors header of {n:,} bytes, more than the {_MAX_HEADER_READ:,} read")
+        raw = f.read(n)
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise _damaged(path, "a safetensors file", f" (header: {str(e)[:100]})") from None
+    data_size = path.stat().st_size - 8 - n
+    out: dict[str, tuple[str, tuple[int, ...]]] = {}
+    for name, entry in header.items() if isinstance(header, dict) else [("", header)]:
+        if name == "__metadata__":
+            continue
+        try:
+            dtype, shape, (start, end) = entry["dtype"], tuple(entry["shape"]), entry["data_offsets"]
+            ok = dtype in DTYPE_BYTES and all(isinstance(d, int) and d >= 0 for d in shape)
+            ok = ok and isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= data_size
+            ok = ok and end - start == math.prod(shape) * DTYPE_BYTES[dtype]
+        except (TypeError, KeyError, ValueError):
+            ok = False
+        if not ok:
+            raise _damaged(path, "a safetensors file", f" (header entry {str(name)[:80]!r}: {str(entry)[:120]})")
+        out[name] = (dtype, shape)
+    return out
+
+
+def declared_bytes(path: str | Path) -> int:
+    """How many bytes of tensor data ``path`` would unpack to, from what it declares (a
+    safetensors header, a torch zip's member sizes; a legacy file's own size): a deflated
+    zip member of 1 MB may declare 1.5 GB, and is refused from that figure, not by inflating it."""
+    path = Path(path)
+    kind = _check_kind(path, EXPECTED)
+    if kind == SAFETENSORS:
+        header = safetensors_header(path)
+        return sum(math.prod(shape) * DTYPE_BYTES[dtype] for dtype, shape in header.values())
+    if kind == TORCH_ZIP:
+        with zipfile.ZipFile(path) as z:
+            return sum(i.file_size for i in z.infolist())
+    return path.stat().st_size

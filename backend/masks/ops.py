@@ -7,11 +7,23 @@ array and never changes its input.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from backend.config.fields import check_value, setting
+
 Point = tuple[float, float]  # (x, y) in pixel coordinates
+
+
+@dataclass(frozen=True)
+class Morphology:
+    """The radius of a dilation, erosion or smoothing, bounded where it arrives (the CLI's
+    ``dilate --pixels``, a recorded operation): a radius of a million would build a kernel of
+    4e12 pixels before the first mask is touched. Negative erodes (``dilate --pixels``)."""
+
+    pixels: int = setting(0, -1024, 1024, unit="px")
 
 
 def binarize(mask: np.ndarray, threshold: int = 128) -> np.ndarray:
@@ -183,4 +195,7 @@ def apply_operation(mask: np.ndarray, operation: str, params: dict) -> np.ndarra
     }
     if operation not in ops:
         raise ValueError(f"unknown mask operation {operation!r}; known: {sorted(ops)}")
+    for key in ("pixels", "radius"):
+        if key in params:
+            check_value(Morphology, "pixels", params[key], f"mask {operation}")
     return ops[operation](mask, params)

@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from backend.config.fields import setting
 from backend.config.presets import apply_overrides, from_section, load_preset
 from backend.errors import DiffGenError
 
@@ -21,29 +22,29 @@ EXPERIMENTS = ("real", "synthetic", "augment", "small-n")
 class SegConfig:
     # Network (UNet++ from segmentation-models-pytorch).
     encoder: str = "resnet18"
-    encoder_depth: int = 5
-    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+    encoder_depth: int = setting(5, 1, 5)
+    decoder_channels: tuple[int, ...] = setting((256, 128, 64, 32, 16), 1, 2048, max_len=5)
     pretrained: bool = False  # ImageNet encoder weights from a local file
-    image_size: int = 256
+    image_size: int = setting(256, 32, 2048, unit="px")
     # Training (paper: 150 epochs, 1e-4 for the first third then 1e-5; Adam; Dice loss).
-    epochs: int = 150
-    min_steps: int = 0  # tiny data: train at least this many steps (0 = off)
-    lr_drop_fraction: float = 1 / 3
-    lr: float = 1e-4
-    lr_after: float = 1e-5
-    batch_size: int = 8
-    workers: int = 0
+    epochs: int = setting(150, 1, 100_000)
+    min_steps: int = setting(0, 0, 100_000_000)  # tiny data: train at least this many steps (0 = off)
+    lr_drop_fraction: float = setting(1 / 3, 0.0, 1.0)
+    lr: float = setting(1e-4, 1e-8, 1.0)
+    lr_after: float = setting(1e-5, 1e-8, 1.0)
+    batch_size: int = setting(8, 1, 4096)
+    workers: int = setting(0, 0, 256)
     # Splits: a fixed held-out real test set, then 80/20 train/validation.
-    test_size: int = 200  # at most this many test images ...
-    test_fraction: float = 0.2  # ... and at most this fraction of the images
-    val_fraction: float = 0.2
-    split_seed: int = 0
-    seeds: tuple[int, ...] = (0,)
+    test_size: int = setting(200, 1, 1_000_000)  # at most this many test images ...
+    test_fraction: float = setting(0.2, 0.0, 1.0)  # ... and at most this fraction of the images
+    val_fraction: float = setting(0.2, 0.0, 1.0)
+    split_seed: int = setting(0, 0, 2**32 - 1)
+    seeds: tuple[int, ...] = setting((0,), 0, 2**32 - 1, max_len=100)
     # Experiment grids (Tables 3-6).
-    synthetic_multiples: tuple[int, ...] = (1, 2, 3)
-    alpha: float = 0.5
-    small_n: tuple[int, ...] = (16, 32, 64, 128)
-    small_n_r: tuple[int, ...] = (1, 2, 3)
+    synthetic_multiples: tuple[int, ...] = setting((1, 2, 3), 0, 100, max_len=100)
+    alpha: float = setting(0.5, 0.0, 1.0)
+    small_n: tuple[int, ...] = setting((16, 32, 64, 128), 1, 1_000_000, max_len=100)
+    small_n_r: tuple[int, ...] = setting((1, 2, 3), 1, 1000, max_len=100)
     small_n_sets: tuple[str, ...] = ()  # empty: every synthetic set in the workspace
     preset: str = field(default="custom", compare=False)
 
@@ -93,5 +94,5 @@ def load_config(preset: str = "tiny", overrides: list[str] | None = None, seeds:
     section = dict(data.get("segment", {}))
     if seeds:
         section["seeds"] = list(seeds)
-    cfg = from_section(SegConfig, section)
+    cfg = from_section(SegConfig, section, "segment")
     return dataclasses.replace(cfg, preset=str(data.get("name", preset)))

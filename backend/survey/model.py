@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from backend.config.fields import setting
 from backend.errors import BadInputError, WorkspaceError
 from backend.jobs.params import JobParams
 from backend.workspace.integrity import stored_json
@@ -38,7 +39,7 @@ class SurveyConfig(JobParams):
     counts: dict[str, int]
     only_kept: bool = False
     seed: int | None = None
-    size: int | None = None  # side of the square copies; default: the smallest item side
+    size: int | None = setting(None, 16, 4096, unit="px")  # side of the square copies; default: the smallest item side
     real_images: tuple[int, ...] | None = None
     only_passed: bool = False  # leave out samples that failed a quality gate (unscored ones stay)
     LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"device"})  # forms that sent one with every job
