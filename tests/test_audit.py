@@ -152,3 +152,38 @@ def test_a_schema_5_workspace_upgrades_and_gets_the_audit_table(tmp_path, monkey
     ws = Workspace.open(tmp_path / "ws")
     assert ws.schema_version == SCHEMA_VERSION == 6 and ws.image(1).name == "a"
     assert "sample_audit" in {r[0] for r in ws.query("SELECT name FROM sqlite_master")}
+
+
+def test_with_fid_inception_weights_the_audit_also_compares_features(tmp_path, capsys):
+    """A random-weight stand-in of the FID Inception file, loaded by the real loader."""
+    from backend.data.demo import write_demo_dataset
+    from backend.data.importer import import_dataset
+    from backend.demo.standins import weights_or_standin
+
+    ws = Workspace.create(tmp_path / "ws")
+    import_dataset(ws, write_demo_dataset(tmp_path / "data", count=6, size=64, seed=4))
+    ws.set_role([ws.images()[-1].id], TEST)
+    first, second = ws.images()[:2]
+    mask = np.zeros((64, 64), np.uint8)
+    exact = ws.add_sample("external", "Copies", ws.read_image(first), mask).id
+    mirrored = ws.add_sample("external", "Copies", np.ascontiguousarray(ws.read_image(second)[:, ::-1]), mask).id
+    weights, _ = weights_or_standin("fid_inception", tmp_path / "weights")
+    assert main(["audit", "-w", str(ws.root), "--fid-inception", weights, "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "Embedding check (fid-inception@" in out and "cosine): 2 samples below its threshold" in out
+    rows = ws.query("SELECT sample_id, nearest_image_id, flip, distance FROM sample_audit WHERE method LIKE 'fid-inception@%'")
+    assert {(r[0], r[1], r[2]) for r in rows} == {(exact, first.id, "none"), (mirrored, second.id, "horizontal")}
+    assert all(r[3] < 1e-6 for r in rows)
+    cached = ws.query("SELECT COUNT(*) FROM features WHERE key LIKE '%|audit|%'")[0][0]
+    assert cached == 5 * 3 + 1 + 2  # training images as they are and mirrored twice, the test image, the samples
+
+
+def test_diffgen_gates_still_scores_a_sample_that_only_the_audit_scored(fresh_copy, capsys):
+    ws, _ = fresh_copy
+    train = ws.images("role = ?", (TRAIN,))
+    sid = _inpainted(ws, train[0].id, ws.read_image(train[1]), "Late")
+    audit_samples(ws, "Late")
+    assert [g.gate for g in ws.gates(sid)] == ["memorised"]
+    assert main(["gates", "-w", str(ws.root)]) == 0
+    assert sorted(g.gate for g in ws.gates(sid)) == ["copy", "cut_off", "memorised", "no_polyp", "seam"]
+    assert "memorised" in capsys.readouterr().out  # a column of the table
