@@ -125,37 +125,42 @@ def nearest(per_version: np.ndarray, k: int, exclude: np.ndarray | None = None) 
 
 
 def _shifted(
-    queries: np.ndarray, weights: np.ndarray | None, versions: np.ndarray, cand: np.ndarray, side: int, shift: int
+    queries: np.ndarray, weights: np.ndarray | None, train: np.ndarray, cand: np.ndarray, side: int, shift: int
 ) -> np.ndarray:
-    """(Q, m) least mean squared difference of each query to its candidate versions
-    (indices into ``versions``) over shifts of up to ``shift`` pixels each way, the mean
-    taken where the shifted frames overlap (and over the query's region when weighted).
+    """(Q, len(FLIPS), m): the least mean squared difference of each query to each version of
+    its candidate training frames (indices into ``train``) over shifts of up to ``shift``
+    pixels each way, the mean taken where the shifted frames overlap (and over the query's
+    region when weighted).
 
-    Per shift s, ``sum w (q - t_s)^2 = sum w q^2 - 2 (w q)_s . t + w_s . t^2`` where ``(w q)_s``
-    is the weighted query moved into the candidate's coordinates: two batched matrix
-    products over all shifts at once instead of a pass over the arrays per shift."""
+    A query against a mirrored frame is the mirrored query against the frame, so only the
+    candidates themselves are gathered. Per shift s, ``sum w (q - t_s)^2 = sum w q^2 -
+    2 (w q)_s . t + w_s . t^2`` where ``(w q)_s`` is the weighted query moved into the
+    candidate's coordinates: two batched matrix products over every flip and shift at once."""
     n_q = len(queries)
     q = queries.reshape(n_q, side, side, 3)
     w = np.ones_like(q) if weights is None else weights.reshape(n_q, side, side, 3)
     w = np.where(w.reshape(n_q, -1).sum(axis=1)[:, None, None, None] > 0, w, 1.0)
     moves = [(dy, dx) for dy in range(-shift, shift + 1) for dx in range(-shift, shift + 1)]
-    wq, wq2 = w * q, w * q * q
-    moved_wq = np.zeros((n_q, len(moves), side, side, 3))
+    cols = len(FLIPS) * len(moves)
+    moved_wq = np.zeros((n_q, cols, side, side, 3))
     moved_w = np.zeros_like(moved_wq)
-    own = np.empty((n_q, len(moves)))  # sum w q^2 over the overlap
-    count = np.empty((n_q, len(moves)))  # sum w over the overlap
-    for j, (dy, dx) in enumerate(moves):
-        ys, yt = slice(max(0, -dy), side - max(0, dy)), slice(max(0, dy), side - max(0, -dy))
-        xs, xt = slice(max(0, -dx), side - max(0, dx)), slice(max(0, dx), side - max(0, -dx))
-        moved_wq[:, j, yt, xt] = wq[:, ys, xs]
-        moved_w[:, j, yt, xt] = w[:, ys, xs]
-        own[:, j] = wq2[:, ys, xs].sum(axis=(1, 2, 3))
-        count[:, j] = w[:, ys, xs].sum(axis=(1, 2, 3))
-    t = versions[cand]  # (Q, m, D)
-    cross = np.matmul(t, moved_wq.reshape(n_q, len(moves), -1).transpose(0, 2, 1))  # (Q, m, shifts)
-    theirs = np.matmul(t * t, moved_w.reshape(n_q, len(moves), -1).transpose(0, 2, 1))
-    sq = (own[:, None, :] - 2 * cross + theirs) / np.maximum(count, 1e-12)[:, None, :]
-    return np.maximum(sq, 0.0).min(axis=2)
+    own = np.empty((n_q, cols))  # sum w q^2 over the overlap
+    count = np.empty((n_q, cols))  # sum w over the overlap
+    for f, (qf, wf) in enumerate(((q, w), (q[:, :, ::-1], w[:, :, ::-1]), (q[:, ::-1], w[:, ::-1]))):
+        wq, wq2 = wf * qf, wf * qf * qf
+        for j, (dy, dx) in enumerate(moves):
+            c = f * len(moves) + j
+            ys, yt = slice(max(0, -dy), side - max(0, dy)), slice(max(0, dy), side - max(0, -dy))
+            xs, xt = slice(max(0, -dx), side - max(0, dx)), slice(max(0, dx), side - max(0, -dx))
+            moved_wq[:, c, yt, xt] = wq[:, ys, xs]
+            moved_w[:, c, yt, xt] = wf[:, ys, xs]
+            own[:, c] = wq2[:, ys, xs].sum(axis=(1, 2, 3))
+            count[:, c] = wf[:, ys, xs].sum(axis=(1, 2, 3))
+    t = train[cand]  # (Q, m, D)
+    cross = np.matmul(t, moved_wq.reshape(n_q, cols, -1).transpose(0, 2, 1))  # (Q, m, cols)
+    theirs = np.matmul(t * t, moved_w.reshape(n_q, cols, -1).transpose(0, 2, 1))
+    sq = np.maximum((own[:, None, :] - 2 * cross + theirs) / np.maximum(count, 1e-12)[:, None, :], 0.0)
+    return sq.reshape(n_q, cand.shape[1], len(FLIPS), len(moves)).min(axis=3).transpose(0, 2, 1)
 
 
 def nearest_training(
@@ -180,13 +185,10 @@ def nearest_training(
     if shift <= 0:
         return _ranked(cand, np.take_along_axis(flip, cand, axis=1), np.take_along_axis(sq, cand, axis=1), k)
     # every version of each candidate again: the best unshifted one need not stay best shifted
-    all_versions = np.concatenate([f * len(train) + cand for f in range(len(FLIPS))], axis=1)  # (Q, 3m)
-    out = np.empty(all_versions.shape)
-    for s in range(0, len(queries), CHUNK // 4):  # (chunk, 3m, D) candidate frames at a time
+    per_flip = np.empty((len(queries), len(FLIPS), m))
+    for s in range(0, len(queries), CHUNK // 4):  # (chunk, m, D) candidate frames at a time
         rows = slice(s, s + CHUNK // 4)
-        w = None if weights is None else weights[rows]
-        out[rows] = _shifted(queries[rows], w, versions, all_versions[rows], side, shift)
-    per_flip = out.reshape(len(queries), len(FLIPS), m)
+        per_flip[rows] = _shifted(queries[rows], None if weights is None else weights[rows], train, cand[rows], side, shift)
     return _ranked(cand, per_flip.argmin(axis=1), per_flip.min(axis=1), k)
 
 
