@@ -13,6 +13,7 @@ from _audit_helpers import FRESH_N, planted_workspace
 
 import backend.workspace.store as store_mod
 from backend.audit.run import LEAVE_ONE_OUT, AuditConfig, audit_samples
+from backend.audit.store import nearest_of
 from backend.cli import main
 from backend.errors import BadInputError, DiffGenError
 from backend.gates import GateScore, explain
@@ -119,6 +120,9 @@ def test_an_inpainted_sample_is_judged_on_its_region_and_caught_copying_another_
     assert v.ratio < 0.2 < 0.5 < min(x.ratio for x in others.verdicts) and len(others.flagged) <= 1  # 20 real images calibrate
     frame = {r[0]: r[1] for r in ws.query("SELECT sample_id, nearest_image_id FROM sample_audit WHERE method = 'pixel32-frame'")}
     assert frame[copied] == a.id  # on the whole frame the sample is its source: only the region shows the copy of b
+    shown = nearest_of(ws, copied)  # what Review shows beside the sample: the region's match
+    assert shown is not None and (shown.method, shown.nearest_image_id) == ("pixel32-region", b.id)
+    assert nearest_of(ws, ws.samples(set_name="Exact")[0].id) is None  # not audited yet
 
 
 def test_the_memorised_gate_reads_in_words_and_cannot_trigger_a_redraw():
@@ -187,3 +191,20 @@ def test_diffgen_gates_still_scores_a_sample_that_only_the_audit_scored(fresh_co
     assert main(["gates", "-w", str(ws.root)]) == 0
     assert sorted(g.gate for g in ws.gates(sid)) == ["copy", "cut_off", "memorised", "no_polyp", "seam"]
     assert "memorised" in capsys.readouterr().out  # a column of the table
+
+
+def test_the_demo_runs_the_audit_and_its_report_shows_it(tmp_path):
+    from backend.demo import stages as demo_stages
+    from backend.demo.plan import DemoContext, run_stages
+
+    ws = Workspace.create(tmp_path / "ws")
+    ctx = DemoContext(ws, count=10, size=32, log=lambda s: None)
+    demo_stages.stage_data(ctx)
+    train = ws.images("role = ?", (TRAIN,))
+    ws.add_sample("external", "Copy", ws.read_image(train[0]), np.zeros((32, 32), np.uint8))
+    done = run_stages(ctx, [s for s in demo_stages.STAGES if s.name in ("audit", "report")])
+    assert done["audit"]["memorised"] == 1 and done["audit"]["reference"].startswith("held-out test-role images")
+    report = (ws.root / "reports" / "demo" / "report.md").read_text()
+    assert "## Is it a copy? Memorisation audit" in report and "**1 of 1 samples (100.0%)" in report
+    pairs = report.split("audit_closest_pairs.png)")[0].rsplit("](", 1)[1] + "audit_closest_pairs.png"
+    assert (ws.root / "reports" / "demo" / pairs).resolve().is_file()  # the link works from the report's folder

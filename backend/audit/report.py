@@ -56,7 +56,7 @@ def _pair(ws: Workspace, v: SampleVerdict) -> np.ndarray:
     train = flipped(ws.read_image(v.nearest_image_id), FLIPS.index(v.flip))
     train = cv2.resize(train, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
     diff = np.clip(np.abs(rgb.astype(np.int16) - train.astype(np.int16)) * DIFF_GAIN, 0, 255).astype(np.uint8)
-    mirrored = {"none": "", "horizontal": " h-mirror", "vertical": " v-mirror"}[v.flip]
+    mirrored = {"none": "", "horizontal": " h-flip", "vertical": " v-flip"}[v.flip]
     colour = (200, 0, 0) if v.memorised else (0, 0, 0)
     cells = [
         captioned(tile(rgb, TILE), f"sample {v.sample_id} {v.ratio:.2f}", colour),
@@ -109,6 +109,9 @@ def audit_section(ws: Workspace, result: AuditResult, folder: Path) -> Section:
         f"Reference: {ref.source} ({max((len(v) for v in ref.scores.values()), default=0)} images); a sample "
         "below the threshold fails the `memorised` gate."
     )
+    n_real = max((len(v) for v in ref.scores.values()), default=0)
+    if n_real < 100 / cfg.percentile:
+        text += f" With {n_real} real images the {cfg.percentile:g}% threshold is about the lowest real score."
     if result.embedding:
         text += f"\n\nEmbedding check ({result.embedding}): {len(result.embedding_flagged)} samples below its own threshold."
     per_set: dict[str, list[SampleVerdict]] = {}
@@ -120,7 +123,7 @@ def audit_section(ws: Workspace, result: AuditResult, folder: Path) -> Section:
             len(vs),
             sum(v.memorised for v in vs),
             f"{100 * sum(v.memorised for v in vs) / len(vs):.1f}%",
-            min(v.ratio for v in vs),
+            f"{min(v.ratio for v in vs):.3f}",
         ]
         for name, vs in sorted(per_set.items())
     ]
@@ -129,7 +132,7 @@ def audit_section(ws: Workspace, result: AuditResult, folder: Path) -> Section:
         Table("Samples per set", ["set", "samples", "memorised", "share", "lowest score"], rows),
         Table("Thresholds (the percentile of real images' scores)", ["method", "threshold", "real images"], thresholds),
     ]
-    return Section("Memorisation audit", text, tables, figures)
+    return Section("Samples against the training set", text, tables, figures)
 
 
 def write_audit_report(ws: Workspace, result: AuditResult) -> tuple[Path, Path]:

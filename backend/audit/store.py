@@ -64,3 +64,18 @@ def load_rows(ws: Workspace, fingerprint: str, sample_ids: Sequence[int]) -> dic
             row = AuditRow(r["sample_id"], r["method"], r["nearest_image_id"], r["flip"], r["distance"], r["ratio"])
             out[(row.sample_id, row.method)] = row
     return out
+
+
+def nearest_of(ws: Workspace, sample_id: int) -> AuditRow | None:
+    """The newest audit's nearest training image of a sample, by the pixel method the
+    ``memorised`` gate judged it on (its region when it has one), for showing the pair
+    side by side; None before any audit."""
+    rows = ws.query(
+        "SELECT * FROM sample_audit WHERE sample_id = ? AND method LIKE 'pixel%'"
+        " ORDER BY computed_at DESC, method LIKE '%-region' DESC LIMIT 1",
+        (sample_id,),
+    )
+    if not rows:
+        return None
+    r = rows[0]
+    return AuditRow(r["sample_id"], r["method"], r["nearest_image_id"], r["flip"], r["distance"], r["ratio"])

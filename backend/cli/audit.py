@@ -53,12 +53,18 @@ def cmd_audit(a: argparse.Namespace) -> int:
         print(json.dumps({**summary_record(result), "report": str(md), "html": str(html)}, indent=2))
         return 0
     print(result.summary + ".")
-    for v in result.flagged[:10]:
-        mirrored = "" if v.flip == "none" else f" ({v.flip}ly mirrored)"
-        name = ws.image(v.nearest_image_id).name
-        print(f"  memorised: sample {v.sample_id} ({v.set_name}) ~ {name}{mirrored}, score {v.ratio:.3f}")
-    if len(result.flagged) > 10:
-        print(f"  ... and {len(result.flagged) - 10} more (see the report)")
+    per_set: dict[str, list[bool]] = {}
+    for v in result.verdicts:
+        per_set.setdefault(v.set_name, []).append(v.memorised)
+    for name, flags in sorted(per_set.items()):
+        print(f"  {name}: {sum(flags)} of {len(flags)} memorised")
+    closest = min(result.verdicts, key=lambda v: v.ratio, default=None)
+    if closest is not None:
+        mirrored = "" if closest.flip == "none" else f", {closest.flip}ly mirrored"
+        print(
+            f"Closest: sample {closest.sample_id} ({closest.set_name}) to training image "
+            f"{ws.image(closest.nearest_image_id).name}{mirrored}, score {closest.ratio:.3f} (threshold {closest.threshold:.3f})"
+        )
     if result.embedding:
         print(f"Embedding check ({result.embedding}): {len(result.embedding_flagged)} samples below its threshold.")
     print(f"Report: {md} and {html.name}")
