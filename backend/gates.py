@@ -16,6 +16,11 @@ without recomputing anything:
 - ``seam``: the colour step across the region boundary beyond the one the real image has
   there (0..1 units of RGB distance). Above ``max_seam`` the region shows as a patch;
   style transfer should lower it (paper Figure 4).
+- ``memorised``: the sample's distance to its nearest training image (any, not only its
+  source; mirrored ones too) over its mean distance to the next nearest ones, on the
+  generated region (backend/audit). Below the 1st percentile of the same number for held-out
+  real images the sample is a near-copy of a training image. Only ``diffgen audit`` scores
+  it: it needs the whole training set, which the scoring at generation time does not hold.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import numpy as np
 
 from backend.config.fields import check_section, setting
 
-GATES = ("no_polyp", "cut_off", "copy", "seam")
+SCORED_WHEN_MADE = ("no_polyp", "cut_off", "copy", "seam")  # by :func:`score`: retries can use these
+GATES = (*SCORED_WHEN_MADE, "memorised")  # the audit (backend/audit) adds the last
 SEAM_RING_PX = 3  # ring width each side of the boundary that the seam score compares
 
 
@@ -147,12 +153,14 @@ def failed(scores: list[GateScore]) -> list[str]:
     return [s.gate for s in scores if not s.passed]
 
 
-LABELS = {"no_polyp": "no polyp", "cut_off": "cut off", "copy": "copy", "seam": "seam"}  # badges, reports
+# badges, reports
+LABELS = {"no_polyp": "no polyp", "cut_off": "cut off", "copy": "copy", "seam": "seam", "memorised": "memorised"}
 _MEANING = {  # what each value measures, and which side of the threshold passes
     "no_polyp": ("mask area {:.2f} of the source's", ">="),
     "cut_off": ("mask covers {:.2f} of the region's border", "<="),
     "copy": ("differs from the source by {:.3f} in the region", ">="),
     "seam": ("colour step {:.3f} at the region's border beyond the source's", "<="),
+    "memorised": ("{:.2f} of the usual distance to its nearest training image", ">="),
 }
 
 

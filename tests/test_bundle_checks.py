@@ -190,6 +190,11 @@ CASES: list[tuple[str, Callable[[Path, dict], None], str]] = [
     ("params huge", set_field("params", {"x": "a" * 70_000}), rf"{L1} 'params': 70,\d+ characters"),
     ("params index", set_field("params", {"sample_index": -1}), rf"{L1} 'params': sample_index -1"),
     ("gate name", set_field("gates", [["bogus", 0.1, 0.2, True]]), rf"{L1} 'gates': 'bogus' is not a gate"),
+    (  # the audit's gate: a bundle claiming it passed would skip the audit
+        "audit gate",
+        set_field("gates", [["memorised", 0.9, 0.5, True]]),
+        rf"{L1} 'gates': 'memorised' is not a gate a generation run scores",
+    ),
     ("gate value", set_field("gates", [["seam", "x", 0.2, True]]), rf"{L1} 'gates': gate seam: 'x' is not a finite number"),
     ("malformed line", not_json, r"rows\.jsonl line 1 is not JSON"),
     # the files

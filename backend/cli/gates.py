@@ -25,12 +25,12 @@ def register(sub) -> None:
 
 
 def cmd_gates(a: argparse.Namespace) -> int:
-    from backend.gates import GATES
+    from backend.gates import GATES, SCORED_WHEN_MADE
     from backend.inpaint.quality import gate_config, rescore  # torch: only when a command computes
     from backend.workspace import queries
 
     ws = open_workspace(a)
-    scored = queries.scored_sample_ids(ws)
+    scored = queries.scored_sample_ids(ws, SCORED_WHEN_MADE)  # an audit's memorised score alone is not a scoring
     todo = [s for s in ws.samples() if a.rescore or s.id not in scored]
     counts = {"scored": 0, "passed": 0, "unscorable": 0}
     if todo:

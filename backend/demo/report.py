@@ -167,6 +167,9 @@ def build_report(ctx: DemoContext, stages: list[Stage]) -> tuple[Path, Path]:
     )
     sec.figures += _fig(ctx, st.get("sheet"), "Inpainted | styled | style target")
 
+    md, base = _included(ctx, _state(ctx, "audit").get("markdown"))
+    rep.add(Section("Is it a copy? Memorisation audit", markdown=md, markdown_base=base))
+
     ev = _state(ctx, "evaluate")
     md, base = _included(ctx, ev.get("paths", {}).get("markdown"))
     sec = rep.add(Section("Tables 1-2: FID and MS-SSIM", markdown=md, markdown_base=base))

@@ -200,6 +200,17 @@ def stage_style(ctx: DemoContext) -> dict:
     }
 
 
+def stage_audit(ctx: DemoContext) -> dict:
+    """Every sample against every training image (pixels; the stand-in FID Inception would
+    say nothing about copies): the ``memorised`` gate and the audit's own report."""
+    from backend.audit.report import write_audit_report
+    from backend.audit.run import audit_samples, summary_record
+
+    result = audit_samples(ctx.ws, progress=_progress(ctx, "audit"))
+    md, _ = write_audit_report(ctx.ws, result)
+    return {**summary_record(result), "markdown": ctx.ws.rel(md)}
+
+
 def stage_evaluate(ctx: DemoContext) -> dict:
     from backend.config.presets import load_preset
     from backend.metrics.evaluate import run_evaluate
@@ -258,6 +269,7 @@ STAGES = [
     Stage("inpaint_cluster", "RePaint inpainting with cluster models (Diff)", stage_inpaint_cluster),
     Stage("inpaint_full", "RePaint inpainting with the full-set model (Full-Diff)", stage_inpaint_full),
     Stage("style", "Style transfer (DiffuseIT + ZeCon)", stage_style),
+    Stage("audit", "Memorisation audit (each sample's nearest training image)", stage_audit),
     Stage("evaluate", "FID and MS-SSIM (Tables 1-2)", stage_evaluate),
     Stage("segment", "Segmentation experiments (Tables 3-6)", stage_segment),
     Stage("survey", "Blinded survey statistics on simulated raters (Table 7)", stage_survey),

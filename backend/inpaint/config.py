@@ -54,7 +54,7 @@ class InpaintConfig:
         check_choice("inpaint.weights", self.weights, tuple(WEIGHT_FILES))
         object.__setattr__(self, "retry_gates", tuple(self.retry_gates))  # TOML gives a list
         for gate in self.retry_gates:
-            check_choice("inpaint.retry_gates", gate, gates.GATES)
+            check_choice("inpaint.retry_gates", gate, gates.SCORED_WHEN_MADE)
 
     def schedule(self) -> RepaintSchedule:
         from backend.diffusion.repaint import RepaintSchedule

@@ -100,9 +100,6 @@ def rescore(
     return counts
 
 
-SHORT = {"no_polyp": "no polyp", "cut_off": "cut off", "copy": "copy", "seam": "seam"}
-
-
 def gate_sheet(ws: Workspace, sources: int = 6, per_source: int = 6, size: int = 96) -> str | None:
     """Write ``reports/gate_sheet.png``: one row per source image (the first ``sources`` with
     inpainted samples), the source then its samples, each captioned with the gates it failed
@@ -123,7 +120,7 @@ def gate_sheet(ws: Workspace, sources: int = 6, per_source: int = 6, size: int =
         for s in samples[:per_source]:
             rgb, mask = ws.read_sample(s)
             failed = failures.get(s.id, [])
-            text = (", ".join(SHORT[g] for g in failed) if failed else "ok") if s.id in scored else "not scored"
+            text = (", ".join(gates.LABELS.get(g, g) for g in failed) if failed else "ok") if s.id in scored else "not scored"
             cells.append(captioned(tile(rgb, size, mask), f"{s.set_name}: {text}", (200, 0, 0) if failed else (0, 0, 0)))
         cells += [np.full_like(cells[0], 255)] * (per_source + 1 - len(cells))
         rows.append(np.concatenate(cells, axis=1))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.errors import BadInputError
-from backend.gates import GATES, GateScore
+from backend.gates import SCORED_WHEN_MADE, GateScore
 from backend.workspace import Workspace
 from backend.workspace.names import check_name
 from backend.workspace.store import sample_paths
@@ -192,8 +192,8 @@ def _gates(value: Any, bad: Any) -> tuple[GateScore, ...] | None:
         if not (isinstance(item, list) and len(item) == 4):
             raise bad(f"{item!r} is not [gate, value, threshold, passed]")
         gate, score, threshold, passed = item
-        if gate not in GATES:
-            raise bad(f"{gate!r} is not a gate (one of {', '.join(GATES)})")
+        if gate not in SCORED_WHEN_MADE:  # 'memorised' is the audit's, never a bundle's to claim
+            raise bad(f"{gate!r} is not a gate a generation run scores (one of {', '.join(SCORED_WHEN_MADE)})")
         for number in (score, threshold):
             if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
                 raise bad(f"gate {gate}: {number!r} is not a finite number")

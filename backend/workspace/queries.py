@@ -127,8 +127,13 @@ def gate_order(gate: str) -> int:
     return GATES.index(gate) if gate in GATES else len(GATES)
 
 
-def scored_sample_ids(ws: Workspace) -> set[int]:
-    return {r[0] for r in ws.query("SELECT DISTINCT sample_id FROM sample_gates")}
+def scored_sample_ids(ws: Workspace, gates: Iterable[str] | None = None) -> set[int]:
+    """Samples with a stored score (of one of ``gates``, when given)."""
+    if gates is None:
+        return {r[0] for r in ws.query("SELECT DISTINCT sample_id FROM sample_gates")}
+    names = tuple(gates)
+    sql = f"SELECT DISTINCT sample_id FROM sample_gates WHERE gate IN ({','.join('?' * len(names))})"
+    return {r[0] for r in ws.query(sql, names)}
 
 
 @dataclass(frozen=True)

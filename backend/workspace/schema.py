@@ -228,6 +228,23 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (sample_id, gate)
     )
     """,
+    # 5 -> 6: the memorisation audit (backend/audit): a sample's nearest training image by one
+    # method, under one training set (``fingerprint``: the train-role images and masks and the
+    # method's settings), so an audit recomputes only samples the current training set has not
+    # seen. ``flip`` says whether the training image matched as it is or mirrored.
+    """
+    CREATE TABLE sample_audit (
+        sample_id INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,
+        method TEXT NOT NULL,             -- e.g. pixel32-region, pixel32-frame, fid-inception@...
+        nearest_image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        flip TEXT NOT NULL CHECK (flip IN ('none', 'horizontal', 'vertical')),
+        distance REAL NOT NULL,           -- to the nearest training image
+        ratio REAL NOT NULL,              -- distance / mean distance to the next k nearest
+        computed_at TEXT NOT NULL,
+        PRIMARY KEY (sample_id, fingerprint, method)
+    )
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
