@@ -25,7 +25,7 @@ import numpy as np
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import import_dataset
 from backend.diffusion.registry import register_model
-from backend.gates import GATES, GateScore
+from backend.gates import SCORED_WHEN_MADE, GateScore
 from backend.io.files import atomic_write_text
 from backend.jobs.bundles import BundleWriter, import_bundles
 from backend.jobs.sample_row import SampleRow
@@ -73,7 +73,7 @@ def write_bundle(ws: Workspace, images: list[tuple[int, int, str]], model: int, 
                     source_image_id=image_id,
                     mask_version_id=mask_id,
                     model_id=model,
-                    gates=tuple(GateScore(g, 0.5, 0.1, True) for g in GATES),
+                    gates=tuple(GateScore(g, 0.5, 0.1, True) for g in SCORED_WHEN_MADE),
                     checks={"source_sha256": sha},
                 )
             )
