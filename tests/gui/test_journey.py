@@ -13,29 +13,19 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from walk_support import launch
 
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import import_dataset
 from backend.workspace import Workspace
 
 HOOK = Path(__file__).with_name("journey_hook.py")
-ROOT = Path(__file__).resolve().parents[2]
 PHASE_TIMEOUT_S = 420
 
 pytestmark = pytest.mark.slow
-
-
-def _xvfb_run() -> str:
-    found = shutil.which("xvfb-run")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("xvfb-run is missing: .ci/run installs it (apt-get install xvfb)")
-        pytest.skip("xvfb-run not installed (apt-get install xvfb)")
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +39,9 @@ def standin_style_weights(tmp_path_factory) -> dict[str, str]:
     }
 
 
-def run_phase(phase: int, ws: Path, out: Path, env_extra: dict[str, str], hook: Path = HOOK) -> subprocess.CompletedProcess:
-    """``diffgen gui`` on ``ws`` under Xvfb with ``hook`` driving it (a walk's hook imports
-    ``journey_hook`` from this folder)."""
-    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    env.update(
-        env_extra,
-        DIFFGEN_GUI_HOOK=str(hook),
-        DIFFGEN_JOURNEY_OUT=str(out),
-        DIFFGEN_JOURNEY_PHASE=str(phase),
-        QT_QPA_PLATFORM="xcb",
-        PYTHONPATH=os.pathsep.join([str(ROOT), str(HOOK.parent)]),
-    )
-    cmd = [_xvfb_run(), "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "diffgen_gui", "gui", "--workspace", str(ws)]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=PHASE_TIMEOUT_S, cwd=ROOT)
+def run_phase(phase: int, ws: Path, out: Path, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    """``diffgen gui`` on ``ws`` under Xvfb with the journey's hook driving it."""
+    return launch(HOOK, str(phase), ws, out, PHASE_TIMEOUT_S, env_extra)
 
 
 def check_phase(proc: subprocess.CompletedProcess, out: Path, ws: Path, phase: int) -> None:

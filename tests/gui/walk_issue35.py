@@ -2,7 +2,7 @@
 
 Two faces in one file, like ``walk_issue20.py``. As a pytest module (slow) it builds a
 workspace of 10 images with 3 samples each and starts ``diffgen gui`` under Xvfb with this
-file as its hook (``test_journey.run_phase``); inside the app :func:`start` presses keys the
+file as its hook (``walk_support.launch``); inside the app :func:`start` presses keys the
 way the keyboard does (to the window, which hands them to the focused widget: ``press``),
 checks the database after each step and photographs the screen. Pictures land in
 ``$DIFFGEN_WALK_KEEP`` (else the test's temporary folder): look at them.
@@ -14,7 +14,6 @@ import os
 import re
 import signal
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +26,8 @@ pytestmark = pytest.mark.slow
 
 # -- the test: a workspace, then the app with this file as its hook -----------------------------
 def test_walk_issue35(tmp_path):
-    from test_journey import run_phase
+    from test_journey import PHASE_TIMEOUT_S
+    from walk_support import launch, walk_detail, walk_folder
 
     from backend.data.demo import write_demo_dataset
     from backend.data.importer import import_dataset
@@ -40,19 +40,10 @@ def test_walk_issue35(tmp_path):
         for k in range(PER_IMAGE):
             ws.add_sample("inpainted", "Diff", np.roll(img, 5 * (k + 1), 1).copy(), mask, source_image_id=i, seed=k)
     ws.close()
-    keep = os.environ.get("DIFFGEN_WALK_KEEP")
-    out = Path(keep) if keep else tmp_path / "walk"
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob(f"p{PHASE}-*.png"):
-        old.unlink()
-    (out / "journey-error.txt").unlink(missing_ok=True)
-    proc = run_phase(PHASE, tmp_path / "ws", out, {}, hook=Path(__file__).resolve())
-    error = out / "journey-error.txt"
-    detail = (
-        f"rc={proc.returncode}\n--- walk error:\n{error.read_text() if error.exists() else '(none)'}"
-        f"\n--- stderr tail:\n{proc.stderr[-3000:]}"
-    )
-    assert not error.exists(), detail
+    out = walk_folder(str(PHASE), tmp_path)
+    proc = launch(__file__, str(PHASE), tmp_path / "ws", out, PHASE_TIMEOUT_S)
+    detail = walk_detail(proc, out)
+    assert not (out / "journey-error.txt").exists(), detail
     log = (out / f"journey-phase{PHASE}.log").read_text()
     killed = re.search(r"kill -9 after U on sample (\d+)", log)
     assert proc.returncode == 128 + signal.SIGKILL and killed, detail  # the app ended by kill -9 after a U

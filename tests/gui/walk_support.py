@@ -28,23 +28,33 @@ def demo_workspace(folder: Path, count: int, size: int, seed: int):
     return ws
 
 
-def run_walk(
-    hook: str, phase: str, workspace: Path, scratch: Path, timeout_s: float, extra_env: dict[str, str] | None = None
-) -> Path:
-    """Walk ``hook`` (a walk file) in a real X server on ``workspace``; fails the test on any
-    error the walk reported. Returns the folder of its screenshots: ``$DIFFGEN_WALK_KEEP``,
-    else ``scratch``/walk (look at them)."""
-    xvfb = shutil.which("xvfb-run")
-    if xvfb is None:
+def xvfb_run() -> str:
+    """The ``xvfb-run`` command; missing, it fails under CI (``.ci/run`` installs it) and skips elsewhere."""
+    found = shutil.which("xvfb-run")
+    if found is None:
         if os.environ.get("CI"):
             pytest.fail("xvfb-run is missing: .ci/run installs it (apt-get install xvfb)")
         pytest.skip("xvfb-run not installed (apt-get install xvfb)")
+    return found
+
+
+def walk_folder(phase: str, scratch: Path) -> Path:
+    """Where a walk's screenshots and log go: ``$DIFFGEN_WALK_KEEP``, else ``scratch``/walk;
+    emptied of an earlier run's pictures of this phase and error."""
     keep = os.environ.get("DIFFGEN_WALK_KEEP")
     out = Path(keep) if keep else scratch / "walk"
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob(f"p{phase}-*.png"):
         old.unlink()
     (out / "journey-error.txt").unlink(missing_ok=True)
+    return out
+
+
+def launch(
+    hook: str | Path, phase: str, workspace: Path, out: Path, timeout_s: float, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``diffgen gui`` on ``workspace`` as its own process under Xvfb, with ``hook`` driving
+    it from inside (its helpers importable from this folder); returns when the app has ended."""
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     env.update(
         DIFFGEN_GUI_HOOK=str(Path(hook).resolve()),
@@ -54,17 +64,42 @@ def run_walk(
         PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]),  # the app imports the walk's helpers
         **(extra_env or {}),
     )
-    cmd = [xvfb, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "diffgen_gui", "gui", "--workspace", str(workspace)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT)
+    cmd = [
+        xvfb_run(),
+        "-a",
+        "-s",
+        "-screen 0 1600x1000x24",
+        sys.executable,
+        "-m",
+        "diffgen_gui",
+        "gui",
+        "--workspace",
+        str(workspace),
+    ]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT)
+
+
+def walk_detail(proc: subprocess.CompletedProcess, out: Path) -> str:
+    """How a walk ended, for an assertion's message: exit code, the walk's error, stderr's end."""
     error = out / "journey-error.txt"
-    log = out / f"journey-phase{phase}.log"
-    detail = (
+    return (
         f"rc={proc.returncode}\n--- walk error:\n{error.read_text() if error.exists() else '(none)'}"
         f"\n--- stderr tail:\n{proc.stderr[-3000:]}"
     )
+
+
+def run_walk(
+    hook: str, phase: str, workspace: Path, scratch: Path, timeout_s: float, extra_env: dict[str, str] | None = None
+) -> Path:
+    """Walk ``hook`` (a walk file) in a real X server on ``workspace``; fails the test on any
+    error the walk reported. Returns the folder of its screenshots (:func:`walk_folder`: look
+    at them)."""
+    out = walk_folder(phase, scratch)
+    proc = launch(hook, phase, workspace, out, timeout_s, extra_env)
+    detail = walk_detail(proc, out)
     assert proc.returncode == 0, detail
-    assert not error.exists(), detail
-    assert "journey phase done" in log.read_text(), detail
+    assert not (out / "journey-error.txt").exists(), detail
+    assert "journey phase done" in (out / f"journey-phase{phase}.log").read_text(), detail
     return out
 
 
