@@ -30,7 +30,7 @@ from backend.io.files import atomic_write_text
 from backend.jobs.bundles import BundleWriter, import_bundles
 from backend.jobs.sample_row import SampleRow
 from backend.workspace import Workspace
-from backend.workspace.store import sample_pngs
+from backend.workspace.records import sample_pngs
 from benchmarks._common import Figure, report
 
 BENCH = "bundle_import"

@@ -31,7 +31,7 @@ from backend.io.images import read_png_fast
 from backend.reports.csvio import write_csv
 from backend.words import counted
 from backend.workspace import Workspace, queries
-from backend.workspace.store import ImageRecord, SampleRecord
+from backend.workspace.records import ImageRecord, SampleRecord
 
 Progress = Callable[[int, int, str], None]
 

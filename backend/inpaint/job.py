@@ -49,7 +49,7 @@ from backend.jobs.shards import Shard
 from backend.words import counted
 from backend.workspace import Workspace
 from backend.workspace.queries import INPAINT_SPEED
-from backend.workspace.store import sample_pngs
+from backend.workspace.records import sample_pngs
 
 SHEET_MAX_IMAGES = 8
 

@@ -21,7 +21,7 @@ from backend.errors import BadInputError
 from backend.gates import SCORED_WHEN_MADE, GateScore
 from backend.workspace import Workspace
 from backend.workspace.names import check_name
-from backend.workspace.store import sample_paths
+from backend.workspace.records import sample_paths
 
 SAMPLE_KINDS = {"inpaint": "inpainted", "style": "styled"}  # a bundle's run kind -> its samples' kind
 SEEDS = (-(2**63), 2**63 - 1)  # SQLite's integers

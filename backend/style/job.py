@@ -38,8 +38,8 @@ from backend.style.colour import match_colours
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
 from backend.style.params import StyleParams
 from backend.workspace import SampleRecord, Workspace
+from backend.workspace.records import sample_pngs
 from backend.workspace.selection import generation_samples
-from backend.workspace.store import sample_pngs
 
 
 @dataclass

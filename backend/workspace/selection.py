@@ -21,7 +21,8 @@ from backend.errors import DiffGenError
 from backend.workspace.roles import TEST, TRAIN
 
 if TYPE_CHECKING:
-    from backend.workspace.store import ImageRecord, SampleRecord, Workspace
+    from backend.workspace.records import ImageRecord, SampleRecord
+    from backend.workspace.store import Workspace
 
 CHOOSE = "choose images: --images IDS, --cluster K or --all"
 GENERATION_ROLE = f"role = '{TRAIN}'"  # the SQL condition on images that may feed generation

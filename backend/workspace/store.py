@@ -15,7 +15,6 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,17 @@ from backend.gates import GateScore
 from backend.io.files import atomic_write_bytes, encode_png, remove_stale_temps, sha256_bytes
 from backend.io.images import read_png_fast
 from backend.workspace import access, integrity
-from backend.workspace.names import check_name
-from backend.workspace.roles import ROLES, TRAIN
+from backend.workspace.records import (
+    ImageRecord,
+    MaskVersion,
+    SampleRecord,
+    image_record,
+    mask_record,
+    sample_paths,
+    sample_pngs,
+    sample_record,
+)
+from backend.workspace.roles import ROLES
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "workspace.sqlite"
@@ -44,120 +52,6 @@ def inserted_id(cur: sqlite3.Cursor) -> int:
     if cur.lastrowid is None:
         raise WorkspaceError("the database did not return the id of the row just inserted")
     return cur.lastrowid
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    id: int
-    name: str
-    source_path: str
-    stored_path: str | None
-    sha256: str
-    width: int
-    height: int
-    notes: str
-    flagged: bool
-    flag_note: str
-    current_mask_id: int | None
-    role: str = TRAIN
-    role_note: str = ""
-
-
-@dataclass(frozen=True)
-class MaskVersion:
-    id: int
-    image_id: int
-    version: int
-    parent_id: int | None
-    operation: str
-    params: dict
-    path: str
-    sha256: str
-    area: int
-    created_at: str
-
-
-@dataclass(frozen=True)
-class SampleRecord:
-    id: int
-    kind: str
-    set_name: str
-    source_image_id: int | None
-    mask_version_id: int | None
-    parent_sample_id: int | None
-    model_id: int | None
-    seed: int | None
-    params: dict
-    image_path: str
-    mask_path: str
-    created_at: str
-
-
-def sample_pngs(image: np.ndarray, mask: np.ndarray) -> tuple[bytes, bytes]:
-    """The PNG bytes a sample is stored as: the RGB image and its binary (0/255) mask."""
-    return encode_png(image), encode_png(np.where(mask > 0, 255, 0).astype(np.uint8))
-
-
-def sample_paths(kind: str, img_bytes: bytes, mask_bytes: bytes) -> tuple[str, str]:
-    """Where a sample's files go: named by their content, so the same sample has the same paths
-    (the kind is a folder name: checked, so no kind can place them outside ``samples/``)."""
-    tag = sha256_bytes(img_bytes + mask_bytes)[:12]
-    folder = check_name(kind, "sample kind")
-    return f"samples/{folder}/{tag}.png", f"samples/{folder}/{tag}_mask.png"
-
-
-def _image(row: sqlite3.Row) -> ImageRecord:
-    return ImageRecord(
-        row["id"],
-        row["name"],
-        row["source_path"],
-        row["stored_path"],
-        row["sha256"],
-        row["width"],
-        row["height"],
-        row["notes"],
-        bool(row["flagged"]),
-        row["flag_note"],
-        row["current_mask_id"],
-        row["role"],
-        row["role_note"],
-    )
-
-
-def _json(row: sqlite3.Row, table: str, root: Path) -> Any:
-    return integrity.stored_json(root, row["params_json"], table, row["id"], "params_json")
-
-
-def _mask(row: sqlite3.Row, root: Path) -> MaskVersion:
-    return MaskVersion(
-        row["id"],
-        row["image_id"],
-        row["version"],
-        row["parent_id"],
-        row["operation"],
-        _json(row, "mask_versions", root),
-        row["path"],
-        row["sha256"],
-        row["area"],
-        row["created_at"],
-    )
-
-
-def _sample(row: sqlite3.Row, root: Path) -> SampleRecord:
-    return SampleRecord(
-        row["id"],
-        row["kind"],
-        row["set_name"],
-        row["source_image_id"],
-        row["mask_version_id"],
-        row["parent_sample_id"],
-        row["model_id"],
-        row["seed"],
-        _json(row, "samples", root),
-        row["image_path"],
-        row["mask_path"],
-        row["created_at"],
-    )
 
 
 class Workspace:
@@ -299,13 +193,13 @@ class Workspace:
     # -- images ----------------------------------------------------------------------
     def images(self, where: str = "", params: tuple = ()) -> list[ImageRecord]:
         sql = "SELECT * FROM images" + (f" WHERE {where}" if where else "") + " ORDER BY id"
-        return [_image(r) for r in self.query(sql, params)]
+        return [image_record(r) for r in self.query(sql, params)]
 
     def image(self, image_id: int) -> ImageRecord:
         rows = self.query("SELECT * FROM images WHERE id = ?", (image_id,))
         if not rows:
             raise WorkspaceError(f"no image with id {image_id}")
-        return _image(rows[0])
+        return image_record(rows[0])
 
     def image_ids(self) -> list[int]:
         return [r[0] for r in self.query("SELECT id FROM images ORDER BY id")]
@@ -350,7 +244,7 @@ class Workspace:
     # -- masks -----------------------------------------------------------------------
     def mask_versions(self, image_id: int) -> list[MaskVersion]:
         return [
-            _mask(r, self.root)
+            mask_record(r, self.root)
             for r in self.query("SELECT * FROM mask_versions WHERE image_id = ? ORDER BY version", (image_id,))
         ]
 
@@ -358,7 +252,7 @@ class Workspace:
         rows = self.query("SELECT * FROM mask_versions WHERE id = ?", (mask_id,))
         if not rows:
             raise WorkspaceError(f"no mask version with id {mask_id}")
-        return _mask(rows[0], self.root)
+        return mask_record(rows[0], self.root)
 
     def current_mask(self, image_id: int) -> MaskVersion:
         rec = self.image(image_id)
@@ -506,7 +400,7 @@ class Workspace:
         rows = self.query("SELECT * FROM samples WHERE id = ?", (sample_id,))
         if not rows:
             raise WorkspaceError(f"no sample with id {sample_id}")
-        return _sample(rows[0], self.root)
+        return sample_record(rows[0], self.root)
 
     def samples(
         self, kind: str | None = None, source_image_id: int | None = None, set_name: str | None = None
@@ -517,7 +411,7 @@ class Workspace:
                 clauses.append(f"{col} = ?")
                 params.append(val)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        return [_sample(r, self.root) for r in self.query(f"SELECT * FROM samples{where} ORDER BY id", tuple(params))]
+        return [sample_record(r, self.root) for r in self.query(f"SELECT * FROM samples{where} ORDER BY id", tuple(params))]
 
     def read_sample(self, sample: int | SampleRecord) -> tuple[np.ndarray, np.ndarray]:
         s = sample if isinstance(sample, SampleRecord) else self.sample(sample)
