@@ -72,6 +72,23 @@ def test_a_full_disk_is_a_message_naming_the_file_and_the_space(demo_ws, demo_da
     assert not [p for p in leftovers if p.suffix == ".tmp" or p.name.startswith(".")]
 
 
+def test_a_full_disk_under_the_parquet_writer_is_a_message(demo_ws, tmp_path, monkeypatch, capsys):
+    """The hf export's parquet files are written by pyarrow, not the atomic writer: its 'no
+    space left' (an OSError with errno 28, as pyarrow raises it on a full tmpfs) is a message too."""
+    import pyarrow.parquet as pq
+
+    def no_space(self, table, row_group_size=None):
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", no_space)
+    argv, out = _export(demo_ws, None, tmp_path)
+    capsys.readouterr()
+    assert main([*argv, "--format", "hf"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: disk full while writing the hf export into {out} (" in err and "nothing was written there" in err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
 def test_a_full_database_is_a_message(demo_ws, monkeypatch, capsys):
     """SQLite's own 'database or disk is full' (here: the file may not grow) from a command that adds rows."""
     from backend.workspace import access

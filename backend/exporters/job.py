@@ -26,7 +26,7 @@ from backend import __version__
 from backend.errors import Cancelled, DiffGenError
 from backend.exporters import DatasetInfo, Item, Writer, make_writer
 from backend.exporters.card import data_card
-from backend.io.files import atomic_write_text, check_new_folder, move_into_place, staging_dir
+from backend.io.files import atomic_write_text, check_new_folder, disk_full_as_error, move_into_place, staging_dir
 from backend.io.images import read_png_fast
 from backend.reports.csvio import write_csv
 from backend.words import counted
@@ -315,7 +315,8 @@ def export_kept(
     )
     staged = staging_dir(out)
     try:
-        _write(ws, staged, fmt, real, samples, licence, progress, cancel, report)
+        with disk_full_as_error(f"the {fmt} export into {out}", "nothing was written there"):  # writers not ours (parquet)
+            _write(ws, staged, fmt, real, samples, licence, progress, cancel, report)
         move_into_place(staged, out)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)

@@ -194,11 +194,12 @@ def _fsync_dir(folder: Path) -> None:
 
 @contextmanager
 def disk_full_as_error(what: str, hint: str = "") -> Iterator[None]:
-    """Turn "no space left" (or quota exceeded) inside the block into a clear DiffGenError."""
+    """Turn "no space left" (or quota exceeded) inside the block into a clear DiffGenError (a
+    :class:`DiskFullError` from the atomic writers already is one, naming its file: kept)."""
     try:
         yield
     except OSError as e:
-        if e.errno not in DISK_FULL:
+        if e.errno not in DISK_FULL or isinstance(e, DiskFullError):
             raise
         raise DiffGenError(
             f"disk full while writing {what} ({e.strerror}); free some space" + (f": {hint}" if hint else "")
