@@ -346,7 +346,9 @@ class MainWindow(QMainWindow):
         """What becomes of the running job when the window closes (see ``quit_dialog``); "stop"
         when none runs, None to stay. A method so that tests can answer it."""
         job_id = self.queue.running_job() if self.queue is not None else None
-        return "stop" if job_id is None else ask_leave_job(self, self.queue.store.get(job_id))
+        if self.queue is None or job_id is None:
+            return "stop"
+        return ask_leave_job(self, self.queue.store.get(job_id))
 
     def closeEvent(self, e) -> None:  # noqa: N802
         if not self.guard_unsaved():
