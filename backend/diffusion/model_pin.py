@@ -51,26 +51,29 @@ def _name_and_step(ws: Workspace, ref: ModelRef) -> tuple[str, int | None]:
     return row["name"], row["step"]
 
 
-def _pending(ws: Workspace, choice: str) -> list[Pin]:
-    """Models that training jobs queued or running now will make, which ``choice`` may pick."""
+def _pending(ws: Workspace, choice: str) -> list[tuple[Pin, str]]:
+    """Models that training jobs queued or running now will make, which ``choice`` may pick,
+    each with its target kind (full or cluster)."""
     pins = []
     for job in JobStore(ws).list():
         if job.kind != "train" or job.status not in ("queued", "running"):
             continue
         params = TrainParams.from_dict(job.params)
-        if choice == "full" and params.target != "full":
+        kind = "full" if params.target == "full" else "cluster"
+        if choice == "full" and kind != "full":
             continue
-        names = params.model_names(ws)
-        if choice not in ("cluster", "full") and choice not in names:
-            continue
-        pins += [Pin(n, job=job.id) for n in names if choice in ("cluster", "full", n)]
+        pins += [(Pin(n, job=job.id), kind) for n in params.model_names(ws) if choice in ("cluster", "full", n)]
     return pins
 
 
 def pin_models(ws: Workspace, image_ids: list[int], choice: str) -> tuple[str, ...]:
     """The models a job over ``image_ids`` with model ``choice`` will use (see the module's
-    docstring); refuses when there is none and no training job will make one."""
-    pins = {p.name: p for p in _pending(ws, choice)}
+    docstring): a model a training job queued before makes takes the place of a model of its
+    kind that serves the images now (the newest model is picked). Refuses when there is no
+    model and no training job makes one."""
+    pending = _pending(ws, choice)
+    pins = {pin.name: pin for pin, _ in pending}
+    superseded = {kind for _, kind in pending}
     for image_id in image_ids:
         try:
             ref = resolve_model(ws, image_id, choice)
@@ -78,6 +81,8 @@ def pin_models(ws: Workspace, image_ids: list[int], choice: str) -> tuple[str, .
             if pins:
                 continue  # a queued training job makes it
             raise
+        if ("cluster" if ref.target == "cluster" else "full") in superseded:
+            continue
         name, step = _name_and_step(ws, ref)
         pins.setdefault(name, Pin(name, step))
     return tuple(sorted(p.text() for p in pins.values()))
