@@ -290,6 +290,8 @@ class GenerateView(QWidget):
         if job_id != shown_id:
             text, offset = joblog.read(self.ws, job_id)
             self.log_view.setPlainText(text.rstrip("\n") or "(this job has no log yet)")
+            bar = self.log_view.verticalScrollBar()
+            bar.setValue(bar.maximum())  # the latest lines, as appending shows them
         else:
             text, offset = joblog.read(self.ws, job_id, offset)
             if text:

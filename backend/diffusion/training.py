@@ -465,6 +465,7 @@ def train_target(s: Session, steps: int, resume: bool, ctx: JobContext) -> dict[
         trainer.restore(checkpoint)
         if s.ctx.is_main:
             register(s)
+            ctx.log(f"resumed {s.target.name} from {checkpoint.name} (step {trainer.step})")
     marker = s.run / INCOMPLETE  # until the end: a cancelled or failed run is never a fallback's pick
     if s.ctx.is_main:
         s.run.mkdir(parents=True, exist_ok=True)

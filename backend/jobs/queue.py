@@ -91,7 +91,7 @@ class JobRecord:
     finished_at: str | None
 
     def describe(self) -> str:
-        """One line for lists: kind, target and preset."""
+        """One line for lists: kind, target, preset and the model it makes or uses."""
         p = self.params
         target = (
             f"{len(p['images'])} images"
@@ -101,7 +101,9 @@ class JobRecord:
             else "all images"
         )
         extra = p.get("operation") or p.get("preset") or ""
-        models = ", ".join(pin_label(str(pin)) for pin in p.get("pinned_models") or ())
+        models = ", ".join(pin_label(str(pin)) for pin in p.get("pinned_models") or ()) or (
+            p.get("name") if self.kind == "train" else ""
+        )
         return f"{self.kind} · {target}" + (f" · {extra}" if extra else "") + (f" · model {models}" if models else "")
 
 
@@ -200,16 +202,21 @@ class JobStore:
             c.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
     def requeue(self, job_id: int) -> None:
+        """Queue a finished job again; one that did not finish continues where it stopped
+        (:meth:`JobParams.resumed`: training from its checkpoint)."""
         job = self.get(job_id)
         if job.status in ("queued", "running"):
             raise WorkspaceError(f"job {job_id} is already {job.status}")
+        params = params_class(job.kind).from_dict(job.params)
+        if job.status != "done":
+            params = params.resumed()
         with self.ws.transaction() as c:
             pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs").fetchone()[0]
             c.execute(
-                "UPDATE jobs SET status = 'queued', position = ?, progress_done = 0, progress_total = 0,"
+                "UPDATE jobs SET status = 'queued', params_json = ?, position = ?, progress_done = 0, progress_total = 0,"
                 " message = '', result_json = NULL, pid = NULL, started_at = NULL, finished_at = NULL"
                 " WHERE id = ?",
-                (pos, job_id),
+                (json.dumps(params.to_dict()), pos, job_id),
             )
 
     def resume_later(self, job_id: int, where: str) -> JobRecord:
