@@ -7,7 +7,6 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from backend.diffusion.model_pin import pin_models
 from backend.jobs.params import JobParams
 from backend.jobs.shards import ShardedParams
 from backend.workspace.selection import ImageSelection
@@ -53,5 +52,7 @@ class InpaintParams(JobParams, ShardedParams):
         """The run's seed and models fixed when it is queued: the job shows the models it will use
         and refuses others when it starts; a run the app stopped resumes with the same seed, so the
         images it finished are skipped."""
+        from backend.diffusion.model_pin import pin_models  # the workspace's modules: not for `diffgen --help`
+
         pins = self.pinned_models or pin_models(ws, self.image_ids(ws), self.model)
         return replace(self, seed=secrets.randbits(31) if self.seed is None else self.seed, pinned_models=pins)
