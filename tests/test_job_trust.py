@@ -4,6 +4,9 @@ training name clash refused when queued."""
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 
 from backend.diffusion.registry import INCOMPLETE, record_checkpoint, register_model, resolve_model
@@ -136,3 +139,44 @@ def test_a_training_name_clash_is_refused_when_queued(demo_ws):
     assert [store.get(j).params["resume"] for j in (resumed, renamed, replaced)] == [True, False, False]
     with pytest.raises(DiffGenError, match="full-tiny already exists"):
         store.enqueue("train", {"preset": "tiny", "target": "full", "name": "full-tiny"})
+
+
+# -- item 3: a job the app stopped resumes ---------------------------------------------------
+def test_an_inpaint_job_stopped_by_the_app_resumes_skipping_the_images_it_finished(demo_ws):
+    _model(demo_ws, "full-a", 100)
+    store = JobStore(demo_ws)
+    ids = demo_ws.image_ids()[:2]
+    job_id = store.enqueue("inpaint", {**FAST, "seed": None, "images": ids, "samples": 1, "batch": 1})
+    queued = store.get(job_id).params
+    rec = run_job(demo_ws, job_id, cancel=lambda: bool(demo_ws.samples()), resume_later=lambda: True)
+    assert rec.status == "queued" and rec.message.startswith("stopped when the app closed")
+    assert rec.params == queued and isinstance(queued["seed"], int) and len(demo_ws.samples()) == 1
+    assert store.claim_next().id == job_id  # first in the queue
+    rec = run_job(demo_ws, job_id)
+    assert rec.status == "done" and rec.result["already_done"] == [demo_ws.samples()[0].source_image_id]
+    assert sorted(s.source_image_id for s in demo_ws.samples()) == sorted(ids)  # one each, none twice
+
+
+def test_a_stopped_or_cancelled_training_is_queued_again_to_resume(demo_ws):
+    store = JobStore(demo_ws)
+    job_id = store.enqueue("train", {"preset": "tiny", "overwrite": True})
+    store.claim_next()
+    rec = store.resume_later(job_id, "at step 14")
+    assert rec.status == "queued" and rec.params["resume"] is True and rec.params["overwrite"] is False
+    store.claim_next()
+    store.finish(job_id, "cancelled", "cancelled by the user")
+    with demo_ws.transaction() as c:
+        c.execute("UPDATE jobs SET params_json = ? WHERE id = ?", (json.dumps({"preset": "tiny"}), job_id))
+    store.requeue(job_id)
+    assert store.get(job_id).params["resume"] is True
+
+
+def test_the_app_starts_no_job_while_another_process_runs_one(demo_ws):
+    """A job left to finish in the background is still running at the next start."""
+    store = JobStore(demo_ws)
+    job_id = store.enqueue("masks", {"operation": "fill_holes", "all": True})
+    store.claim_next()
+    assert store.running_elsewhere() == []  # this process runs it
+    with demo_ws.transaction() as c:
+        c.execute("UPDATE jobs SET pid = ? WHERE id = ?", (os.getppid(), job_id))
+    assert store.running_elsewhere() == [job_id]
