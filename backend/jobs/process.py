@@ -82,6 +82,7 @@ class JobProcess:
         self._cancelled = False
         self._killed = False
         self._released = False  # the app quits: the child goes on (or stops) alone
+        self._leave = "stop"  # how (see release)
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
         self._start_error = ""
 
@@ -105,8 +106,11 @@ class JobProcess:
             except OSError as e:
                 self._start_error = f"could not start the job's process ({cmd[0]}): {e}"
                 return
-            if self._cancelled:  # cancelled (or released) before it started
-                self._send("stop" if self._released else "cancel")
+            if self._released:  # the app quit before it started
+                self._send(self._leave)
+                self._close_stdin()
+            elif self._cancelled:  # cancelled before it started
+                self._send("cancel")
         assert self._proc.stdout is not None
         for line in self._proc.stdout:
             event = parse_line(line)
@@ -137,8 +141,10 @@ class JobProcess:
             raise ValueError(f"unknown way to leave a job: {how!r}")
         with self._lock:
             self._released = self._cancelled = True
+            self._leave = how
             if self._proc is not None:
                 self._send(how)
+                self._close_stdin()  # the child sees the end of stdin: its output goes to the log
 
     def kill(self) -> None:
         """Thread-safe hard stop (SIGKILL)."""
@@ -146,6 +152,14 @@ class JobProcess:
             if self._proc is not None and self._proc.poll() is None:
                 self._killed = True
                 self._proc.kill()
+
+    def _close_stdin(self) -> None:
+        try:
+            assert self._proc is not None
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+        except OSError:
+            pass
 
     def _send(self, word: str) -> None:
         try:
@@ -165,11 +179,7 @@ class JobProcess:
         if self._released:  # the child ends its job alone
             return store.get(self.job_id)
         rc = self._proc.wait()
-        if self._proc.stdin is not None:
-            try:
-                self._proc.stdin.close()
-            except OSError:
-                pass
+        self._close_stdin()
         rec = store.get(self.job_id)
         if rec.status not in ("running", "interrupted"):
             return rec
@@ -217,15 +227,18 @@ class _Parent:
     def watch(self) -> None:
         for line in sys.stdin:
             word = line.strip()
-            if word in ("cancel", "stop", "detach"):
+            if word in ("cancel", "stop", "detach") and not self.word:
                 self.word = word
-                break
-        if not self.word:  # the parent died without a word: stop, and resume at its next start
+                if word != "cancel":
+                    self._go_alone()
+                if word != "detach":
+                    self.halt.set()
+        # the end of stdin: the parent is gone, or quits (it closes stdin after its word)
+        if not self.word:  # gone without a word: stop, and resume at its next start
             self.word = "stop"
-        if self.word != "cancel":
-            self._go_alone()
-        if self.word != "detach":
             self.halt.set()
+        if not self.alone:
+            self._go_alone()
 
     def resume_later(self) -> bool:
         return self.word == "stop"

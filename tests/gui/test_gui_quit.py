@@ -27,7 +27,7 @@ def test_stop_on_quit_queues_the_job_again_to_resume_at_the_next_start(demo_ws, 
     """It was recorded "cancelled by the user" after a freeze of seconds, and never resumed."""
     from diffgen_gui.worker import JobQueue
 
-    job_id = _running(job_queue, qtbot, steps=2000)
+    job_id = _running(job_queue, qtbot, steps=100, step_s=1.5)  # the window does not wait for its next step
     assert _quit(job_queue, "stop") < 1.0
     qtbot.waitUntil(lambda: job_queue.store.get(job_id).status == "queued", timeout=10000)
     rec = job_queue.store.get(job_id)
@@ -50,8 +50,8 @@ def test_finish_in_background_on_quit_lets_the_job_end_alone(job_queue, qtbot):
     assert "60/60 step 60" in log and log.rstrip().endswith("done: 60 steps")
 
 
-def test_cancel_on_quit_cancels(job_queue, qtbot):
-    job_id = _running(job_queue, qtbot, steps=2000)
+def test_cancel_on_quit_cancels_without_waiting_for_the_stage_to_stop(job_queue, qtbot):
+    job_id = _running(job_queue, qtbot, steps=100, step_s=2.0)  # it looks at cancel every 2 s
     assert _quit(job_queue, "cancel") < 1.0
     qtbot.waitUntil(lambda: job_queue.store.get(job_id).status == "cancelled", timeout=10000)
 
