@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -85,6 +86,10 @@ def test_an_inpaint_job_shows_its_model_and_refuses_another(demo_ws):
         rec.status == "failed"
         and "full-a changed since this job was queued (it was at step 100, it is at step 120" in rec.message
     )
+    shutil.rmtree(demo_ws.root / "models" / "full-a")  # gone
+    store.requeue(job_id)
+    rec = run_job(demo_ws, job_id)
+    assert rec.status == "failed" and "no trained diffusion model" in rec.message and "full-a" in rec.message
     assert demo_ws.samples() == []
 
 
