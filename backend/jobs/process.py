@@ -11,10 +11,11 @@ Protocol: the child runs :func:`backend.jobs.queue.run_job` (which writes the jo
 :data:`EVENT_PREFIX`; any other output (warnings, a native crash report) is ``output``, which the
 parent adds to the log. The parent writes one word to the child's stdin: ``cancel`` (the user
 cancelled the job), ``stop`` (the app quits: stop at the next safe point and queue the job again,
-to resume at the next start) or ``detach`` (the app quits: finish the job alone). After ``stop``
-and ``detach`` the child's output goes to the job's log, so the parent need not wait; the end of
-stdin with no word (the parent died) stops the job the ``stop`` way, so no orphan keeps a GPU busy
-and the job is not lost.
+to resume at the next start) or ``detach`` (the app quits: finish the job alone). An app that
+quits closes the child's stdin after its word; at the end of stdin (and after ``stop`` or
+``detach``) the child's output goes to the job's log, so the app need not wait. The end of stdin
+with no word (the parent died) stops the job the ``stop`` way, so no orphan keeps a GPU busy and
+the job is not lost.
 """
 
 from __future__ import annotations
