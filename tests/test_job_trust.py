@@ -115,6 +115,7 @@ def test_a_job_queued_behind_a_training_refuses_its_half_trained_model(demo_ws):
     rec = run_job(demo_ws, inpaint)
     assert rec.status == "done", rec.message
     assert any(m == "models: full-tiny step 14" for m in rec.result["messages"])
+    assert "  models: full-tiny step 14\n" in joblog.log_path(demo_ws, inpaint).read_text()
 
 
 def test_sets_of_different_models_never_share_a_name(demo_ws):
@@ -185,3 +186,13 @@ def test_the_app_starts_no_job_while_another_process_runs_one(demo_ws):
     with demo_ws.transaction() as c:
         c.execute("UPDATE jobs SET pid = ? WHERE id = ?", (os.getppid(), job_id))
     assert store.running_elsewhere() == [job_id]
+
+
+def test_a_second_training_of_the_same_name_is_refused_when_queued(demo_ws):
+    """Two trainings of full-tiny queued one after the other: the second failed when it started."""
+    store = JobStore(demo_ws)
+    first = store.enqueue("train", {"preset": "tiny", "target": "full"})
+    with pytest.raises(ModelNameTaken, match="full-tiny"):
+        store.enqueue("train", {"preset": "tiny", "target": "full"})
+    store.finish(first, "failed", "out of memory")
+    assert store.enqueue("train", {"preset": "tiny", "target": "full"}) > first  # nothing makes it now

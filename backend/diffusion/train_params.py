@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 
 
 class ModelNameTaken(DiffGenError):
-    """A training job would train into a model folder that already holds a model. Raised when the
-    job is queued, so the app can ask (resume / new name / replace) before any work is done."""
+    """A training job would train into a model folder that already holds a model (or that a
+    training job queued before makes). Raised when the job is queued, so the app can ask
+    (resume / new name / replace) before any work is done."""
 
     def __init__(self, names: list[str]):
         self.names = names
@@ -65,12 +66,20 @@ class TrainParams(JobParams):
         return [model_name("cluster", preset, self.name, clustering, k) for k in clusters]
 
     def check(self, ws: Workspace) -> None:
-        """A name clash is refused when the job is queued, not when it starts (minutes later)."""
+        """A name clash is refused when the job is queued, not when it starts (minutes later):
+        a model of that name, or a training job queued before that makes one."""
         from backend.diffusion.registry import is_taken, model_folder
+        from backend.jobs.queue import JobStore
 
         if self.resume or self.overwrite:
             return
-        taken = [n for n in self.model_names(ws) if is_taken(ws, model_folder(ws, n))]
+        queued = {
+            n
+            for job in JobStore(ws).list()
+            if job.kind == "train" and job.status in ("queued", "running")
+            for n in TrainParams.from_dict(job.params).model_names(ws)
+        }
+        taken = [n for n in self.model_names(ws) if n in queued or is_taken(ws, model_folder(ws, n))]
         if taken:
             raise ModelNameTaken(taken)
 

@@ -207,6 +207,7 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
     used = check_pins(ws, params.pinned_models, list(refs.values()))
     if used:
         messages.append(f"models: {', '.join(used)}")
+        ctx.log(messages[-1])  # the exact checkpoints, resolved as the job starts
     plans = [_plan(ws, refs[folder], ids, params, skipped) for folder, ids in groups.items()]
     for p in plans:
         p.set_name = _own_set_name(ws, p, params)
