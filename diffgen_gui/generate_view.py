@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QMessageBox,
     QPlainTextEdit,
@@ -22,7 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backend.diffusion.train_params import ModelNameTaken
 from backend.errors import DiffGenError
+from backend.jobs import joblog
 from backend.jobs.queue import JobRecord
 from diffgen_gui.job_form import JobForm, duration
 from diffgen_gui.state import WorkspaceState
@@ -113,13 +116,47 @@ class GenerateView(QWidget):
     def queue_from_form(self) -> int | None:
         try:
             kind, params = self.form.job_params()
-            job_id = self.queue.enqueue(kind, params)
+            try:
+                job_id = self.queue.enqueue(kind, params)
+            except ModelNameTaken as e:  # asked now, not when the job fails minutes later
+                answer = self.ask_name_taken(e.names)
+                if answer is None:
+                    self.form.form_error.setText("Not queued: " + str(e).split(":")[0])
+                    return None
+                job_id = self.queue.enqueue(kind, {**params, **answer})
         except DiffGenError as e:
             self.form.form_error.setText(str(e))
             return None
         self.form.form_error.setText("")
         self.form.remember()
         return job_id
+
+    def ask_name_taken(self, names: list[str]) -> dict | None:
+        """A training job's model name is taken: resume that model's training, train under a new
+        name, or replace it (kept as a backup); the parameters that say so, None to not queue.
+        (A method so that tests can answer it; the real-window walk clicks the real dialog.)"""
+        box = QMessageBox(self)
+        box.setWindowTitle("A model of that name exists")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setText(f"A model named {', '.join(names)} already exists in this workspace.")
+        box.setInformativeText(
+            "Resume its training (to the steps of this job), train a new model under another name, or "
+            "replace it (the old model is kept as a backup folder)."
+        )
+        resume = box.addButton("Resume its training", QMessageBox.ButtonRole.AcceptRole)
+        rename = box.addButton("New name…", QMessageBox.ButtonRole.AcceptRole)
+        replace = box.addButton("Replace it", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is resume:
+            return {"resume": True}
+        if clicked is replace:
+            return {"overwrite": True}
+        if clicked is rename:
+            name, ok = QInputDialog.getText(self, "New model name", "Name of the new model:", text=f"{names[0]}-2")
+            return {"name": name.strip()} if ok and name.strip() else None
+        return None
 
     # -- queue display -------------------------------------------------------------------
     def refresh(self) -> None:
@@ -244,14 +281,24 @@ class GenerateView(QWidget):
 
     @Slot()
     def _update_log(self) -> None:
-        """Append the selected job's new log lines (the whole log when another job is selected)."""
+        """The selected job's log, read from its file (``logs/job-N.log``, also after a restart):
+        the whole log when another job is selected, then what was added since."""
         job_id = self.selected_job()
-        lines = self.queue.logs.get(job_id, []) if job_id is not None else []
-        shown_id, shown = self._shown_log
-        if job_id != shown_id or not 0 < shown <= len(lines):
-            placeholder = "(no log in this session)" if job_id is not None else ""
-            self.log_view.setPlainText("\n".join(lines) or placeholder)
+        shown_id, offset = self._shown_log
+        if job_id is None:
+            if shown_id is not None:
+                self.log_view.clear()
+            self._shown_log = (None, 0)
+            return
+        if job_id != shown_id:
+            text, offset = joblog.read(self.ws, job_id)
+            self.log_view.setPlainText(text.rstrip("\n") or "(this job has no log yet)")
+            bar = self.log_view.verticalScrollBar()
+            bar.setValue(bar.maximum())  # the latest lines, as appending shows them
         else:
-            for line in lines[shown:]:
-                self.log_view.appendPlainText(line)
-        self._shown_log = (job_id, len(lines))
+            text, offset = joblog.read(self.ws, job_id, offset)
+            if text:
+                if offset == len(text.encode("utf-8")):  # the first lines: the placeholder goes
+                    self.log_view.clear()
+                self.log_view.appendPlainText(text.rstrip("\n"))
+        self._shown_log = (job_id, offset)

@@ -31,6 +31,7 @@ from diffgen_gui.dataset_view import DatasetView
 from diffgen_gui.export_dialog import ExportDialog, export_result
 from diffgen_gui.generate_view import GenerateView
 from diffgen_gui.prefs import save_pref
+from diffgen_gui.quit_dialog import ask_leave_job
 from diffgen_gui.reports_view import ReportsView
 from diffgen_gui.review_view import ReviewView
 from diffgen_gui.shortcuts import ShortcutsDialog
@@ -359,10 +360,23 @@ class MainWindow(QMainWindow):
             editor.discard_all()
         return answer != "cancel"
 
+    def ask_running_job(self) -> str | None:
+        """What becomes of the running job when the window closes (see ``quit_dialog``); "stop"
+        when none runs, None to stay. A method so that tests can answer it."""
+        job_id = self.queue.running_job() if self.queue is not None else None
+        if self.queue is None or job_id is None:
+            return "stop"
+        return ask_leave_job(self, self.queue.store.get(job_id))
+
     def closeEvent(self, e) -> None:  # noqa: N802
         if not self.guard_unsaved():
             e.ignore()
             return
+        how = self.ask_running_job()
+        if how is None:
+            e.ignore()
+            return
+        self.hide()  # at once: the job's process ends its job alone
         if self.queue is not None:
-            self.queue.shutdown()
+            self.queue.shutdown(how=how)
         e.accept()

@@ -14,13 +14,13 @@ import time
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from backend.jobs import joblog
 from backend.jobs.process import JobProcess
 from backend.jobs.queue import JOB_KINDS, JobRecord, JobStore
 from backend.workspace import Workspace
 
 SIGNAL_INTERVAL_S = 0.05  # progress signals at most 20 per second (the last one always)
 POLL_MS = 2000  # how often an idle app looks for jobs queued by another process
-PROGRESS_LOG_S = 5.0  # the log pane gets a progress line at most this often per job (and the last one)
 
 
 def detect_devices() -> tuple[list[str], str]:
@@ -43,7 +43,6 @@ class JobWorker(QObject):
 
     started = Signal(int)  # job id
     progress = Signal(int, int, int, str, float)  # job id, done, total, message, eta seconds (-1 unknown)
-    log = Signal(int, str)
     finished = Signal(int, str, str)  # job id, final status, message
     idle = Signal()
     devices = Signal(list, str)  # device names, warning
@@ -57,6 +56,7 @@ class JobWorker(QObject):
         self._process: JobProcess | None = None
         self._cancel_next: int | None = None
         self._stop = threading.Event()
+        self._leave = "stop"  # what the running job does when the app quits (JobProcess.release)
 
     @Slot()
     def probe_devices(self) -> None:
@@ -69,26 +69,26 @@ class JobWorker(QObject):
         if self.current is not None:
             return
         store = JobStore(self.ws)
-        while not self._stop.is_set() and (job := store.claim_next()) is not None:
+        while not self._stop.is_set() and not store.running_elsewhere() and (job := store.claim_next()) is not None:
             self.current = job.id
             process = JobProcess(self.ws, job.id, self.launcher)
             with self._lock:
                 self._process = process
-                if self._stop.is_set() or self._cancel_next == job.id:  # cancelled as it was claimed
+                if self._stop.is_set():  # the app quits as it was claimed
+                    process.release(self._leave)
+                elif self._cancel_next == job.id:  # cancelled as it was claimed
                     process.cancel()
             self.started.emit(job.id)
-            self.log.emit(job.id, f"started: {job.describe()} on {job.params.get('device', 'auto')}")
             emit_progress = self._progress_emitter(job.id)
-            for event in process.events():
+            for event in process.events():  # the job's process writes its log (backend.jobs.joblog)
                 if event.kind == "progress":
                     emit_progress(event.done, event.total, event.text)
-                elif event.kind == "log" and event.text.strip():
-                    self.log.emit(job.id, event.text)
             rec = process.finish(store)
             with self._lock:
                 self._process = None
             self.current = None
-            self.log.emit(job.id, f"{rec.status}: {rec.message}")
+            if self._stop.is_set():  # the job goes on, or stops, alone: its process records its end
+                break
             self.finished.emit(job.id, rec.status, rec.message)
         self.ws.close()  # this thread's connection
         self.idle.emit()
@@ -116,9 +116,14 @@ class JobWorker(QObject):
             elif job_id is not None:
                 self._cancel_next = job_id
 
-    def request_stop(self) -> None:
-        self._stop.set()
-        self.request_cancel()
+    def request_stop(self, how: str = "stop") -> None:
+        """Thread-safe, when the app quits: the running job ``stop``s (resumes at the next
+        start), ``detach``es (finishes alone) or is ``cancel``led; no new job starts."""
+        with self._lock:
+            self._leave = how
+            self._stop.set()
+            if self._process is not None:
+                self._process.release(how)
 
     def kill_current(self) -> None:
         with self._lock:
@@ -145,8 +150,6 @@ class JobQueue(QObject):
         super().__init__(parent)
         self.ws = ws
         self.store = JobStore(ws)  # marks jobs of a dead process as interrupted
-        self.logs: dict[int, list[str]] = {}
-        self._progress_logged: dict[int, float] = {}  # job id -> when its last progress line was logged
         self._latest: dict[int, tuple[int, int]] = {}  # job id -> (done, total) of its last progress signal
         self._thread = QThread(self)
         self._thread.setObjectName("diffgen-job-worker")
@@ -157,7 +160,6 @@ class JobQueue(QObject):
         self.worker.started.connect(self._on_started)
         self.worker.progress.connect(self._on_progress)
         self.worker.finished.connect(self._on_finished)
-        self.worker.log.connect(self._log)
         self.worker.devices.connect(self._on_devices)
         self.devices: tuple[list, str] | None = None  # (names, warning) once probed
         self.poll = QTimer(self)  # jobs queued by another process (the CLI) while the app idles
@@ -177,16 +179,6 @@ class JobQueue(QObject):
     def _on_progress(self, job_id: int, done: int, total: int, message: str, eta: float) -> None:
         self._latest[job_id] = (done, total)
         self.progress.emit(job_id, done, total, message, eta)
-        self._log_progress(job_id, done, total, message)
-
-    def _log_progress(self, job_id: int, done: int, total: int, message: str) -> None:
-        """Stages report most of what they do as progress (training's loss): the log pane shows
-        it too, a line every few seconds, so a running job's log is never silent."""
-        now = time.monotonic()
-        if done < total and now - self._progress_logged.get(job_id, -PROGRESS_LOG_S) < PROGRESS_LOG_S:
-            return
-        self._progress_logged[job_id] = now
-        self._log(job_id, f"{done}/{total} {message}".rstrip())
 
     def progress_of(self, job: JobRecord) -> tuple[int, int]:
         """(done, total) as the progress bar shows it: the last signal of a job running now (the
@@ -209,9 +201,8 @@ class JobQueue(QObject):
         self.devices = (names, warning)
         self.devicesFound.emit(names, warning)
 
-    @Slot(int, str)
     def _log(self, job_id: int, line: str) -> None:
-        self.logs.setdefault(job_id, []).append(f"{time.strftime('%H:%M:%S')}  {line}")
+        joblog.append(self.ws, job_id, line)
 
     @Slot()
     def _poll(self) -> None:
@@ -252,11 +243,17 @@ class JobQueue(QObject):
     def busy(self) -> bool:
         return self.worker.current is not None
 
-    def shutdown(self, wait_ms: int = 15000) -> bool:
-        """Stop after cancelling the running job (killed if it does not stop in time). False if the
-        worker still did not stop; the job is then marked interrupted at the next start."""
+    def running_job(self) -> int | None:
+        """The job the worker runs now (thread-safe read)."""
+        return self.worker.current
+
+    def shutdown(self, wait_ms: int = 15000, how: str = "stop") -> bool:
+        """Stop the worker; the running job ``stop``s (queued again, it resumes from its last
+        checkpoint or finished image at the next start), ``detach``es (finishes alone) or is
+        ``cancel``led. The job's process records its end itself, so this returns at once. False if
+        the worker still did not stop; the job is then marked interrupted at the next start."""
         self.poll.stop()
-        self.worker.request_stop()
+        self.worker.request_stop(how)
         self._thread.quit()
         if self._thread.wait(wait_ms):
             return True

@@ -23,7 +23,7 @@ from backend.workspace import Workspace
 def test_queue_order_move_remove_and_persistence(demo_ws):
     store = JobStore(demo_ws)
     a = store.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 1}, "all": True})
-    b = store.enqueue("inpaint", {"preset": "tiny", "all": True})
+    b = store.enqueue("train", {"preset": "tiny"})
     c = store.enqueue("style", {"preset": "tiny"})
     assert store.queued_ids() == [a, b, c]
     store.move(c, -2)
@@ -142,7 +142,9 @@ def test_one_image_selection_rule_for_every_job(demo_ws):
     assert store.list() == []
 
 
-@pytest.mark.parametrize("kind, params", [("masks", {"operation": "fill_holes"}), ("inpaint", {"preset": "tiny"})])
+@pytest.mark.parametrize(
+    "kind, params", [("masks", {"operation": "fill_holes"}), ("inpaint", {"preset": "tiny", "pinned_models": ["m@step-1"]})]
+)
 def test_a_selection_of_no_images_is_refused_when_queued_and_when_run(demo_ws, kind, params):
     """A cluster whose images are all flagged selects nothing: refused at enqueue, naming the
     selection; a job queued before its images were flagged fails when it runs, changing nothing."""

@@ -34,6 +34,17 @@ class ModelRef:
     note: str = ""  # e.g. why a fallback was used
 
 
+INCOMPLETE = "TRAINING-INCOMPLETE"  # in a model folder while its training has not finished
+UNFINISHED = " (training not finished)"
+
+
+def training_incomplete(folder: Path) -> bool:
+    """Whether the training of the model in ``folder`` was cancelled, failed or is still running
+    (the marker training writes at its start and removes when it finished): a fallback never
+    picks such a model."""
+    return (folder / INCOMPLETE).exists()
+
+
 def model_folder(ws: Workspace, name: str) -> Path:
     """``models/NAME`` of the workspace; refuses a name that is not a safe folder name."""
     return ws.root / "models" / check_name(name, "model name")
@@ -177,22 +188,32 @@ def _ref(ws: Workspace, row, note: str = "") -> ModelRef:
     return ModelRef(row["id"], stored_model_folder(ws, row), row["target"], row["cluster"], note)
 
 
-def _with_weights(ws: Workspace, rows: list) -> tuple[sqlite3.Row | None, list[str]]:
-    """The first row whose folder holds a model, and the names of those skipped before it
-    (rows of runs killed before their first checkpoint, or of deleted folders)."""
+def _with_weights(ws: Workspace, rows: list, complete: bool = False) -> tuple[sqlite3.Row | None, list[str]]:
+    """The first row whose folder holds a model (whose training finished, with ``complete``),
+    and the names of those skipped before it (rows of runs killed before their first
+    checkpoint, of deleted folders, of unfinished training)."""
     empty: list[str] = []
     for row in rows:
-        if (stored_model_folder(ws, row) / "config.json").exists():
+        folder = stored_model_folder(ws, row)
+        if complete and training_incomplete(folder):
+            empty.append(f"{row['name']}{UNFINISHED}")
+        elif (folder / "config.json").exists():
             return row, empty
-        empty.append(f"{row['name']} ({row['path']})")
+        else:
+            empty.append(f"{row['name']} ({row['path']})")
     return None, empty
 
 
 def _no_weights(names: list[str]) -> str:
-    return (
-        f"model {', '.join(names)} has no saved weights (its training stopped before the first "
-        "checkpoint, or its folder was removed) and was skipped"
-    )
+    unfinished = [n for n in names if n.endswith(UNFINISHED)]
+    empty = [n for n in names if not n.endswith(UNFINISHED)]
+    notes = [f"model {', '.join(unfinished)} was skipped: its training was cancelled or failed"] if unfinished else []
+    if empty:
+        notes.append(
+            f"model {', '.join(empty)} has no saved weights (its training stopped before the first "
+            "checkpoint, or its folder was removed) and was skipped"
+        )
+    return "; ".join(notes)
 
 
 def _named_or_folder(ws: Workspace, choice: str) -> ModelRef:
@@ -232,6 +253,7 @@ def resolve_model(ws: Workspace, image_id: int | None = None, choice: str = "clu
                     "SELECT * FROM models WHERE target = 'cluster' AND clustering_id = ? AND cluster = ? ORDER BY id DESC",
                     (clustering, cluster),
                 ),
+                complete=True,
             )
             notes += [_no_weights(empty)] if empty else []
             if row is not None:
@@ -239,7 +261,9 @@ def resolve_model(ws: Workspace, image_id: int | None = None, choice: str = "clu
             notes.append(f"no model for cluster {cluster}: used the full-set model")
         else:
             notes.append("images are not clustered: used the full-set model")
-    row, empty = _with_weights(ws, ws.query("SELECT * FROM models WHERE target IN ('full', 'imported') ORDER BY id DESC"))
+    row, empty = _with_weights(
+        ws, ws.query("SELECT * FROM models WHERE target IN ('full', 'imported') ORDER BY id DESC"), complete=True
+    )
     notes += [_no_weights(empty)] if empty else []
     if row is None:
         raise DiffGenError(

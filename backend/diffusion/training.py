@@ -30,6 +30,7 @@ from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.model import DiffusionUNet, build_model
 from backend.diffusion.registry import (
+    INCOMPLETE,
     back_up,
     holds_model,
     model_folder,
@@ -40,9 +41,9 @@ from backend.diffusion.registry import (
 from backend.diffusion.tb_log import TensorBoardLog, open_log
 from backend.diffusion.train_config import TrainConfig, resolve_configs
 from backend.diffusion.train_data import PairCache, draw_step, from_model_range, load_pairs, make_batch
-from backend.diffusion.train_params import TrainParams
+from backend.diffusion.train_params import TrainParams, model_name
 from backend.errors import Cancelled, DiffGenError
-from backend.io.files import disk_full_as_error
+from backend.io.files import atomic_write_text, disk_full_as_error
 from backend.jobs.context import JobContext
 from backend.jobs.params import JobResult
 from backend.words import counted
@@ -81,7 +82,7 @@ def resolve_targets(ws: Workspace, target: str, preset: str, name: str | None, e
     where = "current_mask_id IS NOT NULL" + (" AND flagged = 0" if exclude_flagged else "")
     usable = {r.id for r in generation_images(ws, where)}  # never test images
     if target == "full":
-        return [TrainTarget("full", name or f"full-{preset}", sorted(usable))]
+        return [TrainTarget("full", model_name("full", preset, name), sorted(usable))]
     clustering = ws.current_clustering_id()
     if clustering is None:
         raise DiffGenError(
@@ -109,8 +110,7 @@ def resolve_targets(ws: Workspace, target: str, preset: str, name: str | None, e
             )
     else:
         raise DiffGenError(f"unknown target {target!r}: use full, cluster:K or clusters")
-    base = name or f"c{clustering}-{preset}"
-    return [TrainTarget("cluster", f"{base}-k{k}", members[k], clustering, k) for k in wanted]
+    return [TrainTarget("cluster", model_name("cluster", preset, name, clustering, k), members[k], clustering, k) for k in wanted]
 
 
 def amp_settings(device: torch.device, use_fp16: bool) -> tuple[torch.dtype | None, bool]:
@@ -436,8 +436,16 @@ def train_target(s: Session, steps: int, resume: bool, ctx: JobContext) -> dict[
         trainer.restore(checkpoint)
         if s.ctx.is_main:
             register(s)
+            ctx.log(f"resumed {s.target.name} from {checkpoint.name} (step {trainer.step})")
+    marker = s.run / INCOMPLETE  # until the end: a cancelled or failed run is never a fallback's pick
+    if s.ctx.is_main:
+        s.run.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(marker, f"training to step {steps} started; removed when it finished\n")
     trainer.train(steps, ctx.progress, ctx.cancel, saved=checkpoint is not None)
-    return trainer.finish(ctx.progress)
+    summary = trainer.finish(ctx.progress)
+    if s.ctx.is_main:
+        marker.unlink(missing_ok=True)
+    return summary
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from backend.config.device import pick_device
 from backend.config.presets import apply_overrides, load_preset
 from backend.diffusion.checkpoint import load_model, read_config
 from backend.diffusion.config import DiffusionConfig
+from backend.diffusion.model_pin import check_pins
 from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_model
 from backend.errors import BadInputError, DiffGenError, WorkspaceError
 from backend.inpaint.config import WEIGHT_FILES, InpaintConfig, resolve_config
@@ -87,6 +88,7 @@ class _Plan:
     diffusion: DiffusionConfig
     sources: list[Source]
     gates: gates.GateConfig
+    set_name: str = ""  # where its samples go (see _own_set_name)
 
     def provenance(self, ws: Workspace, run_seed: int, device: torch.device) -> dict[str, Any]:
         cfg, schedule = self.cfg, self.cfg.schedule()
@@ -204,7 +206,13 @@ def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> Inpain
             messages.append(ref.note)
         refs.setdefault(ref.folder, ref)
         groups[ref.folder].append(image_id)
+    used = check_pins(ws, params.pinned_models, list(refs.values()))
+    if used:
+        messages.append(f"models: {', '.join(used)}")
+        ctx.log(messages[-1])  # the exact checkpoints, resolved as the job starts
     plans = [_plan(ws, refs[folder], ids, params, skipped) for folder, ids in groups.items()]
+    for p in plans:
+        p.set_name = _own_set_name(ws, p, params)
     messages += [s["reason"] for s in skipped]
     finished = [i for p in plans for i in _drop_finished(ws, p, p.provenance(ws, run_seed, device), params)]
     if finished:
@@ -348,8 +356,36 @@ def _drop_finished(ws: Workspace, plan: _Plan, common: dict[str, Any], params: I
     return finished
 
 
+def _own_set_name(ws: Workspace, plan: _Plan, params: InpaintParams) -> str:
+    """The set a plan's samples go to: the name given, else the paper's (Diff, Full-Diff), unless
+    samples of another model are in that set already: sets made by different models never
+    share a name (the cluster models of one clustering make one set, Diff), so the model's
+    name is added to it (``Full-Diff-full-demo``)."""
+    if params.set_name:
+        return params.set_name
+    row = ws.query("SELECT name, clustering_id FROM models WHERE id = ?", (plan.model_id,)) if plan.model_id else []
+    name = row[0]["name"] if row else plan.ref.folder.name
+    clustering = row[0]["clustering_id"] if row else None
+
+    def ours(other: Any) -> bool:
+        if plan.target == "cluster" and clustering is not None:
+            return other["target"] == "cluster" and other["clustering_id"] == clustering
+        return plan.model_id is not None and other["model_id"] == plan.model_id
+
+    base = set_name_for(plan.target)
+    for candidate in (base, f"{base}-{name}", f"{base}-{name}-{plan.model_id or 'folder'}"):
+        makers = ws.query(
+            "SELECT DISTINCT s.model_id, m.target, m.clustering_id FROM samples s LEFT JOIN models m ON m.id = s.model_id"
+            " WHERE s.set_name = ?",
+            (candidate,),
+        )
+        if all(ours(m) for m in makers):
+            return candidate
+    return f"{base}-{name}-{secrets.token_hex(3)}"
+
+
 def _set_name(plan: _Plan, params: InpaintParams) -> str:
-    return params.set_name or set_name_for(plan.target)
+    return plan.set_name or params.set_name or set_name_for(plan.target)
 
 
 def _rows(plan: _Plan, src: Source, drawn: list[Drawn], common: dict[str, Any], params: InpaintParams) -> list[SampleRow]:

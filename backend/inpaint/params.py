@@ -3,7 +3,8 @@ light, so the queue can check a job without loading torch)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from backend.jobs.params import JobParams
@@ -39,9 +40,19 @@ class InpaintParams(JobParams, ShardedParams):
     sheet: bool = False  # also write a contact sheet into reports/ (not by a shard)
     shard: str | None = None  # "K/N": this share of the sorted images, into a bundle (backend.jobs.bundles)
     bundle: str | None = None  # the shard's bundle folder; None: WS/bundles/RUN-K-of-N
+    pinned_models: tuple[str, ...] = ()  # NAME@step-N | NAME@job-N, fixed when queued (backend.diffusion.model_pin)
 
     def image_ids(self, ws: Workspace) -> list[int]:
         return self.selection.require(ws, "inpainting")
 
     def check(self, ws: Workspace) -> None:
         self.image_ids(ws)
+
+    def queued(self, ws: Workspace) -> InpaintParams:
+        """The run's seed and models fixed when it is queued: the job shows the models it will use
+        and refuses others when it starts; a run the app stopped resumes with the same seed, so the
+        images it finished are skipped."""
+        from backend.diffusion.model_pin import pin_models  # the workspace's modules: not for `diffgen --help`
+
+        pins = self.pinned_models or pin_models(ws, self.image_ids(ws), self.model)
+        return replace(self, seed=secrets.randbits(31) if self.seed is None else self.seed, pinned_models=pins)

@@ -144,6 +144,18 @@ class JobParams:
         cannot run never enters the queue (none by default; a kind with an image selection
         checks that it selects images)."""
 
+    def queued(self: P, ws: Any) -> P:
+        """These parameters as the job stores them when queued in ``ws``: what the run would
+        otherwise pick when it starts (a random seed, a model) fixed now, so that the job shows
+        what it will use and a run stopped by the app resumes the same run. Unchanged by default."""
+        return self
+
+    def resumed(self: P) -> P:
+        """These parameters for the job queued again after the app stopped it (training then
+        continues its checkpoint). Unchanged by default: a run that skips finished work resumes
+        by running again."""
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able, flattened as ``from_dict`` reads it: ``from_dict(p.to_dict()) == p``."""
         out: dict[str, Any] = {}

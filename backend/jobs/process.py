@@ -6,10 +6,16 @@ cancel can become a hard stop when a stage does not answer in time; and the GPU 
 job held goes back to the system when it ends. The parent side (:class:`JobProcess`) is
 Qt-free: the desktop app's worker thread calls it.
 
-Protocol: the child runs :func:`backend.jobs.queue.run_job` and writes events to stdout as JSON
-lines that start with :data:`EVENT_PREFIX`; any other output (warnings, a native crash
-report) is a log line. The parent writes ``cancel`` to the child's stdin; the end of stdin
-(the parent died) cancels too, so no orphan keeps a GPU busy.
+Protocol: the child runs :func:`backend.jobs.queue.run_job` (which writes the job's log, see
+:mod:`backend.jobs.joblog`) and writes events to stdout as JSON lines that start with
+:data:`EVENT_PREFIX`; any other output (warnings, a native crash report) is ``output``, which the
+parent adds to the log. The parent writes one word to the child's stdin: ``cancel`` (the user
+cancelled the job), ``stop`` (the app quits: stop at the next safe point and queue the job again,
+to resume at the next start) or ``detach`` (the app quits: finish the job alone). An app that
+quits closes the child's stdin after its word; at the end of stdin (and after ``stop`` or
+``detach``) the child's output goes to the job's log, so the app need not wait. The end of stdin
+with no word (the parent died) stops the job the ``stop`` way, so no orphan keeps a GPU busy and
+the job is not lost.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from pathlib import Path
 
 from backend.config import threads
 from backend.jobs import CHILD_COMMAND
+from backend.jobs.joblog import append, log_path
 from backend.jobs.queue import JobRecord, JobStore, run_job
 from backend.workspace import Workspace
 
@@ -44,7 +51,8 @@ def default_launcher() -> list[str]:
 
 @dataclass(frozen=True)
 class JobEvent:
-    """What the child reported: ``progress`` (done, total, text) or a ``log`` line (text)."""
+    """What the child reported: ``progress`` (done, total, text), a ``log`` line of the stage
+    (the child logged it), or ``output`` (text the child printed, not an event)."""
 
     kind: str
     text: str = ""
@@ -59,12 +67,7 @@ def parse_line(line: str) -> JobEvent:
             return JobEvent(str(data["kind"]), str(data.get("text", "")), int(data.get("done", 0)), int(data.get("total", 0)))
         except (ValueError, KeyError, TypeError):
             pass
-    return JobEvent("log", line.rstrip("\n"))
-
-
-def log_path(ws: Workspace, job_id: int) -> Path:
-    """Each job's output, kept in the workspace so the log outlives the app session."""
-    return ws.path("logs") / f"job-{job_id}.log"
+    return JobEvent("output", line.rstrip("\n"))
 
 
 # -- the parent side ------------------------------------------------------------------------
@@ -79,6 +82,8 @@ class JobProcess:
         self._proc: subprocess.Popen | None = None
         self._cancelled = False
         self._killed = False
+        self._released = False  # the app quits: the child goes on (or stops) alone
+        self._leave = "stop"  # how (see release)
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
         self._start_error = ""
 
@@ -102,20 +107,19 @@ class JobProcess:
             except OSError as e:
                 self._start_error = f"could not start the job's process ({cmd[0]}): {e}"
                 return
-            if self._cancelled:  # cancelled before it started
-                self._send_cancel()
-        log = _open_log(log_path(self.ws, self.job_id))
-        try:
-            assert self._proc.stdout is not None
-            for line in self._proc.stdout:
-                event = parse_line(line)
-                if event.kind == "log":
-                    self._tail.append(event.text)
-                    _write_log(log, event.text)
-                yield event
-        finally:
-            if log is not None:
-                log.close()
+            if self._released:  # the app quit before it started
+                self._send(self._leave)
+                self._close_stdin()
+            elif self._cancelled:  # cancelled before it started
+                self._send("cancel")
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            event = parse_line(line)
+            if event.kind in ("log", "output"):
+                self._tail.append(event.text)
+            if event.kind == "output" and event.text.strip():
+                append(self.ws, self.job_id, event.text)  # the child logs its own events
+            yield event
 
     def cancel(self) -> None:
         """Thread-safe: ask the job to stop; kill it if it has not stopped after the grace time."""
@@ -124,10 +128,24 @@ class JobProcess:
                 return
             self._cancelled = True
             if self._proc is not None:
-                self._send_cancel()
+                self._send("cancel")
         timer = threading.Timer(self.grace_s, self.kill)
         timer.daemon = True
         timer.start()
+
+    def release(self, how: str) -> None:
+        """Thread-safe, when the app quits: the child ``stop``s (queued again, to resume at the
+        next start), ``detach``es (finishes alone) or is ``cancel``led, and records its job's end
+        itself; its output goes to the job's log, so :meth:`events` ends at once and
+        :meth:`finish` does not wait for it."""
+        if how not in ("stop", "detach", "cancel"):
+            raise ValueError(f"unknown way to leave a job: {how!r}")
+        with self._lock:
+            self._released = self._cancelled = True
+            self._leave = how
+            if self._proc is not None:
+                self._send(how)
+                self._close_stdin()  # the child sees the end of stdin: its output goes to the log
 
     def kill(self) -> None:
         """Thread-safe hard stop (SIGKILL)."""
@@ -136,10 +154,18 @@ class JobProcess:
                 self._killed = True
                 self._proc.kill()
 
-    def _send_cancel(self) -> None:
+    def _close_stdin(self) -> None:
+        try:
+            assert self._proc is not None
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+        except OSError:
+            pass
+
+    def _send(self, word: str) -> None:
         try:
             assert self._proc is not None and self._proc.stdin is not None
-            self._proc.stdin.write("cancel\n")
+            self._proc.stdin.write(word + "\n")
             self._proc.stdin.flush()
         except (OSError, ValueError):  # the child has already gone
             pass
@@ -148,17 +174,18 @@ class JobProcess:
         """Wait for the child and return the job's final record; a child that died without
         finishing its job gets a final state here, with the reason and the last output lines."""
         if self._proc is None:
-            return store.finish(self.job_id, "failed", self._start_error or "the job's process never started")
+            rec = store.finish(self.job_id, "failed", self._start_error or "the job's process never started")
+            append(self.ws, self.job_id, f"failed: {rec.message}")
+            return rec
+        if self._released:  # the child ends its job alone
+            return store.get(self.job_id)
         rc = self._proc.wait()
-        if self._proc.stdin is not None:
-            try:
-                self._proc.stdin.close()
-            except OSError:
-                pass
+        self._close_stdin()
         rec = store.get(self.job_id)
         if rec.status not in ("running", "interrupted"):
             return rec
         status, message = self._death_verdict(rc)
+        append(self.ws, self.job_id, f"{status}: {message}")
         return store.finish(self.job_id, status, message, {"exit_code": rc, "output_tail": list(self._tail)})
 
     def _death_verdict(self, rc: int) -> tuple[str, str]:
@@ -186,45 +213,70 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _open_log(path: Path):
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path.open("a", encoding="utf-8")
-    except OSError:  # a read-only workspace or a full disk: the log is a convenience
-        return None
-
-
-def _write_log(log, text: str) -> None:
-    if log is None:
-        return
-    try:
-        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {text}\n")
-        log.flush()
-    except OSError:
-        pass
-
-
 # -- the child side ---------------------------------------------------------------------------
-def _emit(kind: str, **fields) -> None:
-    sys.stdout.write(EVENT_PREFIX + json.dumps({"kind": kind, **fields}) + "\n")
-    sys.stdout.flush()
+class _Parent:
+    """The child's view of its parent: the word it sent on stdin (read by a thread), and whether
+    the child now runs alone (after ``stop`` or ``detach``, or once the parent is gone), its
+    output then going to the job's log instead of a pipe nobody reads."""
+
+    def __init__(self, log: Path):
+        self.halt = threading.Event()  # the stage stops at its next safe point
+        self.word = ""
+        self.alone = False
+        self._log = log
+
+    def watch(self) -> None:
+        for line in sys.stdin:
+            word = line.strip()
+            if word in ("cancel", "stop", "detach") and not self.word:
+                self.word = word
+                if word != "cancel":
+                    self._go_alone()
+                if word != "detach":
+                    self.halt.set()
+        # the end of stdin: the parent is gone, or quits (it closes stdin after its word)
+        if not self.word:  # gone without a word: stop, and resume at its next start
+            self.word = "stop"
+            self.halt.set()
+        if not self.alone:
+            self._go_alone()
+
+    def resume_later(self) -> bool:
+        return self.word == "stop"
+
+    def _go_alone(self) -> None:
+        self.alone = True
+        try:
+            self._log.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError:
+            fd = os.open(os.devnull, os.O_WRONLY)
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(fd, 1)  # the pipe's write end closes: the parent's reader ends at once
+        os.dup2(fd, 2)
+        os.close(fd)
+
+    def emit(self, kind: str, **fields) -> None:
+        if self.alone:
+            return
+        try:
+            sys.stdout.write(EVENT_PREFIX + json.dumps({"kind": kind, **fields}) + "\n")
+            sys.stdout.flush()
+        except (OSError, ValueError):  # the parent has gone
+            self.alone = True
 
 
-def _watch_stdin(cancel: threading.Event) -> None:
-    for line in sys.stdin:
-        if line.strip() == "cancel":
-            break
-    cancel.set()  # asked to, or the parent is gone
-
-
-def _throttled_progress() -> Callable[[int, int, str], None]:
+def _throttled_progress(parent: _Parent) -> Callable[[int, int, str], None]:
     last = [0.0]
 
     def progress(done: int, total: int, message: str = "") -> None:
         t = time.monotonic()
         if t - last[0] >= EVENT_INTERVAL_S or done >= total:
             last[0] = t
-            _emit("progress", done=int(done), total=int(total), text=str(message))
+            parent.emit("progress", done=int(done), total=int(total), text=str(message))
 
     return progress
 
@@ -233,9 +285,16 @@ def child_main(argv: list[str]) -> int:
     """``diffgen _job-child WORKSPACE JOB_ID``: run one job, reporting events on stdout."""
     threads.configure_process(gui_job=True)
     root, job_id = argv[0], int(argv[1])
-    cancel = threading.Event()
-    threading.Thread(target=_watch_stdin, args=(cancel,), daemon=True, name="cancel-watch").start()
     ws = Workspace.open(root)
-    rec = run_job(ws, job_id, _throttled_progress(), cancel.is_set, log=lambda text: _emit("log", text=text))
-    _emit("finished", text=rec.status)
+    parent = _Parent(log_path(ws, job_id))
+    threading.Thread(target=parent.watch, daemon=True, name="parent-watch").start()
+    rec = run_job(
+        ws,
+        job_id,
+        _throttled_progress(parent),
+        parent.halt.is_set,
+        log=lambda text: parent.emit("log", text=text),
+        resume_later=parent.resume_later,
+    )
+    parent.emit("finished", text=rec.status)
     return 0

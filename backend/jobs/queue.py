@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 from backend.errors import Cancelled, DiffGenError, WorkspaceError
 from backend.io.files import pid_alive
 from backend.jobs.context import Cancel, JobContext, Log, Progress
+from backend.jobs.joblog import JobLog
 from backend.jobs.kinds import REGISTRY
 from backend.jobs.params import JobParams, JobResult
 from backend.masks.ops import apply_operation
@@ -93,7 +94,7 @@ class JobRecord:
     finished_at: str | None
 
     def describe(self) -> str:
-        """One line for lists: kind, target and preset."""
+        """One line for lists: kind, target, preset and the model it makes or uses."""
         p = self.params
         target = (
             counted(len(p["images"]), "image")
@@ -103,7 +104,18 @@ class JobRecord:
             else "all images"
         )
         extra = p.get("operation") or p.get("preset") or ""
-        return f"{self.kind} · {target}" + (f" · {extra}" if extra else "")
+        models = ", ".join(pin_label(str(pin)) for pin in p.get("pinned_models") or ()) or (
+            p.get("name") if self.kind == "train" else ""
+        )
+        return f"{self.kind} · {target}" + (f" · {extra}" if extra else "") + (f" · model {models}" if models else "")
+
+
+def pin_label(pin: str) -> str:
+    """``full-demo@step-20`` -> ``full-demo (step 20)``; ``full-demo@job-3`` -> ``full-demo (from job 3)``
+    (the form of :class:`backend.diffusion.model_pin.Pin`, a layer above this one)."""
+    name, _, where = pin.rpartition("@")
+    kind, _, number = where.partition("-")
+    return f"{name} (from job {number})" if kind == "job" else f"{name} (step {number})"
 
 
 def _job(root: Path, row) -> JobRecord:
@@ -162,6 +174,7 @@ class JobStore:
             raise DiffGenError(f"a {kind} job takes {cls.__name__}, not {type(params).__name__}")
         typed = params if isinstance(params, JobParams) else cls.from_dict(params)
         typed.check(self.ws)
+        typed = typed.queued(self.ws)
         body = json.dumps(typed.to_dict())
         with self.ws.transaction() as c:
             pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs").fetchone()[0]
@@ -195,17 +208,37 @@ class JobStore:
             c.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
     def requeue(self, job_id: int) -> None:
+        """Queue a finished job again; one that did not finish continues where it stopped
+        (:meth:`JobParams.resumed`: training from its checkpoint)."""
         job = self.get(job_id)
         if job.status in ("queued", "running"):
             raise WorkspaceError(f"job {job_id} is already {job.status}")
+        params = params_class(job.kind).from_dict(job.params)
+        if job.status != "done":
+            params = params.resumed()
         with self.ws.transaction() as c:
             pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs").fetchone()[0]
             c.execute(
-                "UPDATE jobs SET status = 'queued', position = ?, progress_done = 0, progress_total = 0,"
+                "UPDATE jobs SET status = 'queued', params_json = ?, position = ?, progress_done = 0, progress_total = 0,"
                 " message = '', result_json = NULL, pid = NULL, started_at = NULL, finished_at = NULL"
                 " WHERE id = ?",
-                (pos, job_id),
+                (json.dumps(params.to_dict()), pos, job_id),
             )
+
+    def resume_later(self, job_id: int, where: str) -> JobRecord:
+        """A job the app stopped as it quit goes back to the front of the queue, its parameters
+        made to resume (:meth:`JobParams.resumed`), so the next start continues it."""
+        job = self.get(job_id)
+        params = params_class(job.kind).from_dict(job.params).resumed()
+        message = "stopped when the app closed" + (f" ({where})" if where else "") + "; it resumes at the next start"
+        with self.ws.transaction() as c:
+            first = c.execute("SELECT COALESCE(MIN(position), 1) FROM jobs WHERE status = 'queued'").fetchone()[0]
+            c.execute(
+                "UPDATE jobs SET status = 'queued', params_json = ?, position = ?, message = ?, pid = NULL,"
+                " finished_at = NULL WHERE id = ?",
+                (json.dumps(params.to_dict()), first - 1, message[:4000], job_id),
+            )
+        return self.get(job_id)
 
     def mark_interrupted(self) -> builtins.list[int]:  # plain 'list' here is the method above
         """Jobs left 'running' by a process that no longer exists become 'interrupted'."""
@@ -221,6 +254,12 @@ class JobStore:
                     ),
                 )
         return [r["id"] for r in stale]
+
+    def running_elsewhere(self) -> builtins.list[int]:
+        """Jobs another live process runs (one the app left to finish alone as it quit, or
+        ``diffgen jobs run``): the app starts no job of its own meanwhile (one GPU)."""
+        rows = self.ws.query("SELECT id, pid FROM jobs WHERE status = 'running'")
+        return [r["id"] for r in rows if r["pid"] != os.getpid() and pid_alive(r["pid"])]
 
     def claim_next(self) -> JobRecord | None:
         """Atomically mark the first queued job as running in this process."""
@@ -301,7 +340,12 @@ def _failure_message(e: BaseException) -> str:
 
 
 def run_job(
-    ws: Workspace, job_id: int, progress: Progress | None = None, cancel: Cancel | None = None, log: Log | None = None
+    ws: Workspace,
+    job_id: int,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    log: Log | None = None,
+    resume_later: Cancel | None = None,
 ) -> JobRecord:
     """Run one job to a final state and return its record. Job errors never propagate.
 
@@ -309,6 +353,9 @@ def run_job(
     older version runs as it was queued) and a :class:`JobContext` with the job id (for sample
     provenance). Progress is forwarded to ``progress`` at every step and written to the
     database at most every :data:`PROGRESS_DB_INTERVAL_S`, so other processes can follow it.
+    The job's log (:mod:`backend.jobs.joblog`) gets its start, progress lines, the stage's log
+    lines and its end. A stage stopped while ``resume_later()`` is true (the app quit) is queued
+    again, to resume at the next start, instead of being recorded as cancelled.
     """
     store = JobStore(ws)
     job = store.get(job_id)
@@ -317,6 +364,8 @@ def run_job(
             "UPDATE jobs SET status = 'running', pid = ?, started_at = COALESCE(started_at, ?) WHERE id = ?",
             (os.getpid(), now(), job_id),
         )
+    journal = JobLog(ws, job_id)
+    journal.line(f"started: {job.describe()} (process {os.getpid()})")
     last_write = [0.0]
 
     def report(done: int, total: int, message: str = "") -> None:
@@ -324,14 +373,32 @@ def run_job(
         if t - last_write[0] >= PROGRESS_DB_INTERVAL_S or done >= total:
             last_write[0] = t
             store.set_progress(job_id, done, total, message)
+        journal.progress(done, total, message)
         if progress:
             progress(done, total, message)
 
+    def note(text: str) -> None:
+        journal.line(text)
+        if log:
+            log(text)
+
+    rec = _run_stage(ws, store, job, JobContext(job_id, report, cancel, note), resume_later)
+    journal.line(f"{rec.status}: {rec.message}")
+    if rec.result and rec.result.get("traceback"):
+        journal.line(str(rec.result["traceback"]))
+    return rec
+
+
+def _run_stage(ws: Workspace, store: JobStore, job: JobRecord, ctx: JobContext, resume_later: Cancel | None) -> JobRecord:
+    """The stage of ``job`` run to a final state (the caller logs it)."""
+    job_id = job.id
     started = time.monotonic()
     try:
         func = resolve(job.kind)
-        result = func(ws, params_class(job.kind).from_dict(job.params), JobContext(job_id, report, cancel, log))
+        result = func(ws, params_class(job.kind).from_dict(job.params), ctx)
     except Cancelled as e:
+        if resume_later is not None and resume_later():
+            return store.resume_later(job_id, str(e))
         return store.finish(job_id, "cancelled", f"cancelled by the user: {e}" if str(e) else "cancelled by the user")
     except DiffGenError as e:  # a problem the user can act on: the message says it all
         return store.finish(job_id, "failed", _failure_message(e))
