@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 
 import cv2
 import numpy as np
@@ -205,7 +206,8 @@ def test_disk_full_at_a_checkpoint_fails_the_job_clearly_and_keeps_the_earlier_o
     job_id = store.enqueue("train", _params(steps=6, name="d"))
     job = run_job(demo_ws, job_id, progress=arm)
     assert job.status == "failed" and len(writes) == 4
-    assert job.message.startswith("disk full while writing checkpoint step 4 of ")
+    assert job.message.startswith("disk full while writing ") and "/checkpoints/.step-" in job.message  # the file
+    assert re.search(r"it needs \d+(\.\d)? (kB|MB|GB), \d+(\.\d)? (kB|MB|GB) free there", job.message)
     assert "checkpoint step-0000002 is intact; continue from it with --resume" in job.message
     run = demo_ws.path("models/d")
     assert [p.name for p in run.rglob("*") if p.name.startswith(".")] == []  # no temp file or folder

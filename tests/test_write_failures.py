@@ -85,7 +85,7 @@ def test_a_full_disk_under_the_parquet_writer_is_a_message(demo_ws, tmp_path, mo
     capsys.readouterr()
     assert main([*argv, "--format", "hf"]) == 1
     err = capsys.readouterr().err
-    assert f"error: disk full while writing the hf export into {out} (" in err and "nothing was written there" in err
+    assert f"error: disk full while writing the hf export into {out} (" in err and f"nothing was written to {out}" in err
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
 
 

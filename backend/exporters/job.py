@@ -315,7 +315,7 @@ def export_kept(
     )
     staged = staging_dir(out)
     try:
-        with disk_full_as_error(f"the {fmt} export into {out}", "nothing was written there"):  # writers not ours (parquet)
+        with disk_full_as_error(f"the {fmt} export into {out}", f"nothing was written to {out}"):
             _write(ws, staged, fmt, real, samples, licence, progress, cancel, report)
         move_into_place(staged, out)
     except BaseException:

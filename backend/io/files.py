@@ -194,13 +194,16 @@ def _fsync_dir(folder: Path) -> None:
 
 @contextmanager
 def disk_full_as_error(what: str, hint: str = "") -> Iterator[None]:
-    """Turn "no space left" (or quota exceeded) inside the block into a clear DiffGenError (a
-    :class:`DiskFullError` from the atomic writers already is one, naming its file: kept)."""
+    """Turn "no space left" (or quota exceeded) inside the block into a clear DiffGenError. A
+    :class:`DiskFullError` of the atomic writers already names its file and the space: it keeps
+    its words and gains ``hint`` (what is still intact)."""
     try:
         yield
     except OSError as e:
-        if e.errno not in DISK_FULL or isinstance(e, DiskFullError):
+        if e.errno not in DISK_FULL:
             raise
+        if isinstance(e, DiskFullError):
+            raise DiffGenError(str(e) + (f"; {hint}" if hint else "")) from None
         raise DiffGenError(
             f"disk full while writing {what} ({e.strerror}); free some space" + (f": {hint}" if hint else "")
         ) from None
