@@ -1,0 +1,181 @@
+"""Issue 33's deviations from the reference code, each checked against the reference's own
+arithmetic written here independently (from its equations or from the library it called).
+
+References: the author's dsaragih/diffuse-gen (commit f7134e1) and the segmentation code of
+the paper's ref [20] (vlbthambawita/divergent-nets, ``data/prepare_data.py``,
+``unet_plusplus.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from backend.config.presets import load_preset
+from backend.segmentation.augment import control_augment
+from backend.segmentation.augment_ref20 import REF20, ref20_augment, shift_scale
+from backend.segmentation.config import load_config
+from backend.segmentation.data import as_batch
+from backend.segmentation.train import AUGMENTERS, training_loss
+from backend.style.colour import match_colours
+from backend.style.config import StyleConfig
+
+
+# -- 4. colour matching: color-matcher's Normalizer around the mkl map ------------------------
+def _normalizer_unit(a: np.ndarray) -> np.ndarray:
+    """color-matcher ``Normalizer(a).type_norm()``: the data is held as float64, so the
+    result is (a - min) / (max - min) in [0, 1]."""
+    a = np.asarray(a, dtype=np.float64)
+    return (a - a.min()) / (a.max() - a.min())
+
+
+def _colour_matcher_mkl(src: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``MVGDMatcher.mkl_solver`` and ``multivar_transfer``: pixels as columns, np.cov,
+    T = Cr^-1/2 (Cr^1/2 Cz Cr^1/2)^1/2 Cr^-1/2 (r: source, z: reference), res = T (r - mu_r) + mu_z."""
+    r, z = src.reshape(-1, 3).T, ref.reshape(-1, 3).T
+    cov_r, cov_z = np.cov(r), np.cov(z)
+    half = np.real(scipy.linalg.sqrtm(cov_r))
+    half_inv = np.linalg.inv(half)
+    t = half_inv @ np.real(scipy.linalg.sqrtm(half @ cov_z @ half)) @ half_inv
+    res = t @ (r - r.mean(1, keepdims=True)) + z.mean(1, keepdims=True)
+    return res.T.reshape(src.shape)
+
+
+def _uint8_norm(a: np.ndarray) -> np.ndarray:
+    """``Normalizer(a).uint8_norm()``: round((a - min) / (max - min) * 255)."""
+    return np.round(_normalizer_unit(a) * 255).astype(np.uint8)
+
+
+def _author_colour_match(styled: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """image_editor.py 526-531, line by line."""
+    src_image = _normalizer_unit(styled)
+    trg_image = _normalizer_unit(target)
+    return _uint8_norm(_colour_matcher_mkl(src_image, trg_image))
+
+
+def _overshooting_pair() -> tuple[np.ndarray, np.ndarray]:
+    """A styled image and a high-contrast target whose mkl map leaves 0..255 (clip and stretch differ)."""
+    rng = np.random.default_rng(3)
+    mix = np.array([[1.0, 0.3, 0.1], [0.2, 1.0, 0.3], [0.1, 0.4, 1.0]])
+    styled = (rng.normal(0, 20, (32 * 32, 3)) @ mix.T + [120, 80, 90]).clip(0, 255).astype(np.uint8)
+    target = (rng.normal(0, 70, (32 * 32, 3)) + [170, 90, 100]).clip(0, 255).astype(np.uint8)
+    return styled.reshape(32, 32, 3), target.reshape(32, 32, 3)
+
+
+def test_stretch_colour_matching_is_the_author_normalizer_arithmetic():
+    styled, target = _overshooting_pair()
+    expected = _author_colour_match(styled, target)
+    ours = match_colours(styled, target, "mkl", StyleConfig.from_dict(load_preset("paper")["style"]).color_range)
+    assert np.abs(ours.astype(int) - expected).max() <= 1  # a rounding tie at most
+    assert (ours == expected).mean() > 0.99
+    assert ours.min() == 0 and ours.max() == 255  # stretched, as uint8_norm does
+    clipped = match_colours(styled, target, "mkl", "clip")
+    assert np.abs(clipped.astype(int) - expected).mean() > 2  # the two readings do differ here
+
+
+def test_colour_range_per_preset():
+    ranges = {
+        name: StyleConfig.from_dict(load_preset(name)["style"]).color_range for name in ("paper", "diffuse-gen", "tiny", "demo")
+    }
+    assert ranges == {"paper": "stretch", "diffuse-gen": "stretch", "tiny": "clip", "demo": "clip"}
+
+
+# -- 1-3. segmentation as ref [20] trains it ---------------------------------------------------
+# data/prepare_data.py get_training_augmentation, transcribed: the arguments ref [20] passes
+# (and the Albumentations 0.x / imgaug defaults of those it does not).
+REF20_ARGUMENTS = {
+    "shift_limit": 0.1,
+    "scale_limit": 0.5,
+    "p_noise": 0.2,
+    "noise_scale": (0.01 * 255, 0.05 * 255),
+    "p_perspective": 0.5,
+    "perspective_scale": (0.05, 0.1),
+    "p_photometric": 0.9,
+    "p_sharpen_blur": 0.9,
+    "sharpen_alpha": (0.2, 0.5),
+    "sharpen_lightness": (0.5, 1.0),
+    "blur_size": 3,
+    "p_contrast_hsv": 0.9,
+    "contrast_limit": 0.2,
+    "hsv_shift": (20, 30, 20),
+}
+
+
+def test_paper_trains_with_the_ref20_augmentation_and_its_arguments():
+    assert dataclasses.asdict(REF20) == REF20_ARGUMENTS
+    assert AUGMENTERS[load_config("paper").augment] is ref20_augment
+    assert AUGMENTERS[load_config("tiny").augment] is control_augment
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ref20_shift_scale_never_rotates_and_borders_are_black(seed):
+    """ShiftScaleRotate(shift 0.1, scale 0.5, rotate 0, border_mode=0): a centred square moves
+    to c + s (p - c) + (dx w, dy h), still axis-aligned; what comes from outside is black."""
+    n, half = 64, 10
+    image = np.full((n, n, 3), 200, np.uint8)
+    mask = np.zeros((n, n), np.uint8)
+    mask[n // 2 - half : n // 2 + half, n // 2 - half : n // 2 + half] = 255
+    draws = np.random.default_rng(seed)
+    s = draws.uniform(0.5, 1.5)
+    dx, dy = draws.uniform(-0.1, 0.1, 2)
+    img2, mask2 = shift_scale(image, mask, np.random.default_rng(seed))
+    c = n / 2 - 0.5
+    lo, hi = c + s * (n // 2 - half - c), c + s * (n // 2 + half - 1 - c)
+    ys, xs = np.nonzero(mask2)
+    assert abs(xs.min() - (lo + dx * n)) <= 1 and abs(xs.max() - (hi + dx * n)) <= 1
+    assert abs(ys.min() - (lo + dy * n)) <= 1 and abs(ys.max() - (hi + dy * n)) <= 1
+    box = mask2[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    assert (box == 255).mean() > 0.97  # still a filled, unrotated rectangle
+    if s < 0.9:  # shrunk: the corners came from outside the frame
+        assert (img2[0, 0] == 0).all() and (img2[-1, -1] == 0).all()
+
+
+def test_paper_feeds_raw_pixels_as_ref20():
+    """prepare_data(opt, preprocessing_fn=None): the image reaches the network as
+    ``to_tensor``'s x.transpose(2, 0, 1).astype('float32'), 0..255."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    masks = np.zeros((2, 8, 8), np.uint8)
+    x, _ = as_batch(images, masks, load_config("paper").input_scale)
+    np.testing.assert_array_equal(x.numpy(), images.transpose(0, 3, 1, 2).astype("float32"))
+    x_tiny, _ = as_batch(images, masks, load_config("tiny").input_scale)
+    assert float(x_tiny.abs().max()) < 3  # tiny keeps ImageNet normalisation
+
+
+def test_paper_dice_loss_reduces_over_the_batch_as_smp():
+    """smp's DiceLoss (binary mode) sums over batch and pixels. smp.utils' f_score (ref [20]'s
+    loss, eps 1) is (2 tp + 1) / (2 tp + fp + fn + 1); smp.losses computes it as a Tversky
+    score (tp + smooth) / (tp + fp/2 + fn/2 + smooth), so smooth 0.5 is the same number."""
+    from segmentation_models_pytorch.losses import DiceLoss
+
+    gen = torch.Generator().manual_seed(0)
+    prob = torch.rand(4, 1, 16, 16, generator=gen)
+    target = torch.zeros(4, 1, 16, 16)
+    target[0, :, 2:14, 2:14] = 1  # one large polyp ...
+    target[1, :, 5:7, 5:7] = 1  # ... and small ones: per-image and per-batch means differ
+    target[2, :, 0:3, 0:16] = 1
+    target[3, :, 8:9, 8:9] = 1
+    reference = DiceLoss(mode="binary", from_logits=False, smooth=0.5)(prob, target)
+    ours = training_loss(prob, target, load_config("paper").dice_reduction)
+    assert float(ours) == pytest.approx(float(reference), abs=1e-6)
+    per_image = training_loss(prob, target, load_config("tiny").dice_reduction)
+    assert abs(float(per_image) - float(reference)) > 0.02
+
+
+def test_ref20_pipeline_keeps_the_mask_binary_and_moves_it_with_the_image():
+    """Every step on a polyp drawn in the image itself: the mask stays 0/255 and on the polyp."""
+    n = 64
+    image = np.full((n, n, 3), 40, np.uint8)
+    mask = np.zeros((n, n), np.uint8)
+    mask[20:44, 24:40] = 255
+    image[mask > 0] = 230
+    for seed in range(20):
+        img2, mask2 = ref20_augment(image, mask, np.random.default_rng(seed))
+        assert img2.shape == image.shape and set(np.unique(mask2)) <= {0, 255}
+        if mask2.any():
+            inside, outside = img2[mask2 > 0].mean(), img2[mask2 == 0].mean()
+            assert inside > outside + 60
