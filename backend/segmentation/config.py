@@ -19,6 +19,7 @@ EXPERIMENTS = ("real", "synthetic", "augment", "small-n")
 AUGMENTS = ("control", "ref20")  # augment.py (Albumentations' defaults) | augment_ref20.py (ref [20]'s code)
 INPUT_SCALES = ("imagenet", "raw")  # model.to_input
 DICE_REDUCTIONS = ("image", "batch")  # metrics.soft_dice_loss | metrics.batch_dice_loss
+N_COUNTS = ("train+val", "train")  # what Table 6's N counts (plan.Planner.small_n)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class SegConfig:
     small_n: tuple[int, ...] = setting((16, 32, 64, 128), 1, 1_000_000, max_len=100)
     small_n_r: tuple[int, ...] = setting((1, 2, 3), 1, 1000, max_len=100)
     small_n_sets: tuple[str, ...] = ()  # empty: every synthetic set in the workspace
+    # What N counts: "train+val" = N images split 80/20 as every other experiment (N=16 trains
+    # on 13; Section 3.5 says only "real training sets of size N"); "train" = N training images
+    # plus val_fraction's share of validation images (N=16: 16 + 4). diffgen segment --n-counts.
+    small_n_counts: str = setting("train+val")
     preset: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
@@ -75,7 +80,12 @@ class SegConfig:
                 f"segment.decoder_channels needs {self.encoder_depth} entries "
                 f"(one per encoder stage), got {list(self.decoder_channels)}"
             )
-        for name, choices in (("augment", AUGMENTS), ("input_scale", INPUT_SCALES), ("dice_reduction", DICE_REDUCTIONS)):
+        for name, choices in (
+            ("augment", AUGMENTS),
+            ("input_scale", INPUT_SCALES),
+            ("dice_reduction", DICE_REDUCTIONS),
+            ("small_n_counts", N_COUNTS),
+        ):
             if getattr(self, name) not in choices:
                 raise DiffGenError(f"segment.{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.image_size < 32:
