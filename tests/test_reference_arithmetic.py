@@ -15,7 +15,12 @@ import pytest
 import scipy.linalg
 import torch
 
-from backend.config.presets import load_preset
+from backend.config.presets import apply_overrides, load_preset
+from backend.diffusion.config import DiffusionConfig, ModelConfig
+from backend.diffusion.gaussian import create_diffusion
+from backend.diffusion.model import build_model
+from backend.diffusion.train_config import TrainConfig
+from backend.diffusion.training import init_like_guided_diffusion, train_step
 from backend.segmentation.augment import control_augment
 from backend.segmentation.augment_ref20 import REF20, ref20_augment, shift_scale
 from backend.segmentation.config import load_config
@@ -23,6 +28,7 @@ from backend.segmentation.data import as_batch
 from backend.segmentation.train import AUGMENTERS, training_loss
 from backend.style.colour import match_colours
 from backend.style.config import StyleConfig
+from tests.diffusion_micro import MICRO_OVERRIDES
 
 
 # -- 4. colour matching: color-matcher's Normalizer around the mkl map ------------------------
@@ -179,3 +185,52 @@ def test_ref20_pipeline_keeps_the_mask_binary_and_moves_it_with_the_image():
         if mask2.any():
             inside, outside = img2[mask2 > 0].mean(), img2[mask2 == 0].mean()
             assert inside > outside + 60
+
+
+# -- 6. diffuse-gen trains as BOI_train.py ---------------------------------------------------
+# guided_diffusion/BOI_train.py create_argparser since commit a8c262a, transcribed.
+BOI_TRAIN = {"lr": 5e-5, "batch_size": 128, "microbatch": 4, "save_interval": 1000, "max_steps": 3600}
+
+
+def _run_loop_updates(max_steps: int) -> int:
+    """guided-diffusion's TrainLoop.run_loop(max_steps) as the author changed it: the test
+    ``step - resume_step > max_steps`` comes before each update."""
+    step, updates = 0, 0
+    while True:
+        if max_steps and step > max_steps:
+            break
+        updates += 1
+        step += 1
+    return updates
+
+
+def test_diffuse_gen_trains_with_boi_train_settings():
+    tc = TrainConfig.from_dict(load_preset("diffuse-gen")["train"])
+    got = {"lr": tc.lr, "batch_size": tc.batch_size, "microbatch": tc.microbatch, "save_interval": tc.save_interval}
+    assert got == {k: v for k, v in BOI_TRAIN.items() if k != "max_steps"}
+    assert tc.steps == _run_loop_updates(BOI_TRAIN["max_steps"]) == 3601
+    paper = TrainConfig.from_dict(load_preset("paper")["train"])
+    assert (paper.lr, paper.batch_size, paper.microbatch, paper.steps) == (1e-4, 1, 0, 110000)  # Table A.1, §2.3
+
+
+def test_microbatches_add_the_gradients_of_each_slice_mean_as_guided_diffusion():
+    """forward_backward: for each slice of ``microbatch``, backward((losses * weights).mean());
+    one optimizer step after all slices. With SGD at lr 1 the step is minus that sum."""
+    preset = apply_overrides(load_preset("tiny"), MICRO_OVERRIDES)
+    torch.manual_seed(0)
+    model = init_like_guided_diffusion(build_model(ModelConfig.from_dict(preset["model"])))
+    diffusion = create_diffusion(DiffusionConfig.from_dict(preset["diffusion"]), "")
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.rand(4, 4, 16, 16, generator=g) * 2 - 1
+    t = torch.randint(0, 1000, (4,), generator=g)
+    noise = torch.randn(4, 4, 16, 16, generator=g)
+    params = [p for p in model.parameters() if p.requires_grad]
+    expected = [torch.zeros_like(p) for p in params]
+    for i in (0, 2):
+        loss = diffusion.training_losses(model, x0[i : i + 2], t[i : i + 2], noise[i : i + 2])["loss"].mean()
+        for e, grad in zip(expected, torch.autograd.grad(loss, params)):
+            e -= grad
+    before = [p.detach().clone() for p in params]
+    train_step(model, diffusion, torch.optim.SGD(params, lr=1.0), x0, t, noise, microbatch=2)
+    for b, p, e in zip(before, params, expected):
+        torch.testing.assert_close(p.detach() - b, e, rtol=1e-4, atol=1e-6)
