@@ -39,6 +39,7 @@ AUTHOR_CHOICES = {
     ("inpaint", "mask_cleanup"): ("islands", "opening"),
     ("inpaint", "weights"): ("ema", "raw"),
     ("cluster", "features"): ("balanced", "raw"),
+    ("cluster", "network"): ("torchvision", "fid-inception"),
 }
 
 

@@ -15,12 +15,20 @@ import pytest
 import scipy.linalg
 import torch
 
+from backend.clustering.config import ClusterConfig
+from backend.clustering.job import run_cluster
+from backend.clustering.params import ClusterParams
 from backend.config.presets import apply_overrides, load_preset
+from backend.data.importer import import_dataset
+from backend.demo.standins import weights_or_standin
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import build_model
 from backend.diffusion.train_config import TrainConfig
 from backend.diffusion.training import init_like_guided_diffusion, train_step
+from backend.features import FidClusterFeatures
+from backend.io.files import write_png
+from backend.jobs.context import JobContext
 from backend.segmentation.augment import control_augment
 from backend.segmentation.augment_ref20 import REF20, ref20_augment, shift_scale
 from backend.segmentation.config import load_config
@@ -28,6 +36,7 @@ from backend.segmentation.data import as_batch
 from backend.segmentation.train import AUGMENTERS, training_loss
 from backend.style.colour import match_colours
 from backend.style.config import StyleConfig
+from backend.workspace import Workspace
 from tests.diffusion_micro import MICRO_OVERRIDES
 
 
@@ -234,3 +243,56 @@ def test_microbatches_add_the_gradients_of_each_slice_mean_as_guided_diffusion()
     train_step(model, diffusion, torch.optim.SGD(params, lr=1.0), x0, t, noise, microbatch=2)
     for b, p, e in zip(before, params, expected):
         torch.testing.assert_close(p.detach() - b, e, rtol=1e-4, atol=1e-6)
+
+
+# -- 5. the author's clustering network: the FID Inception at 299 by bilinear resize ---------
+@pytest.fixture
+def fid_standin(tmp_path, monkeypatch):
+    """A random-weight FID Inception file (the demo's stand-in), found as a user's would be."""
+    path, is_random = weights_or_standin("fid_inception", tmp_path / "standin")
+    assert is_random
+    monkeypatch.setenv("DIFFGEN_FID_INCEPTION", path)
+    return path
+
+
+def test_fid_cluster_features_are_the_author_inception_on_bilinear_299(fid_standin, monkeypatch):
+    """clustering.ipynb: PIL LANCZOS to 256, TF.to_tensor, then utils_flexit InceptionV3()
+    (pytorch-fid's; clean-fid ships the same class): F.interpolate bilinear to 299, 2x - 1,
+    the FID Inception blocks to the final average pool."""
+    import torchvision.transforms.functional as TF
+    from cleanfid import inception_pytorch
+    from PIL import Image
+    from safetensors.torch import load_file
+
+    state = load_file(fid_standin)
+    monkeypatch.setattr(
+        inception_pytorch,
+        "load_state_dict_from_url",
+        lambda *a, **k: {**state, "fc.weight": torch.zeros(1008, 2048), "fc.bias": torch.zeros(1008)},
+    )
+    reference = inception_pytorch.InceptionV3(output_blocks=[3], resize_input=False, normalize_input=True).eval()
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (90, 120, 3), dtype=np.uint8), rng.integers(0, 256, (300, 280, 3), dtype=np.uint8)]
+    x = torch.stack([TF.to_tensor(Image.fromarray(im).resize((256, 256), Image.Resampling.LANCZOS)) for im in images])
+    x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+    with torch.no_grad():
+        expected = reference(x)[0].reshape(2, 2048).numpy()
+    ours = FidClusterFeatures.from_settings(None, "cpu").embed(images)
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_diffuse_gen_clusters_with_the_fid_inception(fid_standin, tmp_path):
+    for name, network in (("paper", "torchvision"), ("tiny", "torchvision"), ("diffuse-gen", "fid-inception")):
+        assert ClusterConfig.from_params(ClusterParams(preset=name)).network == network
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:48, 0:48]
+    for i in range(4):
+        write_png(tmp_path / "data" / "images" / f"im{i}.png", rng.integers(0, 256, (48, 48, 3), dtype=np.uint8))
+        write_png(
+            tmp_path / "data" / "masks" / f"im{i}.png",
+            (((xx - 24) ** 2 + (yy - 20) ** 2) < (5 + 3 * i) ** 2).astype(np.uint8) * 255,
+        )
+    ws = Workspace.create(tmp_path / "ws")
+    import_dataset(ws, tmp_path / "data")
+    res = run_cluster(ws, ClusterParams(preset="diffuse-gen", k=2, min_cluster_size=1), JobContext())
+    assert res.extractor.startswith("fid-inception-pool@") and res.extractor.endswith("/lanczos256-bilinear299")
