@@ -1,7 +1,10 @@
 """Inception-v3 features for clustering, cached in the workspace ``features`` table.
 
 Clustering (paper section 2.2) describes each training pair by the 2048-d pool features of
-the image and of its mask (drawn as an RGB image), concatenated to 4096-d. Feature rows are
+the image and of its mask (drawn as an RGB image), concatenated to 4096-d. Two networks
+(``cluster.network``): torchvision's ImageNet Inception-v3 (:class:`InceptionFeatures`) or,
+as the author's ``clustering/clustering.ipynb``, the FID Inception (:class:`FidClusterFeatures`;
+the network itself, :class:`FidInception`, is the one FID uses, :mod:`backend.metrics.fid`). Feature rows are
 keyed by extractor + image sha256 + mask version sha256, so clustering again with another k,
 or after editing a few masks, runs the network only on what changed.
 """
@@ -16,11 +19,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from torch import nn
 
 from backend.config.device import pick_device
-from backend.config.settings import resolve_weights
-from backend.errors import BadWeightsError, Cancelled
-from backend.io.weights import load_weights
+from backend.config.settings import WEIGHTS, resolve_weights
+from backend.errors import BadWeightsError, Cancelled, MissingWeightsError
+from backend.io.weights import load_into, load_weights
 from backend.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
@@ -28,6 +32,7 @@ CancelFn = Callable[[], bool]
 
 POOL_DIM = 2048
 INPUT_SIZE = 299  # Inception-v3's native input; the real path always uses it
+FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}
@@ -66,6 +71,59 @@ def load_inception(weights: str | Path) -> torch.nn.Module:
     return model.eval()
 
 
+def _missing_fid(path: Path) -> MissingWeightsError:
+    spec = WEIGHTS["fid_inception"]
+    return MissingWeightsError(spec.name, str(path), spec.architecture, spec.how_to_get, spec.cli_flag, spec.env_var)
+
+
+class FidInception(nn.Module):
+    """(B, 3, 299, 299) float in [0, 255] -> (B, 2048) pool3 features of the FID Inception."""
+
+    def __init__(self):
+        super().__init__()
+        import torchvision
+        from cleanfid.inception_pytorch import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
+
+        net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False, transform_input=False)
+        net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = (
+            FIDInceptionA(c, pool_features=p) for c, p in ((192, 32), (256, 64), (288, 64))
+        )
+        net.Mixed_6b, net.Mixed_6c, net.Mixed_6d, net.Mixed_6e = (
+            FIDInceptionC(768, channels_7x7=c) for c in (128, 160, 160, 192)
+        )
+        net.Mixed_7b, net.Mixed_7c = FIDInceptionE_1(1280), FIDInceptionE_2(2048)
+        net.fc = nn.Identity()  # the pool3 features; the file's 1008-way classifier is ignored
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the TF graph's own input scaling, as clean-fid's "clean" mode applies it
+        return self.net((x - 128) / 128)
+
+
+def load_fid_network(cli_value: str | None = None) -> tuple[FidInception, Path]:
+    """The FID Inception filled from pytorch-fid's state dict (the file or the folder holding
+    it, resolved flag > env > settings; never downloaded), and the file it came from."""
+    p = resolve_weights("fid_inception", cli_value)
+    file = p / FID_WEIGHTS_FILE if p.is_dir() else p
+    if not file.is_file():
+        raise _missing_fid(file)
+    model = FidInception()
+    state = load_weights(file, expected=WEIGHTS["fid_inception"].how_to_get)
+    load_into(model.net, state, file, f"FID Inception ({FID_WEIGHTS_FILE})")
+    return model.eval(), file
+
+
+def embed_batches(
+    model: nn.Module, to_input: Callable[[Sequence[np.ndarray]], torch.Tensor], images: Sequence[np.ndarray], batch_size: int
+) -> np.ndarray:
+    """(N, 2048) float32 features of uint8 RGB ``images``; one forward call per batch."""
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(images), batch_size):
+            out.append(model(to_input(images[i : i + batch_size])).float().cpu().numpy())
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, POOL_DIM), np.float32)
+
+
 @dataclass
 class InceptionFeatures:
     """Batched Inception-v3 pool features of uint8 RGB arrays (any size, resized to 299)."""
@@ -98,12 +156,47 @@ class InceptionFeatures:
         return x.to(self.device)
 
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """(N, 2048) float32 features; one forward call per batch."""
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(images), self.batch_size):
-                out.append(self.model(self._tensor(images[i : i + self.batch_size])).float().cpu().numpy())
-        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, POOL_DIM), np.float32)
+        return embed_batches(self.model, self._tensor, images, self.batch_size)
+
+
+@dataclass
+class FidClusterFeatures:
+    """The author's clustering features (``clustering/clustering.ipynb`` with
+    ``utils_flexit/inception.py``, pytorch-fid's ``InceptionV3`` at its defaults): the image
+    resized to 256x256 by PIL LANCZOS (``ret_img_mask``), ``TF.to_tensor`` to [0, 1], resized
+    bilinearly to 299 (``F.interpolate``, align_corners False: ``resize_input``), ``2x - 1``
+    (``normalize_input``), the FID Inception's pool features (block 3)."""
+
+    net: torch.nn.Module  # FidInception.net: takes the [-1, 1] input as it is
+    weights_id: str
+    device: torch.device
+    batch_size: int = 16
+    notebook_size: int = 256  # clustering.ipynb shape = (256, 256)
+
+    @property
+    def extractor_id(self) -> str:
+        return f"{self.weights_id}/lanczos{self.notebook_size}-bilinear{INPUT_SIZE}"
+
+    @classmethod
+    def from_settings(cls, cli_value: str | None = None, device: str | None = None, batch_size: int = 16) -> "FidClusterFeatures":
+        """The FID Inception file as FID resolves it (flag > env > settings) or MissingWeightsError."""
+        model, file = load_fid_network(cli_value)
+        dev = pick_device(device)
+        return cls(model.net.to(dev), f"fid-inception-pool@{file_digest(file)[:16]}", dev, batch_size)
+
+    def _tensor(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        from PIL import Image
+
+        s = self.notebook_size
+        batch = np.stack(
+            [np.asarray(Image.fromarray(im).convert("RGB").resize((s, s), Image.Resampling.LANCZOS)) for im in images]
+        )
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+        x = torch.nn.functional.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
+        return (2 * x - 1).to(self.device)
+
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return embed_batches(self.net, self._tensor, images, self.batch_size)
 
 
 # -- the workspace feature cache -----------------------------------------------------------
@@ -135,7 +228,7 @@ def mask_as_rgb(mask: np.ndarray) -> np.ndarray:
 def pair_features(
     ws: Workspace,
     image_ids: Sequence[int],
-    extractor: InceptionFeatures,
+    extractor: InceptionFeatures | FidClusterFeatures,
     progress: Progress | None = None,
     cancel: CancelFn | None = None,
 ) -> np.ndarray:

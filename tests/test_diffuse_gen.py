@@ -29,11 +29,17 @@ from backend.masks import ops as masks
 AUTHOR_CHOICES = {
     ("model", "attention_resolutions"): ([16, 8], [16]),
     ("train", "resize"): ("squash", "center_crop"),
+    ("train", "lr"): (1e-4, 5e-5),
+    ("train", "batch_size"): (1, 128),
+    ("train", "microbatch"): (0, 4),
+    ("train", "steps"): (110000, 3601),
+    ("train", "save_interval"): (10000, 1000),
     ("inpaint", "dilate_shape"): ("disk", "ellipse_kernel"),
     ("inpaint", "clip_denoised"): (True, False),
     ("inpaint", "mask_cleanup"): ("islands", "opening"),
     ("inpaint", "weights"): ("ema", "raw"),
     ("cluster", "features"): ("balanced", "raw"),
+    ("cluster", "network"): ("torchvision", "fid-inception"),
 }
 
 

@@ -235,3 +235,25 @@ def test_only_passed_leaves_failed_samples_out_of_every_run_and_the_report_says_
     assert main(["segment", "report", *ws_arg]) == 0
     md = (seg_ws.root / "reports" / "segmentation" / "segmentation.md").read_text()
     assert f"Synthetic sets filtered by the quality gates (--only-passed): {len(failed)} samples that failed" in md
+
+
+@pytest.mark.parametrize(("counts", "expected"), [("train+val", {4: (3, 1), 6: (5, 1)}), ("train", {4: (4, 1), 6: (6, 2)})])
+def test_small_n_counts_train_and_validation_or_training_images_only(seg_ws, counts, expected):
+    """Table 6's N: the 80/20 split of N images (the paper's protocol everywhere else; N=16
+    trains on 13), or N training images with val_fraction's share of validation on top."""
+    cfg = load_config("tiny", [*TINY, "segment.small_n=[4,6]", "segment.small_n_r=[1]", f"segment.small_n_counts={counts}"])
+    split = image_split(seg_ws, cfg)
+    real = [s for s in Planner(cfg, split, synthetic_sets(seg_ws)[0]).small_n(0) if s.set_name is None]
+    assert {s.n_real: (len(s.plan), len(s.val)) for s in real} == expected
+    for s in real:
+        assert not _images(s.plan.refs()) & _images(s.val)
+
+
+def test_cli_n_counts_train_reaches_the_runs_and_the_report_says_what_n_counted(seg_ws):
+    ws_arg = ["--workspace", str(seg_ws.root)]
+    over = [a for o in TINY + ["segment.small_n=[4]", "segment.small_n_r=[1]"] for a in ("--set", o)]
+    assert main(["segment", *ws_arg, "--experiment", "small-n", "--seeds", "0", "--n-counts", "train", *over]) == 0
+    assert main(["segment", "report", *ws_arg]) == 0
+    md = (seg_ws.root / "reports" / "segmentation" / "segmentation.md").read_text()
+    assert "N counts training images; validation images come on top" in md
+    assert "N=4: 4 training + 1 validation images" in md

@@ -150,6 +150,11 @@ def stored(root: Path) -> dict[tuple, dict]:
     return out
 
 
+def unbatched(row: dict) -> dict:
+    """A stored sample row without its provenance's batch record."""
+    return {**row, "params": {k: v for k, v in row["params"].items() if k != "batch"}}
+
+
 def bundles_of(root: Path) -> list[Path]:
     return sorted((root / "bundles").iterdir())
 
@@ -175,7 +180,10 @@ def test_two_torchrun_shards_merged_equal_one_process_byte_for_byte(gen_ws, tmp_
     expected, merged = stored(one), stored(two)
     assert len(expected) == 10 and merged.keys() == expected.keys()
     for key, want in expected.items():
-        assert merged[key] == want, key  # bytes, row, provenance, gate scores
+        # bytes, row, provenance, gate scores; the batch record names each run's own model call
+        # (a shard batches only its images, and its process has its own threads): not compared
+        assert unbatched(merged[key]) == unbatched(want), key
+        assert merged[key]["params"]["batch"]["rows"] != [] and want["params"]["batch"]["rows"] != []
     assert cli_main(["import-samples", "-w", str(two), *map(str, bundles)]) == 0  # again: adds nothing
     assert len(Workspace.open(two).samples()) == 10
     states = {s.path: s.state for s in bundle_states(Workspace.open(two))}

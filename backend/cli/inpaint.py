@@ -72,6 +72,19 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_inpaint)
 
+    r = sub.add_parser(
+        "regenerate",
+        help="draw an inpainted sample again from its provenance and compare it with the stored one",
+        description="Replays the model call that made SAMPLE_ID: the same model, settings and seeds, the "
+        "same rows in its batch and, on a CPU, the same torch thread count at each model evaluation "
+        "(all in the sample's provenance), then compares image and mask pixel for pixel. Nothing is "
+        "written. Exit status 0 when identical, 1 when it differs.",
+    )
+    add_workspace(r)
+    r.add_argument("sample_id", type=int, metavar="SAMPLE_ID")
+    r.add_argument("--device", default="cpu", help="cpu (default: byte-for-byte replays are a CPU guarantee) | cuda")
+    r.set_defaults(func=cmd_regenerate)
+
 
 def cmd_inpaint(a: argparse.Namespace) -> int:
     from pathlib import Path
@@ -132,3 +145,11 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
     if result.sheet:
         print(f"Contact sheet: {ws.path(result.sheet)}")
     return ok
+
+
+def cmd_regenerate(a: argparse.Namespace) -> int:
+    from backend.inpaint.regenerate import regenerate
+
+    result = regenerate(open_workspace(a), a.sample_id, a.device)
+    print(result.summary)
+    return 0 if result.identical else 1

@@ -6,7 +6,7 @@ import argparse
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 from backend.jobs.context import JobContext
-from backend.segmentation.config import EXPERIMENTS
+from backend.segmentation.config import EXPERIMENTS, N_COUNTS
 from backend.segmentation.params import SegmentParams
 
 
@@ -37,6 +37,12 @@ def register(sub) -> None:
     )
     p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda")
     p.add_argument(
+        "--n-counts",
+        choices=list(N_COUNTS),
+        help="Table 6 (small-n): N counts training + validation images (train+val: N=16 trains on 13, "
+        "the preset's default) or training images only (train: 16 + 4 for validation)",
+    )
+    p.add_argument(
         "--only-passed",
         action="store_true",
         help="synthetic sets without the samples that failed a quality gate (samples not scored yet "
@@ -57,7 +63,7 @@ def cmd_segment(a: argparse.Namespace) -> int:
 
     params = SegmentParams(
         preset=a.preset,
-        overrides=tuple(a.overrides or ()),
+        overrides=tuple(a.overrides or ()) + ((f"segment.small_n_counts={a.n_counts}",) if a.n_counts else ()),
         experiments=tuple(a.experiment or ("all",)),
         seeds=tuple(a.seeds) if a.seeds else None,
         encoder_weights=a.encoder_weights,

@@ -11,6 +11,7 @@ from backend.config.presets import apply_overrides, check_choice, from_section, 
 from backend.errors import BadInputError
 
 FEATURES = ("balanced", "raw")
+NETWORKS = ("torchvision", "fid-inception")  # backend.features: InceptionFeatures | FidClusterFeatures
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,13 @@ class ClusterConfig:
     min_cluster_size: int = setting(5, 1, 1_000_000)
     features: str = "balanced"  # balanced: image and mask halves each L2-normalised (ours);
     # raw: plain concatenation (diffuse-gen clustering/clustering.ipynb)
-    inception_weights: str | None = None  # None: env var / settings file
+    # The feature network: "torchvision" = torchvision's ImageNet Inception-v3 at 299 px (ours);
+    # "fid-inception" = the author's clustering/clustering.ipynb: utils_flexit/inception.py
+    # InceptionV3() (pytorch-fid's, use_fid_inception=True: the FID Inception), images resized
+    # to 256 (LANCZOS) then bilinearly to 299 (resize_input), scaled to [-1, 1] (normalize_input).
+    # Its weights are FID's file (diffgen settings set fid_inception PATH), never downloaded.
+    network: str = setting("torchvision")
+    inception_weights: str | None = None  # torchvision network: None = env var / settings file
     batch_size: int = setting(16, 1, 4096)
     device: str | None = None
     thumbs_per_row: int = setting(10, 1, 100)
@@ -28,6 +35,7 @@ class ClusterConfig:
 
     def __post_init__(self) -> None:
         check_choice("cluster.features", self.features, FEATURES)
+        check_choice("cluster.network", self.network, NETWORKS)
 
     @classmethod
     def from_params(cls, params: ClusterParams) -> "ClusterConfig":

@@ -20,7 +20,7 @@ from backend.clustering.config import FEATURES, ClusterConfig
 from backend.clustering.params import ClusterParams
 from backend.config.presets import check_choice
 from backend.errors import BadInputError
-from backend.features import InceptionFeatures, pair_features
+from backend.features import FidClusterFeatures, InceptionFeatures, pair_features
 from backend.jobs.context import JobContext
 from backend.jobs.params import JobResult
 from backend.words import counted
@@ -107,7 +107,7 @@ class ClusterResult(JobResult):
 
 
 def run_cluster(
-    ws: Workspace, params: ClusterParams, ctx: JobContext, extractor: InceptionFeatures | None = None
+    ws: Workspace, params: ClusterParams, ctx: JobContext, extractor: InceptionFeatures | FidClusterFeatures | None = None
 ) -> ClusterResult:
     """Cluster every image with a mask; store the run as current and write its sheet.
 
@@ -122,7 +122,12 @@ def run_cluster(
             f"cannot make {counted(cfg.k, 'cluster')} from {counted(len(image_ids), 'image')} with masks: "
             f"choose k <= {len(image_ids)}"
         )
-    extractor = extractor or InceptionFeatures.from_settings(cfg.inception_weights, cfg.device, cfg.batch_size)
+    if extractor is None:
+        extractor = (
+            FidClusterFeatures.from_settings(None, cfg.device, cfg.batch_size)
+            if cfg.network == "fid-inception"
+            else InceptionFeatures.from_settings(cfg.inception_weights, cfg.device, cfg.batch_size)
+        )
     feats = pair_features(ws, image_ids, extractor, ctx.progress, ctx.cancel)
     ctx.check_cancel("clustering cancelled")
     labels = kmeans_labels(combine_features(feats, cfg.features), cfg.k, cfg.seed)

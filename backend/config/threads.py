@@ -192,3 +192,11 @@ def reset() -> None:
     if _governor is not None:
         _torch_set_threads(_governor.ceiling)
         _governor = None
+
+
+def hold() -> None:
+    """Stop re-sizing torch's threads in this process from now on: a replay (``diffgen
+    regenerate``) sets them itself, evaluation by evaluation, as the run it repeats had them."""
+    global _policy, _governor
+    _policy = Policy(adaptive=False, reserve=_policy.reserve if _policy else 0)
+    _governor = None

@@ -169,8 +169,11 @@ def repaint_rows(
     on_restart: Callable[[int], None] | None = None,
     clip_denoised: bool = True,
     channels_last: bool = False,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> Iterator[tuple[int, torch.Tensor]]:
     """Run ``rows`` in batches of ``batch_size``; yield ``(row index, x0)`` as batches finish.
+    ``on_batch(first row, rows)`` names each finished batch before its rows are yielded (a
+    sample's provenance records who shared its batch: the batch changes its float rounding).
 
     A GPU out-of-memory error halves the batch size and restarts the failed batch (each row
     reseeds its own generator, so the restart gives the same samples); ``on_restart`` gets the
@@ -199,6 +202,8 @@ def repaint_rows(
             if on_message is not None:
                 on_message(f"out of GPU memory: batch size lowered to {size}")
             continue
+        if on_batch is not None:
+            on_batch(start, len(chunk))
         for i in range(len(chunk)):
             yield start + i, out[i]
         start += len(chunk)

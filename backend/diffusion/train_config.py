@@ -22,6 +22,9 @@ class TrainConfig:
     lr: float = setting(1e-4, 1e-8, 1.0)
     weight_decay: float = setting(0.0, 0.0, 1.0)
     batch_size: int = setting(1, 1, 4096)  # per process
+    # Slices of this many samples, their gradients summed before each step (guided-diffusion's
+    # microbatch; 0 = the whole batch at once, its -1). Bounds memory, not the result.
+    microbatch: int = setting(0, 0, 4096)
     ema_rate: float = setting(0.9999, 0.0, 1.0)
     ema_warmup: bool = False  # rate min(ema_rate, (1+n)/(10+n)): short runs get a usable EMA
     use_fp16: bool = True  # autocast (bf16 where supported, else fp16) on CUDA only

@@ -132,22 +132,34 @@ def train_step(
     noise: torch.Tensor,
     amp_dtype: torch.dtype | None = None,
     scaler: torch.amp.GradScaler | None = None,
+    microbatch: int = 0,
 ) -> dict[str, torch.Tensor]:
     """One optimizer step on the hybrid loss with the given timesteps and noise (injected,
-    so tests can compare runs sample for sample). Returns the batch-mean loss terms."""
-    autocast = torch.autocast(x0.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
-    with autocast:
-        terms = diffusion.training_losses(model, x0, t, noise)
-    loss = terms["loss"].mean()
+    so tests can compare runs sample for sample). Returns the batch-mean loss terms.
+
+    ``microbatch`` > 0 runs the batch in slices of that many and adds up the gradients of each
+    slice's mean loss before the step, as guided-diffusion's ``TrainLoop.forward_backward``
+    (a sum, not a mean, of the slices' gradients: Adam's step hardly depends on the scale)."""
+    size = microbatch if 0 < microbatch < len(x0) else len(x0)
     optimizer.zero_grad(set_to_none=True)
+    parts: list[dict[str, torch.Tensor]] = []
+    for i in range(0, len(x0), size):
+        last = i + size >= len(x0)
+        no_sync = getattr(model, "no_sync", None)  # DDP: all-reduce the gradients once, after the last slice
+        sync = no_sync() if callable(no_sync) and not last else nullcontext()
+        autocast = torch.autocast(x0.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
+        with sync:
+            with autocast:
+                terms = diffusion.training_losses(model, x0[i : i + size], t[i : i + size], noise[i : i + size])
+            loss = terms["loss"].mean()
+            (scaler.scale(loss) if scaler is not None else loss).backward()
+        parts.append({k: v.detach() for k, v in terms.items()})
     if scaler is not None:
-        scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
     else:
-        loss.backward()
         optimizer.step()
-    return {k: v.detach().mean() for k, v in terms.items()}
+    return {k: torch.cat([p[k].reshape(-1) for p in parts]).mean() for k in parts[0]}
 
 
 class EMA:
@@ -337,6 +349,7 @@ class Trainer:
                 draw.noise.to(s.device),
                 self.amp_dtype,
                 self.scaler,
+                tc.microbatch,
             )
             self.ema.update(self.raw, self.step)
             self.step += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -88,6 +88,17 @@ class Draw:
         return sample_seed(run_seed, self.src.image_id, self.index, self.attempt)
 
 
+def run_lengths(values: list[int]) -> list[list[int]]:
+    """[[value, count], ...] of consecutive equal values: a batch's thread counts, step by step."""
+    out: list[list[int]] = []
+    for v in values:
+        if out and out[-1][0] == v:
+            out[-1][1] += 1
+        else:
+            out.append([v, 1])
+    return out
+
+
 @dataclass(frozen=True)
 class Drawn:
     draw: Draw
@@ -95,6 +106,10 @@ class Drawn:
     image: np.ndarray
     mask: np.ndarray
     scores: list[gates.GateScore]
+    # The model call that made it, for ``diffgen regenerate``: its rows in order as [image id,
+    # mask version id, sample index, seed], this sample's position, and torch's CPU thread
+    # count at each model evaluation as [[threads, evaluations], ...] (both change rounding).
+    batch: dict[str, Any] = field(default_factory=dict)
 
     @property
     def redraws(self) -> tuple[dict[str, Any], ...]:
@@ -122,8 +137,26 @@ def draw_samples(
     diffusion = create_diffusion(diffusion_cfg, str(cfg.respacing))
     draws = [Draw(s, k) for s in sources for k in range(cfg.samples)]
     ready: dict[int, list[Drawn]] = defaultdict(list)
+    threads: list[int] = []  # torch's thread count at each model evaluation of the batch running
+    batches: dict[int, dict[str, Any]] = {}  # row index -> its batch record
+
+    def on_step(n: int) -> None:
+        threads.append(torch.get_num_threads())
+        prog.on_step(n)
+
+    def on_restart(lost: int) -> None:
+        threads.clear()
+        prog.on_restart(lost)
+
     while draws:
         again: list[Draw] = []
+
+        def on_batch(first: int, n: int, current: list[Draw] = draws) -> None:
+            members = [[d.src.image_id, d.src.mask_version_id, d.index, d.seed(run_seed)] for d in current[first : first + n]]
+            for i in range(n):
+                batches[first + i] = {"rows": members, "position": i, "threads": run_lengths(threads)}
+            threads.clear()
+
         rows = [
             RepaintRow(
                 to_tensor(d.src.image, d.src.mask),
@@ -139,12 +172,13 @@ def draw_samples(
             times,
             cfg.batch_size,
             device,
-            on_step=prog.on_step,
+            on_step=on_step,
             cancel=ctx.cancel,
             on_message=prog.on_message,
-            on_restart=prog.on_restart,
+            on_restart=on_restart,
             clip_denoised=cfg.clip_denoised,
             channels_last=cfg.channels_last,
+            on_batch=on_batch,
         ):
             prog.batch_finished()
             d, src = draws[idx], draws[idx].src
@@ -154,8 +188,9 @@ def draw_samples(
             if failed and d.attempt < cfg.retries:
                 again.append(Draw(src, d.index, d.attempt + 1, d.redraws + ({"seed": rows[idx].seed, "failed": failed},)))
                 prog.total += evaluations
+                batches.pop(idx)
                 continue
-            ready[src.image_id].append(Drawn(d, rows[idx].seed, image, mask, scores))
+            ready[src.image_id].append(Drawn(d, rows[idx].seed, image, mask, scores, batches.pop(idx)))
             if len(ready[src.image_id]) == cfg.samples:
                 yield src, sorted(ready.pop(src.image_id), key=lambda r: r.draw.index)
         draws = again

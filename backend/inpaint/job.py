@@ -392,7 +392,7 @@ def _rows(plan: _Plan, src: Source, drawn: list[Drawn], common: dict[str, Any], 
     """One image's samples as the workspace records them, each with its gate scores."""
     rows = []
     for d in drawn:
-        provenance = _sample_params(common, src, d.draw.index)
+        provenance = {**_sample_params(common, src, d.draw.index), "batch": d.batch}
         if d.redraws:
             provenance["redraws"] = list(d.redraws)
         rows.append(

@@ -22,19 +22,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from backend.config.device import pick_device
-from backend.config.settings import WEIGHTS, resolve_weights
 from backend.data.sets import ImageSet
-from backend.errors import BadInputError, Cancelled, MissingWeightsError
-from backend.features import file_digest, load_cached, store_features
+from backend.errors import BadInputError, Cancelled
+from backend.features import FID_WEIGHTS_FILE as FID_WEIGHTS_FILE
+from backend.features import FidInception as FidInception
+from backend.features import file_digest, load_cached, load_fid_network, store_features
 from backend.io.files import atomic_write_bytes
-from backend.io.weights import load_into, load_weights
 from backend.words import counted
 from backend.workspace import Workspace
 
-FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 MIN_STABLE_IMAGES = 2048  # below this the 2048-d covariance is rank-deficient and FID biased upward
 
 Progress = Callable[[int, int, str], None]
@@ -51,44 +49,9 @@ class FidExtractor:
     batch_size: int = 32
 
 
-def _missing(path: Path) -> MissingWeightsError:
-    spec = WEIGHTS["fid_inception"]
-    return MissingWeightsError(spec.name, str(path), spec.architecture, spec.how_to_get, spec.cli_flag, spec.env_var)
-
-
-class FidInception(nn.Module):
-    """(B, 3, 299, 299) float in [0, 255] -> (B, 2048) pool3 features of the FID Inception."""
-
-    def __init__(self):
-        super().__init__()
-        import torchvision
-        from cleanfid.inception_pytorch import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
-
-        net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False, transform_input=False)
-        net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = (
-            FIDInceptionA(c, pool_features=p) for c, p in ((192, 32), (256, 64), (288, 64))
-        )
-        net.Mixed_6b, net.Mixed_6c, net.Mixed_6d, net.Mixed_6e = (
-            FIDInceptionC(768, channels_7x7=c) for c in (128, 160, 160, 192)
-        )
-        net.Mixed_7b, net.Mixed_7c = FIDInceptionE_1(1280), FIDInceptionE_2(2048)
-        net.fc = nn.Identity()  # the pool3 features; the file's 1008-way classifier is ignored
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # the TF graph's own input scaling, as clean-fid's "clean" mode applies it
-        return self.net((x - 128) / 128)
-
-
 def load_fid_inception(cli_value: str | None = None, device: str | None = None, batch_size: int = 32) -> FidExtractor:
     """The FID Inception from pytorch-fid's state dict (the file or the folder holding it)."""
-    p = resolve_weights("fid_inception", cli_value)
-    file = p / FID_WEIGHTS_FILE if p.is_dir() else p
-    if not file.is_file():
-        raise _missing(file)
-    model = FidInception()
-    state = load_weights(file, expected=WEIGHTS["fid_inception"].how_to_get)
-    load_into(model.net, state, file, f"FID Inception ({FID_WEIGHTS_FILE})")
+    model, file = load_fid_network(cli_value)
     dev = pick_device(device)
     return FidExtractor(model.to(dev).eval(), f"fid-inception@{file_digest(file)[:16]}", dev, batch_size)
 

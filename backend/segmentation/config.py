@@ -16,6 +16,10 @@ from backend.config.presets import apply_overrides, from_section, load_preset
 from backend.errors import DiffGenError
 
 EXPERIMENTS = ("real", "synthetic", "augment", "small-n")
+AUGMENTS = ("control", "ref20")  # augment.py (Albumentations' defaults) | augment_ref20.py (ref [20]'s code)
+INPUT_SCALES = ("imagenet", "raw")  # model.to_input
+DICE_REDUCTIONS = ("image", "batch")  # metrics.soft_dice_loss | metrics.batch_dice_loss
+N_COUNTS = ("train+val", "train")  # what Table 6's N counts (plan.Planner.small_n)
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,15 @@ class SegConfig:
     lr_after: float = setting(1e-5, 1e-8, 1.0)
     batch_size: int = setting(8, 1, 4096)
     workers: int = setting(0, 0, 256)
+    # The "Control" augmentation: "control" = the paper's three named steps at Albumentations'
+    # default ranges; "ref20" = ref [20]'s get_training_augmentation (augment_ref20.py).
+    augment: str = setting("control")
+    # Network input: "imagenet" = /255 then ImageNet mean/std; "raw" = 0..255 floats, as ref [20]
+    # trains (unet_plusplus.py run_train: prepare_data(opt, preprocessing_fn=None)).
+    input_scale: str = setting("imagenet")
+    # Dice training loss: "image" = per-image soft Dice averaged; "batch" = one soft Dice over
+    # the whole batch, as ref [20]'s smp.utils.losses.DiceLoss (f_score sums over every element).
+    dice_reduction: str = setting("image")
     # Splits: a fixed held-out real test set, then 80/20 train/validation.
     test_size: int = setting(200, 1, 1_000_000)  # at most this many test images ...
     test_fraction: float = setting(0.2, 0.0, 1.0)  # ... and at most this fraction of the images
@@ -46,6 +59,10 @@ class SegConfig:
     small_n: tuple[int, ...] = setting((16, 32, 64, 128), 1, 1_000_000, max_len=100)
     small_n_r: tuple[int, ...] = setting((1, 2, 3), 1, 1000, max_len=100)
     small_n_sets: tuple[str, ...] = ()  # empty: every synthetic set in the workspace
+    # What N counts: "train+val" = N images split 80/20 as every other experiment (N=16 trains
+    # on 13; Section 3.5 says only "real training sets of size N"); "train" = N training images
+    # plus val_fraction's share of validation images (N=16: 16 + 4). diffgen segment --n-counts.
+    small_n_counts: str = setting("train+val")
     preset: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
@@ -63,6 +80,14 @@ class SegConfig:
                 f"segment.decoder_channels needs {self.encoder_depth} entries "
                 f"(one per encoder stage), got {list(self.decoder_channels)}"
             )
+        for name, choices in (
+            ("augment", AUGMENTS),
+            ("input_scale", INPUT_SCALES),
+            ("dice_reduction", DICE_REDUCTIONS),
+            ("small_n_counts", N_COUNTS),
+        ):
+            if getattr(self, name) not in choices:
+                raise DiffGenError(f"segment.{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.image_size < 32:
             raise DiffGenError("segment.epochs and batch_size must be >= 1, image_size >= 32")
 
@@ -83,6 +108,9 @@ class SegConfig:
             "lr",
             "lr_after",
             "batch_size",
+            "augment",
+            "input_scale",
+            "dice_reduction",
         )
         d = self.to_dict()
         return hashlib.sha256(json.dumps({k: d[k] for k in keys}, sort_keys=True).encode()).hexdigest()

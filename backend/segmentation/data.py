@@ -314,9 +314,9 @@ class ItemStore:
         return imgs, masks
 
 
-def as_batch(images: np.ndarray, masks: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 arrays -> (normalised input, 0/1 target of shape N,1,H,W)."""
-    return to_input(images), torch.from_numpy((masks > 127).astype(np.float32))[:, None]
+def as_batch(images: np.ndarray, masks: np.ndarray, input_scale: str = "imagenet") -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 arrays -> (network input at ``input_scale``, 0/1 target of shape N,1,H,W)."""
+    return to_input(images, input_scale), torch.from_numpy((masks > 127).astype(np.float32))[:, None]
 
 
 class EpochDataset(torch.utils.data.Dataset):

@@ -29,6 +29,14 @@ def soft_dice_loss(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 1 - (2 * inter + DICE_EPS) / (p.sum(1) + t.sum(1) + DICE_EPS)
 
 
+def batch_dice_loss(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """One soft Dice loss over every pixel of the batch (scalar): ref [20]'s training loss,
+    smp.utils.losses.DiceLoss (eps 1), whose f_score sums tp, fp and fn over the whole batch."""
+    t = target.to(prob.dtype)
+    inter = (prob * t).sum()
+    return 1 - (2 * inter + DICE_EPS) / (prob.sum() + t.sum() + DICE_EPS)
+
+
 def hard_scores(prob: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image (IoU, Dice) of ``prob >= 0.5`` vs ``target``; empty/empty scores 1."""
     pred = (prob >= THRESHOLD).flatten(1)

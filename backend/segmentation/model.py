@@ -92,7 +92,10 @@ def load_checkpoint(path: Path) -> tuple[torch.nn.Module, SegConfig, dict]:
     return model, cfg, json.loads(meta.get("info", "{}"))
 
 
-def to_input(images: np.ndarray) -> torch.Tensor:
-    """(N,H,W,3) uint8 RGB -> ImageNet-normalised float tensor (N,3,H,W)."""
-    x = (images.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+def to_input(images: np.ndarray, scale: str = "imagenet") -> torch.Tensor:
+    """(N,H,W,3) uint8 RGB -> float tensor (N,3,H,W): ImageNet-normalised (``imagenet``) or
+    the 0..255 values as they are (``raw``, segment.input_scale)."""
+    x = images.astype(np.float32)
+    if scale == "imagenet":
+        x = (x / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))

@@ -57,7 +57,7 @@ class RunSpec:
     set_name: str | None = None
     multiple: int | None = None  # Type-N: N synthetic samples per real training image
     alpha: float | None = None
-    n_real: int | None = None  # small-N: real images drawn (train + validation)
+    n_real: int | None = None  # small-N: N (train + validation, or train only: segment.small_n_counts)
     r: int | None = None  # small-N: synthetic samples added per real training image
     notes: list[str] = field(default_factory=list)
 
@@ -218,21 +218,34 @@ class Planner:
                 )
         return runs
 
+    def _val_for(self, n_train: int) -> int:
+        """Validation images beside ``n_train`` training images, at the 80/20 proportion."""
+        f = self.cfg.val_fraction
+        return max(1, round(n_train * f / (1 - f)))
+
     def small_n(self, seed: int) -> list[RunSpec]:
-        """Table 6: N real images (nested subsets) plus r samples generated from each of them."""
+        """Table 6: N real images (nested subsets) plus r samples generated from each of them;
+        N counts training + validation images or training images only (``small_n_counts``)."""
         pool = self.split.pool
         order = np.random.default_rng([seed, 5]).permutation(pool)
         names = self._sets_or_note(self.cfg.small_n_sets, "small-n")
         runs, seen = [], set()
         for wanted in self.cfg.small_n:
             n = min(wanted, len(pool))
+            if self.cfg.small_n_counts == "train":
+                while n > 1 and n + self._val_for(n) > len(pool):
+                    n -= 1
             if n in seen or n < 2:
                 continue
             if n < wanted:
-                self._note(f"small-n: N={wanted} capped at the {len(pool)} non-test images")
+                self._note(f"small-n: N={wanted} capped at {n} (the {len(pool)} non-test images)")
             seen.add(n)
-            subset = [int(i) for i in order[:n]]
-            train, val = split_train_val(subset, self.cfg.val_fraction, np.random.default_rng([seed, 6, n]))
+            if self.cfg.small_n_counts == "train":
+                train = [int(i) for i in order[:n]]
+                val = [int(i) for i in order[n : n + self._val_for(n)]]
+            else:
+                subset = [int(i) for i in order[:n]]
+                train, val = split_train_val(subset, self.cfg.val_fraction, np.random.default_rng([seed, 6, n]))
             runs.append(RunSpec("small-n", "Real", seed, True, FixedPlan(images(train)), images(val), n_real=n, r=0))
             for name in names:
                 previous = 0

@@ -142,7 +142,7 @@ TITLES = {
 }
 
 
-def _markdown(tables: dict, t6: list, rs: list[int], header: str) -> str:
+def _markdown(tables: dict, t6: list, rs: list[int], header: str, counting: str = "") -> str:
     out = [header, ""]
     for name, rows in tables.items():
         out += [f"## {TITLES[name]}", ""]
@@ -153,6 +153,8 @@ def _markdown(tables: dict, t6: list, rs: list[int], header: str) -> str:
             ["Data type", "Dice loss", "IoU"], [[label, s.fmt("dice_loss"), s.fmt("iou")] for label, s in rows]
         ) + [""]
     out += [f"## {TITLES['table6']}", ""]
+    if t6 and counting:
+        out += [counting, ""]
     if not t6:
         return "\n".join(out + ["(no finished runs)", ""])
     cols = [0] + rs
@@ -227,6 +229,24 @@ def plot_iou_vs_n(t6: list, rs: list[int]) -> bytes | None:
     return png_bytes(fig, dpi=120)
 
 
+def small_n_sentence(runs: list[dict]) -> str:
+    """What Table 6's N counted in these runs, with each N's training and validation images."""
+    real = [r["params"] for r in runs if r["params"].get("mode") == "small-n" and r["params"].get("set_name") is None]
+    if not real:
+        return ""
+    counts = sorted({p.get("config", {}).get("small_n_counts", "train+val") for p in real})
+    split = {p["n_real"]: (p["train_items"], p["val_items"]) for p in real}
+    each = ", ".join(f"N={n}: {t} training + {v} validation images" for n, (t, v) in sorted(split.items()))
+    words = {
+        "train+val": "N counts training + validation images (split 80/20 as the other experiments)",
+        "train": "N counts training images; validation images come on top (diffgen segment --n-counts train)",
+    }
+    if len(counts) > 1:
+        return "Runs of both countings are averaged together here: " + "; ".join(words[c] for c in counts) + f" ({each})."
+    other = "train" if counts[0] == "train+val" else "train+val"
+    return f"{words[counts[0]]}: {each}. 'diffgen segment --n-counts {other}' counts the other way."
+
+
 def gate_sentence(runs: list[dict]) -> str:
     """Whether the quality gates filtered the synthetic sets of these runs, and what they left out."""
     synthetic = [r["params"] for r in runs if r["params"].get("mode") != "real"]
@@ -265,7 +285,7 @@ def write_report(ws: Workspace, fingerprint: str | None = None) -> dict[str, str
     )
     out_dir = ws.path(REPORT_DIR)
     files = {"markdown": out_dir / "segmentation.md", "tables_csv": out_dir / "tables.csv", "runs_csv": out_dir / "runs.csv"}
-    atomic_write_text(files["markdown"], _markdown(tables, t6, rs, header))
+    atomic_write_text(files["markdown"], _markdown(tables, t6, rs, header, small_n_sentence(runs)))
     write_csv(files["tables_csv"], TABLES_CSV_HEADER, _csv(tables, t6))
     write_csv(files["runs_csv"], RUNS_CSV_HEADER, _runs_csv(runs))
     png = plot_iou_vs_n(t6, rs)

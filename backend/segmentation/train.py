@@ -8,6 +8,7 @@ set is scored only with the best checkpoint, as in the paper.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ import numpy as np
 import torch
 
 from backend.errors import Cancelled, DiffGenError
+from backend.segmentation.augment import control_augment
+from backend.segmentation.augment_ref20 import ref20_augment
 from backend.segmentation.config import SegConfig
 from backend.segmentation.data import (
     EpochDataset,
@@ -25,9 +28,16 @@ from backend.segmentation.data import (
     effective_epochs,
     items_used,
 )
-from backend.segmentation.metrics import MetricAccumulator, soft_dice_loss
+from backend.segmentation.metrics import MetricAccumulator, batch_dice_loss, soft_dice_loss
 
 StepCallback = Callable[[str], None]
+# segment.augment -> the function that augments one (image, mask) pair
+AUGMENTERS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {"control": control_augment, "ref20": ref20_augment}
+
+
+def training_loss(prob: torch.Tensor, target: torch.Tensor, reduction: str) -> torch.Tensor:
+    """The Dice loss of one batch: per-image mean (``image``) or over the whole batch (``batch``)."""
+    return batch_dice_loss(prob, target) if reduction == "batch" else soft_dice_loss(prob, target).mean()
 
 
 @dataclass
@@ -45,17 +55,19 @@ def lr_at(cfg: SegConfig, epoch: int, epochs: int) -> float:
     return cfg.lr if epoch < round(epochs * cfg.lr_drop_fraction) else cfg.lr_after
 
 
-def _collate(batch: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
-    return as_batch(np.stack([b[0] for b in batch]), np.stack([b[1] for b in batch]))
+def _collate(batch: list[tuple[np.ndarray, np.ndarray]], input_scale: str) -> tuple[torch.Tensor, torch.Tensor]:
+    return as_batch(np.stack([b[0] for b in batch]), np.stack([b[1] for b in batch]), input_scale)
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, store: ItemStore, refs: Sequence[ItemRef], device: torch.device, batch_size: int) -> dict:
+def evaluate(
+    model: torch.nn.Module, store: ItemStore, refs: Sequence[ItemRef], device: torch.device, batch_size: int, input_scale: str
+) -> dict:
     """Mean per-image Dice loss, IoU and Dice of ``refs`` (threshold 0.5)."""
     model.eval()
     acc = MetricAccumulator.empty()
     for i in range(0, len(refs), batch_size):
-        x, y = as_batch(*store.stack(refs[i : i + batch_size]))
+        x, y = as_batch(*store.stack(refs[i : i + batch_size]), input_scale)
         prob = torch.sigmoid(model(x.to(device)).float())
         acc.add(prob.cpu(), y)
     return acc.summary()
@@ -91,11 +103,11 @@ def train_model(
         items = plan.epoch(rng)
         items = items[: items_used(len(items), cfg.batch_size)]
         loader = torch.utils.data.DataLoader(
-            EpochDataset(items, store.arrays, control, seed, epoch),
+            EpochDataset(items, store.arrays, control, seed, epoch, AUGMENTERS[cfg.augment]),
             batch_size=cfg.batch_size,
             shuffle=False,
             num_workers=cfg.workers,
-            collate_fn=_collate,
+            collate_fn=functools.partial(_collate, input_scale=cfg.input_scale),
         )
         model.train()
         losses = []
@@ -103,14 +115,14 @@ def train_model(
             if cancel and cancel():
                 raise Cancelled("segmentation training cancelled")
             prob = torch.sigmoid(model(x.to(device)))
-            loss = soft_dice_loss(prob, y.to(device)).mean()
+            loss = training_loss(prob, y.to(device), cfg.dice_reduction)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
             if on_step:
                 on_step(f"epoch {epoch + 1}/{epochs} loss {losses[-1]:.3f}")
-        v = evaluate(model, store, val, device, cfg.batch_size)
+        v = evaluate(model, store, val, device, cfg.batch_size, cfg.input_scale)
         history.append(
             {
                 "epoch": epoch + 1,
@@ -127,5 +139,5 @@ def train_model(
     if best_state is None:
         raise DiffGenError(f"segmentation training ran no epoch (epochs = {epochs}): set epochs to 1 or more")
     model.load_state_dict(best_state)
-    test_scores = evaluate(model, store, list(test), device, cfg.batch_size)
+    test_scores = evaluate(model, store, list(test), device, cfg.batch_size, cfg.input_scale)
     return TrainOutcome(best_state, best_epoch, best_val, test_scores, history, epochs)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from backend.config.fields import setting
 from backend.config.presets import from_section
 from backend.errors import DiffGenError
-from backend.style.terms import LAMBDAS, METHODS
+from backend.style.terms import LAMBDAS, METHODS, RANGES
 
 MASK_SOURCES = ("styled", "parent")
 MAX_LAMBDA = 1e9  # a loss weight beyond this only turns the guidance into NaN
@@ -37,13 +37,18 @@ class StyleConfig:
     zecon_temperature: float = setting(0.07, 1e-6, 100.0)
     # After sampling: the author's --use_colormatch (color-matcher's 'mkl' to the style target).
     color_match: str = "mkl"  # none | mkl | histogram (see colour.py)
+    # How the mkl result returns to 0..255: "clip" (ours) or "stretch", the author's
+    # image_editor.py 526-531: Normalizer(img).type_norm() rescales source and target to [0, 1]
+    # by their own min/max (the data is float64 inside Normalizer), cm.transfer(..., 'mkl'),
+    # then Normalizer(img_res).uint8_norm() maps the result's min..max onto 0..255.
+    color_range: str = setting("clip")
     dino_size: int = setting(224, 16, 1024, unit="px")  # DINO input size; smaller trades style fidelity for speed on CPU
     # The styled sample's mask: "styled" = the guided 4th channel, as the author's code keeps
     # the styled x0's last channel (image_editor.py, img[..., -1:]); "parent" = the inpainted one's.
     mask_from: str = "styled"
 
     def __post_init__(self) -> None:
-        for name, choices in (("color_match", METHODS), ("mask_from", MASK_SOURCES)):
+        for name, choices in (("color_match", METHODS), ("color_range", RANGES), ("mask_from", MASK_SOURCES)):
             if getattr(self, name) not in choices:
                 raise DiffGenError(f"style.{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
 

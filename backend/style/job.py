@@ -205,7 +205,7 @@ class StyleJob:
                 f"sample {sample.id}: guidance diverged (non-finite values); lower the "
                 "lambdas (at sizes below 256 px scale them by (size/256)^2, as the tiny preset does)"
             )
-        rgb = match_colours(to_uint8(x[0, :3]), to_uint8(target[0]), cfg.color_match)
+        rgb = match_colours(to_uint8(x[0, :3]), to_uint8(target[0]), cfg.color_match, cfg.color_range)
         if cfg.mask_from == "styled":
             mask = self.clean_mask(np.where(x[0, 3].cpu().numpy() > 0, 255, 0).astype(np.uint8), lm.preset)
         else:

@@ -3,3 +3,4 @@ it (:mod:`backend.style.colour`), light enough for the CLI's parser."""
 
 LAMBDAS = ("zecon", "vgg", "mse", "sty", "l2", "sem", "rng")
 METHODS = ("none", "mkl", "histogram")
+RANGES = ("clip", "stretch")  # how the mkl result returns to 0..255 (colour.py)
