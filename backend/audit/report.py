@@ -20,6 +20,7 @@ from backend.io.files import atomic_write_bytes, encode_png
 from backend.reports.document import Figure, Report, Section, Table
 from backend.reports.figures import new_figure, png_bytes
 from backend.reports.tiles import captioned, tile
+from backend.words import counted
 from backend.workspace import Workspace
 
 PAIRS = 12  # closest pairs shown
@@ -113,7 +114,8 @@ def audit_section(ws: Workspace, result: AuditResult, folder: Path) -> Section:
     if n_real < 100 / cfg.percentile:
         text += f" With {n_real} real images the {cfg.percentile:g}% threshold is about the lowest real score."
     if result.embedding:
-        text += f"\n\nEmbedding check ({result.embedding}): {len(result.embedding_flagged)} samples below its own threshold."
+        flagged = counted(len(result.embedding_flagged), "sample")
+        text += f"\n\nEmbedding check ({result.embedding}): {flagged} below its own threshold."
     per_set: dict[str, list[SampleVerdict]] = {}
     for v in result.verdicts:
         per_set.setdefault(v.set_name, []).append(v)

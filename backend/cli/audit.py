@@ -41,6 +41,7 @@ def cmd_audit(a: argparse.Namespace) -> int:
     from backend.audit.run import AuditConfig, audit_samples, summary_record
     from backend.config.settings import configured_weights
     from backend.metrics.fid import load_fid_inception
+    from backend.words import counted
 
     ws = open_workspace(a)
     given = {k: v for k, v in (("percentile", a.percentile), ("side", a.side), ("k", a.k)) if v is not None}
@@ -66,6 +67,6 @@ def cmd_audit(a: argparse.Namespace) -> int:
             f"{ws.image(closest.nearest_image_id).name}{mirrored}, score {closest.ratio:.3f} (threshold {closest.threshold:.3f})"
         )
     if result.embedding:
-        print(f"Embedding check ({result.embedding}): {len(result.embedding_flagged)} samples below its threshold.")
+        print(f"Embedding check ({result.embedding}): {counted(len(result.embedding_flagged), 'sample')} below its threshold.")
     print(f"Report: {md} and {html.name}")
     return 0
