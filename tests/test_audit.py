@@ -208,3 +208,26 @@ def test_the_demo_runs_the_audit_and_its_report_shows_it(tmp_path):
     assert "## Is it a copy? Memorisation audit" in report and "**1 of 1 samples (100.0%)" in report
     pairs = report.split("audit_closest_pairs.png)")[0].rsplit("](", 1)[1] + "audit_closest_pairs.png"
     assert (ws.root / "reports" / "demo" / pairs).resolve().is_file()  # the link works from the report's folder
+
+
+def test_the_data_card_quotes_the_audit_and_counts_the_exported_pairs_it_flagged(fresh_copy, tmp_path):
+    """Issue 31 item 3: a dataset shared as 'not patient data' says how that was checked."""
+    from backend.exporters.job import export_kept
+
+    ws, made = fresh_copy
+    chosen = made["Exact"][:2] + made["Fresh-real"][:3]
+    for sid in chosen:
+        ws.set_review(sid, "keep")
+    export_kept(ws, tmp_path / "before", include_empty=True)
+    card = (tmp_path / "before" / "README.md").read_text()
+    assert "## Memorisation audit" in card and "No memorisation audit was run" in card
+    assert main(["audit", "-w", str(ws.root)]) == 0
+    export_kept(ws, tmp_path / "after", include_empty=True)
+    card = (tmp_path / "after" / "README.md").read_text()
+    record = ws.results("audit", "latest")[0]
+    section = card.split("## Memorisation audit", 1)[1].split("\n## ", 1)[0]
+    assert f"Method: {record['method']}." in section
+    assert f"{record['train_images']} training images (held-out test-role images against the training images)" in section
+    assert f"At the audit: {record['memorised']} of {record['samples']} samples below the threshold" in section
+    assert "Of the 5 synthetic pairs here: 5 audited, 2 flagged memorised" in section  # the two exact copies
+    assert f"Threshold: percentile {record['percentile']:g} of real images' scores" in section

@@ -31,6 +31,7 @@ import numpy as np
 from backend.errors import BadInputError
 
 FLIPS = ("none", "horizontal", "vertical")
+MIRROR_TAGS = {"none": "", "horizontal": " h-flip", "vertical": " v-flip"}  # after an image's name in captions
 CHUNK = 256  # queries per matrix product: bounds memory at CHUNK x (3 x training images)
 CANDIDATES = 8  # images beyond the k + 1 nearest that the shift-tolerant comparison looks at again
 
@@ -49,6 +50,14 @@ def region_weights(region: np.ndarray, side: int, grow: int = 0) -> np.ndarray:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
         small = cv2.dilate(small.astype(np.uint8), kernel) > 0
     return np.repeat(small.reshape(-1).astype(np.float64), 3)
+
+
+def mirrored(rgb: np.ndarray, flip: str) -> np.ndarray:
+    """``rgb`` as version ``flip`` of ``FLIPS``: as it is, mirrored left-right or top-bottom (the
+    training image the way a sample matched it, for showing the pair side by side)."""
+    if flip not in FLIPS:
+        raise BadInputError(f"unknown mirror {flip!r}: one of {', '.join(FLIPS)}")
+    return {"none": rgb, "horizontal": rgb[:, ::-1], "vertical": rgb[::-1]}[flip]
 
 
 def with_flips(frames: np.ndarray, side: int) -> np.ndarray:

@@ -23,7 +23,6 @@ from backend.metrics.fid import FidExtractor
 from backend.workspace import ImageRecord, SampleRecord, Workspace
 
 INPUT = 299  # the FID Inception's input side
-FLIP_CODES = (None, 1, 0)  # cv2.flip codes in the order of backend.audit.distances.FLIPS
 
 Progress = Callable[[int, int, str], None]
 
@@ -61,17 +60,11 @@ def embed_cached(ws: Workspace, ex: FidExtractor, keys: Sequence[str], load: Cal
     return np.stack([cached[k].astype(np.float64) for k in full])
 
 
-def flipped(rgb: np.ndarray, version: int) -> np.ndarray:
-    """``rgb`` in version ``version`` of ``FLIPS`` (0: as it is)."""
-    code = FLIP_CODES[version]
-    return rgb if code is None else cv2.flip(rgb, code)
-
-
 def _train_features(ws: Workspace, ex: FidExtractor, images: Sequence[ImageRecord]) -> np.ndarray:
     """(3N, dim): every training image as it is, then all mirrored left-right, then top-bottom."""
     keys = [f"{rec.sha256}|{flip}" for flip in distances.FLIPS for rec in images]
     n = len(images)
-    return embed_cached(ws, ex, keys, lambda i: flipped(ws.read_image(images[i % n]), i // n))
+    return embed_cached(ws, ex, keys, lambda i: distances.mirrored(ws.read_image(images[i % n]), distances.FLIPS[i // n]))
 
 
 def audit_embedding(

@@ -13,8 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from backend.audit.distances import FLIPS
-from backend.audit.embedding import flipped
+from backend.audit.distances import MIRROR_TAGS, mirrored
 from backend.audit.run import AuditResult, SampleVerdict
 from backend.io.files import atomic_write_bytes, encode_png
 from backend.reports.document import Figure, Report, Section, Table
@@ -54,14 +53,14 @@ def histogram_png(result: AuditResult) -> bytes:
 def _pair(ws: Workspace, v: SampleVerdict) -> np.ndarray:
     """sample | nearest training image (mirrored as it matched) | amplified difference."""
     rgb, mask = ws.read_sample(v.sample_id)
-    train = flipped(ws.read_image(v.nearest_image_id), FLIPS.index(v.flip))
+    train = mirrored(ws.read_image(v.nearest_image_id), v.flip)
     train = cv2.resize(train, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
     diff = np.clip(np.abs(rgb.astype(np.int16) - train.astype(np.int16)) * DIFF_GAIN, 0, 255).astype(np.uint8)
-    mirrored = {"none": "", "horizontal": " h-flip", "vertical": " v-flip"}[v.flip]
+    flip = MIRROR_TAGS[v.flip]
     colour = (200, 0, 0) if v.memorised else (0, 0, 0)
     cells = [
         captioned(tile(rgb, TILE), f"sample {v.sample_id} {v.ratio:.2f}", colour),
-        captioned(tile(train, TILE), f"{ws.image(v.nearest_image_id).name[: 18 - len(mirrored)]}{mirrored}"),
+        captioned(tile(train, TILE), f"{ws.image(v.nearest_image_id).name[: 18 - len(flip)]}{flip}"),
         captioned(tile(diff, TILE), f"|difference| x{DIFF_GAIN}"),
     ]
     return np.concatenate(cells, axis=1)

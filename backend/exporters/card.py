@@ -104,6 +104,31 @@ def _gates(ws: Workspace, items: list[Item], applied: queries.GateFilter | None)
     return lines + ["", "Each pair's scores are in the `gates` column of provenance.csv."]
 
 
+def _audit(ws: Workspace, items: list[Item]) -> list[str]:
+    """The newest memorisation audit's method and numbers (``diffgen audit``), and how the
+    exported synthetic pairs fared at its ``memorised`` gate: "not patient data" needs both."""
+    found = ws.results("audit", "latest")
+    if not found:
+        return [
+            "No memorisation audit was run: nothing here says whether a synthetic pair is a near-copy of a "
+            "training image ('diffgen audit -w WS' checks every sample against every training image)."
+        ]
+    a = found[0]
+    ids = [int(i.row["sample_id"]) for i in items if i.row["origin"] != "real"]
+    gate = queries.gate_pass_rate_of(ws, ids, "export").failed.get("memorised", 0)
+    audited = {r[0] for r in ws.query("SELECT sample_id FROM sample_gates WHERE gate = 'memorised'")}
+    thresholds = ", ".join(f"{m} {t:.3f}" for m, t in sorted(a["thresholds"].items()))
+    return [
+        f"Method: {a['method']}" + (f"; embedding check: {a['embedding']}" if a.get("embedding") else "") + ".",
+        f"Threshold: percentile {a['percentile']:g} of real images' scores against the "
+        f"{a['train_images']} training images ({a['reference']}): {thresholds}.",
+        f"At the audit: {a['memorised']} of {a['samples']} samples below the threshold (flagged memorised).",
+        f"Of the {len(ids)} synthetic pairs here: {sum(i in audited for i in ids)} audited, {gate} flagged memorised "
+        "(export with --only-passed to leave flagged ones out).",
+        "A pixel distance misses a copy under a strong colour change, a crop or a rotation; see the audit report.",
+    ]
+
+
 def _empty(n: int, included: bool) -> list[str]:
     if not n:
         return []
@@ -170,6 +195,7 @@ def data_card(
     ] + _models(ws, items)
     lines += ["", "Generation parameters:"] + (_recipe(items) or ["- (real images only)"])
     lines += ["", "## Quality gates", ""] + _gates(ws, items, gates) + _empty(empty, include_empty)
+    lines += ["", "## Memorisation audit", ""] + _audit(ws, items)
     lines += ["", "## Source dataset and licence", "", "Imported from:"] + _sources(ws)
     lines += [
         "",

@@ -14,7 +14,9 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QCheckBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from backend.workspace import Workspace
+from backend.audit.distances import MIRROR_TAGS, mirrored
+from backend.audit.store import nearest_of
+from backend.workspace import SampleRecord, Workspace
 from diffgen_gui.overlay import MODE_LABELS, SAMPLE_OUTLINE, SOURCE_OUTLINE, OverlayStyle, fit_to_frame, line_width, render
 from diffgen_gui.render import MASK_COLOUR
 from diffgen_gui.theme import status_colour
@@ -25,6 +27,7 @@ KEYS = [
     ("O", "Image / overlay / mask (the grid and the large view; the opacity slider: large view)"),
     ("L", "Outlines: in the large view the source's mask (blue) and the sample's (orange); in the grid each tile's own"),
     ("0 / 1 / + / −", "Large view: fit / actual pixels / zoom in / out (wheel, right-drag pans)"),
+    ("M", "Large view: the sample's nearest training image by the memorisation audit in place of its source, and back"),
 ]
 CLOSE_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Escape)
 # moving keys go to the review view, which knows what comes next; the viewer then follows it
@@ -154,6 +157,7 @@ class SampleViewer(QFrame):
         self.sample_id: int | None = None
         self._return_focus: QWidget | None = None
         self.last_decision = ""  # "#12: keep", shown once the view has moved on to the next sample
+        self.nearest = False  # M: the left pane shows the sample's nearest training image, not its source
         self.line = 1  # outline width in image pixels, for the zoom shown
         self._pictures: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
         self._masks: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
@@ -180,7 +184,8 @@ class SampleViewer(QFrame):
         self.bar.styleChanged.connect(self._restyle)
         hint = QLabel(
             "K keep · R reject · U undecided (then the next sample) · N next undecided · O image/overlay/mask · "
-            "L outlines · wheel zoom, right-drag pan (both pictures) · 0 fit · 1 actual pixels · Space / Esc back to the grid",
+            "L outlines · M nearest training image / source · wheel zoom, right-drag pan (both pictures) · 0 fit · "
+            "1 actual pixels · Space / Esc back to the grid",
             objectName="hint",
             wordWrap=True,
         )
@@ -227,24 +232,43 @@ class SampleViewer(QFrame):
         ws = self.host.ws
         s = ws.sample(sample_id)
         rgb, mask = ws.read_sample(s)
-        source: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
-        name = "no source image"
-        if s.source_image_id is not None:
-            rec = ws.image(s.source_image_id)
-            source = (ws.read_image(rec), ws.read_mask(rec.current_mask_id) if rec.current_mask_id else None)
-            rgb, mask = fit_to_frame(rgb, mask, (rec.width, rec.height))
-            name = rec.name
+        left, name, beside = self._left_picture(ws, s)
+        if left[0] is not None:
+            rgb, mask = fit_to_frame(rgb, mask, left[0].shape[1::-1])
         same_frame = self.sample_id is not None and self.sample.image_size() == rgb.shape[1::-1]
         self.sample_id = sample_id
-        self._pictures = {"source": source, "sample": (rgb, mask)}
-        self._masks = (source[1], mask)
+        self._pictures = {"source": left, "sample": (rgb, mask)}
+        self._masks = (left[1], mask)
         decision = ws.review(sample_id)[0]
         done = f"{self.last_decision} · now " if self.last_decision else ""
-        self.title.setText(f"{done}{s.kind} sample #{s.id} · set {s.set_name} · decision: {decision} — beside its source {name}")
+        self.title.setText(f"{done}{s.kind} sample #{s.id} · set {s.set_name} · decision: {decision} — {beside}")
         self.sample_frame.setStyleSheet(f"QFrame#samplePane {{ border: 4px solid {status_colour(decision).name()}; }}")
-        self.source.caption = f"Source · {name}"
+        self.source.caption = name
         self.sample.caption = f"{s.kind} #{s.id} · decision: {decision}"
         self._restyle(self.style_, keep_view=same_frame)
+
+    def _left_picture(self, ws: Workspace, s: SampleRecord) -> tuple[tuple[np.ndarray | None, np.ndarray | None], str, str]:
+        """The left pane's picture and mask, its caption and the title's 'beside ...': the
+        source image, or with M the nearest training image the newest audit found (mirrored as
+        it matched), so that a suspected copy is seen beside what it may copy."""
+        if self.nearest:
+            found = nearest_of(ws, s.id)
+            if found is not None:
+                rec = ws.image(found.nearest_image_id)
+                rgb = mirrored(ws.read_image(rec), found.flip)
+                mask = mirrored(ws.read_mask(rec.current_mask_id), found.flip) if rec.current_mask_id else None
+                tag = f"{rec.name}{MIRROR_TAGS[found.flip]}"
+                return (
+                    (rgb, mask),
+                    f"Nearest training image · {tag} · audit score {found.ratio:.2f}",
+                    f"beside its nearest training image {tag} (audit score {found.ratio:.2f}; M: the source)",
+                )
+        if s.source_image_id is None:
+            return (None, None), "no source image", "no source image"
+        rec = ws.image(s.source_image_id)
+        picture = (ws.read_image(rec), ws.read_mask(rec.current_mask_id) if rec.current_mask_id else None)
+        unaudited = " (no audit of this sample yet: run 'diffgen audit')" if self.nearest else ""
+        return picture, f"Source · {rec.name}", f"beside its source {rec.name}{unaudited}"
 
     @Slot(object)
     def _restyle(self, style: OverlayStyle, keep_view: bool = True) -> None:
@@ -281,6 +305,9 @@ class SampleViewer(QFrame):
             self.bar.flip()
         elif key == Qt.Key.Key_L:
             self.bar.toggle_outlines()
+        elif key == Qt.Key.Key_M and self.sample_id is not None:
+            self.nearest = not self.nearest
+            self.show_sample(self.sample_id)
         elif key == Qt.Key.Key_0:
             self.source.fit()
         elif key == Qt.Key.Key_1:

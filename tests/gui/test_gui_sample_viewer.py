@@ -214,3 +214,30 @@ def test_the_grid_keys_while_closed_show_when_the_view_opens(state, qtbot, demo_
     i = v.current_source()
     expected = composite(demo_ws.read_image(i), demo_ws.read_mask(demo_ws.current_mask(i)), 0.9)
     assert np.array_equal(v.viewer.rendered["source"], expected)
+
+
+def test_m_shows_the_nearest_training_image_the_audit_found_mirrored_as_it_matched(state, qtbot, demo_ws):
+    """Issue 31 item 4: a suspected copy beside what it may copy. Before any audit M says so and
+    keeps the source; with an audit row the left pane is that training image, mirrored as matched."""
+    from backend.audit.store import AuditRow, save_rows
+
+    v, made = _review(state, qtbot, demo_ws)
+    a, b = list(made)[:2]
+    s = made[a][0]
+    v.focus(s.id)
+    qtbot.keyClick(v, Qt.Key.Key_Space)
+    viewer = v.viewer
+    source = demo_ws.read_image(a)
+    qtbot.keyClick(viewer, Qt.Key.Key_M)
+    assert "no audit of this sample yet: run 'diffgen audit'" in viewer.title.text()
+    assert np.array_equal(viewer._pictures["source"][0], source)
+    save_rows(demo_ws, "fp", [AuditRow(s.id, "pixel-32-region", b, "horizontal", 0.01, 0.05)])
+    qtbot.keyClick(viewer, Qt.Key.Key_M)  # back to the source
+    assert viewer.source.caption == f"Source · {demo_ws.image(a).name}"
+    qtbot.keyClick(viewer, Qt.Key.Key_M)
+    other = demo_ws.image(b)
+    assert np.array_equal(viewer._pictures["source"][0], demo_ws.read_image(b)[:, ::-1])  # mirrored left-right
+    assert np.array_equal(viewer._pictures["source"][1], demo_ws.read_mask(other.current_mask_id)[:, ::-1])
+    assert viewer.source.caption == f"Nearest training image · {other.name} h-flip · audit score 0.05"
+    assert f"beside its nearest training image {other.name} h-flip" in viewer.title.text()
+    assert viewer._pictures["sample"][0].shape == source.shape  # the half-size sample fitted to that frame
