@@ -48,7 +48,7 @@ def populate(ws: Workspace) -> None:
     add_standin_gates(ws, samples)
     store = JobStore(ws)
     run_job(ws, store.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 4}, "images": ids[3:6]}))
-    run_job(ws, store.enqueue("inpaint", {"preset": "tiny", "overrides": [], "images": ids[:2]}))
+    run_job(ws, store.enqueue("train", {"preset": "tiny", "target": "clusters"}))  # fails: no clustering yet
     store.enqueue("style", {"preset": "tiny", "overrides": ["style.skip_timesteps=10"]})
     ws.set_flag(ids[1], True, "mask misses the stalk")
     reports = ws.path("reports")
