@@ -122,7 +122,7 @@ def generate_jobs(j) -> Iterator:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QMessageBox
 
-    from backend.workspace import queries
+    from backend.diffusion.repaint_schedule import RepaintSchedule
     from diffgen_gui.job_form import JobForm
 
     w = j.win
@@ -158,7 +158,7 @@ def generate_jobs(j) -> Iterator:
     assert len(w.state.selected_ids) == 3, w.state.selected_ids
     w.tabs.setCurrentWidget(g)
     f.spins["samples"].setValue(2)
-    per = queries.repaint_evaluations(50, 5, 2)
+    per = RepaintSchedule(50, 5, 2).evaluations()
     assert f.target.currentText().startswith("Selected images (3)"), f.target.currentText()
     assert f"3 images × 2 samples × {per} evaluations = {3 * 2 * per:,} evaluations" in f.estimate.text(), f.estimate.text()
     yield shot("inpaint-form-estimate")
