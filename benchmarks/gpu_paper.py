@@ -32,7 +32,8 @@ from backend.config.presets import load_preset
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import DiffusionUNet, build_model, count_parameters
-from backend.diffusion.repaint import RepaintSchedule, repaint_rows
+from backend.diffusion.repaint import repaint_rows
+from backend.diffusion.repaint_schedule import RepaintSchedule
 from backend.style import networks
 from backend.style.guidance import LAMBDAS, StyleConfig, style_tensor
 from benchmarks._common import Figure, report, timed

@@ -22,7 +22,8 @@ from backend.data.demo import generate_item
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import build_model
-from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_rows
+from backend.diffusion.repaint import RepaintRow, repaint_rows
+from backend.diffusion.repaint_schedule import RepaintSchedule
 from backend.inpaint.draw import sample_seed
 from backend.inpaint.pixels import to_model_resolution, to_tensor
 from backend.masks import ops as masks

@@ -106,7 +106,8 @@ def repaint_loop(smoke: bool) -> Callable[[float], float]:
     from backend.diffusion.config import DiffusionConfig, ModelConfig
     from backend.diffusion.gaussian import create_diffusion
     from backend.diffusion.model import build_model
-    from backend.diffusion.repaint import RepaintRow, RepaintSchedule, repaint_batch
+    from backend.diffusion.repaint import RepaintRow, repaint_batch
+    from backend.diffusion.repaint_schedule import RepaintSchedule
     from backend.errors import Cancelled
 
     p = load_preset("tiny")

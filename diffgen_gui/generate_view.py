@@ -43,6 +43,7 @@ class GenerateView(QWidget):
         self.form = JobForm(state)
         self.form.queue_btn.clicked.connect(self.queue_from_form)
         self._shown_log: tuple[int | None, int] = (None, 0)
+        self._bar_job: int | None = -1  # the job the progress bar and its estimate are of (-1: not drawn yet)
         self._build()
         queue.changed.connect(self.refresh)
         queue.progress.connect(self._on_progress)
@@ -181,13 +182,14 @@ class GenerateView(QWidget):
             self._rows[j.id] = r
             if j.id == keep:
                 self.table.selectRow(r)
-        if not self.queue.busy():
+        running = self.queue.running_job()
+        if running != self._bar_job:  # a job ended (its estimate goes with it) or one started
+            self._bar_job = running
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.progress.setFormat("")  # no count beside "idle"
-            self.eta.setText("idle")
-        elif self.eta.text() == "idle":  # started, no progress yet: never "idle" beside a running job
-            self.eta.setText(f"job {self.queue.worker.current}: starting")
+            # started, no progress yet: never "idle" beside a running job
+            self.eta.setText("idle" if running is None else f"job {running}: starting")
         self._show_details()
 
     def selected_job(self) -> int | None:
@@ -233,6 +235,9 @@ class GenerateView(QWidget):
 
     @Slot(int, int, int, str, float)
     def _on_progress(self, job_id: int, done: int, total: int, message: str, eta: float) -> None:
+        if job_id != self.queue.running_job():  # a late report of a job that has ended: no estimate for it
+            return
+        self._bar_job = job_id
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
         self.progress.setFormat("%v / %m")

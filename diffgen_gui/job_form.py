@@ -1,6 +1,10 @@
 """The "New job" form of the Generate tab: the fields each job kind takes (``backend.jobs.queue.JOB_KINDS``),
-the preset of the chosen model, the cost of an inpainting run before it is queued, and the
-values used last time."""
+the cost of an inpainting run before it is queued, and the values used last time.
+
+A value changes only when the user changes it: a model that appears (a training finished) or is
+chosen does not switch the preset, the samples or the dilation; a hint says when the preset is not
+the model's. The hints sit below "Add to queue", so a hint that appears never moves the button
+under the pointer."""
 
 from __future__ import annotations
 
@@ -19,7 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from backend.config.presets import apply_overrides, load_preset, preset_names
+from backend.diffusion.repaint_schedule import RepaintSchedule
 from backend.errors import DiffGenError
+from backend.jobs.estimate import seconds_left
 from backend.jobs.queue import FORM_FIELDS, JOB_KINDS
 from backend.words import counted
 from backend.workspace import queries
@@ -98,7 +104,7 @@ class JobForm(QGroupBox):
         self.form_error = QLabel(objectName="error", wordWrap=True)
         self._layout()
         self.kind.currentIndexChanged.connect(self._kind_changed)
-        self.model.currentIndexChanged.connect(self._model_changed)
+        self.model.currentIndexChanged.connect(self.update_estimate)  # the hint only: never the preset
         self.preset.currentTextChanged.connect(self._preset_changed)
         self.mask_op.currentTextChanged.connect(self._mask_op_changed)
         self.target.currentIndexChanged.connect(self.update_estimate)
@@ -145,7 +151,8 @@ class JobForm(QGroupBox):
         for name, widget in self.rows.items():
             widget.setToolTip(widget.toolTip() or FORM_FIELDS[name])
             form.addRow(LABELS[name], widget)
-        for w in (self.preset_warning, self.device_warning, self.estimate, self.queue_btn, self.form_error):
+        # the button first: hints that come and go below it never move it under the pointer
+        for w in (self.queue_btn, self.form_error, self.estimate, self.preset_warning, self.device_warning):
             outer.addWidget(w)  # below the form: a form row does not give wrapped text its height
         self.form = form
 
@@ -192,7 +199,7 @@ class JobForm(QGroupBox):
             self.model.addItem(f"{m.name} ({m.target}, {m.preset})", str(self.ws.path(m.path)))
         self.model.setCurrentIndex(max(self.model.findData(current), 0))
         self.model.blockSignals(False)
-        self._model_changed()
+        self.update_estimate()
 
     def on_devices(self, names: list, warning: str) -> None:
         self.auto_device = "cuda" if any(n.startswith("cuda") for n in names) else "cpu"
@@ -212,20 +219,6 @@ class JobForm(QGroupBox):
         fields = self.kind_spec().fields
         for name, widget in self.rows.items():
             self.form.setRowVisible(widget, name in fields)
-        if "model" in fields:
-            self._model_changed()
-        self.update_estimate()
-
-    @Slot()
-    def _model_changed(self) -> None:
-        """The preset follows the chosen model's (an inpainting run uses that schedule)."""
-        if "model" not in self.kind_spec().fields:
-            return
-        preset = queries.model_preset(self.ws, self.model.currentData() or "cluster")
-        if preset and self.preset.findText(preset) < 0:
-            self.preset.addItem(preset)
-        if preset:
-            self.preset.setCurrentText(preset)
         self.update_estimate()
 
     @Slot(str)
@@ -264,7 +257,7 @@ class JobForm(QGroupBox):
         if not inpaint:
             return
         v = {name: s.value() for name, s in self.spins.items()}
-        per_sample = queries.repaint_evaluations(v["respacing"], v["jump_length"], v["jump_n_sample"])
+        per_sample = RepaintSchedule(v["respacing"], v["jump_length"], v["jump_n_sample"]).evaluations()
         n = self._image_count()
         total = n * v["samples"] * per_sample
         text = (
@@ -276,7 +269,7 @@ class JobForm(QGroupBox):
         rate = queries.seconds_per_evaluation(self.ws, preset, device or None)
         on = f" on the {device.upper()}" if device else ""
         text += (
-            f"; about {duration(total * rate)} at the last {preset} run's speed{on}"
+            f"; about {duration(seconds_left(total, rate))} at the last {preset} run's speed{on}"
             if rate
             else f"; no finished {preset} inpainting run{on} yet to time it by"
         )
@@ -335,7 +328,7 @@ class JobForm(QGroupBox):
         )
 
     def restore(self) -> None:
-        """The values queued last time; a kind with a model takes that model's preset."""
+        """The values queued last time (the newest model's preset the first time)."""
         last = load_prefs().get(PREF, {})
         self.kind.setCurrentIndex(max(self.kind.findData(last.get("kind")), 0))
         self.model.setCurrentIndex(max(self.model.findData(last.get("model")), 0))

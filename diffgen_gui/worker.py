@@ -11,10 +11,12 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from backend.jobs import joblog
+from backend.jobs.estimate import Speed, seconds_left
 from backend.jobs.process import JobProcess
 from backend.jobs.queue import JOB_KINDS, JobRecord, JobStore
 from backend.workspace import Workspace
@@ -93,16 +95,19 @@ class JobWorker(QObject):
         self.ws.close()  # this thread's connection
         self.idle.emit()
 
-    def _progress_emitter(self, job_id: int):
-        t0 = time.monotonic()
+    def _progress_emitter(self, job_id: int, clock: Callable[[], float] = time.monotonic):
+        """Progress signals, throttled, with the job's one time estimate (:mod:`backend.jobs.estimate`:
+        the units left x this run's measured seconds per unit; -1 until it has measured one)."""
+        speed = Speed()
         last = [0.0]
 
         def progress(done: int, total: int, message: str = "") -> None:
-            t = time.monotonic()
+            t = clock()
+            per_unit = speed.per_unit(done, t)  # every report, the throttled ones too
             if t - last[0] < SIGNAL_INTERVAL_S and done < total:
                 return
             last[0] = t
-            eta = (t - t0) / done * (total - done) if done > 0 and total >= done else -1.0
+            eta = seconds_left(total - done, per_unit) if per_unit is not None and total >= done else -1.0
             self.progress.emit(job_id, int(done), int(total), str(message), float(eta))
 
         return progress

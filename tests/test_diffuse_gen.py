@@ -17,7 +17,8 @@ from backend.clustering.params import ClusterParams
 from backend.config.presets import apply_overrides, load_preset, preset_names
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
-from backend.diffusion.repaint import RepaintRow, jump_schedule, repaint_batch
+from backend.diffusion.repaint import RepaintRow, repaint_batch
+from backend.diffusion.repaint_schedule import jump_schedule
 from backend.diffusion.train_data import center_crop_geometry, resize_pair
 from backend.diffusion.training import TrainConfig
 from backend.errors import DiffGenError

@@ -11,19 +11,22 @@ from scipy import stats
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import build_model
-from backend.diffusion.repaint import (
-    RepaintRow,
-    RepaintSchedule,
-    jump_schedule,
-    model_evaluations,
-    repaint_batch,
-    repaint_rows,
-)
+from backend.diffusion.repaint import RepaintRow, repaint_batch, repaint_rows
+from backend.diffusion.repaint_schedule import RepaintSchedule, jump_schedule, model_evaluations
 from backend.errors import Cancelled
 from backend.inpaint.draw import sample_seed
 
 
 # -- schedule -------------------------------------------------------------------------------
+@pytest.mark.parametrize("respacing,length,n", [(200, 10, 5), (50, 5, 2), (7, 3, 4), (10, 10, 3), (5, 1, 1)])
+def test_the_schedule_counts_its_evaluations_as_the_paper_describes_them(respacing, length, n):
+    """The count the app's estimate uses is the schedule's own; checked here against the paper's
+    description: ``respacing`` reverse steps, plus ``length`` more at each jump point (every
+    ``length`` steps below ``respacing - length``), ``n - 1`` times each."""
+    jump_points = len(range(0, respacing - length, length))
+    assert RepaintSchedule(respacing, length, n).evaluations() == respacing + jump_points * (n - 1) * length
+
+
 def test_paper_schedule_makes_960_model_evaluations():
     times = jump_schedule(200, 10, 5)
     assert model_evaluations(times) == 960

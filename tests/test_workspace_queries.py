@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from backend.diffusion.registry import register_model
-from backend.diffusion.repaint import jump_schedule, model_evaluations
 from backend.workspace import queries
 
 
@@ -67,15 +66,6 @@ def test_the_preset_a_run_would_use_follows_the_model(demo_ws, tmp_path):
     assert queries.model_preset(demo_ws, str(tmp_path / "elsewhere")) is None
     assert queries.model_preset(demo_ws, "c0") == "paper"  # by name, as 'inpaint --model c0'
     assert queries.model_preset(demo_ws, "models/full") == "tiny"
-
-
-@pytest.mark.parametrize("respacing,length,n", [(200, 10, 5), (50, 5, 2), (7, 3, 4), (10, 10, 3), (5, 1, 1)])
-def test_repaint_evaluations_match_the_schedule(respacing, length, n):
-    assert queries.repaint_evaluations(respacing, length, n) == model_evaluations(jump_schedule(respacing, length, n))
-
-
-def test_paper_schedule_costs_960_evaluations_a_sample():
-    assert queries.repaint_evaluations(200, 10, 5) == 960  # x 3 samples: the 2,880 steps of issue 20
 
 
 def test_seconds_per_evaluation_from_the_last_run_with_that_preset_on_that_device(demo_ws):

@@ -203,11 +203,6 @@ class Session:
     log: TensorBoardLog | None = None  # --tensorboard
 
 
-def _eta(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-
-
 def _extra(s: Session, step: int, final_loss: float | None, cache: PairCache) -> dict[str, Any]:
     return {
         "preset": s.preset,
@@ -362,7 +357,8 @@ class Trainer:
                 self.save()
             if progress and s.ctx.is_main:
                 rate = (self.step - start_step) / max(time.perf_counter() - t0, 1e-9)
-                progress(self.step, steps, f"loss {loss:.4f}  {rate:.2f} it/s  ETA {_eta((steps - self.step) / rate)}")
+                # no time left here: whoever shows the progress gives its one estimate (tqdm, the app's bar)
+                progress(self.step, steps, f"loss {loss:.4f}  {rate:.2f} it/s")
 
     def finish(self, progress: Progress | None) -> dict[str, Any]:
         """The loss curve and a sheet of EMA samples (rank 0), and the run's summary."""

@@ -14,7 +14,7 @@ from backend.config.presets import apply_overrides, check_choice, from_section, 
 from backend.masks import ops as masks
 
 if TYPE_CHECKING:  # torch: this module is read to check a preset or a CLI value, before any work
-    from backend.diffusion.repaint import RepaintSchedule
+    from backend.diffusion.repaint_schedule import RepaintSchedule
 
 WEIGHT_FILES = {"ema": "ema", "raw": "model"}  # load_model's names for the two weight files
 DILATE_SHAPES = ("disk", "ellipse_kernel")
@@ -57,7 +57,7 @@ class InpaintConfig:
             check_choice("inpaint.retry_gates", gate, gates.SCORED_WHEN_MADE)
 
     def schedule(self) -> RepaintSchedule:
-        from backend.diffusion.repaint import RepaintSchedule
+        from backend.diffusion.repaint_schedule import RepaintSchedule
 
         return RepaintSchedule(self.respacing, self.jump_length, self.jump_n_sample)
 

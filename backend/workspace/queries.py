@@ -299,14 +299,6 @@ def default_preset(ws: Workspace) -> str:
 
 
 # -- estimates ---------------------------------------------------------------------------------
-def repaint_evaluations(respacing: int, jump_length: int, jump_n_sample: int) -> int:
-    """Network evaluations of one RePaint sample: ``respacing`` reverse steps, plus
-    ``jump_length`` more at each of the jump points (every ``jump_length`` steps below
-    ``respacing - jump_length``), ``jump_n_sample - 1`` times each."""
-    jump_points = len(range(0, respacing - jump_length, jump_length))
-    return respacing + jump_points * (jump_n_sample - 1) * jump_length
-
-
 def seconds_per_evaluation(ws: Workspace, preset: str, device: str | None = None) -> float | None:
     """Measured on the newest inpainting run of a ``preset`` model on ``device`` ("cpu",
     "cuda"; None: any), whether the queue, the CLI or ``diffgen demo`` ran it (None: no such

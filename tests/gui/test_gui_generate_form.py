@@ -3,10 +3,14 @@ values; the queue: confirmed cancel, live log, "what changed" signals, finish no
 
 from __future__ import annotations
 
+import pytest
+
 from backend.clustering.job import ClusterConfig
 from backend.clustering.params import ClusterParams
 from backend.diffusion.registry import register_model
+from backend.diffusion.repaint_schedule import RepaintSchedule
 from backend.workspace import queries
+from diffgen_gui.job_form import duration
 
 
 def make_view(state, job_queue, qtbot):
@@ -48,7 +52,7 @@ def test_fields_follow_the_kind(state, job_queue, qtbot):
     assert f.job_params()[1]["target"] == "full"
 
 
-def test_the_preset_follows_the_model_and_the_cost_is_shown(state, job_queue, qtbot, demo_ws):
+def test_the_first_preset_is_the_newest_models_and_the_cost_is_shown(state, job_queue, qtbot, demo_ws):
     register_model(demo_ws, "full-tiny", "full", "tiny", {}, demo_ws.path("models/full-tiny"))
     f = make_view(state, job_queue, qtbot).form
     f.kind.setCurrentIndex(f.kind.findData("inpaint"))
@@ -57,7 +61,7 @@ def test_the_preset_follows_the_model_and_the_cost_is_shown(state, job_queue, qt
     assert spins == {"samples": 3, "respacing": 50, "dilate": 3, "jump_length": 5, "jump_n_sample": 2}  # tiny.toml
     f.spins["samples"].setValue(2)
     n = len(demo_ws.image_ids())
-    per = queries.repaint_evaluations(50, 5, 2)
+    per = RepaintSchedule(50, 5, 2).evaluations()
     assert f"{n} images × 2 samples × {per:,} evaluations = {n * 2 * per:,} evaluations" in f.estimate.text()
     assert "no finished tiny inpainting run" in f.estimate.text()
     demo_ws.add_result(queries.INPAINT_SPEED, "tiny", {"seconds": 1.0, "evaluations": 100, "device": "cuda"})
@@ -178,3 +182,75 @@ def test_the_status_bar_counts_follow_finished_jobs(window, qtbot, demo_ws):
         window.queue.enqueue("masks", {"operation": "dilate", "op_params": {"pixels": 1}, "all": True})
     n = demo_ws.info()["mask_versions"]
     assert f"{n} mask versions" in window.info.text() and window.info.text() != before
+
+
+def test_a_model_appearing_changes_no_value_and_moves_no_button(state, job_queue, qtbot, demo_ws):
+    """Issue 29 item 4: a finished training switched the preset, the samples and the dilation the
+    user had set, and the warning line it raised pushed "Add to queue" down under the pointer."""
+    v = make_view(state, job_queue, qtbot)
+    v.resize(900, 900)
+    f = v.form
+    f.kind.setCurrentIndex(f.kind.findData("inpaint"))
+    f.preset.setCurrentText("paper")  # no model yet: the paper's preset
+    f.spins["samples"].setValue(5)
+    f.spins["dilate"].setValue(7)
+    f.model.setCurrentIndex(f.model.findData("full"))
+    qtbot.wait(50)
+    button_at = f.queue_btn.mapTo(v, f.queue_btn.rect().topLeft())
+    register_model(demo_ws, "full-tiny", "full", "tiny", {}, demo_ws.path("models/full-tiny"))
+    state.modelsChanged.emit()  # what a finished training says
+    qtbot.wait(50)
+    assert (f.preset.currentText(), f.spins["samples"].value(), f.spins["dilate"].value()) == ("paper", 5, 7)
+    assert f.model.currentData() == "full"
+    assert f.preset_warning.isVisible() and "trained with the tiny preset" in f.preset_warning.text()  # a hint, not a change
+    assert f.queue_btn.mapTo(v, f.queue_btn.rect().topLeft()) == button_at
+    f.model.setCurrentIndex(f.model.findData(str(demo_ws.path("models/full-tiny"))))  # choosing the model itself
+    assert (f.preset.currentText(), f.spins["samples"].value(), f.spins["dilate"].value()) == ("paper", 5, 7)
+    f.device_warning.setText("No GPU found: a long warning that wraps over more than one line " * 3)
+    f.device_warning.setVisible(True)
+    qtbot.wait(50)
+    assert f.queue_btn.mapTo(v, f.queue_btn.rect().topLeft()) == button_at
+
+
+def test_the_form_and_the_running_job_give_one_estimate_the_same_way(state, job_queue, qtbot, demo_ws):
+    """The form said "about 3 min", the running job "about 11 min left": the job spread its start
+    (process, model) over the work done. Both are now evaluations left x seconds per evaluation."""
+    f = make_view(state, job_queue, qtbot).form
+    f.kind.setCurrentIndex(f.kind.findData("inpaint"))
+    f.preset.setCurrentText("tiny")
+    f.spins["samples"].setValue(1)
+    f.on_devices(["cpu"], "")
+    total = len(demo_ws.image_ids()) * RepaintSchedule(50, 5, 2).evaluations()
+    demo_ws.add_result(queries.INPAINT_SPEED, "tiny", {"seconds": 0.1 * 1000, "evaluations": 1000, "device": "cpu"})
+    state.samplesChanged.emit()
+    expected = duration(0.1 * total)
+    assert f"about {expected} at the last tiny run's speed on the CPU" in f.estimate.text(), f.estimate.text()
+    clock = iter([60.0, 60.0 + 0.1 * 100])  # 60 s to start, then 100 evaluations at 0.1 s each
+    seen = []
+    job_queue.worker.progress.connect(lambda j, d, t, m, eta: seen.append(eta))
+    emit = job_queue.worker._progress_emitter(7, clock=lambda: next(clock))
+    emit(0, total, "")
+    emit(100, total, "")
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=2000)  # the worker's signal: queued to this thread
+    assert seen[0] == -1.0  # nothing measured yet: no estimate rather than a wrong one
+    assert seen[1] == pytest.approx(0.1 * (total - 100))  # was (70 s / 100) x the rest: the start counted as work
+    assert duration(seen[1] + 0.1 * 100) == expected  # the same figure as the form's for the same run
+
+
+def test_an_ended_jobs_estimate_leaves_the_bar(state, job_queue, qtbot):
+    """A cancelled job's "about 2 min left" stayed on the bar while the next job ran."""
+    v = make_view(state, job_queue, qtbot)
+    with qtbot.waitSignal(job_queue.started, timeout=10000):
+        first = job_queue.enqueue("slow", {"steps": 2000, "step_s": 0.01})
+    second = job_queue.enqueue("slow", {"steps": 2000, "step_s": 0.01})
+    v._on_progress(first, 10, 2000, "step 10", 120.0)
+    assert v.eta.text() == f"job {first}: step 10 · about 2 min left"
+    with qtbot.waitSignal(job_queue.started, timeout=15000):
+        job_queue.cancel(first)
+    qtbot.waitUntil(lambda: job_queue.store.get(first).status == "cancelled", timeout=5000)
+    assert "left" not in v.eta.text() and not v.eta.text().startswith(f"job {first}"), v.eta.text()
+    v._on_progress(first, 11, 2000, "step 11", 100.0)  # a report of the ended job arriving late
+    assert f"job {first}" not in v.eta.text(), v.eta.text()
+    with qtbot.waitSignal(job_queue.finished, timeout=15000):
+        job_queue.cancel(second)
+    qtbot.waitUntil(lambda: v.eta.text() == "idle", timeout=5000)

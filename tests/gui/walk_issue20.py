@@ -116,13 +116,13 @@ def generate_form(j) -> Iterator:
 
 
 def generate_jobs(j) -> Iterator:
-    """Train (log pane, finished notice), the preset follows the model, estimate, cancel asks,
+    """Train (log pane, finished notice), the preset stays the user's, estimate, cancel asks,
     the form remembers."""
     from journey_hook import click, job_done, queue_job, running_with_progress
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QMessageBox
 
-    from backend.workspace import queries
+    from backend.diffusion.repaint_schedule import RepaintSchedule
     from diffgen_gui.job_form import JobForm
 
     w = j.win
@@ -138,7 +138,8 @@ def generate_jobs(j) -> Iterator:
     assert w.statusBar().currentMessage().startswith(f"Job {train} (train) done"), w.statusBar().currentMessage()
     yield shot("train-finished-notice")
     f.kind.setCurrentIndex(f.kind.findData("inpaint"))
-    yield wait("the preset follows the model", lambda: f.preset.currentText() == "tiny")
+    # the preset chosen for the training (tiny) stays: a finished model changes no value of the form
+    yield wait("the preset still the one chosen", lambda: f.preset.currentText() == "tiny")
     assert not f.preset_warning.isVisible(), f.preset_warning.text()
     assert f.spins["dilate"].value() == 3 and f.spins["respacing"].value() == 50
     ed = w.dataset_view.editor  # the editor's Dilate (untouched: 20, the paper's) follows the tiny model
@@ -158,7 +159,7 @@ def generate_jobs(j) -> Iterator:
     assert len(w.state.selected_ids) == 3, w.state.selected_ids
     w.tabs.setCurrentWidget(g)
     f.spins["samples"].setValue(2)
-    per = queries.repaint_evaluations(50, 5, 2)
+    per = RepaintSchedule(50, 5, 2).evaluations()
     assert f.target.currentText().startswith("Selected images (3)"), f.target.currentText()
     assert f"3 images × 2 samples × {per} evaluations = {3 * 2 * per:,} evaluations" in f.estimate.text(), f.estimate.text()
     yield shot("inpaint-form-estimate")
