@@ -9,6 +9,11 @@ Blinding rules (issue 14):
 - Every item, real or synthetic, goes through the same processing: squared to the common
   working resolution (the smallest item side: no item keeps detail the others never had),
   then to the display size, then one PNG encoder (one IDAT chunk, no metadata chunks).
+- Every item of a survey has the same size, and the encoder stores its pixels uncompressed
+  (deflate "stored" blocks), so a file's byte count depends only on that size: a compressed
+  PNG is smaller for smoother pictures, and that alone told synthetic items from real ones
+  (issue 32 item 3). tests/survey/test_survey_leak.py checks that no observable property of
+  an item predicts its kind.
 """
 
 from __future__ import annotations
@@ -120,14 +125,15 @@ def _chunk(tag: bytes, data: bytes) -> bytes:
 
 def encode_blinded_png(array: np.ndarray) -> bytes:
     """PNG of an HxW grey or HxWx3 RGB uint8 array with fixed settings for every item:
-    8-bit, the 'Up' filter on every row, zlib level 9, exactly IHDR, one IDAT, IEND."""
+    8-bit, the 'Up' filter on every row, zlib level 0 (stored blocks: the length depends on
+    the shape alone, never on the content), exactly IHDR, one IDAT, IEND."""
     h, w = array.shape[:2]
     colour = 2 if array.ndim == 3 else 0
     rows = array.reshape(h, -1).astype(np.int16)
     up = np.diff(rows, axis=0, prepend=np.zeros((1, rows.shape[1]), np.int16)) % 256
     raw = np.concatenate([np.full((h, 1), 2, np.uint8), up.astype(np.uint8)], axis=1).tobytes()
     ihdr = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(raw, 0)) + _chunk(b"IEND", b"")
 
 
 def new_codes(n: int) -> list[str]:
