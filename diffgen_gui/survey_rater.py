@@ -7,6 +7,11 @@ copies; raters who must not reach it get a rater pack on their own machine inste
 Every key press is stored by the back end before the
 window shows it as given, so closing or a crash loses nothing and reopening resumes at the
 first unanswered item.
+
+Rater mode is a closed room (issue 32 item 1): the window is the only one the application
+shows while it is open (the Survey tab hides the main window), it has no parent that a key
+could fall through to, and leaving (Esc, or closing it) asks first and then ends the session;
+``ended`` then tells the owner (the kiosk form quits; the Survey tab shows the app again).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Callable
 from functools import partial
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QPixmap
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QPixmap, QScreen
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -92,15 +97,18 @@ class RaterWindow(QWidget):
     """Full-screen blinded rating of one rater's items (a face on ``RaterSession``).
 
     S asks for confirmation in ``confirm``, a window-modal message box (it does not block the
-    event loop): Enter or Y submits, N or Esc goes back to the items.
+    event loop): Enter or Y submits, N or Esc goes back to the items. Esc (or closing the
+    window) asks in ``leave_box`` whether to end the session; only a Yes closes the window.
     """
 
     closed = Signal()
 
-    def __init__(self, session: RaterSession, parent: QWidget | None = None):
-        super().__init__(parent, Qt.WindowType.Window)
+    def __init__(self, session: RaterSession):
+        super().__init__(None, Qt.WindowType.Window)  # no parent: nothing behind it to fall into
         self.session = session
         self.confirm: QMessageBox | None = None
+        self.leave_box: QMessageBox | None = None
+        self._leaving = False
         self.setWindowTitle("Blinded review")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setStyleSheet(
@@ -217,31 +225,58 @@ class RaterWindow(QWidget):
         if missing:
             self.message.setText(f"{missing} items still need an answer to all three questions")
             return
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        self.confirm = self._ask(
             "Submit answers",
             f"Submit all {self.session.total} answers? They are then final and can no longer be changed.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            self,
+            "&Yes, submit",
+            self._confirmed,
         )
-        box.button(QMessageBox.StandardButton.Yes).setText("&Yes, submit")
+
+    def _ask(self, title: str, text: str, yes: str, slot) -> QMessageBox:
+        """A window-modal Yes/No box (Enter or Y: yes; N or Esc: no) answered in ``slot``."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self
+        )
+        box.button(QMessageBox.StandardButton.Yes).setText(yes)
         box.button(QMessageBox.StandardButton.No).setText("&No")
         box.setDefaultButton(QMessageBox.StandardButton.Yes)
         box.setEscapeButton(QMessageBox.StandardButton.No)
         box.setWindowModality(Qt.WindowModality.WindowModal)
-        box.finished.connect(self._confirmed)
-        self.confirm = box
+        box.finished.connect(slot)
         box.open()
+        return box
 
-    @Slot(int)
-    def _confirmed(self, result: int) -> None:
-        box, self.confirm = self.confirm, None
+    def _answered_yes(self, box: QMessageBox | None) -> bool:
+        """Whether ``box`` was answered Yes; it goes away and the keys come back here."""
         yes = box is not None and box.clickedButton() is box.button(QMessageBox.StandardButton.Yes)
         if box is not None:
             box.deleteLater()
         self.activateWindow()
         self.setFocus()
-        if not yes:
+        return yes
+
+    def leave(self) -> None:
+        """Esc: ask whether to end the rating session (answers are stored already)."""
+        if self.leave_box is not None or self.confirm is not None:
+            return
+        self.leave_box = self._ask(
+            "End rating",
+            "End this rating session? Your answers so far are saved; the window closes.",
+            "&Yes, end",
+            self._leave_answered,
+        )
+
+    @Slot(int)
+    def _leave_answered(self, result: int) -> None:
+        box, self.leave_box = self.leave_box, None
+        if self._answered_yes(box):
+            self._leaving = True
+            self.close()
+
+    @Slot(int)
+    def _confirmed(self, result: int) -> None:
+        box, self.confirm = self.confirm, None
+        if not self._answered_yes(box):
             return
         try:
             self.session.submit()
@@ -272,7 +307,7 @@ class RaterWindow(QWidget):
             w.setVisible(not finished)
         self.done_label.setVisible(finished)
         if s.submitted:
-            self.done_label.setText("Thank you: your answers are submitted. Press Esc to close.")
+            self.done_label.setText("Thank you: your answers are submitted. Press Esc to end the session.")
         elif finished:
             self.done_label.setText(
                 f"All {s.total} items are answered.\nPress S to submit (answers are then "
@@ -292,12 +327,10 @@ class RaterWindow(QWidget):
         self.next_button.setEnabled(not finished)
         self.submit_button.setEnabled(not s.submitted and s.complete_count == s.total)
 
-    def show_full_screen(self) -> None:
-        """Full screen on the parent's (or the primary) screen, also without a window manager
-        (which alone would honour the full-screen state: the window kept its default size)."""
-        anchor = self.parentWidget()
-        screen = (anchor.screen() if anchor is not None else None) or QGuiApplication.primaryScreen()
-        self.setGeometry(screen.geometry())
+    def show_full_screen(self, screen: QScreen | None = None) -> None:
+        """Full screen on ``screen`` (the app's, else the primary one), also without a window
+        manager (which alone would honour the full-screen state: the window kept its default size)."""
+        self.setGeometry((screen or QGuiApplication.primaryScreen()).geometry())
         self.showFullScreen()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
@@ -308,7 +341,7 @@ class RaterWindow(QWidget):
     def _key_actions(self) -> dict[int, Callable[[], object]]:
         """Every key of the rater table, bound to what the table says it does."""
         acts: dict[int, Callable[[], object]] = {}
-        does = {"back": self.back, "next": self.next, "comment": self.start_comment, "submit": self.submit, "close": self.close}
+        does = {"back": self.back, "next": self.next, "comment": self.start_comment, "submit": self.submit, "end": self.leave}
         for question in QUESTIONS:
             for answer in question.answers:
                 for k in qt_keys(answer.key):
@@ -331,6 +364,11 @@ class RaterWindow(QWidget):
             act()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """Closing by any way (the window manager's button, Alt+F4) asks first, as Esc does."""
+        if not self._leaving:
+            event.ignore()
+            self.leave()
+            return
         self._save_comment()
         self.closed.emit()
         super().closeEvent(event)

@@ -12,6 +12,7 @@ from datetime import datetime
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -144,6 +145,7 @@ class SurveyView(QWidget):
         self.workspace = workspace
         self.results: SurveyResults | None = None
         self.rater_window: RaterWindow | None = None
+        self._hidden: list[QWidget] = []  # windows hidden while a rater rates here
         self.task: ProgressTask | None = None  # the background computation running now, if any
 
         # -- left: surveys, creation, raters
@@ -433,14 +435,24 @@ class SurveyView(QWidget):
             return
 
         def open_window() -> None:
-            self.rater_window = RaterWindow(RaterSession.open(self.workspace, survey.name, rater.name), self)
-            self.rater_window.closed.connect(self._rater_window_closed)
-            self.rater_window.show_full_screen()
+            """The rater window alone: every other window of the app hides until the session
+            ends, so nothing of the workspace (samples, sources, review) is in reach."""
+            window = RaterWindow(RaterSession.open(self.workspace, survey.name, rater.name))
+            window.closed.connect(self._rater_window_closed)
+            self.rater_window = window
+            self._hidden = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w is not window]
+            window.show_full_screen(self.window().screen())
+            for w in self._hidden:
+                w.hide()
 
         self._run(open_window)
 
     @Slot()
     def _rater_window_closed(self) -> None:
+        """The session ended: the app comes back as it was."""
+        for w in self._hidden:
+            w.show()
+        self._hidden = []
         self.refresh_progress()
 
     # -- results (computed off the GUI thread) --------------------------------------------

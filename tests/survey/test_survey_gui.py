@@ -40,6 +40,13 @@ def _window(qtbot, ws, rater="dr-a"):
     return win
 
 
+def _end(qtbot, win: RaterWindow) -> None:
+    """Leave the rater window as a rater does: Esc, then Yes."""
+    qtbot.keyClick(win, Qt.Key.Key_Escape)
+    qtbot.keyClick(win.leave_box, Qt.Key.Key_Y)
+    qtbot.waitUntil(lambda: not win.isVisible())
+
+
 def _texts(win: QWidget) -> list[str]:
     out = []
     for w in [win] + win.findChildren(QWidget):
@@ -101,7 +108,7 @@ def test_keys_back_and_resume(qtbot, ws, survey):
     win.comment.returnPressed.emit()
     assert _stored(ws, win)[third].comment == "blurry rim"
     _assert_blinded(win, ws, survey)
-    win.close()
+    _end(qtbot, win)
 
     again = _window(qtbot, ws)  # reopening resumes at the first unanswered item
     assert again.progress.text() == "3 / 30" and again.session.current.item_id == third
@@ -158,7 +165,7 @@ def test_rater_window_offers_no_way_to_files(qtbot, ws, survey):
     assert all(lab.textFormat() == Qt.TextFormat.PlainText and not lab.openExternalLinks() for lab in labels)
     assert "Rater: <a href='file:///'>dr-link</a>" in [lab.text() for lab in labels]  # shown, not a link
     assert not win.actions() and not any(w.actions() for w in widgets)  # no shortcuts beyond the keys
-    win.close()
+    _end(qtbot, win)
 
 
 def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
@@ -194,7 +201,7 @@ def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
     view.rater_list.setCurrentRow(0)
     view.start_rating()
     assert view.rater_window is not None and view.rater_window.isVisible()
-    view.rater_window.close()
+    _end(qtbot, view.rater_window)
     view.show_results()
     qtbot.waitUntil(lambda: view.results is not None, timeout=30000)
     res = compute_results(ws, survey)
@@ -245,7 +252,7 @@ def test_rater_list_is_live_and_keeps_its_selection(qtbot, ws, survey):
     view.rater_list.setCurrentRow(1)
     view.start_rating()
     qtbot.keyClick(view.rater_window, Qt.Key.Key_1)
-    view.rater_window.close()
+    _end(qtbot, view.rater_window)
     assert view.rater_list.currentRow() == 1 and view.rater_list.item(1).text().startswith("dr-b: 0 / 30")
     view.progress_timer.setInterval(50)
     view.show()  # the poll runs while the tab shows: answers given on the web appear by themselves
@@ -326,7 +333,7 @@ sv.add_rater(ws, sv.create_survey(ws, sv.SurveyConfig("fs", {"real": 2})), "dr")
 app = QApplication([])
 win = RaterWindow(sv.RaterSession.open(ws, "fs", "dr"))
 win.show_full_screen()
-QTimer.singleShot(800, app.quit)
+QTimer.singleShot(800, app.exit)  # exit: quit() asks the window to close, and it asks the rater first
 app.exec()
 g, s = win.geometry(), app.primaryScreen().geometry()
 print("GEOMETRY", g.x(), g.y(), g.width(), g.height(), s.width(), s.height())
