@@ -49,6 +49,7 @@ from diffgen_gui.survey_rater import RaterWindow
 from diffgen_gui.tasks import ProgressTask, run_with_progress
 
 PROGRESS_POLL_MS = 2000  # how often the rater list re-reads progress (web raters answer meanwhile)
+LINK_SHOWN_MS = 60_000  # a new web link stays on screen this long at most (issue 32 item 2)
 
 
 def _spin(maximum: int, value: int = 0) -> QSpinBox:
@@ -183,6 +184,7 @@ class SurveyView(QWidget):
         form.addRow(create)
 
         self.rater_list = QListWidget()
+        self.rater_list.currentRowChanged.connect(self._rater_selected)
         self.rater_edit = QLineEdit()
         self.rater_edit.setPlaceholderText("rater name")
         add = QPushButton("Add rater")
@@ -196,8 +198,12 @@ class SurveyView(QWidget):
         self.base_url_edit.setToolTip("Where raters reach 'diffgen survey serve' (host and port it prints)")
         self.link_edit = QLineEdit(readOnly=True)
         self.link_edit.setPlaceholderText("a rater's web link shows here once, when issued")
+        self._link_owner: int | None = None  # the rater whose link the field shows
+        self.link_timer = QTimer(self, singleShot=True, interval=LINK_SHOWN_MS)
+        self.link_timer.timeout.connect(self.clear_link)
         copy = QPushButton("Copy")
-        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.link_edit.text()))
+        copy.setToolTip("Copy the link and take it off the screen")
+        copy.clicked.connect(self.copy_link)
         rater_box = QGroupBox("Raters")
         rl = QVBoxLayout(rater_box)
         rl.addWidget(self.rater_list)
@@ -298,6 +304,7 @@ class SurveyView(QWidget):
         self._survey_changed(self.survey_combo.currentText())
 
     def _survey_changed(self, name: str) -> None:
+        self.clear_link()
         self.rater_list.clear()
         self.results = None
         if not name:
@@ -352,6 +359,7 @@ class SurveyView(QWidget):
 
     def hideEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self.progress_timer.stop()
+        self.clear_link()  # leaving the tab leaves no link behind
         super().hideEvent(event)
 
     # -- actions ---------------------------------------------------------------------
@@ -420,11 +428,36 @@ class SurveyView(QWidget):
         tokens = []
         if self._run(lambda: tokens.append(issue_link(self.workspace, rater))):
             self.link_edit.setText(link_url(tokens[0], self.base_url_edit.text().strip() or DEFAULT_BASE_URL))
+            self._link_owner = rater.id
+            self.link_timer.start()
             self.status.setText(
                 f"Web link of {rater.name!r} below: copy it now (it is shown only once) and give "
                 "it to this rater only. Serve the page with 'diffgen survey serve'."
             )
             self.refresh_progress()
+
+    # -- a web link is shown once: copied, timed out, another rater or survey, rating here -----
+    @Slot()
+    def clear_link(self) -> None:
+        """Take the link off the screen (its token is stored only as a hash: it is gone for good)."""
+        self.link_timer.stop()
+        self.link_edit.clear()
+        self._link_owner = None
+
+    @Slot()
+    def copy_link(self) -> None:
+        if not self.link_edit.text():
+            self.status.setText("No link to copy: a link shows once, when issued (New web link issues another).")
+            return
+        QGuiApplication.clipboard().setText(self.link_edit.text())
+        self.clear_link()
+        self.status.setText("Link copied to the clipboard and taken off the screen. Give it to this rater only.")
+
+    @Slot(int)
+    def _rater_selected(self, _row: int) -> None:
+        selected = self._selected_rater_id()
+        if self._link_owner is not None and selected is not None and selected != self._link_owner:
+            self.clear_link()
 
     def start_rating(self) -> None:
         survey, rater = self._selected_rater()
@@ -433,6 +466,8 @@ class SurveyView(QWidget):
         if rater.simulated:
             self.status.setText("Simulated raters cannot rate.")
             return
+
+        self.clear_link()
 
         def open_window() -> None:
             """The rater window alone: every other window of the app hides until the session

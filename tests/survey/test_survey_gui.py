@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QKeySequence
+from PySide6.QtGui import QColor, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QDialog, QLabel, QMenu, QPushButton, QWidget
 
 from backend import survey as sv
@@ -238,6 +238,37 @@ def _three_raters(ws, survey, view):
         view.add_rater()
     sv.simulate_raters(ws, survey, 1, seed=1)
     view.refresh_progress()
+
+
+def test_a_web_link_is_shown_once_then_cleared(qtbot, ws, survey):
+    """Copied, timed out, another rater selected, the tab left or rating started here: the
+    link leaves the field (issue 32 item 2; before, it stayed there for anyone to read)."""
+    view = SurveyView(ws)
+    qtbot.addWidget(view)
+    view.survey_combo.setCurrentText("pilot")
+    _three_raters(ws, survey, view)
+    link = view.link_edit.text()
+    assert verify_token(ws, survey, link.rsplit("/", 1)[1]).rater.name == "dr-b"
+    view.copy_link()
+    assert QGuiApplication.clipboard().text() == link and view.link_edit.text() == ""
+    assert "taken off the screen" in view.status.text()
+    view.rater_list.setCurrentRow(1)  # dr-b
+    view.new_link()
+    assert view.link_edit.text().startswith("http") and view.link_timer.isActive()
+    view.rater_list.setCurrentRow(0)  # another rater
+    assert view.link_edit.text() == ""
+    view.link_timer.setInterval(50)
+    view.new_link()
+    assert view.link_edit.text()
+    qtbot.waitUntil(lambda: view.link_edit.text() == "", timeout=2000)  # shown for a while only
+    view.new_link()
+    view.show()
+    view.hide()
+    assert view.link_edit.text() == ""
+    view.new_link()
+    view.start_rating()
+    assert view.link_edit.text() == ""
+    _end(qtbot, view.rater_window)
 
 
 def test_rater_list_is_live_and_keeps_its_selection(qtbot, ws, survey):
