@@ -65,6 +65,8 @@ class SurveyResults:
     detection: list[tuple[str, str, BinaryStats]] = field(default_factory=list)  # rater, comparison
     pairwise: list[tuple[str, str, str, KappaResult]] = field(default_factory=list)  # a, b, question
     fleiss: list[tuple[str, int, KappaResult]] = field(default_factory=list)  # question, raters
+    n_boot: int = 2000  # bootstrap resamples of the items behind every kappa interval
+    seed: int = 0  # of the bootstrap's generator (stated in the report)
 
     @property
     def any_simulated(self) -> bool:
@@ -128,7 +130,7 @@ def compute_results(ws: Workspace, survey: Survey, n_boot: int = 2000, seed: int
     answers = _answers(ws, survey)
     by_rater = {r.id: [a for a in answers if a["rater_id"] == r.id] for r in raters(ws, survey)}
     active = [r for r in raters(ws, survey) if by_rater[r.id]]
-    res = SurveyResults(survey, labels, active, per_kind, {})
+    res = SurveyResults(survey, labels, active, per_kind, {}, n_boot=n_boot, seed=seed)
     for r in active:
         res.tables[r.display_name] = table7(by_rater[r.id], labels)
         if "real" in labels and len(labels) > 1:
@@ -221,8 +223,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
             "Sensitivity [95% CI]",
             "Specificity [95% CI]",
             "Kappa (SE)",
-            "Analytic 95% CI",
-            "Bootstrap 95% CI",
+            "Kappa 95% CI",
             "Reading",
         ]
         rows = [
@@ -237,7 +238,6 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
                 f"{_f(b.sensitivity)} {_ci(b.sensitivity_ci)}",
                 f"{_f(b.specificity)} {_ci(b.specificity_ci)}",
                 f"{_f(b.kappa.kappa)} ({_f(b.kappa.se)})",
-                _ci(b.kappa.ci_analytic),
                 _ci(b.kappa.ci_bootstrap),
                 b.kappa.reading,
             ]
@@ -246,7 +246,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
         lines += markdown_table(hdr, rows) + [""]
     lines += ["## Agreement between raters", ""]
     if res.pairwise:
-        hdr = ["Rater A", "Rater B", "Question", "Kappa", "n", "Analytic 95% CI", "Bootstrap 95% CI", "Reading"]
+        hdr = ["Rater A", "Rater B", "Question", "Kappa", "n", "95% CI", "Reading"]
         rows = [
             [
                 a,
@@ -254,7 +254,6 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
                 f"{QUESTION_TITLES[q]} ({_weights_name(k.weights)})",
                 _f(k.kappa),
                 k.n,
-                _ci(k.ci_analytic),
                 _ci(k.ci_bootstrap),
                 k.reading,
             ]
@@ -265,7 +264,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
     else:
         lines += ["Fewer than two raters have answered: no between-rater agreement yet.", ""]
     if res.fleiss:
-        hdr = ["Question", "Raters", "Items", "Fleiss' kappa", "SE under H0", "p (kappa = 0)", "Bootstrap 95% CI", "Reading"]
+        hdr = ["Question", "Raters", "Items", "Fleiss' kappa", "SE under H0", "p (kappa = 0)", "95% CI", "Reading"]
         rows = [
             [QUESTION_TITLES[q], m, k.n, _f(k.kappa), _f(k.se), _f(k.p_value, 4), _ci(k.ci_bootstrap), k.reading]
             for q, m, k in res.fleiss
@@ -279,8 +278,10 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
         "",
         "- Cohen's kappa: unweighted for real/fake; for the ordinal quality scale (good < moderate < "
         "poor) also linear and quadratic weights, as scikit-learn's `cohen_kappa_score`.",
-        "- Analytic CI: kappa ± 1.96 SE with the large-sample SE of Fleiss, Cohen & Everitt (1969). "
-        "Bootstrap CI: 2.5/97.5 percentiles over items resampled with replacement (seeded).",
+        f"- 95% CIs of kappa: percentile bootstrap (2.5/97.5 percentiles of {res.n_boot} resamples of the "
+        f"items with replacement, numpy generator seeded with {res.seed}); made of kappa values, they stay "
+        "within [-1, 1]. SE: the large-sample SE of Fleiss, Cohen & Everitt (1969), not used for an "
+        "interval (kappa ± 1.96 SE can pass 1).",
         "- Fleiss' kappa (1971) as statsmodels' `fleiss_kappa`; the SE under chance agreement "
         "(Fleiss, Nee & Landis 1979) gives the test of kappa = 0, the bootstrap gives the interval.",
         "- Proportions: Wilson score intervals.",
@@ -395,19 +396,14 @@ def write_report(
             *b.specificity_ci,
             b.kappa.kappa,
             b.kappa.se,
-            *b.kappa.ci_analytic,
             *b.kappa.ci_bootstrap,
             b.kappa.reading,
         ]
         for r, c, b in res.detection
     ]
     agr = [
-        [a, b, q, _weights_name(k.weights), "cohen", k.n, k.kappa, *k.ci_analytic, *k.ci_bootstrap, k.reading]
-        for a, b, q, k in res.pairwise
-    ] + [
-        [f"{m} raters", "", q, "unweighted", "fleiss", k.n, k.kappa, *k.ci_analytic, *k.ci_bootstrap, k.reading]
-        for q, m, k in res.fleiss
-    ]
+        [a, b, q, _weights_name(k.weights), "cohen", k.n, k.kappa, *k.ci_bootstrap, k.reading] for a, b, q, k in res.pairwise
+    ] + [[f"{m} raters", "", q, "unweighted", "fleiss", k.n, k.kappa, *k.ci_bootstrap, k.reading] for q, m, k in res.fleiss]
     files["report.md"] = atomic_write_text(out / "report.md", results_markdown(res, figures))
     tables = {
         "table7.csv": (["rater"] + TABLE7_HEADER, t7),
@@ -430,8 +426,6 @@ def write_report(
                 "specificity_hi",
                 "kappa",
                 "kappa_se",
-                "kappa_ci_lo",
-                "kappa_ci_hi",
                 "kappa_boot_lo",
                 "kappa_boot_hi",
                 "reading",
@@ -447,8 +441,6 @@ def write_report(
                 "statistic",
                 "n",
                 "kappa",
-                "ci_lo",
-                "ci_hi",
                 "boot_lo",
                 "boot_hi",
                 "reading",
