@@ -186,7 +186,8 @@ class SurveyView(QWidget):
         self.rater_list = QListWidget()
         self.rater_list.currentRowChanged.connect(self._rater_selected)
         self.rater_edit = QLineEdit()
-        self.rater_edit.setPlaceholderText("rater name")
+        self.rater_edit.setPlaceholderText("rater name (Enter: start rating as this rater)")
+        self.rater_edit.returnPressed.connect(self.rate_as_named)
         add = QPushButton("Add rater")
         add.clicked.connect(self.add_rater)
         self.rate_button = QPushButton("Start rating as selected rater…")
@@ -418,6 +419,22 @@ class SurveyView(QWidget):
             self.rater_edit.clear()
             self.refresh_progress()
             self._issue_link(made[0])
+
+    @Slot()
+    def rate_as_named(self) -> None:
+        """Enter in the name field: rate as that rater, added first when new (issue 32 item 9)."""
+        survey, name = self._selected(), self.rater_edit.text().strip()
+        if survey is None or not name:
+            return
+        known = {r.name: r.id for r in raters(self.workspace, survey)}
+        if name not in known:
+            self.add_rater()
+            known = {r.name: r.id for r in raters(self.workspace, survey)}
+        if name in known:
+            self.rater_edit.clear()
+            row = [self.rater_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.rater_list.count())]
+            self.rater_list.setCurrentRow(row.index(known[name]))
+            self.start_rating()
 
     def new_link(self) -> None:
         survey, rater = self._selected_rater()

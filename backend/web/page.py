@@ -260,7 +260,11 @@ function give(question, value) {
   render();
 }
 
+const COMMENT_DEBOUNCE_MS = 500;  // a pause in typing this long saves the comment
+let commentTimer = 0;
+
 function saveComment() {
+  clearTimeout(commentTimer);
   if (state.submitted || finished()) return;
   const it = current();
   const text = $("comment").value.trim();
@@ -332,9 +336,14 @@ document.addEventListener("DOMContentLoaded", () => {
   tap($("yes"), confirmSubmit);
   tap($("no"), () => $("confirm").close());
   $("comment").addEventListener("change", saveComment);
+  $("comment").addEventListener("input", () => {  // typed text is saved as it is typed
+    clearTimeout(commentTimer);
+    commentTimer = setTimeout(saveComment, COMMENT_DEBOUNCE_MS);
+  });
   document.addEventListener("keydown", onKey);
   window.addEventListener("beforeunload", (ev) => {
-    if ([...pending.values()].some((n) => n > 0)) { ev.preventDefault(); ev.returnValue = ""; }
+    const unsent = !finished() && !state.submitted && $("comment").value.trim() !== current().answer.comment;
+    if (unsent || [...pending.values()].some((n) => n > 0)) { ev.preventDefault(); ev.returnValue = ""; }
   });
   load();
 });

@@ -271,6 +271,22 @@ def test_a_web_link_is_shown_once_then_cleared(qtbot, ws, survey):
     _end(qtbot, view.rater_window)
 
 
+def test_enter_in_the_rater_name_starts_rating(qtbot, ws, survey):
+    view = SurveyView(ws)
+    qtbot.addWidget(view)
+    view.survey_combo.setCurrentText("pilot")
+    qtbot.keyClicks(view.rater_edit, "dr-new")
+    qtbot.keyClick(view.rater_edit, Qt.Key.Key_Return)  # a new rater: added, then rating starts
+    assert view.rater_window is not None and view.rater_window.isVisible()
+    assert view.rater_window.session.rater.name == "dr-new" and view.link_edit.text() == ""
+    _end(qtbot, view.rater_window)
+    qtbot.keyClicks(view.rater_edit, "dr-new")
+    qtbot.keyClick(view.rater_edit, Qt.Key.Key_Return)  # a known rater: rating resumes
+    assert view.rater_window.isVisible() and view.rater_window.session.rater.name == "dr-new"
+    assert [r.name for r in sv.raters(ws, survey)] == ["dr-new"]
+    _end(qtbot, view.rater_window)
+
+
 def test_rater_list_is_live_and_keeps_its_selection(qtbot, ws, survey):
     view = SurveyView(ws)
     qtbot.addWidget(view)
