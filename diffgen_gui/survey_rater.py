@@ -314,6 +314,7 @@ class RaterWindow(QWidget):
                 "final) or ← to go back and change an answer."
             )
         else:
+            s.mark_shown()
             self.image.show_pixmap(QPixmap(str(s.current.image_path)))
             self.mask_picture.show_pixmap(QPixmap(str(s.current.mask_path)))
         ans = s.answer() if not finished else None

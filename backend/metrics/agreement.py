@@ -323,3 +323,38 @@ def binary_stats(truth: Sequence[bool], called: Sequence[bool], n_boot: int = 20
         wilson_ci(tn, tn + fp),
         kappa,
     )
+
+
+def krippendorff_alpha(ratings: np.ndarray, categories: Sequence, level: str = "nominal") -> float:
+    """Krippendorff's alpha of a raters x units matrix of labels (None: not rated).
+
+    ``level`` 'nominal' (any difference counts 1) or 'ordinal' (``categories`` in rank order;
+    the squared distance of Krippendorff's ordinal metric, from the marginal counts between
+    two ranks). Units with fewer than two ratings are not pairable and are left out; alpha
+    is NaN when all pairable values are the same. Follows Krippendorff (2011), "Computing
+    Krippendorff's alpha-reliability", through the coincidence matrix.
+    """
+    if level not in ("nominal", "ordinal"):
+        raise ValueError(f"level must be 'nominal' or 'ordinal', not {level!r}")
+    index = {c: i for i, c in enumerate(categories)}
+    k = len(index)
+    coincidence = np.zeros((k, k))
+    for unit in np.asarray(ratings, dtype=object).T:
+        codes = _codes([v for v in unit if v is not None], index)
+        m = len(codes)
+        if m < 2:
+            continue
+        counts = np.bincount(codes, minlength=k).astype(float)
+        coincidence += (np.outer(counts, counts) - np.diag(counts)) / (m - 1)
+    n_c = coincidence.sum(1)
+    n = n_c.sum()
+    if level == "nominal":
+        delta = 1.0 - np.eye(k)
+    else:
+        cum = np.concatenate([[0.0], np.cumsum(n_c)])
+        i, j = np.indices((k, k))
+        lo, hi = np.minimum(i, j), np.maximum(i, j)
+        delta = (cum[hi + 1] - cum[lo] - (n_c[i] + n_c[j]) / 2) ** 2
+    observed = (coincidence * delta).sum()
+    expected = (np.outer(n_c, n_c) * delta).sum() / (n - 1) if n > 1 else 0.0
+    return float(1.0 - observed / expected) if expected > 0 else float("nan")

@@ -205,7 +205,9 @@ def create_survey(
     base = min(min(img.shape[:2]) for img, _ in pairs)
     size = config.size or min(MAX_SIZE, base)
     # Code order is random and tells nothing of the kind; everything below follows it.
-    by_code = sorted(zip(new_codes(len(drawn)), range(len(drawn))))
+    repeats = _repeats(len(drawn), config.repeat_share)
+    codes = new_codes(len(drawn) + len(repeats))  # all distinct, repeats' included
+    by_code = sorted(zip(codes[: len(drawn)], range(len(drawn))))
     folder = f"surveys/{name}-{secrets.token_hex(3)}"
     params = {
         "counts": counts,
@@ -218,6 +220,8 @@ def create_survey(
         "only_passed": config.only_passed,
         "gates": _gate_record(ws, drawn, failed) if config.only_passed else None,
     }
+    params["repeat_share"] = config.repeat_share
+    params["repeats"] = len(repeats)
     rows = []
     try:  # files first, then the rows that make them visible, in one transaction
         for done, (code, idx) in enumerate(by_code):
@@ -231,20 +235,41 @@ def create_survey(
             rows.append((kind, cand["image_id"], cand["sample_id"], image_rel, mask_rel, code))
             if progress:
                 progress(done + 1, len(drawn), "writing blinded copies")
+        firsts = [rows[n] for n, (_, idx) in enumerate(by_code) if idx in repeats]
+        second = _repeat_copies(ws, folder, firsts, codes[len(drawn) :])
         with ws.transaction() as c:
             sid = c.execute(
                 "INSERT INTO surveys (name, seed, params_json, created_at) VALUES (?,?,?,?)",
                 (name, seed, json.dumps(params), now()),
             ).lastrowid
-            c.executemany(
-                "INSERT INTO survey_items (survey_id, truth, image_id, sample_id, image_path,"
-                " mask_path, code) VALUES (?,?,?,?,?,?,?)",
-                [(sid, *r) for r in rows],
+            insert = (
+                "INSERT INTO survey_items (survey_id, truth, image_id, sample_id, image_path, mask_path, code, repeat_of)"
+                " VALUES (?,?,?,?,?,?,?,(SELECT id FROM survey_items WHERE survey_id = ? AND code = ?))"
             )
+            c.executemany(insert, [(sid, *r, sid, None) for r in rows])
+            c.executemany(insert, [(sid, *r, sid, first) for first, r in second])
     except BaseException:
         shutil.rmtree(ws.path(folder), ignore_errors=True)
         raise
     return get_survey(ws, name)
+
+
+def _repeats(n: int, share: float) -> set[int]:
+    """Which of ``n`` drawn items are shown twice (from :mod:`secrets`, like the codes)."""
+    chosen = secrets.SystemRandom().sample(range(n), round(n * float(share)))
+    return set(chosen)
+
+
+def _repeat_copies(ws: Workspace, folder: str, originals: list[tuple], codes: list[str]) -> list[tuple[str, tuple]]:
+    """(first showing's code, row) of each repeat: the same bytes under a code of its own,
+    so the second showing cannot be told from a new item by its name or address."""
+    out = []
+    for (kind, image_id, sample_id, image_rel, mask_rel, code), new in zip(originals, codes):
+        rel = f"{folder}/{new}.png", f"{folder}/{new}_mask.png"
+        for src, dst in zip((image_rel, mask_rel), rel):
+            atomic_write_bytes(ws.path(dst), ws.path(src).read_bytes())
+        out.append((code, (kind, image_id, sample_id, *rel, new)))
+    return out
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from backend.reports import markdown_table
 from backend.reports.csvio import write_csv
 from backend.reports.figures import new_figure, png_bytes
 from backend.survey import QUALITY, QUESTIONS, REAL_FAKE, Rater, Survey, answer_rows, raters
+from backend.survey.model import distinct_per_kind
+from backend.survey.reading import SPEED_FLOOR_S, RaterTiming, alphas, intra_rater, order_rows, timing, timing_rows
 from backend.words import counted
 from backend.workspace.store import Workspace
 
@@ -67,6 +69,10 @@ class SurveyResults:
     fleiss: list[tuple[str, int, KappaResult]] = field(default_factory=list)  # question, raters
     n_boot: int = 2000  # bootstrap resamples of the items behind every kappa interval
     seed: int = 0  # of the bootstrap's generator (stated in the report)
+    timing: list[RaterTiming] = field(default_factory=list)
+    floor_s: float = SPEED_FLOOR_S
+    intra: list[tuple[str, str, int, KappaResult]] = field(default_factory=list)  # rater, question, gap
+    alphas: list[tuple[str, str, int, float]] = field(default_factory=list)  # question, level, raters, alpha
 
     @property
     def any_simulated(self) -> bool:
@@ -79,7 +85,7 @@ def _answers(ws: Workspace, survey: Survey) -> list[dict]:
         for r in ws.query(
             "SELECT a.rater_id, a.item_id, a.image_quality, a.mask_quality, a.real_fake, i.truth"
             " FROM survey_answers a JOIN survey_items i ON i.id = a.item_id"
-            " WHERE i.survey_id = ? ORDER BY a.rater_id, a.item_id",
+            " WHERE i.survey_id = ? AND i.repeat_of IS NULL ORDER BY a.rater_id, a.item_id",  # repeats: intra-rater only
             (survey.id,),
         )
     ]
@@ -119,18 +125,20 @@ def _detection(answers: list[dict], labels: dict[str, str], n_boot: int, seed: i
     return out
 
 
-def compute_results(ws: Workspace, survey: Survey, n_boot: int = 2000, seed: int = 0) -> SurveyResults:
-    """Every number of the report from the stored answers (seeded bootstrap: reproducible)."""
+def compute_results(
+    ws: Workspace, survey: Survey, n_boot: int = 2000, seed: int = 0, floor_s: float = SPEED_FLOOR_S
+) -> SurveyResults:
+    """Every number of the report from the stored answers (seeded bootstrap: reproducible).
+    Second showings of repeated items count only in the intra-rater agreement."""
     labels = dict(survey.labels)
-    per_kind = {
-        r[0]: r[1] for r in ws.query("SELECT truth, COUNT(*) FROM survey_items WHERE survey_id = ? GROUP BY truth", (survey.id,))
-    }
+    per_kind = distinct_per_kind(ws, survey)
     for kind in per_kind:
         labels.setdefault(kind, kind)
     answers = _answers(ws, survey)
     by_rater = {r.id: [a for a in answers if a["rater_id"] == r.id] for r in raters(ws, survey)}
     active = [r for r in raters(ws, survey) if by_rater[r.id]]
-    res = SurveyResults(survey, labels, active, per_kind, {}, n_boot=n_boot, seed=seed)
+    res = SurveyResults(survey, labels, active, per_kind, {}, n_boot=n_boot, seed=seed, floor_s=floor_s)
+    res.timing, res.intra, res.alphas = timing(ws, survey, floor_s), intra_rater(ws, survey, n_boot, seed), alphas(ws, survey)
     for r in active:
         res.tables[r.display_name] = table7(by_rater[r.id], labels)
         if "real" in labels and len(labels) > 1:
@@ -272,6 +280,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
         lines += ["Fleiss' kappa over the items every rater answered.", ""] + markdown_table(hdr, rows) + [""]
     for name, rel in (figures or {}).items():
         lines += [f"![{name}]({rel})", ""]
+    lines += _reading_markdown(res)
     lines += ["## Limitations", "", _real_items_note(s), ""]
     lines += [
         "## Methods",
@@ -290,6 +299,44 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
         "",
     ]
     return "\n".join(lines)
+
+
+def _reading_markdown(res: SurveyResults) -> list[str]:
+    """Krippendorff's alpha, intra-rater agreement, order and time per item."""
+    lines = []
+    if res.alphas:
+        hdr = ["Question", "Level", "Raters", "Krippendorff's alpha"]
+        rows = [[QUESTION_TITLES[q], level, m, _f(a)] for q, level, m, a in res.alphas]
+        lines += ["Krippendorff's alpha over every answer given (missing answers allowed).", ""]
+        lines += markdown_table(hdr, rows) + [""]
+    lines += ["## Agreement of each rater with themselves", ""]
+    if res.intra:
+        hdr = ["Rater", "Question", "Pairs", "Min. gap (items)", "Cohen's kappa", "95% CI", "Reading"]
+        rows = [
+            [r, f"{QUESTION_TITLES[q]} ({_weights_name(k.weights)})", k.n, gap, _f(k.kappa), _ci(k.ci_bootstrap), k.reading]
+            for r, q, gap, k in res.intra
+        ]
+        lines += [
+            f"{res.survey.params.get('repeats', 0)} items were shown twice, the first time in the first half of "
+            "each rater's order and again in the second half; these second showings count here only.",
+            "",
+        ]
+        lines += markdown_table(hdr, rows) + [""]
+    else:
+        lines += ["No item was shown twice (`--repeat-share` 0): no intra-rater agreement.", ""]
+    lines += [
+        "## How the rating was done",
+        "",
+        "Each rater saw the items in an order of their own, drawn from a seed made by `secrets` and "
+        "recorded (order.csv lists every position). Time per item: seconds from the item's first "
+        "showing to the first answer (timing.csv: every item's times and changed answers).",
+        "",
+    ]
+    if res.timing:
+        hdr = ["Rater", "Items timed", "Median s per item", "Answers changed", f"Faster than {res.floor_s:g} s"]
+        rows = [[t.rater, t.timed, _f(t.median_s, 1), t.changed, "YES: check" if t.too_fast else "no"] for t in res.timing]
+        lines += markdown_table(hdr, rows) + [""]
+    return lines
 
 
 def _real_items_note(s: Survey) -> str:
@@ -359,7 +406,16 @@ def ratings_figure(res: SurveyResults) -> bytes | None:
 
 
 FIGURES = ("confusion.png", "ratings_by_kind.png")  # written when there are answers to draw
-REPORT_FILES = ("report.md", "table7.csv", "detection.csv", "agreement.csv", "answers.csv", *FIGURES)
+REPORT_FILES = (
+    "report.md",
+    "table7.csv",
+    "detection.csv",
+    "agreement.csv",
+    "answers.csv",
+    "order.csv",
+    "timing.csv",
+    *FIGURES,
+)
 
 
 def write_report(
@@ -448,6 +504,11 @@ def write_report(
             agr,
         ),
         "answers.csv": answer_rows(ws, survey, with_truth=True),
+        "order.csv": (["rater", "order_seed", "position", "item", "second_showing"], order_rows(ws, survey)),
+        "timing.csv": (
+            ["rater", "item", "shown_at", "first_answered_at", "answered_at", "changes", "seconds_to_answer"],
+            timing_rows(ws, survey),
+        ),
     }
     for name, (header, rows) in tables.items():
         files[name] = write_csv(out / name, header, rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import zlib
+import secrets
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,19 +22,20 @@ from backend.survey.model import (
 from backend.workspace.store import Workspace, now
 
 
-def name_seed(name: str) -> int:
-    """Default order seed of a rater: from the name, so re-adding a rater gives the same order."""
-    return zlib.crc32(name.encode())
+def new_order_seed() -> int:
+    """A rater's order seed: from :mod:`secrets` (nobody can work out a rater's order from
+    their name), recorded with the rater so the order can be shown and repeated."""
+    return secrets.randbits(31)
 
 
 def add_rater(ws: Workspace, survey: Survey, name: str, seed: int | None = None, simulated: bool = False) -> Rater:
-    """Register a rater; their item order is seeded by ``seed`` (default: from the name)."""
+    """Register a rater; their item order is seeded by ``seed`` (default: a random one, recorded)."""
     name = name.strip()
     if not name:
         raise BadInputError("a rater needs a name")
     if ws.query("SELECT 1 FROM raters WHERE survey_id = ? AND name = ?", (survey.id, name)):
         raise BadInputError(f"survey {survey.name!r} already has a rater named {name!r}")
-    seed = name_seed(name) if seed is None else int(seed)
+    seed = new_order_seed() if seed is None else int(seed)
     with ws.transaction() as c:
         c.execute(
             "INSERT INTO raters (survey_id, name, seed, simulated) VALUES (?,?,?,?)", (survey.id, name, seed, int(simulated))
@@ -46,10 +47,21 @@ def rater_order(ws: Workspace, survey: Survey, rater: Rater) -> list[int]:
     """The item ids in the order this rater sees them (same every time).
 
     Item ids follow the random codes, not the kind, so this order reveals nothing either.
+    With repeats, the first showings of the repeated items fall in the first half, their
+    repeats in the second, each half shuffled: the two showings of an item are apart.
     """
-    ids = [r[0] for r in ws.query("SELECT id FROM survey_items WHERE survey_id = ? ORDER BY id", (survey.id,))]
-    perm = np.random.default_rng([survey.seed, rater.seed]).permutation(len(ids))
-    return [ids[i] for i in perm]
+    rows = ws.query("SELECT id, repeat_of FROM survey_items WHERE survey_id = ? ORDER BY id", (survey.id,))
+    rng = np.random.default_rng([survey.seed, rater.seed])
+    repeat_of = {r[0]: r[1] for r in rows if r[1] is not None}
+    if not repeat_of:
+        return [rows[i][0] for i in rng.permutation(len(rows))]
+    firsts = set(repeat_of.values())
+    others = [r[0] for r in rows if r[0] not in firsts and r[0] not in repeat_of]
+    others = [others[i] for i in rng.permutation(len(others))]
+    half = max(len(firsts), (len(rows) + 1) // 2)
+    front = sorted(firsts) + others[: half - len(firsts)]
+    back = others[half - len(firsts) :] + sorted(repeat_of)
+    return [front[i] for i in rng.permutation(len(front))] + [back[i] for i in rng.permutation(len(back))]
 
 
 def _ensure_open(ws: Workspace, rater_id: int) -> None:
@@ -60,25 +72,34 @@ def _ensure_open(ws: Workspace, rater_id: int) -> None:
         raise WorkspaceError(f"rater {row[0]['name']!r} has submitted; answers can no longer change")
 
 
-def record_answer(ws: Workspace, rater: Rater, item_id: int, question: str, value: str | None) -> None:
-    """Store one answer (or clear it with None) and commit before returning."""
+def record_answer(
+    ws: Workspace, rater: Rater, item_id: int, question: str, value: str | None, shown_at: str | None = None
+) -> None:
+    """Store one answer (or clear it with None) and commit before returning. ``shown_at``:
+    when the item was first shown (kept from the first answer on)."""
     value = check_value(question, value)
-    _set_column(ws, rater, item_id, question, value)
+    _set_column(ws, rater, item_id, question, value, shown_at)
 
 
-def record_comment(ws: Workspace, rater: Rater, item_id: int, comment: str) -> None:
-    _set_column(ws, rater, item_id, "comment", comment.strip())
+def record_comment(ws: Workspace, rater: Rater, item_id: int, comment: str, shown_at: str | None = None) -> None:
+    _set_column(ws, rater, item_id, "comment", comment.strip(), shown_at)
 
 
-def _set_column(ws: Workspace, rater: Rater, item_id: int, column: str, value) -> None:
+def _set_column(ws: Workspace, rater: Rater, item_id: int, column: str, value, shown_at: str | None) -> None:
+    """One column of a rater's answer row, with the times of issue 32 item 7: the first
+    showing and first answer are kept once set; a changed answer counts in ``changes``."""
     # ``column`` is one of a fixed set of names checked by the callers.
+    answer = column != "comment"
+    changed = f" changes = changes + ({column} IS NOT NULL AND {column} IS NOT excluded.{column})," if answer else ""
+    stamp = now()
     with ws.transaction() as c:
         _ensure_open(ws, rater.id)
         c.execute(
-            f"INSERT INTO survey_answers (rater_id, item_id, {column}, answered_at) VALUES (?,?,?,?)"
-            f" ON CONFLICT(rater_id, item_id) DO UPDATE SET {column} = excluded.{column},"
-            " answered_at = excluded.answered_at",
-            (rater.id, item_id, value, now()),
+            f"INSERT INTO survey_answers (rater_id, item_id, {column}, answered_at, shown_at, first_answered_at)"
+            f" VALUES (?,?,?,?,?,?) ON CONFLICT(rater_id, item_id) DO UPDATE SET{changed} {column} = excluded.{column},"
+            " answered_at = excluded.answered_at, shown_at = COALESCE(shown_at, excluded.shown_at),"
+            " first_answered_at = COALESCE(first_answered_at, excluded.first_answered_at)",
+            (rater.id, item_id, value, stamp, shown_at, stamp if answer and value is not None else None),
         )
 
 
@@ -109,6 +130,7 @@ class RaterSession:
     items: list[BlindItem] = field(default_factory=list)
     answers: dict[int, Answer] = field(default_factory=dict)
     index: int = 0
+    shown: dict[int, str] = field(default_factory=dict)  # item id -> when first shown here
 
     @classmethod
     def open(cls, ws: Workspace, survey_name: str, rater_name: str) -> "RaterSession":
@@ -170,16 +192,22 @@ class RaterSession:
     def progress_text(self) -> str:
         return f"{min(self.index + 1, self.total)} / {self.total}"
 
+    def mark_shown(self, position: int | None = None) -> None:
+        """Note when the item at ``position`` (default: the current one) was first shown; it
+        is stored with the first answer (the time per item of the report)."""
+        item = self.items[position].item_id if position is not None else self.current.item_id
+        self.shown.setdefault(item, now())
+
     def give(self, question: str, value: str) -> None:
         """Record an answer for the current item (committed before returning)."""
         item = self.current.item_id
-        record_answer(self.ws, self.rater, item, question, value)
+        record_answer(self.ws, self.rater, item, question, value, self.shown.get(item))
         ans = self.answers.setdefault(item, Answer())
         setattr(ans, question, check_value(question, value))
 
     def comment(self, text: str) -> None:
         item = self.current.item_id
-        record_comment(self.ws, self.rater, item, text)
+        record_comment(self.ws, self.rater, item, text, self.shown.get(item))
         self.answers.setdefault(item, Answer()).comment = text.strip()
 
     def next(self) -> bool:

@@ -17,7 +17,7 @@ from backend.errors import BadInputError
 from backend.io.files import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from backend.reports.csvio import csv_text, read_csv, write_csv
 from backend.survey.model import CSV_FIELDS, QUESTIONS, Survey, check_value, raters
-from backend.survey.sessions import name_seed
+from backend.survey.sessions import new_order_seed
 from backend.workspace.store import Workspace, inserted_id, now
 
 
@@ -119,7 +119,7 @@ def import_answers_csv(ws: Workspace, survey: Survey, path: str | Path, rater: s
         for who, *_ in rows:
             if who not in ids:
                 ids[who] = inserted_id(
-                    c.execute("INSERT INTO raters (survey_id, name, seed) VALUES (?,?,?)", (survey.id, who, name_seed(who)))
+                    c.execute("INSERT INTO raters (survey_id, name, seed) VALUES (?,?,?)", (survey.id, who, new_order_seed()))
                 )
         c.executemany(
             "INSERT INTO survey_answers (rater_id, item_id, image_quality, mask_quality, real_fake,"

@@ -144,6 +144,9 @@ class RaterService:
         if pos is None:
             return None
         item = seat.session.items[pos]
+        if not mask:  # the page asks for an item's image when it shows the item
+            with seat.lock:
+                seat.session.mark_shown(pos)
         return (item.mask_path if mask else item.image_path).read_bytes()
 
     def answer(self, seat: Seat, code: str, question: str, value: str) -> dict:

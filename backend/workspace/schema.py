@@ -228,6 +228,17 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (sample_id, gate)
     )
     """,
+    # 5 -> 6 (survey reader study, issue 32): how each item was rated and shown twice.
+    # ``shown_at``: when the rater first saw the item; ``first_answered_at``: their first
+    # answer to it; ``changes``: answers changed after being given (``answered_at`` is the
+    # last). ``repeat_of``: an item shown a second time to measure a rater's agreement with
+    # themselves (the first showing's id); repeats are left out of every other statistic.
+    """
+    ALTER TABLE survey_answers ADD COLUMN shown_at TEXT;
+    ALTER TABLE survey_answers ADD COLUMN first_answered_at TEXT;
+    ALTER TABLE survey_answers ADD COLUMN changes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE survey_items ADD COLUMN repeat_of INTEGER REFERENCES survey_items(id)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
