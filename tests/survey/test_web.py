@@ -399,3 +399,20 @@ def test_the_page_says_the_keys_it_binds():
     said = {k for part in hint.split(" · ") for k in part.split(" ", 1)[0].split("/")}
     names = {"←": "ArrowLeft", "→": "ArrowRight"}
     assert {names.get(k, k if len(k) > 1 else k.lower()) for k in said} == set(answers) | set(commands)
+
+
+def test_the_web_page_records_when_an_item_was_first_shown(web_ws):
+    """The page fetches an item's image when it shows the item: that is its first showing,
+    stored with the first answer (issue 32 item 7)."""
+    survey = new_survey(web_ws)
+    rater, token = rater_with_link(web_ws, survey, "dr-timed")
+    r = Rater(TestClient(create_app(web_ws, survey)), token)
+    code = r.codes[0]
+    assert r.get(f"/image/{code}").status_code == 200
+    for q, v in zip(QUESTIONS, ("good", "good", "real")):
+        assert r.answer(code, q, v).status_code == 200
+    assert r.answer(code, "real_fake", "fake").status_code == 200
+    row = web_ws.query(
+        "SELECT shown_at, first_answered_at, answered_at, changes FROM survey_answers WHERE rater_id = ?", (rater.id,)
+    )[0]
+    assert row["shown_at"] <= row["first_answered_at"] <= row["answered_at"] and row["changes"] == 1
