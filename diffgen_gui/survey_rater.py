@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QPixmap, QScreen
+from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QKeyEvent, QKeySequence, QPainter, QPixmap, QScreen
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSizePolicy,
+    QSlider,
     QVBoxLayout,
     QWidget,
 )
@@ -54,11 +55,16 @@ def qt_keys(key: str) -> tuple[int, ...]:
 
 
 class _Picture(QLabel):
-    """A label that keeps its pixmap scaled to fit (aspect kept) as the window resizes."""
+    """A label that fits its pixmap to the window, aspect kept. Enlarged by a whole factor
+    with nearest-neighbour, so every pixel of a small item shows as it is (no smoothing
+    that blurs detail the item never had); only a picture larger than the room shrinks."""
+
+    rescaled = Signal()
 
     def __init__(self):
         super().__init__()
         self._pix = QPixmap()
+        self.magnification = 1.0
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setMinimumSize(200, 200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -72,13 +78,48 @@ class _Picture(QLabel):
         super().resizeEvent(event)
         self._rescale()
 
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        self._rescale()
+
     def _rescale(self) -> None:
         if self._pix.isNull():
             self.clear()
             return
-        self.setPixmap(
-            self._pix.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-        )
+        fit = min(self.width() / self._pix.width(), self.height() / self._pix.height())
+        if fit >= 1:
+            self.magnification = float(int(fit))
+            size = self._pix.size() * int(fit)
+            self.setPixmap(self._pix.scaled(size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+        else:
+            self.magnification = fit
+            self.setPixmap(
+                self._pix.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            )
+        if self.isVisible():  # not while its window is being taken down
+            self.rescaled.emit()
+
+    @property
+    def native(self) -> QSize:
+        return self._pix.size()
+
+
+OVERLAY_COLOUR = QColor(0, 255, 110)  # the mask over the image: a green no polyp has
+
+
+def overlaid(image: QPixmap, mask: QPixmap, opacity: float) -> QPixmap:
+    """``image`` with the mask's foreground painted over it at ``opacity`` (0: the image alone)."""
+    if opacity <= 0 or image.isNull() or mask.isNull():
+        return image
+    tint = QImage(image.size(), QImage.Format.Format_ARGB32)
+    tint.fill(OVERLAY_COLOUR)
+    tint.setAlphaChannel(mask.toImage().convertToFormat(QImage.Format.Format_Grayscale8).scaled(image.size()))
+    out = QPixmap(image)
+    painter = QPainter(out)
+    painter.setOpacity(opacity)
+    painter.drawImage(0, 0, tint)
+    painter.end()
+    return out
 
 
 def _lock_down(window: QWidget) -> None:
@@ -134,11 +175,26 @@ class RaterWindow(QWidget):
         top.addWidget(self.progress)
 
         self.image, self.mask_picture = _Picture(), _Picture()
+        self.image.rescaled.connect(self._say_scale)
         pics = QGridLayout()
         pics.addWidget(QLabel("Image"), 0, 0, Qt.AlignmentFlag.AlignHCenter)
         pics.addWidget(QLabel("Segmentation mask"), 0, 1, Qt.AlignmentFlag.AlignHCenter)
         pics.addWidget(self.image, 1, 0)
         pics.addWidget(self.mask_picture, 1, 1)
+        self.scale_label = QLabel()  # the item's own size and how much it is enlarged
+        self.scale_label.setStyleSheet(f"color: {HINT_COLOUR}; font-size: 11pt;")
+        self.overlay = QSlider(Qt.Orientation.Horizontal)
+        self.overlay.setRange(0, 100)
+        self.overlay.setMinimumWidth(180)
+        self.overlay.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the answers
+        self.overlay.setToolTip("Opacity of the mask drawn over the image")
+        self.overlay.valueChanged.connect(self._show_pictures)
+        self.overlay_label = QLabel()
+        view_row = QHBoxLayout()
+        view_row.addWidget(self.scale_label, 1)
+        view_row.addWidget(self.overlay_label)
+        view_row.addWidget(self.overlay)
+        pics.addLayout(view_row, 2, 0, 1, 2)
         self.done_label = QLabel()
         self.done_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.done_label.setWordWrap(True)
@@ -315,8 +371,7 @@ class RaterWindow(QWidget):
             )
         else:
             s.mark_shown()
-            self.image.show_pixmap(QPixmap(str(s.current.image_path)))
-            self.mask_picture.show_pixmap(QPixmap(str(s.current.mask_path)))
+            self._show_pictures()
         ans = s.answer() if not finished else None
         for q, buttons in self.buttons.items():
             for value, b in buttons.items():
@@ -327,6 +382,24 @@ class RaterWindow(QWidget):
         self.back_button.setEnabled(not s.submitted and s.index > 0)
         self.next_button.setEnabled(not finished)
         self.submit_button.setEnabled(not s.submitted and s.complete_count == s.total)
+
+    @Slot()
+    def _show_pictures(self) -> None:
+        """The current item's image (with the mask over it at the slider's opacity) and mask,
+        and a line that says at what size they are shown."""
+        if self.session.finished() or self.session.submitted:
+            return
+        image, mask = QPixmap(str(self.session.current.image_path)), QPixmap(str(self.session.current.mask_path))
+        opacity = self.overlay.value()
+        self.overlay_label.setText(f"Mask over image: {opacity}%")
+        self.image.show_pixmap(overlaid(image, mask, opacity / 100))
+        self.mask_picture.show_pixmap(mask)
+
+    @Slot()
+    def _say_scale(self) -> None:
+        shown, side = self.image.magnification, self.image.native
+        how = f"enlarged {shown:g}× pixel for pixel (nearest neighbour)" if shown >= 1 else f"shrunk to {shown:.0%} to fit"
+        self.scale_label.setText(f"Items are {side.width()} × {side.height()} px, {how}.")
 
     def show_full_screen(self, screen: QScreen | None = None) -> None:
         """Full screen on ``screen`` (the app's, else the primary one), also without a window

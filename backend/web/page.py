@@ -90,7 +90,7 @@ header { display: flex; gap: 1.5em; align-items: center; padding: 10px 16px; fle
 main { padding: 0 16px 16px; }
 #pictures { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 figure { margin: 0; text-align: center; }
-figure img { width: 100%; max-height: 50vh; object-fit: contain; background: #111; image-rendering: auto; }
+figure img { width: 100%; max-height: 50vh; object-fit: contain; background: #111; image-rendering: pixelated; }
 #done { font-size: 1.3em; text-align: center; padding: 3em 1em; }
 .question { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 8px 0; }
 .question .title { min-width: 12em; }

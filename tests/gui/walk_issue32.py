@@ -87,6 +87,9 @@ def walk(j) -> Iterator:
     yield wait("the rater window open", lambda: sv.rater_window is not None and sv.rater_window.isVisible())
     rw = sv.rater_window
     yield shot("rater-alone")
+    assert rw.scale_label.text().startswith("Items are 64 × 64 px, enlarged")
+    rw.overlay.setValue(50)
+    yield shot("mask-over-image")
     assert _shown_windows() == [rw], _shown_windows()  # the app is out of sight and out of reach
     assert not w.isVisible()
     review_tab = w.tabs.indexOf(w.review_view)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QKeySequence
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QDialog, QLabel, QMenu, QPushButton, QWidget
 
 from backend import survey as sv
@@ -63,7 +63,11 @@ def _texts(win: QWidget) -> list[str]:
 
 
 def _assert_blinded(win, ws, survey):
-    texts = _texts(win)
+    # the one size of every item of the survey (issue 32 item 8: say how items are shown); no other size
+    side = survey.params["size"]
+    assert win.scale_label.text().startswith(f"Items are {side} × {side} px, ")
+    assert re.fullmatch(r"Mask over image: \d+%", win.overlay_label.text())  # the slider's own value
+    texts = [t for t in _texts(win) if t not in (win.scale_label.text(), win.overlay_label.text())]
     joined = "\n".join(texts)
     assert any(t == win.session.progress_text() or re.fullmatch(r"\d+ / \d+", t) for t in texts)
     for it in sv.items(ws, survey):
@@ -478,3 +482,34 @@ def test_rater_hint_is_readable(qtbot, ws, survey):
     text = max((QColor.fromRgb(c) for c in colours), key=lambda c: contrast(c, background))
     assert contrast(text, background) >= 4.5, (text.name(), background.name())
     assert win.hint.font().pointSizeF() >= 11
+
+
+def test_small_items_show_pixel_for_pixel_with_the_mask_over_them(qtbot, ws):
+    """A 32 px item fills the room enlarged by a whole factor with nearest neighbour (blocks
+    of one colour, not a blur), a line says so, and the slider lays the mask over the image
+    (issue 32 item 8)."""
+    survey = sv.create_survey(ws, sv.SurveyConfig("small", {"real": 2}, size=32))
+    sv.add_rater(ws, survey, "dr-a")
+    win = RaterWindow(sv.RaterSession.open(ws, "small", "dr-a"))
+    qtbot.addWidget(win)
+    win.resize(1000, 700)
+    win.show()
+    qtbot.waitUntil(lambda: win.image.magnification > 1)
+    n = int(win.image.magnification)
+    shown = win.image.pixmap().toImage()
+    assert shown.width() == 32 * n and n >= 4
+    native = QImage(str(win.session.current.image_path)).convertToFormat(shown.format())
+    for x, y in ((0, 0), (5, 17), (31, 31)):  # every shown pixel of a block is the item's pixel
+        block = {shown.pixel(x * n + dx, y * n + dy) for dx in (0, n - 1) for dy in (0, n - 1)}
+        assert block == {native.pixel(x, y)}
+    assert win.scale_label.text() == f"Items are 32 × 32 px, enlarged {n}× pixel for pixel (nearest neighbour)."
+    mask = QImage(str(win.session.current.mask_path))
+    inside = next((x, y) for y in range(32) for x in range(32) if QColor(mask.pixel(x, y)).value() > 128)
+    outside = next((x, y) for y in range(32) for x in range(32) if QColor(mask.pixel(x, y)).value() < 128)
+    win.overlay.setValue(60)
+    over = win.image.pixmap().toImage()
+    assert "60%" in win.overlay_label.text()
+    assert over.pixel(inside[0] * n, inside[1] * n) != shown.pixel(inside[0] * n, inside[1] * n)  # tinted
+    assert QColor(over.pixel(inside[0] * n, inside[1] * n)).green() > QColor(shown.pixel(inside[0] * n, inside[1] * n)).green()
+    assert over.pixel(outside[0] * n, outside[1] * n) == shown.pixel(outside[0] * n, outside[1] * n)  # untouched
+    _end(qtbot, win)
