@@ -359,7 +359,7 @@ class RaterWindow(QWidget):
         finished = s.finished() or s.submitted
         self.progress.setText(f"{s.total} / {s.total}" if finished else s.progress_text())
         self.answered.setText(f"{s.complete_count} answered")
-        for w in (self.image, self.mask_picture):
+        for w in (self.image, self.mask_picture, self.scale_label, self.overlay_label, self.overlay):
             w.setVisible(not finished)
         self.done_label.setVisible(finished)
         if s.submitted:

@@ -164,6 +164,11 @@ def cmd_create(a: argparse.Namespace) -> int:
     )
     if s.params.get("gates"):
         print(f"Quality gates: {s.params['gates']['note']}")
+    if s.params.get("repeats"):
+        print(
+            f"Shown twice (intra-rater agreement): {s.params['repeats']} items, "
+            "in the first half of each rater's order and again in the second"
+        )
     print(f"Next: diffgen survey add-rater -w {a.workspace} --survey {s.name} --rater NAME")
     return 0
 

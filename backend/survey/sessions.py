@@ -60,8 +60,16 @@ def rater_order(ws: Workspace, survey: Survey, rater: Rater) -> list[int]:
     others = [others[i] for i in rng.permutation(len(others))]
     half = max(len(firsts), (len(rows) + 1) // 2)
     front = sorted(firsts) + others[: half - len(firsts)]
+    front = [front[i] for i in rng.permutation(len(front))]
     back = others[half - len(firsts) :] + sorted(repeat_of)
-    return [front[i] for i in rng.permutation(len(front))] + [back[i] for i in rng.permutation(len(back))]
+    back = [back[i] for i in rng.permutation(len(back))]
+    # the repeats keep the back half's slots they drew, in the order of their first showings:
+    # the earliest first showing gets the earliest repeat slot, which spreads the gaps out
+    slots = [n for n, item in enumerate(back) if item in repeat_of]
+    by_first = {first: again for again, first in repeat_of.items()}
+    for slot, first in zip(slots, [item for item in front if item in firsts]):
+        back[slot] = by_first[first]
+    return front + back
 
 
 def _ensure_open(ws: Workspace, rater_id: int) -> None:
