@@ -181,6 +181,10 @@ class SurveyView(QWidget):
         form.addRow(self.only_kept)
         form.addRow(self.only_passed)
         form.addRow("Seed", self.seed_spin)
+        self.repeat_spin = _spin(50)
+        self.repeat_spin.setSuffix(" %")
+        self.repeat_spin.setToolTip("Share of the items each rater sees twice, far apart: their agreement with themselves")
+        form.addRow("Shown twice", self.repeat_spin)
         form.addRow(create)
 
         self.rater_list = QListWidget()
@@ -394,6 +398,7 @@ class SurveyView(QWidget):
                 seed,
                 real_images=parse_ids(ids) if ids else None,
                 only_passed=self.only_passed.isChecked(),
+                repeat_share=self.repeat_spin.value() / 100,
             )
         except DiffGenError as e:
             self._error(str(e))

@@ -275,6 +275,21 @@ def test_a_web_link_is_shown_once_then_cleared(qtbot, ws, survey):
     _end(qtbot, view.rater_window)
 
 
+def test_the_survey_form_sets_the_share_shown_twice(qtbot, ws):
+    view = SurveyView(ws)
+    qtbot.addWidget(view)
+    view.name_edit.setText("twice")
+    view.real_spin.setValue(10)
+    for spin in view.kind_spins.values():
+        spin.setValue(0)
+    view.repeat_spin.setValue(20)
+    view.create_survey()
+    qtbot.waitUntil(lambda: view.task is None, timeout=30000)
+    made = sv.get_survey(ws, "twice")
+    assert made.params["repeat_share"] == 0.2 and made.params["repeats"] == 2
+    assert sum(i["repeat_of"] is not None for i in sv.items(ws, made)) == 2
+
+
 def test_enter_in_the_rater_name_starts_rating(qtbot, ws, survey):
     view = SurveyView(ws)
     qtbot.addWidget(view)
