@@ -261,7 +261,9 @@ class RaterWindow(QWidget):
         if self.session.finished():
             return
         self._save_comment()
-        if not self.session.next():
+        if self.session.next():
+            self.message.clear()
+        else:
             self.message.setText("Answer all three questions first")
         self.refresh()
 
@@ -372,6 +374,8 @@ class RaterWindow(QWidget):
         else:
             s.mark_shown()
             self._show_pictures()
+            if s.feedback():
+                self.message.setText(s.feedback())
         ans = s.answer() if not finished else None
         for q, buttons in self.buttons.items():
             for value, b in buttons.items():

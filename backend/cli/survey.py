@@ -61,6 +61,13 @@ def register(sub) -> None:
         default=0.0,
         help="share of the items shown a second time, apart, for each rater's agreement with themselves (0 to 0.5, default 0)",
     )
+    p.add_argument(
+        "--calibration",
+        type=arg_type("backend.survey.model:SurveyConfig", "calibration", "survey"),
+        default=0,
+        help="extra items shown first, each kind in turn, with their truth told after the rater's call; "
+        "left out of every statistic (default 0)",
+    )
     p.set_defaults(func=cmd_create)
 
     p = ss.add_parser("add-rater", help="register a rater (their item order is seeded per rater)")
@@ -153,7 +160,15 @@ def cmd_create(a: argparse.Namespace) -> int:
         s = create_survey(
             ws,
             SurveyConfig(
-                a.name, counts, a.only_kept, a.seed, a.size, real_images, only_passed=a.only_passed, repeat_share=a.repeat_share
+                a.name,
+                counts,
+                a.only_kept,
+                a.seed,
+                a.size,
+                real_images,
+                only_passed=a.only_passed,
+                repeat_share=a.repeat_share,
+                calibration=a.calibration,
             ),
             progress=prog,
         )

@@ -200,12 +200,14 @@ def create_survey(
     if not counts:
         raise BadInputError("a survey needs at least one item (e.g. --real 10 --set inpainted:10)")
     seed = secrets.randbits(31) if config.seed is None else int(config.seed)
-    drawn, labels, failed = _draw(ws, config, counts, seed)
+    extra = _calibration_counts(list(counts), int(config.calibration))
+    drawn, labels, failed = _draw(ws, config, {k: n + extra.get(k, 0) for k, n in counts.items()}, seed)
+    calibration = _calibration_items(drawn, extra)
     pairs = [_read_pair(ws, c) for _, c in drawn]
     base = min(min(img.shape[:2]) for img, _ in pairs)
     size = config.size or min(MAX_SIZE, base)
     # Code order is random and tells nothing of the kind; everything below follows it.
-    repeats = _repeats(len(drawn), config.repeat_share)
+    repeats = _repeats([n for n in range(len(drawn)) if n not in calibration], config.repeat_share)
     codes = new_codes(len(drawn) + len(repeats))  # all distinct, repeats' included
     by_code = sorted(zip(codes[: len(drawn)], range(len(drawn))))
     folder = f"surveys/{name}-{secrets.token_hex(3)}"
@@ -222,6 +224,7 @@ def create_survey(
     }
     params["repeat_share"] = config.repeat_share
     params["repeats"] = len(repeats)
+    params["calibration"] = len(calibration)
     rows = []
     try:  # files first, then the rows that make them visible, in one transaction
         for done, (code, idx) in enumerate(by_code):
@@ -232,7 +235,7 @@ def create_survey(
             image_rel, mask_rel = f"{folder}/{code}.png", f"{folder}/{code}_mask.png"
             atomic_write_bytes(ws.path(image_rel), encode_blinded_png(img))
             atomic_write_bytes(ws.path(mask_rel), encode_blinded_png(mask))
-            rows.append((kind, cand["image_id"], cand["sample_id"], image_rel, mask_rel, code))
+            rows.append((kind, cand["image_id"], cand["sample_id"], image_rel, mask_rel, code, int(idx in calibration)))
             if progress:
                 progress(done + 1, len(drawn), "writing blinded copies")
         firsts = [rows[n] for n, (_, idx) in enumerate(by_code) if idx in repeats]
@@ -243,8 +246,8 @@ def create_survey(
                 (name, seed, json.dumps(params), now()),
             ).lastrowid
             insert = (
-                "INSERT INTO survey_items (survey_id, truth, image_id, sample_id, image_path, mask_path, code, repeat_of)"
-                " VALUES (?,?,?,?,?,?,?,(SELECT id FROM survey_items WHERE survey_id = ? AND code = ?))"
+                "INSERT INTO survey_items (survey_id, truth, image_id, sample_id, image_path, mask_path, code,"
+                " calibration, repeat_of) VALUES (?,?,?,?,?,?,?,?,(SELECT id FROM survey_items WHERE survey_id = ? AND code = ?))"
             )
             c.executemany(insert, [(sid, *r, sid, None) for r in rows])
             c.executemany(insert, [(sid, *r, sid, first) for first, r in second])
@@ -254,21 +257,33 @@ def create_survey(
     return get_survey(ws, name)
 
 
-def _repeats(n: int, share: float) -> set[int]:
-    """Which of ``n`` drawn items are shown twice (from :mod:`secrets`, like the codes)."""
-    chosen = secrets.SystemRandom().sample(range(n), round(n * float(share)))
-    return set(chosen)
+def _repeats(counted: list[int], share: float) -> set[int]:
+    """Which of the ``counted`` drawn items are shown twice (from :mod:`secrets`, like the codes)."""
+    return set(secrets.SystemRandom().sample(counted, round(len(counted) * float(share))))
+
+
+def _calibration_counts(kinds: list[str], n: int) -> dict[str, int]:
+    """``n`` calibration items spread over the kinds in turn: real, then each sample kind."""
+    return {kind: n // len(kinds) + (i < n % len(kinds)) for i, kind in enumerate(kinds)} if kinds else {}
+
+
+def _calibration_items(drawn: list[tuple[str, dict]], extra: dict[str, int]) -> set[int]:
+    """Indices in ``drawn`` of the calibration items: ``extra[kind]`` of each kind, from :mod:`secrets`."""
+    chosen: set[int] = set()
+    for kind, n in extra.items():
+        chosen |= set(secrets.SystemRandom().sample([i for i, (k, _) in enumerate(drawn) if k == kind], n))
+    return chosen
 
 
 def _repeat_copies(ws: Workspace, folder: str, originals: list[tuple], codes: list[str]) -> list[tuple[str, tuple]]:
     """(first showing's code, row) of each repeat: the same bytes under a code of its own,
     so the second showing cannot be told from a new item by its name or address."""
     out = []
-    for (kind, image_id, sample_id, image_rel, mask_rel, code), new in zip(originals, codes):
+    for (kind, image_id, sample_id, image_rel, mask_rel, code, _), new in zip(originals, codes):
         rel = f"{folder}/{new}.png", f"{folder}/{new}_mask.png"
         for src, dst in zip((image_rel, mask_rel), rel):
             atomic_write_bytes(ws.path(dst), ws.path(src).read_bytes())
-        out.append((code, (kind, image_id, sample_id, *rel, new)))
+        out.append((code, (kind, image_id, sample_id, *rel, new, 0)))
     return out
 
 

@@ -45,6 +45,8 @@ class SurveyConfig(JobParams):
     # share of the items shown a second time (intra-rater agreement); each first showing in
     # the first half of a rater's order, its repeat in the second half
     repeat_share: float = setting(0.0, 0.0, 0.5)
+    # items shown first, their truth told after the rater's call, left out of every statistic
+    calibration: int = setting(0, 0, 50)
     LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"device"})  # forms that sent one with every job
 
 
@@ -81,11 +83,13 @@ class Rater:
 
 @dataclass(frozen=True)
 class BlindItem:
-    """What a rater may know of an item: an opaque id and the two normalised files."""
+    """What a rater may know of an item: an opaque id and the two normalised files; of a
+    calibration item also its truth ('real' or the kind's label), told after the answer."""
 
     item_id: int
     image_path: Path
     mask_path: Path
+    calibration_truth: str | None = None
 
 
 @dataclass
@@ -145,9 +149,11 @@ def items(ws: Workspace, survey: Survey) -> list[dict]:
 
 
 def distinct_per_kind(ws: Workspace, survey: Survey) -> dict[str, int]:
-    """Items per kind, a repeated item counted once (its second showing is no new item)."""
+    """Items per kind, a repeated item counted once (its second showing is no new item),
+    calibration items not at all."""
     rows = ws.query(
-        "SELECT truth, COUNT(*) FROM survey_items WHERE survey_id = ? AND repeat_of IS NULL GROUP BY truth", (survey.id,)
+        "SELECT truth, COUNT(*) FROM survey_items WHERE survey_id = ? AND repeat_of IS NULL AND calibration = 0 GROUP BY truth",
+        (survey.id,),
     )
     return {r[0]: r[1] for r in rows}
 

@@ -45,7 +45,11 @@ class RaterTiming:
 def timing(ws: Workspace, survey: Survey, floor_s: float = SPEED_FLOOR_S) -> list[RaterTiming]:
     out = []
     for r in raters(ws, survey):
-        rows = ws.query("SELECT shown_at, first_answered_at, changes FROM survey_answers WHERE rater_id = ?", (r.id,))
+        rows = ws.query(
+            "SELECT a.shown_at, a.first_answered_at, a.changes FROM survey_answers a"
+            " JOIN survey_items i ON i.id = a.item_id WHERE a.rater_id = ? AND i.calibration = 0",
+            (r.id,),
+        )
         if not rows:
             continue
         times = [t for t in (_seconds(row[0], row[1]) for row in rows) if t is not None]
@@ -66,14 +70,13 @@ def timing_rows(ws: Workspace, survey: Survey) -> list[list]:
 
 
 def order_rows(ws: Workspace, survey: Survey) -> list[list]:
-    """rater, order seed, position (1-based), item code, whether it is a second showing."""
-    items = {
-        r[0]: (r[1], r[2]) for r in ws.query("SELECT id, code, repeat_of FROM survey_items WHERE survey_id = ?", (survey.id,))
-    }
+    """rater, order seed, position (1-based), item code, whether it is a second showing, a calibration item."""
+    rows = ws.query("SELECT id, code, repeat_of, calibration FROM survey_items WHERE survey_id = ?", (survey.id,))
+    items = {r[0]: (r[1], r[2], bool(r[3])) for r in rows}
     out = []
     for r in raters(ws, survey):
         for pos, item in enumerate(rater_order(ws, survey, r), start=1):
-            out.append([r.display_name, r.seed, pos, items[item][0], items[item][1] is not None])
+            out.append([r.display_name, r.seed, pos, items[item][0], items[item][1] is not None, items[item][2]])
     return out
 
 
@@ -112,7 +115,8 @@ def intra_rater(ws: Workspace, survey: Survey, n_boot: int = 2000, seed: int = 0
 
 def alphas(ws: Workspace, survey: Survey) -> list[tuple[str, str, int, float]]:
     """(question, level, raters, Krippendorff's alpha) over first showings, raters with answers."""
-    items = [r[0] for r in ws.query("SELECT id FROM survey_items WHERE survey_id = ? AND repeat_of IS NULL", (survey.id,))]
+    counted = "SELECT id FROM survey_items WHERE survey_id = ? AND repeat_of IS NULL AND calibration = 0"
+    items = [r[0] for r in ws.query(counted, (survey.id,))]
     answers = _answer_table(ws, survey)
     active = [r for r in raters(ws, survey) if any((r.id, i) in answers for i in items)]
     if len(active) < 2:

@@ -85,7 +85,8 @@ def _answers(ws: Workspace, survey: Survey) -> list[dict]:
         for r in ws.query(
             "SELECT a.rater_id, a.item_id, a.image_quality, a.mask_quality, a.real_fake, i.truth"
             " FROM survey_answers a JOIN survey_items i ON i.id = a.item_id"
-            " WHERE i.survey_id = ? AND i.repeat_of IS NULL ORDER BY a.rater_id, a.item_id",  # repeats: intra-rater only
+            " WHERE i.survey_id = ? AND i.repeat_of IS NULL AND i.calibration = 0"  # repeats: intra-rater only
+            " ORDER BY a.rater_id, a.item_id",
             (survey.id,),
         )
     ]
@@ -336,6 +337,13 @@ def _reading_markdown(res: SurveyResults) -> list[str]:
         hdr = ["Rater", "Items timed", "Median s per item", "Answers changed", f"Faster than {res.floor_s:g} s"]
         rows = [[t.rater, t.timed, _f(t.median_s, 1), t.changed, "YES: check" if t.too_fast else "no"] for t in res.timing]
         lines += markdown_table(hdr, rows) + [""]
+    if res.survey.params.get("calibration"):
+        lines += [
+            f"{res.survey.params['calibration']} calibration items opened every rater's order, their truth "
+            "shown after the rater's call; they are left out of every number of this report and marked "
+            "in answers.csv and order.csv.",
+            "",
+        ]
     return lines
 
 
@@ -504,7 +512,7 @@ def write_report(
             agr,
         ),
         "answers.csv": answer_rows(ws, survey, with_truth=True),
-        "order.csv": (["rater", "order_seed", "position", "item", "second_showing"], order_rows(ws, survey)),
+        "order.csv": (["rater", "order_seed", "position", "item", "second_showing", "calibration"], order_rows(ws, survey)),
         "timing.csv": (
             ["rater", "item", "shown_at", "first_answered_at", "answered_at", "changes", "seconds_to_answer"],
             timing_rows(ws, survey),

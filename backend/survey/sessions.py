@@ -49,12 +49,16 @@ def rater_order(ws: Workspace, survey: Survey, rater: Rater) -> list[int]:
     Item ids follow the random codes, not the kind, so this order reveals nothing either.
     With repeats, the first showings of the repeated items fall in the first half, their
     repeats in the second, each half shuffled: the two showings of an item are apart.
+    Calibration items come before all of them.
     """
-    rows = ws.query("SELECT id, repeat_of FROM survey_items WHERE survey_id = ? ORDER BY id", (survey.id,))
+    every = ws.query("SELECT id, repeat_of, calibration FROM survey_items WHERE survey_id = ? ORDER BY id", (survey.id,))
     rng = np.random.default_rng([survey.seed, rater.seed])
+    calibration = [r[0] for r in every if r[2]]
+    opening = [calibration[i] for i in rng.permutation(len(calibration))]  # calibration items open the order
+    rows = [r for r in every if not r[2]]
     repeat_of = {r[0]: r[1] for r in rows if r[1] is not None}
     if not repeat_of:
-        return [rows[i][0] for i in rng.permutation(len(rows))]
+        return opening + [rows[i][0] for i in rng.permutation(len(rows))]
     firsts = set(repeat_of.values())
     others = [r[0] for r in rows if r[0] not in firsts and r[0] not in repeat_of]
     others = [others[i] for i in rng.permutation(len(others))]
@@ -69,7 +73,7 @@ def rater_order(ws: Workspace, survey: Survey, rater: Rater) -> list[int]:
     by_first = {first: again for again, first in repeat_of.items()}
     for slot, first in zip(slots, [item for item in front if item in firsts]):
         back[slot] = by_first[first]
-    return front + back
+    return opening + front + back
 
 
 def _ensure_open(ws: Workspace, rater_id: int) -> None:
@@ -125,6 +129,11 @@ def submit(ws: Workspace, rater: Rater) -> None:
         c.execute("UPDATE raters SET submitted_at = ? WHERE id = ?", (now(), rater.id))
 
 
+def calibration_truth(survey: Survey, truth: str) -> str:
+    """What a rater is told of a calibration item once they have called it."""
+    return "real" if truth == "real" else f"synthetic ({survey.labels.get(truth, truth)})"
+
+
 @dataclass
 class RaterSession:
     """One rater working through a survey: blinded items in their order, position, answers.
@@ -144,13 +153,18 @@ class RaterSession:
     def open(cls, ws: Workspace, survey_name: str, rater_name: str) -> "RaterSession":
         survey = get_survey(ws, survey_name)
         rater = get_rater(ws, survey, rater_name)
-        paths = {
-            r["id"]: (r["image_path"], r["mask_path"])
-            for r in ws.query("SELECT id, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))
+        rows = {
+            r["id"]: r
+            for r in ws.query(
+                "SELECT id, image_path, mask_path, calibration, truth FROM survey_items WHERE survey_id = ?", (survey.id,)
+            )
         }
         blind = [
             BlindItem(
-                i, ws.stored(paths[i][0], "survey_items", i, "image_path"), ws.stored(paths[i][1], "survey_items", i, "mask_path")
+                i,
+                ws.stored(rows[i]["image_path"], "survey_items", i, "image_path"),
+                ws.stored(rows[i]["mask_path"], "survey_items", i, "mask_path"),
+                calibration_truth(survey, rows[i]["truth"]) if rows[i]["calibration"] else None,
             )
             for i in rater_order(ws, survey, rater)
         ]
@@ -199,6 +213,18 @@ class RaterSession:
 
     def progress_text(self) -> str:
         return f"{min(self.index + 1, self.total)} / {self.total}"
+
+    def feedback(self, position: int | None = None) -> str:
+        """On a calibration item (default: the current one), what it is and, once called real
+        or synthetic, its truth; nothing on the other items."""
+        if position is None and self.finished():
+            return ""
+        item = self.current if position is None else self.items[position]
+        if item.calibration_truth is None:
+            return ""
+        if self.answers.get(item.item_id, Answer()).real_fake is None:
+            return "Calibration item (not counted): its truth is shown after your call."
+        return f"Calibration item (not counted): this one was {item.calibration_truth}."
 
     def mark_shown(self, position: int | None = None) -> None:
         """Note when the item at ``position`` (default: the current one) was first shown; it

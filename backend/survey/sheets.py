@@ -22,18 +22,19 @@ from backend.workspace.store import Workspace, inserted_id, now
 
 
 def answer_rows(ws: Workspace, survey: Survey, with_truth: bool = False) -> tuple[list[str], list[list]]:
-    """(header, rows) of every answer (item = the blinded code); ``with_truth`` adds the kind."""
-    header = list(CSV_FIELDS) + (["truth", "simulated"] if with_truth else [])
+    """(header, rows) of every answer (item = the blinded code); ``with_truth`` adds the kind,
+    whether the rater was simulated and whether the item was a calibration item (not counted)."""
+    header = list(CSV_FIELDS) + (["truth", "simulated", "calibration"] if with_truth else [])
     rows = []
     for r in ws.query(
-        "SELECT ra.name AS rater, ra.simulated, i.code AS item, i.truth, a.image_quality,"
+        "SELECT ra.name AS rater, ra.simulated, i.code AS item, i.truth, i.calibration, a.image_quality,"
         " a.mask_quality, a.real_fake, a.comment FROM survey_answers a"
         " JOIN raters ra ON ra.id = a.rater_id JOIN survey_items i ON i.id = a.item_id"
         " WHERE ra.survey_id = ? ORDER BY ra.id, i.id",
         (survey.id,),
     ):
         row = [r[k] if r[k] is not None else "" for k in CSV_FIELDS]
-        rows.append(row + ([r["truth"], int(r["simulated"])] if with_truth else []))
+        rows.append(row + ([r["truth"], int(r["simulated"]), r["calibration"]] if with_truth else []))
     return header, rows
 
 

@@ -135,7 +135,12 @@ class RaterService:
                 "submitted": s.submitted,
                 "csrf": seat.link.csrf_token,
                 "items": [
-                    {"code": seat.link.code(it.item_id), "answer": asdict(s.answers.get(it.item_id, Answer()))} for it in s.items
+                    {
+                        "code": seat.link.code(it.item_id),
+                        "answer": asdict(s.answers.get(it.item_id, Answer())),
+                        "feedback": s.feedback(pos),  # calibration items only, else ""
+                    }
+                    for pos, it in enumerate(s.items)
                 ],
             }
 
@@ -157,7 +162,13 @@ class RaterService:
                 s.comment(value)
             else:
                 s.give(question, value)
-            return {"saved": True, "item": code, "answer": asdict(s.answer()), "complete": s.complete_count}
+            return {
+                "saved": True,
+                "item": code,
+                "answer": asdict(s.answer()),
+                "complete": s.complete_count,
+                "feedback": s.feedback(),
+            }
 
     def submit(self, seat: Seat) -> dict:
         with seat.lock:

@@ -198,6 +198,7 @@ function render() {
   } else {
     show($("image"), base + "/image/" + current().code);
     show($("mask"), base + "/mask/" + current().code);
+    if (current().feedback) say(current().feedback);
   }
   const a = done ? null : current().answer;
   document.querySelectorAll("button[data-q]").forEach((b) => {
@@ -223,8 +224,9 @@ async function deliver(code, question, value) {
     try {
       const r = await post("/answer", {item: code, question: question, value: value});
       if (r.ok) {
-        const stored = (await r.json()).answer;
-        if (pending.get(code) === 1) Object.assign(byCode(code).answer, stored);  // else a newer one follows
+        const body = await r.json();
+        if (pending.get(code) === 1) Object.assign(byCode(code).answer, body.answer);  // else a newer one follows
+        byCode(code).feedback = body.feedback;  // what a calibration item was, once called
         failed.delete(code);
         return;
       }

@@ -528,3 +528,22 @@ def test_small_items_show_pixel_for_pixel_with_the_mask_over_them(qtbot, ws):
     assert QColor(over.pixel(inside[0] * n, inside[1] * n)).green() > QColor(shown.pixel(inside[0] * n, inside[1] * n)).green()
     assert over.pixel(outside[0] * n, outside[1] * n) == shown.pixel(outside[0] * n, outside[1] * n)  # untouched
     _end(qtbot, win)
+
+
+def test_a_calibration_item_tells_its_truth_after_the_call(qtbot, ws):
+    survey = sv.create_survey(ws, sv.SurveyConfig("calib", {"real": 3, "inpainted": 3}, calibration=2))
+    sv.add_rater(ws, survey, "dr-a")
+    win = RaterWindow(sv.RaterSession.open(ws, "calib", "dr-a"))
+    qtbot.addWidget(win)
+    win.show()
+    assert win.message.text() == "Calibration item (not counted): its truth is shown after your call."
+    truth = win.session.current.calibration_truth
+    for k in (Qt.Key.Key_1, Qt.Key.Key_4, Qt.Key.Key_8):
+        qtbot.keyClick(win, k)
+    assert win.message.text() == f"Calibration item (not counted): this one was {truth}."
+    for _ in range(2):  # the second calibration item, then a counted one: no word of truth
+        qtbot.keyClick(win, Qt.Key.Key_Right)
+        for k in (Qt.Key.Key_1, Qt.Key.Key_4, Qt.Key.Key_8):
+            qtbot.keyClick(win, k)
+    assert win.session.index == 2 and win.message.text() == ""
+    _end(qtbot, win)

@@ -213,3 +213,39 @@ def test_a_workspace_from_before_the_reader_study_step_upgrades_with_its_answers
     survey = sv.get_survey(ws, "old")
     assert compute_results(ws, survey, n_boot=10).timing[0].timed == 0
     assert sv.rater_order(ws, survey, sv.get_rater(ws, survey, "dr-old")) == [1]
+
+
+def test_calibration_items_come_first_tell_their_truth_and_count_nowhere(ws, tmp_path):
+    """Calibration items (issue 32 item 6): drawn beyond the counted ones, first in every
+    order, their truth told once called, left out of every statistic, marked in the exports."""
+    survey = sv.create_survey(ws, sv.SurveyConfig("calib", {"real": 6, "inpainted": 6}, seed=2, calibration=3))
+    items = {i["id"]: i for i in sv.items(ws, survey)}
+    calib = {i for i, it in items.items() if it["calibration"]}
+    assert len(items) == 15 and len(calib) == 3 and survey.params["calibration"] == 3
+    assert sorted(items[i]["truth"] for i in calib) == ["inpainted", "real", "real"]  # kinds in turn
+    assert sv.summary(ws, survey)["per_kind"] == {"real": 6, "inpainted": 6}
+    for name in ("dr-a", "dr-b"):
+        sv.add_rater(ws, survey, name)
+        session = sv.RaterSession.open(ws, "calib", name)
+        assert {it.item_id for it in session.items[:3]} == calib
+        for pos in range(session.total):
+            session.select(pos)
+            it = session.current
+            assert (it.calibration_truth is not None) == (it.item_id in calib)
+            if it.item_id in calib:
+                assert session.feedback() == "Calibration item (not counted): its truth is shown after your call."
+            for q, v in (("image_quality", "poor"), ("mask_quality", "poor"), ("real_fake", "real")):
+                session.give(q, v)
+            if it.item_id in calib:
+                told = "real" if items[it.item_id]["truth"] == "real" else "synthetic (Diff)"
+                assert session.feedback() == f"Calibration item (not counted): this one was {told}."
+            else:
+                assert session.feedback() == ""
+    res = compute_results(ws, survey, n_boot=20)
+    assert sum(sum(row.image.values()) for row in res.tables["dr-a"]) == 12  # the 3 calibration items left out
+    assert all(t.timed == 0 or t.timed == 12 for t in res.timing)
+    files = write_report(ws, survey, tmp_path / "rep", n_boot=20)
+    answers = list(csv.DictReader(files["answers.csv"].open()))
+    assert sum(r["calibration"] == "1" for r in answers) == 6 and "3 calibration items opened" in files["report.md"].read_text()
+    order = list(csv.DictReader(files["order.csv"].open()))
+    assert [r["calibration"] for r in order[:4]] == ["True", "True", "True", "False"]
