@@ -59,8 +59,6 @@ class _Picture(QLabel):
     with nearest-neighbour, so every pixel of a small item shows as it is (no smoothing
     that blurs detail the item never had); only a picture larger than the room shrinks."""
 
-    rescaled = Signal()
-
     def __init__(self):
         super().__init__()
         self._pix = QPixmap()
@@ -78,10 +76,6 @@ class _Picture(QLabel):
         super().resizeEvent(event)
         self._rescale()
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        super().showEvent(event)
-        self._rescale()
-
     def _rescale(self) -> None:
         if self._pix.isNull():
             self.clear()
@@ -96,8 +90,6 @@ class _Picture(QLabel):
             self.setPixmap(
                 self._pix.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
             )
-        if self.isVisible():  # not while its window is being taken down
-            self.rescaled.emit()
 
     @property
     def native(self) -> QSize:
@@ -175,7 +167,6 @@ class RaterWindow(QWidget):
         top.addWidget(self.progress)
 
         self.image, self.mask_picture = _Picture(), _Picture()
-        self.image.rescaled.connect(self._say_scale)
         pics = QGridLayout()
         pics.addWidget(QLabel("Image"), 0, 0, Qt.AlignmentFlag.AlignHCenter)
         pics.addWidget(QLabel("Segmentation mask"), 0, 1, Qt.AlignmentFlag.AlignHCenter)
@@ -398,8 +389,12 @@ class RaterWindow(QWidget):
         self.overlay_label.setText(f"Mask over image: {opacity}%")
         self.image.show_pixmap(overlaid(image, mask, opacity / 100))
         self.mask_picture.show_pixmap(mask)
+        self._say_scale()
 
-    @Slot()
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)  # the layout has resized the pictures already
+        self._say_scale()
+
     def _say_scale(self) -> None:
         shown, side = self.image.magnification, self.image.native
         how = f"enlarged {shown:g}× pixel for pixel (nearest neighbour)" if shown >= 1 else f"shrunk to {shown:.0%} to fit"
@@ -413,6 +408,7 @@ class RaterWindow(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
+        self._say_scale()
         self.activateWindow()
         self.setFocus()
 
