@@ -74,5 +74,6 @@ def rater_main(workspace: str, survey: str, rater: str) -> int:
 
     app = make_app()
     win = RaterWindow(RaterSession.open(Workspace.open(workspace), survey, rater))
-    win.show_full_screen()
+    win.show_full_screen()  # the only window: ending the session (asked first) quits
+    load_test_hook(win)
     return app.exec()

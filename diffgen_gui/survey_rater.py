@@ -7,6 +7,11 @@ copies; raters who must not reach it get a rater pack on their own machine inste
 Every key press is stored by the back end before the
 window shows it as given, so closing or a crash loses nothing and reopening resumes at the
 first unanswered item.
+
+Rater mode is a closed room (issue 32 item 1): the window is the only one the application
+shows while it is open (the Survey tab hides the main window), it has no parent that a key
+could fall through to, and leaving (Esc, or closing it) asks first and then ends the session;
+``ended`` then tells the owner (the kiosk form quits; the Survey tab shows the app again).
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QPixmap
+from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QKeyEvent, QKeySequence, QPainter, QPixmap, QScreen
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -24,6 +29,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSizePolicy,
+    QSlider,
     QVBoxLayout,
     QWidget,
 )
@@ -49,11 +55,14 @@ def qt_keys(key: str) -> tuple[int, ...]:
 
 
 class _Picture(QLabel):
-    """A label that keeps its pixmap scaled to fit (aspect kept) as the window resizes."""
+    """A label that fits its pixmap to the window, aspect kept. Enlarged by a whole factor
+    with nearest-neighbour, so every pixel of a small item shows as it is (no smoothing
+    that blurs detail the item never had); only a picture larger than the room shrinks."""
 
     def __init__(self):
         super().__init__()
         self._pix = QPixmap()
+        self.magnification = 1.0
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setMinimumSize(200, 200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -71,9 +80,38 @@ class _Picture(QLabel):
         if self._pix.isNull():
             self.clear()
             return
-        self.setPixmap(
-            self._pix.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-        )
+        fit = min(self.width() / self._pix.width(), self.height() / self._pix.height())
+        if fit >= 1:
+            self.magnification = float(int(fit))
+            size = self._pix.size() * int(fit)
+            self.setPixmap(self._pix.scaled(size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+        else:
+            self.magnification = fit
+            self.setPixmap(
+                self._pix.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            )
+
+    @property
+    def native(self) -> QSize:
+        return self._pix.size()
+
+
+OVERLAY_COLOUR = QColor(0, 255, 110)  # the mask over the image: a green no polyp has
+
+
+def overlaid(image: QPixmap, mask: QPixmap, opacity: float) -> QPixmap:
+    """``image`` with the mask's foreground painted over it at ``opacity`` (0: the image alone)."""
+    if opacity <= 0 or image.isNull() or mask.isNull():
+        return image
+    tint = QImage(image.size(), QImage.Format.Format_ARGB32)
+    tint.fill(OVERLAY_COLOUR)
+    tint.setAlphaChannel(mask.toImage().convertToFormat(QImage.Format.Format_Grayscale8).scaled(image.size()))
+    out = QPixmap(image)
+    painter = QPainter(out)
+    painter.setOpacity(opacity)
+    painter.drawImage(0, 0, tint)
+    painter.end()
+    return out
 
 
 def _lock_down(window: QWidget) -> None:
@@ -92,15 +130,18 @@ class RaterWindow(QWidget):
     """Full-screen blinded rating of one rater's items (a face on ``RaterSession``).
 
     S asks for confirmation in ``confirm``, a window-modal message box (it does not block the
-    event loop): Enter or Y submits, N or Esc goes back to the items.
+    event loop): Enter or Y submits, N or Esc goes back to the items. Esc (or closing the
+    window) asks in ``leave_box`` whether to end the session; only a Yes closes the window.
     """
 
     closed = Signal()
 
-    def __init__(self, session: RaterSession, parent: QWidget | None = None):
-        super().__init__(parent, Qt.WindowType.Window)
+    def __init__(self, session: RaterSession):
+        super().__init__(None, Qt.WindowType.Window)  # no parent: nothing behind it to fall into
         self.session = session
         self.confirm: QMessageBox | None = None
+        self.leave_box: QMessageBox | None = None
+        self._leaving = False
         self.setWindowTitle("Blinded review")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setStyleSheet(
@@ -131,6 +172,20 @@ class RaterWindow(QWidget):
         pics.addWidget(QLabel("Segmentation mask"), 0, 1, Qt.AlignmentFlag.AlignHCenter)
         pics.addWidget(self.image, 1, 0)
         pics.addWidget(self.mask_picture, 1, 1)
+        self.scale_label = QLabel()  # the item's own size and how much it is enlarged
+        self.scale_label.setStyleSheet(f"color: {HINT_COLOUR}; font-size: 11pt;")
+        self.overlay = QSlider(Qt.Orientation.Horizontal)
+        self.overlay.setRange(0, 100)
+        self.overlay.setMinimumWidth(180)
+        self.overlay.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the answers
+        self.overlay.setToolTip("Opacity of the mask drawn over the image")
+        self.overlay.valueChanged.connect(self._show_pictures)
+        self.overlay_label = QLabel()
+        view_row = QHBoxLayout()
+        view_row.addWidget(self.scale_label, 1)
+        view_row.addWidget(self.overlay_label)
+        view_row.addWidget(self.overlay)
+        pics.addLayout(view_row, 2, 0, 1, 2)
         self.done_label = QLabel()
         self.done_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.done_label.setWordWrap(True)
@@ -197,7 +252,9 @@ class RaterWindow(QWidget):
         if self.session.finished():
             return
         self._save_comment()
-        if not self.session.next():
+        if self.session.next():
+            self.message.clear()
+        else:
             self.message.setText("Answer all three questions first")
         self.refresh()
 
@@ -217,31 +274,58 @@ class RaterWindow(QWidget):
         if missing:
             self.message.setText(f"{missing} items still need an answer to all three questions")
             return
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        self.confirm = self._ask(
             "Submit answers",
             f"Submit all {self.session.total} answers? They are then final and can no longer be changed.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            self,
+            "&Yes, submit",
+            self._confirmed,
         )
-        box.button(QMessageBox.StandardButton.Yes).setText("&Yes, submit")
+
+    def _ask(self, title: str, text: str, yes: str, slot) -> QMessageBox:
+        """A window-modal Yes/No box (Enter or Y: yes; N or Esc: no) answered in ``slot``."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self
+        )
+        box.button(QMessageBox.StandardButton.Yes).setText(yes)
         box.button(QMessageBox.StandardButton.No).setText("&No")
         box.setDefaultButton(QMessageBox.StandardButton.Yes)
         box.setEscapeButton(QMessageBox.StandardButton.No)
         box.setWindowModality(Qt.WindowModality.WindowModal)
-        box.finished.connect(self._confirmed)
-        self.confirm = box
+        box.finished.connect(slot)
         box.open()
+        return box
 
-    @Slot(int)
-    def _confirmed(self, result: int) -> None:
-        box, self.confirm = self.confirm, None
+    def _answered_yes(self, box: QMessageBox | None) -> bool:
+        """Whether ``box`` was answered Yes; it goes away and the keys come back here."""
         yes = box is not None and box.clickedButton() is box.button(QMessageBox.StandardButton.Yes)
         if box is not None:
             box.deleteLater()
         self.activateWindow()
         self.setFocus()
-        if not yes:
+        return yes
+
+    def leave(self) -> None:
+        """Esc: ask whether to end the rating session (answers are stored already)."""
+        if self.leave_box is not None or self.confirm is not None:
+            return
+        self.leave_box = self._ask(
+            "End rating",
+            "End this rating session? Your answers so far are saved; the window closes.",
+            "&Yes, end",
+            self._leave_answered,
+        )
+
+    @Slot(int)
+    def _leave_answered(self, result: int) -> None:
+        box, self.leave_box = self.leave_box, None
+        if self._answered_yes(box):
+            self._leaving = True
+            self.close()
+
+    @Slot(int)
+    def _confirmed(self, result: int) -> None:
+        box, self.confirm = self.confirm, None
+        if not self._answered_yes(box):
             return
         try:
             self.session.submit()
@@ -268,19 +352,21 @@ class RaterWindow(QWidget):
         finished = s.finished() or s.submitted
         self.progress.setText(f"{s.total} / {s.total}" if finished else s.progress_text())
         self.answered.setText(f"{s.complete_count} answered")
-        for w in (self.image, self.mask_picture):
+        for w in (self.image, self.mask_picture, self.scale_label, self.overlay_label, self.overlay):
             w.setVisible(not finished)
         self.done_label.setVisible(finished)
         if s.submitted:
-            self.done_label.setText("Thank you: your answers are submitted. Press Esc to close.")
+            self.done_label.setText("Thank you: your answers are submitted. Press Esc to end the session.")
         elif finished:
             self.done_label.setText(
                 f"All {s.total} items are answered.\nPress S to submit (answers are then "
                 "final) or ← to go back and change an answer."
             )
         else:
-            self.image.show_pixmap(QPixmap(str(s.current.image_path)))
-            self.mask_picture.show_pixmap(QPixmap(str(s.current.mask_path)))
+            s.mark_shown()
+            self._show_pictures()
+            if s.feedback():
+                self.message.setText(s.feedback())
         ans = s.answer() if not finished else None
         for q, buttons in self.buttons.items():
             for value, b in buttons.items():
@@ -292,23 +378,44 @@ class RaterWindow(QWidget):
         self.next_button.setEnabled(not finished)
         self.submit_button.setEnabled(not s.submitted and s.complete_count == s.total)
 
-    def show_full_screen(self) -> None:
-        """Full screen on the parent's (or the primary) screen, also without a window manager
-        (which alone would honour the full-screen state: the window kept its default size)."""
-        anchor = self.parentWidget()
-        screen = (anchor.screen() if anchor is not None else None) or QGuiApplication.primaryScreen()
-        self.setGeometry(screen.geometry())
+    @Slot()
+    def _show_pictures(self) -> None:
+        """The current item's image (with the mask over it at the slider's opacity) and mask,
+        and a line that says at what size they are shown."""
+        if self.session.finished() or self.session.submitted:
+            return
+        image, mask = QPixmap(str(self.session.current.image_path)), QPixmap(str(self.session.current.mask_path))
+        opacity = self.overlay.value()
+        self.overlay_label.setText(f"Mask over image: {opacity}%")
+        self.image.show_pixmap(overlaid(image, mask, opacity / 100))
+        self.mask_picture.show_pixmap(mask)
+        self._say_scale()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)  # the layout has resized the pictures already
+        self._say_scale()
+
+    def _say_scale(self) -> None:
+        shown, side = self.image.magnification, self.image.native
+        how = f"enlarged {shown:g}× pixel for pixel (nearest neighbour)" if shown >= 1 else f"shrunk to {shown:.0%} to fit"
+        self.scale_label.setText(f"Items are {side.width()} × {side.height()} px, {how}.")
+
+    def show_full_screen(self, screen: QScreen | None = None) -> None:
+        """Full screen on ``screen`` (the app's, else the primary one), also without a window
+        manager (which alone would honour the full-screen state: the window kept its default size)."""
+        self.setGeometry((screen or QGuiApplication.primaryScreen()).geometry())
         self.showFullScreen()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
+        self._say_scale()
         self.activateWindow()
         self.setFocus()
 
     def _key_actions(self) -> dict[int, Callable[[], object]]:
         """Every key of the rater table, bound to what the table says it does."""
         acts: dict[int, Callable[[], object]] = {}
-        does = {"back": self.back, "next": self.next, "comment": self.start_comment, "submit": self.submit, "close": self.close}
+        does = {"back": self.back, "next": self.next, "comment": self.start_comment, "submit": self.submit, "end": self.leave}
         for question in QUESTIONS:
             for answer in question.answers:
                 for k in qt_keys(answer.key):
@@ -331,6 +438,11 @@ class RaterWindow(QWidget):
             act()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """Closing by any way (the window manager's button, Alt+F4) asks first, as Esc does."""
+        if not self._leaving:
+            event.ignore()
+            self.leave()
+            return
         self._save_comment()
         self.closed.emit()
         super().closeEvent(event)

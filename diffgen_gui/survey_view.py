@@ -12,6 +12,7 @@ from datetime import datetime
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -48,6 +49,7 @@ from diffgen_gui.survey_rater import RaterWindow
 from diffgen_gui.tasks import ProgressTask, run_with_progress
 
 PROGRESS_POLL_MS = 2000  # how often the rater list re-reads progress (web raters answer meanwhile)
+LINK_SHOWN_MS = 60_000  # a new web link stays on screen this long at most (issue 32 item 2)
 
 
 def _spin(maximum: int, value: int = 0) -> QSpinBox:
@@ -144,6 +146,7 @@ class SurveyView(QWidget):
         self.workspace = workspace
         self.results: SurveyResults | None = None
         self.rater_window: RaterWindow | None = None
+        self._hidden: list[QWidget] = []  # windows hidden while a rater rates here
         self.task: ProgressTask | None = None  # the background computation running now, if any
 
         # -- left: surveys, creation, raters
@@ -178,11 +181,17 @@ class SurveyView(QWidget):
         form.addRow(self.only_kept)
         form.addRow(self.only_passed)
         form.addRow("Seed", self.seed_spin)
+        self.repeat_spin = _spin(50)
+        self.repeat_spin.setSuffix(" %")
+        self.repeat_spin.setToolTip("Share of the items each rater sees twice, far apart: their agreement with themselves")
+        form.addRow("Shown twice", self.repeat_spin)
         form.addRow(create)
 
         self.rater_list = QListWidget()
+        self.rater_list.currentRowChanged.connect(self._rater_selected)
         self.rater_edit = QLineEdit()
-        self.rater_edit.setPlaceholderText("rater name")
+        self.rater_edit.setPlaceholderText("rater name (Enter: start rating as this rater)")
+        self.rater_edit.returnPressed.connect(self.rate_as_named)
         add = QPushButton("Add rater")
         add.clicked.connect(self.add_rater)
         self.rate_button = QPushButton("Start rating as selected rater…")
@@ -194,8 +203,12 @@ class SurveyView(QWidget):
         self.base_url_edit.setToolTip("Where raters reach 'diffgen survey serve' (host and port it prints)")
         self.link_edit = QLineEdit(readOnly=True)
         self.link_edit.setPlaceholderText("a rater's web link shows here once, when issued")
+        self._link_owner: int | None = None  # the rater whose link the field shows
+        self.link_timer = QTimer(self, singleShot=True, interval=LINK_SHOWN_MS)
+        self.link_timer.timeout.connect(self.clear_link)
         copy = QPushButton("Copy")
-        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.link_edit.text()))
+        copy.setToolTip("Copy the link and take it off the screen")
+        copy.clicked.connect(self.copy_link)
         rater_box = QGroupBox("Raters")
         rl = QVBoxLayout(rater_box)
         rl.addWidget(self.rater_list)
@@ -296,6 +309,7 @@ class SurveyView(QWidget):
         self._survey_changed(self.survey_combo.currentText())
 
     def _survey_changed(self, name: str) -> None:
+        self.clear_link()
         self.rater_list.clear()
         self.results = None
         if not name:
@@ -350,6 +364,7 @@ class SurveyView(QWidget):
 
     def hideEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self.progress_timer.stop()
+        self.clear_link()  # leaving the tab leaves no link behind
         super().hideEvent(event)
 
     # -- actions ---------------------------------------------------------------------
@@ -383,6 +398,7 @@ class SurveyView(QWidget):
                 seed,
                 real_images=parse_ids(ids) if ids else None,
                 only_passed=self.only_passed.isChecked(),
+                repeat_share=self.repeat_spin.value() / 100,
             )
         except DiffGenError as e:
             self._error(str(e))
@@ -409,6 +425,22 @@ class SurveyView(QWidget):
             self.refresh_progress()
             self._issue_link(made[0])
 
+    @Slot()
+    def rate_as_named(self) -> None:
+        """Enter in the name field: rate as that rater, added first when new (issue 32 item 9)."""
+        survey, name = self._selected(), self.rater_edit.text().strip()
+        if survey is None or not name:
+            return
+        known = {r.name: r.id for r in raters(self.workspace, survey)}
+        if name not in known:
+            self.add_rater()
+            known = {r.name: r.id for r in raters(self.workspace, survey)}
+        if name in known:
+            self.rater_edit.clear()
+            row = [self.rater_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.rater_list.count())]
+            self.rater_list.setCurrentRow(row.index(known[name]))
+            self.start_rating()
+
     def new_link(self) -> None:
         survey, rater = self._selected_rater()
         if rater is not None:
@@ -418,11 +450,36 @@ class SurveyView(QWidget):
         tokens = []
         if self._run(lambda: tokens.append(issue_link(self.workspace, rater))):
             self.link_edit.setText(link_url(tokens[0], self.base_url_edit.text().strip() or DEFAULT_BASE_URL))
+            self._link_owner = rater.id
+            self.link_timer.start()
             self.status.setText(
                 f"Web link of {rater.name!r} below: copy it now (it is shown only once) and give "
                 "it to this rater only. Serve the page with 'diffgen survey serve'."
             )
             self.refresh_progress()
+
+    # -- a web link is shown once: copied, timed out, another rater or survey, rating here -----
+    @Slot()
+    def clear_link(self) -> None:
+        """Take the link off the screen (its token is stored only as a hash: it is gone for good)."""
+        self.link_timer.stop()
+        self.link_edit.clear()
+        self._link_owner = None
+
+    @Slot()
+    def copy_link(self) -> None:
+        if not self.link_edit.text():
+            self.status.setText("No link to copy: a link shows once, when issued (New web link issues another).")
+            return
+        QGuiApplication.clipboard().setText(self.link_edit.text())
+        self.clear_link()
+        self.status.setText("Link copied to the clipboard and taken off the screen. Give it to this rater only.")
+
+    @Slot(int)
+    def _rater_selected(self, _row: int) -> None:
+        selected = self._selected_rater_id()
+        if self._link_owner is not None and selected is not None and selected != self._link_owner:
+            self.clear_link()
 
     def start_rating(self) -> None:
         survey, rater = self._selected_rater()
@@ -432,15 +489,27 @@ class SurveyView(QWidget):
             self.status.setText("Simulated raters cannot rate.")
             return
 
+        self.clear_link()
+
         def open_window() -> None:
-            self.rater_window = RaterWindow(RaterSession.open(self.workspace, survey.name, rater.name), self)
-            self.rater_window.closed.connect(self._rater_window_closed)
-            self.rater_window.show_full_screen()
+            """The rater window alone: every other window of the app hides until the session
+            ends, so nothing of the workspace (samples, sources, review) is in reach."""
+            window = RaterWindow(RaterSession.open(self.workspace, survey.name, rater.name))
+            window.closed.connect(self._rater_window_closed)
+            self.rater_window = window
+            self._hidden = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w is not window]
+            window.show_full_screen(self.window().screen())
+            for w in self._hidden:
+                w.hide()
 
         self._run(open_window)
 
     @Slot()
     def _rater_window_closed(self) -> None:
+        """The session ended: the app comes back as it was."""
+        for w in self._hidden:
+            w.show()
+        self._hidden = []
         self.refresh_progress()
 
     # -- results (computed off the GUI thread) --------------------------------------------

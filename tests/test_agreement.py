@@ -96,8 +96,6 @@ def test_kappa_result_intervals():
     rng = np.random.default_rng(4)
     a, b = _random_pair(rng, 3, 60)
     r = cohen_kappa_result(a, b, [0, 1, 2], "linear", n_boot=500, seed=7)
-    assert r.ci_analytic[0] < r.kappa < r.ci_analytic[1]
-    assert r.ci_analytic[1] - r.kappa == pytest.approx(1.959963985 * r.se, rel=1e-6)
     assert r.ci_bootstrap[0] < r.kappa < r.ci_bootstrap[1]
     assert r.ci_bootstrap == cohen_kappa_result(a, b, [0, 1, 2], "linear", n_boot=500, seed=7).ci_bootstrap
     assert r.reading == landis_koch(r.kappa)

@@ -154,7 +154,7 @@ def test_a_schema_5_workspace_upgrades_and_gets_the_audit_table(tmp_path, monkey
     old.close()
     monkeypatch.undo()
     ws = Workspace.open(tmp_path / "ws")
-    assert ws.schema_version == SCHEMA_VERSION == 6 and ws.image(1).name == "a"
+    assert ws.schema_version == SCHEMA_VERSION == len(MIGRATIONS) > 5 and ws.image(1).name == "a"
     assert "sample_audit" in {r[0] for r in ws.query("SELECT name FROM sqlite_master")}
 
 

@@ -55,6 +55,19 @@ def register(sub) -> None:
         type=arg_type("backend.survey.model:SurveyConfig", "size", "survey"),
         help="side of the blinded copies (default: smallest item side)",
     )
+    p.add_argument(
+        "--repeat-share",
+        type=arg_type("backend.survey.model:SurveyConfig", "repeat_share", "survey"),
+        default=0.0,
+        help="share of the items shown a second time, apart, for each rater's agreement with themselves (0 to 0.5, default 0)",
+    )
+    p.add_argument(
+        "--calibration",
+        type=arg_type("backend.survey.model:SurveyConfig", "calibration", "survey"),
+        default=0,
+        help="extra items shown first, each kind in turn, with their truth told after the rater's call; "
+        "left out of every statistic (default 0)",
+    )
     p.set_defaults(func=cmd_create)
 
     p = ss.add_parser("add-rater", help="register a rater (their item order is seeded per rater)")
@@ -145,7 +158,19 @@ def cmd_create(a: argparse.Namespace) -> int:
         counts[kind] = counts.get(kind, 0) + n
     with tqdm_progress("survey items", "item") as prog:
         s = create_survey(
-            ws, SurveyConfig(a.name, counts, a.only_kept, a.seed, a.size, real_images, only_passed=a.only_passed), progress=prog
+            ws,
+            SurveyConfig(
+                a.name,
+                counts,
+                a.only_kept,
+                a.seed,
+                a.size,
+                real_images,
+                only_passed=a.only_passed,
+                repeat_share=a.repeat_share,
+                calibration=a.calibration,
+            ),
+            progress=prog,
         )
     parts = ", ".join(f"{n} {s.labels.get(k, k)}" for k, n in s.params["counts"].items())
     print(
@@ -154,6 +179,11 @@ def cmd_create(a: argparse.Namespace) -> int:
     )
     if s.params.get("gates"):
         print(f"Quality gates: {s.params['gates']['note']}")
+    if s.params.get("repeats"):
+        print(
+            f"Shown twice (intra-rater agreement): {s.params['repeats']} items, "
+            "in the first half of each rater's order and again in the second"
+        )
     print(f"Next: diffgen survey add-rater -w {a.workspace} --survey {s.name} --rater NAME")
     return 0
 

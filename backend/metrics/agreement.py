@@ -6,10 +6,12 @@ computed. Conventions follow the references the tests check against:
 * Cohen's kappa (unweighted, linear, quadratic) as in scikit-learn's ``cohen_kappa_score``:
   disagreement weights ``|i-j|`` or ``(i-j)^2`` over the ordered label list.
 * Its large-sample standard error as in Fleiss, Cohen & Everitt (1969), the formula SAS and
-  statsmodels' ``cohens_kappa`` use; the analytic 95% CI is kappa +- 1.96 SE.
+  statsmodels' ``cohens_kappa`` use. No interval is built from it: kappa +- 1.96 SE leaves
+  kappa's range [-1, 1] near perfect agreement (a report showed [0.104, 1.096], issue 32).
 * Fleiss' kappa (1971) as in statsmodels' ``fleiss_kappa``.
-* Percentile bootstrap CIs resample *items* (the unit that was rated), seeded, so that a
-  report is reproducible.
+* The 95% CIs of kappa are percentile bootstrap intervals that resample *items* (the unit
+  that was rated), seeded, so that a report is reproducible; made of kappa values, they stay
+  inside [-1, 1].
 * Proportions (accuracy, sensitivity, specificity) get Wilson score intervals, which behave
   at 0/n and n/n where the Wald interval collapses.
 """
@@ -169,15 +171,14 @@ def _tables(ca: np.ndarray, cb: np.ndarray, k: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class KappaResult:
-    """A kappa with its analytic and bootstrap 95% intervals and a plain reading.
+    """A kappa with its large-sample SE, bootstrap 95% interval and a plain reading.
 
     For Fleiss' kappa ``se`` is the SE under the null of chance agreement, which gives the
-    two-sided ``p_value`` but no interval, so ``ci_analytic`` is NaN there.
+    two-sided ``p_value``.
     """
 
     kappa: float
     se: float
-    ci_analytic: tuple[float, float]
     ci_bootstrap: tuple[float, float]
     n: int
     weights: str | None
@@ -196,7 +197,7 @@ def cohen_kappa_result(
     n_boot: int = 2000,
     seed: int = 0,
 ) -> KappaResult:
-    """Cohen's kappa with FCE analytic CI and percentile bootstrap CI over items."""
+    """Cohen's kappa with its FCE standard error and percentile bootstrap CI over items."""
     labels = list(labels)
     index = {lab: i for i, lab in enumerate(labels)}
     ca, cb = _codes(list(a), index), _codes(list(b), index)
@@ -205,10 +206,8 @@ def cohen_kappa_result(
     table = _table(ca, cb, len(labels))
     k = float(_kappa_values(table, weights)) if len(ca) else float("nan")
     se = kappa_se(table, weights) if len(ca) else float("nan")
-    z = _normal().ppf(0.975)
-    ci = (k - z * se, k + z * se) if np.isfinite(se) else (float("nan"), float("nan"))
     boot = bootstrap_ci(lambda idx: _kappa_values(_tables(ca[idx], cb[idx], len(labels)), weights), len(ca), n_boot, seed)
-    return KappaResult(k, se, (float(ci[0]), float(ci[1])), boot, int(table.sum()), weights, landis_koch(k))
+    return KappaResult(k, se, boot, int(table.sum()), weights, landis_koch(k))
 
 
 def fleiss_kappa(counts: np.ndarray) -> float | np.ndarray:
@@ -257,7 +256,7 @@ def fleiss_kappa_result(ratings: np.ndarray, categories: Sequence, n_boot: int =
     se = float(np.sqrt(2 / (n * m * (m - 1))) * np.sqrt(s**2 - (p * q * (q - p)).sum()) / s) if s > 0 else float("nan")
     p_value = float(2 * _normal().sf(abs(k / se))) if se > 0 and np.isfinite(k) else float("nan")
     boot = bootstrap_ci(lambda idx: _fleiss_values(counts[idx]), n, n_boot, seed)
-    return KappaResult(k, se, (float("nan"), float("nan")), boot, n, None, landis_koch(k), p_value)
+    return KappaResult(k, se, boot, n, None, landis_koch(k), p_value)
 
 
 def wilson_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -324,3 +323,38 @@ def binary_stats(truth: Sequence[bool], called: Sequence[bool], n_boot: int = 20
         wilson_ci(tn, tn + fp),
         kappa,
     )
+
+
+def krippendorff_alpha(ratings: np.ndarray, categories: Sequence, level: str = "nominal") -> float:
+    """Krippendorff's alpha of a raters x units matrix of labels (None: not rated).
+
+    ``level`` 'nominal' (any difference counts 1) or 'ordinal' (``categories`` in rank order;
+    the squared distance of Krippendorff's ordinal metric, from the marginal counts between
+    two ranks). Units with fewer than two ratings are not pairable and are left out; alpha
+    is NaN when all pairable values are the same. Follows Krippendorff (2011), "Computing
+    Krippendorff's alpha-reliability", through the coincidence matrix.
+    """
+    if level not in ("nominal", "ordinal"):
+        raise ValueError(f"level must be 'nominal' or 'ordinal', not {level!r}")
+    index = {c: i for i, c in enumerate(categories)}
+    k = len(index)
+    coincidence = np.zeros((k, k))
+    for unit in np.asarray(ratings, dtype=object).T:
+        codes = _codes([v for v in unit if v is not None], index)
+        m = len(codes)
+        if m < 2:
+            continue
+        counts = np.bincount(codes, minlength=k).astype(float)
+        coincidence += (np.outer(counts, counts) - np.diag(counts)) / (m - 1)
+    n_c = coincidence.sum(1)
+    n = n_c.sum()
+    if level == "nominal":
+        delta = 1.0 - np.eye(k)
+    else:
+        cum = np.concatenate([[0.0], np.cumsum(n_c)])
+        i, j = np.indices((k, k))
+        lo, hi = np.minimum(i, j), np.maximum(i, j)
+        delta = (cum[hi + 1] - cum[lo] - (n_c[i] + n_c[j]) / 2) ** 2
+    observed = (coincidence * delta).sum()
+    expected = (np.outer(n_c, n_c) * delta).sum() / (n - 1) if n > 1 else 0.0
+    return float(1.0 - observed / expected) if expected > 0 else float("nan")

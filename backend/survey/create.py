@@ -9,6 +9,11 @@ Blinding rules (issue 14):
 - Every item, real or synthetic, goes through the same processing: squared to the common
   working resolution (the smallest item side: no item keeps detail the others never had),
   then to the display size, then one PNG encoder (one IDAT chunk, no metadata chunks).
+- Every item of a survey has the same size, and the encoder stores its pixels uncompressed
+  (deflate "stored" blocks), so a file's byte count depends only on that size: a compressed
+  PNG is smaller for smoother pictures, and that alone told synthetic items from real ones
+  (issue 32 item 3). tests/survey/test_survey_leak.py checks that no observable property of
+  an item predicts its kind.
 """
 
 from __future__ import annotations
@@ -120,14 +125,15 @@ def _chunk(tag: bytes, data: bytes) -> bytes:
 
 def encode_blinded_png(array: np.ndarray) -> bytes:
     """PNG of an HxW grey or HxWx3 RGB uint8 array with fixed settings for every item:
-    8-bit, the 'Up' filter on every row, zlib level 9, exactly IHDR, one IDAT, IEND."""
+    8-bit, the 'Up' filter on every row, zlib level 0 (stored blocks: the length depends on
+    the shape alone, never on the content), exactly IHDR, one IDAT, IEND."""
     h, w = array.shape[:2]
     colour = 2 if array.ndim == 3 else 0
     rows = array.reshape(h, -1).astype(np.int16)
     up = np.diff(rows, axis=0, prepend=np.zeros((1, rows.shape[1]), np.int16)) % 256
     raw = np.concatenate([np.full((h, 1), 2, np.uint8), up.astype(np.uint8)], axis=1).tobytes()
     ihdr = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(raw, 0)) + _chunk(b"IEND", b"")
 
 
 def new_codes(n: int) -> list[str]:
@@ -194,12 +200,16 @@ def create_survey(
     if not counts:
         raise BadInputError("a survey needs at least one item (e.g. --real 10 --set inpainted:10)")
     seed = secrets.randbits(31) if config.seed is None else int(config.seed)
-    drawn, labels, failed = _draw(ws, config, counts, seed)
+    extra = _calibration_counts(list(counts), int(config.calibration))
+    drawn, labels, failed = _draw(ws, config, {k: n + extra.get(k, 0) for k, n in counts.items()}, seed)
+    calibration = _calibration_items(drawn, extra)
     pairs = [_read_pair(ws, c) for _, c in drawn]
     base = min(min(img.shape[:2]) for img, _ in pairs)
     size = config.size or min(MAX_SIZE, base)
     # Code order is random and tells nothing of the kind; everything below follows it.
-    by_code = sorted(zip(new_codes(len(drawn)), range(len(drawn))))
+    repeats = _repeats([n for n in range(len(drawn)) if n not in calibration], config.repeat_share)
+    codes = new_codes(len(drawn) + len(repeats))  # all distinct, repeats' included
+    by_code = sorted(zip(codes[: len(drawn)], range(len(drawn))))
     folder = f"surveys/{name}-{secrets.token_hex(3)}"
     params = {
         "counts": counts,
@@ -212,6 +222,9 @@ def create_survey(
         "only_passed": config.only_passed,
         "gates": _gate_record(ws, drawn, failed) if config.only_passed else None,
     }
+    params["repeat_share"] = config.repeat_share
+    params["repeats"] = len(repeats)
+    params["calibration"] = len(calibration)
     rows = []
     try:  # files first, then the rows that make them visible, in one transaction
         for done, (code, idx) in enumerate(by_code):
@@ -222,23 +235,56 @@ def create_survey(
             image_rel, mask_rel = f"{folder}/{code}.png", f"{folder}/{code}_mask.png"
             atomic_write_bytes(ws.path(image_rel), encode_blinded_png(img))
             atomic_write_bytes(ws.path(mask_rel), encode_blinded_png(mask))
-            rows.append((kind, cand["image_id"], cand["sample_id"], image_rel, mask_rel, code))
+            rows.append((kind, cand["image_id"], cand["sample_id"], image_rel, mask_rel, code, int(idx in calibration)))
             if progress:
                 progress(done + 1, len(drawn), "writing blinded copies")
+        firsts = [rows[n] for n, (_, idx) in enumerate(by_code) if idx in repeats]
+        second = _repeat_copies(ws, folder, firsts, codes[len(drawn) :])
         with ws.transaction() as c:
             sid = c.execute(
                 "INSERT INTO surveys (name, seed, params_json, created_at) VALUES (?,?,?,?)",
                 (name, seed, json.dumps(params), now()),
             ).lastrowid
-            c.executemany(
-                "INSERT INTO survey_items (survey_id, truth, image_id, sample_id, image_path,"
-                " mask_path, code) VALUES (?,?,?,?,?,?,?)",
-                [(sid, *r) for r in rows],
+            insert = (
+                "INSERT INTO survey_items (survey_id, truth, image_id, sample_id, image_path, mask_path, code,"
+                " calibration, repeat_of) VALUES (?,?,?,?,?,?,?,?,(SELECT id FROM survey_items WHERE survey_id = ? AND code = ?))"
             )
+            c.executemany(insert, [(sid, *r, sid, None) for r in rows])
+            c.executemany(insert, [(sid, *r, sid, first) for first, r in second])
     except BaseException:
         shutil.rmtree(ws.path(folder), ignore_errors=True)
         raise
     return get_survey(ws, name)
+
+
+def _repeats(counted: list[int], share: float) -> set[int]:
+    """Which of the ``counted`` drawn items are shown twice (from :mod:`secrets`, like the codes)."""
+    return set(secrets.SystemRandom().sample(counted, round(len(counted) * float(share))))
+
+
+def _calibration_counts(kinds: list[str], n: int) -> dict[str, int]:
+    """``n`` calibration items spread over the kinds in turn: real, then each sample kind."""
+    return {kind: n // len(kinds) + (i < n % len(kinds)) for i, kind in enumerate(kinds)} if kinds else {}
+
+
+def _calibration_items(drawn: list[tuple[str, dict]], extra: dict[str, int]) -> set[int]:
+    """Indices in ``drawn`` of the calibration items: ``extra[kind]`` of each kind, from :mod:`secrets`."""
+    chosen: set[int] = set()
+    for kind, n in extra.items():
+        chosen |= set(secrets.SystemRandom().sample([i for i, (k, _) in enumerate(drawn) if k == kind], n))
+    return chosen
+
+
+def _repeat_copies(ws: Workspace, folder: str, originals: list[tuple], codes: list[str]) -> list[tuple[str, tuple]]:
+    """(first showing's code, row) of each repeat: the same bytes under a code of its own,
+    so the second showing cannot be told from a new item by its name or address."""
+    out = []
+    for (kind, image_id, sample_id, image_rel, mask_rel, code, _), new in zip(originals, codes):
+        rel = f"{folder}/{new}.png", f"{folder}/{new}_mask.png"
+        for src, dst in zip((image_rel, mask_rel), rel):
+            atomic_write_bytes(ws.path(dst), ws.path(src).read_bytes())
+        out.append((code, (kind, image_id, sample_id, *rel, new, 0)))
+    return out
 
 
 @dataclass(frozen=True)

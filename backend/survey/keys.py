@@ -55,7 +55,7 @@ COMMANDS = (
     Command("next", ("Right", "Enter"), "Next item (once its three questions are answered)"),
     Command("comment", ("C",), "Write a comment (Enter saves it)"),
     Command("submit", ("S",), "Submit every answer (asks first)"),
-    Command("close", ("Escape",), "Close (answers are saved as you go)", desktop_only=True),
+    Command("end", ("Escape",), "End the rating session (asks first; answers are saved as you go)", desktop_only=True),
 )
 NAMED = {"Left": "←", "Right": "→", "Enter": "Enter", "Backspace": "Backspace", "Escape": "Esc"}
 

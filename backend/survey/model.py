@@ -31,7 +31,7 @@ class SurveyConfig(JobParams):
     """What to draw: ``counts`` maps a kind ('real' or a sample kind) to a number of items.
 
     ``seed`` makes the draw (which images and samples) reproducible; by default a random
-    one is drawn and recorded. Item codes and order never depend on it. ``real_images``
+    one is drawn and recorded. Item codes, the repeated items and order never depend on it. ``real_images``
     limits real items to these image ids (e.g. images kept out of training).
     """
 
@@ -42,6 +42,11 @@ class SurveyConfig(JobParams):
     size: int | None = setting(None, 16, 4096, unit="px")  # side of the square copies; default: the smallest item side
     real_images: tuple[int, ...] | None = None
     only_passed: bool = False  # leave out samples that failed a quality gate (unscored ones stay)
+    # share of the items shown a second time (intra-rater agreement); each first showing in
+    # the first half of a rater's order, its repeat in the second half
+    repeat_share: float = setting(0.0, 0.0, 0.5)
+    # items shown first, their truth told after the rater's call, left out of every statistic
+    calibration: int = setting(0, 0, 50)
     LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"device"})  # forms that sent one with every job
 
 
@@ -78,11 +83,13 @@ class Rater:
 
 @dataclass(frozen=True)
 class BlindItem:
-    """What a rater may know of an item: an opaque id and the two normalised files."""
+    """What a rater may know of an item: an opaque id and the two normalised files; of a
+    calibration item also its truth ('real' or the kind's label), told after the answer."""
 
     item_id: int
     image_path: Path
     mask_path: Path
+    calibration_truth: str | None = None
 
 
 @dataclass
@@ -141,13 +148,21 @@ def items(ws: Workspace, survey: Survey) -> list[dict]:
     return [dict(r) for r in ws.query("SELECT * FROM survey_items WHERE survey_id = ? ORDER BY id", (survey.id,))]
 
 
+def distinct_per_kind(ws: Workspace, survey: Survey) -> dict[str, int]:
+    """Items per kind, a repeated item counted once (its second showing is no new item),
+    calibration items not at all."""
+    rows = ws.query(
+        "SELECT truth, COUNT(*) FROM survey_items WHERE survey_id = ? AND repeat_of IS NULL AND calibration = 0 GROUP BY truth",
+        (survey.id,),
+    )
+    return {r[0]: r[1] for r in rows}
+
+
 def summary(ws: Workspace, survey: Survey) -> dict:
     """Counts for listings: items per kind and, per rater, answered/complete/submitted, the
     time of their last answer and the hint of their web link (None without one)."""
-    per_kind = {
-        r[0]: r[1] for r in ws.query("SELECT truth, COUNT(*) FROM survey_items WHERE survey_id = ? GROUP BY truth", (survey.id,))
-    }
-    n = sum(per_kind.values())
+    per_kind = distinct_per_kind(ws, survey)
+    n = ws.query("SELECT COUNT(*) FROM survey_items WHERE survey_id = ?", (survey.id,))[0][0]  # repeats too
     rows = ws.query(
         "SELECT ra.id, ra.name, ra.simulated, ra.submitted_at, l.hint,"
         " COALESCE(SUM(a.image_quality IS NOT NULL AND a.mask_quality IS NOT NULL AND a.real_fake IS NOT NULL), 0),"

@@ -20,6 +20,8 @@ from backend.reports import markdown_table
 from backend.reports.csvio import write_csv
 from backend.reports.figures import new_figure, png_bytes
 from backend.survey import QUALITY, QUESTIONS, REAL_FAKE, Rater, Survey, answer_rows, raters
+from backend.survey.model import distinct_per_kind
+from backend.survey.reading import SPEED_FLOOR_S, RaterTiming, alphas, intra_rater, order_rows, timing, timing_rows
 from backend.words import counted
 from backend.workspace.store import Workspace
 
@@ -65,6 +67,12 @@ class SurveyResults:
     detection: list[tuple[str, str, BinaryStats]] = field(default_factory=list)  # rater, comparison
     pairwise: list[tuple[str, str, str, KappaResult]] = field(default_factory=list)  # a, b, question
     fleiss: list[tuple[str, int, KappaResult]] = field(default_factory=list)  # question, raters
+    n_boot: int = 2000  # bootstrap resamples of the items behind every kappa interval
+    seed: int = 0  # of the bootstrap's generator (stated in the report)
+    timing: list[RaterTiming] = field(default_factory=list)
+    floor_s: float = SPEED_FLOOR_S
+    intra: list[tuple[str, str, int, KappaResult]] = field(default_factory=list)  # rater, question, gap
+    alphas: list[tuple[str, str, int, float]] = field(default_factory=list)  # question, level, raters, alpha
 
     @property
     def any_simulated(self) -> bool:
@@ -77,7 +85,8 @@ def _answers(ws: Workspace, survey: Survey) -> list[dict]:
         for r in ws.query(
             "SELECT a.rater_id, a.item_id, a.image_quality, a.mask_quality, a.real_fake, i.truth"
             " FROM survey_answers a JOIN survey_items i ON i.id = a.item_id"
-            " WHERE i.survey_id = ? ORDER BY a.rater_id, a.item_id",
+            " WHERE i.survey_id = ? AND i.repeat_of IS NULL AND i.calibration = 0"  # repeats: intra-rater only
+            " ORDER BY a.rater_id, a.item_id",
             (survey.id,),
         )
     ]
@@ -117,18 +126,20 @@ def _detection(answers: list[dict], labels: dict[str, str], n_boot: int, seed: i
     return out
 
 
-def compute_results(ws: Workspace, survey: Survey, n_boot: int = 2000, seed: int = 0) -> SurveyResults:
-    """Every number of the report from the stored answers (seeded bootstrap: reproducible)."""
+def compute_results(
+    ws: Workspace, survey: Survey, n_boot: int = 2000, seed: int = 0, floor_s: float = SPEED_FLOOR_S
+) -> SurveyResults:
+    """Every number of the report from the stored answers (seeded bootstrap: reproducible).
+    Second showings of repeated items count only in the intra-rater agreement."""
     labels = dict(survey.labels)
-    per_kind = {
-        r[0]: r[1] for r in ws.query("SELECT truth, COUNT(*) FROM survey_items WHERE survey_id = ? GROUP BY truth", (survey.id,))
-    }
+    per_kind = distinct_per_kind(ws, survey)
     for kind in per_kind:
         labels.setdefault(kind, kind)
     answers = _answers(ws, survey)
     by_rater = {r.id: [a for a in answers if a["rater_id"] == r.id] for r in raters(ws, survey)}
     active = [r for r in raters(ws, survey) if by_rater[r.id]]
-    res = SurveyResults(survey, labels, active, per_kind, {})
+    res = SurveyResults(survey, labels, active, per_kind, {}, n_boot=n_boot, seed=seed, floor_s=floor_s)
+    res.timing, res.intra, res.alphas = timing(ws, survey, floor_s), intra_rater(ws, survey, n_boot, seed), alphas(ws, survey)
     for r in active:
         res.tables[r.display_name] = table7(by_rater[r.id], labels)
         if "real" in labels and len(labels) > 1:
@@ -221,8 +232,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
             "Sensitivity [95% CI]",
             "Specificity [95% CI]",
             "Kappa (SE)",
-            "Analytic 95% CI",
-            "Bootstrap 95% CI",
+            "Kappa 95% CI",
             "Reading",
         ]
         rows = [
@@ -237,7 +247,6 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
                 f"{_f(b.sensitivity)} {_ci(b.sensitivity_ci)}",
                 f"{_f(b.specificity)} {_ci(b.specificity_ci)}",
                 f"{_f(b.kappa.kappa)} ({_f(b.kappa.se)})",
-                _ci(b.kappa.ci_analytic),
                 _ci(b.kappa.ci_bootstrap),
                 b.kappa.reading,
             ]
@@ -246,7 +255,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
         lines += markdown_table(hdr, rows) + [""]
     lines += ["## Agreement between raters", ""]
     if res.pairwise:
-        hdr = ["Rater A", "Rater B", "Question", "Kappa", "n", "Analytic 95% CI", "Bootstrap 95% CI", "Reading"]
+        hdr = ["Rater A", "Rater B", "Question", "Kappa", "n", "95% CI", "Reading"]
         rows = [
             [
                 a,
@@ -254,7 +263,6 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
                 f"{QUESTION_TITLES[q]} ({_weights_name(k.weights)})",
                 _f(k.kappa),
                 k.n,
-                _ci(k.ci_analytic),
                 _ci(k.ci_bootstrap),
                 k.reading,
             ]
@@ -265,7 +273,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
     else:
         lines += ["Fewer than two raters have answered: no between-rater agreement yet.", ""]
     if res.fleiss:
-        hdr = ["Question", "Raters", "Items", "Fleiss' kappa", "SE under H0", "p (kappa = 0)", "Bootstrap 95% CI", "Reading"]
+        hdr = ["Question", "Raters", "Items", "Fleiss' kappa", "SE under H0", "p (kappa = 0)", "95% CI", "Reading"]
         rows = [
             [QUESTION_TITLES[q], m, k.n, _f(k.kappa), _f(k.se), _f(k.p_value, 4), _ci(k.ci_bootstrap), k.reading]
             for q, m, k in res.fleiss
@@ -273,14 +281,17 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
         lines += ["Fleiss' kappa over the items every rater answered.", ""] + markdown_table(hdr, rows) + [""]
     for name, rel in (figures or {}).items():
         lines += [f"![{name}]({rel})", ""]
+    lines += _reading_markdown(res)
     lines += ["## Limitations", "", _real_items_note(s), ""]
     lines += [
         "## Methods",
         "",
         "- Cohen's kappa: unweighted for real/fake; for the ordinal quality scale (good < moderate < "
         "poor) also linear and quadratic weights, as scikit-learn's `cohen_kappa_score`.",
-        "- Analytic CI: kappa ± 1.96 SE with the large-sample SE of Fleiss, Cohen & Everitt (1969). "
-        "Bootstrap CI: 2.5/97.5 percentiles over items resampled with replacement (seeded).",
+        f"- 95% CIs of kappa: percentile bootstrap (2.5/97.5 percentiles of {res.n_boot} resamples of the "
+        f"items with replacement, numpy generator seeded with {res.seed}); made of kappa values, they stay "
+        "within [-1, 1]. SE: the large-sample SE of Fleiss, Cohen & Everitt (1969), not used for an "
+        "interval (kappa ± 1.96 SE can pass 1).",
         "- Fleiss' kappa (1971) as statsmodels' `fleiss_kappa`; the SE under chance agreement "
         "(Fleiss, Nee & Landis 1979) gives the test of kappa = 0, the bootstrap gives the interval.",
         "- Proportions: Wilson score intervals.",
@@ -289,6 +300,51 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
         "",
     ]
     return "\n".join(lines)
+
+
+def _reading_markdown(res: SurveyResults) -> list[str]:
+    """Krippendorff's alpha, intra-rater agreement, order and time per item."""
+    lines = []
+    if res.alphas:
+        hdr = ["Question", "Level", "Raters", "Krippendorff's alpha"]
+        rows = [[QUESTION_TITLES[q], level, m, _f(a)] for q, level, m, a in res.alphas]
+        lines += ["Krippendorff's alpha over every answer given (missing answers allowed).", ""]
+        lines += markdown_table(hdr, rows) + [""]
+    lines += ["## Agreement of each rater with themselves", ""]
+    if res.intra:
+        hdr = ["Rater", "Question", "Pairs", "Min. gap (items)", "Cohen's kappa", "95% CI", "Reading"]
+        rows = [
+            [r, f"{QUESTION_TITLES[q]} ({_weights_name(k.weights)})", k.n, gap, _f(k.kappa), _ci(k.ci_bootstrap), k.reading]
+            for r, q, gap, k in res.intra
+        ]
+        lines += [
+            f"{res.survey.params.get('repeats', 0)} items were shown twice, the first time in the first half of "
+            "each rater's order and again in the second half; these second showings count here only.",
+            "",
+        ]
+        lines += markdown_table(hdr, rows) + [""]
+    else:
+        lines += ["No item was shown twice (`--repeat-share` 0): no intra-rater agreement.", ""]
+    lines += [
+        "## How the rating was done",
+        "",
+        "Each rater saw the items in an order of their own, drawn from a seed made by `secrets` and "
+        "recorded (order.csv lists every position). Time per item: seconds from the item's first "
+        "showing to the first answer (timing.csv: every item's times and changed answers).",
+        "",
+    ]
+    if res.timing:
+        hdr = ["Rater", "Items timed", "Median s per item", "Answers changed", f"Faster than {res.floor_s:g} s"]
+        rows = [[t.rater, t.timed, _f(t.median_s, 1), t.changed, "YES: check" if t.too_fast else "no"] for t in res.timing]
+        lines += markdown_table(hdr, rows) + [""]
+    if res.survey.params.get("calibration"):
+        lines += [
+            f"{res.survey.params['calibration']} calibration items opened every rater's order, their truth "
+            "shown after the rater's call; they are left out of every number of this report and marked "
+            "in answers.csv and order.csv.",
+            "",
+        ]
+    return lines
 
 
 def _real_items_note(s: Survey) -> str:
@@ -358,7 +414,16 @@ def ratings_figure(res: SurveyResults) -> bytes | None:
 
 
 FIGURES = ("confusion.png", "ratings_by_kind.png")  # written when there are answers to draw
-REPORT_FILES = ("report.md", "table7.csv", "detection.csv", "agreement.csv", "answers.csv", *FIGURES)
+REPORT_FILES = (
+    "report.md",
+    "table7.csv",
+    "detection.csv",
+    "agreement.csv",
+    "answers.csv",
+    "order.csv",
+    "timing.csv",
+    *FIGURES,
+)
 
 
 def write_report(
@@ -395,19 +460,14 @@ def write_report(
             *b.specificity_ci,
             b.kappa.kappa,
             b.kappa.se,
-            *b.kappa.ci_analytic,
             *b.kappa.ci_bootstrap,
             b.kappa.reading,
         ]
         for r, c, b in res.detection
     ]
     agr = [
-        [a, b, q, _weights_name(k.weights), "cohen", k.n, k.kappa, *k.ci_analytic, *k.ci_bootstrap, k.reading]
-        for a, b, q, k in res.pairwise
-    ] + [
-        [f"{m} raters", "", q, "unweighted", "fleiss", k.n, k.kappa, *k.ci_analytic, *k.ci_bootstrap, k.reading]
-        for q, m, k in res.fleiss
-    ]
+        [a, b, q, _weights_name(k.weights), "cohen", k.n, k.kappa, *k.ci_bootstrap, k.reading] for a, b, q, k in res.pairwise
+    ] + [[f"{m} raters", "", q, "unweighted", "fleiss", k.n, k.kappa, *k.ci_bootstrap, k.reading] for q, m, k in res.fleiss]
     files["report.md"] = atomic_write_text(out / "report.md", results_markdown(res, figures))
     tables = {
         "table7.csv": (["rater"] + TABLE7_HEADER, t7),
@@ -430,8 +490,6 @@ def write_report(
                 "specificity_hi",
                 "kappa",
                 "kappa_se",
-                "kappa_ci_lo",
-                "kappa_ci_hi",
                 "kappa_boot_lo",
                 "kappa_boot_hi",
                 "reading",
@@ -447,8 +505,6 @@ def write_report(
                 "statistic",
                 "n",
                 "kappa",
-                "ci_lo",
-                "ci_hi",
                 "boot_lo",
                 "boot_hi",
                 "reading",
@@ -456,6 +512,11 @@ def write_report(
             agr,
         ),
         "answers.csv": answer_rows(ws, survey, with_truth=True),
+        "order.csv": (["rater", "order_seed", "position", "item", "second_showing", "calibration"], order_rows(ws, survey)),
+        "timing.csv": (
+            ["rater", "item", "shown_at", "first_answered_at", "answered_at", "changes", "seconds_to_answer"],
+            timing_rows(ws, survey),
+        ),
     }
     for name, (header, rows) in tables.items():
         files[name] = write_csv(out / name, header, rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import zlib
+import secrets
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,19 +22,20 @@ from backend.survey.model import (
 from backend.workspace.store import Workspace, now
 
 
-def name_seed(name: str) -> int:
-    """Default order seed of a rater: from the name, so re-adding a rater gives the same order."""
-    return zlib.crc32(name.encode())
+def new_order_seed() -> int:
+    """A rater's order seed: from :mod:`secrets` (nobody can work out a rater's order from
+    their name), recorded with the rater so the order can be shown and repeated."""
+    return secrets.randbits(31)
 
 
 def add_rater(ws: Workspace, survey: Survey, name: str, seed: int | None = None, simulated: bool = False) -> Rater:
-    """Register a rater; their item order is seeded by ``seed`` (default: from the name)."""
+    """Register a rater; their item order is seeded by ``seed`` (default: a random one, recorded)."""
     name = name.strip()
     if not name:
         raise BadInputError("a rater needs a name")
     if ws.query("SELECT 1 FROM raters WHERE survey_id = ? AND name = ?", (survey.id, name)):
         raise BadInputError(f"survey {survey.name!r} already has a rater named {name!r}")
-    seed = name_seed(name) if seed is None else int(seed)
+    seed = new_order_seed() if seed is None else int(seed)
     with ws.transaction() as c:
         c.execute(
             "INSERT INTO raters (survey_id, name, seed, simulated) VALUES (?,?,?,?)", (survey.id, name, seed, int(simulated))
@@ -46,10 +47,33 @@ def rater_order(ws: Workspace, survey: Survey, rater: Rater) -> list[int]:
     """The item ids in the order this rater sees them (same every time).
 
     Item ids follow the random codes, not the kind, so this order reveals nothing either.
+    With repeats, the first showings of the repeated items fall in the first half, their
+    repeats in the second, each half shuffled: the two showings of an item are apart.
+    Calibration items come before all of them.
     """
-    ids = [r[0] for r in ws.query("SELECT id FROM survey_items WHERE survey_id = ? ORDER BY id", (survey.id,))]
-    perm = np.random.default_rng([survey.seed, rater.seed]).permutation(len(ids))
-    return [ids[i] for i in perm]
+    every = ws.query("SELECT id, repeat_of, calibration FROM survey_items WHERE survey_id = ? ORDER BY id", (survey.id,))
+    rng = np.random.default_rng([survey.seed, rater.seed])
+    calibration = [r[0] for r in every if r[2]]
+    opening = [calibration[i] for i in rng.permutation(len(calibration))]  # calibration items open the order
+    rows = [r for r in every if not r[2]]
+    repeat_of = {r[0]: r[1] for r in rows if r[1] is not None}
+    if not repeat_of:
+        return opening + [rows[i][0] for i in rng.permutation(len(rows))]
+    firsts = set(repeat_of.values())
+    others = [r[0] for r in rows if r[0] not in firsts and r[0] not in repeat_of]
+    others = [others[i] for i in rng.permutation(len(others))]
+    half = max(len(firsts), (len(rows) + 1) // 2)
+    front = sorted(firsts) + others[: half - len(firsts)]
+    front = [front[i] for i in rng.permutation(len(front))]
+    back = others[half - len(firsts) :] + sorted(repeat_of)
+    back = [back[i] for i in rng.permutation(len(back))]
+    # the repeats keep the back half's slots they drew, in the order of their first showings:
+    # the earliest first showing gets the earliest repeat slot, which spreads the gaps out
+    slots = [n for n, item in enumerate(back) if item in repeat_of]
+    by_first = {first: again for again, first in repeat_of.items()}
+    for slot, first in zip(slots, [item for item in front if item in firsts]):
+        back[slot] = by_first[first]
+    return opening + front + back
 
 
 def _ensure_open(ws: Workspace, rater_id: int) -> None:
@@ -60,25 +84,34 @@ def _ensure_open(ws: Workspace, rater_id: int) -> None:
         raise WorkspaceError(f"rater {row[0]['name']!r} has submitted; answers can no longer change")
 
 
-def record_answer(ws: Workspace, rater: Rater, item_id: int, question: str, value: str | None) -> None:
-    """Store one answer (or clear it with None) and commit before returning."""
+def record_answer(
+    ws: Workspace, rater: Rater, item_id: int, question: str, value: str | None, shown_at: str | None = None
+) -> None:
+    """Store one answer (or clear it with None) and commit before returning. ``shown_at``:
+    when the item was first shown (kept from the first answer on)."""
     value = check_value(question, value)
-    _set_column(ws, rater, item_id, question, value)
+    _set_column(ws, rater, item_id, question, value, shown_at)
 
 
-def record_comment(ws: Workspace, rater: Rater, item_id: int, comment: str) -> None:
-    _set_column(ws, rater, item_id, "comment", comment.strip())
+def record_comment(ws: Workspace, rater: Rater, item_id: int, comment: str, shown_at: str | None = None) -> None:
+    _set_column(ws, rater, item_id, "comment", comment.strip(), shown_at)
 
 
-def _set_column(ws: Workspace, rater: Rater, item_id: int, column: str, value) -> None:
+def _set_column(ws: Workspace, rater: Rater, item_id: int, column: str, value, shown_at: str | None) -> None:
+    """One column of a rater's answer row, with the times of issue 32 item 7: the first
+    showing and first answer are kept once set; a changed answer counts in ``changes``."""
     # ``column`` is one of a fixed set of names checked by the callers.
+    answer = column != "comment"
+    changed = f" changes = changes + ({column} IS NOT NULL AND {column} IS NOT excluded.{column})," if answer else ""
+    stamp = now()
     with ws.transaction() as c:
         _ensure_open(ws, rater.id)
         c.execute(
-            f"INSERT INTO survey_answers (rater_id, item_id, {column}, answered_at) VALUES (?,?,?,?)"
-            f" ON CONFLICT(rater_id, item_id) DO UPDATE SET {column} = excluded.{column},"
-            " answered_at = excluded.answered_at",
-            (rater.id, item_id, value, now()),
+            f"INSERT INTO survey_answers (rater_id, item_id, {column}, answered_at, shown_at, first_answered_at)"
+            f" VALUES (?,?,?,?,?,?) ON CONFLICT(rater_id, item_id) DO UPDATE SET{changed} {column} = excluded.{column},"
+            " answered_at = excluded.answered_at, shown_at = COALESCE(shown_at, excluded.shown_at),"
+            " first_answered_at = COALESCE(first_answered_at, excluded.first_answered_at)",
+            (rater.id, item_id, value, stamp, shown_at, stamp if answer and value is not None else None),
         )
 
 
@@ -96,6 +129,11 @@ def submit(ws: Workspace, rater: Rater) -> None:
         c.execute("UPDATE raters SET submitted_at = ? WHERE id = ?", (now(), rater.id))
 
 
+def calibration_truth(survey: Survey, truth: str) -> str:
+    """What a rater is told of a calibration item once they have called it."""
+    return "real" if truth == "real" else f"synthetic ({survey.labels.get(truth, truth)})"
+
+
 @dataclass
 class RaterSession:
     """One rater working through a survey: blinded items in their order, position, answers.
@@ -109,18 +147,24 @@ class RaterSession:
     items: list[BlindItem] = field(default_factory=list)
     answers: dict[int, Answer] = field(default_factory=dict)
     index: int = 0
+    shown: dict[int, str] = field(default_factory=dict)  # item id -> when first shown here
 
     @classmethod
     def open(cls, ws: Workspace, survey_name: str, rater_name: str) -> "RaterSession":
         survey = get_survey(ws, survey_name)
         rater = get_rater(ws, survey, rater_name)
-        paths = {
-            r["id"]: (r["image_path"], r["mask_path"])
-            for r in ws.query("SELECT id, image_path, mask_path FROM survey_items WHERE survey_id = ?", (survey.id,))
+        rows = {
+            r["id"]: r
+            for r in ws.query(
+                "SELECT id, image_path, mask_path, calibration, truth FROM survey_items WHERE survey_id = ?", (survey.id,)
+            )
         }
         blind = [
             BlindItem(
-                i, ws.stored(paths[i][0], "survey_items", i, "image_path"), ws.stored(paths[i][1], "survey_items", i, "mask_path")
+                i,
+                ws.stored(rows[i]["image_path"], "survey_items", i, "image_path"),
+                ws.stored(rows[i]["mask_path"], "survey_items", i, "mask_path"),
+                calibration_truth(survey, rows[i]["truth"]) if rows[i]["calibration"] else None,
             )
             for i in rater_order(ws, survey, rater)
         ]
@@ -170,16 +214,34 @@ class RaterSession:
     def progress_text(self) -> str:
         return f"{min(self.index + 1, self.total)} / {self.total}"
 
+    def feedback(self, position: int | None = None) -> str:
+        """On a calibration item (default: the current one), what it is and, once called real
+        or synthetic, its truth; nothing on the other items."""
+        if position is None and self.finished():
+            return ""
+        item = self.current if position is None else self.items[position]
+        if item.calibration_truth is None:
+            return ""
+        if self.answers.get(item.item_id, Answer()).real_fake is None:
+            return "Calibration item (not counted): its truth is shown after your call."
+        return f"Calibration item (not counted): this one was {item.calibration_truth}."
+
+    def mark_shown(self, position: int | None = None) -> None:
+        """Note when the item at ``position`` (default: the current one) was first shown; it
+        is stored with the first answer (the time per item of the report)."""
+        item = self.items[position].item_id if position is not None else self.current.item_id
+        self.shown.setdefault(item, now())
+
     def give(self, question: str, value: str) -> None:
         """Record an answer for the current item (committed before returning)."""
         item = self.current.item_id
-        record_answer(self.ws, self.rater, item, question, value)
+        record_answer(self.ws, self.rater, item, question, value, self.shown.get(item))
         ans = self.answers.setdefault(item, Answer())
         setattr(ans, question, check_value(question, value))
 
     def comment(self, text: str) -> None:
         item = self.current.item_id
-        record_comment(self.ws, self.rater, item, text)
+        record_comment(self.ws, self.rater, item, text, self.shown.get(item))
         self.answers.setdefault(item, Answer()).comment = text.strip()
 
     def next(self) -> bool:

@@ -17,23 +17,24 @@ from backend.errors import BadInputError
 from backend.io.files import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from backend.reports.csvio import csv_text, read_csv, write_csv
 from backend.survey.model import CSV_FIELDS, QUESTIONS, Survey, check_value, raters
-from backend.survey.sessions import name_seed
+from backend.survey.sessions import new_order_seed
 from backend.workspace.store import Workspace, inserted_id, now
 
 
 def answer_rows(ws: Workspace, survey: Survey, with_truth: bool = False) -> tuple[list[str], list[list]]:
-    """(header, rows) of every answer (item = the blinded code); ``with_truth`` adds the kind."""
-    header = list(CSV_FIELDS) + (["truth", "simulated"] if with_truth else [])
+    """(header, rows) of every answer (item = the blinded code); ``with_truth`` adds the kind,
+    whether the rater was simulated and whether the item was a calibration item (not counted)."""
+    header = list(CSV_FIELDS) + (["truth", "simulated", "calibration"] if with_truth else [])
     rows = []
     for r in ws.query(
-        "SELECT ra.name AS rater, ra.simulated, i.code AS item, i.truth, a.image_quality,"
+        "SELECT ra.name AS rater, ra.simulated, i.code AS item, i.truth, i.calibration, a.image_quality,"
         " a.mask_quality, a.real_fake, a.comment FROM survey_answers a"
         " JOIN raters ra ON ra.id = a.rater_id JOIN survey_items i ON i.id = a.item_id"
         " WHERE ra.survey_id = ? ORDER BY ra.id, i.id",
         (survey.id,),
     ):
         row = [r[k] if r[k] is not None else "" for k in CSV_FIELDS]
-        rows.append(row + ([r["truth"], int(r["simulated"])] if with_truth else []))
+        rows.append(row + ([r["truth"], int(r["simulated"]), r["calibration"]] if with_truth else []))
     return header, rows
 
 
@@ -119,7 +120,7 @@ def import_answers_csv(ws: Workspace, survey: Survey, path: str | Path, rater: s
         for who, *_ in rows:
             if who not in ids:
                 ids[who] = inserted_id(
-                    c.execute("INSERT INTO raters (survey_id, name, seed) VALUES (?,?,?)", (survey.id, who, name_seed(who)))
+                    c.execute("INSERT INTO raters (survey_id, name, seed) VALUES (?,?,?)", (survey.id, who, new_order_seed()))
                 )
         c.executemany(
             "INSERT INTO survey_answers (rater_id, item_id, image_quality, mask_quality, real_fake,"

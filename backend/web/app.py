@@ -135,7 +135,12 @@ class RaterService:
                 "submitted": s.submitted,
                 "csrf": seat.link.csrf_token,
                 "items": [
-                    {"code": seat.link.code(it.item_id), "answer": asdict(s.answers.get(it.item_id, Answer()))} for it in s.items
+                    {
+                        "code": seat.link.code(it.item_id),
+                        "answer": asdict(s.answers.get(it.item_id, Answer())),
+                        "feedback": s.feedback(pos),  # calibration items only, else ""
+                    }
+                    for pos, it in enumerate(s.items)
                 ],
             }
 
@@ -144,6 +149,9 @@ class RaterService:
         if pos is None:
             return None
         item = seat.session.items[pos]
+        if not mask:  # the page asks for an item's image when it shows the item
+            with seat.lock:
+                seat.session.mark_shown(pos)
         return (item.mask_path if mask else item.image_path).read_bytes()
 
     def answer(self, seat: Seat, code: str, question: str, value: str) -> dict:
@@ -154,7 +162,13 @@ class RaterService:
                 s.comment(value)
             else:
                 s.give(question, value)
-            return {"saved": True, "item": code, "answer": asdict(s.answer()), "complete": s.complete_count}
+            return {
+                "saved": True,
+                "item": code,
+                "answer": asdict(s.answer()),
+                "complete": s.complete_count,
+                "feedback": s.feedback(),
+            }
 
     def submit(self, seat: Seat) -> dict:
         with seat.lock:

@@ -90,7 +90,7 @@ header { display: flex; gap: 1.5em; align-items: center; padding: 10px 16px; fle
 main { padding: 0 16px 16px; }
 #pictures { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 figure { margin: 0; text-align: center; }
-figure img { width: 100%; max-height: 50vh; object-fit: contain; background: #111; image-rendering: auto; }
+figure img { width: 100%; max-height: 50vh; object-fit: contain; background: #111; image-rendering: pixelated; }
 #done { font-size: 1.3em; text-align: center; padding: 3em 1em; }
 .question { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 8px 0; }
 .question .title { min-width: 12em; }
@@ -198,6 +198,7 @@ function render() {
   } else {
     show($("image"), base + "/image/" + current().code);
     show($("mask"), base + "/mask/" + current().code);
+    if (current().feedback) say(current().feedback);
   }
   const a = done ? null : current().answer;
   document.querySelectorAll("button[data-q]").forEach((b) => {
@@ -223,8 +224,9 @@ async function deliver(code, question, value) {
     try {
       const r = await post("/answer", {item: code, question: question, value: value});
       if (r.ok) {
-        const stored = (await r.json()).answer;
-        if (pending.get(code) === 1) Object.assign(byCode(code).answer, stored);  // else a newer one follows
+        const body = await r.json();
+        if (pending.get(code) === 1) Object.assign(byCode(code).answer, body.answer);  // else a newer one follows
+        byCode(code).feedback = body.feedback;  // what a calibration item was, once called
         failed.delete(code);
         return;
       }
@@ -260,7 +262,11 @@ function give(question, value) {
   render();
 }
 
+const COMMENT_DEBOUNCE_MS = 500;  // a pause in typing this long saves the comment
+let commentTimer = 0;
+
 function saveComment() {
+  clearTimeout(commentTimer);
   if (state.submitted || finished()) return;
   const it = current();
   const text = $("comment").value.trim();
@@ -332,9 +338,14 @@ document.addEventListener("DOMContentLoaded", () => {
   tap($("yes"), confirmSubmit);
   tap($("no"), () => $("confirm").close());
   $("comment").addEventListener("change", saveComment);
+  $("comment").addEventListener("input", () => {  // typed text is saved as it is typed
+    clearTimeout(commentTimer);
+    commentTimer = setTimeout(saveComment, COMMENT_DEBOUNCE_MS);
+  });
   document.addEventListener("keydown", onKey);
   window.addEventListener("beforeunload", (ev) => {
-    if ([...pending.values()].some((n) => n > 0)) { ev.preventDefault(); ev.returnValue = ""; }
+    const unsent = !finished() && !state.submitted && $("comment").value.trim() !== current().answer.comment;
+    if (unsent || [...pending.values()].some((n) => n > 0)) { ev.preventDefault(); ev.returnValue = ""; }
   });
   load();
 });

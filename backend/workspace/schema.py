@@ -245,6 +245,20 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (sample_id, fingerprint, method)
     )
     """,
+    # 6 -> 7 (survey reader study, issue 32): how each item was rated and shown twice.
+    # ``shown_at``: when the rater first saw the item; ``first_answered_at``: their first
+    # answer to it; ``changes``: answers changed after being given (``answered_at`` is the
+    # last). ``repeat_of``: an item shown a second time to measure a rater's agreement with
+    # themselves (the first showing's id); repeats are left out of every other statistic.
+    # ``calibration``: an item shown first with its truth told after the answer, to calibrate
+    # the rater; left out of every statistic and marked in the exports.
+    """
+    ALTER TABLE survey_answers ADD COLUMN shown_at TEXT;
+    ALTER TABLE survey_answers ADD COLUMN first_answered_at TEXT;
+    ALTER TABLE survey_answers ADD COLUMN changes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE survey_items ADD COLUMN repeat_of INTEGER REFERENCES survey_items(id);
+    ALTER TABLE survey_items ADD COLUMN calibration INTEGER NOT NULL DEFAULT 0
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

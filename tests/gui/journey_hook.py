@@ -388,6 +388,8 @@ def rate(j: Journey, answers: int | None, then_quit: bool) -> Iterator:
         assert rw.session.submitted
         yield Shot("survey-submitted")
     key(rw, Qt.Key.Key_Escape)
+    yield Wait("the question to end the session", lambda: rw.leave_box is not None and rw.leave_box.isVisible(), 10)
+    key(rw.leave_box, Qt.Key.Key_Y)
     yield Wait("the rater window closed", lambda: not rw.isVisible(), 10)
 
 

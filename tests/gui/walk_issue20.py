@@ -281,6 +281,8 @@ def survey(j) -> Iterator:
     click(rw.confirm.button(QMessageBox.StandardButton.Yes))
     yield wait("submitted", lambda: rw.session.submitted)
     key(rw, Qt.Key.Key_Escape)
+    yield wait("the question to end the session", lambda: rw.leave_box is not None and rw.leave_box.isVisible())
+    key(rw.leave_box, Qt.Key.Key_Y)
     yield wait("the rater window closed", lambda: not rw.isVisible())
     yield wait(
         "the rater still selected",

@@ -174,6 +174,8 @@ def test_simulated_raters_are_labelled_and_report_files_are_written(ws, survey, 
         "detection.csv",
         "agreement.csv",
         "answers.csv",
+        "order.csv",
+        "timing.csv",
         "confusion.png",
         "ratings_by_kind.png",
     }

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QKeySequence
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QDialog, QLabel, QMenu, QPushButton, QWidget
 
 from backend import survey as sv
@@ -40,6 +40,13 @@ def _window(qtbot, ws, rater="dr-a"):
     return win
 
 
+def _end(qtbot, win: RaterWindow) -> None:
+    """Leave the rater window as a rater does: Esc, then Yes."""
+    qtbot.keyClick(win, Qt.Key.Key_Escape)
+    qtbot.keyClick(win.leave_box, Qt.Key.Key_Y)
+    qtbot.waitUntil(lambda: not win.isVisible())
+
+
 def _texts(win: QWidget) -> list[str]:
     out = []
     for w in [win] + win.findChildren(QWidget):
@@ -56,7 +63,11 @@ def _texts(win: QWidget) -> list[str]:
 
 
 def _assert_blinded(win, ws, survey):
-    texts = _texts(win)
+    # the one size of every item of the survey (issue 32 item 8: say how items are shown); no other size
+    side = survey.params["size"]
+    assert win.scale_label.text().startswith(f"Items are {side} × {side} px, ")
+    assert re.fullmatch(r"Mask over image: \d+%", win.overlay_label.text())  # the slider's own value
+    texts = [t for t in _texts(win) if t not in (win.scale_label.text(), win.overlay_label.text())]
     joined = "\n".join(texts)
     assert any(t == win.session.progress_text() or re.fullmatch(r"\d+ / \d+", t) for t in texts)
     for it in sv.items(ws, survey):
@@ -101,7 +112,7 @@ def test_keys_back_and_resume(qtbot, ws, survey):
     win.comment.returnPressed.emit()
     assert _stored(ws, win)[third].comment == "blurry rim"
     _assert_blinded(win, ws, survey)
-    win.close()
+    _end(qtbot, win)
 
     again = _window(qtbot, ws)  # reopening resumes at the first unanswered item
     assert again.progress.text() == "3 / 30" and again.session.current.item_id == third
@@ -158,7 +169,7 @@ def test_rater_window_offers_no_way_to_files(qtbot, ws, survey):
     assert all(lab.textFormat() == Qt.TextFormat.PlainText and not lab.openExternalLinks() for lab in labels)
     assert "Rater: <a href='file:///'>dr-link</a>" in [lab.text() for lab in labels]  # shown, not a link
     assert not win.actions() and not any(w.actions() for w in widgets)  # no shortcuts beyond the keys
-    win.close()
+    _end(qtbot, win)
 
 
 def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
@@ -194,7 +205,7 @@ def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
     view.rater_list.setCurrentRow(0)
     view.start_rating()
     assert view.rater_window is not None and view.rater_window.isVisible()
-    view.rater_window.close()
+    _end(qtbot, view.rater_window)
     view.show_results()
     qtbot.waitUntil(lambda: view.results is not None, timeout=30000)
     res = compute_results(ws, survey)
@@ -233,6 +244,68 @@ def _three_raters(ws, survey, view):
     view.refresh_progress()
 
 
+def test_a_web_link_is_shown_once_then_cleared(qtbot, ws, survey):
+    """Copied, timed out, another rater selected, the tab left or rating started here: the
+    link leaves the field (issue 32 item 2; before, it stayed there for anyone to read)."""
+    view = SurveyView(ws)
+    qtbot.addWidget(view)
+    view.survey_combo.setCurrentText("pilot")
+    _three_raters(ws, survey, view)
+    link = view.link_edit.text()
+    assert verify_token(ws, survey, link.rsplit("/", 1)[1]).rater.name == "dr-b"
+    view.copy_link()
+    assert QGuiApplication.clipboard().text() == link and view.link_edit.text() == ""
+    assert "taken off the screen" in view.status.text()
+    view.rater_list.setCurrentRow(1)  # dr-b
+    view.new_link()
+    assert view.link_edit.text().startswith("http") and view.link_timer.isActive()
+    view.rater_list.setCurrentRow(0)  # another rater
+    assert view.link_edit.text() == ""
+    view.link_timer.setInterval(50)
+    view.new_link()
+    assert view.link_edit.text()
+    qtbot.waitUntil(lambda: view.link_edit.text() == "", timeout=2000)  # shown for a while only
+    view.new_link()
+    view.show()
+    view.hide()
+    assert view.link_edit.text() == ""
+    view.new_link()
+    view.start_rating()
+    assert view.link_edit.text() == ""
+    _end(qtbot, view.rater_window)
+
+
+def test_the_survey_form_sets_the_share_shown_twice(qtbot, ws):
+    view = SurveyView(ws)
+    qtbot.addWidget(view)
+    view.name_edit.setText("twice")
+    view.real_spin.setValue(10)
+    for spin in view.kind_spins.values():
+        spin.setValue(0)
+    view.repeat_spin.setValue(20)
+    view.create_survey()
+    qtbot.waitUntil(lambda: view.task is None, timeout=30000)
+    made = sv.get_survey(ws, "twice")
+    assert made.params["repeat_share"] == 0.2 and made.params["repeats"] == 2
+    assert sum(i["repeat_of"] is not None for i in sv.items(ws, made)) == 2
+
+
+def test_enter_in_the_rater_name_starts_rating(qtbot, ws, survey):
+    view = SurveyView(ws)
+    qtbot.addWidget(view)
+    view.survey_combo.setCurrentText("pilot")
+    qtbot.keyClicks(view.rater_edit, "dr-new")
+    qtbot.keyClick(view.rater_edit, Qt.Key.Key_Return)  # a new rater: added, then rating starts
+    assert view.rater_window is not None and view.rater_window.isVisible()
+    assert view.rater_window.session.rater.name == "dr-new" and view.link_edit.text() == ""
+    _end(qtbot, view.rater_window)
+    qtbot.keyClicks(view.rater_edit, "dr-new")
+    qtbot.keyClick(view.rater_edit, Qt.Key.Key_Return)  # a known rater: rating resumes
+    assert view.rater_window.isVisible() and view.rater_window.session.rater.name == "dr-new"
+    assert [r.name for r in sv.raters(ws, survey)] == ["dr-new"]
+    _end(qtbot, view.rater_window)
+
+
 def test_rater_list_is_live_and_keeps_its_selection(qtbot, ws, survey):
     view = SurveyView(ws)
     qtbot.addWidget(view)
@@ -245,7 +318,7 @@ def test_rater_list_is_live_and_keeps_its_selection(qtbot, ws, survey):
     view.rater_list.setCurrentRow(1)
     view.start_rating()
     qtbot.keyClick(view.rater_window, Qt.Key.Key_1)
-    view.rater_window.close()
+    _end(qtbot, view.rater_window)
     assert view.rater_list.currentRow() == 1 and view.rater_list.item(1).text().startswith("dr-b: 0 / 30")
     view.progress_timer.setInterval(50)
     view.show()  # the poll runs while the tab shows: answers given on the web appear by themselves
@@ -326,7 +399,7 @@ sv.add_rater(ws, sv.create_survey(ws, sv.SurveyConfig("fs", {"real": 2})), "dr")
 app = QApplication([])
 win = RaterWindow(sv.RaterSession.open(ws, "fs", "dr"))
 win.show_full_screen()
-QTimer.singleShot(800, app.quit)
+QTimer.singleShot(800, app.exit)  # exit: quit() asks the window to close, and it asks the rater first
 app.exec()
 g, s = win.geometry(), app.primaryScreen().geometry()
 print("GEOMETRY", g.x(), g.y(), g.width(), g.height(), s.width(), s.height())
@@ -424,3 +497,53 @@ def test_rater_hint_is_readable(qtbot, ws, survey):
     text = max((QColor.fromRgb(c) for c in colours), key=lambda c: contrast(c, background))
     assert contrast(text, background) >= 4.5, (text.name(), background.name())
     assert win.hint.font().pointSizeF() >= 11
+
+
+def test_small_items_show_pixel_for_pixel_with_the_mask_over_them(qtbot, ws):
+    """A 32 px item fills the room enlarged by a whole factor with nearest neighbour (blocks
+    of one colour, not a blur), a line says so, and the slider lays the mask over the image
+    (issue 32 item 8)."""
+    survey = sv.create_survey(ws, sv.SurveyConfig("small", {"real": 2}, size=32))
+    sv.add_rater(ws, survey, "dr-a")
+    win = RaterWindow(sv.RaterSession.open(ws, "small", "dr-a"))
+    qtbot.addWidget(win)
+    win.resize(1000, 700)
+    win.show()
+    qtbot.waitUntil(lambda: win.image.magnification > 1)
+    n = int(win.image.magnification)
+    shown = win.image.pixmap().toImage()
+    assert shown.width() == 32 * n and n >= 4
+    native = QImage(str(win.session.current.image_path)).convertToFormat(shown.format())
+    for x, y in ((0, 0), (5, 17), (31, 31)):  # every shown pixel of a block is the item's pixel
+        block = {shown.pixel(x * n + dx, y * n + dy) for dx in (0, n - 1) for dy in (0, n - 1)}
+        assert block == {native.pixel(x, y)}
+    assert win.scale_label.text() == f"Items are 32 × 32 px, enlarged {n}× pixel for pixel (nearest neighbour)."
+    mask = QImage(str(win.session.current.mask_path))
+    inside = next((x, y) for y in range(32) for x in range(32) if QColor(mask.pixel(x, y)).value() > 128)
+    outside = next((x, y) for y in range(32) for x in range(32) if QColor(mask.pixel(x, y)).value() < 128)
+    win.overlay.setValue(60)
+    over = win.image.pixmap().toImage()
+    assert "60%" in win.overlay_label.text()
+    assert over.pixel(inside[0] * n, inside[1] * n) != shown.pixel(inside[0] * n, inside[1] * n)  # tinted
+    assert QColor(over.pixel(inside[0] * n, inside[1] * n)).green() > QColor(shown.pixel(inside[0] * n, inside[1] * n)).green()
+    assert over.pixel(outside[0] * n, outside[1] * n) == shown.pixel(outside[0] * n, outside[1] * n)  # untouched
+    _end(qtbot, win)
+
+
+def test_a_calibration_item_tells_its_truth_after_the_call(qtbot, ws):
+    survey = sv.create_survey(ws, sv.SurveyConfig("calib", {"real": 3, "inpainted": 3}, calibration=2))
+    sv.add_rater(ws, survey, "dr-a")
+    win = RaterWindow(sv.RaterSession.open(ws, "calib", "dr-a"))
+    qtbot.addWidget(win)
+    win.show()
+    assert win.message.text() == "Calibration item (not counted): its truth is shown after your call."
+    truth = win.session.current.calibration_truth
+    for k in (Qt.Key.Key_1, Qt.Key.Key_4, Qt.Key.Key_8):
+        qtbot.keyClick(win, k)
+    assert win.message.text() == f"Calibration item (not counted): this one was {truth}."
+    for _ in range(2):  # the second calibration item, then a counted one: no word of truth
+        qtbot.keyClick(win, Qt.Key.Key_Right)
+        for k in (Qt.Key.Key_1, Qt.Key.Key_4, Qt.Key.Key_8):
+            qtbot.keyClick(win, k)
+    assert win.session.index == 2 and win.message.text() == ""
+    _end(qtbot, win)

@@ -249,7 +249,7 @@ def test_every_response_is_blinded(web_ws):
         assert not KIND_WORDS.search(body), (resp.request.url, KIND_WORDS.search(body))
     state = ra.state
     assert set(state) == {"rater", "total", "position", "submitted", "csrf", "items"}
-    assert all(set(it) == {"code", "answer"} for it in state["items"])
+    assert all(set(it) == {"code", "answer", "feedback"} and it["feedback"] == "" for it in state["items"])
     # image codes: opaque per rater, not item ids, not sequential, different for every rater
     ids = item_of_code(web_ws, survey, token_a)
     codes = ra.codes
@@ -399,3 +399,36 @@ def test_the_page_says_the_keys_it_binds():
     said = {k for part in hint.split(" · ") for k in part.split(" ", 1)[0].split("/")}
     names = {"←": "ArrowLeft", "→": "ArrowRight"}
     assert {names.get(k, k if len(k) > 1 else k.lower()) for k in said} == set(answers) | set(commands)
+
+
+def test_the_web_page_records_when_an_item_was_first_shown(web_ws):
+    """The page fetches an item's image when it shows the item: that is its first showing,
+    stored with the first answer (issue 32 item 7)."""
+    survey = new_survey(web_ws)
+    rater, token = rater_with_link(web_ws, survey, "dr-timed")
+    r = Rater(TestClient(create_app(web_ws, survey)), token)
+    code = r.codes[0]
+    assert r.get(f"/image/{code}").status_code == 200
+    for q, v in zip(QUESTIONS, ("good", "good", "real")):
+        assert r.answer(code, q, v).status_code == 200
+    assert r.answer(code, "real_fake", "fake").status_code == 200
+    row = web_ws.query(
+        "SELECT shown_at, first_answered_at, answered_at, changes FROM survey_answers WHERE rater_id = ?", (rater.id,)
+    )[0]
+    assert row["shown_at"] <= row["first_answered_at"] <= row["answered_at"] and row["changes"] == 1
+
+
+def test_calibration_feedback_reaches_the_page_only_for_calibration_items(web_ws):
+    survey = sv.create_survey(web_ws, sv.SurveyConfig(f"web{next(_names)}", {"real": 3, "inpainted": 3}, calibration=2))
+    rater, token = rater_with_link(web_ws, survey, "dr-cal")
+    r = Rater(TestClient(create_app(web_ws, survey)), token)
+    feedback = [it["feedback"] for it in r.state["items"]]
+    assert feedback[:2] == ["Calibration item (not counted): its truth is shown after your call."] * 2
+    assert feedback[2:] == [""] * 6
+    truth = {it["code"]: it["truth"] for it in sv.items(web_ws, survey)}
+    link = verify_token(web_ws, survey, token)
+    for code in r.codes[:3]:
+        told = r.answer(code, "real_fake", "real").json()["feedback"]
+        kind = truth[{link.code(i["id"]): i["code"] for i in sv.items(web_ws, survey)}[code]]
+        expected = "real" if kind == "real" else "synthetic (Diff)"
+        assert told == (f"Calibration item (not counted): this one was {expected}." if code in r.codes[:2] else "")

@@ -165,3 +165,20 @@ def test_rating_in_a_real_browser(ws, browser):
         STORED[1],
         STORED[2],
     ]
+
+
+def test_a_typed_comment_is_saved_without_enter(ws, browser):
+    """Typing alone saves the comment (after a short pause); before, it was lost on a reload
+    or a closed tab while the page said "Saved" (issue 32 item 9)."""
+    survey = sv.create_survey(ws, sv.SurveyConfig("typed", {"real": 2, "inpainted": 1}))
+    rater = sv.add_rater(ws, survey, "dr-typist")
+    first = sv.rater_order(ws, survey, rater)[0]
+    with running_server(ws, survey, ServeConfig("127.0.0.1", 0)) as base:
+        browser.get(link_url(issue_link(ws, rater), base))
+        wait_for(browser, "the first item", lambda: text(browser, "progress") == "1 / 3")
+        keys(browser, "1", "c", "small polyp, sharp rim")  # no Enter, no leaving the box
+        wait_for(browser, "the comment stored", lambda: sv.answers_of(ws, rater).get(first, sv.Answer()).comment != "", 10)
+        assert sv.answers_of(ws, rater)[first] == sv.Answer("good", None, None, "small polyp, sharp rim")
+        browser.refresh()
+        wait_for(browser, "reloaded", lambda: text(browser, "progress") == "1 / 3")
+        assert browser.find_element(By.ID, "comment").get_attribute("value") == "small polyp, sharp rim"
