@@ -90,6 +90,30 @@ def test_krippendorff_alpha_matches_the_published_example_and_its_definition():
             assert (math.isnan(ours) and math.isnan(ref)) or ours == pytest.approx(ref, abs=1e-12)
 
 
+def test_krippendorff_alpha_agrees_with_the_krippendorff_package():
+    """The independent implementation (the ``krippendorff`` package, tests only) on random
+    tables with missing ratings, nominal and ordinal."""
+    import krippendorff
+
+    from backend.metrics.agreement import krippendorff_alpha
+
+    labels = ["good", "moderate", "poor"]
+    rng = np.random.default_rng(11)
+    compared = 0
+    for _ in range(40):
+        codes = rng.integers(0, 4, (4, 12))  # 3: not rated
+        table = [[labels[v] if v < 3 else None for v in row] for row in codes]
+        numeric = np.where(codes < 3, codes.astype(float), np.nan)
+        for level in ("nominal", "ordinal"):
+            ours = krippendorff_alpha(table, labels, level)
+            if math.isnan(ours):
+                continue
+            ref = krippendorff.alpha(reliability_data=numeric, level_of_measurement=level, value_domain=[0.0, 1.0, 2.0])
+            assert ours == pytest.approx(ref, abs=1e-9)
+            compared += 1
+    assert compared >= 60
+
+
 def test_each_rater_gets_a_random_recorded_order_and_repeats_far_apart(ws, tmp_path):
     """Order seeds from `secrets` (the same name no longer gives the same order), recorded and
     listed; a share of the items shown twice, the first showing in the first half of the
