@@ -15,6 +15,11 @@ STANDIN_TEXT = {
     "vgg19": "VGG19 for the style content loss",
     "dino": "DINO ViT-B/8 for the style loss",
 }
+RANDOM_FID = (
+    "**Random-weight Inception: the FID values are not meaningful.** No FID weight file is configured, "
+    "so a random-weight network of the same architecture stood in ('diffgen settings set fid_inception FILE'); "
+    "MS-SSIM uses no network."
+)
 
 
 def _state(ctx: DemoContext, name: str) -> dict:
@@ -172,8 +177,11 @@ def build_report(ctx: DemoContext, stages: list[Stage]) -> tuple[Path, Path]:
 
     ev = _state(ctx, "evaluate")
     md, base = _included(ctx, ev.get("paths", {}).get("markdown"))
-    sec = rep.add(Section("Tables 1-2: FID and MS-SSIM", markdown=md, markdown_base=base))
-    sec.figures += _fig(ctx, ev.get("paths", {}).get("chart"), "FID and MS-SSIM per set")
+    # said beside the table and the chart, not only in "About this run": a reader looks at these
+    random_fid = "fid_inception" in random
+    sec = rep.add(Section("Tables 1-2: FID and MS-SSIM", RANDOM_FID if random_fid else "", markdown=md, markdown_base=base))
+    caption = "FID and MS-SSIM per set" + ("; FID from a random-weight Inception: not meaningful" if random_fid else "")
+    sec.figures += _fig(ctx, ev.get("paths", {}).get("chart"), caption)
 
     seg = _state(ctx, "segment").get("report", {})
     md, base = _included(ctx, seg.get("markdown"))
