@@ -7,6 +7,7 @@ from pathlib import Path
 
 from backend.demo.plan import DemoContext, Stage, stage_state
 from backend.reports import Figure, Report, Section, Table
+from backend.words import counted
 from backend.workspace import queries
 
 STANDIN_TEXT = {
@@ -59,8 +60,14 @@ def _gates_section(ctx: DemoContext, rep: Report) -> None:
     )
     if seams:
         text += (
-            f" Seam across the region boundary (mean excess colour step, 0..1): {seams[0]:.3f} in the "
-            f"{seams[2]} inpainted parents of styled samples, {seams[1]:.3f} after style."
+            " Seam across the region boundary (mean excess colour step, 0..1; lower is better) before and "
+            "after style, per styled set: "
+            + "; ".join(
+                f"{s.set_name}: {s.before:.3f} -> {s.after:.3f} over {counted(s.samples, 'sample')} "
+                f"({_seam_change(s.before, s.after)})"
+                for s in seams
+            )
+            + "."
         )
     sec = rep.add(Section("Samples and quality gates", text))
     rel = gate_sheet(ctx.ws)
@@ -82,6 +89,12 @@ def _gates_section(ctx: DemoContext, rep: Report) -> None:
             ],
         )
     )
+
+
+def _seam_change(before: float, after: float) -> str:
+    """Whether style lowered the seam, as the rounded numbers printed beside it show."""
+    b, a = round(before, 3), round(after, 3)
+    return "style made it worse" if a > b else "style lowered it" if a < b else "unchanged"
 
 
 def _retries(ctx: DemoContext) -> int:
