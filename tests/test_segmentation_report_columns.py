@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from backend.segmentation.report import CONTROL, Score, convergence_sentence
+from backend.segmentation.report import CONTROL, Score, convergence_sentence, small_n_versus
 
 
 def _score(ious: list[float], train: int, best: list[int], epochs: int = 5) -> Score:
@@ -38,3 +38,12 @@ def test_training_size_best_epoch_and_seeds_are_shown_and_a_last_epoch_best_is_f
     runs = [{"metrics": {"best_epoch": b, "epochs": 5}} for b in (5, 3, 5)]
     assert convergence_sentence(runs).startswith("2 of 3 runs reached their best validation IoU in the last epoch")
     assert "*Control*" in CONTROL and "'no Control' trains on the images as they are" in CONTROL
+
+
+def test_table_6_says_whether_each_synthetic_cell_differs_from_real_only_beyond_noise():
+    real = _score([0.30, 0.32, 0.34], 13, [5, 4, 5])
+    far, close = _score([0.50, 0.52, 0.51], 26, [5, 5, 5]), _score([0.31, 0.35, 0.33], 26, [5, 5, 5])
+    lines = small_n_versus([(16, "Real", {0: real}), (16, "Styled-Diff", {1: close, 2: far})])
+    assert lines[2].startswith("- N = 16, Styled-Diff, r = 1: +0.0100 (within noise: 2 SE = ")
+    assert lines[3].startswith("- N = 16, Styled-Diff, r = 2: +0.1900 (beyond noise: 2 SE = ")
+    assert small_n_versus([(16, "Styled-Diff", {1: far})]) == []  # no Real at that N: nothing to compare

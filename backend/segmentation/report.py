@@ -225,7 +225,25 @@ def _markdown(tables: dict, t6: list, rs: list[int], header: str, counting: str 
         [n, name] + [c for r in cols for c in ((by_r[r].fmt("dice_loss"), by_r[r].fmt("iou")) if r in by_r else ("", ""))]
         for n, name, by_r in t6
     ]
-    return "\n".join(out + markdown_table(head6, rows6) + [""])
+    return "\n".join(out + markdown_table(head6, rows6) + [""] + small_n_versus(t6))
+
+
+def small_n_versus(t6: list) -> list[str]:
+    """Table 6's synthetic cells against real only at the same N: the IoU difference and
+    whether it is within noise (as Tables 3-5's last column)."""
+    real = {n: by_r[0] for n, name, by_r in t6 if name == "Real" and 0 in by_r}
+    lines = [
+        f"- N = {n}, {name}, r = {r}: {s.versus(real[n])}"
+        for n, name, by_r in t6
+        if name != "Real" and n in real
+        for r, s in sorted(by_r.items())
+        if r
+    ]
+    return (
+        ["IoU against real only at the same N (within noise: inside twice the standard error over seeds):", "", *lines, ""]
+        if lines
+        else []
+    )
 
 
 TABLES_CSV_HEADER = ["table", "data_type", "N", "r", "dice_loss_mean", "dice_loss_sd", "iou_mean", "iou_sd", "seeds"]
