@@ -16,6 +16,10 @@ without recomputing anything:
 - ``seam``: the colour step across the region boundary beyond the one the real image has
   there (0..1 units of RGB distance). Above ``max_seam`` the region shows as a patch;
   style transfer should lower it (paper Figure 4).
+- ``colour``: the fraction of the region's pixels in a colour the source image has nowhere
+  (a coarse colour histogram of the whole source, widened by one bin each way). Above
+  ``max_off_colour`` the region holds speckles or blobs of a foreign colour (cyan in red
+  tissue): a broken sample that the geometric gates pass.
 - ``memorised``: the sample's distance to its nearest training image (any, not only its
   source; mirrored ones too) over its mean distance to the next nearest ones, on the
   generated region (backend/audit). Below the 1st percentile of the same number for held-out
@@ -32,9 +36,10 @@ import numpy as np
 
 from backend.config.fields import check_section, setting
 
-SCORED_WHEN_MADE = ("no_polyp", "cut_off", "copy", "seam")  # by :func:`score`: retries can use these
+SCORED_WHEN_MADE = ("no_polyp", "cut_off", "copy", "seam", "colour")  # by :func:`score`: retries can use these
 GATES = (*SCORED_WHEN_MADE, "memorised")  # the audit (backend/audit) adds the last
 SEAM_RING_PX = 3  # ring width each side of the boundary that the seam score compares
+COLOUR_BINS = 8  # levels per channel of the colour gate's histogram: 32 grey levels a bin
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class GateConfig:
     max_boundary_touch: float = setting(0.25, 0.0, 1.0)  # cut_off fails above this fraction of the region boundary
     min_region_change: float = setting(0.02, 0.0, 1.0)  # copy fails below this mean |sample - source| in the region
     max_seam: float = setting(0.08, 0.0, 1.0)  # seam fails above this excess colour step at the boundary
+    max_off_colour: float = setting(0.05, 0.0, 1.0)  # colour fails above this fraction of the region in colours the source lacks
 
     @classmethod
     def from_section(cls, section: dict | None) -> "GateConfig":
@@ -128,6 +134,29 @@ def seam_excess(sample_rgb: np.ndarray, source_rgb: np.ndarray, region: np.ndarr
     return max(0.0, boundary_step(sample_rgb, region) - boundary_step(source_rgb, region))
 
 
+def _colour_bins(rgb: np.ndarray) -> np.ndarray:
+    idx = rgb.astype(np.int64) * COLOUR_BINS // 256
+    return (idx[..., 0] * COLOUR_BINS + idx[..., 1]) * COLOUR_BINS + idx[..., 2]
+
+
+def off_colour(sample_rgb: np.ndarray, source_rgb: np.ndarray, region: np.ndarray) -> float:
+    """Fraction of the region's pixels whose colour bin the source image has nowhere, nor a
+    neighbouring bin (so colour matching's small shifts stay the source's colours)."""
+    inside = _binary(region) > 0
+    if not inside.any():
+        return 0.0
+    n = COLOUR_BINS
+    seen = np.zeros(n**3, bool)
+    seen[np.unique(_colour_bins(source_rgb))] = True
+    padded = np.pad(seen.reshape(n, n, n), 1)
+    palette = np.zeros((n, n, n), bool)
+    for dr in range(3):
+        for dg in range(3):
+            for db in range(3):
+                palette |= padded[dr : dr + n, dg : dg + n, db : db + n]
+    return float((~palette.ravel()[_colour_bins(sample_rgb)[inside]]).mean())
+
+
 def score(
     source_rgb: np.ndarray,
     source_mask: np.ndarray,
@@ -141,11 +170,13 @@ def score(
     touch = boundary_touch(sample_mask, region)
     change = region_change(sample_rgb, source_rgb, region)
     seam = seam_excess(sample_rgb, source_rgb, region)
+    odd = off_colour(sample_rgb, source_rgb, region)
     return [
         GateScore("no_polyp", ratio, cfg.min_area_ratio, ratio >= cfg.min_area_ratio and ratio > 0),
         GateScore("cut_off", touch, cfg.max_boundary_touch, touch <= cfg.max_boundary_touch),
         GateScore("copy", change, cfg.min_region_change, change >= cfg.min_region_change),
         GateScore("seam", seam, cfg.max_seam, seam <= cfg.max_seam),
+        GateScore("colour", odd, cfg.max_off_colour, odd <= cfg.max_off_colour),
     ]
 
 
@@ -154,12 +185,20 @@ def failed(scores: list[GateScore]) -> list[str]:
 
 
 # badges, reports
-LABELS = {"no_polyp": "no polyp", "cut_off": "cut off", "copy": "copy", "seam": "seam", "memorised": "memorised"}
+LABELS = {
+    "no_polyp": "no polyp",
+    "cut_off": "cut off",
+    "copy": "copy",
+    "seam": "seam",
+    "colour": "odd colour",
+    "memorised": "memorised",
+}
 _MEANING = {  # what each value measures, and which side of the threshold passes
     "no_polyp": ("mask area {:.2f} of the source's", ">="),
     "cut_off": ("mask covers {:.2f} of the region's border", "<="),
     "copy": ("differs from the source by {:.3f} in the region", ">="),
     "seam": ("colour step {:.3f} at the region's border beyond the source's", "<="),
+    "colour": ("{:.3f} of the region in colours the source lacks", "<="),
     "memorised": ("{:.2f} of the usual distance to its nearest training image", ">="),
 }
 

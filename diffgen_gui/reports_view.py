@@ -1,4 +1,4 @@
-"""Reports view: the files under the workspace's ``reports/`` folder (PNG, Markdown, CSV, text).
+"""Reports view: the files under the workspace's ``reports/`` folder (PNG, Markdown, HTML, CSV, text).
 
 The folder is watched: a report written by a job or the CLI appears without pressing Refresh.
 CSV and TSV files are shown as tables.
@@ -32,6 +32,7 @@ from diffgen_gui.state import WorkspaceState
 IMAGES = {".png", ".jpg", ".jpeg", ".svg"}
 TABLES = {".csv": ",", ".tsv": "\t"}
 TEXT = {".md", ".markdown", ".txt", ".json", ".tex", ".log"}
+PAGES = {".html", ".htm"}  # the demo's report.html beside report.md: one self-contained page
 SETTLE_MS = 300  # a burst of file events becomes one refresh
 MAX_TABLE_ROWS = 5000  # larger tables show their first rows (the file has them all)
 
@@ -105,7 +106,7 @@ class ReportsView(QWidget):
         self.files.clear()
         found = (
             sorted(
-                (p for p in self.folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGES | TEXT | set(TABLES)),
+                (p for p in self.folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGES | TEXT | PAGES | set(TABLES)),
                 key=lambda p: (str(p.parent), p.name),
             )
             if self.folder.is_dir()
@@ -152,6 +153,8 @@ class ReportsView(QWidget):
         self.text.setSearchPaths([str(path.parent)])
         if suffix in (".md", ".markdown"):
             self.text.setMarkdown(text)
+        elif suffix in PAGES:
+            self.text.setHtml(text)
         else:
             self.text.setPlainText(text)
         self.stack.setCurrentIndex(0)

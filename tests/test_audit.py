@@ -189,7 +189,7 @@ def test_diffgen_gates_still_scores_a_sample_that_only_the_audit_scored(fresh_co
     audit_samples(ws, "Late")
     assert [g.gate for g in ws.gates(sid)] == ["memorised"]
     assert main(["gates", "-w", str(ws.root)]) == 0
-    assert sorted(g.gate for g in ws.gates(sid)) == ["copy", "cut_off", "memorised", "no_polyp", "seam"]
+    assert sorted(g.gate for g in ws.gates(sid)) == ["colour", "copy", "cut_off", "memorised", "no_polyp", "seam"]
     assert "memorised" in capsys.readouterr().out  # a column of the table
 
 

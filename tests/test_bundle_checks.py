@@ -23,6 +23,7 @@ from PIL import Image
 
 from backend.cli import main as cli_main
 from backend.errors import BadInputError
+from backend.gates import SCORED_WHEN_MADE
 from backend.io.files import encode_png, sha256_file
 from backend.jobs.bundles import IMPORT_RESULT, MANIFEST, META, ROWS, BundleWriter, import_bundles, read_bundle
 from backend.jobs.sample_row import SampleRow
@@ -253,7 +254,7 @@ def test_the_honest_bundles_still_import_and_a_second_import_adds_nothing(settin
     assert errors == [] and len(reports[0].added) == 4 and reports[0].present == 0
     stored = {(s.source_image_id, s.seed) for s in ws.samples(kind="inpainted")}
     assert stored >= {(r["source_image_id"], r["seed"]) for r in read_bundle(good).rows}
-    assert all(len(ws.gates(i)) == 4 for i in reports[0].added)
+    assert all(len(ws.gates(i)) == len(SCORED_WHEN_MADE) for i in reports[0].added)
     assert ws.read_sample(reports[0].added[0])[0].shape == (SIZE, SIZE, 3)
     again, errors = import_bundles(ws, [good])
     assert errors == [] and again[0].added == () and again[0].present == 4

@@ -83,6 +83,19 @@ def test_import_of_nothing_fails_with_a_message(tmp_path, capsys):
     assert "no images found" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("what", ["missing", "file"])
+def test_import_of_a_missing_folder_refuses_before_creating_the_workspace(tmp_path, capsys, what):
+    """Issue 33 item 13: a mistyped dataset path left an empty workspace.sqlite behind."""
+    dataset = tmp_path / "no-such-folder"
+    if what == "file":
+        dataset.write_text("not a folder")
+    assert main(["import", str(dataset), "-w", str(tmp_path / "ws")]) == 1
+    err = capsys.readouterr().err
+    said = "does not exist" if what == "missing" else "is a file, not a folder"
+    assert err.startswith(f"error: the dataset folder {dataset} {said}: ") and "nothing was written" in err
+    assert not (tmp_path / "ws").exists()
+
+
 def test_info_counts_and_problems(imported, capsys):
     ws = str(imported["ws"])
     assert main(["info", "--workspace", ws, "--json"]) == 0

@@ -63,3 +63,24 @@ def test_varied_styles_are_distinct_and_polyp_counts_vary():
     for imgs in per_style.values():
         if len(imgs) > 1:
             assert np.abs(imgs[0] - imgs[1]).mean() > 5
+
+
+def test_the_app_the_demo_and_demo_data_make_one_demo_data_set():
+    """Issue 33 item 13: the app's demo workspace had 40 images and 'diffgen demo' 30."""
+    import inspect
+
+    from backend.cli import build_parser
+    from backend.data.demo import DemoDataSpec
+    from backend.data.importer import ensure_demo_workspace
+    from backend.demo.plan import DemoContext
+
+    parser = build_parser()
+    counts = {
+        "app": inspect.signature(ensure_demo_workspace).parameters["count"].default,
+        "demo": parser.parse_args(["demo"]).count,
+        "demo-data": parser.parse_args(["demo-data", "x"]).count,
+        "spec": DemoDataSpec().count,
+        "context": DemoContext.__dataclass_fields__["count"].default,
+        "writer": inspect.signature(write_demo_dataset).parameters["count"].default,
+    }
+    assert set(counts.values()) == {30}, counts

@@ -131,8 +131,8 @@ def test_real_vs_itself_and_real_halves_equal_cleanfids_own_fid(demo_ws, tmp_pat
         assert res["fid"][REAL_HALVES][k]["n_a"] == 6
     md = demo_ws.path(res["paths"]["markdown"]).read_text()
     assert "Real: resized to 32x32 before clean-fid" in md
-    assert f"| {REAL_SELF} |" in md and f"| {REAL_HALVES} |" in md and "disjoint random halves, 6 vs 6 |" in md
-    assert "random subsets of 8 (no sample index) |" in md
+    assert f"| {REAL_SELF} |" in md and f"| {REAL_HALVES} |" in md and "disjoint random halves of 12 images, 6 vs 6 |" in md
+    assert "all 8 images, one set (subsets of 8 from 8 would be the same set) (no sample index) |" in md
 
 
 def test_real_halves_are_disjoint_and_deterministic(tmp_path):
@@ -214,13 +214,17 @@ def test_evaluate_uses_per_index_sets_and_says_so(indexed_ws, tmp_path):
     res = run_evaluate(ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff", "Noise"]}, extractor=ex)
     assert [r["n_a"] for r in res["fid"]["Diff"]] == [6, 6, 5] and [r["images"] for r in res["msssim"]["Diff"]] == [6, 6, 5]
     assert res["protocol"]["sets"]["Diff"] == "sample k of every image"
-    assert res["protocol"]["sets"]["Noise"] == "random subsets of 8 (no sample index)"
+    assert (
+        res["protocol"]["sets"]["Noise"] == "all 8 images, one set (subsets of 8 from 8 would be the same set) (no sample index)"
+    )
     assert "resized to 16x16" in res["protocol"]["real"]
     assert "Diff: set 3 lacks 1 of the 6 images (they have no sample 3)" in res["notes"]
     rand = run_evaluate(
         ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "sets_by": "random", "subset_size": 7}, extractor=ex
     )
-    assert [r["n_a"] for r in rand["fid"]["Diff"]] == [7, 7, 7] and rand["protocol"]["sets"]["Diff"] == "random subsets of 7"
+    assert [r["n_a"] for r in rand["fid"]["Diff"]] == [7, 7, 7] and rand["protocol"]["sets"][
+        "Diff"
+    ] == "random subsets of 7 of 18"
     four = run_evaluate(ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "subsets": 4}, extractor=ex)
     assert four["protocol"]["sets"]["Diff"].endswith("(set 4 (sample 4 of every image) would have 0 images)")
     assert "Diff: set 4 (sample 4 of every image) would have 0 images; random subsets used" in four["notes"]

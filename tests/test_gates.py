@@ -141,3 +141,36 @@ def test_the_gates_command_scores_unscored_samples_and_prints_pass_rates(demo_ws
     assert text.splitlines()[1].split()[:4] == ["set", "samples", "scored", "passed"]
     diff_line = next(line for line in text.splitlines() if line.startswith("Diff"))
     assert int(diff_line.split()[4]) == 1  # the no_polyp column counts the one failure
+
+
+def _endoscopy_like(seed: int = 0) -> np.ndarray:
+    """Reddish tissue with noise and a few white highlights, as the demo's and real frames."""
+    rng = np.random.default_rng(seed)
+    img = np.stack([np.full((N, N), 180.0), np.full((N, N), 90.0), np.full((N, N), 80.0)], axis=2)
+    img += rng.normal(0, 12, img.shape)
+    img[5:8, 5:8] = 250  # a specular highlight
+    return np.clip(img, 0, 255).round().astype(np.uint8)
+
+
+def test_the_colour_gate_fails_a_cyan_blob_and_speckles_but_not_a_shifted_tint():
+    """Issue 33 item 12: a styled sample with speckles and cyan blobs failed only cut_off."""
+    src = _endoscopy_like()
+    region = REGION > 0
+    shifted = src.copy()  # colour matching moves colours a little: still the source's
+    shifted[region] = np.clip(shifted[region].astype(int) + [-15, 10, 12], 0, 255)
+    ok = by_gate(gates.score(src, SOURCE_MASK, REGION, shifted, SOURCE_MASK))["colour"]
+    assert ok.value == 0.0 and ok.passed and ok.threshold == gates.GateConfig().max_off_colour
+
+    blob = src.copy()
+    blob[disk(32, 32, 7) > 0] = (40, 200, 210)  # cyan, a colour red tissue has nowhere
+    bad = by_gate(gates.score(src, SOURCE_MASK, REGION, blob, SOURCE_MASK))["colour"]
+    assert bad.value == pytest.approx((disk(32, 32, 7) > 0).sum() / region.sum()) and not bad.passed
+
+    speckled = src.copy()
+    rng = np.random.default_rng(3)
+    dots = region & (rng.random(region.shape) < 0.3)
+    speckled[dots] = rng.choice([(0, 255, 0), (0, 0, 255), (0, 255, 255), (255, 0, 255)], size=int(dots.sum()))
+    sp = by_gate(gates.score(src, SOURCE_MASK, REGION, speckled, SOURCE_MASK))["colour"]
+    assert sp.value == pytest.approx(dots.sum() / region.sum()) and not sp.passed
+    assert gates.explain(sp).startswith("odd colour: 0.") and "(needs <= 0.05)" in gates.explain(sp)
+    assert "colour" in gates.SCORED_WHEN_MADE and gates.GateConfig.from_section({"max_off_colour": 0.5}).max_off_colour == 0.5

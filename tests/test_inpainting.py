@@ -305,7 +305,7 @@ def test_every_sample_is_scored_when_made_as_a_rescore_scores_it(ws):
     result = _run(ws, {**FAST, "images": [1, 2], "samples": 2})
     for sid in (i for ids in result.sample_ids.values() for i in ids):
         stored = ws.gates(sid)
-        assert [g.gate for g in stored] == sorted(["no_polyp", "cut_off", "copy", "seam"])
+        assert [g.gate for g in stored] == sorted(["no_polyp", "cut_off", "copy", "seam", "colour"])
         again = sorted(score_sample(ws, ws.sample(sid), gate_config("tiny")), key=lambda g: g.gate)
         assert [(g.gate, g.passed, g.threshold) for g in again] == [(g.gate, g.passed, g.threshold) for g in stored]
         assert all(abs(a.value - b.value) < 1e-9 for a, b in zip(again, stored))

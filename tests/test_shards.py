@@ -208,7 +208,7 @@ def test_style_in_two_torchrun_shards_merged_equals_one_process(gen_ws, tmp_path
     for key, want in expected.items():
         assert merged[key] == want, key
     styled = Workspace.open(two).samples(kind="styled")
-    assert {g.gate for g in Workspace.open(two).gates(styled[0].id)} == {"no_polyp", "cut_off", "copy", "seam"}
+    assert {g.gate for g in Workspace.open(two).gates(styled[0].id)} == {"no_polyp", "cut_off", "copy", "seam", "colour"}
 
 
 # -- a killed shard -------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def test_corrupt_partial_and_foreign_bundles_are_refused_naming_the_file(bundle,
     err = capsys.readouterr().out
     assert f"{png.relative_to(corrupt)} is corrupt" in err and f"bundle {partial} is incomplete" in err
     assert len(ws.samples()) == 4  # the good bundle is merged, nothing of the others
-    assert ws.query("SELECT COUNT(*) FROM sample_gates")[0][0] == 4 * 4  # with their gate scores
+    assert ws.query("SELECT COUNT(*) FROM sample_gates")[0][0] == 4 * 5  # with their gate scores
     other = Workspace.create(tmp_path / "other")
     import_dataset(other, demo_dataset)  # the same images, but no model 1
     reports, errors = import_bundles(other, [good])

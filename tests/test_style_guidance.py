@@ -218,7 +218,7 @@ def test_styled_samples_are_scored_so_the_seam_before_and_after_style_is_a_numbe
     result = _style(ws, {"samples": [parents[0].id], "overrides": FEW_STEPS, "lambdas": {"sty": 0, "sem": 0, "zecon": 0}})
     child = ws.sample(result.styled[0])
     after = {g.gate: g for g in ws.gates(child.id)}
-    assert set(after) == {"no_polyp", "cut_off", "copy", "seam"} and after["seam"].threshold == 0.08
+    assert set(after) == {"no_polyp", "cut_off", "copy", "seam", "colour"} and after["seam"].threshold == 0.08
     assert rescore(ws, [parents[0]])["scored"] == 1  # the parent, made without gates, scored from provenance
     before = {g.gate: g for g in ws.gates(parents[0].id)}
     assert before["seam"].value > 0 and before["copy"].value > 0  # the off-colour patch: a step and a change

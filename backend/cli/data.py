@@ -7,6 +7,7 @@ import json
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 from backend.config.fields import arg_type
+from backend.config.paths import DEMO_COUNT
 from backend.errors import DiffGenError
 from backend.io.limits import DEFAULT_MAX_PIXELS
 from backend.words import counted
@@ -19,7 +20,7 @@ DEMO = "backend.data.demo:DemoDataSpec"  # the bounds of demo-data's numbers
 def register(sub) -> None:
     p = sub.add_parser("demo-data", help="write the procedural demo dataset (Kvasir layout)")
     p.add_argument("out", help="output folder (gets images/ and masks/)")
-    p.add_argument("--count", type=arg_type(DEMO, "count", "demo-data"), default=40)
+    p.add_argument("--count", type=arg_type(DEMO, "count", "demo-data"), default=DEMO_COUNT)
     p.add_argument("--size", type=arg_type(DEMO, "size", "demo-data"), default=256)
     p.add_argument("--seed", type=arg_type(DEMO, "seed", "demo-data"), default=0)
     p.add_argument("--overwrite", action="store_true", help="write into a folder that already holds images/ or masks/")
@@ -113,9 +114,10 @@ def cmd_demo_data(a: argparse.Namespace) -> int:
 
 
 def cmd_import(a: argparse.Namespace) -> int:
-    from backend.data.importer import check_workspace_outside, import_dataset
+    from backend.data.importer import check_dataset_folder, check_workspace_outside, import_dataset
 
-    check_workspace_outside(a.workspace, a.dataset)  # before the workspace folder is created
+    check_dataset_folder(a.dataset)  # before the workspace folder is created
+    check_workspace_outside(a.workspace, a.dataset)
     ws = open_workspace(a, create=True)
     with tqdm_progress("import", "pair") as prog:
         report = import_dataset(

@@ -6,7 +6,7 @@ import argparse
 import time
 
 from backend.cli.common import postfix
-from backend.config.paths import demo_workspace_dir
+from backend.config.paths import DEMO_COUNT, demo_workspace_dir
 
 
 def register(sub) -> None:
@@ -28,7 +28,7 @@ def register(sub) -> None:
         action="store_true",
         help="train the full-set model from scratch instead of fine-tuning the shipped base model",
     )
-    p.add_argument("--count", type=int, default=30, help="number of demo images")
+    p.add_argument("--count", type=int, default=DEMO_COUNT, help="number of demo images (the app's demo workspace holds as many)")
     p.add_argument("--size", type=int, default=256, help="demo image size in pixels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")

@@ -38,5 +38,10 @@ def user_config_dir() -> Path:
     return Path(env) if env else Path(_platform_dirs().user_config_dir)
 
 
+# One demo data set: the app's demo workspace, 'diffgen demo' (which runs in that workspace by
+# default) and 'diffgen demo-data' write this many images (the app's 40 and the demo's 30 differed).
+DEMO_COUNT = 30
+
+
 def demo_workspace_dir() -> Path:
     return user_data_dir() / "demo-workspace"

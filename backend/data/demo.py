@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from backend.config.fields import check_section, setting
-from backend.config.paths import resource
+from backend.config.paths import DEMO_COUNT, resource
 from backend.io.files import atomic_write_bytes, encode_png, refuse_overwrite
 
 
@@ -128,14 +128,14 @@ def generate_item(seed: int, index: int, size: int = 256, recipe: dict | None = 
 class DemoDataSpec:
     """How many demo pairs of which side: the bounds of ``diffgen demo-data``'s arguments."""
 
-    count: int = setting(40, 1, 100_000)
+    count: int = setting(DEMO_COUNT, 1, 100_000)
     size: int = setting(256, 32, 2048, unit="px")
     seed: int = setting(0, 0, 2**32 - 1)
 
 
 def write_demo_dataset(
     out: str | Path,
-    count: int = 40,
+    count: int = DEMO_COUNT,
     size: int = 256,
     seed: int = 0,
     progress: Callable[[int, int, str], None] | None = None,

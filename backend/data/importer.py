@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.config.paths import DEMO_COUNT
 from backend.errors import BadInputError, WorkspaceError
 from backend.io.files import atomic_write_bytes, encode_png, sha256_file
 from backend.io.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, load_mask, load_rgb
@@ -64,6 +65,18 @@ def check_workspace_outside(workspace: str | Path, dataset: str | Path) -> None:
         raise BadInputError(
             f"the workspace {ws} {where}: importing would write into the dataset. "
             f"Choose a workspace folder outside it; nothing was written"
+        )
+
+
+def check_dataset_folder(dataset: str | Path) -> None:
+    """Refuse a dataset that is no folder before anything is created (a mistyped path used to
+    leave an empty workspace.sqlite behind)."""
+    data = Path(dataset).expanduser()
+    if not data.is_dir():
+        what = "is a file, not a folder" if data.exists() else "does not exist"
+        raise BadInputError(
+            f"the dataset folder {data} {what}: give a folder with images/ + masks/ or NAME.jpg + NAME_mask.png pairs; "
+            "nothing was written"
         )
 
 
@@ -418,7 +431,7 @@ def import_dataset(
 
 
 def ensure_demo_workspace(
-    root: str | Path | None = None, count: int = 40, size: int = 256, seed: int = 0, progress: Progress | None = None
+    root: str | Path | None = None, count: int = DEMO_COUNT, size: int = 256, seed: int = 0, progress: Progress | None = None
 ) -> Workspace:
     """The demo workspace (procedural data), created and imported on first use."""
     from backend.config.paths import demo_workspace_dir
@@ -440,6 +453,7 @@ __all__ = [
     "import_dataset",
     "discover_pairs",
     "check_workspace_outside",
+    "check_dataset_folder",
     "ImportReport",
     "Problem",
     "PairRejected",

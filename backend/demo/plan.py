@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend.config.paths import DEMO_COUNT
 from backend.errors import Cancelled, DiffGenError
 from backend.io.files import atomic_write_text
 from backend.workspace import Workspace
@@ -45,7 +46,7 @@ class DemoContext:
     ws: Workspace
     preset: str = "demo"
     seed: int = 0
-    count: int = 30
+    count: int = DEMO_COUNT
     size: int = 128
     device: str = "auto"
     from_scratch: bool = False  # train the full-set model from scratch, not from the shipped base

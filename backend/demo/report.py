@@ -7,6 +7,7 @@ from pathlib import Path
 
 from backend.demo.plan import DemoContext, Stage, stage_state
 from backend.reports import Figure, Report, Section, Table
+from backend.words import counted
 from backend.workspace import queries
 
 STANDIN_TEXT = {
@@ -15,6 +16,11 @@ STANDIN_TEXT = {
     "vgg19": "VGG19 for the style content loss",
     "dino": "DINO ViT-B/8 for the style loss",
 }
+RANDOM_FID = (
+    "**Random-weight Inception: the FID values are not meaningful.** No FID weight file is configured, "
+    "so a random-weight network of the same architecture stood in ('diffgen settings set fid_inception FILE'); "
+    "MS-SSIM uses no network."
+)
 
 
 def _state(ctx: DemoContext, name: str) -> dict:
@@ -54,8 +60,14 @@ def _gates_section(ctx: DemoContext, rep: Report) -> None:
     )
     if seams:
         text += (
-            f" Seam across the region boundary (mean excess colour step, 0..1): {seams[0]:.3f} in the "
-            f"{seams[2]} inpainted parents of styled samples, {seams[1]:.3f} after style."
+            " Seam across the region boundary (mean excess colour step, 0..1; lower is better) before and "
+            "after style, per styled set: "
+            + "; ".join(
+                f"{s.set_name}: {s.before:.3f} -> {s.after:.3f} over {counted(s.samples, 'sample')} "
+                f"({_seam_change(s.before, s.after)})"
+                for s in seams
+            )
+            + "."
         )
     sec = rep.add(Section("Samples and quality gates", text))
     rel = gate_sheet(ctx.ws)
@@ -77,6 +89,12 @@ def _gates_section(ctx: DemoContext, rep: Report) -> None:
             ],
         )
     )
+
+
+def _seam_change(before: float, after: float) -> str:
+    """Whether style lowered the seam, as the rounded numbers printed beside it show."""
+    b, a = round(before, 3), round(after, 3)
+    return "style made it worse" if a > b else "style lowered it" if a < b else "unchanged"
 
 
 def _retries(ctx: DemoContext) -> int:
@@ -172,8 +190,11 @@ def build_report(ctx: DemoContext, stages: list[Stage]) -> tuple[Path, Path]:
 
     ev = _state(ctx, "evaluate")
     md, base = _included(ctx, ev.get("paths", {}).get("markdown"))
-    sec = rep.add(Section("Tables 1-2: FID and MS-SSIM", markdown=md, markdown_base=base))
-    sec.figures += _fig(ctx, ev.get("paths", {}).get("chart"), "FID and MS-SSIM per set")
+    # said beside the table and the chart, not only in "About this run": a reader looks at these
+    random_fid = "fid_inception" in random
+    sec = rep.add(Section("Tables 1-2: FID and MS-SSIM", RANDOM_FID if random_fid else "", markdown=md, markdown_base=base))
+    caption = "FID and MS-SSIM per set" + ("; FID from a random-weight Inception: not meaningful" if random_fid else "")
+    sec.figures += _fig(ctx, ev.get("paths", {}).get("chart"), caption)
 
     seg = _state(ctx, "segment").get("report", {})
     md, base = _included(ctx, seg.get("markdown"))

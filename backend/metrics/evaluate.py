@@ -11,8 +11,12 @@ imported external set such as GAN) over the paper's Sets 1-3:
   reach clean-fid's 299 px resize from the same size and the same function.
 * Table 1 (FID against Real): each set against the full Real set (its statistics are
   cached). Two Real rows: Real against itself in shuffled order (the paper's ~0, a check of
-  the pipeline) and two disjoint random halves of Real (the floor a reader needs to judge
-  the other rows).
+  the pipeline) and two disjoint random halves of Real against each other (how far FID moves
+  between two samples of different real images at half the size; not a floor: an inpainted
+  sample keeps every pixel outside its region from a real image, and the other rows compare
+  more images per side, so they can read below it).
+* A row whose random subsets would each hold the whole set (subsets of n from n images) is
+  measured once: three copies of one set would print a spread of 0 that is no spread.
 * Table 2 (MS-SSIM, diversity): mean MS-SSIM over random pairs within each set.
 
 Output: Markdown + CSV + a bar chart in ``reports/evaluate-<time>/``, and rows in
@@ -56,7 +60,7 @@ CancelFn = Callable[[], bool]
 SETS_BY = ("sample-index", "random")
 REAL_RESIZE = ("model", "full")
 REAL_SELF = "Real vs itself (sanity check)"
-REAL_HALVES = "Real halves (floor)"
+REAL_HALVES = "Real vs Real, disjoint halves"
 
 
 @dataclass(frozen=True)
@@ -274,10 +278,23 @@ def _subset(s: ImageSet, m: int, rng: np.random.Generator, label: str) -> ImageS
     return s.subset(np.sort(rng.choice(len(s), size=min(m, len(s)), replace=False)), label)
 
 
+def random_sets_note(m: int, n: int) -> str:
+    """How a row's random subsets were made; subsets of ``n`` from ``n`` images are one set."""
+    return (
+        f"all {n} images, one set (subsets of {n} from {n} would be the same set)" if m >= n else f"random subsets of {m} of {n}"
+    )
+
+
+def draws(m: int, n: int, subsets: int) -> int:
+    """How many random subsets of ``m`` from ``n`` images are worth measuring: one when each
+    would be the whole set (their spread would be 0 by construction, not a measurement)."""
+    return 1 if m >= n else subsets
+
+
 def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateConfig, m: int) -> tuple[list[ImageSet] | None, str, list[str]]:
     """A row's Sets 1..n by sample index (None: random subsets, drawn per table), how they
     were made, and notes."""
-    random_note = f"random subsets of {min(m, len(s))}"
+    random_note = random_sets_note(m, len(s))
     if cfg.sets_by == "random":
         return None, random_note, []
     try:
@@ -316,10 +333,11 @@ def _real_rows(
     """Table 1's two Real rows and Table 2's Real row, with how each was made.
 
     Real vs itself: the paper's row ("Images are shuffled, and the Real row is compared with
-    itself", Table 1): ~0, a check of the pipeline only. Real halves: two disjoint random
-    halves, the FID two samples of the same images give at this size, the floor."""
+    itself", Table 1): ~0, a check of the pipeline only. Real vs Real, disjoint halves: the FID
+    two samples of different real images give at half the size (not a floor, see the module)."""
     fid: dict[str, list[dict]] = {REAL_SELF: [], REAL_HALVES: []}
     ms: dict[str, list[dict]] = {real.name: []}
+    ms_draws = draws(m, len(real), cfg.subsets)
     for k in range(cfg.subsets):
         _check(cancel)
         shuffled = real.subset(np.random.default_rng([cfg.seed, k, 3]).permutation(len(real)))
@@ -330,14 +348,16 @@ def _real_rows(
         res = compute_fid(a, b, ex, ws, progress=steps.sub(f"FID Real halves {k + 1}"), cancel=cancel)
         fid[REAL_HALVES].append({"subset": k + 1, **res.as_dict()})
         steps.step(f"FID Real halves {k + 1}")
+        if k >= ms_draws:
+            continue
         sub = _subset(real, m, np.random.default_rng([cfg.seed, k, 2]), real.name)
         ms[real.name].append(_msssim_row(sub, cfg, k, steps.sub(f"MS-SSIM Real {k + 1}"), cancel))
         steps.step(f"MS-SSIM Real {k + 1}")
     half = len(real) // 2
     how = {
         REAL_SELF: "all of Real, shuffled, vs Real",
-        REAL_HALVES: f"disjoint random halves, {half} vs {half}",
-        real.name: f"random subsets of {min(m, len(real))}",
+        REAL_HALVES: f"disjoint random halves of {len(real)} images, {half} vs {half}",
+        real.name: random_sets_note(m, len(real)),
     }
     return fid, ms, how
 
@@ -356,7 +376,7 @@ def run_evaluate(
         specs = [REAL] + specs
     others = [s for s in specs if s.lower() != REAL]
     sets = [resolve_set(s, ws) for s in others]
-    steps = _Steps(2 + cfg.subsets * (3 + 2 * len(sets)), progress)
+    steps = _Steps(1, progress)  # Real first; the rest is counted once Real's size is known
     real, real_note, notes = prepare_real(
         ws, resolve_set(REAL, ws), others, cfg.real_resize, cfg.real_size, steps.sub("resizing Real"), cancel
     )
@@ -365,15 +385,17 @@ def run_evaluate(
         raise BadInputError(f"Real has {counted(len(real), 'image')}; the evaluation needs at least 4 (2 per half)")
     m = cfg.subset_size or len(real)
     planned = [_row_sets(ws, spec, s, cfg, m) for spec, s in zip(others, sets)]
+    counts = [cfg.subsets if row_sets else draws(m, len(s), cfg.subsets) for s, (row_sets, _, _) in zip(sets, planned)]
+    steps.total += 1 + cfg.subsets * 2 + draws(m, len(real), cfg.subsets) + 2 * sum(counts)
     ex = _fid_extractor(cfg.fid_inception, cfg.device, cfg.batch_size, extractor)
 
     real_stats = set_statistics(real, ex, ws, cache=True, progress=steps.sub("FID features Real"), cancel=cancel)
     steps.step("Real statistics")
     fid_rows, ms_rows, how = _real_rows(ws, cfg, real, real_stats, ex, m, steps, cancel)
-    for s, (row_sets, how[s.name], row_notes) in zip(sets, planned):
+    for s, (row_sets, how[s.name], row_notes), count in zip(sets, planned, counts):
         notes += row_notes
         fid_rows[s.name], ms_rows[s.name] = [], []
-        for k in range(cfg.subsets):
+        for k in range(count):
             _check(cancel)
             sub = row_sets[k] if row_sets else _subset(s, m, np.random.default_rng([cfg.seed, k, 1]), s.name)
             stats = set_statistics(sub, ex, ws, progress=steps.sub(f"FID {s.name} {k + 1}"), cancel=cancel)
@@ -416,7 +438,10 @@ def grouped_notes(notes: list[str]) -> list[str]:
 def results_table(title: str, rows: dict[str, list[float]], sizes: dict[str, int], subsets: int, how: dict[str, str]) -> str:
     """One table: a row per set, a column per subset, and how the row's sets were made."""
     header = ["Data type", *(f"Set {k + 1}" for k in range(subsets)), "Mean ± sd", "Images", "Sets"]
-    cells = [[name, *(_num(v) for v in vals), _mean_sd(vals), sizes[name], how[name]] for name, vals in rows.items()]
+    cells = [
+        [name, *(_num(v) for v in vals), *["–"] * (subsets - len(vals)), _mean_sd(vals), sizes[name], how[name]]
+        for name, vals in rows.items()
+    ]
     return "\n".join([f"### {title}", "", *markdown_table(header, cells)]) + "\n"
 
 
@@ -482,7 +507,11 @@ def _write_report(
         "",
         f"*{REAL_SELF}*: Real in shuffled order against Real, the paper's Table 1 row (~0): a check of "
         f"the pipeline, not a reference value. *{REAL_HALVES}*: two disjoint random halves of Real against "
-        "each other, the FID two samples of the same images give at this size: the floor for the other rows.",
+        "each other: how far FID moves between two samples of different real images, each half the size. "
+        "It is not a floor for the other rows: they compare more images per side (FID is biased upward at "
+        "small sizes), and an inpainted sample keeps every pixel outside its region from a real image, so "
+        "a synthetic set can read below it. A row measured once (– in Sets 2-3) holds its whole set: "
+        "subsets of n from n images would all be the same set.",
         "",
         results_table("Table 1: FID between real and synthetic images", fid, fid_sizes, cfg.subsets, how),
         results_table("Table 2: MS-SSIM within each set", ms, ms_sizes, cfg.subsets, how),

@@ -3,13 +3,19 @@
 Values are means over seeds; with several seeds the sample standard deviation and the
 number of seeds follow (``0.8085 ± 0.0123 (n=3)``). Only runs of one training config and
 one test split are mixed: by default those of the most recent finished run.
+
+Tables 3-5 also show what a reader needs to judge a row: its training-set size (Real trains
+on its split, Diff-3 on three times as many synthetic items), the epoch of the best
+validation IoU (the last epoch: not converged), the seeds, and the IoU difference to the
+table's first row with whether it is within noise: twice its standard error over seeds,
+which needs at least ``MIN_REPEATS`` seeds per row; with fewer no claim is made.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +29,13 @@ from backend.segmentation.plan import ordered_sets
 from backend.workspace import Workspace
 
 REPORT_DIR = "reports/segmentation"
+MIN_REPEATS = 3  # seeds per row before a difference is called within or beyond noise
+CONTROL = (
+    "*Control*: the paper's standard augmentation of every training image and mask "
+    "(augment = control: shift-scale-rotate, horizontal flip and one of CLAHE / brightness / gamma at "
+    "Albumentations' default ranges; augment = ref20: ref [20]'s training augmentation); "
+    "'no Control' trains on the images as they are."
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,49 @@ class Score:
     iou: list[float]
     dice_loss: list[float]
     seeds: list[int]
+    train: list[int | None] = field(default_factory=list)  # training items per seed
+    best: list[int | None] = field(default_factory=list)  # epoch of the best validation IoU
+    epochs: list[int | None] = field(default_factory=list)
+
+    def add(self, seed: int, params: dict, metrics: dict) -> None:
+        """One run's values; a rerun with the same seed (another data version) replaces it."""
+        values = (
+            metrics["iou"],
+            metrics["dice_loss"],
+            params.get("train_items"),
+            metrics.get("best_epoch"),
+            metrics.get("epochs"),
+        )
+        lists: tuple[list, ...] = (self.iou, self.dice_loss, self.train, self.best, self.epochs)
+        if seed in self.seeds:
+            i = self.seeds.index(seed)
+            for lst, v in zip(lists, values):
+                lst[i] = v
+            return
+        self.seeds.append(seed)
+        for lst, v in zip(lists, values):
+            lst.append(v)
+
+    def train_cell(self) -> str:
+        sizes = sorted({t for t in self.train if t is not None})
+        return "–" if not sizes else str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
+
+    def best_cell(self) -> str:
+        """The best epoch of each seed "of" the epochs run; flagged when a best is the last."""
+        if any(b is None or e is None for b, e in zip(self.best, self.epochs)):
+            return "–"
+        last = any(b == e for b, e in zip(self.best, self.epochs))
+        return f"{', '.join(map(str, self.best))} of {max(e for e in self.epochs if e is not None)}" + (
+            " (last: not converged)" if last else ""
+        )
+
+    def versus(self, base: "Score") -> str:
+        """The IoU difference to ``base`` and whether it exceeds twice its standard error."""
+        d = float(np.mean(self.iou) - np.mean(base.iou))
+        if min(len(self.iou), len(base.iou)) < MIN_REPEATS:
+            return f"{d:+.4f} (under {MIN_REPEATS} seeds: noise unknown)"
+        se = float(np.sqrt(np.var(self.iou, ddof=1) / len(self.iou) + np.var(base.iou, ddof=1) / len(base.iou)))
+        return f"{d:+.4f} ({'within' if abs(d) <= 2 * se else 'beyond'} noise: 2 SE = {2 * se:.4f})"
 
     def fmt(self, name: str) -> str:
         values = np.asarray(getattr(self, name))
@@ -76,14 +132,7 @@ def group_scores(runs: list[dict]) -> dict[Group, Score]:
     for run in runs:
         p = run["params"]
         g = Group(p["mode"], p["label"], bool(p["control"]), p.get("set_name"), p.get("multiple"), p.get("n_real"), p.get("r"))
-        s = out[g]
-        if p["seed"] in s.seeds:  # a rerun with the same seed (another data version): keep the latest
-            i = s.seeds.index(p["seed"])
-            s.iou[i], s.dice_loss[i] = run["metrics"]["iou"], run["metrics"]["dice_loss"]
-        else:
-            s.seeds.append(p["seed"])
-            s.iou.append(run["metrics"]["iou"])
-            s.dice_loss.append(run["metrics"]["dice_loss"])
+        out[g].add(p["seed"], p, run["metrics"])
     return dict(out)
 
 
@@ -149,8 +198,21 @@ def _markdown(tables: dict, t6: list, rs: list[int], header: str, counting: str 
         if not rows:
             out += ["(no finished runs)", ""]
             continue
+        base = rows[0][1]
         out += markdown_table(
-            ["Data type", "Dice loss", "IoU"], [[label, s.fmt("dice_loss"), s.fmt("iou")] for label, s in rows]
+            ["Data type", "Train images", "Best epoch", "Seeds", "Dice loss", "IoU", f"IoU − {rows[0][0]}"],
+            [
+                [
+                    label,
+                    s.train_cell(),
+                    s.best_cell(),
+                    ", ".join(map(str, s.seeds)),
+                    s.fmt("dice_loss"),
+                    s.fmt("iou"),
+                    "–" if s is base else s.versus(base),
+                ]
+                for label, s in rows
+            ],
         ) + [""]
     out += [f"## {TITLES['table6']}", ""]
     if t6 and counting:
@@ -163,7 +225,25 @@ def _markdown(tables: dict, t6: list, rs: list[int], header: str, counting: str 
         [n, name] + [c for r in cols for c in ((by_r[r].fmt("dice_loss"), by_r[r].fmt("iou")) if r in by_r else ("", ""))]
         for n, name, by_r in t6
     ]
-    return "\n".join(out + markdown_table(head6, rows6) + [""])
+    return "\n".join(out + markdown_table(head6, rows6) + [""] + small_n_versus(t6))
+
+
+def small_n_versus(t6: list) -> list[str]:
+    """Table 6's synthetic cells against real only at the same N: the IoU difference and
+    whether it is within noise (as Tables 3-5's last column)."""
+    real = {n: by_r[0] for n, name, by_r in t6 if name == "Real" and 0 in by_r}
+    lines = [
+        f"- N = {n}, {name}, r = {r}: {s.versus(real[n])}"
+        for n, name, by_r in t6
+        if name != "Real" and n in real
+        for r, s in sorted(by_r.items())
+        if r
+    ]
+    return (
+        ["IoU against real only at the same N (within noise: inside twice the standard error over seeds):", "", *lines, ""]
+        if lines
+        else []
+    )
 
 
 TABLES_CSV_HEADER = ["table", "data_type", "N", "r", "dice_loss_mean", "dice_loss_sd", "iou_mean", "iou_sd", "seeds"]
@@ -247,6 +327,18 @@ def small_n_sentence(runs: list[dict]) -> str:
     return f"{words[counts[0]]}: {each}. 'diffgen segment --n-counts {other}' counts the other way."
 
 
+def convergence_sentence(runs: list[dict]) -> str:
+    """How many runs had their best validation IoU in the last epoch (still improving)."""
+    known = [r["metrics"] for r in runs if r["metrics"].get("best_epoch") is not None and r["metrics"].get("epochs")]
+    last = sum(m["best_epoch"] == m["epochs"] for m in known)
+    if not last:
+        return ""
+    return (
+        f"{last} of {len(known)} runs reached their best validation IoU in the last epoch: not converged, "
+        "more epochs may change these numbers and their order."
+    )
+
+
 def gate_sentence(runs: list[dict]) -> str:
     """Whether the quality gates filtered the synthetic sets of these runs, and what they left out."""
     synthetic = [r["params"] for r in runs if r["params"].get("mode") != "real"]
@@ -281,7 +373,7 @@ def write_report(ws: Workspace, fingerprint: str | None = None) -> dict[str, str
         f"{p.get('protocol_description') or 'random hold-out (recorded before test roles existed)'}. "
         "Scores are the mean over "
         "test images of the soft Dice loss and the IoU at threshold 0.5, from the checkpoint "
-        "with the best validation IoU. " + gate_sentence(runs)
+        "with the best validation IoU. " + gate_sentence(runs) + "\n\n" + CONTROL + " " + convergence_sentence(runs)
     )
     out_dir = ws.path(REPORT_DIR)
     files = {"markdown": out_dir / "segmentation.md", "tables_csv": out_dir / "tables.csv", "runs_csv": out_dir / "runs.csv"}

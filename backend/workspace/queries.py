@@ -247,17 +247,26 @@ def redraws_per_set(ws: Workspace) -> dict[str, tuple[int, int]]:
     return {name: (int(n), int(total)) for name, n, total in rows}
 
 
-def seam_before_after(ws: Workspace) -> tuple[float, float, int] | None:
-    """Mean seam score of the inpainted parents of styled samples and of the styled samples."""
+@dataclass(frozen=True)
+class SeamShift:
+    """A styled set's mean seam score before style (its inpainted parents) and after."""
+
+    set_name: str
+    before: float
+    after: float
+    samples: int
+
+
+def seam_before_after(ws: Workspace) -> list[SeamShift]:
+    """Per styled set, the mean seam score of the styled samples' inpainted parents and of the
+    styled samples (a pooled mean hid a set that style made worse)."""
     rows = ws.query(
-        "SELECT gp.value, gc.value FROM samples c"
+        "SELECT c.set_name, AVG(gp.value), AVG(gc.value), COUNT(*) FROM samples c"
         " JOIN sample_gates gc ON gc.sample_id = c.id AND gc.gate = 'seam'"
         " JOIN sample_gates gp ON gp.sample_id = c.parent_sample_id AND gp.gate = 'seam'"
-        " WHERE c.kind = 'styled'"
+        " WHERE c.kind = 'styled' GROUP BY c.set_name ORDER BY c.set_name"
     )
-    if not rows:
-        return None
-    return sum(r[0] for r in rows) / len(rows), sum(r[1] for r in rows) / len(rows), len(rows)
+    return [SeamShift(str(r[0]), float(r[1]), float(r[2]), int(r[3])) for r in rows]
 
 
 # -- models and presets --------------------------------------------------------------------------

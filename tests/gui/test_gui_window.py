@@ -192,6 +192,22 @@ def test_reports_appear_without_refresh_and_csv_is_a_table(state, qtbot, demo_ws
     assert rv.files.currentItem().text() == "fid/table1.csv"  # the selection stays
 
 
+def test_the_reports_tab_lists_and_shows_the_html_report_beside_the_markdown(state, qtbot, demo_ws):
+    """Issue 33 item 13: the demo's report.html was missing from the list (only report.md)."""
+    from backend.reports import Report, Section
+    from diffgen_gui.reports_view import ReportsView
+
+    rv = ReportsView(state)
+    qtbot.addWidget(rv)
+    Report("Demo run", sections=[Section("Tables", "**FID** per set")]).write(demo_ws.path("reports/demo"))
+    qtbot.waitUntil(lambda: rv.files.count() == 2, timeout=5000)
+    assert [rv.files.item(i).text() for i in range(2)] == ["demo/report.html", "demo/report.md"]
+    rv.files.setCurrentRow(0)
+    assert rv.stack.currentWidget() is rv.text
+    shown = rv.text.toPlainText()
+    assert "Demo run" in shown and "FID per set" in shown and "<section" not in shown  # rendered, not its source
+
+
 def test_status_colours_choose_readable_text(qapp):
     from diffgen_gui.theme import ACCENTS, contrast, text_on
 

@@ -1,0 +1,64 @@
+"""The demo report read as a researcher reads it: what its FID rows measure and whether its
+numbers mean anything is said beside them, not only at the top (issue 33 items 9-12)."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.demo.plan import DemoContext
+from backend.demo.report import RANDOM_FID, build_report
+from backend.io.files import atomic_write_bytes, atomic_write_text
+from backend.workspace import Workspace
+
+
+def _with_evaluate(ws: Workspace, random: list[str]) -> DemoContext:
+    atomic_write_text(
+        ws.path("reports/evaluate-x/tables.md"), "# Intrinsic evaluation\n\n### Table 1: FID\n\n| a |\n|---|\n| 1 |\n"
+    )
+    atomic_write_bytes(ws.path("reports/evaluate-x/chart.png"), b"\x89PNG\r\n\x1a\n")
+    ws.add_result("demo_stage", "weights", {"random": random})
+    paths = {"markdown": "reports/evaluate-x/tables.md", "chart": "reports/evaluate-x/chart.png"}
+    ws.add_result("demo_stage", "evaluate", {"paths": paths})
+    return DemoContext(ws, log=lambda s: None)
+
+
+def _section(md: str, title: str) -> str:
+    return md.split(f"## {title}")[1].split("\n## ")[0]
+
+
+def test_a_random_weight_fid_inception_is_named_beside_the_fid_table_and_chart(tmp_path):
+    md_path, html_path = build_report(_with_evaluate(Workspace.create(tmp_path / "ws"), ["fid_inception", "vgg19"]), [])
+    fid = _section(md_path.read_text(), "Tables 1-2: FID and MS-SSIM")
+    assert fid.index(RANDOM_FID) < fid.index("Table 1: FID")  # above the table, in its own section
+    assert "*FID and MS-SSIM per set; FID from a random-weight Inception: not meaningful (preset" in fid
+    assert "Random-weight Inception: the FID values are not meaningful." in html_path.read_text()
+
+
+def test_a_configured_fid_inception_carries_no_warning(tmp_path):
+    md_path, _ = build_report(_with_evaluate(Workspace.create(tmp_path / "ws"), ["vgg19"]), [])
+    fid = _section(md_path.read_text(), "Tables 1-2: FID and MS-SSIM")
+    assert "random-weight" not in fid.lower() and "*FID and MS-SSIM per set (preset" in fid
+
+
+def test_the_seam_before_and_after_style_is_reported_per_styled_set(demo_ws: Workspace):
+    """The demo pooled every styled sample: style made one set's seam worse unseen."""
+    from backend.gates import GateScore
+    from backend.workspace import queries
+
+    seams = {"Styled-Diff": [(0.010, 0.004), (0.006, 0.002)], "Styled-Full-Diff": [(0.008, 0.012)]}
+    for k, (name, pairs) in enumerate(seams.items()):
+        for j, (before, after) in enumerate(pairs):
+            i = demo_ws.image_ids()[2 * k + j]
+            img, mask = demo_ws.read_image(i), demo_ws.read_mask(demo_ws.current_mask(i))
+            parent = demo_ws.add_sample("inpainted", name.removeprefix("Styled-"), img, mask, source_image_id=i, seed=j)
+            child = demo_ws.add_sample("styled", name, img, mask, source_image_id=i, parent_sample_id=parent.id, seed=j)
+            demo_ws.set_gates(parent.id, [GateScore("seam", before, 0.08, True)])
+            demo_ws.set_gates(child.id, [GateScore("seam", after, 0.08, True)])
+    got = queries.seam_before_after(demo_ws)
+    assert [(s.set_name, s.samples) for s in got] == [("Styled-Diff", 2), ("Styled-Full-Diff", 1)]
+    assert (got[0].before, got[0].after) == (pytest.approx(0.008), pytest.approx(0.003))
+    assert (got[1].before, got[1].after) == (pytest.approx(0.008), pytest.approx(0.012))
+    md = build_report(DemoContext(demo_ws, log=lambda s: None), [])[0].read_text()
+    first = _section(md, "Samples and quality gates")
+    assert "Styled-Diff: 0.008 -> 0.003 over 2 samples (style lowered it)" in first
+    assert "Styled-Full-Diff: 0.008 -> 0.012 over 1 sample (style made it worse)" in first
