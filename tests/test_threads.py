@@ -177,11 +177,12 @@ def test_repaint_loop_adapts_threads_every_model_call(monkeypatch):
     from backend.diffusion import repaint
     from backend.diffusion.config import DiffusionConfig
     from backend.diffusion.gaussian import create_diffusion
+    from backend.diffusion.repaint_schedule import jump_schedule
 
     calls = []
     monkeypatch.setattr(repaint, "adapt_threads", lambda: calls.append(1))
     diffusion = create_diffusion(DiffusionConfig.from_dict(load_preset("tiny")["diffusion"]), "4")
-    times = repaint.jump_schedule(4, 2, 2)
+    times = jump_schedule(4, 2, 2)
     row = repaint.RepaintRow(torch.zeros(4, 8, 8), torch.ones(1, 8, 8), 0)
 
     def model(x, t):

@@ -281,7 +281,9 @@ def _subset(s: ImageSet, m: int, rng: np.random.Generator, label: str) -> ImageS
 def random_sets_note(m: int, n: int) -> str:
     """How a row's random subsets were made; subsets of ``n`` from ``n`` images are one set."""
     return (
-        f"all {n} images, one set (subsets of {n} from {n} would be the same set)" if m >= n else f"random subsets of {m} of {n}"
+        f"all {counted(n, 'image')}, one set (subsets of {n} from {n} would be the same set)"
+        if m >= n
+        else f"random subsets of {m} of {n}"
     )
 
 
