@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import diffusers  # noqa: E402 - a hard dependency: a broken install fails, never skips
 import numpy as np
 import pytest
 import torch
@@ -17,8 +18,6 @@ from backend.diffusion.import_checkpoint import configs_for
 from backend.diffusion.model import build_model
 from backend.diffusion.registry import model_folder, register_model
 from backend.errors import BadInputError, DiffGenError
-
-diffusers = pytest.importorskip("diffusers")
 
 
 def _trained(ws, name="full-tiny", overrides=()):

@@ -9,10 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-webdriver = pytest.importorskip("selenium.webdriver")
-pytest.importorskip("uvicorn")
-
+import uvicorn  # noqa: E402, F401 - hard dependencies: a broken install fails, never skips
+from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402

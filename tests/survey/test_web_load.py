@@ -9,10 +9,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx  # noqa: E402 - hard dependencies: a broken install fails, never skips
 import pytest
-
-httpx = pytest.importorskip("httpx")
-pytest.importorskip("uvicorn")
+import uvicorn  # noqa: E402, F401
 
 from backend import survey as sv  # noqa: E402
 from backend.survey.links import issue_link, verify_token  # noqa: E402
