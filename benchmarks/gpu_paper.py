@@ -32,8 +32,9 @@ from backend.config.presets import load_preset
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import DiffusionUNet, build_model, count_parameters
-from backend.diffusion.repaint import repaint_rows
-from backend.diffusion.repaint_schedule import RepaintSchedule
+from backend.diffusion.samplers.base import sample_rows
+from backend.diffusion.samplers.repaint import RePaintSampler
+from backend.diffusion.samplers.schedule import RepaintSchedule
 from backend.style import networks
 from backend.style.guidance import LAMBDAS, StyleConfig, style_tensor
 from benchmarks._common import Figure, report, timed
@@ -97,8 +98,9 @@ def bench_repaint(sz: Sizes, model: DiffusionUNet, device: torch.device) -> tupl
     rows = demo_rows(1, 3, model.cfg.image_size, int(p["inpaint"]["dilate"]))
 
     def chain(schedule: RepaintSchedule, autocast: bool) -> None:
-        diffusion = create_diffusion(diff_cfg, str(schedule.respacing))
-        for _ in repaint_rows(model, diffusion, rows, schedule.times(), len(rows), device, autocast):
+        sampler = RePaintSampler(schedule.respacing, schedule.jump_length, schedule.jump_n_sample)
+        diffusion = sampler.set_timesteps(diff_cfg)
+        for _ in sample_rows(model, sampler, diffusion, rows, len(rows), device, autocast):
             pass
 
     autocast = device.type == "cuda"  # fp16 autocast on a CPU is slower than fp32, not faster

@@ -20,10 +20,9 @@ from backend.config.device import pick_device
 from backend.config.presets import load_preset
 from backend.data.demo import generate_item
 from backend.diffusion.config import DiffusionConfig, ModelConfig
-from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import build_model
-from backend.diffusion.repaint import RepaintRow, repaint_rows
-from backend.diffusion.repaint_schedule import RepaintSchedule
+from backend.diffusion.samplers.base import Row, sample_rows
+from backend.diffusion.samplers.repaint import RePaintSampler
 from backend.inpaint.draw import sample_seed
 from backend.inpaint.pixels import to_model_resolution, to_tensor
 from backend.masks import ops as masks
@@ -32,19 +31,19 @@ from benchmarks._common import Figure, report, timed
 BENCH = "repaint"
 
 
-def demo_rows(n_images: int, samples: int, size: int, dilate: int) -> list[RepaintRow]:
+def demo_rows(n_images: int, samples: int, size: int, dilate: int) -> list[Row]:
     rows = []
     for i in range(n_images):
         item = generate_item(0, i, size=max(64, size))
         image, mask = to_model_resolution(item.image, item.mask, size)
         keep = torch.from_numpy((masks.dilate(mask, dilate) == 0).astype(np.float32))[None]
-        rows += [RepaintRow(to_tensor(image, mask), keep, sample_seed(0, i, k)) for k in range(samples)]
+        rows += [Row(to_tensor(image, mask), keep, sample_seed(0, i, k)) for k in range(samples)]
     return rows
 
 
-def run_rows(model, diffusion, rows, times, batch, device) -> tuple[float, torch.Tensor]:
+def run_rows(model, sampler, diffusion, rows, batch, device) -> tuple[float, torch.Tensor]:
     out: dict[int, torch.Tensor] = {}
-    seconds = timed(lambda: out.update(repaint_rows(model, diffusion, rows, times, batch, device)), device)
+    seconds = timed(lambda: out.update(sample_rows(model, sampler, diffusion, rows, batch, device)), device)
     return seconds, torch.stack([out[i] for i in range(len(rows))])
 
 
@@ -66,21 +65,21 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     device = pick_device(a.device)
     torch.manual_seed(0)
     model = build_model(ModelConfig.from_dict(preset["model"])).to(device).eval()
-    diffusion = create_diffusion(DiffusionConfig.from_dict(preset["diffusion"]), str(a.respacing))
-    schedule = RepaintSchedule(a.respacing, a.jump_length, a.jump_n_sample)
+    sampler = RePaintSampler(a.respacing, a.jump_length, a.jump_n_sample)
+    diffusion = sampler.set_timesteps(DiffusionConfig.from_dict(preset["diffusion"]))
     rows = demo_rows(a.images, a.samples, model.cfg.image_size, int(preset["inpaint"]["dilate"]))
     n = len(rows)
     print(
         f"{a.preset} model at {model.cfg.image_size} px on {device} ({torch.get_num_threads()} threads), "
         f"{a.images} images x {a.samples} samples, T={a.respacing} jump {a.jump_length} x{a.jump_n_sample}: "
-        f"{schedule.evaluations()} model evaluations per sample"
+        f"{sampler.evaluations()} model evaluations per sample"
     )
 
     with torch.inference_mode():  # warm-up
         for b in (1, n):
             model(torch.zeros(b, 4, model.cfg.image_size, model.cfg.image_size, device=device), torch.zeros(b, device=device))
-    t_loop, loop = run_rows(model, diffusion, rows, schedule.times(), 1, device)
-    t_batch, batched = run_rows(model, diffusion, rows, schedule.times(), n, device)
+    t_loop, loop = run_rows(model, sampler, diffusion, rows, 1, device)
+    t_batch, batched = run_rows(model, sampler, diffusion, rows, n, device)
     diff = (loop - batched).abs().max().item()
     return report(
         BENCH,

@@ -98,37 +98,36 @@ def train_loop(smoke: bool) -> Callable[[float], float]:
 
 
 def repaint_loop(smoke: bool) -> Callable[[float], float]:
-    """One RePaint chain of 3 samples per call, cut at the deadline (``repaint_batch`` adapts
+    """One RePaint chain of 3 samples per call, cut at the deadline (``sample_batch`` adapts
     threads itself); returns the samples' worth of work done, counted per model evaluation."""
     import torch
 
     from backend.config.presets import load_preset
     from backend.diffusion.config import DiffusionConfig, ModelConfig
-    from backend.diffusion.gaussian import create_diffusion
     from backend.diffusion.model import build_model
-    from backend.diffusion.repaint import RepaintRow, repaint_batch
-    from backend.diffusion.repaint_schedule import RepaintSchedule
+    from backend.diffusion.samplers.base import Row, sample_batch
+    from backend.diffusion.samplers.repaint import RePaintSampler
     from backend.errors import Cancelled
 
     p = load_preset("tiny")
     torch.manual_seed(0)
     model = build_model(ModelConfig.from_dict(p["model"])).eval()
-    schedule = RepaintSchedule(5 if smoke else 20, 2 if smoke else 5, 2)
-    diffusion = create_diffusion(DiffusionConfig.from_dict(p["diffusion"]), str(schedule.respacing))
+    sampler = RePaintSampler(5 if smoke else 20, 2 if smoke else 5, 2)
+    diffusion = sampler.set_timesteps(DiffusionConfig.from_dict(p["diffusion"]))
     size = model.cfg.image_size
     keep = torch.ones(1, size, size)
     keep[:, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 0
-    rows = [RepaintRow(torch.rand(4, size, size) * 2 - 1, keep, seed) for seed in range(3)]
-    per_sample = schedule.evaluations()
+    rows = [Row(torch.rand(4, size, size) * 2 - 1, keep, seed) for seed in range(3)]
+    per_sample = sampler.evaluations()
 
     def step(deadline: float) -> float:
         done = [0]
         try:
-            repaint_batch(
+            sample_batch(
                 model,
+                sampler,
                 diffusion,
                 rows,
-                schedule.times(),
                 on_step=lambda n: done.__setitem__(0, done[0] + n),
                 cancel=lambda: time.perf_counter() > deadline,
             )

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from backend.config.presets import apply_overrides, load_preset, preset_names
-from backend.diffusion.repaint_schedule import RepaintSchedule
+from backend.diffusion.samplers.schedule import RepaintSchedule
 from backend.errors import DiffGenError
 from backend.jobs.estimate import seconds_left
 from backend.jobs.queue import FORM_FIELDS, JOB_KINDS

@@ -16,9 +16,8 @@ from backend.clustering.job import ClusterConfig, combine_features, kmeans_label
 from backend.clustering.params import ClusterParams
 from backend.config.presets import apply_overrides, load_preset, preset_names
 from backend.diffusion.config import DiffusionConfig, ModelConfig
-from backend.diffusion.gaussian import create_diffusion
-from backend.diffusion.repaint import RepaintRow, repaint_batch
-from backend.diffusion.repaint_schedule import jump_schedule
+from backend.diffusion.samplers.base import Row, sample_batch
+from backend.diffusion.samplers.repaint import RePaintSampler
 from backend.diffusion.train_data import center_crop_geometry, resize_pair
 from backend.diffusion.training import TrainConfig
 from backend.errors import DiffGenError
@@ -193,18 +192,19 @@ def _two_step_repaint(rows, clip: bool) -> torch.Tensor:
 
 
 def test_clip_denoised_off_changes_the_x0_clip_only():
-    diffusion = create_diffusion(DiffusionConfig(), "2")
+    clip, no_clip = RePaintSampler(2, 10, 5), RePaintSampler(2, 10, 5, clip_denoised=False)
+    diffusion = clip.set_timesteps(DiffusionConfig())
+    no_clip.set_timesteps(DiffusionConfig())
     g = torch.Generator().manual_seed(0)
     keep = torch.ones(1, 6, 6)
     keep[:, 1:5, 1:5] = 0
-    rows = [RepaintRow(torch.rand(4, 6, 6, generator=g) * 2 - 1, keep, seed) for seed in (11, 12)]
+    rows = [Row(torch.rand(4, 6, 6, generator=g) * 2 - 1, keep, seed) for seed in (11, 12)]
 
     def model(x, t):
         return torch.cat([torch.full_like(x, 2.0), torch.ones_like(x)], dim=1)
 
-    times = jump_schedule(2, 10, 5)
-    clipped = repaint_batch(model, diffusion, rows, times)
-    raw = repaint_batch(model, diffusion, rows, times, clip_denoised=False)
+    clipped = sample_batch(model, clip, diffusion, rows)
+    raw = sample_batch(model, no_clip, diffusion, rows)
     torch.testing.assert_close(clipped, _two_step_repaint(rows, clip=True), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(raw, _two_step_repaint(rows, clip=False), atol=1e-5, rtol=1e-5)
     region = (keep == 0).expand(4, 6, 6)

@@ -115,9 +115,9 @@ def test_diffuse_gen_preset_samples_as_the_author_code(ws, monkeypatch):
     import backend.inpaint.job as inpainting
 
     loaded, clips = [], []
-    real_load, real_rows = inpainting.load_model, draw.repaint_rows
+    real_load, real_rows = inpainting.load_model, draw.sample_rows
     monkeypatch.setattr(inpainting, "load_model", lambda *a, **k: loaded.append(k["weights"]) or real_load(*a, **k))
-    monkeypatch.setattr(draw, "repaint_rows", lambda *a, **k: clips.append(k["clip_denoised"]) or real_rows(*a, **k))
+    monkeypatch.setattr(draw, "sample_rows", lambda *a, **k: clips.append(a[1].clip_denoised) or real_rows(*a, **k))
     run = {**FAST, "preset": "diffuse-gen", "images": [1], "samples": 1, "dilate": 6, "overrides": ["inpaint.opening_kernel=4"]}
     assert _run(ws, run).samples == 1 and loaded == ["model"] and clips == [False]
     s = ws.samples(source_image_id=1)[0]

@@ -11,8 +11,9 @@ from scipy import stats
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.model import build_model
-from backend.diffusion.repaint import RepaintRow, repaint_batch, repaint_rows
-from backend.diffusion.repaint_schedule import RepaintSchedule, jump_schedule, model_evaluations
+from backend.diffusion.samplers.base import Row, sample_batch, sample_rows
+from backend.diffusion.samplers.repaint import RePaintSampler
+from backend.diffusion.samplers.schedule import RepaintSchedule, jump_schedule, model_evaluations
 from backend.errors import Cancelled
 from backend.inpaint.draw import sample_seed
 
@@ -30,6 +31,7 @@ def test_the_schedule_counts_its_evaluations_as_the_paper_describes_them(respaci
 def test_paper_schedule_makes_960_model_evaluations():
     times = jump_schedule(200, 10, 5)
     assert model_evaluations(times) == 960
+    assert RePaintSampler(200, 10, 5).evaluations() == 960
     assert RepaintSchedule(200, 10, 5).evaluations() == 960
     assert times[0] == 199 and times[-1] == -1
     assert all(abs(a - b) == 1 for a, b in zip(times[:-1], times[1:]))
@@ -87,6 +89,13 @@ class GaussianOracle:
         return torch.cat([eps, 2 * frac - 1], dim=1).float()
 
 
+def _sampler(diffusion, respacing, length, n, clip=True):
+    """RePaint over ``diffusion`` (already respaced to ``respacing`` steps, or not, to test the check)."""
+    sampler = RePaintSampler(respacing, length, n, clip)
+    sampler.diffusion = diffusion
+    return sampler
+
+
 def _rows(n, size=32, seed0=0):
     g = torch.Generator().manual_seed(123)
     rows = []
@@ -94,7 +103,7 @@ def _rows(n, size=32, seed0=0):
         known = (MU + SIGMA * torch.randn(4, size, size, generator=g)).clamp(-1, 1)
         keep = torch.ones(1, size, size)
         keep[:, : size // 2] = 0  # regenerate the top half
-        rows.append(RepaintRow(known, keep, seed0 + i))
+        rows.append(Row(known, keep, seed0 + i))
     return rows
 
 
@@ -102,13 +111,13 @@ def test_repaint_with_exact_denoiser_samples_the_data_distribution_and_keeps_the
     diffusion = create_diffusion(DiffusionConfig(), "25")
     oracle = GaussianOracle(diffusion)
     rows = _rows(4)
-    times = jump_schedule(25, 5, 3)
-    x0 = repaint_batch(oracle, diffusion, rows, times)
+    sampler = _sampler(diffusion, 25, 5, 3)
+    x0 = sample_batch(oracle, sampler, diffusion, rows)
     keep = torch.stack([r.keep for r in rows]).expand_as(x0).bool()
     known = torch.stack([r.known for r in rows])
     assert torch.equal(x0[keep], known[keep])  # exactly the real pixels
     generated = x0[~keep].double().numpy()
-    assert len(oracle.calls) == model_evaluations(times)
+    assert len(oracle.calls) == sampler.evaluations()
     # Unknown pixels are independent of the known ones here, so their law is the data's.
     ks = stats.kstest(generated, stats.norm(MU, SIGMA).cdf)
     assert ks.pvalue > 1e-3, (generated.mean(), generated.std(), ks)
@@ -128,10 +137,10 @@ def tiny_unet():
 
 def test_batch_layout_does_not_change_samples(tiny_unet):
     diffusion = create_diffusion(DiffusionConfig(), "10")
-    times = jump_schedule(10, 5, 2)
-    rows = [RepaintRow(r.known, r.keep, sample_seed(7, 42, k)) for k, r in enumerate(_rows(3, size=16))]
-    batched = repaint_batch(tiny_unet, diffusion, rows, times)
-    singles = torch.cat([repaint_batch(tiny_unet, diffusion, [r], times) for r in rows])
+    sampler = _sampler(diffusion, 10, 5, 2)
+    rows = [Row(r.known, r.keep, sample_seed(7, 42, k)) for k, r in enumerate(_rows(3, size=16))]
+    batched = sample_batch(tiny_unet, sampler, diffusion, rows)
+    singles = torch.cat([sample_batch(tiny_unet, sampler, diffusion, [r]) for r in rows])
     torch.testing.assert_close(batched, singles, atol=1e-4, rtol=0)
     region = ~torch.stack([r.keep for r in rows]).bool().expand_as(batched)
     assert not torch.allclose(batched[0][region[0]], batched[1][region[1]])  # seeds differ
@@ -139,10 +148,10 @@ def test_batch_layout_does_not_change_samples(tiny_unet):
 
 def test_channels_last_layout_gives_the_same_samples(tiny_unet):
     diffusion = create_diffusion(DiffusionConfig(), "10")
-    times = jump_schedule(10, 5, 2)
-    rows = [RepaintRow(r.known, r.keep, sample_seed(7, 42, k)) for k, r in enumerate(_rows(2, size=16))]
-    plain = repaint_batch(tiny_unet, diffusion, rows, times)
-    nhwc = repaint_batch(tiny_unet, diffusion, rows, times, channels_last=True)
+    sampler = _sampler(diffusion, 10, 5, 2)
+    rows = [Row(r.known, r.keep, sample_seed(7, 42, k)) for k, r in enumerate(_rows(2, size=16))]
+    plain = sample_batch(tiny_unet, sampler, diffusion, rows)
+    nhwc = sample_batch(tiny_unet, sampler, diffusion, rows, channels_last=True)
     convs = [p for p in tiny_unet.parameters() if p.dim() == 4 and p.shape[2:] != (1, 1)]
     assert convs and all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in convs)
     torch.testing.assert_close(nhwc, plain, atol=1e-4, rtol=0)
@@ -163,9 +172,9 @@ class OOMAbove:
 
 def test_out_of_memory_halves_the_batch_and_gives_the_same_samples():
     diffusion = create_diffusion(DiffusionConfig(), "10")
-    times = jump_schedule(10, 5, 2)
+    sampler = _sampler(diffusion, 10, 5, 2)
     rows = _rows(5, size=8)
-    reference = repaint_batch(GaussianOracle(diffusion), diffusion, rows, times)
+    reference = sample_batch(GaussianOracle(diffusion), sampler, diffusion, rows)
     wrapped = OOMAbove(GaussianOracle(diffusion), limit=1)
     messages, steps = [], [0]
 
@@ -176,31 +185,31 @@ def test_out_of_memory_halves_the_batch_and_gives_the_same_samples():
         steps[0] -= lost
 
     out = dict(
-        repaint_rows(
-            wrapped, diffusion, rows, times, batch_size=4, on_step=on_step, on_message=messages.append, on_restart=on_restart
+        sample_rows(
+            wrapped, sampler, diffusion, rows, batch_size=4, on_step=on_step, on_message=messages.append, on_restart=on_restart
         )
     )
     assert wrapped.raised == 2 and len(messages) == 2 and "batch size lowered to 1" in messages[-1]
     torch.testing.assert_close(torch.stack([out[i] for i in range(5)]), reference, atol=1e-5, rtol=0)
-    assert steps[0] == 5 * model_evaluations(times)
+    assert steps[0] == 5 * sampler.evaluations()
 
 
 def test_out_of_memory_at_batch_one_is_raised():
     diffusion = create_diffusion(DiffusionConfig(), "10")
     wrapped = OOMAbove(GaussianOracle(diffusion), limit=0)
     with pytest.raises(torch.OutOfMemoryError):
-        list(repaint_rows(wrapped, diffusion, _rows(2, size=8), jump_schedule(10, 5, 2), batch_size=2))
+        list(sample_rows(wrapped, _sampler(diffusion, 10, 5, 2), diffusion, _rows(2, size=8), batch_size=2))
 
 
 def test_cancel_stops_between_model_calls():
     diffusion = create_diffusion(DiffusionConfig(), "10")
     oracle = GaussianOracle(diffusion)
     with pytest.raises(Cancelled):
-        repaint_batch(oracle, diffusion, _rows(2, size=8), jump_schedule(10, 5, 2), cancel=lambda: len(oracle.calls) >= 3)
+        sample_batch(oracle, _sampler(diffusion, 10, 5, 2), diffusion, _rows(2, size=8), cancel=lambda: len(oracle.calls) >= 3)
     assert len(oracle.calls) == 3
 
 
 def test_schedule_must_match_the_diffusion():
     diffusion = create_diffusion(DiffusionConfig(), "10")
     with pytest.raises(ValueError, match="10 steps"):
-        repaint_batch(GaussianOracle(diffusion), diffusion, _rows(1, size=8), jump_schedule(20, 5, 2))
+        sample_batch(GaussianOracle(diffusion), _sampler(diffusion, 20, 5, 2), diffusion, _rows(1, size=8))

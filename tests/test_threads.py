@@ -174,22 +174,21 @@ def test_a_busy_process_shows_up_as_other_cores():
 
 def test_repaint_loop_adapts_threads_every_model_call(monkeypatch):
     from backend.config.presets import load_preset
-    from backend.diffusion import repaint
     from backend.diffusion.config import DiffusionConfig
-    from backend.diffusion.gaussian import create_diffusion
-    from backend.diffusion.repaint_schedule import jump_schedule
+    from backend.diffusion.samplers import base
+    from backend.diffusion.samplers.repaint import RePaintSampler
 
     calls = []
-    monkeypatch.setattr(repaint, "adapt_threads", lambda: calls.append(1))
-    diffusion = create_diffusion(DiffusionConfig.from_dict(load_preset("tiny")["diffusion"]), "4")
-    times = jump_schedule(4, 2, 2)
-    row = repaint.RepaintRow(torch.zeros(4, 8, 8), torch.ones(1, 8, 8), 0)
+    monkeypatch.setattr(base, "adapt_threads", lambda: calls.append(1))
+    sampler = RePaintSampler(4, 2, 2)
+    diffusion = sampler.set_timesteps(DiffusionConfig.from_dict(load_preset("tiny")["diffusion"]))
+    row = base.Row(torch.zeros(4, 8, 8), torch.ones(1, 8, 8), 0)
 
     def model(x, t):
         return torch.zeros(x.shape[0], 8, *x.shape[2:])  # eps and the learned-sigma channels
 
-    repaint.repaint_batch(model, diffusion, [row], times)
-    assert len(calls) == len(times) - 1
+    base.sample_batch(model, sampler, diffusion, [row])
+    assert len(calls) == len(sampler.times()) - 1
 
 
 def test_benchmark_pairs_idle_rates_by_round():

@@ -11,10 +11,12 @@ import numpy as np
 from backend import gates
 from backend.config.fields import setting
 from backend.config.presets import apply_overrides, check_choice, from_section, load_preset
+from backend.diffusion.samplers import SAMPLERS, make_sampler
 from backend.masks import ops as masks
 
 if TYPE_CHECKING:  # torch: this module is read to check a preset or a CLI value, before any work
-    from backend.diffusion.repaint_schedule import RepaintSchedule
+    from backend.diffusion.samplers.base import Sampler
+    from backend.diffusion.samplers.schedule import RepaintSchedule
 
 WEIGHT_FILES = {"ema": "ema", "raw": "model"}  # load_model's names for the two weight files
 DILATE_SHAPES = ("disk", "ellipse_kernel")
@@ -31,6 +33,7 @@ class InpaintConfig:
     dilate_shape: str = "disk"  # disk: Euclidean disk of radius `dilate` (our reading of the paper);
     # ellipse_kernel: cv2 MORPH_ELLIPSE (dilate, dilate), ~dilate/2 per side
     # (diffuse-gen optimization/image_editor.py)
+    sampler: str = "repaint"  # the reverse chain (backend/diffusion/samplers): repaint (paper)
     respacing: int = setting(200, 1, 100_000, unit="steps")  # steps of the respaced reverse process (paper: 200)
     jump_length: int = setting(10, 1, 100_000, unit="steps")  # Table A.2
     jump_n_sample: int = setting(5, 1, 1000)  # Table A.2
@@ -52,14 +55,25 @@ class InpaintConfig:
         check_choice("inpaint.dilate_shape", self.dilate_shape, DILATE_SHAPES)
         check_choice("inpaint.mask_cleanup", self.mask_cleanup, MASK_CLEANUPS)
         check_choice("inpaint.weights", self.weights, tuple(WEIGHT_FILES))
+        check_choice("inpaint.sampler", self.sampler, tuple(SAMPLERS))
         object.__setattr__(self, "retry_gates", tuple(self.retry_gates))  # TOML gives a list
         for gate in self.retry_gates:
             check_choice("inpaint.retry_gates", gate, gates.SCORED_WHEN_MADE)
 
     def schedule(self) -> RepaintSchedule:
-        from backend.diffusion.repaint_schedule import RepaintSchedule
+        """The times the chain visits and its evaluations per sample (no torch: the form's count)."""
+        from backend.diffusion.samplers.schedule import RepaintSchedule
 
         return RepaintSchedule(self.respacing, self.jump_length, self.jump_n_sample)
+
+    def make_sampler(self) -> Sampler:
+        return make_sampler(
+            self.sampler,
+            respacing=self.respacing,
+            jump_length=self.jump_length,
+            jump_n_sample=self.jump_n_sample,
+            clip_denoised=self.clip_denoised,
+        )
 
     def region(self, mask: np.ndarray) -> np.ndarray:
         """The dilated mask: the region that is regenerated."""

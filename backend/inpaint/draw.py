@@ -13,8 +13,7 @@ import torch
 
 from backend import gates
 from backend.diffusion.config import DiffusionConfig
-from backend.diffusion.gaussian import create_diffusion
-from backend.diffusion.repaint import RepaintRow, repaint_rows
+from backend.diffusion.samplers.base import Row, sample_rows
 from backend.inpaint.config import InpaintConfig
 from backend.inpaint.pixels import postprocess, to_tensor
 from backend.jobs.context import JobContext
@@ -131,10 +130,9 @@ def draw_samples(
     of an image's samples are drawn. A sample failing one of ``retry_gates`` is drawn again
     with the next attempt's seed, up to ``retries`` times; the last attempt is kept whatever
     its gates say."""
-    schedule = cfg.schedule()
-    times, evaluations = schedule.times(), schedule.evaluations()
-    prog.steps = evaluations
-    diffusion = create_diffusion(diffusion_cfg, str(cfg.respacing))
+    sampler = cfg.make_sampler()
+    diffusion = sampler.set_timesteps(diffusion_cfg)
+    evaluations = prog.steps = sampler.evaluations()
     draws = [Draw(s, k) for s in sources for k in range(cfg.samples)]
     ready: dict[int, list[Drawn]] = defaultdict(list)
     threads: list[int] = []  # torch's thread count at each model evaluation of the batch running
@@ -158,25 +156,24 @@ def draw_samples(
             threads.clear()
 
         rows = [
-            RepaintRow(
+            Row(
                 to_tensor(d.src.image, d.src.mask),
                 torch.from_numpy((d.src.region == 0).astype(np.float32))[None],
                 d.seed(run_seed),
             )
             for d in draws
         ]
-        for idx, x0 in repaint_rows(
+        for idx, x0 in sample_rows(
             model,
+            sampler,
             diffusion,
             rows,
-            times,
             cfg.batch_size,
             device,
             on_step=on_step,
             cancel=ctx.cancel,
             on_message=prog.on_message,
             on_restart=on_restart,
-            clip_denoised=cfg.clip_denoised,
             channels_last=cfg.channels_last,
             on_batch=on_batch,
         ):

@@ -91,7 +91,7 @@ class _Plan:
     set_name: str = ""  # where its samples go (see _own_set_name)
 
     def provenance(self, ws: Workspace, run_seed: int, device: torch.device) -> dict[str, Any]:
-        cfg, schedule = self.cfg, self.cfg.schedule()
+        cfg = self.cfg
         cleanup = (
             {"opening_kernel": cfg.opening_kernel}
             if cfg.mask_cleanup == "opening"
@@ -103,12 +103,7 @@ class _Plan:
             "model_target": self.target,
             "cluster": self.cluster,
             "model_note": self.ref.note,
-            "schedule": "repaint-jump",
-            "respacing": cfg.respacing,
-            "jump_length": cfg.jump_length,
-            "jump_n_sample": cfg.jump_n_sample,
-            "evaluations": schedule.evaluations(),
-            "clip_denoised": cfg.clip_denoised,
+            **cfg.make_sampler().settings(),
             "channels_last": cfg.channels_last,
             "dilation": cfg.dilate,
             "dilation_shape": cfg.dilate_shape,

@@ -24,9 +24,8 @@ from backend.config import threads
 from backend.config.device import pick_device
 from backend.diffusion.checkpoint import load_model, read_config
 from backend.diffusion.config import DiffusionConfig
-from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.registry import latest_checkpoint_id
-from backend.diffusion.repaint import RepaintRow, repaint_batch
+from backend.diffusion.samplers.base import Row, sample_batch
 from backend.errors import BadInputError
 from backend.inpaint.config import WEIGHT_FILES, InpaintConfig, resolve_config
 from backend.inpaint.draw import Source
@@ -127,24 +126,24 @@ def regenerate(ws: Workspace, sample_id: int, device: str | None = "cpu") -> Reg
     dev = pick_device(device)
     saved = read_config(folder)
     size = int(saved["model"]["image_size"])
-    diffusion = create_diffusion(DiffusionConfig.from_dict(saved["diffusion"]), str(cfg.respacing))
+    sampler = cfg.make_sampler()
+    diffusion = sampler.set_timesteps(DiffusionConfig.from_dict(saved["diffusion"]))
     model, _, _ = load_model(folder, weights=WEIGHT_FILES[cfg.weights], device=dev)
     sources = [_source(ws, int(i), int(mv), size, cfg) for i, mv, _, _ in rows]
-    repaint_rows = [
-        RepaintRow(to_tensor(s.image, s.mask), torch.from_numpy((s.region == 0).astype(np.float32))[None], int(seed))
+    sample_rows = [
+        Row(to_tensor(s.image, s.mask), torch.from_numpy((s.region == 0).astype(np.float32))[None], int(seed))
         for s, (_, _, _, seed) in zip(sources, rows)
     ]
     schedule = batch.get("threads") or []
     with _thread_schedule(schedule) as advance:
-        x0 = repaint_batch(
+        x0 = sample_batch(
             model,
+            sampler,
             diffusion,
-            repaint_rows,
-            cfg.schedule().times(),
+            sample_rows,
             dev,
             autocast=False,
             on_step=advance,
-            clip_denoised=cfg.clip_denoised,
             channels_last=cfg.channels_last,
         )[position]
     src = sources[position]

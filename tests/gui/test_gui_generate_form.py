@@ -8,7 +8,7 @@ import pytest
 from backend.clustering.job import ClusterConfig
 from backend.clustering.params import ClusterParams
 from backend.diffusion.registry import register_model
-from backend.diffusion.repaint_schedule import RepaintSchedule
+from backend.diffusion.samplers.schedule import RepaintSchedule
 from backend.workspace import queries
 from diffgen_gui.job_form import duration
 

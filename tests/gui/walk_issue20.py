@@ -122,7 +122,7 @@ def generate_jobs(j) -> Iterator:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QMessageBox
 
-    from backend.diffusion.repaint_schedule import RepaintSchedule
+    from backend.diffusion.samplers.schedule import RepaintSchedule
     from diffgen_gui.job_form import JobForm
 
     w = j.win

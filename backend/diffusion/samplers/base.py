@@ -1,38 +1,83 @@
-"""RePaint (Lugmayr et al., CVPR 2022): inpainting with an unconditional diffusion model.
+"""The sampler protocol and the one loop that runs any sampler over a batch of rows.
 
-The reverse chain runs over a respaced process (200 steps in the paper). Before every model
-evaluation at step ``t`` the *known* part of the image is replaced by the real image noised
-to the same level (``q_sample(x0, t)``), so the model only has to make the unknown region
-agree with it. Every ``jump_length`` steps the chain jumps back ``jump_length`` steps by
-re-noising (``undo``), ``jump_n_sample - 1`` times, which lets the generated region
-harmonise with its surroundings (paper Table A.2: jump_length 10, jump_n_sample 5).
+A chain visits the times of a :class:`~backend.diffusion.samplers.schedule.RepaintSchedule`: a
+pair ``(a, b)`` with ``b < a`` is a reverse step at ``a`` (``Sampler.step``, one network
+evaluation); ``b > a`` re-noises forward to ``b`` (RePaint's jump back, DDNM's time travel), the
+same for every sampler: ``x_b ~ q(x_b | x_a)`` one step of the sampler's own process. A sampler
+without jumps is a schedule with ``jump_n_sample = 1``.
 
-This module knows nothing of workspaces: it turns batches of (known image, keep mask, seed)
-into samples. Each row draws all of its noise from its own generator, so a row's result does
-not depend on which other rows share its batch (a batch split after an out-of-memory error,
-or a different ``--batch``, gives the same samples).
+What is known is per value: ``keep`` is 1 where ``known`` is kept and 0 where it is generated,
+shaped (C,H,W), or (1,H,W) to apply to every channel. Inpainting keeps every channel outside the
+region; mask-guided synthesis keeps the mask channel everywhere and the image outside the region.
+The loop ends with the composite: the result equals ``known`` exactly where ``keep`` is 1.
+
+Each row draws all of its noise from its own CPU generator, seeded by the row, so a row's result
+does not depend on which other rows share its batch (a batch split after an out-of-memory error,
+or a different ``--batch``, gives the same samples up to the batch's float rounding).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 import torch
 
 from backend.config.threads import adapt as adapt_threads
+from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.gaussian import GaussianDiffusion
 from backend.errors import Cancelled
 
-Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, the network's timesteps) -> output
+Noise = Callable[[], torch.Tensor]  # a fresh standard-normal draw shaped like the batch
 StepCallback = Callable[[int], None]  # called with the number of rows after each model call
 MessageCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class RepaintRow:
-    """One sample to draw: ``known`` (C,H,W) in [-1, 1], ``keep`` (1,H,W) with 1 where the
-    real image is kept and 0 where it is regenerated, and the seed of all its noise."""
+class Known:
+    """The batch's known values: ``image`` (B,C,H,W) in [-1, 1] and ``keep`` (B,C,H,W) or
+    (B,1,H,W), 1 where the value is known."""
+
+    image: torch.Tensor
+    keep: torch.Tensor
+
+    def paste(self, x: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
+        """``known`` (default: the known image) where ``keep`` is 1, ``x`` elsewhere."""
+        return self.keep * (self.image if known is None else known) + (1 - self.keep) * x
+
+
+class Sampler(Protocol):
+    """An inpainting sampler (diffusers' scheduler shape, with the known values passed in)."""
+
+    name: ClassVar[str]
+
+    def set_timesteps(self, diffusion: DiffusionConfig) -> GaussianDiffusion:
+        """Build (and keep) the process this sampler runs on from the model's diffusion config."""
+        ...
+
+    def times(self) -> list[int]:
+        """The times the chain visits, from ``T - 1`` down to ``-1`` (see the module docstring)."""
+        ...
+
+    def evaluations(self) -> int:
+        """Network evaluations one sample costs: the number of reverse steps in :meth:`times`."""
+        ...
+
+    def step(self, model: Model, x: torch.Tensor, t: torch.Tensor, known: Known, noise: Noise) -> torch.Tensor:
+        """One reverse step from ``x_t``; calls ``model`` exactly once."""
+        ...
+
+    def settings(self) -> dict[str, Any]:
+        """What a sample's provenance records of this sampler (its name and every setting)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Row:
+    """One sample to draw: ``known`` (C,H,W) in [-1, 1], ``keep`` (C,H,W) or (1,H,W) with 1 where
+    the known value is kept and 0 where it is generated, and the seed of all its noise."""
 
     known: torch.Tensor
     keep: torch.Tensor
@@ -50,28 +95,24 @@ class _RowNoise:
         return torch.stack([torch.randn(self.shape, generator=g) for g in self.generators]).to(self.device)
 
 
-def repaint_batch(
+def sample_batch(
     model: Model,
+    sampler: Sampler,
     diffusion: GaussianDiffusion,
-    rows: Sequence[RepaintRow],
-    times: Sequence[int],
+    rows: Sequence[Row],
     device: torch.device | str = "cpu",
     autocast: bool | None = None,
     on_step: StepCallback | None = None,
     cancel: Callable[[], bool] | None = None,
-    clip_denoised: bool = True,
     channels_last: bool = False,
 ) -> torch.Tensor:
-    """Run the RePaint chain for ``rows`` in one batch; returns x0 (B,C,H,W) on the CPU.
-
-    The result equals ``known`` exactly where ``keep`` is 1 (final composite), and is the
-    model's sample where ``keep`` is 0. ``times`` is a :func:`jump_schedule` over
-    ``diffusion.num_timesteps`` steps. ``clip_denoised`` clips each step's x0 prediction to
-    [-1, 1] before the posterior mean (the final sample is clamped to [-1, 1] either way).
-    ``channels_last`` runs the network in NHWC memory layout (the model converted in place):
-    1.23x the evaluations per second of the demo's UNet on this project's 2-core CPU, the same
-    samples up to float rounding. Raises :class:`Cancelled` between model calls.
-    """
+    """Run ``sampler``'s chain for ``rows`` in one batch on ``diffusion`` (what its
+    ``set_timesteps`` returned); returns x0 (B,C,H,W) on the CPU, equal to ``known`` exactly
+    where ``keep`` is 1 and clamped to [-1, 1] elsewhere. ``channels_last`` runs the network in
+    NHWC memory layout (the model converted in place): 1.23x the evaluations per second of the
+    demo's UNet on this project's 2-core CPU, the same samples up to float rounding. Raises
+    :class:`Cancelled` between model calls."""
+    times = sampler.times()
     if times[0] != diffusion.num_timesteps - 1:
         raise ValueError(
             f"schedule starts at {times[0]}, but the diffusion has "
@@ -79,9 +120,11 @@ def repaint_batch(
         )
     device = torch.device(device)
     autocast = device.type == "cuda" if autocast is None else autocast
-    gt = torch.stack([r.known for r in rows]).float().to(device)
-    keep = torch.stack([r.keep for r in rows]).float().to(device)
-    noise = _RowNoise([r.seed for r in rows], tuple(gt.shape[1:]), device)
+    known = Known(
+        torch.stack([r.known for r in rows]).float().to(device),
+        torch.stack([r.keep for r in rows]).float().to(device),
+    )
+    noise = _RowNoise([r.seed for r in rows], tuple(known.image.shape[1:]), device)
 
     layout = torch.channels_last if channels_last else torch.contiguous_format
     if channels_last and isinstance(model, torch.nn.Module):
@@ -91,7 +134,7 @@ def repaint_batch(
         with torch.autocast(device.type, dtype=torch.float16, enabled=autocast):
             return model(x.contiguous(memory_format=layout), t).float()
 
-    b = gt.shape[0]
+    b = known.image.shape[0]
     with torch.inference_mode():
         x = noise()
         for t_last, t_cur in zip(times[:-1], times[1:]):
@@ -100,22 +143,20 @@ def repaint_batch(
             adapt_threads()
             t = torch.full((b,), t_last if t_cur < t_last else t_cur, device=device, dtype=torch.long)
             if t_cur < t_last:
-                known_t = diffusion.q_sample(gt, t, noise())
-                x = keep * known_t + (1 - keep) * x
-                x, _ = diffusion.p_sample(net, x, t, noise(), clip_denoised=clip_denoised)
+                x = sampler.step(net, x, t, known, noise)
                 if on_step is not None:
                     on_step(b)
             else:
                 x = diffusion.undo(x, t, noise())
-        x = keep * gt + (1 - keep) * x.clamp(-1, 1)
+        x = known.paste(x.clamp(-1, 1))
     return x.cpu()
 
 
-def repaint_rows(
+def sample_rows(
     model: Model,
+    sampler: Sampler,
     diffusion: GaussianDiffusion,
-    rows: Sequence[RepaintRow],
-    times: Sequence[int],
+    rows: Sequence[Row],
     batch_size: int,
     device: torch.device | str = "cpu",
     autocast: bool | None = None,
@@ -123,7 +164,6 @@ def repaint_rows(
     cancel: Callable[[], bool] | None = None,
     on_message: MessageCallback | None = None,
     on_restart: Callable[[int], None] | None = None,
-    clip_denoised: bool = True,
     channels_last: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> Iterator[tuple[int, torch.Tensor]]:
@@ -146,7 +186,7 @@ def repaint_rows(
                 on_step(n)
 
         try:
-            out = repaint_batch(model, diffusion, chunk, times, device, autocast, counted, cancel, clip_denoised, channels_last)
+            out = sample_batch(model, sampler, diffusion, chunk, device, autocast, counted, cancel, channels_last)
         except torch.OutOfMemoryError:
             if size == 1:
                 raise
