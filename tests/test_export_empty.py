@@ -142,3 +142,15 @@ def test_only_passed_counts_an_empty_mask_once_not_as_unscored_and_included(kept
     report = export_kept(ws, tmp_path / "out", only_passed=True)
     assert report.gates.unscored == tuple(full) and report.empty == 1 and _exported(tmp_path / "out") == full
     assert "; 2 samples not scored yet included: 'diffgen gates' scores them; 1 with an empty mask left out" in report.summary()
+
+
+def test_unreviewed_count_includes_samples_without_a_source_image(kept, tmp_path):
+    """The export counts what it left out undecided as Review and `diffgen review` count it: a
+    sample imported without a workspace image (another generator's set) is unreviewed too."""
+    ws, full, _ = kept
+    image = ws.read_image(ws.image_ids()[0])
+    mask = ws.read_mask(ws.current_mask(ws.image_ids()[0]))
+    ws.add_sample("imported", "Other-Gen", image[::-1].copy(), mask)  # no source image, undecided
+    _add(ws, ws.image_ids()[3], mask, decision="undecided")
+    report = export_kept(ws, tmp_path / "out")
+    assert report.undecided == 2

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from backend.diffusion.registry import register_model
-from backend.workspace import queries
+from backend.workspace import queries, review_queue
 
 
 def _cluster(ws, labels: dict[int, int]) -> int:
@@ -20,7 +20,7 @@ def _cluster(ws, labels: dict[int, int]) -> int:
     return cid
 
 
-def test_review_summary_counts_each_source(demo_ws):
+def test_review_counts_each_source(demo_ws):
     a, b = demo_ws.image_ids()[:2]
     assert queries.sample_kinds(demo_ws) == []
     made = {}
@@ -32,10 +32,10 @@ def test_review_summary_counts_each_source(demo_ws):
     demo_ws.set_review(made[a][0].id, "keep")
     demo_ws.set_review(made[a][1].id, "reject")
     demo_ws.set_review(made[b][0].id, "keep")
-    summary = {s.image_id: s for s in queries.review_summary(demo_ws)}
-    assert summary[a].counts == {"keep": 1, "reject": 1, "undecided": 1} and summary[a].total == 3
-    assert summary[b].counts == {"keep": 1, "reject": 0, "undecided": 1}
-    assert summary[a].name == demo_ws.image(a).name
+    items = review_queue.review_items(demo_ws)
+    assert review_queue.counts(i for i in items if i.source_image_id == a) == {"keep": 1, "reject": 1, "undecided": 1}
+    assert review_queue.counts(i for i in items if i.source_image_id == b) == {"keep": 1, "reject": 0, "undecided": 1}
+    assert {i.source_name for i in items if i.source_image_id == a} == {demo_ws.image(a).name}
     img, mask = demo_ws.read_sample(made[a][0])
     demo_ws.add_sample("styled", "Styled-Diff", img, mask, source_image_id=a)
     assert queries.sample_kinds(demo_ws) == ["inpainted", "styled"]

@@ -30,7 +30,7 @@ from backend.io.files import atomic_write_text, check_new_folder, disk_full_as_e
 from backend.io.images import read_png_fast
 from backend.reports.csvio import write_csv
 from backend.words import counted
-from backend.workspace import Workspace, queries
+from backend.workspace import Workspace, queries, review_queue
 from backend.workspace.records import ImageRecord, SampleRecord
 
 Progress = Callable[[int, int, str], None]
@@ -308,7 +308,7 @@ def export_kept(
         str(out),
         fmt,
         gates=gates,
-        undecided=sum(src.counts["undecided"] for src in queries.review_summary(ws)),
+        undecided=review_queue.counts(review_queue.review_items(ws))["undecided"],
         failed=sum(s.id in failures for s in samples),
         empty=len(empty),
         include_empty=include_empty,

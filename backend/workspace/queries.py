@@ -31,19 +31,6 @@ class ClusteringInfo:
 
 
 @dataclass(frozen=True)
-class SourceSummary:
-    """One real image that has samples, with its review counts."""
-
-    image_id: int
-    name: str
-    counts: dict[str, int] = field(default_factory=dict)  # decision -> samples
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-
-@dataclass(frozen=True)
 class ModelInfo:
     id: int
     name: str
@@ -100,20 +87,6 @@ def cluster_sizes(ws: Workspace) -> list[tuple[int, int]]:
 
 
 # -- reviews -----------------------------------------------------------------------------------
-def review_summary(ws: Workspace) -> list[SourceSummary]:
-    """Every source image with samples, by image id, with its keep / reject / undecided counts."""
-    rows = ws.query(
-        "SELECT s.source_image_id, i.name, COALESCE(r.decision, 'undecided'), COUNT(*)"
-        " FROM samples s JOIN images i ON i.id = s.source_image_id"
-        " LEFT JOIN reviews r ON r.sample_id = s.id"
-        " GROUP BY s.source_image_id, COALESCE(r.decision, 'undecided') ORDER BY s.source_image_id"
-    )
-    out: dict[int, SourceSummary] = {}
-    for image_id, name, decision, n in rows:
-        out.setdefault(image_id, SourceSummary(image_id, name, dict.fromkeys(DECISIONS, 0))).counts[decision] = n
-    return list(out.values())
-
-
 def gate_failures(ws: Workspace) -> dict[int, list[str]]:
     """Sample id -> the gates it failed, in the order of ``GATES`` (only scored samples that failed one)."""
     out: dict[int, list[str]] = {}

@@ -21,8 +21,10 @@ MAX_IDS = 100_000  # ids one argument may name ("1-100000"): far above any revie
 
 
 def notes(ws: Workspace, ids: Iterable[int]) -> dict[int, str]:
-    """Each sample's review note ("" without one)."""
-    return {sid: ws.review(sid)[1] for sid in ids}
+    """Each sample's review note ("" without one), in one query."""
+    wanted = list(dict.fromkeys(int(i) for i in ids))
+    stored = dict(ws.query("SELECT sample_id, note FROM reviews WHERE note IS NOT NULL AND note != ''"))
+    return {sid: stored.get(sid, "") for sid in wanted}
 
 
 def parse_ids(text: str) -> list[int]:
