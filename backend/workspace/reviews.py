@@ -23,7 +23,9 @@ MAX_IDS = 100_000  # ids one argument may name ("1-100000"): far above any revie
 def notes(ws: Workspace, ids: Iterable[int]) -> dict[int, str]:
     """Each sample's review note ("" without one), in one query."""
     wanted = list(dict.fromkeys(int(i) for i in ids))
-    stored = dict(ws.query("SELECT sample_id, note FROM reviews WHERE note IS NOT NULL AND note != ''"))
+    stored: dict[int, str] = {
+        int(sid): str(note) for sid, note in ws.query("SELECT sample_id, note FROM reviews WHERE note IS NOT NULL AND note != ''")
+    }
     return {sid: stored.get(sid, "") for sid in wanted}
 
 
