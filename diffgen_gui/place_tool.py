@@ -32,10 +32,8 @@ KEYS = [  # the tool's own key (G) is in the Edit menu with the other tools
     (". / , (Place polyp)", "Turn the shape 5° clockwise / anticlockwise (Shift: 15°)"),
     ("Del", "Place polyp: remove the shape"),
 ]
-HINT = (
-    "Draw where a new polyp should be ({shape}); Ctrl+drag moves, Shift+drag turns and scales; "
-    "arrows move, PgUp/PgDn scale, , . turn, Del removes; then Queue N samples."
-)
+SHAPE_KEYS = "Ctrl+drag moves, Shift+drag turns and scales; arrows move, PgUp/PgDn scale, , . turn, Del removes."
+HINT = "Draw where a new polyp should be ({shape}), then Queue N samples. " + SHAPE_KEYS
 ARROWS = {
     Qt.Key.Key_Left: (-1, 0),
     Qt.Key.Key_Right: (1, 0),
@@ -82,15 +80,16 @@ class PlaceTool(QObject):
         self.samples.valueChanged.connect(self._samples_changed)
         self.queue_btn = QPushButton(objectName="primary", toolTip="Store the shape as a wanted mask and queue a synthesis job")
         self.queue_btn.clicked.connect(self.queue_samples)
-        clear = QPushButton("Remove shape", toolTip="Remove the drawn shape (Del)")
+        clear = QPushButton("Remove", toolTip="Remove the drawn shape (Del)")
         clear.clicked.connect(self.clear_shape)
         self.message = QLabel(objectName="hint", wordWrap=True)
         form.addRow("Shape", self.kind)
-        form.addRow("Samples", self.samples)
         row = QHBoxLayout()
-        row.addWidget(self.queue_btn, 1)
+        row.addWidget(self.samples, 1)
         row.addWidget(clear)
-        form.addRow(row)
+        form.addRow("Samples", row)
+        form.addRow(self.queue_btn)
+        form.addRow(QLabel(SHAPE_KEYS, objectName="hint", wordWrap=True))  # the status bar's hint may be cut short
         form.addRow(self.message)
         self._samples_changed(self.samples.value())
 

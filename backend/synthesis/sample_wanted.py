@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 KEY = "wanted_mask"  # the generator records the wanted mask's workspace-relative PNG path here
 HOW_KEY = "wanted_how"  # drawn | bank | file, where the generator records it
 PLACED_BY = {
-    "drawn": "placed by the user (drawn with Place polyp)",
+    "drawn": "placed by the user with Place polyp",
     "bank": "placed from the mask bank (a training mask, transformed)",
     "file": "given as a mask file",
 }
@@ -54,11 +54,11 @@ def sample_wanted(ws: Workspace, sample: SampleRecord, size: tuple[int, int]) ->
     if value is None:
         return None
     how = origin(sample.params, str(value))
-    said = f"Wanted mask {PLACED_BY[how]}" if how else "Wanted mask"
+    placed = f": {PLACED_BY[how]}" if how else ""
     try:
         mask = read_png_fast(ws.stored(value, "samples", sample.id, f"params.{KEY}"), grey=True)
     except DiffGenError as e:
-        return SampleWanted(None, f"{said}: not shown ({e})")
+        return SampleWanted(None, f"Wanted mask not shown ({e})")
     if mask.shape != (size[1], size[0]):
         mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-    return SampleWanted(np.where(mask > 127, 255, 0).astype(np.uint8), f"{said} (dashed outline)")
+    return SampleWanted(np.where(mask > 127, 255, 0).astype(np.uint8), f"Wanted mask (dashed){placed}")

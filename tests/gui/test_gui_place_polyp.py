@@ -192,11 +192,11 @@ def test_review_outlines_the_wanted_mask_of_a_sample(state, qtbot, demo_ws):
     v.show()
     tiles = {t.sample_id: t for t in v.tiles}
     np.testing.assert_array_equal(tiles[s.id].canvas.wanted_mask, wanted)
-    assert "Wanted mask placed by the user (drawn with Place polyp)" in tiles[s.id].label.text()
+    assert "Wanted mask (dashed): placed by the user with Place polyp" in tiles[s.id].label.text()
     assert tiles[plain.id].canvas.wanted_mask is None and "Wanted" not in tiles[plain.id].label.text()
     v.go_to(s.id)
     qtbot.keyClick(v, Qt.Key.Key_Space)  # the large view
-    assert v.viewer.isVisible() and "Wanted mask placed by the user" in v.viewer.title.text()
+    assert v.viewer.isVisible() and "Wanted mask (dashed): placed by the user" in v.viewer.title.text()
     shown = v.viewer.rendered["sample"]
     # the dashed outline just outside the wanted box: black or white pixels on its border ring
     ring = shown[9, 30:50]
@@ -220,7 +220,7 @@ def test_a_wanted_mask_path_outside_the_workspace_is_said_not_read(state, qtbot,
     v.show()
     (tile,) = [t for t in v.tiles if t.sample_id == s.id]
     assert tile.canvas.wanted_mask is None
-    assert "Wanted mask: not shown" in tile.label.text() and "outside the workspace" in tile.label.text()
+    assert "Wanted mask not shown" in tile.label.text() and "outside the workspace" in tile.label.text()
 
 
 def test_placed_polyp_runs_through_the_app_queue_into_review(state, qtbot, demo_ws, qapp, monkeypatch):
