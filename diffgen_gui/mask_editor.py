@@ -125,9 +125,9 @@ class MaskEditor(QWidget):
         self.view_box.opacityChanged.connect(self.canvas.set_opacity)
         self.view_box.adjusted.connect(self.canvas.set_adjustment)
         side.addWidget(self.view_box)
-        side.addWidget(self._operations_box())
-        side.addWidget(self._flag_box())
-        side.addWidget(self.place.box)
+        self.mask_boxes = (self._operations_box(), self._flag_box())  # hidden while placing: the image's own mask
+        for box in (*self.mask_boxes, self.place.box):
+            side.addWidget(box)
         side.addWidget(self._versions_box(), 1)
         sidew.setFixedWidth(260)
         lay = QHBoxLayout(self)
@@ -317,6 +317,8 @@ class MaskEditor(QWidget):
         if tool != "polygon":
             self.polygon.cancel()
         self.place.set_active(tool == "place")
+        for box in self.mask_boxes:
+            box.setVisible(tool != "place")
         self.status.hint.setText((self.place.hint() if tool == "place" else HINTS[tool]) + "  (F1: every key)")
         self._show_tool()
         self.canvas.update()

@@ -32,7 +32,7 @@ KEYS = [  # the tool's own key (G) is in the Edit menu with the other tools
     (". / , (Place polyp)", "Turn the shape 5° clockwise / anticlockwise (Shift: 15°)"),
     ("Del", "Place polyp: remove the shape"),
 ]
-SHAPE_KEYS = "Ctrl+drag moves, Shift+drag turns and scales; arrows move, PgUp/PgDn scale, , . turn, Del removes."
+SHAPE_KEYS = "Ctrl+drag move · Shift+drag turn and scale · arrows move · PgUp/PgDn scale · , . turn · Del remove"
 HINT = "Draw where a new polyp should be ({shape}), then Queue N samples. " + SHAPE_KEYS
 ARROWS = {
     Qt.Key.Key_Left: (-1, 0),
@@ -119,6 +119,7 @@ class PlaceTool(QObject):
         if not on:
             self.cancel()
         self.active = on
+        self.box.setVisible(on)
         self._show(self.shape)
 
     def hint(self) -> str:

@@ -79,7 +79,7 @@ def test_polygon_drawn_then_moved_scaled_turned_by_keys(state, qtbot):
     qtbot.keyClick(ed, Qt.Key.Key_Return)
     s = ed.place.shape
     assert s is not None and s.kind == "polygon" and s.centre == pytest.approx((30, 25))
-    assert "PgUp/PgDn scale" in ed.status.hint.text() and "Ctrl+drag moves" in ed.status.hint.text()
+    assert "PgUp/PgDn scale" in ed.status.hint.text() and "Ctrl+drag move" in ed.status.hint.text()
     qtbot.keyClick(ed, Qt.Key.Key_Right)
     qtbot.keyClick(ed, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)  # 10 px
     assert ed.place.shape.centre == pytest.approx((31, 35))
@@ -247,3 +247,23 @@ def test_placed_polyp_runs_through_the_app_queue_into_review(state, qtbot, demo_
         assert all(t.canvas.wanted_mask is not None for t in v.tiles if t.sample_id is not None)
     finally:
         assert q.shutdown(10000)
+
+
+def test_the_place_polyp_panel_fits_a_1024_by_700_screen_uncut(window, qtbot):
+    """Its panel takes the place of the mask operations and the flag (which act on the image's
+    own mask): with all of them the side column was 729 px tall, more than a 700 px screen."""
+    from PySide6.QtCore import QSize
+    from test_screenshots import cut_widgets
+
+    ed = window.dataset_view.editor
+    window.resize(QSize(1024, 660))
+    window.dataset_view.select_row(0)
+    qtbot.waitUntil(lambda: ed.session is not None)
+    ed.set_tool("place")
+    qtbot.wait(50)
+    assert ed.place.box.isVisible() and not any(box.isVisible() for box in ed.mask_boxes)
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1024 and hint.height() <= 660, hint
+    assert not cut_widgets(window)
+    ed.set_tool("brush")
+    assert not ed.place.box.isVisible() and all(box.isVisible() for box in ed.mask_boxes)

@@ -12,31 +12,19 @@ the screen. Pictures land in ``$DIFFGEN_WALK_KEEP`` (else the test's temporary f
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
-from walk_support import HERE, run_walk, start_walk
+from walk_support import HERE, run_walk, start_walk, system_tool
 
 PHASE = "34"
 TIMEOUT_S = 240
 SIZE = 128  # px: the demo images, large enough to draw on
 
 pytestmark = pytest.mark.slow
-
-
-def xdotool() -> str:
-    """The ``xdotool`` command: real X input; missing, it fails under CI (``.ci/run`` installs it) and skips elsewhere."""
-    found = shutil.which("xdotool")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("xdotool is missing: .ci/run installs it (apt-get install xdotool)")
-        pytest.skip("xdotool not installed (apt-get install xdotool)")
-    return found
 
 
 def test_place_a_polyp_by_drawing_and_review_it(tmp_path):
@@ -46,7 +34,7 @@ def test_place_a_polyp_by_drawing_and_review_it(tmp_path):
     from backend.synthesis.wanted import drawn_paths
     from backend.workspace import Workspace
 
-    xdotool()
+    system_tool("xdotool", "xdotool")  # real X input
     ws = demo_workspace(tmp_path, count=4, size=SIZE, seed=0)
     first = ws.image_ids()[0]
     history = [mv.id for mv in ws.mask_versions(first)]
