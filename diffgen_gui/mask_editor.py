@@ -329,7 +329,7 @@ class MaskEditor(QWidget):
 
     def _set_size(self, v: int) -> None:
         self.brush_size = v
-        if self.tool in ("brush", "eraser"):
+        if self.canvas.brush_radius > 0:  # a brush's circle is shown (brush, eraser, Place polyp's brush)
             self.canvas.brush_radius = v
             self.canvas.update()
         self._show_tool()

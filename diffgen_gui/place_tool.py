@@ -120,14 +120,22 @@ class PlaceTool(QObject):
             self.cancel()
         self.active = on
         self.box.setVisible(on)
+        self._brush_circle()
         self._show(self.shape)
 
     def hint(self) -> str:
         return HINT.format(shape=self.kind.currentText().lower())
 
+    def _brush_circle(self) -> None:
+        """The brush's circle under the mouse while the brush draws the shape."""
+        if self.active:
+            self.canvas.brush_radius = self.brush_radius() if self.kind.currentData() == "brush" else 0
+            self.canvas.update()
+
     @Slot(int)
     def _kind_changed(self, _index: int) -> None:
         self.cancel()
+        self._brush_circle()
         if self.active:
             self.hintChanged.emit(self.hint())
 

@@ -113,8 +113,10 @@ def test_ellipse_and_brush_by_mouse_move_and_turn_by_drags(state, qtbot):
     assert min(xs) == pytest.approx(20, abs=0.05) and max(xs) == pytest.approx(40, abs=0.05)  # 2 x b = 10 each side
     qtbot.keyClick(ed, Qt.Key.Key_Delete)
     assert ed.place.shape is None and ed.canvas.wanted_mask is None
+    assert ed.canvas.brush_radius == 0  # no brush circle while an ellipse is drawn
     choose_shape(ed, "brush")
     ed.size_spin.setValue(3)
+    assert ed.canvas.brush_radius == 3  # the circle shows the brush's size
     mouse_drag(ed.canvas, [(10, 10), (20, 10)])
     mouse_drag(ed.canvas, [(10, 20), (20, 20)])  # a second stroke adds to the brush shape
     b = ed.place.shape
