@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         for w in old:  # their timers and models go with them
             w.deleteLater()
         self.dataset_view = DatasetView(self.state)
+        self.dataset_view.editor.place.queue = self.queue  # the editor's Place polyp queues where Generate does
         self.clusters_view = ClustersView(self.state)
         self.generate_view = GenerateView(self.state, self.queue)
         self.review_view = ReviewView(self.state)

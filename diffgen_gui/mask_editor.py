@@ -35,6 +35,7 @@ from backend.workspace import queries
 from diffgen_gui.edit_session import EditSession
 from diffgen_gui.mask_panels import EditorStatusBar, ViewAdjustBox
 from diffgen_gui.mask_tools import COMMANDS, DISPLAY, HINTS, OPERATIONS, TOOLS, tool_cursor, version_label
+from diffgen_gui.place_tool import PlaceTool
 from diffgen_gui.polygon_tool import PolygonTool
 from diffgen_gui.recovery_banner import RecoveryBanner
 from diffgen_gui.state import WorkspaceState
@@ -67,6 +68,7 @@ class MaskEditor(QWidget):
         self.canvas.released.connect(self._on_release)
         self.canvas.doubleClicked.connect(lambda _p: self.close_polygon())
         self.polygon = PolygonTool(self.canvas)
+        self.place = PlaceTool(self.ws, self.canvas, lambda: self.brush_size, self)  # a new polyp to generate
         self.canvas.hovered.connect(self._show_pixel)
         self.cursors = {key: tool_cursor(s) for key, _l, s in TOOLS if key != "pan"}
         self.cursors["pan"] = QCursor(Qt.CursorShape.OpenHandCursor)
@@ -116,14 +118,16 @@ class MaskEditor(QWidget):
         self.status = EditorStatusBar()
         self.canvas.viewChanged.connect(self.status.show_zoom)
         left.addWidget(self.status)
+        self.place.hintChanged.connect(self.status.hint.setText)
         sidew = QWidget()
         side = QVBoxLayout(sidew)
         self.view_box = ViewAdjustBox()
         self.view_box.opacityChanged.connect(self.canvas.set_opacity)
         self.view_box.adjusted.connect(self.canvas.set_adjustment)
         side.addWidget(self.view_box)
-        side.addWidget(self._operations_box())
-        side.addWidget(self._flag_box())
+        self.mask_boxes = (self._operations_box(), self._flag_box())  # hidden while placing: the image's own mask
+        for box in (*self.mask_boxes, self.place.box):
+            side.addWidget(box)
         side.addWidget(self._versions_box(), 1)
         sidew.setFixedWidth(260)
         lay = QHBoxLayout(self)
@@ -244,6 +248,7 @@ class MaskEditor(QWidget):
         self.status.pixel_label.clear()  # the last pixel shown was another image's
         self._rgb = self.ws.read_image(image_id)
         self.canvas.set_content(self._rgb, self.session.mask, keep_view=True)
+        self.place.set_image(image_id, self._rgb.shape[1::-1])
         rec = self.ws.image(image_id)
         self.flag_check.blockSignals(True)
         self.flag_check.setChecked(rec.flagged)
@@ -259,6 +264,7 @@ class MaskEditor(QWidget):
         self.session = None
         self._rgb = None
         self.canvas.set_content(None, None)
+        self.place.set_image(None, (0, 0))
         self.banner.hide()
         self.refresh_versions()
         self._update_buttons()
@@ -310,7 +316,10 @@ class MaskEditor(QWidget):
         self.canvas.set_tool_cursor(self.cursors[tool])
         if tool != "polygon":
             self.polygon.cancel()
-        self.status.hint.setText(HINTS[tool] + "  (F1: every key)")
+        self.place.set_active(tool == "place")
+        for box in self.mask_boxes:
+            box.setVisible(tool != "place")
+        self.status.hint.setText((self.place.hint() if tool == "place" else HINTS[tool]) + "  (F1: every key)")
         self._show_tool()
         self.canvas.update()
 
@@ -320,7 +329,7 @@ class MaskEditor(QWidget):
 
     def _set_size(self, v: int) -> None:
         self.brush_size = v
-        if self.tool in ("brush", "eraser"):
+        if self.canvas.brush_radius > 0:  # a brush's circle is shown (brush, eraser, Place polyp's brush)
             self.canvas.brush_radius = v
             self.canvas.update()
         self._show_tool()
@@ -346,6 +355,8 @@ class MaskEditor(QWidget):
             self._dab(pt)
         elif self.tool == "polygon":
             self.polygon.press(self.session, pt)
+        elif self.tool == "place":
+            self.place.press(pt, self.canvas.press_modifiers)
         elif self.tool == "fill":
             paint = not (QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier)
             self.fill_at(pt, paint)
@@ -373,6 +384,8 @@ class MaskEditor(QWidget):
             self._last = pt
         elif self.tool == "polygon":
             self.polygon.drag(pt)
+        elif self.tool == "place":
+            self.place.drag(pt)
 
     def _on_release(self, pt: QPointF) -> None:
         if self.session is None:
@@ -382,6 +395,8 @@ class MaskEditor(QWidget):
             self.session.end_stroke(self.tool)
         elif self.tool == "polygon":
             self.polygon.release(self.session)
+        elif self.tool == "place":
+            self.place.release(pt)
 
     def _dab(self, pt: QPointF) -> None:
         if self.session is None:
@@ -401,7 +416,10 @@ class MaskEditor(QWidget):
         self._on_release(pts[-1])
 
     def close_polygon(self, paint: bool = True) -> None:
-        self.polygon.close(self.session, paint)
+        if self.tool == "place":
+            self.place.close_polygon()
+        else:
+            self.polygon.close(self.session, paint)
 
     # -- operations ------------------------------------------------------------------------
     def _op_selected(self, label: str) -> None:
@@ -559,6 +577,8 @@ class MaskEditor(QWidget):
                 a.trigger()
                 return
         key, shift = e.key(), bool(e.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if self.tool == "place" and self.place.key(key, shift):
+            return
         if key == Qt.Key.Key_BracketLeft:
             self.size_spin.setValue(max(1, round(self.brush_size / 1.25)))
         elif key == Qt.Key.Key_BracketRight:

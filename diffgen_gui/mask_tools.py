@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QCursor, QFont, QPainter, QPixmap
 
 from backend.workspace import MaskVersion
+from diffgen_gui.place_tool import KEYS as PLACE_KEYS
 
 TOOLS = [
     ("pan", "Pan", "H"),
@@ -14,6 +15,7 @@ TOOLS = [
     ("eraser", "Eraser", "E"),
     ("polygon", "Polygon", "P"),
     ("fill", "Fill", "F"),
+    ("place", "Place polyp", "G"),
 ]
 COMMANDS = [
     ("undo", "&Undo", ("Ctrl+Z",)),
@@ -28,6 +30,7 @@ KEYS = [
     ("Esc", "Cancel the polygon or preview"),
     ("Shift+click", "Fill tool: clear a region"),
     ("Right-drag / wheel", "Pan / zoom"),
+    *PLACE_KEYS,
 ]
 OPERATIONS = {  # label -> (backend operation, parameter name, default (None: the preset's), minimum, label format)
     "Dilate": ("dilate", "pixels", None, 1, "by {} px"),

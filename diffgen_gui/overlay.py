@@ -19,6 +19,7 @@ MODES = ("image", "overlay", "mask")  # the order the flip key steps through
 MODE_LABELS = {"image": "Image", "overlay": "Overlay", "mask": "Mask"}
 SOURCE_OUTLINE = (0, 170, 255)  # sky blue and orange: told apart with any colour vision
 SAMPLE_OUTLINE = (255, 140, 0)
+WANTED_DASH = 4  # dash length of a wanted mask's outline, in outline widths (black and white)
 CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)  # 4-neighbours: a one-pixel line
 
 
@@ -89,10 +90,12 @@ def render(
     source_mask: np.ndarray | None,
     sample_mask: np.ndarray | None,
     width: int = 1,
+    wanted: np.ndarray | None = None,
 ) -> np.ndarray:
     """One pane of the large view: the picture in ``style.mode`` with its own mask, then (when
     ``style.outlines``) the source mask's outline outside it and the sample mask's inside it,
-    ``width`` pixels wide."""
+    ``width`` pixels wide; a mask-guided sample's ``wanted`` mask is outlined in every mode (what
+    was asked for, beside what was made), dashed black and white just outside it."""
     if style.mode == "mask":
         shown = (
             np.zeros_like(rgb)
@@ -108,4 +111,9 @@ def render(
             shown[outer_edge(source_mask, width)] = SOURCE_OUTLINE
         if sample_mask is not None:
             shown[inner_edge(sample_mask, width)] = SAMPLE_OUTLINE
+    if wanted is not None:
+        edge = outer_edge(wanted, width)
+        yy, xx = np.nonzero(edge)
+        white = ((xx + yy) // (WANTED_DASH * width)) % 2 == 0
+        shown[yy, xx] = np.where(white[:, None], 255, 0).astype(np.uint8)
     return shown

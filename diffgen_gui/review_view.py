@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from backend.gates import LABELS, explain
+from backend.synthesis.sample_wanted import sample_wanted
 from backend.words import counted
 from backend.workspace import Workspace, queries, review_queue
 from backend.workspace.review_queue import ReviewItem
@@ -314,8 +315,19 @@ class ReviewView(QWidget):
                     f"{s.kind} sample {s.id} of {rec.name}, set {s.set_name}\nseed {s.seed}\n"
                     f"made {s.created_at[:19].replace('T', ' ')}\n{gate_tooltip(self.ws, s.id)}"
                 )
-                caption = f"{s.kind} #{s.id} · {s.set_name}"
-                tile = Tile(caption, tip, s.id, img, mask, mode, (rec.width, rec.height), it.failed_gates)
+                wanted = sample_wanted(self.ws, s, (rec.width, rec.height))
+                caption = f"{s.kind} #{s.id} · {s.set_name}" + (f"\n{wanted.line}" if wanted else "")
+                tile = Tile(
+                    caption,
+                    tip + (f"\n{wanted.line}" if wanted else ""),
+                    s.id,
+                    img,
+                    mask,
+                    mode,
+                    (rec.width, rec.height),
+                    it.failed_gates,
+                )
+                tile.canvas.set_wanted(wanted.mask if wanted else None)
                 self._add_tile(tile, r, c + 1)
         self._fit_tiles()
         ids = self.sample_ids()

@@ -52,6 +52,9 @@ class ImageCanvas(QWidget):
         self._preview: QPainterPath | None = None
         self._preview_q: QImage | None = None
         self.preview_mask: np.ndarray | None = None
+        self.wanted_mask: np.ndarray | None = None  # a mask-guided sample's request, or a shape being placed
+        self._wanted: QPainterPath | None = None
+        self._wanted_q: QImage | None = None
         self.mode = "fill"
         self.outlines = False  # the mask's outline on top, in any mode (the Review grid's L key)
         self.opacity = 0.4
@@ -65,6 +68,7 @@ class ImageCanvas(QWidget):
         self.brightness, self.contrast = 0.0, 1.0
         self._tool_cursor = QCursor(Qt.CursorShape.ArrowCursor)
         self._mouse: QPointF | None = None
+        self.press_modifiers = Qt.KeyboardModifier.NoModifier  # the keys held at the last press (Ctrl+drag, ...)
         self._panning: QPointF | None = None
         self._fitted = True
         self.caption = ""
@@ -134,6 +138,18 @@ class ImageCanvas(QWidget):
             rgba = np.zeros(mask.shape + (4,), np.uint8)
             paint_overlay(rgba, mask, colour=PREVIEW_COLOUR)
             self._preview_q = wrap_qimage(rgba).copy()
+        self.update()
+
+    def set_wanted(self, mask: np.ndarray | None, tint: bool = False) -> None:
+        """Outline ``mask`` dashed in black and white on top in every mode (a wanted mask: readable
+        over any picture and beside the green and amber masks); ``tint`` also shades its inside."""
+        self.wanted_mask = mask
+        self._wanted = None if mask is None else outline_path(mask)
+        self._wanted_q = None
+        if mask is not None and tint:
+            rgba = np.zeros(mask.shape + (4,), np.uint8)
+            paint_overlay(rgba, mask, colour=(255, 255, 255))
+            self._wanted_q = wrap_qimage(rgba).copy()
         self.update()
 
     def set_mode(self, mode: str) -> None:
@@ -237,11 +253,24 @@ class ImageCanvas(QWidget):
             pen.setCosmetic(True)
             p.setPen(pen)
             p.drawPath(self._preview)
+        self._paint_wanted(p)
         self._paint_tools(p)
         p.resetTransform()
         if self.caption:
             p.setPen(QColor("#ddd"))
             p.drawText(6, 16, self.caption)
+
+    def _paint_wanted(self, p: QPainter) -> None:
+        if self._wanted_q is not None:
+            p.setOpacity(0.3)
+            p.drawImage(0, 0, self._wanted_q)
+            p.setOpacity(1.0)
+        if self._wanted is not None:
+            for colour, style in ((QColor(0, 0, 0), Qt.PenStyle.SolidLine), (QColor(255, 255, 255), Qt.PenStyle.DashLine)):
+                pen = QPen(colour, 2, style)
+                pen.setCosmetic(True)
+                p.setPen(pen)
+                p.drawPath(self._wanted)
 
     def _paint_tools(self, p: QPainter) -> None:
         pen = QPen(QColor(255, 255, 255, 200), 1)
@@ -277,6 +306,7 @@ class ImageCanvas(QWidget):
             self._panning = e.position()
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
             return
+        self.press_modifiers = e.modifiers()
         self.pressed.emit(self.to_image(e.position()), e.button())
 
     def mouseMoveEvent(self, e: QMouseEvent) -> None:  # noqa: N802

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QCheckBox, QFrame, QHBoxLayout, QLab
 
 from backend.audit.distances import MIRROR_TAGS, mirrored
 from backend.audit.store import nearest_of
+from backend.synthesis.sample_wanted import sample_wanted
 from backend.workspace import SampleRecord, Workspace
 from diffgen_gui.overlay import MODE_LABELS, SAMPLE_OUTLINE, SOURCE_OUTLINE, OverlayStyle, fit_to_frame, line_width, render
 from diffgen_gui.render import MASK_COLOUR
@@ -161,6 +162,7 @@ class SampleViewer(QFrame):
         self.line = 1  # outline width in image pixels, for the zoom shown
         self._pictures: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
         self._masks: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+        self.wanted: np.ndarray | None = None  # a mask-guided sample's wanted mask, over both panes
         self.rendered: dict[str, np.ndarray | None] = {}  # the arrays on screen, by pane
         self.setAutoFillBackground(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -239,9 +241,14 @@ class SampleViewer(QFrame):
         self.sample_id = sample_id
         self._pictures = {"source": left, "sample": (rgb, mask)}
         self._masks = (left[1], mask)
+        wanted = sample_wanted(ws, s, rgb.shape[1::-1])
+        self.wanted = wanted.mask if wanted else None
         decision = ws.review(sample_id)[0]
         done = f"{self.last_decision} · now " if self.last_decision else ""
-        self.title.setText(f"{done}{s.kind} sample #{s.id} · set {s.set_name} · decision: {decision} — {beside}")
+        self.title.setText(
+            f"{done}{s.kind} sample #{s.id} · set {s.set_name} · decision: {decision} — {beside}"
+            + (f"\n{wanted.line}" if wanted else "")
+        )
         self.sample_frame.setStyleSheet(f"QFrame#samplePane {{ border: 4px solid {status_colour(decision).name()}; }}")
         self.source.caption = name
         self.sample.caption = f"{s.kind} #{s.id} · decision: {decision}"
@@ -276,7 +283,7 @@ class SampleViewer(QFrame):
             return
         for name, canvas in (("source", self.source), ("sample", self.sample)):
             rgb, own = self._pictures.get(name, (None, None))
-            self.rendered[name] = None if rgb is None else render(rgb, own, style, *self._masks, self.line)
+            self.rendered[name] = None if rgb is None else render(rgb, own, style, *self._masks, self.line, self.wanted)
             canvas.set_content(self.rendered[name], None, keep_view=keep_view)
 
     @Slot(float, QPointF)

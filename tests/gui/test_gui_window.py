@@ -33,7 +33,17 @@ def _menu(window, title: str) -> list[str]:
 
 
 def test_edit_menu_holds_undo_redo_and_the_tools(window):
-    assert _menu(window, "&Edit") == ["&Undo", "&Redo", "&Save Mask Version", "Pan", "Brush", "Eraser", "Polygon", "Fill"]
+    assert _menu(window, "&Edit") == [
+        "&Undo",
+        "&Redo",
+        "&Save Mask Version",
+        "Pan",
+        "Brush",
+        "Eraser",
+        "Polygon",
+        "Fill",
+        "Place polyp",
+    ]
     ed = window.dataset_view.editor
     ed.paint_stroke([(5, 5), (20, 5)])
     undo = next(a for a in window.edit_menu.actions() if a.text() == "&Undo")

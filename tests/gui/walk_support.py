@@ -28,14 +28,19 @@ def demo_workspace(folder: Path, count: int, size: int, seed: int):
     return ws
 
 
-def xvfb_run() -> str:
-    """The ``xvfb-run`` command; missing, it fails under CI (``.ci/run`` installs it) and skips elsewhere."""
-    found = shutil.which("xvfb-run")
+def system_tool(command: str, package: str) -> str:
+    """A system ``command`` (from the apt ``package``); missing, it fails under CI (``.ci/run``
+    installs it) and skips elsewhere."""
+    found = shutil.which(command)
     if found is None:
         if os.environ.get("CI"):
-            pytest.fail("xvfb-run is missing: .ci/run installs it (apt-get install xvfb)")
-        pytest.skip("xvfb-run not installed (apt-get install xvfb)")
+            pytest.fail(f"{command} is missing: .ci/run installs it (apt-get install {package})")
+        pytest.skip(f"{command} not installed (apt-get install {package})")
     return found
+
+
+def xvfb_run() -> str:
+    return system_tool("xvfb-run", "xvfb")
 
 
 def walk_folder(phase: str, scratch: Path) -> Path:
