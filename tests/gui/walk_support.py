@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from _ci import missing_system_tool
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -32,9 +32,7 @@ def xvfb_run() -> str:
     """The ``xvfb-run`` command; missing, it fails under CI (``.ci/run`` installs it) and skips elsewhere."""
     found = shutil.which("xvfb-run")
     if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("xvfb-run is missing: .ci/run installs it (apt-get install xvfb)")
-        pytest.skip("xvfb-run not installed (apt-get install xvfb)")
+        missing_system_tool("xvfb-run is not installed (apt-get install xvfb)")
     return found
 
 
