@@ -58,3 +58,25 @@ def assert_no_formula(path: Path) -> None:
                 float(cell)
             except ValueError:
                 assert not cell.startswith(FORMULA_START), f"{path.name}: {cell!r}"
+
+
+def golden_csv(name: str) -> list[dict[str, str]]:
+    """The golden CSV file ``name`` as rows by header, text cells unescaped (a leading ' that
+    stops a formula removed): for the independent checks of its values."""
+    with open(GOLDEN / name, newline="", encoding="utf-8") as f:
+        return [{k: v[1:] if v.startswith("'") else v for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def markdown_tables(text: str) -> list[list[dict[str, str]]]:
+    """Every pipe table of a Markdown text, as rows by header (the separator row dropped)."""
+    tables: list[list[dict[str, str]]] = []
+    block: list[list[str]] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            block.append([c.strip() for c in line.strip().strip("|").split("|")])
+            continue
+        if block:
+            head, rows = block[0], block[2:]
+            tables.append([dict(zip(head, row, strict=True)) for row in rows])
+            block = []
+    return tables
