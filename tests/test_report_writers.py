@@ -226,6 +226,21 @@ def _golden_segmentation_holds_the_database(ws: Workspace) -> None:
             assert row["IoU"] == f"{float(expected['iou_mean']):.4f} ± {float(expected['iou_sd']):.4f} (n={expected['seeds']})"
 
 
+def test_the_segmentation_header_says_the_epochs_the_runs_trained(demo_ws: Workspace):
+    """The demo's header said "6 epochs" above runs that trained 7 and 20 (min_steps raised them)."""
+    config = {"encoder": "resnet18", "image_size": 48, "epochs": 6, "min_steps": 20, "alpha": 0.5, "pretrained": False}
+    for key, trained in (("a", 7), ("b", 20), ("c", 6)):
+        _seg_run(demo_ws, key, "real", "Real", 0, 0.5, config=config)
+        demo_ws.execute(
+            "UPDATE seg_runs SET metrics_json = json_set(metrics_json, '$.epochs', ?, '$.best_epoch', ?) WHERE run_key = ?",
+            (trained, trained, key),
+        )
+    md = Path(write_segmentation_report(demo_ws)["markdown"]).read_text(encoding="utf-8")
+    head = md.split("\n\n")[1]
+    assert "resnet18 (encoder from random initialisation, no ImageNet weights) at 48 px" in head
+    assert "6 epochs, raised on small training sets to train at least 20 steps (runs trained 6-20 epochs" in head
+
+
 @pytest.mark.parametrize("text", [HYPERLINK, "+1", "-x", "@SUM(A1)", "\tTAB", "\rCR"])
 def test_every_formula_start_is_escaped_by_the_one_csv_writer(tmp_path, text):
     from backend.reports.csvio import write_csv
