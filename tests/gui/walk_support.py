@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _ci import missing_system_tool
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SETTLE_MS = 250
@@ -32,6 +30,8 @@ def xvfb_run() -> str:
     """The ``xvfb-run`` command; missing, it fails under CI (``.ci/run`` installs it) and skips elsewhere."""
     found = shutil.which("xvfb-run")
     if found is None:
+        from _ci import missing_system_tool  # here, not at the top: the app imports this module without tests/ on its path
+
         missing_system_tool("xvfb-run is not installed (apt-get install xvfb)")
     return found
 
