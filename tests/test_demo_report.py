@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from backend.demo.plan import DemoContext
-from backend.demo.report import RANDOM_FID, build_report
+from backend.demo.report import RANDOM_CLUSTERS, RANDOM_FID, build_report
 from backend.io.files import atomic_write_bytes, atomic_write_text
 from backend.workspace import Workspace
 
@@ -38,6 +38,21 @@ def test_a_configured_fid_inception_carries_no_warning(tmp_path):
     md_path, _ = build_report(_with_evaluate(Workspace.create(tmp_path / "ws"), ["vgg19"]), [])
     fid = _section(md_path.read_text(), "Tables 1-2: FID and MS-SSIM")
     assert "random-weight" not in fid.lower() and "*FID and MS-SSIM per set (preset" in fid
+
+
+@pytest.mark.parametrize("random", [["inception", "fid_inception"], ["fid_inception"]])
+def test_random_weight_cluster_features_are_named_beside_the_clusters(tmp_path, random):
+    """The demo said so only in "About this run"; the Clusters section showed k and sizes bare."""
+    ws = Workspace.create(tmp_path / "ws")
+    atomic_write_bytes(ws.path("clusters/sheet.png"), b"\x89PNG\r\n\x1a\n")
+    ws.add_result("demo_stage", "cluster", {"k": 4, "sizes": [9, 7, 6, 2], "sheet": "clusters/sheet.png"})
+    md_path, _ = build_report(_with_evaluate(ws, random), [])
+    clusters = _section(md_path.read_text(), "Clusters (paper Figure 2)")
+    if "inception" in random:
+        assert clusters.index(RANDOM_CLUSTERS) < clusters.index("k = 4, sizes [9, 7, 6, 2]")
+        assert "mask outlines; random-weight features: not meaningful (preset" in clusters
+    else:
+        assert "random-weight" not in clusters.lower() and "k = 4, sizes [9, 7, 6, 2]" in clusters
 
 
 def test_the_seam_before_and_after_style_is_reported_per_styled_set(demo_ws: Workspace):

@@ -21,7 +21,14 @@ from backend.inpaint.params import InpaintParams
 from backend.io.files import write_png
 from backend.jobs.context import JobContext
 from backend.masks import ops as masks
-from backend.metrics.evaluate import REAL_HALVES, REAL_SELF, generated_side, prepare_real, run_evaluate, run_fid
+from backend.metrics.evaluate import (
+    REAL_HALVES,
+    REAL_SELF,
+    generated_side,
+    prepare_real,
+    run_evaluate,
+    run_fid,
+)
 
 
 def test_real_is_resized_to_the_pixels_of_the_synthetic_path(demo_ws):
@@ -227,7 +234,15 @@ def test_evaluate_uses_per_index_sets_and_says_so(indexed_ws, tmp_path):
     ] == "random subsets of 7 of 18"
     four = run_evaluate(ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "subsets": 4}, extractor=ex)
     assert four["protocol"]["sets"]["Diff"].endswith("(set 4 (sample 4 of every image) would have 0 images)")
-    assert "Diff: set 4 (sample 4 of every image) would have 0 images; random subsets used" in four["notes"]
+    m = [r["n_a"] for r in four["fid"]["Diff"]]
+    assert four["protocol"]["sets"]["Diff"].startswith(f"random subsets of {m[0]} of 18") and len(m) == 4
+    assert f"Diff: set 4 (sample 4 of every image) would have 0 images; random subsets of {m[0]} of 18 used" in four["notes"]
+    # a set no larger than the subset size is measured once, and its note says so (the demo's
+    # said "random subsets used" beside a styled row of 6 measured once on all 6 images)
+    whole = run_evaluate(ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "subsets": 4, "subset_size": 18}, extractor=ex)
+    assert [r["n_a"] for r in whole["fid"]["Diff"]] == [18]
+    assert "Diff: set 4 (sample 4 of every image) would have 0 images; measured once on all 18 images" in whole["notes"]
+
     with pytest.raises(BadInputError, match="sets_by must be one of sample-index, random"):
         run_evaluate(ws, {"sets_by": "index"}, extractor=ex)
     with pytest.raises(BadInputError, match=r"real_size must be a positive side in pixels \(got 0\)"):

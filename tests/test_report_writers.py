@@ -2,17 +2,19 @@
 made before they shared it (golden files in tests/data/reports, written by the earlier code),
 and a hostile name (a set, a run label) comes out of every CSV escaped.
 
-Regenerate the golden files only for an intended change of content:
+Regenerate the golden files only for an intended change of content (refused under CI; the
+independent checks below then read the new files back against their inputs and the database):
 ``DIFFGEN_REGEN_GOLDEN=1 pytest tests/test_report_writers.py tests/survey/test_survey_sheets.py``.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
-from _report_helpers import HYPERLINK, assert_no_formula, csv_cells, same_as_golden
+from _report_helpers import GOLDEN, HYPERLINK, assert_no_formula, csv_cells, golden_csv, markdown_tables, same_as_golden
 
 from backend.metrics.evaluate import REAL_HALVES, REAL_SELF, EvaluateConfig, _write_report, grouped_notes, results_table
 from backend.metrics.fid import stability_warnings
@@ -58,9 +60,31 @@ def test_evaluate_report_files_are_unchanged_and_names_escaped(demo_ws: Workspac
     same_as_golden("evaluate-tables.md", paths["markdown"].read_text(encoding="utf-8"))
     same_as_golden("evaluate-tables.csv", paths["csv"].read_text(encoding="utf-8"))
     assert paths["chart"].read_bytes().startswith(b"\x89PNG")
+    _golden_evaluate_holds_its_inputs(fid_rows, ms_rows)
     cells = csv_cells(paths["csv"])
     assert {r[1] for r in cells[1:]} >= {"'" + HYPERLINK, "GAN"}
     assert_no_formula(paths["csv"])
+
+
+def _golden_evaluate_holds_its_inputs(fid_rows: dict, ms_rows: dict) -> None:
+    """The golden evaluate files read back (not compared with the writer): every value, set size
+    and mean ± sd is the one of the rows they were made from, computed here with statistics."""
+    inputs = {("fid", name): [(r["fid"], r["n_a"]) for r in rows] for name, rows in fid_rows.items()}
+    inputs |= {("msssim", name): [(r["msssim"], r["images"]) for r in rows] for name, rows in ms_rows.items()}
+    read: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    for row in golden_csv("evaluate-tables.csv"):
+        read.setdefault((row["table"], row["data_type"]), []).append((float(row["value"]), int(row["images"])))
+    assert read.keys() == inputs.keys()
+    for key, rows in inputs.items():
+        assert [(round(v, 4), n) for v, n in rows] == read[key], key
+    fid_md, ms_md = markdown_tables((GOLDEN / "evaluate-tables.md").read_text(encoding="utf-8"))
+    for table, md in (("fid", fid_md), ("msssim", ms_md)):
+        for row in md:
+            values = [v for v, _ in inputs[(table, row["Data type"])]]
+            assert [float(row[f"Set {k}"]) for k in (1, 2, 3)] == pytest.approx(values, rel=5e-4, abs=1e-9)
+            mean, sd = (float(x) for x in row["Mean ± sd"].split(" ± "))
+            assert (mean, sd) == pytest.approx((statistics.mean(values), statistics.stdev(values)), rel=5e-3, abs=1e-9)
+            assert int(row["Images"]) == inputs[(table, row["Data type"])][0][1]
 
 
 def test_a_sets_fid_against_itself_reads_0_not_a_rounding_residue():
@@ -151,6 +175,70 @@ def test_segmentation_report_files_are_unchanged_and_labels_escaped(demo_ws: Wor
     assert files["plot"].read_bytes().startswith(b"\x89PNG")
     assert "'" + HYPERLINK in {c for row in csv_cells(files["tables_csv"]) for c in row}
     assert "'" + HYPERLINK in {c for row in csv_cells(files["runs_csv"]) for c in row}
+    _golden_segmentation_holds_the_database(demo_ws)
+
+
+# Which runs each table row averages: (modes, Control), as the paper's Tables 3-6 define them.
+_SEG_TABLES = {
+    "table3": ({"real", "synthetic"}, True),
+    "table4": ({"real", "augment"}, False),
+    "table5": ({"real", "augment"}, True),
+    "table6": ({"small-n"}, True),
+}
+
+
+def _golden_segmentation_holds_the_database(ws: Workspace) -> None:
+    """The golden segmentation files read back against the seg_runs rows they were made from:
+    each run's metrics, and each table row's mean, sd and seed count computed here."""
+    db = {
+        key: (json.loads(p), json.loads(m))
+        for key, p, m in ws.query("SELECT run_key, params_json, metrics_json FROM seg_runs WHERE status = 'done'")
+    }
+    runs = golden_csv("segmentation-runs.csv")
+    assert sorted(r["run_key"] for r in runs) == sorted(db)
+    for row in runs:
+        params, metrics = db[row["run_key"]]
+        assert (row["mode"], row["label"], int(row["seed"])) == (params["mode"], params["label"], params["seed"])
+        for field in ("iou", "dice", "dice_loss", "val_iou"):
+            assert float(row[field]) == pytest.approx(metrics[field], rel=1e-12), (row["run_key"], field)
+    tables = golden_csv("segmentation-tables.csv")
+    assert {r["table"] for r in tables} == set(_SEG_TABLES)
+    for row in tables:
+        modes, control = _SEG_TABLES[row["table"]]
+        chosen = [
+            m
+            for p, m in db.values()
+            if p["mode"] in modes
+            and p["control"] is control
+            and p["label"] == row["data_type"]
+            and (not row["N"] or (p["n_real"], p["r"]) == (int(row["N"]), int(row["r"])))
+        ]
+        assert int(row["seeds"]) == len(chosen) >= 2, row
+        for metric in ("iou", "dice_loss"):
+            values = [m[metric] for m in chosen]
+            expected = (statistics.mean(values), statistics.stdev(values))
+            assert (float(row[f"{metric}_mean"]), float(row[f"{metric}_sd"])) == pytest.approx(expected, abs=1e-12), row
+    md = markdown_tables((GOLDEN / "segmentation-segmentation.md").read_text(encoding="utf-8"))
+    by_label = {(t, r["data_type"]): r for t in ("table3", "table4", "table5") for r in tables if r["table"] == t}
+    for table, rows in zip(("table3", "table4", "table5"), md[:3], strict=True):
+        for row in rows:
+            expected = by_label[(table, row["Data type"])]
+            assert row["IoU"] == f"{float(expected['iou_mean']):.4f} ± {float(expected['iou_sd']):.4f} (n={expected['seeds']})"
+
+
+def test_the_segmentation_header_says_the_epochs_the_runs_trained(demo_ws: Workspace):
+    """The demo's header said "6 epochs" above runs that trained 7 and 20 (min_steps raised them)."""
+    config = {"encoder": "resnet18", "image_size": 48, "epochs": 6, "min_steps": 20, "alpha": 0.5, "pretrained": False}
+    for key, trained in (("a", 7), ("b", 20), ("c", 6)):
+        _seg_run(demo_ws, key, "real", "Real", 0, 0.5, config=config)
+        demo_ws.execute(
+            "UPDATE seg_runs SET metrics_json = json_set(metrics_json, '$.epochs', ?, '$.best_epoch', ?) WHERE run_key = ?",
+            (trained, trained, key),
+        )
+    md = Path(write_segmentation_report(demo_ws)["markdown"]).read_text(encoding="utf-8")
+    head = md.split("\n\n")[1]
+    assert "resnet18 (encoder from random initialisation, no ImageNet weights) at 48 px" in head
+    assert "6 epochs, raised on small training sets to train at least 20 steps (runs trained 6-20 epochs" in head
 
 
 @pytest.mark.parametrize("text", [HYPERLINK, "+1", "-x", "@SUM(A1)", "\tTAB", "\rCR"])

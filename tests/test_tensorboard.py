@@ -28,7 +28,8 @@ def _params(**kw) -> TrainParams:
 
 
 def test_training_writes_tensorboard_events(demo_ws, tmp_path):
-    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    from tensorboard.backend.event_processing import event_accumulator as accumulator
+
     result = run_train(demo_ws, _params(name="tb", tensorboard=str(tmp_path / "tb")), JobContext())
     events = accumulator.EventAccumulator(str(tmp_path / "tb" / "tb"), size_guidance={"scalars": 0, "images": 0})
     events.Reload()

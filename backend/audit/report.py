@@ -98,18 +98,18 @@ def audit_section(ws: Workspace, result: AuditResult, folder: Path) -> Section:
     cfg, ref = result.config, result.reference
     n, f = len(result.verdicts), len(result.flagged)
     text = (
-        f"**{f} of {n} samples ({100 * f / n if n else 0:.1f}%) are closer to a training image than all but "
-        f"{cfg.percentile:g}% of real images.**\n\n"
+        f"**{f} of {n} samples ({100 * f / n if n else 0:.1f}%) are closer to a training image than "
+        f"{result.closer_than}.**\n\n"
         f"Method: each frame downsampled to {cfg.side}x{cfg.side} RGB; L2 distance to every one of the "
         f"{result.train_images} training images as they are and mirrored left-right and top-bottom, the nearest "
         f"compared again over shifts of up to {cfg.shift} px; the score is the distance to the nearest over the "
         f"mean distance to the next {cfg.k} (Carlini et al. 2023), so a near-copy scores near 0 and an ordinary "
         "image near 1. An inpainted sample is scored on its generated region (it equals its source outside it), "
         "other samples on the whole frame.\n\n"
-        f"Reference: {ref.source} ({max((len(v) for v in ref.scores.values()), default=0)} images); a sample "
+        f"Reference: {ref.source} ({result.real_images} images); a sample "
         "below the threshold fails the `memorised` gate."
     )
-    n_real = max((len(v) for v in ref.scores.values()), default=0)
+    n_real = result.real_images
     if n_real < 100 / cfg.percentile:
         text += f" With {n_real} real images the {cfg.percentile:g}% threshold is about the lowest real score."
     if result.embedding:

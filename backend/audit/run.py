@@ -113,12 +113,27 @@ class AuditResult:
         return [v for v in self.verdicts if v.memorised]
 
     @property
+    def real_images(self) -> int:
+        """How many real images the threshold was taken from."""
+        return max((len(v) for v in self.reference.scores.values()), default=0)
+
+    @property
+    def closer_than(self) -> str:
+        """What a memorised sample is closer than, as far as the reference's size supports it: the
+        demo's "all but 1% of real images" stood on 6 real images, whose 1st percentile is
+        about their lowest score."""
+        p, n_real = self.config.percentile, self.real_images
+        if n_real < 100 / p:
+            return f"about the closest of the {n_real} held-out real images (too few for a {p:g}% percentile)"
+        return f"all but {p:g}% of real images"
+
+    @property
     def summary(self) -> str:
         n, f = len(self.verdicts), len(self.flagged)
         share = f"{100 * f / n:.1f}%" if n else "-"
         return (
-            f"{f} of {n} samples memorised ({share}): closer to a training image than all but "
-            f"{self.config.percentile:g}% of real images ({self.reference.source}); "
+            f"{f} of {n} samples memorised ({share}): closer to a training image than {self.closer_than} "
+            f"({self.reference.source}); "
             f"{self.computed_now} computed now, {n - self.computed_now} stored under this training set"
         )
 

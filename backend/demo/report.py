@@ -16,6 +16,11 @@ STANDIN_TEXT = {
     "vgg19": "VGG19 for the style content loss",
     "dino": "DINO ViT-B/8 for the style loss",
 }
+RANDOM_CLUSTERS = (
+    "**Random-weight Inception: these clusters are not meaningful.** No Inception weight file is configured, "
+    "so the image features come from a random-weight network ('diffgen settings set inception FILE'): the "
+    "clusters group by whatever it happens to respond to, and the per-cluster models (Diff) inherit them."
+)
 RANDOM_FID = (
     "**Random-weight Inception: the FID values are not meaningful.** No FID weight file is configured, "
     "so a random-weight network of the same architecture stood in ('diffgen settings set fid_inception FILE'); "
@@ -132,14 +137,20 @@ def build_report(ctx: DemoContext, stages: list[Stage]) -> tuple[Path, Path]:
     )
 
     cl = _state(ctx, "cluster")
+    random_clusters = "inception" in random  # beside the clusters, as RANDOM_FID beside the FID table
     sec = rep.add(
         Section(
             "Clusters (paper Figure 2)",
-            f"k = {cl.get('k')}, sizes {cl.get('sizes')}; clusters below "
+            (RANDOM_CLUSTERS + "\n\n" if random_clusters else "") + f"k = {cl.get('k')}, sizes {cl.get('sizes')}; clusters below "
             f"{cl.get('min_cluster_size')} images: {cl.get('small_clusters') or 'none'}.",
         )
     )
-    sec.figures += _fig(ctx, cl.get("sheet"), "One row per cluster: thumbnails with mask outlines")
+    sec.figures += _fig(
+        ctx,
+        cl.get("sheet"),
+        "One row per cluster: thumbnails with mask outlines"
+        + ("; random-weight features: not meaningful" if random_clusters else ""),
+    )
 
     models = _state(ctx, "train_full").get("models", []) + _state(ctx, "train_clusters").get("models", [])
     sec = rep.add(

@@ -287,6 +287,12 @@ def random_sets_note(m: int, n: int) -> str:
     )
 
 
+def fallback_used(m: int, n: int) -> str:
+    """What a row measured instead of sets by sample index: the demo's note said "random
+    subsets used" for a styled set of 6 measured once on all 6 images."""
+    return f"measured once on all {counted(n, 'image')}" if m >= n else f"random subsets of {m} of {n} used"
+
+
 def draws(m: int, n: int, subsets: int) -> int:
     """How many random subsets of ``m`` from ``n`` images are worth measuring: one when each
     would be the whole set (their spread would be 0 by construction, not a measurement)."""
@@ -306,7 +312,7 @@ def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateConfig, m: int
     small = next((k for k, x in enumerate(sets) if len(x) < 2), None)
     if small is not None:  # e.g. a styled set made from a few samples: too few to go by index
         why = f"set {small + 1} (sample {small + 1} of every image) would have {counted(len(sets[small]), 'image')}"
-        return None, f"{random_note} ({why})", [f"{s.name}: {why}; random subsets used"]
+        return None, f"{random_note} ({why})", [f"{s.name}: {why}; {fallback_used(m, len(s))}"]
     return sets, "sample k of every image", notes
 
 
@@ -494,7 +500,7 @@ def _write_report(
     md = [
         "# Intrinsic evaluation",
         "",
-        f"{cfg.subsets} sets per data type (seed {cfg.seed}); the Sets column says how each row's were made "
+        f"Up to {cfg.subsets} sets per data type (seed {cfg.seed}); the Sets column says how each row's were made "
         f"(sets_by = {cfg.sets_by}: "
         + (
             "set k = sample k of every image where the samples have a sample index"

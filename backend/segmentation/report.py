@@ -327,6 +327,18 @@ def small_n_sentence(runs: list[dict]) -> str:
     return f"{words[counts[0]]}: {each}. 'diffgen segment --n-counts {other}' counts the other way."
 
 
+def epochs_phrase(cfg: dict, runs: list[dict]) -> str:
+    """The epochs the runs trained: the preset's, or how ``min_steps`` raised them on small sets
+    (the demo's header said "6 epochs" above runs that trained 7 and 20)."""
+    trained = sorted({int(r["metrics"]["epochs"]) for r in runs if r["metrics"].get("epochs")})
+    if not trained or trained == [cfg.get("epochs")]:
+        return f"{cfg.get('epochs')} epochs"
+    return (
+        f"{cfg.get('epochs')} epochs, raised on small training sets to train at least {cfg.get('min_steps')} steps "
+        f"(runs trained {'-'.join(map(str, (trained[0], trained[-1])))} epochs; the Best epoch column says each)"
+    )
+
+
 def convergence_sentence(runs: list[dict]) -> str:
     """How many runs had their best validation IoU in the last epoch (still improving)."""
     known = [r["metrics"] for r in runs if r["metrics"].get("best_epoch") is not None and r["metrics"].get("epochs")]
@@ -366,8 +378,10 @@ def write_report(ws: Workspace, fingerprint: str | None = None) -> dict[str, str
     cfg = p.get("config", {})
     header = (
         f"# Segmentation experiments (paper section 3.5)\n\n"
-        f"Preset `{p.get('preset')}`: UNet++ / {cfg.get('encoder')} at {cfg.get('image_size')} px, "
-        f"{cfg.get('epochs')} epochs, alpha = {cfg.get('alpha')}; {len(runs)} finished runs, "
+        f"Preset `{p.get('preset')}`: UNet++ / {cfg.get('encoder')}"
+        + (" (encoder from random initialisation, no ImageNet weights)" if cfg.get("pretrained") is False else "")
+        + f" at {cfg.get('image_size')} px, "
+        f"{epochs_phrase(cfg, runs)}, alpha = {cfg.get('alpha')}; {len(runs)} finished runs, "
         f"seeds {sorted({r['params']['seed'] for r in runs})}. Test set: "
         f"{runs[-1]['metrics'].get('images')} held-out real images; protocol: "
         f"{p.get('protocol_description') or 'random hold-out (recorded before test roles existed)'}. "

@@ -158,6 +158,22 @@ def distinct_per_kind(ws: Workspace, survey: Survey) -> dict[str, int]:
     return {r[0]: r[1] for r in rows}
 
 
+def sets_per_kind(ws: Workspace, survey: Survey) -> dict[str, dict[str, int]]:
+    """Per kind, the sample sets its items came from and how many each (counted as
+    :func:`distinct_per_kind`): a label such as "Diff" can cover several sets (Diff and
+    Full-Diff are both inpainted), which the report must say."""
+    rows = ws.query(
+        "SELECT i.truth, s.set_name, COUNT(*) FROM survey_items i JOIN samples s ON s.id = i.sample_id"
+        " WHERE i.survey_id = ? AND i.repeat_of IS NULL AND i.calibration = 0 GROUP BY i.truth, s.set_name"
+        " ORDER BY i.truth, s.set_name",
+        (survey.id,),
+    )
+    out: dict[str, dict[str, int]] = {}
+    for truth, set_name, n in rows:
+        out.setdefault(truth, {})[set_name] = n
+    return out
+
+
 def summary(ws: Workspace, survey: Survey) -> dict:
     """Counts for listings: items per kind and, per rater, answered/complete/submitted, the
     time of their last answer and the hint of their web link (None without one)."""

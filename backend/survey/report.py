@@ -20,7 +20,7 @@ from backend.reports import markdown_table
 from backend.reports.csvio import write_csv
 from backend.reports.figures import new_figure, png_bytes
 from backend.survey import QUALITY, QUESTIONS, REAL_FAKE, Rater, Survey, answer_rows, raters
-from backend.survey.model import distinct_per_kind
+from backend.survey.model import distinct_per_kind, sets_per_kind
 from backend.survey.reading import SPEED_FLOOR_S, RaterTiming, alphas, intra_rater, order_rows, timing, timing_rows
 from backend.words import counted
 from backend.workspace.store import Workspace
@@ -73,6 +73,7 @@ class SurveyResults:
     floor_s: float = SPEED_FLOOR_S
     intra: list[tuple[str, str, int, KappaResult]] = field(default_factory=list)  # rater, question, gap
     alphas: list[tuple[str, str, int, float]] = field(default_factory=list)  # question, level, raters, alpha
+    sets: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> sample set -> items (model.sets_per_kind)
 
     @property
     def any_simulated(self) -> bool:
@@ -139,6 +140,7 @@ def compute_results(
     by_rater = {r.id: [a for a in answers if a["rater_id"] == r.id] for r in raters(ws, survey)}
     active = [r for r in raters(ws, survey) if by_rater[r.id]]
     res = SurveyResults(survey, labels, active, per_kind, {}, n_boot=n_boot, seed=seed, floor_s=floor_s)
+    res.sets = sets_per_kind(ws, survey)
     res.timing, res.intra, res.alphas = timing(ws, survey, floor_s), intra_rater(ws, survey, n_boot, seed), alphas(ws, survey)
     for r in active:
         res.tables[r.display_name] = table7(by_rater[r.id], labels)
@@ -185,6 +187,14 @@ def _weights_name(w: str | None) -> str:
     return "unweighted" if w is None else f"{w} weighted"
 
 
+def _drawn_from(sets: dict[str, int], label: str) -> str:
+    """ " (4 from Diff, 6 from Full-Diff)" when a label's items came from other or several sets
+    (the demo's "10 Styled-Diff" held 5 Styled-Diff and 5 Full-Styled-Diff samples)."""
+    if not sets or list(sets) == [label]:
+        return ""
+    return " (" + ", ".join(f"{n} from {name}" for name, n in sets.items()) + ")"
+
+
 def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, tables: bool = True) -> str:
     """The whole report as Markdown (figures: name -> relative file to embed).
 
@@ -198,11 +208,14 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
             "`simulate_raters` for demonstration; they are not expert judgements.",
             "",
         ]
-    kinds = ", ".join(f"{res.items_per_kind.get(k, 0)} {lab}" for k, lab in res.labels.items())
+    kinds = ", ".join(
+        f"{res.items_per_kind.get(k, 0)} {lab}{_drawn_from(res.sets.get(k, {}), lab)}" for k, lab in res.labels.items()
+    )
+    base, size = s.params.get("base", s.params.get("size")), s.params.get("size")
     lines += [
         f"{sum(res.items_per_kind.values())} image+mask pairs ({kinds}), shown blinded in a "
         f"per-rater shuffled order under random codes; every item processed the same way "
-        f"(squared to {s.params.get('base', s.params.get('size'))} px, then {s.params.get('size')} px, "
+        f"(squared to {base} px{'' if base == size else f', then {size} px'}, "
         "one PNG encoding, no metadata).",
         "Raters with answers: "
         + (", ".join(r.display_name + ("" if r.submitted_at else " (not yet submitted)") for r in res.raters) or "none")

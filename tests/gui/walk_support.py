@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SETTLE_MS = 250
@@ -33,9 +31,9 @@ def system_tool(command: str, package: str) -> str:
     installs it) and skips elsewhere."""
     found = shutil.which(command)
     if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{command} is missing: .ci/run installs it (apt-get install {package})")
-        pytest.skip(f"{command} not installed (apt-get install {package})")
+        from _ci import missing_system_tool  # here, not at the top: the app imports this module without tests/ on its path
+
+        missing_system_tool(f"{command} is not installed (apt-get install {package})")
     return found
 
 

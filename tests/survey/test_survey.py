@@ -281,3 +281,22 @@ def test_cancelled_creation_leaves_nothing(ws):
         )
     assert calls == [1, 2, 3] and sv.surveys(ws) == []
     assert not any((ws.root / "surveys").glob("*/*.png"))
+
+
+def test_the_report_names_the_sets_a_label_covers(demo_ws):
+    """The demo's survey said "10 Diff, 10 Styled-Diff" with a Styled-Diff set of 6: each label
+    covers every set of its kind (Diff and Full-Diff are both inpainted), and the report says so."""
+    for n, rec in enumerate(demo_ws.images()):
+        img, mask = demo_ws.read_image(rec), demo_ws.read_mask(rec.current_mask_id)
+        demo_ws.add_sample("inpainted", "Diff" if n % 2 else "Full-Diff", img[:, ::-1].copy(), mask, source_image_id=rec.id)
+        demo_ws.add_sample("styled", "Styled-Diff", img[::-1].copy(), mask[::-1].copy(), source_image_id=rec.id)
+    survey = sv.create_survey(demo_ws, sv.SurveyConfig("sets", {"real": 4, "inpainted": 10, "styled": 4}, seed=2))
+    drawn = {"Diff": 0, "Full-Diff": 0}
+    for item in sv.items(demo_ws, survey):
+        if item["truth"] == "inpainted":
+            drawn[demo_ws.sample(item["sample_id"]).set_name] += 1
+    assert sum(drawn.values()) == 10 and min(drawn.values()) > 0
+    md = results_markdown(compute_results(demo_ws, survey, n_boot=0))
+    assert f"(4 Real, 10 Diff ({drawn['Diff']} from Diff, {drawn['Full-Diff']} from Full-Diff), 4 Styled-Diff)" in md
+    base, size = survey.params["base"], survey.params["size"]
+    assert base == size and f"(squared to {size} px, one PNG encoding" in md  # not "squared to 64 px, then 64 px"

@@ -3,7 +3,8 @@
 import re
 from pathlib import Path
 
-import pytest
+import pytestqt  # noqa: F401 - qtbot comes from the test extra: missing, these tests fail
+from _ci import missing_system_tool
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QDialog, QLabel, QMenu, QPushButton, QWidget
@@ -11,9 +12,6 @@ from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QDialog, Q
 from backend import survey as sv
 from backend.survey.links import verify_token
 from backend.survey.report import compute_results
-
-pytest.importorskip("pytestqt")
-
 from diffgen_gui.survey_rater import RaterWindow  # noqa: E402
 from diffgen_gui.survey_view import SurveyView  # noqa: E402
 
@@ -414,9 +412,7 @@ def test_rater_window_fills_the_screen_without_a_window_manager(tmp_path):
 
     xvfb = shutil.which("xvfb-run")
     if xvfb is None:
-        if os.environ.get("CI"):
-            pytest.fail("xvfb-run is missing: .ci/run installs it (apt-get install xvfb)")
-        pytest.skip("xvfb-run not installed (apt-get install xvfb)")
+        missing_system_tool("xvfb-run is not installed (apt-get install xvfb)")
     root = str(Path(__file__).resolve().parents[2])
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"} | {"QT_QPA_PLATFORM": "xcb", "PYTHONPATH": root}
     proc = subprocess.run(

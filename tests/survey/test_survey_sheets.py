@@ -207,3 +207,41 @@ def test_survey_report_files_are_unchanged_and_rater_names_escaped(ws, survey, t
     for name in ("table7.csv", "detection.csv", "agreement.csv", "answers.csv"):
         assert_no_formula(files[name])
         assert "'" + HYPERLINK in {c for row in csv_cells(files[name]) for c in row}, name
+    _golden_table7_holds_the_answers(ws, survey)
+
+
+def _golden_table7_holds_the_answers(ws, survey) -> None:
+    """The golden Table 7 and detection counts read back against the survey_answers rows they
+    were made from, counted here with SQL (not with the report's code)."""
+    from collections import Counter
+
+    from _report_helpers import golden_csv
+
+    kinds = {"real": "Real", "inpainted": "Diff", "styled": "Styled-Diff"}
+    answers = ws.query(
+        "SELECT r.name, i.truth, a.image_quality, a.mask_quality, a.real_fake FROM survey_answers a"
+        " JOIN raters r ON r.id = a.rater_id JOIN survey_items i ON i.id = a.item_id WHERE r.survey_id = ?",
+        (survey.id,),
+    )
+    counts: Counter = Counter()
+    for rater, truth, image, mask, real_fake in answers:
+        for who in (rater, "All raters (pooled)"):
+            counts[who, kinds[truth], f"Image {image.title()}"] += 1
+            counts[who, kinds[truth], f"Segmentation {mask.title()}"] += 1
+            counts[who, kinds[truth], "Real" if real_fake == "real" else "Synthetic"] += 1
+    table7 = golden_csv("survey-table7.csv")
+    assert len(table7) == 4 * 3
+    for row in table7:
+        for column, value in row.items():
+            if column not in ("rater", "Data type"):
+                assert int(value) == counts[row["rater"], row["Data type"], column], (row["rater"], row["Data type"], column)
+    for row in golden_csv("survey-detection.csv"):
+        shown = ["Diff", "Styled-Diff"] if row["comparison"] == "All synthetic vs Real" else [row["comparison"].split(" vs ")[0]]
+        called = {k: sum(counts[row["rater"], s, k] for s in shown) for k in ("Real", "Synthetic")}
+        real = {k: counts[row["rater"], "Real", k] for k in ("Real", "Synthetic")}
+        assert (int(row["tp"]), int(row["fn"]), int(row["fp"]), int(row["tn"])) == (
+            called["Synthetic"],
+            called["Real"],
+            real["Synthetic"],
+            real["Real"],
+        ), row

@@ -337,8 +337,10 @@ def test_tls_and_a_taken_port(web_ws, tmp_path):
     import ssl
     import subprocess
 
+    from _ci import missing_system_tool
+
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed (needed to make a test certificate)")
+        missing_system_tool("openssl is not installed (needed to make a test certificate; apt-get install openssl)")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         [

@@ -4,12 +4,12 @@ with confirmation, and the database behind it."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 import uvicorn  # noqa: E402, F401 - hard dependencies: a broken install fails, never skips
+from _ci import missing_system_tool
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -28,9 +28,7 @@ APT = "apt-get install -y chromium chromium-driver"
 def _require_browser() -> None:
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).is_file()]
     if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{', '.join(missing)} missing: CI must install them ({APT})")
-        pytest.skip(f"{', '.join(missing)} not installed ({APT})")
+        missing_system_tool(f"{', '.join(missing)} not installed ({APT})")
 
 
 @pytest.fixture
