@@ -14,7 +14,7 @@ from backend import gates
 from backend.cli import main
 from backend.errors import BadInputError
 from backend.synthesis.adherence import adherence_iou, mask_iou, near_wanted, score_adherence
-from backend.synthesis.judge import Judge, JudgeSettings, current_judge, ensure_judge, judge_config, train_judge
+from backend.synthesis.judge import Judge, JudgeSettings, current_judge, ensure_judge, judge_config
 
 QUICK = JudgeSettings(image_size=32, steps=10)
 
@@ -81,7 +81,7 @@ def test_the_judge_is_trained_stored_reused_and_retrained_when_a_mask_changes(de
     monkeypatch.setattr(seg_model, "load_weights", lambda path: loads.append(path) or real_load(path))
     assert current_judge(demo_ws, QUICK) is None
     steps = []
-    judge = train_judge(demo_ws, QUICK, progress=lambda done, total, msg: steps.append((done, total)))
+    judge = ensure_judge(demo_ws, QUICK, progress=lambda done, total, msg: steps.append((done, total)))
     assert steps[-1][0] == steps[-1][1] >= QUICK.steps
     assert judge.path.is_file() and judge.path.parent == demo_ws.path("judge") and judge.path.suffix == ".safetensors"
     assert judge.info["images"] == 12 and 0.0 <= judge.info["validation_iou"] <= 1.0
@@ -99,7 +99,7 @@ def test_the_judge_is_trained_stored_reused_and_retrained_when_a_mask_changes(de
 def test_too_few_training_images_is_a_clear_error(demo_ws):
     demo_ws.set_role(list(range(2, 13)), "test")
     with pytest.raises(BadInputError, match="1 unflagged training image.*at least 2 are needed"):
-        train_judge(demo_ws, QUICK)
+        ensure_judge(demo_ws, QUICK)
 
 
 def test_judge_train_command(demo_ws, capsys):

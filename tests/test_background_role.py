@@ -15,7 +15,7 @@ from backend.cli import main
 from backend.data.demo import generate_item, load_recipe
 from backend.data.importer import import_dataset
 from backend.data.sets import resolve_set
-from backend.errors import DiffGenError, WorkspaceError
+from backend.errors import BadInputError, DiffGenError, WorkspaceError
 from backend.segmentation.data import usable_images
 from backend.workspace import Workspace, now
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
@@ -125,3 +125,20 @@ def test_set_role_neither_makes_nor_unmakes_background_images(with_backgrounds, 
     with pytest.raises(SystemExit):
         main(["set-role", "-w", str(ws.root), "--images", "1", "--role", "background"])
     assert "invalid choice: 'background'" in capsys.readouterr().err
+
+
+def test_a_bundle_row_from_a_background_image_is_a_synthesis_samples_only(with_backgrounds, monkeypatch):
+    from backend.io.files import encode_png
+    from backend.jobs import bundle_checks, sample_row
+    from backend.jobs.sample_row import SampleRow
+
+    ws = with_backgrounds
+    image, mask = encode_png(np.zeros((64, 64, 3), np.uint8)), encode_png(np.zeros((64, 64), np.uint8))
+
+    def row(kind: str) -> SampleRow:
+        return SampleRow(kind, "S", image, mask, {}, 1, source_image_id=13, checks={"source_sha256": ws.image(13).sha256})
+
+    with pytest.raises(BadInputError, match=r"'source_image_id': image 13 is a background image \(no polyp\)"):
+        bundle_checks.RowChecker(ws).check(row("inpainted"), "rows.jsonl line 1")
+    monkeypatch.setitem(sample_row.SAMPLE_KINDS, "synthesize", "synthesized")  # the generator's kind (issue 34)
+    bundle_checks.RowChecker(ws).check(row("synthesized"), "rows.jsonl line 1")

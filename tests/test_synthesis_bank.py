@@ -149,3 +149,15 @@ def test_an_empty_bank_is_a_clear_error(tmp_path):
     import_dataset(ws, data)  # an empty mask: imported and flagged
     with pytest.raises(BadInputError, match="the mask bank .* is empty"):
         bank_masks(ws, ws.image_ids()[0], 1, (1, 1), False, seed=0)
+
+
+def test_a_drawn_mask_on_the_black_border_is_not_stored(demo_ws):
+    from backend.synthesis.wanted import drawn_paths, save_drawn
+
+    corner = np.zeros((64, 64), np.uint8)
+    corner[:5, :5] = 255
+    with pytest.raises(BadInputError, match="image 1: the wanted mask lies outside the field of view"):
+        save_drawn(demo_ws, 1, corner, (64, 64))
+    assert drawn_paths(demo_ws, 1) == []
+    save_drawn(demo_ws, 1, _ellipse(32, 32, 6, 6, 64), (64, 64))
+    assert len(drawn_paths(demo_ws, 1)) == 1

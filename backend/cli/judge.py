@@ -33,7 +33,7 @@ def cmd_judge(a: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from backend.config.device import pick_device
-    from backend.synthesis.judge import JudgeSettings, current_judge, train_judge
+    from backend.synthesis.judge import JudgeSettings, current_judge, ensure_judge
 
     ws = open_workspace(a)
     settings = JudgeSettings()
@@ -45,7 +45,7 @@ def cmd_judge(a: argparse.Namespace) -> int:
     judge = current_judge(ws, settings, device)
     if judge is None:
         with tqdm_progress("judge", "step") as prog:
-            judge = train_judge(ws, settings, device, prog)
+            judge = ensure_judge(ws, settings, device, prog)
         what = "Trained"
     else:
         what = "Up to date (training images and masks unchanged):"

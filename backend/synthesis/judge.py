@@ -103,15 +103,18 @@ def current_judge(ws: Workspace, settings: JudgeSettings = JudgeSettings(), devi
     return Judge(model.to(device).eval(), cfg, fingerprint, path, info)
 
 
-def train_judge(
+def ensure_judge(
     ws: Workspace,
     settings: JudgeSettings = JudgeSettings(),
     device: str = "cpu",
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> Judge:
-    """Train the judge on the unflagged training images with masks (80/20 train/validation,
-    the best validation IoU kept) and store it."""
+    """The stored judge when it is up to date; else train one on the unflagged training images
+    with masks (80/20 train/validation, the best validation IoU kept) and store it."""
+    stored = current_judge(ws, settings, device)
+    if stored is not None:
+        return stored
     ws.require_writable("training the adherence judge writes it into the workspace")
     masks = _training_masks(ws)
     if len(masks) < 2:
@@ -157,17 +160,6 @@ def train_judge(
     path = judge_path(ws, fingerprint)
     save_checkpoint(path, outcome.state, cfg, info)
     return Judge(model.eval(), cfg, fingerprint, path, info)
-
-
-def ensure_judge(
-    ws: Workspace,
-    settings: JudgeSettings = JudgeSettings(),
-    device: str = "cpu",
-    progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
-) -> Judge:
-    """The stored judge when it is up to date, else a newly trained one."""
-    return current_judge(ws, settings, device) or train_judge(ws, settings, device, progress, cancel)
 
 
 @torch.no_grad()
