@@ -18,7 +18,7 @@ def register(sub) -> None:
         description="The 'adherence' gate of mask-guided samples (diffgen synthesize) asks a small UNet++, "
         "trained on the training images and their masks, where it sees a polyp, and compares that with the "
         "wanted mask (IoU). synthesize trains the judge itself when it has none; this command trains it ahead "
-        "(a minute or two on CPU for the demo data). It is stored in the workspace (judge/) and reused until "
+        "(a few CPU-minutes for the demo data). It is stored in the workspace (judge/) and reused until "
         "the training images or their masks change.",
     )
     p.add_argument("action", choices=["train"])

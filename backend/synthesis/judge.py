@@ -2,8 +2,10 @@
 mask-guided sample shows a polyp (backend/synthesis/adherence.py compares it with the wanted mask).
 
 It is trained with the segmentation stage's own code (backend/segmentation: model, data, Dice
-training, best-validation checkpoint) on a small fixed network that trains in a minute or two
-on CPU, and stored in the workspace as ``judge/judge-<fingerprint>.safetensors``. The
+training, best-validation checkpoint) on a small fixed network (200 steps of 8 images at 64 px:
+about 6 CPU-minutes for the 40-image demo, validation IoU 0.75; it sees its own images' polyps
+at IoU >= 0.5 in 95% of them and none where there is none), and stored in the workspace as
+``judge/judge-<fingerprint>.safetensors``. The
 fingerprint covers the training images, their current masks and the judge's settings: the
 judge is reused until one of them changes, and a new one is a new file (nothing overwritten).
 """
