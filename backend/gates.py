@@ -20,6 +20,12 @@ without recomputing anything:
   (a coarse colour histogram of the whole source, widened by one bin each way). Above
   ``max_off_colour`` the region holds speckles or blobs of a foreign colour (cyan in red
   tissue): a broken sample that the geometric gates pass.
+- ``adherence``: for a mask-guided sample (backend/synthesis), the IoU between the wanted mask
+  and where a segmentation model trained on the training images (the judge) sees a polyp in
+  the sample. Below ``min_adherence`` the model did not draw the polyp where it was asked. It
+  needs the workspace's judge, so :func:`score` does not compute it (the synthesis generator
+  does, :func:`adherence_gate`), and a bundle may not claim it: import scores it with the
+  importing workspace's own judge.
 - ``memorised``: the sample's distance to its nearest training image (any, not only its
   source; mirrored ones too) over its mean distance to the next nearest ones, on the
   generated region (backend/audit). Below the 1st percentile of the same number for held-out
@@ -37,7 +43,9 @@ import numpy as np
 from backend.config.fields import check_section, setting
 
 SCORED_WHEN_MADE = ("no_polyp", "cut_off", "copy", "seam", "colour")  # by :func:`score`: retries can use these
-GATES = (*SCORED_WHEN_MADE, "memorised")  # the audit (backend/audit) adds the last
+ADHERENCE = "adherence"  # mask-guided samples only, with the workspace's judge
+SCORED_FOR_SYNTHESIS = (*SCORED_WHEN_MADE, ADHERENCE)  # what a mask-guided sample's retries can use
+GATES = (*SCORED_WHEN_MADE, ADHERENCE, "memorised")  # the audit (backend/audit) adds the last
 SEAM_RING_PX = 3  # ring width each side of the boundary that the seam score compares
 COLOUR_BINS = 8  # levels per channel of the colour gate's histogram: 32 grey levels a bin
 
@@ -51,6 +59,7 @@ class GateConfig:
     min_region_change: float = setting(0.02, 0.0, 1.0)  # copy fails below this mean |sample - source| in the region
     max_seam: float = setting(0.08, 0.0, 1.0)  # seam fails above this excess colour step at the boundary
     max_off_colour: float = setting(0.05, 0.0, 1.0)  # colour fails above this fraction of the region in colours the source lacks
+    min_adherence: float = setting(0.5, 0.0, 1.0)  # adherence fails below this IoU of the judge's polyp with the wanted mask
 
     @classmethod
     def from_section(cls, section: dict | None) -> "GateConfig":
@@ -180,6 +189,11 @@ def score(
     ]
 
 
+def adherence_gate(iou: float, cfg: GateConfig = GateConfig()) -> GateScore:
+    """The ``adherence`` gate of a mask-guided sample whose judge IoU with its wanted mask is ``iou``."""
+    return GateScore(ADHERENCE, iou, cfg.min_adherence, iou >= cfg.min_adherence)
+
+
 def failed(scores: list[GateScore]) -> list[str]:
     return [s.gate for s in scores if not s.passed]
 
@@ -191,6 +205,7 @@ LABELS = {
     "copy": "copy",
     "seam": "seam",
     "colour": "odd colour",
+    "adherence": "off the mask",
     "memorised": "memorised",
 }
 _MEANING = {  # what each value measures, and which side of the threshold passes
@@ -199,6 +214,7 @@ _MEANING = {  # what each value measures, and which side of the threshold passes
     "copy": ("differs from the source by {:.3f} in the region", ">="),
     "seam": ("colour step {:.3f} at the region's border beyond the source's", "<="),
     "colour": ("{:.3f} of the region in colours the source lacks", "<="),
+    "adherence": ("the judge's polyp overlaps the wanted mask by IoU {:.2f}", ">="),
     "memorised": ("{:.2f} of the usual distance to its nearest training image", ">="),
 }
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backend.workspace import TEST, TRAIN
+from backend.workspace import BACKGROUND, TEST, TRAIN
 from diffgen_gui.mask_editor import MaskEditor
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.thumbnails import IdRole, ThumbnailModel
@@ -43,8 +43,12 @@ class DatasetView(QWidget):
         self.edited.toggled.connect(lambda c: self._filter(edited=c))
         self.flagged = QCheckBox("Flagged")
         self.flagged.toggled.connect(lambda c: self._filter(flagged=c))
-        self.role = QComboBox(toolTip="Training images feed generation; test images are held out for segmentation")
-        for label, role in (("All roles", None), ("Training", TRAIN), ("Test (held out)", TEST)):
+        self.role = QComboBox(
+            toolTip="Training images feed generation; test images are held out for segmentation; "
+            "background images (no polyp) receive new polyps from mask-guided synthesis"
+        )
+        roles = (("All roles", None), ("Training", TRAIN), ("Test (held out)", TEST), ("Background (no polyp)", BACKGROUND))
+        for label, role in roles:
             self.role.addItem(label, role)
         self.role.currentIndexChanged.connect(lambda _i: self._filter(role=self.role.currentData()))
         self.count = QLabel(objectName="hint")
@@ -158,6 +162,10 @@ class DatasetView(QWidget):
         if self.state.selected_ids:
             self.menu = QMenu(self)  # kept: popup() returns at once (no nested event loop)
             self.menu.addActions(list(self.role_actions.values()))
+            # a background image has no mask: it can become neither (set_role refuses it)
+            roles = {r.role for r in self.model.rows if r.image_id in set(self.state.selected_ids)}
+            for action in self.role_actions.values():
+                action.setEnabled(BACKGROUND not in roles)
             self.menu.popup(self.grid.viewport().mapToGlobal(pos))
 
     def set_role(self, role: str) -> None:

@@ -196,6 +196,11 @@ CASES: list[tuple[str, Callable[[Path, dict], None], str]] = [
         set_field("gates", [["memorised", 0.9, 0.5, True]]),
         rf"{L1} 'gates': 'memorised' is not a gate a generation run scores",
     ),
+    (  # the judge's gate: scored with the importing workspace's own judge, never taken on trust
+        "adherence gate",
+        set_field("gates", [["adherence", 0.9, 0.5, True]]),
+        rf"{L1} 'gates': 'adherence' is not a gate a generation run scores",
+    ),
     ("gate value", set_field("gates", [["seam", "x", 0.2, True]]), rf"{L1} 'gates': gate seam: 'x' is not a finite number"),
     ("malformed line", not_json, r"rows\.jsonl line 1 is not JSON"),
     # the files

@@ -12,6 +12,7 @@ from backend.errors import DiffGenError
 from backend.io.limits import DEFAULT_MAX_PIXELS
 from backend.words import counted
 from backend.workspace import ROLES, TEST, TRAIN
+from backend.workspace.roles import ASSIGNABLE_ROLES
 from backend.workspace.selection import ids_argument
 
 DEMO = "backend.data.demo:DemoDataSpec"  # the bounds of demo-data's numbers
@@ -27,7 +28,9 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("import", help="import a dataset folder into a workspace (created if new)")
-    p.add_argument("dataset", help="folder with images/ + masks/, or NAME.jpg + NAME_mask.png pairs")
+    p.add_argument(
+        "dataset", help="folder with images/ + masks/, or NAME.jpg + NAME_mask.png pairs (--role background: images only)"
+    )
     add_workspace(p)
     p.add_argument("--copy", action="store_true", help="copy the images into the workspace")
     p.add_argument(
@@ -46,7 +49,9 @@ def register(sub) -> None:
         choices=ROLES,
         default=TRAIN,
         help="role of the new images: test = held out of clustering, training, inpainting, style, "
-        "FID and surveys, and used to test segmentation (default train)",
+        "FID and surveys, and used to test segmentation; background = frames without polyps, "
+        "imported without masks, that only mask-guided synthesis (diffgen synthesize --backgrounds) "
+        "uses (default train)",
     )
     p.set_defaults(func=cmd_import)
 
@@ -66,7 +71,7 @@ def register(sub) -> None:
         action="store_true",
         help="draw min(test_size, test_fraction) of the images at random (segment preset) as test",
     )
-    p.add_argument("--role", choices=ROLES, help="the new role (with --images)")
+    p.add_argument("--role", choices=ASSIGNABLE_ROLES, help="the new role (with --images)")
     p.add_argument("--preset", default="tiny", help="preset whose [segment] sizes --hold-out uses (tiny | paper | .toml)")
     p.set_defaults(func=cmd_set_role)
 

@@ -1,7 +1,9 @@
 """Import a dataset folder into a workspace.
 
 Layouts: HyperKvasir / Kvasir-SEG (``images/`` + ``masks/``, pairs by file stem) or a flat
-folder of ``NAME.jpg`` + ``NAME_mask.png``. Bad files are rejected one by one with a
+folder of ``NAME.jpg`` + ``NAME_mask.png``. Background images (``role=background``: frames
+without polyps, inputs of mask-guided synthesis) come without masks: ``images/`` or a flat
+folder of images; one offered with a mask is refused, naming the file. Bad files are rejected one by one with a
 message naming the file; the import goes on (only a full disk stops it). Source files are
 only ever read, and a workspace inside the dataset is refused.
 """
@@ -23,7 +25,7 @@ from backend.config.paths import DEMO_COUNT
 from backend.errors import BadInputError, WorkspaceError
 from backend.io.files import atomic_write_bytes, encode_png, sha256_file
 from backend.io.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, load_mask, load_rgb
-from backend.workspace import ROLES, TRAIN, Workspace, inserted_id, now
+from backend.workspace import BACKGROUND, ROLES, TRAIN, Workspace, inserted_id, now
 
 Progress = Callable[[int, int, str], None]
 
@@ -47,10 +49,11 @@ class ImportReport:
     rejected: int = 0
     problems: list[Problem] = field(default_factory=list)
     stopped: str = ""  # why the import stopped before the end (disk full); empty when it did not
+    what: str = "image/mask pairs"  # what was imported: pairs, or background images (no masks)
 
     def summary(self) -> str:
         text = (
-            f"Imported {self.imported} image/mask pairs from {self.source} "
+            f"Imported {self.imported} {self.what} from {self.source} "
             f"({self.already_present} already in the workspace, {self.rejected} rejected)."
         )
         return f"{text} Stopped early: {self.stopped}" if self.stopped else text
@@ -174,6 +177,37 @@ def discover_pairs(folder: Path, follow_symlinks: bool = False) -> tuple[list[tu
     return pairs, problems
 
 
+def discover_backgrounds(folder: Path, follow_symlinks: bool = False) -> tuple[list[tuple[str, Path]], list[Problem]]:
+    """(stem, image) pairs of a folder of frames without polyps (``images/``, or the folder
+    itself) and the problems: an image offered with a mask (``masks/NAME`` or ``NAME_mask``) is
+    refused, since a background image has no polyp to mark."""
+    problems: list[Problem] = []
+    root = folder.resolve()
+    masks: dict[str, Path] = {}
+    if (folder / "images").is_dir():
+        images = _by_stem(_image_files(folder / "images", root, follow_symlinks, problems), problems)
+        if (folder / "masks").is_dir():
+            masks = _by_stem(_image_files(folder / "masks", root, follow_symlinks, problems), problems)
+    else:
+        files = _image_files(folder, root, follow_symlinks, problems)
+        masks = _by_stem([p for p in files if p.stem.endswith("_mask")], problems, strip="_mask")
+        images = _by_stem([p for p in files if not p.stem.endswith("_mask")], problems)
+    if not images and not masks and not problems:
+        problems.append(Problem(str(folder), "error", "no images found: expected image files, or an images/ folder"))
+    for stem in sorted(set(images) & set(masks)):
+        problems.append(
+            Problem(
+                str(images[stem]),
+                "error",
+                f"offered with the mask {masks[stem].name}, but a background image is a frame without polyps and "
+                "takes no mask: skipped (import images with masks as training images: --role train)",
+            )
+        )
+    for stem in sorted(set(masks) - set(images)):
+        problems.append(Problem(str(masks[stem]), "error", "a mask without image (background images take no masks): skipped"))
+    return [(s, images[s]) for s in sorted(set(images) - set(masks))], problems
+
+
 class PairRejected(BadInputError):
     """One pair cannot be imported; ``file`` is the file to blame (image or mask)."""
 
@@ -209,16 +243,18 @@ class _Decoded:
     height: int
     converted: bytes | None  # PNG of the clean 8-bit RGB copy, when the source needed converting
     notes: list[str]
-    mask: np.ndarray
+    mask: np.ndarray | None  # None: a background image
     mask_notes: list[str]
 
 
-def _decode(img_path: Path, mask_path: Path, max_pixels: int) -> _Decoded:
+def _decode(img_path: Path, mask_path: Path | None, max_pixels: int) -> _Decoded:
     """Read and check one pair. The image array is dropped before the mask is read (peak memory)."""
     image, img_notes = _load(load_rgb, img_path, max_pixels)
     height, width = image.shape[:2]
     converted = encode_png(image) if img_notes else None
     del image
+    if mask_path is None:
+        return _Decoded(width, height, converted, img_notes, None, [])
     mask, mask_notes = _load(load_mask, mask_path, max_pixels)
     if (height, width) != mask.shape:
         rotated = " (after applying the image's EXIF rotation)" if any("EXIF" in n for n in img_notes) else ""
@@ -229,9 +265,11 @@ def _decode(img_path: Path, mask_path: Path, max_pixels: int) -> _Decoded:
     return _Decoded(width, height, converted, img_notes, mask, mask_notes)
 
 
-def _pair_problems(d: _Decoded, img_path: Path, mask_path: Path) -> tuple[list[Problem], str]:
+def _pair_problems(d: _Decoded, img_path: Path, mask_path: Path | None) -> tuple[list[Problem], str]:
     """Notes on the conversions, and the flag note (empty or all-white mask) with its warning."""
     problems = [Problem(str(img_path), "note", n) for n in d.notes]
+    if d.mask is None or mask_path is None:
+        return problems, ""
     problems += [Problem(str(mask_path), "note", n) for n in d.mask_notes]
     area = int(np.count_nonzero(d.mask))
     flag_note = ""
@@ -245,7 +283,7 @@ def _pair_problems(d: _Decoded, img_path: Path, mask_path: Path) -> tuple[list[P
 
 
 def _import_pair(
-    ws: Workspace, import_id: int, stem: str, img_path: Path, mask_path: Path, copy: bool, max_pixels: int, role: str
+    ws: Workspace, import_id: int, stem: str, img_path: Path, mask_path: Path | None, copy: bool, max_pixels: int, role: str
 ) -> list[Problem] | None:
     """Import one pair; None when it is in the workspace already, else the notes on it."""
     digest = sha256_file(img_path)
@@ -289,13 +327,14 @@ def _import_pair(
                 stored, data = copied
                 written.append(atomic_write_bytes(ws.path(stored), data))
                 c.execute("UPDATE images SET stored_path = ? WHERE id = ?", (stored, image_id))
-            ws.add_mask_version(
-                image_id,
-                d.mask,
-                "original",
-                {"source": str(mask_path.resolve()), "notes": d.mask_notes},
-                source_mask_path=str(mask_path.resolve()),
-            )
+            if d.mask is not None and mask_path is not None:
+                ws.add_mask_version(
+                    image_id,
+                    d.mask,
+                    "original",
+                    {"source": str(mask_path.resolve()), "notes": d.mask_notes},
+                    source_mask_path=str(mask_path.resolve()),
+                )
     except BaseException:
         for p in written:
             p.unlink(missing_ok=True)
@@ -363,7 +402,8 @@ def import_dataset(
     """Import every usable pair; return (and store) a per-file report of what happened.
 
     New images get ``role`` (``test``: held out of every generation stage, segmentation is
-    tested on them); pairs already in the workspace keep theirs (``diffgen set-role`` changes it).
+    tested on them; ``background``: images without masks, see :func:`discover_backgrounds`);
+    pairs already in the workspace keep theirs (``diffgen set-role`` changes it).
 
     Cancelling stops between pairs: the pairs already imported stay (each is complete). A full
     disk stops the import the same way, with ``report.stopped`` saying so. Images above
@@ -379,12 +419,17 @@ def import_dataset(
         import_id = inserted_id(
             c.execute("INSERT INTO imports (source_dir, copy_files, started_at) VALUES (?,?,?)", (str(folder), int(copy), now()))
         )
-    report = ImportReport(import_id, str(folder))
+    report = ImportReport(import_id, str(folder), what="background images" if role == BACKGROUND else "image/mask pairs")
+    pairs: list[tuple[str, Path, Path | None]] = []
     if not folder.is_dir():
         report.problems.append(Problem(str(folder), "error", "not a folder"))
-        pairs: list[tuple[str, Path, Path]] = []
+    elif role == BACKGROUND:
+        frames, unpaired = discover_backgrounds(folder, follow_symlinks)
+        pairs = [(stem, image, None) for stem, image in frames]
+        report.problems.extend(unpaired)
     else:
-        pairs, unpaired = discover_pairs(folder, follow_symlinks)
+        with_masks, unpaired = discover_pairs(folder, follow_symlinks)
+        pairs = list(with_masks)
         report.problems.extend(unpaired)
     report.rejected = sum(1 for p in report.problems if p.severity == "error" and p.file != str(folder))
     for i, (stem, img_path, mask_path) in enumerate(pairs):
@@ -452,6 +497,7 @@ def ensure_demo_workspace(
 __all__ = [
     "import_dataset",
     "discover_pairs",
+    "discover_backgrounds",
     "check_workspace_outside",
     "check_dataset_folder",
     "ImportReport",

@@ -22,9 +22,9 @@ from typing import Any
 from PIL import Image
 
 from backend.errors import BadInputError
-from backend.jobs.sample_row import SampleRow
+from backend.jobs.sample_row import SAMPLE_KINDS, SampleRow
 from backend.workspace import Workspace
-from backend.workspace.roles import TRAIN
+from backend.workspace.roles import BACKGROUND, TRAIN
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_SAMPLE_PIXELS = 4096 * 4096  # a sample whose model's size cannot be read is at most this large
@@ -140,10 +140,14 @@ class RowChecker:
             return rec
 
         image = found("images", "source_image_id", "image")
-        if image is not None and image["role"] != TRAIN:
+        # a mask-guided sample may be made from a background image (a frame without polyps) too
+        roles = (TRAIN, BACKGROUND) if row.kind == SAMPLE_KINDS.get("synthesize") else (TRAIN,)
+        if image is not None and image["role"] not in roles:
             raise bad(
                 "source_image_id",
-                f"image {row.source_image_id} is a held-out {image['role']} image: samples made from it "
+                f"image {row.source_image_id} is a background image (no polyp): only mask-guided synthesis makes samples from it"
+                if image["role"] == BACKGROUND
+                else f"image {row.source_image_id} is a held-out {image['role']} image: samples made from it "
                 "would break the held-out guarantee",
             )
         if image is not None and row.checks.get("source_sha256", image["sha256"]) != image["sha256"]:

@@ -192,7 +192,7 @@ def _gates(value: Any, bad: Any) -> tuple[GateScore, ...] | None:
         if not (isinstance(item, list) and len(item) == 4):
             raise bad(f"{item!r} is not [gate, value, threshold, passed]")
         gate, score, threshold, passed = item
-        if gate not in SCORED_WHEN_MADE:  # 'memorised' is the audit's, never a bundle's to claim
+        if gate not in SCORED_WHEN_MADE:  # 'memorised' (the audit's) and 'adherence' (the judge's): never a bundle's to claim
             raise bad(f"{gate!r} is not a gate a generation run scores (one of {', '.join(SCORED_WHEN_MADE)})")
         for number in (score, threshold):
             if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):

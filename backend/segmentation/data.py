@@ -23,7 +23,7 @@ from backend.errors import DiffGenError
 from backend.segmentation.augment import control_augment
 from backend.segmentation.config import SegConfig
 from backend.segmentation.model import to_input
-from backend.workspace import TEST, ImageRecord, SampleRecord, Workspace, now, queries
+from backend.workspace import BACKGROUND, TEST, ImageRecord, SampleRecord, Workspace, now, queries
 
 
 @dataclass(frozen=True, order=True)
@@ -52,7 +52,7 @@ class ImageSplit:
 
 def usable_images(ws: Workspace) -> tuple[list[ImageRecord], list[str]]:
     recs, notes = [], []
-    for rec in ws.images():
+    for rec in ws.images("role != ?", (BACKGROUND,)):  # frames without polyps: nothing to segment
         if rec.current_mask_id is None:
             notes.append(f"{rec.name}: no mask, not used")
         elif rec.flagged:

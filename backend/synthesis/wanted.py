@@ -16,6 +16,7 @@ import numpy as np
 
 from backend.errors import BadInputError
 from backend.io.files import write_png
+from backend.synthesis.fov import check_in_view
 
 if TYPE_CHECKING:
     from backend.workspace import Workspace
@@ -48,8 +49,10 @@ def check_wanted(mask: np.ndarray, size: tuple[int, int], what: str) -> np.ndarr
 
 
 def save_drawn(ws: Workspace, image_id: int, mask: np.ndarray, size: tuple[int, int]) -> Path:
-    """Store a drawn wanted mask for ``image_id`` (a new file, never over another)."""
+    """Store a drawn wanted mask for ``image_id`` (a new file, never over another); one on the
+    black border around the endoscope's view is refused (:func:`fov.check_in_view`)."""
     binary = check_wanted(mask, size, f"image {image_id}")
+    check_in_view(binary, ws.read_image(image_id), f"image {image_id}")
     folder = drawn_folder(ws, image_id)
     folder.mkdir(parents=True, exist_ok=True)
     return write_png(folder / f"drawn-{secrets.token_hex(4)}.png", binary)

@@ -6,13 +6,24 @@ CLI builds its parser (``diffgen --help``) in well under half a second."""
 
 from typing import TYPE_CHECKING, Any
 
-from backend.workspace.roles import ROLES, TEST, TRAIN
+from backend.workspace.roles import BACKGROUND, ROLES, TEST, TRAIN
 
 if TYPE_CHECKING:
     from backend.workspace.store import ImageRecord, MaskVersion, SampleRecord, Workspace, inserted_id, now
 
-__all__ = ["Workspace", "ImageRecord", "MaskVersion", "SampleRecord", "inserted_id", "now", "ROLES", "TRAIN", "TEST"]
-_STORE_NAMES = frozenset(__all__) - {"ROLES", "TRAIN", "TEST"}
+__all__ = [
+    "Workspace",
+    "ImageRecord",
+    "MaskVersion",
+    "SampleRecord",
+    "inserted_id",
+    "now",
+    "ROLES",
+    "TRAIN",
+    "TEST",
+    "BACKGROUND",
+]
+_STORE_NAMES = frozenset(__all__) - {"ROLES", "TRAIN", "TEST", "BACKGROUND"}
 
 
 def __getattr__(name: str) -> Any:

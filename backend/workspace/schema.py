@@ -259,6 +259,20 @@ MIGRATIONS: list[str] = [
     ALTER TABLE survey_items ADD COLUMN repeat_of INTEGER REFERENCES survey_items(id);
     ALTER TABLE survey_items ADD COLUMN calibration INTEGER NOT NULL DEFAULT 0
     """,
+    # 7 -> 8 (mask-guided synthesis, issue 34): the role ``background``, frames without polyps
+    # imported without masks, inputs of synthesis only. SQLite cannot alter a CHECK constraint;
+    # widening one (every existing row still satisfies it) is the edit of the table's stored
+    # definition that SQLite documents for it (lang_altertable.html, "other kinds of table
+    # schema changes"): writable_schema, then RESET to reparse the schema on this connection,
+    # and an index on the role (a DDL statement) that bumps the schema cookie, so that other
+    # connections reparse it too.
+    """
+    PRAGMA writable_schema = ON;
+    UPDATE sqlite_master SET sql = replace(sql, 'CHECK (role IN (''train'', ''test''))',
+        'CHECK (role IN (''train'', ''test'', ''background''))') WHERE type = 'table' AND name = 'images';
+    PRAGMA writable_schema = RESET;
+    CREATE INDEX images_role ON images(role)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,6 +9,10 @@ inpainting, style, the Real set of FID and surveys see only training-role images
 (:func:`generation_images`), and naming a test image for one of them is an error
 (:func:`refuse_held_out`). Mask editing and mask operations may use them
 (``allow_test=True``): a test image's mask is what segmentation is scored against.
+
+Background images (role ``background``: frames without polyps, no mask) feed mask-guided
+synthesis only (:func:`background_images`, ``allow_background=True``); no other stage takes
+them, and naming one for another stage is an error that says why.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from backend.errors import DiffGenError
-from backend.workspace.roles import TEST, TRAIN
+from backend.workspace.roles import BACKGROUND, TEST, TRAIN
 
 if TYPE_CHECKING:
     from backend.workspace.records import ImageRecord, SampleRecord
@@ -31,6 +35,24 @@ GENERATION_ROLE = f"role = '{TRAIN}'"  # the SQL condition on images that may fe
 def generation_images(ws: Workspace, where: str = "") -> list[ImageRecord]:
     """The training-role images (matching ``where``): all that any generation stage may use."""
     return ws.images(f"{GENERATION_ROLE} AND ({where})" if where else GENERATION_ROLE)
+
+
+def background_images(ws: Workspace) -> list[ImageRecord]:
+    """The unflagged background-role images (frames without polyps): what ``diffgen synthesize
+    --backgrounds`` puts new polyps on, and nothing else uses."""
+    return ws.images("role = ? AND flagged = 0", (BACKGROUND,))
+
+
+def refuse_backgrounds(ws: Workspace, image_ids: Iterable[int]) -> None:
+    """A clear error when any of ``image_ids`` is a background image (it has no polyp)."""
+    wanted = set(image_ids)
+    found = [r for r in ws.images("role = ?", (BACKGROUND,)) if r.id in wanted]
+    if found:
+        what = "is a background image" if len(found) == 1 else "are background images"
+        raise DiffGenError(
+            f"{_names(found)} {what} (a frame without polyps, no mask): it has no polyp to inpaint, "
+            "cluster, train or style on; only mask-guided synthesis (diffgen synthesize) puts new polyps on it"
+        )
 
 
 def _held_out(ws: Workspace, image_ids: Iterable[int]) -> list[ImageRecord]:
@@ -102,9 +124,11 @@ class ImageSelection:
     def chosen(self) -> bool:
         return bool(self.images) or self.cluster is not None or self.all
 
-    def resolve(self, ws: Workspace, allow_test: bool = False) -> list[int]:
-        """The image ids; ``allow_test`` only for mask operations (the stage decides, never a
-        stored parameter): generation never uses test images."""
+    def resolve(self, ws: Workspace, allow_test: bool = False, allow_background: bool = False) -> list[int]:
+        """The image ids; ``allow_test`` only for mask operations, ``allow_background`` only for
+        mask-guided synthesis (the stage decides, never a stored parameter): generation never
+        uses test images, and only synthesis uses background images (named by id; a cluster or
+        "all" are training images)."""
         if self.images:
             known = set(ws.image_ids())
             missing = [i for i in self.images if i not in known]
@@ -112,6 +136,8 @@ class ImageSelection:
                 raise DiffGenError(f"no image with id {', '.join(map(str, missing))} in {ws.root}")
             if not allow_test:
                 refuse_held_out(ws, self.images)
+            if not allow_background:
+                refuse_backgrounds(ws, self.images)
             return list(self.images)
         if self.cluster is not None:
             clustering = ws.current_clustering_id()
@@ -125,7 +151,7 @@ class ImageSelection:
             )
             return [r[0] for r in rows]
         if self.all:
-            found = ws.images("flagged = 0") if allow_test else generation_images(ws, "flagged = 0")
+            found = ws.images("flagged = 0 AND role != ?", (BACKGROUND,)) if allow_test else generation_images(ws, "flagged = 0")
             return [r.id for r in found]
         raise DiffGenError(CHOOSE)
 
@@ -135,11 +161,11 @@ class ImageSelection:
             return f"images {','.join(map(str, self.images))}"
         return f"cluster {self.cluster}" if self.cluster is not None else "all images"
 
-    def require(self, ws: Workspace, what: str, allow_test: bool = False) -> list[int]:
+    def require(self, ws: Workspace, what: str, allow_test: bool = False, allow_background: bool = False) -> list[int]:
         """:meth:`resolve`, refusing a selection that resolves to no images: a ``what`` job
         with nothing to do is an error, at enqueue (the user can still choose) and again when
         it runs (images may have been flagged or removed in between)."""
-        ids = self.resolve(ws, allow_test)
+        ids = self.resolve(ws, allow_test, allow_background)
         if not ids:
             left_out = "flagged images" if allow_test else "flagged and held-out test images"
             raise DiffGenError(

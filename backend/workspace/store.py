@@ -36,7 +36,7 @@ from backend.workspace.records import (
     sample_pngs,
     sample_record,
 )
-from backend.workspace.roles import ROLES
+from backend.workspace.roles import ASSIGNABLE_ROLES, BACKGROUND, ROLES
 from backend.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "workspace.sqlite"
@@ -218,13 +218,24 @@ class Workspace:
             c.execute("UPDATE images SET flagged = ?, flag_note = ? WHERE id = ?", (int(flagged), note, image_id))
 
     def set_role(self, image_ids: Iterable[int], role: str, note: str = "") -> int:
-        """Give images the role ``train`` or ``test`` (one transaction); returns how many changed."""
-        if role not in ROLES:
-            raise WorkspaceError(f"unknown image role {role!r}: use {' or '.join(ROLES)}")
+        """Give images the role ``train`` or ``test`` (one transaction); returns how many changed.
+        Background images (no mask) keep theirs: they have no polyp to train or test on."""
+        if role not in ASSIGNABLE_ROLES:
+            raise WorkspaceError(
+                f"unknown image role {role!r}: use {' or '.join(ASSIGNABLE_ROLES)}"
+                + (" (background images are imported as such: diffgen import DIR --role background)" if role in ROLES else "")
+            )
         ids = sorted(set(image_ids))
         missing = sorted(set(ids) - set(self.image_ids()))
         if missing:
             raise WorkspaceError(f"no image with id {', '.join(map(str, missing))} in {self.root}; nothing changed")
+        backgrounds = [r[0] for r in self.query("SELECT id FROM images WHERE role = ? ORDER BY id", (BACKGROUND,)) if r[0] in ids]
+        if backgrounds:
+            raise WorkspaceError(
+                f"image{'s' * (len(backgrounds) > 1)} {', '.join(map(str, backgrounds))} "
+                f"{'are background images' if len(backgrounds) > 1 else 'is a background image'} (a frame without "
+                "polyps, no mask): it cannot become a training or test image; nothing changed"
+            )
         with self.transaction() as c:
             changed = sum(
                 c.execute(
@@ -236,8 +247,8 @@ class Workspace:
         return changed
 
     def role_counts(self) -> dict[str, int]:
-        """Images per role, every role listed (0 when none)."""
-        counts = dict.fromkeys(ROLES, 0)
+        """Images per role: train and test always (0 when none), background when there are any."""
+        counts = dict.fromkeys(ASSIGNABLE_ROLES, 0)
         counts.update({r[0]: r[1] for r in self.query("SELECT role, COUNT(*) FROM images GROUP BY role")})
         return counts
 

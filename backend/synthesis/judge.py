@@ -1,0 +1,176 @@
+"""The adherence judge: a small UNet++ trained on the training images, that says where a
+mask-guided sample shows a polyp (backend/synthesis/adherence.py compares it with the wanted mask).
+
+It is trained with the segmentation stage's own code (backend/segmentation: model, data, Dice
+training, best-validation checkpoint) on a small fixed network (200 steps of 8 images at 64 px:
+about 6 CPU-minutes for the 40-image demo, validation IoU 0.75; it sees its own images' polyps
+at IoU >= 0.5 in 95% of them and none where there is none), and stored in the workspace as
+``judge/judge-<fingerprint>.safetensors``. The
+fingerprint covers the training images, their current masks and the judge's settings: the
+judge is reused until one of them changes, and a new one is a new file (nothing overwritten).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+import torch
+
+from backend.config.fields import setting
+from backend.errors import BadInputError
+from backend.segmentation.config import SegConfig
+from backend.segmentation.data import FixedPlan, ItemRef, ItemStore, batches_per_epoch, effective_epochs, split_train_val
+from backend.segmentation.model import build_model, load_checkpoint, save_checkpoint, to_input
+from backend.segmentation.train import train_model
+from backend.workspace import now
+from backend.workspace.selection import GENERATION_ROLE
+
+if TYPE_CHECKING:
+    from backend.workspace import Workspace
+
+JUDGE_DIR = "judge"
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """How the judge is trained (the network is fixed: resnet18, 3 stages, like the tiny preset)."""
+
+    image_size: int = setting(64, 32, 512, unit="px")  # the judge sees samples at this size
+    steps: int = setting(200, 10, 100_000)  # optimiser steps (batches of 8)
+    seed: int = setting(0, 0, 2**32 - 1)
+
+
+@dataclass(frozen=True)
+class Judge:
+    model: torch.nn.Module
+    cfg: SegConfig
+    fingerprint: str
+    path: Path
+    info: dict[str, Any]
+
+
+def judge_config(settings: JudgeSettings) -> SegConfig:
+    return SegConfig(
+        encoder="resnet18",
+        encoder_depth=3,
+        decoder_channels=(32, 16, 8),
+        image_size=settings.image_size,
+        epochs=1,
+        min_steps=settings.steps,
+        lr_drop_fraction=0.6,
+        lr=3e-3,
+        lr_after=3e-4,
+        batch_size=8,
+        preset="judge",
+    )
+
+
+def _training_masks(ws: Workspace) -> list[tuple[int, str, str]]:
+    """(image id, image sha256, current mask sha256) of the unflagged training images with a mask."""
+    rows = ws.query(
+        "SELECT i.id, i.sha256, m.sha256 FROM images i JOIN mask_versions m ON m.id = i.current_mask_id"
+        f" WHERE i.{GENERATION_ROLE} AND i.flagged = 0 ORDER BY i.id"
+    )
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def judge_fingerprint(ws: Workspace, settings: JudgeSettings = JudgeSettings()) -> str:
+    """What the judge is trained from: the training images, their masks, the settings."""
+    text = json.dumps({"images": _training_masks(ws), "settings": dataclasses.asdict(settings)}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def judge_path(ws: Workspace, fingerprint: str) -> Path:
+    return ws.path(f"{JUDGE_DIR}/judge-{fingerprint[:16]}.safetensors")
+
+
+def current_judge(ws: Workspace, settings: JudgeSettings = JudgeSettings(), device: str = "cpu") -> Judge | None:
+    """The stored judge of today's training images and masks (None: none is, train one)."""
+    fingerprint = judge_fingerprint(ws, settings)
+    path = judge_path(ws, fingerprint)
+    if not path.is_file():
+        return None
+    model, cfg, info = load_checkpoint(path)
+    if info.get("fingerprint") != fingerprint:
+        raise BadInputError(f"{path} is not the judge of this workspace's training images; delete it and train again")
+    return Judge(model.to(device).eval(), cfg, fingerprint, path, info)
+
+
+def ensure_judge(
+    ws: Workspace,
+    settings: JudgeSettings = JudgeSettings(),
+    device: str = "cpu",
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Judge:
+    """The stored judge when it is up to date; else train one on the unflagged training images
+    with masks (80/20 train/validation, the best validation IoU kept) and store it."""
+    stored = current_judge(ws, settings, device)
+    if stored is not None:
+        return stored
+    ws.require_writable("training the adherence judge writes it into the workspace")
+    masks = _training_masks(ws)
+    if len(masks) < 2:
+        raise BadInputError(
+            f"the adherence judge learns from the training images' masks; {ws.root} has {len(masks)} unflagged "
+            "training image(s) with a mask, at least 2 are needed (import some with diffgen import DIR)"
+        )
+    fingerprint = judge_fingerprint(ws, settings)
+    cfg = judge_config(settings)
+    store = ItemStore(ws, cfg.image_size)
+    refs = store.load([ItemRef("image", image_id) for image_id, _, _ in masks])
+    train, val = split_train_val(refs, cfg.val_fraction, np.random.default_rng([settings.seed, 0]))
+    total = effective_epochs(cfg, len(train)) * batches_per_epoch(len(train), cfg.batch_size)
+    done = [0]
+
+    def on_step(message: str) -> None:
+        done[0] += 1
+        if progress:
+            progress(done[0], total, message)
+
+    model = build_model(cfg)
+    outcome = train_model(  # leaves the best validation checkpoint in ``model``
+        model,
+        cfg,
+        FixedPlan(train),
+        store,
+        val,
+        val,
+        seed=settings.seed,
+        control=True,
+        device=torch.device(device),
+        on_step=on_step,
+        cancel=cancel,
+    )
+    info = {
+        "fingerprint": fingerprint,
+        "trained_at": now(),
+        "images": len(refs),
+        "validation_iou": outcome.best_val.get("iou"),
+        "settings": dataclasses.asdict(settings),
+        "notes": store.notes,
+    }
+    path = judge_path(ws, fingerprint)
+    save_checkpoint(path, outcome.state, cfg, info)
+    return Judge(model.eval(), cfg, fingerprint, path, info)
+
+
+@torch.no_grad()
+def polyp_probability(judge: Judge, image: np.ndarray) -> np.ndarray:
+    """(H, W) float32: the judge's polyp probability for ``image`` (H, W, 3 uint8 RGB), at the image's size."""
+    h, w = image.shape[:2]
+    s = judge.cfg.image_size
+    small = cv2.resize(image, (s, s), interpolation=cv2.INTER_AREA if min(h, w) >= s else cv2.INTER_LINEAR)
+    device = next(judge.model.parameters()).device
+    logits = judge.model(to_input(small[None], judge.cfg.input_scale).to(device))
+    prob = torch.sigmoid(logits.float())[0, 0].cpu().numpy()
+    return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -1,0 +1,53 @@
+"""Mask diversity per set (backend/synthesis/diversity.py) against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from backend.cli import main
+from backend.errors import BadInputError
+from backend.synthesis.diversity import SIDE, diversity_section, mean_pairwise_iou, set_diversity
+
+
+def _box(y0: int, y1: int, x0: int, x1: int, side: int = SIDE) -> np.ndarray:
+    m = np.zeros((side, side), np.uint8)
+    m[y0:y1, x0:x1] = 255
+    return m
+
+
+A, B, C = _box(0, 8, 0, 8), _box(0, 8, 0, 16), _box(32, 40, 32, 40)  # 64, 128 and 64 px of 4096
+
+
+def test_statistics_of_three_masks_by_hand():
+    d = set_diversity("hand", [A, B, C])
+    assert (d.set_name, d.masks, d.polyps) == ("hand", 3, 3)
+    areas = [64 / 4096, 128 / 4096, 64 / 4096]
+    assert d.area_mean == pytest.approx(1 / 48) and d.area_sd == pytest.approx(np.std(areas))
+    assert d.area_quartiles == pytest.approx((1 / 64, 1 / 64, (1 / 64 + 1 / 32) / 2))
+    xs, ys = [3.5 / 64, 7.5 / 64, 35.5 / 64], [3.5 / 64, 3.5 / 64, 35.5 / 64]
+    assert d.centroid_mean == pytest.approx((sum(xs) / 3, sum(ys) / 3))
+    assert d.centroid_sd == pytest.approx((np.std(xs), np.std(ys)))
+    assert d.mean_pairwise_iou == pytest.approx((0.5 + 0 + 0) / 3)  # A-B share 64 of 128; C touches neither
+
+
+def test_polyps_are_counted_per_component_and_sizes_do_not_matter():
+    two = np.maximum(A, C)  # one mask, two polyps
+    d = set_diversity("two", [two, two])
+    assert (d.masks, d.polyps) == (2, 4) and d.mean_pairwise_iou == pytest.approx(1.0)
+    big = np.kron(B, np.ones((2, 2), np.uint8))  # B at twice the resolution: the same mask once resized
+    assert mean_pairwise_iou([B, big]) == pytest.approx(1.0)
+    assert math.isnan(mean_pairwise_iou([A]))
+    with pytest.raises(BadInputError, match="set empty: none of its 1 masks holds a polyp"):
+        set_diversity("empty", [np.zeros((8, 8), np.uint8)])
+
+
+def test_real_set_of_a_workspace_and_the_command(demo_ws, capsys):
+    section = diversity_section(demo_ws)
+    assert section.tables[0].rows[0][:2] == ["Real", "12"]
+    assert main(["diversity", "-w", str(demo_ws.root)]) == 0
+    assert "| Real | 12 |" in capsys.readouterr().out
+    assert main(["diversity", "-w", str(demo_ws.root), "--set", "Mask-Diff"]) == 1
+    assert "no sample set 'Mask-Diff'" in capsys.readouterr().err
