@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from backend.diffusion.train_data import resize_pair
-from backend.inpaint.config import InpaintConfig
+from backend.generate.config import GenerationConfig
 
 # Whole frame, whatever train.resize was: the author's sampler squashes too (image_editor.py,
 # PIL resize to (256, 256)), and a crop would lose the sides a sample must keep.
@@ -28,11 +28,11 @@ def to_tensor(image: np.ndarray, mask: np.ndarray) -> torch.Tensor:
 
 
 def postprocess(
-    x0: torch.Tensor, image: np.ndarray, mask: np.ndarray, region: np.ndarray, cfg: InpaintConfig
+    x0: torch.Tensor, image: np.ndarray, mask: np.ndarray, region: np.ndarray, cfg: GenerationConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """A generated (4,H,W) tensor -> (RGB uint8, binary mask uint8).
 
-    The mask channel is thresholded at 0 (mid-grey) and cleaned (:meth:`InpaintConfig.clean`)
+    The mask channel is thresholded at 0 (mid-grey) and cleaned (:meth:`GenerationConfig.clean`)
     in the context of the whole mask (a polyp crossing the region edge stays one component);
     outside the region both the image and the mask are the source's, exactly.
     """
