@@ -136,7 +136,8 @@ def generate(ws: Workspace, generator: Generator, params: GenerationParams, ctx:
                 "run of this shard): not drawn again"
             )
         finished += resumed
-    out.already_done = sorted({s.image_id for s in finished}, key=[s.image_id for s in finished].index)
+    left = {s.image_id for p in plans for s in p.sources}  # an image is done when all its sources are
+    out.already_done = [i for i in dict.fromkeys(s.image_id for s in finished) if i not in left]
     _draw(ws, generator, plans, run_seed, bundle, ctx, out)
     if out.redrawn:
         messages.append(
