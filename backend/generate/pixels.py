@@ -21,6 +21,14 @@ def to_model_resolution(image: np.ndarray, mask: np.ndarray, size: int) -> tuple
     return np.ascontiguousarray(arr[:3].transpose(1, 2, 0)), arr[3]
 
 
+def with_wanted(image: np.ndarray, mask: np.ndarray, wanted: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A mask-guided source at ``size``: (image, the image's mask united with the wanted mask,
+    the wanted mask), each resized as :func:`to_model_resolution` resizes."""
+    small, small_mask = to_model_resolution(image, mask, size)
+    _, small_wanted = to_model_resolution(image, wanted, size)
+    return small, np.maximum(small_mask, small_wanted), small_wanted
+
+
 def to_tensor(image: np.ndarray, mask: np.ndarray) -> torch.Tensor:
     """RGB HxWx3 + mask HxW uint8 -> (4,H,W) float in [-1, 1] (the models' 4 channels)."""
     x = np.concatenate([image, mask[..., None]], axis=2).astype(np.float32) / 127.5 - 1.0

@@ -15,8 +15,9 @@ import numpy as np
 from backend import gates
 from backend.config.presets import load_preset
 from backend.errors import DiffGenError
-from backend.generate.pixels import to_model_resolution
+from backend.generate.pixels import to_model_resolution, with_wanted
 from backend.inpaint.config import dilate_region
+from backend.io.images import read_png_fast
 from backend.jobs.sample_row import GENERATED_KINDS
 from backend.reports.tiles import captioned, tile
 from backend.workspace import SampleRecord, Workspace, queries
@@ -44,17 +45,24 @@ def _generated_ancestor(ws: Workspace, sample: SampleRecord) -> SampleRecord | N
 
 def source_context(ws: Workspace, sample: SampleRecord) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(source RGB, source mask, regenerated region) at the sample's resolution, or None for a
-    sample that was not generated from a workspace image (e.g. an imported GAN set)."""
+    sample that was not generated from a workspace image (e.g. an imported GAN set). A
+    mask-guided sample's source mask is the image's mask united with its wanted mask (the file
+    its provenance names), and its region is the wanted mask dilated."""
     base = _generated_ancestor(ws, sample)
-    if base is None or base.source_image_id is None or base.mask_version_id is None:
+    if base is None or base.source_image_id is None:
         return None
     p = base.params
-    if "resolution" not in p or "dilation" not in p:
+    if "resolution" not in p or "dilation" not in p or (base.mask_version_id is None and "wanted_mask" not in p):
         return None
-    image, mask = to_model_resolution(
-        ws.read_image(base.source_image_id), ws.read_mask(base.mask_version_id), int(p["resolution"])
-    )
-    return image, mask, dilate_region(mask, int(p["dilation"]), p.get("dilation_shape", "disk"))
+    image = ws.read_image(base.source_image_id)
+    mask = ws.read_mask(base.mask_version_id) if base.mask_version_id is not None else np.zeros(image.shape[:2], np.uint8)
+    if "wanted_mask" in p:
+        wanted = read_png_fast(ws.stored(p["wanted_mask"], "samples", base.id, "params_json.wanted_mask"), grey=True)
+        small, small_mask, around = with_wanted(image, mask, wanted, int(p["resolution"]))
+    else:
+        small, small_mask = to_model_resolution(image, mask, int(p["resolution"]))
+        around = small_mask
+    return small, small_mask, dilate_region(around, int(p["dilation"]), p.get("dilation_shape", "disk"))
 
 
 def score_sample(ws: Workspace, sample: SampleRecord, cfg: gates.GateConfig) -> list[gates.GateScore] | None:

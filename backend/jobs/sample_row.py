@@ -37,6 +37,7 @@ IDS = ("source_image_id", "mask_version_id", "parent_sample_id", "model_id", "ch
 # import compares with the workspace's (the guard against a bundle of another workspace).
 REQUIRED = {
     "inpainted": (("source_image_id", "mask_version_id"), "source_sha256"),
+    "synthesized": (("source_image_id",), "source_sha256"),  # a background image has no mask version
     "styled": (("source_image_id", "parent_sample_id"), "parent_image"),
 }
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -84,8 +84,9 @@ def unstyled_samples(ws: Workspace) -> list[SampleRecord]:
 
 
 def styled_set_name(parent_set: str) -> str:
-    """Diff -> Styled-Diff, Full-Diff -> Full-Styled-Diff (the paper's names)."""
-    if parent_set.endswith("Diff"):
+    """Diff -> Styled-Diff, Full-Diff -> Full-Styled-Diff (the paper's names); Mask-Diff ->
+    Styled-Mask-Diff (issue 34's name for styled mask-guided samples)."""
+    if parent_set.endswith("Diff") and not parent_set.startswith("Mask-"):
         return parent_set[: -len("Diff")] + "Styled-Diff"
     return f"Styled-{parent_set}"
 
