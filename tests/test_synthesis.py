@@ -16,6 +16,7 @@ from backend.diffusion.checkpoint import save_model
 from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.registry import record_checkpoint, register_model
 from backend.errors import BadInputError
+from backend.exporters.job import export_kept
 from backend.generate.draw import sample_seed
 from backend.generate.pixels import to_model_resolution
 from backend.inpaint import quality
@@ -195,6 +196,16 @@ def test_a_synthesized_sample_is_gated_and_stylable(ws):
     assert {g.gate: (pytest.approx(g.value), g.passed) for g in rescored or []} == stored  # rescoring from the provenance agrees
     assert [u.id for u in unstyled_samples(ws)] == [s.id]
     assert styled_set_name("Mask-Diff") == "Styled-Mask-Diff" and styled_set_name("Full-Diff") == "Full-Styled-Diff"
+
+
+def test_a_kept_synthesized_sample_exports_with_its_kind_described(ws, tmp_path):
+    save_drawn(ws, 1, _disk(ws, 1), (ws.image(1).width, ws.image(1).height))
+    run_synthesize(ws, _params([1], ["drawn"], samples=1), JobContext())
+    (s,) = ws.samples(kind="synthesized")
+    ws.set_review(s.id, "keep")
+    assert export_kept(ws, tmp_path / "out").samples == 1
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "**synthesized** (1): a real image with new polyps where a wanted mask says" in card
 
 
 def test_a_shard_bundles_synthesized_samples_that_import_as_the_workspace_stores_them(ws):
