@@ -73,6 +73,7 @@ class GenerationResult(JobResult):
     seconds: float
     gate_failures: dict[str, int]  # gate -> this run's samples that failed it (backend/gates.py)
     passed: int  # this run's samples that passed every gate
+    sheet: str | None = None  # a contact sheet, workspace-relative (inpainting's, when asked)
     bundle: str | None = None  # a shard's bundle folder (then sample_ids are empty)
 
     @classmethod

@@ -64,7 +64,7 @@ class InpaintGenerator:
 
 @dataclass(frozen=True)
 class InpaintResult(GenerationResult):
-    sheet: str | None = None  # the contact sheet, workspace-relative
+    """An inpainting run's result: the generation layer's, with its contact sheet when asked."""
 
 
 def run_inpaint(ws: Workspace, params: InpaintParams, ctx: JobContext) -> InpaintResult:
