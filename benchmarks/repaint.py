@@ -23,8 +23,8 @@ from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.samplers.base import Row, sample_rows
 from backend.diffusion.samplers.repaint import RePaintSampler
-from backend.inpaint.draw import sample_seed
-from backend.inpaint.pixels import to_model_resolution, to_tensor
+from backend.generate.draw import sample_seed
+from backend.generate.pixels import to_model_resolution, to_tensor
 from backend.masks import ops as masks
 from benchmarks._common import Figure, report, timed
 

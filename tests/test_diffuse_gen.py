@@ -21,8 +21,8 @@ from backend.diffusion.samplers.repaint import RePaintSampler
 from backend.diffusion.train_data import center_crop_geometry, resize_pair
 from backend.diffusion.training import TrainConfig
 from backend.errors import DiffGenError
+from backend.generate.pixels import postprocess
 from backend.inpaint.config import InpaintConfig, resolve_config
-from backend.inpaint.pixels import postprocess
 from backend.masks import ops as masks
 
 # What diffuse-gen changes relative to paper, and nothing else.

@@ -16,11 +16,11 @@ from backend.diffusion.config import DiffusionConfig, ModelConfig
 from backend.diffusion.model import build_model
 from backend.diffusion.registry import record_checkpoint, register_model
 from backend.errors import Cancelled, DiffGenError
+from backend.generate.draw import sample_seed
+from backend.generate.pixels import postprocess, to_model_resolution
 from backend.inpaint.config import InpaintConfig, resolve_config
-from backend.inpaint.draw import sample_seed
 from backend.inpaint.job import run_inpaint
 from backend.inpaint.params import InpaintParams
-from backend.inpaint.pixels import postprocess, to_model_resolution
 from backend.jobs.context import JobContext
 from backend.jobs.queue import run_job
 from backend.masks import ops as masks
@@ -111,8 +111,8 @@ def test_cluster_model_serves_its_cluster_and_others_fall_back(ws):
 def test_diffuse_gen_preset_samples_as_the_author_code(ws, monkeypatch):
     """Under diffuse-gen: the raw weights by default, an elliptical-kernel region, no x0 clip,
     the opening clean-up; each recorded in the sample's provenance."""
-    import backend.inpaint.draw as draw
-    import backend.inpaint.job as inpainting
+    import backend.generate.draw as draw
+    import backend.generate.run as inpainting
 
     loaded, clips = [], []
     real_load, real_rows = inpainting.load_model, draw.sample_rows
@@ -162,6 +162,20 @@ def test_rerun_of_an_interrupted_run_adds_no_duplicate_rows(ws):
     assert [(s.id, s.image_path) for s in ws.samples(source_image_id=1)] == first
     assert _run(ws, run).samples == 0 and len(ws.samples()) == 6  # a full re-run adds nothing
     assert _run(ws, {**run, "dilate": 3}).samples == 6  # other settings: new samples
+
+
+def test_samples_stored_before_the_sampler_key_still_count_as_finished(ws):
+    """Samples made before provenance named the sampler (RePaint was the only one) are this
+    run's samples: a re-run with the same seed skips their image; another sampler would not."""
+    run = {**FAST, "images": [1], "samples": 2}
+    _run(ws, run)
+    with ws.transaction() as c:
+        for s in ws.samples():
+            old = {k: v for k, v in s.params.items() if k != "sampler"}
+            c.execute("UPDATE samples SET params_json = ? WHERE id = ?", (json.dumps(old), s.id))
+    assert all("sampler" not in s.params for s in ws.samples())
+    again = _run(ws, run)
+    assert again.already_done == (1,) and again.samples == 0 and len(ws.samples()) == 2
 
 
 def test_bad_images_are_skipped_and_the_rest_goes_on(ws):

@@ -43,12 +43,17 @@ def _sample(hint: Any, salt: int) -> Any:
     return {bool: True, int: 7 + salt, float: 0.25 + salt, str: f"text{salt}"}.get(hint, f"any{salt}")
 
 
+def _low(lo: Any, hint: Any) -> Any:
+    """A ranged field's low end: for a tuple (e.g. synthesis' polyps A-B), each element's."""
+    return (lo, lo) if get_origin(hint) is tuple else lo
+
+
 def _example(cls: type[JobParams]) -> JobParams:
     """Every field set to a non-default value of its type (the low end of a declared range)."""
     hints = get_type_hints(cls)
     return cls(
         **{
-            f.name: f.metadata[RANGE][0] if RANGE in f.metadata else _sample(hints[f.name], i)
+            f.name: _low(f.metadata[RANGE][0], hints[f.name]) if RANGE in f.metadata else _sample(hints[f.name], i)
             for i, f in enumerate(dataclasses.fields(cls))
         }
     )

@@ -15,7 +15,7 @@ from backend.diffusion.samplers.base import Row, sample_batch, sample_rows
 from backend.diffusion.samplers.repaint import RePaintSampler
 from backend.diffusion.samplers.schedule import RepaintSchedule, jump_schedule, model_evaluations
 from backend.errors import Cancelled
-from backend.inpaint.draw import sample_seed
+from backend.generate.draw import sample_seed
 
 
 # -- schedule -------------------------------------------------------------------------------

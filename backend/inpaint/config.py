@@ -12,13 +12,13 @@ from backend import gates
 from backend.config.fields import setting
 from backend.config.presets import apply_overrides, check_choice, from_section, load_preset
 from backend.diffusion.samplers import SAMPLERS, make_sampler
+from backend.generate.config import WEIGHT_FILES
 from backend.masks import ops as masks
 
 if TYPE_CHECKING:  # torch: this module is read to check a preset or a CLI value, before any work
     from backend.diffusion.samplers.base import Sampler
     from backend.diffusion.samplers.schedule import RepaintSchedule
 
-WEIGHT_FILES = {"ema": "ema", "raw": "model"}  # load_model's names for the two weight files
 DILATE_SHAPES = ("disk", "ellipse_kernel")
 MASK_CLEANUPS = ("islands", "opening")
 

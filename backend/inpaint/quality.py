@@ -15,8 +15,10 @@ import numpy as np
 from backend import gates
 from backend.config.presets import load_preset
 from backend.errors import DiffGenError
+from backend.generate.pixels import to_model_resolution, with_wanted
 from backend.inpaint.config import dilate_region
-from backend.inpaint.pixels import to_model_resolution
+from backend.io.images import read_png_fast
+from backend.jobs.sample_row import GENERATED_KINDS
 from backend.reports.tiles import captioned, tile
 from backend.workspace import SampleRecord, Workspace, queries
 
@@ -29,10 +31,11 @@ def gate_config(preset: str | dict | None) -> gates.GateConfig:
     return gates.GateConfig.from_section(section)
 
 
-def _inpainted_ancestor(ws: Workspace, sample: SampleRecord) -> SampleRecord | None:
-    """The inpainted sample a (styled) sample descends from; its provenance says how the region was made."""
+def _generated_ancestor(ws: Workspace, sample: SampleRecord) -> SampleRecord | None:
+    """The generated sample (inpainted, synthesized) a (styled) sample descends from; its
+    provenance says how the region was made."""
     seen = set()
-    while sample.kind != "inpainted":
+    while sample.kind not in GENERATED_KINDS:
         if sample.parent_sample_id is None or sample.id in seen:
             return None
         seen.add(sample.id)
@@ -42,17 +45,24 @@ def _inpainted_ancestor(ws: Workspace, sample: SampleRecord) -> SampleRecord | N
 
 def source_context(ws: Workspace, sample: SampleRecord) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(source RGB, source mask, regenerated region) at the sample's resolution, or None for a
-    sample that was not inpainted from a workspace image (e.g. an imported GAN set)."""
-    base = _inpainted_ancestor(ws, sample)
-    if base is None or base.source_image_id is None or base.mask_version_id is None:
+    sample that was not generated from a workspace image (e.g. an imported GAN set). A
+    mask-guided sample's source mask is the image's mask united with its wanted mask (the file
+    its provenance names), and its region is the wanted mask dilated."""
+    base = _generated_ancestor(ws, sample)
+    if base is None or base.source_image_id is None:
         return None
     p = base.params
-    if "resolution" not in p or "dilation" not in p:
+    if "resolution" not in p or "dilation" not in p or (base.mask_version_id is None and "wanted_mask" not in p):
         return None
-    image, mask = to_model_resolution(
-        ws.read_image(base.source_image_id), ws.read_mask(base.mask_version_id), int(p["resolution"])
-    )
-    return image, mask, dilate_region(mask, int(p["dilation"]), p.get("dilation_shape", "disk"))
+    image = ws.read_image(base.source_image_id)
+    mask = ws.read_mask(base.mask_version_id) if base.mask_version_id is not None else np.zeros(image.shape[:2], np.uint8)
+    if "wanted_mask" in p:
+        wanted = read_png_fast(ws.stored(p["wanted_mask"], "samples", base.id, "params_json.wanted_mask"), grey=True)
+        small, small_mask, around = with_wanted(image, mask, wanted, int(p["resolution"]))
+    else:
+        small, small_mask = to_model_resolution(image, mask, int(p["resolution"]))
+        around = small_mask
+    return small, small_mask, dilate_region(around, int(p["dilation"]), p.get("dilation_shape", "disk"))
 
 
 def score_sample(ws: Workspace, sample: SampleRecord, cfg: gates.GateConfig) -> list[gates.GateScore] | None:
@@ -102,13 +112,13 @@ def rescore(
 
 def gate_sheet(ws: Workspace, sources: int = 6, per_source: int = 6, size: int = 96) -> str | None:
     """Write ``reports/gate_sheet.png``: one row per source image (the first ``sources`` with
-    inpainted samples), the source then its samples, each captioned with the gates it failed
+    generated samples), the source then its samples, each captioned with the gates it failed
     (red) or "ok"; returns the workspace-relative path, or None without samples."""
 
     failures = queries.gate_failures(ws)
     scored = queries.scored_sample_ids(ws)
     by_source: dict[int, list[SampleRecord]] = {}
-    for s in ws.samples(kind="inpainted"):
+    for s in (s for s in ws.samples() if s.kind in GENERATED_KINDS):
         if s.source_image_id is not None and (s.source_image_id in by_source or len(by_source) < sources):
             by_source.setdefault(s.source_image_id, []).append(s)
     if not by_source:

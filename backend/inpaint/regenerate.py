@@ -4,7 +4,7 @@ compare it with the stored one, pixel for pixel.
 A sample depends on more than its seed: the rows that shared its model call (a batched
 convolution rounds differently from a single one) and, on a CPU, torch's thread count at each
 model evaluation (the split of every reduction). The inpainting job records both in the
-sample's ``batch`` entry (:mod:`backend.inpaint.draw`); this replays that batch with the same
+sample's ``batch`` entry (:mod:`backend.generate.draw`); this replays that batch with the same
 rows, seeds, settings and thread counts. Samples recorded before that entry existed are drawn
 alone (batch of one), which may differ by a grey level here and there, and the result says so.
 """
@@ -25,11 +25,12 @@ from backend.config.device import pick_device
 from backend.diffusion.checkpoint import load_model, read_config
 from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.registry import latest_checkpoint_id
-from backend.diffusion.samplers.base import Row, sample_batch
+from backend.diffusion.samplers.base import sample_batch
 from backend.errors import BadInputError
-from backend.inpaint.config import WEIGHT_FILES, InpaintConfig, resolve_config
-from backend.inpaint.draw import Source
-from backend.inpaint.pixels import postprocess, to_model_resolution, to_tensor
+from backend.generate.config import WEIGHT_FILES
+from backend.generate.draw import Source
+from backend.generate.pixels import postprocess, to_model_resolution
+from backend.inpaint.config import InpaintConfig, resolve_config
 from backend.workspace import Workspace
 
 
@@ -130,10 +131,7 @@ def regenerate(ws: Workspace, sample_id: int, device: str | None = "cpu") -> Reg
     diffusion = sampler.set_timesteps(DiffusionConfig.from_dict(saved["diffusion"]))
     model, _, _ = load_model(folder, weights=WEIGHT_FILES[cfg.weights], device=dev)
     sources = [_source(ws, int(i), int(mv), size, cfg) for i, mv, _, _ in rows]
-    sample_rows = [
-        Row(to_tensor(s.image, s.mask), torch.from_numpy((s.region == 0).astype(np.float32))[None], int(seed))
-        for s, (_, _, _, seed) in zip(sources, rows)
-    ]
+    sample_rows = [s.row(int(seed)) for s, (_, _, _, seed) in zip(sources, rows)]
     schedule = batch.get("threads") or []
     with _thread_schedule(schedule) as advance:
         x0 = sample_batch(

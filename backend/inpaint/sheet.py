@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 
 from backend.errors import WorkspaceError
+from backend.generate.pixels import to_model_resolution
 from backend.inpaint.config import dilate_region
-from backend.inpaint.pixels import to_model_resolution
 from backend.workspace import Workspace
 
 

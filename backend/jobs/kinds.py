@@ -19,6 +19,7 @@ REGISTRY: dict[str, JobSpec] = {
     "train": JobSpec("backend.diffusion.training:run_train", "backend.diffusion.train_params:TrainParams"),
     "inpaint": JobSpec("backend.inpaint.job:run_inpaint", "backend.inpaint.params:InpaintParams"),
     "style": JobSpec("backend.style.job:run_style", "backend.style.params:StyleParams"),
+    "synthesize": JobSpec("backend.synthesis.generator:run_synthesize", "backend.synthesis.params:SynthesizeParams"),
     "cluster": JobSpec("backend.clustering.job:run_cluster", "backend.clustering.params:ClusterParams"),
     "segment": JobSpec("backend.segmentation.experiments:run_segment", "backend.segmentation.params:SegmentParams"),
     "masks": JobSpec("backend.jobs.queue:run_masks", "backend.jobs.queue:MaskParams"),

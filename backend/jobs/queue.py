@@ -67,6 +67,9 @@ JOB_KINDS: dict[str, JobKind] = {  # one entry per REGISTRY kind, in the order f
         "Inpaint (RePaint)", ("images", "model", "preset", "samples", "dilate", "respacing", "jumps", "device"), ("samples",)
     ),
     "style": JobKind("Style transfer", ("images", "preset", "overrides", "device"), ("samples",)),
+    "synthesize": JobKind(
+        "Mask-guided synthesis", ("images", "model", "preset", "samples", "dilate", "device"), ("samples",), in_form=False
+    ),
     "train": JobKind("Train diffusion model", ("train_target", "preset", "overrides", "device"), ("models",)),
     "masks": JobKind("Mask operation", ("images", "operation"), ("masks",)),
     "cluster": JobKind("Cluster images", ("preset", "overrides", "device"), ("clusters",)),

@@ -23,7 +23,13 @@ from backend.workspace import Workspace
 from backend.workspace.names import check_name
 from backend.workspace.records import sample_paths
 
-SAMPLE_KINDS = {"inpaint": "inpainted", "style": "styled"}  # a bundle's run kind -> its samples' kind
+SAMPLE_KINDS = {
+    "inpaint": "inpainted",
+    "synthesize": "synthesized",
+    "style": "styled",
+}  # a bundle's run kind -> its samples' kind
+# Samples a generator made from a workspace image (style, gates and review take any of these).
+GENERATED_KINDS = tuple(kind for kind in SAMPLE_KINDS.values() if kind != "styled")
 SEEDS = (-(2**63), 2**63 - 1)  # SQLite's integers
 MAX_PARAMS_CHARS = 64 * 1024  # a row's parameters as JSON (a real row's are under 2 KB)
 IDS = ("source_image_id", "mask_version_id", "parent_sample_id", "model_id", "checkpoint_id")
@@ -31,6 +37,7 @@ IDS = ("source_image_id", "mask_version_id", "parent_sample_id", "model_id", "ch
 # import compares with the workspace's (the guard against a bundle of another workspace).
 REQUIRED = {
     "inpainted": (("source_image_id", "mask_version_id"), "source_sha256"),
+    "synthesized": (("source_image_id",), "source_sha256"),  # a background image has no mask version
     "styled": (("source_image_id", "parent_sample_id"), "parent_image"),
 }
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -35,7 +35,7 @@ from PIL import Image
 
 from backend.data.sets import REAL, ImageSet, SetItem, disjoint_halves, resolve_set, sample_index_sets, sample_rows, set_names
 from backend.errors import BadInputError, Cancelled
-from backend.inpaint.pixels import RESIZE_NOTE, to_model_resolution
+from backend.generate.pixels import RESIZE_NOTE, to_model_resolution
 from backend.io.files import atomic_write_bytes, atomic_write_text, encode_png, sha256_bytes, sha256_file
 from backend.io.images import load_rgb
 from backend.metrics.fid import (
@@ -71,7 +71,7 @@ class EvaluateConfig:
     # author's experiments.ipynb load_samples(path, idx)); random: random subsets of subset_size
     sets_by: str = "sample-index"
     subset_size: int | None = None  # random sets only; None: as many images as Real (capped by each set)
-    # model: Real resized as the synthetic samples are (inpaint.pixels.to_model_resolution) before
+    # model: Real resized as the synthetic samples are (generate.pixels.to_model_resolution) before
     # clean-fid; section 3.4 cites clean-fid [21] because resizing alone moves FID, and the
     # author's experiments.ipynb loads Real at 256x256 like its samples. full: the files as they are
     real_resize: str = "model"

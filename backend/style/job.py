@@ -1,6 +1,8 @@
-"""The style stage as a job: pick inpainted samples, style each with its own diffusion model,
-store the results as new ``styled`` samples linked to their parents. The parameters are
-:class:`backend.style.params.StyleParams`.
+"""The style stage as a job: pick generated samples (inpainted, synthesized), style each with
+its own diffusion model, store the results as new ``styled`` samples linked to their parents.
+The parameters are :class:`backend.style.params.StyleParams`. It shares the generation layer's
+steps where they fit a run over samples: unstyled samples only (skip finished), a shard's
+bundle (:func:`backend.generate.run.open_bundle`), gate scores and storage (:class:`SampleRow`).
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from backend.diffusion.model import DiffusionUNet
 from backend.diffusion.registry import resolve_model, stored_model_folder
 from backend.errors import BadWeightsError, Cancelled, DiffGenError, MissingWeightsError
 from backend.gates import GateConfig
+from backend.generate.run import open_bundle
 from backend.inpaint.config import InpaintConfig
 from backend.inpaint.quality import gate_config, score_child
 from backend.io.images import load_rgb
-from backend.jobs.bundles import BundleWriter, bundle_folder, run_identity
+from backend.jobs.bundles import BundleWriter
 from backend.jobs.context import JobContext
 from backend.jobs.params import JobResult
-from backend.jobs.sample_row import SampleRow
+from backend.jobs.sample_row import GENERATED_KINDS, SampleRow
 from backend.jobs.shards import Shard
 from backend.style import networks
 from backend.style.colour import match_colours
@@ -70,18 +73,20 @@ def style_config(preset: dict, params: StyleParams) -> StyleConfig:
 
 
 def unstyled_samples(ws: Workspace) -> list[SampleRecord]:
-    """Inpainted samples without a styled child."""
+    """Generated samples (any generator's) without a styled child."""
     rows = ws.query(
-        "SELECT id FROM samples s WHERE kind = 'inpainted' AND NOT EXISTS "
+        f"SELECT id FROM samples s WHERE kind IN ({', '.join('?' * len(GENERATED_KINDS))}) AND NOT EXISTS "
         "(SELECT 1 FROM samples c WHERE c.parent_sample_id = s.id AND c.kind = 'styled')"
-        " ORDER BY id"
+        " ORDER BY id",
+        GENERATED_KINDS,
     )
     return [ws.sample(r[0]) for r in rows]
 
 
 def styled_set_name(parent_set: str) -> str:
-    """Diff -> Styled-Diff, Full-Diff -> Full-Styled-Diff (the paper's names)."""
-    if parent_set.endswith("Diff"):
+    """Diff -> Styled-Diff, Full-Diff -> Full-Styled-Diff (the paper's names); Mask-Diff ->
+    Styled-Mask-Diff (issue 34's name for styled mask-guided samples)."""
+    if parent_set.endswith("Diff") and not parent_set.startswith("Mask-"):
         return parent_set[: -len("Diff")] + "Styled-Diff"
     return f"Styled-{parent_set}"
 
@@ -282,20 +287,13 @@ def _item_key(sample: SampleRecord) -> str:
 
 
 def _open_bundle(job: StyleJob, shard: Shard, selected: list[SampleRecord]) -> BundleWriter:
-    params = job.params
-    run, digest = run_identity("style", params, params.seed)
-    identity = {"kind": "style", "run": run, "digest": digest, "shard": [shard.index, shard.count]}
-    inpainted = [s for s in selected if s.kind == "inpainted"]
-    return BundleWriter(
-        bundle_folder(job.ws, run, shard, params.bundle),
-        identity,
-        [_item_key(s) for s in selected],
-        {"params": params.to_dict(), "models": job.resolved(inpainted)},
-    )
+    generated = [s for s in selected if s.kind in GENERATED_KINDS]
+    config = {"params": job.params.to_dict(), "models": job.resolved(generated)}
+    return open_bundle(job.ws, "style", job.params, job.params.seed, shard, [_item_key(s) for s in selected], config)
 
 
 def run_style(ws: Workspace, params: StyleParams, ctx: JobContext) -> StyleResult:
-    """Style the chosen inpainted samples; returns ids made, per-sample errors and timing.
+    """Style the chosen generated samples; returns ids made, per-sample errors and timing.
 
     A sample that cannot be read is reported and skipped; a missing or unusable weight file
     stops the run (it would fail for every sample). Cancelling raises Cancelled after
@@ -311,8 +309,10 @@ def run_style(ws: Workspace, params: StyleParams, ctx: JobContext) -> StyleResul
     seconds: list[float] = []
     bundled = resumed = 0
     for k, sample in enumerate(selected):
-        if sample.kind != "inpainted":
-            errors.append(f"sample {sample.id} is {sample.kind!r}, not an inpainted sample: skipped")
+        if sample.kind not in GENERATED_KINDS:
+            errors.append(
+                f"sample {sample.id} is {sample.kind!r}, not a generated sample ({', '.join(GENERATED_KINDS)}): skipped"
+            )
             continue
         if bundle is not None and _item_key(sample) in bundle.done:
             resumed += 1

@@ -45,6 +45,12 @@ class SynthesizeParams(JobParams, ShardedParams):
     bundle: str | None = None
     pinned_models: tuple[str, ...] = ()
 
+    def image_ids(self, ws: Workspace) -> list[int]:
+        return self.selection.require(ws, "synthesis")
+
+    def check(self, ws: Workspace) -> None:
+        self.image_ids(ws)
+
     def queued(self, ws: Workspace) -> SynthesizeParams:
         """The run's seed fixed when it is queued (a stopped run resumes with the same seed)."""
         return replace(self, seed=secrets.randbits(31) if self.seed is None else self.seed)

@@ -7,6 +7,7 @@ empty, inside the endoscope's field of view."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,17 @@ def save_drawn(ws: Workspace, image_id: int, mask: np.ndarray, size: tuple[int, 
     folder = drawn_folder(ws, image_id)
     folder.mkdir(parents=True, exist_ok=True)
     return write_png(folder / f"drawn-{secrets.token_hex(4)}.png", binary)
+
+
+def store_wanted(ws: Workspace, image_id: int, mask: np.ndarray, how: str) -> Path:
+    """Store a (checked, 0/255) wanted mask of ``how`` (bank, file) for ``image_id`` under a name
+    of its content, so that a re-run names the same file (its samples then count as finished)."""
+    folder = drawn_folder(ws, image_id)
+    path = folder / f"{how}-{hashlib.sha256(mask.tobytes() + repr(mask.shape).encode()).hexdigest()[:16]}.png"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        write_png(path, mask)
+    return path
 
 
 def drawn_paths(ws: Workspace, image_id: int) -> list[Path]:

@@ -1,5 +1,6 @@
-"""Drawing samples: seeds, the RePaint calls over an image set in batches, the redraw of a
-sample that fails a quality gate, and the progress a user sees while it runs."""
+"""Drawing samples: seeds, the sampler's calls over a set of sources in batches, the redraw of a
+sample that fails a quality gate, and the progress a user sees while it runs. Every generator
+draws here; what differs is its sources (what is known where)."""
 
 from __future__ import annotations
 
@@ -14,32 +15,59 @@ import torch
 from backend import gates
 from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.samplers.base import Row, sample_rows
-from backend.inpaint.config import InpaintConfig
-from backend.inpaint.pixels import postprocess, to_tensor
+from backend.generate.config import GenerationConfig
+from backend.generate.pixels import postprocess, to_tensor
 from backend.jobs.context import JobContext
 
 
-def sample_seed(run_seed: int, image_id: int, index: int, attempt: int = 0) -> int:
-    """Seed of one sample, from the run seed, image id, sample index and (for a redraw after a
-    failed gate) the attempt only, so that the batch layout never changes a sample; fits
-    SQLite's signed 64-bit integer. Attempt 0 is the seed runs without retries always had."""
-    entropy = [int(run_seed), int(image_id), int(index)] + ([int(attempt)] if attempt else [])
+def sample_seed(run_seed: int, image_id: int, index: int, attempt: int = 0, series: int = 0) -> int:
+    """Seed of one sample, from the run seed, image id, sample index, (for a redraw after a
+    failed gate) the attempt and (for an image with several wanted masks) the series only, so
+    that the batch layout never changes a sample; fits SQLite's signed 64-bit integer. Attempt
+    and series 0 give the seed runs without retries always had."""
+    entropy = [int(run_seed), int(image_id), int(index)] + ([int(attempt)] if attempt or series else [])
+    entropy += [int(series)] if series else []
     state = np.random.SeedSequence(entropy).generate_state(2, np.uint32)
     return int((int(state[0]) << 31) ^ int(state[1])) & (2**63 - 1)
 
 
-@dataclass
+@dataclass(eq=False)  # a source is itself (its arrays do not compare as one truth value)
 class Source:
-    """One image ready for sampling, at the model's resolution."""
+    """One image ready for sampling, at the model's resolution: ``image`` and ``mask`` are what
+    the model is told (the mask is the result's mask outside ``region``), ``region`` is where
+    the image is generated. ``mask_known``: the mask channel is known everywhere (mask-guided
+    synthesis) instead of generated inside the region with the image (inpainting). ``series``
+    tells apart several sources of one image (one per wanted mask); ``samples``: how many to
+    draw of it (None: the run's ``samples``); ``provenance`` is what the generator records of
+    this source in each of its samples."""
 
     image_id: int
     name: str
-    mask_version_id: int
+    mask_version_id: int | None  # None: an image without a mask (a background frame)
     source_size: tuple[int, int]
     source_sha256: str
     image: np.ndarray
     mask: np.ndarray
     region: np.ndarray
+    mask_known: bool = False
+    series: int = 0
+    samples: int | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The source's name in a shard's bundle and in a run's bookkeeping."""
+        return f"image-{self.image_id}" + (f"-{self.series}" if self.series else "")
+
+    def count(self, cfg: GenerationConfig) -> int:
+        return cfg.samples if self.samples is None else self.samples
+
+    def row(self, seed: int) -> Row:
+        """The sampler's row: the 4 channels, and 1 where a value is kept (per value, see
+        :mod:`backend.diffusion.samplers.base`)."""
+        outside = torch.from_numpy((self.region == 0).astype(np.float32))[None]
+        keep = torch.cat([outside.expand(3, -1, -1), torch.ones_like(outside)]) if self.mask_known else outside
+        return Row(to_tensor(self.image, self.mask), keep, seed)
 
 
 class Progress:
@@ -84,7 +112,7 @@ class Draw:
     redraws: tuple[dict[str, Any], ...] = ()
 
     def seed(self, run_seed: int) -> int:
-        return sample_seed(run_seed, self.src.image_id, self.index, self.attempt)
+        return sample_seed(run_seed, self.src.image_id, self.index, self.attempt, self.src.series)
 
 
 def run_lengths(values: list[int]) -> list[list[int]]:
@@ -116,7 +144,7 @@ class Drawn:
 
 
 def draw_samples(
-    cfg: InpaintConfig,
+    cfg: GenerationConfig,
     diffusion_cfg: DiffusionConfig,
     thresholds: gates.GateConfig,
     sources: list[Source],
@@ -126,15 +154,15 @@ def draw_samples(
     prog: Progress,
     ctx: JobContext,
 ) -> Iterator[tuple[Source, list[Drawn]]]:
-    """Sample every image of ``sources`` with one model; yields (image, its samples) once all
-    of an image's samples are drawn. A sample failing one of ``retry_gates`` is drawn again
+    """Sample every source of ``sources`` with one model; yields (source, its samples) once all
+    of a source's samples are drawn. A sample failing one of ``retry_gates`` is drawn again
     with the next attempt's seed, up to ``retries`` times; the last attempt is kept whatever
     its gates say."""
     sampler = cfg.make_sampler()
     diffusion = sampler.set_timesteps(diffusion_cfg)
     evaluations = prog.steps = sampler.evaluations()
-    draws = [Draw(s, k) for s in sources for k in range(cfg.samples)]
-    ready: dict[int, list[Drawn]] = defaultdict(list)
+    draws = [Draw(s, k) for s in sources for k in range(s.count(cfg))]
+    ready: dict[str, list[Drawn]] = defaultdict(list)
     threads: list[int] = []  # torch's thread count at each model evaluation of the batch running
     batches: dict[int, dict[str, Any]] = {}  # row index -> its batch record
 
@@ -155,14 +183,7 @@ def draw_samples(
                 batches[first + i] = {"rows": members, "position": i, "threads": run_lengths(threads)}
             threads.clear()
 
-        rows = [
-            Row(
-                to_tensor(d.src.image, d.src.mask),
-                torch.from_numpy((d.src.region == 0).astype(np.float32))[None],
-                d.seed(run_seed),
-            )
-            for d in draws
-        ]
+        rows = [d.src.row(d.seed(run_seed)) for d in draws]
         for idx, x0 in sample_rows(
             model,
             sampler,
@@ -187,7 +208,7 @@ def draw_samples(
                 prog.total += evaluations
                 batches.pop(idx)
                 continue
-            ready[src.image_id].append(Drawn(d, rows[idx].seed, image, mask, scores, batches.pop(idx)))
-            if len(ready[src.image_id]) == cfg.samples:
-                yield src, sorted(ready.pop(src.image_id), key=lambda r: r.draw.index)
+            ready[src.key].append(Drawn(d, rows[idx].seed, image, mask, scores, batches.pop(idx)))
+            if len(ready[src.key]) == src.count(cfg):
+                yield src, sorted(ready.pop(src.key), key=lambda r: r.draw.index)
         draws = again
