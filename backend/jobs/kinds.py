@@ -24,5 +24,4 @@ REGISTRY: dict[str, JobSpec] = {
     "segment": JobSpec("backend.segmentation.experiments:run_segment", "backend.segmentation.params:SegmentParams"),
     "masks": JobSpec("backend.jobs.queue:run_masks", "backend.jobs.queue:MaskParams"),
     "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams"),
-    "synthesize": JobSpec("backend.synthesis.generator:run_synthesize", "backend.synthesis.params:SynthesizeParams"),
 }

@@ -75,7 +75,6 @@ JOB_KINDS: dict[str, JobKind] = {  # one entry per REGISTRY kind, in the order f
     "cluster": JobKind("Cluster images", ("preset", "overrides", "device"), ("clusters",)),
     "segment": JobKind("Segmentation experiment", ("preset", "overrides", "device"), ()),
     "survey": JobKind("Create a survey", ("survey",), (), in_form=False),
-    "synthesize": JobKind("Mask-guided synthesis", ("images", "model", "preset", "samples", "dilate", "device"), ("samples",)),
 }
 
 PROGRESS_DB_INTERVAL_S = 0.5  # progress rows are written at most this often
