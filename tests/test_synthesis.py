@@ -235,3 +235,64 @@ def test_cli_synthesize_with_a_mask_file(ws, tmp_path, capsys):
     assert s.params["wanted_how"] == "file" and s.seed is not None
     assert main(["synthesize", "-w", str(ws.root), "--images", "1", "--masks", "drawn", "--device", "cpu"]) == 1
     assert "no drawn wanted mask" in capsys.readouterr().err
+
+
+def test_the_adherence_gate_is_scored_with_the_workspaces_judge_and_redraws(ws, monkeypatch):
+    """With a judge, each sample gets the adherence gate (judge IoU against the wanted mask at the
+    sample's size) and a failing one is redrawn; without one, the run says how to get one."""
+    from backend.synthesis import generator as gen
+    from backend.synthesis.judge import Judge, JudgeSettings, judge_config
+
+    save_drawn(ws, 1, _disk(ws, 1), (ws.image(1).width, ws.image(1).height))
+    plain = run_synthesize(ws, _params([1], ["drawn"], samples=1, dilate=2), JobContext())
+    assert any("adherence not scored" in m and "diffgen judge train" in m for m in plain.messages)
+    assert "adherence" not in {g.gate for g in ws.gates(plain.sample_ids["1"][0])}
+
+    class Blind(torch.nn.Module):  # sees no polyp anywhere: IoU 0 against any wanted mask
+        def __init__(self):
+            super().__init__()
+            self.bias = torch.nn.Parameter(torch.tensor(-8.0), requires_grad=False)
+
+        def forward(self, x):
+            return self.bias.expand(x.shape[0], 1, *x.shape[2:])
+
+    judge = Judge(Blind(), judge_config(JudgeSettings(image_size=32)), "blind", ws.root / "judge.safetensors", {})
+    monkeypatch.setattr(gen, "current_judge", lambda ws, device="cpu": judge)
+    retry = ('inpaint.retry_gates=["adherence"]',)
+    run = run_synthesize(ws, _params([1], ["drawn"], more=retry, samples=1, dilate=2, seed=4, retries=1), JobContext())
+    (sid,) = run.sample_ids["1"]
+    scores = {g.gate: g for g in ws.gates(sid)}
+    assert scores["adherence"].value == 0.0 and not scores["adherence"].passed
+    assert run.gate_failures.get("adherence") == 1
+    assert [r["failed"] for r in ws.sample(sid).params["redraws"]] == [["adherence"]]
+
+
+def test_backgrounds_choose_every_background_image_and_nothing_else(ws, tmp_path):
+    from PIL import Image
+
+    from backend.data.importer import import_dataset
+
+    folder = tmp_path / "normal"
+    folder.mkdir()
+    frame = ws.read_image(1).copy()
+    frame[:] = (120, 60, 50)
+    Image.fromarray(frame).save(folder / "normal_0.png")
+    import_dataset(ws, folder, role="background")
+    (bg,) = [r.id for r in ws.images("role = 'background'")]
+    params = SynthesizeParams(backgrounds=True, masks=("bank",))
+    assert params.image_ids(ws) == [bg]
+    with pytest.raises(BadInputError, match="leave out --images"):
+        SynthesizeParams(ImageSelection(images=(1,)), backgrounds=True).image_ids(ws)
+
+
+def test_a_named_drawn_file_is_that_drawn_mask_alone(ws):
+    """The editor queues the shape it saved by its path: that one mask, recorded as drawn (not
+    copied as a file), and not the image's earlier drawn shapes."""
+    size = (ws.image(1).width, ws.image(1).height)
+    save_drawn(ws, 1, _disk(ws, 1), size)
+    second = save_drawn(ws, 1, _disk(ws, 1, centre=(0.3, 0.7)), size)
+    run = run_synthesize(ws, _params([1], [str(second)], samples=1, dilate=2), JobContext())
+    (sid,) = run.sample_ids["1"]
+    p = ws.sample(sid).params
+    assert p["wanted_mask"] == ws.rel(second) and p["wanted_how"] == "drawn"
+    assert sorted(f.name for f in second.parent.iterdir()) == sorted(f.name for f in second.parent.glob("drawn-*.png"))

@@ -17,8 +17,9 @@ def register(sub) -> None:
         help="train the adherence judge: the segmentation model that scores mask-guided samples",
         description="The 'adherence' gate of mask-guided samples (diffgen synthesize) asks a small UNet++, "
         "trained on the training images and their masks, where it sees a polyp, and compares that with the "
-        "wanted mask (IoU). synthesize trains the judge itself when it has none; this command trains it ahead "
-        "(a few CPU-minutes for the demo data). It is stored in the workspace (judge/) and reused until "
+        "wanted mask (IoU). synthesize scores the gate once a judge is trained (without one it says so and "
+        "scores the other gates); this command trains it (a few CPU-minutes for the demo data). It is stored "
+        "in the workspace (judge/) and reused until "
         "the training images or their masks change.",
     )
     p.add_argument("action", choices=["train"])

@@ -43,7 +43,9 @@ def register(sub) -> None:
         "clean-up and gate settings come from the preset's [inpaint] and [gates] sections.",
     )
     add_workspace(p)
-    add_selection_args(p)
+    add_selection_args(p).add_argument(
+        "--backgrounds", action="store_true", help="every unflagged background image (frames without polyps)"
+    )
     p.add_argument(
         "--masks",
         nargs="+",
@@ -80,6 +82,7 @@ def cmd_synthesize(a: argparse.Namespace) -> int:
     shard, device = shard_and_device(a)
     params = SynthesizeParams(
         ImageSelection.from_params(vars(a)),
+        backgrounds=a.backgrounds,
         masks=tuple(a.masks),
         polyps=a.polyps,
         beside_polyps=a.beside_polyps,

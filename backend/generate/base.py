@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol
 
+import numpy as np
+
+from backend.gates import GateConfig, GateScore
 from backend.generate.config import GenerationConfig
 from backend.generate.draw import Source
 from backend.jobs.shards import Shard
@@ -56,4 +59,9 @@ class Generator(Protocol):
 
     def base_set_name(self, target: str | None) -> str:
         """The set name for samples of a model of ``target`` (cluster, full, imported)."""
+        ...
+
+    def more_gates(self, src: Source, image: np.ndarray, thresholds: GateConfig) -> list[GateScore]:
+        """Gates of this generator's own beside the shared ones (``backend.gates.score``), scored
+        on each sample's image as it is made (mask-guided synthesis: adherence)."""
         ...

@@ -5,7 +5,7 @@ draws here; what differs is its sources (what is known where)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +153,7 @@ def draw_samples(
     device: torch.device,
     prog: Progress,
     ctx: JobContext,
+    more_gates: Callable[[Source, np.ndarray, gates.GateConfig], list[gates.GateScore]] | None = None,
 ) -> Iterator[tuple[Source, list[Drawn]]]:
     """Sample every source of ``sources`` with one model; yields (source, its samples) once all
     of a source's samples are drawn. A sample failing one of ``retry_gates`` is drawn again
@@ -202,6 +203,8 @@ def draw_samples(
             d, src = draws[idx], draws[idx].src
             image, mask = postprocess(x0, src.image, src.mask, src.region, cfg)
             scores = gates.score(src.image, src.mask, src.region, image, mask, thresholds)
+            if more_gates is not None:
+                scores += more_gates(src, image, thresholds)
             failed = [g for g in gates.failed(scores) if g in cfg.retry_gates]
             if failed and d.attempt < cfg.retries:
                 again.append(Draw(src, d.index, d.attempt + 1, d.redraws + ({"seed": rows[idx].seed, "failed": failed},)))

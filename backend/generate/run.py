@@ -178,7 +178,9 @@ def _draw(
         plan_started, evaluations_before = time.perf_counter(), prog.done
         model, _, _ = load_model(plan.ref.folder, weights=WEIGHT_FILES[plan.cfg.weights], device=device)
         common = plan.provenance(ws, run_seed, device)
-        for src, drawn in draw_samples(plan.cfg, plan.diffusion, plan.gates, plan.sources, model, run_seed, device, prog, ctx):
+        for src, drawn in draw_samples(
+            plan.cfg, plan.diffusion, plan.gates, plan.sources, model, run_seed, device, prog, ctx, generator.more_gates
+        ):
             rows = _rows(generator, plan, src, drawn, common)
             if bundle is None:
                 with ws.transaction():  # all samples of one source, with their gate scores

@@ -58,7 +58,7 @@ class InpaintConfig:
         check_choice("inpaint.sampler", self.sampler, tuple(SAMPLERS))
         object.__setattr__(self, "retry_gates", tuple(self.retry_gates))  # TOML gives a list
         for gate in self.retry_gates:
-            check_choice("inpaint.retry_gates", gate, gates.SCORED_WHEN_MADE)
+            check_choice("inpaint.retry_gates", gate, gates.SCORED_FOR_SYNTHESIS)  # adherence: mask-guided only
 
     def schedule(self) -> RepaintSchedule:
         """The times the chain visits and its evaluations per sample (no torch: the form's count)."""

@@ -19,7 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
+
 from backend.errors import BadInputError
+from backend.gates import GateConfig, GateScore
 from backend.generate.config import GenerationConfig
 from backend.generate.draw import Source
 from backend.generate.pixels import to_model_resolution
@@ -60,6 +63,9 @@ class InpaintGenerator:
 
     def base_set_name(self, target: str | None) -> str:
         return set_name_for(target)
+
+    def more_gates(self, src: Source, image: np.ndarray, thresholds: GateConfig) -> list[GateScore]:
+        return []
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from backend.config.device import pick_device
 from backend.errors import BadInputError
+from backend.gates import GateConfig, GateScore
 from backend.generate.config import GenerationConfig
 from backend.generate.draw import Source, sample_seed
 from backend.generate.pixels import with_wanted
@@ -29,8 +31,11 @@ from backend.generate.run import GenerationResult, generate
 from backend.inpaint.config import InpaintConfig, resolve_config
 from backend.io.images import load_mask, read_png_fast
 from backend.jobs.context import JobContext
+from backend.synthesis.adherence import score_adherence
+from backend.synthesis.fov import check_in_view
+from backend.synthesis.judge import Judge, current_judge
 from backend.synthesis.params import MASK_SOURCES, SynthesizeParams
-from backend.synthesis.wanted import WantedMask, check_wanted, drawn_paths, store_wanted
+from backend.synthesis.wanted import WantedMask, check_wanted, drawn_folder, drawn_paths, store_wanted
 from backend.workspace import Workspace
 from backend.workspace.names import check_name
 
@@ -64,25 +69,38 @@ def _drawn(ws: Workspace, image_id: int) -> list[StoredWanted]:
             f"image {rec.name} (id {image_id}) has no drawn wanted mask: draw one with the mask editor's "
             "Place polyp tool, or pass --masks bank or --masks FILE.png"
         )
+    image = ws.read_image(rec)
     return [
-        StoredWanted(
-            check_wanted(read_png_fast(p, grey=True), (rec.width, rec.height), f"{p.name} of image {rec.name}"),
-            ws.rel(p),
-            "drawn",
-        )
-        for p in paths
+        _in_view(StoredWanted(_checked(p, rec.width, rec.height, rec.name), ws.rel(p), "drawn"), image, p.name) for p in paths
     ]
+
+
+def _checked(path: Path, width: int, height: int, name: str) -> np.ndarray:
+    return check_wanted(read_png_fast(path, grey=True), (width, height), f"{path.name} of image {name}")
+
+
+def _in_view(wanted: StoredWanted, image: np.ndarray, what: str) -> StoredWanted:
+    """``wanted``, once its polyp is seen to lie on the tissue of ``image`` (not the black border)."""
+    check_in_view(wanted.mask, image, what)
+    return wanted
 
 
 def _from_file(ws: Workspace, image_id: int, file: Path) -> StoredWanted:
     rec = ws.image(image_id)
     if not file.is_file():
         raise BadInputError(f"mask file {file}: not found; pass a PNG of the image's size (white: polyp, black: background)")
+    if file.resolve().parent == drawn_folder(ws, image_id).resolve() and file.name.startswith("drawn-"):
+        return _in_view(  # one drawn mask of the image, named (the editor's Place polyp queues the shape it saved)
+            StoredWanted(_checked(file, rec.width, rec.height, rec.name), ws.rel(file.resolve()), "drawn"),
+            ws.read_image(rec),
+            file.name,
+        )
     mask, notes = load_mask(file)
     grey = [n for n in notes if "not binary" in n or "below the threshold" in n]
     if grey:
         raise BadInputError(f"mask file {file}: {grey[0]}; save it with black (0) and white (255) pixels only")
     binary = check_wanted(mask, (rec.width, rec.height), f"mask file {file} for image {rec.name}")
+    check_in_view(binary, ws.read_image(rec), f"mask file {file} for image {rec.name}")
     return StoredWanted(binary, ws.rel(store_wanted(ws, image_id, binary, "file")), "file", {"file": str(file.resolve())})
 
 
@@ -112,6 +130,8 @@ class SynthesisGenerator:
     params: SynthesizeParams
     wanted: dict[int, list[StoredWanted]]
     run_seed: int
+    judge: Judge | None = None  # scores the adherence gate; None: not scored (no judge, or a shard's bundle)
+    small_wanted: dict[str, np.ndarray] = field(default_factory=dict)  # source key -> its wanted mask at the model's size
     kind: ClassVar[str] = "synthesize"
     sample_kind: ClassVar[str] = "synthesized"
 
@@ -140,7 +160,14 @@ class SynthesisGenerator:
                     mask_known=True, series=series, samples=1 if bank else None, provenance=provenance,
                 )
             )  # fmt: skip
+            self.small_wanted[out[-1].key] = small_wanted
         return out
+
+    def more_gates(self, src: Source, image: np.ndarray, thresholds: GateConfig) -> list[GateScore]:
+        """Adherence: the judge's polyp against the wanted mask (when the workspace has a judge)."""
+        if self.judge is None:
+            return []
+        return [score_adherence(self.judge, image, self.small_wanted[src.key], thresholds)]
 
     def _bank(self, ws: Workspace, image_id: int, count: int) -> list[StoredWanted]:
         from backend.synthesis.bank import bank_masks  # the training role's masks, transformed and placed
@@ -173,6 +200,13 @@ def run_synthesize(ws: Workspace, params: SynthesizeParams, ctx: JobContext) -> 
     if params.seed is None:  # the bank draws its masks from the run seed: fixed before planning
         params = dataclasses.replace(params, seed=secrets.randbits(31))
     assert params.seed is not None
-    generator = SynthesisGenerator(params, wanted_masks(ws, params, params.image_ids(ws)), params.seed)
-    result: SynthesizeResult = SynthesizeResult.of(generate(ws, generator, params, ctx), "mask-guided sample")
+    judge = None if params.shard else current_judge(ws, device=str(pick_device(params.device)))
+    generator = SynthesisGenerator(params, wanted_masks(ws, params, params.image_ids(ws)), params.seed, judge)
+    run = generate(ws, generator, params, ctx)
+    if judge is None and not params.shard:
+        run.messages.append(
+            "adherence not scored: no judge of these training images yet; train one with 'diffgen judge train' "
+            "(then 'diffgen synthesize' scores each sample's polyp against its wanted mask)"
+        )
+    result: SynthesizeResult = SynthesizeResult.of(run, "mask-guided sample")
     return result

@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from backend.config.fields import setting
+from backend.errors import BadInputError
 from backend.jobs.params import JobParams
 from backend.jobs.shards import ShardedParams
-from backend.workspace.selection import ImageSelection
+from backend.workspace.selection import ImageSelection, background_images
 
 if TYPE_CHECKING:
     from backend.workspace import Workspace
@@ -46,7 +47,18 @@ class SynthesizeParams(JobParams, ShardedParams):
     pinned_models: tuple[str, ...] = ()
 
     def image_ids(self, ws: Workspace) -> list[int]:
-        return self.selection.require(ws, "synthesis")
+        """The chosen images (training or background ones by id), or every unflagged background image."""
+        if self.backgrounds:
+            if self.selection != ImageSelection():
+                raise BadInputError("--backgrounds chooses the images itself: leave out --images, --cluster and --all")
+            ids = [r.id for r in background_images(ws)]
+            if not ids:
+                raise BadInputError(
+                    "no background images to synthesise onto: import frames without polyps with "
+                    "'diffgen import DIR --role background'"
+                )
+            return ids
+        return self.selection.require(ws, "synthesis", allow_background=True)
 
     def check(self, ws: Workspace) -> None:
         self.image_ids(ws)

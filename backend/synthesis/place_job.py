@@ -37,11 +37,10 @@ def place_request(ws: Workspace, image_id: int, shape: DrawnShape | None, sample
     rec = ws.image(image_id)
     size = (rec.width, rec.height)
     mask = placed_mask(shape, size)
-    params = SynthesizeParams(
-        selection=ImageSelection(images=(int(image_id),)),
-        masks=("drawn",),
-        samples=min(max(int(samples), 1), MAX_PLACED_SAMPLES),
+    selection = ImageSelection(images=(int(image_id),))
+    selection.require(ws, "Place polyp", allow_background=True)
+    wanted = save_drawn(ws, image_id, mask, size)  # checked (empty, size, field of view) before it is written
+    params = SynthesizeParams(  # this shape only: an earlier shape of the image is not drawn again
+        selection=selection, masks=(str(wanted),), samples=min(max(int(samples), 1), MAX_PLACED_SAMPLES)
     )
-    params.selection.require(ws, "Place polyp")
-    params.check(ws)
-    return PlaceRequest(params, save_drawn(ws, image_id, mask, size))
+    return PlaceRequest(params, wanted)

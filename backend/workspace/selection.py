@@ -185,9 +185,11 @@ def ids_argument(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def add_selection_args(parser, what: str = "image") -> None:
-    """``--images IDS | --cluster K | --all``, one required choice (the CLI's one helper)."""
+def add_selection_args(parser, what: str = "image") -> Any:
+    """``--images IDS | --cluster K | --all``, one required choice (the CLI's one helper); returns
+    the group, for a command with one more way to choose (``synthesize --backgrounds``)."""
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--images", type=ids_argument, metavar="IDS", help=f"comma-separated {what} ids")
     which.add_argument("--cluster", type=int, metavar="K", help="every unflagged training image of cluster K")
     which.add_argument("--all", action="store_true", help="every unflagged training image (test images are held out)")
+    return which

@@ -28,10 +28,11 @@ POLYP = np.array([200, 90, 80], np.float32)
 
 
 def run_fake_synthesize(ws, params: SynthesizeParams, ctx) -> JobResult:
-    """Stand-in samples for every drawn wanted mask of the selected images."""
-    assert params.masks == ("drawn",), params.masks
+    """Stand-in samples for the one drawn wanted mask the editor queued (its file, by path)."""
+    (queued,) = params.masks
     ids = params.selection.require(ws, "synthesize")
-    wanted = [(i, p) for i in ids for p in drawn_paths(ws, i)]
+    wanted = [(i, p) for i in ids for p in drawn_paths(ws, i) if p == Path(queued)]
+    assert wanted, (queued, ids)
     total, done = len(wanted) * (params.samples or 1), 0
     for image_id, path in wanted:
         rgb, mask = ws.read_image(image_id), read_png_fast(path, grey=True)

@@ -143,7 +143,7 @@ def test_queue_stores_the_wanted_mask_and_queues_synthesize(state, qtbot, demo_w
     np.testing.assert_array_equal(read_png_fast(path, grey=True), expected)
     (job,) = q.store.list()
     assert job.kind == "synthesize" and job.status == "queued"
-    assert job.params["masks"] == ["drawn"] and job.params["images"] == [image_id] and job.params["samples"] == 3
+    assert job.params["masks"] == [str(path)] and job.params["images"] == [image_id] and job.params["samples"] == 3
     assert f"Queued job {job.id}: 3 samples" in ed.place.message.text()
     assert [mv.id for mv in demo_ws.mask_versions(image_id)] == history  # a request, not a new mask version
     assert not ed.session.dirty
