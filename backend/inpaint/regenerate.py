@@ -25,6 +25,7 @@ from backend.config.device import pick_device
 from backend.diffusion.checkpoint import load_model, read_config
 from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.registry import latest_checkpoint_id
+from backend.diffusion.samplers import SETTINGS
 from backend.diffusion.samplers.base import Row, sample_batch
 from backend.errors import BadInputError
 from backend.inpaint.config import WEIGHT_FILES, InpaintConfig, resolve_config
@@ -71,6 +72,8 @@ def _config(record: dict[str, Any]) -> InpaintConfig:
         "weights": record.get("weights", "ema"),
     }
     recorded.update({k: post[k] for k in ("min_island", "fill_holes", "opening_kernel") if k in post})
+    sampler = record.get("sampler", "repaint")  # samples from before the fast samplers: RePaint
+    recorded.update({"sampler": sampler, **{k: record[k] for k in SETTINGS.get(sampler, ()) if k in record}})
     return dataclasses.replace(resolve_config({}, record.get("preset") or "paper"), **recorded)
 
 

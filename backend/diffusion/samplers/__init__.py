@@ -19,6 +19,16 @@ if TYPE_CHECKING:
 
 SAMPLERS: dict[str, str] = {  # name -> "module:factory"; the factory takes the settings as keywords
     "repaint": "backend.diffusion.samplers.repaint:RePaintSampler",
+    "ddim-repaint": "backend.diffusion.samplers.ddim:DDIMRePaintSampler",
+    "ddnm": "backend.diffusion.samplers.ddnm:DDNMSampler",
+    "diffpir": "backend.diffusion.samplers.diffpir:DiffPIRSampler",
+}
+_SCHEDULE = ("respacing", "jump_length", "jump_n_sample", "clip_denoised")
+SETTINGS: dict[str, tuple[str, ...]] = {  # name -> the inpaint settings (InpaintConfig fields) it takes
+    "repaint": _SCHEDULE,
+    "ddim-repaint": (*_SCHEDULE, "eta"),
+    "ddnm": (*_SCHEDULE, "eta"),
+    "diffpir": (*_SCHEDULE, "eta", "zeta", "hqs_lambda"),
 }
 
 
