@@ -174,12 +174,67 @@ def test_each_sampler_counts_its_model_calls_and_keeps_the_known_values(tiny_une
 
 
 def test_inpaint_config_passes_each_sampler_its_own_settings():
-    cfg = InpaintConfig(sampler="diffpir", respacing=30, jump_length=4, jump_n_sample=2, eta=0.2, zeta=0.5, hqs_lambda=3.0)
+    cfg = InpaintConfig(
+        sampler="diffpir", respacing=30, jump_length=4, jump_n_sample=2, diffpir_eta=0.2, diffpir_zeta=0.5, diffpir_lambda=3.0
+    )
     s = cfg.make_sampler()
     assert isinstance(s, DiffPIRSampler) and (s.respacing, s.eta, s.zeta, s.hqs_lambda) == (30, 0.2, 0.5, 3.0)
     assert s.evaluations() == cfg.schedule().evaluations()
-    assert DDNMSampler().eta == 0.85 and InpaintConfig(sampler="ddnm").make_sampler().eta == 0.85  # empty: own default
-    settings = InpaintConfig(sampler="ddim-repaint", eta=0.4).make_sampler().settings()
+    assert InpaintConfig(sampler="ddnm", ddim_eta=0.3).make_sampler().eta == 0.85  # only its own settings
+    settings = InpaintConfig(sampler="ddim-repaint", ddim_eta=0.4).make_sampler().settings()
     assert settings["sampler"] == "ddim-repaint" and settings["eta"] == 0.4
     assert settings["evaluations"] == InpaintConfig().schedule().evaluations()
     assert set(SETTINGS) == set(SAMPLERS)
+
+
+# -- choosing a sampler: presets, --set, the CLI -------------------------------------------------
+def test_a_preset_override_chooses_the_sampler_and_bad_settings_are_refused_by_name():
+    from backend.config.presets import apply_overrides, load_preset
+    from backend.errors import BadInputError, DiffGenError
+    from backend.inpaint.config import resolve_config
+
+    cfg = resolve_config({}, "demo", ("inpaint.sampler=ddnm", "inpaint.ddnm_eta=0.5"))
+    assert isinstance(cfg.make_sampler(), DDNMSampler) and cfg.make_sampler().eta == 0.5
+    assert isinstance(resolve_config({"sampler": "diffpir"}, "demo").make_sampler(), DiffPIRSampler)  # the job's value wins
+    with pytest.raises(BadInputError, match=r"inpaint\.ddim_eta.*1\.5"):
+        apply_overrides(load_preset("demo"), ["inpaint.ddim_eta=1.5"])
+    with pytest.raises(DiffGenError, match="inpaint.sampler"):
+        resolve_config({}, "demo", ("inpaint.sampler=ddpm",))
+
+
+def test_the_fast_preset_runs_a_fast_sampler_in_fewer_evaluations_than_paper_fast():
+    from backend.inpaint.config import resolve_config
+
+    fast, paper_fast = resolve_config({}, "fast"), resolve_config({}, "paper-fast")
+    assert fast.sampler != "repaint"
+    assert fast.schedule().evaluations() <= 50 < paper_fast.schedule().evaluations()
+
+
+def test_the_cli_takes_a_sampler_on_inpaint_and_demo(capsys):
+    from diffgen_gui.launcher import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["inpaint", "-w", "WS", "--all", "--sampler", "ddnm"]).sampler == "ddnm"
+    assert parser.parse_args(["demo", "--sampler", "diffpir"]).sampler == "diffpir"
+    assert parser.parse_args(["demo"]).sampler is None  # the preset's (RePaint)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["demo", "--sampler", "fast"])  # a preset, not a sampler
+    assert "invalid choice: 'fast'" in capsys.readouterr().err
+
+
+def test_the_demo_passes_its_sampler_to_both_inpainting_stages(monkeypatch, tmp_path):
+    import backend.inpaint.job as job
+    from backend.demo import stages
+    from backend.demo.plan import DemoContext
+
+    seen = []
+
+    class Done:
+        def to_dict(self):
+            return {}
+
+    monkeypatch.setattr(job, "run_inpaint", lambda ws, params, ctx: seen.append(params) or Done())
+    ctx = DemoContext(ws=None, sampler="ddnm")  # the stages only hand the workspace on
+    stages.stage_inpaint_cluster(ctx)
+    stages.stage_inpaint_full(ctx)
+    assert [p.sampler for p in seen] == ["ddnm", "ddnm"] and [p.model for p in seen] == ["cluster", "full"]

@@ -40,10 +40,11 @@ class InpaintConfig:
     jump_n_sample: int = setting(5, 1, 1000)  # Table A.2
     clip_denoised: bool = True  # clip each step's x0 prediction to [-1, 1] (RePaint confs, guided-diffusion
     # image_sample.py); the author's p_sample_loop passes clip_denoised=False
-    eta: float | None = setting(None, 0.0, 1.0)  # ddim-repaint, ddnm, diffpir: the DDIM noise share; empty: the
-    # sampler's own default (ddim-repaint 0, ddnm 0.85 as DDNM's configs, diffpir 0 as DiffPIR's)
-    zeta: float = setting(1.0, 0.0, 1.0)  # diffpir: share of fresh noise in each step (DiffPIR's inpainting: 1)
-    hqs_lambda: float = setting(1.0, 1e-6, 1e6)  # diffpir: the data term's weight lambda (DiffPIR's inpainting: 1)
+    ddim_eta: float = setting(0.0, 0.0, 1.0)  # ddim-repaint: DDIM's eta (0: deterministic steps, 1: ancestral variance)
+    ddnm_eta: float = setting(0.85, 0.0, 1.0)  # ddnm: share of fresh noise in each step (DDNM's configs: 0.85)
+    diffpir_eta: float = setting(0.0, 0.0, 1.0)  # diffpir: DDIM's eta inside the step (DiffPIR's inpainting: 0)
+    diffpir_zeta: float = setting(1.0, 0.0, 1.0)  # diffpir: share of fresh noise in each step (DiffPIR's inpainting: 1)
+    diffpir_lambda: float = setting(1.0, 1e-6, 1e6)  # diffpir: the data term's weight lambda (DiffPIR's inpainting: 1)
     channels_last: bool = True  # run the UNet in NHWC layout: 1.23x evaluations/s on a 2-core CPU (demo UNet);
     # samples equal up to float rounding
     mask_cleanup: str = "islands"  # islands: threshold, drop blobs < min_island, fill holes (ours);
@@ -74,9 +75,8 @@ class InpaintConfig:
         return RepaintSchedule(self.respacing, self.jump_length, self.jump_n_sample)
 
     def make_sampler(self) -> Sampler:
-        """The sampler with the settings it takes (an empty one keeps the sampler's default)."""
-        given = {k: getattr(self, k) for k in SETTINGS[self.sampler]}
-        return make_sampler(self.sampler, **{k: v for k, v in given.items() if v is not None})
+        """The sampler with the settings it takes (``SETTINGS``: ddnm_eta is DDNM's eta)."""
+        return make_sampler(self.sampler, **{kw: getattr(self, f) for f, kw in SETTINGS[self.sampler].items()})
 
     def region(self, mask: np.ndarray) -> np.ndarray:
         """The dilated mask: the region that is regenerated."""

@@ -73,7 +73,8 @@ def _config(record: dict[str, Any]) -> InpaintConfig:
     }
     recorded.update({k: post[k] for k in ("min_island", "fill_holes", "opening_kernel") if k in post})
     sampler = record.get("sampler", "repaint")  # samples from before the fast samplers: RePaint
-    recorded.update({"sampler": sampler, **{k: record[k] for k in SETTINGS.get(sampler, ()) if k in record}})
+    own = SETTINGS.get(sampler, {})  # an unknown name is refused by InpaintConfig
+    recorded.update({"sampler": sampler, **{f: record[kw] for f, kw in own.items() if kw in record}})
     return dataclasses.replace(resolve_config({}, record.get("preset") or "paper"), **recorded)
 
 

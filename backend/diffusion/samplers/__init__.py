@@ -23,12 +23,12 @@ SAMPLERS: dict[str, str] = {  # name -> "module:factory"; the factory takes the 
     "ddnm": "backend.diffusion.samplers.ddnm:DDNMSampler",
     "diffpir": "backend.diffusion.samplers.diffpir:DiffPIRSampler",
 }
-_SCHEDULE = ("respacing", "jump_length", "jump_n_sample", "clip_denoised")
-SETTINGS: dict[str, tuple[str, ...]] = {  # name -> the inpaint settings (InpaintConfig fields) it takes
+_SCHEDULE = {k: k for k in ("respacing", "jump_length", "jump_n_sample", "clip_denoised")}
+SETTINGS: dict[str, dict[str, str]] = {  # name -> {inpaint setting (InpaintConfig field): the sampler's keyword}
     "repaint": _SCHEDULE,
-    "ddim-repaint": (*_SCHEDULE, "eta"),
-    "ddnm": (*_SCHEDULE, "eta"),
-    "diffpir": (*_SCHEDULE, "eta", "zeta", "hqs_lambda"),
+    "ddim-repaint": {**_SCHEDULE, "ddim_eta": "eta"},
+    "ddnm": {**_SCHEDULE, "ddnm_eta": "eta"},
+    "diffpir": {**_SCHEDULE, "diffpir_eta": "eta", "diffpir_zeta": "zeta", "diffpir_lambda": "hqs_lambda"},
 }
 
 
