@@ -17,6 +17,7 @@ from backend.diffusion.samplers.ddim import DDIMRePaintSampler
 from backend.diffusion.samplers.ddnm import DDNMSampler
 from backend.diffusion.samplers.diffpir import DiffPIRSampler
 from backend.inpaint.config import InpaintConfig
+from tests.test_inpainting import ws  # noqa: F401 - the workspace fixture (a tiny model)
 
 C, H = 4, 8
 
@@ -233,8 +234,20 @@ def test_the_demo_passes_its_sampler_to_both_inpainting_stages(monkeypatch, tmp_
         def to_dict(self):
             return {}
 
-    monkeypatch.setattr(job, "run_inpaint", lambda ws, params, ctx: seen.append(params) or Done())
+    monkeypatch.setattr(job, "run_inpaint", lambda _ws, params, ctx: seen.append(params) or Done())
     ctx = DemoContext(ws=None, sampler="ddnm")  # the stages only hand the workspace on
     stages.stage_inpaint_cluster(ctx)
     stages.stage_inpaint_full(ctx)
     assert [p.sampler for p in seen] == ["ddnm", "ddnm"] and [p.model for p in seen] == ["cluster", "full"]
+
+
+def test_a_fast_sampler_run_records_its_sampler_and_regenerates_pixel_for_pixel(ws):  # noqa: F811
+    from backend.inpaint.regenerate import regenerate
+    from tests.test_inpainting import FAST, _run
+
+    _run(ws, {**FAST, "sampler": "diffpir", "images": [1], "samples": 1, "overrides": ["inpaint.diffpir_zeta=0.5"]})
+    sample = ws.samples(kind="inpainted")[0]
+    p = sample.params
+    assert (p["sampler"], p["zeta"], p["eta"], p["hqs_lambda"], p["evaluations"]) == ("diffpir", 0.5, 0.0, 1.0, 15)
+    result = regenerate(ws, sample.id)  # the recorded sampler and settings, not the preset's RePaint
+    assert result.identical, result.summary
