@@ -251,3 +251,13 @@ def test_a_fast_sampler_run_records_its_sampler_and_regenerates_pixel_for_pixel(
     assert (p["sampler"], p["zeta"], p["eta"], p["hqs_lambda"], p["evaluations"]) == ("diffpir", 0.5, 0.0, 1.0, 15)
     result = regenerate(ws, sample.id)  # the recorded sampler and settings, not the preset's RePaint
     assert result.identical, result.summary
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_the_estimate_counts_what_each_sampler_runs(name):
+    """The job's estimate (InpaintConfig.schedule, torch-free) is each sampler's own count and times."""
+    cfg = InpaintConfig(sampler=name, respacing=30, jump_length=4, jump_n_sample=3)
+    sampler = cfg.make_sampler()
+    assert (
+        cfg.schedule().times() == sampler.times() and cfg.schedule().evaluations() == sampler.evaluations() == 30 + 7 * 2 * 4
+    )  # jump points 0, 4, ..., 24
