@@ -27,7 +27,7 @@ def test_every_benchmark_runs_in_smoke_mode(tmp_path):
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     names = benchmark_modules()
-    assert {"gpu_paper", "gui", "import_speed", "repaint", "style", "threads", "train_step"} <= set(names)
+    assert {"gpu_paper", "gui", "import_speed", "repaint", "samplers", "style", "threads", "train_step"} <= set(names)
     for name in names:
         assert any(line.startswith(f"[{name}] ") for line in out.stdout.splitlines()), (
             f"benchmarks.{name} printed no figure line:\n{out.stdout[-3000:]}"

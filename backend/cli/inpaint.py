@@ -7,6 +7,7 @@ import json
 
 from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, shard_and_device, tqdm_progress
 from backend.config.fields import arg_type
+from backend.diffusion.samplers import SAMPLERS
 from backend.inpaint.params import InpaintParams
 from backend.jobs.context import JobContext
 from backend.words import counted
@@ -50,6 +51,12 @@ def register(sub) -> None:
         choices=["ema", "raw"],
         help="EMA or raw weights (default: the preset's inpaint.weights, paper ema, diffuse-gen raw; "
         "raw also suits runs too short for the average to settle)",
+    )
+    p.add_argument(
+        "--sampler",
+        choices=list(SAMPLERS),
+        help="the reverse chain: repaint (paper), or a fast one at 25-100 evaluations: ddim-repaint, ddnm (DDNM+), "
+        "diffpir (default: the preset's inpaint.sampler; its settings inpaint.eta/zeta/hqs_lambda come from the preset)",
     )
     p.add_argument("--respacing", type=_bounded("respacing"), metavar="T", help="reverse-process steps (paper: 200)")
     p.add_argument("--jump-length", type=_bounded("jump_length"), help="RePaint jump length (paper: 10)")
@@ -102,6 +109,7 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
         preset=a.preset,
         samples=a.samples,
         dilate=a.dilate,
+        sampler=a.sampler,
         respacing=a.respacing,
         jump_length=a.jump_length,
         jump_n_sample=a.jump_n_sample,

@@ -50,6 +50,7 @@ class DemoContext:
     size: int = 128
     device: str = "auto"
     from_scratch: bool = False  # train the full-set model from scratch, not from the shipped base
+    sampler: str | None = None  # the inpainting stages' sampler (backend.diffusion.samplers); None: the preset's
     plan: DemoPlan = DemoPlan()
     weights: dict[str, str] = field(default_factory=dict)  # name -> file used
     progress: Progress | None = None

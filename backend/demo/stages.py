@@ -154,6 +154,7 @@ def _inpaint(ctx: DemoContext, model: str) -> dict:
         # full-set one, and the same seeds would give the two sets near-copies of each sample.
         seed=ctx.seed + (model == "full"),
         device=ctx.device,
+        sampler=ctx.sampler,
         sheet=True,
     )
     return run_inpaint(ctx.ws, params, _job(ctx, f"inpaint ({model} models)")).to_dict()

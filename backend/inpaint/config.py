@@ -11,7 +11,7 @@ import numpy as np
 from backend import gates
 from backend.config.fields import setting
 from backend.config.presets import apply_overrides, check_choice, from_section, load_preset
-from backend.diffusion.samplers import SAMPLERS, make_sampler
+from backend.diffusion.samplers import SAMPLERS, SETTINGS, make_sampler
 from backend.generate.config import WEIGHT_FILES
 from backend.masks import ops as masks
 
@@ -33,12 +33,18 @@ class InpaintConfig:
     dilate_shape: str = "disk"  # disk: Euclidean disk of radius `dilate` (our reading of the paper);
     # ellipse_kernel: cv2 MORPH_ELLIPSE (dilate, dilate), ~dilate/2 per side
     # (diffuse-gen optimization/image_editor.py)
-    sampler: str = "repaint"  # the reverse chain (backend/diffusion/samplers): repaint (paper)
+    sampler: str = "repaint"  # the reverse chain (backend/diffusion/samplers): repaint (paper) | ddim-repaint | ddnm |
+    # diffpir; every sampler runs the schedule below (respacing, then jumps / DDNM's time travel)
     respacing: int = setting(200, 1, 100_000, unit="steps")  # steps of the respaced reverse process (paper: 200)
     jump_length: int = setting(10, 1, 100_000, unit="steps")  # Table A.2
     jump_n_sample: int = setting(5, 1, 1000)  # Table A.2
     clip_denoised: bool = True  # clip each step's x0 prediction to [-1, 1] (RePaint confs, guided-diffusion
     # image_sample.py); the author's p_sample_loop passes clip_denoised=False
+    ddim_eta: float = setting(0.0, 0.0, 1.0)  # ddim-repaint: DDIM's eta (0: deterministic steps, 1: ancestral variance)
+    ddnm_eta: float = setting(0.85, 0.0, 1.0)  # ddnm: share of fresh noise in each step (DDNM's configs: 0.85)
+    diffpir_eta: float = setting(0.0, 0.0, 1.0)  # diffpir: DDIM's eta inside the step (DiffPIR's inpainting: 0)
+    diffpir_zeta: float = setting(1.0, 0.0, 1.0)  # diffpir: share of fresh noise in each step (DiffPIR's inpainting: 1)
+    diffpir_lambda: float = setting(1.0, 1e-6, 1e6)  # diffpir: the data term's weight lambda (DiffPIR's inpainting: 1)
     channels_last: bool = True  # run the UNet in NHWC layout: 1.23x evaluations/s on a 2-core CPU (demo UNet);
     # samples equal up to float rounding
     mask_cleanup: str = "islands"  # islands: threshold, drop blobs < min_island, fill holes (ours);
@@ -61,19 +67,16 @@ class InpaintConfig:
             check_choice("inpaint.retry_gates", gate, gates.SCORED_FOR_SYNTHESIS)  # adherence: mask-guided only
 
     def schedule(self) -> RepaintSchedule:
-        """The times the chain visits and its evaluations per sample (no torch: the form's count)."""
+        """The times the chain visits and its evaluations per sample (no torch: the form's count).
+        Every sampler runs this schedule (``backend.diffusion.samplers.chain``), so it counts
+        the evaluations of whichever ``sampler`` is chosen."""
         from backend.diffusion.samplers.schedule import RepaintSchedule
 
         return RepaintSchedule(self.respacing, self.jump_length, self.jump_n_sample)
 
     def make_sampler(self) -> Sampler:
-        return make_sampler(
-            self.sampler,
-            respacing=self.respacing,
-            jump_length=self.jump_length,
-            jump_n_sample=self.jump_n_sample,
-            clip_denoised=self.clip_denoised,
-        )
+        """The sampler with the settings it takes (``SETTINGS``: ddnm_eta is DDNM's eta)."""
+        return make_sampler(self.sampler, **{kw: getattr(self, f) for f, kw in SETTINGS[self.sampler].items()})
 
     def region(self, mask: np.ndarray) -> np.ndarray:
         """The dilated mask: the region that is regenerated."""

@@ -26,6 +26,7 @@ class InpaintParams(JobParams, ShardedParams):
     overrides: tuple[str, ...] = ()
     samples: int | None = None  # per image
     dilate: int | None = None  # px at the model's resolution
+    sampler: str | None = None  # repaint | ddim-repaint | ddnm | diffpir (backend.diffusion.samplers.SAMPLERS)
     respacing: int | None = None
     jump_length: int | None = None
     jump_n_sample: int | None = None

@@ -25,6 +25,7 @@ from backend.config.device import pick_device
 from backend.diffusion.checkpoint import load_model, read_config
 from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.registry import latest_checkpoint_id
+from backend.diffusion.samplers import SETTINGS
 from backend.diffusion.samplers.base import sample_batch
 from backend.errors import BadInputError
 from backend.generate.config import WEIGHT_FILES
@@ -72,6 +73,9 @@ def _config(record: dict[str, Any]) -> InpaintConfig:
         "weights": record.get("weights", "ema"),
     }
     recorded.update({k: post[k] for k in ("min_island", "fill_holes", "opening_kernel") if k in post})
+    sampler = record.get("sampler", "repaint")  # samples from before the fast samplers: RePaint
+    own = SETTINGS.get(sampler, {})  # an unknown name is refused by InpaintConfig
+    recorded.update({"sampler": sampler, **{f: record[kw] for f, kw in own.items() if kw in record}})
     return dataclasses.replace(resolve_config({}, record.get("preset") or "paper"), **recorded)
 
 

@@ -19,6 +19,16 @@ if TYPE_CHECKING:
 
 SAMPLERS: dict[str, str] = {  # name -> "module:factory"; the factory takes the settings as keywords
     "repaint": "backend.diffusion.samplers.repaint:RePaintSampler",
+    "ddim-repaint": "backend.diffusion.samplers.ddim:DDIMRePaintSampler",
+    "ddnm": "backend.diffusion.samplers.ddnm:DDNMSampler",
+    "diffpir": "backend.diffusion.samplers.diffpir:DiffPIRSampler",
+}
+_SCHEDULE = {k: k for k in ("respacing", "jump_length", "jump_n_sample", "clip_denoised")}
+SETTINGS: dict[str, dict[str, str]] = {  # name -> {inpaint setting (InpaintConfig field): the sampler's keyword}
+    "repaint": _SCHEDULE,
+    "ddim-repaint": {**_SCHEDULE, "ddim_eta": "eta"},
+    "ddnm": {**_SCHEDULE, "ddnm_eta": "eta"},
+    "diffpir": {**_SCHEDULE, "diffpir_eta": "eta", "diffpir_zeta": "zeta", "diffpir_lambda": "hqs_lambda"},
 }
 
 

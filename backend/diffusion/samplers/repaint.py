@@ -10,59 +10,25 @@ jump_length 10, jump_n_sample 5).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
-from backend.diffusion.config import DiffusionConfig
-from backend.diffusion.gaussian import GaussianDiffusion, create_diffusion
 from backend.diffusion.samplers.base import Known, Model, Noise
-from backend.diffusion.samplers.schedule import RepaintSchedule
+from backend.diffusion.samplers.chain import ChainSampler
 
 
 @dataclass
-class RePaintSampler:
+class RePaintSampler(ChainSampler):
     """RePaint over ``respacing`` steps with its jumps; ``clip_denoised`` clips each step's x0
     prediction to [-1, 1] before the posterior mean (RePaint's confs; the final sample is clamped
     either way)."""
 
     name: ClassVar[str] = "repaint"
-    respacing: int = 200
-    jump_length: int = 10
-    jump_n_sample: int = 5
-    clip_denoised: bool = True
-    diffusion: GaussianDiffusion | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def schedule(self) -> RepaintSchedule:
-        return RepaintSchedule(self.respacing, self.jump_length, self.jump_n_sample)
-
-    def set_timesteps(self, diffusion: DiffusionConfig) -> GaussianDiffusion:
-        if self.respacing > diffusion.diffusion_steps:
-            raise ValueError(f"respacing {self.respacing} exceeds the model's {diffusion.diffusion_steps} diffusion steps")
-        self.diffusion = create_diffusion(diffusion, str(self.respacing))
-        return self.diffusion
-
-    def times(self) -> list[int]:
-        return self.schedule.times()
-
-    def evaluations(self) -> int:
-        return self.schedule.evaluations()
 
     def step(self, model: Model, x: torch.Tensor, t: torch.Tensor, known: Known, noise: Noise) -> torch.Tensor:
-        assert self.diffusion is not None, "set_timesteps first"
-        x = known.paste(x, self.diffusion.q_sample(known.image, t, noise()))
-        x, _ = self.diffusion.p_sample(model, x, t, noise(), clip_denoised=self.clip_denoised)
+        d = self.process()
+        x = known.paste(x, d.q_sample(known.image, t, noise()))
+        x, _ = d.p_sample(model, x, t, noise(), clip_denoised=self.clip_denoised)
         return x
-
-    def settings(self) -> dict[str, Any]:
-        return {
-            "sampler": self.name,
-            "schedule": "repaint-jump",
-            "respacing": self.respacing,
-            "jump_length": self.jump_length,
-            "jump_n_sample": self.jump_n_sample,
-            "evaluations": self.evaluations(),
-            "clip_denoised": self.clip_denoised,
-        }
