@@ -31,9 +31,9 @@ from backend.data.demo import generate_item
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.samplers import SAMPLERS
 from backend.diffusion.samplers.base import Row, sample_rows
-from backend.inpaint.config import InpaintConfig, resolve_config
 from backend.generate.draw import sample_seed
 from backend.generate.pixels import postprocess, to_model_resolution, to_tensor
+from backend.inpaint.config import InpaintConfig, resolve_config
 from benchmarks._common import Figure, report
 
 BENCH = "samplers"
