@@ -15,7 +15,11 @@ class ClusterParams(JobParams):
     preset, :class:`backend.clustering.job.ClusterConfig`'s defaults)."""
 
     preset: str | None = param(
-        label="Preset", help="preset whose [cluster] section gives the defaults", cli={"default": "paper"}, form=True, widget="preset"
+        label="Preset",
+        help="preset whose [cluster] section gives the defaults",
+        cli={"default": "paper"},
+        form=True,
+        widget="preset",
     )
     overrides: tuple[str, ...] = param(
         (), label="Overrides", help="preset overrides, e.g. cluster.k=8", flag=(), form=True, widget="overrides"
@@ -32,8 +36,6 @@ class ClusterParams(JobParams):
         help="torchvision inception_v3 state dict", cli={"metavar": "PTH"}
     )  # None: env var / settings file
     batch_size: int | None = None
-    device: str | None = param(
-        label="Device", help="cuda / cpu (default: cuda when present)", form=True, widget="device"
-    )
+    device: str | None = param(label="Device", help="cuda / cpu (default: cuda when present)", form=True, widget="device")
     thumbs_per_row: int | None = None
     thumb_size: int | None = None

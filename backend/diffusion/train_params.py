@@ -40,7 +40,11 @@ def model_name(kind: str, preset: str, name: str | None, clustering: int | None 
 @dataclass(frozen=True)
 class TrainParams(JobParams):
     preset: str = param(
-        "tiny", label="Preset", help="tiny | paper | diffuse-gen | path to a .toml preset (default tiny)", form=True, widget="preset"
+        "tiny",
+        label="Preset",
+        help="tiny | paper | diffuse-gen | path to a .toml preset (default tiny)",
+        form=True,
+        widget="preset",
     )
     target: str = param(
         "full", label="Train", help="full | cluster:K | clusters (default full)", form="train_target", widget="train_target"
@@ -59,9 +63,7 @@ class TrainParams(JobParams):
     device: str | None = param(
         label="Device", help="auto | cpu | cuda (default auto)", cli={"default": "auto"}, form=True, widget="device"
     )
-    name: str | None = param(
-        help="model name (folder models/NAME; letters, digits, . _ -); default from target and preset"
-    )
+    name: str | None = param(help="model name (folder models/NAME; letters, digits, . _ -); default from target and preset")
     overwrite: bool = param(
         False, help="replace an existing model of that name (the old folder is kept as NAME.replaced-DATE)"
     )  # kept as NAME.replaced-STAMP

@@ -24,7 +24,9 @@ class InpaintParams(JobParams, ShardedParams):
 
     PRESET_SECTION: ClassVar[str] = "inpaint"  # the preset section whose values the None fields take
 
-    selection: ImageSelection = param(ImageSelection(), label="Images", help="the images to work on", form="images", widget="images")
+    selection: ImageSelection = param(
+        ImageSelection(), label="Images", help="the images to work on", form="images", widget="images"
+    )
     model: str = param(
         "cluster",
         label="Model",
@@ -56,10 +58,23 @@ class InpaintParams(JobParams, ShardedParams):
         form=True,
     )
     respacing: int | None = param(
-        None, 1, 100_000, unit="steps", label="Respacing", help="reverse-process steps (paper: 200)", cli={"metavar": "T"}, form=True
+        None,
+        1,
+        100_000,
+        unit="steps",
+        label="Respacing",
+        help="reverse-process steps (paper: 200)",
+        cli={"metavar": "T"},
+        form=True,
     )
     jump_length: int | None = param(
-        None, 1, 100_000, unit="steps", label="Jumps", help="RePaint jump length: steps gone back at each jump (paper: 10)", form="jumps"
+        None,
+        1,
+        100_000,
+        unit="steps",
+        label="Jumps",
+        help="RePaint jump length: steps gone back at each jump (paper: 10)",
+        form="jumps",
     )
     jump_n_sample: int | None = param(
         None, 1, 1000, label="×", help="RePaint resampling count at each jump point (paper: 5)", form="jumps"
@@ -88,7 +103,8 @@ class InpaintParams(JobParams, ShardedParams):
     )
     set_name: str | None = None  # default: Diff / Full-Diff / Custom-Diff by the model's target
     sheet: bool = param(
-        False, help="do not write the contact sheet PNG into reports/ (a shard never writes one)",
+        False,
+        help="do not write the contact sheet PNG into reports/ (a shard never writes one)",
         flag=("--no-sheet",),
         cli={"default": True},  # `diffgen inpaint` writes one unless told not to
     )  # also write a contact sheet into reports/ (not by a shard)

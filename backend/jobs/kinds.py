@@ -37,12 +37,14 @@ class JobSpec:
         return tuple(rows)
 
 
+# fmt: off
 REGISTRY: dict[str, JobSpec] = {  # one line per kind, in the order forms list them
-    "inpaint": JobSpec("backend.inpaint.job:run_inpaint", "backend.inpaint.params:InpaintParams", "Inpaint (RePaint)", ("samples",)),
+    "inpaint": JobSpec("backend.inpaint.job:run_inpaint", "backend.inpaint.params:InpaintParams", "Inpaint (RePaint)", ("samples",)),  # noqa: E501
     "style": JobSpec("backend.style.job:run_style", "backend.style.params:StyleParams", "Style transfer", ("samples",)),
-    "train": JobSpec("backend.diffusion.training:run_train", "backend.diffusion.train_params:TrainParams", "Train diffusion model", ("models",)),
+    "train": JobSpec("backend.diffusion.training:run_train", "backend.diffusion.train_params:TrainParams", "Train diffusion model", ("models",)),  # noqa: E501
     "masks": JobSpec("backend.jobs.queue:run_masks", "backend.jobs.mask_params:MaskParams", "Mask operation", ("masks",)),
-    "cluster": JobSpec("backend.clustering.job:run_cluster", "backend.clustering.params:ClusterParams", "Cluster images", ("clusters",)),
-    "segment": JobSpec("backend.segmentation.experiments:run_segment", "backend.segmentation.params:SegmentParams", "Segmentation experiment"),
-    "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams", "Create a survey", in_form=False),
+    "cluster": JobSpec("backend.clustering.job:run_cluster", "backend.clustering.params:ClusterParams", "Cluster images", ("clusters",)),  # noqa: E501
+    "segment": JobSpec("backend.segmentation.experiments:run_segment", "backend.segmentation.params:SegmentParams", "Segmentation experiment"),  # noqa: E501
+    "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams", "Create a survey", in_form=False),  # noqa: E501
 }
+# fmt: on

@@ -32,7 +32,9 @@ class MaskParams(JobParams):
         widget="op_params",
         default_factory=dict,
     )
-    selection: ImageSelection = param(ImageSelection(), label="Images", help="the images to work on", form="images", widget="images")
+    selection: ImageSelection = param(
+        ImageSelection(), label="Images", help="the images to work on", form="images", widget="images"
+    )
     LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"device"})  # early forms sent one with every job
 
     def image_ids(self, ws: Workspace) -> list[int]:

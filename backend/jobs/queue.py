@@ -34,7 +34,6 @@ from backend.words import counted
 from backend.workspace import Workspace, inserted_id, now
 from backend.workspace.integrity import stored_json
 
-
 JOB_KINDS = REGISTRY  # the one table of kinds (backend.jobs.kinds): forms and the worker read it here too
 
 PROGRESS_DB_INTERVAL_S = 0.5  # progress rows are written at most this often

@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.config.fields import param
-from backend.segmentation.config import EXPERIMENTS
 from backend.jobs.params import JobParams
+from backend.segmentation.config import EXPERIMENTS
 
 
 @dataclass(frozen=True)
 class SegmentParams(JobParams):
-    preset: str = param("tiny", label="Preset", help="tiny (CPU, demo data) | paper | path to a .toml", form=True, widget="preset")
+    preset: str = param(
+        "tiny", label="Preset", help="tiny (CPU, demo data) | paper | path to a .toml", form=True, widget="preset"
+    )
     overrides: tuple[str, ...] = param(
         (),
         label="Overrides",

@@ -44,7 +44,8 @@ class StyleParams(JobParams, ShardedParams):
     )
     seed: int = param(0, help="base seed (each sample uses seed + its id)")
     color_match: str | None = param(
-        help="match the result's colours to the target afterwards (mkl when given alone; default: the preset's style.color_match)",
+        help="match the result's colours to the target afterwards (mkl when given alone; "
+        "default: the preset's style.color_match)",
         choices="backend.style.terms:METHODS",
         cli={"nargs": "?", "const": "mkl"},
     )
