@@ -45,6 +45,7 @@ from diffgen_gui.prefs import load_prefs, save_pref
 from diffgen_gui.state import WorkspaceState
 
 PREF = "generate"
+SHARED_ROW_MIN_PX = 60  # the least width of a field sharing a row, so that the form fits its column
 
 
 def parse_overrides(text: str) -> list[str]:
@@ -169,9 +170,10 @@ class JobForm(QGroupBox):
                 self.rows[row] = QWidget()
                 line = QHBoxLayout(self.rows[row])
                 line.setContentsMargins(0, 0, 0, 0)
-                line.addWidget(self.widgets[first.name])
-                for f in rest:
-                    line.addWidget(QLabel(label_of(f)))
+                for i, f in enumerate(fields[row]):
+                    if i:
+                        line.addWidget(QLabel(label_of(f)))
+                    self.widgets[f.name].setMinimumWidth(SHARED_ROW_MIN_PX)  # "preset value" may show cut: the row fits
                     line.addWidget(self.widgets[f.name])
         form.addRow("Job", self.kind)
         for row, widget in self.rows.items():
