@@ -44,7 +44,7 @@ def add_param_flags(
     p: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type, skip: Collection[str] = (), defaults: bool = True
 ) -> list[str]:
     """Add a flag for each field of ``cls`` that declares one (those named in ``skip`` are the
-    command's own); each flag's ``dest`` is its field's name. With ``defaults=False`` a flag that is
+    command's own); each flag's ``dest`` is its field's name (or the declaration's). With ``defaults=False`` a flag that is
     not given sets nothing (``jobs add`` then sends only what was typed). Returns the fields added."""
     hints = get_type_hints(cls)
     where = cls.label() if hasattr(cls, "label") else cls.__name__
@@ -80,4 +80,5 @@ def add_param_flags(
 def given_params(a: argparse.Namespace, cls: type) -> dict[str, Any]:
     """The values of ``cls``'s flags that ``a`` holds (with ``defaults=False``: those typed),
     as a job's parameters (``JobParams.from_dict`` checks them again)."""
-    return {f.name: getattr(a, f.name) for f in flag_fields(cls) if hasattr(a, f.name)}
+    dests = {f.name: f.metadata.get(CLI, {}).get("dest", f.name) for f in flag_fields(cls)}
+    return {name: getattr(a, dest) for name, dest in dests.items() if hasattr(a, dest)}

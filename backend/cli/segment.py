@@ -45,7 +45,7 @@ def cmd_segment(a: argparse.Namespace) -> int:
     params = SegmentParams(
         preset=a.preset,
         overrides=tuple(a.overrides or ()) + ((f"segment.small_n_counts={a.n_counts}",) if a.n_counts else ()),
-        experiments=tuple(a.experiments or ("all",)),
+        experiments=tuple(a.experiment or ("all",)),
         seeds=tuple(a.seeds) if a.seeds else None,
         encoder_weights=a.encoder_weights,
         device=a.device,

@@ -145,7 +145,8 @@ def allowed(f: dataclasses.Field, hint: Any) -> str:
     lo, hi = f.metadata.get(RANGE, (None, None))
     if lo is None and hi is None:
         return names.get(hint, str(hint))
-    return f"{names.get(hint, str(hint))} in {range_words(f)}"
+    both = lo is not None and hi is not None  # 'an integer in 1..9', 'an integer >= 1'
+    return f"{names.get(hint, str(hint))}{' in' if both else ''} {range_words(f)}"
 
 
 def _fits(value: Any, hint: Any, f: dataclasses.Field) -> bool:

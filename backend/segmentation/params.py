@@ -29,7 +29,7 @@ class SegmentParams(JobParams):
         help="which experiments (repeatable; default all)",
         choices=(*EXPERIMENTS, "all"),
         flag=("--experiment", "-e"),
-        cli={"default": None},
+        cli={"default": None, "dest": "experiment"},
     )
     seeds: tuple[int, ...] | None = param(
         help="training seeds (several give error bars)", cli={"nargs": "+"}
