@@ -253,8 +253,8 @@ class JobForm(QGroupBox):
 
     @Slot(str)
     def _preset_changed(self, preset: str) -> None:
-        """The fields a preset section holds (a kind's PRESET_SECTION) start from the preset's
-        values; those it leaves out show "preset value"."""
+        """The fields whose None means the preset's value (of a kind's PRESET_SECTION) start from
+        the preset's values; those the preset leaves out show "preset value"."""
         try:
             loaded = load_preset(preset)
         except DiffGenError as e:
@@ -265,7 +265,7 @@ class JobForm(QGroupBox):
             if section is None:
                 continue
             for _row, f in pairs:
-                if not f.metadata.get(WIDGET):
+                if f.default is None and not f.metadata.get(WIDGET):  # None: "the preset's value"
                     param_widgets.set_value(self.widgets[f.name], section.get(f.name))
         self.update_estimate()
 

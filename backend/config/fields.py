@@ -188,7 +188,8 @@ def check_value(cls: type, name: str, value: Any, where: str) -> Any:
     ``where.name``, the value and what is allowed."""
     f, hint = _field(cls, name)
     if not _fits(value, hint, f):
-        raise BadInputError(f"{where}.{name} = {_shown(value)} is out of bounds: it must be {allowed(f, hint)}")
+        why = "is not a choice" if CHOICES in f.metadata else "is out of bounds"
+        raise BadInputError(f"{where}.{name} = {_shown(value)} {why}: it must be {allowed(f, hint)}")
     return value
 
 
@@ -226,7 +227,8 @@ def arg_type(ref: str | type, name: str, where: str) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         cls = declared(ref) if isinstance(ref, str) else ref
         f, hint = _field(cls, name)
-        base = next((a for a in get_args(hint) if a is not type(None)), hint)
+        union = get_origin(hint) in (Union, types.UnionType)
+        base = next(a for a in get_args(hint) if a is not type(None)) if union else hint
         each = get_origin(base) is tuple  # a flag given once per element (nargs, append)
         try:
             value = (get_args(base)[0] if each else base)(text)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from backend.config.fields import setting
+from backend.config.fields import param
 from backend.jobs.params import JobParams
 from backend.jobs.shards import ShardedParams
 from backend.workspace.selection import ImageSelection
@@ -24,22 +24,69 @@ MASK_SOURCES = ("drawn", "bank")  # or file paths
 
 @dataclass(frozen=True)
 class SynthesizeParams(JobParams, ShardedParams):
-    """None: the value of the preset's ``[inpaint]`` section for the shared sampler settings."""
+    """None: the value of the preset's ``[inpaint]`` section for the shared sampler settings.
+    Each field's declaration (:func:`backend.config.fields.param`) gives its CLI flag and its
+    row in the Generate form."""
 
-    selection: ImageSelection = ImageSelection()
-    backgrounds: bool = False  # the background-role images (frames without polyps) instead of a selection
-    masks: tuple[str, ...] = ("bank",)  # ("drawn",) | ("bank",) | PNG paths
-    polyps: tuple[int, int] = setting((1, 1), 1, 8, max_len=2)  # bank: polyps per sample, drawn from A..B
-    beside_polyps: bool = False  # bank: may a new polyp overlap or touch an existing one
-    samples: int | None = None  # per image (drawn/files: per wanted mask)
-    model: str = "cluster"
-    preset: str | None = None
+    PRESET_SECTION: ClassVar[str] = "inpaint"  # the preset section whose values the None fields take
+
+    selection: ImageSelection = param(
+        ImageSelection(), label="Images", help="the images to work on", form="images", widget="images"
+    )
+    backgrounds: bool = param(
+        False,
+        label="Backgrounds",
+        help="the background-role images (frames without polyps) instead of a selection",
+        form=True,
+    )
+    masks: tuple[str, ...] = param(
+        ("bank",),
+        help="where the wanted masks come from: drawn (the Place polyp tool's), bank (the training masks placed) "
+        "or PNG files (one per image, or one for all)",
+        cli={"nargs": "+", "metavar": "drawn|bank|PNG"},
+    )
+    polyps: tuple[int, int] = param(
+        (1, 1), 1, 8, max_len=2, help="bank: polyps per sample, drawn from A..B", cli={"nargs": 2, "metavar": ("A", "B")}
+    )
+    beside_polyps: bool = param(
+        False, label="Beside polyps", help="bank: a new polyp may overlap or touch an existing one", form=True
+    )
+    samples: int | None = param(
+        None, 1, 1000, label="Samples / image", help="samples per image (drawn, files: per wanted mask)", form=True
+    )
+    model: str = param(
+        "cluster",
+        label="Model",
+        help="the image's cluster model (falls back to full), the full-set model, a model by name or a model folder",
+        cli={"metavar": "cluster|full|NAME|PATH"},
+        form=True,
+        widget="model",
+    )
+    preset: str | None = param(
+        label="Preset", help="tiny | paper | diffuse-gen | a .toml file (default: the model's preset)", form=True, widget="preset"
+    )
     overrides: tuple[str, ...] = ()
-    dilate: int | None = None  # px around the wanted mask whose image is generated
-    sampler: str | None = None
-    retries: int | None = None
-    seed: int | None = None
-    device: str | None = None
+    dilate: int | None = param(
+        None,
+        0,
+        1024,
+        unit="px",
+        label="Dilation",
+        help="pixels around the wanted mask whose image is generated",
+        cli={"metavar": "PX"},
+        form=True,
+    )
+    sampler: str | None = param(
+        label="Sampler",
+        help="the reverse chain; repaint is the paper's",
+        choices="backend.diffusion.samplers:SAMPLERS",
+        form=True,
+    )
+    retries: int | None = param(
+        None, 0, 100, help="redraw a sample that fails a retry gate with a new seed, up to K times", cli={"metavar": "K"}
+    )
+    seed: int | None = param(help="run seed (each sample's seed derives from it and the image id)")
+    device: str | None = param(label="Device", help="auto | cpu | cuda | cuda:N | mps", form=True, widget="device")
     set_name: str | None = None  # default: Mask-Diff
     shard: str | None = None
     bundle: str | None = None

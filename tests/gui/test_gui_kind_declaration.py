@@ -84,3 +84,37 @@ def test_a_kind_declared_once_is_in_the_cli_with_its_checks(toy_kind, demo_ws, c
     assert main(["jobs", "add", "-w", w, "toy", "--steps", "3", "--flavour", "sour", "--loud"]) == 0
     (job,) = JobStore(demo_ws).list()
     assert (job.kind, job.params) == ("toy", {"steps": 3, "flavour": "sour", "loud": True})
+
+
+def test_the_synthesis_declaration_alone_gives_its_form_and_flags(monkeypatch, state, qtbot, capsys):
+    """Mask-guided synthesis (its stage lands separately): its registry line and its declared
+    parameters are all the form and the flags need; its None fields start from the preset."""
+    import argparse
+
+    from backend.cli.flags import add_param_flags
+    from backend.config.presets import load_preset
+    from backend.synthesis.params import SynthesizeParams
+    from diffgen_gui.job_form import JobForm
+
+    monkeypatch.setitem(
+        kinds.REGISTRY,
+        "synthesize",
+        JobSpec("backend.synthesis.generator:run_synthesize", "backend.synthesis.params:SynthesizeParams", "Synthesize"),
+    )
+    f = JobForm(state)
+    qtbot.addWidget(f)
+    f.kind.setCurrentIndex(f.kind.findData("synthesize"))
+    f.preset.setCurrentText("tiny")
+    shown = {name for name, w in f.rows.items() if f.form.isRowVisible(w)}
+    assert shown == {"images", "backgrounds", "beside_polyps", "samples", "model", "preset", "dilate", "sampler", "device"}
+    tiny = load_preset("tiny")["inpaint"]
+    kind, params = f.job_params()
+    assert kind == "synthesize" and (params["samples"], params["dilate"]) == (tiny["samples"], tiny["dilate"])
+    assert (params["backgrounds"], params["beside_polyps"]) == (False, False)  # not the preset's: their own defaults
+    assert "sampler" not in params  # "preset value"
+    p = argparse.ArgumentParser()
+    add_param_flags(p, SynthesizeParams)
+    assert p.parse_args(["--polyps", "1", "3", "--masks", "drawn"]).polyps == [1, 3]
+    with pytest.raises(SystemExit):
+        p.parse_args(["--polyps", "1", "9"])
+    assert "synthesize.polyps = (9,) is out of bounds" in capsys.readouterr().err
