@@ -24,7 +24,7 @@ class MaskParams(JobParams):
 
     operation: str = param(REQUIRED, label="Operation", help="the mask operation", choices=OPERATIONS, form="operation")
     op_params: dict[str, Any] = param(
-        label="×",
+        label="by",
         help="its value: pixels (dilate, erode), min_size (remove_islands) or radius (smooth)",
         unit="px",
         flag=(),  # a mapping: --param op_params={...}
