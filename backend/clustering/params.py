@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.config.fields import param
+from backend.jobs import shared_params as shared
 from backend.jobs.params import JobParams
 
 
@@ -14,16 +15,8 @@ class ClusterParams(JobParams):
     """None: the value of the preset's ``[cluster]`` section after ``overrides`` (without a
     preset, :class:`backend.clustering.job.ClusterConfig`'s defaults)."""
 
-    preset: str | None = param(
-        label="Preset",
-        help="preset whose [cluster] section gives the defaults",
-        cli={"default": "paper"},
-        form=True,
-        widget="preset",
-    )
-    overrides: tuple[str, ...] = param(
-        (), label="Overrides", help="preset overrides, e.g. cluster.k=8", flag=(), form=True, widget="overrides"
-    )
+    preset: str | None = shared.preset("preset whose [cluster] section gives the defaults", flag_default="paper")
+    overrides: tuple[str, ...] = shared.overrides("preset overrides, e.g. cluster.k=8", flag=())
     k: int | None = param(None, 1, None, help="number of clusters (preset: paper 20, tiny 4)")
     seed: int | None = param(help="the KMeans seed")
     min_cluster_size: int | None = param(None, 0, None, help="report clusters smaller than this")
@@ -36,6 +29,6 @@ class ClusterParams(JobParams):
         help="torchvision inception_v3 state dict", cli={"metavar": "PTH"}
     )  # None: env var / settings file
     batch_size: int | None = None
-    device: str | None = param(label="Device", help="cuda / cpu (default: cuda when present)", form=True, widget="device")
+    device: str | None = shared.device("cuda / cpu (default: cuda when present)")
     thumbs_per_row: int | None = None
     thumb_size: int | None = None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from backend.config.fields import param
 from backend.errors import DiffGenError
+from backend.jobs import shared_params as shared
 from backend.jobs.params import JobParams
 
 if TYPE_CHECKING:
@@ -39,30 +40,16 @@ def model_name(kind: str, preset: str, name: str | None, clustering: int | None 
 
 @dataclass(frozen=True)
 class TrainParams(JobParams):
-    preset: str = param(
-        "tiny",
-        label="Preset",
-        help="tiny | paper | diffuse-gen | path to a .toml preset (default tiny)",
-        form=True,
-        widget="preset",
-    )
+    preset: str = shared.preset("tiny | paper | diffuse-gen | path to a .toml preset (default tiny)", "tiny")
     target: str = param(
         "full", label="Train", help="full | cluster:K | clusters (default full)", form="train_target", widget="train_target"
     )
     steps: int | None = param(None, 1, 100_000_000, unit="steps", help="total training steps (default: the preset's)")
     resume: bool = param(False, help="continue from the run's last checkpoint")
-    overrides: tuple[str, ...] = param(
-        (),
-        label="Overrides",
-        help="override a preset value, e.g. --set train.batch_size=8 (repeatable)",
-        flag=("--set",),
-        cli={"metavar": "SECTION.FIELD=VALUE"},
-        form=True,
-        widget="overrides",
+    overrides: tuple[str, ...] = shared.overrides(
+        "override a preset value, e.g. --set train.batch_size=8 (repeatable)", flag_default=[]
     )
-    device: str | None = param(
-        label="Device", help="auto | cpu | cuda (default auto)", cli={"default": "auto"}, form=True, widget="device"
-    )
+    device: str | None = shared.device("auto | cpu | cuda (default auto)", flag_default="auto")
     name: str | None = param(help="model name (folder models/NAME; letters, digits, . _ -); default from target and preset")
     overwrite: bool = param(
         False, help="replace an existing model of that name (the old folder is kept as NAME.replaced-DATE)"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from backend.config.fields import param
+from backend.jobs import shared_params as shared
 from backend.jobs.params import JobParams
 from backend.jobs.shards import ShardedParams
 from backend.workspace.selection import ImageSelection
@@ -24,39 +25,16 @@ class InpaintParams(JobParams, ShardedParams):
 
     PRESET_SECTION: ClassVar[str] = "inpaint"  # the preset section whose values the None fields take
 
-    selection: ImageSelection = param(
-        ImageSelection(), label="Images", help="the images to work on", form="images", widget="images"
+    selection: ImageSelection = shared.images()
+    model: str = shared.model(
+        "the image's cluster model (falls back to full), the full-set model, a model by name "
+        "(diffgen info lists them), or a model folder"
     )
-    model: str = param(
-        "cluster",
-        label="Model",
-        help="the image's cluster model (falls back to full), the full-set model, a model by name "
-        "(diffgen info lists them), or a model folder",
-        cli={"metavar": "cluster|full|NAME|PATH"},
-        form=True,
-        widget="model",
-    )
-    preset: str | None = param(
-        label="Preset", help="tiny | paper | diffuse-gen | a .toml file (default: the model's preset)", form=True, widget="preset"
-    )
+    preset: str | None = shared.preset("tiny | paper | diffuse-gen | a .toml file (default: the model's preset)")
     overrides: tuple[str, ...] = ()
-    samples: int | None = param(None, 1, 1000, label="Samples / image", help="samples per image (paper: 3)", form=True)
-    dilate: int | None = param(
-        None,
-        0,
-        1024,
-        unit="px",
-        label="Dilation",
-        help="mask dilation radius at the model resolution (paper: 20)",
-        cli={"metavar": "PX"},
-        form=True,
-    )
-    sampler: str | None = param(
-        label="Sampler",
-        help="the reverse chain; repaint is the paper's",
-        choices="backend.diffusion.samplers:SAMPLERS",
-        form=True,
-    )
+    samples: int | None = shared.samples("samples per image (paper: 3)")
+    dilate: int | None = shared.dilate("mask dilation radius at the model resolution (paper: 20)")
+    sampler: str | None = shared.sampler()
     respacing: int | None = param(
         None,
         1,
@@ -83,19 +61,15 @@ class InpaintParams(JobParams, ShardedParams):
         None, 0, 1 << 20, unit="px", help="drop generated mask blobs smaller than this", cli={"metavar": "PX"}
     )
     fill_holes: bool | None = param(help="keep holes in generated masks", flag=("--no-fill-holes",))
-    retries: int | None = param(
-        None,
-        0,
-        100,
-        help="redraw a sample that fails a quality gate of inpaint.retry_gates (default no_polyp) with a "
-        "new seed, up to K times (paper: 0); every attempt is recorded in the sample's provenance",
-        cli={"metavar": "K"},
+    retries: int | None = shared.retries(
+        "redraw a sample that fails a quality gate of inpaint.retry_gates (default no_polyp) with a "
+        "new seed, up to K times (paper: 0); every attempt is recorded in the sample's provenance"
     )
     batch: int | None = param(
         None, 1, 4096, help="samples per model call (halves itself on GPU OOM)", cli={"metavar": "B"}
     )  # rows per model call (InpaintConfig.batch_size)
-    seed: int | None = param(help="run seed (each sample's seed derives from it and the image id)")  # None: random, recorded
-    device: str | None = param(label="Device", help="auto | cpu | cuda | cuda:N | mps", form=True, widget="device")
+    seed: int | None = shared.seed()  # None: a random one, recorded
+    device: str | None = shared.device()
     weights: str | None = param(
         help="EMA or raw weights (default: the preset's inpaint.weights, paper ema, diffuse-gen raw; "
         "raw also suits runs too short for the average to settle)",

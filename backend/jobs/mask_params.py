@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from backend.config.fields import REQUIRED, param
+from backend.jobs import shared_params as shared
 from backend.jobs.params import JobParams
 from backend.workspace.selection import ImageSelection
 
@@ -32,9 +33,7 @@ class MaskParams(JobParams):
         widget="op_params",
         default_factory=dict,
     )
-    selection: ImageSelection = param(
-        ImageSelection(), label="Images", help="the images to work on", form="images", widget="images"
-    )
+    selection: ImageSelection = shared.images()
     LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"device"})  # early forms sent one with every job
 
     def image_ids(self, ws: Workspace) -> list[int]:

@@ -6,24 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.config.fields import param
+from backend.jobs import shared_params as shared
 from backend.jobs.params import JobParams
 from backend.segmentation.config import EXPERIMENTS
 
 
 @dataclass(frozen=True)
 class SegmentParams(JobParams):
-    preset: str = param(
-        "tiny", label="Preset", help="tiny (CPU, demo data) | paper | path to a .toml", form=True, widget="preset"
-    )
-    overrides: tuple[str, ...] = param(
-        (),
-        label="Overrides",
-        help="override a preset field, e.g. segment.epochs=20",
-        flag=("--set",),
-        cli={"metavar": "segment.FIELD=VALUE", "default": None},
-        form=True,
-        widget="overrides",
-    )
+    preset: str = shared.preset("tiny (CPU, demo data) | paper | path to a .toml", "tiny")
+    overrides: tuple[str, ...] = shared.overrides("override a preset field, e.g. segment.epochs=20", "segment.FIELD=VALUE")
     experiments: tuple[str, ...] = param(
         ("all",),
         help="which experiments (repeatable; default all)",
@@ -37,9 +28,7 @@ class SegmentParams(JobParams):
     encoder_weights: str | None = param(
         help="ImageNet state dict of the encoder (used when the preset says pretrained)", cli={"metavar": "PATH"}
     )
-    device: str | None = param(
-        label="Device", help="auto (CUDA when present) | cpu | cuda", cli={"default": "auto"}, form=True, widget="device"
-    )
+    device: str | None = shared.device("auto (CUDA when present) | cpu | cuda", flag_default="auto")
     only_passed: bool = param(
         False,
         help="synthetic sets without the samples that failed a quality gate (samples not scored yet "

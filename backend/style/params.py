@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from backend.config.fields import param
+from backend.jobs import shared_params as shared
 from backend.jobs.params import JobParams
 from backend.jobs.shards import ShardedParams
 from backend.workspace.selection import ImageSelection
@@ -18,23 +19,11 @@ class StyleParams(JobParams, ShardedParams):
     images, else every unstyled inpainted sample."""
 
     samples: tuple[int, ...] = ()
-    selection: ImageSelection = param(
-        ImageSelection(), label="Images", help="the unstyled inpainted samples of these images", form="images", widget="images"
-    )
-    preset: str | None = param(
-        label="Preset",
-        help="tiny | paper | TOML path (default: the preset the model was trained with)",
-        form=True,
-        widget="preset",
-    )
-    overrides: tuple[str, ...] = param(
-        (),
-        label="Overrides",
-        help="preset override, e.g. --set style.skip_timesteps=100 or --set style.mask_from=parent (repeatable)",
-        flag=("--set",),
-        cli={"metavar": "style.FIELD=VALUE", "default": None},
-        form=True,
-        widget="overrides",
+    selection: ImageSelection = shared.images("the unstyled inpainted samples of these images")
+    preset: str | None = shared.preset("tiny | paper | TOML path (default: the preset the model was trained with)")
+    overrides: tuple[str, ...] = shared.overrides(
+        "preset override, e.g. --set style.skip_timesteps=100 or --set style.mask_from=parent (repeatable)",
+        "style.FIELD=VALUE",
     )
     lambdas: dict[str, float | None] = field(default_factory=dict)  # {"zecon": 0, ...}
     target: str = param(
@@ -53,7 +42,7 @@ class StyleParams(JobParams, ShardedParams):
         help="torchvision vgg19 state dict (vgg19-dcbb9e9d.pth)", cli={"metavar": "FILE"}
     )  # None: env var / settings file
     dino_weights: str | None = param(help="DINO ViT-B/8 weights (.pth or timm .safetensors)", cli={"metavar": "FILE"})
-    device: str | None = param(label="Device", help="auto | cpu | cuda | cuda:N | mps", form=True, widget="device")
+    device: str | None = shared.device()
     note: str | None = None  # recorded in each styled sample's provenance (e.g. why terms are off)
     shard: str | None = None  # "K/N": this share of the sorted source samples, into a bundle
     bundle: str | None = None  # the shard's bundle folder; None: WS/bundles/RUN-K-of-N

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from backend.config.fields import param
+from backend.jobs import shared_params as shared
 from backend.jobs.params import JobParams
 from backend.jobs.shards import ShardedParams
 from backend.workspace.selection import ImageSelection
@@ -30,9 +31,7 @@ class SynthesizeParams(JobParams, ShardedParams):
 
     PRESET_SECTION: ClassVar[str] = "inpaint"  # the preset section whose values the None fields take
 
-    selection: ImageSelection = param(
-        ImageSelection(), label="Images", help="the images to work on", form="images", widget="images"
-    )
+    selection: ImageSelection = shared.images()
     backgrounds: bool = param(
         False,
         label="Backgrounds",
@@ -51,42 +50,17 @@ class SynthesizeParams(JobParams, ShardedParams):
     beside_polyps: bool = param(
         False, label="Beside polyps", help="bank: a new polyp may overlap or touch an existing one", form=True
     )
-    samples: int | None = param(
-        None, 1, 1000, label="Samples / image", help="samples per image (drawn, files: per wanted mask)", form=True
+    samples: int | None = shared.samples("samples per image (drawn, files: per wanted mask)")
+    model: str = shared.model(
+        "the image's cluster model (falls back to full), the full-set model, a model by name or a model folder"
     )
-    model: str = param(
-        "cluster",
-        label="Model",
-        help="the image's cluster model (falls back to full), the full-set model, a model by name or a model folder",
-        cli={"metavar": "cluster|full|NAME|PATH"},
-        form=True,
-        widget="model",
-    )
-    preset: str | None = param(
-        label="Preset", help="tiny | paper | diffuse-gen | a .toml file (default: the model's preset)", form=True, widget="preset"
-    )
+    preset: str | None = shared.preset("tiny | paper | diffuse-gen | a .toml file (default: the model's preset)")
     overrides: tuple[str, ...] = ()
-    dilate: int | None = param(
-        None,
-        0,
-        1024,
-        unit="px",
-        label="Dilation",
-        help="pixels around the wanted mask whose image is generated",
-        cli={"metavar": "PX"},
-        form=True,
-    )
-    sampler: str | None = param(
-        label="Sampler",
-        help="the reverse chain; repaint is the paper's",
-        choices="backend.diffusion.samplers:SAMPLERS",
-        form=True,
-    )
-    retries: int | None = param(
-        None, 0, 100, help="redraw a sample that fails a retry gate with a new seed, up to K times", cli={"metavar": "K"}
-    )
-    seed: int | None = param(help="run seed (each sample's seed derives from it and the image id)")
-    device: str | None = param(label="Device", help="auto | cpu | cuda | cuda:N | mps", form=True, widget="device")
+    dilate: int | None = shared.dilate("pixels around the wanted mask whose image is generated")
+    sampler: str | None = shared.sampler()
+    retries: int | None = shared.retries("redraw a sample that fails a retry gate with a new seed, up to K times")
+    seed: int | None = shared.seed()
+    device: str | None = shared.device()
     set_name: str | None = None  # default: Mask-Diff
     shard: str | None = None
     bundle: str | None = None
