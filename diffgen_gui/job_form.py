@@ -104,7 +104,7 @@ class JobForm(QGroupBox):
         self.device = QComboBox()
         self.auto_device = ""  # what "auto" runs on ("cpu", "cuda") once the worker has looked
         self.device.addItem("auto", "auto")
-        named: dict[str, QWidget] = {
+        self.named: dict[str, QWidget] = {
             "images": self.target,
             "train_target": self.train_target,
             "model": self.model,
@@ -120,7 +120,7 @@ class JobForm(QGroupBox):
             for _row, f in pairs:
                 if f.name not in self.widgets:
                     self.widgets[f.name] = (
-                        named[f.metadata[WIDGET]] if f.metadata.get(WIDGET) else param_widgets.make_widget(f, hints[f.name])
+                        self.named[f.metadata[WIDGET]] if f.metadata.get(WIDGET) else param_widgets.make_widget(f, hints[f.name])
                     )
                     self.widgets[f.name].setToolTip(self.widgets[f.name].toolTip() or tooltip(f))
         self.spins = {name: w for name, w in self.widgets.items() if isinstance(w, QSpinBox) and w is not self.mask_value}
@@ -353,7 +353,7 @@ class JobForm(QGroupBox):
 
     def _plain_widgets(self) -> dict[str, QWidget]:
         """The widgets made from a field's type (not filled from the workspace)."""
-        named = {self.target, self.train_target, self.model, self.preset, self.overrides, self.mask_value, self.device}
+        named = list(self.named.values())
         return {name: w for name, w in self.widgets.items() if w not in named}
 
     def remember(self) -> None:
@@ -379,10 +379,14 @@ class JobForm(QGroupBox):
         self.overrides.setPlainText(last.get("overrides", ""))
         self.mask_value.setValue(int(last.get("mask_value", 20)))
         self._preset_changed(self.preset.currentText())
-        values = last.get("values", {})
+        values = last.get("values")
         plain = self._plain_widgets()
-        for name, value in values.items():
-            if name in plain and (name == "operation" or last.get("preset") == self.preset.currentText()):
-                param_widgets.set_value(plain[name], value)  # set on top of this preset's values
+        from_preset = {f.name for pairs in self.kinds.values() for _row, f in pairs if f.default is None}
+        for name, value in values.items() if isinstance(values, dict) else ():
+            if name in plain and (name not in from_preset or last.get("preset") == self.preset.currentText()):
+                try:  # a value set on top of this preset's values, or one of the field's own
+                    param_widgets.set_value(plain[name], value)
+                except (TypeError, ValueError):
+                    continue  # a hand-edited settings file: the form's value stays
         self._mask_op_changed()
         self.update_estimate()

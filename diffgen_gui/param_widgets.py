@@ -79,19 +79,24 @@ def value(w: QWidget) -> Any:
 
 
 def set_value(w: QWidget, v: Any) -> None:
-    """Show ``v`` in ``w`` without announcing it (no estimate or hint reacts to the form itself)."""
-    w.blockSignals(True)
-    if isinstance(w, QCheckBox):
-        w.setCheckState(Qt.CheckState.PartiallyChecked if v is None else Qt.CheckState.Checked if v else Qt.CheckState.Unchecked)
-    elif isinstance(w, QComboBox):
-        w.setCurrentIndex(max(w.findData(v), 0))
-    elif isinstance(w, QSpinBox):
-        w.setValue(w.minimum() if v is None else int(v))
-    elif isinstance(w, QDoubleSpinBox):
-        w.setValue(w.minimum() if v is None else float(v))
-    elif isinstance(w, QLineEdit):
-        w.setText("" if v is None else str(v))
-    w.blockSignals(False)
+    """Show ``v`` in ``w`` without announcing it (no estimate or hint reacts to the form itself);
+    TypeError or ValueError for a value the widget cannot show (nothing changes then)."""
+    was = w.blockSignals(True)
+    try:
+        if isinstance(w, QCheckBox):
+            w.setCheckState(
+                Qt.CheckState.PartiallyChecked if v is None else Qt.CheckState.Checked if v else Qt.CheckState.Unchecked
+            )
+        elif isinstance(w, QComboBox):
+            w.setCurrentIndex(max(w.findData(v), 0))
+        elif isinstance(w, QSpinBox):
+            w.setValue(w.minimum() if v is None else int(v))
+        elif isinstance(w, QDoubleSpinBox):
+            w.setValue(w.minimum() if v is None else float(v))
+        elif isinstance(w, QLineEdit):
+            w.setText("" if v is None else str(v))
+    finally:
+        w.blockSignals(was)
 
 
 def changed(w: QWidget) -> SignalInstance:

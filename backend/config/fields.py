@@ -5,8 +5,9 @@ CLI number) is checked against that one declaration before anything is built or 
 ``setting(default, lo, hi)`` declares a field; ``param(...)`` declares a job parameter the same
 way and adds what a face shows of it (label, help, unit, choices; the CLI's flag, the Generate
 form's row), so that the CLI flags (:mod:`backend.cli.flags`), the form's widgets
-(``diffgen_gui/param_widgets``) and the checks all come from the one declaration; :func:`check_section` checks a preset section
-(a mapping) against a dataclass's declarations; :func:`check_value` checks one value;
+(``diffgen_gui/param_widgets``) and the checks all come from the one declaration.
+:func:`check_section` checks a preset section (a mapping) against a dataclass's declarations;
+:func:`check_value` checks one value;
 :func:`arg_type` turns a declaration into an ``argparse`` type, so a CLI flag refuses what the
 preset would. A message names the field, the value and the allowed range, so whoever typed it
 knows what to type instead. Types come from the field annotations: an ``int`` field refuses
@@ -33,8 +34,8 @@ CHOICES = "choices"  # metadata key: the allowed values: a tuple, a callable or 
 FLAG = "flag"  # metadata key: the CLI option strings; () for none (default: --field-name when there is a help)
 CLI = "cli"  # metadata key: more argparse keywords of the flag (metavar, action, nargs, const, default)
 FORM = "form"  # metadata key: the Generate form's row the field is on (None: not in the form)
-REQUIRED: Any = dataclasses.MISSING  # param(REQUIRED, ...): a field every job must give
 WIDGET = "widget"  # metadata key: a form widget the form fills from the workspace (images, model, preset, ...)
+REQUIRED: Any = dataclasses.MISSING  # param(REQUIRED, ...): a field every job must give
 
 
 def setting(default: Any, lo: float | None = None, hi: float | None = None, *, unit: str = "", max_len: int | None = None) -> Any:

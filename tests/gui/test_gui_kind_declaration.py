@@ -118,3 +118,24 @@ def test_the_synthesis_declaration_alone_gives_its_form_and_flags(monkeypatch, s
     with pytest.raises(SystemExit):
         p.parse_args(["--polyps", "1", "9"])
     assert "synthesize.polyps = (9,) is out of bounds" in capsys.readouterr().err
+
+
+def test_the_form_restores_a_kinds_last_values_and_survives_a_hand_edited_file(toy_kind, state, qtbot):
+    """The last values come back from the settings file (a field's own value always, one left to
+    the preset only on the same preset); a value the widget cannot show leaves its default."""
+    from diffgen_gui.job_form import JobForm
+    from diffgen_gui.prefs import save_pref
+
+    def form() -> JobForm:
+        f = JobForm(state)
+        qtbot.addWidget(f)
+        return f
+
+    save_pref("generate", {"kind": "toy", "preset": "tiny", "values": {"steps": "lots", "flavour": "sour", "loud": True}})
+    f = form()
+    assert f.preset.currentText() == "tiny" and f.kind.currentData() == "toy"
+    assert f.job_params() == ("toy", {"flavour": "sour", "loud": True})  # "lots" steps: still "preset value"
+    save_pref("generate", {"kind": "toy", "preset": "tiny", "values": {"steps": 5, "loud": False}})
+    assert form().job_params() == ("toy", {"steps": 5, "flavour": "sweet", "loud": False})
+    save_pref("generate", {"kind": "toy", "preset": "tiny", "values": ["not", "a", "mapping"]})
+    assert form().job_params() == ("toy", {"flavour": "sweet", "loud": False})
