@@ -56,7 +56,7 @@ def test_defaults_and_actions_are_the_commands_own():
     ("argv", "says"),
     [
         (["inpaint", "--all", "--sampler", "ddpm"], "argument --sampler: invalid choice: 'ddpm' (choose from 'repaint')"),
-        (["inpaint", "--all", "--samples", "0"], "inpaint.samples = 0 is out of bounds: it must be an integer in 1..1000"),
+        (["inpaint", "--all", "--samples", "0"], "inpaint.samples = 0 is out of bounds: it must be an integer in 1..1000\n"),
         (["inpaint", "--all", "--jump-length", "x"], "inpaint.jump_length: 'x' is not an integer in 1..100000 steps"),
         (["train", "--steps", "0"], "train.steps = 0 is out of bounds"),
         (["cluster", "--k", "0"], "cluster.k = 0 is out of bounds: it must be an integer >= 1"),

@@ -189,9 +189,13 @@ def check_value(cls: type, name: str, value: Any, where: str) -> Any:
     ``where.name``, the value and what is allowed."""
     f, hint = _field(cls, name)
     if not _fits(value, hint, f):
-        why = "is not a choice" if CHOICES in f.metadata else "is out of bounds"
-        raise BadInputError(f"{where}.{name} = {_shown(value)} {why}: it must be {allowed(f, hint)}")
+        raise BadInputError(_refusal(f, hint, value, f"{where}.{name}"))
     return value
+
+
+def _refusal(f: dataclasses.Field, hint: Any, value: Any, what: str) -> str:
+    why = "is not a choice" if CHOICES in f.metadata else "is out of bounds"
+    return f"{what} = {_shown(value)} {why}: it must be {allowed(f, hint)}"
 
 
 def takes_text(cls: type, name: str) -> bool:
@@ -230,14 +234,14 @@ def arg_type(ref: str | type, name: str, where: str) -> Callable[[str], Any]:
         f, hint = _field(cls, name)
         union = get_origin(hint) in (Union, types.UnionType)
         base = next(a for a in get_args(hint) if a is not type(None)) if union else hint
-        each = get_origin(base) is tuple  # a flag given once per element (nargs, append)
+        if get_origin(base) is tuple:  # a flag given once per element (nargs, append): its range is each one's
+            base = get_args(base)[0]
         try:
-            value = (get_args(base)[0] if each else base)(text)
+            value = base(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{where}.{name}: {text!r} is not {allowed(f, hint)}") from None
-        try:
-            return check_value(cls, name, (value,), where)[0] if each else check_value(cls, name, value, where)
-        except BadInputError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
+            raise argparse.ArgumentTypeError(f"{where}.{name}: {text!r} is not {allowed(f, base)}") from None
+        if not _fits(value, base, f):  # the flag's own type: a flag not given is the "empty" of an optional field
+            raise argparse.ArgumentTypeError(_refusal(f, base, value, f"{where}.{name}"))
+        return value
 
     return parse

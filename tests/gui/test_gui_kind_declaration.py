@@ -117,7 +117,7 @@ def test_the_synthesis_declaration_alone_gives_its_form_and_flags(monkeypatch, s
     assert p.parse_args(["--polyps", "1", "3", "--masks", "drawn"]).polyps == [1, 3]
     with pytest.raises(SystemExit):
         p.parse_args(["--polyps", "1", "9"])
-    assert "synthesize.polyps = (9,) is out of bounds" in capsys.readouterr().err
+    assert "synthesize.polyps = 9 is out of bounds: it must be an integer in 1..8" in capsys.readouterr().err
 
 
 def test_the_form_restores_a_kinds_last_values_and_survives_a_hand_edited_file(toy_kind, state, qtbot):
