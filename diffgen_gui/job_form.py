@@ -1,5 +1,9 @@
-"""The "New job" form of the Generate tab: the fields each job kind takes (``backend.jobs.queue.JOB_KINDS``),
-the cost of an inpainting run before it is queued, and the values used last time.
+"""The "New job" form of the Generate tab, derived from the job kinds' declarations: each kind
+of ``backend.jobs.kinds.REGISTRY`` offered in the form shows the fields its parameters class
+declares with a form row (:func:`backend.config.fields.param`), each drawn by
+:mod:`diffgen_gui.param_widgets` (or, for a value chosen from the workspace, by a named widget
+built here: images, model, preset, ...), so that a new kind is its declaration. Also the cost of
+an inpainting run before it is queued, and the values used last time.
 
 A value changes only when the user changes it: a model that appears (a training finished) or is
 chosen does not switch the preset, the samples or the dilation; a hint says when the preset is not
@@ -7,6 +11,9 @@ the model's. The hints sit below "Add to queue", so a hint that appears never mo
 under the pointer."""
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any, get_type_hints
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
@@ -22,32 +29,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backend.config.fields import FORM, WIDGET, label_of
 from backend.config.presets import apply_overrides, load_preset, preset_names
-from backend.diffusion.samplers.schedule import RepaintSchedule
 from backend.errors import DiffGenError
+from backend.inpaint.config import resolve_config
 from backend.jobs.estimate import seconds_left
-from backend.jobs.queue import FORM_FIELDS, JOB_KINDS
+from backend.jobs.kinds import REGISTRY, JobSpec
+from backend.jobs.mask_params import OPERATION_VALUE
+from backend.jobs.queue import params_class
 from backend.words import counted
 from backend.workspace import queries
+from diffgen_gui import param_widgets
+from diffgen_gui.param_widgets import tooltip
 from diffgen_gui.prefs import load_prefs, save_pref
 from diffgen_gui.state import WorkspaceState
 
-MASK_OPS = ["dilate", "erode", "fill_holes", "remove_islands", "smooth"]
-MASK_PARAM = {"dilate": "pixels", "erode": "pixels", "remove_islands": "min_size", "smooth": "radius"}
-LABELS = {
-    "images": "Images",
-    "train_target": "Train",
-    "model": "Model",
-    "preset": "Preset",
-    "overrides": "Overrides",
-    "samples": "Samples / image",
-    "dilate": "Dilation",
-    "respacing": "Respacing",
-    "jumps": "Jumps",
-    "operation": "Operation",
-    "device": "Device",
-}
 PREF = "generate"
+SHARED_ROW_MIN_PX = 60  # the least width of a field sharing a row, so that the form fits its column
 
 
 def parse_overrides(text: str) -> list[str]:
@@ -62,8 +60,24 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _spin(minimum: int, maximum: int, suffix: str = "") -> QSpinBox:
-    return QSpinBox(minimum=minimum, maximum=maximum, suffix=suffix)
+def form_fields(cls: type) -> list[tuple[str, dataclasses.Field]]:
+    """The (row, field) pairs of ``cls`` that the form shows, in field order."""
+    return [
+        (f.name if f.metadata[FORM] is True else f.metadata[FORM], f) for f in dataclasses.fields(cls) if f.metadata.get(FORM)
+    ]
+
+
+def row_order(kinds: list[list[str]]) -> list[str]:
+    """One order of the rows of every kind in which each kind's rows keep their own order: a
+    row new to a kind goes right after that kind's row before it (the form is one layout)."""
+    order: list[str] = []
+    for rows in kinds:
+        before = -1
+        for row in rows:
+            if row not in order:
+                order.insert(before + 1, row)
+            before = order.index(row)
+    return order
 
 
 class JobForm(QGroupBox):
@@ -71,31 +85,48 @@ class JobForm(QGroupBox):
         super().__init__("New job", parent)
         self.state, self.ws = state, state.workspace
         self.kind = QComboBox()
-        for kind, spec in JOB_KINDS.items():
+        self.kinds: dict[str, list[tuple[str, dataclasses.Field]]] = {}  # kind -> its (row, field) pairs
+        self.classes: dict[str, type] = {}
+        for kind, spec in REGISTRY.items():
             if spec.in_form:
                 self.kind.addItem(spec.label, kind)
+                self.classes[kind] = params_class(kind)
+                self.kinds[kind] = form_fields(self.classes[kind])
+        # the widgets the workspace fills (named by a declaration's widget=)
         self.target = QComboBox()
         self.train_target = QComboBox()
-        self.model = QComboBox(toolTip="Which trained model generates the samples")
+        self.model = QComboBox()
         self.preset = QComboBox()
         self.preset.addItems(preset_names())
         self.overrides = QPlainTextEdit(placeholderText="one per line, e.g.\ntrain.steps=200")
         self.overrides.setFixedHeight(70)
-        self.spins = {
-            "samples": _spin(1, 100),
-            "dilate": _spin(0, 200, " px"),
-            "respacing": _spin(1, 4000),
-            "jump_length": _spin(1, 500),
-            "jump_n_sample": _spin(1, 50),
-        }
-        self.spins["jump_length"].setToolTip("RePaint jump length (steps gone back at each jump)")
-        self.spins["jump_n_sample"].setToolTip("RePaint resampling count at each jump point")
-        self.mask_op = QComboBox()
-        self.mask_op.addItems(MASK_OPS)
         self.mask_value = QSpinBox(minimum=1, maximum=500, value=20, suffix=" px")
         self.device = QComboBox()
         self.auto_device = ""  # what "auto" runs on ("cpu", "cuda") once the worker has looked
         self.device.addItem("auto", "auto")
+        self.named: dict[str, QWidget] = {
+            "images": self.target,
+            "train_target": self.train_target,
+            "model": self.model,
+            "preset": self.preset,
+            "overrides": self.overrides,
+            "op_params": self.mask_value,
+            "device": self.device,
+        }
+        # every other field: a widget from its type and declaration, one per field name
+        self.widgets: dict[str, QWidget] = {}
+        for kind, pairs in self.kinds.items():
+            hints = get_type_hints(self.classes[kind])
+            for _row, f in pairs:
+                if f.name not in self.widgets:
+                    self.widgets[f.name] = (
+                        self.named[f.metadata[WIDGET]] if f.metadata.get(WIDGET) else param_widgets.make_widget(f, hints[f.name])
+                    )
+                    self.widgets[f.name].setToolTip(self.widgets[f.name].toolTip() or tooltip(f))
+        self.spins = {name: w for name, w in self.widgets.items() if isinstance(w, QSpinBox) and w is not self.mask_value}
+        mask_op = self.widgets["operation"]  # the masks kind's operation: declared with choices
+        assert isinstance(mask_op, QComboBox)
+        self.mask_op: QComboBox = mask_op
         self.device_warning = QLabel(objectName="warning", wordWrap=True)
         self.preset_warning = QLabel(objectName="warning", wordWrap=True)
         self.estimate = QLabel(objectName="hint", wordWrap=True)
@@ -106,11 +137,11 @@ class JobForm(QGroupBox):
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.model.currentIndexChanged.connect(self.update_estimate)  # the hint only: never the preset
         self.preset.currentTextChanged.connect(self._preset_changed)
-        self.mask_op.currentTextChanged.connect(self._mask_op_changed)
+        self.mask_op.currentIndexChanged.connect(self._mask_op_changed)
         self.target.currentIndexChanged.connect(self.update_estimate)
         self.device.currentIndexChanged.connect(self.update_estimate)
-        for s in self.spins.values():
-            s.valueChanged.connect(self.update_estimate)
+        for w in self._plain_widgets().values():
+            param_widgets.changed(w).connect(self.update_estimate)
         state.clustersChanged.connect(self.fill_targets)
         state.modelsChanged.connect(self.fill_models)
         state.samplesChanged.connect(self.update_estimate)  # a finished run times the next one
@@ -120,37 +151,33 @@ class JobForm(QGroupBox):
         self.restore()
 
     def _layout(self) -> None:
+        """One form row per declared row, in an order that keeps each kind's field order; the
+        fields sharing a row sit side by side, each after its label ("×")."""
         outer = QVBoxLayout(self)
         form = QFormLayout()
         outer.addLayout(form)
-        jumps = QWidget()
-        jl = QHBoxLayout(jumps)
-        jl.setContentsMargins(0, 0, 0, 0)
-        jl.addWidget(self.spins["jump_length"])
-        jl.addWidget(QLabel("×"))
-        jl.addWidget(self.spins["jump_n_sample"])
-        op = QWidget()
-        ol = QHBoxLayout(op)
-        ol.setContentsMargins(0, 0, 0, 0)
-        ol.addWidget(self.mask_op)
-        ol.addWidget(self.mask_value)
-        self.rows: dict[str, QWidget] = {
-            "images": self.target,
-            "train_target": self.train_target,
-            "model": self.model,
-            "preset": self.preset,
-            "overrides": self.overrides,
-            "samples": self.spins["samples"],
-            "dilate": self.spins["dilate"],
-            "respacing": self.spins["respacing"],
-            "jumps": jumps,
-            "operation": op,
-            "device": self.device,
-        }
+        fields: dict[str, list[dataclasses.Field]] = {}
+        for pairs in self.kinds.values():
+            for row, f in pairs:
+                if f.name not in [g.name for g in fields.setdefault(row, [])]:
+                    fields[row].append(f)
+        self.rows: dict[str, QWidget] = {}
+        for row in row_order([list(dict.fromkeys(r for r, _ in pairs)) for pairs in self.kinds.values()]):
+            first, *rest = fields[row]
+            if not rest:
+                self.rows[row] = self.widgets[first.name]
+            else:
+                self.rows[row] = QWidget()
+                line = QHBoxLayout(self.rows[row])
+                line.setContentsMargins(0, 0, 0, 0)
+                for i, f in enumerate(fields[row]):
+                    if i:
+                        line.addWidget(QLabel(label_of(f)))
+                    self.widgets[f.name].setMinimumWidth(SHARED_ROW_MIN_PX)  # "preset value" may show cut: the row fits
+                    line.addWidget(self.widgets[f.name])
         form.addRow("Job", self.kind)
-        for name, widget in self.rows.items():
-            widget.setToolTip(widget.toolTip() or FORM_FIELDS[name])
-            form.addRow(LABELS[name], widget)
+        for row, widget in self.rows.items():
+            form.addRow(label_of(fields[row][0]), widget)
         # the button first: hints that come and go below it never move it under the pointer
         for w in (self.queue_btn, self.form_error, self.estimate, self.preset_warning, self.device_warning):
             outer.addWidget(w)  # below the form: a form row does not give wrapped text its height
@@ -211,34 +238,40 @@ class JobForm(QGroupBox):
         self.update_estimate()
 
     # -- reacting ----------------------------------------------------------------------------
-    def kind_spec(self):
-        return JOB_KINDS[self.kind.currentData()]
+    def kind_spec(self) -> JobSpec:
+        return REGISTRY[self.kind.currentData()]
+
+    def kind_rows(self) -> set[str]:
+        return {row for row, _ in self.kinds[self.kind.currentData()]}
 
     @Slot()
     def _kind_changed(self) -> None:
-        fields = self.kind_spec().fields
+        rows = self.kind_rows()
         for name, widget in self.rows.items():
-            self.form.setRowVisible(widget, name in fields)
+            self.form.setRowVisible(widget, name in rows)
         self.update_estimate()
 
     @Slot(str)
     def _preset_changed(self, preset: str) -> None:
-        """The inpainting fields start from the preset's values."""
+        """The fields whose None means the preset's value (of a kind's PRESET_SECTION) start from
+        the preset's values; those the preset leaves out show "preset value"."""
         try:
-            section = load_preset(preset).get("inpaint", {})
+            loaded = load_preset(preset)
         except DiffGenError as e:
             self.form_error.setText(str(e))
             return
-        for name, spin in self.spins.items():
-            if name in section:
-                spin.blockSignals(True)
-                spin.setValue(int(section[name]))
-                spin.blockSignals(False)
+        for kind, pairs in self.kinds.items():
+            section = loaded.get(getattr(self.classes[kind], "PRESET_SECTION", ""))
+            if section is None:
+                continue
+            for _row, f in pairs:
+                if f.default is None and not f.metadata.get(WIDGET):  # None: "the preset's value"
+                    param_widgets.set_value(self.widgets[f.name], section.get(f.name))
         self.update_estimate()
 
-    @Slot(str)
-    def _mask_op_changed(self, op: str) -> None:
-        self.mask_value.setEnabled(op in MASK_PARAM)
+    @Slot()
+    def _mask_op_changed(self) -> None:
+        self.mask_value.setEnabled(self.mask_op.currentData() in OPERATION_VALUE)
 
     def _image_count(self) -> int:
         what, value = self.target.currentData() or ("all", None)
@@ -250,21 +283,29 @@ class JobForm(QGroupBox):
 
     @Slot()
     def update_estimate(self) -> None:
-        """Evaluations and time of an inpainting run, and a warning when the preset is not the model's."""
-        inpaint = "model" in self.kind_spec().fields
+        """Evaluations and time of an inpainting run (the sampler's own count, with the preset's
+        values for those the form leaves to it), and a warning when the preset is not the model's."""
+        inpaint = "model" in self.kind_rows()
         self.estimate.setVisible(inpaint)
         self.preset_warning.setVisible(False)
         if not inpaint:
             return
-        v = {name: s.value() for name, s in self.spins.items()}
-        per_sample = RepaintSchedule(v["respacing"], v["jump_length"], v["jump_n_sample"]).evaluations()
+        preset, device = self.preset.currentText(), self.device.currentData() or "auto"
+        explicit = {
+            name: param_widgets.value(w) for name, w in self.widgets.items() if w in self.spins.values() or name == "sampler"
+        }
+        try:
+            cfg = resolve_config(explicit, preset)
+        except DiffGenError as e:
+            self.estimate.setText(str(e))
+            return
+        per_sample = cfg.schedule().evaluations()
         n = self._image_count()
-        total = n * v["samples"] * per_sample
+        total = n * cfg.samples * per_sample
         text = (
-            f"{n} image{'s' * (n != 1)} × {v['samples']} sample{'s' * (v['samples'] != 1)} × {per_sample:,} "
+            f"{n} image{'s' * (n != 1)} × {cfg.samples} sample{'s' * (cfg.samples != 1)} × {per_sample:,} "
             f"evaluations = {total:,} evaluations"
         )
-        preset, device = self.preset.currentText(), self.device.currentData() or "auto"
         device = (self.auto_device if device == "auto" else device).split(":")[0]
         rate = queries.seconds_per_evaluation(self.ws, preset, device or None)
         on = f" on the {device.upper()}" if device else ""
@@ -282,36 +323,38 @@ class JobForm(QGroupBox):
         self.preset_warning.setVisible(trained != preset)
 
     # -- the job ----------------------------------------------------------------------------------
+    def _value(self, f: dataclasses.Field) -> dict[str, Any]:
+        """The job parameters field ``f``'s widget gives: ``{name: value}``, flattened for the
+        image selection, empty for "preset value"."""
+        role, w = f.metadata.get(WIDGET), self.widgets[f.name]
+        if role == "images":
+            what, value = self.target.currentData()
+            return {"images": value} if what == "images" else {"cluster": value} if what == "cluster" else {"all": True}
+        if role == "overrides":
+            overrides = parse_overrides(self.overrides.toPlainText())
+            apply_overrides(load_preset(self.preset.currentText()), overrides)  # validates now, not at run time
+            return {f.name: overrides}
+        if role == "op_params":
+            key = OPERATION_VALUE.get(str(self.mask_op.currentData()))
+            return {f.name: {key: self.mask_value.value()} if key else {}}
+        if role == "preset":
+            return {f.name: self.preset.currentText()}
+        value = w.currentData() if isinstance(w, QComboBox) and role else param_widgets.value(w)
+        return {} if value is None else {f.name: value}
+
     def job_params(self) -> tuple[str, dict]:
-        """The job the form describes, with only the fields its kind takes; raises DiffGenError
+        """The job the form describes, with only the fields its kind shows; raises DiffGenError
         on a bad override."""
         kind = self.kind.currentData()
-        fields = self.kind_spec().fields
         params: dict = {}
-        if "device" in fields:
-            params["device"] = self.device.currentData()
-        if "images" in fields:
-            what, value = self.target.currentData()
-            params.update({"images": value} if what == "images" else {"cluster": value} if what == "cluster" else {"all": True})
-        if "train_target" in fields:
-            params["target"] = self.train_target.currentData()
-        if "model" in fields:
-            params["model"] = self.model.currentData()
-        if "preset" in fields:
-            params["preset"] = self.preset.currentText()
-        if "overrides" in fields:
-            overrides = parse_overrides(self.overrides.toPlainText())
-            apply_overrides(load_preset(params["preset"]), overrides)  # validates now, not at run time
-            params["overrides"] = overrides
-        for name in ("samples", "dilate", "respacing"):
-            if name in fields:
-                params[name] = self.spins[name].value()
-        if "jumps" in fields:
-            params.update(jump_length=self.spins["jump_length"].value(), jump_n_sample=self.spins["jump_n_sample"].value())
-        if "operation" in fields:
-            op = self.mask_op.currentText()
-            params.update(operation=op, op_params={MASK_PARAM[op]: self.mask_value.value()} if op in MASK_PARAM else {})
+        for _row, f in self.kinds[kind]:
+            params.update(self._value(f))
         return kind, params
+
+    def _plain_widgets(self) -> dict[str, QWidget]:
+        """The widgets made from a field's type (not filled from the workspace)."""
+        named = list(self.named.values())
+        return {name: w for name, w in self.widgets.items() if w not in named}
 
     def remember(self) -> None:
         save_pref(
@@ -321,9 +364,8 @@ class JobForm(QGroupBox):
                 "model": self.model.currentData(),
                 "preset": self.preset.currentText(),
                 "overrides": self.overrides.toPlainText(),
-                "mask_op": self.mask_op.currentText(),
                 "mask_value": self.mask_value.value(),
-                "spins": {name: s.value() for name, s in self.spins.items()},
+                "values": {name: param_widgets.value(w) for name, w in self._plain_widgets().items()},
             },
         )
 
@@ -335,10 +377,16 @@ class JobForm(QGroupBox):
         self.preset.setCurrentText(last.get("preset") or queries.default_preset(self.ws))
         self._kind_changed()
         self.overrides.setPlainText(last.get("overrides", ""))
-        self.mask_op.setCurrentText(last.get("mask_op", MASK_OPS[0]))
         self.mask_value.setValue(int(last.get("mask_value", 20)))
         self._preset_changed(self.preset.currentText())
-        if last.get("preset") == self.preset.currentText():  # they were set on top of this preset's values
-            for name, value in last.get("spins", {}).items():
-                if name in self.spins:
-                    self.spins[name].setValue(int(value))
+        values = last.get("values")
+        plain = self._plain_widgets()
+        from_preset = {f.name for pairs in self.kinds.values() for _row, f in pairs if f.default is None}
+        for name, value in values.items() if isinstance(values, dict) else ():
+            if name in plain and (name not in from_preset or last.get("preset") == self.preset.currentText()):
+                try:  # a value set on top of this preset's values, or one of the field's own
+                    param_widgets.set_value(plain[name], value)
+                except (TypeError, ValueError):
+                    continue  # a hand-edited settings file: the form's value stays
+        self._mask_op_changed()
+        self.update_estimate()

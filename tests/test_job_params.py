@@ -11,7 +11,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import pytest
 
 from backend.cli import main
-from backend.config.fields import RANGE
+from backend.config.fields import RANGE, choices_of
 from backend.errors import BadInputError, Cancelled, DiffGenError
 from backend.inpaint.params import InpaintParams
 from backend.jobs import queue as jobs
@@ -43,20 +43,21 @@ def _sample(hint: Any, salt: int) -> Any:
     return {bool: True, int: 7 + salt, float: 0.25 + salt, str: f"text{salt}"}.get(hint, f"any{salt}")
 
 
-def _low(lo: Any, hint: Any) -> Any:
-    """A ranged field's low end: for a tuple (e.g. synthesis' polyps A-B), each element's."""
-    return (lo, lo) if get_origin(hint) is tuple else lo
-
-
 def _example(cls: type[JobParams]) -> JobParams:
-    """Every field set to a non-default value of its type (the low end of a declared range)."""
+    """Every field set to a non-default value of its type (the low end of a declared range, the
+    last of its declared choices)."""
     hints = get_type_hints(cls)
-    return cls(
-        **{
-            f.name: _low(f.metadata[RANGE][0], hints[f.name]) if RANGE in f.metadata else _sample(hints[f.name], i)
-            for i, f in enumerate(dataclasses.fields(cls))
-        }
-    )
+
+    def value(f: dataclasses.Field, i: int) -> Any:
+        many = get_origin(hints[f.name]) is tuple
+        if RANGE in f.metadata and f.metadata[RANGE][0] is not None:
+            return (f.metadata[RANGE][0],) * 2 if many else f.metadata[RANGE][0]
+        choices = choices_of(f)
+        if choices is not None:
+            return (choices[-1],) * 2 if many else choices[-1]
+        return _sample(hints[f.name], i)
+
+    return cls(**{f.name: value(f, i) for i, f in enumerate(dataclasses.fields(cls))})
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -6,6 +6,7 @@ import argparse
 import os
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.cli.flags import add_param_flags
 from backend.clustering.params import ClusterParams
 from backend.errors import BadInputError
 from backend.jobs.context import JobContext
@@ -33,18 +34,7 @@ def _add_real_resize(p: argparse.ArgumentParser) -> None:
 def register(sub) -> None:
     p = sub.add_parser("cluster", help="cluster the images (Inception features of image + mask, KMeans)")
     add_workspace(p)
-    p.add_argument("--preset", default="paper", help="preset whose [cluster] section gives the defaults")
-    p.add_argument("--k", type=int, help="number of clusters (preset: paper 20, tiny 4)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--min-cluster-size", type=int, help="report clusters smaller than this")
-    p.add_argument(
-        "--features",
-        choices=["balanced", "raw"],
-        help="image and mask features each L2-normalised, or concatenated raw as the author's code "
-        "(default: the preset's cluster.features, paper balanced, diffuse-gen raw)",
-    )
-    p.add_argument("--inception-weights", metavar="PTH", help="torchvision inception_v3 state dict")
-    p.add_argument("--device", help="cuda / cpu (default: cuda when present)")
+    add_param_flags(p, ClusterParams)  # --preset, --k, --seed, --features, ... as declared
     p.set_defaults(func=cmd_cluster)
 
     p = sub.add_parser("fid", help="FID (clean-fid, clean mode) between two folders or sets")

@@ -6,17 +6,11 @@ import argparse
 import json
 
 from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, shard_and_device, tqdm_progress
-from backend.config.fields import arg_type
-from backend.diffusion.samplers import SAMPLERS
+from backend.cli.flags import add_param_flags
 from backend.inpaint.params import InpaintParams
 from backend.jobs.context import JobContext
 from backend.words import counted
 from backend.workspace.selection import ImageSelection, add_selection_args
-
-
-def _bounded(field: str):
-    """The flag's values checked against the preset field's declared range (InpaintConfig)."""
-    return arg_type("backend.inpaint.config:InpaintConfig", field, "inpaint")
 
 
 def register(sub) -> None:
@@ -30,52 +24,9 @@ def register(sub) -> None:
     )
     add_workspace(p)
     add_selection_args(p)
-    p.add_argument("--samples", type=_bounded("samples"), help="samples per image (paper: 3)")
-    p.add_argument(
-        "--dilate", type=_bounded("dilate"), metavar="PX", help="mask dilation radius at the model resolution (paper: 20)"
-    )
-    p.add_argument("--seed", type=int, help="run seed (each sample's seed derives from it and the image id)")
-    p.add_argument("--preset", help="tiny | paper | diffuse-gen | a .toml file (default: the model's preset)")
-    p.add_argument(
-        "--model",
-        default="cluster",
-        metavar="cluster|full|NAME|PATH",
-        help="the image's cluster model (falls back to full), the full-set model, a model by name "
-        "(diffgen info lists them), or a model folder",
-    )
-    p.add_argument("--batch", type=_bounded("batch_size"), metavar="B", help="samples per model call (halves itself on GPU OOM)")
+    add_param_flags(p, InpaintParams, skip=("device",))  # --samples, --dilate, --sampler, ... as declared
     add_device(p)
     add_shard(p, "images")
-    p.add_argument(
-        "--weights",
-        choices=["ema", "raw"],
-        help="EMA or raw weights (default: the preset's inpaint.weights, paper ema, diffuse-gen raw; "
-        "raw also suits runs too short for the average to settle)",
-    )
-    p.add_argument(
-        "--sampler",
-        choices=list(SAMPLERS),
-        help="the reverse chain: repaint (paper), or a fast one at 25-100 evaluations: ddim-repaint, ddnm (DDNM+), "
-        "diffpir (default: the preset's inpaint.sampler; its settings inpaint.eta/zeta/hqs_lambda come from the preset)",
-    )
-    p.add_argument("--respacing", type=_bounded("respacing"), metavar="T", help="reverse-process steps (paper: 200)")
-    p.add_argument("--jump-length", type=_bounded("jump_length"), help="RePaint jump length (paper: 10)")
-    p.add_argument("--jump-n-sample", type=_bounded("jump_n_sample"), help="RePaint resampling count (paper: 5)")
-    p.add_argument("--min-island", type=_bounded("min_island"), metavar="PX", help="drop generated mask blobs smaller than this")
-    p.add_argument(
-        "--retries",
-        type=_bounded("retries"),
-        metavar="K",
-        help="redraw a sample that fails a quality gate of inpaint.retry_gates (default no_polyp) with a "
-        "new seed, up to K times (paper: 0); every attempt is recorded in the sample's provenance",
-    )
-    p.add_argument("--no-fill-holes", dest="fill_holes", action="store_false", default=None, help="keep holes in generated masks")
-    p.add_argument(
-        "--no-sheet",
-        dest="sheet",
-        action="store_false",
-        help="do not write the contact sheet PNG into reports/ (a shard never writes one)",
-    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_inpaint)
 

@@ -57,17 +57,15 @@ def register(sub) -> None:
     add_workspace(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
-    p = jsub.add_parser("add", help="queue a job")
-    add_workspace(p)
-    p.add_argument("kind", choices=sorted(REGISTRY))
-    p.add_argument(
-        "--param",
-        "-p",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="job parameter (JSON values), e.g. operation=dilate -p 'op_params={\"pixels\": 5}'",
+    p = jsub.add_parser(
+        "add",
+        help="queue a job",
+        description="Queue a job of KIND with its flags (the same as its command's: 'diffgen jobs add KIND "
+        "--help' lists them) or --param KEY=VALUE pairs; the job is checked before it enters the queue.",
     )
+    add_workspace(p, required=False)
+    p.add_argument("kind", choices=sorted(REGISTRY))
+    p.add_argument("flags", nargs=argparse.REMAINDER, metavar="...", help="KIND's flags and --param KEY=VALUE pairs")
     p.set_defaults(func=cmd_add)
     p = jsub.add_parser("run", help="run queued jobs until the queue is empty")
     add_workspace(p)
@@ -116,15 +114,42 @@ def cmd_list(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_add(a: argparse.Namespace) -> int:
-    from backend.jobs.queue import JobStore
+def kind_parser(kind: str) -> argparse.ArgumentParser:
+    """The flags of ``jobs add KIND``: its parameters class's declared flags (each flag not given
+    sets nothing), ``--param KEY=VALUE`` for any parameter, and ``--workspace``. Built when the
+    command runs, as the class may live in a heavier module than a parser should load."""
+    from backend.cli.flags import add_param_flags
+    from backend.jobs.queue import params_class
 
+    p = argparse.ArgumentParser(prog=f"diffgen jobs add {kind}", argument_default=argparse.SUPPRESS)
+    add_workspace(p, required=False)
+    p.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="job parameter (JSON values), e.g. operation=dilate -p 'op_params={\"pixels\": 5}' or images=[1,2]",
+    )
+    add_param_flags(p, params_class(kind), defaults=False)
+    return p
+
+
+def cmd_add(a: argparse.Namespace) -> int:
+    from backend.cli.flags import given_params
+    from backend.jobs.queue import JobStore, params_class
+
+    k = kind_parser(a.kind).parse_args(a.flags)
+    a.workspace = getattr(k, "workspace", None) or a.workspace
+    if not a.workspace:
+        raise SystemExit("diffgen jobs add: the --workspace WS to queue the job in is required")
     params = {}
-    for item in a.param:
+    for item in k.param:
         key, sep, value = item.partition("=")
         if not sep:
             raise SystemExit(f"--param {item!r} must look like KEY=VALUE")
         params[key] = parse_value(value)
+    params.update(given_params(k, params_class(a.kind)))
     job_id = JobStore(open_workspace(a)).enqueue(a.kind, params)
     print(f"queued job {job_id} ({a.kind})")
     return 0

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.cli.flags import add_param_flags
 from backend.jobs.context import JobContext
-from backend.segmentation.config import EXPERIMENTS, N_COUNTS
+from backend.segmentation.config import N_COUNTS
 from backend.segmentation.params import SegmentParams
 
 
@@ -20,34 +21,14 @@ def register(sub) -> None:
     )
     p.add_argument("action", nargs="?", choices=["run", "report"], default="run")
     add_workspace(p)
-    p.add_argument(
-        "--experiment", "-e", action="append", choices=[*EXPERIMENTS, "all"], help="which experiments (repeatable; default all)"
-    )
-    p.add_argument("--preset", default="tiny", help="tiny (CPU, demo data) | paper | path to a .toml")
-    p.add_argument("--seeds", type=int, nargs="+", help="training seeds (several give error bars)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        metavar="segment.FIELD=VALUE",
-        help="override a preset field, e.g. segment.epochs=20",
-    )
-    p.add_argument(
-        "--encoder-weights", metavar="PATH", help="ImageNet state dict of the encoder (used when the preset says pretrained)"
-    )
-    p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda")
+    add_param_flags(p, SegmentParams, skip=("only_passed",))  # --experiment, --preset, --seeds, --set, ... as declared
     p.add_argument(
         "--n-counts",
         choices=list(N_COUNTS),
         help="Table 6 (small-n): N counts training + validation images (train+val: N=16 trains on 13, "
         "the preset's default) or training images only (train: 16 + 4 for validation)",
     )
-    p.add_argument(
-        "--only-passed",
-        action="store_true",
-        help="synthetic sets without the samples that failed a quality gate (samples not scored yet "
-        "stay and are counted; 'diffgen gates' scores them)",
-    )
+    add_param_flags(p, SegmentParams, skip=("preset", "overrides", "experiments", "seeds", "encoder_weights", "device"))
     p.set_defaults(func=cmd_segment)
 
 

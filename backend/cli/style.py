@@ -6,9 +6,10 @@ import argparse
 import json
 
 from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, shard_and_device, tqdm_progress
+from backend.cli.flags import add_param_flags
 from backend.jobs.context import JobContext
 from backend.style.params import StyleParams
-from backend.style.terms import LAMBDAS, METHODS
+from backend.style.terms import LAMBDAS
 
 LAMBDA_HELP = {
     "zecon": "ZeCon patch contrastive content loss (UNet encoder features)",
@@ -38,34 +39,9 @@ def register(sub) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--samples", type=_ids, metavar="IDS", help="comma-separated inpainted sample ids")
     which.add_argument("--all-unstyled", action="store_true", help="every inpainted sample without a styled child (the default)")
-    p.add_argument(
-        "--target",
-        default="original",
-        metavar="original|IMAGE",
-        help="style target: the source's real image (default) or one image file for all",
-    )
-    p.add_argument("--preset", help="tiny | paper | TOML path (default: the preset the model was trained with)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        metavar="style.FIELD=VALUE",
-        help="preset override, e.g. --set style.skip_timesteps=100 or --set style.mask_from=parent (repeatable)",
-    )
     for term in LAMBDAS:
         p.add_argument(f"--lambda-{term}", type=float, metavar="W", help=LAMBDA_HELP[term])
-    p.add_argument("--seed", type=int, default=0, help="base seed (each sample uses seed + its id)")
-    p.add_argument(
-        "--color-match",
-        nargs="?",
-        const="mkl",
-        choices=METHODS,
-        default=None,
-        help="match the result's colours to the target afterwards (mkl when given alone; "
-        "default: the preset's style.color_match)",
-    )
-    p.add_argument("--vgg-weights", metavar="FILE", help="torchvision vgg19 state dict (vgg19-dcbb9e9d.pth)")
-    p.add_argument("--dino-weights", metavar="FILE", help="DINO ViT-B/8 weights (.pth or timm .safetensors)")
+    add_param_flags(p, StyleParams, skip=("device",))  # --target, --preset, --set, --seed, ... as declared
     add_device(p)
     add_shard(p, "inpainted samples")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from backend.cli.common import add_model_target, add_workspace, open_workspace, tqdm_progress
-from backend.config.fields import arg_type
+from backend.cli.flags import add_param_flags
 from backend.diffusion.train_params import TrainParams
 from backend.errors import DiffGenError
 from backend.jobs.context import JobContext
@@ -20,34 +20,7 @@ def register(sub) -> None:
         "clustering. Under torchrun the run uses DistributedDataParallel.",
     )
     add_workspace(p)
-    p.add_argument("--preset", default="tiny", help="tiny | paper | diffuse-gen | path to a .toml preset (default tiny)")
-    p.add_argument("--target", default="full", help="full | cluster:K | clusters (default full)")
-    p.add_argument(
-        "--steps",
-        type=arg_type("backend.diffusion.train_config:TrainConfig", "steps", "train"),
-        help="total training steps (default: the preset's)",
-    )
-    p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
-    p.add_argument("--name", help="model name (folder models/NAME; letters, digits, . _ -); default from target and preset")
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an existing model of that name (the old folder is kept as NAME.replaced-DATE)",
-    )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.FIELD=VALUE",
-        help="override a preset value, e.g. --set train.batch_size=8 (repeatable)",
-    )
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
-    p.add_argument(
-        "--tensorboard",
-        metavar="DIR",
-        help="also log loss, learning rate and sample sheets for TensorBoard to DIR/NAME (needs the 'tensorboard' extra)",
-    )
+    add_param_flags(p, TrainParams)  # --preset, --target, --steps, --resume, --set, ... as declared
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_train)
 

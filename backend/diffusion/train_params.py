@@ -7,7 +7,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backend.config.fields import param
 from backend.errors import DiffGenError
+from backend.jobs import shared_params as shared
 from backend.jobs.params import JobParams
 
 if TYPE_CHECKING:
@@ -38,15 +40,24 @@ def model_name(kind: str, preset: str, name: str | None, clustering: int | None 
 
 @dataclass(frozen=True)
 class TrainParams(JobParams):
-    preset: str = "tiny"  # tiny | paper | a .toml file
-    target: str = "full"  # full | cluster:K | clusters
-    steps: int | None = None  # total steps; None: the preset's
-    resume: bool = False
-    overrides: tuple[str, ...] = ()  # "section.field=value"
-    device: str | None = None  # auto | cpu | cuda
-    name: str | None = None  # model name; default from target and preset
-    overwrite: bool = False  # replace a model of that name (kept as NAME.replaced-STAMP)
-    tensorboard: str | None = None  # a folder for TensorBoard event files, one subfolder per model
+    preset: str = shared.preset("tiny | paper | diffuse-gen | path to a .toml preset (default tiny)", "tiny")
+    target: str = param(
+        "full", label="Train", help="full | cluster:K | clusters (default full)", form="train_target", widget="train_target"
+    )
+    steps: int | None = param(None, 1, 100_000_000, unit="steps", help="total training steps (default: the preset's)")
+    resume: bool = param(False, help="continue from the run's last checkpoint")
+    overrides: tuple[str, ...] = shared.overrides(
+        "override a preset value, e.g. --set train.batch_size=8 (repeatable)", flag_default=[]
+    )
+    device: str | None = shared.device("auto | cpu | cuda (default auto)", flag_default="auto")
+    name: str | None = param(help="model name (folder models/NAME; letters, digits, . _ -); default from target and preset")
+    overwrite: bool = param(
+        False, help="replace an existing model of that name (the old folder is kept as NAME.replaced-DATE)"
+    )  # kept as NAME.replaced-STAMP
+    tensorboard: str | None = param(
+        help="also log loss, learning rate and sample sheets for TensorBoard to DIR/NAME (needs the 'tensorboard' extra)",
+        cli={"metavar": "DIR"},
+    )
 
     def model_names(self, ws: Workspace) -> list[str]:
         """The models this job would train, by name (the clusters of the current clustering)."""

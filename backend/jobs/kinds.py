@@ -1,27 +1,51 @@
-"""The job kinds and where each one's code lives: names only, so that listing the kinds (the
-CLI's ``jobs add KIND`` choices) loads no stage and no workspace."""
+"""The job kinds, each declared once: where its code lives, how a form names it and what in
+the workspace it changes. Names only, so that listing the kinds (the CLI's ``jobs add KIND``
+choices) loads no stage and no workspace; what a kind takes, its flags and its form rows, comes
+from its parameters dataclass (:func:`backend.config.fields.param` declarations)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+CHANGES = ("samples", "masks", "clusters", "models")  # what a finished job may change (views refresh)
 
 
 @dataclass(frozen=True)
 class JobSpec:
-    """Where a kind's code lives, as "module:name": the stage function and its parameters
-    class (in a module light enough to import when a job is queued)."""
+    """A job kind: the stage function and its parameters class as "module:name" (in a module
+    light enough to import when a job is queued), its ``label`` in forms, what in the workspace
+    it ``changes`` (a subset of :data:`CHANGES`: views showing that refresh when such a job
+    ends), and whether the Generate tab's form offers it (a survey is made in the Survey tab)."""
 
     run: str
     params: str
+    label: str = ""
+    changes: tuple[str, ...] = ()
+    in_form: bool = True
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The form rows of this kind, in field order (imports the parameters class)."""
+        from backend.config.fields import FORM, declared
+
+        rows: list[str] = []
+        for f in fields(declared(self.params)):
+            row = f.metadata.get(FORM)
+            name = f.name if row is True else row
+            if name and name not in rows:
+                rows.append(name)
+        return tuple(rows)
 
 
-REGISTRY: dict[str, JobSpec] = {
-    "train": JobSpec("backend.diffusion.training:run_train", "backend.diffusion.train_params:TrainParams"),
-    "inpaint": JobSpec("backend.inpaint.job:run_inpaint", "backend.inpaint.params:InpaintParams"),
-    "style": JobSpec("backend.style.job:run_style", "backend.style.params:StyleParams"),
-    "synthesize": JobSpec("backend.synthesis.generator:run_synthesize", "backend.synthesis.params:SynthesizeParams"),
-    "cluster": JobSpec("backend.clustering.job:run_cluster", "backend.clustering.params:ClusterParams"),
-    "segment": JobSpec("backend.segmentation.experiments:run_segment", "backend.segmentation.params:SegmentParams"),
-    "masks": JobSpec("backend.jobs.queue:run_masks", "backend.jobs.queue:MaskParams"),
-    "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams"),
+# fmt: off
+REGISTRY: dict[str, JobSpec] = {  # one line per kind, in the order forms list them
+    "inpaint": JobSpec("backend.inpaint.job:run_inpaint", "backend.inpaint.params:InpaintParams", "Inpaint (RePaint)", ("samples",)),  # noqa: E501
+    "style": JobSpec("backend.style.job:run_style", "backend.style.params:StyleParams", "Style transfer", ("samples",)),
+    "synthesize": JobSpec("backend.synthesis.generator:run_synthesize", "backend.synthesis.params:SynthesizeParams", "Mask-guided synthesis", ("samples",)),  # noqa: E501
+    "train": JobSpec("backend.diffusion.training:run_train", "backend.diffusion.train_params:TrainParams", "Train diffusion model", ("models",)),  # noqa: E501
+    "masks": JobSpec("backend.jobs.queue:run_masks", "backend.jobs.mask_params:MaskParams", "Mask operation", ("masks",)),
+    "cluster": JobSpec("backend.clustering.job:run_cluster", "backend.clustering.params:ClusterParams", "Cluster images", ("clusters",)),  # noqa: E501
+    "segment": JobSpec("backend.segmentation.experiments:run_segment", "backend.segmentation.params:SegmentParams", "Segmentation experiment"),  # noqa: E501
+    "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams", "Create a survey", in_form=False),  # noqa: E501
 }
+# fmt: on

@@ -21,7 +21,7 @@ import types
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from backend.config.fields import RANGE, check_value
+from backend.config.fields import CHOICES, RANGE, check_value
 from backend.errors import BadInputError
 
 P = TypeVar("P", bound="JobParams")
@@ -133,7 +133,7 @@ class JobParams:
                 )
             elif value is not None:
                 values[f.name] = _convert(value, hint, f.name)
-                if RANGE in f.metadata:  # a range declared on the field (backend.config.fields.setting)
+                if RANGE in f.metadata or CHOICES in f.metadata:  # declared on the field (backend.config.fields)
                     check_value(cls, f.name, values[f.name], cls.label())
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise BadInputError(f"a {cls.label()} job needs {f.name!r}")

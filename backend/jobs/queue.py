@@ -17,65 +17,24 @@ import os
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from backend.errors import Cancelled, DiffGenError, WorkspaceError
 from backend.io.files import pid_alive
 from backend.jobs.context import Cancel, JobContext, Log, Progress
 from backend.jobs.joblog import JobLog
+from backend.jobs.kinds import CHANGES as CHANGES  # re-exported: the views name it here
 from backend.jobs.kinds import REGISTRY
+from backend.jobs.mask_params import MaskParams as MaskParams  # re-exported: its stage is below
 from backend.jobs.params import JobParams, JobResult
 from backend.masks.ops import apply_operation
 from backend.words import counted
 from backend.workspace import Workspace, inserted_id, now
 from backend.workspace.integrity import stored_json
-from backend.workspace.selection import ImageSelection
 
-
-@dataclass(frozen=True)
-class JobKind:
-    """How a job kind is offered in a form: its label, the fields it takes (each a parameter
-    group the stage reads, see :data:`FORM_FIELDS`), and what in the workspace it changes (so
-    that views showing that refresh when such a job ends)."""
-
-    label: str
-    fields: tuple[str, ...]
-    changes: tuple[str, ...]
-    in_form: bool = True  # offered in the Generate tab's form (a survey is made in the Survey tab)
-
-
-FORM_FIELDS = {
-    "images": "images | cluster | all: the images to work on",
-    "train_target": "target: full | clusters | cluster:K",
-    "model": "model: cluster | full | a model folder",
-    "preset": "preset: name or TOML file",
-    "overrides": "overrides: ['section.field=value', ...]",
-    "samples": "samples per image",
-    "dilate": "dilation radius (px)",
-    "respacing": "respaced steps",
-    "jumps": "jump_length and jump_n_sample (RePaint)",
-    "operation": "operation and op_params (mask operation)",
-    "device": "device: auto | cpu | cuda:N",
-    "survey": "name, counts, only_kept, seed, size, real_images (the survey's own parameters)",
-}
-CHANGES = ("samples", "masks", "clusters", "models")
-
-JOB_KINDS: dict[str, JobKind] = {  # one entry per REGISTRY kind, in the order forms list them
-    "inpaint": JobKind(
-        "Inpaint (RePaint)", ("images", "model", "preset", "samples", "dilate", "respacing", "jumps", "device"), ("samples",)
-    ),
-    "style": JobKind("Style transfer", ("images", "preset", "overrides", "device"), ("samples",)),
-    "synthesize": JobKind(
-        "Mask-guided synthesis", ("images", "model", "preset", "samples", "dilate", "device"), ("samples",), in_form=False
-    ),
-    "train": JobKind("Train diffusion model", ("train_target", "preset", "overrides", "device"), ("models",)),
-    "masks": JobKind("Mask operation", ("images", "operation"), ("masks",)),
-    "cluster": JobKind("Cluster images", ("preset", "overrides", "device"), ("clusters",)),
-    "segment": JobKind("Segmentation experiment", ("preset", "overrides", "device"), ()),
-    "survey": JobKind("Create a survey", ("survey",), (), in_form=False),
-}
+JOB_KINDS = REGISTRY  # the one table of kinds (backend.jobs.kinds): forms and the worker read it here too
 
 PROGRESS_DB_INTERVAL_S = 0.5  # progress rows are written at most this often
 
@@ -426,24 +385,6 @@ def run_queue(
 
 
 # -- the built-in "masks" stage ---------------------------------------------------------
-@dataclass(frozen=True)
-class MaskParams(JobParams):
-    """``operation`` (dilate, erode, fill_holes, remove_islands, smooth), its ``op_params``
-    (e.g. ``{"pixels": 20}``) and the images (see :mod:`backend.workspace.selection`)."""
-
-    operation: str
-    op_params: dict[str, Any] = field(default_factory=dict)
-    selection: ImageSelection = ImageSelection()
-    LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"device"})  # early forms sent one with every job
-
-    def image_ids(self, ws: Workspace) -> list[int]:
-        # test images too: a test image's mask is what segmentation scores
-        return self.selection.require(ws, f"a {self.operation} mask job", allow_test=True)
-
-    def check(self, ws: Workspace) -> None:
-        self.image_ids(ws)
-
-
 @dataclass(frozen=True)
 class MaskResult(JobResult):
     mask_versions: tuple[int, ...]

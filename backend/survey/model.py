@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from backend.config.fields import setting
+from backend.config.fields import REQUIRED, param
 from backend.errors import BadInputError, WorkspaceError
 from backend.jobs.params import JobParams
 from backend.workspace.integrity import stored_json
@@ -35,18 +35,42 @@ class SurveyConfig(JobParams):
     limits real items to these image ids (e.g. images kept out of training).
     """
 
-    name: str
-    counts: dict[str, int]
-    only_kept: bool = False
-    seed: int | None = None
-    size: int | None = setting(None, 16, 4096, unit="px")  # side of the square copies; default: the smallest item side
-    real_images: tuple[int, ...] | None = None
-    only_passed: bool = False  # leave out samples that failed a quality gate (unscored ones stay)
+    name: str = param(REQUIRED, label="Name", help="letters, digits, '.', '_', '-' (becomes a folder name)")
+    counts: dict[str, int] = param(
+        REQUIRED, label="Items", help='items per kind: \'real\' or a sample kind, e.g. {"real": 10, "inpainted": 10}', flag=()
+    )
+    only_kept: bool = param(False, label="Only kept", help="only samples marked keep in review")
+    seed: int | None = param(
+        label="Seed",
+        help="seed of the draw (which images and samples; default random, recorded); item codes and order are always random",
+    )
+    size: int | None = param(
+        None, 16, 4096, unit="px", label="Size", help="side of the blinded copies (default: smallest item side)"
+    )  # side of the square copies
+    real_images: tuple[int, ...] | None = param(
+        label="Real images",
+        help="draw real items only from these image ids (real items are recognisable by anyone holding the source dataset)",
+    )
+    only_passed: bool = param(
+        False, label="Only passed", help="leave out samples that failed a quality gate (samples not scored yet stay in the draw)"
+    )
     # share of the items shown a second time (intra-rater agreement); each first showing in
     # the first half of a rater's order, its repeat in the second half
-    repeat_share: float = setting(0.0, 0.0, 0.5)
+    repeat_share: float = param(
+        0.0,
+        0.0,
+        0.5,
+        label="Repeat share",
+        help="share of the items shown a second time, apart, for each rater's agreement with themselves",
+    )
     # items shown first, their truth told after the rater's call, left out of every statistic
-    calibration: int = setting(0, 0, 50)
+    calibration: int = param(
+        0,
+        0,
+        50,
+        label="Calibration",
+        help="extra items shown first, with their truth told after the rater's call; left out of every statistic",
+    )
     LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"device"})  # forms that sent one with every job
 
 

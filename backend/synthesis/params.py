@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from backend.config.fields import setting
+from backend.config.fields import param
 from backend.errors import BadInputError
+from backend.jobs import shared_params as shared
 from backend.jobs.params import JobParams
 from backend.jobs.shards import ShardedParams
 from backend.workspace.selection import ImageSelection, background_images
@@ -25,22 +26,42 @@ MASK_SOURCES = ("drawn", "bank")  # or file paths
 
 @dataclass(frozen=True)
 class SynthesizeParams(JobParams, ShardedParams):
-    """None: the value of the preset's ``[inpaint]`` section for the shared sampler settings."""
+    """None: the value of the preset's ``[inpaint]`` section for the shared sampler settings.
+    Each field's declaration (:func:`backend.config.fields.param`) gives its CLI flag and its
+    row in the Generate form."""
 
-    selection: ImageSelection = ImageSelection()
-    backgrounds: bool = False  # the background-role images (frames without polyps) instead of a selection
-    masks: tuple[str, ...] = ("bank",)  # ("drawn",) | ("bank",) | PNG paths
-    polyps: tuple[int, int] = setting((1, 1), 1, 8, max_len=2)  # bank: polyps per sample, drawn from A..B
-    beside_polyps: bool = False  # bank: may a new polyp overlap or touch an existing one
-    samples: int | None = None  # per image (drawn/files: per wanted mask)
-    model: str = "cluster"
-    preset: str | None = None
+    PRESET_SECTION: ClassVar[str] = "inpaint"  # the preset section whose values the None fields take
+
+    selection: ImageSelection = shared.images()
+    backgrounds: bool = param(
+        False,
+        label="Backgrounds",
+        help="the background-role images (frames without polyps) instead of a selection",
+        form=True,
+    )
+    masks: tuple[str, ...] = param(
+        ("bank",),
+        help="where the wanted masks come from: drawn (the Place polyp tool's), bank (the training masks placed) "
+        "or PNG files (one per image, or one for all)",
+        cli={"nargs": "+", "metavar": "drawn|bank|PNG"},
+    )
+    polyps: tuple[int, int] = param(
+        (1, 1), 1, 8, max_len=2, help="bank: polyps per sample, drawn from A..B", cli={"nargs": 2, "metavar": ("A", "B")}
+    )
+    beside_polyps: bool = param(
+        False, label="Beside polyps", help="bank: a new polyp may overlap or touch an existing one", form=True
+    )
+    samples: int | None = shared.samples("samples per image (drawn, files: per wanted mask)")
+    model: str = shared.model(
+        "the image's cluster model (falls back to full), the full-set model, a model by name or a model folder"
+    )
+    preset: str | None = shared.preset("tiny | paper | diffuse-gen | a .toml file (default: the model's preset)")
     overrides: tuple[str, ...] = ()
-    dilate: int | None = None  # px around the wanted mask whose image is generated
-    sampler: str | None = None
-    retries: int | None = None
-    seed: int | None = None
-    device: str | None = None
+    dilate: int | None = shared.dilate("pixels around the wanted mask whose image is generated")
+    sampler: str | None = shared.sampler()
+    retries: int | None = shared.retries("redraw a sample that fails a retry gate with a new seed, up to K times")
+    seed: int | None = shared.seed()
+    device: str | None = shared.device()
     set_name: str | None = None  # default: Mask-Diff
     shard: str | None = None
     bundle: str | None = None

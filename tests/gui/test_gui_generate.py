@@ -77,7 +77,9 @@ def test_cancel_running_job_and_failures_do_not_stop_the_queue(state, job_queue,
     v = make_view(state, job_queue, qtbot)
     with qtbot.waitSignal(job_queue.started, timeout=10000):
         slow = job_queue.enqueue("slow", {"steps": 1000, "step_s": 0.01})
-    failing = job_queue.enqueue("masks", {"operation": "explode", "all": True})  # fails when it runs
+    failing = job_queue.enqueue(
+        "masks", {"operation": "dilate", "op_params": {"pixels": 10**6}, "all": True}
+    )  # fails when it runs
     ok = job_queue.enqueue("masks", {"operation": "fill_holes", "all": True})
     qtbot.waitUntil(lambda: job_queue.store.get(slow).progress_done > 0, timeout=10000)
     v.table.selectRow(v._rows[slow])
@@ -87,7 +89,7 @@ def test_cancel_running_job_and_failures_do_not_stop_the_queue(state, job_queue,
     assert job_queue.store.get(slow).status == "cancelled"
     assert job_queue.store.get(slow).progress_done < 1000
     assert job_queue.store.get(failing).status == "failed"
-    assert "unknown mask operation 'explode'" in job_queue.store.get(failing).message
+    assert "mask dilate.pixels = 1000000 is out of bounds" in job_queue.store.get(failing).message
     assert job_queue.store.get(ok).status == "done"
 
 

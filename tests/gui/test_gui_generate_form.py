@@ -41,7 +41,7 @@ def test_the_cluster_form_sends_only_what_clustering_takes(state, job_queue, qtb
 def test_fields_follow_the_kind(state, job_queue, qtbot):
     f = make_view(state, job_queue, qtbot).form
     expected = {
-        "inpaint": {"images", "model", "preset", "samples", "dilate", "respacing", "jumps", "device"},
+        "inpaint": {"images", "model", "preset", "samples", "dilate", "sampler", "respacing", "jumps", "device"},
         "masks": {"images", "operation"},
         "train": {"train_target", "preset", "overrides", "device"},
     }
