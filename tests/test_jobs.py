@@ -15,7 +15,8 @@ from backend.errors import BadInputError, DiffGenError, WorkspaceError
 from backend.jobs import queue as jobs
 from backend.jobs.kinds import JobSpec
 from backend.jobs.params import JobParams
-from backend.jobs.queue import JobStore, run_job, run_queue
+from backend.jobs.queue import JobStore
+from backend.jobs.runner import run_job, run_queue
 from backend.masks.ops import disk
 from backend.workspace import Workspace
 

@@ -24,7 +24,8 @@ from backend.diffusion.training import run_train
 from backend.errors import Cancelled, DiffGenError
 from backend.io import files
 from backend.jobs.context import JobContext
-from backend.jobs.queue import JobStore, run_job
+from backend.jobs.queue import JobStore
+from backend.jobs.runner import run_job
 from backend.workspace import now
 from tests.diffusion_micro import MICRO_OVERRIDES
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.cli.common import add_workspace, open_workspace, run_as_job, tqdm_progress
 from backend.clustering.params import ClusterParams
 from backend.errors import BadInputError
-from backend.jobs.context import JobContext
 from backend.words import counted
 
 
@@ -110,8 +109,6 @@ def register(sub) -> None:
 
 
 def cmd_cluster(a: argparse.Namespace) -> int:
-    from backend.clustering.job import run_cluster
-
     params = ClusterParams(
         preset=a.preset,
         k=a.k,
@@ -122,8 +119,7 @@ def cmd_cluster(a: argparse.Namespace) -> int:
         device=a.device,
     )
     ws = open_workspace(a)
-    with tqdm_progress("cluster", "img") as prog:
-        res = run_cluster(ws, params, JobContext(progress=prog))
+    res = run_as_job(ws, "cluster", params, "cluster", "img")
     print(
         f"Clustering {res.clustering_id} (current): {counted(res.images, 'image')} in {counted(res.k, 'cluster')} "
         f"(seed {res.seed}); sizes " + ", ".join(f"c{c}:{n}" for c, n in enumerate(res.sizes))
@@ -190,25 +186,24 @@ def cmd_msssim(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from backend.metrics.evaluate import run_evaluate
+    from backend.metrics.evaluate_params import EvaluateParams
 
     ws = open_workspace(a)
-    params = {
-        "sets": a.sets,
-        "subsets": a.subsets,
-        "sets_by": a.sets_by,
-        "subset_size": a.subset_size,
-        "seed": a.seed,
-        "pairs": a.pairs,
-        "real_resize": a.real_resize,
-        "real_size": a.real_size,
-        "fid_inception": a.fid_inception,
-        "device": a.device,
-    }
-    with tqdm_progress("evaluate", "%") as prog:
-        res = run_evaluate(ws, params, prog)
-    print(ws.path(res["paths"]["markdown"]).read_text())
-    print("Wrote " + ", ".join(str(ws.path(p)) for p in res["paths"].values()))
+    params = EvaluateParams(
+        sets=tuple(a.sets),
+        subsets=a.subsets,
+        sets_by=a.sets_by,
+        subset_size=a.subset_size,
+        seed=a.seed,
+        pairs=a.pairs,
+        real_resize=a.real_resize,
+        real_size=a.real_size,
+        fid_inception=a.fid_inception,
+        device=a.device,
+    )
+    res = run_as_job(ws, "evaluate", params, "evaluate", "%")
+    print(ws.path(res.paths["markdown"]).read_text())
+    print("Wrote " + ", ".join(str(ws.path(p)) for p in res.paths.values()))
     return 0
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-from backend.jobs.context import JobContext
+from backend.cli.common import add_workspace, open_workspace, run_as_job
 from backend.segmentation.config import EXPERIMENTS, N_COUNTS
 from backend.segmentation.params import SegmentParams
 
@@ -59,8 +58,6 @@ def cmd_segment(a: argparse.Namespace) -> int:
         for kind, path in write_report(ws).items():
             print(f"{kind:11s} {path}")
         return 0
-    from backend.segmentation import run_segment
-
     params = SegmentParams(
         preset=a.preset,
         overrides=tuple(a.overrides or ()) + ((f"segment.small_n_counts={a.n_counts}",) if a.n_counts else ()),
@@ -70,8 +67,7 @@ def cmd_segment(a: argparse.Namespace) -> int:
         device=a.device,
         only_passed=a.only_passed,
     )
-    with tqdm_progress("segment", "step") as prog:
-        result = run_segment(ws, params, JobContext(progress=prog))
+    result = run_as_job(ws, "segment", params, "segment", "step")
     for note in result.notes:
         print(f"note: {note}")
     for run in result.trained:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from backend.cli.common import add_model_target, add_workspace, open_workspace, tqdm_progress
+from backend.cli.common import add_model_target, add_workspace, open_workspace, run_as_job, tqdm_progress
 from backend.config.fields import arg_type
 from backend.diffusion.train_params import TrainParams
 from backend.errors import DiffGenError
@@ -95,12 +95,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     from backend.diffusion.training import run_train
 
     ws = open_workspace(a)
-    if ddp.context_from_env().is_main:
-        with tqdm_progress("train", "step") as prog:
-            result = run_train(ws, params, JobContext(progress=prog))
-    else:
+    if not ddp.context_from_env().is_main:  # another rank of the main rank's job: no row of its own
         run_train(ws, params, JobContext())
         return 0
+    result = run_as_job(ws, "train", params, "train", "step")
     if a.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0

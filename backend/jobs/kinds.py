@@ -23,4 +23,5 @@ REGISTRY: dict[str, JobSpec] = {
     "segment": JobSpec("backend.segmentation.experiments:run_segment", "backend.segmentation.params:SegmentParams"),
     "masks": JobSpec("backend.jobs.queue:run_masks", "backend.jobs.queue:MaskParams"),
     "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams"),
+    "evaluate": JobSpec("backend.metrics.evaluate:run_evaluate", "backend.metrics.evaluate_params:EvaluateParams"),
 }

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -38,6 +39,9 @@ from backend.errors import BadInputError, Cancelled
 from backend.inpaint.pixels import RESIZE_NOTE, to_model_resolution
 from backend.io.files import atomic_write_bytes, atomic_write_text, encode_png, sha256_bytes, sha256_file
 from backend.io.images import load_rgb
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
+from backend.metrics.evaluate_params import EvaluateParams, check_real_resize
 from backend.metrics.fid import (
     FidExtractor,
     SetStats,
@@ -57,49 +61,21 @@ Progress = Callable[[int, int, str], None]
 CancelFn = Callable[[], bool]
 
 
-SETS_BY = ("sample-index", "random")
-REAL_RESIZE = ("model", "full")
 REAL_SELF = "Real vs itself (sanity check)"
 REAL_HALVES = "Real vs Real, disjoint halves"
 
 
-@dataclass(frozen=True)
-class EvaluateConfig:
-    sets: tuple[str, ...] = ()  # empty: Real + every sample set of the workspace
-    subsets: int = 3  # Tables 1-2: Set 1, Set 2, Set 3
-    # sample-index: set k = sample k of every image (section 3.2 makes 3 samples per image; the
-    # author's experiments.ipynb load_samples(path, idx)); random: random subsets of subset_size
-    sets_by: str = "sample-index"
-    subset_size: int | None = None  # random sets only; None: as many images as Real (capped by each set)
-    # model: Real resized as the synthetic samples are (inpaint.pixels.to_model_resolution) before
-    # clean-fid; section 3.4 cites clean-fid [21] because resizing alone moves FID, and the
-    # author's experiments.ipynb loads Real at 256x256 like its samples. full: the files as they are
-    real_resize: str = "model"
-    real_size: int | None = None  # side for real_resize = model; None: the generated samples' side
-    seed: int = 0
-    pairs: int = 1000  # MS-SSIM pairs per subset
-    msssim_size: int = 256
-    fid_inception: str | None = None
-    device: str | None = None
-    batch_size: int = 32
+@dataclass(frozen=True, kw_only=True)
+class EvaluateResult(JobResult):
+    """What ``run_evaluate`` stored in ``results`` (the report's figures and where its files are)."""
 
-    @classmethod
-    def from_params(cls, params: dict) -> "EvaluateConfig":
-        unknown = set(params) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise BadInputError(f"unknown evaluation parameters: {', '.join(sorted(unknown))}")
-        cfg = cls(**params)
-        if cfg.sets_by not in SETS_BY:
-            raise BadInputError(f"sets_by must be one of {', '.join(SETS_BY)} (got {cfg.sets_by!r})")
-        check_real_resize(cfg.real_resize, cfg.real_size)
-        return replace(cfg, sets=tuple(cfg.sets))
-
-
-def check_real_resize(resize: str, size: int | None) -> None:
-    if resize not in REAL_RESIZE:
-        raise BadInputError(f"real_resize must be one of {', '.join(REAL_RESIZE)} (got {resize!r})")
-    if size is not None and size < 1:
-        raise BadInputError(f"real_size must be a positive side in pixels (got {size})")
+    sets: tuple[str, ...]
+    fid: dict[str, Any]
+    msssim: dict[str, Any]
+    paths: dict[str, str]
+    notes: tuple[str, ...]
+    protocol: dict[str, Any]
+    config: dict[str, Any]
 
 
 class _Steps:
@@ -293,7 +269,7 @@ def draws(m: int, n: int, subsets: int) -> int:
     return 1 if m >= n else subsets
 
 
-def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateConfig, m: int) -> tuple[list[ImageSet] | None, str, list[str]]:
+def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateParams, m: int) -> tuple[list[ImageSet] | None, str, list[str]]:
     """A row's Sets 1..n by sample index (None: random subsets, drawn per table), how they
     were made, and notes."""
     random_note = random_sets_note(m, len(s))
@@ -310,7 +286,7 @@ def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateConfig, m: int
     return sets, "sample k of every image", notes
 
 
-def _msssim_row(sub: ImageSet, cfg: EvaluateConfig, k: int, progress: Progress, cancel: CancelFn | None) -> dict:
+def _msssim_row(sub: ImageSet, cfg: EvaluateParams, k: int, progress: Progress, cancel: CancelFn | None) -> dict:
     ms = mean_msssim(sub, MsssimConfig(cfg.pairs, cfg.seed * 1000 + k, cfg.msssim_size, device=cfg.device), progress, cancel)
     return {
         "subset": k + 1,
@@ -324,7 +300,7 @@ def _msssim_row(sub: ImageSet, cfg: EvaluateConfig, k: int, progress: Progress, 
 
 def _real_rows(
     ws: Workspace,
-    cfg: EvaluateConfig,
+    cfg: EvaluateParams,
     real: ImageSet,
     real_stats: SetStats,
     ex: FidExtractor,
@@ -364,15 +340,11 @@ def _real_rows(
     return fid, ms, how
 
 
-def run_evaluate(
-    ws: Workspace,
-    params: dict,
-    progress: Progress | None = None,
-    cancel: CancelFn | None = None,
-    extractor: FidExtractor | None = None,
-) -> dict:
-    """Tables 1-2 for every set of the workspace; files under ``reports/``, rows in ``results``."""
-    cfg = EvaluateConfig.from_params(params)
+def run_evaluate(ws: Workspace, params: EvaluateParams, ctx: JobContext, extractor: FidExtractor | None = None) -> EvaluateResult:
+    """Tables 1-2 for every set of the workspace; files under ``reports/``, rows in ``results``.
+    ``extractor``: a FID feature network given by the caller (tests), else the configured one."""
+    params.validate()
+    cfg, progress, cancel = params, ctx.report, ctx.cancel
     specs = list(cfg.sets) or [REAL] + set_names(ws)
     if REAL not in [s.lower() for s in specs]:
         specs = [REAL] + specs
@@ -472,14 +444,14 @@ def bar_chart(fid: dict[str, list[float]], ms: dict[str, list[float]], reference
 
 def _write_report(
     ws: Workspace,
-    cfg: EvaluateConfig,
+    cfg: EvaluateParams,
     specs: list[str],
     fid_rows: dict,
     ms_rows: dict,
     extractor: str,
     protocol: dict,
     extra_notes: list[str],
-) -> dict:
+) -> EvaluateResult:
     fid = {n: [r["fid"] for r in rs] for n, rs in fid_rows.items()}
     ms = {n: [r["msssim"] for r in rs] for n, rs in ms_rows.items()}
     fid_sizes = {n: rs[0]["n_a"] for n, rs in fid_rows.items()}
@@ -533,6 +505,7 @@ def _write_report(
     write_csv(ws.path(paths["csv"]), ["table", "data_type", "subset", "value", "images"], csv_rows)
     reference = frozenset({REAL_SELF, REAL_HALVES, *(n for n in ms if n not in fid)})
     atomic_write_bytes(ws.path(paths["chart"]), bar_chart(fid, ms, reference))
+    config = {k: v for k, v in cfg.__dict__.items() if k != "device"}
     result = {
         "sets": specs,
         "fid": fid_rows,
@@ -540,7 +513,7 @@ def _write_report(
         "paths": paths,
         "notes": notes,
         "protocol": protocol,
-        "config": {k: v for k, v in cfg.__dict__.items() if k != "device"},
+        "config": config,
     }
     with ws.transaction():
         for name, rows in fid_rows.items():
@@ -550,4 +523,14 @@ def _write_report(
             for r in rows:
                 ws.add_result("msssim", f"{folder}|{name}|{r['subset']}", r)
         ws.add_result("evaluate", folder, json.loads(json.dumps(result, default=str)))
-    return result
+    summary = f"Tables 1-2 for {counted(len(specs), 'set')}: {paths['markdown']}"
+    return EvaluateResult(
+        summary=summary,
+        sets=tuple(specs),
+        fid=fid_rows,
+        msssim=ms_rows,
+        paths=paths,
+        notes=tuple(notes),
+        protocol=protocol,
+        config=config,
+    )
