@@ -22,7 +22,7 @@ from backend.io.files import write_png
 from backend.jobs.context import JobContext
 from backend.masks import ops as masks
 from backend.metrics.evaluate import REAL_HALVES, REAL_SELF, generated_side, prepare_real, run_evaluate, run_fid
-from backend.metrics.evaluate_params import EvaluateParams
+from backend.metrics.evaluate_params import EvaluateParams, FidParams
 
 
 def test_real_is_resized_to_the_pixels_of_the_synthetic_path(demo_ws):
@@ -242,4 +242,4 @@ def test_evaluate_uses_per_index_sets_and_says_so(indexed_ws, tmp_path):
     with pytest.raises(BadInputError, match=r"real_size must be a positive side in pixels \(got 0\)"):
         run_evaluate(ws, EvaluateParams.from_dict({"real_size": 0}), JobContext(), extractor=ex)
     with pytest.raises(BadInputError, match="real_resize must be one of model, full"):
-        run_fid(ws, {"sets": ["real", "Diff"], "real_resize": "half"}, extractor=ex)
+        run_fid(ws, FidParams(sets=("real", "Diff"), real_resize="half"), JobContext(), extractor=ex)

@@ -142,46 +142,38 @@ def _specs(a: argparse.Namespace, specs: list[str]) -> list[str]:
 
 
 def cmd_fid(a: argparse.Namespace) -> int:
-    from backend.metrics.evaluate import run_fid
+    from backend.metrics.evaluate_params import FidParams
 
     ws = open_workspace(a) if a.workspace else None
     specs = _specs(a, a.dirs + a.sets)
-    with tqdm_progress("FID features", "img") as prog:
-        res = run_fid(
-            ws,
-            {
-                "sets": specs,
-                "fid_inception": a.fid_inception,
-                "device": a.device,
-                "batch_size": a.batch_size,
-                "real_resize": a.real_resize,
-                "real_size": a.real_size,
-            },
-            prog,
-        )
-    if res["real"]:
-        print(res["real"])
-    for w in res["warnings"]:
+    params = FidParams(
+        sets=tuple(specs),
+        fid_inception=a.fid_inception,
+        device=a.device,
+        batch_size=a.batch_size,
+        real_resize=a.real_resize,
+        real_size=a.real_size,
+    )
+    res = run_as_job(ws, "fid", params, "FID features", "img")
+    if res.real:
+        print(res.real)
+    for w in res.warnings:
         print(f"warning: {w}")
-    print(f"FID {specs[0]} vs {specs[1]}: {res['fid']:.4f}  ({res['n_a']} vs {res['n_b']} images, clean-fid clean)")
+    print(f"FID {specs[0]} vs {specs[1]}: {res.fid:.4f}  ({res.n_a} vs {res.n_b} images, clean-fid clean)")
     return 0
 
 
 def cmd_msssim(a: argparse.Namespace) -> int:
-    from backend.metrics.evaluate import run_msssim
+    from backend.metrics.evaluate_params import MsssimParams
 
     specs = _specs(a, [s for s in (a.dir, a.set_spec) if s])
     if len(specs) != 1:
         raise BadInputError("give one folder or one --set")
     ws = open_workspace(a) if a.workspace else None
-    with tqdm_progress("MS-SSIM", "pair") as prog:
-        res = run_msssim(ws, {"set": specs[0], "pairs": a.pairs, "seed": a.seed, "size": a.size}, prog)
-    for p in res["problems"]:
+    res = run_as_job(ws, "msssim", MsssimParams(specs[0], a.pairs, a.seed, a.size), "MS-SSIM", "pair")
+    for p in res.problems:
         print(f"warning: {p}")
-    print(
-        f"MS-SSIM {specs[0]}: {res['mean']:.4f} (sd {res['std']:.4f}) over {res['pairs']} pairs of "
-        f"{res['images']} images; {res['method']}"
-    )
+    print(f"MS-SSIM {specs[0]}: {res.mean:.4f} (sd {res.std:.4f}) over {res.pairs} pairs of {res.images} images; {res.method}")
     return 0
 
 

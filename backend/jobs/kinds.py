@@ -24,4 +24,7 @@ REGISTRY: dict[str, JobSpec] = {
     "masks": JobSpec("backend.jobs.queue:run_masks", "backend.jobs.queue:MaskParams"),
     "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams"),
     "evaluate": JobSpec("backend.metrics.evaluate:run_evaluate", "backend.metrics.evaluate_params:EvaluateParams"),
+    "fid": JobSpec("backend.metrics.evaluate:run_fid", "backend.metrics.evaluate_params:FidParams"),
+    "msssim": JobSpec("backend.metrics.evaluate:run_msssim", "backend.metrics.evaluate_params:MsssimParams"),
+    "sample": JobSpec("backend.diffusion.sampling:run_sample", "backend.diffusion.sample_params:SampleParams"),
 }

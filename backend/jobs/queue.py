@@ -68,7 +68,11 @@ JOB_KINDS: dict[str, JobKind] = {  # one entry per REGISTRY kind, in the order f
     "cluster": JobKind("Cluster images", ("preset", "overrides", "device"), ("clusters",)),
     "segment": JobKind("Segmentation experiment", ("preset", "overrides", "device"), ()),
     "survey": JobKind("Create a survey", ("survey",), (), in_form=False),
-    "evaluate": JobKind("Evaluate (FID, MS-SSIM)", ("device",), (), in_form=False),  # `diffgen evaluate`; no form yet
+    # the CLI's commands `evaluate`, `fid`, `msssim` and `sample`: no form yet
+    "evaluate": JobKind("Evaluate (FID, MS-SSIM)", ("device",), (), in_form=False),
+    "fid": JobKind("FID of two sets", ("device",), (), in_form=False),
+    "msssim": JobKind("MS-SSIM of a set", (), (), in_form=False),
+    "sample": JobKind("Unconditional samples", ("device",), ("samples",), in_form=False),
 }
 
 

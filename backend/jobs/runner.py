@@ -31,7 +31,8 @@ from backend.workspace import Workspace, now
 
 PROGRESS_DB_INTERVAL_S = 0.5  # progress rows are written at most this often
 
-StageFunction = Callable[[Workspace, JobParams, JobContext], JobResult]
+# a stage: run_x(ws, XParams, ctx) -> XResult (ws None: fid and msssim of folders, run by the CLI alone)
+StageFunction = Callable[[Workspace | None, JobParams, JobContext], JobResult]
 
 
 @dataclass(frozen=True)

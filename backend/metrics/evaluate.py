@@ -41,7 +41,7 @@ from backend.io.files import atomic_write_bytes, atomic_write_text, encode_png, 
 from backend.io.images import load_rgb
 from backend.jobs.context import JobContext
 from backend.jobs.params import JobResult
-from backend.metrics.evaluate_params import EvaluateParams, check_real_resize
+from backend.metrics.evaluate_params import EvaluateParams, FidParams, MsssimParams
 from backend.metrics.fid import (
     FidExtractor,
     SetStats,
@@ -196,29 +196,34 @@ def prepare_real(
     )
 
 
-def run_fid(
-    ws: Workspace | None,
-    params: dict,
-    progress: Progress | None = None,
-    cancel: CancelFn | None = None,
-    extractor: FidExtractor | None = None,
-) -> dict:
-    """FID between two set specs (``params['sets']``); Real's statistics are cached and Real
-    is resized as in :func:`run_evaluate` (``real_resize``, ``real_size``)."""
-    specs = list(params.get("sets", []))
-    if len(specs) != 2:
-        raise BadInputError(f"FID compares exactly two image sets (got {len(specs)})")
-    resize, size = params.get("real_resize") or "model", params.get("real_size")
-    check_real_resize(resize, size)
+@dataclass(frozen=True, kw_only=True)
+class FidJobResult(JobResult):
+    """A FID job's figures (what it stored in ``results``)."""
+
+    sets: tuple[str, ...]
+    fid: float
+    n_a: int
+    n_b: int
+    dim: int
+    extractor: str
+    warnings: tuple[str, ...]
+    real: str | None  # how Real was prepared, when it is one of the sets
+
+
+def run_fid(ws: Workspace | None, params: FidParams, ctx: JobContext, extractor: FidExtractor | None = None) -> FidJobResult:
+    """FID between two set specs (``params.sets``); Real's statistics are cached and Real is
+    resized as in :func:`run_evaluate` (``real_resize``, ``real_size``). ``ws`` None: folders only."""
+    params.validate()
+    specs = list(params.sets)
     pair, notes, problems = [], [], []
     for spec, other in zip(specs, specs[::-1]):
         s = resolve_set(spec, ws)
         if ws is not None and spec.lower() == REAL:
-            s, note, bad = prepare_real(ws, s, [other], resize, size, cancel=cancel)
+            s, note, bad = prepare_real(ws, s, [other], params.real_resize, params.real_size, cancel=ctx.cancel)
             notes.append(note)
             problems += bad
         pair.append(s)
-    ex = _fid_extractor(params.get("fid_inception"), params.get("device"), params.get("batch_size", 32), extractor)
+    ex = _fid_extractor(params.fid_inception, params.device, params.batch_size, extractor)
     res = compute_fid(
         pair[0],
         pair[1],
@@ -226,25 +231,39 @@ def run_fid(
         ws,
         cache_a=specs[0].lower() == REAL,
         cache_b=specs[1].lower() == REAL,
-        progress=progress,
-        cancel=cancel,
+        progress=ctx.report,
+        cancel=ctx.cancel,
     )
     out = {"sets": specs, **res.as_dict(), "real": notes[0] if notes else None}
     out["warnings"] = problems + out["warnings"]
     if ws is not None:
         ws.add_result("fid", f"{specs[0]} vs {specs[1]}", out)
-    return out
+    summary = f"FID {specs[0]} vs {specs[1]}: {res.fid:.4f}"
+    return FidJobResult(summary=summary, **{**out, "sets": tuple(specs), "warnings": tuple(out["warnings"])})
 
 
-def run_msssim(ws: Workspace | None, params: dict, progress: Progress | None = None, cancel: CancelFn | None = None) -> dict:
-    """Mean MS-SSIM over random pairs of one set (``params['set']``)."""
-    s = resolve_set(params["set"], ws)
-    cfg = MsssimConfig(**{k: params[k] for k in ("pairs", "seed", "size", "win_size") if k in params})
-    res = mean_msssim(s, cfg, progress, cancel)
-    out = {"set": params["set"], **res.as_dict()}
+@dataclass(frozen=True, kw_only=True)
+class MsssimJobResult(JobResult):
+    """An MS-SSIM job's figures (what it stored in ``results``)."""
+
+    set: str
+    mean: float
+    std: float
+    pairs: int
+    images: int
+    method: str
+    problems: tuple[str, ...]
+
+
+def run_msssim(ws: Workspace | None, params: MsssimParams, ctx: JobContext) -> MsssimJobResult:
+    """Mean MS-SSIM over random pairs of one set (``params.set``). ``ws`` None: a folder only."""
+    s = resolve_set(params.set, ws)
+    res = mean_msssim(s, MsssimConfig(params.pairs, params.seed, params.size), ctx.report, ctx.cancel)
+    out = {"set": params.set, **res.as_dict()}
     if ws is not None:
-        ws.add_result("msssim", params["set"], out)
-    return out
+        ws.add_result("msssim", params.set, out)
+    summary = f"MS-SSIM {params.set}: {res.mean:.4f} over {res.pairs} pairs"
+    return MsssimJobResult(summary=summary, **{**out, "problems": tuple(out["problems"])})
 
 
 # -- Tables 1-2 -------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""The parameters of an evaluation job (the paper's Tables 1-2), light enough for the queue and
-the CLI's parser to import (no numpy, no torch): ``diffgen evaluate`` builds them, and the job
-stores them, like every other kind's."""
+"""The parameters of the evaluation jobs (``evaluate``: the paper's Tables 1-2; ``fid``;
+``msssim``), light enough for the queue and the CLI's parser to import (no numpy, no torch):
+the commands build them, and a job stores them, like every other kind's."""
 
 from __future__ import annotations
 
@@ -49,3 +49,34 @@ class EvaluateParams(JobParams):
 
     def check(self, ws: Any) -> None:
         self.validate()
+
+
+@dataclass(frozen=True)
+class FidParams(JobParams):
+    """FID between two set specs (real, samples:KIND, a set name, a folder); Real is resized as
+    in an evaluation (``real_resize``, ``real_size``)."""
+
+    sets: tuple[str, ...] = ()
+    fid_inception: str | None = None
+    device: str | None = None
+    batch_size: int = 32
+    real_resize: str = "model"
+    real_size: int | None = None
+
+    def validate(self) -> None:
+        if len(self.sets) != 2:
+            raise BadInputError(f"FID compares exactly two image sets (got {len(self.sets)})")
+        check_real_resize(self.real_resize, self.real_size)
+
+    def check(self, ws: Any) -> None:
+        self.validate()
+
+
+@dataclass(frozen=True)
+class MsssimParams(JobParams):
+    """Mean MS-SSIM over ``pairs`` random pairs of one set (``set``: as for FID)."""
+
+    set: str
+    pairs: int = 1000
+    seed: int = 0
+    size: int = 256  # the common side every image is resized to
