@@ -11,6 +11,7 @@ import shutil
 import pytest
 import torch
 from _metrics_helpers import save_random_inception, small_extractor
+from test_segmentation_experiments import TINY as SEGMENT
 
 import backend.metrics.evaluate as evaluate
 from backend.cli import main
@@ -28,14 +29,6 @@ INPAINT = ["--all", "--samples", "1", "--seed", "3", "--device", "cpu", "--respa
 INPAINT += ["--jump-length", "1", "--jump-n-sample", "1", "--no-sheet"]
 STYLE = ["--all-unstyled", "--set", "style.skip_timesteps=2", "--seed", "5", "--device", "cpu"]
 STYLE += [x for t in LAMBDAS for x in (f"--lambda-{t}", "0")]  # no loss network: plain guided steps
-SEGMENT = [
-    "segment.image_size=32",
-    "segment.encoder_depth=3",
-    "segment.decoder_channels=[16,8,4]",
-    "segment.epochs=1",
-    "segment.min_steps=0",
-    "segment.batch_size=4",
-]
 
 
 def _newest(ws: Workspace) -> JobRecord:
@@ -71,7 +64,7 @@ def trained(demo_ws, capsys) -> Workspace:
 def test_train_inpaint_style_and_masks_from_the_cli_are_jobs_with_a_log(trained, capsys):
     ws, root = trained, str(trained.root)
     train = _recorded(ws, "train", name="micro", steps=2, device="cpu")
-    assert train.result["models"][0]["name"] == "micro"
+    assert train.result["models"][0]["name"] == "micro" and train.describe() == "train · full · tiny · model micro"
 
     out = _run(["inpaint", "-w", root, *INPAINT], capsys)
     assert out.startswith("note: images are not clustered") and "Wrote 12 inpainted samples from 12 images (seed 3" in out
@@ -108,6 +101,7 @@ def test_segment_evaluate_and_cluster_from_the_cli_are_jobs_with_a_log(demo_ws, 
     out = _run(["evaluate", "-w", root, "--pairs", "4", "--set", "GAN", "--subsets", "2"], capsys)
     assert out.startswith("# Intrinsic evaluation")
     job = _recorded(demo_ws, "evaluate", sets=["GAN"], pairs=4, subsets=2)
+    assert job.describe() == "evaluate"  # no image selection: no "all images"
     assert demo_ws.path(job.result["paths"]["markdown"]).read_text() in out
 
     weights = save_random_inception(tmp_path / "inception.pth")

@@ -93,7 +93,8 @@ class JobRecord:
     finished_at: str | None
 
     def describe(self) -> str:
-        """One line for lists: kind, target, preset and the model it makes or uses."""
+        """One line for lists: kind, target (the images of a kind that selects some; what a
+        training trains), preset and the model it makes or uses."""
         p = self.params
         target = (
             counted(len(p["images"]), "image")
@@ -101,12 +102,14 @@ class JobRecord:
             else f"cluster {p['cluster']}"
             if p.get("cluster") is not None
             else "all images"
+            if "all" in p
+            else str(p.get("target") or "")
         )
         extra = p.get("operation") or p.get("preset") or ""
         models = ", ".join(pin_label(str(pin)) for pin in p.get("pinned_models") or ()) or (
             p.get("name") if self.kind == "train" else ""
         )
-        return f"{self.kind} · {target}" + (f" · {extra}" if extra else "") + (f" · model {models}" if models else "")
+        return " · ".join(filter(None, [self.kind, target, extra])) + (f" · model {models}" if models else "")
 
 
 def pin_label(pin: str) -> str:

@@ -1,5 +1,5 @@
 """The one runner: every job, from the CLI, ``diffgen jobs run`` or the app's child process,
-runs through :func:`execute`.
+runs through :func:`run_job`.
 
 Why one: each run then has a job row (its parameters, status, result or error) and a log on
 disk (``logs/job-N.log``: its start, progress lines, the stage's warnings, its end or error),
@@ -36,13 +36,17 @@ StageFunction = Callable[[Workspace | None, JobParams, JobContext], JobResult]
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """How a job ended: its final record, the stage's typed result (None unless done) and the
-    error that ended it (None when done), which the CLI raises again to print as it always did."""
+class JobOutcome(JobRecord):
+    """A job's final record, plus what only the process that ran it holds: the stage's typed
+    result (None unless done) and the error that ended the run (None when done), which the CLI
+    raises again so that it prints what it always printed."""
 
-    record: JobRecord
-    result: JobResult | None = None
+    value: JobResult | None = None
     error: BaseException | None = None
+
+
+def _ended(record: JobRecord, value: JobResult | None = None, error: BaseException | None = None) -> JobOutcome:
+    return JobOutcome(**vars(record), value=value, error=error)
 
 
 def resolve(kind: str) -> StageFunction:
@@ -58,14 +62,14 @@ def _failure_message(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def execute(
+def run_job(
     ws: Workspace,
     job_id: int,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     log: Log | None = None,
     resume_later: Cancel | None = None,
-) -> Outcome:
+) -> JobOutcome:
     """Run job ``job_id`` to a final state in this process. Job errors never propagate (a
     Ctrl-C ends the job as cancelled and comes back in the outcome too).
 
@@ -101,26 +105,13 @@ def execute(
             log(text)
 
     outcome = _run_stage(ws, store, job, JobContext(job_id, report, cancel, note), resume_later)
-    rec = outcome.record
-    journal.line(f"{rec.status}: {rec.message}")
-    if rec.result and rec.result.get("traceback"):
-        journal.line(str(rec.result["traceback"]))
+    journal.line(f"{outcome.status}: {outcome.message}")
+    if outcome.result and outcome.result.get("traceback"):
+        journal.line(str(outcome.result["traceback"]))
     return outcome
 
 
-def run_job(
-    ws: Workspace,
-    job_id: int,
-    progress: Progress | None = None,
-    cancel: Cancel | None = None,
-    log: Log | None = None,
-    resume_later: Cancel | None = None,
-) -> JobRecord:
-    """:func:`execute`, for callers that need only the final record (the queue, the child)."""
-    return execute(ws, job_id, progress, cancel, log, resume_later).record
-
-
-def _run_stage(ws: Workspace, store: JobStore, job: JobRecord, ctx: JobContext, resume_later: Cancel | None) -> Outcome:
+def _run_stage(ws: Workspace, store: JobStore, job: JobRecord, ctx: JobContext, resume_later: Cancel | None) -> JobOutcome:
     """The stage of ``job`` run to a final state (the caller logs it)."""
     job_id = job.id
     started = time.monotonic()
@@ -129,17 +120,18 @@ def _run_stage(ws: Workspace, store: JobStore, job: JobRecord, ctx: JobContext, 
         result = func(ws, params_class(job.kind).from_dict(job.params), ctx)
     except Cancelled as e:
         if resume_later is not None and resume_later():
-            return Outcome(store.resume_later(job_id, str(e)), None, e)
+            return _ended(store.resume_later(job_id, str(e)), error=e)
         message = f"cancelled by the user: {e}" if str(e) else "cancelled by the user"
-        return Outcome(store.finish(job_id, "cancelled", message), None, e)
+        return _ended(store.finish(job_id, "cancelled", message), error=e)
     except KeyboardInterrupt as e:  # Ctrl-C in the CLI: the row says so, the command still stops
-        return Outcome(store.finish(job_id, "cancelled", "cancelled by the user (interrupted)"), None, e)
+        return _ended(store.finish(job_id, "cancelled", "cancelled by the user (interrupted)"), error=e)
     except DiffGenError as e:  # a problem the user can act on: the message says it all
-        return Outcome(store.finish(job_id, "failed", _failure_message(e)), None, e)
+        return _ended(store.finish(job_id, "failed", _failure_message(e)), error=e)
     except Exception as e:  # noqa: BLE001 - any stage error fails this job only
-        return Outcome(store.finish(job_id, "failed", _failure_message(e), {"traceback": traceback.format_exc()}), None, e)
+        failed = store.finish(job_id, "failed", _failure_message(e), {"traceback": traceback.format_exc()})
+        return _ended(failed, error=e)
     stored = {**result.to_dict(), "seconds": round(time.monotonic() - started, 3)}
-    return Outcome(store.finish(job_id, "done", stored.pop("summary") or "done", stored), result)
+    return _ended(store.finish(job_id, "done", stored.pop("summary") or "done", stored), value=result)
 
 
 def run_now(
@@ -157,11 +149,11 @@ def run_now(
     job_id = JobStore(ws).start(kind, params)
     if started is not None:
         started(job_id)
-    outcome = execute(ws, job_id, progress)
+    outcome = run_job(ws, job_id, progress)
     if outcome.error is not None:
         raise outcome.error
-    assert outcome.result is not None  # done: the stage returned its result
-    return outcome.result
+    assert outcome.value is not None  # done: the stage returned its result
+    return outcome.value
 
 
 def run_queue(
@@ -169,7 +161,7 @@ def run_queue(
 ) -> list[JobRecord]:
     """Run queued jobs one after another until the queue is empty (``diffgen jobs run``)."""
     store = JobStore(ws)
-    finished = []
+    finished: list[JobRecord] = []
     while (job := store.claim_next()) is not None:
         cb = (lambda d, t, m, j=job: progress(j, d, t, m)) if progress else None
         finished.append(run_job(ws, job.id, cb, cancel))

@@ -5,7 +5,6 @@ the commands build them, and a job stores them, like every other kind's."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from backend.errors import BadInputError
 from backend.jobs.params import JobParams
@@ -47,9 +46,6 @@ class EvaluateParams(JobParams):
             raise BadInputError(f"sets_by must be one of {', '.join(SETS_BY)} (got {self.sets_by!r})")
         check_real_resize(self.real_resize, self.real_size)
 
-    def check(self, ws: Any) -> None:
-        self.validate()
-
 
 @dataclass(frozen=True)
 class FidParams(JobParams):
@@ -67,9 +63,6 @@ class FidParams(JobParams):
         if len(self.sets) != 2:
             raise BadInputError(f"FID compares exactly two image sets (got {len(self.sets)})")
         check_real_resize(self.real_resize, self.real_size)
-
-    def check(self, ws: Any) -> None:
-        self.validate()
 
 
 @dataclass(frozen=True)
