@@ -17,6 +17,7 @@ import backend.metrics.evaluate as evaluate
 from backend.cli import main
 from backend.data.demo import write_demo_dataset
 from backend.data.sets import import_external_set
+from backend.jobs import queue as jobs
 from backend.jobs.joblog import log_path
 from backend.jobs.process import JobProcess
 from backend.jobs.queue import JobRecord, JobStore
@@ -153,3 +154,19 @@ def test_the_app_child_and_the_cli_make_the_same_files_from_the_same_parameters(
         assert log_path(app, job_id).read_text(encoding="utf-8").count("done: ") == 1
     assert len(app.samples(kind="inpainted")) == 12
     assert _digests(app) == _digests(cli)
+
+
+def test_ctrl_c_in_a_cli_run_leaves_a_cancelled_row_not_a_running_one(demo_ws, monkeypatch, capsys):
+    """A Ctrl-C went past the runner: the row stayed 'running' until a later start found its
+    process gone and called it interrupted."""
+
+    def interrupted(ws, params, ctx):
+        ctx.report(1, 5, "first image")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jobs, "run_masks", interrupted)
+    assert main(["dilate", "-w", str(demo_ws.root), "--pixels", "1"]) == 130
+    assert capsys.readouterr().err.endswith("interrupted\n")
+    job = _newest(demo_ws)
+    assert (job.kind, job.status, job.message) == ("masks", "cancelled", "cancelled by the user (interrupted)")
+    assert log_path(demo_ws, job.id).read_text(encoding="utf-8").splitlines()[-1].endswith("cancelled: " + job.message)
