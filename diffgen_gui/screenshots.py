@@ -19,7 +19,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 
 from backend.data.importer import ensure_demo_workspace  # noqa: E402
-from backend.jobs.queue import JobStore, run_job  # noqa: E402
+from backend.jobs.queue import JobStore  # noqa: E402
+from backend.jobs.runner import run_job  # noqa: E402
 from backend.workspace import Workspace  # noqa: E402
 
 

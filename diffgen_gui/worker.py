@@ -19,6 +19,7 @@ from backend.jobs import joblog
 from backend.jobs.estimate import Speed, seconds_left
 from backend.jobs.process import JobProcess
 from backend.jobs.queue import JOB_KINDS, JobRecord, JobStore
+from backend.jobs.throttle import Throttle
 from backend.workspace import Workspace
 
 SIGNAL_INTERVAL_S = 0.05  # progress signals at most 20 per second (the last one always)
@@ -99,14 +100,13 @@ class JobWorker(QObject):
         """Progress signals, throttled, with the job's one time estimate (:mod:`backend.jobs.estimate`:
         the units left x this run's measured seconds per unit; -1 until it has measured one)."""
         speed = Speed()
-        last = [0.0]
+        throttle = Throttle(SIGNAL_INTERVAL_S, clock)
 
         def progress(done: int, total: int, message: str = "") -> None:
             t = clock()
             per_unit = speed.per_unit(done, t)  # every report, the throttled ones too
-            if t - last[0] < SIGNAL_INTERVAL_S and done < total:
+            if not throttle.due(done, total, t):
                 return
-            last[0] = t
             eta = seconds_left(total - done, per_unit) if per_unit is not None and total >= done else -1.0
             self.progress.emit(job_id, int(done), int(total), str(message), float(eta))
 

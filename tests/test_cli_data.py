@@ -131,7 +131,13 @@ def test_dilate_and_erode_make_new_versions_and_leave_originals(imported, capsys
     assert "Created 5 new mask versions (dilate 4 px)" in capsys.readouterr().out
     for i in ids:
         cur = ws.current_mask(i)
-        assert (cur.version, cur.operation, cur.params, cur.parent_id) == (1, "dilate", {"pixels": 4}, originals[i].id)
+        # the run is a job (issue 29): the new version names it as its provenance
+        assert (cur.version, cur.operation, cur.params, cur.parent_id) == (
+            1,
+            "dilate",
+            {"pixels": 4, "job_id": 1},
+            originals[i].id,
+        )
         np.testing.assert_array_equal(ws.read_mask(cur), dilate(ws.read_mask(originals[i]), 4))
     assert main(["dilate", "-w", str(ws_path), "--pixels", "-2", "--images", f"{ids[0]},{ids[2]}"]) == 0
     for i in ids:

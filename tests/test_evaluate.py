@@ -15,7 +15,9 @@ from backend.data.sets import import_external_set, resolve_set, set_names
 from backend.errors import Cancelled
 from backend.io.files import write_png
 from backend.io.images import load_mask
+from backend.jobs.context import JobContext
 from backend.metrics.evaluate import REAL_HALVES, REAL_SELF, run_evaluate
+from backend.metrics.evaluate_params import EvaluateParams
 from backend.metrics.msssim import MsssimConfig, mean_msssim
 
 
@@ -48,50 +50,60 @@ def test_import_set_pairs_masks_skips_repeats_and_names_bad_files(demo_ws, tmp_p
 
 def test_tables_for_every_set(eval_ws, tmp_path):
     ex = small_extractor(8)
-    res = run_evaluate(eval_ws, {"pairs": 6, "msssim_size": 64, "device": "cpu"}, extractor=ex)
-    assert res["sets"] == ["real", "GAN", "Noise"]
-    fid = {name: [r["fid"] for r in rows] for name, rows in res["fid"].items()}
+    res = run_evaluate(
+        eval_ws, EvaluateParams.from_dict({"pairs": 6, "msssim_size": 64, "device": "cpu"}), JobContext(), extractor=ex
+    )
+    assert res.sets == ("real", "GAN", "Noise")
+    fid = {name: [r["fid"] for r in rows] for name, rows in res.fid.items()}
     # sets no larger than the subset size (Real's 12) are used whole: measured once, not three
     # times over (three copies of one set printed "± 0", a spread that is none)
     assert list(fid) == [REAL_SELF, REAL_HALVES, "GAN", "Noise"] and [len(v) for v in fid.values()] == [3, 3, 1, 1]
-    assert [len(v) for v in res["msssim"].values()] == [1, 1, 1]
+    assert [len(v) for v in res.msssim.values()] == [1, 1, 1]
     # demo-like GAN images are closer to Real than random noise is; the halves are well above ~0
     assert max(fid["GAN"]) < min(fid["Noise"]) and min(fid[REAL_HALVES]) > 1e3 * max(map(abs, fid[REAL_SELF]))
     # Real vs Real, disjoint halves: 6 vs 6 images
-    assert res["fid"][REAL_HALVES][0]["n_a"] == 6 and res["fid"]["GAN"][0]["n_a"] == 8
+    assert res.fid[REAL_HALVES][0]["n_a"] == 6 and res.fid["GAN"][0]["n_a"] == 8
     # only imported sets here: no generated resolution to match, so Real is read as it is
-    assert "full resolution (no generated set to match" in res["protocol"]["real"]
+    assert "full resolution (no generated set to match" in res.protocol["real"]
 
     # the MS-SSIM of the whole set equals mean_msssim on it (same seed as documented)
     gan = resolve_set("GAN", eval_ws)
     direct = mean_msssim(gan, MsssimConfig(pairs=6, seed=0, size=64, device="cpu"))
-    assert res["msssim"]["GAN"][0]["msssim"] == pytest.approx(direct.mean, rel=1e-6)
+    assert res.msssim["GAN"][0]["msssim"] == pytest.approx(direct.mean, rel=1e-6)
 
-    md = eval_ws.path(res["paths"]["markdown"]).read_text()
+    md = eval_ws.path(res.paths["markdown"]).read_text()
     assert "Table 1" in md and "Table 2" in md and "| Noise |" in md and "only 6 images" in md
     gan_row = next(line for line in md.splitlines() if line.startswith("| GAN |"))
     assert gan_row.endswith("| 8 | all 8 images, one set (subsets of 8 from 8 would be the same set) (no sample index) |")
     assert gan_row.split(" | ")[2:5] == ["–", "–", gan_row.split(" | ")[1]] and "±" not in gan_row
-    rows = list(csv.DictReader(eval_ws.path(res["paths"]["csv"]).open()))
+    rows = list(csv.DictReader(eval_ws.path(res.paths["csv"]).open()))
     assert len(rows) == 3 + 3 + 1 + 1 + 3
     noise_fid = [float(r["value"]) for r in rows if r["table"] == "fid" and r["data_type"] == "Noise"]
     np.testing.assert_allclose(noise_fid, fid["Noise"], rtol=1e-5)
-    assert eval_ws.path(res["paths"]["chart"]).stat().st_size > 5000
+    assert eval_ws.path(res.paths["chart"]).stat().st_size > 5000
     counts = {r[0]: r[1] for r in eval_ws.query("SELECT kind, COUNT(*) FROM results GROUP BY kind")}
     assert counts["evaluate"] == 1 and counts["fid"] == 8 and counts["msssim"] == 3
     assert counts["fid_stats"] == 1  # the full Real set's statistics are cached
 
     smaller = run_evaluate(
-        eval_ws, {"pairs": 3, "msssim_size": 64, "subset_size": 5, "subsets": 2, "sets": ["GAN"]}, extractor=ex
+        eval_ws,
+        EvaluateParams.from_dict({"pairs": 3, "msssim_size": 64, "subset_size": 5, "subsets": 2, "sets": ["GAN"]}),
+        JobContext(),
+        extractor=ex,
     )
-    assert [r["n_a"] for r in smaller["fid"]["GAN"]] == [5, 5] and list(smaller["fid"]) == [REAL_SELF, REAL_HALVES, "GAN"]
-    assert smaller["fid"]["GAN"][0]["fid"] != smaller["fid"]["GAN"][1]["fid"]
+    assert [r["n_a"] for r in smaller.fid["GAN"]] == [5, 5] and list(smaller.fid) == [REAL_SELF, REAL_HALVES, "GAN"]
+    assert smaller.fid["GAN"][0]["fid"] != smaller.fid["GAN"][1]["fid"]
 
 
 def test_cancel_writes_no_report(eval_ws):
     calls = iter(range(1000))
     with pytest.raises(Cancelled):
-        run_evaluate(eval_ws, {"pairs": 4, "msssim_size": 64}, cancel=lambda: next(calls) > 3, extractor=small_extractor(8))
+        run_evaluate(
+            eval_ws,
+            EvaluateParams(pairs=4, msssim_size=64),
+            JobContext(cancel=lambda: next(calls) > 3),
+            extractor=small_extractor(8),
+        )
     assert not eval_ws.path("reports").exists()
     assert eval_ws.query("SELECT COUNT(*) FROM results WHERE kind IN ('evaluate', 'fid', 'msssim')")[0][0] == 0
 

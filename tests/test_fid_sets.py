@@ -21,14 +21,8 @@ from backend.inpaint.params import InpaintParams
 from backend.io.files import write_png
 from backend.jobs.context import JobContext
 from backend.masks import ops as masks
-from backend.metrics.evaluate import (
-    REAL_HALVES,
-    REAL_SELF,
-    generated_side,
-    prepare_real,
-    run_evaluate,
-    run_fid,
-)
+from backend.metrics.evaluate import REAL_HALVES, REAL_SELF, generated_side, prepare_real, run_evaluate, run_fid
+from backend.metrics.evaluate_params import EvaluateParams, FidParams
 
 
 def test_real_is_resized_to_the_pixels_of_the_synthetic_path(demo_ws):
@@ -113,8 +107,13 @@ def test_real_vs_itself_and_real_halves_equal_cleanfids_own_fid(demo_ws, tmp_pat
     gan = write_demo_dataset(tmp_path / "gan", count=8, size=48, seed=9)
     import_external_set(demo_ws, gan, "GAN")
     ex = small_extractor(8)
-    res = run_evaluate(demo_ws, {"pairs": 4, "msssim_size": 64, "device": "cpu", "real_size": 32}, extractor=ex)
-    assert list(res["fid"]) == [REAL_SELF, REAL_HALVES, "GAN"] and list(res["msssim"]) == ["Real", "GAN"]
+    res = run_evaluate(
+        demo_ws,
+        EvaluateParams.from_dict({"pairs": 4, "msssim_size": 64, "device": "cpu", "real_size": 32}),
+        JobContext(),
+        extractor=ex,
+    )
+    assert list(res.fid) == [REAL_SELF, REAL_HALVES, "GAN"] and list(res.msssim) == ["Real", "GAN"]
 
     real = prepare_real(demo_ws, resolve_set("real", demo_ws), [], "model", 32)[0]
     folder = real.paths[0].parent
@@ -128,15 +127,15 @@ def test_real_vs_itself_and_real_halves_equal_cleanfids_own_fid(demo_ws, tmp_pat
     f_real = feats(folder)
     order = {p.name: i for i, p in enumerate(sorted(folder.iterdir()))}
     f_gan = feats(gan / "images")
-    assert res["fid"]["GAN"][0]["fid"] == pytest.approx(float(fid_from_feats(f_gan, f_real)), rel=1e-6)
-    for k, row in enumerate(res["fid"][REAL_SELF]):
+    assert res.fid["GAN"][0]["fid"] == pytest.approx(float(fid_from_feats(f_gan, f_real)), rel=1e-6)
+    for k, row in enumerate(res.fid[REAL_SELF]):
         reference = float(fid_from_feats(f_real, f_real[::-1]))
-        assert abs(row["fid"]) < 1e-6 * res["fid"]["GAN"][0]["fid"] and abs(row["fid"] - reference) < 1e-6
+        assert abs(row["fid"]) < 1e-6 * res.fid["GAN"][0]["fid"] and abs(row["fid"] - reference) < 1e-6
         a, b = disjoint_halves(real, 0, k)
         ia, ib = ([order[p.name] for p in h.paths] for h in (a, b))
-        assert res["fid"][REAL_HALVES][k]["fid"] == pytest.approx(float(fid_from_feats(f_real[ia], f_real[ib])), rel=1e-6)
-        assert res["fid"][REAL_HALVES][k]["n_a"] == 6
-    md = demo_ws.path(res["paths"]["markdown"]).read_text()
+        assert res.fid[REAL_HALVES][k]["fid"] == pytest.approx(float(fid_from_feats(f_real[ia], f_real[ib])), rel=1e-6)
+        assert res.fid[REAL_HALVES][k]["n_a"] == 6
+    md = demo_ws.path(res.paths["markdown"]).read_text()
     assert "Real: resized to 32x32 before clean-fid" in md
     assert f"| {REAL_SELF} |" in md and f"| {REAL_HALVES} |" in md and "disjoint random halves of 12 images, 6 vs 6 |" in md
     assert "all 8 images, one set (subsets of 8 from 8 would be the same set) (no sample index) |" in md
@@ -218,34 +217,42 @@ def test_evaluate_uses_per_index_sets_and_says_so(indexed_ws, tmp_path):
     with pytest.raises(BadInputError, match="no source image per sample"):
         sample_index_sets("Noise", ws, 3)
     ex = small_extractor(8)
-    res = run_evaluate(ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff", "Noise"]}, extractor=ex)
-    assert [r["n_a"] for r in res["fid"]["Diff"]] == [6, 6, 5] and [r["images"] for r in res["msssim"]["Diff"]] == [6, 6, 5]
-    assert res["protocol"]["sets"]["Diff"] == "sample k of every image"
-    assert (
-        res["protocol"]["sets"]["Noise"] == "all 8 images, one set (subsets of 8 from 8 would be the same set) (no sample index)"
+    res = run_evaluate(
+        ws, EvaluateParams.from_dict({"pairs": 4, "msssim_size": 64, "sets": ["Diff", "Noise"]}), JobContext(), extractor=ex
     )
-    assert "resized to 16x16" in res["protocol"]["real"]
-    assert "Diff: set 3 lacks 1 of the 6 images (they have no sample 3)" in res["notes"]
+    assert [r["n_a"] for r in res.fid["Diff"]] == [6, 6, 5] and [r["images"] for r in res.msssim["Diff"]] == [6, 6, 5]
+    assert res.protocol["sets"]["Diff"] == "sample k of every image"
+    assert res.protocol["sets"]["Noise"] == "all 8 images, one set (subsets of 8 from 8 would be the same set) (no sample index)"
+    assert "resized to 16x16" in res.protocol["real"]
+    assert "Diff: set 3 lacks 1 of the 6 images (they have no sample 3)" in res.notes
     rand = run_evaluate(
-        ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "sets_by": "random", "subset_size": 7}, extractor=ex
+        ws,
+        EvaluateParams.from_dict({"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "sets_by": "random", "subset_size": 7}),
+        JobContext(),
+        extractor=ex,
     )
-    assert [r["n_a"] for r in rand["fid"]["Diff"]] == [7, 7, 7] and rand["protocol"]["sets"][
-        "Diff"
-    ] == "random subsets of 7 of 18"
-    four = run_evaluate(ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "subsets": 4}, extractor=ex)
-    assert four["protocol"]["sets"]["Diff"].endswith("(set 4 (sample 4 of every image) would have 0 images)")
-    m = [r["n_a"] for r in four["fid"]["Diff"]]
-    assert four["protocol"]["sets"]["Diff"].startswith(f"random subsets of {m[0]} of 18") and len(m) == 4
-    assert f"Diff: set 4 (sample 4 of every image) would have 0 images; random subsets of {m[0]} of 18 used" in four["notes"]
+    assert [r["n_a"] for r in rand.fid["Diff"]] == [7, 7, 7] and rand.protocol["sets"]["Diff"] == "random subsets of 7 of 18"
+    four = run_evaluate(
+        ws, EvaluateParams.from_dict({"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "subsets": 4}), JobContext(), extractor=ex
+    )
+    assert four.protocol["sets"]["Diff"].endswith("(set 4 (sample 4 of every image) would have 0 images)")
+    m = [r["n_a"] for r in four.fid["Diff"]]
+    assert four.protocol["sets"]["Diff"].startswith(f"random subsets of {m[0]} of 18") and len(m) == 4
+    assert f"Diff: set 4 (sample 4 of every image) would have 0 images; random subsets of {m[0]} of 18 used" in four.notes
     # a set no larger than the subset size is measured once, and its note says so (the demo's
     # said "random subsets used" beside a styled row of 6 measured once on all 6 images)
-    whole = run_evaluate(ws, {"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "subsets": 4, "subset_size": 18}, extractor=ex)
-    assert [r["n_a"] for r in whole["fid"]["Diff"]] == [18]
-    assert "Diff: set 4 (sample 4 of every image) would have 0 images; measured once on all 18 images" in whole["notes"]
+    whole = run_evaluate(
+        ws,
+        EvaluateParams.from_dict({"pairs": 4, "msssim_size": 64, "sets": ["Diff"], "subsets": 4, "subset_size": 18}),
+        JobContext(),
+        extractor=ex,
+    )
+    assert [r["n_a"] for r in whole.fid["Diff"]] == [18]
+    assert "Diff: set 4 (sample 4 of every image) would have 0 images; measured once on all 18 images" in whole.notes
 
     with pytest.raises(BadInputError, match="sets_by must be one of sample-index, random"):
-        run_evaluate(ws, {"sets_by": "index"}, extractor=ex)
+        run_evaluate(ws, EvaluateParams.from_dict({"sets_by": "index"}), JobContext(), extractor=ex)
     with pytest.raises(BadInputError, match=r"real_size must be a positive side in pixels \(got 0\)"):
-        run_evaluate(ws, {"real_size": 0}, extractor=ex)
+        run_evaluate(ws, EvaluateParams.from_dict({"real_size": 0}), JobContext(), extractor=ex)
     with pytest.raises(BadInputError, match="real_resize must be one of model, full"):
-        run_fid(ws, {"sets": ["real", "Diff"], "real_resize": "half"}, extractor=ex)
+        run_fid(ws, FidParams(sets=("real", "Diff"), real_resize="half"), JobContext(), extractor=ex)

@@ -22,7 +22,7 @@ from backend.inpaint.config import InpaintConfig, resolve_config
 from backend.inpaint.job import run_inpaint
 from backend.inpaint.params import InpaintParams
 from backend.jobs.context import JobContext
-from backend.jobs.queue import run_job
+from backend.jobs.runner import run_job
 from backend.masks import ops as masks
 from backend.workspace import now, queries
 from backend.workspace.selection import ImageSelection

@@ -17,7 +17,8 @@ from backend.inpaint.params import InpaintParams
 from backend.jobs import queue as jobs
 from backend.jobs.context import JobContext
 from backend.jobs.params import JobParams, JobResult
-from backend.jobs.queue import JobStore, MaskParams, run_job
+from backend.jobs.queue import JobStore, MaskParams
+from backend.jobs.runner import resolve, run_job
 from backend.workspace import now
 from backend.workspace.selection import ImageSelection
 
@@ -82,10 +83,10 @@ def test_an_unknown_key_is_refused_by_name_with_the_known_ones(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_returns_a_result_with_a_summary(kind):
-    result = get_type_hints(jobs.resolve(kind))["return"]
+    result = get_type_hints(resolve(kind))["return"]
     assert issubclass(result, JobResult) and result is not JobResult
     assert dataclasses.fields(result)[0].name == "summary" and result.__dataclass_params__.frozen
-    assert get_type_hints(jobs.resolve(kind))["params"] is jobs.params_class(kind)
+    assert get_type_hints(resolve(kind))["params"] is jobs.params_class(kind)
 
 
 def test_values_are_checked_and_lists_become_tuples():

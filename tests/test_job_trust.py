@@ -14,7 +14,8 @@ from backend.diffusion.registry import INCOMPLETE, record_checkpoint, register_m
 from backend.diffusion.train_params import ModelNameTaken
 from backend.errors import DiffGenError
 from backend.jobs import joblog
-from backend.jobs.queue import JobStore, run_job
+from backend.jobs.queue import JobStore
+from backend.jobs.runner import run_job
 from backend.workspace import Workspace
 from tests.test_inpainting import FAST, _save_tiny
 

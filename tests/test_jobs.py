@@ -15,7 +15,9 @@ from backend.errors import BadInputError, DiffGenError, WorkspaceError
 from backend.jobs import queue as jobs
 from backend.jobs.kinds import JobSpec
 from backend.jobs.params import JobParams
-from backend.jobs.queue import JobStore, run_job, run_queue
+from backend.jobs.queue import JobStore
+from backend.jobs.runner import run_job, run_queue
+from backend.jobs.throttle import Throttle
 from backend.masks.ops import disk
 from backend.workspace import Workspace
 
@@ -218,3 +220,12 @@ def test_a_survey_is_created_as_a_queued_job(demo_ws):
     assert rec.message == "survey 'queued-1': 3 blinded items"
     with pytest.raises(BadInputError, match="unknown survey parameter 'images'; known: name, counts"):
         store.enqueue("survey", {"name": "queued-2", "counts": {"real": 1}, "images": [1]})
+
+
+def test_one_throttle_passes_the_first_and_last_report_and_one_per_interval():
+    """The database row, the job's log, the child's events and the app's signals all use it."""
+    clock = iter([0.0, 0.1, 0.4, 0.5, 0.6, 0.7])
+    throttle = Throttle(0.5, clock=lambda: next(clock))
+    assert [throttle.due(d, 10) for d in (1, 2, 3, 4, 5)] == [True, False, False, True, False]
+    assert throttle.due(10, 10)  # the last, 0.2 s after the one before
+    assert throttle.due(7, 10, now=5.0) and not throttle.due(8, 10, now=5.1)  # the caller's own clock reading

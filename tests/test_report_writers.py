@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from _report_helpers import GOLDEN, HYPERLINK, assert_no_formula, csv_cells, golden_csv, markdown_tables, same_as_golden
 
-from backend.metrics.evaluate import REAL_HALVES, REAL_SELF, EvaluateConfig, _write_report, grouped_notes, results_table
+from backend.metrics.evaluate import REAL_HALVES, REAL_SELF, _write_report, grouped_notes, results_table
+from backend.metrics.evaluate_params import EvaluateParams
 from backend.metrics.fid import stability_warnings
 from backend.segmentation.report import write_report as write_segmentation_report
 from backend.workspace import Workspace
@@ -54,9 +55,9 @@ def test_evaluate_report_files_are_unchanged_and_names_escaped(demo_ws: Workspac
         ]
     how = {n: "random subsets of 8" for n in [*fid_rows, "Real"]}
     protocol = {"real": "Real: resized to 64x64.", "sets": how}
-    cfg = EvaluateConfig(pairs=20, seed=3)
+    cfg = EvaluateParams(pairs=20, seed=3)
     result = _write_report(demo_ws, cfg, ["real", *names], fid_rows, ms_rows, "inception-test", protocol, ["an extra note"])
-    paths = {k: demo_ws.path(v) for k, v in result["paths"].items()}
+    paths = {k: demo_ws.path(v) for k, v in result.paths.items()}
     same_as_golden("evaluate-tables.md", paths["markdown"].read_text(encoding="utf-8"))
     same_as_golden("evaluate-tables.csv", paths["csv"].read_text(encoding="utf-8"))
     assert paths["chart"].read_bytes().startswith(b"\x89PNG")

@@ -142,7 +142,7 @@ def stored(root: Path) -> dict[tuple, dict]:
             "image": ws.path(s.image_path).read_bytes(),
             "mask": ws.path(s.mask_path).read_bytes(),
             "row": (s.set_name, s.seed, s.model_id, s.mask_version_id, s.image_path, s.mask_path),
-            "checkpoint": ws.query("SELECT checkpoint_id, job_id FROM samples WHERE id = ?", (s.id,))[0][:],
+            "checkpoint": ws.query("SELECT checkpoint_id FROM samples WHERE id = ?", (s.id,))[0][0],
             "params": params,
             "gates": ws.gates(s.id),
         }
@@ -185,6 +185,9 @@ def test_two_torchrun_shards_merged_equal_one_process_byte_for_byte(gen_ws, tmp_
         assert merged[key]["params"]["batch"]["rows"] != [] and want["params"]["batch"]["rows"] != []
     assert cli_main(["import-samples", "-w", str(two), *map(str, bundles)]) == 0  # again: adds nothing
     assert len(Workspace.open(two).samples()) == 10
+    # the one-process run is a job (issue 29), its samples' provenance; a shard writes no job row
+    assert [tuple(r) for r in Workspace.open(one).query("SELECT DISTINCT job_id FROM samples")] == [(1,)]
+    assert [tuple(r) for r in Workspace.open(two).query("SELECT DISTINCT job_id FROM samples")] == [(None,)]
     states = {s.path: s.state for s in bundle_states(Workspace.open(two))}
     assert set(states.values()) == {"merged"}
 

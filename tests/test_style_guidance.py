@@ -16,7 +16,8 @@ from backend.diffusion.gaussian import create_diffusion
 from backend.errors import Cancelled
 from backend.io.images import read_png_fast
 from backend.jobs.context import JobContext
-from backend.jobs.queue import JobStore, run_job
+from backend.jobs.queue import JobStore
+from backend.jobs.runner import run_job
 from backend.style import networks, run_style
 from backend.style.guidance import LAMBDAS, Networks, StyleConfig, style_tensor
 from backend.style.params import StyleParams

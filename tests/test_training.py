@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 from backend.diffusion import train_io
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.registry import resolve_model
+from backend.diffusion.sample_params import SampleParams
 from backend.diffusion.sampling import run_sample
 from backend.diffusion.train_data import draw_step, global_batch_indices, load_pairs, make_batch, resize_pair
 from backend.diffusion.train_params import TrainParams
@@ -24,7 +25,8 @@ from backend.diffusion.training import run_train
 from backend.errors import Cancelled, DiffGenError
 from backend.io import files
 from backend.jobs.context import JobContext
-from backend.jobs.queue import JobStore, run_job
+from backend.jobs.queue import JobStore
+from backend.jobs.runner import run_job
 from backend.workspace import now
 from tests.diffusion_micro import MICRO_OVERRIDES
 
@@ -59,8 +61,8 @@ def test_full_run_writes_loadable_model_records_and_pictures(demo_ws):
         assert (ref.id, ref.folder) == (info["model_id"], folder), choice
     with pytest.raises(DiffGenError, match=rf"model of this workspace \({info['name']}\)"):
         resolve_model(demo_ws, None, "no-such-model")
-    sampled = run_sample(demo_ws, {"model": "full", "count": 2, "seed": 3, "sheet": str(folder / "s.png")})
-    recs = [demo_ws.sample(i) for i in sampled["sample_ids"]]
+    sampled = run_sample(demo_ws, SampleParams(model="full", count=2, seed=3, sheet=str(folder / "s.png")), JobContext())
+    recs = [demo_ws.sample(i) for i in sampled.sample_ids]
     assert [r.model_id for r in recs] == [info["model_id"]] * 2 and recs[0].kind == "unconditional"
     img, mask = demo_ws.read_sample(recs[0])
     assert img.shape == (16, 16, 3) and set(np.unique(mask)) <= {0, 255}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backend.jobs.shards import local_rank_from_env, parse_shard, shard_from_env
 
 if TYPE_CHECKING:  # numpy, cv2 and tqdm load when a command runs, not to build the parser (`--help` < 0.5 s)
+    from backend.jobs.params import JobParams
     from backend.workspace import Workspace
 
 POSTFIX_CHARS = 60  # of a progress message beside a tqdm bar ("12/24 images done; 12 samples at step 33/45")
@@ -80,6 +82,30 @@ def tqdm_progress(desc: str, unit: str = "it") -> Iterator[Callable[[int, int, s
     finally:
         for bar in bars:
             bar.close()
+
+
+def run_as_job(ws: Workspace | None, kind: str, params: JobParams, desc: str, unit: str = "it") -> Any:
+    """Run the command's stage as a ``kind`` job through the one runner
+    (:func:`backend.jobs.runner.run_now`), behind a tqdm bar: the run gets a job row (``diffgen
+    jobs list``) and a log, named on stderr as it starts; a refused run is a failed job whose log
+    holds the error, and the error reaches :func:`backend.cli.main`, which prints it as before.
+    ``ws`` None (``fid`` or ``msssim`` of folders): no workspace to hold a row or a log, so the
+    stage runs alone; so does a shard (``params.shard`` of inpaint and style), which writes
+    nothing into the workspace's database (N processes on N machines never write one SQLite
+    file): its bundle's manifest is its record. Returns the stage's typed result (the command
+    prints it)."""
+    from backend.jobs.context import JobContext
+    from backend.jobs.joblog import log_path
+    from backend.jobs.runner import resolve, run_now
+
+    def started(job_id: int) -> None:
+        assert ws is not None
+        print(f"job {job_id}; its log: {log_path(ws, job_id)}", file=sys.stderr, flush=True)
+
+    with tqdm_progress(desc, unit) as prog:
+        if ws is None or getattr(params, "shard", None) is not None:
+            return resolve(kind)(ws, params, JobContext(progress=prog))
+        return run_now(ws, kind, params, prog, started)
 
 
 def add_device(p: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.cli.common import add_workspace, open_workspace, run_as_job, tqdm_progress
 from backend.config.fields import arg_type
 from backend.config.paths import DEMO_COUNT
 from backend.errors import DiffGenError
@@ -13,7 +13,7 @@ from backend.io.limits import DEFAULT_MAX_PIXELS
 from backend.words import counted
 from backend.workspace import ROLES, TEST, TRAIN
 from backend.workspace.roles import ASSIGNABLE_ROLES
-from backend.workspace.selection import ids_argument
+from backend.workspace.selection import ImageSelection, ids_argument
 
 DEMO = "backend.data.demo:DemoDataSpec"  # the bounds of demo-data's numbers
 
@@ -197,18 +197,16 @@ def cmd_info(a: argparse.Namespace) -> int:
 
 
 def cmd_dilate(a: argparse.Namespace) -> int:
-    from backend.masks.ops import apply_operation
+    from backend.jobs.queue import MaskParams
 
     ws = open_workspace(a)
-    ids = a.images or ws.image_ids()
+    ids = a.images or ws.image_ids()  # named, so flagged and test images are changed too, as always
     op, radius = ("dilate", a.pixels) if a.pixels >= 0 else ("erode", -a.pixels)
-    with tqdm_progress(op, "mask") as prog:
-        for i, image_id in enumerate(ids):
-            cur = ws.current_mask(image_id)
-            new = apply_operation(ws.read_mask(cur), op, {"pixels": radius})
-            ws.add_mask_version(image_id, new, op, {"pixels": radius}, parent_id=cur.id)
-            prog(i + 1, len(ids), str(image_id))
-    print(f"Created {len(ids)} new mask versions ({op} {radius} px); originals untouched.")
+    params = MaskParams(op, {"pixels": radius}, ImageSelection(images=tuple(ids)))
+    result = run_as_job(ws, "masks", params, op, "mask")
+    for skipped in result.skipped:
+        print(f"skipped {skipped}")
+    print(f"Created {len(result.mask_versions)} new mask versions ({op} {radius} px); originals untouched.")
     return 0
 
 

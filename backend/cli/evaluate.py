@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 
-from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.cli.common import add_workspace, open_workspace, run_as_job, tqdm_progress
 from backend.cli.flags import add_param_flags
 from backend.clustering.params import ClusterParams
 from backend.errors import BadInputError
-from backend.jobs.context import JobContext
 from backend.words import counted
 
 
@@ -100,8 +99,6 @@ def register(sub) -> None:
 
 
 def cmd_cluster(a: argparse.Namespace) -> int:
-    from backend.clustering.job import run_cluster
-
     params = ClusterParams(
         preset=a.preset,
         k=a.k,
@@ -112,8 +109,7 @@ def cmd_cluster(a: argparse.Namespace) -> int:
         device=a.device,
     )
     ws = open_workspace(a)
-    with tqdm_progress("cluster", "img") as prog:
-        res = run_cluster(ws, params, JobContext(progress=prog))
+    res = run_as_job(ws, "cluster", params, "cluster", "img")
     print(
         f"Clustering {res.clustering_id} (current): {counted(res.images, 'image')} in {counted(res.k, 'cluster')} "
         f"(seed {res.seed}); sizes " + ", ".join(f"c{c}:{n}" for c, n in enumerate(res.sizes))
@@ -136,69 +132,60 @@ def _specs(a: argparse.Namespace, specs: list[str]) -> list[str]:
 
 
 def cmd_fid(a: argparse.Namespace) -> int:
-    from backend.metrics.evaluate import run_fid
+    from backend.metrics.evaluate_params import FidParams
 
     ws = open_workspace(a) if a.workspace else None
     specs = _specs(a, a.dirs + a.sets)
-    with tqdm_progress("FID features", "img") as prog:
-        res = run_fid(
-            ws,
-            {
-                "sets": specs,
-                "fid_inception": a.fid_inception,
-                "device": a.device,
-                "batch_size": a.batch_size,
-                "real_resize": a.real_resize,
-                "real_size": a.real_size,
-            },
-            prog,
-        )
-    if res["real"]:
-        print(res["real"])
-    for w in res["warnings"]:
+    params = FidParams(
+        sets=tuple(specs),
+        fid_inception=a.fid_inception,
+        device=a.device,
+        batch_size=a.batch_size,
+        real_resize=a.real_resize,
+        real_size=a.real_size,
+    )
+    res = run_as_job(ws, "fid", params, "FID features", "img")
+    if res.real:
+        print(res.real)
+    for w in res.warnings:
         print(f"warning: {w}")
-    print(f"FID {specs[0]} vs {specs[1]}: {res['fid']:.4f}  ({res['n_a']} vs {res['n_b']} images, clean-fid clean)")
+    print(f"FID {specs[0]} vs {specs[1]}: {res.fid:.4f}  ({res.n_a} vs {res.n_b} images, clean-fid clean)")
     return 0
 
 
 def cmd_msssim(a: argparse.Namespace) -> int:
-    from backend.metrics.evaluate import run_msssim
+    from backend.metrics.evaluate_params import MsssimParams
 
     specs = _specs(a, [s for s in (a.dir, a.set_spec) if s])
     if len(specs) != 1:
         raise BadInputError("give one folder or one --set")
     ws = open_workspace(a) if a.workspace else None
-    with tqdm_progress("MS-SSIM", "pair") as prog:
-        res = run_msssim(ws, {"set": specs[0], "pairs": a.pairs, "seed": a.seed, "size": a.size}, prog)
-    for p in res["problems"]:
+    res = run_as_job(ws, "msssim", MsssimParams(specs[0], a.pairs, a.seed, a.size), "MS-SSIM", "pair")
+    for p in res.problems:
         print(f"warning: {p}")
-    print(
-        f"MS-SSIM {specs[0]}: {res['mean']:.4f} (sd {res['std']:.4f}) over {res['pairs']} pairs of "
-        f"{res['images']} images; {res['method']}"
-    )
+    print(f"MS-SSIM {specs[0]}: {res.mean:.4f} (sd {res.std:.4f}) over {res.pairs} pairs of {res.images} images; {res.method}")
     return 0
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from backend.metrics.evaluate import run_evaluate
+    from backend.metrics.evaluate_params import EvaluateParams
 
     ws = open_workspace(a)
-    params = {
-        "sets": a.sets,
-        "subsets": a.subsets,
-        "sets_by": a.sets_by,
-        "subset_size": a.subset_size,
-        "seed": a.seed,
-        "pairs": a.pairs,
-        "real_resize": a.real_resize,
-        "real_size": a.real_size,
-        "fid_inception": a.fid_inception,
-        "device": a.device,
-    }
-    with tqdm_progress("evaluate", "%") as prog:
-        res = run_evaluate(ws, params, prog)
-    print(ws.path(res["paths"]["markdown"]).read_text())
-    print("Wrote " + ", ".join(str(ws.path(p)) for p in res["paths"].values()))
+    params = EvaluateParams(
+        sets=tuple(a.sets),
+        subsets=a.subsets,
+        sets_by=a.sets_by,
+        subset_size=a.subset_size,
+        seed=a.seed,
+        pairs=a.pairs,
+        real_resize=a.real_resize,
+        real_size=a.real_size,
+        fid_inception=a.fid_inception,
+        device=a.device,
+    )
+    res = run_as_job(ws, "evaluate", params, "evaluate", "%")
+    print(ws.path(res.paths["markdown"]).read_text())
+    print("Wrote " + ", ".join(str(ws.path(p)) for p in res.paths.values()))
     return 0
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, shard_and_device, tqdm_progress
+from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, run_as_job, shard_and_device
 from backend.cli.flags import add_param_flags
 from backend.inpaint.params import InpaintParams
-from backend.jobs.context import JobContext
 from backend.words import counted
 from backend.workspace.selection import ImageSelection, add_selection_args
 
@@ -50,8 +49,6 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
     from backend.diffusion.model_files import check_folder_choice
 
     check_folder_choice(a.model, Path(a.workspace))  # a crafted model folder refused before torch loads
-    from backend.inpaint.job import run_inpaint  # torch: only when a command computes
-
     ws = open_workspace(a)
     shard, device = shard_and_device(a)
     params = InpaintParams(
@@ -75,8 +72,7 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
         shard=shard,
         bundle=a.bundle,
     )
-    with tqdm_progress(f"inpaint {shard}" if shard else "inpaint", "eval") as prog:
-        result = run_inpaint(ws, params, JobContext(progress=prog))
+    result = run_as_job(ws, "inpaint", params, f"inpaint {shard}" if shard else "inpaint", "eval")
     ok = 0 if result.samples or result.already_done else 1  # a finished re-run is a success
     if a.json:
         print(json.dumps(result.to_dict(), indent=2))

@@ -156,7 +156,7 @@ def cmd_add(a: argparse.Namespace) -> int:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    from backend.jobs.queue import run_queue
+    from backend.jobs.runner import run_queue
 
     ws = open_workspace(a)
     with tqdm_progress("jobs", "step") as prog:

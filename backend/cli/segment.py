@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.cli.common import add_workspace, open_workspace, run_as_job
 from backend.cli.flags import add_param_flags
-from backend.jobs.context import JobContext
 from backend.segmentation.config import N_COUNTS
 from backend.segmentation.params import SegmentParams
 
@@ -40,8 +39,6 @@ def cmd_segment(a: argparse.Namespace) -> int:
         for kind, path in write_report(ws).items():
             print(f"{kind:11s} {path}")
         return 0
-    from backend.segmentation import run_segment
-
     params = SegmentParams(
         preset=a.preset,
         overrides=tuple(a.overrides or ()) + ((f"segment.small_n_counts={a.n_counts}",) if a.n_counts else ()),
@@ -51,8 +48,7 @@ def cmd_segment(a: argparse.Namespace) -> int:
         device=a.device,
         only_passed=a.only_passed,
     )
-    with tqdm_progress("segment", "step") as prog:
-        result = run_segment(ws, params, JobContext(progress=prog))
+    result = run_as_job(ws, "segment", params, "segment", "step")
     for note in result.notes:
         print(f"note: {note}")
     for run in result.trained:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, shard_and_device, tqdm_progress
+from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, run_as_job, shard_and_device
 from backend.cli.flags import add_param_flags
-from backend.jobs.context import JobContext
 from backend.style.params import StyleParams
 from backend.style.terms import LAMBDAS
 
@@ -74,12 +73,9 @@ def params_from_args(a: argparse.Namespace) -> StyleParams:
 
 
 def cmd_style(a: argparse.Namespace) -> int:
-    from backend.style.job import run_style  # torch: only when a command computes
-
     ws = open_workspace(a)
     params = params_from_args(a)
-    with tqdm_progress(f"style {params.shard}" if params.shard else "style", "step") as prog:
-        result = run_style(ws, params, JobContext(progress=prog))
+    result = run_as_job(ws, "style", params, f"style {params.shard}" if params.shard else "style", "step")
     if a.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -5,30 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, shard_and_device, tqdm_progress
-from backend.config.fields import arg_type
-from backend.jobs.context import JobContext
+from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, run_as_job, shard_and_device
+from backend.cli.flags import add_param_flags
 from backend.synthesis.params import SynthesizeParams
 from backend.workspace.selection import ImageSelection, add_selection_args
-
-POLYPS = (1, 8)  # SynthesizeParams.polyps' range
-
-
-def _bounded(field: str):
-    """The flag's values checked against the preset field's declared range (InpaintConfig)."""
-    return arg_type("backend.inpaint.config:InpaintConfig", field, "inpaint")
-
-
-def polyps_range(text: str) -> tuple[int, int]:
-    """``A-B`` or ``N`` -> (A, B), each within :data:`POLYPS`."""
-    low, _, high = text.partition("-")
-    try:
-        span = (int(low), int(high or low))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--polyps: {text!r} is not A-B or N (e.g. 1-3)") from None
-    if not POLYPS[0] <= span[0] <= span[1] <= POLYPS[1]:
-        raise argparse.ArgumentTypeError(f"--polyps: {text!r} must be A-B with {POLYPS[0]} <= A <= B <= {POLYPS[1]}")
-    return span
 
 
 def register(sub) -> None:
@@ -46,24 +26,7 @@ def register(sub) -> None:
     add_selection_args(p).add_argument(
         "--backgrounds", action="store_true", help="every unflagged background image (frames without polyps)"
     )
-    p.add_argument(
-        "--masks",
-        nargs="+",
-        default=["bank"],
-        metavar="drawn|bank|FILE",
-        help="drawn: each image's masks drawn with the editor's Place polyp tool (one sample series per "
-        "mask); bank: training masks transformed and placed (one per sample); FILE...: PNG masks of the "
-        "images' size, one for all images or one per image in order (default: bank)",
-    )
-    p.add_argument("--polyps", type=polyps_range, default=(1, 1), metavar="A-B", help="bank: polyps per sample, from A to B")
-    p.add_argument("--beside-polyps", action="store_true", help="bank: new polyps may touch the image's existing ones")
-    p.add_argument("--samples", type=_bounded("samples"), help="samples per wanted mask (bank: per image)")
-    p.add_argument("--dilate", type=_bounded("dilate"), metavar="PX", help="px around the wanted mask whose image is generated")
-    p.add_argument("--retries", type=_bounded("retries"), metavar="K", help="redraws of a sample failing a retry gate")
-    p.add_argument("--seed", type=int, help="run seed (each sample's seed derives from it, the image and the mask)")
-    p.add_argument("--preset", help="tiny | paper | diffuse-gen | a .toml file (default: the model's preset)")
-    p.add_argument("--model", default="cluster", metavar="cluster|full|NAME|PATH", help="as for inpaint")
-    p.add_argument("--set-name", help="the samples' set (default: Mask-Diff)")
+    add_param_flags(p, SynthesizeParams, skip=("device", "backgrounds"))  # --masks, --polyps, ... as declared
     add_device(p)
     add_shard(p, "images")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -76,7 +39,6 @@ def cmd_synthesize(a: argparse.Namespace) -> int:
     from backend.diffusion.model_files import check_folder_choice
 
     check_folder_choice(a.model, Path(a.workspace))  # a crafted model folder refused before torch loads
-    from backend.synthesis.generator import run_synthesize  # torch: only when a command computes
 
     ws = open_workspace(a)
     shard, device = shard_and_device(a)
@@ -84,12 +46,13 @@ def cmd_synthesize(a: argparse.Namespace) -> int:
         ImageSelection.from_params(vars(a)),
         backgrounds=a.backgrounds,
         masks=tuple(a.masks),
-        polyps=a.polyps,
+        polyps=tuple(a.polyps),
         beside_polyps=a.beside_polyps,
         samples=a.samples,
         model=a.model,
         preset=a.preset,
         dilate=a.dilate,
+        sampler=a.sampler,
         retries=a.retries,
         seed=a.seed,
         device=device,
@@ -97,8 +60,7 @@ def cmd_synthesize(a: argparse.Namespace) -> int:
         shard=shard,
         bundle=a.bundle,
     )
-    with tqdm_progress(f"synthesize {shard}" if shard else "synthesize", "eval") as prog:
-        result = run_synthesize(ws, params, JobContext(progress=prog))
+    result = run_as_job(ws, "synthesize", params, f"synthesize {shard}" if shard else "synthesize", "eval")
     if a.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

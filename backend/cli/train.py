@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from backend.cli.common import add_model_target, add_workspace, open_workspace, tqdm_progress
+from backend.cli.common import add_model_target, add_workspace, open_workspace, run_as_job
 from backend.cli.flags import add_param_flags
 from backend.diffusion.train_params import TrainParams
 from backend.errors import DiffGenError
@@ -68,12 +68,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     from backend.diffusion.training import run_train
 
     ws = open_workspace(a)
-    if ddp.context_from_env().is_main:
-        with tqdm_progress("train", "step") as prog:
-            result = run_train(ws, params, JobContext(progress=prog))
-    else:
+    if not ddp.context_from_env().is_main:  # another rank of the main rank's job: no row of its own
         run_train(ws, params, JobContext())
         return 0
+    result = run_as_job(ws, "train", params, "train", "step")
     if a.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
@@ -94,16 +92,14 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_sample(a: argparse.Namespace) -> int:
-    from backend.diffusion.sampling import run_sample
+    from backend.diffusion.sample_params import SampleParams
 
     ws = open_workspace(a)
-    params = {"model": a.model, "count": a.count, "seed": a.seed, "respacing": a.respacing, "sheet": a.sheet, "device": a.device}
-    with tqdm_progress("sample", "step") as prog:
-        result = run_sample(ws, params, progress=prog)
+    params = SampleParams(a.model, a.count, a.seed, a.respacing, a.sheet, a.device)
+    result = run_as_job(ws, "sample", params, "sample", "step")
     print(
-        f"Wrote {len(result['sample_ids'])} unconditional samples from {result['model_folder']} "
-        f"(sample ids {result['sample_ids'][0]}..{result['sample_ids'][-1]})"
-        + (f"; sheet {result['sheet']}" if result.get("sheet") else "")
+        f"Wrote {len(result.sample_ids)} unconditional samples from {result.model_folder} "
+        f"(sample ids {result.sample_ids[0]}..{result.sample_ids[-1]})" + (f"; sheet {result.sheet}" if result.sheet else "")
     )
     return 0
 

@@ -215,20 +215,19 @@ def stage_audit(ctx: DemoContext) -> dict:
 def stage_evaluate(ctx: DemoContext) -> dict:
     from backend.config.presets import load_preset
     from backend.metrics.evaluate import run_evaluate
+    from backend.metrics.evaluate_params import EvaluateParams
 
     samples = int(load_preset(ctx.preset).get("inpaint", {}).get("samples", 3))  # Set k = sample k of each image
-    return run_evaluate(
-        ctx.ws,
-        {
-            "fid_inception": _weights(ctx)["fid_inception"],
-            "pairs": ctx.plan.eval_pairs,
-            "subsets": min(3, samples),
-            "seed": ctx.seed,
-            "device": None if ctx.device == "auto" else ctx.device,
-        },
-        _progress(ctx, "evaluate"),
-        ctx.cancel,
+    params = EvaluateParams(
+        fid_inception=_weights(ctx)["fid_inception"],
+        pairs=ctx.plan.eval_pairs,
+        subsets=min(3, samples),
+        seed=ctx.seed,
+        device=None if ctx.device == "auto" else ctx.device,
     )
+    result = run_evaluate(ctx.ws, params, _job(ctx, "evaluate")).to_dict()
+    del result["summary"]  # the demo's record is what the evaluation stored
+    return result
 
 
 def stage_segment(ctx: DemoContext) -> dict:

@@ -4,9 +4,8 @@ workspace with its model, checkpoint and seed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -14,9 +13,12 @@ from backend.config.device import pick_device
 from backend.diffusion.checkpoint import load_model
 from backend.diffusion.gaussian import create_diffusion
 from backend.diffusion.registry import ModelRef, latest_checkpoint_id, resolve_model, stored_model_folder
+from backend.diffusion.sample_params import SampleParams
 from backend.diffusion.train_data import from_model_range
 from backend.diffusion.train_io import sample_sheet, write_sheet
-from backend.errors import Cancelled, DiffGenError
+from backend.errors import DiffGenError
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
 from backend.workspace import Workspace
 
 
@@ -34,26 +36,26 @@ def model_for(ws: Workspace, choice: str) -> ModelRef:
     return resolve_model(ws, None, "full" if choice == "full" else choice)
 
 
-def run_sample(
-    ws: Workspace,
-    params: dict[str, Any],
-    progress: Callable[[int, int, str], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
-) -> dict[str, Any]:
-    """Job function. ``params``: ``model``, ``count``, ``seed``, ``respacing``, ``sheet``, ``device``."""
-    ref = model_for(ws, params.get("model", "full"))
-    device = pick_device(params.get("device"))
+@dataclass(frozen=True, kw_only=True)
+class SampleResult(JobResult):
+    sample_ids: tuple[int, ...]
+    model_folder: str
+    sheet: str | None = None
+
+
+def run_sample(ws: Workspace, params: SampleParams, ctx: JobContext) -> SampleResult:
+    """Draw ``params.count`` unconditional samples from a model and store them (set Uncond)."""
+    ref = model_for(ws, params.model)
+    device = pick_device(params.device)
     model, diff_cfg, cfg = load_model(ref.folder, device=device)
-    diffusion = create_diffusion(diff_cfg, params.get("respacing"))
-    count, seed = int(params.get("count", 8)), int(params.get("seed", 0))
+    diffusion = create_diffusion(diff_cfg, params.respacing)
+    count, seed = params.count, params.seed
     size, channels = model.cfg.image_size, model.cfg.in_channels
     g = torch.Generator(device=device).manual_seed(seed)
 
     def step(done: int, total: int) -> None:
-        if cancel and cancel():
-            raise Cancelled("sampling cancelled; no sample was written")
-        if progress:
-            progress(done, total, f"step {done}/{total}")
+        ctx.check_cancel("no sample was written")
+        ctx.report(done, total, f"step {done}/{total}")
 
     with torch.no_grad():
         x = diffusion.sample_loop(model, (count, channels, size, size), generator=g, device=device, progress=step)
@@ -78,7 +80,10 @@ def run_sample(
         ).id
         for i in range(count)
     ]
-    result = {"sample_ids": ids, "model_folder": str(ref.folder)}
-    if params.get("sheet"):
-        result["sheet"] = str(write_sheet(Path(params["sheet"]), sample_sheet(rgb, mask)))
-    return result
+    sheet = str(write_sheet(Path(params.sheet), sample_sheet(rgb, mask))) if params.sheet else None
+    return SampleResult(
+        summary=f"{len(ids)} unconditional samples from {ref.folder}",
+        sample_ids=tuple(ids),
+        model_folder=str(ref.folder),
+        sheet=sheet,
+    )

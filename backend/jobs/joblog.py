@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from backend.jobs.throttle import Throttle
 from backend.workspace import Workspace
 
 PROGRESS_LOG_S = 5.0  # a progress line at most this often per job (the first and the last always)
@@ -43,18 +44,15 @@ class JobLog:
     """The log of one running job: lines as they come, progress a few seconds apart."""
 
     def __init__(self, ws: Workspace, job_id: int, interval_s: float = PROGRESS_LOG_S):
-        self.ws, self.job_id, self.interval_s = ws, job_id, interval_s
-        self._last = -float("inf")
+        self.ws, self.job_id = ws, job_id
+        self._throttle = Throttle(interval_s)
 
     def line(self, text: str) -> None:
         append(self.ws, self.job_id, text)
 
     def progress(self, done: int, total: int, message: str = "") -> None:
-        t = time.monotonic()
-        if done < total and t - self._last < self.interval_s:
-            return
-        self._last = t
-        self.line(f"{done}/{total} {message}".rstrip())
+        if self._throttle.due(done, total):
+            self.line(f"{done}/{total} {message}".rstrip())
 
 
 def read(ws: Workspace, job_id: int, offset: int = 0) -> tuple[str, int]:

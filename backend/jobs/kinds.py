@@ -47,5 +47,9 @@ REGISTRY: dict[str, JobSpec] = {  # one line per kind, in the order forms list t
     "cluster": JobSpec("backend.clustering.job:run_cluster", "backend.clustering.params:ClusterParams", "Cluster images", ("clusters",)),  # noqa: E501
     "segment": JobSpec("backend.segmentation.experiments:run_segment", "backend.segmentation.params:SegmentParams", "Segmentation experiment"),  # noqa: E501
     "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams", "Create a survey", in_form=False),  # noqa: E501
+    "evaluate": JobSpec("backend.metrics.evaluate:run_evaluate", "backend.metrics.evaluate_params:EvaluateParams", "Evaluate (FID, MS-SSIM)", in_form=False),  # noqa: E501
+    "fid": JobSpec("backend.metrics.evaluate:run_fid", "backend.metrics.evaluate_params:FidParams", "FID of two sets", in_form=False),  # noqa: E501
+    "msssim": JobSpec("backend.metrics.evaluate:run_msssim", "backend.metrics.evaluate_params:MsssimParams", "MS-SSIM of a set", in_form=False),  # noqa: E501
+    "sample": JobSpec("backend.diffusion.sampling:run_sample", "backend.diffusion.sample_params:SampleParams", "Unconditional samples", ("samples",), in_form=False),  # noqa: E501
 }
 # fmt: on

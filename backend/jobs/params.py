@@ -139,10 +139,16 @@ class JobParams:
                 raise BadInputError(f"a {cls.label()} job needs {f.name!r}")
         return cls(**values)
 
+    def validate(self) -> None:
+        """Checks of the values alone that the field types cannot make (a word among choices, two
+        sets, not three): run when the job is queued and by the stage as it starts (a CLI run is
+        not queued). None by default."""
+
     def check(self, ws: Any) -> None:
         """Checks that need the workspace ``ws``, run when the job is queued, so that a job that
-        cannot run never enters the queue (none by default; a kind with an image selection
-        checks that it selects images)."""
+        cannot run never enters the queue (:meth:`validate` by default; a kind with an image
+        selection checks that it selects images)."""
+        self.validate()
 
     def queued(self: P, ws: Any) -> P:
         """These parameters as the job stores them when queued in ``ws``: what the run would

@@ -6,10 +6,10 @@ cancel can become a hard stop when a stage does not answer in time; and the GPU 
 job held goes back to the system when it ends. The parent side (:class:`JobProcess`) is
 Qt-free: the desktop app's worker thread calls it.
 
-Protocol: the child runs :func:`backend.jobs.queue.run_job` (which writes the job's log, see
-:mod:`backend.jobs.joblog`) and writes events to stdout as JSON lines that start with
-:data:`EVENT_PREFIX`; any other output (warnings, a native crash report) is ``output``, which the
-parent adds to the log. The parent writes one word to the child's stdin: ``cancel`` (the user
+Protocol: the child runs :func:`backend.jobs.runner.run_job` (the one runner, the CLI's too,
+which writes the job's log, see :mod:`backend.jobs.joblog`) and writes events to stdout as JSON
+lines that start with :data:`EVENT_PREFIX`; any other output (warnings, a native crash report)
+is ``output``, which the parent adds to the log. The parent writes one word to the child's stdin: ``cancel`` (the user
 cancelled the job), ``stop`` (the app quits: stop at the next safe point and queue the job again,
 to resume at the next start) or ``detach`` (the app quits: finish the job alone). An app that
 quits closes the child's stdin after its word; at the end of stdin (and after ``stop`` or
@@ -26,7 +26,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,7 +34,9 @@ from pathlib import Path
 from backend.config import threads
 from backend.jobs import CHILD_COMMAND
 from backend.jobs.joblog import append, log_path
-from backend.jobs.queue import JobRecord, JobStore, run_job
+from backend.jobs.queue import JobRecord, JobStore
+from backend.jobs.runner import run_job
+from backend.jobs.throttle import Throttle
 from backend.workspace import Workspace
 
 EVENT_PREFIX = "@@diffgen-job "
@@ -270,12 +271,10 @@ class _Parent:
 
 
 def _throttled_progress(parent: _Parent) -> Callable[[int, int, str], None]:
-    last = [0.0]
+    throttle = Throttle(EVENT_INTERVAL_S)
 
     def progress(done: int, total: int, message: str = "") -> None:
-        t = time.monotonic()
-        if t - last[0] >= EVENT_INTERVAL_S or done >= total:
-            last[0] = t
+        if throttle.due(done, total):
             parent.emit("progress", done=int(done), total=int(total), text=str(message))
 
     return progress

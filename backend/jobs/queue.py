@@ -1,4 +1,4 @@
-"""Job records (the ``jobs`` table) and the runner that executes one job.
+"""Job records (the ``jobs`` table); the runner that executes one is :mod:`backend.jobs.runner`.
 
 Jobs persist in the workspace database, so the queue survives restarting the app or the
 CLI. A job is a stage name (``kind``) plus its parameters, stored as JSON. :data:`REGISTRY`
@@ -14,17 +14,13 @@ import builtins
 import importlib
 import json
 import os
-import time
-import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.errors import Cancelled, DiffGenError, WorkspaceError
+from backend.errors import DiffGenError, WorkspaceError
 from backend.io.files import pid_alive
-from backend.jobs.context import Cancel, JobContext, Log, Progress
-from backend.jobs.joblog import JobLog
+from backend.jobs.context import JobContext
 from backend.jobs.kinds import CHANGES as CHANGES  # re-exported: the views name it here
 from backend.jobs.kinds import REGISTRY
 from backend.jobs.mask_params import MaskParams as MaskParams  # re-exported: its stage is below
@@ -35,8 +31,6 @@ from backend.workspace import Workspace, inserted_id, now
 from backend.workspace.integrity import stored_json
 
 JOB_KINDS = REGISTRY  # the one table of kinds (backend.jobs.kinds): forms and the worker read it here too
-
-PROGRESS_DB_INTERVAL_S = 0.5  # progress rows are written at most this often
 
 
 @dataclass(frozen=True)
@@ -56,7 +50,8 @@ class JobRecord:
     finished_at: str | None
 
     def describe(self) -> str:
-        """One line for lists: kind, target, preset and the model it makes or uses."""
+        """One line for lists: kind, target (the images of a kind that selects some; what a
+        training trains), preset and the model it makes or uses."""
         p = self.params
         target = (
             counted(len(p["images"]), "image")
@@ -64,12 +59,14 @@ class JobRecord:
             else f"cluster {p['cluster']}"
             if p.get("cluster") is not None
             else "all images"
+            if "all" in p
+            else str(p.get("target") or "")
         )
         extra = p.get("operation") or p.get("preset") or ""
         models = ", ".join(pin_label(str(pin)) for pin in p.get("pinned_models") or ()) or (
             p.get("name") if self.kind == "train" else ""
         )
-        return f"{self.kind} · {target}" + (f" · {extra}" if extra else "") + (f" · model {models}" if models else "")
+        return " · ".join(filter(None, [self.kind, target, extra])) + (f" · model {models}" if models else "")
 
 
 def pin_label(pin: str) -> str:
@@ -144,6 +141,23 @@ class JobStore:
                 c.execute(
                     "INSERT INTO jobs (kind, status, params_json, position, created_at) VALUES (?, 'queued', ?, ?, ?)",
                     (kind, body, pos, now()),
+                )
+            )
+
+    def start(self, kind: str, params: JobParams) -> int:
+        """Record a run that starts now in this process (a CLI command), as running from the
+        start: a queued row could be claimed by the app's worker. Its parameters are stored as
+        given; the stage checks them as it runs, so a refused run is a failed job with its log."""
+        cls = params_class(kind)
+        if not isinstance(params, cls):
+            raise DiffGenError(f"a {kind} job takes {cls.__name__}, not {type(params).__name__}")
+        with self.ws.transaction() as c:
+            pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs").fetchone()[0]
+            return inserted_id(
+                c.execute(
+                    "INSERT INTO jobs (kind, status, params_json, position, pid, created_at, started_at)"
+                    " VALUES (?, 'running', ?, ?, ?, ?, ?)",
+                    (kind, json.dumps(params.to_dict()), pos, os.getpid(), now(), now()),
                 )
             )
 
@@ -262,11 +276,8 @@ class JobStore:
         return self.get(job_id)
 
 
-# -- running --------------------------------------------------------------------------
-StageFunction = Callable[[Workspace, Any, JobContext], JobResult]
-
-
-def _load(kind: str, what: str) -> Any:
+# -- the kinds' code ---------------------------------------------------------------------
+def load_stage(kind: str, what: str) -> Any:
     """``REGISTRY[kind]``'s ``what`` ("run" or "params") imported; a missing stage raises a
     DiffGenError saying so."""
     if kind not in REGISTRY:
@@ -283,105 +294,9 @@ def _load(kind: str, what: str) -> Any:
     return found
 
 
-def resolve(kind: str) -> StageFunction:
-    """The stage function for ``kind``."""
-    return _load(kind, "run")
-
-
 def params_class(kind: str) -> type[JobParams]:
     """The parameters dataclass of ``kind``."""
-    return _load(kind, "params")
-
-
-def _failure_message(e: BaseException) -> str:
-    if isinstance(e, DiffGenError):
-        return str(e)
-    if isinstance(e, MemoryError) or "out of memory" in str(e).lower():
-        return f"out of memory: {e}. Try a smaller batch size (override e.g. train.batch_size=4) or another device"
-    return f"{type(e).__name__}: {e}"
-
-
-def run_job(
-    ws: Workspace,
-    job_id: int,
-    progress: Progress | None = None,
-    cancel: Cancel | None = None,
-    log: Log | None = None,
-    resume_later: Cancel | None = None,
-) -> JobRecord:
-    """Run one job to a final state and return its record. Job errors never propagate.
-
-    The stage gets the job's params (read back through its dataclass, so a job stored by an
-    older version runs as it was queued) and a :class:`JobContext` with the job id (for sample
-    provenance). Progress is forwarded to ``progress`` at every step and written to the
-    database at most every :data:`PROGRESS_DB_INTERVAL_S`, so other processes can follow it.
-    The job's log (:mod:`backend.jobs.joblog`) gets its start, progress lines, the stage's log
-    lines and its end. A stage stopped while ``resume_later()`` is true (the app quit) is queued
-    again, to resume at the next start, instead of being recorded as cancelled.
-    """
-    store = JobStore(ws)
-    job = store.get(job_id)
-    with ws.transaction() as c:  # the pid of the process that runs it (a job child, not its parent)
-        c.execute(
-            "UPDATE jobs SET status = 'running', pid = ?, started_at = COALESCE(started_at, ?) WHERE id = ?",
-            (os.getpid(), now(), job_id),
-        )
-    journal = JobLog(ws, job_id)
-    journal.line(f"started: {job.describe()} (process {os.getpid()})")
-    last_write = [0.0]
-
-    def report(done: int, total: int, message: str = "") -> None:
-        t = time.monotonic()
-        if t - last_write[0] >= PROGRESS_DB_INTERVAL_S or done >= total:
-            last_write[0] = t
-            store.set_progress(job_id, done, total, message)
-        journal.progress(done, total, message)
-        if progress:
-            progress(done, total, message)
-
-    def note(text: str) -> None:
-        journal.line(text)
-        if log:
-            log(text)
-
-    rec = _run_stage(ws, store, job, JobContext(job_id, report, cancel, note), resume_later)
-    journal.line(f"{rec.status}: {rec.message}")
-    if rec.result and rec.result.get("traceback"):
-        journal.line(str(rec.result["traceback"]))
-    return rec
-
-
-def _run_stage(ws: Workspace, store: JobStore, job: JobRecord, ctx: JobContext, resume_later: Cancel | None) -> JobRecord:
-    """The stage of ``job`` run to a final state (the caller logs it)."""
-    job_id = job.id
-    started = time.monotonic()
-    try:
-        func = resolve(job.kind)
-        result = func(ws, params_class(job.kind).from_dict(job.params), ctx)
-    except Cancelled as e:
-        if resume_later is not None and resume_later():
-            return store.resume_later(job_id, str(e))
-        return store.finish(job_id, "cancelled", f"cancelled by the user: {e}" if str(e) else "cancelled by the user")
-    except DiffGenError as e:  # a problem the user can act on: the message says it all
-        return store.finish(job_id, "failed", _failure_message(e))
-    except Exception as e:  # noqa: BLE001 - any stage error fails this job only
-        return store.finish(job_id, "failed", _failure_message(e), {"traceback": traceback.format_exc()})
-    stored = {**result.to_dict(), "seconds": round(time.monotonic() - started, 3)}
-    return store.finish(job_id, "done", stored.pop("summary") or "done", stored)
-
-
-def run_queue(
-    ws: Workspace, progress: Callable[[JobRecord, int, int, str], None] | None = None, cancel: Cancel | None = None
-) -> list[JobRecord]:
-    """Run queued jobs one after another until the queue is empty (the CLI's runner)."""
-    store = JobStore(ws)
-    finished = []
-    while (job := store.claim_next()) is not None:
-        cb = (lambda d, t, m, j=job: progress(j, d, t, m)) if progress else None
-        finished.append(run_job(ws, job.id, cb, cancel))
-        if cancel and cancel():
-            break
-    return finished
+    return load_stage(kind, "params")
 
 
 # -- the built-in "masks" stage ---------------------------------------------------------

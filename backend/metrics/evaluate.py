@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -38,6 +39,9 @@ from backend.errors import BadInputError, Cancelled
 from backend.generate.pixels import RESIZE_NOTE, to_model_resolution
 from backend.io.files import atomic_write_bytes, atomic_write_text, encode_png, sha256_bytes, sha256_file
 from backend.io.images import load_rgb
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
+from backend.metrics.evaluate_params import EvaluateParams, FidParams, MsssimParams
 from backend.metrics.fid import (
     FidExtractor,
     SetStats,
@@ -57,49 +61,21 @@ Progress = Callable[[int, int, str], None]
 CancelFn = Callable[[], bool]
 
 
-SETS_BY = ("sample-index", "random")
-REAL_RESIZE = ("model", "full")
 REAL_SELF = "Real vs itself (sanity check)"
 REAL_HALVES = "Real vs Real, disjoint halves"
 
 
-@dataclass(frozen=True)
-class EvaluateConfig:
-    sets: tuple[str, ...] = ()  # empty: Real + every sample set of the workspace
-    subsets: int = 3  # Tables 1-2: Set 1, Set 2, Set 3
-    # sample-index: set k = sample k of every image (section 3.2 makes 3 samples per image; the
-    # author's experiments.ipynb load_samples(path, idx)); random: random subsets of subset_size
-    sets_by: str = "sample-index"
-    subset_size: int | None = None  # random sets only; None: as many images as Real (capped by each set)
-    # model: Real resized as the synthetic samples are (generate.pixels.to_model_resolution) before
-    # clean-fid; section 3.4 cites clean-fid [21] because resizing alone moves FID, and the
-    # author's experiments.ipynb loads Real at 256x256 like its samples. full: the files as they are
-    real_resize: str = "model"
-    real_size: int | None = None  # side for real_resize = model; None: the generated samples' side
-    seed: int = 0
-    pairs: int = 1000  # MS-SSIM pairs per subset
-    msssim_size: int = 256
-    fid_inception: str | None = None
-    device: str | None = None
-    batch_size: int = 32
+@dataclass(frozen=True, kw_only=True)
+class EvaluateResult(JobResult):
+    """What ``run_evaluate`` stored in ``results`` (the report's figures and where its files are)."""
 
-    @classmethod
-    def from_params(cls, params: dict) -> "EvaluateConfig":
-        unknown = set(params) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise BadInputError(f"unknown evaluation parameters: {', '.join(sorted(unknown))}")
-        cfg = cls(**params)
-        if cfg.sets_by not in SETS_BY:
-            raise BadInputError(f"sets_by must be one of {', '.join(SETS_BY)} (got {cfg.sets_by!r})")
-        check_real_resize(cfg.real_resize, cfg.real_size)
-        return replace(cfg, sets=tuple(cfg.sets))
-
-
-def check_real_resize(resize: str, size: int | None) -> None:
-    if resize not in REAL_RESIZE:
-        raise BadInputError(f"real_resize must be one of {', '.join(REAL_RESIZE)} (got {resize!r})")
-    if size is not None and size < 1:
-        raise BadInputError(f"real_size must be a positive side in pixels (got {size})")
+    sets: tuple[str, ...]
+    fid: dict[str, Any]
+    msssim: dict[str, Any]
+    paths: dict[str, str]
+    notes: tuple[str, ...]
+    protocol: dict[str, Any]
+    config: dict[str, Any]
 
 
 class _Steps:
@@ -220,29 +196,34 @@ def prepare_real(
     )
 
 
-def run_fid(
-    ws: Workspace | None,
-    params: dict,
-    progress: Progress | None = None,
-    cancel: CancelFn | None = None,
-    extractor: FidExtractor | None = None,
-) -> dict:
-    """FID between two set specs (``params['sets']``); Real's statistics are cached and Real
-    is resized as in :func:`run_evaluate` (``real_resize``, ``real_size``)."""
-    specs = list(params.get("sets", []))
-    if len(specs) != 2:
-        raise BadInputError(f"FID compares exactly two image sets (got {len(specs)})")
-    resize, size = params.get("real_resize") or "model", params.get("real_size")
-    check_real_resize(resize, size)
+@dataclass(frozen=True, kw_only=True)
+class FidJobResult(JobResult):
+    """A FID job's figures (what it stored in ``results``)."""
+
+    sets: tuple[str, ...]
+    fid: float
+    n_a: int
+    n_b: int
+    dim: int
+    extractor: str
+    warnings: tuple[str, ...]
+    real: str | None  # how Real was prepared, when it is one of the sets
+
+
+def run_fid(ws: Workspace | None, params: FidParams, ctx: JobContext, extractor: FidExtractor | None = None) -> FidJobResult:
+    """FID between two set specs (``params.sets``); Real's statistics are cached and Real is
+    resized as in :func:`run_evaluate` (``real_resize``, ``real_size``). ``ws`` None: folders only."""
+    params.validate()
+    specs = list(params.sets)
     pair, notes, problems = [], [], []
     for spec, other in zip(specs, specs[::-1]):
         s = resolve_set(spec, ws)
         if ws is not None and spec.lower() == REAL:
-            s, note, bad = prepare_real(ws, s, [other], resize, size, cancel=cancel)
+            s, note, bad = prepare_real(ws, s, [other], params.real_resize, params.real_size, cancel=ctx.cancel)
             notes.append(note)
             problems += bad
         pair.append(s)
-    ex = _fid_extractor(params.get("fid_inception"), params.get("device"), params.get("batch_size", 32), extractor)
+    ex = _fid_extractor(params.fid_inception, params.device, params.batch_size, extractor)
     res = compute_fid(
         pair[0],
         pair[1],
@@ -250,25 +231,39 @@ def run_fid(
         ws,
         cache_a=specs[0].lower() == REAL,
         cache_b=specs[1].lower() == REAL,
-        progress=progress,
-        cancel=cancel,
+        progress=ctx.report,
+        cancel=ctx.cancel,
     )
     out = {"sets": specs, **res.as_dict(), "real": notes[0] if notes else None}
     out["warnings"] = problems + out["warnings"]
     if ws is not None:
         ws.add_result("fid", f"{specs[0]} vs {specs[1]}", out)
-    return out
+    summary = f"FID {specs[0]} vs {specs[1]}: {res.fid:.4f}"
+    return FidJobResult(summary=summary, **{**out, "sets": tuple(specs), "warnings": tuple(out["warnings"])})
 
 
-def run_msssim(ws: Workspace | None, params: dict, progress: Progress | None = None, cancel: CancelFn | None = None) -> dict:
-    """Mean MS-SSIM over random pairs of one set (``params['set']``)."""
-    s = resolve_set(params["set"], ws)
-    cfg = MsssimConfig(**{k: params[k] for k in ("pairs", "seed", "size", "win_size") if k in params})
-    res = mean_msssim(s, cfg, progress, cancel)
-    out = {"set": params["set"], **res.as_dict()}
+@dataclass(frozen=True, kw_only=True)
+class MsssimJobResult(JobResult):
+    """An MS-SSIM job's figures (what it stored in ``results``)."""
+
+    set: str
+    mean: float
+    std: float
+    pairs: int
+    images: int
+    method: str
+    problems: tuple[str, ...]
+
+
+def run_msssim(ws: Workspace | None, params: MsssimParams, ctx: JobContext) -> MsssimJobResult:
+    """Mean MS-SSIM over random pairs of one set (``params.set``). ``ws`` None: a folder only."""
+    s = resolve_set(params.set, ws)
+    res = mean_msssim(s, MsssimConfig(params.pairs, params.seed, params.size), ctx.report, ctx.cancel)
+    out = {"set": params.set, **res.as_dict()}
     if ws is not None:
-        ws.add_result("msssim", params["set"], out)
-    return out
+        ws.add_result("msssim", params.set, out)
+    summary = f"MS-SSIM {params.set}: {res.mean:.4f} over {res.pairs} pairs"
+    return MsssimJobResult(summary=summary, **{**out, "problems": tuple(out["problems"])})
 
 
 # -- Tables 1-2 -------------------------------------------------------------------------------
@@ -299,7 +294,7 @@ def draws(m: int, n: int, subsets: int) -> int:
     return 1 if m >= n else subsets
 
 
-def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateConfig, m: int) -> tuple[list[ImageSet] | None, str, list[str]]:
+def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateParams, m: int) -> tuple[list[ImageSet] | None, str, list[str]]:
     """A row's Sets 1..n by sample index (None: random subsets, drawn per table), how they
     were made, and notes."""
     random_note = random_sets_note(m, len(s))
@@ -316,7 +311,7 @@ def _row_sets(ws: Workspace, spec: str, s: ImageSet, cfg: EvaluateConfig, m: int
     return sets, "sample k of every image", notes
 
 
-def _msssim_row(sub: ImageSet, cfg: EvaluateConfig, k: int, progress: Progress, cancel: CancelFn | None) -> dict:
+def _msssim_row(sub: ImageSet, cfg: EvaluateParams, k: int, progress: Progress, cancel: CancelFn | None) -> dict:
     ms = mean_msssim(sub, MsssimConfig(cfg.pairs, cfg.seed * 1000 + k, cfg.msssim_size, device=cfg.device), progress, cancel)
     return {
         "subset": k + 1,
@@ -330,7 +325,7 @@ def _msssim_row(sub: ImageSet, cfg: EvaluateConfig, k: int, progress: Progress, 
 
 def _real_rows(
     ws: Workspace,
-    cfg: EvaluateConfig,
+    cfg: EvaluateParams,
     real: ImageSet,
     real_stats: SetStats,
     ex: FidExtractor,
@@ -370,15 +365,11 @@ def _real_rows(
     return fid, ms, how
 
 
-def run_evaluate(
-    ws: Workspace,
-    params: dict,
-    progress: Progress | None = None,
-    cancel: CancelFn | None = None,
-    extractor: FidExtractor | None = None,
-) -> dict:
-    """Tables 1-2 for every set of the workspace; files under ``reports/``, rows in ``results``."""
-    cfg = EvaluateConfig.from_params(params)
+def run_evaluate(ws: Workspace, params: EvaluateParams, ctx: JobContext, extractor: FidExtractor | None = None) -> EvaluateResult:
+    """Tables 1-2 for every set of the workspace; files under ``reports/``, rows in ``results``.
+    ``extractor``: a FID feature network given by the caller (tests), else the configured one."""
+    params.validate()
+    cfg, progress, cancel = params, ctx.report, ctx.cancel
     specs = list(cfg.sets) or [REAL] + set_names(ws)
     if REAL not in [s.lower() for s in specs]:
         specs = [REAL] + specs
@@ -478,14 +469,14 @@ def bar_chart(fid: dict[str, list[float]], ms: dict[str, list[float]], reference
 
 def _write_report(
     ws: Workspace,
-    cfg: EvaluateConfig,
+    cfg: EvaluateParams,
     specs: list[str],
     fid_rows: dict,
     ms_rows: dict,
     extractor: str,
     protocol: dict,
     extra_notes: list[str],
-) -> dict:
+) -> EvaluateResult:
     fid = {n: [r["fid"] for r in rs] for n, rs in fid_rows.items()}
     ms = {n: [r["msssim"] for r in rs] for n, rs in ms_rows.items()}
     fid_sizes = {n: rs[0]["n_a"] for n, rs in fid_rows.items()}
@@ -539,6 +530,7 @@ def _write_report(
     write_csv(ws.path(paths["csv"]), ["table", "data_type", "subset", "value", "images"], csv_rows)
     reference = frozenset({REAL_SELF, REAL_HALVES, *(n for n in ms if n not in fid)})
     atomic_write_bytes(ws.path(paths["chart"]), bar_chart(fid, ms, reference))
+    config = {k: v for k, v in cfg.__dict__.items() if k != "device"}
     result = {
         "sets": specs,
         "fid": fid_rows,
@@ -546,7 +538,7 @@ def _write_report(
         "paths": paths,
         "notes": notes,
         "protocol": protocol,
-        "config": {k: v for k, v in cfg.__dict__.items() if k != "device"},
+        "config": config,
     }
     with ws.transaction():
         for name, rows in fid_rows.items():
@@ -556,4 +548,14 @@ def _write_report(
             for r in rows:
                 ws.add_result("msssim", f"{folder}|{name}|{r['subset']}", r)
         ws.add_result("evaluate", folder, json.loads(json.dumps(result, default=str)))
-    return result
+    summary = f"Tables 1-2 for {counted(len(specs), 'set')}: {paths['markdown']}"
+    return EvaluateResult(
+        summary=summary,
+        sets=tuple(specs),
+        fid=fid_rows,
+        msssim=ms_rows,
+        paths=paths,
+        notes=tuple(notes),
+        protocol=protocol,
+        config=config,
+    )

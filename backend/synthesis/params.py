@@ -22,6 +22,21 @@ if TYPE_CHECKING:
     from backend.workspace import Workspace
 
 MASK_SOURCES = ("drawn", "bank")  # or file paths
+POLYPS = (1, 8)  # polyps per sample a bank draw may ask for
+
+
+def polyps_span(text: str) -> tuple[int, int]:
+    """``--polyps A-B`` or ``N`` -> (A, B), each within :data:`POLYPS` (argparse's type)."""
+    import argparse
+
+    low, _, high = text.partition("-")
+    try:
+        span = (int(low), int(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--polyps: {text!r} is not A-B or N (e.g. 1-3)") from None
+    if not POLYPS[0] <= span[0] <= span[1] <= POLYPS[1]:
+        raise argparse.ArgumentTypeError(f"--polyps: {text!r} must be A-B with {POLYPS[0]} <= A <= B <= {POLYPS[1]}")
+    return span
 
 
 @dataclass(frozen=True)
@@ -46,7 +61,11 @@ class SynthesizeParams(JobParams, ShardedParams):
         cli={"nargs": "+", "metavar": "drawn|bank|PNG"},
     )
     polyps: tuple[int, int] = param(
-        (1, 1), 1, 8, max_len=2, help="bank: polyps per sample, drawn from A..B", cli={"nargs": 2, "metavar": ("A", "B")}
+        (1, 1),
+        *POLYPS,
+        max_len=2,
+        help="bank: polyps per sample, drawn from A to B (e.g. 1-3)",
+        cli={"type": polyps_span, "metavar": "A-B", "action": "store", "default": (1, 1)},
     )
     beside_polyps: bool = param(
         False, label="Beside polyps", help="bank: a new polyp may overlap or touch an existing one", form=True
@@ -62,7 +81,7 @@ class SynthesizeParams(JobParams, ShardedParams):
     retries: int | None = shared.retries("redraw a sample that fails a retry gate with a new seed, up to K times")
     seed: int | None = shared.seed()
     device: str | None = shared.device()
-    set_name: str | None = None  # default: Mask-Diff
+    set_name: str | None = param(help="the samples' set (default: Mask-Diff)")
     shard: str | None = None
     bundle: str | None = None
     pinned_models: tuple[str, ...] = ()

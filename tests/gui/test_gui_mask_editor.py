@@ -173,7 +173,8 @@ def test_brush_size_keys_tools_and_flag(state, qtbot, demo_ws):
 def test_recovered_edit_never_hides_a_newer_version(state, qtbot, demo_ws):
     """The edit was made on v0; a dilate job then made v1; the app crashed. Restoring in place
     would silently replace v1's dilation: the banner says so and offers Keep both or Discard."""
-    from backend.jobs.queue import JobStore, run_job
+    from backend.jobs.queue import JobStore
+    from backend.jobs.runner import run_job
 
     image_id = demo_ws.image_ids()[2]
     ed = make_editor(state, qtbot, image_id)
