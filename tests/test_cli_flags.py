@@ -55,7 +55,10 @@ def test_defaults_and_actions_are_the_commands_own():
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
-        (["inpaint", "--all", "--sampler", "ddpm"], "argument --sampler: invalid choice: 'ddpm' (choose from 'repaint')"),
+        (
+            ["inpaint", "--all", "--sampler", "ddpm"],
+            "argument --sampler: invalid choice: 'ddpm' (choose from 'repaint', 'ddim-repaint', 'ddnm', 'diffpir')",
+        ),
         (["inpaint", "--all", "--samples", "0"], "inpaint.samples = 0 is out of bounds: it must be an integer in 1..1000\n"),
         (["inpaint", "--all", "--jump-length", "x"], "inpaint.jump_length: 'x' is not an integer in 1..100000 steps"),
         (["train", "--steps", "0"], "train.steps = 0 is out of bounds"),
@@ -75,7 +78,7 @@ def test_the_help_shows_ranges_units_and_choices(capsys):
     shown = " ".join(capsys.readouterr().out.split())
     assert "--samples SAMPLES samples per image (paper: 3); 1..1000" in shown
     assert "--dilate PX mask dilation radius at the model resolution (paper: 20); 0..1024 px" in shown
-    assert "--sampler {repaint} the reverse chain; repaint is the paper's" in shown
+    assert "--sampler {repaint,ddim-repaint,ddnm,diffpir} the reverse chain: repaint (the paper's)" in shown
 
 
 def test_jobs_add_takes_the_kinds_flags(demo_ws, capsys):
@@ -83,7 +86,10 @@ def test_jobs_add_takes_the_kinds_flags(demo_ws, capsys):
     with pytest.raises(SystemExit):
         main(["jobs", "add", "-w", w, "inpaint", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
-    assert "--samples SAMPLES samples per image (paper: 3); 1..1000" in shown and "--sampler {repaint}" in shown
+    assert (
+        "--samples SAMPLES samples per image (paper: 3); 1..1000" in shown
+        and "--sampler {repaint,ddim-repaint,ddnm,diffpir}" in shown
+    )
     with pytest.raises(SystemExit) as out:
         main(["jobs", "add", "-w", w, "inpaint", "--samples", "0", "-p", "all=true"])
     assert out.value.code == 2 and "inpaint.samples = 0 is out of bounds" in capsys.readouterr().err

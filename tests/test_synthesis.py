@@ -24,7 +24,8 @@ from backend.io.files import write_png
 from backend.io.images import read_png_fast
 from backend.jobs.bundles import import_bundles
 from backend.jobs.context import JobContext
-from backend.jobs.queue import JobStore, run_job
+from backend.jobs.queue import JobStore
+from backend.jobs.runner import run_job
 from backend.masks import ops as masks
 from backend.style.job import styled_set_name, unstyled_samples
 from backend.synthesis.generator import run_synthesize
