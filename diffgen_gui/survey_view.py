@@ -44,6 +44,7 @@ from backend.survey.report import (
     results_markdown,
     write_report,
 )
+from backend.survey.template import Template
 from backend.workspace import Workspace, queries
 from diffgen_gui.survey_rater import RaterWindow
 from diffgen_gui.tasks import ProgressTask, run_with_progress
@@ -69,7 +70,8 @@ def _pixmap(png: bytes | None, max_width: int = 900) -> QPixmap:
 
 
 class Table7Widget(QTableWidget):
-    """The paper's Table 7 layout: two header rows, one row per data type."""
+    """The paper's Table 7 layout: two header rows (a question over its answers, from the
+    survey's template), one row per data type."""
 
     def __init__(self):
         super().__init__(0, 9)
@@ -80,24 +82,28 @@ class Table7Widget(QTableWidget):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
 
-    def show_rows(self, rows) -> None:
+    def show_rows(self, rows, template: Template) -> None:
+        self.clear()
         self.clearSpans()
+        answers = [a for q in template.questions for a in q.answers]
+        self.setColumnCount(1 + len(answers))
         self.setRowCount(2 + len(rows))
-        head = [("", 0, 1), ("Image Quality", 1, 3), ("Segmentation Quality", 4, 3), ("Real or Synthetic", 7, 2)]
-        for text, col, span in head:
-            self._cell(0, col, text, bold=True)
-            if span > 1:
-                self.setSpan(0, col, 1, span)
-        for col, text in enumerate(["Data type", "Good", "Moderate", "Poor", "Good", "Moderate", "Poor", "Real", "Synthetic"]):
+        self._cell(0, 0, "", bold=True)
+        col = 1
+        for q in template.questions:
+            self._cell(0, col, q.title.rstrip("?"), bold=True)
+            self.setSpan(0, col, 1, len(q.answers))
+            col += len(q.answers)
+        for col, text in enumerate(["Data type"] + [a.label for a in answers]):
             self._cell(1, col, text, bold=True)
         for r, row in enumerate(rows, start=2):
             self._cell(r, 0, row.label, bold=True)
             for c, v in enumerate(row.cells(), start=1):
                 self._cell(r, c, str(v))
         self.resizeColumnsToContents()
-        for c in range(1, 9):  # equal number columns, wide enough for the spanning headers
+        for c in range(1, 1 + len(answers)):  # equal number columns, wide enough for the spanning headers
             self.setColumnWidth(c, 88)
-        self.setFixedWidth(self.columnWidth(0) + 8 * 88 + 4)
+        self.setFixedWidth(self.columnWidth(0) + len(answers) * 88 + 4)
         self.setFixedHeight(self.verticalHeader().length() + 4)
 
     def _cell(self, r: int, c: int, text: str, bold: bool = False) -> None:
@@ -565,7 +571,7 @@ class SurveyView(QWidget):
 
     def _show_table(self, name: str) -> None:
         if self.results and name in self.results.tables:
-            self.table7.show_rows(self.results.tables[name])
+            self.table7.show_rows(self.results.tables[name], self.results.template)
 
     def write_report(self) -> None:
         survey = self._selected()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QDialog, Q
 from backend import survey as sv
 from backend.survey.links import verify_token
 from backend.survey.report import compute_results
+from survey_support import paper_answer  # noqa: E402
 
 pytest.importorskip("pytestqt")
 
@@ -93,7 +94,7 @@ def test_keys_back_and_resume(qtbot, ws, survey):
     assert win.progress.text() == "1 / 30"
     for key in (Qt.Key.Key_1, Qt.Key.Key_5, Qt.Key.Key_8):
         qtbot.keyClick(win, key)
-    assert _stored(ws, win)[first] == sv.Answer("good", "moderate", "fake", "")
+    assert _stored(ws, win)[first] == paper_answer("good", "moderate", "fake", "")
     assert win.buttons["mask_quality"]["moderate"].isChecked()
     qtbot.keyClick(win, Qt.Key.Key_Return)
     assert win.progress.text() == "2 / 30"
@@ -103,7 +104,7 @@ def test_keys_back_and_resume(qtbot, ws, survey):
     qtbot.keyClick(win, Qt.Key.Key_Left)  # back to the second item and change an answer
     assert win.progress.text() == "2 / 30" and win.buttons["image_quality"]["poor"].isChecked()
     qtbot.keyClick(win, Qt.Key.Key_2)
-    assert _stored(ws, win)[second] == sv.Answer("moderate", "poor", "real", "")
+    assert _stored(ws, win)[second] == paper_answer("moderate", "poor", "real", "")
     qtbot.keyClick(win, Qt.Key.Key_Return)
     qtbot.keyClick(win, Qt.Key.Key_1)
     qtbot.keyClick(win, Qt.Key.Key_Return)  # incomplete: stays and says so
@@ -142,7 +143,7 @@ def test_finish_and_submit_lock_the_answers(qtbot, ws, survey):
     assert sv.get_rater(ws, survey, "dr-a").submitted_at is not None and win.confirm is None
     qtbot.keyClick(win, Qt.Key.Key_Left)
     qtbot.keyClick(win, Qt.Key.Key_1)
-    assert _stored(ws, win)[order[-1]] == sv.Answer("moderate", "good", "fake", "")
+    assert _stored(ws, win)[order[-1]] == paper_answer("moderate", "good", "fake", "")
     assert "submitted" in win.done_label.text()
 
 
@@ -213,7 +214,7 @@ def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
     for r, row in enumerate(res.tables["simulated-2 (simulated)"], start=2):
         assert view.table7.item(r, 0).text() == row.label
         assert [int(view.table7.item(r, c).text()) for c in range(1, 9)] == row.cells()
-    assert view.table7.item(0, 1).text() == "Image Quality" and view.table7.columnSpan(0, 1) == 3
+    assert view.table7.item(0, 1).text() == "Image quality" and view.table7.columnSpan(0, 1) == 3
     md = view.details.text()
     assert "Fleiss" in md and "Simulated raters" in md and not view.confusion.pixmap().isNull()
 
@@ -472,12 +473,12 @@ def test_rater_keys_on_screen_in_f1_and_bound_are_the_same(qtbot, ws, survey):
     assert shown == {str(n) for n in range(1, 9)} and shown <= set(on_screen)
     for key in (Qt.Key.Key_K, Qt.Key.Key_R, Qt.Key.Key_E, Qt.Key.Key_F, Qt.Key.Key_Q):  # Review's and the editor's
         qtbot.keyClick(win, key)
-    assert win.session.answer() == sv.Answer(None, None, None, "")
+    assert win.session.answer() == paper_answer(None, None, None, "")
     for key, question, value in ((Qt.Key.Key_3, "image_quality", "poor"), (Qt.Key.Key_5, "mask_quality", "moderate")):
         qtbot.keyClick(win, key)
         assert win.buttons[question][value].isChecked()
     qtbot.keyClick(win, Qt.Key.Key_7)
-    assert _stored(ws, win)[win.session.current.item_id] == sv.Answer("poor", "moderate", "real", "")
+    assert _stored(ws, win)[win.session.current.item_id] == paper_answer("poor", "moderate", "real", "")
     assert "Real or synthetic: real / synthetic" in [what for _, what in rater_keys()]  # words, not 'real fake'
 
 

@@ -19,6 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from backend import survey as sv  # noqa: E402
 from backend.survey.links import issue_link, link_url  # noqa: E402
 from backend.web import ServeConfig, running_server  # noqa: E402
+from survey_support import paper_answer  # noqa: E402
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
@@ -82,7 +83,11 @@ def pictures_loaded(driver) -> bool:
 
 
 ANSWERS = [("1", "4", "7"), ("2", "5", "8"), ("3", "6", "8")]
-STORED = [sv.Answer("good", "good", "real"), sv.Answer("moderate", "moderate", "fake"), sv.Answer("poor", "poor", "fake")]
+STORED = [
+    paper_answer("good", "good", "real"),
+    paper_answer("moderate", "moderate", "fake"),
+    paper_answer("poor", "poor", "fake"),
+]
 
 
 def answer_items(driver, first: int, count: int) -> None:
@@ -101,7 +106,7 @@ def test_rating_in_a_real_browser(ws, browser):
         wait_for(browser, "the first item", lambda: text(browser, "progress") == "1 / 6")
         assert text(browser, "rater") == "Rater: dr-browser" and browser.title == "Blinded review"
         keys(browser, "1", Keys.ARROW_RIGHT)  # incomplete: stays and says so
-        wait_for(browser, "the hint", lambda: "Answer all three questions first" in text(browser, "message"))
+        wait_for(browser, "the hint", lambda: "Answer every question first" in text(browser, "message"))
         assert text(browser, "progress") == "1 / 6"
         keys(browser, "4", "7")
         wait_for(browser, "item 1 saved", lambda: text(browser, "saved") == "Saved" and all_saved(browser))
@@ -112,7 +117,7 @@ def test_rating_in_a_real_browser(ws, browser):
         keys(browser, "c", "blurry rim", Keys.ENTER)  # C: into the comment box; Enter saves and leaves it
         keys(browser, *ANSWERS[2])
         wait_for(browser, "item 3 saved", lambda: all_saved(browser) and text(browser, "answered") == "3 answered")
-        assert sv.answers_of(ws, rater)[order[2]] == sv.Answer("poor", "poor", "fake", "blurry rim")
+        assert sv.answers_of(ws, rater)[order[2]] == paper_answer("poor", "poor", "fake", "blurry rim")
 
         browser.refresh()  # a reload resumes at the first unanswered item
         wait_for(browser, "resumed", lambda: text(browser, "progress") == "4 / 6")
@@ -127,7 +132,7 @@ def test_rating_in_a_real_browser(ws, browser):
         wait_for(
             browser,
             "the change saved",
-            lambda: all_saved(browser) and sv.answers_of(ws, rater)[order[2]].image_quality == "moderate",
+            lambda: all_saved(browser) and sv.answers_of(ws, rater)[order[2]].values.get("image_quality") == "moderate",
         )
         keys(browser, Keys.ARROW_RIGHT)
         wait_for(browser, "item 4 shown", lambda: text(browser, "progress") == "4 / 6" and pictures_loaded(browser))
@@ -158,7 +163,7 @@ def test_rating_in_a_real_browser(ws, browser):
     assert [stored[i] for i in order] == [
         STORED[0],
         STORED[1],
-        sv.Answer("moderate", "poor", "fake", "blurry rim"),
+        paper_answer("moderate", "poor", "fake", "blurry rim"),
         STORED[0],
         STORED[1],
         STORED[2],
@@ -176,7 +181,7 @@ def test_a_typed_comment_is_saved_without_enter(ws, browser):
         wait_for(browser, "the first item", lambda: text(browser, "progress") == "1 / 3")
         keys(browser, "1", "c", "small polyp, sharp rim")  # no Enter, no leaving the box
         wait_for(browser, "the comment stored", lambda: sv.answers_of(ws, rater).get(first, sv.Answer()).comment != "", 10)
-        assert sv.answers_of(ws, rater)[first] == sv.Answer("good", None, None, "small polyp, sharp rim")
+        assert sv.answers_of(ws, rater)[first] == paper_answer("good", None, None, "small polyp, sharp rim")
         browser.refresh()
         wait_for(browser, "reloaded", lambda: text(browser, "progress") == "1 / 3")
         assert browser.find_element(By.ID, "comment").get_attribute("value") == "small polyp, sharp rim"
