@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from survey_support import paper_answer, _png_chunks
+from survey_support import _png_chunks, paper_answer
 
 from backend import survey as sv
 from backend.cli import main as cli_main

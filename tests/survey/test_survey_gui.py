@@ -7,11 +7,11 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QDialog, QLabel, QMenu, QPushButton, QWidget
+from survey_support import paper_answer  # noqa: E402
 
 from backend import survey as sv
 from backend.survey.links import verify_token
 from backend.survey.report import compute_results
-from survey_support import paper_answer  # noqa: E402
 
 pytest.importorskip("pytestqt")
 

@@ -15,11 +15,11 @@ from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from survey_support import paper_answer  # noqa: E402
 
 from backend import survey as sv  # noqa: E402
 from backend.survey.links import issue_link, link_url  # noqa: E402
 from backend.web import ServeConfig, running_server  # noqa: E402
-from survey_support import paper_answer  # noqa: E402
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
