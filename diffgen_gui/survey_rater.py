@@ -168,8 +168,9 @@ class RaterWindow(QWidget):
 
         self.image, self.mask_picture = _Picture(), _Picture()
         pics = QGridLayout()
-        pics.addWidget(QLabel("Image"), 0, 0, Qt.AlignmentFlag.AlignHCenter)
-        pics.addWidget(QLabel("Segmentation mask"), 0, 1, Qt.AlignmentFlag.AlignHCenter)
+        self.captions = (QLabel("Image"), QLabel("Segmentation mask"))
+        pics.addWidget(self.captions[0], 0, 0, Qt.AlignmentFlag.AlignHCenter)
+        pics.addWidget(self.captions[1], 0, 1, Qt.AlignmentFlag.AlignHCenter)
         pics.addWidget(self.image, 1, 0)
         pics.addWidget(self.mask_picture, 1, 1)
         self.scale_label = QLabel()  # the item's own size and how much it is enlarged
@@ -352,7 +353,7 @@ class RaterWindow(QWidget):
         finished = s.finished() or s.submitted
         self.progress.setText(f"{s.total} / {s.total}" if finished else s.progress_text())
         self.answered.setText(f"{s.complete_count} answered")
-        for w in (self.image, self.mask_picture, self.scale_label, self.overlay_label, self.overlay):
+        for w in (self.image, self.mask_picture, *self.captions, self.scale_label, self.overlay_label, self.overlay):
             w.setVisible(not finished)
         self.done_label.setVisible(finished)
         if s.submitted:

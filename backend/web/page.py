@@ -240,6 +240,13 @@ function layout() {
   $("scale").textContent = "Items are " + w + " \u00d7 " + h + " px, " + how + ".";
 }
 
+function centre() {  // a zoomed picture opens on its middle, not its top-left corner
+  document.querySelectorAll(".frame").forEach((f) => {
+    f.scrollLeft = (f.scrollWidth - f.clientWidth) / 2;
+    f.scrollTop = (f.scrollHeight - f.clientHeight) / 2;
+  });
+}
+
 function drawOverlay() {
   const mask = $("mask"), canvas = $("overlay");
   if (!mask.naturalWidth) return;
@@ -423,7 +430,11 @@ document.addEventListener("DOMContentLoaded", () => {
   $("image").addEventListener("load", layout);
   $("mask").addEventListener("load", drawOverlay);
   window.addEventListener("resize", layout);
-  $("zoom").addEventListener("change", () => { layout(); $("zoom").blur(); });  // keys stay with the answers
+  $("zoom").addEventListener("change", () => { layout(); centre(); $("zoom").blur(); });  // keys stay with the answers
+  const frames = [...document.querySelectorAll(".frame")];
+  frames.forEach((f) => f.addEventListener("scroll", () => frames.forEach((g) => {  // the two pictures move together
+    if (g !== f) { g.scrollLeft = f.scrollLeft; g.scrollTop = f.scrollTop; }
+  })));
   $("opacity").addEventListener("input", setOpacity);
   $("opacity").addEventListener("change", () => $("opacity").blur());
   $("comment").addEventListener("input", () => {  // typed text is saved as it is typed

@@ -132,6 +132,7 @@ def test_finish_and_submit_lock_the_answers(qtbot, ws, survey):
     for key in (Qt.Key.Key_2, Qt.Key.Key_4, Qt.Key.Key_8, Qt.Key.Key_Return):
         qtbot.keyClick(win, key)
     assert win.session.finished() and win.done_label.isVisible() and win.submit_button.isEnabled()
+    assert not any(c.isVisible() for c in win.captions)  # no "Image" over an empty room
     _assert_blinded(win, ws, survey)
     qtbot.keyClick(win, Qt.Key.Key_S)
     assert sv.get_rater(ws, survey, "dr-a").submitted_at is None  # S only asks

@@ -231,6 +231,11 @@ def test_pictures_native_size_zoom_and_mask_overlay(ws, browser):
         assert picture_state(browser)["width"] == 32 and "shown at native resolution (1×)" in picture_state(browser)["scale"]
         choose_zoom(browser, "16")
         assert picture_state(browser)["width"] == 512 and picture_state(browser)["rendering"] == "pixelated"
+        scrolled = "return [...document.querySelectorAll('.frame')].map(f => [f.scrollTop, f.scrollHeight - f.clientHeight])"
+        (top, room), (mask_top, _) = browser.execute_script(scrolled)
+        assert room > 0 and abs(top - room / 2) <= 1 and mask_top == top  # opens on the middle, both alike
+        browser.execute_script("document.querySelector('.frame').scrollTop = 0;")
+        wait_for(browser, "the mask follows", lambda: browser.execute_script(scrolled)[1][0] == 0)
 
         assert shown["opacity"] == "0"  # the image alone until the rater asks for the mask over it
         browser.execute_script("const o = document.getElementById('opacity'); o.value = 60; o.dispatchEvent(new Event('input'));")
