@@ -94,7 +94,11 @@ def test_the_default_and_the_example_templates():
     assert cemis.names == ("realism", "clinical_utility", "real_fake") and cemis.truth_question.name == "real_fake"
     keys = [a.key for q in cemis.questions for a in q.answers]
     assert keys == list("1234567890ad") and set(keys) <= set(KEY_POOL)
-    assert cemis.check("realism", "5 FULLY") == "5" and cemis.check("real_fake", "Synthetic") == "fake"
+    assert (
+        cemis.check("realism", "FULLY") == "5"
+        and cemis.check("realism", "4") == "4"
+        and cemis.check("real_fake", "Synthetic") == "fake"
+    )
     with pytest.raises(BadInputError, match="'6' is not a valid answer to realism"):
         cemis.check("realism", "6")
     assert parse_template(sv.template.template_toml(cemis), "again") == cemis  # written and read back as it was
@@ -126,7 +130,13 @@ def test_a_template_survey_is_rated_stored_and_counted_by_its_questions(ws, cemi
 
     sv.simulate_raters(ws, survey, 3, seed=2)
     res = compute_results(ws, survey, n_boot=50)
-    assert table_header(res.template)[1:6] == ["Realism 1 not at all", "Realism 2", "Realism 3", "Realism 4", "Realism 5 fully"]
+    assert table_header(res.template)[1:6] == [
+        "Realism not at all",
+        "Realism slightly",
+        "Realism moderately",
+        "Realism very",
+        "Realism fully",
+    ]
     assert table_header(res.template)[-2:] == ["Real", "Synthetic"]
     assert {q for _, _, q, _ in res.pairwise} == {"realism", "clinical_utility", "real_fake"}
     assert {(q, level) for q, level, _, _ in res.alphas} == {
@@ -181,7 +191,7 @@ def test_answer_sheets_and_the_rater_pack_follow_the_template(ws, cemis_survey, 
     with pack["sheet"].open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     readme = (pack["folder"] / "README.txt").read_text(encoding="utf-8")
-    assert "realism        1 not at all, 2, 3, 4 or 5 fully: How realistic is the image?" in readme
+    assert "realism        not at all, slightly, moderately, very or fully: How realistic is the image?" in readme
     assert "image_quality" not in readme and list(rows[0]) == list(sv.csv_fields(sv.template_of(ws, survey)))
     rows[0].update(realism="5", clinical_utility="4", real_fake="synthetic")
     rows[1].update(realism="good")
