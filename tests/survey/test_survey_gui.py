@@ -220,6 +220,34 @@ def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
     assert "Fleiss" in md and "Simulated raters" in md and not view.confusion.pixmap().isNull()
 
 
+def test_survey_tab_makes_a_survey_of_a_questions_template(qtbot, ws, tmp_path):
+    """Issue 32 item 10 in the Survey tab: a template file asked for, a bad one named in the
+    message, and the results table headed by the template's questions."""
+    view = SurveyView(ws)
+    qtbot.addWidget(view)
+    view.name_edit.setText("likert")
+    view.real_spin.setValue(3)
+    view.kind_spins["inpainted"].setValue(3)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[question]]\nname = 'x'\n", encoding="utf-8")
+    view.questions_edit.setText(str(bad))
+    view.create_survey()
+    qtbot.waitUntil(lambda: view.task is None, timeout=30000)
+    assert f"{bad}: question 1 (x): field 'title'" in view.status.text() and sv.surveys(ws) == []
+    view.questions_edit.setText(str(Path(__file__).resolve().parents[2] / "docs" / "survey-questions.toml"))
+    view.create_survey()
+    qtbot.waitUntil(lambda: view.task is None, timeout=30000)
+    survey = sv.get_survey(ws, "likert")
+    assert survey.params["questions"] == ["realism", "clinical_utility", "real_fake"]
+    sv.simulate_raters(ws, survey, 2, seed=1)
+    view.reload()
+    view.show_results()
+    qtbot.waitUntil(lambda: view.results is not None, timeout=30000)
+    head = [view.table7.item(0, c).text() for c in (1, 6, 11) if view.table7.item(0, c)]
+    assert head == ["How realistic is the image", "Clinically useful (e.g. for training)", "Real or synthetic"]
+    assert view.table7.columnCount() == 13 and view.table7.item(1, 12).text() == "Synthetic"
+
+
 def test_submit_confirmation_answers_y_and_esc(qtbot, ws, survey):
     rater = sv.add_rater(ws, survey, "dr-a")
     for item in sv.rater_order(ws, survey, rater):

@@ -430,3 +430,21 @@ def test_calibration_feedback_reaches_the_page_only_for_calibration_items(web_ws
         kind = truth[{link.code(i["id"]): i["code"] for i in sv.items(web_ws, survey)}[code]]
         expected = "real" if kind == "real" else "synthetic (Diff)"
         assert told == (f"Calibration item (not counted): this one was {expected}." if code in r.codes[:2] else "")
+
+
+def test_a_template_survey_over_http_asks_and_takes_only_its_questions(web_ws):
+    """Issue 32 item 10: the page, the state and the answer endpoint follow the survey's template."""
+    template = Path(__file__).resolve().parents[2] / "docs" / "survey-questions.toml"
+    survey = sv.create_survey(web_ws, sv.SurveyConfig("web-likert", {"real": 2, "inpainted": 2}, questions=str(template)))
+    _, token = rater_with_link(web_ws, survey, "dr-likert")
+    r = Rater(TestClient(create_app(web_ws, survey)), token)
+    page = r.get().text
+    assert "How realistic is the image?" in page and "Image quality" not in page
+    assert r.state["items"][0]["answer"] == {"realism": None, "clinical_utility": None, "real_fake": None, "comment": ""}
+    code = r.codes[0]
+    refused = r.answer(code, "image_quality", "good")
+    assert refused.status_code == 400 and "realism, clinical_utility, real_fake, comment" in refused.json()["error"]
+    assert r.answer(code, "realism", "9").status_code == 400
+    assert r.answer(code, "realism", "3").json()["answer"]["realism"] == "3"
+    script = r.client.get("/assets/rater.js").text
+    assert '"a": ["real_fake", "real"]' in script and 'const QUESTIONS = ["realism", "clinical_utility", "real_fake"]' in script
