@@ -136,8 +136,8 @@ def _text(where: str, field: str, value: object, limit: int, pattern: re.Pattern
     value = value.strip()
     if len(value) > limit:
         raise BadInputError(f"{where}: field '{field}' is {len(value)} characters long (at most {limit})")
-    if any(ord(ch) < 32 for ch in value):
-        raise BadInputError(f"{where}: field '{field}' holds a control character")
+    if any(ord(ch) < 32 for ch in value) or "|" in value:  # '|' would split a report's table cell
+        raise BadInputError(f"{where}: field '{field}' holds a control character or '|'")
     if pattern is not None and not pattern.fullmatch(value):
         raise BadInputError(f"{where}: field '{field}' is {value!r}: use lower-case a-z, 0-9 and _ (at most 32)")
     return value

@@ -38,6 +38,10 @@ likert = 5
         ("[[question]]\nname = 'q'\ntitle = ''\nlikert = 3", "question 1 (q): field 'title' must be non-empty text"),
         ("[[question]]\nname = 'q'\ntitle = '" + "x" * 81 + "'\nlikert = 3", "field 'title' is 81 characters long (at most 80)"),
         ('[[question]]\nname = "q"\ntitle = "a\\u0007b"\nlikert = 3', "field 'title' holds a control character"),
+        (
+            "[[question]]\nname = 'q'\ntitle = 't'\nlikert = 2\nlabels = ['a', 'b|c']",
+            "field 'labels[1]' holds a control character or '|'",
+        ),
         ("[[question]]\nname = 'q'\ntitle = 't'\nlikert = 11", "field 'likert' must be a whole number from 2 to 10"),
         ("[[question]]\nname = 'q'\ntitle = 't'\nlikert = 3\nlabels = ['a']", "field 'labels' must list 3 labels"),
         ("[[question]]\nname = 'q'\ntitle = 't'", "give either field 'answers' or field 'likert'"),
