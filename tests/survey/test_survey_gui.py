@@ -395,7 +395,7 @@ def test_compute_results_leaves_the_window_responsive(qtbot, ws, survey, monkeyp
     timer.stop()
     assert threads and threads[0] is not threading.main_thread() and len(ticks) >= 10
     # one word everywhere: the rater window says "Synthetic", so does Table 7
-    assert view.table7.item(0, 7).text() == "Real or Synthetic" and view.table7.item(1, 8).text() == "Synthetic"
+    assert view.table7.item(0, 7).text() == "Real or synthetic" and view.table7.item(1, 8).text() == "Synthetic"
     cells = [view.table7.item(r, c).text() for r in range(view.table7.rowCount()) for c in range(9) if view.table7.item(r, c)]
     assert not [c for c in cells if "fake" in c.lower()]
     # the buttons stay in view; nothing inside the results' scroll area scrolls by itself
