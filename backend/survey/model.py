@@ -9,7 +9,7 @@ from typing import ClassVar
 from backend.config.fields import setting
 from backend.errors import WorkspaceError
 from backend.jobs.params import JobParams
-from backend.survey.template import DEFAULT, TEMPLATE_FILE, Template, parse_template
+from backend.survey.template import DEFAULT, TEMPLATE_FILE, Template, read_template
 from backend.workspace.integrity import damaged, stored_json
 from backend.workspace.names import check_name as check_workspace_name
 from backend.workspace.store import Workspace
@@ -225,9 +225,4 @@ def template_of(ws: Workspace, survey: Survey) -> Template:
     path = ws.stored(f"{folder}/{TEMPLATE_FILE}", "surveys", survey.id, "params_json")
     if not path.exists():
         return DEFAULT
-    return parse_template(path.read_text(encoding="utf-8", errors="replace"), str(path))
-
-
-def check_value(question: str, value: str | None, template: Template = DEFAULT) -> str | None:
-    """An answer in its stored form ('Good' -> 'good', 'synthetic' -> 'fake'), or a clear error."""
-    return template.check(question, value)
+    return read_template(path)
