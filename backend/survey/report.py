@@ -387,8 +387,9 @@ def confusion_figure(res: SurveyResults) -> bytes | None:
 
 
 def _ramp(n: int) -> list[str]:
-    """``n`` colours from green to red (a template's own answers, in scale order)."""
-    ends = np.array([[0x3A, 0x9A, 0x5B], [0xC8, 0x42, 0x3B]], dtype=float)
+    """``n`` blues from light to dark for a template's own answers, in scale order (no green or
+    red: whether the first point is the best or the worst is the template's to say)."""
+    ends = np.array([[0xC6, 0xDB, 0xEF], [0x08, 0x30, 0x6B]], dtype=float)
     return ["#" + "".join(f"{int(c):02x}" for c in ends[0] + (ends[1] - ends[0]) * t) for t in np.linspace(0, 1, n)]
 
 
@@ -413,7 +414,7 @@ def ratings_figure(res: SurveyResults) -> bytes | None:
         ax.set_title(_title(res, q.name), fontsize=10)
         ax.set_ylabel("answers")
         ax.set_ylim(0, max(1.0, bottom.max()) * 1.05)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(5, len(q.answers)), frameon=False)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(3, len(q.answers)), frameon=False)
     pooled = " (all raters pooled)" if ALL_RATERS in res.tables else ""
     fig.suptitle(f"Answers per data type{pooled}", fontsize=10)
     fig.tight_layout()
