@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from backend.errors import DiffGenError
 from backend.survey import RaterSession
-from backend.survey.keys import QUESTIONS, button_text, commands, hint
+from backend.survey.keys import button_text, commands, hint
 
 HINT_COLOUR = "#b8b8b8"  # on the window's #1b1d1f: contrast 9.3, over the 4.5 of WCAG AA
 # Qt's keys for the table's named keys (a printable one is its own QKeySequence)
@@ -168,8 +168,9 @@ class RaterWindow(QWidget):
 
         self.image, self.mask_picture = _Picture(), _Picture()
         pics = QGridLayout()
-        pics.addWidget(QLabel("Image"), 0, 0, Qt.AlignmentFlag.AlignHCenter)
-        pics.addWidget(QLabel("Segmentation mask"), 0, 1, Qt.AlignmentFlag.AlignHCenter)
+        self.captions = (QLabel("Image"), QLabel("Segmentation mask"))
+        pics.addWidget(self.captions[0], 0, 0, Qt.AlignmentFlag.AlignHCenter)
+        pics.addWidget(self.captions[1], 0, 1, Qt.AlignmentFlag.AlignHCenter)
         pics.addWidget(self.image, 1, 0)
         pics.addWidget(self.mask_picture, 1, 1)
         self.scale_label = QLabel()  # the item's own size and how much it is enlarged
@@ -193,7 +194,7 @@ class RaterWindow(QWidget):
 
         self.buttons: dict[str, dict[str, QPushButton]] = {}
         questions = QGridLayout()
-        for row, question in enumerate(QUESTIONS):
+        for row, question in enumerate(session.template.questions):
             q = question.name
             questions.addWidget(QLabel(question.title), row, 0)
             self.buttons[q] = {}
@@ -221,7 +222,7 @@ class RaterWindow(QWidget):
         nav.addWidget(self.comment, 1)
         nav.addWidget(self.next_button)
         nav.addWidget(self.submit_button)
-        self.hint = QLabel(hint(desktop=True))
+        self.hint = QLabel(hint(desktop=True, questions=session.template.questions))
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet(f"color: {HINT_COLOUR}; font-size: 11pt;")
 
@@ -352,7 +353,7 @@ class RaterWindow(QWidget):
         finished = s.finished() or s.submitted
         self.progress.setText(f"{s.total} / {s.total}" if finished else s.progress_text())
         self.answered.setText(f"{s.complete_count} answered")
-        for w in (self.image, self.mask_picture, self.scale_label, self.overlay_label, self.overlay):
+        for w in (self.image, self.mask_picture, *self.captions, self.scale_label, self.overlay_label, self.overlay):
             w.setVisible(not finished)
         self.done_label.setVisible(finished)
         if s.submitted:
@@ -370,7 +371,7 @@ class RaterWindow(QWidget):
         ans = s.answer() if not finished else None
         for q, buttons in self.buttons.items():
             for value, b in buttons.items():
-                b.setChecked(ans is not None and getattr(ans, q) == value)
+                b.setChecked(ans is not None and ans.values.get(q) == value)
                 b.setEnabled(not finished)
         self.comment.setEnabled(not finished)
         self.comment.setText(ans.comment if ans else "")
@@ -416,7 +417,7 @@ class RaterWindow(QWidget):
         """Every key of the rater table, bound to what the table says it does."""
         acts: dict[int, Callable[[], object]] = {}
         does = {"back": self.back, "next": self.next, "comment": self.start_comment, "submit": self.submit, "end": self.leave}
-        for question in QUESTIONS:
+        for question in self.session.template.questions:
             for answer in question.answers:
                 for k in qt_keys(answer.key):
                     acts[k] = partial(self.give, question.name, answer.value)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -26,8 +27,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -47,6 +46,7 @@ from backend.survey.report import (
 from backend.workspace import Workspace, queries
 from diffgen_gui.survey_rater import RaterWindow
 from diffgen_gui.tasks import ProgressTask, run_with_progress
+from diffgen_gui.widgets.table7 import Table7Widget
 
 PROGRESS_POLL_MS = 2000  # how often the rater list re-reads progress (web raters answer meanwhile)
 LINK_SHOWN_MS = 60_000  # a new web link stays on screen this long at most (issue 32 item 2)
@@ -66,48 +66,6 @@ def _pixmap(png: bytes | None, max_width: int = 900) -> QPixmap:
     if pix.width() > max_width:
         pix = pix.scaledToWidth(max_width, Qt.TransformationMode.SmoothTransformation)
     return pix
-
-
-class Table7Widget(QTableWidget):
-    """The paper's Table 7 layout: two header rows, one row per data type."""
-
-    def __init__(self):
-        super().__init__(0, 9)
-        self.horizontalHeader().hide()
-        self.verticalHeader().hide()
-        # sized to its content: never a scroll box inside the results' scroll area
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-
-    def show_rows(self, rows) -> None:
-        self.clearSpans()
-        self.setRowCount(2 + len(rows))
-        head = [("", 0, 1), ("Image Quality", 1, 3), ("Segmentation Quality", 4, 3), ("Real or Synthetic", 7, 2)]
-        for text, col, span in head:
-            self._cell(0, col, text, bold=True)
-            if span > 1:
-                self.setSpan(0, col, 1, span)
-        for col, text in enumerate(["Data type", "Good", "Moderate", "Poor", "Good", "Moderate", "Poor", "Real", "Synthetic"]):
-            self._cell(1, col, text, bold=True)
-        for r, row in enumerate(rows, start=2):
-            self._cell(r, 0, row.label, bold=True)
-            for c, v in enumerate(row.cells(), start=1):
-                self._cell(r, c, str(v))
-        self.resizeColumnsToContents()
-        for c in range(1, 9):  # equal number columns, wide enough for the spanning headers
-            self.setColumnWidth(c, 88)
-        self.setFixedWidth(self.columnWidth(0) + 8 * 88 + 4)
-        self.setFixedHeight(self.verticalHeader().length() + 4)
-
-    def _cell(self, r: int, c: int, text: str, bold: bool = False) -> None:
-        item = QTableWidgetItem(text)
-        item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-        if bold:
-            f = item.font()
-            f.setBold(True)
-            item.setFont(f)
-        self.setItem(r, c, item)
 
 
 @dataclass(frozen=True)
@@ -185,6 +143,14 @@ class SurveyView(QWidget):
         self.repeat_spin.setSuffix(" %")
         self.repeat_spin.setToolTip("Share of the items each rater sees twice, far apart: their agreement with themselves")
         form.addRow("Shown twice", self.repeat_spin)
+        self.questions_edit = QLineEdit(
+            placeholderText="the paper's: image and segmentation quality, real or synthetic",
+            toolTip="A questions template (TOML), e.g. docs/survey-questions.toml; empty: the paper's",
+        )
+        questions = QHBoxLayout()
+        questions.addWidget(self.questions_edit, 1)
+        questions.addWidget(QPushButton("Choose…", clicked=self._choose_questions))
+        form.addRow("Questions", questions)
         form.addRow(create)
 
         self.rater_list = QListWidget()
@@ -399,11 +365,18 @@ class SurveyView(QWidget):
                 real_images=parse_ids(ids) if ids else None,
                 only_passed=self.only_passed.isChecked(),
                 repeat_share=self.repeat_spin.value() / 100,
+                questions=self.questions_edit.text().strip() or None,
             )
         except DiffGenError as e:
             self._error(str(e))
             return
         self._in_background("Creating survey", lambda: create_survey(self.workspace, cfg), self._survey_created)
+
+    @Slot()
+    def _choose_questions(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Questions template", "", "Questions template (*.toml)")
+        if path:
+            self.questions_edit.setText(path)
 
     def _survey_created(self, made) -> None:
         self.reload()
@@ -565,7 +538,7 @@ class SurveyView(QWidget):
 
     def _show_table(self, name: str) -> None:
         if self.results and name in self.results.tables:
-            self.table7.show_rows(self.results.tables[name])
+            self.table7.show_rows(self.results.tables[name], self.results.template)
 
     def write_report(self) -> None:
         survey = self._selected()

@@ -68,6 +68,13 @@ def register(sub) -> None:
         help="extra items shown first, each kind in turn, with their truth told after the rater's call; "
         "left out of every statistic (default 0)",
     )
+    p.add_argument(
+        "--questions",
+        metavar="FILE",
+        help="questions template (TOML: [[question]] tables with name, title, scale, answers or likert; "
+        "see docs/survey-questions.toml); default: the paper's image and segmentation quality "
+        "(good/moderate/poor) and real or synthetic",
+    )
     p.set_defaults(func=cmd_create)
 
     p = ss.add_parser("add-rater", help="register a rater (their item order is seeded per rater)")
@@ -123,7 +130,9 @@ def register(sub) -> None:
     add_workspace(p)
     p.add_argument("--survey", required=True)
     p.add_argument(
-        "csv", help="columns: rater,item,image_quality,mask_quality,real_fake[,comment] (a rater pack's answers.csv, filled in)"
+        "csv",
+        help="columns: rater,item, one per question (default image_quality,mask_quality,real_fake), [comment] "
+        "(a rater pack's answers.csv, filled in)",
     )
     p.add_argument("--rater", help="rater name for rows whose rater cell is empty")
     p.set_defaults(func=cmd_import)
@@ -169,6 +178,7 @@ def cmd_create(a: argparse.Namespace) -> int:
                 only_passed=a.only_passed,
                 repeat_share=a.repeat_share,
                 calibration=a.calibration,
+                questions=a.questions,
             ),
             progress=prog,
         )
@@ -184,6 +194,7 @@ def cmd_create(a: argparse.Namespace) -> int:
             f"Shown twice (intra-rater agreement): {s.params['repeats']} items, "
             "in the first half of each rater's order and again in the second"
         )
+    print(f"Questions: {', '.join(s.params['questions'])} (in {s.params['folder']}/questions.toml)")
     print(f"Next: diffgen survey add-rater -w {a.workspace} --survey {s.name} --rater NAME")
     return 0
 

@@ -10,7 +10,8 @@ reopening resumes at the first unanswered item. Raters on another machine get a 
 (blinded copies + answer sheet) whose filled-in sheet is imported back.
 
 Modules: ``model`` (records, lookups), ``create`` (drawing, blinded copies), ``sessions``
-(raters, answers, the rating session), ``sheets`` (CSV, rater pack), ``simulate``.
+(raters, answers, the rating session), ``sheets`` (CSV, rater pack), ``simulate``,
+``template`` (the questions a survey asks, from its questions.toml).
 """
 
 from backend.survey.create import (
@@ -37,13 +38,14 @@ from backend.survey.model import (
     SurveyParams,
     answers_of,
     check_name,
-    check_value,
+    csv_fields,
     get_rater,
     get_survey,
     items,
     raters,
     summary,
     surveys,
+    template_of,
 )
 from backend.survey.sessions import RaterSession, add_rater, rater_order, record_answer, record_comment, submit
 from backend.survey.sheets import answer_rows, export_answers, export_answers_csv, export_rater_pack, import_answers_csv
@@ -71,13 +73,14 @@ __all__ = [
     "SurveyParams",
     "answers_of",
     "check_name",
-    "check_value",
+    "csv_fields",
     "get_rater",
     "get_survey",
     "items",
     "raters",
     "summary",
     "surveys",
+    "template_of",
     "RaterSession",
     "add_rater",
     "rater_order",

@@ -25,15 +25,17 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from backend.errors import BadInputError, Cancelled
-from backend.io.files import atomic_write_bytes
+from backend.io.files import atomic_write_bytes, atomic_write_text
 from backend.jobs.context import JobContext
 from backend.jobs.params import JobResult
 from backend.survey.model import KIND_LABELS, Survey, SurveyConfig, SurveyParams, check_name, get_survey
+from backend.survey.template import DEFAULT, TEMPLATE_FILE, read_template, template_toml
 from backend.workspace import queries
 from backend.workspace.selection import GENERATION_ROLE, refuse_held_out
 from backend.workspace.store import Workspace, now
@@ -199,6 +201,7 @@ def create_survey(
     counts = {k: int(v) for k, v in config.counts.items() if int(v) > 0}
     if not counts:
         raise BadInputError("a survey needs at least one item (e.g. --real 10 --set inpainted:10)")
+    template = read_template(Path(config.questions).expanduser()) if config.questions else DEFAULT
     seed = secrets.randbits(31) if config.seed is None else int(config.seed)
     extra = _calibration_counts(list(counts), int(config.calibration))
     drawn, labels, failed = _draw(ws, config, {k: n + extra.get(k, 0) for k, n in counts.items()}, seed)
@@ -225,8 +228,10 @@ def create_survey(
     params["repeat_share"] = config.repeat_share
     params["repeats"] = len(repeats)
     params["calibration"] = len(calibration)
+    params["questions"] = [q.name for q in template.questions]
     rows = []
     try:  # files first, then the rows that make them visible, in one transaction
+        atomic_write_text(ws.path(f"{folder}/{TEMPLATE_FILE}"), template_toml(template))
         for done, (code, idx) in enumerate(by_code):
             if cancel and cancel():
                 raise Cancelled("survey creation cancelled; nothing was stored")

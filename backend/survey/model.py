@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from backend.config.fields import REQUIRED, param
-from backend.errors import BadInputError, WorkspaceError
+from backend.errors import WorkspaceError
 from backend.jobs.params import JobParams
-from backend.workspace.integrity import stored_json
+from backend.survey.template import DEFAULT, TEMPLATE_FILE, Template, read_template
+from backend.workspace.integrity import damaged, stored_json
 from backend.workspace.names import check_name as check_workspace_name
 from backend.workspace.store import Workspace
 
+# the default template's (the paper's) questions and their answers
 QUALITY = ("good", "moderate", "poor")
 REAL_FAKE = ("real", "fake")
-QUESTIONS = {"image_quality": QUALITY, "mask_quality": QUALITY, "real_fake": REAL_FAKE}
+QUESTIONS = {q.name: q.values for q in DEFAULT.questions}
 # Names the paper's Table 7 uses for each kind of item.
 KIND_LABELS = {"real": "Real", "inpainted": "Diff", "styled": "Styled-Diff"}
-CSV_FIELDS = ("rater", "item", "image_quality", "mask_quality", "real_fake", "comment")
+
+
+def csv_fields(template: Template = DEFAULT) -> tuple[str, ...]:
+    """The answer CSV's columns: rater, item, one per question, comment."""
+    return ("rater", "item", *template.names, "comment")
+
+
+CSV_FIELDS = csv_fields()
 
 
 def check_name(name: str) -> str:
@@ -71,6 +80,11 @@ class SurveyConfig(JobParams):
         label="Calibration",
         help="extra items shown first, with their truth told after the rater's call; left out of every statistic",
     )
+    # a questions template (TOML, see backend.survey.template); None: the paper's questions
+    questions: str | None = param(
+        label="Questions",
+        help="a questions template (TOML: docs/survey-questions.toml); default: the paper's Good/Moderate/Poor and real/fake",
+    )
     LEGACY_KEYS: ClassVar[frozenset[str]] = frozenset({"device"})  # forms that sent one with every job
 
 
@@ -118,14 +132,10 @@ class BlindItem:
 
 @dataclass
 class Answer:
-    image_quality: str | None = None
-    mask_quality: str | None = None
-    real_fake: str | None = None
-    comment: str = ""
+    """A rater's answers to one item: question name -> answer value (answered ones only)."""
 
-    @property
-    def complete(self) -> bool:
-        return None not in (self.image_quality, self.mask_quality, self.real_fake)
+    values: dict[str, str] = field(default_factory=dict)
+    comment: str = ""
 
 
 def _survey(ws: Workspace, row) -> Survey:
@@ -204,43 +214,58 @@ def summary(ws: Workspace, survey: Survey) -> dict:
     per_kind = distinct_per_kind(ws, survey)
     n = ws.query("SELECT COUNT(*) FROM survey_items WHERE survey_id = ?", (survey.id,))[0][0]  # repeats too
     rows = ws.query(
-        "SELECT ra.id, ra.name, ra.simulated, ra.submitted_at, l.hint,"
-        " COALESCE(SUM(a.image_quality IS NOT NULL AND a.mask_quality IS NOT NULL AND a.real_fake IS NOT NULL), 0),"
-        " MAX(a.answered_at) FROM raters ra LEFT JOIN survey_answers a ON a.rater_id = ra.id"
+        "SELECT ra.id, ra.name, ra.simulated, ra.submitted_at, l.hint, MAX(a.answered_at)"
+        " FROM raters ra LEFT JOIN survey_answers a ON a.rater_id = ra.id"
         " LEFT JOIN rater_links l ON l.rater_id = ra.id WHERE ra.survey_id = ? GROUP BY ra.id ORDER BY ra.id",
         (survey.id,),
     )
+    template = template_of(ws, survey)
+    complete: dict[int, int] = {}
+    for a in ws.query(
+        "SELECT a.rater_id, a.item_id, a.answers_json FROM survey_answers a JOIN raters ra ON ra.id = a.rater_id"
+        " WHERE ra.survey_id = ?",
+        (survey.id,),
+    ):
+        complete[a[0]] = complete.get(a[0], 0) + template.complete(stored_values(ws, a))
     out = [
         {
             "id": r[0],
             "rater": f"{r[1]} (simulated)" if r[2] else r[1],
-            "complete": r[5],
+            "complete": complete.get(r[0], 0),
             "items": n,
             "submitted": r[3],
             "link": r[4],
-            "last_answer": r[6],
+            "last_answer": r[5],
         }
         for r in rows
     ]
     return {"name": survey.name, "items": n, "per_kind": per_kind, "raters": out}
 
 
+def stored_values(ws: Workspace, row) -> dict[str, str]:
+    """The answers of one survey_answers row (``rater_id``, ``item_id``, ``answers_json``), the
+    unanswered left out; a damaged column is a message naming the row."""
+    raw = stored_json(ws.root, row["answers_json"], "survey_answers", (row["rater_id"], row["item_id"]), "answers_json")
+    if not isinstance(raw, dict) or not all(isinstance(v, str | None) for v in raw.values()):
+        where = (row["rater_id"], row["item_id"])
+        raise damaged(ws.root, f"survey_answers row {where}, answers_json is not an object of answers")
+    return {str(k): v for k, v in raw.items() if v is not None}
+
+
 def answers_of(ws: Workspace, rater: Rater) -> dict[int, Answer]:
     return {
-        r["item_id"]: Answer(r["image_quality"], r["mask_quality"], r["real_fake"], r["comment"])
+        r["item_id"]: Answer(stored_values(ws, r), r["comment"])
         for r in ws.query("SELECT * FROM survey_answers WHERE rater_id = ?", (rater.id,))
     }
 
 
-def check_value(question: str, value: str | None) -> str | None:
-    """An answer in its stored form ('Good' -> 'good', 'synthetic' -> 'fake'), or a clear error."""
-    if question not in QUESTIONS:
-        raise BadInputError(f"unknown question {question!r}; questions: {', '.join(QUESTIONS)}")
-    if value is None:
-        return None
-    v = str(value).strip().lower()
-    if question == "real_fake" and v == "synthetic":
-        v = "fake"
-    if v not in QUESTIONS[question]:
-        raise BadInputError(f"{value!r} is not a valid answer to {question} (one of {', '.join(QUESTIONS[question])})")
-    return v
+def template_of(ws: Workspace, survey: Survey) -> Template:
+    """The questions of ``survey``: its folder's questions.toml (checked: the folder is a file
+    anyone with the workspace can edit), or the paper's for a survey made before templates."""
+    folder = survey.params.get("folder")
+    if not isinstance(folder, str):
+        return DEFAULT
+    path = ws.stored(f"{folder}/{TEMPLATE_FILE}", "surveys", survey.id, "params_json")
+    if not path.exists():
+        return DEFAULT
+    return read_template(path)

@@ -14,15 +14,14 @@ from statistics import median
 import numpy as np
 
 from backend.metrics.agreement import KappaResult, cohen_kappa_result, krippendorff_alpha
-from backend.survey.model import QUALITY, QUESTIONS, REAL_FAKE, Rater, Survey, raters
+from backend.survey.model import Rater, Survey, raters, stored_values, template_of
 from backend.survey.sessions import rater_order
 from backend.workspace.store import Workspace
 
 SPEED_FLOOR_S = 3.0  # median seconds per item below which a rater is flagged as too fast
-# Krippendorff's alpha levels: real/fake is nominal, Good < Moderate < Poor is ordinal
-ALPHA_LEVELS = {"image_quality": "ordinal", "mask_quality": "ordinal", "real_fake": "nominal"}
-# weights of the intra-rater Cohen's kappa: linear for the ordinal scale
-INTRA_WEIGHTS = {"image_quality": "linear", "mask_quality": "linear", "real_fake": None}
+# Krippendorff's alpha is at each question's level (its template's scale: ordinal or nominal);
+# the intra-rater Cohen's kappa is linearly weighted on an ordinal scale
+INTRA_WEIGHTS = {"ordinal": "linear", "nominal": None}
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
@@ -80,13 +79,13 @@ def order_rows(ws: Workspace, survey: Survey) -> list[list]:
     return out
 
 
-def _answer_table(ws: Workspace, survey: Survey) -> dict[tuple[int, int], tuple]:
+def _answer_table(ws: Workspace, survey: Survey) -> dict[tuple[int, int], dict[str, str]]:
     rows = ws.query(
-        "SELECT a.rater_id, a.item_id, a.image_quality, a.mask_quality, a.real_fake FROM survey_answers a"
+        "SELECT a.rater_id, a.item_id, a.answers_json FROM survey_answers a"
         " JOIN survey_items i ON i.id = a.item_id WHERE i.survey_id = ?",
         (survey.id,),
     )
-    return {(r[0], r[1]): tuple(r[2:]) for r in rows}
+    return {(r[0], r[1]): stored_values(ws, r) for r in rows}
 
 
 def intra_rater(ws: Workspace, survey: Survey, n_boot: int = 2000, seed: int = 0) -> list[tuple[str, str, int, KappaResult]]:
@@ -94,22 +93,22 @@ def intra_rater(ws: Workspace, survey: Survey, n_boot: int = 2000, seed: int = 0
     pairs = ws.query("SELECT id, repeat_of FROM survey_items WHERE survey_id = ? AND repeat_of IS NOT NULL", (survey.id,))
     if not pairs:
         return []
-    answers = _answer_table(ws, survey)
+    answers, template = _answer_table(ws, survey), template_of(ws, survey)
     out = []
     for r in raters(ws, survey):
         place = {item: n for n, item in enumerate(rater_order(ws, survey, r))}
         gap = min(place[p[0]] - place[p[1]] for p in pairs)
-        for q_index, (question, cats) in enumerate(QUESTIONS.items()):
+        for q in template.questions:
             both = [
-                (answers[(r.id, first)][q_index], answers[(r.id, again)][q_index])
+                (answers[(r.id, first)].get(q.name), answers[(r.id, again)].get(q.name))
                 for again, first in pairs
                 if (r.id, first) in answers and (r.id, again) in answers
             ]
             both = [(a, b) for a, b in both if a is not None and b is not None]
             if both:
                 first_calls, second_calls = zip(*both)
-                kappa = cohen_kappa_result(first_calls, second_calls, cats, INTRA_WEIGHTS[question], n_boot, seed)
-                out.append((r.display_name, question, gap, kappa))
+                kappa = cohen_kappa_result(first_calls, second_calls, q.values, INTRA_WEIGHTS[q.scale], n_boot, seed)
+                out.append((r.display_name, q.name, gap, kappa))
     return out
 
 
@@ -122,8 +121,7 @@ def alphas(ws: Workspace, survey: Survey) -> list[tuple[str, str, int, float]]:
     if len(active) < 2:
         return []
     out = []
-    for q_index, question in enumerate(QUESTIONS):
-        table = np.array([[answers.get((r.id, i), (None,) * 3)[q_index] for i in items] for r in active], dtype=object)
-        cats = QUALITY if ALPHA_LEVELS[question] == "ordinal" else REAL_FAKE
-        out.append((question, ALPHA_LEVELS[question], len(active), krippendorff_alpha(table, cats, ALPHA_LEVELS[question])))
+    for q in template_of(ws, survey).questions:
+        table = np.array([[answers.get((r.id, i), {}).get(q.name) for i in items] for r in active], dtype=object)
+        out.append((q.name, q.scale, len(active), krippendorff_alpha(table, q.values, q.scale)))
     return out

@@ -19,48 +19,43 @@ from backend.metrics.agreement import BinaryStats, KappaResult, binary_stats, co
 from backend.reports import markdown_table
 from backend.reports.csvio import write_csv
 from backend.reports.figures import new_figure, png_bytes
-from backend.survey import QUALITY, QUESTIONS, REAL_FAKE, Rater, Survey, answer_rows, raters
-from backend.survey.model import distinct_per_kind, sets_per_kind
+from backend.survey import Rater, Survey, answer_rows, raters
+from backend.survey.model import distinct_per_kind, sets_per_kind, stored_values, template_of
 from backend.survey.reading import SPEED_FLOOR_S, RaterTiming, alphas, intra_rater, order_rows, timing, timing_rows
+from backend.survey.template import DEFAULT, Template
 from backend.words import counted
 from backend.workspace.store import Workspace
 
-QUESTION_TITLES = {"image_quality": "Image quality", "mask_quality": "Segmentation quality", "real_fake": "Real or synthetic"}
 ALL_RATERS = "All raters (pooled)"
-ANSWER_LABELS = {"fake": "Synthetic"}  # stored as 'fake'; raters saw "Synthetic"
 
 
 @dataclass
 class Table7Row:
-    """One row of the paper's Table 7: counts per answer for one data type."""
+    """One row of the paper's Table 7 (of any template's questions): counts per answer for
+    one data type, question by question in the template's order."""
 
     kind: str
     label: str
-    image: dict[str, int]
-    mask: dict[str, int]
-    real_fake: dict[str, int]
+    counts: dict[str, dict[str, int]]  # question -> answer value -> count
 
     def cells(self) -> list[int]:
-        return [self.image[q] for q in QUALITY] + [self.mask[q] for q in QUALITY] + [self.real_fake[v] for v in REAL_FAKE]
+        return [n for per_answer in self.counts.values() for n in per_answer.values()]
 
 
-TABLE7_HEADER = [
-    "Data type",
-    "Image Good",
-    "Image Moderate",
-    "Image Poor",
-    "Segmentation Good",
-    "Segmentation Moderate",
-    "Segmentation Poor",
-    "Real",
-    "Synthetic",
-]
+def table_header(template: Template) -> list[str]:
+    """'Data type', then a column per answer: 'Image Good', ...; the truth question's answers
+    by their labels alone ('Real', 'Synthetic')."""
+    return ["Data type"] + [a.label if q.truth else f"{q.heading} {a.label}" for q in template.questions for a in q.answers]
+
+
+TABLE7_HEADER = table_header(DEFAULT)
 
 
 @dataclass
 class SurveyResults:
     survey: Survey
     labels: dict[str, str]  # kind -> display label, table order
+    template: Template
     raters: list[Rater]
     items_per_kind: dict[str, int]
     tables: dict[str, list[Table7Row]]  # rater display name (or ALL_RATERS) -> rows
@@ -81,10 +76,11 @@ class SurveyResults:
 
 
 def _answers(ws: Workspace, survey: Survey) -> list[dict]:
+    """rater_id, item_id, truth and each answered question's value, of the counted items."""
     return [
-        dict(r)
+        {"rater_id": r["rater_id"], "item_id": r["item_id"], "truth": r["truth"], **stored_values(ws, r)}
         for r in ws.query(
-            "SELECT a.rater_id, a.item_id, a.image_quality, a.mask_quality, a.real_fake, i.truth"
+            "SELECT a.rater_id, a.item_id, a.answers_json, i.truth"
             " FROM survey_answers a JOIN survey_items i ON i.id = a.item_id"
             " WHERE i.survey_id = ? AND i.repeat_of IS NULL AND i.calibration = 0"  # repeats: intra-rater only
             " ORDER BY a.rater_id, a.item_id",
@@ -93,27 +89,20 @@ def _answers(ws: Workspace, survey: Survey) -> list[dict]:
     ]
 
 
-def table7(answers: list[dict], labels: dict[str, str]) -> list[Table7Row]:
+def table7(answers: list[dict], labels: dict[str, str], template: Template = DEFAULT) -> list[Table7Row]:
     """Counts of each answer per data type; each question counts wherever it was answered."""
     rows = []
     for kind, label in labels.items():
         mine = [a for a in answers if a["truth"] == kind]
-        count = lambda q, v, mine=mine: sum(a[q] == v for a in mine)  # noqa: E731
-        rows.append(
-            Table7Row(
-                kind,
-                label,
-                {v: count("image_quality", v) for v in QUALITY},
-                {v: count("mask_quality", v) for v in QUALITY},
-                {v: count("real_fake", v) for v in REAL_FAKE},
-            )
-        )
+        counts = {q.name: {v: sum(a.get(q.name) == v for a in mine) for v in q.values} for q in template.questions}
+        rows.append(Table7Row(kind, label, counts))
     return rows
 
 
-def _detection(answers: list[dict], labels: dict[str, str], n_boot: int, seed: int) -> list[tuple[str, BinaryStats]]:
-    """Synthetic (positive) vs real: all synthetic kinds combined, then each kind alone."""
-    called = [a for a in answers if a["real_fake"] is not None]
+def _detection(answers: list[dict], labels: dict[str, str], truth: str, n_boot: int, seed: int) -> list[tuple[str, BinaryStats]]:
+    """Synthetic (positive) vs real (the ``truth`` question's calls): all synthetic kinds
+    combined, then each kind alone."""
+    called = [{**a, "real_fake": a[truth]} for a in answers if a.get(truth) is not None]
     groups = [("All synthetic vs Real", [k for k in labels if k != "real"])]
     if len(labels) > 2:
         groups += [(f"{labels[k]} vs Real", [k]) for k in labels if k != "real"]
@@ -132,46 +121,52 @@ def compute_results(
 ) -> SurveyResults:
     """Every number of the report from the stored answers (seeded bootstrap: reproducible).
     Second showings of repeated items count only in the intra-rater agreement."""
-    labels = dict(survey.labels)
+    labels, template = dict(survey.labels), template_of(ws, survey)
     per_kind = distinct_per_kind(ws, survey)
     for kind in per_kind:
         labels.setdefault(kind, kind)
     answers = _answers(ws, survey)
     by_rater = {r.id: [a for a in answers if a["rater_id"] == r.id] for r in raters(ws, survey)}
     active = [r for r in raters(ws, survey) if by_rater[r.id]]
-    res = SurveyResults(survey, labels, active, per_kind, {}, n_boot=n_boot, seed=seed, floor_s=floor_s)
+    res = SurveyResults(survey, labels, template, active, per_kind, {}, n_boot=n_boot, seed=seed, floor_s=floor_s)
     res.sets = sets_per_kind(ws, survey)
+    truth = template.truth_question
     res.timing, res.intra, res.alphas = timing(ws, survey, floor_s), intra_rater(ws, survey, n_boot, seed), alphas(ws, survey)
     for r in active:
-        res.tables[r.display_name] = table7(by_rater[r.id], labels)
-        if "real" in labels and len(labels) > 1:
-            res.detection += [(r.display_name, name, st) for name, st in _detection(by_rater[r.id], labels, n_boot, seed)]
+        res.tables[r.display_name] = table7(by_rater[r.id], labels, template)
+        if truth and "real" in labels and len(labels) > 1:
+            found = _detection(by_rater[r.id], labels, truth.name, n_boot, seed)
+            res.detection += [(r.display_name, name, st) for name, st in found]
     if len(active) > 1:
-        res.tables[ALL_RATERS] = table7(answers, labels)
+        res.tables[ALL_RATERS] = table7(answers, labels, template)
     for a, b in combinations(active, 2):
-        for q, cats in QUESTIONS.items():
-            va = {x["item_id"]: x[q] for x in by_rater[a.id] if x[q] is not None}
-            vb = {x["item_id"]: x[q] for x in by_rater[b.id] if x[q] is not None}
+        for q in template.questions:
+            va = {x["item_id"]: x[q.name] for x in by_rater[a.id] if x.get(q.name) is not None}
+            vb = {x["item_id"]: x[q.name] for x in by_rater[b.id] if x.get(q.name) is not None}
             common = sorted(va.keys() & vb.keys())
             if not common:
                 continue
-            for w in (None,) if q == "real_fake" else (None, "linear", "quadratic"):
+            for w in (None,) if q.scale == "nominal" else (None, "linear", "quadratic"):
                 res.pairwise.append(
                     (
                         a.display_name,
                         b.display_name,
-                        q,
-                        cohen_kappa_result([va[i] for i in common], [vb[i] for i in common], cats, w, n_boot, seed),
+                        q.name,
+                        cohen_kappa_result([va[i] for i in common], [vb[i] for i in common], q.values, w, n_boot, seed),
                     )
                 )
     if len(active) >= 3:
-        for q, cats in QUESTIONS.items():
-            per = [{x["item_id"]: x[q] for x in by_rater[r.id] if x[q] is not None} for r in active]
+        for q in template.questions:
+            per = [{x["item_id"]: x[q.name] for x in by_rater[r.id] if x.get(q.name) is not None} for r in active]
             common = sorted(set.intersection(*(set(p) for p in per)))
             if common:
                 mat = np.array([[p[i] for p in per] for i in common], dtype=object)
-                res.fleiss.append((q, len(active), fleiss_kappa_result(mat, cats, n_boot, seed)))
+                res.fleiss.append((q.name, len(active), fleiss_kappa_result(mat, q.values, n_boot, seed)))
     return res
+
+
+def _title(res: SurveyResults, question: str) -> str:
+    return res.template.question(question).title.rstrip("?")
 
 
 # -- presentation -----------------------------------------------------------------------
@@ -225,7 +220,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
     lines += ["## Table 7: expert review results", ""] if tables else []
     for name, t7 in res.tables.items() if tables else ():
         lines += [f"**{name}**", ""]
-        lines += markdown_table(TABLE7_HEADER, [[r.label, *r.cells()] for r in t7]) + [""]
+        lines += markdown_table(table_header(res.template), [[r.label, *r.cells()] for r in t7]) + [""]
     if res.detection:
         lines += [
             "## Real vs synthetic",
@@ -273,7 +268,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
             [
                 a,
                 b,
-                f"{QUESTION_TITLES[q]} ({_weights_name(k.weights)})",
+                f"{_title(res, q)} ({_weights_name(k.weights)})",
                 _f(k.kappa),
                 k.n,
                 _ci(k.ci_bootstrap),
@@ -288,7 +283,7 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
     if res.fleiss:
         hdr = ["Question", "Raters", "Items", "Fleiss' kappa", "SE under H0", "p (kappa = 0)", "95% CI", "Reading"]
         rows = [
-            [QUESTION_TITLES[q], m, k.n, _f(k.kappa), _f(k.se), _f(k.p_value, 4), _ci(k.ci_bootstrap), k.reading]
+            [_title(res, q), m, k.n, _f(k.kappa), _f(k.se), _f(k.p_value, 4), _ci(k.ci_bootstrap), k.reading]
             for q, m, k in res.fleiss
         ]
         lines += ["Fleiss' kappa over the items every rater answered.", ""] + markdown_table(hdr, rows) + [""]
@@ -299,8 +294,14 @@ def results_markdown(res: SurveyResults, figures: dict[str, str] | None = None, 
     lines += [
         "## Methods",
         "",
-        "- Cohen's kappa: unweighted for real/fake; for the ordinal quality scale (good < moderate < "
-        "poor) also linear and quadratic weights, as scikit-learn's `cohen_kappa_score`.",
+        "- Questions: "
+        + "; ".join(
+            f"{q.title} ({q.scale}: {' < '.join(q.values) if q.scale == 'ordinal' else ', '.join(q.values)})"
+            for q in res.template.questions
+        )
+        + ".",
+        "- Cohen's kappa: unweighted for nominal questions; for ordinal ones also linear and quadratic "
+        "weights, as scikit-learn's `cohen_kappa_score`.",
         f"- 95% CIs of kappa: percentile bootstrap (2.5/97.5 percentiles of {res.n_boot} resamples of the "
         f"items with replacement, numpy generator seeded with {res.seed}); made of kappa values, they stay "
         "within [-1, 1]. SE: the large-sample SE of Fleiss, Cohen & Everitt (1969), not used for an "
@@ -320,14 +321,14 @@ def _reading_markdown(res: SurveyResults) -> list[str]:
     lines = []
     if res.alphas:
         hdr = ["Question", "Level", "Raters", "Krippendorff's alpha"]
-        rows = [[QUESTION_TITLES[q], level, m, _f(a)] for q, level, m, a in res.alphas]
+        rows = [[_title(res, q), level, m, _f(a)] for q, level, m, a in res.alphas]
         lines += ["Krippendorff's alpha over every answer given (missing answers allowed).", ""]
         lines += markdown_table(hdr, rows) + [""]
     lines += ["## Agreement of each rater with themselves", ""]
     if res.intra:
         hdr = ["Rater", "Question", "Pairs", "Min. gap (items)", "Cohen's kappa", "95% CI", "Reading"]
         rows = [
-            [r, f"{QUESTION_TITLES[q]} ({_weights_name(k.weights)})", k.n, gap, _f(k.kappa), _ci(k.ci_bootstrap), k.reading]
+            [r, f"{_title(res, q)} ({_weights_name(k.weights)})", k.n, gap, _f(k.kappa), _ci(k.ci_bootstrap), k.reading]
             for r, q, gap, k in res.intra
         ]
         lines += [
@@ -398,28 +399,35 @@ def confusion_figure(res: SurveyResults) -> bytes | None:
     return png_bytes(fig, dpi=110, tight=True)
 
 
+def _ramp(n: int) -> list[str]:
+    """``n`` blues from light to dark for a template's own answers, in scale order (no green or
+    red: whether the first point is the best or the worst is the template's to say)."""
+    ends = np.array([[0xC6, 0xDB, 0xEF], [0x08, 0x30, 0x6B]], dtype=float)
+    return ["#" + "".join(f"{int(c):02x}" for c in ends[0] + (ends[1] - ends[0]) * t) for t in np.linspace(0, 1, n)]
+
+
 def ratings_figure(res: SurveyResults) -> bytes | None:
     """Stacked bars per data type for each question (all raters pooled)."""
     if not res.tables:
         return None
     rows = res.tables.get(ALL_RATERS) or next(iter(res.tables.values()))
     colours = {"good": "#3a9a5b", "moderate": "#e0a526", "poor": "#c8423b", "real": "#3b6fb6", "fake": "#8c8c8c"}
-    fig = new_figure((11, 3.8))
+    questions = res.template.questions
+    fig = new_figure((11 * max(1, len(questions)) / 3, 3.8))
     x = np.arange(len(rows))
-    for n, (q, cats) in enumerate(QUESTIONS.items()):
-        ax = fig.add_subplot(1, 3, n + 1)
+    for n, q in enumerate(questions):
+        ax = fig.add_subplot(1, len(questions), n + 1)
         bottom = np.zeros(len(rows))
-        for cat in cats:
-            vals = np.array(
-                [getattr(r, {"image_quality": "image", "mask_quality": "mask"}.get(q, q))[cat] for r in rows], dtype=float
-            )
-            ax.bar(x, vals, bottom=bottom, color=colours[cat], label=ANSWER_LABELS.get(cat, cat.capitalize()))
+        scale = _ramp(len(q.answers))
+        for i, a in enumerate(q.answers):
+            vals = np.array([r.counts[q.name][a.value] for r in rows], dtype=float)
+            ax.bar(x, vals, bottom=bottom, color=colours.get(a.value, scale[i]), label=a.label)
             bottom += vals
         ax.set_xticks(x, [r.label for r in rows])
-        ax.set_title(QUESTION_TITLES[q], fontsize=10)
+        ax.set_title(_title(res, q.name), fontsize=10)
         ax.set_ylabel("answers")
         ax.set_ylim(0, max(1.0, bottom.max()) * 1.05)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(cats), frameon=False)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(3, len(q.answers)), frameon=False)
     pooled = " (all raters pooled)" if ALL_RATERS in res.tables else ""
     fig.suptitle(f"Answers per data type{pooled}", fontsize=10)
     fig.tight_layout()
@@ -483,7 +491,7 @@ def write_report(
     ] + [[f"{m} raters", "", q, "unweighted", "fleiss", k.n, k.kappa, *k.ci_bootstrap, k.reading] for q, m, k in res.fleiss]
     files["report.md"] = atomic_write_text(out / "report.md", results_markdown(res, figures))
     tables = {
-        "table7.csv": (["rater"] + TABLE7_HEADER, t7),
+        "table7.csv": (["rater"] + table_header(res.template), t7),
         "detection.csv": (
             [
                 "rater",

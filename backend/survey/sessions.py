@@ -14,11 +14,12 @@ from backend.survey.model import (
     Rater,
     Survey,
     answers_of,
-    check_value,
     get_rater,
     get_survey,
     survey_by_id,
+    template_of,
 )
+from backend.survey.template import Template
 from backend.workspace.store import Workspace, now
 
 
@@ -85,33 +86,44 @@ def _ensure_open(ws: Workspace, rater_id: int) -> None:
 
 
 def record_answer(
-    ws: Workspace, rater: Rater, item_id: int, question: str, value: str | None, shown_at: str | None = None
+    ws: Workspace,
+    rater: Rater,
+    item_id: int,
+    question: str,
+    value: str | None,
+    shown_at: str | None = None,
+    template: Template | None = None,
 ) -> None:
     """Store one answer (or clear it with None) and commit before returning. ``shown_at``:
-    when the item was first shown (kept from the first answer on)."""
-    value = check_value(question, value)
-    _set_column(ws, rater, item_id, question, value, shown_at)
-
-
-def record_comment(ws: Workspace, rater: Rater, item_id: int, comment: str, shown_at: str | None = None) -> None:
-    _set_column(ws, rater, item_id, "comment", comment.strip(), shown_at)
-
-
-def _set_column(ws: Workspace, rater: Rater, item_id: int, column: str, value, shown_at: str | None) -> None:
-    """One column of a rater's answer row, with the times of issue 32 item 7: the first
-    showing and first answer are kept once set; a changed answer counts in ``changes``."""
-    # ``column`` is one of a fixed set of names checked by the callers.
-    answer = column != "comment"
-    changed = f" changes = changes + ({column} IS NOT NULL AND {column} IS NOT excluded.{column})," if answer else ""
+    when the item was first shown (kept from the first answer on). The question and answer
+    are checked against the survey's template (read when not given)."""
+    template = template or template_of(ws, survey_by_id(ws, rater.survey_id))
+    value = template.check(question, value)
+    # the path names a question of the template: a-z, 0-9 and _ only (checked when it was read)
+    path = f"$.{template.question(question).name}"
     stamp = now()
     with ws.transaction() as c:
         _ensure_open(ws, rater.id)
         c.execute(
-            f"INSERT INTO survey_answers (rater_id, item_id, {column}, answered_at, shown_at, first_answered_at)"
-            f" VALUES (?,?,?,?,?,?) ON CONFLICT(rater_id, item_id) DO UPDATE SET{changed} {column} = excluded.{column},"
+            "INSERT INTO survey_answers (rater_id, item_id, answers_json, answered_at, shown_at, first_answered_at)"
+            " VALUES (?,?,json_object(?, ?),?,?,?) ON CONFLICT(rater_id, item_id) DO UPDATE SET"
+            " changes = changes + (json_extract(answers_json, ?) IS NOT NULL"
+            " AND json_extract(answers_json, ?) IS NOT json_extract(excluded.answers_json, ?)),"
+            " answers_json = json_set(answers_json, ?, json_extract(excluded.answers_json, ?)),"
             " answered_at = excluded.answered_at, shown_at = COALESCE(shown_at, excluded.shown_at),"
             " first_answered_at = COALESCE(first_answered_at, excluded.first_answered_at)",
-            (rater.id, item_id, value, stamp, shown_at, stamp if answer and value is not None else None),
+            (rater.id, item_id, question, value, stamp, shown_at, stamp if value is not None else None, *[path] * 5),
+        )
+
+
+def record_comment(ws: Workspace, rater: Rater, item_id: int, comment: str, shown_at: str | None = None) -> None:
+    with ws.transaction() as c:
+        _ensure_open(ws, rater.id)
+        c.execute(
+            "INSERT INTO survey_answers (rater_id, item_id, comment, answered_at, shown_at) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(rater_id, item_id) DO UPDATE SET comment = excluded.comment, answered_at = excluded.answered_at,"
+            " shown_at = COALESCE(shown_at, excluded.shown_at)",
+            (rater.id, item_id, comment.strip(), now(), shown_at),
         )
 
 
@@ -121,10 +133,10 @@ def submit(ws: Workspace, rater: Rater) -> None:
     if ws.query("SELECT submitted_at FROM raters WHERE id = ?", (rater.id,))[0][0]:
         return
     survey = survey_by_id(ws, rater.survey_id)
-    answers = answers_of(ws, rater)
-    missing = [i for i in rater_order(ws, survey, rater) if not answers.get(i, Answer()).complete]
+    answers, template = answers_of(ws, rater), template_of(ws, survey)
+    missing = [i for i in rater_order(ws, survey, rater) if not template.complete(answers.get(i, Answer()).values)]
     if missing:
-        raise BadInputError(f"{len(missing)} items still need an answer to all three questions")
+        raise BadInputError(f"{len(missing)} items still need an answer to every question")
     with ws.transaction() as c:
         c.execute("UPDATE raters SET submitted_at = ? WHERE id = ?", (now(), rater.id))
 
@@ -144,6 +156,7 @@ class RaterSession:
     ws: Workspace
     survey: Survey
     rater: Rater
+    template: Template
     items: list[BlindItem] = field(default_factory=list)
     answers: dict[int, Answer] = field(default_factory=dict)
     index: int = 0
@@ -168,7 +181,7 @@ class RaterSession:
             )
             for i in rater_order(ws, survey, rater)
         ]
-        s = cls(ws, survey, rater, blind, answers_of(ws, rater))
+        s = cls(ws, survey, rater, template_of(ws, survey), blind, answers_of(ws, rater))
         s.index = s.resume_index()
         return s
 
@@ -200,29 +213,36 @@ class RaterSession:
     def answer(self) -> Answer:
         return self.answers.get(self.current.item_id, Answer())
 
+    def complete(self, item_id: int | None = None) -> bool:
+        """Whether every question of the item (default: the current one) is answered."""
+        return self.template.complete(self.answers.get(self.current.item_id if item_id is None else item_id, Answer()).values)
+
     def resume_index(self) -> int:
         """Position of the first item not fully answered (``total`` when all are)."""
         for pos, it in enumerate(self.items):
-            if not self.answers.get(it.item_id, Answer()).complete:
+            if not self.complete(it.item_id):
                 return pos
         return self.total
 
     @property
     def complete_count(self) -> int:
-        return sum(self.answers.get(it.item_id, Answer()).complete for it in self.items)
+        return sum(self.complete(it.item_id) for it in self.items)
 
     def progress_text(self) -> str:
         return f"{min(self.index + 1, self.total)} / {self.total}"
 
     def feedback(self, position: int | None = None) -> str:
         """On a calibration item (default: the current one), what it is and, once called real
-        or synthetic, its truth; nothing on the other items."""
+        or synthetic (once answered, in a template without that question), its truth;
+        nothing on the other items."""
         if position is None and self.finished():
             return ""
         item = self.current if position is None else self.items[position]
         if item.calibration_truth is None:
             return ""
-        if self.answers.get(item.item_id, Answer()).real_fake is None:
+        truth = self.template.truth_question
+        values = self.answers.get(item.item_id, Answer()).values
+        if values.get(truth.name) is None if truth else not self.template.complete(values):
             return "Calibration item (not counted): its truth is shown after your call."
         return f"Calibration item (not counted): this one was {item.calibration_truth}."
 
@@ -235,9 +255,13 @@ class RaterSession:
     def give(self, question: str, value: str) -> None:
         """Record an answer for the current item (committed before returning)."""
         item = self.current.item_id
-        record_answer(self.ws, self.rater, item, question, value, self.shown.get(item))
+        record_answer(self.ws, self.rater, item, question, value, self.shown.get(item), self.template)
         ans = self.answers.setdefault(item, Answer())
-        setattr(ans, question, check_value(question, value))
+        checked = self.template.check(question, value)
+        if checked is None:
+            ans.values.pop(question, None)
+        else:
+            ans.values[question] = checked
 
     def comment(self, text: str) -> None:
         item = self.current.item_id
@@ -246,7 +270,7 @@ class RaterSession:
 
     def next(self) -> bool:
         """Move on if the current item is complete; False (and stay) otherwise."""
-        if not self.answer().complete:
+        if not self.complete():
             return False
         self.index = min(self.index + 1, self.total)
         return True

@@ -7,6 +7,7 @@ escape (a rater's comment "=blurry" returns as "=blurry", not "'=blurry").
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -16,24 +17,27 @@ from pathlib import Path
 from backend.errors import BadInputError
 from backend.io.files import atomic_write_bytes, atomic_write_text, refuse_overwrite
 from backend.reports.csvio import csv_text, read_csv, write_csv
-from backend.survey.model import CSV_FIELDS, QUESTIONS, Survey, check_value, raters
+from backend.survey.model import Survey, csv_fields, raters, stored_values, template_of
 from backend.survey.sessions import new_order_seed
+from backend.survey.template import Template
 from backend.workspace.store import Workspace, inserted_id, now
 
 
 def answer_rows(ws: Workspace, survey: Survey, with_truth: bool = False) -> tuple[list[str], list[list]]:
     """(header, rows) of every answer (item = the blinded code); ``with_truth`` adds the kind,
     whether the rater was simulated and whether the item was a calibration item (not counted)."""
-    header = list(CSV_FIELDS) + (["truth", "simulated", "calibration"] if with_truth else [])
+    template = template_of(ws, survey)
+    header = list(csv_fields(template)) + (["truth", "simulated", "calibration"] if with_truth else [])
     rows = []
     for r in ws.query(
-        "SELECT ra.name AS rater, ra.simulated, i.code AS item, i.truth, i.calibration, a.image_quality,"
-        " a.mask_quality, a.real_fake, a.comment FROM survey_answers a"
+        "SELECT ra.name AS rater, ra.simulated, a.rater_id, a.item_id, i.code AS item, i.truth, i.calibration,"
+        " a.answers_json, a.comment FROM survey_answers a"
         " JOIN raters ra ON ra.id = a.rater_id JOIN survey_items i ON i.id = a.item_id"
         " WHERE ra.survey_id = ? ORDER BY ra.id, i.id",
         (survey.id,),
     ):
-        row = [r[k] if r[k] is not None else "" for k in CSV_FIELDS]
+        values = stored_values(ws, r)
+        row = [r["rater"], r["item"], *(values.get(q, "") for q in template.names), r["comment"] or ""]
         rows.append(row + ([r["truth"], int(r["simulated"]), r["calibration"]] if with_truth else []))
     return header, rows
 
@@ -61,19 +65,21 @@ def _problem_message(path: Path, problems: list[str]) -> str:
 def import_answers_csv(ws: Workspace, survey: Survey, path: str | Path, rater: str | None = None) -> dict:
     """Import answers collected elsewhere: every row is checked first, then one transaction.
 
-    Columns: rater, item (the item code), image_quality, mask_quality, real_fake, comment
-    (optional). A rater pack's sheet comes back this way; ``rater`` names whoever filled
-    rows whose rater cell is empty. Rows with no answer and no comment are skipped (items
-    the rater left out). Unknown raters are added. Any problem (unknown item, invalid
+    Columns: rater, item (the item code), one per question of the survey's template (by default
+    image_quality, mask_quality, real_fake), comment (optional). A rater pack's sheet comes back
+    this way; ``rater`` names whoever filled rows whose rater cell is empty. Rows with no answer
+    and no comment are skipped (items the rater left out). Unknown raters are added. Any problem (unknown item, invalid
     answer, the same rater+item twice, an answer already stored, a submitted rater) stops
     the import with every problem listed, and nothing is stored. The result has a ``note``
     when the file was not UTF-8.
     """
     path = Path(path)
     columns, lines, note = read_csv(path)
-    missing = [f for f in CSV_FIELDS[:-1] if f not in columns]
+    template = template_of(ws, survey)
+    fields = csv_fields(template)
+    missing = [f for f in fields[:-1] if f not in columns]
     if missing:
-        raise BadInputError(f"{path.name}: missing column(s) {', '.join(missing)}; expected {', '.join(CSV_FIELDS)}")
+        raise BadInputError(f"{path.name}: missing column(s) {', '.join(missing)}; expected {', '.join(fields)}")
     codes = {r["code"]: r["id"] for r in ws.query("SELECT id, code FROM survey_items WHERE survey_id = ?", (survey.id,))}
     existing = {r.name: r for r in raters(ws, survey)}
     stored = {
@@ -86,7 +92,7 @@ def import_answers_csv(ws: Workspace, survey: Survey, path: str | Path, rater: s
     problems, rows, seen, skipped = [], [], set(), 0
     for row in lines:
         where = f"{path.name} line {row['_line']}"
-        given = {q: (row.get(q) or "").strip() or None for q in QUESTIONS}
+        given = {q: (row.get(q) or "").strip() or None for q in template.names}
         comment = (row.get("comment") or "").strip()
         if not any(given.values()) and not comment:
             skipped += 1
@@ -109,7 +115,7 @@ def import_answers_csv(ws: Workspace, survey: Survey, path: str | Path, rater: s
         values = {}
         for q, v in given.items():
             try:
-                values[q] = check_value(q, v)
+                values[q] = template.check(q, v)
             except BadInputError as e:
                 problems.append(f"{where}: {e}")
         rows.append((who, codes[code], values, comment))
@@ -123,9 +129,8 @@ def import_answers_csv(ws: Workspace, survey: Survey, path: str | Path, rater: s
                     c.execute("INSERT INTO raters (survey_id, name, seed) VALUES (?,?,?)", (survey.id, who, new_order_seed()))
                 )
         c.executemany(
-            "INSERT INTO survey_answers (rater_id, item_id, image_quality, mask_quality, real_fake,"
-            " comment, answered_at) VALUES (?,?,?,?,?,?,?)",
-            [(ids[r], item, v["image_quality"], v["mask_quality"], v["real_fake"], cm, now()) for r, item, v, cm in rows],
+            "INSERT INTO survey_answers (rater_id, item_id, answers_json, comment, answered_at) VALUES (?,?,?,?,?)",
+            [(ids[r], item, json.dumps(v), cm, now()) for r, item, v, cm in rows],
         )
     names = {r[0] for r in rows}
     return {
@@ -148,9 +153,7 @@ CODE_mask.png (white = polyp). Some items are real endoscopy images, others synt
 Please answer in {sheet}, one row per item, in the order of the rows:
   rater          your name (the same on every row{prefilled})
   item           the item code: leave it as it is
-  image_quality  good, moderate or poor: how realistic and usable is the image?
-  mask_quality   good, moderate or poor: how well does the mask outline the polyp?
-  real_fake      real or synthetic: is the image a real endoscopy image or synthetic?
+{questions}
   comment        optional, free text
 
 Look at each image and its mask together before answering. Leave a row empty if you
@@ -160,6 +163,14 @@ Save the sheet as CSV (any spreadsheet program will do; "CSV UTF-8" is best) and
 {sheet} back. It is imported with:
   diffgen survey import-answers --workspace WS --survey NAME [--rater NAME] {sheet}
 """
+
+
+def _questions_text(template: Template) -> str:
+    """One line per question of the README: its column, its answers, its title."""
+    return "\n".join(
+        f"  {q.name:<14} {' or '.join(', '.join(a.label.lower() for a in q.answers).rsplit(', ', 1))}: {q.title}"
+        for q in template.questions
+    )
 
 
 def _within(path: Path, folder: Path) -> bool:
@@ -193,6 +204,7 @@ def export_rater_pack(ws: Workspace, survey: Survey, out: str | Path, rater: str
     complete or absent.
     """
     target = _pack_folder(ws, Path(out))
+    template = template_of(ws, survey)
     its = [
         (
             r["code"],
@@ -209,10 +221,12 @@ def export_rater_pack(ws: Workspace, survey: Survey, out: str | Path, rater: str
         for code, image, mask in its:
             for path, name in ((image, f"{code}.png"), (mask, f"{code}_mask.png")):
                 atomic_write_bytes(tmp / "images" / name, path.read_bytes())
-        blank = {q: "" for q in CSV_FIELDS}
-        write_csv(tmp / PACK_SHEET, CSV_FIELDS, [blank | {"rater": rater or "", "item": code} for code, *_ in its])
+        fields = csv_fields(template)
+        blank = {q: "" for q in fields}
+        write_csv(tmp / PACK_SHEET, fields, [blank | {"rater": rater or "", "item": code} for code, *_ in its])
         prefilled = "; already filled in" if rater else ""
-        atomic_write_text(tmp / "README.txt", PACK_README.format(sheet=PACK_SHEET, prefilled=prefilled))
+        readme = PACK_README.format(sheet=PACK_SHEET, prefilled=prefilled, questions=_questions_text(template))
+        atomic_write_text(tmp / "README.txt", readme)
         if target.exists():
             target.rmdir()
         os.rename(tmp, target)

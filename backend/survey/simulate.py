@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
-from backend.survey.model import QUALITY, Rater, Survey, get_rater, items, raters
+from backend.survey.model import Rater, Survey, get_rater, items, raters, template_of
 from backend.workspace.store import Workspace, now
 
 
@@ -19,17 +21,23 @@ def simulate_raters(
 ) -> list[Rater]:
     """Fill complete, submitted answers for raters named ``simulated-N`` (flagged simulated).
 
-    For demos and tests only; reports label them. Each item has one latent image and mask
-    quality (drawn from ``quality_probs``) shared by all simulated raters, who report it
-    with probability ``consistency`` and a neighbouring grade otherwise, so inter-rater
-    agreement is meaningful. Real/fake calls are right with probability ``accuracy``.
+    For demos and tests only; reports label them. Each item has one latent answer to each
+    question of the survey's template (drawn from ``quality_probs`` on a three-point scale,
+    evenly otherwise) shared by all simulated raters, who report it with probability
+    ``consistency`` and a neighbouring answer otherwise, so inter-rater agreement is
+    meaningful. Calls of the truth question (real/fake) are right with probability ``accuracy``.
     """
     rng = np.random.default_rng(seed)
+    template = template_of(ws, survey)
+    graded = [q for q in template.questions if not q.truth]
+    truth = template.truth_question
     # in drawing terms, not code order (random), so a seed gives the same answers per item
     its = sorted(items(ws, survey), key=lambda i: (i["truth"], i["image_id"] or 0, i["sample_id"] or 0))
-    latent = {
-        q: rng.choice(3, len(its), p=np.asarray(quality_probs) / sum(quality_probs)) for q in ("image_quality", "mask_quality")
-    }
+    latent = {}
+    for q in graded:
+        n = len(q.answers)
+        p = np.asarray(quality_probs) / sum(quality_probs) if n == 3 else np.full(n, 1 / n)
+        latent[q.name] = rng.choice(n, len(its), p=p)
     taken = {r.name for r in raters(ws, survey)}
     made = []
     number = 1
@@ -40,21 +48,23 @@ def simulate_raters(
         taken.add(name)
         rows = []
         for n, it in enumerate(its):
-            grades = {}
-            for q, lat in latent.items():
-                g = lat[n] if rng.random() < consistency else int(np.clip(lat[n] + rng.choice([-1, 1]), 0, 2))
-                grades[q] = QUALITY[g]
-            is_real = it["truth"] == "real"
-            says_real = is_real if rng.random() < accuracy else not is_real
-            rows.append((it["id"], grades["image_quality"], grades["mask_quality"], "real" if says_real else "fake"))
+            values = {}
+            for q in graded:
+                lat = latent[q.name][n]
+                g = lat if rng.random() < consistency else int(np.clip(lat + rng.choice([-1, 1]), 0, len(q.answers) - 1))
+                values[q.name] = q.values[g]
+            if truth:
+                is_real = it["truth"] == "real"
+                says_real = is_real if rng.random() < accuracy else not is_real
+                values[truth.name] = "real" if says_real else "fake"
+            rows.append((it["id"], json.dumps(values)))
         with ws.transaction() as c:
             rid = c.execute(
                 "INSERT INTO raters (survey_id, name, seed, simulated, submitted_at) VALUES (?,?,?,1,?)",
                 (survey.id, name, int(rng.integers(2**31)), now()),
             ).lastrowid
             c.executemany(
-                "INSERT INTO survey_answers (rater_id, item_id, image_quality, mask_quality,"
-                " real_fake, comment, answered_at) VALUES (?,?,?,?,?,'',?)",
+                "INSERT INTO survey_answers (rater_id, item_id, answers_json, comment, answered_at) VALUES (?,?,?,'',?)",
                 [(rid, *r, now()) for r in rows],
             )
         made.append(get_rater(ws, survey, name))

@@ -17,7 +17,7 @@ import hmac
 import json
 import logging
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -26,9 +26,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from backend.errors import BadInputError, WorkspaceError
-from backend.survey import QUESTIONS, Answer, RaterSession, Survey
+from backend.survey import Answer, RaterSession, Survey, template_of
 from backend.survey.links import RaterLink, verify_token
-from backend.web.page import CSS, HTML, JS
+from backend.survey.template import Template
+from backend.web.page import CSS, html, script
 from backend.workspace.integrity import DamagedWorkspaceError
 from backend.workspace.store import Workspace
 
@@ -137,7 +138,7 @@ class RaterService:
                 "items": [
                     {
                         "code": seat.link.code(it.item_id),
-                        "answer": asdict(s.answers.get(it.item_id, Answer())),
+                        "answer": _answer_json(s.template, s.answers.get(it.item_id, Answer())),
                         "feedback": s.feedback(pos),  # calibration items only, else ""
                     }
                     for pos, it in enumerate(s.items)
@@ -165,7 +166,7 @@ class RaterService:
             return {
                 "saved": True,
                 "item": code,
-                "answer": asdict(s.answer()),
+                "answer": _answer_json(s.template, s.answer()),
                 "complete": s.complete_count,
                 "feedback": s.feedback(),
             }
@@ -174,6 +175,11 @@ class RaterService:
         with seat.lock:
             seat.session.submit()
             return {"submitted": True}
+
+
+def _answer_json(template: Template, answer: Answer) -> dict:
+    """An item's answers as the page holds them: every question (null when unanswered) and the comment."""
+    return {**{q: answer.values.get(q) for q in template.names}, "comment": answer.comment}
 
 
 def _forbidden() -> Response:
@@ -193,14 +199,15 @@ def _csrf_ok(request: Request, seat: Seat) -> bool:
 
 
 def _answer_fields(body, seat: Seat) -> tuple[str, str, str]:
+    questions = seat.session.template.names
     """(code, question, value) of a valid answer post, or BadInputError saying what is wrong."""
     if not isinstance(body, dict) or set(body) != {"item", "question", "value"}:
         raise BadInputError("an answer is a JSON object with exactly: item, question, value")
     code, question, value = body["item"], body["question"], body["value"]
     if not isinstance(code, str) or code not in seat.positions:
         raise BadInputError("unknown item")
-    if question != "comment" and question not in QUESTIONS:
-        raise BadInputError(f"question must be one of: {', '.join(QUESTIONS)}, comment")
+    if question != "comment" and question not in questions:
+        raise BadInputError(f"question must be one of: {', '.join(questions)}, comment")
     if not isinstance(value, str) or len(value) > COMMENT_LIMIT:
         raise BadInputError(f"value must be text of at most {COMMENT_LIMIT} characters")
     return code, question, value
@@ -209,6 +216,8 @@ def _answer_fields(body, seat: Seat) -> tuple[str, str, str]:
 def create_app(ws: Workspace, survey: Survey) -> Guard:
     """The ASGI app serving one survey's raters."""
     service = RaterService(ws, survey)
+    template = template_of(ws, survey)  # checked once, before the first rater comes
+    page_html, page_js = html(template), script(template)
 
     async def seat_of(request: Request) -> Seat | None:
         return await run_in_threadpool(service.seat, request.path_params["token"])
@@ -216,7 +225,7 @@ def create_app(ws: Workspace, survey: Survey) -> Guard:
     async def page(request: Request) -> Response:
         if await seat_of(request) is None:
             return _forbidden()
-        return Response(HTML, media_type="text/html; charset=utf-8")
+        return Response(page_html, media_type="text/html; charset=utf-8")
 
     async def state(request: Request) -> Response:
         seat = await seat_of(request)
@@ -263,7 +272,7 @@ def create_app(ws: Workspace, survey: Survey) -> Guard:
 
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
-        kinds = {"rater.js": (JS, "text/javascript; charset=utf-8"), "rater.css": (CSS, "text/css; charset=utf-8")}
+        kinds = {"rater.js": (page_js, "text/javascript; charset=utf-8"), "rater.css": (CSS, "text/css; charset=utf-8")}
         if name not in kinds:
             return _forbidden()
         return Response(kinds[name][0], media_type=kinds[name][1])

@@ -1,17 +1,25 @@
 """The rater page: static HTML, CSS and JavaScript, identical for every rater and item.
 
 Nothing per rater or per item is in the HTML; the script asks ``state`` for the rater's
-items (opaque codes) and answers. Keys as in the desktop window, from the one table in
-``backend.survey.keys`` (the buttons, the hint and the key handling are made from it); S
+items (opaque codes) and answers. The questions are the survey's template's (one page per
+survey, made by :func:`html` and :func:`script`). Keys as in the desktop window, from the
+one table in ``backend.survey.keys`` (the buttons, the hint and the key handling are made
+from it); S
 submits after a dialog (Y or Enter confirms, N or Esc cancels). Answers are sent one at
 a time, in order, retried while the connection is down; each item shows whether its
 answers are saved. Big touch targets, no hover-only controls, for tablets.
+
+Pictures as a clinician needs them (issue 32 item 8): at native resolution or enlarged by a
+whole factor with nearest neighbour (a line says which, and says "downscaled" when a picture
+is shrunk to fit), a zoom choice, and the mask laid over the image at a chosen opacity (drawn
+from the mask already fetched: no request more) beside the mask on its own.
 """
 
 from html import escape
 from json import dumps
 
-from backend.survey.keys import QUESTIONS, button_text, commands, hint
+from backend.survey.keys import button_text, commands, hint
+from backend.survey.template import DEFAULT, Template
 
 # the names of the table's named keys in the browser's KeyboardEvent.key
 _JS_KEYS = {"Left": "ArrowLeft", "Right": "ArrowRight", "Enter": "Enter", "Backspace": "Backspace", "Escape": "Escape"}
@@ -21,9 +29,9 @@ def _js_key(key: str) -> str:
     return _JS_KEYS.get(key, key.lower())
 
 
-def _questions_html() -> str:
+def _questions_html(template: Template) -> str:
     rows = []
-    for q in QUESTIONS:
+    for q in template.questions:
         buttons = "".join(
             f'\n      <button type="button" data-q="{q.name}" data-v="{a.value}">'
             + escape(button_text(a)).replace("  ", "&nbsp; ")
@@ -52,9 +60,20 @@ _TEMPLATE = """<!doctype html>
   <span id="progress"></span>
 </header>
 <main>
+  <section id="view">
+    <label>Zoom <select id="zoom">
+      <option value="fit">Fit</option><option value="1">1&times; (native)</option><option value="2">2&times;</option>
+      <option value="4">4&times;</option><option value="8">8&times;</option><option value="16">16&times;</option>
+    </select></label>
+    <label>Mask over image <input type="range" id="opacity" min="0" max="100" step="5" value="0">
+      <output id="opacity-value">0%</output></label>
+    <span id="scale"></span>
+  </section>
   <section id="pictures">
-    <figure><figcaption>Image</figcaption><img id="image" alt="Image"></figure>
-    <figure><figcaption>Segmentation mask</figcaption><img id="mask" alt="Segmentation mask"></figure>
+    <figure><figcaption>Image</figcaption>
+      <div class="frame"><div class="stack"><img id="image" alt="Image"><canvas id="overlay"></canvas></div></div></figure>
+    <figure><figcaption>Segmentation mask</figcaption>
+      <div class="frame"><div class="stack"><img id="mask" alt="Segmentation mask"></div></div></figure>
   </section>
   <p id="done" hidden></p>
   <section id="questions">
@@ -89,8 +108,16 @@ header { display: flex; gap: 1.5em; align-items: center; padding: 10px 16px; fle
 #progress { font-size: 1.4em; font-weight: bold; }
 main { padding: 0 16px 16px; }
 #pictures { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
-figure { margin: 0; text-align: center; }
-figure img { width: 100%; max-height: 50vh; object-fit: contain; background: #111; image-rendering: pixelated; }
+figure { margin: 0; text-align: center; min-width: 0; }
+.frame { display: flex; overflow: auto; height: 55vh; min-height: 160px; background: #111; }
+.stack { position: relative; margin: auto; line-height: 0; }
+.stack img, .stack canvas { image-rendering: pixelated; }
+.stack .smooth { image-rendering: auto; }
+#overlay { position: absolute; left: 0; top: 0; pointer-events: none; }
+#view { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: center; margin: 4px 0 8px; color: #bbb; }
+#view select, #view input { min-height: 40px; font-size: 1em; vertical-align: middle; }
+#view select { color: inherit; background: #2a2d30; border: 1px solid #666; border-radius: 6px; padding: 0 8px; }
+#opacity { width: 12em; }
 #done { font-size: 1.3em; text-align: center; padding: 3em 1em; }
 .question { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 8px 0; }
 .question .title { min-width: 12em; }
@@ -120,14 +147,21 @@ dialog::backdrop { background: rgba(0, 0, 0, 0.6); }
 @media (max-width: 700px) { #pictures { grid-template-columns: 1fr; } }
 """
 
-HTML = _TEMPLATE.replace("@QUESTIONS@", _questions_html()).replace("@HINT@", escape(hint(desktop=False)))
+
+def html(template: Template = DEFAULT) -> str:
+    """The page of a survey asking ``template``'s questions."""
+    return _TEMPLATE.replace("@QUESTIONS@", _questions_html(template)).replace(
+        "@HINT@", escape(hint(desktop=False, questions=template.questions))
+    )
+
 
 _JS_TEMPLATE = r"""
 "use strict";
 const base = location.pathname.replace(/\/+$/, "");
 const KEYS = @KEYS@;  // key -> [question, answer]
 const COMMAND_KEYS = @COMMAND_KEYS@;  // key -> command
-const QUESTIONS = ["image_quality", "mask_quality", "real_fake"];
+const QUESTIONS = @QUESTIONS@;
+const OVERLAY_RGB = [0, 255, 110];  // the mask over the image: a green no polyp has (as on the desktop)
 let state = null;
 let pos = 0;
 let queue = Promise.resolve();  // answers go one at a time, in the order given
@@ -181,7 +215,61 @@ function renderSaved() {
 }
 
 function show(img, url) {
-  if (img.getAttribute("src") !== url) img.src = url;  // no refetch of the shown picture
+  if (img.getAttribute("src") === url) return;  // no refetch of the shown picture
+  if (img === $("mask")) $("overlay").hidden = true;  // until the new mask is drawn over the image
+  img.src = url;
+}
+
+// Native resolution, or a whole factor with nearest neighbour; shrunk (smoothly) only when a
+// picture is larger than the room, and then the line says so.
+function layout() {
+  const img = $("image");
+  if (!img.naturalWidth) return;
+  const w = img.naturalWidth, h = img.naturalHeight, frame = img.closest(".frame");
+  const room = Math.min(frame.clientWidth / w, frame.clientHeight / h);
+  const zoom = $("zoom").value;
+  const factor = zoom === "fit" ? (room >= 1 ? Math.floor(room) : room) : Number(zoom);
+  for (const el of [img, $("mask"), $("overlay")]) {
+    el.style.width = Math.round(w * factor) + "px";
+    el.style.height = Math.round(h * factor) + "px";
+    el.classList.toggle("smooth", factor < 1);
+  }
+  const how = factor < 1 ? "downscaled to " + Math.round(factor * 100) + "% to fit (choose 1\u00d7 to see every pixel)"
+            : factor === 1 ? "shown at native resolution (1\u00d7)"
+            : "enlarged " + factor + "\u00d7 pixel for pixel (nearest neighbour)";
+  $("scale").textContent = "Items are " + w + " \u00d7 " + h + " px, " + how + ".";
+}
+
+function centre() {  // a zoomed picture opens on its middle, not its top-left corner
+  document.querySelectorAll(".frame").forEach((f) => {
+    f.scrollLeft = (f.scrollWidth - f.clientWidth) / 2;
+    f.scrollTop = (f.scrollHeight - f.clientHeight) / 2;
+  });
+}
+
+function drawOverlay() {
+  const mask = $("mask"), canvas = $("overlay");
+  if (!mask.naturalWidth) return;
+  canvas.width = mask.naturalWidth;
+  canvas.height = mask.naturalHeight;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(mask, 0, 0);
+  const px = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  for (let i = 0; i < px.data.length; i += 4) {
+    const alpha = px.data[i];  // white = polyp
+    px.data.set(OVERLAY_RGB, i);
+    px.data[i + 3] = alpha;
+  }
+  ctx.putImageData(px, 0, 0);
+  setOpacity();
+  canvas.hidden = false;
+  layout();
+}
+
+function setOpacity() {
+  const value = Number($("opacity").value);
+  $("overlay").style.opacity = String(value / 100);
+  $("opacity-value").textContent = value + "%";
 }
 
 function render() {
@@ -189,6 +277,7 @@ function render() {
   $("progress").textContent = (done ? state.total : pos + 1) + " / " + state.total;
   $("answered").textContent = completeCount() + " answered";
   $("pictures").hidden = done;
+  $("view").hidden = done;
   $("done").hidden = !done;
   if (state.submitted) {
     $("done").textContent = "Thank you: your answers are submitted. You can close this page.";
@@ -276,7 +365,7 @@ function saveComment() {
 function next() {
   if (finished()) return;
   saveComment();
-  if (!complete(current().answer)) { say("Answer all three questions first"); return; }
+  if (!complete(current().answer)) { say("Answer every question first"); return; }
   say("");
   pos += 1;
   render();
@@ -338,6 +427,16 @@ document.addEventListener("DOMContentLoaded", () => {
   tap($("yes"), confirmSubmit);
   tap($("no"), () => $("confirm").close());
   $("comment").addEventListener("change", saveComment);
+  $("image").addEventListener("load", layout);
+  $("mask").addEventListener("load", drawOverlay);
+  window.addEventListener("resize", layout);
+  $("zoom").addEventListener("change", () => { layout(); centre(); $("zoom").blur(); });  // keys stay with the answers
+  const frames = [...document.querySelectorAll(".frame")];
+  frames.forEach((f) => f.addEventListener("scroll", () => frames.forEach((g) => {  // the two pictures move together
+    if (g !== f) { g.scrollLeft = f.scrollLeft; g.scrollTop = f.scrollTop; }
+  })));
+  $("opacity").addEventListener("input", setOpacity);
+  $("opacity").addEventListener("change", () => $("opacity").blur());
   $("comment").addEventListener("input", () => {  // typed text is saved as it is typed
     clearTimeout(commentTimer);
     commentTimer = setTimeout(saveComment, COMMENT_DEBOUNCE_MS);
@@ -350,6 +449,13 @@ document.addEventListener("DOMContentLoaded", () => {
   load();
 });
 """
-JS = _JS_TEMPLATE.replace("@KEYS@", dumps({_js_key(a.key): [q.name, a.value] for q in QUESTIONS for a in q.answers})).replace(
-    "@COMMAND_KEYS@", dumps({_js_key(k): c.name for c in commands(desktop=False) for k in c.keys})
-)
+
+
+def script(template: Template = DEFAULT) -> str:
+    """The page's script for ``template``'s questions and keys."""
+    keys = {_js_key(a.key): [q.name, a.value] for q in template.questions for a in q.answers}
+    return (
+        _JS_TEMPLATE.replace("@KEYS@", dumps(keys))
+        .replace("@QUESTIONS@", dumps(list(template.names)))
+        .replace("@COMMAND_KEYS@", dumps({_js_key(k): c.name for c in commands(desktop=False) for k in c.keys}))
+    )

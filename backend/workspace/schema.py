@@ -273,6 +273,14 @@ MIGRATIONS: list[str] = [
     PRAGMA writable_schema = RESET;
     CREATE INDEX images_role ON images(role)
     """,
+    # 8 -> 9 (survey questions from a template, issue 32 item 10): a rater's answers to an
+    # item as one JSON object {question name: answer value}, whatever the survey's template
+    # asks; the three columns of the paper's questions are copied in and no longer written.
+    """
+    ALTER TABLE survey_answers ADD COLUMN answers_json TEXT NOT NULL DEFAULT '{}';
+    UPDATE survey_answers SET answers_json = json_object('image_quality', image_quality, 'mask_quality', mask_quality,
+        'real_fake', real_fake)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

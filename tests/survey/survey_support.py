@@ -15,6 +15,12 @@ def add_flipped_samples(ws: Workspace, kept_inpainted: int = 6) -> None:
         ws.add_sample("styled", "Styled-Diff", img[::-1].copy(), mask[::-1].copy(), source_image_id=rec.id)
 
 
+def paper_answer(image: str | None = None, mask: str | None = None, call: str | None = None, comment: str = "") -> sv.Answer:
+    """An answer to the paper's (the default template's) three questions, the unanswered left out."""
+    given = {"image_quality": image, "mask_quality": mask, "real_fake": call}
+    return sv.Answer({q: v for q, v in given.items() if v is not None}, comment)
+
+
 def make_survey(ws: Workspace, name: str = "pilot", seed: int = 1) -> sv.Survey:
     return sv.create_survey(ws, sv.SurveyConfig(name, {"real": 10, "inpainted": 10, "styled": 10}, seed=seed))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from survey_support import _png_chunks
+from survey_support import _png_chunks, paper_answer
 
 from backend import survey as sv
 from backend.cli import main as cli_main
@@ -74,8 +74,8 @@ def test_session_answers_resume_and_submit(ws, survey):
     s.give("image_quality", "poor")
     assert not s.next()  # incomplete: stays
     again = sv.RaterSession.open(ws, "pilot", "dr-a")
-    assert again.index == 1 and again.answer().image_quality == "poor"
-    assert again.answers[s.items[0].item_id] == sv.Answer("good", "moderate", "fake", "")
+    assert again.index == 1 and again.answer().values.get("image_quality") == "poor"
+    assert again.answers[s.items[0].item_id] == paper_answer("good", "moderate", "fake", "")
     with pytest.raises(BadInputError, match="not a valid answer"):
         again.give("real_fake", "maybe")
     with pytest.raises(BadInputError, match="still need an answer"):
@@ -265,9 +265,9 @@ def test_kill_9_while_answering_loses_no_given_answer(ws, survey, tmp_path):
     rater = sv.get_rater(ws, survey, "dr-k")
     stored = sv.answers_of(ws, rater)
     for item, q, v in given:
-        assert getattr(stored[int(item)], q) == v
+        assert stored[int(item)].values.get(q) == v
     s = sv.RaterSession.open(ws, "pilot", "dr-k")
-    first_incomplete = next(i for i, it in enumerate(s.items) if not stored.get(it.item_id, sv.Answer()).complete)
+    first_incomplete = next(i for i, it in enumerate(s.items) if not s.complete(it.item_id))
     assert s.index == first_incomplete >= 6
 
 

@@ -8,6 +8,7 @@ from _ci import missing_system_tool
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QDialog, QLabel, QMenu, QPushButton, QWidget
+from survey_support import paper_answer  # noqa: E402
 
 from backend import survey as sv
 from backend.survey.links import verify_token
@@ -91,7 +92,7 @@ def test_keys_back_and_resume(qtbot, ws, survey):
     assert win.progress.text() == "1 / 30"
     for key in (Qt.Key.Key_1, Qt.Key.Key_5, Qt.Key.Key_8):
         qtbot.keyClick(win, key)
-    assert _stored(ws, win)[first] == sv.Answer("good", "moderate", "fake", "")
+    assert _stored(ws, win)[first] == paper_answer("good", "moderate", "fake", "")
     assert win.buttons["mask_quality"]["moderate"].isChecked()
     qtbot.keyClick(win, Qt.Key.Key_Return)
     assert win.progress.text() == "2 / 30"
@@ -101,7 +102,7 @@ def test_keys_back_and_resume(qtbot, ws, survey):
     qtbot.keyClick(win, Qt.Key.Key_Left)  # back to the second item and change an answer
     assert win.progress.text() == "2 / 30" and win.buttons["image_quality"]["poor"].isChecked()
     qtbot.keyClick(win, Qt.Key.Key_2)
-    assert _stored(ws, win)[second] == sv.Answer("moderate", "poor", "real", "")
+    assert _stored(ws, win)[second] == paper_answer("moderate", "poor", "real", "")
     qtbot.keyClick(win, Qt.Key.Key_Return)
     qtbot.keyClick(win, Qt.Key.Key_1)
     qtbot.keyClick(win, Qt.Key.Key_Return)  # incomplete: stays and says so
@@ -129,6 +130,7 @@ def test_finish_and_submit_lock_the_answers(qtbot, ws, survey):
     for key in (Qt.Key.Key_2, Qt.Key.Key_4, Qt.Key.Key_8, Qt.Key.Key_Return):
         qtbot.keyClick(win, key)
     assert win.session.finished() and win.done_label.isVisible() and win.submit_button.isEnabled()
+    assert not any(c.isVisible() for c in win.captions)  # no "Image" over an empty room
     _assert_blinded(win, ws, survey)
     qtbot.keyClick(win, Qt.Key.Key_S)
     assert sv.get_rater(ws, survey, "dr-a").submitted_at is None  # S only asks
@@ -140,7 +142,7 @@ def test_finish_and_submit_lock_the_answers(qtbot, ws, survey):
     assert sv.get_rater(ws, survey, "dr-a").submitted_at is not None and win.confirm is None
     qtbot.keyClick(win, Qt.Key.Key_Left)
     qtbot.keyClick(win, Qt.Key.Key_1)
-    assert _stored(ws, win)[order[-1]] == sv.Answer("moderate", "good", "fake", "")
+    assert _stored(ws, win)[order[-1]] == paper_answer("moderate", "good", "fake", "")
     assert "submitted" in win.done_label.text()
 
 
@@ -211,9 +213,37 @@ def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
     for r, row in enumerate(res.tables["simulated-2 (simulated)"], start=2):
         assert view.table7.item(r, 0).text() == row.label
         assert [int(view.table7.item(r, c).text()) for c in range(1, 9)] == row.cells()
-    assert view.table7.item(0, 1).text() == "Image Quality" and view.table7.columnSpan(0, 1) == 3
+    assert view.table7.item(0, 1).text() == "Image quality" and view.table7.columnSpan(0, 1) == 3
     md = view.details.text()
     assert "Fleiss" in md and "Simulated raters" in md and not view.confusion.pixmap().isNull()
+
+
+def test_survey_tab_makes_a_survey_of_a_questions_template(qtbot, ws, tmp_path):
+    """Issue 32 item 10 in the Survey tab: a template file asked for, a bad one named in the
+    message, and the results table headed by the template's questions."""
+    view = SurveyView(ws)
+    qtbot.addWidget(view)
+    view.name_edit.setText("likert")
+    view.real_spin.setValue(3)
+    view.kind_spins["inpainted"].setValue(3)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[question]]\nname = 'x'\n", encoding="utf-8")
+    view.questions_edit.setText(str(bad))
+    view.create_survey()
+    qtbot.waitUntil(lambda: view.task is None, timeout=30000)
+    assert f"{bad}: question 1 (x): field 'title'" in view.status.text() and sv.surveys(ws) == []
+    view.questions_edit.setText(str(Path(__file__).resolve().parents[2] / "docs" / "survey-questions.toml"))
+    view.create_survey()
+    qtbot.waitUntil(lambda: view.task is None, timeout=30000)
+    survey = sv.get_survey(ws, "likert")
+    assert survey.params["questions"] == ["realism", "clinical_utility", "real_fake"]
+    sv.simulate_raters(ws, survey, 2, seed=1)
+    view.reload()
+    view.show_results()
+    qtbot.waitUntil(lambda: view.results is not None, timeout=30000)
+    head = [view.table7.item(0, c).text() for c in (1, 6, 11) if view.table7.item(0, c)]
+    assert head == ["How realistic is the image", "Clinically useful (e.g. for training)", "Real or synthetic"]
+    assert view.table7.columnCount() == 13 and view.table7.item(1, 12).text() == "Synthetic"
 
 
 def test_submit_confirmation_answers_y_and_esc(qtbot, ws, survey):
@@ -363,7 +393,7 @@ def test_compute_results_leaves_the_window_responsive(qtbot, ws, survey, monkeyp
     timer.stop()
     assert threads and threads[0] is not threading.main_thread() and len(ticks) >= 10
     # one word everywhere: the rater window says "Synthetic", so does Table 7
-    assert view.table7.item(0, 7).text() == "Real or Synthetic" and view.table7.item(1, 8).text() == "Synthetic"
+    assert view.table7.item(0, 7).text() == "Real or synthetic" and view.table7.item(1, 8).text() == "Synthetic"
     cells = [view.table7.item(r, c).text() for r in range(view.table7.rowCount()) for c in range(9) if view.table7.item(r, c)]
     assert not [c for c in cells if "fake" in c.lower()]
     # the buttons stay in view; nothing inside the results' scroll area scrolls by itself
@@ -468,12 +498,12 @@ def test_rater_keys_on_screen_in_f1_and_bound_are_the_same(qtbot, ws, survey):
     assert shown == {str(n) for n in range(1, 9)} and shown <= set(on_screen)
     for key in (Qt.Key.Key_K, Qt.Key.Key_R, Qt.Key.Key_E, Qt.Key.Key_F, Qt.Key.Key_Q):  # Review's and the editor's
         qtbot.keyClick(win, key)
-    assert win.session.answer() == sv.Answer(None, None, None, "")
+    assert win.session.answer() == paper_answer(None, None, None, "")
     for key, question, value in ((Qt.Key.Key_3, "image_quality", "poor"), (Qt.Key.Key_5, "mask_quality", "moderate")):
         qtbot.keyClick(win, key)
         assert win.buttons[question][value].isChecked()
     qtbot.keyClick(win, Qt.Key.Key_7)
-    assert _stored(ws, win)[win.session.current.item_id] == sv.Answer("poor", "moderate", "real", "")
+    assert _stored(ws, win)[win.session.current.item_id] == paper_answer("poor", "moderate", "real", "")
     assert "Real or synthetic: real / synthetic" in [what for _, what in rater_keys()]  # words, not 'real fake'
 
 

@@ -109,7 +109,7 @@ def test_rater_pack_round_trip(ws, survey, tmp_path, capsys):
     assert "Imported 28 answers from 1 rater(s) (new raters: dr-far); 2 empty row(s) skipped" in capsys.readouterr().out
     stored = sv.answers_of(ws, sv.get_rater(ws, survey, "dr-far"))
     assert {
-        its_code: (a.image_quality, a.mask_quality, a.real_fake)
+        its_code: (a.values.get("image_quality"), a.values.get("mask_quality"), a.values.get("real_fake"))
         for its_code, a in ((next(c for c, i in its.items() if i["id"] == item), a) for item, a in stored.items())
     } == planned
     assert "=looks odd" in {a.comment for a in stored.values()}
@@ -154,7 +154,7 @@ def test_an_empty_rater_cell_needs_a_name(ws, survey, tmp_path, capsys):
     assert (
         sv.answers_of(ws, sv.get_rater(ws, survey, "dr-b"))[
             next(i["id"] for i in sv.items(ws, survey) if i["code"] == sheet[0]["item"])
-        ].real_fake
+        ].values.get("real_fake")
         == "fake"
     )
 
@@ -219,7 +219,8 @@ def _golden_table7_holds_the_answers(ws, survey) -> None:
 
     kinds = {"real": "Real", "inpainted": "Diff", "styled": "Styled-Diff"}
     answers = ws.query(
-        "SELECT r.name, i.truth, a.image_quality, a.mask_quality, a.real_fake FROM survey_answers a"
+        "SELECT r.name, i.truth, json_extract(a.answers_json, '$.image_quality'),"
+        " json_extract(a.answers_json, '$.mask_quality'), json_extract(a.answers_json, '$.real_fake') FROM survey_answers a"
         " JOIN raters r ON r.id = a.rater_id JOIN survey_items i ON i.id = a.item_id WHERE r.survey_id = ?",
         (survey.id,),
     )

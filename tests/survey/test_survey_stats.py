@@ -166,7 +166,9 @@ def test_intra_rater_kappa_from_repeats_and_repeats_out_of_the_other_statistics(
     gap, kappa = intra["real_fake"]
     assert kappa.n == 10 and kappa.kappa == pytest.approx((po - pe) / (1 - pe)) and gap >= 1
     assert len(firsts) == 2 and math.isnan(intra["image_quality"][1].kappa)  # all 'good': undefined
-    assert sum(row.real_fake["real"] + row.real_fake["fake"] for row in res.tables["dr-a"]) == 20  # repeats left out
+    assert (
+        sum(row.counts["real_fake"]["real"] + row.counts["real_fake"]["fake"] for row in res.tables["dr-a"]) == 20
+    )  # repeats left out
     md = results_markdown(res)
     assert "Agreement of each rater with themselves" in md and "10 items were shown twice" in md
 
@@ -266,7 +268,7 @@ def test_calibration_items_come_first_tell_their_truth_and_count_nowhere(ws, tmp
             else:
                 assert session.feedback() == ""
     res = compute_results(ws, survey, n_boot=20)
-    assert sum(sum(row.image.values()) for row in res.tables["dr-a"]) == 12  # the 3 calibration items left out
+    assert sum(sum(row.counts["image_quality"].values()) for row in res.tables["dr-a"]) == 12  # the 3 calibration items left out
     assert all(t.timed == 0 or t.timed == 12 for t in res.timing)
     files = write_report(ws, survey, tmp_path / "rep", n_boot=20)
     answers = list(csv.DictReader(files["answers.csv"].open()))

@@ -10,7 +10,7 @@ import httpx  # noqa: E402, F401 - hard dependencies: a broken install fails, ne
 import pytest
 import starlette  # noqa: E402, F401
 from starlette.testclient import TestClient  # noqa: E402
-from survey_support import add_flipped_samples  # noqa: E402
+from survey_support import add_flipped_samples, paper_answer  # noqa: E402
 
 from backend import survey as sv  # noqa: E402
 from backend.cli import main as cli_main  # noqa: E402
@@ -88,8 +88,8 @@ def test_answers_are_stored_through_the_rater_session_and_resume(web_ws):
     assert r.answer(second, "comment", "  blurry rim ").status_code == 200
     fresh = Workspace.open(web_ws.root)  # committed before the response: another connection sees it
     assert sv.answers_of(fresh, rater) == {
-        ids[first]: sv.Answer("good", "moderate", "fake", ""),
-        ids[second]: sv.Answer(None, None, None, "blurry rim"),
+        ids[first]: paper_answer("good", "moderate", "fake", ""),
+        ids[second]: paper_answer(None, None, None, "blurry rim"),
     }
     assert fresh.query("SELECT COUNT(*) FROM survey_answers WHERE rater_id = ?", (rater.id,))[0][0] == 2
     # resume: a reload (and a restarted server) start at the first unanswered item, as the desktop does
@@ -110,7 +110,7 @@ def test_answers_are_stored_through_the_rater_session_and_resume(web_ws):
     assert sv.get_rater(fresh, survey, "dr-web").submitted_at == when
     resp = r.answer(first, "image_quality", "poor")
     assert resp.status_code == 409 and "submitted" in resp.json()["error"]
-    assert sv.answers_of(fresh, rater)[ids[first]].image_quality == "good"
+    assert sv.answers_of(fresh, rater)[ids[first]].values.get("image_quality") == "good"
     assert Rater(client, token).state["submitted"] is True
 
 
@@ -148,7 +148,7 @@ def test_wrong_missing_revoked_or_foreign_tokens_get_403_without_detail(web_ws):
     resp = ra.answer(code_b, "image_quality", "good")
     assert resp.status_code == 400 and resp.json() == {"error": "unknown item"}
     assert resp.text.count("poor") == 0 and sv.answers_of(web_ws, a) == {}
-    assert sv.answers_of(web_ws, b)[item_of_code(web_ws, survey, token_b)[code_b]].image_quality == "poor"
+    assert sv.answers_of(web_ws, b)[item_of_code(web_ws, survey, token_b)[code_b]].values.get("image_quality") == "poor"
     assert all(it["answer"]["image_quality"] is None for it in ra.state["items"])
     # tokens are stored hashed only: not in the database file (nor its WAL)
     db_bytes = b"".join(p.read_bytes() for p in Path(web_ws.root).glob("workspace.sqlite*"))
@@ -214,7 +214,7 @@ def test_posts_need_the_csrf_token_valid_values_and_small_bodies(web_ws):
     resp = client.post(url, content=chunks(), headers={"X-CSRF-Token": ra.state["csrf"], "Content-Type": "application/json"})
     assert resp.status_code == 413
     stored = sv.answers_of(web_ws, a)
-    assert list(stored.values()) == [sv.Answer("good", None, None, "")]
+    assert list(stored.values()) == [paper_answer("good", None, None, "")]
 
 
 def _check_headers(resp, ws: Workspace) -> None:
@@ -384,7 +384,9 @@ def test_the_page_says_the_keys_it_binds():
     no key that means something else in the app; 'R' was 'real' here and 'reject' in Review)."""
     import json
 
-    from backend.web.page import HTML, JS
+    from backend.web.page import html, script
+
+    HTML, JS = html(), script()  # noqa: N806 (the default template's page)
 
     answers = json.loads(re.search(r"const KEYS = (\{.*?\});", JS).group(1))
     commands = json.loads(re.search(r"const COMMAND_KEYS = (\{.*?\});", JS).group(1))
@@ -430,3 +432,21 @@ def test_calibration_feedback_reaches_the_page_only_for_calibration_items(web_ws
         kind = truth[{link.code(i["id"]): i["code"] for i in sv.items(web_ws, survey)}[code]]
         expected = "real" if kind == "real" else "synthetic (Diff)"
         assert told == (f"Calibration item (not counted): this one was {expected}." if code in r.codes[:2] else "")
+
+
+def test_a_template_survey_over_http_asks_and_takes_only_its_questions(web_ws):
+    """Issue 32 item 10: the page, the state and the answer endpoint follow the survey's template."""
+    template = Path(__file__).resolve().parents[2] / "docs" / "survey-questions.toml"
+    survey = sv.create_survey(web_ws, sv.SurveyConfig("web-likert", {"real": 2, "inpainted": 2}, questions=str(template)))
+    _, token = rater_with_link(web_ws, survey, "dr-likert")
+    r = Rater(TestClient(create_app(web_ws, survey)), token)
+    page = r.get().text
+    assert "How realistic is the image?" in page and "Image quality" not in page
+    assert r.state["items"][0]["answer"] == {"realism": None, "clinical_utility": None, "real_fake": None, "comment": ""}
+    code = r.codes[0]
+    refused = r.answer(code, "image_quality", "good")
+    assert refused.status_code == 400 and "realism, clinical_utility, real_fake, comment" in refused.json()["error"]
+    assert r.answer(code, "realism", "9").status_code == 400
+    assert r.answer(code, "realism", "3").json()["answer"]["realism"] == "3"
+    script = r.client.get("/assets/rater.js").text
+    assert '"a": ["real_fake", "real"]' in script and 'const QUESTIONS = ["realism", "clinical_utility", "real_fake"]' in script

@@ -67,9 +67,9 @@ def test_twenty_raters_at_once_store_every_answer_exactly_once(ws, survey):
         link = verify_token(ws, survey, token)
         order = sv.rater_order(ws, survey, rater)
         stored = sv.answers_of(ws, rater)
-        assert {i: (a.image_quality, a.mask_quality, a.real_fake) for i, a in stored.items()} == {
-            item: tuple(intended(n, pos)[q] for q in QUESTIONS) for pos, item in enumerate(order)
-        }
+        assert {
+            i: (a.values.get("image_quality"), a.values.get("mask_quality"), a.values.get("real_fake")) for i, a in stored.items()
+        } == {item: tuple(intended(n, pos)[q] for q in QUESTIONS) for pos, item in enumerate(order)}
         assert link.rater.submitted_at is not None
     assert elapsed < TIME_LIMIT_S
 
