@@ -111,13 +111,13 @@ def test_the_synthesis_declaration_alone_gives_its_form_and_flags(monkeypatch, s
     kind, params = f.job_params()
     assert kind == "synthesize" and (params["samples"], params["dilate"]) == (tiny["samples"], tiny["dilate"])
     assert (params["backgrounds"], params["beside_polyps"]) == (False, False)  # not the preset's: their own defaults
-    assert "sampler" not in params  # "preset value"
+    assert params["sampler"] == tiny["sampler"] == "repaint"  # shown from the preset like samples and dilate
     p = argparse.ArgumentParser()
     add_param_flags(p, SynthesizeParams)
-    assert p.parse_args(["--polyps", "1", "3", "--masks", "drawn"]).polyps == [1, 3]
+    assert p.parse_args(["--polyps", "1-3", "--masks", "drawn"]).polyps == (1, 3)
     with pytest.raises(SystemExit):
-        p.parse_args(["--polyps", "1", "9"])
-    assert "synthesize.polyps = 9 is out of bounds: it must be an integer in 1..8" in capsys.readouterr().err
+        p.parse_args(["--polyps", "1-9"])
+    assert "--polyps: '1-9' must be A-B with 1 <= A <= B <= 8" in capsys.readouterr().err
 
 
 def test_the_form_restores_a_kinds_last_values_and_survives_a_hand_edited_file(toy_kind, state, qtbot):
