@@ -47,7 +47,7 @@ class DatasetView(QWidget):
             toolTip="Training images feed generation; test images are held out for segmentation; "
             "background images (no polyp) receive new polyps from mask-guided synthesis"
         )
-        roles = (("All roles", None), ("Training", TRAIN), ("Test (held out)", TEST), ("Background (no polyp)", BACKGROUND))
+        roles = (("All roles", None), ("Training", TRAIN), ("Test (held out)", TEST), ("Background", BACKGROUND))
         for label, role in roles:
             self.role.addItem(label, role)
         self.role.currentIndexChanged.connect(lambda _i: self._filter(role=self.role.currentData()))

@@ -34,7 +34,7 @@ from backend.masks import ops as masks
 from backend.workspace import queries
 from diffgen_gui.edit_session import EditSession
 from diffgen_gui.mask_panels import EditorStatusBar, ViewAdjustBox
-from diffgen_gui.mask_tools import COMMANDS, DISPLAY, HINTS, OPERATIONS, TOOLS, tool_cursor, version_label
+from diffgen_gui.mask_tools import BUTTON_TEXT, COMMANDS, DISPLAY, HINTS, OPERATIONS, TOOLS, tool_cursor, version_label
 from diffgen_gui.place_tool import PlaceTool
 from diffgen_gui.polygon_tool import PolygonTool
 from diffgen_gui.recovery_banner import RecoveryBanner
@@ -205,6 +205,7 @@ class MaskEditor(QWidget):
         for key, label, shortcut in TOOLS:
             a = self._action(label, (shortcut,), lambda _c=False, k=key: self.set_tool(k))
             a.setCheckable(True)
+            a.setIconText(BUTTON_TEXT.get(key, label))
             group.addAction(a)
             self.tool_actions[key] = a
             self.tool_buttons[key].setDefaultAction(a)

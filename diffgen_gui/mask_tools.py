@@ -17,6 +17,9 @@ TOOLS = [
     ("fill", "Fill", "F"),
     ("place", "Place polyp", "G"),
 ]
+# the tool bar's shorter word where the whole name would widen the window past a 1024 px
+# screen; the Edit menu and the tooltip keep the whole name
+BUTTON_TEXT = {"place": "Place"}
 COMMANDS = [
     ("undo", "&Undo", ("Ctrl+Z",)),
     ("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y")),
