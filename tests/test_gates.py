@@ -23,6 +23,7 @@ def tissue(n: int = N) -> np.ndarray:
 
 
 SOURCE_MASK = disk(32, 32, 8)
+NO_TRAINING = np.zeros(gates.COLOURS, bool)  # an empty training palette: the colour gate knows the source only
 REGION = disk(32, 32, 16)
 
 
@@ -40,9 +41,9 @@ def test_area_ratio_is_generated_over_source_area():
 
 def test_no_polyp_fails_an_empty_or_tiny_mask_and_passes_a_moved_polyp():
     img = tissue()
-    empty = by_gate(gates.score(img, SOURCE_MASK, REGION, img, np.zeros_like(SOURCE_MASK)))["no_polyp"]
-    tiny = by_gate(gates.score(img, SOURCE_MASK, REGION, img, disk(32, 32, 2)))["no_polyp"]
-    moved = by_gate(gates.score(img, SOURCE_MASK, REGION, img, disk(30, 35, 7)))["no_polyp"]
+    empty = by_gate(gates.score(img, SOURCE_MASK, REGION, img, np.zeros_like(SOURCE_MASK), training=NO_TRAINING))["no_polyp"]
+    tiny = by_gate(gates.score(img, SOURCE_MASK, REGION, img, disk(32, 32, 2), training=NO_TRAINING))["no_polyp"]
+    moved = by_gate(gates.score(img, SOURCE_MASK, REGION, img, disk(30, 35, 7), training=NO_TRAINING))["no_polyp"]
     assert not empty.passed and empty.value == 0.0
     assert not tiny.passed and tiny.value < 0.15
     assert moved.passed and moved.threshold == 0.15
@@ -58,26 +59,26 @@ def test_inner_boundary_leaves_out_the_frame_edge():
 
 def test_cut_off_fails_a_polyp_running_into_kept_tissue():
     img = tissue()
-    inside = by_gate(gates.score(img, SOURCE_MASK, REGION, img, disk(32, 32, 10)))["cut_off"]
+    inside = by_gate(gates.score(img, SOURCE_MASK, REGION, img, disk(32, 32, 10), training=NO_TRAINING))["cut_off"]
     assert inside.passed and inside.value == 0.0
     # a polyp filling the whole region meets the boundary all the way round
-    full = by_gate(gates.score(img, SOURCE_MASK, REGION, img, REGION))["cut_off"]
+    full = by_gate(gates.score(img, SOURCE_MASK, REGION, img, REGION, training=NO_TRAINING))["cut_off"]
     assert not full.passed and full.value == pytest.approx(1.0)
     # half the boundary: the left half of the region filled
     left = REGION.copy()
     left[:, 33:] = 0
-    half = by_gate(gates.score(img, SOURCE_MASK, REGION, img, left))["cut_off"]
+    half = by_gate(gates.score(img, SOURCE_MASK, REGION, img, left, training=NO_TRAINING))["cut_off"]
     assert 0.4 < half.value < 0.6 and not half.passed
 
 
 def test_copy_fails_the_source_returned_and_passes_new_content():
     src = tissue()
-    copy = by_gate(gates.score(src, SOURCE_MASK, REGION, src.copy(), SOURCE_MASK))["copy"]
+    copy = by_gate(gates.score(src, SOURCE_MASK, REGION, src.copy(), SOURCE_MASK, training=NO_TRAINING))["copy"]
     assert copy.value == 0.0 and not copy.passed
     new = src.copy()
     inside = REGION > 0
     new[inside] = np.clip(new[inside].astype(int) + 20, 0, 255).astype(np.uint8)
-    changed = by_gate(gates.score(src, SOURCE_MASK, REGION, new, SOURCE_MASK))["copy"]
+    changed = by_gate(gates.score(src, SOURCE_MASK, REGION, new, SOURCE_MASK, training=NO_TRAINING))["copy"]
     # every channel moved by 20 levels inside the region (no channel clipped at 255 here)
     assert changed.value == pytest.approx(20 / 255, abs=1e-6) and changed.passed
 
@@ -92,8 +93,8 @@ def test_seam_is_high_for_a_pasted_square_and_low_for_smooth_content():
     bump = 40 * np.sin(np.pi * (xx - 16) / 32).clip(0) * np.sin(np.pi * (yy - 16) / 32).clip(0)
     smooth = src.copy()  # new content that fades into the tissue at the edge: no seam
     smooth[square > 0] = np.clip(src[square > 0] + bump[square > 0, None], 0, 255).astype(np.uint8)
-    seam_pasted = by_gate(gates.score(src, SOURCE_MASK, square, pasted, SOURCE_MASK))["seam"]
-    seam_smooth = by_gate(gates.score(src, SOURCE_MASK, square, smooth, SOURCE_MASK))["seam"]
+    seam_pasted = by_gate(gates.score(src, SOURCE_MASK, square, pasted, SOURCE_MASK, training=NO_TRAINING))["seam"]
+    seam_smooth = by_gate(gates.score(src, SOURCE_MASK, square, smooth, SOURCE_MASK, training=NO_TRAINING))["seam"]
     assert not seam_pasted.passed and seam_pasted.value > 0.2
     assert seam_smooth.passed and seam_smooth.value < 0.03
     assert gates.region_change(smooth, src, square) > 0.05  # it is new content, not a copy
@@ -115,7 +116,7 @@ def test_thresholds_come_from_the_preset_section():
     cfg = gates.GateConfig.from_section({"min_area_ratio": 0.5, "unrelated": 3})
     assert cfg.min_area_ratio == 0.5 and cfg.max_seam == gates.GateConfig().max_seam
     img = tissue()
-    s = by_gate(gates.score(img, SOURCE_MASK, REGION, img, disk(32, 32, 5), cfg))["no_polyp"]
+    s = by_gate(gates.score(img, SOURCE_MASK, REGION, img, disk(32, 32, 5), cfg, training=NO_TRAINING))["no_polyp"]
     assert s.threshold == 0.5 and not s.passed and gates.failed([s]) == ["no_polyp"]
 
 
@@ -152,25 +153,85 @@ def _endoscopy_like(seed: int = 0) -> np.ndarray:
     return np.clip(img, 0, 255).round().astype(np.uint8)
 
 
+# other training frames, one with a pink polyp: the tints a generated polyp may take from them
+PINK = (235, 190, 180)
+TRAINING = gates.colour_palette([_endoscopy_like(1), np.where(disk(20, 20, 6)[..., None] > 0, PINK, _endoscopy_like(2))])
+
+
 def test_the_colour_gate_fails_a_cyan_blob_and_speckles_but_not_a_shifted_tint():
     """Issue 33 item 12: a styled sample with speckles and cyan blobs failed only cut_off."""
     src = _endoscopy_like()
     region = REGION > 0
     shifted = src.copy()  # colour matching moves colours a little: still the source's
     shifted[region] = np.clip(shifted[region].astype(int) + [-15, 10, 12], 0, 255)
-    ok = by_gate(gates.score(src, SOURCE_MASK, REGION, shifted, SOURCE_MASK))["colour"]
+    ok = by_gate(gates.score(src, SOURCE_MASK, REGION, shifted, SOURCE_MASK, training=TRAINING))["colour"]
     assert ok.value == 0.0 and ok.passed and ok.threshold == gates.GateConfig().max_off_colour
 
     blob = src.copy()
-    blob[disk(32, 32, 7) > 0] = (40, 200, 210)  # cyan, a colour red tissue has nowhere
-    bad = by_gate(gates.score(src, SOURCE_MASK, REGION, blob, SOURCE_MASK))["colour"]
+    blob[disk(32, 32, 7) > 0] = (40, 200, 210)  # cyan, a colour no training frame has
+    bad = by_gate(gates.score(src, SOURCE_MASK, REGION, blob, SOURCE_MASK, training=TRAINING))["colour"]
     assert bad.value == pytest.approx((disk(32, 32, 7) > 0).sum() / region.sum()) and not bad.passed
 
     speckled = src.copy()
     rng = np.random.default_rng(3)
     dots = region & (rng.random(region.shape) < 0.3)
     speckled[dots] = rng.choice([(0, 255, 0), (0, 0, 255), (0, 255, 255), (255, 0, 255)], size=int(dots.sum()))
-    sp = by_gate(gates.score(src, SOURCE_MASK, REGION, speckled, SOURCE_MASK))["colour"]
+    sp = by_gate(gates.score(src, SOURCE_MASK, REGION, speckled, SOURCE_MASK, training=TRAINING))["colour"]
     assert sp.value == pytest.approx(dots.sum() / region.sum()) and not sp.passed
-    assert gates.explain(sp).startswith("odd colour: 0.") and "(needs <= 0.05)" in gates.explain(sp)
+    assert gates.explain(sp).startswith("odd colour: 0.") and "(needs <= 0.01)" in gates.explain(sp)
     assert "colour" in gates.SCORED_WHEN_MADE and gates.GateConfig.from_section({"max_off_colour": 0.5}).max_off_colour == 0.5
+
+
+def test_a_colour_of_another_training_image_passes_though_the_source_lacks_it():
+    """The demo's plausible samples 88 and 137 drew a lighter polyp than their source's, in a
+    tint other training images have: judged by the source's colours alone they failed."""
+    src = _endoscopy_like()
+    polyp = disk(32, 32, 7) > 0
+    pink = src.copy()
+    pink[polyp] = PINK
+    with_training = by_gate(gates.score(src, SOURCE_MASK, REGION, pink, SOURCE_MASK, training=TRAINING))["colour"]
+    source_only = by_gate(gates.score(src, SOURCE_MASK, REGION, pink, SOURCE_MASK, training=NO_TRAINING))["colour"]
+    assert with_training.value == 0.0 and with_training.passed
+    assert source_only.value == pytest.approx(polyp.sum() / (REGION > 0).sum()) and not source_only.passed
+
+
+def test_palette_and_off_colour_by_hand():
+    """Bins of 32 grey levels, index (r * 8 + g) * 8 + b; a colour one bin away in each channel
+    is allowed, two away is foreign; the source's colours are allowed too."""
+    a = np.array([[[0, 0, 0], [255, 255, 255]]], np.uint8)  # bins (0, 0, 0) = 0 and (7, 7, 7) = 511
+    b = np.array([[[40, 100, 200]]], np.uint8)  # bin (1, 3, 6) = (1 * 8 + 3) * 8 + 6 = 94
+    palette = gates.colour_palette([a, b])
+    assert palette.shape == (512,) and np.flatnonzero(palette).tolist() == [0, 94, 511]
+    # bins (2, 4, 7): next to 94; (3, 5, 7): two from 94 in red and green; (1, 1, 1): next to 0; (5, 0, 0): foreign
+    sample = np.array([[[64, 128, 224], [96, 160, 255], [32, 32, 32], [160, 0, 0]]], np.uint8)
+    everywhere = np.ones((1, 4), np.uint8)
+    assert gates.off_colour(sample, a, everywhere, palette) == 0.5
+    assert gates.off_colour(sample, sample[:, 3:], everywhere, palette) == 0.25  # the source has (160, 0, 0)
+    assert gates.off_colour(sample, a, np.array([[1, 0, 1, 0]], np.uint8), palette) == 0.0  # only the region counts
+
+
+def test_the_training_palette_is_the_train_role_images_at_model_resolution(tmp_path):
+    """Test images never feed it; a role change makes a new one (not the process's cached one)."""
+    import cv2
+
+    from backend.data.importer import import_dataset
+    from backend.generate.palette import training_colours
+    from backend.workspace import TEST, TRAIN, Workspace
+
+    checker = np.indices((16, 16)).sum(axis=0) % 2 * 254  # black and 254 grey: 127 at half size (INTER_AREA)
+    frames = {"grey": np.repeat(checker[..., None], 3, axis=2), "red": np.full((16, 16, 3), (200, 40, 40))}
+    frames["cyan"] = np.full((16, 16, 3), (40, 200, 210))
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, rgb in frames.items():
+        cv2.imwrite(str(data / f"{name}.png"), cv2.cvtColor(rgb.astype(np.uint8), cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(data / f"{name}_mask.png"), disk(8, 8, 4, 16))
+    ws = Workspace.create(tmp_path / "ws")
+    import_dataset(ws, data)
+    cyan = next(i for i in ws.image_ids() if ws.image(i).name.startswith("cyan"))
+    ws.set_role([cyan], TEST)
+    grey, red, white = (3 * 8 + 3) * 8 + 3, (6 * 8 + 1) * 8 + 1, 511  # bins (3, 3, 3), (6, 1, 1), (7, 7, 7)
+    assert np.flatnonzero(training_colours(ws, 8)).tolist() == [grey, red]
+    assert np.flatnonzero(training_colours(ws, 16)).tolist() == [0, red, white]
+    ws.set_role([cyan], TRAIN)
+    assert np.flatnonzero(training_colours(ws, 8)).tolist() == [(1 * 8 + 6) * 8 + 6, grey, red]

@@ -11,11 +11,12 @@ from backend.cli.common import add_workspace, open_workspace, tqdm_progress
 def register(sub) -> None:
     p = sub.add_parser(
         "gates",
-        help="quality gates per sample set (no polyp, cut-off polyp, copy of the source, seam)",
+        help="quality gates per sample set (no polyp, cut-off polyp, copy of the source, seam, odd colour)",
         description="Every inpainted and styled sample is scored when it is made (backend/gates.py). This prints "
         "the pass rate of each set and how many samples failed each gate. Samples without scores "
         "(made before gates existed) are scored first; --rescore scores every sample again, e.g. "
-        "with thresholds of another preset.",
+        "with thresholds of another preset, or after training images changed: the odd-colour gate "
+        "compares a sample's region with the colours of the workspace's training-role images now.",
     )
     add_workspace(p)
     p.add_argument("--rescore", action="store_true", help="score every sample again")

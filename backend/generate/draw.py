@@ -147,6 +147,7 @@ def draw_samples(
     cfg: GenerationConfig,
     diffusion_cfg: DiffusionConfig,
     thresholds: gates.GateConfig,
+    palette: np.ndarray,
     sources: list[Source],
     model: torch.nn.Module,
     run_seed: int,
@@ -156,7 +157,8 @@ def draw_samples(
     more_gates: Callable[[Source, np.ndarray, gates.GateConfig], list[gates.GateScore]] | None = None,
 ) -> Iterator[tuple[Source, list[Drawn]]]:
     """Sample every source of ``sources`` with one model; yields (source, its samples) once all
-    of a source's samples are drawn. A sample failing one of ``retry_gates`` is drawn again
+    of a source's samples are drawn, scored with ``thresholds`` and the training set's
+    ``palette`` (:mod:`backend.generate.palette`). A sample failing one of ``retry_gates`` is drawn again
     with the next attempt's seed, up to ``retries`` times; the last attempt is kept whatever
     its gates say."""
     sampler = cfg.make_sampler()
@@ -202,7 +204,7 @@ def draw_samples(
             prog.batch_finished()
             d, src = draws[idx], draws[idx].src
             image, mask = postprocess(x0, src.image, src.mask, src.region, cfg)
-            scores = gates.score(src.image, src.mask, src.region, image, mask, thresholds)
+            scores = gates.score(src.image, src.mask, src.region, image, mask, thresholds, training=palette)
             if more_gates is not None:
                 scores += more_gates(src, image, thresholds)
             failed = [g for g in gates.failed(scores) if g in cfg.retry_gates]

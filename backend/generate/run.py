@@ -27,6 +27,7 @@ from backend.errors import BadInputError
 from backend.generate.base import GenerationParams, Generator
 from backend.generate.config import WEIGHT_FILES
 from backend.generate.draw import Drawn, Progress, Source, draw_samples
+from backend.generate.palette import training_colours
 from backend.generate.plan import Plan, drop_finished, make_plans, sample_params
 from backend.jobs.bundles import BundleWriter, bundle_folder, run_identity
 from backend.jobs.context import JobContext
@@ -179,7 +180,17 @@ def _draw(
         model, _, _ = load_model(plan.ref.folder, weights=WEIGHT_FILES[plan.cfg.weights], device=device)
         common = plan.provenance(ws, run_seed, device)
         for src, drawn in draw_samples(
-            plan.cfg, plan.diffusion, plan.gates, plan.sources, model, run_seed, device, prog, ctx, generator.more_gates
+            plan.cfg,
+            plan.diffusion,
+            plan.gates,
+            training_colours(ws, plan.image_size),
+            plan.sources,
+            model,
+            run_seed,
+            device,
+            prog,
+            ctx,
+            generator.more_gates,
         ):
             rows = _rows(generator, plan, src, drawn, common)
             if bundle is None:

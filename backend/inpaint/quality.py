@@ -15,6 +15,7 @@ import numpy as np
 from backend import gates
 from backend.config.presets import load_preset
 from backend.errors import DiffGenError
+from backend.generate.palette import training_colours
 from backend.generate.pixels import to_model_resolution, with_wanted
 from backend.inpaint.config import dilate_region
 from backend.io.images import read_png_fast
@@ -67,7 +68,7 @@ def source_context(ws: Workspace, sample: SampleRecord) -> tuple[np.ndarray, np.
 
 def score_sample(ws: Workspace, sample: SampleRecord, cfg: gates.GateConfig) -> list[gates.GateScore] | None:
     context = source_context(ws, sample)
-    return None if context is None else gates.score(*context, *ws.read_sample(sample), cfg)
+    return None if context is None else _score(ws, context, *ws.read_sample(sample), cfg)
 
 
 def score_child(
@@ -76,7 +77,15 @@ def score_child(
     """:func:`score_sample` of a sample made from ``parent`` before it is stored (a child has
     its parent's source and region); ``mask`` is binarized as the workspace stores it."""
     context = source_context(ws, parent)
-    return None if context is None else gates.score(*context, rgb, np.where(mask > 0, 255, 0).astype(np.uint8), cfg)
+    return None if context is None else _score(ws, context, rgb, np.where(mask > 0, 255, 0).astype(np.uint8), cfg)
+
+
+def _score(
+    ws: Workspace, context: tuple[np.ndarray, np.ndarray, np.ndarray], rgb: np.ndarray, mask: np.ndarray, cfg: gates.GateConfig
+) -> list[gates.GateScore]:
+    """:func:`backend.gates.score` with the training palette at the context's resolution: the
+    one the generation run that made the sample judged it by."""
+    return gates.score(*context, rgb, mask, cfg, training=training_colours(ws, context[0].shape[0]))
 
 
 def _config_of(preset: str, cache: dict[str, gates.GateConfig]) -> gates.GateConfig:
