@@ -84,10 +84,11 @@ def run(model, diffusion_cfg, cfg: InpaintConfig, sources, seeds: int, threshold
     seconds = time.perf_counter() - start
     failures = {g: 0 for g in gates.SCORED_WHEN_MADE}
     seams, images = [], []
+    training = gates.colour_palette(image for image, _, _ in sources)  # the benchmark's images stand for the training set
     for idx, i in enumerate(keys):
         image, mask, region = sources[i]
         rgb, sample_mask = postprocess(out[idx], image, mask, region, cfg)
-        scores = gates.score(image, mask, region, rgb, sample_mask, thresholds)
+        scores = gates.score(image, mask, region, rgb, sample_mask, thresholds, training=training)
         for g in gates.failed(scores):
             failures[g] += 1
         seams += [s.value for s in scores if s.gate == "seam"]
