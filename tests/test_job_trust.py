@@ -44,11 +44,13 @@ def test_a_job_writes_its_log_as_it_runs_progress_and_end(demo_ws):
 
 def test_a_failed_job_logs_its_error_and_the_log_reads_back_in_pieces(demo_ws):
     store = JobStore(demo_ws)
-    job_id = store.enqueue("masks", {"operation": "no-such-operation", "all": True})
+    job_id = store.enqueue("masks", {"operation": "dilate", "images": [1]})  # its parameters are checked when queued
+    lost = demo_ws.root / demo_ws.current_mask(1).path  # the workspace's copy, not the dataset's
+    lost.unlink()  # the mask file goes missing before the job runs
     rec = run_job(demo_ws, job_id)
     assert rec.status == "failed"
     text, offset = joblog.read(demo_ws, job_id)
-    assert text.splitlines()[-1].endswith(f"failed: {rec.message}") and "no-such-operation" in rec.message
+    assert text.splitlines()[-1].endswith(f"failed: {rec.message}") and lost.name in rec.message
     assert joblog.read(demo_ws, job_id, offset) == ("", offset)  # nothing new
     joblog.append(demo_ws, job_id, "queued again")
     more, _ = joblog.read(demo_ws, job_id, offset)

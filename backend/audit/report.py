@@ -106,7 +106,7 @@ def audit_section(ws: Workspace, result: AuditResult, folder: Path) -> Section:
         f"mean distance to the next {cfg.k} (Carlini et al. 2023), so a near-copy scores near 0 and an ordinary "
         "image near 1. An inpainted sample is scored on its generated region (it equals its source outside it), "
         "other samples on the whole frame.\n\n"
-        f"Reference: {ref.source} ({result.real_images} images); a sample "
+        f"Reference: {ref.source} ({counted(result.real_images, 'image')}); a sample "
         "below the threshold fails the `memorised` gate."
     )
     n_real = result.real_images

@@ -149,7 +149,7 @@ def cmd_fid(a: argparse.Namespace) -> int:
         print(res.real)
     for w in res.warnings:
         print(f"warning: {w}")
-    print(f"FID {specs[0]} vs {specs[1]}: {res.fid:.4f}  ({res.n_a} vs {res.n_b} images, clean-fid clean)")
+    print(f"FID {specs[0]} vs {specs[1]}: {res.fid:.4f}  ({res.n_a} vs {counted(res.n_b, 'image')}, clean-fid clean)")
     return 0
 
 

@@ -50,6 +50,11 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in resource("presets").glob("*.toml"))
 
 
+def inherits(name: str) -> bool:
+    """Whether the shipped preset ``name`` starts from another (``fast`` from ``paper``)."""
+    return "inherits" in _read_toml(_preset_file(name))
+
+
 def _preset_file(name_or_path: str, relative_to: Path | None = None) -> Path:
     """A name (``tiny``) is a shipped preset; anything ending in ``.toml`` is a file path
     (relative to ``relative_to``, the inheriting file's folder, when given)."""

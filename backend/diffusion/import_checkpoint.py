@@ -48,7 +48,7 @@ from typing import Any
 
 import torch
 
-from backend.config.presets import preset_names
+from backend.config.presets import inherits, preset_names
 from backend.diffusion.checkpoint import save_model
 from backend.diffusion.config import ModelConfig
 from backend.diffusion.model import build_model
@@ -210,9 +210,9 @@ def fitting_presets(
     gd_state: dict[str, torch.Tensor], overrides: list[str] | None = None, exclude: str | None = None
 ) -> list[str]:
     """The shipped presets (with the same overrides) whose [model] the state dict fits; of
-    presets with one model (paper, paper-fast), the first by name."""
+    presets with one model (paper, paper-fast, fast), the one the others inherit from."""
     fits: dict[ModelConfig, str] = {}
-    for name in preset_names():
+    for name in sorted(preset_names(), key=lambda n: (inherits(n), n)):
         if name == exclude:
             continue
         try:

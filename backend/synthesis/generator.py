@@ -36,6 +36,7 @@ from backend.synthesis.fov import check_in_view
 from backend.synthesis.judge import Judge, current_judge
 from backend.synthesis.params import MASK_SOURCES, SynthesizeParams
 from backend.synthesis.wanted import WantedMask, check_wanted, drawn_folder, drawn_paths, store_wanted
+from backend.words import counted
 from backend.workspace import Workspace
 from backend.workspace.names import check_name
 
@@ -117,7 +118,8 @@ def wanted_masks(ws: Workspace, params: SynthesizeParams, image_ids: list[int]) 
     files = [Path(f) for f in params.masks]
     if len(files) not in (1, len(image_ids)):
         raise BadInputError(
-            f"--masks: {len(files)} mask files for {len(image_ids)} images; give one file for all images or one per image"
+            f"--masks: {counted(len(files), 'mask file')} for {counted(len(image_ids), 'image')}; "
+            "give one file for all images or one per image"
         )
     return {i: [_from_file(ws, i, files[0] if len(files) == 1 else files[n])] for n, i in enumerate(image_ids)}
 
