@@ -1,17 +1,16 @@
 """Survey tab: create a blinded survey, add raters, start rating, show the results.
 
-The numbers come from ``backend.survey.report``: Compute results and Write report both queue a
-"survey-report" job (the ``diffgen survey report`` command's), which writes the report into the
-survey's folder and returns what this view shows, so the numbers shown are the numbers written;
-this view only arranges them. A survey is drawn by a "survey" job the same way.
+The numbers come from ``backend.survey.report`` (the same Markdown and figures as the
+``diffgen survey report`` command); this view only arranges them. Compute results is a
+"survey-results" job, Write report a "survey-report" job (the command's) and Create survey a
+"survey" job: each with a row and a log, off the GUI thread, its result back here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QGuiApplication, QPixmap
@@ -38,7 +37,7 @@ from PySide6.QtWidgets import (
 from backend.errors import DiffGenError
 from backend.survey import RaterSession, SurveyConfig, add_rater, get_survey, parse_ids, raters, summary, surveys
 from backend.survey.links import DEFAULT_BASE_URL, issue_link, link_url
-from backend.survey.model import Survey, SurveyReportParams, template_of
+from backend.survey.model import Survey, SurveyReportParams, SurveyResultsParams, template_of
 from backend.survey.report import ALL_RATERS, Table7Row
 from backend.survey.template import Template
 from backend.workspace import Workspace, queries
@@ -69,7 +68,7 @@ def _pixmap(png: bytes | None, max_width: int = 900) -> QPixmap:
 
 @dataclass(frozen=True)
 class ShownResults:
-    """What the results pane holds of a finished survey-report job: Table 7 of each rater, and
+    """What the results pane holds of a finished survey-results job: Table 7 of each rater, and
     the survey's questions that head its columns."""
 
     tables: dict[str, list[Table7Row]]
@@ -77,8 +76,8 @@ class ShownResults:
 
 
 def _figure(result: dict, name: str) -> bytes | None:
-    """A figure the report job wrote (None when it drew none: no answers of that kind)."""
-    return (Path(result["folder"]) / name).read_bytes() if name in result["files"] else None
+    """A figure of the results job (None when it drew none: no answers)."""
+    return base64.b64decode(result["figures"][name]) if name in result["figures"] else None
 
 
 def _clock(iso: str) -> str:
@@ -511,17 +510,13 @@ class SurveyView(QWidget):
         for b in (self.compute_button, self.report_button, self.create_button):
             b.setEnabled(enabled)
 
-    def _queue_report(self, title: str, on_done: Callable[[Survey, dict], None]) -> None:
-        """The selected survey's report job; ``on_done(survey, result)`` when it is written."""
+    def show_results(self) -> None:
         survey = self._selected()
         if survey is not None:
-            params = SurveyReportParams(survey.name)
-            self._queue_job(title, "survey-report", params, lambda result, _summary: on_done(survey, result))
+            params = SurveyResultsParams(survey.name)
+            self._queue_job("Computing survey results", "survey-results", params, lambda r, _s: self._show_results(survey, r))
 
-    def show_results(self) -> None:
-        self._queue_report("Computing survey results", self._show_report)
-
-    def _show_report(self, survey: Survey, result: dict) -> None:
+    def _show_results(self, survey: Survey, result: dict) -> None:
         tables = {name: [Table7Row(**row) for row in rows] for name, rows in result["tables"].items()}
         self.results = ShownResults(tables, template_of(self.workspace, survey))
         self.table_rater.blockSignals(True)
@@ -531,8 +526,8 @@ class SurveyView(QWidget):
             self.table_rater.setCurrentText(ALL_RATERS)
         self.table_rater.blockSignals(False)
         self._show_table(self.table_rater.currentText())
-        self.confusion.setPixmap(_pixmap(_figure(result, "confusion.png")))
-        self.ratings.setPixmap(_pixmap(_figure(result, "ratings_by_kind.png")))
+        self.confusion.setPixmap(_pixmap(_figure(result, "confusion")))
+        self.ratings.setPixmap(_pixmap(_figure(result, "ratings_by_kind")))
         self.details.setText(result["markdown"])
         self.status.setText("No answers yet." if not result["raters"] else f"Results of {survey.name!r} computed.")
 
@@ -541,8 +536,9 @@ class SurveyView(QWidget):
             self.table7.show_rows(self.results.tables[name], self.results.template)
 
     def write_report(self) -> None:
-        def written(survey: Survey, result: dict) -> None:
-            self._show_report(survey, result)
-            self.status.setText(f"Report written: {len(result['files'])} files in {result['folder']}")
+        survey = self._selected()
+        if survey is not None:
+            self._queue_job("Writing the survey report", "survey-report", SurveyReportParams(survey.name), self._written)
 
-        self._queue_report("Writing the survey report", written)
+    def _written(self, result: dict, _summary: str) -> None:
+        self.status.setText(f"Report written: {len(result['files'])} files in {result['folder']}")

@@ -293,7 +293,7 @@ def cmd_simulate(a: argparse.Namespace) -> int:
 def cmd_report(a: argparse.Namespace) -> int:
     from backend.survey.model import SurveyReportParams
 
-    params = SurveyReportParams(a.survey, a.out, a.bootstrap, overwrite=a.overwrite)
+    params = SurveyReportParams(a.survey, n_boot=a.bootstrap, out=a.out, overwrite=a.overwrite)
     done = run_as_job(open_workspace(a), "survey-report", params, "survey report", "step")
     print(f"Wrote {len(done.files)} files to {done.folder}: {', '.join(done.files)}")
     return 0

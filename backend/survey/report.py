@@ -7,6 +7,7 @@ and records it. The GUI shows the same Markdown and figures, so both faces agree
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -22,7 +23,14 @@ from backend.reports import markdown_table
 from backend.reports.csvio import write_csv
 from backend.reports.figures import new_figure, png_bytes
 from backend.survey import Rater, Survey, answer_rows, get_survey, raters
-from backend.survey.model import SurveyReportParams, distinct_per_kind, sets_per_kind, stored_values, template_of
+from backend.survey.model import (
+    SurveyReportParams,
+    SurveyResultsParams,
+    distinct_per_kind,
+    sets_per_kind,
+    stored_values,
+    template_of,
+)
 from backend.survey.reading import SPEED_FLOOR_S, RaterTiming, alphas, intra_rater, order_rows, timing, timing_rows
 from backend.survey.template import DEFAULT, Template
 from backend.words import counted
@@ -468,15 +476,20 @@ def report_dir(ws: Workspace, survey: Survey, out_dir: str | Path | None = None,
     return out
 
 
+def drawn_figures(res: SurveyResults) -> dict[str, bytes]:
+    """The report's figures as PNG by name; one with nothing to draw (no answers) is left out."""
+    drawn = {"confusion": confusion_figure(res), "ratings_by_kind": ratings_figure(res)}
+    return {name: png for name, png in drawn.items() if png is not None}
+
+
 def write_results(ws: Workspace, res: SurveyResults, out: Path) -> dict[str, Path]:
     """The report of ``res`` written into ``out`` and recorded; its files by name."""
     survey = res.survey
     files: dict[str, Path] = {}
     figures = {}
-    for name, data in (("confusion", confusion_figure(res)), ("ratings_by_kind", ratings_figure(res))):
-        if data is not None:
-            files[f"{name}.png"] = atomic_write_bytes(out / f"{name}.png", data)
-            figures[name] = f"{name}.png"
+    for name, data in drawn_figures(res).items():
+        files[f"{name}.png"] = atomic_write_bytes(out / f"{name}.png", data)
+        figures[name] = f"{name}.png"
     t7 = [[rater, r.label, *r.cells()] for rater, rows in res.tables.items() for r in rows]
     det = [
         [
@@ -561,20 +574,41 @@ def write_results(ws: Workspace, res: SurveyResults, out: Path) -> dict[str, Pat
 
 
 @dataclass(frozen=True, kw_only=True)
-class SurveyReportResult(JobResult):
-    """A written report and what the Survey tab shows of it: the Table 7 rows of each rater (as
-    :class:`Table7Row` fields), the Markdown without its tables, and the files (the figures among them)."""
+class ShownResults(JobResult):
+    """What the Survey tab shows of a survey's results: the Table 7 rows of each rater (as
+    :class:`Table7Row` fields), the Markdown without its tables and the figures (PNG as base64:
+    computing results writes no file; Write report does)."""
 
-    folder: str
-    files: tuple[str, ...]
     raters: int
     tables: dict[str, list[dict]]
     markdown: str
+    figures: dict[str, str]
 
 
-def run_survey_report(ws: Workspace, params: SurveyReportParams, ctx: JobContext) -> SurveyReportResult:
-    """Job form of :func:`write_report`: the Survey tab's Compute results and Write report both
-    queue it, so the numbers shown are the numbers written."""
+def run_survey_results(ws: Workspace, params: SurveyResultsParams, ctx: JobContext) -> ShownResults:
+    """The Survey tab's Compute results: every number of the report, nothing written."""
+    survey = get_survey(ws, params.survey)
+    ctx.report(0, 1, "computing the results")
+    res = compute_results(ws, survey, params.n_boot, params.seed)
+    figures = {name: base64.b64encode(png).decode("ascii") for name, png in drawn_figures(res).items()}
+    ctx.report(1, 1, "computed")
+    return ShownResults(
+        summary=f"results of survey {survey.name!r}: {counted(len(res.raters), 'rater')} with answers",
+        raters=len(res.raters),
+        tables={name: [plain(row) for row in rows] for name, rows in res.tables.items()},
+        markdown=results_markdown(res, tables=False),
+        figures=figures,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WrittenReport(JobResult):
+    folder: str
+    files: tuple[str, ...]  # in the order written
+
+
+def run_survey_report(ws: Workspace, params: SurveyReportParams, ctx: JobContext) -> WrittenReport:
+    """Job form of :func:`write_report` (``diffgen survey report`` and the Survey tab's Write report)."""
     survey = get_survey(ws, params.survey)
     out = report_dir(ws, survey, params.out, params.overwrite)
     ctx.report(0, 2, "computing the results")
@@ -583,11 +617,6 @@ def run_survey_report(ws: Workspace, params: SurveyReportParams, ctx: JobContext
     ctx.report(1, 2, "writing the report")
     files = write_results(ws, res, out)
     ctx.report(2, 2, "written")
-    return SurveyReportResult(
-        summary=f"survey {survey.name!r}: {counted(len(files), 'report file')} in {out}",
-        folder=str(out),
-        files=tuple(files),
-        raters=len(res.raters),
-        tables={name: [plain(row) for row in rows] for name, rows in res.tables.items()},
-        markdown=results_markdown(res, tables=False),
+    return WrittenReport(
+        summary=f"survey {survey.name!r}: {counted(len(files), 'report file')} in {out}", folder=str(out), files=tuple(files)
     )

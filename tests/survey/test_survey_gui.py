@@ -362,8 +362,8 @@ def test_rater_list_is_live_and_keeps_its_selection(qtbot, ws, job_queue, survey
 
 
 def test_compute_results_leaves_the_window_responsive(qtbot, ws, job_queue, survey):
-    """Compute results is a survey-report job (issue 29: one way to run work): the click returns at
-    once, the window keeps ticking, and the job has a row and a log with its progress."""
+    """Compute results is a survey-results job (issue 29: one way to run work): the click returns
+    at once, the window keeps ticking, and the job has a row and a log with its progress."""
     import time
 
     from PySide6.QtCore import QTimer
@@ -386,9 +386,9 @@ def test_compute_results_leaves_the_window_responsive(qtbot, ws, job_queue, surv
     qtbot.waitUntil(lambda: view.results is not None, timeout=30000)
     timer.stop()
     assert len(ticks) >= 10 and view.job is None and view.compute_button.isEnabled()
-    (job,) = [j for j in job_queue.store.list() if j.kind == "survey-report"]
+    (job,) = [j for j in job_queue.store.list() if j.kind == "survey-results"]
     assert job.status == "done" and job.params["survey"] == survey.name
-    assert "2/2 written" in log_path(ws, job.id).read_text()
+    assert "1/1 computed" in log_path(ws, job.id).read_text()
     # one word everywhere: the rater window says "Synthetic", so does Table 7
     assert view.table7.item(0, 7).text() == "Real or synthetic" and view.table7.item(1, 8).text() == "Synthetic"
     cells = [view.table7.item(r, c).text() for r in range(view.table7.rowCount()) for c in range(9) if view.table7.item(r, c)]
@@ -405,6 +405,8 @@ def test_compute_results_leaves_the_window_responsive(qtbot, ws, job_queue, surv
     assert "Fleiss" in view.details.text()
     buttons["Write report (Markdown + CSV + PNG)"].click()
     qtbot.waitUntil(lambda: view.status.text().startswith("Report written:"), timeout=30000)
+    (report,) = [j for j in job_queue.store.list() if j.kind == "survey-report"]
+    assert "2/2 written" in log_path(ws, report.id).read_text() and (Path(report.result["folder"]) / "report.md").is_file()
 
 
 FULL_SCREEN_CHILD = """
