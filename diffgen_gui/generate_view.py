@@ -97,9 +97,9 @@ class GenerateView(QWidget):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(
             QLabel(
-                "<b>Queue</b> — jobs run one after another (imports, exports and surveys beside them) "
-                "and survive restarting the app",
+                "<b>Queue</b> — jobs run one after another and survive restarting the app",
                 wordWrap=True,
+                toolTip="Imports, exports and survey work run beside the job that holds the GPU, so they start at once",
             )
         )
         rl.addWidget(self.table, 3)
