@@ -95,7 +95,13 @@ class GenerateView(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(QLabel("<b>Queue</b> — jobs run one after another and survive restarting the app", wordWrap=True))
+        rl.addWidget(
+            QLabel(
+                "<b>Queue</b> — jobs run one after another and survive restarting the app",
+                wordWrap=True,
+                toolTip="Imports, exports and survey work run beside the job that holds the GPU, so they start at once",
+            )
+        )
         rl.addWidget(self.table, 3)
         rl.addLayout(buttons)
         rl.addLayout(prog)
@@ -235,14 +241,12 @@ class GenerateView(QWidget):
 
     @Slot(int, int, int, str, float)
     def _on_progress(self, job_id: int, done: int, total: int, message: str, eta: float) -> None:
-        if job_id != self.queue.running_job():  # a late report of a job that has ended: no estimate for it
+        """The job's row counts; the bar and the estimate follow the job that matters most (the GPU
+        lane's; an export beside it has its own dialog)."""
+        if job_id not in self.queue.running_jobs():  # a late report of a job that has ended: no estimate for it
             return
-        self._bar_job = job_id
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.progress.setFormat("%v / %m")
-        left = f" · about {duration(eta)} left" if eta >= 0 else ""
-        self.eta.setText(f"job {job_id}: {message}{left}" if message else f"job {job_id}{left}")
+        if job_id == self.queue.running_job():
+            self._show_bar(job_id, done, total, message, eta)
         row = self._rows.get(job_id)
         if row is None:
             return
@@ -252,6 +256,14 @@ class GenerateView(QWidget):
         if note is not None and message:
             note.setText(message)
             note.setToolTip(message)
+
+    def _show_bar(self, job_id: int, done: int, total: int, message: str, eta: float) -> None:
+        self._bar_job = job_id
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat("%v / %m")
+        left = f" · about {duration(eta)} left" if eta >= 0 else ""
+        self.eta.setText(f"job {job_id}: {message}{left}" if message else f"job {job_id}{left}")
 
     @Slot()
     def _show_details(self) -> None:

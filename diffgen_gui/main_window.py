@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
 )
 
 from backend.config.paths import user_config_dir
-from backend.data.importer import ImportReport, import_dataset
+from backend.data.import_params import ImportParams
 from backend.errors import DiffGenError
-from backend.exporters.job import export_kept
+from backend.exporters.params import ExportParams
 from backend.io.files import atomic_write_text
 from backend.masks.edit_session import images_with_recovery
 from backend.workspace import Workspace
@@ -30,6 +30,7 @@ from diffgen_gui.clusters_view import ClustersView
 from diffgen_gui.dataset_view import DatasetView
 from diffgen_gui.export_dialog import ExportDialog, export_result
 from diffgen_gui.generate_view import GenerateView
+from diffgen_gui.job_watch import JobWatch, start_job
 from diffgen_gui.prefs import save_pref
 from diffgen_gui.quit_dialog import ask_leave_job
 from diffgen_gui.reports_view import ReportsView
@@ -37,7 +38,6 @@ from diffgen_gui.review_view import ReviewView
 from diffgen_gui.shortcuts import ShortcutsDialog
 from diffgen_gui.state import WorkspaceState
 from diffgen_gui.survey_view import SurveyView
-from diffgen_gui.tasks import ProgressTask, run_with_progress
 from diffgen_gui.theme import THEMES, begin_theme, current_theme, finish_theme, gui_app
 from diffgen_gui.widgets.elided_label import ElidedLabel
 from diffgen_gui.worker import JobQueue
@@ -79,9 +79,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.setCentralWidget(self.tabs)
         self.queue: JobQueue | None = None
-        self.task: ProgressTask | None = None
-        self.last_import: ImportReport | None = None
-        self.last_export = None
+        self.watch: JobWatch | None = None  # the last import or export started here
+        self.last_import: dict | None = None  # the last import job's result
+        self.last_export: dict | None = None  # the last export job's result
         self.report_dialog: QDialog | None = None
         self.tray: QSystemTrayIcon | None = None
         self.info = ElidedLabel(objectName="hint")
@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
         self.clusters_view = ClustersView(self.state)
         self.generate_view = GenerateView(self.state, self.queue)
         self.review_view = ReviewView(self.state)
-        self.survey_view = SurveyView(workspace)
+        self.survey_view = SurveyView(workspace, self.queue)
         self.reports_view = ReportsView(self.state)
         for view, name in zip(
             (self.dataset_view, self.clusters_view, self.generate_view, self.review_view, self.survey_view, self.reports_view),
@@ -275,17 +275,12 @@ class MainWindow(QMainWindow):
         if path:
             self.import_folder(path)
 
-    def import_folder(self, folder: str):
-        ws = self.workspace
-        return self._run(
-            "Importing", lambda prog, cancel: import_dataset(ws, folder, progress=prog, cancel=cancel), self._import_done
-        )
+    def import_folder(self, folder: str) -> JobWatch | None:
+        return self._run("Importing", "import", ImportParams(folder), self._import_done)
 
-    def _import_done(self, report: ImportReport) -> None:
-        self.last_import = report
-        self.state.imagesChanged.emit()
-        lines = [report.summary(), ""] + [str(p) for p in report.problems]
-        self._text_dialog("Import report", "\n".join(lines))
+    def _import_done(self, result: dict, summary: str) -> None:
+        self.last_import = result  # the image list refreshes as any import ends (the kind changes "images")
+        self._text_dialog("Import report", "\n".join([summary, "", *result["problems"]]))
 
     def export_dialog(self) -> ExportDialog:
         """Folder (typed or browsed) and options; the export starts when the user confirms."""
@@ -297,21 +292,26 @@ class MainWindow(QMainWindow):
     @Slot(str, bool, str, bool, bool)
     def export_to(
         self, folder: str, with_real: bool = False, fmt: str = "kvasir", only_passed: bool = False, include_empty: bool = False
-    ):
-        ws = self.workspace
+    ) -> JobWatch | None:
+        params = ExportParams(folder, fmt, with_real, only_passed, include_empty)
+        return self._run("Exporting", "export", params, self._export_done)
 
-        def done(report) -> None:
-            self.last_export = report
-            self.report_dialog = export_result(self, report.out, report.summary())
+    def _export_done(self, result: dict, summary: str) -> None:
+        self.last_export = result
+        self.report_dialog = export_result(self, result["out"], summary)
 
-        def export(prog, cancel):
-            return export_kept(ws, folder, with_real, prog, cancel, fmt, only_passed=only_passed, include_empty=include_empty)
+    def _run(self, title: str, kind: str, params, on_done) -> JobWatch | None:
+        """Queue a ``kind`` job (a row in the Jobs list, a log) behind a progress dialog."""
+        assert self.queue is not None  # made with the workspace
+        self.watch = start_job(
+            self.queue, self, title, kind, params, on_done, lambda status, msg: self._failed(title, status, msg)
+        )
+        return self.watch
 
-        return self._run("Exporting", export, done)
-
-    def _run(self, title: str, func, on_done):
-        self.task = run_with_progress(self, title, func, on_done, lambda msg: QMessageBox.warning(self, f"{title} failed", msg))
-        return self.task
+    def _failed(self, title: str, status: str, message: str) -> None:
+        """A failure is a message box; a cancel is not (the user asked for it; the status bar says it)."""
+        if status != "cancelled":
+            QMessageBox.warning(self, f"{title} failed", message)
 
     def _text_dialog(self, title: str, text: str) -> QDialog:
         d = QDialog(self)

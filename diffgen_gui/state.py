@@ -33,7 +33,12 @@ class WorkspaceState(QObject):
     @Slot(list)
     def workspace_changed(self, changes: list) -> None:
         """A job ended that changed these parts of the workspace (``backend.jobs.queue.CHANGES``)."""
-        signals = {"samples": self.samplesChanged, "clusters": self.clustersChanged, "models": self.modelsChanged}
+        signals = {
+            "images": self.imagesChanged,
+            "samples": self.samplesChanged,
+            "clusters": self.clustersChanged,
+            "models": self.modelsChanged,
+        }
         for what in changes:
             if what == "masks":
                 self.maskChanged.emit(-1)

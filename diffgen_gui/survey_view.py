@@ -1,11 +1,14 @@
 """Survey tab: create a blinded survey, add raters, start rating, show the results.
 
 The numbers come from ``backend.survey.report`` (the same Markdown and figures as the
-``diffgen survey report`` command); this view only arranges them.
+``diffgen survey report`` command); this view only arranges them. Compute results is a
+"survey-results" job, Write report a "survey-report" job (the command's) and Create survey a
+"survey" job: each with a row and a log, off the GUI thread, its result back here.
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,22 +34,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backend.errors import Cancelled, DiffGenError
-from backend.survey import RaterSession, SurveyConfig, add_rater, create_survey, get_survey, parse_ids, raters, summary, surveys
+from backend.errors import DiffGenError
+from backend.survey import RaterSession, SurveyConfig, add_rater, get_survey, parse_ids, raters, summary, surveys
 from backend.survey.links import DEFAULT_BASE_URL, issue_link, link_url
-from backend.survey.report import (
-    ALL_RATERS,
-    SurveyResults,
-    compute_results,
-    confusion_figure,
-    ratings_figure,
-    results_markdown,
-    write_report,
-)
+from backend.survey.model import Survey, SurveyReportParams, SurveyResultsParams, template_of
+from backend.survey.report import ALL_RATERS, Table7Row
+from backend.survey.template import Template
 from backend.workspace import Workspace, queries
+from diffgen_gui.job_watch import Done, JobWatch, start_job
 from diffgen_gui.survey_rater import RaterWindow
-from diffgen_gui.tasks import ProgressTask, run_with_progress
 from diffgen_gui.widgets.table7 import Table7Widget
+from diffgen_gui.worker import JobQueue
 
 PROGRESS_POLL_MS = 2000  # how often the rater list re-reads progress (web raters answer meanwhile)
 LINK_SHOWN_MS = 60_000  # a new web link stays on screen this long at most (issue 32 item 2)
@@ -69,18 +67,17 @@ def _pixmap(png: bytes | None, max_width: int = 900) -> QPixmap:
 
 
 @dataclass(frozen=True)
-class ComputedResults:
-    """What "Compute results" shows, all made off the GUI thread (figures as PNG bytes)."""
+class ShownResults:
+    """What the results pane holds of a finished survey-results job: Table 7 of each rater, and
+    the survey's questions that head its columns."""
 
-    results: SurveyResults
-    confusion_png: bytes | None
-    ratings_png: bytes | None
-    markdown: str
+    tables: dict[str, list[Table7Row]]
+    template: Template
 
 
-def compute_shown_results(ws: Workspace, survey) -> ComputedResults:
-    res = compute_results(ws, survey)
-    return ComputedResults(res, confusion_figure(res), ratings_figure(res), results_markdown(res, tables=False))
+def _figure(result: dict, name: str) -> bytes | None:
+    """A figure of the results job (None when it drew none: no answers)."""
+    return base64.b64decode(result["figures"][name]) if name in result["figures"] else None
 
 
 def _clock(iso: str) -> str:
@@ -99,13 +96,14 @@ def rater_line(r: dict) -> str:
 
 
 class SurveyView(QWidget):
-    def __init__(self, workspace: Workspace):
+    def __init__(self, workspace: Workspace, queue: JobQueue):
         super().__init__()
         self.workspace = workspace
-        self.results: SurveyResults | None = None
+        self.queue = queue  # the app's job queue: drawing a survey and its report are jobs
+        self.results: ShownResults | None = None
         self.rater_window: RaterWindow | None = None
         self._hidden: list[QWidget] = []  # windows hidden while a rater rates here
-        self.task: ProgressTask | None = None  # the background computation running now, if any
+        self.job: JobWatch | None = None  # the survey or report job this view waits for, if any
 
         # -- left: surveys, creation, raters
         self.survey_combo = QComboBox()
@@ -370,7 +368,7 @@ class SurveyView(QWidget):
         except DiffGenError as e:
             self._error(str(e))
             return
-        self._in_background("Creating survey", lambda: create_survey(self.workspace, cfg), self._survey_created)
+        self._queue_job("Creating survey", "survey", cfg, lambda result, _summary: self._survey_created(result["name"]))
 
     @Slot()
     def _choose_questions(self) -> None:
@@ -378,7 +376,8 @@ class SurveyView(QWidget):
         if path:
             self.questions_edit.setText(path)
 
-    def _survey_created(self, made) -> None:
+    def _survey_created(self, name: str) -> None:
+        made = get_survey(self.workspace, name)
         self.reload()
         self.survey_combo.setCurrentText(made.name)
         gates = made.params.get("gates")
@@ -485,56 +484,52 @@ class SurveyView(QWidget):
         self._hidden = []
         self.refresh_progress()
 
-    # -- results (computed off the GUI thread) --------------------------------------------
-    def _in_background(self, title: str, func, on_done) -> None:
-        """``func()`` in a worker thread behind a progress dialog; ``on_done(result)`` back here."""
-        if self.task is not None:
+    # -- jobs: a survey drawn, its report written (in the job queue's CPU lane) ------------
+    def _queue_job(self, title: str, kind: str, params, on_done: Done) -> None:
+        """Queue a ``kind`` job behind a progress dialog, the buttons that start one off until it
+        ends; ``on_done(result, summary)`` back here, a failure in the status line."""
+        if self.job is not None:
             return
-        ws = self.workspace
+        self._enable_jobs(False)
+
+        def done(result: dict, summary: str) -> None:
+            self._job_ended()
+            on_done(result, summary)
+
+        def failed(_status: str, message: str) -> None:
+            self._job_ended()
+            self._error(message)
+
+        self.job = start_job(self.queue, self, title, kind, params, done, failed)
+
+    def _job_ended(self) -> None:
+        self.job = None
+        self._enable_jobs(True)
+
+    def _enable_jobs(self, enabled: bool) -> None:
         for b in (self.compute_button, self.report_button, self.create_button):
-            b.setEnabled(False)
-
-        def work(progress, cancel):
-            try:
-                result = func()
-            finally:
-                ws.close()  # this thread's connection
-            if cancel():
-                raise Cancelled(f"{title}: cancelled")
-            return result
-
-        def finish(result, failed: str | None = None) -> None:
-            self.task = None
-            for b in (self.compute_button, self.report_button, self.create_button):
-                b.setEnabled(True)
-            if failed is None:
-                on_done(result)
-            else:
-                self._error(failed)
-
-        self.task = run_with_progress(self, title, work, finish, lambda message: finish(None, message))
+            b.setEnabled(enabled)
 
     def show_results(self) -> None:
         survey = self._selected()
         if survey is not None:
-            self._in_background(
-                "Computing survey results", lambda: compute_shown_results(self.workspace, survey), self._show_computed
-            )
+            params = SurveyResultsParams(survey.name)
+            self._queue_job("Computing survey results", "survey-results", params, lambda r, _s: self._show_results(survey, r))
 
-    def _show_computed(self, shown: ComputedResults) -> None:
-        self.results = res = shown.results
+    def _show_results(self, survey: Survey, result: dict) -> None:
+        tables = {name: [Table7Row(**row) for row in rows] for name, rows in result["tables"].items()}
+        self.results = ShownResults(tables, template_of(self.workspace, survey))
         self.table_rater.blockSignals(True)
         self.table_rater.clear()
-        names = list(res.tables)
-        self.table_rater.addItems(names)
-        if ALL_RATERS in names:
+        self.table_rater.addItems(list(tables))
+        if ALL_RATERS in tables:
             self.table_rater.setCurrentText(ALL_RATERS)
         self.table_rater.blockSignals(False)
         self._show_table(self.table_rater.currentText())
-        self.confusion.setPixmap(_pixmap(shown.confusion_png))
-        self.ratings.setPixmap(_pixmap(shown.ratings_png))
-        self.details.setText(shown.markdown)
-        self.status.setText("No answers yet." if not res.raters else f"Results of {res.survey.name!r} computed.")
+        self.confusion.setPixmap(_pixmap(_figure(result, "confusion")))
+        self.ratings.setPixmap(_pixmap(_figure(result, "ratings_by_kind")))
+        self.details.setText(result["markdown"])
+        self.status.setText("No answers yet." if not result["raters"] else f"Results of {survey.name!r} computed.")
 
     def _show_table(self, name: str) -> None:
         if self.results and name in self.results.tables:
@@ -542,11 +537,8 @@ class SurveyView(QWidget):
 
     def write_report(self) -> None:
         survey = self._selected()
-        if survey is None:
-            return
+        if survey is not None:
+            self._queue_job("Writing the survey report", "survey-report", SurveyReportParams(survey.name), self._written)
 
-        def written(files: dict) -> None:
-            folder = next(iter(files.values())).parent
-            self.status.setText(f"Report written: {len(files)} files in {folder}")
-
-        self._in_background("Writing the survey report", lambda: write_report(self.workspace, survey), written)
+    def _written(self, result: dict, _summary: str) -> None:
+        self.status.setText(f"Report written: {len(result['files'])} files in {result['folder']}")

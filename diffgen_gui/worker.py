@@ -1,8 +1,11 @@
-"""The one background worker: runs queued jobs one after another from a QThread.
+"""The app's one way to run work in the background: the job queue, a worker per lane.
 
-The GUI thread only enqueues, cancels and listens to signals. The worker thread claims each
-job and runs it in a child process (see ``backend.jobs.process`` for why), reading its
-progress; it uses its own SQLite connection (Workspace connections are per thread), so the
+Every job, a training as well as an export or a survey report started by a button, is a job
+row with a log, run by the one runner in a child process (see ``backend.jobs.process`` for
+why), with progress and cancel through the same signals. The GUI thread only enqueues, cancels
+and listens. Each lane (:data:`backend.jobs.kinds.LANES`: GPU jobs, and short CPU-only ones
+beside them) has a worker thread that claims its kinds' jobs one after another and reads their
+progress, with its own SQLite connection (Workspace connections are per thread), so the
 interface never waits for a job.
 """
 
@@ -17,6 +20,8 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from backend.jobs import joblog
 from backend.jobs.estimate import Speed, seconds_left
+from backend.jobs.kinds import LANES, lane_kinds
+from backend.jobs.params import JobParams
 from backend.jobs.process import JobProcess
 from backend.jobs.queue import JOB_KINDS, JobRecord, JobStore
 from backend.jobs.throttle import Throttle
@@ -40,9 +45,9 @@ def detect_devices() -> tuple[list[str], str]:
 
 
 class JobWorker(QObject):
-    """Lives in the worker thread: claims queued jobs and runs each in a child process
-    (:class:`backend.jobs.process.JobProcess`), turning its events into signals. Only the GUI
-    thread's :class:`JobQueue` listens to these signals."""
+    """Lives in a worker thread: claims the queued jobs of its ``lane`` and runs each in a child
+    process (:class:`backend.jobs.process.JobProcess`), turning its events into signals. Only the
+    GUI thread's :class:`JobQueue` listens to these signals."""
 
     started = Signal(int)  # job id
     progress = Signal(int, int, int, str, float)  # job id, done, total, message, eta seconds (-1 unknown)
@@ -50,10 +55,11 @@ class JobWorker(QObject):
     idle = Signal()
     devices = Signal(list, str)  # device names, warning
 
-    def __init__(self, ws: Workspace, launcher: list[str] | None = None):
+    def __init__(self, ws: Workspace, launcher: list[str] | None = None, lane: str = "device"):
         super().__init__()
         self.ws = ws
         self.launcher = launcher
+        self.lane = lane
         self.current: int | None = None
         self._lock = threading.Lock()
         self._process: JobProcess | None = None
@@ -68,11 +74,13 @@ class JobWorker(QObject):
 
     @Slot()
     def run_pending(self) -> None:
-        """Run queued jobs until none is left (called again whenever a job is added)."""
+        """Run this lane's queued jobs until none is left (called again whenever a job is added);
+        none while another process runs one of its kinds (``diffgen jobs run``: one GPU)."""
         if self.current is not None:
             return
         store = JobStore(self.ws)
-        while not self._stop.is_set() and not store.running_elsewhere() and (job := store.claim_next()) is not None:
+        kinds = lane_kinds(self.lane)  # read now: tests register kinds of their own
+        while not self._stop.is_set() and not store.running_elsewhere(kinds) and (job := store.claim_next(kinds)) is not None:
             self.current = job.id
             process = JobProcess(self.ws, job.id, self.launcher)
             with self._lock:
@@ -137,10 +145,10 @@ class JobWorker(QObject):
 
 
 class JobQueue(QObject):
-    """GUI-side handle: the job store plus the worker thread. Lives in the GUI thread.
+    """GUI-side handle: the job store plus a worker thread per lane. Lives in the GUI thread.
 
-    The worker's signals are connected only to slots of this object, so they are delivered in
-    the GUI thread; views connect to the signals re-emitted here, never to the worker's."""
+    The workers' signals are connected only to slots of this object, so they are delivered in
+    the GUI thread; views connect to the signals re-emitted here, never to a worker's."""
 
     changed = Signal()  # the list of jobs changed (added, moved, started, finished)
     started = Signal(int)
@@ -156,24 +164,36 @@ class JobQueue(QObject):
         self.ws = ws
         self.store = JobStore(ws)  # marks jobs of a dead process as interrupted
         self._latest: dict[int, tuple[int, int]] = {}  # job id -> (done, total) of its last progress signal
-        self._thread = QThread(self)
-        self._thread.setObjectName("diffgen-job-worker")
-        self.worker = JobWorker(ws, launcher)
-        self.worker.moveToThread(self._thread)
-        self._wake.connect(self.worker.run_pending)
+        self._threads: dict[str, QThread] = {}
+        self.workers = {lane: self._start_worker(lane, launcher) for lane in LANES}
         self._probe.connect(self.worker.probe_devices)
-        self.worker.started.connect(self._on_started)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.finished.connect(self._on_finished)
         self.worker.devices.connect(self._on_devices)
         self.devices: tuple[list, str] | None = None  # (names, warning) once probed
         self.poll = QTimer(self)  # jobs queued by another process (the CLI) while the app idles
         self.poll.setInterval(POLL_MS)
         self.poll.timeout.connect(self._poll)
-        self._thread.start()
         self._probe.emit()
         self.wake()
         self.poll.start()
+
+    def _start_worker(self, lane: str, launcher: list[str] | None) -> JobWorker:
+        """The worker of ``lane`` in a thread of its own, its signals to this object's slots."""
+        thread = QThread(self)
+        thread.setObjectName(f"diffgen-job-worker-{lane}")
+        worker = JobWorker(self.ws, launcher, lane)
+        worker.moveToThread(thread)
+        self._wake.connect(worker.run_pending)
+        worker.started.connect(self._on_started)
+        worker.progress.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        self._threads[lane] = thread
+        thread.start()
+        return worker
+
+    @property
+    def worker(self) -> JobWorker:
+        """The worker of the GPU lane (it also probes the devices)."""
+        return self.workers["device"]
 
     @Slot(int)
     def _on_started(self, job_id: int) -> None:
@@ -211,24 +231,29 @@ class JobQueue(QObject):
 
     @Slot()
     def _poll(self) -> None:
-        if not self.busy() and self.store.queued_ids():
+        if self.store.queued_ids():  # a busy lane's worker returns at once
             self.wake()
 
     def wake(self) -> None:
         self._wake.emit()
 
-    def enqueue(self, kind: str, params: dict) -> int:
+    def enqueue(self, kind: str, params: JobParams | dict) -> int:
         job_id = self.store.enqueue(kind, params)
-        self._log(job_id, f"queued {kind} {params}")
+        self._log(job_id, f"queued {kind} {self.store.get(job_id).params}")  # as stored: seeds and models fixed
         self.changed.emit()
         self.wake()
         return job_id
 
     def cancel(self, job_id: int) -> None:
+        """Cancel a queued job (it ends here: ``finished`` says so, as for a job that ran) or ask
+        the running one to stop (its worker says when it has)."""
         if self.store.cancel_queued(job_id):
+            message = self.store.get(job_id).message
+            self._log(job_id, f"cancelled: {message}")
+            self.finished.emit(job_id, "cancelled", message)
             self.changed.emit()
-        elif self.store.get(job_id).status == "running":
-            self.worker.request_cancel(job_id)
+        elif (job := self.store.get(job_id)).status == "running":
+            self.workers[JOB_KINDS[job.kind].lane].request_cancel(job_id)
             self._log(job_id, "cancel requested")
 
     def move(self, job_id: int, offset: int) -> None:
@@ -246,11 +271,15 @@ class JobQueue(QObject):
         self.wake()
 
     def busy(self) -> bool:
-        return self.worker.current is not None
+        return bool(self.running_jobs())
+
+    def running_jobs(self) -> list[int]:
+        """The jobs the workers run now, the GPU lane's first (thread-safe read)."""
+        return [w.current for w in self.workers.values() if w.current is not None]
 
     def running_job(self) -> int | None:
-        """The job the worker runs now (thread-safe read)."""
-        return self.worker.current
+        """The job running now that matters most: the GPU lane's, else the other lane's."""
+        return next(iter(self.running_jobs()), None)
 
     def shutdown(self, wait_ms: int = 15000, how: str = "stop") -> bool:
         """Stop the worker; the running job ``stop``s (queued again, it resumes from its last
@@ -258,9 +287,14 @@ class JobQueue(QObject):
         ``cancel``led. The job's process records its end itself, so this returns at once. False if
         the worker still did not stop; the job is then marked interrupted at the next start."""
         self.poll.stop()
-        self.worker.request_stop(how)
-        self._thread.quit()
-        if self._thread.wait(wait_ms):
+        for worker, thread in zip(self.workers.values(), self._threads.values(), strict=True):
+            worker.request_stop(how)
+            thread.quit()
+        return all(self._stopped(lane, wait_ms) for lane in self._threads)
+
+    def _stopped(self, lane: str, wait_ms: int) -> bool:
+        """Whether the worker thread of ``lane`` ended within ``wait_ms`` (its job killed if not)."""
+        if self._threads[lane].wait(wait_ms):
             return True
-        self.worker.kill_current()
-        return self._thread.wait(5000)
+        self.workers[lane].kill_current()
+        return self._threads[lane].wait(5000)

@@ -124,7 +124,8 @@ def test_only_passed_with_no_synthetic_left_is_refused_even_with_real_images(kep
     args = ["export", "-w", str(ws.root), str(tmp_path / "out"), "--with-real", "--only-passed"]
     assert cli_main(args) == 1
     err = capsys.readouterr().err
-    assert err.startswith(
+    assert err.startswith("job 1; its log: ")  # a refused export is a failed job with its log (issue 29)
+    assert err.splitlines()[1].startswith(
         "error: no synthetic sample to export: of 3 samples marked 'keep', 2 failed a quality gate and 1 has an empty mask"
     )
     assert "(the real images alone are not a synthetic dataset)" in err and "Traceback" not in err

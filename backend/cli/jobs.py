@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.cli.common import add_workspace, open_workspace, run_as_job, tqdm_progress
 from backend.config.presets import parse_value
 from backend.exporters import FORMATS
 from backend.jobs.kinds import REGISTRY
@@ -81,21 +81,10 @@ def register(sub) -> None:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
-    from backend.exporters.job import export_kept
+    from backend.exporters.params import ExportParams
 
-    ws = open_workspace(a)
-    with tqdm_progress("export", "pair") as prog:
-        report = export_kept(
-            ws,
-            a.out,
-            with_real=a.with_real,
-            progress=prog,
-            fmt=a.fmt,
-            licence=a.licence,
-            only_passed=a.only_passed,
-            include_empty=a.include_empty,
-        )
-    print(report.summary())
+    params = ExportParams(a.out, a.fmt, a.with_real, a.only_passed, a.include_empty, a.licence)
+    print(run_as_job(open_workspace(a), "export", params, "export", "pair").summary)
     return 0
 
 

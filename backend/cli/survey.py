@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.cli.common import add_workspace, open_workspace, run_as_job, tqdm_progress
 from backend.config.fields import arg_type
 from backend.config.network import DEFAULT_BASE_URL, DEFAULT_HOST, DEFAULT_PORT
 
@@ -291,13 +291,11 @@ def cmd_simulate(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    from backend.survey import get_survey
-    from backend.survey.report import write_report
+    from backend.survey.model import SurveyReportParams
 
-    ws = open_workspace(a)
-    files = write_report(ws, get_survey(ws, a.survey), a.out, n_boot=a.bootstrap, overwrite=a.overwrite)
-    folder = next(iter(files.values())).parent
-    print(f"Wrote {len(files)} files to {folder}: {', '.join(files)}")
+    params = SurveyReportParams(a.survey, n_boot=a.bootstrap, out=a.out, overwrite=a.overwrite)
+    done = run_as_job(open_workspace(a), "survey-report", params, "survey report", "step")
+    print(f"Wrote {len(done.files)} files to {done.folder}: {', '.join(done.files)}")
     return 0
 
 

@@ -22,9 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from backend.config.paths import DEMO_COUNT
+from backend.data.import_params import ImportParams
 from backend.errors import BadInputError, WorkspaceError
 from backend.io.files import atomic_write_bytes, encode_png, sha256_file
 from backend.io.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, load_mask, load_rgb
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
 from backend.workspace import BACKGROUND, ROLES, TRAIN, Workspace, inserted_id, now
 
 Progress = Callable[[int, int, str], None]
@@ -505,3 +508,25 @@ __all__ = [
     "PairRejected",
     "ensure_demo_workspace",
 ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportResult(JobResult):
+    """What the app's import report shows: the counts and every problem, one line each."""
+
+    imported: int
+    already_present: int
+    rejected: int
+    problems: tuple[str, ...]
+
+
+def run_import(ws: Workspace, params: ImportParams, ctx: JobContext) -> ImportResult:
+    """Job form of :func:`import_dataset` (the app's Import and drop queue it)."""
+    report = import_dataset(ws, params.folder, progress=ctx.progress, cancel=ctx.cancel)
+    return ImportResult(
+        summary=report.summary(),
+        imported=report.imported,
+        already_present=report.already_present,
+        rejected=report.rejected,
+        problems=tuple(str(p) for p in report.problems),
+    )

@@ -26,8 +26,11 @@ from backend import __version__
 from backend.errors import Cancelled, DiffGenError
 from backend.exporters import DatasetInfo, Item, Writer, make_writer
 from backend.exporters.card import data_card
+from backend.exporters.params import ExportParams
 from backend.io.files import atomic_write_text, check_new_folder, disk_full_as_error, move_into_place, staging_dir
 from backend.io.images import read_png_fast
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
 from backend.reports.csvio import write_csv
 from backend.words import counted
 from backend.workspace import Workspace, queries, review_queue
@@ -356,3 +359,41 @@ def _all(n: int) -> str:
 def _check(cancel: Callable[[], bool] | None) -> None:
     if cancel and cancel():
         raise Cancelled("export cancelled; nothing was written")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportResult(JobResult):
+    """What an export job stores of its :class:`ExportReport` (the summary is the job's message)."""
+
+    out: str
+    format: str
+    samples: int
+    real: int
+    failed: int
+    empty: int
+    undecided: int
+
+
+def run_export(ws: Workspace, params: ExportParams, ctx: JobContext) -> ExportResult:
+    """Job form of :func:`export_kept`: the app's Export and ``diffgen export`` run it."""
+    report = export_kept(
+        ws,
+        params.out,
+        params.with_real,
+        ctx.progress,
+        ctx.cancel,
+        params.fmt,
+        params.licence,
+        only_passed=params.only_passed,
+        include_empty=params.include_empty,
+    )
+    return ExportResult(
+        summary=report.summary(),
+        out=report.out,
+        format=report.format,
+        samples=report.samples,
+        real=report.real,
+        failed=report.failed,
+        empty=report.empty,
+        undecided=report.undecided,
+    )

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-CHANGES = ("samples", "masks", "clusters", "models")  # what a finished job may change (views refresh)
+CHANGES = ("images", "samples", "masks", "clusters", "models")  # what a finished job may change (views refresh)
+
+# The lanes the app runs jobs in, each one job at a time, in queue order. "device": every kind
+# that may use the GPU (training, generation, segmentation, metrics), one at a time because one
+# GPU holds one such job's memory. "cpu": the short CPU-only work a button starts and the user
+# waits for (import, export, a survey and its report). Why a lane of its own: a training job holds
+# the device lane for hours, and an export queued behind it would start only when it ends; put
+# first in that lane it would still wait for the running job. Beside it, it starts at once and
+# shares nothing with the GPU job but the workspace database, which is made for several writers.
+LANES = ("device", "cpu")
 
 
 @dataclass(frozen=True)
@@ -15,13 +24,15 @@ class JobSpec:
     """A job kind: the stage function and its parameters class as "module:name" (in a module
     light enough to import when a job is queued), its ``label`` in forms, what in the workspace
     it ``changes`` (a subset of :data:`CHANGES`: views showing that refresh when such a job
-    ends), and whether the Generate tab's form offers it (a survey is made in the Survey tab)."""
+    ends), whether the Generate tab's form offers it (a survey is made in the Survey tab) and
+    the ``lane`` (one of :data:`LANES`) the app runs it in."""
 
     run: str
     params: str
     label: str = ""
     changes: tuple[str, ...] = ()
     in_form: bool = True
+    lane: str = "device"
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -46,10 +57,19 @@ REGISTRY: dict[str, JobSpec] = {  # one line per kind, in the order forms list t
     "masks": JobSpec("backend.jobs.queue:run_masks", "backend.jobs.mask_params:MaskParams", "Mask operation", ("masks",)),
     "cluster": JobSpec("backend.clustering.job:run_cluster", "backend.clustering.params:ClusterParams", "Cluster images", ("clusters",)),  # noqa: E501
     "segment": JobSpec("backend.segmentation.experiments:run_segment", "backend.segmentation.params:SegmentParams", "Segmentation experiment"),  # noqa: E501
-    "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams", "Create a survey", in_form=False),  # noqa: E501
+    "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams", "Create a survey", in_form=False, lane="cpu"),  # noqa: E501
+    "survey-results": JobSpec("backend.survey.report:run_survey_results", "backend.survey.model:SurveyResultsParams", "Survey results", in_form=False, lane="cpu"),  # noqa: E501
+    "survey-report": JobSpec("backend.survey.report:run_survey_report", "backend.survey.model:SurveyReportParams", "Survey report", in_form=False, lane="cpu"),  # noqa: E501
+    "import": JobSpec("backend.data.importer:run_import", "backend.data.import_params:ImportParams", "Import a dataset", ("images", "masks"), in_form=False, lane="cpu"),  # noqa: E501
+    "export": JobSpec("backend.exporters.job:run_export", "backend.exporters.params:ExportParams", "Export kept samples", in_form=False, lane="cpu"),  # noqa: E501
     "evaluate": JobSpec("backend.metrics.evaluate:run_evaluate", "backend.metrics.evaluate_params:EvaluateParams", "Evaluate (FID, MS-SSIM)", in_form=False),  # noqa: E501
     "fid": JobSpec("backend.metrics.evaluate:run_fid", "backend.metrics.evaluate_params:FidParams", "FID of two sets", in_form=False),  # noqa: E501
     "msssim": JobSpec("backend.metrics.evaluate:run_msssim", "backend.metrics.evaluate_params:MsssimParams", "MS-SSIM of a set", in_form=False),  # noqa: E501
     "sample": JobSpec("backend.diffusion.sampling:run_sample", "backend.diffusion.sample_params:SampleParams", "Unconditional samples", ("samples",), in_form=False),  # noqa: E501
 }
 # fmt: on
+
+
+def lane_kinds(lane: str) -> tuple[str, ...]:
+    """The kinds the app runs in ``lane``."""
+    return tuple(kind for kind, spec in REGISTRY.items() if spec.lane == lane)

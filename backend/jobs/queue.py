@@ -14,6 +14,7 @@ import builtins
 import importlib
 import json
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -231,16 +232,18 @@ class JobStore:
                 )
         return [r["id"] for r in stale]
 
-    def running_elsewhere(self) -> builtins.list[int]:
-        """Jobs another live process runs (one the app left to finish alone as it quit, or
-        ``diffgen jobs run``): the app starts no job of its own meanwhile (one GPU)."""
-        rows = self.ws.query("SELECT id, pid FROM jobs WHERE status = 'running'")
+    def running_elsewhere(self, kinds: Collection[str] | None = None) -> builtins.list[int]:
+        """Jobs (of ``kinds``; None: any) another live process runs (one the app left to finish
+        alone as it quit, or ``diffgen jobs run``): the app starts no GPU job of its own meanwhile."""
+        rows = self.ws.query(f"SELECT id, pid FROM jobs WHERE status = 'running'{_of_kinds(kinds)}", tuple(kinds or ()))
         return [r["id"] for r in rows if r["pid"] != os.getpid() and pid_alive(r["pid"])]
 
-    def claim_next(self) -> JobRecord | None:
-        """Atomically mark the first queued job as running in this process."""
+    def claim_next(self, kinds: Collection[str] | None = None) -> JobRecord | None:
+        """Atomically mark the first queued job (of ``kinds``; None: any) as running in this process."""
         with self.ws.transaction() as c:
-            row = c.execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY position, id LIMIT 1").fetchone()
+            row = c.execute(
+                f"SELECT id FROM jobs WHERE status = 'queued'{_of_kinds(kinds)} ORDER BY position, id LIMIT 1", tuple(kinds or ())
+            ).fetchone()
             if row is None:
                 return None
             c.execute(
@@ -274,6 +277,11 @@ class JobStore:
                 (status, message[:4000], json.dumps(result, default=str) if result is not None else None, now(), job_id),
             )
         return self.get(job_id)
+
+
+def _of_kinds(kinds: Collection[str] | None) -> str:
+    """The SQL condition "and of one of ``kinds``" (their values bound as parameters); '' for any."""
+    return "" if kinds is None else f" AND kind IN ({', '.join('?' * len(kinds))})"
 
 
 # -- the kinds' code ---------------------------------------------------------------------

@@ -92,6 +92,26 @@ SurveyParams = SurveyConfig  # the survey job's parameters are the survey's conf
 
 
 @dataclass(frozen=True)
+class SurveyResultsParams(JobParams):
+    """The "survey-results" job: the results of ``survey`` computed for the Survey tab
+    (:func:`backend.survey.report.run_survey_results`), with a seeded bootstrap."""
+
+    survey: str = param(REQUIRED, label="Survey", help="the survey's name")
+    n_boot: int = param(2000, 0, None, label="Bootstrap", help="bootstrap resamples behind every kappa interval")
+    seed: int = param(0, label="Seed", help="seed of the bootstrap (stated in the report)")
+
+
+@dataclass(frozen=True)
+class SurveyReportParams(SurveyResultsParams):
+    """The "survey-report" job: those results written as a report
+    (:func:`backend.survey.report.run_survey_report`); ``out`` None: the survey's own folder in
+    the workspace, rewritten each time; a folder the user names is overwritten only with ``overwrite``."""
+
+    out: str | None = param(label="Folder", help="the report's folder (default: reports/survey-NAME in the workspace)")
+    overwrite: bool = param(False, label="Overwrite", help="replace report files of the same names in a named folder")
+
+
+@dataclass(frozen=True)
 class Survey:
     id: int
     name: str

@@ -7,6 +7,7 @@ and records it. The GUI shows the same Markdown and figures, so both faces agree
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -15,12 +16,21 @@ from pathlib import Path
 import numpy as np
 
 from backend.io.files import atomic_write_bytes, atomic_write_text, refuse_overwrite
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult, plain
 from backend.metrics.agreement import BinaryStats, KappaResult, binary_stats, cohen_kappa_result, fleiss_kappa_result
 from backend.reports import markdown_table
 from backend.reports.csvio import write_csv
 from backend.reports.figures import new_figure, png_bytes
-from backend.survey import Rater, Survey, answer_rows, raters
-from backend.survey.model import distinct_per_kind, sets_per_kind, stored_values, template_of
+from backend.survey import Rater, Survey, answer_rows, get_survey, raters
+from backend.survey.model import (
+    SurveyReportParams,
+    SurveyResultsParams,
+    distinct_per_kind,
+    sets_per_kind,
+    stored_values,
+    template_of,
+)
 from backend.survey.reading import SPEED_FLOOR_S, RaterTiming, alphas, intra_rater, order_rows, timing, timing_rows
 from backend.survey.template import DEFAULT, Template
 from backend.words import counted
@@ -450,20 +460,36 @@ REPORT_FILES = (
 def write_report(
     ws: Workspace, survey: Survey, out_dir: str | Path | None = None, n_boot: int = 2000, seed: int = 0, overwrite: bool = False
 ) -> dict[str, Path]:
-    """Write report.md, table7.csv, detection.csv, agreement.csv, answers.csv and the PNGs.
-    The survey's own folder in the workspace is rewritten each time; in a folder the user
-    names, files of the same names are replaced only with ``overwrite``."""
+    """Write report.md, table7.csv, detection.csv, agreement.csv, answers.csv and the PNGs
+    (see :func:`report_dir` for where)."""
+    out = report_dir(ws, survey, out_dir, overwrite)
+    return write_results(ws, compute_results(ws, survey, n_boot, seed), out)
+
+
+def report_dir(ws: Workspace, survey: Survey, out_dir: str | Path | None = None, overwrite: bool = False) -> Path:
+    """Where the report goes: the survey's own folder in the workspace, rewritten each time, or
+    ``out_dir``, whose files of the report's names are replaced only with ``overwrite``."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "_", survey.name)
     out = Path(out_dir) if out_dir else ws.root / "reports" / f"survey-{slug}"
     if out_dir and not overwrite:
         refuse_overwrite([out / n for n in REPORT_FILES if (out / n).exists()], f"the survey report into {out}")
-    res = compute_results(ws, survey, n_boot, seed)
+    return out
+
+
+def drawn_figures(res: SurveyResults) -> dict[str, bytes]:
+    """The report's figures as PNG by name; one with nothing to draw (no answers) is left out."""
+    drawn = {"confusion": confusion_figure(res), "ratings_by_kind": ratings_figure(res)}
+    return {name: png for name, png in drawn.items() if png is not None}
+
+
+def write_results(ws: Workspace, res: SurveyResults, out: Path) -> dict[str, Path]:
+    """The report of ``res`` written into ``out`` and recorded; its files by name."""
+    survey = res.survey
     files: dict[str, Path] = {}
     figures = {}
-    for name, data in (("confusion", confusion_figure(res)), ("ratings_by_kind", ratings_figure(res))):
-        if data is not None:
-            files[f"{name}.png"] = atomic_write_bytes(out / f"{name}.png", data)
-            figures[name] = f"{name}.png"
+    for name, data in drawn_figures(res).items():
+        files[f"{name}.png"] = atomic_write_bytes(out / f"{name}.png", data)
+        figures[name] = f"{name}.png"
     t7 = [[rater, r.label, *r.cells()] for rater, rows in res.tables.items() for r in rows]
     det = [
         [
@@ -545,3 +571,52 @@ def write_report(
         "survey_report", survey.name, {"dir": ws.rel(out), "files": sorted(files), "raters": [r.display_name for r in res.raters]}
     )
     return files
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShownResults(JobResult):
+    """What the Survey tab shows of a survey's results: the Table 7 rows of each rater (as
+    :class:`Table7Row` fields), the Markdown without its tables and the figures (PNG as base64:
+    computing results writes no file; Write report does)."""
+
+    raters: int
+    tables: dict[str, list[dict]]
+    markdown: str
+    figures: dict[str, str]
+
+
+def run_survey_results(ws: Workspace, params: SurveyResultsParams, ctx: JobContext) -> ShownResults:
+    """The Survey tab's Compute results: every number of the report, nothing written."""
+    survey = get_survey(ws, params.survey)
+    ctx.report(0, 1, "computing the results")
+    res = compute_results(ws, survey, params.n_boot, params.seed)
+    figures = {name: base64.b64encode(png).decode("ascii") for name, png in drawn_figures(res).items()}
+    ctx.report(1, 1, "computed")
+    return ShownResults(
+        summary=f"results of survey {survey.name!r}: {counted(len(res.raters), 'rater')} with answers",
+        raters=len(res.raters),
+        tables={name: [plain(row) for row in rows] for name, rows in res.tables.items()},
+        markdown=results_markdown(res, tables=False),
+        figures=figures,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WrittenReport(JobResult):
+    folder: str
+    files: tuple[str, ...]  # in the order written
+
+
+def run_survey_report(ws: Workspace, params: SurveyReportParams, ctx: JobContext) -> WrittenReport:
+    """Job form of :func:`write_report` (``diffgen survey report`` and the Survey tab's Write report)."""
+    survey = get_survey(ws, params.survey)
+    out = report_dir(ws, survey, params.out, params.overwrite)
+    ctx.report(0, 2, "computing the results")
+    res = compute_results(ws, survey, params.n_boot, params.seed)
+    ctx.check_cancel("before writing the report")
+    ctx.report(1, 2, "writing the report")
+    files = write_results(ws, res, out)
+    ctx.report(2, 2, "written")
+    return WrittenReport(
+        summary=f"survey {survey.name!r}: {counted(len(files), 'report file')} in {out}", folder=str(out), files=tuple(files)
+    )

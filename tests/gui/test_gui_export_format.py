@@ -24,7 +24,7 @@ def test_export_dialog_passes_the_format(demo_ws, qtbot, tmp_path):
     form.format.setCurrentText("nnunet")
     form.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
     qtbot.waitUntil(lambda: w.last_export is not None, timeout=20000)
-    assert w.last_export.format == "nnunet" and w.last_export.real == 0
+    assert w.last_export["format"] == "nnunet" and w.last_export["real"] == 0
     assert json.loads((tmp_path / "out" / "dataset.json").read_text())["numTraining"] == 1
     w.ask_unsaved = lambda n: "discard"
     w.close()
@@ -84,7 +84,7 @@ def test_export_dialog_leaves_out_an_empty_mask_unless_asked(demo_ws, qtbot, tmp
         form.path.setText(str(tmp_path / out))
         form.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
         qtbot.waitUntil(lambda: w.last_export is not None, timeout=20000)
-        assert w.last_export.samples == exported
+        assert w.last_export["samples"] == exported
         text = w.report_dialog.text()
         assert f"; 1 with an empty mask {'included' if include else 'left out'}." in text and len(text) < 160, text
         w.report_dialog.close()

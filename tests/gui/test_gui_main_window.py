@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from backend.data.demo import write_demo_dataset
+from backend.exporters.params import ExportParams
+from backend.jobs.joblog import log_path
 
 
 def test_tabs_and_survey_placeholder(window):
@@ -60,7 +63,9 @@ def test_import_folder_with_progress_and_report(window, tmp_path, qtbot, demo_ws
     (extra / "masks" / "broken.png").write_bytes(b"nope")
     window.import_folder(str(extra))
     qtbot.waitUntil(lambda: window.last_import is not None, timeout=20000)
-    assert window.last_import.imported == 3 and window.last_import.rejected == 1
+    assert window.last_import["imported"] == 3 and window.last_import["rejected"] == 1
+    (job,) = [j for j in window.queue.store.list() if j.kind == "import"]
+    assert job.status == "done" and "4/4 " in log_path(demo_ws, job.id).read_text()
     assert len(window.dataset_view.model.all_rows) == 15
     assert "broken.jpg" in window.report_dialog.findChild(type(window.generate_view.details)).toPlainText()
 
@@ -77,8 +82,46 @@ def test_export_from_the_window(window, demo_ws, tmp_path, qtbot):
     demo_ws.set_review(s.id, "keep")
     window.export_to(str(tmp_path / "out"))
     qtbot.waitUntil(lambda: window.last_export is not None, timeout=20000)
-    assert window.last_export.samples == 1
+    assert window.last_export["samples"] == 1
     assert len(list((tmp_path / "out" / "images").iterdir())) == 1
+    # issue 29: an export is a job like any other: its row, its log with its progress, its result in the dialog
+    (job,) = [j for j in window.queue.store.list() if j.kind == "export"]
+    assert job.status == "done" and job.result["out"] == str((tmp_path / "out").resolve())
+    log = log_path(demo_ws, job.id).read_text()
+    assert "1/1 inpainted_" in log and "done: Exported 1 kept sample" in log
+    assert window.report_dialog.text().startswith("Exported 1 kept sample to ")
+
+
+def _keep_a_sample(ws) -> None:
+    i = ws.image_ids()[0]
+    s = ws.add_sample("inpainted", "Diff", ws.read_image(i), ws.read_mask(ws.current_mask(i)), source_image_id=i)
+    ws.set_review(s.id, "keep")
+
+
+def test_cancelling_an_export_ends_its_job_and_writes_nothing(window, demo_ws, tmp_path, qtbot, monkeypatch):
+    _keep_a_sample(demo_ws)
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warned.append(a))
+    watch = window.export_to(str(tmp_path / "out"))
+    watch.dialog.findChild(QPushButton).click()  # the progress dialog's Cancel
+    qtbot.waitUntil(lambda: window.queue.store.get(watch.job_id).status == "cancelled", timeout=20000)
+    qtbot.waitUntil(lambda: not window.queue.busy(), timeout=20000)
+    assert window.last_export is None and not (tmp_path / "out").exists()
+    assert not warned  # the user asked for it: no failure box
+    assert "cancelled" in log_path(demo_ws, watch.job_id).read_text()
+
+
+def test_an_export_starts_at_once_beside_a_running_gpu_job(job_queue, demo_ws, tmp_path, qtbot):
+    """Issue 29: an export from a button must not wait (hours) behind a training: it runs in the
+    queue's CPU lane, beside the job that holds the GPU lane."""
+    _keep_a_sample(demo_ws)
+    with qtbot.waitSignal(job_queue.started, timeout=10000):
+        slow = job_queue.enqueue("slow", {"steps": 2000, "step_s": 0.01})  # a GPU-lane kind, 20 s
+    with qtbot.waitSignal(job_queue.finished, timeout=30000, check_params_cb=lambda j, s, m: j != slow) as ended:
+        export = job_queue.enqueue("export", ExportParams(str(tmp_path / "out")))
+    assert ended.args[:2] == [export, "done"] and job_queue.store.get(slow).status == "running"
+    assert job_queue.running_jobs() == [slow]
+    job_queue.cancel(slow)
 
 
 def test_reports_and_clusters_views_show_workspace_content(demo_ws, qtbot, state):

@@ -16,3 +16,13 @@ def ws(demo_ws):
 @pytest.fixture
 def survey(ws):
     return make_survey(ws)
+
+
+@pytest.fixture
+def job_queue(ws, qapp):
+    """The app's job queue on ``ws`` (the Survey tab's jobs run in its child processes), shut down at the end."""
+    from diffgen_gui.worker import JobQueue
+
+    q = JobQueue(ws)
+    yield q
+    assert q.shutdown(10000)

@@ -172,28 +172,28 @@ def test_rater_window_offers_no_way_to_files(qtbot, ws, survey):
     _end(qtbot, win)
 
 
-def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
-    view = SurveyView(ws)
+def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws, job_queue):
+    view = SurveyView(ws, job_queue)
     qtbot.addWidget(view)
     view.name_edit.setText("pilot")
     view.real_spin.setValue(4)
     view.kind_spins["inpainted"].setValue(3)
     view.kind_spins["styled"].setValue(3)
     view.create_survey()
-    assert view.task is not None and not view.create_button.isEnabled()  # drawn off the GUI thread
-    qtbot.waitUntil(lambda: view.task is None, timeout=30000)  # created in the background
+    assert view.job is not None and not view.create_button.isEnabled()  # drawn off the GUI thread
+    qtbot.waitUntil(lambda: view.job is None, timeout=30000)  # created in the background
     assert view.create_button.isEnabled()
     survey = sv.get_survey(ws, "pilot")
     assert sum(survey.params["counts"].values()) == 10 and view.survey_combo.currentText() == "pilot"
     view.kind_spins["styled"].setValue(99)
     view.name_edit.setText("too-big")
     view.create_survey()
-    qtbot.waitUntil(lambda: view.task is None, timeout=30000)  # created in the background
+    qtbot.waitUntil(lambda: view.job is None, timeout=30000)  # created in the background
     assert "has 12" in view.status.text() and len(sv.surveys(ws)) == 1
     view.kind_spins["styled"].setValue(3)
     view.real_ids_edit.setText("1, x")
     view.create_survey()
-    qtbot.waitUntil(lambda: view.task is None, timeout=30000)  # created in the background
+    qtbot.waitUntil(lambda: view.job is None, timeout=30000)  # created in the background
     assert "--real-images expects image ids" in view.status.text() and len(sv.surveys(ws)) == 1
     view.real_ids_edit.clear()
     assert survey.seed >= 0 and view.seed_spin.text() == "random"
@@ -218,10 +218,10 @@ def test_survey_tab_creates_rates_and_shows_table7(qtbot, ws):
     assert "Fleiss" in md and "Simulated raters" in md and not view.confusion.pixmap().isNull()
 
 
-def test_survey_tab_makes_a_survey_of_a_questions_template(qtbot, ws, tmp_path):
+def test_survey_tab_makes_a_survey_of_a_questions_template(qtbot, ws, job_queue, tmp_path):
     """Issue 32 item 10 in the Survey tab: a template file asked for, a bad one named in the
     message, and the results table headed by the template's questions."""
-    view = SurveyView(ws)
+    view = SurveyView(ws, job_queue)
     qtbot.addWidget(view)
     view.name_edit.setText("likert")
     view.real_spin.setValue(3)
@@ -230,11 +230,11 @@ def test_survey_tab_makes_a_survey_of_a_questions_template(qtbot, ws, tmp_path):
     bad.write_text("[[question]]\nname = 'x'\n", encoding="utf-8")
     view.questions_edit.setText(str(bad))
     view.create_survey()
-    qtbot.waitUntil(lambda: view.task is None, timeout=30000)
+    qtbot.waitUntil(lambda: view.job is None, timeout=30000)
     assert f"{bad}: question 1 (x): field 'title'" in view.status.text() and sv.surveys(ws) == []
     view.questions_edit.setText(str(Path(__file__).resolve().parents[2] / "docs" / "survey-questions.toml"))
     view.create_survey()
-    qtbot.waitUntil(lambda: view.task is None, timeout=30000)
+    qtbot.waitUntil(lambda: view.job is None, timeout=30000)
     survey = sv.get_survey(ws, "likert")
     assert survey.params["questions"] == ["realism", "clinical_utility", "real_fake"]
     sv.simulate_raters(ws, survey, 2, seed=1)
@@ -272,10 +272,10 @@ def _three_raters(ws, survey, view):
     view.refresh_progress()
 
 
-def test_a_web_link_is_shown_once_then_cleared(qtbot, ws, survey):
+def test_a_web_link_is_shown_once_then_cleared(qtbot, ws, job_queue, survey):
     """Copied, timed out, another rater selected, the tab left or rating started here: the
     link leaves the field (issue 32 item 2; before, it stayed there for anyone to read)."""
-    view = SurveyView(ws)
+    view = SurveyView(ws, job_queue)
     qtbot.addWidget(view)
     view.survey_combo.setCurrentText("pilot")
     _three_raters(ws, survey, view)
@@ -303,8 +303,8 @@ def test_a_web_link_is_shown_once_then_cleared(qtbot, ws, survey):
     _end(qtbot, view.rater_window)
 
 
-def test_the_survey_form_sets_the_share_shown_twice(qtbot, ws):
-    view = SurveyView(ws)
+def test_the_survey_form_sets_the_share_shown_twice(qtbot, ws, job_queue):
+    view = SurveyView(ws, job_queue)
     qtbot.addWidget(view)
     view.name_edit.setText("twice")
     view.real_spin.setValue(10)
@@ -312,14 +312,14 @@ def test_the_survey_form_sets_the_share_shown_twice(qtbot, ws):
         spin.setValue(0)
     view.repeat_spin.setValue(20)
     view.create_survey()
-    qtbot.waitUntil(lambda: view.task is None, timeout=30000)
+    qtbot.waitUntil(lambda: view.job is None, timeout=30000)
     made = sv.get_survey(ws, "twice")
     assert made.params["repeat_share"] == 0.2 and made.params["repeats"] == 2
     assert sum(i["repeat_of"] is not None for i in sv.items(ws, made)) == 2
 
 
-def test_enter_in_the_rater_name_starts_rating(qtbot, ws, survey):
-    view = SurveyView(ws)
+def test_enter_in_the_rater_name_starts_rating(qtbot, ws, job_queue, survey):
+    view = SurveyView(ws, job_queue)
     qtbot.addWidget(view)
     view.survey_combo.setCurrentText("pilot")
     qtbot.keyClicks(view.rater_edit, "dr-new")
@@ -334,8 +334,8 @@ def test_enter_in_the_rater_name_starts_rating(qtbot, ws, survey):
     _end(qtbot, view.rater_window)
 
 
-def test_rater_list_is_live_and_keeps_its_selection(qtbot, ws, survey):
-    view = SurveyView(ws)
+def test_rater_list_is_live_and_keeps_its_selection(qtbot, ws, job_queue, survey):
+    view = SurveyView(ws, job_queue)
     qtbot.addWidget(view)
     view.survey_combo.setCurrentText("pilot")
     _three_raters(ws, survey, view)
@@ -361,24 +361,17 @@ def test_rater_list_is_live_and_keeps_its_selection(qtbot, ws, survey):
     assert not view.progress_timer.isActive()
 
 
-def test_compute_results_leaves_the_window_responsive(qtbot, ws, survey, monkeypatch):
-    import threading
+def test_compute_results_leaves_the_window_responsive(qtbot, ws, job_queue, survey):
+    """Compute results is a survey-results job (issue 29: one way to run work): the click returns
+    at once, the window keeps ticking, and the job has a row and a log with its progress."""
     import time
 
     from PySide6.QtCore import QTimer
 
-    import diffgen_gui.survey_view as view_mod
+    from backend.jobs.joblog import log_path
 
     sv.simulate_raters(ws, survey, 2, seed=1)
-    threads = []
-
-    def slow_compute(ws_, survey_):
-        threads.append(threading.current_thread())
-        time.sleep(0.6)
-        return compute_results(ws_, survey_)
-
-    monkeypatch.setattr(view_mod, "compute_results", slow_compute)
-    view = SurveyView(ws)
+    view = SurveyView(ws, job_queue)
     qtbot.addWidget(view)
     view.resize(1400, 900)
     view.show()
@@ -389,9 +382,13 @@ def test_compute_results_leaves_the_window_responsive(qtbot, ws, survey, monkeyp
     start = time.monotonic()
     view.compute_button.click()
     assert time.monotonic() - start < 0.3 and view.results is None  # the click returns at once
+    assert view.job is not None and not view.compute_button.isEnabled()
     qtbot.waitUntil(lambda: view.results is not None, timeout=30000)
     timer.stop()
-    assert threads and threads[0] is not threading.main_thread() and len(ticks) >= 10
+    assert len(ticks) >= 10 and view.job is None and view.compute_button.isEnabled()
+    (job,) = [j for j in job_queue.store.list() if j.kind == "survey-results"]
+    assert job.status == "done" and job.params["survey"] == survey.name
+    assert "1/1 computed" in log_path(ws, job.id).read_text()
     # one word everywhere: the rater window says "Synthetic", so does Table 7
     assert view.table7.item(0, 7).text() == "Real or synthetic" and view.table7.item(1, 8).text() == "Synthetic"
     cells = [view.table7.item(r, c).text() for r in range(view.table7.rowCount()) for c in range(9) if view.table7.item(r, c)]
@@ -408,6 +405,8 @@ def test_compute_results_leaves_the_window_responsive(qtbot, ws, survey, monkeyp
     assert "Fleiss" in view.details.text()
     buttons["Write report (Markdown + CSV + PNG)"].click()
     qtbot.waitUntil(lambda: view.status.text().startswith("Report written:"), timeout=30000)
+    (report,) = [j for j in job_queue.store.list() if j.kind == "survey-report"]
+    assert "2/2 written" in log_path(ws, report.id).read_text() and (Path(report.result["folder"]) / "report.md").is_file()
 
 
 FULL_SCREEN_CHILD = """
@@ -458,13 +457,13 @@ def test_rater_window_fills_the_screen_without_a_window_manager(tmp_path):
     assert line[0].split()[1:] == ["0", "0", "1280", "800", "1280", "800"]
 
 
-def test_survey_tab_only_passed_leaves_out_failed_samples(qtbot, ws):
+def test_survey_tab_only_passed_leaves_out_failed_samples(qtbot, ws, job_queue):
     from backend.gates import GateScore
 
     inpainted = [s.id for s in ws.samples() if s.kind == "inpainted"]
     for sid in inpainted[:10]:
         ws.set_gates(sid, [GateScore("no_polyp", 0.01, 0.15, False)])
-    view = SurveyView(ws)
+    view = SurveyView(ws, job_queue)
     qtbot.addWidget(view)
     view.name_edit.setText("gated")
     view.real_spin.setValue(1)
@@ -472,7 +471,7 @@ def test_survey_tab_only_passed_leaves_out_failed_samples(qtbot, ws):
         spin.setValue(2 if kind == "inpainted" else 0)
     view.only_passed.setChecked(True)
     view.create_survey()
-    qtbot.waitUntil(lambda: view.task is None, timeout=30000)  # created in the background
+    qtbot.waitUntil(lambda: view.job is None, timeout=30000)  # created in the background
     survey = sv.get_survey(ws, "gated")
     assert {i["sample_id"] for i in sv.items(ws, survey) if i["sample_id"]} == set(inpainted[10:])
     assert "10 samples that failed a quality gate left out" in view.status.text()
