@@ -70,6 +70,7 @@ def _the_mask_diff_set_is_made_judged_and_reported(ws: Workspace, summaries: dic
         "Real",
         "Diff",
         "Mask-Diff",
+        "Mask-Diff (new polyps)",
     ]
     mix = md.split("Table 6b")[1]
     assert "| Real + Diff + Mask-Diff |" in mix and "| Real + Mask-Diff |" in mix

@@ -295,3 +295,4 @@ def test_the_mix_table_reports_each_row_with_its_seeds_and_noise(seg_ws):
     assert all("0, 1, 2" in r and "(n=3)" in r for r in rows)
     assert all(" noise: 2 SE = " in r for r in rows[1:])
     assert "same held-out real images" in table and "says nothing either way" in table
+    assert "mixes the added data with the longer training" in table

@@ -58,7 +58,7 @@ def _gates_section(ctx: DemoContext, rep: Report) -> None:
     no_polyp = sum(r.failed.get("no_polyp", 0) for r in generated)
     seams = queries.seam_before_after(ctx.ws)
     text = (
-        f"Every inpainted and styled sample is scored when it is made (backend/gates.py). "
+        f"Every generated sample (inpainted, mask-guided, styled) is scored when it is made (backend/gates.py). "
         f"**{no_polyp} of {total} samples ({100 * no_polyp / max(total, 1):.0f}%) fail the no-polyp gate** "
         f"(generated mask below {gate_config(ctx.preset).min_area_ratio:.0%} of the source polyp's area), after up to "
         f"{_retries(ctx)} redraws with a new seed."
@@ -142,7 +142,7 @@ def _min_adherence(ctx: DemoContext) -> float:
 def _synthesis_section(ctx: DemoContext, rep: Report) -> None:
     """Mask-Diff: its contact sheet, the adherence gate against the issue's goals, and how
     varied its masks are beside Real's and Diff's."""
-    from backend.synthesis.diversity import REAL, diversity_section
+    from backend.synthesis.diversity import NEW_POLYPS, REAL, diversity_section
     from backend.synthesis.generator import SET_NAME
 
     st = _state(ctx, "synthesize")
@@ -171,7 +171,7 @@ def _synthesis_section(ctx: DemoContext, rep: Report) -> None:
         "Mask-Diff contact sheet: source | per sample, its wanted mask outlined (cyan) over the sample plain",
     )
     present = {s.set_name for s in ctx.ws.samples()}
-    rep.add(diversity_section(ctx.ws, [REAL, *(n for n in ("Diff", SET_NAME) if n in present)]))
+    rep.add(diversity_section(ctx.ws, [REAL, *(n for n in ("Diff", SET_NAME) if n in present), SET_NAME + NEW_POLYPS]))
 
 
 def _fmt(value: float | None) -> str:
