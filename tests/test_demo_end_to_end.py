@@ -60,6 +60,7 @@ def _the_mask_diff_set_is_made_judged_and_reported(ws: Workspace, summaries: dic
     made = ws.samples(set_name="Mask-Diff")
     assert made and {s.source_image_id for s in made} <= {r.id for r in ws.images("role = 'train'")}
     assert all({"adherence", "memorised"} <= {g.gate for g in ws.gates(s.id)} for s in made)
+    assert "Mask-Diff" in summaries["evaluate"]["sets"]
     section = md.split("## Mask-guided synthesis (Mask-Diff)")[1].split("\n## ")[0]
     assert f"{len(made)} samples from" in section and "first draws passed" in section and "goal <= 5%" in section
     assert f"trained on the {ws.role_counts()['train']} procedural training images" in section
