@@ -110,3 +110,13 @@ def test_judge_train_command(demo_ws, capsys):
     assert "Up to date (training images and masks unchanged): judge/judge-" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["judge", "train", "-w", str(demo_ws.root), "--steps", "0"])
+
+
+def test_synthesize_scores_with_the_judge_trained_last_whatever_its_settings(demo_ws):
+    """'diffgen judge train --steps 10' made a judge that synthesize (default settings) never found."""
+    assert current_judge(demo_ws) is None
+    judge = ensure_judge(demo_ws, QUICK)
+    found = current_judge(demo_ws)
+    assert found is not None and found.path == judge.path
+    other = JudgeSettings(image_size=32, steps=11)
+    assert current_judge(demo_ws, other) is None  # explicit settings: that judge or none

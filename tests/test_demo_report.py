@@ -77,3 +77,35 @@ def test_the_seam_before_and_after_style_is_reported_per_styled_set(demo_ws: Wor
     first = _section(md, "Samples and quality gates")
     assert "Styled-Diff: 0.008 -> 0.003 over 2 samples (style lowered it)" in first
     assert "Styled-Full-Diff: 0.008 -> 0.012 over 1 sample (style made it worse)" in first
+
+
+def test_the_mask_diff_section_states_the_adherence_goals_with_their_n(demo_ws: Workspace):
+    """First draw passed: kept without a redraw and passing, or its first redraw not for
+    adherence; a first draw redrawn only for another gate, with adherence no retry gate, is
+    unknown and said so; failing after the redraws: the kept sample's gate."""
+    from backend.gates import GateScore
+    from backend.synthesis.wanted import store_wanted
+
+    cases = [  # (redraws, retry gates, kept sample passes)
+        ([], ["no_polyp", "adherence"], True),
+        ([{"seed": 1, "failed": ["adherence"]}], ["no_polyp", "adherence"], True),
+        ([{"seed": 2, "failed": ["no_polyp"]}], ["no_polyp", "adherence"], True),
+        ([{"seed": 3, "failed": ["no_polyp"]}], ["no_polyp"], False),
+    ]
+    for k, (redraws, retry, ok) in enumerate(cases):
+        i = demo_ws.image_ids()[k]
+        img, mask = demo_ws.read_image(i), demo_ws.read_mask(demo_ws.current_mask(i))
+        wanted = demo_ws.rel(store_wanted(demo_ws, i, mask, "bank"))
+        params = {"retry_gates": retry, "wanted_mask": wanted, **({"redraws": redraws} if redraws else {})}
+        s = demo_ws.add_sample("synthesized", "Mask-Diff", img, mask, source_image_id=i, seed=k, params=params)
+        demo_ws.set_gates(s.id, [GateScore("adherence", 0.7 if ok else 0.2, 0.5, ok)])
+    judge = {"images": 12, "steps": 10, "image_size": 32, "validation_iou": 0.61}
+    demo_ws.add_result("demo_stage", "synthesize", {"judge": judge})
+    md = build_report(DemoContext(demo_ws, log=lambda s: None), [])[0].read_text()
+    section = _section(md, "Mask-guided synthesis (Mask-Diff)")
+    assert "4 samples from 4 training images" in section
+    assert "trained on the 12 procedural training images and their masks (10 steps at 32 px, validation IoU 0.610)" in section
+    assert "first draws passed 2 of 3 (67%) (goal >= 90%: NOT met); unknown for 1 sample redrawn for other gates" in section
+    assert "after up to 4 redraws 1 of 4 (25%) still fail (goal <= 5%: NOT met); 3 samples redrawn" in section
+    rows = [r.split("|")[1].strip() for r in _section(md, "Mask diversity").splitlines() if r.startswith("| ") and "%" in r]
+    assert rows == ["Real", "Mask-Diff", "Mask-Diff (new polyps)"]  # Diff is not in this workspace

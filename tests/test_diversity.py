@@ -51,3 +51,25 @@ def test_real_set_of_a_workspace_and_the_command(demo_ws, capsys):
     assert "| Real | 12 |" in capsys.readouterr().out
     assert main(["diversity", "-w", str(demo_ws.root), "--set", "Mask-Diff"]) == 1
     assert "no sample set 'Mask-Diff'" in capsys.readouterr().err
+
+
+def test_a_mask_guided_sets_new_polyps_are_its_wanted_masks_alone(demo_ws):
+    """A Mask-Diff sample's mask holds its source's polyp and the new one; '(new polyps)' reads
+    the wanted mask its provenance names, and refuses a set that has none."""
+    from backend.synthesis.diversity import NEW_POLYPS, set_masks
+    from backend.synthesis.wanted import store_wanted
+
+    rec = demo_ws.image(1)
+    own = demo_ws.read_mask(demo_ws.current_mask(1))
+    new = np.zeros_like(own)
+    new[:8, :8] = 255
+    path = store_wanted(demo_ws, 1, new, "bank")
+    params = {"wanted_mask": demo_ws.rel(path)}
+    both = np.maximum(own, new)
+    demo_ws.add_sample("synthesized", "Mask-Diff", demo_ws.read_image(rec), both, source_image_id=1, params=params)
+    (whole,) = set_masks(demo_ws, "Mask-Diff")
+    (wanted,) = set_masks(demo_ws, "Mask-Diff" + NEW_POLYPS)
+    assert (wanted == new).all() and (whole == both).all()
+    demo_ws.add_sample("inpainted", "Diff", demo_ws.read_image(rec), own, source_image_id=1)
+    with pytest.raises(BadInputError, match="its samples are not mask-guided"):
+        set_masks(demo_ws, "Diff" + NEW_POLYPS)

@@ -257,3 +257,42 @@ def test_cli_n_counts_train_reaches_the_runs_and_the_report_says_what_n_counted(
     md = (seg_ws.root / "reports" / "segmentation" / "segmentation.md").read_text()
     assert "N counts training images; validation images come on top" in md
     assert "N=4: 4 training + 1 validation images" in md
+
+
+def test_mix_compares_real_with_each_set_and_both_at_equal_synthetic_counts_on_one_split(seg_ws):
+    """Issue 34 item 6: Real, Real + Diff, Real + GAN, Real + Diff + GAN; every '+' row adds as
+    many samples (GAN holds 1 an image: the count is capped there, and said), all from the
+    seed's training images, the 'both' row half from each; the split is the real row's."""
+    cfg = load_config("tiny", TINY + ['segment.mix_sets=["Diff", "GAN"]', "segment.mix_r=2"])
+    split = image_split(seg_ws, cfg)
+    planner = Planner(cfg, split, synthetic_sets(seg_ws)[0])
+    runs = {s.label: s for s in planner.mix(0)}
+    assert list(runs) == ["Real", "Real + Diff", "Real + GAN", "Real + Diff + GAN"]
+    (real,) = planner.real(0)
+    train = _images(real.plan.refs())
+    for s in runs.values():
+        assert _images(s.plan.refs()) == train and s.val == real.val
+        assert _sources(seg_ws, s.plan.refs()) <= train
+    synthetic = {label: [seg_ws.sample(r.id).set_name for r in s.plan.refs() if r.kind == "sample"] for label, s in runs.items()}
+    assert {label: len(v) for label, v in synthetic.items()} == dict.fromkeys(runs, len(train)) | {"Real": 0}
+    both = synthetic["Real + Diff + GAN"]
+    assert both.count("Diff") == both.count("GAN") == len(train) // 2
+    assert any(f"mix: {len(train)} synthetic samples a row, not {2 * len(train)}" in n for n in planner.notes)
+    cfg_missing = load_config("tiny", TINY + ['segment.mix_sets=["Diff", "Mask-Diff"]'])
+    missing = Planner(cfg_missing, split, synthetic_sets(seg_ws)[0])
+    assert missing.mix(0) == [] and any("'Mask-Diff' not in the workspace" in n for n in missing.notes)
+
+
+def test_the_mix_table_reports_each_row_with_its_seeds_and_noise(seg_ws):
+    over = TINY + ['segment.mix_sets=["Diff", "GAN"]', "segment.mix_r=1"]
+    _segment(seg_ws, {"preset": "tiny", "overrides": over, "experiments": ["mix"], "seeds": [0, 1, 2]})
+    from backend.segmentation.report import write_report
+
+    md = open(write_report(seg_ws)["markdown"]).read()
+    table = md.split("## Table 6b")[1]
+    rows = [line for line in table.splitlines() if line.startswith("| Real")]
+    assert [r.split("|")[1].strip() for r in rows] == ["Real", "Real + Diff", "Real + GAN", "Real + Diff + GAN"]
+    assert all("0, 1, 2" in r and "(n=3)" in r for r in rows)
+    assert all(" noise: 2 SE = " in r for r in rows[1:])
+    assert "same held-out real images" in table and "says nothing either way" in table
+    assert "mixes the added data with the longer training" in table

@@ -14,8 +14,9 @@ def register(sub) -> None:
     p = sub.add_parser(
         "demo",
         help="run the whole paper pipeline headless on procedural demo data",
-        description="import -> cluster -> train (full + per cluster) -> inpaint -> style -> "
-        "FID/MS-SSIM -> segmentation -> simulated survey -> report. Resumable: "
+        description="import -> cluster -> train (full + per cluster) -> inpaint -> adherence judge + "
+        "mask-guided synthesis (Mask-Diff) -> style -> audit -> FID/MS-SSIM -> segmentation -> simulated survey -> "
+        "report. Resumable: "
         "a second run skips finished stages and writes the report anew.",
     )
     p.add_argument("--workspace", "-w", help="workspace folder (default: the demo workspace in the user data folder)")

@@ -43,12 +43,12 @@ def cmd_judge(a: argparse.Namespace) -> int:
     if a.size is not None:
         settings = replace(settings, image_size=a.size)
     device = str(pick_device(a.device))
-    judge = current_judge(ws, settings, device)
-    if judge is None:
+    if current_judge(ws, settings, device) is None:
         with tqdm_progress("judge", "step") as prog:
             judge = ensure_judge(ws, settings, device, prog)
         what = "Trained"
-    else:
+    else:  # reused, and recorded as the judge synthesize scores with
+        judge = ensure_judge(ws, settings, device)
         what = "Up to date (training images and masks unchanged):"
     iou = judge.info.get("validation_iou")
     print(

@@ -15,7 +15,7 @@ from backend.config.fields import setting
 from backend.config.presets import apply_overrides, from_section, load_preset
 from backend.errors import DiffGenError
 
-EXPERIMENTS = ("real", "synthetic", "augment", "small-n")
+EXPERIMENTS = ("real", "synthetic", "augment", "small-n", "mix")
 AUGMENTS = ("control", "ref20")  # augment.py (Albumentations' defaults) | augment_ref20.py (ref [20]'s code)
 INPUT_SCALES = ("imagenet", "raw")  # model.to_input
 DICE_REDUCTIONS = ("image", "batch")  # metrics.soft_dice_loss | metrics.batch_dice_loss
@@ -63,6 +63,10 @@ class SegConfig:
     # on 13; Section 3.5 says only "real training sets of size N"); "train" = N training images
     # plus val_fraction's share of validation images (N=16: 16 + 4). diffgen segment --n-counts.
     small_n_counts: str = setting("train+val")
+    # Issue 34 item 6 (experiment "mix"): the real training images alone, plus mix_r samples per
+    # training image of each set of mix_sets, and plus as many drawn equally from all of them.
+    mix_sets: tuple[str, ...] = ("Diff", "Mask-Diff")
+    mix_r: int = setting(2, 1, 1000)
     preset: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:

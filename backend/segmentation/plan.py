@@ -48,7 +48,7 @@ def samples(ids) -> list[ItemRef]:
 
 @dataclass
 class RunSpec:
-    mode: str  # real | synthetic | augment | small-n
+    mode: str  # real | synthetic | augment | small-n | mix
     label: str  # row label in the paper's tables, e.g. Styled-Diff-2
     seed: int
     control: bool  # the Control augmentations on or off
@@ -272,11 +272,42 @@ class Planner:
                     )
         return runs
 
+    def mix(self, seed: int) -> list[RunSpec]:
+        """Issue 34's comparison: Real (this experiment's own row), Real + samples of each set, and
+        Real + samples shared equally by all the sets; every '+' row adds the same count
+        (``mix_r`` per training image, or what the smallest set holds) spread over the training
+        images. The split is ``real``'s, so every row tests on the same images."""
+        names = self._sets_or_note(self.cfg.mix_sets, "mix")
+        if len(names) < len(self.cfg.mix_sets):
+            return []  # the comparison needs each of its sets: no partial table
+        train, val = self._train_val(seed)
+        draw = [seed, 9]  # every row's choice from a set starts from the same generator state
+        want = self.cfg.mix_r * len(train)
+        count = min(len(spread_selection(self.sets[n], train, want, np.random.default_rng(draw))) for n in names)
+        count -= count % len(names)  # the row of all of them takes as many from each
+        if count < want:
+            self._note(
+                f"mix: {count} synthetic samples a row, not {want} (r = {self.cfg.mix_r} per training image): a set has no more"
+            )
+        rows = [[name] for name in names] + ([names] if len(names) > 1 else [])
+        runs = [RunSpec("mix", "Real", seed, True, FixedPlan(images(train)), images(val), r=0)]
+        for row in rows:
+            chosen = [
+                s.id for n in row for s in spread_selection(self.sets[n], train, count // len(row), np.random.default_rng(draw))
+            ]
+            label, plan = "Real + " + " + ".join(row), FixedPlan(images(train) + samples(sorted(chosen)))
+            runs.append(RunSpec("mix", label, seed, True, plan, images(val), set_name="+".join(row), r=self.cfg.mix_r))
+        return runs
+
     def runs(self, experiments: Sequence[str]) -> list[RunSpec]:
         out: list[RunSpec] = []
         for seed in self.cfg.seeds:
             for exp in experiments:
-                out += {"real": self.real, "synthetic": self.synthetic, "augment": self.augment, "small-n": self.small_n}[exp](
-                    seed
-                )
+                out += {
+                    "real": self.real,
+                    "synthetic": self.synthetic,
+                    "augment": self.augment,
+                    "small-n": self.small_n,
+                    "mix": self.mix,
+                }[exp](seed)
         return out

@@ -148,7 +148,7 @@ def _sets(scores: dict[Group, Score], mode: str) -> list[str]:
 
 
 def simple_tables(scores: dict[Group, Score]) -> dict[str, list[tuple[str, Score]]]:
-    """Tables 3-5 as (row label, score) lists."""
+    """Tables 3-5 and the mix comparison (issue 34) as (row label, score) lists."""
     real = _find(scores, mode="real", control=True)
     real_nc = _find(scores, mode="real", control=False)
     t3 = [("Real", real)] if real else []
@@ -165,7 +165,8 @@ def simple_tables(scores: dict[Group, Score]) -> dict[str, list[tuple[str, Score
             s = _find(scores, mode="augment", set_name=name, control=control)
             if s:
                 table.append((name, s))
-    return {"table3": t3, "table4": t4, "table5": t5}
+    mix = sorted(((g.label, s) for g, s in scores.items() if g.mode == "mix"), key=lambda row: (row[0].count("+"), row[0]))
+    return {"table3": t3, "table4": t4, "table5": t5, "mix": mix}
 
 
 def small_n_rows(scores: dict[Group, Score]) -> list[tuple[int, str, dict[int, Score]]]:
@@ -188,18 +189,36 @@ TITLES = {
     "table4": "Table 4: synthetic augmentation (alpha replacement), without Control",
     "table5": "Table 5: Control + synthetic augmentation (alpha replacement)",
     "table6": "Table 6: small real training sets of N images plus r synthetic samples per image (Control on)",
+    "mix": "Table 6b: real only, + paper inpainting, + mask-guided synthesis, + both, at equal synthetic counts (Control on)",
 }
 
 
-def _markdown(tables: dict, t6: list, rs: list[int], header: str, counting: str = "") -> str:
-    out = [header, ""]
-    for name, rows in tables.items():
-        out += [f"## {TITLES[name]}", ""]
-        if not rows:
-            out += ["(no finished runs)", ""]
-            continue
-        base = rows[0][1]
-        out += markdown_table(
+def mix_sentence(runs: list[dict]) -> str:
+    """What Table 6b's rows train on: the real split and how many samples come from where."""
+    mix = [r["params"] for r in runs if r["params"].get("mode") == "mix"]
+    if not mix:
+        return ""
+    sets = mix[-1].get("config", {}).get("mix_sets", [])
+    return (
+        "Every row trains on the same real training images of its seed (the Real row's split; validation: real "
+        "images); a '+' row adds the same number of synthetic samples (r per real training image, fewer when a "
+        f"set holds fewer), spread over the training images, from one set or in equal parts from {', '.join(sets)}. "
+        "Train images counts real + synthetic items per run; every row is tested on the same held-out real images. "
+        "A difference within the noise (twice its standard error over the seeds) says nothing either way. "
+        "At a fixed number of epochs the Real row takes fewer optimiser steps than the '+' rows (Best epoch "
+        "says whether each converged): the '+' rows compare with each other cleanly, while their difference to "
+        "Real mixes the added data with the longer training."
+    )
+
+
+def _table_lines(name: str, rows: list[tuple[str, Score]]) -> list[str]:
+    out = [f"## {TITLES[name]}", ""]
+    if not rows:
+        return out + ["(no finished runs)", ""]
+    base = rows[0][1]
+    return (
+        out
+        + markdown_table(
             ["Data type", "Train images", "Best epoch", "Seeds", "Dice loss", "IoU", f"IoU − {rows[0][0]}"],
             [
                 [
@@ -213,19 +232,32 @@ def _markdown(tables: dict, t6: list, rs: list[int], header: str, counting: str 
                 ]
                 for label, s in rows
             ],
-        ) + [""]
+        )
+        + [""]
+    )
+
+
+def _markdown(tables: dict, t6: list, rs: list[int], header: str, counting: str = "", mix: str = "") -> str:
+    out = [header, ""]
+    for name, rows in tables.items():
+        if name != "mix":
+            out += _table_lines(name, rows)
     out += [f"## {TITLES['table6']}", ""]
     if t6 and counting:
         out += [counting, ""]
     if not t6:
-        return "\n".join(out + ["(no finished runs)", ""])
-    cols = [0] + rs
-    head6 = ["N", "Data type"] + [h for r in cols for h in (f"{'real only' if r == 0 else f'r = {r}'}: Dice loss", "IoU")]
-    rows6 = [
-        [n, name] + [c for r in cols for c in ((by_r[r].fmt("dice_loss"), by_r[r].fmt("iou")) if r in by_r else ("", ""))]
-        for n, name, by_r in t6
-    ]
-    return "\n".join(out + markdown_table(head6, rows6) + [""] + small_n_versus(t6))
+        out += ["(no finished runs)", ""]
+    else:
+        cols = [0] + rs
+        head6 = ["N", "Data type"] + [h for r in cols for h in (f"{'real only' if r == 0 else f'r = {r}'}: Dice loss", "IoU")]
+        rows6 = [
+            [n, name] + [c for r in cols for c in ((by_r[r].fmt("dice_loss"), by_r[r].fmt("iou")) if r in by_r else ("", ""))]
+            for n, name, by_r in t6
+        ]
+        out += markdown_table(head6, rows6) + [""] + small_n_versus(t6)
+    if tables.get("mix"):  # only where the comparison ran: it needs a mask-guided set
+        out += _table_lines("mix", tables["mix"]) + ([mix, ""] if mix else [])
+    return "\n".join(out)
 
 
 def small_n_versus(t6: list) -> list[str]:
@@ -391,7 +423,7 @@ def write_report(ws: Workspace, fingerprint: str | None = None) -> dict[str, str
     )
     out_dir = ws.path(REPORT_DIR)
     files = {"markdown": out_dir / "segmentation.md", "tables_csv": out_dir / "tables.csv", "runs_csv": out_dir / "runs.csv"}
-    atomic_write_text(files["markdown"], _markdown(tables, t6, rs, header, small_n_sentence(runs)))
+    atomic_write_text(files["markdown"], _markdown(tables, t6, rs, header, small_n_sentence(runs), mix_sentence(runs)))
     write_csv(files["tables_csv"], TABLES_CSV_HEADER, _csv(tables, t6))
     write_csv(files["runs_csv"], RUNS_CSV_HEADER, _runs_csv(runs))
     png = plot_iou_vs_n(t6, rs)

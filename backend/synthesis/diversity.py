@@ -2,8 +2,10 @@
 more diverse than the paper's inpainted ones, which keep each source's polyp place and size?
 
 Per set (Real: the unflagged training images' current masks; any sample set by name, e.g.
-Diff, Mask-Diff): the distribution of polyp area (fraction of the frame) and centroid position
-(fractions of width and height), per polyp (connected component), and the mean IoU between
+Diff, Mask-Diff; "Mask-Diff (new polyps)": that set's wanted masks alone, since a mask-guided
+sample's mask also holds its source's own polyps, which it keeps): the distribution of polyp
+area (fraction of the frame) and centroid position (fractions of width and height), per polyp
+(connected component), and the mean IoU between
 every two masks of the set, each resized to one size (``SIDE``), so sets of other resolutions
 compare. Lower mean pairwise IoU: polyps at more varied places and in more varied shapes.
 """
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from backend.workspace import Workspace
 
 REAL = "Real"
+NEW_POLYPS = " (new polyps)"  # suffix of a mask-guided set's name: its wanted masks, without the sources' polyps
 SIDE = 64  # masks are compared at SIDE x SIDE
 MAX_PAIRWISE = 1000  # masks in the pairwise IoU (evenly spaced beyond that: ~500k pairs)
 MIN_POLYP_PX = 4  # components smaller than this (at the mask's resolution) are specks, not polyps
@@ -95,16 +98,22 @@ def set_diversity(set_name: str, masks: Iterable[np.ndarray]) -> SetDiversity:
 
 
 def set_masks(ws: Workspace, set_name: str) -> list[np.ndarray]:
-    """The masks of ``set_name``: Real = the unflagged training images' current masks, else the
-    samples of that set."""
+    """The masks of ``set_name``: Real = the unflagged training images' current masks, NAME +
+    :data:`NEW_POLYPS` = the wanted masks of set NAME's samples, else the samples of that set."""
     if set_name == REAL:
         recs = [r for r in generation_images(ws, "flagged = 0") if r.current_mask_id is not None]
         return [ws.read_mask(int(r.current_mask_id or 0)) for r in recs]
-    samples = ws.samples(set_name=set_name)
+    base = set_name.removesuffix(NEW_POLYPS)
+    samples = ws.samples(set_name=base)
     if not samples:
         names = sorted({s.set_name for s in ws.samples()})
-        raise BadInputError(f"no sample set {set_name!r} in {ws.root}; sets: {', '.join([REAL, *names])}")
-    return [read_png_fast(ws.stored(s.mask_path, "samples", s.id, "mask_path"), grey=True) for s in samples]
+        raise BadInputError(f"no sample set {base!r} in {ws.root}; sets: {', '.join([REAL, *names])}")
+    if base == set_name:
+        return [read_png_fast(ws.stored(s.mask_path, "samples", s.id, "mask_path"), grey=True) for s in samples]
+    wanted = [ws.stored(s.params["wanted_mask"], "samples", s.id, "params_json") for s in samples if "wanted_mask" in s.params]
+    if not wanted:
+        raise BadInputError(f"set {base!r} has no wanted masks: its samples are not mask-guided ('{set_name}' names none)")
+    return [read_png_fast(p, grey=True) for p in wanted]
 
 
 def diversity_table(ws: Workspace, set_names: Sequence[str] | None = None) -> list[SetDiversity]:
@@ -148,6 +157,7 @@ def diversity_section(ws: Workspace, set_names: Sequence[str] | None = None) -> 
         "Mask diversity",
         "Per set: polyp area (% of the frame) and centroid (fractions of width and height) over its "
         f"polyps, and the mean IoU between every two of its masks (resized to {SIDE} x {SIDE}). A lower "
-        "mean pairwise IoU means polyps at more varied places and in more varied shapes.",
+        "mean pairwise IoU means polyps at more varied places and in more varied shapes. A mask-guided "
+        f"sample's mask keeps its source's polyps beside the new ones; 'NAME{NEW_POLYPS}' counts the new ones alone.",
         tables=[Table("Mask diversity per set", list(COLUMNS), [list(r) for r in table_rows(diversity_table(ws, set_names))])],
     )

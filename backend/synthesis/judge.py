@@ -8,6 +8,8 @@ at IoU >= 0.5 in 95% of them and none where there is none), and stored in the wo
 ``judge/judge-<fingerprint>.safetensors``. The
 fingerprint covers the training images, their current masks and the judge's settings: the
 judge is reused until one of them changes, and a new one is a new file (nothing overwritten).
+The settings of the judge made or reused last are recorded (result ``judge``/``settings``):
+``diffgen synthesize`` scores with that judge, so one trained with ``--steps 50`` is the one used.
 """
 
 from __future__ import annotations
@@ -93,8 +95,21 @@ def judge_path(ws: Workspace, fingerprint: str) -> Path:
     return ws.path(f"{JUDGE_DIR}/judge-{fingerprint[:16]}.safetensors")
 
 
-def current_judge(ws: Workspace, settings: JudgeSettings = JudgeSettings(), device: str = "cpu") -> Judge | None:
-    """The stored judge of today's training images and masks (None: none is, train one)."""
+def latest_settings(ws: Workspace) -> JudgeSettings:
+    """The settings of the judge trained or reused last (the defaults before any)."""
+    stored = ws.results(JUDGE_DIR, "settings")
+    return JudgeSettings(**stored[0]) if stored else JudgeSettings()
+
+
+def _remember(ws: Workspace, settings: JudgeSettings) -> None:
+    if latest_settings(ws) != settings and not ws.read_only:
+        ws.add_result(JUDGE_DIR, "settings", dataclasses.asdict(settings))
+
+
+def current_judge(ws: Workspace, settings: JudgeSettings | None = None, device: str = "cpu") -> Judge | None:
+    """The stored judge of today's training images and masks with ``settings`` (None: those of
+    the judge trained last); None when there is none: train one."""
+    settings = latest_settings(ws) if settings is None else settings
     fingerprint = judge_fingerprint(ws, settings)
     path = judge_path(ws, fingerprint)
     if not path.is_file():
@@ -116,6 +131,7 @@ def ensure_judge(
     with masks (80/20 train/validation, the best validation IoU kept) and store it."""
     stored = current_judge(ws, settings, device)
     if stored is not None:
+        _remember(ws, settings)
         return stored
     ws.require_writable("training the adherence judge writes it into the workspace")
     masks = _training_masks(ws)
@@ -161,6 +177,7 @@ def ensure_judge(
     }
     path = judge_path(ws, fingerprint)
     save_checkpoint(path, outcome.state, cfg, info)
+    _remember(ws, settings)
     return Judge(model.eval(), cfg, fingerprint, path, info)
 
 

@@ -221,6 +221,38 @@ def redraws_per_set(ws: Workspace) -> dict[str, tuple[int, int]]:
 
 
 @dataclass(frozen=True)
+class AdherenceDraws:
+    """A mask-guided set's adherence gate (issue 34's goals: >= 90% pass on the first draw, <= 5%
+    still fail after the redraws). A first draw is known when it was kept, or when adherence
+    was a retry gate (a redraw records the gates its draw failed)."""
+
+    scored: int  # samples with an adherence score
+    first_known: int
+    first_passed: int
+    failed: int  # kept samples that fail it after their redraws
+    redrawn: int  # samples redrawn (for any retry gate)
+
+
+def adherence_draws(ws: Workspace, set_name: str) -> AdherenceDraws:
+    rows = ws.query(
+        "SELECT s.id, s.params_json, g.passed FROM samples s JOIN sample_gates g ON g.sample_id = s.id"
+        " AND g.gate = 'adherence' WHERE s.set_name = ?",
+        (set_name,),
+    )
+    known = passed = failed = redrawn = 0
+    for sid, params_json, ok in rows:
+        p = stored_json(ws.root, params_json, "samples", sid, "params_json")
+        redraws = p.get("redraws") or []
+        redrawn += bool(redraws)
+        failed += not ok
+        if not redraws:
+            known, passed = known + 1, passed + bool(ok)
+        elif "adherence" in p.get("retry_gates", []):
+            known, passed = known + 1, passed + ("adherence" not in redraws[0]["failed"])
+    return AdherenceDraws(len(rows), known, passed, failed, redrawn)
+
+
+@dataclass(frozen=True)
 class SeamShift:
     """A styled set's mean seam score before style (its inpainted parents) and after."""
 
