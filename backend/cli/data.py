@@ -119,19 +119,18 @@ def cmd_demo_data(a: argparse.Namespace) -> int:
 
 
 def cmd_import(a: argparse.Namespace) -> int:
-    from backend.data.importer import check_dataset_folder, check_workspace_outside, import_dataset
+    from backend.data.import_params import ImportParams
+    from backend.data.importer import check_dataset_folder, check_workspace_outside
 
     check_dataset_folder(a.dataset)  # before the workspace folder is created
     check_workspace_outside(a.workspace, a.dataset)
     ws = open_workspace(a, create=True)
-    with tqdm_progress("import", "pair") as prog:
-        report = import_dataset(
-            ws, a.dataset, copy=a.copy, progress=prog, follow_symlinks=a.follow_symlinks, max_pixels=a.max_pixels, role=a.role
-        )
-    for p in report.problems:
+    params = ImportParams(a.dataset, a.copy, a.follow_symlinks, a.max_pixels, a.role)
+    result = run_as_job(ws, "import", params, "import", "pair")
+    for p in result.problems:
         print(p)
-    print(report.summary())
-    return 0 if (report.imported or report.already_present) and not report.stopped else 1
+    print(result.summary)
+    return 0 if (result.imported or result.already_present) and not result.stopped else 1
 
 
 def cmd_set_role(a: argparse.Namespace) -> int:

@@ -8,15 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from backend.config.fields import REQUIRED, param
+from backend.io.limits import DEFAULT_MAX_PIXELS
 from backend.jobs.params import JobParams
+from backend.workspace.roles import ROLES, TRAIN
 
 
 @dataclass(frozen=True)
 class ImportParams(JobParams):
-    """The dataset folder (images/ + masks/) the app imports, with the importer's defaults (the
-    CLI's ``diffgen import`` offers its other options)."""
+    """A dataset folder to import (the app's Import and drop, and ``diffgen import``, whose
+    flags set the other fields)."""
 
     folder: str = param(REQUIRED, label="Folder", help="the dataset folder (images/ + masks/)")
+    copy: bool = param(False, label="Copy", help="copy the images into the workspace")
+    follow_symlinks: bool = param(False, label="Follow links", help="accept files linked from outside the dataset")
+    max_pixels: int = param(DEFAULT_MAX_PIXELS, 1, 1 << 40, label="Largest image", help="pixels (width x height) at most")
+    role: str = param(TRAIN, label="Role", help="role of the new images", choices=ROLES)
 
     def queued(self, ws: Any) -> ImportParams:
         """The folder made absolute: the job's row names it, whatever folder the app ran in."""

@@ -518,15 +518,27 @@ class ImportResult(JobResult):
     already_present: int
     rejected: int
     problems: tuple[str, ...]
+    stopped: str = ""  # why the import stopped before the end (ImportReport.stopped)
 
 
 def run_import(ws: Workspace, params: ImportParams, ctx: JobContext) -> ImportResult:
-    """Job form of :func:`import_dataset` (the app's Import and drop queue it)."""
-    report = import_dataset(ws, params.folder, progress=ctx.progress, cancel=ctx.cancel)
+    """Job form of :func:`import_dataset` (the app's Import and drop queue it, ``diffgen import``
+    runs it)."""
+    report = import_dataset(
+        ws,
+        params.folder,
+        params.copy,
+        progress=ctx.progress,
+        cancel=ctx.cancel,
+        follow_symlinks=params.follow_symlinks,
+        max_pixels=params.max_pixels,
+        role=params.role,
+    )
     return ImportResult(
         summary=report.summary(),
         imported=report.imported,
         already_present=report.already_present,
         rejected=report.rejected,
         problems=tuple(str(p) for p in report.problems),
+        stopped=report.stopped,
     )
