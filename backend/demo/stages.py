@@ -9,7 +9,7 @@ from pathlib import Path
 from backend.demo.plan import DemoContext, Stage, stage_state
 from backend.demo.report import build_report
 from backend.errors import DiffGenError
-from backend.jobs.context import JobContext
+from backend.jobs.params import JobParams
 
 WEIGHT_NAMES = ("inception", "fid_inception", "vgg19", "dino")
 BASE_MODEL = ("demo_base",)  # resources/demo_base: the shipped model the demo fine-tunes (MODEL_CARD.md)
@@ -23,27 +23,30 @@ def _progress(ctx: DemoContext, label: str):
     return lambda d, t, m="": ctx.progress(d, t, f"{label}: {m}" if m else label)
 
 
-def _job(ctx: DemoContext, label: str) -> JobContext:
-    """The context a stage's job function gets: the demo's progress, labelled, and its cancel."""
-    return JobContext(progress=_progress(ctx, label), cancel=ctx.cancel)
+def _run(ctx: DemoContext, kind: str, params: JobParams, label: str) -> dict:
+    """A stage's job through the one runner, as ``diffgen KIND`` runs it: a job row and a log
+    (``diffgen jobs list``), the demo's progress labelled, and its cancel."""
+    from backend.jobs.runner import run_now
+
+    return run_now(ctx.ws, kind, params, _progress(ctx, label), cancel=ctx.cancel).to_dict()
 
 
 def stage_data(ctx: DemoContext) -> dict:
     """Import, then hold out the segmentation test images (the test role) before anything is
     generated: no later stage uses them."""
     from backend.data.demo import write_demo_dataset
-    from backend.data.importer import import_dataset
+    from backend.data.import_params import ImportParams
     from backend.segmentation.config import load_config
     from backend.segmentation.data import hold_out_at_random
 
     data = ctx.ws.path("demo-data")
     if not (data / "images").is_dir():
         write_demo_dataset(data, count=ctx.count, size=ctx.size, seed=ctx.seed, progress=_progress(ctx, "demo data"))
-    report = import_dataset(ctx.ws, data, progress=_progress(ctx, "import"))
+    report = _run(ctx, "import", ImportParams(str(data)), "import")
     hold_out_at_random(ctx.ws, load_config(ctx.preset))
     return {
         "images": len(ctx.ws.image_ids()),
-        "imported": report.imported,
+        "imported": report["imported"],
         "procedural": True,
         "count": ctx.count,
         "size": ctx.size,
@@ -76,11 +79,10 @@ def _weights(ctx: DemoContext) -> dict:
 
 
 def stage_cluster(ctx: DemoContext) -> dict:
-    from backend.clustering.job import run_cluster
     from backend.clustering.params import ClusterParams
 
     params = ClusterParams(preset=ctx.preset, inception_weights=_weights(ctx)["inception"], device=ctx.device)
-    return run_cluster(ctx.ws, params, _job(ctx, "cluster")).to_dict()
+    return _run(ctx, "cluster", params, "cluster")
 
 
 def base_model(preset: str) -> Path | None:
@@ -100,7 +102,6 @@ def base_model(preset: str) -> Path | None:
 def stage_train_full(ctx: DemoContext) -> dict:
     """Fine-tune the shipped base model on the demo images (minutes), or train from scratch."""
     from backend.diffusion.train_params import TrainParams
-    from backend.diffusion.training import run_train
 
     base = None if ctx.from_scratch else base_model(ctx.preset)
     overrides: tuple[str, ...]
@@ -115,12 +116,11 @@ def stage_train_full(ctx: DemoContext) -> dict:
         steps, overrides = ctx.plan.finetune_steps_full, (f"train.init_from={base}",)
         init = f"fine-tuned from the shipped base model ({'/'.join(('resources',) + BASE_MODEL)}, see its MODEL_CARD.md)"
     params = TrainParams(preset=ctx.preset, target="full", steps=steps, name="demo-full", device=ctx.device, overrides=overrides)
-    return {**run_train(ctx.ws, params, _job(ctx, "train full")).to_dict(), "init": init}
+    return {**_run(ctx, "train", params, "train full"), "init": init}
 
 
 def stage_train_clusters(ctx: DemoContext) -> dict:
     from backend.diffusion.train_params import TrainParams
-    from backend.diffusion.training import run_train
 
     full = _state_of(ctx, "train_full")["models"][0]["folder"]
     params = TrainParams(
@@ -139,11 +139,10 @@ def stage_train_clusters(ctx: DemoContext) -> dict:
         ),
         device=ctx.device,
     )
-    return run_train(ctx.ws, params, _job(ctx, "train clusters")).to_dict()
+    return _run(ctx, "train", params, "train clusters")
 
 
 def _inpaint(ctx: DemoContext, model: str) -> dict:
-    from backend.inpaint.job import run_inpaint
     from backend.inpaint.params import InpaintParams
     from backend.workspace.selection import ImageSelection
 
@@ -158,7 +157,7 @@ def _inpaint(ctx: DemoContext, model: str) -> dict:
         sampler=ctx.sampler,
         sheet=True,
     )
-    return run_inpaint(ctx.ws, params, _job(ctx, f"inpaint ({model} models)")).to_dict()
+    return _run(ctx, "inpaint", params, f"inpaint ({model} models)")
 
 
 def stage_inpaint_cluster(ctx: DemoContext) -> dict:
@@ -175,7 +174,7 @@ def stage_synthesize(ctx: DemoContext) -> dict:
     them; a sample the judge does not see where its wanted mask says is redrawn, as one
     without a polyp is."""
     from backend.config.device import pick_device
-    from backend.synthesis.generator import SET_NAME, run_synthesize
+    from backend.synthesis.generator import SET_NAME
     from backend.synthesis.judge import JudgeSettings, ensure_judge
     from backend.synthesis.params import SynthesizeParams
     from backend.synthesis.sheet import set_sheet
@@ -193,7 +192,7 @@ def stage_synthesize(ctx: DemoContext) -> dict:
         device=ctx.device,
         sampler=ctx.sampler,
     )
-    result = run_synthesize(ctx.ws, params, _job(ctx, "synthesize (Mask-Diff)")).to_dict()
+    result = _run(ctx, "synthesize", params, "synthesize (Mask-Diff)")
     info = judge.info
     return {
         **result,
@@ -204,7 +203,6 @@ def stage_synthesize(ctx: DemoContext) -> dict:
 
 
 def stage_style(ctx: DemoContext) -> dict:
-    from backend.style import run_style
     from backend.style.params import StyleParams
     from backend.style.sheet import style_sheet
 
@@ -229,7 +227,7 @@ def stage_style(ctx: DemoContext) -> dict:
         note=note,
     )
     return {
-        **run_style(ctx.ws, params, _job(ctx, "style")).to_dict(),
+        **_run(ctx, "style", params, "style"),
         "sheet": style_sheet(ctx.ws),
         "terms_off": off,
         "note": note,
@@ -249,7 +247,6 @@ def stage_audit(ctx: DemoContext) -> dict:
 
 def stage_evaluate(ctx: DemoContext) -> dict:
     from backend.config.presets import load_preset
-    from backend.metrics.evaluate import run_evaluate
     from backend.metrics.evaluate_params import EvaluateParams
 
     samples = int(load_preset(ctx.preset).get("inpaint", {}).get("samples", 3))  # Set k = sample k of each image
@@ -260,23 +257,22 @@ def stage_evaluate(ctx: DemoContext) -> dict:
         seed=ctx.seed,
         device=None if ctx.device == "auto" else ctx.device,
     )
-    result = run_evaluate(ctx.ws, params, _job(ctx, "evaluate")).to_dict()
+    result = _run(ctx, "evaluate", params, "evaluate")
     del result["summary"]  # the demo's record is what the evaluation stored
     return result
 
 
 def stage_segment(ctx: DemoContext) -> dict:
-    from backend.segmentation import run_segment
     from backend.segmentation.params import SegmentParams
     from backend.segmentation.report import write_report
 
     params = SegmentParams(
         preset=ctx.preset, overrides=ctx.plan.segment_overrides, experiments=("real", "synthetic", "augment", "small-n")
     )
-    runs = run_segment(ctx.ws, params, _job(ctx, "segment")).to_dict()
+    runs = _run(ctx, "segment", params, "segment")
     # Table 6b (Real / + Diff / + Mask-Diff / + both) over several seeds; the paper's tables keep one
     mix = replace(params, experiments=("mix",), seeds=ctx.plan.mix_seeds)
-    return {"runs": runs, "mix": run_segment(ctx.ws, mix, _job(ctx, "segment (mix)")).to_dict(), "report": write_report(ctx.ws)}
+    return {"runs": runs, "mix": _run(ctx, "segment", mix, "segment (mix)"), "report": write_report(ctx.ws)}
 
 
 def stage_survey(ctx: DemoContext) -> dict:

@@ -140,16 +140,17 @@ def run_now(
     params: JobParams,
     progress: Progress | None = None,
     started: Callable[[int], None] | None = None,
+    cancel: Cancel | None = None,
 ) -> JobResult:
     """Run a ``kind`` job with ``params`` now, in this process (the CLI's commands): its row is
     created running (the app's worker never claims it) with the parameters as given (the CLI
     resolves seeds and models when it runs, as it always has), ``started(job_id)`` is called,
-    and the stage's error, once recorded and logged, is raised again. Returns the stage's
-    typed result."""
+    and the stage's error, once recorded and logged, is raised again (``cancel``: polled, as
+    the demo's Ctrl-C or the app's Stop). Returns the stage's typed result."""
     job_id = JobStore(ws).start(kind, params)
     if started is not None:
         started(job_id)
-    outcome = run_job(ws, job_id, progress)
+    outcome = run_job(ws, job_id, progress, cancel)
     if outcome.error is not None:
         raise outcome.error
     assert outcome.value is not None  # done: the stage returned its result
