@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from types import SimpleNamespace
 
 import pytest
 from _metrics_helpers import save_random_inception
@@ -21,6 +20,7 @@ from backend.demo.plan import DemoContext
 from backend.diffusion.training import resolve_targets
 from backend.errors import BadInputError, DiffGenError
 from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
 from backend.jobs.queue import MaskParams, run_masks
 from backend.style import run_style
 from backend.style.params import StyleParams
@@ -195,8 +195,8 @@ def test_the_demo_holds_test_images_out_by_role(tmp_path, monkeypatch):
     assert summary["roles"] == {"train": 8, "test": 2} and len(test) == 2  # min(200, round(20% of 10))
     seen = []
     monkeypatch.setattr(
-        "backend.inpaint.job.run_inpaint", lambda ws, params, *a: seen.append(params) or SimpleNamespace(to_dict=dict)
-    )
+        "backend.inpaint.job.run_inpaint", lambda ws, params, *a: seen.append(params) or JobResult(summary="stand-in")
+    )  # the demo's stage runs the job through the runner, which reads the stage back by name
     demo_stages.stage_inpaint_full(ctx)
     assert seen[0].selection == ImageSelection(all=True)  # no ids named: the rule leaves test images out
     assert seen[0].selection.resolve(ws) == [i for i in usable if i not in test]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from backend.cli.common import add_workspace, open_workspace, run_as_job, tqdm_progress
+from backend.cli.common import add_workspace, open_workspace, run_as_job
 from backend.config.fields import arg_type
 from backend.config.network import DEFAULT_BASE_URL, DEFAULT_HOST, DEFAULT_PORT
 
@@ -157,7 +157,7 @@ def register(sub) -> None:
 
 
 def cmd_create(a: argparse.Namespace) -> int:
-    from backend.survey import SurveyConfig, create_survey, parse_ids, parse_set
+    from backend.survey import SurveyConfig, get_survey, parse_ids, parse_set
 
     ws = open_workspace(a)
     real_images = parse_ids(a.real_images) if a.real_images is not None else None
@@ -165,23 +165,19 @@ def cmd_create(a: argparse.Namespace) -> int:
     for spec in a.sets:
         kind, n = parse_set(spec)
         counts[kind] = counts.get(kind, 0) + n
-    with tqdm_progress("survey items", "item") as prog:
-        s = create_survey(
-            ws,
-            SurveyConfig(
-                a.name,
-                counts,
-                a.only_kept,
-                a.seed,
-                a.size,
-                real_images,
-                only_passed=a.only_passed,
-                repeat_share=a.repeat_share,
-                calibration=a.calibration,
-                questions=a.questions,
-            ),
-            progress=prog,
-        )
+    config = SurveyConfig(
+        a.name,
+        counts,
+        a.only_kept,
+        a.seed,
+        a.size,
+        real_images,
+        only_passed=a.only_passed,
+        repeat_share=a.repeat_share,
+        calibration=a.calibration,
+        questions=a.questions,
+    )
+    s = get_survey(ws, run_as_job(ws, "survey", config, "survey items", "item").name)
     parts = ", ".join(f"{n} {s.labels.get(k, k)}" for k, n in s.params["counts"].items())
     print(
         f"Created survey {s.name!r}: {parts}; blinded copies of {s.params['size']} px under "
