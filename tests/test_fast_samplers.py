@@ -223,22 +223,16 @@ def test_the_cli_takes_a_sampler_on_inpaint_and_demo(capsys):
     assert "invalid choice: 'fast'" in capsys.readouterr().err
 
 
-def test_the_demo_passes_its_sampler_to_both_inpainting_stages(monkeypatch, tmp_path):
-    import backend.inpaint.job as job
+def test_the_demo_passes_its_sampler_to_both_inpainting_stages(monkeypatch):
     from backend.demo import stages
     from backend.demo.plan import DemoContext
 
     seen = []
-
-    class Done:
-        def to_dict(self):
-            return {}
-
-    monkeypatch.setattr(job, "run_inpaint", lambda _ws, params, ctx: seen.append(params) or Done())
+    monkeypatch.setattr(stages, "_run", lambda _ctx, kind, params, _label: seen.append((kind, params)) or {})
     ctx = DemoContext(ws=None, sampler="ddnm")  # the stages only hand the workspace on
     stages.stage_inpaint_cluster(ctx)
     stages.stage_inpaint_full(ctx)
-    assert [p.sampler for p in seen] == ["ddnm", "ddnm"] and [p.model for p in seen] == ["cluster", "full"]
+    assert [(kind, p.sampler, p.model) for kind, p in seen] == [("inpaint", "ddnm", "cluster"), ("inpaint", "ddnm", "full")]
 
 
 def test_a_fast_sampler_run_records_its_sampler_and_regenerates_pixel_for_pixel(ws):  # noqa: F811
