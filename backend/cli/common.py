@@ -90,7 +90,9 @@ def run_as_job(ws: Workspace | None, kind: str, params: JobParams, desc: str, un
     jobs list``) and a log, named on stderr as it starts; a refused run is a failed job whose log
     holds the error, and the error reaches :func:`backend.cli.main`, which prints it as before.
     ``ws`` None (``fid`` or ``msssim`` of folders): no workspace to hold a row or a log, so the
-    stage runs alone; so does a shard (``params.shard`` of inpaint and style), which writes
+    stage runs alone; so does a command that only reads a read-only workspace (``export`` from a
+    read-only mount: the row could not be written, and the stage refuses any other write itself),
+    and a shard (``params.shard`` of inpaint and style), which writes
     nothing into the workspace's database (N processes on N machines never write one SQLite
     file): its bundle's manifest is its record. Returns the stage's typed result (the command
     prints it)."""
@@ -103,7 +105,7 @@ def run_as_job(ws: Workspace | None, kind: str, params: JobParams, desc: str, un
         print(f"job {job_id}; its log: {log_path(ws, job_id)}", file=sys.stderr, flush=True)
 
     with tqdm_progress(desc, unit) as prog:
-        if ws is None or getattr(params, "shard", None) is not None:
+        if ws is None or ws.read_only or getattr(params, "shard", None) is not None:
             return resolve(kind)(ws, params, JobContext(progress=prog))
         return run_now(ws, kind, params, prog, started)
 
