@@ -68,10 +68,11 @@ def main(argv: list[str] | None = None) -> list[Figure]:
             )
             t0 = time.perf_counter()
             result = run_inpaint(ws, params, JobContext())
-            seconds[sampler] += time.perf_counter() - t0
+            took = time.perf_counter() - t0
+            seconds[sampler] += took
             samples[sampler] += result.samples
             passed[sampler] += result.passed
-            print(f"[{BENCH}] {sampler}: {result.summary} in {time.perf_counter() - t0:.1f} s", flush=True)
+            print(f"[{BENCH}] {sampler}: {result.summary} in {took:.1f} s", flush=True)
         ws.close()
     per = {s: seconds[s] / max(samples[s], 1) for s in seconds}
     figures = [

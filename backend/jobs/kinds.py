@@ -58,8 +58,8 @@ REGISTRY: dict[str, JobSpec] = {  # one line per kind, in the order forms list t
     "cluster": JobSpec("backend.clustering.job:run_cluster", "backend.clustering.params:ClusterParams", "Cluster images", ("clusters",)),  # noqa: E501
     "segment": JobSpec("backend.segmentation.experiments:run_segment", "backend.segmentation.params:SegmentParams", "Segmentation experiment"),  # noqa: E501
     "survey": JobSpec("backend.survey.create:run_survey_create", "backend.survey.model:SurveyParams", "Create a survey", in_form=False, lane="cpu"),  # noqa: E501
-    "survey-results": JobSpec("backend.survey.report:run_survey_results", "backend.survey.model:SurveyResultsParams", "Survey results", in_form=False, lane="cpu"),  # noqa: E501
-    "survey-report": JobSpec("backend.survey.report:run_survey_report", "backend.survey.model:SurveyReportParams", "Survey report", in_form=False, lane="cpu"),  # noqa: E501
+    "survey-results": JobSpec("backend.survey.report_jobs:run_survey_results", "backend.survey.model:SurveyResultsParams", "Survey results", in_form=False, lane="cpu"),  # noqa: E501
+    "survey-report": JobSpec("backend.survey.report_jobs:run_survey_report", "backend.survey.model:SurveyReportParams", "Survey report", in_form=False, lane="cpu"),  # noqa: E501
     "import": JobSpec("backend.data.importer:run_import", "backend.data.import_params:ImportParams", "Import a dataset", ("images", "masks"), in_form=False, lane="cpu"),  # noqa: E501
     "export": JobSpec("backend.exporters.job:run_export", "backend.exporters.params:ExportParams", "Export kept samples", in_form=False, lane="cpu"),  # noqa: E501
     "evaluate": JobSpec("backend.metrics.evaluate:run_evaluate", "backend.metrics.evaluate_params:EvaluateParams", "Evaluate (FID, MS-SSIM)", in_form=False),  # noqa: E501

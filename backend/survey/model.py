@@ -94,7 +94,7 @@ SurveyParams = SurveyConfig  # the survey job's parameters are the survey's conf
 @dataclass(frozen=True)
 class SurveyResultsParams(JobParams):
     """The "survey-results" job: the results of ``survey`` computed for the Survey tab
-    (:func:`backend.survey.report.run_survey_results`), with a seeded bootstrap."""
+    (:func:`backend.survey.report_jobs.run_survey_results`), with a seeded bootstrap."""
 
     survey: str = param(REQUIRED, label="Survey", help="the survey's name")
     n_boot: int = param(2000, 0, None, label="Bootstrap", help="bootstrap resamples behind every kappa interval")
@@ -104,7 +104,7 @@ class SurveyResultsParams(JobParams):
 @dataclass(frozen=True)
 class SurveyReportParams(SurveyResultsParams):
     """The "survey-report" job: those results written as a report
-    (:func:`backend.survey.report.run_survey_report`); ``out`` None: the survey's own folder in
+    (:func:`backend.survey.report_jobs.run_survey_report`); ``out`` None: the survey's own folder in
     the workspace, rewritten each time; a folder the user names is overwritten only with ``overwrite``."""
 
     out: str | None = param(label="Folder", help="the report's folder (default: reports/survey-NAME in the workspace)")
