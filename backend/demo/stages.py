@@ -197,8 +197,13 @@ def stage_synthesize(ctx: DemoContext) -> dict:
     return {
         **result,
         "sheet": set_sheet(ctx.ws, SET_NAME),
-        "judge": {"path": ctx.ws.rel(judge.path), "images": info.get("images"), "validation_iou": info.get("validation_iou")}
-        | {"steps": settings.steps, "image_size": settings.image_size},
+        "judge": {
+            "path": ctx.ws.rel(judge.path),
+            "images": info.get("images"),
+            "validation_iou": info.get("validation_iou"),
+            "steps": settings.steps,
+            "image_size": settings.image_size,
+        },
     }
 
 
