@@ -67,7 +67,7 @@ def _pixmap(png: bytes | None, max_width: int = 900) -> QPixmap:
 
 
 @dataclass(frozen=True)
-class ShownResults:
+class ShownTables:
     """What the results pane holds of a finished survey-results job: Table 7 of each rater, and
     the survey's questions that head its columns."""
 
@@ -100,7 +100,7 @@ class SurveyView(QWidget):
         super().__init__()
         self.workspace = workspace
         self.queue = queue  # the app's job queue: drawing a survey and its report are jobs
-        self.results: ShownResults | None = None
+        self.results: ShownTables | None = None
         self.rater_window: RaterWindow | None = None
         self._hidden: list[QWidget] = []  # windows hidden while a rater rates here
         self.job: JobWatch | None = None  # the survey or report job this view waits for, if any
@@ -518,7 +518,7 @@ class SurveyView(QWidget):
 
     def _show_results(self, survey: Survey, result: dict) -> None:
         tables = {name: [Table7Row(**row) for row in rows] for name, rows in result["tables"].items()}
-        self.results = ShownResults(tables, template_of(self.workspace, survey))
+        self.results = ShownTables(tables, template_of(self.workspace, survey))
         self.table_rater.blockSignals(True)
         self.table_rater.clear()
         self.table_rater.addItems(list(tables))
