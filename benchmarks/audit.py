@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from backend.audit import distances
-from backend.audit.run import AuditConfig, audit_samples
+from backend.audit.params import AuditConfig
+from backend.audit.run import audit_samples
 from backend.data.demo import write_demo_dataset
 from backend.data.importer import import_dataset
 from backend.workspace import Workspace

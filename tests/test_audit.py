@@ -12,7 +12,8 @@ import pytest
 from _audit_helpers import FRESH_N, planted_workspace
 
 import backend.workspace.store as store_mod
-from backend.audit.run import LEAVE_ONE_OUT, AuditConfig, audit_samples
+from backend.audit.params import AuditConfig
+from backend.audit.run import LEAVE_ONE_OUT, audit_samples
 from backend.audit.store import nearest_of
 from backend.cli import main
 from backend.errors import BadInputError, DiffGenError

@@ -26,6 +26,8 @@ from backend.errors import BadInputError
 from backend.gates import SCORED_WHEN_MADE
 from backend.io.files import encode_png, sha256_file
 from backend.jobs.bundles import IMPORT_RESULT, MANIFEST, META, ROWS, BundleWriter, import_bundles, read_bundle
+from backend.jobs.joblog import log_path
+from backend.jobs.queue import JobStore
 from backend.jobs.sample_row import SampleRow
 from benchmarks.bundle_import import SIZE, workspace, write_bundle
 
@@ -250,7 +252,14 @@ def test_a_crafted_bundle_is_refused_naming_the_field_and_nothing_is_stored(sett
     assert error.startswith(f"error: bundle {crafted}")
     assert re.search(message, error), error
     assert [ws.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in ("samples", "sample_gates", "results")] == tables
-    assert files_under(root, crafted) == before  # no file written, in the workspace or beside it
+    job = JobStore(ws).list()[0]  # the import is a job (issue 29): its row and its log are all it wrote
+    assert (job.kind, job.status, job.params["bundles"]) == ("import-samples", "done", [str(crafted)])
+    written = files_under(root, crafted) - before
+    assert written <= {
+        str(log_path(ws, job.id)),
+        str(log_path(ws, job.id).parent),
+    }  # no other file, in the workspace or beside it
+    assert re.search(message, log_path(ws, job.id).read_text(encoding="utf-8"))  # the log says why
 
 
 def test_the_honest_bundles_still_import_and_a_second_import_adds_nothing(setting, tmp_path):

@@ -111,6 +111,44 @@ def test_segment_evaluate_and_cluster_from_the_cli_are_jobs_with_a_log(demo_ws, 
     assert _recorded(demo_ws, "cluster", k=2, inception_weights=str(weights)).result["k"] == 2
 
 
+def test_gates_audit_and_judge_from_the_cli_are_jobs_with_a_log(demo_ws, tmp_path, capsys):
+    root = str(demo_ws.root)
+    write_demo_dataset(tmp_path / "gan", count=4, size=48, seed=5)
+    out = _run(["import-set", "-w", root, str(tmp_path / "gan"), "--name", "GAN"], capsys)
+    assert out == "Set 'GAN': 4 images added, 0 already present, 0 without a mask, 0 rejected.\n"
+    assert _recorded(demo_ws, "import-set", name="GAN").result["added"] == 4
+
+    out = _run(["gates", "-w", root], capsys)
+    gates = _recorded(demo_ws, "gates", rescore=False, preset=None)
+    assert (gates.result["scored"], gates.result["unscorable"]) == (0, 4)
+    assert out.startswith("4 sample(s) cannot be scored: not inpainted from a workspace image")
+
+    out = _run(["audit", "-w", root, "--set", "GAN", "--k", "2", "--pixels-only"], capsys)
+    audit = _recorded(demo_ws, "audit", set_name="GAN", k=2, pixels_only=True)
+    memorised, samples = audit.result["sets"]["GAN"]
+    assert samples == 4 and audit.result["record"]["samples"] == 4
+    assert out.startswith(audit.message + ".\n") and f"  GAN: {memorised} of 4 memorised\n" in out
+    assert f"Closest: {audit.result['closest']}\n" in out and demo_ws.path(audit.result["report"]).is_file()
+    assert len(demo_ws.gates(demo_ws.samples(set_name="GAN")[0].id)) == 1  # the memorised gate
+
+    out = _run(["judge", "train", "-w", root, "--steps", "10", "--size", "32", "--seed", "1"], capsys)
+    judge = _recorded(demo_ws, "judge", steps=10, image_size=32, seed=1, device="cpu")
+    assert out == judge.message + "\n" and out.startswith("Trained judge/judge-")
+    assert judge.result["trained"] and demo_ws.path(judge.result["path"]).is_file()
+    out = _run(["judge", "train", "-w", root, "--steps", "10", "--size", "32", "--seed", "1"], capsys)
+    again = _recorded(demo_ws, "judge", steps=10)
+    assert not again.result["trained"] and again.result["path"] == judge.result["path"]
+    assert out.startswith("Up to date (training images and masks unchanged): judge/judge-")
+
+    assert main(["audit", "-w", root, "--side", "4"]) == 1  # checked by the audit's settings
+    failed = _newest(demo_ws)
+    assert (failed.kind, failed.status) == ("audit", "failed")
+    assert capsys.readouterr().err.endswith("error: audit side must be between 8 and 256, not 4\n")
+    assert main(["jobs", "add", "audit", "-w", root, "--k", "0"]) == 1  # refused before it enters the queue
+    assert "audit k must be between 1 and 100, not 0" in capsys.readouterr().err
+    assert _newest(demo_ws).id == failed.id
+
+
 def test_a_refused_cli_run_is_a_failed_job_whose_log_holds_the_error(demo_ws, capsys):
     assert main(["inpaint", "-w", str(demo_ws.root), "--model", "full", *INPAINT]) == 1
     err = capsys.readouterr().err

@@ -28,6 +28,7 @@ from backend.inpaint.job import run_inpaint
 from backend.inpaint.params import InpaintParams
 from backend.jobs.bundles import MANIFEST, bundle_states, import_bundles, read_bundle
 from backend.jobs.context import JobContext
+from backend.jobs.queue import JobStore
 from backend.jobs.shards import Shard, local_rank_from_env, parse_shard, shard_from_env
 from backend.workspace import Workspace
 
@@ -185,6 +186,11 @@ def test_two_torchrun_shards_merged_equal_one_process_byte_for_byte(gen_ws, tmp_
         assert merged[key]["params"]["batch"]["rows"] != [] and want["params"]["batch"]["rows"] != []
     assert cli_main(["import-samples", "-w", str(two), *map(str, bundles)]) == 0  # again: adds nothing
     assert len(Workspace.open(two).samples()) == 10
+    merges = [(j.kind, j.status, j.message) for j in JobStore(Workspace.open(two)).list()]  # newest first
+    assert merges == [
+        ("import-samples", "done", "Merged 2 bundles (0 samples added)."),
+        ("import-samples", "done", "Merged 2 bundles (10 samples added)."),
+    ]
     # the one-process run is a job (issue 29), its samples' provenance; a shard writes no job row
     assert [tuple(r) for r in Workspace.open(one).query("SELECT DISTINCT job_id FROM samples")] == [(1,)]
     assert [tuple(r) for r in Workspace.open(two).query("SELECT DISTINCT job_id FROM samples")] == [(None,)]

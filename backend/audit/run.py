@@ -26,6 +26,7 @@ import numpy as np
 
 from backend.audit import distances
 from backend.audit.embedding import audit_embedding
+from backend.audit.params import AuditConfig
 from backend.audit.store import AuditRow, load_rows, save_rows, training_fingerprint
 from backend.errors import BadInputError
 from backend.gates import GateScore
@@ -37,40 +38,6 @@ Progress = Callable[[int, int, str], None]
 RESULT_KIND = "audit"  # results table: the newest audit's summary, under key "latest"
 LEAVE_ONE_OUT = "leave-one-out among the training images (no test-role images)"
 HELD_OUT = "held-out test-role images against the training images"
-
-
-@dataclass(frozen=True)
-class AuditConfig:
-    """The audit's settings; ``side``, ``k`` and ``grow`` define the distances (and the fingerprint)."""
-
-    side: int = 32  # frames are compared downsampled to side x side RGB
-    k: int = 5  # calibration: the mean distance to the k next nearest training images
-    percentile: float = 1.0  # memorised: below this percentile of the real images' scores
-    grow: int = 1  # px at `side` a real image's mask grows by to make its calibration region
-    shift: int = 1  # px at `side` a frame may be shifted each way and still match (2 px of a 64 px image)
-
-    def __post_init__(self) -> None:
-        for name, value, lo, hi in (
-            ("side", self.side, 8, 256),
-            ("k", self.k, 1, 100),
-            ("grow", self.grow, 0, 16),
-            ("shift", self.shift, 0, 4),
-        ):
-            if not lo <= value <= hi:
-                raise BadInputError(f"audit {name} must be between {lo} and {hi}, not {value}")
-        if not 0 < self.percentile < 50:
-            raise BadInputError(f"audit percentile must be above 0 and below 50, not {self.percentile}")
-
-    @property
-    def frame_method(self) -> str:
-        return f"pixel{self.side}-frame"
-
-    @property
-    def region_method(self) -> str:
-        return f"pixel{self.side}-region"
-
-    def settings(self) -> str:
-        return f"side={self.side};k={self.k};grow={self.grow};shift={self.shift};flips=h,v"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from backend.cli.common import add_workspace, open_workspace
+from backend.cli.common import add_workspace, open_workspace, run_as_job
 from backend.words import counted
 
 
@@ -42,22 +42,21 @@ def register(sub) -> None:
 
 
 def cmd_import(a: argparse.Namespace) -> int:
-    from backend.jobs.bundles import import_bundles
+    from backend.jobs.bundle_params import ImportSamplesParams
 
-    ws = open_workspace(a)
-    reports, errors = import_bundles(ws, a.bundles)
+    result = run_as_job(open_workspace(a), "import-samples", ImportSamplesParams(tuple(a.bundles)), "import-samples")
     if a.json:
-        print(json.dumps({"imported": [asdict(r) for r in reports], "errors": errors}, indent=2))
+        print(json.dumps({"imported": [asdict(r) for r in result.imported], "errors": result.errors}, indent=2))
     else:
-        for r in reports:
+        for r in result.imported:
             print(
                 f"{r.bundle}: {counted(len(r.added), 'sample')} added"
                 + (f", {r.present} already in the workspace" if r.present else "")
                 + f" (run {r.run}, shard {r.shard})"
             )
-    for e in errors:
+    for e in result.errors:
         print(f"error: {e}")
-    return 1 if errors else 0
+    return 1 if result.errors else 0
 
 
 def cmd_bundles(a: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from backend.cli.common import add_workspace, open_workspace, run_as_job, tqdm_progress
+from backend.cli.common import add_workspace, open_workspace, run_as_job
 from backend.cli.flags import add_param_flags
 from backend.clustering.params import ClusterParams
 from backend.errors import BadInputError
@@ -190,15 +190,10 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def cmd_import_set(a: argparse.Namespace) -> int:
-    from backend.data.sets import import_external_set
+    from backend.data.import_params import ImportSetParams
 
-    ws = open_workspace(a)
-    with tqdm_progress("import-set", "img") as prog:
-        res = import_external_set(ws, a.folder, a.name, prog)
-    for p in res["problems"]:
+    res = run_as_job(open_workspace(a), "import-set", ImportSetParams(a.folder, a.name), "import-set", "img")
+    for p in res.problems:
         print(f"ERROR   {p}")
-    print(
-        f"Set {res['set_name']!r}: {res['added']} images added, {res['already_present']} already present, "
-        f"{res['without_mask']} without a mask, {len(res['problems'])} rejected."
-    )
-    return 0 if res["added"] or res["already_present"] else 1
+    print(res.summary)
+    return 0 if res.added or res.already_present else 1

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from backend.cli.common import add_workspace, open_workspace, tqdm_progress
+from backend.cli.common import add_workspace, open_workspace, run_as_job
+from backend.cli.flags import add_param_flags
+from backend.inpaint.quality_params import GatesParams
 
 
 def register(sub) -> None:
@@ -19,32 +21,27 @@ def register(sub) -> None:
         "compares a sample's region with the colours of the workspace's training-role images now.",
     )
     add_workspace(p)
-    p.add_argument("--rescore", action="store_true", help="score every sample again")
-    p.add_argument("--preset", help="take the thresholds from this preset's [gates] (default: each sample's own)")
+    add_param_flags(p, GatesParams)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_gates)
 
 
 def cmd_gates(a: argparse.Namespace) -> int:
-    from backend.gates import GATES, SCORED_WHEN_MADE
-    from backend.inpaint.quality import gate_config, rescore  # torch: only when a command computes
+    from backend.cli.flags import given_params
+    from backend.gates import GATES
     from backend.workspace import queries
 
     ws = open_workspace(a)
-    scored = queries.scored_sample_ids(ws, SCORED_WHEN_MADE)  # an audit's memorised score alone is not a scoring
-    todo = [s for s in ws.samples() if a.rescore or s.id not in scored]
-    counts = {"scored": 0, "passed": 0, "unscorable": 0}
-    if todo:
-        with tqdm_progress("gates", "sample") as prog:
-            counts = rescore(ws, todo, gate_config(a.preset) if a.preset else None, prog)
+    result = run_as_job(ws, "gates", GatesParams.from_dict(given_params(a, GatesParams)), "gates", "sample")
+    counts = {"scored": result.scored, "passed": result.passed, "unscorable": result.unscorable}
     rates = queries.gate_pass_rates(ws)
     if a.json:
         print(json.dumps({"scored_now": counts, "sets": [r.__dict__ for r in rates]}, indent=2))
         return 0
-    if counts["scored"]:
-        print(f"Scored {counts['scored']} samples ({counts['passed']} passed every gate).")
-    if counts["unscorable"]:
-        print(f"{counts['unscorable']} sample(s) cannot be scored: not inpainted from a workspace image (e.g. an imported set).")
+    if result.scored:
+        print(result.summary)
+    if result.unscorable:
+        print(f"{result.unscorable} sample(s) cannot be scored: not inpainted from a workspace image (e.g. an imported set).")
     print(f"{'set':<20} {'samples':>7} {'scored':>7} {'passed':>7}  " + "  ".join(f"{g:>8}" for g in GATES))
     for r in rates:
         print(

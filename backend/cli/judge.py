@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from backend.cli.common import add_workspace, open_workspace, tqdm_progress
-
-SETTINGS = "backend.synthesis.judge:JudgeSettings"
+from backend.cli.common import add_workspace, open_workspace, run_as_job
+from backend.cli.flags import add_param_flags
+from backend.synthesis.judge_params import JudgeParams
 
 
 def register(sub) -> None:
-    from backend.config.fields import arg_type
-
     p = sub.add_parser(
         "judge",
         help="train the adherence judge: the segmentation model that scores mask-guided samples",
@@ -24,35 +22,13 @@ def register(sub) -> None:
     )
     p.add_argument("action", choices=["train"])
     add_workspace(p)
-    p.add_argument("--steps", type=arg_type(SETTINGS, "steps", "judge"), help="optimiser steps (default 200)")
-    p.add_argument("--size", type=arg_type(SETTINGS, "image_size", "judge"), help="input size in px (default 64)")
-    p.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto")
+    add_param_flags(p, JudgeParams)
     p.set_defaults(func=cmd_judge)
 
 
 def cmd_judge(a: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from backend.cli.flags import given_params
 
-    from backend.config.device import pick_device
-    from backend.synthesis.judge import JudgeSettings, current_judge, ensure_judge
-
-    ws = open_workspace(a)
-    settings = JudgeSettings()
-    if a.steps is not None:
-        settings = replace(settings, steps=a.steps)
-    if a.size is not None:
-        settings = replace(settings, image_size=a.size)
-    device = str(pick_device(a.device))
-    if current_judge(ws, settings, device) is None:
-        with tqdm_progress("judge", "step") as prog:
-            judge = ensure_judge(ws, settings, device, prog)
-        what = "Trained"
-    else:  # reused, and recorded as the judge synthesize scores with
-        judge = ensure_judge(ws, settings, device)
-        what = "Up to date (training images and masks unchanged):"
-    iou = judge.info.get("validation_iou")
-    print(
-        f"{what} {judge.path.relative_to(ws.root)}: {judge.info.get('images')} training images, "
-        f"validation IoU {iou:.3f}" + ("" if iou is None or iou >= 0.5 else " (low: the adherence gate will be unreliable)")
-    )
+    params = JudgeParams.from_dict(given_params(a, JudgeParams))
+    print(run_as_job(open_workspace(a), "judge", params, "judge", "step").summary)
     return 0

@@ -27,3 +27,15 @@ class ImportParams(JobParams):
     def queued(self, ws: Any) -> ImportParams:
         """The folder made absolute: the job's row names it, whatever folder the app ran in."""
         return replace(self, folder=str(Path(self.folder).expanduser().resolve()))
+
+
+@dataclass(frozen=True)
+class ImportSetParams(JobParams):
+    """An external image set to store as samples for evaluation (``diffgen import-set``)."""
+
+    folder: str = param(REQUIRED, label="Folder", help="a folder of images (masks in masks/ or NAME_mask files)")
+    name: str = param(REQUIRED, label="Set name", help="set name shown in the tables, e.g. GAN")
+
+    def queued(self, ws: Any) -> ImportSetParams:
+        """The folder made absolute: the job's row names it, whatever folder the app ran in."""
+        return replace(self, folder=str(Path(self.folder).expanduser().resolve()))

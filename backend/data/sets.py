@@ -19,10 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.data.import_params import ImportSetParams
 from backend.errors import BadInputError, Cancelled
 from backend.io.files import sha256_file
 from backend.io.images import IMAGE_SUFFIXES, load_mask, load_rgb
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
 from backend.workspace import SampleRecord, Workspace
+from backend.workspace.names import check_name
 from backend.workspace.selection import generation_images
 
 REAL = "real"
@@ -128,6 +132,7 @@ def import_external_set(
     without a mask get an empty one and a note. Files already imported under this name
     are skipped; unreadable files are reported by name and the rest goes on.
     """
+    check_name(name, "set name")
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise BadInputError(f"{folder}: not a folder")
@@ -171,6 +176,27 @@ def import_external_set(
         if progress:
             progress(i + 1, len(images), path.name)
     return {"set_name": name, "added": added, "already_present": skipped, "without_mask": unmasked, "problems": problems}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportSetResult(JobResult):
+    """What :func:`import_external_set` added, found already stored, stored without a mask, and refused (by file)."""
+
+    set_name: str
+    added: int
+    already_present: int
+    without_mask: int
+    problems: list[str]
+
+
+def run_import_set(ws: Workspace, params: ImportSetParams, ctx: JobContext) -> ImportSetResult:
+    """Job form of :func:`import_external_set` (``diffgen import-set``)."""
+    res = import_external_set(ws, params.folder, params.name, ctx.progress, ctx.cancel)
+    summary = (
+        f"Set {res['set_name']!r}: {res['added']} images added, {res['already_present']} already present, "
+        f"{res['without_mask']} without a mask, {len(res['problems'])} rejected."
+    )
+    return ImportSetResult(summary=summary, **res)
 
 
 # -- the paper's Sets 1-3 and the Real rows of Table 1 ------------------------------------------

@@ -173,15 +173,14 @@ def stage_synthesize(ctx: DemoContext) -> dict:
     training images (the demo has no background frames), after training the adherence judge on
     them; a sample the judge does not see where its wanted mask says is redrawn, as one
     without a polyp is."""
-    from backend.config.device import pick_device
     from backend.synthesis.generator import SET_NAME
-    from backend.synthesis.judge import JudgeSettings, ensure_judge
+    from backend.synthesis.judge_params import JudgeParams
     from backend.synthesis.params import SynthesizeParams
     from backend.synthesis.sheet import set_sheet
     from backend.workspace.selection import ImageSelection
 
-    settings = JudgeSettings(image_size=ctx.plan.judge_size, steps=ctx.plan.judge_steps, seed=ctx.seed)
-    judge = ensure_judge(ctx.ws, settings, str(pick_device(ctx.device)), _progress(ctx, "adherence judge"), ctx.cancel)
+    judge_params = JudgeParams(steps=ctx.plan.judge_steps, image_size=ctx.plan.judge_size, seed=ctx.seed, device=ctx.device)
+    judge = _run(ctx, "judge", judge_params, "adherence judge")
     params = SynthesizeParams(
         ImageSelection(all=True),  # test images held out
         masks=("bank",),
@@ -193,16 +192,15 @@ def stage_synthesize(ctx: DemoContext) -> dict:
         sampler=ctx.sampler,
     )
     result = _run(ctx, "synthesize", params, "synthesize (Mask-Diff)")
-    info = judge.info
     return {
         **result,
         "sheet": set_sheet(ctx.ws, SET_NAME),
         "judge": {
-            "path": ctx.ws.rel(judge.path),
-            "images": info.get("images"),
-            "validation_iou": info.get("validation_iou"),
-            "steps": settings.steps,
-            "image_size": settings.image_size,
+            "path": judge["path"],
+            "images": judge["images"],
+            "validation_iou": judge["validation_iou"],
+            "steps": judge["settings"]["steps"],
+            "image_size": judge["settings"]["image_size"],
         },
     }
 
@@ -242,12 +240,10 @@ def stage_style(ctx: DemoContext) -> dict:
 def stage_audit(ctx: DemoContext) -> dict:
     """Every sample against every training image (pixels; the stand-in FID Inception would
     say nothing about copies): the ``memorised`` gate and the audit's own report."""
-    from backend.audit.report import write_audit_report
-    from backend.audit.run import audit_samples, summary_record
+    from backend.audit.params import AuditParams
 
-    result = audit_samples(ctx.ws, progress=_progress(ctx, "audit"))
-    md, _ = write_audit_report(ctx.ws, result)
-    return {**summary_record(result), "markdown": ctx.ws.rel(md)}
+    result = _run(ctx, "audit", AuditParams(pixels_only=True), "audit")
+    return {**result["record"], "markdown": result["report"]}
 
 
 def stage_evaluate(ctx: DemoContext) -> dict:

@@ -8,6 +8,7 @@ made before gates existed are scored here, with the same functions of :mod:`back
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -18,7 +19,10 @@ from backend.errors import DiffGenError
 from backend.generate.palette import training_colours
 from backend.generate.pixels import to_model_resolution, with_wanted
 from backend.inpaint.config import dilate_region
+from backend.inpaint.quality_params import GatesParams
 from backend.io.images import read_png_fast
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
 from backend.jobs.sample_row import GENERATED_KINDS
 from backend.reports.tiles import captioned, tile
 from backend.workspace import SampleRecord, Workspace, queries
@@ -117,6 +121,33 @@ def rescore(
         if progress:
             progress(i + 1, len(samples), f"sample {s.id}")
     return counts
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatesResult(JobResult):
+    """How many samples this run scored, how many of them passed every gate, and how many cannot
+    be scored (not generated from a workspace image)."""
+
+    scored: int
+    passed: int
+    unscorable: int
+
+
+def run_gates(ws: Workspace, params: GatesParams, ctx: JobContext) -> GatesResult:
+    """Score the samples without scores (made before gates existed, or by a run that could not
+    score them), or every sample with ``params.rescore``; thresholds of ``params.preset`` or of
+    each sample's own preset."""
+    scored = queries.scored_sample_ids(ws, gates.SCORED_WHEN_MADE)  # an audit's memorised score alone is not a scoring
+    todo = [s for s in ws.samples() if params.rescore or s.id not in scored]
+    counts = {"scored": 0, "passed": 0, "unscorable": 0}
+    if todo:
+        counts = rescore(ws, todo, gate_config(params.preset) if params.preset else None, ctx.report)
+    summary = (
+        f"Scored {counts['scored']} samples ({counts['passed']} passed every gate)."
+        if counts["scored"]
+        else "No sample to score" + (" (every sample has its scores)." if not todo else ".")
+    )
+    return GatesResult(summary=summary, **counts)
 
 
 def gate_sheet(ws: Workspace, sources: int = 6, per_source: int = 6, size: int = 96) -> str | None:

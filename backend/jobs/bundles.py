@@ -42,9 +42,12 @@ from backend.io.files import (
     sha256_file,
 )
 from backend.jobs.bundle_checks import RowChecker
-from backend.jobs.params import JobParams
+from backend.jobs.bundle_params import ImportSamplesParams
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobParams, JobResult
 from backend.jobs.sample_row import SAMPLE_KINDS, SampleRow
 from backend.jobs.shards import Shard
+from backend.words import counted
 from backend.workspace import Workspace, now
 from backend.workspace.names import check_name
 from backend.workspace.store import BUNDLES_DIR
@@ -345,6 +348,26 @@ def import_bundles(ws: Workspace, folders: Iterable[str | Path]) -> tuple[list[I
             )
             reports.append(ImportReport(str(bundle.path), meta["run"], _shard_text(meta), tuple(added), present))
     return reports, errors
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportSamplesResult(JobResult):
+    """Each merged bundle's report and each refused bundle's error (refused ones add nothing)."""
+
+    imported: list[ImportReport]
+    errors: list[str]
+
+
+def run_import_samples(ws: Workspace, params: ImportSamplesParams, ctx: JobContext) -> ImportSamplesResult:
+    """Job form of :func:`import_bundles` (``diffgen import-samples``)."""
+    reports, errors = import_bundles(ws, params.bundles)
+    for error in errors:
+        ctx.log(f"refused: {error}")
+    added = sum(len(r.added) for r in reports)
+    summary = f"Merged {counted(len(reports), 'bundle')} ({counted(added, 'sample')} added)" + (
+        f"; {counted(len(errors), 'bundle')} refused" if errors else ""
+    )
+    return ImportSamplesResult(summary=summary + ".", imported=reports, errors=errors)
 
 
 def _shard_text(meta: dict[str, Any]) -> str:

@@ -61,10 +61,15 @@ REGISTRY: dict[str, JobSpec] = {  # one line per kind, in the order forms list t
     "survey-results": JobSpec("backend.survey.report_jobs:run_survey_results", "backend.survey.model:SurveyResultsParams", "Survey results", in_form=False, lane="cpu"),  # noqa: E501
     "survey-report": JobSpec("backend.survey.report_jobs:run_survey_report", "backend.survey.model:SurveyReportParams", "Survey report", in_form=False, lane="cpu"),  # noqa: E501
     "import": JobSpec("backend.data.importer:run_import", "backend.data.import_params:ImportParams", "Import a dataset", ("images", "masks"), in_form=False, lane="cpu"),  # noqa: E501
+    "import-set": JobSpec("backend.data.sets:run_import_set", "backend.data.import_params:ImportSetParams", "Import an external set", ("samples",), in_form=False, lane="cpu"),  # noqa: E501
+    "import-samples": JobSpec("backend.jobs.bundles:run_import_samples", "backend.jobs.bundle_params:ImportSamplesParams", "Merge shard bundles", ("samples",), in_form=False, lane="cpu"),  # noqa: E501
     "export": JobSpec("backend.exporters.job:run_export", "backend.exporters.params:ExportParams", "Export kept samples", in_form=False, lane="cpu"),  # noqa: E501
     "evaluate": JobSpec("backend.metrics.evaluate:run_evaluate", "backend.metrics.evaluate_params:EvaluateParams", "Evaluate (FID, MS-SSIM)", in_form=False),  # noqa: E501
     "fid": JobSpec("backend.metrics.evaluate:run_fid", "backend.metrics.evaluate_params:FidParams", "FID of two sets", in_form=False),  # noqa: E501
     "msssim": JobSpec("backend.metrics.evaluate:run_msssim", "backend.metrics.evaluate_params:MsssimParams", "MS-SSIM of a set", in_form=False),  # noqa: E501
+    "gates": JobSpec("backend.inpaint.quality:run_gates", "backend.inpaint.quality_params:GatesParams", "Score quality gates", ("samples",), in_form=False, lane="cpu"),  # noqa: E501
+    "audit": JobSpec("backend.audit.job:run_audit", "backend.audit.params:AuditParams", "Memorisation audit", ("samples",), in_form=False),  # noqa: E501
+    "judge": JobSpec("backend.synthesis.judge:run_judge", "backend.synthesis.judge_params:JudgeParams", "Train the adherence judge", in_form=False),  # noqa: E501
     "sample": JobSpec("backend.diffusion.sampling:run_sample", "backend.diffusion.sample_params:SampleParams", "Unconditional samples", ("samples",), in_form=False),  # noqa: E501
 }
 # fmt: on

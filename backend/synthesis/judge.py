@@ -20,35 +20,25 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 
-from backend.config.fields import setting
 from backend.errors import BadInputError
+from backend.jobs.context import JobContext
+from backend.jobs.params import JobResult
 from backend.segmentation.config import SegConfig
 from backend.segmentation.data import FixedPlan, ItemRef, ItemStore, batches_per_epoch, effective_epochs, split_train_val
 from backend.segmentation.model import build_model, load_checkpoint, save_checkpoint, to_input
 from backend.segmentation.train import train_model
-from backend.workspace import now
+from backend.synthesis.judge_params import JudgeParams, JudgeSettings
+from backend.workspace import Workspace, now
 from backend.workspace.selection import GENERATION_ROLE
-
-if TYPE_CHECKING:
-    from backend.workspace import Workspace
 
 JUDGE_DIR = "judge"
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass(frozen=True)
-class JudgeSettings:
-    """How the judge is trained (the network is fixed: resnet18, 3 stages, like the tiny preset)."""
-
-    image_size: int = setting(64, 32, 512, unit="px")  # the judge sees samples at this size
-    steps: int = setting(200, 10, 100_000)  # optimiser steps (batches of 8)
-    seed: int = setting(0, 0, 2**32 - 1)
 
 
 @dataclass(frozen=True)
@@ -98,7 +88,7 @@ def judge_path(ws: Workspace, fingerprint: str) -> Path:
 def latest_settings(ws: Workspace) -> JudgeSettings:
     """The settings of the judge trained or reused last (the defaults before any)."""
     stored = ws.results(JUDGE_DIR, "settings")
-    return JudgeSettings(**stored[0]) if stored else JudgeSettings()
+    return JudgeParams.from_dict(stored[0]).settings() if stored else JudgeSettings()  # checked: a database field
 
 
 def _remember(ws: Workspace, settings: JudgeSettings) -> None:
@@ -191,3 +181,38 @@ def polyp_probability(judge: Judge, image: np.ndarray) -> np.ndarray:
     logits = judge.model(to_input(small[None], judge.cfg.input_scale).to(device))
     prob = torch.sigmoid(logits.float())[0, 0].cpu().numpy()
     return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JudgeResult(JobResult):
+    """The judge a ``judge`` job trained or found up to date (``trained`` False), where it is
+    (workspace-relative), what it learnt from and how well it saw its validation images."""
+
+    path: str
+    trained: bool
+    images: int
+    validation_iou: float | None
+    settings: dict[str, int]
+
+
+def run_judge(ws: Workspace, params: JudgeParams, ctx: JobContext) -> JudgeResult:
+    """Train the judge unless the stored one is up to date; either way it becomes the judge
+    ``diffgen synthesize`` scores with."""
+    from backend.config.device import pick_device
+
+    settings = params.settings()
+    device = str(pick_device(params.device))
+    trained = current_judge(ws, settings, device) is None
+    judge = ensure_judge(ws, settings, device, ctx.progress, ctx.cancel)
+    iou = judge.info.get("validation_iou")
+    what = "Trained" if trained else "Up to date (training images and masks unchanged):"
+    low = " (low: the adherence gate will be unreliable)"
+    seen = "not measured" if iou is None else f"{iou:.3f}" + ("" if iou >= 0.5 else low)
+    return JudgeResult(
+        summary=f"{what} {ws.rel(judge.path)}: {judge.info.get('images')} training images, validation IoU {seen}",
+        path=ws.rel(judge.path),
+        trained=trained,
+        images=int(judge.info.get("images") or 0),
+        validation_iou=iou,
+        settings=dataclasses.asdict(settings),
+    )
