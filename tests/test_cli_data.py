@@ -233,3 +233,18 @@ def test_a_workspace_that_is_a_file_is_a_clear_error(imported, tmp_path, capsys,
     assert main(args + ["-w", str(afile / "ws")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(afile / "ws") in err
+
+
+def test_a_reader_that_goes_away_stops_the_command_quietly(imported):
+    """``diffgen info | head -1``: the pipe closes before the command writes; no traceback."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the child writes anything
+    proc = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "info", "--workspace", str(imported["ws"]), "--json"],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        timeout=120,
+    )
+    os.close(write)
+    assert proc.returncode == 141 and proc.stderr.decode() == "", proc.stderr.decode()[-2000:]

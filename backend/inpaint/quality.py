@@ -143,7 +143,8 @@ def run_gates(ws: Workspace, params: GatesParams, ctx: JobContext) -> GatesResul
     if todo:
         counts = rescore(ws, todo, gate_config(params.preset) if params.preset else None, ctx.report)
     summary = (
-        f"Scored {counts['scored']} samples ({counts['passed']} passed every gate)."
+        f"Scored {counts['scored']} samples ({counts['passed']} passed every gate scored here; "
+        "adherence and memorised keep their scores)."
         if counts["scored"]
         else "No sample to score" + (" (every sample has its scores)." if not todo else ".")
     )
