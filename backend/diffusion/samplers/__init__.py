@@ -23,7 +23,7 @@ SAMPLERS: dict[str, str] = {  # name -> "module:factory"; the factory takes the 
     "ddnm": "backend.diffusion.samplers.ddnm:DDNMSampler",
     "diffpir": "backend.diffusion.samplers.diffpir:DiffPIRSampler",
 }
-_SCHEDULE = {k: k for k in ("respacing", "jump_length", "jump_n_sample", "clip_denoised")}
+_SCHEDULE = {k: k for k in ("respacing", "jump_length", "jump_n_sample", "clip_denoised", "guidance")}  # every sampler's
 SETTINGS: dict[str, dict[str, str]] = {  # name -> {inpaint setting (InpaintConfig field): the sampler's keyword}
     "repaint": _SCHEDULE,
     "ddim-repaint": {**_SCHEDULE, "ddim_eta": "eta"},
