@@ -31,7 +31,7 @@ input ``x_t``, and corrects the generated values' estimate, ``x0 <- x0 - guidanc
 step carries its x0, scaled by ``sqrt(a_{t-1})``. It costs one backward pass per evaluation.
 DPS's step (Chung et al., ICLR 2023), the same gradient divided by the residual's norm, drove the
 demo's polyps to black or white blobs and lowered adherence. This form, whose step shrinks with
-the residual, helped DDNM a little (issue 34's measurements). Neither setting is used by default.
+the residual, helped DDNM a little (issue 34's measurements). Guidance is off everywhere by default.
 """
 
 from __future__ import annotations
