@@ -138,7 +138,10 @@ class SynthesisGenerator:
     sample_kind: ClassVar[str] = "synthesized"
 
     def config(self, preset: str) -> InpaintConfig:
-        return resolve_config(self.params.to_dict(), preset, self.params.overrides)
+        """The preset's inpainting settings, with its ``synthesis_contrast`` as the sampler's
+        contrast: without it the new polyps came out faint (issue 34)."""
+        cfg = resolve_config(self.params.to_dict(), preset, self.params.overrides)
+        return dataclasses.replace(cfg, contrast=cfg.synthesis_contrast)
 
     def sources(self, ws: Workspace, image_id: int, size: int, cfg: GenerationConfig) -> list[Source]:
         rec = ws.image(image_id)

@@ -23,7 +23,8 @@ SAMPLERS: dict[str, str] = {  # name -> "module:factory"; the factory takes the 
     "ddnm": "backend.diffusion.samplers.ddnm:DDNMSampler",
     "diffpir": "backend.diffusion.samplers.diffpir:DiffPIRSampler",
 }
-_SCHEDULE = {k: k for k in ("respacing", "jump_length", "jump_n_sample", "clip_denoised")}
+# every sampler's settings: the schedule, clipping, and the mask contrast and guidance of chain.py
+_SCHEDULE = {k: k for k in ("respacing", "jump_length", "jump_n_sample", "clip_denoised", "guidance", "contrast")}
 SETTINGS: dict[str, dict[str, str]] = {  # name -> {inpaint setting (InpaintConfig field): the sampler's keyword}
     "repaint": _SCHEDULE,
     "ddim-repaint": {**_SCHEDULE, "ddim_eta": "eta"},

@@ -135,7 +135,7 @@ def sample_batch(
             return model(x.contiguous(memory_format=layout), t).float()
 
     b = known.image.shape[0]
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: a guided step differentiates its network call (chain.py)
         x = noise()
         for t_last, t_cur in zip(times[:-1], times[1:]):
             if cancel is not None and cancel():

@@ -44,7 +44,7 @@ class DDIMRePaintSampler(ChainSampler):
     jump_n_sample: int = 1
     eta: float = 0.0
 
-    def step(self, model: Model, x: torch.Tensor, t: torch.Tensor, known: Known, noise: Noise) -> torch.Tensor:
+    def reverse(self, model: Model, x: torch.Tensor, t: torch.Tensor, known: Known, noise: Noise) -> torch.Tensor:
         x = known.paste(x, self.process().q_sample(known.image, t, noise()))
         p = self.predict(model, x, t)
         return ddim_step(p.x0, p.eps, p.alpha_bar, p.alpha_bar_prev, self.eta, noise())

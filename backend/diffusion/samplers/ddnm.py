@@ -42,7 +42,7 @@ class DDNMSampler(ChainSampler):
     clip_denoised: bool = False
     eta: float = 0.85
 
-    def step(self, model: Model, x: torch.Tensor, t: torch.Tensor, known: Known, noise: Noise) -> torch.Tensor:
+    def reverse(self, model: Model, x: torch.Tensor, t: torch.Tensor, known: Known, noise: Noise) -> torch.Tensor:
         p = self.predict(model, x, t)
         x0 = known.paste(p.x0)  # A^+ y + (I - A^+ A) x0|t
         mix = self.eta * noise() + (1 - self.eta**2) ** 0.5 * p.eps

@@ -49,7 +49,7 @@ class DiffPIRSampler(ChainSampler):
     hqs_lambda: float = 1.0
     sigma_n: float = 0.001
 
-    def step(self, model: Model, x: torch.Tensor, t: torch.Tensor, known: Known, noise: Noise) -> torch.Tensor:
+    def reverse(self, model: Model, x: torch.Tensor, t: torch.Tensor, known: Known, noise: Noise) -> torch.Tensor:
         p = self.predict(model, x, t)
         ab, ab_prev = p.alpha_bar, p.alpha_bar_prev
         rho = self.hqs_lambda * self.sigma_n**2 * ab / (1 - ab)

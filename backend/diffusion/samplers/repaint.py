@@ -27,7 +27,7 @@ class RePaintSampler(ChainSampler):
 
     name: ClassVar[str] = "repaint"
 
-    def step(self, model: Model, x: torch.Tensor, t: torch.Tensor, known: Known, noise: Noise) -> torch.Tensor:
+    def reverse(self, model: Model, x: torch.Tensor, t: torch.Tensor, known: Known, noise: Noise) -> torch.Tensor:
         d = self.process()
         x = known.paste(x, d.q_sample(known.image, t, noise()))
         x, _ = d.p_sample(model, x, t, noise(), clip_denoised=self.clip_denoised)
