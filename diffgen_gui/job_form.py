@@ -307,12 +307,13 @@ class JobForm(QGroupBox):
             f"evaluations = {total:,} evaluations"
         )
         device = (self.auto_device if device == "auto" else device).split(":")[0]
-        rate = queries.seconds_per_evaluation(self.ws, preset, device or None)
+        kind = self.kind.currentData()
+        rate = queries.seconds_per_evaluation(self.ws, preset, device or None, kind)
         on = f" on the {device.upper()}" if device else ""
         text += (
-            f"; about {duration(seconds_left(total, rate))} at the last {preset} run's speed{on}"
+            f"; about {duration(seconds_left(total, rate))} at the last {preset} {kind} run's speed{on}"
             if rate
-            else f"; no finished {preset} inpainting run{on} yet to time it by"
+            else f"; no finished {preset} {kind} run{on} yet to time it by"
         )
         self.estimate.setText(text)
         trained = queries.model_preset(self.ws, self.model.currentData() or "cluster")

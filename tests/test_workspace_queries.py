@@ -82,6 +82,11 @@ def test_seconds_per_evaluation_from_the_last_run_with_that_preset_on_that_devic
     assert queries.seconds_per_evaluation(demo_ws, "tiny") == pytest.approx(1.0 / 500)  # the newest on any device
     assert queries.seconds_per_evaluation(demo_ws, "paper", "cuda") == pytest.approx(900.0 / 2880)
     assert queries.seconds_per_evaluation(demo_ws, "paper", "cpu") is None
+    # a synthesis run's steps (the mask contrast: the network on two copies of a batch) time synthesis only
+    demo_ws.add_result(queries.INPAINT_SPEED, "tiny", {"seconds": 9.0, "evaluations": 100, "device": "cpu", "kind": "synthesize"})
+    assert queries.seconds_per_evaluation(demo_ws, "tiny", "cpu", "synthesize") == pytest.approx(9.0 / 100)
+    assert queries.seconds_per_evaluation(demo_ws, "tiny", "cpu") == pytest.approx(12.0 / 400)
+    assert queries.seconds_per_evaluation(demo_ws, "paper", "cuda", "synthesize") is None
 
 
 def test_redraws_per_set_counts_redrawn_samples_and_their_attempts(demo_ws):

@@ -211,7 +211,8 @@ def _draw(
         del model
         if bundle is None and prog.done > evaluations_before:  # what the next run's estimate goes by
             speed = {"seconds": round(time.perf_counter() - plan_started, 2), "evaluations": prog.done - evaluations_before}
-            ws.add_result(INPAINT_SPEED, plan.preset, {**speed, "device": device.type, "resolution": plan.image_size})
+            record = {**speed, "device": device.type, "resolution": plan.image_size, "kind": generator.kind}
+            ws.add_result(INPAINT_SPEED, plan.preset, record)
         if device.type == "cuda":
             torch.cuda.empty_cache()
     prog.report(f"{prog.images_done}/{prog.images} images done")  # the bar's last word: not a batch's step

@@ -313,11 +313,18 @@ def default_preset(ws: Workspace) -> str:
 
 
 # -- estimates ---------------------------------------------------------------------------------
-def seconds_per_evaluation(ws: Workspace, preset: str, device: str | None = None) -> float | None:
-    """Measured on the newest inpainting run of a ``preset`` model on ``device`` ("cpu",
-    "cuda"; None: any), whether the queue, the CLI or ``diffgen demo`` ran it (None: no such
-    run yet). Each run records its speed (:data:`INPAINT_SPEED`) per model preset."""
+def seconds_per_evaluation(ws: Workspace, preset: str, device: str | None = None, kind: str = "inpaint") -> float | None:
+    """Measured on the newest ``kind`` run (a generator's job kind: ``inpaint``, ``synthesize``)
+    of a ``preset`` model on ``device`` ("cpu", "cuda"; None: any), whether the queue, the CLI or
+    ``diffgen demo`` ran it (None: no such run yet). Each run records its speed
+    (:data:`INPAINT_SPEED`) per model preset and kind: a synthesis step with the mask contrast
+    runs the network on two copies of its batch, so its seconds per step are not inpainting's
+    (runs recorded before the kind was: inpainting)."""
     for speed in ws.results(INPAINT_SPEED, preset, limit=50):
-        if (device is None or speed.get("device") == device) and speed.get("evaluations"):
+        if (
+            (device is None or speed.get("device") == device)
+            and speed.get("kind", "inpaint") == kind
+            and speed.get("evaluations")
+        ):
             return float(speed["seconds"]) / speed["evaluations"]
     return None

@@ -63,15 +63,15 @@ def test_the_first_preset_is_the_newest_models_and_the_cost_is_shown(state, job_
     n = len(demo_ws.image_ids())
     per = RepaintSchedule(50, 5, 2).evaluations()
     assert f"{n} images × 2 samples × {per:,} evaluations = {n * 2 * per:,} evaluations" in f.estimate.text()
-    assert "no finished tiny inpainting run" in f.estimate.text()
+    assert "no finished tiny inpaint run" in f.estimate.text()
     demo_ws.add_result(queries.INPAINT_SPEED, "tiny", {"seconds": 1.0, "evaluations": 100, "device": "cuda"})
     f.on_devices(["cpu"], "")
-    assert "no finished tiny inpainting run on the CPU yet" in f.estimate.text()  # a GPU's speed is no guide
+    assert "no finished tiny inpaint run on the CPU yet" in f.estimate.text()  # a GPU's speed is no guide
     demo_ws.add_result(queries.INPAINT_SPEED, "tiny", {"seconds": 600.0, "evaluations": n * 2 * per, "device": "cpu"})
     state.samplesChanged.emit()  # what a finished inpainting job says: the estimate follows at once
-    assert "about 10 min at the last tiny run's speed on the CPU" in f.estimate.text()
+    assert "about 10 min at the last tiny inpaint run's speed on the CPU" in f.estimate.text()
     f.spins["samples"].setValue(4)  # twice the evaluations measured: twice the time
-    assert "about 20 min at the last tiny run's speed on the CPU" in f.estimate.text()
+    assert "about 20 min at the last tiny inpaint run's speed on the CPU" in f.estimate.text()
     f.spins["samples"].setValue(2)
     assert f.preset_warning.isHidden()
     f.preset.setCurrentText("paper")
@@ -224,7 +224,7 @@ def test_the_form_and_the_running_job_give_one_estimate_the_same_way(state, job_
     demo_ws.add_result(queries.INPAINT_SPEED, "tiny", {"seconds": 0.1 * 1000, "evaluations": 1000, "device": "cpu"})
     state.samplesChanged.emit()
     expected = duration(0.1 * total)
-    assert f"about {expected} at the last tiny run's speed on the CPU" in f.estimate.text(), f.estimate.text()
+    assert f"about {expected} at the last tiny inpaint run's speed on the CPU" in f.estimate.text(), f.estimate.text()
     clock = iter([60.0, 60.0 + 0.1 * 100])  # 60 s to start, then 100 evaluations at 0.1 s each
     seen = []
     job_queue.worker.progress.connect(lambda j, d, t, m, eta: seen.append(eta))
