@@ -148,6 +148,18 @@ def test_synthesize_takes_its_own_contrast_and_inpaint_keeps_none():
         assert synth.config(preset).make_sampler().settings()["contrast"] == 0.5
         params = SynthesizeParams(ImageSelection(all=True), overrides=("inpaint.synthesis_contrast=0",))
         assert SynthesisGenerator(params, {}, 7).config(preset).contrast == 0.0
+        flag = SynthesizeParams.from_dict({"all": True, "synthesis_contrast": 0.25})  # --contrast 0.25, or the form's row
+        assert SynthesisGenerator(flag, {}, 7).config(preset).make_sampler().settings()["contrast"] == 0.25
+
+
+def test_the_contrast_flag_is_checked_before_anything_runs(capsys):
+    from backend.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["synthesize", "-w", "nowhere", "--all", "--contrast", "1000"])
+    assert "--contrast: synthesize.synthesis_contrast = 1000 is out of bounds: it must be a finite number in 0..100" in (
+        capsys.readouterr().err
+    )
 
 
 def test_bad_values_are_refused_by_name():

@@ -78,6 +78,18 @@ class SynthesizeParams(JobParams, ShardedParams):
     overrides: tuple[str, ...] = ()
     dilate: int | None = shared.dilate("pixels around the wanted mask whose image is generated")
     sampler: str | None = shared.sampler()
+    synthesis_contrast: float | None = param(
+        None,
+        0.0,
+        100.0,
+        label="Mask contrast",
+        help="how far each step's noise estimate is pushed away from the one told background under the new polyp "
+        "(makes it stand out; 0: off, the sampler as inpainting runs it; default: the preset's "
+        "inpaint.synthesis_contrast, 0.5)",
+        flag=("--contrast",),
+        cli={"metavar": "S"},
+        form=True,
+    )
     retries: int | None = shared.retries("redraw a sample that fails a retry gate with a new seed, up to K times")
     seed: int | None = shared.seed()
     device: str | None = shared.device()

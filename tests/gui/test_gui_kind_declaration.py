@@ -106,12 +106,14 @@ def test_the_synthesis_declaration_alone_gives_its_form_and_flags(monkeypatch, s
     f.kind.setCurrentIndex(f.kind.findData("synthesize"))
     f.preset.setCurrentText("tiny")
     shown = {name for name, w in f.rows.items() if f.form.isRowVisible(w)}
-    assert shown == {"images", "backgrounds", "beside_polyps", "samples", "model", "preset", "dilate", "sampler", "device"}
+    rows = {"images", "backgrounds", "beside_polyps", "samples", "model", "preset", "dilate", "sampler", "device"}
+    assert shown == rows | {"synthesis_contrast"}
     tiny = load_preset("tiny")["inpaint"]
     kind, params = f.job_params()
     assert kind == "synthesize" and (params["samples"], params["dilate"]) == (tiny["samples"], tiny["dilate"])
     assert (params["backgrounds"], params["beside_polyps"]) == (False, False)  # not the preset's: their own defaults
     assert params["sampler"] == tiny["sampler"] == "repaint"  # shown from the preset like samples and dilate
+    assert params["synthesis_contrast"] == tiny["synthesis_contrast"] == 0.5
     p = argparse.ArgumentParser()
     add_param_flags(p, SynthesizeParams)
     assert p.parse_args(["--polyps", "1-3", "--masks", "drawn"]).polyps == (1, 3)
