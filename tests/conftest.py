@@ -56,3 +56,19 @@ def demo_ws(tmp_path, demo_dataset) -> Workspace:
     ws = Workspace.create(tmp_path / "ws")
     import_dataset(ws, demo_dataset)
     return ws
+
+
+@pytest.fixture(scope="module")
+def tiny_unet():
+    """One level, no attention: the smallest guided-diffusion-shaped UNet (fast on a busy CPU),
+    random weights (seed 0), one per test module (a sampler may convert its memory layout)."""
+    import torch
+
+    from backend.diffusion.config import ModelConfig
+    from backend.diffusion.model import build_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1,), attention_resolutions=(), num_head_channels=32
+    )
+    return build_model(cfg).eval()

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from backend.diffusion.config import DiffusionConfig, ModelConfig
-from backend.diffusion.model import build_model
+from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.samplers import SAMPLERS, SETTINGS, make_sampler
 from backend.diffusion.samplers.base import Known, Row, sample_batch
 from backend.diffusion.samplers.ddim import DDIMRePaintSampler
@@ -132,13 +131,6 @@ def test_diffpir_step_matches_the_authors_arithmetic(eta, zeta, lam, t):
 
 
 # -- every sampler: evaluations counted = model calls made; known values kept exactly ------------
-@pytest.fixture(scope="module")
-def tiny_unet():
-    torch.manual_seed(0)
-    cfg = ModelConfig(
-        image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1,), attention_resolutions=(), num_head_channels=32
-    )
-    return build_model(cfg).eval()
 
 
 class Counting:

@@ -10,22 +10,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backend.diffusion.config import DiffusionConfig, ModelConfig
-from backend.diffusion.model import build_model
+from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.samplers import make_sampler
 from backend.diffusion.samplers.base import Known, Row, sample_batch
 from backend.inpaint.config import InpaintConfig
 
 GUIDED = ("repaint", "ddnm")
-
-
-@pytest.fixture(scope="module")
-def tiny_unet():
-    torch.manual_seed(0)
-    cfg = ModelConfig(
-        image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1,), attention_resolutions=(), num_head_channels=32
-    )
-    return build_model(cfg).eval()
 
 
 def _rows(n: int = 2, seed: int = 5) -> list[Row]:

@@ -8,9 +8,8 @@ import pytest
 import torch
 from scipy import stats
 
-from backend.diffusion.config import DiffusionConfig, ModelConfig
+from backend.diffusion.config import DiffusionConfig
 from backend.diffusion.gaussian import create_diffusion
-from backend.diffusion.model import build_model
 from backend.diffusion.samplers.base import Row, sample_batch, sample_rows
 from backend.diffusion.samplers.repaint import RePaintSampler
 from backend.diffusion.samplers.schedule import RepaintSchedule, jump_schedule, model_evaluations
@@ -125,14 +124,6 @@ def test_repaint_with_exact_denoiser_samples_the_data_distribution_and_keeps_the
 
 
 # -- a tiny real network ----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tiny_unet():
-    # One level, no attention: the smallest guided-diffusion-shaped UNet (fast on a busy CPU).
-    torch.manual_seed(0)
-    cfg = ModelConfig(
-        image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1,), attention_resolutions=(), num_head_channels=32
-    )
-    return build_model(cfg).eval()
 
 
 def test_batch_layout_does_not_change_samples(tiny_unet):
