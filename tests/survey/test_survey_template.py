@@ -178,8 +178,11 @@ def test_statistics_of_a_template_agree_with_independent_references(ws, cemis_su
         ours = next(a for q, _, _, a in res.alphas if q == question)
         assert ours == pytest.approx(ref, abs=1e-9)
         a, b = sorted(table)[:2]
-        ref_kappa = cohen_kappa_score(
-            [table[a][i].values[question] for i in counted], [table[b][i].values[question] for i in counted], weights="linear"
+        ref_kappa = cohen_kappa_score(  # weights over the whole scale: a level nobody chose still counts in distances
+            [int(table[a][i].values[question]) for i in counted],
+            [int(table[b][i].values[question]) for i in counted],
+            labels=[1, 2, 3, 4, 5],
+            weights="linear",
         )
         ours_kappa = next(
             k.kappa
