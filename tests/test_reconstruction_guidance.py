@@ -88,7 +88,7 @@ def test_contrast_extrapolates_away_from_the_network_told_background_under_the_g
 def _mask_residual(sampler, model, x: torch.Tensor, t: torch.Tensor, known: Known) -> float:
     d = sampler.process()
     with torch.no_grad():
-        x0 = sampler.estimate(model(x, d.model_timesteps(t)), x, t)
+        x0, _ = sampler.estimate(model(x, d.model_timesteps(t)), x, t)
     return float((x0[:, 3] - known.image[:, 3]).pow(2).sum())
 
 

@@ -121,7 +121,7 @@ class ChainSampler:
         x_next = self.reverse(traced, x, t, known, noise)
         x_in, out = seen
         with torch.enable_grad():
-            residual = (known.keep * (self.estimate(out, x_in, t) - known.image)).pow(2).sum()  # rows add up: each its own
+            residual = (known.keep * (self.estimate(out, x_in, t)[0] - known.image)).pow(2).sum()  # rows add up: each its own
             (grad,) = torch.autograd.grad(residual, x_in)
         d = self.process()
         ab, ab_prev = d._extract(d.alphas_cumprod, t, x.shape), d._extract(d.alphas_cumprod_prev, t, x.shape)
@@ -147,23 +147,23 @@ class ChainSampler:
 
         return net
 
-    def estimate(self, output: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """The unclipped clean estimate ``x0|t`` from the network's ``output`` at ``(x, t)``."""
+    def estimate(self, output: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The unclipped clean estimate ``x0|t`` and the noise ``eps`` from the network's
+        ``output`` at ``(x, t)`` (its variance values are unused)."""
         d = self.process()
         eps, _ = d.split_output(output, x.shape[1])
+        eps = eps.float()
         ab = d._extract(d.alphas_cumprod, t, x.shape)
-        return (x - torch.sqrt(1 - ab) * eps.float()) / torch.sqrt(ab)
+        return (x - torch.sqrt(1 - ab) * eps) / torch.sqrt(ab), eps
 
     def predict(self, model: Model, x: torch.Tensor, t: torch.Tensor, clip: bool | None = None) -> Prediction:
         """One network evaluation at ``(x, t)``. With clipping, ``eps`` is re-derived from the
         clipped x0 (guided-diffusion's ``ddim_sample``, diffusers' ``use_clipped_model_output``),
         so that x0 and eps stay one consistent decomposition of ``x_t``."""
         d = self.process()
-        eps, _ = d.split_output(model(x, d.model_timesteps(t)), x.shape[1])  # the variance values are unused
-        eps = eps.float()
+        x0, eps = self.estimate(model(x, d.model_timesteps(t)), x, t)
         ab = d._extract(d.alphas_cumprod, t, x.shape)
         ab_prev = d._extract(d.alphas_cumprod_prev, t, x.shape)
-        x0 = (x - torch.sqrt(1 - ab) * eps) / torch.sqrt(ab)
         if self.clip_denoised if clip is None else clip:
             x0 = x0.clamp(-1, 1)
             eps = (x - torch.sqrt(ab) * x0) / torch.sqrt(1 - ab)
