@@ -202,7 +202,7 @@ def run_judge(ws: Workspace, params: JudgeParams, ctx: JobContext) -> JudgeResul
 
     settings = params.settings()
     device = str(pick_device(params.device))
-    trained = current_judge(ws, settings, device) is None
+    trained = not judge_path(ws, judge_fingerprint(ws, settings)).is_file()  # ensure_judge loads a stored one
     judge = ensure_judge(ws, settings, device, ctx.progress, ctx.cancel)
     iou = judge.info.get("validation_iou")
     what = "Trained" if trained else "Up to date (training images and masks unchanged):"
