@@ -102,11 +102,12 @@ class ExportDialog(QDialog):
 
 
 def export_result(parent: QWidget, folder: str, summary: str) -> QMessageBox:
-    """A non-modal message: the summary's first sentence, the rest as details, and Open folder."""
+    """A non-modal message: the summary's first sentence with the folder by its name (a long
+    path pushed the counts out of a short box), the full path and the rest as details, and Open folder."""
     head, _, rest = summary.partition(" (provenance")
+    head = head.replace(f" to {folder} ", f" to {Path(folder).name} ", 1)
     box = QMessageBox(QMessageBox.Icon.Information, "Export finished", head.rstrip(".") + ".", parent=parent)
-    if rest:
-        box.setDetailedText("(provenance" + rest)
+    box.setDetailedText(f"Folder: {folder}" + (f"\n(provenance{rest}" if rest else ""))
     open_btn = box.addButton("Open folder", QMessageBox.ButtonRole.ActionRole)
     open_btn.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(folder)))
     box.addButton(QMessageBox.StandardButton.Close)
