@@ -229,11 +229,12 @@ def test_the_synthesize_job_kind_runs_from_the_queue(ws):
 def test_cli_synthesize_with_a_mask_file(ws, tmp_path, capsys):
     good = write_png(tmp_path / "want.png", _disk(ws, 1))
     args = ["synthesize", "-w", str(ws.root), "--images", "1", "--masks", str(good), "--samples", "1", "--seed", "5"]
-    assert main([*args, "--preset", "tiny", "--device", "cpu"]) == 0
+    assert main([*args, "--preset", "tiny", "--device", "cpu", "--contrast", "0.25"]) == 0
     out = capsys.readouterr().out
     assert "1 mask-guided sample from 1 image (seed 5)" in out
     (s,) = ws.samples(kind="synthesized")
     assert s.params["wanted_how"] == "file" and s.seed is not None
+    assert s.params["contrast"] == 0.25  # the flag reaches the sampler (it was once read and dropped)
     assert main(["synthesize", "-w", str(ws.root), "--images", "1", "--masks", "drawn", "--device", "cpu"]) == 1
     assert "no drawn wanted mask" in capsys.readouterr().err
 

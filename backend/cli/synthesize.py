@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, run_as_job, shard_and_device
-from backend.cli.flags import add_param_flags
+from backend.cli.flags import add_param_flags, given_params
 from backend.synthesis.params import SynthesizeParams
 from backend.workspace.selection import ImageSelection, add_selection_args
 
@@ -42,21 +43,11 @@ def cmd_synthesize(a: argparse.Namespace) -> int:
 
     ws = open_workspace(a)
     shard, device = shard_and_device(a)
-    params = SynthesizeParams(
-        ImageSelection.from_params(vars(a)),
+    params = dataclasses.replace(  # every declared flag read from its declaration (--contrast was once dropped here)
+        SynthesizeParams.from_dict(given_params(a, SynthesizeParams)),
+        selection=ImageSelection.from_params(vars(a)),
         backgrounds=a.backgrounds,
-        masks=tuple(a.masks),
-        polyps=tuple(a.polyps),
-        beside_polyps=a.beside_polyps,
-        samples=a.samples,
-        model=a.model,
-        preset=a.preset,
-        dilate=a.dilate,
-        sampler=a.sampler,
-        retries=a.retries,
-        seed=a.seed,
         device=device,
-        set_name=a.set_name,
         shard=shard,
         bundle=a.bundle,
     )
