@@ -3,6 +3,7 @@ stored in the workspace, reused until they change) and the IoU of its polyp with
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from backend import gates
 from backend.cli import main
 from backend.errors import BadInputError
 from backend.synthesis.adherence import adherence_iou, mask_iou, near_wanted, score_adherence
-from backend.synthesis.judge import Judge, JudgeSettings, current_judge, ensure_judge, judge_config
+from backend.synthesis.judge import RELIABLE_IOU, Judge, JudgeSettings, current_judge, ensure_judge, judge_caveat, judge_config
 
 QUICK = JudgeSettings(image_size=32, steps=10)
 
@@ -94,6 +95,21 @@ def test_the_judge_is_trained_stored_reused_and_retrained_when_a_mask_changes(de
     demo_ws.add_mask_version(1, np.where(_square(5, 30, 5, 30), 255, 0).astype(np.uint8), "edit", {})
     assert current_judge(demo_ws, QUICK) is None  # the training masks changed: a new judge is due
     assert judge.path.is_file()  # the old one is kept, never overwritten
+
+
+def test_a_judge_that_sees_its_validation_polyps_poorly_says_so_and_how_to_mend_it():
+    """At 200 steps (the default before) the demo's judge reached IoU 0.67 and failed good samples."""
+
+    def judge(info: dict) -> Judge:
+        return dataclasses.replace(_judge_seeing(_square(0, 8, 0, 8)), info=info)
+
+    low = judge_caveat(judge({"validation_iou": 0.67, "settings": {"steps": 200}}))
+    assert low is not None and "IoU 0.67 only (reliable from 0.8)" in low
+    assert "diffgen judge train --steps 1000" in low  # twice its steps, and the default at least
+    assert "--steps 3000" in (judge_caveat(judge({"validation_iou": 0.7, "settings": {"steps": 1500}})) or "")
+    assert judge_caveat(judge({"validation_iou": RELIABLE_IOU})) is None
+    assert judge_caveat(judge({"validation_iou": None})) is None  # not measured (too few images): no claim either way
+    assert "--steps 2000" in (judge_caveat(judge({"validation_iou": 0.1})) or "")  # no settings recorded: twice the default
 
 
 def test_too_few_training_images_is_a_clear_error(demo_ws):

@@ -39,7 +39,7 @@ class DemoPlan:
         "segment.min_steps=20",
     )
     survey_counts: tuple[int, int, int] = (10, 10, 10)  # real, inpainted, styled
-    judge_steps: int = 200  # the adherence judge (backend/synthesis/judge.py's measured default: ~1-6 CPU-minutes)
+    judge_steps: int = 1000  # the adherence judge (backend/synthesis/judge.py's default: ~95 CPU-seconds)
     judge_size: int = 64
     synth_polyps: tuple[int, int] = (1, 2)  # bank polyps per Mask-Diff sample
     mix_seeds: tuple[int, ...] = (0, 1, 2)  # repeats of the Real / + Diff / + Mask-Diff / + both comparison

@@ -16,7 +16,7 @@ class JudgeSettings:
     whose fields declare their ranges."""
 
     image_size: int = 64  # the judge sees samples at this size
-    steps: int = 200  # optimiser steps (batches of 8)
+    steps: int = 1000  # optimiser steps (batches of 8); judge.py's docstring has the measurements
     seed: int = 0
 
 
@@ -24,7 +24,7 @@ class JudgeSettings:
 class JudgeParams(JobParams):
     """``diffgen judge train``'s flags. None: :class:`JudgeSettings`' default."""
 
-    steps: int | None = param(None, 10, 100_000, help="optimiser steps (default 200)")
+    steps: int | None = param(None, 10, 100_000, help="optimiser steps (default 1000)")
     image_size: int | None = param(
         None, 32, 512, unit="px", flag=("--size",), cli={"metavar": "SIZE"}, help="input size in px (default 64)"
     )
