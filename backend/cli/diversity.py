@@ -15,8 +15,9 @@ def register(sub) -> None:
         help="mask diversity per set: polyp area and centroid distributions, mean pairwise mask IoU",
         description="For Real (the training images' masks) and each sample set (Diff, Mask-Diff, ...): the "
         "distribution of polyp area and centroid position, per polyp, and the mean IoU between every two "
-        "masks of the set resized to one size. Mask-guided synthesis should give a lower mean pairwise IoU "
-        "than inpainting, which keeps each source's polyp in place.",
+        "masks of the set resized to one size (it also falls with polyp area); per sample set, the IoU of each "
+        "mask with its source image's mask and between two samples of one source. Inpainting keeps each "
+        "source's polyp in place (high IoU with its source); mask-guided polyps placed elsewhere give about 0.",
     )
     add_workspace(p)
     p.add_argument("--set", dest="sets", action="append", metavar="NAME", help="a set (Real or a sample set; repeatable)")
