@@ -4,6 +4,7 @@ synthesized samples, the job kind and the CLI. A tiny random-weight model, the d
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import types
 
@@ -267,6 +268,11 @@ def test_the_adherence_gate_is_scored_with_the_workspaces_judge_and_redraws(ws, 
     assert scores["adherence"].value == 0.0 and not scores["adherence"].passed
     assert run.gate_failures.get("adherence") == 1
     assert [r["failed"] for r in ws.sample(sid).params["redraws"]] == [["adherence"]]
+    assert not any("adherence judge sees" in m for m in run.messages)  # validation IoU not measured: no claim
+    weak = dataclasses.replace(judge, info={"validation_iou": 0.6, "settings": {"steps": 200}})
+    monkeypatch.setattr(gen, "current_judge", lambda ws, device="cpu": weak)
+    again = run_synthesize(ws, _params([1], ["drawn"], samples=1, dilate=2, seed=5), JobContext())
+    assert any("IoU 0.60 only" in m and "diffgen judge train --steps 1000" in m for m in again.messages), again.messages
 
 
 def test_backgrounds_choose_every_background_image_and_nothing_else(ws, tmp_path):

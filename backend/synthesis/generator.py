@@ -33,7 +33,7 @@ from backend.io.images import load_mask, read_png_fast
 from backend.jobs.context import JobContext
 from backend.synthesis.adherence import score_adherence
 from backend.synthesis.fov import check_in_view
-from backend.synthesis.judge import Judge, current_judge
+from backend.synthesis.judge import Judge, current_judge, judge_caveat
 from backend.synthesis.params import MASK_SOURCES, SynthesizeParams
 from backend.synthesis.wanted import WantedMask, check_wanted, drawn_folder, drawn_paths, store_wanted
 from backend.words import counted
@@ -208,6 +208,9 @@ def run_synthesize(ws: Workspace, params: SynthesizeParams, ctx: JobContext) -> 
     judge = None if params.shard else current_judge(ws, device=str(pick_device(params.device)))
     generator = SynthesisGenerator(params, wanted_masks(ws, params, params.image_ids(ws)), params.seed, judge)
     run = generate(ws, generator, params, ctx)
+    caveat = None if judge is None else judge_caveat(judge)
+    if caveat:
+        run.messages.append(caveat)
     if judge is None and not params.shard:
         run.messages.append(
             "adherence not scored: no judge of these training images yet; train one with 'diffgen judge train' "
