@@ -105,7 +105,7 @@ def export_result(parent: QWidget, folder: str, summary: str) -> QMessageBox:
     """A non-modal message: the summary's first sentence with the folder by its name (a long
     path pushed the counts out of a short box), the full path and the rest as details, and Open folder."""
     head, _, rest = summary.partition(" (provenance")
-    head = head.replace(f" to {folder} ", f" to {Path(folder).name} ", 1)
+    head = head.replace(f" to {folder} ", f' to "{Path(folder).name}" ', 1)
     box = QMessageBox(QMessageBox.Icon.Information, "Export finished", head.rstrip(".") + ".", parent=parent)
     box.setDetailedText(f"Folder: {folder}" + (f"\n(provenance{rest}" if rest else ""))
     open_btn = box.addButton("Open folder", QMessageBox.ButtonRole.ActionRole)

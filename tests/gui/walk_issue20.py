@@ -337,7 +337,7 @@ def reports_and_export(j) -> Iterator:
     box = w.report_dialog
     assert out.is_dir() and any((out / "images").iterdir())
     assert isinstance(box, QMessageBox) and "\n" not in box.text() and len(box.text()) < 160, box.text()
-    assert f" to {out.name} as " in box.text() and f"Folder: {out}" in box.detailedText(), box.detailedText()
+    assert f' to "{out.name}" as ' in box.text() and f"Folder: {out}" in box.detailedText(), box.detailedText()
     assert any(b.text() == "Open folder" for b in box.findChildren(QPushButton))
     assert box.width() < 700, box.width()
     yield shot("export-result")
