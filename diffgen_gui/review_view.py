@@ -123,6 +123,15 @@ class Tile(QFrame):
         """The picture's side in pixels (the tile follows)."""
         self.canvas.setFixedSize(side, side)
         self.setFixedWidth(side + 18)
+        self._fit_caption()
+
+    def _fit_caption(self) -> None:
+        """The caption as tall as its wrapped text at the picture's width: given less, a
+        five-line caption (a bank mask's) spilled over the bottom of the picture."""
+        width = self.canvas.width()
+        self.label.setFixedWidth(width)
+        self.label.setMinimumHeight(0)  # a label measures itself no shorter than its minimum: free it first
+        self.label.setFixedHeight(self.label.heightForWidth(width))
 
     def show_state(self, decision: str, focused: bool) -> None:
         border = status_colour(decision).name()
@@ -134,6 +143,7 @@ class Tile(QFrame):
         self.setStyleSheet(sheet)
         if self.sample_id is not None:
             self.label.setText(("▶ " if focused else "") + f"{self.caption} · {SHOWN[decision]}")
+            self._fit_caption()
 
 
 class ReviewView(QWidget):

@@ -354,3 +354,36 @@ def test_new_samples_keep_a_note_being_typed(state, qtbot, demo_ws):
     assert v.note.text() == "polyp cut"
     qtbot.keyClick(v.note, Qt.Key.Key_Return)
     assert demo_ws.review(v.focus_sample) == ("undecided", "polyp cut")
+
+
+def test_a_long_caption_never_covers_its_picture(state, qtbot, demo_ws):
+    """A bank mask's caption wraps to four to six lines; with the tile's height left to the
+    layout, at 1389 x 750 its first line was drawn over the bottom of the picture (seen in a
+    real window). Every caption is as tall as its wrapped text, below its picture, at any width,
+    growing and shrinking with the tiles."""
+    from backend.synthesis.wanted import store_wanted
+
+    i = demo_ws.image_ids()[0]
+    img, mask = demo_ws.read_image(i), demo_ws.read_mask(demo_ws.current_mask(i))
+    wanted = np.zeros_like(mask)
+    wanted[:10, :10] = 255
+    params = {"wanted_mask": demo_ws.rel(store_wanted(demo_ws, i, wanted, "bank")), "wanted_how": "bank"}
+    for _ in range(7):
+        demo_ws.add_sample("synthesized", "Mask-Diff", img, np.maximum(mask, wanted), source_image_id=i, params=params)
+    v = _view(state, qtbot)
+
+    def fits() -> bool:
+        wrapped = all(t.label.height() == t.label.heightForWidth(t.label.width()) for t in v.tiles)
+        return wrapped and all(t.label.geometry().top() >= t.canvas.geometry().bottom() for t in v.tiles)
+
+    heights = []
+    for size in ((900, 700), (1389, 750), (1600, 1000), (900, 700)):
+        v.resize(*size)
+        qtbot.waitUntil(lambda: bool(v.tiles) and fits(), timeout=5000)
+        captions = [t.label for t in v.tiles if t.sample_id is not None]
+        assert all("placed from the mask bank" in c.text() for c in captions)
+        heights.append(captions[0].height())
+    line = v.tiles[0].label.fontMetrics().height()
+    assert heights[0] > 4 * line and heights[2] < heights[0] and heights[3] == heights[0]  # wraps, and follows the width
+    v.focus(v.sample_ids()[1])  # the focus adds "▶ " and the decision to the caption
+    qtbot.waitUntil(fits, timeout=5000)
