@@ -164,7 +164,8 @@ def test_export_to_a_typed_new_folder_with_a_short_result(window, demo_ws, tmp_p
     assert len(list((target / "images").iterdir())) == 1
     box = window.report_dialog
     assert isinstance(box, QMessageBox)
-    assert box.text() == f"Exported 1 kept sample to {target.resolve()} as kvasir; 1 unreviewed left out."
+    assert box.text() == f'Exported 1 kept sample to "{target.name}" as kvasir; 1 unreviewed left out.'
+    assert box.detailedText().startswith(f"Folder: {target.resolve()}\n(provenance: provenance.csv")
     assert "Open folder" in [b.text() for b in box.buttons()]
     box.close()
 
