@@ -4,12 +4,11 @@ loads no image library; the stage is :func:`backend.audit.job.run_audit`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from backend.config.fields import param
 from backend.errors import BadInputError
-from backend.jobs.params import JobParams
+from backend.jobs.params import JobParams, absolute
 
 
 @dataclass(frozen=True)
@@ -80,4 +79,4 @@ class AuditParams(JobParams):
         """The weights path made absolute: the job's row names it, whatever folder the app ran in."""
         if self.fid_inception is None:
             return self
-        return replace(self, fid_inception=str(Path(self.fid_inception).expanduser().resolve()))
+        return replace(self, fid_inception=absolute(self.fid_inception))

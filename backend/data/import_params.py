@@ -4,12 +4,11 @@ this module is light: queueing an import reads no image)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from backend.config.fields import REQUIRED, param
 from backend.io.limits import DEFAULT_MAX_PIXELS
-from backend.jobs.params import JobParams
+from backend.jobs.params import JobParams, absolute
 from backend.workspace.roles import ROLES, TRAIN
 
 
@@ -26,7 +25,7 @@ class ImportParams(JobParams):
 
     def queued(self, ws: Any) -> ImportParams:
         """The folder made absolute: the job's row names it, whatever folder the app ran in."""
-        return replace(self, folder=str(Path(self.folder).expanduser().resolve()))
+        return replace(self, folder=absolute(self.folder))
 
 
 @dataclass(frozen=True)
@@ -38,4 +37,4 @@ class ImportSetParams(JobParams):
 
     def queued(self, ws: Any) -> ImportSetParams:
         """The folder made absolute: the job's row names it, whatever folder the app ran in."""
-        return replace(self, folder=str(Path(self.folder).expanduser().resolve()))
+        return replace(self, folder=absolute(self.folder))

@@ -4,11 +4,10 @@ this module is light: queueing an export loads no image library)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from backend.config.fields import REQUIRED, param
-from backend.jobs.params import JobParams
+from backend.jobs.params import JobParams, absolute
 
 
 @dataclass(frozen=True)
@@ -24,4 +23,4 @@ class ExportParams(JobParams):
 
     def queued(self, ws: Any) -> ExportParams:
         """The folder made absolute: the job's row names it, whatever folder the app ran in."""
-        return replace(self, out=str(Path(self.out).expanduser().resolve()))
+        return replace(self, out=absolute(self.out))

@@ -4,11 +4,10 @@ stage is :func:`backend.jobs.bundles.run_import_samples`; this module is light).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from backend.config.fields import REQUIRED, param
-from backend.jobs.params import JobParams
+from backend.jobs.params import JobParams, absolute
 
 
 @dataclass(frozen=True)
@@ -19,4 +18,4 @@ class ImportSamplesParams(JobParams):
 
     def queued(self, ws: Any) -> ImportSamplesParams:
         """The folders made absolute: the job's row names them, whatever folder the app ran in."""
-        return replace(self, bundles=tuple(str(Path(b).expanduser().resolve()) for b in self.bundles))
+        return replace(self, bundles=tuple(absolute(b) for b in self.bundles))

@@ -19,12 +19,19 @@ from __future__ import annotations
 import dataclasses
 import types
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from backend.config.fields import CHOICES, RANGE, check_value
 from backend.errors import BadInputError
 
 P = TypeVar("P", bound="JobParams")
+
+
+def absolute(path: str) -> str:
+    """``path`` with ``~`` expanded, absolute and resolved: what a queued job's row names, so that
+    it means the same file whatever folder the app or the CLI ran in."""
+    return str(Path(path).expanduser().resolve())
 
 
 def plain(value: Any) -> Any:
