@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from backend.jobs.shards import local_rank_from_env, parse_shard, shard_from_env
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # numpy, cv2 and tqdm load when a command runs, not to build 
     from backend.jobs.params import JobParams
     from backend.workspace import Workspace
 
+P = TypeVar("P", bound="JobParams")
 POSTFIX_CHARS = 60  # of a progress message beside a tqdm bar ("12/24 images done; 12 samples at step 33/45")
 # Commands that only read the workspace, so they also work on a read-only one ("module:function").
 READ_ONLY_COMMANDS = frozenset(
@@ -143,6 +144,24 @@ def shard_and_device(a: argparse.Namespace) -> tuple[str | None, str | None]:
         spec = parse_shard(a.shard) if a.shard else shard_from_env()
         shard = str(spec) if spec is not None else None
     return shard, rank_device(a.device, local_rank_from_env())
+
+
+def generator_params(a: argparse.Namespace, cls: type[P], **more: Any) -> P:
+    """A generator job's parameters (inpaint, synthesize): every flag its declarations gave the
+    parser, read the way ``diffgen jobs add`` reads them (a flag listed by hand was once parsed
+    and dropped), with the image selection, this process's shard and device, ``--bundle`` and
+    ``more``. A crafted ``--model`` folder is refused here, before torch loads."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from backend.cli.flags import given_params
+    from backend.diffusion.model_files import check_folder_choice
+    from backend.workspace.selection import ImageSelection
+
+    check_folder_choice(a.model, Path(a.workspace))
+    shard, device = shard_and_device(a)
+    selection = asdict(ImageSelection.from_params(vars(a)))
+    return cls.from_dict({**given_params(a, cls), **selection, "device": device, "shard": shard, "bundle": a.bundle, **more})
 
 
 def add_model_target(p: argparse.ArgumentParser, default_name: str) -> None:

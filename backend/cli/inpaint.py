@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, run_as_job, shard_and_device
+from backend.cli.common import add_device, add_shard, add_workspace, generator_params, open_workspace, run_as_job
 from backend.cli.flags import add_param_flags
 from backend.inpaint.params import InpaintParams
 from backend.words import counted
-from backend.workspace.selection import ImageSelection, add_selection_args
+from backend.workspace.selection import add_selection_args
 
 
 def register(sub) -> None:
@@ -44,35 +44,9 @@ def register(sub) -> None:
 
 
 def cmd_inpaint(a: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from backend.diffusion.model_files import check_folder_choice
-
-    check_folder_choice(a.model, Path(a.workspace))  # a crafted model folder refused before torch loads
+    params = generator_params(a, InpaintParams)
     ws = open_workspace(a)
-    shard, device = shard_and_device(a)
-    params = InpaintParams(
-        ImageSelection.from_params(vars(a)),
-        model=a.model,
-        preset=a.preset,
-        samples=a.samples,
-        dilate=a.dilate,
-        sampler=a.sampler,
-        respacing=a.respacing,
-        jump_length=a.jump_length,
-        jump_n_sample=a.jump_n_sample,
-        min_island=a.min_island,
-        fill_holes=a.fill_holes,
-        retries=a.retries,
-        batch=a.batch,
-        seed=a.seed,
-        device=device,
-        weights=a.weights,
-        sheet=a.sheet,
-        shard=shard,
-        bundle=a.bundle,
-    )
-    result = run_as_job(ws, "inpaint", params, f"inpaint {shard}" if shard else "inpaint", "eval")
+    result = run_as_job(ws, "inpaint", params, f"inpaint {params.shard}" if params.shard else "inpaint", "eval")
     ok = 0 if result.samples or result.already_done else 1  # a finished re-run is a success
     if a.json:
         print(json.dumps(result.to_dict(), indent=2))
@@ -83,7 +57,7 @@ def cmd_inpaint(a: argparse.Namespace) -> int:
         f"Wrote {counted(result.samples, 'inpainted sample')} from {counted(result.images, 'image')} "
         f"(seed {result.seed}, {result.device}, {result.seconds} s)"
         + (
-            f" into the bundle {result.bundle} (shard {shard}); merge the shards' bundles with "
+            f" into the bundle {result.bundle} (shard {params.shard}); merge the shards' bundles with "
             f"'diffgen import-samples -w {ws.root} BUNDLE...'."
             if result.bundle
             else "."

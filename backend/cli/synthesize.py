@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 
-from backend.cli.common import add_device, add_shard, add_workspace, open_workspace, run_as_job, shard_and_device
-from backend.cli.flags import add_param_flags, given_params
+from backend.cli.common import add_device, add_shard, add_workspace, generator_params, open_workspace, run_as_job
+from backend.cli.flags import add_param_flags
 from backend.synthesis.params import SynthesizeParams
-from backend.workspace.selection import ImageSelection, add_selection_args
+from backend.workspace.selection import add_selection_args
 
 
 def register(sub) -> None:
@@ -35,23 +34,9 @@ def register(sub) -> None:
 
 
 def cmd_synthesize(a: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from backend.diffusion.model_files import check_folder_choice
-
-    check_folder_choice(a.model, Path(a.workspace))  # a crafted model folder refused before torch loads
-
+    params = generator_params(a, SynthesizeParams, backgrounds=a.backgrounds)
     ws = open_workspace(a)
-    shard, device = shard_and_device(a)
-    params = dataclasses.replace(  # every declared flag read from its declaration (--contrast was once dropped here)
-        SynthesizeParams.from_dict(given_params(a, SynthesizeParams)),
-        selection=ImageSelection.from_params(vars(a)),
-        backgrounds=a.backgrounds,
-        device=device,
-        shard=shard,
-        bundle=a.bundle,
-    )
-    result = run_as_job(ws, "synthesize", params, f"synthesize {shard}" if shard else "synthesize", "eval")
+    result = run_as_job(ws, "synthesize", params, f"synthesize {params.shard}" if params.shard else "synthesize", "eval")
     if a.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
