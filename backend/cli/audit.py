@@ -7,7 +7,7 @@ import json
 
 from backend.audit.params import AuditParams
 from backend.cli.common import add_workspace, open_workspace, run_as_job
-from backend.cli.flags import add_param_flags
+from backend.cli.flags import add_param_flags, given_params
 
 
 def register(sub) -> None:
@@ -28,7 +28,6 @@ def register(sub) -> None:
 
 
 def cmd_audit(a: argparse.Namespace) -> int:
-    from backend.cli.flags import given_params
     from backend.words import counted
 
     ws = open_workspace(a)

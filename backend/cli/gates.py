@@ -6,7 +6,7 @@ import argparse
 import json
 
 from backend.cli.common import add_workspace, open_workspace, run_as_job
-from backend.cli.flags import add_param_flags
+from backend.cli.flags import add_param_flags, given_params
 from backend.inpaint.quality_params import GatesParams
 
 
@@ -27,7 +27,6 @@ def register(sub) -> None:
 
 
 def cmd_gates(a: argparse.Namespace) -> int:
-    from backend.cli.flags import given_params
     from backend.gates import GATES
     from backend.workspace import queries
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from backend.cli.common import add_workspace, open_workspace, run_as_job
-from backend.cli.flags import add_param_flags
+from backend.cli.flags import add_param_flags, given_params
 from backend.synthesis.judge_params import JudgeParams
 
 
@@ -27,8 +27,6 @@ def register(sub) -> None:
 
 
 def cmd_judge(a: argparse.Namespace) -> int:
-    from backend.cli.flags import given_params
-
     params = JudgeParams.from_dict(given_params(a, JudgeParams))
     print(run_as_job(open_workspace(a), "judge", params, "judge", "step").summary)
     return 0

@@ -60,8 +60,9 @@ def judge_caveat(judge: Judge) -> str | None:
     iou = judge.info.get("validation_iou")
     if iou is None or iou >= RELIABLE_IOU:
         return None
-    steps = int(judge.info.get("settings", {}).get("steps") or JudgeSettings().steps)
-    longer = max(2 * steps, JudgeSettings().steps)
+    default = JudgeSettings().steps
+    steps = int(judge.info.get("settings", {}).get("steps") or default)
+    longer = max(2 * steps, default)
     return (
         f"the adherence judge sees its validation polyps at IoU {iou:.2f} only (reliable from {RELIABLE_IOU}): "
         f"it fails good samples too; train it longer with 'diffgen judge train --steps {longer}'"
