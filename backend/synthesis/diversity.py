@@ -160,23 +160,26 @@ def set_masks(ws: Workspace, set_name: str) -> list[SetMask]:
     if not samples:
         names = sorted({s.set_name for s in ws.samples()})
         raise BadInputError(f"no sample set {base!r} in {ws.root}; sets: {', '.join([REAL, *names])}")
+    sources: dict[int, np.ndarray] = {}  # mask version -> its mask: read once for all of its samples
     if base == set_name:
-        return [_with_source(ws, s, s.mask_path, "mask_path") for s in samples]
+        return [_with_source(ws, s, s.mask_path, "mask_path", sources) for s in samples]
     guided = [s for s in samples if "wanted_mask" in s.params]
     if not guided:
         raise BadInputError(f"set {base!r} has no wanted masks: its samples are not mask-guided ('{set_name}' names none)")
-    return [_with_source(ws, s, s.params["wanted_mask"], "params_json") for s in guided]
+    return [_with_source(ws, s, s.params["wanted_mask"], "params_json", sources) for s in guided]
 
 
-def _with_source(ws: Workspace, sample: SampleRecord, rel: str, column: str) -> SetMask:
+def _with_source(ws: Workspace, sample: SampleRecord, rel: str, column: str, sources: dict[int, np.ndarray]) -> SetMask:
     """The mask file ``rel`` of ``sample`` (named by its ``column``, checked under the workspace)
-    with its source's mask (none: empty; no source image: no source)."""
+    with its source's mask (none: empty; no source image: no source), read into ``sources`` once."""
     mask = read_png_fast(ws.stored(rel, "samples", sample.id, column), grey=True)
     if sample.source_image_id is None:
         return SetMask(mask)
     if sample.mask_version_id is None:
         return SetMask(mask, sample.source_image_id, np.zeros_like(mask))
-    return SetMask(mask, sample.source_image_id, ws.read_mask(sample.mask_version_id))
+    if sample.mask_version_id not in sources:
+        sources[sample.mask_version_id] = ws.read_mask(sample.mask_version_id)
+    return SetMask(mask, sample.source_image_id, sources[sample.mask_version_id])
 
 
 def diversity_table(ws: Workspace, set_names: Sequence[str] | None = None) -> list[SetDiversity]:
